@@ -1,0 +1,16 @@
+module xdhcp
+
+go 1.26.8
+
+require (
+	github.com/VictoriaMetrics/metrics v1.35.1 // indirect
+	github.com/cilium/ebpf v0.22.0 // indirect
+	github.com/insomniacslk/dhcp v0.0.0-20260901064844-234b97448fae // indirect
+	github.com/valyala/fastrand v1.1.0 // indirect
+	github.com/valyala/histogram v1.2.0 // indirect
+	github.com/vishvananda/netlink v1.3.1 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+)
+
+tool github.com/cilium/ebpf/cmd/bpf2go

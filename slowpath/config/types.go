@@ -1,0 +1,279 @@
+// Package config turns a Kea Dhcp4 JSON document (with Kea's comment syntax)
+// into an immutable, validated Config. Parsing happens in two stages: the
+// document is decoded into raw tagged structs, then validated and resolved
+// (global → shared-network → subnet inheritance) into the types in this file.
+// Nothing in a *Config is modified after Parse returns; a reload builds a new
+// one and swaps it in.
+package config
+
+import (
+	"encoding/json"
+	"net/netip"
+	"time"
+
+	"xdhcp/slowpath/classify"
+)
+
+// Config is a validated Dhcp4 configuration.
+type Config struct {
+	// Interfaces from interfaces-config.interfaces: "eth0", "eth0/192.0.2.1" or "*".
+	Interfaces []InterfaceSpec
+	// DHCPSocketType is "raw" (default) or "udp".
+	DHCPSocketType string
+
+	// Subnets holds every subnet, including those declared inside shared
+	// networks, in declaration order. Each has its inherited parameters resolved.
+	Subnets        []*Subnet
+	SharedNetworks []*SharedNetwork
+	// Classes in declaration order (evaluation order matters: member('X')
+	// only sees classes evaluated before).
+	Classes []*Class
+	// Options is the global option-data.
+	Options []Option
+	// Reservations declared at the global level.
+	Reservations []*Reservation
+
+	// EarlyGlobalReservationsLookup mirrors Kea's parameter of that name.
+	EarlyGlobalReservationsLookup bool
+	// IPReservationsUnique mirrors Kea (default true).
+	IPReservationsUnique bool
+
+	DeclineProbationPeriod time.Duration // default 86400 s
+	ExpiredLeases          ExpiredLeasesProcessing
+	LeaseDatabase          LeaseDatabase
+	MultiThreading         MultiThreading
+	ParkedPacketLimit      int // default 256
+	// StatisticDefaultSampleCount (default 20) and max age.
+	StatisticDefaultSampleCount int
+	StatisticDefaultSampleAge   time.Duration
+
+	// ControlSockets merges the Kea 2.x "control-socket" (unix) and the
+	// Kea 3 "control-sockets" list.
+	ControlSockets []ControlSocket
+	Loggers        []Logger
+	Hooks          []Hook
+	ServerTag      string
+
+	// XDHCP is the section for what Kea has no word for.
+	XDHCP XDHCP
+
+	// Warnings lists unsupported Kea keys, each naming the JSON path
+	// ("Dhcp4.ddns-send-updates: not supported, ignored").
+	Warnings []string
+
+	// Raw is the original document (the value of the top-level object,
+	// including the "Dhcp4" key), for config-get. Use Redacted for output.
+	Raw json.RawMessage
+}
+
+// InterfaceSpec is one entry of interfaces-config.interfaces.
+type InterfaceSpec struct {
+	Name string     // "*" means all interfaces except loopback
+	Addr netip.Addr // optional: "eth0/192.0.2.1"
+}
+
+// Subnet is a subnet4 entry with inherited parameters resolved.
+type Subnet struct {
+	ID     uint32
+	Prefix netip.Prefix
+	Pools  []Pool
+	// Options is the subnet's own option-data (not including global or
+	// shared-network options: the server merges levels by precedence).
+	Options      []Option
+	Reservations []*Reservation
+	// RelayAddrs from relay.ip-addresses (subnet, else shared network).
+	RelayAddrs []netip.Addr
+	Interface  string // optional "interface"
+	// ClientClass guards the subnet (only members may use it); empty = any.
+	ClientClass          string
+	RequireClientClasses []string
+	// SharedNetwork is the enclosing shared network, or nil.
+	SharedNetwork *SharedNetwork
+
+	Lifetimes Lifetimes
+	Timers    Timers
+
+	MatchClientID bool // default true
+	Authoritative bool // default false
+	// CacheThreshold and CacheMaxAge are nil when not configured at any level
+	// (Kea 2.2 has no default: caching is off unless configured).
+	CacheThreshold *float64
+	CacheMaxAge    *uint32
+
+	ReservationsGlobal    bool // default false
+	ReservationsInSubnet  bool // default true
+	ReservationsOutOfPool bool // default false
+
+	NextServer     netip.Addr // siaddr; zero if unset
+	ServerHostname string     // sname
+	BootFileName   string     // file
+	StoreExtended  bool
+}
+
+// Lifetimes are the valid-lifetime bounds in seconds.
+type Lifetimes struct {
+	Valid, Min, Max uint32 // Min/Max default to Valid
+}
+
+// Timers holds T1/T2 settings.
+type Timers struct {
+	RenewTimer, RebindTimer *uint32 // explicit values, nil if unset
+	CalculateTeeTimes       bool    // default false
+	T1Percent, T2Percent    float64 // defaults 0.5, 0.875
+}
+
+// Pool is an address range of a subnet.
+type Pool struct {
+	First, Last          netip.Addr
+	Options              []Option
+	ClientClass          string
+	RequireClientClasses []string
+}
+
+// SharedNetwork groups subnets on one link.
+type SharedNetwork struct {
+	Name      string
+	Interface string
+	Subnets   []*Subnet
+	Options   []Option
+	// RelayAddrs of the shared network itself.
+	RelayAddrs  []netip.Addr
+	ClientClass string
+}
+
+// Option is one option-data entry, already encoded to its wire value.
+type Option struct {
+	Code       uint8
+	Name       string // canonical name when known ("routers"), else ""
+	Data       []byte // wire payload (without code and length)
+	AlwaysSend bool
+	NeverSend  bool
+}
+
+// Class is a client-classes entry.
+type Class struct {
+	Name string
+	// Test is nil for a class with no test (assigned only by reservations
+	// or by being required).
+	Test           *classify.Expr
+	OnlyIfRequired bool
+	Options        []Option
+	// ValidLifetime is nil unless the class sets valid-lifetime.
+	ValidLifetime  *Lifetimes
+	NextServer     netip.Addr
+	ServerHostname string
+	BootFileName   string
+}
+
+// Reservation is a host reservation. Exactly one identifier is set.
+type Reservation struct {
+	HWAddr    []byte
+	ClientID  []byte
+	CircuitID []byte
+	IP        netip.Addr // zero when the reservation assigns no address
+	Hostname  string
+	Options   []Option
+	// ClientClasses are assigned to the client; "DROP" makes it dropped.
+	ClientClasses []string
+	// SubnetID is 0 for a global reservation.
+	SubnetID       uint32
+	NextServer     netip.Addr
+	ServerHostname string
+	BootFileName   string
+}
+
+// ExpiredLeasesProcessing mirrors Kea's expired-leases-processing.
+type ExpiredLeasesProcessing struct {
+	ReclaimTimerWaitTime    time.Duration // default 10 s
+	FlushReclaimedTimerWait time.Duration // default 25 s
+	HoldReclaimedTime       time.Duration // default 3600 s
+	MaxReclaimLeases        int           // default 100
+	MaxReclaimTime          time.Duration // default 250 ms
+	UnwarnedReclaimCycles   int           // default 5
+}
+
+// LeaseDatabase is the memfile lease-database configuration.
+type LeaseDatabase struct {
+	Type         string        // "memfile" (the only supported one)
+	Persist      bool          // default true
+	Name         string        // default /var/lib/kea/kea-leases4.csv
+	LFCInterval  time.Duration // default 3600 s; 0 disables
+	MaxRowErrors int
+	// OnFail is Kea's on-fail policy: stop-retry-exit (default),
+	// serve-retry-exit, serve-retry-continue.
+	OnFail string
+}
+
+// MultiThreading mirrors Kea's multi-threading block.
+type MultiThreading struct {
+	Enable          bool // Kea 2.2 default false; we default to true
+	ThreadPoolSize  int  // 0 = number of CPUs
+	PacketQueueSize int  // default 64; 0 = unlimited
+}
+
+// ControlSocket is one control-channel listener.
+type ControlSocket struct {
+	Type                           string // "unix", "http" or "https"
+	SocketName                     string // unix
+	Address                        string // http(s): default 127.0.0.1
+	Port                           int    // http(s): default 8000
+	TrustAnchor, CertFile, KeyFile string
+	CertRequired                   bool // default true when TLS is configured
+	// Authentication: basic-auth clients.
+	Auth *Authentication
+}
+
+// Authentication is Kea's "authentication" block (type "basic").
+type Authentication struct {
+	Type      string
+	Realm     string
+	Directory string
+	Clients   []AuthClient
+}
+
+// AuthClient is one basic-auth client. Password is never printed.
+type AuthClient struct {
+	User, Password         string
+	UserFile, PasswordFile string
+}
+
+// Logger is a loggers entry.
+type Logger struct {
+	Name       string
+	Severity   string
+	DebugLevel int
+	Outputs    []string // "stdout", "stderr", "syslog", or a file path
+}
+
+// Hook is a hooks-libraries entry. The library is recognised, never loaded.
+type Hook struct {
+	Library    string
+	Parameters json.RawMessage
+}
+
+// XDHCP is the "xdhcp" section of Dhcp4 (or a top-level "xdhcp" object).
+type XDHCP struct {
+	XDP XDPConfig
+	// RateLimit is the per-client token bucket enforced in XDP.
+	RateLimit RateLimit
+	// Overload watermarks on parking-lot occupancy (fractions 0..1).
+	OverloadHigh, OverloadLow float64
+	// Durability: "fsync" (default: ACK after fdatasync) or "none".
+	Durability string
+	// CommitBatch bounds one group commit (rows); default 1024.
+	CommitBatch int
+}
+
+// XDPConfig is the xdhcp.xdp block.
+type XDPConfig struct {
+	Mode     string // native | generic | auto | off  (default auto)
+	Queues   int    // 0 = discover
+	BPFFS    string // bpffs mount point for pins, default /sys/fs/bpf/xdhcp
+	ZeroCopy bool
+}
+
+// RateLimit is a per-client token bucket.
+type RateLimit struct {
+	Rate  uint32 // packets per second, 0 = off
+	Burst uint32
+}
