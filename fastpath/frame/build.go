@@ -1,0 +1,89 @@
+package frame
+
+import "encoding/binary"
+
+// HeaderLen is the length of the Ethernet, VLAN, IPv4 and UDP headers that
+// Build writes for m: 42 bytes plus 4 per VLAN tag. NVLAN outside 0..2 is
+// clamped here; Build refuses it.
+func HeaderLen(m *Meta) int {
+	n := min(max(m.NVLAN, 0), MaxVLAN)
+	return ethHdrLen + n*vlanTagLen + ipv4HdrLen + udpHdrLen
+}
+
+// Build writes a complete frame carrying payload into dst: Ethernet with the
+// MACs of m, the m.NVLAN VLAN tags of m (a zero TPID means 0x8100), IPv4
+// without options (TTL m.TTL, or 64 when zero; ID 0, DF clear, header
+// checksum filled in) and UDP with its full checksum. It zero-pads the frame
+// to MinFrameLen and returns its length. It returns ErrShort if dst cannot
+// hold the frame, and ErrBadHeader for an invalid Meta (NVLAN outside 0..2,
+// a TPID other than 0x8100/0x88a8, an inner S-tag) or a payload too large for
+// one IPv4 packet.
+func Build(dst []byte, m *Meta, payload []byte) (int, error) {
+	if m.NVLAN < 0 || m.NVLAN > MaxVLAN {
+		return 0, ErrBadHeader
+	}
+	udpLen := udpHdrLen + len(payload)
+	ipLen := ipv4HdrLen + udpLen
+	if ipLen > 0xffff {
+		return 0, ErrBadHeader
+	}
+	hl := HeaderLen(m)
+	n := hl + len(payload)
+	flen := max(n, MinFrameLen)
+	if len(dst) < flen {
+		return 0, ErrShort
+	}
+
+	copy(dst[0:6], m.DstMAC[:])
+	copy(dst[6:12], m.SrcMAC[:])
+	off := 12
+	for i := range m.NVLAN {
+		tpid := m.VLAN[i].TPID
+		switch {
+		case tpid == 0:
+			tpid = TPID8021Q
+		case tpid == TPID8021AD && i > 0, tpid != TPID8021Q && tpid != TPID8021AD:
+			return 0, ErrBadHeader
+		}
+		binary.BigEndian.PutUint16(dst[off:], tpid)
+		binary.BigEndian.PutUint16(dst[off+2:], m.VLAN[i].TCI)
+		off += vlanTagLen
+	}
+	binary.BigEndian.PutUint16(dst[off:], EtherTypeIPv4)
+	off += 2
+
+	ip := dst[off : off+ipv4HdrLen]
+	ttl := m.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	ip[0] = 0x45 // version 4, IHL 5
+	ip[1] = 0    // DSCP/ECN
+	binary.BigEndian.PutUint16(ip[2:], uint16(ipLen))
+	binary.BigEndian.PutUint32(ip[4:], 0) // ID 0, flags and fragment offset 0
+	ip[8] = ttl
+	ip[9] = protoUDP
+	ip[10], ip[11] = 0, 0
+	copy(ip[12:16], m.SrcIP[:])
+	copy(ip[16:20], m.DstIP[:])
+	binary.BigEndian.PutUint16(ip[10:], Fold(Checksum(ip, 0)))
+	off += ipv4HdrLen
+
+	udp := dst[off : off+udpLen]
+	binary.BigEndian.PutUint16(udp[0:], m.SrcPort)
+	binary.BigEndian.PutUint16(udp[2:], m.DstPort)
+	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen))
+	udp[6], udp[7] = 0, 0
+	copy(udp[udpHdrLen:], payload)
+	// Pseudo-header: source, destination, zero+protocol, UDP length.
+	sum := Checksum(ip[12:20], uint32(protoUDP)+uint32(udpLen))
+	cs := Fold(Checksum(udp, sum))
+	if cs == 0 {
+		// RFC 768: a computed zero is sent as all ones; zero means "none".
+		cs = 0xffff
+	}
+	binary.BigEndian.PutUint16(udp[6:], cs)
+
+	clear(dst[n:flen])
+	return flen, nil
+}
