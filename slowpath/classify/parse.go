@@ -1,0 +1,589 @@
+package classify
+
+import (
+	"encoding/hex"
+	"math"
+	"net/netip"
+	"strconv"
+)
+
+// maxDepth bounds nesting (parentheses, not, function calls) so that a
+// hostile or broken configuration cannot exhaust the stack at Compile or
+// Eval. Real classification expressions nest a handful of levels deep.
+const maxDepth = 64
+
+// valueType is the static type of an expression. Kea's grammar keeps
+// bool_expr and string_expr apart; we check the same split after parsing
+// each operand so errors can say which side is wrong.
+type valueType uint8
+
+const (
+	typeString valueType = iota
+	typeBool
+)
+
+func (t valueType) String() string {
+	if t == typeBool {
+		return "boolean"
+	}
+	return "string"
+}
+
+// opcode selects what a node computes.
+type opcode uint8
+
+const (
+	// String-valued.
+	opLiteral    opcode = iota // lit
+	opOption                   // code; .hex and .text both yield the payload
+	opRelay                    // code of an option 82 sub-option
+	opMAC                      // pkt4.mac
+	opField                    // pkt4.<name>; pad4 widens 1-byte integers to Kea's 4
+	opIface                    // pkt.iface
+	opSubstring                // kids[0], start, length (lenAll), badInt
+	opSplit                    // kids[0] string, kids[1] delimiters, field, badInt
+	opConcat                   // kids..., n-ary
+	opIfElse                   // kids[0] bool, kids[1], kids[2]
+	opHexString                // kids[0] data, kids[1] separator
+	opLcase                    // kids[0]
+	opUcase                    // kids[0]
+	opAddrToText               // kids[0]
+	opIntToText                // kids[0]; width bytes, signed
+	// Boolean-valued.
+	opExists      // code
+	opRelayExists // code
+	opMember      // name
+	opEqual       // kids[0] == kids[1]
+	opNot         // kids[0]
+	opAnd         // kids..., n-ary
+	opOr          // kids..., n-ary
+)
+
+// node is one compiled operation. Nodes are immutable after Compile.
+type node struct {
+	op     opcode
+	typ    valueType
+	pos    int // byte offset of the node's first token, for type errors
+	code   uint8
+	pad4   bool
+	lenAll bool
+	// badInt marks a substring/split integer argument that Kea's
+	// lexical_cast<int> would reject at evaluation time: Kea still loads
+	// such a class and evaluates it to an error (the class does not match).
+	badInt bool
+	signed bool
+	width  int
+	start  int
+	length int
+	field  int
+	name   string
+	lit    []byte
+	kids   []*node
+	// mayFail says evaluation of this subtree can hit a runtime error.
+	// Kea evaluates every operand (its token list is postfix), so an error
+	// anywhere voids the whole expression; we short-circuit only past
+	// operands that cannot fail.
+	mayFail bool
+}
+
+// parser is a recursive-descent parser over the token slice. Precedence,
+// loosest first: or, and, not, ==, +.
+type parser struct {
+	toks  []token
+	i     int
+	depth int
+	names func(string) (uint8, bool)
+	refs  []string
+}
+
+func (p *parser) peek() token { return p.toks[p.i] }
+
+func (p *parser) next() token {
+	t := p.toks[p.i]
+	if t.kind != tEOF {
+		p.i++
+	}
+	return t
+}
+
+func (p *parser) isIdent(word string) bool {
+	t := p.peek()
+	return t.kind == tIdent && t.text == word
+}
+
+func (p *parser) expect(k tokKind) (token, error) {
+	t := p.next()
+	if t.kind != k {
+		return t, errAt(t.pos, "expected %s but found %s", k, t.describe())
+	}
+	return t, nil
+}
+
+func (p *parser) enter(pos int) error {
+	p.depth++
+	if p.depth > maxDepth {
+		return errAt(pos, "expression nested deeper than %d levels", maxDepth)
+	}
+	return nil
+}
+
+func (p *parser) leave() { p.depth-- }
+
+// parseExpr parses a full expression of either type.
+func (p *parser) parseExpr() (*node, error) { return p.parseOr() }
+
+func (p *parser) parseOr() (*node, error) {
+	return p.parseLogical("or", opOr, p.parseAnd)
+}
+
+func (p *parser) parseAnd() (*node, error) {
+	return p.parseLogical("and", opAnd, p.parseNot)
+}
+
+// parseLogical parses operand (word operand)* into one n-ary node, so a
+// long chain stays shallow for Eval.
+func (p *parser) parseLogical(word string, op opcode, operand func() (*node, error)) (*node, error) {
+	first, err := operand()
+	if err != nil {
+		return nil, err
+	}
+	if !p.isIdent(word) {
+		return first, nil
+	}
+	n := &node{op: op, typ: typeBool, pos: first.pos, kids: []*node{first}}
+	for p.isIdent(word) {
+		p.next()
+		k, err := operand()
+		if err != nil {
+			return nil, err
+		}
+		n.kids = append(n.kids, k)
+	}
+	for _, k := range n.kids {
+		if k.typ != typeBool {
+			return nil, errAt(k.pos, "operand of '%s' is a string, not a boolean (compare it with '==')", word)
+		}
+		n.mayFail = n.mayFail || k.mayFail
+	}
+	return n, nil
+}
+
+func (p *parser) parseNot() (*node, error) {
+	if !p.isIdent("not") {
+		return p.parseEqual()
+	}
+	t := p.next()
+	if err := p.enter(t.pos); err != nil {
+		return nil, err
+	}
+	defer p.leave()
+	k, err := p.parseNot()
+	if err != nil {
+		return nil, err
+	}
+	if k.typ != typeBool {
+		return nil, errAt(k.pos, "operand of 'not' is a string, not a boolean (compare it with '==')")
+	}
+	return &node{op: opNot, typ: typeBool, pos: t.pos, kids: []*node{k}, mayFail: k.mayFail}, nil
+}
+
+func (p *parser) parseEqual() (*node, error) {
+	left, err := p.parseConcat()
+	if err != nil {
+		return nil, err
+	}
+	if p.peek().kind != tEqual {
+		return left, nil
+	}
+	p.next()
+	right, err := p.parseConcat()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range []*node{left, right} {
+		if k.typ != typeString {
+			return nil, errAt(k.pos, "operand of '==' is a boolean; '==' compares strings")
+		}
+	}
+	if t := p.peek(); t.kind == tEqual {
+		return nil, errAt(t.pos, "'==' cannot be chained: its left side would be a boolean")
+	}
+	return &node{op: opEqual, typ: typeBool, pos: left.pos, kids: []*node{left, right},
+		mayFail: left.mayFail || right.mayFail}, nil
+}
+
+func (p *parser) parseConcat() (*node, error) {
+	first, err := p.parsePrimary()
+	if err != nil {
+		return nil, err
+	}
+	if p.peek().kind != tPlus {
+		return first, nil
+	}
+	n := &node{op: opConcat, typ: typeString, pos: first.pos, kids: []*node{first}}
+	for p.peek().kind == tPlus {
+		p.next()
+		k, err := p.parsePrimary()
+		if err != nil {
+			return nil, err
+		}
+		n.kids = append(n.kids, k)
+	}
+	for _, k := range n.kids {
+		if k.typ != typeString {
+			return nil, errAt(k.pos, "operand of '+' is a boolean; '+' concatenates strings")
+		}
+		n.mayFail = n.mayFail || k.mayFail
+	}
+	return n, nil
+}
+
+func (p *parser) parsePrimary() (*node, error) {
+	t := p.next()
+	switch t.kind {
+	case tLParen:
+		if err := p.enter(t.pos); err != nil {
+			return nil, err
+		}
+		defer p.leave()
+		n, err := p.parseExpr()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.expect(tRParen); err != nil {
+			return nil, err
+		}
+		return n, nil
+	case tString:
+		return &node{op: opLiteral, pos: t.pos, lit: []byte(t.text)}, nil
+	case tHex:
+		digits := t.text[2:]
+		if len(digits)%2 != 0 {
+			digits = "0" + digits // Kea: an odd digit count gets a leading 0
+		}
+		b, err := hex.DecodeString(digits)
+		if err != nil {
+			return nil, errAt(t.pos, "invalid hex string %s", clip(t.text))
+		}
+		return &node{op: opLiteral, pos: t.pos, lit: b}, nil
+	case tIPv4:
+		a, err := netip.ParseAddr(t.text)
+		if err != nil || !a.Is4() {
+			return nil, errAt(t.pos, "invalid IPv4 address %s", clip(t.text))
+		}
+		b := a.As4()
+		return &node{op: opLiteral, pos: t.pos, lit: b[:]}, nil
+	case tInt:
+		// An integer used as a string is Kea's TokenInteger: the value as
+		// 4 bytes in network order (comparable with pkt4.msgtype etc.).
+		v, err := strconv.ParseUint(t.text, 10, 32)
+		if err != nil {
+			return nil, errAt(t.pos, "integer %s is not an unsigned 32-bit value", clip(t.text))
+		}
+		u := uint32(v)
+		return &node{op: opLiteral, pos: t.pos, lit: []byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)}}, nil
+	case tIdent:
+		return p.parseWord(t)
+	}
+	return nil, errAt(t.pos, "unexpected %s", t.describe())
+}
+
+// parseWord handles everything that starts with a name: packet accessors,
+// functions and member().
+func (p *parser) parseWord(t token) (*node, error) {
+	switch t.text {
+	case "option":
+		return p.parseOption(t, false)
+	case "relay4":
+		return p.parseOption(t, true)
+	case "pkt4":
+		return p.parsePkt4(t)
+	case "pkt":
+		if _, err := p.expect(tDot); err != nil {
+			return nil, err
+		}
+		f, err := p.expect(tIdent)
+		if err != nil {
+			return nil, err
+		}
+		switch f.text {
+		case "iface":
+			return &node{op: opIface, pos: t.pos}, nil
+		case "src", "dst", "len":
+			return nil, errAt(f.pos, "pkt.%s is not supported", f.text)
+		}
+		return nil, errAt(f.pos, "unknown packet field pkt.%s (expected iface)", clip(f.text))
+	case "member":
+		return p.parseMember(t)
+	case "substring", "split", "concat", "ifelse", "hexstring", "lcase", "ucase",
+		"addrtotext", "int8totext", "int16totext", "int32totext",
+		"uint8totext", "uint16totext", "uint32totext":
+		if err := p.enter(t.pos); err != nil {
+			return nil, err
+		}
+		defer p.leave()
+		return p.parseCall(t)
+	case "relay6", "pkt6":
+		return nil, errAt(t.pos, "%s can only be used in DHCPv6", t.text)
+	case "vendor", "vendor-class":
+		return nil, errAt(t.pos, "%s[...] is not supported", t.text)
+	case "not", "and", "or", "all", "hex", "text", "exists":
+		return nil, errAt(t.pos, "unexpected '%s'", t.text)
+	}
+	return nil, errAt(t.pos, "unknown name '%s'", clip(t.text))
+}
+
+// parseOption parses option[code].repr or relay4[code].repr.
+func (p *parser) parseOption(t token, relay bool) (*node, error) {
+	if _, err := p.expect(tLBracket); err != nil {
+		return nil, err
+	}
+	c := p.next()
+	var code uint8
+	switch {
+	case c.kind == tInt:
+		v, err := strconv.Atoi(c.text)
+		if err != nil || v < 0 || v > 255 {
+			return nil, errAt(c.pos, "option code %s is out of range 0..255", clip(c.text))
+		}
+		code = uint8(v)
+	case c.kind == tIdent && !relay:
+		v, ok := stdOptionCode(c.text)
+		if !ok && p.names != nil {
+			v, ok = p.names(c.text)
+		}
+		if !ok {
+			return nil, errAt(c.pos, "option '%s' is not defined", clip(c.text))
+		}
+		code = v
+	default:
+		what := "an option code or name"
+		if relay {
+			what = "a sub-option code"
+		}
+		return nil, errAt(c.pos, "expected %s but found %s", what, c.describe())
+	}
+	if _, err := p.expect(tRBracket); err != nil {
+		return nil, err
+	}
+	if _, err := p.expect(tDot); err != nil {
+		return nil, err
+	}
+	r, err := p.expect(tIdent)
+	if err != nil {
+		return nil, err
+	}
+	switch r.text {
+	case "hex", "text":
+		if relay {
+			return &node{op: opRelay, pos: t.pos, code: code}, nil
+		}
+		return &node{op: opOption, pos: t.pos, code: code}, nil
+	case "exists":
+		if relay {
+			return &node{op: opRelayExists, typ: typeBool, pos: t.pos, code: code}, nil
+		}
+		return &node{op: opExists, typ: typeBool, pos: t.pos, code: code}, nil
+	case "option":
+		return nil, errAt(r.pos, "sub-option access is not supported")
+	}
+	return nil, errAt(r.pos, "expected hex, text or exists but found '%s'", clip(r.text))
+}
+
+func (p *parser) parsePkt4(t token) (*node, error) {
+	if _, err := p.expect(tDot); err != nil {
+		return nil, err
+	}
+	f, err := p.expect(tIdent)
+	if err != nil {
+		return nil, err
+	}
+	switch f.text {
+	case "mac":
+		return &node{op: opMAC, pos: t.pos}, nil
+	case "ciaddr", "giaddr", "yiaddr", "siaddr", "transid":
+		return &node{op: opField, pos: t.pos, name: f.text}, nil
+	case "hlen", "htype", "msgtype":
+		// Kea widens these 8-bit fields to a 4-byte integer.
+		return &node{op: opField, pos: t.pos, name: f.text, pad4: true}, nil
+	}
+	return nil, errAt(f.pos, "unknown packet field pkt4.%s", clip(f.text))
+}
+
+func (p *parser) parseMember(t token) (*node, error) {
+	if _, err := p.expect(tLParen); err != nil {
+		return nil, err
+	}
+	s, err := p.expect(tString)
+	if err != nil {
+		return nil, err
+	}
+	if s.text == "" {
+		return nil, errAt(s.pos, "member() needs a class name")
+	}
+	if _, err := p.expect(tRParen); err != nil {
+		return nil, err
+	}
+	dup := false
+	for _, r := range p.refs {
+		if r == s.text {
+			dup = true
+			break
+		}
+	}
+	if !dup {
+		p.refs = append(p.refs, s.text)
+	}
+	return &node{op: opMember, typ: typeBool, pos: t.pos, name: s.text}, nil
+}
+
+// arg parses one function argument of the wanted type.
+func (p *parser) arg(fn string, want valueType) (*node, error) {
+	n, err := p.parseExpr()
+	if err != nil {
+		return nil, err
+	}
+	if n.typ != want {
+		return nil, errAt(n.pos, "argument of %s() must be a %s, not a %s", fn, want, n.typ)
+	}
+	return n, nil
+}
+
+// intArg parses a literal integer argument (Kea's start_expr/int_expr) and
+// reports whether it fits Kea's int.
+func (p *parser) intArg(fn string) (v int, bad bool, err error) {
+	t := p.next()
+	if t.kind != tInt {
+		return 0, false, errAt(t.pos, "argument of %s() must be an integer, found %s", fn, t.describe())
+	}
+	i, perr := strconv.ParseInt(t.text, 10, 64)
+	if perr != nil || i < math.MinInt32 || i > math.MaxInt32 {
+		return 0, true, nil
+	}
+	return int(i), false, nil
+}
+
+func (p *parser) comma() error {
+	_, err := p.expect(tComma)
+	return err
+}
+
+// parseCall parses name(args...) for the string functions.
+func (p *parser) parseCall(t token) (*node, error) {
+	fn := t.text
+	if _, err := p.expect(tLParen); err != nil {
+		return nil, err
+	}
+	n := &node{pos: t.pos}
+	var err error
+	var a, b, c *node
+	switch fn {
+	case "substring":
+		if a, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		var bad1, bad2 bool
+		if n.start, bad1, err = p.intArg(fn); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		if p.isIdent("all") {
+			p.next()
+			n.lenAll = true
+		} else if n.length, bad2, err = p.intArg(fn); err != nil {
+			return nil, err
+		}
+		n.op, n.kids, n.badInt = opSubstring, []*node{a}, bad1 || bad2
+	case "split":
+		if a, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		if b, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		if n.field, n.badInt, err = p.intArg(fn); err != nil {
+			return nil, err
+		}
+		n.op, n.kids = opSplit, []*node{a, b}
+	case "concat", "hexstring":
+		if a, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		if b, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		n.op, n.kids = opConcat, []*node{a, b}
+		if fn == "hexstring" {
+			n.op = opHexString
+		}
+	case "ifelse":
+		if a, err = p.arg(fn, typeBool); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		if b, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		if err = p.comma(); err != nil {
+			return nil, err
+		}
+		if c, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		n.op, n.kids = opIfElse, []*node{a, b, c}
+	default: // one-argument conversions
+		if a, err = p.arg(fn, typeString); err != nil {
+			return nil, err
+		}
+		n.kids = []*node{a}
+		switch fn {
+		case "lcase":
+			n.op = opLcase
+		case "ucase":
+			n.op = opUcase
+		case "addrtotext":
+			n.op, n.mayFail = opAddrToText, true
+		default: // [u]int{8,16,32}totext
+			n.op, n.mayFail = opIntToText, true
+			switch fn {
+			case "int8totext":
+				n.width, n.signed = 1, true
+			case "int16totext":
+				n.width, n.signed = 2, true
+			case "int32totext":
+				n.width, n.signed = 4, true
+			case "uint8totext":
+				n.width = 1
+			case "uint16totext":
+				n.width = 2
+			default:
+				n.width = 4
+			}
+		}
+	}
+	if _, err := p.expect(tRParen); err != nil {
+		return nil, err
+	}
+	n.typ = typeString
+	n.mayFail = n.mayFail || n.badInt
+	for _, k := range n.kids {
+		n.mayFail = n.mayFail || k.mayFail
+	}
+	return n, nil
+}
