@@ -7,10 +7,12 @@ import (
 )
 
 const (
-	// scratchSize is the stack space Eval gives string functions before it
-	// falls back to the heap; it covers concat/hexstring of typical option
-	// payloads.
+	// scratchSize is the initial arena for string functions; it covers
+	// concat/hexstring of typical option payloads.
 	scratchSize = 256
+	// maxPooledArena caps the arena kept between evaluations, so one huge
+	// value does not pin memory for the life of the Expr.
+	maxPooledArena = 16 << 10
 	// maxValueLen bounds every computed value. Kea has no such limit, but
 	// nested hexstring() triples a value per level, and an expression must
 	// not be able to exhaust memory; no real option or comparison comes
@@ -18,12 +20,12 @@ const (
 	maxValueLen = 64 << 10
 )
 
-// evaluator holds the per-call state of one Eval. It lives on the Eval
-// stack frame; buf is an append-only arena, so values handed out earlier
-// are never overwritten, and when it grows the old backing array simply
-// stays referenced by those values.
+// evaluator holds the per-call state of one Eval. buf is an append-only
+// arena while an Eval runs: values handed out earlier are never
+// overwritten, and when it grows the old backing array simply stays
+// referenced by those values. The packet is passed to each method rather
+// than stored, which keeps the struct to what is recycled between calls.
 type evaluator struct {
-	p   Packet
 	buf []byte
 }
 
@@ -39,39 +41,39 @@ func (ev *evaluator) alloc(n int) []byte {
 }
 
 // boolean evaluates a boolean node. ok is false on a runtime error.
-func (ev *evaluator) boolean(n *node) (v, ok bool) {
+func (ev *evaluator) boolean(p Packet, n *node) (v, ok bool) {
 	switch n.op {
 	case opExists:
-		_, present := ev.p.Option(n.code)
+		_, present := p.Option(n.code)
 		return present, true
 	case opRelayExists:
-		_, present := ev.p.RelayOption(n.code)
+		_, present := p.RelayOption(n.code)
 		return present, true
 	case opMember:
-		return ev.p.Member(n.name), true
+		return p.Member(n.name), true
 	case opEqual:
-		a, ok := ev.str(n.kids[0])
+		a, ok := ev.str(p, n.kids[0])
 		if !ok {
 			return false, false
 		}
-		b, ok := ev.str(n.kids[1])
+		b, ok := ev.str(p, n.kids[1])
 		if !ok {
 			return false, false
 		}
 		return bytes.Equal(a, b), true
 	case opNot:
-		v, ok := ev.boolean(n.kids[0])
+		v, ok := ev.boolean(p, n.kids[0])
 		return !v, ok
 	case opAnd, opOr:
 		// For and, the deciding value is false; for or, true.
 		decide := n.op == opOr
 		for i, k := range n.kids {
-			v, ok := ev.boolean(k)
+			v, ok := ev.boolean(p, k)
 			if !ok {
 				return false, false
 			}
 			if v == decide {
-				return decide, ev.drain(n.kids[i+1:])
+				return decide, ev.drain(p, n.kids[i+1:])
 			}
 		}
 		return !decide, true
@@ -81,9 +83,9 @@ func (ev *evaluator) boolean(n *node) (v, ok bool) {
 
 // drain evaluates operands whose value no longer matters but which could
 // still fail, because Kea evaluates them and fails the whole expression.
-func (ev *evaluator) drain(kids []*node) bool {
+func (ev *evaluator) drain(p Packet, kids []*node) bool {
 	for _, k := range kids {
-		if !ev.check(k) {
+		if !ev.check(p, k) {
 			return false
 		}
 	}
@@ -91,35 +93,34 @@ func (ev *evaluator) drain(kids []*node) bool {
 }
 
 // check evaluates k only for its possible runtime error.
-func (ev *evaluator) check(k *node) bool {
+func (ev *evaluator) check(p Packet, k *node) bool {
 	if !k.mayFail {
 		return true
 	}
-	var ok bool
 	if k.typ == typeBool {
-		_, ok = ev.boolean(k)
-	} else {
-		_, ok = ev.str(k)
+		_, ok := ev.boolean(p, k)
+		return ok
 	}
+	_, ok := ev.str(p, k)
 	return ok
 }
 
 // str evaluates a string node. The result must be treated as read-only: it
 // may alias packet memory, a compiled literal or the arena.
-func (ev *evaluator) str(n *node) ([]byte, bool) {
+func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 	switch n.op {
 	case opLiteral:
 		return n.lit, true
 	case opOption:
-		b, _ := ev.p.Option(n.code)
+		b, _ := p.Option(n.code)
 		return b, true
 	case opRelay:
-		b, _ := ev.p.RelayOption(n.code)
+		b, _ := p.RelayOption(n.code)
 		return b, true
 	case opMAC:
-		return ev.p.MAC(), true
+		return p.MAC(), true
 	case opField:
-		b, _ := ev.p.Field(n.name)
+		b, _ := p.Field(n.name)
 		if n.pad4 && len(b) > 0 && len(b) < 4 {
 			out := ev.alloc(4)
 			clear(out)
@@ -128,18 +129,18 @@ func (ev *evaluator) str(n *node) ([]byte, bool) {
 		}
 		return b, true
 	case opIface:
-		s := ev.p.Iface()
+		s := p.Iface()
 		out := ev.alloc(len(s))
 		copy(out, s)
 		return out, true
 	case opSubstring:
-		return ev.substring(n)
+		return ev.substring(p, n)
 	case opSplit:
-		return ev.split(n)
+		return ev.split(p, n)
 	case opConcat:
-		return ev.concat(n)
+		return ev.concat(p, n)
 	case opIfElse:
-		c, ok := ev.boolean(n.kids[0])
+		c, ok := ev.boolean(p, n.kids[0])
 		if !ok {
 			return nil, false
 		}
@@ -147,15 +148,15 @@ func (ev *evaluator) str(n *node) ([]byte, bool) {
 		if !c {
 			taken, other = other, taken
 		}
-		v, ok := ev.str(taken)
-		if !ok || !ev.check(other) {
+		v, ok := ev.str(p, taken)
+		if !ok || !ev.check(p, other) {
 			return nil, false
 		}
 		return v, true
 	case opHexString:
-		return ev.hexString(n)
+		return ev.hexString(p, n)
 	case opLcase, opUcase:
-		s, ok := ev.str(n.kids[0])
+		s, ok := ev.str(p, n.kids[0])
 		if !ok {
 			return nil, false
 		}
@@ -170,9 +171,9 @@ func (ev *evaluator) str(n *node) ([]byte, bool) {
 		}
 		return out, true
 	case opAddrToText:
-		return ev.addrToText(n)
+		return ev.addrToText(p, n)
 	case opIntToText:
-		return ev.intToText(n)
+		return ev.intToText(p, n)
 	}
 	return nil, false
 }
@@ -180,8 +181,8 @@ func (ev *evaluator) str(n *node) ([]byte, bool) {
 // substring follows Kea's TokenSubstring: a negative start counts from the
 // end, a negative length takes characters to the left of start, "all"
 // takes the rest, and a start outside the string gives "".
-func (ev *evaluator) substring(n *node) ([]byte, bool) {
-	s, ok := ev.str(n.kids[0])
+func (ev *evaluator) substring(p Packet, n *node) ([]byte, bool) {
+	s, ok := ev.str(p, n.kids[0])
 	if !ok {
 		return nil, false
 	}
@@ -217,12 +218,12 @@ func (ev *evaluator) substring(n *node) ([]byte, bool) {
 
 // split follows Kea's TokenSplit: every byte of the delimiter string is a
 // separator, adjacent separators delimit empty fields, fields count from 1.
-func (ev *evaluator) split(n *node) ([]byte, bool) {
-	s, ok := ev.str(n.kids[0])
+func (ev *evaluator) split(p Packet, n *node) ([]byte, bool) {
+	s, ok := ev.str(p, n.kids[0])
 	if !ok {
 		return nil, false
 	}
-	delim, ok := ev.str(n.kids[1])
+	delim, ok := ev.str(p, n.kids[1])
 	if !ok {
 		return nil, false
 	}
@@ -253,40 +254,53 @@ func (ev *evaluator) split(n *node) ([]byte, bool) {
 	return nil, true
 }
 
-func (ev *evaluator) concat(n *node) ([]byte, bool) {
-	// Evaluate all parts first (they may use the arena themselves), keeping
-	// a small fixed array of results so the common two-operand case does not
-	// allocate.
-	var fixed [4][]byte
-	parts := fixed[:0]
-	total := 0
-	for _, k := range n.kids {
-		v, ok := ev.str(k)
-		if !ok {
-			return nil, false
+func (ev *evaluator) concat(p Packet, n *node) ([]byte, bool) {
+	// Operands are evaluated into a fixed array (they may use the arena
+	// themselves) and joined in chunks, so long '+' chains need no slice
+	// of results; storing them in an appended slice would also make every
+	// value escape to the heap.
+	var parts [8][]byte
+	var acc []byte
+	kids := n.kids
+	for first := true; len(kids) > 0; first = false {
+		np := 0
+		if !first {
+			parts[0] = acc
+			np = 1
 		}
-		total += len(v)
+		for np < len(parts) && len(kids) > 0 {
+			v, ok := ev.str(p, kids[0])
+			if !ok {
+				return nil, false
+			}
+			parts[np] = v
+			np++
+			kids = kids[1:]
+		}
+		total := 0
+		for _, v := range parts[:np] {
+			total += len(v)
+		}
 		if total > maxValueLen {
 			return nil, false
 		}
-		parts = append(parts, v)
+		acc = ev.alloc(total)
+		off := 0
+		for _, v := range parts[:np] {
+			off += copy(acc[off:], v)
+		}
 	}
-	out := ev.alloc(total)
-	off := 0
-	for _, v := range parts {
-		off += copy(out[off:], v)
-	}
-	return out, true
+	return acc, true
 }
 
 // hexString follows Kea's TokenToHexString: lower-case hex digit pairs
 // joined by the separator.
-func (ev *evaluator) hexString(n *node) ([]byte, bool) {
-	data, ok := ev.str(n.kids[0])
+func (ev *evaluator) hexString(p Packet, n *node) ([]byte, bool) {
+	data, ok := ev.str(p, n.kids[0])
 	if !ok {
 		return nil, false
 	}
-	sep, ok := ev.str(n.kids[1])
+	sep, ok := ev.str(p, n.kids[1])
 	if !ok {
 		return nil, false
 	}
@@ -298,20 +312,22 @@ func (ev *evaluator) hexString(n *node) ([]byte, bool) {
 		return nil, false
 	}
 	const digits = "0123456789abcdef"
-	out := ev.alloc(size)[:0]
+	out := ev.alloc(size)
+	off := 0
 	for i, c := range data {
 		if i > 0 {
-			out = append(out, sep...)
+			off += copy(out[off:], sep)
 		}
-		out = append(out, digits[c>>4], digits[c&0x0f])
+		out[off], out[off+1] = digits[c>>4], digits[c&0x0f]
+		off += 2
 	}
 	return out, true
 }
 
 // addrToText renders a 4- or 16-byte value as an address; an empty value
 // stays empty and any other length is a runtime error, as in Kea.
-func (ev *evaluator) addrToText(n *node) ([]byte, bool) {
-	b, ok := ev.str(n.kids[0])
+func (ev *evaluator) addrToText(p Packet, n *node) ([]byte, bool) {
+	b, ok := ev.str(p, n.kids[0])
 	if !ok {
 		return nil, false
 	}
@@ -331,8 +347,8 @@ func (ev *evaluator) addrToText(n *node) ([]byte, bool) {
 
 // intToText renders a big-endian integer of exactly n.width bytes in
 // decimal; an empty value stays empty, any other length is an error.
-func (ev *evaluator) intToText(n *node) ([]byte, bool) {
-	b, ok := ev.str(n.kids[0])
+func (ev *evaluator) intToText(p Packet, n *node) ([]byte, bool) {
+	b, ok := ev.str(p, n.kids[0])
 	if !ok {
 		return nil, false
 	}

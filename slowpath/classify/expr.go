@@ -1,11 +1,20 @@
 package classify
 
+import "sync"
+
 // Expr is a compiled client-class test expression. It is immutable after
 // Compile and safe for concurrent Eval by many goroutines.
+//
+// An Expr must not be copied after first use (it holds a sync.Pool).
 type Expr struct {
 	src  string
 	root *node
 	refs []string
+	// arena says some node builds new values (concat, hexstring, ...);
+	// only then does Eval need scratch memory, recycled through pool so
+	// that steady-state evaluation does not allocate.
+	arena bool
+	pool  sync.Pool // of *evaluator
 }
 
 // Compile parses and type-checks a Kea test expression (the boolean
@@ -35,21 +44,55 @@ func CompileWithNames(src string, names func(name string) (code uint8, ok bool))
 	if root.typ != typeBool {
 		return nil, errAt(root.pos, "expression is a string, not a boolean (compare it with '==')")
 	}
-	return &Expr{src: src, root: root, refs: p.refs}, nil
+	return &Expr{src: src, root: root, refs: p.refs, arena: needsArena(root)}, nil
 }
 
 // Eval reports whether the packet matches. As in Kea, a runtime error
 // (for example uint8totext of a 2-byte value) makes the whole expression
-// not match. Eval never panics on its own account and allocates only when
-// string functions build values larger than its stack scratch space.
+// not match. Eval never panics on its own account; in steady state it
+// allocates only when string functions build values larger than the
+// pooled scratch space.
 func (e *Expr) Eval(p Packet) bool {
 	if e == nil || e.root == nil || p == nil {
 		return false
 	}
-	var scratch [scratchSize]byte
-	ev := evaluator{p: p, buf: scratch[:0]}
-	v, ok := ev.boolean(e.root)
+	if !e.arena {
+		var ev evaluator
+		v, ok := ev.boolean(p, e.root)
+		return ok && v
+	}
+	// A stack array would be cheaper, but escape analysis cannot prove the
+	// recursive evaluator keeps it local, so scratch memory is pooled.
+	ev, _ := e.pool.Get().(*evaluator)
+	if ev == nil {
+		ev = &evaluator{buf: make([]byte, 0, scratchSize)}
+	}
+	v, ok := ev.boolean(p, e.root)
+	// Values from this call are dead now (only a bool leaves Eval), so the
+	// arena can be reused from the start. Oversized arenas are dropped.
+	if cap(ev.buf) <= maxPooledArena {
+		ev.buf = ev.buf[:0]
+		e.pool.Put(ev)
+	}
 	return ok && v
+}
+
+// needsArena reports whether evaluating n can call evaluator.alloc.
+func needsArena(n *node) bool {
+	switch n.op {
+	case opIface, opConcat, opHexString, opLcase, opUcase, opAddrToText, opIntToText:
+		return true
+	case opField:
+		if n.pad4 {
+			return true
+		}
+	}
+	for _, k := range n.kids {
+		if needsArena(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Refs returns the class names referenced by member('X'), in source order,

@@ -151,19 +151,23 @@ func (p *parser) parseLogical(word string, op opcode, operand func() (*node, err
 		return first, nil
 	}
 	n := &node{op: op, typ: typeBool, pos: first.pos, kids: []*node{first}}
-	for p.isIdent(word) {
-		p.next()
-		k, err := operand()
-		if err != nil {
-			return nil, err
-		}
-		n.kids = append(n.kids, k)
-	}
-	for _, k := range n.kids {
+	k := first
+	for {
+		// Check each operand as soon as it is complete, so the error points
+		// at the first offending one.
 		if k.typ != typeBool {
 			return nil, errAt(k.pos, "operand of '%s' is a string, not a boolean (compare it with '==')", word)
 		}
 		n.mayFail = n.mayFail || k.mayFail
+		if !p.isIdent(word) {
+			break
+		}
+		p.next()
+		var err error
+		if k, err = operand(); err != nil {
+			return nil, err
+		}
+		n.kids = append(n.kids, k)
 	}
 	return n, nil
 }
