@@ -1,0 +1,356 @@
+package lease
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// journalFile is the live lease file as the writer uses it. Tests replace
+// it to inject write and sync failures.
+type journalFile interface {
+	Write(p []byte) (int, error)
+	// Sync makes written data durable (fdatasync).
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// osJournal is a journalFile on an *os.File opened with O_APPEND.
+type osJournal struct{ f *os.File }
+
+func (j osJournal) Write(p []byte) (int, error) { return j.f.Write(p) }
+
+func (j osJournal) Sync() error {
+	rc, err := j.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = unix.Fdatasync(int(fd))
+			if !errors.Is(serr, unix.EINTR) {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fdatasync", Path: j.f.Name(), Err: serr}
+	}
+	return nil
+}
+
+func (j osJournal) Truncate(size int64) error { return j.f.Truncate(size) }
+func (j osJournal) Close() error              { return j.f.Close() }
+
+func openJournal(path string) (journalFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	return osJournal{f}, nil
+}
+
+// syncDir makes renames and file creations in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// request is one Commit waiting for the writer.
+type request struct {
+	ops     []Op
+	done    chan error // cap 1; the writer sends exactly once
+	deleted int        // set by the writer before done
+}
+
+// writerState is owned by the writer goroutine (and by Open before the
+// writer starts).
+type writerState struct {
+	f   journalFile
+	off int64 // size of the file: everything before it is whole rows
+	// broken is set when a failed batch could not be truncated away; the
+	// file may end in a partial row, so nothing is appended until a
+	// truncate succeeds.
+	broken   error
+	buf      []byte
+	batch    []*request
+	overlay  map[uint32]*Lease // batch-local view for resolving deletes
+	hits     []bool            // per delete op: did it remove a lease
+	scratch  Lease
+	closeErr error
+}
+
+// openLive opens the live lease file for appending, writing the header to
+// a new or empty file and cutting a torn last line off an existing one.
+func (s *Store) openLive(live loadResult) error {
+	w := &s.w
+	w.overlay = make(map[uint32]*Lease)
+	f, err := s.openFile(s.path)
+	if err != nil {
+		return fmt.Errorf("open lease file %s: %w", s.path, err)
+	}
+	w.f = f
+	w.off = live.goodSize
+	if live.torn || live.columns == 0 {
+		if err := f.Truncate(live.goodSize); err != nil {
+			f.Close()
+			return fmt.Errorf("truncate torn line of lease file %s: %w", s.path, err)
+		}
+		if live.torn && live.goodSize > 0 {
+			s.log.Warn("truncated torn last line of lease file", "offset", live.goodSize,
+				"bytes", live.size-live.goodSize)
+		}
+	}
+	if live.goodSize == 0 || live.columns == 0 {
+		if err := s.writeHeader(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// writeHeader starts the (empty) live file with the CSV header and makes
+// the file itself durable.
+func (s *Store) writeHeader() error {
+	w := &s.w
+	if err := w.f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate lease file %s: %w", s.path, err)
+	}
+	if _, err := w.f.Write([]byte(Header + "\n")); err != nil {
+		return fmt.Errorf("write header of lease file %s: %w", s.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync lease file %s: %w", s.path, err)
+	}
+	w.off = int64(len(Header) + 1)
+	return syncDir(filepath.Dir(s.path))
+}
+
+// writer is the single goroutine that appends to the lease file. It runs
+// until Close, then drains the queue and closes the file.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	w := &s.w
+	for {
+		select {
+		case <-s.wake:
+		case reply := <-s.rotateCh:
+			reply <- s.rotate()
+			continue
+		}
+		for {
+			batch, closed := s.takeBatch()
+			if len(batch) == 0 {
+				if closed {
+					if w.f != nil {
+						w.closeErr = w.f.Close()
+						if w.closeErr != nil {
+							w.closeErr = fmt.Errorf("close lease file %s: %w", s.path, w.closeErr)
+						}
+					}
+					return
+				}
+				break
+			}
+			s.commitBatch(batch)
+		}
+	}
+}
+
+// takeBatch removes whole requests from the queue, up to MaxBatch rows
+// (at least one request), and reports whether the store is closed.
+func (s *Store) takeBatch() ([]*request, bool) {
+	w := &s.w
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	clear(w.batch)
+	w.batch = w.batch[:0]
+	rows, n := 0, 0
+	for _, r := range s.queue {
+		if n > 0 && rows+len(r.ops) > s.opts.MaxBatch {
+			break
+		}
+		rows += len(r.ops)
+		n++
+	}
+	w.batch = append(w.batch, s.queue[:n]...)
+	rest := copy(s.queue, s.queue[n:])
+	clear(s.queue[rest:])
+	s.queue = s.queue[:rest]
+	return w.batch, s.closed
+}
+
+// commitBatch writes the rows of batch with one write(2), syncs, applies
+// them to the index and wakes the waiters.
+func (s *Store) commitBatch(batch []*request) {
+	w := &s.w
+	fail := func(err error) {
+		s.stats.writeErrors.Add(1)
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	if w.broken != nil {
+		if err := s.repair(); err != nil {
+			fail(fmt.Errorf("lease file %s unusable after an earlier write error: %w", s.path, errors.Join(w.broken, err)))
+			return
+		}
+		s.log.Info("lease file recovered after write error", "offset", w.off)
+		w.broken = nil
+	}
+
+	// Encode in op order. Deletes are resolved against the index as
+	// updated by the earlier ops of this batch, so a delete row carries the
+	// stored lease (Kea writes the deleted lease with valid lifetime 0).
+	// Only this goroutine mutates the index, so reading it unlocked is safe.
+	buf := w.buf[:0]
+	clear(w.overlay)
+	w.hits = w.hits[:0]
+	rows := 0
+	for _, r := range batch {
+		for k := range r.ops {
+			op := &r.ops[k]
+			a := addrKey(op.Lease.Addr)
+			if op.Kind == OpPut {
+				buf = AppendRow(buf, &op.Lease)
+				w.overlay[a] = &op.Lease
+				rows++
+				continue
+			}
+			cur, ok := w.overlay[a]
+			if !ok {
+				if i, found := s.idx.lookup(a); found {
+					s.idx.fill(i, &w.scratch)
+					cur = &w.scratch
+				}
+			}
+			if cur == nil {
+				w.hits = append(w.hits, false)
+				continue
+			}
+			marker := *cur
+			marker.ValidLft = 0
+			buf = AppendRow(buf, &marker)
+			w.overlay[a] = nil
+			w.hits = append(w.hits, true)
+			rows++
+		}
+	}
+	w.buf = buf
+
+	if len(buf) > 0 {
+		_, err := w.f.Write(buf)
+		if err == nil && s.opts.Sync {
+			s.stats.syncs.Add(1)
+			err = w.f.Sync()
+		}
+		if err != nil {
+			err = fmt.Errorf("append %d lease rows to %s: %w", rows, s.path, err)
+			if terr := w.f.Truncate(w.off); terr != nil {
+				w.broken = err
+				s.log.Error("cannot truncate lease file after write error; appends stop until it can",
+					"err", err, "truncate_err", terr)
+			}
+			fail(err)
+			return
+		}
+		w.off += int64(len(buf))
+		s.stats.batches.Add(1)
+		s.stats.rows.Add(uint64(rows))
+	}
+	if cap(w.buf) > 4<<20 {
+		w.buf = nil // don't pin a huge buffer after a giant commit
+	}
+
+	s.mu.Lock()
+	h := 0
+	for _, r := range batch {
+		for k := range r.ops {
+			op := &r.ops[k]
+			if op.Kind == OpPut {
+				s.idx.put(&op.Lease)
+				continue
+			}
+			if w.hits[h] {
+				s.idx.del(addrKey(op.Lease.Addr))
+				r.deleted++
+			}
+			h++
+		}
+	}
+	s.mu.Unlock()
+	for _, r := range batch {
+		r.done <- nil
+	}
+}
+
+// rotate implements the first half of Kea's LFC on the writer goroutine,
+// between batches: close the live file, rename it to <name>.1 and start a
+// fresh <name> with the header. If the rename fails the old file is
+// reopened so appends go on, as Kea does.
+func (s *Store) rotate() error {
+	w := &s.w
+	if w.broken != nil {
+		if err := s.repair(); err != nil {
+			return fmt.Errorf("rotate lease file: unusable after write error: %w", err)
+		}
+		w.broken = nil
+	}
+	if err := w.f.Close(); err != nil {
+		s.log.Warn("close lease file for rotation", "err", err)
+	}
+	w.f = nil
+	renameErr := os.Rename(s.path, s.path+sufInput)
+	f, err := s.openFile(s.path)
+	if err != nil {
+		// Nothing can be appended now; fail batches until a later
+		// rotation or restart fixes it.
+		w.f = brokenJournal{err}
+		w.broken = err
+		return fmt.Errorf("reopen lease file %s after rotation: %w", s.path, err)
+	}
+	w.f = f
+	if renameErr != nil {
+		// The old file is open again, unchanged: w.off still holds.
+		return fmt.Errorf("rotate lease file %s: %w", s.path, renameErr)
+	}
+	w.off = 0 // a fresh file: repair rewrites the header if this fails
+	if err := s.writeHeader(); err != nil {
+		w.broken = err
+		return fmt.Errorf("rotate lease file: %w", err)
+	}
+	return nil
+}
+
+// brokenJournal stands in for a lease file that could not be reopened.
+type brokenJournal struct{ err error }
+
+func (b brokenJournal) Write([]byte) (int, error) { return 0, b.err }
+func (b brokenJournal) Sync() error               { return b.err }
+func (b brokenJournal) Truncate(int64) error      { return b.err }
+func (b brokenJournal) Close() error              { return nil }
+
+// repair cuts the live file back to its last good size after a failed
+// write, or rewrites the header of a fresh file whose header write failed.
+func (s *Store) repair() error {
+	w := &s.w
+	if w.off == 0 {
+		return s.writeHeader()
+	}
+	return w.f.Truncate(w.off)
+}
