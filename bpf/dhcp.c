@@ -1,0 +1,578 @@
+//go:build ignore
+// SPDX-License-Identifier: (MIT OR GPL-2.0-only)
+
+/*
+ * xdhcp XDP front end. Runs on every frame of the DHCP interfaces, before the
+ * kernel allocates an skb, and decides per DHCPv4 request whether it reaches
+ * the AF_XDP fast path or dies here. The order of the checks is the order of
+ * cheapest policy first and of "who gets blamed": an operator's drop list beats
+ * everything, a broken client's flood is cut before it costs a hash, HA scope
+ * is decided exactly as Kea 2.2 decides it, and overload shedding comes last so
+ * that it only sheds traffic that would otherwise have been served.
+ *
+ * Requires Linux >= 5.18 (bpf_xdp_load_bytes).
+ */
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+char __license[] SEC("license") = "Dual MIT/GPL";
+
+/* Limits. Userspace (load.go) mirrors them; keep both in sync. */
+#define MAX_QUEUES 256          /* rx queues per interface we can serve */
+#define MAX_DROP_MAC 65536      /* drop-list entries keyed by chaddr */
+#define MAX_DROP_CLIENTID 65536 /* drop-list entries keyed by client-id */
+#define MAX_RATE_CLIENTS 65536  /* token buckets; LRU evicts the idlest */
+#define CHADDR_LEN 16           /* BOOTP chaddr field size */
+#define CLIENTID_KEY_LEN 62     /* longest client-id the drop list can hold */
+#define MAX_OPTS_LEN 2048       /* options area we walk; > any 1500 MTU frame */
+#define MAX_OPT_STEPS 256       /* options (incl. pad bytes) walked per packet */
+#define NSEC_PER_SEC 1000000000ULL
+
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88A8
+#define IP_MF_ 0x2000
+#define IP_OFFSET_ 0x1FFF
+#define DHCP_SERVER_PORT 67
+#define BOOTREQUEST 1
+#define DHCP_MAGIC 0x63825363
+
+#define OPT_PAD 0
+#define OPT_REQUESTED_IP 50
+#define OPT_MSG_TYPE 53
+#define OPT_SERVER_ID 54
+#define OPT_CLIENT_ID 61
+#define OPT_END 255
+
+#define DHCPDISCOVER 1
+#define DHCPREQUEST 3
+#define DHCPDECLINE 4
+#define DHCPRELEASE 7
+#define DHCPINFORM 8
+
+/*
+ * Verdict counters, one field per reason, so that every frame the program sees
+ * is counted exactly once. Userspace sums the per-CPU copies at scrape time.
+ */
+struct counters {
+	__u64 not_dhcp;        /* PASS: not IPv4/UDP to port 67, or cut short before the UDP header */
+	__u64 fragment;        /* PASS: IPv4 UDP fragment; the stack reassembles, user space never sees it here */
+	__u64 not_request;     /* PASS: op != BOOTREQUEST on port 67 (e.g. a relay's reply), not ours to judge */
+	__u64 malformed;       /* DROP: UDP to 67 but truncated/invalid BOOTP (short, bad cookie, hlen > 16) */
+	__u64 drop_mac;        /* DROP: chaddr in drop_mac */
+	__u64 drop_clientid;   /* DROP: option 61 in drop_clientid */
+	__u64 rate_limited;    /* DROP: the client's token bucket is empty */
+	__u64 ha_out_of_scope; /* DROP: HA load balancing gives the client to a scope we do not serve */
+	__u64 shed_discover;   /* DROP: overload level >= 1 and a DHCPDISCOVER */
+	__u64 shed_other;      /* DROP: overload level >= 2 and not a renew/rebind */
+	__u64 redirected;      /* REDIRECT: handed to the AF_XDP socket of the rx queue */
+	__u64 xsk_missing;     /* PASS: no AF_XDP socket registered for the rx queue */
+};
+
+/*
+ * Hardware-address key: hlen and up to 16 chaddr bytes, zero padded, so that
+ * any htype/hlen (not only Ethernet) can be listed and two different lengths
+ * never collide. The pad byte keeps addr 2-byte aligned and must be zero.
+ */
+struct mac_key {
+	__u8 len;
+	__u8 pad;
+	__u8 addr[CHADDR_LEN];
+};
+
+/*
+ * Client-identifier key: option 61 payload (type byte included, as Kea keys
+ * it), zero padded. Longer identifiers cannot be listed.
+ */
+struct cid_key {
+	__u8 len;
+	__u8 pad;
+	__u8 id[CLIENTID_KEY_LEN];
+};
+
+/* Token bucket; tokens are scaled by NSEC_PER_SEC so refill needs no division per packet. */
+struct bucket {
+	__u64 tokens;
+	__u64 last_ns;
+};
+
+/* Counters: key 0 -> struct counters, one copy per CPU (no atomics on the hot path). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct counters);
+} stats SEC(".maps");
+
+/* Drop list by hardware address: struct mac_key -> 1. Written by userspace (Kea's DROP class). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_DROP_MAC);
+	__type(key, struct mac_key);
+	__type(value, __u8);
+} drop_mac SEC(".maps");
+
+/* Drop list by client identifier: struct cid_key -> 1. Written by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_DROP_CLIENTID);
+	__type(key, struct cid_key);
+	__type(value, __u8);
+} drop_clientid SEC(".maps");
+
+/*
+ * Per-client token buckets: struct mac_key -> struct bucket. LRU, so a flood of
+ * random chaddrs evicts idle clients' buckets instead of failing inserts.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_RATE_CLIENTS);
+	__type(key, struct mac_key);
+	__type(value, struct bucket);
+} rate_buckets SEC(".maps");
+
+/*
+ * HA: RFC 3074 hash value (0..255) -> 1 if this server currently serves the
+ * scope that hash maps to. Userspace folds Kea's "hash mod active servers" and
+ * the served-scope set into this table, so the program needs no peer list.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u8);
+} ha_served SEC(".maps");
+
+/* Overload: rx queue index -> level (0 none, 1 shed DISCOVER, 2 shed all but renew/rebind). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} overload SEC(".maps");
+
+/* AF_XDP sockets: rx queue index -> socket fd (userspace registers one per queue). */
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+/* Settings, fixed at load time so the verifier prunes disabled features. */
+volatile const __u32 rate_limit = 0; /* tokens per second per chaddr; 0 disables rate limiting */
+volatile const __u32 rate_burst = 1; /* bucket size in packets; >= 1 when rate_limit != 0 */
+volatile const __u32 ha_enabled = 0; /* 0 skips the HA scope check */
+
+/* RFC 3074 section 6 mixing table, as Kea's query_filter.cc loadb_mx_tbl. */
+const __u8 lb_table[256] = {
+	251, 175, 119, 215, 81,  14,  79,  191, 103, 49,  181, 143, 186, 157, 0,   232,
+	31,  32,  55,  60,  152, 58,  17,  237, 174, 70,  160, 144, 220, 90,  57,  223,
+	59,  3,   18,  140, 111, 166, 203, 196, 134, 243, 124, 95,  222, 179, 197, 65,
+	180, 48,  36,  15,  107, 46,  233, 130, 165, 30,  123, 161, 209, 23,  97,  16,
+	40,  91,  219, 61,  100, 10,  210, 109, 250, 127, 22,  138, 29,  108, 244, 67,
+	207, 9,   178, 204, 74,  98,  126, 249, 167, 116, 34,  77,  193, 200, 121, 5,
+	20,  113, 71,  35,  128, 13,  182, 94,  25,  226, 227, 199, 75,  27,  41,  245,
+	230, 224, 43,  225, 177, 26,  155, 150, 212, 142, 218, 115, 241, 73,  88,  105,
+	39,  114, 62,  255, 192, 201, 145, 214, 168, 158, 221, 148, 154, 122, 12,  84,
+	82,  163, 44,  139, 228, 236, 205, 242, 217, 11,  187, 146, 159, 64,  86,  239,
+	195, 42,  106, 198, 118, 112, 184, 172, 87,  2,   173, 117, 176, 229, 247, 253,
+	137, 185, 99,  164, 102, 147, 45,  66,  231, 52,  141, 211, 194, 206, 246, 238,
+	56,  110, 78,  248, 63,  240, 189, 93,  92,  51,  53,  183, 19,  171, 72,  50,
+	33,  104, 101, 69,  8,   252, 83,  120, 76,  135, 85,  54,  202, 125, 188, 213,
+	96,  235, 136, 208, 162, 129, 190, 132, 156, 38,  47,  1,   7,   254, 24,  4,
+	216, 131, 89,  21,  28,  133, 37,  153, 149, 80,  170, 68,  6,   169, 234, 151,
+};
+
+/* BOOTP fixed header plus the DHCP magic cookie (RFC 2131 figure 1). */
+struct bootp {
+	__u8 op;
+	__u8 htype;
+	__u8 hlen;
+	__u8 hops;
+	__u32 xid;
+	__u16 secs;
+	__u16 flags;
+	__u32 ciaddr;
+	__u32 yiaddr;
+	__u32 siaddr;
+	__u32 giaddr;
+	__u8 chaddr[CHADDR_LEN];
+	__u8 sname[64];
+	__u8 file[128];
+	__u32 cookie;
+} __attribute__((packed));
+
+struct vlan_hdr_ {
+	__u16 tci;
+	__u16 proto;
+};
+
+/* What the option walk found. Offsets are from ctx->data. */
+struct dhcp_info {
+	__u32 cid_off;
+	__u8 cid_len;  /* 0: no (or empty) option 61 */
+	__u8 msg_type; /* 0: no option 53 */
+	__u8 has_server_id;
+	__u8 has_requested_ip;
+};
+
+enum parse_result {
+	PARSE_OK,
+	PARSE_NOT_DHCP,
+	PARSE_FRAGMENT,
+	PARSE_NOT_REQUEST,
+	PARSE_MALFORMED,
+};
+
+/*
+ * Walks Ethernet, up to two VLAN tags, IPv4 and UDP. Sets *udp_out on success.
+ * Anything cut short before the UDP header is left to the stack: we cannot yet
+ * tell that it was meant for us.
+ */
+static __always_inline enum parse_result parse_l2_l4(void *data, void *data_end, struct udphdr **udp_out)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct udphdr *udp;
+	void *cur;
+	__u16 proto;
+	__u32 ihl;
+
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_NOT_DHCP;
+	proto = eth->h_proto;
+	cur = eth + 1;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct vlan_hdr_ *vh = cur;
+
+		if (proto != bpf_htons(ETH_P_8021Q_) && proto != bpf_htons(ETH_P_8021AD_))
+			break;
+		if ((void *)(vh + 1) > data_end)
+			return PARSE_NOT_DHCP;
+		proto = vh->proto;
+		cur = vh + 1;
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_DHCP;
+
+	ip = cur;
+	if ((void *)(ip + 1) > data_end)
+		return PARSE_NOT_DHCP;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_NOT_DHCP; /* the stack counts bad headers */
+	if (ip->protocol != IPPROTO_UDP)
+		return PARSE_NOT_DHCP;
+	/* Non-first fragments have no UDP header; first ones carry a partial BOOTP message. */
+	if (ip->frag_off & bpf_htons(IP_MF_ | IP_OFFSET_))
+		return PARSE_FRAGMENT;
+
+	ihl = ip->ihl * 4; /* 20..60: IP options are skipped, never interpreted */
+	udp = (void *)ip + ihl;
+	if ((void *)(udp + 1) > data_end)
+		return PARSE_NOT_DHCP;
+	if (udp->dest != bpf_htons(DHCP_SERVER_PORT))
+		return PARSE_NOT_DHCP;
+
+	*udp_out = udp;
+	return PARSE_OK;
+}
+
+/* State of the option walk, shared with the bpf_loop callback. */
+struct walk_ctx {
+	void *opts;     /* first option byte (packet pointer) */
+	void *data;     /* ctx->data, to turn pointers into offsets */
+	void *data_end; /* ctx->data_end */
+	__u32 off;      /* next option, from opts */
+	__u32 opts_len; /* options area per the UDP length */
+	struct dhcp_info info;
+};
+
+/*
+ * One step of the option walk; returns 1 to stop. A truncated option ends the
+ * walk but keeps what was found before it, as Kea's unpackOptions4 does; a
+ * missing END is not an error either. The first occurrence of each option wins.
+ * Limitations (rare in practice): options in sname/file (option 52 overload)
+ * are not seen, RFC 3396 split options are not concatenated, and more than
+ * MAX_OPT_STEPS options and pad bytes end the walk early.
+ *
+ * bpf_loop rather than a bounded for loop: the verifier would otherwise walk
+ * every combination of option kinds per iteration and give up (measured: over
+ * 1M instructions for 256 steps).
+ */
+static long walk_step(__u64 index, void *arg)
+{
+	struct walk_ctx *w = arg;
+	void *data_end = w->data_end;
+	__u32 off = w->off;
+	__u8 *p;
+	__u8 code, len;
+
+	if (off >= w->opts_len || off >= MAX_OPTS_LEN)
+		return 1;
+	/*
+	 * A no-op mask (the check above is hidden from clang by barrier_var)
+	 * that gives the verifier a small offset range on the packet pointer.
+	 */
+	barrier_var(off);
+	off &= MAX_OPTS_LEN - 1;
+	p = w->opts + off;
+	if ((void *)(p + 1) > data_end)
+		return 1;
+	code = p[0];
+	if (code == OPT_PAD) {
+		w->off = off + 1;
+		return 0;
+	}
+	if (code == OPT_END)
+		return 1;
+	if ((void *)(p + 2) > data_end || off + 2 > w->opts_len)
+		return 1;
+	len = p[1];
+	if (off + 2 + len > w->opts_len)
+		return 1;
+
+	switch (code) {
+	case OPT_MSG_TYPE:
+		if (w->info.msg_type == 0 && len >= 1) {
+			if ((void *)(p + 3) > data_end)
+				return 1;
+			w->info.msg_type = p[2];
+		}
+		break;
+	case OPT_CLIENT_ID:
+		if (w->info.cid_len == 0 && len > 0) {
+			w->info.cid_off = (__u32)((void *)(p + 2) - w->data);
+			w->info.cid_len = len;
+		}
+		break;
+	case OPT_SERVER_ID:
+		w->info.has_server_id = 1;
+		break;
+	case OPT_REQUESTED_IP:
+		w->info.has_requested_ip = 1;
+		break;
+	}
+	w->off = off + 2 + len;
+	return 0;
+}
+
+/* RFC 3074 hash exactly as Kea's QueryFilter::loadBalanceHash: seed with the length, bytes last to first. */
+static __always_inline __u8 lb_hash(const __u8 *key, __u32 len)
+{
+	__u8 h = (__u8)len;
+
+	for (__u32 i = 0; i < 256; i++) {
+		if (i >= len)
+			break;
+		h = lb_table[(h ^ key[(len - 1 - i) & 0xff]) & 0xff];
+	}
+	return h;
+}
+
+/* Returns 1 when the client has no token left. Concurrent CPUs may race on one
+ * bucket; the loss is a few extra packets let through, never a wrong drop, so
+ * no atomics. */
+static __always_inline int rate_exceeded(const struct mac_key *key)
+{
+	__u64 burst = rate_burst ? rate_burst : 1;
+	__u64 cap = burst * NSEC_PER_SEC;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 elapsed, tokens;
+	struct bucket *b;
+
+	b = bpf_map_lookup_elem(&rate_buckets, key);
+	if (!b) {
+		struct bucket nb = { .tokens = cap - NSEC_PER_SEC, .last_ns = now };
+
+		bpf_map_update_elem(&rate_buckets, key, &nb, BPF_ANY);
+		return 0;
+	}
+	elapsed = now > b->last_ns ? now - b->last_ns : 0;
+	tokens = b->tokens;
+	/* Compare before multiplying so that elapsed * rate cannot overflow. */
+	if (elapsed >= cap / rate_limit)
+		tokens = cap;
+	else
+		tokens += elapsed * rate_limit;
+	if (tokens > cap)
+		tokens = cap;
+	b->last_ns = now;
+	if (tokens < NSEC_PER_SEC) {
+		b->tokens = tokens;
+		return 1;
+	}
+	b->tokens = tokens - NSEC_PER_SEC;
+	return 0;
+}
+
+static __always_inline int is_ha_type(__u8 t)
+{
+	/* Kea's v4_ha_types: only these are load balanced; the rest is always in scope. */
+	return t == DHCPDISCOVER || t == DHCPREQUEST || t == DHCPDECLINE || t == DHCPRELEASE || t == DHCPINFORM;
+}
+
+SEC("xdp")
+int xdhcp_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct dhcp_info info = {};
+	struct walk_ctx w = {};
+	struct mac_key mkey = {};
+	struct cid_key ckey = {};
+	__u8 cid[256];
+	struct counters *cnt;
+	struct udphdr *udp = 0;
+	struct bootp *bp;
+	__u32 zero = 0, queue, udp_len, hlen, *level;
+	__u8 *served;
+	enum parse_result pr;
+	int verdict = XDP_PASS;
+
+	cnt = bpf_map_lookup_elem(&stats, &zero);
+	if (!cnt)
+		goto out; /* cannot happen for a 1-entry array; the verifier wants the check */
+
+	pr = parse_l2_l4(data, data_end, &udp);
+	if (pr == PARSE_FRAGMENT) {
+		cnt->fragment++;
+		goto out;
+	}
+	if (pr != PARSE_OK || !udp) {
+		cnt->not_dhcp++;
+		goto out;
+	}
+
+	/*
+	 * From here on the frame is addressed to the DHCP server port. A runt
+	 * or garbled BOOTP message is dropped here instead of being handed to
+	 * user space, which would only spend a wakeup to discard it.
+	 */
+	udp_len = bpf_ntohs(udp->len);
+	bp = (void *)(udp + 1);
+	if ((void *)(bp + 1) > data_end || udp_len < sizeof(*udp) + sizeof(*bp) ||
+	    (void *)udp + udp_len > data_end) {
+		verdict = XDP_DROP;
+		cnt->malformed++;
+		goto out;
+	}
+	if (bp->op != BOOTREQUEST) {
+		cnt->not_request++;
+		goto out;
+	}
+	hlen = bp->hlen;
+	if (hlen > CHADDR_LEN || bp->cookie != bpf_htonl(DHCP_MAGIC)) {
+		verdict = XDP_DROP;
+		cnt->malformed++;
+		goto out;
+	}
+
+	w.opts = bp + 1;
+	w.data = data;
+	w.data_end = data_end;
+	w.opts_len = udp_len - sizeof(*udp) - sizeof(*bp);
+	bpf_loop(MAX_OPT_STEPS, walk_step, &w, 0);
+	info = w.info;
+
+	/* 1. Operator drop list (Kea's DROP class, precomputed by userspace). */
+	mkey.len = hlen;
+#pragma unroll
+	for (int i = 0; i < CHADDR_LEN; i++)
+		mkey.addr[i] = i < hlen ? bp->chaddr[i] : 0;
+	if (hlen > 0 && bpf_map_lookup_elem(&drop_mac, &mkey)) {
+		verdict = XDP_DROP;
+		cnt->drop_mac++;
+		goto out;
+	}
+	if (info.cid_len > 0) {
+		__builtin_memset(cid, 0, sizeof(cid));
+		if (bpf_xdp_load_bytes(ctx, info.cid_off, cid, info.cid_len) < 0) {
+			verdict = XDP_DROP; /* the walk checked the bounds, so this is unreachable */
+			cnt->malformed++;
+			goto out;
+		}
+		if (info.cid_len <= CLIENTID_KEY_LEN) {
+			ckey.len = info.cid_len;
+			__builtin_memcpy(ckey.id, cid, CLIENTID_KEY_LEN); /* cid is zero past cid_len */
+			if (bpf_map_lookup_elem(&drop_clientid, &ckey)) {
+				verdict = XDP_DROP;
+				cnt->drop_clientid++;
+				goto out;
+			}
+		}
+	}
+
+	/* 2. Per-client token bucket: a broken client renewing many times a second. */
+	if (rate_limit != 0 && rate_exceeded(&mkey)) {
+		verdict = XDP_DROP;
+		cnt->rate_limited++;
+		goto out;
+	}
+
+	/*
+	 * 3. HA load balancing, Kea 2.2 QueryFilter::inScope: key is option 61
+	 * if non-empty, else chaddr; neither means out of scope on both servers.
+	 */
+	if (ha_enabled && is_ha_type(info.msg_type)) {
+		__u32 h;
+
+		if (info.cid_len > 0)
+			h = lb_hash(cid, info.cid_len);
+		else if (hlen > 0)
+			h = lb_hash(mkey.addr, hlen);
+		else {
+			verdict = XDP_DROP;
+			cnt->ha_out_of_scope++;
+			goto out;
+		}
+		served = bpf_map_lookup_elem(&ha_served, &h);
+		if (!served || !*served) {
+			verdict = XDP_DROP;
+			cnt->ha_out_of_scope++;
+			goto out;
+		}
+	}
+
+	/*
+	 * 4. Overload shedding, lowest value first: a DISCOVER is a client that
+	 * has no lease yet and will retry; a renew/rebind (REQUEST with ciaddr
+	 * and no server-id) keeps an existing client alive and is cheap.
+	 */
+	queue = ctx->rx_queue_index;
+	level = bpf_map_lookup_elem(&overload, &queue);
+	if (level && *level >= 1) {
+		if (info.msg_type == DHCPDISCOVER) {
+			verdict = XDP_DROP;
+			cnt->shed_discover++;
+			goto out;
+		}
+		if (*level >= 2 && !(info.msg_type == DHCPREQUEST && bp->ciaddr != 0 && !info.has_server_id)) {
+			verdict = XDP_DROP;
+			cnt->shed_other++;
+			goto out;
+		}
+	}
+
+	/*
+	 * 5. To the AF_XDP socket of this queue. An empty slot makes the helper
+	 * return XDP_PASS (its flags argument), so a server that is restarting
+	 * or running in socket mode still gets the packet through the stack.
+	 * A full socket ring is counted by the kernel (XDP_STATISTICS), not here.
+	 */
+	verdict = bpf_redirect_map(&xsks, queue, XDP_PASS);
+	if (verdict == XDP_REDIRECT)
+		cnt->redirected++;
+	else
+		cnt->xsk_missing++;
+
+out:
+	return verdict;
+}

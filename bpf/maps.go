@@ -1,0 +1,211 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf"
+)
+
+// Counters are the XDP program's verdict counts, summed over CPUs. Every frame
+// the program sees increments exactly one field.
+type Counters struct {
+	NotDHCP      uint64 // passed: not IPv4/UDP to port 67 (incl. runts cut before the UDP header)
+	Fragment     uint64 // passed: IPv4 UDP fragment, left to the stack to reassemble
+	NotRequest   uint64 // passed: BOOTREPLY (op != 1) to port 67
+	Malformed    uint64 // dropped: truncated or invalid BOOTP to port 67
+	DropMAC      uint64 // dropped: chaddr on the drop list
+	DropClientID uint64 // dropped: client identifier on the drop list
+	RateLimited  uint64 // dropped: per-client token bucket empty
+	HAOutOfScope uint64 // dropped: HA scope not served by this server
+	ShedDiscover uint64 // dropped: overload level >= 1, DHCPDISCOVER
+	ShedOther    uint64 // dropped: overload level 2, not a renew/rebind
+	Redirected   uint64 // redirected to the queue's AF_XDP socket
+	XSKMissing   uint64 // passed: no AF_XDP socket registered for the queue
+}
+
+// Total is the number of frames the program has judged.
+func (c Counters) Total() uint64 {
+	return c.NotDHCP + c.Fragment + c.NotRequest + c.Malformed + c.DropMAC + c.DropClientID +
+		c.RateLimited + c.HAOutOfScope + c.ShedDiscover + c.ShedOther + c.Redirected + c.XSKMissing
+}
+
+// Counters reads the per-CPU counters and sums them.
+func (o *Objects) Counters() (Counters, error) {
+	var perCPU []dhcpCounters
+	if err := o.objs.Stats.Lookup(uint32(0), &perCPU); err != nil {
+		return Counters{}, fmt.Errorf("read xdp counters: %w", err)
+	}
+	var c Counters
+	for _, p := range perCPU {
+		c.NotDHCP += p.NotDhcp
+		c.Fragment += p.Fragment
+		c.NotRequest += p.NotRequest
+		c.Malformed += p.Malformed
+		c.DropMAC += p.DropMac
+		c.DropClientID += p.DropClientid
+		c.RateLimited += p.RateLimited
+		c.HAOutOfScope += p.HaOutOfScope
+		c.ShedDiscover += p.ShedDiscover
+		c.ShedOther += p.ShedOther
+		c.Redirected += p.Redirected
+		c.XSKMissing += p.XskMissing
+	}
+	return c, nil
+}
+
+func macKey(mac []byte) (dhcpMacKey, error) {
+	var k dhcpMacKey
+	if len(mac) == 0 || len(mac) > MaxHWAddrLen {
+		return k, fmt.Errorf("%w: hardware address of %d bytes (want 1..%d)", ErrBadKey, len(mac), MaxHWAddrLen)
+	}
+	k.Len = uint8(len(mac))
+	copy(k.Addr[:], mac)
+	return k, nil
+}
+
+func cidKey(id []byte) (dhcpCidKey, error) {
+	var k dhcpCidKey
+	if len(id) == 0 || len(id) > MaxClientIDLen {
+		return k, fmt.Errorf("%w: client identifier of %d bytes (want 1..%d)", ErrBadKey, len(id), MaxClientIDLen)
+	}
+	k.Len = uint8(len(id))
+	copy(k.Id[:], id)
+	return k, nil
+}
+
+// setOrDelete adds key (value 1) or removes it; removing an absent key is fine.
+func setOrDelete(m *ebpf.Map, key any, add bool) error {
+	if add {
+		return m.Put(key, uint8(1))
+	}
+	if err := m.Delete(key); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return err
+	}
+	return nil
+}
+
+// DropMAC adds (drop=true) or removes a hardware address (the chaddr's hlen
+// bytes, 1..16; a 6-byte MAC for Ethernet) on the drop list.
+func (o *Objects) DropMAC(mac []byte, drop bool) error {
+	k, err := macKey(mac)
+	if err != nil {
+		return err
+	}
+	if err := setOrDelete(o.objs.DropMac, &k, drop); err != nil {
+		return fmt.Errorf("update mac drop list for %x: %w", mac, err)
+	}
+	return nil
+}
+
+// DropClientID adds or removes a client identifier (the option 61 payload
+// including its type byte, 1..62 bytes) on the drop list.
+func (o *Objects) DropClientID(id []byte, drop bool) error {
+	k, err := cidKey(id)
+	if err != nil {
+		return err
+	}
+	if err := setOrDelete(o.objs.DropClientid, &k, drop); err != nil {
+		return fmt.Errorf("update client-id drop list for %x: %w", id, err)
+	}
+	return nil
+}
+
+// ListDropped returns the drop lists. Entries added or removed during the
+// call may or may not appear.
+func (o *Objects) ListDropped() (macs [][]byte, clientIDs [][]byte, err error) {
+	var (
+		mk dhcpMacKey
+		ck dhcpCidKey
+		v  uint8
+	)
+	it := o.objs.DropMac.Iterate()
+	for it.Next(&mk, &v) {
+		if int(mk.Len) <= MaxHWAddrLen {
+			macs = append(macs, append([]byte(nil), mk.Addr[:mk.Len]...))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, nil, fmt.Errorf("iterate mac drop list: %w", err)
+	}
+	it = o.objs.DropClientid.Iterate()
+	for it.Next(&ck, &v) {
+		if int(ck.Len) <= MaxClientIDLen {
+			clientIDs = append(clientIDs, append([]byte(nil), ck.Id[:ck.Len]...))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, nil, fmt.Errorf("iterate client-id drop list: %w", err)
+	}
+	return macs, clientIDs, nil
+}
+
+// SetOverload sets the overload level of a receive queue: 0 none, 1 shed
+// DHCPDISCOVER, 2 shed everything but renew/rebind (DHCPREQUEST with ciaddr
+// set and no server identifier).
+func (o *Objects) SetOverload(queue int, level uint32) error {
+	if queue < 0 || queue >= MaxQueues {
+		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
+	}
+	if level > MaxOverloadLevel {
+		return fmt.Errorf("%w: overload level %d (want 0..%d)", ErrBadOption, level, MaxOverloadLevel)
+	}
+	if err := o.objs.Overload.Put(uint32(queue), level); err != nil {
+		return fmt.Errorf("set overload level of queue %d: %w", queue, err)
+	}
+	return nil
+}
+
+// SetScopes sets which RFC 3074 hash values (see LoadBalanceHash) this server
+// answers when HA is enabled: served[h] for Kea's "scope of server h % N is
+// served". The table is written in one batch; packets arriving during the
+// write may see a mix of the old and the new table, which is no worse than
+// Kea's own scope switch racing with in-flight packets.
+func (o *Objects) SetScopes(served [256]bool) error {
+	keys := make([]uint32, 256)
+	vals := make([]uint8, 256)
+	for i, s := range served {
+		keys[i] = uint32(i)
+		if s {
+			vals[i] = 1
+		}
+	}
+	if _, err := o.objs.HaServed.BatchUpdate(keys, vals, nil); err != nil {
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return fmt.Errorf("write ha scope table: %w", err)
+		}
+		for i := range keys {
+			if err := o.objs.HaServed.Put(keys[i], vals[i]); err != nil {
+				return fmt.Errorf("write ha scope table entry %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// RegisterXSK points a receive queue at an AF_XDP socket. The map holds its
+// own reference; closing the socket removes the entry.
+func (o *Objects) RegisterXSK(queue int, fd int) error {
+	if queue < 0 || queue >= MaxQueues {
+		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
+	}
+	if fd < 0 {
+		return fmt.Errorf("%w: socket fd %d", ErrBadOption, fd)
+	}
+	if err := o.objs.Xsks.Put(uint32(queue), uint32(fd)); err != nil {
+		return fmt.Errorf("register af_xdp socket for queue %d: %w", queue, err)
+	}
+	return nil
+}
+
+// UnregisterXSK removes the socket of a receive queue; its packets then go to
+// the kernel stack. Removing an empty slot is not an error.
+func (o *Objects) UnregisterXSK(queue int) error {
+	if queue < 0 || queue >= MaxQueues {
+		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
+	}
+	if err := o.objs.Xsks.Delete(uint32(queue)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		return fmt.Errorf("unregister af_xdp socket for queue %d: %w", queue, err)
+	}
+	return nil
+}
