@@ -37,6 +37,13 @@ type Config struct {
 	EarlyGlobalReservationsLookup bool
 	// IPReservationsUnique mirrors Kea (default true).
 	IPReservationsUnique bool
+	// EchoClientID mirrors Kea's echo-client-id (default true): send the
+	// client identifier back (RFC 6842).
+	EchoClientID bool
+	// HostReservationIdentifiers is the lookup order of reservation
+	// identifiers, limited to the supported ones ("hw-address",
+	// "circuit-id", "client-id"); Kea's default order otherwise.
+	HostReservationIdentifiers []string
 
 	DeclineProbationPeriod time.Duration // default 86400 s
 	ExpiredLeases          ExpiredLeasesProcessing
@@ -137,8 +144,11 @@ type SharedNetwork struct {
 	Subnets   []*Subnet
 	Options   []Option
 	// RelayAddrs of the shared network itself.
-	RelayAddrs  []netip.Addr
-	ClientClass string
+	RelayAddrs []netip.Addr
+	// ClientClass guards the whole shared network; Subnet.ClientClass is
+	// the subnet's own guard (the server checks both).
+	ClientClass          string
+	RequireClientClasses []string
 }
 
 // Option is one option-data entry, already encoded to its wire value.

@@ -1,0 +1,466 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// DefaultPath is where xdhcpd looks for its configuration when none is given.
+const DefaultPath = "/etc/xdhcp/kea-dhcp4.conf"
+
+// Defaults of the Dhcp4 globals (Kea 2.2 unless noted).
+const (
+	defaultDeclineProbation   = 86400 * time.Second
+	defaultLFCInterval        = 3600 * time.Second
+	defaultLeaseFile          = "/var/lib/kea/kea-leases4.csv"
+	defaultParkedPacketLimit  = 256
+	defaultSampleCount        = 20
+	defaultPacketQueueSize    = 64
+	defaultControlAddress     = "127.0.0.1"
+	defaultControlPort        = 8000
+	defaultAuthRealm          = "kea-dhcpv4-server"
+	defaultBPFFS              = "/sys/fs/bpf/xdhcp"
+	defaultOverloadHigh       = 0.75
+	defaultOverloadLow        = 0.25
+	defaultCommitBatch        = 1024
+	maxSubnetID               = 4294967294 // Kea's SUBNET_ID_MAX
+	defaultReclaimTimerWait   = 10 * time.Second
+	defaultFlushReclaimedWait = 25 * time.Second
+	defaultHoldReclaimed      = 3600 * time.Second
+	defaultMaxReclaimLeases   = 100
+	defaultMaxReclaimTime     = 250 * time.Millisecond
+	defaultUnwarnedCycles     = 5
+)
+
+//go:embed default.json
+var defaultJSON []byte
+
+// Default returns the embedded demo configuration (a copy: callers may
+// modify it).
+func Default() []byte { return bytes.Clone(defaultJSON) }
+
+// Load reads and parses the configuration file at path. Kea's
+// <?include "file"?> directives are expanded, relative names being
+// resolved against the directory of the including file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	include := func(name string) ([]byte, error) {
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(dir, name)
+		}
+		return os.ReadFile(name)
+	}
+	c, err := parse(data, include)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse parses and validates a Kea configuration document (JSON with Kea's
+// comments) whose top-level object holds a "Dhcp4" section. All validation
+// errors are returned together (errors.Join of *FieldError); unsupported or
+// unknown keys are not errors but end up in Config.Warnings. Include
+// directives need a file system and are rejected here: use Load.
+func Parse(data []byte) (*Config, error) { return parse(data, nil) }
+
+func parse(data []byte, include includeFunc) (*Config, error) {
+	pre, err := preprocess(data, include, 0)
+	if err != nil {
+		return nil, err
+	}
+	var top json.RawMessage
+	if err := json.Unmarshal(pre, &top); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line, col := position(pre, int(se.Offset))
+			return nil, fmt.Errorf("line %d col %d: invalid JSON: %w", line, col, err)
+		}
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	p := &parser{diag: &diag{}, defs: newDefTable(nil)}
+	root := p.object("", top)
+	if root == nil {
+		return nil, errors.Join(p.errs...)
+	}
+	c := &Config{}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, top); err == nil {
+		c.Raw = json.RawMessage(compact.Bytes())
+	}
+	dhcp4, ok := root.take("Dhcp4")
+	if !ok {
+		p.errorf("Dhcp4", "missing: the document must have a Dhcp4 section")
+	} else if o := p.object("Dhcp4", dhcp4); o != nil {
+		p.dhcp4(o, c)
+	}
+	if x := p.sub(root, "xdhcp"); x != nil {
+		if p.xdhcpSeen {
+			p.errorf("xdhcp", "set both here and in Dhcp4.xdhcp")
+		} else {
+			p.xdhcp(x, &c.XDHCP)
+		}
+	}
+	if !p.xdhcpSeen {
+		p.xdhcpDefaults(&c.XDHCP)
+	}
+	for _, k := range root.keys {
+		if root.used[k] {
+			continue
+		}
+		switch k {
+		case "Logging", "Control-agent", "Dhcp6", "DhcpDdns", "Netconf":
+			p.warnf(k, "section for another Kea component, ignored by xdhcp")
+		default:
+			p.warnf(k, "unknown section, ignored")
+		}
+		root.used[k] = true
+	}
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	c.Warnings = p.warns
+	return c, nil
+}
+
+// parser carries the state of one Parse run on top of the diagnostics.
+type parser struct {
+	*diag
+	defs      *defTable
+	xdhcpSeen bool
+	// classNames are the classes defined so far, in order.
+	classNames map[string]bool
+	// classRefs are class names used by subnets, pools and reservations,
+	// checked once every class is known.
+	classRefs []classRef
+	// ipUnique mirrors ip-reservations-unique while reservations are parsed.
+	ipUnique bool
+}
+
+type classRef struct{ path, name string }
+
+func (p *parser) refClass(path, name string) {
+	if name != "" {
+		p.classRefs = append(p.classRefs, classRef{path, name})
+	}
+}
+
+// dhcp4 parses the Dhcp4 section into c.
+func (p *parser) dhcp4(o *jobj, c *Config) {
+	defer p.finish(o)
+	o.ignore("comment", "user-context")
+
+	// Definitions first: option-data anywhere may use them.
+	p.optionDefs(o, "option-def", p.defs, false)
+
+	c.IPReservationsUnique = boolOr(p.boolean(o, "ip-reservations-unique"), true)
+	p.ipUnique = c.IPReservationsUnique
+	c.EarlyGlobalReservationsLookup = boolOr(p.boolean(o, "early-global-reservations-lookup"), false)
+	c.EchoClientID = boolOr(p.boolean(o, "echo-client-id"), true)
+	o.ignore("reservations-lookup-first") // a database-backend knob: no effect on in-memory reservations
+
+	p.interfaces(o, c)
+	p.leaseDatabase(o, c)
+	for _, k := range []string{"hosts-database", "hosts-databases"} {
+		if _, ok := o.take(k); ok {
+			p.errorf(o.child(k), "host reservations in a database are not supported by xdhcp; put them in the configuration file")
+		}
+	}
+	p.hostIdentifiers(o, c)
+
+	global := p.parseScope(o, true)
+	p.classes(o, c)
+	c.Options = p.optionData(o, "option-data", p.defs)
+	var resPaths []string
+	p.list(o, "reservations", func(path string, it *jobj) {
+		if r := p.reservation(path, it, 0); r != nil {
+			c.Reservations = append(c.Reservations, r)
+			resPaths = append(resPaths, path)
+		}
+	})
+	p.checkReservationsAt(resPaths, c.Reservations)
+	p.networks(o, c, global)
+	p.checkClassRefs(c)
+
+	if v := p.integer(o, "decline-probation-period", 0, 1<<32-1); v != nil {
+		c.DeclineProbationPeriod = time.Duration(*v) * time.Second
+	} else {
+		c.DeclineProbationPeriod = defaultDeclineProbation
+	}
+	c.ParkedPacketLimit = intOr(p.integer(o, "parked-packet-limit", 0, 1<<31-1), defaultParkedPacketLimit)
+	c.StatisticDefaultSampleCount = intOr(p.integer(o, "statistic-default-sample-count", 0, 1<<31-1), defaultSampleCount)
+	if v := p.integer(o, "statistic-default-sample-age", 0, 1<<32-1); v != nil {
+		c.StatisticDefaultSampleAge = time.Duration(*v) * time.Second
+	}
+	if s := p.str(o, "server-tag"); s != nil {
+		c.ServerTag = *s
+	}
+	p.expired(o, c)
+	p.multiThreading(o, c)
+	p.controlSockets(o, c)
+	p.hooks(o, c)
+	p.loggers(o, c)
+	if s := p.sub(o, "sanity-checks"); s != nil {
+		p.warnf(o.child("sanity-checks"), "not supported by xdhcp, ignored (leases are checked on load)")
+		s.ignore(s.keys...)
+	}
+	if dd := p.sub(o, "dhcp-ddns"); dd != nil {
+		if en := p.boolean(dd, "enable-updates"); en != nil && *en {
+			p.warnf(dd.child("enable-updates"), "DNS updates are not supported by xdhcp, ignored")
+		}
+		dd.ignore(dd.keys...)
+	}
+	if x := p.sub(o, "xdhcp"); x != nil {
+		p.xdhcpSeen = true
+		p.xdhcp(x, &c.XDHCP)
+	}
+}
+
+// interfaces parses interfaces-config.
+func (p *parser) interfaces(o *jobj, c *Config) {
+	c.DHCPSocketType = "raw"
+	ic := p.sub(o, "interfaces-config")
+	if ic == nil {
+		return
+	}
+	defer p.finish(ic)
+	ic.ignore("comment", "user-context", "re-detect")
+	names, _ := p.strList(ic, "interfaces")
+	for i, n := range names {
+		path := ic.child("interfaces") + "[" + strconv.Itoa(i) + "]"
+		spec := InterfaceSpec{Name: n}
+		if name, addr, ok := cutLast(n, '/'); ok {
+			a, err := parseIPv4(addr)
+			if err != nil {
+				p.errorf(path, "%q: %v after '/'", n, err)
+				continue
+			}
+			spec.Name, spec.Addr = name, a
+		}
+		if spec.Name == "" {
+			p.errorf(path, "empty interface name")
+			continue
+		}
+		c.Interfaces = append(c.Interfaces, spec)
+	}
+	if t := p.str(ic, "dhcp-socket-type"); t != nil && p.oneOf(ic.child("dhcp-socket-type"), *t, "raw", "udp") {
+		c.DHCPSocketType = *t
+	}
+}
+
+func cutLast(s string, sep byte) (before, after string, ok bool) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == sep {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// leaseDatabase parses lease-database; only memfile is supported.
+func (p *parser) leaseDatabase(o *jobj, c *Config) {
+	db := &c.LeaseDatabase
+	db.Type, db.Persist, db.Name, db.LFCInterval, db.OnFail = "memfile", true, defaultLeaseFile, defaultLFCInterval, "stop-retry-exit"
+	ld := p.sub(o, "lease-database")
+	if ld == nil {
+		return
+	}
+	defer p.finish(ld)
+	ld.ignore("comment", "user-context")
+	if t := p.str(ld, "type"); t != nil && *t != "memfile" {
+		p.errorf(ld.child("type"), "%q: only memfile is supported by xdhcp", *t)
+		// The remaining keys belong to the database backend.
+		ld.ignore(ld.keys...)
+		return
+	}
+	db.Persist = boolOr(p.boolean(ld, "persist"), true)
+	if s := p.str(ld, "name"); s != nil {
+		if *s == "" {
+			p.errorf(ld.child("name"), "lease file name must not be empty")
+		} else {
+			db.Name = *s
+		}
+	}
+	if v := p.integer(ld, "lfc-interval", 0, 1<<32-1); v != nil {
+		db.LFCInterval = time.Duration(*v) * time.Second
+	}
+	db.MaxRowErrors = intOr(p.integer(ld, "max-row-errors", 0, 1<<31-1), 0)
+	if s := p.str(ld, "on-fail"); s != nil && p.oneOf(ld.child("on-fail"), *s, "stop-retry-exit", "serve-retry-exit", "serve-retry-continue") {
+		db.OnFail = *s
+	}
+}
+
+// hostIdentifiers parses host-reservation-identifiers.
+func (p *parser) hostIdentifiers(o *jobj, c *Config) {
+	list, ok := p.strList(o, "host-reservation-identifiers")
+	if !ok {
+		c.HostReservationIdentifiers = []string{"hw-address", "circuit-id", "client-id"}
+		return
+	}
+	for i, id := range list {
+		path := o.child("host-reservation-identifiers") + "[" + strconv.Itoa(i) + "]"
+		switch id {
+		case "hw-address", "circuit-id", "client-id":
+			c.HostReservationIdentifiers = append(c.HostReservationIdentifiers, id)
+		case "duid", "flex-id":
+			p.warnf(path, "identifier %q not supported by xdhcp, ignored", id)
+		default:
+			p.errorf(path, "%q is not a host reservation identifier", id)
+		}
+	}
+}
+
+func (p *parser) expired(o *jobj, c *Config) {
+	e := &c.ExpiredLeases
+	*e = ExpiredLeasesProcessing{
+		ReclaimTimerWaitTime:    defaultReclaimTimerWait,
+		FlushReclaimedTimerWait: defaultFlushReclaimedWait,
+		HoldReclaimedTime:       defaultHoldReclaimed,
+		MaxReclaimLeases:        defaultMaxReclaimLeases,
+		MaxReclaimTime:          defaultMaxReclaimTime,
+		UnwarnedReclaimCycles:   defaultUnwarnedCycles,
+	}
+	x := p.sub(o, "expired-leases-processing")
+	if x == nil {
+		return
+	}
+	defer p.finish(x)
+	x.ignore("comment", "user-context")
+	secs := func(key string, dst *time.Duration, unit time.Duration) {
+		if v := p.integer(x, key, 0, 1<<32-1); v != nil {
+			*dst = time.Duration(*v) * unit
+		}
+	}
+	secs("reclaim-timer-wait-time", &e.ReclaimTimerWaitTime, time.Second)
+	secs("flush-reclaimed-timer-wait-time", &e.FlushReclaimedTimerWait, time.Second)
+	secs("hold-reclaimed-time", &e.HoldReclaimedTime, time.Second)
+	secs("max-reclaim-time", &e.MaxReclaimTime, time.Millisecond)
+	e.MaxReclaimLeases = intOr(p.integer(x, "max-reclaim-leases", 0, 1<<31-1), e.MaxReclaimLeases)
+	e.UnwarnedReclaimCycles = intOr(p.integer(x, "unwarned-reclaim-cycles", 0, 1<<31-1), e.UnwarnedReclaimCycles)
+}
+
+func (p *parser) multiThreading(o *jobj, c *Config) {
+	// xdhcp defaults to multi-threaded like Kea 2.4+; Kea 2.2's false is
+	// accepted when written explicitly.
+	c.MultiThreading = MultiThreading{Enable: true, PacketQueueSize: defaultPacketQueueSize}
+	mt := p.sub(o, "multi-threading")
+	if mt == nil {
+		return
+	}
+	defer p.finish(mt)
+	mt.ignore("comment", "user-context")
+	c.MultiThreading.Enable = boolOr(p.boolean(mt, "enable-multi-threading"), true)
+	c.MultiThreading.ThreadPoolSize = intOr(p.integer(mt, "thread-pool-size", 0, 65535), 0)
+	c.MultiThreading.PacketQueueSize = intOr(p.integer(mt, "packet-queue-size", 0, 1<<31-1), defaultPacketQueueSize)
+}
+
+func (p *parser) loggers(o *jobj, c *Config) {
+	p.list(o, "loggers", func(path string, it *jobj) {
+		defer p.finish(it)
+		it.ignore("comment", "user-context")
+		var l Logger
+		if s := p.str(it, "name"); s != nil {
+			l.Name = *s
+		} else {
+			p.errorf(path, "logger needs a name")
+		}
+		l.Severity = "INFO"
+		if s := p.str(it, "severity"); s != nil && p.oneOf(it.child("severity"), *s, "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "NONE") {
+			l.Severity = *s
+		}
+		l.DebugLevel = intOr(p.integer(it, "debuglevel", 0, 99), 0)
+		outputs := func(key string) {
+			p.list(it, key, func(op string, oo *jobj) {
+				defer p.finish(oo)
+				oo.ignore("flush", "maxsize", "maxver", "pattern", "comment", "user-context")
+				if s := p.str(oo, "output"); s != nil {
+					l.Outputs = append(l.Outputs, *s)
+				} else {
+					p.errorf(op, "output option needs an output")
+				}
+			})
+		}
+		outputs("output_options")
+		outputs("output-options") // Kea 3 spelling
+		c.Loggers = append(c.Loggers, l)
+	})
+}
+
+// Hook libraries that xdhcp implements natively or hands to another package.
+const (
+	hookLeaseCmds = "libdhcp_lease_cmds.so"
+	hookHA        = "libdhcp_ha.so"
+)
+
+func (p *parser) hooks(o *jobj, c *Config) {
+	p.list(o, "hooks-libraries", func(path string, it *jobj) {
+		defer p.finish(it)
+		it.ignore("comment", "user-context")
+		lib := p.str(it, "library")
+		if lib == nil || *lib == "" {
+			p.errorf(path+".library", "missing hook library path")
+			return
+		}
+		h := Hook{Library: *lib}
+		if raw, ok := it.take("parameters"); ok {
+			if kindOf(raw) != "object" {
+				p.errorf(path+".parameters", "expected a JSON object, got %s", kindOf(raw))
+			} else {
+				h.Parameters = append(json.RawMessage(nil), raw...)
+			}
+		}
+		switch filepath.Base(*lib) {
+		case hookLeaseCmds, hookHA:
+		default:
+			p.warnf(path+".library", "%s: hook library not supported by xdhcp, ignored", *lib)
+		}
+		c.Hooks = append(c.Hooks, h)
+	})
+}
+
+// SubnetByID returns the subnet with the given id, or nil.
+func (c *Config) SubnetByID(id uint32) *Subnet {
+	for _, s := range c.Subnets {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Class returns the client class with the given name, or nil.
+func (c *Config) Class(name string) *Class {
+	for _, cl := range c.Classes {
+		if cl.Name == name {
+			return cl
+		}
+	}
+	return nil
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func intOr(p *int64, def int) int {
+	if p == nil {
+		return def
+	}
+	return int(*p)
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,432 @@
+package config
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// subnetEntry is a parsed subnet with what ID assignment and cross-checks
+// need to know about it.
+type subnetEntry struct {
+	path  string
+	sub   *Subnet
+	idSet bool
+}
+
+// networks parses shared-networks and subnet4 (in document order), assigns
+// missing subnet ids and checks what spans subnets.
+func (p *parser) networks(o *jobj, c *Config, global *scope) {
+	var all []subnetEntry
+	sharedNames := map[string]string{}
+	parseShared := func() {
+		p.list(o, "shared-networks", func(path string, it *jobj) {
+			defer p.finish(it)
+			it.ignore("comment", "user-context")
+			sn := &SharedNetwork{}
+			if name := p.str(it, "name"); name == nil || *name == "" {
+				p.errorf(path+".name", "shared network needs a non-empty name")
+			} else if prev, dup := sharedNames[*name]; dup {
+				p.errorf(path+".name", "%q is already the name of %s", *name, prev)
+			} else {
+				sn.Name = *name
+				sharedNames[*name] = path
+			}
+			sc := p.parseScope(it, false)
+			if sc.iface != nil {
+				sn.Interface = *sc.iface
+			}
+			sn.RelayAddrs = sc.relay
+			sn.Options = p.optionData(it, "option-data", p.defs)
+			if cc := p.str(it, "client-class"); cc != nil {
+				sn.ClientClass = *cc
+				p.refClass(path+".client-class", *cc)
+			}
+			sn.RequireClientClasses = p.requiredClasses(it)
+			p.list(it, "subnet4", func(sp string, so *jobj) {
+				if e := p.subnet(sp, so, sn, sc, global); e != nil {
+					sn.Subnets = append(sn.Subnets, e.sub)
+					all = append(all, *e)
+				}
+			})
+			c.SharedNetworks = append(c.SharedNetworks, sn)
+		})
+	}
+	parsePlain := func() {
+		p.list(o, "subnet4", func(sp string, so *jobj) {
+			if e := p.subnet(sp, so, nil, nil, global); e != nil {
+				all = append(all, *e)
+			}
+		})
+	}
+	if slices.Index(o.keys, "subnet4") < slices.Index(o.keys, "shared-networks") {
+		parsePlain()
+		parseShared()
+	} else {
+		parseShared()
+		parsePlain()
+	}
+
+	ids := map[uint32]string{}
+	var maxID uint32
+	for _, e := range all {
+		if !e.idSet || e.sub.ID == 0 {
+			continue
+		}
+		if prev, dup := ids[e.sub.ID]; dup {
+			p.errorf(e.path+".id", "%d is already the id of %s", e.sub.ID, prev)
+			continue
+		}
+		ids[e.sub.ID] = e.path
+		maxID = max(maxID, e.sub.ID)
+	}
+	// Kea 2.2 numbers subnets without an id itself. We do the same after
+	// the highest explicit id, but warn: HA partners must agree on ids.
+	for _, e := range all {
+		if e.idSet {
+			continue
+		}
+		if maxID >= maxSubnetID {
+			p.errorf(e.path, "no id given and none left to assign")
+			continue
+		}
+		maxID++
+		e.sub.ID = maxID
+		p.warnf(e.path, "no id given, assigned %d (set ids explicitly: they must match an HA partner and survive reordering)", maxID)
+	}
+	prefixes := map[netip.Prefix]string{}
+	for _, e := range all {
+		for _, r := range e.sub.Reservations {
+			r.SubnetID = e.sub.ID
+		}
+		if !e.sub.Prefix.IsValid() {
+			continue
+		}
+		if prev, dup := prefixes[e.sub.Prefix]; dup {
+			p.errorf(e.path+".subnet", "%s is already the prefix of %s", e.sub.Prefix, prev)
+			continue
+		}
+		prefixes[e.sub.Prefix] = e.path
+		c.Subnets = append(c.Subnets, e.sub)
+	}
+}
+
+// subnet parses one subnet4 entry; sn and snScope are nil outside a shared
+// network.
+func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global *scope) *subnetEntry {
+	defer p.finish(o)
+	o.ignore("comment", "user-context")
+	s := &Subnet{SharedNetwork: sn}
+	e := &subnetEntry{path: path, sub: s}
+	if _, ok := o.vals["id"]; ok {
+		// An invalid id is reported and counts as set, so that it is not
+		// also auto-assigned.
+		e.idSet = true
+		if v := p.integer(o, "id", 1, maxSubnetID); v != nil {
+			s.ID = uint32(*v)
+		}
+	}
+	if ps := p.str(o, "subnet"); ps != nil {
+		pf, err := netip.ParsePrefix(strings.TrimSpace(*ps))
+		switch {
+		case err != nil || !pf.Addr().Is4():
+			p.errorf(path+".subnet", "%q is not an IPv4 prefix", *ps)
+		case pf.Masked() != pf:
+			p.warnf(path+".subnet", "%q has host bits set, using %s", *ps, pf.Masked())
+			s.Prefix = pf.Masked()
+		default:
+			s.Prefix = pf
+		}
+	} else if _, ok := o.vals["subnet"]; !ok {
+		p.errorf(path+".subnet", "missing: every subnet needs a prefix")
+	}
+
+	sc := p.parseScope(o, false)
+	resolve(s, sc, snScope, global)
+	if t := s.Timers; t.RenewTimer != nil && t.RebindTimer != nil && *t.RenewTimer > *t.RebindTimer {
+		p.warnf(path, "renew-timer %d is greater than rebind-timer %d; T1 will not be sent", *t.RenewTimer, *t.RebindTimer)
+	}
+	if t := s.Timers; t.CalculateTeeTimes && t.T1Percent >= t.T2Percent {
+		p.errorf(path, "t1-percent %v must be less than t2-percent %v", t.T1Percent, t.T2Percent)
+	}
+
+	s.Options = p.optionData(o, "option-data", p.defs)
+	if cc := p.str(o, "client-class"); cc != nil {
+		s.ClientClass = *cc
+		p.refClass(path+".client-class", *cc)
+	}
+	s.RequireClientClasses = p.requiredClasses(o)
+	p.pools(path, o, s)
+
+	var paths []string
+	p.list(o, "reservations", func(rp string, ro *jobj) {
+		r := p.reservation(rp, ro, s.ID)
+		if r == nil {
+			return
+		}
+		if r.IP.IsValid() && s.Prefix.IsValid() && !s.Prefix.Contains(r.IP) {
+			p.errorf(rp+".ip-address", "%s is not inside subnet %s", r.IP, s.Prefix)
+			return
+		}
+		s.Reservations = append(s.Reservations, r)
+		paths = append(paths, rp)
+	})
+	p.checkReservationsAt(paths, s.Reservations)
+	return e
+}
+
+func (p *parser) requiredClasses(o *jobj) []string {
+	list, _ := p.strList(o, "require-client-classes")
+	for i, n := range list {
+		p.refClass(o.child("require-client-classes")+"["+itoa(i)+"]", n)
+	}
+	// Kea 3 renamed it; same meaning.
+	more, _ := p.strList(o, "evaluate-additional-classes")
+	for i, n := range more {
+		p.refClass(o.child("evaluate-additional-classes")+"["+itoa(i)+"]", n)
+	}
+	return append(list, more...)
+}
+
+// pools parses s's pools and checks they are inside s and disjoint.
+func (p *parser) pools(path string, o *jobj, s *Subnet) {
+	var paths []string
+	p.list(o, "pools", func(pp string, po *jobj) {
+		defer p.finish(po)
+		po.ignore("comment", "user-context", "pool-id")
+		var pool Pool
+		ps := p.str(po, "pool")
+		if ps == nil {
+			if _, ok := po.vals["pool"]; !ok {
+				p.errorf(pp+".pool", "missing: every pool needs a range")
+			}
+			return
+		}
+		first, last, err := parsePool(*ps)
+		if err != nil {
+			p.errorf(pp+".pool", "%q: %v", *ps, err)
+			return
+		}
+		if s.Prefix.IsValid() && (!s.Prefix.Contains(first) || !s.Prefix.Contains(last)) {
+			p.errorf(pp+".pool", "%q is not inside subnet %s", *ps, s.Prefix)
+			return
+		}
+		pool.First, pool.Last = first, last
+		pool.Options = p.optionData(po, "option-data", p.defs)
+		if cc := p.str(po, "client-class"); cc != nil {
+			pool.ClientClass = *cc
+			p.refClass(pp+".client-class", *cc)
+		}
+		pool.RequireClientClasses = p.requiredClasses(po)
+		s.Pools = append(s.Pools, pool)
+		paths = append(paths, pp)
+	})
+	order := make([]int, len(s.Pools))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return s.Pools[a].First.Compare(s.Pools[b].First) })
+	// Sorted by first address, a pool overlaps some earlier pool exactly when
+	// it starts at or before the furthest end seen so far.
+	var far netip.Addr
+	farIdx := -1
+	for _, i := range order {
+		if farIdx >= 0 && s.Pools[i].First.Compare(far) <= 0 {
+			p.errorf(paths[i]+".pool", "%s-%s overlaps %s", s.Pools[i].First, s.Pools[i].Last, paths[farIdx])
+		}
+		if farIdx < 0 || s.Pools[i].Last.Compare(far) > 0 {
+			far, farIdx = s.Pools[i].Last, i
+		}
+	}
+}
+
+// parsePool parses "first - last" or "prefix/len" (all addresses of the
+// prefix, as Kea does).
+func parsePool(s string) (first, last netip.Addr, err error) {
+	if a, b, ok := strings.Cut(s, "-"); ok {
+		if first, err = parseIPv4(a); err != nil {
+			return first, last, fmt.Errorf("first address: %w", err)
+		}
+		if last, err = parseIPv4(b); err != nil {
+			return first, last, fmt.Errorf("last address: %w", err)
+		}
+		if last.Less(first) {
+			return first, last, errors.New("first address after last")
+		}
+		return first, last, nil
+	}
+	if strings.Contains(s, "/") {
+		pf, err := netip.ParsePrefix(strings.TrimSpace(s))
+		if err != nil || !pf.Addr().Is4() {
+			return first, last, errors.New("not an IPv4 prefix")
+		}
+		pf = pf.Masked()
+		a := pf.Addr().As4()
+		lo := binary.BigEndian.Uint32(a[:])
+		hi := lo | (uint32(1)<<(32-pf.Bits()) - 1)
+		if pf.Bits() == 0 {
+			hi = ^uint32(0)
+		}
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], hi)
+		return pf.Addr(), netip.AddrFrom4(b), nil
+	}
+	return first, last, errors.New(`expected "first - last" or "prefix/length"`)
+}
+
+// identifierKinds are the reservation identifier keys Kea knows for DHCPv4.
+var identifierKinds = []string{"hw-address", "client-id", "circuit-id", "duid", "flex-id"}
+
+// maxIdentifierLen is Kea's limit on host identifiers; hardware addresses
+// are limited to chaddr's 20 bytes (Kea's HWAddr::MAX_HWADDR_LEN).
+const (
+	maxIdentifierLen = 128
+	maxHWAddrLen     = 20
+)
+
+// reservation parses one reservation; it returns nil when the entry is
+// invalid (error recorded) or uses an unsupported identifier (warning).
+func (p *parser) reservation(path string, o *jobj, subnetID uint32) *Reservation {
+	defer p.finish(o)
+	o.ignore("comment", "user-context")
+	r := &Reservation{SubnetID: subnetID}
+	ok := true
+	var kinds []string
+	for _, k := range identifierKinds {
+		if _, has := o.vals[k]; has {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) != 1 {
+		p.errorf(path, "exactly one of hw-address, client-id, circuit-id, duid, flex-id is required, got %d (%s)", len(kinds), strings.Join(kinds, ", "))
+		o.ignore(kinds...)
+		ok = false
+	} else {
+		kind := kinds[0]
+		val := p.str(o, kind)
+		switch {
+		case val == nil:
+			ok = false
+		case kind == "duid" || kind == "flex-id":
+			p.warnf(path+"."+kind, "identifier not supported by xdhcp for DHCPv4, reservation ignored")
+			ok = false
+		default:
+			b, err := decodeIdentifier(kind, *val)
+			if err != nil {
+				p.errorf(path+"."+kind, "%q: %v", *val, err)
+				ok = false
+			}
+			switch kind {
+			case "hw-address":
+				r.HWAddr = b
+			case "client-id":
+				r.ClientID = b
+			case "circuit-id":
+				r.CircuitID = b
+			}
+		}
+	}
+	if ip := p.ipv4(o, "ip-address", true); ip != nil {
+		r.IP = *ip
+	}
+	if h := p.str(o, "hostname"); h != nil {
+		if len(*h) > 255 {
+			p.errorf(path+".hostname", "longer than 255 bytes")
+			ok = false
+		}
+		r.Hostname = *h
+	}
+	if cls, _ := p.strList(o, "client-classes"); len(cls) > 0 {
+		r.ClientClasses = cls
+		for i, n := range cls {
+			p.refClass(path+".client-classes["+itoa(i)+"]", n)
+		}
+	}
+	r.Options = p.optionData(o, "option-data", p.defs)
+	if a := p.ipv4(o, "next-server", true); a != nil {
+		r.NextServer = *a
+	}
+	if s := p.boundedStr(o, "server-hostname", maxSnameLen); s != nil {
+		r.ServerHostname = *s
+	}
+	if s := p.boundedStr(o, "boot-file-name", maxFileLen); s != nil {
+		r.BootFileName = *s
+	}
+	if !ok {
+		return nil
+	}
+	return r
+}
+
+// decodeIdentifier parses a reservation identifier: hex in Kea's formats,
+// or for client-id and circuit-id also 'quoted text'.
+func decodeIdentifier(kind, s string) ([]byte, error) {
+	var b []byte
+	t := strings.TrimSpace(s)
+	if kind != "hw-address" && len(t) >= 2 && t[0] == '\'' && t[len(t)-1] == '\'' {
+		b = []byte(t[1 : len(t)-1])
+	} else {
+		var err error
+		if b, err = decodeHex(t); err != nil {
+			return nil, errors.New("expected hex such as 01:02:03, 0x010203 or 010203")
+		}
+	}
+	limit := maxIdentifierLen
+	if kind == "hw-address" {
+		limit = maxHWAddrLen
+	}
+	if len(b) == 0 || len(b) > limit {
+		return nil, fmt.Errorf("identifier must be 1 to %d bytes, got %d", limit, len(b))
+	}
+	return b, nil
+}
+
+// checkReservationsAt rejects two reservations with the same identifier, and
+// with ip-reservations-unique two with the same address, in one scope.
+func (p *parser) checkReservationsAt(paths []string, rs []*Reservation) {
+	ids := map[string]string{}
+	ips := map[netip.Addr]string{}
+	for i, r := range rs {
+		kind, val := r.identifier()
+		key := kind + "\x00" + string(val)
+		if prev, dup := ids[key]; dup {
+			p.errorf(paths[i]+"."+kind, "%s is also reserved at %s", formatHex(val), prev)
+		} else {
+			ids[key] = paths[i]
+		}
+		if !r.IP.IsValid() || !p.ipUnique {
+			continue
+		}
+		if prev, dup := ips[r.IP]; dup {
+			p.errorf(paths[i]+".ip-address", "%s is also reserved at %s (ip-reservations-unique is true)", r.IP, prev)
+		} else {
+			ips[r.IP] = paths[i]
+		}
+	}
+}
+
+// identifier returns the kind and value of r's identifier.
+func (r *Reservation) identifier() (string, []byte) {
+	switch {
+	case r.HWAddr != nil:
+		return "hw-address", r.HWAddr
+	case r.ClientID != nil:
+		return "client-id", r.ClientID
+	default:
+		return "circuit-id", r.CircuitID
+	}
+}
+
+func formatHex(b []byte) string {
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 {
+			sb.WriteByte(':')
+		}
+		fmt.Fprintf(&sb, "%02x", c)
+	}
+	return sb.String()
+}
