@@ -1,0 +1,191 @@
+package control
+
+import (
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"xdhcp/slowpath/config"
+)
+
+// defaultRealm is sent in WWW-Authenticate when the config names none.
+const defaultRealm = "xdhcp"
+
+// authState holds the basic-auth clients of one socket, read at Listen time.
+type authState struct {
+	realm   string
+	clients []credential
+}
+
+type credential struct{ user, password string }
+
+// check reports whether user and password match a client. It compares
+// against every client in constant time so timing reveals neither which
+// users exist nor how much of a password matched.
+func (a *authState) check(user, password string) bool {
+	match := 0
+	for _, c := range a.clients {
+		u := subtle.ConstantTimeCompare([]byte(user), []byte(c.user))
+		p := subtle.ConstantTimeCompare([]byte(password), []byte(c.password))
+		match |= u & p
+	}
+	return match == 1
+}
+
+// readSecret reads a user or password file. A single trailing newline is
+// dropped because editors add one; other whitespace is kept, since it may
+// be part of the password.
+func readSecret(dir, name string) (string, error) {
+	if !filepath.IsAbs(name) && dir != "" {
+		name = filepath.Join(dir, name)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	s = strings.TrimSuffix(s, "\r")
+	return s, nil
+}
+
+// loadAuth validates Kea's "authentication" block and reads its files.
+// A client gives user or user-file, and password or password-file; a client
+// with only a password-file reads "user:password" from it, as Kea does.
+func loadAuth(cfg *config.Authentication) (*authState, error) {
+	if cfg.Type != "" && cfg.Type != "basic" {
+		return nil, fmt.Errorf("authentication type %q not supported (want basic)", cfg.Type)
+	}
+	a := &authState{realm: cfg.Realm}
+	if a.realm == "" {
+		a.realm = defaultRealm
+	}
+	var errs []error
+	for i, c := range cfg.Clients {
+		cred, err := loadClient(cfg.Directory, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("authentication client %d: %w", i, err))
+			continue
+		}
+		a.clients = append(a.clients, cred)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func loadClient(dir string, c config.AuthClient) (credential, error) {
+	var cred credential
+	if c.User != "" && c.UserFile != "" {
+		return cred, errors.New("user and user-file are mutually exclusive")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		return cred, errors.New("password and password-file are mutually exclusive")
+	}
+	cred.user, cred.password = c.User, c.Password
+	if c.UserFile != "" {
+		u, err := readSecret(dir, c.UserFile)
+		if err != nil {
+			return cred, fmt.Errorf("user-file: %w", err)
+		}
+		cred.user = u
+	}
+	if c.PasswordFile != "" {
+		p, err := readSecret(dir, c.PasswordFile)
+		if err != nil {
+			return cred, fmt.Errorf("password-file: %w", err)
+		}
+		cred.password = p
+		if c.User == "" && c.UserFile == "" {
+			u, p, ok := strings.Cut(p, ":")
+			if !ok {
+				return cred, errors.New("password-file without user must hold user:password")
+			}
+			cred.user, cred.password = u, p
+		}
+	}
+	if cred.user == "" {
+		return cred, errors.New("user is empty")
+	}
+	if strings.Contains(cred.user, ":") {
+		return cred, errors.New("user contains ':' (basic authentication cannot carry it)")
+	}
+	return cred, nil
+}
+
+// tlsState is an https socket's TLS configuration.
+type tlsState struct{ cfg *tls.Config }
+
+// loadTLS builds the server TLS config: cert-file/key-file, trust-anchor (a
+// CA file or a directory of PEM files), and mutual TLS when cert-required.
+func loadTLS(sock config.ControlSocket) (*tlsState, error) {
+	if sock.CertFile == "" || sock.KeyFile == "" {
+		return nil, errors.New("https needs cert-file and key-file")
+	}
+	cert, err := tls.LoadX509KeyPair(sock.CertFile, sock.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load cert-file %s / key-file %s: %w", sock.CertFile, sock.KeyFile, err)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if sock.TrustAnchor != "" {
+		pool, err := loadTrustAnchor(sock.TrustAnchor)
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs = pool
+	}
+	switch {
+	case sock.CertRequired && cfg.ClientCAs == nil:
+		return nil, errors.New("cert-required needs a trust-anchor to verify client certificates")
+	case sock.CertRequired:
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	case cfg.ClientCAs != nil:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return &tlsState{cfg: cfg}, nil
+}
+
+// loadTrustAnchor reads a PEM CA file, or every PEM file in a directory
+// (OpenSSL's CApath holds hash-named links; reading them all covers that).
+func loadTrustAnchor(path string) (*x509.CertPool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("trust-anchor: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !fi.IsDir() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("trust-anchor: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("trust-anchor %s: no PEM certificate found", path)
+		}
+		return pool, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("trust-anchor: %w", err)
+	}
+	found := false
+	for _, e := range entries {
+		name := filepath.Join(path, e.Name())
+		if st, err := os.Stat(name); err != nil || !st.Mode().IsRegular() {
+			continue // dangling links and subdirectories are not anchors
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("trust-anchor: %w", err)
+		}
+		found = pool.AppendCertsFromPEM(b) || found
+	}
+	if !found {
+		return nil, fmt.Errorf("trust-anchor %s: no PEM certificate found in directory", path)
+	}
+	return pool, nil
+}

@@ -1,0 +1,190 @@
+package control
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// httpListener is one HTTP or HTTPS control socket.
+type httpListener struct {
+	s    *Server
+	key  string
+	ln   net.Listener // raw TCP listener, closed by stop
+	srv  *http.Server
+	auth atomic.Pointer[authState] // nil: no authentication
+	tls  atomic.Pointer[tlsState]  // https only
+	once sync.Once
+}
+
+// startHTTP binds p's address and serves it.
+func (s *Server) startHTTP(p *prepared) (listener, error) {
+	tcp, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	l := &httpListener{s: s, key: p.key, ln: tcp}
+	l.update(p)
+	var ln net.Listener = tcp
+	if p.tls != nil {
+		// The outer config only picks the current inner one, so a reload
+		// swaps certificates without rebinding.
+		ln = tls.NewListener(tcp, &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				return l.tls.Load().cfg, nil
+			},
+		})
+	}
+	l.srv = &http.Server{
+		Handler:           http.HandlerFunc(l.serveHTTP),
+		ReadHeaderTimeout: s.ReadTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		// TLS handshake failures (e.g. a client without a certificate on a
+		// mutual-TLS socket) end up here.
+		ErrorLog:    slog.NewLogLogger(s.log.With("component", "http", "socket", p.key).Handler(), slog.LevelInfo),
+		BaseContext: func(net.Listener) context.Context { return s.ctx },
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("control socket failed", "socket", p.key, "err", err)
+		}
+	}()
+	return l, nil
+}
+
+func (l *httpListener) update(p *prepared) {
+	l.auth.Store(p.auth)
+	if p.tls != nil {
+		l.tls.Store(p.tls)
+	}
+}
+
+// stop closes the socket now and lets in-flight requests finish in the
+// background; the request that asked for the reconfiguration is usually one
+// of them.
+func (l *httpListener) stop() {
+	l.once.Do(func() {
+		_ = l.ln.Close()
+		l.s.bg.Add(1)
+		go func() {
+			defer l.s.bg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+			defer cancel()
+			if err := l.srv.Shutdown(ctx); err != nil {
+				_ = l.srv.Close()
+			}
+		}()
+	})
+}
+
+// serveHTTP authenticates, then routes: POST / runs a command, other paths
+// go to the HandleHTTP routes.
+func (l *httpListener) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	user, ok := l.authenticate(w, r)
+	if !ok {
+		return
+	}
+	if r.URL.Path == "/" {
+		l.serveCommand(w, r, user)
+		return
+	}
+	l.s.mu.RLock()
+	byMethod := l.s.routes[r.URL.Path]
+	h := byMethod[r.Method]
+	if h == nil {
+		h = byMethod[""]
+	}
+	l.s.mu.RUnlock()
+	switch {
+	case h != nil:
+		h.ServeHTTP(w, r)
+	case len(byMethod) > 0:
+		writeStatus(w, http.StatusMethodNotAllowed)
+	default:
+		writeStatus(w, http.StatusNotFound)
+	}
+}
+
+// serveCommand handles POST /: the answer goes back as a one-element list,
+// as Kea's Control Agent sends it.
+func (l *httpListener) serveCommand(w http.ResponseWriter, r *http.Request, user string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeStatus(w, http.StatusMethodNotAllowed)
+		return
+	}
+	// Kea rejects anything but application/json with 400 Bad Request.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeStatus(w, http.StatusBadRequest)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.s.MaxBodySize))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeStatus(w, http.StatusRequestEntityTooLarge)
+			return
+		}
+		writeStatus(w, http.StatusBadRequest)
+		return
+	}
+	a := l.s.Dispatch(r.Context(), body, r.RemoteAddr, user)
+	writeJSON(w, http.StatusOK, encodeAnswer(a, true))
+}
+
+// writeStatus sends a transport-level error as Kea does: a bare map whose
+// result is the HTTP status, e.g. {"result": 400, "text": "Bad Request"}.
+func writeStatus(w http.ResponseWriter, code int) {
+	writeJSON(w, code, encodeAnswer(Answer{Result: code, Text: http.StatusText(code)}, false))
+}
+
+// writeJSON sends body with an explicit Content-Length: Kea's HTTP client
+// cannot parse chunked responses, which Go would use for large bodies.
+func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// authenticate checks basic auth when configured. On failure it answers 401
+// and logs the reason (never the password) with component=auth.
+func (l *httpListener) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
+	a := l.auth.Load()
+	if a == nil {
+		return "", true
+	}
+	user, pass, ok := r.BasicAuth()
+	if ok && a.check(user, pass) {
+		return user, true
+	}
+	if ok {
+		l.s.authLog.Warn("control request rejected: unknown user or wrong password",
+			"socket", l.key, "remote", r.RemoteAddr, "user", user)
+	} else {
+		l.s.authLog.Warn("control request rejected: no basic credentials",
+			"socket", l.key, "remote", r.RemoteAddr)
+	}
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", a.realm))
+	writeStatus(w, http.StatusUnauthorized)
+	return "", false
+}
+
+// compile-time check that the listener type fits the interface.
+var _ listener = (*httpListener)(nil)
