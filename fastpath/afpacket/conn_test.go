@@ -421,3 +421,46 @@ func mustAddr(t *testing.T, s string) *netlink.Addr {
 	p := netip.MustParsePrefix(s)
 	return &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
 }
+
+// TestConcurrentClose runs every method while Close happens (meaningful
+// under -race): all of them must return, nil or net.ErrClosed.
+func TestConcurrentClose(t *testing.T) {
+	p := newPair(t)
+	f := p.clientFrame(t, 67, discover(p.cIface.MAC, 1))
+	done := make(chan error, 5)
+	loop := func(op func() error) {
+		for {
+			if err := op(); err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					err = nil
+				}
+				done <- err
+				return
+			}
+		}
+	}
+	go loop(func() error { _, err := p.sconn.ReadBatch([][]byte{make([]byte, 2048)}, []int{0}); return err })
+	go loop(func() error { return p.sconn.WriteFrame(f) })
+	go loop(func() error { _, err := p.sconn.WriteBatch([][]byte{f, f}); return err })
+	go loop(func() error { _, _, err := p.sconn.Stats(); return err })
+	go loop(func() error { _ = p.sconn.Iface(); return p.sconn.Refresh() })
+	for range 20 {
+		if err := p.cconn.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := p.sconn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an operation did not return after Close")
+		}
+	}
+}

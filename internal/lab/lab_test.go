@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -173,5 +174,31 @@ func TestNewRejectsBadPrefix(t *testing.T) {
 		if _, err := New(p); err == nil {
 			t.Errorf("New(%q) succeeded", p)
 		}
+	}
+}
+
+func TestDoRunsInsideAndReturnsError(t *testing.T) {
+	l := ForTest(t, "xf")
+	ns, err := l.NS("do")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	if err := ns.Do(func() error {
+		ifs, err := net.Interfaces()
+		for _, i := range ifs {
+			names = append(names, i.Name+"/"+i.Flags.String())
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh namespace has only its loopback, which NS brought up.
+	if len(names) != 1 || !strings.HasPrefix(names[0], "lo/up") {
+		t.Fatalf("interfaces inside the namespace: %v", names)
+	}
+	sentinel := errors.New("from fn")
+	if err := ns.Do(func() error { return sentinel }); !errors.Is(err, sentinel) {
+		t.Fatalf("Do returned %v, want fn's error", err)
 	}
 }
