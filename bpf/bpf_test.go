@@ -206,18 +206,18 @@ func TestTruncation(t *testing.T) {
 			n       int
 			counter string
 		}{
-			{14, "not_dhcp"},              // Ethernet header only (test runs need >= 14 bytes)
-			{lay.l2 + 10, "not_dhcp"},     // inside the IP header
-			{udp - 1, "not_dhcp"},         // IP header one byte short
-			{udp, "not_dhcp"},             // IP header, no UDP
-			{udp + 7, "not_dhcp"},         // UDP header one byte short
-			{bootp, "malformed"},          // UDP header, no BOOTP
-			{bootp + 1, "malformed"},      // op only
-			{bootp + 44, "malformed"},     // up to chaddr
-			{bootp + 236, "malformed"},    // fixed header, no cookie
-			{bootp + 239, "malformed"},    // cookie one byte short
-			{bootp + 240, "malformed"},    // cookie, but UDP length says more
-			{len(full) - 1, "malformed"},  // END missing, UDP length says more
+			{14, "not_dhcp"},             // Ethernet header only (test runs need >= 14 bytes)
+			{lay.l2 + 10, "not_dhcp"},    // inside the IP header
+			{udp - 1, "not_dhcp"},        // IP header one byte short
+			{udp, "not_dhcp"},            // IP header, no UDP
+			{udp + 7, "not_dhcp"},        // UDP header one byte short
+			{bootp, "malformed"},         // UDP header, no BOOTP
+			{bootp + 1, "malformed"},     // op only
+			{bootp + 44, "malformed"},    // up to chaddr
+			{bootp + 236, "malformed"},   // fixed header, no cookie
+			{bootp + 239, "malformed"},   // cookie one byte short
+			{bootp + 240, "malformed"},   // cookie, but UDP length says more
+			{len(full) - 1, "malformed"}, // END missing, UDP length says more
 		}
 		if lay.l2 > 14 {
 			cuts = append(cuts, struct {
