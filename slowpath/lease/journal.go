@@ -111,7 +111,7 @@ func (s *Store) openLive(live loadResult) error {
 			return fmt.Errorf("truncate torn line of lease file %s: %w", s.path, err)
 		}
 		if live.torn && live.goodSize > 0 {
-			s.log.Warn("truncated torn last line of lease file", "offset", live.goodSize,
+			s.log.Warn("truncated torn last line of lease file", "path", s.path, "offset", live.goodSize,
 				"bytes", live.size-live.goodSize)
 		}
 	}
@@ -210,7 +210,7 @@ func (s *Store) commitBatch(batch []*request) {
 			fail(fmt.Errorf("lease file %s unusable after an earlier write error: %w", s.path, errors.Join(w.broken, err)))
 			return
 		}
-		s.log.Info("lease file recovered after write error", "offset", w.off)
+		s.log.Info("lease file recovered after write error", "path", s.path, "offset", w.off)
 		w.broken = nil
 	}
 
@@ -263,7 +263,7 @@ func (s *Store) commitBatch(batch []*request) {
 			err = fmt.Errorf("append %d lease rows to %s: %w", rows, s.path, err)
 			if terr := w.f.Truncate(w.off); terr != nil {
 				w.broken = err
-				s.log.Error("cannot truncate lease file after write error; appends stop until it can",
+				s.log.Error("cannot truncate lease file after write error; appends stop until it can", "path", s.path,
 					"err", err, "truncate_err", terr)
 			}
 			fail(err)
@@ -312,7 +312,7 @@ func (s *Store) rotate() error {
 		w.broken = nil
 	}
 	if err := w.f.Close(); err != nil {
-		s.log.Warn("close lease file for rotation", "err", err)
+		s.log.Warn("close lease file for rotation", "path", s.path, "err", err)
 	}
 	w.f = nil
 	renameErr := os.Rename(s.path, s.path+sufInput)

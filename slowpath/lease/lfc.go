@@ -68,11 +68,11 @@ func (s *Store) lfcLoop(interval time.Duration) {
 			err := s.RunLFC()
 			switch {
 			case errors.Is(err, ErrLFCRunning):
-				s.log.Info("lease file cleanup skipped: previous run still in progress")
+				s.log.Info("lease file cleanup skipped: previous run still in progress", "path", s.path)
 			case errors.Is(err, ErrClosed):
 				return
 			case err != nil:
-				s.log.Error("lease file cleanup failed", "err", err)
+				s.log.Error("lease file cleanup failed", "path", s.path, "err", err)
 			}
 		}
 	}
@@ -114,7 +114,7 @@ func (s *Store) lfc() (rotated bool, err error) {
 		return rotated, err
 	}
 	s.stats.lfcRuns.Add(1)
-	s.log.Info("lease file cleanup done", "leases", leases, "rotated", rotated,
+	s.log.Info("lease file cleanup done", "path", s.path, "leases", leases, "rotated", rotated,
 		"seconds", s.now().Sub(start).Seconds())
 	return rotated, nil
 }

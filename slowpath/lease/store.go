@@ -131,7 +131,13 @@ type Store struct {
 // drops a torn last line of the live file (truncating it away before the
 // first append). Files written with an older schema are rewritten by an
 // immediate LFC before Open returns, as Kea does.
-func Open(opts Options) (_ *Store, err error) {
+func Open(opts Options) (*Store, error) {
+	return openHook(opts, openJournal)
+}
+
+// openHook is Open with the live file opener injected (tests pass faulty
+// files).
+func openHook(opts Options, openFile func(string) (journalFile, error)) (_ *Store, err error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
@@ -145,7 +151,7 @@ func Open(opts Options) (_ *Store, err error) {
 		rotateCh:   make(chan chan error),
 		writerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
-		openFile:   openJournal,
+		openFile:   openFile,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -160,7 +166,6 @@ func Open(opts Options) (_ *Store, err error) {
 	if opts.Path == "" {
 		return nil, errors.New("open lease store: persist needs a lease file path")
 	}
-	s.log = s.log.With("path", opts.Path)
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("create lease file directory: %w", err)
 	}
@@ -184,7 +189,7 @@ func Open(opts Options) (_ *Store, err error) {
 		// Rewrite old-schema files before anything is appended. If an
 		// interrupted cleanup left .1 or .completed, the first run only
 		// finishes it; the second rotates the live file.
-		s.log.Info("lease files use an older schema; running lease file cleanup to rewrite them")
+		s.log.Info("lease files use an older schema; running lease file cleanup to rewrite them", "path", s.path)
 		s.lfcBusy.Store(true)
 		rotated, err := s.lfc()
 		if err == nil && !rotated {
@@ -225,7 +230,7 @@ func (s *Store) load() (convert bool, live loadResult, err error) {
 		return false, live, fmt.Errorf("load leases: %w", err)
 	}
 	convert = convert || live.needsConversion()
-	s.log.Info("leases loaded", "leases", s.idx.len(), "bad_rows", errs.count,
+	s.log.Info("leases loaded", "path", s.path, "leases", s.idx.len(), "bad_rows", errs.count,
 		"seconds", s.now().Sub(start).Seconds())
 	return convert, live, nil
 }
