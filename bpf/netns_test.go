@@ -1,0 +1,334 @@
+package bpf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf/link"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// inNS runs fn on a locked OS thread inside ns. If the thread cannot be put
+// back into its original namespace it stays locked, so the runtime retires it
+// instead of reusing a thread in the wrong namespace.
+func inNS(ns netns.NsHandle, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("get current netns: %w", err)
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter netns: %w", err)
+			return
+		}
+		ferr := fn()
+		if err := netns.Set(orig); err != nil {
+			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// newNS creates an unnamed network namespace, closed in cleanup.
+func newNS(t *testing.T) netns.NsHandle {
+	t.Helper()
+	type result struct {
+		h   netns.NsHandle
+		err error
+	}
+	rc := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			rc <- result{err: err}
+			return
+		}
+		defer orig.Close()
+		h, err := netns.New() // also switches this thread into it
+		if err != nil {
+			runtime.UnlockOSThread()
+			rc <- result{err: err}
+			return
+		}
+		if err := netns.Set(orig); err != nil {
+			rc <- result{h: h, err: err} // thread stays locked and dies
+			return
+		}
+		runtime.UnlockOSThread()
+		rc <- result{h: h}
+	}()
+	r := <-rc
+	if r.err != nil {
+		t.Fatalf("new netns: %v", r.err)
+	}
+	t.Cleanup(func() { r.h.Close() })
+	return r.h
+}
+
+// vethPair creates xb-srv in srv and its peer xb-cli in cli, both up, and
+// returns their ifindexes. The namespaces own them: closing the last handle
+// to a namespace deletes the pair.
+func vethPair(t *testing.T, srv, cli netns.NsHandle) (srvIdx, cliIdx int) {
+	t.Helper()
+	hs, err := netlink.NewHandleAt(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	hc, err := netlink.NewHandleAt(cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Close()
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: "xb-srv"},
+		PeerName:      "xb-cli",
+		PeerNamespace: netlink.NsFd(cli),
+	}
+	if err := hs.LinkAdd(veth); err != nil {
+		t.Fatalf("add veth: %v", err)
+	}
+	ls, err := hs.LinkByName("xb-srv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := hc.LinkByName("xb-cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.LinkSetUp(ls); err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.LinkSetUp(lc); err != nil {
+		t.Fatal(err)
+	}
+	return ls.Attrs().Index, lc.Attrs().Index
+}
+
+// mountBPFFS mounts a private bpffs in a temporary directory.
+func mountBPFFS(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+		t.Fatalf("mount bpffs on %s: %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// sendFrame sends raw Ethernet frames out of ifindex from inside ns.
+func sendFrame(t *testing.T, ns netns.NsHandle, ifindex int, frames ...[]byte) {
+	t.Helper()
+	err := inNS(ns, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("packet socket: %w", err)
+		}
+		defer unix.Close(fd)
+		sa := &unix.SockaddrLinklayer{Ifindex: ifindex, Halen: 6, Addr: [8]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}}
+		for _, f := range frames {
+			if err := unix.Sendto(fd, f, 0, sa); err != nil {
+				return fmt.Errorf("send: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitCounter polls until get(counters) reaches want.
+func waitCounter(t *testing.T, o *Objects, name string, get func(Counters) uint64, want uint64) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c, err := o.Counters()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := get(c); got >= want {
+			if got > want {
+				t.Errorf("%s = %d, want %d", name, got, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s = %d after 3s, want %d (counters %+v)", name, get(c), want, c)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func attachIn(t *testing.T, ns netns.NsHandle, o *Objects, ifindex int, mode Mode) link.Link {
+	t.Helper()
+	var l link.Link
+	if err := inNS(ns, func() (err error) {
+		l, err = o.Attach(ifindex, mode)
+		return err
+	}); err != nil {
+		t.Fatalf("Attach(%d, %v): %v", ifindex, mode, err)
+	}
+	return l
+}
+
+// xdpAttachMode reads how the kernel reports the attachment (netlink
+// XDP_ATTACHED_DRV = 1, XDP_ATTACHED_SKB = 2) and the program ID.
+func xdpAttachMode(t *testing.T, ns netns.NsHandle, ifindex int) (mode uint32, progID uint32) {
+	t.Helper()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	l, err := h.LinkByIndex(ifindex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := l.Attrs().Xdp
+	if x == nil {
+		return 0, 0
+	}
+	return x.AttachMode, x.ProgId
+}
+
+// TestNetNSPinnedDropList: a frame from the peer namespace with a listed MAC
+// is dropped by the attached program; a restart (new Load on the same PinDir)
+// keeps the drop list and the counters, and attaching again updates the
+// pinned link in place instead of failing with EBUSY.
+func TestNetNSPinnedDropList(t *testing.T) {
+	requireCaps(t)
+	for _, tc := range []struct {
+		mode     Mode
+		kernMode uint32
+	}{{ModeNative, 1}, {ModeGeneric, 2}} {
+		t.Run(tc.mode.String(), func(t *testing.T) {
+			srv, cli := newNS(t), newNS(t)
+			srvIdx, cliIdx := vethPair(t, srv, cli)
+			pin := mountBPFFS(t)
+
+			mac := []byte{0x02, 0xb0, 0x0b, 0x00, 0x00, 0x01}
+			dropped := frame{msgType: discover, chaddr: mac}.bytes()
+			allowed := frame{msgType: discover, chaddr: []byte{0x02, 0xb0, 0x0b, 0, 0, 2}}.bytes()
+
+			o1, err := Load(Options{PinDir: pin, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o1.DropMAC(mac, true); err != nil {
+				t.Fatal(err)
+			}
+			l1 := attachIn(t, srv, o1, srvIdx, tc.mode)
+			if m, _ := xdpAttachMode(t, srv, srvIdx); m != tc.kernMode {
+				t.Errorf("kernel reports attach mode %d, want %d", m, tc.kernMode)
+			}
+			if _, err := os.Stat(filepath.Join(pin, fmt.Sprintf("xdp_link_%d", srvIdx))); err != nil {
+				t.Errorf("link not pinned: %v", err)
+			}
+
+			sendFrame(t, cli, cliIdx, dropped)
+			waitCounter(t, o1, "drop_mac", func(c Counters) uint64 { return c.DropMAC }, 1)
+			sendFrame(t, cli, cliIdx, allowed)
+			waitCounter(t, o1, "xsk_missing", func(c Counters) uint64 { return c.XSKMissing }, 1)
+
+			// "Restart": the old process lets go of everything; the pinned
+			// link keeps its program attached in the meantime.
+			if err := l1.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := o1.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if m, _ := xdpAttachMode(t, srv, srvIdx); m != tc.kernMode {
+				t.Fatalf("program detached when the process let go (mode %d)", m)
+			}
+
+			o2, err := Load(Options{PinDir: pin, Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := o2.Unpin(); err != nil {
+					t.Errorf("Unpin: %v", err)
+				}
+				if err := o2.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			macs, _, err := o2.ListDropped()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(macs) != 1 || string(macs[0]) != string(mac) {
+				t.Fatalf("drop list after reload = %x, want [%x]", macs, mac)
+			}
+
+			// Twice: the first replaces the old process's program, the
+			// second re-applies ours; neither may fail with EBUSY.
+			for i := range 2 {
+				l2 := attachIn(t, srv, o2, srvIdx, tc.mode)
+				info, err := o2.Program().Info()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := info.ID()
+				if _, got := xdpAttachMode(t, srv, srvIdx); got != uint32(want) {
+					t.Errorf("attach %d: interface runs program %d, want %d", i, got, want)
+				}
+				if err := l2.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// Counters were pinned too: they continue from the old values.
+			sendFrame(t, cli, cliIdx, dropped)
+			waitCounter(t, o2, "drop_mac", func(c Counters) uint64 { return c.DropMAC }, 2)
+		})
+	}
+}
+
+// TestNetNSAutoMode: auto picks native on veth, and without pinning a second
+// attach of the same interface is refused rather than silently replacing.
+func TestNetNSAutoMode(t *testing.T) {
+	requireCaps(t)
+	srv, cli := newNS(t), newNS(t)
+	srvIdx, _ := vethPair(t, srv, cli)
+	o := load(t, Options{})
+	l := attachIn(t, srv, o, srvIdx, ModeAuto)
+	defer l.Close()
+	if m, _ := xdpAttachMode(t, srv, srvIdx); m != 1 {
+		t.Errorf("auto mode on veth: kernel mode %d, want native (1)", m)
+	}
+	err := inNS(srv, func() error {
+		l2, err := o.Attach(srvIdx, ModeNative)
+		if err == nil {
+			l2.Close()
+		}
+		return err
+	})
+	if err == nil {
+		t.Error("second unpinned attach succeeded")
+	}
+}
