@@ -274,7 +274,7 @@ func (o *Objects) updatePinned(ifindex int) (link.Link, error) {
 // concurrent reader never sees a missing or half-made pin (as tubular does).
 func pinAtomically(l link.Link, path string) error {
 	tmp := path + "_tmp" // bpffs refuses names with a dot (EPERM)
-	_ = os.Remove(tmp) // a leftover of a crash between Pin and Rename
+	_ = os.Remove(tmp)   // a leftover of a crash between Pin and Rename
 	if err := l.Pin(tmp); err != nil {
 		return fmt.Errorf("pin link to %s: %w", tmp, err)
 	}
