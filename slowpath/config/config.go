@@ -84,7 +84,8 @@ func parse(data []byte, include includeFunc) (*Config, error) {
 	if err := json.Unmarshal(pre, &top); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := position(pre, int(se.Offset))
+			// Offset counts the byte that broke the syntax; point at it.
+			line, col := position(pre, max(int(se.Offset)-1, 0))
 			return nil, fmt.Errorf("line %d col %d: invalid JSON: %w", line, col, err)
 		}
 		return nil, fmt.Errorf("invalid JSON: %w", err)

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -193,12 +192,4 @@ func (d *diag) optionDefs(o *jobj, key string, table *defTable, classLevel bool)
 		table.byCode[c] = def
 		table.byName[def.name] = def
 	})
-}
-
-// optionNameOrCode formats an option for messages.
-func optionNameOrCode(o Option) string {
-	if o.Name != "" {
-		return fmt.Sprintf("%s (%d)", o.Name, o.Code)
-	}
-	return fmt.Sprintf("option %d", o.Code)
 }

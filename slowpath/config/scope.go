@@ -170,8 +170,16 @@ func (d *diag) triplet(o *jobj, name string) *Lifetimes {
 	default:
 		t.Valid, t.Min, t.Max = *hi, *hi, *hi
 	}
-	if t.Min > t.Max {
+	switch {
+	case t.Min <= t.Max:
+	case lo != nil && hi != nil:
 		d.errorf(o.child("min-"+name), "%d is greater than max-%s %d", t.Min, name, t.Max)
+		return nil
+	case lo != nil:
+		d.errorf(o.child("min-"+name), "%d is greater than %s %d", t.Min, name, t.Max)
+		return nil
+	default:
+		d.errorf(o.child("max-"+name), "%d is less than %s %d", t.Max, name, t.Min)
 		return nil
 	}
 	if t.Valid < t.Min || t.Valid > t.Max {
