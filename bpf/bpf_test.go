@@ -556,3 +556,32 @@ func FuzzXDP(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkProgram measures the program alone (kernel test run) on a
+// DISCOVER that passes every check, with HA and rate limiting on.
+func BenchmarkProgram(b *testing.B) {
+	requireCaps(b)
+	o, err := Load(Options{RateLimit: 1 << 30, Burst: 1 << 30, HAEnabled: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	var all [256]bool
+	for h := range all {
+		all[h] = true
+	}
+	if err := o.SetScopes(all); err != nil {
+		b.Fatal(err)
+	}
+	data := frame{msgType: discover, clientID: []byte{1, 2, 0, 0, 0, 0, 1}, reqIP: true, padTo: 300}.bytes()
+	b.ReportAllocs()
+	b.ResetTimer()
+	ret, d, err := o.Program().Benchmark(data, b.N, b.ResetTimer)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if ret != xdpPass {
+		b.Fatalf("verdict %d", ret)
+	}
+	b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
+}

@@ -510,7 +510,11 @@ int xdhcp_xdp(struct xdp_md *ctx)
 		}
 	}
 
-	/* 2. Per-client token bucket: a broken client renewing many times a second. */
+	/*
+	 * 2. Per-client token bucket: a broken client renewing many times a
+	 * second. Keyed by chaddr, which every request has (option 61 is
+	 * optional); clients with hlen 0 share one bucket.
+	 */
 	if (rate_limit != 0 && rate_exceeded(&mkey)) {
 		verdict = XDP_DROP;
 		cnt->rate_limited++;
