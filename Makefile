@@ -1,0 +1,79 @@
+# xdhcp — build, test, demo, benchmarks.
+#
+# `make demo` and `make test` are the two commands the README starts with:
+# each installs what it needs on a fresh Debian 12 machine (as root).
+
+GO        ?= go
+CLANG     ?= clang-14
+GOFLAGS   ?=
+BIN       := bin
+# Fuzz time per target in `make test` (short) and `make fuzz` (long).
+FUZZTIME  ?= 3s
+FUZZLONG  ?= 2m
+
+.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated \
+        fuzz bench bench-quick lint fmt-c escape clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+
+# Debian packages the demo and the tests use: real DHCP clients (udhcpc,
+# dhclient), Kea 2.2 and perfdhcp for side-by-side runs, clang for the BPF
+# object check. apt-get runs only when something is missing.
+DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-admin clang-14 llvm-14 libbpf-dev iproute2
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# Debian starts Kea's services on install; the tests run their own.
+	@systemctl disable --now kea-dhcp4-server kea-ctrl-agent >/dev/null 2>&1 || true
+	$(GO) mod download
+
+demo: deps build
+	./$(BIN)/xdhcp-bench demo -xdhcpd ./$(BIN)/xdhcpd -clients 300
+
+# The whole suite: unit tests, namespace tests with real clients, fuzz
+# targets briefly, and the generated BPF object check.
+test: deps build check-generated test-unit test-fuzz
+	@echo "make test: all passed"
+
+test-unit:
+	$(GO) vet ./...
+	XDHCP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 20m ./...
+
+# Every fuzz target, briefly. Targets are discovered so none is forgotten.
+test-fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+			echo "fuzz $$pkg $$t ($(FUZZTIME))"; \
+			$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg >/dev/null || { echo "FAIL fuzz $$pkg $$t"; \
+				$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; exit 1; }; \
+		done; \
+	done
+
+fuzz:
+	$(MAKE) test-fuzz FUZZTIME=$(FUZZLONG)
+
+# Regenerate the XDP object with the pinned clang and fail on any difference.
+generate:
+	$(GO) generate ./bpf
+
+check-generated: generate
+	git diff --exit-code -- bpf/
+
+bench: deps build
+	./$(BIN)/xdhcp-bench suite -xdhcpd ./$(BIN)/xdhcpd -out bench/results
+
+bench-quick: deps build
+	./$(BIN)/xdhcp-bench suite -quick -xdhcpd ./$(BIN)/xdhcpd -out bench/results
+
+escape:
+	@! $(GO) build -gcflags=-m ./fastpath/frame 2>&1 | grep -E 'escapes to heap|moved to heap' | grep -v _test
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"xdhcp/control"
+	"xdhcp/fastpath"
+	"xdhcp/fastpath/afpacket"
+	"xdhcp/internal/stats"
+	"xdhcp/slowpath"
+	"xdhcp/slowpath/config"
+	"xdhcp/slowpath/lease"
+)
+
+// daemon is one running xdhcpd: the wiring of store, server, transports
+// and control channel.
+type daemon struct {
+	log     *slog.Logger
+	cfgPath string
+	started time.Time
+
+	reg     *stats.Registry
+	metrics *metrics.Set
+	store   *lease.Store
+	srv     *slowpath.Server
+	ctl     *control.Server
+
+	mu        sync.Mutex // serializes reloads
+	reloaded  time.Time
+	listeners []*fastpath.SocketListener
+	lisCancel context.CancelFunc
+	lisWG     sync.WaitGroup
+
+	ctx      context.Context
+	cancel   context.CancelFunc
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *slog.Logger) (d *daemon, err error) {
+	ctx, cancel := context.WithCancel(parent)
+	d = &daemon{
+		log:      log,
+		cfgPath:  cfgPath,
+		started:  time.Now(),
+		reloaded: time.Now(),
+		reg:      stats.New(cfg.StatisticDefaultSampleCount, cfg.StatisticDefaultSampleAge),
+		metrics:  metrics.NewSet(),
+		ctx:      ctx,
+		cancel:   cancel,
+		done:     make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	db := cfg.LeaseDatabase
+	d.store, err = lease.Open(lease.Options{
+		Path:         db.Name,
+		Persist:      db.Persist,
+		LFCInterval:  db.LFCInterval,
+		MaxRowErrors: db.MaxRowErrors,
+		Sync:         cfg.XDHCP.Durability != "none",
+		MaxBatch:     cfg.XDHCP.CommitBatch,
+		Logger:       log.With("component", "lease-store"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open lease database: %w", err)
+	}
+	log.Info("lease database open", "path", db.Name, "persist", db.Persist, "leases", d.store.Len())
+	d.srv, err = slowpath.New(cfg, slowpath.Deps{
+		Store:   d.store,
+		Stats:   d.reg,
+		Metrics: d.metrics,
+		Log:     log.With("component", "dhcp4"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.srv.Start(ctx)
+
+	d.ctl = control.NewServer(log.With("component", "control"))
+	control.RegisterStatistics(d.ctl, d.reg)
+	d.srv.RegisterCommands(d.ctl, d.store)
+	d.registerCommands()
+	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
+		return nil, err
+	}
+	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+		return nil, fmt.Errorf("control channel: %w", err)
+	}
+	if err := d.startListeners(cfg); err != nil {
+		return nil, err
+	}
+	go d.sampleStats(ctx)
+	log.Info("xdhcpd serving", "version", version, "interfaces", len(d.listeners), "mode", "socket")
+	return d, nil
+}
+
+// startListeners opens socket mode on every configured interface.
+func (d *daemon) startListeners(cfg *config.Config) error {
+	if m := cfg.XDHCP.XDP.Mode; m != "off" {
+		d.log.Warn("XDP fast path is not built into this binary yet: serving in socket mode", "xdp.mode", m)
+	}
+	ifaces, err := resolveInterfaces(cfg.Interfaces)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(d.ctx)
+	var opened []*fastpath.SocketListener
+	for _, spec := range ifaces {
+		conn, err := afpacket.Open(spec.Name, afpacket.Options{Logger: d.log})
+		if err != nil {
+			d.log.Error("cannot open socket on interface", "iface", spec.Name, "err", err)
+			continue
+		}
+		l, err := fastpath.NewSocketListener(conn, spec.Addr, d.srv, d.log)
+		if err != nil {
+			conn.Close()
+			d.log.Error("cannot serve interface", "iface", spec.Name, "err", err)
+			continue
+		}
+		opened = append(opened, l)
+	}
+	if len(opened) == 0 {
+		cancel()
+		return errors.New("no interface could be opened for DHCP (check interfaces-config and that each interface has an IPv4 address)")
+	}
+	for _, l := range opened {
+		d.lisWG.Add(1)
+		go func(l *fastpath.SocketListener) {
+			defer d.lisWG.Done()
+			if err := l.Run(ctx); err != nil {
+				d.log.Error("socket listener stopped", "iface", l.Iface().Name, "err", err)
+			}
+		}(l)
+		d.log.Info("listening", "iface", l.Iface().Name, "mode", "socket")
+	}
+	d.listeners, d.lisCancel = opened, cancel
+	return nil
+}
+
+func (d *daemon) stopListeners() {
+	if d.lisCancel != nil {
+		d.lisCancel()
+	}
+	d.lisWG.Wait()
+	d.listeners = nil
+}
+
+// resolveInterfaces expands "*" to every up, non-loopback interface with
+// an IPv4 address.
+func resolveInterfaces(specs []config.InterfaceSpec) ([]config.InterfaceSpec, error) {
+	var out []config.InterfaceSpec
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if s.Name != "*" {
+			if !seen[s.Name] {
+				seen[s.Name] = true
+				out = append(out, s)
+			}
+			continue
+		}
+		all, err := net.Interfaces()
+		if err != nil {
+			return nil, fmt.Errorf("list interfaces: %w", err)
+		}
+		for _, ifc := range all {
+			if ifc.Flags&net.FlagLoopback != 0 || ifc.Flags&net.FlagUp == 0 || seen[ifc.Name] {
+				continue
+			}
+			addrs, _ := ifc.Addrs()
+			has4 := false
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
+					has4 = true
+				}
+			}
+			if has4 {
+				seen[ifc.Name] = true
+				out = append(out, config.InterfaceSpec{Name: ifc.Name})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("interfaces-config names no usable interface")
+	}
+	return out, nil
+}
+
+// reload applies a new configuration: from the file when cfg is nil. On
+// any error the running configuration stays.
+func (d *daemon) reload(cfg *config.Config) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cfg == nil {
+		var err error
+		if cfg, err = loadConfig(d.cfgPath); err != nil {
+			return err
+		}
+	}
+	old := d.srv.Config()
+	if cfg.LeaseDatabase != old.LeaseDatabase {
+		return errors.New("lease-database changes need a restart; nothing was changed")
+	}
+	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+		return fmt.Errorf("control channel: %w", err)
+	}
+	if err := d.srv.Reload(cfg); err != nil {
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn("configuration: " + w)
+	}
+	if !reflect.DeepEqual(cfg.Interfaces, old.Interfaces) {
+		d.stopListeners()
+		if err := d.startListeners(cfg); err != nil {
+			return fmt.Errorf("interfaces: %w", err)
+		}
+	}
+	d.reloaded = time.Now()
+	d.log.Info("configuration reloaded", "subnets", len(cfg.Subnets))
+	return nil
+}
+
+// shutdown asks run to stop (the shutdown command).
+func (d *daemon) shutdown() { d.doneOnce.Do(func() { close(d.done) }) }
+
+// close stops taking packets, lets the workers finish what they hold,
+// then flushes and closes the lease store.
+func (d *daemon) close() error {
+	d.stopListeners()
+	var errs []error
+	if d.srv != nil {
+		errs = append(errs, d.srv.Close())
+	}
+	if d.ctl != nil {
+		errs = append(errs, d.ctl.Close())
+	}
+	if d.store != nil {
+		errs = append(errs, d.store.Close())
+	}
+	d.cancel()
+	d.log.Info("xdhcpd stopped")
+	return errors.Join(errs...)
+}
+
+// sampleStats records statistic samples once a second (statistic-get
+// history) and the queue length gauge.
+func (d *daemon) sampleStats(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			d.reg.Snapshot(now)
+		}
+	}
+}
+
+func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	d.reg.WritePrometheus(w)
+	d.metrics.WritePrometheus(w)
+	for _, l := range d.listeners {
+		fmt.Fprintf(w, "xdhcp_socket_rx_frames_total{iface=%q} %d\n", l.Iface().Name, l.RxFrames.Load())
+		fmt.Fprintf(w, "xdhcp_socket_rx_malformed_total{iface=%q} %d\n", l.Iface().Name, l.RxMalformed.Load())
+		fmt.Fprintf(w, "xdhcp_socket_tx_frames_total{iface=%q} %d\n", l.Iface().Name, l.TxFrames.Load())
+		fmt.Fprintf(w, "xdhcp_socket_tx_errors_total{iface=%q} %d\n", l.Iface().Name, l.TxErrors.Load())
+	}
+	fmt.Fprintf(w, "xdhcp_slowpath_queue_length %d\n", d.srv.QueueLen())
+	fmt.Fprintf(w, "xdhcp_leases %d\n", d.store.Len())
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"xdhcp/slowpath/config"
+)
+
+// version is the xdhcp release; the Kea version it follows is in versionText.
+const version = "0.1.0"
+
+func versionText() string { return "xdhcp " + version + " (Kea 2.2 compatible DHCPv4)" }
+
+// run parses the command line and runs the daemon until ctx ends, a
+// shutdown command arrives, or a fatal error occurs.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("xdhcpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("c", "", "Kea Dhcp4 configuration file (default: the embedded demo configuration)")
+	testPath := fs.String("t", "", "check the configuration file and exit (0 valid, 1 invalid)")
+	debug := fs.Bool("d", false, "debug logging")
+	showVersion := fs.Bool("v", false, "print the version and exit")
+	extVersion := fs.Bool("V", false, "print the extended version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *showVersion:
+		fmt.Fprintln(stdout, version)
+		return nil
+	case *extVersion:
+		fmt.Fprintln(stdout, versionText())
+		return nil
+	case *testPath != "":
+		cfg, err := config.Load(*testPath)
+		if cfg != nil {
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(stderr, "WARN", w)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("configuration %s is invalid:\n%w", *testPath, err)
+		}
+		fmt.Fprintf(stdout, "configuration %s is valid\n", *testPath)
+		return nil
+	}
+
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log, closeLog, err := newLogger(cfg, *debug, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
+	d, err := newDaemon(ctx, cfg, *cfgPath, log)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := d.reload(nil); err != nil {
+				log.Error("reload on SIGHUP failed: keeping the running configuration", "err", err)
+			}
+		case <-d.done:
+			return d.close()
+		case <-ctx.Done():
+			return d.close()
+		}
+	}
+}
+
+// loadConfig reads path, or the embedded default when path is empty.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Parse(config.Default())
+	}
+	return config.Load(path)
+}
+
+// newLogger builds the logger from the first "kea-dhcp4" logger entry:
+// severity and one output (stdout, stderr, or a file).
+func newLogger(cfg *config.Config, debug bool, stderr io.Writer) (*slog.Logger, func(), error) {
+	level := slog.LevelInfo
+	var out io.Writer = stderr
+	closeFn := func() {}
+	for _, l := range cfg.Loggers {
+		if !strings.HasPrefix(l.Name, "kea-dhcp4") {
+			continue
+		}
+		switch strings.ToUpper(l.Severity) {
+		case "DEBUG":
+			level = slog.LevelDebug
+		case "WARN":
+			level = slog.LevelWarn
+		case "ERROR", "FATAL":
+			level = slog.LevelError
+		case "NONE":
+			level = slog.LevelError + 4
+		}
+		if len(l.Outputs) > 0 {
+			switch o := l.Outputs[0]; o {
+			case "stdout":
+				out = os.Stdout
+			case "stderr", "syslog":
+				out = stderr
+			default:
+				f, err := os.OpenFile(o, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+				if err != nil {
+					return nil, nil, fmt.Errorf("open log output %s: %w", o, err)
+				}
+				out = f
+				closeFn = func() { f.Close() }
+			}
+		}
+		break
+	}
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})), closeFn, nil
+}
+
+var errShutdown = errors.New("shutdown requested")
+
+// uptime helper for status-get.
+func secondsSince(t time.Time) int64 { return int64(time.Since(t).Seconds()) }

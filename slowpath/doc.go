@@ -1,0 +1,19 @@
+// Package slowpath is the DHCPv4 server proper: it classifies requests,
+// selects a subnet, honours reservations, allocates addresses, commits
+// leases to the lease store and builds replies (RFC 2131/2132, with Kea
+// 2.2's behaviour where Kea defines it).
+//
+// Concurrency model. Transports (AF_PACKET socket mode, the AF_XDP fast
+// path) hand packets to Server.Enqueue, which never blocks: the queue is
+// bounded (Kea's packet-queue-size) and drops its oldest packet when full.
+// A pool of worker goroutines takes packets off the queue. Packets of one
+// client are never processed concurrently: while one is in flight, the
+// newest follow-up is kept and the one it displaces is dropped, as Kea does.
+// Workers block on the lease store's group commit (an ACK leaves only once
+// its lease is durable), so there are many more workers than CPUs: blocked
+// workers cost no CPU, and more of them make larger commit groups.
+//
+// The running configuration and everything derived from it (pools,
+// reservation indexes) is a *runtime, replaced as a whole on reload under
+// the runtime lock; workers hold the read side while they process a packet.
+package slowpath

@@ -1,0 +1,674 @@
+package slowpath
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"strings"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/slowpath/config"
+	"xdhcp/slowpath/lease"
+)
+
+// handle runs one request through Kea's processing order: classification,
+// DROP, accept checks, subnet selection, reservations, the message handler.
+func (s *Server) handle(rt *runtime, r *request) {
+	r.addClass("ALL")
+	if v := r.msg.Options[optVendorClass]; len(v) > 0 {
+		r.addClass("VENDOR_CLASS_" + string(v))
+	}
+	for _, c := range rt.early {
+		if c.Test.Eval(r) {
+			r.addClass(c.Name)
+		}
+	}
+	if r.member("DROP") {
+		s.st.receiveDrop.Inc()
+		return
+	}
+	switch r.typ {
+	case dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease,
+		dhcpv4.MessageTypeDecline, dhcpv4.MessageTypeInform:
+	default:
+		// Server messages (OFFER, ACK, NAK) and unknown types from a client.
+		s.st.receiveDrop.Inc()
+		return
+	}
+	if r.typ == dhcpv4.MessageTypeRequest && r.serverID.IsValid() && r.serverID != r.pkt.IfAddr {
+		// The client selected another server: free what we offered it.
+		s.st.receiveDrop.Inc()
+		s.withdrawOffer(rt, r.key)
+		return
+	}
+
+	sn := s.selectSubnet(rt, r)
+	var host *config.Reservation
+	if sn != nil && sn.cfg.ReservationsInSubnet {
+		host = rt.lookupHost(sn.cfg.ID, r)
+	}
+	if host == nil && (sn == nil || sn.cfg.ReservationsGlobal) {
+		host = rt.lookupHost(0, r)
+	}
+	if host != nil {
+		r.host = &hostMatch{res: host}
+		r.addClass("KNOWN")
+		for _, c := range host.ClientClasses {
+			r.addClass(c)
+		}
+	} else {
+		r.addClass("UNKNOWN")
+	}
+	for _, c := range rt.deferred {
+		if c.Test.Eval(r) {
+			r.addClass(c.Name)
+		}
+	}
+	if r.member("DROP") {
+		s.st.receiveDrop.Inc()
+		return
+	}
+
+	switch r.typ {
+	case dhcpv4.MessageTypeDiscover:
+		s.discover(rt, sn, r)
+	case dhcpv4.MessageTypeRequest:
+		s.request(rt, sn, r)
+	case dhcpv4.MessageTypeRelease:
+		s.release(rt, r)
+	case dhcpv4.MessageTypeDecline:
+		s.decline(rt, r)
+	case dhcpv4.MessageTypeInform:
+		s.inform(rt, sn, r)
+	}
+}
+
+// selectSubnet picks the subnet by giaddr (relay.ip-addresses first), by
+// ciaddr for a client that has an address, else by the receiving
+// interface, then moves along the shared network to the first subnet the
+// client's classes allow.
+func (s *Server) selectSubnet(rt *runtime, r *request) *subnetRT {
+	var sel *subnetRT
+	switch {
+	case r.giaddr.IsValid():
+		for _, sn := range rt.subnets {
+			if hasAddr(sn.cfg.RelayAddrs, r.giaddr) ||
+				(sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, r.giaddr)) {
+				sel = sn
+				break
+			}
+		}
+		if sel == nil {
+			sel = rt.subnetFor(r.giaddr)
+		}
+	case r.ciaddr.IsValid() && r.typ != dhcpv4.MessageTypeDiscover:
+		sel = rt.subnetFor(r.ciaddr)
+	}
+	if sel == nil && !r.giaddr.IsValid() {
+		for _, sn := range rt.subnets {
+			if sn.cfg.Interface != "" && sn.cfg.Interface == r.pkt.IfName {
+				sel = sn
+				break
+			}
+		}
+		if sel == nil && r.pkt.IfAddr.IsValid() {
+			sel = rt.subnetFor(r.pkt.IfAddr)
+		}
+	}
+	if sel == nil {
+		return nil
+	}
+	for _, sn := range sel.link {
+		if subnetAllowed(sn, r) {
+			return sn
+		}
+	}
+	return nil
+}
+
+func subnetAllowed(sn *subnetRT, r *request) bool {
+	if c := sn.cfg.ClientClass; c != "" && !r.member(c) {
+		return false
+	}
+	if n := sn.cfg.SharedNetwork; n != nil && n.ClientClass != "" && !r.member(n.ClientClass) {
+		return false
+	}
+	return true
+}
+
+func poolAllowed(p *poolRT, r *request) bool {
+	return p.cfg.ClientClass == "" || r.member(p.cfg.ClientClass)
+}
+
+func hasAddr(list []netip.Addr, a netip.Addr) bool {
+	for _, b := range list {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
+
+// clientLease returns the client's lease in one of the link's subnets
+// (declined and reclaimed leases are not the client's any more).
+func (s *Server) clientLease(sn *subnetRT, r *request) (lease.Lease, *subnetRT, bool) {
+	try := func(ls []lease.Lease) (lease.Lease, *subnetRT, bool) {
+		for _, l := range ls {
+			if l.State != lease.StateDefault {
+				continue
+			}
+			for _, m := range sn.link {
+				if m.cfg.ID == l.SubnetID && subnetAllowed(m, r) && r.owns(l.HWAddr, l.ClientID, m.cfg.MatchClientID) {
+					return l, m, true
+				}
+			}
+		}
+		return lease.Lease{}, nil, false
+	}
+	if len(r.cid) > 0 && sn.cfg.MatchClientID {
+		if l, m, ok := try(s.store.ByClientID(r.cid)); ok {
+			return l, m, true
+		}
+	}
+	if len(r.hw) > 0 {
+		return try(s.store.ByHWAddr(r.hw))
+	}
+	return lease.Lease{}, nil, false
+}
+
+// usable reports whether address a in subnet sn may be given to the client
+// of r now: nobody else holds it (lease, offer, reservation) and it is in a
+// pool the client may use or reserved for the client.
+func (s *Server) usable(rt *runtime, sn *subnetRT, a netip.Addr, r *request, now int64) bool {
+	if !sn.cfg.Prefix.Contains(a) || a == sn.cfg.Prefix.Masked().Addr() || a == broadcastOf(sn.cfg.Prefix) {
+		return false
+	}
+	mine := r.host != nil && r.host.res.IP == a
+	if res := rt.reservedIP[a]; res != nil && !mine && !sn.cfg.ReservationsOutOfPool {
+		return false
+	}
+	if l, ok := s.store.Get(a); ok && l.State != lease.StateExpiredReclaimed && !l.Expired(now) {
+		if l.State == lease.StateDeclined || !r.owns(l.HWAddr, l.ClientID, sn.cfg.MatchClientID) {
+			return false
+		}
+	}
+	if k, ok := s.offers.holder(a); ok && k != r.key {
+		return false
+	}
+	if mine {
+		return true
+	}
+	p := sn.poolFor(a)
+	return p != nil && poolAllowed(p, r)
+}
+
+// claim marks a used in its pool's bitmap. A bit that is already set is
+// fine when the address is the client's own (its lease or its offer) or
+// was left by an expired lease.
+func (s *Server) claim(sn *subnetRT, a netip.Addr, r *request, now int64) (claimed, ok bool) {
+	p := sn.poolFor(a)
+	if p == nil {
+		return false, true // out of pool: a reservation, unique by configuration
+	}
+	if p.alloc.Claim(a) {
+		return true, true
+	}
+	if k, held := s.offers.holder(a); held {
+		return false, k == r.key
+	}
+	if l, ok := s.store.Get(a); ok {
+		if l.State == lease.StateExpiredReclaimed || l.Expired(now) {
+			return false, l.State != lease.StateDeclined || l.Expired(now)
+		}
+		return false, l.State == lease.StateDefault && r.owns(l.HWAddr, l.ClientID, sn.cfg.MatchClientID)
+	}
+	// Set with no lease and no offer: an in-pool reservation for this
+	// client (usable checked that), or a race with another allocation.
+	return false, r.host != nil && r.host.res.IP == a
+}
+
+// release frees a's bit in its pool.
+func (s *Server) freeAddr(rt *runtime, a netip.Addr) {
+	if p := rt.poolFor(a); p != nil {
+		p.alloc.Release(a)
+	}
+}
+
+// withdrawOffer frees the address held for client key.
+func (s *Server) withdrawOffer(rt *runtime, key string) {
+	if a, ok := s.offers.forClient(key); ok {
+		s.offers.drop(a)
+		if _, leased := s.store.Get(a); !leased {
+			s.freeAddr(rt, a)
+		}
+	}
+}
+
+// discover answers a DISCOVER with an OFFER: the client's lease, its
+// reservation, the address it asked for, or a new one, in that order.
+func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
+	if sn == nil {
+		s.log.Debug("no subnet for client", "iface", r.pkt.IfName, "mac", macString(r.hw))
+		return
+	}
+	now := s.now().Unix()
+	var (
+		addr   netip.Addr
+		target *subnetRT
+		cur    lease.Lease
+		hasCur bool
+	)
+	// A reservation for another address wins over the current lease.
+	if r.host != nil && r.host.res.IP.IsValid() {
+		if t := linkSubnetFor(sn, r.host.res.IP); t != nil {
+			if s.usable(rt, t, r.host.res.IP, r, now) {
+				addr, target = r.host.res.IP, t
+			} else {
+				s.st.reservationConflicts.Inc()
+				t.st.conflicts.Inc()
+			}
+		}
+	}
+	if !addr.IsValid() {
+		if l, t, ok := s.clientLease(sn, r); ok && s.usable(rt, t, l.Addr, r, now) {
+			addr, target, cur, hasCur = l.Addr, t, l, true
+		}
+	}
+	if !addr.IsValid() {
+		if a, ok := s.offers.forClient(r.key); ok {
+			if t := linkSubnetFor(sn, a); t != nil && s.usable(rt, t, a, r, now) {
+				addr, target = a, t
+			}
+		}
+	}
+	if !addr.IsValid() && r.requested.IsValid() {
+		if t := linkSubnetFor(sn, r.requested); t != nil && s.usable(rt, t, r.requested, r, now) {
+			if claimed, ok := s.claim(t, r.requested, r, now); ok {
+				addr, target = r.requested, t
+				if claimed {
+					s.holdOffer(rt, r, addr, now)
+				}
+			}
+		}
+	}
+	if !addr.IsValid() {
+		addr, target = s.allocate(rt, sn, r, now)
+		if !addr.IsValid() {
+			return
+		}
+		s.holdOffer(rt, r, addr, now)
+	}
+	if l, ok := s.store.Get(addr); ok && !hasCur && l.State == lease.StateDefault && r.owns(l.HWAddr, l.ClientID, target.cfg.MatchClientID) {
+		cur, hasCur = l, true
+	}
+	valid := s.lifetime(rt, target, r)
+	if hasCur {
+		if rem, ok := reusable(target.cfg, &cur, valid, r, s.leaseHostname(r), now); ok {
+			valid = rem
+		}
+	}
+	s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
+}
+
+// holdOffer remembers addr as offered to the client, freeing what it held.
+func (s *Server) holdOffer(rt *runtime, r *request, addr netip.Addr, now int64) {
+	if prev, had := s.offers.hold(r.key, addr, now+int64(offerHold.Seconds())); had {
+		if _, leased := s.store.Get(prev); !leased {
+			s.freeAddr(rt, prev)
+		}
+	}
+}
+
+// allocate takes a new address from the link's pools the client may use.
+func (s *Server) allocate(rt *runtime, sn *subnetRT, r *request, now int64) (netip.Addr, *subnetRT) {
+	pools := 0
+	for _, t := range sn.link {
+		if !subnetAllowed(t, r) {
+			continue
+		}
+		for _, p := range t.pools {
+			if !poolAllowed(p, r) {
+				continue
+			}
+			pools++
+			// The bitmap says free; the store must agree (an address can
+			// be held by a lease of a subnet configured earlier).
+			for tries := 0; tries < 8; tries++ {
+				a, ok := p.alloc.Next()
+				if !ok {
+					break
+				}
+				if l, exists := s.store.Get(a); exists && l.State != lease.StateExpiredReclaimed && !l.Expired(now) {
+					continue // stays claimed: it is in use
+				}
+				if a == t.cfg.Prefix.Masked().Addr() || a == broadcastOf(t.cfg.Prefix) {
+					continue // never hand out network or broadcast addresses
+				}
+				return a, t
+			}
+		}
+	}
+	s.st.allocFail.Inc()
+	sn.st.allocFail.Inc()
+	switch {
+	case pools == 0 && len(sn.link) > 1:
+		s.st.allocFailClasses.Inc()
+	case pools == 0:
+		s.st.allocFailNoPools.Inc()
+	case len(sn.link) > 1:
+		s.st.allocFailShared.Inc()
+	default:
+		s.st.allocFailSubnet.Inc()
+	}
+	s.log.Warn("address pool exhausted", "subnet", sn.cfg.ID, "mac", macString(r.hw))
+	return netip.Addr{}, nil
+}
+
+// linkSubnetFor returns the subnet of sn's link whose prefix holds a.
+func linkSubnetFor(sn *subnetRT, a netip.Addr) *subnetRT {
+	for _, t := range sn.link {
+		if t.cfg.Prefix.Contains(a) {
+			return t
+		}
+	}
+	return nil
+}
+
+// request answers a DHCPREQUEST in SELECTING, INIT-REBOOT, RENEWING or
+// REBINDING state with an ACK (after the lease is durable) or a NAK.
+func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
+	addr := r.requested
+	if !addr.IsValid() {
+		addr = r.ciaddr
+	}
+	if !addr.IsValid() {
+		s.st.receiveDrop.Inc()
+		return
+	}
+	selecting := r.serverID.IsValid()
+	initReboot := !selecting && r.requested.IsValid() && !r.ciaddr.IsValid()
+	now := s.now().Unix()
+	if sn == nil {
+		// A network we know nothing about: only the server the client
+		// named may say no (RFC 2131 4.3.2).
+		if selecting {
+			s.nak(rt, nil, r, "no subnet for this network")
+		}
+		return
+	}
+	cur, curSubnet, hasCur := s.clientLease(sn, r)
+	if initReboot && !hasCur && !sn.cfg.Authoritative {
+		// RFC 2131 4.3.2: no record of the client, not authoritative: silent.
+		return
+	}
+	target := linkSubnetFor(sn, addr)
+	if target == nil || !subnetAllowed(target, r) {
+		s.nak(rt, sn, r, "requested address is not on this network")
+		return
+	}
+	if r.host != nil && r.host.res.IP.IsValid() && r.host.res.IP != addr && linkSubnetFor(sn, r.host.res.IP) != nil {
+		s.nak(rt, sn, r, "client has a reservation for another address")
+		return
+	}
+	if !s.usable(rt, target, addr, r, now) {
+		s.nak(rt, sn, r, "requested address is not available")
+		return
+	}
+	mine := hasCur && cur.Addr == addr && curSubnet == target
+	existing, exists := s.store.Get(addr)
+	claimed, ok := s.claim(target, addr, r, now)
+	if !ok {
+		s.nak(rt, sn, r, "requested address is not available")
+		return
+	}
+	valid := s.lifetime(rt, target, r)
+	hostname := s.leaseHostname(r)
+	if mine {
+		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
+			// Kea's lease reuse: no write, no HA update, remaining lifetime.
+			s.offers.drop(addr)
+			s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem)
+			return
+		}
+	}
+	l := lease.Lease{
+		Addr:     addr,
+		HWAddr:   bytes.Clone(r.hw),
+		ClientID: bytes.Clone(r.cid),
+		ValidLft: valid,
+		CLTT:     now,
+		SubnetID: target.cfg.ID,
+		Hostname: hostname,
+		State:    lease.StateDefault,
+	}
+	ops := []lease.Op{{Kind: lease.OpPut, Lease: l}}
+	moved := hasCur && !mine && curSubnet == target
+	if moved {
+		// The client moves to another address of the subnet: its old lease
+		// goes, as in Kea.
+		ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: cur})
+	}
+	ctx := s.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if err := s.store.Commit(ctx, ops...); err != nil {
+		if claimed {
+			s.freeAddr(rt, addr)
+		}
+		s.st.commitFail.Inc()
+		s.log.Error("lease commit failed: no ACK sent", "addr", addr, "mac", macString(r.hw), "err", err)
+		return
+	}
+	s.offers.drop(addr)
+	if a, held := s.offers.forClient(r.key); held && a != addr {
+		s.withdrawOffer(rt, r.key)
+	}
+	// assigned-addresses counts addresses with a lease of this subnet, so
+	// it changes only when the address had none (or a reclaimed one).
+	if !exists || existing.State == lease.StateExpiredReclaimed || existing.SubnetID != target.cfg.ID {
+		target.st.assigned.Inc()
+	}
+	if !mine {
+		target.st.cumulativeAssigned.Inc()
+		s.st.cumulativeAssigned.Inc()
+	}
+	if moved {
+		target.st.assigned.Add(-1)
+		s.freeAddr(rt, cur.Addr)
+		if s.cache != nil {
+			s.cache.Forget(cur.Addr)
+		}
+	}
+	if s.replicator != nil {
+		if err := s.replicator.Replicate(ctx, ops); err != nil {
+			s.log.Warn("lease update to partner failed: reply withheld", "addr", addr, "err", err)
+			return
+		}
+	}
+	if s.cache != nil {
+		s.cache.Publish(&l, target.cfg)
+	}
+	s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
+}
+
+// release handles DHCPRELEASE: the client's lease is deleted.
+func (s *Server) release(rt *runtime, r *request) {
+	a := r.ciaddr
+	l, ok := s.store.Get(a)
+	if !ok || l.State != lease.StateDefault {
+		return
+	}
+	sn := rt.byID[l.SubnetID]
+	match := sn == nil || sn.cfg.MatchClientID
+	if !r.owns(l.HWAddr, l.ClientID, match) {
+		s.log.Debug("release of a lease the client does not own", "addr", a, "mac", macString(r.hw))
+		return
+	}
+	ops := []lease.Op{{Kind: lease.OpDelete, Lease: l}}
+	if err := s.store.Commit(s.context(), ops...); err != nil {
+		s.st.commitFail.Inc()
+		s.log.Error("release commit failed", "addr", a, "err", err)
+		return
+	}
+	s.freeAddr(rt, a)
+	if sn != nil {
+		sn.st.assigned.Add(-1)
+	}
+	if s.cache != nil {
+		s.cache.Forget(a)
+	}
+	if s.replicator != nil {
+		if err := s.replicator.Replicate(s.context(), ops); err != nil {
+			s.log.Warn("lease delete to partner failed", "addr", a, "err", err)
+		}
+	}
+}
+
+// decline handles DHCPDECLINE: the address is put on probation.
+func (s *Server) decline(rt *runtime, r *request) {
+	a := r.requested
+	l, ok := s.store.Get(a)
+	if !a.IsValid() || !ok || l.State != lease.StateDefault {
+		return
+	}
+	sn := rt.byID[l.SubnetID]
+	match := sn == nil || sn.cfg.MatchClientID
+	if !r.owns(l.HWAddr, l.ClientID, match) {
+		return
+	}
+	d := lease.Lease{
+		Addr:     a,
+		ValidLft: uint32(rt.cfg.DeclineProbationPeriod.Seconds()),
+		CLTT:     s.now().Unix(),
+		SubnetID: l.SubnetID,
+		State:    lease.StateDeclined,
+	}
+	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
+	if err := s.store.Commit(s.context(), ops...); err != nil {
+		s.st.commitFail.Inc()
+		s.log.Error("decline commit failed", "addr", a, "err", err)
+		return
+	}
+	s.st.declined.Inc()
+	if sn != nil {
+		sn.st.declined.Inc()
+	}
+	if s.cache != nil {
+		s.cache.Forget(a)
+	}
+	s.log.Info("address declined by client, on probation", "addr", a, "mac", macString(r.hw),
+		"probation_s", rt.cfg.DeclineProbationPeriod.Seconds())
+	if s.replicator != nil {
+		if err := s.replicator.Replicate(s.context(), ops); err != nil {
+			s.log.Warn("lease update to partner failed", "addr", a, "err", err)
+		}
+	}
+}
+
+// inform answers DHCPINFORM with configuration and no lease.
+func (s *Server) inform(rt *runtime, sn *subnetRT, r *request) {
+	s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false)
+}
+
+func (s *Server) nak(rt *runtime, sn *subnetRT, r *request, why string) {
+	s.log.Debug("NAK", "mac", macString(r.hw), "requested", r.requested, "reason", why)
+	s.sendNak(r, why)
+}
+
+func (s *Server) context() context.Context {
+	if s.ctx == nil {
+		return context.Background()
+	}
+	return s.ctx
+}
+
+// lifetime is the valid lifetime for the client: the first of its classes
+// that sets one, else the subnet's; a requested lease time (option 51) is
+// honoured within [min, max].
+func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
+	lt := sn.cfg.Lifetimes
+	for _, name := range r.classes {
+		if c := rt.cfg.Class(name); c != nil && c.ValidLifetime != nil {
+			lt = *c.ValidLifetime
+			break
+		}
+	}
+	if v := r.msg.Options[optLeaseTime]; len(v) == 4 {
+		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
+		return min(max(want, lt.Min), lt.Max)
+	}
+	return lt.Valid
+}
+
+// leaseHostname is the name stored with the lease: the reservation's, else
+// what the client sent in option 12, lowercased as Kea stores it.
+func (s *Server) leaseHostname(r *request) string {
+	if r.host != nil && r.host.res.Hostname != "" {
+		return strings.ToLower(r.host.res.Hostname)
+	}
+	v := r.msg.Options[optHostName]
+	if len(v) == 0 || len(v) > 255 {
+		return ""
+	}
+	for _, c := range v {
+		if c < 0x21 || c > 0x7e || c == ',' {
+			return "" // not a plain name: store nothing rather than junk
+		}
+	}
+	return strings.ToLower(string(v))
+}
+
+// reusable implements Kea 2.2's cache-threshold / cache-max-age rules
+// (kea-2.2-reference.md §3.4). It returns the remaining lifetime to send.
+func reusable(sn *config.Subnet, l *lease.Lease, newValid uint32, r *request, hostname string, now int64) (uint32, bool) {
+	if sn.CacheThreshold == nil && sn.CacheMaxAge == nil {
+		return 0, false
+	}
+	if l.State != lease.StateDefault || l.SubnetID != sn.ID || !bytes.Equal(l.HWAddr, r.hw) {
+		return 0, false
+	}
+	if sn.MatchClientID && !bytes.Equal(l.ClientID, r.cid) {
+		return 0, false
+	}
+	if newValid < l.ValidLft || l.Hostname != hostname {
+		return 0, false
+	}
+	if l.ValidLft == lease.Infinite {
+		return lease.Infinite, true
+	}
+	if now < l.CLTT {
+		return 0, false
+	}
+	age := now - l.CLTT
+	if age >= int64(l.ValidLft) {
+		return 0, false
+	}
+	if m := sn.CacheMaxAge; m != nil && (*m == 0 || age > int64(*m)) {
+		return 0, false
+	}
+	if t := sn.CacheThreshold; t != nil && (*t <= 0 || *t > 1 || float64(age) > float64(newValid)**t) {
+		return 0, false
+	}
+	return l.ValidLft - uint32(age), true
+}
+
+func broadcastOf(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func macString(b []byte) string {
+	const hexd = "0123456789abcdef"
+	out := make([]byte, 0, len(b)*3)
+	for i, c := range b {
+		if i > 0 {
+			out = append(out, ':')
+		}
+		out = append(out, hexd[c>>4], hexd[c&15])
+	}
+	return string(out)
+}

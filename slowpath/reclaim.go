@@ -1,0 +1,136 @@
+package slowpath
+
+import (
+	"time"
+
+	"xdhcp/slowpath/lease"
+)
+
+// housekeeping runs the timers: offer expiry every second, expired-lease
+// reclamation and flushing on Kea's expired-leases-processing timers.
+func (s *Server) housekeeping() {
+	defer s.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastReclaim, lastFlush time.Time
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			s.expireOffers(now.Unix())
+			el := s.Config().ExpiredLeases
+			if el.ReclaimTimerWaitTime > 0 && now.Sub(lastReclaim) >= el.ReclaimTimerWaitTime {
+				lastReclaim = now
+				if _, err := s.Reclaim(false); err != nil {
+					s.log.Error("lease reclamation", "err", err)
+				}
+			}
+			if el.FlushReclaimedTimerWait > 0 && now.Sub(lastFlush) >= el.FlushReclaimedTimerWait {
+				lastFlush = now
+				if err := s.flushReclaimed(); err != nil {
+					s.log.Error("flush reclaimed leases", "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) expireOffers(now int64) {
+	gone := s.offers.expire(now)
+	if len(gone) == 0 {
+		return
+	}
+	s.rtMu.RLock()
+	defer s.rtMu.RUnlock()
+	for _, a := range gone {
+		if l, ok := s.store.Get(a); ok && l.State != lease.StateExpiredReclaimed {
+			continue // leased meanwhile: the bit belongs to the lease
+		}
+		s.freeAddr(s.rt, a)
+	}
+}
+
+// Reclaim reclaims expired leases (Kea's leases-reclaim): each becomes
+// expired-reclaimed (or is removed when remove is set or
+// hold-reclaimed-time is 0) and its address returns to the pool. It works
+// under the runtime's write lock so no renewal of the same lease can
+// interleave with it.
+func (s *Server) Reclaim(remove bool) (int, error) {
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	rt := s.rt
+	el := rt.cfg.ExpiredLeases
+	limit := el.MaxReclaimLeases
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	now := s.now().Unix()
+	expired := s.store.Expired(now, limit)
+	if len(expired) == 0 {
+		return 0, nil
+	}
+	remove = remove || el.HoldReclaimedTime == 0
+	ops := make([]lease.Op, 0, len(expired))
+	was := make([]lease.State, 0, len(expired))
+	for _, l := range expired {
+		if l.State == lease.StateExpiredReclaimed {
+			continue
+		}
+		was = append(was, l.State)
+		if remove {
+			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: l})
+			continue
+		}
+		r := l
+		r.State = lease.StateExpiredReclaimed
+		ops = append(ops, lease.Op{Kind: lease.OpPut, Lease: r})
+	}
+	if err := s.store.Commit(s.context(), ops...); err != nil {
+		return 0, err
+	}
+	for i, op := range ops {
+		l := op.Lease
+		s.freeAddr(rt, l.Addr)
+		if s.cache != nil {
+			s.cache.Forget(l.Addr)
+		}
+		sn := rt.byID[l.SubnetID]
+		if sn != nil {
+			sn.st.assigned.Add(-1)
+		}
+		if was[i] == lease.StateDeclined {
+			s.st.declined.Add(-1)
+			s.st.reclaimedDeclined.Inc()
+			if sn != nil {
+				sn.st.declined.Add(-1)
+				sn.st.reclaimedDeclined.Inc()
+			}
+		}
+		s.st.reclaimed.Inc()
+		if sn != nil {
+			sn.st.reclaimed.Inc()
+		}
+	}
+	return len(ops), nil
+}
+
+// flushReclaimed removes expired-reclaimed leases held longer than
+// hold-reclaimed-time.
+func (s *Server) flushReclaimed() error {
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	hold := int64(s.rt.cfg.ExpiredLeases.HoldReclaimedTime.Seconds())
+	now := s.now().Unix()
+	var ops []lease.Op
+	s.store.Range(func(l *lease.Lease) bool {
+		if l.State == lease.StateExpiredReclaimed && l.Expire()+hold <= now {
+			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: *l})
+		}
+		return len(ops) < 10000
+	})
+	if len(ops) == 0 {
+		return nil
+	}
+	return s.store.Commit(s.context(), ops...)
+}

@@ -1,0 +1,221 @@
+package slowpath
+
+import (
+	"fmt"
+	"net/netip"
+
+	"xdhcp/internal/stats"
+	"xdhcp/slowpath/alloc"
+	"xdhcp/slowpath/config"
+	"xdhcp/slowpath/lease"
+)
+
+// runtime is a configuration with everything the server derives from it:
+// allocators per pool, reservation indexes, per-subnet statistics. It is
+// built whole and replaced whole.
+type runtime struct {
+	cfg     *config.Config
+	subnets []*subnetRT
+	byID    map[uint32]*subnetRT
+	hosts   map[hostKey]*config.Reservation
+	// reservedIP maps a reserved address to its reservation.
+	reservedIP map[netip.Addr]*config.Reservation
+	// deferred are classes whose test depends on KNOWN/UNKNOWN: they are
+	// evaluated after the reservation lookup, as Kea does.
+	early, deferred []*config.Class
+	hasDropClass    bool
+}
+
+type subnetRT struct {
+	cfg   *config.Subnet
+	pools []*poolRT
+	// link is this subnet's shared network members in order (itself alone
+	// when it is in none).
+	link []*subnetRT
+	st   subnetStats
+}
+
+type poolRT struct {
+	cfg   config.Pool
+	alloc *alloc.Pool
+}
+
+// hostKey indexes reservations by identifier within a subnet (0 = global).
+type hostKey struct {
+	subnet uint32
+	kind   byte // 'h' hw-address, 'c' client-id, 'r' circuit-id
+	id     string
+}
+
+type hostMatch struct {
+	res *config.Reservation
+}
+
+// buildRuntime derives a runtime from cfg and marks every address the
+// store holds (and every held offer) as used in the new allocators.
+func buildRuntime(cfg *config.Config, store LeaseStore, reg *stats.Registry, offers *offerTable) (*runtime, error) {
+	rt := &runtime{
+		cfg:        cfg,
+		byID:       make(map[uint32]*subnetRT, len(cfg.Subnets)),
+		hosts:      make(map[hostKey]*config.Reservation),
+		reservedIP: make(map[netip.Addr]*config.Reservation),
+	}
+	for _, sn := range cfg.Subnets {
+		s := &subnetRT{cfg: sn}
+		for _, p := range sn.Pools {
+			a, err := alloc.NewPool(p.First, p.Last)
+			if err != nil {
+				return nil, fmt.Errorf("subnet %d pool %s-%s: %w", sn.ID, p.First, p.Last, err)
+			}
+			s.pools = append(s.pools, &poolRT{cfg: p, alloc: a})
+		}
+		s.st = newSubnetStats(reg, sn.ID)
+		rt.subnets = append(rt.subnets, s)
+		rt.byID[sn.ID] = s
+	}
+	// Shared networks: every member sees the whole link.
+	for _, s := range rt.subnets {
+		if s.cfg.SharedNetwork == nil {
+			s.link = []*subnetRT{s}
+			continue
+		}
+		for _, m := range s.cfg.SharedNetwork.Subnets {
+			if ms := rt.byID[m.ID]; ms != nil {
+				s.link = append(s.link, ms)
+			}
+		}
+	}
+	addHost := func(subnet uint32, r *config.Reservation) {
+		switch {
+		case len(r.HWAddr) > 0:
+			rt.hosts[hostKey{subnet, 'h', string(r.HWAddr)}] = r
+		case len(r.ClientID) > 0:
+			rt.hosts[hostKey{subnet, 'c', string(r.ClientID)}] = r
+		case len(r.CircuitID) > 0:
+			rt.hosts[hostKey{subnet, 'r', string(r.CircuitID)}] = r
+		}
+		if r.IP.IsValid() {
+			rt.reservedIP[r.IP] = r
+		}
+	}
+	for _, r := range cfg.Reservations {
+		addHost(0, r)
+	}
+	for _, s := range rt.subnets {
+		for _, r := range s.cfg.Reservations {
+			addHost(s.cfg.ID, r)
+			// An in-pool reserved address is never handed to anyone else,
+			// unless the operator promised reservations are out of pool.
+			if r.IP.IsValid() && !s.cfg.ReservationsOutOfPool {
+				if p := s.poolFor(r.IP); p != nil {
+					p.alloc.Claim(r.IP)
+				}
+			}
+		}
+	}
+	for _, c := range cfg.Classes {
+		if c.Name == "DROP" {
+			rt.hasDropClass = true
+		}
+		if c.Test == nil || c.OnlyIfRequired {
+			continue
+		}
+		late := false
+		for _, ref := range c.Test.Refs() {
+			if ref == "KNOWN" || ref == "UNKNOWN" {
+				late = true
+			}
+		}
+		if late {
+			rt.deferred = append(rt.deferred, c)
+		} else {
+			rt.early = append(rt.early, c)
+		}
+	}
+
+	// Mark what the store holds and recount the statistics, as Kea does on
+	// every (re)configuration.
+	for _, s := range rt.subnets {
+		var total uint64
+		for _, p := range s.pools {
+			total += p.alloc.Size()
+		}
+		s.st.total.Set(int64(total))
+		s.st.assigned.Set(0)
+		s.st.declined.Set(0)
+	}
+	store.Range(func(l *lease.Lease) bool {
+		s := rt.byID[l.SubnetID]
+		if s == nil || l.State == lease.StateExpiredReclaimed {
+			return true
+		}
+		if p := s.poolFor(l.Addr); p != nil {
+			p.alloc.Claim(l.Addr)
+		}
+		s.st.assigned.Inc()
+		if l.State == lease.StateDeclined {
+			s.st.declined.Inc()
+		}
+		return true
+	})
+	if offers != nil {
+		offers.each(func(a netip.Addr) {
+			if s := rt.subnetFor(a); s != nil {
+				if p := s.poolFor(a); p != nil {
+					p.alloc.Claim(a)
+				}
+			}
+		})
+	}
+	return rt, nil
+}
+
+// poolFor returns the pool holding a, or nil.
+func (s *subnetRT) poolFor(a netip.Addr) *poolRT {
+	for _, p := range s.pools {
+		if p.alloc.Contains(a) {
+			return p
+		}
+	}
+	return nil
+}
+
+// subnetFor returns the subnet whose prefix holds a, or nil.
+func (rt *runtime) subnetFor(a netip.Addr) *subnetRT {
+	for _, s := range rt.subnets {
+		if s.cfg.Prefix.Contains(a) {
+			return s
+		}
+	}
+	return nil
+}
+
+// poolFor finds the pool holding a in any subnet.
+func (rt *runtime) poolFor(a netip.Addr) *poolRT {
+	if s := rt.subnetFor(a); s != nil {
+		return s.poolFor(a)
+	}
+	return nil
+}
+
+// lookupHost finds the client's reservation in subnet (0 = global), by the
+// identifiers in Kea's default order: hw-address, circuit-id, client-id.
+func (rt *runtime) lookupHost(subnet uint32, r *request) *config.Reservation {
+	if len(rt.hosts) == 0 {
+		return nil
+	}
+	if h := rt.hosts[hostKey{subnet, 'h', string(r.hw)}]; h != nil && len(r.hw) > 0 {
+		return h
+	}
+	if len(r.circuitID) > 0 {
+		if h := rt.hosts[hostKey{subnet, 'r', string(r.circuitID)}]; h != nil {
+			return h
+		}
+	}
+	if len(r.cid) > 0 {
+		if h := rt.hosts[hostKey{subnet, 'c', string(r.cid)}]; h != nil {
+			return h
+		}
+	}
+	return nil
+}

@@ -1,0 +1,401 @@
+package slowpath
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/fastpath"
+	"xdhcp/internal/stats"
+	"xdhcp/slowpath/config"
+	"xdhcp/slowpath/lease"
+)
+
+// LeaseStore is what the server needs of the lease store; *lease.Store
+// implements it.
+type LeaseStore interface {
+	Get(addr netip.Addr) (lease.Lease, bool)
+	ByHWAddr(hw []byte) []lease.Lease
+	ByClientID(id []byte) []lease.Lease
+	Range(fn func(l *lease.Lease) bool)
+	Expired(now int64, limit int) []lease.Lease
+	Commit(ctx context.Context, ops ...lease.Op) error
+}
+
+// Replicator is told of committed lease changes before the reply that
+// depends on them leaves (HA lease updates). A non-nil error withholds the
+// reply, as Kea does when its partner rejects an update.
+type Replicator interface {
+	Replicate(ctx context.Context, ops []lease.Op) error
+}
+
+// LeaseCache receives every lease the server commits, so that the fast
+// path can answer renewals of it without the slow path.
+type LeaseCache interface {
+	Publish(l *lease.Lease, subnet *config.Subnet)
+	Forget(addr netip.Addr)
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Store      LeaseStore
+	Stats      *stats.Registry
+	Metrics    *metrics.Set // latency histograms; nil = none
+	Log        *slog.Logger
+	Replicator Replicator // optional
+	Cache      LeaseCache // optional
+	Now        func() time.Time
+}
+
+var _ fastpath.Handler = (*Server)(nil)
+
+// Server is the DHCPv4 slow path.
+type Server struct {
+	log        *slog.Logger
+	store      LeaseStore
+	reg        *stats.Registry
+	st         *serverStats
+	now        func() time.Time
+	replicator Replicator
+	cache      LeaseCache
+	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
+
+	rtMu sync.RWMutex
+	rt   *runtime
+
+	queue   *packetQueue
+	serial  serializer
+	offers  *offerTable
+	Network *NetworkState
+
+	workers int
+	wg      sync.WaitGroup
+	stop    context.CancelFunc
+	ctx     context.Context
+}
+
+// offerHold is how long an offered address stays reserved for the client
+// it was offered to. Kea 2.2 reserves nothing on DISCOVER, so two clients
+// can be offered one address and one of them gets a NAK; holding it briefly
+// avoids that without letting a DISCOVER storm pin the pool for long.
+const offerHold = 10 * time.Second
+
+// New builds a server for cfg. Call Start to begin serving.
+func New(cfg *config.Config, d Deps) (*Server, error) {
+	if d.Store == nil || d.Stats == nil {
+		return nil, errors.New("slowpath: store and stats are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{
+		log:        d.Log,
+		store:      d.Store,
+		reg:        d.Stats,
+		st:         newServerStats(d.Stats),
+		now:        d.Now,
+		replicator: d.Replicator,
+		cache:      d.Cache,
+		offers:     newOfferTable(),
+		Network:    NewNetworkState(d.Now),
+	}
+	s.serial.init()
+	if d.Metrics != nil {
+		for t, name := range map[dhcpv4.MessageType]string{
+			dhcpv4.MessageTypeDiscover: "discover", dhcpv4.MessageTypeRequest: "request",
+			dhcpv4.MessageTypeRelease: "release", dhcpv4.MessageTypeDecline: "decline",
+			dhcpv4.MessageTypeInform: "inform",
+		} {
+			s.latency[t] = d.Metrics.NewHistogram(fmt.Sprintf(`xdhcp_slowpath_processing_seconds{type=%q}`, name))
+		}
+	}
+	rt, err := buildRuntime(cfg, d.Store, d.Stats, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.rt = rt
+	s.queue = newPacketQueue(cfg.MultiThreading.PacketQueueSize)
+	s.workers = workerCount(cfg)
+	return s, nil
+}
+
+// workerCount is the number of worker goroutines: thread-pool-size (or the
+// CPU count) times a factor, because workers spend most of their time
+// waiting for the group commit rather than on a CPU.
+func workerCount(cfg *config.Config) int {
+	n := cfg.MultiThreading.ThreadPoolSize
+	if n <= 0 {
+		n = goruntime.NumCPU()
+	}
+	if !cfg.MultiThreading.Enable {
+		n = 1
+	}
+	return n * 64
+}
+
+// Start launches the workers and the housekeeping timers. They stop when
+// ctx ends or Close is called.
+func (s *Server) Start(ctx context.Context) {
+	s.ctx, s.stop = context.WithCancel(ctx)
+	for i := 0; i < s.workers; i++ {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	s.wg.Add(1)
+	go s.housekeeping()
+}
+
+// Close stops the workers after the packets they hold are done.
+func (s *Server) Close() error {
+	if s.stop != nil {
+		s.stop()
+	}
+	s.queue.close()
+	s.wg.Wait()
+	return nil
+}
+
+// Config returns the running configuration.
+func (s *Server) Config() *config.Config {
+	s.rtMu.RLock()
+	defer s.rtMu.RUnlock()
+	return s.rt.cfg
+}
+
+// Reload swaps in a new configuration. It waits for packets in flight,
+// rebuilds pools from the lease store, and on any error keeps the running
+// configuration.
+func (s *Server) Reload(cfg *config.Config) error {
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	rt, err := buildRuntime(cfg, s.store, s.reg, s.offers)
+	if err != nil {
+		return fmt.Errorf("apply configuration: %w", err)
+	}
+	s.rt = rt
+	s.queue.resize(cfg.MultiThreading.PacketQueueSize)
+	return nil
+}
+
+// Enqueue hands a packet to the workers. It never blocks: when the queue
+// is full the oldest queued packet is dropped (Kea's behaviour) and counted.
+func (s *Server) Enqueue(p *Packet) {
+	if s.queue.push(p) {
+		s.st.queueDrop.Inc()
+	}
+}
+
+func (s *Server) worker() {
+	defer s.wg.Done()
+	for {
+		p, ok := s.queue.pop()
+		if !ok {
+			return
+		}
+		r := s.decode(p)
+		if r == nil {
+			continue
+		}
+		if r.typ == dhcpv4.MessageTypeInform {
+			s.process(r)
+			continue
+		}
+		if !s.serial.acquire(r, s.st.serialDrop, s.st.receiveDrop) {
+			continue
+		}
+		for ; r != nil; r = s.serial.release(r.key) {
+			s.process(r)
+		}
+	}
+}
+
+// decode parses a packet and counts it. It returns nil for packets that
+// are dropped.
+func (s *Server) decode(p *Packet) *request {
+	// While the service is disabled (dhcp-disable, HA sync) packets are
+	// discarded before anything is counted, as Kea does.
+	if !s.Network.Enabled() {
+		return nil
+	}
+	s.st.received.Inc()
+	msg, err := dhcpv4.FromBytes(p.Data)
+	if err != nil {
+		s.st.parseFailed.Inc()
+		s.st.receiveDrop.Inc()
+		return nil
+	}
+	r, why := decodeRequest(p, msg)
+	if r == nil {
+		s.st.receiveDrop.Inc()
+		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
+		return nil
+	}
+	s.st.countType(r.typ)
+	return r
+}
+
+func (s *Server) process(r *request) {
+	start := s.now()
+	s.rtMu.RLock()
+	defer s.rtMu.RUnlock()
+	s.handle(s.rt, r)
+	if int(r.typ) < len(s.latency) && s.latency[r.typ] != nil {
+		s.latency[r.typ].UpdateDuration(start)
+	}
+}
+
+// serializer keeps packets of one client from being processed at once.
+type serializer struct {
+	mu       sync.Mutex
+	inflight map[string]*request // value: the held follow-up, or nil
+}
+
+func (z *serializer) init() { z.inflight = make(map[string]*request) }
+
+// acquire returns true when the caller may process r now. Otherwise r is
+// held as the client's next packet, displacing (and counting) an older one.
+func (z *serializer) acquire(r *request, busy, drop *stats.Stat) bool {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	next, running := z.inflight[r.key]
+	if !running {
+		z.inflight[r.key] = nil
+		return true
+	}
+	if next != nil {
+		busy.Inc()
+		drop.Inc()
+	}
+	z.inflight[r.key] = r
+	return false
+}
+
+// release returns the held follow-up for key, or nil when the client has
+// nothing more in flight.
+func (z *serializer) release(key string) *request {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if next := z.inflight[key]; next != nil {
+		z.inflight[key] = nil
+		return next
+	}
+	delete(z.inflight, key)
+	return nil
+}
+
+// packetQueue is a bounded FIFO that drops its oldest packet when full.
+type packetQueue struct {
+	mu sync.Mutex
+	// avg are the queue length averaged over the last 10, 100 and 1000
+	// packets (Kea's packet-queue-statistics), as moving averages.
+	avg    [3]float64
+	cond   *sync.Cond
+	buf    []*Packet
+	head   int
+	n      int
+	limit  int
+	closed bool
+}
+
+// unboundedQueue caps Kea's "unlimited" (0) packet-queue-size so memory
+// stays bounded whatever the configuration says.
+const unboundedQueue = 1 << 16
+
+func newPacketQueue(limit int) *packetQueue {
+	q := &packetQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	q.resizeLocked(limit)
+	return q
+}
+
+func (q *packetQueue) resize(limit int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.resizeLocked(limit)
+}
+
+func (q *packetQueue) resizeLocked(limit int) {
+	if limit <= 0 || limit > unboundedQueue {
+		limit = unboundedQueue
+	}
+	// Keep the newest packets when shrinking, as a full queue would.
+	buf := make([]*Packet, limit)
+	keep := min(q.n, limit)
+	skip := q.n - keep
+	for i := 0; i < keep; i++ {
+		buf[i] = q.buf[(q.head+skip+i)%len(q.buf)]
+	}
+	q.buf, q.head, q.n, q.limit = buf, 0, keep, limit
+}
+
+// push adds p and reports whether an older packet was dropped for it.
+func (q *packetQueue) push(p *Packet) (dropped bool) {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return true
+	}
+	if q.n == q.limit {
+		q.buf[q.head] = nil
+		q.head = (q.head + 1) % q.limit
+		q.n--
+		dropped = true
+	}
+	q.buf[(q.head+q.n)%q.limit] = p
+	q.n++
+	for i, w := range [3]float64{10, 100, 1000} {
+		q.avg[i] += (float64(q.n) - q.avg[i]) / w
+	}
+	q.mu.Unlock()
+	q.cond.Signal()
+	return dropped
+}
+
+func (q *packetQueue) pop() (*Packet, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.n == 0 {
+		if q.closed {
+			return nil, false
+		}
+		q.cond.Wait()
+	}
+	p := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % q.limit
+	q.n--
+	return p, true
+}
+
+// QueueStatistics is Kea's packet-queue-statistics: the average queue
+// length over the last 10, 100 and 1000 packets.
+func (s *Server) QueueStatistics() [3]float64 {
+	s.queue.mu.Lock()
+	defer s.queue.mu.Unlock()
+	return s.queue.avg
+}
+
+// QueueLen is the number of queued packets.
+func (s *Server) QueueLen() int {
+	s.queue.mu.Lock()
+	defer s.queue.mu.Unlock()
+	return s.queue.n
+}
+
+func (q *packetQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}

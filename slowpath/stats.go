@@ -1,0 +1,95 @@
+package slowpath
+
+import (
+	"fmt"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/internal/stats"
+)
+
+// serverStats are the global statistics, with Kea's names. They are created
+// once at setup; the packet path only touches the handles.
+type serverStats struct {
+	received, parseFailed, receiveDrop, sent *stats.Stat
+	offerSent, ackSent, nakSent              *stats.Stat
+	rxByType                                 [dhcpv4.MessageTypeInform + 1]*stats.Stat
+	rxUnknown                                *stats.Stat
+	cumulativeAssigned, declined             *stats.Stat
+	reclaimed, reclaimedDeclined             *stats.Stat
+	allocFail, allocFailShared               *stats.Stat
+	allocFailSubnet, allocFailNoPools        *stats.Stat
+	allocFailClasses, reservationConflicts   *stats.Stat
+	// Not in Kea: drops Kea does not count, named so an operator can tell.
+	commitFail, sendFail, serialDrop, queueDrop *stats.Stat
+}
+
+func newServerStats(r *stats.Registry) *serverStats {
+	c := r.Counter
+	s := &serverStats{
+		received:             c("pkt4-received"),
+		parseFailed:          c("pkt4-parse-failed"),
+		receiveDrop:          c("pkt4-receive-drop"),
+		sent:                 c("pkt4-sent"),
+		offerSent:            c("pkt4-offer-sent"),
+		ackSent:              c("pkt4-ack-sent"),
+		nakSent:              c("pkt4-nak-sent"),
+		rxUnknown:            c("pkt4-unknown-received"),
+		cumulativeAssigned:   c("cumulative-assigned-addresses"),
+		declined:             r.Gauge("declined-addresses"),
+		reclaimed:            c("reclaimed-leases"),
+		reclaimedDeclined:    c("reclaimed-declined-addresses"),
+		allocFail:            c("v4-allocation-fail"),
+		allocFailShared:      c("v4-allocation-fail-shared-network"),
+		allocFailSubnet:      c("v4-allocation-fail-subnet"),
+		allocFailNoPools:     c("v4-allocation-fail-no-pools"),
+		allocFailClasses:     c("v4-allocation-fail-classes"),
+		reservationConflicts: c("v4-reservation-conflicts"),
+		commitFail:           c("xdhcp-lease-commit-fail"),
+		sendFail:             c("xdhcp-pkt4-send-fail"),
+		serialDrop:           c("xdhcp-pkt4-client-busy-drop"),
+		queueDrop:            c("xdhcp-pkt4-queue-full-drop"),
+	}
+	for t, name := range map[dhcpv4.MessageType]string{
+		dhcpv4.MessageTypeDiscover: "pkt4-discover-received",
+		dhcpv4.MessageTypeOffer:    "pkt4-offer-received",
+		dhcpv4.MessageTypeRequest:  "pkt4-request-received",
+		dhcpv4.MessageTypeDecline:  "pkt4-decline-received",
+		dhcpv4.MessageTypeAck:      "pkt4-ack-received",
+		dhcpv4.MessageTypeNak:      "pkt4-nak-received",
+		dhcpv4.MessageTypeRelease:  "pkt4-release-received",
+		dhcpv4.MessageTypeInform:   "pkt4-inform-received",
+	} {
+		s.rxByType[t] = c(name)
+	}
+	return s
+}
+
+func (s *serverStats) countType(t dhcpv4.MessageType) {
+	if int(t) < len(s.rxByType) && s.rxByType[t] != nil {
+		s.rxByType[t].Inc()
+		return
+	}
+	s.rxUnknown.Inc()
+}
+
+// subnetStats are the per-subnet statistics, subnet[id].*.
+type subnetStats struct {
+	total, assigned, cumulativeAssigned, declined *stats.Stat
+	reclaimed, reclaimedDeclined, conflicts       *stats.Stat
+	allocFail                                     *stats.Stat
+}
+
+func newSubnetStats(r *stats.Registry, id uint32) subnetStats {
+	n := func(s string) string { return fmt.Sprintf("subnet[%d].%s", id, s) }
+	return subnetStats{
+		total:              r.Gauge(n("total-addresses")),
+		assigned:           r.Gauge(n("assigned-addresses")),
+		cumulativeAssigned: r.Counter(n("cumulative-assigned-addresses")),
+		declined:           r.Gauge(n("declined-addresses")),
+		reclaimed:          r.Counter(n("reclaimed-leases")),
+		reclaimedDeclined:  r.Counter(n("reclaimed-declined-addresses")),
+		conflicts:          r.Counter(n("v4-reservation-conflicts")),
+		allocFail:          r.Counter(n("v4-allocation-fail")),
+	}
+}
