@@ -47,8 +47,8 @@ var defaultJSON []byte
 func Default() []byte { return bytes.Clone(defaultJSON) }
 
 // Load reads and parses the configuration file at path. Kea's
-// <?include "file"?> directives are expanded, relative names being
-// resolved against the directory of the including file.
+// <?include "file"?> directives are expanded (also inside included files);
+// relative names are resolved against the directory of path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
