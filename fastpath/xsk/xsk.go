@@ -28,6 +28,11 @@ const (
 	// copyTxBudget is how many descriptors one sendto sends in copy mode
 	// (the kernel's default TX skb budget); it sizes the kick loop.
 	copyTxBudget = 32
+	// busyRetryStart and busyRetryMax bound how long Open retries bind
+	// on a queue that is still busy with a closed socket: the sleeps
+	// double from 5 ms and stop after one over 320 ms (about 1.3 s in all).
+	busyRetryStart = 5 * time.Millisecond
+	busyRetryMax   = 320 * time.Millisecond
 )
 
 // Modes reported by Socket.Mode.
@@ -168,8 +173,9 @@ type Socket struct {
 // Open must run on an OS thread inside the interface's network namespace
 // (lock the goroutine to its thread and enter the namespace, as lab.NS.Do
 // does). The socket keeps that namespace: afterwards it works from any
-// goroutine. Register FD with the XDP program (bpf.Objects.RegisterXSK) to
-// receive anything.
+// goroutine. If the queue is still held by a socket closed a moment ago, Open
+// retries bind for about a second before it reports EBUSY. Register FD with
+// the XDP program (bpf.Objects.RegisterXSK) to receive anything.
 func Open(opts Options) (*Socket, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -269,7 +275,18 @@ func open(o Options, log *slog.Logger, modeFlag uint16) (_ *Socket, bindFailed b
 	if s.needWakeup {
 		flags |= unix.XDP_USE_NEED_WAKEUP
 	}
-	if err := unix.Bind(s.fd, &unix.SockaddrXDP{Flags: flags, Ifindex: uint32(o.Ifindex), QueueID: uint32(o.Queue)}); err != nil {
+	sa := &unix.SockaddrXDP{Flags: flags, Ifindex: uint32(o.Ifindex), QueueID: uint32(o.Queue)}
+	for wait := busyRetryStart; ; wait *= 2 {
+		err = unix.Bind(s.fd, sa)
+		if err != unix.EBUSY || wait > busyRetryMax {
+			break
+		}
+		// A socket closed on this queue a moment ago is released by a
+		// kernel work item after close(2) returns; until then the queue
+		// is busy. A live socket on the queue keeps it busy for good.
+		time.Sleep(wait)
+	}
+	if err != nil {
 		return nil, true, fmt.Errorf("af_xdp %s: bind (%s): %w", where, modeName(modeFlag), err)
 	}
 	// Ask the kernel what it granted instead of trusting the request.
@@ -644,7 +661,8 @@ func (s *Socket) reap() int {
 // Close closes the socket and unmaps its rings and UMEM. Call it once the
 // owner goroutine has stopped using the socket; it may run on any
 // goroutine, and calls after the first return nil. Closing the socket also
-// removes it from the XSKMAP.
+// removes it from the XSKMAP. The kernel frees the queue for another socket
+// shortly after Close returns, from a work item; Open waits for that.
 func (s *Socket) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
