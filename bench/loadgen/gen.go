@@ -1,0 +1,1260 @@
+// Package loadgen emulates DHCPv4 clients for benchmarks and end-to-end
+// tests: each emulated client has its own MAC (and optionally a client-id),
+// its own state machine (INIT → SELECTING → REQUESTING → BOUND → RENEWING →
+// REBINDING → release, with an optional DECLINE), and its own transaction
+// IDs. Clients talk either directly (broadcast DISCOVER from port 68) or
+// through an emulated relay (giaddr, option 82 circuit-id per client,
+// unicast from port 67 to the server's port 67).
+//
+// # Concurrency
+//
+// A run has two goroutines. The receiver blocks in recvmmsg and hands
+// batches of frames to the engine through a bounded pool of preallocated
+// buffers; when the engine falls behind the pool runs dry, the socket
+// buffer overflows, and PACKET_STATISTICS reports the drops, so the report
+// shows that the generator was the limit. The engine owns all client state:
+// it validates replies, advances state machines, expires timeouts, paces new
+// exchanges and transmits with sendmmsg batches. Nothing is locked.
+//
+// Every reply is decoded with insomniacslk/dhcp (dhcpv4.FromBytes), which
+// allocates; that bounds the engine to a few hundred thousand replies per
+// second per core, and the report's CPU figure shows when that is reached.
+//
+// Transport: AF_PACKET (Socket). An AF_XDP transport can implement
+// Transport later; it does not exist yet.
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/fastpath/frame"
+)
+
+// Mode selects how new exchanges are paced.
+type Mode string
+
+// Modes.
+const (
+	// Open starts exchanges at Config.Rate per second whatever the server
+	// does (open loop): losses show as timeouts.
+	Open Mode = "open"
+	// Closed keeps Config.Outstanding exchanges in flight (closed loop):
+	// it finds the server's saturation throughput.
+	Closed Mode = "closed"
+)
+
+// Config describes a run. Zero values take the defaults noted.
+type Config struct {
+	Mode Mode
+	// Rate is the open-loop rate of exchanges started per second.
+	Rate float64
+	// Outstanding is the closed-loop number of exchanges in flight
+	// (default 64); it also paces the warm-up.
+	Outstanding int
+	// Clients is the number of distinct clients (MACs); required.
+	Clients int
+	// Count bounds the exchanges started by the rate or the loop (scripted
+	// follow-ups are not counted); Duration bounds the sending phase. Both
+	// are required: a run always ends by itself.
+	Count    int
+	Duration time.Duration
+	// WarmupClients are bound (closed loop, unmeasured) before the
+	// measured phase, so that it can renew them.
+	WarmupClients int
+	// RenewFraction is the share of started exchanges that renew a bound,
+	// idle client instead of binding a new one (0: only new clients).
+	RenewFraction float64
+	// Renewals is how many times each client renews after binding, each
+	// after RenewAfter (0: at T1 from the ACK). Rebind adds a rebinding
+	// REQUEST after the renewals, Release a RELEASE at the end.
+	Renewals   int
+	RenewAfter time.Duration
+	Rebind     bool
+	Release    bool
+	// DeclineEvery makes every n-th client DECLINE its first address and
+	// start over; the server must then give it another one.
+	DeclineEvery int
+	// Timeout is the wait for a reply (default 1 s); Retries is the
+	// number of retransmissions before the exchange is counted lost.
+	Timeout time.Duration
+	Retries int
+	// Subnet, when valid, is where every offered address must lie.
+	Subnet netip.Prefix
+	// Relay mode: the generator is a relay agent at RelayAddr (giaddr and
+	// source address) sending to ServerAddr:67 at ServerMAC from port 67.
+	Relay      bool
+	RelayAddr  netip.Addr
+	ServerAddr netip.Addr
+	ServerMAC  [6]byte
+	// ClientID adds option 61 (type 1 + MAC). Broadcast sets the BOOTP
+	// broadcast flag.
+	ClientID  bool
+	Broadcast bool
+	// MACPrefix is the first two bytes of every client MAC (default
+	// 02:58, a locally administered prefix); the other four are the
+	// client's index. Give concurrent generators different prefixes.
+	MACPrefix [2]byte
+	// Batch is the number of frames per sendmmsg (default 64).
+	Batch int
+	// Seed seeds the transaction IDs (default: random).
+	Seed uint64
+	// Progress, if set, is called by the engine once a second.
+	Progress func(Second)
+	// Logger receives start and end messages (default: discard).
+	Logger *slog.Logger
+}
+
+// client states.
+const (
+	stFree       uint8 = iota // never used, or released/failed: may start over
+	stSelecting               // DISCOVER sent
+	stRequesting              // REQUEST (selecting) sent
+	stBound                   // idle, holds addr
+	stScheduled               // holds addr, a follow-up is scheduled
+	stRenewing                // unicast REQUEST with ciaddr sent
+	stRebinding               // broadcast REQUEST with ciaddr sent
+)
+
+// exchange kinds.
+const (
+	kDORA uint8 = iota
+	kRenew
+	kRebind
+	nKinds
+)
+
+// client is one emulated client; kept small so millions fit.
+type client struct {
+	xid, prevXid uint32
+	gen          uint32 // bumped on every send and reply: invalidates timeouts
+	state        uint8
+	tries        uint8
+	declined     bool
+	rebound      bool
+	renews       uint16
+	addr         [4]byte // bound address
+	offered      [4]byte // offered address while requesting
+	server       [4]byte // server identifier
+	start        int64   // exchange start, ns since run start
+	sent         int64   // last transmission, ns since run start
+	t1           uint32  // seconds, from the ACK
+}
+
+// timeout and scheduled entries refer to a client by index and generation.
+type timerEntry struct {
+	at  int64
+	idx uint32
+	gen uint32
+}
+
+// Wrong-reply reasons, counted without formatting.
+const (
+	wrNotReply = iota
+	wrForeignClient
+	wrUnknownXid
+	wrUnexpectedType
+	wrOutsideSubnet
+	wrNoServerID
+	wrAckMismatch
+	wrDoubleAssign
+	wrDeclinedReassigned
+	wrRelay
+	nWrong
+)
+
+var wrongNames = [nWrong]string{
+	"not a BOOTREPLY", "unknown client hardware address", "unknown transaction id",
+	"message type does not fit the client state", "address outside the subnet",
+	"no server identifier", "ACK for another address than requested",
+	"address given to two clients", "declined address given again", "relay fields not echoed",
+}
+
+// stats are the counters of one phase.
+type stats struct {
+	started        uint64
+	kStarted       [nKinds]uint64
+	kDone          [nKinds]uint64
+	kLost          [nKinds]uint64
+	kNak           [nKinds]uint64
+	lat            [nKinds]Histogram
+	do, ra         Histogram
+	sent           Packets
+	received       uint64
+	offers, acks   uint64
+	naks           uint64
+	wrong          [nWrong]uint64
+	malformed      uint64
+	late, dup      uint64
+	skipped        uint64
+	windowDone     [nKinds]uint64 // kDone at the end of the sending phase
+	series         []Second
+	sec            Second
+	secHist        Histogram
+	secLostBase    uint64
+	secWrongBase   uint64
+	secMalformBase uint64
+}
+
+func (s *stats) lost() uint64 {
+	var n uint64
+	for _, v := range s.kLost {
+		n += v
+	}
+	return n
+}
+
+func (s *stats) wrongTotal() uint64 {
+	var n uint64
+	for _, v := range s.wrong {
+		n += v
+	}
+	return n
+}
+
+// rxBatch is a batch of received frames with their arrival time.
+type rxBatch struct {
+	bufs [][]byte
+	lens []int
+	n    int
+	at   int64
+}
+
+// Generator runs emulated clients over a Transport.
+type Generator struct {
+	cfg Config
+	tr  Transport
+	log *slog.Logger
+	rng *rand.Rand
+
+	clients   []client
+	fresh     int  // next never-used client
+	free      ring // released or failed clients
+	bound     ring // bound, idle clients (renewable)
+	owner     map[uint32]uint32
+	serverMAC [6]byte // learned from replies in direct mode
+	macKnown  bool
+
+	t0       time.Time
+	timeouts []timerEntry // FIFO: every attempt waits the same Timeout
+	toHead   int
+	sched    timerHeap
+	inflight int
+
+	st     *stats
+	txBufs [][]byte
+	txN    int
+	scr    []byte
+	circ   [12]byte
+}
+
+// ownerDeclined marks a declined address in Generator.owner.
+const ownerDeclined = ^uint32(0)
+
+// New checks cfg and returns a generator that sends and receives through
+// tr. The generator does not close tr.
+func New(cfg Config, tr Transport) (*Generator, error) {
+	var errs []error
+	if cfg.Mode == "" {
+		cfg.Mode = Open
+	}
+	switch cfg.Mode {
+	case Open:
+		if cfg.Rate <= 0 {
+			errs = append(errs, errors.New("open loop needs a positive rate"))
+		}
+	case Closed:
+	default:
+		errs = append(errs, fmt.Errorf("mode %q: want open or closed", cfg.Mode))
+	}
+	if cfg.Outstanding <= 0 {
+		cfg.Outstanding = 64
+	}
+	if cfg.Clients <= 0 || cfg.Clients > 1<<32-2 {
+		errs = append(errs, fmt.Errorf("clients %d: want 1..2^32-2", cfg.Clients))
+	}
+	if cfg.Count <= 0 {
+		errs = append(errs, errors.New("count must be positive"))
+	}
+	if cfg.Duration <= 0 {
+		errs = append(errs, errors.New("duration must be positive"))
+	}
+	if cfg.WarmupClients < 0 || cfg.WarmupClients > cfg.Clients {
+		errs = append(errs, fmt.Errorf("warm-up clients %d: want 0..clients", cfg.WarmupClients))
+	}
+	if cfg.RenewFraction < 0 || cfg.RenewFraction > 1 {
+		errs = append(errs, fmt.Errorf("renew fraction %v: want 0..1", cfg.RenewFraction))
+	}
+	if cfg.Renewals < 0 || cfg.Renewals > 1<<15 {
+		errs = append(errs, fmt.Errorf("renewals %d: want 0..32768", cfg.Renewals))
+	}
+	if cfg.Retries < 0 || cfg.Retries > 100 {
+		errs = append(errs, fmt.Errorf("retries %d: want 0..100", cfg.Retries))
+	}
+	if cfg.DeclineEvery < 0 {
+		errs = append(errs, errors.New("decline-every must not be negative"))
+	}
+	if cfg.Relay {
+		if !cfg.RelayAddr.Is4() || !cfg.ServerAddr.Is4() {
+			errs = append(errs, errors.New("relay mode needs IPv4 relay and server addresses"))
+		}
+		if cfg.ServerMAC == [6]byte{} {
+			errs = append(errs, errors.New("relay mode needs the server's MAC"))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("loadgen config: %w", errors.Join(errs...))
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = time.Second
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	if cfg.MACPrefix == [2]byte{} {
+		cfg.MACPrefix = [2]byte{0x02, 0x58}
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = rand.Uint64()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	g := &Generator{
+		cfg:     cfg,
+		tr:      tr,
+		log:     log,
+		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		clients: make([]client, cfg.Clients),
+		free:    newRing(cfg.Clients),
+		bound:   newRing(cfg.Clients),
+		owner:   make(map[uint32]uint32, min(cfg.Clients, 1<<20)),
+		txBufs:  make([][]byte, cfg.Batch),
+		scr:     make([]byte, maxPayload),
+	}
+	for i := range g.txBufs {
+		g.txBufs[i] = make([]byte, FrameBufLen)
+	}
+	return g, nil
+}
+
+// MAC returns the hardware address of client i.
+func (g *Generator) MAC(i int) [6]byte {
+	p := g.cfg.MACPrefix
+	return [6]byte{p[0], p[1], byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
+}
+
+// Leases returns the addresses currently bound, by client MAC.
+func (g *Generator) Leases() map[[6]byte]netip.Addr {
+	m := make(map[[6]byte]netip.Addr)
+	for i := range g.clients {
+		c := &g.clients[i]
+		switch c.state {
+		case stBound, stScheduled, stRenewing, stRebinding:
+			m[g.MAC(i)] = netip.AddrFrom4(c.addr)
+		}
+	}
+	return m
+}
+
+func (g *Generator) now() int64 { return int64(time.Since(g.t0)) }
+
+// Run runs the warm-up (if any) and the measured phase, and returns the
+// report. It returns early, with the report so far, when ctx ends.
+func (g *Generator) Run(ctx context.Context) (*Report, error) {
+	if g.t0.IsZero() {
+		g.t0 = time.Now()
+	}
+	u0, s0, err := cpuTimes()
+	if err != nil {
+		return nil, err
+	}
+	rx0, drop0, err := g.tr.Stats()
+	if err != nil {
+		return nil, err
+	}
+
+	rxc := make(chan *rxBatch, 32)
+	pool := make(chan *rxBatch, 32)
+	for range cap(pool) {
+		b := &rxBatch{bufs: make([][]byte, 64), lens: make([]int, 64)}
+		for i := range b.bufs {
+			b.bufs[i] = make([]byte, 2048)
+		}
+		pool <- b
+	}
+	rctx, stopRx := context.WithCancel(ctx)
+	rxErr := make(chan error, 1)
+	go g.receive(rctx, pool, rxc, rxErr)
+	defer func() {
+		stopRx()
+		<-rxErr
+	}()
+
+	var warm *ExchangeStats
+	if g.cfg.WarmupClients > 0 {
+		wcfg := phase{mode: Closed, count: g.cfg.WarmupClients, dur: g.cfg.Duration + 30*time.Second, warm: true}
+		st, _, err := g.runPhase(ctx, wcfg, rxc, pool, rxErr)
+		if err != nil {
+			return nil, fmt.Errorf("warm-up: %w", err)
+		}
+		ws := st.exchange(kDORA, 0)
+		warm = &ws
+		g.log.Info("warm-up done", "bound", g.bound.len(), "lost", st.lost())
+	}
+	u1, s1, _ := cpuTimes()
+	rx1, drop1, _ := g.tr.Stats()
+	start := time.Now()
+	st, window, err := g.runPhase(ctx, phase{mode: g.cfg.Mode, count: g.cfg.Count, dur: g.cfg.Duration}, rxc, pool, rxErr)
+	u2, s2, _ := cpuTimes()
+	rx2, drop2, _ := g.tr.Stats()
+	if warm == nil {
+		u1, s1, rx1, drop1 = u0, s0, rx0, drop0
+	}
+	wall := time.Since(start)
+	rep := g.report(st, window, start)
+	rep.Warmup = warm
+	gs := &rep.Generator
+	gs.CPUUserS = (u2 - u1).Seconds()
+	gs.CPUSysS = (s2 - s1).Seconds()
+	if wall > 0 {
+		gs.CPUPct = 100 * (gs.CPUUserS + gs.CPUSysS) / wall.Seconds()
+	}
+	gs.SocketRx, gs.SocketDrops = rx2-rx1, drop2-drop1
+	if gs.SocketDrops > 0 {
+		gs.Notes = append(gs.Notes, fmt.Sprintf("the generator's socket dropped %d replies: it read too slowly", gs.SocketDrops))
+	}
+	if gs.CPUPct > 90 {
+		gs.Notes = append(gs.Notes, fmt.Sprintf("the generator used %.0f%% of a core", gs.CPUPct))
+	}
+	if g.cfg.Mode == Open && rep.OfferedRate < 0.95*g.cfg.Rate && rep.Skipped == 0 && g.cfg.Count > int(g.cfg.Rate*g.cfg.Duration.Seconds()) {
+		gs.Notes = append(gs.Notes, fmt.Sprintf("offered %.0f/s of the %.0f/s asked", rep.OfferedRate, g.cfg.Rate))
+	}
+	if st.sent.TxErrors > 0 {
+		gs.Notes = append(gs.Notes, fmt.Sprintf("%d frames refused by the generator's device queue", st.sent.TxErrors))
+	}
+	gs.Saturated = len(gs.Notes) > 0
+	if err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+// phase is one pass of the engine.
+type phase struct {
+	mode  Mode
+	count int
+	dur   time.Duration
+	warm  bool // warm-up: new clients only, no script
+}
+
+// receive reads batches until ctx ends, then reports why it stopped.
+func (g *Generator) receive(ctx context.Context, pool, out chan *rxBatch, errc chan<- error) {
+	for {
+		var b *rxBatch
+		select {
+		case b = <-pool:
+		case <-ctx.Done():
+			errc <- nil
+			return
+		}
+		for {
+			n, err := g.tr.ReadBatch(b.bufs, b.lens)
+			if err != nil {
+				errc <- fmt.Errorf("receive: %w", err)
+				return
+			}
+			if ctx.Err() != nil {
+				errc <- nil
+				return
+			}
+			if n > 0 {
+				b.n, b.at = n, g.now()
+				break
+			}
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			errc <- nil
+			return
+		}
+	}
+}
+
+// runPhase runs the engine until the phase's count is done (and every
+// exchange and follow-up ended) or its duration has passed, then drains
+// outstanding replies for one timeout period.
+func (g *Generator) runPhase(ctx context.Context, ph phase, rxc, pool chan *rxBatch, rxErr chan error) (*stats, time.Duration, error) {
+	st := &stats{}
+	g.st = st
+	g.timeouts, g.toHead, g.sched = g.timeouts[:0], 0, g.sched[:0]
+	g.inflight = 0
+	start := g.now()
+	end := start + int64(ph.dur)
+	var bucket *TokenBucket
+	if ph.mode == Open {
+		// 20 ms of credit absorbs a late tick without bursting the server.
+		bucket = NewTokenBucket(g.cfg.Rate, max(g.cfg.Rate*0.02, 1))
+		bucket.Take(time.Duration(start))
+	}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	nextSec := start + int64(time.Second)
+	sending := true
+	var window time.Duration
+	drainEnd := int64(0)
+	var runErr error
+	for {
+		select {
+		case b := <-rxc:
+			for i := range b.n {
+				g.handle(b.bufs[i][:b.lens[i]], b.at, ph)
+			}
+			pool <- b
+		case <-tick.C:
+		case err := <-rxErr:
+			// The receiver died: put its error back for Run's cleanup.
+			rxErr <- err
+			if err == nil {
+				err = ctx.Err()
+			}
+			runErr = err
+		case <-ctx.Done():
+			runErr = ctx.Err()
+		}
+		now := g.now()
+		if runErr != nil {
+			if window == 0 {
+				window = time.Duration(now - start)
+				st.windowDone = st.kDone
+			}
+			break
+		}
+		g.expire(now, ph, sending)
+		if sending {
+			g.runScheduled(now, ph)
+			g.startNew(now, ph, bucket)
+		}
+		g.flush()
+		for now >= nextSec {
+			g.closeSecond(int((nextSec - start) / int64(time.Second)))
+			nextSec += int64(time.Second)
+		}
+		if sending {
+			done := st.started >= uint64(ph.count) && g.inflight == 0 && len(g.sched) == 0
+			if done || now >= end {
+				sending = false
+				window = time.Duration(now - start)
+				st.windowDone = st.kDone
+				drainEnd = now + int64(g.cfg.Timeout)
+				if done {
+					break
+				}
+			}
+		} else if g.inflight == 0 || now >= drainEnd {
+			break
+		}
+	}
+	// Exchanges still waiting at the end are lost.
+	for i := g.toHead; i < len(g.timeouts); i++ {
+		e := g.timeouts[i]
+		c := &g.clients[e.idx]
+		if e.gen == c.gen {
+			g.giveUp(e.idx, g.now())
+		}
+	}
+	g.timeouts, g.toHead = g.timeouts[:0], 0
+	// Scheduled follow-ups that never ran leave their clients bound.
+	for _, e := range g.sched {
+		c := &g.clients[e.idx]
+		if e.gen == c.gen && c.state == stScheduled {
+			c.state = stBound
+			g.bound.push(e.idx)
+		}
+	}
+	g.sched = g.sched[:0]
+	if st.sec.Started+st.sec.DORA+st.sec.Renew+st.sec.Rebind+st.sec.Lost > 0 || len(st.series) == 0 {
+		g.closeSecond(int(time.Duration(g.now()-start) / time.Second))
+	}
+	return st, window, runErr
+}
+
+// closeSecond appends the current second to the series.
+func (g *Generator) closeSecond(t int) {
+	st := g.st
+	s := st.sec
+	s.T = t
+	lost, wrong := st.lost(), st.wrongTotal()
+	s.Lost = lost - st.secLostBase
+	s.Wrong = wrong - st.secWrongBase
+	s.Malformed = st.malformed - st.secMalformBase
+	st.secLostBase, st.secWrongBase, st.secMalformBase = lost, wrong, st.malformed
+	s.P50Ms = float64(st.secHist.Quantile(0.5)) / 1e6
+	s.P99Ms = float64(st.secHist.Quantile(0.99)) / 1e6
+	st.series = append(st.series, s)
+	st.sec = Second{}
+	st.secHist.Reset()
+	if g.cfg.Progress != nil {
+		g.cfg.Progress(s)
+	}
+}
+
+// startNew starts the exchanges the pacing allows.
+func (g *Generator) startNew(now int64, ph phase, bucket *TokenBucket) {
+	st := g.st
+	left := uint64(ph.count) - min(st.started, uint64(ph.count))
+	var n int
+	if ph.mode == Open {
+		n = bucket.Take(time.Duration(now))
+	} else {
+		n = g.cfg.Outstanding - g.inflight
+	}
+	for ; n > 0 && left > 0; n-- {
+		renew := !ph.warm && g.cfg.RenewFraction > 0 && (g.cfg.RenewFraction >= 1 || g.rng.Float64() < g.cfg.RenewFraction)
+		if renew {
+			idx, ok := g.bound.pop()
+			if !ok {
+				st.skipped++
+				continue
+			}
+			g.startRenew(idx, kRenew, now)
+		} else {
+			idx, ok := g.newClient()
+			if !ok {
+				st.skipped++
+				if ph.mode == Closed {
+					return // nothing to start until a client comes free
+				}
+				continue
+			}
+			g.startDORA(idx, now)
+		}
+		st.started++
+		st.sec.Started++
+		left--
+	}
+}
+
+// newClient returns a client that may start a DORA.
+func (g *Generator) newClient() (uint32, bool) {
+	if g.fresh < len(g.clients) {
+		g.fresh++
+		return uint32(g.fresh - 1), true
+	}
+	return g.free.pop()
+}
+
+func (g *Generator) newXid(c *client) {
+	c.prevXid = c.xid
+	c.xid = g.rng.Uint32()
+	if c.xid == c.prevXid {
+		c.xid++
+	}
+}
+
+func (g *Generator) arm(idx uint32, now int64) {
+	c := &g.clients[idx]
+	c.gen++
+	c.sent = now
+	g.timeouts = append(g.timeouts, timerEntry{at: now + int64(g.cfg.Timeout), idx: idx, gen: c.gen})
+}
+
+func (g *Generator) startDORA(idx uint32, now int64) {
+	c := &g.clients[idx]
+	g.newXid(c)
+	c.state, c.tries, c.start = stSelecting, 0, now
+	c.offered, c.server = [4]byte{}, [4]byte{}
+	g.st.kStarted[kDORA]++
+	g.inflight++
+	g.sendDiscover(idx, now)
+}
+
+func (g *Generator) startRenew(idx uint32, kind uint8, now int64) {
+	c := &g.clients[idx]
+	g.newXid(c)
+	c.tries, c.start = 0, now
+	if kind == kRenew {
+		c.state = stRenewing
+	} else {
+		c.state = stRebinding
+	}
+	g.st.kStarted[kind]++
+	g.inflight++
+	g.sendRenew(idx, now)
+}
+
+// secs is the BOOTP secs field: seconds since the exchange began.
+func secs(c *client, now int64) uint16 {
+	return uint16(min((now-c.start)/int64(time.Second), 0xffff))
+}
+
+// baseRequest fills the fields every message of client idx shares.
+func (g *Generator) baseRequest(r *request, idx uint32, msgType byte, now int64) {
+	c := &g.clients[idx]
+	*r = request{msgType: msgType, xid: c.xid, secs: secs(c, now), mac: g.MAC(int(idx)), clientID: g.cfg.ClientID}
+	if g.cfg.Broadcast {
+		r.flags = 0x8000
+	}
+	if g.cfg.Relay {
+		r.giaddr = g.cfg.RelayAddr.As4()
+		r.hops = 1
+		r.circuit = g.circuitID(idx)
+	}
+}
+
+// circuitID is the option 82 circuit-id of client idx: "c" and the index
+// in hex, in a scratch buffer reused per message.
+func (g *Generator) circuitID(idx uint32) []byte {
+	const hexd = "0123456789abcdef"
+	b := g.circ[:9]
+	b[0] = 'c'
+	for i := range 8 {
+		b[8-i] = hexd[(idx>>(4*i))&0xf]
+	}
+	return b
+}
+
+// meta returns the headers for a message of client idx: broadcast from
+// 0.0.0.0 (or from ciaddr), or unicast to the server, or through the relay.
+func (g *Generator) meta(idx uint32, unicast bool, src [4]byte) frame.Meta {
+	mac := g.MAC(int(idx))
+	if g.cfg.Relay {
+		return frame.Meta{SrcMAC: g.tr.MAC(), DstMAC: g.cfg.ServerMAC, SrcIP: g.cfg.RelayAddr.As4(), DstIP: g.cfg.ServerAddr.As4(), SrcPort: 67, DstPort: 67}
+	}
+	m := frame.Meta{SrcMAC: mac, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, SrcIP: src, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
+	if unicast && g.macKnown {
+		m.DstMAC = g.serverMAC
+		m.DstIP = g.clients[idx].server
+	}
+	return m
+}
+
+func (g *Generator) sendDiscover(idx uint32, now int64) {
+	var r request
+	g.baseRequest(&r, idx, msgDiscover, now)
+	m := g.meta(idx, false, [4]byte{})
+	g.queue(&m, &r)
+	g.st.sent.Discover++
+	g.arm(idx, now)
+}
+
+func (g *Generator) sendRequest(idx uint32, now int64) {
+	c := &g.clients[idx]
+	var r request
+	g.baseRequest(&r, idx, msgRequest, now)
+	r.reqIP, r.serverID = c.offered, c.server
+	m := g.meta(idx, false, [4]byte{})
+	g.queue(&m, &r)
+	g.st.sent.Request++
+	g.arm(idx, now)
+}
+
+// sendRenew sends a renewing (unicast) or rebinding (broadcast) REQUEST
+// with ciaddr and without options 50 and 54 (RFC 2131 4.3.2).
+func (g *Generator) sendRenew(idx uint32, now int64) {
+	c := &g.clients[idx]
+	var r request
+	g.baseRequest(&r, idx, msgRequest, now)
+	r.ciaddr = c.addr
+	m := g.meta(idx, c.state == stRenewing, c.addr)
+	g.queue(&m, &r)
+	if c.state == stRenewing {
+		g.st.sent.Renew++
+	} else {
+		g.st.sent.Rebind++
+	}
+	g.arm(idx, now)
+}
+
+func (g *Generator) sendDecline(idx uint32, now int64) {
+	c := &g.clients[idx]
+	var r request
+	g.baseRequest(&r, idx, msgDecline, now)
+	r.reqIP, r.serverID = c.addr, c.server
+	m := g.meta(idx, false, [4]byte{})
+	g.queue(&m, &r)
+	g.st.sent.Decline++
+}
+
+func (g *Generator) sendRelease(idx uint32, now int64) {
+	c := &g.clients[idx]
+	var r request
+	g.baseRequest(&r, idx, msgRelease, now)
+	r.ciaddr, r.serverID = c.addr, c.server
+	m := g.meta(idx, true, c.addr)
+	g.queue(&m, &r)
+	g.st.sent.Release++
+}
+
+// queue builds the frame into the next TX buffer, flushing a full batch.
+func (g *Generator) queue(m *frame.Meta, r *request) {
+	n, err := buildFrame(g.txBufs[g.txN], m, r, g.scr)
+	if err != nil {
+		// Cannot happen with the fixed sizes used here; count it rather
+		// than stop the run.
+		g.st.sent.TxErrors++
+		return
+	}
+	g.txBufs[g.txN] = g.txBufs[g.txN][:n]
+	g.txN++
+	if g.txN == len(g.txBufs) {
+		g.flush()
+	}
+}
+
+// flush sends the queued frames.
+func (g *Generator) flush() {
+	if g.txN == 0 {
+		return
+	}
+	sent, err := g.tr.WriteBatch(g.txBufs[:g.txN])
+	if err != nil {
+		g.st.sent.TxErrors += uint64(g.txN - sent)
+	}
+	for i := range g.txN {
+		g.txBufs[i] = g.txBufs[i][:FrameBufLen]
+	}
+	g.txN = 0
+}
+
+// expire handles the attempts whose timeout has passed: retransmit, or
+// give the exchange up.
+func (g *Generator) expire(now int64, ph phase, sending bool) {
+	for g.toHead < len(g.timeouts) {
+		e := g.timeouts[g.toHead]
+		if e.at > now {
+			break
+		}
+		g.toHead++
+		c := &g.clients[e.idx]
+		if e.gen != c.gen {
+			continue // answered, or superseded
+		}
+		if int(c.tries) < g.cfg.Retries && sending {
+			c.tries++
+			g.st.sent.Retransmits++
+			switch c.state {
+			case stSelecting:
+				g.sendDiscover(e.idx, now)
+			case stRequesting:
+				g.sendRequest(e.idx, now)
+			case stRenewing, stRebinding:
+				g.sendRenew(e.idx, now)
+			}
+			continue
+		}
+		g.giveUp(e.idx, now)
+	}
+	// Compact the FIFO once its consumed head dominates.
+	if g.toHead > 4096 && g.toHead*2 > len(g.timeouts) {
+		n := copy(g.timeouts, g.timeouts[g.toHead:])
+		g.timeouts, g.toHead = g.timeouts[:n], 0
+	}
+}
+
+// giveUp counts the exchange of client idx as lost.
+func (g *Generator) giveUp(idx uint32, now int64) {
+	c := &g.clients[idx]
+	c.gen++
+	g.inflight--
+	switch c.state {
+	case stSelecting, stRequesting:
+		g.st.kLost[kDORA]++
+		g.newXid(c) // a late reply is then recognised as late
+		c.state = stFree
+		g.free.push(idx)
+	case stRenewing, stRebinding:
+		kind := kRenew
+		if c.state == stRebinding {
+			kind = kRebind
+		}
+		g.st.kLost[kind]++
+		g.newXid(c)
+		// The lease is still valid: the client stays bound.
+		c.state = stBound
+		g.bound.push(idx)
+	}
+}
+
+// runScheduled starts the follow-ups that are due.
+func (g *Generator) runScheduled(now int64, ph phase) {
+	for len(g.sched) > 0 && g.sched[0].at <= now {
+		e := g.sched.pop()
+		c := &g.clients[e.idx]
+		if e.gen != c.gen || c.state != stScheduled {
+			continue
+		}
+		if int(c.renews) < g.cfg.Renewals {
+			c.renews++
+			g.startRenew(e.idx, kRenew, now)
+		} else {
+			c.rebound = true
+			g.startRenew(e.idx, kRebind, now)
+		}
+	}
+}
+
+// afterBound runs the client's script once it holds a lease.
+func (g *Generator) afterBound(idx uint32, kind uint8, now int64, ph phase) {
+	c := &g.clients[idx]
+	if ph.warm {
+		c.state = stBound
+		g.bound.push(idx)
+		return
+	}
+	if kind == kDORA && g.cfg.DeclineEvery > 0 && idx%uint32(g.cfg.DeclineEvery) == 0 && !c.declined {
+		c.declined = true
+		g.sendDecline(idx, now)
+		// A declined address must never be handed out again in this run.
+		g.owner[be32(c.addr)] = ownerDeclined
+		c.addr = [4]byte{}
+		// Starting over is a new DORA exchange, a scripted follow-up.
+		g.startDORA(idx, now)
+		return
+	}
+	if int(c.renews) < g.cfg.Renewals || (g.cfg.Rebind && !c.rebound) {
+		delay := int64(g.cfg.RenewAfter)
+		if delay == 0 {
+			delay = int64(c.t1) * int64(time.Second)
+		}
+		c.state = stScheduled
+		c.gen++
+		g.sched.push(timerEntry{at: now + delay, idx: idx, gen: c.gen})
+		return
+	}
+	if g.cfg.Release {
+		g.sendRelease(idx, now)
+		delete(g.owner, be32(c.addr))
+		c.addr = [4]byte{}
+		c.state = stFree
+		c.renews, c.rebound, c.declined = 0, false, false
+		g.free.push(idx)
+		return
+	}
+	c.state = stBound
+	g.bound.push(idx)
+}
+
+func be32(a [4]byte) uint32 {
+	return uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+}
+
+// complete ends the exchange of client idx successfully at arrival time at.
+func (g *Generator) complete(idx uint32, kind uint8, at int64) {
+	c := &g.clients[idx]
+	st := g.st
+	c.gen++
+	g.inflight--
+	st.kDone[kind]++
+	d := time.Duration(at - c.start)
+	st.lat[kind].Record(d)
+	st.secHist.Record(d)
+	switch kind {
+	case kDORA:
+		st.sec.DORA++
+		st.ra.Record(time.Duration(at - c.sent))
+	case kRenew:
+		st.sec.Renew++
+	case kRebind:
+		st.sec.Rebind++
+	}
+}
+
+func (g *Generator) wrong(reason int) { g.st.wrong[reason]++ }
+
+// handle validates one received frame and advances its client.
+func (g *Generator) handle(b []byte, at int64, ph phase) {
+	st := g.st
+	st.received++
+	var m frame.Meta
+	payload, err := frame.Parse(b, &m)
+	if err != nil {
+		st.malformed++
+		return
+	}
+	d, err := dhcpv4.FromBytes(payload)
+	if err != nil {
+		st.malformed++
+		return
+	}
+	if d.OpCode != dhcpv4.OpcodeBootReply {
+		g.wrong(wrNotReply)
+		return
+	}
+	mac := d.ClientHWAddr
+	if len(mac) != 6 || mac[0] != g.cfg.MACPrefix[0] || mac[1] != g.cfg.MACPrefix[1] {
+		g.wrong(wrForeignClient)
+		return
+	}
+	idx := uint32(mac[2])<<24 | uint32(mac[3])<<16 | uint32(mac[4])<<8 | uint32(mac[5])
+	if int64(idx) >= int64(len(g.clients)) {
+		g.wrong(wrForeignClient)
+		return
+	}
+	c := &g.clients[idx]
+	xid := uint32(d.TransactionID[0])<<24 | uint32(d.TransactionID[1])<<16 | uint32(d.TransactionID[2])<<8 | uint32(d.TransactionID[3])
+	if xid != c.xid {
+		if xid == c.prevXid {
+			st.late++
+		} else {
+			g.wrong(wrUnknownXid)
+		}
+		return
+	}
+	if g.cfg.Relay && !g.relayEchoed(d, idx, &m) {
+		g.wrong(wrRelay)
+		return
+	}
+	mt := d.MessageType()
+	switch mt {
+	case dhcpv4.MessageTypeOffer:
+		st.offers++
+	case dhcpv4.MessageTypeAck:
+		st.acks++
+	case dhcpv4.MessageTypeNak:
+		st.naks++
+	}
+	switch c.state {
+	case stSelecting:
+		if mt != dhcpv4.MessageTypeOffer {
+			g.wrong(wrUnexpectedType)
+			return
+		}
+		yi, ok := g.checkAddr(d)
+		if !ok {
+			return
+		}
+		sid, ok := netip.AddrFromSlice(d.ServerIdentifier())
+		if !ok || !sid.Unmap().Is4() {
+			g.wrong(wrNoServerID)
+			return
+		}
+		g.learnServer(&m)
+		st.do.Record(time.Duration(at - c.sent))
+		c.offered, c.server = yi, sid.Unmap().As4()
+		c.state, c.tries = stRequesting, 0
+		g.sendRequest(idx, g.now())
+		// REQUEST→ACK latency runs from the REQUEST's send time, which
+		// sendRequest stored in c.sent.
+	case stRequesting:
+		switch mt {
+		case dhcpv4.MessageTypeOffer:
+			st.dup++ // a retransmitted DISCOVER answered twice
+		case dhcpv4.MessageTypeAck:
+			yi, ok := g.checkAddr(d)
+			if !ok {
+				return
+			}
+			if yi != c.offered {
+				g.wrong(wrAckMismatch)
+				return
+			}
+			if !g.claim(idx, yi) {
+				return
+			}
+			g.learnServer(&m)
+			c.addr = yi
+			c.t1 = leaseT1(d)
+			g.complete(idx, kDORA, at)
+			g.afterBound(idx, kDORA, g.now(), ph)
+		case dhcpv4.MessageTypeNak:
+			st.kNak[kDORA]++
+			c.gen++
+			g.inflight--
+			g.newXid(c)
+			c.state = stFree
+			g.free.push(idx)
+		default:
+			g.wrong(wrUnexpectedType)
+		}
+	case stRenewing, stRebinding:
+		kind := kRenew
+		if c.state == stRebinding {
+			kind = kRebind
+		}
+		switch mt {
+		case dhcpv4.MessageTypeAck:
+			yi, ok := g.checkAddr(d)
+			if !ok {
+				return
+			}
+			if yi != c.addr {
+				g.wrong(wrAckMismatch)
+				return
+			}
+			c.t1 = leaseT1(d)
+			g.complete(idx, kind, at)
+			g.afterBound(idx, kind, g.now(), ph)
+		case dhcpv4.MessageTypeNak:
+			st.kNak[kind]++
+			c.gen++
+			g.inflight--
+			delete(g.owner, be32(c.addr))
+			c.addr = [4]byte{}
+			g.newXid(c)
+			c.state = stFree
+			g.free.push(idx)
+		default:
+			g.wrong(wrUnexpectedType)
+		}
+	default:
+		// The exchange is over: a second answer to a retransmission.
+		st.dup++
+	}
+}
+
+// checkAddr checks that yiaddr is an IPv4 address inside the subnet.
+func (g *Generator) checkAddr(d *dhcpv4.DHCPv4) ([4]byte, bool) {
+	a, ok := netip.AddrFromSlice(d.YourIPAddr)
+	if !ok {
+		g.wrong(wrOutsideSubnet)
+		return [4]byte{}, false
+	}
+	a = a.Unmap()
+	if !a.Is4() || a.IsUnspecified() || (g.cfg.Subnet.IsValid() && !g.cfg.Subnet.Contains(a)) {
+		g.wrong(wrOutsideSubnet)
+		return [4]byte{}, false
+	}
+	return a.As4(), true
+}
+
+// claim records that client idx holds a; it fails (wrong) if another
+// client holds it, or if it was declined.
+func (g *Generator) claim(idx uint32, a [4]byte) bool {
+	k := be32(a)
+	if o, ok := g.owner[k]; ok {
+		if o == ownerDeclined {
+			g.wrong(wrDeclinedReassigned)
+			return false
+		}
+		if o != idx {
+			other := &g.clients[o]
+			switch other.state {
+			case stBound, stScheduled, stRenewing, stRebinding:
+				if other.addr == a {
+					g.wrong(wrDoubleAssign)
+					return false
+				}
+			}
+		}
+	}
+	c := &g.clients[idx]
+	if c.addr != ([4]byte{}) && c.addr != a {
+		if o, ok := g.owner[be32(c.addr)]; ok && o == idx {
+			delete(g.owner, be32(c.addr))
+		}
+	}
+	g.owner[k] = idx
+	return true
+}
+
+// relayEchoed checks that a relayed reply came back to the relay: giaddr
+// unchanged, to port 67, and option 82 (if echoed) with our circuit-id.
+func (g *Generator) relayEchoed(d *dhcpv4.DHCPv4, idx uint32, m *frame.Meta) bool {
+	gi, ok := netip.AddrFromSlice(d.GatewayIPAddr)
+	if !ok || gi.Unmap() != g.cfg.RelayAddr || m.DstPort != 67 {
+		return false
+	}
+	if rai := d.RelayAgentInfo(); rai != nil {
+		if cid := rai.Get(dhcpv4.GenericOptionCode(1)); cid != nil && string(cid) != string(g.circuitID(idx)) {
+			return false
+		}
+	}
+	return true
+}
+
+// learnServer remembers the server's MAC for unicast renewals in direct mode.
+func (g *Generator) learnServer(m *frame.Meta) {
+	if !g.macKnown && !g.cfg.Relay {
+		g.serverMAC, g.macKnown = m.SrcMAC, true
+	}
+}
+
+// leaseT1 is the renewal time of an ACK in seconds: option 58, else half
+// the lease time (RFC 2131 4.4.5).
+func leaseT1(d *dhcpv4.DHCPv4) uint32 {
+	lt := d.IPAddressLeaseTime(0)
+	t1 := d.IPAddressRenewalTime(lt / 2)
+	return uint32(t1 / time.Second)
+}
+
+// exchange summarises kind for the report; window is the measured window.
+func (s *stats) exchange(kind uint8, window time.Duration) ExchangeStats {
+	e := ExchangeStats{
+		Started:   s.kStarted[kind],
+		Completed: s.kDone[kind],
+		Lost:      s.kLost[kind],
+		Naks:      s.kNak[kind],
+		Latency:   s.lat[kind].Summary(),
+	}
+	if window > 0 {
+		e.Rate = float64(s.windowDone[kind]) / window.Seconds()
+	}
+	return e
+}
+
+// report builds the Report of the measured phase.
+func (g *Generator) report(st *stats, window time.Duration, start time.Time) *Report {
+	c := g.cfg
+	r := &Report{
+		Settings: Settings{
+			Mode: string(c.Mode), Clients: c.Clients, Count: c.Count, DurationS: c.Duration.Seconds(),
+			WarmupClients: c.WarmupClients, RenewFraction: c.RenewFraction, Renewals: c.Renewals,
+			Rebind: c.Rebind, Release: c.Release, DeclineEvery: c.DeclineEvery, Relay: c.Relay,
+			ClientID: c.ClientID, TimeoutS: c.Timeout.Seconds(), Retries: c.Retries, Transport: "af_packet",
+		},
+		Start:         start,
+		DurationS:     window.Seconds(),
+		DORA:          st.exchange(kDORA, window),
+		Renew:         st.exchange(kRenew, window),
+		Rebind:        st.exchange(kRebind, window),
+		DiscoverOffer: st.do.Summary(),
+		RequestAck:    st.ra.Summary(),
+		Sent:          st.sent,
+		Received:      st.received,
+		Offers:        st.offers,
+		Acks:          st.acks,
+		Naks:          st.naks,
+		Lost:          st.lost(),
+		Wrong:         st.wrongTotal(),
+		Malformed:     st.malformed,
+		Late:          st.late,
+		Duplicate:     st.dup,
+		Skipped:       st.skipped,
+		Series:        st.series,
+	}
+	if c.Mode == Open {
+		r.Settings.Rate = c.Rate
+	} else {
+		r.Settings.Outstanding = c.Outstanding
+	}
+	if window > 0 {
+		r.OfferedRate = float64(st.started) / window.Seconds()
+		r.AchievedRate = r.DORA.Rate + r.Renew.Rate + r.Rebind.Rate
+	}
+	ended := r.Lost
+	for _, v := range st.kDone {
+		ended += v
+	}
+	if ended > 0 {
+		r.LossPct = 100 * float64(r.Lost) / float64(ended)
+	}
+	if r.Wrong > 0 {
+		r.WrongReasons = map[string]uint64{}
+		for i, v := range st.wrong {
+			if v > 0 {
+				r.WrongReasons[wrongNames[i]] = v
+			}
+		}
+	}
+	return r
+}

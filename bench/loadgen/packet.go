@@ -1,0 +1,119 @@
+package loadgen
+
+import (
+	"encoding/binary"
+
+	"xdhcp/fastpath/frame"
+)
+
+// DHCP message types (option 53).
+const (
+	msgDiscover = 1
+	msgOffer    = 2
+	msgRequest  = 3
+	msgDecline  = 4
+	msgAck      = 5
+	msgNak      = 6
+	msgRelease  = 7
+)
+
+// BOOTP fixed header offsets and sizes (RFC 2131 figure 1).
+const (
+	bootpLen    = 236
+	offXid      = 4
+	offSecs     = 8
+	offFlags    = 10
+	offCiaddr   = 12
+	offGiaddr   = 24
+	offChaddr   = 28
+	magicCookie = 0x63825363
+	// maxPayload is the largest request we build: the header, the cookie
+	// and at most ~80 bytes of options.
+	maxPayload = 400
+	// FrameBufLen is the buffer length a request frame needs.
+	FrameBufLen = 14 + 20 + 8 + maxPayload
+)
+
+// request describes one client message; the engine fills it from a client's
+// state and buildRequest writes it without allocating.
+type request struct {
+	msgType  byte
+	xid      uint32
+	secs     uint16
+	flags    uint16
+	mac      [6]byte
+	ciaddr   [4]byte
+	giaddr   [4]byte
+	hops     byte
+	reqIP    [4]byte // option 50 when non-zero
+	serverID [4]byte // option 54 when non-zero
+	clientID bool    // option 61 = 0x01 + mac
+	circuit  []byte  // option 82 sub-option 1 when not nil (relay mode)
+}
+
+// paramRequest is option 55: subnet mask, routers, DNS, domain name,
+// lease time, T1, T2.
+var paramRequest = [...]byte{1, 3, 6, 15, 51, 58, 59}
+
+// buildPayload writes the DHCP message of r into b (at least maxPayload
+// bytes) and returns its length.
+func buildPayload(b []byte, r *request) int {
+	clear(b[:bootpLen])
+	b[0] = 1 // BOOTREQUEST
+	b[1] = 1 // Ethernet
+	b[2] = 6
+	b[3] = r.hops
+	binary.BigEndian.PutUint32(b[offXid:], r.xid)
+	binary.BigEndian.PutUint16(b[offSecs:], r.secs)
+	binary.BigEndian.PutUint16(b[offFlags:], r.flags)
+	copy(b[offCiaddr:], r.ciaddr[:])
+	copy(b[offGiaddr:], r.giaddr[:])
+	copy(b[offChaddr:], r.mac[:])
+	binary.BigEndian.PutUint32(b[bootpLen:], magicCookie)
+	o := bootpLen + 4
+	b[o], b[o+1], b[o+2] = 53, 1, r.msgType
+	o += 3
+	if r.clientID {
+		b[o], b[o+1], b[o+2] = 61, 7, 1
+		copy(b[o+3:], r.mac[:])
+		o += 9
+	}
+	if r.reqIP != [4]byte{} {
+		b[o], b[o+1] = 50, 4
+		copy(b[o+2:], r.reqIP[:])
+		o += 6
+	}
+	if r.serverID != [4]byte{} {
+		b[o], b[o+1] = 54, 4
+		copy(b[o+2:], r.serverID[:])
+		o += 6
+	}
+	if r.msgType == msgDiscover || r.msgType == msgRequest {
+		b[o], b[o+1] = 57, 2 // maximum message size
+		binary.BigEndian.PutUint16(b[o+2:], 1500)
+		o += 4
+		b[o], b[o+1] = 55, byte(len(paramRequest))
+		o += 2 + copy(b[o+2:], paramRequest[:])
+	}
+	if r.circuit != nil {
+		n := min(len(r.circuit), 32)
+		b[o], b[o+1], b[o+2], b[o+3] = 82, byte(2+n), 1, byte(n)
+		o += 4 + copy(b[o+4:], r.circuit[:n])
+	}
+	b[o] = 255
+	o++
+	// Pad to the 300-byte BOOTP minimum that some relays and servers
+	// still expect (RFC 1542 section 2.1).
+	for o < 300 {
+		b[o] = 0
+		o++
+	}
+	return o
+}
+
+// buildFrame writes a full Ethernet frame for r into dst (FrameBufLen
+// bytes) with the given headers and returns its length.
+func buildFrame(dst []byte, m *frame.Meta, r *request, scratch []byte) (int, error) {
+	n := buildPayload(scratch, r)
+	return frame.Build(dst, m, scratch[:n])
+}
