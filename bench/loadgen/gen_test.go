@@ -415,5 +415,3 @@ func TestBuildPayloadDecodes(t *testing.T) {
 		t.Fatalf("payload %d bytes, want the 300-byte BOOTP minimum", n)
 	}
 }
-
-
