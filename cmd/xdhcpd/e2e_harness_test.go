@@ -1,0 +1,730 @@
+package main
+
+// End-to-end harness: the xdhcpd binary runs in a server namespace of a
+// throw-away lab, clients run in a client namespace joined to it by a veth
+// pair, and tests look at the daemon the way an operator does: control
+// commands, /metrics, and the CSV lease file.
+//
+// Topology of every lab (namespaces are per test, so tests may run in
+// parallel):
+//
+//	server ns: xs0 10.88.0.1/16  <── veth ──>  client ns: xc0 10.88.0.2/16
+//
+// The client end has an address so that relays (perfdhcp -l, the option 82
+// test) have a giaddr; raw clients (nclient4, udhcpc, dhclient) do not care.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+	"github.com/vishvananda/netlink"
+
+	"xdhcp/internal/lab"
+)
+
+const (
+	e2eServerIP  = "10.88.0.1"
+	e2eClientIP  = "10.88.0.2"
+	e2eServerIf  = "xs0"
+	e2eClientIf  = "xc0"
+	e2eCtlPort   = 8000
+	e2ePoolStart = "10.88.1.0"
+	e2ePoolEnd   = "10.88.1.250"
+)
+
+// e2eBins builds xdhcpd once per test binary when XDHCP_BIN does not name
+// a directory holding it. TestMain owns its directory.
+type e2eBins struct {
+	once sync.Once
+	dir  string // build output directory (TestMain's temp dir)
+	path string
+	err  error
+}
+
+// e2eBuild is set once by TestMain before any test runs and only read after.
+var e2eBuild = &e2eBins{}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "xe-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
+		os.Exit(1)
+	}
+	e2eBuild.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// xdhcpdBin returns the daemon binary: $XDHCP_BIN/xdhcpd, else one built
+// into TestMain's temporary directory (once).
+func xdhcpdBin(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("XDHCP_BIN"); d != "" {
+		p := filepath.Join(d, "xdhcpd")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+		t.Logf("XDHCP_BIN=%s has no xdhcpd: building one", d)
+	}
+	b := e2eBuild
+	b.once.Do(func() {
+		b.path = filepath.Join(b.dir, "xdhcpd")
+		cmd := exec.Command("go", "build", "-o", b.path, "xdhcp/cmd/xdhcpd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build xdhcpd: %w\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// needBinary skips t when a real client program is not installed.
+func needBinary(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed (make deps installs it): %v", name, err)
+	}
+	return p
+}
+
+// e2eEnv is one lab: a server and a client namespace and a scratch dir.
+type e2eEnv struct {
+	t    testing.TB
+	lab  *lab.Lab
+	srv  *lab.NS
+	cli  *lab.NS
+	dir  string
+	cMAC net.HardwareAddr // MAC of xc0
+}
+
+func newEnv(t testing.TB) *e2eEnv {
+	t.Helper()
+	l := lab.ForTest(t, "xe")
+	srv, err := l.NS("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := l.NS("c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Veth(srv, e2eServerIf, netip.MustParsePrefix(e2eServerIP+"/16"),
+		cli, e2eClientIf, netip.MustParsePrefix(e2eClientIP+"/16")); err != nil {
+		t.Fatal(err)
+	}
+	e := &e2eEnv{t: t, lab: l, srv: srv, cli: cli, dir: t.TempDir()}
+	h, err := cli.Handle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Delete()
+	link, err := h.LinkByName(e2eClientIf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cMAC = link.Attrs().HardwareAddr
+	return e
+}
+
+// addClientAddr adds an address to xc0 (for unicast from a leased address
+// or a second relay address).
+func (e *e2eEnv) addClientAddr(p netip.Prefix) {
+	e.t.Helper()
+	h, err := e.cli.Handle()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer h.Delete()
+	link, err := h.LinkByName(e2eClientIf)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
+	if err := h.AddrAdd(link, a); err != nil {
+		e.t.Fatalf("add %s to %s: %v", p, e2eClientIf, err)
+	}
+}
+
+// baseConfig is the Kea Dhcp4 document the tests start from: socket mode
+// on xs0, one /16 subnet with a small pool, a CSV lease file in the lab's
+// directory without LFC, the HTTP control listener on port 8000 of the
+// server namespace, logs to stderr (which the harness keeps in a file).
+func (e *e2eEnv) baseConfig() map[string]any {
+	return map[string]any{"Dhcp4": map[string]any{
+		"interfaces-config": map[string]any{"interfaces": []any{e2eServerIf}},
+		"lease-database": map[string]any{
+			"type": "memfile", "persist": true, "lfc-interval": 0,
+			"name": filepath.Join(e.dir, "leases4.csv"),
+		},
+		"valid-lifetime": 3600,
+		"control-sockets": []any{map[string]any{
+			"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": e2eCtlPort,
+		}},
+		"subnet4": []any{map[string]any{
+			"id":     1,
+			"subnet": "10.88.0.0/16",
+			"pools":  []any{map[string]any{"pool": e2ePoolStart + " - " + e2ePoolEnd}},
+			"option-data": []any{
+				map[string]any{"name": "routers", "data": e2eServerIP},
+				map[string]any{"name": "domain-name-servers", "data": e2eServerIP},
+			},
+		}},
+		"loggers": []any{map[string]any{
+			"name": "kea-dhcp4", "severity": "INFO",
+			"output_options": []any{map[string]any{"output": "stderr"}},
+		}},
+	}}
+}
+
+// dhcp4 returns the Dhcp4 map of a config built by baseConfig.
+func dhcp4(cfg map[string]any) map[string]any { return cfg["Dhcp4"].(map[string]any) }
+
+// subnet returns the i-th subnet4 entry of a config built by baseConfig.
+func subnet(cfg map[string]any, i int) map[string]any {
+	return dhcp4(cfg)["subnet4"].([]any)[i].(map[string]any)
+}
+
+// writeConfig writes cfg as JSON to name in the lab's directory.
+func (e *e2eEnv) writeConfig(name string, cfg map[string]any) string {
+	e.t.Helper()
+	b, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := filepath.Join(e.dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	return p
+}
+
+// e2eDaemon is one xdhcpd process (and its restarts) in the server namespace.
+type e2eDaemon struct {
+	e       *e2eEnv
+	cfgPath string
+	logPath string
+	http    *http.Client
+
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+}
+
+// startDaemon writes cfg and runs xdhcpd on it until it answers
+// version-get. The test's cleanup kills it if it still runs.
+func (e *e2eEnv) startDaemon(cfg map[string]any) *e2eDaemon {
+	e.t.Helper()
+	d := &e2eDaemon{
+		e:       e,
+		cfgPath: e.writeConfig("xdhcpd.json", cfg),
+		logPath: filepath.Join(e.dir, "xdhcpd.log"),
+	}
+	d.http = &http.Client{
+		Timeout: 5 * time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives: true, // restarts would leave dead pooled conns
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var c net.Conn
+				err := e.srv.Do(func() error {
+					var err error
+					var dl net.Dialer
+					c, err = dl.DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			},
+		},
+	}
+	e.t.Cleanup(func() {
+		d.kill()
+		if e.t.Failed() {
+			d.dumpLog()
+		}
+	})
+	d.start()
+	return d
+}
+
+// start runs the process and waits until it is ready.
+func (d *e2eDaemon) start() {
+	t := d.e.t
+	t.Helper()
+	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
+	cmd := d.e.srv.Command(context.Background(), xdhcpdBin(t), "-c", d.cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := d.e.srv.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd, d.exited, d.waitErr = cmd, make(chan struct{}), nil
+	go func() {
+		d.waitErr = cmd.Wait()
+		close(d.exited)
+	}()
+	d.waitReady(15 * time.Second)
+}
+
+// waitReady polls version-get until it answers, the process exits, or
+// the timeout passes.
+func (d *e2eDaemon) waitReady(timeout time.Duration) {
+	t := d.e.t
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		a, err := d.try("version-get", nil)
+		if err == nil && a.Result == 0 {
+			return
+		}
+		select {
+		case <-d.exited:
+			t.Fatalf("xdhcpd exited before it was ready (%v); log:\n%s", d.waitErr, d.log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("xdhcpd not ready after %v (last: %v %+v); log:\n%s", timeout, err, a, d.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// restart starts the process again on the same config and lease file.
+func (d *e2eDaemon) restart() {
+	d.e.t.Helper()
+	select {
+	case <-d.exited:
+	default:
+		d.e.t.Fatal("restart: xdhcpd still runs")
+	}
+	d.start()
+}
+
+// kill9 sends SIGKILL and waits for the process to be gone.
+func (d *e2eDaemon) kill9() {
+	d.e.t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		d.e.t.Fatalf("kill -9 xdhcpd: %v", err)
+	}
+	<-d.exited
+}
+
+// kill is the cleanup: SIGKILL if it still runs.
+func (d *e2eDaemon) kill() {
+	if d.cmd == nil {
+		return
+	}
+	select {
+	case <-d.exited:
+	default:
+		_ = d.cmd.Process.Signal(syscall.SIGKILL)
+		<-d.exited
+	}
+}
+
+// stop sends SIGTERM and waits (up to 10 s) for exit, returning its error.
+func (d *e2eDaemon) stop() error {
+	d.e.t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	return d.wait(10 * time.Second)
+}
+
+// wait waits for the process to exit on its own.
+func (d *e2eDaemon) wait(timeout time.Duration) error {
+	select {
+	case <-d.exited:
+		return d.waitErr
+	case <-time.After(timeout):
+		return fmt.Errorf("xdhcpd did not exit within %v", timeout)
+	}
+}
+
+// running reports whether the process has not exited.
+func (d *e2eDaemon) running() bool {
+	select {
+	case <-d.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+func (d *e2eDaemon) log() string {
+	b, _ := os.ReadFile(d.logPath)
+	if len(b) > 8000 {
+		b = append([]byte("...\n"), b[len(b)-8000:]...)
+	}
+	return string(b)
+}
+
+func (d *e2eDaemon) dumpLog() { d.e.t.Logf("xdhcpd log (%s):\n%s", d.logPath, d.log()) }
+
+// ctlAnswer is one element of a Kea control answer.
+type ctlAnswer struct {
+	Result    int             `json:"result"`
+	Text      string          `json:"text"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// try sends one control command and returns the first answer.
+func (d *e2eDaemon) try(command string, args any) (ctlAnswer, error) {
+	req := map[string]any{"command": command}
+	if args != nil {
+		req["arguments"] = args
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return ctlAnswer{}, err
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", e2eCtlPort)
+	resp, err := d.http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return ctlAnswer{}, fmt.Errorf("%s: %w", command, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return ctlAnswer{}, fmt.Errorf("%s: read answer: %w", command, err)
+	}
+	var list []ctlAnswer
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
+		return ctlAnswer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, raw)
+	}
+	return list[0], nil
+}
+
+// command sends a command and fails the test on a transport error.
+func (d *e2eDaemon) command(command string, args any) ctlAnswer {
+	d.e.t.Helper()
+	a, err := d.try(command, args)
+	if err != nil {
+		d.e.t.Fatal(err)
+	}
+	return a
+}
+
+// ok sends a command that must succeed (result 0) and decodes its
+// arguments into out (when non-nil).
+func (d *e2eDaemon) ok(command string, args any, out any) ctlAnswer {
+	d.e.t.Helper()
+	a := d.command(command, args)
+	if a.Result != 0 {
+		d.e.t.Fatalf("%s %v: result %d %q", command, args, a.Result, a.Text)
+	}
+	if out != nil {
+		if err := json.Unmarshal(a.Arguments, out); err != nil {
+			d.e.t.Fatalf("%s: decode arguments %s: %v", command, a.Arguments, err)
+		}
+	}
+	return a
+}
+
+// leaseJSON is Kea's Lease4 element as the lease commands return it.
+type leaseJSON struct {
+	IPAddress   string          `json:"ip-address"`
+	HWAddress   string          `json:"hw-address"`
+	ClientID    string          `json:"client-id"`
+	SubnetID    uint32          `json:"subnet-id"`
+	ValidLft    uint32          `json:"valid-lft"`
+	CLTT        int64           `json:"cltt"`
+	FqdnFwd     bool            `json:"fqdn-fwd"`
+	FqdnRev     bool            `json:"fqdn-rev"`
+	Hostname    string          `json:"hostname"`
+	State       int             `json:"state"`
+	UserContext json.RawMessage `json:"user-context"`
+}
+
+// leases returns lease4-get-all (an empty database answers result 3).
+func (d *e2eDaemon) leases() []leaseJSON {
+	d.e.t.Helper()
+	a := d.command("lease4-get-all", nil)
+	if a.Result == 3 {
+		return nil
+	}
+	if a.Result != 0 {
+		d.e.t.Fatalf("lease4-get-all: result %d %q", a.Result, a.Text)
+	}
+	var out struct {
+		Leases []leaseJSON `json:"leases"`
+	}
+	if err := json.Unmarshal(a.Arguments, &out); err != nil {
+		d.e.t.Fatalf("lease4-get-all: %v: %s", err, a.Arguments)
+	}
+	return out.Leases
+}
+
+// lease returns lease4-get by address and whether it exists (result 3 =
+// not found).
+func (d *e2eDaemon) lease(ip string) (leaseJSON, bool) {
+	d.e.t.Helper()
+	a := d.command("lease4-get", map[string]any{"ip-address": ip})
+	switch a.Result {
+	case 0:
+		var l leaseJSON
+		if err := json.Unmarshal(a.Arguments, &l); err != nil {
+			d.e.t.Fatalf("lease4-get %s: %v", ip, err)
+		}
+		return l, true
+	case 3:
+		return leaseJSON{}, false
+	}
+	d.e.t.Fatalf("lease4-get %s: result %d %q", ip, a.Result, a.Text)
+	return leaseJSON{}, false
+}
+
+// stat returns the newest sample of a statistic (0 when it has none).
+func (d *e2eDaemon) stat(name string) int64 {
+	d.e.t.Helper()
+	var args map[string][][2]any
+	d.ok("statistic-get", map[string]any{"name": name}, &args)
+	samples := args[name]
+	if len(samples) == 0 {
+		return 0
+	}
+	v, ok := samples[0][0].(float64)
+	if !ok {
+		d.e.t.Fatalf("statistic %s: sample %v is not a number", name, samples[0])
+	}
+	return int64(v)
+}
+
+// metrics scrapes GET /metrics.
+func (d *e2eDaemon) metrics() string {
+	d.e.t.Helper()
+	resp, err := d.http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e2eCtlPort))
+	if err != nil {
+		d.e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		d.e.t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+// metricValue finds the sample of a series ("name" or "name{labels}").
+func metricValue(text, series string) (float64, bool) {
+	for line := range strings.SplitSeq(text, "\n") {
+		rest, ok := strings.CutPrefix(line, series+" ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		return v, err == nil
+	}
+	return 0, false
+}
+
+// csvRow is one row of a Kea v4 lease file (schema 2.1), unescaped.
+type csvRow struct {
+	Address, HWAddr, ClientID string
+	ValidLft                  uint32
+	Expire                    int64
+	SubnetID                  uint32
+	FqdnFwd, FqdnRev          bool
+	Hostname                  string
+	State                     int
+	UserContext               string
+}
+
+const keaCSVHeader = "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context"
+
+// readCSV parses a lease file written by Kea or xdhcpd.
+func readCSV(t testing.TB, path string) []csvRow {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("open lease file: %v", err)
+	}
+	defer f.Close()
+	var rows []csvRow
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	first := true
+	for sc.Scan() {
+		line := sc.Text()
+		if first {
+			first = false
+			if line != keaCSVHeader {
+				t.Fatalf("lease file %s header %q, want %q", path, line, keaCSVHeader)
+			}
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		c := strings.Split(line, ",")
+		if len(c) != 11 {
+			t.Fatalf("lease file %s: row %q has %d columns", path, line, len(c))
+		}
+		num := func(s string) int64 {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				t.Fatalf("lease file %s: row %q: %v", path, line, err)
+			}
+			return v
+		}
+		rows = append(rows, csvRow{
+			Address: c[0], HWAddr: c[1], ClientID: c[2],
+			ValidLft: uint32(num(c[3])), Expire: num(c[4]), SubnetID: uint32(num(c[5])),
+			FqdnFwd: c[6] == "1", FqdnRev: c[7] == "1",
+			Hostname: keaUnescape(c[8]), State: int(num(c[9])), UserContext: keaUnescape(c[10]),
+		})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// keaUnescape undoes Kea's CSV escaping: "&#x" followed by two hex digits.
+func keaUnescape(s string) string {
+	if !strings.Contains(s, "&#x") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.HasPrefix(s[i:], "&#x") && i+5 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+3:i+5], 16, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 4
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// liveCSV folds rows as Kea loads them: the last row per address wins and
+// a row with valid lifetime 0 deletes the address.
+func liveCSV(rows []csvRow) map[string]csvRow {
+	m := map[string]csvRow{}
+	for _, r := range rows {
+		if r.ValidLft == 0 {
+			delete(m, r.Address)
+			continue
+		}
+		m[r.Address] = r
+	}
+	return m
+}
+
+// leasePath is the lease file of a config built by baseConfig.
+func (e *e2eEnv) leasePath() string { return filepath.Join(e.dir, "leases4.csv") }
+
+// nclient opens an nclient4 client on xc0 in the client namespace that
+// sends with chaddr mac (several simulated clients share the veth).
+func (e *e2eEnv) nclient(mac net.HardwareAddr, opts ...nclient4.ClientOpt) *nclient4.Client {
+	e.t.Helper()
+	var c *nclient4.Client
+	err := e.cli.Do(func() error {
+		var err error
+		all := append([]nclient4.ClientOpt{
+			nclient4.WithHWAddr(mac), nclient4.WithTimeout(time.Second), nclient4.WithRetry(3),
+		}, opts...)
+		c, err = nclient4.New(e2eClientIf, all...)
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("nclient4 on %s: %v", e2eClientIf, err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rawConn opens a broadcast raw UDP conn on xc0 (port 68) for messages that
+// get no answer (DECLINE) or must be sent exactly once.
+func (e *e2eEnv) rawConn() net.PacketConn {
+	e.t.Helper()
+	var pc net.PacketConn
+	err := e.cli.Do(func() error {
+		var err error
+		pc, err = nclient4.NewRawUDPConn(e2eClientIf, nclient4.ClientPort)
+		return err
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { pc.Close() })
+	return pc
+}
+
+// udpConn opens an ordinary UDP socket in the client namespace.
+func (e *e2eEnv) udpConn(addr string) *net.UDPConn {
+	e.t.Helper()
+	var c *net.UDPConn
+	err := e.cli.Do(func() error {
+		a, err := net.ResolveUDPAddr("udp4", addr)
+		if err != nil {
+			return err
+		}
+		c, err = net.ListenUDP("udp4", a)
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("listen udp %s in client ns: %v", addr, err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// mac returns a locally administered test MAC ending in n.
+func mac(prefix byte, n int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0x78, 0x65, prefix, byte(n >> 8), byte(n)}
+}
+
+// dora runs DISCOVER-OFFER-REQUEST-ACK and fails the test on error.
+func dora(t testing.TB, c *nclient4.Client, mods ...dhcpv4.Modifier) *nclient4.Lease {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	l, err := c.Request(ctx, mods...)
+	if err != nil {
+		t.Fatalf("DORA for %s: %v", c.InterfaceAddr(), err)
+	}
+	return l
+}
+
+// poll retries cond until it holds or timeout passes.
+func poll(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
