@@ -301,9 +301,7 @@ func (s *Server) accountPut(rt *runtime, old lease.Lease, existed bool, l lease.
 	} else {
 		s.freeAddr(rt, l.Addr)
 	}
-	if s.cache != nil {
-		s.cache.Forget(l.Addr)
-	}
+	s.forget(l.Addr)
 }
 
 // accountDelete is accountPut's counterpart for a removed lease.
@@ -318,9 +316,7 @@ func (s *Server) accountDelete(rt *runtime, old lease.Lease) {
 		}
 	}
 	s.freeAddr(rt, old.Addr)
-	if s.cache != nil {
-		s.cache.Forget(old.Addr)
-	}
+	s.forget(old.Addr)
 }
 
 func (h *leaseCommands) del(ctx context.Context, req *control.Request) control.Answer {

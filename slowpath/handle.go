@@ -477,9 +477,7 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 	if moved {
 		target.st.assigned.Add(-1)
 		s.freeAddr(rt, cur.Addr)
-		if s.cache != nil {
-			s.cache.Forget(cur.Addr)
-		}
+		s.forget(cur.Addr)
 	}
 	if s.replicator != nil {
 		if err := s.replicator.Replicate(ctx, ops); err != nil {
@@ -487,10 +485,8 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 			return
 		}
 	}
-	if s.cache != nil {
-		s.cache.Publish(&l, target.cfg)
-	}
-	s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
+	opts, siaddr := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
+	s.publish(rt, target, r, &l, opts, siaddr)
 }
 
 // release handles DHCPRELEASE: the client's lease is deleted.
@@ -516,9 +512,7 @@ func (s *Server) release(rt *runtime, r *request) {
 	if sn != nil {
 		sn.st.assigned.Add(-1)
 	}
-	if s.cache != nil {
-		s.cache.Forget(a)
-	}
+	s.forget(a)
 	if s.replicator != nil {
 		if err := s.replicator.Replicate(s.context(), ops); err != nil {
 			s.log.Warn("lease delete to partner failed", "addr", a, "err", err)
@@ -555,9 +549,7 @@ func (s *Server) decline(rt *runtime, r *request) {
 	if sn != nil {
 		sn.st.declined.Inc()
 	}
-	if s.cache != nil {
-		s.cache.Forget(a)
-	}
+	s.forget(a)
 	s.log.Info("address declined by client, on probation", "addr", a, "mac", macString(r.hw),
 		"probation_s", rt.cfg.DeclineProbationPeriod.Seconds())
 	if s.replicator != nil {
@@ -588,18 +580,23 @@ func (s *Server) context() context.Context {
 // that sets one, else the subnet's; a requested lease time (option 51) is
 // honoured within [min, max].
 func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
-	lt := sn.cfg.Lifetimes
-	for _, name := range r.classes {
-		if c := rt.cfg.Class(name); c != nil && c.ValidLifetime != nil {
-			lt = *c.ValidLifetime
-			break
-		}
-	}
+	lt := s.classLifetimes(rt, sn, r)
 	if v := r.msg.Options[optLeaseTime]; len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
 		return min(max(want, lt.Min), lt.Max)
 	}
 	return lt.Valid
+}
+
+// classLifetimes are the lifetime bounds for the client: the first of its
+// classes that sets them, else the subnet's.
+func (s *Server) classLifetimes(rt *runtime, sn *subnetRT, r *request) config.Lifetimes {
+	for _, name := range r.classes {
+		if c := rt.cfg.Class(name); c != nil && c.ValidLifetime != nil {
+			return *c.ValidLifetime
+		}
+	}
+	return sn.cfg.Lifetimes
 }
 
 // leaseHostname is the name stored with the lease: the reservation's, else

@@ -92,9 +92,7 @@ func (s *Server) Reclaim(remove bool) (int, error) {
 	for i, op := range ops {
 		l := op.Lease
 		s.freeAddr(rt, l.Addr)
-		if s.cache != nil {
-			s.cache.Forget(l.Addr)
-		}
+		s.forget(l.Addr)
 		sn := rt.byID[l.SubnetID]
 		if sn != nil {
 			sn.st.assigned.Add(-1)

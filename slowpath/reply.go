@@ -11,13 +11,14 @@ import (
 	"xdhcp/slowpath/lease"
 )
 
-// sendLease sends an OFFER or ACK for addr with lifetime valid.
-func (s *Server) sendLease(rt *runtime, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) {
-	s.sendReply(rt, sn, sn.poolFor(addr), r, typ, addr, valid, true)
+// sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
+// the reply's options and siaddr (the fast path repeats them).
+func (s *Server) sendLease(rt *runtime, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) ([]byte, netip.Addr) {
+	return s.sendReply(rt, sn, sn.poolFor(addr), r, typ, addr, valid, true)
 }
 
 // sendReply builds and transmits a reply. withLease adds lease time, T1/T2.
-func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) {
+func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) ([]byte, netip.Addr) {
 	var w optWriter
 	w.add(optMessageType, []byte{byte(typ)})
 	w.add(optServerID, r.pkt.IfAddr.AsSlice())
@@ -83,6 +84,7 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 	}
 	payload := encodeReply(r, ciaddr, yiaddr, siaddr, sname, file, w.b, false)
 	s.transmit(r, typ, yiaddr, payload)
+	return w.b, siaddr
 }
 
 // sendNak sends a DHCPNAK (RFC 2131 table 3: no lease fields, no options

@@ -14,6 +14,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath"
+	"xdhcp/fastpath/leasecache"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath/config"
 	"xdhcp/slowpath/lease"
@@ -37,13 +38,6 @@ type Replicator interface {
 	Replicate(ctx context.Context, ops []lease.Op) error
 }
 
-// LeaseCache receives every lease the server commits, so that the fast
-// path can answer renewals of it without the slow path.
-type LeaseCache interface {
-	Publish(l *lease.Lease, subnet *config.Subnet)
-	Forget(addr netip.Addr)
-}
-
 // Deps are the server's collaborators.
 type Deps struct {
 	Store      LeaseStore
@@ -51,7 +45,8 @@ type Deps struct {
 	Metrics    *metrics.Set // latency histograms; nil = none
 	Log        *slog.Logger
 	Replicator Replicator // optional
-	Cache      LeaseCache // optional
+	// Cache is the fast path's lease cache; nil in socket mode.
+	Cache *leasecache.Cache
 	Now        func() time.Time
 }
 
@@ -65,7 +60,7 @@ type Server struct {
 	st         *serverStats
 	now        func() time.Time
 	replicator Replicator
-	cache      LeaseCache
+	cache      *leasecache.Cache
 	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
 
 	rtMu sync.RWMutex
@@ -125,9 +120,26 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.rt = rt
-	s.queue = newPacketQueue(cfg.MultiThreading.PacketQueueSize)
+	s.queue = newPacketQueue(queueLimit(cfg, d.Cache != nil))
 	s.workers = workerCount(cfg)
 	return s, nil
+}
+
+// queueLimit is the bound of the queue in front of the workers: Kea's
+// packet-queue-size in socket mode; behind the fast path it is the parking
+// lot, sized by parked-packet-limit, and its occupancy drives XDP shedding.
+func queueLimit(cfg *config.Config, fastPath bool) int {
+	if fastPath && cfg.ParkedPacketLimit > 0 {
+		return cfg.ParkedPacketLimit
+	}
+	return cfg.MultiThreading.PacketQueueSize
+}
+
+// Occupancy is how full the queue is, 0 to 1 (fastpath.Occupancy).
+func (s *Server) Occupancy() float64 {
+	s.queue.mu.Lock()
+	defer s.queue.mu.Unlock()
+	return float64(s.queue.n) / float64(s.queue.limit)
 }
 
 // workerCount is the number of worker goroutines: thread-pool-size (or the
@@ -184,7 +196,12 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return fmt.Errorf("apply configuration: %w", err)
 	}
 	s.rt = rt
-	s.queue.resize(cfg.MultiThreading.PacketQueueSize)
+	s.queue.resize(queueLimit(cfg, s.cache != nil))
+	if s.cache != nil {
+		// Options, classes and lifetimes may all have changed: cached
+		// replies must be rebuilt by the slow path.
+		s.cache.Purge()
+	}
 	return nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"xdhcp/control"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
+	"xdhcp/fastpath/leasecache"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath"
 	"xdhcp/slowpath/config"
@@ -34,6 +35,9 @@ type daemon struct {
 	store   *lease.Store
 	srv     *slowpath.Server
 	ctl     *control.Server
+	// cache is the fast path's lease cache (used in XDP mode).
+	cache *leasecache.Cache
+	xdp   *xdpPath
 
 	mu        sync.Mutex // serializes reloads
 	reloaded  time.Time
@@ -79,7 +83,11 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *
 		return nil, fmt.Errorf("open lease database: %w", err)
 	}
 	log.Info("lease database open", "path", db.Name, "persist", db.Persist, "leases", d.store.Len())
+	if cfg.XDHCP.XDP.Mode != "off" {
+		d.cache = leasecache.New(leaseCacheSize)
+	}
 	d.srv, err = slowpath.New(cfg, slowpath.Deps{
+		Cache:   d.cache,
 		Store:   d.store,
 		Stats:   d.reg,
 		Metrics: d.metrics,
@@ -104,20 +112,28 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *
 		return nil, err
 	}
 	go d.sampleStats(ctx)
-	log.Info("xdhcpd serving", "version", version, "interfaces", len(d.listeners), "mode", "socket")
+	log.Info("xdhcpd serving", "version", version)
 	return d, nil
 }
 
-// startListeners opens socket mode on every configured interface.
+// leaseCacheSize bounds the fast path's lease cache (entries).
+const leaseCacheSize = 1 << 21
+
+// startListeners serves every configured interface: through XDP and AF_XDP
+// unless xdp.mode is off, in socket mode (AF_PACKET) where XDP cannot
+// attach.
 func (d *daemon) startListeners(cfg *config.Config) error {
-	if m := cfg.XDHCP.XDP.Mode; m != "off" {
-		d.log.Warn("XDP fast path is not built into this binary yet: serving in socket mode", "xdp.mode", m)
-	}
 	ifaces, err := resolveInterfaces(cfg.Interfaces)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
+	d.lisCancel = cancel
+	if cfg.XDHCP.XDP.Mode != "off" {
+		if ifaces, err = d.startXDP(ctx, cfg, ifaces); err != nil {
+			return err
+		}
+	}
 	var opened []*fastpath.SocketListener
 	for _, spec := range ifaces {
 		conn, err := afpacket.Open(spec.Name, afpacket.Options{Logger: d.log})
@@ -133,8 +149,7 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 		}
 		opened = append(opened, l)
 	}
-	if len(opened) == 0 {
-		cancel()
+	if len(opened) == 0 && (d.xdp == nil || len(d.xdp.workers) == 0) {
 		return errors.New("no interface could be opened for DHCP (check interfaces-config and that each interface has an IPv4 address)")
 	}
 	for _, l := range opened {
@@ -147,7 +162,7 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 		}(l)
 		d.log.Info("listening", "iface", l.Iface().Name, "mode", "socket")
 	}
-	d.listeners, d.lisCancel = opened, cancel
+	d.listeners = opened
 	return nil
 }
 
@@ -157,6 +172,12 @@ func (d *daemon) stopListeners() {
 	}
 	d.lisWG.Wait()
 	d.listeners = nil
+	if d.xdp != nil {
+		if err := d.xdp.close(); err != nil {
+			d.log.Warn("close XDP path", "err", err)
+		}
+		d.xdp = nil
+	}
 }
 
 // resolveInterfaces expands "*" to every up, non-loopback interface with
@@ -223,7 +244,10 @@ func (d *daemon) reload(cfg *config.Config) error {
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
 	}
-	if !reflect.DeepEqual(cfg.Interfaces, old.Interfaces) {
+	if d.xdp != nil {
+		d.xdp.syncDrops(cfg)
+	}
+	if !reflect.DeepEqual(cfg.Interfaces, old.Interfaces) || cfg.XDHCP.XDP != old.XDHCP.XDP || cfg.XDHCP.RateLimit != old.XDHCP.RateLimit {
 		d.stopListeners()
 		if err := d.startListeners(cfg); err != nil {
 			return fmt.Errorf("interfaces: %w", err)

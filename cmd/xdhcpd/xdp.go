@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
+
+	"xdhcp/bpf"
+	"xdhcp/fastpath"
+	"xdhcp/fastpath/xsk"
+	"xdhcp/internal/stats"
+	"xdhcp/slowpath/config"
+)
+
+// xdpPath is the XDP front end of the daemon: one loaded program, attached
+// to every served interface, with one AF_XDP socket and worker per queue.
+type xdpPath struct {
+	log *slog.Logger
+	// ifaces each have their own program instance: the XSKMAP is indexed
+	// by queue, and queue numbers repeat across interfaces. The drop lists,
+	// rate buckets and counters are pinned by name, so with pinning every
+	// instance shares them.
+	ifaces  []*xdpIface
+	pinned  bool
+	workers []*fastpath.Worker
+	// configDrops are the drop-list entries that come from reservations,
+	// so that a reload removes the ones the configuration no longer has.
+	configDrops map[string]bool
+}
+
+type xdpIface struct {
+	objs  *bpf.Objects
+	link  link.Link
+	socks []*xsk.Socket
+}
+
+// xdpMode maps the configuration word to the loader's mode.
+func xdpMode(s string) (bpf.Mode, bool) {
+	switch s {
+	case "native":
+		return bpf.ModeNative, true
+	case "generic":
+		return bpf.ModeGeneric, true
+	case "auto", "":
+		return bpf.ModeAuto, true
+	}
+	return 0, false
+}
+
+// pinDir returns the directory to pin maps and links in: the configured
+// bpffs directory, one subdirectory per network namespace (pinned links are
+// named by ifindex, which is only unique within a namespace). It mounts a
+// bpffs at /sys/fs/bpf when none is mounted. "" means no pinning.
+func pinDir(base string, log *slog.Logger) string {
+	if base == "" {
+		base = "/sys/fs/bpf/xdhcp"
+	}
+	if !onBPFFS(filepath.Dir(base)) && strings.HasPrefix(base, "/sys/fs/bpf/") && !onBPFFS("/sys/fs/bpf") {
+		if err := unix.Mount("bpf", "/sys/fs/bpf", "bpf", 0, ""); err != nil {
+			log.Warn("no bpffs: the drop list will not survive a restart", "err", err)
+			return ""
+		}
+	}
+	var st unix.Stat_t
+	ns := "netns"
+	if err := unix.Stat("/proc/self/ns/net", &st); err == nil {
+		ns = fmt.Sprintf("netns-%d", st.Ino)
+	}
+	dir := filepath.Join(base, ns)
+	if err := os.MkdirAll(dir, 0o700); err != nil || !onBPFFS(dir) {
+		log.Warn("pin directory is not on a bpffs: the drop list will not survive a restart", "dir", dir, "err", err)
+		return ""
+	}
+	return dir
+}
+
+func onBPFFS(path string) bool {
+	var fs unix.Statfs_t
+	return unix.Statfs(path, &fs) == nil && fs.Type == unix.BPF_FS_MAGIC
+}
+
+// rxQueues counts an interface's receive queues.
+func rxQueues(name string) int {
+	m, _ := filepath.Glob(filepath.Join("/sys/class/net", name, "queues", "rx-*"))
+	return max(len(m), 1)
+}
+
+// startXDP loads the program and serves every interface it can attach to.
+// The interfaces it could not take are returned for socket mode.
+func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []config.InterfaceSpec) (rest []config.InterfaceSpec, err error) {
+	mode, ok := xdpMode(cfg.XDHCP.XDP.Mode)
+	if !ok {
+		return nil, fmt.Errorf("xdhcp.xdp.mode %q: want native, generic, auto or off", cfg.XDHCP.XDP.Mode)
+	}
+	x := &xdpPath{log: d.log.With("component", "xdp"), configDrops: map[string]bool{}}
+	pins := pinDir(cfg.XDHCP.XDP.BPFFS, d.log)
+	x.pinned = pins != ""
+	cpus := runtime.NumCPU()
+	for _, spec := range ifaces {
+		ifc, err := net.InterfaceByName(spec.Name)
+		if err != nil {
+			d.log.Error("interface not found", "iface", spec.Name, "err", err)
+			continue
+		}
+		addr := spec.Addr
+		if !addr.IsValid() {
+			addr = firstIPv4(ifc)
+		}
+		if !addr.IsValid() {
+			d.log.Error("interface has no IPv4 address to serve from", "iface", spec.Name)
+			continue
+		}
+		objs, err := bpf.Load(bpf.Options{
+			RateLimit: cfg.XDHCP.RateLimit.Rate,
+			Burst:     cfg.XDHCP.RateLimit.Burst,
+			PinDir:    pins,
+			Logger:    x.log,
+		})
+		if err != nil {
+			d.log.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
+			rest = append(rest, spec)
+			continue
+		}
+		l, err := objs.Attach(ifc.Index, mode)
+		if err != nil {
+			objs.Close()
+			d.log.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
+			rest = append(rest, spec)
+			continue
+		}
+		xi := &xdpIface{objs: objs, link: l}
+		x.ifaces = append(x.ifaces, xi)
+		var mac [6]byte
+		copy(mac[:], ifc.HardwareAddr)
+		for q := 0; q < rxQueues(spec.Name); q++ {
+			s, err := xsk.Open(xsk.Options{Ifindex: ifc.Index, Queue: q, ZeroCopy: cfg.XDHCP.XDP.ZeroCopy, Logger: x.log})
+			if err != nil {
+				d.log.Error("AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+				continue
+			}
+			if err := objs.RegisterXSK(q, s.FD()); err != nil {
+				s.Close()
+				d.log.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+				continue
+			}
+			w, err := fastpath.NewWorker(fastpath.WorkerConfig{
+				Socket: s, Queue: q, CPU: q % cpus, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
+				Cache: d.cache, Handler: d.srv, Load: d.srv, Overload: objs,
+				High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: x.log,
+			})
+			if err != nil {
+				s.Close()
+				x.close()
+				return nil, err
+			}
+			xi.socks = append(xi.socks, s)
+			x.workers = append(x.workers, w)
+			d.log.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
+		}
+	}
+	if len(x.workers) == 0 {
+		x.close()
+		return ifaces, nil
+	}
+	for _, w := range x.workers {
+		d.lisWG.Add(1)
+		go func(w *fastpath.Worker) {
+			defer d.lisWG.Done()
+			if err := w.Run(ctx); err != nil {
+				d.log.Error("fastpath worker stopped", "err", err)
+			}
+		}(w)
+	}
+	d.xdp = x
+	x.syncDrops(cfg)
+	x.registerStats(d.reg)
+	return rest, nil
+}
+
+func firstIPv4(ifc *net.Interface) netip.Addr {
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if v4 := n.IP.To4(); v4 != nil {
+				return netip.AddrFrom4([4]byte(v4))
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// syncDrops puts every reservation whose classes contain DROP on the XDP
+// drop list, and takes off those a previous configuration put there.
+func (x *xdpPath) syncDrops(cfg *config.Config) {
+	want := map[string]bool{}
+	add := func(r *config.Reservation) {
+		for _, c := range r.ClientClasses {
+			if c != "DROP" {
+				continue
+			}
+			switch {
+			case len(r.HWAddr) > 0:
+				want["h"+string(r.HWAddr)] = true
+			case len(r.ClientID) > 0:
+				want["c"+string(r.ClientID)] = true
+			}
+		}
+	}
+	for _, r := range cfg.Reservations {
+		add(r)
+	}
+	for _, sn := range cfg.Subnets {
+		for _, r := range sn.Reservations {
+			add(r)
+		}
+	}
+	set := func(k string, on bool) error {
+		var errs []error
+		for _, o := range x.instances() {
+			if k[0] == 'h' {
+				errs = append(errs, o.DropMAC([]byte(k[1:]), on))
+			} else {
+				errs = append(errs, o.DropClientID([]byte(k[1:]), on))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for k := range x.configDrops {
+		if !want[k] {
+			if err := set(k, false); err != nil {
+				x.log.Warn("remove drop-list entry", "err", err)
+			}
+		}
+	}
+	for k := range want {
+		if err := set(k, true); err != nil {
+			x.log.Warn("add drop-list entry", "err", err)
+		}
+	}
+	x.configDrops = want
+}
+
+// registerStats exports the XDP verdict counters and the workers' counters
+// as statistics, summed at read time.
+func (x *xdpPath) registerStats(reg *stats.Registry) {
+	counter := func(f func(bpf.Counters) uint64) func() int64 {
+		return func() int64 {
+			var n uint64
+			for _, o := range x.instances() {
+				if c, err := o.Counters(); err == nil {
+					n += f(c)
+				}
+			}
+			return int64(n)
+		}
+	}
+	for name, f := range map[string]func(bpf.Counters) uint64{
+		"xdp-pass-not-dhcp":        func(c bpf.Counters) uint64 { return c.NotDHCP },
+		"xdp-pass-fragment":        func(c bpf.Counters) uint64 { return c.Fragment },
+		"xdp-pass-not-request":     func(c bpf.Counters) uint64 { return c.NotRequest },
+		"xdp-pass-xsk-missing":     func(c bpf.Counters) uint64 { return c.XSKMissing },
+		"xdp-drop-malformed":       func(c bpf.Counters) uint64 { return c.Malformed },
+		"xdp-drop-mac":             func(c bpf.Counters) uint64 { return c.DropMAC },
+		"xdp-drop-client-id":       func(c bpf.Counters) uint64 { return c.DropClientID },
+		"xdp-drop-rate-limited":    func(c bpf.Counters) uint64 { return c.RateLimited },
+		"xdp-drop-ha-out-of-scope": func(c bpf.Counters) uint64 { return c.HAOutOfScope },
+		"xdp-drop-shed-discover":   func(c bpf.Counters) uint64 { return c.ShedDiscover },
+		"xdp-drop-shed-other":      func(c bpf.Counters) uint64 { return c.ShedOther },
+		"xdp-redirected":           func(c bpf.Counters) uint64 { return c.Redirected },
+	} {
+		reg.Func(name, stats.KindCounter, counter(f))
+	}
+	sum := func(f func(*fastpath.WorkerStats) uint64) func() int64 {
+		return func() int64 {
+			var n uint64
+			for _, w := range x.workers {
+				n += f(&w.Stats)
+			}
+			return int64(n)
+		}
+	}
+	for name, f := range map[string]func(*fastpath.WorkerStats) uint64{
+		"fastpath-rx-frames":            func(s *fastpath.WorkerStats) uint64 { return s.RxFrames.Load() },
+		"fastpath-rx-malformed":         func(s *fastpath.WorkerStats) uint64 { return s.RxMalformed.Load() },
+		"fastpath-cache-hits":           func(s *fastpath.WorkerStats) uint64 { return s.CacheHits.Load() },
+		"fastpath-cache-misses":         func(s *fastpath.WorkerStats) uint64 { return s.CacheMisses.Load() },
+		"fastpath-handoffs":             func(s *fastpath.WorkerStats) uint64 { return s.Handoffs.Load() },
+		"fastpath-tx-frames":            func(s *fastpath.WorkerStats) uint64 { return s.TxFrames.Load() },
+		"fastpath-tx-errors":            func(s *fastpath.WorkerStats) uint64 { return s.TxErrors.Load() },
+		"fastpath-slow-replies":         func(s *fastpath.WorkerStats) uint64 { return s.SlowReplies.Load() },
+		"fastpath-slow-replies-dropped": func(s *fastpath.WorkerStats) uint64 { return s.SlowDropped.Load() },
+	} {
+		reg.Func(name, stats.KindCounter, sum(f))
+	}
+	reg.Func("fastpath-overload-level", stats.KindGauge, func() int64 {
+		var lvl int64
+		for _, w := range x.workers {
+			lvl = max(lvl, int64(w.Stats.OverloadLevel.Load()))
+		}
+		return lvl
+	})
+	ring := func(f func(xsk.Statistics) uint64) func() int64 {
+		return func() int64 {
+			var n uint64
+			for _, xi := range x.ifaces {
+				for _, s := range xi.socks {
+					if st, err := s.Stats(); err == nil {
+						n += f(st)
+					}
+				}
+			}
+			return int64(n)
+		}
+	}
+	reg.Func("xsk-rx-dropped", stats.KindCounter, ring(func(s xsk.Statistics) uint64 { return s.RxDropped }))
+	reg.Func("xsk-rx-ring-full", stats.KindCounter, ring(func(s xsk.Statistics) uint64 { return s.RxRingFull }))
+	reg.Func("xsk-rx-fill-ring-empty", stats.KindCounter, ring(func(s xsk.Statistics) uint64 { return s.RxFillRingEmptyDescs }))
+	reg.Func("xsk-tx-ring-empty", stats.KindCounter, ring(func(s xsk.Statistics) uint64 { return s.TxRingEmptyDescs }))
+	reg.Func("xsk-invalid-descs", stats.KindCounter, ring(func(s xsk.Statistics) uint64 { return s.RxInvalidDescs + s.TxInvalidDescs }))
+}
+
+// instances are the program instances whose maps differ: all of them
+// without pinning, the first one with it (the pinned maps are shared).
+func (x *xdpPath) instances() []*bpf.Objects {
+	var out []*bpf.Objects
+	for _, xi := range x.ifaces {
+		out = append(out, xi.objs)
+		if x.pinned {
+			break
+		}
+	}
+	return out
+}
+
+// close releases the sockets and the program instances. Pinned links stay
+// attached: their program keeps dropping what the drop list says and
+// passes the rest to the stack until the next start registers new sockets.
+func (x *xdpPath) close() error {
+	var errs []error
+	for _, xi := range x.ifaces {
+		for q, s := range xi.socks {
+			_ = xi.objs.UnregisterXSK(q)
+			errs = append(errs, s.Close())
+		}
+		errs = append(errs, xi.link.Close(), xi.objs.Close())
+	}
+	x.ifaces = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,289 @@
+package fastpath
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"xdhcp/fastpath/dhcpview"
+	"xdhcp/fastpath/frame"
+	"xdhcp/fastpath/leasecache"
+	"xdhcp/fastpath/xsk"
+)
+
+// OverloadSetter writes a queue's overload level into the XDP program
+// (bpf.Objects implements it).
+type OverloadSetter interface {
+	SetOverload(queue int, level uint32) error
+}
+
+// Occupancy reports how full the parking lot in front of the slow path is,
+// from 0 to 1 (slowpath.Server implements it).
+type Occupancy interface {
+	Occupancy() float64
+}
+
+// WorkerConfig wires one worker to its queue.
+type WorkerConfig struct {
+	Socket  *xsk.Socket
+	Queue   int
+	CPU     int // CPU to pin the worker's thread to; -1 = no pinning
+	IfIndex int
+	IfName  string
+	IfMAC   [6]byte
+	IfAddr  netip.Addr
+	// Cache answers renewals; nil sends every request to the handler.
+	Cache   *leasecache.Cache
+	Handler Handler
+	// Load and Overload drive the XDP overload level; either may be nil.
+	Load     Occupancy
+	Overload OverloadSetter
+	// High and Low are the occupancy watermarks: level 1 at High, level 2
+	// halfway between High and full, back to 0 only at Low (hysteresis).
+	High, Low float64
+	Log       *slog.Logger
+}
+
+// WorkerStats are one worker's counters: written by the worker alone,
+// read by the metrics scraper. Padded so two workers' counters never share
+// a cache line.
+type WorkerStats struct {
+	RxFrames, RxMalformed    atomic.Uint64
+	CacheHits, CacheMisses   atomic.Uint64
+	Handoffs                 atomic.Uint64
+	TxFrames, TxErrors       atomic.Uint64
+	SlowReplies, SlowDropped atomic.Uint64
+	OverloadLevel            atomic.Uint32
+	_                        [64]byte
+}
+
+// Worker owns one AF_XDP socket: it answers cached renewals itself and
+// hands everything else to the slow path, whose replies it transmits.
+type Worker struct {
+	cfg   WorkerConfig
+	Stats WorkerStats
+
+	replies chan slowReply
+	level   uint32
+}
+
+type slowReply struct {
+	meta    frame.Meta
+	payload []byte
+}
+
+// replyQueue bounds the slow-path replies waiting for this worker's TX
+// ring; a slow path that outruns the ring gets an error, never a block.
+const replyQueue = 4096
+
+// NewWorker checks cfg and returns a worker; Run starts it.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Socket == nil || cfg.Handler == nil {
+		return nil, errors.New("fastpath: worker needs a socket and a handler")
+	}
+	if cfg.High <= 0 || cfg.High > 1 {
+		cfg.High = 0.75
+	}
+	if cfg.Low < 0 || cfg.Low >= cfg.High {
+		cfg.Low = cfg.High / 3
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Worker{cfg: cfg, replies: make(chan slowReply, replyQueue)}, nil
+}
+
+// Send queues a slow-path reply for transmission on this worker's queue.
+// The worker owns payload from here on. Safe from any goroutine.
+func (w *Worker) Send(dst *frame.Meta, payload []byte) error {
+	dst.SrcMAC = w.cfg.IfMAC
+	select {
+	case w.replies <- slowReply{meta: *dst, payload: payload}:
+		return nil
+	default:
+		w.Stats.SlowDropped.Add(1)
+		return errors.New("fastpath: reply queue full")
+	}
+}
+
+// Run is the worker loop. It locks itself to an OS thread pinned to
+// cfg.CPU and returns when ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if w.cfg.CPU >= 0 {
+		var set unix.CPUSet
+		set.Set(w.cfg.CPU)
+		if err := unix.SchedSetaffinity(0, &set); err != nil {
+			w.cfg.Log.Warn("cannot pin fastpath worker", "queue", w.cfg.Queue, "cpu", w.cfg.CPU, "err", err)
+		}
+	}
+	const batch = 64
+	var (
+		sock = w.cfg.Socket
+		rx   = make([]xsk.Desc, batch)
+		tx   = make([]xsk.Desc, 0, batch+replyQueue)
+		meta frame.Meta
+		view dhcpview.View
+	)
+	for ctx.Err() == nil {
+		n := sock.Receive(rx)
+		if n == 0 {
+			tx = w.slowReplies(tx[:0])
+			w.transmit(tx)
+			w.adjustOverload()
+			if _, err := sock.Poll(time.Millisecond); err != nil && !errors.Is(err, unix.EINTR) {
+				return fmt.Errorf("poll xsk queue %d: %w", w.cfg.Queue, err)
+			}
+			continue
+		}
+		now := time.Now() // one clock read per batch
+		unixNow := now.Unix()
+		tx = tx[:0]
+		for _, d := range rx[:n] {
+			w.Stats.RxFrames.Add(1)
+			buf := sock.Frame(d)
+			payload, err := frame.Parse(buf, &meta)
+			if err != nil || meta.DstPort != 67 {
+				w.Stats.RxMalformed.Add(1)
+				sock.Release(d.Addr)
+				continue
+			}
+			if out, ok := w.answer(&view, payload, &meta, unixNow); ok {
+				tx = append(tx, out)
+				sock.Release(d.Addr)
+				continue
+			}
+			w.cfg.Handler.Enqueue(&Packet{
+				IfIndex:  w.cfg.IfIndex,
+				IfName:   w.cfg.IfName,
+				IfAddr:   w.cfg.IfAddr,
+				IfMAC:    w.cfg.IfMAC,
+				Meta:     meta,
+				Data:     bytes.Clone(payload),
+				Out:      w,
+				Received: now,
+			})
+			w.Stats.Handoffs.Add(1)
+			sock.Release(d.Addr)
+		}
+		tx = w.slowReplies(tx)
+		w.transmit(tx)
+		w.adjustOverload()
+	}
+	return nil
+}
+
+// answer builds the ACK for a renewal whose lease the cache may reuse.
+// It allocates nothing: the reply goes straight into a TX frame.
+func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *frame.Meta, now int64) (xsk.Desc, bool) {
+	c := w.cfg.Cache
+	if c == nil || v.Parse(payload) != nil || !v.IsRenewal() {
+		return xsk.Desc{}, false
+	}
+	e, ok := c.Lookup(v.Ciaddr())
+	if !ok {
+		w.Stats.CacheMisses.Add(1)
+		return xsk.Desc{}, false
+	}
+	remaining, ok := leasecache.Reusable(e, v, now)
+	if !ok {
+		w.Stats.CacheMisses.Add(1)
+		return xsk.Desc{}, false
+	}
+	addr, buf, ok := w.cfg.Socket.GetTxFrame()
+	if !ok {
+		w.Stats.TxErrors.Add(1)
+		return xsk.Desc{}, false
+	}
+	n, err := leasecache.BuildACK(buf, v, meta, e, remaining, w.cfg.IfMAC)
+	if err != nil {
+		w.cfg.Socket.Release(addr)
+		w.Stats.TxErrors.Add(1)
+		return xsk.Desc{}, false
+	}
+	w.Stats.CacheHits.Add(1)
+	return xsk.Desc{Addr: addr, Len: uint32(n)}, true
+}
+
+// slowReplies moves queued slow-path replies into TX frames.
+func (w *Worker) slowReplies(tx []xsk.Desc) []xsk.Desc {
+	for {
+		select {
+		case r := <-w.replies:
+			addr, buf, ok := w.cfg.Socket.GetTxFrame()
+			if !ok {
+				w.Stats.SlowDropped.Add(1)
+				continue
+			}
+			n, err := frame.Build(buf, &r.meta, r.payload)
+			if err != nil {
+				w.cfg.Socket.Release(addr)
+				w.Stats.SlowDropped.Add(1)
+				continue
+			}
+			w.Stats.SlowReplies.Add(1)
+			tx = append(tx, xsk.Desc{Addr: addr, Len: uint32(n)})
+		default:
+			return tx
+		}
+	}
+}
+
+func (w *Worker) transmit(tx []xsk.Desc) {
+	if len(tx) == 0 {
+		return
+	}
+	sent, err := w.cfg.Socket.Transmit(tx)
+	w.Stats.TxFrames.Add(uint64(sent))
+	if err != nil {
+		w.Stats.TxErrors.Add(uint64(len(tx) - sent))
+		if sent < len(tx) {
+			w.cfg.Socket.Release(addrs(tx[sent:])...)
+		}
+	}
+}
+
+func addrs(ds []xsk.Desc) []uint64 {
+	out := make([]uint64, len(ds))
+	for i, d := range ds {
+		out[i] = d.Addr
+	}
+	return out
+}
+
+// adjustOverload maps parking-lot occupancy to the queue's XDP overload
+// level with hysteresis: up at the high watermarks, down only at Low.
+func (w *Worker) adjustOverload() {
+	if w.cfg.Load == nil || w.cfg.Overload == nil {
+		return
+	}
+	occ := w.cfg.Load.Occupancy()
+	level := w.level
+	switch {
+	case occ >= (1+w.cfg.High)/2:
+		level = 2
+	case occ >= w.cfg.High:
+		level = max(level, 1)
+	case occ <= w.cfg.Low:
+		level = 0
+	}
+	if level == w.level {
+		return
+	}
+	if err := w.cfg.Overload.SetOverload(w.cfg.Queue, level); err != nil {
+		w.cfg.Log.Warn("set overload level", "queue", w.cfg.Queue, "err", err)
+		return
+	}
+	w.cfg.Log.Info("overload level changed", "queue", w.cfg.Queue, "from", w.level, "to", level, "occupancy", occ)
+	w.level = level
+	w.Stats.OverloadLevel.Store(level)
+}
