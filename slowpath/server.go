@@ -47,7 +47,7 @@ type Deps struct {
 	Replicator Replicator // optional
 	// Cache is the fast path's lease cache; nil in socket mode.
 	Cache *leasecache.Cache
-	Now        func() time.Time
+	Now   func() time.Time
 }
 
 var _ fastpath.Handler = (*Server)(nil)
