@@ -1,0 +1,336 @@
+package ha
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"xdhcp/control"
+)
+
+// RegisterCommands adds the HA commands to c: the partner-to-partner ones
+// (ha-heartbeat, ha-sync-complete-notify, ha-maintenance-notify, ha-reset)
+// and the admin ones (ha-maintenance-start, ha-maintenance-cancel,
+// ha-scopes, ha-continue, ha-sync). The lease and dhcp-disable/enable
+// commands a partner also sends are the slow path's.
+//
+// With several relationships a command goes to the relationship named by
+// an argument "server-name" (a peer's name, as Kea ≥2.5 sends it), else to
+// the one whose partner's URL host is the request's source address, else
+// to the first.
+func (s *Service) RegisterCommands(c *control.Server) {
+	c.Handle("ha-heartbeat", s.cmdHeartbeat)
+	c.Handle("ha-sync-complete-notify", s.cmdSyncCompleteNotify)
+	c.Handle("ha-maintenance-notify", s.cmdMaintenanceNotify)
+	c.Handle("ha-maintenance-start", s.cmdMaintenanceStart)
+	c.Handle("ha-maintenance-cancel", s.cmdMaintenanceCancel)
+	c.Handle("ha-reset", s.cmdReset)
+	c.Handle("ha-scopes", s.cmdScopes)
+	c.Handle("ha-continue", s.cmdContinue)
+	c.Handle("ha-sync", s.cmdSync)
+}
+
+// route picks the relationship a command is for.
+func (s *Service) route(req *control.Request) (*Relationship, *control.Answer) {
+	if len(s.rels) == 1 {
+		return s.rels[0], nil
+	}
+	var a struct {
+		ServerName string `json:"server-name"`
+	}
+	if len(req.Arguments) > 0 {
+		_ = json.Unmarshal(req.Arguments, &a)
+	}
+	if a.ServerName != "" {
+		for _, r := range s.rels {
+			if r.cfg.peer(a.ServerName) != nil && (a.ServerName != r.me.Name || len(s.rels) == 1) {
+				return r, nil
+			}
+		}
+		ans := control.Errorf("server name '%s' is not a peer of any relationship", a.ServerName)
+		return nil, &ans
+	}
+	if ap, err := netip.ParseAddrPort(req.Remote); err == nil {
+		for _, r := range s.rels {
+			if r.partner != nil {
+				if h, err := netip.ParseAddr(r.partner.cfg.URL.Hostname()); err == nil && h.Unmap() == ap.Addr().Unmap() {
+					return r, nil
+				}
+			}
+		}
+	}
+	return s.rels[0], nil
+}
+
+func (s *Service) cmdHeartbeat(_ context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	r.mu.Lock()
+	args := heartbeatArgs{
+		DateTime:          r.s.now().UTC().Format(http.TimeFormat),
+		Scopes:            r.scopesLocked(),
+		State:             r.state.String(),
+		UnsentUpdateCount: r.unsent.Load(),
+	}
+	r.mu.Unlock()
+	return control.Answer{Result: control.ResultSuccess, Text: "HA peer status returned.", Arguments: args}
+}
+
+func (s *Service) cmdSyncCompleteNotify(_ context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	r.mu.Lock()
+	if r.state == StatePartnerDown {
+		// The next heartbeat decides (see Relationship.heartbeat).
+		r.syncNotified = true
+	} else {
+		s.d.Network.Enable(originPartner)
+	}
+	r.mu.Unlock()
+	return control.Answer{Result: control.ResultSuccess, Text: "Server successfully notified about the synchronization completion."}
+}
+
+func (s *Service) cmdMaintenanceNotify(_ context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	var a struct {
+		Cancel *bool `json:"cancel"`
+	}
+	if err := req.DecodeArguments(&a); err != nil {
+		return control.Errorf("%v", err)
+	}
+	if a.Cancel == nil {
+		return control.Errorf("'cancel' is mandatory for the 'ha-maintenance-notify' command")
+	}
+	r.mu.Lock()
+	defer func() {
+		r.mu.Unlock()
+		s.publishScopes()
+	}()
+	if !*a.Cancel {
+		switch r.state {
+		case StateBackup, StatePartnerInMaintenance, StateTerminated:
+			return control.Answer{Result: ResultMaintenanceNotAllowed,
+				Text: fmt.Sprintf("Unable to transition the server from the %s to in-maintenance state.", r.state)}
+		}
+		r.transitionLocked(StateInMaintenance, "ha-maintenance-notify")
+		return control.Answer{Result: control.ResultSuccess, Text: "Server is in-maintenance state."}
+	}
+	if r.state != StateInMaintenance {
+		return control.Errorf("Unable to cancel the maintenance for the server not in the in-maintenance state.")
+	}
+	r.transitionLocked(r.prevState, "ha-maintenance-notify cancel")
+	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance canceled."}
+}
+
+func (s *Service) cmdMaintenanceStart(ctx context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	if r.partner == nil {
+		return control.Errorf("%v", errNoPartner)
+	}
+	st := r.State()
+	switch st {
+	case StateBackup, StateInMaintenance, StatePartnerInMaintenance, StateTerminated:
+		return control.Errorf("Unable to transition the server from the %s to partner-in-maintenance state.", st)
+	}
+	a, err := r.partner.c.do(ctx, cmdMaintenanceNotify, map[string]any{"cancel": false}, RequestTimeout)
+	r.mu.Lock()
+	defer func() {
+		r.mu.Unlock()
+		s.publishScopes()
+	}()
+	switch {
+	case err != nil || a.Result == control.ResultError:
+		r.partnerState = StateUnavailable
+		r.forceFailover = true
+		r.transitionLocked(StatePartnerDown, "ha-maintenance-start, partner unreachable")
+		r.forceFailover = true
+		r.setScopesLocked(r.activePeers())
+		return control.Answer{Result: control.ResultSuccess,
+			Text: "Server is now in the partner-down state as its partner appears to be offline for maintenance."}
+	case a.Result == control.ResultSuccess:
+		r.partnerState = StateInMaintenance
+		r.transitionLocked(StatePartnerInMaintenance, "ha-maintenance-start")
+		return control.Answer{Result: control.ResultSuccess,
+			Text: "Server is now in the partner-in-maintenance state and its partner is in-maintenance state. The partner can be now safely shut down."}
+	default:
+		return control.Errorf("Unable to transition to the partner-in-maintenance state. The partner server responded with the following message to the ha-maintenance-notify command: %s.", a.Text)
+	}
+}
+
+func (s *Service) cmdMaintenanceCancel(ctx context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	if r.State() != StatePartnerInMaintenance || r.partner == nil {
+		return control.Errorf("Unable to cancel maintenance request because the server is not in the partner-in-maintenance state.")
+	}
+	a, err := r.partner.c.do(ctx, cmdMaintenanceNotify, map[string]any{"cancel": true}, RequestTimeout)
+	if err != nil {
+		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %v.", err)
+	}
+	if a.Result != control.ResultSuccess {
+		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %s.", a.Text)
+	}
+	r.mu.Lock()
+	r.transitionLocked(r.prevState, "ha-maintenance-cancel")
+	r.mu.Unlock()
+	s.publishScopes()
+	r.poke()
+	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance successfully canceled."}
+}
+
+func (s *Service) cmdReset(_ context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	r.mu.Lock()
+	if r.state == StateWaiting {
+		r.mu.Unlock()
+		return control.Answer{Result: control.ResultSuccess, Text: "HA state machine already in WAITING state."}
+	}
+	r.transitionLocked(StateWaiting, "ha-reset")
+	r.mu.Unlock()
+	s.publishScopes()
+	r.poke()
+	return control.Answer{Result: control.ResultSuccess, Text: "HA state machine reset."}
+}
+
+func (s *Service) cmdScopes(_ context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	var a struct {
+		Scopes *[]string `json:"scopes"`
+	}
+	if err := req.DecodeArguments(&a); err != nil {
+		return control.Errorf("%v", err)
+	}
+	if a.Scopes == nil {
+		return control.Errorf("'scopes' is mandatory for the 'ha-scopes' command")
+	}
+	for _, name := range *a.Scopes {
+		if !r.validScope(name) {
+			return control.Errorf("invalid server name specified '%s' while enabling/disabling HA scopes", name)
+		}
+	}
+	r.mu.Lock()
+	r.setScopesLocked(*a.Scopes)
+	r.mu.Unlock()
+	s.publishScopes()
+	return control.Answer{Result: control.ResultSuccess, Text: "New HA scopes configured."}
+}
+
+func (s *Service) cmdContinue(_ context.Context, req *control.Request) control.Answer {
+	r, bad := s.route(req)
+	if bad != nil {
+		return *bad
+	}
+	r.mu.Lock()
+	was := r.paused
+	r.paused = false
+	r.mu.Unlock()
+	if !was {
+		return control.Answer{Result: control.ResultSuccess, Text: "HA state machine is not paused."}
+	}
+	r.poke()
+	return control.Answer{Result: control.ResultSuccess, Text: "HA state machine continues."}
+}
+
+func (s *Service) cmdSync(ctx context.Context, req *control.Request) control.Answer {
+	var a struct {
+		ServerName *string `json:"server-name"`
+		MaxPeriod  *int64  `json:"max-period"`
+	}
+	if err := req.DecodeArguments(&a); err != nil {
+		return control.Errorf("%v", err)
+	}
+	if a.ServerName == nil {
+		return control.Errorf("'server-name' is mandatory for the 'ha-sync' command")
+	}
+	var period time.Duration
+	if a.MaxPeriod != nil {
+		if *a.MaxPeriod <= 0 {
+			return control.Errorf("'max-period' must be a positive integer in the 'ha-sync' command")
+		}
+		period = time.Duration(*a.MaxPeriod) * time.Second
+	}
+	for _, r := range s.rels {
+		var p *peerLink
+		if r.partner != nil && r.partner.cfg.Name == *a.ServerName {
+			p = r.partner
+		}
+		for _, b := range r.backups {
+			if b.cfg.Name == *a.ServerName {
+				p = b
+			}
+		}
+		if p == nil {
+			continue
+		}
+		r.stepMu.Lock()
+		err := r.syncFrom(ctx, p, period)
+		r.stepMu.Unlock()
+		if err != nil {
+			return control.Errorf("%v", err)
+		}
+		return control.Answer{Result: control.ResultSuccess, Text: "Lease database synchronization complete."}
+	}
+	return control.Errorf("server name '%s' does not match any peer", *a.ServerName)
+}
+
+// Status is the "high-availability" value of status-get (§1.4.13): one map
+// per relationship. The daemon sets arguments["high-availability"] to it.
+func (s *Service) Status() []map[string]any {
+	out := make([]map[string]any, 0, len(s.rels))
+	now := s.now()
+	for _, r := range s.rels {
+		r.mu.Lock()
+		servers := map[string]any{
+			"local": map[string]any{"role": string(r.me.Role), "scopes": r.scopesLocked(), "state": r.state.String()},
+		}
+		if r.partner != nil {
+			age := 0.0
+			if r.inTouch {
+				age = float64(int64(now.Sub(time.Unix(0, r.lastOKUnixNano.Load())) / time.Second))
+			}
+			interrupted := r.interrupted(now)
+			left := 0
+			if interrupted {
+				left = r.cfg.MaxUnackedClients - r.unacked + 1
+			}
+			last := r.partnerState
+			if last == StateUnknown {
+				last = StateUnavailable
+			}
+			scopes := r.partnerScopes
+			if scopes == nil {
+				scopes = []string{}
+			}
+			servers["remote"] = map[string]any{
+				"age": age, "analyzed-packets": r.analyzed, "communication-interrupted": interrupted,
+				"connecting-clients": len(r.connecting), "in-touch": r.inTouch, "last-scopes": scopes,
+				"last-state": last.String(), "role": string(r.partner.cfg.Role),
+				"unacked-clients": r.unacked, "unacked-clients-left": left,
+			}
+		}
+		r.mu.Unlock()
+		out = append(out, map[string]any{"ha-mode": string(r.cfg.Mode), "ha-servers": servers})
+	}
+	return out
+}

@@ -1,0 +1,244 @@
+package ha
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"xdhcp/control"
+)
+
+// restrictedCommands are the only commands Kea's HA+MT dedicated listener
+// accepts with restrict-commands (others get HTTP 403).
+var restrictedCommands = map[string]bool{
+	"list-commands": true, "status-get": true, "dhcp-disable": true, "dhcp-enable": true,
+	"ha-reset": true, "ha-heartbeat": true, "lease4-update": true, "lease4-del": true,
+	"lease4-get-all": true, "lease4-get-page": true, "ha-maintenance-notify": true,
+	"ha-sync-complete-notify": true,
+}
+
+// maxRequestSize bounds a command body on the dedicated listener.
+const maxRequestSize = 1 << 20
+
+// Handler serves Kea's command protocol for the HA dedicated listener:
+// POST / with Content-Type application/json, answered as a one-element
+// list with Content-Length (never chunked), commands run by c. With
+// restrict, commands outside Kea's dedicated-listener list get HTTP 403
+// {"result": 403, "text": "Forbidden"}; a non-POST or non-JSON request gets
+// 400 {"result": 400, "text": "Bad Request"}, as Kea answers.
+func Handler(c *control.Server, restrict bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if r.Method != http.MethodPost || err != nil || mt != "application/json" {
+			writeAnswer(w, http.StatusBadRequest, control.Answer{Result: http.StatusBadRequest, Text: "Bad Request"}, false)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestSize))
+		if err != nil {
+			writeAnswer(w, http.StatusBadRequest, control.Answer{Result: http.StatusBadRequest, Text: "Bad Request"}, false)
+			return
+		}
+		if restrict {
+			var peek struct {
+				Command string `json:"command"`
+			}
+			_ = json.Unmarshal(body, &peek)
+			if !restrictedCommands[peek.Command] {
+				writeAnswer(w, http.StatusForbidden, control.Answer{Result: http.StatusForbidden, Text: "Forbidden"}, false)
+				return
+			}
+		}
+		a := c.Dispatch(r.Context(), body, r.RemoteAddr, "")
+		writeAnswer(w, http.StatusOK, a, true)
+	})
+}
+
+func writeAnswer(w http.ResponseWriter, code int, a control.Answer, list bool) {
+	var v any = a
+	if list {
+		v = []control.Answer{a}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		_ = enc.Encode([]control.Answer{control.Errorf("internal error: cannot encode answer")})
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// Listener is the HA+MT dedicated listener: this server's own peer URL
+// served directly by the daemon, as kea-dhcp4 does with
+// multi-threading.http-dedicated-listener.
+type Listener struct {
+	srvs []*http.Server
+	lns  []net.Listener
+	wg   sync.WaitGroup
+}
+
+// ListenDedicated starts a listener on this server's URL for every
+// relationship that enables multi-threading with a dedicated listener
+// (one per distinct address), running commands through c (which must have
+// the slow path's lease and dhcp-disable/enable commands and RegisterCommands'
+// HA commands). It returns nil and no error when none is configured.
+func (s *Service) ListenDedicated(c *control.Server) (*Listener, error) {
+	l := &Listener{}
+	seen := map[string]bool{}
+	for _, r := range s.rels {
+		mt := r.cfg.MultiThreading
+		if !mt.Enable || !mt.HTTPDedicatedListener {
+			continue
+		}
+		addr := r.me.Addr()
+		if seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		srv := &http.Server{
+			Handler:           Handler(c, r.cfg.RestrictCommands),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      time.Duration(r.cfg.SyncTimeout) + 10*time.Second,
+			IdleTimeout:       30 * time.Second,
+			// Kea speaks HTTP/1.1 only.
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+			ErrorLog:     slog.NewLogLogger(s.log.With("listener", addr).Handler(), slog.LevelWarn),
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			_ = l.Close()
+			return nil, fmt.Errorf("ha dedicated listener %s: %w", addr, err)
+		}
+		if r.me.URL.Scheme == "https" {
+			cfg, err := serverTLS(r.me, r.cfg.RequireClientCerts)
+			if err != nil {
+				_ = ln.Close()
+				_ = l.Close()
+				return nil, fmt.Errorf("ha dedicated listener %s: %w", addr, err)
+			}
+			ln = tls.NewListener(ln, cfg)
+		}
+		l.srvs = append(l.srvs, srv)
+		l.lns = append(l.lns, ln)
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("ha dedicated listener failed", "listener", addr, "err", err)
+			}
+		}()
+		s.log.Info("ha dedicated listener", "listener", addr, "tls", r.me.URL.Scheme == "https",
+			"restrict_commands", r.cfg.RestrictCommands)
+	}
+	if len(l.srvs) == 0 {
+		return nil, nil
+	}
+	return l, nil
+}
+
+// Addrs lists the bound addresses.
+func (l *Listener) Addrs() []net.Addr {
+	out := make([]net.Addr, len(l.lns))
+	for i, ln := range l.lns {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Close stops the listeners, letting in-flight requests finish for a few
+// seconds.
+func (l *Listener) Close() error {
+	if l == nil {
+		return nil
+	}
+	var errs []error
+	for _, srv := range l.srvs {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, srv.Close())
+		}
+		cancel()
+	}
+	l.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// serverTLS is the dedicated listener's TLS: our certificate, and client
+// certificates verified against the trust anchor when required.
+func serverTLS(me *PeerConfig, requireClient bool) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(me.CertFile, me.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load cert-file %s / key-file %s: %w", me.CertFile, me.KeyFile, err)
+	}
+	pool, err := loadTrustAnchor(me.TrustAnchor)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if requireClient {
+		cfg.ClientAuth = tls.RequireAnyClientCert
+		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			return verifyChain(raw, pool, x509.ExtKeyUsageClientAuth)
+		}
+	}
+	return cfg, nil
+}
+
+// RegisterMetrics adds HA gauges to set: per relationship (label
+// "server"), the state and partner state as numbers (State values), unsent
+// updates, heartbeat latency, communication-interrupted, unacked clients,
+// backlog length, transitions and synchronization progress.
+func (s *Service) RegisterMetrics(set *metrics.Set) {
+	for _, r := range s.rels {
+		lbl := fmt.Sprintf(`{server=%q}`, r.me.Name)
+		g := func(name string, f func() float64) { set.NewGauge("xdhcp_ha_"+name+lbl, f) }
+		locked := func(f func() float64) func() float64 {
+			return func() float64 {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				return f()
+			}
+		}
+		g("state", locked(func() float64 { return float64(r.state) }))
+		g("partner_state", locked(func() float64 { return float64(r.partnerState) }))
+		g("unsent_updates", func() float64 { return float64(r.unsent.Load()) })
+		g("heartbeat_latency_seconds", locked(func() float64 { return r.hbLatency.Seconds() }))
+		g("communication_interrupted", func() float64 {
+			if r.interrupted(s.now()) {
+				return 1
+			}
+			return 0
+		})
+		g("unacked_clients", locked(func() float64 { return float64(r.unacked) }))
+		g("backlog_updates", locked(func() float64 { return float64(len(r.backlog)) }))
+		g("transitions", locked(func() float64 { return float64(r.transitions) }))
+		g("sync_running", locked(func() float64 {
+			if r.syncProgress.Running {
+				return 1
+			}
+			return 0
+		}))
+		g("sync_leases_received", locked(func() float64 { return float64(r.syncProgress.Received) }))
+		g("sync_leases_applied", locked(func() float64 { return float64(r.syncProgress.Applied) }))
+		g("sync_pages", locked(func() float64 { return float64(r.syncProgress.Pages) }))
+	}
+}

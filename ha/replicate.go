@@ -1,0 +1,237 @@
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"xdhcp/control"
+	"xdhcp/slowpath/lease"
+)
+
+// ErrUpdateFailed wraps every failed awaited lease update: the caller must
+// not send the reply (Kea drops the parked response).
+var ErrUpdateFailed = errors.New("lease update to HA peer failed")
+
+// ErrTooManyRejected is logged when rejected updates send a relationship
+// to terminated.
+var ErrTooManyRejected = errors.New("too many lease updates rejected by the partner")
+
+// Replicate sends committed lease changes to the peers that must have them
+// (§2.6) and returns when every awaited answer is in: the failover partner
+// always (in load-balancing, hot-standby and partner-in-maintenance),
+// backups only with wait-backup-ack (otherwise they are sent in the
+// background). Deletes go as lease4-del, puts as lease4-update with
+// force-create; every lease is its own request and the requests run in
+// parallel over the peer's connection pool. In communication-recovery the
+// partner's updates are queued (up to delayed-updates-limit) and not
+// awaited; in states that send nothing they are counted as unsent.
+//
+// A non-nil error means an awaited peer did not accept every change: the
+// reply must be withheld. It implements slowpath.Replicator.
+func (s *Service) Replicate(ctx context.Context, ops []lease.Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if s.bySubnet == nil {
+		return s.rels[0].replicate(ctx, ops)
+	}
+	groups := map[*Relationship][]lease.Op{}
+	for _, op := range ops {
+		if r := s.bySubnet[op.Lease.SubnetID]; r != nil {
+			groups[r] = append(groups[r], op)
+		}
+	}
+	var errs []error
+	for r, g := range groups {
+		if err := r.replicate(ctx, g); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
+	if !r.cfg.SendLeaseUpdates {
+		return nil
+	}
+	ops = orderOps(ops)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	await := func(p *peerLink, partner bool) {
+		for _, op := range ops {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.send(ctx, p, op, partner); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	if r.partner != nil {
+		r.mu.Lock()
+		st := r.state
+		switch {
+		case st == StateCommunicationRecovery:
+			for _, op := range ops {
+				if len(r.backlog) >= r.cfg.DelayedUpdatesLimit {
+					r.backlogOver = true
+					break
+				}
+				r.backlog = append(r.backlog, op)
+			}
+			r.mu.Unlock()
+		case updatesPartner(st):
+			r.mu.Unlock()
+			await(r.partner, true)
+		default:
+			r.mu.Unlock()
+			r.unsent.Add(uint64(len(ops)))
+		}
+	}
+	for _, b := range r.backups {
+		if r.cfg.WaitBackupAck {
+			await(b, false)
+			continue
+		}
+		// Not awaited: a slow backup must not hold the pair's replies
+		// (Kea GitLab #999).
+		for _, op := range ops {
+			go func() {
+				bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RequestTimeout)
+				defer cancel()
+				if err := r.send(bctx, b, op, false); err != nil {
+					r.log.Debug("lease update to backup failed", "peer", b.cfg.Name, "err", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// orderOps puts deletes before puts, as Kea sends them.
+func orderOps(ops []lease.Op) []lease.Op {
+	out := make([]lease.Op, 0, len(ops))
+	for _, op := range ops {
+		if op.Kind == lease.OpDelete {
+			out = append(out, op)
+		}
+	}
+	for _, op := range ops {
+		if op.Kind != lease.OpDelete {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// send delivers one change to a peer. For the partner, a failure marks it
+// unavailable (Kea 2.2) and a rejection counts toward
+// max-rejected-lease-updates.
+func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partner bool) error {
+	name, args := cmdLeaseUpdate, leaseArgs(&op.Lease, true)
+	if op.Kind == lease.OpDelete {
+		name, args = cmdLeaseDel, leaseArgs(&op.Lease, false)
+	}
+	a, err := p.c.do(ctx, name, args, RequestTimeout)
+	if err == nil && a.ok() {
+		if partner {
+			r.mu.Lock()
+			delete(r.rejected, op.Lease.Addr)
+			r.mu.Unlock()
+		}
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("%s %s to %s: result %d: %s", name, op.Lease.Addr, p.cfg.Name, a.Result, a.Text)
+	}
+	if !partner {
+		return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
+	}
+	rejected := a.Result == control.ResultError || a.Result == control.ResultConflict
+	r.mu.Lock()
+	terminate := false
+	if rejected {
+		r.rejected[op.Lease.Addr] = true
+		terminate = r.cfg.MaxRejectedLeaseUpdates > 0 && len(r.rejected) > r.cfg.MaxRejectedLeaseUpdates
+	}
+	// A conflict (Kea ≥2.3.1) is the partner disagreeing, not failing;
+	// anything else marks it unavailable as Kea 2.2 does.
+	if a.Result != control.ResultConflict {
+		r.partnerState = StateUnavailable
+	}
+	if terminate && r.state != StateTerminated {
+		r.log.Error("partner rejected too many lease updates", "rejected", len(r.rejected),
+			"max_rejected_lease_updates", r.cfg.MaxRejectedLeaseUpdates, "err", ErrTooManyRejected)
+		r.transitionLocked(StateTerminated, "max-rejected-lease-updates exceeded")
+	}
+	r.mu.Unlock()
+	if terminate {
+		r.s.publishScopes()
+	}
+	r.poke()
+	return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
+}
+
+// recover leaves communication-recovery toward a partner back in
+// load-balancing: flush the backlog in order, one request per lease,
+// stopping at the first error; if that fails or the backlog overflowed,
+// ha-reset the partner (success → waiting, failure → stay).
+func (r *Relationship) recover(ctx context.Context) {
+	r.mu.Lock()
+	backlog, over := r.backlog, r.backlogOver
+	r.backlog, r.backlogOver = nil, false
+	r.mu.Unlock()
+	var flushErr error
+	if !over {
+		c, err := newClient(r.partner.cfg, 1)
+		if err != nil {
+			flushErr = err
+		} else {
+			for _, op := range backlog {
+				name, args := cmdLeaseUpdate, leaseArgs(&op.Lease, true)
+				if op.Kind == lease.OpDelete {
+					name, args = cmdLeaseDel, leaseArgs(&op.Lease, false)
+				}
+				a, err := c.do(ctx, name, args, RequestTimeout)
+				if err == nil && !a.ok() {
+					err = fmt.Errorf("%s %s: result %d: %s", name, op.Lease.Addr, a.Result, a.Text)
+				}
+				if err != nil {
+					flushErr = err
+					break
+				}
+			}
+			c.close()
+		}
+	}
+	r.mu.Lock()
+	defer func() {
+		r.mu.Unlock()
+		r.s.publishScopes()
+	}()
+	if !over && flushErr == nil {
+		r.transitionLocked(StateLoadBalancing, fmt.Sprintf("communication restored, %d delayed updates sent", len(backlog)))
+		return
+	}
+	r.log.Warn("delayed updates not delivered: resetting partner", "overflow", over, "err", flushErr)
+	r.mu.Unlock()
+	a, err := r.partner.c.do(ctx, cmdReset, nil, RequestTimeout)
+	r.mu.Lock()
+	if err == nil && a.Result == 0 {
+		r.transitionLocked(StateWaiting, "partner reset after backlog loss")
+		return
+	}
+	// Stay in communication-recovery; keep the overflow so the next run
+	// tries the reset again.
+	r.backlogOver = true
+	r.log.Warn("ha-reset to partner failed", "err", err, "result", a.Result)
+}

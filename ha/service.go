@@ -1,0 +1,501 @@
+// Package ha is xdhcp's high availability, wire-compatible with ISC Kea 2.2's
+// libdhcp_ha.so (kea-2.2-reference.md §1–2): the HTTP/JSON protocol between
+// peers, Kea's state machine with failure detection, lease updates sent
+// before a reply is released, paged lease synchronization, and the RFC 3074
+// load-balancing split.
+//
+// A Service runs one or more relationships (Kea 2.2 has exactly one;
+// several give hub-and-spoke, see FromConfig). Each relationship has one
+// goroutine that sends heartbeats and runs the state machine after each; the
+// DHCP workers call Replicate, InScope and ObserveQuery concurrently.
+package ha
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"xdhcp/slowpath"
+	"xdhcp/slowpath/lease"
+)
+
+// Leases is what HA reads of the local lease database; *lease.Store
+// implements it.
+type Leases interface {
+	Get(addr netip.Addr) (lease.Lease, bool)
+}
+
+// Applier writes a lease received from the partner during synchronization,
+// keeping pools and statistics in step. DispatchApplier adapts the slow
+// path's lease4-update command.
+type Applier interface {
+	ApplyLease(ctx context.Context, l lease.Lease) error
+}
+
+// Network is the local DHCP service switch; *slowpath.NetworkState
+// implements it.
+type Network interface {
+	Disable(origin string, maxPeriod time.Duration)
+	Enable(origin string) bool
+	Enabled() bool
+}
+
+var _ Network = (*slowpath.NetworkState)(nil)
+var _ slowpath.Replicator = (*Service)(nil)
+
+// Deps are a Service's collaborators.
+type Deps struct {
+	Leases  Leases  // required
+	Apply   Applier // required (sync writes through it)
+	Network Network // required
+	Log     *slog.Logger
+	// Now is the clock (time.Now when nil). Every decision that depends
+	// on time (skew, interruption, ages) reads it.
+	Now func() time.Time
+}
+
+// Service is the HA service: every relationship of this server.
+type Service struct {
+	log *slog.Logger
+	now func() time.Time
+	d   Deps
+
+	rels     []*Relationship
+	bySubnet map[uint32]*Relationship // nil: rels[0] has every subnet
+
+	scopesMu   sync.Mutex
+	scopesCB   func(served [256]bool)
+	lastScopes [256]bool
+	scopesSent bool
+
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// New builds the service for cfg. Call Start to run it.
+func New(cfg *Config, d Deps) (*Service, error) {
+	if cfg == nil || len(cfg.Relationships) == 0 {
+		return nil, errors.New("ha: no relationship configured")
+	}
+	if d.Leases == nil || d.Apply == nil || d.Network == nil {
+		return nil, errors.New("ha: Leases, Apply and Network are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Service{log: d.Log.With("component", "ha"), now: d.Now, d: d}
+	for i, rc := range cfg.Relationships {
+		origin := "ha-local"
+		if len(cfg.Relationships) > 1 {
+			origin = fmt.Sprintf("ha-local-%d", i)
+		}
+		r, err := newRelationship(s, rc, origin)
+		if err != nil {
+			s.closeClients()
+			return nil, err
+		}
+		s.rels = append(s.rels, r)
+	}
+	if len(s.rels) > 1 {
+		s.bySubnet = map[uint32]*Relationship{}
+		for _, r := range s.rels {
+			for _, id := range r.cfg.Subnets {
+				s.bySubnet[id] = r
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *Service) closeClients() {
+	for _, r := range s.rels {
+		r.closeClients()
+	}
+}
+
+// Relationships returns the relationships in configuration order.
+func (s *Service) Relationships() []*Relationship { return s.rels }
+
+// ForSubnet returns the relationship that replicates subnet id, or nil.
+func (s *Service) ForSubnet(id uint32) *Relationship {
+	if s.bySubnet == nil {
+		return s.rels[0]
+	}
+	return s.bySubnet[id]
+}
+
+// Start enters the initial state of every relationship and starts their
+// heartbeat loops. They stop when ctx ends or Close is called.
+func (s *Service) Start(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(ctx)
+	for _, r := range s.rels {
+		r.start()
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			r.run(ctx)
+		}()
+	}
+	s.publishScopes()
+}
+
+// Close stops the loops and closes connections. The local DHCP service is
+// left as the state machine last set it.
+func (s *Service) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.closeClients()
+	return nil
+}
+
+// Relationship is one HA relationship of this server.
+type Relationship struct {
+	s      *Service
+	cfg    *RelConfig
+	me     *PeerConfig
+	origin string // NetworkState origin of this relationship's local disables
+	log    *slog.Logger
+
+	partner *peerLink   // nil for backups and passive-backup
+	backups []*peerLink // backup peers we send updates to (primary / secondary / standby)
+
+	kick chan struct{} // run the state machine now
+
+	stepMu sync.Mutex // one state-machine run at a time
+
+	mu             sync.Mutex
+	state          State
+	prevState      State // before in-maintenance / partner-in-maintenance
+	entered        time.Time
+	paused         bool
+	pausedOnce     map[State]bool
+	served         map[string]bool // scopes (peer names) served now
+	partnerState   State
+	partnerScopes  []string
+	partnerUnsent  [2]uint64 // previous, current
+	skew           time.Duration
+	lastSkewWarn   time.Time
+	inTouch        bool
+	hbLatency      time.Duration
+	syncNotified   bool // ha-sync-complete-notify received in partner-down
+	forceFailover  bool // partner-down entered by ha-maintenance-start
+	connecting     map[string]bool // client key → unacked
+	unacked        int
+	analyzed       uint64
+	backlog        []lease.Op
+	backlogOver    bool
+	rejected       map[netip.Addr]bool
+	syncProgress   syncStats
+	lastPassUp     bool
+	transitions    uint64
+	lastOKUnixNano atomic.Int64 // last successful heartbeat (start time before any)
+	unsent         atomic.Uint64
+}
+
+// peerLink is a peer with its connection pool.
+type peerLink struct {
+	cfg *PeerConfig
+	c   *client
+}
+
+func newRelationship(s *Service, rc *RelConfig, origin string) (*Relationship, error) {
+	r := &Relationship{
+		s: s, cfg: rc, me: rc.This(), origin: origin,
+		log:        s.log.With("relationship", rc.ThisServerName),
+		kick:       make(chan struct{}, 1),
+		pausedOnce: map[State]bool{},
+		served:     map[string]bool{},
+		connecting: map[string]bool{},
+		rejected:   map[netip.Addr]bool{},
+	}
+	conns := max(rc.MultiThreading.HTTPClientThreads, 1)
+	if !rc.MultiThreading.Enable {
+		// Kea's single-threaded HA client queues requests on one connection
+		// per peer; we still allow a few so an update never waits behind a
+		// slow heartbeat.
+		conns = max(conns, 2)
+	}
+	if p := rc.Partner(); p != nil {
+		c, err := newClient(p, conns)
+		if err != nil {
+			return nil, err
+		}
+		r.partner = &peerLink{cfg: p, c: c}
+		r.log = r.log.With("partner", p.Name)
+	}
+	if r.me.Role != RoleBackup {
+		for i := range rc.Peers {
+			p := &rc.Peers[i]
+			if p.Role != RoleBackup || p.Name == r.me.Name {
+				continue
+			}
+			c, err := newClient(p, conns)
+			if err != nil {
+				r.closeClients()
+				return nil, err
+			}
+			r.backups = append(r.backups, &peerLink{cfg: p, c: c})
+		}
+	}
+	return r, nil
+}
+
+func (r *Relationship) closeClients() {
+	if r.partner != nil {
+		r.partner.c.close()
+	}
+	for _, b := range r.backups {
+		b.c.close()
+	}
+}
+
+// Name is this server's name in the relationship.
+func (r *Relationship) Name() string { return r.me.Name }
+
+// Mode is the relationship's mode.
+func (r *Relationship) Mode() Mode { return r.cfg.Mode }
+
+// State is the current state.
+func (r *Relationship) State() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state
+}
+
+// PartnerState is the partner's state as last seen (StateUnavailable when
+// the last exchange failed, StateUnknown before any).
+func (r *Relationship) PartnerState() State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.partnerState
+}
+
+// start enters waiting (Kea's initial state; backups and passive-backup
+// move on at the first run).
+func (r *Relationship) start() {
+	r.lastOKUnixNano.Store(r.s.now().UnixNano())
+	r.mu.Lock()
+	r.state = StateUnknown
+	r.transitionLocked(StateWaiting, "start")
+	r.mu.Unlock()
+}
+
+// run is the heartbeat loop: a heartbeat every heartbeat-delay after the
+// previous one completed, then a state-machine run.
+func (r *Relationship) run(ctx context.Context) {
+	r.step(ctx)
+	for {
+		delay := r.cfg.HeartbeatDelay
+		if delay <= 0 {
+			delay = time.Second // heartbeats off: still re-evaluate
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-r.kick:
+			t.Stop()
+			r.step(ctx)
+			continue
+		case <-t.C:
+		}
+		if r.partner != nil && r.cfg.HeartbeatDelay > 0 && sendsHeartbeats(r.State()) {
+			r.heartbeat(ctx)
+		}
+		r.step(ctx)
+	}
+}
+
+// poke asks the loop to run the state machine soon.
+func (r *Relationship) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// heartbeat sends one ha-heartbeat and records the outcome.
+func (r *Relationship) heartbeat(ctx context.Context) {
+	start := r.s.now()
+	a, err := r.partner.c.do(ctx, cmdHeartbeat, nil, RequestTimeout)
+	if err == nil && a.Result != 0 {
+		err = fmt.Errorf("ha-heartbeat to %s: result %d: %s", r.partner.cfg.Name, a.Result, a.Text)
+	}
+	var hb heartbeat
+	if err == nil {
+		hb, err = parseHeartbeat(a.Arguments)
+	}
+	now := r.s.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		if r.partnerState != StateUnavailable {
+			r.log.Warn("heartbeat to partner failed", "err", err)
+		}
+		r.partnerState = StateUnavailable
+		if r.syncNotified {
+			// The partner that synced from us is gone: serve again.
+			r.syncNotified = false
+			r.s.d.Network.Enable(originPartner)
+		}
+		return
+	}
+	r.lastOKUnixNano.Store(now.UnixNano())
+	r.hbLatency = now.Sub(start)
+	r.inTouch = true
+	if r.partnerState != hb.state {
+		r.log.Info("partner state", "partner_state", hb.state.String())
+	}
+	r.partnerState = hb.state
+	r.partnerScopes = hb.scopes
+	r.partnerUnsent[0], r.partnerUnsent[1] = r.partnerUnsent[1], hb.unsent
+	// Skew at one-second resolution, as Kea computes it.
+	r.skew = hb.time.Sub(now.Truncate(time.Second))
+	if abs(r.skew) > warnSkew && now.Sub(r.lastSkewWarn) >= maxSkew {
+		r.lastSkewWarn = now
+		r.log.Warn("clock skew with partner", "skew_s", r.skew.Seconds(),
+			"terminates_above_s", maxSkew.Seconds())
+	}
+	// A successful heartbeat resets failure detection.
+	clear(r.connecting)
+	r.unacked = 0
+	r.analyzed = 0
+}
+
+// interrupted reports whether more than max-response-delay passed since
+// the last successful heartbeat.
+func (r *Relationship) interrupted(now time.Time) bool {
+	if r.partner == nil {
+		return false
+	}
+	return now.UnixNano()-r.lastOKUnixNano.Load() > int64(r.cfg.MaxResponseDelay)
+}
+
+// shouldPartnerDownLocked is Kea's failure detection (§2.4).
+func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
+	if !r.interrupted(now) {
+		return false
+	}
+	if r.s.d.Network.Enabled() && (r.cfg.Mode == ModeLoadBalancing || r.me.Role == RoleStandby) {
+		if r.cfg.MaxUnackedClients == 0 {
+			return true
+		}
+		return r.unacked > r.cfg.MaxUnackedClients
+	}
+	return true
+}
+
+// step runs the state machine once (§2.3) and performs what it asks.
+func (r *Relationship) step(ctx context.Context) {
+	r.stepMu.Lock()
+	defer r.stepMu.Unlock()
+	for range 4 { // follow immediate chains (e.g. waiting → syncing → ready)
+		now := r.s.now()
+		r.mu.Lock()
+		v := view{
+			state: r.state, mode: r.cfg.Mode, role: r.me.Role, partner: r.partnerState,
+			paused: r.paused, skew: r.skew, partnerDown: r.shouldPartnerDownLocked(now),
+			interrupted: r.interrupted(now), syncLeases: r.cfg.SyncLeases,
+			delayedUpdates:  r.cfg.DelayedUpdatesLimit > 0,
+			backlogOverflow: r.backlogOver,
+			newUnsent:       r.partnerUnsent[1] > 0 && r.partnerUnsent[0] != r.partnerUnsent[1],
+		}
+		next, act := decide(v)
+		if act == actNone {
+			changed := next != r.state
+			if changed {
+				r.transitionLocked(next, "partner "+r.partnerState.String())
+			}
+			r.mu.Unlock()
+			r.s.publishScopes()
+			if !changed {
+				return
+			}
+			continue
+		}
+		if act == actSync && next != r.state {
+			r.transitionLocked(next, "partner "+r.partnerState.String())
+		}
+		r.mu.Unlock()
+		r.s.publishScopes()
+		switch act {
+		case actSync:
+			if err := r.syncFrom(ctx, r.partner, r.syncMaxPeriod()); err != nil {
+				r.log.Error("lease database synchronization failed", "err", err)
+				return
+			}
+			r.mu.Lock()
+			if r.state == StateSyncing {
+				r.transitionLocked(StateReady, "synchronization complete")
+			}
+			r.mu.Unlock()
+		case actRecover:
+			r.recover(ctx)
+		}
+	}
+}
+
+// syncMaxPeriod is the dhcp-disable max-period of an automatic sync:
+// sync-timeout in seconds, at least 1.
+func (r *Relationship) syncMaxPeriod() time.Duration {
+	return max(r.cfg.SyncTimeout.Truncate(time.Second), time.Second)
+}
+
+// transitionLocked moves to next, runs the entry actions of §2.2 and logs
+// the transition once with both states. r.mu is held.
+func (r *Relationship) transitionLocked(next State, why string) {
+	prev := r.state
+	if next == prev {
+		return
+	}
+	if prev == StateCommunicationRecovery {
+		r.backlog, r.backlogOver = nil, false
+	}
+	if next == StateInMaintenance || next == StatePartnerInMaintenance {
+		r.prevState = prev
+	}
+	if next != StatePartnerDown {
+		r.forceFailover = false
+	}
+	r.state = next
+	r.entered = r.s.now()
+	r.transitions++
+	r.log.Info("HA state transition", "from", prev.String(), "to", next.String(),
+		"partner_state", r.partnerState.String(), "reason", why)
+	r.setScopesLocked(r.entryScopes(next))
+	if dhcpEnabled(next) {
+		r.s.d.Network.Enable(r.origin)
+	} else {
+		r.s.d.Network.Disable(r.origin, 0)
+	}
+	if next == normal(r.cfg.Mode) && r.syncNotified {
+		r.syncNotified = false
+		r.s.d.Network.Enable(originPartner)
+	}
+	switch r.cfg.Pause[next] {
+	case PauseAlways:
+		r.paused = true
+	case PauseOnce:
+		if !r.pausedOnce[next] {
+			r.pausedOnce[next] = true
+			r.paused = true
+		}
+	}
+	if r.paused {
+		r.log.Info("HA state machine paused", "state", next.String())
+	}
+}
+
+// errNoPartner is returned by operations that need a failover partner.
+var errNoPartner = errors.New("this server has no failover partner in the relationship")
