@@ -37,6 +37,7 @@ type daemon struct {
 	ctl     *control.Server
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache *leasecache.Cache
+	xdpMu sync.Mutex // guards xdp against the drop-list commands
 	xdp   *xdpPath
 
 	mu        sync.Mutex // serializes reloads
@@ -102,6 +103,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *
 	control.RegisterStatistics(d.ctl, d.reg)
 	d.srv.RegisterCommands(d.ctl, d.store)
 	d.registerCommands()
+	d.registerDropCommands()
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
 	}
@@ -176,8 +178,17 @@ func (d *daemon) stopListeners() {
 		if err := d.xdp.close(); err != nil {
 			d.log.Warn("close XDP path", "err", err)
 		}
+		d.xdpMu.Lock()
 		d.xdp = nil
+		d.xdpMu.Unlock()
 	}
+}
+
+// xdpPath returns the running XDP path, nil in socket mode.
+func (d *daemon) xdpPath() *xdpPath {
+	d.xdpMu.Lock()
+	defer d.xdpMu.Unlock()
+	return d.xdp
 }
 
 // resolveInterfaces expands "*" to every up, non-loopback interface with

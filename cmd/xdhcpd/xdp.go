@@ -16,9 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/bpf"
+	"xdhcp/control"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/internal/stats"
+	"xdhcp/slowpath"
 	"xdhcp/slowpath/config"
 )
 
@@ -76,12 +78,49 @@ func pinDir(base string, log *slog.Logger) string {
 	if err := unix.Stat("/proc/self/ns/net", &st); err == nil {
 		ns = fmt.Sprintf("netns-%d", st.Ino)
 	}
+	removeStalePins(base, log)
 	dir := filepath.Join(base, ns)
 	if err := os.MkdirAll(dir, 0o700); err != nil || !onBPFFS(dir) {
 		log.Warn("pin directory is not on a bpffs: the drop list will not survive a restart", "dir", dir, "err", err)
 		return ""
 	}
 	return dir
+}
+
+// removeStalePins deletes the pin directories of network namespaces that
+// no longer exist (a lab or container that was torn down): their links
+// point at interfaces that are gone and nothing will ever use them again.
+func removeStalePins(base string, log *slog.Logger) {
+	dirs, _ := filepath.Glob(filepath.Join(base, "netns-*"))
+	if len(dirs) == 0 {
+		return
+	}
+	live := map[uint64]bool{}
+	mark := func(path string) {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) == nil {
+			live[st.Ino] = true
+		}
+	}
+	named, _ := filepath.Glob("/run/netns/*")
+	for _, p := range named {
+		mark(p)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/ns/net")
+	for _, p := range procs {
+		mark(p)
+	}
+	for _, d := range dirs {
+		var ino uint64
+		if _, err := fmt.Sscanf(filepath.Base(d), "netns-%d", &ino); err != nil || live[ino] {
+			continue
+		}
+		if err := os.RemoveAll(d); err != nil {
+			log.Warn("remove stale pins", "dir", d, "err", err)
+			continue
+		}
+		log.Info("removed pins of a network namespace that no longer exists", "dir", d)
+	}
 }
 
 func onBPFFS(path string) bool {
@@ -181,7 +220,9 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 			}
 		}(w)
 	}
+	d.xdpMu.Lock()
 	d.xdp = x
+	d.xdpMu.Unlock()
 	x.syncDrops(cfg)
 	x.registerStats(d.reg)
 	return rest, nil
@@ -356,4 +397,88 @@ func (x *xdpPath) close() error {
 	}
 	x.ifaces = nil
 	return errors.Join(errs...)
+}
+
+// registerDropCommands adds the drop-list commands: xdhcp-drop-add,
+// xdhcp-drop-del and xdhcp-drop-list, with {"hw-address": "..."} or
+// {"client-id": "..."}. Entries added here stay until deleted (they are
+// pinned with the map when pinning is on); entries from DROP reservations
+// follow the configuration.
+func (d *daemon) registerDropCommands() {
+	type args struct {
+		HW  string `json:"hw-address"`
+		CID string `json:"client-id"`
+	}
+	parse := func(req *control.Request) ([]byte, bool, error) {
+		var a args
+		if err := req.DecodeArguments(&a); err != nil {
+			return nil, false, err
+		}
+		switch {
+		case a.HW != "" && a.CID == "":
+			b, err := slowpath.ParseHex(a.HW)
+			return b, true, err
+		case a.CID != "" && a.HW == "":
+			b, err := slowpath.ParseHex(a.CID)
+			return b, false, err
+		}
+		return nil, false, errors.New("give exactly one of 'hw-address' and 'client-id'")
+	}
+	set := func(on bool) control.HandlerFunc {
+		return func(_ context.Context, req *control.Request) control.Answer {
+			x := d.xdpPath()
+			if x == nil {
+				return control.Answer{Result: control.ResultUnsupported, Text: "the XDP path is not running (socket mode): no drop list"}
+			}
+			id, isMAC, err := parse(req)
+			if err != nil || len(id) == 0 {
+				return control.Errorf("invalid identifier: %v", err)
+			}
+			for _, o := range x.instances() {
+				if isMAC {
+					err = errors.Join(err, o.DropMAC(id, on))
+				} else {
+					err = errors.Join(err, o.DropClientID(id, on))
+				}
+			}
+			if err != nil {
+				return control.Errorf("%v", err)
+			}
+			if on {
+				return control.Answer{Result: control.ResultSuccess, Text: "added to the drop list"}
+			}
+			return control.Answer{Result: control.ResultSuccess, Text: "removed from the drop list"}
+		}
+	}
+	d.ctl.Handle("xdhcp-drop-add", set(true))
+	d.ctl.Handle("xdhcp-drop-del", set(false))
+	d.ctl.Handle("xdhcp-drop-list", func(context.Context, *control.Request) control.Answer {
+		x := d.xdpPath()
+		if x == nil {
+			return control.Answer{Result: control.ResultUnsupported, Text: "the XDP path is not running (socket mode): no drop list"}
+		}
+		hws, cids := []string{}, []string{}
+		for _, o := range x.instances() {
+			macs, ids, err := o.ListDropped()
+			if err != nil {
+				return control.Errorf("%v", err)
+			}
+			for _, m := range macs {
+				hws = append(hws, hexColon(m))
+			}
+			for _, c := range ids {
+				cids = append(cids, hexColon(c))
+			}
+		}
+		return control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%d entries", len(hws)+len(cids)),
+			Arguments: map[string]any{"hw-addresses": hws, "client-ids": cids}}
+	})
+}
+
+func hexColon(b []byte) string {
+	parts := make([]string, len(b))
+	for i, c := range b {
+		parts[i] = fmt.Sprintf("%02x", c)
+	}
+	return strings.Join(parts, ":")
 }
