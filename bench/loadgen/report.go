@@ -114,6 +114,9 @@ type Report struct {
 
 	Generator GeneratorStats `json:"generator"`
 	Series    []Second       `json:"series"`
+	// FloodFrames is the number of flood frames sent beside the run
+	// (xdhcp-bench run -flood-mac), 0 without a flood.
+	FloodFrames uint64 `json:"flood_frames,omitempty"`
 	// Warmup summarises the unmeasured binding phase, if any.
 	Warmup *ExchangeStats `json:"warmup,omitempty"`
 }

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"xdhcp/bench/loadgen"
+)
+
+// dhcp4Common is the part of the suite configuration that xdhcpd and Kea
+// share: one /8 subnet with a pool that no scenario exhausts, memfile
+// without LFC, multi-threading, raw sockets on the lab interface.
+func dhcp4Common(leaseFile string) map[string]any {
+	return map[string]any{
+		"interfaces-config": map[string]any{"interfaces": []string{"xd0"}, "dhcp-socket-type": "raw"},
+		"lease-database":    map[string]any{"type": "memfile", "persist": true, "name": leaseFile, "lfc-interval": 0},
+		"valid-lifetime":    3600,
+		"renew-timer":       900,
+		"rebind-timer":      1800,
+		"multi-threading":   map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},
+		"client-classes":    []any{map[string]any{"name": "DROP"}},
+		"subnet4": []any{map[string]any{
+			"id":          1,
+			"subnet":      suiteSubnet,
+			"pools":       []any{map[string]any{"pool": "10.1.0.0 - 10.254.255.255"}},
+			"option-data": []any{map[string]any{"name": "routers", "data": "10.0.0.1"}},
+			"reservations": []any{
+				map[string]any{"hw-address": dropMAC, "client-classes": []string{"DROP"}},
+			},
+		}},
+	}
+}
+
+// xdhcpConfig is the suite's xdhcpd configuration: the common part, the
+// HTTP control listener (inside the server namespace) and XDP in auto mode.
+func xdhcpConfig(leaseFile string) []byte {
+	d := dhcp4Common(leaseFile)
+	d["control-sockets"] = []any{map[string]any{"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8000}}
+	d["loggers"] = []any{map[string]any{"name": "kea-dhcp4", "output_options": []any{map[string]any{"output": "stderr"}}, "severity": "WARN"}}
+	d["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "auto"}}
+	b, _ := json.MarshalIndent(map[string]any{"Dhcp4": d}, "", "  ")
+	return b
+}
+
+// keaConfig is the same configuration for Kea 2.2: a UNIX control socket
+// and a log file.
+func keaConfig(leaseFile, sock, logFile string) []byte {
+	d := dhcp4Common(leaseFile)
+	d["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+	d["loggers"] = []any{map[string]any{"name": "kea-dhcp4", "output_options": []any{map[string]any{"output": logFile}}, "severity": "WARN"}}
+	b, _ := json.MarshalIndent(map[string]any{"Dhcp4": d}, "", "  ")
+	return b
+}
+
+// perfdhcp output lines we read.
+var (
+	perfRate  = regexp.MustCompile(`(?m)^Rate:\s*([0-9.]+)`)
+	perfDrops = regexp.MustCompile(`(?m)^\s*drops:\s*([0-9]+)`)
+	perfSent  = regexp.MustCompile(`(?m)^\s*sent packets:\s*([0-9]+)`)
+	perfRecv  = regexp.MustCompile(`(?m)^\s*received packets:\s*([0-9]+)`)
+)
+
+// PerfdhcpResult is what the suite reads from perfdhcp's output.
+type PerfdhcpResult struct {
+	// Rate is perfdhcp's "Rate:" (full exchanges per second).
+	Rate float64
+	// Sent, Received and Drops are per exchange type, DO then RA.
+	Sent, Received, Drops []uint64
+}
+
+// ParsePerfdhcp reads perfdhcp -4 output.
+func ParsePerfdhcp(out string) (PerfdhcpResult, error) {
+	var r PerfdhcpResult
+	m := perfRate.FindStringSubmatch(out)
+	if m == nil {
+		return r, fmt.Errorf("perfdhcp output has no Rate line: %.300q", out)
+	}
+	var err error
+	if r.Rate, err = strconv.ParseFloat(m[1], 64); err != nil {
+		return r, fmt.Errorf("perfdhcp rate %q: %w", m[1], err)
+	}
+	grab := func(re *regexp.Regexp) []uint64 {
+		var v []uint64
+		for _, mm := range re.FindAllStringSubmatch(out, -1) {
+			n, _ := strconv.ParseUint(mm[1], 10, 64)
+			v = append(v, n)
+		}
+		return v
+	}
+	r.Sent, r.Received, r.Drops = grab(perfSent), grab(perfRecv), grab(perfDrops)
+	return r, nil
+}
+
+// perfdhcpRun drives a fresh server with perfdhcp in relay mode at rate for
+// dur, pinned to the generator CPU.
+func (s *suite) perfdhcpRun(ctx context.Context, server string, rate float64, dur time.Duration) (float64, map[string]float64, []loadgen.Second, error) {
+	in, err := s.start(ctx, server, "")
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer func() {
+		if err := in.close(); err != nil {
+			s.res.Failures = append(s.res.Failures, "perfdhcp run: "+err.Error())
+		}
+	}()
+	n := int(rate*dur.Seconds()) + 1000
+	secs := max(int(dur.Seconds()), 1)
+	cctx, cancel := context.WithTimeout(ctx, dur+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "taskset", "-c", strconv.Itoa(genCPU), "nsenter", "--net="+in.lab.Client.Path(), "--",
+		s.perf, "-4", "-l", suiteClient.Addr().String(), "-R", strconv.Itoa(n), "-r", ftoa(rate), "-p", strconv.Itoa(secs),
+		suiteServer.Addr().String())
+	out, err := cmd.CombinedOutput()
+	r, perr := ParsePerfdhcp(string(out))
+	if perr != nil {
+		return 0, nil, nil, fmt.Errorf("perfdhcp (%v): %w", err, perr)
+	}
+	var sent, drops uint64
+	for i := range r.Sent {
+		sent += r.Sent[i]
+	}
+	for _, d := range r.Drops {
+		drops += d
+	}
+	loss := 0.0
+	if sent > 0 {
+		loss = 100 * float64(drops) / float64(sent)
+	}
+	s.check("perfdhcp", in, nil)
+	if r.Rate == 0 && !strings.Contains(string(out), "received packets: 0") {
+		return 0, nil, nil, fmt.Errorf("perfdhcp reported rate 0")
+	}
+	if r.Rate == 0 {
+		s.res.Failures = append(s.res.Failures, fmt.Sprintf("perfdhcp at %.0f/s: %s served nothing", rate, server))
+	}
+	return r.Rate, map[string]float64{"offered": rate, "loss_pct": loss, "drops": float64(drops), "sent": float64(sent)}, nil, nil
+}

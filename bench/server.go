@@ -1,0 +1,264 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Answer is one Kea control answer.
+type Answer struct {
+	Result    int             `json:"result"`
+	Text      string          `json:"text"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// Server is a DHCP server process running in the lab's server namespace.
+type Server struct {
+	// Name is "xdhcp" or "kea".
+	Name string
+	// Ready is the time from exec to the first answered control command.
+	Ready time.Duration
+	// LogPath holds the server's output.
+	LogPath string
+
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	http    *http.Client // xdhcpd: HTTP in the namespace
+	sock    string       // kea: UNIX control socket
+}
+
+// ServerOptions describe how to start a server.
+type ServerOptions struct {
+	// Bin is the executable (xdhcpd, kea-dhcp4).
+	Bin string
+	// Config is the configuration file; empty runs xdhcpd's embedded one.
+	Config string
+	// CPU pins the server with taskset; -1 leaves it unpinned.
+	CPU int
+	// LogPath receives stdout and stderr.
+	LogPath string
+	// Env is added to the environment (Kea's pid and lock directories).
+	Env []string
+	// ReadyTimeout bounds the wait for the control channel (default 60 s,
+	// enough to load a million leases).
+	ReadyTimeout time.Duration
+}
+
+// StartXdhcpd starts xdhcpd in the server namespace and waits until its
+// HTTP control listener at 127.0.0.1:8000 (inside the namespace) answers.
+func StartXdhcpd(ctx context.Context, b *Lab, o ServerOptions) (*Server, error) {
+	var args []string
+	if o.Config != "" {
+		args = []string{"-c", o.Config}
+	}
+	s := &Server{Name: "xdhcp", http: &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{DialContext: nsDialer(b.Server.Do), DisableKeepAlives: true},
+	}}
+	return s, s.start(ctx, b, o, args)
+}
+
+// StartKea starts kea-dhcp4 -c Config in the server namespace; the
+// configuration must have a UNIX control socket at sock.
+func StartKea(ctx context.Context, b *Lab, o ServerOptions, sock string) (*Server, error) {
+	s := &Server{Name: "kea", sock: sock}
+	return s, s.start(ctx, b, o, []string{"-c", o.Config})
+}
+
+func (s *Server) start(ctx context.Context, b *Lab, o ServerOptions, args []string) error {
+	bin, err := filepath.Abs(o.Bin)
+	if err != nil {
+		return err
+	}
+	argv := append([]string{"--net=" + b.Server.Path(), "--", bin}, args...)
+	name := "nsenter"
+	if o.CPU >= 0 {
+		argv = append([]string{"-c", strconv.Itoa(o.CPU), "nsenter"}, argv...)
+		name = "taskset"
+	}
+	s.cmd = exec.Command(name, argv...)
+	s.cmd.Env = append(os.Environ(), o.Env...)
+	s.LogPath = o.LogPath
+	if o.LogPath != "" {
+		f, err := os.Create(o.LogPath)
+		if err != nil {
+			return fmt.Errorf("server log: %w", err)
+		}
+		defer f.Close()
+		s.cmd.Stdout, s.cmd.Stderr = f, f
+	}
+	t0 := time.Now()
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", o.Bin, err)
+	}
+	s.done = make(chan struct{})
+	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
+	timeout := o.ReadyTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if !s.Alive() {
+			return fmt.Errorf("%s exited during start-up (%v); log:\n%s", s.Name, s.waitErr, s.LogTail(20))
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		a, err := s.Command(cctx, "version-get", nil)
+		cancel()
+		if err == nil && a.Result == 0 {
+			s.Ready = time.Since(t0)
+			return nil
+		}
+		if ctx.Err() != nil {
+			s.Stop()
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return fmt.Errorf("%s: control channel not ready after %v (last: %v); log:\n%s", s.Name, timeout, err, s.LogTail(20))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Alive reports whether the process is still running.
+func (s *Server) Alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Command sends a Kea control command and returns the first answer.
+func (s *Server) Command(ctx context.Context, command string, args any) (Answer, error) {
+	req := map[string]any{"command": command}
+	if args != nil {
+		req["arguments"] = args
+	}
+	if s.http != nil {
+		req["service"] = []string{"dhcp4"}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	var raw []byte
+	if s.http != nil {
+		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:8000/", bytes.NewReader(body))
+		if err != nil {
+			return Answer{}, err
+		}
+		hr.Header.Set("Content-Type", "application/json")
+		resp, err := s.http.Do(hr)
+		if err != nil {
+			return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
+		}
+		defer resp.Body.Close()
+		if raw, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20)); err != nil {
+			return Answer{}, fmt.Errorf("%s %s: read answer: %w", s.Name, command, err)
+		}
+	} else {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "unix", s.sock)
+		if err != nil {
+			return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
+		}
+		defer c.Close()
+		if dl, ok := ctx.Deadline(); ok {
+			c.SetDeadline(dl)
+		} else {
+			c.SetDeadline(time.Now().Add(30 * time.Second))
+		}
+		if _, err := c.Write(body); err != nil {
+			return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
+		}
+		var m json.RawMessage
+		if err := json.NewDecoder(bufio.NewReader(c)).Decode(&m); err != nil {
+			return Answer{}, fmt.Errorf("%s %s: read answer: %w", s.Name, command, err)
+		}
+		raw = m
+	}
+	raw = bytes.TrimSpace(raw)
+	var a Answer
+	if len(raw) > 0 && raw[0] == '[' {
+		var list []Answer
+		if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+			return Answer{}, fmt.Errorf("%s %s: bad answer %.200q", s.Name, command, raw)
+		}
+		a = list[0]
+	} else if err := json.Unmarshal(raw, &a); err != nil {
+		return Answer{}, fmt.Errorf("%s %s: bad answer %.200q", s.Name, command, raw)
+	}
+	return a, nil
+}
+
+// RSSKiB returns the server's resident set size (VmRSS) in KiB.
+func (s *Server) RSSKiB() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
+	if err != nil {
+		return 0, fmt.Errorf("read %s status: %w", s.Name, err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) > 0 {
+				return strconv.ParseInt(f[0], 10, 64)
+			}
+		}
+	}
+	return 0, errors.New("no VmRSS for " + s.Name)
+}
+
+// Stop sends SIGTERM, waits up to 5 s, then kills. It returns an error if
+// the process had died before Stop (a crash).
+func (s *Server) Stop() error {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return fmt.Errorf("%s (pid %d) had exited: %v", s.Name, s.PID(), s.waitErr)
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	return nil
+}
+
+// LogTail returns the last n lines of the server's log.
+func (s *Server) LogTail(n int) string {
+	b, err := os.ReadFile(s.LogPath)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
