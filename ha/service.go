@@ -187,8 +187,8 @@ type Relationship struct {
 	lastSkewWarn   time.Time
 	inTouch        bool
 	hbLatency      time.Duration
-	syncNotified   bool // ha-sync-complete-notify received in partner-down
-	forceFailover  bool // partner-down entered by ha-maintenance-start
+	syncNotified   bool            // ha-sync-complete-notify received in partner-down
+	forceFailover  bool            // partner-down entered by ha-maintenance-start
 	connecting     map[string]bool // client key → unacked
 	unacked        int
 	analyzed       uint64
