@@ -1,8 +1,9 @@
 // Package alloc hands out IPv4 addresses from a pool range with a
-// two-level bitmap: one bit per address, and one summary bit per 64-bit
-// word that still has a free address. Memory is fixed at creation (about
-// 2 MiB for a /8), and finding a free address touches one word plus at most
-// a scan of the summary (4096 words for a /8), with no allocation.
+// hierarchical bitmap: one bit per address, a summary bit per 64-bit word
+// that still has a free address, and a top bit per summary word that is
+// not zero. Memory is fixed at creation (about 2 MiB for a /8), and finding
+// a free address reads a few words (at most a 64-word scan of the top level
+// for a /8), with no allocation.
 package alloc
 
 import (
@@ -35,6 +36,7 @@ type Pool struct {
 	cursor  uint32   // offset where the next search starts
 	words   []uint64 // bit set = address used; bits past size are set
 	summary []uint64 // bit w set = words[w] has a free address
+	top     []uint64 // bit s set = summary[s] is not zero
 }
 
 func key(a netip.Addr) uint32 {
@@ -65,8 +67,12 @@ func NewPool(first, last netip.Addr) (*Pool, error) {
 	nw := (p.size + 63) / 64
 	p.words = make([]uint64, nw)
 	p.summary = make([]uint64, (nw+63)/64)
+	p.top = make([]uint64, (len(p.summary)+63)/64)
 	for w := range nw {
 		p.summary[w>>6] |= 1 << (w & 63)
+	}
+	for sw := range len(p.summary) {
+		p.top[sw>>6] |= 1 << (sw & 63)
 	}
 	if tail := p.size % 64; tail != 0 {
 		// Bits past the end are permanently used, so searches never
@@ -138,6 +144,7 @@ func (p *Pool) Release(a netip.Addr) {
 	}
 	p.words[w] &^= bit
 	p.summary[w>>6] |= 1 << (w & 63)
+	p.top[w>>12] |= 1 << ((w >> 6) & 63)
 	p.used--
 }
 
@@ -190,7 +197,11 @@ func (p *Pool) take(off uint32) {
 	w := off >> 6
 	p.words[w] |= 1 << (off & 63)
 	if p.words[w] == ^uint64(0) {
-		p.summary[w>>6] &^= 1 << (w & 63)
+		sw := w >> 6
+		p.summary[sw] &^= 1 << (w & 63)
+		if p.summary[sw] == 0 {
+			p.top[sw>>6] &^= 1 << (sw & 63)
+		}
 	}
 	p.used++
 }
@@ -211,22 +222,34 @@ func (p *Pool) findFree(from uint32) (uint32, bool) {
 	if free := ^p.words[w] & (^uint64(0) << (from & 63)); free != 0 {
 		return w<<6 | uint32(bits.TrailingZeros64(free)), true
 	}
-	// Later words: let the summary skip the full ones.
+	// Later words in this summary word.
 	w++
 	sw := w >> 6
 	if int(sw) >= len(p.summary) {
 		return 0, false
 	}
-	s := p.summary[sw] & (^uint64(0) << (w & 63))
-	for {
-		if s != 0 {
-			fw := sw<<6 | uint32(bits.TrailingZeros64(s))
-			return fw<<6 | uint32(bits.TrailingZeros64(^p.words[fw])), true
-		}
-		sw++
-		if int(sw) >= len(p.summary) {
+	if s := p.summary[sw] & (^uint64(0) << (w & 63)); s != 0 {
+		return p.firstFreeIn(sw<<6 | uint32(bits.TrailingZeros64(s))), true
+	}
+	// Later summary words: the top level skips the full ones.
+	sw++
+	tw := sw >> 6
+	if int(tw) >= len(p.top) {
+		return 0, false
+	}
+	t := p.top[tw] & (^uint64(0) << (sw & 63))
+	for t == 0 {
+		tw++
+		if int(tw) >= len(p.top) {
 			return 0, false
 		}
-		s = p.summary[sw]
+		t = p.top[tw]
 	}
+	sw = tw<<6 | uint32(bits.TrailingZeros64(t))
+	return p.firstFreeIn(sw<<6 | uint32(bits.TrailingZeros64(p.summary[sw]))), true
+}
+
+// firstFreeIn returns the lowest free offset in words[w], which has one.
+func (p *Pool) firstFreeIn(w uint32) uint32 {
+	return w<<6 | uint32(bits.TrailingZeros64(^p.words[w]))
 }

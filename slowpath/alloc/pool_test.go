@@ -152,7 +152,13 @@ func TestNextFunc(t *testing.T) {
 
 // TestModel checks random operations against a map.
 func TestModel(t *testing.T) {
-	p := mustPool(t, "172.16.3.7", "172.16.7.200")
+	// The second range spans several summary and top-level words.
+	for _, r := range [][2]string{{"172.16.3.7", "172.16.7.200"}, {"172.16.3.7", "172.20.7.200"}} {
+		t.Run(r[0]+"-"+r[1], func(t *testing.T) { testModel(t, mustPool(t, r[0], r[1])) })
+	}
+}
+
+func testModel(t *testing.T, p *Pool) {
 	used := map[netip.Addr]bool{}
 	r := rand.New(rand.NewPCG(1, 2))
 	first, size := key(p.First()), uint32(p.Size())
