@@ -129,6 +129,7 @@ func (s *Service) cmdMaintenanceNotify(_ context.Context, req *control.Request) 
 		return control.Errorf("Unable to cancel the maintenance for the server not in the in-maintenance state.")
 	}
 	r.transitionLocked(r.prevState, "ha-maintenance-notify cancel")
+	r.maintCanceled = true
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance canceled."}
 }
 
@@ -187,9 +188,9 @@ func (s *Service) cmdMaintenanceCancel(ctx context.Context, req *control.Request
 	}
 	r.mu.Lock()
 	r.transitionLocked(r.prevState, "ha-maintenance-cancel")
+	r.maintCanceled = true
 	r.mu.Unlock()
 	s.publishScopes()
-	r.poke()
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance successfully canceled."}
 }
 

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -323,4 +323,136 @@ func TestSyncPaged(t *testing.T) {
 			t.Fatal("a request without Content-Length")
 		}
 	}
+}
+
+// cutHTTP takes the node's listener away (its partner sees it as down)
+// and returns a function that brings it back on the same address.
+func (n *node) cutHTTP() (restore func()) {
+	addr := n.ln.Addr().String()
+	h := n.hs.Handler
+	_ = n.hs.Close()
+	return func() {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		n.ln = ln
+		n.hs = &http.Server{Handler: h}
+		go func() { _ = n.hs.Serve(ln) }()
+	}
+}
+
+func TestLoadBalancingCommunicationRecovery(t *testing.T) {
+	ln1, ln2 := listen(t), listen(t)
+	a1, a2 := ln1.Addr().String(), ln2.Addr().String()
+	extra := `, "max-unacked-clients": 5`
+	n1 := newNode(t, "server1", ln1, haParams("server1", "load-balancing", a1, a2, extra), nil)
+	n2 := newNode(t, "server2", ln2, haParams("server2", "load-balancing", a1, a2, extra), nil)
+	waitState(t, n1, StateLoadBalancing, 5*time.Second)
+	waitState(t, n2, StateLoadBalancing, 5*time.Second)
+	if sc := n2.rel().Scopes(); len(sc) != 1 || sc[0] != "server2" {
+		t.Fatalf("secondary scopes %v", sc)
+	}
+
+	// The link to server2 breaks: server1 goes communication-recovery at
+	// the first failed heartbeat and queues its updates.
+	restore := n2.cutHTTP()
+	waitState(t, n1, StateCommunicationRecovery, 2*time.Second)
+	now := time.Now().Unix()
+	l := testLease(500, now)
+	start := time.Now()
+	if err := n1.svc.Replicate(context.Background(), []lease.Op{{Kind: lease.OpPut, Lease: l}}); err != nil {
+		t.Fatalf("communication-recovery must queue, not fail: %v", err)
+	}
+	if time.Since(start) > 100*time.Millisecond {
+		t.Error("a queued update must not wait")
+	}
+	if got := len(n1.rel().backlog); got != 1 {
+		t.Fatalf("backlog %d", got)
+	}
+	// Interrupted: failure detection looks at server2's clients; under
+	// the threshold server1 stays in communication-recovery.
+	time.Sleep(500 * time.Millisecond)
+	for i := range 3 {
+		n1.svc.ObserveQuery(30, []byte{byte(i)}, msgDiscover)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if st := n1.rel().State(); st != StateCommunicationRecovery {
+		t.Fatalf("state %s with 3 of 5 unacked clients", st)
+	}
+	// The link returns: the backlog is flushed and both are back.
+	restore()
+	waitState(t, n1, StateLoadBalancing, 3*time.Second)
+	if _, ok := n2.store.Get(l.Addr); !ok {
+		t.Fatal("delayed update not delivered on recovery")
+	}
+	if got := len(n1.rel().backlog); got != 0 {
+		t.Errorf("backlog not cleared: %d", got)
+	}
+
+	// Now server2 is really gone and clients keep retrying: more than
+	// max-unacked-clients unacked clients → partner-down, serving both.
+	restore = n2.cutHTTP()
+	defer restore()
+	waitState(t, n1, StateCommunicationRecovery, 2*time.Second)
+	time.Sleep(450 * time.Millisecond)
+	for i := range 6 {
+		n1.svc.ObserveQuery(0x0a00 /* little-endian 10 s */, []byte{byte(i)}, msgRequest)
+	}
+	waitState(t, n1, StatePartnerDown, 2*time.Second)
+	if sc := n1.rel().Scopes(); len(sc) != 2 {
+		t.Errorf("partner-down scopes %v", sc)
+	}
+}
+
+func TestMaintenance(t *testing.T) {
+	ln1, ln2 := listen(t), listen(t)
+	a1, a2 := ln1.Addr().String(), ln2.Addr().String()
+	n1 := newNode(t, "server1", ln1, haParams("server1", "hot-standby", a1, a2, ""), nil)
+	n2 := newNode(t, "server2", ln2, haParams("server2", "hot-standby", a1, a2, ""), nil)
+	waitState(t, n1, StateHotStandby, 5*time.Second)
+	waitState(t, n2, StateHotStandby, 5*time.Second)
+	run := func(n *node, body string) control.Answer {
+		return n.ctl.Dispatch(context.Background(), []byte(body), "127.0.0.1:1", "")
+	}
+	a := run(n2, `{"command": "ha-maintenance-start"}`)
+	if a.Result != 0 || !strings.Contains(a.Text, "partner-in-maintenance state and its partner is in-maintenance") {
+		t.Fatalf("maintenance-start: %+v", a)
+	}
+	if n1.rel().State() != StateInMaintenance || n2.rel().State() != StatePartnerInMaintenance {
+		t.Fatalf("states %s / %s", n1.rel().State(), n2.rel().State())
+	}
+	if n1.srv.Network.Enabled() {
+		t.Error("in-maintenance must not serve")
+	}
+	if sc := n2.rel().Scopes(); len(sc) != 1 || sc[0] != "server1" {
+		t.Errorf("partner-in-maintenance scopes %v", sc)
+	}
+	// A second notify is refused with 1001 by the server in maintenance's
+	// partner; and the one in maintenance cannot start one itself.
+	if a := run(n2, `{"command": "ha-maintenance-notify", "arguments": {"cancel": false}}`); a.Result != ResultMaintenanceNotAllowed {
+		t.Errorf("notify in partner-in-maintenance: %+v", a)
+	}
+	if a := run(n1, `{"command": "ha-maintenance-start"}`); a.Result != 1 {
+		t.Errorf("start in in-maintenance: %+v", a)
+	}
+	time.Sleep(200 * time.Millisecond) // heartbeats must not move either
+	if n1.rel().State() != StateInMaintenance || n2.rel().State() != StatePartnerInMaintenance {
+		t.Fatalf("states moved: %s / %s", n1.rel().State(), n2.rel().State())
+	}
+	if a := run(n2, `{"command": "ha-maintenance-cancel"}`); a.Result != 0 {
+		t.Fatalf("cancel: %+v", a)
+	}
+	waitState(t, n1, StateHotStandby, 2*time.Second)
+	waitState(t, n2, StateHotStandby, 2*time.Second)
+	if a := run(n1, `{"command": "ha-reset"}`); a.Result != 0 || a.Text != "HA state machine reset." {
+		t.Errorf("ha-reset: %+v", a)
+	}
+	if a := run(n1, `{"command": "ha-scopes", "arguments": {"scopes": ["HA_server1"]}}`); a.Result != 1 {
+		t.Errorf("ha-scopes with a class name must fail: %+v", a)
+	}
+	if a := run(n1, `{"command": "ha-continue"}`); a.Text != "HA state machine is not paused." {
+		t.Errorf("ha-continue: %+v", a)
+	}
+	waitState(t, n1, StateHotStandby, 3*time.Second)
 }

@@ -141,11 +141,11 @@ func TestUnackedClients(t *testing.T) {
 	if r.analyzed != 0 {
 		t.Fatal("analysed while not interrupted")
 	}
-	clock = clock.Add(2 * time.Second) // > max-response-delay 1 s
-	r.ObserveQuery(2560, []byte("c1"), msgDiscover) // swapped: 10 s > 5 s
-	r.ObserveQuery(4, []byte("c2"), msgDiscover)    // 4 s: connecting, not unacked
+	clock = clock.Add(2 * time.Second)                // > max-response-delay 1 s
+	r.ObserveQuery(2560, []byte("c1"), msgDiscover)   // swapped: 10 s > 5 s
+	r.ObserveQuery(4, []byte("c2"), msgDiscover)      // 4 s: connecting, not unacked
 	r.ObserveQuery(0x0100, []byte("c3"), msgDiscover) // 256 (low byte 0) → swapped to 1 s: acked
-	r.ObserveQuery(6, []byte("c1"), msgRequest)      // same client again
+	r.ObserveQuery(6, []byte("c1"), msgRequest)       // same client again
 	r.ObserveQuery(60, []byte("c9"), 2 /* OFFER */)   // not an HA type
 	if r.unacked != 1 || len(r.connecting) != 3 || r.analyzed != 4 {
 		t.Fatalf("unacked %d connecting %d analysed %d", r.unacked, len(r.connecting), r.analyzed)

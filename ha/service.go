@@ -173,29 +173,33 @@ type Relationship struct {
 
 	stepMu sync.Mutex // one state-machine run at a time
 
-	mu             sync.Mutex
-	state          State
-	prevState      State // before in-maintenance / partner-in-maintenance
-	entered        time.Time
-	paused         bool
-	pausedOnce     map[State]bool
-	served         map[string]bool // scopes (peer names) served now
-	partnerState   State
-	partnerScopes  []string
-	partnerUnsent  [2]uint64 // previous, current
-	skew           time.Duration
-	lastSkewWarn   time.Time
-	inTouch        bool
-	hbLatency      time.Duration
-	syncNotified   bool            // ha-sync-complete-notify received in partner-down
-	forceFailover  bool            // partner-down entered by ha-maintenance-start
-	connecting     map[string]bool // client key → unacked
-	unacked        int
-	analyzed       uint64
-	backlog        []lease.Op
-	backlogOver    bool
-	rejected       map[netip.Addr]bool
-	syncProgress   syncStats
+	mu            sync.Mutex
+	state         State
+	prevState     State // before in-maintenance / partner-in-maintenance
+	entered       time.Time
+	paused        bool
+	pausedOnce    map[State]bool
+	served        map[string]bool // scopes (peer names) served now
+	partnerState  State
+	partnerScopes []string
+	partnerUnsent [2]uint64 // previous, current
+	skew          time.Duration
+	lastSkewWarn  time.Time
+	inTouch       bool
+	hbLatency     time.Duration
+	syncNotified  bool            // ha-sync-complete-notify received in partner-down
+	forceFailover bool            // partner-down entered by ha-maintenance-start
+	connecting    map[string]bool // client key → unacked
+	unacked       int
+	analyzed      uint64
+	backlog       []lease.Op
+	backlogOver   bool
+	rejected      map[netip.Addr]bool
+	syncProgress  syncStats
+	// maintCanceled skips one state-machine run after a maintenance
+	// cancel, as Kea's isMaintenanceCanceled does: the partner state seen
+	// by a heartbeat already in flight is stale.
+	maintCanceled  bool
 	lastPassUp     bool
 	transitions    uint64
 	lastOKUnixNano atomic.Int64 // last successful heartbeat (start time before any)
@@ -403,6 +407,11 @@ func (r *Relationship) step(ctx context.Context) {
 	for range 4 { // follow immediate chains (e.g. waiting → syncing → ready)
 		now := r.s.now()
 		r.mu.Lock()
+		if r.maintCanceled {
+			r.maintCanceled = false
+			r.mu.Unlock()
+			return
+		}
 		v := view{
 			state: r.state, mode: r.cfg.Mode, role: r.me.Role, partner: r.partnerState,
 			paused: r.paused, skew: r.skew, partnerDown: r.shouldPartnerDownLocked(now),
