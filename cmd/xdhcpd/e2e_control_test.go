@@ -1,0 +1,249 @@
+package main
+
+// The control channel as an operator uses it: reloads (good and broken),
+// dhcp-disable/-enable, statistics and /metrics, shutdown, and `xdhcpd -t`.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+)
+
+// answers reports whether a fresh client gets an OFFER within about half
+// a second (one DISCOVER).
+func (e *e2eEnv) answers(t *testing.T, m net.HardwareAddr) bool {
+	t.Helper()
+	c := e.nclient(m, nclient4.WithRetry(1), nclient4.WithTimeout(500*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := c.DiscoverOffer(ctx)
+	if err != nil && !errors.Is(err, nclient4.ErrNoResponse) {
+		t.Fatalf("DISCOVER: %v", err)
+	}
+	return err == nil
+}
+
+// dhcpState reads status-get's dhcp-state.enabled.
+func dhcpEnabled(t *testing.T, d *e2eDaemon) bool {
+	t.Helper()
+	var st struct {
+		State struct {
+			Enabled bool `json:"enabled"`
+		} `json:"dhcp-state"`
+	}
+	d.ok("status-get", nil, &st)
+	return st.State.Enabled
+}
+
+func TestE2EControl(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.baseConfig()
+	d := e.startDaemon(cfg)
+	n := 0
+	next := func() net.HardwareAddr { n++; return mac(9, n) }
+
+	t.Run("ConfigReload", func(t *testing.T) {
+		// A broken file: the reload fails, the running config stays.
+		if err := os.WriteFile(d.cfgPath, []byte(`{"Dhcp4": {"subnet4": [ {"id": 1, "subnet": "10.88.0.0/33"} ]`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if a := d.command("config-reload", nil); a.Result != 1 {
+			t.Errorf("config-reload of a broken file: result %d %q, want 1", a.Result, a.Text)
+		}
+		// SIGHUP with the same broken file must not stop the daemon either.
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if !d.running() {
+			t.Fatalf("xdhcpd exited on SIGHUP with a broken file: %v", d.waitErr)
+		}
+		if lt := dora(t, e.nclient(next())).ACK.IPAddressLeaseTime(0); lt != time.Hour {
+			t.Errorf("after the failed reload: lease time %v, want the old config's 1h", lt)
+		}
+		// A good file with a new lifetime: the reload takes effect.
+		dhcp4(cfg)["valid-lifetime"] = 1800
+		e.writeConfig("xdhcpd.json", cfg)
+		if a := d.command("config-reload", nil); a.Result != 0 {
+			t.Fatalf("config-reload of a good file: result %d %q", a.Result, a.Text)
+		}
+		if lt := dora(t, e.nclient(next())).ACK.IPAddressLeaseTime(0); lt != 30*time.Minute {
+			t.Errorf("after the reload: lease time %v, want 30m", lt)
+		}
+		var got map[string]any
+		d.ok("config-get", nil, &got)
+		if v := got["Dhcp4"].(map[string]any)["valid-lifetime"]; v != 1800.0 {
+			t.Errorf("config-get valid-lifetime %v, want 1800", v)
+		}
+	})
+
+	t.Run("DisableEnable", func(t *testing.T) {
+		d.ok("dhcp-disable", map[string]any{"origin": "user"}, nil)
+		if dhcpEnabled(t, d) {
+			t.Errorf("status-get says enabled after dhcp-disable")
+		}
+		if e.answers(t, next()) {
+			t.Errorf("answered while disabled by the user")
+		}
+		d.ok("dhcp-enable", map[string]any{"origin": "user"}, nil)
+		if !e.answers(t, next()) {
+			t.Errorf("no answer after dhcp-enable")
+		}
+		// Service is on only when every origin that disabled it enabled
+		// it again (Kea 2.0+).
+		d.ok("dhcp-disable", map[string]any{"origin": "user"}, nil)
+		d.ok("dhcp-disable", map[string]any{"origin": "ha-partner"}, nil)
+		d.ok("dhcp-enable", map[string]any{"origin": "user"}, nil)
+		if dhcpEnabled(t, d) || e.answers(t, next()) {
+			t.Errorf("enabled by the user while the HA partner still disables it")
+		}
+		d.ok("dhcp-enable", map[string]any{"origin": "ha-partner"}, nil)
+		if !dhcpEnabled(t, d) || !e.answers(t, next()) {
+			t.Errorf("not serving after both origins enabled it")
+		}
+	})
+
+	t.Run("DisableMaxPeriod", func(t *testing.T) {
+		start := time.Now()
+		d.ok("dhcp-disable", map[string]any{"origin": "user", "max-period": 1}, nil)
+		if e.answers(t, next()) {
+			t.Errorf("answered during a 1 s dhcp-disable")
+		}
+		if !poll(4*time.Second, func() bool { return dhcpEnabled(t, d) }) {
+			t.Fatalf("still disabled %v after dhcp-disable max-period 1", time.Since(start))
+		}
+		if el := time.Since(start); el < 900*time.Millisecond {
+			t.Errorf("re-enabled after %v, before max-period 1 s", el)
+		}
+		if !e.answers(t, next()) {
+			t.Errorf("no answer after max-period ran out")
+		}
+	})
+
+	t.Run("StatisticsAndMetrics", func(t *testing.T) {
+		before := d.stat("pkt4-ack-sent")
+		for i := 0; i < 3; i++ {
+			dora(t, e.nclient(next()))
+		}
+		acks := d.stat("pkt4-ack-sent")
+		if acks != before+3 {
+			t.Errorf("pkt4-ack-sent %d -> %d after 3 DORAs, want +3", before, acks)
+		}
+		var all map[string]json.RawMessage
+		d.ok("statistic-get-all", nil, &all)
+		for _, name := range []string{"pkt4-received", "pkt4-discover-received", "pkt4-request-received",
+			"pkt4-offer-sent", "pkt4-ack-sent", "pkt4-receive-drop", "subnet[1].total-addresses",
+			"subnet[1].assigned-addresses"} {
+			if _, ok := all[name]; !ok {
+				t.Errorf("statistic-get-all lacks %s", name)
+			}
+		}
+		if v := d.stat("subnet[1].total-addresses"); v != 251 {
+			t.Errorf("subnet[1].total-addresses %d, want 251 (10.88.1.0-10.88.1.250)", v)
+		}
+		text := d.metrics()
+		for series, want := range map[string]float64{
+			"xdhcp_pkt4_ack_sent_total":                                 float64(acks),
+			`xdhcp_subnet_assigned_addresses{subnet_id="1"}`:            float64(d.stat("subnet[1].assigned-addresses")),
+			`xdhcp_subnet_total_addresses{subnet_id="1"}`:               251,
+			"xdhcp_pkt4_received_total":                                 float64(d.stat("pkt4-received")),
+			`xdhcp_socket_rx_frames_total{iface="` + e2eServerIf + `"}`: -1, // present, any value
+		} {
+			got, ok := metricValue(text, series)
+			switch {
+			case !ok:
+				t.Errorf("/metrics lacks %s", series)
+			case want >= 0 && got != want:
+				t.Errorf("/metrics %s = %v, want %v", series, got, want)
+			}
+		}
+		if !strings.Contains(text, "# TYPE xdhcp_pkt4_received_total counter") {
+			t.Errorf("/metrics: xdhcp_pkt4_received_total is not typed as a counter")
+		}
+	})
+
+	t.Run("Shutdown", func(t *testing.T) {
+		leases := d.leases()
+		fileBefore, err := os.ReadFile(e.leasePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := d.command("shutdown", nil); a.Result != 0 {
+			t.Fatalf("shutdown: result %d %q", a.Result, a.Text)
+		}
+		if err := d.wait(10 * time.Second); err != nil {
+			t.Fatalf("xdhcpd after shutdown: %v (want exit status 0)", err)
+		}
+		fileAfter, err := os.ReadFile(e.leasePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(fileAfter), string(fileBefore)) {
+			t.Errorf("lease file changed other than by appending during shutdown")
+		}
+		live := liveCSV(readCSV(t, e.leasePath()))
+		if len(live) != len(leases) {
+			t.Errorf("lease file holds %d live leases after shutdown, lease4-get-all listed %d", len(live), len(leases))
+		}
+		// And the next start serves the same leases.
+		d.restart()
+		for _, l := range leases {
+			if got, ok := d.lease(l.IPAddress); !ok || got.HWAddress != live[l.IPAddress].HWAddr {
+				t.Errorf("after restart: lease4-get %s = %+v (found %v), file says %s", l.IPAddress, got, ok, live[l.IPAddress].HWAddr)
+			}
+		}
+	})
+}
+
+func TestE2EConfigCheck(t *testing.T) {
+	t.Parallel()
+	bin := xdhcpdBin(t)
+	dir := t.TempDir()
+	e := &e2eEnv{t: t, dir: dir}
+	good := e.writeConfig("good.json", e.baseConfig())
+	bad := e.baseConfig()
+	subnet(bad, 0)["pools"] = []any{map[string]any{"pool": "10.99.0.1 - 10.99.0.9"}} // outside the subnet
+	badPath := e.writeConfig("bad.json", bad)
+	syntax := filepath.Join(dir, "syntax.json")
+	if err := os.WriteFile(syntax, []byte(`{"Dhcp4": { "valid-lifetime": 3600, }`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		code       int
+		says       string
+	}{
+		{"Good", good, 0, "valid"},
+		{"PoolOutsideSubnet", badPath, 1, "subnet4"},
+		{"Syntax", syntax, 1, ""},
+		{"Missing", filepath.Join(dir, "nope.json"), 1, "nope.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(bin, "-t", tc.path).CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("xdhcpd -t %s: exit %d, want %d\n%s", filepath.Base(tc.path), code, tc.code, out)
+			}
+			if !strings.Contains(string(out), tc.says) {
+				t.Errorf("xdhcpd -t %s says %q, want it to mention %q", filepath.Base(tc.path), out, tc.says)
+			}
+		})
+	}
+}
