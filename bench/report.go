@@ -141,6 +141,9 @@ func pointNotes(p Point) string {
 	if v, ok := p.Extra["rss_1m_mib"]; ok {
 		n = append(n, fmt.Sprintf("RSS %.0f→%.0f MiB", p.Extra["rss_empty_mib"], v))
 	}
+	if v := p.Extra["warmup_lost"]; v > 0 {
+		n = append(n, fmt.Sprintf("%.0f lost in warm-up", v))
+	}
 	if v, ok := p.Extra["gen_cpu_pct"]; ok {
 		n = append(n, fmt.Sprintf("gen CPU %.0f%%", v))
 	}

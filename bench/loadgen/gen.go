@@ -546,7 +546,7 @@ func (g *Generator) runPhase(ctx context.Context, ph phase, rxc, pool chan *rxBa
 		}
 		g.flush()
 		for now >= nextSec {
-			g.closeSecond(int((nextSec - start) / int64(time.Second)))
+			g.closeSecond()
 			nextSec += int64(time.Second)
 		}
 		if sending {
@@ -583,16 +583,17 @@ func (g *Generator) runPhase(ctx context.Context, ph phase, rxc, pool chan *rxBa
 	}
 	g.sched = g.sched[:0]
 	if st.sec.Started+st.sec.DORA+st.sec.Renew+st.sec.Rebind+st.sec.Lost > 0 || len(st.series) == 0 {
-		g.closeSecond(int(time.Duration(g.now()-start) / time.Second))
+		g.closeSecond()
 	}
 	return st, window, runErr
 }
 
-// closeSecond appends the current second to the series.
-func (g *Generator) closeSecond(t int) {
+// closeSecond appends the current second to the series; the last, partial
+// second of a phase is appended too.
+func (g *Generator) closeSecond() {
 	st := g.st
 	s := st.sec
-	s.T = t
+	s.T = len(st.series)
 	lost, wrong := st.lost(), st.wrongTotal()
 	s.Lost = lost - st.secLostBase
 	s.Wrong = wrong - st.secWrongBase
