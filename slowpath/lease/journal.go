@@ -168,6 +168,13 @@ func (s *Store) writer() {
 				break
 			}
 			s.commitBatch(batch)
+			// Under sustained load the queue never drains; let a waiting
+			// rotation in between batches.
+			select {
+			case reply := <-s.rotateCh:
+				reply <- s.rotate()
+			default:
+			}
 		}
 	}
 }

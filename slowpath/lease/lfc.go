@@ -42,12 +42,15 @@ func (s *Store) RunLFC() error {
 	if !s.opts.Persist {
 		return nil
 	}
+	// Registering under qmu orders this run before Close's wait.
 	s.qmu.Lock()
-	closed := s.closed
-	s.qmu.Unlock()
-	if closed {
+	if s.closed {
+		s.qmu.Unlock()
 		return ErrClosed
 	}
+	s.lfcRuns.Add(1)
+	s.qmu.Unlock()
+	defer s.lfcRuns.Done()
 	if !s.lfcBusy.CompareAndSwap(false, true) {
 		return ErrLFCRunning
 	}

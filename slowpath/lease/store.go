@@ -116,6 +116,7 @@ type Store struct {
 	writerDone chan struct{}   // closed when the writer goroutine exits
 	stop       chan struct{}   // closed by Close: stops the LFC timer
 	bg         sync.WaitGroup  // LFC timer goroutine
+	lfcRuns    sync.WaitGroup  // RunLFC calls in flight
 	closeOnce  sync.Once
 	closeErr   error
 	openFile   func(path string) (journalFile, error) // tests swap in faulty files
@@ -572,8 +573,8 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// Close writes out pending commits, stops the LFC timer (waiting for a
-// running cleanup) and closes the lease file. Commit after Close returns
+// Close writes out pending commits, stops the LFC timer, waits for a
+// running cleanup and closes the lease file. Commit after Close returns
 // ErrClosed. Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
@@ -582,6 +583,7 @@ func (s *Store) Close() error {
 		s.qmu.Unlock()
 		close(s.stop)
 		s.bg.Wait()
+		s.lfcRuns.Wait() // a cleanup may still need the writer to rotate
 		select {
 		case s.wake <- struct{}{}:
 		default:
