@@ -136,7 +136,7 @@ func (h *leaseCommands) getAll(_ context.Context, req *control.Request) control.
 	var ls []lease.Lease
 	h.s.store.Range(func(l *lease.Lease) bool {
 		if len(want) == 0 || want[l.SubnetID] {
-			ls = append(ls, *l)
+			ls = append(ls, cloneLease(l))
 		}
 		return true
 	})
@@ -352,7 +352,7 @@ func (h *leaseCommands) wipe(ctx context.Context, req *control.Request) control.
 	var ops []lease.Op
 	s.store.Range(func(l *lease.Lease) bool {
 		if a.SubnetID == 0 || l.SubnetID == a.SubnetID {
-			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: *l})
+			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: cloneLease(l)})
 		}
 		return true
 	})

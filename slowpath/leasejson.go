@@ -1,6 +1,7 @@
 package slowpath
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -196,4 +197,13 @@ func parseLeaseArgs(raw json.RawMessage, now int64, subnetOf func(id uint32, a n
 		l.UserContext = string(b)
 	}
 	return l, a.ForceCreate, nil
+}
+
+// cloneLease copies a lease out of a Store.Range callback, whose lease and
+// slices are reused between calls.
+func cloneLease(l *lease.Lease) lease.Lease {
+	c := *l
+	c.HWAddr = bytes.Clone(l.HWAddr)
+	c.ClientID = bytes.Clone(l.ClientID)
+	return c
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"xdhcp/control"
 	"xdhcp/fastpath/frame"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath/config"
@@ -479,5 +480,24 @@ func TestConcurrentClientsGetDistinctAddresses(t *testing.T) {
 			t.Fatalf("%s offered to %s and %s", ip, prev, who)
 		}
 		seen[ip] = who
+	}
+}
+
+func TestLeaseGetAllKeepsEachLeasesIdentity(t *testing.T) {
+	h := newHarness(t, testConfig)
+	want := map[string]string{}
+	for _, hw := range []string{"00:00:00:00:00:01", "00:00:00:00:00:02", "00:00:00:00:00:03"} {
+		want[h.dora(hw).YourIPAddr.String()] = hw
+	}
+	lc := &leaseCommands{s: h.srv, admin: h.store.Store}
+	ans := lc.getAll(context.Background(), &control.Request{Command: "lease4-get-all"})
+	got := ans.Arguments.(map[string]any)["leases"].([]LeaseJSON)
+	if len(got) != len(want) {
+		t.Fatalf("%d leases, want %d", len(got), len(want))
+	}
+	for _, l := range got {
+		if want[l.IPAddress] != l.HWAddress {
+			t.Errorf("lease %s has hw-address %s, want %s", l.IPAddress, l.HWAddress, want[l.IPAddress])
+		}
 	}
 }
