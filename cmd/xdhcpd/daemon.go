@@ -107,11 +107,13 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
 	}
-	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
-		return nil, fmt.Errorf("control channel: %w", err)
-	}
+	// The packet path comes up before the control channel, so that a
+	// control socket that answers means a server that serves.
 	if err := d.startListeners(cfg); err != nil {
 		return nil, err
+	}
+	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+		return nil, fmt.Errorf("control channel: %w", err)
 	}
 	go d.sampleStats(ctx)
 	log.Info("xdhcpd serving", "version", version)
