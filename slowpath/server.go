@@ -71,10 +71,11 @@ type Server struct {
 	offers  *offerTable
 	Network *NetworkState
 
-	workers int
-	wg      sync.WaitGroup
-	stop    context.CancelFunc
-	ctx     context.Context
+	workers   int
+	workersWG sync.WaitGroup
+	wg        sync.WaitGroup // housekeeping
+	stop      context.CancelFunc
+	ctx       context.Context
 }
 
 // offerHold is how long an offered address stays reserved for the client
@@ -161,19 +162,21 @@ func workerCount(cfg *config.Config) int {
 func (s *Server) Start(ctx context.Context) {
 	s.ctx, s.stop = context.WithCancel(ctx)
 	for i := 0; i < s.workers; i++ {
-		s.wg.Add(1)
+		s.workersWG.Add(1)
 		go s.worker()
 	}
 	s.wg.Add(1)
 	go s.housekeeping()
 }
 
-// Close stops the workers after the packets they hold are done.
+// Close drains the queue (every packet already taken in is answered, its
+// lease committed), then stops the workers and the timers.
 func (s *Server) Close() error {
+	s.queue.close()
+	s.workersWG.Wait()
 	if s.stop != nil {
 		s.stop()
 	}
-	s.queue.close()
 	s.wg.Wait()
 	return nil
 }
@@ -214,7 +217,7 @@ func (s *Server) Enqueue(p *Packet) {
 }
 
 func (s *Server) worker() {
-	defer s.wg.Done()
+	defer s.workersWG.Done()
 	for {
 		p, ok := s.queue.pop()
 		if !ok {
