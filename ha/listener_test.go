@@ -1,0 +1,178 @@
+package ha
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xdhcp/control"
+	"xdhcp/slowpath"
+	"xdhcp/slowpath/lease"
+)
+
+// writePKI makes a CA and one certificate (no IP SANs: Kea does not check
+// names, and neither do we) for server and client use.
+func writePKI(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "xh-ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTpl, caTpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "xh-peer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		KeyUsage:    x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, caCert, &k.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(k)
+	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for path, b := range map[string][]byte{
+		ca:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}),
+	} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ca, cert, key
+}
+
+// TestDedicatedListenerMutualTLS runs the HA+MT dedicated listener over
+// https with client certificates required, and a heartbeat through it.
+func TestDedicatedListenerMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca, cert, key := writePKI(t, dir)
+	port := freePort(t)
+	params := fmt.Sprintf(`{"high-availability": [{"this-server-name": "server1", "mode": "hot-standby",
+  "trust-anchor": %q, "cert-file": %q, "key-file": %q, "restrict-commands": true,
+  "multi-threading": {"enable-multi-threading": true, "http-dedicated-listener": true},
+  "peers": [{"name": "server1", "url": "https://127.0.0.1:%d/", "role": "primary"},
+            {"name": "server2", "url": "https://127.0.0.1:%d/", "role": "standby"}]}]}`, ca, cert, key, port, port)
+	c, err := Parse([]byte(params), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(c, Deps{Leases: memLeases{}, Apply: nopApplier{}, Network: slowpath.NewNetworkState(time.Now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl := control.NewServer(nil)
+	svc.RegisterCommands(ctl)
+	ctl.Handle("config-get", func(context.Context, *control.Request) control.Answer { return control.Answer{} })
+	svc.rels[0].start()
+	l, err := svc.ListenDedicated(ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	// Our own client (as the partner would use it) gets a heartbeat.
+	cl, err := newClient(svc.rels[0].partner.cfg, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.close()
+	a, err := cl.do(context.Background(), cmdHeartbeat, nil, time.Second)
+	if err != nil || a.Result != 0 {
+		t.Fatalf("heartbeat over mutual TLS: %v %+v", err, a)
+	}
+	if hb, err := parseHeartbeat(a.Arguments); err != nil || hb.state != StateWaiting {
+		t.Errorf("heartbeat %+v %v", hb, err)
+	}
+	// restrict-commands: anything off Kea's list is 403, as a bare map.
+	if _, err := cl.do(context.Background(), "config-get", nil, time.Second); err == nil || !strings.Contains(err.Error(), "Forbidden") {
+		t.Errorf("restricted command: %v", err)
+	}
+	// Without a client certificate the handshake fails.
+	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: cl.tr.TLSClientConfig.Clone()}}
+	plain.Transport.(*http.Transport).TLSClientConfig.Certificates = nil
+	resp, err := plain.Post(fmt.Sprintf("https://127.0.0.1:%d/", port), "application/json", strings.NewReader(`{"command":"ha-heartbeat"}`))
+	if err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("served without a client certificate: %s", b)
+	}
+}
+
+// TestHandlerTransport checks the HTTP framing Kea needs: list answers
+// with Content-Length, 400 for non-JSON.
+func TestHandlerTransport(t *testing.T) {
+	ctl := control.NewServer(nil)
+	h := Handler(ctl, false)
+	rec := &recorder{header: http.Header{}}
+	req, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(`{"command": "no-such-cmd"}`))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+	if rec.code != 200 || rec.header.Get("Content-Length") == "" || !bytes.HasPrefix(rec.body.Bytes(), []byte(`[{"result":2`)) {
+		t.Errorf("answer %d %v %s", rec.code, rec.header, rec.body.Bytes())
+	}
+	rec = &recorder{header: http.Header{}}
+	req, _ = http.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "text/plain")
+	h.ServeHTTP(rec, req)
+	if rec.code != 400 || strings.TrimSpace(rec.body.String()) != `{"result":400,"text":"Bad Request"}` {
+		t.Errorf("text/plain: %d %s", rec.code, rec.body.Bytes())
+	}
+}
+
+type recorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(c int)           { r.code = c }
+
+// TestPassiveBackupWaitsForBackup: in passive-backup with wait-backup-ack
+// a failing backup withholds the reply; without it the update is not
+// awaited.
+func TestPassiveBackupWaitsForBackup(t *testing.T) {
+	ln := listen(t)
+	addr := ln.Addr().String()
+	ln.Close() // nobody listens: the backup is down
+	for _, wait := range []bool{true, false} {
+		params := fmt.Sprintf(`{"high-availability": [{"this-server-name": "server1", "mode": "passive-backup",
+  "wait-backup-ack": %v,
+  "peers": [{"name": "server1", "url": "http://127.0.0.1:1/", "role": "primary"},
+            {"name": "backup1", "url": "http://%s/", "role": "backup"}]}]}`, wait, addr)
+		s, r, net := testRel(t, params, time.Now)
+		s.Start(context.Background())
+		deadline := time.Now().Add(2 * time.Second)
+		for r.State() != StatePassiveBackup && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if r.State() != StatePassiveBackup || !net.Enabled() {
+			t.Fatalf("state %s enabled %v", r.State(), net.Enabled())
+		}
+		err := s.Replicate(context.Background(), []lease.Op{{Kind: lease.OpPut, Lease: testLease(20, time.Now().Unix())}})
+		if (err != nil) != wait {
+			t.Errorf("wait-backup-ack %v: err %v", wait, err)
+		}
+		_ = s.Close()
+	}
+}
