@@ -172,7 +172,10 @@ func (e *e2eEnv) bigPoolConfig() map[string]any {
 
 func TestE2EPerfdhcp(t *testing.T) {
 	pd := needBinary(t, "perfdhcp")
-	e := newEnv(t)
+	forModesSerial(t, func(t *testing.T, e *e2eEnv) { testE2EPerfdhcp(t, e, pd) })
+}
+
+func testE2EPerfdhcp(t *testing.T, e *e2eEnv, pd string) {
 	d := e.startDaemon(e.bigPoolConfig())
 	// perfdhcp acts as a relay (giaddr = -l address) and talks to the
 	// server's unicast address. -R: distinct clients; -u: perfdhcp checks

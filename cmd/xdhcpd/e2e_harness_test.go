@@ -119,6 +119,32 @@ type e2eEnv struct {
 	cli  *lab.NS
 	dir  string
 	cMAC net.HardwareAddr // MAC of xc0
+	mode string           // xdhcp.xdp.mode for baseConfig; "" = the default
+}
+
+// e2eModes are the packet paths the protocol tests run over: socket mode
+// (AF_PACKET, xdp mode "off") and the daemon's default (XDP when it can
+// attach, as on veth here).
+var e2eModes = []string{"off", "auto"}
+
+// forModes runs fn as a parallel subtest per packet path.
+func forModes(t *testing.T, fn func(t *testing.T, e *e2eEnv)) { runModes(t, true, fn) }
+
+// forModesSerial runs fn per packet path one after the other (load tests,
+// whose figures the other mode's load would disturb).
+func forModesSerial(t *testing.T, fn func(t *testing.T, e *e2eEnv)) { runModes(t, false, fn) }
+
+func runModes(t *testing.T, parallel bool, fn func(t *testing.T, e *e2eEnv)) {
+	for _, m := range e2eModes {
+		t.Run("xdp="+m, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
+			e := newEnv(t)
+			e.mode = m
+			fn(t, e)
+		})
+	}
 }
 
 func newEnv(t testing.TB) *e2eEnv {
@@ -174,6 +200,15 @@ func (e *e2eEnv) addClientAddr(p netip.Prefix) {
 // directory without LFC, the HTTP control listener on port 8000 of the
 // server namespace, logs to stderr (which the harness keeps in a file).
 func (e *e2eEnv) baseConfig() map[string]any {
+	cfg := e.keaConfig()
+	if e.mode != "" {
+		dhcp4(cfg)["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": e.mode}}
+	}
+	return cfg
+}
+
+// keaConfig is baseConfig without the xdhcp section.
+func (e *e2eEnv) keaConfig() map[string]any {
 	return map[string]any{"Dhcp4": map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []any{e2eServerIf}},
 		"lease-database": map[string]any{
@@ -230,13 +265,22 @@ type e2eDaemon struct {
 	http    *http.Client
 
 	cmd     *exec.Cmd
+	logOff  int64 // where this incarnation's log starts
 	exited  chan struct{}
 	waitErr error
 }
 
-// startDaemon writes cfg and runs xdhcpd on it until it answers
-// version-get. The test's cleanup kills it if it still runs.
+// startDaemon writes cfg and runs xdhcpd on it until it is ready (see
+// waitReady). The test's cleanup kills it if it still runs.
 func (e *e2eEnv) startDaemon(cfg map[string]any) *e2eDaemon {
+	e.t.Helper()
+	d := e.newDaemon(cfg)
+	d.start()
+	return d
+}
+
+// newDaemon prepares a daemon for cfg without starting it.
+func (e *e2eEnv) newDaemon(cfg map[string]any) *e2eDaemon {
 	e.t.Helper()
 	d := &e2eDaemon{
 		e:       e,
@@ -265,12 +309,18 @@ func (e *e2eEnv) startDaemon(cfg map[string]any) *e2eDaemon {
 			d.dumpLog()
 		}
 	})
-	d.start()
 	return d
 }
 
 // start runs the process and waits until it is ready.
 func (d *e2eDaemon) start() {
+	d.e.t.Helper()
+	d.launch()
+	d.waitReady(15 * time.Second)
+}
+
+// launch starts the process without waiting for it.
+func (d *e2eDaemon) launch() {
 	t := d.e.t
 	t.Helper()
 	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -278,6 +328,9 @@ func (d *e2eDaemon) start() {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	if st, err := logf.Stat(); err == nil {
+		d.logOff = st.Size()
+	}
 	fmt.Fprintf(logf, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
 	cmd := d.e.srv.Command(context.Background(), xdhcpdBin(t), "-c", d.cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -289,18 +342,18 @@ func (d *e2eDaemon) start() {
 		d.waitErr = cmd.Wait()
 		close(d.exited)
 	}()
-	d.waitReady(15 * time.Second)
 }
 
-// waitReady polls version-get until it answers, the process exits, or
-// the timeout passes.
+// waitReady polls version-get until it answers and the log says the
+// daemon serves (the control socket opens before the interfaces do), the
+// process exits, or the timeout passes.
 func (d *e2eDaemon) waitReady(timeout time.Duration) {
 	t := d.e.t
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		a, err := d.try("version-get", nil)
-		if err == nil && a.Result == 0 {
+		if err == nil && a.Result == 0 && d.serving() {
 			return
 		}
 		select {
@@ -313,6 +366,15 @@ func (d *e2eDaemon) waitReady(timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// serving reports whether this incarnation logged that it serves.
+func (d *e2eDaemon) serving() bool {
+	b, err := os.ReadFile(d.logPath)
+	if err != nil || int64(len(b)) < d.logOff {
+		return false
+	}
+	return bytes.Contains(b[d.logOff:], []byte(`msg="xdhcpd serving"`))
 }
 
 // restart starts the process again on the same config and lease file.
