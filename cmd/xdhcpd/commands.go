@@ -97,7 +97,8 @@ func (d *daemon) registerCommands() {
 				"enabled":     d.srv.Network.Enabled(),
 				"disabled-by": d.srv.Network.DisabledBy(),
 			},
-			"sockets": map[string]any{"status": "ready"},
+			"sockets":          map[string]any{"status": "ready"},
+			"insecure-control": exposedControl(cfg),
 		}
 		return control.Answer{Result: control.ResultSuccess, Arguments: args}
 	})

@@ -36,9 +36,10 @@ type daemon struct {
 	srv     *slowpath.Server
 	ctl     *control.Server
 	// cache is the fast path's lease cache (used in XDP mode).
-	cache *leasecache.Cache
-	xdpMu sync.Mutex // guards xdp against the drop-list commands
-	xdp   *xdpPath
+	cache      *leasecache.Cache
+	xdpAllowed bool
+	xdpMu      sync.Mutex // guards xdp against the drop-list commands
+	xdp        *xdpPath
 
 	mu        sync.Mutex // serializes reloads
 	reloaded  time.Time
@@ -52,9 +53,9 @@ type daemon struct {
 	doneOnce sync.Once
 }
 
-func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *slog.Logger) (d *daemon, err error) {
+func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAllowed bool, log *slog.Logger) (_ *daemon, err error) {
 	ctx, cancel := context.WithCancel(parent)
-	d = &daemon{
+	d := &daemon{
 		log:      log,
 		cfgPath:  cfgPath,
 		started:  time.Now(),
@@ -64,6 +65,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *
 		ctx:      ctx,
 		cancel:   cancel,
 		done:     make(chan struct{}),
+		// Without the capabilities for XDP the daemon serves in socket
+		// mode whatever the configuration asks.
+		xdpAllowed: xdpAllowed,
 	}
 	defer func() {
 		if err != nil {
@@ -84,7 +88,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, log *
 		return nil, fmt.Errorf("open lease database: %w", err)
 	}
 	log.Info("lease database open", "path", db.Name, "persist", db.Persist, "leases", d.store.Len())
-	if cfg.XDHCP.XDP.Mode != "off" {
+	if cfg.XDHCP.XDP.Mode != "off" && d.xdpAllowed {
 		d.cache = leasecache.New(leaseCacheSize)
 	}
 	d.srv, err = slowpath.New(cfg, slowpath.Deps{
@@ -133,7 +137,7 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	d.lisCancel = cancel
-	if cfg.XDHCP.XDP.Mode != "off" {
+	if cfg.XDHCP.XDP.Mode != "off" && d.xdpAllowed {
 		if ifaces, err = d.startXDP(ctx, cfg, ifaces); err != nil {
 			return err
 		}

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,7 +70,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration: " + w)
 	}
-	d, err := newDaemon(ctx, cfg, *cfgPath, log)
+	xdpProblem, err := checkCapabilities(cfg)
+	if err != nil {
+		return err
+	}
+	if xdpProblem != "" {
+		log.Warn(xdpProblem + ": serving in socket mode")
+	}
+	warnExposedControl(cfg, log)
+	d, err := newDaemon(ctx, cfg, *cfgPath, xdpProblem == "", log)
 	if err != nil {
 		return err
 	}
@@ -143,3 +154,27 @@ var errShutdown = errors.New("shutdown requested")
 
 // uptime helper for status-get.
 func secondsSince(t time.Time) int64 { return int64(time.Since(t).Seconds()) }
+
+// warnExposedControl warns about control listeners reachable from the
+// network without TLS or authentication: Kea configurations do this, so it
+// works, but an operator should know.
+func warnExposedControl(cfg *config.Config, log *slog.Logger) {
+	for _, a := range exposedControl(cfg) {
+		log.Warn("control channel listens on a non-loopback address without TLS and authentication", "listener", a)
+	}
+}
+
+func exposedControl(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.ControlSockets {
+		if s.Type == "unix" || s.Auth != nil || s.Type == "https" {
+			continue
+		}
+		ip, err := netip.ParseAddr(s.Address)
+		if err == nil && ip.IsLoopback() {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s://%s", s.Type, net.JoinHostPort(s.Address, strconv.Itoa(s.Port))))
+	}
+	return out
+}

@@ -222,7 +222,7 @@ func (c *Conn) Refresh() error {
 
 // lookup reads the interface by index, or by name when index is 0.
 func (c *Conn) lookup(name string, index int) (Iface, error) {
-	h, err := netlink.NewHandleAt(c.ns)
+	h, err := c.netlinkHandle()
 	if err != nil {
 		return Iface{}, fmt.Errorf("afpacket %s: netlink: %w", name, err)
 	}
@@ -264,6 +264,21 @@ func (c *Conn) lookup(name string, index int) (Iface, error) {
 		}
 	}
 	return Iface{Index: attrs.Index, Name: attrs.Name, MAC: [6]byte(attrs.HardwareAddr), Addrs: slices.Concat(primary, secondary)}, nil
+}
+
+// netlinkHandle opens netlink in the socket's namespace. From a thread
+// already in it, a plain handle does: entering a namespace (setns) needs
+// CAP_SYS_ADMIN, which a daemon running with only CAP_NET_RAW and
+// CAP_NET_ADMIN does not have.
+func (c *Conn) netlinkHandle() (*netlink.Handle, error) {
+	if cur, err := netns.Get(); err == nil {
+		same := cur.Equal(c.ns)
+		cur.Close()
+		if same {
+			return netlink.NewHandle()
+		}
+	}
+	return netlink.NewHandleAt(c.ns)
 }
 
 func (c *Conn) growRead(n int) {
