@@ -1,0 +1,90 @@
+package xdptest
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+)
+
+// TestCachedRenewal: with cache-threshold 0.5, a renewal 1 s after the ACK
+// is answered by the fast-path worker from the lease cache
+// (fastpath-cache-hits +1, no hand-off to the slow path), the ACK carries
+// the remaining lifetime rather than a fresh one, and the lease file does
+// not change by a byte.
+func TestCachedRenewal(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			const valid = 600
+			cfg := e.config(mode)
+			cfg["valid-lifetime"] = valid
+			cfg["renew-timer"] = valid / 4
+			cfg["rebind-timer"] = valid / 2
+			cfg["cache-threshold"] = 0.5
+			d := e.start(cfg)
+			e.wantKernelMode(mode)
+
+			c := e.nclient(testMAC(4, 1))
+			l := dora(t, c)
+			acked := time.Now()
+			if lt := l.ACK.IPAddressLeaseTime(0); lt != valid*time.Second {
+				t.Fatalf("first ACK lease time %v, want %ds", lt, valid)
+			}
+			// The lease file is written before the ACK leaves (fsync
+			// durability), so its size is final here.
+			st0, err := os.Stat(e.leasePath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(1500 * time.Millisecond)
+
+			before := d.stats()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			r, err := c.Renew(ctx, l)
+			if err != nil {
+				t.Fatalf("renewal: %v", err)
+			}
+			age := time.Since(acked)
+			time.Sleep(100 * time.Millisecond)
+			after := d.stats()
+
+			if r.ACK.MessageType() != dhcpv4.MessageTypeAck || !r.ACK.YourIPAddr.Equal(l.ACK.YourIPAddr) {
+				t.Errorf("renewal reply %v for %v, want ACK for %v", r.ACK.MessageType(), r.ACK.YourIPAddr, l.ACK.YourIPAddr)
+			}
+			for name, want := range map[string]int64{
+				"fastpath-cache-hits":   1,
+				"fastpath-handoffs":     0,
+				"fastpath-slow-replies": 0,
+				"xdp-redirected":        1,
+			} {
+				if got := delta(t, before, after, name); got != want {
+					t.Errorf("%s grew by %d, want %d", name, got, want)
+				}
+			}
+			// Remaining lifetime: valid minus the lease's age, whole
+			// seconds (the age is 1.5 s and a bit, so 598 or 599).
+			lt := int64(r.ACK.IPAddressLeaseTime(0) / time.Second)
+			lo := valid - int64(age/time.Second) - 2
+			if lt >= valid || lt < lo {
+				t.Errorf("cached ACK lease time %d s at age %v, want the remaining %d..%d s", lt, age.Round(time.Millisecond), lo, valid-1)
+			}
+			if t1 := int64(r.ACK.IPAddressRenewalTime(0) / time.Second); t1 <= 0 || t1 >= lt {
+				t.Errorf("cached ACK renew timer %d s, want 0 < T1 < lease time %d", t1, lt)
+			}
+			st1, err := os.Stat(e.leasePath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st1.Size() != st0.Size() || !st1.ModTime().Equal(st0.ModTime()) {
+				t.Errorf("cached renewal wrote to the lease file: %d -> %d bytes, mtime %v -> %v",
+					st0.Size(), st1.Size(), st0.ModTime(), st1.ModTime())
+			}
+			t.Logf("%s: cached renewal answered by the fast path, lease time %d s of %d, lease file unchanged (%d bytes)",
+				mode, lt, valid, st1.Size())
+		})
+	}
+}
