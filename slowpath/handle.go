@@ -44,6 +44,22 @@ func (s *Server) handle(rt *runtime, r *request) {
 	}
 
 	sn := s.selectSubnet(rt, r)
+	if s.scopes != nil && sn != nil {
+		// HA: a query of the partner's scope is left to the partner, and
+		// only feeds failure detection (Kea counts no drop for it).
+		key := r.hw
+		if len(r.cid) > 0 {
+			key = r.cid
+		}
+		class, serve := s.scopes.Accept(sn.cfg.ID, uint8(r.typ), key)
+		if !serve {
+			s.scopes.Observe(r.msg.NumSeconds, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
+			return
+		}
+		if class != "" {
+			r.addClass(class)
+		}
+	}
 	var host *config.Reservation
 	if sn != nil && sn.cfg.ReservationsInSubnet {
 		host = rt.lookupHost(sn.cfg.ID, r)

@@ -38,6 +38,14 @@ type Replicator interface {
 	Replicate(ctx context.Context, ops []lease.Op) error
 }
 
+// Scopes is HA's say on each query: whether this server answers it (and
+// the HA_<server> class it gets), and failure detection for those it
+// leaves to its partner.
+type Scopes interface {
+	Accept(subnetID uint32, msgType uint8, key []byte) (class string, serve bool)
+	Observe(secs uint16, key []byte, msgType uint8)
+}
+
 // Deps are the server's collaborators.
 type Deps struct {
 	Store      LeaseStore
@@ -45,6 +53,10 @@ type Deps struct {
 	Metrics    *metrics.Set // latency histograms; nil = none
 	Log        *slog.Logger
 	Replicator Replicator // optional
+	// Scopes is HA's query filter (optional).
+	Scopes Scopes
+	// Network is the DHCP service switch shared with HA; nil = a new one.
+	Network *NetworkState
 	// Cache is the fast path's lease cache; nil in socket mode.
 	Cache *leasecache.Cache
 	Now   func() time.Time
@@ -60,6 +72,7 @@ type Server struct {
 	st         *serverStats
 	now        func() time.Time
 	replicator Replicator
+	scopes     Scopes
 	cache      *leasecache.Cache
 	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
 
@@ -102,9 +115,13 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		st:         newServerStats(d.Stats),
 		now:        d.Now,
 		replicator: d.Replicator,
+		scopes:     d.Scopes,
 		cache:      d.Cache,
 		offers:     newOfferTable(),
-		Network:    NewNetworkState(d.Now),
+		Network:    d.Network,
+	}
+	if s.Network == nil {
+		s.Network = NewNetworkState(d.Now)
 	}
 	s.serial.init()
 	if d.Metrics != nil {

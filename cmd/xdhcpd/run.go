@@ -78,13 +78,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn(xdpProblem + ": serving in socket mode")
 	}
 	warnExposedControl(cfg, log)
+	// SIGHUP is caught from before the control channel answers: a reload
+	// asked for during start-up waits instead of killing the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	d, err := newDaemon(ctx, cfg, *cfgPath, xdpProblem == "", log)
 	if err != nil {
 		return err
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
