@@ -100,6 +100,9 @@ func (d *daemon) registerCommands() {
 			"sockets":          map[string]any{"status": "ready"},
 			"insecure-control": exposedControl(cfg),
 		}
+		if d.ha != nil {
+			args["high-availability"] = d.ha.Status()
+		}
 		return control.Answer{Result: control.ResultSuccess, Arguments: args}
 	})
 	c.Handle("shutdown", func(context.Context, *control.Request) control.Answer {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/leasecache"
+	"xdhcp/ha"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath"
 	"xdhcp/slowpath/config"
@@ -38,6 +40,9 @@ type daemon struct {
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
 	xdpAllowed bool
+	ha         *ha.Service
+	haListener *ha.Listener
+	haTable    [256]bool  // under xdpMu
 	xdpMu      sync.Mutex // guards xdp against the drop-list commands
 	xdp        *xdpPath
 
@@ -91,25 +96,49 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if cfg.XDHCP.XDP.Mode != "off" && d.xdpAllowed {
 		d.cache = leasecache.New(leaseCacheSize)
 	}
-	d.srv, err = slowpath.New(cfg, slowpath.Deps{
+	d.ctl = control.NewServer(log.With("component", "control"))
+	network := slowpath.NewNetworkState(time.Now)
+	deps := slowpath.Deps{
 		Cache:   d.cache,
 		Store:   d.store,
 		Stats:   d.reg,
 		Metrics: d.metrics,
+		Network: network,
 		Log:     log.With("component", "dhcp4"),
-	})
+	}
+	hc, err := ha.FromConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("high-availability: %w", err)
+	}
+	if hc != nil {
+		for _, w := range hc.Warnings {
+			log.Warn("high-availability: " + w)
+		}
+		d.ha, err = ha.New(hc, ha.Deps{Leases: d.store, Apply: ha.DispatchApplier{Control: d.ctl}, Network: network,
+			Log: log.With("component", "ha")})
+		if err != nil {
+			return nil, fmt.Errorf("high-availability: %w", err)
+		}
+		deps.Replicator = d.ha
+		deps.Scopes = haScopes{d.ha}
+	}
+	d.srv, err = slowpath.New(cfg, deps)
 	if err != nil {
 		return nil, err
 	}
 	d.srv.Start(ctx)
 
-	d.ctl = control.NewServer(log.With("component", "control"))
 	control.RegisterStatistics(d.ctl, d.reg)
 	d.srv.RegisterCommands(d.ctl, d.store)
 	d.registerCommands()
 	d.registerDropCommands()
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
+	}
+	if d.ha != nil {
+		d.ha.RegisterCommands(d.ctl)
+		d.ha.RegisterMetrics(d.metrics)
+		d.ha.OnScopesChanged(d.setHAScopes)
 	}
 	// The packet path comes up before the control channel, so that a
 	// control socket that answers means a server that serves.
@@ -118,6 +147,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
+	}
+	if d.ha != nil {
+		if d.haListener, err = d.ha.ListenDedicated(d.ctl); err != nil {
+			return nil, err
+		}
+		d.ha.Start(ctx)
 	}
 	go d.sampleStats(ctx)
 	log.Info("xdhcpd serving", "version", version)
@@ -252,6 +287,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if cfg.LeaseDatabase != old.LeaseDatabase {
 		return errors.New("lease-database changes need a restart; nothing was changed")
 	}
+	if !reflect.DeepEqual(haParams(cfg), haParams(old)) {
+		return errors.New("high-availability changes need a restart; nothing was changed")
+	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
@@ -281,8 +319,14 @@ func (d *daemon) shutdown() { d.doneOnce.Do(func() { close(d.done) }) }
 // close stops taking packets, lets the workers finish what they hold,
 // then flushes and closes the lease store.
 func (d *daemon) close() error {
-	d.stopListeners()
 	var errs []error
+	if d.ha != nil {
+		errs = append(errs, d.ha.Close())
+		if d.haListener != nil {
+			errs = append(errs, d.haListener.Close())
+		}
+	}
+	d.stopListeners()
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
 	}
@@ -328,4 +372,14 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(w, "xdhcp_slowpath_queue_length %d\n", d.srv.QueueLen())
 	fmt.Fprintf(w, "xdhcp_leases %d\n", d.store.Len())
+}
+
+// haParams is the HA hook's configuration, for comparing on reload.
+func haParams(cfg *config.Config) string {
+	for _, h := range cfg.Hooks {
+		if strings.Contains(h.Library, "libdhcp_ha") {
+			return string(h.Parameters)
+		}
+	}
+	return ""
 }

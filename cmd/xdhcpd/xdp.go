@@ -162,6 +162,7 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 		objs, err := bpf.Load(bpf.Options{
 			RateLimit: cfg.XDHCP.RateLimit.Rate,
 			Burst:     cfg.XDHCP.RateLimit.Burst,
+			HAEnabled: d.ha != nil,
 			PinDir:    pins,
 			Logger:    x.log,
 		})
@@ -169,6 +170,17 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 			d.log.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
 			rest = append(rest, spec)
 			continue
+		}
+		if d.ha != nil {
+			// The scope table must be in place before the program sees a
+			// packet, or it drops every HA-type query.
+			d.xdpMu.Lock()
+			table := d.haTable
+			d.xdpMu.Unlock()
+			if err := objs.SetScopes(table); err != nil {
+				objs.Close()
+				return nil, fmt.Errorf("write HA scopes: %w", err)
+			}
 		}
 		l, err := objs.Attach(ifc.Index, mode)
 		if err != nil {
@@ -222,7 +234,11 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 	}
 	d.xdpMu.Lock()
 	d.xdp = x
+	table := d.haTable
 	d.xdpMu.Unlock()
+	if d.ha != nil {
+		d.setHAScopes(table) // a change while the instances were loading
+	}
 	x.syncDrops(cfg)
 	x.registerStats(d.reg)
 	return rest, nil
