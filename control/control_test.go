@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"xdhcp/internal/testpki"
 
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath/config"
@@ -200,18 +201,18 @@ func TestHTTP(t *testing.T) {
 }
 
 func TestHTTPS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	s := newTestServer(t, nil)
 	port := freePort(t)
 	sock := config.ControlSocket{Type: "https", Address: "127.0.0.1", Port: port,
-		TrustAnchor: pki.caFile, CertFile: pki.serverCert, KeyFile: pki.serverKey, CertRequired: true}
+		TrustAnchor: pki.CAFile, CertFile: pki.ServerCert, KeyFile: pki.ServerKey, CertRequired: true}
 	if err := s.Listen([]config.ControlSocket{sock}); err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	caPEM, _ := os.ReadFile(pki.caFile)
+	caPEM, _ := os.ReadFile(pki.CAFile)
 	pool.AppendCertsFromPEM(caPEM)
-	clientCert, err := tls.LoadX509KeyPair(pki.clientCert, pki.clientKey)
+	clientCert, err := tls.LoadX509KeyPair(pki.ClientCert, pki.ClientKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,10 +245,10 @@ func TestHTTPS(t *testing.T) {
 
 	// Configuration errors name the socket.
 	bad := []config.ControlSocket{
-		{Type: "https", Port: freePort(t), CertFile: pki.serverCert, KeyFile: pki.serverKey, CertRequired: true},
-		{Type: "https", Port: freePort(t), CertFile: filepath.Join(pki.dir, "missing.pem"), KeyFile: pki.serverKey},
-		{Type: "http", Port: freePort(t), CertFile: pki.serverCert, KeyFile: pki.serverKey},
-		{Type: "https", Port: freePort(t), CertFile: pki.serverCert, KeyFile: pki.serverKey, TrustAnchor: pki.dir, CertRequired: true},
+		{Type: "https", Port: freePort(t), CertFile: pki.ServerCert, KeyFile: pki.ServerKey, CertRequired: true},
+		{Type: "https", Port: freePort(t), CertFile: filepath.Join(pki.Dir, "missing.pem"), KeyFile: pki.ServerKey},
+		{Type: "http", Port: freePort(t), CertFile: pki.ServerCert, KeyFile: pki.ServerKey},
+		{Type: "https", Port: freePort(t), CertFile: pki.ServerCert, KeyFile: pki.ServerKey, TrustAnchor: pki.Dir, CertRequired: true},
 	}
 	for i, b := range bad {
 		err := s.Listen([]config.ControlSocket{sock, b})

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"xdhcp/internal/testpki"
 
 	"xdhcp/control"
 	"xdhcp/slowpath/config"
@@ -136,17 +137,17 @@ func TestHTTP(t *testing.T) {
 }
 
 func TestHTTPSAndAuth(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testpki.New(t)
 	port := freePort(t)
 	pwFile := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pwFile, []byte("admin:s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	startServer(t, config.ControlSocket{Type: "https", Address: "127.0.0.1", Port: port,
-		TrustAnchor: pki.caFile, CertFile: pki.serverCert, KeyFile: pki.serverKey, CertRequired: true,
+		TrustAnchor: pki.CAFile, CertFile: pki.ServerCert, KeyFile: pki.ServerKey, CertRequired: true,
 		Auth: &config.Authentication{Type: "basic", Clients: []config.AuthClient{{User: "admin", Password: "s3cret"}}}})
 	url := "https://127.0.0.1:" + strconv.Itoa(port) + "/"
-	tlsArgs := []string{"-url", url, "-ca", pki.caFile, "-cert", pki.clientCert, "-key", pki.clientKey}
+	tlsArgs := []string{"-url", url, "-ca", pki.CAFile, "-cert", pki.ClientCert, "-key", pki.ClientKey}
 
 	out, _, err := ctl(t, append(tlsArgs, "-user", "admin", "-password", "s3cret", "echo")...)
 	if err != nil {
@@ -164,11 +165,11 @@ func TestHTTPSAndAuth(t *testing.T) {
 		t.Fatalf("wrong password: %v\n%s", err, out)
 	}
 	// Mutual TLS: no client certificate, no answer.
-	if _, _, err := ctl(t, "-url", url, "-ca", pki.caFile, "-user", "admin", "-password", "s3cret", "echo"); err == nil {
+	if _, _, err := ctl(t, "-url", url, "-ca", pki.CAFile, "-user", "admin", "-password", "s3cret", "echo"); err == nil {
 		t.Fatal("request without client certificate succeeded")
 	}
 	// Unknown CA: the server certificate is not trusted.
-	if _, _, err := ctl(t, "-url", url, "-cert", pki.clientCert, "-key", pki.clientKey, "echo"); err == nil {
+	if _, _, err := ctl(t, "-url", url, "-cert", pki.ClientCert, "-key", pki.ClientKey, "echo"); err == nil {
 		t.Fatal("untrusted server certificate accepted")
 	}
 }

@@ -1,4 +1,6 @@
-package main
+// Package testpki makes a throw-away CA with a server and a client
+// certificate for tests of the TLS listeners and clients.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -15,19 +17,21 @@ import (
 	"time"
 )
 
-// testPKI is a throw-away CA with a server and a client certificate,
+// PKI is a throw-away CA with a server and a client certificate,
 // written as PEM files into a temporary directory.
-type testPKI struct {
-	dir                   string
-	caFile                string
-	serverCert, serverKey string
-	clientCert, clientKey string
+type PKI struct {
+	Dir                   string
+	CAFile                string
+	ServerCert, ServerKey string
+	ClientCert, ClientKey string
 }
 
-func newTestPKI(t *testing.T) *testPKI {
+// New writes a CA, a server certificate (for 127.0.0.1 and localhost) and a
+// client certificate into a temporary directory.
+func New(t *testing.T) *PKI {
 	t.Helper()
 	dir := t.TempDir()
-	p := &testPKI{dir: dir}
+	p := &PKI{Dir: dir}
 	caKey := mustKey(t)
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
@@ -46,7 +50,7 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.caFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
+	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
 		key := mustKey(t)
 		tmpl := &x509.Certificate{
@@ -68,8 +72,8 @@ func newTestPKI(t *testing.T) *testPKI {
 		}
 		return writePEM(t, dir, name+".pem", "CERTIFICATE", der), writePEM(t, dir, name+"-key.pem", "EC PRIVATE KEY", keyDER)
 	}
-	p.serverCert, p.serverKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
-	p.clientCert, p.clientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
+	p.ServerCert, p.ServerKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
+	p.ClientCert, p.ClientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
 	return p
 }
 
