@@ -189,7 +189,8 @@ func (e *env) config(mode string) map[string]any {
 // daemon is one xdhcpd process.
 type daemon struct {
 	*bench.Server
-	e *env
+	e       *env
+	stopped bool // by stop: cleanup must not report the exit as a crash
 }
 
 // start writes d4 as the configuration and starts xdhcpd on it; cleanup
@@ -217,6 +218,9 @@ func (e *env) start(d4 map[string]any) *daemon {
 	}
 	d := &daemon{Server: s, e: e}
 	e.t.Cleanup(func() {
+		if d.stopped {
+			return
+		}
 		if err := d.Stop(); err != nil {
 			e.t.Errorf("xdhcpd: %v", err)
 		}
@@ -231,6 +235,7 @@ func (e *env) start(d4 map[string]any) *daemon {
 // an error.
 func (d *daemon) stop() {
 	d.e.t.Helper()
+	d.stopped = true
 	if err := d.Stop(); err != nil {
 		d.e.t.Fatalf("stop xdhcpd: %v", err)
 	}
