@@ -55,8 +55,9 @@ func discoverFlood(t *testing.T, mode string) {
 	rsock := e.wire()
 	warm := &warmupSignal{done: make(chan struct{})}
 	renew, err := loadgen.New(loadgen.Config{
-		// Outstanding 8 paces the warm-up below the parking lot's 16.
-		Mode: loadgen.Open, Rate: renewRate, Clients: bound, WarmupClients: bound, Outstanding: 8,
+		// Outstanding 2 keeps the warm-up well below the overload
+		// watermark (8 of the lot's 16 packets), so no DISCOVER is shed.
+		Mode: loadgen.Open, Rate: renewRate, Clients: bound, WarmupClients: bound, Outstanding: 2,
 		RenewFraction: 1, Count: renewRate * int(runFor/time.Second), Duration: runFor,
 		Timeout: 500 * time.Millisecond, Subnet: subnet, MACPrefix: [2]byte{0x02, 0x79},
 		Logger: slog.New(warm),
