@@ -1,0 +1,252 @@
+package main
+
+// HA with a real Kea 2.2 as the partner, in both roles, so that an
+// operator can migrate a Kea pair one box at a time: the same HA block on
+// both servers (HA+MT dedicated listeners, as Kea 2.2 needs for a direct
+// HTTP listener), heartbeats that agree on states, lease updates both
+// ways, failover when the primary dies and resync when it returns.
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// keaHAPort is the port of both servers' HA+MT dedicated listeners.
+const keaHAPort = 8001
+
+// keaProc is a kea-dhcp4 in a server namespace, restartable.
+type keaProc struct {
+	t      *testing.T
+	n      *haNode
+	bin    string
+	cfg    string
+	ctl    *nsHTTP
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// keaHARel is the HA block both servers of an interop pair share.
+func keaHARel(this string, primary, standby string) map[string]any {
+	return map[string]any{
+		"this-server-name": this, "mode": "hot-standby",
+		"heartbeat-delay": 1000, "max-response-delay": 3000, "max-ack-delay": 1000, "max-unacked-clients": 0,
+		"multi-threading": map[string]any{"enable-multi-threading": true, "http-dedicated-listener": true,
+			"http-listener-threads": 2, "http-client-threads": 2},
+		"peers": []any{
+			map[string]any{"name": "server1", "url": "http://" + primary + ":8001/", "role": "primary"},
+			map[string]any{"name": "server2", "url": "http://" + standby + ":8001/", "role": "standby"},
+		},
+	}
+}
+
+// startKeaHA runs kea-dhcp4 on the node's interface ifname with raw
+// sockets, a persistent memfile, lease_cmds and HA relationship rel.
+func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
+	t := n.h.t
+	t.Helper()
+	dir := n.env.dir
+	cfg := map[string]any{"Dhcp4": map[string]any{
+		"interfaces-config": map[string]any{"interfaces": []any{ifname}, "dhcp-socket-type": "raw"},
+		"lease-database": map[string]any{"type": "memfile", "persist": true, "lfc-interval": 0,
+			"name": filepath.Join(dir, "kea-leases4.csv")},
+		"multi-threading": map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16},
+		"valid-lifetime":  600,
+		"subnet4":         []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
+		"hooks-libraries": []any{
+			map[string]any{"library": keaHooksDir + "/libdhcp_lease_cmds.so"},
+			map[string]any{"library": keaHooksDir + "/libdhcp_ha.so",
+				"parameters": map[string]any{"high-availability": []any{rel}}},
+		},
+		"loggers": []any{map[string]any{"name": "kea-dhcp4", "severity": "INFO",
+			"output_options": []any{map[string]any{"output": filepath.Join(dir, "kea.log")}}}},
+	}}
+	k := &keaProc{t: t, n: n, bin: bin, cfg: n.env.writeConfig("kea-dhcp4.json", cfg),
+		ctl: newNSHTTP(n.ns, haURLPort(n.ip(ifname), keaHAPort))}
+	t.Cleanup(func() {
+		k.kill9()
+		if t.Failed() {
+			for _, f := range []string{"kea.out", "kea.log"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				if len(b) > 6000 {
+					b = b[len(b)-6000:]
+				}
+				t.Logf("%s %s:\n%s", n.name, f, b)
+			}
+		}
+	})
+	k.start()
+	return k
+}
+
+func haURLPort(ip string, port int) string { return "http://" + ip + ":" + strconv.Itoa(port) + "/" }
+
+// start runs Kea and waits until its HA listener answers status-get.
+func (k *keaProc) start() {
+	k.t.Helper()
+	dir := k.n.env.dir
+	out, err := os.OpenFile(filepath.Join(dir, "kea.out"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	defer out.Close()
+	k.cmd = k.n.ns.Command(context.Background(), k.bin, "-c", k.cfg)
+	k.cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+	k.cmd.Stdout, k.cmd.Stderr = out, out
+	if err := k.n.ns.Start(k.cmd); err != nil {
+		k.t.Fatal(err)
+	}
+	k.exited = make(chan struct{})
+	cmd, exited := k.cmd, k.exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	ok := poll(20*time.Second, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		a, err := k.ctl.try("status-get", nil)
+		return err == nil && a.Result == 0
+	})
+	select {
+	case <-exited:
+		k.t.Fatalf("kea-dhcp4 exited at start (%v)", cmd.ProcessState)
+	default:
+	}
+	if !ok {
+		k.t.Fatal("kea-dhcp4's HA listener did not answer within 20 s")
+	}
+}
+
+// kill9 kills Kea (if it runs) and waits for it.
+func (k *keaProc) kill9() {
+	if k.cmd == nil {
+		return
+	}
+	select {
+	case <-k.exited:
+	default:
+		_ = k.cmd.Process.Signal(syscall.SIGKILL)
+		<-k.exited
+	}
+}
+
+func (k *keaProc) try(command string, args any) (ctlAnswer, error) { return k.ctl.try(command, args) }
+
+// TestE2EHAKeaInterop pairs xdhcpd with kea-dhcp4 2.2 in hot-standby, Kea
+// as the primary and then as the standby.
+func TestE2EHAKeaInterop(t *testing.T) {
+	bin := needBinary(t, "kea-dhcp4")
+	needKeaHooks(t)
+	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true) })
+	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false) })
+}
+
+// testKeaPair: server1 (10.99.0.1) is the primary, server2 the standby;
+// Kea is server1 when keaPrimary.
+func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
+	_, seg, s1, s2 := haPair(t)
+	keaNode, usNode := s1, s2
+	if !keaPrimary {
+		keaNode, usNode = s2, s1
+	}
+	keaIf, usIf := map[*haNode]string{s1: "s1", s2: "s2"}[keaNode], map[*haNode]string{s1: "s1", s2: "s2"}[usNode]
+	k := keaNode.startKeaHA(bin, keaIf, keaHARel(keaNode.name, "10.99.0.1", "10.99.0.2"))
+	cfg := usNode.xdhcpdConfig(haServerCfg{ifaces: []string{usIf},
+		subnets: []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
+		rels:    []any{keaHARel(usNode.name, "10.99.0.1", "10.99.0.2")}})
+	dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+	us := usNode.start(cfg)
+	var primary, standby haCtl = k, us
+	var pNode, sNode *haNode = keaNode, usNode
+	if !keaPrimary {
+		primary, standby, pNode, sNode = us, k, usNode, keaNode
+	}
+	took := waitPair(t, primary, standby, "hot-standby", 30*time.Second)
+	t.Logf("FIGURE kea interop: pair in hot-standby %v (heartbeats agree)", took.Round(time.Millisecond))
+	for _, c := range []haCtl{primary, standby} {
+		st := status(t, c, 0)
+		if st.Mode != "hot-standby" || !slices.Equal(st.Servers.Remote.LastScopes, map[bool][]string{true: {}, false: {"server1"}}[c == primary]) {
+			t.Errorf("status: %+v", st)
+		}
+	}
+	pIP, sIP := pNode.ip(map[*haNode]string{s1: "s1", s2: "s2"}[pNode]), sNode.ip(map[*haNode]string{s1: "s1", s2: "s2"}[sNode])
+
+	w := seg.wire()
+	view := map[string]string{}
+	serve := func(cs []haClient, from string, secs uint16) {
+		t.Helper()
+		for i, o := range w.dora(cs, secs, 1500*time.Millisecond) {
+			if got := o.servers(); !slices.Equal(got, []string{from}) || o.addr() == "" {
+				t.Errorf("client %s: offers %v, ACK %q; want only %s's", cs[i], got, o.addr(), from)
+				continue
+			}
+			if prev, ok := view[o.addr()]; ok && prev != cs[i].mac.String() {
+				t.Errorf("%s acknowledged to %s, already %s's", o.addr(), cs[i], prev)
+			}
+			view[o.addr()] = cs[i].mac.String()
+		}
+	}
+	before := haClients(12, 4)
+	serve(before, pIP, 0)
+	for ip, hw := range view {
+		waitLease(t, standby, "standby "+sNode.name, ip, hw, 2*time.Second)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// Failover: kill -9 the primary.
+	killed := time.Now()
+	if keaPrimary {
+		k.kill9()
+	} else {
+		us.kill9()
+	}
+	waitState(t, standby, 0, "partner-down", 15*time.Second)
+	t.Logf("FIGURE kea interop: standby (%s) in partner-down %v after kill -9 of the primary (max-response-delay 3 s)",
+		map[bool]string{true: "xdhcpd", false: "Kea"}[keaPrimary], time.Since(killed).Round(time.Millisecond))
+	outage := haClients(13, 4)
+	serve(outage, sIP, 5)
+	serve(before, sIP, 5) // the primary's clients keep their addresses
+	if len(view) != len(before)+len(outage) {
+		t.Errorf("%d addresses for %d clients: a client moved during the failover", len(view), len(before)+len(outage))
+	}
+
+	// Return: the primary restarts, resyncs from the standby, pair again.
+	back := time.Now()
+	if keaPrimary {
+		k.start()
+	} else {
+		us.restart()
+	}
+	took = waitPair(t, primary, standby, "hot-standby", 30*time.Second)
+	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the primary restarted", time.Since(back).Round(time.Millisecond))
+	for ip, hw := range view {
+		waitLease(t, primary, "returned primary "+pNode.name, ip, hw, 2*time.Second)
+	}
+	if !keaPrimary {
+		recv := haMetric(t, us, `xdhcp_ha_sync_leases_received{server="server1"}`)
+		applied := haMetric(t, us, `xdhcp_ha_sync_leases_applied{server="server1"}`)
+		t.Logf("FIGURE kea interop: xdhcpd primary synced %v leases from Kea, applied %v", recv, applied)
+		if int(recv) != len(view) || int(applied) != len(view) {
+			t.Errorf("xdhcpd's sync from Kea: %v received, %v applied; want %d and %d", recv, applied, len(view), len(view))
+		}
+	}
+	haNoDoubleLease(t, view, map[string]map[string]leaseJSON{"primary": leasesOf(t, primary), "standby": leasesOf(t, standby)})
+	after := haClients(14, 2)
+	serve(after, pIP, 0)
+	for _, c := range after {
+		for ip, hw := range view {
+			if hw == c.mac.String() {
+				waitLease(t, standby, "standby after the return", ip, hw, 2*time.Second)
+			}
+		}
+	}
+}
