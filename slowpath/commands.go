@@ -247,8 +247,11 @@ func (h *leaseCommands) update(ctx context.Context, req *control.Request) contro
 // per-subnet statistics as lease_cmds does.
 func (h *leaseCommands) put(ctx context.Context, req *control.Request, add bool) control.Answer {
 	s := h.s
-	s.rtMu.Lock()
-	defer s.rtMu.Unlock()
+	// The read lock: pools and statistics are safe for concurrent use,
+	// and a write lock here would wait for every worker, including those
+	// waiting for the partner this update comes from.
+	s.rtMu.RLock()
+	defer s.rtMu.RUnlock()
 	rt := s.rt
 	l, force, err := parseLeaseArgs(req.Arguments, s.now().Unix(), s.subnetOf(rt))
 	if err != nil {
@@ -321,8 +324,8 @@ func (s *Server) accountDelete(rt *runtime, old lease.Lease) {
 
 func (h *leaseCommands) del(ctx context.Context, req *control.Request) control.Answer {
 	s := h.s
-	s.rtMu.Lock()
-	defer s.rtMu.Unlock()
+	s.rtMu.RLock() // see put
+	defer s.rtMu.RUnlock()
 	l, ok, errAns := h.find(req)
 	if errAns != nil {
 		return *errAns

@@ -495,14 +495,22 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 		s.freeAddr(rt, cur.Addr)
 		s.forget(cur.Addr)
 	}
-	if s.replicator != nil {
+	ack := func() {
+		opts, siaddr := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
+		s.publish(rt, target, r, &l, opts, siaddr)
+	}
+	if s.replicator == nil {
+		ack()
+		return
+	}
+	// The ACK waits for the partner's answer, as Kea parks it.
+	r.after = func() {
 		if err := s.replicator.Replicate(ctx, ops); err != nil {
 			s.log.Warn("lease update to partner failed: reply withheld", "addr", addr, "err", err)
 			return
 		}
+		ack()
 	}
-	opts, siaddr := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
-	s.publish(rt, target, r, &l, opts, siaddr)
 }
 
 // release handles DHCPRELEASE: the client's lease is deleted.
@@ -530,8 +538,10 @@ func (s *Server) release(rt *runtime, r *request) {
 	}
 	s.forget(a)
 	if s.replicator != nil {
-		if err := s.replicator.Replicate(s.context(), ops); err != nil {
-			s.log.Warn("lease delete to partner failed", "addr", a, "err", err)
+		r.after = func() {
+			if err := s.replicator.Replicate(s.context(), ops); err != nil {
+				s.log.Warn("lease delete to partner failed", "addr", a, "err", err)
+			}
 		}
 	}
 }
@@ -569,8 +579,10 @@ func (s *Server) decline(rt *runtime, r *request) {
 	s.log.Info("address declined by client, on probation", "addr", a, "mac", macString(r.hw),
 		"probation_s", rt.cfg.DeclineProbationPeriod.Seconds())
 	if s.replicator != nil {
-		if err := s.replicator.Replicate(s.context(), ops); err != nil {
-			s.log.Warn("lease update to partner failed", "addr", a, "err", err)
+		r.after = func() {
+			if err := s.replicator.Replicate(s.context(), ops); err != nil {
+				s.log.Warn("lease update to partner failed", "addr", a, "err", err)
+			}
 		}
 	}
 }

@@ -50,6 +50,9 @@ type request struct {
 
 	classes []string // class memberships, in order
 	host    *hostMatch
+	// after runs once the runtime lock is released (HA replication and
+	// the replies that wait for it).
+	after func()
 }
 
 // decodeRequest checks a message is a well-formed client request and

@@ -285,8 +285,15 @@ func (s *Server) decode(p *Packet) *request {
 func (s *Server) process(r *request) {
 	start := s.now()
 	s.rtMu.RLock()
-	defer s.rtMu.RUnlock()
 	s.handle(s.rt, r)
+	s.rtMu.RUnlock()
+	// What waits on the partner (the HA lease update, and the reply that
+	// must not leave before it) runs outside the runtime lock: the
+	// partner's lease update to us may be waiting for that lock while
+	// ours waits for it.
+	if r.after != nil {
+		r.after()
+	}
 	if int(r.typ) < len(s.latency) && s.latency[r.typ] != nil {
 		s.latency[r.typ].UpdateDuration(start)
 	}
