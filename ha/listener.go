@@ -203,13 +203,14 @@ func serverTLS(me *PeerConfig, requireClient bool) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// RegisterMetrics adds HA gauges to set: per relationship (label
-// "server"), the state and partner state as numbers (State values), unsent
+// RegisterMetrics adds HA gauges to set: per relationship (labels
+// "server" and "relationship" — a hub may use one server name in several
+// relationships, so the relationship's index keeps the series apart), the state and partner state as numbers (State values), unsent
 // updates, heartbeat latency, communication-interrupted, unacked clients,
 // backlog length, transitions and synchronization progress.
 func (s *Service) RegisterMetrics(set *metrics.Set) {
-	for _, r := range s.rels {
-		lbl := fmt.Sprintf(`{server=%q}`, r.me.Name)
+	for i, r := range s.rels {
+		lbl := fmt.Sprintf(`{server=%q,relationship="%d"}`, r.me.Name, i)
 		g := func(name string, f func() float64) { set.NewGauge("xdhcp_ha_"+name+lbl, f) }
 		locked := func(f func() float64) func() float64 {
 			return func() float64 {

@@ -232,8 +232,8 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 		waitLease(t, primary, "returned primary "+pNode.name, ip, hw, 2*time.Second)
 	}
 	if !keaPrimary {
-		recv := haMetric(t, us, `xdhcp_ha_sync_leases_received{server="server1"}`)
-		applied := haMetric(t, us, `xdhcp_ha_sync_leases_applied{server="server1"}`)
+		recv := haMetric(t, us, `xdhcp_ha_sync_leases_received{server="server1",relationship="0"}`)
+		applied := haMetric(t, us, `xdhcp_ha_sync_leases_applied{server="server1",relationship="0"}`)
 		t.Logf("FIGURE kea interop: xdhcpd primary synced %v leases from Kea, applied %v", recv, applied)
 		if int(recv) != len(view) || int(applied) != len(view) {
 			t.Errorf("xdhcpd's sync from Kea: %v received, %v applied; want %d and %d", recv, applied, len(view), len(view))

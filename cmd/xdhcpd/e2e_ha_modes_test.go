@@ -66,7 +66,7 @@ func TestE2EHACommunicationRecovery(t *testing.T) {
 		for _, ip := range mine[n.name] {
 			noLease(t, other.d, other.name+" during the cut", ip)
 		}
-		backlog := haMetric(t, n.d, fmt.Sprintf(`xdhcp_ha_backlog_updates{server=%q}`, n.name))
+		backlog := haMetric(t, n.d, fmt.Sprintf(`xdhcp_ha_backlog_updates{server=%q,relationship="0"}`, n.name))
 		if int(backlog) != len(mine[n.name]) {
 			t.Errorf("%s: backlog %v updates, want %d (its leases of the cut)", n.name, backlog, len(mine[n.name]))
 		}
@@ -87,7 +87,7 @@ func TestE2EHACommunicationRecovery(t *testing.T) {
 		waitLease(t, s2.d, "server2 after recovery", ip, hw, 2*time.Second)
 	}
 	for _, n := range []*haNode{s1, s2} {
-		if b := haMetric(t, n.d, fmt.Sprintf(`xdhcp_ha_backlog_updates{server=%q}`, n.name)); b != 0 {
+		if b := haMetric(t, n.d, fmt.Sprintf(`xdhcp_ha_backlog_updates{server=%q,relationship="0"}`, n.name)); b != 0 {
 			t.Errorf("%s: backlog %v after recovery, want 0", n.name, b)
 		}
 	}

@@ -178,9 +178,9 @@ func TestE2EHAHotStandby(t *testing.T) {
 		took := waitPair(t, s1.d, s2.d, "hot-standby", 20*time.Second)
 		t.Logf("FIGURE resync: pair back in hot-standby %v after the primary restarted (%v ready→paired)",
 			time.Since(back).Round(time.Millisecond), took.Round(time.Millisecond))
-		pages := haMetric(t, s1.d, `xdhcp_ha_sync_pages{server="server1"}`)
-		recv := haMetric(t, s1.d, `xdhcp_ha_sync_leases_received{server="server1"}`)
-		applied := haMetric(t, s1.d, `xdhcp_ha_sync_leases_applied{server="server1"}`)
+		pages := haMetric(t, s1.d, `xdhcp_ha_sync_pages{server="server1",relationship="0"}`)
+		recv := haMetric(t, s1.d, `xdhcp_ha_sync_leases_received{server="server1",relationship="0"}`)
+		applied := haMetric(t, s1.d, `xdhcp_ha_sync_leases_applied{server="server1",relationship="0"}`)
 		t.Logf("FIGURE resync: %v page(s), %v leases received, %v applied", pages, recv, applied)
 		n2 := len(leasesOf(t, s2.d))
 		// Applied: every lease the standby wrote in the outage, the
