@@ -80,6 +80,10 @@ type slowReply struct {
 	payload []byte
 }
 
+// ErrReplyQueueFull is returned by Send when the worker's reply queue is
+// full; the reply is dropped and counted.
+var ErrReplyQueueFull = errors.New("fastpath: reply queue full")
+
 // replyQueue bounds the slow-path replies waiting for this worker's TX
 // ring; a slow path that outruns the ring gets an error, never a block.
 const replyQueue = 4096
@@ -110,7 +114,7 @@ func (w *Worker) Send(dst *frame.Meta, payload []byte) error {
 		return nil
 	default:
 		w.Stats.SlowDropped.Add(1)
-		return errors.New("fastpath: reply queue full")
+		return ErrReplyQueueFull
 	}
 }
 
