@@ -82,10 +82,10 @@ type request struct {
 type writerState struct {
 	f   journalFile
 	off int64 // size of the file: everything before it is whole rows
-	// broken is set when a failed batch could not be truncated away; the
-	// file may end in a partial row, so nothing is appended until a
-	// truncate succeeds.
-	broken   error
+	// fault is the storage fault episode, if any: while it lasts nothing
+	// is appended except by a recovery attempt, which first cuts the file
+	// back to off.
+	fault    faultState
 	buf      []byte
 	batch    []*request
 	overlay  map[uint32]*Lease // batch-local view for resolving deletes
@@ -105,6 +105,7 @@ func (s *Store) openLive(live loadResult) error {
 	}
 	w.f = f
 	w.off = live.goodSize
+	w.fault.lastRow = live.lastRow
 	if live.torn || live.columns == 0 {
 		if err := f.Truncate(live.goodSize); err != nil {
 			f.Close()
@@ -145,6 +146,7 @@ func (s *Store) writeHeader() error {
 // until Close, then drains the queue and closes the file.
 func (s *Store) writer() {
 	defer close(s.writerDone)
+	defer s.stopRetry()
 	w := &s.w
 	for {
 		select {
@@ -152,6 +154,8 @@ func (s *Store) writer() {
 		case reply := <-s.rotateCh:
 			reply <- s.rotate()
 			continue
+		case <-s.retryC():
+			s.tryRecover()
 		}
 		for {
 			batch, closed := s.takeBatch()
@@ -206,19 +210,11 @@ func (s *Store) takeBatch() ([]*request, bool) {
 // them to the index and wakes the waiters.
 func (s *Store) commitBatch(batch []*request) {
 	w := &s.w
-	fail := func(err error) {
-		s.stats.writeErrors.Add(1)
-		for _, r := range batch {
-			r.done <- err
-		}
-	}
-	if w.broken != nil {
-		if err := s.repair(); err != nil {
-			fail(fmt.Errorf("lease file %s unusable after an earlier write error: %w", s.path, errors.Join(w.broken, err)))
-			return
-		}
-		s.log.Info("lease file recovered after write error", "path", s.path, "offset", w.off)
-		w.broken = nil
+	if fe := w.fault.err; fe != nil {
+		// Failed: refuse at once rather than hammer a failing disk; the
+		// retry timer finds out when it works again.
+		s.refuse(batch, fe)
+		return
 	}
 
 	// Encode in op order. Deletes are resolved against the index as
@@ -228,12 +224,13 @@ func (s *Store) commitBatch(batch []*request) {
 	buf := w.buf[:0]
 	clear(w.overlay)
 	w.hits = w.hits[:0]
-	rows := 0
+	rows, lastRow := 0, 0
 	for _, r := range batch {
 		for k := range r.ops {
 			op := &r.ops[k]
 			a := addrKey(op.Lease.Addr)
 			if op.Kind == OpPut {
+				lastRow = len(buf)
 				buf = AppendRow(buf, &op.Lease)
 				w.overlay[a] = &op.Lease
 				rows++
@@ -252,6 +249,7 @@ func (s *Store) commitBatch(batch []*request) {
 			}
 			marker := *cur
 			marker.ValidLft = 0
+			lastRow = len(buf)
 			buf = AppendRow(buf, &marker)
 			w.overlay[a] = nil
 			w.hits = append(w.hits, true)
@@ -267,16 +265,18 @@ func (s *Store) commitBatch(batch []*request) {
 			err = w.f.Sync()
 		}
 		if err != nil {
+			s.stats.writeErrors.Add(1)
 			err = fmt.Errorf("append %d lease rows to %s: %w", rows, s.path, err)
 			if terr := w.f.Truncate(w.off); terr != nil {
-				w.broken = err
-				s.log.Error("cannot truncate lease file after write error; appends stop until it can", "path", s.path,
-					"err", err, "truncate_err", terr)
+				// The partial rows stay until a recovery attempt can cut
+				// them; nothing is appended before that.
+				s.log.Warn("cannot truncate lease file after write error", "path", s.path, "err", terr)
 			}
-			fail(err)
+			s.refuse(batch, s.enterFault(err))
 			return
 		}
 		w.off += int64(len(buf))
+		w.fault.lastRow = append(w.fault.lastRow[:0], buf[lastRow:]...)
 		s.stats.batches.Add(1)
 		s.stats.rows.Add(uint64(rows))
 	}
@@ -312,11 +312,8 @@ func (s *Store) commitBatch(batch []*request) {
 // reopened so appends go on, as Kea does.
 func (s *Store) rotate() error {
 	w := &s.w
-	if w.broken != nil {
-		if err := s.repair(); err != nil {
-			return fmt.Errorf("rotate lease file: unusable after write error: %w", err)
-		}
-		w.broken = nil
+	if fe := w.fault.err; fe != nil {
+		return fmt.Errorf("rotate lease file: %w", fe)
 	}
 	if err := w.f.Close(); err != nil {
 		s.log.Warn("close lease file for rotation", "path", s.path, "err", err)
@@ -325,20 +322,24 @@ func (s *Store) rotate() error {
 	renameErr := os.Rename(s.path, s.path+sufInput)
 	f, err := s.openFile(s.path)
 	if err != nil {
-		// Nothing can be appended now; fail batches until a later
-		// rotation or restart fixes it.
+		// Nothing can be appended now: a storage fault, which recovery
+		// attempts end by reopening the file.
 		w.f = brokenJournal{err}
-		w.broken = err
-		return fmt.Errorf("reopen lease file %s after rotation: %w", s.path, err)
+		if renameErr == nil {
+			w.off, w.fault.lastRow = 0, nil // the file to reopen is a new one
+		}
+		err = fmt.Errorf("reopen lease file %s after rotation: %w", s.path, err)
+		s.enterFault(err)
+		return err
 	}
 	w.f = f
 	if renameErr != nil {
 		// The old file is open again, unchanged: w.off still holds.
 		return fmt.Errorf("rotate lease file %s: %w", s.path, renameErr)
 	}
-	w.off = 0 // a fresh file: repair rewrites the header if this fails
+	w.off, w.fault.lastRow = 0, nil // a fresh file: recovery rewrites the header if this fails
 	if err := s.writeHeader(); err != nil {
-		w.broken = err
+		s.enterFault(err)
 		return fmt.Errorf("rotate lease file: %w", err)
 	}
 	return nil
@@ -351,13 +352,3 @@ func (b brokenJournal) Write([]byte) (int, error) { return 0, b.err }
 func (b brokenJournal) Sync() error               { return b.err }
 func (b brokenJournal) Truncate(int64) error      { return b.err }
 func (b brokenJournal) Close() error              { return nil }
-
-// repair cuts the live file back to its last good size after a failed
-// write, or rewrites the header of a fresh file whose header write failed.
-func (s *Store) repair() error {
-	w := &s.w
-	if w.off == 0 {
-		return s.writeHeader()
-	}
-	return w.f.Truncate(w.off)
-}

@@ -28,6 +28,9 @@ type loadResult struct {
 	size     int64 // bytes in the file
 	goodSize int64 // bytes up to the end of the last complete line
 	torn     bool  // the file ends in a line without a newline
+	// lastRow is the last complete line after the header, with its
+	// newline (nil if none): storage fault recovery appends it again.
+	lastRow []byte
 }
 
 // needsConversion reports whether the file was written with another schema
@@ -120,6 +123,7 @@ func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		res.lastRow = append(append(res.lastRow[:0], line...), '\n')
 		var rowErr error
 		if len(line) > maxLineLen {
 			rowErr = fmt.Errorf("%w: longer than %d bytes", ErrBadRow, maxLineLen)

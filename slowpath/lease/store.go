@@ -56,6 +56,19 @@ type Options struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// RetryWait is the pause between attempts to recover a lease file that
+	// failed a write or sync (Kea's reconnect-wait-time); 0 means
+	// DefaultRetryWait.
+	RetryWait time.Duration
+	// RetryLimit is the number of failed recovery attempts after which
+	// FaultExhausted is reported (Kea's max-reconnect-tries); 0 means
+	// DefaultRetryLimit. The store itself retries until it recovers or is
+	// closed: giving up is the caller's policy.
+	RetryLimit int
+	// OnFault, if set, is told each step of a storage fault episode (see
+	// FaultEvent). It runs on the writer goroutine, so it must return
+	// quickly and must not call Commit, Wipe, RunLFC or Close.
+	OnFault func(FaultEvent)
 }
 
 // OpKind says what an Op does.
@@ -85,6 +98,9 @@ type Stats struct {
 	Rows        uint64 // rows appended to the journal
 	WriteErrors uint64 // batches that failed
 	LFCRuns     uint64 // completed lease file cleanups
+	Faults      uint64 // storage fault episodes begun
+	Refused     uint64 // commits refused because of a storage fault
+	Retries     uint64 // failed recovery attempts
 }
 
 // Store is the memfile lease store: an in-memory index of leases backed by
@@ -122,7 +138,11 @@ type Store struct {
 	openFile   func(path string) (journalFile, error) // tests swap in faulty files
 	w          writerState                            // owned by the writer goroutine
 	lfcBusy    atomic.Bool
-	stats      struct{ commits, batches, syncs, rows, writeErrors, lfcRuns atomic.Uint64 }
+	fault      atomic.Pointer[FaultError] // the current storage fault, nil while healthy
+	stats      struct {
+		commits, batches, syncs, rows, writeErrors, lfcRuns atomic.Uint64
+		faults, refused, retries                            atomic.Uint64
+	}
 }
 
 // Open loads the lease files at opts.Path in Kea's order and starts the
@@ -462,8 +482,10 @@ func validateOp(op *Op) error {
 // commits are group-committed by one writer goroutine.
 //
 // On a write or sync error nothing of the batch is applied, the file is
-// truncated back to its last good size, and the error is returned to
-// every commit of the batch.
+// truncated back to its last good size, and a *FaultError (wrapping
+// ErrStorage and the errno) is returned to every commit of the batch. The
+// store then refuses commits with it until a recovery attempt succeeds
+// (see FaultEvent).
 //
 // If ctx ends while Commit waits, it returns ctx.Err(), but the rows may
 // still be written and applied afterwards: the outcome is unknown, as with
@@ -570,6 +592,9 @@ func (s *Store) Stats() Stats {
 		Rows:        s.stats.rows.Load(),
 		WriteErrors: s.stats.writeErrors.Load(),
 		LFCRuns:     s.stats.lfcRuns.Load(),
+		Faults:      s.stats.faults.Load(),
+		Refused:     s.stats.refused.Load(),
+		Retries:     s.stats.retries.Load(),
 	}
 }
 
