@@ -300,6 +300,10 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 	if s := p.str(ld, "on-fail"); s != nil && p.oneOf(ld.child("on-fail"), *s, "stop-retry-exit", "serve-retry-exit", "serve-retry-continue") {
 		db.OnFail = *s
 	}
+	db.MaxReconnectTries = intOr(p.integer(ld, "max-reconnect-tries", 0, 1<<31-1), 0)
+	if v := p.integer(ld, "reconnect-wait-time", 0, 1<<31-1); v != nil {
+		db.ReconnectWaitTime = time.Duration(*v) * time.Millisecond
+	}
 }
 
 // hostIdentifiers parses host-reservation-identifiers.

@@ -210,8 +210,16 @@ type LeaseDatabase struct {
 	LFCInterval  time.Duration // default 3600 s; 0 disables
 	MaxRowErrors int
 	// OnFail is Kea's on-fail policy: stop-retry-exit (default),
-	// serve-retry-exit, serve-retry-continue.
+	// serve-retry-exit, serve-retry-continue. For memfile it applies to
+	// lease file write and fdatasync failures.
 	OnFail string
+	// MaxReconnectTries is Kea's max-reconnect-tries (default 0). For
+	// memfile, 0 means the store's default (lease.DefaultRetryLimit), not
+	// "no retry": a full disk deserves a few attempts before an exit.
+	MaxReconnectTries int
+	// ReconnectWaitTime is Kea's reconnect-wait-time, given in ms (default
+	// 0; for memfile 0 means lease.DefaultRetryWait).
+	ReconnectWaitTime time.Duration
 }
 
 // MultiThreading mirrors Kea's multi-threading block.
