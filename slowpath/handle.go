@@ -36,10 +36,16 @@ func (s *Server) handle(rt *runtime, r *request) {
 		s.st.receiveDrop.Inc()
 		return
 	}
-	if r.typ == dhcpv4.MessageTypeRequest && r.serverID.IsValid() && r.serverID != r.pkt.IfAddr {
-		// The client selected another server: free what we offered it.
+	if r.serverID.IsValid() && r.serverID != r.pkt.IfAddr {
+		// Addressed to another server (Kea's acceptServerId, for every
+		// message type): a REQUEST means the client selected another
+		// server, so what we offered it is freed; a RELEASE or DECLINE
+		// naming another server is not ours to act on, spoofed or not.
 		s.st.receiveDrop.Inc()
-		s.withdrawOffer(rt, r.key)
+		s.hs.otherServer.Inc()
+		if r.typ == dhcpv4.MessageTypeRequest {
+			s.withdrawOffer(rt, r.key)
+		}
 		return
 	}
 
@@ -265,7 +271,11 @@ func (s *Server) withdrawOffer(rt *runtime, key string) {
 // reservation, the address it asked for, or a new one, in that order.
 func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 	if sn == nil {
-		s.log.Debug("no subnet for client", "iface", r.pkt.IfName, "mac", macString(r.hw))
+		// Unknown network, or a giaddr naming no relay or subnet of
+		// ours (spoofed or misconfigured): Kea drops it without a
+		// statistic; we count it.
+		s.hs.noSubnet.Inc()
+		s.log.Debug("no subnet for client", "iface", r.pkt.IfName, "giaddr", r.giaddr, "mac", macString(r.hw))
 		return
 	}
 	now := s.now().Unix()
@@ -303,7 +313,7 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 			if claimed, ok := s.claim(t, r.requested, r, now); ok {
 				addr, target = r.requested, t
 				if claimed {
-					s.holdOffer(rt, r, addr, now)
+					s.holdOffer(rt, t, r, addr, now)
 				}
 			}
 		}
@@ -313,7 +323,7 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 		if !addr.IsValid() {
 			return
 		}
-		s.holdOffer(rt, r, addr, now)
+		s.holdOffer(rt, target, r, addr, now)
 	}
 	if l, ok := s.store.Get(addr); ok && !hasCur && l.State == lease.StateDefault && r.owns(l.HWAddr, l.ClientID, target.cfg.MatchClientID) {
 		cur, hasCur = l, true
@@ -327,13 +337,39 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 	s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
 }
 
-// holdOffer remembers addr as offered to the client, freeing what it held.
-func (s *Server) holdOffer(rt *runtime, r *request, addr netip.Addr, now int64) {
-	if prev, had := s.offers.hold(r.key, addr, now+int64(offerHold.Seconds())); had {
+// holdOffer remembers addr (just claimed in sn's pool) as offered to the
+// client, freeing what it held.
+//
+// Held offers are capped per subnet (offerTable.hold): a client cycling
+// MACs and sending only DISCOVERs would otherwise pin the whole pool for
+// offerHold. Past the cap the address is offered without being held, which
+// is what Kea 2.2 always does: it goes back to the pool at once, and if two
+// clients are offered it, the second REQUEST gets a NAK and its client
+// starts over. So a DISCOVER storm can pin at most half of the free
+// addresses, and legitimate clients still get the other half.
+func (s *Server) holdOffer(rt *runtime, sn *subnetRT, r *request, addr netip.Addr, now int64) {
+	prev, had, held := s.offers.hold(r.key, addr, now+int64(offerHold.Seconds()), sn.cfg.ID, unclaimed(sn))
+	if had {
 		if _, leased := s.store.Get(prev); !leased {
 			s.freeAddr(rt, prev)
 		}
 	}
+	if !held {
+		s.hs.offerHoldLimited.Inc()
+		if l, ok := s.store.Get(addr); !ok || l.State == lease.StateExpiredReclaimed {
+			s.freeAddr(rt, addr)
+		}
+	}
+}
+
+// unclaimed is the number of addresses of sn's pools that nothing (lease,
+// offer, reservation) holds.
+func unclaimed(sn *subnetRT) int {
+	n := uint64(0)
+	for _, p := range sn.pools {
+		n += p.alloc.Size() - p.alloc.Used()
+	}
+	return int(min(n, 1<<31-1))
 }
 
 // allocate takes a new address from the link's pools the client may use.
@@ -410,6 +446,8 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 		// named may say no (RFC 2131 4.3.2).
 		if selecting {
 			s.nak(rt, nil, r, "no subnet for this network")
+		} else {
+			s.hs.noSubnet.Inc()
 		}
 		return
 	}

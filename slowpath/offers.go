@@ -7,20 +7,27 @@ import (
 
 // offerTable remembers addresses offered but not yet requested, so that one
 // address is never offered to two clients at once. Each client holds at most
-// one offer; offers expire after offerHold.
+// one offer; offers expire after offerHold. The offers held in a subnet never
+// outnumber its unclaimed addresses (hold), so the table is bounded by half
+// the pools' size whatever the number of clients asking.
 type offerTable struct {
 	mu       sync.Mutex
 	byAddr   map[netip.Addr]heldOffer
 	byClient map[string]netip.Addr
+	// bySubnet counts held offers per subnet ID (one entry per subnet
+	// that has any).
+	bySubnet map[uint32]int
 }
 
 type heldOffer struct {
-	key   string
-	until int64 // unix seconds
+	key    string
+	until  int64 // unix seconds
+	subnet uint32
 }
 
 func newOfferTable() *offerTable {
-	return &offerTable{byAddr: make(map[netip.Addr]heldOffer), byClient: make(map[string]netip.Addr)}
+	return &offerTable{byAddr: make(map[netip.Addr]heldOffer), byClient: make(map[string]netip.Addr),
+		bySubnet: make(map[uint32]int)}
 }
 
 // forClient returns the address held for client key, if any.
@@ -39,31 +46,58 @@ func (o *offerTable) holder(a netip.Addr) (string, bool) {
 	return h.key, ok
 }
 
-// hold records that a is offered to key until the given time. It returns
-// the address the client held before, if it differs, so the caller can
-// free it.
-func (o *offerTable) hold(key string, a netip.Addr, until int64) (prev netip.Addr, had bool) {
+// hold records that a, in subnet, is offered to key until the given time,
+// unless the subnet's held offers already number free (its unclaimed
+// addresses, a not counted): then nothing is recorded and held is false. A
+// client moving its own offer within the subnet adds none. It returns the
+// address the client held before, if it differs and was released, so the
+// caller can free it.
+func (o *offerTable) hold(key string, a netip.Addr, until int64, subnet uint32, free int) (prev netip.Addr, had, held bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if p, ok := o.byClient[key]; ok && p != a {
-		delete(o.byAddr, p)
+	p, has := o.byClient[key]
+	moving := has && o.byAddr[p].subnet == subnet
+	if !moving && o.bySubnet[subnet] >= free {
+		return netip.Addr{}, false, false
+	}
+	if has && p != a {
+		o.forgetLocked(p)
 		prev, had = p, true
 	}
+	o.forgetLocked(a) // the same address again: the hold is renewed
 	o.byClient[key] = a
-	o.byAddr[a] = heldOffer{key: key, until: until}
-	return prev, had
+	o.byAddr[a] = heldOffer{key: key, until: until, subnet: subnet}
+	o.bySubnet[subnet]++
+	return prev, had, true
+}
+
+// forgetLocked removes the offer of a. o.mu is held.
+func (o *offerTable) forgetLocked(a netip.Addr) {
+	h, ok := o.byAddr[a]
+	if !ok {
+		return
+	}
+	delete(o.byAddr, a)
+	if o.byClient[h.key] == a {
+		delete(o.byClient, h.key)
+	}
+	if o.bySubnet[h.subnet]--; o.bySubnet[h.subnet] <= 0 {
+		delete(o.bySubnet, h.subnet)
+	}
+}
+
+// heldIn is the number of offers held in subnet.
+func (o *offerTable) heldIn(subnet uint32) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bySubnet[subnet]
 }
 
 // drop forgets the offer of a (it was requested, or it is being freed).
 func (o *offerTable) drop(a netip.Addr) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if h, ok := o.byAddr[a]; ok {
-		delete(o.byAddr, a)
-		if o.byClient[h.key] == a {
-			delete(o.byClient, h.key)
-		}
-	}
+	o.forgetLocked(a)
 }
 
 // expire removes offers held past now and returns their addresses.
@@ -73,10 +107,7 @@ func (o *offerTable) expire(now int64) []netip.Addr {
 	var out []netip.Addr
 	for a, h := range o.byAddr {
 		if h.until <= now {
-			delete(o.byAddr, a)
-			if o.byClient[h.key] == a {
-				delete(o.byClient, h.key)
-			}
+			o.forgetLocked(a)
 			out = append(out, a)
 		}
 	}

@@ -70,6 +70,7 @@ type Server struct {
 	store      LeaseStore
 	reg        *stats.Registry
 	st         *serverStats
+	hs         *hostileStats
 	now        func() time.Time
 	replicator Replicator
 	scopes     Scopes
@@ -113,6 +114,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		store:      d.Store,
 		reg:        d.Stats,
 		st:         newServerStats(d.Stats),
+		hs:         newHostileStats(d.Stats),
 		now:        d.Now,
 		replicator: d.Replicator,
 		scopes:     d.Scopes,
@@ -226,10 +228,15 @@ func (s *Server) Reload(cfg *config.Config) error {
 }
 
 // Enqueue hands a packet to the workers. It never blocks: when the queue
-// is full the oldest queued packet is dropped (Kea's behaviour) and counted.
+// is full the oldest queued packet is dropped (Kea's behaviour) and counted;
+// a packet of a client that already has its share of the queue is dropped
+// instead (clientShare).
 func (s *Server) Enqueue(p *Packet) {
-	if s.queue.push(p) {
+	switch s.queue.push(p) {
+	case pushDroppedOldest:
 		s.st.queueDrop.Inc()
+	case pushRefused:
+		s.hs.clientFlood.Inc()
 	}
 }
 
@@ -270,6 +277,18 @@ func (s *Server) decode(p *Packet) *request {
 	if err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
+		return nil
+	}
+	if err := mergeOverload(p.Data, msg); err != nil {
+		s.st.parseFailed.Inc()
+		s.st.receiveDrop.Inc()
+		s.hs.badOption.Inc()
+		return nil
+	}
+	if c, why := s.screen(p, msg); c != nil {
+		c.Inc()
+		s.st.receiveDrop.Inc()
+		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
 		return nil
 	}
 	r, why := decodeRequest(p, msg)
@@ -350,6 +369,7 @@ type packetQueue struct {
 	n      int
 	limit  int
 	closed bool
+	share  clientShare
 }
 
 // unboundedQueue caps Kea's "unlimited" (0) packet-queue-size so memory
@@ -377,24 +397,41 @@ func (q *packetQueue) resizeLocked(limit int) {
 	buf := make([]*Packet, limit)
 	keep := min(q.n, limit)
 	skip := q.n - keep
+	for i := 0; i < skip; i++ {
+		q.share.leave(q.buf[(q.head+i)%len(q.buf)])
+	}
 	for i := 0; i < keep; i++ {
 		buf[i] = q.buf[(q.head+skip+i)%len(q.buf)]
 	}
 	q.buf, q.head, q.n, q.limit = buf, 0, keep, limit
 }
 
-// push adds p and reports whether an older packet was dropped for it.
-func (q *packetQueue) push(p *Packet) (dropped bool) {
+// pushResult is what became of a pushed packet.
+type pushResult uint8
+
+const (
+	pushQueued        pushResult = iota
+	pushDroppedOldest            // queued; the oldest packet made room for it
+	pushRefused                  // not queued: its client has its share
+)
+
+// push adds p, dropping the oldest packet when the queue is full.
+func (q *packetQueue) push(p *Packet) (res pushResult) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return true
+		return pushDroppedOldest
+	}
+	if !q.share.admit(p) {
+		q.mu.Unlock()
+		return pushRefused
 	}
 	if q.n == q.limit {
+		q.share.leave(q.buf[q.head])
 		q.buf[q.head] = nil
 		q.head = (q.head + 1) % q.limit
 		q.n--
-		dropped = true
+		res = pushDroppedOldest
 	}
 	q.buf[(q.head+q.n)%q.limit] = p
 	q.n++
@@ -403,7 +440,7 @@ func (q *packetQueue) push(p *Packet) (dropped bool) {
 	}
 	q.mu.Unlock()
 	q.cond.Signal()
-	return dropped
+	return res
 }
 
 func (q *packetQueue) pop() (*Packet, bool) {
@@ -419,6 +456,7 @@ func (q *packetQueue) pop() (*Packet, bool) {
 	q.buf[q.head] = nil
 	q.head = (q.head + 1) % q.limit
 	q.n--
+	q.share.leave(p)
 	return p, true
 }
 

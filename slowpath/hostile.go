@@ -1,0 +1,248 @@
+package slowpath
+
+import (
+	"errors"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/internal/stats"
+)
+
+// Hostile input: every field a client (or a relay between it and us)
+// controls is bounded here before the server derives anything from it.
+// Each reason to drop has its own counter beside Kea's pkt4-receive-drop,
+// so an operator can tell a broken relay from a flood.
+
+// hostileStats are the drop counters Kea does not have. Every packet they
+// count is also counted in pkt4-receive-drop (Kea's accept() checks fail the
+// same way), except no-subnet-drop: Kea drops those without counting.
+type hostileStats struct {
+	badHlen     *stats.Stat // hlen > 16, Ethernet with hlen != 6, or no identity at all
+	badOption   *stats.Stat // an option the server reads has an impossible length
+	relayHops   *stats.Stat // hops > 16: a relay loop (RFC 1542 §4.1.1)
+	otherServer *stats.Stat // server identifier names another server
+	noSubnet    *stats.Stat // giaddr / ciaddr / interface select no subnet
+	clientFlood *stats.Stat // one client already has its share of the queue
+	// offerHoldLimited counts OFFERs sent without reserving the address,
+	// because held offers already pin half of the subnet's free addresses.
+	offerHoldLimited *stats.Stat
+}
+
+func newHostileStats(r *stats.Registry) *hostileStats {
+	return &hostileStats{
+		badHlen:          r.Counter("xdhcp-pkt4-bad-hlen-drop"),
+		badOption:        r.Counter("xdhcp-pkt4-bad-option-drop"),
+		relayHops:        r.Counter("xdhcp-pkt4-relay-hops-drop"),
+		otherServer:      r.Counter("xdhcp-pkt4-other-server-drop"),
+		noSubnet:         r.Counter("xdhcp-pkt4-no-subnet-drop"),
+		clientFlood:      r.Counter("xdhcp-pkt4-client-flood-drop"),
+		offerHoldLimited: r.Counter("xdhcp-offer-hold-limited"),
+	}
+}
+
+// maxHops is the hop count past which a request has looped between relay
+// agents. RFC 1542 §4.1.1 has relays discard such requests; a server that
+// receives one anyway (a relay that does not check) drops it too, since
+// the reply would follow the same loop.
+const maxHops = 16
+
+// BOOTP header offsets read from the raw message (insomniacslk caps hlen
+// at 16 when it decodes, which hides a bogus value).
+const (
+	offHType  = 1
+	offHLen   = 2
+	offHops   = 3
+	offChaddr = 28
+	offSname  = 44
+	offFile   = 108
+	offCookie = 236
+	chaddrMax = 16
+)
+
+// Client identifier bounds (RFC 2132 §9.14: at least two octets; Kea 2.2's
+// ClientId refuses shorter or longer ones and drops the query).
+const (
+	minClientID = 2
+	maxClientID = 255
+)
+
+// fixedLen are the options the server reads as fixed-size values. One of
+// another length is not a value we could use, and Kea 2.2 fails to unpack
+// it and drops the query; ignoring it instead would change the meaning of
+// the request (a REQUEST whose mangled server identifier is ignored turns
+// from SELECTING into INIT-REBOOT).
+func fixedLen(code uint8) (int, bool) {
+	switch code {
+	case optMessageType:
+		return 1, true
+	case optMaxMsgSize:
+		return 2, true
+	case optRequestedIP, optLeaseTime, optServerID:
+		return 4, true
+	}
+	return 0, false
+}
+
+// screen checks the fields of a decoded message that a client controls and
+// that the rest of the server trusts to be bounded. It returns the counter
+// of the reason to drop it and a reason for the log, or nil when the
+// message may be handled.
+func (s *Server) screen(p *Packet, msg *dhcpv4.DHCPv4) (*stats.Stat, string) {
+	raw := p.Data
+	if len(raw) <= offChaddr {
+		return s.hs.badHlen, "message shorter than its header" // FromBytes refuses these; defensive
+	}
+	if raw[offHops] > maxHops {
+		return s.hs.relayHops, "relay hop count over 16 (relay loop)"
+	}
+	hlen, htype := raw[offHLen], raw[offHType]
+	switch {
+	case hlen > chaddrMax:
+		// chaddr is 16 bytes; anything longer is not an address we can
+		// store or echo. (Kea 2.2 pads 17-20 with zeros and fails to
+		// parse beyond; we refuse all of them alike.)
+		return s.hs.badHlen, "hlen over 16"
+	case htype == 1 && hlen != 6 && hlen != 0:
+		// An Ethernet address is 6 bytes. The XDP drop list and rate
+		// limiter key on 6 chaddr bytes: a client varying hlen or the
+		// bytes past the sixth would be one client there and many here.
+		return s.hs.badHlen, "Ethernet hlen is not 6"
+	}
+	for code, v := range msg.Options {
+		if n, ok := fixedLen(code); ok && len(v) != n {
+			return s.hs.badOption, "option of the wrong length"
+		}
+	}
+	if cid, ok := msg.Options[optClientID]; ok && (len(cid) < minClientID || len(cid) > maxClientID) {
+		return s.hs.badOption, "client identifier shorter than 2 or longer than 255 bytes"
+	}
+	if v, ok := msg.Options[optRelayAgent]; ok && len(v) > 255 {
+		// One option's worth (RFC 3046): relays never split it, and we
+		// echo it, so a client must not be able to grow our replies.
+		return s.hs.badOption, "relay agent information longer than 255 bytes"
+	}
+	if hlen == 0 {
+		if _, ok := msg.Options[optClientID]; !ok {
+			return s.hs.badHlen, "neither chaddr nor client identifier"
+		}
+	}
+	return nil, ""
+}
+
+// errOverload is a malformed option overload (RFC 2131 §4.1, option 52).
+var errOverload = errors.New("malformed option overload")
+
+// mergeOverload follows option 52: the options continued in the file
+// and/or sname fields are appended to msg's, in the order of RFC 3396
+// (options field, then file, then sname), so that repeated options
+// concatenate across fields. Kea 2.2 ignores option 52; RFC 2131 asks a
+// server to read them, and the fields are fixed-size, so this cannot grow
+// a request beyond its 192 bytes of sname and file.
+func mergeOverload(raw []byte, msg *dhcpv4.DHCPv4) error {
+	v, ok := msg.Options[optOverload]
+	if !ok {
+		return nil
+	}
+	if len(v) != 1 || v[0] < 1 || v[0] > 3 || len(raw) < offCookie {
+		return errOverload
+	}
+	if v[0]&1 != 0 {
+		if err := parseOptionField(raw[offFile:offCookie], msg.Options); err != nil {
+			return err
+		}
+		msg.BootFileName = ""
+	}
+	if v[0]&2 != 0 {
+		if err := parseOptionField(raw[offSname:offFile], msg.Options); err != nil {
+			return err
+		}
+		msg.ServerHostName = ""
+	}
+	return nil
+}
+
+// parseOptionField reads options from an overloaded sname or file field
+// into opts: pad is skipped, End (or the end of the field) stops, an
+// option running past the field is an error, and option 52 itself may not
+// appear again (RFC 2131 §4.1).
+func parseOptionField(b []byte, opts dhcpv4.Options) error {
+	for i := 0; i < len(b); {
+		code := b[i]
+		switch code {
+		case 0:
+			i++
+			continue
+		case 255:
+			return nil
+		case optOverload:
+			return errOverload
+		}
+		if i+1 >= len(b) || i+2+int(b[i+1]) > len(b) {
+			return errOverload
+		}
+		n := int(b[i+1])
+		opts[code] = append(opts[code], b[i+2:i+2+n]...)
+		i += 2 + n
+	}
+	return nil
+}
+
+// Per-client share of the packet queue. A DHCP client has one request
+// outstanding (two with a retransmission); the serializer keeps at most one
+// follow-up per client anyway. Without a share, one chaddr flooding the
+// socket fills the FIFO and the drop-oldest rule pushes everybody else's
+// packets out; with it the flooder holds at most perClientQueued slots and
+// the rest of the queue stays open to other clients. Unlike a rate limit it
+// costs nothing when there is no contention.
+const (
+	perClientQueued = 4
+	// shareSlots is the size of the table of queued packets per client
+	// hash: fixed, so a client cycling MACs cannot grow it. Two clients
+	// in one slot share a share, which only matters under a flood.
+	shareSlots = 4096
+)
+
+// clientShare counts queued packets per client hash. It is guarded by the
+// queue's mutex.
+type clientShare struct {
+	n [shareSlots]uint16
+}
+
+// shareSlot hashes the client's hardware type and chaddr (hlen bytes, at
+// most 16) from the raw message: FNV-1a, read in place, no allocation.
+// chaddr rather than the source MAC, which is the relay's for relayed
+// requests.
+func shareSlot(b []byte) uint32 {
+	h := uint32(2166136261)
+	if len(b) > offHLen {
+		h = (h ^ uint32(b[offHType])) * 16777619
+		n := int(min(b[offHLen], chaddrMax))
+		if len(b) >= offChaddr+n {
+			for _, c := range b[offChaddr : offChaddr+n] {
+				h = (h ^ uint32(c)) * 16777619
+			}
+		}
+	}
+	return h % shareSlots
+}
+
+// admit reports whether the client of p may queue one more packet, and
+// counts it when so.
+func (c *clientShare) admit(p *Packet) bool {
+	i := shareSlot(p.Data)
+	if c.n[i] >= perClientQueued {
+		return false
+	}
+	c.n[i]++
+	return true
+}
+
+// leave uncounts a packet that left the queue (popped or dropped).
+func (c *clientShare) leave(p *Packet) {
+	if p == nil {
+		return
+	}
+	if i := shareSlot(p.Data); c.n[i] > 0 {
+		c.n[i]--
+	}
+}
