@@ -511,8 +511,7 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 		if claimed {
 			s.freeAddr(rt, addr)
 		}
-		s.st.commitFail.Inc()
-		s.log.Error("lease commit failed: no ACK sent", "addr", addr, "mac", macString(r.hw), "err", err)
+		s.commitFailed("lease commit failed: no ACK sent", addr, r.hw, err)
 		return
 	}
 	s.offers.drop(addr)
@@ -566,8 +565,7 @@ func (s *Server) release(rt *runtime, r *request) {
 	}
 	ops := []lease.Op{{Kind: lease.OpDelete, Lease: l}}
 	if err := s.store.Commit(s.context(), ops...); err != nil {
-		s.st.commitFail.Inc()
-		s.log.Error("release commit failed", "addr", a, "err", err)
+		s.commitFailed("release commit failed", a, r.hw, err)
 		return
 	}
 	s.freeAddr(rt, a)
@@ -605,8 +603,7 @@ func (s *Server) decline(rt *runtime, r *request) {
 	}
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
 	if err := s.store.Commit(s.context(), ops...); err != nil {
-		s.st.commitFail.Inc()
-		s.log.Error("decline commit failed", "addr", a, "err", err)
+		s.commitFailed("decline commit failed", a, r.hw, err)
 		return
 	}
 	s.st.declined.Inc()
