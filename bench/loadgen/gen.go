@@ -102,8 +102,16 @@ type Config struct {
 	// 02:58, a locally administered prefix); the other four are the
 	// client's index. Give concurrent generators different prefixes.
 	MACPrefix [2]byte
-	// Batch is the number of frames per sendmmsg (default 64).
+	// Batch is the number of frames per transmit batch (sendmmsg or
+	// TX ring; default 64).
 	Batch int
+	// FullCheckEvery and FullCheckFirst choose the replies that are also
+	// decoded and compared with insomniacslk/dhcp besides the cheap
+	// in-place check: the first FullCheckFirst replies (default 256;
+	// negative: none), every FullCheckEvery-th after them (default 64; 1:
+	// all), and every reply the cheap check finds odd or malformed.
+	FullCheckEvery int
+	FullCheckFirst int
 	// Seed seeds the transaction IDs (default: random).
 	Seed uint64
 	// Progress, if set, is called by the engine once a second.
@@ -167,6 +175,7 @@ const (
 	wrDoubleAssign
 	wrDeclinedReassigned
 	wrRelay
+	wrDecoderMismatch
 	nWrong
 )
 
@@ -175,6 +184,7 @@ var wrongNames = [nWrong]string{
 	"message type does not fit the client state", "address outside the subnet",
 	"no server identifier", "ACK for another address than requested",
 	"address given to two clients", "declined address given again", "relay fields not echoed",
+	"in-place parser and insomniacslk/dhcp disagree",
 }
 
 // stats are the counters of one phase.
@@ -187,6 +197,11 @@ type stats struct {
 	lat            [nKinds]Histogram
 	do, ra         Histogram
 	sent           Packets
+	txAttempted    uint64 // frames built or meant to be built
+	txSent         uint64 // frames the transport took
+	cheap          uint64 // replies validated by the in-place parser
+	full           uint64 // replies also decoded with insomniacslk/dhcp
+	odd            uint64 // replies the in-place parser found unusual
 	received       uint64
 	offers, acks   uint64
 	naks           uint64
@@ -248,11 +263,24 @@ type Generator struct {
 	sched    timerHeap
 	inflight int
 
-	st     *stats
-	txBufs [][]byte
-	txN    int
-	scr    []byte
-	circ   [12]byte
+	st   *stats
+	ph   phase
+	pipe pipe
+	// trName names the transport in the report.
+	trName string
+	// onFrame is g.handleFrame, bound once so that receiving allocates
+	// nothing; rxAt is the arrival time of the frames it is given.
+	onFrame func(b []byte)
+	rxAt    int64
+	// txBufs are buffers lent by the pipe (txAvail of them), the first
+	// txN holding built frames of txLens bytes.
+	txBufs  [][]byte
+	txLens  []int
+	txAvail int
+	txN     int
+	tmpl    templates
+	view    replyView
+	circ    [12]byte
 }
 
 // ownerDeclined marks a declined address in Generator.owner.
@@ -318,6 +346,14 @@ func New(cfg Config, tr Transport) (*Generator, error) {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
 	}
+	if cfg.FullCheckEvery <= 0 {
+		cfg.FullCheckEvery = 64
+	}
+	if cfg.FullCheckFirst < 0 {
+		cfg.FullCheckFirst = 0
+	} else if cfg.FullCheckFirst == 0 {
+		cfg.FullCheckFirst = 256
+	}
 	if cfg.MACPrefix == [2]byte{} {
 		cfg.MACPrefix = [2]byte{0x02, 0x58}
 	}
@@ -338,11 +374,9 @@ func New(cfg Config, tr Transport) (*Generator, error) {
 		bound:   newRing(cfg.Clients),
 		owner:   make(map[uint32]uint32, min(cfg.Clients, 1<<20)),
 		txBufs:  make([][]byte, cfg.Batch),
-		scr:     make([]byte, maxPayload),
+		txLens:  make([]int, cfg.Batch),
 	}
-	for i := range g.txBufs {
-		g.txBufs[i] = make([]byte, FrameBufLen)
-	}
+	g.onFrame = g.handleFrame
 	return g, nil
 }
 
@@ -377,32 +411,28 @@ func (g *Generator) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rx0, drop0, err := g.tr.Stats()
+	tx0, err := readTransportStats(g.tr)
 	if err != nil {
 		return nil, err
 	}
-
-	rxc := make(chan *rxBatch, 32)
-	pool := make(chan *rxBatch, 32)
-	for range cap(pool) {
-		b := &rxBatch{bufs: make([][]byte, 64), lens: make([]int, 64)}
-		for i := range b.bufs {
-			b.bufs[i] = make([]byte, 2048)
+	var p pipe
+	if xs, ok := g.tr.(*XDPSocket); ok {
+		p = &xdpPipe{s: xs, g: g}
+		g.trName = "af_xdp (" + xs.Mode() + ")"
+	} else {
+		p = newChanPipe(ctx, g, g.tr, g.cfg.Batch)
+		g.trName = "af_packet"
+		if _, ok := g.tr.(*Socket); !ok {
+			g.trName = fmt.Sprintf("%T", g.tr)
 		}
-		pool <- b
 	}
-	rctx, stopRx := context.WithCancel(ctx)
-	rxErr := make(chan error, 1)
-	go g.receive(rctx, pool, rxc, rxErr)
-	defer func() {
-		stopRx()
-		<-rxErr
-	}()
+	g.pipe = p
+	defer p.stop()
 
 	var warm *ExchangeStats
 	if g.cfg.WarmupClients > 0 {
 		wcfg := phase{mode: Closed, count: g.cfg.WarmupClients, dur: g.cfg.Duration + 30*time.Second, warm: true}
-		st, _, err := g.runPhase(ctx, wcfg, rxc, pool, rxErr)
+		st, _, err := g.runPhase(ctx, wcfg)
 		if err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
@@ -411,41 +441,51 @@ func (g *Generator) Run(ctx context.Context) (*Report, error) {
 		g.log.Info("warm-up done", "bound", g.bound.len(), "lost", st.lost())
 	}
 	u1, s1, _ := cpuTimes()
-	rx1, drop1, _ := g.tr.Stats()
+	tx1, _ := readTransportStats(g.tr)
 	start := time.Now()
-	st, window, err := g.runPhase(ctx, phase{mode: g.cfg.Mode, count: g.cfg.Count, dur: g.cfg.Duration}, rxc, pool, rxErr)
+	st, window, err := g.runPhase(ctx, phase{mode: g.cfg.Mode, count: g.cfg.Count, dur: g.cfg.Duration})
 	u2, s2, _ := cpuTimes()
-	rx2, drop2, _ := g.tr.Stats()
+	tx2, _ := readTransportStats(g.tr)
 	if warm == nil {
-		u1, s1, rx1, drop1 = u0, s0, rx0, drop0
+		u1, s1, tx1 = u0, s0, tx0
 	}
 	wall := time.Since(start)
 	rep := g.report(st, window, start)
 	rep.Warmup = warm
+	g.selfReport(rep, st, wall, u2-u1, s2-s1, tx2.sub(tx1))
+	return rep, err
+}
+
+// selfReport fills rep.Generator: CPU, transport counters, and whether the
+// generator (not the server) limited the run.
+func (g *Generator) selfReport(rep *Report, st *stats, wall, user, sys time.Duration, tx transportStats) {
 	gs := &rep.Generator
-	gs.CPUUserS = (u2 - u1).Seconds()
-	gs.CPUSysS = (s2 - s1).Seconds()
+	gs.Transport = g.trName
+	gs.CPUUserS = user.Seconds()
+	gs.CPUSysS = sys.Seconds()
+	gs.CPUCores = cpusAllowed()
 	if wall > 0 {
 		gs.CPUPct = 100 * (gs.CPUUserS + gs.CPUSysS) / wall.Seconds()
 	}
-	gs.SocketRx, gs.SocketDrops = rx2-rx1, drop2-drop1
+	gs.SocketRx, gs.SocketDrops = tx.rx, tx.rxDropped
+	gs.RxDropped = tx.rxDropped
+	gs.TxAttempted = st.txAttempted
+	gs.TxSent = st.txSent
+	gs.TxDropped = st.txAttempted - min(st.txSent, st.txAttempted)
+	gs.XDP = tx.xdp
 	if gs.SocketDrops > 0 {
 		gs.Notes = append(gs.Notes, fmt.Sprintf("the generator's socket dropped %d replies: it read too slowly", gs.SocketDrops))
 	}
-	if gs.CPUPct > 90 {
-		gs.Notes = append(gs.Notes, fmt.Sprintf("the generator used %.0f%% of a core", gs.CPUPct))
+	if cores := max(gs.CPUCores, 1); gs.CPUPct >= 90*float64(cores) {
+		gs.Notes = append(gs.Notes, fmt.Sprintf("the generator used %.0f%% of a core on %d allowed core(s)", gs.CPUPct, cores))
 	}
 	if g.cfg.Mode == Open && rep.OfferedRate < 0.95*g.cfg.Rate && rep.Skipped == 0 && g.cfg.Count > int(g.cfg.Rate*g.cfg.Duration.Seconds()) {
 		gs.Notes = append(gs.Notes, fmt.Sprintf("offered %.0f/s of the %.0f/s asked", rep.OfferedRate, g.cfg.Rate))
 	}
-	if st.sent.TxErrors > 0 {
-		gs.Notes = append(gs.Notes, fmt.Sprintf("%d frames refused by the generator's device queue", st.sent.TxErrors))
+	if gs.TxDropped > 0 {
+		gs.Notes = append(gs.Notes, fmt.Sprintf("%d of %d frames not sent (transmit queue or ring full)", gs.TxDropped, gs.TxAttempted))
 	}
 	gs.Saturated = len(gs.Notes) > 0
-	if err != nil {
-		return rep, err
-	}
-	return rep, nil
 }
 
 // phase is one pass of the engine.
@@ -456,46 +496,17 @@ type phase struct {
 	warm  bool // warm-up: new clients only, no script
 }
 
-// receive reads batches until ctx ends, then reports why it stopped.
-func (g *Generator) receive(ctx context.Context, pool, out chan *rxBatch, errc chan<- error) {
-	for {
-		var b *rxBatch
-		select {
-		case b = <-pool:
-		case <-ctx.Done():
-			errc <- nil
-			return
-		}
-		for {
-			n, err := g.tr.ReadBatch(b.bufs, b.lens)
-			if err != nil {
-				errc <- fmt.Errorf("receive: %w", err)
-				return
-			}
-			if ctx.Err() != nil {
-				errc <- nil
-				return
-			}
-			if n > 0 {
-				b.n, b.at = n, g.now()
-				break
-			}
-		}
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			errc <- nil
-			return
-		}
-	}
-}
+// maxWait bounds an idle wait, so that pacing, timeouts and the
+// per-second series run at least once a millisecond.
+const maxWait = time.Millisecond
 
 // runPhase runs the engine until the phase's count is done (and every
 // exchange and follow-up ended) or its duration has passed, then drains
 // outstanding replies for one timeout period.
-func (g *Generator) runPhase(ctx context.Context, ph phase, rxc, pool chan *rxBatch, rxErr chan error) (*stats, time.Duration, error) {
+func (g *Generator) runPhase(ctx context.Context, ph phase) (*stats, time.Duration, error) {
 	st := &stats{}
 	g.st = st
+	g.ph = ph
 	g.timeouts, g.toHead, g.sched = g.timeouts[:0], 0, g.sched[:0]
 	g.inflight = 0
 	start := g.now()
@@ -506,49 +517,42 @@ func (g *Generator) runPhase(ctx context.Context, ph phase, rxc, pool chan *rxBa
 		bucket = NewTokenBucket(g.cfg.Rate, max(g.cfg.Rate*0.02, 1))
 		bucket.Take(time.Duration(start))
 	}
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
 	nextSec := start + int64(time.Second)
 	sending := true
 	var window time.Duration
 	drainEnd := int64(0)
 	var runErr error
+	lastPace := int64(-1)
 	for {
-		select {
-		case b := <-rxc:
-			for i := range b.n {
-				g.handle(b.bufs[i][:b.lens[i]], b.at, ph)
-			}
-			pool <- b
-		case <-tick.C:
-		case err := <-rxErr:
-			// The receiver died: put its error back for Run's cleanup.
-			rxErr <- err
-			if err == nil {
-				err = ctx.Err()
-			}
-			runErr = err
-		case <-ctx.Done():
-			runErr = ctx.Err()
+		n, err := g.pipe.recv(g.onFrame)
+		if err == nil {
+			err = ctx.Err()
 		}
 		now := g.now()
-		if runErr != nil {
+		if err != nil {
+			runErr = err
 			if window == 0 {
 				window = time.Duration(now - start)
 				st.windowDone = st.kDone
 			}
 			break
 		}
-		g.expire(now, ph, sending)
-		if sending {
-			g.runScheduled(now, ph)
-			g.startNew(now, ph, bucket)
+		// Pacing, timeouts and the series need a millisecond clock at
+		// most; skipping them between replies keeps the loop cheap.
+		if n == 0 || now-lastPace >= int64(50*time.Microsecond) {
+			lastPace = now
+			g.expire(now, ph, sending)
+			if sending {
+				g.runScheduled(now, ph)
+				g.startNew(now, ph, bucket)
+			}
+			for now >= nextSec {
+				g.closeSecond()
+				nextSec += int64(time.Second)
+			}
 		}
+		sent := g.txN
 		g.flush()
-		for now >= nextSec {
-			g.closeSecond()
-			nextSec += int64(time.Second)
-		}
 		if sending {
 			done := st.started >= uint64(ph.count) && g.inflight == 0 && len(g.sched) == 0
 			if done || now >= end {
@@ -562,6 +566,11 @@ func (g *Generator) runPhase(ctx context.Context, ph phase, rxc, pool chan *rxBa
 			}
 		} else if g.inflight == 0 || now >= drainEnd {
 			break
+		}
+		if n == 0 && sent == 0 {
+			if err := g.pipe.wait(maxWait); err != nil {
+				runErr = err
+			}
 		}
 	}
 	// Exchanges still waiting at the end are lost.
@@ -796,35 +805,41 @@ func (g *Generator) sendRelease(idx uint32, now int64) {
 	g.st.sent.Release++
 }
 
-// queue builds the frame into the next TX buffer, flushing a full batch.
+// queue builds the frame into the next lent TX buffer from its template,
+// flushing a full batch. When the transport lends no buffer (every TX
+// frame in flight), the frame is counted attempted and not sent.
 func (g *Generator) queue(m *frame.Meta, r *request) {
-	n, err := buildFrame(g.txBufs[g.txN], m, r, g.scr)
-	if err != nil {
-		// Cannot happen with the fixed sizes used here; count it rather
-		// than stop the run.
-		g.st.sent.TxErrors++
-		return
+	st := g.st
+	st.txAttempted++
+	if g.txN == g.txAvail {
+		g.flush()
+		g.txAvail = g.pipe.txFrames(g.txBufs)
+		if g.txAvail == 0 {
+			st.sent.TxErrors++
+			return
+		}
 	}
-	g.txBufs[g.txN] = g.txBufs[g.txN][:n]
+	g.txLens[g.txN] = g.tmpl.get(r).build(g.txBufs[g.txN], m, r)
 	g.txN++
 	if g.txN == len(g.txBufs) {
 		g.flush()
 	}
 }
 
-// flush sends the queued frames.
+// flush sends the queued frames and gives the unused lent buffers back.
 func (g *Generator) flush() {
-	if g.txN == 0 {
+	if g.txAvail == 0 {
 		return
 	}
-	sent, err := g.tr.WriteBatch(g.txBufs[:g.txN])
-	if err != nil {
-		g.st.sent.TxErrors += uint64(g.txN - sent)
+	for i := g.txN; i < g.txAvail; i++ {
+		g.txLens[i] = 0
 	}
-	for i := range g.txN {
-		g.txBufs[i] = g.txBufs[i][:FrameBufLen]
+	sent, err := g.pipe.sendFrames(g.txLens[:g.txAvail])
+	g.st.txSent += uint64(sent)
+	if err != nil || sent < g.txN {
+		g.st.sent.TxErrors += uint64(g.txN - min(sent, g.txN))
 	}
-	g.txN = 0
+	g.txN, g.txAvail = 0, 0
 }
 
 // expire handles the attempts whose timeout has passed: retransmit, or
@@ -972,7 +987,13 @@ func (g *Generator) complete(idx uint32, kind uint8, at int64) {
 
 func (g *Generator) wrong(reason int) { g.st.wrong[reason]++ }
 
-// handle validates one received frame and advances its client.
+// handleFrame is the pipe's callback: one frame, arrived at g.rxAt.
+func (g *Generator) handleFrame(b []byte) { g.handle(b, g.rxAt, g.ph) }
+
+// handle validates one received frame and advances its client. The reply
+// is read in place by parseReply; the replies that parser finds odd, and
+// a deterministic sample of the others, are also decoded with
+// insomniacslk/dhcp and must agree with it (fullCheck).
 func (g *Generator) handle(b []byte, at int64, ph phase) {
 	st := g.st
 	st.received++
@@ -982,17 +1003,30 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 		st.malformed++
 		return
 	}
-	d, err := dhcpv4.FromBytes(payload)
-	if err != nil {
+	v := &g.view
+	switch parseReply(payload, v) {
+	case parseOK:
+	case parseNoType:
+		v.odd = true // maybe in an overloaded field: the full decoder decides
+	default:
 		st.malformed++
 		return
 	}
-	if d.OpCode != dhcpv4.OpcodeBootReply {
+	st.cheap++
+	if v.odd {
+		st.odd++
+	}
+	if v.odd || st.cheap <= uint64(g.cfg.FullCheckFirst) || st.cheap%uint64(g.cfg.FullCheckEvery) == 0 {
+		if !g.fullCheck(payload, v) {
+			return
+		}
+	}
+	if v.op != 2 {
 		g.wrong(wrNotReply)
 		return
 	}
-	mac := d.ClientHWAddr
-	if len(mac) != 6 || mac[0] != g.cfg.MACPrefix[0] || mac[1] != g.cfg.MACPrefix[1] {
+	mac := v.chaddr
+	if mac[0] != g.cfg.MACPrefix[0] || mac[1] != g.cfg.MACPrefix[1] {
 		g.wrong(wrForeignClient)
 		return
 	}
@@ -1002,56 +1036,54 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 		return
 	}
 	c := &g.clients[idx]
-	xid := uint32(d.TransactionID[0])<<24 | uint32(d.TransactionID[1])<<16 | uint32(d.TransactionID[2])<<8 | uint32(d.TransactionID[3])
-	if xid != c.xid {
-		if xid == c.prevXid {
+	if v.xid != c.xid {
+		if v.xid == c.prevXid {
 			st.late++
 		} else {
 			g.wrong(wrUnknownXid)
 		}
 		return
 	}
-	if g.cfg.Relay && !g.relayEchoed(d, idx, &m) {
+	if g.cfg.Relay && !g.relayEchoed(v, idx, &m) {
 		g.wrong(wrRelay)
 		return
 	}
-	mt := d.MessageType()
+	mt := v.msgType
 	switch mt {
-	case dhcpv4.MessageTypeOffer:
+	case msgOffer:
 		st.offers++
-	case dhcpv4.MessageTypeAck:
+	case msgAck:
 		st.acks++
-	case dhcpv4.MessageTypeNak:
+	case msgNak:
 		st.naks++
 	}
 	switch c.state {
 	case stSelecting:
-		if mt != dhcpv4.MessageTypeOffer {
+		if mt != msgOffer {
 			g.wrong(wrUnexpectedType)
 			return
 		}
-		yi, ok := g.checkAddr(d)
+		yi, ok := g.checkAddr(v.yiaddr)
 		if !ok {
 			return
 		}
-		sid, ok := netip.AddrFromSlice(d.ServerIdentifier())
-		if !ok || !sid.Unmap().Is4() {
+		if !v.hasServerID || v.serverID == ([4]byte{}) {
 			g.wrong(wrNoServerID)
 			return
 		}
 		g.learnServer(&m)
 		st.do.Record(time.Duration(at - c.sent))
-		c.offered, c.server = yi, sid.Unmap().As4()
+		c.offered, c.server = yi, v.serverID
 		c.state, c.tries = stRequesting, 0
 		g.sendRequest(idx, g.now())
 		// REQUEST→ACK latency runs from the REQUEST's send time, which
 		// sendRequest stored in c.sent.
 	case stRequesting:
 		switch mt {
-		case dhcpv4.MessageTypeOffer:
+		case msgOffer:
 			st.dup++ // a retransmitted DISCOVER answered twice
-		case dhcpv4.MessageTypeAck:
-			yi, ok := g.checkAddr(d)
+		case msgAck:
+			yi, ok := g.checkAddr(v.yiaddr)
 			if !ok {
 				return
 			}
@@ -1064,10 +1096,10 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 			}
 			g.learnServer(&m)
 			c.addr = yi
-			c.t1 = leaseT1(d)
+			c.t1 = v.t1Seconds()
 			g.complete(idx, kDORA, at)
 			g.afterBound(idx, kDORA, g.now(), ph)
-		case dhcpv4.MessageTypeNak:
+		case msgNak:
 			st.kNak[kDORA]++
 			c.gen++
 			g.inflight--
@@ -1083,8 +1115,8 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 			kind = kRebind
 		}
 		switch mt {
-		case dhcpv4.MessageTypeAck:
-			yi, ok := g.checkAddr(d)
+		case msgAck:
+			yi, ok := g.checkAddr(v.yiaddr)
 			if !ok {
 				return
 			}
@@ -1092,10 +1124,10 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 				g.wrong(wrAckMismatch)
 				return
 			}
-			c.t1 = leaseT1(d)
+			c.t1 = v.t1Seconds()
 			g.complete(idx, kind, at)
 			g.afterBound(idx, kind, g.now(), ph)
-		case dhcpv4.MessageTypeNak:
+		case msgNak:
 			st.kNak[kind]++
 			c.gen++
 			g.inflight--
@@ -1113,19 +1145,58 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 	}
 }
 
-// checkAddr checks that yiaddr is an IPv4 address inside the subnet.
-func (g *Generator) checkAddr(d *dhcpv4.DHCPv4) ([4]byte, bool) {
-	a, ok := netip.AddrFromSlice(d.YourIPAddr)
-	if !ok {
+// fullCheck decodes payload with insomniacslk/dhcp and compares it with
+// the in-place reading v. For an odd reply the full decoder's reading of
+// the options replaces v's (it handles overload and repeated options); for
+// the others any disagreement is a wrong reply, since one of the two
+// parsers misread it. It reports whether handling may go on.
+func (g *Generator) fullCheck(payload []byte, v *replyView) bool {
+	st := g.st
+	st.full++
+	d, err := dhcpv4.FromBytes(payload)
+	if err != nil {
+		st.malformed++
+		return false
+	}
+	yi, _ := netip.AddrFromSlice(d.YourIPAddr.To4())
+	if byte(d.OpCode) != v.op || [4]byte(d.TransactionID) != be32b(v.xid) || yi.Unmap().As4() != v.yiaddr ||
+		len(d.ClientHWAddr) < 6 || [6]byte(d.ClientHWAddr[:6]) != v.chaddr {
+		g.wrong(wrDecoderMismatch)
+		return false
+	}
+	var sid [4]byte
+	hasSID := false
+	if a, ok := netip.AddrFromSlice(d.ServerIdentifier().To4()); ok {
+		sid, hasSID = a.As4(), true
+	}
+	t1 := uint32(d.IPAddressRenewalTime(d.IPAddressLeaseTime(0)/2) / time.Second)
+	if v.odd {
+		v.msgType = byte(d.MessageType())
+		v.serverID, v.hasServerID = sid, hasSID
+		v.t1, v.hasT1, v.hasLease = t1, true, false
+		v.circuit, v.hasRAI = nil, false
+		if rai := d.RelayAgentInfo(); rai != nil {
+			v.circuit, v.hasRAI = rai.Get(dhcpv4.GenericOptionCode(1)), true
+		}
+		return true
+	}
+	if byte(d.MessageType()) != v.msgType || hasSID != v.hasServerID || sid != v.serverID || t1 != v.t1Seconds() {
+		g.wrong(wrDecoderMismatch)
+		return false
+	}
+	return true
+}
+
+func be32b(v uint32) [4]byte { return [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
+
+// checkAddr checks that yiaddr is a unicast address inside the subnet.
+func (g *Generator) checkAddr(a [4]byte) ([4]byte, bool) {
+	ip := netip.AddrFrom4(a)
+	if ip.IsUnspecified() || (g.cfg.Subnet.IsValid() && !g.cfg.Subnet.Contains(ip)) {
 		g.wrong(wrOutsideSubnet)
 		return [4]byte{}, false
 	}
-	a = a.Unmap()
-	if !a.Is4() || a.IsUnspecified() || (g.cfg.Subnet.IsValid() && !g.cfg.Subnet.Contains(a)) {
-		g.wrong(wrOutsideSubnet)
-		return [4]byte{}, false
-	}
-	return a.As4(), true
+	return a, true
 }
 
 // claim records that client idx holds a; it fails (wrong) if another
@@ -1160,17 +1231,11 @@ func (g *Generator) claim(idx uint32, a [4]byte) bool {
 
 // relayEchoed checks that a relayed reply came back to the relay: giaddr
 // unchanged, to port 67, and option 82 (if echoed) with our circuit-id.
-func (g *Generator) relayEchoed(d *dhcpv4.DHCPv4, idx uint32, m *frame.Meta) bool {
-	gi, ok := netip.AddrFromSlice(d.GatewayIPAddr)
-	if !ok || gi.Unmap() != g.cfg.RelayAddr || m.DstPort != 67 {
+func (g *Generator) relayEchoed(v *replyView, idx uint32, m *frame.Meta) bool {
+	if netip.AddrFrom4(v.giaddr) != g.cfg.RelayAddr || m.DstPort != 67 {
 		return false
 	}
-	if rai := d.RelayAgentInfo(); rai != nil {
-		if cid := rai.Get(dhcpv4.GenericOptionCode(1)); cid != nil && string(cid) != string(g.circuitID(idx)) {
-			return false
-		}
-	}
-	return true
+	return v.circuit == nil || string(v.circuit) == string(g.circuitID(idx))
 }
 
 // learnServer remembers the server's MAC for unicast renewals in direct mode.
@@ -1178,14 +1243,6 @@ func (g *Generator) learnServer(m *frame.Meta) {
 	if !g.macKnown && !g.cfg.Relay {
 		g.serverMAC, g.macKnown = m.SrcMAC, true
 	}
-}
-
-// leaseT1 is the renewal time of an ACK in seconds: option 58, else half
-// the lease time (RFC 2131 4.4.5).
-func leaseT1(d *dhcpv4.DHCPv4) uint32 {
-	lt := d.IPAddressLeaseTime(0)
-	t1 := d.IPAddressRenewalTime(lt / 2)
-	return uint32(t1 / time.Second)
 }
 
 // exchange summarises kind for the report; window is the measured window.
@@ -1211,7 +1268,7 @@ func (g *Generator) report(st *stats, window time.Duration, start time.Time) *Re
 			Mode: string(c.Mode), Clients: c.Clients, Count: c.Count, DurationS: c.Duration.Seconds(),
 			WarmupClients: c.WarmupClients, RenewFraction: c.RenewFraction, Renewals: c.Renewals,
 			Rebind: c.Rebind, Release: c.Release, DeclineEvery: c.DeclineEvery, Relay: c.Relay,
-			ClientID: c.ClientID, TimeoutS: c.Timeout.Seconds(), Retries: c.Retries, Transport: "af_packet",
+			ClientID: c.ClientID, TimeoutS: c.Timeout.Seconds(), Retries: c.Retries, Transport: g.trName,
 		},
 		Start:         start,
 		DurationS:     window.Seconds(),
@@ -1232,6 +1289,8 @@ func (g *Generator) report(st *stats, window time.Duration, start time.Time) *Re
 		Duplicate:     st.dup,
 		Skipped:       st.skipped,
 		Series:        st.series,
+		Validation: Validation{Cheap: st.cheap, Full: st.full, Odd: st.odd,
+			FullEvery: c.FullCheckEvery, FullFirst: c.FullCheckFirst},
 	}
 	if c.Mode == Open {
 		r.Settings.Rate = c.Rate

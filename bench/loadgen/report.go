@@ -65,9 +65,52 @@ type GeneratorStats struct {
 	SocketRx    uint64 `json:"socket_rx"`
 	SocketDrops uint64 `json:"socket_drops"`
 	// Saturated is true when any sign says the generator, not the server,
-	// limited the run; Notes say which.
+	// limited the run; Notes say which: CPU at or above 90% of the cores
+	// it may run on, an open-loop send rate under 95% of the asked rate,
+	// replies dropped by its receive socket or ring, frames not sent.
 	Saturated bool     `json:"saturated"`
 	Notes     []string `json:"notes,omitempty"`
+	// Transport is "af_packet" or "af_xdp (native/copy)" and the like.
+	Transport string `json:"transport,omitempty"`
+	// CPUCores is the number of cores the process may run on (its
+	// affinity mask); CPUPct is relative to one of them.
+	CPUCores int `json:"cpu_cores,omitempty"`
+	// TxAttempted counts the frames the engine meant to send, TxSent
+	// those the transport took, TxDropped the rest (TX ring or device
+	// queue full, no free TX frame, sendmmsg partial).
+	TxAttempted uint64 `json:"tx_attempted"`
+	TxSent      uint64 `json:"tx_sent"`
+	TxDropped   uint64 `json:"tx_dropped"`
+	// RxDropped counts replies the kernel dropped before the generator
+	// read them (AF_PACKET: PACKET_STATISTICS drops; AF_XDP: RX ring full
+	// plus XDP_STATISTICS rx_dropped). Same as SocketDrops.
+	RxDropped uint64 `json:"rx_dropped"`
+	// XDP has the AF_XDP socket's counters over the window (nil on
+	// AF_PACKET).
+	XDP *XDPCounters `json:"xdp,omitempty"`
+}
+
+// XDPCounters are an AF_XDP socket's counters over the measured window.
+type XDPCounters struct {
+	RxRingFull      uint64 `json:"rx_ring_full"`
+	RxDropped       uint64 `json:"rx_dropped"`
+	RxFillRingEmpty uint64 `json:"rx_fill_ring_empty"`
+	RxInvalidDescs  uint64 `json:"rx_invalid_descs"`
+	TxInvalidDescs  uint64 `json:"tx_invalid_descs"`
+	TxKicks         uint64 `json:"tx_kicks"`
+	TxRetries       uint64 `json:"tx_retries"`
+	TxStalls        uint64 `json:"tx_stalls"`
+}
+
+// Validation tells how replies were checked: every parsed reply in place
+// (Cheap), and some also with insomniacslk/dhcp (Full): the first ones,
+// a fixed sample, and all the Odd ones the in-place parser flagged.
+type Validation struct {
+	Cheap     uint64 `json:"cheap"`
+	Full      uint64 `json:"full"`
+	Odd       uint64 `json:"odd"`
+	FullEvery int    `json:"full_every"`
+	FullFirst int    `json:"full_first"`
 }
 
 // Report is the JSON-serialisable result of a run.
@@ -117,6 +160,8 @@ type Report struct {
 	// FloodFrames is the number of flood frames sent beside the run
 	// (xdhcp-bench run -flood-mac), 0 without a flood.
 	FloodFrames uint64 `json:"flood_frames,omitempty"`
+	// Validation counts the replies checked in place and in full.
+	Validation Validation `json:"validation"`
 	// Warmup summarises the unmeasured binding phase, if any.
 	Warmup *ExchangeStats `json:"warmup,omitempty"`
 }
@@ -163,4 +208,53 @@ func (r *Report) Failed() error {
 		return fmt.Errorf("no exchange completed (%d lost)", r.Lost)
 	}
 	return nil
+}
+
+// cpusAllowed is the number of CPUs in this process's affinity mask (1 if
+// it cannot be read).
+func cpusAllowed() int {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return 1
+	}
+	return max(set.Count(), 1)
+}
+
+// transportStats is a snapshot of a transport's counters.
+type transportStats struct {
+	rx, rxDropped uint64
+	xdp           *XDPCounters
+}
+
+// readTransportStats reads tr's counters (and an XDPSocket's ring
+// counters).
+func readTransportStats(tr Transport) (transportStats, error) {
+	var ts transportStats
+	if xs, ok := tr.(*XDPSocket); ok {
+		st, err := xs.stats()
+		if err != nil {
+			return ts, fmt.Errorf("loadgen af_xdp %s: %w", xs.iface, err)
+		}
+		k := st.sock
+		ts.rx, ts.rxDropped = k.Rx, k.RxRingFull+k.RxDropped
+		ts.xdp = &XDPCounters{RxRingFull: k.RxRingFull, RxDropped: k.RxDropped, RxFillRingEmpty: k.RxFillRingEmptyDescs,
+			RxInvalidDescs: k.RxInvalidDescs, TxInvalidDescs: k.TxInvalidDescs, TxKicks: k.TxKicks, TxRetries: k.TxRetries, TxStalls: k.TxStalls}
+		return ts, nil
+	}
+	var err error
+	ts.rx, ts.rxDropped, err = tr.Stats()
+	return ts, err
+}
+
+// sub returns the counters from o to t.
+func (t transportStats) sub(o transportStats) transportStats {
+	r := transportStats{rx: t.rx - o.rx, rxDropped: t.rxDropped - o.rxDropped}
+	if t.xdp != nil && o.xdp != nil {
+		a, b := *t.xdp, *o.xdp
+		r.xdp = &XDPCounters{RxRingFull: a.RxRingFull - b.RxRingFull, RxDropped: a.RxDropped - b.RxDropped,
+			RxFillRingEmpty: a.RxFillRingEmpty - b.RxFillRingEmpty, RxInvalidDescs: a.RxInvalidDescs - b.RxInvalidDescs,
+			TxInvalidDescs: a.TxInvalidDescs - b.TxInvalidDescs, TxKicks: a.TxKicks - b.TxKicks,
+			TxRetries: a.TxRetries - b.TxRetries, TxStalls: a.TxStalls - b.TxStalls}
+	}
+	return r
 }
