@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -56,6 +57,9 @@ type daemon struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	doneOnce sync.Once
+	// fatal is why the daemon stops on its own (the lease-database
+	// on-fail policy); run returns it so the process exits non-zero.
+	fatal atomic.Pointer[error]
 }
 
 func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAllowed bool, log *slog.Logger) (_ *daemon, err error) {
@@ -80,6 +84,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		}
 	}()
 	db := cfg.LeaseDatabase
+	network := slowpath.NewNetworkState(time.Now)
+	storeLog := log.With("component", "lease-store")
+	policy, err := slowpath.NewStoragePolicy(db.OnFail, network, d.reg, storeLog, d.fail)
+	if err != nil {
+		return nil, err
+	}
 	d.store, err = lease.Open(lease.Options{
 		Path:         db.Name,
 		Persist:      db.Persist,
@@ -87,7 +97,10 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		MaxRowErrors: db.MaxRowErrors,
 		Sync:         cfg.XDHCP.Durability != "none",
 		MaxBatch:     cfg.XDHCP.CommitBatch,
-		Logger:       log.With("component", "lease-store"),
+		Logger:       storeLog,
+		RetryWait:    db.ReconnectWaitTime,
+		RetryLimit:   db.MaxReconnectTries,
+		OnFault:      policy.Observe,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open lease database: %w", err)
@@ -97,7 +110,6 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		d.cache = leasecache.New(leaseCacheSize)
 	}
 	d.ctl = control.NewServer(log.With("component", "control"))
-	network := slowpath.NewNetworkState(time.Now)
 	deps := slowpath.Deps{
 		Cache:   d.cache,
 		Store:   d.store,
@@ -315,6 +327,22 @@ func (d *daemon) reload(cfg *config.Config) error {
 
 // shutdown asks run to stop (the shutdown command).
 func (d *daemon) shutdown() { d.doneOnce.Do(func() { close(d.done) }) }
+
+// fail stops the daemon because of err; run returns err. It does not block
+// (the lease store's writer calls it).
+func (d *daemon) fail(err error) {
+	d.fatal.CompareAndSwap(nil, &err)
+	d.log.Error("xdhcpd exiting", "err", err)
+	d.shutdown()
+}
+
+// fatalErr is the error passed to fail, or nil.
+func (d *daemon) fatalErr() error {
+	if p := d.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // close stops taking packets, lets the workers finish what they hold,
 // then flushes and closes the lease store.

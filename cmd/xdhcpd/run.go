@@ -94,7 +94,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				log.Error("reload on SIGHUP failed: keeping the running configuration", "err", err)
 			}
 		case <-d.done:
-			return d.close()
+			// A fatal error (the lease-database on-fail policy) comes
+			// first: it is what the operator must read.
+			return errors.Join(d.fatalErr(), d.close())
 		case <-ctx.Done():
 			return d.close()
 		}
