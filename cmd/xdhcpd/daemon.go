@@ -400,6 +400,10 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprintf(w, "xdhcp_slowpath_queue_length %d\n", d.srv.QueueLen())
 	fmt.Fprintf(w, "xdhcp_leases %d\n", d.store.Len())
+	// Go runtime and process series (go_goroutines, go_memstats_*,
+	// process_resident_memory_bytes, process_open_fds, ...): what a soak
+	// or an operator watches for leaks.
+	metrics.WriteProcessMetrics(w)
 }
 
 // haParams is the HA hook's configuration, for comparing on reload.
