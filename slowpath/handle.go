@@ -319,6 +319,9 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 		}
 	}
 	if !addr.IsValid() {
+		for _, t := range sn.link {
+			s.rebalanceOffers(rt, t, r)
+		}
 		addr, target = s.allocate(rt, sn, r, now)
 		if !addr.IsValid() {
 			return

@@ -2,6 +2,7 @@ package slowpath
 
 import (
 	"errors"
+	"io"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -127,6 +128,18 @@ func (s *Server) screen(p *Packet, msg *dhcpv4.DHCPv4) (*stats.Stat, string) {
 		}
 	}
 	return nil, ""
+}
+
+// decodeMessage decodes a DHCPv4 message. A message whose options run to
+// the end of the packet without the End option is accepted, as Kea and the
+// fast path's view accept it (insomniacslk refuses it); a truncated option
+// is still an error.
+func decodeMessage(b []byte) (*dhcpv4.DHCPv4, error) {
+	msg, err := dhcpv4.FromBytes(b)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return dhcpv4.FromBytes(append(b[:len(b):len(b)], 255))
+	}
+	return msg, err
 }
 
 // errOverload is a malformed option overload (RFC 2131 §4.1, option 52).

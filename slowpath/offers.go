@@ -3,6 +3,8 @@ package slowpath
 import (
 	"net/netip"
 	"sync"
+
+	"xdhcp/slowpath/lease"
 )
 
 // offerTable remembers addresses offered but not yet requested, so that one
@@ -126,4 +128,45 @@ func (o *offerTable) len() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return len(o.byAddr)
+}
+
+// evictOver drops the oldest offers of subnet held by clients other than
+// keep until no more than free (plus one for each dropped) remain, and
+// returns their addresses for the caller to free. Leases taken since the
+// offers were held shrink the free addresses, so the cap hold enforces on
+// new offers can be exceeded by old ones; this restores it.
+func (o *offerTable) evictOver(subnet uint32, free int, keep string) []netip.Addr {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []netip.Addr
+	for o.bySubnet[subnet] > free {
+		var (
+			oldest netip.Addr
+			until  int64
+		)
+		for a, h := range o.byAddr {
+			if h.subnet == subnet && h.key != keep && (!oldest.IsValid() || h.until < until) {
+				oldest, until = a, h.until
+			}
+		}
+		if !oldest.IsValid() {
+			break
+		}
+		o.forgetLocked(oldest)
+		out = append(out, oldest)
+		free++ // its address goes back to the pool
+	}
+	return out
+}
+
+// rebalanceOffers restores, before an allocation in sn, the cap on held
+// offers (at most as many as unclaimed addresses): an address held for a
+// client that never came back is worth less than an answer to one that is
+// asking now.
+func (s *Server) rebalanceOffers(rt *runtime, sn *subnetRT, r *request) {
+	for _, a := range s.offers.evictOver(sn.cfg.ID, unclaimed(sn), r.key) {
+		if l, ok := s.store.Get(a); !ok || l.State == lease.StateExpiredReclaimed {
+			s.freeAddr(rt, a)
+		}
+	}
 }

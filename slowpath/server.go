@@ -273,7 +273,7 @@ func (s *Server) decode(p *Packet) *request {
 		return nil
 	}
 	s.st.received.Inc()
-	msg, err := dhcpv4.FromBytes(p.Data)
+	msg, err := decodeMessage(p.Data)
 	if err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
