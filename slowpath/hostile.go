@@ -3,10 +3,13 @@ package slowpath
 import (
 	"errors"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/internal/stats"
+	"xdhcp/slowpath/config"
 )
 
 // Hostile input: every field a client (or a relay between it and us)
@@ -24,6 +27,7 @@ type hostileStats struct {
 	otherServer *stats.Stat // server identifier names another server
 	noSubnet    *stats.Stat // giaddr / ciaddr / interface select no subnet
 	clientFlood *stats.Stat // one client already has its share of the queue
+	rateLimited *stats.Stat // xdhcp.rate-limit in socket mode
 	// offerHoldLimited counts OFFERs sent without reserving the address,
 	// because held offers already pin half of the subnet's free addresses.
 	offerHoldLimited *stats.Stat
@@ -37,6 +41,7 @@ func newHostileStats(r *stats.Registry) *hostileStats {
 		otherServer:      r.Counter("xdhcp-pkt4-other-server-drop"),
 		noSubnet:         r.Counter("xdhcp-pkt4-no-subnet-drop"),
 		clientFlood:      r.Counter("xdhcp-pkt4-client-flood-drop"),
+		rateLimited:      r.Counter("xdhcp-pkt4-rate-limit-drop"),
 		offerHoldLimited: r.Counter("xdhcp-offer-hold-limited"),
 	}
 }
@@ -221,23 +226,25 @@ type clientShare struct {
 	n [shareSlots]uint16
 }
 
-// shareSlot hashes the client's hardware type and chaddr (hlen bytes, at
+// clientHash hashes the client's hardware type and chaddr (hlen bytes, at
 // most 16) from the raw message: FNV-1a, read in place, no allocation.
 // chaddr rather than the source MAC, which is the relay's for relayed
 // requests.
-func shareSlot(b []byte) uint32 {
-	h := uint32(2166136261)
+func clientHash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
 	if len(b) > offHLen {
-		h = (h ^ uint32(b[offHType])) * 16777619
+		h = (h ^ uint64(b[offHType])) * 1099511628211
 		n := int(min(b[offHLen], chaddrMax))
 		if len(b) >= offChaddr+n {
 			for _, c := range b[offChaddr : offChaddr+n] {
-				h = (h ^ uint32(c)) * 16777619
+				h = (h ^ uint64(c)) * 1099511628211
 			}
 		}
 	}
-	return h % shareSlots
+	return h
 }
+
+func shareSlot(b []byte) uint64 { return clientHash(b) % shareSlots }
 
 // admit reports whether the client of p may queue one more packet, and
 // counts it when so.
@@ -258,4 +265,59 @@ func (c *clientShare) leave(p *Packet) {
 	if i := shareSlot(p.Data); c.n[i] > 0 {
 		c.n[i]--
 	}
+}
+
+// rateLimiter is xdhcp.rate-limit where no XDP program enforces it (socket
+// mode): a token bucket per client, keyed like the XDP one by hardware type
+// and chaddr. The table has a fixed number of slots; a client whose slot
+// holds another client's bucket takes it over with a full bucket, so a
+// collision can only let packets through, never drop a well-behaved
+// client's. It is guarded by its own mutex.
+type rateLimiter struct {
+	mu          sync.Mutex
+	rate, burst int64 // packets per second (0 = off), bucket size
+	slots       [shareSlots]bucket
+}
+
+type bucket struct {
+	key    uint64
+	tokens int64 // packets × 1e9, so that refill needs no division
+	last   int64 // unix nanoseconds
+}
+
+// configure sets the rate (0 turns the limiter off).
+func (l *rateLimiter) configure(rl config.RateLimit) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.burst = int64(rl.Rate), int64(max(rl.Burst, rl.Rate, 1))
+	l.slots = [shareSlots]bucket{}
+}
+
+// allow takes a token from the client's bucket and reports whether there
+// was one.
+func (l *rateLimiter) allow(b []byte, now int64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate == 0 {
+		return true
+	}
+	const second = int64(time.Second)
+	key := clientHash(b)
+	capacity := l.burst * second
+	bk := &l.slots[key%shareSlots]
+	if bk.key != key || bk.last == 0 {
+		*bk = bucket{key: key, tokens: capacity - second, last: now}
+		return true
+	}
+	if elapsed := now - bk.last; elapsed >= capacity/l.rate {
+		bk.tokens = capacity
+	} else if elapsed > 0 {
+		bk.tokens = min(capacity, bk.tokens+elapsed*l.rate)
+	}
+	bk.last = max(bk.last, now)
+	if bk.tokens < second {
+		return false
+	}
+	bk.tokens -= second
+	return true
 }

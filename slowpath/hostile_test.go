@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/slowpath/config"
 	"xdhcp/slowpath/lease"
 )
 
@@ -453,5 +455,46 @@ func TestMACCyclingCannotExhaustPool(t *testing.T) {
 	}
 	if used != 10 {
 		t.Fatalf("%d addresses of subnet 1 in use after expiry, want the 10 leases", used)
+	}
+}
+
+// TestSocketModeRateLimit: without XDP, xdhcp.rate-limit is enforced per
+// client in front of the queue, and a reload changes it.
+func TestSocketModeRateLimit(t *testing.T) {
+	cfg := strings.Replace(testConfig, `"authoritative": true,`,
+		`"authoritative": true, "xdhcp": { "rate-limit": { "rate": 2, "burst": 3 } },`, 1)
+	h := newHarness(t, cfg)
+	pkt := func(hw string) *Packet {
+		return &Packet{IfName: "eth0", IfAddr: serverAddr, Data: discover(hw).ToBytes(), Out: h.out}
+	}
+	for range 10 {
+		h.srv.Enqueue(pkt("00:66:66:66:66:66"))
+	}
+	if q, d := h.srv.QueueLen(), h.stat("xdhcp-pkt4-rate-limit-drop"); q != 3 || d != 7 {
+		t.Fatalf("burst of 3: %d queued, %d rate-limited", q, d)
+	}
+	h.srv.Enqueue(pkt("00:11:11:11:11:11")) // another client has its own bucket
+	h.now = h.now.Add(time.Second)          // two tokens later
+	for range 5 {
+		h.srv.Enqueue(pkt("00:66:66:66:66:66"))
+	}
+	if q, d := h.srv.QueueLen(), h.stat("xdhcp-pkt4-rate-limit-drop"); q != 3+1+1 || d != 7+3 {
+		// The share of the queue (4) caps the flooder before its two
+		// new tokens are both used.
+		t.Fatalf("after a second: %d queued, %d rate-limited", q, d)
+	}
+	c, err := config.Parse([]byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.Reload(c); err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Enqueue(pkt("00:22:22:22:22:22"))
+	h.srv.Enqueue(pkt("00:22:22:22:22:22"))
+	h.srv.Enqueue(pkt("00:22:22:22:22:22"))
+	h.srv.Enqueue(pkt("00:22:22:22:22:22"))
+	if d := h.stat("xdhcp-pkt4-rate-limit-drop"); d != 10 {
+		t.Fatalf("rate limit still on after a reload without it: %d drops", d)
 	}
 }

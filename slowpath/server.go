@@ -81,6 +81,7 @@ type Server struct {
 	rt   *runtime
 
 	queue   *packetQueue
+	limit   rateLimiter // xdhcp.rate-limit in socket mode
 	serial  serializer
 	offers  *offerTable
 	Network *NetworkState
@@ -142,6 +143,10 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	s.rt = rt
 	s.queue = newPacketQueue(queueLimit(cfg, d.Cache != nil))
 	s.workers = workerCount(cfg)
+	if d.Cache == nil {
+		// In XDP mode the XDP program enforces it.
+		s.limit.configure(cfg.XDHCP.RateLimit)
+	}
 	return s, nil
 }
 
@@ -219,6 +224,9 @@ func (s *Server) Reload(cfg *config.Config) error {
 	}
 	s.rt = rt
 	s.queue.resize(queueLimit(cfg, s.cache != nil))
+	if s.cache == nil {
+		s.limit.configure(cfg.XDHCP.RateLimit)
+	}
 	if s.cache != nil {
 		// Options, classes and lifetimes may all have changed: cached
 		// replies must be rebuilt by the slow path.
@@ -230,8 +238,13 @@ func (s *Server) Reload(cfg *config.Config) error {
 // Enqueue hands a packet to the workers. It never blocks: when the queue
 // is full the oldest queued packet is dropped (Kea's behaviour) and counted;
 // a packet of a client that already has its share of the queue is dropped
-// instead (clientShare).
+// instead (clientShare), and in socket mode one over the client's
+// xdhcp.rate-limit before that (rateLimiter).
 func (s *Server) Enqueue(p *Packet) {
+	if !s.limit.allow(p.Data, s.now().UnixNano()) {
+		s.hs.rateLimited.Inc()
+		return
+	}
 	switch s.queue.push(p) {
 	case pushDroppedOldest:
 		s.st.queueDrop.Inc()
