@@ -67,6 +67,16 @@ func tryDORA(e *e2eEnv, m net.HardwareAddr) (string, bool) {
 	return l.ACK.YourIPAddr.String(), true
 }
 
+// mustACK runs a DORA for m that must be ACKed and records the lease.
+func mustACK(t *testing.T, e *e2eEnv, m net.HardwareAddr, acked map[string]string, when string) {
+	t.Helper()
+	ip, ok := tryDORA(e, m)
+	if !ok {
+		t.Fatalf("no ACK for %s %s", m, when)
+	}
+	acked[ip] = m.String()
+}
+
 // storageConfig points baseConfig's lease file at path with an on-fail
 // policy and fast retries.
 func storageConfig(e *e2eEnv, path, onFail string, waitMS, tries int) map[string]any {
@@ -139,12 +149,7 @@ func TestStorageDiskFull(t *testing.T) {
 	n := 0
 	next := func() net.HardwareAddr { n++; return mac(0x5f, n) }
 	for range 3 {
-		m := next()
-		ip, ok := tryDORA(e, m)
-		if !ok {
-			t.Fatal("no ACK before the disk filled")
-		}
-		acked[ip] = m.String()
+		mustACK(t, e, next(), acked, "before the disk filled")
 	}
 
 	filler := filepath.Join(mnt, "filler")
@@ -211,12 +216,7 @@ func TestStorageDiskFull(t *testing.T) {
 		t.Error("no log line says the service resumed")
 	}
 	for range 3 {
-		m := next()
-		ip, ok := tryDORA(e, m)
-		if !ok {
-			t.Fatal("no ACK after space was freed")
-		}
-		acked[ip] = m.String()
+		mustACK(t, e, next(), acked, "after space was freed")
 	}
 	if err := d.stop(); err != nil {
 		t.Fatalf("xdhcpd exit: %v", err)
@@ -401,12 +401,7 @@ func TestStorageEIO(t *testing.T) {
 		d := e.startDaemon(storageConfig(e, path, "stop-retry-exit", 250, 20))
 		acked := map[string]string{}
 		for i := range 2 {
-			m := mac(0x5e, i)
-			ip, ok := tryDORA(e, m)
-			if !ok {
-				t.Fatal("no ACK on a healthy disk")
-			}
-			acked[ip] = m.String()
+			mustACK(t, e, mac(0x5e, i), acked, "on a healthy disk")
 		}
 		if err := disk.fail(); err != nil {
 			t.Fatal(err)
@@ -484,12 +479,7 @@ func TestStorageEIO(t *testing.T) {
 		if !poll(10*time.Second, func() bool { return d.stat("xdhcp-lease-file-failed") == 0 }) {
 			t.Fatal("service did not resume after the disk healed")
 		}
-		m := mac(0x5d, 4)
-		ip, ok := tryDORA(e, m)
-		if !ok {
-			t.Fatal("no ACK after the disk healed")
-		}
-		acked[ip] = m.String()
+		mustACK(t, e, mac(0x5d, 4), acked, "after the disk healed")
 		if err := d.stop(); err != nil {
 			t.Fatalf("xdhcpd exit: %v", err)
 		}
