@@ -31,6 +31,14 @@ type Occupancy interface {
 	Occupancy() float64
 }
 
+// Service says whether DHCP service is enabled (Kea's network state):
+// while dhcp-disable, an HA sync or a failed lease store has it off, the
+// fast path answers nothing either and leaves the packet to the slow
+// path, which drops it and counts nothing, as Kea does.
+type Service interface {
+	Enabled() bool
+}
+
 // WorkerConfig wires one worker to its queue.
 type WorkerConfig struct {
 	Socket  *xsk.Socket
@@ -43,6 +51,8 @@ type WorkerConfig struct {
 	// Cache answers renewals; nil sends every request to the handler.
 	Cache   *leasecache.Cache
 	Handler Handler
+	// Service gates cached answers; nil means always enabled.
+	Service Service
 	// Load and Overload drive the XDP overload level; either may be nil.
 	Load     Occupancy
 	Overload OverloadSetter
@@ -190,7 +200,7 @@ func (w *Worker) Run(ctx context.Context) error {
 // It allocates nothing: the reply goes straight into a TX frame.
 func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *frame.Meta, now int64) (xsk.Desc, bool) {
 	c := w.cfg.Cache
-	if c == nil || v.Parse(payload) != nil || !v.IsRenewal() {
+	if c == nil || (w.cfg.Service != nil && !w.cfg.Service.Enabled()) || v.Parse(payload) != nil || !v.IsRenewal() {
 		return xsk.Desc{}, false
 	}
 	e, ok := c.Lookup(v.Ciaddr())

@@ -206,7 +206,7 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 			}
 			w, err := fastpath.NewWorker(fastpath.WorkerConfig{
 				Socket: s, Queue: q, CPU: q % cpus, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
-				Cache: d.cache, Handler: d.srv, Load: d.srv, Overload: objs,
+				Cache: d.cache, Handler: d.srv, Service: d.srv.Network, Load: d.srv, Overload: objs,
 				High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: x.log,
 			})
 			if err != nil {

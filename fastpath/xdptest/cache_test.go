@@ -85,6 +85,29 @@ func TestCachedRenewal(t *testing.T) {
 			}
 			t.Logf("%s: cached renewal answered by the fast path, lease time %d s of %d, lease file unchanged (%d bytes)",
 				mode, lt, valid, st1.Size())
+
+			// dhcp-disable silences the fast path too: Kea answers nothing
+			// while its service is disabled, cached or not.
+			if a := d.cmd("dhcp-disable", nil, nil); a.Result != 0 {
+				t.Fatalf("dhcp-disable: %d %s", a.Result, a.Text)
+			}
+			before = d.stats()
+			ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+			defer cancel2()
+			if r, err := c.Renew(ctx2, l); err == nil {
+				t.Errorf("renewal answered (%v) while DHCP service is disabled", r.ACK.MessageType())
+			}
+			if got := delta(t, before, d.stats(), "fastpath-cache-hits"); got != 0 {
+				t.Errorf("fastpath-cache-hits grew by %d while disabled, want 0", got)
+			}
+			if a := d.cmd("dhcp-enable", nil, nil); a.Result != 0 {
+				t.Fatalf("dhcp-enable: %d %s", a.Result, a.Text)
+			}
+			ctx3, cancel3 := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel3()
+			if _, err := c.Renew(ctx3, l); err != nil {
+				t.Errorf("renewal after dhcp-enable: %v", err)
+			}
 		})
 	}
 }
