@@ -404,6 +404,7 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	// process_resident_memory_bytes, process_open_fds, ...): what a soak
 	// or an operator watches for leaks.
 	metrics.WriteProcessMetrics(w)
+	metrics.WriteFDMetrics(w)
 }
 
 // haParams is the HA hook's configuration, for comparing on reload.

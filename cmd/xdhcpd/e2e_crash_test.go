@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,7 +159,28 @@ func TestE2EKill9LosesNoAckedLease(t *testing.T) {
 		seed = v
 	}
 	t.Logf("kill timing seed %d (rerun with XDHCP_CRASH_SEED=%d)", seed, seed)
-	forModes(t, func(t *testing.T, e *e2eEnv) { testKill9(t, e, pd, seed) })
+	forModes(t, func(t *testing.T, e *e2eEnv) {
+		crashUnpinAtEnd(t, e)
+		testKill9(t, e, pd, seed)
+	})
+}
+
+// crashUnpinAtEnd removes, once the test is over, the bpffs pins the daemon
+// keeps for the lab's server namespace (a killed daemon, or one stopped
+// for a restart, leaves them on purpose). Call it before the daemon is
+// started, so that its cleanup runs after the daemon's.
+func crashUnpinAtEnd(t testing.TB, e *e2eEnv) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(e.srv.Path(), &st); err != nil {
+		t.Fatalf("stat server namespace: %v", err)
+	}
+	dir := fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d", st.Ino)
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove pins %s: %v", dir, err)
+		}
+	})
 }
 
 func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
