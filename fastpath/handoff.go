@@ -31,6 +31,9 @@ type Packet struct {
 	Data     []byte
 	Out      Sender
 	Received time.Time
+	// Policed is set when the XDP program has already applied the
+	// per-client rate limit, so the slow path must not apply it again.
+	Policed bool
 }
 
 // Handler takes requests the fast path does not answer. Enqueue must not

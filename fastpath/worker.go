@@ -98,6 +98,10 @@ var ErrReplyQueueFull = errors.New("fastpath: reply queue full")
 // ring; a slow path that outruns the ring gets an error, never a block.
 const replyQueue = 4096
 
+// maxHops is RFC 1542 §4.1.1's limit on relay hops; beyond it the request
+// is looping between relays.
+const maxHops = 16
+
 // NewWorker checks cfg and returns a worker; Run starts it.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Socket == nil || cfg.Handler == nil {
@@ -185,6 +189,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				Data:     bytes.Clone(payload),
 				Out:      w,
 				Received: now,
+				Policed:  true,
 			})
 			w.Stats.Handoffs.Add(1)
 			sock.Release(d.Addr)
@@ -201,6 +206,10 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *frame.Meta, now int64) (xsk.Desc, bool) {
 	c := w.cfg.Cache
 	if c == nil || (w.cfg.Service != nil && !w.cfg.Service.Enabled()) || v.Parse(payload) != nil || !v.IsRenewal() {
+		return xsk.Desc{}, false
+	}
+	if v.Hops() > maxHops {
+		// A relay loop: the slow path drops it and counts why.
 		return xsk.Desc{}, false
 	}
 	e, ok := c.Lookup(v.Ciaddr())

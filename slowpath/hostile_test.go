@@ -474,13 +474,23 @@ func TestSocketModeRateLimit(t *testing.T) {
 		t.Fatalf("burst of 3: %d queued, %d rate-limited", q, d)
 	}
 	h.srv.Enqueue(pkt("00:11:11:11:11:11")) // another client has its own bucket
-	h.now = h.now.Add(time.Second)          // two tokens later
+	// A packet the XDP program already policed (an interface served
+	// through XDP) is not limited twice: it is queued, up to the client's
+	// share of the queue.
+	policed := pkt("00:66:66:66:66:66")
+	policed.Policed = true
+	h.srv.Enqueue(policed)
+	if q, d := h.srv.QueueLen(), h.stat("xdhcp-pkt4-rate-limit-drop"); q != 5 || d != 7 {
+		t.Fatalf("policed packet: %d queued, %d rate-limited; want 5 and 7", q, d)
+	}
+	h.now = h.now.Add(time.Second) // two tokens later
 	for range 5 {
 		h.srv.Enqueue(pkt("00:66:66:66:66:66"))
 	}
-	if q, d := h.srv.QueueLen(), h.stat("xdhcp-pkt4-rate-limit-drop"); q != 3+1+1 || d != 7+3 {
-		// The share of the queue (4) caps the flooder before its two
-		// new tokens are both used.
+	if q, d, f := h.srv.QueueLen(), h.stat("xdhcp-pkt4-rate-limit-drop"), h.stat("xdhcp-pkt4-client-flood-drop"); q != 3+1+1 || d != 7+3 || f != 2 {
+		// The flooder's share of the queue (4) is full with the policed
+		// packet: its two new tokens find no slot (client-flood drops),
+		// the other three are rate-limited.
 		t.Fatalf("after a second: %d queued, %d rate-limited", q, d)
 	}
 	c, err := config.Parse([]byte(testConfig))

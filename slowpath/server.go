@@ -143,10 +143,10 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	s.rt = rt
 	s.queue = newPacketQueue(queueLimit(cfg, d.Cache != nil))
 	s.workers = workerCount(cfg)
-	if d.Cache == nil {
-		// In XDP mode the XDP program enforces it.
-		s.limit.configure(cfg.XDHCP.RateLimit)
-	}
+	// Packets that came through XDP were policed there (Packet.Policed);
+	// the limiter is for interfaces served in socket mode, which a daemon
+	// in XDP mode can have too when XDP cannot attach to one of them.
+	s.limit.configure(cfg.XDHCP.RateLimit)
 	return s, nil
 }
 
@@ -224,9 +224,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	}
 	s.rt = rt
 	s.queue.resize(queueLimit(cfg, s.cache != nil))
-	if s.cache == nil {
-		s.limit.configure(cfg.XDHCP.RateLimit)
-	}
+	s.limit.configure(cfg.XDHCP.RateLimit)
 	if s.cache != nil {
 		// Options, classes and lifetimes may all have changed: cached
 		// replies must be rebuilt by the slow path.
@@ -241,7 +239,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 // instead (clientShare), and in socket mode one over the client's
 // xdhcp.rate-limit before that (rateLimiter).
 func (s *Server) Enqueue(p *Packet) {
-	if !s.limit.allow(p.Data, s.now().UnixNano()) {
+	if !p.Policed && !s.limit.allow(p.Data, s.now().UnixNano()) {
 		s.hs.rateLimited.Inc()
 		return
 	}
