@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
-
-	"xdhcp/bench/loadgen"
 )
 
 // dhcp4Common is the part of the suite configuration that xdhcpd and Kea
@@ -38,24 +36,42 @@ func dhcp4Common(leaseFile string) map[string]any {
 }
 
 // xdhcpConfig is the suite's xdhcpd configuration: the common part, the
-// HTTP control listener (inside the server namespace) and XDP in auto mode.
-func xdhcpConfig(leaseFile string) []byte {
+// HTTP control listener (inside the server namespace) and XDP in auto mode
+// pinning under bpffs, with the high-availability relationship ha when not
+// nil.
+func xdhcpConfig(leaseFile string, ha map[string]any, hooksDir, bpffs string) []byte {
 	d := dhcp4Common(leaseFile)
 	d["control-sockets"] = []any{map[string]any{"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8000}}
 	d["loggers"] = []any{map[string]any{"name": "kea-dhcp4", "output_options": []any{map[string]any{"output": "stderr"}}, "severity": "WARN"}}
-	d["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "auto"}}
+	d["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "auto", "bpffs": bpffs}}
+	addHA(d, ha, hooksDir)
 	b, _ := json.MarshalIndent(map[string]any{"Dhcp4": d}, "", "  ")
 	return b
 }
 
 // keaConfig is the same configuration for Kea 2.2: a UNIX control socket
 // and a log file.
-func keaConfig(leaseFile, sock, logFile string) []byte {
+func keaConfig(leaseFile, sock, logFile string, ha map[string]any, hooksDir string) []byte {
 	d := dhcp4Common(leaseFile)
 	d["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
 	d["loggers"] = []any{map[string]any{"name": "kea-dhcp4", "output_options": []any{map[string]any{"output": logFile}}, "severity": "WARN"}}
+	addHA(d, ha, hooksDir)
 	b, _ := json.MarshalIndent(map[string]any{"Dhcp4": d}, "", "  ")
 	return b
+}
+
+// addHA puts the relationship ha under Kea's libdhcp_ha.so entry, after
+// libdhcp_lease_cmds.so, which Kea's HA needs (xdhcpd only recognises the
+// library paths).
+func addHA(d map[string]any, ha map[string]any, hooksDir string) {
+	if ha == nil {
+		return
+	}
+	d["hooks-libraries"] = []any{
+		map[string]any{"library": filepath.Join(hooksDir, "libdhcp_lease_cmds.so")},
+		map[string]any{"library": filepath.Join(hooksDir, "libdhcp_ha.so"),
+			"parameters": map[string]any{"high-availability": []any{ha}}},
+	}
 }
 
 // perfdhcp output lines we read.
@@ -98,32 +114,32 @@ func ParsePerfdhcp(out string) (PerfdhcpResult, error) {
 }
 
 // perfdhcpRun drives a fresh server with perfdhcp in relay mode at rate for
-// dur, pinned to the generator CPU.
-func (s *suite) perfdhcpRun(ctx context.Context, server string, rate float64, dur time.Duration) (float64, map[string]float64, []loadgen.Second, error) {
+// dur, pinned to the generator CPU. perfdhcp's own CPU time tells whether
+// it, not the server, was the limit.
+func (s *suite) perfdhcpRun(ctx context.Context, server string, rate float64, dur time.Duration) (sample, error) {
 	in, err := s.start(ctx, server, "")
 	if err != nil {
-		return 0, nil, nil, err
+		return sample{}, err
 	}
-	defer func() {
-		if err := in.close(); err != nil {
-			s.res.Failures = append(s.res.Failures, "perfdhcp run: "+err.Error())
-		}
-	}()
+	defer s.closeChecked("S1 perfdhcp", in)
 	n := int(rate*dur.Seconds()) + 1000
 	secs := max(int(dur.Seconds()), 1)
 	cctx, cancel := context.WithTimeout(ctx, dur+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, "taskset", "-c", strconv.Itoa(genCPU), "nsenter", "--net="+in.lab.Client.Path(), "--",
+	// taskset and nsenter exec, so the process's rusage is perfdhcp's.
+	cmd := exec.CommandContext(cctx, "taskset", "-c", strconv.Itoa(genCPU), "nsenter", "--net="+in.cliNS.Path(), "--",
 		s.perf, "-4", "-l", suiteClient.Addr().String(), "-R", strconv.Itoa(n), "-r", ftoa(rate), "-p", strconv.Itoa(secs),
 		suiteServer.Addr().String())
+	t0 := time.Now()
 	out, err := cmd.CombinedOutput()
+	wall := time.Since(t0)
 	r, perr := ParsePerfdhcp(string(out))
 	if perr != nil {
-		return 0, nil, nil, fmt.Errorf("perfdhcp (%v): %w", err, perr)
+		return sample{}, fmt.Errorf("perfdhcp (%v): %w", err, perr)
 	}
 	var sent, drops uint64
-	for i := range r.Sent {
-		sent += r.Sent[i]
+	for _, v := range r.Sent {
+		sent += v
 	}
 	for _, d := range r.Drops {
 		drops += d
@@ -132,12 +148,26 @@ func (s *suite) perfdhcpRun(ctx context.Context, server string, rate float64, du
 	if sent > 0 {
 		loss = 100 * float64(drops) / float64(sent)
 	}
-	s.check("perfdhcp", in, nil)
-	if r.Rate == 0 && !strings.Contains(string(out), "received packets: 0") {
-		return 0, nil, nil, fmt.Errorf("perfdhcp reported rate 0")
-	}
+	s.check("S1 perfdhcp", in, nil)
 	if r.Rate == 0 {
-		s.res.Failures = append(s.res.Failures, fmt.Sprintf("perfdhcp at %.0f/s: %s served nothing", rate, server))
+		s.fail("perfdhcp at %.0f/s: %s served nothing", rate, server)
 	}
-	return r.Rate, map[string]float64{"offered": rate, "loss_pct": loss, "drops": float64(drops), "sent": float64(sent)}, nil, nil
+	smp := sample{v: r.Rate, setting: rate, extra: map[string]float64{"requested": rate, "loss_pct": loss, "drops": float64(drops), "sent": float64(sent)}}
+	if ps := cmd.ProcessState; ps != nil && wall > 0 {
+		cpu := 100 * (ps.UserTime() + ps.SystemTime()).Seconds() / wall.Seconds()
+		smp.extra["gen_cpu_pct"] = cpu
+		if cpu >= 90 {
+			smp.gen.notes = append(smp.gen.notes, fmt.Sprintf("perfdhcp CPU %.0f%% of its core", cpu))
+		}
+	}
+	// DISCOVERs sent over the run against those asked for.
+	if len(r.Sent) > 0 {
+		offered := float64(r.Sent[0]) / float64(secs)
+		smp.extra["offered"] = offered
+		if offered < 0.95*rate {
+			smp.gen.notes = append(smp.gen.notes, fmt.Sprintf("perfdhcp offered %.0f/s of %.0f/s requested", offered, rate))
+		}
+	}
+	smp.gen.saturated = len(smp.gen.notes) > 0
+	return smp, nil
 }

@@ -50,16 +50,9 @@ func NewLab(prefix string, serverAddr, clientAddr netip.Prefix) (_ *Lab, err err
 	if err := l.Veth(b.Server, b.ServerIf, serverAddr, b.Client, b.ClientIf, clientAddr); err != nil {
 		return nil, err
 	}
-	h, err := b.Server.Handle()
-	if err != nil {
+	if b.ServerMAC, err = b.Server.LinkMAC(b.ServerIf); err != nil {
 		return nil, err
 	}
-	defer h.Delete()
-	link, err := h.LinkByName(b.ServerIf)
-	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", b.ServerIf, err)
-	}
-	copy(b.ServerMAC[:], link.Attrs().HardwareAddr)
 	return b, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,7 +14,7 @@ import (
 )
 
 // write saves results.json, results.md and the SVG plots, and prints the
-// Markdown table to out.
+// Markdown report to out.
 func (s *suite) write(out io.Writer) error {
 	b, err := json.MarshalIndent(&s.res, "", "  ")
 	if err != nil {
@@ -22,26 +23,26 @@ func (s *suite) write(out io.Writer) error {
 	if err := os.WriteFile(filepath.Join(s.dir, "results.json"), b, 0o644); err != nil {
 		return fmt.Errorf("write results.json: %w", err)
 	}
-	var plots []string
-	for _, driver := range []string{"xdhcp-bench", "perfdhcp"} {
-		name := "s1-" + driver + ".svg"
-		if svg := s1Plot(s.res.Points, driver); svg != "" {
-			if err := os.WriteFile(filepath.Join(s.dir, name), []byte(svg), 0o644); err != nil {
-				return err
-			}
-			plots = append(plots, name)
-		}
+	plots := map[string]string{}
+	for _, sc := range []string{"S1", "S5"} {
+		plots[strings.ToLower(sc)+"-knee.svg"] = kneePlot(s.res.Knees, sc, false)
+		plots[strings.ToLower(sc)+"-latency.svg"] = kneePlot(s.res.Knees, sc, true)
 	}
 	for _, sc := range []string{"S3", "S4"} {
-		name := strings.ToLower(sc) + "-series.svg"
-		if svg := seriesPlot(s.res.Points, sc); svg != "" {
-			if err := os.WriteFile(filepath.Join(s.dir, name), []byte(svg), 0o644); err != nil {
-				return err
-			}
-			plots = append(plots, name)
-		}
+		plots[strings.ToLower(sc)+"-series.svg"] = seriesPlot(s.res.Points, sc)
 	}
-	md := Markdown(&s.res, plots)
+	plots["s4-rss.svg"] = rssPlot(s.res.Points, "S4")
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(plots)) {
+		if plots[name] == "" {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(s.dir, name), []byte(plots[name]), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		names = append(names, name)
+	}
+	md := Markdown(&s.res, names)
 	if err := os.WriteFile(filepath.Join(s.dir, "results.md"), []byte(md), 0o644); err != nil {
 		return fmt.Errorf("write results.md: %w", err)
 	}
@@ -50,36 +51,55 @@ func (s *suite) write(out io.Writer) error {
 	return nil
 }
 
-// Markdown renders the results as a table of xdhcp against Kea per point,
-// with the ratio and the spread (min–max of the repeats).
-func Markdown(r *Results, plots []string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# xdhcp benchmark, %s\n\n", r.Start.Format("2006-01-02 15:04"))
-	keys := make([]string, 0, len(r.Machine))
-	for k := range r.Machine {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "- %s: %s\n", k, r.Machine[k])
-	}
-	fmt.Fprintf(&b, "- settings: %v\n\n", r.Settings)
-	b.WriteString("| scenario | driver | setting | metric | xdhcp | Kea | xdhcp/Kea | xdhcp spread | Kea spread | xdhcp notes |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
-	type key struct {
-		sc, drv string
-		set     float64
-	}
-	var order []key
-	by := map[key]map[string]Point{}
+// rowKey identifies a table row: points of both servers share it.
+type rowKey struct{ sc, drv, label string }
+
+// rows groups the points by row, in the order the rows first appear.
+func rows(r *Results) ([]rowKey, map[rowKey]map[string]Point) {
+	var order []rowKey
+	by := map[rowKey]map[string]Point{}
 	for _, p := range r.Points {
-		k := key{p.Scenario, p.Driver, p.Setting}
+		k := rowKey{p.Scenario, p.Driver, p.Label}
 		if by[k] == nil {
 			by[k] = map[string]Point{}
 			order = append(order, k)
 		}
 		by[k][p.Server] = p
 	}
+	return order, by
+}
+
+// Markdown renders the results: the machine and settings, the targets,
+// the table of xdhcp against Kea per row (ratio, spread of the repeats),
+// the knee searches, the generator's own figures, and the plots.
+func Markdown(r *Results, plots []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# xdhcp benchmark, %s\n\n", r.Start.Format("2006-01-02 15:04"))
+	if r.Command != "" {
+		fmt.Fprintf(&b, "- command: `%s`\n", r.Command)
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Machine)) {
+		fmt.Fprintf(&b, "- %s: %s\n", k, r.Machine[k])
+	}
+	if r.Elapsed > 0 {
+		fmt.Fprintf(&b, "- elapsed: %.0f s\n", r.Elapsed)
+	}
+	var set []string
+	for _, k := range slices.Sorted(maps.Keys(r.Settings)) {
+		set = append(set, fmt.Sprintf("%s=%v", k, r.Settings[k]))
+	}
+	fmt.Fprintf(&b, "- settings: %s\n", strings.Join(set, ", "))
+
+	if len(r.Targets) > 0 {
+		b.WriteString("\n## Targets (reported, never failed on)\n\n| scenario | target | measured (xdhcp) | status | note |\n|---|---|---|---|---|\n")
+		for _, t := range r.Targets {
+			fmt.Fprintf(&b, "| %s | %s | %s | **%s** | %s |\n", t.Scenario, t.Target, orDash(t.Measured), t.Status, cellText(t.Note))
+		}
+	}
+
+	b.WriteString("\n## Results\n\n| scenario | driver | row | metric | xdhcp | Kea | xdhcp/Kea | xdhcp spread | Kea spread | notes |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	order, by := rows(r)
 	for _, k := range order {
 		x, hx := by[k]["xdhcp"]
 		ke, hk := by[k]["kea"]
@@ -97,13 +117,49 @@ func Markdown(r *Results, plots []string) string {
 		if hx && hk && ke.Median != 0 {
 			ratio = fmt.Sprintf("%.2f×", x.Median/ke.Median)
 		}
-		notes := ""
-		if hx {
-			notes = pointNotes(x)
+		var notes []string
+		for _, p := range []struct {
+			p  Point
+			ok bool
+		}{{x, hx}, {ke, hk}} {
+			if n := pointNotes(p.p); p.ok && n != "" {
+				notes = append(notes, p.p.Server+": "+n)
+			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.sc, k.drv, fmtNum(k.set), metric,
-			cell(x, hx), cell(ke, hk), ratio, spread(x, hx), spread(ke, hk), notes)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.sc, k.drv, k.label, metric,
+			cell(x, hx), cell(ke, hk), ratio, spread(x, hx), spread(ke, hk), cellText(strings.Join(notes, "; ")))
 	}
+
+	if len(r.Knees) > 0 {
+		b.WriteString("\n## Knee searches (doubling, then bisection; one run per probe)\n\n| scenario | server | knee | probes: requested → achieved/s (loss) | ended | seconds |\n|---|---|---|---|---|---|\n")
+		for _, ks := range r.Knees {
+			var ps []string
+			for _, p := range ks.Probes {
+				mark := ""
+				if p.GenSaturated {
+					mark = " gen-sat"
+				}
+				ps = append(ps, fmt.Sprintf("%s → %s (%.1f%%%s)", fmtNum(p.Requested), fmtNum(p.Achieved), p.LossPct, mark))
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f |\n", ks.Scenario, ks.Server, fmtNum(ks.Knee), strings.Join(ps, ", "), cellText(ks.Ended), ks.Elapsed)
+		}
+	}
+
+	b.WriteString("\n## Generator (is it the bottleneck?)\n\n")
+	b.WriteString("Saturated means: its CPU at ≥ 90% of its core, replies dropped by its receive socket, frames refused by its device queue, or an open-loop offered rate under 95% of the requested one. Knee-search probes are marked gen-sat above.\n\n")
+	b.WriteString("| scenario | driver | row | server | requested/s | offered/s | generator CPU | rx drops | tx errors | saturated |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range r.Points {
+		if _, ok := p.Extra["gen_cpu_pct"]; !ok && !p.GenSaturated {
+			continue // not a generator run (S6, S7)
+		}
+		sat := "no"
+		if p.GenSaturated {
+			sat = "**yes**: " + strings.Join(p.GenNotes, "; ")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.0f%% | %s | %s | %s |\n", p.Scenario, p.Driver, p.Label, p.Server,
+			extraCell(p, "requested"), extraCell(p, "offered"), p.Extra["gen_cpu_pct"], extraCell(p, "gen_rx_drops"), extraCell(p, "gen_tx_errors"), cellText(sat))
+	}
+
 	if len(r.Skipped) > 0 {
 		b.WriteString("\nSkipped:\n")
 		for _, s := range r.Skipped {
@@ -111,12 +167,12 @@ func Markdown(r *Results, plots []string) string {
 		}
 	}
 	if len(r.Failures) > 0 {
-		b.WriteString("\nCorrectness failures:\n")
+		b.WriteString("\n**Correctness failures:**\n")
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(f, "\n", " / "))
 		}
 	} else {
-		b.WriteString("\nNo correctness failures.\n")
+		b.WriteString("\nNo correctness failures (no wrong or malformed reply, no crash, every run served, both servers of every HA pair held every acknowledged lease).\n")
 	}
 	for _, p := range plots {
 		fmt.Fprintf(&b, "\n![%s](%s)\n", p, p)
@@ -124,19 +180,45 @@ func Markdown(r *Results, plots []string) string {
 	return b.String()
 }
 
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// cellText makes s safe inside a Markdown table cell.
+func cellText(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " / ").Replace(s)
+}
+
+func extraCell(p Point, key string) string {
+	v, ok := p.Extra[key]
+	if !ok || (key == "requested" && v == 0) {
+		return "–"
+	}
+	return fmtNum(v)
+}
+
 func pointNotes(p Point) string {
 	var n []string
+	if p.Label == kneeLabel || p.Driver == "perfdhcp" {
+		n = append(n, fmt.Sprintf("at %s/s", fmtNum(p.Setting)))
+	}
 	if v, ok := p.Extra["loss_pct"]; ok {
 		n = append(n, fmt.Sprintf("loss %.2f%%", v))
 	}
-	if v, ok := p.Extra["dora_p99_ms"]; ok && v > 0 {
+	if v, ok := p.Extra["dora_p99_ms"]; ok && v > 0 && p.Metric != "legit p99 ms" {
 		n = append(n, fmt.Sprintf("DORA p99 %.2f ms", v))
 	}
 	if v, ok := p.Extra["flood_rate"]; ok && v > 0 {
-		n = append(n, fmt.Sprintf("flood %.0f/s", v))
+		n = append(n, fmt.Sprintf("flood %.0f frames/s", v))
 	}
-	if v, ok := p.Extra["rss_mib"]; ok {
-		n = append(n, fmt.Sprintf("RSS %.0f MiB", v))
+	if v, ok := p.Extra["xdp_absorbed_pct"]; ok {
+		n = append(n, fmt.Sprintf("%.1f%% of it dropped in XDP", v))
+	}
+	if v, ok := p.Extra["rss_peak_mib"]; ok {
+		n = append(n, fmt.Sprintf("RSS peak %.0f MiB", v))
 	}
 	if v, ok := p.Extra["rss_1m_mib"]; ok {
 		n = append(n, fmt.Sprintf("RSS %.0f→%.0f MiB", p.Extra["rss_empty_mib"], v))
@@ -144,12 +226,10 @@ func pointNotes(p Point) string {
 	if v := p.Extra["warmup_lost"]; v > 0 {
 		n = append(n, fmt.Sprintf("%.0f lost in warm-up", v))
 	}
-	if v, ok := p.Extra["gen_cpu_pct"]; ok {
-		n = append(n, fmt.Sprintf("gen CPU %.0f%%", v))
-	}
-	if p.Extra["gen_saturated"] == 1 {
+	if p.GenSaturated {
 		n = append(n, "**generator saturated**")
 	}
+	n = append(n, p.Notes...)
 	return strings.Join(n, ", ")
 }
 
@@ -236,34 +316,63 @@ func svgPlot(title, xlabel, ylabel string, lines []line) string {
 	return b.String()
 }
 
-// s1Plot draws achieved rate against offered rate for S1 of one driver,
-// per server.
-func s1Plot(pts []Point, driver string) string {
+// kneePlot draws a knee search's probes for both servers: achieved
+// leases/s against the offered rate with the ideal diagonal, or (latency)
+// the DORA p99 against the offered rate.
+func kneePlot(ks []*KneeSearch, scenario string, latency bool) string {
 	var lines []line
-	for _, srv := range []string{"xdhcp", "kea"} {
-		l := line{name: srv + " achieved leases/s", color: colorXdhcp}
-		if srv == "kea" {
-			l.color = colorKea
+	var maxX float64
+	for _, k := range ks {
+		if k.Scenario != scenario || len(k.Probes) == 0 {
+			continue
 		}
-		for _, p := range pts {
-			if p.Scenario == "S1" && p.Driver == driver && p.Server == srv {
-				l.xs, l.ys = append(l.xs, p.Setting), append(l.ys, p.Median)
+		ps := slices.Clone(k.Probes)
+		slices.SortFunc(ps, func(a, b Probe) int { return cmpF(a.Offered, b.Offered) })
+		l := line{name: fmt.Sprintf("%s (knee %s/s)", k.Server, fmtNum(k.Knee)), color: serverColor(k.Server)}
+		for _, p := range ps {
+			y := p.Achieved
+			if latency {
+				y = p.P99Ms
 			}
+			l.xs, l.ys = append(l.xs, p.Offered), append(l.ys, y)
+			maxX = max(maxX, p.Offered)
 		}
-		if len(l.xs) > 0 {
-			lines = append(lines, l)
-		}
+		lines = append(lines, l)
 	}
 	if len(lines) == 0 {
 		return ""
 	}
-	// The ideal: achieved = offered.
-	var maxX float64
-	for _, l := range lines {
-		maxX = max(maxX, slices.Max(l.xs))
+	if latency {
+		return svgPlot(scenario+" DORA p99 latency against offered rate", "offered new clients/s", "DORA p99 (ms)", lines)
 	}
-	lines = append(lines, line{name: "offered", color: "#999", dashed: true, xs: []float64{0, maxX}, ys: []float64{0, maxX}})
-	return svgPlot("S1 new leases/s ("+driver+")", "offered leases/s", "achieved leases/s", lines)
+	lines = append(lines, line{name: "achieved = offered", color: "#999", dashed: true, xs: []float64{0, maxX}, ys: []float64{0, maxX}})
+	return svgPlot(scenario+" new leases/s: achieved against offered", "offered new clients/s", "achieved leases/s", lines)
+}
+
+func serverColor(server string) string {
+	if server == "kea" {
+		return colorKea
+	}
+	return colorXdhcp
+}
+
+// rssPlot draws the servers' RSS over a scenario's median run.
+func rssPlot(pts []Point, scenario string) string {
+	var lines []line
+	for _, p := range pts {
+		if p.Scenario != scenario || len(p.RSS) == 0 {
+			continue
+		}
+		l := line{name: p.Server + " RSS (MiB)", color: serverColor(p.Server)}
+		for _, s := range p.RSS {
+			l.xs, l.ys = append(l.xs, s.T), append(l.ys, s.MiB)
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return svgPlot(scenario+" server RSS during the run (warm-up included)", "second", "RSS (MiB)", lines)
 }
 
 // seriesPlot draws the per-second completions and p99 of the last setting
@@ -274,11 +383,7 @@ func seriesPlot(pts []Point, scenario string) string {
 		if p.Scenario != scenario || len(p.Series) == 0 {
 			continue
 		}
-		c := colorXdhcp
-		if p.Server == "kea" {
-			c = colorKea
-		}
-		l := line{name: fmt.Sprintf("%s %s=%s: exchanges/s", p.Server, scenario, fmtNum(p.Setting)), color: c}
+		l := line{name: fmt.Sprintf("%s %s: exchanges/s", p.Server, p.Label), color: serverColor(p.Server)}
 		for _, s := range p.Series {
 			l.xs = append(l.xs, float64(s.T))
 			l.ys = append(l.ys, float64(s.DORA+s.Renew+s.Rebind))

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"xdhcp/internal/lab"
 )
 
 // Answer is one Kea control answer.
@@ -62,30 +64,42 @@ type ServerOptions struct {
 // StartXdhcpd starts xdhcpd in the server namespace and waits until its
 // HTTP control listener at 127.0.0.1:8000 (inside the namespace) answers.
 func StartXdhcpd(ctx context.Context, b *Lab, o ServerOptions) (*Server, error) {
+	return StartXdhcpdIn(ctx, b.Server, o)
+}
+
+// StartXdhcpdIn starts xdhcpd in namespace ns (a lab of another shape than
+// Lab, such as the HA pair's) and waits until its control listener at
+// 127.0.0.1:8000 inside ns answers.
+func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, error) {
 	var args []string
 	if o.Config != "" {
 		args = []string{"-c", o.Config}
 	}
 	s := &Server{Name: "xdhcp", http: &http.Client{
 		Timeout:   10 * time.Second,
-		Transport: &http.Transport{DialContext: nsDialer(b.Server.Do), DisableKeepAlives: true},
+		Transport: &http.Transport{DialContext: nsDialer(ns.Do), DisableKeepAlives: true},
 	}}
-	return s, s.start(ctx, b, o, args)
+	return s, s.start(ctx, ns, o, args)
 }
 
 // StartKea starts kea-dhcp4 -c Config in the server namespace; the
 // configuration must have a UNIX control socket at sock.
 func StartKea(ctx context.Context, b *Lab, o ServerOptions, sock string) (*Server, error) {
-	s := &Server{Name: "kea", sock: sock}
-	return s, s.start(ctx, b, o, []string{"-c", o.Config})
+	return StartKeaIn(ctx, b.Server, o, sock)
 }
 
-func (s *Server) start(ctx context.Context, b *Lab, o ServerOptions, args []string) error {
+// StartKeaIn starts kea-dhcp4 -c Config in namespace ns.
+func StartKeaIn(ctx context.Context, ns *lab.NS, o ServerOptions, sock string) (*Server, error) {
+	s := &Server{Name: "kea", sock: sock}
+	return s, s.start(ctx, ns, o, []string{"-c", o.Config})
+}
+
+func (s *Server) start(ctx context.Context, ns *lab.NS, o ServerOptions, args []string) error {
 	bin, err := filepath.Abs(o.Bin)
 	if err != nil {
 		return err
 	}
-	argv := append([]string{"--net=" + b.Server.Path(), "--", bin}, args...)
+	argv := append([]string{"--net=" + ns.Path(), "--", bin}, args...)
 	name := "nsenter"
 	if o.CPU >= 0 {
 		argv = append([]string{"-c", strconv.Itoa(o.CPU), "nsenter"}, argv...)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,7 +24,7 @@ import (
 const usage = `usage:
   xdhcp-bench demo  -xdhcpd PATH [-clients N]
   xdhcp-bench run   [-netns PATH -iface IF | -xdhcpd PATH] [-mode open|closed] [-rate R] ...
-  xdhcp-bench suite [-quick] -xdhcpd PATH -out DIR
+  xdhcp-bench suite [-quick] [-only S1,S5,...] [-repeats N] [-no-kea] -xdhcpd PATH -out DIR
 run "xdhcp-bench SUBCOMMAND -h" for the flags`
 
 // run dispatches the subcommand.
@@ -63,9 +64,10 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	xd := fs.String("xdhcpd", "./bin/xdhcpd", "xdhcpd binary")
 	out := fs.String("out", "bench/results", "results folder (a timestamped folder is created inside)")
-	quick := fs.Bool("quick", false, "short runs of S1-S3 only (CI, at most ~3 minutes)")
+	quick := fs.Bool("quick", false, "short runs of S1-S3 only (CI, 1-3 minutes); with -only, short runs of those")
 	noKea := fs.Bool("no-kea", false, "do not run Kea even if installed")
 	repeats := fs.Int("repeats", 0, "interleaved repeats per point (default 3, quick 1)")
+	only := fs.String("only", "", "comma-separated scenarios to run (e.g. S1,S5,S6/S7); default all")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,6 +78,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return bench.RunSuite(ctx, bench.SuiteOptions{
 		Xdhcpd: *xd, Out: *out, Quick: *quick, NoKea: *noKea, Repeats: *repeats, Self: self, Logger: log,
+		Only: splitList(*only),
 	}, stdout)
 }
 
@@ -94,6 +97,7 @@ type loadFlags struct {
 	macPrefix                      string
 	quiet                          bool
 	floodMAC                       string
+	leasesOut                      string
 }
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -127,6 +131,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.macPrefix, "mac-prefix", "02:58", "first two bytes of the client MACs")
 	fs.BoolVar(&f.quiet, "q", false, "no progress line")
 	fs.StringVar(&f.floodMAC, "flood-mac", "", "also flood DISCOVERs from this MAC at full speed during the run (S3)")
+	fs.StringVar(&f.leasesOut, "leases-out", "", "write the clients' bound addresses at the end, as JSON {MAC: address}, to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -226,6 +231,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if cfg.Progress != nil {
 		fmt.Fprintln(stderr)
 	}
+	if f.leasesOut != "" {
+		if lerr := writeLeases(f.leasesOut, g.Leases()); lerr != nil {
+			return lerr
+		}
+	}
 	if rep != nil {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -311,4 +321,32 @@ func isTerminal(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// writeLeases writes the clients' bound addresses as JSON {MAC: address}
+// (the suite checks them against an HA standby's lease database).
+func writeLeases(path string, leases map[[6]byte]netip.Addr) error {
+	m := make(map[string]string, len(leases))
+	for mac, a := range leases {
+		m[net.HardwareAddr(mac[:]).String()] = a.String()
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write leases %s: %w", path, err)
+	}
+	return nil
 }

@@ -303,6 +303,25 @@ func (n *NS) Handle() (*netlink.Handle, error) {
 	return h, nil
 }
 
+// LinkMAC returns the Ethernet address of ifname in the namespace.
+func (n *NS) LinkMAC(ifname string) ([6]byte, error) {
+	var mac [6]byte
+	h, err := n.Handle()
+	if err != nil {
+		return mac, err
+	}
+	defer h.Delete()
+	link, err := h.LinkByName(ifname)
+	if err != nil {
+		return mac, fmt.Errorf("find %s in %s: %w", ifname, n.name, err)
+	}
+	if hw := link.Attrs().HardwareAddr; len(hw) == 6 {
+		copy(mac[:], hw)
+		return mac, nil
+	}
+	return mac, fmt.Errorf("%s in %s has no Ethernet address", ifname, n.name)
+}
+
 // Veth creates a veth pair, aIf in a and bIf in b, gives each end its
 // address (a zero Prefix means none) and brings both up.
 func (l *Lab) Veth(a *NS, aIf string, aAddr netip.Prefix, b *NS, bIf string, bAddr netip.Prefix) error {

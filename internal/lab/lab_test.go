@@ -70,6 +70,29 @@ func TestVethUDPReachability(t *testing.T) {
 		}
 	}
 
+	// LinkMAC agrees with the interface as seen from inside, and names a
+	// missing link in its error.
+	mac, err := a.LinkMAC("xf0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside net.HardwareAddr
+	if err := a.Do(func() error {
+		ifc, err := net.InterfaceByName("xf0")
+		if err == nil {
+			inside = ifc.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if mac == [6]byte{} || net.HardwareAddr(mac[:]).String() != inside.String() {
+		t.Errorf("LinkMAC %x, inside %s", mac, inside)
+	}
+	if _, err := a.LinkMAC("nope0"); err == nil || !strings.Contains(err.Error(), "nope0") {
+		t.Errorf("missing link: %v", err)
+	}
+
 	// The host namespace must not have these links.
 	if _, err := net.InterfaceByName("xf0"); err == nil {
 		t.Fatal("xf0 exists in the test's own namespace")
