@@ -182,7 +182,7 @@ func (s *Store) enterFault(err error) *FaultError {
 func (s *Store) refuse(batch []*request, fe *FaultError) {
 	s.stats.refused.Add(uint64(len(batch)))
 	for _, r := range batch {
-		r.done <- fe
+		r.finish(fe)
 	}
 	s.emit(FaultEvent{Kind: FaultRefused, Err: fe.Err, Since: fe.Since,
 		Attempts: s.w.fault.attempts, Refused: len(batch)})

@@ -73,8 +73,18 @@ func syncDir(dir string) error {
 // request is one Commit waiting for the writer.
 type request struct {
 	ops     []Op
-	done    chan error // cap 1; the writer sends exactly once
-	deleted int        // set by the writer before done
+	done    chan error  // cap 1; the writer sends exactly once (Commit)
+	cb      func(error) // called exactly once instead (CommitAsync)
+	deleted int         // set by the writer before done
+}
+
+// finish reports the outcome of the request to its committer.
+func (r *request) finish(err error) {
+	if r.cb != nil {
+		r.cb(err)
+		return
+	}
+	r.done <- err
 }
 
 // writerState is owned by the writer goroutine (and by Open before the
@@ -302,7 +312,7 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	s.mu.Unlock()
 	for _, r := range batch {
-		r.done <- nil
+		r.finish(nil)
 	}
 }
 

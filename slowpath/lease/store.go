@@ -496,12 +496,63 @@ func (s *Store) Commit(ctx context.Context, ops ...Op) error {
 	return err
 }
 
-// commit is Commit, also returning how many OpDelete ops removed a lease.
-func (s *Store) commit(ctx context.Context, ops []Op) (int, error) {
+// CommitAsync is Commit without the wait: it queues ops and returns, and
+// done is called exactly once with what Commit would have returned, once
+// the ops are durable and applied to the index (nil) or refused (the
+// store's error). A group commit's single fdatasync covers every commit
+// queued while the previous one ran, so a caller with many requests in
+// flight need not hold a goroutine per commit.
+//
+// done runs on the writer goroutine, or on the caller's before CommitAsync
+// returns when the outcome is known at once (an invalid op, a closed store,
+// a store that does not persist). It must return quickly and must not call
+// Commit, Wipe, RunLFC or Close. The caller must not modify ops or their
+// byte slices until done is called.
+func (s *Store) CommitAsync(ops []Op, done func(error)) {
+	if err := s.validate(ops); err != nil {
+		done(err)
+		return
+	}
+	if !s.opts.Persist {
+		_, err := s.commitMemory(ops)
+		done(err)
+		return
+	}
+	if err := s.enqueue(&request{ops: ops, cb: done}); err != nil {
+		done(err)
+	}
+}
+
+func (s *Store) validate(ops []Op) error {
 	for i := range ops {
 		if err := validateOp(&ops[i]); err != nil {
-			return 0, fmt.Errorf("commit op %d: %w", i, err)
+			return fmt.Errorf("commit op %d: %w", i, err)
 		}
+	}
+	return nil
+}
+
+// enqueue hands req to the writer.
+func (s *Store) enqueue(req *request) error {
+	s.qmu.Lock()
+	if s.closed {
+		s.qmu.Unlock()
+		return ErrClosed
+	}
+	s.queue = append(s.queue, req)
+	s.qmu.Unlock()
+	s.stats.commits.Add(1)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// commit is Commit, also returning how many OpDelete ops removed a lease.
+func (s *Store) commit(ctx context.Context, ops []Op) (int, error) {
+	if err := s.validate(ops); err != nil {
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -510,17 +561,8 @@ func (s *Store) commit(ctx context.Context, ops []Op) (int, error) {
 		return s.commitMemory(ops)
 	}
 	req := &request{ops: ops, done: make(chan error, 1)}
-	s.qmu.Lock()
-	if s.closed {
-		s.qmu.Unlock()
-		return 0, ErrClosed
-	}
-	s.queue = append(s.queue, req)
-	s.qmu.Unlock()
-	s.stats.commits.Add(1)
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if err := s.enqueue(req); err != nil {
+		return 0, err
 	}
 	select {
 	case err := <-req.done:

@@ -1,0 +1,106 @@
+package lease
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCommitAsync: one goroutine queues many commits without waiting; each
+// done is called once, after its lease is in the index, and the writer
+// covers many of them with one fdatasync.
+func TestCommitAsync(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "l.csv")
+	s := openTest(t, path)
+	const n = 2000
+	var (
+		wg            sync.WaitGroup
+		calls, misses atomic.Int64
+		errMu         sync.Mutex
+		errs          []error
+	)
+	wg.Add(n)
+	for i := range n {
+		l := testLease(i)
+		s.CommitAsync([]Op{{OpPut, l}}, func(err error) {
+			defer wg.Done()
+			calls.Add(1)
+			if err != nil {
+				errMu.Lock()
+				errs = append(errs, err)
+				errMu.Unlock()
+				return
+			}
+			if _, ok := s.Get(l.Addr); !ok {
+				misses.Add(1) // done before the index has the lease
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	if calls.Load() != n || misses.Load() != 0 {
+		t.Fatalf("%d done calls for %d commits, %d before the lease was visible", calls.Load(), n, misses.Load())
+	}
+	st := s.Stats()
+	t.Logf("commits %d, fsyncs %d", st.Commits, st.Syncs)
+	if st.Syncs >= n/4 {
+		t.Errorf("%d fsyncs for %d queued commits: not grouped", st.Syncs, n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var closedErr error
+	s.CommitAsync([]Op{{OpPut, testLease(n)}}, func(err error) { closedErr = err })
+	if !errors.Is(closedErr, ErrClosed) {
+		t.Fatalf("CommitAsync after Close: %v, want ErrClosed before it returns", closedErr)
+	}
+	if s = openTest(t, path); s.Len() != n {
+		t.Fatalf("reopened: %d leases, want %d", s.Len(), n)
+	}
+}
+
+// TestCommitAsyncImmediate: outcomes known at once are reported before
+// CommitAsync returns (invalid op; a store that does not persist).
+func TestCommitAsyncImmediate(t *testing.T) {
+	s, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got []error
+	record := func(err error) { got = append(got, err) }
+	s.CommitAsync([]Op{{OpPut, testLease(1)}}, record)
+	bad := testLease(2)
+	bad.ValidLft = 0
+	s.CommitAsync([]Op{{OpPut, bad}}, record)
+	if len(got) != 2 || got[0] != nil || !errors.Is(got[1], ErrInvalidLease) {
+		t.Fatalf("outcomes %v, want [nil, invalid lease]", got)
+	}
+	if _, ok := s.Get(testLease(1).Addr); !ok {
+		t.Fatal("memory commit not applied")
+	}
+}
+
+// TestCommitAsyncFault: a failing fdatasync refuses the async commits of
+// the batch with a FaultError and applies none of them.
+func TestCommitAsyncFault(t *testing.T) {
+	s, ff, _ := openFaulty(t, filepath.Join(t.TempDir(), "l.csv"), func(o *Options) { o.RetryWait = time.Hour })
+	ff.failSyncs(1, syscall.EIO)
+	done := make(chan error, 1)
+	l := testLease(7)
+	s.CommitAsync([]Op{{OpPut, l}}, func(err error) { done <- err })
+	err := <-done
+	var fe *FaultError
+	if !errors.As(err, &fe) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("async commit on a failing disk: %v, want a FaultError with EIO", err)
+	}
+	if _, ok := s.Get(l.Addr); ok {
+		t.Fatal("refused lease is in the index")
+	}
+}
