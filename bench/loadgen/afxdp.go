@@ -14,10 +14,11 @@ import (
 	"xdhcp/fastpath/xsk"
 )
 
-// XDPSocket is the AF_XDP transport: one AF_XDP socket (copy mode on veth,
-// zero copy where the driver has it) bound to queue 0 of the client-side
-// interface, fed by a small XDP program (xdp_rx.go) that redirects the
-// replies, UDP to ListenPort, into it. The generator's engine reads replies
+// XDPSocket is the AF_XDP transport: one AF_XDP socket per receive queue
+// of the client-side interface (copy mode on veth, zero copy where the
+// driver has it), fed by a small XDP program (xdp_rx.go) that redirects
+// the replies, UDP to ListenPort, to the socket of their queue. Requests
+// leave through the socket of queue 0. The generator's engine reads replies
 // in place in the UMEM and builds requests straight into TX frames; the
 // Transport methods (copying) serve Flood and other callers.
 //
@@ -31,12 +32,19 @@ type XDPSocket struct {
 	rx    *rxProgram
 	lnk   link.Link
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// xs transmits and receives on queue 0; socks has one socket per
+	// receive queue, xs first.
 	xs    *xsk.Socket
+	socks []*xsk.Socket
+	pfds  []unix.PollFd
 	descs []xsk.Desc
 	addrs []uint64
-	txd   []xsk.Desc
-	ctr   xdpCounters
+	// rxDescs and rxAddrs belong to recv (the engine goroutine).
+	rxDescs []xsk.Desc
+	rxAddrs []uint64
+	txd     []xsk.Desc
+	ctr     xdpCounters
 }
 
 // xdpCounters are the transport's own TX and RX counts (under mu).
@@ -63,10 +71,14 @@ type XDPOptions struct {
 // xdpBatch is the most frames the engine moves per ring operation.
 const xdpBatch = 256
 
+// maxXDPQueues bounds the sockets OpenXDP opens, one per receive queue.
+const maxXDPQueues = 64
+
 // OpenXDP opens the AF_XDP transport on ifname. Like OpenSocket it must run
 // on an OS thread inside the interface's namespace; afterwards it works
-// from any goroutine. It refuses an interface with more than one receive
-// queue, since replies could land on a queue without a socket.
+// from any goroutine. A veth has as many receive queues as it was created
+// with and delivers a frame on the queue of the CPU that sent it, so there
+// is a socket on every queue (at most maxXDPQueues).
 func OpenXDP(ifname string, opts XDPOptions) (_ *XDPSocket, err error) {
 	port := opts.ListenPort
 	if port == 0 {
@@ -84,30 +96,46 @@ func OpenXDP(ifname string, opts XDPOptions) (_ *XDPSocket, err error) {
 	if len(attrs.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("loadgen af_xdp: %s is not an Ethernet interface", ifname)
 	}
-	if attrs.NumRxQueues > 1 {
-		return nil, fmt.Errorf("loadgen af_xdp: %s has %d receive queues; the generator binds queue 0 only", ifname, attrs.NumRxQueues)
+	queues := max(attrs.NumRxQueues, 1)
+	if queues > maxXDPQueues {
+		return nil, fmt.Errorf("loadgen af_xdp: %s has %d receive queues, more than the %d the generator binds", ifname, queues, maxXDPQueues)
 	}
 	s := &XDPSocket{iface: ifname, mac: [6]byte(attrs.HardwareAddr),
-		descs: make([]xsk.Desc, xdpBatch), addrs: make([]uint64, 0, xdpBatch), txd: make([]xsk.Desc, 0, xdpBatch)}
+		descs: make([]xsk.Desc, xdpBatch), rxDescs: make([]xsk.Desc, xdpBatch), rxAddrs: make([]uint64, 0, xdpBatch), addrs: make([]uint64, 0, xdpBatch), txd: make([]xsk.Desc, 0, xdpBatch)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close())
 		}
 	}()
-	if s.rx, err = newRxProgram(1, port, xdpPass); err != nil {
+	if s.rx, err = newRxProgram(queues, port, xdpPass); err != nil {
 		return nil, fmt.Errorf("loadgen af_xdp %s: %w", ifname, err)
 	}
 	if s.lnk, s.mode, err = s.rx.attach(attrs.Index); err != nil {
 		return nil, fmt.Errorf("loadgen af_xdp %s: %w", ifname, err)
 	}
-	s.xs, err = xsk.Open(xsk.Options{Ifindex: attrs.Index, Queue: 0, NumFrames: frames, FillSize: max(frames/2, xsk.DefaultRingSize),
-		RxSize: 4096, TxSize: 4096, CompSize: 4096, ZeroCopy: opts.ZeroCopy, Logger: opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("loadgen af_xdp %s: %w", ifname, err)
+	for q := range queues {
+		n := frames
+		if q > 0 {
+			n = 4096 // receive only
+		}
+		xs, err := xsk.Open(xsk.Options{Ifindex: attrs.Index, Queue: q, NumFrames: n, FillSize: max(n/2, xsk.DefaultRingSize),
+			RxSize: 4096, TxSize: 4096, CompSize: 4096, ZeroCopy: opts.ZeroCopy, Logger: opts.Logger})
+		if err != nil && q > 0 && errors.Is(err, unix.EINVAL) {
+			// Netlink reports the queues the device was allocated
+			// with; bind refuses those past the ones in use (a veth
+			// uses one unless created or set with more).
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loadgen af_xdp %s: %w", ifname, err)
+		}
+		s.socks = append(s.socks, xs)
+		s.pfds = append(s.pfds, unix.PollFd{Fd: int32(xs.FD()), Events: unix.POLLIN})
+		if err := s.rx.xsks.Put(uint32(q), uint32(xs.FD())); err != nil {
+			return nil, fmt.Errorf("loadgen af_xdp %s: register socket of queue %d: %w", ifname, q, err)
+		}
 	}
-	if err := s.rx.xsks.Put(uint32(0), uint32(s.xs.FD())); err != nil {
-		return nil, fmt.Errorf("loadgen af_xdp %s: register socket: %w", ifname, err)
-	}
+	s.xs = s.socks[0]
 	return s, nil
 }
 
@@ -127,26 +155,37 @@ func (s *XDPSocket) MAC() [6]byte { return s.mac }
 
 // recv hands each received frame to fn in place (valid only during the
 // call) and releases the frames; it never blocks. It returns the count.
+// The lock is not held while fn runs: fn may transmit (txFrames), and the
+// frames it reads belong to the caller until released.
 func (s *XDPSocket) recv(fn func(b []byte)) (int, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.xs == nil {
+	socks := s.socks
+	s.mu.Unlock()
+	if socks == nil {
 		return 0, xsk.ErrClosed
 	}
-	n := s.xs.Receive(s.descs)
-	if n == 0 {
-		return 0, nil
-	}
-	s.addrs = s.addrs[:0]
-	for _, d := range s.descs[:n] {
-		if b := s.xs.Frame(d); b != nil {
-			fn(b)
+	total := 0
+	for _, xs := range socks {
+		s.mu.Lock()
+		n := xs.Receive(s.rxDescs)
+		s.mu.Unlock()
+		if n == 0 {
+			continue
 		}
-		s.addrs = append(s.addrs, d.Addr)
+		s.rxAddrs = s.rxAddrs[:0]
+		for _, d := range s.rxDescs[:n] {
+			if b := xs.Frame(d); b != nil {
+				fn(b)
+			}
+			s.rxAddrs = append(s.rxAddrs, d.Addr)
+		}
+		// The frames came from Receive, so Release cannot refuse them.
+		s.mu.Lock()
+		_ = xs.Release(s.rxAddrs...)
+		s.mu.Unlock()
+		total += n
 	}
-	// The frames came from Receive, so Release cannot refuse them.
-	_ = s.xs.Release(s.addrs...)
-	return n, nil
+	return total, nil
 }
 
 // wait blocks until replies are waiting or d has passed.
@@ -159,15 +198,26 @@ func (s *XDPSocket) wait(d time.Duration) error {
 		s.mu.Unlock()
 		return xsk.ErrClosed
 	}
-	ready, err := s.xs.Poll(0)
-	fd := s.xs.FD()
-	s.mu.Unlock()
-	if ready || err != nil || d <= 0 {
-		return err
+	ready := false
+	for _, xs := range s.socks {
+		r, err := xs.Poll(0)
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		ready = ready || r
 	}
-	pfd := [1]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	pfds := s.pfds
+	s.mu.Unlock()
+	if ready || d <= 0 {
+		return nil
+	}
+	// pfds is only written here, by the engine goroutine.
+	for i := range pfds {
+		pfds[i].Revents = 0
+	}
 	ms := int((d + time.Millisecond - 1) / time.Millisecond)
-	if _, err := unix.Poll(pfd[:], ms); err != nil && err != unix.EINTR {
+	if _, err := unix.Poll(pfds, ms); err != nil && err != unix.EINTR {
 		return fmt.Errorf("loadgen af_xdp %s: poll: %w", s.iface, err)
 	}
 	return nil
@@ -258,16 +308,21 @@ func (s *XDPSocket) ReadBatch(bufs [][]byte, lens []int) (int, error) {
 	if s.xs == nil {
 		return 0, xsk.ErrClosed
 	}
-	n := s.xs.Receive(s.descs[:max])
-	s.addrs = s.addrs[:0]
-	for _, d := range s.descs[:n] {
-		if b := s.xs.Frame(d); b != nil {
-			lens[got] = copy(bufs[got], b)
-			got++
+	for _, xs := range s.socks {
+		n := xs.Receive(s.descs[:max-got])
+		s.addrs = s.addrs[:0]
+		for _, d := range s.descs[:n] {
+			if b := xs.Frame(d); b != nil {
+				lens[got] = copy(bufs[got], b)
+				got++
+			}
+			s.addrs = append(s.addrs, d.Addr)
 		}
-		s.addrs = append(s.addrs, d.Addr)
+		_ = xs.Release(s.addrs...)
+		if got == max {
+			break
+		}
 	}
-	_ = s.xs.Release(s.addrs...)
 	return got, nil
 }
 
@@ -316,14 +371,32 @@ type xdpStats struct {
 func (s *XDPSocket) stats() (xdpStats, error) {
 	s.mu.Lock()
 	st := xdpStats{txAttempted: s.ctr.txAttempted, txSent: s.ctr.txSent, txDropped: s.ctr.txDropped}
-	xs := s.xs
+	socks := s.socks
 	s.mu.Unlock()
-	if xs == nil {
-		return st, nil
+	var errs []error
+	for _, xs := range socks {
+		k, err := xs.Stats()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		a := &st.sock
+		a.RxDropped += k.RxDropped
+		a.RxInvalidDescs += k.RxInvalidDescs
+		a.TxInvalidDescs += k.TxInvalidDescs
+		a.RxRingFull += k.RxRingFull
+		a.RxFillRingEmptyDescs += k.RxFillRingEmptyDescs
+		a.TxRingEmptyDescs += k.TxRingEmptyDescs
+		a.Rx += k.Rx
+		a.Tx += k.Tx
+		a.TxCompleted += k.TxCompleted
+		a.TxKicks += k.TxKicks
+		a.TxRetries += k.TxRetries
+		a.TxStalls += k.TxStalls
+		a.RxWakeups += k.RxWakeups
+		a.OwnershipErrors += k.OwnershipErrors
 	}
-	var err error
-	st.sock, err = xs.Stats()
-	return st, err
+	return st, errors.Join(errs...)
 }
 
 // Stats implements Transport: frames received, and frames the kernel
@@ -345,10 +418,10 @@ func (s *XDPSocket) Close() error {
 		errs = append(errs, s.lnk.Close())
 		s.lnk = nil
 	}
-	if s.xs != nil {
-		errs = append(errs, s.xs.Close())
-		s.xs = nil
+	for _, xs := range s.socks {
+		errs = append(errs, xs.Close())
 	}
+	s.xs, s.socks = nil, nil
 	if s.rx != nil {
 		errs = append(errs, s.rx.close())
 		s.rx = nil
