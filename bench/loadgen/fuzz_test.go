@@ -44,6 +44,7 @@ func FuzzHandle(f *testing.F) {
 			t.Fatal(err)
 		}
 		g.st = &stats{}
+		g.pipe = newChanPipeNoRx(g)
 		g.startDORA(0, 0)
 		// Accept the fuzzer's transaction id so that deeper paths run.
 		if p, err := frame.Parse(b, &frame.Meta{}); err == nil {

@@ -58,22 +58,30 @@ type testLab struct {
 	srvM [6]byte
 }
 
-// newTestLab builds a server and a client namespace joined by a veth and
-// starts the responder; everything is closed by t.Cleanup.
-func newTestLab(t *testing.T, f fault, relay bool) *testLab {
+// nsPair builds a server and a client namespace joined by the veth
+// sIf (sAddr) – cIf (cAddr); t.Cleanup removes them.
+func nsPair(t *testing.T, prefix, sIf string, sAddr netip.Prefix, cIf string, cAddr netip.Prefix) (srv, cli *lab.NS) {
 	t.Helper()
-	l := lab.ForTest(t, "xd-lg")
+	l := lab.ForTest(t, prefix)
 	srv, err := l.NS("s")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := l.NS("c")
+	cli, err = l.NS("c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Veth(srv, "xds0", netip.PrefixFrom(srvAddr, 16), cli, "xdc0", netip.PrefixFrom(cliAddr, 16)); err != nil {
+	if err := l.Veth(srv, sIf, sAddr, cli, cIf, cAddr); err != nil {
 		t.Fatal(err)
 	}
+	return srv, cli
+}
+
+// newTestLab builds a server and a client namespace joined by a veth and
+// starts the responder; everything is closed by t.Cleanup.
+func newTestLab(t *testing.T, f fault, relay bool) *testLab {
+	t.Helper()
+	srv, cli := nsPair(t, "xd-lg", "xds0", netip.PrefixFrom(srvAddr, 16), "xdc0", netip.PrefixFrom(cliAddr, 16))
 	tl := &testLab{}
 	var conn *afpacket.Conn
 	if err := srv.Do(func() error {
