@@ -6,22 +6,28 @@
 // through an emulated relay (giaddr, option 82 circuit-id per client,
 // unicast from port 67 to the server's port 67).
 //
+// # Transports
+//
+// OpenTransport picks AF_XDP (XDPSocket: an AF_XDP socket per receive
+// queue, fed by the asm XDP program of xdp_rx.go) or AF_PACKET (Socket,
+// recvmmsg/sendmmsg); "auto" tries AF_XDP first and logs why it fell back.
+//
 // # Concurrency
 //
-// A run has two goroutines. The receiver blocks in recvmmsg and hands
-// batches of frames to the engine through a bounded pool of preallocated
-// buffers; when the engine falls behind the pool runs dry, the socket
-// buffer overflows, and PACKET_STATISTICS reports the drops, so the report
-// shows that the generator was the limit. The engine owns all client state:
-// it validates replies, advances state machines, expires timeouts, paces new
-// exchanges and transmits with sendmmsg batches. Nothing is locked.
+// One engine goroutine owns all client state: it handles replies, advances
+// state machines, expires timeouts, paces new exchanges and transmits in
+// batches, reaching the transport through a pipe (pipe.go). Over an
+// XDPSocket it reads replies in place in the UMEM and builds requests in TX
+// frames, and waits in poll(2) only when idle. Over any other Transport a
+// receiver goroutine blocks in ReadBatch and hands batches over through a
+// bounded pool of buffers; when the engine falls behind the pool runs dry,
+// the socket drops, and the report shows that the generator was the limit.
+// Nothing is locked on the engine's side.
 //
-// Every reply is decoded with insomniacslk/dhcp (dhcpv4.FromBytes), which
-// allocates; that bounds the engine to a few hundred thousand replies per
-// second per core, and the report's CPU figure shows when that is reached.
-//
-// Transport: AF_PACKET (Socket). An AF_XDP transport can implement
-// Transport later; it does not exist yet.
+// Requests are built from per-shape templates (template.go) with patched
+// fields and checksums; replies are read by an allocation-free parser
+// (reply.go), and the odd ones plus a deterministic sample are also decoded
+// with insomniacslk/dhcp and must agree (Report.Validation counts both).
 package loadgen
 
 import (

@@ -117,11 +117,13 @@ func (c *chanPipe) receive(ctx context.Context) {
 
 func (c *chanPipe) handle(b *rxBatch, fn func(b []byte)) int {
 	c.g.rxAt = b.at
-	for i := range b.n {
+	n := b.n
+	for i := range n {
 		fn(b.bufs[i][:b.lens[i]])
 	}
+	// b belongs to the receiver again from here on.
 	c.pool <- b
-	return b.n
+	return n
 }
 
 func (c *chanPipe) recv(fn func(b []byte)) (int, error) {
