@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -311,7 +312,7 @@ func (s *suite) s5(ctx context.Context) error {
 	if k := s.knees["S1/kea"]; k > 0 {
 		// A pair is no faster than its primary alone: start below the
 		// slower server's S1 knee so both searches double from there.
-		start = max(500, k/2)
+		start = max(500, math.Round(k/2/250)*250)
 	}
 	return s.kneeScenario(ctx, "S5", start, func(ctx context.Context, server string, rate float64, dur time.Duration) (*loadgen.Report, []string, error) {
 		in, err := s.startPair(ctx, server)

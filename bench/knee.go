@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -102,7 +103,7 @@ func (k *kneeState) record(p *Probe, now time.Time) {
 	switch {
 	case k.pass == 0:
 		// Every probe so far failed: halve towards Min.
-		k.next = k.fail / 2
+		k.next = math.Round(k.fail / 2)
 		if k.next < k.o.Min {
 			k.stop(fmt.Sprintf("over %.0f%% loss even at %.0f/s", k.o.LossLimit, k.fail))
 			return
@@ -120,7 +121,8 @@ func (k *kneeState) record(p *Probe, now time.Time) {
 			k.stop(fmt.Sprintf("bracketed: %.0f/s passes, %.0f/s fails (%.1f%%)", k.pass, k.fail, 100*(k.fail-k.pass)/k.pass))
 			return
 		}
-		k.next = (k.pass + k.fail) / 2
+		// Whole rates: the generator takes them as they are.
+		k.next = math.Round((k.pass + k.fail) / 2)
 	}
 	if k.o.MaxProbes > 0 && k.probes >= k.o.MaxProbes {
 		k.stop(fmt.Sprintf("probe limit (%d): between %.0f/s and %.0f/s", k.probes, k.pass, k.fail))

@@ -146,8 +146,8 @@ func Markdown(r *Results, plots []string) string {
 	}
 
 	b.WriteString("\n## Generator (is it the bottleneck?)\n\n")
-	b.WriteString("Saturated means: its CPU at ≥ 90% of its core, replies dropped by its receive socket, frames refused by its device queue, or an open-loop offered rate under 95% of the requested one. Knee-search probes are marked gen-sat above.\n\n")
-	b.WriteString("| scenario | driver | row | server | requested/s | offered/s | generator CPU | rx drops | tx errors | saturated |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Saturated means: its CPU at ≥ 90% of its core, replies dropped before it read them, frames it could not send, or an open-loop offered rate under 95% of the requested one. Knee-search probes are marked gen-sat above.\n\n")
+	b.WriteString("| scenario | driver | row | server | requested/s | offered/s | generator CPU | rx drops | frames not sent | saturated |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Points {
 		if _, ok := p.Extra["gen_cpu_pct"]; !ok && !p.GenSaturated {
 			continue // not a generator run (S6, S7)

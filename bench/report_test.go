@@ -68,8 +68,8 @@ func TestGenSaturation(t *testing.T) {
 		t.Errorf("idle generator judged saturated: %v", v.notes)
 	}
 	rep.Generator.CPUPct = 95
-	rep.Generator.SocketDrops = 3
-	rep.Sent.TxErrors = 2
+	rep.Generator.RxDropped = 3
+	rep.Generator.TxDropped = 2
 	rep.OfferedRate = 900
 	v := genSaturation(rep, 1000)
 	if !v.saturated || len(v.notes) != 4 {
