@@ -51,7 +51,7 @@ func TestKneeSearchBrackets(t *testing.T) {
 			t.Errorf("knee %v: %d probes recorded, %d run", knee, len(ks.Probes), len(f.rates))
 		}
 		for i, p := range ks.Probes {
-			if p.Requested != f.rates[i] || p.Pass != (p.LossPct < 1) {
+			if p.Requested != f.rates[i] || p.Pass != (p.LossPct < 1 && p.Achieved >= 0.95*p.Offered) {
 				t.Errorf("probe %d: %+v for rate %v", i, p, f.rates[i])
 			}
 		}
@@ -116,5 +116,20 @@ func TestKneeSearchInterleavesAndReportsErrors(t *testing.T) {
 	}
 	if res["kea"].Knee != 1000 || !strings.HasPrefix(res["kea"].Ended, "probe failed") || res["xdhcp"].Knee != 4000 {
 		t.Errorf("kea %+v xdhcp %+v", res["kea"], res["xdhcp"])
+	}
+}
+
+// A server that queues (no loss yet, completions lagging the offered rate)
+// is past its knee.
+func TestKneeSearchQueueingFails(t *testing.T) {
+	probe := func(_ context.Context, _ string, rate float64) (Probe, error) {
+		return Probe{Offered: rate, Achieved: min(rate, 3000)}, nil
+	}
+	res, err := searchKnees(context.Background(), []string{"x"}, KneeOptions{Start: 1000, Max: 1e6}, probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks := res["x"]; ks.Knee < 3000/1.06 || ks.Knee > 3000/0.95 {
+		t.Errorf("knee %v (%s), want about 3000", ks.Knee, ks.Ended)
 	}
 }
