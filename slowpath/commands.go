@@ -350,7 +350,7 @@ func (h *leaseCommands) wipe(ctx context.Context, req *control.Request) control.
 		}
 	}
 	s := h.s
-	s.rtMu.Lock()
+	s.lockRuntime()
 	defer s.rtMu.Unlock()
 	var ops []lease.Op
 	s.store.Range(func(l *lease.Lease) bool {

@@ -506,24 +506,47 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 		// goes, as in Kea.
 		ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: cur})
 	}
-	ctx := s.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	if err := s.store.Commit(ctx, ops...); err != nil {
-		if claimed {
-			s.freeAddr(rt, addr)
+	ctx := s.context()
+	// The offer's work is done: while the commit is in flight the pool's
+	// bit alone keeps the address (nothing frees a bit that has neither
+	// offer nor lease), where an offer could expire or be evicted before
+	// the lease reaches the index.
+	held := s.offers.take(addr, r.key)
+	s.commitAsync(r, ops, func(err error) {
+		if err != nil {
+			if claimed || (held && (!exists || existing.State == lease.StateExpiredReclaimed)) {
+				s.freeAddr(rt, addr)
+			}
+			s.commitFailed("lease commit failed: no ACK sent", addr, r.hw, err)
+			return
 		}
-		s.commitFailed("lease commit failed: no ACK sent", addr, r.hw, err)
-		return
-	}
-	s.offers.drop(addr)
+		s.committed(ctx, rt, target, r, &l, ops, committedLease{
+			addr: addr, valid: valid, mine: mine, moved: moved, cur: cur,
+			newAddr: !exists || existing.State == lease.StateExpiredReclaimed || existing.SubnetID != target.cfg.ID,
+		})
+	})
+}
+
+// committedLease is what request decided, for its completion.
+type committedLease struct {
+	addr    netip.Addr
+	valid   uint32
+	mine    bool        // the client's own lease, renewed
+	moved   bool        // the client moved off cur within the subnet
+	newAddr bool        // the address had no lease of this subnet
+	cur     lease.Lease // the client's lease before
+}
+
+// committed finishes a REQUEST whose lease is durable: statistics, the
+// client's other offer, and the ACK (after the HA partner has the lease).
+func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r *request, l *lease.Lease, ops []lease.Op, c committedLease) {
+	addr, valid, mine, moved, cur := c.addr, c.valid, c.mine, c.moved, c.cur
 	if a, held := s.offers.forClient(r.key); held && a != addr {
 		s.withdrawOffer(rt, r.key)
 	}
 	// assigned-addresses counts addresses with a lease of this subnet, so
 	// it changes only when the address had none (or a reclaimed one).
-	if !exists || existing.State == lease.StateExpiredReclaimed || existing.SubnetID != target.cfg.ID {
+	if c.newAddr {
 		target.st.assigned.Inc()
 	}
 	if !mine {
@@ -537,7 +560,7 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 	}
 	ack := func() {
 		opts, siaddr := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
-		s.publish(rt, target, r, &l, opts, siaddr)
+		s.publish(rt, target, r, l, opts, siaddr)
 	}
 	if s.replicator == nil {
 		ack()
@@ -567,20 +590,34 @@ func (s *Server) release(rt *runtime, r *request) {
 		return
 	}
 	ops := []lease.Op{{Kind: lease.OpDelete, Lease: l}}
-	if err := s.store.Commit(s.context(), ops...); err != nil {
-		s.commitFailed("release commit failed", a, r.hw, err)
-		return
-	}
+	s.commitAsync(r, ops, func(err error) {
+		if err != nil {
+			s.commitFailed("release commit failed", a, r.hw, err)
+			return
+		}
+		s.released(rt, sn, r, a, ops)
+	})
+}
+
+// released finishes a RELEASE whose deletion is durable.
+func (s *Server) released(rt *runtime, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
 	s.freeAddr(rt, a)
 	if sn != nil {
 		sn.st.assigned.Add(-1)
 	}
 	s.forget(a)
-	if s.replicator != nil {
-		r.after = func() {
-			if err := s.replicator.Replicate(s.context(), ops); err != nil {
-				s.log.Warn("lease delete to partner failed", "addr", a, "err", err)
-			}
+	s.replicateAfter(r, ops, a, "lease delete to partner failed")
+}
+
+// replicateAfter has the HA partner told of ops once the runtime lock is
+// released (no reply waits for it); failed is logged if it fails.
+func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed string) {
+	if s.replicator == nil {
+		return
+	}
+	r.after = func() {
+		if err := s.replicator.Replicate(s.context(), ops); err != nil {
+			s.log.Warn(failed, "addr", a, "err", err)
 		}
 	}
 }
@@ -605,10 +642,17 @@ func (s *Server) decline(rt *runtime, r *request) {
 		State:    lease.StateDeclined,
 	}
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
-	if err := s.store.Commit(s.context(), ops...); err != nil {
-		s.commitFailed("decline commit failed", a, r.hw, err)
-		return
-	}
+	s.commitAsync(r, ops, func(err error) {
+		if err != nil {
+			s.commitFailed("decline commit failed", a, r.hw, err)
+			return
+		}
+		s.declined(rt, sn, r, a, ops)
+	})
+}
+
+// declined finishes a DECLINE whose probation lease is durable.
+func (s *Server) declined(rt *runtime, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
 	s.st.declined.Inc()
 	if sn != nil {
 		sn.st.declined.Inc()
@@ -616,13 +660,7 @@ func (s *Server) decline(rt *runtime, r *request) {
 	s.forget(a)
 	s.log.Info("address declined by client, on probation", "addr", a, "mac", macString(r.hw),
 		"probation_s", rt.cfg.DeclineProbationPeriod.Seconds())
-	if s.replicator != nil {
-		r.after = func() {
-			if err := s.replicator.Replicate(s.context(), ops); err != nil {
-				s.log.Warn("lease update to partner failed", "addr", a, "err", err)
-			}
-		}
-	}
+	s.replicateAfter(r, ops, a, "lease update to partner failed")
 }
 
 // inform answers DHCPINFORM with configuration and no lease.

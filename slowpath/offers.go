@@ -88,6 +88,18 @@ func (o *offerTable) forgetLocked(a netip.Addr) {
 	}
 }
 
+// take forgets the offer of a if client key holds it, and reports whether
+// it did.
+func (o *offerTable) take(a netip.Addr, key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if h, ok := o.byAddr[a]; !ok || h.key != key {
+		return false
+	}
+	o.forgetLocked(a)
+	return true
+}
+
 // heldIn is the number of offers held in subnet.
 func (o *offerTable) heldIn(subnet uint32) int {
 	o.mu.Lock()

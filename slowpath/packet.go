@@ -3,6 +3,7 @@ package slowpath
 import (
 	"bytes"
 	"net/netip"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -53,6 +54,8 @@ type request struct {
 	// after runs once the runtime lock is released (HA replication and
 	// the replies that wait for it).
 	after func()
+	start time.Time // processing began (latency histograms)
+	asyncState
 }
 
 // decodeRequest checks a message is a well-formed client request and

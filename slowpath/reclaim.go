@@ -57,7 +57,7 @@ func (s *Server) expireOffers(now int64) {
 // under the runtime's write lock so no renewal of the same lease can
 // interleave with it.
 func (s *Server) Reclaim(remove bool) (int, error) {
-	s.rtMu.Lock()
+	s.lockRuntime()
 	defer s.rtMu.Unlock()
 	rt := s.rt
 	el := rt.cfg.ExpiredLeases
@@ -116,7 +116,7 @@ func (s *Server) Reclaim(remove bool) (int, error) {
 // flushReclaimed removes expired-reclaimed leases held longer than
 // hold-reclaimed-time.
 func (s *Server) flushReclaimed() error {
-	s.rtMu.Lock()
+	s.lockRuntime()
 	defer s.rtMu.Unlock()
 	hold := int64(s.rt.cfg.ExpiredLeases.HoldReclaimedTime.Seconds())
 	now := s.now().Unix()

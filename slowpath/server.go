@@ -29,6 +29,9 @@ type LeaseStore interface {
 	Range(fn func(l *lease.Lease) bool)
 	Expired(now int64, limit int) []lease.Lease
 	Commit(ctx context.Context, ops ...lease.Op) error
+	// CommitAsync is lease.Store.CommitAsync: done is called once with
+	// the outcome, maybe before it returns.
+	CommitAsync(ops []lease.Op, done func(error))
 }
 
 // Replicator is told of committed lease changes before the reply that
@@ -167,9 +170,11 @@ func (s *Server) Occupancy() float64 {
 	return float64(s.queue.n) / float64(s.queue.limit)
 }
 
-// workerCount is the number of worker goroutines: thread-pool-size (or the
-// CPU count) times a factor, because workers spend most of their time
-// waiting for the group commit rather than on a CPU.
+// workerCount is the number of worker goroutines: thread-pool-size, or the
+// CPU count. Workers do not wait for the lease file (commitAsync), so more
+// of them than CPUs would only add scheduling; two at least, so that a
+// worker waiting for a synchronous commit (a lease command, a reclaim) or
+// for backpressure does not stop the packet path.
 func workerCount(cfg *config.Config) int {
 	n := cfg.MultiThreading.ThreadPoolSize
 	if n <= 0 {
@@ -178,7 +183,7 @@ func workerCount(cfg *config.Config) int {
 	if !cfg.MultiThreading.Enable {
 		n = 1
 	}
-	return n * 64
+	return max(n, 2)
 }
 
 // Start launches the workers and the housekeeping timers. They stop when
@@ -198,6 +203,9 @@ func (s *Server) Start(ctx context.Context) {
 func (s *Server) Close() error {
 	s.queue.close()
 	s.workersWG.Wait()
+	// Without Start (tests drive process directly) no worker waited for
+	// the commits in flight.
+	s.queue.waitCommits()
 	if s.stop != nil {
 		s.stop()
 	}
@@ -212,11 +220,21 @@ func (s *Server) Config() *config.Config {
 	return s.rt.cfg
 }
 
+// lockRuntime takes the runtime write lock once no commit is in flight.
+// Completions run without the lock, under the runtime their request was
+// processed with, and change the index when they land: whoever replaces
+// the runtime or decides from the index under the write lock (reload,
+// reclaim, wipe) must see them landed.
+func (s *Server) lockRuntime() {
+	s.rtMu.Lock()
+	s.queue.waitCommits()
+}
+
 // Reload swaps in a new configuration. It waits for packets in flight,
 // rebuilds pools from the lease store, and on any error keeps the running
 // configuration.
 func (s *Server) Reload(cfg *config.Config) error {
-	s.rtMu.Lock()
+	s.lockRuntime()
 	defer s.rtMu.Unlock()
 	rt, err := buildRuntime(cfg, s.store, s.reg, s.offers)
 	if err != nil {
@@ -254,24 +272,38 @@ func (s *Server) Enqueue(p *Packet) {
 func (s *Server) worker() {
 	defer s.workersWG.Done()
 	for {
-		p, ok := s.queue.pop()
+		r, p, ok := s.queue.pop()
 		if !ok {
 			return
 		}
-		r := s.decode(p)
 		if r == nil {
-			continue
+			// A new packet; r != nil is a client's held follow-up, already
+			// decoded and holding the client's serializer entry.
+			if r = s.decode(p); r == nil {
+				continue
+			}
+			if r.typ == dhcpv4.MessageTypeInform {
+				s.process(r)
+				continue
+			}
+			if !s.serial.acquire(r, s.st.serialDrop, s.st.receiveDrop) {
+				continue
+			}
 		}
-		if r.typ == dhcpv4.MessageTypeInform {
-			s.process(r)
-			continue
+		s.run(r)
+	}
+}
+
+// run processes r and the client's follow-ups held meanwhile, until the
+// client has nothing more in flight or an exchange waits for its commit
+// (whose completion then releases the client).
+func (s *Server) run(r *request) {
+	for r != nil {
+		s.process(r)
+		if r.detached {
+			return
 		}
-		if !s.serial.acquire(r, s.st.serialDrop, s.st.receiveDrop) {
-			continue
-		}
-		for ; r != nil; r = s.serial.release(r.key) {
-			s.process(r)
-		}
+		r = s.serial.release(r.key)
 	}
 }
 
@@ -314,9 +346,13 @@ func (s *Server) decode(p *Packet) *request {
 
 func (s *Server) process(r *request) {
 	start := s.now()
+	r.start = start
 	s.rtMu.RLock()
 	s.handle(s.rt, r)
 	s.rtMu.RUnlock()
+	if r.detached {
+		return // the commit's completion finishes the exchange
+	}
 	// What waits on the partner (the HA lease update, and the reply that
 	// must not leave before it) runs outside the runtime lock: the
 	// partner's lease update to us may be waiting for that lock while
@@ -381,6 +417,15 @@ type packetQueue struct {
 	limit  int
 	closed bool
 	share  clientShare
+	// ready are clients' follow-ups released by a commit completion, for
+	// the workers before new packets. At most one per exchange in flight.
+	ready []*request
+	// inflight counts exchanges whose commit is in flight; room is
+	// signalled when it drops below maxInflightCommits and when it
+	// reaches zero.
+	inflight    int
+	commitLimit int // maxInflightCommits; tests lower it
+	room        *sync.Cond
 }
 
 // unboundedQueue caps Kea's "unlimited" (0) packet-queue-size so memory
@@ -390,6 +435,8 @@ const unboundedQueue = 1 << 16
 func newPacketQueue(limit int) *packetQueue {
 	q := &packetQueue{}
 	q.cond = sync.NewCond(&q.mu)
+	q.room = sync.NewCond(&q.mu)
+	q.commitLimit = maxInflightCommits
 	q.resizeLocked(limit)
 	return q
 }
@@ -454,21 +501,75 @@ func (q *packetQueue) push(p *Packet) (res pushResult) {
 	return res
 }
 
-func (q *packetQueue) pop() (*Packet, bool) {
+// pop returns a released follow-up, else the oldest packet. After close it
+// returns false once nothing is queued and no commit is in flight (whose
+// completion could still release a follow-up).
+func (q *packetQueue) pop() (*request, *Packet, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for q.n == 0 {
-		if q.closed {
-			return nil, false
+	for q.n == 0 && len(q.ready) == 0 {
+		if q.closed && q.inflight == 0 {
+			return nil, nil, false
 		}
 		q.cond.Wait()
+	}
+	if n := len(q.ready); n > 0 {
+		r := q.ready[0]
+		copy(q.ready, q.ready[1:])
+		q.ready[n-1] = nil
+		q.ready = q.ready[:n-1]
+		return r, nil, true
 	}
 	p := q.buf[q.head]
 	q.buf[q.head] = nil
 	q.head = (q.head + 1) % q.limit
 	q.n--
 	q.share.leave(p)
-	return p, true
+	return nil, p, true
+}
+
+// beginCommit takes a commit slot, waiting while maxInflightCommits are
+// taken; a wait is counted in waits when it begins.
+func (q *packetQueue) beginCommit(waits *stats.Stat) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inflight >= q.commitLimit {
+		waits.Inc()
+	}
+	for q.inflight >= q.commitLimit {
+		q.room.Wait()
+	}
+	q.inflight++
+}
+
+// endCommit frees a commit slot and queues next (the client's follow-up,
+// or nil) for the workers.
+func (q *packetQueue) endCommit(next *request) {
+	q.mu.Lock()
+	q.inflight--
+	if q.inflight == q.commitLimit-1 || q.inflight == 0 {
+		q.room.Broadcast()
+	}
+	wakeAll := q.closed && q.inflight == 0
+	if next != nil {
+		q.ready = append(q.ready, next)
+	}
+	q.mu.Unlock()
+	switch {
+	case wakeAll:
+		q.cond.Broadcast()
+	case next != nil:
+		q.cond.Signal()
+	}
+}
+
+// waitCommits returns once no commit is in flight.
+func (q *packetQueue) waitCommits() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.inflight > 0 {
+		q.room.Wait()
+	}
 }
 
 // QueueStatistics is Kea's packet-queue-statistics: the average queue

@@ -60,6 +60,13 @@ func (c *countingStore) Commit(ctx context.Context, ops ...lease.Op) error {
 	return c.Store.Commit(ctx, ops...)
 }
 
+func (c *countingStore) CommitAsync(ops []lease.Op, done func(error)) {
+	c.mu.Lock()
+	c.commits++
+	c.mu.Unlock()
+	c.Store.CommitAsync(ops, done)
+}
+
 func (c *countingStore) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -22,6 +22,9 @@ type serverStats struct {
 	allocFailClasses, reservationConflicts   *stats.Stat
 	// Not in Kea: drops Kea does not count, named so an operator can tell.
 	commitFail, sendFail, serialDrop, queueDrop *stats.Stat
+	// commitWaits counts workers that waited for a commit slot
+	// (maxInflightCommits): the lease file is the bottleneck.
+	commitWaits *stats.Stat
 }
 
 func newServerStats(r *stats.Registry) *serverStats {
@@ -49,6 +52,7 @@ func newServerStats(r *stats.Registry) *serverStats {
 		sendFail:             c("xdhcp-pkt4-send-fail"),
 		serialDrop:           c("xdhcp-pkt4-client-busy-drop"),
 		queueDrop:            c("xdhcp-pkt4-queue-full-drop"),
+		commitWaits:          c("xdhcp-commit-backpressure-waits"),
 	}
 	for t, name := range map[dhcpv4.MessageType]string{
 		dhcpv4.MessageTypeDiscover: "pkt4-discover-received",

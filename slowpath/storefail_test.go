@@ -25,13 +25,28 @@ type faultStore struct {
 }
 
 func (f *faultStore) Commit(ctx context.Context, ops ...lease.Op) error {
-	f.mu.Lock()
-	failing := f.failing
-	f.mu.Unlock()
-	if failing {
-		return &lease.FaultError{Path: "/var/lib/kea/kea-leases4.csv", Err: syscall.ENOSPC, Since: time.Now()}
+	if err := f.fault(); err != nil {
+		return err
 	}
 	return f.countingStore.Commit(ctx, ops...)
+}
+
+func (f *faultStore) CommitAsync(ops []lease.Op, done func(error)) {
+	if err := f.fault(); err != nil {
+		done(err)
+		return
+	}
+	f.countingStore.CommitAsync(ops, done)
+}
+
+// fault is the error of a commit now: a FaultError while failing.
+func (f *faultStore) fault() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failing {
+		return &lease.FaultError{Path: "/var/lib/kea/kea-leases4.csv", Err: syscall.ENOSPC, Since: time.Now()}
+	}
+	return nil
 }
 
 func (f *faultStore) set(v bool) {
