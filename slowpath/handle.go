@@ -16,7 +16,7 @@ import (
 // DROP, accept checks, subnet selection, reservations, the message handler.
 func (s *Server) handle(rt *runtime, r *request) {
 	r.addClass("ALL")
-	if v := r.msg.Options[optVendorClass]; len(v) > 0 {
+	if v, _ := r.msg.get(optVendorClass); len(v) > 0 {
 		r.addClass("VENDOR_CLASS_" + string(v))
 	}
 	for _, c := range rt.early {
@@ -48,6 +48,14 @@ func (s *Server) handle(rt *runtime, r *request) {
 		}
 		return
 	}
+	if r.typ == dhcpv4.MessageTypeDiscover && r.msg.has(optServerID) {
+		// RFC 2131 table 5: a DISCOVER MUST NOT carry a server
+		// identifier; Kea's sanityCheck (FORBIDDEN) drops it even when
+		// it names us.
+		s.st.receiveDrop.Inc()
+		s.hs.discoverServerID.Inc()
+		return
+	}
 
 	sn := s.selectSubnet(rt, r)
 	if s.scopes != nil && sn != nil {
@@ -59,7 +67,7 @@ func (s *Server) handle(rt *runtime, r *request) {
 		}
 		class, serve := s.scopes.Accept(sn.cfg.ID, uint8(r.typ), key)
 		if !serve {
-			s.scopes.Observe(r.msg.NumSeconds, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
+			s.scopes.Observe(r.msg.secs, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
 			return
 		}
 		if class != "" {
@@ -685,7 +693,7 @@ func (s *Server) context() context.Context {
 // honoured within [min, max].
 func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
 	lt := s.classLifetimes(rt, sn, r)
-	if v := r.msg.Options[optLeaseTime]; len(v) == 4 {
+	if v, _ := r.msg.get(optLeaseTime); len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
 		return min(max(want, lt.Min), lt.Max)
 	}
@@ -709,7 +717,7 @@ func (s *Server) leaseHostname(r *request) string {
 	if r.host != nil && r.host.res.Hostname != "" {
 		return strings.ToLower(r.host.res.Hostname)
 	}
-	v := r.msg.Options[optHostName]
+	v, _ := r.msg.get(optHostName)
 	if len(v) == 0 || len(v) > 255 {
 		return ""
 	}

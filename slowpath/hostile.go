@@ -1,12 +1,8 @@
 package slowpath
 
 import (
-	"errors"
-	"io"
 	"sync"
 	"time"
-
-	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath/config"
@@ -25,6 +21,9 @@ type hostileStats struct {
 	badOption   *stats.Stat // an option the server reads has an impossible length
 	relayHops   *stats.Stat // hops > 16: a relay loop (RFC 1542 §4.1.1)
 	otherServer *stats.Stat // server identifier names another server
+	// discoverServerID: a DISCOVER with a server identifier (Kea's
+	// sanityCheck forbids it).
+	discoverServerID *stats.Stat
 	noSubnet    *stats.Stat // giaddr / ciaddr / interface select no subnet
 	clientFlood *stats.Stat // one client already has its share of the queue
 	rateLimited *stats.Stat // xdhcp.rate-limit in socket mode
@@ -39,6 +38,7 @@ func newHostileStats(r *stats.Registry) *hostileStats {
 		badOption:        r.Counter("xdhcp-pkt4-bad-option-drop"),
 		relayHops:        r.Counter("xdhcp-pkt4-relay-hops-drop"),
 		otherServer:      r.Counter("xdhcp-pkt4-other-server-drop"),
+		discoverServerID: r.Counter("xdhcp-pkt4-discover-server-id-drop"),
 		noSubnet:         r.Counter("xdhcp-pkt4-no-subnet-drop"),
 		clientFlood:      r.Counter("xdhcp-pkt4-client-flood-drop"),
 		rateLimited:      r.Counter("xdhcp-pkt4-rate-limit-drop"),
@@ -61,8 +61,9 @@ const (
 	offChaddr = 28
 	offSname  = 44
 	offFile   = 108
-	offCookie = 236
-	chaddrMax = 16
+	offCookie  = 236
+	offOptions = 240
+	chaddrMax  = 16
 )
 
 // Client identifier bounds (RFC 2132 §9.14: at least two octets; Kea 2.2's
@@ -93,7 +94,7 @@ func fixedLen(code uint8) (int, bool) {
 // that the rest of the server trusts to be bounded. It returns the counter
 // of the reason to drop it and a reason for the log, or nil when the
 // message may be handled.
-func (s *Server) screen(p *Packet, msg *dhcpv4.DHCPv4) (*stats.Stat, string) {
+func (s *Server) screen(p *Packet, msg *message) (*stats.Stat, string) {
 	raw := p.Data
 	if len(raw) <= offChaddr {
 		return s.hs.badHlen, "message shorter than its header" // FromBytes refuses these; defensive
@@ -114,95 +115,25 @@ func (s *Server) screen(p *Packet, msg *dhcpv4.DHCPv4) (*stats.Stat, string) {
 		// bytes past the sixth would be one client there and many here.
 		return s.hs.badHlen, "Ethernet hlen is not 6"
 	}
-	for code, v := range msg.Options {
-		if n, ok := fixedLen(code); ok && len(v) != n {
+	for _, o := range msg.opts {
+		if n, ok := fixedLen(o.code); ok && len(o.val) != n {
 			return s.hs.badOption, "option of the wrong length"
 		}
 	}
-	if cid, ok := msg.Options[optClientID]; ok && (len(cid) < minClientID || len(cid) > maxClientID) {
+	if cid, ok := msg.get(optClientID); ok && (len(cid) < minClientID || len(cid) > maxClientID) {
 		return s.hs.badOption, "client identifier shorter than 2 or longer than 255 bytes"
 	}
-	if v, ok := msg.Options[optRelayAgent]; ok && len(v) > 255 {
+	if v, ok := msg.get(optRelayAgent); ok && len(v) > 255 {
 		// One option's worth (RFC 3046): relays never split it, and we
 		// echo it, so a client must not be able to grow our replies.
 		return s.hs.badOption, "relay agent information longer than 255 bytes"
 	}
 	if hlen == 0 {
-		if _, ok := msg.Options[optClientID]; !ok {
+		if !msg.has(optClientID) {
 			return s.hs.badHlen, "neither chaddr nor client identifier"
 		}
 	}
 	return nil, ""
-}
-
-// decodeMessage decodes a DHCPv4 message. A message whose options run to
-// the end of the packet without the End option is accepted, as Kea and the
-// fast path's view accept it (insomniacslk refuses it); a truncated option
-// is still an error.
-func decodeMessage(b []byte) (*dhcpv4.DHCPv4, error) {
-	msg, err := dhcpv4.FromBytes(b)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return dhcpv4.FromBytes(append(b[:len(b):len(b)], 255))
-	}
-	return msg, err
-}
-
-// errOverload is a malformed option overload (RFC 2131 §4.1, option 52).
-var errOverload = errors.New("malformed option overload")
-
-// mergeOverload follows option 52: the options continued in the file
-// and/or sname fields are appended to msg's, in the order of RFC 3396
-// (options field, then file, then sname), so that repeated options
-// concatenate across fields. Kea 2.2 ignores option 52; RFC 2131 asks a
-// server to read them, and the fields are fixed-size, so this cannot grow
-// a request beyond its 192 bytes of sname and file.
-func mergeOverload(raw []byte, msg *dhcpv4.DHCPv4) error {
-	v, ok := msg.Options[optOverload]
-	if !ok {
-		return nil
-	}
-	if len(v) != 1 || v[0] < 1 || v[0] > 3 || len(raw) < offCookie {
-		return errOverload
-	}
-	if v[0]&1 != 0 {
-		if err := parseOptionField(raw[offFile:offCookie], msg.Options); err != nil {
-			return err
-		}
-		msg.BootFileName = ""
-	}
-	if v[0]&2 != 0 {
-		if err := parseOptionField(raw[offSname:offFile], msg.Options); err != nil {
-			return err
-		}
-		msg.ServerHostName = ""
-	}
-	return nil
-}
-
-// parseOptionField reads options from an overloaded sname or file field
-// into opts: pad is skipped, End (or the end of the field) stops, an
-// option running past the field is an error, and option 52 itself may not
-// appear again (RFC 2131 §4.1).
-func parseOptionField(b []byte, opts dhcpv4.Options) error {
-	for i := 0; i < len(b); {
-		code := b[i]
-		switch code {
-		case 0:
-			i++
-			continue
-		case 255:
-			return nil
-		case optOverload:
-			return errOverload
-		}
-		if i+1 >= len(b) || i+2+int(b[i+1]) > len(b) {
-			return errOverload
-		}
-		n := int(b[i+1])
-		opts[code] = append(opts[code], b[i+2:i+2+n]...)
-		i += 2 + n
-	}
-	return nil
 }
 
 // Per-client share of the packet queue. A DHCP client has one request

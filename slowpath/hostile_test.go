@@ -63,6 +63,7 @@ func (h *harness) counts() map[string]int64 {
 	for _, n := range []string{"pkt4-receive-drop", "pkt4-parse-failed", "pkt4-received",
 		"xdhcp-pkt4-bad-hlen-drop", "xdhcp-pkt4-bad-option-drop", "xdhcp-pkt4-relay-hops-drop",
 		"xdhcp-pkt4-other-server-drop", "xdhcp-pkt4-no-subnet-drop", "xdhcp-pkt4-client-flood-drop",
+		"xdhcp-pkt4-discover-server-id-drop",
 		"xdhcp-offer-hold-limited"} {
 		m[n] = h.stat(n)
 	}
@@ -149,8 +150,16 @@ func TestHostileHeaderAndOptions(t *testing.T) {
 			// message type make a 2-byte value.
 			name: "message type split in two", b: rawMsg(53, 1, 1, 53, 1, 1, 255), stats: []string{drop, option},
 		},
-		{name: "option length past the end", b: rawMsg(cat(disc, []byte{12, 10, 'a', 'b'})...), stats: []string{drop, parse}},
-		{name: "option code without a length", b: rawMsg(cat(disc, []byte{12})...), stats: []string{drop, parse}},
+		// A truncated last option is left out and the options before it
+		// are kept (Kea's unpackOptions4): the DISCOVER is answered.
+		{name: "option length past the end", b: rawMsg(cat(disc, []byte{12, 10, 'a', 'b'})...), reply: dhcpv4.MessageTypeOffer,
+			check: func(m *dhcpv4.DHCPv4) {
+				if m.Options.Has(dhcpv4.OptionHostName) {
+					t.Error("the truncated host name was used")
+				}
+			}},
+		{name: "option code without a length", b: rawMsg(cat(disc, []byte{12})...), reply: dhcpv4.MessageTypeOffer},
+		{name: "truncated option before the message type", b: rawMsg(12, 10, 'a', 'b', 53, 1, 1), stats: []string{drop}},
 		{name: "no End option (Kea accepts it)", b: rawMsg(disc...), reply: dhcpv4.MessageTypeOffer},
 		{name: "header only", b: rawMsg()[:236], stats: []string{drop, parse}},
 		{name: "bad cookie", b: withHeader(rawMsg(cat(disc, end)...), 236, 0), stats: []string{drop, parse}},
@@ -291,6 +300,13 @@ func TestServerIDOfAnotherServer(t *testing.T) {
 		t.Fatal("answered a DISCOVER for another server")
 	}
 	wantDelta(t, before, h.counts(), "pkt4-receive-drop", "xdhcp-pkt4-other-server-drop")
+	// Naming us does not make it valid: a DISCOVER carries no server
+	// identifier (RFC 2131 table 5), and Kea's sanityCheck drops it.
+	before = h.counts()
+	if out := h.exchange(discover("00:11:22:33:44:66", dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IP(serverAddr.AsSlice()))))); len(out) != 0 {
+		t.Fatal("answered a DISCOVER with a server identifier")
+	}
+	wantDelta(t, before, h.counts(), "pkt4-receive-drop", "xdhcp-pkt4-discover-server-id-drop")
 	offer := h.one(discover("00:11:22:33:44:77"))
 	if h.srv.offers.len() != 1 {
 		t.Fatalf("%d offers held, want 1", h.srv.offers.len())

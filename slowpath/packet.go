@@ -36,7 +36,7 @@ const (
 // request is a decoded request with what the server derives from it.
 type request struct {
 	pkt *Packet
-	msg *dhcpv4.DHCPv4
+	msg message
 	typ dhcpv4.MessageType
 
 	hw        []byte // chaddr[:hlen]
@@ -58,52 +58,43 @@ type request struct {
 	asyncState
 }
 
-// decodeRequest checks a message is a well-formed client request and
+// derive checks the parsed message is a well-formed client request and
 // derives the fields the server works with. It returns a reason for the
 // log when it is not.
-func decodeRequest(p *Packet, msg *dhcpv4.DHCPv4) (*request, string) {
-	if msg.OpCode != dhcpv4.OpcodeBootRequest {
-		return nil, "not a BOOTREQUEST"
+func (r *request) derive() string {
+	msg := &r.msg
+	if msg.op != 1 {
+		return "not a BOOTREQUEST"
 	}
-	r := &request{pkt: p, msg: msg, typ: msg.MessageType()}
+	if v, ok := msg.get(optMessageType); ok && len(v) == 1 {
+		r.typ = dhcpv4.MessageType(v[0])
+	}
 	if r.typ == dhcpv4.MessageTypeNone {
-		return nil, "no message type option (BOOTP is not served)"
+		return "no message type option (BOOTP is not served)"
 	}
-	r.hw = msg.ClientHWAddr
-	if len(r.hw) == 0 && !msg.Options.Has(dhcpv4.OptionClientIdentifier) {
-		return nil, "neither chaddr nor client identifier"
+	r.hw = msg.chaddr
+	if len(r.hw) == 0 && !msg.has(optClientID) {
+		return "neither chaddr nor client identifier"
 	}
-	if cid := msg.Options.Get(dhcpv4.OptionClientIdentifier); len(cid) > 0 {
+	if cid, _ := msg.get(optClientID); len(cid) > 0 {
 		r.cid = cid
 		r.key = "c" + string(cid)
 	} else {
 		r.key = "h" + string(r.hw)
 	}
-	r.giaddr = addr4(msg.GatewayIPAddr)
-	r.ciaddr = addr4(msg.ClientIPAddr)
-	if v := msg.Options.Get(dhcpv4.OptionRequestedIPAddress); len(v) == 4 {
+	r.giaddr = addrOf(msg.giaddr)
+	r.ciaddr = addrOf(msg.ciaddr)
+	if v, _ := msg.get(optRequestedIP); len(v) == 4 {
 		r.requested = netip.AddrFrom4([4]byte(v))
 	}
-	if v := msg.Options.Get(dhcpv4.OptionServerIdentifier); len(v) == 4 {
+	if v, _ := msg.get(optServerID); len(v) == 4 {
 		r.serverID = netip.AddrFrom4([4]byte(v))
 	}
-	if v := msg.Options.Get(dhcpv4.OptionRelayAgentInformation); len(v) > 0 {
+	if v, _ := msg.get(optRelayAgent); len(v) > 0 {
 		r.relay = v
 		r.circuitID, _ = subOption(v, 1)
 	}
-	return r, ""
-}
-
-// addr4 converts a field decoded by insomniacslk (which may be nil or 16
-// bytes long) to a netip.Addr; the zero address for 0.0.0.0.
-func addr4(ip []byte) netip.Addr {
-	if len(ip) == 16 {
-		ip = ip[12:]
-	}
-	if len(ip) != 4 || (ip[0]|ip[1]|ip[2]|ip[3]) == 0 {
-		return netip.Addr{}
-	}
-	return netip.AddrFrom4([4]byte(ip))
+	return ""
 }
 
 // subOption finds sub-option code in an RFC 3046 style payload.
@@ -139,10 +130,7 @@ func (r *request) addClass(name string) {
 
 // The classify.Packet implementation.
 
-func (r *request) Option(code uint8) ([]byte, bool) {
-	v, ok := r.msg.Options[code]
-	return v, ok
-}
+func (r *request) Option(code uint8) ([]byte, bool) { return r.msg.get(code) }
 
 func (r *request) RelayOption(code uint8) ([]byte, bool) { return subOption(r.relay, code) }
 func (r *request) MAC() []byte                           { return r.hw }
@@ -150,33 +138,24 @@ func (r *request) Iface() string                         { return r.pkt.IfName }
 func (r *request) Member(name string) bool               { return r.member(name) }
 
 func (r *request) Field(name string) ([]byte, bool) {
-	m := r.msg
-	ip := func(a []byte) []byte {
-		if len(a) == 16 {
-			a = a[12:]
-		}
-		if len(a) != 4 {
-			return []byte{0, 0, 0, 0}
-		}
-		return a
-	}
+	m := &r.msg
 	switch name {
 	case "giaddr":
-		return ip(m.GatewayIPAddr), true
+		return m.giaddr[:], true
 	case "ciaddr":
-		return ip(m.ClientIPAddr), true
+		return m.ciaddr[:], true
 	case "yiaddr":
-		return ip(m.YourIPAddr), true
+		return m.yiaddr[:], true
 	case "siaddr":
-		return ip(m.ServerIPAddr), true
+		return m.siaddr[:], true
 	case "hlen":
 		return []byte{0, 0, 0, byte(len(r.hw))}, true
 	case "htype":
-		return []byte{0, 0, 0, byte(m.HWType)}, true
+		return []byte{0, 0, 0, m.htype}, true
 	case "msgtype":
 		return []byte{0, 0, 0, byte(r.typ)}, true
 	case "transid":
-		return m.TransactionID[:], true
+		return m.xid[:], true
 	}
 	return nil, false
 }

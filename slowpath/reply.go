@@ -44,7 +44,7 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 			w.add(optSubnetMask, m[:])
 		}
 	}
-	prl := r.msg.Options[optPRL]
+	prl, _ := r.msg.get(optPRL)
 	for _, code := range prl {
 		if code == optHostName {
 			if h := s.replyHostname(r); h != "" {
@@ -56,7 +56,7 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 			w.add(code, o.Data)
 		}
 	}
-	if _, sentName := r.msg.Options[optHostName]; sentName {
+	if r.msg.has(optHostName) {
 		// A client that names itself is told the name it has (Kea sends
 		// the reserved one back even when it was not requested).
 		if h := s.replyHostname(r); h != "" {
@@ -125,7 +125,7 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 		bcast()
 	case r.ciaddr.IsValid():
 		m.DstIP, m.DstMAC = r.ciaddr.As4(), p.Meta.SrcMAC
-	case r.msg.IsBroadcast():
+	case r.msg.broadcast():
 		bcast()
 	case typ == dhcpv4.MessageTypeAck && !yiaddr.IsValid() && p.Meta.SrcIP != [4]byte{}:
 		// INFORM from a client that left ciaddr empty: back to its source.
@@ -158,10 +158,10 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 func encodeReply(r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file string, opts []byte, forceBroadcast bool) []byte {
 	b := make([]byte, 240, 240+len(opts)+64)
 	b[0] = 2 // BOOTREPLY
-	b[1] = byte(r.msg.HWType)
+	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
-	copy(b[4:8], r.msg.TransactionID[:])
-	flags := r.msg.Flags
+	copy(b[4:8], r.msg.xid[:])
+	flags := r.msg.flags
 	if forceBroadcast {
 		flags |= 0x8000
 	}

@@ -316,26 +316,22 @@ func (s *Server) decode(p *Packet) *request {
 		return nil
 	}
 	s.st.received.Inc()
-	msg, err := decodeMessage(p.Data)
-	if err != nil {
+	r := &request{pkt: p}
+	if err := r.msg.parse(p.Data); err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
+		if errors.Is(err, errOverload) {
+			s.hs.badOption.Inc()
+		}
 		return nil
 	}
-	if err := mergeOverload(p.Data, msg); err != nil {
-		s.st.parseFailed.Inc()
-		s.st.receiveDrop.Inc()
-		s.hs.badOption.Inc()
-		return nil
-	}
-	if c, why := s.screen(p, msg); c != nil {
+	if c, why := s.screen(p, &r.msg); c != nil {
 		c.Inc()
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
 		return nil
 	}
-	r, why := decodeRequest(p, msg)
-	if r == nil {
+	if why := r.derive(); why != "" {
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
 		return nil
