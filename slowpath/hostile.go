@@ -24,9 +24,9 @@ type hostileStats struct {
 	// discoverServerID: a DISCOVER with a server identifier (Kea's
 	// sanityCheck forbids it).
 	discoverServerID *stats.Stat
-	noSubnet    *stats.Stat // giaddr / ciaddr / interface select no subnet
-	clientFlood *stats.Stat // one client already has its share of the queue
-	rateLimited *stats.Stat // xdhcp.rate-limit in socket mode
+	noSubnet         *stats.Stat // giaddr / ciaddr / interface select no subnet
+	clientFlood      *stats.Stat // one client already has its share of the queue
+	rateLimited      *stats.Stat // xdhcp.rate-limit in socket mode
 	// offerHoldLimited counts OFFERs sent without reserving the address,
 	// because held offers already pin half of the subnet's free addresses.
 	offerHoldLimited *stats.Stat
@@ -55,12 +55,12 @@ const maxHops = 16
 // BOOTP header offsets read from the raw message (insomniacslk caps hlen
 // at 16 when it decodes, which hides a bogus value).
 const (
-	offHType  = 1
-	offHLen   = 2
-	offHops   = 3
-	offChaddr = 28
-	offSname  = 44
-	offFile   = 108
+	offHType   = 1
+	offHLen    = 2
+	offHops    = 3
+	offChaddr  = 28
+	offSname   = 44
+	offFile    = 108
 	offCookie  = 236
 	offOptions = 240
 	chaddrMax  = 16
