@@ -12,7 +12,8 @@ import (
 
 // Sender transmits a reply out of the interface its request came in on.
 // The transport owns the frame: it builds Ethernet/VLAN/IPv4/UDP around
-// payload from dst.
+// payload from dst. It does not keep payload after Send returns, so the
+// caller may reuse it (the slow path builds replies in pooled buffers).
 type Sender interface {
 	Send(dst *frame.Meta, payload []byte) error
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,13 +83,19 @@ type Worker struct {
 	Stats WorkerStats
 
 	replies chan slowReply
-	level   uint32
+	// bufs holds the copies of queued slow-path payloads (*[]byte), so
+	// that the slow path may reuse its buffer once Send returns.
+	bufs  sync.Pool
+	level uint32
 }
 
 type slowReply struct {
 	meta    frame.Meta
-	payload []byte
+	payload *[]byte
 }
+
+// replyBufSize fits any reply a frame can carry without a grow.
+const replyBufSize = 1536
 
 // ErrReplyQueueFull is returned by Send when the worker's reply queue is
 // full; the reply is dropped and counted.
@@ -116,17 +123,25 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{cfg: cfg, replies: make(chan slowReply, replyQueue)}, nil
+	w := &Worker{cfg: cfg, replies: make(chan slowReply, replyQueue)}
+	w.bufs.New = func() any {
+		b := make([]byte, 0, replyBufSize)
+		return &b
+	}
+	return w, nil
 }
 
-// Send queues a slow-path reply for transmission on this worker's queue.
-// The worker owns payload from here on. Safe from any goroutine.
+// Send queues a copy of a slow-path reply for transmission on this
+// worker's queue. Safe from any goroutine.
 func (w *Worker) Send(dst *frame.Meta, payload []byte) error {
 	dst.SrcMAC = w.cfg.IfMAC
+	bp := w.bufs.Get().(*[]byte)
+	*bp = append((*bp)[:0], payload...)
 	select {
-	case w.replies <- slowReply{meta: *dst, payload: payload}:
+	case w.replies <- slowReply{meta: *dst, payload: bp}:
 		return nil
 	default:
+		w.bufs.Put(bp)
 		w.Stats.SlowDropped.Add(1)
 		return ErrReplyQueueFull
 	}
@@ -244,10 +259,12 @@ func (w *Worker) slowReplies(tx []xsk.Desc) []xsk.Desc {
 		case r := <-w.replies:
 			addr, buf, ok := w.cfg.Socket.GetTxFrame()
 			if !ok {
+				w.bufs.Put(r.payload)
 				w.Stats.SlowDropped.Add(1)
 				continue
 			}
-			n, err := frame.Build(buf, &r.meta, r.payload)
+			n, err := frame.Build(buf, &r.meta, *r.payload)
+			w.bufs.Put(r.payload)
 			if err != nil {
 				w.cfg.Socket.Release(addr)
 				w.Stats.SlowDropped.Add(1)

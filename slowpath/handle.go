@@ -345,7 +345,7 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 			valid = rem
 		}
 	}
-	s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
+	s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
 }
 
 // holdOffer remembers addr (just claimed in sn's pool) as offered to the
@@ -493,7 +493,7 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
-			s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem)
+			s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
 			return
 		}
 	}
@@ -567,8 +567,9 @@ func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r
 		s.forget(cur.Addr)
 	}
 	ack := func() {
-		opts, siaddr := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
-		s.publish(rt, target, r, l, opts, siaddr)
+		rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
+		s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+		s.putReply(rb)
 	}
 	if s.replicator == nil {
 		ack()
@@ -673,7 +674,7 @@ func (s *Server) declined(rt *runtime, sn *subnetRT, r *request, a netip.Addr, o
 
 // inform answers DHCPINFORM with configuration and no lease.
 func (s *Server) inform(rt *runtime, sn *subnetRT, r *request) {
-	s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false)
+	s.putReply(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
 }
 
 func (s *Server) nak(rt *runtime, sn *subnetRT, r *request, why string) {

@@ -12,16 +12,75 @@ import (
 )
 
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
-// the reply's options and siaddr (the fast path repeats them).
-func (s *Server) sendLease(rt *runtime, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) ([]byte, netip.Addr) {
+// the reply's buffer, whose options and siaddr the fast path repeats: the
+// caller gives it back with putReply.
+func (s *Server) sendLease(rt *runtime, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) *replyBuf {
 	return s.sendReply(rt, sn, sn.poolFor(addr), r, typ, addr, valid, true)
 }
 
+// replyBuf is the scratch space of one reply, pooled so that a reply
+// allocates nothing: the options as they are chosen, the option levels,
+// the encoded message and its destination.
+type replyBuf struct {
+	w      optWriter
+	levels [][]config.Option
+	lvArr  [8][]config.Option
+	out    []byte
+	meta   frame.Meta
+	siaddr netip.Addr
+}
+
+func newReplyBuf() any {
+	return &replyBuf{out: make([]byte, 0, maxReplySize), w: optWriter{b: make([]byte, 0, maxReplySize)}}
+}
+
+func (s *Server) getReply() *replyBuf {
+	rb := s.replies.Get().(*replyBuf)
+	rb.w.reset()
+	rb.levels = rb.lvArr[:0]
+	rb.siaddr = netip.Addr{}
+	return rb
+}
+
+// putReply gives rb back to the pool; nothing of it may be used after.
+func (s *Server) putReply(rb *replyBuf) {
+	if rb == nil {
+		return
+	}
+	clear(rb.lvArr[:]) // do not pin a replaced configuration's options
+	rb.levels = nil
+	if cap(rb.out) > 4*maxReplySize || cap(rb.w.b) > 4*maxReplySize {
+		return // grown by an odd reply: let it go
+	}
+	s.replies.Put(rb)
+}
+
+// Reply size (RFC 2131 §2, RFC 2132 §9.10). A client accepts a DHCP message
+// of at least 576 bytes, and more only when it says so in option 57; a
+// reply never exceeds what the client accepts, nor what one Ethernet frame
+// carries (replies are not fragmented).
+const (
+	minMaxMessage = 576
+	maxReplySize  = 1500 - 20 - 8 // IPv4 and UDP headers in a 1500-byte MTU
+)
+
+// replyLimit is the largest reply the client of r accepts.
+func replyLimit(r *request) int {
+	limit := minMaxMessage
+	if v, _ := r.msg.get(optMaxMsgSize); len(v) == 2 {
+		limit = max(limit, int(binary.BigEndian.Uint16(v)))
+	}
+	return min(limit, maxReplySize)
+}
+
 // sendReply builds and transmits a reply. withLease adds lease time, T1/T2.
-func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) ([]byte, netip.Addr) {
-	var w optWriter
-	w.add(optMessageType, []byte{byte(typ)})
-	w.add(optServerID, r.pkt.IfAddr.AsSlice())
+// The caller gives the returned buffer back with putReply.
+func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
+	rb := s.getReply()
+	w := &rb.w
+	w.addByte(optMessageType, byte(typ))
+	ifAddr := r.pkt.IfAddr.As4()
+	w.add(optServerID, ifAddr[:])
 	if withLease {
 		w.addUint32(optLeaseTime, valid)
 		if sn != nil {
@@ -34,7 +93,8 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 			}
 		}
 	}
-	levels := optionLevels(rt, sn, pool, r)
+	rb.levels = optionLevels(rb.levels, rt, sn, pool, r)
+	levels := rb.levels
 	if sn != nil {
 		// Kea always sends the subnet mask; configured wins over derived.
 		if o, ok := findOption(levels, optSubnetMask); ok {
@@ -43,12 +103,21 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 			m := net4Mask(sn.cfg.Prefix.Bits())
 			w.add(optSubnetMask, m[:])
 		}
+		if o, ok := findOption(levels, optRouters); ok && !o.NeverSend && (o.AlwaysSend || wants(r, optRouters)) {
+			// The default route is what a lease is for: it is kept when
+			// the reply must shrink, whatever the order of the PRL.
+			w.add(optRouters, o.Data)
+		}
 	}
+	// Everything from here on is optional: the client's requests in its
+	// order of preference, then what the configuration always sends. A
+	// reply too large for the client leaves them out from the last.
+	w.optionalFrom()
 	prl, _ := r.msg.get(optPRL)
 	for _, code := range prl {
 		if code == optHostName {
 			if h := s.replyHostname(r); h != "" {
-				w.add(optHostName, []byte(h))
+				w.addString(optHostName, h)
 				continue
 			}
 		}
@@ -60,7 +129,7 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 		// A client that names itself is told the name it has (Kea sends
 		// the reserved one back even when it was not requested).
 		if h := s.replyHostname(r); h != "" {
-			w.add(optHostName, []byte(h))
+			w.addString(optHostName, h)
 		}
 	}
 	for _, lvl := range levels {
@@ -73,38 +142,58 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 		}
 	}
 	if len(r.relay) > 0 {
-		// RFC 3046: echo the relay agent information, last.
+		// RFC 3046: echo the relay agent information, last, always.
+		w.mandatory()
 		w.add(optRelayAgent, r.relay)
 	}
 
 	siaddr, sname, file := bootFields(rt, sn, r)
+	rb.siaddr = siaddr
+	if w.fit(replyLimit(r) - offOptions - 1) {
+		s.st.replyOptionsOmitted.Inc()
+	}
 	var ciaddr netip.Addr
 	if typ == dhcpv4.MessageTypeAck {
 		ciaddr = r.ciaddr
 	}
-	payload := encodeReply(r, ciaddr, yiaddr, siaddr, sname, file, w.b, false)
-	s.transmit(r, typ, yiaddr, payload)
-	return w.b, siaddr
+	rb.out = encodeReply(rb.out, r, ciaddr, yiaddr, siaddr, sname, file, w.b, false)
+	s.transmit(r, typ, yiaddr, rb)
+	return rb
+}
+
+// wants reports whether the client asked for option code.
+func wants(r *request, code byte) bool {
+	prl, _ := r.msg.get(optPRL)
+	for _, c := range prl {
+		if c == code {
+			return true
+		}
+	}
+	return false
 }
 
 // sendNak sends a DHCPNAK (RFC 2131 table 3: no lease fields, no options
 // but server id and message).
 func (s *Server) sendNak(r *request, why string) {
-	var w optWriter
-	w.add(optMessageType, []byte{byte(dhcpv4.MessageTypeNak)})
-	w.add(optServerID, r.pkt.IfAddr.AsSlice())
-	w.add(optMessage, []byte(why))
+	rb := s.getReply()
+	defer s.putReply(rb)
+	w := &rb.w
+	w.addByte(optMessageType, byte(dhcpv4.MessageTypeNak))
+	ifAddr := r.pkt.IfAddr.As4()
+	w.add(optServerID, ifAddr[:])
+	w.addString(optMessage, why)
 	if len(r.relay) > 0 {
 		w.add(optRelayAgent, r.relay)
 	}
-	payload := encodeReply(r, netip.Addr{}, netip.Addr{}, netip.Addr{}, "", "", w.b, r.giaddr.IsValid())
-	s.transmit(r, dhcpv4.MessageTypeNak, netip.Addr{}, payload)
+	rb.out = encodeReply(rb.out, r, netip.Addr{}, netip.Addr{}, netip.Addr{}, "", "", w.b, r.giaddr.IsValid())
+	s.transmit(r, dhcpv4.MessageTypeNak, netip.Addr{}, rb)
 }
 
-// transmit picks the destination by RFC 2131 §4.1 and sends.
-func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, payload []byte) {
+// transmit picks the destination by RFC 2131 §4.1 and sends rb.out.
+func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, rb *replyBuf) {
 	p := r.pkt
-	m := frame.Meta{
+	m := &rb.meta
+	*m = frame.Meta{
 		SrcMAC:  p.IfMAC,
 		NVLAN:   p.Meta.NVLAN,
 		VLAN:    p.Meta.VLAN,
@@ -113,20 +202,18 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 		DstPort: 68,
 		TTL:     64,
 	}
-	bcast := func() {
-		m.DstIP = [4]byte{255, 255, 255, 255}
-		m.DstMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
-	}
+	bcastIP := [4]byte{255, 255, 255, 255}
+	bcastMAC := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	switch {
 	case r.giaddr.IsValid():
 		// Through the relay that sent it, on the relay's port.
 		m.DstIP, m.DstMAC, m.DstPort = r.giaddr.As4(), p.Meta.SrcMAC, 67
 	case typ == dhcpv4.MessageTypeNak:
-		bcast()
+		m.DstIP, m.DstMAC = bcastIP, bcastMAC
 	case r.ciaddr.IsValid():
 		m.DstIP, m.DstMAC = r.ciaddr.As4(), p.Meta.SrcMAC
 	case r.msg.broadcast():
-		bcast()
+		m.DstIP, m.DstMAC = bcastIP, bcastMAC
 	case typ == dhcpv4.MessageTypeAck && !yiaddr.IsValid() && p.Meta.SrcIP != [4]byte{}:
 		// INFORM from a client that left ciaddr empty: back to its source.
 		m.DstIP, m.DstMAC = p.Meta.SrcIP, p.Meta.SrcMAC
@@ -136,9 +223,9 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 		m.DstIP = yiaddr.As4()
 		copy(m.DstMAC[:], r.hw)
 	default:
-		bcast()
+		m.DstIP, m.DstMAC = bcastIP, bcastMAC
 	}
-	if err := p.Out.Send(&m, payload); err != nil {
+	if err := p.Out.Send(m, rb.out); err != nil {
 		s.st.sendFail.Inc()
 		s.log.Debug("send reply", "iface", p.IfName, "err", err)
 		return
@@ -154,9 +241,10 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 	}
 }
 
-// encodeReply writes a BOOTREPLY with the given options (without End).
-func encodeReply(r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file string, opts []byte, forceBroadcast bool) []byte {
-	b := make([]byte, 240, 240+len(opts)+64)
+// encodeReply writes a BOOTREPLY with the given options (without End) into
+// b, reusing its storage.
+func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file string, opts []byte, forceBroadcast bool) []byte {
+	b = append(b[:0], make([]byte, offOptions)...)
 	b[0] = 2 // BOOTREPLY
 	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
@@ -179,7 +267,7 @@ func encodeReply(r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file stri
 	copy(b[28:44], r.hw)
 	copy(b[44:107], sname)
 	copy(b[108:235], file)
-	copy(b[236:240], []byte{99, 130, 83, 99})
+	copy(b[offCookie:offOptions], magicCookie[:])
 	b = append(b, opts...)
 	b = append(b, 255)
 	// BOOTP relays and old clients expect at least 300 bytes.
@@ -189,20 +277,42 @@ func encodeReply(r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file stri
 	return b
 }
 
-// optWriter appends options once each, splitting long ones (RFC 3396).
+// optWriter appends options once each, splitting long ones (RFC 3396), and
+// remembers where each starts so that optional ones can be left out of a
+// reply that would be too large.
 type optWriter struct {
 	b    []byte
 	have [256]bool
+	ents []optEnt
+	// optional is set while the options being added may be left out.
+	optional bool
 }
+
+type optEnt struct {
+	start, end int
+	optional   bool
+}
+
+func (w *optWriter) reset() {
+	w.b = w.b[:0]
+	w.have = [256]bool{}
+	w.ents = w.ents[:0]
+	w.optional = false
+}
+
+// optionalFrom marks the options added from now on as optional, and
+// mandatory those added after a call to mandatory.
+func (w *optWriter) optionalFrom() { w.optional = true }
+func (w *optWriter) mandatory()    { w.optional = false }
 
 func (w *optWriter) add(code byte, data []byte) {
 	if w.have[code] {
 		return
 	}
 	w.have[code] = true
+	start := len(w.b)
 	if len(data) == 0 {
 		w.b = append(w.b, code, 0)
-		return
 	}
 	for len(data) > 0 {
 		n := min(len(data), 255)
@@ -210,17 +320,51 @@ func (w *optWriter) add(code byte, data []byte) {
 		w.b = append(w.b, data[:n]...)
 		data = data[n:]
 	}
+	w.ents = append(w.ents, optEnt{start: start, end: len(w.b), optional: w.optional})
+}
+
+func (w *optWriter) addByte(code, v byte) { w.add(code, []byte{v}) }
+
+func (w *optWriter) addString(code byte, v string) {
+	// The conversion does not allocate: add copies and keeps nothing.
+	w.add(code, []byte(v))
 }
 
 func (w *optWriter) addUint32(code byte, v uint32) {
 	w.add(code, []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
+// fit leaves out optional options, the last added first, until the
+// options take at most limit bytes. It reports whether it left any out.
+// Mandatory options are never left out, even if they alone do not fit.
+func (w *optWriter) fit(limit int) bool {
+	size := len(w.b)
+	if size <= limit {
+		return false
+	}
+	omitted := false
+	for k := len(w.ents) - 1; k >= 0 && size > limit; k-- {
+		e := &w.ents[k]
+		if e.optional {
+			size -= e.end - e.start
+			e.end = e.start // marks it left out
+			omitted = true
+		}
+	}
+	out := w.b[:0]
+	for _, e := range w.ents {
+		if e.end > e.start {
+			out = append(out, w.b[e.start:e.end]...) // moves left only: safe in place
+		}
+	}
+	w.b = out
+	return omitted
+}
+
 // optionLevels lists option-data from most to least specific, as Kea 2.2
 // looks them up: reservation, pool, subnet, shared network, classes (in
 // membership order), global.
-func optionLevels(rt *runtime, sn *subnetRT, pool *poolRT, r *request) [][]config.Option {
-	levels := make([][]config.Option, 0, 8)
+func optionLevels(levels [][]config.Option, rt *runtime, sn *subnetRT, pool *poolRT, r *request) [][]config.Option {
 	if r.host != nil {
 		levels = append(levels, r.host.res.Options)
 	}

@@ -84,6 +84,7 @@ type Server struct {
 	rt   *runtime
 
 	queue   *packetQueue
+	replies sync.Pool   // *replyBuf
 	limit   rateLimiter // xdhcp.rate-limit in socket mode
 	serial  serializer
 	offers  *offerTable
@@ -130,6 +131,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		s.Network = NewNetworkState(d.Now)
 	}
 	s.serial.init()
+	s.replies.New = newReplyBuf
 	if d.Metrics != nil {
 		for t, name := range map[dhcpv4.MessageType]string{
 			dhcpv4.MessageTypeDiscover: "discover", dhcpv4.MessageTypeRequest: "request",

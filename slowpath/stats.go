@@ -25,6 +25,9 @@ type serverStats struct {
 	// commitWaits counts workers that waited for a commit slot
 	// (maxInflightCommits): the lease file is the bottleneck.
 	commitWaits *stats.Stat
+	// replyOptionsOmitted counts replies that left out requested or
+	// always-send options to fit the client's maximum message size.
+	replyOptionsOmitted *stats.Stat
 }
 
 func newServerStats(r *stats.Registry) *serverStats {
@@ -53,6 +56,7 @@ func newServerStats(r *stats.Registry) *serverStats {
 		serialDrop:           c("xdhcp-pkt4-client-busy-drop"),
 		queueDrop:            c("xdhcp-pkt4-queue-full-drop"),
 		commitWaits:          c("xdhcp-commit-backpressure-waits"),
+		replyOptionsOmitted:  c("xdhcp-reply-options-omitted"),
 	}
 	for t, name := range map[dhcpv4.MessageType]string{
 		dhcpv4.MessageTypeDiscover: "pkt4-discover-received",
