@@ -566,13 +566,8 @@ func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r
 		s.freeAddr(rt, cur.Addr)
 		s.forget(cur.Addr)
 	}
-	ack := func() {
-		rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, valid)
-		s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
-		s.putReply(rb)
-	}
 	if s.replicator == nil {
-		ack()
+		s.ack(rt, target, r, l, valid)
 		return
 	}
 	// The ACK waits for the partner's answer, as Kea parks it.
@@ -581,8 +576,16 @@ func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r
 			s.log.Warn("lease update to partner failed: reply withheld", "addr", addr, "err", err)
 			return
 		}
-		ack()
+		s.ack(rt, target, r, l, valid)
 	}
+}
+
+// ack sends the ACK for the committed lease l and offers it to the fast
+// path's cache.
+func (s *Server) ack(rt *runtime, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
+	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
+	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	s.putReply(rb)
 }
 
 // release handles DHCPRELEASE: the client's lease is deleted.

@@ -50,6 +50,9 @@ type request struct {
 	circuitID []byte     // option 82 sub-option 1
 
 	classes []string // class memberships, in order
+	// classArr backs classes: ALL, UNKNOWN/KNOWN and a few of the
+	// configuration's fit without allocating.
+	classArr [6]string
 	host    *hostMatch
 	// after runs once the runtime lock is released (HA replication and
 	// the replies that wait for it).

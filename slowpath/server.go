@@ -319,6 +319,7 @@ func (s *Server) decode(p *Packet) *request {
 	}
 	s.st.received.Inc()
 	r := &request{pkt: p}
+	r.classes = r.classArr[:0]
 	if err := r.msg.parse(p.Data); err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
