@@ -53,7 +53,7 @@ type request struct {
 	// classArr backs classes: ALL, UNKNOWN/KNOWN and a few of the
 	// configuration's fit without allocating.
 	classArr [6]string
-	host    *hostMatch
+	host     *hostMatch
 	// after runs once the runtime lock is released (HA replication and
 	// the replies that wait for it).
 	after func()
