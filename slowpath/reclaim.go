@@ -52,8 +52,8 @@ func (s *Server) expireOffers(now int64) {
 }
 
 // Reclaim reclaims expired leases (Kea's leases-reclaim): each becomes
-// expired-reclaimed (or is removed when remove is set or
-// hold-reclaimed-time is 0) and its address returns to the pool. It works
+// expired-reclaimed (or is removed when remove is set, hold-reclaimed-time
+// is 0, or it was declined) and its address returns to the pool. It works
 // under the runtime's write lock so no renewal of the same lease can
 // interleave with it.
 func (s *Server) Reclaim(remove bool) (int, error) {
@@ -78,7 +78,11 @@ func (s *Server) Reclaim(remove bool) (int, error) {
 			continue
 		}
 		was = append(was, l.State)
-		if remove {
+		// A declined lease has no client identifiers: there is no client
+		// to keep it for (the reason reclaimed leases are held), and a
+		// row without hwaddr or client-id that is not declined is invalid
+		// in Kea's lease file. It goes at once.
+		if remove || l.State == lease.StateDeclined {
 			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: l})
 			continue
 		}
