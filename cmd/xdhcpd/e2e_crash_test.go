@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,10 +176,14 @@ func crashUnpinAtEnd(t testing.TB, e *e2eEnv) {
 	if err := syscall.Stat(e.srv.Path(), &st); err != nil {
 		t.Fatalf("stat server namespace: %v", err)
 	}
-	dir := fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d", st.Ino)
+	// The directory is netns-<inode>-<cookie> (pinDir).
+	pattern := fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d-*", st.Ino)
 	t.Cleanup(func() {
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("remove pins %s: %v", dir, err)
+		dirs, _ := filepath.Glob(pattern)
+		for _, dir := range dirs {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Errorf("remove pins %s: %v", dir, err)
+			}
 		}
 	})
 }

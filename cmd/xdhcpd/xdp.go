@@ -63,6 +63,12 @@ func xdpMode(s string) (bpf.Mode, bool) {
 // bpffs directory, one subdirectory per network namespace (pinned links are
 // named by ifindex, which is only unique within a namespace). It mounts a
 // bpffs at /sys/fs/bpf when none is mounted. "" means no pinning.
+//
+// The subdirectory is named by the namespace's inode and its cookie: the
+// kernel reuses a destroyed namespace's inode, and a new namespace must not
+// inherit the drop list, rate buckets and counters of an old one; the
+// cookie is never reused while the machine is up (and bpffs does not
+// outlive a reboot).
 func pinDir(base string, log *slog.Logger) string {
 	if base == "" {
 		base = "/sys/fs/bpf/xdhcp"
@@ -73,13 +79,13 @@ func pinDir(base string, log *slog.Logger) string {
 			return ""
 		}
 	}
-	var st unix.Stat_t
-	ns := "netns"
-	if err := unix.Stat("/proc/self/ns/net", &st); err == nil {
-		ns = fmt.Sprintf("netns-%d", st.Ino)
+	self, err := currentNetns()
+	if err != nil {
+		log.Warn("cannot identify the network namespace: the drop list will not survive a restart", "err", err)
+		return ""
 	}
-	removeStalePins(base, log)
-	dir := filepath.Join(base, ns)
+	removeStalePins(base, self, log)
+	dir := filepath.Join(base, self.dirName())
 	if err := os.MkdirAll(dir, 0o700); err != nil || !onBPFFS(dir) {
 		log.Warn("pin directory is not on a bpffs: the drop list will not survive a restart", "dir", dir, "err", err)
 		return ""
@@ -87,10 +93,38 @@ func pinDir(base string, log *slog.Logger) string {
 	return dir
 }
 
+// netnsID identifies a network namespace for as long as the machine is up.
+type netnsID struct {
+	ino, cookie uint64
+}
+
+func (n netnsID) dirName() string { return fmt.Sprintf("netns-%d-%d", n.ino, n.cookie) }
+
+// currentNetns reads this process's namespace inode and its cookie
+// (SO_NETNS_COOKIE, Linux 5.14).
+func currentNetns() (netnsID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
+		return netnsID{}, fmt.Errorf("stat /proc/self/ns/net: %w", err)
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return netnsID{}, fmt.Errorf("socket for the namespace cookie: %w", err)
+	}
+	defer unix.Close(fd)
+	cookie, err := unix.GetsockoptUint64(fd, unix.SOL_SOCKET, unix.SO_NETNS_COOKIE)
+	if err != nil {
+		return netnsID{}, fmt.Errorf("SO_NETNS_COOKIE: %w", err)
+	}
+	return netnsID{ino: st.Ino, cookie: cookie}, nil
+}
+
 // removeStalePins deletes the pin directories of network namespaces that
 // no longer exist (a lab or container that was torn down): their links
 // point at interfaces that are gone and nothing will ever use them again.
-func removeStalePins(base string, log *slog.Logger) {
+// A directory with this namespace's inode but another cookie belonged to
+// an earlier namespace whose inode the kernel gave to this one.
+func removeStalePins(base string, self netnsID, log *slog.Logger) {
 	dirs, _ := filepath.Glob(filepath.Join(base, "netns-*"))
 	if len(dirs) == 0 {
 		return
@@ -111,8 +145,17 @@ func removeStalePins(base string, log *slog.Logger) {
 		mark(p)
 	}
 	for _, d := range dirs {
-		var ino uint64
-		if _, err := fmt.Sscanf(filepath.Base(d), "netns-%d", &ino); err != nil || live[ino] {
+		var id netnsID
+		name := filepath.Base(d)
+		if n, _ := fmt.Sscanf(name, "netns-%d-%d", &id.ino, &id.cookie); n == 0 {
+			continue // not ours
+		} else if n == 2 && name != id.dirName() {
+			continue
+		}
+		// Stale: the namespace is gone, or its inode now names this
+		// namespace under another cookie, or the directory predates the
+		// cookie in its name (it cannot be told from a reused inode).
+		if live[id.ino] && (id.ino != self.ino || id.cookie == self.cookie) && id.cookie != 0 {
 			continue
 		}
 		if err := os.RemoveAll(d); err != nil {
