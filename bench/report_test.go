@@ -169,3 +169,16 @@ func TestMarkdownAndPlots(t *testing.T) {
 		t.Errorf("rss plot:\n%s", svg)
 	}
 }
+
+func TestMedianSample(t *testing.T) {
+	rs := []sample{{v: 3, setting: 30}, {v: 1, setting: 10}, {v: 2, setting: 20}}
+	if m := medianSample(rs); m.v != 2 || m.setting != 20 {
+		t.Errorf("median %+v", m)
+	}
+	if rs[0].v != 3 || rs[1].v != 1 {
+		t.Errorf("input reordered: %+v", rs)
+	}
+	if m := median([]float64{5, 1, 9, 7}); m != 7 {
+		t.Errorf("median of four: %v", m)
+	}
+}

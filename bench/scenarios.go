@@ -239,8 +239,8 @@ func (s *suite) s67(ctx context.Context) error {
 		return err
 	}
 	defer os.Remove(big)
-	perLease := map[string][]float64{}
-	extras := map[string]map[string]float64{}
+	// S7's runs are S6's: their figures, by server, in run order.
+	s7 := map[string][]sample{}
 	_, err := s.measure(ctx, "S6", "start", "start-up s", "1M-lease file", func(ctx context.Context, server string) (sample, error) {
 		empty, err := s.start(ctx, server, "")
 		if err != nil {
@@ -272,20 +272,24 @@ func (s *suite) s67(ctx context.Context) error {
 		}
 		s.check("S6", in, nil)
 		bpl := (rss1 - rss0) * 1024 * 1024 / n
-		perLease[server] = append(perLease[server], bpl)
 		extra := map[string]float64{"rss_empty_mib": rss0, "rss_1m_mib": rss1, "bytes_per_lease": bpl, "leases_loaded": float64(loaded)}
-		extras[server] = extra
+		s7[server] = append(s7[server], sample{v: bpl, setting: n, extra: extra})
 		return sample{v: in.srv.Ready.Seconds(), setting: n, extra: extra}, nil
 	})
-	// S7 from the same runs: its own median over the repeats.
+	// S7 from the same runs: its own median over the repeats, with the
+	// figures of the median run.
 	for _, srv := range s.servers() {
-		vs := perLease[srv]
-		if len(vs) == 0 {
+		rs := s7[srv]
+		if len(rs) == 0 {
 			continue
 		}
-		med := median(vs)
-		s.res.Points = append(s.res.Points, Point{Scenario: "S7", Server: srv, Driver: "start", Label: "1M leases, RSS with − without",
-			Setting: n, Metric: "bytes/lease", Values: vs, Median: med, Extra: extras[srv]})
+		p := Point{Scenario: "S7", Server: srv, Driver: "start", Label: "1M leases, RSS with − without", Metric: "bytes/lease"}
+		med := medianSample(rs)
+		p.Setting, p.Median, p.Extra = med.setting, med.v, med.extra
+		for _, r := range rs {
+			p.Values = append(p.Values, r.v)
+		}
+		s.res.Points = append(s.res.Points, p)
 	}
 	return err
 }

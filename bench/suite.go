@@ -420,10 +420,7 @@ func (s *suite) measure(ctx context.Context, scenario, driver, metric, label str
 		if len(rs) == 0 {
 			continue
 		}
-		// Sort a copy: the values stay in run order.
-		sorted := slices.Clone(rs)
-		slices.SortStableFunc(sorted, func(a, b sample) int { return cmpF(a.v, b.v) })
-		med := sorted[len(sorted)/2]
+		med := medianSample(rs)
 		p := Point{Scenario: scenario, Server: name, Driver: driver, Label: label, Setting: med.setting, Metric: metric,
 			Median: med.v, Extra: med.extra, Series: med.series, RSS: med.rss,
 			GenSaturated: med.gen.saturated, GenNotes: med.gen.notes, Notes: med.notes}
@@ -434,6 +431,14 @@ func (s *suite) measure(ctx context.Context, scenario, driver, metric, label str
 	}
 	s.res.Points = append(s.res.Points, pts...)
 	return pts, errors.Join(errs...)
+}
+
+// medianSample returns the run with the median value (rs not empty; it
+// is not reordered, so the values stay in run order).
+func medianSample(rs []sample) sample {
+	sorted := slices.Clone(rs)
+	slices.SortStableFunc(sorted, func(a, b sample) int { return cmpF(a.v, b.v) })
+	return sorted[len(sorted)/2]
 }
 
 func cmpF(a, b float64) int {
