@@ -9,9 +9,12 @@
 // A pool of worker goroutines takes packets off the queue. Packets of one
 // client are never processed concurrently: while one is in flight, the
 // newest follow-up is kept and the one it displaces is dropped, as Kea does.
-// Workers block on the lease store's group commit (an ACK leaves only once
-// its lease is durable), so there are many more workers than CPUs: blocked
-// workers cost no CPU, and more of them make larger commit groups.
+// Workers do not wait for the lease file: a commit is handed to the
+// store's group commit (LeaseStore.CommitAsync) and what depends on it (the
+// ACK, after the HA partner has the lease) runs from its completion, which
+// also releases the client for its next packet (commit.go). So there are
+// about as many workers as CPUs, and one fdatasync covers every commit
+// queued meanwhile; commits in flight are bounded (maxInflightCommits).
 //
 // The running configuration and everything derived from it (pools,
 // reservation indexes) is a *runtime, replaced as a whole on reload under
