@@ -1,6 +1,7 @@
 package slowpath
 
 import (
+	"net/netip"
 	"sync"
 	"time"
 
@@ -25,8 +26,12 @@ type hostileStats struct {
 	// sanityCheck forbids it).
 	discoverServerID *stats.Stat
 	noSubnet         *stats.Stat // giaddr / ciaddr / interface select no subnet
-	clientFlood      *stats.Stat // one client already has its share of the queue
-	rateLimited      *stats.Stat // xdhcp.rate-limit in socket mode
+	// badGiaddr: a giaddr no relay can have (ours, loopback, multicast,
+	// broadcast, "this network"); the reply would go to ourselves or
+	// nowhere.
+	badGiaddr   *stats.Stat
+	clientFlood *stats.Stat // one client already has its share of the queue
+	rateLimited *stats.Stat // xdhcp.rate-limit in socket mode
 	// offerHoldLimited counts OFFERs sent without reserving the address,
 	// because held offers already pin half of the subnet's free addresses.
 	offerHoldLimited *stats.Stat
@@ -40,6 +45,7 @@ func newHostileStats(r *stats.Registry) *hostileStats {
 		otherServer:      r.Counter("xdhcp-pkt4-other-server-drop"),
 		discoverServerID: r.Counter("xdhcp-pkt4-discover-server-id-drop"),
 		noSubnet:         r.Counter("xdhcp-pkt4-no-subnet-drop"),
+		badGiaddr:        r.Counter("xdhcp-pkt4-bad-giaddr-drop"),
 		clientFlood:      r.Counter("xdhcp-pkt4-client-flood-drop"),
 		rateLimited:      r.Counter("xdhcp-pkt4-rate-limit-drop"),
 		offerHoldLimited: r.Counter("xdhcp-offer-hold-limited"),
@@ -58,6 +64,7 @@ const (
 	offHType   = 1
 	offHLen    = 2
 	offHops    = 3
+	offGiaddr  = 24
 	offChaddr  = 28
 	offSname   = 44
 	offFile    = 108
@@ -101,6 +108,11 @@ func (s *Server) screen(p *Packet, msg *message) (*stats.Stat, string) {
 	}
 	if raw[offHops] > maxHops {
 		return s.hs.relayHops, "relay hop count over 16 (relay loop)"
+	}
+	if g := netip.AddrFrom4([4]byte(raw[offGiaddr : offGiaddr+4])); !g.IsUnspecified() {
+		if g == p.IfAddr || g.IsLoopback() || g.IsMulticast() || g == netip.AddrFrom4([4]byte{255, 255, 255, 255}) || g.As4()[0] == 0 {
+			return s.hs.badGiaddr, "giaddr is the server's own, loopback, multicast, broadcast or 0/8 address"
+		}
 	}
 	hlen, htype := raw[offHLen], raw[offHType]
 	switch {

@@ -63,7 +63,7 @@ func (h *harness) counts() map[string]int64 {
 	for _, n := range []string{"pkt4-receive-drop", "pkt4-parse-failed", "pkt4-received",
 		"xdhcp-pkt4-bad-hlen-drop", "xdhcp-pkt4-bad-option-drop", "xdhcp-pkt4-relay-hops-drop",
 		"xdhcp-pkt4-other-server-drop", "xdhcp-pkt4-no-subnet-drop", "xdhcp-pkt4-client-flood-drop",
-		"xdhcp-pkt4-discover-server-id-drop",
+		"xdhcp-pkt4-discover-server-id-drop", "xdhcp-pkt4-bad-giaddr-drop",
 		"xdhcp-offer-hold-limited"} {
 		m[n] = h.stat(n)
 	}
@@ -522,5 +522,22 @@ func TestSocketModeRateLimit(t *testing.T) {
 	h.srv.Enqueue(pkt("00:22:22:22:22:22"))
 	if d := h.stat("xdhcp-pkt4-rate-limit-drop"); d != 10 {
 		t.Fatalf("rate limit still on after a reload without it: %d drops", d)
+	}
+}
+
+// TestImpossibleGiaddr: a relay address no relay can have is refused and
+// counted; the reply would go to the server itself or nowhere.
+func TestImpossibleGiaddr(t *testing.T) {
+	h := newHarness(t, testConfig)
+	for _, g := range []string{serverAddr.String(), "127.0.0.1", "224.0.0.5", "255.255.255.255", "0.1.2.3"} {
+		before := h.counts()
+		if out := h.exchange(discover("00:11:22:33:44:55", dhcpv4.WithGatewayIP(net.ParseIP(g)))); len(out) != 0 {
+			t.Errorf("giaddr %s: answered %d times", g, len(out))
+		}
+		wantDelta(t, before, h.counts(), "pkt4-receive-drop", "xdhcp-pkt4-bad-giaddr-drop")
+	}
+	// A real relay of a known subnet is still served.
+	if out := h.exchange(discover("00:11:22:33:44:55", dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1")))); len(out) != 1 {
+		t.Fatalf("relayed DISCOVER: %d replies, want 1", len(out))
 	}
 }

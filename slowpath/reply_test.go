@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestReplyFitsMaxMessageSize(t *testing.T) {
 			h := newHarness(t, sizeConfig())
 			out := &sizes{capture: h.out}
 			h.out = out.capture
-			mods := []dhcpv4.Modifier{prl, relay, dhcpv4.WithGatewayIP(serverAddr.AsSlice())}
+			mods := []dhcpv4.Modifier{prl, relay, dhcpv4.WithGatewayIP(net.ParseIP("192.0.2.254"))} // a relay on the subnet
 			if tc.maxSize > 0 {
 				mods = append(mods, dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(tc.maxSize)))
 			}
