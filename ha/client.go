@@ -37,7 +37,11 @@ func newClient(p *PeerConfig, conns int) (*client, error) {
 		MaxIdleConns:        conns,
 		MaxIdleConnsPerHost: conns,
 		MaxConnsPerHost:     conns,
-		IdleConnTimeout:     90 * time.Second,
+		// Under the 30 s idle timeout of our dedicated listener (and of
+		// Kea's HTTP listeners): a POST on a connection the server closed
+		// as we reused it fails without retry, and a failed lease update
+		// drops a reply and marks the partner unavailable.
+		IdleConnTimeout: 25 * time.Second,
 		// Kea speaks HTTP/1.1 only; an empty TLSNextProto map keeps Go
 		// from negotiating HTTP/2 over TLS.
 		TLSNextProto:       map[string]func(string, *tls.Conn) http.RoundTripper{},

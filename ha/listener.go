@@ -207,8 +207,12 @@ func serverTLS(me *PeerConfig, requireClient bool) (*tls.Config, error) {
 // "server" and "relationship" — a hub may use one server name in several
 // relationships, so the relationship's index keeps the series apart), the state and partner state as numbers (State values), unsent
 // updates, heartbeat latency, communication-interrupted, unacked clients,
-// backlog length, transitions and synchronization progress.
+// backlog length, transitions and synchronization progress; and for the
+// service the replies waiting for lease updates and those dropped at
+// parked-packet-limit.
 func (s *Service) RegisterMetrics(set *metrics.Set) {
+	set.NewGauge("xdhcp_ha_parked_replies", func() float64 { return float64(s.parked.Load()) })
+	set.NewGauge("xdhcp_ha_parking_lot_drops", func() float64 { return float64(s.parkDrops.Load()) })
 	for i, r := range s.rels {
 		lbl := fmt.Sprintf(`{server=%q,relationship="%d"}`, r.me.Name, i)
 		g := func(name string, f func() float64) { set.NewGauge("xdhcp_ha_"+name+lbl, f) }

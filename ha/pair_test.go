@@ -87,11 +87,17 @@ type tapFunc func(cmd string, r *http.Request)
 
 func newNode(t *testing.T, name string, ln net.Listener, params string, leases []lease.Lease, taps ...tapFunc) *node {
 	t.Helper()
+	return newNodeOpts(t, name, ln, params, lease.Options{}, leases, taps...)
+}
+
+// newNodeOpts is newNode with the lease store opened with opts.
+func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts lease.Options, leases []lease.Lease, taps ...tapFunc) *node {
+	t.Helper()
 	cfg, err := config.Parse([]byte(dhcp4Doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := lease.Open(lease.Options{})
+	store, err := lease.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

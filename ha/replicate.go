@@ -14,6 +14,12 @@ import (
 // not send the reply (Kea drops the parked response).
 var ErrUpdateFailed = errors.New("lease update to HA peer failed")
 
+// ErrParkingLotFull is returned by Replicate when parked-packet-limit
+// replies already wait for their lease updates: the reply is dropped and
+// no update is sent, as Kea drops a query it cannot park. The client
+// retries, and its retry is committed and replicated again.
+var ErrParkingLotFull = fmt.Errorf("%w: parked-packet-limit replies already wait for the partner", ErrUpdateFailed)
+
 // ErrTooManyRejected is logged when rejected updates send a relationship
 // to terminated.
 var ErrTooManyRejected = errors.New("too many lease updates rejected by the partner")
@@ -28,11 +34,25 @@ var ErrTooManyRejected = errors.New("too many lease updates rejected by the part
 // partner's updates are queued (up to delayed-updates-limit) and not
 // awaited; in states that send nothing they are counted as unsent.
 //
+// A call whose ops put a lease holds a reply (Kea's parking lot): when
+// Deps.ParkedPacketLimit calls already wait, it sends nothing and returns
+// ErrParkingLotFull, so an overloaded pair sheds load instead of queueing
+// updates until every reply is too late for its client. Delete-only
+// calls (releases, whose replies do not exist) are never dropped.
+//
 // A non-nil error means an awaited peer did not accept every change: the
 // reply must be withheld. It implements slowpath.Replicator.
 func (s *Service) Replicate(ctx context.Context, ops []lease.Op) error {
 	if len(ops) == 0 {
 		return nil
+	}
+	if s.parkLimit > 0 && hasPut(ops) {
+		if s.parked.Add(1) > s.parkLimit {
+			s.parked.Add(-1)
+			s.parkDrops.Add(1)
+			return ErrParkingLotFull
+		}
+		defer s.parked.Add(-1)
 	}
 	if s.bySubnet == nil {
 		return s.rels[0].replicate(ctx, ops)
@@ -115,6 +135,19 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// ParkingLotDrops returns how many replies Replicate dropped because
+// parked-packet-limit replies were already waiting.
+func (s *Service) ParkingLotDrops() uint64 { return s.parkDrops.Load() }
+
+func hasPut(ops []lease.Op) bool {
+	for _, op := range ops {
+		if op.Kind != lease.OpDelete {
+			return true
+		}
+	}
+	return false
 }
 
 // orderOps puts deletes before puts, as Kea sends them.

@@ -57,7 +57,14 @@ type Deps struct {
 	// Now is the clock (time.Now when nil). Every decision that depends
 	// on time (skew, interruption, ages) reads it.
 	Now func() time.Time
+	// ParkedPacketLimit is Kea's parked-packet-limit: how many replies
+	// may wait at once for their lease updates. 0 means Kea's default
+	// (DefaultParkedPacketLimit), a negative value no limit.
+	ParkedPacketLimit int
 }
+
+// DefaultParkedPacketLimit is Kea 2.2's default parked-packet-limit.
+const DefaultParkedPacketLimit = 256
 
 // Service is the HA service: every relationship of this server.
 type Service struct {
@@ -75,6 +82,12 @@ type Service struct {
 
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
+
+	// parked counts the Replicate calls holding a reply; parkLimit bounds
+	// it (0: none) and parkDrops counts the replies dropped at the bound.
+	parked    atomic.Int64
+	parkLimit int64
+	parkDrops atomic.Uint64
 }
 
 // New builds the service for cfg. Call Start to run it.
@@ -92,6 +105,12 @@ func New(cfg *Config, d Deps) (*Service, error) {
 		d.Now = time.Now
 	}
 	s := &Service{log: d.Log.With("component", "ha"), now: d.Now, d: d}
+	switch {
+	case d.ParkedPacketLimit == 0:
+		s.parkLimit = DefaultParkedPacketLimit
+	case d.ParkedPacketLimit > 0:
+		s.parkLimit = int64(d.ParkedPacketLimit)
+	}
 	for i, rc := range cfg.Relationships {
 		origin := "ha-local"
 		if len(cfg.Relationships) > 1 {
@@ -206,6 +225,10 @@ type Relationship struct {
 	unsent         atomic.Uint64
 }
 
+// minUpdateConns is the least number of parallel connections to a peer
+// (see newRelationship).
+const minUpdateConns = 32
+
 // peerLink is a peer with its connection pool.
 type peerLink struct {
 	cfg *PeerConfig
@@ -222,13 +245,15 @@ func newRelationship(s *Service, rc *RelConfig, origin string) (*Relationship, e
 		connecting: map[string]bool{},
 		rejected:   map[netip.Addr]bool{},
 	}
-	conns := max(rc.MultiThreading.HTTPClientThreads, 1)
-	if !rc.MultiThreading.Enable {
-		// Kea's single-threaded HA client queues requests on one connection
-		// per peer; we still allow a few so an update never waits behind a
-		// slow heartbeat.
-		conns = max(conns, 2)
-	}
+	// Kea's http-client-threads caps its connections per peer (one, queued,
+	// without multi-threading). Here it is only a floor: every lease
+	// update is one round trip that waits for the peer's fdatasync, so
+	// the updates a peer can group into one sync are those in flight at
+	// once. With two connections a pair tops out at two leases per
+	// (round trip + sync); minUpdateConns lets the partner's group commit
+	// amortise its sync. The transport opens them only as concurrent
+	// updates need them, and a Kea partner accepts any number.
+	conns := max(rc.MultiThreading.HTTPClientThreads, minUpdateConns)
 	if p := rc.Partner(); p != nil {
 		c, err := newClient(p, conns)
 		if err != nil {
