@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -83,6 +85,11 @@ type Worker struct {
 	Stats WorkerStats
 
 	replies chan slowReply
+	// waiter parks the worker in Go's network poller while its RX ring is
+	// empty (nil: poll(2) in a loop, when the socket cannot be polled
+	// that way); asleep says it is parked, so that Send wakes it.
+	waiter *waiter
+	asleep atomic.Bool
 	// bufs holds the copies of queued slow-path payloads (*[]byte), so
 	// that the slow path may reuse its buffer once Send returns.
 	bufs  sync.Pool
@@ -104,6 +111,10 @@ var ErrReplyQueueFull = errors.New("fastpath: reply queue full")
 // replyQueue bounds the slow-path replies waiting for this worker's TX
 // ring; a slow path that outruns the ring gets an error, never a block.
 const replyQueue = 4096
+
+// idleWait bounds a wait for packets, so that the overload level and the
+// TX ring are looked at even when nothing arrives.
+const idleWait = 10 * time.Millisecond
 
 // maxHops is RFC 1542 §4.1.1's limit on relay hops; beyond it the request
 // is looping between relays.
@@ -139,6 +150,9 @@ func (w *Worker) Send(dst *frame.Meta, payload []byte) error {
 	*bp = append((*bp)[:0], payload...)
 	select {
 	case w.replies <- slowReply{meta: *dst, payload: bp}:
+		if w.asleep.Load() && w.asleep.CompareAndSwap(true, false) {
+			w.waiter.wake()
+		}
 		return nil
 	default:
 		w.bufs.Put(bp)
@@ -147,17 +161,33 @@ func (w *Worker) Send(dst *frame.Meta, payload []byte) error {
 	}
 }
 
-// Run is the worker loop. It locks itself to an OS thread pinned to
-// cfg.CPU and returns when ctx ends.
+// Run is the worker loop. When cfg.CPU is set it locks itself to an OS
+// thread pinned to that CPU. It returns when ctx ends.
+//
+// Between packets the worker waits in Go's network poller, not in a
+// blocking poll(2): a goroutine blocked in a system call keeps its P
+// until sysmon takes it back (up to 10 ms when the process has been
+// idle), and with GOMAXPROCS=1 (a server pinned to one core) the slow
+// path's workers could not run meanwhile; the parking lot then filled in
+// bursts and the XDP program shed DISCOVERs at a fraction of capacity.
 func (w *Worker) Run(ctx context.Context) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	if w.cfg.CPU >= 0 {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		var set unix.CPUSet
 		set.Set(w.cfg.CPU)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {
 			w.cfg.Log.Warn("cannot pin fastpath worker", "queue", w.cfg.Queue, "cpu", w.cfg.CPU, "err", err)
 		}
+	}
+	wt, err := newWaiter(w.cfg.Socket.FD())
+	if err != nil {
+		w.cfg.Log.Info("AF_XDP socket not pollable by the runtime: the worker polls", "queue", w.cfg.Queue, "err", err)
+	} else {
+		w.waiter = wt
+		defer wt.close()
+		stop := context.AfterFunc(ctx, wt.wake)
+		defer stop()
 	}
 	const batch = 64
 	var (
@@ -173,10 +203,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			tx = w.slowReplies(tx[:0])
 			w.transmit(tx)
 			w.adjustOverload()
-			if _, err := sock.Poll(time.Millisecond); err != nil && !errors.Is(err, unix.EINTR) {
-				return fmt.Errorf("poll xsk queue %d: %w", w.cfg.Queue, err)
+			if n, err = w.wait(rx); err != nil {
+				return fmt.Errorf("wait on xsk queue %d: %w", w.cfg.Queue, err)
 			}
-			continue
+			if n == 0 {
+				continue
+			}
 		}
 		now := time.Now() // one clock read per batch
 		unixNow := now.Unix()
@@ -215,6 +247,89 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// wait blocks until packets arrive (received into rx, their count
+// returned), a slow-path reply is queued, ctx ends, or idleWait passes.
+func (w *Worker) wait(rx []xsk.Desc) (int, error) {
+	sock := w.cfg.Socket
+	if w.waiter == nil {
+		if _, err := sock.Poll(time.Millisecond); err != nil && !errors.Is(err, unix.EINTR) {
+			return 0, err
+		}
+		return 0, nil
+	}
+	// The deadline is set before the worker says it sleeps: a Send that
+	// sees it asleep moves the deadline to the past after this, and so
+	// wins.
+	if err := w.waiter.arm(idleWait); err != nil {
+		return 0, err
+	}
+	w.asleep.Store(true)
+	if len(w.replies) > 0 {
+		w.asleep.Store(false)
+		return 0, nil
+	}
+	n := 0
+	err := w.waiter.wait(func() bool {
+		if n = sock.Receive(rx); n > 0 {
+			return true
+		}
+		return !w.asleep.Load() // woken by Send or by the end of ctx
+	})
+	w.asleep.Store(false)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = nil
+	}
+	return n, err
+}
+
+// waiter waits for an AF_XDP socket to become readable in Go's network
+// poller (epoll), which hands the goroutine's P to other goroutines while
+// it waits, on a duplicate of the socket's descriptor: the os.File owns
+// and closes the duplicate, the xsk.Socket its own descriptor.
+type waiter struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+func newWaiter(fd int) (*waiter, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("dup xsk fd: %w", err)
+	}
+	// Non-blocking is what makes os.NewFile register it with the poller;
+	// the socket's own calls (recvfrom, sendto) are MSG_DONTWAIT anyway.
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return nil, fmt.Errorf("set xsk fd non-blocking: %w", err)
+	}
+	f := os.NewFile(uintptr(dup), "xsk")
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("xsk fd in the runtime poller: %w", err)
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("xsk raw conn: %w", err)
+	}
+	return &waiter{f: f, rc: rc}, nil
+}
+
+// arm sets the deadline of the next wait.
+func (t *waiter) arm(d time.Duration) error { return t.f.SetReadDeadline(time.Now().Add(d)) }
+
+// wait calls ready until it returns true, waiting for the socket to
+// become readable in between; it returns os.ErrDeadlineExceeded when the
+// deadline passes or wake is called.
+func (t *waiter) wait(ready func() bool) error {
+	return t.rc.Read(func(uintptr) bool { return ready() })
+}
+
+// wake ends a wait in progress (or the next one) at once.
+func (t *waiter) wake() { t.f.SetReadDeadline(time.Unix(1, 0)) }
+
+func (t *waiter) close() { t.f.Close() }
 
 // answer builds the ACK for a renewal whose lease the cache may reuse.
 // It allocates nothing: the reply goes straight into a TX frame.

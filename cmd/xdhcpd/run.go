@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -34,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debug := fs.Bool("d", false, "debug logging")
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	extVersion := fs.Bool("V", false, "print the extended version and exit")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060), for profiling only")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +81,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn(xdpProblem + ": serving in socket mode")
 	}
 	warnExposedControl(cfg, log)
+	if *pprofAddr != "" {
+		stop, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	// SIGHUP is caught from before the control channel answers: a reload
 	// asked for during start-up waits instead of killing the process.
 	hup := make(chan os.Signal, 1)
@@ -101,6 +111,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return d.close()
 		}
 	}
+}
+
+// servePprof serves the runtime profiles on addr until stop is called. It
+// is opt-in and has no authentication: bind it to a loopback address.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listener %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("pprof listener stopped", "err", err)
+		}
+	}()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
 
 // loadConfig reads path, or the embedded default when path is empty.

@@ -247,8 +247,15 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 				d.log.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
 				continue
 			}
+			// Pinning spreads the queues' workers over the CPUs; on one CPU
+			// (a server confined by taskset) it would only lock the worker
+			// to a thread and add a thread switch to every hand-off.
+			cpu := q % cpus
+			if cpus == 1 {
+				cpu = -1
+			}
 			w, err := fastpath.NewWorker(fastpath.WorkerConfig{
-				Socket: s, Queue: q, CPU: q % cpus, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
+				Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
 				Cache: d.cache, Handler: d.srv, Service: d.srv.Network, Load: d.srv, Overload: objs,
 				High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: x.log,
 			})
@@ -266,6 +273,7 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 		x.close()
 		return ifaces, nil
 	}
+	ensureProcs(len(x.workers)+1, d.log)
 	for _, w := range x.workers {
 		d.lisWG.Add(1)
 		go func(w *fastpath.Worker) {
@@ -285,6 +293,21 @@ func (d *daemon) startXDP(ctx context.Context, cfg *config.Config, ifaces []conf
 	x.syncDrops(cfg)
 	x.registerStats(d.reg)
 	return rest, nil
+}
+
+// ensureProcs raises GOMAXPROCS to n unless the operator set it. Go sizes
+// it from the CPUs the process may use, so a server confined to one core
+// (taskset) runs one P: the fast-path worker and the slow path's workers
+// then take turns at Go's 10 ms time slice, and packets pile up in the RX
+// ring and the parking lot meanwhile, which sheds DISCOVERs at a fraction of
+// capacity. With a P each the kernel interleaves their threads instead,
+// and a worker woken by a packet runs at once.
+func ensureProcs(n int, log *slog.Logger) {
+	if os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) >= n {
+		return
+	}
+	log.Info("GOMAXPROCS raised: each fast-path worker and the slow path get a P", "from", runtime.GOMAXPROCS(0), "to", n)
+	runtime.GOMAXPROCS(n)
 }
 
 func firstIPv4(ifc *net.Interface) netip.Addr {
