@@ -204,6 +204,10 @@ func (s *Service) cmdReset(_ context.Context, req *control.Request) control.Answ
 		r.mu.Unlock()
 		return control.Answer{Result: control.ResultSuccess, Text: "HA state machine already in WAITING state."}
 	}
+	// What we last heard of the partner may be stale (a maintenance just
+	// canceled, say): waiting must decide on a fresh heartbeat, not on
+	// it, or it can follow the partner into a state it has left.
+	r.partnerState = StateUnknown
 	r.transitionLocked(StateWaiting, "ha-reset")
 	r.mu.Unlock()
 	s.publishScopes()
