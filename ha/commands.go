@@ -130,6 +130,7 @@ func (s *Service) cmdMaintenanceNotify(_ context.Context, req *control.Request) 
 	}
 	r.transitionLocked(r.prevState, "ha-maintenance-notify cancel")
 	r.maintCanceled = true
+	r.partnerState = StateUnknown // it is leaving maintenance too
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance canceled."}
 }
 
@@ -189,6 +190,7 @@ func (s *Service) cmdMaintenanceCancel(ctx context.Context, req *control.Request
 	r.mu.Lock()
 	r.transitionLocked(r.prevState, "ha-maintenance-cancel")
 	r.maintCanceled = true
+	r.partnerState = StateUnknown // it is leaving maintenance too
 	r.mu.Unlock()
 	s.publishScopes()
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance successfully canceled."}

@@ -215,9 +215,12 @@ type Relationship struct {
 	backlogOver   bool
 	rejected      map[netip.Addr]bool
 	syncProgress  syncStats
-	// maintCanceled skips one state-machine run after a maintenance
-	// cancel, as Kea's isMaintenanceCanceled does: the partner state seen
-	// by a heartbeat already in flight is stale.
+	// maintCanceled is set by a maintenance cancel, on both servers, until
+	// a heartbeat reports the partner in a state other than (partner-)in-
+	// maintenance: one answered before the partner left maintenance is
+	// stale and would send this server back into it (Kea skips one
+	// state-machine run for this, isMaintenanceCanceled; a heartbeat can
+	// take longer than a run).
 	maintCanceled  bool
 	lastPassUp     bool
 	transitions    uint64
@@ -373,6 +376,7 @@ func (r *Relationship) heartbeat(ctx context.Context) {
 			r.log.Warn("heartbeat to partner failed", "err", err)
 		}
 		r.partnerState = StateUnavailable
+		r.maintCanceled = false
 		if r.syncNotified {
 			// The partner that synced from us is gone: serve again.
 			r.syncNotified = false
@@ -383,6 +387,13 @@ func (r *Relationship) heartbeat(ctx context.Context) {
 	r.lastOKUnixNano.Store(now.UnixNano())
 	r.hbLatency = now.Sub(start)
 	r.inTouch = true
+	if r.maintCanceled {
+		if hb.state == StateInMaintenance || hb.state == StatePartnerInMaintenance {
+			hb.state = r.partnerState // stale: the maintenance was canceled
+		} else {
+			r.maintCanceled = false
+		}
+	}
 	if r.partnerState != hb.state {
 		r.log.Info("partner state", "partner_state", hb.state.String())
 	}
@@ -432,11 +443,6 @@ func (r *Relationship) step(ctx context.Context) {
 	for range 4 { // follow immediate chains (e.g. waiting → syncing → ready)
 		now := r.s.now()
 		r.mu.Lock()
-		if r.maintCanceled {
-			r.maintCanceled = false
-			r.mu.Unlock()
-			return
-		}
 		v := view{
 			state: r.state, mode: r.cfg.Mode, role: r.me.Role, partner: r.partnerState,
 			paused: r.paused, skew: r.skew, partnerDown: r.shouldPartnerDownLocked(now),

@@ -131,8 +131,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		for _, w := range hc.Warnings {
 			log.Warn("high-availability: " + w)
 		}
+		parked := cfg.ParkedPacketLimit
+		if parked == 0 {
+			parked = -1 // Kea: 0 is no limit
+		}
 		d.ha, err = ha.New(hc, ha.Deps{Leases: d.store, Apply: ha.DispatchApplier{Control: d.ctl}, Network: network,
-			Log: log.With("component", "ha")})
+			ParkedPacketLimit: parked, Log: log.With("component", "ha")})
 		if err != nil {
 			return nil, fmt.Errorf("high-availability: %w", err)
 		}
