@@ -1,7 +1,6 @@
 package fastpath
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +26,8 @@ type SocketListener struct {
 	h     Handler
 	log   *slog.Logger
 	bufs  sync.Pool
+	// packets are the handoffs to the slow path, which releases them.
+	packets PacketPool
 
 	RxFrames, RxMalformed, TxFrames, TxErrors atomic.Uint64
 }
@@ -76,16 +77,11 @@ func (l *SocketListener) Run(ctx context.Context) error {
 				l.RxMalformed.Add(1)
 				continue
 			}
-			l.h.Enqueue(&Packet{
-				IfIndex:  l.iface.Index,
-				IfName:   l.iface.Name,
-				IfAddr:   l.addr,
-				IfMAC:    l.iface.MAC,
-				Meta:     m,
-				Data:     bytes.Clone(payload),
-				Out:      l,
-				Received: now,
-			})
+			p := l.packets.Get()
+			p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = l.iface.Index, l.iface.Name, l.addr, l.iface.MAC
+			p.Meta, p.Out, p.Received = m, l, now
+			p.SetData(payload)
+			l.h.Enqueue(p)
 		}
 	}
 }

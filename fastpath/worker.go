@@ -1,7 +1,6 @@
 package fastpath
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -92,8 +91,10 @@ type Worker struct {
 	asleep atomic.Bool
 	// bufs holds the copies of queued slow-path payloads (*[]byte), so
 	// that the slow path may reuse its buffer once Send returns.
-	bufs  sync.Pool
-	level uint32
+	bufs sync.Pool
+	// packets are the handoffs to the slow path, which releases them.
+	packets PacketPool
+	level   uint32
 }
 
 type slowReply struct {
@@ -141,6 +142,10 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	return w, nil
 }
+
+// PacketsOutstanding is the number of packets this worker handed to the
+// slow path that it has not released yet (queued or in process).
+func (w *Worker) PacketsOutstanding() int64 { return w.packets.Outstanding() }
 
 // Send queues a copy of a slow-path reply for transmission on this
 // worker's queue. Safe from any goroutine.
@@ -227,17 +232,11 @@ func (w *Worker) Run(ctx context.Context) error {
 				sock.Release(d.Addr)
 				continue
 			}
-			w.cfg.Handler.Enqueue(&Packet{
-				IfIndex:  w.cfg.IfIndex,
-				IfName:   w.cfg.IfName,
-				IfAddr:   w.cfg.IfAddr,
-				IfMAC:    w.cfg.IfMAC,
-				Meta:     meta,
-				Data:     bytes.Clone(payload),
-				Out:      w,
-				Received: now,
-				Policed:  true,
-			})
+			p := w.packets.Get()
+			p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = w.cfg.IfIndex, w.cfg.IfName, w.cfg.IfAddr, w.cfg.IfMAC
+			p.Meta, p.Out, p.Received, p.Policed = meta, w, now, true
+			p.SetData(payload)
+			w.cfg.Handler.Enqueue(p)
 			w.Stats.Handoffs.Add(1)
 			sock.Release(d.Addr)
 		}

@@ -48,6 +48,9 @@ func (s *Server) commitAsync(r *request, ops []lease.Op, then func(error)) {
 	s.queue.beginCommit(s.st.commitWaits)
 	r.then = then
 	r.commitState.Store(commitSubmitting)
+	// The completion's reference: a detached exchange's request is freed
+	// by whichever of the completion and the worker lets go of it last.
+	r.refs.Add(1)
 	s.store.CommitAsync(ops, func(err error) {
 		r.commitErr = err
 		if r.commitState.CompareAndSwap(commitSubmitting, commitInline) {
@@ -59,6 +62,7 @@ func (s *Server) commitAsync(r *request, ops []lease.Op, then func(error)) {
 		r.detached = true
 		return
 	}
+	r.refs.Add(-1) // decided inline: no completion holds r
 	s.queue.endCommit(nil)
 	then(r.commitErr)
 }
@@ -83,7 +87,9 @@ func (s *Server) finishExchange(r *request) {
 	if int(r.typ) < len(s.latency) && s.latency[r.typ] != nil {
 		s.latency[r.typ].UpdateDuration(r.start)
 	}
-	s.queue.endCommit(s.serial.release(r.key))
+	next := s.serial.release(r.key)
+	s.unref(r)
+	s.queue.endCommit(next)
 }
 
 // commitsInFlight is the number of exchanges waiting for their commit.
@@ -99,6 +105,10 @@ type asyncState struct {
 	commitErr   error
 	then        func(error)
 	// detached is set (on the processing goroutine) when the exchange
-	// finishes in the completion: the worker must not touch r again.
+	// finishes in the completion: the worker only drops its reference.
 	detached bool
+	// refs counts the holders of the request: the worker processing it
+	// (or the queue or serializer holding it), and a detached commit's
+	// completion. The last one to let go frees it (unref).
+	refs atomic.Int32
 }

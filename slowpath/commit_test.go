@@ -2,6 +2,7 @@ package slowpath
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"syscall"
@@ -98,9 +99,18 @@ func startGated(t *testing.T) (*harness, *gateStore) {
 	return h, g
 }
 
+// enqueue hands m to the workers as a transport does: in a pooled packet
+// the server must release (h.pool.Outstanding counts what it has not).
 func (h *harness) enqueue(m *dhcpv4.DHCPv4) {
-	h.srv.Enqueue(&Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-		Meta: frame.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out})
+	h.enqueueRaw([6]byte(m.ClientHWAddr), m.ToBytes())
+}
+
+func (h *harness) enqueueRaw(src [6]byte, data []byte) {
+	p := h.pool.Get()
+	p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = 2, "eth0", serverAddr, [6]byte{2, 0, 0, 0, 0, 1}
+	p.Meta, p.Out = frame.Meta{SrcMAC: src, SrcPort: 68, DstPort: 67}, h.out
+	p.SetData(data)
+	h.srv.Enqueue(p)
 }
 
 func (h *harness) await(n int) []sent {
@@ -253,3 +263,61 @@ func TestAsyncCommitWithStore(t *testing.T) {
 }
 
 func macN(i int) string { return macString([]byte{2, 0, 0, 0, 0, byte(i)}) }
+
+// TestEveryPacketReleased: whatever becomes of a request (answered,
+// answered from a commit completion, held behind the client's exchange,
+// displaced by a newer follow-up, dropped from a full queue, refused as a
+// flood, malformed), the server releases its packet exactly once, so the
+// transports' pools neither leak nor hand one packet out twice.
+func TestEveryPacketReleased(t *testing.T) {
+	h, g := startGated(t)
+	h.enqueue(discover("00:11:22:33:44:20"))
+	offer := h.await(1)[0].msg
+	h.enqueue(requestFor(offer))
+	waitUntil(t, "the commit", func() bool { return g.held() == 1 })
+	// Held behind the commit, then displaced by the next one.
+	h.enqueue(requestFor(offer))
+	h.enqueue(requestFor(offer))
+	waitUntil(t, "the displaced follow-up", func() bool { return h.stat("xdhcp-pkt4-client-busy-drop") == 1 })
+	h.enqueueRaw([6]byte{2, 0, 0, 0, 0, 0x21}, []byte{1, 1, 6, 0}) // malformed
+	h.enqueue(&dhcpv4.DHCPv4{OpCode: dhcpv4.OpcodeBootRequest, HWType: 1,
+		ClientHWAddr: mac("00:11:22:33:44:22")}) // BOOTP: no message type
+	// A queue of one while every worker is busy waiting for a commit slot:
+	// the oldest of a burst is dropped.
+	h.srv.queue.mu.Lock()
+	h.srv.queue.commitLimit = 1
+	h.srv.queue.mu.Unlock()
+	h.srv.queue.resize(1)
+	for i := range 8 {
+		h.enqueue(discover(fmt.Sprintf("00:11:22:33:45:%02x", i)))
+	}
+	if h.pool.Outstanding() == 0 {
+		t.Fatal("nothing outstanding while a commit is held: the test exercises nothing")
+	}
+	for g.held() > 0 {
+		g.land(t, nil)
+	}
+	waitUntil(t, "every packet released", func() bool {
+		if g.held() > 0 {
+			g.land(t, nil)
+		}
+		return h.pool.Outstanding() == 0
+	})
+	if h.stat("xdhcp-pkt4-queue-full-drop") == 0 && h.stat("xdhcp-pkt4-client-flood-drop") == 0 {
+		t.Log("no queue drop happened: the burst was absorbed")
+	}
+	// A second release of the same packet must not put it in the pool
+	// twice (two transports would then fill one buffer).
+	p := h.pool.Get()
+	p.Release()
+	p.Release()
+	a, b := h.pool.Get(), h.pool.Get()
+	if a == b {
+		t.Fatal("one packet handed out twice after a double release")
+	}
+	a.Release()
+	b.Release()
+	if n := h.pool.Outstanding(); n != 0 {
+		t.Fatalf("%d packets outstanding", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"xdhcp/fastpath"
 	"xdhcp/fastpath/frame"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath/config"
@@ -67,6 +68,7 @@ func benchDORA(b *testing.B, persist bool) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		out := &yiaddrSender{}
+		var pool fastpath.PacketPool
 		disc, _ := dhcpv4.NewDiscovery(make([]byte, 6))
 		req, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
 			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(self.AsSlice())),
@@ -77,12 +79,23 @@ func benchDORA(b *testing.B, persist bool) {
 			binary.BigEndian.PutUint16(data[28:], uint16(mac>>32))
 			binary.BigEndian.PutUint32(data[30:], uint32(mac))
 			binary.BigEndian.PutUint32(data[4:], uint32(mac))
-			p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: self, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-				Meta: frame.Meta{SrcPort: 68, DstPort: 67}, Data: data, Out: out}
+			// As a transport hands it over: pooled, the payload copied in,
+			// released by the server (the worker loop's bookkeeping).
+			p := pool.Get()
+			p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = 2, "eth0", self, [6]byte{2, 0, 0, 0, 0, 1}
+			p.Meta, p.Out = frame.Meta{SrcPort: 68, DstPort: 67}, out
+			p.SetData(data)
 			copy(p.Meta.SrcMAC[:], data[28:34])
-			if r := srv.decode(p); r != nil {
-				srv.process(r)
+			r := srv.decode(p)
+			if r == nil {
+				p.Release()
+				return
 			}
+			srv.process(r)
+			if !r.detached {
+				srv.serial.release(r.key)
+			}
+			srv.unref(r)
 		}
 		for pb.Next() {
 			mac := 0x020000000000 | next.Add(1)

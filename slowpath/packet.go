@@ -61,6 +61,36 @@ type request struct {
 	asyncState
 }
 
+// newRequest returns a cleared request from the pool, with one reference
+// (the caller's).
+func (s *Server) newRequest() *request {
+	r, ok := s.reqs.Get().(*request)
+	if !ok {
+		r = new(request)
+	}
+	r.classes = r.classArr[:0]
+	r.refs.Store(1)
+	return r
+}
+
+// unref drops a reference to r; the last one frees it.
+func (s *Server) unref(r *request) {
+	if r.refs.Add(-1) == 0 {
+		s.freeRequest(r)
+	}
+}
+
+// freeRequest releases r's packet and puts r back in the pool, cleared so
+// that nothing it pointed to is kept alive, and so that a use after free
+// finds zeroes rather than another client's request.
+func (s *Server) freeRequest(r *request) {
+	if r.pkt != nil {
+		r.pkt.Release()
+	}
+	*r = request{}
+	s.reqs.Put(r)
+}
+
 // derive checks the parsed message is a well-formed client request and
 // derives the fields the server works with. It returns a reason for the
 // log when it is not.

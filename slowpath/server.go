@@ -85,6 +85,7 @@ type Server struct {
 
 	queue   *packetQueue
 	replies sync.Pool   // *replyBuf
+	reqs    sync.Pool   // *request (newRequest, unref)
 	limit   rateLimiter // xdhcp.rate-limit in socket mode
 	serial  serializer
 	offers  *offerTable
@@ -132,6 +133,9 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	}
 	s.serial.init()
 	s.replies.New = newReplyBuf
+	if st, ok := d.Store.(*lease.Store); ok {
+		registerStoreStats(d.Stats, st)
+	}
 	if d.Metrics != nil {
 		for t, name := range map[dhcpv4.MessageType]string{
 			dhcpv4.MessageTypeDiscover: "discover", dhcpv4.MessageTypeRequest: "request",
@@ -261,13 +265,18 @@ func (s *Server) Reload(cfg *config.Config) error {
 func (s *Server) Enqueue(p *Packet) {
 	if !p.Policed && !s.limit.allow(p.Data, s.now().UnixNano()) {
 		s.hs.rateLimited.Inc()
+		p.Release()
 		return
 	}
-	switch s.queue.push(p) {
+	res, dropped := s.queue.push(p)
+	switch res {
 	case pushDroppedOldest:
 		s.st.queueDrop.Inc()
 	case pushRefused:
 		s.hs.clientFlood.Inc()
+	}
+	if dropped != nil {
+		dropped.Release()
 	}
 }
 
@@ -282,13 +291,19 @@ func (s *Server) worker() {
 			// A new packet; r != nil is a client's held follow-up, already
 			// decoded and holding the client's serializer entry.
 			if r = s.decode(p); r == nil {
+				p.Release()
 				continue
 			}
 			if r.typ == dhcpv4.MessageTypeInform {
 				s.process(r)
+				s.unref(r)
 				continue
 			}
-			if !s.serial.acquire(r, s.st.serialDrop, s.st.receiveDrop) {
+			run, dropped := s.serial.acquire(r, s.st.serialDrop, s.st.receiveDrop)
+			if dropped != nil {
+				s.unref(dropped)
+			}
+			if !run {
 				continue
 			}
 		}
@@ -303,9 +318,12 @@ func (s *Server) run(r *request) {
 	for r != nil {
 		s.process(r)
 		if r.detached {
+			s.unref(r) // the completion holds its own reference
 			return
 		}
-		r = s.serial.release(r.key)
+		next := s.serial.release(r.key)
+		s.unref(r)
+		r = next
 	}
 }
 
@@ -318,25 +336,29 @@ func (s *Server) decode(p *Packet) *request {
 		return nil
 	}
 	s.st.received.Inc()
-	r := &request{pkt: p}
-	r.classes = r.classArr[:0]
+	r := s.newRequest()
 	if err := r.msg.parse(p.Data); err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
 		if errors.Is(err, errOverload) {
 			s.hs.badOption.Inc()
 		}
+		s.reqs.Put(r)
 		return nil
 	}
 	if c, why := s.screen(p, &r.msg); c != nil {
 		c.Inc()
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
+		s.freeRequest(r)
 		return nil
 	}
+	r.pkt = p
 	if why := r.derive(); why != "" {
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
+		r.pkt = nil // the caller releases p
+		s.freeRequest(r)
 		return nil
 	}
 	s.st.countType(r.typ)
@@ -372,22 +394,23 @@ type serializer struct {
 
 func (z *serializer) init() { z.inflight = make(map[string]*request) }
 
-// acquire returns true when the caller may process r now. Otherwise r is
-// held as the client's next packet, displacing (and counting) an older one.
-func (z *serializer) acquire(r *request, busy, drop *stats.Stat) bool {
+// acquire reports whether the caller may process r now. Otherwise r is
+// held as the client's next packet, displacing (and counting) an older
+// one, which it returns for the caller to free.
+func (z *serializer) acquire(r *request, busy, drop *stats.Stat) (run bool, displaced *request) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	next, running := z.inflight[r.key]
 	if !running {
 		z.inflight[r.key] = nil
-		return true
+		return true, nil
 	}
 	if next != nil {
 		busy.Inc()
 		drop.Inc()
 	}
 	z.inflight[r.key] = r
-	return false
+	return false, next
 }
 
 // release returns the held follow-up for key, or nil when the client has
@@ -455,7 +478,9 @@ func (q *packetQueue) resizeLocked(limit int) {
 	keep := min(q.n, limit)
 	skip := q.n - keep
 	for i := 0; i < skip; i++ {
-		q.share.leave(q.buf[(q.head+i)%len(q.buf)])
+		p := q.buf[(q.head+i)%len(q.buf)]
+		q.share.leave(p)
+		p.Release()
 	}
 	for i := 0; i < keep; i++ {
 		buf[i] = q.buf[(q.head+skip+i)%len(q.buf)]
@@ -472,19 +497,22 @@ const (
 	pushRefused                  // not queued: its client has its share
 )
 
-// push adds p, dropping the oldest packet when the queue is full.
-func (q *packetQueue) push(p *Packet) (res pushResult) {
+// push adds p, dropping the oldest packet when the queue is full. The
+// packet that did not stay (p itself, or the oldest) is returned for the
+// caller to release.
+func (q *packetQueue) push(p *Packet) (res pushResult, dropped *Packet) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return pushDroppedOldest
+		return pushDroppedOldest, p
 	}
 	if !q.share.admit(p) {
 		q.mu.Unlock()
-		return pushRefused
+		return pushRefused, p
 	}
 	if q.n == q.limit {
-		q.share.leave(q.buf[q.head])
+		dropped = q.buf[q.head]
+		q.share.leave(dropped)
 		q.buf[q.head] = nil
 		q.head = (q.head + 1) % q.limit
 		q.n--
@@ -497,7 +525,7 @@ func (q *packetQueue) push(p *Packet) (res pushResult) {
 	}
 	q.mu.Unlock()
 	q.cond.Signal()
-	return res
+	return res, dropped
 }
 
 // pop returns a released follow-up, else the oldest packet. After close it

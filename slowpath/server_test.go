@@ -11,6 +11,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/control"
+	"xdhcp/fastpath"
 	"xdhcp/fastpath/frame"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath/config"
@@ -107,6 +108,7 @@ type harness struct {
 	reg   *stats.Registry
 	out   *capture
 	now   time.Time
+	pool  fastpath.PacketPool // packets of enqueue
 }
 
 var serverAddr = netip.MustParseAddr("192.0.2.1")

@@ -6,6 +6,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/internal/stats"
+	"xdhcp/slowpath/lease"
 )
 
 // serverStats are the global statistics, with Kea's names. They are created
@@ -99,5 +100,19 @@ func newSubnetStats(r *stats.Registry, id uint32) subnetStats {
 		reclaimedDeclined:  r.Counter(n("reclaimed-declined-addresses")),
 		conflicts:          r.Counter(n("v4-reservation-conflicts")),
 		allocFail:          r.Counter(n("v4-allocation-fail")),
+	}
+}
+
+// registerStoreStats exports the lease file's group-commit counters: how
+// many commits were batched into how many writes and fdatasyncs, which is
+// what an operator looks at when the lease file is the bottleneck.
+func registerStoreStats(r *stats.Registry, st *lease.Store) {
+	for name, v := range map[string]func(lease.Stats) uint64{
+		"xdhcp-lease-file-commits": func(s lease.Stats) uint64 { return s.Commits },
+		"xdhcp-lease-file-batches": func(s lease.Stats) uint64 { return s.Batches },
+		"xdhcp-lease-file-syncs":   func(s lease.Stats) uint64 { return s.Syncs },
+		"xdhcp-lease-file-rows":    func(s lease.Stats) uint64 { return s.Rows },
+	} {
+		r.Func(name, stats.KindCounter, func() int64 { return int64(v(st.Stats())) })
 	}
 }

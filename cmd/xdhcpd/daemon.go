@@ -54,10 +54,14 @@ type daemon struct {
 	lisCancel context.CancelFunc
 	lisWG     sync.WaitGroup
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	done     chan struct{}
-	doneOnce sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	// sampling is closed when sampleStats has returned; close waits for
+	// it before releasing what the statistics read (the XDP maps).
+	sampling    chan struct{}
+	stopSampler context.CancelFunc
+	done        chan struct{}
+	doneOnce    sync.Once
 	// fatal is why the daemon stops on its own (the lease-database
 	// on-fail policy); run returns it so the process exits non-zero.
 	fatal atomic.Pointer[error]
@@ -175,7 +179,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		}
 		d.ha.Start(ctx)
 	}
-	go d.sampleStats(ctx)
+	sctx, stopSampler := context.WithCancel(ctx)
+	d.sampling, d.stopSampler = make(chan struct{}), stopSampler
+	go func() {
+		defer close(d.sampling)
+		d.sampleStats(sctx)
+	}()
 	log.Info("xdhcpd serving", "version", version)
 	return d, nil
 }
@@ -353,10 +362,20 @@ func (d *daemon) fatalErr() error {
 	return nil
 }
 
-// close stops taking packets, lets the workers finish what they hold,
-// then flushes and closes the lease store.
+// close stops the statistics and the control channel, stops taking
+// packets, lets the workers finish what they hold, then flushes and closes
+// the lease store.
 func (d *daemon) close() error {
 	var errs []error
+	// Nothing may read the statistics (the sampler, a /metrics scrape, a
+	// command) while the listeners close the XDP maps they read.
+	if d.stopSampler != nil {
+		d.stopSampler()
+		<-d.sampling
+	}
+	if d.ctl != nil {
+		errs = append(errs, d.ctl.Close())
+	}
 	if d.ha != nil {
 		errs = append(errs, d.ha.Close())
 		if d.haListener != nil {
@@ -366,9 +385,6 @@ func (d *daemon) close() error {
 	d.stopListeners()
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
-	}
-	if d.ctl != nil {
-		errs = append(errs, d.ctl.Close())
 	}
 	if d.store != nil {
 		errs = append(errs, d.store.Close())

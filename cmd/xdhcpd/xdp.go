@@ -426,6 +426,13 @@ func (x *xdpPath) registerStats(reg *stats.Registry) {
 	} {
 		reg.Func(name, stats.KindCounter, sum(f))
 	}
+	reg.Func("fastpath-packets-outstanding", stats.KindGauge, func() int64 {
+		var n int64
+		for _, w := range x.workers {
+			n += w.PacketsOutstanding()
+		}
+		return n
+	})
 	reg.Func("fastpath-overload-level", stats.KindGauge, func() int64 {
 		var lvl int64
 		for _, w := range x.workers {
