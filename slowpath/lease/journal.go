@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,6 +103,8 @@ type writerState struct {
 	hits     []bool            // per delete op: did it remove a lease
 	scratch  Lease
 	closeErr error
+	// lastSync is when the latest fdatasync began (pace).
+	lastSync time.Time
 }
 
 // openLive opens the live lease file for appending, writing the header to
@@ -168,6 +171,7 @@ func (s *Store) writer() {
 			s.tryRecover()
 		}
 		for {
+			s.pace()
 			batch, closed := s.takeBatch()
 			if len(batch) == 0 {
 				if closed {
@@ -191,6 +195,31 @@ func (s *Store) writer() {
 			}
 		}
 	}
+}
+
+// pace waits, while commits arrive back to back, until SyncInterval after
+// the previous fdatasync began, unless a large batch is already queued:
+// one sync then covers what arrives meanwhile instead of each few leases
+// paying for their own. After a quiet spell the previous sync is long
+// past and nothing waits.
+func (s *Store) pace() {
+	if !s.opts.Sync || s.opts.SyncInterval <= 0 || s.w.lastSync.IsZero() {
+		return
+	}
+	wait := time.Until(s.w.lastSync.Add(s.opts.SyncInterval))
+	if wait <= 0 {
+		return
+	}
+	s.qmu.Lock()
+	rows := 0
+	for _, r := range s.queue {
+		rows += len(r.ops)
+	}
+	s.qmu.Unlock()
+	if rows >= max(s.opts.MaxBatch/16, 1) {
+		return
+	}
+	time.Sleep(wait)
 }
 
 // takeBatch removes whole requests from the queue, up to MaxBatch rows
@@ -272,6 +301,7 @@ func (s *Store) commitBatch(batch []*request) {
 		_, err := w.f.Write(buf)
 		if err == nil && s.opts.Sync {
 			s.stats.syncs.Add(1)
+			w.lastSync = time.Now()
 			err = w.f.Sync()
 		}
 		if err != nil {
