@@ -207,7 +207,7 @@ func TestE2EControl(t *testing.T) {
 
 func TestE2EConfigCheck(t *testing.T) {
 	t.Parallel()
-	bin := xdhcpdBin(t)
+	bin := xdhcpd.Path(t)
 	dir := t.TempDir()
 	e := &e2eEnv{t: t, dir: dir}
 	good := e.writeConfig("good.json", e.baseConfig())
@@ -256,7 +256,7 @@ func TestE2ESIGHUPDuringStartup(t *testing.T) {
 	d := e.newDaemon(e.baseConfig())
 	d.launch()
 	if !poll(15*time.Second, func() bool {
-		a, err := d.try("version-get", nil)
+		a, err := d.Try("version-get", nil)
 		return (err == nil && a.Result == 0) || !d.running()
 	}) || !d.running() {
 		t.Fatalf("xdhcpd did not answer version-get:\n%s", d.log())

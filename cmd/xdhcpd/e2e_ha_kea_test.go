@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"xdhcp/internal/daemontest"
 )
 
 // keaHAPort is the port of both servers' HA+MT dedicated listeners.
@@ -27,7 +29,7 @@ type keaProc struct {
 	n      *haNode
 	bin    string
 	cfg    string
-	ctl    *nsHTTP
+	ctl    *daemontest.Control
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
@@ -68,7 +70,7 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
 			"output_options": []any{map[string]any{"output": filepath.Join(dir, "kea.log")}}}},
 	}}
 	k := &keaProc{t: t, n: n, bin: bin, cfg: n.env.writeConfig("kea-dhcp4.json", cfg),
-		ctl: newNSHTTP(n.ns, haURLPort(n.ip(ifname), keaHAPort))}
+		ctl: daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second)}
 	t.Cleanup(func() {
 		k.kill9()
 		if t.Failed() {
@@ -111,7 +113,7 @@ func (k *keaProc) start() {
 			return true
 		default:
 		}
-		a, err := k.ctl.try("status-get", nil)
+		a, err := k.ctl.Try("status-get", nil)
 		return err == nil && a.Result == 0
 	})
 	select {
@@ -137,7 +139,10 @@ func (k *keaProc) kill9() {
 	}
 }
 
-func (k *keaProc) try(command string, args any) (ctlAnswer, error) { return k.ctl.try(command, args) }
+// Try implements daemontest.Commander.
+func (k *keaProc) Try(command string, args any) (daemontest.Answer, error) {
+	return k.ctl.Try(command, args)
+}
 
 // TestE2EHAKeaInterop pairs xdhcpd with kea-dhcp4 2.2 in hot-standby, Kea
 // as the primary and then as the standby.
@@ -163,14 +168,14 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 		rels:    []any{keaHARel(usNode.name, "10.99.0.1", "10.99.0.2")}})
 	dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
 	us := usNode.start(cfg)
-	var primary, standby haCtl = k, us
+	var primary, standby daemontest.Commander = k, us
 	var pNode, sNode *haNode = keaNode, usNode
 	if !keaPrimary {
 		primary, standby, pNode, sNode = us, k, usNode, keaNode
 	}
 	took := waitPair(t, primary, standby, "hot-standby", 30*time.Second)
 	t.Logf("FIGURE kea interop: pair in hot-standby %v (heartbeats agree)", took.Round(time.Millisecond))
-	for _, c := range []haCtl{primary, standby} {
+	for _, c := range []daemontest.Commander{primary, standby} {
 		st := status(t, c, 0)
 		if st.Mode != "hot-standby" || !slices.Equal(st.Servers.Remote.LastScopes, map[bool][]string{true: {}, false: {"server1"}}[c == primary]) {
 			t.Errorf("status: %+v", st)

@@ -14,13 +14,9 @@ package main
 // server-to-server link that can be cut) as they need them.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -31,8 +27,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
-	"golang.org/x/sys/unix"
 
+	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
 
@@ -289,7 +285,7 @@ type haStatus struct {
 }
 
 // haStatusOf decodes the HA part of a status-get answer.
-func haStatusOf(a ctlAnswer) ([]haStatus, error) {
+func haStatusOf(a daemontest.Answer) ([]haStatus, error) {
 	if a.Result != 0 {
 		return nil, fmt.Errorf("status-get: result %d %q", a.Result, a.Text)
 	}
@@ -302,16 +298,10 @@ func haStatusOf(a ctlAnswer) ([]haStatus, error) {
 	return args.HA, nil
 }
 
-// haCtl is what the HA tests need of a server: xdhcpd's e2eDaemon or a
-// Kea process reached over its HTTP listener.
-type haCtl interface {
-	try(command string, args any) (ctlAnswer, error)
-}
-
 // status returns relationship rel of status-get (fails the test).
-func status(t *testing.T, c haCtl, rel int) haStatus {
+func status(t *testing.T, c daemontest.Commander, rel int) haStatus {
 	t.Helper()
-	a, err := c.try("status-get", nil)
+	a, err := c.Try("status-get", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,13 +318,13 @@ func status(t *testing.T, c haCtl, rel int) haStatus {
 // waitHA polls status-get until cond holds for relationship rel, and
 // returns how long that took. It fails the test after timeout, showing
 // the last status.
-func waitHA(t *testing.T, c haCtl, what string, rel int, timeout time.Duration, cond func(haStatus) bool) time.Duration {
+func waitHA(t *testing.T, c daemontest.Commander, what string, rel int, timeout time.Duration, cond func(haStatus) bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var last haStatus
 	var lastErr error
 	for {
-		a, err := c.try("status-get", nil)
+		a, err := c.Try("status-get", nil)
 		if err == nil {
 			var st []haStatus
 			if st, err = haStatusOf(a); err == nil && rel < len(st) {
@@ -353,17 +343,17 @@ func waitHA(t *testing.T, c haCtl, what string, rel int, timeout time.Duration, 
 }
 
 // waitState waits until the local state of relationship rel is state.
-func waitState(t *testing.T, c haCtl, rel int, state string, timeout time.Duration) time.Duration {
+func waitState(t *testing.T, c daemontest.Commander, rel int, state string, timeout time.Duration) time.Duration {
 	t.Helper()
 	return waitHA(t, c, "state "+state, rel, timeout, func(s haStatus) bool { return s.Servers.Local.State == state })
 }
 
 // waitPair waits until both servers are in state and each sees the other
 // in it (heartbeats agree).
-func waitPair(t *testing.T, a, b haCtl, state string, timeout time.Duration) time.Duration {
+func waitPair(t *testing.T, a, b daemontest.Commander, state string, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for _, c := range []haCtl{a, b} {
+	for _, c := range []daemontest.Commander{a, b} {
 		waitHA(t, c, "pair in "+state, 0, timeout, func(s haStatus) bool {
 			return s.Servers.Local.State == state && s.Servers.Remote.LastState == state
 		})
@@ -372,26 +362,10 @@ func waitPair(t *testing.T, a, b haCtl, state string, timeout time.Duration) tim
 }
 
 // leasesOf returns lease4-get-all by address (fails the test on errors).
-func leasesOf(t *testing.T, c haCtl) map[string]leaseJSON {
+func leasesOf(t *testing.T, c daemontest.Commander) map[string]leaseJSON {
 	t.Helper()
-	a, err := c.try("lease4-get-all", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]leaseJSON{}
-	if a.Result == 3 {
-		return out
-	}
-	if a.Result != 0 {
-		t.Fatalf("lease4-get-all: result %d %q", a.Result, a.Text)
-	}
-	var args struct {
-		Leases []leaseJSON `json:"leases"`
-	}
-	if err := json.Unmarshal(a.Arguments, &args); err != nil {
-		t.Fatalf("lease4-get-all: %v", err)
-	}
-	for _, l := range args.Leases {
+	for _, l := range allLeases(t, c) {
 		if _, dup := out[l.IPAddress]; dup {
 			t.Errorf("lease4-get-all lists %s twice", l.IPAddress)
 		}
@@ -401,11 +375,11 @@ func leasesOf(t *testing.T, c haCtl) map[string]leaseJSON {
 }
 
 // waitLease waits until lease4-get on c finds ip for hw.
-func waitLease(t *testing.T, c haCtl, who, ip, hw string, timeout time.Duration) {
+func waitLease(t *testing.T, c daemontest.Commander, who, ip, hw string, timeout time.Duration) {
 	t.Helper()
-	var last ctlAnswer
+	var last daemontest.Answer
 	ok := poll(timeout, func() bool {
-		a, err := c.try("lease4-get", map[string]any{"ip-address": ip})
+		a, err := c.Try("lease4-get", map[string]any{"ip-address": ip})
 		if err != nil {
 			return false
 		}
@@ -419,9 +393,9 @@ func waitLease(t *testing.T, c haCtl, who, ip, hw string, timeout time.Duration)
 }
 
 // noLease asserts lease4-get on c does not find ip.
-func noLease(t *testing.T, c haCtl, who, ip string) {
+func noLease(t *testing.T, c daemontest.Commander, who, ip string) {
 	t.Helper()
-	a, err := c.try("lease4-get", map[string]any{"ip-address": ip})
+	a, err := c.Try("lease4-get", map[string]any{"ip-address": ip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,17 +437,7 @@ type dhcpWire struct {
 
 func (s *haSeg) wire() *dhcpWire {
 	s.h.t.Helper()
-	var pc net.PacketConn
-	err := s.cli.Do(func() error {
-		var err error
-		pc, err = nclient4.NewRawUDPConn(e2eClientIf, nclient4.ClientPort)
-		return err
-	})
-	if err != nil {
-		s.h.t.Fatal(err)
-	}
-	s.h.t.Cleanup(func() { pc.Close() })
-	return &dhcpWire{t: s.h.t, pc: pc}
+	return &dhcpWire{t: s.h.t, pc: daemontest.RawConn(s.h.t, s.cli, e2eClientIf)}
 }
 
 // discover builds a broadcast DHCPDISCOVER of c with the given secs.
@@ -640,71 +604,15 @@ func haClients(tag byte, n int) []haClient {
 	return out
 }
 
-// mountBPFFS mounts a private bpffs in a test directory (unmounted at
-// cleanup) so that XDP pins of the daemons stay out of the host's.
+// mountBPFFS mounts a private bpffs (unmounted at cleanup) so that XDP
+// pins of the daemons stay out of the host's; without one the test skips.
 func mountBPFFS(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
+	dir, err := daemontest.MountBPFFS(t)
+	if err != nil {
 		t.Skipf("cannot mount a bpffs for XDP pins: %v", err)
 	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount bpffs %s: %v", dir, err)
-		}
-	})
 	return dir
-}
-
-// nsHTTP posts Kea commands from inside a namespace.
-type nsHTTP struct {
-	url string
-	c   *http.Client
-}
-
-func newNSHTTP(ns *lab.NS, url string) *nsHTTP {
-	return &nsHTTP{url: url, c: &http.Client{
-		Timeout: 5 * time.Second,
-		Transport: &http.Transport{
-			DisableKeepAlives: true,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var c net.Conn
-				err := ns.Do(func() error {
-					var err error
-					var dl net.Dialer
-					c, err = dl.DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
-			},
-		},
-	}}
-}
-
-// try implements haCtl for any Kea-style HTTP command endpoint.
-func (h *nsHTTP) try(command string, args any) (ctlAnswer, error) {
-	req := map[string]any{"command": command}
-	if args != nil {
-		req["arguments"] = args
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return ctlAnswer{}, err
-	}
-	resp, err := h.c.Post(h.url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return ctlAnswer{}, fmt.Errorf("%s: %w", command, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return ctlAnswer{}, fmt.Errorf("%s: read answer: %w", command, err)
-	}
-	var list []ctlAnswer
-	if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
-		return ctlAnswer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, raw)
-	}
-	return list[0], nil
 }
 
 // haMetric reads one series of xdhcpd's /metrics.

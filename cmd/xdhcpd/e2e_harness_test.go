@@ -20,16 +20,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +35,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
 
+	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
 
@@ -51,54 +49,16 @@ const (
 	e2ePoolEnd   = "10.88.1.250"
 )
 
-// e2eBins builds xdhcpd once per test binary when XDHCP_BIN does not name
-// a directory holding it. TestMain owns its directory.
-type e2eBins struct {
-	once sync.Once
-	dir  string // build output directory (TestMain's temp dir)
-	path string
-	err  error
-}
-
-// e2eBuild is set once by TestMain before any test runs and only read after.
-var e2eBuild = &e2eBins{}
+// xdhcpd is the daemon under test: $XDHCP_BIN/xdhcpd, else one built
+// once into a temporary directory that TestMain removes.
+var xdhcpd = daemontest.NewBinary("xe-bin-")
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "xe-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: temp dir:", err)
-		os.Exit(1)
-	}
-	e2eBuild.dir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := xdhcpd.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: remove build directory:", err)
+	}
 	os.Exit(code)
-}
-
-// xdhcpdBin returns the daemon binary: $XDHCP_BIN/xdhcpd, else one built
-// into TestMain's temporary directory (once).
-func xdhcpdBin(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("XDHCP_BIN"); d != "" {
-		p := filepath.Join(d, "xdhcpd")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		t.Logf("XDHCP_BIN=%s has no xdhcpd: building one", d)
-	}
-	b := e2eBuild
-	b.once.Do(func() {
-		b.path = filepath.Join(b.dir, "xdhcpd")
-		cmd := exec.Command("go", "build", "-o", b.path, "xdhcp/cmd/xdhcpd")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build xdhcpd: %w\n%s", err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
 }
 
 // needBinary skips t when a real client program is not installed.
@@ -259,10 +219,13 @@ func (e *e2eEnv) writeConfig(name string, cfg map[string]any) string {
 
 // e2eDaemon is one xdhcpd process (and its restarts) in the server namespace.
 type e2eDaemon struct {
+	// Control reaches the control listener at 127.0.0.1:8000 of the
+	// server namespace (Try, Metrics).
+	*daemontest.Control
+
 	e       *e2eEnv
 	cfgPath string
 	logPath string
-	http    *http.Client
 
 	cmd     *exec.Cmd
 	logOff  int64 // where this incarnation's log starts
@@ -287,22 +250,7 @@ func (e *e2eEnv) newDaemon(cfg map[string]any) *e2eDaemon {
 		cfgPath: e.writeConfig("xdhcpd.json", cfg),
 		logPath: filepath.Join(e.dir, "xdhcpd.log"),
 	}
-	d.http = &http.Client{
-		Timeout: 5 * time.Second,
-		Transport: &http.Transport{
-			DisableKeepAlives: true, // restarts would leave dead pooled conns
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var c net.Conn
-				err := e.srv.Do(func() error {
-					var err error
-					var dl net.Dialer
-					c, err = dl.DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
-			},
-		},
-	}
+	d.Control = daemontest.NewControl(e.srv, fmt.Sprintf("http://127.0.0.1:%d/", e2eCtlPort), 5*time.Second)
 	e.t.Cleanup(func() {
 		d.kill()
 		if e.t.Failed() {
@@ -332,7 +280,7 @@ func (d *e2eDaemon) launch() {
 		d.logOff = st.Size()
 	}
 	fmt.Fprintf(logf, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
-	cmd := d.e.srv.Command(context.Background(), xdhcpdBin(t), "-c", d.cfgPath)
+	cmd := d.e.srv.Command(context.Background(), xdhcpd.Path(t), "-c", d.cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := d.e.srv.Start(cmd); err != nil {
 		t.Fatal(err)
@@ -352,7 +300,7 @@ func (d *e2eDaemon) waitReady(timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		a, err := d.try("version-get", nil)
+		a, err := d.Try("version-get", nil)
 		if err == nil && a.Result == 0 && d.serving() {
 			return
 		}
@@ -449,64 +397,17 @@ func (d *e2eDaemon) log() string {
 
 func (d *e2eDaemon) dumpLog() { d.e.t.Logf("xdhcpd log (%s):\n%s", d.logPath, d.log()) }
 
-// ctlAnswer is one element of a Kea control answer.
-type ctlAnswer struct {
-	Result    int             `json:"result"`
-	Text      string          `json:"text"`
-	Arguments json.RawMessage `json:"arguments"`
-}
-
-// try sends one control command and returns the first answer.
-func (d *e2eDaemon) try(command string, args any) (ctlAnswer, error) {
-	req := map[string]any{"command": command}
-	if args != nil {
-		req["arguments"] = args
-	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return ctlAnswer{}, err
-	}
-	url := fmt.Sprintf("http://127.0.0.1:%d/", e2eCtlPort)
-	resp, err := d.http.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		return ctlAnswer{}, fmt.Errorf("%s: %w", command, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return ctlAnswer{}, fmt.Errorf("%s: read answer: %w", command, err)
-	}
-	var list []ctlAnswer
-	if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
-		return ctlAnswer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, raw)
-	}
-	return list[0], nil
-}
-
 // command sends a command and fails the test on a transport error.
-func (d *e2eDaemon) command(command string, args any) ctlAnswer {
+func (d *e2eDaemon) command(command string, args any) daemontest.Answer {
 	d.e.t.Helper()
-	a, err := d.try(command, args)
-	if err != nil {
-		d.e.t.Fatal(err)
-	}
-	return a
+	return daemontest.Command(d.e.t, d, command, args)
 }
 
 // ok sends a command that must succeed (result 0) and decodes its
 // arguments into out (when non-nil).
-func (d *e2eDaemon) ok(command string, args any, out any) ctlAnswer {
+func (d *e2eDaemon) ok(command string, args any, out any) daemontest.Answer {
 	d.e.t.Helper()
-	a := d.command(command, args)
-	if a.Result != 0 {
-		d.e.t.Fatalf("%s %v: result %d %q", command, args, a.Result, a.Text)
-	}
-	if out != nil {
-		if err := json.Unmarshal(a.Arguments, out); err != nil {
-			d.e.t.Fatalf("%s: decode arguments %s: %v", command, a.Arguments, err)
-		}
-	}
-	return a
+	return daemontest.OK(d.e.t, d, command, args, out)
 }
 
 // leaseJSON is Kea's Lease4 element as the lease commands return it.
@@ -524,21 +425,28 @@ type leaseJSON struct {
 	UserContext json.RawMessage `json:"user-context"`
 }
 
-// leases returns lease4-get-all (an empty database answers result 3).
+// leases returns lease4-get-all.
 func (d *e2eDaemon) leases() []leaseJSON {
 	d.e.t.Helper()
-	a := d.command("lease4-get-all", nil)
+	return allLeases(d.e.t, d)
+}
+
+// allLeases returns lease4-get-all of c (an empty database answers
+// result 3).
+func allLeases(t testing.TB, c daemontest.Commander) []leaseJSON {
+	t.Helper()
+	a := daemontest.Command(t, c, "lease4-get-all", nil)
 	if a.Result == 3 {
 		return nil
 	}
 	if a.Result != 0 {
-		d.e.t.Fatalf("lease4-get-all: result %d %q", a.Result, a.Text)
+		t.Fatalf("lease4-get-all: result %d %q", a.Result, a.Text)
 	}
 	var out struct {
 		Leases []leaseJSON `json:"leases"`
 	}
 	if err := json.Unmarshal(a.Arguments, &out); err != nil {
-		d.e.t.Fatalf("lease4-get-all: %v: %s", err, a.Arguments)
+		t.Fatalf("lease4-get-all: %v: %s", err, a.Arguments)
 	}
 	return out.Leases
 }
@@ -581,16 +489,11 @@ func (d *e2eDaemon) stat(name string) int64 {
 // metrics scrapes GET /metrics.
 func (d *e2eDaemon) metrics() string {
 	d.e.t.Helper()
-	resp, err := d.http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e2eCtlPort))
+	text, err := d.Metrics()
 	if err != nil {
 		d.e.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		d.e.t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
-	}
-	return string(b)
+	return text
 }
 
 // metricValue finds the sample of a series ("name" or "name{labels}").
@@ -708,37 +611,14 @@ func (e *e2eEnv) leasePath() string { return filepath.Join(e.dir, "leases4.csv")
 // sends with chaddr mac (several simulated clients share the veth).
 func (e *e2eEnv) nclient(mac net.HardwareAddr, opts ...nclient4.ClientOpt) *nclient4.Client {
 	e.t.Helper()
-	var c *nclient4.Client
-	err := e.cli.Do(func() error {
-		var err error
-		all := append([]nclient4.ClientOpt{
-			nclient4.WithHWAddr(mac), nclient4.WithTimeout(time.Second), nclient4.WithRetry(3),
-		}, opts...)
-		c, err = nclient4.New(e2eClientIf, all...)
-		return err
-	})
-	if err != nil {
-		e.t.Fatalf("nclient4 on %s: %v", e2eClientIf, err)
-	}
-	e.t.Cleanup(func() { c.Close() })
-	return c
+	return daemontest.NClient(e.t, e.cli, e2eClientIf, mac, opts...)
 }
 
 // rawConn opens a broadcast raw UDP conn on xc0 (port 68) for messages that
 // get no answer (DECLINE) or must be sent exactly once.
 func (e *e2eEnv) rawConn() net.PacketConn {
 	e.t.Helper()
-	var pc net.PacketConn
-	err := e.cli.Do(func() error {
-		var err error
-		pc, err = nclient4.NewRawUDPConn(e2eClientIf, nclient4.ClientPort)
-		return err
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { pc.Close() })
-	return pc
+	return daemontest.RawConn(e.t, e.cli, e2eClientIf)
 }
 
 // udpConn opens an ordinary UDP socket in the client namespace.
@@ -768,13 +648,7 @@ func mac(prefix byte, n int) net.HardwareAddr {
 // dora runs DISCOVER-OFFER-REQUEST-ACK and fails the test on error.
 func dora(t testing.TB, c *nclient4.Client, mods ...dhcpv4.Modifier) *nclient4.Lease {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	l, err := c.Request(ctx, mods...)
-	if err != nil {
-		t.Fatalf("DORA for %s: %v", c.InterfaceAddr(), err)
-	}
-	return l
+	return daemontest.DORA(t, c, mods...)
 }
 
 // poll retries cond until it holds or timeout passes.

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"xdhcp/internal/daemontest"
 )
 
 // keaLeaseCmds is Debian's path of Kea's lease_cmds hook.
@@ -84,7 +86,7 @@ func (e *e2eEnv) startKea(bin, csv string) *kea {
 			return true
 		default:
 		}
-		a, err := k.try("version-get", nil)
+		a, err := k.Try("version-get", nil)
 		return err == nil && a.Result == 0
 	}) || !k.running() {
 		e.t.Fatalf("kea-dhcp4 did not start:\n%s", k.log.String())
@@ -101,31 +103,31 @@ func (k *kea) running() bool {
 	}
 }
 
-// try sends a command over Kea's UNIX socket; Kea answers one bare map.
-func (k *kea) try(command string, args any) (ctlAnswer, error) {
+// Try sends a command over Kea's UNIX socket; Kea answers one bare map.
+func (k *kea) Try(command string, args any) (daemontest.Answer, error) {
 	req := map[string]any{"command": command}
 	if args != nil {
 		req["arguments"] = args
 	}
 	c, err := net.DialTimeout("unix", k.sock, time.Second)
 	if err != nil {
-		return ctlAnswer{}, err
+		return daemontest.Answer{}, err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return ctlAnswer{}, err
+		return daemontest.Answer{}, err
 	}
-	var a ctlAnswer
+	var a daemontest.Answer
 	if err := json.NewDecoder(c).Decode(&a); err != nil {
-		return ctlAnswer{}, fmt.Errorf("kea %s: %w", command, err)
+		return daemontest.Answer{}, fmt.Errorf("kea %s: %w", command, err)
 	}
 	return a, nil
 }
 
 func (k *kea) ok(command string, args any) {
 	k.e.t.Helper()
-	a, err := k.try(command, args)
+	a, err := k.Try(command, args)
 	if err != nil || a.Result != 0 {
 		k.e.t.Fatalf("kea %s %v: %v %+v", command, args, err, a)
 	}

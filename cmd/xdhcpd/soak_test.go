@@ -7,13 +7,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"sort"
@@ -28,6 +25,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 
 	"xdhcp/bench/loadgen"
+	"xdhcp/internal/daemontest"
 )
 
 // soakInterval is the sampling period of RSS, goroutines and counters for
@@ -465,7 +463,7 @@ func soakControl(ctx context.Context, d *e2eDaemon, c *soakCounters) error {
 	soakEvery(ctx, 3*time.Second, func(i int) {
 		cmd := cmds[i%len(cmds)]
 		c.ctlTried.Add(1)
-		a, err := d.try(cmd, nil)
+		a, err := d.Try(cmd, nil)
 		switch {
 		case err != nil:
 			c.ctlFailed.Add(1)
@@ -486,16 +484,10 @@ func soakTake(d *e2eDaemon, pid int, at time.Duration) (soakSample, error) {
 	if s.rss, err = soakRSS(pid); err != nil {
 		return s, err
 	}
-	resp, err := d.http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", e2eCtlPort))
+	text, err := d.Metrics()
 	if err != nil {
 		return s, err
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("GET /metrics: %d %v", resp.StatusCode, err)
-	}
-	text := string(body)
 	g, ok := metricValue(text, "go_goroutines")
 	if !ok {
 		return s, errors.New("/metrics has no go_goroutines")
@@ -515,21 +507,12 @@ func soakTake(d *e2eDaemon, pid int, at time.Duration) (soakSample, error) {
 	s.nextGC, _ = metricValue(text, "go_memstats_next_gc_bytes")
 	leases, _ := metricValue(text, "xdhcp_leases")
 	s.leases = int(leases)
-	a, err := d.try("statistic-get-all", nil)
+	a, err := d.Try("statistic-get-all", nil)
 	if err != nil {
 		return s, err
 	}
-	var all map[string][][2]any
-	if err := json.Unmarshal(a.Arguments, &all); err != nil {
-		return s, fmt.Errorf("statistic-get-all: %w", err)
-	}
-	s.stats = map[string]int64{}
-	for name, samples := range all {
-		if len(samples) > 0 {
-			if v, ok := samples[0][0].(float64); ok {
-				s.stats[name] = int64(v)
-			}
-		}
+	if s.stats, err = daemontest.DecodeStats(a); err != nil {
+		return s, err
 	}
 	return s, nil
 }

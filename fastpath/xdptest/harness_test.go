@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -26,6 +25,7 @@ import (
 	"xdhcp/bench"
 	"xdhcp/bench/loadgen"
 	"xdhcp/fastpath/frame"
+	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
 
@@ -46,55 +46,16 @@ var (
 // modes are the XDP attach modes every daemon test runs in.
 var modes = []string{"native", "generic"}
 
-// binDir is TestMain's scratch directory for a daemon built on demand; it
-// is set before any test runs and only read afterwards.
-var binDir string
-
-// build guards the one build of xdhcpd per test binary.
-type build struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-var daemonBuild build
+// xdhcpd is the daemon under test: $XDHCP_BIN/xdhcpd, else one built once
+// into a temporary directory that TestMain removes.
+var xdhcpd = daemontest.NewBinary("xx-bin-")
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "xx-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "xdptest: temp dir:", err)
-		os.Exit(1)
-	}
-	binDir = dir
 	code := m.Run()
-	os.RemoveAll(dir)
+	if err := xdhcpd.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "xdptest: remove build directory:", err)
+	}
 	os.Exit(code)
-}
-
-// xdhcpdBin returns $XDHCP_BIN/xdhcpd, else a binary built once into
-// TestMain's directory.
-func xdhcpdBin(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("XDHCP_BIN"); d != "" {
-		p := filepath.Join(d, "xdhcpd")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		t.Logf("XDHCP_BIN=%s has no xdhcpd: building one", d)
-	}
-	b := &daemonBuild
-	b.once.Do(func() {
-		b.path = filepath.Join(binDir, "xdhcpd")
-		cmd := exec.Command("go", "build", "-o", b.path, "xdhcp/cmd/xdhcpd")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("go build xdhcpd: %w\n%s", err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
 }
 
 // requireRoot skips t unless it can build namespaces and load XDP programs.
@@ -140,16 +101,10 @@ func newEnv(t testing.TB) *env {
 // it in cleanup (which also releases every pin the daemon made there).
 func mountBPFFS(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
-		t.Fatalf("mount bpffs on %s: %v", dir, err)
+	dir, err := daemontest.MountBPFFS(t)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		// Lazy: a daemon being killed may still hold the directory open.
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
 	return dir
 }
 
@@ -209,7 +164,7 @@ func (e *env) start(d4 map[string]any) *daemon {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := bench.StartXdhcpd(ctx, e.lab, bench.ServerOptions{
-		Bin: xdhcpdBin(e.t), Config: cfg, CPU: -1,
+		Bin: xdhcpd.Path(e.t), Config: cfg, CPU: -1,
 		LogPath:      filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.log", e.starts)),
 		ReadyTimeout: 20 * time.Second,
 	})
@@ -241,42 +196,26 @@ func (d *daemon) stop() {
 	}
 }
 
-// cmd sends a control command that must succeed and decodes its arguments
-// into out (when non-nil).
-func (d *daemon) cmd(command string, args any, out any) bench.Answer {
-	d.e.t.Helper()
+// Try implements daemontest.Commander through bench.Server's control
+// client, 10 s per command.
+func (d *daemon) Try(command string, args any) (daemontest.Answer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a, err := d.Command(ctx, command, args)
-	if err != nil {
-		d.e.t.Fatal(err)
-	}
-	if a.Result != 0 {
-		d.e.t.Fatalf("%s %v: result %d %q", command, args, a.Result, a.Text)
-	}
-	if out != nil {
-		if err := json.Unmarshal(a.Arguments, out); err != nil {
-			d.e.t.Fatalf("%s: decode %s: %v", command, a.Arguments, err)
-		}
-	}
-	return a
+	return daemontest.Answer(a), err
+}
+
+// cmd sends a control command that must succeed and decodes its arguments
+// into out (when non-nil).
+func (d *daemon) cmd(command string, args any, out any) daemontest.Answer {
+	d.e.t.Helper()
+	return daemontest.OK(d.e.t, d, command, args, out)
 }
 
 // stats returns the newest sample of every statistic (statistic-get-all).
 func (d *daemon) stats() map[string]int64 {
 	d.e.t.Helper()
-	var raw map[string][][]any
-	d.cmd("statistic-get-all", nil, &raw)
-	out := make(map[string]int64, len(raw))
-	for name, samples := range raw {
-		if len(samples) == 0 || len(samples[0]) == 0 {
-			continue
-		}
-		if v, ok := samples[0][0].(float64); ok {
-			out[name] = int64(v)
-		}
-	}
-	return out
+	return daemontest.Stats(d.e.t, d)
 }
 
 // stat returns one statistic, failing the test when the daemon does not
@@ -323,19 +262,8 @@ func delta(t testing.TB, before, after map[string]int64, name string) int64 {
 // 1 = driver (native), 2 = generic (skb).
 func (e *env) kernelXDPMode() uint32 {
 	e.t.Helper()
-	h, err := e.lab.Server.Handle()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer h.Delete()
-	l, err := h.LinkByName(serverIf)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if x := l.Attrs().Xdp; x != nil && x.Attached {
-		return uint32(x.AttachMode)
-	}
-	return 0
+	mode, _ := e.xdpProg()
+	return mode
 }
 
 // wantKernelMode fails t unless the program is attached in mode.
@@ -350,30 +278,13 @@ func (e *env) wantKernelMode(mode string) {
 // nclient opens an nclient4 client on xd1 sending with chaddr mac.
 func (e *env) nclient(mac net.HardwareAddr) *nclient4.Client {
 	e.t.Helper()
-	var c *nclient4.Client
-	err := e.lab.Client.Do(func() error {
-		var err error
-		c, err = nclient4.New(clientIf, nclient4.WithHWAddr(mac),
-			nclient4.WithTimeout(time.Second), nclient4.WithRetry(3))
-		return err
-	})
-	if err != nil {
-		e.t.Fatalf("nclient4 on %s: %v", clientIf, err)
-	}
-	e.t.Cleanup(func() { c.Close() })
-	return c
+	return daemontest.NClient(e.t, e.lab.Client, clientIf, mac)
 }
 
 // dora runs a full exchange with c and fails the test on error.
 func dora(t testing.TB, c *nclient4.Client, mods ...dhcpv4.Modifier) *nclient4.Lease {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	l, err := c.Request(ctx, mods...)
-	if err != nil {
-		t.Fatalf("DORA: %v", err)
-	}
-	return l
+	return daemontest.DORA(t, c, mods...)
 }
 
 // wire opens a raw AF_PACKET socket on xd1: it sends whole frames and

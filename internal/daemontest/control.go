@@ -1,0 +1,158 @@
+package daemontest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"xdhcp/internal/lab"
+)
+
+// Answer is one element of a Kea control answer.
+type Answer struct {
+	Result    int             `json:"result"`
+	Text      string          `json:"text"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// Commander is a server that answers Kea control commands: xdhcpd or Kea,
+// over whatever transport. Try returns the transport's error, not a
+// non-zero result.
+type Commander interface {
+	Try(command string, args any) (Answer, error)
+}
+
+// Control is a client of a Kea-style HTTP control channel reached from
+// inside a lab namespace. It is safe for concurrent use.
+type Control struct {
+	url  string
+	http *http.Client
+}
+
+// NewControl returns a client of the control channel at url (such as
+// "http://127.0.0.1:8000/") whose connections are made from inside ns, so
+// that 127.0.0.1 is ns's loopback. Each request is bounded by timeout. No
+// connection is kept for reuse: a restarted daemon would leave dead pooled
+// ones behind.
+func NewControl(ns *lab.NS, url string, timeout time.Duration) *Control {
+	return &Control{url: url, http: &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var c net.Conn
+				err := ns.Do(func() error {
+					var err error
+					var dl net.Dialer
+					c, err = dl.DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			},
+		},
+	}}
+}
+
+// Try sends one command and returns its answer, which must be a list of
+// exactly one element (as Kea's control agent and xdhcpd answer).
+func (c *Control) Try(command string, args any) (Answer, error) {
+	req := map[string]any{"command": command}
+	if args != nil {
+		req["arguments"] = args
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return Answer{}, err
+	}
+	resp, err := c.http.Post(c.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return Answer{}, fmt.Errorf("%s: %w", command, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return Answer{}, fmt.Errorf("%s: read answer: %w", command, err)
+	}
+	var list []Answer
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
+		return Answer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, raw)
+	}
+	return list[0], nil
+}
+
+// Metrics returns the Prometheus text of GET <url>metrics.
+func (c *Control) Metrics() (string, error) {
+	resp, err := c.http.Get(c.url + "metrics")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	return string(b), nil
+}
+
+// Command sends a command and fails t on a transport error; the result is
+// the caller's to judge.
+func Command(t testing.TB, c Commander, command string, args any) Answer {
+	t.Helper()
+	a, err := c.Try(command, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// OK sends a command that must succeed (result 0) and decodes its
+// arguments into out when out is not nil.
+func OK(t testing.TB, c Commander, command string, args any, out any) Answer {
+	t.Helper()
+	a := Command(t, c, command, args)
+	if a.Result != 0 {
+		t.Fatalf("%s %v: result %d %q", command, args, a.Result, a.Text)
+	}
+	if out != nil {
+		if err := json.Unmarshal(a.Arguments, out); err != nil {
+			t.Fatalf("%s: decode arguments %s: %v", command, a.Arguments, err)
+		}
+	}
+	return a
+}
+
+// DecodeStats returns the newest sample of every statistic in the
+// arguments of a statistic-get-all answer; a statistic without a numeric
+// sample is left out.
+func DecodeStats(a Answer) (map[string]int64, error) {
+	var raw map[string][][]any
+	if err := json.Unmarshal(a.Arguments, &raw); err != nil {
+		return nil, fmt.Errorf("statistic-get-all: %w", err)
+	}
+	out := make(map[string]int64, len(raw))
+	for name, samples := range raw {
+		if len(samples) == 0 || len(samples[0]) == 0 {
+			continue
+		}
+		if v, ok := samples[0][0].(float64); ok {
+			out[name] = int64(v)
+		}
+	}
+	return out, nil
+}
+
+// Stats is statistic-get-all, which must succeed, decoded by DecodeStats.
+func Stats(t testing.TB, c Commander) map[string]int64 {
+	t.Helper()
+	st, err := DecodeStats(OK(t, c, "statistic-get-all", nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
