@@ -16,6 +16,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+
+	"xdhcp/internal/daemontest"
 )
 
 var (
@@ -96,7 +98,7 @@ func testE2EProtocolNclient4(t *testing.T, e *e2eEnv) {
 		u := e.nclient(e.cMAC, nclient4.WithUnicast(&net.UDPAddr{IP: ack.YourIPAddr, Port: nclient4.ClientPort}),
 			nclient4.WithServerAddr(e2eServerUDP))
 		before := len(readCSV(t, e.leasePath()))
-		l2, err := u.Renew(ctx, la)
+		l2, err := u.Renew(ctx, la, daemontest.FreshXID())
 		if err != nil {
 			t.Fatalf("unicast renew of %s: %v", ipA, err)
 		}
@@ -115,7 +117,7 @@ func testE2EProtocolNclient4(t *testing.T, e *e2eEnv) {
 	t.Run("Rebind", func(t *testing.T) {
 		// REBINDING: ciaddr set, no server identifier, broadcast.
 		before := len(readCSV(t, e.leasePath()))
-		l2, err := a.Renew(ctx, la, dhcpv4.WithBroadcast(true))
+		l2, err := a.Renew(ctx, la, dhcpv4.WithBroadcast(true), daemontest.FreshXID())
 		if err != nil {
 			t.Fatalf("rebind of %s: %v", ipA, err)
 		}
@@ -210,8 +212,10 @@ func testE2EProtocolNclient4(t *testing.T, e *e2eEnv) {
 		if r := initReboot(other); r.MessageType() != dhcpv4.MessageTypeNak {
 			t.Errorf("INIT-REBOOT for another client's %s: %s (yiaddr %s), want NAK", other, r.MessageType(), r.YourIPAddr)
 		}
-		if got := d.stat("pkt4-nak-sent"); got != nakBefore+2 {
-			t.Errorf("pkt4-nak-sent %d, want %d", got, nakBefore+2)
+		// The counter moves once the NAK is sent, which may be just after
+		// the client has read it.
+		if !poll(2*time.Second, func() bool { return d.stat("pkt4-nak-sent") == nakBefore+2 }) {
+			t.Errorf("pkt4-nak-sent %d, want %d", d.stat("pkt4-nak-sent"), nakBefore+2)
 		}
 		if l, ok := d.lease(other.String()); !ok || l.HWAddress != mac(1, 5).String() {
 			t.Errorf("other client's lease after the NAK: %+v %v", l, ok)
@@ -449,7 +453,7 @@ func testE2ECacheThreshold(t *testing.T, e *e2eEnv) {
 
 	// Within the threshold: ACK with the remaining lifetime, no write.
 	time.Sleep(1100 * time.Millisecond)
-	r, err := c.Renew(ctx, l, dhcpv4.WithBroadcast(true))
+	r, err := c.Renew(ctx, l, dhcpv4.WithBroadcast(true), daemontest.FreshXID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +477,7 @@ func testE2ECacheThreshold(t *testing.T, e *e2eEnv) {
 	for time.Now().Unix()-lj.CLTT <= 2 {
 		time.Sleep(200 * time.Millisecond)
 	}
-	r, err = c.Renew(ctx, l, dhcpv4.WithBroadcast(true))
+	r, err = c.Renew(ctx, l, dhcpv4.WithBroadcast(true), daemontest.FreshXID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"golang.org/x/sys/unix"
+
+	"xdhcp/internal/daemontest"
 )
 
 // needSysAdmin skips t unless the process may mount and set up block
@@ -451,7 +453,7 @@ func TestStorageEIO(t *testing.T) {
 		renew := func(when string) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, err := ca.Renew(ctx, la); err != nil {
+			if _, err := ca.Renew(ctx, la, daemontest.FreshXID()); err != nil {
 				t.Errorf("cached renewal %s: %v", when, err)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/internal/daemontest"
 )
 
 // TestCachedRenewal: with cache-threshold 0.5, a renewal 1 s after the ACK
@@ -44,7 +46,7 @@ func TestCachedRenewal(t *testing.T) {
 			before := d.stats()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			r, err := c.Renew(ctx, l)
+			r, err := c.Renew(ctx, l, daemontest.FreshXID())
 			if err != nil {
 				t.Fatalf("renewal: %v", err)
 			}
@@ -94,7 +96,7 @@ func TestCachedRenewal(t *testing.T) {
 			before = d.stats()
 			ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 			defer cancel2()
-			if r, err := c.Renew(ctx2, l); err == nil {
+			if r, err := c.Renew(ctx2, l, daemontest.FreshXID()); err == nil {
 				t.Errorf("renewal answered (%v) while DHCP service is disabled", r.ACK.MessageType())
 			}
 			if got := delta(t, before, d.stats(), "fastpath-cache-hits"); got != 0 {
@@ -105,7 +107,7 @@ func TestCachedRenewal(t *testing.T) {
 			}
 			ctx3, cancel3 := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel3()
-			if _, err := c.Renew(ctx3, l); err != nil {
+			if _, err := c.Renew(ctx3, l, daemontest.FreshXID()); err != nil {
 				t.Errorf("renewal after dhcp-enable: %v", err)
 			}
 		})

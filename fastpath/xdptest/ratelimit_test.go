@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/internal/daemontest"
 )
 
 // TestRateLimit: with rate-limit {rate 5, burst 5}, a broken client that
@@ -43,7 +45,7 @@ func TestRateLimit(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				for range 6 {
-					if _, err := good.Renew(ctx, gl); err != nil {
+					if _, err := good.Renew(ctx, gl, daemontest.FreshXID()); err != nil {
 						goodErr <- err
 						return
 					}

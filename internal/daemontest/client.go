@@ -63,3 +63,14 @@ func RawConn(t testing.TB, ns *lab.NS, ifname string) net.PacketConn {
 	t.Cleanup(func() { pc.Close() })
 	return pc
 }
+
+// FreshXID gives a renewal its own transaction ID. nclient4's Renew copies
+// the one of the lease's ACK, so without it every renewal of a lease (and
+// the DORA before them) shares one xid: a late or retransmitted reply to an
+// earlier one, still queued on a client's socket on the same link, would
+// be taken as the answer to the next. (The ID comes from crypto/rand,
+// which does not fail.)
+func FreshXID() dhcpv4.Modifier {
+	xid, _ := dhcpv4.GenerateTransactionID()
+	return dhcpv4.WithTransactionID(xid)
+}
