@@ -343,7 +343,7 @@ func (s *Server) decode(p *Packet) *request {
 		if errors.Is(err, errOverload) {
 			s.hs.badOption.Inc()
 		}
-		s.reqs.Put(r)
+		s.freeRequest(r)
 		return nil
 	}
 	if c, why := s.screen(p, &r.msg); c != nil {
