@@ -161,16 +161,17 @@ func TestE2EKill9LosesNoAckedLease(t *testing.T) {
 	}
 	t.Logf("kill timing seed %d (rerun with XDHCP_CRASH_SEED=%d)", seed, seed)
 	forModes(t, func(t *testing.T, e *e2eEnv) {
-		crashUnpinAtEnd(t, e)
 		testKill9(t, e, pd, seed)
 	})
 }
 
-// crashUnpinAtEnd removes, once the test is over, the bpffs pins the daemon
-// keeps for the lab's server namespace (a killed daemon, or one stopped
-// for a restart, leaves them on purpose). Call it before the daemon is
-// started, so that its cleanup runs after the daemon's.
-func crashUnpinAtEnd(t testing.TB, e *e2eEnv) {
+// unpinAtEnd removes, once the test is over, the bpffs pins the daemon
+// keeps for the lab's server namespace (a daemon that stops, is killed or
+// restarts leaves them on purpose: the pinned program keeps the drop list).
+// newEnv calls it before any daemon starts, so that its cleanup runs after
+// the daemons'; otherwise each test's pins stayed until the next daemon
+// start removed them as stale, and the suite left the last test's behind.
+func unpinAtEnd(t testing.TB, e *e2eEnv) {
 	t.Helper()
 	var st syscall.Stat_t
 	if err := syscall.Stat(e.srv.Path(), &st); err != nil {

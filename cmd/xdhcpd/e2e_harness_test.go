@@ -123,6 +123,8 @@ func newEnv(t testing.TB) *e2eEnv {
 		t.Fatal(err)
 	}
 	e := &e2eEnv{t: t, lab: l, srv: srv, cli: cli, dir: t.TempDir()}
+	// Registered before any daemon starts, so it runs after their cleanup.
+	unpinAtEnd(t, e)
 	h, err := cli.Handle()
 	if err != nil {
 		t.Fatal(err)

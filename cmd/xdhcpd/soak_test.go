@@ -101,7 +101,6 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("XDHCP_SOAK=%q: want a duration of at least 1m (%v)", spec, err)
 	}
 	e := newEnv(t)
-	crashUnpinAtEnd(t, e)
 	e.mode = "auto" // XDP where it attaches, else socket mode
 	d := e.startDaemon(soakConfig(e))
 	mode := "socket"
