@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"xdhcp/ha/lbhash"
+
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 )
@@ -125,8 +127,8 @@ func TestLBTableMatchesProgram(t *testing.T) {
 	if err := spec.Variables[dhcpVarLbTable].Get(&tbl); err != nil {
 		t.Fatal(err)
 	}
-	if tbl != lbMixTable {
-		t.Fatal("lb_table in dhcp.c differs from lbMixTable in hash.go")
+	if tbl != lbhash.Table {
+		t.Fatal("lb_table in dhcp.c differs from lbhash.Table")
 	}
 }
 
@@ -325,8 +327,8 @@ func TestHAScope(t *testing.T) {
 		if err := o.SetScopes(served); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range kea22Vectors {
-			key := mustHex(t, v.key)
+		for _, v := range lbhash.KeaVectors {
+			key := v.KeyBytes()
 			f := frame{msgType: discover}
 			if key[0] == 0x01 && len(key) == 7 {
 				f.clientID = key // client-id vectors
@@ -334,10 +336,10 @@ func TestHAScope(t *testing.T) {
 				f.chaddr = key // hw-address vectors
 			}
 			verdict, counter := uint32(xdpPass), "xsk_missing"
-			if v.server != server {
+			if v.Server != server {
 				verdict, counter = xdpDrop, "ha_out_of_scope"
 			}
-			t.Run(fmt.Sprintf("server%d/%s", server+1, v.key), func(t *testing.T) {
+			t.Run(fmt.Sprintf("server%d/%s", server+1, v.Key), func(t *testing.T) {
 				run(t, o, f.bytes(), verdict, counter)
 			})
 		}
@@ -351,7 +353,7 @@ func TestHAScope(t *testing.T) {
 	if err := o.SetScopes(primary); err != nil {
 		t.Fatal(err)
 	}
-	theirs := mustHex(t, "01:00:0c:01:02:03:07")
+	theirs := lbhash.Vector{Key: "01:00:0c:01:02:03:07"}.KeyBytes()
 	t.Run("RELEASE is an HA type", func(t *testing.T) {
 		run(t, o, frame{msgType: release, clientID: theirs}.bytes(), xdpDrop, "ha_out_of_scope")
 	})
@@ -367,7 +369,7 @@ func TestHAScope(t *testing.T) {
 	})
 	// Empty option 61 falls back to chaddr (00:0c:01:02:03:04 -> 131, theirs).
 	t.Run("empty client-id", func(t *testing.T) {
-		run(t, o, frame{msgType: discover, clientID: []byte{}, chaddr: mustHex(t, "00:0c:01:02:03:04")}.bytes(),
+		run(t, o, frame{msgType: discover, clientID: []byte{}, chaddr: lbhash.Vector{Key: "00:0c:01:02:03:04"}.KeyBytes()}.bytes(),
 			xdpDrop, "ha_out_of_scope")
 	})
 	// No client-id and hlen 0: Kea drops it on both servers.
@@ -387,7 +389,7 @@ func TestHAScope(t *testing.T) {
 		for i := range id {
 			id[i] = byte(i * 7)
 		}
-		h := LoadBalanceHash(id)
+		h := lbhash.Sum(id)
 		var only [256]bool
 		only[h] = true
 		if err := o.SetScopes(only); err != nil {
@@ -404,7 +406,7 @@ func TestHAScope(t *testing.T) {
 
 func TestHADisabledIgnoresTable(t *testing.T) {
 	o := load(t, Options{}) // HA off: the all-false table must not matter
-	run(t, o, frame{msgType: discover, clientID: mustHex(t, "01:00:0c:01:02:03:07")}.bytes(), xdpPass, "xsk_missing")
+	run(t, o, frame{msgType: discover, clientID: lbhash.Vector{Key: "01:00:0c:01:02:03:07"}.KeyBytes()}.bytes(), xdpPass, "xsk_missing")
 }
 
 func TestOverload(t *testing.T) {

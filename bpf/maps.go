@@ -156,7 +156,7 @@ func (o *Objects) SetOverload(queue int, level uint32) error {
 	return nil
 }
 
-// SetScopes sets which RFC 3074 hash values (see LoadBalanceHash) this server
+// SetScopes sets which RFC 3074 hash values (see package lbhash) this server
 // answers when HA is enabled: served[h] for Kea's "scope of server h % N is
 // served". The table is written in one batch; packets arriving during the
 // write may see a mix of the old and the new table, which is no worse than

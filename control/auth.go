@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"xdhcp/slowpath/config"
+	"xdhcp/config"
 )
 
 // defaultRealm is sent in WWW-Authenticate when the config names none.

@@ -18,10 +18,11 @@ import (
 	"sync"
 	"testing"
 	"time"
+
 	"xdhcp/internal/testpki"
 
+	"xdhcp/config"
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/config"
 )
 
 // echo answers with what it received, so tests can see the parsed request.

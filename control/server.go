@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"xdhcp/slowpath/config"
+	"xdhcp/config"
 )
 
 // Sentinel errors.

@@ -13,6 +13,7 @@ import (
 
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // SocketListener is socket mode: it reads DHCP requests from an AF_PACKET
@@ -23,18 +24,18 @@ type SocketListener struct {
 	conn  *afpacket.Conn
 	iface afpacket.Iface
 	addr  netip.Addr
-	h     Handler
+	h     handoff.Handler
 	log   *slog.Logger
 	bufs  sync.Pool
 	// packets are the handoffs to the slow path, which releases them.
-	packets PacketPool
+	packets handoff.PacketPool
 
 	RxFrames, RxMalformed, TxFrames, TxErrors atomic.Uint64
 }
 
 // NewSocketListener serves conn. addr is the server address on the
 // interface; the zero Addr means the interface's primary IPv4 address.
-func NewSocketListener(conn *afpacket.Conn, addr netip.Addr, h Handler, log *slog.Logger) (*SocketListener, error) {
+func NewSocketListener(conn *afpacket.Conn, addr netip.Addr, h handoff.Handler, log *slog.Logger) (*SocketListener, error) {
 	ifc := conn.Iface()
 	if !addr.IsValid() {
 		if len(ifc.Addrs) == 0 {
@@ -60,7 +61,7 @@ func (l *SocketListener) Run(ctx context.Context) error {
 	lens := make([]int, batch)
 	stop := context.AfterFunc(ctx, func() { l.conn.Close() })
 	defer stop()
-	var m frame.Meta
+	var m handoff.Meta
 	for {
 		n, err := l.conn.ReadBatch(bufs, lens)
 		if err != nil {
@@ -87,7 +88,7 @@ func (l *SocketListener) Run(ctx context.Context) error {
 }
 
 // Send builds the reply frame and writes it.
-func (l *SocketListener) Send(dst *frame.Meta, payload []byte) error {
+func (l *SocketListener) Send(dst *handoff.Meta, payload []byte) error {
 	bp := l.bufs.Get().(*[]byte)
 	defer l.bufs.Put(bp)
 	dst.SrcMAC = l.iface.MAC

@@ -19,6 +19,7 @@ import (
 	"xdhcp/fastpath/frame"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
+	"xdhcp/handoff"
 )
 
 // OverloadSetter writes a queue's overload level into the XDP program
@@ -52,7 +53,7 @@ type WorkerConfig struct {
 	IfAddr  netip.Addr
 	// Cache answers renewals; nil sends every request to the handler.
 	Cache   *leasecache.Cache
-	Handler Handler
+	Handler handoff.Handler
 	// Service gates cached answers; nil means always enabled.
 	Service Service
 	// Load and Overload drive the XDP overload level; either may be nil.
@@ -93,12 +94,12 @@ type Worker struct {
 	// that the slow path may reuse its buffer once Send returns.
 	bufs sync.Pool
 	// packets are the handoffs to the slow path, which releases them.
-	packets PacketPool
+	packets handoff.PacketPool
 	level   uint32
 }
 
 type slowReply struct {
-	meta    frame.Meta
+	meta    handoff.Meta
 	payload *[]byte
 }
 
@@ -149,7 +150,7 @@ func (w *Worker) PacketsOutstanding() int64 { return w.packets.Outstanding() }
 
 // Send queues a copy of a slow-path reply for transmission on this
 // worker's queue. Safe from any goroutine.
-func (w *Worker) Send(dst *frame.Meta, payload []byte) error {
+func (w *Worker) Send(dst *handoff.Meta, payload []byte) error {
 	dst.SrcMAC = w.cfg.IfMAC
 	bp := w.bufs.Get().(*[]byte)
 	*bp = append((*bp)[:0], payload...)
@@ -199,7 +200,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		sock = w.cfg.Socket
 		rx   = make([]xsk.Desc, batch)
 		tx   = make([]xsk.Desc, 0, batch+replyQueue)
-		meta frame.Meta
+		meta handoff.Meta
 		view dhcpview.View
 	)
 	for ctx.Err() == nil {
@@ -332,7 +333,7 @@ func (t *waiter) close() { t.f.Close() }
 
 // answer builds the ACK for a renewal whose lease the cache may reuse.
 // It allocates nothing: the reply goes straight into a TX frame.
-func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *frame.Meta, now int64) (xsk.Desc, bool) {
+func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, now int64) (xsk.Desc, bool) {
 	c := w.cfg.Cache
 	if c == nil || (w.cfg.Service != nil && !w.cfg.Service.Enabled()) || v.Parse(payload) != nil || !v.IsRenewal() {
 		return xsk.Desc{}, false

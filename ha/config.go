@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"xdhcp/slowpath/config"
+	"xdhcp/config"
 )
 
 // Mode is the HA mode of a relationship.

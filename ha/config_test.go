@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"xdhcp/slowpath/config"
+	"xdhcp/config"
 )
 
 const minimalHA = `{"high-availability": [{

@@ -16,7 +16,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netlink"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 const keaHooks = "/usr/lib/x86_64-linux-gnu/kea/hooks"

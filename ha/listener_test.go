@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"xdhcp/control"
+	"xdhcp/lease"
 	"xdhcp/slowpath"
-	"xdhcp/slowpath/lease"
 )
 
 // writePKI makes a CA and one certificate (no IP SANs: Kea does not check

@@ -17,11 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/slowpath"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
 )
 
 type memLeases struct{}

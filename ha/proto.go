@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"xdhcp/control"
+	"xdhcp/lease"
 	"xdhcp/slowpath"
-	"xdhcp/slowpath/lease"
 )
 
 // Wire format of Kea 2.2's HA exchanges (kea-2.2-reference.md §1). Struct

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // compact strips Kea's pretty-printing from a captured body; Kea prints

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"xdhcp/control"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // ErrUpdateFailed wraps every failed awaited lease update: the caller must

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // TestReplicateParallelAndParked checks that lease updates to the partner

@@ -3,7 +3,7 @@ package ha
 import (
 	"slices"
 
-	"xdhcp/bpf"
+	"xdhcp/ha/lbhash"
 )
 
 // DHCPv4 message types that HA balances and scopes (§2.7); any other type
@@ -102,7 +102,7 @@ func (r *Relationship) ScopeOf(key []byte) (scope string, ok bool) {
 	if len(key) == 0 {
 		return "", false
 	}
-	return r.scopeOf(bpf.LoadBalanceHash(key)), true
+	return r.scopeOf(lbhash.Sum(key)), true
 }
 
 // InScope reports whether this server processes an HA-type query from the

@@ -20,8 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"xdhcp/lease"
 	"xdhcp/slowpath"
-	"xdhcp/slowpath/lease"
 )
 
 // Leases is what HA reads of the local lease database; *lease.Store

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"xdhcp/control"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // syncStats is the progress of the last (or running) synchronization.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"xdhcp/control"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // LeaseAdmin is what the lease commands need of the store beyond LeaseStore.

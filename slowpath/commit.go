@@ -3,7 +3,7 @@ package slowpath
 import (
 	"sync/atomic"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // Asynchronous lease commits.

@@ -11,8 +11,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/fastpath/frame"
-	"xdhcp/slowpath/lease"
+	"xdhcp/handoff"
+	"xdhcp/lease"
 )
 
 // gateStore holds every async commit until the test lets it land, as a
@@ -108,7 +108,7 @@ func (h *harness) enqueue(m *dhcpv4.DHCPv4) {
 func (h *harness) enqueueRaw(src [6]byte, data []byte) {
 	p := h.pool.Get()
 	p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = 2, "eth0", serverAddr, [6]byte{2, 0, 0, 0, 0, 1}
-	p.Meta, p.Out = frame.Meta{SrcMAC: src, SrcPort: 68, DstPort: 67}, h.out
+	p.Meta, p.Out = handoff.Meta{SrcMAC: src, SrcPort: 68, DstPort: 67}, h.out
 	p.SetData(data)
 	h.srv.Enqueue(p)
 }

@@ -10,11 +10,10 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/fastpath"
-	"xdhcp/fastpath/frame"
+	"xdhcp/config"
+	"xdhcp/handoff"
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // BenchmarkDORA measures the slow path's cost of one new lease (DISCOVER,
@@ -37,7 +36,7 @@ func BenchmarkDORA(b *testing.B) {
 // not recorded.
 type yiaddrSender struct{ last atomic.Uint32 }
 
-func (y *yiaddrSender) Send(_ *frame.Meta, p []byte) error {
+func (y *yiaddrSender) Send(_ *handoff.Meta, p []byte) error {
 	if t := optionOffset(p, optMessageType); len(p) >= 20 && t > 0 && p[t] == byte(dhcpv4.MessageTypeOffer) {
 		y.last.Store(binary.BigEndian.Uint32(p[16:20]))
 	}
@@ -68,7 +67,7 @@ func benchDORA(b *testing.B, persist bool) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		out := &yiaddrSender{}
-		var pool fastpath.PacketPool
+		var pool handoff.PacketPool
 		disc, _ := dhcpv4.NewDiscovery(make([]byte, 6))
 		req, _ := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
 			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(self.AsSlice())),
@@ -83,7 +82,7 @@ func benchDORA(b *testing.B, persist bool) {
 			// released by the server (the worker loop's bookkeeping).
 			p := pool.Get()
 			p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = 2, "eth0", self, [6]byte{2, 0, 0, 0, 0, 1}
-			p.Meta, p.Out = frame.Meta{SrcPort: 68, DstPort: 67}, out
+			p.Meta, p.Out = handoff.Meta{SrcPort: 68, DstPort: 67}, out
 			p.SetData(data)
 			copy(p.Meta.SrcMAC[:], data[28:34])
 			r := srv.decode(p)

@@ -5,7 +5,7 @@ import (
 
 	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/leasecache"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // publish tells the fast path's lease cache about a lease the slow path

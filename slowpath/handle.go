@@ -8,8 +8,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
+	"xdhcp/config"
+	"xdhcp/lease"
 )
 
 // handle runs one request through Kea's processing order: classification,

@@ -5,8 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"xdhcp/config"
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/config"
 )
 
 // Hostile input: every field a client (or a relay between it and us)

@@ -14,9 +14,9 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/fastpath/frame"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
+	"xdhcp/config"
+	"xdhcp/handoff"
+	"xdhcp/lease"
 )
 
 // rawMsg is a BOOTREQUEST from Ethernet chaddr 00:11:22:33:44:01 (xid
@@ -38,7 +38,7 @@ type sizes struct {
 	n  []int
 }
 
-func (s *sizes) Send(dst *frame.Meta, payload []byte) error {
+func (s *sizes) Send(dst *handoff.Meta, payload []byte) error {
 	s.mu.Lock()
 	s.n = append(s.n, len(payload))
 	s.mu.Unlock()
@@ -50,7 +50,7 @@ func (s *sizes) Send(dst *frame.Meta, payload []byte) error {
 func (h *harness) raw(b []byte) []sent {
 	h.t.Helper()
 	p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-		Meta: frame.Meta{SrcPort: 68, DstPort: 67}, Data: b, Out: h.out}
+		Meta: handoff.Meta{SrcPort: 68, DstPort: 67}, Data: b, Out: h.out}
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)
 	}
@@ -180,7 +180,7 @@ func TestHostileHeaderAndOptions(t *testing.T) {
 			out := &sizes{capture: h.out}
 			before := h.counts()
 			p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-				Meta: frame.Meta{SrcPort: 68, DstPort: 67}, Data: append([]byte(nil), tc.b...), Out: out}
+				Meta: handoff.Meta{SrcPort: 68, DstPort: 67}, Data: append([]byte(nil), tc.b...), Out: out}
 			if r := h.srv.decode(p); r != nil {
 				h.srv.process(r)
 			}
@@ -350,7 +350,7 @@ func TestSpoofedGiaddr(t *testing.T) {
 func TestDiscoverStormOneMAC(t *testing.T) {
 	h := newHarness(t, testConfig) // packet-queue-size 64
 	pkt := func(m *dhcpv4.DHCPv4) *Packet {
-		return &Packet{IfName: "eth0", IfAddr: serverAddr, Meta: frame.Meta{SrcMAC: [6]byte(m.ClientHWAddr)}, Data: m.ToBytes(), Out: h.out}
+		return &Packet{IfName: "eth0", IfAddr: serverAddr, Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr)}, Data: m.ToBytes(), Out: h.out}
 	}
 	flood := discover("00:66:66:66:66:66")
 	for range 1000 {

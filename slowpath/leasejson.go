@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // LeaseJSON is Kea's Lease4 element (kea-2.2-reference.md §1.3).

@@ -4,7 +4,7 @@ import (
 	"net/netip"
 	"sync"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // offerTable remembers addresses offered but not yet requested, so that one

@@ -5,13 +5,13 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/insomniacslk/dhcp/dhcpv4"
+	"xdhcp/handoff"
 
-	"xdhcp/fastpath"
+	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
 // Packet is a request as a transport hands it over.
-type Packet = fastpath.Packet
+type Packet = handoff.Packet
 
 // Option codes the server reads or writes itself.
 const (

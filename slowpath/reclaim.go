@@ -3,7 +3,7 @@ package slowpath
 import (
 	"time"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // housekeeping runs the timers: offer expiry every second, expired-lease

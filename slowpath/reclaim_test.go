@@ -8,7 +8,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // TestReclaimDeclined: a declined address comes back to the pool when its

@@ -6,9 +6,9 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/fastpath/frame"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
+	"xdhcp/config"
+	"xdhcp/handoff"
+	"xdhcp/lease"
 )
 
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
@@ -26,7 +26,7 @@ type replyBuf struct {
 	levels [][]config.Option
 	lvArr  [8][]config.Option
 	out    []byte
-	meta   frame.Meta
+	meta   handoff.Meta
 	siaddr netip.Addr
 }
 
@@ -193,7 +193,7 @@ func (s *Server) sendNak(r *request, why string) {
 func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, rb *replyBuf) {
 	p := r.pkt
 	m := &rb.meta
-	*m = frame.Meta{
+	*m = handoff.Meta{
 		SrcMAC:  p.IfMAC,
 		NVLAN:   p.Meta.NVLAN,
 		VLAN:    p.Meta.VLAN,

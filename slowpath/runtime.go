@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 
+	"xdhcp/config"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/slowpath/alloc"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
 )
 
 // runtime is a configuration with everything the server derives from it:

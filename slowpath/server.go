@@ -13,11 +13,11 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/fastpath"
+	"xdhcp/config"
 	"xdhcp/fastpath/leasecache"
+	"xdhcp/handoff"
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // LeaseStore is what the server needs of the lease store; *lease.Store
@@ -65,7 +65,7 @@ type Deps struct {
 	Now   func() time.Time
 }
 
-var _ fastpath.Handler = (*Server)(nil)
+var _ handoff.Handler = (*Server)(nil)
 
 // Server is the DHCPv4 slow path.
 type Server struct {

@@ -10,12 +10,11 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"xdhcp/config"
 	"xdhcp/control"
-	"xdhcp/fastpath"
-	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 const testConfig = `{ "Dhcp4": {
@@ -75,7 +74,7 @@ func (c *countingStore) count() int {
 }
 
 type sent struct {
-	dst frame.Meta
+	dst handoff.Meta
 	msg *dhcpv4.DHCPv4
 }
 
@@ -84,7 +83,7 @@ type capture struct {
 	out []sent
 }
 
-func (c *capture) Send(dst *frame.Meta, payload []byte) error {
+func (c *capture) Send(dst *handoff.Meta, payload []byte) error {
 	// An undecodable reply is recorded with a nil msg, for the test to fail on.
 	m, _ := dhcpv4.FromBytes(payload)
 	c.mu.Lock()
@@ -108,7 +107,7 @@ type harness struct {
 	reg   *stats.Registry
 	out   *capture
 	now   time.Time
-	pool  fastpath.PacketPool // packets of enqueue
+	pool  handoff.PacketPool // packets of enqueue
 }
 
 var serverAddr = netip.MustParseAddr("192.0.2.1")
@@ -138,7 +137,7 @@ func newHarness(t *testing.T, cfgText string) *harness {
 func (h *harness) exchange(m *dhcpv4.DHCPv4) []sent {
 	h.t.Helper()
 	p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-		Meta: frame.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out}
+		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out}
 	if m.GatewayIPAddr != nil && !m.GatewayIPAddr.IsUnspecified() {
 		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay
 	}
@@ -472,7 +471,7 @@ func TestConcurrentClientsGetDistinctAddresses(t *testing.T) {
 			defer wg.Done()
 			hw := net.HardwareAddr{0x02, 0, 0, 0, byte(i >> 8), byte(i)}
 			d, _ := dhcpv4.NewDiscovery(hw)
-			h.srv.Enqueue(&Packet{IfName: "eth0", IfAddr: serverAddr, Meta: frame.Meta{SrcMAC: [6]byte(hw)}, Data: d.ToBytes(), Out: h.out})
+			h.srv.Enqueue(&Packet{IfName: "eth0", IfAddr: serverAddr, Meta: handoff.Meta{SrcMAC: [6]byte(hw)}, Data: d.ToBytes(), Out: h.out})
 		}(i)
 	}
 	wg.Wait()

@@ -6,7 +6,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // serverStats are the global statistics, with Kea's names. They are created

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // Kea's lease-database on-fail policies, applied to lease file faults.

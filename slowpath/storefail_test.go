@@ -13,7 +13,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/slowpath/lease"
+	"xdhcp/lease"
 )
 
 // faultStore refuses every commit with a storage fault while failing is

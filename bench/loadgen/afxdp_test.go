@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 	"xdhcp/internal/lab"
 )
 
@@ -34,7 +35,7 @@ func TestRxProgramVerdicts(t *testing.T) {
 	}
 	defer rp.close()
 	payload := make([]byte, 300)
-	mk := func(m frame.Meta) []byte {
+	mk := func(m handoff.Meta) []byte {
 		b := make([]byte, 1500)
 		n, err := frame.Build(b, &m, payload)
 		if err != nil {
@@ -42,7 +43,7 @@ func TestRxProgramVerdicts(t *testing.T) {
 		}
 		return b[:n]
 	}
-	reply := frame.Meta{SrcMAC: [6]byte{2, 0, 0, 0, 0, 1}, DstMAC: [6]byte{2, 0x58, 0, 0, 0, 1}, SrcIP: [4]byte{10, 0, 0, 1},
+	reply := handoff.Meta{SrcMAC: [6]byte{2, 0, 0, 0, 0, 1}, DstMAC: [6]byte{2, 0x58, 0, 0, 0, 1}, SrcIP: [4]byte{10, 0, 0, 1},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 67, DstPort: 68}
 	relayed := reply
 	relayed.DstPort = 67

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // Flood sends broadcast DISCOVERs from one MAC as fast as tr takes them
@@ -14,7 +14,7 @@ func Flood(ctx context.Context, tr Transport, mac [6]byte, d time.Duration) (uin
 	const batch = 64
 	frames := make([][]byte, batch)
 	scr := make([]byte, maxPayload)
-	m := frame.Meta{SrcMAC: mac, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
+	m := handoff.Meta{SrcMAC: mac, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
 	for i := range frames {
 		r := request{msgType: msgDiscover, xid: uint32(i) + 1, mac: mac}
 		frames[i] = make([]byte, FrameBufLen)

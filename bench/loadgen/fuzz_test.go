@@ -7,6 +7,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // nopTransport discards frames; the fuzz target drives handle directly.
@@ -30,7 +31,7 @@ func FuzzHandle(f *testing.F) {
 		dhcpv4.WithOption(dhcpv4.OptServerIdentifier([]byte{10, 0, 0, 1})))
 	offer.OpCode = dhcpv4.OpcodeBootReply
 	buf := make([]byte, 1500)
-	m := frame.Meta{SrcMAC: [6]byte{2, 9, 9, 9, 9, 9}, DstMAC: mac, SrcIP: [4]byte{10, 0, 0, 1}, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 67, DstPort: 68}
+	m := handoff.Meta{SrcMAC: [6]byte{2, 9, 9, 9, 9, 9}, DstMAC: mac, SrcIP: [4]byte{10, 0, 0, 1}, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 67, DstPort: 68}
 	n, err := frame.Build(buf, &m, offer.ToBytes())
 	if err != nil {
 		f.Fatal(err)
@@ -47,7 +48,7 @@ func FuzzHandle(f *testing.F) {
 		g.pipe = newChanPipeNoRx(g)
 		g.startDORA(0, 0)
 		// Accept the fuzzer's transaction id so that deeper paths run.
-		if p, err := frame.Parse(b, &frame.Meta{}); err == nil {
+		if p, err := frame.Parse(b, &handoff.Meta{}); err == nil {
 			if d, err := dhcpv4.FromBytes(p); err == nil {
 				g.clients[0].xid = uint32(d.TransactionID[0])<<24 | uint32(d.TransactionID[1])<<16 | uint32(d.TransactionID[2])<<8 | uint32(d.TransactionID[3])
 			}

@@ -42,6 +42,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // Mode selects how new exchanges are paced.
@@ -741,12 +742,12 @@ func (g *Generator) circuitID(idx uint32) []byte {
 
 // meta returns the headers for a message of client idx: broadcast from
 // 0.0.0.0 (or from ciaddr), or unicast to the server, or through the relay.
-func (g *Generator) meta(idx uint32, unicast bool, src [4]byte) frame.Meta {
+func (g *Generator) meta(idx uint32, unicast bool, src [4]byte) handoff.Meta {
 	mac := g.MAC(int(idx))
 	if g.cfg.Relay {
-		return frame.Meta{SrcMAC: g.tr.MAC(), DstMAC: g.cfg.ServerMAC, SrcIP: g.cfg.RelayAddr.As4(), DstIP: g.cfg.ServerAddr.As4(), SrcPort: 67, DstPort: 67}
+		return handoff.Meta{SrcMAC: g.tr.MAC(), DstMAC: g.cfg.ServerMAC, SrcIP: g.cfg.RelayAddr.As4(), DstIP: g.cfg.ServerAddr.As4(), SrcPort: 67, DstPort: 67}
 	}
-	m := frame.Meta{SrcMAC: mac, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, SrcIP: src, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
+	m := handoff.Meta{SrcMAC: mac, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, SrcIP: src, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
 	if unicast && g.macKnown {
 		m.DstMAC = g.serverMAC
 		m.DstIP = g.clients[idx].server
@@ -814,7 +815,7 @@ func (g *Generator) sendRelease(idx uint32, now int64) {
 // queue builds the frame into the next lent TX buffer from its template,
 // flushing a full batch. When the transport lends no buffer (every TX
 // frame in flight), the frame is counted attempted and not sent.
-func (g *Generator) queue(m *frame.Meta, r *request) {
+func (g *Generator) queue(m *handoff.Meta, r *request) {
 	st := g.st
 	st.txAttempted++
 	if g.txN == g.txAvail {
@@ -1003,7 +1004,7 @@ func (g *Generator) handleFrame(b []byte) { g.handle(b, g.rxAt, g.ph) }
 func (g *Generator) handle(b []byte, at int64, ph phase) {
 	st := g.st
 	st.received++
-	var m frame.Meta
+	var m handoff.Meta
 	payload, err := frame.Parse(b, &m)
 	if err != nil {
 		st.malformed++
@@ -1237,7 +1238,7 @@ func (g *Generator) claim(idx uint32, a [4]byte) bool {
 
 // relayEchoed checks that a relayed reply came back to the relay: giaddr
 // unchanged, to port 67, and option 82 (if echoed) with our circuit-id.
-func (g *Generator) relayEchoed(v *replyView, idx uint32, m *frame.Meta) bool {
+func (g *Generator) relayEchoed(v *replyView, idx uint32, m *handoff.Meta) bool {
 	if netip.AddrFrom4(v.giaddr) != g.cfg.RelayAddr || m.DstPort != 67 {
 		return false
 	}
@@ -1245,7 +1246,7 @@ func (g *Generator) relayEchoed(v *replyView, idx uint32, m *frame.Meta) bool {
 }
 
 // learnServer remembers the server's MAC for unicast renewals in direct mode.
-func (g *Generator) learnServer(m *frame.Meta) {
+func (g *Generator) learnServer(m *handoff.Meta) {
 	if !g.macKnown && !g.cfg.Relay {
 		g.serverMAC, g.macKnown = m.SrcMAC, true
 	}

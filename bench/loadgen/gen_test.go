@@ -14,6 +14,7 @@ import (
 
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 	"xdhcp/internal/lab"
 )
 
@@ -135,7 +136,7 @@ func (r *responder) serve() {
 
 // reply builds the answer to one request frame into out.
 func (r *responder) reply(b, out []byte) int {
-	var m frame.Meta
+	var m handoff.Meta
 	payload, err := frame.Parse(b, &m)
 	if err != nil {
 		return 0
@@ -197,7 +198,7 @@ func (r *responder) reply(b, out []byte) int {
 	if r.fault == faultGarbage {
 		data = data[:20]
 	}
-	om := frame.Meta{SrcMAC: m.DstMAC, DstMAC: mac, SrcIP: srvAddr.As4(), DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 67, DstPort: 68}
+	om := handoff.Meta{SrcMAC: m.DstMAC, DstMAC: mac, SrcIP: srvAddr.As4(), DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 67, DstPort: 68}
 	if gi := req.GatewayIPAddr.To4(); gi != nil && !gi.IsUnspecified() {
 		om.DstMAC, om.DstIP, om.DstPort = m.SrcMAC, [4]byte(gi), 67
 	}

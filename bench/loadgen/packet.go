@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // DHCP message types (option 53).
@@ -113,7 +114,7 @@ func buildPayload(b []byte, r *request) int {
 
 // buildFrame writes a full Ethernet frame for r into dst (FrameBufLen
 // bytes) with the given headers and returns its length.
-func buildFrame(dst []byte, m *frame.Meta, r *request, scratch []byte) (int, error) {
+func buildFrame(dst []byte, m *handoff.Meta, r *request, scratch []byte) (int, error) {
 	n := buildPayload(scratch, r)
 	return frame.Build(dst, m, scratch[:n])
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // testReply encodes a server reply with insomniacslk/dhcp.
@@ -115,7 +116,7 @@ func TestHandleAllocs(t *testing.T) {
 	p := testReply(t, dhcpv4.MessageTypeAck)
 	p[offChaddr+5] = 1
 	fr := make([]byte, 1500)
-	m := frame.Meta{SrcMAC: [6]byte{2, 9, 9, 9, 9, 9}, DstMAC: g.MAC(1), SrcIP: [4]byte{10, 0, 0, 1}, DstIP: [4]byte{10, 0, 0, 9}, SrcPort: 67, DstPort: 68}
+	m := handoff.Meta{SrcMAC: [6]byte{2, 9, 9, 9, 9, 9}, DstMAC: g.MAC(1), SrcIP: [4]byte{10, 0, 0, 1}, DstIP: [4]byte{10, 0, 0, 9}, SrcPort: 67, DstPort: 68}
 	n, err := frame.Build(fr, &m, p)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +201,7 @@ func TestTemplateMatchesBuildFrame(t *testing.T) {
 			r.ciaddr, r.giaddr = [4]byte{10, rb(), rb(), rb()}, [4]byte{10, 0, 0, 2}
 			r.circuit = []byte("c" + string([]byte{'0' + byte(i%10), 'a', 'b', 'c', 'd', 'e', 'f', '1'}))
 		}
-		m := frame.Meta{SrcMAC: [6]byte{rb(), rb(), 3, 4, 5, 6}, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, rb()},
+		m := handoff.Meta{SrcMAC: [6]byte{rb(), rb(), 3, 4, 5, 6}, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, rb()},
 			SrcIP: [4]byte{rb(), rb(), 0, 1}, DstIP: [4]byte{255, rb(), 255, 255}, SrcPort: 68, DstPort: 67}
 		n1, err := buildFrame(a, &m, &r, scr)
 		if err != nil {
@@ -215,7 +216,7 @@ func TestTemplateMatchesBuildFrame(t *testing.T) {
 		t.Fatalf("%d templates for a handful of shapes", len(ts.list))
 	}
 	r := request{msgType: msgRequest, xid: 1, mac: [6]byte{2, 0x58, 0, 0, 0, 1}, ciaddr: [4]byte{10, 0, 0, 9}}
-	m := frame.Meta{SrcIP: r.ciaddr, DstIP: [4]byte{10, 0, 0, 1}, SrcPort: 68, DstPort: 67}
+	m := handoff.Meta{SrcIP: r.ciaddr, DstIP: [4]byte{10, 0, 0, 1}, SrcPort: 68, DstPort: 67}
 	tp := ts.get(&r)
 	if n := testing.AllocsPerRun(200, func() { r.xid++; tp.build(b, &m, &r) }); n != 0 {
 		t.Fatalf("%v allocations per template build", n)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // A template is a prebuilt request frame of one shape (message type and
@@ -133,7 +134,7 @@ func sumAt(b []byte, off int) uint32 {
 // build writes the frame of m and r into dst (at least FrameBufLen bytes)
 // from the template and returns its length. It handles what the engine
 // sends: no VLAN tags, the default TTL.
-func (t *template) build(dst []byte, m *frame.Meta, r *request) int {
+func (t *template) build(dst []byte, m *handoff.Meta, r *request) int {
 	n := copy(dst, t.frame)
 	copy(dst[0:6], m.DstMAC[:])
 	copy(dst[6:12], m.SrcMAC[:])

@@ -10,10 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
 	"xdhcp/internal/testpki"
 
+	"xdhcp/config"
 	"xdhcp/control"
-	"xdhcp/slowpath/config"
 )
 
 // startServer runs a control.Server with an echo command on the given

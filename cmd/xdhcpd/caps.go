@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"xdhcp/slowpath/config"
+	"xdhcp/config"
 )
 
 // capability numbers not in every x/sys release's constant set.

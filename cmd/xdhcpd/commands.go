@@ -7,8 +7,8 @@ import (
 	"os"
 	"runtime"
 
+	"xdhcp/config"
 	"xdhcp/control"
-	"xdhcp/slowpath/config"
 )
 
 // registerCommands adds the daemon-level commands: configuration,

@@ -16,15 +16,15 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/ha"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/slowpath"
-	"xdhcp/slowpath/config"
-	"xdhcp/slowpath/lease"
 )
 
 // daemon is one running xdhcpd: the wiring of store, server, transports

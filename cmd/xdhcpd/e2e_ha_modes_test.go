@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"xdhcp/bpf"
+	"xdhcp/ha/lbhash"
 )
 
 // TestE2EHACommunicationRecovery cuts only the link between the servers
@@ -53,7 +53,7 @@ func TestE2EHACommunicationRecovery(t *testing.T) {
 	mine := map[string][]string{} // server → addresses it granted
 	view := map[string]string{}
 	for i, o := range outs {
-		want := []string{"server1", "server2"}[bpf.LoadBalanceHash(cs[i].key())%2]
+		want := []string{"server1", "server2"}[lbhash.Sum(cs[i].key())%2]
 		if got := o.servers(); !slices.Equal(got, []string{srvIP[want]}) || o.addr() == "" {
 			t.Errorf("client %s during the cut: offers %v, ACK %q; want exactly %s's", cs[i], got, o.addr(), want)
 			continue

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"xdhcp/bpf"
+	"xdhcp/ha/lbhash"
 )
 
 // haPair builds the two-server lab of most tests: s1 10.99.0.1 and s2
@@ -248,12 +248,12 @@ func haLBClients(t *testing.T) ([]haClient, []string) {
 	gen := haClients(5, 40)
 	for _, c := range gen {
 		cs = append(cs, c)
-		want = append(want, []string{"server1", "server2"}[bpf.LoadBalanceHash(c.key())%2])
+		want = append(want, []string{"server1", "server2"}[lbhash.Sum(c.key())%2])
 	}
 	// The vectors must agree with the hash the daemon and XDP use.
 	for i, v := range haScopeVectors {
-		if got := []string{"server1", "server2"}[bpf.LoadBalanceHash(cs[i].key())%2]; got != v.server {
-			t.Fatalf("bpf.LoadBalanceHash disagrees with the reference vector %+v: %s", v, got)
+		if got := []string{"server1", "server2"}[lbhash.Sum(cs[i].key())%2]; got != v.server {
+			t.Fatalf("lbhash.Sum disagrees with the reference vector %+v: %s", v, got)
 		}
 	}
 	return cs, want
@@ -307,7 +307,7 @@ func TestE2EHALoadBalancing(t *testing.T) {
 			for i, o := range outs {
 				got := o.servers()
 				if !slices.Equal(got, []string{srvIP[want[i]]}) {
-					t.Errorf("client %s (hash %d): offers from %v, want exactly %s", cs[i], bpf.LoadBalanceHash(cs[i].key()), got, want[i])
+					t.Errorf("client %s (hash %d): offers from %v, want exactly %s", cs[i], lbhash.Sum(cs[i].key()), got, want[i])
 					continue
 				}
 				if a := o.offers[0].YourIPAddr.String(); !strings.HasPrefix(a, pool[want[i]]) {

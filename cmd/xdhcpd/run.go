@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"xdhcp/slowpath/config"
+	"xdhcp/config"
 )
 
 // version is the xdhcp release; the Kea version it follows is in versionText.

@@ -13,6 +13,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // soakBcast is the Ethernet broadcast address.
@@ -20,7 +21,7 @@ var soakBcast = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // soakUDP builds an Ethernet/IPv4/UDP frame around payload.
 func soakUDP(src, dst [6]byte, srcIP, dstIP [4]byte, sport, dport uint16, payload []byte) []byte {
-	m := frame.Meta{SrcMAC: src, DstMAC: dst, SrcIP: srcIP, DstIP: dstIP, SrcPort: sport, DstPort: dport}
+	m := handoff.Meta{SrcMAC: src, DstMAC: dst, SrcIP: srcIP, DstIP: dstIP, SrcPort: sport, DstPort: dport}
 	b := make([]byte, frame.HeaderLen(&m)+len(payload)+frame.MinFrameLen)
 	n, err := frame.Build(b, &m, payload)
 	if err != nil {
@@ -291,7 +292,7 @@ func TestSoakHostileFrames(t *testing.T) {
 			t.Errorf("%s: frame of %d bytes", name, len(f))
 		}
 	}
-	var m frame.Meta
+	var m handoff.Meta
 	payload, err := frame.Parse(soakDiscover([6]byte{2, 1, 2, 3, 4, 5}, 7), &m)
 	if err != nil {
 		t.Fatalf("discover: %v", err)

@@ -16,12 +16,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/bpf"
+	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/internal/stats"
 	"xdhcp/slowpath"
-	"xdhcp/slowpath/config"
 )
 
 // xdpPath is the XDP front end of the daemon: one loaded program, attached

@@ -40,6 +40,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // DefaultRcvBuf is the receive buffer asked for when Options.RcvBuf is 0:
@@ -70,7 +71,7 @@ type Options struct {
 // Aux is per-frame information that is not in the frame bytes.
 type Aux struct {
 	// VLAN is a tag the kernel removed from the frame, valid if HasVLAN.
-	VLAN    frame.VLANTag
+	VLAN    handoff.VLANTag
 	HasVLAN bool
 	// Truncated reports that the frame was longer than its buffer; OrigLen
 	// is its length on the wire.

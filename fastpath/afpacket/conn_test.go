@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 	"xdhcp/internal/lab"
 )
 
@@ -81,7 +82,7 @@ func discover(mac [6]byte, xid uint32) []byte {
 // clientFrame builds a broadcast frame from the client's MAC with payload.
 func (p *pair) clientFrame(t *testing.T, dstPort uint16, payload []byte) []byte {
 	t.Helper()
-	m := frame.Meta{
+	m := handoff.Meta{
 		SrcMAC: p.cIface.MAC, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: dstPort,
 	}
@@ -138,12 +139,12 @@ func TestDiscoverArrives(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := readOne(t, p.sconn, 5*time.Second)
-	var m frame.Meta
+	var m handoff.Meta
 	got, err := frame.Parse(f, &m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := frame.Meta{
+	want := handoff.Meta{
 		SrcMAC: p.cIface.MAC, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67, TTL: 64,
 	}
@@ -188,7 +189,7 @@ func TestFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := readOne(t, p.sconn, 5*time.Second)
-	var m frame.Meta
+	var m handoff.Meta
 	got, err := frame.Parse(f, &m)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +264,7 @@ func TestWriteBatch100(t *testing.T) {
 			t.Fatalf("after %d frames: %v", count, err)
 		}
 		for i := range n {
-			var m frame.Meta
+			var m handoff.Meta
 			payload, err := frame.Parse(bufs[i][:lens[i]], &m)
 			if err != nil {
 				t.Fatal(err)
@@ -296,7 +297,7 @@ func TestTruncatedFrameReported(t *testing.T) {
 	if lens[0] != 100 || !aux[0].Truncated || aux[0].OrigLen != len(f) {
 		t.Fatalf("len %d aux %+v, want 100 bytes of a truncated %d-byte frame", lens[0], aux[0], len(f))
 	}
-	var m frame.Meta
+	var m handoff.Meta
 	if _, err := frame.Parse(bufs[0][:lens[0]], &m); !errors.Is(err, frame.ErrShort) {
 		t.Fatalf("parse of truncated frame: %v", err)
 	}
@@ -318,7 +319,7 @@ func TestBuiltFrameReachesUDPSocket(t *testing.T) {
 	}
 	defer sock.Close()
 	build := func(payload string) []byte {
-		m := frame.Meta{
+		m := handoff.Meta{
 			SrcMAC: p.cIface.MAC, DstMAC: p.sIface.MAC,
 			SrcIP: clientAddr.Addr().As4(), DstIP: serverAddr.Addr().As4(),
 			SrcPort: 5000, DstPort: 4243,

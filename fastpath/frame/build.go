@@ -1,11 +1,15 @@
 package frame
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"xdhcp/handoff"
+)
 
 // HeaderLen is the length of the Ethernet, VLAN, IPv4 and UDP headers that
 // Build writes for m: 42 bytes plus 4 per VLAN tag. NVLAN outside 0..2 is
 // clamped here; Build refuses it.
-func HeaderLen(m *Meta) int {
+func HeaderLen(m *handoff.Meta) int {
 	n := min(max(m.NVLAN, 0), MaxVLAN)
 	return ethHdrLen + n*vlanTagLen + ipv4HdrLen + udpHdrLen
 }
@@ -18,7 +22,7 @@ func HeaderLen(m *Meta) int {
 // hold the frame, and ErrBadHeader for an invalid Meta (NVLAN outside 0..2,
 // a TPID other than 0x8100/0x88a8, an inner S-tag) or a payload too large for
 // one IPv4 packet.
-func Build(dst []byte, m *Meta, payload []byte) (int, error) {
+func Build(dst []byte, m *handoff.Meta, payload []byte) (int, error) {
 	if m.NVLAN < 0 || m.NVLAN > MaxVLAN {
 		return 0, ErrBadHeader
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"xdhcp/handoff"
 )
 
 // refChecksum is RFC 1071 done the slow, obvious way (16-bit words, fold at
@@ -70,8 +72,8 @@ func TestFoldIncrementalUpdate(t *testing.T) {
 	}
 }
 
-func testMeta(nvlan int) Meta {
-	m := Meta{
+func testMeta(nvlan int) handoff.Meta {
+	m := handoff.Meta{
 		SrcMAC:  [6]byte{0x02, 0, 0, 0, 0, 1},
 		DstMAC:  [6]byte{0x02, 0, 0, 0, 0, 2},
 		SrcIP:   [4]byte{192, 0, 2, 1},
@@ -81,10 +83,10 @@ func testMeta(nvlan int) Meta {
 	}
 	switch nvlan {
 	case 1:
-		m.VLAN[0] = VLANTag{TPID: TPID8021Q, TCI: 0x2064} // PCP 1, VID 100
+		m.VLAN[0] = handoff.VLANTag{TPID: TPID8021Q, TCI: 0x2064} // PCP 1, VID 100
 	case 2:
-		m.VLAN[0] = VLANTag{TPID: TPID8021AD, TCI: 0x000a}
-		m.VLAN[1] = VLANTag{TPID: TPID8021Q, TCI: 0xe0c8} // PCP 7, VID 200
+		m.VLAN[0] = handoff.VLANTag{TPID: TPID8021AD, TCI: 0x000a}
+		m.VLAN[1] = handoff.VLANTag{TPID: TPID8021Q, TCI: 0xe0c8} // PCP 7, VID 200
 	}
 	return m
 }
@@ -116,7 +118,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 					t.Fatalf("padding byte %d = %#x", i, buf[i])
 				}
 			}
-			var got Meta
+			var got handoff.Meta
 			p, err := Parse(buf[:n], &got)
 			if err != nil {
 				t.Fatalf("vlan %d len %d: parse: %v", nvlan, plen, err)
@@ -134,7 +136,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 
 // checkChecksums verifies the IPv4 and UDP checksums of a built frame with
 // refChecksum.
-func checkChecksums(t *testing.T, f []byte, m *Meta, plen int) {
+func checkChecksums(t *testing.T, f []byte, m *handoff.Meta, plen int) {
 	t.Helper()
 	ipOff := 14 + 4*m.NVLAN
 	ip := f[ipOff : ipOff+20]
@@ -179,11 +181,11 @@ func TestBuildDefaultsAndErrors(t *testing.T) {
 	if _, err := Build(make([]byte, 100), &m, make([]byte, 60)); !errors.Is(err, ErrShort) {
 		t.Errorf("dst too small for payload: %v, want ErrShort", err)
 	}
-	bad := []func(*Meta){
-		func(m *Meta) { m.NVLAN = 3 },
-		func(m *Meta) { m.NVLAN = -1 },
-		func(m *Meta) { m.VLAN[0].TPID = 0x9100 },
-		func(m *Meta) { m.NVLAN = 2; m.VLAN[1].TPID = TPID8021AD },
+	bad := []func(*handoff.Meta){
+		func(m *handoff.Meta) { m.NVLAN = 3 },
+		func(m *handoff.Meta) { m.NVLAN = -1 },
+		func(m *handoff.Meta) { m.VLAN[0].TPID = 0x9100 },
+		func(m *handoff.Meta) { m.NVLAN = 2; m.VLAN[1].TPID = TPID8021AD },
 	}
 	for i, f := range bad {
 		m := testMeta(1)
@@ -225,15 +227,15 @@ func handFrame() []byte {
 
 func TestParseHandEncoded(t *testing.T) {
 	f := handFrame()
-	var m Meta
+	var m handoff.Meta
 	p, err := Parse(f, &m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Meta{
+	want := handoff.Meta{
 		DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		SrcMAC: [6]byte{0x02, 0x11, 0x22, 0x33, 0x44, 0x55},
-		NVLAN:  1, VLAN: [2]VLANTag{{TPID: 0x8100, TCI: 5}},
+		NVLAN:  1, VLAN: [2]handoff.VLANTag{{TPID: 0x8100, TCI: 5}},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67, TTL: 1,
 	}
 	if m != want {
@@ -249,7 +251,7 @@ func TestParseDiscoverFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m Meta
+	var m handoff.Meta
 	p, err := Parse(f, &m)
 	if err != nil {
 		t.Fatal(err)
@@ -303,13 +305,13 @@ func TestParseErrors(t *testing.T) {
 		{"udp length < 8", edit(func(b []byte) { b[51] = 7 }), ErrBadHeader},
 	}
 	for _, c := range cases {
-		var m Meta
+		var m handoff.Meta
 		if _, err := Parse(c.b, &m); !errors.Is(err, c.want) {
 			t.Errorf("%s: err %v, want %v", c.name, err, c.want)
 		}
 	}
 	// The unedited frame parses: the cases above fail for their reason.
-	var m Meta
+	var m handoff.Meta
 	if _, err := Parse(base, &m); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +335,7 @@ func TestParseTruncatedEverywhere(t *testing.T) {
 			end -= 6
 		}
 		for i := range end {
-			var m Meta
+			var m handoff.Meta
 			if p, err := Parse(f[:i], &m); err == nil {
 				t.Fatalf("frame %d cut at %d: parsed, payload %d bytes", fi, i, len(p))
 			}
@@ -345,7 +347,7 @@ func TestAllocs(t *testing.T) {
 	m := testMeta(2)
 	payload := make([]byte, 300)
 	buf := make([]byte, 1514)
-	var got Meta
+	var got handoff.Meta
 	allocs := testing.AllocsPerRun(100, func() {
 		n, err := Build(buf, &m, payload)
 		if err != nil {
@@ -383,7 +385,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(buf[:n])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var m Meta
+		var m handoff.Meta
 		p, err := Parse(b, &m)
 		if err != nil {
 			return
@@ -399,7 +401,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rebuild: %v", err)
 		}
-		var m2 Meta
+		var m2 handoff.Meta
 		p2, err := Parse(buf[:n], &m2)
 		if err != nil {
 			t.Fatalf("reparse: %v", err)

@@ -3,6 +3,8 @@ package frame
 import (
 	"encoding/binary"
 	"errors"
+
+	"xdhcp/handoff"
 )
 
 // Parse errors. They are sentinels so that the packet path can count them
@@ -56,7 +58,7 @@ const (
 // CHECKSUM_PARTIAL, with the UDP checksum field holding only the pseudo-header
 // sum, so checking it would drop good packets; on real NICs the hardware
 // checks it. It accepts any UDP port: callers check m.DstPort.
-func Parse(b []byte, m *Meta) (payload []byte, err error) {
+func Parse(b []byte, m *handoff.Meta) (payload []byte, err error) {
 	if len(b) < ethHdrLen {
 		return nil, ErrShort
 	}
@@ -65,7 +67,7 @@ func Parse(b []byte, m *Meta) (payload []byte, err error) {
 	etype := binary.BigEndian.Uint16(b[12:14])
 	off := ethHdrLen
 	m.NVLAN = 0
-	m.VLAN = [MaxVLAN]VLANTag{}
+	m.VLAN = [MaxVLAN]handoff.VLANTag{}
 	for etype == TPID8021Q || etype == TPID8021AD {
 		if m.NVLAN == MaxVLAN {
 			// A third tag: nothing we serve is stacked that deep.
@@ -78,7 +80,7 @@ func Parse(b []byte, m *Meta) (payload []byte, err error) {
 		if len(b) < off+vlanTagLen {
 			return nil, ErrShort
 		}
-		m.VLAN[m.NVLAN] = VLANTag{TPID: etype, TCI: binary.BigEndian.Uint16(b[off:])}
+		m.VLAN[m.NVLAN] = handoff.VLANTag{TPID: etype, TCI: binary.BigEndian.Uint16(b[off:])}
 		m.NVLAN++
 		etype = binary.BigEndian.Uint16(b[off+2:])
 		off += vlanTagLen

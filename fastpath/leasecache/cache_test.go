@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"xdhcp/fastpath/dhcpview"
-	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 func addr(i uint32) [4]byte {
@@ -243,7 +243,7 @@ func TestZeroAllocs(t *testing.T) {
 	if err := c.Put(e); err != nil {
 		t.Fatal(err)
 	}
-	reqM := frame.Meta{SrcMAC: [6]byte(clientMAC), DstMAC: serverMAC, SrcIP: e.Addr, DstIP: e.ServerID, SrcPort: 68, DstPort: 67}
+	reqM := handoff.Meta{SrcMAC: [6]byte(clientMAC), DstMAC: serverMAC, SrcIP: e.Addr, DstIP: e.ServerID, SrcPort: 68, DstPort: 67}
 	_, rm, _ := requestFrame(t, renew.ToBytes(), reqM)
 	payload := renew.ToBytes()
 	dst := make([]byte, 2048)
@@ -284,7 +284,7 @@ func BenchmarkRenewal(b *testing.B) {
 	if err := c.Put(e); err != nil {
 		b.Fatal(err)
 	}
-	reqM := frame.Meta{SrcMAC: [6]byte(clientMAC), DstMAC: serverMAC, SrcIP: e.Addr, DstIP: e.ServerID, SrcPort: 68, DstPort: 67}
+	reqM := handoff.Meta{SrcMAC: [6]byte(clientMAC), DstMAC: serverMAC, SrcIP: e.Addr, DstIP: e.ServerID, SrcPort: 68, DstPort: 67}
 	_, rm, _ := requestFrame(b, renew.ToBytes(), reqM)
 	payload := renew.ToBytes()
 	dst := make([]byte, 2048)

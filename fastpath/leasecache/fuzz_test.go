@@ -9,6 +9,7 @@ import (
 
 	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // FuzzBuildACK feeds arbitrary requests (outside input) and arbitrary entry
@@ -37,7 +38,7 @@ func FuzzBuildACK(f *testing.F) {
 		if r, ok := Reusable(&ent, &v, now); ok && r == 0 {
 			t.Fatal("reusable with zero lifetime")
 		}
-		m := frame.Meta{SrcMAC: [6]byte{2, 0, 0, 0, 0, 9}, NVLAN: 1, VLAN: [2]frame.VLANTag{{TPID: frame.TPID8021Q, TCI: 5}}}
+		m := handoff.Meta{SrcMAC: [6]byte{2, 0, 0, 0, 0, 9}, NVLAN: 1, VLAN: [2]handoff.VLANTag{{TPID: frame.TPID8021Q, TCI: 5}}}
 		dst := make([]byte, 2048)
 		n, err := BuildACK(dst, &v, &m, &ent, remaining, serverMAC)
 		if err != nil {
@@ -46,7 +47,7 @@ func FuzzBuildACK(f *testing.F) {
 			}
 			t.Fatalf("BuildACK: %v", err)
 		}
-		var am frame.Meta
+		var am handoff.Meta
 		p, err := frame.Parse(dst[:n], &am)
 		if err != nil {
 			t.Fatalf("frame.Parse: %v", err)

@@ -6,6 +6,7 @@ import (
 
 	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // BuildACK errors. Sentinels, so that the worker counts them without
@@ -65,11 +66,11 @@ func ACKLen(e *Entry) int {
 // request.
 //
 // BuildACK does not allocate. dst is overwritten up to the returned length.
-func BuildACK(dst []byte, req *dhcpview.View, reqMeta *frame.Meta, e *Entry, remaining uint32, srcMAC [6]byte) (int, error) {
+func BuildACK(dst []byte, req *dhcpview.View, reqMeta *handoff.Meta, e *Entry, remaining uint32, srcMAC [6]byte) (int, error) {
 	if len(e.Options) > MaxOptionsLen {
 		return 0, ErrBadEntryOptions
 	}
-	m := frame.Meta{
+	m := handoff.Meta{
 		SrcMAC:  srcMAC,
 		DstMAC:  reqMeta.SrcMAC,
 		NVLAN:   reqMeta.NVLAN,

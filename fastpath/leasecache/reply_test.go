@@ -12,19 +12,20 @@ import (
 
 	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 var serverMAC = [6]byte{0x02, 0x5e, 0, 0, 0, 0x01}
 
 // requestFrame wraps a request payload in the frame it arrived in.
-func requestFrame(t testing.TB, payload []byte, m frame.Meta) ([]byte, *frame.Meta, *dhcpview.View) {
+func requestFrame(t testing.TB, payload []byte, m handoff.Meta) ([]byte, *handoff.Meta, *dhcpview.View) {
 	t.Helper()
 	buf := make([]byte, 2048)
 	n, err := frame.Build(buf, &m, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got frame.Meta
+	var got handoff.Meta
 	p, err := frame.Parse(buf[:n], &got)
 	if err != nil {
 		t.Fatal(err)
@@ -79,14 +80,14 @@ func TestBuildACK(t *testing.T) {
 			if tt.entry != nil {
 				tt.entry(e)
 			}
-			reqM := frame.Meta{
+			reqM := handoff.Meta{
 				SrcMAC: [6]byte(clientMAC), DstMAC: serverMAC,
 				SrcIP: [4]byte(leaseIP), DstIP: [4]byte(serverIP),
 				SrcPort: 68, DstPort: 67, NVLAN: tt.nvlan,
-				VLAN: [2]frame.VLANTag{{TPID: frame.TPID8021AD, TCI: 100}, {TPID: frame.TPID8021Q, TCI: 0x2000 | 200}},
+				VLAN: [2]handoff.VLANTag{{TPID: frame.TPID8021AD, TCI: 100}, {TPID: frame.TPID8021Q, TCI: 0x2000 | 200}},
 			}
 			if tt.nvlan == 1 {
-				reqM.VLAN[0] = frame.VLANTag{TPID: frame.TPID8021Q, TCI: 42}
+				reqM.VLAN[0] = handoff.VLANTag{TPID: frame.TPID8021Q, TCI: 42}
 			}
 			if tt.relayed {
 				reqM.SrcMAC = [6]byte{0x02, 0x77, 0, 0, 0, 7} // the relay's router port
@@ -103,7 +104,7 @@ func TestBuildACK(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			var am frame.Meta
+			var am handoff.Meta
 			payload, err := frame.Parse(dst[:n], &am) // checks the IPv4 header checksum
 			if err != nil {
 				t.Fatalf("frame.Parse: %v", err)
@@ -211,7 +212,7 @@ func allZero(b []byte) bool {
 
 // checkUDPChecksum recomputes the UDP checksum of frame f independently of
 // the builder: pseudo-header plus UDP header and payload must fold to zero.
-func checkUDPChecksum(t *testing.T, f []byte, m *frame.Meta) {
+func checkUDPChecksum(t *testing.T, f []byte, m *handoff.Meta) {
 	t.Helper()
 	ipOff := 14 + 4*m.NVLAN
 	ihl := int(f[ipOff]&0x0f) * 4
@@ -245,7 +246,7 @@ func checkUDPChecksum(t *testing.T, f []byte, m *frame.Meta) {
 func TestBuildACKErrors(t *testing.T) {
 	sel, renew := requests(t, baseMods())
 	e := baseEntry(t, sel, 0)
-	_, rm, rv := requestFrame(t, renew.ToBytes(), frame.Meta{SrcPort: 68, DstPort: 67})
+	_, rm, rv := requestFrame(t, renew.ToBytes(), handoff.Meta{SrcPort: 68, DstPort: 67})
 	need := 42 + ACKLen(e)
 	if _, err := BuildACK(make([]byte, need-1), rv, rm, e, 10, serverMAC); !errors.Is(err, ErrNoRoom) {
 		t.Fatalf("short buffer: %v", err)
@@ -254,7 +255,7 @@ func TestBuildACKErrors(t *testing.T) {
 		t.Fatalf("exact buffer: %d %v", n, err)
 	}
 	// Neither giaddr nor ciaddr: nowhere to send a renewal reply.
-	_, _, sv := requestFrame(t, sel.ToBytes(), frame.Meta{SrcPort: 68, DstPort: 67})
+	_, _, sv := requestFrame(t, sel.ToBytes(), handoff.Meta{SrcPort: 68, DstPort: 67})
 	if _, err := BuildACK(make([]byte, 2048), sv, rm, e, 10, serverMAC); !errors.Is(err, ErrNotAddressable) {
 		t.Fatalf("no address: %v", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"xdhcp/bench"
 	"xdhcp/bench/loadgen"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
@@ -319,7 +320,7 @@ func discover(t testing.TB, mac net.HardwareAddr, mods ...dhcpv4.Modifier) *dhcp
 // server's address and MAC.
 func ethFrame(t testing.TB, msg *dhcpv4.DHCPv4, serverMAC [6]byte) []byte {
 	t.Helper()
-	m := frame.Meta{DstMAC: broadcast, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
+	m := handoff.Meta{DstMAC: broadcast, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
 	copy(m.SrcMAC[:], msg.ClientHWAddr)
 	if ci := msg.ClientIPAddr.To4(); ci != nil && !ci.IsUnspecified() {
 		m.SrcIP = [4]byte(ci)
@@ -372,7 +373,7 @@ func countReplies(s *loadgen.Socket) *replyCounter {
 				return
 			}
 			for i := range n {
-				var m frame.Meta
+				var m handoff.Meta
 				p, err := frame.Parse(bufs[i][:lens[i]], &m)
 				if err != nil {
 					continue

@@ -20,6 +20,7 @@ import (
 	"xdhcp/bpf"
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 	"xdhcp/internal/lab"
 )
 
@@ -202,7 +203,7 @@ func discover(mac [6]byte, xid uint32) []byte {
 // base..base+n-1.
 func (e *env) clientFrames(t testing.TB, base uint32, n int) [][]byte {
 	t.Helper()
-	m := frame.Meta{
+	m := handoff.Meta{
 		SrcMAC: e.cliMAC, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67,
 	}
@@ -276,7 +277,7 @@ func testNetNS(t *testing.T, mode bpf.Mode) {
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	other := frame.Meta{SrcMAC: e.cliMAC, DstMAC: e.srvMAC, SrcIP: cliAddr.Addr().As4(), DstIP: srvAddr.Addr().As4(),
+	other := handoff.Meta{SrcMAC: e.cliMAC, DstMAC: e.srvMAC, SrcIP: cliAddr.Addr().As4(), DstIP: srvAddr.Addr().As4(),
 		SrcPort: 40000, DstPort: 9999}
 	obuf := make([]byte, 1514)
 	on, err := frame.Build(obuf, &other, []byte("not dhcp"))
@@ -295,7 +296,7 @@ func testNetNS(t *testing.T, mode bpf.Mode) {
 	got := receive(t, s, nDisc, 5*time.Second)
 	xids := map[uint32]bool{}
 	for i, f := range got {
-		var m frame.Meta
+		var m handoff.Meta
 		p, err := frame.Parse(f, &m)
 		if err != nil {
 			t.Fatalf("packet %d: %v", i, err)
@@ -394,7 +395,7 @@ func testNetNS(t *testing.T, mode bpf.Mode) {
 		t.Fatal(err)
 	}
 	f := receive(t, s2, 1, 5*time.Second)[0]
-	var m frame.Meta
+	var m handoff.Meta
 	if p, err := frame.Parse(f, &m); err != nil || binary.BigEndian.Uint32(p[4:]) != 0x2000 {
 		t.Errorf("after reopen: %v, %x", err, f)
 	}
@@ -407,7 +408,7 @@ func testNetNS(t *testing.T, mode bpf.Mode) {
 // loop through dozens of rounds.
 func testTransmit(t *testing.T, e *env, s *Socket) {
 	const nTx = 1000
-	m := frame.Meta{SrcMAC: e.srvMAC, DstMAC: e.cliMAC, SrcIP: srvAddr.Addr().As4(), DstIP: cliAddr.Addr().As4(),
+	m := handoff.Meta{SrcMAC: e.srvMAC, DstMAC: e.cliMAC, SrcIP: srvAddr.Addr().As4(), DstIP: cliAddr.Addr().As4(),
 		SrcPort: 67, DstPort: 67}
 	payload := discover(e.cliMAC, 0)
 	payload[0] = 2 // BOOTREPLY
@@ -452,7 +453,7 @@ func testTransmit(t *testing.T, e *env, s *Socket) {
 				return
 			}
 			for i := range n {
-				var m frame.Meta
+				var m handoff.Meta
 				p, err := frame.Parse(bufs[i][:lens[i]], &m)
 				if err != nil || len(p) < 8 || p[0] != 2 || m.SrcMAC != e.srvMAC {
 					continue

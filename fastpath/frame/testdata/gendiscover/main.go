@@ -15,6 +15,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 func main() {
@@ -31,7 +32,7 @@ func run() error {
 		return fmt.Errorf("new discovery: %w", err)
 	}
 	p := d.ToBytes()
-	m := frame.Meta{
+	m := handoff.Meta{
 		SrcMAC: [6]byte(mac), DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67,
 	}
@@ -40,7 +41,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	var got frame.Meta
+	var got handoff.Meta
 	payload, err := frame.Parse(buf[:n], &got)
 	if err != nil {
 		return fmt.Errorf("parse: %w", err)

@@ -11,7 +11,7 @@ import (
 	"net/netip"
 	"time"
 
-	"xdhcp/slowpath/classify"
+	"xdhcp/config/classify"
 )
 
 // Config is a validated Dhcp4 configuration.

@@ -1,10 +1,13 @@
-package bpf
+// Package lbhash is the load-balancing hash of RFC 3074, as Kea 2.2's HA
+// computes it to split clients between two servers. The HA scopes and the
+// XDP program's scope filter both depend on it giving Kea's value.
+package lbhash
 
-// lbMixTable is the 256-entry mixing table of RFC 3074 section 6, which Kea
-// 2.2 uses verbatim as loadb_mx_tbl in hooks/dhcp/high_availability/query_filter.cc.
-// dhcp.c carries the same table as lb_table; TestLBTableMatchesProgram keeps
+// Table is the 256-entry mixing table of RFC 3074 section 6, which Kea
+// 2.2 uses verbatim (loadb_mx_tbl in its HA query filter). The XDP program
+// carries the same table as lb_table; bpf's TestLBTableMatchesProgram keeps
 // the two equal.
-var lbMixTable = [256]uint8{
+var Table = [256]uint8{
 	251, 175, 119, 215, 81, 14, 79, 191, 103, 49, 181, 143, 186, 157, 0, 232,
 	31, 32, 55, 60, 152, 58, 17, 237, 174, 70, 160, 144, 220, 90, 57, 223,
 	59, 3, 18, 140, 111, 166, 203, 196, 134, 243, 124, 95, 222, 179, 197, 65,
@@ -23,17 +26,17 @@ var lbMixTable = [256]uint8{
 	216, 131, 89, 21, 28, 133, 37, 153, 149, 80, 170, 68, 6, 169, 234, 151,
 }
 
-// LoadBalanceHash is Kea 2.2's QueryFilter::loadBalanceHash (RFC 3074): the
+// Sum is Kea 2.2's QueryFilter::loadBalanceHash (RFC 3074): the
 // hash starts at len(key) mod 256 and mixes the key bytes from last to first.
 // key is the option 61 payload (type byte included) when the query has a
 // non-empty one, else the chaddr's hlen bytes. Kea gives the query to server
 // index hash % N (N = 2 active servers in load balancing; 0 = primary); the
-// HA package turns that into the served table of Objects.SetScopes. The XDP
+// HA package turns that into the XDP program's served-scope table. The XDP
 // program computes the same value.
-func LoadBalanceHash(key []byte) uint8 {
+func Sum(key []byte) uint8 {
 	h := uint8(len(key))
 	for i := len(key) - 1; i >= 0; i-- {
-		h = lbMixTable[h^key[i]]
+		h = Table[h^key[i]]
 	}
 	return h
 }

@@ -3,7 +3,7 @@ package config
 import (
 	"strings"
 
-	"xdhcp/slowpath/classify"
+	"xdhcp/config/classify"
 )
 
 // builtinClass reports whether name is a class the server assigns itself,

@@ -1,23 +1,43 @@
-// Package fastpath holds the packet path in front of the slow path: the
-// AF_XDP sockets and workers, and the socket-mode fallback reader. Both
-// hand what they do not answer themselves to a Handler.
-package fastpath
+// Package handoff is the contract between the transports that receive
+// DHCP packets (the AF_XDP fast path, socket mode) and the engine that
+// answers them: the packet handed over, the header description a reply is
+// built from, the sender that transmits it and the handler that takes it.
+// Both sides import it; it imports nothing of the project.
+package handoff
 
 import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"xdhcp/fastpath/frame"
 )
+
+// Meta is what the packet path needs to know of a frame's headers, and what
+// it needs to build one. Addresses are fixed arrays so that it never
+// allocates.
+type Meta struct {
+	SrcMAC, DstMAC [6]byte
+	// VLAN tags, outermost first. NVLAN is 0, 1 or 2. TPID is 0x8100 or
+	// 0x88a8; TCI carries PCP/DEI/VID.
+	NVLAN            int
+	VLAN             [2]VLANTag
+	SrcIP, DstIP     [4]byte
+	SrcPort, DstPort uint16
+	TTL              uint8
+}
+
+// VLANTag is one 802.1Q / 802.1ad tag.
+type VLANTag struct {
+	TPID uint16
+	TCI  uint16
+}
 
 // Sender transmits a reply out of the interface its request came in on.
 // The transport owns the frame: it builds Ethernet/VLAN/IPv4/UDP around
 // payload from dst. It does not keep payload after Send returns, so the
 // caller may reuse it (the slow path builds replies in pooled buffers).
 type Sender interface {
-	Send(dst *frame.Meta, payload []byte) error
+	Send(dst *Meta, payload []byte) error
 }
 
 // Packet is a DHCPv4 request handed to the slow path.
@@ -29,7 +49,7 @@ type Packet struct {
 	IfAddr netip.Addr
 	IfMAC  [6]byte
 	// Meta describes the request's headers (source MAC, VLAN tags, ...).
-	Meta frame.Meta
+	Meta Meta
 	// Data is the UDP payload; the handler owns it from Enqueue on, and
 	// calls Release when it is done with the packet.
 	Data     []byte
@@ -94,7 +114,7 @@ func (p *Packet) Release() {
 	p.pooled = true
 	pp.out.Add(-1)
 	p.IfIndex, p.IfName, p.IfAddr, p.IfMAC = 0, "", netip.Addr{}, [6]byte{}
-	p.Meta, p.Data, p.Out, p.Received, p.Policed = frame.Meta{}, nil, nil, time.Time{}, false
+	p.Meta, p.Data, p.Out, p.Received, p.Policed = Meta{}, nil, nil, time.Time{}, false
 	pp.p.Put(p)
 }
 
