@@ -1,0 +1,88 @@
+package layout
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// A Rule says what the packages matching Pkg may import of the module.
+// Patterns are module-relative import paths; "x/..." matches x and every
+// package below it, anything else matches exactly. When several rules
+// match a package, the one with the longest Pkg pattern decides.
+type Rule struct {
+	Pkg string
+	May []string
+	Why string
+}
+
+// Rules is the project's layout. A package no rule matches is an error
+// too, so a new top-level folder needs a decision here.
+var Rules = []Rule{
+	{Pkg: "handoff", Why: "the contract between transports and engines: a leaf both import"},
+	{Pkg: "bpf", Why: "the XDP program and its loader know nothing of DHCP serving"},
+	{Pkg: "config/...", May: []string{"config/..."}, Why: "the configuration is read by everyone and imports nobody above it"},
+	{Pkg: "lease/...", May: []string{"lease/..."}, Why: "stores are the bottom of the engine"},
+	{Pkg: "slowpath/...", May: []string{"slowpath/...", "handoff", "config/...", "lease", "internal/stats"},
+		Why: "the engine sees packets through handoff and leases through the lease.Store interface: no transport, no command channel, no HA, no concrete store"},
+	{Pkg: "fastpath/...", May: []string{"fastpath/...", "handoff", "bpf", "config/...", "internal/stats"},
+		Why: "transports hand packets to an engine through handoff and never import one"},
+	{Pkg: "ha/...", May: []string{"ha/...", "config/...", "lease/...", "control/...", "slowpath", "internal/stats"},
+		Why: "HA plugs into the engine from the edge"},
+	{Pkg: "ha/lbhash", Why: "the RFC 3074 hash is a leaf shared with the XDP program's tests"},
+	{Pkg: "control/...", May: []string{"control/...", "config/...", "lease/...", "slowpath", "internal/stats"},
+		Why: "the command channel plugs into the engine from the edge"},
+	{Pkg: "control/client", Why: "one Kea command client for HA, xdhcpctl, the bench and the tests"},
+	{Pkg: "internal/stats", Why: "Kea's statistics registry is a leaf"},
+	{Pkg: "internal/lab", Why: "namespace labs for tests and the bench"},
+	{Pkg: "internal/testpki", Why: "test certificates"},
+	{Pkg: "internal/layout", Why: "this package"},
+	{Pkg: "internal/daemontest", May: []string{"internal/lab", "internal/testpki", "control/client"},
+		Why: "the daemon test harness drives the binary from outside, as a user would"},
+	{Pkg: "bench/...", May: []string{"bench/...", "internal/lab", "control/client", "handoff", "fastpath/frame", "fastpath/xsk", "fastpath/dhcpview"},
+		Why: "the benchmark drives the binaries from outside; it borrows only the fast path's packet and socket code for its generator"},
+	{Pkg: "cmd/...", May: []string{"..."}, Why: "cmd/ wires the parts together"},
+}
+
+// match reports whether the module-relative path p matches pattern.
+func match(pattern, p string) bool {
+	if pattern == "..." {
+		return true
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return p == base || strings.HasPrefix(p, base+"/")
+	}
+	return p == pattern
+}
+
+// ruleFor returns the most specific rule matching pkg.
+func ruleFor(rules []Rule, pkg string) (Rule, bool) {
+	best, found := Rule{}, false
+	for _, r := range rules {
+		if match(r.Pkg, pkg) && (!found || len(r.Pkg) > len(best.Pkg)) {
+			best, found = r, true
+		}
+	}
+	return best, found
+}
+
+// Check applies rules to graph, which maps each package of the module to
+// the module packages it imports (module-relative paths, test files not
+// included), and returns one line per violation, sorted.
+func Check(rules []Rule, graph map[string][]string) []string {
+	var bad []string
+	for pkg, imports := range graph {
+		r, ok := ruleFor(rules, pkg)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s: no import rule covers this package", pkg))
+			continue
+		}
+		for _, imp := range imports {
+			if !slices.ContainsFunc(r.May, func(p string) bool { return match(p, imp) }) {
+				bad = append(bad, fmt.Sprintf("%s imports %s, which rule %q does not allow (%s)", pkg, imp, r.Pkg, r.Why))
+			}
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}
