@@ -71,7 +71,7 @@ generate:
 check-generated: generate
 	git diff --exit-code -- bpf/
 
-# The benchmark suite (issue 4): S1–S7 with Kea 2.2 beside xdhcp in the
+# The benchmark suite: S1–S7 with Kea 2.2 beside xdhcp in the
 # same run; report (Markdown table, JSON, SVG plots) under
 # $(BENCH_OUT)/<date-time>/, the table also printed. It exits non-zero only
 # on correctness (a wrong or malformed reply, a crash, a run that served

@@ -128,7 +128,7 @@ type scenario struct {
 	fn   func(context.Context) error
 }
 
-// RunSuite runs the scenarios of issue 4 and writes results.json,
+// RunSuite runs the scenarios S1–S7 and writes results.json,
 // results.md and SVG plots under o.Out/<timestamp>/. It fails on
 // correctness (a wrong reply, a crash, a run that served nothing, an HA
 // standby missing leases), never on speed.

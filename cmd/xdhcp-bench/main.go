@@ -2,7 +2,7 @@
 //
 //	xdhcp-bench demo  -xdhcpd PATH -clients N        the `make demo` walk-through
 //	xdhcp-bench run   [flags]                        one load run, JSON summary
-//	xdhcp-bench suite [-quick] -xdhcpd PATH -out DIR  the scenarios of issue 4 (S1–S7)
+//	xdhcp-bench suite [-quick] -xdhcpd PATH -out DIR  the benchmark scenarios (S1–S7)
 package main
 
 import (
