@@ -123,15 +123,16 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 			continue
 		}
 		// Not awaited: a slow backup must not hold the pair's replies, as
-		// in Kea.
+		// in Kea. The service owns these sends: Close cancels and waits
+		// for them.
 		for _, op := range ops {
-			go func() {
-				bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RequestTimeout)
+			r.s.background(func(bgctx context.Context) {
+				bctx, cancel := context.WithTimeout(bgctx, RequestTimeout)
 				defer cancel()
 				if err := r.send(bctx, b, op, false); err != nil {
 					r.log.Debug("lease update to backup failed", "peer", b.cfg.Name, "err", err)
 				}
-			}()
+			})
 		}
 	}
 	wg.Wait()

@@ -83,6 +83,14 @@ type Service struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 
+	// bg runs the lease updates to backups that nobody awaits; bgCtx
+	// ends them at Close. bgMu orders starting one against Close.
+	bgMu     sync.RWMutex
+	bgClosed bool
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+
 	// parked counts the Replicate calls holding a reply; parkLimit bounds
 	// it (0: none) and parkDrops counts the replies dropped at the bound.
 	parked    atomic.Int64
@@ -105,6 +113,7 @@ func New(cfg *Config, d Deps) (*Service, error) {
 		d.Now = time.Now
 	}
 	s := &Service{log: d.Log.With("component", "ha"), now: d.Now, d: d}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	switch {
 	case d.ParkedPacketLimit == 0:
 		s.parkLimit = DefaultParkedPacketLimit
@@ -135,9 +144,35 @@ func New(cfg *Config, d Deps) (*Service, error) {
 }
 
 func (s *Service) closeClients() {
+	s.stopBackground()
 	for _, r := range s.rels {
 		r.closeClients()
 	}
+}
+
+// background runs fn on its own goroutine, owned by the service: fn's
+// context ends at Close, which waits for fn to return. After Close fn is
+// not run.
+func (s *Service) background(fn func(ctx context.Context)) {
+	s.bgMu.RLock()
+	defer s.bgMu.RUnlock()
+	if s.bgClosed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn(s.bgCtx)
+	}()
+}
+
+// stopBackground cancels the goroutines of background and waits for them.
+func (s *Service) stopBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bgCancel()
+	s.bg.Wait()
 }
 
 // Relationships returns the relationships in configuration order.
