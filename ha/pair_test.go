@@ -19,8 +19,10 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/control/leasecmd"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
+	"xdhcp/lease/memfile"
 	"xdhcp/slowpath"
 )
 
@@ -30,18 +32,18 @@ func (memLeases) Get(netip.Addr) (lease.Lease, bool) { return lease.Lease{}, fal
 
 type nopApplier struct{}
 
-func (nopApplier) ApplyLease(context.Context, lease.Lease) error { return nil }
+func (nopApplier) ApplyPartnerLease(context.Context, lease.Lease) error { return nil }
 
 // node is one xdhcp server for pair tests: the real slow path's lease and
-// dhcp-disable/enable commands, an HA service, and the HA dedicated
-// listener's HTTP handler on a loopback port.
+// dhcp-disable/enable commands (control/leasecmd), an HA service, and the
+// HA dedicated listener's HTTP handler on a loopback port.
 type node struct {
 	t     *testing.T
 	name  string
 	ln    net.Listener
 	hs    *http.Server
 	ctl   *control.Server
-	store *lease.Store
+	store *memfile.Store
 	srv   *slowpath.Server
 	svc   *Service
 	stop  context.CancelFunc
@@ -87,17 +89,17 @@ type tapFunc func(cmd string, r *http.Request)
 
 func newNode(t *testing.T, name string, ln net.Listener, params string, leases []lease.Lease, taps ...tapFunc) *node {
 	t.Helper()
-	return newNodeOpts(t, name, ln, params, lease.Options{}, leases, taps...)
+	return newNodeOpts(t, name, ln, params, memfile.Options{}, leases, taps...)
 }
 
 // newNodeOpts is newNode with the lease store opened with opts.
-func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts lease.Options, leases []lease.Lease, taps ...tapFunc) *node {
+func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts memfile.Options, leases []lease.Lease, taps ...tapFunc) *node {
 	t.Helper()
 	cfg, err := config.Parse([]byte(dhcp4Doc))
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := lease.Open(opts)
+	store, err := memfile.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,12 +117,13 @@ func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts
 		t.Fatal(err)
 	}
 	ctl := control.NewServer(nil)
-	srv.RegisterCommands(ctl, store)
+	cmds := leasecmd.New(srv, store)
+	cmds.Register(ctl)
 	hc, err := Parse([]byte(params), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := New(hc, Deps{Leases: store, Apply: DispatchApplier{Control: ctl}, Network: srv.Network,
+	svc, err := New(hc, Deps{Leases: store, Apply: cmds, Network: srv.Network,
 		Log: testLogger(t).With("node", name)})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +296,7 @@ func TestSyncPaged(t *testing.T) {
 	newer := testLease(16, now-5)
 	newer.Hostname = "newer"
 	extra := `, "sync-page-limit": 1000`
-	// Count the peer's commands to check the sequence of §1.4.5.
+	// Count the peer's commands to check the sequence of a synchronization.
 	var mu sync.Mutex
 	var seq, cmds []string
 	tap := func(cmd string, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"xdhcp/lease"
+	"xdhcp/lease/leasejson"
 )
 
 // compact strips Kea's pretty-printing from a captured body; Kea prints
@@ -34,12 +35,12 @@ func TestEncodeAgainstCaptures(t *testing.T) {
 		captured  string
 	}{
 		{"heartbeat", cmdHeartbeat, nil, `{ "command": "ha-heartbeat", "service": [ "dhcp4" ] }`},
-		{"lease4-update", cmdLeaseUpdate, leaseArgs(&capturedLease, true),
+		{"lease4-update", cmdLeaseUpdate, leasejson.EncodeUpdate(&capturedLease, true),
 			`{ "arguments": { "client-id": "01:00:0c:01:02:03:04", "expire": 1795292506, "force-create": true,
     "fqdn-fwd": false, "fqdn-rev": false, "hostname": "", "hw-address": "00:0c:01:02:03:04",
     "ip-address": "192.0.2.10", "state": 0, "subnet-id": 1, "valid-lft": 3600 },
   "command": "lease4-update", "service": [ "dhcp4" ] }`},
-		{"lease4-del", cmdLeaseDel, leaseArgs(&capturedLease, false),
+		{"lease4-del", cmdLeaseDel, leasejson.EncodeUpdate(&capturedLease, false),
 			`{ "arguments": { "client-id": "01:00:0c:01:02:03:04", "expire": 1795292506, "fqdn-fwd": false,
     "fqdn-rev": false, "hostname": "", "hw-address": "00:0c:01:02:03:04", "ip-address": "192.0.2.10",
     "state": 0, "subnet-id": 1, "valid-lft": 3600 }, "command": "lease4-del", "service": [ "dhcp4" ] }`},
@@ -139,7 +140,7 @@ func TestParseSyncLease(t *testing.T) {
 	if err := json.Unmarshal(a.Arguments, &p); err != nil || *p.Count != 2 {
 		t.Fatal(err)
 	}
-	l, err := parseSyncLease(p.Leases[0])
+	l, err := leasejson.Decode(p.Leases[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestParseSyncLease(t *testing.T) {
 		!bytes.Equal(l.ClientID, capturedLease.ClientID) || l.CLTT != 1795288906 || l.ValidLft != 3600 || l.SubnetID != 1 {
 		t.Errorf("lease %+v", l)
 	}
-	l, err = parseSyncLease(p.Leases[1])
+	l, err = leasejson.Decode(p.Leases[1])
 	if err != nil || l.State != lease.StateDeclined || len(l.HWAddr) != 0 || l.UserContext != `{"a":1}` {
 		t.Errorf("declined lease %+v %v", l, err)
 	}
@@ -158,7 +159,7 @@ func TestParseSyncLease(t *testing.T) {
 		`{"cltt": 5, "fqdn-fwd": false, "fqdn-rev": false, "hostname": "", "hw-address": "", "ip-address": "2001:db8::1", "state": 0, "subnet-id": 1, "valid-lft": 1}`,
 		`{"cltt": 5, "fqdn-fwd": false, "fqdn-rev": false, "hostname": "", "hw-address": "", "ip-address": "192.0.2.1", "state": 0, "subnet-id": 0, "valid-lft": 1}`,
 	} {
-		if _, err := parseSyncLease(json.RawMessage(b)); err == nil {
+		if _, err := leasejson.Decode(json.RawMessage(b)); err == nil {
 			t.Errorf("accepted %s", b)
 		}
 	}
@@ -177,7 +178,7 @@ func FuzzDecodeAnswer(f *testing.F) {
 		var p pageArgs
 		if json.Unmarshal(a.Arguments, &p) == nil {
 			for _, l := range p.Leases {
-				if got, err := parseSyncLease(l); err == nil && (!got.Addr.Is4() || got.SubnetID == 0 || got.CLTT <= 0) {
+				if got, err := leasejson.Decode(l); err == nil && (!got.Addr.Is4() || got.SubnetID == 0 || got.CLTT <= 0) {
 					t.Fatalf("invalid lease accepted: %+v", got)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 
 	"xdhcp/control"
 	"xdhcp/lease"
+	"xdhcp/lease/leasejson"
 )
 
 // ErrUpdateFailed wraps every failed awaited lease update: the caller must
@@ -25,7 +26,7 @@ var ErrParkingLotFull = fmt.Errorf("%w: parked-packet-limit replies already wait
 var ErrTooManyRejected = errors.New("too many lease updates rejected by the partner")
 
 // Replicate sends committed lease changes to the peers that must have them
-// (§2.6) and returns when every awaited answer is in: the failover partner
+// and returns when every awaited answer is in: the failover partner
 // always (in load-balancing, hot-standby and partner-in-maintenance),
 // backups only with wait-backup-ack (otherwise they are sent in the
 // background). Deletes go as lease4-del, puts as lease4-update with
@@ -121,16 +122,17 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 			await(b, false)
 			continue
 		}
-		// Not awaited: a slow backup must not hold the pair's replies
-		// (Kea GitLab #999).
+		// Not awaited: a slow backup must not hold the pair's replies, as
+		// in Kea. The service owns these sends: Close cancels and waits
+		// for them.
 		for _, op := range ops {
-			go func() {
-				bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RequestTimeout)
+			r.s.background(func(bgctx context.Context) {
+				bctx, cancel := context.WithTimeout(bgctx, RequestTimeout)
 				defer cancel()
 				if err := r.send(bctx, b, op, false); err != nil {
 					r.log.Debug("lease update to backup failed", "peer", b.cfg.Name, "err", err)
 				}
-			}()
+			})
 		}
 	}
 	wg.Wait()
@@ -166,14 +168,20 @@ func orderOps(ops []lease.Op) []lease.Op {
 	return out
 }
 
+// updateCommand is the command that sends op to a peer: lease4-del for a
+// delete, lease4-update with force-create for a put.
+func updateCommand(op *lease.Op) (string, leasejson.Update) {
+	if op.Kind == lease.OpDelete {
+		return cmdLeaseDel, leasejson.EncodeUpdate(&op.Lease, false)
+	}
+	return cmdLeaseUpdate, leasejson.EncodeUpdate(&op.Lease, true)
+}
+
 // send delivers one change to a peer. For the partner, a failure marks it
 // unavailable (Kea 2.2) and a rejection counts toward
 // max-rejected-lease-updates.
 func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partner bool) error {
-	name, args := cmdLeaseUpdate, leaseArgs(&op.Lease, true)
-	if op.Kind == lease.OpDelete {
-		name, args = cmdLeaseDel, leaseArgs(&op.Lease, false)
-	}
+	name, args := updateCommand(&op)
 	a, err := p.c.do(ctx, name, args, RequestTimeout)
 	if err == nil && a.ok() {
 		if partner {
@@ -230,10 +238,7 @@ func (r *Relationship) recover(ctx context.Context) {
 			flushErr = err
 		} else {
 			for _, op := range backlog {
-				name, args := cmdLeaseUpdate, leaseArgs(&op.Lease, true)
-				if op.Kind == lease.OpDelete {
-					name, args = cmdLeaseDel, leaseArgs(&op.Lease, false)
-				}
+				name, args := updateCommand(&op)
 				a, err := c.do(ctx, name, args, RequestTimeout)
 				if err == nil && !a.ok() {
 					err = fmt.Errorf("%s %s: result %d: %s", name, op.Lease.Addr, a.Result, a.Text)

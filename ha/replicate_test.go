@@ -3,12 +3,15 @@ package ha
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
 	"xdhcp/lease"
+	"xdhcp/slowpath"
 )
 
 // TestReplicateParallelAndParked checks that lease updates to the partner
@@ -109,5 +112,61 @@ func TestReplicateParallelAndParked(t *testing.T) {
 	}
 	if ps := n1.rel().PartnerState(); ps == StateUnavailable {
 		t.Errorf("partner state %s after a parking-lot drop", ps)
+	}
+}
+
+// TestCloseEndsBackupUpdates checks that the updates to a backup nobody
+// awaits belong to the service: Replicate does not wait for them, Close
+// cancels one the backup holds and waits for it, and none starts after.
+func TestCloseEndsBackupUpdates(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	gone := make(chan struct{}, 4)
+	backup := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // the server notices a closed connection once the body is read
+		arrived <- struct{}{}
+		<-r.Context().Done() // the backup never answers
+		gone <- struct{}{}
+	})}
+	ln := listen(t)
+	go backup.Serve(ln)
+	t.Cleanup(func() { backup.Close() })
+	params := fmt.Sprintf(`{"high-availability": [{"this-server-name": "server1", "mode": "hot-standby",
+  "peers": [{"name": "server1", "url": "http://127.0.0.1:1/", "role": "primary"},
+            {"name": "server2", "url": "http://127.0.0.1:2/", "role": "standby"},
+            {"name": "backup1", "url": "http://%s/", "role": "backup"}]}]}`, ln.Addr())
+	hc, err := Parse([]byte(params), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(hc, Deps{Leases: memLeases{}, Apply: nopApplier{}, Network: slowpath.NewNetworkState(time.Now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := []lease.Op{{Kind: lease.OpPut, Lease: testLease(1, time.Now().Unix())}}
+	if err := svc.Replicate(context.Background(), ops); err != nil {
+		t.Fatalf("Replicate: %v", err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the update never reached the backup")
+	}
+	start := time.Now()
+	svc.Close()
+	if d := time.Since(start); d > RequestTimeout/2 {
+		t.Errorf("Close took %v: it waited out the backup's request timeout", d)
+	}
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backup's request was not cancelled by Close")
+	}
+	if err := svc.Replicate(context.Background(), ops); err != nil {
+		t.Fatalf("Replicate after Close: %v", err)
+	}
+	select {
+	case <-arrived:
+		t.Error("an update to the backup started after Close")
+	case <-time.After(200 * time.Millisecond):
 	}
 }

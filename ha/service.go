@@ -1,8 +1,7 @@
 // Package ha is xdhcp's high availability, wire-compatible with ISC Kea 2.2's
-// libdhcp_ha.so (kea-2.2-reference.md §1–2): the HTTP/JSON protocol between
-// peers, Kea's state machine with failure detection, lease updates sent
-// before a reply is released, paged lease synchronization, and the RFC 3074
-// load-balancing split.
+// libdhcp_ha.so: the HTTP/JSON protocol between peers, Kea's state machine
+// with failure detection, lease updates sent before a reply is released,
+// paged lease synchronization, and the RFC 3074 load-balancing split.
 //
 // A Service runs one or more relationships (Kea 2.2 has exactly one;
 // several give hub-and-spoke, see FromConfig). Each relationship has one
@@ -24,17 +23,18 @@ import (
 	"xdhcp/slowpath"
 )
 
-// Leases is what HA reads of the local lease database; *lease.Store
+// Leases is what HA reads of the local lease database; every lease.Store
 // implements it.
 type Leases interface {
 	Get(addr netip.Addr) (lease.Lease, bool)
 }
 
-// Applier writes a lease received from the partner during synchronization,
-// keeping pools and statistics in step. DispatchApplier adapts the slow
-// path's lease4-update command.
-type Applier interface {
-	ApplyLease(ctx context.Context, l lease.Lease) error
+// LeaseApplier writes a lease received from the partner during
+// synchronization, as a lease update from the partner is written: the
+// server's pools, statistics and lease cache follow. The lease commands
+// (control/leasecmd) implement it.
+type LeaseApplier interface {
+	ApplyPartnerLease(ctx context.Context, l lease.Lease) error
 }
 
 // Network is the local DHCP service switch; *slowpath.NetworkState
@@ -50,9 +50,9 @@ var _ slowpath.Replicator = (*Service)(nil)
 
 // Deps are a Service's collaborators.
 type Deps struct {
-	Leases  Leases  // required
-	Apply   Applier // required (sync writes through it)
-	Network Network // required
+	Leases  Leases       // required
+	Apply   LeaseApplier // required (sync writes through it)
+	Network Network      // required
 	Log     *slog.Logger
 	// Now is the clock (time.Now when nil). Every decision that depends
 	// on time (skew, interruption, ages) reads it.
@@ -83,6 +83,14 @@ type Service struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 
+	// bg runs the lease updates to backups that nobody awaits; bgCtx
+	// ends them at Close. bgMu orders starting one against Close.
+	bgMu     sync.RWMutex
+	bgClosed bool
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	bg       sync.WaitGroup
+
 	// parked counts the Replicate calls holding a reply; parkLimit bounds
 	// it (0: none) and parkDrops counts the replies dropped at the bound.
 	parked    atomic.Int64
@@ -105,6 +113,7 @@ func New(cfg *Config, d Deps) (*Service, error) {
 		d.Now = time.Now
 	}
 	s := &Service{log: d.Log.With("component", "ha"), now: d.Now, d: d}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	switch {
 	case d.ParkedPacketLimit == 0:
 		s.parkLimit = DefaultParkedPacketLimit
@@ -135,9 +144,35 @@ func New(cfg *Config, d Deps) (*Service, error) {
 }
 
 func (s *Service) closeClients() {
+	s.stopBackground()
 	for _, r := range s.rels {
 		r.closeClients()
 	}
+}
+
+// background runs fn on its own goroutine, owned by the service: fn's
+// context ends at Close, which waits for fn to return. After Close fn is
+// not run.
+func (s *Service) background(fn func(ctx context.Context)) {
+	s.bgMu.RLock()
+	defer s.bgMu.RUnlock()
+	if s.bgClosed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn(s.bgCtx)
+	}()
+}
+
+// stopBackground cancels the goroutines of background and waits for them.
+func (s *Service) stopBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+	s.bgCancel()
+	s.bg.Wait()
 }
 
 // Relationships returns the relationships in configuration order.
@@ -422,7 +457,7 @@ func (r *Relationship) interrupted(now time.Time) bool {
 	return now.UnixNano()-r.lastOKUnixNano.Load() > int64(r.cfg.MaxResponseDelay)
 }
 
-// shouldPartnerDownLocked is Kea's failure detection (§2.4).
+// shouldPartnerDownLocked is Kea's failure detection.
 func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
 	if !r.interrupted(now) {
 		return false
@@ -436,7 +471,7 @@ func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
 	return true
 }
 
-// step runs the state machine once (§2.3) and performs what it asks.
+// step runs the state machine once and performs what it asks.
 func (r *Relationship) step(ctx context.Context) {
 	r.stepMu.Lock()
 	defer r.stepMu.Unlock()
@@ -492,8 +527,8 @@ func (r *Relationship) syncMaxPeriod() time.Duration {
 	return max(r.cfg.SyncTimeout.Truncate(time.Second), time.Second)
 }
 
-// transitionLocked moves to next, runs the entry actions of §2.2 and logs
-// the transition once with both states. r.mu is held.
+// transitionLocked moves to next, runs the entry actions of the state and
+// logs the transition once with both states. r.mu is held.
 func (r *Relationship) transitionLocked(next State, why string) {
 	prev := r.state
 	if next == prev {

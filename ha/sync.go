@@ -9,6 +9,7 @@ import (
 
 	"xdhcp/control"
 	"xdhcp/lease"
+	"xdhcp/lease/leasejson"
 )
 
 // syncStats is the progress of the last (or running) synchronization.
@@ -24,7 +25,7 @@ type syncStats struct {
 	Err      string
 }
 
-// syncFrom pulls the peer's whole lease database (§1.4.5): before every
+// syncFrom pulls the peer's whole lease database: before every
 // page a dhcp-disable with max-period (re-arming the peer's auto-enable),
 // then lease4-get-page from "start" and on from the last address while
 // pages are full; a received lease is written when we have none for its
@@ -98,7 +99,7 @@ func (r *Relationship) syncFrom(ctx context.Context, p *peerLink, maxPeriod time
 		last := ""
 		for _, raw := range page.Leases {
 			st.Received++
-			l, err := parseSyncLease(raw)
+			l, err := leasejson.Decode(raw)
 			if err != nil {
 				st.Invalid++
 				r.log.Warn("skipping partner lease that failed to parse", "err", err)
@@ -147,29 +148,9 @@ func (r *Relationship) merge(ctx context.Context, l lease.Lease, st *syncStats) 
 		st.Skipped++
 		return nil
 	}
-	if err := r.s.d.Apply.ApplyLease(ctx, l); err != nil {
+	if err := r.s.d.Apply.ApplyPartnerLease(ctx, l); err != nil {
 		return err
 	}
 	st.Applied++
-	return nil
-}
-
-// DispatchApplier writes partner leases through a command dispatcher's
-// lease4-update (force-create), so the slow path's pools, statistics and
-// lease cache follow, exactly as for a lease update from the partner.
-type DispatchApplier struct {
-	Control *control.Server
-}
-
-// ApplyLease implements Applier.
-func (d DispatchApplier) ApplyLease(ctx context.Context, l lease.Lease) error {
-	body, err := encodeCommand(cmdLeaseUpdate, leaseArgs(&l, true))
-	if err != nil {
-		return err
-	}
-	a := d.Control.Dispatch(ctx, body, "ha-sync", "")
-	if a.Result != control.ResultSuccess {
-		return fmt.Errorf("lease4-update %s: result %d: %s", l.Addr, a.Result, a.Text)
-	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 // Asynchronous lease commits.
 //
 // A worker does not wait for the lease file: it hands the commit to the
-// store (LeaseStore.CommitAsync) and goes on to the next packet, so one
+// store (lease.Store.CommitAsync) and goes on to the next packet, so one
 // group commit's fdatasync covers everything the workers queued while the
 // previous one ran. What must follow the commit (the ACK, the HA lease
 // update and then the ACK, freeing the address when the commit failed)

@@ -13,6 +13,7 @@ import (
 
 	"xdhcp/handoff"
 	"xdhcp/lease"
+	"xdhcp/lease/memfile"
 )
 
 // gateStore holds every async commit until the test lets it land, as a
@@ -223,7 +224,7 @@ func TestAsyncCommitBackpressure(t *testing.T) {
 // and the file groups their commits.
 func TestAsyncCommitWithStore(t *testing.T) {
 	h := newHarness(t, testConfig)
-	st, err := lease.Open(lease.Options{Persist: true, Sync: true, Path: t.TempDir() + "/l.csv"})
+	st, err := memfile.Open(memfile.Options{Persist: true, Sync: true, Path: t.TempDir() + "/l.csv"})
 	if err != nil {
 		t.Fatal(err)
 	}

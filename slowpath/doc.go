@@ -10,7 +10,7 @@
 // client are never processed concurrently: while one is in flight, the
 // newest follow-up is kept and the one it displaces is dropped, as Kea does.
 // Workers do not wait for the lease file: a commit is handed to the
-// store's group commit (LeaseStore.CommitAsync) and what depends on it (the
+// store's group commit (lease.Store.CommitAsync) and what depends on it (the
 // ACK, after the HA partner has the lease) runs from its completion, which
 // also releases the client for its next packet (commit.go). So there are
 // about as many workers as CPUs, and one fdatasync covers every commit

@@ -13,7 +13,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/handoff"
 	"xdhcp/internal/stats"
-	"xdhcp/lease"
+	"xdhcp/lease/memfile"
 )
 
 // BenchmarkDORA measures the slow path's cost of one new lease (DISCOVER,
@@ -52,7 +52,7 @@ func benchDORA(b *testing.B, persist bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := lease.Open(lease.Options{Persist: persist, Sync: persist, Path: filepath.Join(b.TempDir(), "leases4.csv")})
+	st, err := memfile.Open(memfile.Options{Persist: persist, Sync: persist, Path: filepath.Join(b.TempDir(), "leases4.csv")})
 	if err != nil {
 		b.Fatal(err)
 	}

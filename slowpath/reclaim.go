@@ -127,7 +127,7 @@ func (s *Server) flushReclaimed() error {
 	var ops []lease.Op
 	s.store.Range(func(l *lease.Lease) bool {
 		if l.State == lease.StateExpiredReclaimed && l.Expire()+hold <= now {
-			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: cloneLease(l)})
+			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: l.Clone()})
 		}
 		return len(ops) < 10000
 	})

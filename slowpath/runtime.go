@@ -53,7 +53,7 @@ type hostMatch struct {
 
 // buildRuntime derives a runtime from cfg and marks every address the
 // store holds (and every held offer) as used in the new allocators.
-func buildRuntime(cfg *config.Config, store LeaseStore, reg *stats.Registry, offers *offerTable) (*runtime, error) {
+func buildRuntime(cfg *config.Config, store lease.Store, reg *stats.Registry, offers *offerTable) (*runtime, error) {
 	rt := &runtime{
 		cfg:        cfg,
 		byID:       make(map[uint32]*subnetRT, len(cfg.Subnets)),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	goruntime "runtime"
 	"sync"
 	"time"
@@ -19,20 +18,6 @@ import (
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 )
-
-// LeaseStore is what the server needs of the lease store; *lease.Store
-// implements it.
-type LeaseStore interface {
-	Get(addr netip.Addr) (lease.Lease, bool)
-	ByHWAddr(hw []byte) []lease.Lease
-	ByClientID(id []byte) []lease.Lease
-	Range(fn func(l *lease.Lease) bool)
-	Expired(now int64, limit int) []lease.Lease
-	Commit(ctx context.Context, ops ...lease.Op) error
-	// CommitAsync is lease.Store.CommitAsync: done is called once with
-	// the outcome, maybe before it returns.
-	CommitAsync(ops []lease.Op, done func(error))
-}
 
 // Replicator is told of committed lease changes before the reply that
 // depends on them leaves (HA lease updates). A non-nil error withholds the
@@ -51,7 +36,7 @@ type Scopes interface {
 
 // Deps are the server's collaborators.
 type Deps struct {
-	Store      LeaseStore
+	Store      lease.Store
 	Stats      *stats.Registry
 	Metrics    *metrics.Set // latency histograms; nil = none
 	Log        *slog.Logger
@@ -70,7 +55,7 @@ var _ handoff.Handler = (*Server)(nil)
 // Server is the DHCPv4 slow path.
 type Server struct {
 	log        *slog.Logger
-	store      LeaseStore
+	store      lease.Store
 	reg        *stats.Registry
 	st         *serverStats
 	hs         *hostileStats
@@ -133,7 +118,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	}
 	s.serial.init()
 	s.replies.New = newReplyBuf
-	if st, ok := d.Store.(*lease.Store); ok {
+	if st, ok := d.Store.(lease.StatsReporter); ok {
 		registerStoreStats(d.Stats, st)
 	}
 	if d.Metrics != nil {

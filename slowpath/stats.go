@@ -106,7 +106,7 @@ func newSubnetStats(r *stats.Registry, id uint32) subnetStats {
 // registerStoreStats exports the lease file's group-commit counters: how
 // many commits were batched into how many writes and fdatasyncs, which is
 // what an operator looks at when the lease file is the bottleneck.
-func registerStoreStats(r *stats.Registry, st *lease.Store) {
+func registerStoreStats(r *stats.Registry, st lease.StatsReporter) {
 	for name, v := range map[string]func(lease.Stats) uint64{
 		"xdhcp-lease-file-commits": func(s lease.Stats) uint64 { return s.Commits },
 		"xdhcp-lease-file-batches": func(s lease.Stats) uint64 { return s.Batches },

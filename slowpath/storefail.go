@@ -96,7 +96,7 @@ func (p *StoragePolicy) Policy() string { return p.policy }
 // Failed reports whether the lease file is failing now.
 func (p *StoragePolicy) Failed() bool { return p.failed.Load() }
 
-// Observe handles one fault event (lease.Options.OnFault).
+// Observe handles one fault event (the store's OnFault option).
 func (p *StoragePolicy) Observe(ev lease.FaultEvent) {
 	switch ev.Kind {
 	case lease.FaultFailed:

@@ -18,12 +18,13 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/ha"
 	"xdhcp/internal/stats"
-	"xdhcp/lease"
+	"xdhcp/lease/memfile"
 	"xdhcp/slowpath"
 )
 
@@ -36,9 +37,13 @@ type daemon struct {
 
 	reg     *stats.Registry
 	metrics *metrics.Set
-	store   *lease.Store
+	store   *memfile.Store
 	srv     *slowpath.Server
 	ctl     *control.Server
+	// leaseCmds are the server's lease and service commands; HA writes
+	// the leases it synchronizes through them.
+	leaseCmds *leasecmd.Commands
+
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
 	xdpAllowed bool
@@ -95,7 +100,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err != nil {
 		return nil, err
 	}
-	d.store, err = lease.Open(lease.Options{
+	d.store, err = memfile.Open(memfile.Options{
 		Path:         db.Name,
 		Persist:      db.Persist,
 		LFCInterval:  db.LFCInterval,
@@ -139,7 +144,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if parked == 0 {
 			parked = -1 // Kea: 0 is no limit
 		}
-		d.ha, err = ha.New(hc, ha.Deps{Leases: d.store, Apply: ha.DispatchApplier{Control: d.ctl}, Network: network,
+		d.ha, err = ha.New(hc, ha.Deps{Leases: d.store, Apply: partnerLeases{d}, Network: network,
 			ParkedPacketLimit: parked, Log: log.With("component", "ha")})
 		if err != nil {
 			return nil, fmt.Errorf("high-availability: %w", err)
@@ -154,7 +159,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	d.srv.Start(ctx)
 
 	control.RegisterStatistics(d.ctl, d.reg)
-	d.srv.RegisterCommands(d.ctl, d.store)
+	d.leaseCmds = leasecmd.New(d.srv, d.store)
+	d.leaseCmds.Register(d.ctl)
 	d.registerCommands()
 	d.registerDropCommands()
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {

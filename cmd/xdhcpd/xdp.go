@@ -21,7 +21,7 @@ import (
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/internal/stats"
-	"xdhcp/slowpath"
+	"xdhcp/lease/leasejson"
 )
 
 // xdpPath is the XDP front end of the daemon: one loaded program, attached
@@ -506,10 +506,10 @@ func (d *daemon) registerDropCommands() {
 		}
 		switch {
 		case a.HW != "" && a.CID == "":
-			b, err := slowpath.ParseHex(a.HW)
+			b, err := leasejson.ParseHex(a.HW)
 			return b, true, err
 		case a.CID != "" && a.HW == "":
-			b, err := slowpath.ParseHex(a.CID)
+			b, err := leasejson.ParseHex(a.CID)
 			return b, false, err
 		}
 		return nil, false, errors.New("give exactly one of 'hw-address' and 'client-id'")

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"xdhcp/lease"
 )
 
 // faultFile is a journalFile that fails writes or syncs on demand: from
@@ -71,16 +73,16 @@ func (f *faultFile) clear() {
 // eventLog records OnFault events.
 type eventLog struct {
 	mu  sync.Mutex
-	evs []FaultEvent
+	evs []lease.FaultEvent
 }
 
-func (l *eventLog) add(ev FaultEvent) {
+func (l *eventLog) add(ev lease.FaultEvent) {
 	l.mu.Lock()
 	l.evs = append(l.evs, ev)
 	l.mu.Unlock()
 }
 
-func (l *eventLog) count(k FaultKind) int {
+func (l *eventLog) count(k lease.FaultKind) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -219,12 +221,12 @@ func TestFaultConcurrentCommits(t *testing.T) {
 					<-start
 					for k := range 40 {
 						i := 1 + g*1000 + k
-						err := s.Commit(context.Background(), Op{OpPut, testLease(i)})
+						err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(i)})
 						mu.Lock()
 						if err == nil {
 							acked[i] = true
 						} else {
-							if !errors.Is(err, ErrStorage) || !errors.Is(err, c.errno) || !strings.Contains(err.Error(), path) {
+							if !errors.Is(err, lease.ErrStorage) || !errors.Is(err, c.errno) || !strings.Contains(err.Error(), path) {
 								t.Errorf("commit %d: error %v does not wrap ErrStorage, %v and name the file", i, err, c.errno)
 							}
 							refused = append(refused, i)
@@ -251,7 +253,7 @@ func TestFaultConcurrentCommits(t *testing.T) {
 				t.Fatal("no commit failed")
 			}
 			// Let several retries fail before the fault clears.
-			waitFor(t, "three failed retries", func() bool { return evs.count(FaultRetry) >= 3 })
+			waitFor(t, "three failed retries", func() bool { return evs.count(lease.FaultRetry) >= 3 })
 			if s.Fault() == nil {
 				t.Fatal("store healthy while the disk still fails")
 			}
@@ -268,11 +270,11 @@ func TestFaultConcurrentCommits(t *testing.T) {
 					t.Errorf("refused commit %d is in the index", i)
 				}
 			}
-			if evs.count(FaultFailed) != 1 || evs.count(FaultRecovered) != 1 {
-				t.Errorf("events: %d failed, %d recovered; want one episode", evs.count(FaultFailed), evs.count(FaultRecovered))
+			if evs.count(lease.FaultFailed) != 1 || evs.count(lease.FaultRecovered) != 1 {
+				t.Errorf("events: %d failed, %d recovered; want one episode", evs.count(lease.FaultFailed), evs.count(lease.FaultRecovered))
 			}
-			if evs.count(FaultExhausted) != 1 {
-				t.Errorf("%d exhausted events, want exactly 1 (limit 3, at least 3 retries)", evs.count(FaultExhausted))
+			if evs.count(lease.FaultExhausted) != 1 {
+				t.Errorf("%d exhausted events, want exactly 1 (limit 3, at least 3 retries)", evs.count(lease.FaultExhausted))
 			}
 			if got := evs.refused(); got != len(refused) {
 				t.Errorf("events count %d refused commits, %d were refused", got, len(refused))
@@ -305,20 +307,20 @@ func TestFaultRetriesUntilCleared(t *testing.T) {
 	s, ff, evs := openFaulty(t, path, nil)
 	put(t, s, testLease(1), testLease(2))
 	ff.failWrites(1, syscall.ENOSPC)
-	err := s.Commit(context.Background(), Op{OpPut, testLease(3)})
-	var fe *FaultError
+	err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(3)})
+	var fe *lease.FaultError
 	if !errors.As(err, &fe) || fe.Path != path || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("error %v, want a *FaultError for %s wrapping ENOSPC", err, path)
 	}
-	waitFor(t, "retries past the limit", func() bool { return evs.count(FaultRetry) >= 6 })
-	if s.Fault() == nil || evs.count(FaultExhausted) != 1 {
-		t.Fatalf("fault %v, %d exhausted events", s.Fault(), evs.count(FaultExhausted))
+	waitFor(t, "retries past the limit", func() bool { return evs.count(lease.FaultRetry) >= 6 })
+	if s.Fault() == nil || evs.count(lease.FaultExhausted) != 1 {
+		t.Fatalf("fault %v, %d exhausted events", s.Fault(), evs.count(lease.FaultExhausted))
 	}
 	// Commits while failed are refused without touching the disk.
 	ff.mu.Lock()
 	writes := ff.writes
 	ff.mu.Unlock()
-	if err := s.Commit(context.Background(), Op{OpDelete, testLease(1)}); !errors.Is(err, ErrStorage) {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpDelete, Lease: testLease(1)}); !errors.Is(err, lease.ErrStorage) {
 		t.Errorf("commit while failed: %v", err)
 	}
 	if _, ok := s.Get(testLease(1).Addr); !ok {
@@ -346,10 +348,10 @@ func TestFaultHeaderOnlyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "l.csv")
 	s, ff, evs := openFaulty(t, path, nil)
 	ff.failSyncs(1, syscall.EIO)
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(1)}); !errors.Is(err, syscall.EIO) {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(1)}); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("commit: %v", err)
 	}
-	waitFor(t, "a failed retry", func() bool { return evs.count(FaultRetry) >= 1 })
+	waitFor(t, "a failed retry", func() bool { return evs.count(lease.FaultRetry) >= 1 })
 	ff.clear()
 	waitHealthy(t, s)
 	put(t, s, testLease(2))
@@ -367,13 +369,13 @@ func TestFaultRecoveryKeepsLoadedRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "l.csv")
 	s := openTest(t, path)
 	put(t, s, testLease(1), testLease(2))
-	if err := s.Commit(context.Background(), Op{Kind: OpDelete, Lease: testLease(2)}); err != nil {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpDelete, Lease: testLease(2)}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	s, ff, _ := openFaulty(t, path, nil)
 	ff.failWrites(1, syscall.ENOSPC)
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(3)}); err == nil {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(3)}); err == nil {
 		t.Fatal("commit succeeded on a full disk")
 	}
 	ff.clear()
@@ -419,10 +421,10 @@ func TestFaultDuringRotation(t *testing.T) {
 	if err := s.RunLFC(); !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("RunLFC: %v", err)
 	}
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(2)}); !errors.Is(err, ErrStorage) {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(2)}); !errors.Is(err, lease.ErrStorage) {
 		t.Fatalf("commit with no lease file: %v", err)
 	}
-	waitFor(t, "a failed retry", func() bool { return evs.count(FaultRetry) >= 1 })
+	waitFor(t, "a failed retry", func() bool { return evs.count(lease.FaultRetry) >= 1 })
 	mu.Lock()
 	openErr = nil
 	mu.Unlock()
@@ -473,7 +475,7 @@ func TestTornLastLineThenFault(t *testing.T) {
 	writeFile(t, path, Header+"\n"+good+good[:10])
 	s, ff, _ := openFaulty(t, path, nil)
 	ff.failWrites(1, syscall.ENOSPC)
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(2)}); err == nil {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(2)}); err == nil {
 		t.Fatal("commit succeeded")
 	}
 	ff.clear()

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xdhcp/lease"
 )
 
 // TestSyncIntervalPacesBackToBackCommits: a steady stream of commits is
@@ -23,7 +25,7 @@ func TestSyncIntervalPacesBackToBackCommits(t *testing.T) {
 	start := time.Now()
 	for i := range n {
 		wg.Add(1)
-		s.CommitAsync([]Op{{Kind: OpPut, Lease: testLease(i)}}, func(err error) {
+		s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: testLease(i)}}, func(err error) {
 			if err != nil {
 				t.Errorf("commit %d: %v", i, err)
 			}
@@ -63,11 +65,11 @@ func TestSyncIntervalOnlyWhenBusy(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "leases4.csv"), func(o *Options) { o.SyncInterval = interval })
 	defer s.Close()
 	ctx := context.Background()
-	if err := s.Commit(ctx, Op{Kind: OpPut, Lease: testLease(1)}); err != nil {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(1)}); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	if err := s.Commit(ctx, Op{Kind: OpPut, Lease: testLease(2)}); err != nil {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(2)}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(t0); d < interval/2 {
@@ -75,7 +77,7 @@ func TestSyncIntervalOnlyWhenBusy(t *testing.T) {
 	}
 	time.Sleep(interval + interval/4)
 	t0 = time.Now()
-	if err := s.Commit(ctx, Op{Kind: OpPut, Lease: testLease(3)}); err != nil {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(3)}); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(t0); d >= interval/2 {
@@ -86,7 +88,7 @@ func TestSyncIntervalOnlyWhenBusy(t *testing.T) {
 	defer s2.Close()
 	t0 = time.Now()
 	for i := range 3 {
-		if err := s2.Commit(ctx, Op{Kind: OpPut, Lease: testLease(10 + i)}); err != nil {
+		if err := s2.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(10 + i)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"hash/maphash"
@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"xdhcp/lease"
 )
 
 // rec is the compact in-memory form of a lease: fixed fields inline, and
@@ -20,7 +22,7 @@ type rec struct {
 	cidNext  int32
 	hostNext int32
 	hostLen  uint32
-	state    State
+	state    lease.State
 	flags    uint8
 	hwLen    uint8
 	cidLen   uint8
@@ -93,7 +95,7 @@ func (x *index) hashHost(h string) uint64   { return maphash.String(x.seed, stri
 func (x *index) hashString(s string) uint64 { return maphash.String(x.seed, s) }
 
 // put inserts or replaces the lease for l.Addr (which must be IPv4).
-func (x *index) put(l *Lease) {
+func (x *index) put(l *lease.Lease) {
 	a := addrKey(l.Addr)
 	i, ok := x.byAddr[a]
 	if ok {
@@ -287,7 +289,7 @@ func (x *index) find(k chainKind, key []byte, host string) []int32 {
 
 // fill copies record i into l, reusing l's byte slices' capacity. Strings
 // share the record's immutable data.
-func (x *index) fill(i int32, l *Lease) {
+func (x *index) fill(i int32, l *lease.Lease) {
 	r := &x.recs[i]
 	l.Addr = keyAddr(r.addr)
 	l.HWAddr = appendOrNil(l.HWAddr[:0], r.hw())
@@ -310,8 +312,8 @@ func appendOrNil(dst []byte, s string) []byte {
 }
 
 // lease returns a freshly allocated copy of record i.
-func (x *index) lease(i int32) Lease {
-	var l Lease
+func (x *index) lease(i int32) lease.Lease {
+	var l lease.Lease
 	x.fill(i, &l)
 	return l
 }

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"errors"
@@ -6,9 +6,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"xdhcp/lease"
 )
 
-// Rows written by a live Kea 2.2 (kea-2.2-reference.md §5.1).
+// Rows written by a live Kea 2.2.
 var keaRows = []string{
 	"192.0.2.10,00:0c:01:02:03:04,01:00:0c:01:02:03:04,3600,1795292506,1,0,0,,0,",
 	`192.0.2.60,aa:bb:cc:dd:ee:01,,3600,1795292600,1,1,0,a&#x2cb&#x26c.example.,0,{ "a": 1&#x2c "b": "x&#x2cy" }`,
@@ -16,7 +18,7 @@ var keaRows = []string{
 }
 
 func TestParseRowKeaExamples(t *testing.T) {
-	want := []Lease{
+	want := []lease.Lease{
 		{
 			Addr:     netip.MustParseAddr("192.0.2.10"),
 			HWAddr:   []byte{0x00, 0x0c, 0x01, 0x02, 0x03, 0x04},
@@ -65,14 +67,14 @@ func TestParseRowOlderSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.State != StateDefault || l.UserContext != "" || !l.FqdnRev || l.Hostname != "host" || l.CLTT != 1000 || l.SubnetID != 7 {
+	if l.State != lease.StateDefault || l.UserContext != "" || !l.FqdnRev || l.Hostname != "host" || l.CLTT != 1000 || l.SubnetID != 7 {
 		t.Errorf("schema 1.0 row parsed as %+v", l)
 	}
 	l, err = ParseRow([]byte("10.0.0.1,,,100,1100,7,0,0,,1"))
 	if err != nil {
 		t.Fatal(err) // declined lease without hwaddr and client-id is fine
 	}
-	if l.State != StateDeclined || l.HWAddr != nil || l.ClientID != nil {
+	if l.State != lease.StateDeclined || l.HWAddr != nil || l.ClientID != nil {
 		t.Errorf("schema 2.0 declined row parsed as %+v", l)
 	}
 }
@@ -98,7 +100,7 @@ func TestParseRowFormats(t *testing.T) {
 	}
 	// Infinite lifetime: expire does not fit 32 bits.
 	l, err = ParseRow([]byte("10.0.0.1,01,,4294967295,5294967295,1,0,0,,0,"))
-	if err != nil || l.ValidLft != Infinite || l.CLTT != 1000000000 {
+	if err != nil || l.ValidLft != lease.Infinite || l.CLTT != 1000000000 {
 		t.Errorf("infinite lease %+v, %v", l, err)
 	}
 }
@@ -152,7 +154,7 @@ func TestParseRowErrors(t *testing.T) {
 }
 
 func TestAppendRowEscapesControlCharacters(t *testing.T) {
-	l := Lease{
+	l := lease.Lease{
 		Addr: netip.MustParseAddr("10.1.2.3"), HWAddr: []byte{1},
 		ValidLft: 10, CLTT: 5, SubnetID: 2, Hostname: "evil\nrow,x",
 		UserContext: `{"k":"a&b"}`,

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xdhcp/lease"
 )
 
 const killHelperEnv = "XDHCP_LEASE_KILL_HELPER"
@@ -84,7 +86,7 @@ func killHelper(path string) {
 			defer wg.Done()
 			for k := 0; ; k++ {
 				i := g*1_000_000 + k
-				if err := s.Commit(context.Background(), Op{OpPut, testLease(i)}); err != nil {
+				if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(i)}); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(2)
 				}
@@ -111,10 +113,10 @@ func TestMemoryPerLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := make([]Op, 0, 4096)
+	ops := make([]lease.Op, 0, 4096)
 	start := time.Now()
 	for i := 0; i < n; i++ {
-		ops = append(ops, Op{OpPut, testLease(i)})
+		ops = append(ops, lease.Op{Kind: lease.OpPut, Lease: testLease(i)})
 		if len(ops) == cap(ops) || i == n-1 {
 			if err := s.Commit(context.Background(), ops...); err != nil {
 				t.Fatal(err)
@@ -156,10 +158,10 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		n := s.Len()
-		s.Range(func(l *Lease) bool { return true })
+		s.Range(func(l *lease.Lease) bool { return true })
 		extra := testLease(0xfffff)
 		_, had := s.Get(extra.Addr)
-		if err := s.Commit(context.Background(), Op{OpPut, extra}); err != nil {
+		if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: extra}); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		if !had {

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"xdhcp/lease"
 )
 
 // TestCommitAsync: one goroutine queues many commits without waiting; each
@@ -26,7 +28,7 @@ func TestCommitAsync(t *testing.T) {
 	wg.Add(n)
 	for i := range n {
 		l := testLease(i)
-		s.CommitAsync([]Op{{OpPut, l}}, func(err error) {
+		s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: l}}, func(err error) {
 			defer wg.Done()
 			calls.Add(1)
 			if err != nil {
@@ -56,8 +58,8 @@ func TestCommitAsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	var closedErr error
-	s.CommitAsync([]Op{{OpPut, testLease(n)}}, func(err error) { closedErr = err })
-	if !errors.Is(closedErr, ErrClosed) {
+	s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: testLease(n)}}, func(err error) { closedErr = err })
+	if !errors.Is(closedErr, lease.ErrClosed) {
 		t.Fatalf("CommitAsync after Close: %v, want ErrClosed before it returns", closedErr)
 	}
 	if s = openTest(t, path); s.Len() != n {
@@ -75,11 +77,11 @@ func TestCommitAsyncImmediate(t *testing.T) {
 	defer s.Close()
 	var got []error
 	record := func(err error) { got = append(got, err) }
-	s.CommitAsync([]Op{{OpPut, testLease(1)}}, record)
+	s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: testLease(1)}}, record)
 	bad := testLease(2)
 	bad.ValidLft = 0
-	s.CommitAsync([]Op{{OpPut, bad}}, record)
-	if len(got) != 2 || got[0] != nil || !errors.Is(got[1], ErrInvalidLease) {
+	s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: bad}}, record)
+	if len(got) != 2 || got[0] != nil || !errors.Is(got[1], lease.ErrInvalidLease) {
 		t.Fatalf("outcomes %v, want [nil, invalid lease]", got)
 	}
 	if _, ok := s.Get(testLease(1).Addr); !ok {
@@ -94,9 +96,9 @@ func TestCommitAsyncFault(t *testing.T) {
 	ff.failSyncs(1, syscall.EIO)
 	done := make(chan error, 1)
 	l := testLease(7)
-	s.CommitAsync([]Op{{OpPut, l}}, func(err error) { done <- err })
+	s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: l}}, func(err error) { done <- err })
 	err := <-done
-	var fe *FaultError
+	var fe *lease.FaultError
 	if !errors.As(err, &fe) || !errors.Is(err, syscall.EIO) {
 		t.Fatalf("async commit on a failing disk: %v, want a FaultError with EIO", err)
 	}

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"xdhcp/lease"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,7 +48,7 @@ func (s *Store) RunLFC() error {
 	s.qmu.Lock()
 	if s.closed {
 		s.qmu.Unlock()
-		return ErrClosed
+		return lease.ErrClosed
 	}
 	s.lfcRuns.Add(1)
 	s.qmu.Unlock()
@@ -72,7 +74,7 @@ func (s *Store) lfcLoop(interval time.Duration) {
 			switch {
 			case errors.Is(err, ErrLFCRunning):
 				s.log.Info("lease file cleanup skipped: previous run still in progress", "path", s.path)
-			case errors.Is(err, ErrClosed):
+			case errors.Is(err, lease.ErrClosed):
 				return
 			case err != nil:
 				s.log.Error("lease file cleanup failed", "path", s.path, "err", err)
@@ -128,13 +130,13 @@ func (s *Store) requestRotate() error {
 	select {
 	case s.rotateCh <- reply:
 	case <-s.writerDone:
-		return ErrClosed
+		return lease.ErrClosed
 	}
 	select {
 	case err := <-reply:
 		return err
 	case <-s.writerDone:
-		return ErrClosed
+		return lease.ErrClosed
 	}
 }
 
@@ -178,7 +180,7 @@ func writeLeaseFile(path string, x *index) (err error) {
 	bw := bufio.NewWriterSize(f, 256<<10)
 	bw.WriteString(Header + "\n")
 	var (
-		l   Lease
+		l   lease.Lease
 		row []byte
 	)
 	x.ascend(0, func(i int32) bool {

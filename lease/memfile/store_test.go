@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xdhcp/lease"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -29,9 +31,9 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // testLease returns a distinct, valid lease for i.
-func testLease(i int) Lease {
+func testLease(i int) lease.Lease {
 	a := uint32(10<<24 | i)
-	return Lease{
+	return lease.Lease{
 		Addr:     keyAddr(a),
 		HWAddr:   []byte{0x02, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)},
 		ClientID: []byte{0x01, 0x02, 0, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)},
@@ -55,20 +57,20 @@ func openTest(t testing.TB, path string, mod ...func(*Options)) *Store {
 	return s
 }
 
-func put(t testing.TB, s *Store, ls ...Lease) {
+func put(t testing.TB, s *Store, ls ...lease.Lease) {
 	t.Helper()
-	ops := make([]Op, len(ls))
+	ops := make([]lease.Op, len(ls))
 	for i := range ls {
-		ops[i] = Op{Kind: OpPut, Lease: ls[i]}
+		ops[i] = lease.Op{Kind: lease.OpPut, Lease: ls[i]}
 	}
 	if err := s.Commit(context.Background(), ops...); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 }
 
-func all(s *Store) []Lease {
-	var out []Lease
-	s.Range(func(l *Lease) bool {
+func all(s *Store) []lease.Lease {
+	var out []lease.Lease
+	s.Range(func(l *lease.Lease) bool {
 		c := *l
 		c.HWAddr = slices.Clone(l.HWAddr)
 		c.ClientID = slices.Clone(l.ClientID)
@@ -101,7 +103,7 @@ func TestOpenKeaFile(t *testing.T) {
 	if !ok || l.Hostname != "a,b&c.example." || l.UserContext != `{ "a": 1, "b": "x,y" }` || !l.FqdnFwd {
 		t.Errorf("192.0.2.60: %+v %v", l, ok)
 	}
-	if got := s.ByHostname("HOST.example."); len(got) != 1 || got[0].State != StateDeclined {
+	if got := s.ByHostname("HOST.example."); len(got) != 1 || got[0].State != lease.StateDeclined {
 		t.Errorf("ByHostname: %+v", got)
 	}
 }
@@ -249,7 +251,7 @@ func TestOldSchemaIsRewritten(t *testing.T) {
 
 func TestQueries(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "l.csv"))
-	var ls []Lease
+	var ls []lease.Lease
 	for i := range 50 {
 		l := testLease(i * 7) // spread over several /24s
 		if i%10 == 0 {
@@ -322,19 +324,19 @@ func TestQueries(t *testing.T) {
 func TestExpired(t *testing.T) {
 	s := openTest(t, "", func(o *Options) { o.Persist = false })
 	base := int64(1_000_000)
-	mk := func(i int, cltt int64, valid uint32, st State) Lease {
+	mk := func(i int, cltt int64, valid uint32, st lease.State) lease.Lease {
 		l := testLease(i)
 		l.CLTT, l.ValidLft, l.State = cltt, valid, st
 		return l
 	}
 	put(t, s,
-		mk(1, base-100, 50, StateDefault),          // expired at base-50
-		mk(2, base-100, 100, StateDefault),         // expires exactly now: included
-		mk(3, base-100, 101, StateDefault),         // not yet
-		mk(4, base-300, 10, StateExpiredReclaimed), // already reclaimed
-		mk(5, base-300, Infinite, StateDefault),    // never expires
-		mk(6, base-200, 10, StateDeclined),         // probation over: Kea reclaims it
-		mk(7, base-100, 50, StateDefault),          // same expiry as 1, higher address
+		mk(1, base-100, 50, lease.StateDefault),             // expired at base-50
+		mk(2, base-100, 100, lease.StateDefault),            // expires exactly now: included
+		mk(3, base-100, 101, lease.StateDefault),            // not yet
+		mk(4, base-300, 10, lease.StateExpiredReclaimed),    // already reclaimed
+		mk(5, base-300, lease.Infinite, lease.StateDefault), // never expires
+		mk(6, base-200, 10, lease.StateDeclined),            // probation over: Kea reclaims it
+		mk(7, base-100, 50, lease.StateDefault),             // same expiry as 1, higher address
 	)
 	got := s.Expired(base, 0)
 	var addrs []int
@@ -354,7 +356,7 @@ func TestDeleteAndWipe(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "l.csv")
 	s := openTest(t, path)
-	var ls []Lease
+	var ls []lease.Lease
 	for i := range 40 {
 		ls = append(ls, testLease(i))
 	}
@@ -362,8 +364,8 @@ func TestDeleteAndWipe(t *testing.T) {
 	ctx := context.Background()
 	// Delete of a lease put in the same commit, and of an absent lease.
 	extra := testLease(500)
-	if err := s.Commit(ctx, Op{OpPut, extra}, Op{OpDelete, Lease{Addr: extra.Addr}},
-		Op{OpDelete, Lease{Addr: netip.MustParseAddr("10.9.9.9")}}, Op{OpDelete, Lease{Addr: ls[0].Addr}}); err != nil {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: extra}, lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: extra.Addr}},
+		lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: netip.MustParseAddr("10.9.9.9")}}, lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: ls[0].Addr}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.Get(extra.Addr); ok {
@@ -402,7 +404,7 @@ func TestDeleteAndWipe(t *testing.T) {
 
 func TestCommitValidation(t *testing.T) {
 	s := openTest(t, "", func(o *Options) { o.Persist = false })
-	bad := []Lease{
+	bad := []lease.Lease{
 		{Addr: netip.MustParseAddr("2001:db8::1"), HWAddr: []byte{1}, ValidLft: 1},
 		{Addr: netip.MustParseAddr("10.0.0.1"), HWAddr: []byte{1}, ValidLft: 0},
 		{Addr: netip.MustParseAddr("10.0.0.1"), ValidLft: 1},
@@ -410,12 +412,12 @@ func TestCommitValidation(t *testing.T) {
 		{Addr: netip.MustParseAddr("10.0.0.1"), HWAddr: []byte{1}, ValidLft: 1, UserContext: "[]"},
 	}
 	for _, l := range bad {
-		if err := s.Commit(context.Background(), Op{OpPut, l}); !errors.Is(err, ErrInvalidLease) {
+		if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: l}); !errors.Is(err, lease.ErrInvalidLease) {
 			t.Errorf("%+v: %v", l, err)
 		}
 	}
-	declined := Lease{Addr: netip.MustParseAddr("10.0.0.1"), ValidLft: 1, State: StateDeclined}
-	if err := s.Commit(context.Background(), Op{OpPut, declined}); err != nil {
+	declined := lease.Lease{Addr: netip.MustParseAddr("10.0.0.1"), ValidLft: 1, State: lease.StateDeclined}
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: declined}); err != nil {
 		t.Errorf("declined without ids: %v", err)
 	}
 }
@@ -432,7 +434,7 @@ func TestConcurrentGroupCommit(t *testing.T) {
 			defer wg.Done()
 			for k := range per {
 				l := testLease(w*per + k)
-				if err := s.Commit(context.Background(), Op{OpPut, l}); err != nil {
+				if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: l}); err != nil {
 					errs <- err
 					return
 				}
@@ -457,7 +459,7 @@ func TestConcurrentGroupCommit(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(1)}); !errors.Is(err, ErrClosed) {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(1)}); !errors.Is(err, lease.ErrClosed) {
 		t.Errorf("Commit after Close: %v", err)
 	}
 	s = openTest(t, path)
@@ -475,7 +477,7 @@ func TestConcurrentGroupCommit(t *testing.T) {
 
 func TestMaxBatch(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "l.csv"), func(o *Options) { o.MaxBatch = 3; o.Sync = false })
-	var ls []Lease
+	var ls []lease.Lease
 	for i := range 10 {
 		ls = append(ls, testLease(i))
 	}
@@ -499,7 +501,7 @@ func TestCommitContextCancelled(t *testing.T) {
 	s := openTest(t, filepath.Join(t.TempDir(), "l.csv"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := s.Commit(ctx, Op{OpPut, testLease(1)}); !errors.Is(err, context.Canceled) {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(1)}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Commit: %v", err)
 	}
 	if _, ok := s.Get(testLease(1).Addr); ok {
@@ -517,7 +519,7 @@ func TestMemoryOnly(t *testing.T) {
 		t.Errorf("RunLFC: %v", err)
 	}
 	s.Close()
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(3)}); !errors.Is(err, ErrClosed) {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(3)}); !errors.Is(err, lease.ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
 }
@@ -591,8 +593,8 @@ func TestWriteErrors(t *testing.T) {
 		w, sy bool
 	}{{"write", true, false}, {"fsync", false, true}} {
 		fj.set(c.w, c.sy, false)
-		err := s.Commit(ctx, Op{OpPut, testLease(2)}, Op{OpDelete, testLease(1)})
-		if !errors.Is(err, errInjected) || !errors.Is(err, ErrStorage) || !strings.Contains(err.Error(), path) {
+		err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(2)}, lease.Op{Kind: lease.OpDelete, Lease: testLease(1)})
+		if !errors.Is(err, errInjected) || !errors.Is(err, lease.ErrStorage) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s error: %v", c.name, err)
 		}
 		if _, ok := s.Get(testLease(2).Addr); ok {
@@ -613,14 +615,14 @@ func TestWriteErrors(t *testing.T) {
 
 	// Truncate fails too: the partial row stays until recovery cuts it.
 	fj.set(true, false, true)
-	if err := s.Commit(ctx, Op{OpPut, testLease(3)}); !errors.Is(err, errInjected) {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(3)}); !errors.Is(err, errInjected) {
 		t.Errorf("write+truncate error: %v", err)
 	}
 	if n := fileSize(t, path); n <= sizeOK {
 		t.Fatalf("file size %d: the injected partial write is missing", n)
 	}
 	fj.set(false, false, false)
-	if err := s.Commit(ctx, Op{OpPut, testLease(4)}); !errors.Is(err, ErrStorage) {
+	if err := s.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: testLease(4)}); !errors.Is(err, lease.ErrStorage) {
 		t.Errorf("commit while failed: %v", err)
 	}
 	s.w.fault.timer.Reset(0)
@@ -647,7 +649,7 @@ func TestClosedFD(t *testing.T) {
 	if err := s.w.f.(osJournal).f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Commit(context.Background(), Op{OpPut, testLease(2)})
+	err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(2)})
 	if err == nil {
 		t.Fatal("Commit on a closed fd succeeded")
 	}
@@ -655,7 +657,7 @@ func TestClosedFD(t *testing.T) {
 	if _, ok := s.Get(testLease(2).Addr); ok {
 		t.Error("failed commit visible in the index")
 	}
-	if err := s.Commit(context.Background(), Op{OpPut, testLease(3)}); err == nil {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(3)}); err == nil {
 		t.Error("second Commit on a closed fd succeeded")
 	}
 }
@@ -685,7 +687,7 @@ func TestLFC(t *testing.T) {
 		l.CLTT += 100
 		put(t, s, l)
 	}
-	if err := s.Commit(context.Background(), Op{OpDelete, testLease(20)}, Op{OpDelete, testLease(21)}); err != nil {
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpDelete, Lease: testLease(20)}, lease.Op{Kind: lease.OpDelete, Lease: testLease(21)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RunLFC(); err != nil {
@@ -702,7 +704,7 @@ func TestLFC(t *testing.T) {
 	// .2 holds exactly the index, in address order, in Kea's format.
 	var want []byte
 	want = append(want, Header+"\n"...)
-	s.Range(func(l *Lease) bool { want = AppendRow(want, l); return true })
+	s.Range(func(l *lease.Lease) bool { want = AppendRow(want, l); return true })
 	if got, _ := os.ReadFile(path + ".2"); !bytes.Equal(got, want) {
 		t.Errorf(".2:\n%s\nwant:\n%s", got, want)
 	}

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"bufio"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+
+	"xdhcp/lease"
 )
 
 // maxLineLen bounds one lease-file line. Kea has no such limit, but a line
@@ -71,7 +73,7 @@ func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.
 		r      = bufio.NewReaderSize(rd, 256<<10)
 		long   []byte
 		lineNo int
-		l      Lease
+		l      lease.Lease
 		fields [numColumns][]byte
 	)
 	for {

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"xdhcp/lease"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,7 +75,7 @@ func syncDir(dir string) error {
 
 // request is one Commit waiting for the writer.
 type request struct {
-	ops     []Op
+	ops     []lease.Op
 	done    chan error  // cap 1; the writer sends exactly once (Commit)
 	cb      func(error) // called exactly once instead (CommitAsync)
 	deleted int         // set by the writer before done
@@ -99,9 +101,9 @@ type writerState struct {
 	fault    faultState
 	buf      []byte
 	batch    []*request
-	overlay  map[uint32]*Lease // batch-local view for resolving deletes
-	hits     []bool            // per delete op: did it remove a lease
-	scratch  Lease
+	overlay  map[uint32]*lease.Lease // batch-local view for resolving deletes
+	hits     []bool                  // per delete op: did it remove a lease
+	scratch  lease.Lease
 	closeErr error
 	// lastSync is when the latest fdatasync began (pace).
 	lastSync time.Time
@@ -111,7 +113,7 @@ type writerState struct {
 // a new or empty file and cutting a torn last line off an existing one.
 func (s *Store) openLive(live loadResult) error {
 	w := &s.w
-	w.overlay = make(map[uint32]*Lease)
+	w.overlay = make(map[uint32]*lease.Lease)
 	f, err := s.openFile(s.path)
 	if err != nil {
 		return fmt.Errorf("open lease file %s: %w", s.path, err)
@@ -268,7 +270,7 @@ func (s *Store) commitBatch(batch []*request) {
 		for k := range r.ops {
 			op := &r.ops[k]
 			a := addrKey(op.Lease.Addr)
-			if op.Kind == OpPut {
+			if op.Kind == lease.OpPut {
 				lastRow = len(buf)
 				buf = AppendRow(buf, &op.Lease)
 				w.overlay[a] = &op.Lease
@@ -329,7 +331,7 @@ func (s *Store) commitBatch(batch []*request) {
 	for _, r := range batch {
 		for k := range r.ops {
 			op := &r.ops[k]
-			if op.Kind == OpPut {
+			if op.Kind == lease.OpPut {
 				s.idx.put(&op.Lease)
 				continue
 			}

@@ -1,4 +1,4 @@
-package lease
+package memfile
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+
+	"xdhcp/lease"
 )
 
 // Header is the first line of a Kea 2.2 (schema 2.1) DHCPv4 memfile lease file.
@@ -77,15 +79,15 @@ func colErr(col int, v []byte, err error) error {
 // context). Like Kea, it rejects rows with neither hwaddr nor client_id
 // unless the lease is declined. A row with valid_lifetime 0 is a deletion
 // marker; it parses normally and the caller decides what it means.
-func ParseRow(line []byte) (Lease, error) {
+func ParseRow(line []byte) (lease.Lease, error) {
 	var fields [numColumns][]byte
 	n := splitRow(line, &fields)
 	if n < minColumns || n > numColumns {
-		return Lease{}, fmt.Errorf("%w: %d columns, want %d to %d", ErrBadRow, n, minColumns, numColumns)
+		return lease.Lease{}, fmt.Errorf("%w: %d columns, want %d to %d", ErrBadRow, n, minColumns, numColumns)
 	}
-	var l Lease
+	var l lease.Lease
 	if err := parseFields(&fields, n, &l); err != nil {
-		return Lease{}, err
+		return lease.Lease{}, err
 	}
 	return l, nil
 }
@@ -115,7 +117,7 @@ func splitRow(line []byte, fields *[numColumns][]byte) int {
 // parseFields fills l from the first n fields. l's HWAddr and ClientID
 // backing arrays are reused when they have capacity (the loader relies on
 // this to avoid garbage per row).
-func parseFields(f *[numColumns][]byte, n int, l *Lease) error {
+func parseFields(f *[numColumns][]byte, n int, l *lease.Lease) error {
 	addr, err := netip.ParseAddr(string(f[colAddress]))
 	if err != nil || !addr.Is4() {
 		return colErr(colAddress, f[colAddress], errors.New("not an IPv4 address"))
@@ -175,13 +177,13 @@ func parseFields(f *[numColumns][]byte, n int, l *Lease) error {
 	}
 	l.Hostname = unescape(f[colHostname])
 
-	l.State = StateDefault
+	l.State = lease.StateDefault
 	if n > colState {
 		st, err := parseUint(f[colState], 8)
 		if err != nil {
 			return colErr(colState, f[colState], err)
 		}
-		l.State = State(st)
+		l.State = lease.State(st)
 	}
 
 	l.UserContext = ""
@@ -193,7 +195,7 @@ func parseFields(f *[numColumns][]byte, n int, l *Lease) error {
 		l.UserContext = uc
 	}
 
-	if len(l.HWAddr) == 0 && len(l.ClientID) == 0 && l.State != StateDeclined {
+	if len(l.HWAddr) == 0 && len(l.ClientID) == 0 && l.State != lease.StateDeclined {
 		return fmt.Errorf("%w: lease %s has neither hwaddr nor client_id and is not declined", ErrBadRow, addr)
 	}
 	return nil
@@ -213,7 +215,7 @@ func checkUserContext(s string) error {
 // exactly as Kea 2.2 writes it: colon hex in lower case, expire = cltt +
 // valid_lifetime, booleans as 0/1, hostname and user_context escaped.
 // A deletion marker is the lease with ValidLft 0 (so expire = cltt).
-func AppendRow(dst []byte, l *Lease) []byte {
+func AppendRow(dst []byte, l *lease.Lease) []byte {
 	dst = l.Addr.Unmap().AppendTo(dst)
 	dst = append(dst, ',')
 	dst = appendColonHex(dst, l.HWAddr)
