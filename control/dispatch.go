@@ -14,23 +14,23 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"xdhcp/control/client"
 )
 
-// Kea result codes.
+// Kea result codes, shared with the command client.
 const (
-	ResultSuccess     = 0 // command succeeded
-	ResultError       = 1 // command failed
-	ResultUnsupported = 2 // command not supported
-	ResultEmpty       = 3 // success, but nothing found (no leases, no such lease)
-	// ResultConflict exists from Kea 2.3.1 on; a Kea 2.2 partner treats it
-	// as a plain error.
-	ResultConflict = 4
+	ResultSuccess     = client.ResultSuccess
+	ResultError       = client.ResultError
+	ResultUnsupported = client.ResultUnsupported
+	ResultEmpty       = client.ResultEmpty
+	ResultConflict    = client.ResultConflict
 )
 
 // ServiceName is the only service this server answers for. Kea's Control
 // Agent forwards on "service"; a request naming another service gets the
 // answer a CA without that forwarding socket gives.
-const ServiceName = "dhcp4"
+const ServiceName = client.ServiceDHCP4
 
 // Answer is a Kea command answer.
 type Answer struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/VictoriaMetrics/metrics"
 
 	"xdhcp/control"
+	ctlclient "xdhcp/control/client"
 )
 
 // restrictedCommands are the only commands Kea's HA+MT dedicated listener
@@ -189,7 +190,7 @@ func serverTLS(me *PeerConfig, requireClient bool) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load cert-file %s / key-file %s: %w", me.CertFile, me.KeyFile, err)
 	}
-	pool, err := loadTrustAnchor(me.TrustAnchor)
+	pool, err := ctlclient.LoadTrustAnchor(me.TrustAnchor)
 	if err != nil {
 		return nil, err
 	}
