@@ -1,11 +1,11 @@
 // Package ha is xdhcp's high availability, wire-compatible with ISC Kea 2.2's
-// libdhcp_ha.so (kea-2.2-reference.md §1–2): the HTTP/JSON protocol between
+// libdhcp_ha.so: the HTTP/JSON protocol between
 // peers, Kea's state machine with failure detection, lease updates sent
 // before a reply is released, paged lease synchronization, and the RFC 3074
 // load-balancing split.
 //
 // A Service runs one or more relationships (Kea 2.2 has exactly one;
-// several give hub-and-spoke, see FromConfig). Each relationship has one
+// several give hub-and-spoke, see config.HA). Each relationship has one
 // goroutine that sends heartbeats and runs the state machine after each; the
 // DHCP workers call Replicate, InScope and ObserveQuery concurrently.
 package ha
@@ -19,6 +19,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"xdhcp/config"
 
 	"xdhcp/lease"
 	"xdhcp/slowpath"
@@ -422,7 +424,7 @@ func (r *Relationship) interrupted(now time.Time) bool {
 	return now.UnixNano()-r.lastOKUnixNano.Load() > int64(r.cfg.MaxResponseDelay)
 }
 
-// shouldPartnerDownLocked is Kea's failure detection (§2.4).
+// shouldPartnerDownLocked is Kea's failure detection.
 func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
 	if !r.interrupted(now) {
 		return false
@@ -436,7 +438,7 @@ func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
 	return true
 }
 
-// step runs the state machine once (§2.3) and performs what it asks.
+// step runs the state machine once and performs what it asks.
 func (r *Relationship) step(ctx context.Context) {
 	r.stepMu.Lock()
 	defer r.stepMu.Unlock()
@@ -492,7 +494,7 @@ func (r *Relationship) syncMaxPeriod() time.Duration {
 	return max(r.cfg.SyncTimeout.Truncate(time.Second), time.Second)
 }
 
-// transitionLocked moves to next, runs the entry actions of §2.2 and logs
+// transitionLocked moves to next, runs the state's entry actions and logs
 // the transition once with both states. r.mu is held.
 func (r *Relationship) transitionLocked(next State, why string) {
 	prev := r.state
@@ -523,10 +525,10 @@ func (r *Relationship) transitionLocked(next State, why string) {
 		r.syncNotified = false
 		r.s.d.Network.Enable(originPartner)
 	}
-	switch r.cfg.Pause[next] {
-	case PauseAlways:
+	switch r.cfg.Pause[next.String()] {
+	case config.HAPauseAlways:
 		r.paused = true
-	case PauseOnce:
+	case config.HAPauseOnce:
 		if !r.pausedOnce[next] {
 			r.pausedOnce[next] = true
 			r.paused = true
