@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"xdhcp/config"
 	"xdhcp/control/client"
 )
 
@@ -85,25 +86,16 @@ func allowedKey(k string) bool {
 	return false
 }
 
-// jsonType names the JSON type of a raw value the way Kea's messages do.
+// jsonType names the JSON type of a raw value the way Kea's messages do
+// ("map" and "list" for object and array).
 func jsonType(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
+	switch k := config.JSONKind(raw); k {
+	case "object":
 		return "map"
-	case '[':
+	case "array":
 		return "list"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
 	default:
-		return "number"
+		return k
 	}
 }
 

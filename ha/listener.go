@@ -1,19 +1,15 @@
 package ha
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -43,14 +39,13 @@ const maxRequestSize = 1 << 20
 // 400 {"result": 400, "text": "Bad Request"}, as Kea answers.
 func Handler(c *control.Server, restrict bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if r.Method != http.MethodPost || err != nil || mt != "application/json" {
-			writeAnswer(w, http.StatusBadRequest, control.Answer{Result: http.StatusBadRequest, Text: "Bad Request"}, false)
+		if r.Method != http.MethodPost {
+			control.WriteStatus(w, http.StatusBadRequest)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestSize))
-		if err != nil {
-			writeAnswer(w, http.StatusBadRequest, control.Answer{Result: http.StatusBadRequest, Text: "Bad Request"}, false)
+		body, code := control.ReadCommand(w, r, maxRequestSize)
+		if code != 0 {
+			control.WriteStatus(w, http.StatusBadRequest)
 			return
 		}
 		if restrict {
@@ -59,32 +54,12 @@ func Handler(c *control.Server, restrict bool) http.Handler {
 			}
 			_ = json.Unmarshal(body, &peek)
 			if !restrictedCommands[peek.Command] {
-				writeAnswer(w, http.StatusForbidden, control.Answer{Result: http.StatusForbidden, Text: "Forbidden"}, false)
+				control.WriteStatus(w, http.StatusForbidden)
 				return
 			}
 		}
-		a := c.Dispatch(r.Context(), body, r.RemoteAddr, "")
-		writeAnswer(w, http.StatusOK, a, true)
+		control.WriteAnswer(w, http.StatusOK, c.Dispatch(r.Context(), body, r.RemoteAddr, ""), true)
 	})
-}
-
-func writeAnswer(w http.ResponseWriter, code int, a control.Answer, list bool) {
-	var v any = a
-	if list {
-		v = []control.Answer{a}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		buf.Reset()
-		_ = enc.Encode([]control.Answer{control.Errorf("internal error: cannot encode answer")})
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // Listener is the HA+MT dedicated listener: this server's own peer URL
