@@ -23,11 +23,12 @@ type Commander interface {
 	Try(command string, args any) (Answer, error)
 }
 
-// Control is a client of a Kea-style HTTP control channel reached from
-// inside a lab namespace. It is safe for concurrent use.
+// Control is a client of a Kea-style control channel: HTTP reached from
+// inside a lab namespace, or a UNIX socket. It is safe for concurrent use.
 type Control struct {
-	c   *client.Client
-	err error // from building c: every command fails with it
+	c    *client.Client
+	err  error // from building c: every command fails with it
+	unix bool  // answers are one bare map, not a list
 }
 
 // NewControl returns a client of the control channel at url (such as
@@ -53,8 +54,17 @@ func NewControl(ns *lab.NS, url string, timeout time.Duration) *Control {
 	return &Control{c: c, err: err}
 }
 
+// NewUnixControl returns a client of the UNIX control socket at path (as
+// kea-dhcp4 and xdhcpd serve it: one bare answer map per connection). Each
+// command is bounded by timeout.
+func NewUnixControl(path string, timeout time.Duration) *Control {
+	c, err := client.New(client.Options{Socket: path, Timeout: timeout})
+	return &Control{c: c, err: err, unix: true}
+}
+
 // Try sends one command and returns its answer, which must be a list of
-// exactly one element (as Kea's control agent and xdhcpd answer).
+// exactly one element over HTTP (as Kea's control agent and xdhcpd answer)
+// and one map over a UNIX socket.
 func (c *Control) Try(command string, args any) (Answer, error) {
 	if c.err != nil {
 		return Answer{}, c.err
@@ -68,7 +78,10 @@ func (c *Control) Try(command string, args any) (Answer, error) {
 		return Answer{}, fmt.Errorf("%s: %w", command, err)
 	}
 	list, isList, err := client.DecodeAnswers(resp.Body)
-	if err != nil || !isList || len(list) != 1 {
+	if c.unix && (err != nil || isList) {
+		return Answer{}, fmt.Errorf("%s: answer is not one map (%v): %s", command, err, resp.Body)
+	}
+	if !c.unix && (err != nil || !isList || len(list) != 1) {
 		return Answer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, resp.Body)
 	}
 	return list[0], nil
