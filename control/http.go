@@ -57,14 +57,31 @@ func (s *Server) startHTTP(p *prepared) (listener, error) {
 		ErrorLog:    slog.NewLogLogger(s.log.With("component", "http", "socket", p.key).Handler(), slog.LevelInfo),
 		BaseContext: func(net.Listener) context.Context { return s.ctx },
 	}
-	s.bg.Add(1)
+	Serve(l.srv, ln, &s.bg, s.log.With("socket", p.key), "control socket failed")
+	return l, nil
+}
+
+// Serve runs srv on ln in a goroutine counted in wg. An error other than
+// the listener closing is logged as failed.
+func Serve(srv *http.Server, ln net.Listener, wg *sync.WaitGroup, log *slog.Logger, failed string) {
+	wg.Add(1)
 	go func() {
-		defer s.bg.Done()
-		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			s.log.Error("control socket failed", "socket", p.key, "err", err)
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error(failed, "err", err)
 		}
 	}()
-	return l, nil
+}
+
+// Drain shuts srv down, letting in-flight requests finish for at most a
+// few seconds before their connections are cut.
+func Drain(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return srv.Close()
+	}
+	return nil
 }
 
 func (l *httpListener) update(p *prepared) {
@@ -83,11 +100,7 @@ func (l *httpListener) stop() {
 		l.s.bg.Add(1)
 		go func() {
 			defer l.s.bg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-			defer cancel()
-			if err := l.srv.Shutdown(ctx); err != nil {
-				_ = l.srv.Close()
-			}
+			_ = Drain(l.srv)
 		}()
 	})
 }

@@ -1,7 +1,6 @@
 package ha
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -115,13 +114,7 @@ func (s *Service) ListenDedicated(c *control.Server) (*Listener, error) {
 		}
 		l.srvs = append(l.srvs, srv)
 		l.lns = append(l.lns, ln)
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("ha dedicated listener failed", "listener", addr, "err", err)
-			}
-		}()
+		control.Serve(srv, ln, &l.wg, s.log.With("listener", addr), "ha dedicated listener failed")
 		s.log.Info("ha dedicated listener", "listener", addr, "tls", r.me.URL.Scheme == "https",
 			"restrict_commands", r.cfg.RestrictCommands)
 	}
@@ -148,11 +141,7 @@ func (l *Listener) Close() error {
 	}
 	var errs []error
 	for _, srv := range l.srvs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, srv.Close())
-		}
-		cancel()
+		errs = append(errs, control.Drain(srv))
 	}
 	l.wg.Wait()
 	return errors.Join(errs...)
