@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"xdhcp/control/client"
-
 	"xdhcp/internal/lab"
 )
 

@@ -4,6 +4,8 @@
 // wrapped in a list, as Kea's Control Agent and HA dedicated listener do)
 // and over a UNIX socket (one bare answer map per connection, as kea-dhcp4's
 // control-socket does). It also serves extra HTTP routes such as /metrics.
+// The client side, with the result codes both sides use, is the leaf
+// package control/client.
 package control
 
 import (
