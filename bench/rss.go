@@ -2,10 +2,10 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -150,22 +150,11 @@ func groupDigits(n uint64) string {
 // and returns the samples summed by metric name, labels dropped. It is an
 // error for Kea, which has no such endpoint.
 func (s *Server) Metrics(ctx context.Context) (map[string]float64, error) {
-	if s.http == nil {
-		return nil, fmt.Errorf("%s has no /metrics", s.Name)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:8000/metrics", nil)
+	b, err := s.metricsText(ctx)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%s metrics: %w", s.Name, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s metrics: HTTP %s", s.Name, resp.Status)
-	}
-	return parseMetrics(io.LimitReader(resp.Body, 64<<20))
+	return parseMetrics(bytes.NewReader(b))
 }
 
 // parseMetrics sums Prometheus text-format samples by metric name.

@@ -1,14 +1,9 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,15 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/lab"
 )
 
 // Answer is one Kea control answer.
-type Answer struct {
-	Result    int             `json:"result"`
-	Text      string          `json:"text"`
-	Arguments json.RawMessage `json:"arguments"`
-}
+type Answer = client.Answer
 
 // Server is a DHCP server process running in the lab's server namespace.
 type Server struct {
@@ -40,8 +32,7 @@ type Server struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
-	http    *http.Client // xdhcpd: HTTP in the namespace
-	sock    string       // kea: UNIX control socket
+	ctl     *client.Client // xdhcpd: HTTP in the namespace; kea: UNIX control socket
 }
 
 // ServerOptions describe how to start a server.
@@ -75,10 +66,12 @@ func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, e
 	if o.Config != "" {
 		args = []string{"-c", o.Config}
 	}
-	s := &Server{Name: "xdhcp", http: &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{DialContext: nsDialer(ns.Do), DisableKeepAlives: true},
-	}}
+	ctl, err := client.New(client.Options{URL: "http://127.0.0.1:8000/", Dial: nsDialer(ns.Do),
+		Timeout: 10 * time.Second, Service: client.ServiceDHCP4})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Name: "xdhcp", ctl: ctl}
 	return s, s.start(ctx, ns, o, args)
 }
 
@@ -90,7 +83,11 @@ func StartKea(ctx context.Context, b *Lab, o ServerOptions, sock string) (*Serve
 
 // StartKeaIn starts kea-dhcp4 -c Config in namespace ns.
 func StartKeaIn(ctx context.Context, ns *lab.NS, o ServerOptions, sock string) (*Server, error) {
-	s := &Server{Name: "kea", sock: sock}
+	ctl, err := client.New(client.Options{Socket: sock})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Name: "kea", ctl: ctl}
 	return s, s.start(ctx, ns, o, []string{"-c", o.Config})
 }
 
@@ -163,67 +160,35 @@ func (s *Server) Alive() bool {
 	}
 }
 
-// Command sends a Kea control command and returns the first answer.
+// Command sends a Kea control command and returns the first answer. A
+// UNIX socket exchange without a deadline in ctx is bounded by 30 s.
 func (s *Server) Command(ctx context.Context, command string, args any) (Answer, error) {
-	req := map[string]any{"command": command}
-	if args != nil {
-		req["arguments"] = args
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 	}
-	if s.http != nil {
-		req["service"] = []string{"dhcp4"}
-	}
-	body, err := json.Marshal(req)
+	a, err := s.ctl.Do(ctx, command, args)
 	if err != nil {
-		return Answer{}, err
-	}
-	var raw []byte
-	if s.http != nil {
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:8000/", bytes.NewReader(body))
-		if err != nil {
-			return Answer{}, err
-		}
-		hr.Header.Set("Content-Type", "application/json")
-		resp, err := s.http.Do(hr)
-		if err != nil {
-			return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
-		}
-		defer resp.Body.Close()
-		if raw, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20)); err != nil {
-			return Answer{}, fmt.Errorf("%s %s: read answer: %w", s.Name, command, err)
-		}
-	} else {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "unix", s.sock)
-		if err != nil {
-			return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
-		}
-		defer c.Close()
-		if dl, ok := ctx.Deadline(); ok {
-			c.SetDeadline(dl)
-		} else {
-			c.SetDeadline(time.Now().Add(30 * time.Second))
-		}
-		if _, err := c.Write(body); err != nil {
-			return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
-		}
-		var m json.RawMessage
-		if err := json.NewDecoder(bufio.NewReader(c)).Decode(&m); err != nil {
-			return Answer{}, fmt.Errorf("%s %s: read answer: %w", s.Name, command, err)
-		}
-		raw = m
-	}
-	raw = bytes.TrimSpace(raw)
-	var a Answer
-	if len(raw) > 0 && raw[0] == '[' {
-		var list []Answer
-		if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
-			return Answer{}, fmt.Errorf("%s %s: bad answer %.200q", s.Name, command, raw)
-		}
-		a = list[0]
-	} else if err := json.Unmarshal(raw, &a); err != nil {
-		return Answer{}, fmt.Errorf("%s %s: bad answer %.200q", s.Name, command, raw)
+		return Answer{}, fmt.Errorf("%s %s: %w", s.Name, command, err)
 	}
 	return a, nil
+}
+
+// metricsText is the body of xdhcpd's GET /metrics (on its control
+// listener); Kea has no such endpoint.
+func (s *Server) metricsText(ctx context.Context) ([]byte, error) {
+	if s.Name != "xdhcp" {
+		return nil, fmt.Errorf("%s has no /metrics", s.Name)
+	}
+	resp, err := s.ctl.Get(ctx, "metrics")
+	if err != nil {
+		return nil, fmt.Errorf("%s metrics: %w", s.Name, err)
+	}
+	if resp.Status != http.StatusOK {
+		return nil, fmt.Errorf("%s metrics: HTTP %d", s.Name, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 // RSSKiB returns the server's resident set size (VmRSS) in KiB.

@@ -140,6 +140,7 @@ type parser struct {
 	*diag
 	defs      *defTable
 	xdhcpSeen bool
+	haSeen    bool // the HA hook was parsed: a second one is an error
 	// classNames are the classes defined so far, in order.
 	classNames map[string]bool
 	// classRefs are class names used by subnets, pools and reservations,
@@ -426,7 +427,9 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			}
 		}
 		switch filepath.Base(*lib) {
-		case hookLeaseCmds, hookHA:
+		case hookLeaseCmds:
+		case hookHA:
+			p.haHook(path, h.Parameters, c)
 		default:
 			p.warnf(path+".library", "%s: hook library not supported by xdhcp, ignored", *lib)
 		}

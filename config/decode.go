@@ -112,7 +112,12 @@ func (d *diag) array(path string, raw json.RawMessage) ([]json.RawMessage, bool)
 }
 
 // kindOf names the JSON type of raw for error messages.
-func kindOf(raw json.RawMessage) string {
+func kindOf(raw json.RawMessage) string { return JSONKind(raw) }
+
+// JSONKind names the JSON type of a raw value by its first byte: "object",
+// "array", "string", "boolean", "null" or "number" ("nothing" when raw is
+// empty). It does not validate raw.
+func JSONKind(raw json.RawMessage) string {
 	b := bytes.TrimLeft(raw, " \t\r\n")
 	if len(b) == 0 {
 		return "nothing"

@@ -59,7 +59,10 @@ type Config struct {
 	ControlSockets []ControlSocket
 	Loggers        []Logger
 	Hooks          []Hook
-	ServerTag      string
+	// HA is the validated libdhcp_ha.so configuration, nil without that
+	// hook.
+	HA        *HA
+	ServerTag string
 
 	// XDHCP is the section for what Kea has no word for.
 	XDHCP XDHCP

@@ -3,7 +3,6 @@ package control
 import (
 	"crypto/subtle"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"xdhcp/config"
+	"xdhcp/control/client"
 )
 
 // defaultRealm is sent in WWW-Authenticate when the config names none.
@@ -133,7 +133,7 @@ func loadTLS(sock config.ControlSocket) (*tlsState, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	if sock.TrustAnchor != "" {
-		pool, err := loadTrustAnchor(sock.TrustAnchor)
+		pool, err := client.LoadTrustAnchor(sock.TrustAnchor)
 		if err != nil {
 			return nil, err
 		}
@@ -148,44 +148,4 @@ func loadTLS(sock config.ControlSocket) (*tlsState, error) {
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return &tlsState{cfg: cfg}, nil
-}
-
-// loadTrustAnchor reads a PEM CA file, or every PEM file in a directory
-// (OpenSSL's CApath holds hash-named links; reading them all covers that).
-func loadTrustAnchor(path string) (*x509.CertPool, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("trust-anchor: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !fi.IsDir() {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("trust-anchor: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("trust-anchor %s: no PEM certificate found", path)
-		}
-		return pool, nil
-	}
-	entries, err := os.ReadDir(path)
-	if err != nil {
-		return nil, fmt.Errorf("trust-anchor: %w", err)
-	}
-	found := false
-	for _, e := range entries {
-		name := filepath.Join(path, e.Name())
-		if st, err := os.Stat(name); err != nil || !st.Mode().IsRegular() {
-			continue // dangling links and subdirectories are not anchors
-		}
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("trust-anchor: %w", err)
-		}
-		found = pool.AppendCertsFromPEM(b) || found
-	}
-	if !found {
-		return nil, fmt.Errorf("trust-anchor %s: no PEM certificate found in directory", path)
-	}
-	return pool, nil
 }

@@ -4,6 +4,8 @@
 // wrapped in a list, as Kea's Control Agent and HA dedicated listener do)
 // and over a UNIX socket (one bare answer map per connection, as kea-dhcp4's
 // control-socket does). It also serves extra HTTP routes such as /metrics.
+// The client side, with the result codes both sides use, is the leaf
+// package control/client.
 package control
 
 import (
@@ -14,23 +16,24 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"xdhcp/config"
+	"xdhcp/control/client"
 )
 
-// Kea result codes.
+// Kea result codes, shared with the command client.
 const (
-	ResultSuccess     = 0 // command succeeded
-	ResultError       = 1 // command failed
-	ResultUnsupported = 2 // command not supported
-	ResultEmpty       = 3 // success, but nothing found (no leases, no such lease)
-	// ResultConflict exists from Kea 2.3.1 on; a Kea 2.2 partner treats it
-	// as a plain error.
-	ResultConflict = 4
+	ResultSuccess     = client.ResultSuccess
+	ResultError       = client.ResultError
+	ResultUnsupported = client.ResultUnsupported
+	ResultEmpty       = client.ResultEmpty
+	ResultConflict    = client.ResultConflict
 )
 
 // ServiceName is the only service this server answers for. Kea's Control
 // Agent forwards on "service"; a request naming another service gets the
 // answer a CA without that forwarding socket gives.
-const ServiceName = "dhcp4"
+const ServiceName = client.ServiceDHCP4
 
 // Answer is a Kea command answer.
 type Answer struct {
@@ -85,25 +88,16 @@ func allowedKey(k string) bool {
 	return false
 }
 
-// jsonType names the JSON type of a raw value the way Kea's messages do.
+// jsonType names the JSON type of a raw value the way Kea's messages do
+// ("map" and "list" for object and array).
 func jsonType(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
+	switch k := config.JSONKind(raw); k {
+	case "object":
 		return "map"
-	case '[':
+	case "array":
 		return "list"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
 	default:
-		return "number"
+		return k
 	}
 }
 

@@ -57,14 +57,31 @@ func (s *Server) startHTTP(p *prepared) (listener, error) {
 		ErrorLog:    slog.NewLogLogger(s.log.With("component", "http", "socket", p.key).Handler(), slog.LevelInfo),
 		BaseContext: func(net.Listener) context.Context { return s.ctx },
 	}
-	s.bg.Add(1)
+	Serve(l.srv, ln, &s.bg, s.log.With("socket", p.key), "control socket failed")
+	return l, nil
+}
+
+// Serve runs srv on ln in a goroutine counted in wg. An error other than
+// the listener closing is logged as failed.
+func Serve(srv *http.Server, ln net.Listener, wg *sync.WaitGroup, log *slog.Logger, failed string) {
+	wg.Add(1)
 	go func() {
-		defer s.bg.Done()
-		if err := l.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			s.log.Error("control socket failed", "socket", p.key, "err", err)
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			log.Error(failed, "err", err)
 		}
 	}()
-	return l, nil
+}
+
+// Drain shuts srv down, letting in-flight requests finish for at most a
+// few seconds before their connections are cut.
+func Drain(srv *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return srv.Close()
+	}
+	return nil
 }
 
 func (l *httpListener) update(p *prepared) {
@@ -83,11 +100,7 @@ func (l *httpListener) stop() {
 		l.s.bg.Add(1)
 		go func() {
 			defer l.s.bg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-			defer cancel()
-			if err := l.srv.Shutdown(ctx); err != nil {
-				_ = l.srv.Close()
-			}
+			_ = Drain(l.srv)
 		}()
 	})
 }
@@ -114,9 +127,9 @@ func (l *httpListener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case h != nil:
 		h.ServeHTTP(w, r)
 	case len(byMethod) > 0:
-		writeStatus(w, http.StatusMethodNotAllowed)
+		WriteStatus(w, http.StatusMethodNotAllowed)
 	default:
-		writeStatus(w, http.StatusNotFound)
+		WriteStatus(w, http.StatusNotFound)
 	}
 }
 
@@ -125,37 +138,48 @@ func (l *httpListener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (l *httpListener) serveCommand(w http.ResponseWriter, r *http.Request, user string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeStatus(w, http.StatusMethodNotAllowed)
+		WriteStatus(w, http.StatusMethodNotAllowed)
 		return
 	}
-	// Kea rejects anything but application/json with 400 Bad Request.
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeStatus(w, http.StatusBadRequest)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.s.MaxBodySize))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeStatus(w, http.StatusRequestEntityTooLarge)
-			return
-		}
-		writeStatus(w, http.StatusBadRequest)
+	body, code := ReadCommand(w, r, l.s.MaxBodySize)
+	if code != 0 {
+		WriteStatus(w, code)
 		return
 	}
 	a := l.s.Dispatch(r.Context(), body, r.RemoteAddr, user)
-	writeJSON(w, http.StatusOK, encodeAnswer(a, true))
+	WriteAnswer(w, http.StatusOK, a, true)
 }
 
-// writeStatus sends a transport-level error as Kea does: a bare map whose
+// ReadCommand reads the body of an HTTP command request, which must be
+// application/json (Kea rejects anything else with 400 Bad Request) and at
+// most maxBody bytes. On failure it returns the status to answer with
+// WriteStatus: 400, or 413 for a body over maxBody.
+func ReadCommand(w http.ResponseWriter, r *http.Request, maxBody int64) (body []byte, status int) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil, http.StatusBadRequest
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge
+		}
+		return nil, http.StatusBadRequest
+	}
+	return body, 0
+}
+
+// WriteStatus sends a transport-level error as Kea does: a bare map whose
 // result is the HTTP status, e.g. {"result": 400, "text": "Bad Request"}.
-func writeStatus(w http.ResponseWriter, code int) {
-	writeJSON(w, code, encodeAnswer(Answer{Result: code, Text: http.StatusText(code)}, false))
+func WriteStatus(w http.ResponseWriter, code int) {
+	WriteAnswer(w, code, Answer{Result: code, Text: http.StatusText(code)}, false)
 }
 
-// writeJSON sends body with an explicit Content-Length: Kea's HTTP client
-// cannot parse chunked responses, which Go would use for large bodies.
-func writeJSON(w http.ResponseWriter, code int, body []byte) {
+// WriteAnswer sends an answer (wrapped in a one-element list when list is
+// set) with an explicit Content-Length: Kea's HTTP client cannot parse
+// chunked responses, which Go would use for large bodies.
+func WriteAnswer(w http.ResponseWriter, code int, a Answer, list bool) {
+	body := encodeAnswer(a, list)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -182,7 +206,7 @@ func (l *httpListener) authenticate(w http.ResponseWriter, r *http.Request) (str
 			"socket", l.key, "remote", r.RemoteAddr)
 	}
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", a.realm))
-	writeStatus(w, http.StatusUnauthorized)
+	WriteStatus(w, http.StatusUnauthorized)
 	return "", false
 }
 

@@ -16,16 +16,32 @@ import (
 // Texts follow Kea's StatsMgr.
 func RegisterStatistics(s *Server, r *stats.Registry) {
 	h := statHandlers{r: r}
+	age := sampleLimit{
+		key:  "duration",
+		what: "duration",
+		arg:  func(a statArgs) json.RawMessage { return a.Duration },
+		one: func(name string, secs int64) (bool, error) {
+			return r.SetStatSampleAge(name, time.Duration(secs)*time.Second)
+		},
+		all: func(secs int64) error { return r.SetSampleAge(time.Duration(secs) * time.Second) },
+	}
+	count := sampleLimit{
+		key:  "max-samples",
+		what: "count",
+		arg:  func(a statArgs) json.RawMessage { return a.MaxSamples },
+		one:  func(name string, n int64) (bool, error) { return r.SetStatSampleCount(name, int(n)) },
+		all:  func(n int64) error { return r.SetSampleCount(int(n)) },
+	}
 	s.Handle("statistic-get", h.get)
 	s.Handle("statistic-get-all", h.getAll)
-	s.Handle("statistic-reset", h.reset)
-	s.Handle("statistic-reset-all", h.resetAll)
-	s.Handle("statistic-remove", h.remove)
-	s.Handle("statistic-remove-all", h.removeAll)
-	s.Handle("statistic-sample-age-set", h.ageSet)
-	s.Handle("statistic-sample-age-set-all", h.ageSetAll)
-	s.Handle("statistic-sample-count-set", h.countSet)
-	s.Handle("statistic-sample-count-set-all", h.countSetAll)
+	s.Handle("statistic-reset", named(r.Reset, "Statistic '%s' reset."))
+	s.Handle("statistic-reset-all", every(r.ResetAll, "All statistics reset to neutral values."))
+	s.Handle("statistic-remove", named(r.Remove, "Statistic '%s' removed."))
+	s.Handle("statistic-remove-all", every(r.RemoveAll, "All statistics removed."))
+	s.Handle("statistic-sample-age-set", age.setOne)
+	s.Handle("statistic-sample-age-set-all", age.setAll)
+	s.Handle("statistic-sample-count-set", count.setOne)
+	s.Handle("statistic-sample-count-set-all", count.setAll)
 }
 
 type statHandlers struct{ r *stats.Registry }
@@ -103,106 +119,72 @@ func (h statHandlers) getAll(context.Context, *Request) Answer {
 	return Answer{Result: ResultSuccess, Arguments: h.r.All()}
 }
 
-func (h statHandlers) reset(_ context.Context, req *Request) Answer {
-	name, bad := statName(req)
-	if bad != nil {
-		return *bad
+// named runs op on the statistic the "name" argument names; done is the
+// success text, with the name for %s.
+func named(op func(name string) bool, done string) HandlerFunc {
+	return func(_ context.Context, req *Request) Answer {
+		name, bad := statName(req)
+		if bad != nil {
+			return *bad
+		}
+		if !op(name) {
+			return Errorf("No '%s' statistic found", name)
+		}
+		return Answer{Result: ResultSuccess, Text: fmt.Sprintf(done, name)}
 	}
-	if !h.r.Reset(name) {
-		return Errorf("No '%s' statistic found", name)
-	}
-	return Answer{Result: ResultSuccess, Text: fmt.Sprintf("Statistic '%s' reset.", name)}
 }
 
-func (h statHandlers) resetAll(context.Context, *Request) Answer {
-	h.r.ResetAll()
-	return Answer{Result: ResultSuccess, Text: "All statistics reset to neutral values."}
-}
-
-func (h statHandlers) remove(_ context.Context, req *Request) Answer {
-	name, bad := statName(req)
-	if bad != nil {
-		return *bad
+// every runs op on all statistics.
+func every(op func(), done string) HandlerFunc {
+	return func(context.Context, *Request) Answer {
+		op()
+		return Answer{Result: ResultSuccess, Text: done}
 	}
-	if !h.r.Remove(name) {
-		return Errorf("No '%s' statistic found", name)
-	}
-	return Answer{Result: ResultSuccess, Text: fmt.Sprintf("Statistic '%s' removed.", name)}
 }
 
-func (h statHandlers) removeAll(context.Context, *Request) Answer {
-	h.r.RemoveAll()
-	return Answer{Result: ResultSuccess, Text: "All statistics removed."}
+// sampleLimit is one of the two limits on the samples a statistic keeps
+// (their age, their count), set for one statistic or for all.
+type sampleLimit struct {
+	key  string // the argument: "duration" or "max-samples"
+	what string // in the answer text: "duration" or "count"
+	arg  func(statArgs) json.RawMessage
+	one  func(name string, n int64) (found bool, err error)
+	all  func(n int64) error
 }
 
-func (h statHandlers) ageSet(_ context.Context, req *Request) Answer {
+func (l sampleLimit) setOne(_ context.Context, req *Request) Answer {
 	name, bad := statName(req)
 	if bad != nil {
 		return *bad
 	}
 	a, _ := decodeStatArgs(req)
-	secs, bad := positiveInt(a.Duration, "duration")
+	n, bad := positiveInt(l.arg(a), l.key)
 	if bad != nil {
 		return *bad
 	}
-	ok, err := h.r.SetStatSampleAge(name, time.Duration(secs)*time.Second)
+	ok, err := l.one(name, n)
 	if err != nil {
 		return Errorf("%v", err)
 	}
 	if !ok {
 		return Errorf("No '%s' statistic found", name)
 	}
-	return Answer{Result: ResultSuccess, Text: fmt.Sprintf("Statistic '%s' duration limit is set.", name)}
+	return Answer{Result: ResultSuccess, Text: fmt.Sprintf("Statistic '%s' %s limit is set.", name, l.what)}
 }
 
-func (h statHandlers) ageSetAll(_ context.Context, req *Request) Answer {
+func (l sampleLimit) setAll(_ context.Context, req *Request) Answer {
 	a, bad := decodeStatArgs(req)
 	if bad != nil {
 		return *bad
 	}
-	secs, bad := positiveInt(a.Duration, "duration")
+	n, bad := positiveInt(l.arg(a), l.key)
 	if bad != nil {
 		return *bad
 	}
-	if err := h.r.SetSampleAge(time.Duration(secs) * time.Second); err != nil {
+	if err := l.all(n); err != nil {
 		return Errorf("%v", err)
 	}
-	return Answer{Result: ResultSuccess, Text: "All statistics duration limit are set."}
-}
-
-func (h statHandlers) countSet(_ context.Context, req *Request) Answer {
-	name, bad := statName(req)
-	if bad != nil {
-		return *bad
-	}
-	a, _ := decodeStatArgs(req)
-	n, bad := positiveInt(a.MaxSamples, "max-samples")
-	if bad != nil {
-		return *bad
-	}
-	ok, err := h.r.SetStatSampleCount(name, int(n))
-	if err != nil {
-		return Errorf("%v", err)
-	}
-	if !ok {
-		return Errorf("No '%s' statistic found", name)
-	}
-	return Answer{Result: ResultSuccess, Text: fmt.Sprintf("Statistic '%s' count limit is set.", name)}
-}
-
-func (h statHandlers) countSetAll(_ context.Context, req *Request) Answer {
-	a, bad := decodeStatArgs(req)
-	if bad != nil {
-		return *bad
-	}
-	n, bad := positiveInt(a.MaxSamples, "max-samples")
-	if bad != nil {
-		return *bad
-	}
-	if err := h.r.SetSampleCount(int(n)); err != nil {
-		return Errorf("%v", err)
-	}
-	return Answer{Result: ResultSuccess, Text: "All statistics count limit are set."}
+	return Answer{Result: ResultSuccess, Text: fmt.Sprintf("All statistics %s limit are set.", l.what)}
 }
 
 // MetricsHandler serves r in the Prometheus text format, for

@@ -46,7 +46,7 @@ func (s *Service) route(req *control.Request) (*Relationship, *control.Answer) {
 	}
 	if a.ServerName != "" {
 		for _, r := range s.rels {
-			if r.cfg.peer(a.ServerName) != nil && (a.ServerName != r.me.Name || len(s.rels) == 1) {
+			if r.cfg.Peer(a.ServerName) != nil && (a.ServerName != r.me.Name || len(s.rels) == 1) {
 				return r, nil
 			}
 		}

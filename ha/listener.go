@@ -1,25 +1,21 @@
 package ha
 
 import (
-	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"xdhcp/control"
+	ctlclient "xdhcp/control/client"
 )
 
 // restrictedCommands are the only commands Kea's HA+MT dedicated listener
@@ -42,14 +38,13 @@ const maxRequestSize = 1 << 20
 // 400 {"result": 400, "text": "Bad Request"}, as Kea answers.
 func Handler(c *control.Server, restrict bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if r.Method != http.MethodPost || err != nil || mt != "application/json" {
-			writeAnswer(w, http.StatusBadRequest, control.Answer{Result: http.StatusBadRequest, Text: "Bad Request"}, false)
+		if r.Method != http.MethodPost {
+			control.WriteStatus(w, http.StatusBadRequest)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestSize))
-		if err != nil {
-			writeAnswer(w, http.StatusBadRequest, control.Answer{Result: http.StatusBadRequest, Text: "Bad Request"}, false)
+		body, code := control.ReadCommand(w, r, maxRequestSize)
+		if code != 0 {
+			control.WriteStatus(w, http.StatusBadRequest)
 			return
 		}
 		if restrict {
@@ -58,32 +53,12 @@ func Handler(c *control.Server, restrict bool) http.Handler {
 			}
 			_ = json.Unmarshal(body, &peek)
 			if !restrictedCommands[peek.Command] {
-				writeAnswer(w, http.StatusForbidden, control.Answer{Result: http.StatusForbidden, Text: "Forbidden"}, false)
+				control.WriteStatus(w, http.StatusForbidden)
 				return
 			}
 		}
-		a := c.Dispatch(r.Context(), body, r.RemoteAddr, "")
-		writeAnswer(w, http.StatusOK, a, true)
+		control.WriteAnswer(w, http.StatusOK, c.Dispatch(r.Context(), body, r.RemoteAddr, ""), true)
 	})
-}
-
-func writeAnswer(w http.ResponseWriter, code int, a control.Answer, list bool) {
-	var v any = a
-	if list {
-		v = []control.Answer{a}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		buf.Reset()
-		_ = enc.Encode([]control.Answer{control.Errorf("internal error: cannot encode answer")})
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // Listener is the HA+MT dedicated listener: this server's own peer URL
@@ -139,13 +114,7 @@ func (s *Service) ListenDedicated(c *control.Server) (*Listener, error) {
 		}
 		l.srvs = append(l.srvs, srv)
 		l.lns = append(l.lns, ln)
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				s.log.Error("ha dedicated listener failed", "listener", addr, "err", err)
-			}
-		}()
+		control.Serve(srv, ln, &l.wg, s.log.With("listener", addr), "ha dedicated listener failed")
 		s.log.Info("ha dedicated listener", "listener", addr, "tls", r.me.URL.Scheme == "https",
 			"restrict_commands", r.cfg.RestrictCommands)
 	}
@@ -172,11 +141,7 @@ func (l *Listener) Close() error {
 	}
 	var errs []error
 	for _, srv := range l.srvs {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, srv.Close())
-		}
-		cancel()
+		errs = append(errs, control.Drain(srv))
 	}
 	l.wg.Wait()
 	return errors.Join(errs...)
@@ -189,7 +154,7 @@ func serverTLS(me *PeerConfig, requireClient bool) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load cert-file %s / key-file %s: %w", me.CertFile, me.KeyFile, err)
 	}
-	pool, err := loadTrustAnchor(me.TrustAnchor)
+	pool, err := ctlclient.LoadTrustAnchor(me.TrustAnchor)
 	if err != nil {
 		return nil, err
 	}

@@ -107,8 +107,12 @@ func TestDedicatedListenerMutualTLS(t *testing.T) {
 		t.Errorf("restricted command: %v", err)
 	}
 	// Without a client certificate the handshake fails.
-	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: cl.tr.TLSClientConfig.Clone()}}
-	plain.Transport.(*http.Transport).TLSClientConfig.Certificates = nil
+	noCert, err := clientTLS(svc.rels[0].partner.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCert.Certificates = nil
+	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: noCert}}
 	resp, err := plain.Post(fmt.Sprintf("https://127.0.0.1:%d/", port), "application/json", strings.NewReader(`{"command":"ha-heartbeat"}`))
 	if err == nil {
 		b, _ := io.ReadAll(resp.Body)

@@ -1,7 +1,6 @@
 package ha
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"xdhcp/control"
+	ctlclient "xdhcp/control/client"
 )
 
 // Wire format of Kea 2.2's HA exchanges. Struct fields are declared in the
@@ -35,23 +35,10 @@ const (
 // originPartner is the dhcp-disable/enable origin HA uses.
 const originPartner = "ha-partner"
 
-// command is a request body: only the keys Kea 2.2 accepts.
-type command struct {
-	Arguments any      `json:"arguments,omitempty"`
-	Command   string   `json:"command"`
-	Service   []string `json:"service"`
-}
-
 // encodeCommand renders a command as Kea's HA client sends it, always with
 // "service": ["dhcp4"] so a Control Agent forwards it.
 func encodeCommand(name string, args any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(command{Arguments: args, Command: name, Service: []string{control.ServiceName}}); err != nil {
-		return nil, fmt.Errorf("encode %s: %w", name, err)
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return ctlclient.Encode(name, args, control.ServiceName)
 }
 
 // answer is one answer map as received.
@@ -62,62 +49,14 @@ type answer struct {
 }
 
 // ok reports Kea's success codes for HA: 0, and 3 (nothing found).
-func (a answer) ok() bool {
-	return a.Result == control.ResultSuccess || a.Result == control.ResultEmpty
-}
+func (a answer) ok() bool { return ctlclient.Answer(a).OK() }
 
 // decodeAnswer parses a response body the way Kea's HA client does: a list
 // whose first element is the answer. A bare map (Control Agent errors such
 // as 401/403) is an error whose text is kept.
 func decodeAnswer(body []byte) (answer, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return answer{}, errors.New("empty response body")
-	}
-	switch body[0] {
-	case '[':
-		var list []json.RawMessage
-		if err := json.Unmarshal(body, &list); err != nil {
-			return answer{}, fmt.Errorf("malformed answer: %w", err)
-		}
-		if len(list) == 0 {
-			return answer{}, errors.New("empty answer list")
-		}
-		var a answer
-		if err := decodeAnswerMap(list[0], &a); err != nil {
-			return answer{}, err
-		}
-		return a, nil
-	case '{':
-		var a answer
-		if err := decodeAnswerMap(body, &a); err != nil {
-			return answer{}, err
-		}
-		if a.Result == 0 {
-			a.Result = control.ResultError
-		}
-		return answer{}, fmt.Errorf("answer is not a list: result %d: %s", a.Result, a.Text)
-	}
-	return answer{}, errors.New("answer is neither a list nor a map")
-}
-
-func decodeAnswerMap(raw json.RawMessage, a *answer) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("malformed answer: %w", err)
-	}
-	r, ok := m["result"]
-	if !ok {
-		return errors.New("answer without result")
-	}
-	if err := json.Unmarshal(r, &a.Result); err != nil {
-		return fmt.Errorf("answer result is not an integer: %w", err)
-	}
-	if t, ok := m["text"]; ok {
-		_ = json.Unmarshal(t, &a.Text)
-	}
-	a.Arguments = m["arguments"]
-	return nil
+	a, err := ctlclient.DecodeList(body)
+	return answer(a), err
 }
 
 // heartbeatArgs are the arguments of a heartbeat answer.

@@ -4,7 +4,7 @@
 // paged lease synchronization, and the RFC 3074 load-balancing split.
 //
 // A Service runs one or more relationships (Kea 2.2 has exactly one;
-// several give hub-and-spoke, see FromConfig). Each relationship has one
+// several give hub-and-spoke, see config.HA). Each relationship has one
 // goroutine that sends heartbeats and runs the state machine after each; the
 // DHCP workers call Replicate, InScope and ObserveQuery concurrently.
 package ha
@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"xdhcp/config"
 
 	"xdhcp/lease"
 	"xdhcp/slowpath"
@@ -558,10 +560,10 @@ func (r *Relationship) transitionLocked(next State, why string) {
 		r.syncNotified = false
 		r.s.d.Network.Enable(originPartner)
 	}
-	switch r.cfg.Pause[next] {
-	case PauseAlways:
+	switch r.cfg.Pause[next.String()] {
+	case config.HAPauseAlways:
 		r.paused = true
-	case PauseOnce:
+	case config.HAPauseOnce:
 		if !r.pausedOnce[next] {
 			r.pausedOnce[next] = true
 			r.paused = true

@@ -4,22 +4,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
-)
 
-// maxAnswer bounds the answer read from the server; lease4-get-all on a
-// large pool is big, but not this big.
-const maxAnswer = 256 << 20
+	"xdhcp/control/client"
+)
 
 // usageError is a command-line mistake (exit status 2).
 type usageError struct{ msg string }
@@ -100,14 +97,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	var raw []byte
-	if o.socket != "" {
-		raw, err = sendUnix(ctx, o.socket, body)
-	} else {
-		raw, err = o.sendHTTP(ctx, body)
+	c, err := o.client()
+	if err != nil {
+		return err
 	}
+	defer c.Close()
+	raw, err := send(ctx, c, body)
 	if err != nil {
 		return err
 	}
@@ -222,22 +217,24 @@ func argValue(v string) []byte {
 	return s
 }
 
-// sendHTTP posts the command and returns the response body. Kea-style
-// error answers (401, 400, ...) come back as bodies, not errors.
-func (o *options) sendHTTP(ctx context.Context, body []byte) ([]byte, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil // the control channel is local; never send credentials through a proxy
+// client builds the command client the flags describe.
+func (o *options) client() (*client.Client, error) {
+	co := client.Options{Socket: o.socket, Timeout: o.timeout}
+	if o.socket != "" {
+		return client.New(co)
+	}
+	if _, err := url.Parse(o.url); err != nil {
+		return nil, usagef("-url %q: %v", o.url, err)
+	}
+	co.URL = o.url
 	if o.ca != "" || o.cert != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if o.ca != "" {
-			pem, err := os.ReadFile(o.ca)
+			pool, err := client.LoadTrustAnchor(o.ca)
 			if err != nil {
-				return nil, fmt.Errorf("read -ca: %w", err)
+				return nil, fmt.Errorf("-ca: %w", err)
 			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("read -ca %s: no PEM certificate found", o.ca)
-			}
+			cfg.RootCAs = pool
 		}
 		if o.cert != "" {
 			c, err := tls.LoadX509KeyPair(o.cert, o.key)
@@ -246,33 +243,29 @@ func (o *options) sendHTTP(ctx context.Context, body []byte) ([]byte, error) {
 			}
 			cfg.Certificates = []tls.Certificate{c}
 		}
-		tr.TLSClientConfig = cfg
+		co.TLS = cfg
 	}
-	defer tr.CloseIdleConnections()
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
+	user, pass, ok, err := o.credentials()
 	if err != nil {
-		return nil, usagef("-url %q: %v", o.url, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if user, pass, ok, err := o.credentials(); err != nil {
 		return nil, err
-	} else if ok {
-		req.SetBasicAuth(user, pass)
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if ok {
+		co.User, co.Password = user, pass
+	}
+	return client.New(co)
+}
+
+// send sends the command and returns the answer body. Kea-style error
+// answers (401, 400, ...) come back as bodies, not errors.
+func send(ctx context.Context, c *client.Client, body []byte) ([]byte, error) {
+	resp, err := c.Send(ctx, body)
 	if err != nil {
 		return nil, fmt.Errorf("send command: %w", err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
+	if resp.Status != 0 && resp.Status != http.StatusOK && !json.Valid(resp.Body) {
+		return nil, fmt.Errorf("server answered HTTP %d %s: %s", resp.Status, http.StatusText(resp.Status), bytes.TrimSpace(resp.Body))
 	}
-	if resp.StatusCode != http.StatusOK && !json.Valid(raw) {
-		return nil, fmt.Errorf("server answered HTTP %s: %s", resp.Status, bytes.TrimSpace(raw))
-	}
-	return raw, nil
+	return resp.Body, nil
 }
 
 // credentials returns the basic-auth user and password, if any.
@@ -296,31 +289,6 @@ func (o *options) credentials() (user, pass string, ok bool, err error) {
 		return u, p, true, nil
 	}
 	return "", "", false, nil
-}
-
-// sendUnix writes the command to a UNIX control socket and reads the one
-// JSON answer.
-func sendUnix(ctx context.Context, path string, body []byte) ([]byte, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", path, err)
-	}
-	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = c.SetDeadline(dl)
-	}
-	// Close the connection if ctx is cancelled (e.g. Ctrl-C) before the deadline.
-	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
-	defer stop()
-	if _, err := c.Write(body); err != nil {
-		return nil, fmt.Errorf("send command to %s: %w", path, err)
-	}
-	var raw json.RawMessage
-	if err := json.NewDecoder(io.LimitReader(c, maxAnswer)).Decode(&raw); err != nil {
-		return nil, fmt.Errorf("read answer from %s: %w", path, err)
-	}
-	return raw, nil
 }
 
 // printAnswer prints the answer indented and turns a failing result into

@@ -132,11 +132,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Network: network,
 		Log:     log.With("component", "dhcp4"),
 	}
-	hc, err := ha.FromConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("high-availability: %w", err)
-	}
-	if hc != nil {
+	if hc := cfg.HA; hc != nil {
 		for _, w := range hc.Warnings {
 			log.Warn("high-availability: " + w)
 		}

@@ -214,6 +214,11 @@ func TestE2EConfigCheck(t *testing.T) {
 	bad := e.baseConfig()
 	subnet(bad, 0)["pools"] = []any{map[string]any{"pool": "10.99.0.1 - 10.99.0.9"}} // outside the subnet
 	badPath := e.writeConfig("bad.json", bad)
+	// HA settings are part of the configuration: -t checks them too.
+	haBad := e.baseConfig()
+	dhcp4(haBad)["hooks-libraries"] = []any{map[string]any{"library": "libdhcp_ha.so", "parameters": map[string]any{
+		"high-availability": []any{map[string]any{"this-server-name": "a", "mode": "hot-standby", "heartbeat-dealy": 5}}}}}
+	haPath := e.writeConfig("ha.json", haBad)
 	syntax := filepath.Join(dir, "syntax.json")
 	if err := os.WriteFile(syntax, []byte(`{"Dhcp4": { "valid-lifetime": 3600, }`), 0o644); err != nil {
 		t.Fatal(err)
@@ -225,6 +230,7 @@ func TestE2EConfigCheck(t *testing.T) {
 	}{
 		{"Good", good, 0, "valid"},
 		{"PoolOutsideSubnet", badPath, 1, "subnet4"},
+		{"HAUnknownKey", haPath, 1, "Dhcp4.hooks-libraries[0].parameters.high-availability[0].heartbeat-dealy: unknown parameter"},
 		{"Syntax", syntax, 1, ""},
 		{"Missing", filepath.Join(dir, "nope.json"), 1, "nope.json"},
 	} {

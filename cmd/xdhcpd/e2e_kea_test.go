@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,22 +104,9 @@ func (k *kea) running() bool {
 
 // Try sends a command over Kea's UNIX socket; Kea answers one bare map.
 func (k *kea) Try(command string, args any) (daemontest.Answer, error) {
-	req := map[string]any{"command": command}
-	if args != nil {
-		req["arguments"] = args
-	}
-	c, err := net.DialTimeout("unix", k.sock, time.Second)
+	a, err := daemontest.NewUnixControl(k.sock, 5*time.Second).Try(command, args)
 	if err != nil {
-		return daemontest.Answer{}, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return daemontest.Answer{}, err
-	}
-	var a daemontest.Answer
-	if err := json.NewDecoder(c).Decode(&a); err != nil {
-		return daemontest.Answer{}, fmt.Errorf("kea %s: %w", command, err)
+		return daemontest.Answer{}, fmt.Errorf("kea %w", err)
 	}
 	return a, nil
 }

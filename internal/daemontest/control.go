@@ -1,25 +1,20 @@
 package daemontest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/lab"
 )
 
 // Answer is one element of a Kea control answer.
-type Answer struct {
-	Result    int             `json:"result"`
-	Text      string          `json:"text"`
-	Arguments json.RawMessage `json:"arguments"`
-}
+type Answer = client.Answer
 
 // Commander is a server that answers Kea control commands: xdhcpd or Kea,
 // over whatever transport. Try returns the transport's error, not a
@@ -28,11 +23,12 @@ type Commander interface {
 	Try(command string, args any) (Answer, error)
 }
 
-// Control is a client of a Kea-style HTTP control channel reached from
-// inside a lab namespace. It is safe for concurrent use.
+// Control is a client of a Kea-style control channel: HTTP reached from
+// inside a lab namespace, or a UNIX socket. It is safe for concurrent use.
 type Control struct {
-	url  string
-	http *http.Client
+	c    *client.Client
+	err  error // from building c: every command fails with it
+	unix bool  // answers are one bare map, not a list
 }
 
 // NewControl returns a client of the control channel at url (such as
@@ -41,63 +37,69 @@ type Control struct {
 // connection is kept for reuse: a restarted daemon would leave dead pooled
 // ones behind.
 func NewControl(ns *lab.NS, url string, timeout time.Duration) *Control {
-	return &Control{url: url, http: &http.Client{
+	c, err := client.New(client.Options{
+		URL:     url,
 		Timeout: timeout,
-		Transport: &http.Transport{
-			DisableKeepAlives: true,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				var c net.Conn
-				err := ns.Do(func() error {
-					var err error
-					var dl net.Dialer
-					c, err = dl.DialContext(ctx, network, addr)
-					return err
-				})
-				return c, err
-			},
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := ns.Do(func() error {
+				var err error
+				var dl net.Dialer
+				c, err = dl.DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
 		},
-	}}
+	})
+	return &Control{c: c, err: err}
+}
+
+// NewUnixControl returns a client of the UNIX control socket at path (as
+// kea-dhcp4 and xdhcpd serve it: one bare answer map per connection). Each
+// command is bounded by timeout.
+func NewUnixControl(path string, timeout time.Duration) *Control {
+	c, err := client.New(client.Options{Socket: path, Timeout: timeout})
+	return &Control{c: c, err: err, unix: true}
 }
 
 // Try sends one command and returns its answer, which must be a list of
-// exactly one element (as Kea's control agent and xdhcpd answer).
+// exactly one element over HTTP (as Kea's control agent and xdhcpd answer)
+// and one map over a UNIX socket.
 func (c *Control) Try(command string, args any) (Answer, error) {
-	req := map[string]any{"command": command}
-	if args != nil {
-		req["arguments"] = args
+	if c.err != nil {
+		return Answer{}, c.err
 	}
-	body, err := json.Marshal(req)
+	body, err := client.Encode(command, args)
 	if err != nil {
 		return Answer{}, err
 	}
-	resp, err := c.http.Post(c.url, "application/json", bytes.NewReader(body))
+	resp, err := c.c.Send(context.Background(), body)
 	if err != nil {
 		return Answer{}, fmt.Errorf("%s: %w", command, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return Answer{}, fmt.Errorf("%s: read answer: %w", command, err)
+	list, isList, err := client.DecodeAnswers(resp.Body)
+	if c.unix && (err != nil || isList) {
+		return Answer{}, fmt.Errorf("%s: answer is not one map (%v): %s", command, err, resp.Body)
 	}
-	var list []Answer
-	if err := json.Unmarshal(raw, &list); err != nil || len(list) != 1 {
-		return Answer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, raw)
+	if !c.unix && (err != nil || !isList || len(list) != 1) {
+		return Answer{}, fmt.Errorf("%s: answer is not a one-element list (%v): %s", command, err, resp.Body)
 	}
 	return list[0], nil
 }
 
 // Metrics returns the Prometheus text of GET <url>metrics.
 func (c *Control) Metrics() (string, error) {
-	resp, err := c.http.Get(c.url + "metrics")
+	if c.err != nil {
+		return "", c.err
+	}
+	resp, err := c.c.Get(context.Background(), "metrics")
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("GET /metrics: %d %v", resp.StatusCode, err)
+	if resp.Status != http.StatusOK {
+		return "", fmt.Errorf("GET /metrics: %d", resp.Status)
 	}
-	return string(b), nil
+	return string(resp.Body), nil
 }
 
 // Command sends a command and fails t on a transport error; the result is
