@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"xdhcp/ha/lbhash"
+	"xdhcp/internal/lab"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -25,14 +26,8 @@ const (
 // manage interfaces; everything else is a failure.
 func requireCaps(t testing.TB) {
 	t.Helper()
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		t.Fatalf("capget: %v", err)
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if !(has(unix.CAP_BPF) || has(unix.CAP_SYS_ADMIN)) || !has(unix.CAP_NET_ADMIN) {
-		t.Skip("needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run as root")
+	if err := lab.BPFAvailable(); err != nil {
+		t.Skip(err)
 	}
 }
 

@@ -608,7 +608,7 @@ func haClients(tag byte, n int) []haClient {
 // pins of the daemons stay out of the host's; without one the test skips.
 func mountBPFFS(t *testing.T) string {
 	t.Helper()
-	dir, err := daemontest.MountBPFFS(t)
+	dir, err := lab.MountBPFFS(t)
 	if err != nil {
 		t.Skipf("cannot mount a bpffs for XDP pins: %v", err)
 	}

@@ -104,10 +104,10 @@ func TestSoak(t *testing.T) {
 	e.mode = "auto" // XDP where it attaches, else socket mode
 	d := e.startDaemon(soakConfig(e))
 	mode := "socket"
-	if strings.Contains(crashLogSince(t, d), `mode=xdp`) {
+	if strings.Contains(d.LogSince(), `mode=xdp`) {
 		mode = "xdp"
 	}
-	pid := d.cmd.Process.Pid
+	pid := d.PID()
 	t.Logf("soak: %v against xdhcpd pid %d in %s mode", dur, pid, mode)
 
 	var serverMAC [6]byte
@@ -160,11 +160,11 @@ func TestSoak(t *testing.T) {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
-			if !d.running() {
+			if !d.Running() {
 				tick.Stop()
 				cancel()
 				wg.Wait()
-				t.Fatalf("xdhcpd exited during the soak (%v); log:\n%s", d.waitErr, d.log())
+				t.Fatalf("xdhcpd exited during the soak (%v); log:\n%s", d.Err(), d.Log())
 			}
 			sample()
 		}
@@ -183,10 +183,10 @@ func TestSoak(t *testing.T) {
 	} else {
 		t.Logf("after the soak a fresh client got %s", l.ACK.YourIPAddr)
 	}
-	if !d.running() {
-		t.Fatalf("xdhcpd exited (%v)", d.waitErr)
+	if !d.Running() {
+		t.Fatalf("xdhcpd exited (%v)", d.Err())
 	}
-	if log := crashLogSince(t, d); strings.Contains(log, "panic") || strings.Contains(log, "fatal error") {
+	if log := d.LogSince(); strings.Contains(log, "panic") || strings.Contains(log, "fatal error") {
 		t.Errorf("daemon log mentions a panic or fatal error")
 	}
 
