@@ -32,18 +32,8 @@ var (
 
 func newPair(t *testing.T) *pair {
 	t.Helper()
-	l := lab.ForTest(t, "xf")
-	p := &pair{lab: l}
-	var err error
-	if p.client, err = l.NS("cli"); err != nil {
-		t.Fatal(err)
-	}
-	if p.server, err = l.NS("srv"); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(p.client, "xfc", clientAddr, p.server, "xfs", serverAddr); err != nil {
-		t.Fatal(err)
-	}
+	l, lp := lab.PairForTest(t, "xf", "xfs", serverAddr, "xfc", clientAddr)
+	p := &pair{lab: l, client: lp.Client, server: lp.Server}
 	p.cconn = open(t, p.client, "xfc")
 	p.sconn = open(t, p.server, "xfs")
 	p.cIface, p.sIface = p.cconn.Iface(), p.sconn.Iface()

@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 
 	"xdhcp/bpf"
 	"xdhcp/fastpath/afpacket"
@@ -81,63 +78,18 @@ var (
 // veth, and a client namespace with an AF_PACKET socket on the other end.
 type env struct {
 	srv, cli       *lab.NS
-	srvIdx         int
+	srvIdx, cliIdx int
 	srvMAC, cliMAC [6]byte
 	objs           *bpf.Objects
 	cconn          *afpacket.Conn
 }
 
-// requireCaps skips t unless the process may create namespaces and load
-// BPF programs.
-func requireCaps(t testing.TB) {
-	t.Helper()
-	lab.SkipIfUnavailable(t)
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var caps uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &caps); err != nil {
-				t.Fatal(err)
-			}
-			if caps&(1<<unix.CAP_BPF) == 0 && caps&(1<<unix.CAP_SYS_ADMIN) == 0 {
-				t.Skip("needs CAP_BPF to load the XDP program")
-			}
-			return
-		}
-	}
-	t.Fatal("no CapEff in /proc/self/status")
-}
-
 func newEnv(t testing.TB, mode bpf.Mode) *env {
 	t.Helper()
-	requireCaps(t)
-	l := lab.ForTest(t, "xk")
-	e := &env{}
+	lab.SkipWithoutBPF(t)
+	_, p := lab.PairForTest(t, "xk", "xk-s", srvAddr, "xk-c", cliAddr)
+	e := &env{srv: p.Server, cli: p.Client, srvIdx: p.ServerIndex, cliIdx: p.ClientIndex, srvMAC: p.ServerMAC}
 	var err error
-	if e.srv, err = l.NS("srv"); err != nil {
-		t.Fatal(err)
-	}
-	if e.cli, err = l.NS("cli"); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(e.srv, "xk-s", srvAddr, e.cli, "xk-c", cliAddr); err != nil {
-		t.Fatal(err)
-	}
-	h, err := e.srv.Handle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := h.LinkByName("xk-s")
-	h.Delete()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srvIdx = ln.Attrs().Index
-	copy(e.srvMAC[:], ln.Attrs().HardwareAddr)
-
 	if e.objs, err = bpf.Load(bpf.Options{Logger: testLogger(t)}); err != nil {
 		t.Fatal(err)
 	}
@@ -578,18 +530,9 @@ func TestAllocs(t *testing.T) {
 func BenchmarkReceiveTransmit(b *testing.B) {
 	e := newEnv(b, bpf.ModeNative)
 	s := e.open(b, Options{})
-	h, err := e.cli.Handle()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := h.LinkByName("xk-c")
-	h.Delete()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var gen *Socket
 	if err := e.cli.Do(func() (err error) {
-		gen, err = Open(Options{Ifindex: ln.Attrs().Index})
+		gen, err = Open(Options{Ifindex: e.cliIdx})
 		return err
 	}); err != nil {
 		b.Fatal(err)

@@ -257,16 +257,27 @@ func (n *NS) Handle() (*netlink.Handle, error) {
 // Link returns the link ifname of the namespace, as netlink reports it
 // now (attributes such as the attached XDP program are read at the call).
 func (n *NS) Link(ifname string) (netlink.Link, error) {
+	var link netlink.Link
+	err := n.withLink(ifname, func(_ *netlink.Handle, l netlink.Link) error {
+		link = l
+		return nil
+	})
+	return link, err
+}
+
+// withLink runs fn with a netlink handle in the namespace and the link
+// ifname; a link not found is an error wrapping netlink.LinkNotFoundError.
+func (n *NS) withLink(ifname string, fn func(h *netlink.Handle, l netlink.Link) error) error {
 	h, err := n.Handle()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer h.Delete()
 	link, err := h.LinkByName(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("find %s in %s: %w", ifname, n.name, err)
+		return fmt.Errorf("find %s in %s: %w", ifname, n.name, err)
 	}
-	return link, nil
+	return fn(h, link)
 }
 
 // LinkMAC returns the Ethernet address of ifname in the namespace.
@@ -297,23 +308,16 @@ func (n *NS) AddAddr(ifname string, p netip.Prefix) error {
 // SetLink brings ifname in the namespace up or down. Bringing a link up
 // restores its connected routes.
 func (n *NS) SetLink(ifname string, up bool) error {
-	h, err := n.Handle()
-	if err != nil {
-		return err
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(ifname)
-	if err == nil {
+	return n.withLink(ifname, func(h *netlink.Handle, link netlink.Link) error {
+		set := h.LinkSetDown
 		if up {
-			err = h.LinkSetUp(link)
-		} else {
-			err = h.LinkSetDown(link)
+			set = h.LinkSetUp
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("set %s in %s up=%v: %w", ifname, n.name, up, err)
-	}
-	return nil
+		if err := set(link); err != nil {
+			return fmt.Errorf("set %s in %s up=%v: %w", ifname, n.name, up, err)
+		}
+		return nil
+	})
 }
 
 // Veth creates a veth pair, aIf in a and bIf in b, gives each end its
@@ -341,33 +345,26 @@ func (l *Lab) addVeth(a *NS, aIf string, b *NS, bIf string) error {
 // configure sets the optional address, the optional master and the up flag
 // of ifname in ns.
 func configure(ns *NS, ifname string, addr netip.Prefix, masterIndex int) error {
-	h, err := ns.Handle()
-	if err != nil {
-		return err
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(ifname)
-	if err != nil {
-		return fmt.Errorf("find %s in %s: %w", ifname, ns.name, err)
-	}
-	if masterIndex != 0 {
-		if err := h.LinkSetMasterByIndex(link, masterIndex); err != nil {
-			return fmt.Errorf("enslave %s in %s: %w", ifname, ns.name, err)
+	return ns.withLink(ifname, func(h *netlink.Handle, link netlink.Link) error {
+		if masterIndex != 0 {
+			if err := h.LinkSetMasterByIndex(link, masterIndex); err != nil {
+				return fmt.Errorf("enslave %s in %s: %w", ifname, ns.name, err)
+			}
 		}
-	}
-	if addr.IsValid() {
-		nladdr := &netlink.Addr{IPNet: &net.IPNet{
-			IP:   addr.Addr().AsSlice(),
-			Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen()),
-		}}
-		if err := h.AddrAdd(link, nladdr); err != nil {
-			return fmt.Errorf("add %s to %s in %s: %w", addr, ifname, ns.name, err)
+		if addr.IsValid() {
+			nladdr := &netlink.Addr{IPNet: &net.IPNet{
+				IP:   addr.Addr().AsSlice(),
+				Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen()),
+			}}
+			if err := h.AddrAdd(link, nladdr); err != nil {
+				return fmt.Errorf("add %s to %s in %s: %w", addr, ifname, ns.name, err)
+			}
 		}
-	}
-	if err := h.LinkSetUp(link); err != nil {
-		return fmt.Errorf("bring up %s in %s: %w", ifname, ns.name, err)
-	}
-	return nil
+		if err := h.LinkSetUp(link); err != nil {
+			return fmt.Errorf("bring up %s in %s: %w", ifname, ns.name, err)
+		}
+		return nil
+	})
 }
 
 // Bridge creates a bridge in ns with an optional address and brings it up.
@@ -401,14 +398,9 @@ func (l *Lab) addLink(ns *NS, link netlink.Link) error {
 // brName in br, and whose end peerIf is in peer with the optional address
 // peerAddr. Both ends are brought up.
 func (l *Lab) VethToBridge(br *NS, brName string, portIf string, peer *NS, peerIf string, peerAddr netip.Prefix) error {
-	h, err := br.Handle()
+	bridge, err := br.Link(brName)
 	if err != nil {
 		return err
-	}
-	bridge, err := h.LinkByName(brName)
-	h.Delete()
-	if err != nil {
-		return fmt.Errorf("find bridge %s in %s: %w", brName, br.name, err)
 	}
 	if err := l.addVeth(br, portIf, peer, peerIf); err != nil {
 		return err
@@ -468,21 +460,15 @@ func (l *Lab) Close() error {
 // deleteLink deletes ifname in ns; a link already gone (a veth whose peer was
 // deleted) is not an error.
 func deleteLink(ns *NS, ifname string) error {
-	h, err := ns.Handle()
-	if err != nil {
-		return err
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(ifname)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
+	err := ns.withLink(ifname, func(h *netlink.Handle, link netlink.Link) error {
+		if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("delete %s in %s: %w", ifname, ns.name, err)
 		}
-		return fmt.Errorf("find %s in %s: %w", ifname, ns.name, err)
+		return nil
+	})
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil
 	}
-	if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("delete %s in %s: %w", ifname, ns.name, err)
-	}
-	return nil
+	return err
 }
