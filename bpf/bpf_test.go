@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 
 	"xdhcp/ha/lbhash"
 	"xdhcp/internal/lab"
+	"xdhcp/internal/testlog"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -31,22 +31,11 @@ func requireCaps(t testing.TB) {
 	}
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
-}
-
 func load(t testing.TB, opts Options) *Objects {
 	t.Helper()
 	requireCaps(t)
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testlog.New(t)
 	}
 	o, err := Load(opts)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"xdhcp/internal/lab"
+	"xdhcp/internal/testlog"
 
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
@@ -131,7 +132,7 @@ func TestNetNSPinnedDropList(t *testing.T) {
 			dropped := frame{msgType: discover, chaddr: mac}.bytes()
 			allowed := frame{msgType: discover, chaddr: []byte{0x02, 0xb0, 0x0b, 0, 0, 2}}.bytes()
 
-			o1, err := Load(Options{PinDir: pin, Logger: testLogger(t)})
+			o1, err := Load(Options{PinDir: pin, Logger: testlog.New(t)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +164,7 @@ func TestNetNSPinnedDropList(t *testing.T) {
 				t.Fatalf("program detached when the process let go (mode %d)", m)
 			}
 
-			o2, err := Load(Options{PinDir: pin, Logger: testLogger(t)})
+			o2, err := Load(Options{PinDir: pin, Logger: testlog.New(t)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -209,9 +209,9 @@ func TestE2EHAHotStandby(t *testing.T) {
 	})
 }
 
-// haScopeVectors are the reference's live-verified load-balancing vectors
-// (kea-2.2-reference.md §2.7): client-id payload → server, and hw-address
-// keys computed from the RFC 3074 table.
+// haScopeVectors are load-balancing vectors checked against a live Kea 2.2
+// pair: client-id payload → server, and hw-address keys computed from the
+// RFC 3074 table.
 var haScopeVectors = []struct {
 	cid, hw string
 	server  string

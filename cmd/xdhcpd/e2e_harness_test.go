@@ -16,7 +16,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -48,13 +47,7 @@ const (
 // once into a temporary directory that TestMain removes.
 var xdhcpd = daemontest.NewBinary("xe-bin-")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := xdhcpd.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: remove build directory:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(xdhcpd.RunTests(m)) }
 
 // needBinary skips t when a real client program is not installed.
 func needBinary(t testing.TB, name string) string {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,25 +24,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/internal/daemontest"
+	"xdhcp/internal/lab"
 )
 
 // needSysAdmin skips t unless the process may mount and set up block
 // devices.
 func needSysAdmin(t *testing.T) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("cannot read capabilities: %v", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err == nil && caps&(1<<unix.CAP_SYS_ADMIN) != 0 {
-				return
-			}
-		}
-	}
-	t.Skip("storage fault tests need CAP_SYS_ADMIN (mount, block devices)")
+	lab.SkipWithoutCaps(t, "storage fault tests need CAP_SYS_ADMIN (mount, block devices)", unix.CAP_SYS_ADMIN)
 }
 
 // tryDORA runs one DORA for m with short timeouts and reports the ACKed

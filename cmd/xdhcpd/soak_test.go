@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 
 	"xdhcp/bench/loadgen"
 	"xdhcp/internal/daemontest"
+	"xdhcp/internal/lab"
 )
 
 // soakInterval is the sampling period of RSS, goroutines and counters for
@@ -480,9 +480,11 @@ func soakControl(ctx context.Context, d *e2eDaemon, c *soakCounters) error {
 func soakTake(d *e2eDaemon, pid int, at time.Duration) (soakSample, error) {
 	s := soakSample{at: at}
 	var err error
-	if s.rss, err = soakRSS(pid); err != nil {
+	kib, err := lab.RSSKiB(pid)
+	if err != nil {
 		return s, err
 	}
+	s.rss = kib << 10
 	text, err := d.Metrics()
 	if err != nil {
 		return s, err
@@ -514,24 +516,6 @@ func soakTake(d *e2eDaemon, pid int, at time.Duration) (soakSample, error) {
 		return s, err
 	}
 	return s, nil
-}
-
-// soakRSS reads VmRSS of pid in bytes.
-func soakRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS %q: %w", rest, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
 }
 
 // soakDropped sums the counters that count packets the daemon dropped or

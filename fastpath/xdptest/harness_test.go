@@ -47,13 +47,7 @@ var modes = []string{"native", "generic"}
 // into a temporary directory that TestMain removes.
 var xdhcpd = daemontest.NewBinary("xx-bin-")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := xdhcpd.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "xdptest: remove build directory:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(xdhcpd.RunTests(m)) }
 
 // env is one lab with its scratch directory and private bpffs.
 type env struct {

@@ -21,7 +21,7 @@ import (
 // Binary finds the xdhcpd executable for one test binary: $XDHCP_BIN/xdhcpd
 // when that exists, else one built with `go build` on first use into a
 // temporary directory, which Close removes. A test package holds one in a
-// package variable and calls Close from TestMain after m.Run.
+// package variable and calls RunTests from TestMain.
 type Binary struct {
 	prefix string // of the temporary build directory
 
@@ -64,6 +64,17 @@ func (b *Binary) Path(t testing.TB) string {
 		t.Fatal(b.err)
 	}
 	return b.path
+}
+
+// RunTests is a TestMain body: it runs the tests of m, then removes the
+// build directory (a failure to is reported on stderr), and returns the
+// exit code for os.Exit.
+func (b *Binary) RunTests(m *testing.M) int {
+	code := m.Run()
+	if err := b.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "remove the xdhcpd build directory:", err)
+	}
+	return code
 }
 
 // Close removes the build directory, if Path made one. Call it only after
