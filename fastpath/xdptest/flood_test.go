@@ -35,7 +35,7 @@ func discoverFlood(t *testing.T, e *env) {
 	x := cfg["xdhcp"].(map[string]any)
 	x["overload-high"] = 0.5
 	x["overload-low"] = 0.1
-	d := e.serve(cfg)
+	d := e.serve(cfg, quiet)
 
 	const (
 		floodRate  = 40000 // well above the slow path's capacity (~13,000 OFFERs/s on a busy 2-core box)

@@ -118,19 +118,17 @@ type daemon struct {
 	e *env
 }
 
-// start writes d4 as the configuration and starts xdhcpd on it; cleanup
-// stops it and fails the test if it had crashed. A daemon logging above
-// INFO never says it serves: it is ready when its control channel answers.
-func (e *env) start(d4 map[string]any) *daemon {
+// quiet is for a daemon that logs above INFO and so never says it serves:
+// it is ready when its control channel answers.
+func quiet(o *daemontest.Options) { o.ReadyOnControl = true }
+
+// start writes d4 as the configuration and starts xdhcpd on it, with opts
+// applied to the harness's options; cleanup stops it and fails the test if
+// it had crashed.
+func (e *env) start(d4 map[string]any, opts ...func(*daemontest.Options)) *daemon {
 	e.t.Helper()
 	e.starts++
-	quiet := true
-	if l, ok := d4["loggers"].([]any); ok && len(l) == 1 {
-		if m, ok := l[0].(map[string]any); ok && m["severity"] == "INFO" {
-			quiet = false
-		}
-	}
-	d := daemontest.Start(e.t, daemontest.Options{
+	o := daemontest.Options{
 		NS:     e.pair.Server,
 		Binary: xdhcpd.Path(e.t),
 		Config: daemontest.WriteConfig(e.t, filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.json", e.starts)),
@@ -138,17 +136,19 @@ func (e *env) start(d4 map[string]any) *daemon {
 		Log:            filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.log", e.starts)),
 		CommandTimeout: 10 * time.Second,
 		ReadyTimeout:   20 * time.Second,
-		ReadyOnControl: quiet,
 		StopAtEnd:      true,
-	})
-	return &daemon{Daemon: d, e: e}
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &daemon{Daemon: daemontest.Start(e.t, o), e: e}
 }
 
 // serve starts xdhcpd on d4 and fails the test unless the kernel reports
 // the program attached in e.mode.
-func (e *env) serve(d4 map[string]any) *daemon {
+func (e *env) serve(d4 map[string]any, opts ...func(*daemontest.Options)) *daemon {
 	e.t.Helper()
-	d := e.start(d4)
+	d := e.start(d4, opts...)
 	e.wantKernelMode()
 	return d
 }

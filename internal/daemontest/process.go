@@ -32,7 +32,8 @@ type ProcessOptions struct {
 // Process is a program, and its restarts, in a lab namespace. The test's
 // cleanup kills it if it still runs and, when the test failed, logs the
 // end of its log. Its methods are for the test goroutine, except Running,
-// Signal, PID and the log readers.
+// Signal, PID, RSSKiB, Log and LogCount, which other goroutines may call
+// while no launch is under way.
 type Process struct {
 	t testing.TB
 	o ProcessOptions
