@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -193,19 +192,11 @@ func (s *Server) metricsText(ctx context.Context) ([]byte, error) {
 
 // RSSKiB returns the server's resident set size (VmRSS) in KiB.
 func (s *Server) RSSKiB() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.PID()))
+	v, err := lab.RSSKiB(s.PID())
 	if err != nil {
-		return 0, fmt.Errorf("read %s status: %w", s.Name, err)
+		return 0, fmt.Errorf("%s: %w", s.Name, err)
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				return strconv.ParseInt(f[0], 10, 64)
-			}
-		}
-	}
-	return 0, errors.New("no VmRSS for " + s.Name)
+	return v, nil
 }
 
 // Stop sends SIGTERM, waits up to 5 s, then kills. It returns an error if

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"testing"
 
 	"xdhcp/ha/lbhash"
+	"xdhcp/internal/lab"
+	"xdhcp/internal/testlog"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -25,33 +26,16 @@ const (
 // manage interfaces; everything else is a failure.
 func requireCaps(t testing.TB) {
 	t.Helper()
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		t.Fatalf("capget: %v", err)
+	if err := lab.BPFAvailable(); err != nil {
+		t.Skip(err)
 	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if !(has(unix.CAP_BPF) || has(unix.CAP_SYS_ADMIN)) || !has(unix.CAP_NET_ADMIN) {
-		t.Skip("needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run as root")
-	}
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
-	return len(p), nil
 }
 
 func load(t testing.TB, opts Options) *Objects {
 	t.Helper()
 	requireCaps(t)
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testlog.New(t)
 	}
 	o, err := Load(opts)
 	if err != nil {

@@ -15,10 +15,10 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"xdhcp/internal/testlog"
 	"xdhcp/internal/testpki"
 
 	"xdhcp/config"
@@ -266,26 +266,8 @@ func TestHTTPS(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestBasicAuth(t *testing.T) {
-	var logs syncBuffer
+	var logs testlog.Buffer
 	s := newTestServer(t, slog.New(slog.NewTextHandler(&logs, nil)))
 	dir := t.TempDir()
 	must := func(err error) {

@@ -16,6 +16,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netlink"
 
+	"xdhcp/internal/lab"
 	"xdhcp/lease"
 )
 
@@ -221,9 +222,7 @@ func reexecInNetns(t *testing.T) {
 	if err != nil {
 		t.Skip("unshare not installed: cannot isolate Kea in a network namespace")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a network namespace")
-	}
+	lab.SkipIfUnavailable(t)
 	args := []string{"-n", "--", os.Args[0], "-test.run=^TestKeaInterop$", "-test.count=1"}
 	if testing.Verbose() {
 		args = append(args, "-test.v")

@@ -1,15 +1,12 @@
 package loadgen
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
+	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
 
@@ -103,7 +101,8 @@ func xdhcpdPath(t *testing.T) string {
 func TestAFXDPAgainstXdhcpd(t *testing.T) {
 	bin := xdhcpdPath(t)
 	lab.SkipIfUnavailable(t)
-	srv, cli := nsPair(t, "lg-x", "lgs0", netip.MustParsePrefix("10.98.0.1/16"), "lgc0", netip.MustParsePrefix("10.98.0.2/16"))
+	_, p := lab.PairForTest(t, "lg-x", "lgs0", netip.MustParsePrefix("10.98.0.1/16"), "lgc0", netip.MustParsePrefix("10.98.0.2/16"))
+	srv, cli := p.Server, p.Client
 	dir := t.TempDir()
 	cfg, _ := json.Marshal(map[string]any{"Dhcp4": map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []string{"lgs0"}},
@@ -117,13 +116,18 @@ func TestAFXDPAgainstXdhcpd(t *testing.T) {
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuf
-	cmd := srv.Command(context.Background(), bin, "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := srv.Start(cmd); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "xdhcpd serving") }, func() string { return out.String() })
+	// The configuration has no control socket: the daemon is ready when
+	// it logs that it serves.
+	d := daemontest.NewProcess(t, daemontest.ProcessOptions{
+		Name: "xdhcpd", NS: srv, Args: []string{bin, "-c", cfgPath}, Log: filepath.Join(dir, "xdhcpd.log"),
+	})
+	d.Launch()
+	d.WaitUntil(20*time.Second, "serving", func() error {
+		if !strings.Contains(d.LogSince(), "xdhcpd serving") {
+			return errors.New("serving not logged yet")
+		}
+		return nil
+	})
 
 	var tr Transport
 	if err := cli.Do(func() error {
@@ -134,23 +138,14 @@ func TestAFXDPAgainstXdhcpd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	g, err := New(Config{Mode: Closed, Outstanding: 16, Clients: 64, Count: 64, Duration: 10 * time.Second,
+	g, rep := runGenerator(t, tr, Config{Mode: Closed, Outstanding: 16, Clients: 64, Count: 64, Duration: 10 * time.Second,
 		Renewals: 2, RenewAfter: 20 * time.Millisecond, Subnet: netip.MustParsePrefix("10.98.0.0/16"),
-		Timeout: 500 * time.Millisecond, Retries: 3, FullCheckEvery: 2}, tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rep, err := g.Run(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+		Timeout: 500 * time.Millisecond, Retries: 3, FullCheckEvery: 2})
 	if err := rep.Failed(); err != nil {
 		t.Fatalf("%v; report %+v", err, rep)
 	}
 	if rep.DORA.Completed != 64 || rep.Renew.Completed != 128 {
-		t.Fatalf("DORA %d/64, renewals %d/128 (lost %d); server log:\n%s", rep.DORA.Completed, rep.Renew.Completed, rep.Lost, out.String())
+		t.Fatalf("DORA %d/64, renewals %d/128 (lost %d); server log:\n%s", rep.DORA.Completed, rep.Renew.Completed, rep.Lost, d.Log())
 	}
 	gs := rep.Generator
 	if !strings.HasPrefix(gs.Transport, "af_xdp") || gs.XDP == nil || gs.TxSent == 0 || gs.TxSent != gs.TxAttempted {
@@ -162,34 +157,5 @@ func TestAFXDPAgainstXdhcpd(t *testing.T) {
 	}
 	if n := len(g.Leases()); n != 64 {
 		t.Fatalf("%d clients bound, want 64", n)
-	}
-}
-
-// syncBuf is a bytes.Buffer safe for the process's writers and the test.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func waitFor(t *testing.T, d time.Duration, ok func() bool, why func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v:\n%s", d, why())
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }

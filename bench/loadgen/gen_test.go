@@ -59,30 +59,12 @@ type testLab struct {
 	srvM [6]byte
 }
 
-// nsPair builds a server and a client namespace joined by the veth
-// sIf (sAddr) – cIf (cAddr); t.Cleanup removes them.
-func nsPair(t *testing.T, prefix, sIf string, sAddr netip.Prefix, cIf string, cAddr netip.Prefix) (srv, cli *lab.NS) {
-	t.Helper()
-	l := lab.ForTest(t, prefix)
-	srv, err := l.NS("s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err = l.NS("c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(srv, sIf, sAddr, cli, cIf, cAddr); err != nil {
-		t.Fatal(err)
-	}
-	return srv, cli
-}
-
 // newTestLab builds a server and a client namespace joined by a veth and
 // starts the responder; everything is closed by t.Cleanup.
 func newTestLab(t *testing.T, f fault, relay bool) *testLab {
 	t.Helper()
-	srv, cli := nsPair(t, "xd-lg", "xds0", netip.PrefixFrom(srvAddr, 16), "xdc0", netip.PrefixFrom(cliAddr, 16))
+	_, p := lab.PairForTest(t, "xd-lg", "xds0", netip.PrefixFrom(srvAddr, 16), "xdc0", netip.PrefixFrom(cliAddr, 16))
+	srv, cli := p.Server, p.Client
 	tl := &testLab{}
 	var conn *afpacket.Conn
 	if err := srv.Do(func() error {
@@ -230,9 +212,17 @@ func (r *responder) addrFor(mac [6]byte) netip.Addr {
 	return a
 }
 
-func runGen(t *testing.T, tl *testLab, cfg Config) *Report {
+func runGen(t *testing.T, tr Transport, cfg Config) *Report {
 	t.Helper()
-	g, err := New(cfg, tl.sock)
+	_, rep := runGenerator(t, tr, cfg)
+	return rep
+}
+
+// runGenerator runs a generator for cfg on tr (30 s at most), failing t on
+// an error, and returns it with its report.
+func runGenerator(t *testing.T, tr Transport, cfg Config) (*Generator, *Report) {
+	t.Helper()
+	g, err := New(cfg, tr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,12 +232,12 @@ func runGen(t *testing.T, tl *testLab, cfg Config) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rep
+	return g, rep
 }
 
 func TestDORARenewRebindRelease(t *testing.T) {
 	tl := newTestLab(t, faultNone, false)
-	rep := runGen(t, tl, Config{
+	rep := runGen(t, tl.sock, Config{
 		Mode: Closed, Outstanding: 16, Clients: 200, Count: 200, Duration: 10 * time.Second,
 		Renewals: 2, RenewAfter: 10 * time.Millisecond, Rebind: true, Release: true,
 		Subnet: subnet, ClientID: true, Timeout: 500 * time.Millisecond, Retries: 2,
@@ -279,7 +269,7 @@ func TestDORARenewRebindRelease(t *testing.T) {
 
 func TestDoubleAssignmentIsWrong(t *testing.T) {
 	tl := newTestLab(t, faultSameAddr, false)
-	rep := runGen(t, tl, Config{Mode: Closed, Outstanding: 1, Clients: 5, Count: 5, Duration: 5 * time.Second, Subnet: subnet, Timeout: 300 * time.Millisecond})
+	rep := runGen(t, tl.sock, Config{Mode: Closed, Outstanding: 1, Clients: 5, Count: 5, Duration: 5 * time.Second, Subnet: subnet, Timeout: 300 * time.Millisecond})
 	// The first client binds 10.99.0.50; the four others get it too.
 	if rep.DORA.Completed != 1 || rep.WrongReasons["address given to two clients"] != 4 {
 		t.Fatalf("completed %d, wrong %v", rep.DORA.Completed, rep.WrongReasons)
@@ -291,7 +281,7 @@ func TestDoubleAssignmentIsWrong(t *testing.T) {
 
 func TestOutsideSubnetIsWrong(t *testing.T) {
 	tl := newTestLab(t, faultNone, false)
-	rep := runGen(t, tl, Config{Mode: Closed, Clients: 3, Count: 3, Duration: 3 * time.Second,
+	rep := runGen(t, tl.sock, Config{Mode: Closed, Clients: 3, Count: 3, Duration: 3 * time.Second,
 		Subnet: netip.MustParsePrefix("192.168.0.0/24"), Timeout: 200 * time.Millisecond})
 	if rep.WrongReasons["address outside the subnet"] != 3 || rep.DORA.Completed != 0 || rep.DORA.Lost != 3 {
 		t.Fatalf("wrong %v completed %d lost %d", rep.WrongReasons, rep.DORA.Completed, rep.DORA.Lost)
@@ -300,12 +290,12 @@ func TestOutsideSubnetIsWrong(t *testing.T) {
 
 func TestMalformedAndWrongXid(t *testing.T) {
 	tl := newTestLab(t, faultGarbage, false)
-	rep := runGen(t, tl, Config{Mode: Closed, Clients: 4, Count: 4, Duration: 3 * time.Second, Timeout: 200 * time.Millisecond})
+	rep := runGen(t, tl.sock, Config{Mode: Closed, Clients: 4, Count: 4, Duration: 3 * time.Second, Timeout: 200 * time.Millisecond})
 	if rep.Malformed != 4 || rep.Failed() == nil {
 		t.Fatalf("malformed %d, want 4", rep.Malformed)
 	}
 	tl = newTestLab(t, faultWrongXid, false)
-	rep = runGen(t, tl, Config{Mode: Closed, Clients: 4, Count: 4, Duration: 3 * time.Second, Timeout: 200 * time.Millisecond})
+	rep = runGen(t, tl.sock, Config{Mode: Closed, Clients: 4, Count: 4, Duration: 3 * time.Second, Timeout: 200 * time.Millisecond})
 	if rep.WrongReasons["unknown transaction id"] != 4 {
 		t.Fatalf("wrong %v", rep.WrongReasons)
 	}
@@ -314,14 +304,14 @@ func TestMalformedAndWrongXid(t *testing.T) {
 func TestLossAndRetransmit(t *testing.T) {
 	tl := newTestLab(t, faultDropHalf, false)
 	// Without retries half the DISCOVERs are lost.
-	rep := runGen(t, tl, Config{Mode: Closed, Outstanding: 1, Clients: 20, Count: 20, Duration: 10 * time.Second, Timeout: 100 * time.Millisecond})
+	rep := runGen(t, tl.sock, Config{Mode: Closed, Outstanding: 1, Clients: 20, Count: 20, Duration: 10 * time.Second, Timeout: 100 * time.Millisecond})
 	if rep.DORA.Lost != 10 || rep.DORA.Completed != 10 || rep.LossPct != 50 {
 		t.Fatalf("lost %d completed %d loss %.1f%%", rep.DORA.Lost, rep.DORA.Completed, rep.LossPct)
 	}
 	// With one retry every client gets through: after the first, each
 	// client's DISCOVER is the dropped even one, its retransmission odd.
 	tl = newTestLab(t, faultDropHalf, false)
-	rep = runGen(t, tl, Config{Mode: Closed, Outstanding: 1, Clients: 20, Count: 20, Duration: 10 * time.Second, Timeout: 100 * time.Millisecond, Retries: 1})
+	rep = runGen(t, tl.sock, Config{Mode: Closed, Outstanding: 1, Clients: 20, Count: 20, Duration: 10 * time.Second, Timeout: 100 * time.Millisecond, Retries: 1})
 	if rep.DORA.Lost != 0 || rep.DORA.Completed != 20 || rep.Sent.Retransmits != 19 {
 		t.Fatalf("lost %d completed %d retransmits %d", rep.DORA.Lost, rep.DORA.Completed, rep.Sent.Retransmits)
 	}
@@ -329,13 +319,13 @@ func TestLossAndRetransmit(t *testing.T) {
 
 func TestDecline(t *testing.T) {
 	tl := newTestLab(t, faultNone, false)
-	rep := runGen(t, tl, Config{Mode: Closed, Clients: 10, Count: 10, Duration: 5 * time.Second, DeclineEvery: 5, Subnet: subnet, Timeout: 300 * time.Millisecond})
+	rep := runGen(t, tl.sock, Config{Mode: Closed, Clients: 10, Count: 10, Duration: 5 * time.Second, DeclineEvery: 5, Subnet: subnet, Timeout: 300 * time.Millisecond})
 	// Clients 0 and 5 decline and bind again: 12 DORAs.
 	if err := rep.Failed(); err != nil || rep.DORA.Completed != 12 || tl.resp.declines.Load() != 2 {
 		t.Fatalf("err %v completed %d declines %d", err, rep.DORA.Completed, tl.resp.declines.Load())
 	}
 	tl = newTestLab(t, faultReofferDecl, false)
-	rep = runGen(t, tl, Config{Mode: Closed, Outstanding: 1, Clients: 2, Count: 2, Duration: 3 * time.Second, DeclineEvery: 2, Subnet: subnet, Timeout: 200 * time.Millisecond})
+	rep = runGen(t, tl.sock, Config{Mode: Closed, Outstanding: 1, Clients: 2, Count: 2, Duration: 3 * time.Second, DeclineEvery: 2, Subnet: subnet, Timeout: 200 * time.Millisecond})
 	if rep.WrongReasons["declined address given again"] != 1 {
 		t.Fatalf("wrong %v", rep.WrongReasons)
 	}
@@ -343,7 +333,7 @@ func TestDecline(t *testing.T) {
 
 func TestRelayMode(t *testing.T) {
 	tl := newTestLab(t, faultNone, true)
-	rep := runGen(t, tl, Config{
+	rep := runGen(t, tl.sock, Config{
 		Mode: Open, Rate: 2000, Clients: 500, Count: 500, Duration: 5 * time.Second,
 		Relay: true, RelayAddr: cliAddr, ServerAddr: srvAddr, ServerMAC: tl.srvM,
 		Renewals: 1, RenewAfter: time.Millisecond, Subnet: subnet, Timeout: 500 * time.Millisecond,
@@ -359,7 +349,7 @@ func TestRelayMode(t *testing.T) {
 
 func TestWarmupThenRenewals(t *testing.T) {
 	tl := newTestLab(t, faultNone, false)
-	rep := runGen(t, tl, Config{
+	rep := runGen(t, tl.sock, Config{
 		Mode: Open, Rate: 1000, Clients: 100, WarmupClients: 100, RenewFraction: 1,
 		Count: 300, Duration: 5 * time.Second, Subnet: subnet, Timeout: 300 * time.Millisecond,
 	})
@@ -374,7 +364,7 @@ func TestWarmupThenRenewals(t *testing.T) {
 func TestStopsOnDuration(t *testing.T) {
 	tl := newTestLab(t, faultNone, false)
 	start := time.Now()
-	rep := runGen(t, tl, Config{Mode: Open, Rate: 100, Clients: 1000, Count: 1 << 30, Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	rep := runGen(t, tl.sock, Config{Mode: Open, Rate: 100, Clients: 1000, Count: 1 << 30, Duration: 700 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	el := time.Since(start)
 	if el > 2*time.Second || rep.DORA.Started < 50 || rep.DORA.Started > 90 {
 		t.Fatalf("elapsed %v started %d", el, rep.DORA.Started)

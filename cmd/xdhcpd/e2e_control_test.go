@@ -55,19 +55,19 @@ func TestE2EControl(t *testing.T) {
 
 	t.Run("ConfigReload", func(t *testing.T) {
 		// A broken file: the reload fails, the running config stays.
-		if err := os.WriteFile(d.cfgPath, []byte(`{"Dhcp4": {"subnet4": [ {"id": 1, "subnet": "10.88.0.0/33"} ]`), 0o644); err != nil {
+		if err := os.WriteFile(d.ConfigPath(), []byte(`{"Dhcp4": {"subnet4": [ {"id": 1, "subnet": "10.88.0.0/33"} ]`), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if a := d.command("config-reload", nil); a.Result != 1 {
 			t.Errorf("config-reload of a broken file: result %d %q, want 1", a.Result, a.Text)
 		}
 		// SIGHUP with the same broken file must not stop the daemon either.
-		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := d.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(200 * time.Millisecond)
-		if !d.running() {
-			t.Fatalf("xdhcpd exited on SIGHUP with a broken file: %v", d.waitErr)
+		if !d.Running() {
+			t.Fatalf("xdhcpd exited on SIGHUP with a broken file: %v", d.Err())
 		}
 		if lt := dora(t, e.nclient(next())).ACK.IPAddressLeaseTime(0); lt != time.Hour {
 			t.Errorf("after the failed reload: lease time %v, want the old config's 1h", lt)
@@ -181,7 +181,7 @@ func TestE2EControl(t *testing.T) {
 		if a := d.command("shutdown", nil); a.Result != 0 {
 			t.Fatalf("shutdown: result %d %q", a.Result, a.Text)
 		}
-		if err := d.wait(10 * time.Second); err != nil {
+		if err := d.Wait(10 * time.Second); err != nil {
 			t.Fatalf("xdhcpd after shutdown: %v (want exit status 0)", err)
 		}
 		fileAfter, err := os.ReadFile(e.leasePath())
@@ -196,7 +196,7 @@ func TestE2EControl(t *testing.T) {
 			t.Errorf("lease file holds %d live leases after shutdown, lease4-get-all listed %d", len(live), len(leases))
 		}
 		// And the next start serves the same leases.
-		d.restart()
+		d.Restart()
 		for _, l := range leases {
 			if got, ok := d.lease(l.IPAddress); !ok || got.HWAddress != live[l.IPAddress].HWAddr {
 				t.Errorf("after restart: lease4-get %s = %+v (found %v), file says %s", l.IPAddress, got, ok, live[l.IPAddress].HWAddr)
@@ -260,19 +260,19 @@ func TestE2ESIGHUPDuringStartup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	d := e.newDaemon(e.baseConfig())
-	d.launch()
+	d.Launch()
 	if !poll(15*time.Second, func() bool {
 		a, err := d.Try("version-get", nil)
-		return (err == nil && a.Result == 0) || !d.running()
-	}) || !d.running() {
-		t.Fatalf("xdhcpd did not answer version-get:\n%s", d.log())
+		return (err == nil && a.Result == 0) || !d.Running()
+	}) || !d.Running() {
+		t.Fatalf("xdhcpd did not answer version-get:\n%s", d.Log())
 	}
-	if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	if !d.running() {
-		t.Fatalf("SIGHUP right after the control socket answered killed xdhcpd: %v", d.waitErr)
+	if !d.Running() {
+		t.Fatalf("SIGHUP right after the control socket answered killed xdhcpd: %v", d.Err())
 	}
-	d.waitReady(15 * time.Second)
+	d.WaitReady(15 * time.Second)
 }

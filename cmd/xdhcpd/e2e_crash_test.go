@@ -241,7 +241,7 @@ func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
 		case 1:
 			// As soon as a lease file cleanup starts (its pid file
 			// appears), plus up to a few milliseconds into it.
-			if crashWaitLFC(e.leasePath()+".pid", d.cmd.Process.Pid, 4*time.Second) {
+			if crashWaitLFC(e.leasePath()+".pid", d.PID(), 4*time.Second) {
 				crashSpin(time.Duration(rng.IntN(3000)) * time.Microsecond)
 				how = "lfc"
 			} else {
@@ -254,7 +254,7 @@ func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
 			how = "early"
 		}
 		inLFC := crashLFCFiles(e.leasePath())
-		d.kill9()
+		d.Kill9()
 		if how == "lfc" {
 			midLFC++
 		}
@@ -266,8 +266,8 @@ func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
 		}
 		t.Logf("kill %2d (%s%s): %d ACKs recorded so far", k+1, how, inLFC, rec.count())
 		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
-		d.restart()
-		if tore && !strings.Contains(crashLogSince(t, d), "torn last line") {
+		d.Restart()
+		if tore && !strings.Contains(d.LogSince(), "torn last line") {
 			t.Errorf("restart after kill %d with a torn last line: the log does not mention it", k+1)
 		}
 	}
@@ -277,7 +277,7 @@ func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
 	t.Logf("%d kills in %v: %d during lease file cleanup, %d with a torn last line",
 		crashKills, time.Since(start).Round(time.Millisecond), midLFC, torn)
 
-	if all, err := os.ReadFile(d.logPath); err == nil {
+	if all, err := os.ReadFile(d.LogPath()); err == nil {
 		t.Logf("daemon log: %d lease file cleanups done, %d failed, %d skipped",
 			bytes.Count(all, []byte("lease file cleanup done")), bytes.Count(all, []byte("lease file cleanup failed")),
 			bytes.Count(all, []byte("lease file cleanup skipped")))
@@ -321,7 +321,7 @@ func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
 
 	// The lease files agree, read as Kea would load them, once the daemon
 	// has stopped cleanly (SIGTERM: exit status 0).
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Errorf("SIGTERM after the kill loop: %v", err)
 	}
 	live := crashLoadLeaseFiles(t, e.leasePath())
@@ -351,19 +351,6 @@ func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
 		}
 		holder[r.HWAddr] = ip
 	}
-}
-
-// crashLogSince returns the log of the daemon's current incarnation.
-func crashLogSince(t testing.TB, d *e2eDaemon) string {
-	t.Helper()
-	b, err := os.ReadFile(d.logPath)
-	if err != nil {
-		t.Fatalf("read daemon log: %v", err)
-	}
-	if int64(len(b)) < d.logOff {
-		return ""
-	}
-	return string(b[d.logOff:])
 }
 
 // crashWaitLFC spins until the lease file cleanup's pid file names pid

@@ -7,13 +7,10 @@ package main
 // ways, failover when the primary dies and resync when it returns.
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,13 +22,8 @@ const keaHAPort = 8001
 
 // keaProc is a kea-dhcp4 in a server namespace, restartable.
 type keaProc struct {
-	t      *testing.T
-	n      *haNode
-	bin    string
-	cfg    string
-	ctl    *daemontest.Control
-	cmd    *exec.Cmd
-	exited chan struct{}
+	*daemontest.Process
+	ctl *daemontest.Control
 }
 
 // keaHARel is the HA block both servers of an interop pair share.
@@ -69,18 +61,23 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
 		"loggers": []any{map[string]any{"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": filepath.Join(dir, "kea.log")}}}},
 	}}
-	k := &keaProc{t: t, n: n, bin: bin, cfg: n.env.writeConfig("kea-dhcp4.json", cfg),
-		ctl: daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second)}
+	k := &keaProc{
+		Process: daemontest.NewProcess(t, daemontest.ProcessOptions{
+			Name: "kea-dhcp4 of " + n.name,
+			NS:   n.ns,
+			Args: []string{bin, "-c", n.env.writeConfig("kea-dhcp4.json", cfg)},
+			Env:  []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir},
+			Log:  filepath.Join(dir, "kea.out"),
+		}),
+		ctl: daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second),
+	}
 	t.Cleanup(func() {
-		k.kill9()
 		if t.Failed() {
-			for _, f := range []string{"kea.out", "kea.log"} {
-				b, _ := os.ReadFile(filepath.Join(dir, f))
-				if len(b) > 6000 {
-					b = b[len(b)-6000:]
-				}
-				t.Logf("%s %s:\n%s", n.name, f, b)
+			b, _ := os.ReadFile(filepath.Join(dir, "kea.log"))
+			if len(b) > 6000 {
+				b = b[len(b)-6000:]
 			}
+			t.Logf("%s kea.log:\n%s", n.name, b)
 		}
 	})
 	k.start()
@@ -91,52 +88,8 @@ func haURLPort(ip string, port int) string { return "http://" + ip + ":" + strco
 
 // start runs Kea and waits until its HA listener answers status-get.
 func (k *keaProc) start() {
-	k.t.Helper()
-	dir := k.n.env.dir
-	out, err := os.OpenFile(filepath.Join(dir, "kea.out"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		k.t.Fatal(err)
-	}
-	defer out.Close()
-	k.cmd = k.n.ns.Command(context.Background(), k.bin, "-c", k.cfg)
-	k.cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
-	k.cmd.Stdout, k.cmd.Stderr = out, out
-	if err := k.n.ns.Start(k.cmd); err != nil {
-		k.t.Fatal(err)
-	}
-	k.exited = make(chan struct{})
-	cmd, exited := k.cmd, k.exited
-	go func() { _ = cmd.Wait(); close(exited) }()
-	ok := poll(20*time.Second, func() bool {
-		select {
-		case <-exited:
-			return true
-		default:
-		}
-		a, err := k.ctl.Try("status-get", nil)
-		return err == nil && a.Result == 0
-	})
-	select {
-	case <-exited:
-		k.t.Fatalf("kea-dhcp4 exited at start (%v)", cmd.ProcessState)
-	default:
-	}
-	if !ok {
-		k.t.Fatal("kea-dhcp4's HA listener did not answer within 20 s")
-	}
-}
-
-// kill9 kills Kea (if it runs) and waits for it.
-func (k *keaProc) kill9() {
-	if k.cmd == nil {
-		return
-	}
-	select {
-	case <-k.exited:
-	default:
-		_ = k.cmd.Process.Signal(syscall.SIGKILL)
-		<-k.exited
-	}
+	k.Launch()
+	k.WaitUntil(20*time.Second, "answering status-get on its HA listener", func() error { return answers(k, "status-get") })
 }
 
 // Try implements daemontest.Commander.
@@ -210,9 +163,9 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 	// Failover: kill -9 the primary.
 	killed := time.Now()
 	if keaPrimary {
-		k.kill9()
+		k.Kill9()
 	} else {
-		us.kill9()
+		us.Kill9()
 	}
 	waitState(t, standby, 0, "partner-down", 15*time.Second)
 	t.Logf("FIGURE kea interop: standby (%s) in partner-down %v after kill -9 of the primary (max-response-delay 3 s)",
@@ -229,7 +182,7 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 	if keaPrimary {
 		k.start()
 	} else {
-		us.restart()
+		us.Restart()
 	}
 	took = waitPair(t, primary, standby, "hot-standby", 30*time.Second)
 	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the primary restarted", time.Since(back).Round(time.Millisecond))

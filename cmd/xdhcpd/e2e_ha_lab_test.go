@@ -134,24 +134,9 @@ func (n *haNode) ip(ifname string) string { return n.ifs[ifname].Addr().String()
 // setLink brings one of the node's interfaces up or down. Bringing a link
 // up restores its connected route, so nothing else needs redoing.
 func (n *haNode) setLink(ifname string, up bool) {
-	t := n.h.t
-	t.Helper()
-	hd, err := n.ns.Handle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hd.Delete()
-	link, err := hd.LinkByName(ifname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if up {
-		err = hd.LinkSetUp(link)
-	} else {
-		err = hd.LinkSetDown(link)
-	}
-	if err != nil {
-		t.Fatalf("set %s of %s up=%v: %v", ifname, n.name, up, err)
+	n.h.t.Helper()
+	if err := n.ns.SetLink(ifname, up); err != nil {
+		n.h.t.Fatalf("%s: %v", n.name, err)
 	}
 }
 
@@ -608,7 +593,7 @@ func haClients(tag byte, n int) []haClient {
 // pins of the daemons stay out of the host's; without one the test skips.
 func mountBPFFS(t *testing.T) string {
 	t.Helper()
-	dir, err := daemontest.MountBPFFS(t)
+	dir, err := lab.MountBPFFS(t)
 	if err != nil {
 		t.Skipf("cannot mount a bpffs for XDP pins: %v", err)
 	}

@@ -204,7 +204,7 @@ func testHubAndSpoke(t *testing.T, hubA, hubB string) {
 	}
 
 	killed := time.Now()
-	s1.d.kill9()
+	s1.d.Kill9()
 	waitState(t, hub.d, 0, "partner-down", 10*time.Second)
 	t.Logf("FIGURE hub-and-spoke: hub's relationship with server1 in partner-down %v after kill -9", time.Since(killed).Round(time.Millisecond))
 	if st := status(t, hub.d, 1); st.Servers.Local.State != "hot-standby" || len(st.Servers.Local.Scopes) != 0 {

@@ -105,7 +105,7 @@ func TestE2EHAHotStandby(t *testing.T) {
 	var killed time.Time
 	var outage []haClient
 	t.Run("failover", func(t *testing.T) {
-		s1.d.kill9()
+		s1.d.Kill9()
 		killed = time.Now()
 		interrupted := waitHA(t, s2.d, "communication interrupted", 0, 10*time.Second, func(s haStatus) bool {
 			return s.Servers.Remote.CommunicationInterrupted
@@ -174,7 +174,7 @@ func TestE2EHAHotStandby(t *testing.T) {
 
 	t.Run("return-and-resync", func(t *testing.T) {
 		back := time.Now()
-		s1.d.restart()
+		s1.d.Restart()
 		took := waitPair(t, s1.d, s2.d, "hot-standby", 20*time.Second)
 		t.Logf("FIGURE resync: pair back in hot-standby %v after the primary restarted (%v ready→paired)",
 			time.Since(back).Round(time.Millisecond), took.Round(time.Millisecond))
@@ -209,9 +209,9 @@ func TestE2EHAHotStandby(t *testing.T) {
 	})
 }
 
-// haScopeVectors are the reference's live-verified load-balancing vectors
-// (kea-2.2-reference.md §2.7): client-id payload → server, and hw-address
-// keys computed from the RFC 3074 table.
+// haScopeVectors are load-balancing vectors checked against a live Kea 2.2
+// pair: client-id payload → server, and hw-address keys computed from the
+// RFC 3074 table.
 var haScopeVectors = []struct {
 	cid, hw string
 	server  string
@@ -293,7 +293,7 @@ func TestE2EHALoadBalancing(t *testing.T) {
 			}
 			waitPair(t, s1.d, s2.d, "load-balancing", 20*time.Second)
 			if mode != "off" && !xqXDPAttached(s1.d) {
-				t.Fatalf("xdhcpd did not attach XDP in mode %s; log:\n%s", mode, s1.d.log())
+				t.Fatalf("xdhcpd did not attach XDP in mode %s; log:\n%s", mode, s1.d.Log())
 			}
 			cs, want := haLBClients(t)
 			w := seg.wire()
@@ -372,5 +372,5 @@ func TestE2EHALoadBalancing(t *testing.T) {
 // xqXDPAttached reports whether this incarnation of the daemon logged an
 // XDP listener (it falls back to socket mode when it cannot attach).
 func xqXDPAttached(d *e2eDaemon) bool {
-	return strings.Contains(d.log(), `mode=xdp`)
+	return strings.Contains(d.Log(), `mode=xdp`)
 }

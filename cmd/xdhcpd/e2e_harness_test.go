@@ -15,11 +15,7 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -27,13 +23,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
-	"github.com/vishvananda/netlink"
 
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
@@ -53,13 +47,7 @@ const (
 // once into a temporary directory that TestMain removes.
 var xdhcpd = daemontest.NewBinary("xe-bin-")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := xdhcpd.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: remove build directory:", err)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(xdhcpd.RunTests(m)) }
 
 // needBinary skips t when a real client program is not installed.
 func needBinary(t testing.TB, name string) string {
@@ -109,32 +97,11 @@ func runModes(t *testing.T, parallel bool, fn func(t *testing.T, e *e2eEnv)) {
 
 func newEnv(t testing.TB) *e2eEnv {
 	t.Helper()
-	l := lab.ForTest(t, "xe")
-	srv, err := l.NS("s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := l.NS("c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(srv, e2eServerIf, netip.MustParsePrefix(e2eServerIP+"/16"),
-		cli, e2eClientIf, netip.MustParsePrefix(e2eClientIP+"/16")); err != nil {
-		t.Fatal(err)
-	}
-	e := &e2eEnv{t: t, lab: l, srv: srv, cli: cli, dir: t.TempDir()}
+	l, p := lab.PairForTest(t, "xe", e2eServerIf, netip.MustParsePrefix(e2eServerIP+"/16"),
+		e2eClientIf, netip.MustParsePrefix(e2eClientIP+"/16"))
+	e := &e2eEnv{t: t, lab: l, srv: p.Server, cli: p.Client, dir: t.TempDir(), cMAC: p.ClientMAC[:]}
 	// Registered before any daemon starts, so it runs after their cleanup.
 	unpinAtEnd(t, e)
-	h, err := cli.Handle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(e2eClientIf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cMAC = link.Attrs().HardwareAddr
 	return e
 }
 
@@ -142,18 +109,8 @@ func newEnv(t testing.TB) *e2eEnv {
 // or a second relay address).
 func (e *e2eEnv) addClientAddr(p netip.Prefix) {
 	e.t.Helper()
-	h, err := e.cli.Handle()
-	if err != nil {
+	if err := e.cli.AddAddr(e2eClientIf, p); err != nil {
 		e.t.Fatal(err)
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(e2eClientIf)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
-	if err := h.AddrAdd(link, a); err != nil {
-		e.t.Fatalf("add %s to %s: %v", p, e2eClientIf, err)
 	}
 }
 
@@ -208,196 +165,36 @@ func subnet(cfg map[string]any, i int) map[string]any {
 // writeConfig writes cfg as JSON to name in the lab's directory.
 func (e *e2eEnv) writeConfig(name string, cfg map[string]any) string {
 	e.t.Helper()
-	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	p := filepath.Join(e.dir, name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	return p
+	return daemontest.WriteConfig(e.t, filepath.Join(e.dir, name), cfg)
 }
 
-// e2eDaemon is one xdhcpd process (and its restarts) in the server namespace.
+// e2eDaemon is one xdhcpd process (and its restarts) in the server
+// namespace; daemontest.Daemon runs it and reaches its control listener at
+// 127.0.0.1:8000 of the namespace.
 type e2eDaemon struct {
-	// Control reaches the control listener at 127.0.0.1:8000 of the
-	// server namespace (Try, Metrics).
-	*daemontest.Control
-
-	e       *e2eEnv
-	cfgPath string
-	logPath string
-
-	cmd     *exec.Cmd
-	logOff  int64 // where this incarnation's log starts
-	exited  chan struct{}
-	waitErr error
+	*daemontest.Daemon
+	e *e2eEnv
 }
 
-// startDaemon writes cfg and runs xdhcpd on it until it is ready (see
-// waitReady). The test's cleanup kills it if it still runs.
+// startDaemon writes cfg and runs xdhcpd on it until it is ready. The
+// test's cleanup kills it if it still runs.
 func (e *e2eEnv) startDaemon(cfg map[string]any) *e2eDaemon {
 	e.t.Helper()
 	d := e.newDaemon(cfg)
-	d.start()
+	d.Start()
 	return d
 }
 
 // newDaemon prepares a daemon for cfg without starting it.
 func (e *e2eEnv) newDaemon(cfg map[string]any) *e2eDaemon {
 	e.t.Helper()
-	d := &e2eDaemon{
-		e:       e,
-		cfgPath: e.writeConfig("xdhcpd.json", cfg),
-		logPath: filepath.Join(e.dir, "xdhcpd.log"),
-	}
-	d.Control = daemontest.NewControl(e.srv, fmt.Sprintf("http://127.0.0.1:%d/", e2eCtlPort), 5*time.Second)
-	e.t.Cleanup(func() {
-		d.kill()
-		if e.t.Failed() {
-			d.dumpLog()
-		}
-	})
-	return d
+	return &e2eDaemon{e: e, Daemon: daemontest.New(e.t, daemontest.Options{
+		NS:     e.srv,
+		Binary: xdhcpd.Path(e.t),
+		Config: e.writeConfig("xdhcpd.json", cfg),
+		Log:    filepath.Join(e.dir, "xdhcpd.log"),
+	})}
 }
-
-// start runs the process and waits until it is ready.
-func (d *e2eDaemon) start() {
-	d.e.t.Helper()
-	d.launch()
-	d.waitReady(15 * time.Second)
-}
-
-// launch starts the process without waiting for it.
-func (d *e2eDaemon) launch() {
-	t := d.e.t
-	t.Helper()
-	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	if st, err := logf.Stat(); err == nil {
-		d.logOff = st.Size()
-	}
-	fmt.Fprintf(logf, "==== start %s\n", time.Now().Format(time.RFC3339Nano))
-	cmd := d.e.srv.Command(context.Background(), xdhcpd.Path(t), "-c", d.cfgPath)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := d.e.srv.Start(cmd); err != nil {
-		t.Fatal(err)
-	}
-	d.cmd, d.exited, d.waitErr = cmd, make(chan struct{}), nil
-	go func() {
-		d.waitErr = cmd.Wait()
-		close(d.exited)
-	}()
-}
-
-// waitReady polls version-get until it answers and the log says the
-// daemon serves (the control socket opens before the interfaces do), the
-// process exits, or the timeout passes.
-func (d *e2eDaemon) waitReady(timeout time.Duration) {
-	t := d.e.t
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		a, err := d.Try("version-get", nil)
-		if err == nil && a.Result == 0 && d.serving() {
-			return
-		}
-		select {
-		case <-d.exited:
-			t.Fatalf("xdhcpd exited before it was ready (%v); log:\n%s", d.waitErr, d.log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("xdhcpd not ready after %v (last: %v %+v); log:\n%s", timeout, err, a, d.log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// serving reports whether this incarnation logged that it serves.
-func (d *e2eDaemon) serving() bool {
-	b, err := os.ReadFile(d.logPath)
-	if err != nil || int64(len(b)) < d.logOff {
-		return false
-	}
-	return bytes.Contains(b[d.logOff:], []byte(`msg="xdhcpd serving"`))
-}
-
-// restart starts the process again on the same config and lease file.
-func (d *e2eDaemon) restart() {
-	d.e.t.Helper()
-	select {
-	case <-d.exited:
-	default:
-		d.e.t.Fatal("restart: xdhcpd still runs")
-	}
-	d.start()
-}
-
-// kill9 sends SIGKILL and waits for the process to be gone.
-func (d *e2eDaemon) kill9() {
-	d.e.t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		d.e.t.Fatalf("kill -9 xdhcpd: %v", err)
-	}
-	<-d.exited
-}
-
-// kill is the cleanup: SIGKILL if it still runs.
-func (d *e2eDaemon) kill() {
-	if d.cmd == nil {
-		return
-	}
-	select {
-	case <-d.exited:
-	default:
-		_ = d.cmd.Process.Signal(syscall.SIGKILL)
-		<-d.exited
-	}
-}
-
-// stop sends SIGTERM and waits (up to 10 s) for exit, returning its error.
-func (d *e2eDaemon) stop() error {
-	d.e.t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		return err
-	}
-	return d.wait(10 * time.Second)
-}
-
-// wait waits for the process to exit on its own.
-func (d *e2eDaemon) wait(timeout time.Duration) error {
-	select {
-	case <-d.exited:
-		return d.waitErr
-	case <-time.After(timeout):
-		return fmt.Errorf("xdhcpd did not exit within %v", timeout)
-	}
-}
-
-// running reports whether the process has not exited.
-func (d *e2eDaemon) running() bool {
-	select {
-	case <-d.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-func (d *e2eDaemon) log() string {
-	b, _ := os.ReadFile(d.logPath)
-	if len(b) > 8000 {
-		b = append([]byte("...\n"), b[len(b)-8000:]...)
-	}
-	return string(b)
-}
-
-func (d *e2eDaemon) dumpLog() { d.e.t.Logf("xdhcpd log (%s):\n%s", d.logPath, d.log()) }
 
 // command sends a command and fails the test on a transport error.
 func (d *e2eDaemon) command(command string, args any) daemontest.Answer {

@@ -5,15 +5,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,11 +21,9 @@ const keaLeaseCmds = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so"
 
 // kea is a kea-dhcp4 process in the server namespace.
 type kea struct {
-	e      *e2eEnv
-	sock   string
-	cmd    *exec.Cmd
-	log    *syncWriter
-	exited chan struct{}
+	*daemontest.Process
+	e    *e2eEnv
+	sock string
 }
 
 // startKea runs kea-dhcp4 with raw sockets on xs0, a memfile lease file
@@ -39,7 +33,7 @@ func (e *e2eEnv) startKea(bin, csv string) *kea {
 	if _, err := os.Stat(keaLeaseCmds); err != nil {
 		e.t.Skipf("Kea's lease_cmds hook is not installed: %v", err)
 	}
-	k := &kea{e: e, sock: filepath.Join(e.dir, "kea.sock"), exited: make(chan struct{})}
+	k := &kea{e: e, sock: filepath.Join(e.dir, "kea.sock")}
 	cfg := map[string]any{"Dhcp4": map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []any{e2eServerIf}, "dhcp-socket-type": "raw"},
 		"lease-database":    map[string]any{"type": "memfile", "persist": true, "name": csv, "lfc-interval": 0},
@@ -55,51 +49,25 @@ func (e *e2eEnv) startKea(bin, csv string) *kea {
 			"output_options": []any{map[string]any{"output": "stdout"}},
 		}},
 	}}
-	path := e.writeConfig("kea-dhcp4.json", cfg)
-	k.cmd = e.srv.Command(context.Background(), bin, "-c", path)
-	k.cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+e.dir, "KEA_LOCKFILE_DIR="+e.dir)
-	k.log = &syncWriter{w: &bytes.Buffer{}}
-	k.cmd.Stdout, k.cmd.Stderr = k.log, k.log
-	if err := e.srv.Start(k.cmd); err != nil {
-		e.t.Fatal(err)
-	}
-	go func() { k.cmd.Wait(); close(k.exited) }()
-	e.t.Cleanup(func() {
-		select {
-		case <-k.exited:
-		default:
-			_ = k.cmd.Process.Kill()
-			<-k.exited
-		}
-		if e.t.Failed() {
-			out := k.log.String()
-			if len(out) > 8000 {
-				out = "...\n" + out[len(out)-8000:]
-			}
-			e.t.Logf("kea-dhcp4 output:\n%s", out)
-		}
+	k.Process = daemontest.NewProcess(e.t, daemontest.ProcessOptions{
+		Name: "kea-dhcp4",
+		NS:   e.srv,
+		Args: []string{bin, "-c", e.writeConfig("kea-dhcp4.json", cfg)},
+		Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+		Log:  filepath.Join(e.dir, "kea-dhcp4.log"),
 	})
-	if !poll(15*time.Second, func() bool {
-		select {
-		case <-k.exited:
-			return true
-		default:
-		}
-		a, err := k.Try("version-get", nil)
-		return err == nil && a.Result == 0
-	}) || !k.running() {
-		e.t.Fatalf("kea-dhcp4 did not start:\n%s", k.log.String())
-	}
+	k.Launch()
+	k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
 	return k
 }
 
-func (k *kea) running() bool {
-	select {
-	case <-k.exited:
-		return false
-	default:
-		return true
+// answers is nil once c answers command with result 0, else why not.
+func answers(c daemontest.Commander, command string) error {
+	a, err := c.Try(command, nil)
+	if err == nil && a.Result != 0 {
+		err = fmt.Errorf("%s: result %d %q", command, a.Result, a.Text)
 	}
+	return err
 }
 
 // Try sends a command over Kea's UNIX socket; Kea answers one bare map.
@@ -113,39 +81,15 @@ func (k *kea) Try(command string, args any) (daemontest.Answer, error) {
 
 func (k *kea) ok(command string, args any) {
 	k.e.t.Helper()
-	a, err := k.Try(command, args)
-	if err != nil || a.Result != 0 {
-		k.e.t.Fatalf("kea %s %v: %v %+v", command, args, err, a)
-	}
+	daemontest.OK(k.e.t, k, command, args, nil)
 }
 
 // stop sends SIGTERM and waits for Kea to exit.
 func (k *kea) stop() {
 	k.e.t.Helper()
-	_ = k.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-k.exited:
-	case <-time.After(10 * time.Second):
-		k.e.t.Fatal("kea-dhcp4 did not stop on SIGTERM")
+	if err := k.Stop(); k.Running() {
+		k.e.t.Fatalf("kea-dhcp4 did not stop on SIGTERM: %v", err)
 	}
-}
-
-// syncWriter is a bytes.Buffer safe for the exec copier and the test.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }
 
 // xdhcpdOn is the xdhcpd config serving the lease file csv.

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,25 +24,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/internal/daemontest"
+	"xdhcp/internal/lab"
 )
 
 // needSysAdmin skips t unless the process may mount and set up block
 // devices.
 func needSysAdmin(t *testing.T) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skipf("cannot read capabilities: %v", err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err == nil && caps&(1<<unix.CAP_SYS_ADMIN) != 0 {
-				return
-			}
-		}
-	}
-	t.Skip("storage fault tests need CAP_SYS_ADMIN (mount, block devices)")
+	lab.SkipWithoutCaps(t, "storage fault tests need CAP_SYS_ADMIN (mount, block devices)", unix.CAP_SYS_ADMIN)
 }
 
 // tryDORA runs one DORA for m with short timeouts and reports the ACKed
@@ -112,12 +100,6 @@ func checkLeaseFile(t *testing.T, path string, acked map[string]string) {
 	}
 }
 
-// logCount counts lines of the daemon's log containing s.
-func logCount(d *e2eDaemon, s string) int {
-	b, _ := os.ReadFile(d.logPath)
-	return strings.Count(string(b), s)
-}
-
 func disabledBy(d *e2eDaemon) []string {
 	var st struct {
 		State struct {
@@ -184,7 +166,7 @@ func TestStorageDiskFull(t *testing.T) {
 	if !refused {
 		t.Fatal("every client was ACKed on a full disk")
 	}
-	if !d.running() {
+	if !d.Running() {
 		t.Fatal("xdhcpd exited on a full disk")
 	}
 	if got := d.stat("xdhcp-lease-file-failed"); got != 1 {
@@ -201,10 +183,10 @@ func TestStorageDiskFull(t *testing.T) {
 	if _, ok := tryDORA(e, next()); ok {
 		t.Error("ACK while the lease file cannot be written")
 	}
-	if c := logCount(d, "lease file write failed"); c != 1 {
+	if c := d.LogCount("lease file write failed"); c != 1 {
 		t.Errorf("%d 'lease file write failed' log lines, want 1 per episode", c)
 	}
-	if logCount(d, "errno=ENOSPC") == 0 || logCount(d, "path="+path) == 0 {
+	if d.LogCount("errno=ENOSPC") == 0 || d.LogCount("path="+path) == 0 {
 		t.Errorf("log does not name the errno and the lease file")
 	}
 
@@ -214,21 +196,21 @@ func TestStorageDiskFull(t *testing.T) {
 	if !poll(10*time.Second, func() bool { return d.stat("xdhcp-lease-file-failed") == 0 }) {
 		t.Fatal("service did not resume after space was freed")
 	}
-	if logCount(d, "lease file recovered") != 1 || logCount(d, "DHCP service resumed") != 1 {
+	if d.LogCount("lease file recovered") != 1 || d.LogCount("DHCP service resumed") != 1 {
 		t.Error("no log line says the service resumed")
 	}
 	for range 3 {
 		mustACK(t, e, next(), acked, "after space was freed")
 	}
-	if err := d.stop(); err != nil {
+	if err := d.Stop(); err != nil {
 		t.Fatalf("xdhcpd exit: %v", err)
 	}
 	checkLeaseFile(t, path, acked)
-	d.restart()
+	d.Restart()
 	if got := len(d.leases()); got != len(acked) {
 		t.Errorf("restarted daemon loaded %d leases, want %d", got, len(acked))
 	}
-	if logCount(d, "skipping bad lease row") != 0 || logCount(d, "torn") != 0 {
+	if d.LogCount("skipping bad lease row") != 0 || d.LogCount("torn") != 0 {
 		t.Error("the lease file needed repair on load")
 	}
 	t.Logf("%d clients ACKed around the disk-full episode", len(acked))
@@ -411,18 +393,18 @@ func TestStorageEIO(t *testing.T) {
 		if _, ok := tryDORA(e, mac(0x5e, 100)); ok {
 			t.Fatal("ACK for a lease written to a failing disk")
 		}
-		if d.running() {
+		if d.Running() {
 			if by := disabledBy(d); !strings.Contains(fmt.Sprint(by), "lease-database") {
 				t.Errorf("status-get disabled-by %v while failing", by)
 			}
 		}
-		err := d.wait(15 * time.Second)
+		err := d.Wait(15 * time.Second)
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Fatalf("xdhcpd exit: %v, want exit status 1 after the retries", err)
 		}
 		want := "lease database " + path + " cannot be written (on-fail stop-retry-exit)"
-		if logCount(d, want) == 0 || logCount(d, "input/output error") == 0 {
+		if d.LogCount(want) == 0 || d.LogCount("input/output error") == 0 {
 			t.Errorf("exit message lacks %q or the errno", want)
 		}
 		if err := disk.heal(); err != nil {
@@ -458,10 +440,10 @@ func TestStorageEIO(t *testing.T) {
 			}
 		}
 		renew("while the disk fails")
-		if !poll(10*time.Second, func() bool { return logCount(d, "serving on and still retrying") > 0 }) {
+		if !poll(10*time.Second, func() bool { return d.LogCount("serving on and still retrying") > 0 }) {
 			t.Error("retries were not exhausted (limit 3)")
 		}
-		if !d.running() {
+		if !d.Running() {
 			t.Fatal("serve-retry-continue exited")
 		}
 		renew("after the retries ran out")
@@ -471,7 +453,7 @@ func TestStorageEIO(t *testing.T) {
 		if got := d.stat("xdhcp-lease-file-failed-retries"); got < 3 {
 			t.Errorf("xdhcp-lease-file-failed-retries %d", got)
 		}
-		if c := logCount(d, "lease file write failed"); c != 1 || logCount(d, "errno=EIO") == 0 {
+		if c := d.LogCount("lease file write failed"); c != 1 || d.LogCount("errno=EIO") == 0 {
 			t.Errorf("%d 'lease file write failed' lines (want 1, with errno=EIO)", c)
 		}
 
@@ -482,7 +464,7 @@ func TestStorageEIO(t *testing.T) {
 			t.Fatal("service did not resume after the disk healed")
 		}
 		mustACK(t, e, mac(0x5d, 4), acked, "after the disk healed")
-		if err := d.stop(); err != nil {
+		if err := d.Stop(); err != nil {
 			t.Fatalf("xdhcpd exit: %v", err)
 		}
 		checkLeaseFile(t, path, acked)

@@ -14,7 +14,6 @@ import (
 	"net/netip"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +25,7 @@ import (
 
 	"xdhcp/bench/loadgen"
 	"xdhcp/internal/daemontest"
+	"xdhcp/internal/lab"
 )
 
 // soakInterval is the sampling period of RSS, goroutines and counters for
@@ -104,10 +104,10 @@ func TestSoak(t *testing.T) {
 	e.mode = "auto" // XDP where it attaches, else socket mode
 	d := e.startDaemon(soakConfig(e))
 	mode := "socket"
-	if strings.Contains(crashLogSince(t, d), `mode=xdp`) {
+	if strings.Contains(d.LogSince(), `mode=xdp`) {
 		mode = "xdp"
 	}
-	pid := d.cmd.Process.Pid
+	pid := d.PID()
 	t.Logf("soak: %v against xdhcpd pid %d in %s mode", dur, pid, mode)
 
 	var serverMAC [6]byte
@@ -160,11 +160,11 @@ func TestSoak(t *testing.T) {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
-			if !d.running() {
+			if !d.Running() {
 				tick.Stop()
 				cancel()
 				wg.Wait()
-				t.Fatalf("xdhcpd exited during the soak (%v); log:\n%s", d.waitErr, d.log())
+				t.Fatalf("xdhcpd exited during the soak (%v); log:\n%s", d.Err(), d.Log())
 			}
 			sample()
 		}
@@ -183,10 +183,10 @@ func TestSoak(t *testing.T) {
 	} else {
 		t.Logf("after the soak a fresh client got %s", l.ACK.YourIPAddr)
 	}
-	if !d.running() {
-		t.Fatalf("xdhcpd exited (%v)", d.waitErr)
+	if !d.Running() {
+		t.Fatalf("xdhcpd exited (%v)", d.Err())
 	}
-	if log := crashLogSince(t, d); strings.Contains(log, "panic") || strings.Contains(log, "fatal error") {
+	if log := d.LogSince(); strings.Contains(log, "panic") || strings.Contains(log, "fatal error") {
 		t.Errorf("daemon log mentions a panic or fatal error")
 	}
 
@@ -480,9 +480,11 @@ func soakControl(ctx context.Context, d *e2eDaemon, c *soakCounters) error {
 func soakTake(d *e2eDaemon, pid int, at time.Duration) (soakSample, error) {
 	s := soakSample{at: at}
 	var err error
-	if s.rss, err = soakRSS(pid); err != nil {
+	kib, err := lab.RSSKiB(pid)
+	if err != nil {
 		return s, err
 	}
+	s.rss = kib << 10
 	text, err := d.Metrics()
 	if err != nil {
 		return s, err
@@ -514,24 +516,6 @@ func soakTake(d *e2eDaemon, pid int, at time.Duration) (soakSample, error) {
 		return s, err
 	}
 	return s, nil
-}
-
-// soakRSS reads VmRSS of pid in bytes.
-func soakRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmRSS %q: %w", rest, err)
-			}
-			return kb << 10, nil
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmRSS", pid)
 }
 
 // soakDropped sums the counters that count packets the daemon dropped or

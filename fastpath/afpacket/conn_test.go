@@ -14,6 +14,7 @@ import (
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 	"xdhcp/internal/lab"
+	"xdhcp/internal/testframe"
 )
 
 // pair is a veth between a client namespace and a server namespace, with an
@@ -32,18 +33,8 @@ var (
 
 func newPair(t *testing.T) *pair {
 	t.Helper()
-	l := lab.ForTest(t, "xf")
-	p := &pair{lab: l}
-	var err error
-	if p.client, err = l.NS("cli"); err != nil {
-		t.Fatal(err)
-	}
-	if p.server, err = l.NS("srv"); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(p.client, "xfc", clientAddr, p.server, "xfs", serverAddr); err != nil {
-		t.Fatal(err)
-	}
+	l, lp := lab.PairForTest(t, "xf", "xfs", serverAddr, "xfc", clientAddr)
+	p := &pair{lab: l, client: lp.Client, server: lp.Server}
 	p.cconn = open(t, p.client, "xfc")
 	p.sconn = open(t, p.server, "xfs")
 	p.cIface, p.sIface = p.cconn.Iface(), p.sconn.Iface()
@@ -69,29 +60,32 @@ func open(t *testing.T, ns *lab.NS, ifname string) *Conn {
 }
 
 // discover returns a minimal DHCPDISCOVER payload with xid.
-func discover(mac [6]byte, xid uint32) []byte {
-	p := make([]byte, 244)
-	p[0], p[1], p[2] = 1, 1, 6 // BOOTREQUEST, Ethernet, hlen 6
-	binary.BigEndian.PutUint32(p[4:], xid)
-	binary.BigEndian.PutUint16(p[10:], 0x8000) // broadcast flag
-	copy(p[28:], mac[:])
-	copy(p[236:], []byte{99, 130, 83, 99, 53, 1, 1, 255}) // cookie, DISCOVER, end
-	return p
-}
+func discover(mac [6]byte, xid uint32) []byte { return testframe.Discover(mac, xid, 244) }
 
 // clientFrame builds a broadcast frame from the client's MAC with payload.
 func (p *pair) clientFrame(t *testing.T, dstPort uint16, payload []byte) []byte {
 	t.Helper()
-	m := handoff.Meta{
-		SrcMAC: p.cIface.MAC, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: dstPort,
-	}
-	buf := make([]byte, 1514)
-	n, err := frame.Build(buf, &m, payload)
+	f, err := testframe.Broadcast(p.cIface.MAC, dstPort, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return buf[:n]
+	return f
+}
+
+// sendRead sends a broadcast frame with payload from the client to port 67
+// and returns the header fields and the payload of the first frame the
+// server reads (5 s at most).
+func (p *pair) sendRead(t *testing.T, payload []byte) (handoff.Meta, []byte) {
+	t.Helper()
+	if err := p.cconn.WriteFrame(p.clientFrame(t, 67, payload)); err != nil {
+		t.Fatal(err)
+	}
+	var m handoff.Meta
+	got, err := frame.Parse(readOne(t, p.sconn, 5*time.Second), &m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, got
 }
 
 // readOne reads one frame from c or fails after timeout (closing c to wake
@@ -135,15 +129,7 @@ func TestDiscoverArrives(t *testing.T) {
 		t.Fatalf("server addrs %v, want %v", p.sIface.Addrs, serverAddr.Addr())
 	}
 	payload := discover(p.cIface.MAC, 0x1234)
-	if err := p.cconn.WriteFrame(p.clientFrame(t, 67, payload)); err != nil {
-		t.Fatal(err)
-	}
-	f := readOne(t, p.sconn, 5*time.Second)
-	var m handoff.Meta
-	got, err := frame.Parse(f, &m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, got := p.sendRead(t, payload)
 	want := handoff.Meta{
 		SrcMAC: p.cIface.MAC, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67, TTL: 64,
@@ -184,16 +170,7 @@ func TestFilter(t *testing.T) {
 	}
 	// veth keeps order: if the marker is the first frame read, the
 	// unwanted ones were filtered out.
-	marker := discover(p.cIface.MAC, 0xfeed)
-	if err := p.cconn.WriteFrame(p.clientFrame(t, 67, marker)); err != nil {
-		t.Fatal(err)
-	}
-	f := readOne(t, p.sconn, 5*time.Second)
-	var m handoff.Meta
-	got, err := frame.Parse(f, &m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, got := p.sendRead(t, discover(p.cIface.MAC, 0xfeed))
 	if xid := binary.BigEndian.Uint32(got[4:]); xid != 0xfeed {
 		t.Fatalf("first frame read has xid %#x: a frame that should be filtered got through", xid)
 	}

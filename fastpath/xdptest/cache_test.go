@@ -17,99 +17,91 @@ import (
 // the remaining lifetime rather than a fresh one, and the lease file does
 // not change by a byte.
 func TestCachedRenewal(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			e := newEnv(t)
-			const valid = 600
-			cfg := e.config(mode)
-			cfg["valid-lifetime"] = valid
-			cfg["renew-timer"] = valid / 4
-			cfg["rebind-timer"] = valid / 2
-			cfg["cache-threshold"] = 0.5
-			d := e.start(cfg)
-			e.wantKernelMode(mode)
+	forModes(t, func(t *testing.T, e *env) {
+		const valid = 600
+		cfg := e.config()
+		cfg["valid-lifetime"] = valid
+		cfg["renew-timer"] = valid / 4
+		cfg["rebind-timer"] = valid / 2
+		cfg["cache-threshold"] = 0.5
+		d := e.serve(cfg)
 
-			c := e.nclient(testMAC(4, 1))
-			l := dora(t, c)
-			acked := time.Now()
-			if lt := l.ACK.IPAddressLeaseTime(0); lt != valid*time.Second {
-				t.Fatalf("first ACK lease time %v, want %ds", lt, valid)
-			}
-			// The lease file is written before the ACK leaves (fsync
-			// durability), so its size is final here.
-			st0, err := os.Stat(e.leasePath())
-			if err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(1500 * time.Millisecond)
+		c := e.nclient(testMAC(4, 1))
+		l := dora(t, c)
+		acked := time.Now()
+		if lt := l.ACK.IPAddressLeaseTime(0); lt != valid*time.Second {
+			t.Fatalf("first ACK lease time %v, want %ds", lt, valid)
+		}
+		// The lease file is written before the ACK leaves (fsync
+		// durability), so its size is final here.
+		st0, err := os.Stat(e.leasePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond)
 
-			before := d.stats()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			r, err := c.Renew(ctx, l, daemontest.FreshXID())
-			if err != nil {
-				t.Fatalf("renewal: %v", err)
-			}
-			age := time.Since(acked)
-			time.Sleep(100 * time.Millisecond)
-			after := d.stats()
+		before := d.stats()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := c.Renew(ctx, l, daemontest.FreshXID())
+		if err != nil {
+			t.Fatalf("renewal: %v", err)
+		}
+		age := time.Since(acked)
+		time.Sleep(100 * time.Millisecond)
+		after := d.stats()
 
-			if r.ACK.MessageType() != dhcpv4.MessageTypeAck || !r.ACK.YourIPAddr.Equal(l.ACK.YourIPAddr) {
-				t.Errorf("renewal reply %v for %v, want ACK for %v", r.ACK.MessageType(), r.ACK.YourIPAddr, l.ACK.YourIPAddr)
-			}
-			for name, want := range map[string]int64{
-				"fastpath-cache-hits":   1,
-				"fastpath-handoffs":     0,
-				"fastpath-slow-replies": 0,
-				"xdp-redirected":        1,
-			} {
-				if got := delta(t, before, after, name); got != want {
-					t.Errorf("%s grew by %d, want %d", name, got, want)
-				}
-			}
-			// Remaining lifetime: valid minus the lease's age, whole
-			// seconds (the age is 1.5 s and a bit, so 598 or 599).
-			lt := int64(r.ACK.IPAddressLeaseTime(0) / time.Second)
-			lo := valid - int64(age/time.Second) - 2
-			if lt >= valid || lt < lo {
-				t.Errorf("cached ACK lease time %d s at age %v, want the remaining %d..%d s", lt, age.Round(time.Millisecond), lo, valid-1)
-			}
-			if t1 := int64(r.ACK.IPAddressRenewalTime(0) / time.Second); t1 <= 0 || t1 >= lt {
-				t.Errorf("cached ACK renew timer %d s, want 0 < T1 < lease time %d", t1, lt)
-			}
-			st1, err := os.Stat(e.leasePath())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st1.Size() != st0.Size() || !st1.ModTime().Equal(st0.ModTime()) {
-				t.Errorf("cached renewal wrote to the lease file: %d -> %d bytes, mtime %v -> %v",
-					st0.Size(), st1.Size(), st0.ModTime(), st1.ModTime())
-			}
-			t.Logf("%s: cached renewal answered by the fast path, lease time %d s of %d, lease file unchanged (%d bytes)",
-				mode, lt, valid, st1.Size())
-
-			// dhcp-disable silences the fast path too: Kea answers nothing
-			// while its service is disabled, cached or not.
-			if a := d.cmd("dhcp-disable", nil, nil); a.Result != 0 {
-				t.Fatalf("dhcp-disable: %d %s", a.Result, a.Text)
-			}
-			before = d.stats()
-			ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-			defer cancel2()
-			if r, err := c.Renew(ctx2, l, daemontest.FreshXID()); err == nil {
-				t.Errorf("renewal answered (%v) while DHCP service is disabled", r.ACK.MessageType())
-			}
-			if got := delta(t, before, d.stats(), "fastpath-cache-hits"); got != 0 {
-				t.Errorf("fastpath-cache-hits grew by %d while disabled, want 0", got)
-			}
-			if a := d.cmd("dhcp-enable", nil, nil); a.Result != 0 {
-				t.Fatalf("dhcp-enable: %d %s", a.Result, a.Text)
-			}
-			ctx3, cancel3 := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel3()
-			if _, err := c.Renew(ctx3, l, daemontest.FreshXID()); err != nil {
-				t.Errorf("renewal after dhcp-enable: %v", err)
-			}
+		if r.ACK.MessageType() != dhcpv4.MessageTypeAck || !r.ACK.YourIPAddr.Equal(l.ACK.YourIPAddr) {
+			t.Errorf("renewal reply %v for %v, want ACK for %v", r.ACK.MessageType(), r.ACK.YourIPAddr, l.ACK.YourIPAddr)
+		}
+		wantDeltas(t, before, after, map[string]int64{
+			"fastpath-cache-hits":   1,
+			"fastpath-handoffs":     0,
+			"fastpath-slow-replies": 0,
+			"xdp-redirected":        1,
 		})
-	}
+		// Remaining lifetime: valid minus the lease's age, whole
+		// seconds (the age is 1.5 s and a bit, so 598 or 599).
+		lt := int64(r.ACK.IPAddressLeaseTime(0) / time.Second)
+		lo := valid - int64(age/time.Second) - 2
+		if lt >= valid || lt < lo {
+			t.Errorf("cached ACK lease time %d s at age %v, want the remaining %d..%d s", lt, age.Round(time.Millisecond), lo, valid-1)
+		}
+		if t1 := int64(r.ACK.IPAddressRenewalTime(0) / time.Second); t1 <= 0 || t1 >= lt {
+			t.Errorf("cached ACK renew timer %d s, want 0 < T1 < lease time %d", t1, lt)
+		}
+		st1, err := os.Stat(e.leasePath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st1.Size() != st0.Size() || !st1.ModTime().Equal(st0.ModTime()) {
+			t.Errorf("cached renewal wrote to the lease file: %d -> %d bytes, mtime %v -> %v",
+				st0.Size(), st1.Size(), st0.ModTime(), st1.ModTime())
+		}
+		t.Logf("%s: cached renewal answered by the fast path, lease time %d s of %d, lease file unchanged (%d bytes)",
+			e.mode, lt, valid, st1.Size())
+
+		// dhcp-disable silences the fast path too: Kea answers nothing
+		// while its service is disabled, cached or not.
+		if a := d.cmd("dhcp-disable", nil, nil); a.Result != 0 {
+			t.Fatalf("dhcp-disable: %d %s", a.Result, a.Text)
+		}
+		before = d.stats()
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+		defer cancel2()
+		if r, err := c.Renew(ctx2, l, daemontest.FreshXID()); err == nil {
+			t.Errorf("renewal answered (%v) while DHCP service is disabled", r.ACK.MessageType())
+		}
+		if got := delta(t, before, d.stats(), "fastpath-cache-hits"); got != 0 {
+			t.Errorf("fastpath-cache-hits grew by %d while disabled, want 0", got)
+		}
+		if a := d.cmd("dhcp-enable", nil, nil); a.Result != 0 {
+			t.Fatalf("dhcp-enable: %d %s", a.Result, a.Text)
+		}
+		ctx3, cancel3 := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel3()
+		if _, err := c.Renew(ctx3, l, daemontest.FreshXID()); err != nil {
+			t.Errorf("renewal after dhcp-enable: %v", err)
+		}
+	})
 }

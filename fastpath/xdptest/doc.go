@@ -1,5 +1,5 @@
-// Package xdptest holds the namespace acceptance tests of the XDP fast path
-// (issue 3): the xdhcpd binary runs in XDP mode (native and generic, as
+// Package xdptest holds the namespace acceptance tests of the XDP fast
+// path: the xdhcpd binary runs in XDP mode (native and generic, as
 // subtests) in the server namespace of a throw-away lab, clients run in a
 // client namespace joined to it by a veth, and the tests look at what an
 // operator sees (replies on the wire, statistics, the lease file, the drop

@@ -12,43 +12,35 @@ import (
 // hands both requests to the slow path) and back out of the AF_XDP TX
 // ring (the OFFER and the ACK are slow-path replies the worker sent).
 func TestDORA(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) {
-			e := newEnv(t)
-			d := e.start(e.config(mode))
-			e.wantKernelMode(mode)
-			c := e.nclient(testMAC(1, 1))
+	forModes(t, func(t *testing.T, e *env) {
+		d := e.serve(e.config())
+		c := e.nclient(testMAC(1, 1))
 
-			before := d.stats()
-			l := dora(t, c)
-			after := d.stats()
+		before := d.stats()
+		l := dora(t, c)
+		after := d.stats()
 
-			yi, ok := netip.AddrFromSlice(l.ACK.YourIPAddr.To4())
-			if !ok || !netip.MustParsePrefix(subnetStr).Contains(yi) {
-				t.Errorf("ACK yiaddr %v, want an address of %s", l.ACK.YourIPAddr, subnetStr)
-			}
-			if l.ACK.MessageType() != dhcpv4.MessageTypeAck {
-				t.Errorf("reply %v, want ACK", l.ACK.MessageType())
-			}
-			// nclient4 retransmits after 1 s; on a quiet lab the exchange
-			// is exactly one DISCOVER and one REQUEST.
-			for name, want := range map[string]int64{
-				"xdp-redirected":        2,
-				"fastpath-rx-frames":    2,
-				"fastpath-handoffs":     2,
-				"fastpath-slow-replies": 2,
-				"pkt4-received":         2,
-				"pkt4-ack-sent":         1,
-				"pkt4-offer-sent":       1,
-			} {
-				if got := delta(t, before, after, name); got != want {
-					t.Errorf("%s grew by %d, want %d", name, got, want)
-				}
-			}
-			if got := delta(t, before, after, "xdp-pass-xsk-missing"); got != 0 {
-				t.Errorf("xdp-pass-xsk-missing grew by %d: requests bypassed the AF_XDP socket", got)
-			}
-			t.Logf("%s: DORA through XDP+AF_XDP, lease %v", mode, l.ACK.YourIPAddr)
+		yi, ok := netip.AddrFromSlice(l.ACK.YourIPAddr.To4())
+		if !ok || !netip.MustParsePrefix(subnetStr).Contains(yi) {
+			t.Errorf("ACK yiaddr %v, want an address of %s", l.ACK.YourIPAddr, subnetStr)
+		}
+		if l.ACK.MessageType() != dhcpv4.MessageTypeAck {
+			t.Errorf("reply %v, want ACK", l.ACK.MessageType())
+		}
+		// nclient4 retransmits after 1 s; on a quiet lab the exchange is
+		// exactly one DISCOVER and one REQUEST.
+		wantDeltas(t, before, after, map[string]int64{
+			"xdp-redirected":        2,
+			"fastpath-rx-frames":    2,
+			"fastpath-handoffs":     2,
+			"fastpath-slow-replies": 2,
+			"pkt4-received":         2,
+			"pkt4-ack-sent":         1,
+			"pkt4-offer-sent":       1,
 		})
-	}
+		if got := delta(t, before, after, "xdp-pass-xsk-missing"); got != 0 {
+			t.Errorf("xdp-pass-xsk-missing grew by %d: requests bypassed the AF_XDP socket", got)
+		}
+		t.Logf("%s: DORA through XDP+AF_XDP, lease %v", e.mode, l.ACK.YourIPAddr)
+	})
 }

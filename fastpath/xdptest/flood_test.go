@@ -20,14 +20,11 @@ import (
 // the lease cache by the fast path, keep being answered: at least 90% of
 // them. The daemon's resident memory stays bounded.
 func TestDiscoverFlood(t *testing.T) {
-	for _, mode := range modes {
-		t.Run(mode, func(t *testing.T) { discoverFlood(t, mode) })
-	}
+	forModes(t, discoverFlood)
 }
 
-func discoverFlood(t *testing.T, mode string) {
-	e := newEnv(t)
-	cfg := e.config(mode)
+func discoverFlood(t *testing.T, e *env) {
+	cfg := e.config()
 	cfg["cache-threshold"] = 0.5
 	cfg["parked-packet-limit"] = 16
 	cfg["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 1, "packet-queue-size": 16}
@@ -38,8 +35,7 @@ func discoverFlood(t *testing.T, mode string) {
 	x := cfg["xdhcp"].(map[string]any)
 	x["overload-high"] = 0.5
 	x["overload-low"] = 0.1
-	d := e.start(cfg)
-	e.wantKernelMode(mode)
+	d := e.serve(cfg, quiet)
 
 	const (
 		floodRate  = 40000 // well above the slow path's capacity (~13,000 OFFERs/s on a busy 2-core box)
@@ -67,15 +63,11 @@ func discoverFlood(t *testing.T, mode string) {
 	}
 	// The flood: new clients through a relay, whose replies go to port 67
 	// and so never reach the renewing clients' socket.
-	fsock, err := e.lab.OpenClientSocket(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fsock.Close() })
+	fsock := e.clientSocket(true)
 	flood, err := loadgen.New(loadgen.Config{
 		Mode: loadgen.Open, Rate: floodRate, Clients: 200000, Count: floodRate * int(runFor/time.Second),
 		Duration: runFor, Timeout: 500 * time.Millisecond, Subnet: subnet,
-		Relay: true, RelayAddr: clientAddr.Addr(), ServerAddr: serverAddr.Addr(), ServerMAC: e.lab.ServerMAC,
+		Relay: true, RelayAddr: clientAddr.Addr(), ServerAddr: serverAddr.Addr(), ServerMAC: e.pair.ServerMAC,
 		MACPrefix: [2]byte{0x02, 0x7a},
 	}, fsock)
 	if err != nil {
@@ -106,31 +98,18 @@ func discoverFlood(t *testing.T, mode string) {
 	before := d.stats()
 	// Sample the RSS while the flood runs: the peak is what must be bounded.
 	peak := rss0
-	stopRSS := make(chan struct{})
-	rssDone := make(chan struct{})
-	go func() {
-		defer close(rssDone)
-		tk := time.NewTicker(100 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stopRSS:
-				return
-			case <-tk.C:
-				if v, err := d.RSSKiB(); err == nil {
-					peak = max(peak, v)
-				}
-			}
+	stopRSS := tick(100*time.Millisecond, func() {
+		if v, err := d.RSSKiB(); err == nil {
+			peak = max(peak, v)
 		}
-	}()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		floodRep, floodErr = flood.Run(ctx)
 	}()
 	wg.Wait()
-	close(stopRSS)
-	<-rssDone
+	stopRSS()
 	after := d.stats()
 	rss1, err := d.RSSKiB()
 	if err != nil {
@@ -155,11 +134,11 @@ func discoverFlood(t *testing.T, mode string) {
 	offers := floodRep.Offers
 	t.Logf("%s: flood %d DISCOVERs in %.1f s (%.0f/s offered), %d OFFERs (%.0f/s: the slow path's capacity under the flood), %d DORA completed; "+
 		"xdp-drop-shed-discover +%d, fastpath-handoffs +%d, xdhcp-pkt4-queue-full-drop +%d, overload level at the end %d",
-		mode, discovers, floodRep.DurationS, pps, offers, float64(offers)/floodRep.DurationS, floodRep.DORA.Completed,
+		e.mode, discovers, floodRep.DurationS, pps, offers, float64(offers)/floodRep.DurationS, floodRep.DORA.Completed,
 		shed, delta(t, before, after, "fastpath-handoffs"), delta(t, before, after, "xdhcp-pkt4-queue-full-drop"), after["fastpath-overload-level"])
 	t.Logf("%s: renewals during the flood: %d answered of %d ended (%.1f%%), %d lost, p50 %.2f ms p99 %.2f ms, fastpath-cache-hits +%d",
-		mode, r.Completed, ended, 100*share, r.Lost, r.Latency.P50Ms, r.Latency.P99Ms, delta(t, before, after, "fastpath-cache-hits"))
-	t.Logf("%s: xdhcpd RSS %d KiB before, peak %d KiB, %d KiB after", mode, rss0, peak, rss1)
+		e.mode, r.Completed, ended, 100*share, r.Lost, r.Latency.P50Ms, r.Latency.P99Ms, delta(t, before, after, "fastpath-cache-hits"))
+	t.Logf("%s: xdhcpd RSS %d KiB before, peak %d KiB, %d KiB after", e.mode, rss0, peak, rss1)
 
 	if ended < uint64(renewRate*runFor/time.Second)/2 {
 		t.Errorf("only %d renewals ended: the renewing clients did not run (report %+v)", ended, r)

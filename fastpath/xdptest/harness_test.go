@@ -1,28 +1,24 @@
 package xdptest
 
-// Harness: a lab (bench.NewLab, prefix "xx") with the server namespace
-// (xd0 10.99.0.1/16) and the client namespace (xd1 10.99.0.2/16), a private
-// bpffs for the daemon's pins, the daemon started through bench.StartXdhcpd,
-// and helpers to read statistics and to put hand-made DHCP frames on the
-// wire.
+// Harness: a lab (prefix "xx") with the server namespace (xd0 10.99.0.1/16)
+// and the client namespace (xd1 10.99.0.2/16), a private bpffs for the
+// daemon's pins, the daemon run by daemontest, and helpers to read
+// statistics and to put hand-made DHCP frames on the wire.
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
-	"golang.org/x/sys/unix"
 
-	"xdhcp/bench"
 	"xdhcp/bench/loadgen"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
@@ -32,7 +28,7 @@ import (
 
 const (
 	labPrefix = "xx"
-	serverIf  = "xd0" // bench.NewLab's names
+	serverIf  = "xd0"
 	clientIf  = "xd1"
 	subnetStr = "10.99.0.0/16"
 	poolStr   = "10.99.1.0 - 10.99.255.250"
@@ -51,71 +47,45 @@ var modes = []string{"native", "generic"}
 // into a temporary directory that TestMain removes.
 var xdhcpd = daemontest.NewBinary("xx-bin-")
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if err := xdhcpd.Close(); err != nil {
-		fmt.Fprintln(os.Stderr, "xdptest: remove build directory:", err)
-	}
-	os.Exit(code)
-}
-
-// requireRoot skips t unless it can build namespaces and load XDP programs.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	lab.SkipIfUnavailable(t)
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		t.Skipf("capget: %v", err)
-	}
-	// CAP_BPF (39) is in the second 32-bit word.
-	if data[1].Effective&(1<<(unix.CAP_BPF-32)) == 0 {
-		t.Skip("missing CAP_BPF (run as root)")
-	}
-}
+func TestMain(m *testing.M) { os.Exit(xdhcpd.RunTests(m)) }
 
 // env is one lab with its scratch directory and private bpffs.
 type env struct {
 	t      testing.TB
-	lab    *bench.Lab
+	pair   *lab.Pair
+	mode   string // XDP attach mode of config; "" for tests without a daemon
 	dir    string
 	bpffs  string
 	starts int
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv builds a lab for a daemon in XDP mode, skipping t unless it can
+// build namespaces and load XDP programs.
+func newEnv(t testing.TB, mode string) *env {
 	t.Helper()
-	requireRoot(t)
-	l, err := bench.NewLab(labPrefix, serverAddr, clientAddr)
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("close lab: %v", err)
-		}
-	})
-	return &env{t: t, lab: l, dir: t.TempDir(), bpffs: mountBPFFS(t)}
-}
-
-// mountBPFFS mounts a private bpffs in a temporary directory and unmounts
-// it in cleanup (which also releases every pin the daemon made there).
-func mountBPFFS(t testing.TB) string {
-	t.Helper()
-	dir, err := daemontest.MountBPFFS(t)
+	lab.SkipWithoutBPF(t)
+	_, p := lab.PairForTest(t, labPrefix, serverIf, serverAddr, clientIf, clientAddr)
+	bpffs, err := lab.MountBPFFS(t)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return &env{t: t, pair: p, mode: mode, dir: t.TempDir(), bpffs: bpffs}
+}
+
+// forModes runs fn as a subtest per XDP attach mode, each in its own lab.
+func forModes(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) { fn(t, newEnv(t, mode)) })
+	}
 }
 
 // leasePath is the lease file of configs built by config.
 func (e *env) leasePath() string { return filepath.Join(e.dir, "leases4.csv") }
 
-// config is the Dhcp4 document the tests start from: XDP in mode on xd0,
-// one /16 subnet, a CSV lease file without LFC, the HTTP control listener
-// bench.Server talks to, the DROP class, pins in the private bpffs.
-func (e *env) config(mode string) map[string]any {
+// config is the Dhcp4 document the tests start from: XDP in e.mode on
+// xd0, one /16 subnet, a CSV lease file without LFC, the HTTP control
+// listener daemontest talks to, the DROP class, pins in the private bpffs.
+func (e *env) config() map[string]any {
 	return map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []any{serverIf}},
 		"lease-database": map[string]any{
@@ -138,72 +108,58 @@ func (e *env) config(mode string) map[string]any {
 			"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": "stderr"}},
 		}},
-		"xdhcp": map[string]any{"xdp": map[string]any{"mode": mode, "bpffs": e.bpffs}},
+		"xdhcp": map[string]any{"xdp": map[string]any{"mode": e.mode, "bpffs": e.bpffs}},
 	}
 }
 
 // daemon is one xdhcpd process.
 type daemon struct {
-	*bench.Server
-	e       *env
-	stopped bool // by stop: cleanup must not report the exit as a crash
+	*daemontest.Daemon
+	e *env
 }
 
-// start writes d4 as the configuration and starts xdhcpd on it; cleanup
-// stops it and fails the test if it had crashed.
-func (e *env) start(d4 map[string]any) *daemon {
+// quiet is for a daemon that logs above INFO and so never says it serves:
+// it is ready when its control channel answers.
+func quiet(o *daemontest.Options) { o.ReadyOnControl = true }
+
+// start writes d4 as the configuration and starts xdhcpd on it, with opts
+// applied to the harness's options; cleanup stops it and fails the test if
+// it had crashed.
+func (e *env) start(d4 map[string]any, opts ...func(*daemontest.Options)) *daemon {
 	e.t.Helper()
 	e.starts++
-	b, err := json.MarshalIndent(map[string]any{"Dhcp4": d4}, "", "  ")
-	if err != nil {
-		e.t.Fatal(err)
+	o := daemontest.Options{
+		NS:     e.pair.Server,
+		Binary: xdhcpd.Path(e.t),
+		Config: daemontest.WriteConfig(e.t, filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.json", e.starts)),
+			map[string]any{"Dhcp4": d4}),
+		Log:            filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.log", e.starts)),
+		CommandTimeout: 10 * time.Second,
+		ReadyTimeout:   20 * time.Second,
+		StopAtEnd:      true,
 	}
-	cfg := filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.json", e.starts))
-	if err := os.WriteFile(cfg, b, 0o644); err != nil {
-		e.t.Fatal(err)
+	for _, opt := range opts {
+		opt(&o)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := bench.StartXdhcpd(ctx, e.lab, bench.ServerOptions{
-		Bin: xdhcpd.Path(e.t), Config: cfg, CPU: -1,
-		LogPath:      filepath.Join(e.dir, fmt.Sprintf("xdhcpd-%d.log", e.starts)),
-		ReadyTimeout: 20 * time.Second,
-	})
-	if err != nil {
-		e.t.Fatalf("start xdhcpd: %v", err)
-	}
-	d := &daemon{Server: s, e: e}
-	e.t.Cleanup(func() {
-		if d.stopped {
-			return
-		}
-		if err := d.Stop(); err != nil {
-			e.t.Errorf("xdhcpd: %v", err)
-		}
-		if e.t.Failed() {
-			e.t.Logf("xdhcpd log %s:\n%s", s.LogPath, s.LogTail(40))
-		}
-	})
+	return &daemon{Daemon: daemontest.Start(e.t, o), e: e}
+}
+
+// serve starts xdhcpd on d4 and fails the test unless the kernel reports
+// the program attached in e.mode.
+func (e *env) serve(d4 map[string]any, opts ...func(*daemontest.Options)) *daemon {
+	e.t.Helper()
+	d := e.start(d4, opts...)
+	e.wantKernelMode()
 	return d
 }
 
-// stop sends SIGTERM and waits for the exit; a daemon that had crashed is
-// an error.
+// stop sends SIGTERM and waits for a clean exit; a daemon that had crashed
+// is an error.
 func (d *daemon) stop() {
 	d.e.t.Helper()
-	d.stopped = true
 	if err := d.Stop(); err != nil {
 		d.e.t.Fatalf("stop xdhcpd: %v", err)
 	}
-}
-
-// Try implements daemontest.Commander through bench.Server's control
-// client, 10 s per command.
-func (d *daemon) Try(command string, args any) (daemontest.Answer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a, err := d.Command(ctx, command, args)
-	return daemontest.Answer(a), err
 }
 
 // cmd sends a control command that must succeed and decodes its arguments
@@ -211,6 +167,18 @@ func (d *daemon) Try(command string, args any) (daemontest.Answer, error) {
 func (d *daemon) cmd(command string, args any, out any) daemontest.Answer {
 	d.e.t.Helper()
 	return daemontest.OK(d.e.t, d, command, args, out)
+}
+
+// dropList returns xdhcp-drop-list: the hardware addresses and client-ids
+// XDP drops.
+func (d *daemon) dropList() (hw, cid []string) {
+	d.e.t.Helper()
+	var list struct {
+		HW  []string `json:"hw-addresses"`
+		CID []string `json:"client-ids"`
+	}
+	d.cmd("xdhcp-drop-list", nil, &list)
+	return list.HW, list.CID
 }
 
 // stats returns the newest sample of every statistic (statistic-get-all).
@@ -248,6 +216,17 @@ func (d *daemon) waitStat(name string, timeout time.Duration, cond func(int64) b
 	}
 }
 
+// wantDeltas fails t for every statistic that did not grow by its wanted
+// amount from before to after.
+func wantDeltas(t testing.TB, before, after map[string]int64, want map[string]int64) {
+	t.Helper()
+	for name, w := range want {
+		if got := delta(t, before, after, name); got != w {
+			t.Errorf("%s grew by %d, want %d", name, got, w)
+		}
+	}
+}
+
 // delta is after[name] - before[name], failing on a missing statistic.
 func delta(t testing.TB, before, after map[string]int64, name string) int64 {
 	t.Helper()
@@ -259,27 +238,40 @@ func delta(t testing.TB, before, after map[string]int64, name string) int64 {
 	return a - b
 }
 
-// kernelXDPMode reads how the kernel reports the program on xd0:
-// 1 = driver (native), 2 = generic (skb).
+// xdpProg returns the kernel's attach mode and program id on xd0:
+// mode 1 = driver (native), 2 = generic (skb), 0 = no program.
+func (e *env) xdpProg() (mode uint32, id uint32) {
+	e.t.Helper()
+	l, err := e.pair.Server.Link(serverIf)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if x := l.Attrs().Xdp; x != nil && x.Attached {
+		return uint32(x.AttachMode), x.ProgId
+	}
+	return 0, 0
+}
+
+// kernelXDPMode reads how the kernel reports the program on xd0.
 func (e *env) kernelXDPMode() uint32 {
 	e.t.Helper()
 	mode, _ := e.xdpProg()
 	return mode
 }
 
-// wantKernelMode fails t unless the program is attached in mode.
-func (e *env) wantKernelMode(mode string) {
+// wantKernelMode fails t unless the program is attached in e.mode.
+func (e *env) wantKernelMode() {
 	e.t.Helper()
-	want := map[string]uint32{"native": 1, "generic": 2}[mode]
+	want := map[string]uint32{"native": 1, "generic": 2}[e.mode]
 	if got := e.kernelXDPMode(); got != want {
-		e.t.Fatalf("kernel reports XDP attach mode %d on %s, want %d (%s)", got, serverIf, want, mode)
+		e.t.Fatalf("kernel reports XDP attach mode %d on %s, want %d (%s)", got, serverIf, want, e.mode)
 	}
 }
 
 // nclient opens an nclient4 client on xd1 sending with chaddr mac.
 func (e *env) nclient(mac net.HardwareAddr) *nclient4.Client {
 	e.t.Helper()
-	return daemontest.NClient(e.t, e.lab.Client, clientIf, mac)
+	return daemontest.NClient(e.t, e.pair.Client, clientIf, mac)
 }
 
 // dora runs a full exchange with c and fails the test on error.
@@ -290,9 +282,22 @@ func dora(t testing.TB, c *nclient4.Client, mods ...dhcpv4.Modifier) *nclient4.L
 
 // wire opens a raw AF_PACKET socket on xd1: it sends whole frames and
 // receives UDP from port 67 to port 68 for any MAC.
-func (e *env) wire() *loadgen.Socket {
+func (e *env) wire() *loadgen.Socket { return e.clientSocket(false) }
+
+// clientSocket opens a load generator's socket on xd1, listening on port
+// 67 as a relay does when relay is set; cleanup closes it.
+func (e *env) clientSocket(relay bool) *loadgen.Socket {
 	e.t.Helper()
-	s, err := e.lab.OpenClientSocket(false)
+	var opts loadgen.SocketOptions
+	if relay {
+		opts.ListenPort = 67
+	}
+	var s *loadgen.Socket
+	err := e.pair.Client.Do(func() error {
+		var err error
+		s, err = loadgen.OpenSocket(clientIf, opts)
+		return err
+	})
 	if err != nil {
 		e.t.Fatalf("client socket: %v", err)
 	}
@@ -333,6 +338,60 @@ func ethFrame(t testing.TB, msg *dhcpv4.DHCPv4, serverMAC [6]byte) []byte {
 		t.Fatalf("build frame: %v", err)
 	}
 	return buf[:n]
+}
+
+// discoverFrame is a broadcast DISCOVER frame from mac with optional
+// extra options.
+func (e *env) discoverFrame(mac net.HardwareAddr, mods ...dhcpv4.Modifier) []byte {
+	e.t.Helper()
+	return ethFrame(e.t, discover(e.t, mac, mods...), e.pair.ServerMAC)
+}
+
+// stream sends frames, all in one batch, every interval until stop, in
+// the background: a batch the kernel takes whole counts as sent, one it
+// refuses as refused, one it takes in part as partial.
+type stream struct {
+	sent, refused, partial atomic.Int64
+	stop                   func()
+}
+
+func startStream(s *loadgen.Socket, every time.Duration, frames [][]byte) *stream {
+	st := &stream{}
+	st.stop = tick(every, func() {
+		n, err := s.WriteBatch(frames)
+		if n == len(frames) && err == nil {
+			st.sent.Add(1)
+			return
+		}
+		st.refused.Add(1)
+		if n > 0 && n < len(frames) {
+			st.partial.Add(1)
+		}
+	})
+	return st
+}
+
+// tick runs fn every interval in the background until the returned stop
+// is called; stop returns once fn no longer runs.
+func tick(every time.Duration, fn func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tk.C:
+				fn()
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // send puts frames on the wire, failing on any the kernel refuses.

@@ -2,8 +2,6 @@ package xdptest
 
 import (
 	"errors"
-	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,8 +27,8 @@ import (
 func TestProgramUpgrade(t *testing.T) {
 	for _, mode := range []bpf.Mode{bpf.ModeNative, bpf.ModeGeneric} {
 		t.Run(mode.String(), func(t *testing.T) {
-			e := newEnv(t)
-			ifindex := e.serverIfindex()
+			e := newEnv(t, "")
+			ifindex := e.pair.ServerIndex
 			load := func() *bpf.Objects {
 				o, err := bpf.Load(bpf.Options{PinDir: e.bpffs})
 				if err != nil {
@@ -40,7 +38,7 @@ func TestProgramUpgrade(t *testing.T) {
 			}
 			attach := func(o *bpf.Objects) link.Link {
 				var l link.Link
-				err := e.lab.Server.Do(func() (err error) {
+				err := e.pair.Server.Do(func() (err error) {
 					l, err = o.Attach(ifindex, mode)
 					return err
 				})
@@ -71,33 +69,11 @@ func TestProgramUpgrade(t *testing.T) {
 
 			w := e.wire()
 			frames := [][]byte{
-				ethFrame(t, discover(t, dropMAC), e.lab.ServerMAC),
-				ethFrame(t, discover(t, testMAC(7, 2)), e.lab.ServerMAC),
+				e.discoverFrame(dropMAC),
+				e.discoverFrame(testMAC(7, 2)),
 			}
-			var sent, refused atomic.Int64
-			stop, done := make(chan struct{}), make(chan struct{})
-			go func() {
-				defer close(done)
-				// 2 frames every ms: 2,000 frames a second.
-				tk := time.NewTicker(time.Millisecond)
-				defer tk.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tk.C:
-						n, err := w.WriteBatch(frames)
-						if n != len(frames) || err != nil {
-							refused.Add(1)
-							if n == 1 {
-								t.Errorf("half a pair sent: the counts cannot be compared")
-							}
-							continue
-						}
-						sent.Add(1)
-					}
-				}
-			}()
+			// 2 frames every ms: 2,000 frames a second.
+			st := startStream(w, time.Millisecond, frames)
 			time.Sleep(100 * time.Millisecond)
 			const swaps = 5
 			for i := range swaps {
@@ -114,14 +90,16 @@ func TestProgramUpgrade(t *testing.T) {
 				cur, curLink = next, nextLink
 				time.Sleep(100 * time.Millisecond)
 			}
-			close(stop)
-			<-done
+			st.stop()
+			if p := st.partial.Load(); p > 0 {
+				t.Errorf("half a pair sent %d times: the counts cannot be compared", p)
+			}
 			time.Sleep(50 * time.Millisecond)
 			c1, err := cur.Counters()
 			if err != nil {
 				t.Fatal(err)
 			}
-			n := uint64(sent.Load())
+			n := uint64(st.sent.Load())
 			dropped := c1.DropMAC - c0.DropMAC
 			passed := c1.XSKMissing - c0.XSKMissing
 			if dropped != n || passed != n {
@@ -129,28 +107,10 @@ func TestProgramUpgrade(t *testing.T) {
 					n, swaps, dropped, passed, n, c1)
 			}
 			if n < 500 {
-				t.Errorf("only %d frame pairs sent (%d refused): the stream did not run", n, refused.Load())
+				t.Errorf("only %d frame pairs sent (%d refused): the stream did not run", n, st.refused.Load())
 			}
 			t.Logf("%v: %d frames (%d pairs, %d refused by the sender's kernel) over %d program swaps by link.Update: %d dropped + %d passed, none lost",
-				mode, 2*n, n, refused.Load(), swaps, dropped, passed)
+				mode, 2*n, n, st.refused.Load(), swaps, dropped, passed)
 		})
 	}
-}
-
-// serverIfindex is xd0's index in the server namespace.
-func (e *env) serverIfindex() int {
-	e.t.Helper()
-	var idx int
-	err := e.lab.Server.Do(func() error {
-		ifc, err := net.InterfaceByName(serverIf)
-		if err != nil {
-			return err
-		}
-		idx = ifc.Index
-		return nil
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return idx
 }

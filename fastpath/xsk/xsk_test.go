@@ -4,24 +4,22 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf/link"
-	"golang.org/x/sys/unix"
 
 	"xdhcp/bpf"
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 	"xdhcp/internal/lab"
+	"xdhcp/internal/testframe"
+	"xdhcp/internal/testlog"
 )
 
 // TestOptions: defaults are filled in, and options that cannot work are
@@ -81,64 +79,19 @@ var (
 // veth, and a client namespace with an AF_PACKET socket on the other end.
 type env struct {
 	srv, cli       *lab.NS
-	srvIdx         int
+	srvIdx, cliIdx int
 	srvMAC, cliMAC [6]byte
 	objs           *bpf.Objects
 	cconn          *afpacket.Conn
 }
 
-// requireCaps skips t unless the process may create namespaces and load
-// BPF programs.
-func requireCaps(t testing.TB) {
-	t.Helper()
-	lab.SkipIfUnavailable(t)
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var caps uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &caps); err != nil {
-				t.Fatal(err)
-			}
-			if caps&(1<<unix.CAP_BPF) == 0 && caps&(1<<unix.CAP_SYS_ADMIN) == 0 {
-				t.Skip("needs CAP_BPF to load the XDP program")
-			}
-			return
-		}
-	}
-	t.Fatal("no CapEff in /proc/self/status")
-}
-
 func newEnv(t testing.TB, mode bpf.Mode) *env {
 	t.Helper()
-	requireCaps(t)
-	l := lab.ForTest(t, "xk")
-	e := &env{}
+	lab.SkipWithoutBPF(t)
+	_, p := lab.PairForTest(t, "xk", "xk-s", srvAddr, "xk-c", cliAddr)
+	e := &env{srv: p.Server, cli: p.Client, srvIdx: p.ServerIndex, cliIdx: p.ClientIndex, srvMAC: p.ServerMAC}
 	var err error
-	if e.srv, err = l.NS("srv"); err != nil {
-		t.Fatal(err)
-	}
-	if e.cli, err = l.NS("cli"); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(e.srv, "xk-s", srvAddr, e.cli, "xk-c", cliAddr); err != nil {
-		t.Fatal(err)
-	}
-	h, err := e.srv.Handle()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := h.LinkByName("xk-s")
-	h.Delete()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srvIdx = ln.Attrs().Index
-	copy(e.srvMAC[:], ln.Attrs().HardwareAddr)
-
-	if e.objs, err = bpf.Load(bpf.Options{Logger: testLogger(t)}); err != nil {
+	if e.objs, err = bpf.Load(bpf.Options{Logger: testlog.New(t)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.objs.Close() })
@@ -152,7 +105,7 @@ func newEnv(t testing.TB, mode bpf.Mode) *env {
 	t.Cleanup(func() { lk.Close() })
 
 	if err := e.cli.Do(func() (err error) {
-		e.cconn, err = afpacket.Open("xk-c", afpacket.Options{Logger: testLogger(t)})
+		e.cconn, err = afpacket.Open("xk-c", afpacket.Options{Logger: testlog.New(t)})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -168,7 +121,7 @@ func (e *env) open(t testing.TB, opts Options) *Socket {
 	t.Helper()
 	opts.Ifindex, opts.Queue = e.srvIdx, 0
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testlog.New(t)
 	}
 	var s *Socket
 	if err := e.srv.Do(func() (err error) {
@@ -189,32 +142,19 @@ func (e *env) open(t testing.TB, opts Options) *Socket {
 }
 
 // discover is a minimal DHCPDISCOVER payload with xid.
-func discover(mac [6]byte, xid uint32) []byte {
-	p := make([]byte, 300)
-	p[0], p[1], p[2] = 1, 1, 6 // BOOTREQUEST, Ethernet, hlen 6
-	binary.BigEndian.PutUint32(p[4:], xid)
-	binary.BigEndian.PutUint16(p[10:], 0x8000) // broadcast flag
-	copy(p[28:], mac[:])
-	copy(p[236:], []byte{99, 130, 83, 99, 53, 1, 1, 255}) // cookie, DISCOVER, end
-	return p
-}
+func discover(mac [6]byte, xid uint32) []byte { return testframe.Discover(mac, xid, 300) }
 
 // clientFrames builds n broadcast DISCOVER frames from the client, xids
 // base..base+n-1.
 func (e *env) clientFrames(t testing.TB, base uint32, n int) [][]byte {
 	t.Helper()
-	m := handoff.Meta{
-		SrcMAC: e.cliMAC, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
-		DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67,
-	}
 	out := make([][]byte, n)
 	for i := range n {
-		buf := make([]byte, 1514)
-		k, err := frame.Build(buf, &m, discover(e.cliMAC, base+uint32(i)))
+		f, err := testframe.Broadcast(e.cliMAC, 67, discover(e.cliMAC, base+uint32(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = buf[:k]
+		out[i] = f
 	}
 	return out
 }
@@ -255,7 +195,7 @@ func TestNetNS(t *testing.T) {
 func testNetNS(t *testing.T, mode bpf.Mode) {
 	e := newEnv(t, mode)
 	// Zero copy asked for on veth: granted copy mode, and said so.
-	var logBuf syncBuffer
+	var logBuf testlog.Buffer
 	s := e.open(t, Options{ZeroCopy: true, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 	if s.Mode() != ModeCopy {
 		t.Errorf("Mode() = %q on veth, want %q", s.Mode(), ModeCopy)
@@ -578,18 +518,9 @@ func TestAllocs(t *testing.T) {
 func BenchmarkReceiveTransmit(b *testing.B) {
 	e := newEnv(b, bpf.ModeNative)
 	s := e.open(b, Options{})
-	h, err := e.cli.Handle()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := h.LinkByName("xk-c")
-	h.Delete()
-	if err != nil {
-		b.Fatal(err)
-	}
 	var gen *Socket
 	if err := e.cli.Do(func() (err error) {
-		gen, err = Open(Options{Ifindex: ln.Attrs().Index})
+		gen, err = Open(Options{Ifindex: e.cliIdx})
 		return err
 	}); err != nil {
 		b.Fatal(err)
@@ -633,35 +564,4 @@ func BenchmarkReceiveTransmit(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/packet")
 	b.ReportMetric(float64(lost)/float64(b.N*batch), "lost/packet")
-}
-
-// testLogger sends log records to t.Log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,8 +1,8 @@
 // Package daemontest is what the namespace tests of xdhcpd share
 // (cmd/xdhcpd's end-to-end tests and fastpath/xdptest): finding or building
-// the daemon binary, a private bpffs for its pins, a client of its Kea
-// control channel that connects from inside a lab namespace, the decoding
-// of control answers, and DHCP clients in a namespace.
+// the daemon binary, running it in a lab namespace (Daemon), a client of
+// its Kea control channel that connects from inside the namespace, the
+// decoding of control answers, and DHCP clients in a namespace.
 //
 // Everything here fails the calling test through testing.TB (or returns an
 // error where a caller may run outside the test goroutine); nothing keeps
@@ -16,14 +16,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // Binary finds the xdhcpd executable for one test binary: $XDHCP_BIN/xdhcpd
 // when that exists, else one built with `go build` on first use into a
 // temporary directory, which Close removes. A test package holds one in a
-// package variable and calls Close from TestMain after m.Run.
+// package variable and calls RunTests from TestMain.
 type Binary struct {
 	prefix string // of the temporary build directory
 
@@ -68,6 +66,17 @@ func (b *Binary) Path(t testing.TB) string {
 	return b.path
 }
 
+// RunTests is a TestMain body: it runs the tests of m, then removes the
+// build directory (a failure to is reported on stderr), and returns the
+// exit code for os.Exit.
+func (b *Binary) RunTests(m *testing.M) int {
+	code := m.Run()
+	if err := b.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "remove the xdhcpd build directory:", err)
+	}
+	return code
+}
+
 // Close removes the build directory, if Path made one. Call it only after
 // every test has finished (TestMain, after m.Run).
 func (b *Binary) Close() error {
@@ -75,23 +84,4 @@ func (b *Binary) Close() error {
 		return nil
 	}
 	return os.RemoveAll(b.dir)
-}
-
-// MountBPFFS mounts a private bpffs on a temporary directory of t, so that
-// the daemon's XDP pins stay out of the host's /sys/fs/bpf, and unmounts it
-// in t's cleanup (which releases every pin made there). The caller decides
-// whether a failed mount fails or skips the test.
-func MountBPFFS(t testing.TB) (string, error) {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
-		return "", fmt.Errorf("mount bpffs on %s: %w", dir, err)
-	}
-	t.Cleanup(func() {
-		// Lazy: a daemon being killed may still hold the directory open.
-		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount bpffs %s: %v", dir, err)
-		}
-	})
-	return dir, nil
 }

@@ -1,5 +1,8 @@
 // Package lab builds throw-away network namespaces, veth pairs and bridges
 // for tests, the demo and the benchmark runner, and tears them down again.
+// Pair is the common two-namespace shape; Available, BPFAvailable and the
+// Skip helpers tell a test whether the process may build a lab and load
+// BPF programs, and skip it, saying why, when not.
 //
 // Namespaces are named (bind-mounted under /run/netns), so `ip netns exec`
 // and nsenter reach them too; to run a program inside one, prefer
@@ -92,70 +95,6 @@ func ForTest(t testing.TB, prefix string) *Lab {
 	return l
 }
 
-// Available reports whether this process can create network namespaces and
-// configure them: it needs CAP_SYS_ADMIN (for setns, unshare and the bind
-// mount) and CAP_NET_ADMIN. It returns nil or the reason why not.
-func Available() error {
-	caps, err := effectiveCaps()
-	if err != nil {
-		return err
-	}
-	for _, c := range []struct {
-		bit  uint
-		name string
-	}{{unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}, {unix.CAP_NET_ADMIN, "CAP_NET_ADMIN"}} {
-		if caps&(1<<c.bit) == 0 {
-			return fmt.Errorf("missing %s (run as root)", c.name)
-		}
-	}
-	// Capabilities are not enough inside some containers (seccomp, a
-	// read-only /run): try the real thing once, on a thread we discard.
-	errc := make(chan error, 1)
-	go func() {
-		// Never unlocked: the thread may end up in a new namespace, so it
-		// must die with this goroutine.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare network namespace: %w", err)
-			return
-		}
-		errc <- nil
-	}()
-	if err := <-errc; err != nil {
-		return err
-	}
-	if err := os.MkdirAll(runDir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", runDir, err)
-	}
-	return nil
-}
-
-// effectiveCaps reads CapEff from /proc/self/status.
-func effectiveCaps() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("read capabilities: %w", err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var caps uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &caps); err != nil {
-				return 0, fmt.Errorf("parse CapEff %q: %w", v, err)
-			}
-			return caps, nil
-		}
-	}
-	return 0, errors.New("no CapEff in /proc/self/status")
-}
-
-// SkipIfUnavailable skips t, saying why, when Available fails.
-func SkipIfUnavailable(t testing.TB) {
-	t.Helper()
-	if err := Available(); err != nil {
-		t.Skipf("network namespaces unavailable: %v", err)
-	}
-}
-
 // NS creates a named namespace, with its loopback up. name must be short:
 // the full name is the lab's prefix, suffix and name.
 func (l *Lab) NS(name string) (*NS, error) {
@@ -239,9 +178,24 @@ func (n *NS) Path() string { return filepath.Join(runDir, n.name) }
 
 // Do runs fn on a locked OS thread inside the namespace and returns its
 // error. Sockets fn creates stay in the namespace and may be used from any
-// goroutine afterwards. If the thread cannot be moved back to its original
-// namespace, it is left locked so that it dies with its goroutine.
-func (n *NS) Do(fn func() error) error {
+// goroutine afterwards.
+func (n *NS) Do(fn func() error) error { return doIn(n.handle, n.name, fn) }
+
+// DoAt runs fn like NS.Do inside the namespace bind-mounted at path, which
+// need not belong to a lab (a namespace given on a command line).
+func DoAt(path string, fn func() error) error {
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return fmt.Errorf("open namespace %s: %w", path, err)
+	}
+	defer h.Close()
+	return doIn(h, path, fn)
+}
+
+// doIn runs fn on a locked OS thread inside the namespace h (called name in
+// errors). If the thread cannot be moved back to its original namespace, it
+// is left locked so that it dies with its goroutine.
+func doIn(h netns.NsHandle, name string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -252,15 +206,15 @@ func (n *NS) Do(fn func() error) error {
 			return
 		}
 		defer orig.Close()
-		if err := netns.Set(n.handle); err != nil {
+		if err := netns.Set(h); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace %s: %w", n.name, err)
+			errc <- fmt.Errorf("enter namespace %s: %w", name, err)
 			return
 		}
 		ferr := fn()
 		if err := netns.Set(orig); err != nil {
 			// Stay locked: the thread must not run other goroutines.
-			errc <- errors.Join(ferr, fmt.Errorf("leave namespace %s: %w", n.name, err))
+			errc <- errors.Join(ferr, fmt.Errorf("leave namespace %s: %w", name, err))
 			return
 		}
 		runtime.UnlockOSThread()
@@ -303,23 +257,70 @@ func (n *NS) Handle() (*netlink.Handle, error) {
 	return h, nil
 }
 
-// LinkMAC returns the Ethernet address of ifname in the namespace.
-func (n *NS) LinkMAC(ifname string) ([6]byte, error) {
-	var mac [6]byte
+// Link returns the link ifname of the namespace, as netlink reports it
+// now (attributes such as the attached XDP program are read at the call).
+func (n *NS) Link(ifname string) (netlink.Link, error) {
+	var link netlink.Link
+	err := n.withLink(ifname, func(_ *netlink.Handle, l netlink.Link) error {
+		link = l
+		return nil
+	})
+	return link, err
+}
+
+// withLink runs fn with a netlink handle in the namespace and the link
+// ifname; a link not found is an error wrapping netlink.LinkNotFoundError.
+func (n *NS) withLink(ifname string, fn func(h *netlink.Handle, l netlink.Link) error) error {
 	h, err := n.Handle()
 	if err != nil {
-		return mac, err
+		return err
 	}
 	defer h.Delete()
 	link, err := h.LinkByName(ifname)
 	if err != nil {
-		return mac, fmt.Errorf("find %s in %s: %w", ifname, n.name, err)
+		return fmt.Errorf("find %s in %s: %w", ifname, n.name, err)
+	}
+	return fn(h, link)
+}
+
+// LinkMAC returns the Ethernet address of ifname in the namespace.
+func (n *NS) LinkMAC(ifname string) ([6]byte, error) {
+	_, mac, err := n.linkID(ifname)
+	return mac, err
+}
+
+// linkID returns the interface index and the Ethernet address of ifname.
+func (n *NS) linkID(ifname string) (int, [6]byte, error) {
+	var mac [6]byte
+	link, err := n.Link(ifname)
+	if err != nil {
+		return 0, mac, err
 	}
 	if hw := link.Attrs().HardwareAddr; len(hw) == 6 {
 		copy(mac[:], hw)
-		return mac, nil
+		return link.Attrs().Index, mac, nil
 	}
-	return mac, fmt.Errorf("%s in %s has no Ethernet address", ifname, n.name)
+	return 0, mac, fmt.Errorf("%s in %s has no Ethernet address", ifname, n.name)
+}
+
+// AddAddr adds the address p to ifname in the namespace.
+func (n *NS) AddAddr(ifname string, p netip.Prefix) error {
+	return configure(n, ifname, p, 0)
+}
+
+// SetLink brings ifname in the namespace up or down. Bringing a link up
+// restores its connected routes.
+func (n *NS) SetLink(ifname string, up bool) error {
+	return n.withLink(ifname, func(h *netlink.Handle, link netlink.Link) error {
+		set := h.LinkSetDown
+		if up {
+			set = h.LinkSetUp
+		}
+		if err := set(link); err != nil {
+			return fmt.Errorf("set %s in %s up=%v: %w", ifname, n.name, up, err)
+		}
+		return nil
+	})
 }
 
 // Veth creates a veth pair, aIf in a and bIf in b, gives each end its
@@ -334,61 +335,39 @@ func (l *Lab) Veth(a *NS, aIf string, aAddr netip.Prefix, b *NS, bIf string, bAd
 	return configure(b, bIf, bAddr, 0)
 }
 
-// addVeth creates the pair from a's side and remembers it for Close.
+// addVeth creates the pair from a's side and remembers it for Close
+// (deleting one end deletes both).
 func (l *Lab) addVeth(a *NS, aIf string, b *NS, bIf string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return errors.New("lab is closed")
-	}
-	h, err := a.Handle()
-	if err != nil {
-		return err
-	}
-	defer h.Delete()
-	veth := &netlink.Veth{
+	return l.addLink(a, &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: aIf},
 		PeerName:      bIf,
 		PeerNamespace: netlink.NsFd(b.handle),
-	}
-	if err := h.LinkAdd(veth); err != nil {
-		return fmt.Errorf("add veth %s/%s - %s/%s: %w", a.name, aIf, b.name, bIf, err)
-	}
-	// Deleting one end deletes both.
-	l.links = append(l.links, labLink{ns: a, name: aIf})
-	return nil
+	})
 }
 
 // configure sets the optional address, the optional master and the up flag
 // of ifname in ns.
 func configure(ns *NS, ifname string, addr netip.Prefix, masterIndex int) error {
-	h, err := ns.Handle()
-	if err != nil {
-		return err
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(ifname)
-	if err != nil {
-		return fmt.Errorf("find %s in %s: %w", ifname, ns.name, err)
-	}
-	if masterIndex != 0 {
-		if err := h.LinkSetMasterByIndex(link, masterIndex); err != nil {
-			return fmt.Errorf("enslave %s in %s: %w", ifname, ns.name, err)
+	return ns.withLink(ifname, func(h *netlink.Handle, link netlink.Link) error {
+		if masterIndex != 0 {
+			if err := h.LinkSetMasterByIndex(link, masterIndex); err != nil {
+				return fmt.Errorf("enslave %s in %s: %w", ifname, ns.name, err)
+			}
 		}
-	}
-	if addr.IsValid() {
-		nladdr := &netlink.Addr{IPNet: &net.IPNet{
-			IP:   addr.Addr().AsSlice(),
-			Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen()),
-		}}
-		if err := h.AddrAdd(link, nladdr); err != nil {
-			return fmt.Errorf("add %s to %s in %s: %w", addr, ifname, ns.name, err)
+		if addr.IsValid() {
+			nladdr := &netlink.Addr{IPNet: &net.IPNet{
+				IP:   addr.Addr().AsSlice(),
+				Mask: net.CIDRMask(addr.Bits(), addr.Addr().BitLen()),
+			}}
+			if err := h.AddrAdd(link, nladdr); err != nil {
+				return fmt.Errorf("add %s to %s in %s: %w", addr, ifname, ns.name, err)
+			}
 		}
-	}
-	if err := h.LinkSetUp(link); err != nil {
-		return fmt.Errorf("bring up %s in %s: %w", ifname, ns.name, err)
-	}
-	return nil
+		if err := h.LinkSetUp(link); err != nil {
+			return fmt.Errorf("bring up %s in %s: %w", ifname, ns.name, err)
+		}
+		return nil
+	})
 }
 
 // Bridge creates a bridge in ns with an optional address and brings it up.
@@ -422,14 +401,9 @@ func (l *Lab) addLink(ns *NS, link netlink.Link) error {
 // brName in br, and whose end peerIf is in peer with the optional address
 // peerAddr. Both ends are brought up.
 func (l *Lab) VethToBridge(br *NS, brName string, portIf string, peer *NS, peerIf string, peerAddr netip.Prefix) error {
-	h, err := br.Handle()
+	bridge, err := br.Link(brName)
 	if err != nil {
 		return err
-	}
-	bridge, err := h.LinkByName(brName)
-	h.Delete()
-	if err != nil {
-		return fmt.Errorf("find bridge %s in %s: %w", brName, br.name, err)
 	}
 	if err := l.addVeth(br, portIf, peer, peerIf); err != nil {
 		return err
@@ -489,21 +463,15 @@ func (l *Lab) Close() error {
 // deleteLink deletes ifname in ns; a link already gone (a veth whose peer was
 // deleted) is not an error.
 func deleteLink(ns *NS, ifname string) error {
-	h, err := ns.Handle()
-	if err != nil {
-		return err
-	}
-	defer h.Delete()
-	link, err := h.LinkByName(ifname)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil
+	err := ns.withLink(ifname, func(h *netlink.Handle, link netlink.Link) error {
+		if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
+			return fmt.Errorf("delete %s in %s: %w", ifname, ns.name, err)
 		}
-		return fmt.Errorf("find %s in %s: %w", ifname, ns.name, err)
+		return nil
+	})
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil
 	}
-	if err := h.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("delete %s in %s: %w", ifname, ns.name, err)
-	}
-	return nil
+	return err
 }
