@@ -36,6 +36,8 @@ var Rules = []Rule{
 	{Pkg: "internal/stats", Why: "Kea's statistics registry is a leaf"},
 	{Pkg: "internal/lab", Why: "namespace labs for tests and the bench"},
 	{Pkg: "internal/testpki", Why: "test certificates"},
+	{Pkg: "internal/testlog", Why: "loggers and buffers for tests"},
+	{Pkg: "internal/testframe", May: []string{"handoff", "fastpath/frame"}, Why: "canned request frames for tests"},
 	{Pkg: "internal/layout", Why: "this package"},
 	{Pkg: "internal/daemontest", May: []string{"internal/lab", "internal/testpki", "control/client"},
 		Why: "the daemon test harness drives the binary from outside, as a user would"},
