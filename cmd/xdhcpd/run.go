@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/internal/profiling"
 )
 
 // version is the xdhcp release; the Kea version it follows is in versionText.
@@ -82,11 +81,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	warnExposedControl(cfg, log)
 	if *pprofAddr != "" {
-		stop, err := servePprof(*pprofAddr, log)
+		p, err := profiling.Serve(ctx, *pprofAddr, log)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer p.Close()
 	}
 	// SIGHUP is caught from before the control channel answers: a reload
 	// asked for during start-up waits instead of killing the process.
@@ -111,29 +110,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return d.close()
 		}
 	}
-}
-
-// servePprof serves the runtime profiles on addr until stop is called. It
-// is opt-in and has no authentication: bind it to a loopback address.
-func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listener %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("pprof listener stopped", "err", err)
-		}
-	}()
-	log.Info("pprof listening", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
 }
 
 // loadConfig reads path, or the embedded default when path is empty.
