@@ -56,7 +56,10 @@ type Deps struct {
 // concurrent use.
 type Datapath struct {
 	deps Deps
-	log  *slog.Logger
+	// log is the component's logger, which the loader, the sockets and
+	// the workers log through; base is the daemon's, for what it says
+	// about its interfaces.
+	log, base *slog.Logger
 
 	mu     sync.Mutex // guards att and scopes, and the maps against Stop
 	att    *attachment
@@ -66,7 +69,7 @@ type Datapath struct {
 // attachment is one Start's worth of state: the program instances, their
 // sockets and workers, and the lock on the pin directory.
 type attachment struct {
-	log *slog.Logger
+	log, base *slog.Logger
 	// ifaces each have their own program instance: the XSKMAP is indexed
 	// by queue, and queue numbers repeat across interfaces. The drop lists,
 	// rate buckets and counters are pinned by name, so with pinning every
@@ -92,7 +95,7 @@ func New(deps Deps) *Datapath {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Datapath{deps: deps, log: deps.Log.With("component", "xdp")}
+	return &Datapath{deps: deps, base: deps.Log, log: deps.Log.With("component", "xdp")}
 }
 
 // Start loads the program and serves every interface it can attach to,
@@ -108,8 +111,8 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 	if err := d.Stop(); err != nil {
 		d.log.Warn("close the previous XDP path", "err", err)
 	}
-	x := &attachment{log: d.log, configDrops: map[string]bool{}}
-	if x.pins, err = openPins(cfg.XDHCP.XDP.BPFFS, d.log); err != nil {
+	x := &attachment{log: d.log, base: d.base, configDrops: map[string]bool{}}
+	if x.pins, err = openPins(cfg.XDHCP.XDP.BPFFS, d.base); err != nil {
 		return nil, fmt.Errorf("xdp: %w", err)
 	}
 	pinPath := ""
@@ -120,7 +123,7 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 	for _, spec := range ifaces {
 		ifc, err := net.InterfaceByName(spec.Name)
 		if err != nil {
-			d.log.Error("interface not found", "iface", spec.Name, "err", err)
+			d.base.Error("interface not found", "iface", spec.Name, "err", err)
 			continue
 		}
 		addr := spec.Addr
@@ -128,7 +131,7 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 			addr = firstIPv4(ifc)
 		}
 		if !addr.IsValid() {
-			d.log.Error("interface has no IPv4 address to serve from", "iface", spec.Name)
+			d.base.Error("interface has no IPv4 address to serve from", "iface", spec.Name)
 			continue
 		}
 		objs, err := bpf.Load(bpf.Options{
@@ -139,7 +142,7 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 			Logger:    d.log,
 		})
 		if err != nil {
-			d.log.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
+			d.base.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
 			rest = append(rest, spec)
 			continue
 		}
@@ -158,7 +161,7 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 		l, err := objs.Attach(ifc.Index, mode)
 		if err != nil {
 			objs.Close()
-			d.log.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
+			d.base.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
 			rest = append(rest, spec)
 			continue
 		}
@@ -170,12 +173,12 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 			s, err := xsk.Open(xsk.Options{Ifindex: ifc.Index, Queue: q, ZeroCopy: cfg.XDHCP.XDP.ZeroCopy, Logger: d.log,
 				NumFrames: xskFrames, RxSize: xskFrames / 2, FillSize: xskFrames / 2})
 			if err != nil {
-				d.log.Error("AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+				d.base.Error("AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
 				continue
 			}
 			if err := objs.RegisterXSK(q, s.FD()); err != nil {
 				s.Close()
-				d.log.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+				d.base.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
 				continue
 			}
 			// Pinning spreads the queues' workers over the CPUs; on one CPU
@@ -197,7 +200,7 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 			}
 			xi.socks = append(xi.socks, s)
 			x.workers = append(x.workers, w)
-			d.log.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
+			d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
 		}
 	}
 	if len(x.workers) == 0 {
@@ -278,7 +281,7 @@ func (d *Datapath) SetScopes(served [256]bool) {
 	}
 	for _, o := range d.att.instances() {
 		if err := o.SetScopes(served); err != nil {
-			d.log.Warn("write HA scopes to XDP", "err", err)
+			d.base.Warn("write HA scopes to XDP", "err", err)
 		}
 	}
 }
@@ -291,7 +294,7 @@ func (x *attachment) run(ctx context.Context) {
 		go func() {
 			defer x.wg.Done()
 			if err := w.Run(ctx); err != nil {
-				x.log.Error("fastpath worker stopped", "err", err)
+				x.base.Error("fastpath worker stopped", "err", err)
 			}
 		}()
 	}
