@@ -1,10 +1,12 @@
 package xdp
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"xdhcp/bpf"
+	"xdhcp/internal/caps"
 )
 
 // TestParseMode: the configuration's words map to the loader's modes, ""
@@ -22,6 +24,26 @@ func TestParseMode(t *testing.T) {
 		_, err := ParseMode(word)
 		if err == nil || !strings.Contains(err.Error(), "xdhcp.xdp.mode") || !strings.Contains(err.Error(), "native, generic, auto or off") {
 			t.Errorf("ParseMode(%q) error %v, want one naming xdhcp.xdp.mode and the choices", word, err)
+		}
+	}
+}
+
+// TestMissingCapabilities: attach, UMEM and load each need theirs, and
+// CAP_SYS_ADMIN stands in for CAP_BPF.
+func TestMissingCapabilities(t *testing.T) {
+	all := caps.Set(1<<caps.NetAdmin | 1<<caps.IPCLock | 1<<caps.BPF)
+	for _, tc := range []struct {
+		have caps.Set
+		want string
+	}{
+		{all, "[]"},
+		{1<<caps.NetAdmin | 1<<caps.IPCLock | 1<<caps.SysAdmin, "[]"},
+		{0, "[CAP_NET_ADMIN CAP_IPC_LOCK CAP_BPF]"},
+		{all &^ (1 << caps.IPCLock), "[CAP_IPC_LOCK]"},
+		{1 << caps.NetRaw, "[CAP_NET_ADMIN CAP_IPC_LOCK CAP_BPF]"},
+	} {
+		if got := fmt.Sprint(MissingCapabilities(tc.have)); got != tc.want {
+			t.Errorf("MissingCapabilities(%#x) = %s, want %s", uint64(tc.have), got, tc.want)
 		}
 	}
 }
