@@ -124,12 +124,14 @@ func (p *pinDir) Close() error {
 	return nil
 }
 
-// currentNetns reads this process's namespace inode and its cookie
-// (SO_NETNS_COOKIE, Linux 5.14).
+// currentNetns reads the calling thread's namespace inode and its cookie
+// (SO_NETNS_COOKIE, Linux 5.14). Both are the thread's, not the main
+// thread's (/proc/self), so that a caller inside a namespace entered on a
+// locked thread gets the one its sockets and links live in.
 func currentNetns() (netnsID, error) {
 	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/net", &st); err != nil {
-		return netnsID{}, fmt.Errorf("stat /proc/self/ns/net: %w", err)
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return netnsID{}, fmt.Errorf("stat /proc/thread-self/ns/net: %w", err)
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
