@@ -115,92 +115,13 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 	if x.pins, err = openPins(cfg.XDHCP.XDP.BPFFS, d.base); err != nil {
 		return nil, fmt.Errorf("xdp: %w", err)
 	}
-	pinPath := ""
-	if x.pins != nil {
-		pinPath = x.pins.path
-	}
-	cpus := runtime.NumCPU()
 	for _, spec := range ifaces {
-		ifc, err := net.InterfaceByName(spec.Name)
+		toSocket, err := d.attach(x, cfg, spec, mode)
 		if err != nil {
-			d.base.Error("interface not found", "iface", spec.Name, "err", err)
-			continue
+			return nil, errors.Join(err, x.close())
 		}
-		addr := spec.Addr
-		if !addr.IsValid() {
-			addr = firstIPv4(ifc)
-		}
-		if !addr.IsValid() {
-			d.base.Error("interface has no IPv4 address to serve from", "iface", spec.Name)
-			continue
-		}
-		objs, err := bpf.Load(bpf.Options{
-			RateLimit: cfg.XDHCP.RateLimit.Rate,
-			Burst:     cfg.XDHCP.RateLimit.Burst,
-			HAEnabled: d.deps.HA,
-			PinDir:    pinPath,
-			Logger:    d.log,
-		})
-		if err != nil {
-			d.base.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
+		if toSocket {
 			rest = append(rest, spec)
-			continue
-		}
-		if d.deps.HA {
-			// The scope table must be in place before the program sees a
-			// packet, or it drops every HA-type query.
-			d.mu.Lock()
-			table := d.scopes
-			d.mu.Unlock()
-			if err := objs.SetScopes(table); err != nil {
-				objs.Close()
-				x.close()
-				return nil, fmt.Errorf("write HA scopes: %w", err)
-			}
-		}
-		l, err := objs.Attach(ifc.Index, mode)
-		if err != nil {
-			objs.Close()
-			d.base.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
-			rest = append(rest, spec)
-			continue
-		}
-		xi := &iface{objs: objs, link: l}
-		x.ifaces = append(x.ifaces, xi)
-		var mac [6]byte
-		copy(mac[:], ifc.HardwareAddr)
-		for q := 0; q < rxQueues(spec.Name); q++ {
-			s, err := xsk.Open(xsk.Options{Ifindex: ifc.Index, Queue: q, ZeroCopy: cfg.XDHCP.XDP.ZeroCopy, Logger: d.log,
-				NumFrames: xskFrames, RxSize: xskFrames / 2, FillSize: xskFrames / 2})
-			if err != nil {
-				d.base.Error("AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
-				continue
-			}
-			if err := objs.RegisterXSK(q, s.FD()); err != nil {
-				s.Close()
-				d.base.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
-				continue
-			}
-			// Pinning spreads the queues' workers over the CPUs; on one CPU
-			// (a server confined by taskset) it would only lock the worker
-			// to a thread and add a thread switch to every hand-off.
-			cpu := q % cpus
-			if cpus == 1 {
-				cpu = -1
-			}
-			w, err := fastpath.NewWorker(fastpath.WorkerConfig{
-				Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
-				Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs,
-				High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
-			})
-			if err != nil {
-				s.Close()
-				x.close()
-				return nil, err
-			}
-			xi.socks = append(xi.socks, s)
-			x.workers = append(x.workers, w)
-			d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
 		}
 	}
 	if len(x.workers) == 0 {
@@ -224,6 +145,98 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 		x.registerStats(d.deps.Stats)
 	}
 	return rest, nil
+}
+
+// attach loads a program instance for spec, attaches it to the interface
+// and opens a socket and a worker for each of its receive queues, adding
+// them to x. toSocket says that the program could not be loaded or
+// attached, so the interface is left to socket mode; an interface that
+// is missing or has no IPv4 address is neither (it is logged and not
+// served). An error ends the whole start.
+func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.InterfaceSpec, mode bpf.Mode) (toSocket bool, err error) {
+	ifc, err := net.InterfaceByName(spec.Name)
+	if err != nil {
+		d.base.Error("interface not found", "iface", spec.Name, "err", err)
+		return false, nil
+	}
+	addr := spec.Addr
+	if !addr.IsValid() {
+		addr = firstIPv4(ifc)
+	}
+	if !addr.IsValid() {
+		d.base.Error("interface has no IPv4 address to serve from", "iface", spec.Name)
+		return false, nil
+	}
+	pinPath := ""
+	if x.pins != nil {
+		pinPath = x.pins.path
+	}
+	objs, err := bpf.Load(bpf.Options{
+		RateLimit: cfg.XDHCP.RateLimit.Rate,
+		Burst:     cfg.XDHCP.RateLimit.Burst,
+		HAEnabled: d.deps.HA,
+		PinDir:    pinPath,
+		Logger:    d.log,
+	})
+	if err != nil {
+		d.base.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
+		return true, nil
+	}
+	if d.deps.HA {
+		// The scope table must be in place before the program sees a
+		// packet, or it drops every HA-type query.
+		d.mu.Lock()
+		table := d.scopes
+		d.mu.Unlock()
+		if err := objs.SetScopes(table); err != nil {
+			objs.Close()
+			return false, fmt.Errorf("write HA scopes: %w", err)
+		}
+	}
+	l, err := objs.Attach(ifc.Index, mode)
+	if err != nil {
+		objs.Close()
+		d.base.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
+		return true, nil
+	}
+	xi := &iface{objs: objs, link: l}
+	x.ifaces = append(x.ifaces, xi)
+	var mac [6]byte
+	copy(mac[:], ifc.HardwareAddr)
+	cpus := runtime.NumCPU()
+	for q := 0; q < rxQueues(spec.Name); q++ {
+		s, err := xsk.Open(xsk.Options{Ifindex: ifc.Index, Queue: q, ZeroCopy: cfg.XDHCP.XDP.ZeroCopy, Logger: d.log,
+			NumFrames: xskFrames, RxSize: xskFrames / 2, FillSize: xskFrames / 2})
+		if err != nil {
+			d.base.Error("AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+			continue
+		}
+		if err := objs.RegisterXSK(q, s.FD()); err != nil {
+			s.Close()
+			d.base.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+			continue
+		}
+		// Pinning spreads the queues' workers over the CPUs; on one CPU
+		// (a server confined by taskset) it would only lock the worker
+		// to a thread and add a thread switch to every hand-off.
+		cpu := q % cpus
+		if cpus == 1 {
+			cpu = -1
+		}
+		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
+			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
+			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs,
+			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
+		})
+		if err != nil {
+			s.Close()
+			return false, err
+		}
+		xi.socks = append(xi.socks, s)
+		x.workers = append(x.workers, w)
+		d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
+	}
+	return false, nil
 }
 
 // Workers is the number of fast-path workers serving (0 when stopped).
