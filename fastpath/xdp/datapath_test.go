@@ -75,7 +75,7 @@ func testConfig(t *testing.T, iface, bpffs, dropMAC string) *config.Config {
 // pins; after Stop the commands say the path is not running, and a new
 // Start takes the pins again.
 func TestDatapathLifecycle(t *testing.T) {
-	l := lab.ForTest(t, "xp")
+	l := lab.ForTest(t, "dp")
 	ns, err := l.NS("srv")
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func TestDatapathLifecycle(t *testing.T) {
 // served, and with nothing served Start gives every interface back for
 // socket mode and leaves the pins free.
 func TestDatapathNoInterface(t *testing.T) {
-	l := lab.ForTest(t, "xq")
+	l := lab.ForTest(t, "dp")
 	ns, err := l.NS("srv")
 	if err != nil {
 		t.Fatal(err)
