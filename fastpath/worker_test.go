@@ -15,6 +15,7 @@ import (
 
 	"xdhcp/bpf"
 	"xdhcp/fastpath/dhcpview"
+	"xdhcp/fastpath/frame"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
@@ -217,6 +218,23 @@ type workerEnv struct {
 
 func newWorkerEnv(t *testing.T) *workerEnv {
 	t.Helper()
+	e := newIdleWorkerEnv(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	return e
+}
+
+// newIdleWorkerEnv is newWorkerEnv with the worker not running, for tests
+// that call its methods themselves.
+func newIdleWorkerEnv(t *testing.T) *workerEnv {
+	t.Helper()
 	l := lab.ForTest(t, "fw")
 	srv, err := l.NS("srv")
 	if err != nil {
@@ -281,15 +299,6 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- e.w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
 	return e
 }
 
@@ -422,5 +431,40 @@ func TestWorkerCachedRenewal(t *testing.T) {
 	}
 	if n := e.w.PacketsOutstanding(); n != 0 {
 		t.Errorf("%d packets outstanding after the handler released them", n)
+	}
+}
+
+// TestWorkerAnswerAllocs: answering a cached renewal allocates nothing:
+// the reply is built straight into a TX frame.
+func TestWorkerAnswerAllocs(t *testing.T) {
+	e := newIdleWorkerEnv(t)
+	m := e.renewal(t)
+	if err := e.cache.Put(e.entry(t, m, 10)); err != nil {
+		t.Fatal(err)
+	}
+	src := handoff.Meta{SrcMAC: e.cliMAC, DstMAC: e.w.cfg.IfMAC, SrcIP: wtClient.Addr().As4(), DstIP: wtServer.Addr().As4(),
+		SrcPort: 68, DstPort: 67, TTL: 64}
+	buf := make([]byte, 1514)
+	n, err := frame.Build(buf, &src, m.ToBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta handoff.Meta
+	payload, err := frame.Parse(buf[:n], &meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view dhcpview.View
+	now := time.Now().Unix()
+	sock := e.w.cfg.Socket
+	allocs := testing.AllocsPerRun(200, func() {
+		d, ok := e.w.answer(&view, payload, &meta, now)
+		if !ok {
+			t.Fatal("cached renewal not answered")
+		}
+		sock.Release(d.Addr)
+	})
+	if allocs != 0 {
+		t.Errorf("answer allocates %.1f times per renewal, want 0", allocs)
 	}
 }
