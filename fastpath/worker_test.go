@@ -235,24 +235,14 @@ func newWorkerEnv(t *testing.T) *workerEnv {
 // that call its methods themselves.
 func newIdleWorkerEnv(t *testing.T) *workerEnv {
 	t.Helper()
-	l := lab.ForTest(t, "fw")
-	srv, err := l.NS("srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cli, err := l.NS("cli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(srv, "fw-s", wtServer, cli, "fw-c", wtClient); err != nil {
-		t.Fatal(err)
-	}
+	p := lab.ForTestPair(t, "fw", wtServer, wtClient)
+	srv, cli := p.A, p.B
 	e := &workerEnv{cache: leasecache.New(16), svc: &service{}, handed: make(chan *handoff.Packet, 8)}
-	srvMAC, err := srv.LinkMAC("fw-s")
+	srvMAC, err := srv.LinkMAC(p.AIf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.cliMAC, err = cli.LinkMAC("fw-c"); err != nil {
+	if e.cliMAC, err = cli.LinkMAC(p.BIf); err != nil {
 		t.Fatal(err)
 	}
 	objs, err := bpf.Load(bpf.Options{})
@@ -266,7 +256,7 @@ func newIdleWorkerEnv(t *testing.T) *workerEnv {
 		sock    *xsk.Socket
 	)
 	if err := srv.Do(func() error {
-		ifc, err := net.InterfaceByName("fw-s")
+		ifc, err := net.InterfaceByName(p.AIf)
 		if err != nil {
 			return err
 		}
@@ -293,7 +283,7 @@ func newIdleWorkerEnv(t *testing.T) *workerEnv {
 	t.Cleanup(func() { e.client.Close() })
 
 	e.w, err = NewWorker(WorkerConfig{
-		Socket: sock, Queue: 0, CPU: -1, IfIndex: ifindex, IfName: "fw-s", IfMAC: srvMAC, IfAddr: wtServer.Addr(),
+		Socket: sock, Queue: 0, CPU: -1, IfIndex: ifindex, IfName: p.AIf, IfMAC: srvMAC, IfAddr: wtServer.Addr(),
 		Cache: e.cache, Service: e.svc, Handler: handlerFunc(func(p *handoff.Packet) { e.handed <- p }),
 	})
 	if err != nil {
@@ -355,6 +345,14 @@ func (e *workerEnv) entry(t *testing.T, m *dhcpv4.DHCPv4, age int64) *leasecache
 	return le
 }
 
+// txSettle waits up to a second for the worker to count want transmitted
+// frames.
+func txSettle(s *WorkerStats, want uint64) {
+	for deadline := time.Now().Add(time.Second); s.TxFrames.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestWorkerCachedRenewal: a renewal of a cached lease is answered by the
 // worker itself, out of its TX ring, with the rest of the lease's
 // lifetime; nothing reaches the handler. With the DHCP service off, or
@@ -379,6 +377,9 @@ func TestWorkerCachedRenewal(t *testing.T) {
 		t.Errorf("server identifier %v, want %v", id, wtServer.Addr())
 	}
 	s := &e.w.Stats
+	// The worker counts a frame once Transmit returns, which may be after
+	// the client has it.
+	txSettle(s, 1)
 	if s.CacheHits.Load() != 1 || s.Handoffs.Load() != 0 || s.TxFrames.Load() != 1 {
 		t.Errorf("cache hits %d, handoffs %d, tx %d; want 1, 0, 1", s.CacheHits.Load(), s.Handoffs.Load(), s.TxFrames.Load())
 	}
@@ -395,8 +396,8 @@ func TestWorkerCachedRenewal(t *testing.T) {
 		go func() {
 			p := <-e.handed
 			defer p.Release()
-			if p.IfName != "fw-s" || p.IfAddr != wtServer.Addr() || !p.Policed || p.Out != e.w {
-				t.Errorf("%s: handed-off packet %s %v policed %v out %T, want fw-s %v, policed, the worker", what, p.IfName, p.IfAddr, p.Policed, p.Out, wtServer.Addr())
+			if p.IfName != "fw-a" || p.IfAddr != wtServer.Addr() || !p.Policed || p.Out != e.w {
+				t.Errorf("%s: handed-off packet %s %v policed %v out %T, want fw-a %v, policed, the worker", what, p.IfName, p.IfAddr, p.Policed, p.Out, wtServer.Addr())
 			}
 			req, err := dhcpv4.FromBytes(p.Data)
 			if err != nil {
@@ -426,6 +427,7 @@ func TestWorkerCachedRenewal(t *testing.T) {
 	if s.CacheMisses.Load() != misses+1 {
 		t.Errorf("cache misses %d, want %d", s.CacheMisses.Load(), misses+1)
 	}
+	txSettle(s, 3)
 	if s.Handoffs.Load() != 2 || s.SlowReplies.Load() != 2 || s.TxFrames.Load() != 3 {
 		t.Errorf("handoffs %d, slow replies %d, tx %d; want 2, 2, 3", s.Handoffs.Load(), s.SlowReplies.Load(), s.TxFrames.Load())
 	}

@@ -75,24 +75,14 @@ func testConfig(t *testing.T, iface, bpffs, dropMAC string) *config.Config {
 // pins; after Stop the commands say the path is not running, and a new
 // Start takes the pins again.
 func TestDatapathLifecycle(t *testing.T) {
-	l := lab.ForTest(t, "dp")
-	ns, err := l.NS("srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := l.NS("peer")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Veth(ns, "xp-s", netip.MustParsePrefix("10.76.0.1/24"), peer, "xp-c", netip.MustParsePrefix("10.76.0.2/24")); err != nil {
-		t.Fatal(err)
-	}
+	pair := lab.ForTestPair(t, "dp", netip.MustParsePrefix("10.76.0.1/24"), netip.MustParsePrefix("10.76.0.2/24"))
+	ns := pair.A
 	bpffs, err := daemontest.MountBPFFS(t)
 	if err != nil {
 		t.Skipf("no private bpffs here: %v", err)
 	}
 	const dropMAC = "02:00:00:00:76:01"
-	cfg := testConfig(t, "xp-s", bpffs, dropMAC)
+	cfg := testConfig(t, pair.AIf, bpffs, dropMAC)
 	reg := stats.New(10, 0)
 	d := New(Deps{Handler: discard{}, Stats: reg})
 	cmds := commands{}
@@ -150,7 +140,7 @@ func TestDatapathLifecycle(t *testing.T) {
 
 	// A reload without the reservation takes it off; the entry added by
 	// command stays.
-	d.ApplyConfig(testConfig(t, "xp-s", bpffs, ""))
+	d.ApplyConfig(testConfig(t, pair.AIf, bpffs, ""))
 	if hws, cids := list(); len(hws) != 0 || !slices.Equal(cids, []string{"01:02:03"}) {
 		t.Errorf("after the reload: drop list %v %v, want only client-id 01:02:03", hws, cids)
 	}
