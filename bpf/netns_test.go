@@ -1,8 +1,8 @@
 package bpf
 
 import (
-	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,139 +10,37 @@ import (
 	"time"
 	"unsafe"
 
+	"xdhcp/internal/daemontest"
+	"xdhcp/internal/lab"
+
 	"github.com/cilium/ebpf/link"
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
-// inNS runs fn on a locked OS thread inside ns. If the thread cannot be put
-// back into its original namespace it stays locked, so the runtime retires it
-// instead of reusing a thread in the wrong namespace.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get current netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter netns: %w", err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// newNS creates an unnamed network namespace, closed in cleanup.
-func newNS(t *testing.T) netns.NsHandle {
+// vethPair builds a lab of two namespaces, srv and cli, joined by a veth
+// whose ends are up without addresses, and returns the ends' ifindexes.
+func vethPair(t *testing.T) (srv, cli *lab.NS, srvIdx, cliIdx int) {
 	t.Helper()
-	type result struct {
-		h   netns.NsHandle
-		err error
-	}
-	rc := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
+	p := lab.ForTestPair(t, "xb", netip.Prefix{}, netip.Prefix{})
+	index := func(ns *lab.NS, name string) int {
+		h, err := ns.Handle()
 		if err != nil {
-			runtime.UnlockOSThread()
-			rc <- result{err: err}
-			return
+			t.Fatal(err)
 		}
-		defer orig.Close()
-		h, err := netns.New() // also switches this thread into it
+		defer h.Close()
+		l, err := h.LinkByName(name)
 		if err != nil {
-			runtime.UnlockOSThread()
-			rc <- result{err: err}
-			return
+			t.Fatal(err)
 		}
-		if err := netns.Set(orig); err != nil {
-			rc <- result{h: h, err: err} // thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-		rc <- result{h: h}
-	}()
-	r := <-rc
-	if r.err != nil {
-		t.Fatalf("new netns: %v", r.err)
+		return l.Attrs().Index
 	}
-	t.Cleanup(func() { r.h.Close() })
-	return r.h
-}
-
-// vethPair creates xb-srv in srv and its peer xb-cli in cli, both up, and
-// returns their ifindexes. The namespaces own them: closing the last handle
-// to a namespace deletes the pair.
-func vethPair(t *testing.T, srv, cli netns.NsHandle) (srvIdx, cliIdx int) {
-	t.Helper()
-	hs, err := netlink.NewHandleAt(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hs.Close()
-	hc, err := netlink.NewHandleAt(cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hc.Close()
-	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: "xb-srv"},
-		PeerName:      "xb-cli",
-		PeerNamespace: netlink.NsFd(cli),
-	}
-	if err := hs.LinkAdd(veth); err != nil {
-		t.Fatalf("add veth: %v", err)
-	}
-	ls, err := hs.LinkByName("xb-srv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lc, err := hc.LinkByName("xb-cli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hs.LinkSetUp(ls); err != nil {
-		t.Fatal(err)
-	}
-	if err := hc.LinkSetUp(lc); err != nil {
-		t.Fatal(err)
-	}
-	return ls.Attrs().Index, lc.Attrs().Index
-}
-
-// mountBPFFS mounts a private bpffs in a temporary directory.
-func mountBPFFS(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := unix.Mount("bpf", dir, "bpf", 0, ""); err != nil {
-		t.Fatalf("mount bpffs on %s: %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
+	return p.A, p.B, index(p.A, p.AIf), index(p.B, p.BIf)
 }
 
 // sendFrame sends raw Ethernet frames out of ifindex from inside ns.
-func sendFrame(t *testing.T, ns netns.NsHandle, ifindex int, frames ...[]byte) {
+func sendFrame(t *testing.T, ns *lab.NS, ifindex int, frames ...[]byte) {
 	t.Helper()
-	err := inNS(ns, func() error {
+	err := ns.Do(func() error {
 		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("packet socket: %w", err)
@@ -184,10 +82,10 @@ func waitCounter(t *testing.T, o *Objects, name string, get func(Counters) uint6
 	}
 }
 
-func attachIn(t *testing.T, ns netns.NsHandle, o *Objects, ifindex int, mode Mode) link.Link {
+func attachIn(t *testing.T, ns *lab.NS, o *Objects, ifindex int, mode Mode) link.Link {
 	t.Helper()
 	var l link.Link
-	if err := inNS(ns, func() (err error) {
+	if err := ns.Do(func() (err error) {
 		l, err = o.Attach(ifindex, mode)
 		return err
 	}); err != nil {
@@ -198,9 +96,9 @@ func attachIn(t *testing.T, ns netns.NsHandle, o *Objects, ifindex int, mode Mod
 
 // xdpAttachMode reads how the kernel reports the attachment (netlink
 // XDP_ATTACHED_DRV = 1, XDP_ATTACHED_SKB = 2) and the program ID.
-func xdpAttachMode(t *testing.T, ns netns.NsHandle, ifindex int) (mode uint32, progID uint32) {
+func xdpAttachMode(t *testing.T, ns *lab.NS, ifindex int) (mode uint32, progID uint32) {
 	t.Helper()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := ns.Handle()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,9 +125,11 @@ func TestNetNSPinnedDropList(t *testing.T) {
 		kernMode uint32
 	}{{ModeNative, 1}, {ModeGeneric, 2}} {
 		t.Run(tc.mode.String(), func(t *testing.T) {
-			srv, cli := newNS(t), newNS(t)
-			srvIdx, cliIdx := vethPair(t, srv, cli)
-			pin := mountBPFFS(t)
+			srv, cli, srvIdx, cliIdx := vethPair(t)
+			pin, err := daemontest.MountBPFFS(t)
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			mac := []byte{0x02, 0xb0, 0x0b, 0x00, 0x00, 0x01}
 			dropped := frame{msgType: discover, chaddr: mac}.bytes()
@@ -315,15 +215,14 @@ func TestNetNSPinnedDropList(t *testing.T) {
 // attach of the same interface is refused rather than silently replacing.
 func TestNetNSAutoMode(t *testing.T) {
 	requireCaps(t)
-	srv, cli := newNS(t), newNS(t)
-	srvIdx, _ := vethPair(t, srv, cli)
+	srv, _, srvIdx, _ := vethPair(t)
 	o := load(t, Options{})
 	l := attachIn(t, srv, o, srvIdx, ModeAuto)
 	defer l.Close()
 	if m, _ := xdpAttachMode(t, srv, srvIdx); m != 1 {
 		t.Errorf("auto mode on veth: kernel mode %d, want native (1)", m)
 	}
-	err := inNS(srv, func() error {
+	err := srv.Do(func() error {
 		l2, err := o.Attach(srvIdx, ModeNative)
 		if err == nil {
 			l2.Close()
@@ -339,7 +238,7 @@ func TestNetNSAutoMode(t *testing.T) {
 // has a UMEM and rings but nothing in its fill ring: enough for the XSKMAP to
 // accept it and for bpf_redirect_map to pick it, which is all this package
 // decides (receiving is the fastpath's business).
-func xskSocket(t *testing.T, ns netns.NsHandle, ifindex int) int {
+func xskSocket(t *testing.T, ns *lab.NS, ifindex int) int {
 	t.Helper()
 	const frameSize, frames = 4096, 16
 	umem, err := unix.Mmap(-1, 0, frameSize*frames, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
@@ -347,7 +246,7 @@ func xskSocket(t *testing.T, ns netns.NsHandle, ifindex int) int {
 		t.Fatal(err)
 	}
 	var fd int
-	err = inNS(ns, func() error {
+	err = ns.Do(func() error {
 		var err error
 		fd, err = unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
@@ -381,8 +280,7 @@ func xskSocket(t *testing.T, ns netns.NsHandle, ifindex int) int {
 // (xsk_missing); non-DHCP traffic never goes to the socket.
 func TestNetNSRedirect(t *testing.T) {
 	requireCaps(t)
-	srv, cli := newNS(t), newNS(t)
-	srvIdx, cliIdx := vethPair(t, srv, cli)
+	srv, cli, srvIdx, cliIdx := vethPair(t)
 	o := load(t, Options{})
 	l := attachIn(t, srv, o, srvIdx, ModeNative)
 	defer l.Close()
