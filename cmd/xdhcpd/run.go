@@ -7,16 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/control"
 	"xdhcp/internal/profiling"
 )
 
@@ -163,31 +161,13 @@ func newLogger(cfg *config.Config, debug bool, stderr io.Writer) (*slog.Logger, 
 	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})), closeFn, nil
 }
 
-var errShutdown = errors.New("shutdown requested")
-
 // uptime helper for status-get.
 func secondsSince(t time.Time) int64 { return int64(time.Since(t).Seconds()) }
 
 // warnExposedControl warns about control listeners reachable from the
-// network without TLS or authentication: Kea configurations do this, so it
-// works, but an operator should know.
+// network without TLS or authentication (control.Exposed).
 func warnExposedControl(cfg *config.Config, log *slog.Logger) {
-	for _, a := range exposedControl(cfg) {
+	for _, a := range control.Exposed(cfg.ControlSockets) {
 		log.Warn("control channel listens on a non-loopback address without TLS and authentication", "listener", a)
 	}
-}
-
-func exposedControl(cfg *config.Config) []string {
-	var out []string
-	for _, s := range cfg.ControlSockets {
-		if s.Type == "unix" || s.Auth != nil || s.Type == "https" {
-			continue
-		}
-		ip, err := netip.ParseAddr(s.Address)
-		if err == nil && ip.IsLoopback() {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s://%s", s.Type, net.JoinHostPort(s.Address, strconv.Itoa(s.Port))))
-	}
-	return out
 }
