@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/internal/logging"
 	"xdhcp/internal/profiling"
 )
 
@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := newLogger(cfg, *debug, stderr)
+	log, closeLog, err := logging.New(cfg.Loggers, *debug, stderr)
 	if err != nil {
 		return err
 	}
@@ -116,49 +116,6 @@ func loadConfig(path string) (*config.Config, error) {
 		return config.Parse(config.Default())
 	}
 	return config.Load(path)
-}
-
-// newLogger builds the logger from the first "kea-dhcp4" logger entry:
-// severity and one output (stdout, stderr, or a file).
-func newLogger(cfg *config.Config, debug bool, stderr io.Writer) (*slog.Logger, func(), error) {
-	level := slog.LevelInfo
-	var out io.Writer = stderr
-	closeFn := func() {}
-	for _, l := range cfg.Loggers {
-		if !strings.HasPrefix(l.Name, "kea-dhcp4") {
-			continue
-		}
-		switch strings.ToUpper(l.Severity) {
-		case "DEBUG":
-			level = slog.LevelDebug
-		case "WARN":
-			level = slog.LevelWarn
-		case "ERROR", "FATAL":
-			level = slog.LevelError
-		case "NONE":
-			level = slog.LevelError + 4
-		}
-		if len(l.Outputs) > 0 {
-			switch o := l.Outputs[0]; o {
-			case "stdout":
-				out = os.Stdout
-			case "stderr", "syslog":
-				out = stderr
-			default:
-				f, err := os.OpenFile(o, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-				if err != nil {
-					return nil, nil, fmt.Errorf("open log output %s: %w", o, err)
-				}
-				out = f
-				closeFn = func() { f.Close() }
-			}
-		}
-		break
-	}
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})), closeFn, nil
 }
 
 // uptime helper for status-get.
