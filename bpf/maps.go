@@ -54,24 +54,25 @@ func (o *Objects) Counters() (Counters, error) {
 	return c, nil
 }
 
-func macKey(mac []byte) (dhcpMacKey, error) {
-	var k dhcpMacKey
-	if len(mac) == 0 || len(mac) > MaxHWAddrLen {
-		return k, fmt.Errorf("%w: hardware address of %d bytes (want 1..%d)", ErrBadKey, len(mac), MaxHWAddrLen)
-	}
-	k.Len = uint8(len(mac))
+func macKey(mac []byte) (k dhcpMacKey, err error) {
+	k.Len, err = keyLen(mac, MaxHWAddrLen, "hardware address")
 	copy(k.Addr[:], mac)
-	return k, nil
+	return k, err
 }
 
-func cidKey(id []byte) (dhcpCidKey, error) {
-	var k dhcpCidKey
-	if len(id) == 0 || len(id) > MaxClientIDLen {
-		return k, fmt.Errorf("%w: client identifier of %d bytes (want 1..%d)", ErrBadKey, len(id), MaxClientIDLen)
-	}
-	k.Len = uint8(len(id))
+func cidKey(id []byte) (k dhcpCidKey, err error) {
+	k.Len, err = keyLen(id, MaxClientIDLen, "client identifier")
 	copy(k.Id[:], id)
-	return k, nil
+	return k, err
+}
+
+// keyLen checks the length of a drop-list identifier against its key's
+// array.
+func keyLen(id []byte, maxLen int, what string) (uint8, error) {
+	if len(id) == 0 || len(id) > maxLen {
+		return 0, fmt.Errorf("%w: %s of %d bytes (want 1..%d)", ErrBadKey, what, len(id), maxLen)
+	}
+	return uint8(len(id)), nil
 }
 
 // setOrDelete adds key (value 1) or removes it; removing an absent key is fine.
@@ -85,67 +86,75 @@ func setOrDelete(m *ebpf.Map, key any, add bool) error {
 	return nil
 }
 
-// DropMAC adds (drop=true) or removes a hardware address (the chaddr's hlen
-// bytes, 1..16; a 6-byte MAC for Ethernet) on the drop list.
-func (o *Objects) DropMAC(mac []byte, drop bool) error {
-	k, err := macKey(mac)
+// updateDropList adds id to the drop list m (drop=true) or removes it;
+// key makes the map key and checks the length.
+func updateDropList[K any](m *ebpf.Map, key func([]byte) (K, error), id []byte, drop bool, list string) error {
+	k, err := key(id)
 	if err != nil {
 		return err
 	}
-	if err := setOrDelete(o.objs.DropMac, &k, drop); err != nil {
-		return fmt.Errorf("update mac drop list for %x: %w", mac, err)
+	if err := setOrDelete(m, &k, drop); err != nil {
+		return fmt.Errorf("update %s drop list for %x: %w", list, id, err)
 	}
 	return nil
+}
+
+// DropMAC adds (drop=true) or removes a hardware address (the chaddr's hlen
+// bytes, 1..16; a 6-byte MAC for Ethernet) on the drop list.
+func (o *Objects) DropMAC(mac []byte, drop bool) error {
+	return updateDropList(o.objs.DropMac, macKey, mac, drop, "mac")
 }
 
 // DropClientID adds or removes a client identifier (the option 61 payload
 // including its type byte, 1..62 bytes) on the drop list.
 func (o *Objects) DropClientID(id []byte, drop bool) error {
-	k, err := cidKey(id)
-	if err != nil {
-		return err
-	}
-	if err := setOrDelete(o.objs.DropClientid, &k, drop); err != nil {
-		return fmt.Errorf("update client-id drop list for %x: %w", id, err)
-	}
-	return nil
+	return updateDropList(o.objs.DropClientid, cidKey, id, drop, "client-id")
 }
 
 // ListDropped returns the drop lists. Entries added or removed during the
 // call may or may not appear.
 func (o *Objects) ListDropped() (macs [][]byte, clientIDs [][]byte, err error) {
-	var (
-		mk dhcpMacKey
-		ck dhcpCidKey
-		v  uint8
-	)
-	it := o.objs.DropMac.Iterate()
-	for it.Next(&mk, &v) {
-		if int(mk.Len) <= MaxHWAddrLen {
-			macs = append(macs, append([]byte(nil), mk.Addr[:mk.Len]...))
-		}
+	macs, err = listDropList(o.objs.DropMac, "mac", func(k *dhcpMacKey) ([]byte, bool) {
+		return k.Addr[:min(k.Len, MaxHWAddrLen)], int(k.Len) <= MaxHWAddrLen
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	if err := it.Err(); err != nil {
-		return nil, nil, fmt.Errorf("iterate mac drop list: %w", err)
-	}
-	it = o.objs.DropClientid.Iterate()
-	for it.Next(&ck, &v) {
-		if int(ck.Len) <= MaxClientIDLen {
-			clientIDs = append(clientIDs, append([]byte(nil), ck.Id[:ck.Len]...))
-		}
-	}
-	if err := it.Err(); err != nil {
-		return nil, nil, fmt.Errorf("iterate client-id drop list: %w", err)
+	clientIDs, err = listDropList(o.objs.DropClientid, "client-id", func(k *dhcpCidKey) ([]byte, bool) {
+		return k.Id[:min(k.Len, MaxClientIDLen)], int(k.Len) <= MaxClientIDLen
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return macs, clientIDs, nil
+}
+
+// listDropList copies the identifiers of the drop list m; id reads one
+// from its key, false for a key whose length is out of range.
+func listDropList[K any](m *ebpf.Map, list string, id func(*K) ([]byte, bool)) ([][]byte, error) {
+	var (
+		k   K
+		v   uint8
+		out [][]byte
+	)
+	it := m.Iterate()
+	for it.Next(&k, &v) {
+		if b, ok := id(&k); ok {
+			out = append(out, append([]byte(nil), b...))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return nil, fmt.Errorf("iterate %s drop list: %w", list, err)
+	}
+	return out, nil
 }
 
 // SetOverload sets the overload level of a receive queue: 0 none, 1 shed
 // DHCPDISCOVER, 2 shed everything but renew/rebind (DHCPREQUEST with ciaddr
 // set and no server identifier).
 func (o *Objects) SetOverload(queue int, level uint32) error {
-	if queue < 0 || queue >= MaxQueues {
-		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
+	if err := checkQueue(queue); err != nil {
+		return err
 	}
 	if level > MaxOverloadLevel {
 		return fmt.Errorf("%w: overload level %d (want 0..%d)", ErrBadOption, level, MaxOverloadLevel)
@@ -186,8 +195,8 @@ func (o *Objects) SetScopes(served [256]bool) error {
 // RegisterXSK points a receive queue at an AF_XDP socket. The map holds its
 // own reference; closing the socket removes the entry.
 func (o *Objects) RegisterXSK(queue int, fd int) error {
-	if queue < 0 || queue >= MaxQueues {
-		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
+	if err := checkQueue(queue); err != nil {
+		return err
 	}
 	if fd < 0 {
 		return fmt.Errorf("%w: socket fd %d", ErrBadOption, fd)
@@ -201,11 +210,19 @@ func (o *Objects) RegisterXSK(queue int, fd int) error {
 // UnregisterXSK removes the socket of a receive queue; its packets then go to
 // the kernel stack. Removing an empty slot is not an error.
 func (o *Objects) UnregisterXSK(queue int) error {
-	if queue < 0 || queue >= MaxQueues {
-		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
+	if err := checkQueue(queue); err != nil {
+		return err
 	}
 	if err := o.objs.Xsks.Delete(uint32(queue)); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("unregister af_xdp socket for queue %d: %w", queue, err)
+	}
+	return nil
+}
+
+// checkQueue checks a receive queue number against the maps' size.
+func checkQueue(queue int) error {
+	if queue < 0 || queue >= MaxQueues {
+		return fmt.Errorf("%w: queue %d (want 0..%d)", ErrBadKey, queue, MaxQueues-1)
 	}
 	return nil
 }

@@ -98,7 +98,7 @@ func (d *daemon) registerCommands() {
 				"disabled-by": d.srv.Network.DisabledBy(),
 			},
 			"sockets":          map[string]any{"status": "ready"},
-			"insecure-control": exposedControl(cfg),
+			"insecure-control": control.Exposed(cfg.ControlSockets),
 		}
 		if d.ha != nil {
 			args["high-availability"] = d.ha.Status()

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
 	"xdhcp/fastpath/leasecache"
+	"xdhcp/fastpath/xdp"
 	"xdhcp/ha"
 	"xdhcp/internal/stats"
 	"xdhcp/lease/memfile"
@@ -49,9 +52,7 @@ type daemon struct {
 	xdpAllowed bool
 	ha         *ha.Service
 	haListener *ha.Listener
-	haTable    [256]bool  // under xdpMu
-	xdpMu      sync.Mutex // guards xdp against the drop-list commands
-	xdp        *xdpPath
+	xdp        *xdp.Datapath
 
 	mu        sync.Mutex // serializes reloads
 	reloaded  time.Time
@@ -153,19 +154,21 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	d.srv.Start(ctx)
+	d.xdp = xdp.New(xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
+		Stats: d.reg, HA: d.ha != nil, Log: log})
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	d.leaseCmds = leasecmd.New(d.srv, d.store)
 	d.leaseCmds.Register(d.ctl)
 	d.registerCommands()
-	d.registerDropCommands()
+	d.xdp.RegisterCommands(d.ctl)
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
 	}
 	if d.ha != nil {
 		d.ha.RegisterCommands(d.ctl)
 		d.ha.RegisterMetrics(d.metrics)
-		d.ha.OnScopesChanged(d.setHAScopes)
+		d.ha.OnScopesChanged(d.xdp.SetScopes)
 	}
 	// The packet path comes up before the control channel, so that a
 	// control socket that answers means a server that serves.
@@ -205,8 +208,11 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 	ctx, cancel := context.WithCancel(d.ctx)
 	d.lisCancel = cancel
 	if cfg.XDHCP.XDP.Mode != "off" && d.xdpAllowed {
-		if ifaces, err = d.startXDP(ctx, cfg, ifaces); err != nil {
+		if ifaces, err = d.xdp.Start(ctx, cfg, ifaces); err != nil {
 			return err
+		}
+		if n := d.xdp.Workers(); n > 0 {
+			ensureProcs(n+1, d.log)
 		}
 	}
 	var opened []*fastpath.SocketListener
@@ -224,7 +230,7 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 		}
 		opened = append(opened, l)
 	}
-	if len(opened) == 0 && (d.xdp == nil || len(d.xdp.workers) == 0) {
+	if len(opened) == 0 && d.xdp.Workers() == 0 {
 		return errors.New("no interface could be opened for DHCP (check interfaces-config and that each interface has an IPv4 address)")
 	}
 	for _, l := range opened {
@@ -248,20 +254,25 @@ func (d *daemon) stopListeners() {
 	d.lisWG.Wait()
 	d.listeners = nil
 	if d.xdp != nil {
-		if err := d.xdp.close(); err != nil {
+		if err := d.xdp.Stop(); err != nil {
 			d.log.Warn("close XDP path", "err", err)
 		}
-		d.xdpMu.Lock()
-		d.xdp = nil
-		d.xdpMu.Unlock()
 	}
 }
 
-// xdpPath returns the running XDP path, nil in socket mode.
-func (d *daemon) xdpPath() *xdpPath {
-	d.xdpMu.Lock()
-	defer d.xdpMu.Unlock()
-	return d.xdp
+// ensureProcs raises GOMAXPROCS to n unless the operator set it. Go sizes
+// it from the CPUs the process may use, so a server confined to one core
+// (taskset) runs one P: the fast-path worker and the slow path's workers
+// then take turns at Go's 10 ms time slice, and packets pile up in the RX
+// ring and the parking lot meanwhile, which sheds DISCOVERs at a fraction of
+// capacity. With a P each the kernel interleaves their threads instead,
+// and a worker woken by a packet runs at once.
+func ensureProcs(n int, log *slog.Logger) {
+	if os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) >= n {
+		return
+	}
+	log.Info("GOMAXPROCS raised: each fast-path worker and the slow path get a P", "from", runtime.GOMAXPROCS(0), "to", n)
+	runtime.GOMAXPROCS(n)
 }
 
 // resolveInterfaces expands "*" to every up, non-loopback interface with
@@ -331,9 +342,7 @@ func (d *daemon) reload(cfg *config.Config) error {
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
 	}
-	if d.xdp != nil {
-		d.xdp.syncDrops(cfg)
-	}
+	d.xdp.ApplyConfig(cfg)
 	if !reflect.DeepEqual(cfg.Interfaces, old.Interfaces) || cfg.XDHCP.XDP != old.XDHCP.XDP || cfg.XDHCP.RateLimit != old.XDHCP.RateLimit {
 		d.stopListeners()
 		if err := d.startListeners(cfg); err != nil {

@@ -177,7 +177,7 @@ func unpinAtEnd(t testing.TB, e *e2eEnv) {
 	if err := syscall.Stat(e.srv.Path(), &st); err != nil {
 		t.Fatalf("stat server namespace: %v", err)
 	}
-	// The directory is netns-<inode>-<cookie> (pinDir).
+	// The directory is netns-<inode>-<cookie> (see fastpath/xdp).
 	pattern := fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d-*", st.Ino)
 	t.Cleanup(func() {
 		dirs, _ := filepath.Glob(pattern)

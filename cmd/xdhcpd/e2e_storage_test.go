@@ -23,6 +23,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"golang.org/x/sys/unix"
 
+	"xdhcp/internal/caps"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
@@ -31,7 +32,7 @@ import (
 // devices.
 func needSysAdmin(t *testing.T) {
 	t.Helper()
-	lab.SkipWithoutCaps(t, "storage fault tests need CAP_SYS_ADMIN (mount, block devices)", unix.CAP_SYS_ADMIN)
+	lab.SkipWithoutCaps(t, "storage fault tests need CAP_SYS_ADMIN (mount, block devices)", caps.SysAdmin)
 }
 
 // tryDORA runs one DORA for m with short timeouts and reports the ACKed

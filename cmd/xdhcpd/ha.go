@@ -35,20 +35,3 @@ func (h haScopes) Accept(subnetID uint32, msgType uint8, key []byte) (string, bo
 func (h haScopes) Observe(secs uint16, key []byte, msgType uint8) {
 	h.svc.ObserveQuery(secs, key, msgType)
 }
-
-// setHAScopes remembers the table of RFC 3074 hash values whose queries
-// must reach user space and writes it into every XDP program instance.
-func (d *daemon) setHAScopes(served [256]bool) {
-	d.xdpMu.Lock()
-	d.haTable = served
-	x := d.xdp
-	d.xdpMu.Unlock()
-	if x == nil {
-		return
-	}
-	for _, o := range x.instances() {
-		if err := o.SetScopes(served); err != nil {
-			d.log.Warn("write HA scopes to XDP", "err", err)
-		}
-	}
-}

@@ -7,18 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
-	"net/netip"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/control"
+	"xdhcp/internal/logging"
+	"xdhcp/internal/profiling"
 )
 
 // version is the xdhcp release; the Kea version it follows is in versionText.
@@ -65,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := newLogger(cfg, *debug, stderr)
+	log, closeLog, err := logging.New(cfg.Loggers, *debug, stderr)
 	if err != nil {
 		return err
 	}
@@ -82,11 +79,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	warnExposedControl(cfg, log)
 	if *pprofAddr != "" {
-		stop, err := servePprof(*pprofAddr, log)
+		p, err := profiling.Serve(ctx, *pprofAddr, log)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer p.Close()
 	}
 	// SIGHUP is caught from before the control channel answers: a reload
 	// asked for during start-up waits instead of killing the process.
@@ -113,29 +110,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-// servePprof serves the runtime profiles on addr until stop is called. It
-// is opt-in and has no authentication: bind it to a loopback address.
-func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listener %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("pprof listener stopped", "err", err)
-		}
-	}()
-	log.Info("pprof listening", "addr", ln.Addr().String())
-	return func() { srv.Close() }, nil
-}
-
 // loadConfig reads path, or the embedded default when path is empty.
 func loadConfig(path string) (*config.Config, error) {
 	if path == "" {
@@ -144,74 +118,13 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// newLogger builds the logger from the first "kea-dhcp4" logger entry:
-// severity and one output (stdout, stderr, or a file).
-func newLogger(cfg *config.Config, debug bool, stderr io.Writer) (*slog.Logger, func(), error) {
-	level := slog.LevelInfo
-	var out io.Writer = stderr
-	closeFn := func() {}
-	for _, l := range cfg.Loggers {
-		if !strings.HasPrefix(l.Name, "kea-dhcp4") {
-			continue
-		}
-		switch strings.ToUpper(l.Severity) {
-		case "DEBUG":
-			level = slog.LevelDebug
-		case "WARN":
-			level = slog.LevelWarn
-		case "ERROR", "FATAL":
-			level = slog.LevelError
-		case "NONE":
-			level = slog.LevelError + 4
-		}
-		if len(l.Outputs) > 0 {
-			switch o := l.Outputs[0]; o {
-			case "stdout":
-				out = os.Stdout
-			case "stderr", "syslog":
-				out = stderr
-			default:
-				f, err := os.OpenFile(o, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
-				if err != nil {
-					return nil, nil, fmt.Errorf("open log output %s: %w", o, err)
-				}
-				out = f
-				closeFn = func() { f.Close() }
-			}
-		}
-		break
-	}
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})), closeFn, nil
-}
-
-var errShutdown = errors.New("shutdown requested")
-
 // uptime helper for status-get.
 func secondsSince(t time.Time) int64 { return int64(time.Since(t).Seconds()) }
 
 // warnExposedControl warns about control listeners reachable from the
-// network without TLS or authentication: Kea configurations do this, so it
-// works, but an operator should know.
+// network without TLS or authentication (control.Exposed).
 func warnExposedControl(cfg *config.Config, log *slog.Logger) {
-	for _, a := range exposedControl(cfg) {
+	for _, a := range control.Exposed(cfg.ControlSockets) {
 		log.Warn("control channel listens on a non-loopback address without TLS and authentication", "listener", a)
 	}
-}
-
-func exposedControl(cfg *config.Config) []string {
-	var out []string
-	for _, s := range cfg.ControlSockets {
-		if s.Type == "unix" || s.Auth != nil || s.Type == "https" {
-			continue
-		}
-		ip, err := netip.ParseAddr(s.Address)
-		if err == nil && ip.IsLoopback() {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s://%s", s.Type, net.JoinHostPort(s.Address, strconv.Itoa(s.Port))))
-	}
-	return out
 }

@@ -5,24 +5,18 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"strings"
 	"testing"
+
+	"xdhcp/internal/caps"
 
 	"golang.org/x/sys/unix"
 )
-
-// capNames are the capabilities the tests ask for, by name for messages.
-var capNames = map[uint]string{
-	unix.CAP_SYS_ADMIN: "CAP_SYS_ADMIN",
-	unix.CAP_NET_ADMIN: "CAP_NET_ADMIN",
-	unix.CAP_BPF:       "CAP_BPF",
-}
 
 // Available reports whether this process can create network namespaces and
 // configure them: it needs CAP_SYS_ADMIN (for setns, unshare and the bind
 // mount) and CAP_NET_ADMIN. It returns nil or the reason why not.
 func Available() error {
-	if err := HasCaps(unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN); err != nil {
+	if err := HasCaps(caps.SysAdmin, caps.NetAdmin); err != nil {
 		return err
 	}
 	// Capabilities are not enough inside some containers (seccomp, a
@@ -47,20 +41,16 @@ func Available() error {
 	return nil
 }
 
-// HasCaps returns nil when every capability (unix.CAP_*) is in the
-// process's effective set, else an error naming the first one missing.
-func HasCaps(caps ...uint) error {
-	eff, err := effectiveCaps()
+// HasCaps returns nil when every capability is in the process's
+// effective set, else an error naming the first one missing.
+func HasCaps(want ...caps.Cap) error {
+	eff, err := caps.Effective()
 	if err != nil {
 		return err
 	}
-	for _, c := range caps {
-		if eff&(1<<c) == 0 {
-			name := capNames[c]
-			if name == "" {
-				name = fmt.Sprintf("capability %d", c)
-			}
-			return fmt.Errorf("missing %s (run as root)", name)
+	for _, c := range want {
+		if !eff.Has(c) {
+			return fmt.Errorf("missing %s (run as root)", c)
 		}
 	}
 	return nil
@@ -70,31 +60,13 @@ func HasCaps(caps ...uint) error {
 // attach them to interfaces: CAP_BPF, or CAP_SYS_ADMIN which also allows
 // it, and CAP_NET_ADMIN. It returns nil or the reason why not.
 func BPFAvailable() error {
-	if err := HasCaps(unix.CAP_NET_ADMIN); err != nil {
+	if err := HasCaps(caps.NetAdmin); err != nil {
 		return err
 	}
-	if HasCaps(unix.CAP_BPF) != nil && HasCaps(unix.CAP_SYS_ADMIN) != nil {
+	if HasCaps(caps.BPF) != nil && HasCaps(caps.SysAdmin) != nil {
 		return errors.New("missing CAP_BPF (or CAP_SYS_ADMIN) to load BPF programs (run as root)")
 	}
 	return nil
-}
-
-// effectiveCaps reads CapEff from /proc/self/status.
-func effectiveCaps() (uint64, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0, fmt.Errorf("read capabilities: %w", err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			var caps uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &caps); err != nil {
-				return 0, fmt.Errorf("parse CapEff %q: %w", v, err)
-			}
-			return caps, nil
-		}
-	}
-	return 0, errors.New("no CapEff in /proc/self/status")
 }
 
 // SkipIfUnavailable skips t, saying why, when Available fails.
@@ -116,10 +88,10 @@ func SkipWithoutBPF(t testing.TB) {
 }
 
 // SkipWithoutCaps skips t, saying why (what for), unless the process has
-// every capability given (unix.CAP_*).
-func SkipWithoutCaps(t testing.TB, why string, caps ...uint) {
+// every capability given.
+func SkipWithoutCaps(t testing.TB, why string, want ...caps.Cap) {
 	t.Helper()
-	if err := HasCaps(caps...); err != nil {
+	if err := HasCaps(want...); err != nil {
 		t.Skipf("%s: %v", why, err)
 	}
 }

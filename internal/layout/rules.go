@@ -9,7 +9,7 @@ import (
 // A Rule says what the packages matching Pkg may import of the module.
 // Patterns are module-relative import paths; "x/..." matches x and every
 // package below it, anything else matches exactly. When several rules
-// match a package, the one with the longest Pkg pattern decides.
+// match a package, the most specific Pkg pattern decides.
 type Rule struct {
 	Pkg string
 	May []string
@@ -27,6 +27,8 @@ var Rules = []Rule{
 		Why: "the engine sees packets through handoff and leases through the lease.Store interface: no transport, no command channel, no HA, no concrete store"},
 	{Pkg: "fastpath/...", May: []string{"fastpath/...", "handoff", "bpf", "config/...", "internal/stats"},
 		Why: "transports hand packets to an engine through handoff and never import one"},
+	{Pkg: "fastpath/xdp", May: []string{"fastpath/...", "handoff", "bpf", "config/...", "internal/stats", "internal/caps", "control", "lease/leasejson"},
+		Why: "the XDP lifecycle also answers its drop-list commands (Kea's identifier spellings) and says which capabilities it lacks"},
 	{Pkg: "ha/...", May: []string{"ha/...", "config/...", "lease/...", "control/...", "slowpath", "internal/stats"},
 		Why: "HA plugs into the engine from the edge"},
 	{Pkg: "ha/lbhash", Why: "the RFC 3074 hash is a leaf shared with the XDP program's tests"},
@@ -34,7 +36,10 @@ var Rules = []Rule{
 		Why: "the command channel plugs into the engine from the edge"},
 	{Pkg: "control/client", Why: "one Kea command client for HA, xdhcpctl, the bench and the tests"},
 	{Pkg: "internal/stats", Why: "Kea's statistics registry is a leaf"},
-	{Pkg: "internal/lab", Why: "namespace labs for tests and the bench"},
+	{Pkg: "internal/caps", Why: "the process's capabilities, read once for the daemon and the tests"},
+	{Pkg: "internal/logging", May: []string{"config"}, Why: "the logger Kea's loggers configuration describes"},
+	{Pkg: "internal/profiling", Why: "the opt-in pprof listener"},
+	{Pkg: "internal/lab", May: []string{"internal/caps"}, Why: "namespace labs for tests and the bench"},
 	{Pkg: "internal/testpki", Why: "test certificates"},
 	{Pkg: "internal/testlog", Why: "loggers and buffers for tests"},
 	{Pkg: "internal/testframe", May: []string{"handoff", "fastpath/frame"}, Why: "canned request frames for tests"},
@@ -57,11 +62,20 @@ func match(pattern, p string) bool {
 	return p == pattern
 }
 
+// specificity orders patterns: a longer base is more specific, and an
+// exact pattern more than the subtree of the same base.
+func specificity(pattern string) int {
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return 2 * len(base)
+	}
+	return 2*len(pattern) + 1
+}
+
 // ruleFor returns the most specific rule matching pkg.
 func ruleFor(rules []Rule, pkg string) (Rule, bool) {
 	best, found := Rule{}, false
 	for _, r := range rules {
-		if match(r.Pkg, pkg) && (!found || len(r.Pkg) > len(best.Pkg)) {
+		if match(r.Pkg, pkg) && (!found || specificity(r.Pkg) > specificity(best.Pkg)) {
 			best, found = r, true
 		}
 	}

@@ -1,0 +1,428 @@
+// Package xdp is the XDP front end of the server as one owner: it loads
+// the XDP program, attaches it to every served interface (through links
+// pinned per network namespace, so that a restart or an upgrade never
+// leaves an interface without a program), opens one AF_XDP socket and
+// fast-path worker per receive queue, keeps the drop list in step with the
+// configuration, writes the HA scope table, and exports its counters and
+// drop-list commands.
+package xdp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/cilium/ebpf/link"
+
+	"xdhcp/bpf"
+	"xdhcp/config"
+	"xdhcp/fastpath"
+	"xdhcp/fastpath/leasecache"
+	"xdhcp/fastpath/xsk"
+	"xdhcp/handoff"
+	"xdhcp/internal/stats"
+)
+
+// Deps are what the data path serves with.
+type Deps struct {
+	// Handler gets every request the lease cache does not answer.
+	Handler handoff.Handler
+	// Cache answers renewals in the workers; nil sends all to Handler.
+	Cache *leasecache.Cache
+	// Service gates the cached answers (nil: always enabled).
+	Service fastpath.Service
+	// Load is the slow path's parking-lot occupancy, which drives the
+	// XDP overload level (nil: no shedding).
+	Load fastpath.Occupancy
+	// Stats receives the XDP, worker and socket counters at each Start
+	// that serves; nil registers none.
+	Stats *stats.Registry
+	// HA turns on the program's HA scope filter: until SetScopes says
+	// otherwise, every HA-type query is dropped.
+	HA  bool
+	Log *slog.Logger
+}
+
+// Datapath is the XDP front end of one daemon. It is created once and
+// started and stopped with the daemon's listeners (a reload that changes
+// the interfaces stops and starts it again); the HA scope table and the
+// control commands outlive those restarts. Its methods are safe for
+// concurrent use.
+type Datapath struct {
+	deps Deps
+	// log is the component's logger, which the loader, the sockets and
+	// the workers log through; base is the daemon's, for what it says
+	// about its interfaces.
+	log, base *slog.Logger
+
+	mu     sync.Mutex // guards att and scopes, and the maps against Stop
+	att    *attachment
+	scopes [256]bool
+}
+
+// attachment is one Start's worth of state: the program instances, their
+// sockets and workers, and the lock on the pin directory.
+type attachment struct {
+	log, base *slog.Logger
+	// ifaces each have their own program instance: the XSKMAP is indexed
+	// by queue, and queue numbers repeat across interfaces. The drop lists,
+	// rate buckets and counters are pinned by name, so with pinning every
+	// instance shares them.
+	ifaces  []*iface
+	pins    *pinDir // nil without pinning
+	workers []*fastpath.Worker
+	// configDrops are the drop-list entries that come from reservations,
+	// so that a reload removes the ones the configuration no longer has.
+	configDrops map[string]bool
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+}
+
+type iface struct {
+	objs  *bpf.Objects
+	link  link.Link
+	socks []*xsk.Socket
+}
+
+// New returns a stopped data path.
+func New(deps Deps) *Datapath {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Datapath{deps: deps, base: deps.Log, log: deps.Log.With("component", "xdp")}
+}
+
+// Start loads the program and serves every interface it can attach to,
+// with one worker per receive queue running until ctx ends or Stop. The
+// interfaces it could not take are returned for socket mode: all of them
+// when no worker could start. Another daemon holding this namespace's pin
+// directory is an error (ErrPinsInUse).
+func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []config.InterfaceSpec) (rest []config.InterfaceSpec, err error) {
+	mode, err := ParseMode(cfg.XDHCP.XDP.Mode)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Stop(); err != nil {
+		d.log.Warn("close the previous XDP path", "err", err)
+	}
+	x := &attachment{log: d.log, base: d.base, configDrops: map[string]bool{}}
+	if x.pins, err = openPins(cfg.XDHCP.XDP.BPFFS, d.base); err != nil {
+		return nil, fmt.Errorf("xdp: %w", err)
+	}
+	for _, spec := range ifaces {
+		toSocket, err := d.attach(x, cfg, spec, mode)
+		if err != nil {
+			return nil, errors.Join(err, x.close())
+		}
+		if toSocket {
+			rest = append(rest, spec)
+		}
+	}
+	if len(x.workers) == 0 {
+		if err := x.close(); err != nil {
+			d.log.Warn("close the XDP path", "err", err)
+		}
+		return ifaces, nil
+	}
+	x.run(ctx)
+	d.mu.Lock()
+	d.att = x
+	table := d.scopes
+	d.mu.Unlock()
+	if d.deps.HA {
+		d.SetScopes(table) // a change while the instances were loading
+	}
+	d.mu.Lock()
+	x.syncDrops(cfg)
+	d.mu.Unlock()
+	if d.deps.Stats != nil {
+		x.registerStats(d.deps.Stats)
+	}
+	return rest, nil
+}
+
+// attach loads a program instance for spec, attaches it to the interface
+// and opens a socket and a worker for each of its receive queues, adding
+// them to x. toSocket says that the program could not be loaded or
+// attached, so the interface is left to socket mode; an interface that
+// is missing or has no IPv4 address is neither (it is logged and not
+// served). An error ends the whole start.
+func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.InterfaceSpec, mode bpf.Mode) (toSocket bool, err error) {
+	ifc, err := net.InterfaceByName(spec.Name)
+	if err != nil {
+		d.base.Error("interface not found", "iface", spec.Name, "err", err)
+		return false, nil
+	}
+	addr := spec.Addr
+	if !addr.IsValid() {
+		addr = firstIPv4(ifc)
+	}
+	if !addr.IsValid() {
+		d.base.Error("interface has no IPv4 address to serve from", "iface", spec.Name)
+		return false, nil
+	}
+	pinPath := ""
+	if x.pins != nil {
+		pinPath = x.pins.path
+	}
+	objs, err := bpf.Load(bpf.Options{
+		RateLimit: cfg.XDHCP.RateLimit.Rate,
+		Burst:     cfg.XDHCP.RateLimit.Burst,
+		HAEnabled: d.deps.HA,
+		PinDir:    pinPath,
+		Logger:    d.log,
+	})
+	if err != nil {
+		d.base.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
+		return true, nil
+	}
+	if d.deps.HA {
+		// The scope table must be in place before the program sees a
+		// packet, or it drops every HA-type query.
+		d.mu.Lock()
+		table := d.scopes
+		d.mu.Unlock()
+		if err := objs.SetScopes(table); err != nil {
+			objs.Close()
+			return false, fmt.Errorf("write HA scopes: %w", err)
+		}
+	}
+	l, err := objs.Attach(ifc.Index, mode)
+	if err != nil {
+		objs.Close()
+		d.base.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
+		return true, nil
+	}
+	xi := &iface{objs: objs, link: l}
+	x.ifaces = append(x.ifaces, xi)
+	var mac [6]byte
+	copy(mac[:], ifc.HardwareAddr)
+	cpus := runtime.NumCPU()
+	for q := 0; q < rxQueues(spec.Name); q++ {
+		s, err := xsk.Open(xsk.Options{Ifindex: ifc.Index, Queue: q, ZeroCopy: cfg.XDHCP.XDP.ZeroCopy, Logger: d.log,
+			NumFrames: xskFrames, RxSize: xskFrames / 2, FillSize: xskFrames / 2})
+		if err != nil {
+			d.base.Error("AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+			continue
+		}
+		if err := objs.RegisterXSK(q, s.FD()); err != nil {
+			s.Close()
+			d.base.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
+			continue
+		}
+		// Pinning spreads the queues' workers over the CPUs; on one CPU
+		// (a server confined by taskset) it would only lock the worker
+		// to a thread and add a thread switch to every hand-off.
+		cpu := q % cpus
+		if cpus == 1 {
+			cpu = -1
+		}
+		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
+			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
+			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs,
+			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
+		})
+		if err != nil {
+			s.Close()
+			return false, err
+		}
+		xi.socks = append(xi.socks, s)
+		x.workers = append(x.workers, w)
+		d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
+	}
+	return false, nil
+}
+
+// Workers is the number of fast-path workers serving (0 when stopped).
+func (d *Datapath) Workers() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.att == nil {
+		return 0
+	}
+	return len(d.att.workers)
+}
+
+// Stop stops the workers, waits for them, and releases the sockets, the
+// program instances and the pin directory's lock. Pinned links stay
+// attached: their program keeps dropping what the drop list says and
+// passes the rest to the stack until the next start registers new sockets.
+// Stopping a stopped data path does nothing.
+func (d *Datapath) Stop() error {
+	d.mu.Lock()
+	x := d.att
+	d.att = nil
+	d.mu.Unlock()
+	if x == nil {
+		return nil
+	}
+	x.cancel()
+	x.wg.Wait()
+	return x.close()
+}
+
+// Close stops the data path for good (the same as Stop; the name says
+// who owns it).
+func (d *Datapath) Close() error { return d.Stop() }
+
+// ApplyConfig puts every reservation whose classes contain DROP on the
+// drop list, and takes off those a previous configuration put there. A
+// stopped data path ignores it.
+func (d *Datapath) ApplyConfig(cfg *config.Config) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.att != nil {
+		d.att.syncDrops(cfg)
+	}
+}
+
+// SetScopes remembers the table of RFC 3074 hash values whose queries
+// must reach user space and writes it into every program instance; a
+// later Start writes it before attaching.
+func (d *Datapath) SetScopes(served [256]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.scopes = served
+	if d.att == nil {
+		return
+	}
+	for _, o := range d.att.instances() {
+		if err := o.SetScopes(served); err != nil {
+			d.base.Warn("write HA scopes to XDP", "err", err)
+		}
+	}
+}
+
+// run starts the workers on a context Stop cancels.
+func (x *attachment) run(ctx context.Context) {
+	ctx, x.cancel = context.WithCancel(ctx)
+	for _, w := range x.workers {
+		x.wg.Add(1)
+		go func() {
+			defer x.wg.Done()
+			if err := w.Run(ctx); err != nil {
+				x.base.Error("fastpath worker stopped", "err", err)
+			}
+		}()
+	}
+}
+
+// instances are the program instances whose maps differ: all of them
+// without pinning, the first one with it (the pinned maps are shared).
+func (x *attachment) instances() []*bpf.Objects {
+	var out []*bpf.Objects
+	for _, xi := range x.ifaces {
+		out = append(out, xi.objs)
+		if x.pins != nil {
+			break
+		}
+	}
+	return out
+}
+
+// close releases the sockets, the program instances and the pin lock.
+func (x *attachment) close() error {
+	var errs []error
+	for _, xi := range x.ifaces {
+		for q, s := range xi.socks {
+			_ = xi.objs.UnregisterXSK(q)
+			errs = append(errs, s.Close())
+		}
+		errs = append(errs, xi.link.Close(), xi.objs.Close())
+	}
+	x.ifaces = nil
+	errs = append(errs, x.pins.Close())
+	return errors.Join(errs...)
+}
+
+// syncDrops puts every reservation whose classes contain DROP on the drop
+// list, and takes off those a previous configuration put there.
+func (x *attachment) syncDrops(cfg *config.Config) {
+	want := dropKeys(cfg)
+	set := func(k string, on bool) error {
+		var errs []error
+		for _, o := range x.instances() {
+			if k[0] == 'h' {
+				errs = append(errs, o.DropMAC([]byte(k[1:]), on))
+			} else {
+				errs = append(errs, o.DropClientID([]byte(k[1:]), on))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for k := range x.configDrops {
+		if !want[k] {
+			if err := set(k, false); err != nil {
+				x.log.Warn("remove drop-list entry", "err", err)
+			}
+		}
+	}
+	for k := range want {
+		if err := set(k, true); err != nil {
+			x.log.Warn("add drop-list entry", "err", err)
+		}
+	}
+	x.configDrops = want
+}
+
+// dropKeys are the drop-list entries the configuration's DROP
+// reservations ask for: "h" and the hardware address, or "c" and the
+// client identifier.
+func dropKeys(cfg *config.Config) map[string]bool {
+	want := map[string]bool{}
+	add := func(r *config.Reservation) {
+		for _, c := range r.ClientClasses {
+			if c != "DROP" {
+				continue
+			}
+			switch {
+			case len(r.HWAddr) > 0:
+				want["h"+string(r.HWAddr)] = true
+			case len(r.ClientID) > 0:
+				want["c"+string(r.ClientID)] = true
+			}
+		}
+	}
+	for _, r := range cfg.Reservations {
+		add(r)
+	}
+	for _, sn := range cfg.Subnets {
+		for _, r := range sn.Reservations {
+			add(r)
+		}
+	}
+	return want
+}
+
+// rxQueues counts an interface's receive queues.
+func rxQueues(name string) int {
+	m, _ := filepath.Glob(filepath.Join("/sys/class/net", name, "queues", "rx-*"))
+	return max(len(m), 1)
+}
+
+func firstIPv4(ifc *net.Interface) netip.Addr {
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if v4 := n.IP.To4(); v4 != nil {
+				return netip.AddrFrom4([4]byte(v4))
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// xskFrames is the UMEM size of each AF_XDP socket (2 KiB frames, so
+// 32 MiB), half of it in the fill and RX rings: 8192 frames hold 55 ms of
+// packets at 150,000/s. The worker shares its core with the slow path and
+// the garbage collector, and when it is off the CPU longer than the fill
+// ring lasts the kernel drops packets unseen (xsk rx_dropped, fill ring
+// empty), renewals as much as the new clients that XDP would shed; the
+// default 2048 (13 ms) lost a tenth of the frames at 10x overload.
+const xskFrames = 16384
