@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+
+	"xdhcp/config/optiondef"
 )
 
 // maxDepth bounds nesting (parentheses, not, function calls) so that a
@@ -337,6 +339,18 @@ func (p *parser) parseWord(t token) (*node, error) {
 	return nil, errAt(t.pos, "unknown name '%s'", clip(t.text))
 }
 
+// optionCode resolves option[name]: Kea's standard DHCPv4 names first,
+// then the configuration's option-def names (through CompileWithNames).
+func (p *parser) optionCode(name string) (uint8, bool) {
+	if d := optiondef.ByName(name); d != nil {
+		return d.Code, true
+	}
+	if p.names != nil {
+		return p.names(name)
+	}
+	return 0, false
+}
+
 // parseOption parses option[code].repr or relay4[code].repr.
 func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	if _, err := p.expect(tLBracket); err != nil {
@@ -352,10 +366,7 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 		}
 		code = uint8(v)
 	case c.kind == tIdent && !relay:
-		v, ok := stdOptionCode(c.text)
-		if !ok && p.names != nil {
-			v, ok = p.names(c.text)
-		}
+		v, ok := p.optionCode(c.text)
 		if !ok {
 			return nil, errAt(c.pos, "option '%s' is not defined", clip(c.text))
 		}
