@@ -1166,6 +1166,13 @@ func (g *Generator) fullCheck(payload []byte, v *replyView) bool {
 		return false
 	}
 	yi, _ := netip.AddrFromSlice(d.YourIPAddr.To4())
+	gi, _ := netip.AddrFromSlice(d.GatewayIPAddr.To4())
+	if !v.inPlace && len(d.ClientHWAddr) >= 6 {
+		// The in-place view could not read this reply at all: the full
+		// decoder's reading is the only one.
+		v.op, v.xid, v.chaddr = byte(d.OpCode), be32([4]byte(d.TransactionID)), [6]byte(d.ClientHWAddr[:6])
+		v.yiaddr, v.giaddr = yi.Unmap().As4(), gi.Unmap().As4()
+	}
 	if byte(d.OpCode) != v.op || [4]byte(d.TransactionID) != be32b(v.xid) || yi.Unmap().As4() != v.yiaddr ||
 		len(d.ClientHWAddr) < 6 || [6]byte(d.ClientHWAddr[:6]) != v.chaddr {
 		g.wrong(wrDecoderMismatch)

@@ -62,21 +62,21 @@ const Magic = 0x63825363
 
 // Option codes the view tracks or treats specially.
 const (
-	OptPad           = 0
-	OptHostName      = 12
-	OptRequestedIP   = 50
-	OptLeaseTime     = 51
-	OptOverload      = 52
-	OptMessageType   = 53
-	OptServerID      = 54
-	OptParamRequest  = 55
-	OptMaxMsgSize    = 57
-	OptVendorClass   = 60
-	OptClientID      = 61
-	OptUserClass     = 77
-	OptRelayAgent    = 82
-	OptEnd           = 255
-	numTrackedOption = 11
+	OptPad          = 0
+	OptHostName     = 12
+	OptRequestedIP  = 50
+	OptLeaseTime    = 51
+	OptOverload     = 52
+	OptMessageType  = 53
+	OptServerID     = 54
+	OptParamRequest = 55
+	OptMaxMsgSize   = 57
+	OptRenewalTime  = 58
+	OptVendorClass  = 60
+	OptClientID     = 61
+	OptUserClass    = 77
+	OptRelayAgent   = 82
+	OptEnd          = 255
 )
 
 // Message types (option 53).
@@ -91,41 +91,30 @@ const (
 	MsgInform   = 8
 )
 
-// slot maps a tracked option code to its index in View.opt, or -1. A switch
-// rather than a lookup table keeps the package free of mutable globals.
-func slot(code uint8) int {
+// tracked reports whether the view records option code.
+func tracked(code uint8) bool {
 	switch code {
-	case OptMessageType:
-		return 0
-	case OptRequestedIP:
-		return 1
-	case OptServerID:
-		return 2
-	case OptClientID:
-		return 3
-	case OptParamRequest:
-		return 4
-	case OptRelayAgent:
-		return 5
-	case OptHostName:
-		return 6
-	case OptLeaseTime:
-		return 7
-	case OptMaxMsgSize:
-		return 8
-	case OptVendorClass:
-		return 9
-	case OptUserClass:
-		return 10
+	case OptMessageType, OptRequestedIP, OptServerID, OptClientID, OptParamRequest, OptRelayAgent,
+		OptHostName, OptLeaseTime, OptMaxMsgSize, OptRenewalTime, OptVendorClass, OptUserClass:
+		return true
 	}
-	return -1
+	return false
 }
+
+// optSlots sizes View.opt, which holds tracked option code c at index
+// c%optSlots: the tracked codes are distinct modulo 18 (a test checks it).
+// The lookup is then a division by a constant and a compare, small enough
+// for Option to be inlined into the per-packet code, where a switch over
+// the codes was not.
+const optSlots = 18
 
 // optRef locates one option's data in the message. off is the offset of the
 // first data byte; 0 means absent (no option data can start before MinLen).
+// code tells a tracked option from an untracked one with the same slot.
 type optRef struct {
-	off uint16
-	len uint8
+	off  uint16
+	len  uint8
+	code uint8
 }
 
 // View is a parsed DHCPv4 message. It refers to the buffer given to Parse,
@@ -133,10 +122,13 @@ type optRef struct {
 // a View can be reused for any number of Parse calls.
 type View struct {
 	b   []byte
-	opt [numTrackedOption]optRef
+	opt [optSlots]optRef
 	// fp is the fingerprint, computed while the options are walked so
 	// that Fingerprint costs nothing.
 	fp uint64
+	// ended says the options stopped at an End option rather than at the
+	// end of the message.
+	ended bool
 }
 
 // FNV-1a, 64-bit (fixed parameters: the fingerprint must be the same in the
@@ -173,7 +165,14 @@ func inFingerprint(code uint8) bool {
 // cookie and the options up to End or the end of b (a missing End is
 // tolerated, as Kea does; bytes after End are padding). On error v is empty
 // and must not be used until the next successful Parse.
-func (v *View) Parse(b []byte) error {
+func (v *View) Parse(b []byte) error { return v.parse(b, true) }
+
+// ParseNoFingerprint is Parse without computing the fingerprint (Fingerprint
+// then returns 0), for readers that only want the fields and options: hashing
+// the options costs more than walking them.
+func (v *View) ParseNoFingerprint(b []byte) error { return v.parse(b, false) }
+
+func (v *View) parse(b []byte, fingerprint bool) error {
 	*v = View{}
 	if len(b) < MinLen {
 		return ErrShort
@@ -185,11 +184,14 @@ func (v *View) Parse(b []byte) error {
 		// Offsets are 16 bits; no DHCP message over UDP is this long.
 		return ErrTruncated
 	}
-	h := uint64(fnvOffset)
-	h = fnvByte(h, b[offHType])
-	h = fnvByte(h, b[offHLen])
-	h = fnvBytes(h, b[offChaddr:offChaddr+chaddrLen(b[offHLen])])
-	h = fnvBytes(h, b[offGiaddr:offGiaddr+4])
+	var h uint64
+	if fingerprint {
+		h = fnvOffset
+		h = fnvByte(h, b[offHType])
+		h = fnvByte(h, b[offHLen])
+		h = fnvBytes(h, b[offChaddr:offChaddr+chaddrLen(b[offHLen])])
+		h = fnvBytes(h, b[offGiaddr:offGiaddr+4])
+	}
 
 	var seen [4]uint64 // one bit per option code, for duplicates
 	i := MinLen
@@ -200,6 +202,7 @@ func (v *View) Parse(b []byte) error {
 			continue
 		}
 		if code == OptEnd {
+			v.ended = true
 			break
 		}
 		if i+1 >= len(b) {
@@ -221,10 +224,10 @@ func (v *View) Parse(b []byte) error {
 			*v = View{}
 			return ErrOverload
 		}
-		if s := slot(code); s >= 0 {
-			v.opt[s] = optRef{off: uint16(data), len: uint8(n)}
+		if tracked(code) {
+			v.opt[code%optSlots] = optRef{off: uint16(data), len: uint8(n), code: code}
 		}
-		if inFingerprint(code) {
+		if fingerprint && inFingerprint(code) {
 			h = fnvBytes(h, b[i:data+n]) // code, length and data
 		}
 		i = data + n
@@ -236,6 +239,10 @@ func (v *View) Parse(b []byte) error {
 
 // chaddrLen is hlen capped at the 16 bytes of the chaddr field.
 func chaddrLen(hlen byte) int { return int(min(hlen, 16)) }
+
+// Ended reports whether the options stopped at an End option (255) rather
+// than at the end of the message.
+func (v *View) Ended() bool { return v.ended }
 
 // Valid reports whether v holds a successfully parsed message.
 func (v *View) Valid() bool { return v.b != nil }
@@ -305,15 +312,11 @@ func (v *View) MsgType() uint8 {
 }
 
 // Option returns the data of option code and whether it is present. Only the
-// tracked codes (53, 50, 54, 61, 55, 82, 12, 51, 57, 60, 77) are recorded;
+// tracked codes (53, 50, 54, 61, 55, 82, 12, 51, 57, 58, 60, 77) are recorded;
 // any other code reports absent. The slice aliases the message.
 func (v *View) Option(code uint8) ([]byte, bool) {
-	s := slot(code)
-	if s < 0 || v.b == nil {
-		return nil, false
-	}
-	r := v.opt[s]
-	if r.off == 0 {
+	r := v.opt[code%optSlots]
+	if r.off == 0 || r.code != code {
 		return nil, false
 	}
 	end := int(r.off) + int(r.len)
@@ -322,8 +325,8 @@ func (v *View) Option(code uint8) ([]byte, bool) {
 
 // Has reports whether tracked option code is present.
 func (v *View) Has(code uint8) bool {
-	s := slot(code)
-	return s >= 0 && v.opt[s].off != 0
+	r := v.opt[code%optSlots]
+	return r.off != 0 && r.code == code
 }
 
 // Requested returns the requested IP address (option 50); ok is false when
