@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/link"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"xdhcp/fastpath/xsk"
@@ -88,13 +87,9 @@ func OpenXDP(ifname string, opts XDPOptions) (_ *XDPSocket, err error) {
 	if frames == 0 {
 		frames = 8192
 	}
-	lk, err := netlink.LinkByName(ifname)
+	attrs, err := ethernetAttrs(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen af_xdp: find %s: %w", ifname, err)
-	}
-	attrs := lk.Attrs()
-	if len(attrs.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("loadgen af_xdp: %s is not an Ethernet interface", ifname)
+		return nil, fmt.Errorf("loadgen af_xdp: %w", err)
 	}
 	queues := max(attrs.NumRxQueues, 1)
 	if queues > maxXDPQueues {

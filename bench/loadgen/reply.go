@@ -80,7 +80,7 @@ func parseReply(p []byte, v *replyView) int {
 		xid:     dv.Xid(),
 		yiaddr:  dv.Yiaddr(),
 		giaddr:  dv.Giaddr(),
-		chaddr:  [6]byte(p[offChaddr : offChaddr+6]),
+		chaddr:  [6]byte(p[dhcpview.OffChaddr : dhcpview.OffChaddr+6]),
 		odd:     dv.HType() != 1 || dv.HLen() != 6 || !dv.Ended(),
 		inPlace: true,
 	}

@@ -52,11 +52,7 @@ func (ev *evaluator) boolean(p Packet, n *node) (v, ok bool) {
 	case opMember:
 		return p.Member(n.name), true
 	case opEqual:
-		a, ok := ev.str(p, n.kids[0])
-		if !ok {
-			return false, false
-		}
-		b, ok := ev.str(p, n.kids[1])
+		a, b, ok := ev.strPair(p, n)
 		if !ok {
 			return false, false
 		}
@@ -216,14 +212,21 @@ func (ev *evaluator) substring(p Packet, n *node) ([]byte, bool) {
 	return s[start:end], true
 }
 
+// strPair evaluates the two string operands of n, left first.
+func (ev *evaluator) strPair(p Packet, n *node) (a, b []byte, ok bool) {
+	if a, ok = ev.str(p, n.kids[0]); !ok {
+		return nil, nil, false
+	}
+	if b, ok = ev.str(p, n.kids[1]); !ok {
+		return nil, nil, false
+	}
+	return a, b, true
+}
+
 // split follows Kea's TokenSplit: every byte of the delimiter string is a
 // separator, adjacent separators delimit empty fields, fields count from 1.
 func (ev *evaluator) split(p Packet, n *node) ([]byte, bool) {
-	s, ok := ev.str(p, n.kids[0])
-	if !ok {
-		return nil, false
-	}
-	delim, ok := ev.str(p, n.kids[1])
+	s, delim, ok := ev.strPair(p, n)
 	if !ok {
 		return nil, false
 	}
@@ -296,11 +299,7 @@ func (ev *evaluator) concat(p Packet, n *node) ([]byte, bool) {
 // hexString follows Kea's TokenToHexString: lower-case hex digit pairs
 // joined by the separator.
 func (ev *evaluator) hexString(p Packet, n *node) ([]byte, bool) {
-	data, ok := ev.str(p, n.kids[0])
-	if !ok {
-		return nil, false
-	}
-	sep, ok := ev.str(p, n.kids[1])
+	data, sep, ok := ev.strPair(p, n)
 	if !ok {
 		return nil, false
 	}

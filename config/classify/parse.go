@@ -483,6 +483,32 @@ func (p *parser) comma() error {
 	return err
 }
 
+// args parses comma-separated function arguments of the wanted types.
+func (p *parser) args(fn string, want ...valueType) ([]*node, error) {
+	kids := make([]*node, len(want))
+	for i, w := range want {
+		if i > 0 {
+			if err := p.comma(); err != nil {
+				return nil, err
+			}
+		}
+		n, err := p.arg(fn, w)
+		if err != nil {
+			return nil, err
+		}
+		kids[i] = n
+	}
+	return kids, nil
+}
+
+// commaIntArg parses a comma and then a literal integer argument (intArg).
+func (p *parser) commaIntArg(fn string) (v int, bad bool, err error) {
+	if err := p.comma(); err != nil {
+		return 0, false, err
+	}
+	return p.intArg(fn)
+}
+
 // parseCall parses name(args...) for the string functions.
 func (p *parser) parseCall(t token) (*node, error) {
 	fn := t.text
@@ -491,17 +517,13 @@ func (p *parser) parseCall(t token) (*node, error) {
 	}
 	n := &node{pos: t.pos}
 	var err error
-	var a, b, c *node
 	switch fn {
 	case "substring":
-		if a, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		if err = p.comma(); err != nil {
+		if n.kids, err = p.args(fn, typeString); err != nil {
 			return nil, err
 		}
 		var bad1, bad2 bool
-		if n.start, bad1, err = p.intArg(fn); err != nil {
+		if n.start, bad1, err = p.commaIntArg(fn); err != nil {
 			return nil, err
 		}
 		if err = p.comma(); err != nil {
@@ -513,60 +535,32 @@ func (p *parser) parseCall(t token) (*node, error) {
 		} else if n.length, bad2, err = p.intArg(fn); err != nil {
 			return nil, err
 		}
-		n.op, n.kids, n.badInt = opSubstring, []*node{a}, bad1 || bad2
+		n.op, n.badInt = opSubstring, bad1 || bad2
 	case "split":
-		if a, err = p.arg(fn, typeString); err != nil {
+		if n.kids, err = p.args(fn, typeString, typeString); err != nil {
 			return nil, err
 		}
-		if err = p.comma(); err != nil {
+		if n.field, n.badInt, err = p.commaIntArg(fn); err != nil {
 			return nil, err
 		}
-		if b, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if n.field, n.badInt, err = p.intArg(fn); err != nil {
-			return nil, err
-		}
-		n.op, n.kids = opSplit, []*node{a, b}
+		n.op = opSplit
 	case "concat", "hexstring":
-		if a, err = p.arg(fn, typeString); err != nil {
+		if n.kids, err = p.args(fn, typeString, typeString); err != nil {
 			return nil, err
 		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if b, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		n.op, n.kids = opConcat, []*node{a, b}
+		n.op = opConcat
 		if fn == "hexstring" {
 			n.op = opHexString
 		}
 	case "ifelse":
-		if a, err = p.arg(fn, typeBool); err != nil {
+		if n.kids, err = p.args(fn, typeBool, typeString, typeString); err != nil {
 			return nil, err
 		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if b, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if c, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		n.op, n.kids = opIfElse, []*node{a, b, c}
+		n.op = opIfElse
 	default: // one-argument conversions
-		if a, err = p.arg(fn, typeString); err != nil {
+		if n.kids, err = p.args(fn, typeString); err != nil {
 			return nil, err
 		}
-		n.kids = []*node{a}
 		switch fn {
 		case "lcase":
 			n.op = opLcase

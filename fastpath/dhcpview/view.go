@@ -35,20 +35,20 @@ var (
 	ErrOverload = errors.New("dhcpview: option overload")
 )
 
-// BOOTP layout (RFC 2131 figure 1).
+// BOOTP layout (RFC 2131 figure 1): the offsets of the fixed fields.
 const (
-	offOp     = 0
-	offHType  = 1
-	offHLen   = 2
-	offHops   = 3
-	offXid    = 4
-	offSecs   = 8
-	offFlags  = 10
-	offCiaddr = 12
-	offYiaddr = 16
-	offSiaddr = 20
-	offGiaddr = 24
-	offChaddr = 28
+	OffOp     = 0
+	OffHType  = 1
+	OffHLen   = 2
+	OffHops   = 3
+	OffXid    = 4
+	OffSecs   = 8
+	OffFlags  = 10
+	OffCiaddr = 12
+	OffYiaddr = 16
+	OffSiaddr = 20
+	OffGiaddr = 24
+	OffChaddr = 28
 	// HeaderLen is the length of the fixed BOOTP header.
 	HeaderLen = 236
 	// MinLen is HeaderLen plus the magic cookie: the shortest message
@@ -60,23 +60,25 @@ const (
 // big-endian word.
 const Magic = 0x63825363
 
-// Option codes the view tracks or treats specially.
+// Option codes: those the view tracks or treats specially, and the others
+// the fast path writes.
 const (
-	OptPad          = 0
-	OptHostName     = 12
-	OptRequestedIP  = 50
-	OptLeaseTime    = 51
-	OptOverload     = 52
-	OptMessageType  = 53
-	OptServerID     = 54
-	OptParamRequest = 55
-	OptMaxMsgSize   = 57
-	OptRenewalTime  = 58
-	OptVendorClass  = 60
-	OptClientID     = 61
-	OptUserClass    = 77
-	OptRelayAgent   = 82
-	OptEnd          = 255
+	OptPad           = 0
+	OptHostName      = 12
+	OptRequestedIP   = 50
+	OptLeaseTime     = 51
+	OptOverload      = 52
+	OptMessageType   = 53
+	OptServerID      = 54
+	OptParamRequest  = 55
+	OptMaxMsgSize    = 57
+	OptRenewalTime   = 58
+	OptRebindingTime = 59
+	OptVendorClass   = 60
+	OptClientID      = 61
+	OptUserClass     = 77
+	OptRelayAgent    = 82
+	OptEnd           = 255
 )
 
 // Message types (option 53).
@@ -187,10 +189,10 @@ func (v *View) parse(b []byte, fingerprint bool) error {
 	var h uint64
 	if fingerprint {
 		h = fnvOffset
-		h = fnvByte(h, b[offHType])
-		h = fnvByte(h, b[offHLen])
-		h = fnvBytes(h, b[offChaddr:offChaddr+chaddrLen(b[offHLen])])
-		h = fnvBytes(h, b[offGiaddr:offGiaddr+4])
+		h = fnvByte(h, b[OffHType])
+		h = fnvByte(h, b[OffHLen])
+		h = fnvBytes(h, b[OffChaddr:OffChaddr+chaddrLen(b[OffHLen])])
+		h = fnvBytes(h, b[OffGiaddr:OffGiaddr+4])
 	}
 
 	var seen [4]uint64 // one bit per option code, for duplicates
@@ -254,42 +256,42 @@ func (v *View) Bytes() []byte { return v.b }
 // panicking.
 
 // Op is the BOOTP op field: 1 request, 2 reply.
-func (v *View) Op() uint8 { return v.byteAt(offOp) }
+func (v *View) Op() uint8 { return v.byteAt(OffOp) }
 
 // HType is the hardware address type (1 = Ethernet).
-func (v *View) HType() uint8 { return v.byteAt(offHType) }
+func (v *View) HType() uint8 { return v.byteAt(OffHType) }
 
 // HLen is the hardware address length as sent (not capped).
-func (v *View) HLen() uint8 { return v.byteAt(offHLen) }
+func (v *View) HLen() uint8 { return v.byteAt(OffHLen) }
 
 // Hops is the relay hop count.
-func (v *View) Hops() uint8 { return v.byteAt(offHops) }
+func (v *View) Hops() uint8 { return v.byteAt(OffHops) }
 
 // Xid is the transaction ID.
 func (v *View) Xid() uint32 {
 	if v.b == nil {
 		return 0
 	}
-	return binary.BigEndian.Uint32(v.b[offXid:])
+	return binary.BigEndian.Uint32(v.b[OffXid:])
 }
 
 // Secs is the seconds elapsed since the client began acquisition.
-func (v *View) Secs() uint16 { return v.u16(offSecs) }
+func (v *View) Secs() uint16 { return v.u16(OffSecs) }
 
 // Flags is the BOOTP flags field (bit 15 = broadcast).
-func (v *View) Flags() uint16 { return v.u16(offFlags) }
+func (v *View) Flags() uint16 { return v.u16(OffFlags) }
 
 // Ciaddr is the client's IP address (set in BOUND, RENEWING, REBINDING).
-func (v *View) Ciaddr() [4]byte { return v.addr(offCiaddr) }
+func (v *View) Ciaddr() [4]byte { return v.addr(OffCiaddr) }
 
 // Yiaddr is the "your" IP address.
-func (v *View) Yiaddr() [4]byte { return v.addr(offYiaddr) }
+func (v *View) Yiaddr() [4]byte { return v.addr(OffYiaddr) }
 
 // Siaddr is the next-server IP address.
-func (v *View) Siaddr() [4]byte { return v.addr(offSiaddr) }
+func (v *View) Siaddr() [4]byte { return v.addr(OffSiaddr) }
 
 // Giaddr is the relay agent IP address.
-func (v *View) Giaddr() [4]byte { return v.addr(offGiaddr) }
+func (v *View) Giaddr() [4]byte { return v.addr(OffGiaddr) }
 
 // Chaddr returns the client hardware address: hlen bytes of the chaddr
 // field, capped at 16. It aliases the message.
@@ -297,8 +299,8 @@ func (v *View) Chaddr() []byte {
 	if v.b == nil {
 		return nil
 	}
-	n := chaddrLen(v.b[offHLen])
-	return v.b[offChaddr : offChaddr+n : offChaddr+n]
+	n := chaddrLen(v.b[OffHLen])
+	return v.b[OffChaddr : OffChaddr+n : OffChaddr+n]
 }
 
 // MsgType is the DHCP message type (option 53), or 0 when the option is

@@ -207,15 +207,15 @@ func TestZeroLengthOptionPresent(t *testing.T) {
 
 func TestChaddrCapped(t *testing.T) {
 	b := msg(255)
-	b[offHLen] = 200 // hlen over 16: capped, as insomniacslk does
+	b[OffHLen] = 200 // hlen over 16: capped, as insomniacslk does
 	for i := range 16 {
-		b[offChaddr+i] = byte(i + 1)
+		b[OffChaddr+i] = byte(i + 1)
 	}
 	v := mustParse(t, b)
 	if v.HLen() != 200 || len(v.Chaddr()) != 16 || v.Chaddr()[15] != 16 {
 		t.Fatalf("hlen %d chaddr %x", v.HLen(), v.Chaddr())
 	}
-	b[offHLen] = 0
+	b[OffHLen] = 0
 	v = mustParse(t, b)
 	if len(v.Chaddr()) != 0 {
 		t.Fatalf("hlen 0: chaddr %x", v.Chaddr())
@@ -223,7 +223,7 @@ func TestChaddrCapped(t *testing.T) {
 }
 
 func TestIsRenewal(t *testing.T) {
-	ci := func(b []byte) []byte { copy(b[offCiaddr:], []byte{10, 0, 0, 5}); return b }
+	ci := func(b []byte) []byte { copy(b[OffCiaddr:], []byte{10, 0, 0, 5}); return b }
 	tests := []struct {
 		name string
 		b    []byte
