@@ -143,6 +143,20 @@ type entry struct {
 	hidden bool
 }
 
+// gone reports whether the statistic was removed and not updated since, so
+// that it does not exist for reports and commands.
+func (e *entry) gone() bool { return e.hidden && e.value() == 0 }
+
+// reported returns the entry of a statistic that exists for reports and
+// commands, or nil. r.mu must be held.
+func (r *Registry) reported(name string) *entry {
+	e, ok := r.entries[name]
+	if !ok || e.gone() {
+		return nil
+	}
+	return e
+}
+
 // value returns the statistic's current value.
 func (e *entry) value() int64 {
 	if e.stat != nil {
@@ -336,8 +350,8 @@ func (e *entry) reset(now time.Time) {
 func (r *Registry) Reset(name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.entries[name]
-	if !ok || (e.hidden && e.value() == 0) {
+	e := r.reported(name)
+	if e == nil {
 		return false
 	}
 	e.hidden = false
@@ -351,7 +365,7 @@ func (r *Registry) ResetAll() {
 	defer r.mu.Unlock()
 	now := r.now()
 	for _, e := range r.entries {
-		if e.hidden && e.value() == 0 {
+		if e.gone() {
 			continue
 		}
 		e.hidden = false
@@ -377,8 +391,8 @@ func (e *entry) remove() {
 func (r *Registry) Remove(name string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.entries[name]
-	if !ok || (e.hidden && e.value() == 0) {
+	e := r.reported(name)
+	if e == nil {
 		return false
 	}
 	e.remove()
@@ -449,8 +463,8 @@ func (r *Registry) SetStatSampleAge(name string, d time.Duration) (bool, error) 
 func (r *Registry) setOne(name string, l limit) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.entries[name]
-	if !ok || (e.hidden && e.value() == 0) {
+	e := r.reported(name)
+	if e == nil {
 		return false
 	}
 	e.lim = l
