@@ -40,14 +40,20 @@ func (ev *evaluator) alloc(n int) []byte {
 	return ev.buf[start : start+n : start+n]
 }
 
+// option returns the option n reads: option n.code of the packet, or for
+// relay4[...] sub-option n.code of its relay agent information.
+func option(p Packet, n *node) ([]byte, bool) {
+	if n.op == opRelay || n.op == opRelayExists {
+		return p.RelayOption(n.code)
+	}
+	return p.Option(n.code)
+}
+
 // boolean evaluates a boolean node. ok is false on a runtime error.
 func (ev *evaluator) boolean(p Packet, n *node) (v, ok bool) {
 	switch n.op {
-	case opExists:
-		_, present := p.Option(n.code)
-		return present, true
-	case opRelayExists:
-		_, present := p.RelayOption(n.code)
+	case opExists, opRelayExists:
+		_, present := option(p, n)
 		return present, true
 	case opMember:
 		return p.Member(n.name), true
@@ -107,11 +113,8 @@ func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 	switch n.op {
 	case opLiteral:
 		return n.lit, true
-	case opOption:
-		b, _ := p.Option(n.code)
-		return b, true
-	case opRelay:
-		b, _ := p.RelayOption(n.code)
+	case opOption, opRelay:
+		b, _ := option(p, n)
 		return b, true
 	case opMAC:
 		return p.MAC(), true

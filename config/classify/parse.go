@@ -305,10 +305,7 @@ func (p *parser) parseWord(t token) (*node, error) {
 	case "pkt4":
 		return p.parsePkt4(t)
 	case "pkt":
-		if _, err := p.expect(tDot); err != nil {
-			return nil, err
-		}
-		f, err := p.expect(tIdent)
+		f, err := p.dotName()
 		if err != nil {
 			return nil, err
 		}
@@ -381,10 +378,7 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	if _, err := p.expect(tRBracket); err != nil {
 		return nil, err
 	}
-	if _, err := p.expect(tDot); err != nil {
-		return nil, err
-	}
-	r, err := p.expect(tIdent)
+	r, err := p.dotName()
 	if err != nil {
 		return nil, err
 	}
@@ -405,11 +399,16 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	return nil, errAt(r.pos, "expected hex, text or exists but found '%s'", clip(r.text))
 }
 
-func (p *parser) parsePkt4(t token) (*node, error) {
+// dotName parses the ".name" that follows pkt, pkt4 and option[...].
+func (p *parser) dotName() (token, error) {
 	if _, err := p.expect(tDot); err != nil {
-		return nil, err
+		return token{}, err
 	}
-	f, err := p.expect(tIdent)
+	return p.expect(tIdent)
+}
+
+func (p *parser) parsePkt4(t token) (*node, error) {
+	f, err := p.dotName()
 	if err != nil {
 		return nil, err
 	}
