@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/xsk"
 )
 
@@ -81,7 +82,7 @@ const maxXDPQueues = 64
 func OpenXDP(ifname string, opts XDPOptions) (_ *XDPSocket, err error) {
 	port := opts.ListenPort
 	if port == 0 {
-		port = 68
+		port = dhcpview.ClientPort
 	}
 	frames := opts.Frames
 	if frames == 0 {

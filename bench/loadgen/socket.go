@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"xdhcp/fastpath/dhcpview"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -75,7 +77,7 @@ const readTimeout = 100 * time.Millisecond
 func OpenSocket(ifname string, opts SocketOptions) (_ *Socket, err error) {
 	port := opts.ListenPort
 	if port == 0 {
-		port = 68
+		port = dhcpview.ClientPort
 	}
 	rcv, snd := opts.RcvBuf, opts.SndBuf
 	if rcv <= 0 {

@@ -56,6 +56,12 @@ const (
 	MinLen = HeaderLen + 4
 )
 
+// The DHCPv4 UDP ports (RFC 2131 section 4.1).
+const (
+	ServerPort = 67
+	ClientPort = 68
+)
+
 // Magic is the DHCP magic cookie 99.130.83.99 (RFC 2131 section 3) as a
 // big-endian word.
 const Magic = 0x63825363

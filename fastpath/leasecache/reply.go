@@ -22,14 +22,9 @@ var (
 	ErrBadEntryOptions = errors.New("leasecache: entry options too long")
 )
 
-// DHCP ports and sizes.
-const (
-	ServerPort = 67
-	ClientPort = 68
-	// bootpMinLen is the BOOTP minimum message length (RFC 951): the
-	// reply is padded to it, since some relays drop shorter messages.
-	bootpMinLen = 300
-)
+// bootpMinLen is the BOOTP minimum message length (RFC 951): the reply is
+// padded to it, since some relays drop shorter messages.
+const bootpMinLen = 300
 
 // ACKLen returns the length of the UDP payload BuildACK writes for e.
 func ACKLen(e *Entry) int {
@@ -70,14 +65,14 @@ func BuildACK(dst []byte, req *dhcpview.View, reqMeta *handoff.Meta, e *Entry, r
 		NVLAN:   reqMeta.NVLAN,
 		VLAN:    reqMeta.VLAN,
 		SrcIP:   e.ServerID,
-		SrcPort: ServerPort,
+		SrcPort: dhcpview.ServerPort,
 	}
 	giaddr, ciaddr := req.Giaddr(), req.Ciaddr()
 	switch {
 	case giaddr != [4]byte{}:
-		m.DstIP, m.DstPort = giaddr, ServerPort
+		m.DstIP, m.DstPort = giaddr, dhcpview.ServerPort
 	case ciaddr != [4]byte{}:
-		m.DstIP, m.DstPort = ciaddr, ClientPort
+		m.DstIP, m.DstPort = ciaddr, dhcpview.ClientPort
 	default:
 		return 0, ErrNotAddressable
 	}
