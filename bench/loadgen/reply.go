@@ -58,32 +58,31 @@ const (
 // length against the end of p and never reads past it.
 func parseReply(p []byte, v *replyView) int {
 	dv := &v.dv
-	switch dv.ParseNoFingerprint(p) {
+	err := dv.ParseNoFingerprint(p)
+	// Zeroed, then set field by field: a composite literal would be built
+	// on the stack and copied in, which showed in the per-reply profile.
+	v.replyFields = replyFields{}
+	switch err {
 	case nil:
 	case dhcpview.ErrShort:
-		v.replyFields = replyFields{}
 		return parseShort
 	case dhcpview.ErrCookie:
-		v.replyFields = replyFields{}
 		return parseBadCookie
 	case dhcpview.ErrDuplicate, dhcpview.ErrOverload:
 		// Legal but unusual in a reply (RFC 3396 concatenation, options in
 		// sname/file): the full decoder reads it.
-		v.replyFields = replyFields{odd: true}
+		v.odd = true
 		return parseOK
 	default:
-		v.replyFields = replyFields{}
 		return parseBadOption
 	}
-	v.replyFields = replyFields{
-		op:      dv.Op(),
-		xid:     dv.Xid(),
-		yiaddr:  dv.Yiaddr(),
-		giaddr:  dv.Giaddr(),
-		chaddr:  [6]byte(p[dhcpview.OffChaddr : dhcpview.OffChaddr+6]),
-		odd:     dv.HType() != 1 || dv.HLen() != 6 || !dv.Ended(),
-		inPlace: true,
-	}
+	v.inPlace = true
+	v.op = dv.Op()
+	v.xid = dv.Xid()
+	v.yiaddr = dv.Yiaddr()
+	v.giaddr = dv.Giaddr()
+	v.chaddr = [6]byte(p[dhcpview.OffChaddr : dhcpview.OffChaddr+6])
+	v.odd = dv.HType() != 1 || dv.HLen() != 6 || !dv.Ended()
 	if b, ok := dv.Option(dhcpview.OptMessageType); ok {
 		v.odd = v.odd || len(b) != 1
 		if len(b) > 0 {
