@@ -66,15 +66,7 @@ func (p *parser) classes(o *jobj, c *Config) {
 		cl.OnlyIfRequired = boolOr(only, false)
 		cl.Options = p.optionData(it, "option-data", defs)
 		cl.ValidLifetime = p.triplet(it, "valid-lifetime")
-		if a := p.ipv4(it, "next-server", true); a != nil {
-			cl.NextServer = *a
-		}
-		if s := p.boundedStr(it, "server-hostname", maxSnameLen); s != nil {
-			cl.ServerHostname = *s
-		}
-		if s := p.boundedStr(it, "boot-file-name", maxFileLen); s != nil {
-			cl.BootFileName = *s
-		}
+		p.bootFields(it, &cl.NextServer, &cl.ServerHostname, &cl.BootFileName)
 		if !valid {
 			return
 		}

@@ -9,178 +9,12 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"xdhcp/config/optiondef"
 )
-
-// optType is the data type of an option (or of one record field), named as
-// in Kea's option-def "type".
-type optType uint8
-
-const (
-	tEmpty optType = iota
-	tBinary
-	tBool
-	tUint8
-	tUint16
-	tUint32
-	tInt8
-	tInt16
-	tInt32
-	tIPv4
-	tString
-	tFQDN
-	tRecord
-	// tClasslessRoutes is option 121 in Kea's text form
-	// "10.0.0.0/8 - 10.0.0.1, 0.0.0.0/0 - 10.0.0.1" (RFC 3442 on the wire).
-	tClasslessRoutes
-	// tPSID is Kea's "psid" field of v4-portparams: "len/psid".
-	tPSID
-)
-
-// optTypeNames maps Kea's option-def type names to types (read-only).
-var optTypeNames = map[string]optType{
-	"empty": tEmpty, "binary": tBinary, "boolean": tBool,
-	"uint8": tUint8, "uint16": tUint16, "uint32": tUint32,
-	"int8": tInt8, "int16": tInt16, "int32": tInt32,
-	"ipv4-address": tIPv4, "string": tString, "fqdn": tFQDN,
-	"record": tRecord, "psid": tPSID,
-}
 
 // optDef is an option definition: a standard one or an option-def entry.
-type optDef struct {
-	name   string
-	code   uint8
-	typ    optType
-	array  bool
-	fields []optType // for tRecord
-}
-
-// stdOptionDefs is Kea's table of standard DHCPv4 option definitions
-// (src/lib/dhcp/std_option_defs.h). Read-only. 124 and 125 use Kea's names;
-// the RFC-style names are accepted as aliases by OptionCode.
-var stdOptionDefs = []optDef{
-	{name: "subnet-mask", code: 1, typ: tIPv4},
-	{name: "time-offset", code: 2, typ: tInt32},
-	{name: "routers", code: 3, typ: tIPv4, array: true},
-	{name: "time-servers", code: 4, typ: tIPv4, array: true},
-	{name: "name-servers", code: 5, typ: tIPv4, array: true},
-	{name: "domain-name-servers", code: 6, typ: tIPv4, array: true},
-	{name: "log-servers", code: 7, typ: tIPv4, array: true},
-	{name: "cookie-servers", code: 8, typ: tIPv4, array: true},
-	{name: "lpr-servers", code: 9, typ: tIPv4, array: true},
-	{name: "impress-servers", code: 10, typ: tIPv4, array: true},
-	{name: "resource-location-servers", code: 11, typ: tIPv4, array: true},
-	{name: "host-name", code: 12, typ: tString},
-	{name: "boot-size", code: 13, typ: tUint16},
-	{name: "merit-dump", code: 14, typ: tString},
-	{name: "domain-name", code: 15, typ: tString},
-	{name: "swap-server", code: 16, typ: tIPv4},
-	{name: "root-path", code: 17, typ: tString},
-	{name: "extensions-path", code: 18, typ: tString},
-	{name: "ip-forwarding", code: 19, typ: tBool},
-	{name: "non-local-source-routing", code: 20, typ: tBool},
-	{name: "policy-filter", code: 21, typ: tIPv4, array: true},
-	{name: "max-dgram-reassembly", code: 22, typ: tUint16},
-	{name: "default-ip-ttl", code: 23, typ: tUint8},
-	{name: "path-mtu-aging-timeout", code: 24, typ: tUint32},
-	{name: "path-mtu-plateau-table", code: 25, typ: tUint16, array: true},
-	{name: "interface-mtu", code: 26, typ: tUint16},
-	{name: "all-subnets-local", code: 27, typ: tBool},
-	{name: "broadcast-address", code: 28, typ: tIPv4},
-	{name: "perform-mask-discovery", code: 29, typ: tBool},
-	{name: "mask-supplier", code: 30, typ: tBool},
-	{name: "router-discovery", code: 31, typ: tBool},
-	{name: "router-solicitation-address", code: 32, typ: tIPv4},
-	{name: "static-routes", code: 33, typ: tIPv4, array: true},
-	{name: "trailer-encapsulation", code: 34, typ: tBool},
-	{name: "arp-cache-timeout", code: 35, typ: tUint32},
-	{name: "ieee802-3-encapsulation", code: 36, typ: tBool},
-	{name: "default-tcp-ttl", code: 37, typ: tUint8},
-	{name: "tcp-keepalive-interval", code: 38, typ: tUint32},
-	{name: "tcp-keepalive-garbage", code: 39, typ: tBool},
-	{name: "nis-domain", code: 40, typ: tString},
-	{name: "nis-servers", code: 41, typ: tIPv4, array: true},
-	{name: "ntp-servers", code: 42, typ: tIPv4, array: true},
-	// Kea defines 43 as an empty option encapsulating a vendor space; with
-	// no sub-option spaces here its payload is given in hex.
-	{name: "vendor-encapsulated-options", code: 43, typ: tBinary},
-	{name: "netbios-name-servers", code: 44, typ: tIPv4, array: true},
-	{name: "netbios-dd-server", code: 45, typ: tIPv4, array: true},
-	{name: "netbios-node-type", code: 46, typ: tUint8},
-	{name: "netbios-scope", code: 47, typ: tString},
-	{name: "font-servers", code: 48, typ: tIPv4, array: true},
-	{name: "x-display-manager", code: 49, typ: tIPv4, array: true},
-	{name: "dhcp-requested-address", code: 50, typ: tIPv4},
-	{name: "dhcp-lease-time", code: 51, typ: tUint32},
-	{name: "dhcp-option-overload", code: 52, typ: tUint8},
-	{name: "dhcp-message-type", code: 53, typ: tUint8},
-	{name: "dhcp-server-identifier", code: 54, typ: tIPv4},
-	{name: "dhcp-parameter-request-list", code: 55, typ: tUint8, array: true},
-	{name: "dhcp-message", code: 56, typ: tString},
-	{name: "dhcp-max-message-size", code: 57, typ: tUint16},
-	{name: "dhcp-renewal-time", code: 58, typ: tUint32},
-	{name: "dhcp-rebinding-time", code: 59, typ: tUint32},
-	{name: "vendor-class-identifier", code: 60, typ: tString},
-	{name: "dhcp-client-identifier", code: 61, typ: tBinary},
-	{name: "nwip-domain-name", code: 62, typ: tString},
-	{name: "nwip-suboptions", code: 63, typ: tBinary},
-	{name: "nisplus-domain-name", code: 64, typ: tString},
-	{name: "nisplus-servers", code: 65, typ: tIPv4, array: true},
-	{name: "tftp-server-name", code: 66, typ: tString},
-	{name: "boot-file-name", code: 67, typ: tString},
-	{name: "mobile-ip-home-agent", code: 68, typ: tIPv4, array: true},
-	{name: "smtp-server", code: 69, typ: tIPv4, array: true},
-	{name: "pop-server", code: 70, typ: tIPv4, array: true},
-	{name: "nntp-server", code: 71, typ: tIPv4, array: true},
-	{name: "www-server", code: 72, typ: tIPv4, array: true},
-	{name: "finger-server", code: 73, typ: tIPv4, array: true},
-	{name: "irc-server", code: 74, typ: tIPv4, array: true},
-	{name: "streettalk-server", code: 75, typ: tIPv4, array: true},
-	{name: "streettalk-directory-assistance-server", code: 76, typ: tIPv4, array: true},
-	{name: "user-class", code: 77, typ: tBinary},
-	{name: "slp-directory-agent", code: 78, typ: tRecord, array: true, fields: []optType{tBool, tIPv4}},
-	{name: "slp-service-scope", code: 79, typ: tRecord, fields: []optType{tBool, tString}},
-	{name: "fqdn", code: 81, typ: tRecord, fields: []optType{tUint8, tUint8, tUint8, tFQDN}},
-	{name: "dhcp-agent-options", code: 82, typ: tBinary},
-	{name: "nds-servers", code: 85, typ: tIPv4, array: true},
-	{name: "nds-tree-name", code: 86, typ: tString},
-	{name: "nds-context", code: 87, typ: tString},
-	{name: "bcms-controller-names", code: 88, typ: tFQDN, array: true},
-	{name: "bcms-controller-address", code: 89, typ: tIPv4, array: true},
-	{name: "authenticate", code: 90, typ: tBinary},
-	{name: "client-last-transaction-time", code: 91, typ: tUint32},
-	{name: "associated-ip", code: 92, typ: tIPv4, array: true},
-	{name: "client-system", code: 93, typ: tUint16, array: true},
-	{name: "client-ndi", code: 94, typ: tRecord, fields: []optType{tUint8, tUint8, tUint8}},
-	{name: "uuid-guid", code: 97, typ: tRecord, fields: []optType{tUint8, tBinary}},
-	{name: "uap-servers", code: 98, typ: tString},
-	{name: "geoconf-civic", code: 99, typ: tBinary},
-	{name: "pcode", code: 100, typ: tString},
-	{name: "tcode", code: 101, typ: tString},
-	{name: "netinfo-server-address", code: 112, typ: tIPv4, array: true},
-	{name: "netinfo-server-tag", code: 113, typ: tString},
-	{name: "default-url", code: 114, typ: tString},
-	{name: "auto-config", code: 116, typ: tUint8},
-	{name: "name-service-search", code: 117, typ: tUint16, array: true},
-	{name: "subnet-selection", code: 118, typ: tIPv4},
-	{name: "domain-search", code: 119, typ: tFQDN, array: true},
-	{name: "classless-static-route", code: 121, typ: tClasslessRoutes},
-	{name: "vivco-suboptions", code: 124, typ: tRecord, fields: []optType{tUint32, tBinary}},
-	{name: "vivso-suboptions", code: 125, typ: tUint32},
-	{name: "pana-agent", code: 136, typ: tIPv4, array: true},
-	{name: "v4-lost", code: 137, typ: tFQDN},
-	{name: "capwap-ac-v4", code: 138, typ: tIPv4, array: true},
-	{name: "sip-ua-cs-domains", code: 141, typ: tFQDN, array: true},
-	{name: "rdnss-selection", code: 146, typ: tRecord, array: true, fields: []optType{tUint8, tIPv4, tIPv4, tFQDN}},
-	{name: "v4-portparams", code: 159, typ: tRecord, fields: []optType{tUint8, tPSID}},
-	{name: "v4-captive-portal", code: 160, typ: tString},
-	{name: "v4-access-domain", code: 213, typ: tFQDN},
-}
-
-// optionAliases are other names users write for standard options.
-var optionAliases = map[string]uint8{
-	"v-i-vendor-class": 124,
-	"v-i-vendor-opts":  125,
-}
+type optDef = optiondef.Def
 
 // serverManaged are option codes the server computes per exchange; Kea
 // refuses or ignores them in option-data, and so do we (with a warning).
@@ -192,32 +26,29 @@ func serverManaged(code uint8) bool {
 	return false
 }
 
+// stdDefByCode returns the standard definition of code whose data xdhcp
+// can encode, or nil: the others are unknown to option-data and option-def.
 func stdDefByCode(code uint8) *optDef {
-	for i := range stdOptionDefs {
-		if stdOptionDefs[i].code == code {
-			return &stdOptionDefs[i]
-		}
-	}
-	return nil
+	return supported(optiondef.ByCode(code))
 }
 
+// stdDefByName is stdDefByCode by name (or alias).
 func stdDefByName(name string) *optDef {
-	if code, ok := optionAliases[name]; ok {
-		return stdDefByCode(code)
+	return supported(optiondef.ByName(name))
+}
+
+func supported(d *optDef) *optDef {
+	if d == nil || !d.Supported() {
+		return nil
 	}
-	for i := range stdOptionDefs {
-		if stdOptionDefs[i].name == name {
-			return &stdOptionDefs[i]
-		}
-	}
-	return nil
+	return d
 }
 
 // OptionName returns Kea's name of a standard DHCPv4 option ("routers" for
 // 3), or "" for a code without a standard definition.
 func OptionName(code uint8) string {
 	if d := stdDefByCode(code); d != nil {
-		return d.name
+		return d.Name
 	}
 	return ""
 }
@@ -225,7 +56,7 @@ func OptionName(code uint8) string {
 // OptionCode returns the code of a standard DHCPv4 option by Kea's name.
 func OptionCode(name string) (uint8, bool) {
 	if d := stdDefByName(name); d != nil {
-		return d.code, true
+		return d.Code, true
 	}
 	return 0, false
 }
@@ -263,13 +94,13 @@ func (t *defTable) name(name string) *optDef {
 
 // encodeOption turns the csv-format text of an option into its wire payload.
 func encodeOption(d *optDef, data string) ([]byte, error) {
-	switch d.typ {
-	case tEmpty:
+	switch d.Type {
+	case optiondef.Empty:
 		if strings.TrimSpace(data) != "" {
 			return nil, errors.New("option carries no data")
 		}
 		return nil, nil
-	case tString:
+	case optiondef.String:
 		// Kea splits csv data on unescaped commas; a string option takes the
 		// whole text, with "\," standing for a literal comma.
 		s := strings.ReplaceAll(data, `\,`, ",")
@@ -277,22 +108,22 @@ func encodeOption(d *optDef, data string) ([]byte, error) {
 			return nil, errors.New("string option must not be empty")
 		}
 		return []byte(s), nil
-	case tBinary:
+	case optiondef.Binary:
 		return decodeHex(data)
-	case tClasslessRoutes:
+	case optiondef.ClasslessRoutes:
 		return encodeClasslessRoutes(data)
 	}
 	toks := splitCSV(data)
-	if d.typ == tRecord {
-		if len(d.fields) == 0 {
+	if d.Type == optiondef.Record {
+		if len(d.Fields) == 0 {
 			return nil, errors.New("record definition has no fields")
 		}
-		if len(toks) < len(d.fields) || (!d.array && len(toks) != len(d.fields)) || len(toks)%len(d.fields) != 0 {
-			return nil, fmt.Errorf("expected %d comma-separated fields, got %d", len(d.fields), len(toks))
+		if len(toks) < len(d.Fields) || (!d.Array && len(toks) != len(d.Fields)) || len(toks)%len(d.Fields) != 0 {
+			return nil, fmt.Errorf("expected %d comma-separated fields, got %d", len(d.Fields), len(toks))
 		}
 		var out []byte
 		for i, tok := range toks {
-			b, err := encodeField(d.fields[i%len(d.fields)], tok)
+			b, err := encodeField(d.Fields[i%len(d.Fields)], tok)
 			if err != nil {
 				return nil, fmt.Errorf("field %d: %w", i+1, err)
 			}
@@ -303,12 +134,12 @@ func encodeOption(d *optDef, data string) ([]byte, error) {
 	if len(toks) == 0 || (len(toks) == 1 && toks[0] == "") {
 		return nil, errors.New("no value given")
 	}
-	if !d.array && len(toks) > 1 {
+	if !d.Array && len(toks) > 1 {
 		return nil, fmt.Errorf("expected one value, got %d", len(toks))
 	}
 	var out []byte
 	for _, tok := range toks {
-		b, err := encodeField(d.typ, tok)
+		b, err := encodeField(d.Type, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -338,18 +169,18 @@ func splitCSV(s string) []string {
 }
 
 // encodeField encodes one scalar value of type t.
-func encodeField(t optType, s string) ([]byte, error) {
+func encodeField(t optiondef.Type, s string) ([]byte, error) {
 	switch t {
-	case tIPv4:
+	case optiondef.IPv4:
 		a, err := parseIPv4(s)
 		if err != nil {
 			return nil, fmt.Errorf("%q: %w", s, err)
 		}
 		b := a.As4()
 		return b[:], nil
-	case tUint8, tUint16, tUint32, tInt8, tInt16, tInt32:
+	case optiondef.Uint8, optiondef.Uint16, optiondef.Uint32, optiondef.Int8, optiondef.Int16, optiondef.Int32:
 		return encodeInt(t, s)
-	case tBool:
+	case optiondef.Bool:
 		switch strings.ToLower(s) {
 		case "true", "1":
 			return []byte{1}, nil
@@ -357,29 +188,29 @@ func encodeField(t optType, s string) ([]byte, error) {
 			return []byte{0}, nil
 		}
 		return nil, fmt.Errorf("%q is not a boolean (true, false, 1, 0)", s)
-	case tString:
+	case optiondef.String:
 		if s == "" {
 			return nil, errors.New("empty string")
 		}
 		return []byte(s), nil
-	case tFQDN:
+	case optiondef.FQDN:
 		return encodeFQDN(s)
-	case tBinary:
+	case optiondef.Binary:
 		return decodeHex(s)
-	case tPSID:
+	case optiondef.PSID:
 		// "len/psid": PSID length (uint8) then the PSID left-aligned in 16 bits.
 		l, v, ok := strings.Cut(s, "/")
 		if !ok {
 			return nil, fmt.Errorf("%q: psid must be written len/psid", s)
 		}
-		lb, err := encodeInt(tUint8, strings.TrimSpace(l))
+		lb, err := encodeInt(optiondef.Uint8, strings.TrimSpace(l))
 		if err != nil {
 			return nil, err
 		}
 		if lb[0] > 16 {
 			return nil, fmt.Errorf("%q: psid length above 16", s)
 		}
-		vb, err := encodeInt(tUint16, strings.TrimSpace(v))
+		vb, err := encodeInt(optiondef.Uint16, strings.TrimSpace(v))
 		if err != nil {
 			return nil, err
 		}
@@ -395,7 +226,7 @@ func encodeField(t optType, s string) ([]byte, error) {
 	return nil, fmt.Errorf("type %d cannot be a field", t)
 }
 
-func encodeInt(t optType, s string) ([]byte, error) {
+func encodeInt(t optiondef.Type, s string) ([]byte, error) {
 	base := 10
 	digits := s
 	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
@@ -404,17 +235,17 @@ func encodeInt(t optType, s string) ([]byte, error) {
 	var lo, hi int64
 	size := 1
 	switch t {
-	case tUint8:
+	case optiondef.Uint8:
 		hi = math.MaxUint8
-	case tUint16:
+	case optiondef.Uint16:
 		hi, size = math.MaxUint16, 2
-	case tUint32:
+	case optiondef.Uint32:
 		hi, size = math.MaxUint32, 4
-	case tInt8:
+	case optiondef.Int8:
 		lo, hi = math.MinInt8, math.MaxInt8
-	case tInt16:
+	case optiondef.Int16:
 		lo, hi, size = math.MinInt16, math.MaxInt16, 2
-	case tInt32:
+	case optiondef.Int32:
 		lo, hi, size = math.MinInt32, math.MaxInt32, 4
 	}
 	v, err := strconv.ParseInt(digits, base, 64)

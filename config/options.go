@@ -2,6 +2,8 @@ package config
 
 import (
 	"strings"
+
+	"xdhcp/config/optiondef"
 )
 
 // maxOptionLen is the largest payload one DHCPv4 option can carry. Long
@@ -37,7 +39,7 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (Option, bool)
 	never := d.boolean(it, "never-send")
 	space := d.str(it, "space")
 	it.ignore("comment", "user-context")
-	if space != nil && *space != "dhcp4" {
+	if space != nil && *space != optiondef.Space {
 		d.warnf(path+".space", "option space %q not supported by xdhcp (only dhcp4), option ignored", *space)
 		return Option{}, false
 	}
@@ -53,8 +55,8 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (Option, bool)
 			d.errorf(path+".name", "%q is not a known DHCPv4 option (define it with option-def)", *name)
 			return Option{}, false
 		}
-		if code != nil && int64(def.code) != *code {
-			d.errorf(path+".code", "%d does not match option %q (code %d)", *code, *name, def.code)
+		if code != nil && int64(def.Code) != *code {
+			d.errorf(path+".code", "%d does not match option %q (code %d)", *code, *name, def.Code)
 			return Option{}, false
 		}
 	default:
@@ -62,7 +64,7 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (Option, bool)
 	}
 	var c uint8
 	if def != nil {
-		c = def.code
+		c = def.Code
 	} else {
 		c = uint8(*code)
 	}
@@ -76,7 +78,7 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (Option, bool)
 	}
 	opt := Option{Code: c}
 	if def != nil {
-		opt.Name = def.name
+		opt.Name = def.Name
 	}
 	if always != nil {
 		opt.AlwaysSend = *always
@@ -99,11 +101,11 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (Option, bool)
 		}
 		// No definition and csv-format not given: the only readable form is hex.
 		opt.Data, err = decodeHex(text)
-	case data == nil && def.typ != tEmpty:
+	case data == nil && def.Type != optiondef.Empty:
 		// Kea accepts an entry without data only to tweak flags of an option
 		// whose payload comes from elsewhere; without data we have nothing
 		// to send.
-		d.errorf(path, "option %q needs data", def.name)
+		d.errorf(path, "option %q needs data", def.Name)
 		return Option{}, false
 	default:
 		opt.Data, err = encodeOption(def, text)
@@ -136,7 +138,7 @@ func (d *diag) optionDefs(o *jobj, key string, table *defTable, classLevel bool)
 			d.errorf(path, "option-def needs name, code and type")
 			return
 		}
-		if space != nil && *space != "dhcp4" {
+		if space != nil && *space != optiondef.Space {
 			d.warnf(path+".space", "option space %q not supported by xdhcp, definition ignored", *space)
 			return
 		}
@@ -149,47 +151,47 @@ func (d *diag) optionDefs(o *jobj, key string, table *defTable, classLevel bool)
 			return
 		}
 		if std := stdDefByCode(c); std != nil && c != 43 {
-			d.errorf(path+".code", "%d: cannot redefine standard option %q", c, std.name)
+			d.errorf(path+".code", "%d: cannot redefine standard option %q", c, std.Name)
 			return
 		}
-		if std := stdDefByName(*name); std != nil && std.code != c {
-			d.errorf(path+".name", "%q is the name of standard option %d", *name, std.code)
+		if std := stdDefByName(*name); std != nil && std.Code != c {
+			d.errorf(path+".name", "%q is the name of standard option %d", *name, std.Code)
 			return
 		}
 		if _, dup := table.byCode[c]; dup {
 			d.errorf(path+".code", "option %d is defined twice", c)
 			return
 		}
-		t, ok := optTypeNames[*typ]
-		if !ok || t == tPSID {
+		t, ok := optiondef.TypeByName(*typ)
+		if !ok || t == optiondef.PSID {
 			d.warnf(path+".type", "option type %q not supported by xdhcp, definition ignored", *typ)
 			return
 		}
-		def := &optDef{name: *name, code: c, typ: t, array: array != nil && *array}
-		if encap != nil && *encap != "" && t == tEmpty {
+		def := &optDef{Name: *name, Code: c, Type: t, Array: array != nil && *array}
+		if encap != nil && *encap != "" && t == optiondef.Empty {
 			// An encapsulating empty option really carries sub-options; take
 			// them as hex.
-			def.typ = tBinary
+			def.Type = optiondef.Binary
 		}
-		if t == tRecord {
+		if t == optiondef.Record {
 			if rec == nil || strings.TrimSpace(*rec) == "" {
 				d.errorf(path+".record-types", "a record needs record-types")
 				return
 			}
 			for _, f := range splitCSV(*rec) {
-				ft, ok := optTypeNames[f]
-				if !ok || ft == tRecord || ft == tEmpty {
+				ft, ok := optiondef.TypeByName(f)
+				if !ok || ft == optiondef.Record || ft == optiondef.Empty {
 					d.warnf(path+".record-types", "record field type %q not supported by xdhcp, definition ignored", f)
 					return
 				}
-				def.fields = append(def.fields, ft)
+				def.Fields = append(def.Fields, ft)
 			}
 		}
-		if def.array && (t == tString || t == tBinary || t == tEmpty || t == tRecord && len(def.fields) > 0 && (def.fields[len(def.fields)-1] == tString || def.fields[len(def.fields)-1] == tBinary)) {
+		if def.Array && (t == optiondef.String || t == optiondef.Binary || t == optiondef.Empty || t == optiondef.Record && len(def.Fields) > 0 && (def.Fields[len(def.Fields)-1] == optiondef.String || def.Fields[len(def.Fields)-1] == optiondef.Binary)) {
 			d.errorf(path+".array", "type %s cannot be an array", *typ)
 			return
 		}
 		table.byCode[c] = def
-		table.byName[def.name] = def
+		table.byName[def.Name] = def
 	})
 }

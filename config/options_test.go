@@ -133,13 +133,4 @@ func TestOptionLookup(t *testing.T) {
 	if _, ok := OptionCode("no-such-option"); ok {
 		t.Error("code for unknown name")
 	}
-	// Every standard code and name is unique.
-	codes := map[uint8]bool{}
-	seen := map[string]bool{}
-	for _, d := range stdOptionDefs {
-		if codes[d.code] || seen[d.name] {
-			t.Errorf("duplicate definition %d %q", d.code, d.name)
-		}
-		codes[d.code], seen[d.name] = true, true
-	}
 }

@@ -118,7 +118,7 @@ func eqU32(a, b *uint32) bool {
 	return *a == *b
 }
 
-// The deprecated reservation-mode maps onto the three flags (reference §3.6).
+// The deprecated reservation-mode maps onto the three flags.
 func TestReservationMode(t *testing.T) {
 	tests := []struct {
 		mode                     string

@@ -70,8 +70,22 @@ func (d *diag) parseScope(o *jobj, global bool) *scope {
 	return s
 }
 
+// bootFields reads the BOOTP fields a class or reservation may set
+// (siaddr, sname, file) into next, sname and file, leaving unset ones alone.
+func (d *diag) bootFields(o *jobj, next *netip.Addr, sname, file *string) {
+	if a := d.ipv4(o, "next-server", true); a != nil {
+		*next = *a
+	}
+	if s := d.boundedStr(o, "server-hostname", maxSnameLen); s != nil {
+		*sname = *s
+	}
+	if s := d.boundedStr(o, "boot-file-name", maxFileLen); s != nil {
+		*file = *s
+	}
+}
+
 // reservationMode maps Kea's deprecated reservation-mode onto the three
-// reservations-* flags (reference §3.6).
+// reservations-* flags, as Kea does: disabled, global, out-of-pool or all.
 func (d *diag) reservationMode(o *jobj, mode string, s *scope) {
 	path := o.child("reservation-mode")
 	if s.resGlobal != nil || s.resInSubnet != nil || s.resOutPool != nil {
@@ -192,99 +206,60 @@ func (d *diag) triplet(o *jobj, name string) *Lifetimes {
 // resolve fills the inherited parameters of sub from the levels in chain,
 // most specific first (subnet, shared network, global).
 func resolve(sub *Subnet, chain ...*scope) {
-	pickL := func(f func(*scope) *Lifetimes) *Lifetimes {
-		for _, s := range chain {
-			if s != nil && f(s) != nil {
-				return f(s)
-			}
-		}
-		return nil
-	}
-	pickU := func(f func(*scope) *uint32) *uint32 {
-		for _, s := range chain {
-			if s != nil && f(s) != nil {
-				return f(s)
-			}
-		}
-		return nil
-	}
-	pickB := func(def bool, f func(*scope) *bool) bool {
-		for _, s := range chain {
-			if s != nil && f(s) != nil {
-				return *f(s)
-			}
-		}
-		return def
-	}
-	pickF := func(f func(*scope) *float64) *float64 {
-		for _, s := range chain {
-			if s != nil && f(s) != nil {
-				return f(s)
-			}
-		}
-		return nil
-	}
-	pickS := func(f func(*scope) *string) string {
-		for _, s := range chain {
-			if s != nil && f(s) != nil {
-				return *f(s)
-			}
-		}
-		return ""
-	}
-
-	if l := pickL(func(s *scope) *Lifetimes { return s.lifetimes }); l != nil {
-		sub.Lifetimes = *l
-	} else {
-		sub.Lifetimes = Lifetimes{Valid: defaultValidLifetime, Min: defaultValidLifetime, Max: defaultValidLifetime}
-	}
-	sub.Timers.RenewTimer = copyU32(pickU(func(s *scope) *uint32 { return s.renew }))
-	sub.Timers.RebindTimer = copyU32(pickU(func(s *scope) *uint32 { return s.rebind }))
-	sub.Timers.CalculateTeeTimes = pickB(false, func(s *scope) *bool { return s.calcTee })
-	sub.Timers.T1Percent = defaultT1Percent
-	if v := pickF(func(s *scope) *float64 { return s.t1 }); v != nil {
-		sub.Timers.T1Percent = *v
-	}
-	sub.Timers.T2Percent = defaultT2Percent
-	if v := pickF(func(s *scope) *float64 { return s.t2 }); v != nil {
-		sub.Timers.T2Percent = *v
-	}
-	sub.MatchClientID = pickB(true, func(s *scope) *bool { return s.matchClientID })
-	sub.Authoritative = pickB(false, func(s *scope) *bool { return s.authoritative })
-	if v := pickF(func(s *scope) *float64 { return s.cacheThreshold }); v != nil {
-		c := *v
-		sub.CacheThreshold = &c
-	}
-	sub.CacheMaxAge = copyU32(pickU(func(s *scope) *uint32 { return s.cacheMaxAge }))
-	sub.ReservationsGlobal = pickB(false, func(s *scope) *bool { return s.resGlobal })
-	sub.ReservationsInSubnet = pickB(true, func(s *scope) *bool { return s.resInSubnet })
-	sub.ReservationsOutOfPool = pickB(false, func(s *scope) *bool { return s.resOutPool })
-	for _, s := range chain {
-		if s != nil && s.nextServer != nil {
-			sub.NextServer = *s.nextServer
-			break
-		}
-	}
-	sub.ServerHostname = pickS(func(s *scope) *string { return s.serverHostname })
-	sub.BootFileName = pickS(func(s *scope) *string { return s.bootFileName })
-	sub.StoreExtended = pickB(false, func(s *scope) *bool { return s.storeExt })
+	defLifetimes := Lifetimes{Valid: defaultValidLifetime, Min: defaultValidLifetime, Max: defaultValidLifetime}
+	sub.Lifetimes = inheritOr(chain, defLifetimes, func(s *scope) *Lifetimes { return s.lifetimes })
+	sub.Timers.RenewTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.renew }))
+	sub.Timers.RebindTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.rebind }))
+	sub.Timers.CalculateTeeTimes = inheritOr(chain, false, func(s *scope) *bool { return s.calcTee })
+	sub.Timers.T1Percent = inheritOr(chain, defaultT1Percent, func(s *scope) *float64 { return s.t1 })
+	sub.Timers.T2Percent = inheritOr(chain, defaultT2Percent, func(s *scope) *float64 { return s.t2 })
+	sub.MatchClientID = inheritOr(chain, true, func(s *scope) *bool { return s.matchClientID })
+	sub.Authoritative = inheritOr(chain, false, func(s *scope) *bool { return s.authoritative })
+	sub.CacheThreshold = clonePtr(inherit(chain, func(s *scope) *float64 { return s.cacheThreshold }))
+	sub.CacheMaxAge = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.cacheMaxAge }))
+	sub.ReservationsGlobal = inheritOr(chain, false, func(s *scope) *bool { return s.resGlobal })
+	sub.ReservationsInSubnet = inheritOr(chain, true, func(s *scope) *bool { return s.resInSubnet })
+	sub.ReservationsOutOfPool = inheritOr(chain, false, func(s *scope) *bool { return s.resOutPool })
+	sub.NextServer = inheritOr(chain, netip.Addr{}, func(s *scope) *netip.Addr { return s.nextServer })
+	sub.ServerHostname = inheritOr(chain, "", func(s *scope) *string { return s.serverHostname })
+	sub.BootFileName = inheritOr(chain, "", func(s *scope) *string { return s.bootFileName })
+	sub.StoreExtended = inheritOr(chain, false, func(s *scope) *bool { return s.storeExt })
 	// Relay and interface stop at the shared network: a global "relay" or
 	// "interface" has no meaning in Kea.
-	for _, s := range chain[:min(2, len(chain))] {
+	local := chain[:min(2, len(chain))]
+	for _, s := range local {
 		if s != nil && s.relaySet {
 			sub.RelayAddrs = append([]netip.Addr(nil), s.relay...)
 			break
 		}
 	}
-	for _, s := range chain[:min(2, len(chain))] {
-		if s != nil && s.iface != nil {
-			sub.Interface = *s.iface
-			break
-		}
-	}
+	sub.Interface = inheritOr(local, "", func(s *scope) *string { return s.iface })
 }
 
-func copyU32(p *uint32) *uint32 {
+// inherit returns the value of the most specific level in chain that sets
+// it (f returns non-nil), or nil.
+func inherit[T any](chain []*scope, f func(*scope) *T) *T {
+	for _, s := range chain {
+		if s != nil {
+			if v := f(s); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// inheritOr is inherit for a plain field: the inherited value, else def.
+func inheritOr[T any](chain []*scope, def T, f func(*scope) *T) T {
+	if v := inherit(chain, f); v != nil {
+		return *v
+	}
+	return def
+}
+
+// clonePtr returns a pointer to a copy of *p, or nil, so that the resolved
+// subnet shares no memory with the parsed scopes.
+func clonePtr[T any](p *T) *T {
 	if p == nil {
 		return nil
 	}

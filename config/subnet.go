@@ -346,15 +346,7 @@ func (p *parser) reservation(path string, o *jobj, subnetID uint32) *Reservation
 		}
 	}
 	r.Options = p.optionData(o, "option-data", p.defs)
-	if a := p.ipv4(o, "next-server", true); a != nil {
-		r.NextServer = *a
-	}
-	if s := p.boundedStr(o, "server-hostname", maxSnameLen); s != nil {
-		r.ServerHostname = *s
-	}
-	if s := p.boundedStr(o, "boot-file-name", maxFileLen); s != nil {
-		r.BootFileName = *s
-	}
+	p.bootFields(o, &r.NextServer, &r.ServerHostname, &r.BootFileName)
 	if !ok {
 		return nil
 	}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf/link"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/xsk"
 )
 
@@ -82,19 +82,15 @@ const maxXDPQueues = 64
 func OpenXDP(ifname string, opts XDPOptions) (_ *XDPSocket, err error) {
 	port := opts.ListenPort
 	if port == 0 {
-		port = 68
+		port = dhcpview.ClientPort
 	}
 	frames := opts.Frames
 	if frames == 0 {
 		frames = 8192
 	}
-	lk, err := netlink.LinkByName(ifname)
+	attrs, err := ethernetAttrs(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen af_xdp: find %s: %w", ifname, err)
-	}
-	attrs := lk.Attrs()
-	if len(attrs.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("loadgen af_xdp: %s is not an Ethernet interface", ifname)
+		return nil, fmt.Errorf("loadgen af_xdp: %w", err)
 	}
 	queues := max(attrs.NumRxQueues, 1)
 	if queues > maxXDPQueues {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/handoff"
 )
 
@@ -16,7 +17,7 @@ func Flood(ctx context.Context, tr Transport, mac [6]byte, d time.Duration) (uin
 	scr := make([]byte, maxPayload)
 	m := handoff.Meta{SrcMAC: mac, DstMAC: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, DstIP: [4]byte{255, 255, 255, 255}, SrcPort: 68, DstPort: 67}
 	for i := range frames {
-		r := request{msgType: msgDiscover, xid: uint32(i) + 1, mac: mac}
+		r := request{msgType: dhcpview.MsgDiscover, xid: uint32(i) + 1, mac: mac}
 		frames[i] = make([]byte, FrameBufLen)
 		n, err := buildFrame(frames[i], &m, &r, scr)
 		if err != nil {

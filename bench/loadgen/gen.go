@@ -41,6 +41,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 )
@@ -714,10 +715,13 @@ func secs(c *client, now int64) uint16 {
 	return uint16(min((now-c.start)/int64(time.Second), 0xffff))
 }
 
-// baseRequest fills the fields every message of client idx shares.
-func (g *Generator) baseRequest(r *request, idx uint32, msgType byte, now int64) {
+// send queues a message of client idx: the fields every message shares,
+// with reqIP, serverID and ciaddr taken from addrs. A unicast message goes
+// to the server from ciaddr; the others are broadcast (or relayed).
+func (g *Generator) send(idx uint32, now int64, msgType byte, addrs request, unicast bool) {
 	c := &g.clients[idx]
-	*r = request{msgType: msgType, xid: c.xid, secs: secs(c, now), mac: g.MAC(int(idx)), clientID: g.cfg.ClientID}
+	r := request{msgType: msgType, xid: c.xid, secs: secs(c, now), mac: g.MAC(int(idx)), clientID: g.cfg.ClientID,
+		reqIP: addrs.reqIP, serverID: addrs.serverID, ciaddr: addrs.ciaddr}
 	if g.cfg.Broadcast {
 		r.flags = 0x8000
 	}
@@ -726,6 +730,8 @@ func (g *Generator) baseRequest(r *request, idx uint32, msgType byte, now int64)
 		r.hops = 1
 		r.circuit = g.circuitID(idx)
 	}
+	m := g.meta(idx, unicast, r.ciaddr)
+	g.queue(&m, &r)
 }
 
 // circuitID is the option 82 circuit-id of client idx: "c" and the index
@@ -756,21 +762,14 @@ func (g *Generator) meta(idx uint32, unicast bool, src [4]byte) handoff.Meta {
 }
 
 func (g *Generator) sendDiscover(idx uint32, now int64) {
-	var r request
-	g.baseRequest(&r, idx, msgDiscover, now)
-	m := g.meta(idx, false, [4]byte{})
-	g.queue(&m, &r)
+	g.send(idx, now, dhcpview.MsgDiscover, request{}, false)
 	g.st.sent.Discover++
 	g.arm(idx, now)
 }
 
 func (g *Generator) sendRequest(idx uint32, now int64) {
 	c := &g.clients[idx]
-	var r request
-	g.baseRequest(&r, idx, msgRequest, now)
-	r.reqIP, r.serverID = c.offered, c.server
-	m := g.meta(idx, false, [4]byte{})
-	g.queue(&m, &r)
+	g.send(idx, now, dhcpview.MsgRequest, request{reqIP: c.offered, serverID: c.server}, false)
 	g.st.sent.Request++
 	g.arm(idx, now)
 }
@@ -779,12 +778,9 @@ func (g *Generator) sendRequest(idx uint32, now int64) {
 // with ciaddr and without options 50 and 54 (RFC 2131 4.3.2).
 func (g *Generator) sendRenew(idx uint32, now int64) {
 	c := &g.clients[idx]
-	var r request
-	g.baseRequest(&r, idx, msgRequest, now)
-	r.ciaddr = c.addr
-	m := g.meta(idx, c.state == stRenewing, c.addr)
-	g.queue(&m, &r)
-	if c.state == stRenewing {
+	renewing := c.state == stRenewing
+	g.send(idx, now, dhcpview.MsgRequest, request{ciaddr: c.addr}, renewing)
+	if renewing {
 		g.st.sent.Renew++
 	} else {
 		g.st.sent.Rebind++
@@ -794,21 +790,13 @@ func (g *Generator) sendRenew(idx uint32, now int64) {
 
 func (g *Generator) sendDecline(idx uint32, now int64) {
 	c := &g.clients[idx]
-	var r request
-	g.baseRequest(&r, idx, msgDecline, now)
-	r.reqIP, r.serverID = c.addr, c.server
-	m := g.meta(idx, false, [4]byte{})
-	g.queue(&m, &r)
+	g.send(idx, now, dhcpview.MsgDecline, request{reqIP: c.addr, serverID: c.server}, false)
 	g.st.sent.Decline++
 }
 
 func (g *Generator) sendRelease(idx uint32, now int64) {
 	c := &g.clients[idx]
-	var r request
-	g.baseRequest(&r, idx, msgRelease, now)
-	r.ciaddr, r.serverID = c.addr, c.server
-	m := g.meta(idx, true, c.addr)
-	g.queue(&m, &r)
+	g.send(idx, now, dhcpview.MsgRelease, request{ciaddr: c.addr, serverID: c.server}, true)
 	g.st.sent.Release++
 }
 
@@ -1057,16 +1045,16 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 	}
 	mt := v.msgType
 	switch mt {
-	case msgOffer:
+	case dhcpview.MsgOffer:
 		st.offers++
-	case msgAck:
+	case dhcpview.MsgAck:
 		st.acks++
-	case msgNak:
+	case dhcpview.MsgNak:
 		st.naks++
 	}
 	switch c.state {
 	case stSelecting:
-		if mt != msgOffer {
+		if mt != dhcpview.MsgOffer {
 			g.wrong(wrUnexpectedType)
 			return
 		}
@@ -1087,9 +1075,9 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 		// sendRequest stored in c.sent.
 	case stRequesting:
 		switch mt {
-		case msgOffer:
+		case dhcpview.MsgOffer:
 			st.dup++ // a retransmitted DISCOVER answered twice
-		case msgAck:
+		case dhcpview.MsgAck:
 			yi, ok := g.checkAddr(v.yiaddr)
 			if !ok {
 				return
@@ -1106,7 +1094,7 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 			c.t1 = v.t1Seconds()
 			g.complete(idx, kDORA, at)
 			g.afterBound(idx, kDORA, g.now(), ph)
-		case msgNak:
+		case dhcpview.MsgNak:
 			st.kNak[kDORA]++
 			c.gen++
 			g.inflight--
@@ -1122,7 +1110,7 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 			kind = kRebind
 		}
 		switch mt {
-		case msgAck:
+		case dhcpview.MsgAck:
 			yi, ok := g.checkAddr(v.yiaddr)
 			if !ok {
 				return
@@ -1134,7 +1122,7 @@ func (g *Generator) handle(b []byte, at int64, ph phase) {
 			c.t1 = v.t1Seconds()
 			g.complete(idx, kind, at)
 			g.afterBound(idx, kind, g.now(), ph)
-		case msgNak:
+		case dhcpview.MsgNak:
 			st.kNak[kind]++
 			c.gen++
 			g.inflight--
@@ -1166,6 +1154,13 @@ func (g *Generator) fullCheck(payload []byte, v *replyView) bool {
 		return false
 	}
 	yi, _ := netip.AddrFromSlice(d.YourIPAddr.To4())
+	gi, _ := netip.AddrFromSlice(d.GatewayIPAddr.To4())
+	if !v.inPlace && len(d.ClientHWAddr) >= 6 {
+		// The in-place view could not read this reply at all: the full
+		// decoder's reading is the only one.
+		v.op, v.xid, v.chaddr = byte(d.OpCode), be32([4]byte(d.TransactionID)), [6]byte(d.ClientHWAddr[:6])
+		v.yiaddr, v.giaddr = yi.Unmap().As4(), gi.Unmap().As4()
+	}
 	if byte(d.OpCode) != v.op || [4]byte(d.TransactionID) != be32b(v.xid) || yi.Unmap().As4() != v.yiaddr ||
 		len(d.ClientHWAddr) < 6 || [6]byte(d.ClientHWAddr[:6]) != v.chaddr {
 		g.wrong(wrDecoderMismatch)

@@ -13,6 +13,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/afpacket"
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 	"xdhcp/internal/lab"
@@ -391,7 +392,7 @@ func TestConfigErrors(t *testing.T) {
 // reference decoder.
 func TestBuildPayloadDecodes(t *testing.T) {
 	buf := make([]byte, maxPayload)
-	r := request{msgType: msgRequest, xid: 0xdeadbeef, secs: 3, mac: [6]byte{2, 0x58, 0, 0, 1, 2},
+	r := request{msgType: dhcpview.MsgRequest, xid: 0xdeadbeef, secs: 3, mac: [6]byte{2, 0x58, 0, 0, 1, 2},
 		reqIP: [4]byte{10, 0, 0, 9}, serverID: [4]byte{10, 0, 0, 1}, clientID: true,
 		giaddr: [4]byte{10, 0, 0, 2}, hops: 1, circuit: []byte("c00000102")}
 	n := buildPayload(buf, &r)

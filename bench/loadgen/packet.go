@@ -3,31 +3,13 @@ package loadgen
 import (
 	"encoding/binary"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 )
 
-// DHCP message types (option 53).
+// Request sizes.
 const (
-	msgDiscover = 1
-	msgOffer    = 2
-	msgRequest  = 3
-	msgDecline  = 4
-	msgAck      = 5
-	msgNak      = 6
-	msgRelease  = 7
-)
-
-// BOOTP fixed header offsets and sizes (RFC 2131 figure 1).
-const (
-	bootpLen    = 236
-	offXid      = 4
-	offSecs     = 8
-	offFlags    = 10
-	offCiaddr   = 12
-	offGiaddr   = 24
-	offChaddr   = 28
-	magicCookie = 0x63825363
 	// maxPayload is the largest request we build: the header, the cookie
 	// and at most ~80 bytes of options.
 	maxPayload = 400
@@ -59,49 +41,43 @@ var paramRequest = [...]byte{1, 3, 6, 15, 51, 58, 59}
 // buildPayload writes the DHCP message of r into b (at least maxPayload
 // bytes) and returns its length.
 func buildPayload(b []byte, r *request) int {
-	clear(b[:bootpLen])
+	clear(b[:dhcpview.HeaderLen])
 	b[0] = 1 // BOOTREQUEST
 	b[1] = 1 // Ethernet
 	b[2] = 6
-	b[3] = r.hops
-	binary.BigEndian.PutUint32(b[offXid:], r.xid)
-	binary.BigEndian.PutUint16(b[offSecs:], r.secs)
-	binary.BigEndian.PutUint16(b[offFlags:], r.flags)
-	copy(b[offCiaddr:], r.ciaddr[:])
-	copy(b[offGiaddr:], r.giaddr[:])
-	copy(b[offChaddr:], r.mac[:])
-	binary.BigEndian.PutUint32(b[bootpLen:], magicCookie)
-	o := bootpLen + 4
-	b[o], b[o+1], b[o+2] = 53, 1, r.msgType
+	putMessageFields(b, r)
+	binary.BigEndian.PutUint32(b[dhcpview.HeaderLen:], dhcpview.Magic)
+	o := dhcpview.HeaderLen + 4
+	b[o], b[o+1], b[o+2] = dhcpview.OptMessageType, 1, r.msgType
 	o += 3
 	if r.clientID {
-		b[o], b[o+1], b[o+2] = 61, 7, 1
+		b[o], b[o+1], b[o+2] = dhcpview.OptClientID, 7, 1
 		copy(b[o+3:], r.mac[:])
 		o += 9
 	}
 	if r.reqIP != [4]byte{} {
-		b[o], b[o+1] = 50, 4
+		b[o], b[o+1] = dhcpview.OptRequestedIP, 4
 		copy(b[o+2:], r.reqIP[:])
 		o += 6
 	}
 	if r.serverID != [4]byte{} {
-		b[o], b[o+1] = 54, 4
+		b[o], b[o+1] = dhcpview.OptServerID, 4
 		copy(b[o+2:], r.serverID[:])
 		o += 6
 	}
-	if r.msgType == msgDiscover || r.msgType == msgRequest {
-		b[o], b[o+1] = 57, 2 // maximum message size
+	if r.msgType == dhcpview.MsgDiscover || r.msgType == dhcpview.MsgRequest {
+		b[o], b[o+1] = dhcpview.OptMaxMsgSize, 2
 		binary.BigEndian.PutUint16(b[o+2:], 1500)
 		o += 4
-		b[o], b[o+1] = 55, byte(len(paramRequest))
+		b[o], b[o+1] = dhcpview.OptParamRequest, byte(len(paramRequest))
 		o += 2 + copy(b[o+2:], paramRequest[:])
 	}
 	if r.circuit != nil {
 		n := min(len(r.circuit), 32)
-		b[o], b[o+1], b[o+2], b[o+3] = 82, byte(2+n), 1, byte(n)
+		b[o], b[o+1], b[o+2], b[o+3] = dhcpview.OptRelayAgent, byte(2+n), 1, byte(n)
 		o += 4 + copy(b[o+4:], r.circuit[:n])
 	}
-	b[o] = 255
+	b[o] = dhcpview.OptEnd
 	o++
 	// Pad to the 300-byte BOOTP minimum that some relays and servers
 	// still expect (RFC 1542 section 2.1).
@@ -110,6 +86,18 @@ func buildPayload(b []byte, r *request) int {
 		o++
 	}
 	return o
+}
+
+// putMessageFields writes the BOOTP fields that change from one message
+// to the next (hops to chaddr) into the DHCP message b.
+func putMessageFields(b []byte, r *request) {
+	b[3] = r.hops
+	binary.BigEndian.PutUint32(b[dhcpview.OffXid:], r.xid)
+	binary.BigEndian.PutUint16(b[dhcpview.OffSecs:], r.secs)
+	binary.BigEndian.PutUint16(b[dhcpview.OffFlags:], r.flags)
+	copy(b[dhcpview.OffCiaddr:], r.ciaddr[:])
+	copy(b[dhcpview.OffGiaddr:], r.giaddr[:])
+	copy(b[dhcpview.OffChaddr:], r.mac[:])
 }
 
 // buildFrame writes a full Ethernet frame for r into dst (FrameBufLen

@@ -9,6 +9,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 )
@@ -41,13 +42,13 @@ func TestParseReplyFields(t *testing.T) {
 		t.Fatalf("parse: %d", r)
 	}
 	if v.op != 2 || v.xid != 0x01020304 || v.yiaddr != [4]byte{10, 0, 0, 9} || v.giaddr != [4]byte{10, 0, 0, 2} ||
-		v.chaddr != [6]byte{2, 0x58, 0, 0, 0, 7} || v.msgType != msgAck || !v.hasServerID || v.serverID != [4]byte{10, 0, 0, 1} ||
+		v.chaddr != [6]byte{2, 0x58, 0, 0, 0, 7} || v.msgType != dhcpview.MsgAck || !v.hasServerID || v.serverID != [4]byte{10, 0, 0, 1} ||
 		!v.hasLease || v.leaseTime != 3600 || v.t1Seconds() != 1000 || string(v.circuit) != "c00000007" || v.odd {
 		t.Fatalf("view %+v", v)
 	}
 	// Without option 58, T1 is half the lease (RFC 2131 4.4.5).
 	p = testReply(t, dhcpv4.MessageTypeOffer)
-	if parseReply(p, &v) != parseOK || v.t1Seconds() != 1800 || v.msgType != msgOffer {
+	if parseReply(p, &v) != parseOK || v.t1Seconds() != 1800 || v.msgType != dhcpview.MsgOffer {
 		t.Fatalf("view %+v", v)
 	}
 }
@@ -62,12 +63,12 @@ func TestParseReplyBadAndOdd(t *testing.T) {
 		odd  bool
 	}{
 		{"short header", func(p []byte) []byte { return p[:200] }, parseShort, false},
-		{"bad cookie", func(p []byte) []byte { p[bootpLen] = 0; return p }, parseBadCookie, false},
+		{"bad cookie", func(p []byte) []byte { p[dhcpview.HeaderLen] = 0; return p }, parseBadCookie, false},
 		// Cut inside the options: the last option's length runs past the end.
-		{"option past end", func(p []byte) []byte { return p[:bootpLen+4+4] }, parseBadOption, false},
-		{"lone option code at end", func(p []byte) []byte { return append(p[:bootpLen+4], 53) }, parseBadOption, false},
+		{"option past end", func(p []byte) []byte { return p[:dhcpview.HeaderLen+4+4] }, parseBadOption, false},
+		{"lone option code at end", func(p []byte) []byte { return append(p[:dhcpview.HeaderLen+4], 53) }, parseBadOption, false},
 		// BOOTP reply: options end before any message type.
-		{"no message type", func(p []byte) []byte { return append(p[:bootpLen+4], 255) }, parseNoType, false},
+		{"no message type", func(p []byte) []byte { return append(p[:dhcpview.HeaderLen+4], 255) }, parseNoType, false},
 		{"overload", func(p []byte) []byte {
 			return insertOpt(p, 52, 1, 3)
 		}, parseOK, true},
@@ -90,8 +91,8 @@ func TestParseReplyBadAndOdd(t *testing.T) {
 
 // insertOpt returns p with the option bytes inserted before the others.
 func insertOpt(p []byte, opt ...byte) []byte {
-	out := append([]byte(nil), p[:bootpLen+4]...)
-	return append(append(out, opt...), p[bootpLen+4:]...)
+	out := append([]byte(nil), p[:dhcpview.HeaderLen+4]...)
+	return append(append(out, opt...), p[dhcpview.HeaderLen+4:]...)
 }
 
 func TestParseReplyAllocs(t *testing.T) {
@@ -102,9 +103,10 @@ func TestParseReplyAllocs(t *testing.T) {
 	}
 }
 
-// A generator whose every client renews, fed the ACKs of a canned server:
-// handling a reply in place allocates nothing once sampling is past.
-func TestHandleAllocs(t *testing.T) {
+// renewingGenerator is a generator whose client 1 renews, and the frame of
+// a canned server's ACK to it; handleACK hands it that ACK again.
+func renewingGenerator(t testing.TB) (g *Generator, handleACK func()) {
+	t.Helper()
 	g, err := New(Config{Mode: Closed, Clients: 4, Count: 1, Duration: 1e9, FullCheckFirst: -1, FullCheckEvery: 1 << 30}, nopTransport{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,8 +115,12 @@ func TestHandleAllocs(t *testing.T) {
 	g.pipe = newChanPipeNoRx(g)
 	c := &g.clients[1]
 	c.state, c.xid, c.addr = stRenewing, 0x01020304, [4]byte{10, 0, 0, 9}
-	p := testReply(t, dhcpv4.MessageTypeAck)
-	p[offChaddr+5] = 1
+	p := testReply(t, dhcpv4.MessageTypeAck,
+		dhcpv4.WithOption(dhcpv4.OptRenewTimeValue(1000e9)),
+		dhcpv4.WithOption(dhcpv4.OptSubnetMask([]byte{255, 255, 0, 0})),
+		dhcpv4.WithOption(dhcpv4.OptRouter([]byte{10, 0, 0, 1})),
+		dhcpv4.WithOption(dhcpv4.OptDNS([]byte{10, 0, 0, 1}, []byte{10, 0, 0, 2})))
+	p[dhcpview.OffChaddr+5] = 1
 	fr := make([]byte, 1500)
 	m := handoff.Meta{SrcMAC: [6]byte{2, 9, 9, 9, 9, 9}, DstMAC: g.MAC(1), SrcIP: [4]byte{10, 0, 0, 1}, DstIP: [4]byte{10, 0, 0, 9}, SrcPort: 67, DstPort: 68}
 	n, err := frame.Build(fr, &m, p)
@@ -122,16 +128,30 @@ func TestHandleAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	fr = fr[:n]
-	allocs := testing.AllocsPerRun(100, func() {
+	return g, func() {
 		c.state, c.xid = stRenewing, 0x01020304
 		g.inflight = 1
 		g.handle(fr, 10, phase{mode: Closed, count: 1})
-	})
-	if allocs != 0 {
+	}
+}
+
+// Handling a reply in place allocates nothing once sampling is past.
+func TestHandleAllocs(t *testing.T) {
+	g, handleACK := renewingGenerator(t)
+	if allocs := testing.AllocsPerRun(100, handleACK); allocs != 0 {
 		t.Fatalf("%v allocations per reply", allocs)
 	}
 	if g.st.kDone[kRenew] == 0 || g.st.wrongTotal() != 0 || g.st.malformed != 0 {
 		t.Fatalf("done %v wrong %v malformed %d", g.st.kDone, g.st.wrong, g.st.malformed)
+	}
+}
+
+// The cost of one reply: frame parsing, the in-place reading and the
+// client's next request.
+func BenchmarkHandleReply(b *testing.B) {
+	_, handleACK := renewingGenerator(b)
+	for b.Loop() {
+		handleACK()
 	}
 }
 
@@ -189,7 +209,7 @@ func TestTemplateMatchesBuildFrame(t *testing.T) {
 	a, b, scr := make([]byte, FrameBufLen), make([]byte, FrameBufLen), make([]byte, maxPayload)
 	rb := func() byte { return byte(rng.Uint32()) }
 	for i := range 2000 {
-		r := request{msgType: []byte{msgDiscover, msgRequest, msgDecline, msgRelease}[i%4], xid: rng.Uint32(), secs: uint16(rng.Uint32()),
+		r := request{msgType: []byte{dhcpview.MsgDiscover, dhcpview.MsgRequest, dhcpview.MsgDecline, dhcpview.MsgRelease}[i%4], xid: rng.Uint32(), secs: uint16(rng.Uint32()),
 			flags: uint16(rng.Uint32()) & 0x8000, mac: [6]byte{2, 0x58, rb(), rb(), rb(), rb()}, clientID: i%3 == 0, hops: byte(i % 2)}
 		if i%5 < 2 {
 			r.reqIP = [4]byte{10, rb(), rb(), rb() | 1}
@@ -215,7 +235,7 @@ func TestTemplateMatchesBuildFrame(t *testing.T) {
 	if len(ts.list) > 40 {
 		t.Fatalf("%d templates for a handful of shapes", len(ts.list))
 	}
-	r := request{msgType: msgRequest, xid: 1, mac: [6]byte{2, 0x58, 0, 0, 0, 1}, ciaddr: [4]byte{10, 0, 0, 9}}
+	r := request{msgType: dhcpview.MsgRequest, xid: 1, mac: [6]byte{2, 0x58, 0, 0, 0, 1}, ciaddr: [4]byte{10, 0, 0, 9}}
 	m := handoff.Meta{SrcIP: r.ciaddr, DstIP: [4]byte{10, 0, 0, 1}, SrcPort: 68, DstPort: 67}
 	tp := ts.get(&r)
 	if n := testing.AllocsPerRun(200, func() { r.xid++; tp.build(b, &m, &r) }); n != 0 {

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"xdhcp/fastpath/dhcpview"
+
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -75,7 +77,7 @@ const readTimeout = 100 * time.Millisecond
 func OpenSocket(ifname string, opts SocketOptions) (_ *Socket, err error) {
 	port := opts.ListenPort
 	if port == 0 {
-		port = 68
+		port = dhcpview.ClientPort
 	}
 	rcv, snd := opts.RcvBuf, opts.SndBuf
 	if rcv <= 0 {
@@ -84,13 +86,9 @@ func OpenSocket(ifname string, opts SocketOptions) (_ *Socket, err error) {
 	if snd <= 0 {
 		snd = 8 << 20
 	}
-	link, err := netlink.LinkByName(ifname)
+	attrs, err := ethernetAttrs(ifname)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen socket: find %s: %w", ifname, err)
-	}
-	attrs := link.Attrs()
-	if len(attrs.HardwareAddr) != 6 {
-		return nil, fmt.Errorf("loadgen socket: %s is not an Ethernet interface", ifname)
+		return nil, fmt.Errorf("loadgen socket: %w", err)
 	}
 	s := &Socket{fd: -1, iface: ifname, mac: [6]byte(attrs.HardwareAddr)}
 	defer func() {
@@ -130,6 +128,19 @@ func OpenSocket(ifname string, opts SocketOptions) (_ *Socket, err error) {
 		return nil, fmt.Errorf("loadgen socket %s: bind: %w", ifname, err)
 	}
 	return s, nil
+}
+
+// ethernetAttrs returns the attributes of the Ethernet interface ifname.
+func ethernetAttrs(ifname string) (*netlink.LinkAttrs, error) {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", ifname, err)
+	}
+	attrs := link.Attrs()
+	if len(attrs.HardwareAddr) != 6 {
+		return nil, fmt.Errorf("%s is not an Ethernet interface", ifname)
+	}
+	return attrs, nil
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

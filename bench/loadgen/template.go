@@ -3,6 +3,7 @@ package loadgen
 import (
 	"encoding/binary"
 
+	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
 )
@@ -85,15 +86,15 @@ func newTemplate(k uint32, r *request) template {
 	t := template{key: k, frame: f[:tmplHdr+n], offCID: -1, offReq: -1, offSID: -1, offCirc: -1}
 	p := t.frame[tmplHdr:]
 	// Walk the options we wrote to find the values to patch.
-	for o := bootpLen + 4; o < n && p[o] != 255; o += 2 + int(p[o+1]) {
+	for o := dhcpview.HeaderLen + 4; o < n && p[o] != dhcpview.OptEnd; o += 2 + int(p[o+1]) {
 		switch p[o] {
-		case 61:
+		case dhcpview.OptClientID:
 			t.offCID = o + 3
-		case 50:
+		case dhcpview.OptRequestedIP:
 			t.offReq = o + 2
-		case 54:
+		case dhcpview.OptServerID:
 			t.offSID = o + 2
-		case 82:
+		case dhcpview.OptRelayAgent:
 			t.offCirc = o + 4
 		}
 	}
@@ -147,13 +148,7 @@ func (t *template) build(dst []byte, m *handoff.Meta, r *request) int {
 	binary.BigEndian.PutUint16(udp[2:], m.DstPort)
 
 	p := dst[tmplHdr:n]
-	p[3] = r.hops
-	binary.BigEndian.PutUint32(p[offXid:], r.xid)
-	binary.BigEndian.PutUint16(p[offSecs:], r.secs)
-	binary.BigEndian.PutUint16(p[offFlags:], r.flags)
-	copy(p[offCiaddr:], r.ciaddr[:])
-	copy(p[offGiaddr:], r.giaddr[:])
-	copy(p[offChaddr:], r.mac[:])
+	putMessageFields(p, r)
 	// Partial sums are up to 32 bits each: add them in 64.
 	sum := uint64(t.base) + uint64(frame.Checksum(ip[12:20], 0)) + uint64(frame.Checksum(udp[0:4], 0)) + uint64(frame.Checksum(p[:bootpVar], 0))
 	if t.offCID >= 0 {

@@ -40,23 +40,25 @@ func (ev *evaluator) alloc(n int) []byte {
 	return ev.buf[start : start+n : start+n]
 }
 
+// option returns the option n reads: option n.code of the packet, or for
+// relay4[...] sub-option n.code of its relay agent information.
+func option(p Packet, n *node) ([]byte, bool) {
+	if n.op == opRelay || n.op == opRelayExists {
+		return p.RelayOption(n.code)
+	}
+	return p.Option(n.code)
+}
+
 // boolean evaluates a boolean node. ok is false on a runtime error.
 func (ev *evaluator) boolean(p Packet, n *node) (v, ok bool) {
 	switch n.op {
-	case opExists:
-		_, present := p.Option(n.code)
-		return present, true
-	case opRelayExists:
-		_, present := p.RelayOption(n.code)
+	case opExists, opRelayExists:
+		_, present := option(p, n)
 		return present, true
 	case opMember:
 		return p.Member(n.name), true
 	case opEqual:
-		a, ok := ev.str(p, n.kids[0])
-		if !ok {
-			return false, false
-		}
-		b, ok := ev.str(p, n.kids[1])
+		a, b, ok := ev.strPair(p, n)
 		if !ok {
 			return false, false
 		}
@@ -111,11 +113,8 @@ func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 	switch n.op {
 	case opLiteral:
 		return n.lit, true
-	case opOption:
-		b, _ := p.Option(n.code)
-		return b, true
-	case opRelay:
-		b, _ := p.RelayOption(n.code)
+	case opOption, opRelay:
+		b, _ := option(p, n)
 		return b, true
 	case opMAC:
 		return p.MAC(), true
@@ -216,14 +215,21 @@ func (ev *evaluator) substring(p Packet, n *node) ([]byte, bool) {
 	return s[start:end], true
 }
 
+// strPair evaluates the two string operands of n, left first.
+func (ev *evaluator) strPair(p Packet, n *node) (a, b []byte, ok bool) {
+	if a, ok = ev.str(p, n.kids[0]); !ok {
+		return nil, nil, false
+	}
+	if b, ok = ev.str(p, n.kids[1]); !ok {
+		return nil, nil, false
+	}
+	return a, b, true
+}
+
 // split follows Kea's TokenSplit: every byte of the delimiter string is a
 // separator, adjacent separators delimit empty fields, fields count from 1.
 func (ev *evaluator) split(p Packet, n *node) ([]byte, bool) {
-	s, ok := ev.str(p, n.kids[0])
-	if !ok {
-		return nil, false
-	}
-	delim, ok := ev.str(p, n.kids[1])
+	s, delim, ok := ev.strPair(p, n)
 	if !ok {
 		return nil, false
 	}
@@ -296,11 +302,7 @@ func (ev *evaluator) concat(p Packet, n *node) ([]byte, bool) {
 // hexString follows Kea's TokenToHexString: lower-case hex digit pairs
 // joined by the separator.
 func (ev *evaluator) hexString(p Packet, n *node) ([]byte, bool) {
-	data, ok := ev.str(p, n.kids[0])
-	if !ok {
-		return nil, false
-	}
-	sep, ok := ev.str(p, n.kids[1])
+	data, sep, ok := ev.strPair(p, n)
 	if !ok {
 		return nil, false
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+
+	"xdhcp/config/optiondef"
 )
 
 // maxDepth bounds nesting (parentheses, not, function calls) so that a
@@ -303,10 +305,7 @@ func (p *parser) parseWord(t token) (*node, error) {
 	case "pkt4":
 		return p.parsePkt4(t)
 	case "pkt":
-		if _, err := p.expect(tDot); err != nil {
-			return nil, err
-		}
-		f, err := p.expect(tIdent)
+		f, err := p.dotName()
 		if err != nil {
 			return nil, err
 		}
@@ -337,6 +336,18 @@ func (p *parser) parseWord(t token) (*node, error) {
 	return nil, errAt(t.pos, "unknown name '%s'", clip(t.text))
 }
 
+// optionCode resolves option[name]: Kea's standard DHCPv4 names first,
+// then the configuration's option-def names (through CompileWithNames).
+func (p *parser) optionCode(name string) (uint8, bool) {
+	if d := optiondef.ByName(name); d != nil {
+		return d.Code, true
+	}
+	if p.names != nil {
+		return p.names(name)
+	}
+	return 0, false
+}
+
 // parseOption parses option[code].repr or relay4[code].repr.
 func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	if _, err := p.expect(tLBracket); err != nil {
@@ -352,10 +363,7 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 		}
 		code = uint8(v)
 	case c.kind == tIdent && !relay:
-		v, ok := stdOptionCode(c.text)
-		if !ok && p.names != nil {
-			v, ok = p.names(c.text)
-		}
+		v, ok := p.optionCode(c.text)
 		if !ok {
 			return nil, errAt(c.pos, "option '%s' is not defined", clip(c.text))
 		}
@@ -370,10 +378,7 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	if _, err := p.expect(tRBracket); err != nil {
 		return nil, err
 	}
-	if _, err := p.expect(tDot); err != nil {
-		return nil, err
-	}
-	r, err := p.expect(tIdent)
+	r, err := p.dotName()
 	if err != nil {
 		return nil, err
 	}
@@ -394,11 +399,16 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	return nil, errAt(r.pos, "expected hex, text or exists but found '%s'", clip(r.text))
 }
 
-func (p *parser) parsePkt4(t token) (*node, error) {
+// dotName parses the ".name" that follows pkt, pkt4 and option[...].
+func (p *parser) dotName() (token, error) {
 	if _, err := p.expect(tDot); err != nil {
-		return nil, err
+		return token{}, err
 	}
-	f, err := p.expect(tIdent)
+	return p.expect(tIdent)
+}
+
+func (p *parser) parsePkt4(t token) (*node, error) {
+	f, err := p.dotName()
 	if err != nil {
 		return nil, err
 	}
@@ -472,6 +482,32 @@ func (p *parser) comma() error {
 	return err
 }
 
+// args parses comma-separated function arguments of the wanted types.
+func (p *parser) args(fn string, want ...valueType) ([]*node, error) {
+	kids := make([]*node, len(want))
+	for i, w := range want {
+		if i > 0 {
+			if err := p.comma(); err != nil {
+				return nil, err
+			}
+		}
+		n, err := p.arg(fn, w)
+		if err != nil {
+			return nil, err
+		}
+		kids[i] = n
+	}
+	return kids, nil
+}
+
+// commaIntArg parses a comma and then a literal integer argument (intArg).
+func (p *parser) commaIntArg(fn string) (v int, bad bool, err error) {
+	if err := p.comma(); err != nil {
+		return 0, false, err
+	}
+	return p.intArg(fn)
+}
+
 // parseCall parses name(args...) for the string functions.
 func (p *parser) parseCall(t token) (*node, error) {
 	fn := t.text
@@ -480,17 +516,13 @@ func (p *parser) parseCall(t token) (*node, error) {
 	}
 	n := &node{pos: t.pos}
 	var err error
-	var a, b, c *node
 	switch fn {
 	case "substring":
-		if a, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		if err = p.comma(); err != nil {
+		if n.kids, err = p.args(fn, typeString); err != nil {
 			return nil, err
 		}
 		var bad1, bad2 bool
-		if n.start, bad1, err = p.intArg(fn); err != nil {
+		if n.start, bad1, err = p.commaIntArg(fn); err != nil {
 			return nil, err
 		}
 		if err = p.comma(); err != nil {
@@ -502,60 +534,32 @@ func (p *parser) parseCall(t token) (*node, error) {
 		} else if n.length, bad2, err = p.intArg(fn); err != nil {
 			return nil, err
 		}
-		n.op, n.kids, n.badInt = opSubstring, []*node{a}, bad1 || bad2
+		n.op, n.badInt = opSubstring, bad1 || bad2
 	case "split":
-		if a, err = p.arg(fn, typeString); err != nil {
+		if n.kids, err = p.args(fn, typeString, typeString); err != nil {
 			return nil, err
 		}
-		if err = p.comma(); err != nil {
+		if n.field, n.badInt, err = p.commaIntArg(fn); err != nil {
 			return nil, err
 		}
-		if b, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if n.field, n.badInt, err = p.intArg(fn); err != nil {
-			return nil, err
-		}
-		n.op, n.kids = opSplit, []*node{a, b}
+		n.op = opSplit
 	case "concat", "hexstring":
-		if a, err = p.arg(fn, typeString); err != nil {
+		if n.kids, err = p.args(fn, typeString, typeString); err != nil {
 			return nil, err
 		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if b, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		n.op, n.kids = opConcat, []*node{a, b}
+		n.op = opConcat
 		if fn == "hexstring" {
 			n.op = opHexString
 		}
 	case "ifelse":
-		if a, err = p.arg(fn, typeBool); err != nil {
+		if n.kids, err = p.args(fn, typeBool, typeString, typeString); err != nil {
 			return nil, err
 		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if b, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		if err = p.comma(); err != nil {
-			return nil, err
-		}
-		if c, err = p.arg(fn, typeString); err != nil {
-			return nil, err
-		}
-		n.op, n.kids = opIfElse, []*node{a, b, c}
+		n.op = opIfElse
 	default: // one-argument conversions
-		if a, err = p.arg(fn, typeString); err != nil {
+		if n.kids, err = p.args(fn, typeString); err != nil {
 			return nil, err
 		}
-		n.kids = []*node{a}
 		switch fn {
 		case "lcase":
 			n.op = opLcase

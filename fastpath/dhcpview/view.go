@@ -35,20 +35,20 @@ var (
 	ErrOverload = errors.New("dhcpview: option overload")
 )
 
-// BOOTP layout (RFC 2131 figure 1).
+// BOOTP layout (RFC 2131 figure 1): the offsets of the fixed fields.
 const (
-	offOp     = 0
-	offHType  = 1
-	offHLen   = 2
-	offHops   = 3
-	offXid    = 4
-	offSecs   = 8
-	offFlags  = 10
-	offCiaddr = 12
-	offYiaddr = 16
-	offSiaddr = 20
-	offGiaddr = 24
-	offChaddr = 28
+	OffOp     = 0
+	OffHType  = 1
+	OffHLen   = 2
+	OffHops   = 3
+	OffXid    = 4
+	OffSecs   = 8
+	OffFlags  = 10
+	OffCiaddr = 12
+	OffYiaddr = 16
+	OffSiaddr = 20
+	OffGiaddr = 24
+	OffChaddr = 28
 	// HeaderLen is the length of the fixed BOOTP header.
 	HeaderLen = 236
 	// MinLen is HeaderLen plus the magic cookie: the shortest message
@@ -56,11 +56,18 @@ const (
 	MinLen = HeaderLen + 4
 )
 
+// The DHCPv4 UDP ports (RFC 2131 section 4.1).
+const (
+	ServerPort = 67
+	ClientPort = 68
+)
+
 // Magic is the DHCP magic cookie 99.130.83.99 (RFC 2131 section 3) as a
 // big-endian word.
 const Magic = 0x63825363
 
-// Option codes the view tracks or treats specially.
+// Option codes: those the view tracks or treats specially, and the others
+// the fast path writes.
 const (
 	OptPad           = 0
 	OptHostName      = 12
@@ -71,12 +78,13 @@ const (
 	OptServerID      = 54
 	OptParamRequest  = 55
 	OptMaxMsgSize    = 57
+	OptRenewalTime   = 58
+	OptRebindingTime = 59
 	OptVendorClass   = 60
 	OptClientID      = 61
 	OptUserClass     = 77
 	OptRelayAgent    = 82
 	OptEnd           = 255
-	numTrackedOption = 11
 )
 
 // Message types (option 53).
@@ -91,41 +99,30 @@ const (
 	MsgInform   = 8
 )
 
-// slot maps a tracked option code to its index in View.opt, or -1. A switch
-// rather than a lookup table keeps the package free of mutable globals.
-func slot(code uint8) int {
+// tracked reports whether the view records option code.
+func tracked(code uint8) bool {
 	switch code {
-	case OptMessageType:
-		return 0
-	case OptRequestedIP:
-		return 1
-	case OptServerID:
-		return 2
-	case OptClientID:
-		return 3
-	case OptParamRequest:
-		return 4
-	case OptRelayAgent:
-		return 5
-	case OptHostName:
-		return 6
-	case OptLeaseTime:
-		return 7
-	case OptMaxMsgSize:
-		return 8
-	case OptVendorClass:
-		return 9
-	case OptUserClass:
-		return 10
+	case OptMessageType, OptRequestedIP, OptServerID, OptClientID, OptParamRequest, OptRelayAgent,
+		OptHostName, OptLeaseTime, OptMaxMsgSize, OptRenewalTime, OptVendorClass, OptUserClass:
+		return true
 	}
-	return -1
+	return false
 }
+
+// optSlots sizes View.opt, which holds tracked option code c at index
+// c%optSlots: the tracked codes are distinct modulo 18 (a test checks it).
+// The lookup is then a division by a constant and a compare, small enough
+// for Option to be inlined into the per-packet code, where a switch over
+// the codes was not.
+const optSlots = 18
 
 // optRef locates one option's data in the message. off is the offset of the
 // first data byte; 0 means absent (no option data can start before MinLen).
+// code tells a tracked option from an untracked one with the same slot.
 type optRef struct {
-	off uint16
-	len uint8
+	off  uint16
+	len  uint8
+	code uint8
 }
 
 // View is a parsed DHCPv4 message. It refers to the buffer given to Parse,
@@ -133,10 +130,13 @@ type optRef struct {
 // a View can be reused for any number of Parse calls.
 type View struct {
 	b   []byte
-	opt [numTrackedOption]optRef
+	opt [optSlots]optRef
 	// fp is the fingerprint, computed while the options are walked so
 	// that Fingerprint costs nothing.
 	fp uint64
+	// ended says the options stopped at an End option rather than at the
+	// end of the message.
+	ended bool
 }
 
 // FNV-1a, 64-bit (fixed parameters: the fingerprint must be the same in the
@@ -173,7 +173,14 @@ func inFingerprint(code uint8) bool {
 // cookie and the options up to End or the end of b (a missing End is
 // tolerated, as Kea does; bytes after End are padding). On error v is empty
 // and must not be used until the next successful Parse.
-func (v *View) Parse(b []byte) error {
+func (v *View) Parse(b []byte) error { return v.parse(b, true) }
+
+// ParseNoFingerprint is Parse without computing the fingerprint (Fingerprint
+// then returns 0), for readers that only want the fields and options: hashing
+// the options costs more than walking them.
+func (v *View) ParseNoFingerprint(b []byte) error { return v.parse(b, false) }
+
+func (v *View) parse(b []byte, fingerprint bool) error {
 	*v = View{}
 	if len(b) < MinLen {
 		return ErrShort
@@ -185,11 +192,14 @@ func (v *View) Parse(b []byte) error {
 		// Offsets are 16 bits; no DHCP message over UDP is this long.
 		return ErrTruncated
 	}
-	h := uint64(fnvOffset)
-	h = fnvByte(h, b[offHType])
-	h = fnvByte(h, b[offHLen])
-	h = fnvBytes(h, b[offChaddr:offChaddr+chaddrLen(b[offHLen])])
-	h = fnvBytes(h, b[offGiaddr:offGiaddr+4])
+	var h uint64
+	if fingerprint {
+		h = fnvOffset
+		h = fnvByte(h, b[OffHType])
+		h = fnvByte(h, b[OffHLen])
+		h = fnvBytes(h, b[OffChaddr:OffChaddr+chaddrLen(b[OffHLen])])
+		h = fnvBytes(h, b[OffGiaddr:OffGiaddr+4])
+	}
 
 	var seen [4]uint64 // one bit per option code, for duplicates
 	i := MinLen
@@ -200,6 +210,7 @@ func (v *View) Parse(b []byte) error {
 			continue
 		}
 		if code == OptEnd {
+			v.ended = true
 			break
 		}
 		if i+1 >= len(b) {
@@ -221,10 +232,10 @@ func (v *View) Parse(b []byte) error {
 			*v = View{}
 			return ErrOverload
 		}
-		if s := slot(code); s >= 0 {
-			v.opt[s] = optRef{off: uint16(data), len: uint8(n)}
+		if tracked(code) {
+			v.opt[code%optSlots] = optRef{off: uint16(data), len: uint8(n), code: code}
 		}
-		if inFingerprint(code) {
+		if fingerprint && inFingerprint(code) {
 			h = fnvBytes(h, b[i:data+n]) // code, length and data
 		}
 		i = data + n
@@ -237,6 +248,10 @@ func (v *View) Parse(b []byte) error {
 // chaddrLen is hlen capped at the 16 bytes of the chaddr field.
 func chaddrLen(hlen byte) int { return int(min(hlen, 16)) }
 
+// Ended reports whether the options stopped at an End option (255) rather
+// than at the end of the message.
+func (v *View) Ended() bool { return v.ended }
+
 // Valid reports whether v holds a successfully parsed message.
 func (v *View) Valid() bool { return v.b != nil }
 
@@ -247,42 +262,42 @@ func (v *View) Bytes() []byte { return v.b }
 // panicking.
 
 // Op is the BOOTP op field: 1 request, 2 reply.
-func (v *View) Op() uint8 { return v.byteAt(offOp) }
+func (v *View) Op() uint8 { return v.byteAt(OffOp) }
 
 // HType is the hardware address type (1 = Ethernet).
-func (v *View) HType() uint8 { return v.byteAt(offHType) }
+func (v *View) HType() uint8 { return v.byteAt(OffHType) }
 
 // HLen is the hardware address length as sent (not capped).
-func (v *View) HLen() uint8 { return v.byteAt(offHLen) }
+func (v *View) HLen() uint8 { return v.byteAt(OffHLen) }
 
 // Hops is the relay hop count.
-func (v *View) Hops() uint8 { return v.byteAt(offHops) }
+func (v *View) Hops() uint8 { return v.byteAt(OffHops) }
 
 // Xid is the transaction ID.
 func (v *View) Xid() uint32 {
 	if v.b == nil {
 		return 0
 	}
-	return binary.BigEndian.Uint32(v.b[offXid:])
+	return binary.BigEndian.Uint32(v.b[OffXid:])
 }
 
 // Secs is the seconds elapsed since the client began acquisition.
-func (v *View) Secs() uint16 { return v.u16(offSecs) }
+func (v *View) Secs() uint16 { return v.u16(OffSecs) }
 
 // Flags is the BOOTP flags field (bit 15 = broadcast).
-func (v *View) Flags() uint16 { return v.u16(offFlags) }
+func (v *View) Flags() uint16 { return v.u16(OffFlags) }
 
 // Ciaddr is the client's IP address (set in BOUND, RENEWING, REBINDING).
-func (v *View) Ciaddr() [4]byte { return v.addr(offCiaddr) }
+func (v *View) Ciaddr() [4]byte { return v.addr(OffCiaddr) }
 
 // Yiaddr is the "your" IP address.
-func (v *View) Yiaddr() [4]byte { return v.addr(offYiaddr) }
+func (v *View) Yiaddr() [4]byte { return v.addr(OffYiaddr) }
 
 // Siaddr is the next-server IP address.
-func (v *View) Siaddr() [4]byte { return v.addr(offSiaddr) }
+func (v *View) Siaddr() [4]byte { return v.addr(OffSiaddr) }
 
 // Giaddr is the relay agent IP address.
-func (v *View) Giaddr() [4]byte { return v.addr(offGiaddr) }
+func (v *View) Giaddr() [4]byte { return v.addr(OffGiaddr) }
 
 // Chaddr returns the client hardware address: hlen bytes of the chaddr
 // field, capped at 16. It aliases the message.
@@ -290,8 +305,8 @@ func (v *View) Chaddr() []byte {
 	if v.b == nil {
 		return nil
 	}
-	n := chaddrLen(v.b[offHLen])
-	return v.b[offChaddr : offChaddr+n : offChaddr+n]
+	n := chaddrLen(v.b[OffHLen])
+	return v.b[OffChaddr : OffChaddr+n : OffChaddr+n]
 }
 
 // MsgType is the DHCP message type (option 53), or 0 when the option is
@@ -305,15 +320,11 @@ func (v *View) MsgType() uint8 {
 }
 
 // Option returns the data of option code and whether it is present. Only the
-// tracked codes (53, 50, 54, 61, 55, 82, 12, 51, 57, 60, 77) are recorded;
+// tracked codes (53, 50, 54, 61, 55, 82, 12, 51, 57, 58, 60, 77) are recorded;
 // any other code reports absent. The slice aliases the message.
 func (v *View) Option(code uint8) ([]byte, bool) {
-	s := slot(code)
-	if s < 0 || v.b == nil {
-		return nil, false
-	}
-	r := v.opt[s]
-	if r.off == 0 {
+	r := v.opt[code%optSlots]
+	if r.off == 0 || r.code != code {
 		return nil, false
 	}
 	end := int(r.off) + int(r.len)
@@ -322,8 +333,8 @@ func (v *View) Option(code uint8) ([]byte, bool) {
 
 // Has reports whether tracked option code is present.
 func (v *View) Has(code uint8) bool {
-	s := slot(code)
-	return s >= 0 && v.opt[s].off != 0
+	r := v.opt[code%optSlots]
+	return r.off != 0 && r.code == code
 }
 
 // Requested returns the requested IP address (option 50); ok is false when

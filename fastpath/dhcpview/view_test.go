@@ -207,15 +207,15 @@ func TestZeroLengthOptionPresent(t *testing.T) {
 
 func TestChaddrCapped(t *testing.T) {
 	b := msg(255)
-	b[offHLen] = 200 // hlen over 16: capped, as insomniacslk does
+	b[OffHLen] = 200 // hlen over 16: capped, as insomniacslk does
 	for i := range 16 {
-		b[offChaddr+i] = byte(i + 1)
+		b[OffChaddr+i] = byte(i + 1)
 	}
 	v := mustParse(t, b)
 	if v.HLen() != 200 || len(v.Chaddr()) != 16 || v.Chaddr()[15] != 16 {
 		t.Fatalf("hlen %d chaddr %x", v.HLen(), v.Chaddr())
 	}
-	b[offHLen] = 0
+	b[OffHLen] = 0
 	v = mustParse(t, b)
 	if len(v.Chaddr()) != 0 {
 		t.Fatalf("hlen 0: chaddr %x", v.Chaddr())
@@ -223,7 +223,7 @@ func TestChaddrCapped(t *testing.T) {
 }
 
 func TestIsRenewal(t *testing.T) {
-	ci := func(b []byte) []byte { copy(b[offCiaddr:], []byte{10, 0, 0, 5}); return b }
+	ci := func(b []byte) []byte { copy(b[OffCiaddr:], []byte{10, 0, 0, 5}); return b }
 	tests := []struct {
 		name string
 		b    []byte
@@ -447,7 +447,7 @@ func compareWithReference(t testing.TB, b []byte, v *View, p *dhcpv4.DHCPv4) {
 	case !bytes.Equal(v.Chaddr(), p.ClientHWAddr):
 		t.Fatalf("chaddr %x vs %x", v.Chaddr(), p.ClientHWAddr)
 	}
-	for _, code := range []uint8{53, 50, 54, 61, 55, 82, 12, 51, 57, 60, 77} {
+	for _, code := range []uint8{53, 50, 54, 61, 55, 82, 12, 51, 57, 58, 60, 77} {
 		d, ok := v.Option(code)
 		if ok != p.Options.Has(dhcpv4.GenericOptionCode(code)) {
 			t.Fatalf("option %d presence %v", code, ok)
@@ -490,5 +490,57 @@ func BenchmarkParseFingerprint(b *testing.B) {
 		if !v.IsRenewal() {
 			b.Fatal("not a renewal")
 		}
+	}
+}
+
+// Every tracked code has a slot of its own, and only tracked codes are
+// recorded.
+func TestTrackedSlots(t *testing.T) {
+	owner := map[int]int{}
+	for c := range 256 {
+		if !tracked(uint8(c)) {
+			continue
+		}
+		if o, dup := owner[c%optSlots]; dup {
+			t.Fatalf("tracked options %d and %d share slot %d", o, c, c%optSlots)
+		}
+		owner[c%optSlots] = c
+	}
+	if len(owner) != 12 {
+		t.Fatalf("%d tracked options", len(owner))
+	}
+	// Each option with its own code and length as data.
+	var opts []byte
+	for c := 1; c < 255; c++ {
+		if c != OptOverload {
+			opts = append(opts, byte(c), 1, byte(c))
+		}
+	}
+	v := mustParse(t, msg(append(opts, OptEnd)...))
+	for c := range 256 {
+		d, ok := v.Option(uint8(c))
+		if ok != tracked(uint8(c)) || ok != v.Has(uint8(c)) || ok && (len(d) != 1 || d[0] != byte(c)) {
+			t.Errorf("option %d: %x %v", c, d, ok)
+		}
+	}
+}
+
+func TestParseNoFingerprint(t *testing.T) {
+	b := msg(OptMessageType, 1, MsgAck, OptRenewalTime, 4, 0, 0, 3, 0xe8, OptEnd)
+	var v View
+	if err := v.ParseNoFingerprint(b); err != nil {
+		t.Fatal(err)
+	}
+	if v.MsgType() != MsgAck || v.Fingerprint() != 0 || !v.Ended() {
+		t.Fatalf("type %d fingerprint %x ended %v", v.MsgType(), v.Fingerprint(), v.Ended())
+	}
+	if d, ok := v.Option(OptRenewalTime); !ok || len(d) != 4 || d[3] != 0xe8 {
+		t.Fatalf("option 58: %x %v", d, ok)
+	}
+	if err := v.ParseNoFingerprint(b[:len(b)-1]); err != nil || v.Ended() {
+		t.Fatalf("without End: %v ended %v", err, v.Ended())
+	}
+	if err := v.Parse(b); err != nil || v.Fingerprint() == 0 {
+		t.Fatalf("Parse: %v fingerprint %x", err, v.Fingerprint())
 	}
 }

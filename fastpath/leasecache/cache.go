@@ -56,18 +56,8 @@ func (c *Cache) home(addr [4]byte) uint32 {
 // entry that a concurrent Delete or eviction is shifting (see the package
 // documentation).
 func (c *Cache) Lookup(addr [4]byte) (*Entry, bool) {
-	i := c.home(addr)
-	for range len(c.slots) {
-		e := c.slots[i].Load()
-		if e == nil {
-			return nil, false
-		}
-		if e.Addr == addr {
-			return e, true
-		}
-		i = (i + 1) & c.mask
-	}
-	return nil, false
+	_, e := c.probe(addr)
+	return e, e != nil
 }
 
 // Put publishes a copy of e, replacing any entry for e.Addr; the caller
@@ -146,17 +136,24 @@ func (c *Cache) Evictions() uint64 { return c.evictions.Load() }
 // ends. The load factor is at most one half, so an empty slot exists.
 // Callers hold mu.
 func (c *Cache) find(addr [4]byte) (uint32, bool) {
+	i, e := c.probe(addr)
+	return i, e != nil
+}
+
+// probe walks addr's probe sequence, at most once around the table, to the
+// slot holding addr (returned with its entry) or to the first empty slot
+// (returned with nil). Without mu, a concurrent shift can hide an entry,
+// and the bound keeps a reader from going round forever.
+func (c *Cache) probe(addr [4]byte) (uint32, *Entry) {
 	i := c.home(addr)
-	for {
+	for range len(c.slots) {
 		e := c.slots[i].Load()
-		if e == nil {
-			return i, false
-		}
-		if e.Addr == addr {
-			return i, true
+		if e == nil || e.Addr == addr {
+			return i, e
 		}
 		i = (i + 1) & c.mask
 	}
+	return i, nil
 }
 
 // evictOne removes the first live entry at or after the clock hand.

@@ -103,7 +103,7 @@ func (e *Entry) Validate() error {
 		code := e.Options[i]
 		switch code {
 		case dhcpview.OptPad, dhcpview.OptEnd, dhcpview.OptMessageType, dhcpview.OptServerID,
-			dhcpview.OptLeaseTime, optRenewal, optRebinding:
+			dhcpview.OptLeaseTime, dhcpview.OptRenewalTime, dhcpview.OptRebindingTime:
 			return fmt.Errorf("%w: option %d at offset %d is written by the builder", ErrBadOptions, code, i)
 		}
 		if i+1 >= len(e.Options) || i+2+int(e.Options[i+1]) > len(e.Options) {

@@ -22,20 +22,9 @@ var (
 	ErrBadEntryOptions = errors.New("leasecache: entry options too long")
 )
 
-// DHCP ports and sizes.
-const (
-	ServerPort = 67
-	ClientPort = 68
-	// bootpMinLen is the BOOTP minimum message length (RFC 951): the
-	// reply is padded to it, since some relays drop shorter messages.
-	bootpMinLen = 300
-
-	optRenewal   = 58
-	optRebinding = 59
-
-	offChaddr = 28
-	offFlags  = 10
-)
+// bootpMinLen is the BOOTP minimum message length (RFC 951): the reply is
+// padded to it, since some relays drop shorter messages.
+const bootpMinLen = 300
 
 // ACKLen returns the length of the UDP payload BuildACK writes for e.
 func ACKLen(e *Entry) int {
@@ -76,14 +65,14 @@ func BuildACK(dst []byte, req *dhcpview.View, reqMeta *handoff.Meta, e *Entry, r
 		NVLAN:   reqMeta.NVLAN,
 		VLAN:    reqMeta.VLAN,
 		SrcIP:   e.ServerID,
-		SrcPort: ServerPort,
+		SrcPort: dhcpview.ServerPort,
 	}
 	giaddr, ciaddr := req.Giaddr(), req.Ciaddr()
 	switch {
 	case giaddr != [4]byte{}:
-		m.DstIP, m.DstPort = giaddr, ServerPort
+		m.DstIP, m.DstPort = giaddr, dhcpview.ServerPort
 	case ciaddr != [4]byte{}:
-		m.DstIP, m.DstPort = ciaddr, ClientPort
+		m.DstIP, m.DstPort = ciaddr, dhcpview.ClientPort
 	default:
 		return 0, ErrNotAddressable
 	}
@@ -97,17 +86,17 @@ func BuildACK(dst []byte, req *dhcpview.View, reqMeta *handoff.Meta, e *Entry, r
 	clear(p)
 
 	chaddr := req.Chaddr()
-	p[0] = 2 // BOOTREPLY
-	p[1] = req.HType()
-	p[2] = uint8(len(chaddr))
-	p[3] = req.Hops()
-	binary.BigEndian.PutUint32(p[4:], req.Xid())
-	binary.BigEndian.PutUint16(p[offFlags:], req.Flags())
-	copy(p[12:16], ciaddr[:])
-	copy(p[16:20], e.Addr[:])
-	copy(p[20:24], e.Siaddr[:])
-	copy(p[24:28], giaddr[:])
-	copy(p[offChaddr:offChaddr+16], chaddr)
+	p[dhcpview.OffOp] = 2 // BOOTREPLY
+	p[dhcpview.OffHType] = req.HType()
+	p[dhcpview.OffHLen] = uint8(len(chaddr))
+	p[dhcpview.OffHops] = req.Hops()
+	binary.BigEndian.PutUint32(p[dhcpview.OffXid:], req.Xid())
+	binary.BigEndian.PutUint16(p[dhcpview.OffFlags:], req.Flags())
+	copy(p[dhcpview.OffCiaddr:], ciaddr[:])
+	copy(p[dhcpview.OffYiaddr:], e.Addr[:])
+	copy(p[dhcpview.OffSiaddr:], e.Siaddr[:])
+	copy(p[dhcpview.OffGiaddr:], giaddr[:])
+	copy(p[dhcpview.OffChaddr:dhcpview.OffChaddr+16], chaddr)
 	binary.BigEndian.PutUint32(p[dhcpview.HeaderLen:], dhcpview.Magic)
 
 	o := dhcpview.MinLen
@@ -119,10 +108,10 @@ func BuildACK(dst []byte, req *dhcpview.View, reqMeta *handoff.Meta, e *Entry, r
 	o = putUint32Opt(p, o, dhcpview.OptLeaseTime, remaining)
 	t1, t2 := e.Timers(remaining)
 	if t1 != 0 {
-		o = putUint32Opt(p, o, optRenewal, t1)
+		o = putUint32Opt(p, o, dhcpview.OptRenewalTime, t1)
 	}
 	if t2 != 0 {
-		o = putUint32Opt(p, o, optRebinding, t2)
+		o = putUint32Opt(p, o, dhcpview.OptRebindingTime, t2)
 	}
 	o += copy(p[o:], e.Options)
 	p[o] = dhcpview.OptEnd

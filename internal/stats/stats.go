@@ -143,6 +143,23 @@ type entry struct {
 	hidden bool
 }
 
+// gone reports whether the statistic was removed and not updated since, so
+// that it does not exist for reports and commands.
+func (e *entry) gone() bool { return e.hidden && e.value() == 0 }
+
+// update applies f, under the lock, to the statistic called name if it
+// exists for reports and commands, and reports whether it did.
+func (r *Registry) update(name string, f func(*entry)) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.entries[name]
+	if !ok || e.gone() {
+		return false
+	}
+	f(e)
+	return true
+}
+
 // value returns the statistic's current value.
 func (e *entry) value() int64 {
 	if e.stat != nil {
@@ -334,15 +351,10 @@ func (e *entry) reset(now time.Time) {
 // is reset by remembering its current value as the new zero. It reports
 // whether the statistic exists.
 func (r *Registry) Reset(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.entries[name]
-	if !ok || (e.hidden && e.value() == 0) {
-		return false
-	}
-	e.hidden = false
-	e.reset(r.now())
-	return true
+	return r.update(name, func(e *entry) {
+		e.hidden = false
+		e.reset(r.now())
+	})
 }
 
 // ResetAll sets every statistic to zero (statistic-reset-all).
@@ -351,7 +363,7 @@ func (r *Registry) ResetAll() {
 	defer r.mu.Unlock()
 	now := r.now()
 	for _, e := range r.entries {
-		if e.hidden && e.value() == 0 {
+		if e.gone() {
 			continue
 		}
 		e.hidden = false
@@ -375,14 +387,7 @@ func (e *entry) remove() {
 // Remove deletes one statistic from reports (statistic-remove). It reports
 // whether the statistic existed.
 func (r *Registry) Remove(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.entries[name]
-	if !ok || (e.hidden && e.value() == 0) {
-		return false
-	}
-	e.remove()
-	return true
+	return r.update(name, (*entry).remove)
 }
 
 // RemoveAll deletes every statistic from reports (statistic-remove-all).
@@ -447,13 +452,8 @@ func (r *Registry) SetStatSampleAge(name string, d time.Duration) (bool, error) 
 }
 
 func (r *Registry) setOne(name string, l limit) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e, ok := r.entries[name]
-	if !ok || (e.hidden && e.value() == 0) {
-		return false
-	}
-	e.lim = l
-	e.trim()
-	return true
+	return r.update(name, func(e *entry) {
+		e.lim = l
+		e.trim()
+	})
 }
