@@ -215,7 +215,7 @@ func (h *leaseCommands) getByHostname(_ context.Context, req *control.Request) c
 
 // subnetOf validates or selects the subnet of an administratively added
 // lease and returns its id and default lifetime.
-func (s *Server) subnetOf(rt *runtime) func(uint32, netip.Addr) (uint32, uint32, error) {
+func (s *Server) subnetOf(rt *liveConfig) func(uint32, netip.Addr) (uint32, uint32, error) {
 	return func(id uint32, a netip.Addr) (uint32, uint32, error) {
 		if id == 0 {
 			sn := rt.subnetFor(a)
@@ -279,7 +279,7 @@ func (h *leaseCommands) put(ctx context.Context, req *control.Request, add bool)
 
 // accountPut keeps pool bitmaps, statistics and the fast-path cache in
 // step with a lease written from outside a client exchange (commands, HA).
-func (s *Server) accountPut(rt *runtime, old lease.Lease, existed bool, l lease.Lease) {
+func (s *Server) accountPut(rt *liveConfig, old lease.Lease, existed bool, l lease.Lease) {
 	live := func(x lease.Lease) bool { return x.State != lease.StateExpiredReclaimed }
 	if existed && live(old) {
 		if sn := rt.byID[old.SubnetID]; sn != nil {
@@ -308,7 +308,7 @@ func (s *Server) accountPut(rt *runtime, old lease.Lease, existed bool, l lease.
 }
 
 // accountDelete is accountPut's counterpart for a removed lease.
-func (s *Server) accountDelete(rt *runtime, old lease.Lease) {
+func (s *Server) accountDelete(rt *liveConfig, old lease.Lease) {
 	if old.State != lease.StateExpiredReclaimed {
 		if sn := rt.byID[old.SubnetID]; sn != nil {
 			sn.st.assigned.Add(-1)
@@ -350,7 +350,7 @@ func (h *leaseCommands) wipe(ctx context.Context, req *control.Request) control.
 		}
 	}
 	s := h.s
-	s.lockRuntime()
+	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
 	var ops []lease.Op
 	s.store.Range(func(l *lease.Lease) bool {

@@ -19,9 +19,9 @@ import (
 //
 // Completions run on the store's writer goroutine (or inline, when the
 // store decides at once: a store that does not persist, a refused op).
-// They take no runtime lock: Reload instead waits, holding the write lock,
+// They take no configuration lock: Reload instead waits, holding the write lock,
 // until no commit is in flight, so a completion always finishes under the
-// runtime its request was processed with. Work that waits on the network
+// configuration its request was processed with. Work that waits on the network
 // (HA) leaves the writer goroutine for a goroutine of its own, bounded by
 // maxInflightCommits like everything in flight.
 

@@ -75,7 +75,7 @@ func startGated(t *testing.T) (*harness, *gateStore) {
 	g := &gateStore{countingStore: h.store}
 	h.srv.store = g
 	// No reclamation: it would wait for the held commits, holding the
-	// runtime's write lock.
+	// configuration's write lock.
 	h.srv.rt.cfg.ExpiredLeases.ReclaimTimerWaitTime = 0
 	h.srv.rt.cfg.ExpiredLeases.FlushReclaimedTimerWait = 0
 	h.srv.Start(t.Context())

@@ -17,6 +17,7 @@
 // queued meanwhile; commits in flight are bounded (maxInflightCommits).
 //
 // The running configuration and everything derived from it (pools,
-// reservation indexes) is a *runtime, replaced as a whole on reload under
-// the runtime lock; workers hold the read side while they process a packet.
+// reservation indexes) is a *liveConfig, replaced as a whole on reload
+// under the configuration lock (Server.rtMu); workers hold the read side
+// while they process a packet.
 package slowpath

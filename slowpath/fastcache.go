@@ -13,7 +13,7 @@ import (
 // while the cache-threshold rules allow reuse: the request's fingerprint
 // (so classification and option selection cannot differ) and the options
 // this ACK carried.
-func (s *Server) publish(rt *runtime, sn *subnetRT, r *request, l *lease.Lease, opts []byte, siaddr netip.Addr) {
+func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Lease, opts []byte, siaddr netip.Addr) {
 	if s.cache == nil {
 		return
 	}

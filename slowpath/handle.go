@@ -14,7 +14,7 @@ import (
 
 // handle runs one request through Kea's processing order: classification,
 // DROP, accept checks, subnet selection, reservations, the message handler.
-func (s *Server) handle(rt *runtime, r *request) {
+func (s *Server) handle(rt *liveConfig, r *request) {
 	r.addClass("ALL")
 	if v, _ := r.msg.get(optVendorClass); len(v) > 0 {
 		r.addClass("VENDOR_CLASS_" + string(v))
@@ -118,7 +118,7 @@ func (s *Server) handle(rt *runtime, r *request) {
 // ciaddr for a client that has an address, else by the receiving
 // interface, then moves along the shared network to the first subnet the
 // client's classes allow.
-func (s *Server) selectSubnet(rt *runtime, r *request) *subnetRT {
+func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
 	var sel *subnetRT
 	switch {
 	case r.giaddr.IsValid():
@@ -210,7 +210,7 @@ func (s *Server) clientLease(sn *subnetRT, r *request) (lease.Lease, *subnetRT, 
 // usable reports whether address a in subnet sn may be given to the client
 // of r now: nobody else holds it (lease, offer, reservation) and it is in a
 // pool the client may use or reserved for the client.
-func (s *Server) usable(rt *runtime, sn *subnetRT, a netip.Addr, r *request, now int64) bool {
+func (s *Server) usable(rt *liveConfig, sn *subnetRT, a netip.Addr, r *request, now int64) bool {
 	if !sn.cfg.Prefix.Contains(a) || a == sn.cfg.Prefix.Masked().Addr() || a == broadcastOf(sn.cfg.Prefix) {
 		return false
 	}
@@ -259,14 +259,14 @@ func (s *Server) claim(sn *subnetRT, a netip.Addr, r *request, now int64) (claim
 }
 
 // release frees a's bit in its pool.
-func (s *Server) freeAddr(rt *runtime, a netip.Addr) {
+func (s *Server) freeAddr(rt *liveConfig, a netip.Addr) {
 	if p := rt.poolFor(a); p != nil {
 		p.alloc.Release(a)
 	}
 }
 
 // withdrawOffer frees the address held for client key.
-func (s *Server) withdrawOffer(rt *runtime, key string) {
+func (s *Server) withdrawOffer(rt *liveConfig, key string) {
 	if a, ok := s.offers.forClient(key); ok {
 		s.offers.drop(a)
 		if _, leased := s.store.Get(a); !leased {
@@ -277,7 +277,7 @@ func (s *Server) withdrawOffer(rt *runtime, key string) {
 
 // discover answers a DISCOVER with an OFFER: the client's lease, its
 // reservation, the address it asked for, or a new one, in that order.
-func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
+func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	if sn == nil {
 		// Unknown network, or a giaddr naming no relay or subnet of
 		// ours (spoofed or misconfigured): Kea drops it without a
@@ -358,7 +358,7 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 // clients are offered it, the second REQUEST gets a NAK and its client
 // starts over. So a DISCOVER storm can pin at most half of the free
 // addresses, and legitimate clients still get the other half.
-func (s *Server) holdOffer(rt *runtime, sn *subnetRT, r *request, addr netip.Addr, now int64) {
+func (s *Server) holdOffer(rt *liveConfig, sn *subnetRT, r *request, addr netip.Addr, now int64) {
 	prev, had, held := s.offers.hold(r.key, addr, now+int64(offerHold.Seconds()), sn.cfg.ID, unclaimed(sn))
 	if had {
 		if _, leased := s.store.Get(prev); !leased {
@@ -384,7 +384,7 @@ func unclaimed(sn *subnetRT) int {
 }
 
 // allocate takes a new address from the link's pools the client may use.
-func (s *Server) allocate(rt *runtime, sn *subnetRT, r *request, now int64) (netip.Addr, *subnetRT) {
+func (s *Server) allocate(rt *liveConfig, sn *subnetRT, r *request, now int64) (netip.Addr, *subnetRT) {
 	pools := 0
 	for _, t := range sn.link {
 		if !subnetAllowed(t, r) {
@@ -440,7 +440,7 @@ func linkSubnetFor(sn *subnetRT, a netip.Addr) *subnetRT {
 
 // request answers a DHCPREQUEST in SELECTING, INIT-REBOOT, RENEWING or
 // REBINDING state with an ACK (after the lease is durable) or a NAK.
-func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
+func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 	addr := r.requested
 	if !addr.IsValid() {
 		addr = r.ciaddr
@@ -547,7 +547,7 @@ type committedLease struct {
 
 // committed finishes a REQUEST whose lease is durable: statistics, the
 // client's other offer, and the ACK (after the HA partner has the lease).
-func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r *request, l *lease.Lease, ops []lease.Op, c committedLease) {
+func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, ops []lease.Op, c committedLease) {
 	addr, valid, mine, moved, cur := c.addr, c.valid, c.mine, c.moved, c.cur
 	if a, held := s.offers.forClient(r.key); held && a != addr {
 		s.withdrawOffer(rt, r.key)
@@ -585,14 +585,14 @@ func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r
 
 // ack sends the ACK for the committed lease l and offers it to the fast
 // path's cache.
-func (s *Server) ack(rt *runtime, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
+func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
 	s.putReply(rb)
 }
 
 // release handles DHCPRELEASE: the client's lease is deleted.
-func (s *Server) release(rt *runtime, r *request) {
+func (s *Server) release(rt *liveConfig, r *request) {
 	a := r.ciaddr
 	l, ok := s.store.Get(a)
 	if !ok || l.State != lease.StateDefault {
@@ -615,7 +615,7 @@ func (s *Server) release(rt *runtime, r *request) {
 }
 
 // released finishes a RELEASE whose deletion is durable.
-func (s *Server) released(rt *runtime, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
+func (s *Server) released(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
 	s.freeAddr(rt, a)
 	if sn != nil {
 		sn.st.assigned.Add(-1)
@@ -624,7 +624,7 @@ func (s *Server) released(rt *runtime, sn *subnetRT, r *request, a netip.Addr, o
 	s.replicateAfter(r, ops, a, "lease delete to partner failed")
 }
 
-// replicateAfter has the HA partner told of ops once the runtime lock is
+// replicateAfter has the HA partner told of ops once the configuration lock is
 // released (no reply waits for it); failed is logged if it fails.
 func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed string) {
 	if s.replicator == nil {
@@ -638,7 +638,7 @@ func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed
 }
 
 // decline handles DHCPDECLINE: the address is put on probation.
-func (s *Server) decline(rt *runtime, r *request) {
+func (s *Server) decline(rt *liveConfig, r *request) {
 	a := r.requested
 	l, ok := s.store.Get(a)
 	if !a.IsValid() || !ok || l.State != lease.StateDefault {
@@ -667,7 +667,7 @@ func (s *Server) decline(rt *runtime, r *request) {
 }
 
 // declined finishes a DECLINE whose probation lease is durable.
-func (s *Server) declined(rt *runtime, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
+func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
 	s.st.declined.Inc()
 	if sn != nil {
 		sn.st.declined.Inc()
@@ -679,11 +679,11 @@ func (s *Server) declined(rt *runtime, sn *subnetRT, r *request, a netip.Addr, o
 }
 
 // inform answers DHCPINFORM with configuration and no lease.
-func (s *Server) inform(rt *runtime, sn *subnetRT, r *request) {
+func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
 	s.putReply(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
 }
 
-func (s *Server) nak(rt *runtime, sn *subnetRT, r *request, why string) {
+func (s *Server) nak(rt *liveConfig, sn *subnetRT, r *request, why string) {
 	s.log.Debug("NAK", "mac", macString(r.hw), "requested", r.requested, "reason", why)
 	s.sendNak(r, why)
 }
@@ -698,7 +698,7 @@ func (s *Server) context() context.Context {
 // lifetime is the valid lifetime for the client: the first of its classes
 // that sets one, else the subnet's; a requested lease time (option 51) is
 // honoured within [min, max].
-func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
+func (s *Server) lifetime(rt *liveConfig, sn *subnetRT, r *request) uint32 {
 	lt := s.classLifetimes(rt, sn, r)
 	if v, _ := r.msg.get(optLeaseTime); len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
@@ -709,7 +709,7 @@ func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
 
 // classLifetimes are the lifetime bounds for the client: the first of its
 // classes that sets them, else the subnet's.
-func (s *Server) classLifetimes(rt *runtime, sn *subnetRT, r *request) config.Lifetimes {
+func (s *Server) classLifetimes(rt *liveConfig, sn *subnetRT, r *request) config.Lifetimes {
 	for _, name := range r.classes {
 		if c := rt.cfg.Class(name); c != nil && c.ValidLifetime != nil {
 			return *c.ValidLifetime

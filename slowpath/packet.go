@@ -54,7 +54,7 @@ type request struct {
 	// configuration's fit without allocating.
 	classArr [6]string
 	host     *hostMatch
-	// after runs once the runtime lock is released (HA replication and
+	// after runs once the configuration lock is released (HA replication and
 	// the replies that wait for it).
 	after func()
 	start time.Time // processing began (latency histograms)

@@ -14,7 +14,7 @@ import (
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
 // the reply's buffer, whose options and siaddr the fast path repeats: the
 // caller gives it back with putReply.
-func (s *Server) sendLease(rt *runtime, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) *replyBuf {
+func (s *Server) sendLease(rt *liveConfig, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) *replyBuf {
 	return s.sendReply(rt, sn, sn.poolFor(addr), r, typ, addr, valid, true)
 }
 
@@ -75,7 +75,7 @@ func replyLimit(r *request) int {
 
 // sendReply builds and transmits a reply. withLease adds lease time, T1/T2.
 // The caller gives the returned buffer back with putReply.
-func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
+func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
 	rb := s.getReply()
 	w := &rb.w
 	w.addByte(optMessageType, byte(typ))
@@ -364,7 +364,7 @@ func (w *optWriter) fit(limit int) bool {
 // optionLevels lists option-data from most to least specific, as Kea 2.2
 // looks them up: reservation, pool, subnet, shared network, classes (in
 // membership order), global.
-func optionLevels(levels [][]config.Option, rt *runtime, sn *subnetRT, pool *poolRT, r *request) [][]config.Option {
+func optionLevels(levels [][]config.Option, rt *liveConfig, sn *subnetRT, pool *poolRT, r *request) [][]config.Option {
 	if r.host != nil {
 		levels = append(levels, r.host.res.Options)
 	}
@@ -398,7 +398,7 @@ func findOption(levels [][]config.Option, code byte) (config.Option, bool) {
 
 // bootFields are siaddr, sname and file: reservation, then classes, then
 // the subnet.
-func bootFields(rt *runtime, sn *subnetRT, r *request) (netip.Addr, string, string) {
+func bootFields(rt *liveConfig, sn *subnetRT, r *request) (netip.Addr, string, string) {
 	var siaddr netip.Addr
 	var sname, file string
 	set := func(a netip.Addr, n, f string) {

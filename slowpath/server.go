@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 	"time"
 
@@ -81,7 +81,7 @@ type Server struct {
 	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
 
 	rtMu sync.RWMutex
-	rt   *runtime
+	rt   *liveConfig
 
 	queue   *packetQueue
 	replies sync.Pool   // *replyBuf
@@ -145,7 +145,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 			s.latency[t] = d.Metrics.NewHistogram(fmt.Sprintf(`xdhcp_slowpath_processing_seconds{type=%q}`, name))
 		}
 	}
-	rt, err := buildRuntime(cfg, d.Store, d.Stats, nil)
+	rt, err := buildLiveConfig(cfg, d.Store, d.Stats, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func (s *Server) Occupancy() float64 {
 func workerCount(cfg *config.Config) int {
 	n := cfg.MultiThreading.ThreadPoolSize
 	if n <= 0 {
-		n = goruntime.NumCPU()
+		n = runtime.NumCPU()
 	}
 	if !cfg.MultiThreading.Enable {
 		n = 1
@@ -226,12 +226,12 @@ func (s *Server) Config() *config.Config {
 	return s.rt.cfg
 }
 
-// lockRuntime takes the runtime write lock once no commit is in flight.
-// Completions run without the lock, under the runtime their request was
+// lockLiveConfig takes the live configuration's write lock once no commit is in flight.
+// Completions run without the lock, under the configuration their request was
 // processed with, and change the index when they land: whoever replaces
-// the runtime or decides from the index under the write lock (reload,
+// the live configuration or decides from the index under the write lock (reload,
 // reclaim, wipe) must see them landed.
-func (s *Server) lockRuntime() {
+func (s *Server) lockLiveConfig() {
 	s.rtMu.Lock()
 	s.queue.waitCommits()
 }
@@ -240,9 +240,9 @@ func (s *Server) lockRuntime() {
 // rebuilds pools from the lease store, and on any error keeps the running
 // configuration.
 func (s *Server) Reload(cfg *config.Config) error {
-	s.lockRuntime()
+	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
-	rt, err := buildRuntime(cfg, s.store, s.reg, s.offers)
+	rt, err := buildLiveConfig(cfg, s.store, s.reg, s.offers)
 	if err != nil {
 		return fmt.Errorf("apply configuration: %w", err)
 	}
@@ -375,7 +375,7 @@ func (s *Server) process(r *request) {
 		return // the commit's completion finishes the exchange
 	}
 	// What waits on the partner (the HA lease update, and the reply that
-	// must not leave before it) runs outside the runtime lock: the
+	// must not leave before it) runs outside the configuration lock: the
 	// partner's lease update to us may be waiting for that lock while
 	// ours waits for it.
 	if r.after != nil {
