@@ -45,7 +45,7 @@ const (
 // goroutine when the store decides at once (r stays the caller's), else
 // from the completion (r.detached is set, and the exchange finishes there).
 func (s *Server) commitAsync(r *request, ops []lease.Op, then func(error)) {
-	s.queue.beginCommit(s.st.commitWaits)
+	s.queue.BeginCommit(s.st.commitWaits)
 	r.then = then
 	r.commitState.Store(commitSubmitting)
 	// The completion's reference: a detached exchange's request is freed
@@ -63,7 +63,7 @@ func (s *Server) commitAsync(r *request, ops []lease.Op, then func(error)) {
 		return
 	}
 	r.refs.Add(-1) // decided inline: no completion holds r
-	s.queue.endCommit(nil)
+	s.queue.EndCommit(nil)
 	then(r.commitErr)
 }
 
@@ -87,16 +87,9 @@ func (s *Server) finishExchange(r *request) {
 	if int(r.typ) < len(s.latency) && s.latency[r.typ] != nil {
 		s.latency[r.typ].UpdateDuration(r.start)
 	}
-	next := s.serial.release(r.key)
+	next := s.serial.Release(r.key)
 	s.unref(r)
-	s.queue.endCommit(next)
-}
-
-// commitsInFlight is the number of exchanges waiting for their commit.
-func (s *Server) commitsInFlight() int {
-	s.queue.mu.Lock()
-	defer s.queue.mu.Unlock()
-	return s.queue.inflight
+	s.queue.EndCommit(next)
 }
 
 // asyncState is the part of a request that commitAsync uses.

@@ -92,7 +92,7 @@ func benchDORA(b *testing.B, persist bool) {
 			}
 			srv.process(r)
 			if !r.detached {
-				srv.serial.release(r.key)
+				srv.serial.Release(r.key)
 			}
 			srv.unref(r)
 		}

@@ -17,6 +17,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/handoff"
 	"xdhcp/lease"
+	"xdhcp/slowpath/intake"
 )
 
 // rawMsg is a BOOTREQUEST from Ethernet chaddr 00:11:22:33:44:01 (xid
@@ -356,11 +357,11 @@ func TestDiscoverStormOneMAC(t *testing.T) {
 	for range 1000 {
 		h.srv.Enqueue(pkt(flood))
 	}
-	if got := h.srv.QueueLen(); got != perClientQueued {
-		t.Fatalf("flooder holds %d queue slots, want %d", got, perClientQueued)
+	if got := h.srv.QueueLen(); got != intake.PerClientQueued {
+		t.Fatalf("flooder holds %d queue slots, want %d", got, intake.PerClientQueued)
 	}
-	if got := h.stat("xdhcp-pkt4-client-flood-drop"); got != 1000-perClientQueued {
-		t.Errorf("client-flood-drop %d, want %d", got, 1000-perClientQueued)
+	if got := h.stat("xdhcp-pkt4-client-flood-drop"); got != 1000-intake.PerClientQueued {
+		t.Errorf("client-flood-drop %d, want %d", got, 1000-intake.PerClientQueued)
 	}
 	const n = 50
 	for i := range n {
