@@ -3,7 +3,6 @@ package slowpath
 import (
 	"net/netip"
 
-	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/lease"
 )
@@ -25,8 +24,8 @@ func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Leas
 	if _, sname, file := bootFields(rt, sn, r); sname != "" || file != "" {
 		return // the cached reply carries no sname/file
 	}
-	var v dhcpview.View
-	if v.Parse(r.pkt.Data) != nil {
+	fp, ok := r.msg.fingerprint()
+	if !ok {
 		return // the slow path accepted what the fast path cannot read (e.g. split options)
 	}
 	lt := s.classLifetimes(rt, sn, r)
@@ -50,7 +49,7 @@ func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Leas
 		T1Pct:          c.Timers.T1Percent,
 		T2Pct:          c.Timers.T2Percent,
 		ServerID:       r.pkt.IfAddr.As4(),
-		Fingerprint:    v.Fingerprint(),
+		Fingerprint:    fp,
 		Options:        stripOptions(opts, optMessageType, optServerID, optLeaseTime, optRenewalTime, optRebindingTime),
 	}
 	copy(e.HW[:], l.HWAddr)
