@@ -20,7 +20,9 @@ func (s *Server) sendLease(rt *liveConfig, sn *subnetRT, r *request, typ dhcpv4.
 
 // replyBuf is the scratch space of one reply, pooled so that a reply
 // allocates nothing: the options as they are chosen, the option levels,
-// the encoded message and its destination.
+// the encoded message and its destination. The options are written where
+// they go in the message (w.b is out from offOptions on), so encoding the
+// message around them copies nothing.
 type replyBuf struct {
 	w      optWriter
 	levels [][]config.Option
@@ -31,12 +33,15 @@ type replyBuf struct {
 }
 
 func newReplyBuf() any {
-	return &replyBuf{out: make([]byte, 0, maxReplySize), w: optWriter{b: make([]byte, 0, maxReplySize)}}
+	// Room for the header and as many options as a reply can carry
+	// before fit trims them.
+	return &replyBuf{out: make([]byte, 0, offOptions+maxReplySize)}
 }
 
 func (s *Server) getReply() *replyBuf {
 	rb := s.replies.Get().(*replyBuf)
 	rb.w.reset()
+	rb.w.b = rb.out[offOptions:offOptions]
 	rb.levels = rb.lvArr[:0]
 	rb.siaddr = netip.Addr{}
 	return rb
@@ -242,9 +247,17 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 }
 
 // encodeReply writes a BOOTREPLY with the given options (without End) into
-// b, reusing its storage.
+// b, reusing its storage. Options already in place in b (getReply has them
+// written there) are not copied.
 func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file string, opts []byte, forceBroadcast bool) []byte {
-	b = append(b[:0], make([]byte, offOptions)...)
+	if len(opts) > 0 && cap(b) > offOptions && &b[:offOptions+1][offOptions] == &opts[0] {
+		b = b[:offOptions+len(opts)]
+		clear(b[:offOptions])
+	} else {
+		// Options of their own (a reply that outgrew the buffer).
+		b = append(b[:0], make([]byte, offOptions)...)
+		b = append(b, opts...)
+	}
 	b[0] = 2 // BOOTREPLY
 	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
@@ -268,7 +281,6 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	copy(b[44:107], sname)
 	copy(b[108:235], file)
 	copy(b[offCookie:offOptions], magicCookie[:])
-	b = append(b, opts...)
 	b = append(b, 255)
 	// BOOTP relays and old clients expect at least 300 bytes.
 	for len(b) < 300 {
