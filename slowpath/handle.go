@@ -12,9 +12,43 @@ import (
 	"xdhcp/lease"
 )
 
-// handle runs one request through Kea's processing order: classification,
-// DROP, accept checks, subnet selection, reservations, the message handler.
+// handle runs one request through Kea's processing order, a stage at a
+// time (see stages); the last stage answers it.
 func (s *Server) handle(rt *liveConfig, r *request) {
+	for _, step := range stages() {
+		if !step(s, rt, r) {
+			return
+		}
+	}
+}
+
+// A stage is one step of the processing of a request. It returns false
+// when the request goes no further: dropped (and counted), or left to the
+// HA partner.
+type stage func(s *Server, rt *liveConfig, r *request) bool
+
+// stages are the steps of Kea's processing order: classification, DROP,
+// the accept checks, subnet selection, HA scopes, reservations, the
+// classes that depend on them, DROP again, and the message handler.
+func stages() [11]stage {
+	return [...]stage{
+		classify,
+		dropClass,
+		clientMessage,
+		addressedToUs,
+		discoverSanity,
+		chooseSubnet,
+		haScope,
+		reservation,
+		classifyKnown,
+		dropClass,
+		respond,
+	}
+}
+
+// classify puts the request in ALL, its VENDOR_CLASS_ class and the
+// configured classes whose test does not depend on KNOWN/UNKNOWN.
+func classify(_ *Server, rt *liveConfig, r *request) bool {
 	r.addClass("ALL")
 	if v, _ := r.msg.get(optVendorClass); len(v) > 0 {
 		r.addClass("VENDOR_CLASS_" + string(v))
@@ -24,56 +58,93 @@ func (s *Server) handle(rt *liveConfig, r *request) {
 			r.addClass(c.Name)
 		}
 	}
+	return true
+}
+
+// dropClass drops a member of the DROP class.
+func dropClass(s *Server, _ *liveConfig, r *request) bool {
 	if r.member("DROP") {
 		s.st.receiveDrop.Inc()
-		return
+		return false
 	}
+	return true
+}
+
+// clientMessage drops server messages (OFFER, ACK, NAK) and unknown types
+// from a client.
+func clientMessage(s *Server, _ *liveConfig, r *request) bool {
 	switch r.typ {
 	case dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease,
 		dhcpv4.MessageTypeDecline, dhcpv4.MessageTypeInform:
-	default:
-		// Server messages (OFFER, ACK, NAK) and unknown types from a client.
-		s.st.receiveDrop.Inc()
-		return
+		return true
 	}
-	if r.serverID.IsValid() && r.serverID != r.pkt.IfAddr {
-		// Addressed to another server (Kea's acceptServerId, for every
-		// message type): a REQUEST means the client selected another
-		// server, so what we offered it is freed; a RELEASE or DECLINE
-		// naming another server is not ours to act on, spoofed or not.
-		s.st.receiveDrop.Inc()
-		s.hs.otherServer.Inc()
-		if r.typ == dhcpv4.MessageTypeRequest {
-			s.withdrawOffer(rt, r.key)
-		}
-		return
+	s.st.receiveDrop.Inc()
+	return false
+}
+
+// addressedToUs drops a request whose server identifier names another
+// server (Kea's acceptServerId, for every message type): a REQUEST means
+// the client selected another server, so what we offered it is freed; a
+// RELEASE or DECLINE naming another server is not ours to act on, spoofed
+// or not.
+func addressedToUs(s *Server, rt *liveConfig, r *request) bool {
+	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr {
+		return true
 	}
+	s.st.receiveDrop.Inc()
+	s.hs.otherServer.Inc()
+	if r.typ == dhcpv4.MessageTypeRequest {
+		s.withdrawOffer(rt, r.key)
+	}
+	return false
+}
+
+// discoverSanity drops a DISCOVER with a server identifier: RFC 2131
+// table 5 says it MUST NOT carry one, and Kea's sanityCheck (FORBIDDEN)
+// drops it even when it names us.
+func discoverSanity(s *Server, _ *liveConfig, r *request) bool {
 	if r.typ == dhcpv4.MessageTypeDiscover && r.msg.has(optServerID) {
-		// RFC 2131 table 5: a DISCOVER MUST NOT carry a server
-		// identifier; Kea's sanityCheck (FORBIDDEN) drops it even when
-		// it names us.
 		s.st.receiveDrop.Inc()
 		s.hs.discoverServerID.Inc()
-		return
+		return false
 	}
+	return true
+}
 
-	sn := s.selectSubnet(rt, r)
-	if s.scopes != nil && sn != nil {
-		// HA: a query of the partner's scope is left to the partner, and
-		// only feeds failure detection (Kea counts no drop for it).
-		key := r.hw
-		if len(r.cid) > 0 {
-			key = r.cid
-		}
-		class, serve := s.scopes.Accept(sn.cfg.ID, uint8(r.typ), key)
-		if !serve {
-			s.scopes.Observe(r.msg.secs, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
-			return
-		}
-		if class != "" {
-			r.addClass(class)
-		}
+// chooseSubnet selects the request's subnet (none is not a drop: the
+// handlers decide what a request from an unknown network gets).
+func chooseSubnet(s *Server, rt *liveConfig, r *request) bool {
+	r.subnet = s.selectSubnet(rt, r)
+	return true
+}
+
+// haScope leaves a query of the HA partner's scope to the partner: it only
+// feeds failure detection (Kea counts no drop for it). A query we serve
+// gets the HA_<server> class.
+func haScope(s *Server, _ *liveConfig, r *request) bool {
+	if s.scopes == nil || r.subnet == nil {
+		return true
 	}
+	key := r.hw
+	if len(r.cid) > 0 {
+		key = r.cid
+	}
+	class, serve := s.scopes.Accept(r.subnet.cfg.ID, uint8(r.typ), key)
+	if !serve {
+		s.scopes.Observe(r.msg.secs, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
+		return false
+	}
+	if class != "" {
+		r.addClass(class)
+	}
+	return true
+}
+
+// reservation finds the client's reservation, in its subnet and then
+// globally as the subnet allows, and classes the request KNOWN (with the
+// reservation's classes) or UNKNOWN.
+func reservation(_ *Server, rt *liveConfig, r *request) bool {
+	sn := r.subnet
 	var host *config.Reservation
 	if sn != nil && sn.cfg.ReservationsInSubnet {
 		host = rt.lookupHost(sn.cfg.ID, r)
@@ -81,37 +152,44 @@ func (s *Server) handle(rt *liveConfig, r *request) {
 	if host == nil && (sn == nil || sn.cfg.ReservationsGlobal) {
 		host = rt.lookupHost(0, r)
 	}
-	if host != nil {
-		r.host = &hostMatch{res: host}
-		r.addClass("KNOWN")
-		for _, c := range host.ClientClasses {
-			r.addClass(c)
-		}
-	} else {
+	if host == nil {
 		r.addClass("UNKNOWN")
+		return true
 	}
+	r.host = &hostMatch{res: host}
+	r.addClass("KNOWN")
+	for _, c := range host.ClientClasses {
+		r.addClass(c)
+	}
+	return true
+}
+
+// classifyKnown evaluates the classes whose test depends on KNOWN or
+// UNKNOWN, after the reservation lookup, as Kea does.
+func classifyKnown(_ *Server, rt *liveConfig, r *request) bool {
 	for _, c := range rt.deferred {
 		if c.Test.Eval(r) {
 			r.addClass(c.Name)
 		}
 	}
-	if r.member("DROP") {
-		s.st.receiveDrop.Inc()
-		return
-	}
+	return true
+}
 
+// respond runs the message type's handler.
+func respond(s *Server, rt *liveConfig, r *request) bool {
 	switch r.typ {
 	case dhcpv4.MessageTypeDiscover:
-		s.discover(rt, sn, r)
+		s.discover(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRequest:
-		s.request(rt, sn, r)
+		s.request(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRelease:
 		s.release(rt, r)
 	case dhcpv4.MessageTypeDecline:
 		s.decline(rt, r)
 	case dhcpv4.MessageTypeInform:
-		s.inform(rt, sn, r)
+		s.inform(rt, r.subnet, r)
 	}
+	return true
 }
 
 // selectSubnet picks the subnet by giaddr (relay.ip-addresses first), by
@@ -287,55 +365,19 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 		return
 	}
 	now := s.now().Unix()
-	var (
-		addr   netip.Addr
-		target *subnetRT
-		cur    lease.Lease
-		hasCur bool
-	)
-	// A reservation for another address wins over the current lease.
-	if r.host != nil && r.host.res.IP.IsValid() {
-		if t := linkSubnetFor(sn, r.host.res.IP); t != nil {
-			if s.usable(rt, t, r.host.res.IP, r, now) {
-				addr, target = r.host.res.IP, t
-			} else {
-				s.st.reservationConflicts.Inc()
-				t.st.conflicts.Inc()
-			}
-		}
+	// Where the address comes from, in order: the client's reservation
+	// (which wins over its current lease), its lease, the address already
+	// offered to it, the address it asked for, a new one. (Called
+	// directly, not from a table, so that p stays on the stack.)
+	var p offerPick
+	if !offerReserved(s, rt, sn, r, now, &p) &&
+		!offerLeased(s, rt, sn, r, now, &p) &&
+		!offerHeld(s, rt, sn, r, now, &p) &&
+		!offerRequested(s, rt, sn, r, now, &p) &&
+		!offerNew(s, rt, sn, r, now, &p) {
+		return // no address left (allocate counted why)
 	}
-	if !addr.IsValid() {
-		if l, t, ok := s.clientLease(sn, r); ok && s.usable(rt, t, l.Addr, r, now) {
-			addr, target, cur, hasCur = l.Addr, t, l, true
-		}
-	}
-	if !addr.IsValid() {
-		if a, ok := s.offers.forClient(r.key); ok {
-			if t := linkSubnetFor(sn, a); t != nil && s.usable(rt, t, a, r, now) {
-				addr, target = a, t
-			}
-		}
-	}
-	if !addr.IsValid() && r.requested.IsValid() {
-		if t := linkSubnetFor(sn, r.requested); t != nil && s.usable(rt, t, r.requested, r, now) {
-			if claimed, ok := s.claim(t, r.requested, r, now); ok {
-				addr, target = r.requested, t
-				if claimed {
-					s.holdOffer(rt, t, r, addr, now)
-				}
-			}
-		}
-	}
-	if !addr.IsValid() {
-		for _, t := range sn.link {
-			s.rebalanceOffers(rt, t, r)
-		}
-		addr, target = s.allocate(rt, sn, r, now)
-		if !addr.IsValid() {
-			return
-		}
-		s.holdOffer(rt, target, r, addr, now)
-	}
+	addr, target, cur, hasCur := p.addr, p.target, p.cur, p.hasCur
 	if l, ok := s.store.Get(addr); ok && !hasCur && l.State == lease.StateDefault && r.owns(l.HWAddr, l.ClientID, target.cfg.MatchClientID) {
 		cur, hasCur = l, true
 	}
@@ -346,6 +388,91 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 		}
 	}
 	s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
+}
+
+// offerPick is the address an OFFER carries, the subnet of the link that
+// holds it, and the client's lease of it when that is where it came from.
+type offerPick struct {
+	addr   netip.Addr
+	target *subnetRT
+	cur    lease.Lease
+	hasCur bool
+}
+
+// The sources of an OFFER's address (see discover) each report whether
+// they picked one for the client of r on sn's link, into p.
+
+func offerReserved(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	if r.host == nil || !r.host.res.IP.IsValid() {
+		return false
+	}
+	t := linkSubnetFor(sn, r.host.res.IP)
+	if t == nil {
+		return false
+	}
+	if !s.usable(rt, t, r.host.res.IP, r, now) {
+		s.st.reservationConflicts.Inc()
+		t.st.conflicts.Inc()
+		return false
+	}
+	p.addr, p.target = r.host.res.IP, t
+	return true
+}
+
+func offerLeased(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	l, t, ok := s.clientLease(sn, r)
+	if !ok || !s.usable(rt, t, l.Addr, r, now) {
+		return false
+	}
+	p.addr, p.target, p.cur, p.hasCur = l.Addr, t, l, true
+	return true
+}
+
+func offerHeld(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	a, ok := s.offers.forClient(r.key)
+	if !ok {
+		return false
+	}
+	t := linkSubnetFor(sn, a)
+	if t == nil || !s.usable(rt, t, a, r, now) {
+		return false
+	}
+	p.addr, p.target = a, t
+	return true
+}
+
+func offerRequested(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	if !r.requested.IsValid() {
+		return false
+	}
+	t := linkSubnetFor(sn, r.requested)
+	if t == nil || !s.usable(rt, t, r.requested, r, now) {
+		return false
+	}
+	claimed, ok := s.claim(t, r.requested, r, now)
+	if !ok {
+		return false
+	}
+	p.addr, p.target = r.requested, t
+	if claimed {
+		s.holdOffer(rt, t, r, p.addr, now)
+	}
+	return true
+}
+
+// offerNew allocates a new address, after taking back offers held past
+// their share of the link's pools.
+func offerNew(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	for _, t := range sn.link {
+		s.rebalanceOffers(rt, t, r)
+	}
+	addr, target := s.allocate(rt, sn, r, now)
+	if !addr.IsValid() {
+		return false
+	}
+	s.holdOffer(rt, target, r, addr, now)
+	p.addr, p.target = addr, target
+	return true
 }
 
 // holdOffer remembers addr (just claimed in sn's pool) as offered to the

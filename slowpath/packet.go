@@ -54,6 +54,7 @@ type request struct {
 	// configuration's fit without allocating.
 	classArr [6]string
 	host     *hostMatch
+	subnet   *subnetRT // selected for the request; nil: none of ours
 	// after runs once the configuration lock is released (HA replication and
 	// the replies that wait for it).
 	after func()
