@@ -863,8 +863,12 @@ func (s *Server) leaseHostname(r *request) string {
 	return strings.ToLower(string(v))
 }
 
-// reusable implements Kea 2.2's cache-threshold / cache-max-age rules
-// (kea-2.2-reference.md §3.4). It returns the remaining lifetime to send.
+// reusable implements Kea 2.2's lease reuse (cache-threshold and
+// cache-max-age): the client's current lease is handed out again, unchanged,
+// while it is younger than the threshold's share of the new lifetime and
+// than cache-max-age, and nothing about it would change (subnet, client,
+// hostname, a new lifetime shorter than the lease's). It returns the
+// remaining lifetime to send.
 func reusable(sn *config.Subnet, l *lease.Lease, newValid uint32, r *request, hostname string, now int64) (uint32, bool) {
 	if sn.CacheThreshold == nil && sn.CacheMaxAge == nil {
 		return 0, false
