@@ -88,7 +88,7 @@ func (s *Server) finishExchange(r *request) {
 		s.latency[r.typ].UpdateDuration(r.start)
 	}
 	next := s.serial.Release(r.key)
-	s.unref(r)
+	s.reqs.unref(r)
 	s.queue.EndCommit(next)
 }
 
@@ -102,6 +102,6 @@ type asyncState struct {
 	detached bool
 	// refs counts the holders of the request: the worker processing it
 	// (or the queue or serializer holding it), and a detached commit's
-	// completion. The last one to let go frees it (unref).
+	// completion. The last one to let go frees it (requestPool.unref).
 	refs atomic.Int32
 }

@@ -94,7 +94,7 @@ func benchDORA(b *testing.B, persist bool) {
 			if !r.detached {
 				srv.serial.Release(r.key)
 			}
-			srv.unref(r)
+			srv.reqs.unref(r)
 		}
 		for pb.Next() {
 			mac := 0x020000000000 | next.Add(1)

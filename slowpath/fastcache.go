@@ -28,7 +28,7 @@ func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Leas
 	if !ok {
 		return // the slow path accepted what the fast path cannot read (e.g. split options)
 	}
-	lt := s.classLifetimes(rt, sn, r)
+	lt := rt.classLifetimes(sn, r)
 	e := leasecache.Entry{
 		Addr:           l.Addr.As4(),
 		HWLen:          uint8(min(len(l.HWAddr), 16)),

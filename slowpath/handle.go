@@ -381,13 +381,13 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	if l, ok := s.store.Get(addr); ok && !hasCur && l.State == lease.StateDefault && r.owns(l.HWAddr, l.ClientID, target.cfg.MatchClientID) {
 		cur, hasCur = l, true
 	}
-	valid := s.lifetime(rt, target, r)
+	valid := rt.lifetime(target, r)
 	if hasCur {
-		if rem, ok := reusable(target.cfg, &cur, valid, r, s.leaseHostname(r), now); ok {
+		if rem, ok := reusable(target.cfg, &cur, valid, r, r.leaseHostname(), now); ok {
 			valid = rem
 		}
 	}
-	s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
+	s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
 }
 
 // offerPick is the address an OFFER carries, the subnet of the link that
@@ -614,13 +614,13 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		s.nak(rt, sn, r, "requested address is not available")
 		return
 	}
-	valid := s.lifetime(rt, target, r)
-	hostname := s.leaseHostname(r)
+	valid := rt.lifetime(target, r)
+	hostname := r.leaseHostname()
 	if mine {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
-			s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
+			s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
 			return
 		}
 	}
@@ -715,7 +715,7 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
-	s.putReply(rb)
+	s.replies.put(rb)
 }
 
 // release handles DHCPRELEASE: the client's lease is deleted.
@@ -807,7 +807,7 @@ func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 
 // inform answers DHCPINFORM with configuration and no lease.
 func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
-	s.putReply(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
+	s.replies.put(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
 }
 
 func (s *Server) nak(rt *liveConfig, sn *subnetRT, r *request, why string) {
@@ -825,8 +825,8 @@ func (s *Server) context() context.Context {
 // lifetime is the valid lifetime for the client: the first of its classes
 // that sets one, else the subnet's; a requested lease time (option 51) is
 // honoured within [min, max].
-func (s *Server) lifetime(rt *liveConfig, sn *subnetRT, r *request) uint32 {
-	lt := s.classLifetimes(rt, sn, r)
+func (rt *liveConfig) lifetime(sn *subnetRT, r *request) uint32 {
+	lt := rt.classLifetimes(sn, r)
 	if v, _ := r.msg.get(optLeaseTime); len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
 		return min(max(want, lt.Min), lt.Max)
@@ -836,7 +836,7 @@ func (s *Server) lifetime(rt *liveConfig, sn *subnetRT, r *request) uint32 {
 
 // classLifetimes are the lifetime bounds for the client: the first of its
 // classes that sets them, else the subnet's.
-func (s *Server) classLifetimes(rt *liveConfig, sn *subnetRT, r *request) config.Lifetimes {
+func (rt *liveConfig) classLifetimes(sn *subnetRT, r *request) config.Lifetimes {
 	for _, name := range r.classes {
 		if c := rt.cfg.Class(name); c != nil && c.ValidLifetime != nil {
 			return *c.ValidLifetime
@@ -847,7 +847,7 @@ func (s *Server) classLifetimes(rt *liveConfig, sn *subnetRT, r *request) config
 
 // leaseHostname is the name stored with the lease: the reservation's, else
 // what the client sent in option 12, lowercased as Kea stores it.
-func (s *Server) leaseHostname(r *request) string {
+func (r *request) leaseHostname() string {
 	if r.host != nil && r.host.res.Hostname != "" {
 		return strings.ToLower(r.host.res.Hostname)
 	}

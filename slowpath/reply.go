@@ -3,6 +3,7 @@ package slowpath
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -13,7 +14,7 @@ import (
 
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
 // the reply's buffer, whose options and siaddr the fast path repeats: the
-// caller gives it back with putReply.
+// caller gives it back with replies.put.
 func (s *Server) sendLease(rt *liveConfig, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) *replyBuf {
 	return s.sendReply(rt, sn, sn.poolFor(addr), r, typ, addr, valid, true)
 }
@@ -32,14 +33,20 @@ type replyBuf struct {
 	siaddr netip.Addr
 }
 
-func newReplyBuf() any {
+func newReplyBuf() *replyBuf {
 	// Room for the header and as many options as a reply can carry
 	// before fit trims them.
 	return &replyBuf{out: make([]byte, 0, offOptions+maxReplySize)}
 }
 
-func (s *Server) getReply() *replyBuf {
-	rb := s.replies.Get().(*replyBuf)
+// replyPool recycles reply buffers: a reply allocates nothing.
+type replyPool struct{ p sync.Pool }
+
+func (rp *replyPool) get() *replyBuf {
+	rb, ok := rp.p.Get().(*replyBuf)
+	if !ok {
+		rb = newReplyBuf()
+	}
 	rb.w.reset()
 	rb.w.b = rb.out[offOptions:offOptions]
 	rb.levels = rb.lvArr[:0]
@@ -47,8 +54,8 @@ func (s *Server) getReply() *replyBuf {
 	return rb
 }
 
-// putReply gives rb back to the pool; nothing of it may be used after.
-func (s *Server) putReply(rb *replyBuf) {
+// put gives rb back to the pool; nothing of it may be used after.
+func (rp *replyPool) put(rb *replyBuf) {
 	if rb == nil {
 		return
 	}
@@ -57,7 +64,7 @@ func (s *Server) putReply(rb *replyBuf) {
 	if cap(rb.out) > 4*maxReplySize || cap(rb.w.b) > 4*maxReplySize {
 		return // grown by an odd reply: let it go
 	}
-	s.replies.Put(rb)
+	rp.p.Put(rb)
 }
 
 // Reply size (RFC 2131 §2, RFC 2132 §9.10). A client accepts a DHCP message
@@ -79,9 +86,9 @@ func replyLimit(r *request) int {
 }
 
 // sendReply builds and transmits a reply. withLease adds lease time, T1/T2.
-// The caller gives the returned buffer back with putReply.
+// The caller gives the returned buffer back with replies.put.
 func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
-	rb := s.getReply()
+	rb := s.replies.get()
 	w := &rb.w
 	w.addByte(optMessageType, byte(typ))
 	ifAddr := r.pkt.IfAddr.As4()
@@ -121,7 +128,7 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	prl, _ := r.msg.get(optPRL)
 	for _, code := range prl {
 		if code == optHostName {
-			if h := s.replyHostname(r); h != "" {
+			if h := r.replyHostname(); h != "" {
 				w.addString(optHostName, h)
 				continue
 			}
@@ -133,7 +140,7 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	if r.msg.has(optHostName) {
 		// A client that names itself is told the name it has (Kea sends
 		// the reserved one back even when it was not requested).
-		if h := s.replyHostname(r); h != "" {
+		if h := r.replyHostname(); h != "" {
 			w.addString(optHostName, h)
 		}
 	}
@@ -180,8 +187,8 @@ func wants(r *request, code byte) bool {
 // sendNak sends a DHCPNAK (RFC 2131 table 3: no lease fields, no options
 // but server id and message).
 func (s *Server) sendNak(r *request, why string) {
-	rb := s.getReply()
-	defer s.putReply(rb)
+	rb := s.replies.get()
+	defer s.replies.put(rb)
 	w := &rb.w
 	w.addByte(optMessageType, byte(dhcpv4.MessageTypeNak))
 	ifAddr := r.pkt.IfAddr.As4()
@@ -247,8 +254,8 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 }
 
 // encodeReply writes a BOOTREPLY with the given options (without End) into
-// b, reusing its storage. Options already in place in b (getReply has them
-// written there) are not copied.
+// b, reusing its storage. Options already in place in b (replyPool.get
+// has them written there) are not copied.
 func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file string, opts []byte, forceBroadcast bool) []byte {
 	if len(opts) > 0 && cap(b) > offOptions && &b[:offOptions+1][offOptions] == &opts[0] {
 		b = b[:offOptions+len(opts)]
@@ -439,7 +446,7 @@ func bootFields(rt *liveConfig, sn *subnetRT, r *request) (netip.Addr, string, s
 }
 
 // replyHostname is the host name to return in option 12: the reservation's.
-func (s *Server) replyHostname(r *request) string {
+func (r *request) replyHostname() string {
 	if r.host != nil {
 		return r.host.res.Hostname
 	}

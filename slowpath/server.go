@@ -85,8 +85,8 @@ type Server struct {
 	rt   *liveConfig
 
 	queue   *intake.Queue[*Packet, *request]
-	replies sync.Pool          // *replyBuf
-	reqs    sync.Pool          // *request (newRequest, unref)
+	replies replyPool
+	reqs    requestPool
 	limit   intake.RateLimiter // xdhcp.rate-limit in socket mode
 	serial  intake.Serializer[*request]
 	offers  *offerTable
@@ -132,7 +132,6 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	if s.Network == nil {
 		s.Network = NewNetworkState(d.Now)
 	}
-	s.replies.New = newReplyBuf
 	if st, ok := d.Store.(*lease.Store); ok {
 		registerStoreStats(d.Stats, st)
 	}
@@ -300,14 +299,14 @@ func (s *Server) worker() {
 			}
 			if r.typ == dhcpv4.MessageTypeInform {
 				s.process(r)
-				s.unref(r)
+				s.reqs.unref(r)
 				continue
 			}
 			run, displaced := s.serial.Acquire(r.key, r)
 			if displaced != nil {
 				s.st.serialDrop.Inc()
 				s.st.receiveDrop.Inc()
-				s.unref(displaced)
+				s.reqs.unref(displaced)
 			}
 			if !run {
 				continue
@@ -324,11 +323,11 @@ func (s *Server) run(r *request) {
 	for r != nil {
 		s.process(r)
 		if r.detached {
-			s.unref(r) // the completion holds its own reference
+			s.reqs.unref(r) // the completion holds its own reference
 			return
 		}
 		next := s.serial.Release(r.key)
-		s.unref(r)
+		s.reqs.unref(r)
 		r = next
 	}
 }
@@ -342,21 +341,21 @@ func (s *Server) decode(p *Packet) *request {
 		return nil
 	}
 	s.st.received.Inc()
-	r := s.newRequest()
+	r := s.reqs.get()
 	if err := r.msg.parse(p.Data); err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
 		if errors.Is(err, errOverload) {
 			s.hs.badOption.Inc()
 		}
-		s.freeRequest(r)
+		s.reqs.free(r)
 		return nil
 	}
 	if c, why := s.screen(p, &r.msg); c != nil {
 		c.Inc()
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
-		s.freeRequest(r)
+		s.reqs.free(r)
 		return nil
 	}
 	r.pkt = p
@@ -364,7 +363,7 @@ func (s *Server) decode(p *Packet) *request {
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
 		r.pkt = nil // the caller releases p
-		s.freeRequest(r)
+		s.reqs.free(r)
 		return nil
 	}
 	s.st.countType(r.typ)
