@@ -145,10 +145,11 @@ func (s *Server) screen(p *Packet, msg *message) (*stats.Stat, string) {
 	return nil, ""
 }
 
-// clientHash hashes the client's hardware type and chaddr (hlen bytes, at
-// most 16) from the raw message: FNV-1a, read in place, no allocation.
-// chaddr rather than the source MAC, which is the relay's for relayed
-// requests.
+// clientHash is the client key of a packet in the intake (its share of
+// the queue, its rate-limit bucket): the client's hardware type and chaddr
+// (hlen bytes, at most 16) from the raw message, hashed with FNV-1a, read
+// in place, no allocation. chaddr rather than the source MAC, which is the
+// relay's for relayed requests.
 func clientHash(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	if len(b) > offHLen {
