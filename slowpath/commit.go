@@ -19,11 +19,11 @@ import (
 //
 // Completions run on the store's writer goroutine (or inline, when the
 // store decides at once: a store that does not persist, a refused op).
-// They take no configuration lock: Reload instead waits, holding the write lock,
-// until no commit is in flight, so a completion always finishes under the
-// configuration its request was processed with. Work that waits on the network
-// (HA) leaves the writer goroutine for a goroutine of its own, bounded by
-// maxInflightCommits like everything in flight.
+// They take no configuration lock: Reload instead waits, holding the write
+// lock, until no commit is in flight, so a completion always finishes under
+// the configuration its request was processed with. Work that waits on the
+// network (HA) leaves the writer goroutine for a goroutine of its own,
+// bounded by maxInflightCommits like everything in flight.
 
 // maxInflightCommits bounds the exchanges whose commit is queued or being
 // written. It is the backpressure between the workers and the disk: a

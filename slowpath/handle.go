@@ -751,8 +751,8 @@ func (s *Server) released(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 	s.replicateAfter(r, ops, a, "lease delete to partner failed")
 }
 
-// replicateAfter has the HA partner told of ops once the configuration lock is
-// released (no reply waits for it); failed is logged if it fails.
+// replicateAfter has the HA partner told of ops once the configuration
+// lock is released (no reply waits for it); failed is logged if it fails.
 func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed string) {
 	if s.replicator == nil {
 		return

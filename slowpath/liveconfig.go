@@ -51,8 +51,9 @@ type hostMatch struct {
 	res *config.Reservation
 }
 
-// buildLiveConfig derives a live configuration from cfg and marks every address the
-// store holds (and every held offer) as used in the new allocators.
+// buildLiveConfig derives a live configuration from cfg and marks every
+// address the store holds (and every held offer) as used in the new
+// allocators.
 func buildLiveConfig(cfg *config.Config, store LeaseStore, reg *stats.Registry, offers *offerTable) (*liveConfig, error) {
 	rt := &liveConfig{
 		cfg:        cfg,

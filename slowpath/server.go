@@ -232,11 +232,11 @@ func (s *Server) Config() *config.Config {
 	return s.rt.cfg
 }
 
-// lockLiveConfig takes the live configuration's write lock once no commit is in flight.
-// Completions run without the lock, under the configuration their request was
-// processed with, and change the index when they land: whoever replaces
-// the live configuration or decides from the index under the write lock (reload,
-// reclaim, wipe) must see them landed.
+// lockLiveConfig takes the live configuration's write lock once no commit
+// is in flight. Completions run without the lock, under the configuration
+// their request was processed with, and change the index when they land:
+// whoever replaces the live configuration or decides from the index under
+// the write lock (reload, reclaim, wipe) must see them landed.
 func (s *Server) lockLiveConfig() {
 	s.rtMu.Lock()
 	s.queue.WaitCommits()
