@@ -109,11 +109,12 @@ func (q *Queue[P, R]) resizeLocked(limit int) {
 // PushResult is what became of a pushed packet.
 type PushResult uint8
 
+// What Push did with a packet.
 const (
-	Queued        PushResult = iota
-	DroppedOldest            // queued; the oldest packet was dropped to make room
-	Refused                  // not queued: its client has its share
-	Closed                   // not queued: the queue is closed
+	Queued        PushResult = iota // queued
+	DroppedOldest                   // queued; the oldest packet was dropped to make room
+	Refused                         // not queued: its client has its share
+	Closed                          // not queued: the queue is closed
 )
 
 // Push adds p, whose client is key, dropping the oldest packet when the
