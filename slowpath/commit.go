@@ -19,11 +19,11 @@ import (
 //
 // Completions run on the store's writer goroutine (or inline, when the
 // store decides at once: a store that does not persist, a refused op).
-// They take no runtime lock: Reload instead waits, holding the write lock,
-// until no commit is in flight, so a completion always finishes under the
-// runtime its request was processed with. Work that waits on the network
-// (HA) leaves the writer goroutine for a goroutine of its own, bounded by
-// maxInflightCommits like everything in flight.
+// They take no configuration lock: Reload instead waits, holding the write
+// lock, until no commit is in flight, so a completion always finishes under
+// the configuration its request was processed with. Work that waits on the
+// network (HA) leaves the writer goroutine for a goroutine of its own,
+// bounded by maxInflightCommits like everything in flight.
 
 // maxInflightCommits bounds the exchanges whose commit is queued or being
 // written. It is the backpressure between the workers and the disk: a
@@ -45,7 +45,7 @@ const (
 // goroutine when the store decides at once (r stays the caller's), else
 // from the completion (r.detached is set, and the exchange finishes there).
 func (s *Server) commitAsync(r *request, ops []lease.Op, then func(error)) {
-	s.queue.beginCommit(s.st.commitWaits)
+	s.queue.BeginCommit(s.st.commitWaits)
 	r.then = then
 	r.commitState.Store(commitSubmitting)
 	// The completion's reference: a detached exchange's request is freed
@@ -63,7 +63,7 @@ func (s *Server) commitAsync(r *request, ops []lease.Op, then func(error)) {
 		return
 	}
 	r.refs.Add(-1) // decided inline: no completion holds r
-	s.queue.endCommit(nil)
+	s.queue.EndCommit(nil)
 	then(r.commitErr)
 }
 
@@ -87,16 +87,9 @@ func (s *Server) finishExchange(r *request) {
 	if int(r.typ) < len(s.latency) && s.latency[r.typ] != nil {
 		s.latency[r.typ].UpdateDuration(r.start)
 	}
-	next := s.serial.release(r.key)
-	s.unref(r)
-	s.queue.endCommit(next)
-}
-
-// commitsInFlight is the number of exchanges waiting for their commit.
-func (s *Server) commitsInFlight() int {
-	s.queue.mu.Lock()
-	defer s.queue.mu.Unlock()
-	return s.queue.inflight
+	next := s.serial.Release(r.key)
+	s.reqs.unref(r)
+	s.queue.EndCommit(next)
 }
 
 // asyncState is the part of a request that commitAsync uses.
@@ -109,6 +102,6 @@ type asyncState struct {
 	detached bool
 	// refs counts the holders of the request: the worker processing it
 	// (or the queue or serializer holding it), and a detached commit's
-	// completion. The last one to let go frees it (unref).
+	// completion. The last one to let go frees it (requestPool.unref).
 	refs atomic.Int32
 }

@@ -76,7 +76,7 @@ func startGated(t *testing.T) (*harness, *gateStore) {
 	g := &gateStore{countingStore: h.store}
 	h.srv.store = g
 	// No reclamation: it would wait for the held commits, holding the
-	// runtime's write lock.
+	// configuration's write lock.
 	h.srv.rt.cfg.ExpiredLeases.ReclaimTimerWaitTime = 0
 	h.srv.rt.cfg.ExpiredLeases.FlushReclaimedTimerWait = 0
 	h.srv.Start(t.Context())
@@ -156,7 +156,7 @@ func TestAsyncCommitACKWaitsAndHoldsClient(t *testing.T) {
 	if m := h.await(1)[0].msg; m.MessageType() != dhcpv4.MessageTypeAck {
 		t.Fatalf("follow-up: %s", m.MessageType())
 	}
-	if n := h.srv.commitsInFlight(); n != 0 {
+	if n := h.srv.queue.CommitsInFlight(); n != 0 {
 		t.Fatalf("%d commits in flight after both landed", n)
 	}
 }
@@ -178,7 +178,7 @@ func TestAsyncCommitFailureFreesAddress(t *testing.T) {
 	waitUntil(t, "the commit", func() bool { return g.held() == 1 })
 	g.land(t, &lease.FaultError{Path: "l.csv", Err: syscall.ENOSPC, Since: time.Now()})
 	waitUntil(t, "the failure", func() bool { return h.stat("xdhcp-lease-commit-fail") == 1 })
-	waitUntil(t, "the exchange to end", func() bool { return h.srv.commitsInFlight() == 0 })
+	waitUntil(t, "the exchange to end", func() bool { return h.srv.queue.CommitsInFlight() == 0 })
 	if got := h.out.take(); len(got) != 0 {
 		t.Fatalf("%d replies after a refused commit", len(got))
 	}
@@ -194,9 +194,7 @@ func TestAsyncCommitFailureFreesAddress(t *testing.T) {
 // and the wait is counted; landing commits lets it go on.
 func TestAsyncCommitBackpressure(t *testing.T) {
 	h, g := startGated(t)
-	h.srv.queue.mu.Lock()
-	h.srv.queue.commitLimit = 2
-	h.srv.queue.mu.Unlock()
+	h.srv.queue.SetCommitLimit(2)
 	macs := []string{"00:11:22:33:44:10", "00:11:22:33:44:11", "00:11:22:33:44:12"}
 	var offers []*dhcpv4.DHCPv4
 	for _, m := range macs {
@@ -285,10 +283,8 @@ func TestEveryPacketReleased(t *testing.T) {
 		ClientHWAddr: mac("00:11:22:33:44:22")}) // BOOTP: no message type
 	// A queue of one while every worker is busy waiting for a commit slot:
 	// the oldest of a burst is dropped.
-	h.srv.queue.mu.Lock()
-	h.srv.queue.commitLimit = 1
-	h.srv.queue.mu.Unlock()
-	h.srv.queue.resize(1)
+	h.srv.queue.SetCommitLimit(1)
+	h.srv.queue.Resize(1)
 	for i := range 8 {
 		h.enqueue(discover(fmt.Sprintf("00:11:22:33:45:%02x", i)))
 	}

@@ -9,6 +9,9 @@
 // A pool of worker goroutines takes packets off the queue. Packets of one
 // client are never processed concurrently: while one is in flight, the
 // newest follow-up is kept and the one it displaces is dropped, as Kea does.
+// The queue, each client's share of it, the socket-mode rate limit and the
+// per-client serialization are package intake; this package decodes and
+// answers what comes out of it.
 // Workers do not wait for the lease file: a commit is handed to the
 // store's group commit (lease.Store.CommitAsync) and what depends on it (the
 // ACK, after the HA partner has the lease) runs from its completion, which
@@ -17,6 +20,7 @@
 // queued meanwhile; commits in flight are bounded (maxInflightCommits).
 //
 // The running configuration and everything derived from it (pools,
-// reservation indexes) is a *runtime, replaced as a whole on reload under
-// the runtime lock; workers hold the read side while they process a packet.
+// reservation indexes) is a *liveConfig, replaced as a whole on reload
+// under the configuration lock (Server.rtMu); workers hold the read side
+// while they process a packet.
 package slowpath

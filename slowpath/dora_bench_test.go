@@ -92,9 +92,9 @@ func benchDORA(b *testing.B, persist bool) {
 			}
 			srv.process(r)
 			if !r.detached {
-				srv.serial.release(r.key)
+				srv.serial.Release(r.key)
 			}
-			srv.unref(r)
+			srv.reqs.unref(r)
 		}
 		for pb.Next() {
 			mac := 0x020000000000 | next.Add(1)

@@ -3,7 +3,6 @@ package slowpath
 import (
 	"net/netip"
 
-	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/lease"
 )
@@ -13,7 +12,7 @@ import (
 // while the cache-threshold rules allow reuse: the request's fingerprint
 // (so classification and option selection cannot differ) and the options
 // this ACK carried.
-func (s *Server) publish(rt *runtime, sn *subnetRT, r *request, l *lease.Lease, opts []byte, siaddr netip.Addr) {
+func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Lease, opts []byte, siaddr netip.Addr) {
 	if s.cache == nil {
 		return
 	}
@@ -25,11 +24,11 @@ func (s *Server) publish(rt *runtime, sn *subnetRT, r *request, l *lease.Lease, 
 	if _, sname, file := bootFields(rt, sn, r); sname != "" || file != "" {
 		return // the cached reply carries no sname/file
 	}
-	var v dhcpview.View
-	if v.Parse(r.pkt.Data) != nil {
+	fp, ok := r.msg.fingerprint()
+	if !ok {
 		return // the slow path accepted what the fast path cannot read (e.g. split options)
 	}
-	lt := s.classLifetimes(rt, sn, r)
+	lt := rt.classLifetimes(sn, r)
 	e := leasecache.Entry{
 		Addr:           l.Addr.As4(),
 		HWLen:          uint8(min(len(l.HWAddr), 16)),
@@ -50,7 +49,7 @@ func (s *Server) publish(rt *runtime, sn *subnetRT, r *request, l *lease.Lease, 
 		T1Pct:          c.Timers.T1Percent,
 		T2Pct:          c.Timers.T2Percent,
 		ServerID:       r.pkt.IfAddr.As4(),
-		Fingerprint:    v.Fingerprint(),
+		Fingerprint:    fp,
 		Options:        stripOptions(opts, optMessageType, optServerID, optLeaseTime, optRenewalTime, optRebindingTime),
 	}
 	copy(e.HW[:], l.HWAddr)

@@ -12,9 +12,43 @@ import (
 	"xdhcp/lease"
 )
 
-// handle runs one request through Kea's processing order: classification,
-// DROP, accept checks, subnet selection, reservations, the message handler.
-func (s *Server) handle(rt *runtime, r *request) {
+// handle runs one request through Kea's processing order, a stage at a
+// time (see stages); the last stage answers it.
+func (s *Server) handle(rt *liveConfig, r *request) {
+	for _, step := range stages() {
+		if !step(s, rt, r) {
+			return
+		}
+	}
+}
+
+// A stage is one step of the processing of a request. It returns false
+// when the request goes no further: dropped (and counted), or left to the
+// HA partner.
+type stage func(s *Server, rt *liveConfig, r *request) bool
+
+// stages are the steps of Kea's processing order: classification, DROP,
+// the accept checks, subnet selection, HA scopes, reservations, the
+// classes that depend on them, DROP again, and the message handler.
+func stages() [11]stage {
+	return [...]stage{
+		classify,
+		dropClass,
+		clientMessage,
+		addressedToUs,
+		discoverSanity,
+		chooseSubnet,
+		haScope,
+		reservation,
+		classifyKnown,
+		dropClass,
+		respond,
+	}
+}
+
+// classify puts the request in ALL, its VENDOR_CLASS_ class and the
+// configured classes whose test does not depend on KNOWN/UNKNOWN.
+func classify(_ *Server, rt *liveConfig, r *request) bool {
 	r.addClass("ALL")
 	if v, _ := r.msg.get(optVendorClass); len(v) > 0 {
 		r.addClass("VENDOR_CLASS_" + string(v))
@@ -24,56 +58,93 @@ func (s *Server) handle(rt *runtime, r *request) {
 			r.addClass(c.Name)
 		}
 	}
+	return true
+}
+
+// dropClass drops a member of the DROP class.
+func dropClass(s *Server, _ *liveConfig, r *request) bool {
 	if r.member("DROP") {
 		s.st.receiveDrop.Inc()
-		return
+		return false
 	}
+	return true
+}
+
+// clientMessage drops server messages (OFFER, ACK, NAK) and unknown types
+// from a client.
+func clientMessage(s *Server, _ *liveConfig, r *request) bool {
 	switch r.typ {
 	case dhcpv4.MessageTypeDiscover, dhcpv4.MessageTypeRequest, dhcpv4.MessageTypeRelease,
 		dhcpv4.MessageTypeDecline, dhcpv4.MessageTypeInform:
-	default:
-		// Server messages (OFFER, ACK, NAK) and unknown types from a client.
-		s.st.receiveDrop.Inc()
-		return
+		return true
 	}
-	if r.serverID.IsValid() && r.serverID != r.pkt.IfAddr {
-		// Addressed to another server (Kea's acceptServerId, for every
-		// message type): a REQUEST means the client selected another
-		// server, so what we offered it is freed; a RELEASE or DECLINE
-		// naming another server is not ours to act on, spoofed or not.
-		s.st.receiveDrop.Inc()
-		s.hs.otherServer.Inc()
-		if r.typ == dhcpv4.MessageTypeRequest {
-			s.withdrawOffer(rt, r.key)
-		}
-		return
+	s.st.receiveDrop.Inc()
+	return false
+}
+
+// addressedToUs drops a request whose server identifier names another
+// server (Kea's acceptServerId, for every message type): a REQUEST means
+// the client selected another server, so what we offered it is freed; a
+// RELEASE or DECLINE naming another server is not ours to act on, spoofed
+// or not.
+func addressedToUs(s *Server, rt *liveConfig, r *request) bool {
+	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr {
+		return true
 	}
+	s.st.receiveDrop.Inc()
+	s.hs.otherServer.Inc()
+	if r.typ == dhcpv4.MessageTypeRequest {
+		s.withdrawOffer(rt, r.key)
+	}
+	return false
+}
+
+// discoverSanity drops a DISCOVER with a server identifier: RFC 2131
+// table 5 says it MUST NOT carry one, and Kea's sanityCheck (FORBIDDEN)
+// drops it even when it names us.
+func discoverSanity(s *Server, _ *liveConfig, r *request) bool {
 	if r.typ == dhcpv4.MessageTypeDiscover && r.msg.has(optServerID) {
-		// RFC 2131 table 5: a DISCOVER MUST NOT carry a server
-		// identifier; Kea's sanityCheck (FORBIDDEN) drops it even when
-		// it names us.
 		s.st.receiveDrop.Inc()
 		s.hs.discoverServerID.Inc()
-		return
+		return false
 	}
+	return true
+}
 
-	sn := s.selectSubnet(rt, r)
-	if s.scopes != nil && sn != nil {
-		// HA: a query of the partner's scope is left to the partner, and
-		// only feeds failure detection (Kea counts no drop for it).
-		key := r.hw
-		if len(r.cid) > 0 {
-			key = r.cid
-		}
-		class, serve := s.scopes.Accept(sn.cfg.ID, uint8(r.typ), key)
-		if !serve {
-			s.scopes.Observe(r.msg.secs, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
-			return
-		}
-		if class != "" {
-			r.addClass(class)
-		}
+// chooseSubnet selects the request's subnet (none is not a drop: the
+// handlers decide what a request from an unknown network gets).
+func chooseSubnet(s *Server, rt *liveConfig, r *request) bool {
+	r.subnet = s.selectSubnet(rt, r)
+	return true
+}
+
+// haScope leaves a query of the HA partner's scope to the partner: it only
+// feeds failure detection (Kea counts no drop for it). A query we serve
+// gets the HA_<server> class.
+func haScope(s *Server, _ *liveConfig, r *request) bool {
+	if s.scopes == nil || r.subnet == nil {
+		return true
 	}
+	key := r.hw
+	if len(r.cid) > 0 {
+		key = r.cid
+	}
+	class, serve := s.scopes.Accept(r.subnet.cfg.ID, uint8(r.typ), key)
+	if !serve {
+		s.scopes.Observe(r.msg.secs, append(bytes.Clone(r.hw), r.cid...), uint8(r.typ))
+		return false
+	}
+	if class != "" {
+		r.addClass(class)
+	}
+	return true
+}
+
+// reservation finds the client's reservation, in its subnet and then
+// globally as the subnet allows, and classes the request KNOWN (with the
+// reservation's classes) or UNKNOWN.
+func reservation(_ *Server, rt *liveConfig, r *request) bool {
+	sn := r.subnet
 	var host *config.Reservation
 	if sn != nil && sn.cfg.ReservationsInSubnet {
 		host = rt.lookupHost(sn.cfg.ID, r)
@@ -81,44 +152,51 @@ func (s *Server) handle(rt *runtime, r *request) {
 	if host == nil && (sn == nil || sn.cfg.ReservationsGlobal) {
 		host = rt.lookupHost(0, r)
 	}
-	if host != nil {
-		r.host = &hostMatch{res: host}
-		r.addClass("KNOWN")
-		for _, c := range host.ClientClasses {
-			r.addClass(c)
-		}
-	} else {
+	if host == nil {
 		r.addClass("UNKNOWN")
+		return true
 	}
+	r.host = &hostMatch{res: host}
+	r.addClass("KNOWN")
+	for _, c := range host.ClientClasses {
+		r.addClass(c)
+	}
+	return true
+}
+
+// classifyKnown evaluates the classes whose test depends on KNOWN or
+// UNKNOWN, after the reservation lookup, as Kea does.
+func classifyKnown(_ *Server, rt *liveConfig, r *request) bool {
 	for _, c := range rt.deferred {
 		if c.Test.Eval(r) {
 			r.addClass(c.Name)
 		}
 	}
-	if r.member("DROP") {
-		s.st.receiveDrop.Inc()
-		return
-	}
+	return true
+}
 
+// respond runs the message type's handler.
+func respond(s *Server, rt *liveConfig, r *request) bool {
 	switch r.typ {
 	case dhcpv4.MessageTypeDiscover:
-		s.discover(rt, sn, r)
+		s.discover(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRequest:
-		s.request(rt, sn, r)
+		s.request(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRelease:
 		s.release(rt, r)
 	case dhcpv4.MessageTypeDecline:
 		s.decline(rt, r)
 	case dhcpv4.MessageTypeInform:
-		s.inform(rt, sn, r)
+		s.inform(rt, r.subnet, r)
 	}
+	return true
 }
 
 // selectSubnet picks the subnet by giaddr (relay.ip-addresses first), by
 // ciaddr for a client that has an address, else by the receiving
 // interface, then moves along the shared network to the first subnet the
 // client's classes allow.
-func (s *Server) selectSubnet(rt *runtime, r *request) *subnetRT {
+func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
 	var sel *subnetRT
 	switch {
 	case r.giaddr.IsValid():
@@ -210,7 +288,7 @@ func (s *Server) clientLease(sn *subnetRT, r *request) (lease.Lease, *subnetRT, 
 // usable reports whether address a in subnet sn may be given to the client
 // of r now: nobody else holds it (lease, offer, reservation) and it is in a
 // pool the client may use or reserved for the client.
-func (s *Server) usable(rt *runtime, sn *subnetRT, a netip.Addr, r *request, now int64) bool {
+func (s *Server) usable(rt *liveConfig, sn *subnetRT, a netip.Addr, r *request, now int64) bool {
 	if !sn.cfg.Prefix.Contains(a) || a == sn.cfg.Prefix.Masked().Addr() || a == broadcastOf(sn.cfg.Prefix) {
 		return false
 	}
@@ -259,14 +337,14 @@ func (s *Server) claim(sn *subnetRT, a netip.Addr, r *request, now int64) (claim
 }
 
 // release frees a's bit in its pool.
-func (s *Server) freeAddr(rt *runtime, a netip.Addr) {
+func (s *Server) freeAddr(rt *liveConfig, a netip.Addr) {
 	if p := rt.poolFor(a); p != nil {
 		p.alloc.Release(a)
 	}
 }
 
 // withdrawOffer frees the address held for client key.
-func (s *Server) withdrawOffer(rt *runtime, key string) {
+func (s *Server) withdrawOffer(rt *liveConfig, key string) {
 	if a, ok := s.offers.forClient(key); ok {
 		s.offers.drop(a)
 		if _, leased := s.store.Get(a); !leased {
@@ -277,7 +355,7 @@ func (s *Server) withdrawOffer(rt *runtime, key string) {
 
 // discover answers a DISCOVER with an OFFER: the client's lease, its
 // reservation, the address it asked for, or a new one, in that order.
-func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
+func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	if sn == nil {
 		// Unknown network, or a giaddr naming no relay or subnet of
 		// ours (spoofed or misconfigured): Kea drops it without a
@@ -287,65 +365,114 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 		return
 	}
 	now := s.now().Unix()
-	var (
-		addr   netip.Addr
-		target *subnetRT
-		cur    lease.Lease
-		hasCur bool
-	)
-	// A reservation for another address wins over the current lease.
-	if r.host != nil && r.host.res.IP.IsValid() {
-		if t := linkSubnetFor(sn, r.host.res.IP); t != nil {
-			if s.usable(rt, t, r.host.res.IP, r, now) {
-				addr, target = r.host.res.IP, t
-			} else {
-				s.st.reservationConflicts.Inc()
-				t.st.conflicts.Inc()
-			}
-		}
+	// Where the address comes from, in order: the client's reservation
+	// (which wins over its current lease), its lease, the address already
+	// offered to it, the address it asked for, a new one. (Called
+	// directly, not from a table, so that p stays on the stack.)
+	var p offerPick
+	if !offerReserved(s, rt, sn, r, now, &p) &&
+		!offerLeased(s, rt, sn, r, now, &p) &&
+		!offerHeld(s, rt, sn, r, now, &p) &&
+		!offerRequested(s, rt, sn, r, now, &p) &&
+		!offerNew(s, rt, sn, r, now, &p) {
+		return // no address left (allocate counted why)
 	}
-	if !addr.IsValid() {
-		if l, t, ok := s.clientLease(sn, r); ok && s.usable(rt, t, l.Addr, r, now) {
-			addr, target, cur, hasCur = l.Addr, t, l, true
-		}
-	}
-	if !addr.IsValid() {
-		if a, ok := s.offers.forClient(r.key); ok {
-			if t := linkSubnetFor(sn, a); t != nil && s.usable(rt, t, a, r, now) {
-				addr, target = a, t
-			}
-		}
-	}
-	if !addr.IsValid() && r.requested.IsValid() {
-		if t := linkSubnetFor(sn, r.requested); t != nil && s.usable(rt, t, r.requested, r, now) {
-			if claimed, ok := s.claim(t, r.requested, r, now); ok {
-				addr, target = r.requested, t
-				if claimed {
-					s.holdOffer(rt, t, r, addr, now)
-				}
-			}
-		}
-	}
-	if !addr.IsValid() {
-		for _, t := range sn.link {
-			s.rebalanceOffers(rt, t, r)
-		}
-		addr, target = s.allocate(rt, sn, r, now)
-		if !addr.IsValid() {
-			return
-		}
-		s.holdOffer(rt, target, r, addr, now)
-	}
+	addr, target, cur, hasCur := p.addr, p.target, p.cur, p.hasCur
 	if l, ok := s.store.Get(addr); ok && !hasCur && l.State == lease.StateDefault && r.owns(l.HWAddr, l.ClientID, target.cfg.MatchClientID) {
 		cur, hasCur = l, true
 	}
-	valid := s.lifetime(rt, target, r)
+	valid := rt.lifetime(target, r)
 	if hasCur {
-		if rem, ok := reusable(target.cfg, &cur, valid, r, s.leaseHostname(r), now); ok {
+		if rem, ok := reusable(target.cfg, &cur, valid, r, r.leaseHostname(), now); ok {
 			valid = rem
 		}
 	}
-	s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
+	s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
+}
+
+// offerPick is the address an OFFER carries, the subnet of the link that
+// holds it, and the client's lease of it when that is where it came from.
+type offerPick struct {
+	addr   netip.Addr
+	target *subnetRT
+	cur    lease.Lease
+	hasCur bool
+}
+
+// The sources of an OFFER's address (see discover) each report whether
+// they picked one for the client of r on sn's link, into p.
+
+func offerReserved(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	if r.host == nil || !r.host.res.IP.IsValid() {
+		return false
+	}
+	t := linkSubnetFor(sn, r.host.res.IP)
+	if t == nil {
+		return false
+	}
+	if !s.usable(rt, t, r.host.res.IP, r, now) {
+		s.st.reservationConflicts.Inc()
+		t.st.conflicts.Inc()
+		return false
+	}
+	p.addr, p.target = r.host.res.IP, t
+	return true
+}
+
+func offerLeased(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	l, t, ok := s.clientLease(sn, r)
+	if !ok || !s.usable(rt, t, l.Addr, r, now) {
+		return false
+	}
+	p.addr, p.target, p.cur, p.hasCur = l.Addr, t, l, true
+	return true
+}
+
+func offerHeld(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	a, ok := s.offers.forClient(r.key)
+	if !ok {
+		return false
+	}
+	t := linkSubnetFor(sn, a)
+	if t == nil || !s.usable(rt, t, a, r, now) {
+		return false
+	}
+	p.addr, p.target = a, t
+	return true
+}
+
+func offerRequested(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	if !r.requested.IsValid() {
+		return false
+	}
+	t := linkSubnetFor(sn, r.requested)
+	if t == nil || !s.usable(rt, t, r.requested, r, now) {
+		return false
+	}
+	claimed, ok := s.claim(t, r.requested, r, now)
+	if !ok {
+		return false
+	}
+	p.addr, p.target = r.requested, t
+	if claimed {
+		s.holdOffer(rt, t, r, p.addr, now)
+	}
+	return true
+}
+
+// offerNew allocates a new address, after taking back offers held past
+// their share of the link's pools.
+func offerNew(s *Server, rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	for _, t := range sn.link {
+		s.rebalanceOffers(rt, t, r)
+	}
+	addr, target := s.allocate(rt, sn, r, now)
+	if !addr.IsValid() {
+		return false
+	}
+	s.holdOffer(rt, target, r, addr, now)
+	p.addr, p.target = addr, target
+	return true
 }
 
 // holdOffer remembers addr (just claimed in sn's pool) as offered to the
@@ -358,7 +485,7 @@ func (s *Server) discover(rt *runtime, sn *subnetRT, r *request) {
 // clients are offered it, the second REQUEST gets a NAK and its client
 // starts over. So a DISCOVER storm can pin at most half of the free
 // addresses, and legitimate clients still get the other half.
-func (s *Server) holdOffer(rt *runtime, sn *subnetRT, r *request, addr netip.Addr, now int64) {
+func (s *Server) holdOffer(rt *liveConfig, sn *subnetRT, r *request, addr netip.Addr, now int64) {
 	prev, had, held := s.offers.hold(r.key, addr, now+int64(offerHold.Seconds()), sn.cfg.ID, unclaimed(sn))
 	if had {
 		if _, leased := s.store.Get(prev); !leased {
@@ -384,7 +511,7 @@ func unclaimed(sn *subnetRT) int {
 }
 
 // allocate takes a new address from the link's pools the client may use.
-func (s *Server) allocate(rt *runtime, sn *subnetRT, r *request, now int64) (netip.Addr, *subnetRT) {
+func (s *Server) allocate(rt *liveConfig, sn *subnetRT, r *request, now int64) (netip.Addr, *subnetRT) {
 	pools := 0
 	for _, t := range sn.link {
 		if !subnetAllowed(t, r) {
@@ -440,7 +567,7 @@ func linkSubnetFor(sn *subnetRT, a netip.Addr) *subnetRT {
 
 // request answers a DHCPREQUEST in SELECTING, INIT-REBOOT, RENEWING or
 // REBINDING state with an ACK (after the lease is durable) or a NAK.
-func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
+func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 	addr := r.requested
 	if !addr.IsValid() {
 		addr = r.ciaddr
@@ -487,13 +614,13 @@ func (s *Server) request(rt *runtime, sn *subnetRT, r *request) {
 		s.nak(rt, sn, r, "requested address is not available")
 		return
 	}
-	valid := s.lifetime(rt, target, r)
-	hostname := s.leaseHostname(r)
+	valid := rt.lifetime(target, r)
+	hostname := r.leaseHostname()
 	if mine {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
-			s.putReply(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
+			s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
 			return
 		}
 	}
@@ -547,7 +674,7 @@ type committedLease struct {
 
 // committed finishes a REQUEST whose lease is durable: statistics, the
 // client's other offer, and the ACK (after the HA partner has the lease).
-func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r *request, l *lease.Lease, ops []lease.Op, c committedLease) {
+func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, ops []lease.Op, c committedLease) {
 	addr, valid, mine, moved, cur := c.addr, c.valid, c.mine, c.moved, c.cur
 	if a, held := s.offers.forClient(r.key); held && a != addr {
 		s.withdrawOffer(rt, r.key)
@@ -585,14 +712,14 @@ func (s *Server) committed(ctx context.Context, rt *runtime, target *subnetRT, r
 
 // ack sends the ACK for the committed lease l and offers it to the fast
 // path's cache.
-func (s *Server) ack(rt *runtime, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
+func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
-	s.putReply(rb)
+	s.replies.put(rb)
 }
 
 // release handles DHCPRELEASE: the client's lease is deleted.
-func (s *Server) release(rt *runtime, r *request) {
+func (s *Server) release(rt *liveConfig, r *request) {
 	a := r.ciaddr
 	l, ok := s.store.Get(a)
 	if !ok || l.State != lease.StateDefault {
@@ -615,7 +742,7 @@ func (s *Server) release(rt *runtime, r *request) {
 }
 
 // released finishes a RELEASE whose deletion is durable.
-func (s *Server) released(rt *runtime, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
+func (s *Server) released(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
 	s.freeAddr(rt, a)
 	if sn != nil {
 		sn.st.assigned.Add(-1)
@@ -624,8 +751,8 @@ func (s *Server) released(rt *runtime, sn *subnetRT, r *request, a netip.Addr, o
 	s.replicateAfter(r, ops, a, "lease delete to partner failed")
 }
 
-// replicateAfter has the HA partner told of ops once the runtime lock is
-// released (no reply waits for it); failed is logged if it fails.
+// replicateAfter has the HA partner told of ops once the configuration
+// lock is released (no reply waits for it); failed is logged if it fails.
 func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed string) {
 	if s.replicator == nil {
 		return
@@ -638,7 +765,7 @@ func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed
 }
 
 // decline handles DHCPDECLINE: the address is put on probation.
-func (s *Server) decline(rt *runtime, r *request) {
+func (s *Server) decline(rt *liveConfig, r *request) {
 	a := r.requested
 	l, ok := s.store.Get(a)
 	if !a.IsValid() || !ok || l.State != lease.StateDefault {
@@ -667,7 +794,7 @@ func (s *Server) decline(rt *runtime, r *request) {
 }
 
 // declined finishes a DECLINE whose probation lease is durable.
-func (s *Server) declined(rt *runtime, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
+func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op) {
 	s.st.declined.Inc()
 	if sn != nil {
 		sn.st.declined.Inc()
@@ -679,11 +806,11 @@ func (s *Server) declined(rt *runtime, sn *subnetRT, r *request, a netip.Addr, o
 }
 
 // inform answers DHCPINFORM with configuration and no lease.
-func (s *Server) inform(rt *runtime, sn *subnetRT, r *request) {
-	s.putReply(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
+func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
+	s.replies.put(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
 }
 
-func (s *Server) nak(rt *runtime, sn *subnetRT, r *request, why string) {
+func (s *Server) nak(rt *liveConfig, sn *subnetRT, r *request, why string) {
 	s.log.Debug("NAK", "mac", macString(r.hw), "requested", r.requested, "reason", why)
 	s.sendNak(r, why)
 }
@@ -698,8 +825,8 @@ func (s *Server) context() context.Context {
 // lifetime is the valid lifetime for the client: the first of its classes
 // that sets one, else the subnet's; a requested lease time (option 51) is
 // honoured within [min, max].
-func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
-	lt := s.classLifetimes(rt, sn, r)
+func (rt *liveConfig) lifetime(sn *subnetRT, r *request) uint32 {
+	lt := rt.classLifetimes(sn, r)
 	if v, _ := r.msg.get(optLeaseTime); len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
 		return min(max(want, lt.Min), lt.Max)
@@ -709,7 +836,7 @@ func (s *Server) lifetime(rt *runtime, sn *subnetRT, r *request) uint32 {
 
 // classLifetimes are the lifetime bounds for the client: the first of its
 // classes that sets them, else the subnet's.
-func (s *Server) classLifetimes(rt *runtime, sn *subnetRT, r *request) config.Lifetimes {
+func (rt *liveConfig) classLifetimes(sn *subnetRT, r *request) config.Lifetimes {
 	for _, name := range r.classes {
 		if c := rt.cfg.Class(name); c != nil && c.ValidLifetime != nil {
 			return *c.ValidLifetime
@@ -720,7 +847,7 @@ func (s *Server) classLifetimes(rt *runtime, sn *subnetRT, r *request) config.Li
 
 // leaseHostname is the name stored with the lease: the reservation's, else
 // what the client sent in option 12, lowercased as Kea stores it.
-func (s *Server) leaseHostname(r *request) string {
+func (r *request) leaseHostname() string {
 	if r.host != nil && r.host.res.Hostname != "" {
 		return strings.ToLower(r.host.res.Hostname)
 	}
@@ -736,8 +863,12 @@ func (s *Server) leaseHostname(r *request) string {
 	return strings.ToLower(string(v))
 }
 
-// reusable implements Kea 2.2's cache-threshold / cache-max-age rules
-// (kea-2.2-reference.md §3.4). It returns the remaining lifetime to send.
+// reusable implements Kea 2.2's lease reuse (cache-threshold and
+// cache-max-age): the client's current lease is handed out again, unchanged,
+// while it is younger than the threshold's share of the new lifetime and
+// than cache-max-age, and nothing about it would change (subnet, client,
+// hostname, a new lifetime shorter than the lease's). It returns the
+// remaining lifetime to send.
 func reusable(sn *config.Subnet, l *lease.Lease, newValid uint32, r *request, hostname string, now int64) (uint32, bool) {
 	if sn.CacheThreshold == nil && sn.CacheMaxAge == nil {
 		return 0, false

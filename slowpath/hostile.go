@@ -2,10 +2,7 @@ package slowpath
 
 import (
 	"net/netip"
-	"sync"
-	"time"
 
-	"xdhcp/config"
 	"xdhcp/internal/stats"
 )
 
@@ -148,31 +145,11 @@ func (s *Server) screen(p *Packet, msg *message) (*stats.Stat, string) {
 	return nil, ""
 }
 
-// Per-client share of the packet queue. A DHCP client has one request
-// outstanding (two with a retransmission); the serializer keeps at most one
-// follow-up per client anyway. Without a share, one chaddr flooding the
-// socket fills the FIFO and the drop-oldest rule pushes everybody else's
-// packets out; with it the flooder holds at most perClientQueued slots and
-// the rest of the queue stays open to other clients. Unlike a rate limit it
-// costs nothing when there is no contention.
-const (
-	perClientQueued = 4
-	// shareSlots is the size of the table of queued packets per client
-	// hash: fixed, so a client cycling MACs cannot grow it. Two clients
-	// in one slot share a share, which only matters under a flood.
-	shareSlots = 4096
-)
-
-// clientShare counts queued packets per client hash. It is guarded by the
-// queue's mutex.
-type clientShare struct {
-	n [shareSlots]uint16
-}
-
-// clientHash hashes the client's hardware type and chaddr (hlen bytes, at
-// most 16) from the raw message: FNV-1a, read in place, no allocation.
-// chaddr rather than the source MAC, which is the relay's for relayed
-// requests.
+// clientHash is the client key of a packet in the intake (its share of
+// the queue, its rate-limit bucket): the client's hardware type and chaddr
+// (hlen bytes, at most 16) from the raw message, hashed with FNV-1a, read
+// in place, no allocation. chaddr rather than the source MAC, which is the
+// relay's for relayed requests.
 func clientHash(b []byte) uint64 {
 	h := uint64(14695981039346656037)
 	if len(b) > offHLen {
@@ -185,82 +162,4 @@ func clientHash(b []byte) uint64 {
 		}
 	}
 	return h
-}
-
-func shareSlot(b []byte) uint64 { return clientHash(b) % shareSlots }
-
-// admit reports whether the client of p may queue one more packet, and
-// counts it when so.
-func (c *clientShare) admit(p *Packet) bool {
-	i := shareSlot(p.Data)
-	if c.n[i] >= perClientQueued {
-		return false
-	}
-	c.n[i]++
-	return true
-}
-
-// leave uncounts a packet that left the queue (popped or dropped).
-func (c *clientShare) leave(p *Packet) {
-	if p == nil {
-		return
-	}
-	if i := shareSlot(p.Data); c.n[i] > 0 {
-		c.n[i]--
-	}
-}
-
-// rateLimiter is xdhcp.rate-limit where no XDP program enforces it (socket
-// mode): a token bucket per client, keyed like the XDP one by hardware type
-// and chaddr. The table has a fixed number of slots; a client whose slot
-// holds another client's bucket takes it over with a full bucket, so a
-// collision can only let packets through, never drop a well-behaved
-// client's. It is guarded by its own mutex.
-type rateLimiter struct {
-	mu          sync.Mutex
-	rate, burst int64 // packets per second (0 = off), bucket size
-	slots       [shareSlots]bucket
-}
-
-type bucket struct {
-	key    uint64
-	tokens int64 // packets × 1e9, so that refill needs no division
-	last   int64 // unix nanoseconds
-}
-
-// configure sets the rate (0 turns the limiter off).
-func (l *rateLimiter) configure(rl config.RateLimit) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.rate, l.burst = int64(rl.Rate), int64(max(rl.Burst, rl.Rate, 1))
-	l.slots = [shareSlots]bucket{}
-}
-
-// allow takes a token from the client's bucket and reports whether there
-// was one.
-func (l *rateLimiter) allow(b []byte, now int64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.rate == 0 {
-		return true
-	}
-	const second = int64(time.Second)
-	key := clientHash(b)
-	capacity := l.burst * second
-	bk := &l.slots[key%shareSlots]
-	if bk.key != key || bk.last == 0 {
-		*bk = bucket{key: key, tokens: capacity - second, last: now}
-		return true
-	}
-	if elapsed := now - bk.last; elapsed >= capacity/l.rate {
-		bk.tokens = capacity
-	} else if elapsed > 0 {
-		bk.tokens = min(capacity, bk.tokens+elapsed*l.rate)
-	}
-	bk.last = max(bk.last, now)
-	if bk.tokens < second {
-		return false
-	}
-	bk.tokens -= second
-	return true
 }

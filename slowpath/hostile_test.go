@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +17,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/handoff"
 	"xdhcp/lease"
+	"xdhcp/slowpath/intake"
 )
 
 // rawMsg is a BOOTREQUEST from Ethernet chaddr 00:11:22:33:44:01 (xid
@@ -356,11 +357,11 @@ func TestDiscoverStormOneMAC(t *testing.T) {
 	for range 1000 {
 		h.srv.Enqueue(pkt(flood))
 	}
-	if got := h.srv.QueueLen(); got != perClientQueued {
-		t.Fatalf("flooder holds %d queue slots, want %d", got, perClientQueued)
+	if got := h.srv.QueueLen(); got != intake.PerClientQueued {
+		t.Fatalf("flooder holds %d queue slots, want %d", got, intake.PerClientQueued)
 	}
-	if got := h.stat("xdhcp-pkt4-client-flood-drop"); got != 1000-perClientQueued {
-		t.Errorf("client-flood-drop %d, want %d", got, 1000-perClientQueued)
+	if got := h.stat("xdhcp-pkt4-client-flood-drop"); got != 1000-intake.PerClientQueued {
+		t.Errorf("client-flood-drop %d, want %d", got, 1000-intake.PerClientQueued)
 	}
 	const n = 50
 	for i := range n {
@@ -443,16 +444,16 @@ func TestMACCyclingCannotExhaustPool(t *testing.T) {
 	// Subnet 1: 100 addresses. The storm holds at most half, however long
 	// it runs, and memory does not grow with the number of MACs.
 	storm(2000)
-	goruntime.GC()
-	var m0, m1 goruntime.MemStats
-	goruntime.ReadMemStats(&m0)
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	storm(20000)
 	held := h.srv.offers.heldIn(1)
 	if held > 50 || h.srv.offers.len() > 51 {
 		t.Fatalf("%d offers held in subnet 1 (%d in all), want at most half of 100", held, h.srv.offers.len())
 	}
-	goruntime.GC()
-	goruntime.ReadMemStats(&m1)
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
 	if grow := int64(m1.HeapAlloc) - int64(m0.HeapAlloc); grow > 4<<20 {
 		t.Errorf("heap grew by %d bytes over 20000 MACs", grow)
 	}

@@ -102,7 +102,7 @@ func (s *Server) DeleteLease(ctx context.Context, l lease.Lease) error {
 // it deleted. It returns the store's error, unwrapped, when the commit
 // fails.
 func (s *Server) WipeLeases(ctx context.Context, subnetID uint32) (int, error) {
-	s.lockRuntime()
+	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
 	var ops []lease.Op
 	s.store.Range(func(l *lease.Lease) bool {
@@ -124,7 +124,7 @@ func (s *Server) WipeLeases(ctx context.Context, subnetID uint32) (int, error) {
 
 // accountPut keeps pool bitmaps, statistics and the fast-path cache in
 // step with a lease written from outside a client exchange.
-func (s *Server) accountPut(rt *runtime, old lease.Lease, existed bool, l lease.Lease) {
+func (s *Server) accountPut(rt *liveConfig, old lease.Lease, existed bool, l lease.Lease) {
 	live := func(x lease.Lease) bool { return x.State != lease.StateExpiredReclaimed }
 	if existed && live(old) {
 		if sn := rt.byID[old.SubnetID]; sn != nil {
@@ -153,7 +153,7 @@ func (s *Server) accountPut(rt *runtime, old lease.Lease, existed bool, l lease.
 }
 
 // accountDelete is accountPut's counterpart for a removed lease.
-func (s *Server) accountDelete(rt *runtime, old lease.Lease) {
+func (s *Server) accountDelete(rt *liveConfig, old lease.Lease) {
 	if old.State != lease.StateExpiredReclaimed {
 		if sn := rt.byID[old.SubnetID]; sn != nil {
 			sn.st.assigned.Add(-1)

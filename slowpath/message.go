@@ -22,6 +22,10 @@ type message struct {
 	chaddr []byte
 	opts   []option // in order of first appearance
 	arr    [24]option
+	// irregular is set when an option was repeated or truncated: the
+	// message is not the one option per code, in wire order, that the fast
+	// path reads (see fingerprint).
+	irregular bool
 }
 
 type option struct {
@@ -61,14 +65,19 @@ func (m *message) parse(b []byte) error {
 	m.siaddr, m.giaddr = [4]byte(b[20:24]), [4]byte(b[24:28])
 	m.chaddr = b[offChaddr : offChaddr+int(min(m.hlen, chaddrMax))]
 	m.opts = m.arr[:0]
+	m.irregular = false
 	for i, o := offOptions, b; i < len(o); {
 		code := o[i]
 		if code == 0 {
 			i++
 			continue
 		}
-		if code == 255 || i+1 >= len(o) || i+2+int(o[i+1]) > len(o) {
-			break // End, or a truncated last option: dropped, as Kea does
+		if code == 255 {
+			break
+		}
+		if i+1 >= len(o) || i+2+int(o[i+1]) > len(o) {
+			m.irregular = true
+			break // a truncated last option: dropped, as Kea does
 		}
 		n := int(o[i+1])
 		m.add(code, o[i+2:i+2+n])
@@ -124,6 +133,7 @@ func (m *message) add(code byte, v []byte) {
 	for k := range m.opts {
 		if o := &m.opts[k]; o.code == code {
 			o.val = append(o.val[:len(o.val):len(o.val)], v...)
+			m.irregular = true
 			return
 		}
 	}
@@ -157,4 +167,40 @@ func addrOf(a [4]byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return netip.AddrFrom4(a)
+}
+
+// fingerprint is the fast path's fingerprint of the request
+// (dhcpview.View.Fingerprint, which the lease cache compares on a renewal),
+// computed from the parsed message rather than by parsing the packet
+// again: FNV-1a over htype, hlen, chaddr and giaddr, then over every option
+// (code, length, value) in wire order but those a renewal legitimately
+// changes or that change nothing in the reply. ok is false for a message
+// the fast path cannot read in place (a repeated, truncated or overloaded
+// option), whose renewals it can never answer.
+func (m *message) fingerprint() (fp uint64, ok bool) {
+	if m.irregular || m.has(optOverload) {
+		return 0, false
+	}
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	h = (h ^ uint64(m.htype)) * prime
+	h = (h ^ uint64(m.hlen)) * prime
+	for _, c := range m.chaddr {
+		h = (h ^ uint64(c)) * prime
+	}
+	for _, c := range m.giaddr {
+		h = (h ^ uint64(c)) * prime
+	}
+	for _, o := range m.opts {
+		switch o.code {
+		case optRequestedIP, optServerID, optLeaseTime, optMaxMsgSize:
+			continue
+		}
+		h = (h ^ uint64(o.code)) * prime
+		h = (h ^ uint64(len(o.val))) * prime
+		for _, c := range o.val {
+			h = (h ^ uint64(c)) * prime
+		}
+	}
+	return h, true
 }

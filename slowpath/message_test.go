@@ -5,6 +5,8 @@ import (
 	"net"
 	"testing"
 
+	"xdhcp/fastpath/dhcpview"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -87,4 +89,38 @@ func TestMessageParse(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.err)
 		}
 	}
+}
+
+// FuzzFingerprint checks the fingerprint publish computes from the parsed
+// message against the one the fast path computes from the packet, which
+// the lease cache compares: equal whenever the fast path can read the
+// packet, and none when it cannot.
+func FuzzFingerprint(f *testing.F) {
+	d, _ := dhcpv4.NewDiscovery(net.HardwareAddr{0, 1, 2, 3, 4, 5},
+		dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 0, 1, 2, 3, 4, 5})),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.IP{192, 0, 2, 9})),
+		dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(1500)),
+		dhcpv4.WithRequestedOptions(dhcpv4.OptionRouter, dhcpv4.OptionHostName))
+	f.Add(d.ToBytes())
+	f.Add(rawMsg(53, 1, 3, 12, 2, 'a', 'b', 12, 1, 'c', 0, 0, 255))        // split host name
+	f.Add(rawMsg(53, 1, 3, 54, 4, 10, 0, 0, 1, 51, 4, 0, 0, 1, 0, 0, 255)) // excluded options
+	f.Add(rawMsg(53, 1, 1, 12, 10, 'a'))                                   // truncated last option
+	f.Add(rawMsg(53, 1, 1, 52, 1, 3, 255))                                 // overload
+	f.Add(withHeader(rawMsg(53, 1, 1, 255), 2, 200))                       // hlen past chaddr
+	f.Add(withHeader(rawMsg(53, 1, 3, 82, 3, 1, 1, 'x'), offGiaddr, 10))   // relayed, no End
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var m message
+		if m.parse(b) != nil {
+			return // the slow path drops it: nothing is published
+		}
+		var v dhcpview.View
+		viewErr := v.Parse(b)
+		fp, ok := m.fingerprint()
+		if ok != (viewErr == nil) {
+			t.Fatalf("fingerprint ok %v, fast path parse %v", ok, viewErr)
+		}
+		if ok && fp != v.Fingerprint() {
+			t.Fatalf("fingerprint %x, fast path %x", fp, v.Fingerprint())
+		}
+	})
 }

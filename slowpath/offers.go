@@ -175,7 +175,7 @@ func (o *offerTable) evictOver(subnet uint32, free int, keep string) []netip.Add
 // offers (at most as many as unclaimed addresses): an address held for a
 // client that never came back is worth less than an answer to one that is
 // asking now.
-func (s *Server) rebalanceOffers(rt *runtime, sn *subnetRT, r *request) {
+func (s *Server) rebalanceOffers(rt *liveConfig, sn *subnetRT, r *request) {
 	for _, a := range s.offers.evictOver(sn.cfg.ID, unclaimed(sn), r.key) {
 		if l, ok := s.store.Get(a); !ok || l.State == lease.StateExpiredReclaimed {
 			s.freeAddr(rt, a)

@@ -3,6 +3,7 @@ package slowpath
 import (
 	"bytes"
 	"net/netip"
+	"sync"
 	"time"
 
 	"xdhcp/handoff"
@@ -54,17 +55,21 @@ type request struct {
 	// configuration's fit without allocating.
 	classArr [6]string
 	host     *hostMatch
-	// after runs once the runtime lock is released (HA replication and
+	subnet   *subnetRT // selected for the request; nil: none of ours
+	// after runs once the configuration lock is released (HA replication and
 	// the replies that wait for it).
 	after func()
 	start time.Time // processing began (latency histograms)
 	asyncState
 }
 
-// newRequest returns a cleared request from the pool, with one reference
-// (the caller's).
-func (s *Server) newRequest() *request {
-	r, ok := s.reqs.Get().(*request)
+// requestPool recycles requests: decoding one allocates nothing.
+type requestPool struct{ p sync.Pool }
+
+// get returns a cleared request from the pool, with one reference (the
+// caller's).
+func (rp *requestPool) get() *request {
+	r, ok := rp.p.Get().(*request)
 	if !ok {
 		r = new(request)
 	}
@@ -74,21 +79,21 @@ func (s *Server) newRequest() *request {
 }
 
 // unref drops a reference to r; the last one frees it.
-func (s *Server) unref(r *request) {
+func (rp *requestPool) unref(r *request) {
 	if r.refs.Add(-1) == 0 {
-		s.freeRequest(r)
+		rp.free(r)
 	}
 }
 
-// freeRequest releases r's packet and puts r back in the pool, cleared so
+// free releases r's packet and puts r back in the pool, cleared so
 // that nothing it pointed to is kept alive, and so that a use after free
 // finds zeroes rather than another client's request.
-func (s *Server) freeRequest(r *request) {
+func (rp *requestPool) free(r *request) {
 	if r.pkt != nil {
 		r.pkt.Release()
 	}
 	*r = request{}
-	s.reqs.Put(r)
+	rp.p.Put(r)
 }
 
 // derive checks the parsed message is a well-formed client request and

@@ -54,10 +54,10 @@ func (s *Server) expireOffers(now int64) {
 // Reclaim reclaims expired leases (Kea's leases-reclaim): each becomes
 // expired-reclaimed (or is removed when remove is set, hold-reclaimed-time
 // is 0, or it was declined) and its address returns to the pool. It works
-// under the runtime's write lock so no renewal of the same lease can
+// under the configuration's write lock so no renewal of the same lease can
 // interleave with it.
 func (s *Server) Reclaim(remove bool) (int, error) {
-	s.lockRuntime()
+	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
 	rt := s.rt
 	el := rt.cfg.ExpiredLeases
@@ -120,7 +120,7 @@ func (s *Server) Reclaim(remove bool) (int, error) {
 // flushReclaimed removes expired-reclaimed leases held longer than
 // hold-reclaimed-time.
 func (s *Server) flushReclaimed() error {
-	s.lockRuntime()
+	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
 	hold := int64(s.rt.cfg.ExpiredLeases.HoldReclaimedTime.Seconds())
 	now := s.now().Unix()

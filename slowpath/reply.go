@@ -3,6 +3,7 @@ package slowpath
 import (
 	"encoding/binary"
 	"net/netip"
+	"sync"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -13,14 +14,16 @@ import (
 
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
 // the reply's buffer, whose options and siaddr the fast path repeats: the
-// caller gives it back with putReply.
-func (s *Server) sendLease(rt *runtime, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) *replyBuf {
+// caller gives it back with replies.put.
+func (s *Server) sendLease(rt *liveConfig, sn *subnetRT, r *request, typ dhcpv4.MessageType, addr netip.Addr, valid uint32) *replyBuf {
 	return s.sendReply(rt, sn, sn.poolFor(addr), r, typ, addr, valid, true)
 }
 
 // replyBuf is the scratch space of one reply, pooled so that a reply
 // allocates nothing: the options as they are chosen, the option levels,
-// the encoded message and its destination.
+// the encoded message and its destination. The options are written where
+// they go in the message (w.b is out from offOptions on), so encoding the
+// message around them copies nothing.
 type replyBuf struct {
 	w      optWriter
 	levels [][]config.Option
@@ -30,20 +33,29 @@ type replyBuf struct {
 	siaddr netip.Addr
 }
 
-func newReplyBuf() any {
-	return &replyBuf{out: make([]byte, 0, maxReplySize), w: optWriter{b: make([]byte, 0, maxReplySize)}}
+func newReplyBuf() *replyBuf {
+	// Room for the header and as many options as a reply can carry
+	// before fit trims them.
+	return &replyBuf{out: make([]byte, 0, offOptions+maxReplySize)}
 }
 
-func (s *Server) getReply() *replyBuf {
-	rb := s.replies.Get().(*replyBuf)
+// replyPool recycles reply buffers: a reply allocates nothing.
+type replyPool struct{ p sync.Pool }
+
+func (rp *replyPool) get() *replyBuf {
+	rb, ok := rp.p.Get().(*replyBuf)
+	if !ok {
+		rb = newReplyBuf()
+	}
 	rb.w.reset()
+	rb.w.b = rb.out[offOptions:offOptions]
 	rb.levels = rb.lvArr[:0]
 	rb.siaddr = netip.Addr{}
 	return rb
 }
 
-// putReply gives rb back to the pool; nothing of it may be used after.
-func (s *Server) putReply(rb *replyBuf) {
+// put gives rb back to the pool; nothing of it may be used after.
+func (rp *replyPool) put(rb *replyBuf) {
 	if rb == nil {
 		return
 	}
@@ -52,7 +64,7 @@ func (s *Server) putReply(rb *replyBuf) {
 	if cap(rb.out) > 4*maxReplySize || cap(rb.w.b) > 4*maxReplySize {
 		return // grown by an odd reply: let it go
 	}
-	s.replies.Put(rb)
+	rp.p.Put(rb)
 }
 
 // Reply size (RFC 2131 §2, RFC 2132 §9.10). A client accepts a DHCP message
@@ -74,9 +86,9 @@ func replyLimit(r *request) int {
 }
 
 // sendReply builds and transmits a reply. withLease adds lease time, T1/T2.
-// The caller gives the returned buffer back with putReply.
-func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
-	rb := s.getReply()
+// The caller gives the returned buffer back with replies.put.
+func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
+	rb := s.replies.get()
 	w := &rb.w
 	w.addByte(optMessageType, byte(typ))
 	ifAddr := r.pkt.IfAddr.As4()
@@ -116,7 +128,7 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 	prl, _ := r.msg.get(optPRL)
 	for _, code := range prl {
 		if code == optHostName {
-			if h := s.replyHostname(r); h != "" {
+			if h := r.replyHostname(); h != "" {
 				w.addString(optHostName, h)
 				continue
 			}
@@ -128,7 +140,7 @@ func (s *Server) sendReply(rt *runtime, sn *subnetRT, pool *poolRT, r *request, 
 	if r.msg.has(optHostName) {
 		// A client that names itself is told the name it has (Kea sends
 		// the reserved one back even when it was not requested).
-		if h := s.replyHostname(r); h != "" {
+		if h := r.replyHostname(); h != "" {
 			w.addString(optHostName, h)
 		}
 	}
@@ -175,8 +187,8 @@ func wants(r *request, code byte) bool {
 // sendNak sends a DHCPNAK (RFC 2131 table 3: no lease fields, no options
 // but server id and message).
 func (s *Server) sendNak(r *request, why string) {
-	rb := s.getReply()
-	defer s.putReply(rb)
+	rb := s.replies.get()
+	defer s.replies.put(rb)
 	w := &rb.w
 	w.addByte(optMessageType, byte(dhcpv4.MessageTypeNak))
 	ifAddr := r.pkt.IfAddr.As4()
@@ -242,9 +254,17 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 }
 
 // encodeReply writes a BOOTREPLY with the given options (without End) into
-// b, reusing its storage.
+// b, reusing its storage. Options already in place in b (replyPool.get
+// has them written there) are not copied.
 func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname, file string, opts []byte, forceBroadcast bool) []byte {
-	b = append(b[:0], make([]byte, offOptions)...)
+	if len(opts) > 0 && cap(b) > offOptions && &b[:offOptions+1][offOptions] == &opts[0] {
+		b = b[:offOptions+len(opts)]
+		clear(b[:offOptions])
+	} else {
+		// Options of their own (a reply that outgrew the buffer).
+		b = append(b[:0], make([]byte, offOptions)...)
+		b = append(b, opts...)
+	}
 	b[0] = 2 // BOOTREPLY
 	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
@@ -268,7 +288,6 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	copy(b[44:107], sname)
 	copy(b[108:235], file)
 	copy(b[offCookie:offOptions], magicCookie[:])
-	b = append(b, opts...)
 	b = append(b, 255)
 	// BOOTP relays and old clients expect at least 300 bytes.
 	for len(b) < 300 {
@@ -364,7 +383,7 @@ func (w *optWriter) fit(limit int) bool {
 // optionLevels lists option-data from most to least specific, as Kea 2.2
 // looks them up: reservation, pool, subnet, shared network, classes (in
 // membership order), global.
-func optionLevels(levels [][]config.Option, rt *runtime, sn *subnetRT, pool *poolRT, r *request) [][]config.Option {
+func optionLevels(levels [][]config.Option, rt *liveConfig, sn *subnetRT, pool *poolRT, r *request) [][]config.Option {
 	if r.host != nil {
 		levels = append(levels, r.host.res.Options)
 	}
@@ -398,7 +417,7 @@ func findOption(levels [][]config.Option, code byte) (config.Option, bool) {
 
 // bootFields are siaddr, sname and file: reservation, then classes, then
 // the subnet.
-func bootFields(rt *runtime, sn *subnetRT, r *request) (netip.Addr, string, string) {
+func bootFields(rt *liveConfig, sn *subnetRT, r *request) (netip.Addr, string, string) {
 	var siaddr netip.Addr
 	var sname, file string
 	set := func(a netip.Addr, n, f string) {
@@ -427,7 +446,7 @@ func bootFields(rt *runtime, sn *subnetRT, r *request) (netip.Addr, string, stri
 }
 
 // replyHostname is the host name to return in option 12: the reservation's.
-func (s *Server) replyHostname(r *request) string {
+func (r *request) replyHostname() string {
 	if r.host != nil {
 		return r.host.res.Hostname
 	}

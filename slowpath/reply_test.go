@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -114,5 +115,51 @@ func TestOptWriterFit(t *testing.T) {
 	}
 	if w.fit(len(w.b)) {
 		t.Fatal("left out options that fit")
+	}
+}
+
+// TestEncodeReplyInPlace: the options are written where they go in the
+// reply, so encoding copies nothing and allocates nothing; options that
+// outgrew the buffer (a slice of their own) encode the same.
+func TestEncodeReplyInPlace(t *testing.T) {
+	h := newHarness(t, testConfig)
+	var r request
+	if err := r.msg.parse(discover("00:11:22:33:44:55").ToBytes()); err != nil {
+		t.Fatal(err)
+	}
+	if why := r.derive(); why != "" {
+		t.Fatal(why)
+	}
+	encode := func(rb *replyBuf) {
+		rb.w.addByte(optMessageType, byte(dhcpv4.MessageTypeOffer))
+		rb.w.addString(optHostName, "in-place")
+		rb.out = encodeReply(rb.out, &r, netip.Addr{}, netip.MustParseAddr("192.0.2.100"), netip.Addr{}, "", "", rb.w.b, false)
+	}
+	rb := h.srv.replies.get()
+	encode(rb)
+	if &rb.out[offOptions] != &rb.w.b[0] {
+		t.Fatal("the options were copied")
+	}
+	inPlace := bytes.Clone(rb.out)
+	h.srv.replies.put(rb)
+
+	rb = h.srv.replies.get()
+	rb.w.b = make([]byte, 0, 16) // as if an odd reply had outgrown the buffer
+	encode(rb)
+	if !bytes.Equal(rb.out, inPlace) {
+		t.Fatalf("outgrown options encode as\n%x\nnot\n%x", rb.out, inPlace)
+	}
+	h.srv.replies.put(rb)
+	m, err := dhcpv4.FromBytes(inPlace)
+	if err != nil || m.MessageType() != dhcpv4.MessageTypeOffer || m.HostName() != "in-place" ||
+		!m.YourIPAddr.Equal(net.IP{192, 0, 2, 100}) || m.ClientHWAddr.String() != "00:11:22:33:44:55" {
+		t.Fatalf("reply %v (%v)", m, err)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		rb := h.srv.replies.get()
+		encode(rb)
+		h.srv.replies.put(rb)
+	}); n != 0 {
+		t.Fatalf("a reply allocates %v times", n)
 	}
 }

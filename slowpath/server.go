@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 	"xdhcp/handoff"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
+	"xdhcp/slowpath/intake"
 )
 
 // Replicator is told of committed lease changes before the reply that
@@ -66,13 +67,13 @@ type Server struct {
 	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
 
 	rtMu sync.RWMutex
-	rt   *runtime
+	rt   *liveConfig
 
-	queue   *packetQueue
-	replies sync.Pool   // *replyBuf
-	reqs    sync.Pool   // *request (newRequest, unref)
-	limit   rateLimiter // xdhcp.rate-limit in socket mode
-	serial  serializer
+	queue   *intake.Queue[*Packet, *request]
+	replies replyPool
+	reqs    requestPool
+	limit   intake.RateLimiter // xdhcp.rate-limit in socket mode
+	serial  intake.Serializer[*request]
 	offers  *offerTable
 	Network *NetworkState
 
@@ -116,8 +117,6 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	if s.Network == nil {
 		s.Network = NewNetworkState(d.Now)
 	}
-	s.serial.init()
-	s.replies.New = newReplyBuf
 	if st, ok := d.Store.(lease.StatsReporter); ok {
 		registerStoreStats(d.Stats, st)
 	}
@@ -130,17 +129,17 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 			s.latency[t] = d.Metrics.NewHistogram(fmt.Sprintf(`xdhcp_slowpath_processing_seconds{type=%q}`, name))
 		}
 	}
-	rt, err := buildRuntime(cfg, d.Store, d.Stats, nil)
+	rt, err := buildLiveConfig(cfg, d.Store, d.Stats, nil)
 	if err != nil {
 		return nil, err
 	}
 	s.rt = rt
-	s.queue = newPacketQueue(queueLimit(cfg, d.Cache != nil))
+	s.queue = intake.NewQueue[*Packet, *request](queueLimit(cfg, d.Cache != nil), maxInflightCommits)
 	s.workers = workerCount(cfg)
 	// Packets that came through XDP were policed there (Packet.Policed);
 	// the limiter is for interfaces served in socket mode, which a daemon
 	// in XDP mode can have too when XDP cannot attach to one of them.
-	s.limit.configure(cfg.XDHCP.RateLimit)
+	s.limit.Configure(cfg.XDHCP.RateLimit.Rate, cfg.XDHCP.RateLimit.Burst)
 	return s, nil
 }
 
@@ -154,12 +153,19 @@ func queueLimit(cfg *config.Config, fastPath bool) int {
 	return cfg.MultiThreading.PacketQueueSize
 }
 
+// Load is the queue in front of the workers, as the fast path's overload
+// levels and the statistics read it.
+func (s *Server) Load() intake.Load { return s.queue }
+
 // Occupancy is how full the queue is, 0 to 1 (fastpath.Occupancy).
-func (s *Server) Occupancy() float64 {
-	s.queue.mu.Lock()
-	defer s.queue.mu.Unlock()
-	return float64(s.queue.n) / float64(s.queue.limit)
-}
+func (s *Server) Occupancy() float64 { return s.queue.Occupancy() }
+
+// QueueStatistics is Kea's packet-queue-statistics: the average queue
+// length over the last 10, 100 and 1000 packets.
+func (s *Server) QueueStatistics() [3]float64 { return s.queue.Statistics() }
+
+// QueueLen is the number of queued packets.
+func (s *Server) QueueLen() int { return s.queue.Len() }
 
 // workerCount is the number of worker goroutines: thread-pool-size, or the
 // CPU count. Workers do not wait for the lease file (commitAsync), so more
@@ -169,7 +175,7 @@ func (s *Server) Occupancy() float64 {
 func workerCount(cfg *config.Config) int {
 	n := cfg.MultiThreading.ThreadPoolSize
 	if n <= 0 {
-		n = goruntime.NumCPU()
+		n = runtime.NumCPU()
 	}
 	if !cfg.MultiThreading.Enable {
 		n = 1
@@ -192,11 +198,11 @@ func (s *Server) Start(ctx context.Context) {
 // Close drains the queue (every packet already taken in is answered, its
 // lease committed), then stops the workers and the timers.
 func (s *Server) Close() error {
-	s.queue.close()
+	s.queue.Close()
 	s.workersWG.Wait()
 	// Without Start (tests drive process directly) no worker waited for
 	// the commits in flight.
-	s.queue.waitCommits()
+	s.queue.WaitCommits()
 	if s.stop != nil {
 		s.stop()
 	}
@@ -211,29 +217,29 @@ func (s *Server) Config() *config.Config {
 	return s.rt.cfg
 }
 
-// lockRuntime takes the runtime write lock once no commit is in flight.
-// Completions run without the lock, under the runtime their request was
-// processed with, and change the index when they land: whoever replaces
-// the runtime or decides from the index under the write lock (reload,
-// reclaim, wipe) must see them landed.
-func (s *Server) lockRuntime() {
+// lockLiveConfig takes the live configuration's write lock once no commit
+// is in flight. Completions run without the lock, under the configuration
+// their request was processed with, and change the index when they land:
+// whoever replaces the live configuration or decides from the index under
+// the write lock (reload, reclaim, wipe) must see them landed.
+func (s *Server) lockLiveConfig() {
 	s.rtMu.Lock()
-	s.queue.waitCommits()
+	s.queue.WaitCommits()
 }
 
 // Reload swaps in a new configuration. It waits for packets in flight,
 // rebuilds pools from the lease store, and on any error keeps the running
 // configuration.
 func (s *Server) Reload(cfg *config.Config) error {
-	s.lockRuntime()
+	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
-	rt, err := buildRuntime(cfg, s.store, s.reg, s.offers)
+	rt, err := buildLiveConfig(cfg, s.store, s.reg, s.offers)
 	if err != nil {
 		return fmt.Errorf("apply configuration: %w", err)
 	}
 	s.rt = rt
-	s.queue.resize(queueLimit(cfg, s.cache != nil))
-	s.limit.configure(cfg.XDHCP.RateLimit)
+	s.queue.Resize(queueLimit(cfg, s.cache != nil))
+	s.limit.Configure(cfg.XDHCP.RateLimit.Rate, cfg.XDHCP.RateLimit.Burst)
 	if s.cache != nil {
 		// Options, classes and lifetimes may all have changed: cached
 		// replies must be rebuilt by the slow path.
@@ -245,30 +251,27 @@ func (s *Server) Reload(cfg *config.Config) error {
 // Enqueue hands a packet to the workers. It never blocks: when the queue
 // is full the oldest queued packet is dropped (Kea's behaviour) and counted;
 // a packet of a client that already has its share of the queue is dropped
-// instead (clientShare), and in socket mode one over the client's
-// xdhcp.rate-limit before that (rateLimiter).
+// instead (intake.PerClientQueued), and in socket mode one over the
+// client's xdhcp.rate-limit before that (intake.RateLimiter).
 func (s *Server) Enqueue(p *Packet) {
-	if !p.Policed && !s.limit.allow(p.Data, s.now().UnixNano()) {
+	key := clientHash(p.Data)
+	if !p.Policed && !s.limit.Allow(key, s.now().UnixNano()) {
 		s.hs.rateLimited.Inc()
 		p.Release()
 		return
 	}
-	res, dropped := s.queue.push(p)
-	switch res {
-	case pushDroppedOldest:
+	switch s.queue.Push(p, key) {
+	case intake.DroppedOldest, intake.Closed:
 		s.st.queueDrop.Inc()
-	case pushRefused:
+	case intake.Refused:
 		s.hs.clientFlood.Inc()
-	}
-	if dropped != nil {
-		dropped.Release()
 	}
 }
 
 func (s *Server) worker() {
 	defer s.workersWG.Done()
 	for {
-		r, p, ok := s.queue.pop()
+		p, r, ok := s.queue.Pop()
 		if !ok {
 			return
 		}
@@ -281,12 +284,14 @@ func (s *Server) worker() {
 			}
 			if r.typ == dhcpv4.MessageTypeInform {
 				s.process(r)
-				s.unref(r)
+				s.reqs.unref(r)
 				continue
 			}
-			run, dropped := s.serial.acquire(r, s.st.serialDrop, s.st.receiveDrop)
-			if dropped != nil {
-				s.unref(dropped)
+			run, displaced := s.serial.Acquire(r.key, r)
+			if displaced != nil {
+				s.st.serialDrop.Inc()
+				s.st.receiveDrop.Inc()
+				s.reqs.unref(displaced)
 			}
 			if !run {
 				continue
@@ -303,11 +308,11 @@ func (s *Server) run(r *request) {
 	for r != nil {
 		s.process(r)
 		if r.detached {
-			s.unref(r) // the completion holds its own reference
+			s.reqs.unref(r) // the completion holds its own reference
 			return
 		}
-		next := s.serial.release(r.key)
-		s.unref(r)
+		next := s.serial.Release(r.key)
+		s.reqs.unref(r)
 		r = next
 	}
 }
@@ -321,21 +326,21 @@ func (s *Server) decode(p *Packet) *request {
 		return nil
 	}
 	s.st.received.Inc()
-	r := s.newRequest()
+	r := s.reqs.get()
 	if err := r.msg.parse(p.Data); err != nil {
 		s.st.parseFailed.Inc()
 		s.st.receiveDrop.Inc()
 		if errors.Is(err, errOverload) {
 			s.hs.badOption.Inc()
 		}
-		s.freeRequest(r)
+		s.reqs.free(r)
 		return nil
 	}
 	if c, why := s.screen(p, &r.msg); c != nil {
 		c.Inc()
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
-		s.freeRequest(r)
+		s.reqs.free(r)
 		return nil
 	}
 	r.pkt = p
@@ -343,7 +348,7 @@ func (s *Server) decode(p *Packet) *request {
 		s.st.receiveDrop.Inc()
 		s.log.Debug("drop request", "iface", p.IfName, "reason", why)
 		r.pkt = nil // the caller releases p
-		s.freeRequest(r)
+		s.reqs.free(r)
 		return nil
 	}
 	s.st.countType(r.typ)
@@ -360,7 +365,7 @@ func (s *Server) process(r *request) {
 		return // the commit's completion finishes the exchange
 	}
 	// What waits on the partner (the HA lease update, and the reply that
-	// must not leave before it) runs outside the runtime lock: the
+	// must not leave before it) runs outside the configuration lock: the
 	// partner's lease update to us may be waiting for that lock while
 	// ours waits for it.
 	if r.after != nil {
@@ -369,239 +374,4 @@ func (s *Server) process(r *request) {
 	if int(r.typ) < len(s.latency) && s.latency[r.typ] != nil {
 		s.latency[r.typ].UpdateDuration(start)
 	}
-}
-
-// serializer keeps packets of one client from being processed at once.
-type serializer struct {
-	mu       sync.Mutex
-	inflight map[string]*request // value: the held follow-up, or nil
-}
-
-func (z *serializer) init() { z.inflight = make(map[string]*request) }
-
-// acquire reports whether the caller may process r now. Otherwise r is
-// held as the client's next packet, displacing (and counting) an older
-// one, which it returns for the caller to free.
-func (z *serializer) acquire(r *request, busy, drop *stats.Stat) (run bool, displaced *request) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	next, running := z.inflight[r.key]
-	if !running {
-		z.inflight[r.key] = nil
-		return true, nil
-	}
-	if next != nil {
-		busy.Inc()
-		drop.Inc()
-	}
-	z.inflight[r.key] = r
-	return false, next
-}
-
-// release returns the held follow-up for key, or nil when the client has
-// nothing more in flight.
-func (z *serializer) release(key string) *request {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	if next := z.inflight[key]; next != nil {
-		z.inflight[key] = nil
-		return next
-	}
-	delete(z.inflight, key)
-	return nil
-}
-
-// packetQueue is a bounded FIFO that drops its oldest packet when full.
-type packetQueue struct {
-	mu sync.Mutex
-	// avg are the queue length averaged over the last 10, 100 and 1000
-	// packets (Kea's packet-queue-statistics), as moving averages.
-	avg    [3]float64
-	cond   *sync.Cond
-	buf    []*Packet
-	head   int
-	n      int
-	limit  int
-	closed bool
-	share  clientShare
-	// ready are clients' follow-ups released by a commit completion, for
-	// the workers before new packets. At most one per exchange in flight.
-	ready []*request
-	// inflight counts exchanges whose commit is in flight; room is
-	// signalled when it drops below maxInflightCommits and when it
-	// reaches zero.
-	inflight    int
-	commitLimit int // maxInflightCommits; tests lower it
-	room        *sync.Cond
-}
-
-// unboundedQueue caps Kea's "unlimited" (0) packet-queue-size so memory
-// stays bounded whatever the configuration says.
-const unboundedQueue = 1 << 16
-
-func newPacketQueue(limit int) *packetQueue {
-	q := &packetQueue{}
-	q.cond = sync.NewCond(&q.mu)
-	q.room = sync.NewCond(&q.mu)
-	q.commitLimit = maxInflightCommits
-	q.resizeLocked(limit)
-	return q
-}
-
-func (q *packetQueue) resize(limit int) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.resizeLocked(limit)
-}
-
-func (q *packetQueue) resizeLocked(limit int) {
-	if limit <= 0 || limit > unboundedQueue {
-		limit = unboundedQueue
-	}
-	// Keep the newest packets when shrinking, as a full queue would.
-	buf := make([]*Packet, limit)
-	keep := min(q.n, limit)
-	skip := q.n - keep
-	for i := 0; i < skip; i++ {
-		p := q.buf[(q.head+i)%len(q.buf)]
-		q.share.leave(p)
-		p.Release()
-	}
-	for i := 0; i < keep; i++ {
-		buf[i] = q.buf[(q.head+skip+i)%len(q.buf)]
-	}
-	q.buf, q.head, q.n, q.limit = buf, 0, keep, limit
-}
-
-// pushResult is what became of a pushed packet.
-type pushResult uint8
-
-const (
-	pushQueued        pushResult = iota
-	pushDroppedOldest            // queued; the oldest packet made room for it
-	pushRefused                  // not queued: its client has its share
-)
-
-// push adds p, dropping the oldest packet when the queue is full. The
-// packet that did not stay (p itself, or the oldest) is returned for the
-// caller to release.
-func (q *packetQueue) push(p *Packet) (res pushResult, dropped *Packet) {
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		return pushDroppedOldest, p
-	}
-	if !q.share.admit(p) {
-		q.mu.Unlock()
-		return pushRefused, p
-	}
-	if q.n == q.limit {
-		dropped = q.buf[q.head]
-		q.share.leave(dropped)
-		q.buf[q.head] = nil
-		q.head = (q.head + 1) % q.limit
-		q.n--
-		res = pushDroppedOldest
-	}
-	q.buf[(q.head+q.n)%q.limit] = p
-	q.n++
-	for i, w := range [3]float64{10, 100, 1000} {
-		q.avg[i] += (float64(q.n) - q.avg[i]) / w
-	}
-	q.mu.Unlock()
-	q.cond.Signal()
-	return res, dropped
-}
-
-// pop returns a released follow-up, else the oldest packet. After close it
-// returns false once nothing is queued and no commit is in flight (whose
-// completion could still release a follow-up).
-func (q *packetQueue) pop() (*request, *Packet, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for q.n == 0 && len(q.ready) == 0 {
-		if q.closed && q.inflight == 0 {
-			return nil, nil, false
-		}
-		q.cond.Wait()
-	}
-	if n := len(q.ready); n > 0 {
-		r := q.ready[0]
-		copy(q.ready, q.ready[1:])
-		q.ready[n-1] = nil
-		q.ready = q.ready[:n-1]
-		return r, nil, true
-	}
-	p := q.buf[q.head]
-	q.buf[q.head] = nil
-	q.head = (q.head + 1) % q.limit
-	q.n--
-	q.share.leave(p)
-	return nil, p, true
-}
-
-// beginCommit takes a commit slot, waiting while maxInflightCommits are
-// taken; a wait is counted in waits when it begins.
-func (q *packetQueue) beginCommit(waits *stats.Stat) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.inflight >= q.commitLimit {
-		waits.Inc()
-	}
-	for q.inflight >= q.commitLimit {
-		q.room.Wait()
-	}
-	q.inflight++
-}
-
-// endCommit frees a commit slot and queues next (the client's follow-up,
-// or nil) for the workers.
-func (q *packetQueue) endCommit(next *request) {
-	q.mu.Lock()
-	q.inflight--
-	if q.inflight == q.commitLimit-1 || q.inflight == 0 {
-		q.room.Broadcast()
-	}
-	wakeAll := q.closed && q.inflight == 0
-	if next != nil {
-		q.ready = append(q.ready, next)
-	}
-	q.mu.Unlock()
-	switch {
-	case wakeAll:
-		q.cond.Broadcast()
-	case next != nil:
-		q.cond.Signal()
-	}
-}
-
-// waitCommits returns once no commit is in flight.
-func (q *packetQueue) waitCommits() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for q.inflight > 0 {
-		q.room.Wait()
-	}
-}
-
-// QueueStatistics is Kea's packet-queue-statistics: the average queue
-// length over the last 10, 100 and 1000 packets.
-func (s *Server) QueueStatistics() [3]float64 {
-	s.queue.mu.Lock()
-	defer s.queue.mu.Unlock()
-	return s.queue.avg
-}
-
-// QueueLen is the number of queued packets.
-func (s *Server) QueueLen() int {
-	s.queue.mu.Lock()
-	defer s.queue.mu.Unlock()
-	return s.queue.n
-}
-
-func (q *packetQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	q.cond.Broadcast()
 }

@@ -10,10 +10,10 @@ import (
 	"xdhcp/slowpath/alloc"
 )
 
-// runtime is a configuration with everything the server derives from it:
-// allocators per pool, reservation indexes, per-subnet statistics. It is
-// built whole and replaced whole.
-type runtime struct {
+// liveConfig is the running configuration with everything the server
+// derives from it: allocators per pool, reservation indexes, per-subnet
+// statistics. It is built whole and replaced whole.
+type liveConfig struct {
 	cfg     *config.Config
 	subnets []*subnetRT
 	byID    map[uint32]*subnetRT
@@ -51,10 +51,11 @@ type hostMatch struct {
 	res *config.Reservation
 }
 
-// buildRuntime derives a runtime from cfg and marks every address the
-// store holds (and every held offer) as used in the new allocators.
-func buildRuntime(cfg *config.Config, store lease.Store, reg *stats.Registry, offers *offerTable) (*runtime, error) {
-	rt := &runtime{
+// buildLiveConfig derives a live configuration from cfg and marks every
+// address the store holds (and every held offer) as used in the new
+// allocators.
+func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry, offers *offerTable) (*liveConfig, error) {
+	rt := &liveConfig{
 		cfg:        cfg,
 		byID:       make(map[uint32]*subnetRT, len(cfg.Subnets)),
 		hosts:      make(map[hostKey]*config.Reservation),
@@ -181,7 +182,7 @@ func (s *subnetRT) poolFor(a netip.Addr) *poolRT {
 }
 
 // subnetFor returns the subnet whose prefix holds a, or nil.
-func (rt *runtime) subnetFor(a netip.Addr) *subnetRT {
+func (rt *liveConfig) subnetFor(a netip.Addr) *subnetRT {
 	for _, s := range rt.subnets {
 		if s.cfg.Prefix.Contains(a) {
 			return s
@@ -191,7 +192,7 @@ func (rt *runtime) subnetFor(a netip.Addr) *subnetRT {
 }
 
 // poolFor finds the pool holding a in any subnet.
-func (rt *runtime) poolFor(a netip.Addr) *poolRT {
+func (rt *liveConfig) poolFor(a netip.Addr) *poolRT {
 	if s := rt.subnetFor(a); s != nil {
 		return s.poolFor(a)
 	}
@@ -200,7 +201,7 @@ func (rt *runtime) poolFor(a netip.Addr) *poolRT {
 
 // lookupHost finds the client's reservation in subnet (0 = global), by the
 // identifiers in Kea's default order: hw-address, circuit-id, client-id.
-func (rt *runtime) lookupHost(subnet uint32, r *request) *config.Reservation {
+func (rt *liveConfig) lookupHost(subnet uint32, r *request) *config.Reservation {
 	if len(rt.hosts) == 0 {
 		return nil
 	}
