@@ -3,7 +3,7 @@ package slowpath
 import (
 	"net/netip"
 
-	"xdhcp/fastpath/leasecache"
+	"xdhcp/handoff"
 	"xdhcp/lease"
 )
 
@@ -29,7 +29,7 @@ func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Leas
 		return // the slow path accepted what the fast path cannot read (e.g. split options)
 	}
 	lt := rt.classLifetimes(sn, r)
-	e := leasecache.Entry{
+	e := handoff.CachedLease{
 		Addr:           l.Addr.As4(),
 		HWLen:          uint8(min(len(l.HWAddr), 16)),
 		ClientID:       l.ClientID,

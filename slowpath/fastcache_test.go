@@ -17,7 +17,8 @@ import (
 // and the fast path then finds the client's renewal reusable.
 func TestPublishedLeaseAnswersRenewal(t *testing.T) {
 	h := newHarness(t, testConfig)
-	h.srv.cache = leasecache.New(64)
+	cache := leasecache.New(64)
+	h.srv.cache = cache
 	relay := dhcpv4.WithGatewayIP(net.ParseIP("10.9.9.9"))
 	offer := h.one(discover("00:11:22:33:44:55", relay)) // subnet 3: cache-threshold 0.5
 	req := requestFor(offer.msg, relay)
@@ -29,7 +30,7 @@ func TestPublishedLeaseAnswersRenewal(t *testing.T) {
 	req.ClientIPAddr = net.IP(ip.AsSlice())
 	req.Options.Del(dhcpv4.OptionRequestedIPAddress)
 	req.Options.Del(dhcpv4.OptionServerIdentifier)
-	e, ok := h.srv.cache.Lookup(ip.As4())
+	e, ok := cache.Lookup(ip.As4())
 	if !ok {
 		t.Fatal("the ACKed lease was not published")
 	}

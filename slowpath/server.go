@@ -13,7 +13,6 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/config"
-	"xdhcp/fastpath/leasecache"
 	"xdhcp/handoff"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
@@ -47,7 +46,7 @@ type Deps struct {
 	// Network is the DHCP service switch shared with HA; nil = a new one.
 	Network *NetworkState
 	// Cache is the fast path's lease cache; nil in socket mode.
-	Cache *leasecache.Cache
+	Cache handoff.LeaseCache
 	Now   func() time.Time
 }
 
@@ -63,7 +62,7 @@ type Server struct {
 	now        func() time.Time
 	replicator Replicator
 	scopes     Scopes
-	cache      *leasecache.Cache
+	cache      handoff.LeaseCache
 	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
 
 	rtMu sync.RWMutex

@@ -126,12 +126,14 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	}
 	d.ctl = control.NewServer(log.With("component", "control"))
 	deps := slowpath.Deps{
-		Cache:   d.cache,
 		Store:   d.store,
 		Stats:   d.reg,
 		Metrics: d.metrics,
 		Network: network,
 		Log:     log.With("component", "dhcp4"),
+	}
+	if d.cache != nil {
+		deps.Cache = d.cache // not a typed nil: the engine tests Cache for nil
 	}
 	if hc := cfg.HA; hc != nil {
 		for _, w := range hc.Warnings {

@@ -6,11 +6,15 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+
+	"xdhcp/handoff"
 )
 
 // MaxEntries is the largest entry limit New accepts; larger limits are
 // lowered to it. 64 Mi leases need a 1 GiB slot table.
 const MaxEntries = 1 << 26
+
+var _ handoff.LeaseCache = (*Cache)(nil)
 
 // Cache maps leased addresses to published entries: lock-free for readers,
 // serialized for writers (see the package documentation). All methods are
@@ -64,7 +68,7 @@ func (c *Cache) Lookup(addr [4]byte) (*Entry, bool) {
 // keeps e and its slices. It returns an error, and publishes nothing, if e
 // fails Validate. On a cache created with a zero limit it does nothing.
 func (c *Cache) Put(e *Entry) error {
-	if err := e.Validate(); err != nil {
+	if err := Validate(e); err != nil {
 		return fmt.Errorf("publish lease %d.%d.%d.%d: %w", e.Addr[0], e.Addr[1], e.Addr[2], e.Addr[3], err)
 	}
 	if c.max == 0 {

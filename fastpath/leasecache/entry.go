@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"xdhcp/fastpath/dhcpview"
+	"xdhcp/handoff"
 )
 
 // Infinite is the valid lifetime Kea treats as never expiring.
@@ -23,70 +24,16 @@ var (
 )
 
 // Entry is one published lease with what the fast path needs to repeat the
-// slow path's ACK. It is immutable once passed to Put (Put stores a copy).
-// Times are unix seconds, lifetimes seconds.
-type Entry struct {
-	// Addr is the leased address, the cache key.
-	Addr [4]byte
-	// HW and HWLen are the lease's hardware address (chaddr).
-	HW    [16]byte
-	HWLen uint8
-	// ClientID is the client identifier stored with the lease (option 61
-	// data), empty when none.
-	ClientID []byte
-	// IgnoreClientID is set when match-client-id is false for the
-	// lease's subnet: Kea then ignores the request's client identifier
-	// (and the stored one must be empty for the lease to be reusable).
-	// The zero value is Kea's default, match-client-id true.
-	IgnoreClientID bool
-	// SubnetID is the lease's subnet. The fast path cannot select a
-	// subnet; the address key and the fingerprint (giaddr, relay and
-	// subnet-selection options) guarantee the slow path would pick this
-	// one again. Kept for invalidation by the publisher.
-	SubnetID uint32
-	// CLTT and ValidLft are the stored client last transmission time and
-	// valid lifetime, as in the lease store.
-	CLTT     int64
-	ValidLft uint32
-	// NewValid is the valid lifetime the slow path would grant now to a
-	// request without a lease-time hint (option 51).
-	NewValid uint32
-	// MinValid and MaxValid bound a client's lease-time hint, as Kea's
-	// min-valid-lifetime / max-valid-lifetime do: a request carrying
-	// option 51 gets min(max(hint, MinValid), MaxValid). Both zero means
-	// the bounds are not configured, and Kea then ignores the hint
-	// (granting NewValid).
-	MinValid, MaxValid uint32
-	// Threshold is cache-threshold (0 = not configured). MaxAge is
-	// cache-max-age in seconds (negative = not configured).
-	Threshold float64
-	MaxAge    int64
-	// T1/T2: RenewTimer/RebindTimer apply when HasT1/HasT2 (configured
-	// explicitly); otherwise, when CalcTee (calculate-tee-times), they
-	// are T1Pct/T2Pct of the lifetime sent. See Timers.
-	RenewTimer, RebindTimer uint32
-	HasT1, HasT2            bool
-	CalcTee                 bool
-	T1Pct, T2Pct            float64
-	// ServerID is the server identifier (option 54) and the reply's
-	// source address.
-	ServerID [4]byte
-	// Fingerprint is dhcpview.View.Fingerprint of the request the slow
-	// path ACKed.
-	Fingerprint uint64
-	// Options are the encoded options of that ACK, excluding 53, 54, 51,
-	// 58, 59, pad and End, which BuildACK writes itself: a sequence of
-	// code, length, data.
-	Options []byte
-	// Siaddr is the next-server address of the reply.
-	Siaddr [4]byte
-}
+// slow path's ACK. The engine fills it through the handoff contract, which
+// is where the type is defined, so that the engine needs no import of the
+// fast path to publish.
+type Entry = handoff.CachedLease
 
 // Validate checks what BuildACK and Reusable rely on: HWLen at most 16,
 // a non-zero address and server identifier, and Options a well-formed
 // option sequence of at most MaxOptionsLen bytes without the options
 // BuildACK writes.
-func (e *Entry) Validate() error {
+func Validate(e *Entry) error {
 	if e.HWLen > 16 {
 		return fmt.Errorf("%w: hardware address length %d", ErrBadEntry, e.HWLen)
 	}
@@ -225,7 +172,7 @@ func Reusable(e *Entry, v *dhcpview.View, now int64) (remaining uint32, ok bool)
 // percentage of valid, rounded; T2 is sent only when non-zero and below
 // valid, T1 only when non-zero and below T2 if T2 is sent, else below valid.
 // A zero return means "do not send".
-func (e *Entry) Timers(valid uint32) (t1, t2 uint32) {
+func Timers(e *Entry, valid uint32) (t1, t2 uint32) {
 	t2 = timer(e.HasT2, e.RebindTimer, e.CalcTee, e.T2Pct, valid)
 	ceiling := valid
 	if t2 > 0 && t2 < ceiling {

@@ -237,7 +237,7 @@ func TestTimers(t *testing.T) {
 		{"pct over 1", Entry{CalcTee: true, T1Pct: 0.5, T2Pct: 2}, 100, 50, 0},
 	}
 	for _, tt := range tests {
-		t1, t2 := tt.e.Timers(tt.valid)
+		t1, t2 := Timers(&tt.e, tt.valid)
 		if t1 != tt.t1 || t2 != tt.t2 {
 			t.Errorf("%s: Timers(%d) = %d, %d; want %d, %d", tt.name, tt.valid, t1, t2, tt.t1, tt.t2)
 		}
@@ -267,7 +267,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		e := baseEntry(t, sel, 0)
 		tt.mod(e)
-		if err := e.Validate(); !errors.Is(err, tt.err) {
+		if err := Validate(e); !errors.Is(err, tt.err) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.err)
 		}
 	}

@@ -32,7 +32,7 @@ func FuzzBuildACK(f *testing.F) {
 		}
 		ent := *e
 		ent.Options = opts
-		if ent.Validate() != nil {
+		if Validate(&ent) != nil {
 			return
 		}
 		if r, ok := Reusable(&ent, &v, now); ok && r == 0 {

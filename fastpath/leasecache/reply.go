@@ -45,7 +45,7 @@ func ACKLen(e *Entry) int {
 // The message: op 2; htype, hlen (capped at 16), hops, xid, flags, ciaddr,
 // giaddr and chaddr from the request; yiaddr e.Addr; siaddr e.Siaddr; secs,
 // sname and file zero; options 53 = ACK, 54 = e.ServerID, 51 = remaining,
-// 58 and 59 as e.Timers(remaining) decides, then e.Options, End, and zero
+// 58 and 59 as Timers(e, remaining) decides, then e.Options, End, and zero
 // padding to 300 bytes.
 //
 // Addressing (RFC 2131 section 4.1 for a renewal): a relayed request
@@ -106,7 +106,7 @@ func BuildACK(dst []byte, req *dhcpview.View, reqMeta *handoff.Meta, e *Entry, r
 	copy(p[o+2:o+6], e.ServerID[:])
 	o += 6
 	o = putUint32Opt(p, o, dhcpview.OptLeaseTime, remaining)
-	t1, t2 := e.Timers(remaining)
+	t1, t2 := Timers(e, remaining)
 	if t1 != 0 {
 		o = putUint32Opt(p, o, dhcpview.OptRenewalTime, t1)
 	}
