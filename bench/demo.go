@@ -197,37 +197,31 @@ func runUdhcpc(ctx context.Context, b *Lab, tmp string) (string, error) {
 	return "", fmt.Errorf("udhcpc got no lease (%v): %s", err, strings.TrimSpace(string(outb)))
 }
 
+// demoLease is the part of a lease4-get-all lease the demo prints.
+type demoLease struct {
+	IP       string `json:"ip-address"`
+	HW       string `json:"hw-address"`
+	ClientID string `json:"client-id"`
+	Valid    int64  `json:"valid-lft"`
+	Cltt     int64  `json:"cltt"`
+	Hostname string `json:"hostname"`
+	State    int    `json:"state"`
+	Subnet   int    `json:"subnet-id"`
+}
+
 func printLeases(ctx context.Context, srv *Server, out io.Writer, n int) error {
 	a, err := srv.Command(ctx, "lease4-get-all", nil)
 	if err != nil {
 		return err
 	}
 	var args struct {
-		Leases []struct {
-			IP       string `json:"ip-address"`
-			HW       string `json:"hw-address"`
-			ClientID string `json:"client-id"`
-			Valid    int64  `json:"valid-lft"`
-			Cltt     int64  `json:"cltt"`
-			Hostname string `json:"hostname"`
-			State    int    `json:"state"`
-			Subnet   int    `json:"subnet-id"`
-		} `json:"leases"`
+		Leases []demoLease `json:"leases"`
 	}
 	if err := json.Unmarshal(a.Arguments, &args); err != nil {
 		return fmt.Errorf("lease4-get-all: %w (%s)", err, a.Text)
 	}
 	fmt.Fprintf(out, "== lease4-get-all: %d leases (%s); a sample:\n", len(args.Leases), a.Text)
-	slices.SortFunc(args.Leases, func(x, y struct {
-		IP       string `json:"ip-address"`
-		HW       string `json:"hw-address"`
-		ClientID string `json:"client-id"`
-		Valid    int64  `json:"valid-lft"`
-		Cltt     int64  `json:"cltt"`
-		Hostname string `json:"hostname"`
-		State    int    `json:"state"`
-		Subnet   int    `json:"subnet-id"`
-	}) int {
+	slices.SortFunc(args.Leases, func(x, y demoLease) int {
 		ax, _ := netip.ParseAddr(x.IP)
 		ay, _ := netip.ParseAddr(y.IP)
 		return ax.Compare(ay)

@@ -183,46 +183,39 @@ func (d *diag) finish(o *jobj) {
 	}
 }
 
-func (d *diag) str(o *jobj, key string) *string {
+// take takes o[key] and decodes it into a T when it is a JSON value of
+// the given kind; another kind is an error saying it expected want. It
+// returns nil when the key is absent or wrong.
+func take[T any](d *diag, o *jobj, key, kind, want string) *T {
 	raw, ok := o.take(key)
 	if !ok {
 		return nil
 	}
-	var s string
-	if kindOf(raw) != "string" || json.Unmarshal(raw, &s) != nil {
-		d.errorf(o.child(key), "expected a string, got %s", kindOf(raw))
+	v := new(T)
+	if kindOf(raw) != kind || json.Unmarshal(raw, v) != nil {
+		d.errorf(o.child(key), "expected %s, got %s", want, kindOf(raw))
 		return nil
 	}
-	return &s
+	return v
+}
+
+func (d *diag) str(o *jobj, key string) *string {
+	return take[string](d, o, key, "string", "a string")
 }
 
 func (d *diag) boolean(o *jobj, key string) *bool {
-	raw, ok := o.take(key)
-	if !ok {
-		return nil
-	}
-	var b bool
-	if kindOf(raw) != "boolean" || json.Unmarshal(raw, &b) != nil {
-		d.errorf(o.child(key), "expected true or false, got %s", kindOf(raw))
-		return nil
-	}
-	return &b
+	return take[bool](d, o, key, "boolean", "true or false")
 }
 
 // integer reads an integer in [lo, hi].
 func (d *diag) integer(o *jobj, key string, lo, hi int64) *int64 {
-	raw, ok := o.take(key)
-	if !ok {
-		return nil
-	}
-	var n json.Number
-	if kindOf(raw) != "number" || json.Unmarshal(raw, &n) != nil {
-		d.errorf(o.child(key), "expected an integer, got %s", kindOf(raw))
+	n := take[json.Number](d, o, key, "number", "an integer")
+	if n == nil {
 		return nil
 	}
 	v, err := strconv.ParseInt(n.String(), 10, 64)
 	if err != nil {
-		d.errorf(o.child(key), "%s is not an integer", n)
+		d.errorf(o.child(key), "%s is not an integer", *n)
 		return nil
 	}
 	if v < lo || v > hi {
@@ -242,18 +235,13 @@ func (d *diag) u32(o *jobj, key string) *uint32 {
 }
 
 func (d *diag) number(o *jobj, key string) *float64 {
-	raw, ok := o.take(key)
-	if !ok {
-		return nil
-	}
-	var n json.Number
-	if kindOf(raw) != "number" || json.Unmarshal(raw, &n) != nil {
-		d.errorf(o.child(key), "expected a number, got %s", kindOf(raw))
+	n := take[json.Number](d, o, key, "number", "a number")
+	if n == nil {
 		return nil
 	}
 	f, err := n.Float64()
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		d.errorf(o.child(key), "%s is not a valid number", n)
+		d.errorf(o.child(key), "%s is not a valid number", *n)
 		return nil
 	}
 	return &f

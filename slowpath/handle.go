@@ -718,27 +718,46 @@ func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Leas
 	s.replies.put(rb)
 }
 
+// ownedLease looks up the lease on a that a RELEASE or DECLINE from r
+// names: found says an active lease is there, owned that r's client holds
+// it (by client-id too, unless its subnet, while still configured, says
+// not to match on it). sn is the lease's subnet, nil when it is gone.
+func (s *Server) ownedLease(rt *liveConfig, r *request, a netip.Addr) (l lease.Lease, sn *subnetRT, found, owned bool) {
+	l, ok := s.store.Get(a)
+	if !ok || l.State != lease.StateDefault {
+		return l, nil, false, false
+	}
+	sn = rt.byID[l.SubnetID]
+	return l, sn, true, r.owns(l.HWAddr, l.ClientID, sn == nil || sn.cfg.MatchClientID)
+}
+
+// commitThen commits the ops of a RELEASE or DECLINE for r and finishes
+// the exchange with done once they are durable; a refused commit is counted
+// and logged as failed, and the exchange ends without done.
+func (s *Server) commitThen(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op, failed string,
+	done func(s *Server, rt *liveConfig, sn *subnetRT, r *request, a netip.Addr, ops []lease.Op)) {
+	s.commitAsync(r, ops, func(err error) {
+		if err != nil {
+			s.commitFailed(failed, a, r.hw, err)
+			return
+		}
+		done(s, rt, sn, r, a, ops)
+	})
+}
+
 // release handles DHCPRELEASE: the client's lease is deleted.
 func (s *Server) release(rt *liveConfig, r *request) {
 	a := r.ciaddr
-	l, ok := s.store.Get(a)
-	if !ok || l.State != lease.StateDefault {
+	l, sn, found, owned := s.ownedLease(rt, r, a)
+	if !found {
 		return
 	}
-	sn := rt.byID[l.SubnetID]
-	match := sn == nil || sn.cfg.MatchClientID
-	if !r.owns(l.HWAddr, l.ClientID, match) {
+	if !owned {
 		s.log.Debug("release of a lease the client does not own", "addr", a, "mac", macString(r.hw))
 		return
 	}
 	ops := []lease.Op{{Kind: lease.OpDelete, Lease: l}}
-	s.commitAsync(r, ops, func(err error) {
-		if err != nil {
-			s.commitFailed("release commit failed", a, r.hw, err)
-			return
-		}
-		s.released(rt, sn, r, a, ops)
-	})
+	s.commitThen(rt, sn, r, a, ops, "release commit failed", (*Server).released)
 }
 
 // released finishes a RELEASE whose deletion is durable.
@@ -767,13 +786,11 @@ func (s *Server) replicateAfter(r *request, ops []lease.Op, a netip.Addr, failed
 // decline handles DHCPDECLINE: the address is put on probation.
 func (s *Server) decline(rt *liveConfig, r *request) {
 	a := r.requested
-	l, ok := s.store.Get(a)
-	if !a.IsValid() || !ok || l.State != lease.StateDefault {
+	if !a.IsValid() {
 		return
 	}
-	sn := rt.byID[l.SubnetID]
-	match := sn == nil || sn.cfg.MatchClientID
-	if !r.owns(l.HWAddr, l.ClientID, match) {
+	l, sn, _, owned := s.ownedLease(rt, r, a)
+	if !owned {
 		return
 	}
 	d := lease.Lease{
@@ -784,13 +801,7 @@ func (s *Server) decline(rt *liveConfig, r *request) {
 		State:    lease.StateDeclined,
 	}
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
-	s.commitAsync(r, ops, func(err error) {
-		if err != nil {
-			s.commitFailed("decline commit failed", a, r.hw, err)
-			return
-		}
-		s.declined(rt, sn, r, a, ops)
-	})
+	s.commitThen(rt, sn, r, a, ops, "decline commit failed", (*Server).declined)
 }
 
 // declined finishes a DECLINE whose probation lease is durable.

@@ -5,20 +5,6 @@
 //	xdhcp-bench suite [-quick] -xdhcpd PATH -out DIR  the benchmark scenarios (S1–S7)
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "xdhcp/internal/cli"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "xdhcp-bench:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("xdhcp-bench", run, nil) }

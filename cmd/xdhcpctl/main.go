@@ -9,20 +9,6 @@
 // 2 on a usage error.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "xdhcp/internal/cli"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "xdhcpctl:", err)
-		os.Exit(exitCode(err))
-	}
-}
+func main() { cli.Main("xdhcpctl", run, exitCode) }

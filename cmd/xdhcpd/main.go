@@ -3,19 +3,6 @@
 // 0 or 1 as kea-dhcp4 -t does; with no -c it runs the embedded default.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "xdhcp/internal/cli"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "xdhcpd:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("xdhcpd", run, nil) }

@@ -114,6 +114,22 @@ func splitRow(line []byte, fields *[numColumns][]byte) int {
 	}
 }
 
+// hexColumn decodes column col of f with decode into dst's backing array,
+// refusing more than maxLen bytes; an empty column is nil.
+func hexColumn(f *[numColumns][]byte, col int, dst []byte, decode func(dst, s []byte) ([]byte, error), maxLen int) ([]byte, error) {
+	b, err := decode(dst[:0], f[col])
+	if err != nil {
+		return b, colErr(col, f[col], err)
+	}
+	if len(b) > maxLen {
+		return b, colErr(col, f[col], fmt.Errorf("longer than %d bytes", maxLen))
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return b, nil
+}
+
 // parseFields fills l from the first n fields. l's HWAddr and ClientID
 // backing arrays are reused when they have capacity (the loader relies on
 // this to avoid garbage per row).
@@ -124,26 +140,11 @@ func parseFields(f *[numColumns][]byte, n int, l *lease.Lease) error {
 	}
 	l.Addr = addr
 
-	l.HWAddr, err = decodeColonHex(l.HWAddr[:0], f[colHWAddr])
-	if err != nil {
-		return colErr(colHWAddr, f[colHWAddr], err)
+	if l.HWAddr, err = hexColumn(f, colHWAddr, l.HWAddr, decodeColonHex, maxHWAddrLen); err != nil {
+		return err
 	}
-	if len(l.HWAddr) > maxHWAddrLen {
-		return colErr(colHWAddr, f[colHWAddr], fmt.Errorf("longer than %d bytes", maxHWAddrLen))
-	}
-	if len(l.HWAddr) == 0 {
-		l.HWAddr = nil
-	}
-
-	l.ClientID, err = decodeFormattedHex(l.ClientID[:0], f[colClientID])
-	if err != nil {
-		return colErr(colClientID, f[colClientID], err)
-	}
-	if len(l.ClientID) > maxClientIDLen {
-		return colErr(colClientID, f[colClientID], fmt.Errorf("longer than %d bytes", maxClientIDLen))
-	}
-	if len(l.ClientID) == 0 {
-		l.ClientID = nil
+	if l.ClientID, err = hexColumn(f, colClientID, l.ClientID, decodeFormattedHex, maxClientIDLen); err != nil {
+		return err
 	}
 
 	valid, err := parseUint(f[colValidLft], 32)
