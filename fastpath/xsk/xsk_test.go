@@ -123,18 +123,7 @@ func (e *env) open(t testing.TB, opts Options) *Socket {
 	if opts.Logger == nil {
 		opts.Logger = testlog.New(t)
 	}
-	var s *Socket
-	if err := e.srv.Do(func() (err error) {
-		s, err = Open(opts)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	s := lab.OpenForTest(t, e.srv, func() (*Socket, error) { return Open(opts) })
 	if err := e.objs.RegisterXSK(0, s.FD()); err != nil {
 		t.Fatal(err)
 	}
