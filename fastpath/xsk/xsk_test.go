@@ -104,13 +104,9 @@ func newEnv(t testing.TB, mode bpf.Mode) *env {
 	}
 	t.Cleanup(func() { lk.Close() })
 
-	if err := e.cli.Do(func() (err error) {
-		e.cconn, err = afpacket.Open("xk-c", afpacket.Options{Logger: testlog.New(t)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.cconn.Close() })
+	e.cconn = lab.OpenForTest(t, e.cli, func() (*afpacket.Conn, error) {
+		return afpacket.Open("xk-c", afpacket.Options{Logger: testlog.New(t)})
+	})
 	e.cliMAC = e.cconn.Iface().MAC
 	return e
 }
