@@ -15,11 +15,11 @@ import (
 
 	"xdhcp/bpf"
 	"xdhcp/fastpath/dhcpview"
-	"xdhcp/fastpath/frame"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
 	"xdhcp/internal/lab"
+	"xdhcp/internal/testframe"
 )
 
 // occupancy is a parking lot whose fill the test sets.
@@ -446,13 +446,7 @@ func TestWorkerAnswerAllocs(t *testing.T) {
 	}
 	src := handoff.Meta{SrcMAC: e.cliMAC, DstMAC: e.w.cfg.IfMAC, SrcIP: wtClient.Addr().As4(), DstIP: wtServer.Addr().As4(),
 		SrcPort: 68, DstPort: 67, TTL: 64}
-	buf := make([]byte, 1514)
-	n, err := frame.Build(buf, &src, m.ToBytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta handoff.Meta
-	payload, err := frame.Parse(buf[:n], &meta)
+	_, meta, payload, err := testframe.Arrived(src, m.ToBytes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -124,15 +124,23 @@ func (h *harness) await(n int) []sent {
 	return got
 }
 
+// holdCommit takes the client mac through DISCOVER and OFFER and sends
+// its REQUEST; it returns the OFFER once g holds that REQUEST's commit.
+func (h *harness) holdCommit(g *gateStore, mac string) *dhcpv4.DHCPv4 {
+	h.t.Helper()
+	h.enqueue(discover(mac))
+	offer := h.await(1)[0].msg
+	h.enqueue(requestFor(offer))
+	waitUntil(h.t, "the commit", func() bool { return g.held() == 1 })
+	return offer
+}
+
 // TestAsyncCommitACKWaitsAndHoldsClient: the ACK leaves only once the
 // commit lands, the worker is free meanwhile (another client is served),
 // and the client's next packet is held until its exchange is over.
 func TestAsyncCommitACKWaitsAndHoldsClient(t *testing.T) {
 	h, g := startGated(t)
-	h.enqueue(discover("00:11:22:33:44:01"))
-	offer := h.await(1)[0].msg
-	h.enqueue(requestFor(offer))
-	waitUntil(t, "the commit", func() bool { return g.held() == 1 })
+	offer := h.holdCommit(g, "00:11:22:33:44:01")
 	// The client's next packet (a retransmission) must wait for the commit.
 	h.enqueue(requestFor(offer))
 	// Another client is served meanwhile: no worker waits on the disk.
@@ -270,10 +278,7 @@ func macN(i int) string { return macString([]byte{2, 0, 0, 0, 0, byte(i)}) }
 // transports' pools neither leak nor hand one packet out twice.
 func TestEveryPacketReleased(t *testing.T) {
 	h, g := startGated(t)
-	h.enqueue(discover("00:11:22:33:44:20"))
-	offer := h.await(1)[0].msg
-	h.enqueue(requestFor(offer))
-	waitUntil(t, "the commit", func() bool { return g.held() == 1 })
+	offer := h.holdCommit(g, "00:11:22:33:44:20")
 	// Held behind the commit, then displaced by the next one.
 	h.enqueue(requestFor(offer))
 	h.enqueue(requestFor(offer))

@@ -14,7 +14,6 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
-	"xdhcp/config"
 	"xdhcp/handoff"
 	"xdhcp/lease"
 	"xdhcp/slowpath/intake"
@@ -510,11 +509,7 @@ func TestSocketModeRateLimit(t *testing.T) {
 		// the other three are rate-limited.
 		t.Fatalf("after a second: %d queued, %d rate-limited", q, d)
 	}
-	c, err := config.Parse([]byte(testConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.srv.Reload(c); err != nil {
+	if err := h.srv.Reload(mustConfig(t, testConfig)); err != nil {
 		t.Fatal(err)
 	}
 	h.srv.Enqueue(pkt("00:22:22:22:22:22"))

@@ -15,10 +15,7 @@ import (
 // accepts too, with the same header fields and the same option values
 // (repeated options concatenated, RFC 3396).
 func FuzzMessage(f *testing.F) {
-	d, _ := dhcpv4.NewDiscovery(net.HardwareAddr{0, 1, 2, 3, 4, 5},
-		dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 0, 1, 2, 3, 4, 5})),
-		dhcpv4.WithRequestedOptions(dhcpv4.OptionRouter, dhcpv4.OptionHostName))
-	f.Add(d.ToBytes())
+	f.Add(seedDiscover(f))
 	f.Add(rawMsg(53, 1, 3, 12, 2, 'a', 'b', 12, 1, 'c', 0, 0, 255)) // split host name
 	f.Add(rawMsg(53, 1, 1, 12, 10, 'a'))                            // truncated last option
 	f.Add(rawMsg(53, 1, 1, 52, 1, 3, 255))                          // overload, empty fields

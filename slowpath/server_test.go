@@ -114,22 +114,42 @@ var serverAddr = netip.MustParseAddr("192.0.2.1")
 
 func newHarness(t *testing.T, cfgText string) *harness {
 	t.Helper()
-	cfg, err := config.Parse([]byte(cfgText))
+	st := openStore(t, memfile.Options{Persist: false})
+	h := &harness{t: t, store: &countingStore{Store: st}, reg: stats.New(20, 0), out: &capture{},
+		now: time.Unix(1_800_000_000, 0)}
+	h.srv = newTestServer(t, cfgText, Deps{Store: h.store, Stats: h.reg, Now: func() time.Time { return h.now }})
+	return h
+}
+
+// mustConfig parses a Kea document, failing t when it does not load.
+func mustConfig(t testing.TB, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(text))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	st, err := memfile.Open(memfile.Options{Persist: false})
+	return cfg
+}
+
+// openStore opens a memfile store with opts; cleanup closes it.
+func openStore(t testing.TB, opts memfile.Options) *memfile.Store {
+	t.Helper()
+	st, err := memfile.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, store: &countingStore{Store: st}, reg: stats.New(20, 0), out: &capture{},
-		now: time.Unix(1_800_000_000, 0)}
-	h.srv, err = New(cfg, Deps{Store: h.store, Stats: h.reg, Now: func() time.Time { return h.now }})
+	return st
+}
+
+// newTestServer makes a Server on cfgText with deps, not yet started.
+func newTestServer(t testing.TB, cfgText string, deps Deps) *Server {
+	t.Helper()
+	srv, err := New(mustConfig(t, cfgText), deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	return srv
 }
 
 // exchange runs one request through the server synchronously and returns

@@ -43,20 +43,7 @@ func newPair(t *testing.T) *pair {
 
 func open(t *testing.T, ns *lab.NS, ifname string) *Conn {
 	t.Helper()
-	var c *Conn
-	if err := ns.Do(func() error {
-		var err error
-		c, err = Open(ifname, Options{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return c
+	return lab.OpenForTest(t, ns, func() (*Conn, error) { return Open(ifname, Options{}) })
 }
 
 // discover returns a minimal DHCPDISCOVER payload with xid.

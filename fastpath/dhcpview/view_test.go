@@ -10,6 +10,8 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
+
+	"xdhcp/internal/testframe"
 )
 
 var testMAC = net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
@@ -19,28 +21,7 @@ var testMAC = net.HardwareAddr{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}
 // modifiers (client-id, hostname, parameter list...).
 func dora(t testing.TB, mods ...dhcpv4.Modifier) (disc, sel, renew *dhcpv4.DHCPv4) {
 	t.Helper()
-	disc, err := dhcpv4.NewDiscovery(testMAC, mods...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer, err := dhcpv4.NewReplyFromRequest(disc,
-		dhcpv4.WithMessageType(dhcpv4.MessageTypeOffer),
-		dhcpv4.WithYourIP(net.IPv4(192, 0, 2, 10)),
-		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(net.IPv4(192, 0, 2, 1))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel, err = dhcpv4.NewRequestFromOffer(offer, mods...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := dhcpv4.NewReplyFromRequest(sel,
-		dhcpv4.WithMessageType(dhcpv4.MessageTypeAck),
-		dhcpv4.WithYourIP(net.IPv4(192, 0, 2, 10)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	renew, err = dhcpv4.NewRenewFromAck(ack, mods...)
+	disc, sel, renew, err := testframe.Requests(testMAC, net.IPv4(192, 0, 2, 10), net.IPv4(192, 0, 2, 1), mods)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/dhcpview"
+	"xdhcp/internal/testframe"
 )
 
 var (
@@ -24,27 +25,7 @@ var (
 // both (the client sends the same options); renewMods to the renewal only.
 func requests(t testing.TB, mods []dhcpv4.Modifier, renewMods ...dhcpv4.Modifier) (sel, renew *dhcpv4.DHCPv4) {
 	t.Helper()
-	disc, err := dhcpv4.NewDiscovery(clientMAC, mods...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer, err := dhcpv4.NewReplyFromRequest(disc,
-		dhcpv4.WithMessageType(dhcpv4.MessageTypeOffer),
-		dhcpv4.WithYourIP(leaseIP),
-		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(serverIP)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel, err = dhcpv4.NewRequestFromOffer(offer, mods...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ack, err := dhcpv4.NewReplyFromRequest(sel,
-		dhcpv4.WithMessageType(dhcpv4.MessageTypeAck), dhcpv4.WithYourIP(leaseIP))
-	if err != nil {
-		t.Fatal(err)
-	}
-	renew, err = dhcpv4.NewRenewFromAck(ack, append(append([]dhcpv4.Modifier{}, mods...), renewMods...)...)
+	_, sel, renew, err := testframe.Requests(clientMAC, leaseIP, serverIP, mods, renewMods...)
 	if err != nil {
 		t.Fatal(err)
 	}

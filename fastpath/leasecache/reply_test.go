@@ -13,6 +13,7 @@ import (
 	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
+	"xdhcp/internal/testframe"
 )
 
 var serverMAC = [6]byte{0x02, 0x5e, 0, 0, 0, 0x01}
@@ -20,13 +21,7 @@ var serverMAC = [6]byte{0x02, 0x5e, 0, 0, 0, 0x01}
 // requestFrame wraps a request payload in the frame it arrived in.
 func requestFrame(t testing.TB, payload []byte, m handoff.Meta) ([]byte, *handoff.Meta, *dhcpview.View) {
 	t.Helper()
-	buf := make([]byte, 2048)
-	n, err := frame.Build(buf, &m, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got handoff.Meta
-	p, err := frame.Parse(buf[:n], &got)
+	f, got, p, err := testframe.Arrived(m, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +29,7 @@ func requestFrame(t testing.TB, payload []byte, m handoff.Meta) ([]byte, *handof
 	if err := v.Parse(p); err != nil {
 		t.Fatal(err)
 	}
-	return buf[:n], &got, &v
+	return f, &got, &v
 }
 
 func TestBuildACK(t *testing.T) {

@@ -104,13 +104,9 @@ func newEnv(t testing.TB, mode bpf.Mode) *env {
 	}
 	t.Cleanup(func() { lk.Close() })
 
-	if err := e.cli.Do(func() (err error) {
-		e.cconn, err = afpacket.Open("xk-c", afpacket.Options{Logger: testlog.New(t)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.cconn.Close() })
+	e.cconn = lab.OpenForTest(t, e.cli, func() (*afpacket.Conn, error) {
+		return afpacket.Open("xk-c", afpacket.Options{Logger: testlog.New(t)})
+	})
 	e.cliMAC = e.cconn.Iface().MAC
 	return e
 }
@@ -123,18 +119,7 @@ func (e *env) open(t testing.TB, opts Options) *Socket {
 	if opts.Logger == nil {
 		opts.Logger = testlog.New(t)
 	}
-	var s *Socket
-	if err := e.srv.Do(func() (err error) {
-		s, err = Open(opts)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	s := lab.OpenForTest(t, e.srv, func() (*Socket, error) { return Open(opts) })
 	if err := e.objs.RegisterXSK(0, s.FD()); err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,12 @@ import (
 )
 
 // New returns a logger, at debug level, that writes each record to t.Log.
-func New(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(writer{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+func New(t testing.TB) *slog.Logger { return AtLevel(t, slog.LevelDebug) }
+
+// AtLevel returns a logger that writes each record at level or above to
+// t.Log: for tests whose code logs too much at debug level to read.
+func AtLevel(t testing.TB, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(writer{t}, &slog.HandlerOptions{Level: level}))
 }
 
 type writer struct{ t testing.TB }

@@ -36,14 +36,7 @@ func New(t *testing.T) *PKI {
 	caTmpl := certTemplate("xc-test-ca", 1)
 	caTmpl.IsCA, caTmpl.BasicConstraintsValid = true, true
 	caTmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	caDER, caCert := sign(t, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
 		key := mustKey(t)
@@ -51,10 +44,7 @@ func New(t *testing.T) *PKI {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		der, _ := sign(t, tmpl, caCert, &key.PublicKey, caKey)
 		keyDER, err := x509.MarshalECPrivateKey(key)
 		if err != nil {
 			t.Fatal(err)
@@ -64,6 +54,21 @@ func New(t *testing.T) *PKI {
 	p.ServerCert, p.ServerKey = leaf("server", 2, x509.ExtKeyUsageServerAuth)
 	p.ClientCert, p.ClientKey = leaf("client", 3, x509.ExtKeyUsageClientAuth)
 	return p
+}
+
+// sign issues tmpl for pub, signed by signer as parent (tmpl itself for a
+// self-signed certificate), and returns the certificate in DER and parsed.
+func sign(t *testing.T, tmpl, parent *x509.Certificate, pub *ecdsa.PublicKey, signer *ecdsa.PrivateKey) ([]byte, *x509.Certificate) {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, cert
 }
 
 // certTemplate is a certificate for name, valid from an hour ago to an

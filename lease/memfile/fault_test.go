@@ -142,6 +142,21 @@ func waitHealthy(t *testing.T, s *Store) {
 	}
 }
 
+// openThroughFullDisk opens a store on path, has the commit of l fail on
+// a full disk, then frees the disk and waits for the store to recover: the
+// store it returns has been through one storage fault.
+func openThroughFullDisk(t *testing.T, path string, l lease.Lease) *Store {
+	t.Helper()
+	s, ff, _ := openFaulty(t, path, nil)
+	ff.failWrites(1, syscall.ENOSPC)
+	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: l}); err == nil {
+		t.Fatal("commit succeeded on a full disk")
+	}
+	ff.clear()
+	waitHealthy(t, s)
+	return s
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -373,13 +388,7 @@ func TestFaultRecoveryKeepsLoadedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s, ff, _ := openFaulty(t, path, nil)
-	ff.failWrites(1, syscall.ENOSPC)
-	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(3)}); err == nil {
-		t.Fatal("commit succeeded on a full disk")
-	}
-	ff.clear()
-	waitHealthy(t, s)
+	s = openThroughFullDisk(t, path, testLease(3))
 	s.Close()
 	checkRows(t, path)
 	b, _ := os.ReadFile(path)
@@ -473,13 +482,7 @@ func TestTornLastLineThenFault(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "l.csv")
 	good := string(AppendRow(nil, ptr(testLease(1))))
 	writeFile(t, path, Header+"\n"+good+good[:10])
-	s, ff, _ := openFaulty(t, path, nil)
-	ff.failWrites(1, syscall.ENOSPC)
-	if err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(2)}); err == nil {
-		t.Fatal("commit succeeded")
-	}
-	ff.clear()
-	waitHealthy(t, s)
+	s := openThroughFullDisk(t, path, testLease(2))
 	put(t, s, testLease(3))
 	s.Close()
 	checkRows(t, path)

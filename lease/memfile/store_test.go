@@ -16,19 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"xdhcp/internal/testlog"
 	"xdhcp/lease"
 )
 
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
+// testLogger writes the store's warnings and errors to the test log.
+func testLogger(t testing.TB) *slog.Logger { return testlog.AtLevel(t, slog.LevelWarn) }
 
 // testLease returns a distinct, valid lease for i.
 func testLease(i int) lease.Lease {
