@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 
+	"xdhcp/handoff"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -23,7 +25,7 @@ func FuzzHandle(f *testing.F) {
 	h := newHarness(&testing.T{}, testConfig)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h.t = t
-		p := &Packet{IfName: "eth0", IfAddr: serverAddr, Data: b, Out: h.out}
+		p := &handoff.Packet{IfName: "eth0", IfAddr: serverAddr, Data: b, Out: h.out}
 		if r := h.srv.decode(p); r != nil {
 			h.srv.process(r)
 		}

@@ -3,6 +3,7 @@ package slowpath
 import (
 	"net/netip"
 
+	"xdhcp/handoff"
 	"xdhcp/internal/stats"
 )
 
@@ -98,7 +99,7 @@ func fixedLen(code uint8) (int, bool) {
 // that the rest of the server trusts to be bounded. It returns the counter
 // of the reason to drop it and a reason for the log, or nil when the
 // message may be handled.
-func (s *Server) screen(p *Packet, msg *message) (*stats.Stat, string) {
+func (s *Server) screen(p *handoff.Packet, msg *message) (*stats.Stat, string) {
 	raw := p.Data
 	if len(raw) <= offChaddr {
 		return s.hs.badHlen, "message shorter than its header" // FromBytes refuses these; defensive

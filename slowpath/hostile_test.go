@@ -49,7 +49,7 @@ func (s *sizes) Send(dst *handoff.Meta, payload []byte) error {
 // does) and returns what it sent.
 func (h *harness) raw(b []byte) []sent {
 	h.t.Helper()
-	p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
+	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 		Meta: handoff.Meta{SrcPort: 68, DstPort: 67}, Data: b, Out: h.out}
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)
@@ -179,7 +179,7 @@ func TestHostileHeaderAndOptions(t *testing.T) {
 			h := newHarness(t, testConfig)
 			out := &sizes{capture: h.out}
 			before := h.counts()
-			p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
+			p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 				Meta: handoff.Meta{SrcPort: 68, DstPort: 67}, Data: append([]byte(nil), tc.b...), Out: out}
 			if r := h.srv.decode(p); r != nil {
 				h.srv.process(r)
@@ -235,7 +235,7 @@ func TestOptionOverload(t *testing.T) {
 	b = rawMsg(52, 1, 3, 61, 3, 1, 0xaa, 0xbb, 255)
 	copy(b[offFile:], []byte{53, 1, 1, 61, 2, 0xcc, 0xdd, 0, 0, 255})
 	copy(b[offSname:], []byte{61, 1, 0xee}) // no End: the field ends it
-	r := h.srv.decode(&Packet{IfName: "eth0", IfAddr: serverAddr, Data: b, Out: h.out})
+	r := h.srv.decode(&handoff.Packet{IfName: "eth0", IfAddr: serverAddr, Data: b, Out: h.out})
 	if r == nil {
 		t.Fatal("overloaded DISCOVER dropped")
 	}
@@ -349,8 +349,8 @@ func TestSpoofedGiaddr(t *testing.T) {
 // answered.
 func TestDiscoverStormOneMAC(t *testing.T) {
 	h := newHarness(t, testConfig) // packet-queue-size 64
-	pkt := func(m *dhcpv4.DHCPv4) *Packet {
-		return &Packet{IfName: "eth0", IfAddr: serverAddr, Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr)}, Data: m.ToBytes(), Out: h.out}
+	pkt := func(m *dhcpv4.DHCPv4) *handoff.Packet {
+		return &handoff.Packet{IfName: "eth0", IfAddr: serverAddr, Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr)}, Data: m.ToBytes(), Out: h.out}
 	}
 	flood := discover("00:66:66:66:66:66")
 	for range 1000 {
@@ -480,8 +480,8 @@ func TestSocketModeRateLimit(t *testing.T) {
 	cfg := strings.Replace(testConfig, `"authoritative": true,`,
 		`"authoritative": true, "xdhcp": { "rate-limit": { "rate": 2, "burst": 3 } },`, 1)
 	h := newHarness(t, cfg)
-	pkt := func(hw string) *Packet {
-		return &Packet{IfName: "eth0", IfAddr: serverAddr, Data: discover(hw).ToBytes(), Out: h.out}
+	pkt := func(hw string) *handoff.Packet {
+		return &handoff.Packet{IfName: "eth0", IfAddr: serverAddr, Data: discover(hw).ToBytes(), Out: h.out}
 	}
 	for range 10 {
 		h.srv.Enqueue(pkt("00:66:66:66:66:66"))

@@ -11,9 +11,6 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
-// Packet is a request as a transport hands it over.
-type Packet = handoff.Packet
-
 // Option codes the server reads or writes itself.
 const (
 	optSubnetMask    = 1
@@ -36,7 +33,7 @@ const (
 
 // request is a decoded request with what the server derives from it.
 type request struct {
-	pkt *Packet
+	pkt *handoff.Packet
 	msg message
 	typ dhcpv4.MessageType
 

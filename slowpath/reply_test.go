@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"xdhcp/handoff"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
@@ -60,7 +62,7 @@ func TestReplyFitsMaxMessageSize(t *testing.T) {
 				mods = append(mods, dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(tc.maxSize)))
 			}
 			m := discover("00:11:22:33:44:01", mods...)
-			p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, Data: m.ToBytes(), Out: out}
+			p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, Data: m.ToBytes(), Out: out}
 			r := h.srv.decode(p)
 			if r == nil {
 				t.Fatal("dropped")

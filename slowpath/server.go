@@ -68,7 +68,7 @@ type Server struct {
 	rtMu sync.RWMutex
 	rt   *liveConfig
 
-	queue   *intake.Queue[*Packet, *request]
+	queue   *intake.Queue[*handoff.Packet, *request]
 	replies replyPool
 	reqs    requestPool
 	limit   intake.RateLimiter // xdhcp.rate-limit in socket mode
@@ -133,7 +133,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.rt = rt
-	s.queue = intake.NewQueue[*Packet, *request](queueLimit(cfg, d.Cache != nil), maxInflightCommits)
+	s.queue = intake.NewQueue[*handoff.Packet, *request](queueLimit(cfg, d.Cache != nil), maxInflightCommits)
 	s.workers = workerCount(cfg)
 	// Packets that came through XDP were policed there (Packet.Policed);
 	// the limiter is for interfaces served in socket mode, which a daemon
@@ -252,7 +252,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 // a packet of a client that already has its share of the queue is dropped
 // instead (intake.PerClientQueued), and in socket mode one over the
 // client's xdhcp.rate-limit before that (intake.RateLimiter).
-func (s *Server) Enqueue(p *Packet) {
+func (s *Server) Enqueue(p *handoff.Packet) {
 	key := clientHash(p.Data)
 	if !p.Policed && !s.limit.Allow(key, s.now().UnixNano()) {
 		s.hs.rateLimited.Inc()
@@ -318,7 +318,7 @@ func (s *Server) run(r *request) {
 
 // decode parses a packet and counts it. It returns nil for packets that
 // are dropped.
-func (s *Server) decode(p *Packet) *request {
+func (s *Server) decode(p *handoff.Packet) *request {
 	// While the service is disabled (dhcp-disable, HA sync) packets are
 	// discarded before anything is counted, as Kea does.
 	if !s.Network.Enabled() {

@@ -156,7 +156,7 @@ func newTestServer(t testing.TB, cfgText string, deps Deps) *Server {
 // what it sent.
 func (h *harness) exchange(m *dhcpv4.DHCPv4) []sent {
 	h.t.Helper()
-	p := &Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
+	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out}
 	if m.GatewayIPAddr != nil && !m.GatewayIPAddr.IsUnspecified() {
 		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay
@@ -491,7 +491,7 @@ func TestConcurrentClientsGetDistinctAddresses(t *testing.T) {
 			defer wg.Done()
 			hw := net.HardwareAddr{0x02, 0, 0, 0, byte(i >> 8), byte(i)}
 			d, _ := dhcpv4.NewDiscovery(hw)
-			h.srv.Enqueue(&Packet{IfName: "eth0", IfAddr: serverAddr, Meta: handoff.Meta{SrcMAC: [6]byte(hw)}, Data: d.ToBytes(), Out: h.out})
+			h.srv.Enqueue(&handoff.Packet{IfName: "eth0", IfAddr: serverAddr, Meta: handoff.Meta{SrcMAC: [6]byte(hw)}, Data: d.ToBytes(), Out: h.out})
 		}(i)
 	}
 	wg.Wait()
