@@ -21,7 +21,6 @@ import (
 
 	"xdhcp/control"
 	"xdhcp/lease"
-	"xdhcp/slowpath"
 )
 
 // writePKI makes a CA and one certificate (no IP SANs: Kea does not check
@@ -71,14 +70,7 @@ func TestDedicatedListenerMutualTLS(t *testing.T) {
   "multi-threading": {"enable-multi-threading": true, "http-dedicated-listener": true},
   "peers": [{"name": "server1", "url": "https://127.0.0.1:%d/", "role": "primary"},
             {"name": "server2", "url": "https://127.0.0.1:%d/", "role": "standby"}]}]}`, ca, cert, key, port, port)
-	c, err := Parse([]byte(params), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(c, Deps{Leases: memLeases{}, Apply: nopApplier{}, Network: slowpath.NewNetworkState(time.Now)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _, _ := testRel(t, params, time.Now)
 	ctl := control.NewServer(nil)
 	svc.RegisterCommands(ctl)
 	ctl.Handle("config-get", func(context.Context, *control.Request) control.Answer { return control.Answer{} })
