@@ -113,10 +113,7 @@ func (s *Service) cmdMaintenanceNotify(_ context.Context, r *Relationship, req *
 		return *bad
 	}
 	r.mu.Lock()
-	defer func() {
-		r.mu.Unlock()
-		s.publishScopes()
-	}()
+	defer r.unlockPublish()
 	if !a.Cancel {
 		switch r.state {
 		case StateBackup, StatePartnerInMaintenance, StateTerminated:
@@ -129,9 +126,7 @@ func (s *Service) cmdMaintenanceNotify(_ context.Context, r *Relationship, req *
 	if r.state != StateInMaintenance {
 		return control.Errorf("Unable to cancel the maintenance for the server not in the in-maintenance state.")
 	}
-	r.transitionLocked(r.prevState, "ha-maintenance-notify cancel")
-	r.maintCanceled = true
-	r.partnerState = StateUnknown // it is leaving maintenance too
+	r.leaveMaintenanceLocked("ha-maintenance-notify cancel")
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance canceled."}
 }
 
@@ -146,10 +141,7 @@ func (s *Service) cmdMaintenanceStart(ctx context.Context, r *Relationship, _ *c
 	}
 	a, err := r.partner.c.do(ctx, cmdMaintenanceNotify, map[string]any{"cancel": false}, RequestTimeout)
 	r.mu.Lock()
-	defer func() {
-		r.mu.Unlock()
-		s.publishScopes()
-	}()
+	defer r.unlockPublish()
 	switch {
 	case err != nil || a.Result == control.ResultError:
 		r.partnerState = StateUnavailable
@@ -174,19 +166,26 @@ func (s *Service) cmdMaintenanceCancel(ctx context.Context, r *Relationship, _ *
 		return control.Errorf("Unable to cancel maintenance request because the server is not in the partner-in-maintenance state.")
 	}
 	a, err := r.partner.c.do(ctx, cmdMaintenanceNotify, map[string]any{"cancel": true}, RequestTimeout)
-	if err != nil {
-		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %v.", err)
-	}
-	if a.Result != control.ResultSuccess {
-		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %s.", a.Text)
+	if err != nil || a.Result != control.ResultSuccess {
+		why := a.Text
+		if err != nil {
+			why = err.Error()
+		}
+		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %s.", why)
 	}
 	r.mu.Lock()
-	r.transitionLocked(r.prevState, "ha-maintenance-cancel")
-	r.maintCanceled = true
-	r.partnerState = StateUnknown // it is leaving maintenance too
-	r.mu.Unlock()
-	s.publishScopes()
+	r.leaveMaintenanceLocked("ha-maintenance-cancel")
+	r.unlockPublish()
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance successfully canceled."}
+}
+
+// leaveMaintenanceLocked returns to the state a maintenance interrupted.
+// The partner is leaving maintenance too, so what we last heard of it no
+// longer holds.
+func (r *Relationship) leaveMaintenanceLocked(why string) {
+	r.transitionLocked(r.prevState, why)
+	r.maintCanceled = true
+	r.partnerState = StateUnknown
 }
 
 func (s *Service) cmdReset(_ context.Context, r *Relationship, _ *control.Request) control.Answer {
@@ -200,8 +199,7 @@ func (s *Service) cmdReset(_ context.Context, r *Relationship, _ *control.Reques
 	// it, or it can follow the partner into a state it has left.
 	r.partnerState = StateUnknown
 	r.transitionLocked(StateWaiting, "ha-reset")
-	r.mu.Unlock()
-	s.publishScopes()
+	r.unlockPublish()
 	r.poke()
 	return control.Answer{Result: control.ResultSuccess, Text: "HA state machine reset."}
 }
@@ -221,8 +219,7 @@ func (s *Service) cmdScopes(_ context.Context, r *Relationship, req *control.Req
 	}
 	r.mu.Lock()
 	r.setScopesLocked(a.Scopes)
-	r.mu.Unlock()
-	s.publishScopes()
+	r.unlockPublish()
 	return control.Answer{Result: control.ResultSuccess, Text: "New HA scopes configured."}
 }
 

@@ -236,6 +236,14 @@ func (s *Service) table() [256]bool {
 	return t
 }
 
+// unlockPublish releases r.mu and publishes the scope table, which what
+// was done under the lock may have changed. Publishing takes every
+// relationship's lock, so it must come after the release.
+func (r *Relationship) unlockPublish() {
+	r.mu.Unlock()
+	r.s.publishScopes()
+}
+
 // publishScopes sends the table to the callback when it changed.
 func (s *Service) publishScopes() {
 	s.scopesMu.Lock()

@@ -494,8 +494,7 @@ func (r *Relationship) step(ctx context.Context) {
 			if changed {
 				r.transitionLocked(next, "partner "+r.partnerState.String())
 			}
-			r.mu.Unlock()
-			r.s.publishScopes()
+			r.unlockPublish()
 			if !changed {
 				return
 			}
@@ -504,8 +503,7 @@ func (r *Relationship) step(ctx context.Context) {
 		if act == actSync && next != r.state {
 			r.transitionLocked(next, "partner "+r.partnerState.String())
 		}
-		r.mu.Unlock()
-		r.s.publishScopes()
+		r.unlockPublish()
 		switch act {
 		case actSync:
 			if err := r.syncFrom(ctx, r.partner, r.syncMaxPeriod()); err != nil {
