@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"xdhcp/config"
 	"xdhcp/control"
 	ctlclient "xdhcp/control/client"
 )
@@ -16,12 +17,12 @@ import (
 // connections. Concurrent calls use up to conns parallel connections, so
 // lease updates are pipelined the way Kea's HA+MT client threads do.
 type client struct {
-	peer *PeerConfig
+	peer *config.HAPeer
 	c    *ctlclient.Client
 }
 
 // newClient builds a client for p with at most conns connections.
-func newClient(p *PeerConfig, conns int) (*client, error) {
+func newClient(p *config.HAPeer, conns int) (*client, error) {
 	// Kea always posts to "/" whatever path the configured URL has.
 	u := *p.URL
 	u.Path, u.RawPath, u.RawQuery, u.Fragment = "/", "", "", ""
@@ -52,7 +53,7 @@ func (c *client) close() { c.c.Close() }
 // clientTLS loads the peer's trust anchor and our certificate. Like Kea,
 // the peer's certificate chain is verified against the trust anchor but not
 // its name: peers are addressed by IP literal, and Kea does not check SANs.
-func clientTLS(p *PeerConfig) (*tls.Config, error) {
+func clientTLS(p *config.HAPeer) (*tls.Config, error) {
 	pool, err := ctlclient.LoadTrustAnchor(p.TrustAnchor)
 	if err != nil {
 		return nil, err
@@ -107,3 +108,7 @@ func (c *client) do(ctx context.Context, name string, args any, timeout time.Dur
 	}
 	return answer(a), nil
 }
+
+// RequestTimeout is Kea's fixed HTTP client timeout for every HA request
+// but lease4-get-page (TIMEOUT_DEFAULT_HTTP_CLIENT_REQUEST).
+const RequestTimeout = 10 * time.Second

@@ -22,15 +22,30 @@ import (
 // the one whose partner's URL host is the request's source address, else
 // to the first.
 func (s *Service) RegisterCommands(c *control.Server) {
-	c.Handle("ha-heartbeat", s.cmdHeartbeat)
-	c.Handle("ha-sync-complete-notify", s.cmdSyncCompleteNotify)
-	c.Handle("ha-maintenance-notify", s.cmdMaintenanceNotify)
-	c.Handle("ha-maintenance-start", s.cmdMaintenanceStart)
-	c.Handle("ha-maintenance-cancel", s.cmdMaintenanceCancel)
-	c.Handle("ha-reset", s.cmdReset)
-	c.Handle("ha-scopes", s.cmdScopes)
-	c.Handle("ha-continue", s.cmdContinue)
+	c.Handle("ha-heartbeat", s.routed(s.cmdHeartbeat))
+	c.Handle("ha-sync-complete-notify", s.routed(s.cmdSyncCompleteNotify))
+	c.Handle("ha-maintenance-notify", s.routed(s.cmdMaintenanceNotify))
+	c.Handle("ha-maintenance-start", s.routed(s.cmdMaintenanceStart))
+	c.Handle("ha-maintenance-cancel", s.routed(s.cmdMaintenanceCancel))
+	c.Handle("ha-reset", s.routed(s.cmdReset))
+	c.Handle("ha-scopes", s.routed(s.cmdScopes))
+	c.Handle("ha-continue", s.routed(s.cmdContinue))
 	c.Handle("ha-sync", s.cmdSync)
+}
+
+// relCommand runs a command on the relationship it is for.
+type relCommand func(ctx context.Context, r *Relationship, req *control.Request) control.Answer
+
+// routed makes h a command handler: it runs h on the relationship route
+// picks, or answers route's error.
+func (s *Service) routed(h relCommand) control.HandlerFunc {
+	return func(ctx context.Context, req *control.Request) control.Answer {
+		r, bad := s.route(req)
+		if bad != nil {
+			return *bad
+		}
+		return h(ctx, r, req)
+	}
 }
 
 // route picks the relationship a command is for.
@@ -65,11 +80,7 @@ func (s *Service) route(req *control.Request) (*Relationship, *control.Answer) {
 	return s.rels[0], nil
 }
 
-func (s *Service) cmdHeartbeat(_ context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
-		return *bad
-	}
+func (s *Service) cmdHeartbeat(_ context.Context, r *Relationship, _ *control.Request) control.Answer {
 	r.mu.Lock()
 	args := heartbeatArgs{
 		DateTime:          r.s.now().UTC().Format(http.TimeFormat),
@@ -81,11 +92,7 @@ func (s *Service) cmdHeartbeat(_ context.Context, req *control.Request) control.
 	return control.Answer{Result: control.ResultSuccess, Text: "HA peer status returned.", Arguments: args}
 }
 
-func (s *Service) cmdSyncCompleteNotify(_ context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
-		return *bad
-	}
+func (s *Service) cmdSyncCompleteNotify(_ context.Context, r *Relationship, _ *control.Request) control.Answer {
 	r.mu.Lock()
 	if r.state == StatePartnerDown {
 		// The next heartbeat decides (see Relationship.heartbeat).
@@ -97,26 +104,17 @@ func (s *Service) cmdSyncCompleteNotify(_ context.Context, req *control.Request)
 	return control.Answer{Result: control.ResultSuccess, Text: "Server successfully notified about the synchronization completion."}
 }
 
-func (s *Service) cmdMaintenanceNotify(_ context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
+func (s *Service) cmdMaintenanceNotify(_ context.Context, r *Relationship, req *control.Request) control.Answer {
+	var a struct {
+		Cancel bool `json:"cancel"`
+	}
+	if bad := req.Decode(&a, control.Mandatory{Key: "cancel",
+		Missing: "'cancel' is mandatory for the 'ha-maintenance-notify' command"}); bad != nil {
 		return *bad
 	}
-	var a struct {
-		Cancel *bool `json:"cancel"`
-	}
-	if err := req.DecodeArguments(&a); err != nil {
-		return control.Errorf("%v", err)
-	}
-	if a.Cancel == nil {
-		return control.Errorf("'cancel' is mandatory for the 'ha-maintenance-notify' command")
-	}
 	r.mu.Lock()
-	defer func() {
-		r.mu.Unlock()
-		s.publishScopes()
-	}()
-	if !*a.Cancel {
+	defer r.unlockPublish()
+	if !a.Cancel {
 		switch r.state {
 		case StateBackup, StatePartnerInMaintenance, StateTerminated:
 			return control.Answer{Result: ResultMaintenanceNotAllowed,
@@ -128,17 +126,11 @@ func (s *Service) cmdMaintenanceNotify(_ context.Context, req *control.Request) 
 	if r.state != StateInMaintenance {
 		return control.Errorf("Unable to cancel the maintenance for the server not in the in-maintenance state.")
 	}
-	r.transitionLocked(r.prevState, "ha-maintenance-notify cancel")
-	r.maintCanceled = true
-	r.partnerState = StateUnknown // it is leaving maintenance too
+	r.leaveMaintenanceLocked("ha-maintenance-notify cancel")
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance canceled."}
 }
 
-func (s *Service) cmdMaintenanceStart(ctx context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
-		return *bad
-	}
+func (s *Service) cmdMaintenanceStart(ctx context.Context, r *Relationship, _ *control.Request) control.Answer {
 	if r.partner == nil {
 		return control.Errorf("%v", errNoPartner)
 	}
@@ -149,10 +141,7 @@ func (s *Service) cmdMaintenanceStart(ctx context.Context, req *control.Request)
 	}
 	a, err := r.partner.c.do(ctx, cmdMaintenanceNotify, map[string]any{"cancel": false}, RequestTimeout)
 	r.mu.Lock()
-	defer func() {
-		r.mu.Unlock()
-		s.publishScopes()
-	}()
+	defer r.unlockPublish()
 	switch {
 	case err != nil || a.Result == control.ResultError:
 		r.partnerState = StateUnavailable
@@ -172,35 +161,34 @@ func (s *Service) cmdMaintenanceStart(ctx context.Context, req *control.Request)
 	}
 }
 
-func (s *Service) cmdMaintenanceCancel(ctx context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
-		return *bad
-	}
+func (s *Service) cmdMaintenanceCancel(ctx context.Context, r *Relationship, _ *control.Request) control.Answer {
 	if r.State() != StatePartnerInMaintenance || r.partner == nil {
 		return control.Errorf("Unable to cancel maintenance request because the server is not in the partner-in-maintenance state.")
 	}
 	a, err := r.partner.c.do(ctx, cmdMaintenanceNotify, map[string]any{"cancel": true}, RequestTimeout)
-	if err != nil {
-		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %v.", err)
-	}
-	if a.Result != control.ResultSuccess {
-		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %s.", a.Text)
+	if err != nil || a.Result != control.ResultSuccess {
+		why := a.Text
+		if err != nil {
+			why = err.Error()
+		}
+		return control.Errorf("Unable to cancel maintenance. The partner server responded with the following message to the ha-maintenance-notify command: %s.", why)
 	}
 	r.mu.Lock()
-	r.transitionLocked(r.prevState, "ha-maintenance-cancel")
-	r.maintCanceled = true
-	r.partnerState = StateUnknown // it is leaving maintenance too
-	r.mu.Unlock()
-	s.publishScopes()
+	r.leaveMaintenanceLocked("ha-maintenance-cancel")
+	r.unlockPublish()
 	return control.Answer{Result: control.ResultSuccess, Text: "Server maintenance successfully canceled."}
 }
 
-func (s *Service) cmdReset(_ context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
-		return *bad
-	}
+// leaveMaintenanceLocked returns to the state a maintenance interrupted.
+// The partner is leaving maintenance too, so what we last heard of it no
+// longer holds.
+func (r *Relationship) leaveMaintenanceLocked(why string) {
+	r.transitionLocked(r.prevState, why)
+	r.maintCanceled = true
+	r.partnerState = StateUnknown
+}
+
+func (s *Service) cmdReset(_ context.Context, r *Relationship, _ *control.Request) control.Answer {
 	r.mu.Lock()
 	if r.state == StateWaiting {
 		r.mu.Unlock()
@@ -211,43 +199,31 @@ func (s *Service) cmdReset(_ context.Context, req *control.Request) control.Answ
 	// it, or it can follow the partner into a state it has left.
 	r.partnerState = StateUnknown
 	r.transitionLocked(StateWaiting, "ha-reset")
-	r.mu.Unlock()
-	s.publishScopes()
+	r.unlockPublish()
 	r.poke()
 	return control.Answer{Result: control.ResultSuccess, Text: "HA state machine reset."}
 }
 
-func (s *Service) cmdScopes(_ context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
+func (s *Service) cmdScopes(_ context.Context, r *Relationship, req *control.Request) control.Answer {
+	var a struct {
+		Scopes []string `json:"scopes"`
+	}
+	if bad := req.Decode(&a, control.Mandatory{Key: "scopes",
+		Missing: "'scopes' is mandatory for the 'ha-scopes' command"}); bad != nil {
 		return *bad
 	}
-	var a struct {
-		Scopes *[]string `json:"scopes"`
-	}
-	if err := req.DecodeArguments(&a); err != nil {
-		return control.Errorf("%v", err)
-	}
-	if a.Scopes == nil {
-		return control.Errorf("'scopes' is mandatory for the 'ha-scopes' command")
-	}
-	for _, name := range *a.Scopes {
+	for _, name := range a.Scopes {
 		if !r.validScope(name) {
 			return control.Errorf("invalid server name specified '%s' while enabling/disabling HA scopes", name)
 		}
 	}
 	r.mu.Lock()
-	r.setScopesLocked(*a.Scopes)
-	r.mu.Unlock()
-	s.publishScopes()
+	r.setScopesLocked(a.Scopes)
+	r.unlockPublish()
 	return control.Answer{Result: control.ResultSuccess, Text: "New HA scopes configured."}
 }
 
-func (s *Service) cmdContinue(_ context.Context, req *control.Request) control.Answer {
-	r, bad := s.route(req)
-	if bad != nil {
-		return *bad
-	}
+func (s *Service) cmdContinue(_ context.Context, r *Relationship, _ *control.Request) control.Answer {
 	r.mu.Lock()
 	was := r.paused
 	r.paused = false
@@ -261,29 +237,24 @@ func (s *Service) cmdContinue(_ context.Context, req *control.Request) control.A
 
 func (s *Service) cmdSync(ctx context.Context, req *control.Request) control.Answer {
 	var a struct {
-		ServerName *string `json:"server-name"`
-		MaxPeriod  *int64  `json:"max-period"`
+		ServerName string `json:"server-name"`
+		MaxPeriod  *int64 `json:"max-period"`
 	}
-	if err := req.DecodeArguments(&a); err != nil {
-		return control.Errorf("%v", err)
+	if bad := req.Decode(&a, control.Mandatory{Key: "server-name",
+		Missing: "'server-name' is mandatory for the 'ha-sync' command"}); bad != nil {
+		return *bad
 	}
-	if a.ServerName == nil {
-		return control.Errorf("'server-name' is mandatory for the 'ha-sync' command")
-	}
-	var period time.Duration
-	if a.MaxPeriod != nil {
-		if *a.MaxPeriod <= 0 {
-			return control.Errorf("'max-period' must be a positive integer in the 'ha-sync' command")
-		}
-		period = time.Duration(*a.MaxPeriod) * time.Second
+	period, ok := control.Seconds(a.MaxPeriod)
+	if !ok {
+		return control.Errorf("'max-period' must be a positive integer in the 'ha-sync' command")
 	}
 	for _, r := range s.rels {
 		var p *peerLink
-		if r.partner != nil && r.partner.cfg.Name == *a.ServerName {
+		if r.partner != nil && r.partner.cfg.Name == a.ServerName {
 			p = r.partner
 		}
 		for _, b := range r.backups {
-			if b.cfg.Name == *a.ServerName {
+			if b.cfg.Name == a.ServerName {
 				p = b
 			}
 		}
@@ -298,10 +269,10 @@ func (s *Service) cmdSync(ctx context.Context, req *control.Request) control.Ans
 		}
 		return control.Answer{Result: control.ResultSuccess, Text: "Lease database synchronization complete."}
 	}
-	return control.Errorf("server name '%s' does not match any peer", *a.ServerName)
+	return control.Errorf("server name '%s' does not match any peer", a.ServerName)
 }
 
-// Status is the "high-availability" value of status-get (§1.4.13): one map
+// Status is the "high-availability" value of status-get: one map
 // per relationship. The daemon sets arguments["high-availability"] to it.
 func (s *Service) Status() []map[string]any {
 	out := make([]map[string]any, 0, len(s.rels))

@@ -10,7 +10,7 @@ import (
 
 // Parse validates HA hook parameters on their own, for tests that build a
 // relationship without a whole configuration.
-func Parse(params json.RawMessage, dhcpThreads int) (*Config, error) {
+func Parse(params json.RawMessage, dhcpThreads int) (*config.HA, error) {
 	return config.ParseHA(params, dhcpThreads)
 }
 

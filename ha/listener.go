@@ -14,6 +14,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"xdhcp/config"
 	"xdhcp/control"
 	ctlclient "xdhcp/control/client"
 )
@@ -149,7 +150,7 @@ func (l *Listener) Close() error {
 
 // serverTLS is the dedicated listener's TLS: our certificate, and client
 // certificates verified against the trust anchor when required.
-func serverTLS(me *PeerConfig, requireClient bool) (*tls.Config, error) {
+func serverTLS(me *config.HAPeer, requireClient bool) (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(me.CertFile, me.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("load cert-file %s / key-file %s: %w", me.CertFile, me.KeyFile, err)

@@ -3,82 +3,37 @@ package ha
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"xdhcp/control"
+	"xdhcp/internal/testpki"
 	"xdhcp/lease"
-	"xdhcp/slowpath"
 )
-
-// writePKI makes a CA and one certificate (no IP SANs: Kea does not check
-// names, and neither do we) for server and client use.
-func writePKI(t *testing.T, dir string) (ca, cert, key string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "xh-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTpl, caTpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "xh-peer"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		KeyUsage:    x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, caCert, &k.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(k)
-	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for path, b := range map[string][]byte{
-		ca:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		cert: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}),
-	} {
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ca, cert, key
-}
 
 // TestDedicatedListenerMutualTLS runs the HA+MT dedicated listener over
 // https with client certificates required, and a heartbeat through it.
+//
+// Each peer has its own TLS files: server1's (ours) serve the listener,
+// server2's are what the test's client, standing in for the partner,
+// presents. The certificates name 127.0.0.1 and the peers are at
+// 127.0.0.2: like Kea, neither side checks names.
 func TestDedicatedListenerMutualTLS(t *testing.T) {
-	dir := t.TempDir()
-	ca, cert, key := writePKI(t, dir)
+	pki := testpki.New(t)
 	port := freePort(t)
 	params := fmt.Sprintf(`{"high-availability": [{"this-server-name": "server1", "mode": "hot-standby",
-  "trust-anchor": %q, "cert-file": %q, "key-file": %q, "restrict-commands": true,
+  "restrict-commands": true,
   "multi-threading": {"enable-multi-threading": true, "http-dedicated-listener": true},
-  "peers": [{"name": "server1", "url": "https://127.0.0.1:%d/", "role": "primary"},
-            {"name": "server2", "url": "https://127.0.0.1:%d/", "role": "standby"}]}]}`, ca, cert, key, port, port)
-	c, err := Parse([]byte(params), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(c, Deps{Leases: memLeases{}, Apply: nopApplier{}, Network: slowpath.NewNetworkState(time.Now)})
-	if err != nil {
-		t.Fatal(err)
-	}
+  "peers": [{"name": "server1", "url": "https://127.0.0.2:%d/", "role": "primary",
+             "trust-anchor": %q, "cert-file": %q, "key-file": %q},
+            {"name": "server2", "url": "https://127.0.0.2:%d/", "role": "standby",
+             "trust-anchor": %q, "cert-file": %q, "key-file": %q}]}]}`,
+		port, pki.CAFile, pki.ServerCert, pki.ServerKey, port, pki.CAFile, pki.ClientCert, pki.ClientKey)
+	svc, _, _ := testRel(t, params, time.Now)
 	ctl := control.NewServer(nil)
 	svc.RegisterCommands(ctl)
 	ctl.Handle("config-get", func(context.Context, *control.Request) control.Answer { return control.Answer{} })
@@ -113,7 +68,7 @@ func TestDedicatedListenerMutualTLS(t *testing.T) {
 	}
 	noCert.Certificates = nil
 	plain := &http.Client{Transport: &http.Transport{TLSClientConfig: noCert}}
-	resp, err := plain.Post(fmt.Sprintf("https://127.0.0.1:%d/", port), "application/json", strings.NewReader(`{"command":"ha-heartbeat"}`))
+	resp, err := plain.Post(fmt.Sprintf("https://127.0.0.2:%d/", port), "application/json", strings.NewReader(`{"command":"ha-heartbeat"}`))
 	if err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

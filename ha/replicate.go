@@ -252,10 +252,7 @@ func (r *Relationship) recover(ctx context.Context) {
 		}
 	}
 	r.mu.Lock()
-	defer func() {
-		r.mu.Unlock()
-		r.s.publishScopes()
-	}()
+	defer r.unlockPublish()
 	if !over && flushErr == nil {
 		r.transitionLocked(StateLoadBalancing, fmt.Sprintf("communication restored, %d delayed updates sent", len(backlog)))
 		return

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"xdhcp/lease"
-	"xdhcp/slowpath"
 )
 
 // TestReplicateParallelAndParked checks that lease updates to the partner
@@ -134,14 +133,7 @@ func TestCloseEndsBackupUpdates(t *testing.T) {
   "peers": [{"name": "server1", "url": "http://127.0.0.1:1/", "role": "primary"},
             {"name": "server2", "url": "http://127.0.0.1:2/", "role": "standby"},
             {"name": "backup1", "url": "http://%s/", "role": "backup"}]}]}`, ln.Addr())
-	hc, err := Parse([]byte(params), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(hc, Deps{Leases: memLeases{}, Apply: nopApplier{}, Network: slowpath.NewNetworkState(time.Now)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _, _ := testRel(t, params, time.Now)
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: testLease(1, time.Now().Unix())}}
 	if err := svc.Replicate(context.Background(), ops); err != nil {
 		t.Fatalf("Replicate: %v", err)

@@ -3,10 +3,11 @@ package ha
 import (
 	"slices"
 
+	"xdhcp/config"
 	"xdhcp/ha/lbhash"
 )
 
-// DHCPv4 message types that HA balances and scopes (§2.7); any other type
+// DHCPv4 message types that HA balances and scopes; any other type
 // is always accepted.
 const (
 	msgDiscover = 1
@@ -30,9 +31,9 @@ func (r *Relationship) activePeers() []string {
 	var primary, secondary string
 	for _, p := range r.cfg.Peers {
 		switch p.Role {
-		case RolePrimary:
+		case config.HARolePrimary:
 			primary = p.Name
-		case RoleSecondary:
+		case config.HARoleSecondary:
 			secondary = p.Name
 		}
 	}
@@ -42,10 +43,10 @@ func (r *Relationship) activePeers() []string {
 	return []string{primary, secondary}
 }
 
-// entryScopes are the scopes served on entering state s (§2.2).
+// entryScopes are the scopes served on entering state s.
 func (r *Relationship) entryScopes(s State) []string {
 	def := func() []string {
-		if r.me.Role == RolePrimary || r.me.Role == RoleSecondary {
+		if r.me.Role == config.HARolePrimary || r.me.Role == config.HARoleSecondary {
 			return []string{r.me.Name}
 		}
 		return nil
@@ -106,7 +107,7 @@ func (r *Relationship) ScopeOf(key []byte) (scope string, ok bool) {
 }
 
 // InScope reports whether this server processes an HA-type query from the
-// client with this key now (§2.7).
+// client with this key now.
 func (r *Relationship) InScope(key []byte) bool {
 	scope, ok := r.ScopeOf(key)
 	if !ok {
@@ -138,7 +139,7 @@ func (r *Relationship) Accept(msgType uint8, key []byte) (class string, ok bool)
 	return r.Class(key), r.InScope(key)
 }
 
-// ObserveQuery feeds failure detection (§2.4) with a query this server did
+// ObserveQuery feeds failure detection with a query this server did
 // not process because it is out of its scopes. It does nothing unless
 // communication with the partner is interrupted. secs is the BOOTP secs
 // field as received (network order decoded); clientKey identifies the
@@ -214,10 +215,10 @@ func (r *Relationship) passUpLocked() bool {
 	if r.partner == nil || !r.interrupted(r.s.now()) {
 		return false
 	}
-	return r.cfg.Mode == ModeLoadBalancing || r.me.Role == RoleStandby
+	return r.cfg.Mode == config.HAModeLoadBalancing || r.me.Role == config.HARoleStandby
 }
 
-// table computes the hash table of §OnScopesChanged.
+// table computes the hash table OnScopesChanged hands out.
 func (s *Service) table() [256]bool {
 	var t [256]bool
 	for _, r := range s.rels {
@@ -233,6 +234,14 @@ func (s *Service) table() [256]bool {
 		r.mu.Unlock()
 	}
 	return t
+}
+
+// unlockPublish releases r.mu and publishes the scope table, which what
+// was done under the lock may have changed. Publishing takes every
+// relationship's lock, so it must come after the release.
+func (r *Relationship) unlockPublish() {
+	r.mu.Unlock()
+	r.s.publishScopes()
 }
 
 // publishScopes sends the table to the callback when it changed.

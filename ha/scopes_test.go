@@ -27,8 +27,8 @@ const lbPair = `{"high-availability": [{"this-server-name": "server1", "mode": "
   "peers": [{"name": "server1", "url": "http://127.0.0.1:1/", "role": "primary"},
             {"name": "server2", "url": "http://127.0.0.1:2/", "role": "secondary"}]}]}`
 
-// TestLoadBalancingVectors checks the split against the live-verified
-// vectors of §2.7.
+// TestLoadBalancingVectors checks the split against vectors verified
+// against a live Kea 2.2 pair.
 func TestLoadBalancingVectors(t *testing.T) {
 	now := func() time.Time { return time.Unix(1_800_000_000, 0) }
 	_, r, _ := testRel(t, lbPair, now)
@@ -159,7 +159,7 @@ func TestUnackedClients(t *testing.T) {
 	for _, k := range []string{"c2", "c4", "c5"} {
 		r.ObserveQuery(30, []byte(k), msgDiscover)
 	}
-	// 4 > 3 → partner-down (§2.4, LIVE: 4 > 3).
+	// 4 > 3 → partner-down, as a live Kea decides too.
 	r.mu.Lock()
 	down = r.shouldPartnerDownLocked(now())
 	r.mu.Unlock()

@@ -101,7 +101,7 @@ type Service struct {
 }
 
 // New builds the service for cfg. Call Start to run it.
-func New(cfg *Config, d Deps) (*Service, error) {
+func New(cfg *config.HA, d Deps) (*Service, error) {
 	if cfg == nil || len(cfg.Relationships) == 0 {
 		return nil, errors.New("ha: no relationship configured")
 	}
@@ -217,8 +217,8 @@ func (s *Service) Close() error {
 // Relationship is one HA relationship of this server.
 type Relationship struct {
 	s      *Service
-	cfg    *RelConfig
-	me     *PeerConfig
+	cfg    *config.HARelationship
+	me     *config.HAPeer
 	origin string // NetworkState origin of this relationship's local disables
 	log    *slog.Logger
 
@@ -271,11 +271,11 @@ const minUpdateConns = 32
 
 // peerLink is a peer with its connection pool.
 type peerLink struct {
-	cfg *PeerConfig
+	cfg *config.HAPeer
 	c   *client
 }
 
-func newRelationship(s *Service, rc *RelConfig, origin string) (*Relationship, error) {
+func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Relationship, error) {
 	r := &Relationship{
 		s: s, cfg: rc, me: rc.This(), origin: origin,
 		log:        s.log.With("relationship", rc.ThisServerName),
@@ -302,10 +302,10 @@ func newRelationship(s *Service, rc *RelConfig, origin string) (*Relationship, e
 		r.partner = &peerLink{cfg: p, c: c}
 		r.log = r.log.With("partner", p.Name)
 	}
-	if r.me.Role != RoleBackup {
+	if r.me.Role != config.HARoleBackup {
 		for i := range rc.Peers {
 			p := &rc.Peers[i]
-			if p.Role != RoleBackup || p.Name == r.me.Name {
+			if p.Role != config.HARoleBackup || p.Name == r.me.Name {
 				continue
 			}
 			c, err := newClient(p, conns)
@@ -332,7 +332,7 @@ func (r *Relationship) closeClients() {
 func (r *Relationship) Name() string { return r.me.Name }
 
 // Mode is the relationship's mode.
-func (r *Relationship) Mode() Mode { return r.cfg.Mode }
+func (r *Relationship) Mode() config.HAMode { return r.cfg.Mode }
 
 // State is the current state.
 func (r *Relationship) State() State {
@@ -464,7 +464,7 @@ func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
 	if !r.interrupted(now) {
 		return false
 	}
-	if r.s.d.Network.Enabled() && (r.cfg.Mode == ModeLoadBalancing || r.me.Role == RoleStandby) {
+	if r.s.d.Network.Enabled() && (r.cfg.Mode == config.HAModeLoadBalancing || r.me.Role == config.HARoleStandby) {
 		if r.cfg.MaxUnackedClients == 0 {
 			return true
 		}
@@ -494,8 +494,7 @@ func (r *Relationship) step(ctx context.Context) {
 			if changed {
 				r.transitionLocked(next, "partner "+r.partnerState.String())
 			}
-			r.mu.Unlock()
-			r.s.publishScopes()
+			r.unlockPublish()
 			if !changed {
 				return
 			}
@@ -504,8 +503,7 @@ func (r *Relationship) step(ctx context.Context) {
 		if act == actSync && next != r.state {
 			r.transitionLocked(next, "partner "+r.partnerState.String())
 		}
-		r.mu.Unlock()
-		r.s.publishScopes()
+		r.unlockPublish()
 		switch act {
 		case actSync:
 			if err := r.syncFrom(ctx, r.partner, r.syncMaxPeriod()); err != nil {

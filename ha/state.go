@@ -1,6 +1,10 @@
 package ha
 
-import "time"
+import (
+	"time"
+
+	"xdhcp/config"
+)
 
 // State is an HA state, named as Kea names it on the wire.
 type State uint8
@@ -61,17 +65,17 @@ func ParseState(name string) (State, bool) {
 }
 
 // normal is the normal operating state of a mode.
-func normal(m Mode) State {
+func normal(m config.HAMode) State {
 	switch m {
-	case ModeLoadBalancing:
+	case config.HAModeLoadBalancing:
 		return StateLoadBalancing
-	case ModePassiveBackup:
+	case config.HAModePassiveBackup:
 		return StatePassiveBackup
 	}
 	return StateHotStandby
 }
 
-// dhcpEnabled says whether the local DHCP service runs in state s (§2.2).
+// dhcpEnabled says whether the local DHCP service runs in state s.
 func dhcpEnabled(s State) bool {
 	switch s {
 	case StateLoadBalancing, StateHotStandby, StateCommunicationRecovery, StatePartnerDown,
@@ -114,16 +118,16 @@ const (
 	actRecover
 )
 
-// view is everything the transition rules of §2.3 look at.
+// view is everything the transition rules look at.
 type view struct {
 	state   State
-	mode    Mode
-	role    Role
+	mode    config.HAMode
+	role    config.HARole
 	partner State // StateUnknown before the first heartbeat answer
 
 	paused          bool
 	skew            time.Duration // partner clock − ours, at the last heartbeat
-	partnerDown     bool          // shouldPartnerDown (§2.4)
+	partnerDown     bool          // shouldPartnerDownLocked
 	interrupted     bool          // communication interrupted
 	syncLeases      bool
 	delayedUpdates  bool // delayed-updates-limit > 0 (LB only)
@@ -131,7 +135,7 @@ type view struct {
 	newUnsent       bool // partner has new unsent updates
 }
 
-// maxSkew terminates HA; warnSkew logs a warning (§2.3 (b)).
+// maxSkew terminates HA; warnSkew logs a warning (Kea's clock-skew limits).
 const (
 	maxSkew  = 60 * time.Second
 	warnSkew = 30 * time.Second
@@ -149,15 +153,15 @@ func abs(d time.Duration) time.Duration {
 func invalidPartner(v view) bool {
 	switch v.partner {
 	case StateCommunicationRecovery, StateLoadBalancing:
-		return v.mode != ModeLoadBalancing
+		return v.mode != config.HAModeLoadBalancing
 	case StateHotStandby:
-		return v.mode != ModeHotStandby
+		return v.mode != config.HAModeHotStandby
 	}
 	return false
 }
 
-// decide applies Kea 2.2's transition rules (kea-2.2-reference.md §2.3) to
-// v and returns the next state and the action to run. It is pure: the
+// decide applies Kea 2.2's state-machine transition rules to v and
+// returns the next state and the action to run. It is pure: the
 // runner performs actions and their outcomes feed the next call.
 func decide(v view) (State, action) {
 	switch v.state {
@@ -172,6 +176,27 @@ func decide(v view) (State, action) {
 		if invalidPartner(v) {
 			return StateWaiting, actNone
 		}
+		if v.partner == StateTerminated && v.state != StateWaiting {
+			// A terminated partner ends HA here too; a waiting server
+			// waits for it to be restarted instead.
+			return StateTerminated, actNone
+		}
+	}
+	switch v.state {
+	case StateReady, StateLoadBalancing, StateHotStandby, StateCommunicationRecovery:
+		// The partner's side of a maintenance decides for a server that
+		// is ready or serving; a partner that took over (partner-down)
+		// sends a serving one back to waiting.
+		switch v.partner {
+		case StateInMaintenance:
+			return StatePartnerInMaintenance, actNone
+		case StatePartnerInMaintenance:
+			return StateInMaintenance, actNone
+		case StatePartnerDown:
+			if v.state != StateReady {
+				return StateWaiting, actNone
+			}
+		}
 	}
 	down := func(stay State) (State, action) {
 		if v.partnerDown {
@@ -182,10 +207,10 @@ func decide(v view) (State, action) {
 	norm := normal(v.mode)
 	switch v.state {
 	case StateWaiting:
-		if v.role == RoleBackup {
+		if v.role == config.HARoleBackup {
 			return StateBackup, actNone
 		}
-		if v.mode == ModePassiveBackup {
+		if v.mode == config.HAModePassiveBackup {
 			return StatePassiveBackup, actNone
 		}
 		proceed := func() (State, action) {
@@ -199,7 +224,7 @@ func decide(v view) (State, action) {
 			StatePartnerDown, StatePartnerInMaintenance, StateReady:
 			return proceed()
 		case StateWaiting:
-			if v.role == RolePrimary {
+			if v.role == config.HARolePrimary {
 				return proceed()
 			}
 		case StateUnavailable:
@@ -209,8 +234,6 @@ func decide(v view) (State, action) {
 
 	case StateSyncing:
 		switch v.partner {
-		case StateTerminated:
-			return StateTerminated, actNone
 		case StateUnavailable:
 			return down(StateSyncing)
 		case StateUnknown:
@@ -222,16 +245,10 @@ func decide(v view) (State, action) {
 		switch v.partner {
 		case StateHotStandby, StateLoadBalancing, StateCommunicationRecovery:
 			return norm, actNone
-		case StateInMaintenance:
-			return StatePartnerInMaintenance, actNone
-		case StatePartnerInMaintenance:
-			return StateInMaintenance, actNone
 		case StateReady:
-			if v.role == RolePrimary {
+			if v.role == config.HARolePrimary {
 				return norm, actNone
 			}
-		case StateTerminated:
-			return StateTerminated, actNone
 		case StateUnavailable:
 			return down(StateReady)
 		}
@@ -239,19 +256,11 @@ func decide(v view) (State, action) {
 
 	case StateLoadBalancing, StateHotStandby:
 		switch v.partner {
-		case StateInMaintenance:
-			return StatePartnerInMaintenance, actNone
-		case StatePartnerDown:
-			return StateWaiting, actNone
-		case StatePartnerInMaintenance:
-			return StateInMaintenance, actNone
-		case StateTerminated:
-			return StateTerminated, actNone
 		case StateUnavailable:
 			if v.partnerDown {
 				return StatePartnerDown, actNone
 			}
-			if v.mode == ModeLoadBalancing && v.delayedUpdates {
+			if v.mode == config.HAModeLoadBalancing && v.delayedUpdates {
 				return StateCommunicationRecovery, actNone
 			}
 		}
@@ -259,14 +268,6 @@ func decide(v view) (State, action) {
 
 	case StateCommunicationRecovery:
 		switch v.partner {
-		case StateInMaintenance:
-			return StatePartnerInMaintenance, actNone
-		case StatePartnerDown:
-			return StateWaiting, actNone
-		case StatePartnerInMaintenance:
-			return StateInMaintenance, actNone
-		case StateTerminated:
-			return StateTerminated, actNone
 		case StateUnavailable:
 			return down(StateCommunicationRecovery)
 		case StateWaiting, StateSyncing, StateReady:
@@ -292,8 +293,6 @@ func decide(v view) (State, action) {
 				return StateWaiting, actNone
 			}
 			return norm, actNone
-		case StateTerminated:
-			return StateTerminated, actNone
 		}
 		return StatePartnerDown, actNone
 

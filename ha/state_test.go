@@ -3,10 +3,12 @@ package ha
 import (
 	"testing"
 	"time"
+
+	"xdhcp/config"
 )
 
 func TestStateNames(t *testing.T) {
-	// The wire names must be exactly Kea's (§8).
+	// The wire names must be exactly Kea's.
 	want := []string{"waiting", "syncing", "ready", "load-balancing", "hot-standby", "partner-down",
 		"partner-in-maintenance", "in-maintenance", "communication-recovery", "terminated", "backup",
 		"passive-backup", "unavailable"}
@@ -25,9 +27,11 @@ func TestStateNames(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	hs := view{mode: ModeHotStandby, role: RolePrimary, syncLeases: true}
-	lb := view{mode: ModeLoadBalancing, role: RolePrimary, syncLeases: true, delayedUpdates: true}
+	hs := view{mode: config.HAModeHotStandby, role: config.HARolePrimary, syncLeases: true}
+	lb := view{mode: config.HAModeLoadBalancing, role: config.HARolePrimary, syncLeases: true, delayedUpdates: true}
 	with := func(v view, f func(*view)) view { f(&v); return v }
+	// at is v in state, with the partner last seen in partner.
+	at := func(v view, state, partner State) view { v.state, v.partner = state, partner; return v }
 	tests := []struct {
 		name string
 		v    view
@@ -35,105 +39,65 @@ func TestDecide(t *testing.T) {
 		act  action
 	}{
 		// waiting
-		{"waiting, partner unknown: stay", with(hs, func(v *view) { v.state = StateWaiting }), StateWaiting, actNone},
-		{"waiting, partner hot-standby: sync", with(hs, func(v *view) { v.state, v.partner = StateWaiting, StateHotStandby }), StateSyncing, actSync},
-		{"waiting, partner ready, no sync-leases: ready", with(hs, func(v *view) {
-			v.state, v.partner, v.syncLeases = StateWaiting, StateReady, false
-		}), StateReady, actNone},
-		{"both waiting: primary proceeds", with(hs, func(v *view) { v.state, v.partner = StateWaiting, StateWaiting }), StateSyncing, actSync},
-		{"both waiting: standby stays", with(hs, func(v *view) { v.state, v.partner, v.role = StateWaiting, StateWaiting, RoleStandby }), StateWaiting, actNone},
-		{"waiting, partner syncing: stay", with(hs, func(v *view) { v.state, v.partner = StateWaiting, StateSyncing }), StateWaiting, actNone},
-		// The restart-order trap (§2.3): a restarted server waits for a
+		{"waiting, partner unknown: stay", at(hs, StateWaiting, StateUnknown), StateWaiting, actNone},
+		{"waiting, partner hot-standby: sync", at(hs, StateWaiting, StateHotStandby), StateSyncing, actSync},
+		{"waiting, partner ready, no sync-leases: ready", with(at(hs, StateWaiting, StateReady), func(v *view) { v.syncLeases = false }), StateReady, actNone},
+		{"both waiting: primary proceeds", at(hs, StateWaiting, StateWaiting), StateSyncing, actSync},
+		{"both waiting: standby stays", with(at(hs, StateWaiting, StateWaiting), func(v *view) { v.role = config.HARoleStandby }), StateWaiting, actNone},
+		{"waiting, partner syncing: stay", at(hs, StateWaiting, StateSyncing), StateWaiting, actNone},
+		// The restart-order trap: a restarted server waits for a
 		// terminated partner to be restarted too.
-		{"waiting, partner terminated: stay", with(hs, func(v *view) { v.state, v.partner = StateWaiting, StateTerminated }), StateWaiting, actNone},
-		{"waiting, partner unavailable, not down yet", with(hs, func(v *view) { v.state, v.partner = StateWaiting, StateUnavailable }), StateWaiting, actNone},
-		{"waiting, partner unavailable and down", with(hs, func(v *view) {
-			v.state, v.partner, v.partnerDown = StateWaiting, StateUnavailable, true
-		}), StatePartnerDown, actNone},
-		{"waiting, backup role", with(hs, func(v *view) { v.state, v.role = StateWaiting, RoleBackup }), StateBackup, actNone},
-		{"waiting, passive-backup mode", with(hs, func(v *view) { v.state, v.mode = StateWaiting, ModePassiveBackup }), StatePassiveBackup, actNone},
+		{"waiting, partner terminated: stay", at(hs, StateWaiting, StateTerminated), StateWaiting, actNone},
+		{"waiting, partner unavailable, not down yet", at(hs, StateWaiting, StateUnavailable), StateWaiting, actNone},
+		{"waiting, partner unavailable and down", with(at(hs, StateWaiting, StateUnavailable), func(v *view) { v.partnerDown = true }), StatePartnerDown, actNone},
+		{"waiting, backup role", with(at(hs, StateWaiting, StateUnknown), func(v *view) { v.role = config.HARoleBackup }), StateBackup, actNone},
+		{"waiting, passive-backup mode", with(at(hs, StateWaiting, StateUnknown), func(v *view) { v.mode = config.HAModePassiveBackup }), StatePassiveBackup, actNone},
 		// pre-checks
-		{"skew over 60 s terminates", with(hs, func(v *view) {
-			v.state, v.partner, v.skew = StateHotStandby, StateHotStandby, 61*time.Second
-		}), StateTerminated, actNone},
-		{"negative skew over 60 s terminates", with(hs, func(v *view) {
-			v.state, v.partner, v.skew = StateHotStandby, StateHotStandby, -61*time.Second
-		}), StateTerminated, actNone},
-		{"skew of 45 s only warns", with(hs, func(v *view) {
-			v.state, v.partner, v.skew = StateHotStandby, StateHotStandby, 45*time.Second
-		}), StateHotStandby, actNone},
-		{"partner load-balancing while we are hot-standby: waiting", with(hs, func(v *view) {
-			v.state, v.partner = StateHotStandby, StateLoadBalancing
-		}), StateWaiting, actNone},
-		{"partner hot-standby while we are load-balancing: waiting", with(lb, func(v *view) {
-			v.state, v.partner = StateLoadBalancing, StateHotStandby
-		}), StateWaiting, actNone},
-		{"paused: stay", with(hs, func(v *view) { v.state, v.partner, v.paused = StateWaiting, StateHotStandby, true }), StateWaiting, actNone},
+		{"skew over 60 s terminates", with(at(hs, StateHotStandby, StateHotStandby), func(v *view) { v.skew = 61 * time.Second }), StateTerminated, actNone},
+		{"negative skew over 60 s terminates", with(at(hs, StateHotStandby, StateHotStandby), func(v *view) { v.skew = -61 * time.Second }), StateTerminated, actNone},
+		{"skew of 45 s only warns", with(at(hs, StateHotStandby, StateHotStandby), func(v *view) { v.skew = 45 * time.Second }), StateHotStandby, actNone},
+		{"partner load-balancing while we are hot-standby: waiting", at(hs, StateHotStandby, StateLoadBalancing), StateWaiting, actNone},
+		{"partner hot-standby while we are load-balancing: waiting", at(lb, StateLoadBalancing, StateHotStandby), StateWaiting, actNone},
+		{"paused: stay", with(at(hs, StateWaiting, StateHotStandby), func(v *view) { v.paused = true }), StateWaiting, actNone},
 		// syncing
-		{"syncing, partner terminated", with(hs, func(v *view) { v.state, v.partner = StateSyncing, StateTerminated }), StateTerminated, actNone},
-		{"syncing, partner waiting: sync", with(hs, func(v *view) { v.state, v.partner = StateSyncing, StateWaiting }), StateSyncing, actSync},
-		{"syncing, partner unavailable, down", with(hs, func(v *view) {
-			v.state, v.partner, v.partnerDown = StateSyncing, StateUnavailable, true
-		}), StatePartnerDown, actNone},
+		{"syncing, partner terminated", at(hs, StateSyncing, StateTerminated), StateTerminated, actNone},
+		{"syncing, partner waiting: sync", at(hs, StateSyncing, StateWaiting), StateSyncing, actSync},
+		{"syncing, partner unavailable, down", with(at(hs, StateSyncing, StateUnavailable), func(v *view) { v.partnerDown = true }), StatePartnerDown, actNone},
 		// ready
-		{"ready, partner hot-standby", with(hs, func(v *view) { v.state, v.partner = StateReady, StateHotStandby }), StateHotStandby, actNone},
-		{"ready, partner communication-recovery (LB)", with(lb, func(v *view) { v.state, v.partner = StateReady, StateCommunicationRecovery }), StateLoadBalancing, actNone},
-		{"both ready: primary goes normal", with(hs, func(v *view) { v.state, v.partner = StateReady, StateReady }), StateHotStandby, actNone},
-		{"both ready: standby stays", with(hs, func(v *view) { v.state, v.partner, v.role = StateReady, StateReady, RoleStandby }), StateReady, actNone},
-		{"ready, partner in-maintenance", with(hs, func(v *view) { v.state, v.partner = StateReady, StateInMaintenance }), StatePartnerInMaintenance, actNone},
-		{"ready, partner partner-in-maintenance", with(hs, func(v *view) { v.state, v.partner = StateReady, StatePartnerInMaintenance }), StateInMaintenance, actNone},
-		{"ready, partner terminated", with(hs, func(v *view) { v.state, v.partner = StateReady, StateTerminated }), StateTerminated, actNone},
+		{"ready, partner hot-standby", at(hs, StateReady, StateHotStandby), StateHotStandby, actNone},
+		{"ready, partner communication-recovery (LB)", at(lb, StateReady, StateCommunicationRecovery), StateLoadBalancing, actNone},
+		{"both ready: primary goes normal", at(hs, StateReady, StateReady), StateHotStandby, actNone},
+		{"both ready: standby stays", with(at(hs, StateReady, StateReady), func(v *view) { v.role = config.HARoleStandby }), StateReady, actNone},
+		{"ready, partner in-maintenance", at(hs, StateReady, StateInMaintenance), StatePartnerInMaintenance, actNone},
+		{"ready, partner partner-in-maintenance", at(hs, StateReady, StatePartnerInMaintenance), StateInMaintenance, actNone},
+		{"ready, partner terminated", at(hs, StateReady, StateTerminated), StateTerminated, actNone},
 		// normal
-		{"hot-standby, partner partner-down: waiting", with(hs, func(v *view) { v.state, v.partner = StateHotStandby, StatePartnerDown }), StateWaiting, actNone},
-		{"hot-standby, partner unavailable, not down: stay", with(hs, func(v *view) { v.state, v.partner = StateHotStandby, StateUnavailable }), StateHotStandby, actNone},
-		{"hot-standby, partner unavailable, down", with(hs, func(v *view) {
-			v.state, v.partner, v.partnerDown = StateHotStandby, StateUnavailable, true
-		}), StatePartnerDown, actNone},
-		// LB's first failure goes communication-recovery at once (§1.5).
-		{"load-balancing, partner unavailable: communication-recovery", with(lb, func(v *view) {
-			v.state, v.partner = StateLoadBalancing, StateUnavailable
-		}), StateCommunicationRecovery, actNone},
-		{"load-balancing without delayed updates: stay", with(lb, func(v *view) {
-			v.state, v.partner, v.delayedUpdates = StateLoadBalancing, StateUnavailable, false
-		}), StateLoadBalancing, actNone},
-		{"load-balancing, partner in-maintenance", with(lb, func(v *view) { v.state, v.partner = StateLoadBalancing, StateInMaintenance }), StatePartnerInMaintenance, actNone},
+		{"hot-standby, partner partner-down: waiting", at(hs, StateHotStandby, StatePartnerDown), StateWaiting, actNone},
+		{"hot-standby, partner unavailable, not down: stay", at(hs, StateHotStandby, StateUnavailable), StateHotStandby, actNone},
+		{"hot-standby, partner unavailable, down", with(at(hs, StateHotStandby, StateUnavailable), func(v *view) { v.partnerDown = true }), StatePartnerDown, actNone},
+		// LB's first failure goes communication-recovery at once.
+		{"load-balancing, partner unavailable: communication-recovery", at(lb, StateLoadBalancing, StateUnavailable), StateCommunicationRecovery, actNone},
+		{"load-balancing without delayed updates: stay", with(at(lb, StateLoadBalancing, StateUnavailable), func(v *view) { v.delayedUpdates = false }), StateLoadBalancing, actNone},
+		{"load-balancing, partner in-maintenance", at(lb, StateLoadBalancing, StateInMaintenance), StatePartnerInMaintenance, actNone},
 		// communication-recovery
-		{"comm-recovery, still interrupted: stay", with(lb, func(v *view) {
-			v.state, v.partner, v.interrupted = StateCommunicationRecovery, StateLoadBalancing, true
-		}), StateCommunicationRecovery, actNone},
-		{"comm-recovery, partner back in load-balancing: recover", with(lb, func(v *view) {
-			v.state, v.partner = StateCommunicationRecovery, StateLoadBalancing
-		}), StateLoadBalancing, actRecover},
-		{"comm-recovery, partner ready, overflow: waiting", with(lb, func(v *view) {
-			v.state, v.partner, v.backlogOverflow = StateCommunicationRecovery, StateReady, true
-		}), StateWaiting, actNone},
-		{"comm-recovery, partner ready, no overflow: stay", with(lb, func(v *view) {
-			v.state, v.partner = StateCommunicationRecovery, StateReady
-		}), StateCommunicationRecovery, actNone},
-		{"comm-recovery, partner down detected", with(lb, func(v *view) {
-			v.state, v.partner, v.partnerDown, v.interrupted = StateCommunicationRecovery, StateUnavailable, true, true
-		}), StatePartnerDown, actNone},
-		{"comm-recovery, partner partner-down: waiting", with(lb, func(v *view) {
-			v.state, v.partner = StateCommunicationRecovery, StatePartnerDown
-		}), StateWaiting, actNone},
+		{"comm-recovery, still interrupted: stay", with(at(lb, StateCommunicationRecovery, StateLoadBalancing), func(v *view) { v.interrupted = true }), StateCommunicationRecovery, actNone},
+		{"comm-recovery, partner back in load-balancing: recover", at(lb, StateCommunicationRecovery, StateLoadBalancing), StateLoadBalancing, actRecover},
+		{"comm-recovery, partner ready, overflow: waiting", with(at(lb, StateCommunicationRecovery, StateReady), func(v *view) { v.backlogOverflow = true }), StateWaiting, actNone},
+		{"comm-recovery, partner ready, no overflow: stay", at(lb, StateCommunicationRecovery, StateReady), StateCommunicationRecovery, actNone},
+		{"comm-recovery, partner down detected", with(at(lb, StateCommunicationRecovery, StateUnavailable), func(v *view) { v.partnerDown, v.interrupted = true, true }), StatePartnerDown, actNone},
+		{"comm-recovery, partner partner-down: waiting", at(lb, StateCommunicationRecovery, StatePartnerDown), StateWaiting, actNone},
 		// partner-down
-		{"partner-down, partner waiting: stay", with(hs, func(v *view) { v.state, v.partner = StatePartnerDown, StateWaiting }), StatePartnerDown, actNone},
-		{"partner-down, partner ready, nothing unsent: normal", with(hs, func(v *view) { v.state, v.partner = StatePartnerDown, StateReady }), StateHotStandby, actNone},
-		{"partner-down, partner ready with new unsent: waiting", with(hs, func(v *view) {
-			v.state, v.partner, v.newUnsent = StatePartnerDown, StateReady, true
-		}), StateWaiting, actNone},
-		{"partner-down, partner partner-down: waiting", with(lb, func(v *view) { v.state, v.partner = StatePartnerDown, StatePartnerDown }), StateWaiting, actNone},
-		{"partner-down, partner terminated", with(hs, func(v *view) { v.state, v.partner = StatePartnerDown, StateTerminated }), StateTerminated, actNone},
+		{"partner-down, partner waiting: stay", at(hs, StatePartnerDown, StateWaiting), StatePartnerDown, actNone},
+		{"partner-down, partner ready, nothing unsent: normal", at(hs, StatePartnerDown, StateReady), StateHotStandby, actNone},
+		{"partner-down, partner ready with new unsent: waiting", with(at(hs, StatePartnerDown, StateReady), func(v *view) { v.newUnsent = true }), StateWaiting, actNone},
+		{"partner-down, partner partner-down: waiting", at(lb, StatePartnerDown, StatePartnerDown), StateWaiting, actNone},
+		{"partner-down, partner terminated", at(hs, StatePartnerDown, StateTerminated), StateTerminated, actNone},
 		// maintenance
-		{"partner-in-maintenance, partner gone: partner-down at once", with(hs, func(v *view) {
-			v.state, v.partner = StatePartnerInMaintenance, StateUnavailable
-		}), StatePartnerDown, actNone},
-		{"partner-in-maintenance, skew ignored", with(hs, func(v *view) {
-			v.state, v.partner, v.skew = StatePartnerInMaintenance, StateInMaintenance, time.Hour
-		}), StatePartnerInMaintenance, actNone},
-		{"in-maintenance stays", with(hs, func(v *view) { v.state, v.partner = StateInMaintenance, StateHotStandby }), StateInMaintenance, actNone},
-		{"terminated stays", with(hs, func(v *view) { v.state, v.partner = StateTerminated, StateHotStandby }), StateTerminated, actNone},
-		{"backup stays", with(hs, func(v *view) { v.state, v.role = StateBackup, RoleBackup }), StateBackup, actNone},
+		{"partner-in-maintenance, partner gone: partner-down at once", at(hs, StatePartnerInMaintenance, StateUnavailable), StatePartnerDown, actNone},
+		{"partner-in-maintenance, skew ignored", with(at(hs, StatePartnerInMaintenance, StateInMaintenance), func(v *view) { v.skew = time.Hour }), StatePartnerInMaintenance, actNone},
+		{"in-maintenance stays", at(hs, StateInMaintenance, StateHotStandby), StateInMaintenance, actNone},
+		{"terminated stays", at(hs, StateTerminated, StateHotStandby), StateTerminated, actNone},
+		{"backup stays", with(at(hs, StateBackup, StateUnknown), func(v *view) { v.role = config.HARoleBackup }), StateBackup, actNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

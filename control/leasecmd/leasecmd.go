@@ -38,8 +38,8 @@ func (h *Commands) Register(c *control.Server) {
 	c.Handle("lease4-get-by-hw-address", h.getByHW)
 	c.Handle("lease4-get-by-client-id", h.getByClientID)
 	c.Handle("lease4-get-by-hostname", h.getByHostname)
-	c.Handle("lease4-add", h.add)
-	c.Handle("lease4-update", h.update)
+	c.Handle("lease4-add", h.put(true))
+	c.Handle("lease4-update", h.put(false))
 	c.Handle("lease4-del", h.del)
 	c.Handle("lease4-wipe", h.wipe)
 	c.Handle("dhcp-disable", h.disable)
@@ -160,30 +160,26 @@ func (h *Commands) getAll(_ context.Context, req *control.Request) control.Answe
 
 func (h *Commands) getPage(_ context.Context, req *control.Request) control.Answer {
 	var a struct {
-		From  *string `json:"from"`
-		Limit *int    `json:"limit"`
+		From  string `json:"from"`
+		Limit int    `json:"limit"`
 	}
-	if err := req.DecodeArguments(&a); err != nil {
-		return control.Errorf("%v", err)
+	if bad := req.Decode(&a,
+		control.Mandatory{Key: "from", Missing: "'from' parameter not specified"},
+		control.Mandatory{Key: "limit", Missing: "'limit' parameter not specified"}); bad != nil {
+		return *bad
 	}
-	if a.From == nil {
-		return control.Errorf("'from' parameter not specified")
-	}
-	if a.Limit == nil {
-		return control.Errorf("'limit' parameter not specified")
-	}
-	if *a.Limit <= 0 {
+	if a.Limit <= 0 {
 		return control.Errorf("page size of retrieved leases must not be 0")
 	}
 	from := netip.IPv4Unspecified()
-	if *a.From != "start" {
-		addr, err := netip.ParseAddr(*a.From)
+	if a.From != "start" {
+		addr, err := netip.ParseAddr(a.From)
 		if err != nil || !addr.Is4() {
-			return control.Errorf("'from' parameter value %s is neither 'start' keyword nor a valid IPv4 address", *a.From)
+			return control.Errorf("'from' parameter value %s is neither 'start' keyword nor a valid IPv4 address", a.From)
 		}
 		from = addr
 	}
-	ls := h.leases.Page(from, min(*a.Limit, 1<<20))
+	ls := h.leases.Page(from, min(a.Limit, 1<<20))
 	return leasesAnswer(ls, map[string]any{"count": len(ls)})
 }
 

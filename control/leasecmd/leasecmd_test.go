@@ -67,12 +67,12 @@ func TestLeaseLifecycle(t *testing.T) {
 		text          string
 		assignedAfter int64
 	}{
-		{h.add, "lease4-add", `{"ip-address": "10.0.0.20", "hw-address": "00:01:02:03:04:05"}`, 0, "Lease for address 10.0.0.20, subnet-id 1 added.", 1},
-		{h.add, "lease4-add", `{"ip-address": "10.0.0.20", "hw-address": "00:01:02:03:04:05"}`, 1, "IPv4 lease already exists.", 1},
-		{h.update, "lease4-update", `{"ip-address": "10.0.0.21", "hw-address": "00:01:02:03:04:06"}`, 1, "failed to update the lease with address 10.0.0.21 either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed", 1},
-		{h.update, "lease4-update", `{"ip-address": "10.0.0.21", "hw-address": "00:01:02:03:04:06", "force-create": true}`, 0, "IPv4 lease added.", 2},
-		{h.update, "lease4-update", `{"ip-address": "10.0.0.21", "hw-address": "00:01:02:03:04:07"}`, 0, "IPv4 lease updated.", 2},
-		{h.add, "lease4-add", `{"ip-address": "10.0.1.1", "hw-address": "00:01:02:03:04:08"}`, 1, "subnet-id not specified and no subnet contains 10.0.1.1", 2},
+		{h.put(true), "lease4-add", `{"ip-address": "10.0.0.20", "hw-address": "00:01:02:03:04:05"}`, 0, "Lease for address 10.0.0.20, subnet-id 1 added.", 1},
+		{h.put(true), "lease4-add", `{"ip-address": "10.0.0.20", "hw-address": "00:01:02:03:04:05"}`, 1, "IPv4 lease already exists.", 1},
+		{h.put(false), "lease4-update", `{"ip-address": "10.0.0.21", "hw-address": "00:01:02:03:04:06"}`, 1, "failed to update the lease with address 10.0.0.21 either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed", 1},
+		{h.put(false), "lease4-update", `{"ip-address": "10.0.0.21", "hw-address": "00:01:02:03:04:06", "force-create": true}`, 0, "IPv4 lease added.", 2},
+		{h.put(false), "lease4-update", `{"ip-address": "10.0.0.21", "hw-address": "00:01:02:03:04:07"}`, 0, "IPv4 lease updated.", 2},
+		{h.put(true), "lease4-add", `{"ip-address": "10.0.1.1", "hw-address": "00:01:02:03:04:08"}`, 1, "subnet-id not specified and no subnet contains 10.0.1.1", 2},
 		{h.del, "lease4-del", `{"ip-address": "10.0.0.20"}`, 0, "IPv4 lease deleted.", 1},
 		{h.del, "lease4-del", `{"ip-address": "10.0.0.20"}`, 3, "IPv4 lease not found.", 1},
 		{h.wipe, "lease4-wipe", `{"subnet-id": 1}`, 0, "Deleted 1 IPv4 lease(s) from subnet 1.", 0},

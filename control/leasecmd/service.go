@@ -3,7 +3,6 @@ package leasecmd
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"xdhcp/control"
 )
@@ -17,12 +16,9 @@ func (h *Commands) disable(_ context.Context, req *control.Request) control.Answ
 	if err != nil {
 		return control.Errorf("%v", err)
 	}
-	var period time.Duration
-	if a.MaxPeriod != nil {
-		if *a.MaxPeriod <= 0 {
-			return control.Errorf("'max-period' must be positive integer value")
-		}
-		period = time.Duration(*a.MaxPeriod) * time.Second
+	period, ok := control.Seconds(a.MaxPeriod)
+	if !ok {
+		return control.Errorf("'max-period' must be positive integer value")
 	}
 	h.srv.Network.Disable(origin, period)
 	if period > 0 {
@@ -80,15 +76,12 @@ func originOf(v any) (string, bool) {
 
 func (h *Commands) reclaim(_ context.Context, req *control.Request) control.Answer {
 	var a struct {
-		Remove *bool `json:"remove"`
+		Remove bool `json:"remove"`
 	}
-	if err := req.DecodeArguments(&a); err != nil {
-		return control.Errorf("%v", err)
+	if bad := req.Decode(&a, control.Mandatory{Key: "remove", Missing: "'remove' parameter not specified"}); bad != nil {
+		return *bad
 	}
-	if a.Remove == nil {
-		return control.Errorf("'remove' parameter not specified")
-	}
-	if _, err := h.srv.Reclaim(*a.Remove); err != nil {
+	if _, err := h.srv.Reclaim(a.Remove); err != nil {
 		return control.Errorf("reclaim expired leases: %v", err)
 	}
 	return control.Answer{Result: control.ResultSuccess, Text: "Reclamation of expired leases is complete."}

@@ -11,44 +11,38 @@ import (
 	"xdhcp/slowpath"
 )
 
-func (h *Commands) add(ctx context.Context, req *control.Request) control.Answer {
-	return h.put(ctx, req, true)
-}
-
-func (h *Commands) update(ctx context.Context, req *control.Request) control.Answer {
-	return h.put(ctx, req, false)
-}
-
-// put implements lease4-add and lease4-update; the server adjusts the pool
-// and per-subnet statistics as lease_cmds does.
-func (h *Commands) put(ctx context.Context, req *control.Request, add bool) control.Answer {
-	l, force, err := leasejson.DecodeArgs(req.Arguments, h.srv.Now().Unix(), h.srv.LeaseSubnet)
-	if err != nil {
-		return control.Errorf("%v", err)
+// put returns lease4-add (add true) or lease4-update; the server adjusts
+// the pool and per-subnet statistics as lease_cmds does.
+func (h *Commands) put(add bool) control.HandlerFunc {
+	return func(ctx context.Context, req *control.Request) control.Answer {
+		l, force, err := leasejson.DecodeArgs(req.Arguments, h.srv.Now().Unix(), h.srv.LeaseSubnet)
+		if err != nil {
+			return control.Errorf("%v", err)
+		}
+		mode := slowpath.PutUpdate
+		switch {
+		case add:
+			mode = slowpath.PutAdd
+		case force:
+			mode = slowpath.PutUpsert
+		}
+		existed, err := h.srv.PutLease(ctx, l, mode)
+		switch {
+		case errors.Is(err, slowpath.ErrLeaseExists):
+			return control.Errorf("IPv4 lease already exists.")
+		case errors.Is(err, slowpath.ErrLeaseNotFound):
+			return control.Errorf("failed to update the lease with address %s either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed", l.Addr)
+		case err != nil:
+			return control.Errorf("unable to store lease %s: %v", l.Addr, err)
+		}
+		if add {
+			return control.Answer{Result: control.ResultSuccess, Text: "Lease for address " + l.Addr.String() + ", subnet-id " + fmt.Sprint(l.SubnetID) + " added."}
+		}
+		if !existed {
+			return control.Answer{Result: control.ResultSuccess, Text: "IPv4 lease added."}
+		}
+		return control.Answer{Result: control.ResultSuccess, Text: "IPv4 lease updated."}
 	}
-	mode := slowpath.PutUpdate
-	switch {
-	case add:
-		mode = slowpath.PutAdd
-	case force:
-		mode = slowpath.PutUpsert
-	}
-	existed, err := h.srv.PutLease(ctx, l, mode)
-	switch {
-	case errors.Is(err, slowpath.ErrLeaseExists):
-		return control.Errorf("IPv4 lease already exists.")
-	case errors.Is(err, slowpath.ErrLeaseNotFound):
-		return control.Errorf("failed to update the lease with address %s either because the lease has been deleted or it has changed in the database, in both cases a retry might succeed", l.Addr)
-	case err != nil:
-		return control.Errorf("unable to store lease %s: %v", l.Addr, err)
-	}
-	if add {
-		return control.Answer{Result: control.ResultSuccess, Text: "Lease for address " + l.Addr.String() + ", subnet-id " + fmt.Sprint(l.SubnetID) + " added."}
-	}
-	if !existed {
-		return control.Answer{Result: control.ResultSuccess, Text: "IPv4 lease added."}
-	}
-	return control.Answer{Result: control.ResultSuccess, Text: "IPv4 lease updated."}
 }
 
 // ApplyPartnerLease writes a lease received from the HA partner during
