@@ -36,6 +36,7 @@ var Rules = []Rule{
 		Why: "the command channel plugs into the engine from the edge"},
 	{Pkg: "control/client", Why: "one Kea command client for HA, xdhcpctl, the bench and the tests"},
 	{Pkg: "internal/stats", Why: "Kea's statistics registry is a leaf"},
+	{Pkg: "internal/buildinfo", Why: "which build is running: a leaf every binary reads"},
 	{Pkg: "internal/caps", Why: "the process's capabilities, read once for the daemon and the tests"},
 	{Pkg: "internal/logging", May: []string{"config"}, Why: "the logger Kea's loggers configuration describes"},
 	{Pkg: "internal/profiling", Why: "the opt-in pprof listener"},
