@@ -11,12 +11,14 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"xdhcp/internal/buildinfo"
+	"xdhcp/telemetry"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -55,6 +57,11 @@ type daemon struct {
 	ha         *ha.Service
 	haListener *ha.Listener
 	xdp        *xdp.Datapath
+	// policy is the lease store's on-fail policy (is the store failing?).
+	policy *slowpath.StoragePolicy
+	// telemetry serves /metrics, /healthz and /ready without credentials
+	// when xdhcp.telemetry is configured.
+	telemetry *telemetry.Server
 
 	mu        sync.Mutex // serializes reloads
 	reloaded  time.Time
@@ -100,6 +107,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	network := slowpath.NewNetworkState(time.Now)
 	storeLog := log.With("component", "lease-store")
 	policy, err := slowpath.NewStoragePolicy(db.OnFail, network, d.reg, storeLog, d.fail)
+	d.policy = policy
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +194,13 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 			return nil, err
 		}
 		d.ha.Start(ctx)
+	}
+	if t := cfg.XDHCP.Telemetry; t.Port != 0 {
+		d.telemetry, err = telemetry.Listen(telemetry.Options{Addr: net.JoinHostPort(t.Address, strconv.Itoa(t.Port)),
+			Metrics: d.writeMetrics, Ready: d.notReady, Log: log.With("component", "telemetry")})
+		if err != nil {
+			return nil, err
+		}
 	}
 	sctx, stopSampler := context.WithCancel(ctx)
 	d.sampling, d.stopSampler = make(chan struct{}), stopSampler
@@ -336,6 +351,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(haParams(cfg), haParams(old)) {
 		return errors.New("high-availability changes need a restart; nothing was changed")
 	}
+	if cfg.XDHCP.Telemetry != old.XDHCP.Telemetry {
+		return errors.New("xdhcp.telemetry changes need a restart; nothing was changed")
+	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
@@ -387,6 +405,9 @@ func (d *daemon) close() error {
 		d.stopSampler()
 		<-d.sampling
 	}
+	if d.telemetry != nil {
+		errs = append(errs, d.telemetry.Close())
+	}
 	if d.ctl != nil {
 		errs = append(errs, d.ctl.Close())
 	}
@@ -434,6 +455,27 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if err := e.Flush(); err != nil {
 		d.log.Warn("metrics scrape", "err", err)
 	}
+}
+
+// notReady says why the daemon should not get traffic now (/ready): DHCP
+// service disabled (by HA while it waits, syncs or is terminated, by the
+// lease store's on-fail policy, or by an operator), the lease store
+// failing, or an interface the configuration serves with XDP that has no
+// program attached any more.
+func (d *daemon) notReady() []string {
+	var out []string
+	if origins := d.srv.Network.DisabledBy(); len(origins) > 0 {
+		out = append(out, "DHCP service disabled (origin "+strings.Join(origins, ", ")+")")
+	}
+	if d.policy != nil && d.policy.Failed() {
+		out = append(out, "lease store failing (on-fail "+d.policy.Policy()+")")
+	}
+	for _, m := range d.xdp.AttachModes() {
+		if m.Mode == "none" || m.Mode == "unknown" {
+			out = append(out, "XDP program not attached to "+m.Iface)
+		}
+	}
+	return out
 }
 
 // writeMetrics writes every /metrics family: the statistics (Kea's and

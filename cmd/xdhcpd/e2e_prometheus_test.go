@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -11,17 +12,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf/link"
 
 	"xdhcp/monitoring"
 )
 
-// TestE2EPrometheus scrapes a serving daemon with a real Prometheus server
-// in the lab, loaded with the shipped alert rules, and runs what an
-// operator's Prometheus and Grafana would: a latency quantile from the
-// histogram, every alert rule (each must evaluate without error) and every
-// dashboard query (each must return data from this daemon).
+// TestE2EPrometheus scrapes a serving daemon's telemetry listener (no
+// credentials) with a real Prometheus server in the lab, loaded with the
+// shipped alert rules, and runs what an operator's Prometheus and Grafana
+// would: a latency quantile from the histogram, every alert rule (each
+// must evaluate without error) and every dashboard query (each must return
+// data from this daemon). Then /ready and the XDP-detached alert
+// expression follow a detached program and a disabled service.
 func TestE2EPrometheus(t *testing.T) {
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -31,6 +37,7 @@ func TestE2EPrometheus(t *testing.T) {
 	e.mode = "auto"
 	cfg0 := e.baseConfig()
 	dhcp4(cfg0)["cache-threshold"] = 0.5 // renewals answered by the fast path
+	dhcp4(cfg0)["xdhcp"].(map[string]any)["telemetry"] = map[string]any{"address": "127.0.0.1", "port": 9547}
 	d := e.startDaemon(cfg0)
 	for i := 0; i < 5; i++ {
 		dora(t, e.nclient(mac(0x51, i)))
@@ -45,7 +52,7 @@ func TestE2EPrometheus(t *testing.T) {
 rule_files: [ %q ]
 scrape_configs:
   - job_name: xdhcp
-    static_configs: [ { targets: [ "127.0.0.1:8000" ] } ]
+    static_configs: [ { targets: [ "127.0.0.1:9547" ] } ]
 `, rules)
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
@@ -175,7 +182,70 @@ scrape_configs:
 			}
 		}
 	}
-	_ = d
+
+	t.Run("ready-and-detach", func(t *testing.T) {
+		telemetryGet := func(path string) (int, string) {
+			resp, err := hc.Get("http://127.0.0.1:9547" + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if code, body := telemetryGet("/healthz"); code != 200 {
+			t.Errorf("/healthz: %d %q", code, body)
+		}
+		if code, body := telemetryGet("/ready"); code != 200 {
+			t.Errorf("/ready on a serving daemon: %d %q", code, body)
+		}
+		d.ok("dhcp-disable", nil, nil)
+		if code, body := telemetryGet("/ready"); code != 503 || !strings.Contains(body, "origin user") {
+			t.Errorf("/ready after dhcp-disable: %d %q, want 503 naming origin user", code, body)
+		}
+		d.ok("dhcp-enable", nil, nil)
+
+		// Someone detaches the program behind the daemon's back.
+		var st syscall.Stat_t
+		if err := syscall.Stat(e.srv.Path(), &st); err != nil {
+			t.Fatal(err)
+		}
+		pins, _ := filepath.Glob(fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d-*/xdp_link_*", st.Ino))
+		if len(pins) != 1 {
+			t.Fatalf("pinned XDP links of the server namespace: %v, want one", pins)
+		}
+		l, err := link.LoadPinnedLink(pins[0], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = l.Detach()
+		l.Close()
+		if err != nil {
+			t.Fatalf("detach %s: %v", pins[0], err)
+		}
+		if code, body := telemetryGet("/ready"); code != 503 || !strings.Contains(body, "XDP program not attached to "+e2eServerIf) {
+			t.Errorf("/ready after detaching XDP: %d %q, want 503 naming %s", code, body, e2eServerIf)
+		}
+		var status struct {
+			XDP []struct{ Interface, Mode string } `json:"xdp"`
+		}
+		d.ok("status-get", nil, &status)
+		if len(status.XDP) != 1 || status.XDP[0].Mode != "none" {
+			t.Errorf("status-get xdp %+v after detaching, want mode none", status.XDP)
+		}
+		expr := ""
+		for line := range strings.Lines(string(monitoring.Alerts)) {
+			if strings.Contains(line, "xdhcp_xdp_attached") {
+				expr = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "expr:"))
+			}
+		}
+		if !poll(15*time.Second, func() bool {
+			r, err := query(expr)
+			return err == nil && len(r.Data.Result) == 1
+		}) {
+			t.Errorf("alert expression %q returned nothing with the program detached", expr)
+		}
+	})
 }
 
 // promResult is a Prometheus instant-query answer.

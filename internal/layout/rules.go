@@ -50,6 +50,7 @@ var Rules = []Rule{
 		Why: "the daemon test harness drives the binary from outside, as a user would"},
 	{Pkg: "bench/...", May: []string{"bench/...", "internal/lab", "control/client", "handoff", "fastpath/frame", "fastpath/xsk", "fastpath/dhcpview"},
 		Why: "the benchmark drives the binaries from outside; it borrows only the fast path's packet and socket code for its generator"},
+	{Pkg: "telemetry", May: []string{"internal/stats"}, Why: "the read-only monitoring listener plugs in at the edge"},
 	{Pkg: "monitoring", Why: "the alert rules and dashboard operators load, with their tests"},
 	{Pkg: "cmd/...", May: []string{"..."}, Why: "cmd/ wires the parts together"},
 }
