@@ -283,6 +283,16 @@ type XDHCP struct {
 	Durability string
 	// CommitBatch bounds one group commit (rows); default 1024.
 	CommitBatch int
+	// Telemetry is the read-only listener for /metrics, /healthz and
+	// /ready (xdhcp.telemetry); zero Port = none.
+	Telemetry Telemetry
+}
+
+// Telemetry is the xdhcp.telemetry block: where the monitoring listener
+// binds. It needs no credentials and answers nothing that changes state.
+type Telemetry struct {
+	Address string // default 127.0.0.1
+	Port    int
 }
 
 // XDPConfig is the xdhcp.xdp block.
