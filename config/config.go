@@ -116,6 +116,7 @@ func parse(data []byte, include includeFunc) (*Config, error) {
 	if !p.xdhcpSeen {
 		p.xdhcpDefaults(&c.XDHCP)
 	}
+	p.controlSocketSecurity(c)
 	for _, k := range root.keys {
 		if root.used[k] {
 			continue
@@ -148,6 +149,9 @@ type parser struct {
 	classRefs []classRef
 	// ipUnique mirrors ip-reservations-unique while reservations are parsed.
 	ipUnique bool
+	// ctlPaths are the JSON paths of c.ControlSockets, for the checks
+	// made once the whole document is read.
+	ctlPaths []string
 }
 
 type classRef struct{ path, name string }

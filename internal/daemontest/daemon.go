@@ -16,6 +16,13 @@ import (
 // HTTP control listener, inside its namespace.
 const DefaultControlURL = "http://127.0.0.1:8000/"
 
+// InsecureControlKey is the key of the configuration's xdhcp section that
+// lets an HTTP control socket on loopback run without authentication. The
+// tests' configurations set it to true: the listener is inside the test's
+// own namespace, where no other user can reach it, and the harness talks
+// to it without credentials.
+const InsecureControlKey = "insecure-unauthenticated-loopback-control"
+
 // Options describe one xdhcpd of a test.
 type Options struct {
 	// NS is the namespace the daemon runs in.
