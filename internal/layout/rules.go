@@ -38,7 +38,7 @@ var Rules = []Rule{
 	{Pkg: "internal/stats", Why: "Kea's statistics registry is a leaf"},
 	{Pkg: "internal/caps", Why: "the process's capabilities, read once for the daemon and the tests"},
 	{Pkg: "internal/logging", May: []string{"config"}, Why: "the logger Kea's loggers configuration describes"},
-	{Pkg: "internal/profiling", Why: "the opt-in pprof listener"},
+	{Pkg: "internal/profiling", Why: "the runtime profiles as HTTP routes, which the daemon serves on its control channel"},
 	{Pkg: "internal/cli", Why: "the signal-aware main every command shares: a leaf"},
 	{Pkg: "internal/lab", May: []string{"internal/caps"}, Why: "namespace labs for tests and the bench"},
 	{Pkg: "internal/testpki", Why: "test certificates"},
