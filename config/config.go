@@ -430,9 +430,13 @@ func (p *parser) hooks(o *jobj, c *Config) {
 				h.Parameters = append(json.RawMessage(nil), raw...)
 			}
 		}
-		switch filepath.Base(*lib) {
-		case hookLeaseCmds:
-		case hookHA:
+		switch base := filepath.Base(*lib); {
+		case (base == hookLeaseCmds || base == hookHA) && hookPathProblem(*lib) != "":
+			// Kea 2.6.3 refuses a hook outside its hooks directory.
+			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
+			return
+		case base == hookLeaseCmds:
+		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:
 			p.warnf(path+".library", "%s: hook library not supported by xdhcp, ignored", *lib)

@@ -33,3 +33,24 @@ func TestControlSocketHAPeerURL(t *testing.T) {
 		}
 	}
 }
+
+// TestHookLibraryPaths: the hooks xdhcp acts on are held to the places
+// Kea 2.6.3 loads hook libraries from.
+func TestHookLibraryPaths(t *testing.T) {
+	doc := func(lib string) []byte {
+		return dhcp4(`"hooks-libraries": [{"library": "` + lib + `"}]`)
+	}
+	for _, lib := range []string{"libdhcp_lease_cmds.so", "/usr/lib/kea/hooks/libdhcp_lease_cmds.so",
+		"/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_lease_cmds.so", "/usr/local/lib/kea/hooks/libdhcp_lease_cmds.so"} {
+		mustParse(t, doc(lib))
+	}
+	for _, lib := range []string{"/tmp/libdhcp_lease_cmds.so", "/usr/lib/kea/hooks/../../../tmp/libdhcp_lease_cmds.so",
+		"hooks/libdhcp_lease_cmds.so", "/home/x/kea/hooks/sub/libdhcp_lease_cmds.so"} {
+		_, err := Parse(doc(lib))
+		if err == nil || !strings.Contains(err.Error(), "hooks-libraries[0].library") {
+			t.Errorf("%s: %v", lib, err)
+		}
+	}
+	t.Setenv("KEA_HOOKS_PATH", "/opt/hooks")
+	mustParse(t, doc("/opt/hooks/libdhcp_lease_cmds.so"))
+}

@@ -105,7 +105,7 @@ func TestRedacted(t *testing.T) {
 	c := mustParse(t, dhcp4(`
 		"control-sockets": [{"socket-type": "http", "authentication": {"type": "basic", "realm": "r",
 			"clients": [{"user": "admin", "password": "hunter2"}, {"user-file": "/etc/u", "password-file": "/etc/p"}]}}],
-		"hooks-libraries": [{"library": "/x/libdhcp_ha.so", "parameters": {"high-availability": [{
+		"hooks-libraries": [{"library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {"high-availability": [{
 			"this-server-name": "me", "mode": "hot-standby", "peers": [
 			{"name": "me", "url": "http://127.0.0.1:8001/", "role": "primary"},
 			{"name": "p", "url": "http://127.0.0.2:8001/", "role": "standby", "basic-auth-user": "u", "basic-auth-password": "s3cret"}]}]}}],
