@@ -30,6 +30,11 @@ func checkCapabilities(cfg *config.Config) (xdpProblem string, err error) {
 	for _, c := range xdp.MissingCapabilities(have) {
 		missing = append(missing, c.String())
 	}
+	if !have.Has(caps.PerfMon) && !have.Has(caps.SysAdmin) {
+		// Without it the verifier refuses the program's packet pointer
+		// arithmetic ("prohibited for !root").
+		missing = append(missing, caps.PerfMon.String())
+	}
 	if len(missing) > 0 {
 		return "missing " + strings.Join(missing, ", ") + " for the XDP fast path", nil
 	}
@@ -45,8 +50,11 @@ func checkCapabilities(cfg *config.Config) (xdpProblem string, err error) {
 //     such a reload;
 //   - with the XDP fast path, CAP_BPF (CAP_SYS_ADMIN on kernels without
 //     it): every use of the program's maps (drop list, HA scopes,
-//     statistics) is a bpf() call; and CAP_IPC_LOCK: a reload re-creates
-//     the AF_XDP UMEM, locked in memory;
+//     statistics) is a bpf() call; CAP_PERFMON when the process has it
+//     (not root, but the packaged unit): the verifier accepts the
+//     program's packet pointer arithmetic only with it, and a reload may
+//     load the program again; and CAP_IPC_LOCK: a reload re-creates the
+//     AF_XDP UMEM, locked in memory;
 //   - CAP_NET_BIND_SERVICE only when a control socket uses a port below
 //     1024, which a reload may bind again.
 //
@@ -63,7 +71,7 @@ func (d *daemon) dropCapabilities(cfg *config.Config) (caps.Set, error) {
 	useXDP := d.xdpAllowed && cfg.XDHCP.XDP.Mode != "off"
 	keep := caps.Of(caps.NetRaw, caps.NetAdmin)
 	if useXDP {
-		keep |= caps.Of(caps.IPCLock, caps.BPF)
+		keep |= caps.Of(caps.IPCLock, caps.BPF, caps.PerfMon)
 		if !have.Has(caps.BPF) {
 			keep |= caps.Of(caps.SysAdmin)
 		}

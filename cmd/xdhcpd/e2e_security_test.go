@@ -201,15 +201,15 @@ func TestE2EControlConnectionFlood(t *testing.T) {
 }
 
 // TestE2ECapabilities: once serving, the daemon holds only what it still
-// needs: CAP_NET_ADMIN and CAP_NET_RAW in socket mode, plus CAP_BPF and
-// CAP_IPC_LOCK with the XDP fast path; nothing else, in no set, on any
+// needs: CAP_NET_ADMIN and CAP_NET_RAW in socket mode, plus CAP_BPF,
+// CAP_PERFMON and CAP_IPC_LOCK with the XDP fast path; nothing else, in no set, on any
 // thread, and no way to regain more.
 func TestE2ECapabilities(t *testing.T) {
 	forModes(t, func(t *testing.T, e *e2eEnv) {
 		d := e.startDaemon(e.baseConfig())
 		want := caps.Of(caps.NetAdmin, caps.NetRaw)
 		if e.mode != "off" { // XDP attaches on the veth
-			want |= caps.Of(caps.BPF, caps.IPCLock)
+			want |= caps.Of(caps.BPF, caps.PerfMon, caps.IPCLock)
 		}
 		// The drop follows "serving" closely; give it a moment.
 		deadline := time.Now().Add(5 * time.Second)
@@ -255,6 +255,69 @@ func TestE2ECapabilities(t *testing.T) {
 						t.Errorf("%s NoNewPrivs %s", st, v)
 					}
 				}
+			}
+		}
+	})
+}
+
+// TestE2EUnprivileged: xdhcpd runs as an unprivileged user given only the
+// capabilities the packaged unit grants (ambient, as systemd gives them),
+// serves DHCP in both packet paths, and then holds only what it still
+// needs.
+func TestE2EUnprivileged(t *testing.T) {
+	setpriv := needBinary(t, "setpriv")
+	forModes(t, func(t *testing.T, e *e2eEnv) {
+		const uid = 65534 // nobody
+		// The test's own directory is root's (0700): the user gets one of
+		// its own.
+		dir, err := os.MkdirTemp("", "xe-unpriv-")
+		if err != nil || os.Chown(dir, uid, uid) != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		cfg := e.baseConfig()
+		dhcp4(cfg)["lease-database"].(map[string]any)["name"] = filepath.Join(dir, "leases4.csv")
+		xdp := map[string]any{"mode": e.mode}
+		if e.mode != "off" {
+			// A pin directory the user owns, as the unit's ExecStartPre
+			// prepares /sys/fs/bpf/xdhcp.
+			pins, err := os.MkdirTemp("/sys/fs/bpf", "xe-unpriv-")
+			if err != nil {
+				t.Skipf("bpffs: %v", err)
+			}
+			t.Cleanup(func() { os.RemoveAll(pins) })
+			if err := os.Chown(pins, uid, uid); err != nil {
+				t.Fatal(err)
+			}
+			xdp["bpffs"] = pins
+		}
+		dhcp4(cfg)["xdhcp"].(map[string]any)["xdp"] = xdp
+		path := daemontest.WriteConfig(t, filepath.Join(dir, "xdhcpd.json"), cfg)
+		if err := os.Chown(path, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+		granted := "-all,+net_raw,+net_admin,+bpf,+perfmon,+ipc_lock"
+		d := &e2eDaemon{e: e, Daemon: daemontest.New(t, daemontest.Options{
+			NS: e.srv, Binary: xdhcpd.Path(t), Config: path, Log: filepath.Join(e.dir, "xdhcpd.log"),
+			Prefix: []string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+				"--inh-caps=" + granted, "--ambient-caps=" + granted, "--bounding-set=" + granted},
+		})}
+		d.Start()
+		dora(t, e.nclient(mac(0x5e, 1)))
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.PID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := caps.Of(caps.NetAdmin, caps.NetRaw)
+		if e.mode != "off" {
+			want |= caps.Of(caps.BPF, caps.PerfMon, caps.IPCLock)
+			if !strings.Contains(d.LogSince(), "mode=xdp") {
+				t.Errorf("XDP did not attach as the unprivileged user; log:\n%s", d.LogSince())
+			}
+		}
+		for _, field := range []string{"Uid:\t65534\t65534\t65534\t65534", fmt.Sprintf("CapEff:\t%016x", uint64(want))} {
+			if !strings.Contains(string(status), field) {
+				t.Errorf("status lacks %q:\n%s", field, status)
 			}
 		}
 	})

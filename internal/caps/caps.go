@@ -27,13 +27,14 @@ const (
 	NetRaw         Cap = 13
 	IPCLock        Cap = 14
 	SysAdmin       Cap = 21
+	PerfMon        Cap = 38
 	BPF            Cap = 39
 )
 
 var names = map[Cap]string{
 	SetPCap: "CAP_SETPCAP", NetBindService: "CAP_NET_BIND_SERVICE",
 	NetAdmin: "CAP_NET_ADMIN", NetRaw: "CAP_NET_RAW", IPCLock: "CAP_IPC_LOCK",
-	SysAdmin: "CAP_SYS_ADMIN", BPF: "CAP_BPF",
+	SysAdmin: "CAP_SYS_ADMIN", PerfMon: "CAP_PERFMON", BPF: "CAP_BPF",
 }
 
 // String is the capability's name, CAP_*.

@@ -29,6 +29,10 @@ type Options struct {
 	NS *lab.NS
 	// Binary is the xdhcpd executable (Binary.Path).
 	Binary string
+	// Prefix, when set, is a command the daemon is run through, which
+	// execs it (e.g. setpriv to run it as another user): the process's
+	// PID is then the daemon's.
+	Prefix []string
 	// Config is the configuration file; WriteConfig writes one.
 	Config string
 	// Log receives the daemon's stdout and stderr; every start appends
@@ -73,7 +77,7 @@ func New(t testing.TB, o Options) *Daemon {
 	}
 	d := &Daemon{
 		Process: NewProcess(t, ProcessOptions{
-			Name: "xdhcpd", NS: o.NS, Args: []string{o.Binary, "-c", o.Config}, Log: o.Log,
+			Name: "xdhcpd", NS: o.NS, Args: append(append([]string(nil), o.Prefix...), o.Binary, "-c", o.Config), Log: o.Log,
 		}),
 		Control: NewControl(o.NS, o.ControlURL, o.CommandTimeout),
 		o:       o,
