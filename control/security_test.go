@@ -238,3 +238,42 @@ func TestPrivateRoutes(t *testing.T) {
 		t.Errorf("private route with credentials: %d", code)
 	}
 }
+
+// TestUnixConnectionCap: idle connections to the UNIX socket beyond the
+// cap are closed at once; a command still gets through once they go.
+func TestUnixConnectionCap(t *testing.T) {
+	s := newTestServer(t, nil)
+	s.MaxConns = 8
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	if err := s.Listen([]config.ControlSocket{{Type: "unix", SocketName: path}}); err != nil {
+		t.Fatal(err)
+	}
+	s.lmu.Lock()
+	l := s.listeners["unix:"+path].(*unixListener)
+	s.lmu.Unlock()
+	var conns []net.Conn
+	for i := 0; i < 100; i++ {
+		c, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for l.limit.refused.Load() < 92 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if open := l.limit.open(); open > 8 || l.limit.refused.Load() < 92 {
+		t.Fatalf("100 idle connections, cap 8: %d open, %d refused", open, l.limit.refused.Load())
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for l.limit.open() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b := unixCommand(t, path, `{"command":"echo"}`); !strings.Contains(string(b), `"result":0`) {
+		t.Errorf("command after the flood: %s", b)
+	}
+}
