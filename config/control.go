@@ -244,6 +244,10 @@ func (p *parser) controlSocketSecurity(c *Config) {
 		switch {
 		case servesHAPeerURL(c.HA, *s):
 			s.AllowUnauthenticated = true
+			if s.Type == "https" {
+				p.warnf(path, "https with cert-required false and no authentication on this server's HA peer URL: "+
+					"the HA layer's partner checks are its only protection; set cert-required or add authentication")
+			}
 		case loopback && c.XDHCP.InsecureLoopbackControl:
 			s.AllowUnauthenticated = true
 			what := "http without authentication"
