@@ -6,9 +6,11 @@ package main
 // and the capabilities the running process holds.
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,4 +323,69 @@ func TestE2EUnprivileged(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestE2EPprofPrivate: with -pprof the runtime profiles are served on the
+// loopback control socket that authenticates, to an authenticated client
+// only, and not at all on the unauthenticated one.
+func TestE2EPprofPrivate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cfg := e.baseConfig()
+	dhcp4(cfg)["xdhcp"].(map[string]any)["xdp"] = map[string]any{"mode": "off"}
+	dhcp4(cfg)["control-sockets"] = append(dhcp4(cfg)["control-sockets"].([]any), map[string]any{
+		"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": e2eCtlPort + 1,
+		"authentication": map[string]any{"type": "basic", "clients": []any{map[string]any{"user": "ops", "password": "s3cret"}}},
+	})
+	d := &e2eDaemon{e: e, Daemon: daemontest.New(t, daemontest.Options{
+		NS: e.srv, Binary: xdhcpd.Path(t), Config: e.writeConfig("xdhcpd.json", cfg),
+		Log: filepath.Join(e.dir, "xdhcpd.log"), Flags: []string{"-pprof"},
+	})}
+	d.Start()
+	// The routes are added right after the capability drop that follows
+	// "serving".
+	d.WaitUntil(5*time.Second, "serving the profiles", func() error {
+		if !strings.Contains(d.LogSince(), "runtime profiles served") {
+			return fmt.Errorf("not logged yet")
+		}
+		return nil
+	})
+	get := func(port int, auth bool) (int, string) {
+		var resp *http.Response
+		var body []byte
+		err := e.srv.Do(func() error { // dialled from inside the namespace
+			c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/debug/pprof/cmdline", nil)
+			req.Close = true
+			if auth {
+				req.SetBasicAuth("ops", "s3cret")
+			}
+			if err := req.Write(c); err != nil {
+				return err
+			}
+			if resp, err = http.ReadResponse(bufio.NewReader(c), req); err != nil {
+				return err
+			}
+			body, err = io.ReadAll(resp.Body)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get(e2eCtlPort, false); code != http.StatusNotFound {
+		t.Errorf("profiles on the unauthenticated socket: %d, want 404", code)
+	}
+	if code, _ := get(e2eCtlPort+1, false); code != http.StatusUnauthorized {
+		t.Errorf("profiles without credentials: %d, want 401", code)
+	}
+	if code, body := get(e2eCtlPort+1, true); code != http.StatusOK || !strings.Contains(body, "xdhcpd") {
+		t.Errorf("profiles with credentials: %d %.60q", code, body)
+	}
 }

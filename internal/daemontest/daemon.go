@@ -35,6 +35,8 @@ type Options struct {
 	Prefix []string
 	// Config is the configuration file; WriteConfig writes one.
 	Config string
+	// Flags are added to the command line after -c Config.
+	Flags []string
 	// Log receives the daemon's stdout and stderr; every start appends
 	// to it after a "==== start" line.
 	Log string
@@ -77,7 +79,7 @@ func New(t testing.TB, o Options) *Daemon {
 	}
 	d := &Daemon{
 		Process: NewProcess(t, ProcessOptions{
-			Name: "xdhcpd", NS: o.NS, Args: append(append([]string(nil), o.Prefix...), o.Binary, "-c", o.Config), Log: o.Log,
+			Name: "xdhcpd", NS: o.NS, Args: append(append(append([]string(nil), o.Prefix...), o.Binary, "-c", o.Config), o.Flags...), Log: o.Log,
 		}),
 		Control: NewControl(o.NS, o.ControlURL, o.CommandTimeout),
 		o:       o,
