@@ -116,6 +116,7 @@ func parse(data []byte, include includeFunc) (*Config, error) {
 	if !p.xdhcpSeen {
 		p.xdhcpDefaults(&c.XDHCP)
 	}
+	p.controlSocketSecurity(c)
 	for _, k := range root.keys {
 		if root.used[k] {
 			continue
@@ -148,6 +149,9 @@ type parser struct {
 	classRefs []classRef
 	// ipUnique mirrors ip-reservations-unique while reservations are parsed.
 	ipUnique bool
+	// ctlPaths are the JSON paths of c.ControlSockets, for the checks
+	// made once the whole document is read.
+	ctlPaths []string
 }
 
 type classRef struct{ path, name string }
@@ -426,9 +430,13 @@ func (p *parser) hooks(o *jobj, c *Config) {
 				h.Parameters = append(json.RawMessage(nil), raw...)
 			}
 		}
-		switch filepath.Base(*lib) {
-		case hookLeaseCmds:
-		case hookHA:
+		switch base := filepath.Base(*lib); {
+		case (base == hookLeaseCmds || base == hookHA) && hookPathProblem(*lib) != "":
+			// Kea 2.6.3 refuses a hook outside its hooks directory.
+			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
+			return
+		case base == hookLeaseCmds:
+		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:
 			p.warnf(path+".library", "%s: hook library not supported by xdhcp, ignored", *lib)

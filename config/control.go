@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -14,11 +16,13 @@ func (p *parser) controlSockets(o *jobj, c *Config) {
 	if cs := p.sub(o, "control-socket"); cs != nil {
 		if s, ok := p.controlSocket(cs, false); ok {
 			c.ControlSockets = append(c.ControlSockets, s)
+			p.ctlPaths = append(p.ctlPaths, cs.path)
 		}
 	}
-	p.list(o, "control-sockets", func(_ string, it *jobj) {
+	p.list(o, "control-sockets", func(path string, it *jobj) {
 		if s, ok := p.controlSocket(it, true); ok {
 			c.ControlSockets = append(c.ControlSockets, s)
+			p.ctlPaths = append(p.ctlPaths, path)
 		}
 	})
 }
@@ -228,6 +232,83 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 		}
 		p.finish(to)
 	}
+	x.InsecureLoopbackControl = boolOr(p.boolean(o, insecureControlKey), false)
+}
+
+// insecureControlKey is the xdhcp-section key that lets an http(s)
+// control socket on a loopback address run without authentication.
+const insecureControlKey = "insecure-unauthenticated-loopback-control"
+
+// controlSocketSecurity refuses an http(s) control socket that
+// authenticates nobody (no basic authentication, no required client
+// certificate): anyone who can connect could reconfigure the server or
+// shut it down. Two cases are allowed, and marked AllowUnauthenticated: a
+// loopback address with the xdhcp section's insecure key set (warned
+// about), and this server's own HA peer URL, which the HA layer restricts
+// to the partners. It runs once the whole document is read, since the key
+// and the HA hook may come after the sockets.
+func (p *parser) controlSocketSecurity(c *Config) {
+	for i := range c.ControlSockets {
+		s := &c.ControlSockets[i]
+		path := "control-sockets"
+		if i < len(p.ctlPaths) {
+			path = p.ctlPaths[i]
+		}
+		if s.Type == "unix" || s.Auth != nil || (s.Type == "https" && s.CertRequired) {
+			continue
+		}
+		ip, err := netip.ParseAddr(s.Address)
+		loopback := err == nil && ip.IsLoopback()
+		switch {
+		case servesHAPeerURL(c.HA, *s):
+			s.AllowUnauthenticated = true
+			if s.Type == "https" {
+				p.warnf(path, "https with cert-required false and no authentication on this server's HA peer URL: "+
+					"the HA layer's partner checks are its only protection; set cert-required or add authentication")
+			}
+		case loopback && c.XDHCP.InsecureLoopbackControl:
+			s.AllowUnauthenticated = true
+			what := "http without authentication"
+			if s.Type == "https" {
+				what = "https with cert-required false and no authentication"
+			}
+			p.warnf(path, "%s: any local user can run every command (allowed by xdhcp.%s)", what, insecureControlKey)
+		case loopback:
+			p.errorf(path, "%s control socket without authentication: any local user could run every command; "+
+				"add an authentication block, use https with cert-required, use a unix socket, or set xdhcp.%s to true",
+				s.Type, insecureControlKey)
+		default:
+			p.errorf(path, "%s control socket on %s without authentication: anyone who reaches it could run every command; "+
+				"add an authentication block or use https with cert-required", s.Type, s.Address)
+		}
+	}
+}
+
+// servesHAPeerURL reports whether s listens on the host and port of this
+// server's own peer URL in an HA relationship that has no dedicated
+// listener: the partners send their commands there.
+func servesHAPeerURL(ha *HA, s ControlSocket) bool {
+	if ha == nil {
+		return false
+	}
+	for _, r := range ha.Relationships {
+		me := r.This()
+		if me == nil || me.URL == nil || (r.MultiThreading.Enable && r.MultiThreading.HTTPDedicatedListener) {
+			continue
+		}
+		if me.URL.Scheme != s.Type {
+			continue
+		}
+		host, err := netip.ParseAddr(me.URL.Hostname())
+		addr, err2 := netip.ParseAddr(s.Address)
+		if err != nil || err2 != nil || host.Unmap() != addr.Unmap() {
+			continue
+		}
+		if me.Addr() == net.JoinHostPort(me.URL.Hostname(), strconv.Itoa(s.Port)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redacted returns Raw with the value of every key that holds a password or

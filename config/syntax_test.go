@@ -105,7 +105,7 @@ func TestRedacted(t *testing.T) {
 	c := mustParse(t, dhcp4(`
 		"control-sockets": [{"socket-type": "http", "authentication": {"type": "basic", "realm": "r",
 			"clients": [{"user": "admin", "password": "hunter2"}, {"user-file": "/etc/u", "password-file": "/etc/p"}]}}],
-		"hooks-libraries": [{"library": "/x/libdhcp_ha.so", "parameters": {"high-availability": [{
+		"hooks-libraries": [{"library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {"high-availability": [{
 			"this-server-name": "me", "mode": "hot-standby", "peers": [
 			{"name": "me", "url": "http://127.0.0.1:8001/", "role": "primary"},
 			{"name": "p", "url": "http://127.0.0.2:8001/", "role": "standby", "basic-auth-user": "u", "basic-auth-password": "s3cret"}]}]}}],
@@ -135,12 +135,20 @@ func TestControlSockets(t *testing.T) {
 			{"socket-type": "http"},
 			{"socket-type": "https", "socket-address": "::1", "socket-port": 8443,
 			 "trust-anchor": "/ca.pem", "cert-file": "/c.pem", "key-file": "/k.pem"},
-			{"socket-type": "https", "cert-file": "/c.pem", "key-file": "/k.pem", "cert-required": false}]`))
+			{"socket-type": "https", "cert-file": "/c.pem", "key-file": "/k.pem", "cert-required": false}],
+		"xdhcp": {"insecure-unauthenticated-loopback-control": true}`))
 	want := []ControlSocket{
 		{Type: "unix", SocketName: "/run/kea/kea4-ctrl-socket"},
-		{Type: "http", Address: "127.0.0.1", Port: 8000},
+		{Type: "http", Address: "127.0.0.1", Port: 8000, AllowUnauthenticated: true},
 		{Type: "https", Address: "::1", Port: 8443, TrustAnchor: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", CertRequired: true},
-		{Type: "https", Address: "127.0.0.1", Port: 8000, CertFile: "/c.pem", KeyFile: "/k.pem"},
+		{Type: "https", Address: "127.0.0.1", Port: 8000, CertFile: "/c.pem", KeyFile: "/k.pem", AllowUnauthenticated: true},
+	}
+	// Both unauthenticated sockets are warned about; the one with client
+	// certificates is not.
+	if !hasWarning(c, "control-sockets[0]: http without authentication") ||
+		!hasWarning(c, "control-sockets[2]: https with cert-required false and no authentication") ||
+		hasWarning(c, "control-sockets[1]") {
+		t.Errorf("warnings %q", c.Warnings)
 	}
 	if len(c.ControlSockets) != len(want) {
 		t.Fatalf("sockets %+v", c.ControlSockets)

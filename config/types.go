@@ -242,6 +242,13 @@ type ControlSocket struct {
 	CertRequired                   bool // default true when TLS is configured
 	// Authentication: basic-auth clients.
 	Auth *Authentication
+	// AllowUnauthenticated is set by validation on an http(s) socket that
+	// has neither authentication nor required client certificates and is
+	// allowed anyway: loopback-only with the xdhcp section's
+	// insecure-unauthenticated-loopback-control, or this server's own HA
+	// peer URL (which the HA layer restricts to the partners). The control
+	// server refuses such a socket without it.
+	AllowUnauthenticated bool
 }
 
 // Authentication is Kea's "authentication" block (type "basic").
@@ -286,6 +293,10 @@ type XDHCP struct {
 	// Telemetry is the read-only listener for /metrics, /healthz and
 	// /ready (xdhcp.telemetry); zero Port = none.
 	Telemetry Telemetry
+	// InsecureLoopbackControl (insecure-unauthenticated-loopback-control)
+	// lets an http(s) control socket on a loopback address run without
+	// authentication; without it such a socket is refused.
+	InsecureLoopbackControl bool
 }
 
 // Telemetry is the xdhcp.telemetry block: where the monitoring listener

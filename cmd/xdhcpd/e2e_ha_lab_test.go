@@ -189,7 +189,7 @@ func (n *haNode) xdhcpdConfig(c haServerCfg) map[string]any {
 			"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": "stderr"}},
 		}},
-		"xdhcp": map[string]any{"xdp": xdp},
+		"xdhcp": map[string]any{"xdp": xdp, daemontest.InsecureControlKey: true},
 	}}
 }
 

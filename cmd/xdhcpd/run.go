@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debug := fs.Bool("d", false, "debug logging")
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	extVersion := fs.Bool("V", false, "print the extended version and exit")
-	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060), for profiling only")
+	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the loopback HTTP(S) control sockets that authenticate, for profiling only")
 	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
@@ -81,13 +81,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn(xdpProblem + ": serving in socket mode")
 	}
 	warnExposedControl(cfg, log)
-	if *pprofAddr != "" {
-		p, err := profiling.Serve(ctx, *pprofAddr, log)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-	}
 	// SIGHUP is caught from before the control channel answers: a reload
 	// asked for during start-up waits instead of killing the process.
 	hup := make(chan os.Signal, 1)
@@ -96,6 +89,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d, err := newDaemon(ctx, cfg, *cfgPath, xdpProblem == "", log)
 	if err != nil {
 		return err
+	}
+	kept, err := d.dropCapabilities(cfg)
+	if err != nil {
+		return errors.Join(err, d.close())
+	}
+	log.Info("capabilities dropped", "kept", kept.String())
+	if *pprof {
+		// Private routes: only loopback sockets that authenticate serve
+		// them, behind the control channel's limits and timeouts.
+		for _, r := range profiling.Routes() {
+			if err := d.ctl.HandlePrivateHTTP(r.Path, r.Handler); err != nil {
+				return errors.Join(err, d.close())
+			}
+		}
+		log.Info("runtime profiles served on the authenticated loopback control sockets", "path", profiling.Prefix)
 	}
 	for {
 		select {

@@ -39,7 +39,7 @@ var Rules = []Rule{
 	{Pkg: "internal/buildinfo", Why: "which build is running: a leaf every binary reads"},
 	{Pkg: "internal/caps", Why: "the process's capabilities, read once for the daemon and the tests"},
 	{Pkg: "internal/logging", May: []string{"config"}, Why: "the logger Kea's loggers configuration describes"},
-	{Pkg: "internal/profiling", Why: "the opt-in pprof listener"},
+	{Pkg: "internal/profiling", Why: "the runtime profiles as HTTP routes, which the daemon serves on its control channel"},
 	{Pkg: "internal/cli", Why: "the signal-aware main every command shares: a leaf"},
 	{Pkg: "internal/lab", May: []string{"internal/caps"}, Why: "namespace labs for tests and the bench"},
 	{Pkg: "internal/testpki", Why: "test certificates"},
