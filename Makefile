@@ -11,7 +11,7 @@ BIN       := bin
 FUZZTIME  ?= 3s
 FUZZLONG  ?= 2m
 
-.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated check-tidy \
+.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated check-tidy deb \
         fuzz bench bench-quick soak lint fmt-c escape clean
 
 all: build
@@ -77,6 +77,13 @@ generate:
 
 check-generated: generate
 	git diff --exit-code -- bpf/
+
+# The Debian package (bin/deb/xdhcp_VERSION_ARCH.deb): binaries, the
+# hardened unit, tmpfiles entry, shipped configuration, monitoring files,
+# man pages from --help. Install with dpkg -i; packaging/README says more.
+deb: build
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(BIN)/deb/bin/ ./cmd/...
+	./packaging/build-deb.sh $(BIN)/deb/bin $(BIN)/deb
 
 # go.mod and go.sum say exactly what the code imports.
 check-tidy:

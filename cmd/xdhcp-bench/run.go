@@ -70,6 +70,11 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noKea := fs.Bool("no-kea", false, "do not run Kea even if installed")
 	repeats := fs.Int("repeats", 0, "interleaved repeats per point (default 3, quick 1)")
 	only := fs.String("only", "", "comma-separated scenarios to run (e.g. S1,S5,S6/S7); default all")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: xdhcp-bench suite [flags]\n\nflags:")
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\n"+bench.ScenarioHelp)
+	}
 	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
