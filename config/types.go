@@ -57,8 +57,10 @@ type Config struct {
 	// ControlSockets merges the Kea 2.x "control-socket" (unix) and the
 	// Kea 3 "control-sockets" list.
 	ControlSockets []ControlSocket
-	Loggers        []Logger
-	Hooks          []Hook
+	// ControlAgent is the document's Control-agent section (nil without one).
+	ControlAgent *ControlAgent
+	Loggers      []Logger
+	Hooks        []Hook
 	// HA is the validated libdhcp_ha.so configuration, nil without that
 	// hook.
 	HA        *HA

@@ -181,7 +181,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
 	if d.ha != nil {
-		if d.haListener, err = d.ha.ListenDedicated(d.ctl); err != nil {
+		if d.haListener, err = d.ha.Listen(d.ctl, peerListenOptions(cfg, log)); err != nil {
 			return nil, err
 		}
 		d.ha.Start(ctx)
