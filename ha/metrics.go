@@ -36,7 +36,7 @@ func (s *Service) RegisterMetrics(set *metrics.Set) {
 			}
 			return 0
 		})
-		g("unacked_clients", locked(func() float64 { return float64(r.unacked) }))
+		g("unacked_clients", locked(func() float64 { return float64(r.clients.unacked) }))
 		g("backlog_updates", locked(func() float64 { return float64(len(r.backlog)) }))
 		g("transitions", locked(func() float64 { return float64(r.transitions) }))
 		g("sync_running", locked(func() float64 {
@@ -48,5 +48,12 @@ func (s *Service) RegisterMetrics(set *metrics.Set) {
 		g("sync_leases_received", locked(func() float64 { return float64(r.syncProgress.Received) }))
 		g("sync_leases_applied", locked(func() float64 { return float64(r.syncProgress.Applied) }))
 		g("sync_pages", locked(func() float64 { return float64(r.syncProgress.Pages) }))
+		for _, b := range r.backups {
+			if q := b.queue; q != nil {
+				bl := fmt.Sprintf(`{server=%q,relationship="%d",backup=%q}`, r.me.Name, i, b.cfg.Name)
+				set.NewGauge("xdhcp_ha_backup_queue_length"+bl, func() float64 { return float64(len(q.ops)) })
+				set.NewGauge("xdhcp_ha_backup_queue_dropped"+bl, func() float64 { return float64(q.dropped.Load()) })
+			}
+		}
 	}
 }

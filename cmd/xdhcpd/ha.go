@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -69,4 +71,21 @@ func peerListenOptions(cfg *config.Config, log *slog.Logger) ha.ListenOptions {
 		},
 		AuthLog: log.With("logger", ha.AuthLoggerName),
 	}
+}
+
+// withControlAgent sets cfg's Control-agent from the file at path (-a),
+// which takes the place of a Control-agent section in the configuration.
+func withControlAgent(cfg *config.Config, path string, stderr io.Writer) error {
+	if path == "" {
+		return nil
+	}
+	a, warns, err := config.LoadControlAgent(path)
+	for _, w := range warns {
+		fmt.Fprintln(stderr, "WARN", w)
+	}
+	if err != nil {
+		return err
+	}
+	cfg.ControlAgent = a
+	return nil
 }

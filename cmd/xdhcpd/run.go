@@ -33,6 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debug := fs.Bool("d", false, "debug logging")
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	extVersion := fs.Bool("V", false, "print the extended version and exit")
+	agentPath := fs.String("a", "", "Kea Control-agent configuration file (what kea-ctrl-agent -c reads): sets the HA peer listener's address, authentication and TLS")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060), for profiling only")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case *testPath != "":
 		cfg, err := config.Load(*testPath)
+		if err == nil {
+			err = withControlAgent(cfg, *agentPath, stderr)
+		}
 		if cfg != nil {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(stderr, "WARN", w)
@@ -59,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	cfg, err := loadConfig(*cfgPath)
+	if err == nil {
+		err = withControlAgent(cfg, *agentPath, stderr)
+	}
 	if err != nil {
 		return err
 	}
