@@ -125,7 +125,7 @@ func (p *parser) authentication(o *jobj) *Authentication {
 		}
 		cl.User, cl.Password = get("user"), get("password")
 		cl.UserFile, cl.PasswordFile = get("user-file"), get("password-file")
-		if cl.User == "" && cl.UserFile == "" {
+		if cl.User == "" && cl.UserFile == "" && cl.PasswordFile == "" {
 			p.errorf(path, "a client needs user or user-file")
 			ok = false
 		}
