@@ -26,33 +26,27 @@ type keaProc struct {
 	ctl *daemontest.Control
 }
 
-// keaHARel is the HA block both servers of an interop pair share.
+// keaHARel is the HA block both servers of an HA+MT interop pair share.
 func keaHARel(this string, primary, standby string) map[string]any {
-	return map[string]any{
-		"this-server-name": this, "mode": "hot-standby",
-		"heartbeat-delay": 1000, "max-response-delay": 3000, "max-ack-delay": 1000, "max-unacked-clients": 0,
-		"multi-threading": map[string]any{"enable-multi-threading": true, "http-dedicated-listener": true,
-			"http-listener-threads": 2, "http-client-threads": 2},
-		"peers": []any{
-			map[string]any{"name": "server1", "url": "http://" + primary + ":8001/", "role": "primary"},
-			map[string]any{"name": "server2", "url": "http://" + standby + ":8001/", "role": "standby"},
-		},
-	}
+	return keaPeering{mt: true}.rel(this, primary, standby)
 }
 
 // startKeaHA runs kea-dhcp4 on the node's interface ifname with raw
-// sockets, a persistent memfile, lease_cmds and HA relationship rel.
-func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
+// sockets, a persistent memfile, lease_cmds and HA relationship rel. With
+// an HA+MT dedicated listener, the test commands it there; otherwise
+// kea-ctrl-agent serves the peer URL as pr describes (the HA quickstart's
+// layout), kea-dhcp4 listens on a UNIX control socket, and the test
+// commands it through that socket.
+func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any, pr keaPeering) *keaProc {
 	t := n.h.t
 	t.Helper()
 	dir := n.env.dir
-	cfg := map[string]any{"Dhcp4": map[string]any{
+	d4 := map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []any{ifname}, "dhcp-socket-type": "raw"},
 		"lease-database": map[string]any{"type": "memfile", "persist": true, "lfc-interval": 0,
 			"name": filepath.Join(dir, "kea-leases4.csv")},
-		"multi-threading": map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16},
-		"valid-lifetime":  600,
-		"subnet4":         []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
+		"valid-lifetime": 600,
+		"subnet4":        []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
 		"hooks-libraries": []any{
 			map[string]any{"library": keaHooksDir + "/libdhcp_lease_cmds.so"},
 			map[string]any{"library": keaHooksDir + "/libdhcp_ha.so",
@@ -60,17 +54,35 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
 		},
 		"loggers": []any{map[string]any{"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": filepath.Join(dir, "kea.log")}}}},
-	}}
-	k := &keaProc{
-		Process: daemontest.NewProcess(t, daemontest.ProcessOptions{
-			Name: "kea-dhcp4 of " + n.name,
-			NS:   n.ns,
-			Args: []string{bin, "-c", n.env.writeConfig("kea-dhcp4.json", cfg)},
-			Env:  []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir},
-			Log:  filepath.Join(dir, "kea.out"),
-		}),
-		ctl: daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second),
 	}
+	if pr.mt {
+		d4["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+	}
+	env := []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir}
+	var ctl *daemontest.Control
+	if pr.mt {
+		ctl = daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second)
+	} else {
+		sock := shortSocket(t, "kea4")
+		d4["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		ctl = daemontest.NewUnixControl(sock, 5*time.Second)
+		agent := daemontest.NewProcess(t, daemontest.ProcessOptions{
+			Name: "kea-ctrl-agent of " + n.name,
+			NS:   n.ns,
+			Args: []string{needBinary(t, "kea-ctrl-agent"), "-c", n.env.writeConfig("kea-ctrl-agent.json",
+				map[string]any{"Control-agent": pr.agent(n.ip(ifname), sock, n.name)})},
+			Env: env,
+			Log: filepath.Join(dir, "kea-ctrl-agent.out"),
+		})
+		agent.Launch()
+	}
+	k := &keaProc{ctl: ctl, Process: daemontest.NewProcess(t, daemontest.ProcessOptions{
+		Name: "kea-dhcp4 of " + n.name,
+		NS:   n.ns,
+		Args: []string{bin, "-c", n.env.writeConfig("kea-dhcp4.json", map[string]any{"Dhcp4": d4})},
+		Env:  env,
+		Log:  filepath.Join(dir, "kea.out"),
+	})}
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "kea.log"))
@@ -102,31 +114,48 @@ func (k *keaProc) Try(command string, args any) (daemontest.Answer, error) {
 func TestE2EHAKeaInterop(t *testing.T) {
 	bin := needBinary(t, "kea-dhcp4")
 	needKeaHooks(t)
-	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true) })
-	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false) })
+	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, keaPeering{mt: true}) })
+	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false, keaPeering{mt: true}) })
 }
 
 // testKeaPair: server1 (10.99.0.1) is the primary, server2 the standby;
-// Kea is server1 when keaPrimary.
-func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
+// Kea is server1 when keaPrimary; pr says how they reach each other. With
+// the quickstart's timers as written only the pairing and the lease
+// updates are checked; otherwise failover after kill -9 of the primary and
+// resync when it returns too.
+func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 	_, seg, s1, s2 := haPair(t)
 	keaNode, usNode := s1, s2
 	if !keaPrimary {
 		keaNode, usNode = s2, s1
 	}
 	keaIf, usIf := map[*haNode]string{s1: "s1", s2: "s2"}[keaNode], map[*haNode]string{s1: "s1", s2: "s2"}[usNode]
-	k := keaNode.startKeaHA(bin, keaIf, keaHARel(keaNode.name, "10.99.0.1", "10.99.0.2"))
+	k := keaNode.startKeaHA(bin, keaIf, pr.rel(keaNode.name, "10.99.0.1", "10.99.0.2"), pr)
 	cfg := usNode.xdhcpdConfig(haServerCfg{ifaces: []string{usIf},
 		subnets: []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
-		rels:    []any{keaHARel(usNode.name, "10.99.0.1", "10.99.0.2")}})
-	dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+		rels:    []any{pr.rel(usNode.name, "10.99.0.1", "10.99.0.2")}})
+	if pr.mt {
+		dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+	} else {
+		// The quickstart's control socket; with authentication, the same
+		// Control-agent section as Kea's agent (xdhcpd is its own agent).
+		sock := shortSocket(t, "x4")
+		dhcp4(cfg)["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		if pr.auth {
+			cfg["Control-agent"] = pr.agent(usNode.ip(usIf), sock, usNode.name)
+		}
+	}
 	us := usNode.start(cfg)
 	var primary, standby daemontest.Commander = k, us
 	var pNode, sNode *haNode = keaNode, usNode
 	if !keaPrimary {
 		primary, standby, pNode, sNode = us, k, usNode, keaNode
 	}
-	took := waitPair(t, primary, standby, "hot-standby", 30*time.Second)
+	pairWait := 30 * time.Second
+	if pr.asWritten {
+		pairWait = 120 * time.Second // heartbeats every 10 s
+	}
+	took := waitPair(t, primary, standby, "hot-standby", pairWait)
 	t.Logf("FIGURE kea interop: pair in hot-standby %v (heartbeats agree)", took.Round(time.Millisecond))
 	for _, c := range []daemontest.Commander{primary, standby} {
 		st := status(t, c, 0)
@@ -156,7 +185,8 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 	for ip, hw := range view {
 		waitLease(t, standby, "standby "+sNode.name, ip, hw, 2*time.Second)
 	}
-	if t.Failed() {
+	probePeerURL(t, pr, seg, keaNode, keaNode.name, usNode.name, usNode.ip(usIf))
+	if t.Failed() || pr.asWritten {
 		return
 	}
 
