@@ -117,11 +117,14 @@ func shortSocket(t *testing.T, name string) string {
 
 // TestE2EHAKeaQuickstart: the HA quickstart's configuration as written
 // pairs xdhcpd with Kea 2.2 (kea-dhcp4 + kea-ctrl-agent), in both roles.
-func TestE2EHAKeaQuickstart(t *testing.T) {
+func TestE2EHAKeaQuickstart(t *testing.T) { keaPairBothRoles(t, keaPeering{asWritten: true}) }
+
+// keaPairBothRoles runs testKeaPair with Kea as the primary, then as the
+// standby.
+func keaPairBothRoles(t *testing.T, pr keaPeering) {
 	bin := needBinary(t, "kea-dhcp4")
 	needBinary(t, "kea-ctrl-agent")
 	needKeaHooks(t)
-	pr := keaPeering{asWritten: true}
 	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, pr) })
 	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false, pr) })
 }
@@ -130,30 +133,19 @@ func TestE2EHAKeaQuickstart(t *testing.T) {
 // authentication, failover and resync included, in both roles; xdhcpd's
 // peer URL answers 401 without the credentials and 403 to a command a
 // partner does not send.
-func TestE2EHAKeaBasicAuth(t *testing.T) {
-	bin := needBinary(t, "kea-dhcp4")
-	needBinary(t, "kea-ctrl-agent")
-	needKeaHooks(t)
-	pr := keaPeering{auth: true}
-	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, pr) })
-	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false, pr) })
-}
+func TestE2EHAKeaBasicAuth(t *testing.T) { keaPairBothRoles(t, keaPeering{auth: true}) }
 
 // TestE2EHAKeaMutualTLS: the pair over https with client certificates
 // (kea-ctrl-agent with cert-required), failover and resync included, in
 // both roles; xdhcpd's peer URL refuses a client without a certificate.
 func TestE2EHAKeaMutualTLS(t *testing.T) {
-	bin := needBinary(t, "kea-dhcp4")
-	needBinary(t, "kea-ctrl-agent")
-	needKeaHooks(t)
 	pki := testpki.New(t)
 	pr := keaPeering{tls: map[string]peerTLS{}}
 	for name, ip := range map[string]string{"server1": "10.99.0.1", "server2": "10.99.0.2"} {
 		cert, key := pki.Peer(t, name, net.ParseIP(ip))
 		pr.tls[name] = peerTLS{pki.CAFile, cert, key}
 	}
-	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, pr) })
-	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false, pr) })
+	keaPairBothRoles(t, pr)
 }
 
 // probePeerURL checks what xdhcpd's peer URL (at usIP, in usNode's
