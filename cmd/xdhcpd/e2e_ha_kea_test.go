@@ -121,8 +121,8 @@ func TestE2EHAKeaInterop(t *testing.T) {
 // testKeaPair: server1 (10.99.0.1) is the primary, server2 the standby;
 // Kea is server1 when keaPrimary; pr says how they reach each other. With
 // the quickstart's timers as written only the pairing and the lease
-// updates are checked; otherwise failover after kill -9 of the primary and
-// resync when it returns too.
+// updates are checked; otherwise also failover after kill -9 of the
+// primary and resync when it returns, then the same for the standby.
 func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 	_, seg, s1, s2 := haPair(t)
 	keaNode, usNode := s1, s2
@@ -237,4 +237,33 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 			}
 		}
 	}
+	if t.Failed() {
+		return
+	}
+
+	// The other side: kill -9 the standby. The primary goes partner-down
+	// and keeps serving; the standby returns, resyncs and holds every
+	// lease.
+	killed = time.Now()
+	if keaPrimary {
+		us.Kill9()
+	} else {
+		k.Kill9()
+	}
+	waitState(t, primary, 0, "partner-down", 15*time.Second)
+	t.Logf("FIGURE kea interop: primary (%s) in partner-down %v after kill -9 of the standby",
+		map[bool]string{true: "Kea", false: "xdhcpd"}[keaPrimary], time.Since(killed).Round(time.Millisecond))
+	serve(haClients(15, 3), pIP, 0)
+	back = time.Now()
+	if keaPrimary {
+		us.Restart()
+	} else {
+		k.start()
+	}
+	waitPair(t, primary, standby, "hot-standby", 30*time.Second)
+	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the standby restarted", time.Since(back).Round(time.Millisecond))
+	for ip, hw := range view {
+		waitLease(t, standby, "returned standby "+sNode.name, ip, hw, 2*time.Second)
+	}
+	haNoDoubleLease(t, view, map[string]map[string]leaseJSON{"primary": leasesOf(t, primary), "standby": leasesOf(t, standby)})
 }
