@@ -190,16 +190,31 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 		return
 	}
 
-	// Failover: kill -9 the primary.
-	killed := time.Now()
-	if keaPrimary {
-		k.Kill9()
-	} else {
-		us.Kill9()
+	server := map[bool]string{true: "Kea", false: "xdhcpd"}
+	// failover kills Kea or xdhcpd with kill -9 and waits until the
+	// survivor is in partner-down; restart brings it back.
+	failover := func(kea bool, survivor daemontest.Commander, killed, left string) {
+		t.Helper()
+		start := time.Now()
+		if kea {
+			k.Kill9()
+		} else {
+			us.Kill9()
+		}
+		waitState(t, survivor, 0, "partner-down", 15*time.Second)
+		t.Logf("FIGURE kea interop: %s (%s) in partner-down %v after kill -9 of the %s (max-response-delay 3 s)",
+			left, server[!kea], time.Since(start).Round(time.Millisecond), killed)
 	}
-	waitState(t, standby, 0, "partner-down", 15*time.Second)
-	t.Logf("FIGURE kea interop: standby (%s) in partner-down %v after kill -9 of the primary (max-response-delay 3 s)",
-		map[bool]string{true: "xdhcpd", false: "Kea"}[keaPrimary], time.Since(killed).Round(time.Millisecond))
+	restart := func(kea bool) {
+		if kea {
+			k.start()
+		} else {
+			us.Restart()
+		}
+	}
+
+	// Failover: kill -9 the primary.
+	failover(keaPrimary, standby, "primary", "standby")
 	outage := haClients(13, 4)
 	serve(outage, sIP, 5)
 	serve(before, sIP, 5) // the primary's clients keep their addresses
@@ -209,11 +224,7 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 
 	// Return: the primary restarts, resyncs from the standby, pair again.
 	back := time.Now()
-	if keaPrimary {
-		k.start()
-	} else {
-		us.Restart()
-	}
+	restart(keaPrimary)
 	took = waitPair(t, primary, standby, "hot-standby", 30*time.Second)
 	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the primary restarted", time.Since(back).Round(time.Millisecond))
 	for ip, hw := range view {
@@ -244,22 +255,10 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 	// The other side: kill -9 the standby. The primary goes partner-down
 	// and keeps serving; the standby returns, resyncs and holds every
 	// lease.
-	killed = time.Now()
-	if keaPrimary {
-		us.Kill9()
-	} else {
-		k.Kill9()
-	}
-	waitState(t, primary, 0, "partner-down", 15*time.Second)
-	t.Logf("FIGURE kea interop: primary (%s) in partner-down %v after kill -9 of the standby",
-		map[bool]string{true: "Kea", false: "xdhcpd"}[keaPrimary], time.Since(killed).Round(time.Millisecond))
+	failover(!keaPrimary, primary, "standby", "primary")
 	serve(haClients(15, 3), pIP, 0)
 	back = time.Now()
-	if keaPrimary {
-		us.Restart()
-	} else {
-		k.start()
-	}
+	restart(!keaPrimary)
 	waitPair(t, primary, standby, "hot-standby", 30*time.Second)
 	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the standby restarted", time.Since(back).Round(time.Millisecond))
 	for ip, hw := range view {
