@@ -46,7 +46,7 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any, pr keaPeerin
 		"lease-database": map[string]any{"type": "memfile", "persist": true, "lfc-interval": 0,
 			"name": filepath.Join(dir, "kea-leases4.csv")},
 		"valid-lifetime": 600,
-		"subnet4":        []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
+		"subnet4":        []any{pr.subnet()},
 		"hooks-libraries": []any{
 			map[string]any{"library": keaHooksDir + "/libdhcp_lease_cmds.so"},
 			map[string]any{"library": keaHooksDir + "/libdhcp_ha.so",
@@ -96,6 +96,45 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any, pr keaPeerin
 	return k
 }
 
+// killSide kills Kea (kea) or xdhcpd with kill -9.
+func killSide(kea bool, k *keaProc, us *e2eDaemon) {
+	if kea {
+		k.Kill9()
+	} else {
+		us.Kill9()
+	}
+}
+
+// restartSide starts the killed Kea (kea) or xdhcpd again.
+func restartSide(kea bool, k *keaProc, us *e2eDaemon) {
+	if kea {
+		k.start()
+	} else {
+		us.Restart()
+	}
+}
+
+// startPeer runs xdhcpd on the node's interface ifname as the partner of
+// a Kea server reached as pr says.
+func (n *haNode) startPeer(ifname string, pr keaPeering) *e2eDaemon {
+	t := n.h.t
+	t.Helper()
+	cfg := n.xdhcpdConfig(haServerCfg{ifaces: []string{ifname}, subnets: []any{pr.subnet()},
+		rels: []any{pr.rel(n.name, "10.99.0.1", "10.99.0.2")}})
+	if pr.mt {
+		dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+	} else {
+		// The quickstart's control socket; with authentication, the same
+		// Control-agent section as Kea's agent (xdhcpd is its own agent).
+		sock := shortSocket(t, "x4")
+		dhcp4(cfg)["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		if pr.auth {
+			cfg["Control-agent"] = pr.agent(n.ip(ifname), sock, n.name)
+		}
+	}
+	return n.start(cfg)
+}
+
 func haURLPort(ip string, port int) string { return "http://" + ip + ":" + strconv.Itoa(port) + "/" }
 
 // start runs Kea and waits until its HA listener answers status-get.
@@ -131,21 +170,7 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 	}
 	keaIf, usIf := map[*haNode]string{s1: "s1", s2: "s2"}[keaNode], map[*haNode]string{s1: "s1", s2: "s2"}[usNode]
 	k := keaNode.startKeaHA(bin, keaIf, pr.rel(keaNode.name, "10.99.0.1", "10.99.0.2"), pr)
-	cfg := usNode.xdhcpdConfig(haServerCfg{ifaces: []string{usIf},
-		subnets: []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
-		rels:    []any{pr.rel(usNode.name, "10.99.0.1", "10.99.0.2")}})
-	if pr.mt {
-		dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
-	} else {
-		// The quickstart's control socket; with authentication, the same
-		// Control-agent section as Kea's agent (xdhcpd is its own agent).
-		sock := shortSocket(t, "x4")
-		dhcp4(cfg)["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
-		if pr.auth {
-			cfg["Control-agent"] = pr.agent(usNode.ip(usIf), sock, usNode.name)
-		}
-	}
-	us := usNode.start(cfg)
+	us := usNode.startPeer(usIf, pr)
 	var primary, standby daemontest.Commander = k, us
 	var pNode, sNode *haNode = keaNode, usNode
 	if !keaPrimary {
@@ -196,22 +221,12 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 	failover := func(kea bool, survivor daemontest.Commander, killed, left string) {
 		t.Helper()
 		start := time.Now()
-		if kea {
-			k.Kill9()
-		} else {
-			us.Kill9()
-		}
+		killSide(kea, k, us)
 		waitState(t, survivor, 0, "partner-down", 15*time.Second)
 		t.Logf("FIGURE kea interop: %s (%s) in partner-down %v after kill -9 of the %s (max-response-delay 3 s)",
 			left, server[!kea], time.Since(start).Round(time.Millisecond), killed)
 	}
-	restart := func(kea bool) {
-		if kea {
-			k.start()
-		} else {
-			us.Restart()
-		}
-	}
+	restart := func(kea bool) { restartSide(kea, k, us) }
 
 	// Failover: kill -9 the primary.
 	failover(keaPrimary, standby, "primary", "standby")

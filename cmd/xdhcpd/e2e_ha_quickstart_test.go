@@ -42,6 +42,26 @@ type keaPeering struct {
 	// tls: https peer URLs; each server has its own certificate, given in
 	// the HA block and in its control agent with cert-required.
 	tls map[string]peerTLS
+	// mode is the HA mode (hot-standby when empty); server1 is the
+	// primary, server2 the standby, secondary or backup.
+	mode string
+}
+
+// haMode is the relationship's mode.
+func (pr keaPeering) haMode() string {
+	if pr.mode == "" {
+		return "hot-standby"
+	}
+	return pr.mode
+}
+
+// subnet is the subnet both servers serve: in load-balancing, one pool per
+// server's scope.
+func (pr keaPeering) subnet() map[string]any {
+	if pr.mode == "load-balancing" {
+		return haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250|HA_server1", "10.99.2.1 - 10.99.2.250|HA_server2"}, nil)
+	}
+	return haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)
 }
 
 // peerTLS is one server's TLS files.
@@ -71,9 +91,10 @@ func (pr keaPeering) rel(this, primary, standby string) map[string]any {
 		}
 		return p
 	}
-	rel := map[string]any{"this-server-name": this, "mode": "hot-standby",
-		"peers": []any{peer("server1", primary, "primary"), peer("server2", standby, "standby")}}
-	if !pr.asWritten {
+	role2 := map[string]string{"hot-standby": "standby", "load-balancing": "secondary", "passive-backup": "backup"}[pr.haMode()]
+	rel := map[string]any{"this-server-name": this, "mode": pr.haMode(),
+		"peers": []any{peer("server1", primary, "primary"), peer("server2", standby, role2)}}
+	if !pr.asWritten && pr.mode != "passive-backup" {
 		for k, v := range map[string]any{"heartbeat-delay": 1000, "max-response-delay": 3000, "max-ack-delay": 1000, "max-unacked-clients": 0} {
 			rel[k] = v
 		}
@@ -119,12 +140,19 @@ func shortSocket(t *testing.T, name string) string {
 // pairs xdhcpd with Kea 2.2 (kea-dhcp4 + kea-ctrl-agent), in both roles.
 func TestE2EHAKeaQuickstart(t *testing.T) { keaPairBothRoles(t, keaPeering{asWritten: true}) }
 
-// keaPairBothRoles runs testKeaPair with Kea as the primary, then as the
-// standby.
-func keaPairBothRoles(t *testing.T, pr keaPeering) {
+// needKeaAgent skips the test without kea-dhcp4, kea-ctrl-agent and Kea's
+// hook libraries, and returns kea-dhcp4's path.
+func needKeaAgent(t *testing.T) string {
 	bin := needBinary(t, "kea-dhcp4")
 	needBinary(t, "kea-ctrl-agent")
 	needKeaHooks(t)
+	return bin
+}
+
+// keaPairBothRoles runs testKeaPair with Kea as the primary, then as the
+// standby.
+func keaPairBothRoles(t *testing.T, pr keaPeering) {
+	bin := needKeaAgent(t)
 	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, pr) })
 	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false, pr) })
 }
