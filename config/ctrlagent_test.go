@@ -69,3 +69,21 @@ func TestControlAgentSection(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseControlAgent checks that no input makes ParseControlAgent
+// panic, and that a success is a usable listener address.
+func FuzzParseControlAgent(f *testing.F) {
+	for _, s := range []string{
+		``, `{`, `{"Control-agent": {}}`, `{"Control-agent": {"http-host": "::1", "http-port": 1}}`,
+		`{"Control-agent": {"authentication": {"type": "basic", "clients": [{"password-file": "x"}]}}}`,
+		`{"Control-agent": {"cert-file": "c", "key-file": "k", "trust-anchor": "a"}} // c`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, _, err := ParseControlAgent(data)
+		if err == nil && (a == nil || a.Port < 1 || a.Port > 65535 || a.Host == "") {
+			t.Fatalf("accepted %q as %+v", data, a)
+		}
+	})
+}
