@@ -337,6 +337,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(haParams(cfg), haParams(old)) {
 		return errors.New("high-availability changes need a restart; nothing was changed")
 	}
+	if cfg.ControlAgent != nil && !reflect.DeepEqual(cfg.ControlAgent, old.ControlAgent) {
+		d.log.Warn("Control-agent changes take effect at the next restart (the HA peer listener keeps its settings)")
+	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
