@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,6 +212,9 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 		waitLease(t, standby, "standby "+sNode.name, ip, hw, 2*time.Second)
 	}
 	probePeerURL(t, pr, seg, keaNode, keaNode.name, usNode.name, usNode.ip(usIf))
+	if warned := strings.Contains(us.Log(), "authenticates partners by source address only"); warned != (!pr.auth && pr.tls == nil) {
+		t.Errorf("start-up warning about address-only authentication: logged %v, want %v", warned, !warned)
+	}
 	if t.Failed() || pr.asWritten {
 		return
 	}
