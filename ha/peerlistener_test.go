@@ -2,6 +2,7 @@ package ha
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/internal/testlog"
+	"xdhcp/internal/testpki"
 )
 
 // peerListener starts this server's peer listener (server1 at
@@ -237,5 +239,58 @@ func expectCodes(t *testing.T, addr string, cases []codeCase) {
 		if code, body, err := post(t, "127.0.0.9", addr, c.user, c.pass, c.cmd); err != nil || code != c.want {
 			t.Errorf("%s as %q/%q: %d %s %v, want %d", c.cmd, c.user, c.pass, code, body, err, c.want)
 		}
+	}
+}
+
+// TestPeerListenerTLSAndBody: the https listener offers only AEAD suites
+// (a TLS 1.2 client offering CBC-SHA1 alone gets no handshake), and a
+// request body over the bound gets 413.
+func TestPeerListenerTLSAndBody(t *testing.T) {
+	pki := testpki.New(t)
+	cert, key := pki.Peer(t, "server1", net.ParseIP("127.0.0.3"))
+	port := freePort(t)
+	params := fmt.Sprintf(`{"high-availability": [{"this-server-name": "server1", "mode": "hot-standby",
+  "trust-anchor": %q, "cert-file": %q, "key-file": %q,
+  "peers": [{"name": "server1", "url": "https://127.0.0.3:%d/", "role": "primary"},
+            {"name": "server2", "url": "https://127.0.0.2:%d/", "role": "standby"}]}]}`, pki.CAFile, cert, key, port, port)
+	svc, _, _ := testRel(t, params, time.Now)
+	ctl := control.NewServer(nil)
+	svc.RegisterCommands(ctl)
+	svc.rels[0].start()
+	l, err := svc.Listen(ctl, ListenOptions{AuthLog: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	addr := fmt.Sprintf("127.0.0.3:%d", port)
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(suite uint16) error {
+		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, Certificates: []tls.Certificate{pair},
+			MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{suite}})
+		if err == nil {
+			err = c.Handshake()
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA); err == nil {
+		t.Error("TLS 1.2 with ECDHE-ECDSA-AES128-CBC-SHA accepted")
+	}
+	if err := dial(tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256); err != nil {
+		t.Errorf("TLS 1.2 with ECDHE-ECDSA-AES128-GCM-SHA256: %v", err)
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, Certificates: []tls.Certificate{pair}}}}
+	big := `{"command": "lease4-update", "arguments": {"user-context": {"x": "` + strings.Repeat("a", maxRequestSize) + `"}}}`
+	resp, err := c.Post("https://"+addr+"/", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a %d-byte body: %d, want 413", len(big), resp.StatusCode)
 	}
 }

@@ -265,3 +265,27 @@ func peerPost(ns *lab.NS, src, url string, tc *tls.Config, user, pass, command s
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return fmt.Sprint(resp.StatusCode)
 }
+
+// TestControlAgentFile: xdhcpd -a FILE reads a kea-ctrl-agent
+// configuration as kea-ctrl-agent -c does; -t checks it with the rest.
+func TestControlAgentFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cfg := write("kea-dhcp4.conf", `{"Dhcp4": {"subnet4": [{"id": 1, "subnet": "10.0.0.0/24"}]}}`)
+	good := write("good.conf", `{"Control-agent": {"http-host": "10.0.0.1", "http-port": 8000,
+	  "authentication": {"type": "basic", "clients": [{"user": "foo", "password": "bar"}]}}}`)
+	bad := write("bad.conf", `{"Control-agent": {"http-host": "ha1.example.net"}}`)
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"-t", cfg, "-a", good}, &out, &errOut); err != nil {
+		t.Errorf("-a with kea-ctrl-agent's configuration: %v %s", err, errOut.String())
+	}
+	if err := run(context.Background(), []string{"-t", cfg, "-a", bad}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "http-host") {
+		t.Errorf("-a with a host name: %v, want an error naming http-host", err)
+	}
+}
