@@ -57,10 +57,8 @@ type Config struct {
 	// ControlSockets merges the Kea 2.x "control-socket" (unix) and the
 	// Kea 3 "control-sockets" list.
 	ControlSockets []ControlSocket
-	// ControlAgent is the document's Control-agent section (nil without one).
-	ControlAgent *ControlAgent
-	Loggers      []Logger
-	Hooks        []Hook
+	Loggers        []Logger
+	Hooks          []Hook
 	// HA is the validated libdhcp_ha.so configuration, nil without that
 	// hook.
 	HA        *HA
@@ -68,6 +66,9 @@ type Config struct {
 
 	// XDHCP is the section for what Kea has no word for.
 	XDHCP XDHCP
+
+	// ControlAgent is the document's Control-agent section (nil without one).
+	ControlAgent *ControlAgent
 
 	// Warnings lists unsupported Kea keys, each naming the JSON path
 	// ("Dhcp4.ddns-send-updates: not supported, ignored").
