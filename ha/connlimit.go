@@ -13,7 +13,8 @@ import (
 // max(http-client-threads, minUpdateConns) connections for lease updates
 // plus one for a synchronization and one for a backlog flush; a Kea
 // partner opens http-client-threads. The per-source bound leaves room for
-// that, the listener bound for a hub with a few partners.
+// that (Listen raises it for larger http-client-threads), the listener
+// bound for a hub with a few partners.
 const (
 	DefaultMaxConnsPerSource = 2*minUpdateConns + 8
 	DefaultMaxConns          = 256

@@ -125,7 +125,8 @@ type ListenOptions struct {
 	// AuthLoggerName).
 	AuthLog *slog.Logger
 	// MaxConns and MaxConnsPerSource bound the open connections (0: the
-	// defaults).
+	// defaults; per source, at least the partners' http-client-threads
+	// plus a few).
 	MaxConns, MaxConnsPerSource int
 }
 
@@ -149,6 +150,8 @@ type endpoint struct {
 	partners  map[netip.Addr]bool
 	names     []string // partners' names, for the log
 	writeTime time.Duration
+	// partnerConns is the most connections a partner sends updates over.
+	partnerConns int
 }
 
 // Listen serves this server's peer URL of every relationship (one
@@ -170,14 +173,18 @@ func (s *Service) Listen(c *control.Server, o ListenOptions) (*Listener, error) 
 		o.AuthLog = s.log.With("logger", AuthLoggerName)
 	}
 	o.MaxConns = cmpOr(o.MaxConns, DefaultMaxConns)
-	o.MaxConnsPerSource = cmpOr(o.MaxConnsPerSource, DefaultMaxConnsPerSource)
 	eps, err := s.endpoints(o)
 	if err != nil {
 		return nil, err
 	}
 	l := &Listener{}
 	for _, ep := range eps {
-		if err := l.serve(c, ep, o, s.log); err != nil {
+		eo := o
+		// By default a partner may open as many connections as it sends
+		// updates over in parallel (http-client-threads, same on both
+		// sides), with room for a synchronization.
+		eo.MaxConnsPerSource = cmpOr(o.MaxConnsPerSource, max(DefaultMaxConnsPerSource, ep.partnerConns+8))
+		if err := l.serve(c, ep, eo, s.log); err != nil {
 			_ = l.Close()
 			return nil, err
 		}
@@ -250,6 +257,7 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 			ep.creds.Add(r.me.BasicAuthUser, r.me.BasicAuthPassword)
 		}
 		ep.writeTime = max(ep.writeTime, r.cfg.SyncTimeout+10*time.Second)
+		ep.partnerConns = max(ep.partnerConns, r.cfg.MultiThreading.HTTPClientThreads, minUpdateConns)
 		for i := range r.cfg.Peers {
 			p := &r.cfg.Peers[i]
 			if p.Name == r.me.Name || p.URL == nil {
