@@ -116,6 +116,7 @@ func parse(data []byte, include includeFunc) (*Config, error) {
 	if !p.xdhcpSeen {
 		p.xdhcpDefaults(&c.XDHCP)
 	}
+	p.controlAgent(root, c)
 	p.controlSocketSecurity(c)
 	for _, k := range root.keys {
 		if root.used[k] {

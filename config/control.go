@@ -129,7 +129,7 @@ func (p *parser) authentication(o *jobj) *Authentication {
 		}
 		cl.User, cl.Password = get("user"), get("password")
 		cl.UserFile, cl.PasswordFile = get("user-file"), get("password-file")
-		if cl.User == "" && cl.UserFile == "" {
+		if cl.User == "" && cl.UserFile == "" && cl.PasswordFile == "" {
 			p.errorf(path, "a client needs user or user-file")
 			ok = false
 		}
@@ -261,11 +261,11 @@ func (p *parser) controlSocketSecurity(c *Config) {
 		loopback := err == nil && ip.IsLoopback()
 		switch {
 		case servesHAPeerURL(c.HA, *s):
-			s.AllowUnauthenticated = true
-			if s.Type == "https" {
-				p.warnf(path, "https with cert-required false and no authentication on this server's HA peer URL: "+
-					"the HA layer's partner checks are its only protection; set cert-required or add authentication")
-			}
+			// Such a socket would take the partners' commands with no
+			// partner check at all.
+			p.errorf(path, "%s control socket on this server's HA peer URL without authentication: anyone who reaches it could run every command; "+
+				"remove it (xdhcpd then serves the peer URL itself and answers only its partners' commands) or add authentication "+
+				"(the partners then send those credentials: basic-auth-user/-password in their peers entry)", s.Type)
 		case loopback && c.XDHCP.InsecureLoopbackControl:
 			s.AllowUnauthenticated = true
 			what := "http without authentication"

@@ -5,10 +5,10 @@ import (
 	"testing"
 )
 
-// TestControlSocketHAPeerURL: an unauthenticated http control socket on
-// this server's own HA peer URL is the partners' way in and is allowed
-// (the HA layer restricts it to them); the same socket on another port,
-// or with a dedicated HA listener taking the peer URL, is refused.
+// TestControlSocketHAPeerURL: an unauthenticated http control socket is
+// refused everywhere, on this server's own HA peer URL too (it would take
+// every command from anyone; xdhcpd serves that URL itself, for the
+// partners only, when no control socket covers it).
 func TestControlSocketHAPeerURL(t *testing.T) {
 	doc := func(port, mt string) []byte {
 		return dhcp4(`
@@ -19,9 +19,8 @@ func TestControlSocketHAPeerURL(t *testing.T) {
 			{"name": "me", "url": "http://192.0.2.1:8000/", "role": "primary"},
 			{"name": "p", "url": "http://192.0.2.2:8000/", "role": "standby"}]}]}}]`)
 	}
-	c := mustParse(t, doc("8000", ""))
-	if len(c.ControlSockets) != 1 || !c.ControlSockets[0].AllowUnauthenticated {
-		t.Errorf("peer URL socket: %+v", c.ControlSockets)
+	if _, err := Parse(doc("8000", "")); err == nil || !strings.Contains(err.Error(), "on this server's HA peer URL without authentication") {
+		t.Errorf("peer URL socket: err %v", err)
 	}
 	for name, data := range map[string][]byte{
 		"other port":         doc("8001", ""),

@@ -72,7 +72,7 @@ func TestWarnings(t *testing.T) {
 			"comment": "fine",
 			"valid-lifetime": 1, "valid-lifetime": 2
 		},
-		"Control-agent": {},
+		"Netconf": {},
 		"Dhcp4x": {}
 	}`))
 	want := []string{
@@ -85,7 +85,7 @@ func TestWarnings(t *testing.T) {
 		"Dhcp4.subnet4[0].poolz: unknown key, ignored",
 		"Dhcp4.lease-database.readonly: not supported by xdhcp, ignored",
 		"Dhcp4.valid-lifetime: duplicate key, the last value is used",
-		"Control-agent: section for another Kea component, ignored by xdhcp",
+		"Netconf: section for another Kea component, ignored by xdhcp",
 		"Dhcp4x: unknown section, ignored",
 	}
 	for _, w := range want {

@@ -67,6 +67,9 @@ type Config struct {
 	// XDHCP is the section for what Kea has no word for.
 	XDHCP XDHCP
 
+	// ControlAgent is the document's Control-agent section (nil without one).
+	ControlAgent *ControlAgent
+
 	// Warnings lists unsupported Kea keys, each naming the JSON path
 	// ("Dhcp4.ddns-send-updates: not supported, ignored").
 	Warnings []string

@@ -76,6 +76,38 @@ func (s *Service) WriteMetrics(e *stats.Exposition) {
 		func(sn relSnapshot) float64 { return float64(sn.sync.Applied) })
 	per("xdhcp_ha_sync_pages", stats.KindGauge, "Pages fetched in the current or last synchronization.",
 		func(sn relSnapshot) float64 { return float64(sn.sync.Pages) })
+	s.writeBackupQueues(e)
+}
+
+// writeBackupQueues writes, per backup server, the length of its update
+// queue and the updates dropped because it was full.
+func (s *Service) writeBackupQueues(e *stats.Exposition) {
+	type q struct {
+		labels []stats.Label
+		queue  *backupQueue
+	}
+	var qs []q
+	for i, r := range s.rels {
+		for _, b := range r.backups {
+			if b.queue != nil {
+				qs = append(qs, q{[]stats.Label{{Name: "server", Value: r.me.Name}, {Name: "relationship", Value: strconv.Itoa(i)},
+					{Name: "backup", Value: b.cfg.Name}}, b.queue})
+			}
+		}
+	}
+	if len(qs) == 0 {
+		return
+	}
+	if e.Family("xdhcp_ha_backup_queue_length", stats.KindGauge, "Lease updates waiting to be sent to a backup server.") {
+		for _, x := range qs {
+			e.Int("", x.labels, int64(len(x.queue.ops)))
+		}
+	}
+	if e.Family("xdhcp_ha_backup_queue_dropped_total", stats.KindCounter, "Lease updates to a backup server dropped because its queue was full.") {
+		for _, x := range qs {
+			e.Int("", x.labels, int64(x.queue.dropped.Load()))
+		}
+	}
 }
 
 // relSnapshot is one relationship's metrics, read under its lock once per
@@ -96,7 +128,7 @@ func snapshotOf(r *Relationship, s *Service) relSnapshot {
 	defer r.mu.Unlock()
 	sn.state, sn.partnerState = r.state, r.partnerState
 	sn.hbLatency = r.hbLatency.Seconds()
-	sn.unacked, sn.backlog = int(r.unacked), len(r.backlog)
+	sn.unacked, sn.backlog = int(r.clients.unacked), len(r.backlog)
 	sn.transitions = r.transitions
 	sn.sync = r.syncProgress
 	return sn

@@ -160,6 +160,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		}
 		deps.Replicator = d.ha
 		deps.Scopes = haScopes{d.ha}
+	} else if cfg.ControlAgent != nil {
+		log.Warn("Control-agent: xdhcpd serves it only as the HA peer listener; without HA it is not used (use control-sockets)")
 	}
 	d.srv, err = slowpath.New(cfg, deps)
 	if err != nil {
@@ -190,7 +192,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
 	if d.ha != nil {
-		if d.haListener, err = d.ha.ListenDedicated(d.ctl); err != nil {
+		if d.haListener, err = d.ha.Listen(d.ctl, peerListenOptions(cfg, log)); err != nil {
 			return nil, err
 		}
 		d.ha.Start(ctx)
@@ -353,6 +355,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	}
 	if cfg.XDHCP.Telemetry != old.XDHCP.Telemetry {
 		return errors.New("xdhcp.telemetry changes need a restart; nothing was changed")
+	}
+	if cfg.ControlAgent != nil && !reflect.DeepEqual(cfg.ControlAgent, old.ControlAgent) {
+		d.log.Warn("Control-agent changes take effect at the next restart (the HA peer listener keeps its settings)")
 	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)

@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debug := fs.Bool("d", false, "debug logging")
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	extVersion := fs.Bool("V", false, "print the extended version and exit")
+	agentPath := fs.String("a", "", "Kea Control-agent configuration file (what kea-ctrl-agent -c reads): sets the HA peer listener's address, authentication and TLS")
 	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the loopback HTTP(S) control sockets that authenticate, for profiling only")
 	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
@@ -49,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case *testPath != "":
 		cfg, err := config.Load(*testPath)
+		if err == nil {
+			err = withControlAgent(cfg, *agentPath, stderr)
+		}
 		if cfg != nil {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(stderr, "WARN", w)
@@ -62,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	cfg, err := loadConfig(*cfgPath)
+	if err == nil {
+		err = withControlAgent(cfg, *agentPath, stderr)
+	}
 	if err != nil {
 		return err
 	}
