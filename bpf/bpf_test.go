@@ -56,6 +56,7 @@ func counterMap(c Counters) map[string]uint64 {
 		"malformed": c.Malformed, "drop_mac": c.DropMAC, "drop_clientid": c.DropClientID,
 		"rate_limited": c.RateLimited, "ha_out_of_scope": c.HAOutOfScope,
 		"shed_discover": c.ShedDiscover, "shed_other": c.ShedOther,
+		"irregular_out_of_scope": c.IrregularOutOfScope, "irregular_shed": c.IrregularShed,
 		"redirected": c.Redirected, "xsk_missing": c.XSKMissing,
 	}
 }
