@@ -210,6 +210,7 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 		x.Durability = *d
 	}
 	x.CommitBatch = intOr(p.integer(o, "commit-batch", 1, 1<<20), defaultCommitBatch)
+	p.trust(o, x)
 }
 
 // Redacted returns Raw with the value of every key that holds a password or

@@ -283,6 +283,12 @@ type XDHCP struct {
 	Durability string
 	// CommitBatch bounds one group commit (rows); default 1024.
 	CommitBatch int
+	// SkipRelayCheck (relay-source-check false) serves a relayed packet
+	// without checking that a relay sent it, as Kea does.
+	SkipRelayCheck bool
+	// TrustedInterfaces (trusted-interfaces) are the interfaces where
+	// option 82 of a packet with giaddr 0 is used; "*" is every one.
+	TrustedInterfaces []string
 }
 
 // XDPConfig is the xdhcp.xdp block.

@@ -159,7 +159,8 @@ func (h *harness) exchange(m *dhcpv4.DHCPv4) []sent {
 	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out}
 	if m.GatewayIPAddr != nil && !m.GatewayIPAddr.IsUnspecified() {
-		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay
+		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay, which sends from giaddr
+		p.Meta.SrcIP = [4]byte(m.GatewayIPAddr.To4())
 	}
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)
