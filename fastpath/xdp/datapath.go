@@ -99,6 +99,7 @@ type iface struct {
 	objs  *bpf.Objects
 	link  link.Link
 	socks []*xsk.Socket
+	hops  *fastpath.Router // nil when its sockets could not be opened
 }
 
 // New returns a stopped data path.
@@ -213,6 +214,12 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 	}
 	xi := &iface{objs: objs, link: l}
 	x.ifaces = append(x.ifaces, xi)
+	var hops fastpath.NextHop
+	if xi.hops, err = fastpath.NewRouter(ifc.Index); err != nil {
+		d.base.Warn("replies to relays cannot be routed on this interface", "iface", spec.Name, "err", err)
+	} else {
+		hops = xi.hops
+	}
 	var mac [6]byte
 	copy(mac[:], ifc.HardwareAddr)
 	cpus := runtime.NumCPU()
@@ -237,7 +244,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		}
 		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
-			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs,
+			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
 		})
 		if err != nil {
@@ -347,6 +354,9 @@ func (x *attachment) close() error {
 			errs = append(errs, s.Close())
 		}
 		errs = append(errs, xi.link.Close(), xi.objs.Close())
+		if xi.hops != nil {
+			errs = append(errs, xi.hops.Close())
+		}
 	}
 	x.ifaces = nil
 	errs = append(errs, x.pins.Close())

@@ -37,6 +37,7 @@ var workerCounters = map[string]func(*fastpath.WorkerStats) uint64{
 	"fastpath-tx-errors":            func(s *fastpath.WorkerStats) uint64 { return s.TxErrors.Load() },
 	"fastpath-slow-replies":         func(s *fastpath.WorkerStats) uint64 { return s.SlowReplies.Load() },
 	"fastpath-slow-replies-dropped": func(s *fastpath.WorkerStats) uint64 { return s.SlowDropped.Load() },
+	"fastpath-kernel-replies":       func(s *fastpath.WorkerStats) uint64 { return s.KernelReplies.Load() },
 }
 
 // ringCounters name the AF_XDP sockets' kernel counters as statistics.
