@@ -11,8 +11,10 @@ import (
 // request is served only when a relay sent it:
 //
 //   - sent by unicast from giaddr itself, or from an address listed in the
-//     relay ip-addresses of the subnet (or shared network) giaddr selects:
-//     a relay forwarding to the server (RFC 1542 §4.1);
+//     relay ip-addresses of a subnet or shared network: a relay forwarding
+//     to the server (RFC 1542 §4.1), possibly from another of its
+//     addresses than giaddr (a relay the configuration names for one
+//     subnet may forward for others, as Kea's own examples do);
 //   - sent by broadcast with a giaddr inside a subnet of the receiving
 //     interface's own link: a relay on the server's link (and perfdhcp,
 //     which always acts as a relay, in its broadcast mode). Such a sender
@@ -56,28 +58,12 @@ func (rt *liveConfig) relaySent(r *request) bool {
 	if src == r.giaddr {
 		return true
 	}
-	sel := rt.relaySubnet(r.giaddr)
-	if sel == nil {
-		return false
-	}
-	for _, sn := range sel.link {
+	for _, sn := range rt.subnets {
 		if hasAddr(sn.cfg.RelayAddrs, src) || (sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, src)) {
 			return true
 		}
 	}
 	return false
-}
-
-// relaySubnet is the subnet giaddr selects, before client classes: the
-// one listing it as a relay address, else the one containing it.
-func (rt *liveConfig) relaySubnet(giaddr netip.Addr) *subnetRT {
-	for _, sn := range rt.subnets {
-		if hasAddr(sn.cfg.RelayAddrs, giaddr) ||
-			(sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, giaddr)) {
-			return sn
-		}
-	}
-	return rt.subnetFor(giaddr)
 }
 
 // onReceivingLink reports whether giaddr lies inside a subnet of the link
