@@ -172,3 +172,69 @@ func TestE2EPerfdhcpBroadcast(t *testing.T) {
 		}
 	})
 }
+
+// withSplitClientID returns the encoded message m with a client
+// identifier in two option-61 pieces (RFC 3396) before its End option.
+func withSplitClientID(t *testing.T, m *dhcpv4.DHCPv4, cid []byte, cut int) []byte {
+	t.Helper()
+	b := m.ToBytes()
+	for i := 240; i < len(b); {
+		switch b[i] {
+		case 0:
+			i++
+			continue
+		case 255:
+			split := []byte{61, byte(cut)}
+			split = append(split, cid[:cut]...)
+			split = append(split, 61, byte(len(cid)-cut))
+			split = append(split, cid[cut:]...)
+			return append(append(append([]byte(nil), b[:i]...), split...), b[i:]...)
+		}
+		if i+1 >= len(b) {
+			break
+		}
+		i += 2 + int(b[i+1])
+	}
+	t.Fatal("no End option in the encoded message")
+	return nil
+}
+
+// TestE2EDropListEveryPath: a client identifier put on the drop list at
+// run time is honoured in socket mode too (the engine enforces the list;
+// before, the command answered that there was no drop list there), and a
+// listed identifier split into two option-61 pieces is dropped (in XDP,
+// which joins the pieces, or by the engine; before, it passed XDP and was
+// served).
+func TestE2EDropListEveryPath(t *testing.T) {
+	forModes(t, func(t *testing.T, e *e2eEnv) {
+		d := e.startDaemon(e.baseConfig())
+		cid := []byte{0x01, 0x02, 0x78, 0x78, 0x09, 0x00, 0x01}
+		d.ok("xdhcp-drop-add", map[string]any{"client-id": "01:02:78:78:09:00:01"}, nil)
+		disc, err := dhcpv4.NewDiscovery(mac(9, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn := e.rawConn()
+		if _, err := conn.WriteTo(withSplitClientID(t, disc, cid, 3), e2eBcastUDP); err != nil {
+			t.Fatal(err)
+		}
+		counter := "xdhcp-pkt4-drop-list-drop"
+		if e.mode != "off" {
+			counter = "xdp-drop-client-id"
+		}
+		if !poll(3*time.Second, func() bool { return d.stat(counter) == 1 }) {
+			t.Errorf("%s = %d, want 1", counter, d.stat(counter))
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := d.stat("pkt4-offer-sent"); n != 0 {
+			t.Fatalf("a listed client-id split in two was offered an address (%d OFFERs)", n)
+		}
+		d.ok("xdhcp-drop-del", map[string]any{"client-id": "01:02:78:78:09:00:01"}, nil)
+		if _, err := conn.WriteTo(withSplitClientID(t, disc, cid, 3), e2eBcastUDP); err != nil {
+			t.Fatal(err)
+		}
+		if !poll(3*time.Second, func() bool { return d.stat("pkt4-offer-sent") == 1 }) {
+			t.Errorf("after xdhcp-drop-del: pkt4-offer-sent = %d, want 1", d.stat("pkt4-offer-sent"))
+		}
+	})
+}
