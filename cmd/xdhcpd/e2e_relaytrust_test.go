@@ -238,3 +238,53 @@ func TestE2EDropListEveryPath(t *testing.T) {
 		}
 	})
 }
+
+// TestE2EHAPerfdhcpBroadcast: Kea's HA test procedure, perfdhcp in
+// broadcast mode on the link of a load-balancing pair, keeps working with
+// relay trust: every exchange is answered by the server whose scope the
+// client hashes to, and neither server counts an untrusted relay.
+func TestE2EHAPerfdhcpBroadcast(t *testing.T) {
+	pd := needBinary(t, "perfdhcp")
+	for _, mode := range []string{"off", "native"} {
+		t.Run("xdp="+mode, func(t *testing.T) {
+			_, seg, s1, s2 := haPair(t)
+			bpffs := ""
+			if mode != "off" {
+				bpffs = mountBPFFS(t)
+			}
+			peers := []haPeer{{"server1", haURL("10.99.0.1"), "primary"}, {"server2", haURL("10.99.0.2"), "secondary"}}
+			subnets := []any{haSubnet(1, "10.99.0.0/16",
+				[]string{"10.99.1.1 - 10.99.1.250|HA_server1", "10.99.2.1 - 10.99.2.250|HA_server2"}, nil)}
+			for _, n := range []*haNode{s1, s2} {
+				ifc := map[*haNode]string{s1: "s1", s2: "s2"}[n]
+				n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{ifc}, ctl: []string{n.ip(ifc)}, subnets: subnets,
+					rels: []any{haRel(n.name, "load-balancing", peers, nil)}, xdp: mode, bpffs: bpffs}))
+			}
+			waitPair(t, s1.d, s2.d, "load-balancing", 20*time.Second)
+			// perfdhcp's giaddr is its interface's address on the link.
+			if err := seg.cli.AddAddr(e2eClientIf, netip.MustParsePrefix("10.99.0.200/16")); err != nil {
+				t.Fatal(err)
+			}
+			out, err := seg.env.runClient(60*time.Second, pd, "-4", "-l", e2eClientIf, "-R", "100", "-r", "20", "-p", "4", "-W", "2000000")
+			t.Logf("perfdhcp:\n%s", out)
+			if err != nil && !strings.Contains(out, "REQUEST-ACK") {
+				t.Fatalf("perfdhcp: %v", err)
+			}
+			st := parsePerfdhcp(t, out)
+			do, ra := st["DISCOVER-OFFER"], st["REQUEST-ACK"]
+			if do.sent == 0 || do.drops != 0 || ra.sent == 0 || ra.drops != 0 {
+				t.Errorf("perfdhcp broadcast against the pair: DISCOVER-OFFER %+v, REQUEST-ACK %+v: want traffic and zero drops", do, ra)
+			}
+			var acks int64
+			for _, n := range []*haNode{s1, s2} {
+				if v := n.d.stat("xdhcp-pkt4-untrusted-relay-drop"); v != 0 {
+					t.Errorf("%s: xdhcp-pkt4-untrusted-relay-drop = %d", n.name, v)
+				}
+				acks += n.d.stat("pkt4-ack-sent")
+			}
+			if acks != int64(ra.received) {
+				t.Errorf("the pair sent %d ACKs, perfdhcp received %d", acks, ra.received)
+			}
+		})
+	}
+}
