@@ -17,6 +17,9 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"xdhcp/fastpath/frame"
+	"xdhcp/handoff"
 )
 
 // otherSubnet is a subnet behind a relay that is not on the test link.
@@ -33,59 +36,6 @@ func (e *e2eEnv) twoSubnetConfig() map[string]any {
 		"pools": []any{map[string]any{"pool": otherPoolIP + " - 192.168.77.50"}},
 	})
 	return cfg
-}
-
-// replyCounter counts the DHCP replies (UDP from port 67) that reach the
-// client's interface addressed to its MAC, whatever their IP destination:
-// a reply a spoofer could read off its own link.
-func (e *e2eEnv) replyCounter(t *testing.T) *atomic.Int64 {
-	t.Helper()
-	var fd int
-	if err := e.cli.Do(func() (err error) {
-		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
-		if err != nil {
-			return err
-		}
-		ifc, err := net.InterfaceByName(e2eClientIf)
-		if err != nil {
-			return err
-		}
-		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifc.Index})
-	}); err != nil {
-		t.Fatalf("capture socket: %v", err)
-	}
-	tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	done := make(chan struct{})
-	stop := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 2048)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			k, from, err := unix.Recvfrom(fd, buf, 0)
-			if err != nil || k < 28 {
-				continue
-			}
-			ll, ok := from.(*unix.SockaddrLinklayer)
-			if !ok || ll.Pkttype != unix.PACKET_HOST {
-				continue // only frames addressed to this interface's MAC
-			}
-			ihl := int(buf[0]&0x0f) * 4
-			if buf[9] == unix.IPPROTO_UDP && k >= ihl+8 && binary.BigEndian.Uint16(buf[ihl:]) == 67 {
-				n.Add(1)
-			}
-		}
-	}()
-	t.Cleanup(func() { close(stop); <-done; unix.Close(fd) })
-	return &n
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
@@ -112,7 +62,8 @@ func (e *e2eEnv) addServerRoute(dst netip.Prefix, gw string) {
 func TestE2ESpoofedRelay(t *testing.T) {
 	forModes(t, func(t *testing.T, e *e2eEnv) {
 		d := e.startDaemon(e.twoSubnetConfig())
-		replies := e.replyCounter(t)
+		// Replies a spoofer could read off its own link: to its MAC.
+		replies, _ := e.frameCounter(t, [6]byte(e.cMAC), [6]byte{})
 		hw := mac(7, 1)
 		giaddr := dhcpv4.WithGatewayIP(net.ParseIP(otherRelay))
 		disc, err := dhcpv4.NewDiscovery(hw, giaddr)
@@ -286,5 +237,119 @@ func TestE2EHAPerfdhcpBroadcast(t *testing.T) {
 				t.Errorf("the pair sent %d ACKs, perfdhcp received %d", acks, ra.received)
 			}
 		})
+	}
+}
+
+// TestE2ERelayReplyByRoute: a relayed request that passes the relay check
+// (here its source claims to be giaddr) is answered along the route to
+// giaddr, never to the Ethernet source of the frame. The frame comes from
+// a MAC that is not the relay's; the server routes giaddr's network via
+// the relay 10.88.0.2. Before, the OFFER went to the frame's source MAC.
+func TestE2ERelayReplyByRoute(t *testing.T) {
+	forModes(t, func(t *testing.T, e *e2eEnv) {
+		d := e.startDaemon(e.twoSubnetConfig())
+		e.addServerRoute(netip.MustParsePrefix(otherSubnet), e2eClientIP)
+		srvMAC, err := e.srv.LinkMAC(e2eServerIf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		intruder := [6]byte{0x02, 0x66, 0x66, 0, 0, 1}
+		relayMAC := [6]byte(e.cMAC)
+		toIntruder, toRelay := e.frameCounter(t, intruder, relayMAC)
+
+		disc, err := dhcpv4.NewDiscovery(mac(8, 1), dhcpv4.WithGatewayIP(net.ParseIP(otherRelay)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := handoff.Meta{SrcMAC: intruder, DstMAC: srvMAC, SrcIP: netip.MustParseAddr(otherRelay).As4(),
+			DstIP: netip.MustParseAddr(e2eServerIP).As4(), SrcPort: 67, DstPort: 67, TTL: 64}
+		e.injectFrame(t, &m, disc.ToBytes())
+		if !poll(3*time.Second, func() bool { return toRelay.Load() >= 1 }) {
+			t.Errorf("no reply reached the relay's MAC along the route (pkt4-offer-sent %d)", d.stat("pkt4-offer-sent"))
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := toIntruder.Load(); n != 0 {
+			t.Errorf("%d replies went to the frame's source MAC", n)
+		}
+	})
+}
+
+// frameCounter counts the frames from UDP port 67 seen on the client's
+// interface addressed to each of two MACs (the interface is not
+// promiscuous, but a veth delivers every frame to its peer).
+func (e *e2eEnv) frameCounter(t *testing.T, a, b [6]byte) (toA, toB *atomic.Int64) {
+	t.Helper()
+	var fd int
+	if err := e.cli.Do(func() (err error) {
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_IP)))
+		if err != nil {
+			return err
+		}
+		ifc, err := net.InterfaceByName(e2eClientIf)
+		if err != nil {
+			return err
+		}
+		return unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_IP), Ifindex: ifc.Index})
+	}); err != nil {
+		t.Fatalf("capture socket: %v", err)
+	}
+	tv := unix.NsecToTimeval(int64(100 * time.Millisecond))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		t.Fatal(err)
+	}
+	toA, toB = new(atomic.Int64), new(atomic.Int64)
+	done, stop := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			k, _, err := unix.Recvfrom(fd, buf, 0)
+			if err != nil || k < 14+28 {
+				continue
+			}
+			ip := buf[14:k]
+			ihl := int(ip[0]&0x0f) * 4
+			if ip[9] != unix.IPPROTO_UDP || len(ip) < ihl+8 || binary.BigEndian.Uint16(ip[ihl:]) != 67 {
+				continue
+			}
+			switch [6]byte(buf[:6]) {
+			case a:
+				toA.Add(1)
+			case b:
+				toB.Add(1)
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done; unix.Close(fd) })
+	return toA, toB
+}
+
+// injectFrame sends one Ethernet frame built from m out of the client's
+// interface, whatever its source MAC and IP.
+func (e *e2eEnv) injectFrame(t *testing.T, m *handoff.Meta, payload []byte) {
+	t.Helper()
+	buf := make([]byte, 2048)
+	n, err := frame.Build(buf, m, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cli.Do(func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		ifc, err := net.InterfaceByName(e2eClientIf)
+		if err != nil {
+			return err
+		}
+		return unix.Sendto(fd, buf[:n], 0, &unix.SockaddrLinklayer{Ifindex: ifc.Index, Halen: 6, Addr: [8]byte(append(m.DstMAC[:], 0, 0))})
+	}); err != nil {
+		t.Fatalf("inject frame: %v", err)
 	}
 }
