@@ -148,15 +148,18 @@ struct {
 
 /*
  * HA: RFC 3074 hash value (0..255) -> 1 if this server currently serves the
- * scope that hash maps to. Userspace folds Kea's "hash mod active servers" and
+ * scope that hash maps to; entry 256 says that all of them are. Userspace folds Kea's "hash mod active servers" and
  * the served-scope set into this table, so the program needs no peer list.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
+	__uint(max_entries, 257);
 	__type(key, __u32);
 	__type(value, __u8);
 } ha_served SEC(".maps");
+
+/* ha_served[HA_ALL_SERVED] is 1 when every hash value is served (hot standby, partner down). */
+#define HA_ALL_SERVED 256
 
 /* Overload: rx queue index -> level (0 none, 1 shed DISCOVER, 2 shed all but renew/rebind). */
 struct {
@@ -590,6 +593,7 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	 * things at once, is judged by the slow path, which reads every
 	 * option; here it must not slip past a filter because its message
 	 * type or identifier was hidden. It counts as out of every HA scope
+	 * (unless this server serves them all, when no scope filter applies)
 	 * and as the first thing to shed.
 	 */
 	irregular = !w.info.done || w.info.n_msg_type > 1 || w.info.n_cid > 1 || w.info.has_overload;
@@ -610,9 +614,14 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	 * if non-empty, else chaddr; neither means out of scope on both servers.
 	 */
 	if (ha_enabled && irregular) {
-		verdict = XDP_DROP;
-		cnt->irregular_out_of_scope++;
-		goto out;
+		__u32 all = HA_ALL_SERVED;
+
+		served = bpf_map_lookup_elem(&ha_served, &all);
+		if (!served || !*served) {
+			verdict = XDP_DROP;
+			cnt->irregular_out_of_scope++;
+			goto out;
+		}
 	}
 	if (ha_enabled && is_ha_type(w.info.msg_type)) {
 		__u32 h;

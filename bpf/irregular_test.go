@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"xdhcp/ha/lbhash"
 )
 
 // Frames whose options the program cannot judge: each hides or doubles what
@@ -47,14 +49,16 @@ func TestIrregularNoPolicy(t *testing.T) {
 }
 
 // TestIrregularOutOfScope: with HA on, an irregular request is out of
-// scope even when this server serves every hash value.
+// scope, even one whose client hashes to a scope this server serves; only
+// a server that serves every scope (hot standby, partner down) takes it.
 func TestIrregularOutOfScope(t *testing.T) {
 	o := load(t, Options{HAEnabled: true})
-	var all [256]bool
+	var mine, all [256]bool
 	for h := range all {
+		mine[h] = h == int(lbhash.Sum(defaultMAC))
 		all[h] = true
 	}
-	if err := o.SetScopes(all); err != nil {
+	if err := o.SetScopes(mine); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range irregularFrames {
@@ -62,6 +66,12 @@ func TestIrregularOutOfScope(t *testing.T) {
 	}
 	for _, tc := range regularFrames {
 		t.Run(tc.name, func(t *testing.T) { run(t, o, tc.f.bytes(), xdpPass, "xsk_missing") })
+	}
+	if err := o.SetScopes(all); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range irregularFrames {
+		t.Run("all scopes served/"+tc.name, func(t *testing.T) { run(t, o, tc.f.bytes(), xdpPass, "xsk_missing") })
 	}
 }
 

@@ -179,14 +179,20 @@ func (o *Objects) SetOverload(queue int, level uint32) error {
 // write may see a mix of the old and the new table, which is no worse than
 // Kea's own scope switch racing with in-flight packets.
 func (o *Objects) SetScopes(served [256]bool) error {
-	keys := make([]uint32, 256)
-	vals := make([]uint8, 256)
+	keys := make([]uint32, 257)
+	vals := make([]uint8, 257)
+	all := uint8(1)
 	for i, s := range served {
 		keys[i] = uint32(i)
 		if s {
 			vals[i] = 1
+		} else {
+			all = 0
 		}
 	}
+	// Entry 256: every hash value is served, so a request whose options
+	// the program cannot judge is in scope too.
+	keys[256], vals[256] = 256, all
 	if _, err := o.objs.HaServed.BatchUpdate(keys, vals, nil); err != nil {
 		if !errors.Is(err, ebpf.ErrNotSupported) {
 			return fmt.Errorf("write ha scope table: %w", err)
