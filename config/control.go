@@ -166,6 +166,9 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 			x.XDP.Mode = *m
 		}
 		x.XDP.Queues = intOr(p.integer(xo, "queues", 0, 1024), 0)
+		if x.XDP.Queues != 0 {
+			p.warnf(xo.child("queues"), "ignored: every receive queue of a served interface gets a socket and a worker (set the NIC's queue count with ethtool -L)")
+		}
 		if b := p.str(xo, "bpffs"); b != nil {
 			if !filepath.IsAbs(*b) {
 				p.errorf(xo.child("bpffs"), "%q must be an absolute path", *b)
@@ -210,6 +213,21 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 		x.Durability = *d
 	}
 	x.CommitBatch = intOr(p.integer(o, "commit-batch", 1, 1<<20), defaultCommitBatch)
+	if to := p.sub(o, "telemetry"); to != nil {
+		x.Telemetry.Address = "127.0.0.1"
+		if a := p.str(to, "address"); a != nil {
+			if _, err := netip.ParseAddr(*a); err != nil {
+				p.errorf(to.child("address"), "%q is not an IP address", *a)
+			} else {
+				x.Telemetry.Address = *a
+			}
+		}
+		x.Telemetry.Port = intOr(p.integer(to, "port", 1, 65535), 0)
+		if x.Telemetry.Port == 0 {
+			p.errorf(to.path, "port is required")
+		}
+		p.finish(to)
+	}
 	p.trust(o, x)
 }
 

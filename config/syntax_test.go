@@ -155,14 +155,19 @@ func TestControlSockets(t *testing.T) {
 func TestInterfacesAndXDHCP(t *testing.T) {
 	c := mustParse(t, []byte(`{"Dhcp4": {"interfaces-config": {"interfaces": ["eth0", "eth1/192.0.2.1", "*"], "re-detect": false}},
 		"xdhcp": {"xdp": {"mode": "native", "queues": 4, "bpffs": "/sys/fs/bpf/x", "zero-copy": true},
-			"rate-limit": {"rate": 10}, "overload-high": 0.9, "overload-low": 0.5, "durability": "none", "commit-batch": 64}}`))
+			"rate-limit": {"rate": 10}, "overload-high": 0.9, "overload-low": 0.5, "durability": "none", "commit-batch": 64,
+			"telemetry": {"port": 9547}}}`))
 	want := []InterfaceSpec{{Name: "eth0"}, {Name: "eth1", Addr: netipMust("192.0.2.1")}, {Name: "*"}}
+	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "xdhcp.xdp.queues: ignored") }) {
+		t.Errorf("no warning that xdp.queues is ignored: %q", c.Warnings)
+	}
 	if !slices.Equal(c.Interfaces, want) {
 		t.Errorf("interfaces %+v", c.Interfaces)
 	}
 	x := c.XDHCP
 	if x.XDP != (XDPConfig{Mode: "native", Queues: 4, BPFFS: "/sys/fs/bpf/x", ZeroCopy: true}) || x.RateLimit != (RateLimit{Rate: 10, Burst: 10}) ||
-		x.OverloadHigh != 0.9 || x.OverloadLow != 0.5 || x.Durability != "none" || x.CommitBatch != 64 {
+		x.OverloadHigh != 0.9 || x.OverloadLow != 0.5 || x.Durability != "none" || x.CommitBatch != 64 ||
+		x.Telemetry != (Telemetry{Address: "127.0.0.1", Port: 9547}) {
 		t.Errorf("xdhcp %+v", x)
 	}
 }

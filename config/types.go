@@ -283,12 +283,22 @@ type XDHCP struct {
 	Durability string
 	// CommitBatch bounds one group commit (rows); default 1024.
 	CommitBatch int
+	// Telemetry is the read-only listener for /metrics, /healthz and
+	// /ready (xdhcp.telemetry); zero Port = none.
+	Telemetry Telemetry
 	// SkipRelayCheck (relay-source-check false) serves a relayed packet
 	// without checking that a relay sent it, as Kea does.
 	SkipRelayCheck bool
 	// TrustedInterfaces (trusted-interfaces) are the interfaces where
 	// option 82 of a packet with giaddr 0 is used; "*" is every one.
 	TrustedInterfaces []string
+}
+
+// Telemetry is the xdhcp.telemetry block: where the monitoring listener
+// binds. It needs no credentials and answers nothing that changes state.
+type Telemetry struct {
+	Address string // default 127.0.0.1
+	Port    int
 }
 
 // XDPConfig is the xdhcp.xdp block.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
+	"xdhcp/internal/stats"
 )
 
 // OverloadSetter writes a queue's overload level into the XDP program
@@ -155,6 +157,11 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // PacketsOutstanding is the number of packets this worker handed to the
 // slow path that it has not released yet (queued or in process).
 func (w *Worker) PacketsOutstanding() int64 { return w.packets.Outstanding() }
+
+// Labels name the worker's interface and queue, for per-queue series.
+func (w *Worker) Labels() []stats.Label {
+	return []stats.Label{{Name: "iface", Value: w.cfg.IfName}, {Name: "queue", Value: strconv.Itoa(w.cfg.Queue)}}
+}
 
 // Send queues a copy of a slow-path reply for transmission on this
 // worker's queue. Safe from any goroutine.

@@ -34,11 +34,23 @@ type Scopes interface {
 	Observe(secs uint16, key []byte, msgType uint8)
 }
 
+// LatencyFamily is the Prometheus histogram of the slow path's processing
+// time per message type, from intake to the reply handed to the transport.
+const LatencyFamily = "xdhcp_slowpath_processing_seconds"
+
+// latencyBuckets are the histogram's upper bounds (seconds): from a cached
+// or in-memory answer (tens of microseconds) to a lease store stalled for
+// seconds.
+var latencyBuckets = []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
+	100e-3, 250e-3, 500e-3, 1, 2.5, 5}
+
 // Deps are the server's collaborators.
 type Deps struct {
-	Store      lease.Store
-	Stats      *stats.Registry
-	Metrics    *metrics.Set // latency histograms; nil = none
+	Store lease.Store
+	Stats *stats.Registry
+	// Metrics receives the processing-latency histograms (family
+	// LatencyFamily, one series per message type); nil = none.
+	Metrics    *metrics.Set
 	Log        *slog.Logger
 	Replicator Replicator // optional
 	// Scopes is HA's query filter (optional).
@@ -66,7 +78,7 @@ type Server struct {
 	replicator Replicator
 	scopes     Scopes
 	cache      handoff.LeaseCache
-	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
+	latency    [dhcpv4.MessageTypeInform + 1]*metrics.PrometheusHistogram
 
 	rtMu sync.RWMutex
 	rt   *liveConfig
@@ -133,7 +145,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 			dhcpv4.MessageTypeRelease: "release", dhcpv4.MessageTypeDecline: "decline",
 			dhcpv4.MessageTypeInform: "inform",
 		} {
-			s.latency[t] = d.Metrics.NewHistogram(fmt.Sprintf(`xdhcp_slowpath_processing_seconds{type=%q}`, name))
+			s.latency[t] = d.Metrics.NewPrometheusHistogramExt(fmt.Sprintf(`%s{type=%q}`, LatencyFamily, name), latencyBuckets)
 		}
 	}
 	rt, err := buildLiveConfig(cfg, d.Store, d.Stats, nil)

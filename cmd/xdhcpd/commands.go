@@ -103,6 +103,13 @@ func (d *daemon) registerCommands() {
 		if d.ha != nil {
 			args["high-availability"] = d.ha.Status()
 		}
+		// xdhcp's own: how the kernel has the XDP program attached to
+		// each served interface now (native, generic, none if detached).
+		xdpModes := []map[string]any{}
+		for _, m := range d.xdp.AttachModes() {
+			xdpModes = append(xdpModes, map[string]any{"interface": m.Iface, "mode": m.Mode})
+		}
+		args["xdp"] = xdpModes
 		return control.Answer{Result: control.ResultSuccess, Arguments: args}
 	})
 	c.Handle("shutdown", func(context.Context, *control.Request) control.Answer {

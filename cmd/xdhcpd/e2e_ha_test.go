@@ -182,6 +182,14 @@ func TestE2EHAHotStandby(t *testing.T) {
 		recv := haMetric(t, s1.d, `xdhcp_ha_sync_leases_received{server="server1",relationship="0"}`)
 		applied := haMetric(t, s1.d, `xdhcp_ha_sync_leases_applied{server="server1",relationship="0"}`)
 		t.Logf("FIGURE resync: %v page(s), %v leases received, %v applied", pages, recv, applied)
+		text := s1.d.metrics()
+		checkPromtool(t, text)
+		if v, ok := metricValue(text, `xdhcp_ha_state{server="server1",relationship="0",state="hot-standby"}`); !ok || v != 1 {
+			t.Errorf("xdhcp_ha_state hot-standby = %v (present %v), want 1", v, ok)
+		}
+		if v, _ := metricValue(text, `xdhcp_ha_transitions_total{server="server1",relationship="0"}`); v < 1 {
+			t.Errorf("xdhcp_ha_transitions_total = %v after a restart and resync, want ≥ 1", v)
+		}
 		n2 := len(leasesOf(t, s2.d))
 		// Applied: every lease the standby wrote in the outage, the
 		// primary's own clients' renewals included (newer cltt).

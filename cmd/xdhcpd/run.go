@@ -14,14 +14,17 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/internal/buildinfo"
+	"xdhcp/internal/cli"
 	"xdhcp/internal/logging"
 	"xdhcp/internal/profiling"
 )
 
-// version is the xdhcp release; the Kea version it follows is in versionText.
-const version = "0.1.0"
+// version is the xdhcp release; versionText adds the commit, its date and
+// the Go version.
+const version = buildinfo.Version
 
-func versionText() string { return "xdhcp " + version + " (Kea 2.2 compatible DHCPv4)" }
+func versionText() string { return buildinfo.Read().String() }
 
 // run parses the command line and runs the daemon until ctx ends, a
 // shutdown command arrives, or a fatal error occurs.
@@ -34,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	extVersion := fs.Bool("V", false, "print the extended version and exit")
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060), for profiling only")
-	if err := fs.Parse(args); err != nil {
+	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
 	switch {

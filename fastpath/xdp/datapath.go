@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/cilium/ebpf/link"
@@ -96,10 +97,17 @@ type attachment struct {
 }
 
 type iface struct {
-	objs  *bpf.Objects
-	link  link.Link
-	socks []*xsk.Socket
-	hops  *fastpath.Router // nil when its sockets could not be opened
+	name   string
+	objs   *bpf.Objects
+	link   link.Link
+	socks  []*xsk.Socket
+	queues []int            // socks[i] serves receive queue queues[i]
+	hops   *fastpath.Router // nil when its sockets could not be opened
+}
+
+// labels name the interface and queue of socks[i], for per-queue series.
+func (xi *iface) labels(i int) []stats.Label {
+	return []stats.Label{{Name: "iface", Value: xi.name}, {Name: "queue", Value: strconv.Itoa(xi.queues[i])}}
 }
 
 // New returns a stopped data path.
@@ -212,7 +220,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		d.base.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
 		return true, nil
 	}
-	xi := &iface{objs: objs, link: l}
+	xi := &iface{name: spec.Name, objs: objs, link: l}
 	x.ifaces = append(x.ifaces, xi)
 	var hops fastpath.NextHop
 	if xi.hops, err = fastpath.NewRouter(ifc.Index); err != nil {
@@ -252,6 +260,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 			return false, err
 		}
 		xi.socks = append(xi.socks, s)
+		xi.queues = append(xi.queues, q)
 		x.workers = append(x.workers, w)
 		d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
 	}

@@ -72,6 +72,11 @@ func (x *attachment) registerStats(reg *stats.Registry) {
 			}
 			return int64(n)
 		})
+		perQueue := make([]stats.LabeledFunc, len(x.workers))
+		for i, w := range x.workers {
+			perQueue[i] = stats.LabeledFunc{Labels: w.Labels(), Fn: func() int64 { return int64(f(&w.Stats)) }}
+		}
+		reg.SetLabeled(name, stats.KindCounter, perQueue)
 	}
 	reg.Func("fastpath-packets-outstanding", stats.KindGauge, func() int64 {
 		var n int64
@@ -99,5 +104,18 @@ func (x *attachment) registerStats(reg *stats.Registry) {
 			}
 			return int64(n)
 		})
+		var perQueue []stats.LabeledFunc
+		for _, xi := range x.ifaces {
+			for i, s := range xi.socks {
+				perQueue = append(perQueue, stats.LabeledFunc{Labels: xi.labels(i), Fn: func() int64 {
+					st, err := s.Stats()
+					if err != nil {
+						return 0
+					}
+					return int64(f(st))
+				}})
+			}
+		}
+		reg.SetLabeled(name, stats.KindCounter, perQueue)
 	}
 }
