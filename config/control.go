@@ -233,6 +233,7 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 		p.finish(to)
 	}
 	x.InsecureLoopbackControl = boolOr(p.boolean(o, insecureControlKey), false)
+	p.trust(o, x)
 }
 
 // insecureControlKey is the xdhcp-section key that lets an http(s)
@@ -242,11 +243,12 @@ const insecureControlKey = "insecure-unauthenticated-loopback-control"
 // controlSocketSecurity refuses an http(s) control socket that
 // authenticates nobody (no basic authentication, no required client
 // certificate): anyone who can connect could reconfigure the server or
-// shut it down. Two cases are allowed, and marked AllowUnauthenticated: a
+// shut it down. One case is allowed, and marked AllowUnauthenticated: a
 // loopback address with the xdhcp section's insecure key set (warned
-// about), and this server's own HA peer URL, which the HA layer restricts
-// to the partners. It runs once the whole document is read, since the key
-// and the HA hook may come after the sockets.
+// about). On this server's own HA peer URL the error says that xdhcpd
+// serves that URL itself, for the partners only. It runs once the whole
+// document is read, since the key and the HA hook may come after the
+// sockets.
 func (p *parser) controlSocketSecurity(c *Config) {
 	for i := range c.ControlSockets {
 		s := &c.ControlSockets[i]

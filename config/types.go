@@ -300,6 +300,12 @@ type XDHCP struct {
 	// lets an http(s) control socket on a loopback address run without
 	// authentication; without it such a socket is refused.
 	InsecureLoopbackControl bool
+	// SkipRelayCheck (relay-source-check false) serves a relayed packet
+	// without checking that a relay sent it, as Kea does.
+	SkipRelayCheck bool
+	// TrustedInterfaces (trusted-interfaces) are the interfaces where
+	// option 82 of a packet with giaddr 0 is used; "*" is every one.
+	TrustedInterfaces []string
 }
 
 // Telemetry is the xdhcp.telemetry block: where the monitoring listener

@@ -27,11 +27,14 @@ func (s *Server) handle(rt *liveConfig, r *request) {
 // HA partner.
 type stage func(s *Server, rt *liveConfig, r *request) bool
 
-// stages are the steps of Kea's processing order: classification, DROP,
+// stages are the steps of Kea's processing order, after the operator's
+// drop list and the relay checks (relaytrust.go): classification, DROP,
 // the accept checks, subnet selection, HA scopes, reservations, the
 // classes that depend on them, DROP again, and the message handler.
-func stages() [11]stage {
+func stages() [13]stage {
 	return [...]stage{
+		dropListed,
+		relayTrust,
 		classify,
 		dropClass,
 		clientMessage,

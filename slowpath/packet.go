@@ -46,6 +46,9 @@ type request struct {
 	serverID  netip.Addr // option 54
 	relay     []byte     // option 82 payload
 	circuitID []byte     // option 82 sub-option 1
+	// relayIgnored: option 82 came from an untrusted client (giaddr 0 on
+	// an interface not in trusted-interfaces) and is treated as absent.
+	relayIgnored bool
 
 	classes []string // class memberships, in order
 	// classArr backs classes: ALL, UNKNOWN/KNOWN and a few of the
@@ -165,7 +168,12 @@ func (r *request) addClass(name string) {
 
 // The classify.Packet implementation.
 
-func (r *request) Option(code uint8) ([]byte, bool) { return r.msg.get(code) }
+func (r *request) Option(code uint8) ([]byte, bool) {
+	if code == optRelayAgent && r.relayIgnored {
+		return nil, false
+	}
+	return r.msg.get(code)
+}
 
 func (r *request) RelayOption(code uint8) ([]byte, bool) { return subOption(r.relay, code) }
 func (r *request) MAC() []byte                           { return r.hw }

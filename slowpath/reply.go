@@ -218,8 +218,11 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 	bcastMAC := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	switch {
 	case r.giaddr.IsValid():
-		// Through the relay that sent it, on the relay's port.
-		m.DstIP, m.DstMAC, m.DstPort = r.giaddr.As4(), p.Meta.SrcMAC, 67
+		// Through the relay, on the relay's port, by IP: DstMAC stays
+		// zero so that the transport routes it to giaddr. The frame's
+		// source is whoever sent the request, which need not be the
+		// relay the reply is for.
+		m.DstIP, m.DstPort = r.giaddr.As4(), 67
 	case typ == dhcpv4.MessageTypeNak:
 		m.DstIP, m.DstMAC = bcastIP, bcastMAC
 	case r.ciaddr.IsValid():

@@ -57,6 +57,9 @@ type Deps struct {
 	Scopes Scopes
 	// Network is the DHCP service switch shared with HA; nil = a new one.
 	Network *NetworkState
+	// Drops is the operator's drop list, shared with the XDP program's
+	// commands; nil = a new, empty one.
+	Drops *DropList
 	// Cache is the fast path's lease cache; nil in socket mode.
 	Cache handoff.LeaseCache
 	Now   func() time.Time
@@ -87,6 +90,7 @@ type Server struct {
 	serial  intake.Serializer[*request]
 	offers  *offerTable
 	Network *NetworkState
+	drops   *DropList
 
 	workers   int
 	workersWG sync.WaitGroup
@@ -124,6 +128,10 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		cache:      d.Cache,
 		offers:     newOfferTable(),
 		Network:    d.Network,
+		drops:      d.Drops,
+	}
+	if s.drops == nil {
+		s.drops = NewDropList()
 	}
 	if s.Network == nil {
 		s.Network = NewNetworkState(d.Now)
@@ -163,6 +171,9 @@ func queueLimit(cfg *config.Config, fastPath bool) int {
 	}
 	return cfg.MultiThreading.PacketQueueSize
 }
+
+// Drops is the drop list the engine enforces.
+func (s *Server) Drops() *DropList { return s.drops }
 
 // Load is the queue in front of the workers, as the fast path's overload
 // levels and the statistics read it.
