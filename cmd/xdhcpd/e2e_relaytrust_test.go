@@ -208,7 +208,7 @@ func TestE2EHAPerfdhcpBroadcast(t *testing.T) {
 				[]string{"10.99.1.1 - 10.99.1.250|HA_server1", "10.99.2.1 - 10.99.2.250|HA_server2"}, nil)}
 			for _, n := range []*haNode{s1, s2} {
 				ifc := map[*haNode]string{s1: "s1", s2: "s2"}[n]
-				n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{ifc}, ctl: []string{n.ip(ifc)}, subnets: subnets,
+				n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{ifc}, subnets: subnets,
 					rels: []any{haRel(n.name, "load-balancing", peers, nil)}, xdp: mode, bpffs: bpffs}))
 			}
 			waitPair(t, s1.d, s2.d, "load-balancing", 20*time.Second)
