@@ -213,32 +213,32 @@ func encodeField(t optiondef.Type, s string) ([]byte, error) {
 	return nil, fmt.Errorf("a %s cannot be a field", t)
 }
 
-// encodePSID encodes "len/psid": the PSID length (uint8) then the PSID
-// left-aligned in 16 bits.
+// encodePSID encodes Kea's "psid/len" (RFC 7597 PSID and its length in
+// bits; spaces ignored) as the length (uint8) then the PSID left-aligned
+// in 16 bits.
 func encodePSID(s string) ([]byte, error) {
-	l, v, ok := strings.Cut(s, "/")
+	txt := strings.NewReplacer(" ", "", "\t", "").Replace(s)
+	v, l, ok := strings.Cut(txt, "/")
 	if !ok {
-		return nil, fmt.Errorf("%q: psid must be written len/psid", s)
+		return nil, fmt.Errorf("%q: psid must be written psid/len", s)
 	}
-	lb, err := encodeInt(optiondef.Uint8, strings.TrimSpace(l))
+	vb, err := encodeInt(optiondef.Uint16, v)
 	if err != nil {
 		return nil, err
 	}
-	if lb[0] > 16 {
+	lb, err := encodeInt(optiondef.Uint8, l)
+	if err != nil {
+		return nil, err
+	}
+	n, psid := lb[0], binary.BigEndian.Uint16(vb)
+	if n > 16 {
 		return nil, fmt.Errorf("%q: psid length above 16", s)
 	}
-	vb, err := encodeInt(optiondef.Uint16, strings.TrimSpace(v))
-	if err != nil {
-		return nil, err
+	if n > 0 && psid > 0xffff>>(16-n) {
+		return nil, fmt.Errorf("%q: psid does not fit in %d bits", s, n)
 	}
-	psid := binary.BigEndian.Uint16(vb)
-	if lb[0] < 16 && psid>>lb[0] != 0 {
-		return nil, fmt.Errorf("%q: psid does not fit in %d bits", s, lb[0])
-	}
-	if lb[0] > 0 {
-		psid <<= 16 - lb[0]
-	}
-	return []byte{lb[0], byte(psid >> 8), byte(psid)}, nil
+	psid = uint16(uint32(psid) << (16 - n))
+	return []byte{n, byte(psid >> 8), byte(psid)}, nil
 }
 
 func encodeInt(t optiondef.Type, s string) ([]byte, error) {

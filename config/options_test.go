@@ -41,7 +41,7 @@ func TestOptionEncoding(t *testing.T) {
 			"1030" + "20010db8000000000000000000000000" + "0a0000010a000002"},
 		{"vivso enterprise", `"name": "vivso-suboptions", "data": "4491"`, 125, "0000118b"},
 		{"vivco", `"name": "vivco-suboptions", "data": "4491, 020a0b"`, 124, "0000118b020a0b"},
-		{"v4-portparams", `"name": "v4-portparams", "data": "2, 6/0x3f"`, 159, "0206fc00"},
+		{"v4-portparams", `"name": "v4-portparams", "data": "2, 0x3f/6"`, 159, "0206fc00"},
 		{"record array", `"name": "slp-directory-agent", "data": "true, 10.0.0.1, 10.0.0.2"`, 78, "010a0000010a000002"},
 		{"netbios node type", `"name": "netbios-node-type", "data": "8"`, 46, "08"},
 		{"captive portal", `"name": "v4-captive-portal", "data": "https://portal.example/"`, 114, hex.EncodeToString([]byte("https://portal.example/"))},
@@ -106,7 +106,7 @@ func TestOptionDef(t *testing.T) {
 			{"name": "my-tuples", "data": "ab, c"},
 			{"name": "my-6rd", "data": "1, 2001:db8::/33, 4/3, -2, a.b"}]`))
 	want := []string{"0a0000010a000002", "0768656c6c6f", "01", "20010db8000000000000000000000001",
-		"2820010db8ff", "0261620163", "01" + "2120010db800" + "043000" + "fffe" + "0161016200"}
+		"2820010db8ff", "0261620163", "01" + "2120010db800" + "038000" + "fffe" + "0161016200"}
 	for i, w := range want {
 		if got := hex.EncodeToString(c.Options[i].Data); got != w {
 			t.Errorf("option %d = %s, want %s", i, got, w)
