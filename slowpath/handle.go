@@ -823,7 +823,7 @@ func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
 
 func (s *Server) nak(rt *liveConfig, sn *subnetRT, r *request, why string) {
 	s.log.Debug("NAK", "mac", macString(r.hw), "requested", r.requested, "reason", why)
-	s.sendNak(rt, r, why)
+	s.sendNak(rt, r)
 }
 
 func (s *Server) context() context.Context {

@@ -209,15 +209,15 @@ func wants(r *request, code byte) bool {
 }
 
 // sendNak sends a DHCPNAK (RFC 2131 table 3: no lease fields, no options
-// but server id, message and what every reply echoes).
-func (s *Server) sendNak(rt *liveConfig, r *request, why string) {
+// but server id and what every reply echoes). Like Kea, it carries no
+// message (option 56): why is for the server's log.
+func (s *Server) sendNak(rt *liveConfig, r *request) {
 	rb := s.replies.get()
 	defer s.replies.put(rb)
 	w := &rb.w
 	w.addByte(optMessageType, byte(dhcpv4.MessageTypeNak))
 	ifAddr := r.pkt.IfAddr.As4()
 	w.add(optServerID, ifAddr[:])
-	w.addString(optMessage, why)
 	echoDefaults(w, rt, r)
 	if len(r.relay) > 0 {
 		w.add(optRelayAgent, r.relay)

@@ -37,6 +37,26 @@ func optionFeatures() map[string]any {
 		}
 		return m
 	}
+	// Standard options by name and csv data.
+	var plain []any
+	for _, nd := range [][2]string{
+		{"domain-name", "isp.example"},
+		{"domain-search", "isp.example, example.net"},
+		{"ntp-servers", "10.88.0.1, 10.88.0.3"},
+		{"time-offset", "-3600"},
+		{"interface-mtu", "1500"},
+		{"ip-forwarding", "false"},
+		{"default-ip-ttl", "0x40"},
+		{"slp-directory-agent", "true, 10.88.0.1, 10.88.0.2"},
+		{"v4-portparams", "2, 0x3f/6"},
+		{"option-6rd", "16, 48, 2001:db8::, 10.88.0.1"},
+		{"v6-only-preferred", "1800"},
+		{"v4-captive-portal", "https://portal.isp.example/"},
+		{"dhcp-message", `hello\, world`},
+		{"vivco-suboptions", "4491, 03616263"},
+	} {
+		plain = append(plain, o("name", nd[0], "data", nd[1]))
+	}
 	return map[string]any{
 		"valid-lifetime": 3600,
 		"option-def": []any{
@@ -52,21 +72,7 @@ func optionFeatures() map[string]any {
 			o("name", "acme-url", "code", 7, "space", "vendor-9999", "type", "string"),
 			o("name", "modem-cfg", "code", 3, "space", "vendor-4491", "type", "string"),
 		},
-		"option-data": []any{
-			o("name", "domain-name", "data", "isp.example"),
-			o("name", "domain-search", "data", "isp.example, example.net"),
-			o("name", "ntp-servers", "data", "10.88.0.1, 10.88.0.3"),
-			o("name", "time-offset", "data", "-3600"),
-			o("name", "interface-mtu", "data", "1500"),
-			o("name", "ip-forwarding", "data", "false"),
-			o("name", "default-ip-ttl", "data", "0x40"),
-			o("name", "slp-directory-agent", "data", "true, 10.88.0.1, 10.88.0.2"),
-			o("name", "v4-portparams", "data", "2, 0x3f/6"),
-			o("name", "option-6rd", "data", "16, 48, 2001:db8::, 10.88.0.1"),
-			o("name", "v6-only-preferred", "data", "1800"),
-			o("name", "v4-captive-portal", "data", "https://portal.isp.example/"),
-			o("name", "dhcp-message", "data", `hello\, world`),
-			o("name", "vivco-suboptions", "data", "4491, 03616263"),
+		"option-data": append(plain,
 			o("name", "vendor-encapsulated-options"),
 			o("name", "acs-port", "space", "vendor-encapsulated-options-space", "data", "7547"),
 			o("name", "acs-url", "space", "vendor-encapsulated-options-space", "data", "http://acs.isp.example"),
@@ -81,7 +87,7 @@ func optionFeatures() map[string]any {
 			o("name", "tftp-servers", "space", "vendor-4491", "data", "10.88.0.69"),
 			o("name", "modem-cfg", "space", "vendor-4491", "data", "modem.cfg", "always-send", true),
 			o("name", "acme-url", "space", "vendor-9999", "data", "http://acme"),
-		},
+		),
 		"client-classes": []any{o(
 			"name", "cpe",
 			"test", "option[vendor-class-identifier].text == 'cpe'",
@@ -170,6 +176,7 @@ func TestE2EOptionsMatchKea(t *testing.T) {
 	for i, c := range optionClients {
 		kea[i] = exchangeRaw(t, conn, byte(i), 20*time.Second, c.mods)
 	}
+	keaNak := nakFor(t, conn)
 	if err := k.Stop(); k.Running() {
 		t.Fatalf("kea-dhcp4 did not stop: %v", err)
 	}
@@ -186,6 +193,27 @@ func TestE2EOptionsMatchKea(t *testing.T) {
 			}
 		}
 	}
+	if diff := compareReplies(keaNak, nakFor(t, conn)); diff != "" {
+		t.Errorf("NAK differs from Kea 2.2's:\n%s", diff)
+	}
+}
+
+// nakFor sends an INIT-REBOOT REQUEST from the first client (which holds
+// a lease) for an address of the subnet outside the pool, which both
+// servers refuse, and returns the NAK.
+func nakFor(t *testing.T, conn net.PacketConn) []byte {
+	t.Helper()
+	m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithHwAddr(mac(0x0b, 0)), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
+		dhcpv4.WithTransactionID(dhcpv4.TransactionID{0x78, 0x65, 0x0b, 99}), dhcpv4.WithBroadcast(true),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP("10.88.0.250")))}, optionClients[0].mods...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nak, err := roundTrip(conn, m, 5*time.Second)
+	if err != nil {
+		t.Fatalf("INIT-REBOOT for an address not given: %v", err)
+	}
+	return nak
 }
 
 // exchangeRaw sends a DISCOVER and then the REQUEST for its OFFER from
