@@ -128,3 +128,43 @@ func TestEchoClientIDOff(t *testing.T) {
 		t.Errorf("client id echoed with echo-client-id false: %x", vals[61])
 	}
 }
+
+// FuzzVendorReply feeds requests whose option 125, 61 and 118 are
+// arbitrary bytes to a server configured with vendor options: the reply
+// assembly must not panic, and every reply must decode with a well-formed
+// option 125 when it has one.
+func FuzzVendorReply(f *testing.F) {
+	f.Add([]byte{0, 0, 0x11, 0x8b, 3, 1, 1, 2}, []byte{1, 2, 3}, []byte{192, 0, 2, 0})
+	f.Add([]byte{0, 0, 0x11, 0x8b, 9, 1, 1}, []byte{}, []byte{})
+	f.Add([]byte{0, 0, 0x27, 0x0f, 0}, []byte{1}, []byte{1, 2})
+	h, raw := vendorHarness(&testing.T{}, "")
+	f.Fuzz(func(t *testing.T, vivso, cid, subnetSel []byte) {
+		h.t = t
+		mods := []dhcpv4.Modifier{
+			dhcpv4.WithRequestedOptions(dhcpv4.OptionVendorSpecificInformation, dhcpv4.GenericOptionCode(125)),
+			dhcpv4.WithGeneric(dhcpv4.GenericOptionCode(125), vivso),
+		}
+		if len(cid) > 0 {
+			mods = append(mods, dhcpv4.WithGeneric(dhcpv4.OptionClientIdentifier, cid))
+		}
+		if len(subnetSel) > 0 {
+			mods = append(mods, dhcpv4.WithGeneric(dhcpv4.GenericOptionCode(118), subnetSel))
+		}
+		m := discover("02:00:00:00:00:0a", mods...)
+		p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
+			Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: raw}
+		raw.out = nil
+		if r := h.srv.decode(p); r != nil {
+			h.srv.process(r)
+		}
+		for _, b := range raw.out {
+			if _, err := dhcpv4.FromBytes(b); err != nil {
+				t.Fatalf("undecodable reply: %v", err)
+			}
+			_, vals := replyOptions(t, b)
+			if v, ok := vals[125]; ok && (len(v) < 5 || int(v[4]) != len(v)-5) {
+				t.Fatalf("malformed option 125 %x", v)
+			}
+		}
+	})
+}
