@@ -189,6 +189,9 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (optEntry, boo
 			d.warnf(path, "option %d (%s) is set by the server itself, ignored", c, OptionName(c))
 			return optEntry{}, false
 		}
+		if c == 1 {
+			d.warnf(path, "subnet-mask is never sent from option-data: replies carry the subnet's own mask, as in Kea")
+		}
 	}
 	e := optEntry{opt: Option{Code: c}, space: space, def: def, path: path}
 	if def != nil {

@@ -112,13 +112,10 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	rb.levels = optionLevels(rb.levels, rt, sn, pool, r)
 	levels := rb.levels
 	if sn != nil {
-		// Kea always sends the subnet mask; configured wins over derived.
-		if o, ok := findOption(levels, optSubnetMask); ok {
-			w.add(optSubnetMask, o.Data)
-		} else {
-			m := net4Mask(sn.cfg.Prefix.Bits())
-			w.add(optSubnetMask, m[:])
-		}
+		// Kea 2.2 always sends the subnet's own mask: a subnet-mask in
+		// option-data is never sent.
+		m := net4Mask(sn.cfg.Prefix.Bits())
+		w.add(optSubnetMask, m[:])
 		if o, ok := findOption(levels, optRouters); ok && !o.NeverSend {
 			// Kea sends the routers it has whether asked or not. The
 			// default route is what a lease is for: it is kept when the
