@@ -434,3 +434,34 @@ func (e *e2eEnv) startKeaWith(features map[string]any) *daemontest.Process {
 	k.Launch()
 	return k
 }
+
+// TestE2EEchoClientIDOffMatchesKea: with echo-client-id false neither
+// server copies option 61 into its replies.
+func TestE2EEchoClientIDOffMatchesKea(t *testing.T) {
+	if _, err := os.Stat(keaOptionsBin); err != nil {
+		t.Skipf("kea-dhcp4 is not installed: %v", err)
+	}
+	features := map[string]any{"valid-lifetime": 3600, "echo-client-id": false,
+		"subnet4": []any{map[string]any{"id": 1, "subnet": "10.88.0.0/16",
+			"pools": []any{map[string]any{"pool": e2ePoolStart + " - " + e2ePoolEnd}}}}}
+	mods := []dhcpv4.Modifier{dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 2, 0x78, 0x65, 0, 0, 0x50}))}
+	e := newEnv(t)
+	conn := e.rawConn()
+	k := e.startKeaWith(features)
+	kea := exchangeRaw(t, conn, 0x50, 20*time.Second, mods)
+	if err := k.Stop(); k.Running() {
+		t.Fatalf("kea-dhcp4 did not stop: %v", err)
+	}
+	xcfg := e.keaConfig()
+	maps.Copy(dhcp4(xcfg), features)
+	e.startDaemon(xcfg)
+	got := exchangeRaw(t, conn, 0x50, 10*time.Second, mods)
+	for j, what := range []string{"OFFER", "ACK"} {
+		if strings.Contains(optionList(optionBytes(got[j])), "  61 ") {
+			t.Errorf("xdhcpd's %s echoes the client id", what)
+		}
+		if diff := compareReplies(kea[j], got[j]); diff != "" {
+			t.Errorf("%s differs from Kea 2.2's:\n%s", what, diff)
+		}
+	}
+}
