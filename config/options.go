@@ -54,6 +54,7 @@ func (d *diag) optionData(o *jobj, key string, defs *defTable) []Option {
 		entries = append(entries, e)
 	})
 	var out []Option
+	used := map[string]bool{} // the spaces options of this level encapsulate
 	for i := range entries {
 		e := &entries[i]
 		vendor, isVendor := optiondef.VendorOf(e.space)
@@ -61,7 +62,7 @@ func (d *diag) optionData(o *jobj, key string, defs *defTable) []Option {
 			continue // a sub-option: sent inside the option that encapsulates its space
 		}
 		if e.def != nil && e.def.Encapsulates != "" {
-			subs, err := encapsulate(e.opt.Data, e.def, entries, map[string]bool{e.space: true})
+			subs, err := encapsulate(e.opt.Data, e.def, entries, map[string]bool{e.space: true}, used)
 			if err != nil {
 				d.errorf(e.path, "%v", err)
 				continue
@@ -74,6 +75,11 @@ func (d *diag) optionData(o *jobj, key string, defs *defTable) []Option {
 		}
 		e.opt.VendorSpace, e.opt.Vendor = isVendor, vendor
 		out = append(out, e.opt)
+	}
+	for _, e := range entries {
+		if _, isVendor := optiondef.VendorOf(e.space); e.space != optiondef.Space && !isVendor && !used[e.space] {
+			d.warnf(e.path, "option %d of space %s is never sent: no option of this level encapsulates that space (as in Kea)", e.opt.Code, e.space)
+		}
 	}
 	return out
 }
@@ -89,13 +95,13 @@ type subOpt struct {
 // Sub-options come from data (given in hex) and then from the level's
 // entries of that space whose code data lacks, first entry first; theirs
 // are encapsulated in turn. inPath guards against spaces encapsulating
-// each other.
-func encapsulate(data []byte, def *optDef, entries []optEntry, inPath map[string]bool) ([]byte, error) {
+// each other; used collects the spaces encapsulated.
+func encapsulate(data []byte, def *optDef, entries []optEntry, inPath, used map[string]bool) ([]byte, error) {
 	space := def.Encapsulates
 	if inPath[space] {
 		return nil, fmt.Errorf("option space %s encapsulates itself", space)
 	}
-	inPath[space] = true
+	inPath[space], used[space] = true, true
 	defer delete(inPath, space)
 	own, subs := data, []subOpt(nil)
 	if def.Type == optiondef.Empty {
@@ -114,7 +120,7 @@ func encapsulate(data []byte, def *optDef, entries []optEntry, inPath map[string
 		sub := e.opt.Data
 		if e.def != nil && e.def.Encapsulates != "" {
 			var err error
-			if sub, err = encapsulate(sub, e.def, entries, inPath); err != nil {
+			if sub, err = encapsulate(sub, e.def, entries, inPath, used); err != nil {
 				return nil, err
 			}
 		}

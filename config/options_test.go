@@ -190,6 +190,15 @@ func TestOptionEncapsulation(t *testing.T) {
 	if len(so) != 1 || hex.EncodeToString(so[0].Data) != "0108687474703a2f2f73"+"02020005" {
 		t.Errorf("subnet options %+v", so)
 	}
+	if len(c.Warnings) != 0 {
+		t.Errorf("warnings %q", c.Warnings)
+	}
+	c = mustParse(t, dhcp4(`"option-def": [{"name": "acs-url", "code": 1, "space": "vendor-encapsulated-options-space", "type": "string"}],
+		"subnet4": [{"id": 1, "subnet": "10.0.0.0/24", "option-data": [
+			{"name": "acs-url", "space": "vendor-encapsulated-options-space", "data": "http://s"}]}]`))
+	if w := "Dhcp4.subnet4[0].option-data[0]: option 1 of space vendor-encapsulated-options-space is never sent"; !hasWarning(c, w) {
+		t.Errorf("missing %q in %q", w, c.Warnings)
+	}
 }
 
 func TestClassOption43Definition(t *testing.T) {

@@ -103,6 +103,9 @@ func optionFeatures() map[string]any {
 			"option-data", []any{
 				o("name", "routers", "data", e2eServerIP),
 				o("name", "domain-name-servers", "data", e2eServerIP+", 10.88.0.4"),
+				// A sub-option without its option at this level: the
+				// global option 43 does not take it.
+				o("name", "acs-url", "space", "vendor-encapsulated-options-space", "data", "http://subnet"),
 			},
 		)},
 	}

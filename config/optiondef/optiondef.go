@@ -18,6 +18,10 @@ const (
 	VendorEncapsulatedSpace = "vendor-encapsulated-options-space"
 	// AgentSpace holds the sub-options of option 82.
 	AgentSpace = "dhcp-agent-options-space"
+	// DOCSISSpace is Kea's own name of the DOCSIS definitions. Options
+	// set in it take those definitions but, not being in a vendor-N
+	// space, are not sent in option 125.
+	DOCSISSpace = "docsis3-v4"
 	// vendorPrefix starts the name of a vendor's space of option 125
 	// sub-options: "vendor-4491" is the space of enterprise number 4491.
 	vendorPrefix = "vendor-"
@@ -293,7 +297,8 @@ func ByName(name string) *Def {
 }
 
 // InSpace returns the built-in definition of code in space, or nil: the
-// standard table for dhcp4, the DOCSIS table for vendor-4491.
+// standard table for dhcp4, the DOCSIS table for vendor-4491 and
+// docsis3-v4.
 func InSpace(space string, code uint8) *Def {
 	if space == "" || space == Space {
 		return ByCode(code)
@@ -312,7 +317,7 @@ func InSpaceByName(space, name string) *Def {
 // inVendorTable finds the first definition of space's built-in vendor
 // table that match accepts.
 func inVendorTable(space string, match func(*Def) bool) *Def {
-	if space != VendorSpace(DOCSISVendor) {
+	if space != VendorSpace(DOCSISVendor) && space != DOCSISSpace {
 		return nil
 	}
 	for i := range docsis {

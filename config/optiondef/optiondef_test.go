@@ -111,6 +111,9 @@ func TestLookup(t *testing.T) {
 	if d := InSpaceByName("vendor-4491", "tftp-servers"); d == nil || d.Code != 2 || InSpace("vendor-4491", 2) != d {
 		t.Errorf("vendor-4491 tftp-servers = %+v", d)
 	}
+	if InSpaceByName("docsis3-v4", "oro") != InSpace("vendor-4491", 1) {
+		t.Error("docsis3-v4 does not name the DOCSIS definitions")
+	}
 	if InSpace("vendor-9", 2) != nil {
 		t.Error("vendor-9 has built-in definitions")
 	}
