@@ -14,10 +14,12 @@ import (
 const maxOptionLen = 255
 
 // serverManaged are option codes the server computes per exchange; xdhcp
-// ignores them in option-data (with a warning).
+// ignores them in option-data (with a warning). Option 54 is not one: a
+// configured server identifier replaces the interface's address, as in
+// Kea.
 func serverManaged(code uint8) bool {
 	switch code {
-	case 50, 51, 53, 54, 55, 58, 59, 61, 82:
+	case 50, 51, 53, 55, 58, 59, 61, 82:
 		return true
 	}
 	return false

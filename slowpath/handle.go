@@ -88,7 +88,7 @@ func clientMessage(s *Server, _ *liveConfig, r *request) bool {
 // RELEASE or DECLINE naming another server is not ours to act on, spoofed
 // or not.
 func addressedToUs(s *Server, rt *liveConfig, r *request) bool {
-	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr {
+	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr || rt.serverIDs[r.serverID] {
 		return true
 	}
 	s.st.receiveDrop.Inc()

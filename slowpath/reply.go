@@ -93,9 +93,11 @@ func replyLimit(r *request) int {
 func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
 	rb := s.replies.get()
 	w := &rb.w
+	rb.levels = optionLevels(rb.levels, rt, sn, pool, r)
+	levels := rb.levels
 	w.addByte(optMessageType, byte(typ))
-	ifAddr := r.pkt.IfAddr.As4()
-	w.add(optServerID, ifAddr[:])
+	id := replyServerID(levels, r)
+	w.add(optServerID, id[:])
 	if withLease {
 		w.addUint32(optLeaseTime, valid)
 		if sn != nil {
@@ -109,8 +111,6 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		}
 	}
 	echoDefaults(w, rt, r)
-	rb.levels = optionLevels(rb.levels, rt, sn, pool, r)
-	levels := rb.levels
 	if sn != nil {
 		// Kea 2.2 always sends the subnet's own mask: a subnet-mask in
 		// option-data is never sent.

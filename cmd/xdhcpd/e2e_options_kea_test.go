@@ -31,7 +31,8 @@ import (
 // type, records, arrays, encapsulated custom spaces, option 43 from
 // vendor-encapsulated-options-space and from a per-vendor-class
 // definition, option 125 (DOCSIS vendor-4491 and a custom vendor space),
-// option 124, hex data, always-send, and the client-id echo (default on).
+// option 124, hex data, always-send, a configured server identifier, and
+// the client-id echo (default on).
 func optionFeatures() map[string]any {
 	o := func(kv ...any) map[string]any {
 		m := map[string]any{}
@@ -103,6 +104,9 @@ func optionFeatures() map[string]any {
 			"option-data", []any{
 				o("name", "routers", "data", e2eServerIP),
 				o("name", "domain-name-servers", "data", e2eServerIP+", 10.88.0.4"),
+				// Replies name this server identifier, and requests
+				// naming it are answered.
+				o("name", "dhcp-server-identifier", "data", "10.88.0.77"),
 				// A sub-option without its option at this level: the
 				// global option 43 does not take it.
 				o("name", "acs-url", "space", "vendor-encapsulated-options-space", "data", "http://subnet"),
