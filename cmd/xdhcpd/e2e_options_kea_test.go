@@ -145,6 +145,19 @@ var optionClients = []struct {
 	}},
 }
 
+// relayedMods make a request relayed by an agent at the client end's
+// address, with circuit and remote id, from a client that names its
+// subnet (RFC 3011) and itself (option 61).
+var relayedMods = []dhcpv4.Modifier{
+	dhcpv4.WithGatewayIP(net.ParseIP(e2eClientIP)),
+	dhcpv4.WithRequestedOptions(codes(1, 3, 6, 15, 43)...),
+	dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte("relayed-1"))),
+	dhcpv4.WithGeneric(dhcpv4.GenericOptionCode(118), []byte{10, 88, 0, 0}),
+	dhcpv4.WithOption(dhcpv4.OptRelayAgentInfo(
+		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(1), []byte("olt1/1/7")),
+		dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(2), []byte("cpe-serial-7")))),
+}
+
 func codes(cs ...byte) []dhcpv4.OptionCode {
 	out := make([]dhcpv4.OptionCode, len(cs))
 	for i, c := range cs {
@@ -163,11 +176,13 @@ func TestE2EOptionsMatchKea(t *testing.T) {
 	e := newEnv(t)
 	// Kea's answers first.
 	k := e.startKeaWith(optionFeatures())
-	conn := e.rawConn()
+	conn := e.clientConn()
 	kea := make([][2][]byte, len(optionClients))
 	for i, c := range optionClients {
 		kea[i] = exchangeRaw(t, conn, byte(i), 20*time.Second, c.mods)
 	}
+	relay := e.relayConn()
+	keaRelayed := exchangeRaw(t, relay, 0x20, 10*time.Second, relayedMods)
 	keaNak := nakFor(t, conn)
 	if err := k.Stop(); k.Running() {
 		t.Fatalf("kea-dhcp4 did not stop: %v", err)
@@ -185,6 +200,11 @@ func TestE2EOptionsMatchKea(t *testing.T) {
 			}
 		}
 	}
+	for j, what := range []string{"OFFER", "ACK"} {
+		if diff := compareReplies(keaRelayed[j], exchangeRaw(t, relay, 0x20, 10*time.Second, relayedMods)[j]); diff != "" {
+			t.Errorf("relayed client, %s differs from Kea 2.2's:\n%s", what, diff)
+		}
+	}
 	if diff := compareReplies(keaNak, nakFor(t, conn)); diff != "" {
 		t.Errorf("NAK differs from Kea 2.2's:\n%s", diff)
 	}
@@ -193,7 +213,7 @@ func TestE2EOptionsMatchKea(t *testing.T) {
 // nakFor sends an INIT-REBOOT REQUEST from the first client (which holds
 // a lease) for an address of the subnet outside the pool, which both
 // servers refuse, and returns the NAK.
-func nakFor(t *testing.T, conn net.PacketConn) []byte {
+func nakFor(t *testing.T, conn dhcpConn) []byte {
 	t.Helper()
 	m, err := dhcpv4.New(append([]dhcpv4.Modifier{dhcpv4.WithHwAddr(mac(0x0b, 0)), dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest),
 		dhcpv4.WithTransactionID(dhcpv4.TransactionID{0x78, 0x65, 0x0b, 99}), dhcpv4.WithBroadcast(true),
@@ -212,7 +232,7 @@ func nakFor(t *testing.T, conn net.PacketConn) []byte {
 // client n with mods, returning the raw OFFER and ACK. It retries the
 // DISCOVER until the server answers or wait passes (the server may still
 // be starting).
-func exchangeRaw(t *testing.T, conn net.PacketConn, n byte, wait time.Duration, mods []dhcpv4.Modifier) [2][]byte {
+func exchangeRaw(t *testing.T, conn dhcpConn, n byte, wait time.Duration, mods []dhcpv4.Modifier) [2][]byte {
 	t.Helper()
 	hw := mac(0x0b, int(n))
 	// The same xid for both servers: the headers compare whole.
@@ -243,9 +263,26 @@ func exchangeRaw(t *testing.T, conn net.PacketConn, n byte, wait time.Duration, 
 	return [2][]byte{offer, ack}
 }
 
-// roundTrip broadcasts m and returns the first reply with its xid.
-func roundTrip(conn net.PacketConn, m *dhcpv4.DHCPv4, wait time.Duration) ([]byte, error) {
-	if _, err := conn.WriteTo(m.ToBytes(), &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}); err != nil {
+// dhcpConn is where a client sends from and the server it sends to.
+type dhcpConn struct {
+	net.PacketConn
+	to net.Addr
+}
+
+// clientConn broadcasts from port 68 of xc0, as a client on the link.
+func (e *e2eEnv) clientConn() dhcpConn {
+	return dhcpConn{e.rawConn(), &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}}
+}
+
+// relayConn sends from port 67 of the client end's address to the server,
+// as a relay agent whose giaddr is that address.
+func (e *e2eEnv) relayConn() dhcpConn {
+	return dhcpConn{e.udpConn(e2eClientIP + ":67"), &net.UDPAddr{IP: net.ParseIP(e2eServerIP), Port: dhcpv4.ServerPort}}
+}
+
+// roundTrip sends m and returns the first reply with its xid.
+func roundTrip(conn dhcpConn, m *dhcpv4.DHCPv4, wait time.Duration) ([]byte, error) {
+	if _, err := conn.WriteTo(m.ToBytes(), conn.to); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, 1500)
@@ -349,7 +386,7 @@ func TestE2EOptionTableMatchesKea(t *testing.T) {
 		{dhcpv4.WithRequestedOptions(codes(high...)...), dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(1500))},
 	}
 	e := newEnv(t)
-	conn := e.rawConn()
+	conn := e.clientConn()
 	k := e.startKeaWith(features)
 	var kea [][2][]byte
 	for i, mods := range clients {
@@ -453,7 +490,7 @@ func TestE2EEchoClientIDOffMatchesKea(t *testing.T) {
 			"pools": []any{map[string]any{"pool": e2ePoolStart + " - " + e2ePoolEnd}}}}}
 	mods := []dhcpv4.Modifier{dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 2, 0x78, 0x65, 0, 0, 0x50}))}
 	e := newEnv(t)
-	conn := e.rawConn()
+	conn := e.clientConn()
 	k := e.startKeaWith(features)
 	kea := exchangeRaw(t, conn, 0x50, 20*time.Second, mods)
 	if err := k.Stop(); k.Running() {
