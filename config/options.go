@@ -9,8 +9,9 @@ import (
 	"xdhcp/config/optiondef"
 )
 
-// maxOptionLen is the largest payload one DHCPv4 option can carry. Long
-// options (RFC 3396 splitting) are not produced by the server.
+// maxOptionLen is the largest payload one DHCPv4 option can carry. A
+// longer dhcp4 option is sent split in several (RFC 3396), as Kea 2.2
+// does; a sub-option cannot be.
 const maxOptionLen = 255
 
 // serverManaged are option codes the server computes per exchange; xdhcp
@@ -71,8 +72,8 @@ func (d *diag) optionData(o *jobj, key string, defs *defTable) []Option {
 			}
 			e.opt.Data = subs
 		}
-		if len(e.opt.Data) > maxOptionLen {
-			d.errorf(e.path+".data", "encodes to %d bytes, more than the %d an option can hold", len(e.opt.Data), maxOptionLen)
+		if isVendor && len(e.opt.Data) > maxOptionLen {
+			d.errorf(e.path+".data", "encodes to %d bytes, more than the %d a vendor option can hold", len(e.opt.Data), maxOptionLen)
 			continue
 		}
 		e.opt.VendorSpace, e.opt.Vendor = isVendor, vendor

@@ -45,6 +45,7 @@ func TestOptionEncoding(t *testing.T) {
 		{"record array", `"name": "slp-directory-agent", "data": "true, 10.0.0.1, 10.0.0.2"`, 78, "010a0000010a000002"},
 		{"netbios node type", `"name": "netbios-node-type", "data": "8"`, 46, "08"},
 		{"captive portal", `"name": "v4-captive-portal", "data": "https://portal.example/"`, 114, hex.EncodeToString([]byte("https://portal.example/"))},
+		{"long option, sent split", `"name": "domain-name", "data": "` + strings.Repeat("a", 300) + `"`, 15, strings.Repeat("61", 300)},
 		{"by code uses definition", `"code": 3, "data": "10.0.0.1"`, 3, "0a000001"},
 		{"space dhcp4 accepted", `"name": "routers", "space": "dhcp4", "data": "10.0.0.1"`, 3, "0a000001"},
 	}

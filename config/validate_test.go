@@ -133,8 +133,9 @@ func TestValidationErrors(t *testing.T) {
 			`Dhcp4.option-data[0]: option 224 of space dhcp4 has no definition: define it with option-def or give its data in hex with csv-format false`},
 		{"option without data", `"option-data": [{"name": "subnet-mask"}]`,
 			`Dhcp4.option-data[0].data: "": no option value specified`},
-		{"option too long", `"option-data": [{"name": "host-name", "data": "` + strings.Repeat("a", 256) + `"}]`,
-			`Dhcp4.option-data[0].data: encodes to 256 bytes, more than the 255 an option can hold`},
+		{"vendor option too long", `"option-data": [{"name": "tftp-servers", "space": "vendor-4491", "data": "` +
+			strings.Repeat("10.0.0.1,", 64) + `"}]`,
+			`Dhcp4.option-data[0].data: encodes to 256 bytes, more than the 255 a vendor option can hold`},
 		{"bad boolean option", `"option-data": [{"name": "ip-forwarding", "data": "yes"}]`,
 			`Dhcp4.option-data[0].data: "yes": "yes" is not a boolean (true, false, 1, 0)`},
 		{"bad fqdn", `"option-data": [{"name": "domain-search", "data": "example.com, a..b"}]`,

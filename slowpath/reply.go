@@ -319,6 +319,12 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	return b
 }
 
+// splitChunk is the payload of each piece of an option longer than 255
+// bytes (RFC 3396). Kea 2.2 cuts 253 bytes a piece (the 255 an option
+// holds less its 2-byte header), and so does xdhcp, so that the pieces
+// are the same.
+const splitChunk = 253
+
 // optWriter appends options once each, splitting long ones (RFC 3396), and
 // remembers where each starts so that optional ones can be left out of a
 // reply that would be too large.
@@ -358,7 +364,7 @@ func (w *optWriter) add(code byte, data []byte) {
 		w.b = append(w.b, code, 0)
 	}
 	for len(data) > 0 {
-		n := min(len(data), 255)
+		n := min(len(data), splitChunk)
 		w.b = append(w.b, code, byte(n))
 		w.b = append(w.b, data[:n]...)
 		data = data[n:]

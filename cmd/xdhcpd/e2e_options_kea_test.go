@@ -58,6 +58,7 @@ func optionFeatures() map[string]any {
 		{"v4-captive-portal", "https://portal.isp.example/"},
 		{"dhcp-message", `hello\, world`},
 		{"vivco-suboptions", "4491, 03616263"},
+		{"root-path", strings.Repeat("/long", 60)}, // 300 bytes: sent as two options 17 (RFC 3396)
 	} {
 		plain = append(plain, o("name", nd[0], "data", nd[1]))
 	}
@@ -122,7 +123,7 @@ var optionClients = []struct {
 	mods []dhcpv4.Modifier
 }{
 	{"plain client, everything asked", []dhcpv4.Modifier{
-		dhcpv4.WithRequestedOptions(codes(1, 2, 3, 6, 15, 19, 23, 26, 42, 43, 56, 78, 108, 114, 119, 124, 159, 212, 223, 224, 225)...),
+		dhcpv4.WithRequestedOptions(codes(1, 2, 3, 6, 15, 17, 19, 23, 26, 42, 43, 56, 78, 108, 114, 119, 124, 159, 212, 223, 224, 225)...),
 		dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 2, 0x78, 0x65, 0, 0, 1})),
 		// Kea sends replies above 576 bytes to anyone; xdhcpd only to a
 		// client that says it takes them.
