@@ -98,6 +98,11 @@ func optionFeatures() map[string]any {
 			"test", "option[vendor-class-identifier].text == 'cpe'",
 			"option-def", []any{o("name", "vendor-encapsulated-options", "code", 43, "type", "record", "record-types", "uint8, string")},
 			"option-data", []any{o("name", "vendor-encapsulated-options", "data", "4, cpe-acs")},
+		), o(
+			// The class every client sending option 60 "docsis3.0" is in.
+			"name", "VENDOR_CLASS_docsis3.0",
+			"option-def", []any{o("name", "vendor-encapsulated-options", "code", 43, "type", "string")},
+			"option-data", []any{o("name", "vendor-encapsulated-options", "data", "docsis-43")},
 		)},
 		"subnet4": []any{o(
 			"id", 1, "subnet", "10.88.0.0/16",
