@@ -121,8 +121,9 @@ func TestKeaExamples(t *testing.T) {
 			if !bytes.Equal(rs[1].ClientID, []byte{1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}) || rs[1].Hostname != "special-snowflake" {
 				t.Errorf("r1 %+v", rs[1])
 			}
-			if !bytes.Equal(rs[2].CircuitID, []byte{1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}) || len(rs[2].Options) != 1 ||
-				rs[2].Options[0].Code != 125 || !bytes.Equal(rs[2].Options[0].Data, []byte{0, 0, 0x11, 0x8b}) {
+			if !bytes.Equal(rs[2].CircuitID, []byte{1, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66}) || len(rs[2].Options) != 2 ||
+				rs[2].Options[0].Code != 125 || !bytes.Equal(rs[2].Options[0].Data, []byte{0, 0, 0x11, 0x8b}) ||
+				!rs[2].Options[1].VendorSpace || rs[2].Options[1].Vendor != 4491 || rs[2].Options[1].Code != 2 {
 				t.Errorf("r2 %+v", rs[2])
 			}
 			if rs[3].NextServer != netip.MustParseAddr("192.0.2.1") || rs[3].ServerHostname != "hal9000" {
@@ -134,7 +135,6 @@ func TestKeaExamples(t *testing.T) {
 			for _, w := range []string{
 				"Dhcp4.subnet4[0].reservations[2].duid: identifier not supported",
 				"Dhcp4.subnet4[0].reservations[5].flex-id: identifier not supported",
-				`Dhcp4.subnet4[0].reservations[3].option-data[1].space: option space "vendor-4491" not supported`,
 				`Dhcp4.host-reservation-identifiers[2]: identifier "duid" not supported`,
 			} {
 				if !hasWarning(c, w) {

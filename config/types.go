@@ -164,6 +164,11 @@ type Option struct {
 	Data       []byte // wire payload (without code and length)
 	AlwaysSend bool
 	NeverSend  bool
+	// VendorSpace marks a sub-option of option 125 in the space of
+	// enterprise number Vendor (Kea's "vendor-N" spaces): the server puts
+	// it in option 125 for clients of that vendor, not on its own.
+	VendorSpace bool
+	Vendor      uint32
 }
 
 // Class is a client-classes entry.

@@ -91,7 +91,7 @@ func clientMessage(s *Server, _ *liveConfig, r *request) bool {
 // RELEASE or DECLINE naming another server is not ours to act on, spoofed
 // or not.
 func addressedToUs(s *Server, rt *liveConfig, r *request) bool {
-	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr {
+	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr || rt.serverIDs[r.serverID] {
 		return true
 	}
 	s.st.receiveDrop.Inc()
@@ -826,7 +826,7 @@ func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
 
 func (s *Server) nak(rt *liveConfig, sn *subnetRT, r *request, why string) {
 	s.log.Debug("NAK", "mac", macString(r.hw), "requested", r.requested, "reason", why)
-	s.sendNak(r, why)
+	s.sendNak(rt, r)
 }
 
 func (s *Server) context() context.Context {
