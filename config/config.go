@@ -407,6 +407,10 @@ func (p *parser) loggers(o *jobj, c *Config) {
 const (
 	hookLeaseCmds = "libdhcp_lease_cmds.so"
 	hookHA        = "libdhcp_ha.so"
+	// Forensic logging and run-script: their parameters are read by the
+	// packages that implement them, when the daemon starts.
+	hookLegalLog  = "libdhcp_legal_log.so"
+	hookRunScript = "libdhcp_run_script.so"
 )
 
 func (p *parser) hooks(o *jobj, c *Config) {
@@ -427,7 +431,7 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			}
 		}
 		switch filepath.Base(*lib) {
-		case hookLeaseCmds:
+		case hookLeaseCmds, hookLegalLog, hookRunScript:
 		case hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:

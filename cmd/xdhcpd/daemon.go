@@ -41,6 +41,7 @@ type daemon struct {
 	reg     *stats.Registry
 	metrics *metrics.Set
 	store   *memfile.Store
+	hooks   *leaseHooks
 	srv     *slowpath.Server
 	ctl     *control.Server
 	// leaseCmds are the server's lease and service commands; HA writes
@@ -101,6 +102,10 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err != nil {
 		return nil, err
 	}
+	d.hooks, err = openLeaseHooks(cfg, log, log.With("logger", "kea-dhcp4.leases"), d.reg)
+	if err != nil {
+		return nil, err
+	}
 	d.store, err = memfile.Open(memfile.Options{
 		Path:         db.Name,
 		Persist:      db.Persist,
@@ -112,6 +117,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		RetryWait:    db.ReconnectWaitTime,
 		RetryLimit:   db.MaxReconnectTries,
 		OnFault:      policy.Observe,
+		Records:      d.hooks.records(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open lease database: %w", err)
@@ -131,6 +137,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Metrics: d.metrics,
 		Network: network,
 		Log:     log.With("component", "dhcp4"),
+		// Recorder and Events: forensic logging, run-script, lease log lines.
+		Recorder: d.hooks.recorder(),
+		Events:   d.hooks.listener(),
 	}
 	if d.cache != nil {
 		deps.Cache = d.cache // not a typed nil: the engine tests Cache for nil
@@ -402,6 +411,7 @@ func (d *daemon) close() error {
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
+	errs = append(errs, d.hooks.close())
 	d.cancel()
 	d.log.Info("xdhcpd stopped")
 	return errors.Join(errs...)
