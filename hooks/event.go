@@ -74,7 +74,8 @@ type Event struct {
 	// without one (expiry, recovery, commands). Response is the reply, nil
 	// when there is none or it is not built yet.
 	Query, Response []byte
-	// Where the query came from and arrived.
+	// Where the query came from and arrived; LocalHW is the frame's
+	// destination MAC (Kea's local hardware address of a received packet).
 	Iface             string
 	IfIndex           int
 	Local, Remote     netip.AddrPort

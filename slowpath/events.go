@@ -34,7 +34,7 @@ func (s *Server) newEvent(r *request, p hooks.Point, sn *subnetRT) *hooks.Event 
 		e.Iface, e.IfIndex = r.pkt.IfName, r.pkt.IfIndex
 		e.Local = netip.AddrPortFrom(netip.AddrFrom4(m.DstIP), m.DstPort)
 		e.Remote = netip.AddrPortFrom(netip.AddrFrom4(m.SrcIP), m.SrcPort)
-		e.LocalHW, e.RemoteHW = r.pkt.IfMAC, m.SrcMAC
+		e.LocalHW, e.RemoteHW = m.DstMAC, m.SrcMAC
 		e.Classes = r.classes
 	}
 	if sn != nil {
@@ -98,5 +98,17 @@ func (s *Server) tellOffer(r *request, sn *subnetRT, addr netip.Addr, valid uint
 	e := s.newEvent(r, hooks.Lease4Offer, sn)
 	e.Response = reply
 	e.Leases = []lease.Lease{{Addr: addr, HWAddr: r.hw, ClientID: r.cid, ValidLft: valid, CLTT: e.Time.Unix(), SubnetID: sn.cfg.ID}}
+	s.events.LeaseEvent(e)
+}
+
+// tellFreed tells the listeners of the leases4_committed Kea follows a
+// RELEASE with: no lease granted, l deleted. (After a DECLINE it names the
+// probation lease as granted.)
+func (s *Server) tellFreed(r *request, sn *subnetRT, l lease.Lease) {
+	if s.events == nil {
+		return
+	}
+	e := s.newEvent(r, hooks.Leases4Committed, sn)
+	e.Deleted = []lease.Lease{l}
 	s.events.LeaseEvent(e)
 }

@@ -777,6 +777,7 @@ func (s *Server) released(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 	}
 	s.forget(a)
 	s.tellLease(r, hooks.Lease4Release, sn, ops[0].Lease, false)
+	s.tellFreed(r, sn, ops[0].Lease)
 	s.replicateAfter(r, ops, a, "lease delete to partner failed")
 }
 
@@ -830,6 +831,7 @@ func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 	}
 	s.forget(a)
 	s.tellLease(r, hooks.Lease4Decline, sn, r.events.cur, false)
+	s.tellLease(r, hooks.Leases4Committed, sn, ops[0].Lease, false)
 	s.log.Info("address declined by client, on probation", "addr", a, "mac", macString(r.hw),
 		"probation_s", rt.cfg.DeclineProbationPeriod.Seconds())
 	s.replicateAfter(r, ops, a, "lease update to partner failed")

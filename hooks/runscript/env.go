@@ -50,7 +50,9 @@ func (v *env) lease4(prefix string, l *lease.Lease, htype byte) {
 	v.str(prefix+"_ADDRESS", l.Addr.String())
 	v.uint(prefix+"_CLTT", uint64(l.CLTT))
 	v.str(prefix+"_HOSTNAME", l.Hostname)
-	v.hwaddr(prefix+"_HWADDR", l.HWAddr, htype, len(l.HWAddr) > 0)
+	// A lease always has a hardware address in Kea, if an empty one
+	// (declined leases): its type is there either way.
+	v.hwaddr(prefix+"_HWADDR", l.HWAddr, htype, true)
 	v.str(prefix+"_STATE", stateText(l.State))
 	v.uint(prefix+"_SUBNET_ID", uint64(l.SubnetID))
 	v.uint(prefix+"_VALID_LIFETIME", uint64(l.ValidLft))
@@ -100,8 +102,7 @@ func (v *env) query4(prefix string, j *job) {
 	v.str(prefix+"_GIADDR", addr(p.Giaddr))
 	v.bool(prefix+"_RELAYED", p.Giaddr != [4]byte{})
 	v.hwaddr(prefix+"_HWADDR", p.MAC(), p.HType, true)
-	// Kea leaves the local hardware address unset on received packets.
-	v.hwaddr(prefix+"_LOCAL_HWADDR", nil, 0, false)
+	v.hwaddr(prefix+"_LOCAL_HWADDR", j.localHW[:], 1, j.localHW != [6]byte{})
 	v.hwaddr(prefix+"_REMOTE_HWADDR", j.remoteHW[:], 1, j.remoteHW != [6]byte{})
 	if rai, ok := p.Option(82); ok {
 		v.str(prefix+"_OPTION_82", optionHex(rai))

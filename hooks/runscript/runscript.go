@@ -95,16 +95,16 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 
 // job is one script call, copied out of the event.
 type job struct {
-	point           hooks.Point
-	query           []byte
-	iface           string
-	ifIndex         int
-	local, remote   netip.AddrPort
-	remoteHW        [6]byte
-	htype           byte
-	leases, deleted []lease.Lease
-	subnet          hooks.Subnet
-	removeLease     bool
+	point             hooks.Point
+	query             []byte
+	iface             string
+	ifIndex           int
+	local, remote     netip.AddrPort
+	localHW, remoteHW [6]byte
+	htype             byte
+	leases, deleted   []lease.Lease
+	subnet            hooks.Subnet
+	removeLease       bool
 }
 
 // Counters are the runner's cumulative counts.
@@ -163,7 +163,7 @@ func (r *Runner) LeaseEvent(e *hooks.Event) {
 		return
 	}
 	j := &job{point: e.Point, iface: e.Iface, ifIndex: e.IfIndex, local: e.Local, remote: e.Remote,
-		remoteHW: e.RemoteHW, htype: 1, subnet: e.Subnet, removeLease: e.RemoveLease}
+		localHW: e.LocalHW, remoteHW: e.RemoteHW, htype: 1, subnet: e.Subnet, removeLease: e.RemoveLease}
 	if e.Query != nil {
 		j.query = append([]byte(nil), e.Query...)
 		if len(e.Query) > 1 && e.Query[1] != 0 {

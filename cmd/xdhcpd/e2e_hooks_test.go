@@ -1,0 +1,270 @@
+package main
+
+// Forensic logging and run-script, against what Kea 2.2 does with the same
+// hooks-libraries entries.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+
+	"xdhcp/internal/daemontest"
+)
+
+// keaRunScript is Debian's path of Kea's run_script hook.
+const keaRunScript = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_run_script.so"
+
+// scriptCall is one run of the test script: its first argument and its
+// environment.
+type scriptCall struct {
+	arg  string
+	vars map[string]string
+}
+
+// writeCallScript writes a script that records each call (its argument,
+// then its environment) as a file of its own in dir. It names programs by
+// absolute path: Kea runs it with its variables as the whole environment.
+func writeCallScript(t *testing.T, path, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := "#!/bin/sh\nf=$(/bin/mktemp " + dir + "/.call.XXXXXX)\n" +
+		"{ echo \"$1\"; /usr/bin/env; } > \"$f\"\n/bin/mv \"$f\" \"" + dir + "/call.$(/bin/date +%s%N)\"\n"
+	if err := os.WriteFile(path, []byte(s), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readCalls reads the calls recorded in dir, oldest first, and removes
+// them.
+func readCalls(t *testing.T, dir string) []scriptCall {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "call.*"))
+	sort.Strings(names)
+	var calls []scriptCall
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(n)
+		lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		c := scriptCall{arg: lines[0], vars: map[string]string{}}
+		for _, l := range lines[1:] {
+			k, v, _ := strings.Cut(l, "=")
+			switch k {
+			case "PWD", "SHLVL", "_", "OLDPWD":
+				continue // the shell's own
+			}
+			c.vars[k] = v
+		}
+		calls = append(calls, c)
+	}
+	return calls
+}
+
+// settledCalls waits until the script has been called want times (or
+// stops being called) and returns the calls.
+func settledCalls(t *testing.T, dir string, want int) []scriptCall {
+	t.Helper()
+	last, stable := -1, 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		names, _ := filepath.Glob(filepath.Join(dir, "call.*"))
+		if len(names) == want {
+			break
+		}
+		if len(names) == last {
+			if stable++; stable > 15 {
+				break
+			}
+		} else {
+			last, stable = len(names), 0
+		}
+	}
+	return readCalls(t, dir)
+}
+
+// hookSteps drives the same clients against whichever server runs and
+// returns the script calls of each step, each step's calls sorted by hook
+// point (scripts of one exchange run concurrently).
+func hookSteps(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var steps [][]scriptCall
+	step := func(name string, want int, fn func() error) {
+		t.Helper()
+		if err := fn(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		calls := settledCalls(t, dir, want)
+		sort.SliceStable(calls, func(i, j int) bool { return calls[i].arg < calls[j].arg })
+		steps = append(steps, calls)
+	}
+	a := e.nclient(mac(0x42, 1))
+	var la *nclient4.Lease
+	step("DORA", 1, func() (err error) {
+		la, err = a.Request(ctx, dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 0x02, 0x42, 0, 0, 0, 1})),
+			dhcpv4.WithOption(dhcpv4.OptHostName("client-a")))
+		return err
+	})
+	step("rebind", 2, func() error {
+		_, err := a.Renew(ctx, la, dhcpv4.WithBroadcast(true), daemontest.FreshXID(),
+			dhcpv4.WithOption(dhcpv4.OptClientIdentifier([]byte{1, 0x02, 0x42, 0, 0, 0, 1})))
+		return err
+	})
+	step("release", 2, func() error { return a.Release(la) })
+	b := e.nclient(mac(0x42, 2))
+	var lb *nclient4.Lease
+	step("DORA b", 1, func() (err error) {
+		lb, err = b.Request(ctx)
+		return err
+	})
+	step("decline", 0, func() error {
+		d, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeDecline), dhcpv4.WithHwAddr(mac(0x42, 2)),
+			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(lb.ACK.YourIPAddr)),
+			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(lb.ACK.ServerIdentifier())))
+		if err != nil {
+			return err
+		}
+		// No answer comes to a DECLINE: the short wait just sends it.
+		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		b.SendAndRead(sctx, nclient4.DefaultServers, d, nil)
+		return nil
+	})
+	return steps
+}
+
+// normalize replaces in c's values what differs between two servers for
+// the same client: the address leased (addr), times and transaction ids.
+func normalize(c scriptCall, addr string) map[string]string {
+	out := map[string]string{}
+	for k, v := range c.vars {
+		switch {
+		case strings.HasSuffix(k, "_CLTT"), k == "QUERY4_TXID":
+			v = "<varies>"
+		case addr != "" && v == addr:
+			v = "<lease address>"
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
+	keaBin := needBinary(t, "kea-dhcp4")
+	if _, err := os.Stat(keaRunScript); err != nil {
+		t.Skipf("Kea's run_script hook is not installed: %v", err)
+	}
+	e := newEnv(t)
+	script := filepath.Join(e.dir, "lease-hook.sh")
+	hook := func(dir string) []any {
+		writeCallScript(t, script, dir)
+		return []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
+	}
+
+	// Kea 2.2 first.
+	kcfg := e.keaConfig()
+	d4 := dhcp4(kcfg)
+	sock := filepath.Join(e.dir, "kea.sock")
+	d4["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf}, "dhcp-socket-type": "raw"}
+	d4["lease-database"].(map[string]any)["name"] = filepath.Join(e.dir, "kea-leases4.csv")
+	delete(d4, "control-sockets")
+	d4["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+	keaDir := filepath.Join(e.dir, "kea-calls")
+	d4["hooks-libraries"] = hook(keaDir)
+	k := &kea{e: e, sock: sock}
+	k.Process = daemontest.NewProcess(t, daemontest.ProcessOptions{
+		Name: "kea-dhcp4", NS: e.srv,
+		Args: []string{keaBin, "-c", e.writeConfig("kea-dhcp4.json", kcfg)},
+		Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+		Log:  filepath.Join(e.dir, "kea-dhcp4.log"),
+	})
+	k.Launch()
+	k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
+	keaSteps := hookSteps(t, e, keaDir)
+	k.stop()
+
+	// Then xdhcpd, same lab, same script, same clients.
+	e.mode = "off"
+	cfg := e.baseConfig()
+	xDir := filepath.Join(e.dir, "xdhcp-calls")
+	dhcp4(cfg)["hooks-libraries"] = hook(xDir)
+	d := e.startDaemon(cfg)
+	xSteps := hookSteps(t, e, xDir)
+	d.Stop()
+
+	if len(keaSteps) != len(xSteps) {
+		t.Fatalf("steps: kea %d, xdhcpd %d", len(keaSteps), len(xSteps))
+	}
+	for i := range keaSteps {
+		ks, xs := keaSteps[i], xSteps[i]
+		args := func(cs []scriptCall) []string {
+			var a []string
+			for _, c := range cs {
+				a = append(a, c.arg)
+			}
+			return a
+		}
+		if !slices.Equal(args(ks), args(xs)) {
+			t.Errorf("step %d: kea called %v, xdhcpd %v", i, args(ks), args(xs))
+			for _, c := range ks {
+				t.Logf("kea %s: %v", c.arg, c.vars)
+			}
+			continue
+		}
+		for j := range ks {
+			kAddr, xAddr := leaseAddr(ks[j]), leaseAddr(xs[j])
+			kv, xv := normalize(ks[j], kAddr), normalize(xs[j], xAddr)
+			for _, name := range unionKeys(kv, xv) {
+				kval, kok := kv[name]
+				xval, xok := xv[name]
+				if kok != xok || kval != xval {
+					t.Errorf("step %d %s: %s: kea %s, xdhcpd %s", i, ks[j].arg, name, show(kval, kok), show(xval, xok))
+				}
+			}
+		}
+	}
+}
+
+// leaseAddr is the address of the (first) lease a call names.
+func leaseAddr(c scriptCall) string {
+	for _, k := range []string{"LEASE4_ADDRESS", "LEASES4_AT0_ADDRESS"} {
+		if v := c.vars[k]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func unionKeys(a, b map[string]string) []string {
+	var ks []string
+	for k := range a {
+		ks = append(ks, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func show(v string, ok bool) string {
+	if !ok {
+		return "(unset)"
+	}
+	return fmt.Sprintf("%q", v)
+}
+
