@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -268,3 +269,119 @@ func show(v string, ok bool) string {
 	return fmt.Sprintf("%q", v)
 }
 
+
+// forensicKills is the number of SIGKILLs per packet path.
+const forensicKills = 10
+
+// forensicRecords counts the "assigned" records of the forensic log files
+// in dir by address and hardware address ("ip mac").
+func forensicRecords(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "kea-legal.*.txt"))
+	n := map[string]int{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			_, rest, ok := strings.Cut(line, "Address: ")
+			if !ok || !strings.Contains(rest, " has been assigned ") {
+				continue
+			}
+			ip, _, _ := strings.Cut(rest, " ")
+			_, hw, ok := strings.Cut(rest, "hardware address: hwtype=1 ")
+			if !ok {
+				continue
+			}
+			hw, _, _ = strings.Cut(hw, ",")
+			n[ip+" "+hw]++
+		}
+	}
+	return n
+}
+
+func TestE2EKill9KeepsEveryAckedForensicRecord(t *testing.T) {
+	forModes(t, func(t *testing.T, e *e2eEnv) {
+		logDir := filepath.Join(e.dir, "legal")
+		if err := os.MkdirAll(logDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cfg := e.bigPoolConfig()
+		dhcp4(cfg)["hooks-libraries"] = []any{map[string]any{
+			"library":    "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_legal_log.so",
+			"parameters": map[string]any{"path": logDir, "base-name": "kea-legal"},
+		}}
+		d := e.startDaemon(cfg)
+
+		// acks counts the ACKs each client got for each address, DORAs
+		// and (in socket mode, where the engine writes every renewal)
+		// renewals.
+		var mu sync.Mutex
+		acks := map[string]int{}
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for id := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ctx.Err() == nil; i++ {
+					m := mac(byte(0x60+id), i)
+					var c *nclient4.Client
+					if err := e.cli.Do(func() (err error) {
+						c, err = nclient4.New(e2eClientIf, nclient4.WithHWAddr(m),
+							nclient4.WithTimeout(300*time.Millisecond), nclient4.WithRetry(2))
+						return err
+					}); err != nil {
+						t.Errorf("client: %v", err)
+						return
+					}
+					dctx, dcancel := context.WithTimeout(ctx, 3*time.Second)
+					l, err := c.Request(dctx)
+					dcancel()
+					if err == nil {
+						key := l.ACK.YourIPAddr.String() + " " + m.String()
+						mu.Lock()
+						acks[key]++
+						mu.Unlock()
+						if e.mode == "off" && i%2 == 0 {
+							rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+							if _, err := c.Renew(rctx, l); err == nil {
+								mu.Lock()
+								acks[key]++
+								mu.Unlock()
+							}
+							rcancel()
+						}
+					}
+					c.Close()
+				}
+			}()
+		}
+		for k := range forensicKills {
+			time.Sleep(time.Duration(200+97*k%400) * time.Millisecond)
+			d.Kill9()
+			time.Sleep(50 * time.Millisecond)
+			d.Restart()
+		}
+		time.Sleep(time.Second)
+		cancel()
+		wg.Wait()
+		d.Kill9()
+
+		recs := forensicRecords(t, logDir)
+		mu.Lock()
+		defer mu.Unlock()
+		total := 0
+		for key, n := range acks {
+			total += n
+			if recs[key] < n {
+				t.Errorf("%s: %d ACKs, %d forensic records", key, n, recs[key])
+			}
+		}
+		t.Logf("%d kills: %d ACKs to %d clients, all with their forensic records", forensicKills, total, len(acks))
+		if total < 50 {
+			t.Errorf("only %d ACKs: the test did not load the server", total)
+		}
+	})
+}
