@@ -389,9 +389,23 @@ func (p *parser) loggers(o *jobj, c *Config) {
 		outputs := func(key string) {
 			p.list(it, key, func(op string, oo *jobj) {
 				defer p.finish(oo)
-				oo.ignore("flush", "maxsize", "maxver", "pattern", "comment", "user-context")
+				oo.ignore("comment", "user-context")
+				o := LogOutput{
+					Flush:   boolOr(p.boolean(oo, "flush"), true),
+					MaxSize: int64(intOr(p.integer(oo, "maxsize", 0, 1<<50), 10240000)),
+					MaxVer:  int(intOr(p.integer(oo, "maxver", 0, 1000), 1)),
+				}
+				if s := p.str(oo, "pattern"); s != nil {
+					o.Pattern = *s
+				}
+				o.Format = "text"
+				if s := p.str(oo, "format"); s != nil && p.oneOf(oo.child("format"), *s, "text", "json") {
+					o.Format = *s
+				}
 				if s := p.str(oo, "output"); s != nil {
+					o.Output = *s
 					l.Outputs = append(l.Outputs, *s)
+					l.OutputOptions = append(l.OutputOptions, o)
 				} else {
 					p.errorf(op, "output option needs an output")
 				}
