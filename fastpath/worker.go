@@ -20,6 +20,7 @@ import (
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
 )
 
 // OverloadSetter writes a queue's overload level into the XDP program
@@ -56,6 +57,9 @@ type WorkerConfig struct {
 	Handler handoff.Handler
 	// Service gates cached answers; nil means always enabled.
 	Service Service
+	// Events is told of each renewal answered from the cache (forensic
+	// logging, run-script, lease log lines); nil tells nothing.
+	Events hooks.Listener
 	// Load and Overload drive the XDP overload level; either may be nil.
 	Load     Occupancy
 	Overload OverloadSetter
@@ -364,6 +368,9 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 		return xsk.Desc{}, false
 	}
 	w.Stats.CacheHits.Add(1)
+	if w.cfg.Events != nil {
+		w.tellCached(payload, meta, e, remaining, now)
+	}
 	return xsk.Desc{Addr: addr, Len: uint32(n)}, true
 }
 

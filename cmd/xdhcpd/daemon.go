@@ -166,7 +166,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	}
 	d.srv.Start(ctx)
 	d.xdp = xdp.New(xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
-		Stats: d.reg, HA: d.ha != nil, Log: log})
+		Stats: d.reg, HA: d.ha != nil, Log: log, Events: d.hooks.fastPathListener(d.srv.Config)})
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	d.leaseCmds = leasecmd.New(d.srv, d.store)

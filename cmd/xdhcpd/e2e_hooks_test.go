@@ -269,7 +269,6 @@ func show(v string, ok bool) string {
 	return fmt.Sprintf("%q", v)
 }
 
-
 // forensicKills is the number of SIGKILLs per packet path.
 const forensicKills = 10
 
@@ -384,4 +383,81 @@ func TestE2EKill9KeepsEveryAckedForensicRecord(t *testing.T) {
 			t.Errorf("only %d ACKs: the test did not load the server", total)
 		}
 	})
+}
+
+// TestE2EHooksCachedRenewal: a renewal the fast path answers from its
+// lease cache, without the engine and without a lease write, still gets
+// its forensic record and its lease4_renew script call, and the lease
+// event log lines come with Kea's message ids.
+func TestE2EHooksCachedRenewal(t *testing.T) {
+	e := newEnv(t)
+	e.mode = "auto"
+	logDir := filepath.Join(e.dir, "legal")
+	callDir := filepath.Join(e.dir, "calls")
+	script := filepath.Join(e.dir, "lease-hook.sh")
+	writeCallScript(t, script, callDir)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.baseConfig()
+	dhcp4(cfg)["hooks-libraries"] = []any{
+		map[string]any{"library": "libdhcp_legal_log.so", "parameters": map[string]any{"path": logDir}},
+		map[string]any{"library": "/opt/kea/lib/libdhcp_run_script.so", "parameters": map[string]any{"name": script}},
+	}
+	subnet(cfg, 0)["cache-threshold"] = 0.5 // renewals reuse the lease: the fast path may answer
+	d := e.startDaemon(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m := mac(0x43, 1)
+	var c *nclient4.Client
+	if err := e.cli.Do(func() (err error) {
+		c, err = nclient4.New(e2eClientIf, nclient4.WithHWAddr(m), nclient4.WithTimeout(time.Second))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l, err := c.Request(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settledCalls(t, callDir, 1)
+	hits := func() int64 {
+		var n int64
+		for name, v := range daemontest.Stats(t, d) {
+			if strings.HasSuffix(name, "fastpath-cache-hits") {
+				n += v
+			}
+		}
+		return n
+	}
+	before := hits()
+	if _, err := c.Renew(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if after := hits(); after != before+1 {
+		t.Skipf("the renewal was not answered from the fast path's cache (hits %d -> %d): XDP unavailable?", before, after)
+	}
+	calls := settledCalls(t, callDir, 2)
+	var renew bool
+	for _, c := range calls {
+		if c.arg == "lease4_renew" && c.vars["LEASE4_ADDRESS"] == l.ACK.YourIPAddr.String() &&
+			c.vars["LEASE4_HWADDR"] == m.String() && c.vars["SUBNET4_NAME"] == "10.88.0.0/16" {
+			renew = true
+		}
+	}
+	if !renew {
+		t.Errorf("no lease4_renew call for the cached renewal: %+v", calls)
+	}
+	key := l.ACK.YourIPAddr.String() + " " + m.String()
+	if !poll(3*time.Second, func() bool { return forensicRecords(t, logDir)[key] == 2 }) {
+		t.Errorf("forensic records for %s: %d, want 2 (assignment and cached renewal)", key, forensicRecords(t, logDir)[key])
+	}
+	d.Stop()
+	logText, _ := os.ReadFile(d.LogPath())
+	for _, id := range []string{"DHCP4_LEASE_ADVERT", "DHCP4_LEASE_ALLOC", "DHCP4_LEASE_REUSE"} {
+		if !strings.Contains(string(logText), "msgid="+id) {
+			t.Errorf("daemon log has no %s line", id)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -75,7 +76,11 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 			}
 		}
 	}
-	h.events = append(h.events, leaselog.New(leaseLog))
+	// The lease lines cost a formatted line per exchange: only when the
+	// kea-dhcp4.leases logger takes INFO (a WARN root turns them off).
+	if leaseLog.Enabled(context.Background(), slog.LevelInfo) {
+		h.events = append(h.events, leaselog.New(leaseLog))
+	}
 	return h, nil
 }
 
@@ -116,4 +121,29 @@ func (h *leaseHooks) close() error {
 		return h.legal.Close()
 	}
 	return nil
+}
+
+// withSubnets fills in the prefix of events that know only their subnet's
+// id (the fast path's cached renewals), from the running configuration.
+type withSubnets struct {
+	hooks.Listener
+	config func() *config.Config
+}
+
+func (w withSubnets) LeaseEvent(e *hooks.Event) {
+	if e.Subnet.ID != 0 && !e.Subnet.Prefix.IsValid() {
+		if sn := w.config().SubnetByID(e.Subnet.ID); sn != nil {
+			e.Subnet.Prefix = sn.Prefix
+		}
+	}
+	w.Listener.LeaseEvent(e)
+}
+
+// fastPathListener is what the fast path tells of its cached renewals.
+func (h *leaseHooks) fastPathListener(cfg func() *config.Config) hooks.Listener {
+	l := h.listener()
+	if l == nil {
+		return nil
+	}
+	return withSubnets{Listener: l, config: cfg}
 }
