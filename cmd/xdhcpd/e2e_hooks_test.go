@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -459,5 +460,128 @@ func TestE2EHooksCachedRenewal(t *testing.T) {
 		if !strings.Contains(string(logText), "msgid="+id) {
 			t.Errorf("daemon log has no %s line", id)
 		}
+	}
+}
+
+// keaLegalLine is Kea's default forensic line for an assignment: the
+// timestamp, then the address, lifetime and hardware address.
+var keaLegalLine = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ Address: (\S+) has been assigned for 1 hrs 0 mins 0 secs to a device with hardware address: hwtype=1 (\S+?)(,|$| )`)
+
+// TestE2EForensicLogClients: real clients (udhcpc, perfdhcp as a relay
+// with option 82) leave forensic lines in Kea's default format, in files
+// named and rotated as Kea's (time-unit second), with the rotation
+// scripts run on the closed and the new file; then a custom format built
+// from option 82 sub-options and the reply.
+func TestE2EForensicLogClients(t *testing.T) {
+	bb := needBinary(t, "busybox")
+	pd := needBinary(t, "perfdhcp")
+	e := newEnv(t)
+	e.mode = "off"
+	logDir := filepath.Join(e.dir, "legal")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scriptsOut := filepath.Join(e.dir, "rotations")
+	rot := func(name string) string {
+		p := filepath.Join(e.dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\necho \""+name+" $1\" >> "+scriptsOut+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	params := map[string]any{"path": logDir, "base-name": "kea-legal", "time-unit": "second", "count": 2,
+		"prerotate": rot("pre"), "postrotate": rot("post")}
+	cfg := e.bigPoolConfig()
+	dhcp4(cfg)["hooks-libraries"] = []any{map[string]any{"library": "/usr/lib/kea/hooks/libdhcp_legal_log.so", "parameters": params}}
+	d := e.startDaemon(cfg)
+
+	out, err := e.runClient(20*time.Second, bb, "udhcpc", "-i", e2eClientIf, "-f", "-q", "-n", "-t", "3", "-T", "1", "-s", "/bin/true")
+	if err != nil {
+		t.Fatalf("udhcpc: %v\n%s", err, out)
+	}
+	// circuit-id "howdy", remote-id 87:f6:79:77:ef
+	const rai = "82,0105686f776479020587f67977ef"
+	out, err = e.runClient(30*time.Second, pd, "-4", "-l", e2eClientIP, "-R", "50", "-r", "20", "-p", "4", "-o", rai, e2eServerIP)
+	if err != nil {
+		t.Logf("perfdhcp: %v\n%s", err, out)
+	}
+	d.Stop()
+
+	files, _ := filepath.Glob(filepath.Join(logDir, "*"))
+	name := regexp.MustCompile(`/kea-legal\.T\d{20}\.txt$`)
+	var lines []string
+	for _, f := range files {
+		if !name.MatchString(f) {
+			t.Errorf("file %s is not named as Kea names it", f)
+		}
+		b, _ := os.ReadFile(f)
+		lines = append(lines, strings.Split(strings.TrimSpace(string(b)), "\n")...)
+	}
+	if len(files) < 2 {
+		t.Errorf("%d files over a run of several seconds with a 2 s rotation", len(files))
+	}
+	udhcpc, relayed := 0, 0
+	for _, l := range lines {
+		m := keaLegalLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Errorf("line not in Kea's format: %q", l)
+			continue
+		}
+		if m[2] == e.cMAC.String() && !strings.Contains(l, "relay") {
+			udhcpc++
+		}
+		if strings.HasSuffix(l, "connected via relay at address: "+e2eClientIP+", identified by circuit-id: 68:6f:77:64:79 (howdy) and remote-id: 87:f6:79:77:ef") {
+			relayed++
+		}
+	}
+	if udhcpc != 1 || relayed < 10 {
+		t.Errorf("%d lines for udhcpc (want 1), %d relayed lines with option 82 (want many):\n%s", udhcpc, relayed, strings.Join(lines, "\n"))
+	}
+	// Each rotation ran prerotate with the closed file and postrotate
+	// with the new one.
+	b, _ := os.ReadFile(scriptsOut)
+	pre, post := 0, 0
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		script, file, _ := strings.Cut(l, " ")
+		if !name.MatchString(file) {
+			t.Errorf("rotation script got %q", l)
+		}
+		switch script {
+		case "pre":
+			pre++
+		case "post":
+			post++
+		}
+	}
+	if pre == 0 || pre != post || pre != len(files)-1 {
+		t.Errorf("%d files, %d prerotate and %d postrotate runs, want one each per rotation:\n%s", len(files), pre, post, b)
+	}
+
+	// A custom format from the request's option 82 and the reply.
+	params = map[string]any{"path": logDir, "base-name": "custom",
+		"request-parser-format":  "'circuit=' + relay4[1].hex + ' remote=' + hexstring(relay4[2].hex, ':')",
+		"response-parser-format": "' yiaddr=' + addrtotext(pkt4.yiaddr)",
+		"timestamp-format":       "%s"}
+	dhcp4(cfg)["hooks-libraries"] = []any{map[string]any{"library": "libdhcp_legal_log.so", "parameters": params}}
+	d = e.startDaemon(cfg)
+	out, err = e.runClient(30*time.Second, pd, "-4", "-l", e2eClientIP, "-R", "10", "-r", "10", "-p", "2", "-o", rai, e2eServerIP)
+	if err != nil {
+		t.Logf("perfdhcp: %v\n%s", err, out)
+	}
+	d.Stop()
+	files, _ = filepath.Glob(filepath.Join(logDir, "custom.*.txt"))
+	custom := regexp.MustCompile(`^\d{10} circuit=howdy remote=87:f6:79:77:ef yiaddr=10\.88\.\d+\.\d+$`)
+	n := 0
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if !custom.MatchString(l) {
+				t.Errorf("custom line %q", l)
+			}
+			n++
+		}
+	}
+	if n < 5 {
+		t.Errorf("%d custom lines, want one per perfdhcp lease", n)
 	}
 }
