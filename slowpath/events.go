@@ -112,3 +112,14 @@ func (s *Server) tellFreed(r *request, sn *subnetRT, l lease.Lease) {
 	e.Deleted = []lease.Lease{l}
 	s.events.LeaseEvent(e)
 }
+
+// commandRecord attaches the forensic record of lease command cmd to op.
+func (s *Server) commandRecord(op *lease.Op, cmd string) {
+	if s.recorder == nil {
+		return
+	}
+	e := s.newEvent(nil, hooks.LeaseCommand, nil)
+	e.Command = cmd
+	e.Leases = []lease.Lease{op.Lease}
+	op.Record = s.recorder.AppendRecord(nil, e)
+}

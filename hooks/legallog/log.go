@@ -137,6 +137,12 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 		assigned, released = e.Leases, e.Deleted
 	case hooks.Lease4Release, hooks.Lease4Decline:
 		released = e.Leases
+	case hooks.LeaseCommand:
+		ts := appendStrftime(nil, l.p.TimestampFormat, e.Time)
+		for k := range e.Leases {
+			dst = appendLines(dst, ts, AppendCommand(nil, e.Command, &e.Leases[k]))
+		}
+		return dst
 	default:
 		return dst
 	}
@@ -238,6 +244,38 @@ func AppendDefault(dst []byte, l *lease.Lease, q *hooks.Packet, released bool) [
 				dst = appendPrintable(dst, v)
 			}
 		}
+	}
+	if l.UserContext != "" {
+		dst = append(dst, ", context: "...)
+		dst = append(dst, l.UserContext...)
+	}
+	return dst
+}
+
+// AppendCommand appends Kea's entry for lease command cmd (lease4-add,
+// lease4-update, lease4-del) on lease l.
+func AppendCommand(dst []byte, cmd string, l *lease.Lease) []byte {
+	dst = append(dst, "Administrator"...)
+	switch cmd {
+	case "lease4-del":
+		dst = append(dst, " deleted the lease for address: "...)
+		return l.Addr.AppendTo(dst)
+	case "lease4-add":
+		dst = append(dst, " added a lease of address: "...)
+	default:
+		dst = append(dst, " updated information on the lease of address: "...)
+	}
+	dst = l.Addr.AppendTo(dst)
+	dst = append(dst, " to a device with hardware address: "...)
+	dst = appendHex(dst, l.HWAddr, ':')
+	if len(l.ClientID) > 0 {
+		dst = append(dst, ", client-id: "...)
+		dst = appendHex(dst, l.ClientID, ':')
+		dst = appendPrintable(dst, l.ClientID)
+	}
+	if l.ValidLft > 0 {
+		dst = append(dst, " for "...)
+		dst = AppendDuration(dst, l.ValidLft)
 	}
 	if l.UserContext != "" {
 		dst = append(dst, ", context: "...)

@@ -229,3 +229,17 @@ func TestParamsErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandEntries(t *testing.T) {
+	l := testLease()
+	l.ValidLft = 86400
+	for cmd, want := range map[string]string{
+		"lease4-add":    "Administrator added a lease of address: 192.2.1.100 to a device with hardware address: 08:00:2b:02:3f:4e, client-id: 17:34:e2:ff:09:92:54 for 1 days 0 hrs 0 mins 0 secs",
+		"lease4-update": "Administrator updated information on the lease of address: 192.2.1.100 to a device with hardware address: 08:00:2b:02:3f:4e, client-id: 17:34:e2:ff:09:92:54 for 1 days 0 hrs 0 mins 0 secs",
+		"lease4-del":    "Administrator deleted the lease for address: 192.2.1.100",
+	} {
+		if got := string(AppendCommand(nil, cmd, &l)); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", cmd, got, want)
+		}
+	}
+}
