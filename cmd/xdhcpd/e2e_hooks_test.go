@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -131,7 +132,7 @@ func hookSteps(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 		lb, err = b.Request(ctx)
 		return err
 	})
-	step("decline", 0, func() error {
+	step("decline", 2, func() error {
 		d, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeDecline), dhcpv4.WithHwAddr(mac(0x42, 2)),
 			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(lb.ACK.YourIPAddr)),
 			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(lb.ACK.ServerIdentifier())))
@@ -144,6 +145,19 @@ func hookSteps(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 		b.SendAndRead(sctx, nclient4.DefaultServers, d, nil)
 		return nil
 	})
+	// A relayed client with option 82 (circuit-id "howdy", remote-id).
+	if pd, err := exec.LookPath("perfdhcp"); err == nil {
+		step("relayed DORA", 1, func() error {
+			out, err := e.runClient(20*time.Second, pd, "-4", "-l", e2eClientIP, "-n", "1", "-R", "1", "-r", "1", "-W", "2000000",
+				"-o", "82,0105686f776479020587f67977ef", e2eServerIP)
+			if err != nil && !strings.Contains(out, "REQUEST-ACK***\nsent packets: 1") {
+				// It may leave before the ACK arrives (exit 3): what
+				// counts is that it sent the REQUEST.
+				return fmt.Errorf("perfdhcp: %v\n%s", err, out)
+			}
+			return nil
+		})
+	}
 	return steps
 }
 
@@ -206,6 +220,10 @@ func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
 	xSteps := hookSteps(t, e, xDir)
 	d.Stop()
 
+	relayed := keaSteps[len(keaSteps)-1]
+	if len(relayed) != 1 || relayed[0].vars["QUERY4_OPTION_82_SUB_OPTION_1"] != "0x686F776479" {
+		t.Errorf("Kea's calls for the relayed client: %+v", relayed)
+	}
 	if len(keaSteps) != len(xSteps) {
 		t.Fatalf("steps: kea %d, xdhcpd %d", len(keaSteps), len(xSteps))
 	}
