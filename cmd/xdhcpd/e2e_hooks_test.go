@@ -603,3 +603,41 @@ func TestE2EForensicLogClients(t *testing.T) {
 		t.Errorf("%d custom lines, want one per perfdhcp lease", n)
 	}
 }
+
+// TestStorageEIOForensicLog: a forensic log on a disk that fails with EIO
+// fails the group commit as a failing lease file does: no ACK while it
+// fails (its lease would have no record), the errors counted, service back
+// once the disk heals.
+func TestStorageEIOForensicLog(t *testing.T) {
+	disk := newFaultyDisk(t)
+	e := newEnv(t)
+	e.mode = "off"
+	cfg := storageConfig(e, filepath.Join(e.dir, "leases4.csv"), "serve-retry-continue", 200, 0)
+	dhcp4(cfg)["hooks-libraries"] = []any{map[string]any{"library": "libdhcp_legal_log.so",
+		"parameters": map[string]any{"path": disk.dir}}}
+	d := e.startDaemon(cfg)
+	acked := map[string]string{}
+	mustACK(t, e, mac(0x5f, 1), acked, "with a healthy log disk")
+	if err := disk.fail(); err != nil {
+		t.Fatal(err)
+	}
+	if ip, ok := tryDORA(e, mac(0x5f, 2)); ok {
+		t.Fatalf("ACK for %s while its forensic record could not be written", ip)
+	}
+	if n := d.stat("xdhcp-legal-log-write-errors"); n == 0 {
+		t.Error("the failed forensic log writes are not counted")
+	}
+	if err := disk.heal(); err != nil {
+		t.Fatal(err)
+	}
+	if !poll(10*time.Second, func() bool { _, ok := tryDORA(e, mac(0x5f, 3)); return ok }) {
+		t.Fatal("no ACK after the log disk healed")
+	}
+	d.Stop()
+	recs := forensicRecords(t, disk.dir)
+	for ip, hw := range acked {
+		if recs[ip+" "+hw] == 0 {
+			t.Errorf("no forensic record of the ACK of %s to %s", ip, hw)
+		}
+	}
+}
