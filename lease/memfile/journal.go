@@ -309,9 +309,20 @@ func (s *Store) commitBatch(batch []*request) {
 		if err == nil && s.opts.Sync {
 			s.stats.syncs.Add(1)
 			w.lastSync = time.Now()
+			// The two files sync side by side: the batch waits for the
+			// slower of them, not for both in turn.
+			var recErr error
+			var recDone chan struct{}
+			if len(recs) > 0 {
+				recDone = make(chan struct{})
+				go func() { recErr = s.opts.Records.SyncRecords(); close(recDone) }()
+			}
 			err = w.f.Sync()
-			if err == nil && len(recs) > 0 {
-				err = s.opts.Records.SyncRecords()
+			if recDone != nil {
+				<-recDone
+				if err == nil {
+					err = recErr
+				}
 			}
 		}
 		if err != nil {

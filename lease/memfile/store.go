@@ -88,7 +88,8 @@ type Options struct {
 }
 
 // RecordLog is where a group commit writes the forensic records of its
-// ops. Both methods are called on the writer goroutine only.
+// ops. WriteRecords is called on the writer goroutine, SyncRecords beside
+// it while the lease file syncs; never two calls at once.
 type RecordLog interface {
 	WriteRecords(b []byte) error
 	SyncRecords() error
