@@ -147,3 +147,21 @@ func (h *leaseHooks) fastPathListener(cfg func() *config.Config) hooks.Listener 
 	}
 	return withSubnets{Listener: l, config: cfg}
 }
+
+// checkLeaseHooks checks the parameters of the forensic logging and
+// run-script entries without opening anything (xdhcpd -t).
+func checkLeaseHooks(cfg *config.Config) error {
+	for _, lib := range cfg.Hooks {
+		var err error
+		switch filepath.Base(lib.Library) {
+		case legallog.Library:
+			_, err = legallog.ParseParams(lib.Parameters)
+		case runscript.Library:
+			_, err = runscript.ParseParams(lib.Parameters)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintln(stderr, "WARN", w)
 			}
 		}
+		if err == nil {
+			err = checkLeaseHooks(cfg)
+		}
 		if err != nil {
 			return fmt.Errorf("configuration %s is invalid:\n%w", *testPath, err)
 		}
