@@ -344,6 +344,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(haParams(cfg), haParams(old)) {
 		return errors.New("high-availability changes need a restart; nothing was changed")
 	}
+	if leaseHookParams(cfg) != leaseHookParams(old) {
+		return errors.New("forensic logging and run-script changes need a restart; nothing was changed")
+	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
 	"xdhcp/config"
 	"xdhcp/hooks"
@@ -164,4 +165,17 @@ func checkLeaseHooks(cfg *config.Config) error {
 		}
 	}
 	return nil
+}
+
+// leaseHookParams is the forensic logging and run-script entries of cfg,
+// for comparing on reload (they are opened once, at start).
+func leaseHookParams(cfg *config.Config) string {
+	var b strings.Builder
+	for _, lib := range cfg.Hooks {
+		switch filepath.Base(lib.Library) {
+		case legallog.Library, runscript.Library:
+			fmt.Fprintf(&b, "%s %s\n", filepath.Base(lib.Library), lib.Parameters)
+		}
+	}
+	return b.String()
 }
