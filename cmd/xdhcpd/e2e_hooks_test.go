@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -639,5 +640,47 @@ func TestStorageEIOForensicLog(t *testing.T) {
 		if recs[ip+" "+hw] == 0 {
 			t.Errorf("no forensic record of the ACK of %s to %s", ip, hw)
 		}
+	}
+}
+
+// TestE2ELoggersByName: the kea-dhcp4.leases logger, listed first, gets
+// the lease lines in a file of its own (JSON) and nothing else; the root
+// logger (stderr) gets none of them; SIGHUP reopens a file logrotate moved.
+func TestE2ELoggersByName(t *testing.T) {
+	e := newEnv(t)
+	e.mode = "off"
+	leases := filepath.Join(e.dir, "leases.log")
+	cfg := e.baseConfig()
+	dhcp4(cfg)["loggers"] = []any{
+		map[string]any{"name": "kea-dhcp4.leases", "severity": "INFO",
+			"output_options": []any{map[string]any{"output": leases, "format": "json"}}},
+		map[string]any{"name": "kea-dhcp4", "severity": "INFO",
+			"output_options": []any{map[string]any{"output": "stderr"}}},
+	}
+	d := e.startDaemon(cfg)
+	ack := dora(t, e.nclient(mac(0x44, 1)))
+	ip := ack.ACK.YourIPAddr.String()
+	read := func(p string) string { b, _ := os.ReadFile(p); return string(b) }
+	if !poll(3*time.Second, func() bool { return strings.Contains(read(leases), `"msgid":"DHCP4_LEASE_ALLOC"`) }) {
+		t.Fatalf("leases log:\n%s", read(leases))
+	}
+	for _, l := range strings.Split(strings.TrimSpace(read(leases)), "\n") {
+		if !strings.Contains(l, `"logger":"kea-dhcp4.leases"`) || !strings.Contains(l, `"addr":"`+ip+`"`) {
+			t.Errorf("leases log line %s", l)
+		}
+	}
+	if r := read(d.LogPath()); strings.Contains(r, "DHCP4_LEASE") || !strings.Contains(r, "xdhcpd serving") {
+		t.Errorf("the root logger took the leases logger's lines, or lost its own:\n%s", r)
+	}
+	if err := os.Rename(leases, leases+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	dora(t, e.nclient(mac(0x44, 2)))
+	if !poll(3*time.Second, func() bool { return strings.Contains(read(leases), "DHCP4_LEASE_ALLOC") }) {
+		t.Errorf("after SIGHUP no new leases log:\n%s", read(leases))
 	}
 }
