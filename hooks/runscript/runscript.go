@@ -93,6 +93,9 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	return p, nil
 }
 
+// scriptNice is the scheduling priority scripts run at.
+const scriptNice = 10
+
 // job is one script call, copied out of the event.
 type job struct {
 	point             hooks.Point
@@ -162,6 +165,11 @@ func (r *Runner) LeaseEvent(e *hooks.Event) {
 	default:
 		return
 	}
+	if len(r.q) == cap(r.q) {
+		// Full: drop before copying anything.
+		r.drop(e.Point)
+		return
+	}
 	j := &job{point: e.Point, iface: e.Iface, ifIndex: e.IfIndex, local: e.Local, remote: e.Remote,
 		localHW: e.LocalHW, remoteHW: e.RemoteHW, htype: 1, subnet: e.Subnet, removeLease: e.RemoveLease}
 	if e.Query != nil {
@@ -181,13 +189,18 @@ func (r *Runner) LeaseEvent(e *hooks.Event) {
 	case r.q <- j:
 		r.queued.Add(1)
 	default:
-		r.dropped.Add(1)
-		// One line a second at most: an overflow is a flood.
-		now := time.Now().Unix()
-		if last := r.lastDropLog.Load(); now > last && r.lastDropLog.CompareAndSwap(last, now) {
-			r.log.Warn("run-script queue full: call dropped", "hook", e.Point.String(),
-				"dropped_total", r.dropped.Load(), "queue", r.p.QueueSize)
-		}
+		r.drop(e.Point)
+	}
+}
+
+// drop counts a call the full queue refused, and logs one line a second at
+// most: an overflow is a flood.
+func (r *Runner) drop(p hooks.Point) {
+	r.dropped.Add(1)
+	now := time.Now().Unix()
+	if last := r.lastDropLog.Load(); now > last && r.lastDropLog.CompareAndSwap(last, now) {
+		r.log.Warn("run-script queue full: call dropped", "hook", p.String(),
+			"dropped_total", r.dropped.Load(), "queue", r.p.QueueSize)
 	}
 }
 
@@ -221,7 +234,13 @@ func (r *Runner) exec(j *job) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	r.run.Add(1)
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		// Scripts yield the CPU to serving: a flood of them runs on what
+		// the DHCP workers leave.
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, scriptNice)
+		err = cmd.Wait()
+	}
 	switch {
 	case err == nil:
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
