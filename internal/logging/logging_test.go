@@ -74,7 +74,8 @@ func TestLoggersByName(t *testing.T) {
 	}
 	log := ls.Logger()
 	log.With("logger", "kea-dhcp4.auth").Debug("denied", "user", "x")
-	log.With("component", "auth").Info("denied by component")
+	log.With("component", "control").With("component", "auth").Info("denied by component")
+	log.With("component", "control").Warn("control warn")
 	log.With("logger", "kea-dhcp4.auth.basic").Info("denied by a child")
 	log.Info("root info")
 	log.Warn("root warn")
@@ -91,7 +92,8 @@ func TestLoggersByName(t *testing.T) {
 		t.Errorf("auth log took other loggers' lines:\n%s", a)
 	}
 	if strings.Contains(string(r), "denied") || strings.Contains(string(r), "root info") ||
-		!strings.Contains(string(r), `msg="root warn"`) || !strings.Contains(string(r), `msg="ha warn"`) {
+		!strings.Contains(string(r), `msg="root warn"`) || !strings.Contains(string(r), `msg="ha warn"`) ||
+		!strings.Contains(string(r), `msg="control warn"`) {
 		t.Errorf("root log:\n%s", r)
 	}
 }
