@@ -129,8 +129,14 @@ type Runner struct {
 	// mu orders LeaseEvent's sends before Close closes q.
 	mu     sync.RWMutex
 	closed bool
+	// stopping makes the workers discard what is still queued; ctx ends
+	// the scripts still running a grace period after Close.
+	stopping atomic.Bool
+	ctx      context.Context
+	cancel   context.CancelFunc
 
 	queued, dropped, run, failed, timedOut atomic.Uint64
+	finished                               atomic.Uint64 // runs that ended
 	lastDropLog                            atomic.Int64
 }
 
@@ -142,6 +148,7 @@ func New(p Params, log *slog.Logger) *Runner {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize)}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range p.Workers {
 		r.wg.Add(1)
 		go r.worker()
@@ -218,13 +225,17 @@ func cloneAll(ls []lease.Lease) []lease.Lease {
 func (r *Runner) worker() {
 	defer r.wg.Done()
 	for j := range r.q {
+		if r.stopping.Load() {
+			r.dropped.Add(1)
+			continue
+		}
 		r.exec(j)
 	}
 }
 
 // exec runs one script call to its end or its timeout.
 func (r *Runner) exec(j *job) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.p.Timeout)
+	ctx, cancel := context.WithTimeout(r.ctx, r.p.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, r.p.Name, j.point.String())
 	// Kea passes the variables as the whole environment.
@@ -234,6 +245,7 @@ func (r *Runner) exec(j *job) {
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	r.run.Add(1)
+	defer r.finished.Add(1)
 	err := cmd.Start()
 	if err == nil {
 		// Scripts yield the CPU to serving: a flood of them runs on what
@@ -243,6 +255,9 @@ func (r *Runner) exec(j *job) {
 	}
 	switch {
 	case err == nil:
+	case r.ctx.Err() != nil:
+		r.failed.Add(1)
+		r.log.Warn("run-script killed at shutdown", "script", r.p.Name, "hook", j.point.String())
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		r.timedOut.Add(1)
 		r.log.Warn("run-script killed after its timeout", "script", r.p.Name, "hook", j.point.String(), "timeout", r.p.Timeout)
@@ -257,14 +272,36 @@ func (r *Runner) exec(j *job) {
 	}
 }
 
-// Close stops taking calls and waits for the queued ones to finish (each
-// bounded by the timeout).
+// closeGrace is how long Close lets running scripts finish before it
+// kills them.
+const closeGrace = 2 * time.Second
+
+// Close stops taking calls, discards the queued ones (counted as dropped),
+// lets the running scripts finish for closeGrace, then kills them.
 func (r *Runner) Close() {
 	r.mu.Lock()
 	if !r.closed {
 		r.closed = true
+		r.stopping.Store(true)
 		close(r.q)
 	}
 	r.mu.Unlock()
+	t := time.AfterFunc(closeGrace, r.cancel)
 	r.wg.Wait()
+	t.Stop()
+	r.cancel()
+}
+
+// Drain waits until every call queued so far has run (for tests and an
+// orderly stop).
+func (r *Runner) Drain(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c := r.Counters()
+		if len(r.q) == 0 && c.Run == c.Queued && r.finished.Load() == c.Run {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }

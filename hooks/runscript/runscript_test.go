@@ -41,6 +41,9 @@ func TestEnvironmentAndArgument(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	r := New(Params{Name: script(t, `{ echo "$1"; /usr/bin/env; } > `+out), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second}, nil)
 	r.LeaseEvent(event())
+	if !r.Drain(5 * time.Second) {
+		t.Fatal("the call did not run")
+	}
 	r.Close()
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -77,8 +80,8 @@ func TestHangingScriptNeverBlocksAndIsKilled(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close took %v", d)
 	}
-	if c := r.Counters(); c.TimedOut != c.Run {
-		t.Errorf("counters %+v: every run should have timed out", c)
+	if c := r.Counters(); c.TimedOut+c.Failed != c.Run || c.Run > 3 {
+		t.Errorf("counters %+v: every run should have timed out or been killed at Close, the queue discarded", c)
 	}
 }
 
@@ -87,6 +90,7 @@ func TestFailingScriptCounted(t *testing.T) {
 	for range 3 {
 		r.LeaseEvent(event())
 	}
+	r.Drain(5 * time.Second)
 	r.Close()
 	if c := r.Counters(); c.Failed != 3 || c.Run != 3 {
 		t.Errorf("counters %+v, want 3 runs failed", c)
