@@ -19,8 +19,9 @@ type Packet struct {
 	Chaddr                [16]byte
 	// MsgType is option 53 (0: absent).
 	MsgType byte
-	opts    [256][]byte // option payloads by code; nil: absent
-	has     [256]bool
+	// opts are the options as on the wire, scanned at each lookup: a
+	// message has a few, and a view stays small enough for the stack.
+	opts    []byte
 	iface   string
 	classes []string
 }
@@ -31,9 +32,8 @@ const dhcpFixed = 240
 var errShort = errors.New("DHCP message shorter than its fixed header")
 
 // Parse makes p a view of the DHCP message b, received on iface and
-// classified into classes. Options with the same code are concatenated
-// (RFC 3396) only as far as the first occurrence; a truncated option ends
-// the options. It fails only when b is not a DHCP message at all.
+// classified into classes. Of options repeated with the same code the
+// first is seen. It fails only when b is not a DHCP message at all.
 func (p *Packet) Parse(b []byte, iface string, classes []string) error {
 	*p = Packet{iface: iface, classes: classes}
 	if len(b) < dhcpFixed {
@@ -51,34 +51,38 @@ func (p *Packet) Parse(b []byte, iface string, classes []string) error {
 	copy(p.Siaddr[:], b[20:24])
 	copy(p.Giaddr[:], b[24:28])
 	copy(p.Chaddr[:], b[28:44])
-	for o := b[dhcpFixed:]; len(o) > 0; {
-		code := o[0]
-		if code == 0 {
-			o = o[1:]
-			continue
-		}
-		if code == 255 || len(o) < 2 || len(o) < 2+int(o[1]) {
-			break
-		}
-		if !p.has[code] {
-			p.has[code] = true
-			p.opts[code] = o[2 : 2+int(o[1]) : 2+int(o[1])]
-		}
-		o = o[2+int(o[1]):]
-	}
-	if v := p.opts[53]; len(v) == 1 {
+	p.opts = b[dhcpFixed:]
+	if v, ok := p.Option(53); ok && len(v) == 1 {
 		p.MsgType = v[0]
 	}
 	return nil
 }
 
-// Option returns the payload of option code and whether it is present.
-func (p *Packet) Option(code uint8) ([]byte, bool) { return p.opts[code], p.has[code] }
+// Option returns the payload of the first option code and whether it is
+// present. A truncated option ends the options.
+func (p *Packet) Option(code uint8) ([]byte, bool) {
+	for o := p.opts; len(o) > 0; {
+		c := o[0]
+		if c == 0 {
+			o = o[1:]
+			continue
+		}
+		if c == 255 || len(o) < 2 || len(o) < 2+int(o[1]) {
+			break
+		}
+		if c == code {
+			return o[2 : 2+int(o[1]) : 2+int(o[1])], true
+		}
+		o = o[2+int(o[1]):]
+	}
+	return nil, false
+}
 
 // RelayOption returns sub-option code of the relay agent information
 // option (82).
 func (p *Packet) RelayOption(code uint8) ([]byte, bool) {
-	return SubOption(p.opts[82], code)
+	rai, _ := p.Option(82)
+	return SubOption(rai, code)
 }
 
 // SubOption finds sub-option code in an encapsulated option payload.

@@ -148,7 +148,7 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	}
 	var q, r hooks.Packet
 	hasQ := e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil
-	hasR := e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
+	hasR := l.p.Response != nil && e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
 	ts := appendStrftime(nil, l.p.TimestampFormat, e.Time)
 	for i, set := range [][]lease.Lease{assigned, released} {
 		for k := range set {
