@@ -42,3 +42,12 @@ func (w *Worker) tellCached(payload []byte, meta *handoff.Meta, e *leasecache.En
 		w.cfg.Events.LeaseEvent(ev)
 	}
 }
+
+// flushEvents has the listeners that hold cached renewals' events (the
+// forensic log) write them: once per receive batch, before its replies
+// leave.
+func (w *Worker) flushEvents() {
+	if f, ok := w.cfg.Events.(hooks.Flusher); ok {
+		f.Flush()
+	}
+}

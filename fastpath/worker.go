@@ -223,6 +223,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		now := time.Now() // one clock read per batch
 		unixNow := now.Unix()
 		tx = tx[:0]
+		answered := false
 		for _, d := range rx[:n] {
 			w.Stats.RxFrames.Add(1)
 			buf := sock.Frame(d)
@@ -234,6 +235,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			if out, ok := w.answer(&view, payload, &meta, unixNow); ok {
 				tx = append(tx, out)
+				answered = true
 				sock.Release(d.Addr)
 				continue
 			}
@@ -244,6 +246,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.cfg.Handler.Enqueue(p)
 			w.Stats.Handoffs.Add(1)
 			sock.Release(d.Addr)
+		}
+		if answered {
+			w.flushEvents()
 		}
 		tx = w.slowReplies(tx)
 		w.transmit(tx)

@@ -123,6 +123,13 @@ type Recorder interface {
 	AppendRecord(dst []byte, e *Event) []byte
 }
 
+// Flusher is implemented by a listener that holds what it is told of
+// cached renewals (Event.Cached) until Flush: the fast path tells of a
+// whole receive batch, then flushes once before the batch's replies leave.
+type Flusher interface {
+	Flush()
+}
+
 // Listeners fans an event out to several listeners, in order.
 type Listeners []Listener
 
@@ -130,5 +137,14 @@ type Listeners []Listener
 func (ls Listeners) LeaseEvent(e *Event) {
 	for _, l := range ls {
 		l.LeaseEvent(e)
+	}
+}
+
+// Flush implements Flusher: it flushes the listeners that hold events.
+func (ls Listeners) Flush() {
+	for _, l := range ls {
+		if f, ok := l.(Flusher); ok {
+			f.Flush()
+		}
 	}
 }

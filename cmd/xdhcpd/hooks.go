@@ -140,6 +140,13 @@ func (w withSubnets) LeaseEvent(e *hooks.Event) {
 	w.Listener.LeaseEvent(e)
 }
 
+// Flush implements hooks.Flusher for the listeners that hold events.
+func (w withSubnets) Flush() {
+	if f, ok := w.Listener.(hooks.Flusher); ok {
+		f.Flush()
+	}
+}
+
 // fastPathListener is what the fast path tells of its cached renewals.
 func (h *leaseHooks) fastPathListener(cfg func() *config.Config) hooks.Listener {
 	l := h.listener()

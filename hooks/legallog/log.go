@@ -40,6 +40,9 @@ type Log struct {
 	mu    sync.Mutex
 	file  rotatingFile
 	dirty bool // written since the last sync
+	// pending are records of cached renewals held until Flush: one write
+	// per receive batch of the fast path.
+	pending []byte
 
 	records, errs, scriptErrs atomic.Uint64
 
@@ -50,6 +53,7 @@ type Log struct {
 var (
 	_ hooks.Recorder = (*Log)(nil)
 	_ hooks.Listener = (*Log)(nil)
+	_ hooks.Flusher  = (*Log)(nil)
 )
 
 // Open opens the forensic log described by p (creating its file now, so a
@@ -124,7 +128,31 @@ func (l *Log) LeaseEvent(e *hooks.Event) {
 	if len(b) == 0 {
 		return
 	}
+	if e.Cached {
+		l.mu.Lock()
+		l.pending = append(l.pending, b...)
+		l.mu.Unlock()
+		return
+	}
 	if err := l.WriteRecords(b); err != nil {
+		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+	}
+}
+
+// Flush implements hooks.Flusher: it writes the held records of cached
+// renewals (synced within flushInterval, or by the next group commit).
+func (l *Log) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) == 0 {
+		return
+	}
+	err := l.writeLocked(l.pending)
+	l.pending = l.pending[:0]
+	if cap(l.pending) > 1<<20 {
+		l.pending = nil
+	}
+	if err != nil {
 		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 	}
 }
@@ -332,6 +360,11 @@ func (l *Log) WriteRecords(b []byte) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.writeLocked(b)
+}
+
+// writeLocked is WriteRecords with l.mu held.
+func (l *Log) writeLocked(b []byte) error {
 	if err := l.file.rotateIfDue(l.now()); err != nil {
 		l.errs.Add(1)
 		return err
@@ -387,6 +420,7 @@ func (l *Log) flusher() {
 			return
 		case <-t.C:
 		}
+		l.Flush() // held by a caller that did not flush
 		if err := l.SyncRecords(); err != nil {
 			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 		}
@@ -405,6 +439,7 @@ func (l *Log) flusher() {
 func (l *Log) Close() error {
 	close(l.stop)
 	l.wg.Wait()
+	l.Flush()
 	err := l.SyncRecords()
 	l.mu.Lock()
 	defer l.mu.Unlock()

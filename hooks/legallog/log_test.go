@@ -243,3 +243,25 @@ func TestCommandEntries(t *testing.T) {
 		}
 	}
 }
+
+func TestCachedRenewalsHeldUntilFlush(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(params(t, `{"path": "`+dir+`"}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e := &hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Query: relayedRequest(), Leases: []lease.Lease{testLease()}, Cached: true}
+	if rec := l.AppendRecord(nil, e); len(rec) != 0 {
+		t.Fatal("a cached renewal's record was attached to a commit that does not happen")
+	}
+	l.LeaseEvent(e)
+	l.LeaseEvent(e)
+	if b, _ := os.ReadFile(l.FileName()); len(b) != 0 {
+		t.Fatalf("written before Flush: %q", b)
+	}
+	l.Flush()
+	if b, _ := os.ReadFile(l.FileName()); strings.Count(string(b), "has been assigned") != 2 {
+		t.Errorf("after Flush: %q", b)
+	}
+}
