@@ -180,6 +180,43 @@ func normalize(c scriptCall, addr string) map[string]string {
 }
 
 func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
+	keaSteps, _ := compareWithKea(t, nil, hookSteps)
+	relayed := keaSteps[len(keaSteps)-1]
+	if len(relayed) != 1 || relayed[0].vars["QUERY4_OPTION_82_SUB_OPTION_1"] != "0x686F776479" {
+		t.Errorf("Kea's calls for the relayed client: %+v", relayed)
+	}
+}
+
+// TestE2EHooksRunScriptExpiryMatchesKea: a lease that expires gets the
+// same lease4_expire call from both servers.
+func TestE2EHooksRunScriptExpiryMatchesKea(t *testing.T) {
+	short := func(d4 map[string]any) {
+		d4["valid-lifetime"] = 2
+		d4["expired-leases-processing"] = map[string]any{"reclaim-timer-wait-time": 1, "hold-reclaimed-time": 3600}
+	}
+	keaSteps, _ := compareWithKea(t, short, func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := e.nclient(mac(0x45, 1)).Request(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The ACK, then the expiry: 2 s of lifetime, reclaimed within 1 s.
+		time.Sleep(4 * time.Second)
+		calls := settledCalls(t, dir, 2)
+		sort.SliceStable(calls, func(i, j int) bool { return calls[i].arg < calls[j].arg })
+		return [][]scriptCall{calls}
+	})
+	if calls := keaSteps[0]; len(calls) != 2 || calls[0].arg != "lease4_expire" {
+		t.Errorf("Kea's calls: %+v", calls)
+	}
+}
+
+// compareWithKea runs Kea 2.2 and then xdhcpd (socket mode) in one lab,
+// both with run-script calling the same recording script, with the
+// configuration changed by mod (nil: as is), drives the same clients
+// (steps) against each, and fails t where the calls, their arguments or
+// their variables differ beyond what differs between the leases.
+func compareWithKea(t *testing.T, mod func(d4 map[string]any), steps func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall) (keaSteps, xSteps [][]scriptCall) {
 	keaBin := needBinary(t, "kea-dhcp4")
 	if _, err := os.Stat(keaRunScript); err != nil {
 		t.Skipf("Kea's run_script hook is not installed: %v", err)
@@ -201,6 +238,9 @@ func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
 	d4["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
 	keaDir := filepath.Join(e.dir, "kea-calls")
 	d4["hooks-libraries"] = hook(keaDir)
+	if mod != nil {
+		mod(d4)
+	}
 	k := &kea{e: e, sock: sock}
 	k.Process = daemontest.NewProcess(t, daemontest.ProcessOptions{
 		Name: "kea-dhcp4", NS: e.srv,
@@ -210,7 +250,7 @@ func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
 	})
 	k.Launch()
 	k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
-	keaSteps := hookSteps(t, e, keaDir)
+	keaSteps = steps(t, e, keaDir)
 	k.stop()
 
 	// Then xdhcpd, same lab, same script, same clients.
@@ -218,14 +258,13 @@ func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
 	cfg := e.baseConfig()
 	xDir := filepath.Join(e.dir, "xdhcp-calls")
 	dhcp4(cfg)["hooks-libraries"] = hook(xDir)
+	if mod != nil {
+		mod(dhcp4(cfg))
+	}
 	d := e.startDaemon(cfg)
-	xSteps := hookSteps(t, e, xDir)
+	xSteps = steps(t, e, xDir)
 	d.Stop()
 
-	relayed := keaSteps[len(keaSteps)-1]
-	if len(relayed) != 1 || relayed[0].vars["QUERY4_OPTION_82_SUB_OPTION_1"] != "0x686F776479" {
-		t.Errorf("Kea's calls for the relayed client: %+v", relayed)
-	}
 	if len(keaSteps) != len(xSteps) {
 		t.Fatalf("steps: kea %d, xdhcpd %d", len(keaSteps), len(xSteps))
 	}
@@ -257,6 +296,7 @@ func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
 			}
 		}
 	}
+	return keaSteps, xSteps
 }
 
 // leaseAddr is the address of the (first) lease a call names.
