@@ -211,6 +211,28 @@ func TestE2EHooksRunScriptExpiryMatchesKea(t *testing.T) {
 	}
 }
 
+// TestE2EHooksRunScriptReuseMatchesKea: a renewal answered by lease reuse
+// (cache-threshold: no lease write) gets the same calls from both.
+func TestE2EHooksRunScriptReuseMatchesKea(t *testing.T) {
+	reuse := func(d4 map[string]any) { d4["cache-threshold"] = 0.5 }
+	compareWithKea(t, reuse, func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c := e.nclient(mac(0x46, 1))
+		l, err := c.Request(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := settledCalls(t, dir, 1)
+		if _, err := c.Renew(ctx, l, dhcpv4.WithBroadcast(true), daemontest.FreshXID()); err != nil {
+			t.Fatal(err)
+		}
+		calls := settledCalls(t, dir, 2)
+		sort.SliceStable(calls, func(i, j int) bool { return calls[i].arg < calls[j].arg })
+		return [][]scriptCall{first, calls}
+	})
+}
+
 // compareWithKea runs Kea 2.2 and then xdhcpd (socket mode) in one lab,
 // both with run-script calling the same recording script, with the
 // configuration changed by mod (nil: as is), drives the same clients

@@ -134,7 +134,11 @@ func (j *job) env() []string {
 	switch j.point {
 	case hooks.Leases4Committed:
 		v.query4("QUERY4", j)
-		v.leases4("LEASES4", j.leases, j.htype)
+		if j.reused {
+			v.leases4("LEASES4", nil, j.htype)
+		} else {
+			v.leases4("LEASES4", j.leases, j.htype)
+		}
 		v.leases4("DELETED_LEASES4", j.deleted, j.htype)
 	case hooks.Lease4Renew:
 		v.query4("QUERY4", j)

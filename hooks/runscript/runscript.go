@@ -108,6 +108,9 @@ type job struct {
 	leases, deleted   []lease.Lease
 	subnet            hooks.Subnet
 	removeLease       bool
+	// reused: a renewal without a lease write (lease reuse, the fast
+	// path's cache), whose leases4_committed Kea calls with no leases.
+	reused bool
 }
 
 // Counters are the runner's cumulative counts.
@@ -185,6 +188,7 @@ func (r *Runner) LeaseEvent(e *hooks.Event) {
 			j.htype = e.Query[1]
 		}
 	}
+	j.reused = e.Reused || e.Cached
 	j.leases = cloneAll(e.Leases)
 	j.deleted = cloneAll(e.Deleted)
 	r.mu.RLock()
