@@ -21,8 +21,7 @@ type rotatingFile struct {
 	f      *os.File
 	name   string
 	opened time.Time // the date the current file stands for
-	// scripts collects the pre/post-rotate processes, reaped in the
-	// background.
+	// runScript starts a pre/post-rotate script without waiting for it.
 	runScript func(script, file string)
 }
 
