@@ -394,9 +394,23 @@ func (p *parser) loggers(o *jobj, c *Config) {
 		outputs := func(key string) {
 			p.list(it, key, func(op string, oo *jobj) {
 				defer p.finish(oo)
-				oo.ignore("flush", "maxsize", "maxver", "pattern", "comment", "user-context")
+				oo.ignore("comment", "user-context")
+				o := LogOutput{
+					Flush:   boolOr(p.boolean(oo, "flush"), true),
+					MaxSize: int64(intOr(p.integer(oo, "maxsize", 0, 1<<50), 10240000)),
+					MaxVer:  int(intOr(p.integer(oo, "maxver", 0, 1000), 1)),
+				}
+				if s := p.str(oo, "pattern"); s != nil {
+					o.Pattern = *s
+				}
+				o.Format = "text"
+				if s := p.str(oo, "format"); s != nil && p.oneOf(oo.child("format"), *s, "text", "json") {
+					o.Format = *s
+				}
 				if s := p.str(oo, "output"); s != nil {
+					o.Output = *s
 					l.Outputs = append(l.Outputs, *s)
+					l.OutputOptions = append(l.OutputOptions, o)
 				} else {
 					p.errorf(op, "output option needs an output")
 				}
@@ -412,6 +426,10 @@ func (p *parser) loggers(o *jobj, c *Config) {
 const (
 	hookLeaseCmds = "libdhcp_lease_cmds.so"
 	hookHA        = "libdhcp_ha.so"
+	// Forensic logging and run-script: their parameters are read by the
+	// packages that implement them, when the daemon starts.
+	hookLegalLog  = "libdhcp_legal_log.so"
+	hookRunScript = "libdhcp_run_script.so"
 )
 
 func (p *parser) hooks(o *jobj, c *Config) {
@@ -432,11 +450,11 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			}
 		}
 		switch base := filepath.Base(*lib); {
-		case (base == hookLeaseCmds || base == hookHA) && hookPathProblem(*lib) != "":
+		case (base == hookLeaseCmds || base == hookHA || base == hookLegalLog || base == hookRunScript) && hookPathProblem(*lib) != "":
 			// Kea 2.6.3 refuses a hook outside its hooks directory.
 			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
 			return
-		case base == hookLeaseCmds:
+		case base == hookLeaseCmds, base == hookLegalLog, base == hookRunScript:
 		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:
