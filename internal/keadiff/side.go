@@ -1,0 +1,165 @@
+package keadiff
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"xdhcp/internal/daemontest"
+	"xdhcp/internal/lab"
+)
+
+// Side is one server of a comparison in a lab of its own: namespace "srv"
+// holds the server's interfaces, named and addressed as the Plan says;
+// namespace "cli" holds their peers c0, c1, … where the clients and relays
+// of the test live.
+type Side struct {
+	Name string
+	t    testing.TB
+	plan *Plan
+	dir  string
+	srv  *lab.NS
+	cli  *lab.NS
+
+	srvMAC []net.HardwareAddr
+	cliMAC []net.HardwareAddr
+	links  []*linkConn
+	l      *listener
+
+	proc *daemontest.Process
+	ctl  *daemontest.Control
+}
+
+// newSide builds the lab of one server (prefix names its namespaces).
+func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
+	t.Helper()
+	lb := lab.ForTest(t, prefix)
+	s := &Side{Name: name, t: t, plan: plan, dir: filepath.Join(t.TempDir(), name)}
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if s.srv, err = lb.NS("srv"); err != nil {
+		t.Fatal(err)
+	}
+	if s.cli, err = lb.NS("cli"); err != nil {
+		t.Fatal(err)
+	}
+	for i, ifc := range plan.Ifaces {
+		peer := fmt.Sprintf("c%d", i)
+		if err := lb.Veth(s.srv, ifc.Name, ifc.Addr, s.cli, peer, netip.Prefix{}); err != nil {
+			t.Fatal(err)
+		}
+		sm, err := s.srv.LinkMAC(ifc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, err := s.cli.Link(peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.srvMAC = append(s.srvMAC, net.HardwareAddr(sm[:]))
+		s.cliMAC = append(s.cliMAC, cl.Attrs().HardwareAddr)
+		var lc *linkConn
+		if err := s.cli.Do(func() (err error) { lc, err = openLink(cl.Attrs().Index); return err }); err != nil {
+			t.Fatal(err)
+		}
+		s.links = append(s.links, lc)
+	}
+	// Relayed answers go to port 67 of the relay's address in "cli": a
+	// bound socket keeps the kernel from answering port-unreachable.
+	lab.OpenForTest(t, s.cli, func() (net.PacketConn, error) { return net.ListenPacket("udp4", ":67") })
+	s.l = newListener(s.links)
+	t.Cleanup(func() {
+		if err := s.l.close(); err != nil {
+			t.Errorf("close %s links: %v", name, err)
+		}
+	})
+	return s
+}
+
+// addRelay gives the relay address g to link i of "cli", and the server a
+// route to it when g is not on the link's subnet.
+func (s *Side) addRelay(i int, g netip.Addr) error {
+	peer := fmt.Sprintf("c%d", i)
+	if err := s.cli.AddAddr(peer, netip.PrefixFrom(g, 32)); err != nil && !errors.Is(err, os.ErrExist) &&
+		!strings.Contains(err.Error(), "exists") {
+		return err
+	}
+	ifc := s.plan.Ifaces[i]
+	if ifc.Addr.IsValid() && ifc.Addr.Masked().Contains(g) {
+		return nil
+	}
+	h, err := s.srv.Handle()
+	if err != nil {
+		return err
+	}
+	defer h.Delete()
+	link, err := h.LinkByName(ifc.Name)
+	if err != nil {
+		return fmt.Errorf("find %s: %w", ifc.Name, err)
+	}
+	err = h.RouteReplace(&netlink.Route{LinkIndex: link.Attrs().Index, Scope: netlink.SCOPE_LINK,
+		Dst: &net.IPNet{IP: g.AsSlice(), Mask: net.CIDRMask(32, 32)}})
+	if err != nil {
+		return fmt.Errorf("route to relay %s via %s: %w", g, ifc.Name, err)
+	}
+	return nil
+}
+
+// writeConfig writes doc as JSON into the side's directory.
+func (s *Side) writeConfig(doc map[string]any) string {
+	s.t.Helper()
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p := filepath.Join(s.dir, "config.json")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+// launch runs the server (args, env) in "srv" and waits until its control
+// socket answers and, within a grace period, its log shows started (the
+// log may be quieter than INFO, so it is not required).
+func (s *Side) launch(args, env []string, started string) {
+	s.t.Helper()
+	s.proc = daemontest.NewProcess(s.t, daemontest.ProcessOptions{
+		Name: s.Name, NS: s.srv, Args: args, Env: env, Log: filepath.Join(s.dir, s.Name+".log"),
+	})
+	s.ctl = daemontest.NewUnixControl(filepath.Join(s.dir, "control.sock"), 5*time.Second)
+	s.proc.Launch()
+	s.proc.WaitUntil(20*time.Second, "answering on its control socket", func() error {
+		a, err := s.ctl.Try("version-get", nil)
+		if err == nil && a.Result != 0 {
+			err = fmt.Errorf("version-get: result %d %q", a.Result, a.Text)
+		}
+		return err
+	})
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		if strings.Contains(s.proc.LogSince(), started) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Control is the server's UNIX control socket.
+func (s *Side) Control() *daemontest.Control { return s.ctl }
+
+// Process is the server process.
+func (s *Side) Process() *daemontest.Process { return s.proc }
+
+// Dir is the side's directory (configuration, lease file, log, socket).
+func (s *Side) Dir() string { return s.dir }
