@@ -72,12 +72,25 @@ func plainJSON(text []byte) ([]byte, error) {
 		case c == ',':
 			pendingComma = len(out)
 			out = append(out, c)
+		case c == '.' && lastToken(out) != 0 && strings.IndexByte(":,[", lastToken(out)) >= 0:
+			// Kea reads ".5" as 0.5.
+			pendingComma = -1
+			out = append(out, '0', c)
 		default:
 			pendingComma = -1
 			out = append(out, c)
 		}
 	}
 	return out, nil
+}
+
+// lastToken is the last byte of out that is not white space, or 0.
+func lastToken(out []byte) byte {
+	t := bytes.TrimRight(out, " \t\r\n")
+	if len(t) == 0 {
+		return 0
+	}
+	return t[len(t)-1]
 }
 
 // stringEnd returns the index just past the JSON string starting at i.
@@ -203,6 +216,9 @@ type Plan struct {
 	// Ifaces are the server's interfaces, in the order the lab creates
 	// them, each with the address the lab gives it (invalid: none).
 	Ifaces []Iface
+	// Local are addresses the server must own besides its interfaces'
+	// (the DHCP-DDNS sender address), put on the lab's loopback.
+	Local []netip.Addr
 }
 
 // Iface is one server interface of the lab.
@@ -245,6 +261,13 @@ func PlanOf(doc map[string]any) (*Plan, error) {
 	}
 	for _, h := range asList(d4["reservations"]) {
 		p.Hosts = append(p.Hosts, hostOf(h, 0))
+	}
+	if dd, ok := d4["dhcp-ddns"].(map[string]any); ok {
+		if s, ok := dd["sender-ip"].(string); ok {
+			if ip, err := netip.ParseAddr(s); err == nil && ip.Is4() && !ip.IsUnspecified() && !ip.IsLoopback() {
+				p.Local = append(p.Local, ip)
+			}
+		}
 	}
 	return p, p.chooseIfaces(d4)
 }

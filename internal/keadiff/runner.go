@@ -60,11 +60,18 @@ type Runner struct {
 	Kea, XD *Side
 	// Adapted says what Adapt changed in the configuration.
 	Adapted []string
-	Cases   []Case
+	// KeaRefused is the end of kea-dhcp4 -t's output when it refuses the
+	// adapted configuration, or why kea-dhcp4 did not start on it
+	// (nothing runs then); XDRefused the
+	// same for xdhcpd -t, recorded as a difference of case
+	// "<scenario>/-/config".
+	KeaRefused, XDRefused string
+	Cases                 []Case
 }
 
-// Start builds both labs for the configuration doc (decoded, unadapted)
-// and runs kea-dhcp4 and the xdhcpd binary on it. The two configurations
+// Start builds both labs for the configuration doc (decoded, unadapted),
+// checks it with kea-dhcp4 -t and xdhcpd -t, and runs kea-dhcp4 and the
+// xdhcpd binary on it when both accept it. The two configurations
 // differ only in their directories and in xdhcpd's "xdhcp" section, which
 // selects socket mode (Kea refuses an unknown top-level key).
 func Start(t testing.TB, name string, doc map[string]any, xdhcpd string) *Runner {
@@ -89,16 +96,22 @@ func Start(t testing.TB, name string, doc map[string]any, xdhcpd string) *Runner
 	}
 	xdoc["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "off"}}
 	kcfg, xcfg := r.Kea.writeConfig(kdoc), r.XD.writeConfig(xdoc)
-
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		r.Kea.launch([]string{KeaBinary, "-c", kcfg},
-			[]string{"KEA_PIDFILE_DIR=" + r.Kea.dir, "KEA_LOCKFILE_DIR=" + r.Kea.dir}, "DHCP4_STARTED")
-	}()
-	r.XD.launch([]string{xdhcpd, "-c", xcfg}, nil, "xdhcpd serving")
-	wg.Wait()
+	keaEnv := []string{"KEA_PIDFILE_DIR=" + r.Kea.dir, "KEA_LOCKFILE_DIR=" + r.Kea.dir}
+	if r.KeaRefused = r.Kea.check(keaEnv, KeaBinary, "-t", kcfg); r.KeaRefused != "" {
+		return r
+	}
+	if r.XDRefused = r.XD.check(nil, xdhcpd, "-t", xcfg); r.XDRefused != "" {
+		r.Cases = append(r.Cases, Case{Name: name + "/-/config",
+			Diffs: []Diff{{Field: "config", Kea: "accepted", XD: "refused: " + r.XDRefused}}})
+		return r
+	}
+	if err := r.Kea.launch([]string{KeaBinary, "-c", kcfg}, keaEnv, "DHCP4_STARTED"); err != nil {
+		r.KeaRefused = err.Error()
+		return r
+	}
+	if err := r.XD.launch([]string{xdhcpd, "-c", xcfg}, nil, "xdhcpd serving"); err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 

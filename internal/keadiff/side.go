@@ -1,6 +1,7 @@
 package keadiff
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,9 @@ type Side struct {
 
 	proc *daemontest.Process
 	ctl  *daemontest.Control
+
+	args, env []string // of the last launch, for Restart
+	started   string
 }
 
 // newSide builds the lab of one server (prefix names its namespaces).
@@ -74,6 +78,11 @@ func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
 			t.Fatal(err)
 		}
 		s.links = append(s.links, lc)
+	}
+	for _, a := range plan.Local {
+		if err := s.srv.AddAddr("lo", netip.PrefixFrom(a, 32)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// Relayed answers go to port 67 of the relay's address in "cli": a
 	// bound socket keeps the kernel from answering port-unreachable.
@@ -132,27 +141,41 @@ func (s *Side) writeConfig(doc map[string]any) string {
 
 // launch runs the server (args, env) in "srv" and waits until its control
 // socket answers and, within a grace period, its log shows started (the
-// log may be quieter than INFO, so it is not required).
-func (s *Side) launch(args, env []string, started string) {
-	s.t.Helper()
+// log may be quieter than INFO, so it is not required). It returns an
+// error, with the end of the log, when the server exits or never answers.
+func (s *Side) launch(args, env []string, started string) error {
+	s.args, s.env, s.started = args, env, started
 	s.proc = daemontest.NewProcess(s.t, daemontest.ProcessOptions{
 		Name: s.Name, NS: s.srv, Args: args, Env: env, Log: filepath.Join(s.dir, s.Name+".log"),
 	})
 	s.ctl = daemontest.NewUnixControl(filepath.Join(s.dir, "control.sock"), 5*time.Second)
 	s.proc.Launch()
-	s.proc.WaitUntil(20*time.Second, "answering on its control socket", func() error {
+	for deadline := time.Now().Add(20 * time.Second); ; {
 		a, err := s.ctl.Try("version-get", nil)
-		if err == nil && a.Result != 0 {
-			err = fmt.Errorf("version-get: result %d %q", a.Result, a.Text)
+		if err == nil && a.Result == 0 {
+			break
 		}
-		return err
-	})
+		if !s.proc.Running() {
+			return fmt.Errorf("%s exited at start (%v): %s", s.Name, s.proc.Err(), lastLines(s.proc.Log(), 3))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not answer on its control socket: %v", s.Name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
 		if strings.Contains(s.proc.LogSince(), started) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return nil
+}
+
+// lastLines is the last n lines of text, joined with " | ".
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }
 
 // Control is the server's UNIX control socket.
@@ -163,3 +186,33 @@ func (s *Side) Process() *daemontest.Process { return s.proc }
 
 // Dir is the side's directory (configuration, lease file, log, socket).
 func (s *Side) Dir() string { return s.dir }
+
+// check runs a configuration check (kea-dhcp4 -t, xdhcpd -t) in "srv",
+// where the configuration's interfaces exist, and returns "" when it
+// passes, else the exit status and the last lines of its output.
+func (s *Side) check(env []string, args ...string) string {
+	cmd := s.srv.Command(context.Background(), args[0], args[1:]...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		return ""
+	}
+	return fmt.Sprintf("%v: %s", err, lastLines(string(out), 2))
+}
+
+// Stop stops the server with SIGTERM and waits for it to exit.
+func (s *Side) Stop() error {
+	if err := s.proc.Stop(); err != nil && s.proc.Running() {
+		return fmt.Errorf("stop %s: %w", s.Name, err)
+	}
+	return nil
+}
+
+// Restart starts the server again as it was last launched; it must have
+// stopped.
+func (s *Side) Restart() error { return s.launch(s.args, s.env, s.started) }
+
+// LeaseFile is the server's memfile lease file (see Adapt).
+func (s *Side) LeaseFile() string { return filepath.Join(s.dir, "leases4.csv") }
