@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +133,7 @@ func clone(t testing.TB, doc map[string]any) map[string]any {
 type route struct {
 	link   int
 	giaddr netip.Addr // invalid: direct
+	from   netip.Addr // direct: the client's own address (a unicast renewal)
 }
 
 func (r *Runner) routeOf(c Client) (route, error) {
@@ -168,6 +170,10 @@ func (rt route) frame(side *Side, c Client) Frame {
 	src := side.cliMAC[rt.link]
 	if len(c.MAC) == 6 {
 		src = c.MAC
+	}
+	if rt.from.IsValid() {
+		return Frame{SrcMAC: src, DstMAC: side.srvMAC[rt.link],
+			SrcIP: rt.from, DstIP: side.plan.Ifaces[rt.link].Addr.Addr(), SrcPort: 68}
 	}
 	return Frame{SrcMAC: src, DstMAC: net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 		SrcIP: netip.IPv4Unspecified(), DstIP: netip.AddrFrom4([4]byte{255, 255, 255, 255}), SrcPort: 68}
@@ -220,6 +226,11 @@ func (r *Runner) message(c Client, rt route, xid dhcpv4.TransactionID, typ dhcpv
 // roundTrip sends the message built for each side and waits for both
 // answers.
 func (r *Runner) roundTrip(c Client, rt route, build func(side *Side) (*dhcpv4.DHCPv4, error)) (kea, xd *Reply, err error) {
+	return r.roundTripVia(c, func(*Side) route { return rt }, build)
+}
+
+// roundTripVia is roundTrip with a route per side.
+func (r *Runner) roundTripVia(c Client, via func(*Side) route, build func(side *Side) (*dhcpv4.DHCPv4, error)) (kea, xd *Reply, err error) {
 	var out [2]*Reply
 	var wg sync.WaitGroup
 	for i, side := range []*Side{r.Kea, r.XD} {
@@ -228,6 +239,7 @@ func (r *Runner) roundTrip(c Client, rt route, build func(side *Side) (*dhcpv4.D
 			return nil, nil, err
 		}
 		ch := side.l.expect(m.TransactionID)
+		rt := via(side)
 		if err := side.links[rt.link].send(rt.frame(side, c).Encode(m.ToBytes())); err != nil {
 			return nil, nil, fmt.Errorf("send to %s: %w", side.Name, err)
 		}
@@ -242,8 +254,8 @@ func (r *Runner) roundTrip(c Client, rt route, build func(side *Side) (*dhcpv4.D
 }
 
 // Exchange runs client c against both servers: DISCOVER, then REQUEST for
-// the address each server offered (or BOOTREQUEST alone), records the
-// cases and returns them.
+// the address each server offered, then its renewal (or BOOTREQUEST
+// alone), records the cases and returns them.
 func (r *Runner) Exchange(c Client) []Case {
 	r.t.Helper()
 	rt, err := r.routeOf(c)
@@ -288,7 +300,51 @@ func (r *Runner) Exchange(c Client) []Case {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return append(cases, r.record(c, "REQUEST", kea2, xd2))
+	cases = append(cases, r.record(c, "REQUEST", kea2, xd2))
+	if kea2 == nil && xd2 == nil {
+		return cases
+	}
+	return append(cases, r.renew(c, rt, map[*Side]*Reply{r.Kea: kea2, r.XD: xd2}))
+}
+
+// renew sends the renewal of the address each server acknowledged (the
+// other's when one did not): a REQUEST with ciaddr set, unicast from the
+// client's address when the client is direct (RENEWING), through the relay
+// otherwise (REBINDING as a relay forwards it).
+func (r *Runner) renew(c Client, rt route, acks map[*Side]*Reply) Case {
+	r.t.Helper()
+	addr := func(side *Side) netip.Addr {
+		a := acks[side]
+		if a == nil {
+			a = acks[r.Kea]
+			if a == nil {
+				a = acks[r.XD]
+			}
+		}
+		ip, _ := netip.AddrFromSlice(a.Msg.YourIPAddr.To4())
+		return ip
+	}
+	xid, err := dhcpv4.GenerateTransactionID()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	via := func(side *Side) route {
+		if rt.giaddr.IsValid() {
+			return rt
+		}
+		return route{link: rt.link, from: addr(side)}
+	}
+	kea, xd, err := r.roundTripVia(c, via, func(side *Side) (*dhcpv4.DHCPv4, error) {
+		m, err := r.message(c, rt, xid, dhcpv4.MessageTypeRequest)
+		if err == nil {
+			m.ClientIPAddr = addr(side).AsSlice()
+		}
+		return m, err
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return r.record(c, "RENEW", kea, xd)
 }
 
 func (r *Runner) record(c Client, msg string, kea, xd *Reply) Case {
@@ -311,5 +367,14 @@ func describe(r *Reply) string {
 	if r == nil {
 		return "no answer"
 	}
-	return fmt.Sprintf("%s %s to %s:%d", r.Msg.MessageType(), r.Msg.YourIPAddr, r.DstIP, r.DstPort)
+	codes := make([]int, 0, len(r.Msg.Options))
+	for c := range r.Msg.Options {
+		codes = append(codes, int(c))
+	}
+	slices.Sort(codes)
+	typ := "BOOTREPLY"
+	if t := r.Msg.MessageType(); t != dhcpv4.MessageTypeNone {
+		typ = t.String()
+	}
+	return fmt.Sprintf("%s %s to %s:%d options %v", typ, r.Msg.YourIPAddr, r.DstIP, r.DstPort, codes)
 }

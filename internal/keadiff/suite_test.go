@@ -22,10 +22,20 @@ func TestMain(m *testing.M) { os.Exit(xdhcpdBin.RunTests(m)) }
 // configurations.
 const keaExamples = "/usr/share/doc/kea/examples/kea4"
 
-// keaRefusesExamples are the examples kea-dhcp4 -t refuses even after
-// Adapt, with what it says: the suite proves that they are all it skips.
+// keaRefusesExamples are the examples kea-dhcp4 refuses, by -t or at
+// start, even after Adapt, with a piece of what it says: the suite proves
+// that they are all it leaves out.
 var keaRefusesExamples = map[string]string{
-	"config-backend.json": "", // filled by TestDifferential from the run: see the check below
+	// A MySQL configuration backend: no database server in the lab.
+	"all-keys.json":         "during update from config backend database",
+	"all-keys-netconf.json": "during update from config backend database",
+	"config-backend.json":   "during update from config backend database",
+	// Passes -t, but Kea will not run a logger without a severity.
+	"comments.json": "does not have a mandatory 'severity' element",
+	// Hook libraries that Debian does not ship (made-up names; ISC's
+	// premium RADIUS, host cache and flex-id hooks).
+	"hooks.json":        "/opt/lib/security.so",
+	"hooks-radius.json": "libdhcp_radius.so",
 }
 
 // suite gathers the cases of one TestDifferential run.
@@ -85,7 +95,7 @@ func TestDifferential(t *testing.T) {
 			}
 			if why := s.run(t, strings.TrimSuffix(base, ".json"), doc, exampleClients); why != "" {
 				refused[base] = why
-				t.Logf("kea-dhcp4 -t refuses %s: %s", base, why)
+				t.Logf("kea-dhcp4 refuses %s: %s", base, why)
 			}
 		})
 	}
@@ -107,19 +117,19 @@ func TestDifferential(t *testing.T) {
 	}
 	t.Logf("%d scenarios, %d cases", s.scenarios, len(s.cases))
 	for name, why := range refused {
-		t.Logf("skipped (kea-dhcp4 -t refuses it): %s: %s", name, why)
+		t.Logf("left out (kea-dhcp4 refuses it): %s: %s", name, why)
 	}
 	if ran < len(examples)+len(ispScenarios) {
 		return // a -run filter: the table's rows cannot all be judged
 	}
-	for name := range refused {
-		if _, ok := keaRefusesExamples[name]; !ok {
-			t.Errorf("kea-dhcp4 -t refuses %s, which the suite expects it to accept", name)
+	for name, why := range refused {
+		if want, ok := keaRefusesExamples[name]; !ok || !strings.Contains(why, want) {
+			t.Errorf("kea-dhcp4 refuses %s (%s); the suite expects %q", name, why, want)
 		}
 	}
 	for name := range keaRefusesExamples {
 		if _, ok := refused[name]; !ok {
-			t.Errorf("kea-dhcp4 -t accepts %s now: take it off keaRefusesExamples", name)
+			t.Errorf("kea-dhcp4 runs %s now: take it off keaRefusesExamples", name)
 		}
 	}
 	_, hits := Explain(KnownDifferences, s.cases)
@@ -267,23 +277,8 @@ var ispScenarios = map[string]func(*Plan) []Client{
 			{Name: "direct-broadcast", MAC: mac(2, 15), Subnet: 0, Broadcast: true},
 		}
 	},
-	"isp-vendor": func(*Plan) []Client {
-		v := func(s string) dhcpv4.Option { return opt(60, []byte(s)) }
-		prl := func(codes ...byte) dhcpv4.Option { return opt(55, codes) }
-		c := func(i int, name string, relayed bool, opts ...dhcpv4.Option) Client {
-			return Client{Name: name, MAC: mac(3, i), Subnet: 0, Relayed: relayed, Options: opts}
-		}
-		return []Client{
-			c(1, "docsis-modem", true, v("docsis3.0:05240101010201020301"), opt(125, []byte{0, 0, 0x11, 0x8b, 3, 1, 2, 3, 4})),
-			c(2, "docsis-modem-prl", true, v("docsis3.0"), prl(1, 2, 3, 4, 7, 43, 125)),
-			c(3, "cpe", true, v("ACME-CPE-1000")),
-			c(4, "cpe-prl", true, v("ACME-CPE-1000"), prl(1, 3, 6, 15, 43)),
-			c(5, "other-vendor", true, v("android-dhcp-13")),
-			c(6, "no-vendor", true),
-			c(7, "cpe-direct", false, v("ACME-CPE-2000")),
-			c(8, "modem-direct", false, v("docsis3.1")),
-		}
-	},
+	"isp-vendor": vendorClients,
+	"isp-docsis": vendorClients,
 	"isp-bootp": func(*Plan) []Client {
 		return []Client{
 			{Name: "dhcp", MAC: mac(4, 1), Subnet: 0},
@@ -292,4 +287,24 @@ var ispScenarios = map[string]func(*Plan) []Client{
 			{Name: "bootp-reserved", MAC: net.HardwareAddr{0x02, 0, 0x5e, 0, 0xb0, 1}, Subnet: 0, BOOTP: true},
 		}
 	},
+}
+
+// vendorClients are CPEs and DOCSIS modems behind the shared network's
+// relay, and two connected directly.
+func vendorClients(*Plan) []Client {
+	v := func(s string) dhcpv4.Option { return opt(60, []byte(s)) }
+	prl := func(codes ...byte) dhcpv4.Option { return opt(55, codes) }
+	c := func(i int, name string, relayed bool, opts ...dhcpv4.Option) Client {
+		return Client{Name: name, MAC: mac(3, i), Subnet: 0, Relayed: relayed, Options: opts}
+	}
+	return []Client{
+		c(1, "docsis-modem", true, v("docsis3.0:05240101010201020301"), opt(125, []byte{0, 0, 0x11, 0x8b, 3, 1, 1, 2})),
+		c(2, "docsis-modem-prl", true, v("docsis3.0"), prl(1, 2, 3, 4, 7, 43, 125)),
+		c(3, "cpe", true, v("ACME-CPE-1000")),
+		c(4, "cpe-prl", true, v("ACME-CPE-1000"), prl(1, 3, 6, 15, 43)),
+		c(5, "other-vendor", true, v("android-dhcp-13")),
+		c(6, "no-vendor", true),
+		c(7, "cpe-direct", false, v("ACME-CPE-2000")),
+		c(8, "modem-direct", false, v("docsis3.1")),
+	}
 }
