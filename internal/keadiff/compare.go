@@ -22,8 +22,9 @@ type Diff struct {
 // (the order of options is not), with one rule for yiaddr: an address Kea
 // gives from a pool may differ from xdhcpd's as long as both lie in the
 // same pool of the same subnet; a reserved address, or one outside every
-// pool, must be the same. "to" is where the answer was sent (IPv4 address
-// and UDP port).
+// pool, must be the same; ciaddr, which a renewal sets to the address it
+// got, follows the same rule. "to" is where the answer was sent: IPv4
+// address ("yiaddr" or "ciaddr" when it is the client's) and UDP port.
 func Compare(p *Plan, kea, xd *Reply) []Diff {
 	switch {
 	case kea == nil && xd == nil:
@@ -39,16 +40,20 @@ func Compare(p *Plan, kea, xd *Reply) []Diff {
 		}
 	}
 	km, xm := kea.Msg, xd.Msg
-	add("to", fmt.Sprintf("%s:%d", kea.DstIP, kea.DstPort), fmt.Sprintf("%s:%d", xd.DstIP, xd.DstPort))
+	add("to", destination(kea), destination(xd))
 	add("op", km.OpCode, xm.OpCode)
 	add("htype", km.HWType, xm.HWType)
 	add("hops", km.HopCount, xm.HopCount)
 	add("xid", km.TransactionID, xm.TransactionID)
 	add("secs", km.NumSeconds, xm.NumSeconds)
 	add("flags", fmt.Sprintf("%#04x", km.Flags), fmt.Sprintf("%#04x", xm.Flags))
-	add("ciaddr", km.ClientIPAddr, xm.ClientIPAddr)
-	if d, ok := compareYiaddr(p, km.YourIPAddr, xm.YourIPAddr); !ok {
-		out = append(out, d)
+	for _, f := range []struct {
+		name string
+		k, x net.IP
+	}{{"ciaddr", km.ClientIPAddr, xm.ClientIPAddr}, {"yiaddr", km.YourIPAddr, xm.YourIPAddr}} {
+		if d, ok := compareAddr(p, f.name, f.k, f.x); !ok {
+			out = append(out, d)
+		}
 	}
 	add("siaddr", km.ServerIPAddr, xm.ServerIPAddr)
 	add("giaddr", km.GatewayIPAddr, xm.GatewayIPAddr)
@@ -78,8 +83,25 @@ func Compare(p *Plan, kea, xd *Reply) []Diff {
 	return out
 }
 
-// compareYiaddr applies the yiaddr rule of Compare.
-func compareYiaddr(p *Plan, k, x net.IP) (Diff, bool) {
+// destination says where an answer went; an answer unicast to the
+// client's own address (yiaddr or ciaddr) says so rather than name it,
+// since that address may differ between the servers (see Compare).
+func destination(r *Reply) string {
+	dst := r.DstIP.String()
+	yi, _ := netip.AddrFromSlice(r.Msg.YourIPAddr.To4())
+	ci, _ := netip.AddrFromSlice(r.Msg.ClientIPAddr.To4())
+	switch {
+	case r.DstIP == yi && !yi.IsUnspecified():
+		dst = "yiaddr"
+	case r.DstIP == ci && !ci.IsUnspecified():
+		dst = "ciaddr"
+	}
+	return fmt.Sprintf("%s:%d", dst, r.DstPort)
+}
+
+// compareAddr applies the yiaddr rule of Compare to a client address field
+// (yiaddr; ciaddr, which a renewing client sets to the address it got).
+func compareAddr(p *Plan, field string, k, x net.IP) (Diff, bool) {
 	ka, _ := netip.AddrFromSlice(k.To4())
 	xa, _ := netip.AddrFromSlice(x.To4())
 	if ka == xa {
@@ -98,7 +120,7 @@ func compareYiaddr(p *Plan, k, x net.IP) (Diff, bool) {
 		}
 		return a.String() + " (" + pool + ")"
 	}
-	return Diff{Field: "yiaddr", Kea: where(ka, kp), XD: where(xa, xp)}, false
+	return Diff{Field: field, Kea: where(ka, kp), XD: where(xa, xp)}, false
 }
 
 // optionText shows an option's value: hex, with its name and printable

@@ -389,12 +389,14 @@ func (p *Plan) PoolOf(a netip.Addr) string {
 	return ""
 }
 
-// used reports whether the lab must not take a: a pool, reservation or
-// relay address.
+// used reports whether the lab must not take a: a pool, reservation,
+// relay or lab interface address.
 func (p *Plan) used(a netip.Addr) bool {
-	if p.PoolOf(a) != "" || p.Reserved(a) {
-		return true
-	}
+	return p.PoolOf(a) != "" || p.Reserved(a) || p.labUsed(a)
+}
+
+// labUsed reports whether a relay or a lab interface has a.
+func (p *Plan) labUsed(a netip.Addr) bool {
 	for _, s := range p.Subnets {
 		if slices.Contains(s.Relays, a) {
 			return true
@@ -409,17 +411,21 @@ func (p *Plan) used(a netip.Addr) bool {
 }
 
 // FreeAddr returns the highest host address of s that no pool,
-// reservation, relay or lab interface uses.
+// reservation, relay or lab interface uses; when pools and reservations
+// take every address (some examples' pools cover the whole subnet), the
+// highest one no relay or lab interface uses.
 func (p *Plan) FreeAddr(s Subnet) (netip.Addr, error) {
-	a := lastOf(s.Prefix).Prev()
-	for range 4096 {
-		if !a.IsValid() || !s.Prefix.Contains(a) || a == s.Prefix.Addr() {
-			break
+	for _, taken := range []func(netip.Addr) bool{p.used, p.labUsed} {
+		a := lastOf(s.Prefix).Prev()
+		for range 4096 {
+			if !a.IsValid() || !s.Prefix.Contains(a) || a == s.Prefix.Addr() {
+				break
+			}
+			if !taken(a) {
+				return a, nil
+			}
+			a = a.Prev()
 		}
-		if !p.used(a) {
-			return a, nil
-		}
-		a = a.Prev()
 	}
 	return netip.Addr{}, fmt.Errorf("no free address for the lab in %s", s.Prefix)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"slices"
 	"sync"
@@ -70,11 +71,21 @@ type Runner struct {
 	Cases                 []Case
 }
 
+// XDPMode is the packet path xdhcpd runs on in the comparison: socket mode
+// ("off") unless KEADIFF_XDP_MODE names another xdhcp.xdp.mode ("auto"
+// attaches XDP to the lab's veth, so that renewals take the fast path).
+func XDPMode() string {
+	if m := os.Getenv("KEADIFF_XDP_MODE"); m != "" {
+		return m
+	}
+	return "off"
+}
+
 // Start builds both labs for the configuration doc (decoded, unadapted),
 // checks it with kea-dhcp4 -t and xdhcpd -t, and runs kea-dhcp4 and the
 // xdhcpd binary on it when both accept it. The two configurations
 // differ only in their directories and in xdhcpd's "xdhcp" section, which
-// selects socket mode (Kea refuses an unknown top-level key).
+// selects the packet path (XDPMode; Kea refuses an unknown top-level key).
 func Start(t testing.TB, name string, doc map[string]any, xdhcpd string) *Runner {
 	t.Helper()
 	if _, err := exec.LookPath(KeaBinary); err != nil {
@@ -95,7 +106,7 @@ func Start(t testing.TB, name string, doc map[string]any, xdhcpd string) *Runner
 	if _, err := Adapt(xdoc, r.XD.dir); err != nil {
 		t.Fatal(err)
 	}
-	xdoc["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "off"}}
+	xdoc["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": XDPMode()}}
 	kcfg, xcfg := r.Kea.writeConfig(kdoc), r.XD.writeConfig(xdoc)
 	keaEnv := []string{"KEA_PIDFILE_DIR=" + r.Kea.dir, "KEA_LOCKFILE_DIR=" + r.Kea.dir}
 	if r.KeaRefused = r.Kea.check(keaEnv, KeaBinary, "-t", kcfg); r.KeaRefused != "" {

@@ -87,6 +87,9 @@ func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
 	// Relayed answers go to port 67 of the relay's address in "cli": a
 	// bound socket keeps the kernel from answering port-unreachable.
 	lab.OpenForTest(t, s.cli, func() (net.PacketConn, error) { return net.ListenPacket("udp4", ":67") })
+	if XDPMode() != "off" {
+		daemontest.UnpinAtEnd(t, s.srv)
+	}
 	s.l = newListener(s.links)
 	t.Cleanup(func() {
 		if err := s.l.close(); err != nil {
