@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,13 @@ func (s *suite) run(t *testing.T, name string, doc map[string]any, clients func(
 	if r.XDRefused == "" {
 		for _, c := range clients(r.Plan) {
 			r.Exchange(c)
+		}
+	}
+	for _, cs := range r.Cases {
+		if check, ok := keaShows[cs.Name]; ok {
+			if err := check(cs.Kea); err != nil {
+				t.Errorf("%s: the scenario does not exercise what it claims: Kea's answer: %v", cs.Name, err)
+			}
 		}
 	}
 	bad, _ := Explain(KnownDifferences, r.Cases)
@@ -306,5 +314,107 @@ func vendorClients(*Plan) []Client {
 		c(6, "no-vendor", true),
 		c(7, "cpe-direct", false, v("ACME-CPE-2000")),
 		c(8, "modem-direct", false, v("docsis3.1")),
+	}
+}
+
+// keaShows are what Kea's answer must show for a case of the ISP
+// scenarios: proof that the case exercises the feature it is named after
+// (a class, a reservation, a bound), whatever xdhcpd answers.
+var keaShows = map[string]func(*Reply) error{
+	"isp-relay82/ont-reserved-by-circuit/REQUEST": all(yiaddr("100.64.10.200"), option(12, "ont-7")),
+	"isp-relay82/olt1-class/REQUEST":              has(42),
+	"isp-relay82/business-class-pool/REQUEST":     all(yiaddrIn("100.64.10.100", "100.64.10.149"), leaseTime(86400), option(15, "biz.isp.example")),
+	"isp-relay82/drop-class/DISCOVER":             silent,
+	"isp-relay82/asks-above-max/REQUEST":          leaseTime(7200),
+	"isp-relay82/asks-below-min/REQUEST":          leaseTime(600),
+	"isp-relay82/asks-within-bounds/REQUEST":      leaseTime(5000),
+	"isp-relay82/subnet-lifetime/REQUEST":         leaseTime(1200),
+	"isp-relay82/reserved-by-mac/REQUEST":         yiaddr("100.64.10.201"),
+	"isp-docsis/docsis-modem/REQUEST":             all(yiaddrIn("10.10.1.10", "10.10.1.250"), has(125), header("siaddr", "10.10.0.5"), header("file", "modem.cfg")),
+	"isp-docsis/cpe/REQUEST":                      all(yiaddrIn("100.70.0.10", "100.70.0.100"), has(43), option(66, "acs.isp.example"), option(6, "\x64\x46\x00\x35")),
+	"isp-docsis/other-vendor/REQUEST":             all(yiaddrIn("100.70.0.101", "100.70.0.200"), has(7)),
+	"isp-bootp/bootp-reserved/BOOTREQUEST":        all(yiaddr("192.0.2.60"), header("file", "special.0")),
+}
+
+func all(checks ...func(*Reply) error) func(*Reply) error {
+	return func(r *Reply) error {
+		for _, c := range checks {
+			if err := c(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func silent(r *Reply) error {
+	if r != nil {
+		return fmt.Errorf("answered: %s", describe(r))
+	}
+	return nil
+}
+
+func answered(r *Reply) error {
+	if r == nil {
+		return fmt.Errorf("no answer")
+	}
+	return nil
+}
+
+func yiaddr(want string) func(*Reply) error { return yiaddrIn(want, want) }
+
+func yiaddrIn(first, last string) func(*Reply) error {
+	return func(r *Reply) error {
+		if err := answered(r); err != nil {
+			return err
+		}
+		rg, err := ParseRange(first + "-" + last)
+		if err != nil {
+			return err
+		}
+		a, _ := netip.AddrFromSlice(r.Msg.YourIPAddr.To4())
+		if !rg.Contains(a) {
+			return fmt.Errorf("yiaddr %s, want %s-%s", a, first, last)
+		}
+		return nil
+	}
+}
+
+func has(code uint8) func(*Reply) error {
+	return func(r *Reply) error {
+		if err := answered(r); err != nil {
+			return err
+		}
+		if _, ok := r.Msg.Options[code]; !ok {
+			return fmt.Errorf("no option %d", code)
+		}
+		return nil
+	}
+}
+
+func option(code uint8, want string) func(*Reply) error {
+	return func(r *Reply) error {
+		if err := has(code)(r); err != nil {
+			return err
+		}
+		if got := string(r.Msg.Options[code]); got != want {
+			return fmt.Errorf("option %d is %q, want %q", code, got, want)
+		}
+		return nil
+	}
+}
+
+func leaseTime(secs uint32) func(*Reply) error { return option(51, string(u32(secs))) }
+
+func header(field, want string) func(*Reply) error {
+	return func(r *Reply) error {
+		if err := answered(r); err != nil {
+			return err
+		}
+		got := map[string]string{"siaddr": r.Msg.ServerIPAddr.String(), "file": r.Msg.BootFileName}[field]
+		if got != want {
+			return fmt.Errorf("%s is %q, want %q", field, got, want)
+		}
+		return nil
 	}
 }
