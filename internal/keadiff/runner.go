@@ -62,10 +62,9 @@ type Runner struct {
 	Kea, XD *Side
 	// Adapted says what Adapt changed in the configuration.
 	Adapted []string
-	// KeaRefused is the end of kea-dhcp4 -t's output when it refuses the
-	// adapted configuration, or why kea-dhcp4 did not start on it
-	// (nothing runs then); XDRefused the
-	// same for xdhcpd -t, recorded as a difference of case
+	// KeaRefused says why kea-dhcp4 -t refused the adapted configuration,
+	// or why kea-dhcp4 did not start on it (nothing runs then). XDRefused
+	// says the same of xdhcpd, which is recorded as a difference of case
 	// "<scenario>/-/config".
 	KeaRefused, XDRefused string
 	Cases                 []Case
@@ -112,17 +111,21 @@ func Start(t testing.TB, name string, doc map[string]any, xdhcpd string) *Runner
 	if r.KeaRefused = r.Kea.check(keaEnv, KeaBinary, "-t", kcfg); r.KeaRefused != "" {
 		return r
 	}
-	if r.XDRefused = r.XD.check(nil, xdhcpd, "-t", xcfg); r.XDRefused != "" {
+	refused := func(why string) *Runner {
+		r.XDRefused = why
 		r.Cases = append(r.Cases, Case{Name: name + "/-/config",
-			Diffs: []Diff{{Field: "config", Kea: "accepted", XD: "refused: " + r.XDRefused}}})
+			Diffs: []Diff{{Field: "config", Kea: "accepted", XD: "refused: " + why}}})
 		return r
+	}
+	if why := r.XD.check(nil, xdhcpd, "-t", xcfg); why != "" {
+		return refused(why)
 	}
 	if err := r.Kea.launch([]string{KeaBinary, "-c", kcfg}, keaEnv, "DHCP4_STARTED"); err != nil {
 		r.KeaRefused = err.Error()
 		return r
 	}
 	if err := r.XD.launch([]string{xdhcpd, "-c", xcfg}, nil, "xdhcpd serving"); err != nil {
-		t.Fatal(err)
+		return refused(err.Error())
 	}
 	return r
 }
@@ -200,8 +203,9 @@ func allOptions() dhcpv4.Option {
 	return dhcpv4.OptParameterRequestList(codes...)
 }
 
-// message builds one request of c; perSide adds what differs per server
-// (the offered address and server identifier of a REQUEST).
+// message builds one request of c of type typ (none for BOOTP) with the
+// extra options (a REQUEST's requested address and server identifier,
+// which differ per server) before the client's own.
 func (r *Runner) message(c Client, rt route, xid dhcpv4.TransactionID, typ dhcpv4.MessageType, extra ...dhcpv4.Option) (*dhcpv4.DHCPv4, error) {
 	m, err := dhcpv4.New(dhcpv4.WithTransactionID(xid), dhcpv4.WithHwAddr(c.MAC))
 	if err != nil {

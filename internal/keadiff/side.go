@@ -3,7 +3,6 @@ package keadiff
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -35,6 +34,7 @@ type Side struct {
 	cliMAC []net.HardwareAddr
 	links  []*linkConn
 	l      *listener
+	relays map[netip.Addr]bool // relay addresses given to "cli"
 
 	proc *daemontest.Process
 	ctl  *daemontest.Control
@@ -47,7 +47,7 @@ type Side struct {
 func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
 	t.Helper()
 	lb := lab.ForTest(t, prefix)
-	s := &Side{Name: name, t: t, plan: plan, dir: filepath.Join(t.TempDir(), name)}
+	s := &Side{Name: name, t: t, plan: plan, dir: filepath.Join(t.TempDir(), name), relays: map[netip.Addr]bool{}}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -102,11 +102,13 @@ func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
 // addRelay gives the relay address g to link i of "cli", and the server a
 // route to it when g is not on the link's subnet.
 func (s *Side) addRelay(i int, g netip.Addr) error {
-	peer := fmt.Sprintf("c%d", i)
-	if err := s.cli.AddAddr(peer, netip.PrefixFrom(g, 32)); err != nil && !errors.Is(err, os.ErrExist) &&
-		!strings.Contains(err.Error(), "exists") {
+	if s.relays[g] {
+		return nil
+	}
+	if err := s.cli.AddAddr(fmt.Sprintf("c%d", i), netip.PrefixFrom(g, 32)); err != nil {
 		return err
 	}
+	s.relays[g] = true
 	ifc := s.plan.Ifaces[i]
 	if ifc.Addr.IsValid() && ifc.Addr.Masked().Contains(g) {
 		return nil
