@@ -34,6 +34,8 @@ type Known struct {
 	Owner string
 }
 
+const relayedInform = "Kea answers a relayed INFORM straight to ciaddr:68 (giaddr 0, no option 82), as RFC 2131 4.3.5 says; xdhcpd answers through the relay"
+
 // KnownDifferences is the one table of differences between Kea 2.2 and
 // xdhcpd that the differential suite accepts. Anything else fails it.
 var KnownDifferences = []Known{
@@ -64,6 +66,14 @@ var KnownDifferences = []Known{
 		Reason: "with `dhcp-socket-type: udp` Kea's sockets are bound to the interface address and never hear a directly connected client's broadcast; xdhcpd reads frames whatever the socket type and answers it"},
 	{Case: "isp-bootp/bootp*/BOOTREQUEST", Field: "answer", Kind: Pending, Owner: "none",
 		Reason: "Kea with libdhcp_bootp.so answers BOOTP requests; xdhcpd does not"},
+	{Case: "*/*/INFORM", Field: "option 1", Kind: Pending, Owner: "none",
+		Reason: "Kea leaves the subnet mask out of its answer to an INFORM; xdhcpd sends it"},
+	{Case: "*/*/INFORM", Field: "to", Kind: Pending, Owner: "none",
+		Reason: relayedInform},
+	{Case: "*/*/INFORM", Field: "giaddr", Kind: Pending, Owner: "none",
+		Reason: relayedInform},
+	{Case: "*/*/INFORM", Field: "option 82", Kind: Pending, Owner: "none",
+		Reason: relayedInform},
 	{Case: "isp-relay82/subnet-lifetime-asks-long/*", Field: "option 5[19]", Kind: Pending, Owner: "none",
 		Reason: "a subnet setting only valid-lifetime keeps the global max-valid-lifetime in Kea (a client asking more gets 7200, T2 1800); xdhcpd caps at the subnet's 1200 and leaves T2 out"},
 }

@@ -269,8 +269,8 @@ func (r *Runner) roundTripVia(c Client, via func(*Side) route, build func(side *
 }
 
 // Exchange runs client c against both servers: DISCOVER, then REQUEST for
-// the address each server offered, then its renewal (or BOOTREQUEST
-// alone), records the cases and returns them.
+// the address each server offered, then its renewal and an INFORM from
+// that address (or BOOTREQUEST alone), records the cases and returns them.
 func (r *Runner) Exchange(c Client) []Case {
 	r.t.Helper()
 	rt, err := r.routeOf(c)
@@ -319,14 +319,17 @@ func (r *Runner) Exchange(c Client) []Case {
 	if kea2 == nil && xd2 == nil {
 		return cases
 	}
-	return append(cases, r.renew(c, rt, map[*Side]*Reply{r.Kea: kea2, r.XD: xd2}))
+	acks := map[*Side]*Reply{r.Kea: kea2, r.XD: xd2}
+	return append(cases, r.fromAddress(c, rt, acks, dhcpv4.MessageTypeRequest, "RENEW"),
+		r.fromAddress(c, rt, acks, dhcpv4.MessageTypeInform, "INFORM"))
 }
 
-// renew sends the renewal of the address each server acknowledged (the
-// other's when one did not): a REQUEST with ciaddr set, unicast from the
-// client's address when the client is direct (RENEWING), through the relay
-// otherwise (REBINDING as a relay forwards it).
-func (r *Runner) renew(c Client, rt route, acks map[*Side]*Reply) Case {
+// fromAddress sends a message of a client that has the address each server
+// acknowledged (the other's when one did not) in ciaddr: a renewal
+// (REQUEST) or an INFORM, unicast from that address when the client is
+// direct, through the relay otherwise (as a relay forwards a REBINDING
+// client's broadcast).
+func (r *Runner) fromAddress(c Client, rt route, acks map[*Side]*Reply, typ dhcpv4.MessageType, name string) Case {
 	r.t.Helper()
 	addr := func(side *Side) netip.Addr {
 		a := acks[side]
@@ -350,7 +353,7 @@ func (r *Runner) renew(c Client, rt route, acks map[*Side]*Reply) Case {
 		return route{link: rt.link, from: addr(side)}
 	}
 	kea, xd, err := r.roundTripVia(c, via, func(side *Side) (*dhcpv4.DHCPv4, error) {
-		m, err := r.message(c, rt, xid, dhcpv4.MessageTypeRequest)
+		m, err := r.message(c, rt, xid, typ)
 		if err == nil {
 			m.ClientIPAddr = addr(side).AsSlice()
 		}
@@ -359,7 +362,7 @@ func (r *Runner) renew(c Client, rt route, acks map[*Side]*Reply) Case {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return r.record(c, "RENEW", kea, xd)
+	return r.record(c, name, kea, xd)
 }
 
 func (r *Runner) record(c Client, msg string, kea, xd *Reply) Case {

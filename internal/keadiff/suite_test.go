@@ -85,7 +85,9 @@ func TestDifferential(t *testing.T) {
 	s := &suite{}
 	examples, err := filepath.Glob(filepath.Join(keaExamples, "*.json"))
 	if err != nil || len(examples) == 0 {
-		t.Skipf("Kea's example configurations are not installed (%s, kea-doc): %v", keaExamples, err)
+		t.Run("examples", func(t *testing.T) {
+			t.Skipf("Kea's example configurations are not installed (%s, package kea-doc): %v", keaExamples, err)
+		})
 	}
 	refused := map[string]string{}
 	ran := 0
@@ -127,7 +129,7 @@ func TestDifferential(t *testing.T) {
 	for name, why := range refused {
 		t.Logf("left out (kea-dhcp4 refuses it): %s: %s", name, why)
 	}
-	if ran < len(examples)+len(ispScenarios) {
+	if ran < len(examples)+len(ispScenarios) || len(examples) == 0 {
 		return // a -run filter: the table's rows cannot all be judged
 	}
 	for name, why := range refused {
