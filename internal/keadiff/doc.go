@@ -7,8 +7,8 @@
 // A scenario is a configuration and the clients that exercise it (Client:
 // chaddr, options, direct on a server interface or through a relay).
 // Runner sends every client's DISCOVER, then its REQUEST for the address
-// each server offered, to both servers at once, and Compare says where the
-// two answers differ. Known is the one table of differences the project
+// each server offered, then a renewal and an INFORM from that address, to
+// both servers at once, and Compare says where the two answers differ. Known is the one table of differences the project
 // accepts: deliberate ones (with the setting that restores Kea's
 // behaviour) and, while another change is under way, pending ones.
 //

@@ -168,7 +168,7 @@ func (r *Runner) routeOf(c Client) (route, error) {
 		rt.giaddr = g
 	}
 	for _, side := range []*Side{r.Kea, r.XD} {
-		if err := side.addRelay(rt.link, rt.giaddr); err != nil {
+		if err := side.addAddr(rt.link, rt.giaddr); err != nil {
 			return rt, err
 		}
 	}
@@ -351,6 +351,15 @@ func (r *Runner) fromAddress(c Client, rt route, acks map[*Side]*Reply, typ dhcp
 			return rt
 		}
 		return route{link: rt.link, from: addr(side)}
+	}
+	for _, side := range []*Side{r.Kea, r.XD} {
+		// A server sending through the kernel (Kea's UDP sockets) must
+		// be able to resolve the client's address.
+		if a := addr(side); a.IsValid() && !a.IsUnspecified() {
+			if err := side.addAddr(rt.link, a); err != nil {
+				r.t.Fatal(err)
+			}
+		}
 	}
 	kea, xd, err := r.roundTripVia(c, via, func(side *Side) (*dhcpv4.DHCPv4, error) {
 		m, err := r.message(c, rt, xid, typ)

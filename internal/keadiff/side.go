@@ -34,7 +34,7 @@ type Side struct {
 	cliMAC []net.HardwareAddr
 	links  []*linkConn
 	l      *listener
-	relays map[netip.Addr]bool // relay addresses given to "cli"
+	relays map[netip.Addr]bool // addresses given to "cli" (addAddr)
 
 	proc *daemontest.Process
 	ctl  *daemontest.Control
@@ -84,9 +84,12 @@ func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
 			t.Fatal(err)
 		}
 	}
-	// Relayed answers go to port 67 of the relay's address in "cli": a
-	// bound socket keeps the kernel from answering port-unreachable.
-	lab.OpenForTest(t, s.cli, func() (net.PacketConn, error) { return net.ListenPacket("udp4", ":67") })
+	// Answers go to port 67 of a relay's address or port 68 of a client's
+	// in "cli": bound sockets keep the kernel from answering
+	// port-unreachable.
+	for _, port := range []string{":67", ":68"} {
+		lab.OpenForTest(t, s.cli, func() (net.PacketConn, error) { return net.ListenPacket("udp4", port) })
+	}
 	if XDPMode() != "off" {
 		daemontest.UnpinAtEnd(t, s.srv)
 	}
@@ -99,9 +102,10 @@ func newSide(t testing.TB, name, prefix string, plan *Plan) *Side {
 	return s
 }
 
-// addRelay gives the relay address g to link i of "cli", and the server a
-// route to it when g is not on the link's subnet.
-func (s *Side) addRelay(i int, g netip.Addr) error {
+// addAddr gives the address g (a relay's, or a client's leased address) to
+// link i of "cli", so that "cli" answers ARP for it, and the server a route
+// to it when g is not on the link's subnet.
+func (s *Side) addAddr(i int, g netip.Addr) error {
 	if s.relays[g] {
 		return nil
 	}

@@ -215,9 +215,11 @@ func exampleClients(p *Plan) []Client {
 		if i >= 8 {
 			break
 		}
-		out = append(out, Client{Name: fmt.Sprintf("subnet%d-relayed", s.ID), MAC: next(), Subnet: i, Relayed: true})
+		// Named after the subnet's prefix: examples may leave ids out.
+		name := strings.NewReplacer("/", "_").Replace(s.Prefix.String())
+		out = append(out, Client{Name: name + "-relayed", MAC: next(), Subnet: i, Relayed: true})
 		if p.IfaceFor(s) >= 0 {
-			out = append(out, Client{Name: fmt.Sprintf("subnet%d-direct", s.ID), MAC: next(), Subnet: i})
+			out = append(out, Client{Name: name + "-direct", MAC: next(), Subnet: i})
 		}
 	}
 	if len(p.Subnets) == 0 {
