@@ -111,11 +111,16 @@ func Explain(table []Known, cases []Case) (unexplained []string, hits []int) {
 func DeliberateTable(table []Known) string {
 	var b strings.Builder
 	b.WriteString("| scenario | field | difference | restore Kea's behaviour |\n|---|---|---|---|\n")
+	n := 0
 	for _, k := range table {
 		if k.Kind != Deliberate {
 			continue
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", k.Case, k.Field, k.Reason, k.Switch)
+		n++
+	}
+	if n == 0 {
+		b.WriteString("| – | – | none at present | – |\n")
 	}
 	return b.String()
 }
