@@ -85,8 +85,7 @@ check-generated: generate
 # hardened unit, tmpfiles entry, shipped configuration, monitoring files,
 # man pages from --help. Install with dpkg -i; packaging/README says more.
 deb: build
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(BIN)/deb/bin/ ./cmd/...
-	./packaging/build-deb.sh $(BIN)/deb/bin $(BIN)/deb
+	./packaging/build-deb.sh $(BIN) $(BIN)/deb
 
 # go.mod and go.sum say exactly what the code imports.
 check-tidy:

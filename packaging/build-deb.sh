@@ -16,6 +16,15 @@ trap 'rm -rf "$stage"' EXIT
 install -D -m 0755 "$bin/xdhcpd" "$stage/usr/sbin/xdhcpd"
 install -D -m 0755 "$bin/xdhcpctl" "$stage/usr/bin/xdhcpctl"
 install -D -m 0755 "$bin/xdhcp-bench" "$stage/usr/bin/xdhcp-bench"
+# Debian ships binaries without symbols (debug information belongs in a
+# -dbgsym package).
+strip=$(command -v strip || command -v llvm-strip-14 || true)
+if [ -z "$strip" ]; then
+	echo "build-deb.sh: neither strip nor llvm-strip-14 found" >&2
+	exit 1
+fi
+"$strip" --strip-unneeded --remove-section=.comment --remove-section=.note \
+	"$stage/usr/sbin/xdhcpd" "$stage/usr/bin/xdhcpctl" "$stage/usr/bin/xdhcp-bench"
 install -d "$stage/lib/systemd/system"
 sed 's#/usr/local/bin/xdhcpd#/usr/sbin/xdhcpd#' "$here/xdhcpd.service" >"$stage/lib/systemd/system/xdhcpd.service"
 chmod 0644 "$stage/lib/systemd/system/xdhcpd.service"

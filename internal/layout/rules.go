@@ -56,6 +56,7 @@ var Rules = []Rule{
 	{Pkg: "bench/...", May: []string{"bench/...", "internal/lab", "control/client", "handoff", "fastpath/frame", "fastpath/xsk", "fastpath/dhcpview"},
 		Why: "the benchmark drives the binaries from outside; it borrows only the fast path's packet and socket code for its generator"},
 	{Pkg: "telemetry", May: []string{"internal/stats"}, Why: "the read-only monitoring listener plugs in at the edge"},
+	{Pkg: "packaging", May: []string{"internal/lab"}, Why: "the Debian package's files and its install test"},
 	{Pkg: "monitoring", Why: "the alert rules and dashboard operators load, with their tests"},
 	{Pkg: "cmd/...", May: []string{"..."}, Why: "cmd/ wires the parts together"},
 }
