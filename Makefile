@@ -22,7 +22,7 @@ build:
 # Debian packages the demo and the tests use: real DHCP clients (udhcpc,
 # dhclient), Kea 2.2 and perfdhcp for side-by-side runs, clang for the BPF
 # object check. apt-get runs only when something is missing.
-DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-admin clang-14 llvm-14 libbpf-dev iproute2
+DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-admin kea-doc clang-14 llvm-14 libbpf-dev iproute2
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

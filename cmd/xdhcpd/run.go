@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -50,6 +51,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(stderr, "WARN", w)
 			}
+		}
+		if err == nil {
+			// kea-dhcp4 -t also refuses interfaces this system lacks.
+			err = cfg.CheckInterfaces(interfaceExists)
 		}
 		if err != nil {
 			return fmt.Errorf("configuration %s is invalid:\n%w", *testPath, err)
@@ -108,6 +113,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return d.close()
 		}
 	}
+}
+
+func interfaceExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }
 
 // loadConfig reads path, or the embedded default when path is empty.
