@@ -2,6 +2,8 @@ package config
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -127,5 +129,50 @@ func TestREADMEListsNotImplementedKeys(t *testing.T) {
 	want := strings.Split(strings.TrimSpace(NotImplementedKeys()), "\n")
 	if !slices.Equal(got, want) {
 		t.Errorf("README list differs from config/keys.go; replace it with:\n%s", NotImplementedKeys())
+	}
+}
+
+// TestKeaGrammarMatchesKea checks keaGrammar against kea-dhcp4 itself:
+// each key, given null, must get past Kea's key check (Kea then complains
+// about the value), and a made-up key must not, in every map. keaGrammar
+// was written by the same probe run over every keyword kea-dhcp4 2.2.0
+// knows in every map. It starts a few hundred kea-dhcp4 -t, so it runs
+// only with XDHCP_KEA_GRAMMAR=1.
+func TestKeaGrammarMatchesKea(t *testing.T) {
+	if os.Getenv("XDHCP_KEA_GRAMMAR") != "1" {
+		t.Skip("set XDHCP_KEA_GRAMMAR=1 to probe kea-dhcp4 (a few minutes)")
+	}
+	kea, err := exec.LookPath("kea-dhcp4")
+	if err != nil {
+		t.Skip("kea-dhcp4 is not installed")
+	}
+	dir := t.TempDir()
+	refused := func(doc string) (bool, string) {
+		f := filepath.Join(dir, "probe.json")
+		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(kea, "-t", f)
+		cmd.Env = append(os.Environ(), "KEA_PIDFILE_DIR="+dir, "KEA_LOCKFILE_DIR="+dir)
+		out, _ := cmd.CombinedOutput()
+		s := string(out)
+		return strings.Contains(s, "got unexpected keyword") || strings.Contains(s, "unexpected constant string"), s
+	}
+	for name, g := range keaGrammar {
+		place := keyPlaces[name]
+		for key := range g.keys {
+			if strings.Contains(place.doc, `"`+key+`":`) {
+				continue
+			}
+			if bad, out := refused(strings.Replace(place.doc, "@", `"`+key+`": null`, 1)); bad {
+				t.Errorf("%s.%s: kea-dhcp4 does not know it:\n%s", name, key, out)
+			}
+		}
+		if g.anyKey {
+			continue
+		}
+		if bad, out := refused(strings.Replace(place.doc, "@", `"xdhcp-no-such-key": null`, 1)); !bad {
+			t.Errorf("%s: kea-dhcp4 takes a made-up key:\n%s", name, out)
+		}
 	}
 }
