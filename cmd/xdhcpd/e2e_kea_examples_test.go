@@ -252,3 +252,36 @@ func warnsAbout(out string, libs []string) bool {
 	}
 	return true
 }
+
+// config-test applies -t's rules to the configuration it is sent: Kea's
+// grammar (a misspelt key is refused with its path) and the interfaces of
+// the machine.
+func TestE2EConfigTestCommand(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.newDaemon(e.baseConfig())
+	d.Launch()
+	d.WaitReady(15 * time.Second)
+	typo := e.baseConfig()
+	subnet(typo, 0)["valid-lifetme"] = 10
+	noIface := e.baseConfig()
+	subnet(noIface, 0)["interface"] = "nosuch0"
+	for _, tc := range []struct {
+		name   string
+		cfg    map[string]any
+		result int
+		says   string
+	}{
+		{"good", e.baseConfig(), 0, "Configuration seems sane."},
+		{"misspelt key", typo, 1, "Dhcp4.subnet4[0].valid-lifetme: unknown key"},
+		{"missing interface", noIface, 1, `Dhcp4.subnet4[0].interface: interface "nosuch0" does not exist`},
+	} {
+		a, err := d.Try("config-test", tc.cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if a.Result != tc.result || !strings.Contains(a.Text, tc.says) {
+			t.Errorf("%s: config-test = %d %q, want %d mentioning %q", tc.name, a.Result, a.Text, tc.result, tc.says)
+		}
+	}
+}
