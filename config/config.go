@@ -50,13 +50,25 @@ func Default() []byte { return bytes.Clone(defaultJSON) }
 // <?include "file"?> directives are expanded (also inside included files);
 // as in Kea, a relative name is opened relative to the working directory.
 func Load(path string) (*Config, error) {
+	c, err := Check(path)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Check is Load for xdhcpd -t: when the file has errors it also returns
+// what it could decode, so that the warnings are shown beside the errors,
+// as kea-dhcp4 -t shows them. The Config is nil only when the file cannot
+// be read or its syntax is broken.
+func Check(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
-	c, err := parse(data, path, os.ReadFile)
+	c, err := parseWithWarnings(data, path, os.ReadFile)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return c, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }

@@ -292,3 +292,21 @@ func TestExtraneousCommaWarnings(t *testing.T) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warns, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Check keeps the warnings of a file that has errors, for -t to show both.
+func TestCheckKeepsWarnings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kea.conf")
+	if err := os.WriteFile(path, []byte(`{"Dhcp4": {"valid-lifetme": 1, "ddns-send-updates": true,}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Check(path)
+	if err == nil || !strings.Contains(err.Error(), "Dhcp4.valid-lifetme: unknown key") {
+		t.Errorf("error %v", err)
+	}
+	if c == nil || len(c.Warnings) != 2 || !hasWarning(c, "Extraneous comma") || !hasWarning(c, "Dhcp4.ddns-send-updates") {
+		t.Errorf("config %v", c)
+	}
+	if c, err := Load(path); c != nil || err == nil {
+		t.Errorf("Load = %v, %v", c, err)
+	}
+}

@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, versionText())
 		return nil
 	case *testPath != "":
-		cfg, err := config.Load(*testPath)
+		cfg, err := config.Check(*testPath)
 		if cfg != nil {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(stderr, "WARN", w)
