@@ -280,12 +280,9 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 		return
 	}
 	db.Persist = boolOr(p.boolean(ld, "persist"), true)
-	if s := p.str(ld, "name"); s != nil {
-		if *s == "" {
-			p.errorf(ld.child("name"), "lease file name must not be empty")
-		} else {
-			db.Name = *s
-		}
+	// An empty name means the default file, as in Kea.
+	if s := p.str(ld, "name"); s != nil && *s != "" {
+		db.Name = *s
 	}
 	if v := p.integer(ld, "lfc-interval", 0, 1<<32-1); v != nil {
 		db.LFCInterval = time.Duration(*v) * time.Second

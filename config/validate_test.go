@@ -295,3 +295,11 @@ Dhcp4.shared-networks[0].subnet4[0].interface: interface "eth7" does not exist o
 		t.Error(err)
 	}
 }
+
+// Kea takes an empty lease file name for its default file.
+func TestEmptyLeaseFileNameIsDefault(t *testing.T) {
+	c := mustParse(t, dhcp4(`"lease-database": {"type": "memfile", "name": ""}`))
+	if c.LeaseDatabase.Name != defaultLeaseFile {
+		t.Errorf("lease file %q", c.LeaseDatabase.Name)
+	}
+}
