@@ -48,58 +48,61 @@ func Default() []byte { return bytes.Clone(defaultJSON) }
 
 // Load reads and parses the configuration file at path. Kea's
 // <?include "file"?> directives are expanded (also inside included files);
-// relative names are resolved against the directory of path.
+// as in Kea, a relative name is opened relative to the working directory.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	c, err := Check(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
-	}
-	dir := filepath.Dir(path)
-	include := func(name string) ([]byte, error) {
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(dir, name)
-		}
-		return os.ReadFile(name)
-	}
-	c, err := parse(data, include)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	return c, nil
 }
 
-// Parse parses and validates a Kea configuration document (JSON with Kea's
-// comments) whose top-level object holds a "Dhcp4" section. All validation
-// errors are returned together (errors.Join of *FieldError); unsupported or
-// unknown keys are not errors but end up in Config.Warnings. Include
-// directives need a file system and are rejected here: use Load.
-func Parse(data []byte) (*Config, error) { return parse(data, nil) }
+// Check is Load for xdhcpd -t: when the file has errors it also returns
+// what it could decode, so that the warnings are shown beside the errors,
+// as kea-dhcp4 -t shows them. The Config is nil only when the file cannot
+// be read or its syntax is broken.
+func Check(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	c, err := parseWithWarnings(data, path, os.ReadFile)
+	if err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
 
-func parse(data []byte, include includeFunc) (*Config, error) {
-	pre, err := preprocess(data, include, 0)
+// Parse parses and validates a Kea configuration document (Kea's JSON with
+// comments) whose top-level object holds a "Dhcp4" section. All validation
+// errors are returned together (errors.Join of *FieldError); a syntax
+// error is one *SyntaxError. Kea keys xdhcp does not implement yet end up
+// in Config.Warnings. Include directives need a file system and are
+// rejected here: use Load.
+func Parse(data []byte) (*Config, error) { return parse(data, "", nil) }
+
+func parse(data []byte, file string, include includeFunc) (*Config, error) {
+	c, err := parseWithWarnings(data, file, include)
 	if err != nil {
 		return nil, err
 	}
-	var top json.RawMessage
-	if err := json.Unmarshal(pre, &top); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			// Offset counts the byte that broke the syntax; point at it.
-			line, col := position(pre, max(int(se.Offset)-1, 0))
-			return nil, fmt.Errorf("line %d col %d: invalid JSON: %w", line, col, err)
-		}
-		return nil, fmt.Errorf("invalid JSON: %w", err)
+	return c, nil
+}
+
+// parseWithWarnings is parse that also returns what it decoded, warnings
+// included, when the document has errors (nil only on a syntax error).
+func parseWithWarnings(data []byte, file string, include includeFunc) (*Config, error) {
+	plain, syntaxWarns, err := keaJSON(data, file, include)
+	if err != nil {
+		return nil, err
 	}
-	p := &parser{diag: &diag{}, defs: newDefTable(nil)}
+	top := json.RawMessage(plain)
+	p := &parser{diag: &diag{warns: syntaxWarns}, defs: newDefTable(nil)}
 	root := p.object("", top)
 	if root == nil {
 		return nil, errors.Join(p.errs...)
 	}
-	c := &Config{}
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, top); err == nil {
-		c.Raw = json.RawMessage(compact.Bytes())
-	}
+	c := &Config{Raw: top}
 	dhcp4, ok := root.take("Dhcp4")
 	if !ok {
 		p.errorf("Dhcp4", "missing: the document must have a Dhcp4 section")
@@ -123,18 +126,17 @@ func parse(data []byte, include includeFunc) (*Config, error) {
 			continue
 		}
 		switch k {
-		case "Logging", "Control-agent", "Dhcp6", "DhcpDdns", "Netconf":
+		case "Control-agent":
 			p.warnf(k, "section for another Kea component, ignored by xdhcp")
 		default:
-			p.warnf(k, "unknown section, ignored")
+			// kea-dhcp4 2.2 reads a file holding Dhcp4 alone; other
+			// sections are a syntax error there, so they are here.
+			p.errorf(k, "unknown top-level section: Kea 2.2's kea-dhcp4 accepts only Dhcp4 here (and xdhcp its own xdhcp section)")
 		}
 		root.used[k] = true
 	}
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
-	}
 	c.Warnings = p.warns
-	return c, nil
+	return c, errors.Join(p.errs...)
 }
 
 // parser carries the state of one Parse run on top of the diagnostics.
@@ -175,15 +177,9 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	p.ipUnique = c.IPReservationsUnique
 	c.EarlyGlobalReservationsLookup = boolOr(p.boolean(o, "early-global-reservations-lookup"), false)
 	c.EchoClientID = boolOr(p.boolean(o, "echo-client-id"), true)
-	o.ignore("reservations-lookup-first") // a database-backend knob: no effect on in-memory reservations
 
 	p.interfaces(o, c)
 	p.leaseDatabase(o, c)
-	for _, k := range []string{"hosts-database", "hosts-databases"} {
-		if _, ok := o.take(k); ok {
-			p.errorf(o.child(k), "host reservations in a database are not supported by xdhcp; put them in the configuration file")
-		}
-	}
 	p.hostIdentifiers(o, c)
 
 	global := p.parseScope(o, true)
@@ -218,16 +214,6 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	p.controlSockets(o, c)
 	p.hooks(o, c)
 	p.loggers(o, c)
-	if s := p.sub(o, "sanity-checks"); s != nil {
-		p.warnf(o.child("sanity-checks"), "not supported by xdhcp, ignored (leases are checked on load)")
-		s.ignore(s.keys...)
-	}
-	if dd := p.sub(o, "dhcp-ddns"); dd != nil {
-		if en := p.boolean(dd, "enable-updates"); en != nil && *en {
-			p.warnf(dd.child("enable-updates"), "DNS updates are not supported by xdhcp, ignored")
-		}
-		dd.ignore(dd.keys...)
-	}
 	if x := p.sub(o, "xdhcp"); x != nil {
 		p.xdhcpSeen = true
 		p.xdhcp(x, &c.XDHCP)
@@ -242,7 +228,7 @@ func (p *parser) interfaces(o *jobj, c *Config) {
 		return
 	}
 	defer p.finish(ic)
-	ic.ignore("comment", "user-context", "re-detect")
+	ic.ignore("comment", "user-context")
 	names, _ := p.strList(ic, "interfaces")
 	for i, n := range names {
 		path := ic.child("interfaces") + "[" + strconv.Itoa(i) + "]"
@@ -260,6 +246,9 @@ func (p *parser) interfaces(o *jobj, c *Config) {
 			continue
 		}
 		c.Interfaces = append(c.Interfaces, spec)
+		if spec.Name != "*" {
+			c.InterfaceRefs = append(c.InterfaceRefs, InterfaceRef{Path: path, Name: spec.Name})
+		}
 	}
 	if t := p.str(ic, "dhcp-socket-type"); t != nil && p.oneOf(ic.child("dhcp-socket-type"), *t, "raw", "udp") {
 		c.DHCPSocketType = *t
@@ -286,18 +275,19 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 	defer p.finish(ld)
 	ld.ignore("comment", "user-context")
 	if t := p.str(ld, "type"); t != nil && *t != "memfile" {
-		p.errorf(ld.child("type"), "%q: only memfile is supported by xdhcp", *t)
+		// xdhcp could not serve a single lease from it: refused here, so
+		// that -t says what start-up would.
+		if p.oneOf(ld.child("type"), *t, "memfile", "mysql", "postgresql") {
+			p.errorf(ld.child("type"), "%q: leases in a database are not implemented by xdhcp; use \"memfile\" (Kea's CSV lease file)", *t)
+		}
 		// The remaining keys belong to the database backend.
-		ld.ignore(ld.keys...)
+		ld.skip(ld.keys...)
 		return
 	}
 	db.Persist = boolOr(p.boolean(ld, "persist"), true)
-	if s := p.str(ld, "name"); s != nil {
-		if *s == "" {
-			p.errorf(ld.child("name"), "lease file name must not be empty")
-		} else {
-			db.Name = *s
-		}
+	// An empty name means the default file, as in Kea.
+	if s := p.str(ld, "name"); s != nil && *s != "" {
+		db.Name = *s
 	}
 	if v := p.integer(ld, "lfc-interval", 0, 1<<32-1); v != nil {
 		db.LFCInterval = time.Duration(*v) * time.Second
@@ -395,13 +385,12 @@ func (p *parser) loggers(o *jobj, c *Config) {
 			p.list(it, key, func(op string, oo *jobj) {
 				defer p.finish(oo)
 				oo.ignore("comment", "user-context")
+				// flush and pattern are left to the not-implemented
+				// warnings: every line is written through, in xdhcp's
+				// own layout.
 				o := LogOutput{
-					Flush:   boolOr(p.boolean(oo, "flush"), true),
 					MaxSize: int64(intOr(p.integer(oo, "maxsize", 0, 1<<50), 10240000)),
 					MaxVer:  int(intOr(p.integer(oo, "maxver", 0, 1000), 1)),
-				}
-				if s := p.str(oo, "pattern"); s != nil {
-					o.Pattern = *s
 				}
 				o.Format = "text"
 				if s := p.str(oo, "format"); s != nil && p.oneOf(oo.child("format"), *s, "text", "json") {
@@ -462,6 +451,18 @@ func (p *parser) hooks(o *jobj, c *Config) {
 		}
 		c.Hooks = append(c.Hooks, h)
 	})
+}
+
+// CheckInterfaces reports, as kea-dhcp4 -t does, every interface the
+// configuration names that exists reports missing on this system.
+func (c *Config) CheckInterfaces(exists func(name string) bool) error {
+	var errs []error
+	for _, r := range c.InterfaceRefs {
+		if !exists(r.Name) {
+			errs = append(errs, &FieldError{Path: r.Path, Msg: fmt.Sprintf("interface %q does not exist on this system", r.Name)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // SubnetByID returns the subnet with the given id, or nil.

@@ -200,7 +200,7 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 		p.finish(rl)
 	}
 	frac := func(key string, dst *float64) {
-		if v := p.number(o, key); v != nil {
+		if v := p.anyNumber(o, key); v != nil {
 			if *v <= 0 || *v > 1 {
 				p.errorf(o.child(key), "%v must be in (0, 1]", *v)
 				return

@@ -123,15 +123,12 @@ func ParseControlAgent(data []byte) (*ControlAgent, []string, error) {
 }
 
 func parseControlAgent(data []byte, include includeFunc) (*ControlAgent, []string, error) {
-	pre, err := preprocess(data, include, 0)
+	plain, syntaxWarns, err := keaJSON(data, "", include)
 	if err != nil {
 		return nil, nil, err
 	}
-	var top json.RawMessage
-	if err := json.Unmarshal(pre, &top); err != nil {
-		return nil, nil, fmt.Errorf("invalid JSON: %w", err)
-	}
-	p := &parser{diag: &diag{}, defs: newDefTable(nil)}
+	top := json.RawMessage(plain)
+	p := &parser{diag: &diag{warns: syntaxWarns}, defs: newDefTable(nil)}
 	root := p.object("", top)
 	if root == nil {
 		return nil, nil, errors.Join(p.errs...)

@@ -55,7 +55,7 @@ func TestControlAgentErrors(t *testing.T) {
 // TestControlAgentSection: the section in the Dhcp4 file is parsed
 // (not ignored as another component's).
 func TestControlAgentSection(t *testing.T) {
-	c, err := Parse([]byte(`{"Dhcp4": {}, "Control-agent": {"http-host": "192.0.2.1",
+	c, err := Parse([]byte(`{"Dhcp4": {"valid-lifetime": 3600}, "Control-agent": {"http-host": "192.0.2.1",
 	  "authentication": {"type": "basic", "clients": [{"user": "u", "password": "p"}]}}}`))
 	if err != nil {
 		t.Fatal(err)

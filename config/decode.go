@@ -46,6 +46,9 @@ type jobj struct {
 	keys []string
 	vals map[string]json.RawMessage
 	used map[string]bool
+	// skipped are keys accepted without effect (comment, user-context):
+	// finish checks them against Kea's grammar but does not warn.
+	skipped map[string]bool
 }
 
 // decodeObject splits a JSON object into its members. Duplicate keys are
@@ -95,10 +98,12 @@ func (d *diag) object(path string, raw json.RawMessage) *jobj {
 		d.errorf(path, "expected a JSON object, got %s", kindOf(raw))
 		return nil
 	}
+	// A document read by keaJSON has none (Kea refuses them); raw JSON
+	// handed in directly (HA hook parameters) may.
 	for _, k := range dups {
 		d.warnf(path+"."+k, "duplicate key, the last value is used")
 	}
-	return &jobj{path: path, keys: keys, vals: vals, used: make(map[string]bool, len(keys))}
+	return &jobj{path: path, keys: keys, vals: vals, used: make(map[string]bool, len(keys)), skipped: map[string]bool{}}
 }
 
 // array decodes raw as an array at path.
@@ -154,34 +159,18 @@ func (o *jobj) take(key string) (json.RawMessage, bool) {
 	return v, ok
 }
 
-// ignore marks keys as accepted without further processing (comments,
-// user-context and settings that have no effect here).
+// ignore marks keys as accepted without effect (comments, user-context):
+// finish still checks them against Kea's grammar.
 func (o *jobj) ignore(keys ...string) {
 	for _, k := range keys {
 		if _, ok := o.vals[k]; ok {
-			o.used[k] = true
+			o.used[k], o.skipped[k] = true, true
 		}
 	}
 }
 
-// finish warns about every key that was not consumed, telling Kea keys that
-// xdhcp does not implement apart from keys that Kea does not know either
-// (usually typos).
-func (d *diag) finish(o *jobj) {
-	if o == nil {
-		return
-	}
-	for _, k := range o.keys {
-		if o.used[k] {
-			continue
-		}
-		if _, ok := keaUnsupported[k]; ok {
-			d.warnf(o.child(k), "not supported by xdhcp, ignored")
-		} else {
-			d.warnf(o.child(k), "unknown key, ignored")
-		}
-	}
-}
+// skip is ignore, named for the maps inside a key xdhcp does not implement.
+func (o *jobj) skip(keys ...string) { o.ignore(keys...) }
 
 // take takes o[key] and decodes it into a T when it is a JSON value of
 // the given kind; another kind is an error saying it expected want. It
@@ -234,14 +223,33 @@ func (d *diag) u32(o *jobj, key string) *uint32 {
 	return &u
 }
 
+// number reads a floating point number. As in Kea's grammar, an integer is
+// not one: 1 must be written 1.0.
 func (d *diag) number(o *jobj, key string) *float64 {
+	n := take[json.Number](d, o, key, "number", "a floating point number")
+	if n == nil {
+		return nil
+	}
+	if !isFloatLiteral(n.String()) {
+		d.errorf(o.child(key), "expected a floating point number (such as %s.0), got the integer %s", *n, *n)
+		return nil
+	}
+	return d.float(o.child(key), *n)
+}
+
+// anyNumber reads a number written either way (xdhcp's own keys).
+func (d *diag) anyNumber(o *jobj, key string) *float64 {
 	n := take[json.Number](d, o, key, "number", "a number")
 	if n == nil {
 		return nil
 	}
+	return d.float(o.child(key), *n)
+}
+
+func (d *diag) float(path string, n json.Number) *float64 {
 	f, err := n.Float64()
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		d.errorf(o.child(key), "%s is not a valid number", *n)
+		d.errorf(path, "%s is not a valid number", n)
 		return nil
 	}
 	return &f

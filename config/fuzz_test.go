@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -69,5 +71,32 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		_ = c.Redacted()
+	})
+}
+
+// FuzzKeaJSON checks the reader of Kea's syntax alone: no input makes it
+// panic or hang; what it accepts comes out as valid JSON that reads back
+// to itself, without warnings, numbers keeping their kind.
+func FuzzKeaJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"Dhcp4": {"a": [1, .5, +2, -0, 5., 1e5,,], "b": {"c": "\u00e9\/",},}}`,
+		"# c\n{ // d\n /* e */ \"Dhcp4\": {\"x\": true, \"y\": null, \"z\": false}}",
+		`{"Dhcp4": <?include "x"?>}`, `{"a": 1, "a": 2}`, `{"a": "\ud800"}`, `{"a": 9223372036854775808}`,
+		`{"a": -}`, `{"a": [,]}`, `{"a": True}`, "{\"a\": \"\t\"}", `/* open`, `{"a": 1e400}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, _, err := keaJSON(data, "", nil)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("not JSON: %s", out)
+		}
+		again, warns, err := keaJSON(out, "", nil)
+		if err != nil || len(warns) > 0 || !bytes.Equal(again, out) {
+			t.Fatalf("does not read back: %s\n%s %v %v", out, again, warns, err)
+		}
 	})
 }

@@ -85,7 +85,8 @@ func (d *diag) bootFields(o *jobj, next *netip.Addr, sname, file *string) {
 }
 
 // reservationMode maps Kea's deprecated reservation-mode onto the three
-// reservations-* flags, as Kea does: disabled, global, out-of-pool or all.
+// reservations-* flags, as Kea does: disabled (or off), global, out-of-pool
+// or all.
 func (d *diag) reservationMode(o *jobj, mode string, s *scope) {
 	path := o.child("reservation-mode")
 	if s.resGlobal != nil || s.resInSubnet != nil || s.resOutPool != nil {
@@ -94,7 +95,7 @@ func (d *diag) reservationMode(o *jobj, mode string, s *scope) {
 	}
 	f, t := false, true
 	switch mode {
-	case "disabled":
+	case "disabled", "off":
 		s.resGlobal, s.resInSubnet = &f, &f
 	case "global":
 		s.resGlobal, s.resInSubnet = &t, &f
@@ -103,7 +104,7 @@ func (d *diag) reservationMode(o *jobj, mode string, s *scope) {
 	case "all":
 		s.resGlobal, s.resInSubnet, s.resOutPool = &f, &t, &f
 	default:
-		d.errorf(path, "%q is not one of disabled, global, out-of-pool, all", mode)
+		d.errorf(path, "%q is not one of disabled, off, global, out-of-pool, all", mode)
 		return
 	}
 	d.warnf(path, "deprecated, use reservations-global, reservations-in-subnet and reservations-out-of-pool")

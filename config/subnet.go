@@ -15,6 +15,7 @@ type subnetEntry struct {
 	path  string
 	sub   *Subnet
 	idSet bool
+	iface string // the subnet's own "interface", if set
 }
 
 // networks parses shared-networks and subnet4 (in document order), assigns
@@ -38,6 +39,7 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 			sc := p.parseScope(it, false)
 			if sc.iface != nil {
 				sn.Interface = *sc.iface
+				c.InterfaceRefs = append(c.InterfaceRefs, InterfaceRef{Path: path + ".interface", Name: *sc.iface})
 			}
 			sn.RelayAddrs = sc.relay
 			sn.Options = p.optionData(it, "option-data", p.defs)
@@ -99,6 +101,9 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 	}
 	prefixes := map[netip.Prefix]string{}
 	for _, e := range all {
+		if e.iface != "" {
+			c.InterfaceRefs = append(c.InterfaceRefs, InterfaceRef{Path: e.path + ".interface", Name: e.iface})
+		}
 		for _, r := range e.sub.Reservations {
 			r.SubnetID = e.sub.ID
 		}
@@ -123,10 +128,11 @@ func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global
 	e := &subnetEntry{path: path, sub: s}
 	if _, ok := o.vals["id"]; ok {
 		// An invalid id is reported and counts as set, so that it is not
-		// also auto-assigned.
+		// also auto-assigned. 0 means "assign one", as in Kea.
 		e.idSet = true
-		if v := p.integer(o, "id", 1, maxSubnetID); v != nil {
+		if v := p.integer(o, "id", 0, maxSubnetID); v != nil {
 			s.ID = uint32(*v)
+			e.idSet = *v != 0
 		}
 	}
 	if ps := p.str(o, "subnet"); ps != nil {
@@ -145,9 +151,12 @@ func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global
 	}
 
 	sc := p.parseScope(o, false)
+	if sc.iface != nil {
+		e.iface = *sc.iface
+	}
 	resolve(s, sc, snScope, global)
 	if t := s.Timers; t.RenewTimer != nil && t.RebindTimer != nil && *t.RenewTimer > *t.RebindTimer {
-		p.warnf(path, "renew-timer %d is greater than rebind-timer %d; T1 will not be sent", *t.RenewTimer, *t.RebindTimer)
+		p.errorf(path, "renew-timer %d is greater than rebind-timer %d (at this subnet or inherited)", *t.RenewTimer, *t.RebindTimer)
 	}
 	if t := s.Timers; t.CalculateTeeTimes && t.T1Percent >= t.T2Percent {
 		p.errorf(path, "t1-percent %v must be less than t2-percent %v", t.T1Percent, t.T2Percent)
@@ -196,7 +205,7 @@ func (p *parser) pools(path string, o *jobj, s *Subnet) {
 	var paths []string
 	p.list(o, "pools", func(pp string, po *jobj) {
 		defer p.finish(po)
-		po.ignore("comment", "user-context", "pool-id")
+		po.ignore("comment", "user-context")
 		var pool Pool
 		ps := p.str(po, "pool")
 		if ps == nil {

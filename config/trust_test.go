@@ -6,7 +6,7 @@ import (
 )
 
 func TestTrustKeys(t *testing.T) {
-	c := mustParse(t, []byte(`{"Dhcp4": {}}`))
+	c := mustParse(t, []byte(`{"Dhcp4": {"valid-lifetime": 3600}}`))
 	if c.XDHCP.SkipRelayCheck || c.XDHCP.TrustsInterface("eth0") {
 		t.Errorf("defaults: relay check skipped %v, eth0 trusted %v; want checked, untrusted", c.XDHCP.SkipRelayCheck, c.XDHCP.TrustsInterface("eth0"))
 	}

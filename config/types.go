@@ -70,13 +70,24 @@ type Config struct {
 	// ControlAgent is the document's Control-agent section (nil without one).
 	ControlAgent *ControlAgent
 
-	// Warnings lists unsupported Kea keys, each naming the JSON path
-	// ("Dhcp4.ddns-send-updates: not supported, ignored").
+	// InterfaceRefs are the interface names the configuration uses
+	// (interfaces-config, subnet and shared-network "interface"), with
+	// their JSON paths, for CheckInterfaces.
+	InterfaceRefs []InterfaceRef
+
+	// Warnings lists what the operator should know and Kea would accept:
+	// Kea keys xdhcp does not implement yet, Kea's syntax warnings, each
+	// naming its JSON path.
 	Warnings []string
 
 	// Raw is the original document (the value of the top-level object,
 	// including the "Dhcp4" key), for config-get. Use Redacted for output.
 	Raw json.RawMessage
+}
+
+// InterfaceRef is one use of an interface name in the configuration.
+type InterfaceRef struct {
+	Path, Name string
 }
 
 // InterfaceSpec is one entry of interfaces-config.interfaces.
@@ -291,10 +302,6 @@ type LogOutput struct {
 	// bytes (0: never), keeping MaxVer older versions (<file>.1 ...).
 	MaxSize int64
 	MaxVer  int
-	// Flush writes each line through at once (Kea's default).
-	Flush bool
-	// Pattern is Kea's log4cplus pattern; accepted, not applied.
-	Pattern string
 	// Format is "text" (the default) or "json" (an xdhcp extension):
 	// one JSON object a line with the structured fields.
 	Format string

@@ -33,8 +33,10 @@ func TestValidationErrors(t *testing.T) {
 			`Dhcp4.subnet4[1].id: 7 is already the id of Dhcp4.subnet4[0]`},
 		{"duplicate id across shared network", `"shared-networks": [{"name": "a", "subnet4": [{"id": 3, "subnet": "10.0.0.0/24"}]}], "subnet4": [{"id": 3, "subnet": "10.0.1.0/24"}]`,
 			`Dhcp4.subnet4[0].id: 3 is already the id of Dhcp4.shared-networks[0].subnet4[0]`},
-		{"subnet id zero", `"subnet4": [{"id": 0, "subnet": "10.0.0.0/24"}]`,
-			`Dhcp4.subnet4[0].id: 0 is out of range [1, 4294967294]`},
+		{"subnet id too big", `"subnet4": [{"id": 4294967295, "subnet": "10.0.0.0/24"}]`,
+			`Dhcp4.subnet4[0].id: 4294967295 is out of range [0, 4294967294]`},
+		{"renew after rebind", `"renew-timer": 200, "subnet4": [{"id": 1, "subnet": "10.0.0.0/24", "rebind-timer": 100}]`,
+			`Dhcp4.subnet4[0]: renew-timer 200 is greater than rebind-timer 100`},
 		{"subnet id not a number", `"subnet4": [{"id": "1", "subnet": "10.0.0.0/24"}]`,
 			`Dhcp4.subnet4[0].id: expected an integer, got string`},
 		{"bad prefix", `"subnet4": [{"id": 1, "subnet": "10.0.0.0/33"}]`,
@@ -92,12 +94,40 @@ func TestValidationErrors(t *testing.T) {
 		{"lifetime as string", `"valid-lifetime": "3600"`,
 			`Dhcp4.valid-lifetime: expected an integer, got string`},
 		{"not memfile", `"lease-database": {"type": "mysql", "name": "kea", "user": "kea", "password": "x"}`,
-			`Dhcp4.lease-database.type: "mysql": only memfile is supported by xdhcp`},
-		{"hosts-databases", `"hosts-databases": [{"type": "postgresql"}]`,
-			`Dhcp4.hosts-databases: host reservations in a database are not supported by xdhcp`},
+			`Dhcp4.lease-database.type: "mysql": leases in a database are not implemented by xdhcp`},
+		{"hosts-databases entry of another type", `"hosts-databases": [{"type": "cql"}]`,
+			`Dhcp4.hosts-databases[0].type: "cql" is not one of memfile, mysql, postgresql`},
+		{"misspelt key", `"valid-lifetme": 10`,
+			`Dhcp4.valid-lifetme: unknown key: Kea 2.2 does not accept "valid-lifetme" here either`},
+		{"misspelt key in a pool", sub(`, "pools": [{"pool": "10.0.0.5-10.0.0.9", "client-clas": "a"}]`),
+			`Dhcp4.subnet4[0].pools[0].client-clas: unknown key`},
+		{"Kea key in the wrong map", sub(`, "decline-probation-period": 10`),
+			`Dhcp4.subnet4[0].decline-probation-period: unknown key`},
+		{"integer for a float", `"t1-percent": 1`,
+			`Dhcp4.t1-percent: expected a floating point number (such as 1.0), got the integer 1`},
+		{"float for an integer", `"valid-lifetime": 10.0`,
+			`Dhcp4.valid-lifetime: 10.0 is not an integer`},
+		{"not implemented key of the wrong type", `"ddns-send-updates": "yes"`,
+			`Dhcp4.ddns-send-updates: expected true or false, got string`},
+		{"not implemented enum", `"ddns-replace-client-name": "sometimes"`,
+			`Dhcp4.ddns-replace-client-name: "sometimes" is not one of when-present, never, always, when-not-present`},
+		{"inside a map not implemented", `"config-control": {"config-databases": [{"type": "mysql", "nmae": "kea"}]}`,
+			`Dhcp4.config-control.config-databases[0].nmae: unknown key`},
+		{"enum in any case", `"dhcp-ddns": {"enable-updates": false, "ncr-protocol": "TCP"}`,
+			`Dhcp4.dhcp-ddns.ncr-protocol: "TCP" is not one of udp`},
+		{"required in a map not implemented", `"dhcp-queue-control": {"capacity": 5}`,
+			`Dhcp4.dhcp-queue-control.enable-queue: missing: Kea 2.2 requires it here`},
+		{"empty map Kea refuses", `"interfaces-config": {}`,
+			`Dhcp4.interfaces-config: empty map: Kea 2.2 refuses it`},
+		{"user-context not a map", `"user-context": "x"`,
+			`Dhcp4.user-context: expected a JSON object, got string`},
+		{"comment where Kea takes none", `"expired-leases-processing": {"comment": "x"}`,
+			`Dhcp4.expired-leases-processing.comment: unknown key`},
+		{"top-level section", `"valid-lifetime": 10}, "Logging": {"loggers": []`,
+			`Logging: unknown top-level section`},
 		{"cache-threshold too big", `"cache-threshold": 1.5`,
 			`Dhcp4.cache-threshold: 1.5 must be greater than 0 and less than 1`},
-		{"cache-threshold zero in subnet", sub(`, "cache-threshold": 0`),
+		{"cache-threshold zero in subnet", sub(`, "cache-threshold": 0.0`),
 			`Dhcp4.subnet4[0].cache-threshold: 0 must be greater than 0 and less than 1`},
 		{"t1-percent", `"t1-percent": 1.2`,
 			`Dhcp4.t1-percent: 1.2 must be greater than 0 and less than 1`},
@@ -106,7 +136,7 @@ func TestValidationErrors(t *testing.T) {
 		{"reservation-mode with flags", `"reservation-mode": "all", "reservations-global": true`,
 			`Dhcp4.reservation-mode: cannot be combined with reservations-global`},
 		{"reservation-mode bogus", `"reservation-mode": "some"`,
-			`Dhcp4.reservation-mode: "some" is not one of disabled, global, out-of-pool, all`},
+			`Dhcp4.reservation-mode: "some" is not one of disabled, off, global, out-of-pool, all`},
 		{"next-server not ipv4", `"next-server": "::1"`,
 			`Dhcp4.next-server: "::1": not an IPv4 address`},
 		{"server-hostname too long", `"server-hostname": "` + strings.Repeat("h", 64) + `"`,
@@ -233,11 +263,11 @@ func TestDocumentErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"missing Dhcp4", `{"Dhcp6": {}}`, "Dhcp4: missing"},
 		{"Dhcp4 not an object", `{"Dhcp4": []}`, "Dhcp4: expected a JSON object, got array"},
-		{"top level not an object", `[1]`, "expected a JSON object, got array"},
-		{"syntax error line", "{\n  \"Dhcp4\": {\n    \"valid-lifetime\": 10,,\n  }\n}", "line 3 col 26: invalid JSON"},
-		{"unterminated block comment", "{\"Dhcp4\": {}} /* open", "line 1 col 15: unterminated /* comment"},
+		{"top level not an object", `[1]`, "line 1 col 1: syntax error, unexpected [, expecting {"},
+		{"syntax error line", "{\n  \"Dhcp4\": {\n    \"valid-lifetime\": 10 \"x\",\n  }\n}", `Dhcp4: line 3 col 26: syntax error, unexpected constant string, expecting "," or }`},
+		{"unterminated block comment", "{\"Dhcp4\": {}} /* open", "line 1 col 15: Comment not closed. (/* in line 1)"},
 		{"include without file system", "{\"Dhcp4\": <?include \"d.json\"?>}", `line 1 col 11: <?include "d.json"?> is only supported when loading from a file`},
-		{"empty", ``, "invalid JSON"},
+		{"empty", ``, "line 1 col 1: syntax error, unexpected end of file, expecting {"},
 		{"both xdhcp sections", `{"Dhcp4": {"xdhcp": {}}, "xdhcp": {}}`, "xdhcp: set both here and in Dhcp4.xdhcp"},
 	}
 	for _, tt := range tests {
@@ -247,5 +277,38 @@ func TestDocumentErrors(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// Kea takes id 0 for "assign one"; so does xdhcp, after the highest id.
+func TestSubnetIDZeroIsAssigned(t *testing.T) {
+	c := mustParse(t, dhcp4(`"subnet4": [{"id": 0, "subnet": "10.0.0.0/24"}, {"id": 5, "subnet": "10.0.1.0/24"}]`))
+	if c.Subnets[0].ID != 6 || c.Subnets[1].ID != 5 {
+		t.Errorf("ids %d %d", c.Subnets[0].ID, c.Subnets[1].ID)
+	}
+}
+
+// kea-dhcp4 -t refuses interfaces the machine lacks; CheckInterfaces
+// names each with its JSON path.
+func TestCheckInterfaces(t *testing.T) {
+	c := mustParse(t, dhcp4(`"interfaces-config": {"interfaces": ["eth0", "*", "eth9/10.0.0.1"]},
+		"shared-networks": [{"name": "n", "interface": "eth8", "subnet4": [{"id": 1, "subnet": "10.0.0.0/24", "interface": "eth7"}]}]`))
+	err := c.CheckInterfaces(func(name string) bool { return name == "eth0" })
+	want := `Dhcp4.interfaces-config.interfaces[2]: interface "eth9" does not exist on this system
+Dhcp4.shared-networks[0].interface: interface "eth8" does not exist on this system
+Dhcp4.shared-networks[0].subnet4[0].interface: interface "eth7" does not exist on this system`
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+	if err := c.CheckInterfaces(func(string) bool { return true }); err != nil {
+		t.Error(err)
+	}
+}
+
+// Kea takes an empty lease file name for its default file.
+func TestEmptyLeaseFileNameIsDefault(t *testing.T) {
+	c := mustParse(t, dhcp4(`"lease-database": {"type": "memfile", "name": ""}`))
+	if c.LeaseDatabase.Name != defaultLeaseFile {
+		t.Errorf("lease file %q", c.LeaseDatabase.Name)
 	}
 }

@@ -28,6 +28,9 @@ func (d *daemon) registerCommands() {
 	})
 	c.Handle("config-test", func(_ context.Context, req *control.Request) control.Answer {
 		cfg, err := configFromArgs(req)
+		if err == nil {
+			err = cfg.CheckInterfaces(interfaceExists) // as Kea's config-test
+		}
 		if err != nil {
 			return control.Errorf("%v", err)
 		}

@@ -222,8 +222,8 @@ func TestE2EControl(t *testing.T) {
 func TestE2EConfigCheck(t *testing.T) {
 	t.Parallel()
 	bin := xdhcpd.Path(t)
-	dir := t.TempDir()
-	e := &e2eEnv{t: t, dir: dir}
+	e := newEnv(t) // its server namespace has the interface the configuration names
+	dir := e.dir
 	good := e.writeConfig("good.json", e.baseConfig())
 	bad := e.baseConfig()
 	subnet(bad, 0)["pools"] = []any{map[string]any{"pool": "10.99.0.1 - 10.99.0.9"}} // outside the subnet
@@ -249,7 +249,9 @@ func TestE2EConfigCheck(t *testing.T) {
 		{"Missing", filepath.Join(dir, "nope.json"), 1, "nope.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := exec.Command(bin, "-t", tc.path).CombinedOutput()
+			// In the server's namespace: -t, like kea-dhcp4 -t, refuses
+			// interfaces the system lacks.
+			out, err := e.srv.Command(context.Background(), bin, "-t", tc.path).CombinedOutput()
 			code := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {

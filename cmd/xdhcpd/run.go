@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, versionText())
 		return nil
 	case *testPath != "":
-		cfg, err := config.Load(*testPath)
+		cfg, err := config.Check(*testPath)
 		if err == nil {
 			err = withControlAgent(cfg, *agentPath, stderr)
 		}
@@ -60,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		if err == nil {
 			err = checkLeaseHooks(cfg)
+		}
+		if err == nil {
+			// kea-dhcp4 -t also refuses interfaces this system lacks.
+			err = cfg.CheckInterfaces(interfaceExists)
 		}
 		if err != nil {
 			return fmt.Errorf("configuration %s is invalid:\n%w", *testPath, err)
@@ -134,6 +139,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return d.close()
 		}
 	}
+}
+
+func interfaceExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
 }
 
 // loadConfig reads path, or the embedded default when path is empty.
