@@ -32,7 +32,7 @@ type stage func(s *Server, rt *liveConfig, r *request) bool
 // classes that depend on them, DROP again, and the message handler.
 func stages() [11]stage {
 	return [...]stage{
-		classify,
+		classifyEarly,
 		dropClass,
 		clientMessage,
 		addressedToUs,
@@ -46,9 +46,9 @@ func stages() [11]stage {
 	}
 }
 
-// classify puts the request in ALL, its VENDOR_CLASS_ class and the
+// classifyEarly puts the request in ALL, its VENDOR_CLASS_ class and the
 // configured classes whose test does not depend on KNOWN/UNKNOWN.
-func classify(_ *Server, rt *liveConfig, r *request) bool {
+func classifyEarly(_ *Server, rt *liveConfig, r *request) bool {
 	r.addClass("ALL")
 	if v, _ := r.msg.get(optVendorClass); len(v) > 0 {
 		r.addClass("VENDOR_CLASS_" + string(v))

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"xdhcp/config/classify"
 	"xdhcp/handoff"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -46,6 +47,8 @@ type request struct {
 	serverID  netip.Addr // option 54
 	relay     []byte     // option 82 payload
 	circuitID []byte     // option 82 sub-option 1
+
+	lenBuf [4]byte // pkt.len as Field returns it
 
 	classes []string // class memberships, in order
 	// classArr backs classes: ALL, UNKNOWN/KNOWN and a few of the
@@ -127,24 +130,9 @@ func (r *request) derive() string {
 	}
 	if v, _ := msg.get(optRelayAgent); len(v) > 0 {
 		r.relay = v
-		r.circuitID, _ = subOption(v, 1)
+		r.circuitID, _ = classify.SubOption(v, 1)
 	}
 	return ""
-}
-
-// subOption finds sub-option code in an RFC 3046 style payload.
-func subOption(b []byte, code byte) ([]byte, bool) {
-	for len(b) >= 2 {
-		c, n := b[0], int(b[1])
-		if len(b) < 2+n {
-			return nil, false
-		}
-		if c == code {
-			return b[2 : 2+n], true
-		}
-		b = b[2+n:]
-	}
-	return nil, false
 }
 
 // member reports whether the request belongs to class name.
@@ -167,10 +155,9 @@ func (r *request) addClass(name string) {
 
 func (r *request) Option(code uint8) ([]byte, bool) { return r.msg.get(code) }
 
-func (r *request) RelayOption(code uint8) ([]byte, bool) { return subOption(r.relay, code) }
-func (r *request) MAC() []byte                           { return r.hw }
-func (r *request) Iface() string                         { return r.pkt.IfName }
-func (r *request) Member(name string) bool               { return r.member(name) }
+func (r *request) MAC() []byte             { return r.hw }
+func (r *request) Iface() string           { return r.pkt.IfName }
+func (r *request) Member(name string) bool { return r.member(name) }
 
 func (r *request) Field(name string) ([]byte, bool) {
 	m := &r.msg
@@ -191,8 +178,27 @@ func (r *request) Field(name string) ([]byte, bool) {
 		return []byte{0, 0, 0, byte(r.typ)}, true
 	case "transid":
 		return m.xid[:], true
+	case "src":
+		return r.pkt.Meta.SrcIP[:], true
+	case "dst":
+		return r.pkt.Meta.DstIP[:], true
+	case "len":
+		n := kealen(m)
+		r.lenBuf = [4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+		return r.lenBuf[:], true
 	}
 	return nil, false
+}
+
+// kealen is the packet length Kea's pkt.len gives: the fixed header and
+// the options as Kea would encode them (long ones split every 255 bytes),
+// without the magic cookie and the end option.
+func kealen(m *message) int {
+	n := 236
+	for _, o := range m.opts {
+		n += len(o.val) + 2*max(1, (len(o.val)+254)/255)
+	}
+	return n
 }
 
 // sameClient reports whether lease l belongs to the client of r, by Kea's

@@ -80,8 +80,13 @@ func (e *Expr) Eval(p Packet) bool {
 // needsArena reports whether evaluating n can call evaluator.alloc.
 func needsArena(n *node) bool {
 	switch n.op {
-	case opIface, opConcat, opHexString, opLcase, opUcase, opAddrToText, opIntToText:
+	case opIface, opConcat, opHexString, opAddrToText, opIntToText:
 		return true
+	case opOption:
+		// .text builds Kea's text; .hex repacks options with sub-options.
+		return n.repr == reprText || n.code == codeRelayAgent || n.code == codeVendorOpts
+	case opVendor, opVendorClass:
+		return n.typ != typeBool
 	case opField:
 		if n.pad4 {
 			return true
