@@ -58,12 +58,9 @@ func (p *parser) classes(o *jobj, c *Config) {
 				}
 			}
 		}
-		only := p.boolean(it, "only-if-required")
-		// Kea 3 renamed only-if-required; the meaning is the same.
-		if v := p.boolean(it, "only-in-additional-list"); v != nil {
-			only = v
-		}
-		cl.OnlyIfRequired = boolOr(only, false)
+		// (Kea 2.2 has no only-in-additional-list, its later name: like
+		// Kea, the key is refused as unknown.)
+		cl.OnlyIfRequired = boolOr(p.boolean(it, "only-if-required"), false)
 		cl.Options = p.optionData(it, "option-data", defs)
 		cl.ValidLifetime = p.triplet(it, "valid-lifetime")
 		p.bootFields(it, &cl.NextServer, &cl.ServerHostname, &cl.BootFileName)

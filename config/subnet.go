@@ -183,12 +183,9 @@ func (p *parser) requiredClasses(o *jobj) []string {
 	for i, n := range list {
 		p.refClass(o.child("require-client-classes")+"["+itoa(i)+"]", n)
 	}
-	// Kea 3 renamed it; same meaning.
-	more, _ := p.strList(o, "evaluate-additional-classes")
-	for i, n := range more {
-		p.refClass(o.child("evaluate-additional-classes")+"["+itoa(i)+"]", n)
-	}
-	return append(list, more...)
+	// Kea 2.2 has no evaluate-additional-classes (its later name): like
+	// Kea, the key is refused as unknown.
+	return list
 }
 
 // pools parses s's pools and checks they are inside s and disjoint.

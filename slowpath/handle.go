@@ -387,6 +387,7 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 			valid = rem
 		}
 	}
+	requireClasses(rt, target, addr, r)
 	s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
 }
 
@@ -620,6 +621,7 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
+			requireClasses(rt, target, addr, r)
 			s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
 			return
 		}
@@ -713,6 +715,7 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 // ack sends the ACK for the committed lease l and offers it to the fast
 // path's cache.
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
+	requireClasses(rt, target, l.Addr, r)
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
 	s.replies.put(rb)
@@ -818,6 +821,7 @@ func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 
 // inform answers DHCPINFORM with configuration and no lease.
 func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
+	requireClasses(rt, sn, netip.Addr{}, r)
 	s.replies.put(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
 }
 

@@ -114,23 +114,10 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 			}
 		}
 	}
+	rt.early, rt.deferred = splitClasses(cfg.Classes)
 	for _, c := range cfg.Classes {
 		if c.Name == "DROP" {
 			rt.hasDropClass = true
-		}
-		if c.Test == nil || c.OnlyIfRequired {
-			continue
-		}
-		late := false
-		for _, ref := range c.Test.Refs() {
-			if ref == "KNOWN" || ref == "UNKNOWN" {
-				late = true
-			}
-		}
-		if late {
-			rt.deferred = append(rt.deferred, c)
-		} else {
-			rt.early = append(rt.early, c)
 		}
 	}
 
@@ -219,4 +206,32 @@ func (rt *liveConfig) lookupHost(subnet uint32, r *request) *config.Reservation 
 		}
 	}
 	return nil
+}
+
+// splitClasses sorts the classes evaluated on arrival into those evaluated
+// before the reservation lookup and those after it: a class depends on the
+// lookup when its test names KNOWN or UNKNOWN, or a class that depends on
+// it (Kea's depend-on-known, which follows member() references). Classes
+// evaluated only when required are in neither list.
+func splitClasses(classes []*config.Class) (early, deferred []*config.Class) {
+	late := map[string]bool{"KNOWN": true, "UNKNOWN": true}
+	for _, c := range classes {
+		if c.Test == nil {
+			continue
+		}
+		for _, ref := range c.Test.Refs() {
+			if late[ref] {
+				late[c.Name] = true
+			}
+		}
+		if c.OnlyIfRequired {
+			continue
+		}
+		if late[c.Name] {
+			deferred = append(deferred, c)
+		} else {
+			early = append(early, c)
+		}
+	}
+	return early, deferred
 }
