@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -311,16 +312,18 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 func (p *parser) hostIdentifiers(o *jobj, c *Config) {
 	list, ok := p.strList(o, "host-reservation-identifiers")
 	if !ok {
-		c.HostReservationIdentifiers = []string{"hw-address", "circuit-id", "client-id"}
+		c.HostReservationIdentifiers = []string{"hw-address", "duid", "circuit-id", "client-id"}
 		return
 	}
 	for i, id := range list {
 		path := o.child("host-reservation-identifiers") + "[" + strconv.Itoa(i) + "]"
 		switch id {
-		case "hw-address", "circuit-id", "client-id":
+		case "hw-address", "duid", "circuit-id", "client-id", "flex-id":
+			if slices.Contains(c.HostReservationIdentifiers, id) {
+				p.errorf(path, "identifier %q is listed twice", id)
+				continue
+			}
 			c.HostReservationIdentifiers = append(c.HostReservationIdentifiers, id)
-		case "duid", "flex-id":
-			p.warnf(path, "identifier %q not supported by xdhcp, ignored", id)
 		default:
 			p.errorf(path, "%q is not a host reservation identifier", id)
 		}
@@ -407,6 +410,8 @@ func (p *parser) loggers(o *jobj, c *Config) {
 const (
 	hookLeaseCmds = "libdhcp_lease_cmds.so"
 	hookHA        = "libdhcp_ha.so"
+	hookFlexID    = "libdhcp_flex_id.so"
+	hookStatCmds  = "libdhcp_stat_cmds.so"
 )
 
 func (p *parser) hooks(o *jobj, c *Config) {
@@ -427,7 +432,9 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			}
 		}
 		switch filepath.Base(*lib) {
-		case hookLeaseCmds:
+		case hookLeaseCmds, hookStatCmds:
+		case hookFlexID:
+			p.flexIDHook(path, h.Parameters, c)
 		case hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -144,6 +145,7 @@ func haScope(s *Server, _ *liveConfig, r *request) bool {
 // globally as the subnet allows, and classes the request KNOWN (with the
 // reservation's classes) or UNKNOWN.
 func reservation(_ *Server, rt *liveConfig, r *request) bool {
+	flexIdentify(rt.cfg, r)
 	sn := r.subnet
 	var host *config.Reservation
 	if sn != nil && sn.cfg.ReservationsInSubnet {
@@ -162,6 +164,25 @@ func reservation(_ *Server, rt *liveConfig, r *request) bool {
 		r.addClass(c)
 	}
 	return true
+}
+
+// flexIdentify computes the flex-id hook's identifier when the
+// configuration looks reservations up by flex-id, and with
+// replace-client-id makes it the client identifier (0x00 then the value,
+// as Kea records it in the lease).
+func flexIdentify(cfg *config.Config, r *request) {
+	f := cfg.FlexID
+	if f == nil || f.Expr == nil || !slices.Contains(cfg.HostReservationIdentifiers, "flex-id") {
+		return
+	}
+	v, ok := f.Expr.EvalString(r)
+	if !ok || len(v) == 0 {
+		return
+	}
+	r.flexID = v
+	if f.ReplaceClientID {
+		r.cid = append([]byte{0}, v...)
+	}
 }
 
 // classifyKnown evaluates the classes whose test depends on KNOWN or

@@ -43,7 +43,7 @@ type poolRT struct {
 // hostKey indexes reservations by identifier within a subnet (0 = global).
 type hostKey struct {
 	subnet uint32
-	kind   byte // 'h' hw-address, 'c' client-id, 'r' circuit-id
+	kind   byte // 'h' hw-address, 'c' client-id, 'r' circuit-id, 'd' duid, 'f' flex-id
 	id     string
 }
 
@@ -94,6 +94,10 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 			rt.hosts[hostKey{subnet, 'c', string(r.ClientID)}] = r
 		case len(r.CircuitID) > 0:
 			rt.hosts[hostKey{subnet, 'r', string(r.CircuitID)}] = r
+		case len(r.DUID) > 0:
+			rt.hosts[hostKey{subnet, 'd', string(r.DUID)}] = r
+		case len(r.FlexID) > 0:
+			rt.hosts[hostKey{subnet, 'f', string(r.FlexID)}] = r
 		}
 		if r.IP.IsValid() {
 			rt.reservedIP[r.IP] = r
@@ -186,24 +190,43 @@ func (rt *liveConfig) poolFor(a netip.Addr) *poolRT {
 	return nil
 }
 
-// lookupHost finds the client's reservation in subnet (0 = global), by the
-// identifiers in Kea's default order: hw-address, circuit-id, client-id.
+// lookupHost finds the client's reservation in subnet (0 = global): the
+// first identifier, in host-reservation-identifiers order, that the
+// request carries and a reservation names, as Kea does.
 func (rt *liveConfig) lookupHost(subnet uint32, r *request) *config.Reservation {
 	if len(rt.hosts) == 0 {
 		return nil
 	}
-	if h := rt.hosts[hostKey{subnet, 'h', string(r.hw)}]; h != nil && len(r.hw) > 0 {
-		return h
-	}
-	if len(r.circuitID) > 0 {
-		if h := rt.hosts[hostKey{subnet, 'r', string(r.circuitID)}]; h != nil {
+	for _, kind := range rt.cfg.HostReservationIdentifiers {
+		var k byte
+		var id []byte
+		switch kind {
+		case "hw-address":
+			k, id = 'h', r.hw
+		case "duid":
+			k, id = 'd', duidOf(r.msgCID)
+		case "circuit-id":
+			k, id = 'r', r.circuitID
+		case "client-id":
+			k, id = 'c', r.msgCID
+		case "flex-id":
+			k, id = 'f', r.flexID
+		}
+		if len(id) == 0 {
+			continue
+		}
+		if h := rt.hosts[hostKey{subnet, k, string(id)}]; h != nil {
 			return h
 		}
 	}
-	if len(r.cid) > 0 {
-		if h := rt.hosts[hostKey{subnet, 'c', string(r.cid)}]; h != nil {
-			return h
-		}
+	return nil
+}
+
+// duidOf is the DUID inside an RFC 4361 client identifier (type 255, a
+// 4-byte IAID, then the DUID), nil for any other client identifier.
+func duidOf(cid []byte) []byte {
+	if len(cid) > 5 && cid[0] == 0xff {
+		return cid[5:]
 	}
 	return nil
 }

@@ -39,7 +39,9 @@ type request struct {
 	typ dhcpv4.MessageType
 
 	hw        []byte // chaddr[:hlen]
-	cid       []byte // option 61 payload, nil if absent
+	cid       []byte // the client identifier: option 61, or the flex-id replacing it
+	msgCID    []byte // option 61 payload as received, nil if absent
+	flexID    []byte // the flex-id hook's identifier, nil if none
 	key       string // per-client serialization key
 	giaddr    netip.Addr
 	ciaddr    netip.Addr
@@ -115,7 +117,7 @@ func (r *request) derive() string {
 		return "neither chaddr nor client identifier"
 	}
 	if cid, _ := msg.get(optClientID); len(cid) > 0 {
-		r.cid = cid
+		r.cid, r.msgCID = cid, cid
 		r.key = "c" + string(cid)
 	} else {
 		r.key = "h" + string(r.hw)

@@ -29,6 +29,17 @@ func Compile(src string) (*Expr, error) {
 // consulted after the standard names; the configuration passes its
 // option-def names through it. names may be nil.
 func CompileWithNames(src string, names func(name string) (code uint8, ok bool)) (*Expr, error) {
+	return compile(src, names, typeBool)
+}
+
+// CompileString parses a Kea string expression (the other top level of
+// Kea's grammar, used by hooks such as flex-id's identifier-expression).
+// Evaluate it with EvalString.
+func CompileString(src string) (*Expr, error) {
+	return compile(src, nil, typeString)
+}
+
+func compile(src string, names func(name string) (code uint8, ok bool), want valueType) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
@@ -41,10 +52,28 @@ func CompileWithNames(src string, names func(name string) (code uint8, ok bool))
 	if t := p.peek(); t.kind != tEOF {
 		return nil, errAt(t.pos, "unexpected %s after the expression", t.describe())
 	}
-	if root.typ != typeBool {
+	if root.typ != want {
+		if want == typeString {
+			return nil, errAt(root.pos, "expression is a boolean, not a string")
+		}
 		return nil, errAt(root.pos, "expression is a string, not a boolean (compare it with '==')")
 	}
 	return &Expr{src: src, root: root, refs: p.refs, arena: needsArena(root)}, nil
+}
+
+// EvalString evaluates a string expression (see CompileString) and returns
+// a copy of its value; ok is false on a runtime error, as in Kea, and for
+// an expression compiled as a boolean.
+func (e *Expr) EvalString(p Packet) (v []byte, ok bool) {
+	if e == nil || e.root == nil || p == nil || e.root.typ != typeString {
+		return nil, false
+	}
+	ev := evaluator{buf: make([]byte, 0, scratchSize)}
+	v, ok = ev.str(p, e.root)
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), v...), true
 }
 
 // Eval reports whether the packet matches. As in Kea, a runtime error
