@@ -657,6 +657,11 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		Hostname: hostname,
 		State:    lease.StateDefault,
 	}
+	prevCtx := ""
+	if mine {
+		prevCtx = cur.UserContext
+	}
+	l.UserContext = extendedInfo(target.cfg, r, prevCtx)
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: l}}
 	moved := hasCur && !mine && curSubnet == target
 	if moved {
@@ -917,6 +922,9 @@ func reusable(sn *config.Subnet, l *lease.Lease, newValid uint32, r *request, ho
 	}
 	if newValid < l.ValidLft || l.Hostname != hostname {
 		return 0, false
+	}
+	if extendedInfo(sn, r, l.UserContext) != l.UserContext {
+		return 0, false // the relay information changed: Kea writes the lease
 	}
 	if l.ValidLft == lease.Infinite {
 		return lease.Infinite, true

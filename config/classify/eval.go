@@ -68,7 +68,7 @@ func optionPayload(p Packet, n *node) (sp space, code uint8, b []byte, ok bool) 
 	if !n.hasSub {
 		return spaceDHCP4, n.code, b, true
 	}
-	if n.code != codeRelayAgent || !validTLV(b) {
+	if n.code != codeRelayAgent || !ValidSubOptions(b) {
 		return 0, 0, nil, false
 	}
 	v, ok := SubOption(b, n.sub)
@@ -89,12 +89,12 @@ func (ev *evaluator) render(sp space, code uint8, b []byte, r repr) []byte {
 	}
 	switch code {
 	case codeRelayAgent:
-		if validTLV(b) {
-			return ev.keep(appendPacked(ev.tail(), b))
+		if ValidSubOptions(b) {
+			return ev.keep(AppendSorted(ev.tail(), b))
 		}
 	case codeVendorOpts:
 		if _, subs, ok := vendorBlock(b); ok && len(subs)+5 == len(b) {
-			return ev.keep(appendPacked(append(ev.tail(), b[:5]...), subs))
+			return ev.keep(AppendSorted(append(ev.tail(), b[:5]...), subs))
 		}
 	}
 	return b

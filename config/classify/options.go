@@ -27,8 +27,8 @@ func SubOption(b []byte, code uint8) ([]byte, bool) {
 	return nil, false
 }
 
-// validTLV reports whether b is a whole sequence of sub-options.
-func validTLV(b []byte) bool {
+// ValidSubOptions reports whether b is a whole sequence of sub-options.
+func ValidSubOptions(b []byte) bool {
 	for len(b) > 0 {
 		if len(b) < 2 || len(b) < 2+int(b[1]) {
 			return false
@@ -47,7 +47,7 @@ func vendorBlock(b []byte) (enterprise uint32, subs []byte, ok bool) {
 	}
 	enterprise = be32(b)
 	n := int(b[4])
-	if len(b) < 5+n || !validTLV(b[5:5+n]) {
+	if len(b) < 5+n || !ValidSubOptions(b[5:5+n]) {
 		return 0, nil, false
 	}
 	return enterprise, b[5 : 5+n], true

@@ -199,7 +199,7 @@ func appendOptionText(dst []byte, sp space, code uint8, b []byte, indent int) []
 	if sp == spaceDHCP4 {
 		switch code {
 		case codeRelayAgent:
-			if validTLV(b) {
+			if ValidSubOptions(b) {
 				dst = appendHeader(dst, code, len(b), indent)
 				dst = append(dst, ':')
 				return appendSubOptions(dst, spaceAgent, b, indent+2)
@@ -310,7 +310,7 @@ func appendVendorClassText(dst, b []byte, chunks, indent int) []byte {
 
 // appendPacked appends what Kea's toBinary gives for an option holding
 // sub-options: its own data, then the sub-options in code order.
-func appendPacked(dst, b []byte) []byte {
+func AppendSorted(dst, b []byte) []byte {
 	type ent struct {
 		code uint8
 		v    []byte
