@@ -828,6 +828,9 @@ func (s *Server) decline(rt *liveConfig, r *request) {
 		CLTT:     s.now().Unix(),
 		SubnetID: l.SubnetID,
 		State:    lease.StateDeclined,
+		// Kea keeps the user context (the relay information of
+		// store-extended-info) on the declined lease.
+		UserContext: l.UserContext,
 	}
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
 	s.commitThen(rt, sn, r, a, ops, "decline commit failed", (*Server).declined)
