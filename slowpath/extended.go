@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"xdhcp/config"
-	"xdhcp/config/classify"
 )
 
 // extendedInfo is the user context a lease written for r gets, given the
@@ -17,10 +16,7 @@ func extendedInfo(sn *config.Subnet, r *request, prev string) string {
 	if !sn.StoreExtended || len(r.relay) == 0 {
 		return prev
 	}
-	rai := r.relay
-	if classify.ValidSubOptions(rai) {
-		rai = classify.AppendSorted(nil, rai)
-	}
+	rai := r.relay // in code order already (see derive)
 	const digits = "0123456789ABCDEF"
 	var hex strings.Builder
 	hex.WriteString("0x")

@@ -131,10 +131,30 @@ func (r *request) derive() string {
 		r.serverID = netip.AddrFrom4([4]byte(v))
 	}
 	if v, _ := msg.get(optRelayAgent); len(v) > 0 {
+		// Kea keeps the sub-options by code and echoes them in that
+		// order; a relay that sent them otherwise gets them sorted back
+		// (the only case that copies).
+		if classify.ValidSubOptions(v) && !subOptionsSorted(v) {
+			v = classify.AppendSorted(make([]byte, 0, len(v)), v)
+		}
 		r.relay = v
 		r.circuitID, _ = classify.SubOption(v, 1)
 	}
 	return ""
+}
+
+// subOptionsSorted reports whether the sub-options of b (a whole
+// sequence) come in non-decreasing code order.
+func subOptionsSorted(b []byte) bool {
+	prev := -1
+	for len(b) >= 2 {
+		if int(b[0]) < prev {
+			return false
+		}
+		prev = int(b[0])
+		b = b[2+int(b[1]):]
+	}
+	return true
 }
 
 // member reports whether the request belongs to class name.
