@@ -213,43 +213,48 @@ func respond(s *Server, rt *liveConfig, r *request) bool {
 	return true
 }
 
-// selectSubnet picks the subnet by giaddr (relay.ip-addresses first), by
-// ciaddr for a client that has an address, else by the receiving
-// interface, then moves along the shared network to the first subnet the
-// client's classes allow.
+// selectSubnet picks the request's subnet as Kea 2.2 does: a relayed
+// request by the relay addresses of subnets and shared networks, then by
+// the address that locates the client (giaddr; for a unicast request its
+// ciaddr, else its source address; else the receiving interface, by the
+// subnets' "interface" and then by its address). Every candidate must
+// allow the client's classes; the first in configuration order that does
+// is chosen, and when none does the request has no subnet (the shared
+// network's other subnets are tried by allocation, not by selection).
 func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
-	var sel *subnetRT
-	switch {
-	case r.giaddr.IsValid():
+	if r.giaddr.IsValid() {
 		for _, sn := range rt.subnets {
-			if hasAddr(sn.cfg.RelayAddrs, r.giaddr) ||
-				(sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, r.giaddr)) {
-				sel = sn
-				break
+			relayed := hasAddr(sn.cfg.RelayAddrs, r.giaddr) ||
+				(sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, r.giaddr))
+			if relayed && subnetAllowed(sn, r) {
+				return sn
 			}
 		}
-		if sel == nil {
-			sel = rt.subnetFor(r.giaddr)
-		}
-	case r.ciaddr.IsValid() && r.typ != dhcpv4.MessageTypeDiscover:
-		sel = rt.subnetFor(r.ciaddr)
+		return rt.subnetAt(r.giaddr, r)
 	}
-	if sel == nil && !r.giaddr.IsValid() {
-		for _, sn := range rt.subnets {
-			if sn.cfg.Interface != "" && sn.cfg.Interface == r.pkt.IfName {
-				sel = sn
-				break
-			}
+	unicast := r.pkt.Meta.DstIP != [4]byte{255, 255, 255, 255}
+	if src := addrOf(r.pkt.Meta.SrcIP); unicast && (r.ciaddr.IsValid() || src.IsValid()) {
+		if r.ciaddr.IsValid() {
+			return rt.subnetAt(r.ciaddr, r)
 		}
-		if sel == nil && r.pkt.IfAddr.IsValid() {
-			sel = rt.subnetFor(r.pkt.IfAddr)
+		return rt.subnetAt(src, r)
+	}
+	for _, sn := range rt.subnets {
+		if sn.cfg.Interface != "" && sn.cfg.Interface == r.pkt.IfName && subnetAllowed(sn, r) {
+			return sn
 		}
 	}
-	if sel == nil {
-		return nil
+	if r.pkt.IfAddr.IsValid() {
+		return rt.subnetAt(r.pkt.IfAddr, r)
 	}
-	for _, sn := range sel.link {
-		if subnetAllowed(sn, r) {
+	return nil
+}
+
+// subnetAt returns the first subnet whose prefix holds a and whose classes
+// allow the client of r.
+func (rt *liveConfig) subnetAt(a netip.Addr, r *request) *subnetRT {
+	for _, sn := range rt.subnets {
+		if sn.cfg.Prefix.Contains(a) && subnetAllowed(sn, r) {
 			return sn
 		}
 	}

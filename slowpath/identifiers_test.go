@@ -63,3 +63,5 @@ func TestIdentifierOrderAndFlexID(t *testing.T) {
 }
 
 func ipOf(ip net.IP) netip.Addr { return netip.MustParseAddr(ip.String()) }
+
+func ipOf4(s string) net.IP { return net.ParseIP(s).To4() }
