@@ -43,7 +43,7 @@ func (p *parser) classes(o *jobj, c *Config) {
 		defs := newDefTable(p.defs)
 		p.optionDefs(it, "option-def", defs, true)
 		if test := p.str(it, "test"); test != nil && strings.TrimSpace(*test) != "" {
-			e, err := classify.Compile(*test)
+			e, err := classify.CompileWith(*test, p.expressionDefs(), false)
 			switch {
 			case err != nil:
 				p.errorf(path+".test", "%q: %v", *test, err)
@@ -88,5 +88,21 @@ func (p *parser) checkClassRefs(c *Config) {
 	}
 	if cl := c.Class("DROP"); cl != nil && cl.Test == nil && !dropAssigned {
 		p.warnf("Dhcp4.client-classes", "class DROP has no test and no reservation assigns it: it never drops anything")
+	}
+}
+
+// expressionDefs resolves option names and definitions in expressions:
+// the global option-def entries (Kea does not look at a class's own
+// option-def here).
+func (p *parser) expressionDefs() classify.Resolver {
+	defs := p.defs
+	return classify.Resolver{
+		Code: func(name string) (uint8, bool) {
+			if d := defs.name(name); d != nil {
+				return d.Code, true
+			}
+			return 0, false
+		},
+		Def: defs.code,
 	}
 }

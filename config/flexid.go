@@ -33,7 +33,7 @@ func (p *parser) flexIDHook(path string, params json.RawMessage, c *Config) {
 				p.warnf(kp, "empty expression: no client has a flex-id")
 				continue
 			}
-			e, err := classify.CompileString(src)
+			e, err := classify.CompileWith(src, p.expressionDefs(), true)
 			if err != nil {
 				p.errorf(kp, "%q: %v", src, err)
 				continue

@@ -59,3 +59,19 @@ func TestFlexIDHook(t *testing.T) {
 		}
 	}
 }
+
+// TestExpressionOptionNames: option[name] in a class test or the flex-id
+// expression resolves the global option-def names, as in Kea; a class's
+// own option-def is not consulted (Kea: "option 'bar' is not defined").
+func TestExpressionOptionNames(t *testing.T) {
+	c := mustParse(t, dhcp4(`"option-def": [{"name": "foo", "code": 222, "type": "string"}],
+		"client-classes": [{"name": "a", "test": "option[foo].exists"}],
+		"hooks-libraries": [{"library": "libdhcp_flex_id.so", "parameters": {"identifier-expression": "option[foo].hex"}}]`))
+	if c.Class("a").Test == nil || c.FlexID == nil || c.FlexID.Expr == nil {
+		t.Fatal("expressions naming a global option-def did not compile")
+	}
+	_, err := Parse(dhcp4(`"client-classes": [{"name": "a", "test": "option[bar].exists"}]`))
+	if err == nil || !strings.Contains(err.Error(), "option 'bar' is not defined") {
+		t.Errorf("undefined option name: %v", err)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"strconv"
+
+	"xdhcp/config/optiondef"
 )
 
 const (
@@ -77,8 +79,15 @@ func optionPayload(p Packet, n *node) (sp space, code uint8, b []byte, ok bool) 
 
 // render gives an option's value as .hex (Kea's packed bytes: sub-options
 // in code order) or .text (see text.go).
-func (ev *evaluator) render(sp space, code uint8, b []byte, r repr) []byte {
+func (ev *evaluator) render(sp space, code uint8, b []byte, r repr, d *optiondef.Def) []byte {
 	if r == reprText {
+		if d != nil {
+			// An option of the configuration's option-def entries.
+			if d.Type == optiondef.String && !d.Array {
+				return b
+			}
+			return ev.keep(appendDefText(ev.tail(), d, code, b, 0))
+		}
 		if isStringOption(sp, code) {
 			return b
 		}
@@ -131,7 +140,7 @@ func (ev *evaluator) vendor(p Packet, n *node) (v []byte, found bool) {
 		if n.typ == typeBool {
 			return nil, true
 		}
-		return ev.render(vendorSpace(ent), n.sub, sv, n.repr), true
+		return ev.render(vendorSpace(ent), n.sub, sv, n.repr, nil), true
 	case vendorData:
 		if n.index >= chunks {
 			return nil, true
@@ -213,7 +222,11 @@ func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 		if !ok {
 			return nil, true
 		}
-		return ev.render(sp, code, b, n.repr), true
+		var d *optiondef.Def
+		if !n.hasSub {
+			d = n.def
+		}
+		return ev.render(sp, code, b, n.repr, d), true
 	case opVendor, opVendorClass:
 		v, _ := ev.vendor(p, n)
 		return v, true

@@ -1,6 +1,10 @@
 package classify
 
-import "sync"
+import (
+	"sync"
+
+	"xdhcp/config/optiondef"
+)
 
 // Expr is a compiled client-class test expression. It is immutable after
 // Compile and safe for concurrent Eval by many goroutines.
@@ -29,22 +33,39 @@ func Compile(src string) (*Expr, error) {
 // consulted after the standard names; the configuration passes its
 // option-def names through it. names may be nil.
 func CompileWithNames(src string, names func(name string) (code uint8, ok bool)) (*Expr, error) {
-	return compile(src, names, typeBool)
+	return compile(src, Resolver{Code: names}, typeBool)
+}
+
+// Resolver is what the configuration tells the compiler about its
+// option-def entries: the code of a name, and the definition of a code
+// (which decides what .text gives for that option). Either may be nil.
+type Resolver struct {
+	Code func(name string) (code uint8, ok bool)
+	Def  func(code uint8) *optiondef.Def
+}
+
+// CompileWith compiles a test expression (asString false) or a string
+// expression (asString true) with the configuration's option definitions.
+func CompileWith(src string, r Resolver, asString bool) (*Expr, error) {
+	if asString {
+		return compile(src, r, typeString)
+	}
+	return compile(src, r, typeBool)
 }
 
 // CompileString parses a Kea string expression (the other top level of
 // Kea's grammar, used by hooks such as flex-id's identifier-expression).
 // Evaluate it with EvalString.
 func CompileString(src string) (*Expr, error) {
-	return compile(src, nil, typeString)
+	return compile(src, Resolver{}, typeString)
 }
 
-func compile(src string, names func(name string) (code uint8, ok bool), want valueType) (*Expr, error) {
+func compile(src string, r Resolver, want valueType) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, names: names}
+	p := &parser{toks: toks, names: r.Code, defs: r.Def}
 	root, err := p.parseExpr()
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package classify
 import (
 	"encoding/binary"
 	"testing"
+
+	"xdhcp/config/optiondef"
 )
 
 // keaPacket is a relayed DISCOVER as kea-dhcp4 2.2 received it in the lab;
@@ -140,4 +142,51 @@ func hexLiteral(s string) string {
 		out = append(out, digits[s[i]>>4], digits[s[i]&15])
 	}
 	return string(out)
+}
+
+// TestConfiguredDefinitionText: .text of an option the configuration
+// defines follows that definition, as in Kea.
+func TestConfiguredDefinitionText(t *testing.T) {
+	defs := map[uint8]*optiondef.Def{
+		222: {Name: "foo", Code: 222, Type: optiondef.String},
+		223: {Name: "bar", Code: 223, Type: optiondef.Uint16},
+	}
+	r := Resolver{
+		Code: func(name string) (uint8, bool) {
+			for c, d := range defs {
+				if d.Name == name {
+					return c, true
+				}
+			}
+			return 0, false
+		},
+		Def: func(code uint8) *optiondef.Def { return defs[code] },
+	}
+	p := keaPacket()
+	p.opts[222] = []byte("cpe-7")
+	p.opts[223] = []byte{0, 7}
+	p.opts[224] = []byte{0, 7}
+	for _, src := range []string{
+		`option[foo].text == 'cpe-7'`,
+		`option[bar].text == 'type=223, len=002: 7 (uint16)'`,
+		`option[224].text == 'type=224, len=002: 00:07'`,
+	} {
+		e, err := CompileWith(src, r, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.Eval(p) {
+			t.Errorf("%s did not match", src)
+		}
+	}
+	s, err := CompileWith(`option[foo].hex`, r, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := s.EvalString(p); !ok || string(v) != "cpe-7" {
+		t.Errorf("EvalString = %q, %v", v, ok)
+	}
+	if _, err := CompileWith(`option[foo].hex`, r, false); err == nil {
+		t.Error("a string expression compiled as a test")
+	}
 }

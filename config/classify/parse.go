@@ -92,8 +92,11 @@ type node struct {
 	enterprise uint32 // vendor[...] and vendor-class[...]; 0 is '*' (any)
 	vfield     vendorField
 	index      int // vendor-class[...].data[index]
-	pad4       bool
-	lenAll     bool
+	// def is the configuration's definition of option code (option-def),
+	// nil for the standard ones; it decides what .text gives.
+	def    *optiondef.Def
+	pad4   bool
+	lenAll bool
 	// badInt marks a substring/split integer argument that Kea's
 	// lexical_cast<int> would reject at evaluation time: Kea still loads
 	// such a class and evaluates it to an error (the class does not match).
@@ -120,6 +123,7 @@ type parser struct {
 	i     int
 	depth int
 	names func(string) (uint8, bool)
+	defs  func(uint8) *optiondef.Def
 	refs  []string
 }
 
@@ -446,7 +450,11 @@ func (p *parser) parseOption(t token) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p.optionTail(&node{op: opOption, pos: t.pos, code: code}, true)
+	n := &node{op: opOption, pos: t.pos, code: code}
+	if p.defs != nil && optiondef.ByCode(code) == nil {
+		n.def = p.defs(code)
+	}
+	return p.optionTail(n, true)
 }
 
 // parseRelay4 parses relay4[sub].repr: Kea's shorthand for

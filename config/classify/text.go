@@ -220,7 +220,12 @@ func appendOptionText(dst []byte, sp space, code uint8, b []byte, indent int) []
 			}
 		}
 	}
-	d := defOf(sp, code)
+	return appendDefText(dst, defOf(sp, code), code, b, indent)
+}
+
+// appendDefText appends Kea's toText(indent) of option code with payload
+// b as definition d (nil: a binary option) gives it.
+func appendDefText(dst []byte, d *optiondef.Def, code uint8, b []byte, indent int) []byte {
 	if d == nil || d.Type == optiondef.Binary || d.Type == optiondef.Empty {
 		return appendBinaryText(dst, code, b, indent)
 	}
