@@ -25,6 +25,7 @@ var fuzzSeeds = []string{
 	`split(option[60].text, ':', 2) == 'Arch'`,
 	`vendor[4491].option[2].hex == 'x' or vendor-class[*].data[1] == 'y' or option[82].option[1].exists`,
 	`pkt.len == 300 and pkt.src == 10.0.0.1 and vendor.enterprise == 4491`,
+	`option[97].text == option[119].text + option[3].text + option[93].text`,
 	`addrtotext(pkt4.giaddr) == '192.0.2.1' and uint8totext(0x01) == '1' and int16totext(option[93].hex) == '7'`,
 	`(member('a') or member('b')) and not (member('c'))`,
 	`substring('abc', 2147483648, all) == ''`,
@@ -55,7 +56,7 @@ var fuzzSeeds = []string{
 // vendor blocks see arbitrary bytes.
 func fixedPacket(opt60 []byte) *fakePacket {
 	p := newPacket()
-	for _, code := range []uint8{60, 82, 124, 125} {
+	for _, code := range []uint8{60, 82, 124, 125, 97, 119, 3, 93} {
 		p.opts[code] = opt60
 	}
 	return p

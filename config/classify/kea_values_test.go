@@ -190,3 +190,40 @@ func TestConfiguredDefinitionText(t *testing.T) {
 		t.Error("a string expression compiled as a test")
 	}
 }
+
+// TestKeaTextTypes: more of Kea 2.2's texts, as its evaluation log showed
+// them for the same payloads.
+func TestKeaTextTypes(t *testing.T) {
+	p := keaPacket()
+	p.opts[82] = []byte{1, 2, 'p', '1', 5, 4, 10, 77, 0, 9, 6, 5, 's', 'u', 'b', '-', '9'}
+	p.opts[3] = []byte{10, 0, 0, 1, 10, 0, 0, 2}
+	p.opts[19] = []byte{1}
+	p.opts[93] = []byte{0, 7, 0, 9}
+	p.opts[2] = []byte{0xff, 0xff, 0xff, 0xf6}
+	p.opts[23] = []byte{0x40}
+	p.opts[121] = []byte{0x18, 0x0a, 0x01, 0x02, 0x0a, 0x00, 0x00, 0x01}
+	p.opts[77] = []byte{3, 'a', 'b', 'c'}
+	p.opts[97] = append([]byte{0}, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+	p.opts[119] = append([]byte{7}, "example\x03com\x00"...)
+	for _, tt := range []struct{ expr, want string }{
+		{`relay4[5].text`, "type=005, len=004: 0a:4d:00:09"},
+		{`relay4[6].text`, "type=006, len=005: 73:75:62:2d:39"},
+		{`option[82].text`, "type=082, len=017:,\noptions:\n  type=001, len=002: 70:31\n  type=005, len=004: 0a:4d:00:09\n  type=006, len=005: 73:75:62:2d:39"},
+		{`option[3].text`, "type=003, len=008: 10.0.0.1 10.0.0.2"},
+		{`option[19].text`, "type=019, len=001: true (boolean)"},
+		{`option[93].text`, "type=093, len=004: 7(uint16) 9(uint16)"},
+		{`option[2].text`, "type=002, len=004: -10 (int32)"},
+		{`option[23].text`, "type=023, len=001: 64 (uint8)"},
+		{`option[121].text`, "type=121, len=008: 18:0a:01:02:0a:00:00:01"},
+		{`option[77].text`, "type=077, len=004: 03:61:62:63"},
+		{`option[97].text`, "type=097, len=017: 0 (uint8) 000102030405060708090A0B0C0D0E0F (binary)"},
+		{`option[119].text`, `type=119, len=013: "example.com." (fqdn)`},
+	} {
+		e := mustCompile(t, tt.expr+` == `+hexLiteral(tt.want))
+		if !e.Eval(p) {
+			var ev evaluator
+			got, _ := ev.str(p, e.root.kids[0])
+			t.Errorf("%s = %q, want %q", tt.expr, got, tt.want)
+		}
+	}
+}

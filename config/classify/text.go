@@ -25,18 +25,10 @@ type space uint8
 
 const (
 	spaceDHCP4  space = iota // top-level options
-	spaceAgent               // sub-options of option 82
+	spaceAgent               // sub-options of option 82 (all binary in Kea 2.2)
 	spaceDOCSIS              // sub-options of option 125 for enterprise 4491
 	spaceOther               // sub-options without definitions
 )
-
-// agentTypes are the typed sub-options of Kea's relay agent space; the
-// others are binary.
-var agentTypes = map[uint8]optiondef.Type{
-	5:  optiondef.IPv4,   // link-selection
-	6:  optiondef.String, // subscriber-id
-	11: optiondef.IPv4,   // server-id-override
-}
 
 // docsisDefs are Kea's DOCSIS 3 definitions of the vendor-4491 space.
 var docsisDefs = map[uint8]optiondef.Def{
@@ -49,10 +41,6 @@ func defOf(sp space, code uint8) *optiondef.Def {
 	switch sp {
 	case spaceDHCP4:
 		return optiondef.ByCode(code)
-	case spaceAgent:
-		if t, ok := agentTypes[code]; ok {
-			return &optiondef.Def{Code: code, Type: t}
-		}
 	case spaceDOCSIS:
 		if d, ok := docsisDefs[code]; ok {
 			return &d
@@ -262,6 +250,21 @@ func appendDefText(dst []byte, d *optiondef.Def, code uint8, b []byte, indent in
 		dst = append(dst, ": "...)
 		dst = netip.AddrFrom4([4]byte(b)).AppendTo(dst)
 		return append(dst, " (ipv4-address)"...)
+	case d.Type == optiondef.FQDN:
+		if names, ok := fqdnList(b, d.Array); ok {
+			dst = appendHeader(dst, code, len(b), indent)
+			dst = append(dst, ':')
+			for _, n := range names {
+				dst = append(dst, " \""...)
+				dst = append(dst, n...)
+				dst = append(dst, "\" (fqdn)"...)
+			}
+			return dst
+		}
+	case d.Type == optiondef.Record && !d.Array:
+		if out, ok := appendRecordText(append(appendHeader(dst, code, len(b), indent), ':'), d.Fields, b); ok {
+			return out
+		}
 	case d.Type == optiondef.Bool && !d.Array && len(b) == 1:
 		dst = appendHeader(dst, code, len(b), indent)
 		dst = append(dst, ": "...)
@@ -331,4 +334,79 @@ func AppendSorted(dst, b []byte) []byte {
 		dst = append(dst, e.v...)
 	}
 	return dst
+}
+
+// fqdnList decodes wire-format domain names ("example.com." each, as Kea
+// prints them): one, or as many as b holds when array.
+func fqdnList(b []byte, array bool) ([]string, bool) {
+	var names []string
+	for len(b) > 0 {
+		var name []byte
+		for {
+			if len(b) == 0 {
+				return nil, false
+			}
+			n := int(b[0])
+			b = b[1:]
+			if n == 0 {
+				break
+			}
+			if n > 63 || len(b) < n {
+				return nil, false
+			}
+			name = append(append(name, b[:n]...), '.')
+			b = b[n:]
+		}
+		if len(name) == 0 {
+			name = []byte{'.'}
+		}
+		names = append(names, string(name))
+		if !array {
+			return names, len(b) == 0
+		}
+	}
+	return names, len(names) > 0
+}
+
+// appendRecordText appends " value (type)" for each field of a record, as
+// Kea's text of a record option has it; ok is false for field types whose
+// text is not reproduced here, or a payload that does not fit.
+func appendRecordText(dst []byte, fields []optiondef.Type, b []byte) ([]byte, bool) {
+	const upper = "0123456789ABCDEF"
+	for i, f := range fields {
+		dst = append(dst, ' ')
+		switch w := intWidth(f); {
+		case w > 0:
+			if len(b) < w {
+				return nil, false
+			}
+			dst = appendInt(dst, f, b[:w])
+			b = b[w:]
+		case f == optiondef.IPv4:
+			if len(b) < 4 {
+				return nil, false
+			}
+			dst = netip.AddrFrom4([4]byte(b[:4])).AppendTo(dst)
+			b = b[4:]
+		case f == optiondef.Bool:
+			if len(b) < 1 {
+				return nil, false
+			}
+			if b[0] != 0 {
+				dst = append(dst, "true"...)
+			} else {
+				dst = append(dst, "false"...)
+			}
+			b = b[1:]
+		case f == optiondef.Binary && i == len(fields)-1:
+			for _, c := range b {
+				dst = append(dst, upper[c>>4], upper[c&15])
+			}
+			b = nil
+		default:
+			return nil, false
+		}
+		dst = append(append(append(dst, " ("...), typeName(f)...), ')')
+	}
+	return dst, len(b) == 0
 }
