@@ -159,11 +159,40 @@ func reservation(_ *Server, rt *liveConfig, r *request) bool {
 		return true
 	}
 	r.host = &hostMatch{res: host}
+	if len(host.ClientClasses) > 0 && sn != nil && sn.cfg.SharedNetwork == nil {
+		// The subnet cannot change any more, so, as Kea 2.2 does, the
+		// reservation's classes join now and the classes evaluated on
+		// arrival are evaluated again after them (a test may name them).
+		// In a shared network they join once the address is chosen (see
+		// requireClasses).
+		reclassify(rt, r, host.ClientClasses)
+	} else if slices.Contains(host.ClientClasses, "DROP") {
+		// A reservation that drops its client drops it in a shared
+		// network too (there the other classes join later).
+		r.addClass("DROP")
+	}
 	r.addClass("KNOWN")
-	for _, c := range host.ClientClasses {
+	return true
+}
+
+// reclassify drops the classes evaluated on arrival, adds the
+// reservation's classes, and evaluates the arrival classes again.
+func reclassify(rt *liveConfig, r *request, reserved []string) {
+	kept := r.classes[:0]
+	for _, c := range r.classes {
+		if !rt.evaluatedEarly(c) {
+			kept = append(kept, c)
+		}
+	}
+	r.classes = kept
+	for _, c := range reserved {
 		r.addClass(c)
 	}
-	return true
+	for _, c := range rt.early {
+		if c.Test.Eval(r) {
+			r.addClass(c.Name)
+		}
+	}
 }
 
 // flexIdentify computes the flex-id hook's identifier when the

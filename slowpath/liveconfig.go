@@ -162,6 +162,17 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 	return rt, nil
 }
 
+// evaluatedEarly reports whether class name is one of those evaluated on
+// arrival.
+func (rt *liveConfig) evaluatedEarly(name string) bool {
+	for _, c := range rt.early {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // poolFor returns the pool holding a, or nil.
 func (s *subnetRT) poolFor(a netip.Addr) *poolRT {
 	for _, p := range s.pools {

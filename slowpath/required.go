@@ -15,6 +15,13 @@ func requireClasses(rt *liveConfig, sn *subnetRT, addr netip.Addr, r *request) {
 		return
 	}
 	if n := sn.cfg.SharedNetwork; n != nil {
+		// In a shared network the reservation's classes join once the
+		// subnet is final, before the required classes are evaluated.
+		if r.host != nil {
+			for _, c := range r.host.res.ClientClasses {
+				r.addClass(c)
+			}
+		}
 		evalRequired(rt, n.RequireClientClasses, r)
 	}
 	evalRequired(rt, sn.cfg.RequireClientClasses, r)

@@ -72,3 +72,39 @@ func TestRequiredClasses(t *testing.T) {
 		dhcpv4.OptionDomainName: "net", dhcpv4.OptionNetworkInformationServiceDomain: "",
 	})
 }
+
+// TestReservationClassOrder: where a reservation's classes rank depends
+// on the subnet, as kea-dhcp4 2.2 answered in the lab for these two
+// configurations: in a plain subnet they join before the classes evaluated
+// on arrival (which are evaluated again), so their options win; in a shared
+// network they join once the address is chosen, after every evaluated
+// class.
+func TestReservationClassOrder(t *testing.T) {
+	const classes = `"client-classes": [
+   {"name": "early", "test": "option[60].exists", "option-data": [{"name": "domain-name", "data": "early"}, {"name": "nis-domain", "data": "early"}]},
+   {"name": "known-dep", "test": "member('KNOWN')", "option-data": [{"name": "nis-domain", "data": "knowndep"}, {"name": "root-path", "data": "knowndep"}]},
+   {"name": "resv", "option-data": [{"name": "domain-name", "data": "resv"}, {"name": "tftp-server-name", "data": "resv"}, {"name": "root-path", "data": "resv"}]}]`
+	const sn = `{"id": 1, "subnet": "192.0.2.0/24", "interface": "eth0", "pools": [{"pool": "192.0.2.100 - 192.0.2.200"}],
+   "reservations": [{"hw-address": "0a:00:00:00:00:01", "client-classes": ["resv"]}]}`
+	prl := dhcpv4.WithRequestedOptions(dhcpv4.OptionDomainName, dhcpv4.OptionNetworkInformationServiceDomain,
+		dhcpv4.OptionTFTPServerName, dhcpv4.OptionRootPath)
+	for _, tt := range []struct {
+		name, subnets string
+		want          map[dhcpv4.OptionCode]string
+	}{
+		{"subnet", `"subnet4": [` + sn + `]`, map[dhcpv4.OptionCode]string{
+			dhcpv4.OptionDomainName: "resv", dhcpv4.OptionRootPath: "resv",
+			dhcpv4.OptionNetworkInformationServiceDomain: "early", dhcpv4.OptionTFTPServerName: "resv"}},
+		{"shared network", `"shared-networks": [{"name": "n", "interface": "eth0", "subnet4": [` + sn + `]}]`, map[dhcpv4.OptionCode]string{
+			dhcpv4.OptionDomainName: "early", dhcpv4.OptionRootPath: "knowndep",
+			dhcpv4.OptionNetworkInformationServiceDomain: "early", dhcpv4.OptionTFTPServerName: "resv"}},
+	} {
+		h := newHarness(t, `{"Dhcp4": {"interfaces-config": {"interfaces": ["eth0"]}, `+classes+`, `+tt.subnets+`}}`)
+		o := h.one(discover("0a:00:00:00:00:01", prl, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("docsis3.0"))))
+		for code, v := range tt.want {
+			if got := string(o.msg.Options.Get(code)); got != v {
+				t.Errorf("%s: option %d = %q, want %q", tt.name, code.Code(), got, v)
+			}
+		}
+	}
+}

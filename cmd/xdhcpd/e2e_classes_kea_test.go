@@ -66,6 +66,7 @@ func classesConfig(leases string) map[string]any {
 			class("dep", "member('sub-req')", true, opt("nis-domain", "dep")),
 			class("pool-req", "", true, opt("tftp-server-name", "pool"), opt("boot-file-name", "pool")),
 			class("unreq", "option[60].exists", true, opt("pcode", "unreq")),
+			class("hostcls", "", false, opt("nisplus-domain-name", "hostcls"), opt("domain-name", "hostcls")),
 		},
 		"shared-networks": []any{map[string]any{
 			"name": "net", "require-client-classes": []any{"net-req"},
@@ -75,6 +76,7 @@ func classesConfig(leases string) map[string]any {
 				"reservations": []any{
 					map[string]any{"circuit-id": "'port-R'", "ip-address": "10.88.2.7", "option-data": []any{opt("pcode", "resv")}},
 					map[string]any{"hw-address": "02:78:65:07:00:01", "ip-address": "10.88.2.8"},
+					map[string]any{"hw-address": "02:78:65:07:00:14", "client-classes": []any{"hostcls"}},
 				},
 			}},
 		}},
@@ -115,6 +117,9 @@ func classCases() []classCase {
 			dhcpv4.WithGeneric(dhcpv4.GenericOptionCode(125), vivso), dhcpv4.WithOption(dhcpv4.OptClassIdentifier("docsis3.0"))}},
 		{"reserved-circuit", mac(7, 1), []dhcpv4.Modifier{prl, rai(sub(1, "port-R"))}}, // also hw-reserved: circuit-id first
 		{"reserved-hw", mac(7, 1), []dhcpv4.Modifier{prl, rai(sub(1, "port-X"))}},
+		// The reservation's class outranks the classes evaluated on
+		// arrival and the required ones.
+		{"reserved-classes", mac(7, 20), []dhcpv4.Modifier{prl, dhcpv4.WithOption(dhcpv4.OptClassIdentifier("docsis3.0"))}},
 	}
 }
 
