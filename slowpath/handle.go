@@ -10,6 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/config"
+	"xdhcp/config/classify"
 	"xdhcp/lease"
 )
 
@@ -242,7 +243,8 @@ func respond(s *Server, rt *liveConfig, r *request) bool {
 	return true
 }
 
-// selectSubnet picks the request's subnet as Kea 2.2 does: a relayed
+// selectSubnet picks the request's subnet as Kea 2.2 does: an address
+// named by link-selection or option 118 (see selectionAddr); a relayed
 // request by the relay addresses of subnets and shared networks, then by
 // the address that locates the client (giaddr; for a unicast request its
 // ciaddr, else its source address; else the receiving interface, by the
@@ -251,6 +253,9 @@ func respond(s *Server, rt *liveConfig, r *request) bool {
 // is chosen, and when none does the request has no subnet (the shared
 // network's other subnets are tried by allocation, not by selection).
 func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
+	if a, ok := selectionAddr(r); ok {
+		return rt.subnetAt(a, r)
+	}
 	if r.giaddr.IsValid() {
 		for _, sn := range rt.subnets {
 			relayed := hasAddr(sn.cfg.RelayAddrs, r.giaddr) ||
@@ -277,6 +282,20 @@ func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
 		return rt.subnetAt(r.pkt.IfAddr, r)
 	}
 	return nil
+}
+
+// selectionAddr is the address the client's relay or the client itself
+// names for subnet selection, which Kea 2.2 follows before anything else:
+// the relay agent's link-selection sub-option (RFC 3527), else the subnet
+// selection option (118, RFC 3011).
+func selectionAddr(r *request) (netip.Addr, bool) {
+	if v, ok := classify.SubOption(r.relay, optLinkSelection); ok && len(v) == 4 {
+		return netip.AddrFrom4([4]byte(v)), true
+	}
+	if v, _ := r.msg.get(optSubnetSelection); len(v) == 4 {
+		return netip.AddrFrom4([4]byte(v)), true
+	}
+	return netip.Addr{}, false
 }
 
 // subnetAt returns the first subnet whose prefix holds a and whose classes

@@ -14,22 +14,25 @@ import (
 
 // Option codes the server reads or writes itself.
 const (
-	optSubnetMask    = 1
-	optRouters       = 3
-	optHostName      = 12
-	optRequestedIP   = 50
-	optLeaseTime     = 51
-	optOverload      = 52
-	optMessageType   = 53
-	optServerID      = 54
-	optPRL           = 55
-	optMessage       = 56
-	optMaxMsgSize    = 57
-	optRenewalTime   = 58
-	optRebindingTime = 59
-	optVendorClass   = 60
-	optClientID      = 61
-	optRelayAgent    = 82
+	optSubnetMask      = 1
+	optRouters         = 3
+	optHostName        = 12
+	optRequestedIP     = 50
+	optLeaseTime       = 51
+	optOverload        = 52
+	optMessageType     = 53
+	optServerID        = 54
+	optPRL             = 55
+	optMessage         = 56
+	optMaxMsgSize      = 57
+	optRenewalTime     = 58
+	optRebindingTime   = 59
+	optVendorClass     = 60
+	optClientID        = 61
+	optRelayAgent      = 82
+	optSubnetSelection = 118
+	// optLinkSelection is the link-selection sub-option of option 82.
+	optLinkSelection = 5
 )
 
 // request is a decoded request with what the server derives from it.

@@ -1,6 +1,7 @@
 package slowpath
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -41,5 +42,40 @@ func TestSubnetSelectionByClass(t *testing.T) {
 	}
 	if out := h.exchange(discover("00:11:22:33:44:04", gi)); len(out) != 0 {
 		t.Errorf("relayed pc got %s, want no answer", out[0].msg.YourIPAddr)
+	}
+}
+
+// TestSubnetSelectionOptions: what kea-dhcp4 2.2 answered in the lab to a
+// relayed DISCOVER (giaddr in subnet 1) naming subnet 2's address 10.99.0.5:
+// by the link-selection sub-option, subnet 2; by option 118, subnet 2, also
+// when option 82 has no link-selection; a link-selection address in no
+// subnet: no answer.
+func TestSubnetSelectionOptions(t *testing.T) {
+	h := newHarness(t, `{"Dhcp4": {"interfaces-config": {"interfaces": ["eth0"]},
+ "subnet4": [{"id": 1, "subnet": "10.77.0.0/24", "pools": [{"pool": "10.77.0.100 - 10.77.0.200"}]},
+             {"id": 2, "subnet": "10.99.0.0/24", "pools": [{"pool": "10.99.0.100 - 10.99.0.200"}]}]}}`)
+	gi := dhcpv4.WithGatewayIP(ipOf4("10.77.0.2"))
+	rai := func(subs ...byte) dhcpv4.Modifier {
+		return dhcpv4.WithGeneric(dhcpv4.OptionRelayAgentInformation, subs)
+	}
+	sel := dhcpv4.WithGeneric(dhcpv4.OptionSubnetSelection, []byte{10, 99, 0, 5})
+	for i, tt := range []struct {
+		name string
+		mods []dhcpv4.Modifier
+		want string // prefix, "" for no answer
+	}{
+		{"link-selection", []dhcpv4.Modifier{gi, rai(1, 1, 'p', 5, 4, 10, 99, 0, 5)}, "10.99.0.0/24"},
+		{"option 118", []dhcpv4.Modifier{gi, sel}, "10.99.0.0/24"},
+		{"82 and 118", []dhcpv4.Modifier{gi, rai(1, 1, 'p'), sel}, "10.99.0.0/24"},
+		{"link-selection outside", []dhcpv4.Modifier{gi, rai(5, 4, 10, 200, 0, 5)}, ""},
+		{"giaddr", []dhcpv4.Modifier{gi}, "10.77.0.0/24"},
+	} {
+		out := h.exchange(discover(fmt.Sprintf("0a:00:00:00:00:%02x", i), tt.mods...))
+		switch {
+		case tt.want == "" && len(out) != 0:
+			t.Errorf("%s: answered %s, want nothing", tt.name, out[0].msg.YourIPAddr)
+		case tt.want != "" && (len(out) != 1 || !netip.MustParsePrefix(tt.want).Contains(ipOf(out[0].msg.YourIPAddr))):
+			t.Errorf("%s: %d answers, want one from %s", tt.name, len(out), tt.want)
+		}
 	}
 }
