@@ -75,3 +75,18 @@ func TestExpressionOptionNames(t *testing.T) {
 		t.Errorf("undefined option name: %v", err)
 	}
 }
+
+// TestClassTestErrors: an expression Kea 2.2 refuses is an error naming
+// the JSON path, the expression and the column.
+func TestClassTestErrors(t *testing.T) {
+	for _, tt := range []struct{ test, want string }{
+		{`lcase(option[12].text) == 'a'`, `Dhcp4.client-classes[0].test: "lcase(option[12].text) == 'a'": col 1: unknown name 'lcase'`},
+		{`option[82].option[1].hex`, `Dhcp4.client-classes[0].test: "option[82].option[1].hex": col 1: expression is a string, not a boolean`},
+		{`vendor[4491].data == 'x'`, `Dhcp4.client-classes[0].test: "vendor[4491].data == 'x'": col 14: expected exists or option[...] but found 'data'`},
+	} {
+		_, err := Parse(dhcp4(`"client-classes": [{"name": "a", "test": "` + tt.test + `"}]`))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.test, err, tt.want)
+		}
+	}
+}
