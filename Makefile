@@ -11,18 +11,25 @@ BIN       := bin
 FUZZTIME  ?= 3s
 FUZZLONG  ?= 2m
 
-.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated \
+.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated check-tidy deb \
         fuzz bench bench-quick soak lint fmt-c escape clean
 
 all: build
 
+# The commit and its date go into the binaries (-V, build-report,
+# xdhcp_build_info) by the linker, whatever Go's VCS stamping setting.
+COMMIT    := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo +modified)
+COMMITTED := $(shell git log -1 --format=%cI 2>/dev/null || echo unknown)
+LDFLAGS   := -X xdhcp/internal/buildinfo.commit=$(COMMIT) -X xdhcp/internal/buildinfo.date=$(COMMITTED)
+
 build:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # Debian packages the demo and the tests use: real DHCP clients (udhcpc,
 # dhclient), Kea 2.2 and perfdhcp for side-by-side runs, clang for the BPF
-# object check. apt-get runs only when something is missing.
-DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-admin clang-14 llvm-14 libbpf-dev iproute2
+# object check, promtool for the metrics check. apt-get runs only when
+# something is missing.
+DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-admin clang-14 llvm-14 libbpf-dev iproute2 prometheus
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -39,7 +46,7 @@ demo: deps build
 # The whole suite: unit tests, namespace tests with real clients, fuzz
 # targets briefly, the generated BPF object check, and the short benchmark
 # (xdhcp beside Kea 2.2; it fails on correctness only, never on speed).
-test: deps build check-generated test-unit test-fuzz bench-quick
+test: deps build check-generated check-tidy test-unit test-fuzz bench-quick
 	@echo "make test: all passed"
 
 test-unit:
@@ -70,6 +77,17 @@ generate:
 
 check-generated: generate
 	git diff --exit-code -- bpf/
+
+# The Debian package (bin/deb/xdhcp_VERSION_ARCH.deb): binaries, the
+# hardened unit, tmpfiles entry, shipped configuration, monitoring files,
+# man pages from --help. Install with dpkg -i; packaging/README says more.
+deb: build
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS) -trimpath -ldflags '$(LDFLAGS) -s -w' -o $(BIN)/deb/bin/ ./cmd/...
+	./packaging/build-deb.sh $(BIN)/deb/bin $(BIN)/deb
+
+# go.mod and go.sum say exactly what the code imports.
+check-tidy:
+	$(GO) mod tidy -diff
 
 # The benchmark suite: S1–S7 with Kea 2.2 beside xdhcp in the
 # same run; report (Markdown table, JSON, SVG plots) under

@@ -47,7 +47,7 @@ func xdhcpConfig(leaseFile string, ha map[string]any, hooksDir, bpffs string) []
 	d := dhcp4Common(leaseFile)
 	d["control-sockets"] = []any{map[string]any{"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8000}}
 	d["loggers"] = []any{map[string]any{"name": "kea-dhcp4", "output_options": []any{map[string]any{"output": "stderr"}}, "severity": "WARN"}}
-	d["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "auto", "bpffs": bpffs}}
+	d["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "auto", "bpffs": bpffs}, "insecure-unauthenticated-loopback-control": true}
 	addHA(d, ha, hooksDir)
 	b, _ := json.MarshalIndent(map[string]any{"Dhcp4": d}, "", "  ")
 	return b

@@ -269,7 +269,9 @@ type line struct {
 	xs, ys []float64
 }
 
-// svgPlot renders lines on linear axes starting at zero.
+// svgPlot renders lines on linear axes starting at zero, with ticks at
+// round numbers and the legend above the plotting area, where it cannot
+// hide data.
 func svgPlot(title, xlabel, ylabel string, lines []line) string {
 	var maxX, maxY float64
 	for _, l := range lines {
@@ -280,23 +282,37 @@ func svgPlot(title, xlabel, ylabel string, lines []line) string {
 	if maxX == 0 || maxY == 0 {
 		return ""
 	}
-	maxY *= 1.1
+	xStep, yStep := niceStep(maxX/5), niceStep(maxY/5)
+	maxX, maxY = math.Ceil(maxX/xStep)*xStep, math.Ceil(maxY/yStep)*yStep
+	top := padT + 16*len(lines) // legend rows between title and plot
+	h := plotH + 16*len(lines)
 	px := func(x float64) float64 { return padL + x/maxX*innerW }
-	py := func(y float64) float64 { return padT + innerH - y/maxY*innerH }
+	py := func(y float64) float64 { return float64(top) + innerH - y/maxY*innerH }
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", plotW, plotH)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", plotW, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="18" font-size="14">%s</text>`+"\n", padL, html.EscapeString(title))
+	for i, l := range lines {
+		y := padT + 16*i + 4
+		dash := ""
+		if l.dashed {
+			dash = ` stroke-dasharray="5,4"`
+		}
+		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2"%s/><text x="%d" y="%d" fill="%s">%s</text>`+"\n",
+			padL, y, padL+24, y, l.color, dash, padL+30, y+4, l.color, html.EscapeString(l.name))
+	}
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/><line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>`+"\n",
-		padL, padT+innerH, padL+innerW, padT+innerH, padL, padT, padL, padT+innerH)
-	for i := 0; i <= 4; i++ {
-		x, y := maxX*float64(i)/4, maxY*float64(i)/4
-		fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">%s</text>`, px(x), padT+innerH+16, fmtNum(x))
+		padL, top+innerH, padL+innerW, top+innerH, padL, top, padL, top+innerH)
+	for x := 0.0; x <= maxX+xStep/2; x += xStep {
+		fmt.Fprintf(&b, `<text x="%.0f" y="%d" text-anchor="middle">%s</text>`, px(x), top+innerH+16, fmtNum(x))
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="%d" x2="%.0f" y2="%d" stroke="black"/>`+"\n", px(x), top+innerH, px(x), top+innerH+4)
+	}
+	for y := 0.0; y <= maxY+yStep/2; y += yStep {
 		fmt.Fprintf(&b, `<text x="%d" y="%.0f" text-anchor="end">%s</text>`, padL-4, py(y)+4, fmtNum(y))
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.0f" x2="%d" y2="%.0f" stroke="#ddd"/>`+"\n", padL, py(y), padL+innerW, py(y))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, padL+innerW/2, plotH-8, html.EscapeString(xlabel))
-	fmt.Fprintf(&b, `<text x="14" y="%d" transform="rotate(-90 14 %d)" text-anchor="middle">%s</text>`+"\n", padT+innerH/2, padT+innerH/2, html.EscapeString(ylabel))
-	for i, l := range lines {
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`, padL+innerW/2, h-8, html.EscapeString(xlabel))
+	fmt.Fprintf(&b, `<text x="14" y="%d" transform="rotate(-90 14 %d)" text-anchor="middle">%s</text>`+"\n", top+innerH/2, top+innerH/2, html.EscapeString(ylabel))
+	for _, l := range lines {
 		var pts []string
 		for j := range l.xs {
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(l.xs[j]), py(l.ys[j])))
@@ -310,10 +326,24 @@ func svgPlot(title, xlabel, ylabel string, lines []line) string {
 			xy := strings.Split(p, ",")
 			fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`, xy[0], xy[1], l.color)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", padL+10, padT+14+16*i, l.color, html.EscapeString(l.name))
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// niceStep rounds a raw tick interval up to 1, 2, 2.5 or 5 times a power
+// of ten, so that tick labels read 0, 5000, 10000 rather than 0, 8799.75.
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+		if raw <= m*p {
+			return m * p
+		}
+	}
+	return 10 * p
 }
 
 // kneePlot draws a knee search's probes for both servers: achieved

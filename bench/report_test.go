@@ -2,6 +2,7 @@ package bench
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -266,5 +267,33 @@ func TestMedianSample(t *testing.T) {
 	}
 	if m := median([]float64{5, 1, 9, 7}); m != 7 {
 		t.Errorf("median of four: %v", m)
+	}
+}
+
+func TestNiceStep(t *testing.T) {
+	for _, tt := range []struct{ raw, want float64 }{
+		{35199.0 / 5, 10000}, {0.7, 1}, {1.2, 2}, {2.2, 2.5}, {3, 5}, {0.03, 0.05}, {180, 200}, {1, 1},
+	} {
+		if got := niceStep(tt.raw); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("niceStep(%v) = %v, want %v", tt.raw, got, tt.want)
+		}
+	}
+}
+
+// TestPlotLegendAboveData: legend rows sit above the plotting area.
+func TestPlotLegendAboveData(t *testing.T) {
+	svg := svgPlot("t", "x", "y", []line{{name: "a", color: "#000", xs: []float64{0, 35199}, ys: []float64{0, 26399}},
+		{name: "b", color: "#111", xs: []float64{0, 10}, ys: []float64{0, 5}}})
+	if !strings.Contains(svg, ">10000<") || strings.Contains(svg, ">8800<") {
+		t.Errorf("ticks are not round numbers:\n%s", svg)
+	}
+	top := padT + 16*2
+	for _, row := range []int{padT + 8, padT + 24} { // legend text baselines
+		if row >= top {
+			t.Errorf("legend row at y=%d is inside the plot area (top %d)", row, top)
+		}
+	}
+	if !strings.Contains(svg, fmt.Sprintf(`y="%d" fill="#000">a<`, padT+8)) {
+		t.Errorf("legend entry a not at its row:\n%s", svg)
 	}
 }

@@ -102,6 +102,9 @@ type Results struct {
 	Targets  []Target      `json:"targets,omitempty"`
 	Skipped  []string      `json:"skipped"`
 	Failures []string      `json:"failures"`
+	// Quick and ScenarioSeconds let the next run estimate its time left.
+	Quick           bool               `json:"quick"`
+	ScenarioSeconds map[string]float64 `json:"scenario_seconds"`
 }
 
 // suite is the state of one RunSuite.
@@ -202,20 +205,34 @@ func RunSuite(ctx context.Context, o SuiteOptions, out io.Writer) error {
 		scenarios = scenarios[:3]
 		s.res.Skipped = append(s.res.Skipped, "S4, S5, S6, S7: not in -quick")
 	}
+	var todo []string
+	for _, sc := range scenarios {
+		if len(o.Only) == 0 || slices.Contains(o.Only, sc.name) {
+			todo = append(todo, sc.name)
+		}
+	}
+	est := scenarioEstimates(o.Out, o.Quick)
+	s.res.Quick, s.res.ScenarioSeconds = o.Quick, map[string]float64{}
+	total := len(todo)
 	for _, sc := range scenarios {
 		if ctx.Err() != nil {
 			break
 		}
-		if len(o.Only) > 0 && !slices.Contains(o.Only, sc.name) {
+		if !slices.Contains(todo, sc.name) {
 			continue
 		}
 		t0 := time.Now()
-		s.log.Info("scenario", "name", sc.name)
+		s.log.Info("scenario", "name", sc.name, "step", fmt.Sprintf("%d/%d", total-len(todo)+1, total),
+			"elapsed", time.Since(s.res.Start).Round(time.Second).String(),
+			"eta", eta(est, s.res.ScenarioSeconds, todo).String())
 		if err := sc.fn(ctx); err != nil {
 			s.res.Failures = append(s.res.Failures, sc.name+": "+err.Error())
 			s.log.Error("scenario failed", "name", sc.name, "err", err)
 		}
-		s.log.Info("scenario done", "name", sc.name, "seconds", time.Since(t0).Seconds())
+		s.res.ScenarioSeconds[sc.name] = time.Since(t0).Seconds()
+		todo = todo[1:]
+		s.log.Info("scenario done", "name", sc.name, "seconds", time.Since(t0).Seconds(),
+			"left", fmt.Sprintf("%d", len(todo)), "eta", eta(est, s.res.ScenarioSeconds, todo).String())
 	}
 	s.res.Targets = evalTargets(&s.res)
 	s.res.Elapsed = time.Since(s.res.Start).Seconds()

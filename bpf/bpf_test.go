@@ -56,6 +56,7 @@ func counterMap(c Counters) map[string]uint64 {
 		"malformed": c.Malformed, "drop_mac": c.DropMAC, "drop_clientid": c.DropClientID,
 		"rate_limited": c.RateLimited, "ha_out_of_scope": c.HAOutOfScope,
 		"shed_discover": c.ShedDiscover, "shed_other": c.ShedOther,
+		"irregular_out_of_scope": c.IrregularOutOfScope, "irregular_shed": c.IrregularShed,
 		"redirected": c.Redirected, "xsk_missing": c.XSKMissing,
 	}
 }
@@ -501,6 +502,8 @@ func FuzzXDP(f *testing.F) {
 		{msgType: request, serverID: true, reqIP: true, padTo: 300},
 		{rawOpts: []byte{0, 0, 61, 0, 53, 1, 1, 12, 250}, noEnd: true},
 		{op: 2},
+		{preOpts: make([]byte, 256), msgType: discover},
+		{msgType: discover, rawOpts: []byte{61, 3, 1, 2, 3, 61, 4, 4, 5, 6, 7, 52, 1, 3}},
 	} {
 		f.Add(fr.bytes())
 	}

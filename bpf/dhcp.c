@@ -32,6 +32,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 #define CLIENTID_KEY_LEN 62     /* longest client-id the drop list can hold */
 #define MAX_OPTS_LEN 2048       /* options area we walk; > any 1500 MTU frame */
 #define MAX_OPT_STEPS 256       /* options (incl. pad bytes) walked per packet */
+#define MAX_CID_PIECES 4        /* option 61 instances fused into one drop-list key */
 #define NSEC_PER_SEC 1000000000ULL
 
 #define ETH_P_8021Q_ 0x8100
@@ -44,6 +45,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 
 #define OPT_PAD 0
 #define OPT_REQUESTED_IP 50
+#define OPT_OVERLOAD 52
 #define OPT_MSG_TYPE 53
 #define OPT_SERVER_ID 54
 #define OPT_CLIENT_ID 61
@@ -70,6 +72,14 @@ struct counters {
 	__u64 ha_out_of_scope; /* DROP: HA load balancing gives the client to a scope we do not serve */
 	__u64 shed_discover;   /* DROP: overload level >= 1 and a DHCPDISCOVER */
 	__u64 shed_other;      /* DROP: overload level >= 2 and not a renew/rebind */
+	/*
+	 * DROP: options the program cannot judge (walk cut by MAX_OPT_STEPS,
+	 * option 53 or 61 repeated, option 52 overload) while HA is on: such a
+	 * request is out of scope rather than a way around the scope filter.
+	 */
+	__u64 irregular_out_of_scope;
+	/* DROP: options the program cannot judge, overload level >= 1: shed first. */
+	__u64 irregular_shed;
 	__u64 redirected;      /* REDIRECT: handed to the AF_XDP socket of the rx queue */
 	__u64 xsk_missing;     /* PASS: no AF_XDP socket registered for the rx queue */
 };
@@ -138,15 +148,18 @@ struct {
 
 /*
  * HA: RFC 3074 hash value (0..255) -> 1 if this server currently serves the
- * scope that hash maps to. Userspace folds Kea's "hash mod active servers" and
+ * scope that hash maps to; entry 256 says that all of them are. Userspace folds Kea's "hash mod active servers" and
  * the served-scope set into this table, so the program needs no peer list.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 256);
+	__uint(max_entries, 257);
 	__type(key, __u32);
 	__type(value, __u8);
 } ha_served SEC(".maps");
+
+/* ha_served[HA_ALL_SERVED] is 1 when every hash value is served (hot standby, partner down). */
+#define HA_ALL_SERVED 256
 
 /* Overload: rx queue index -> level (0 none, 1 shed DISCOVER, 2 shed all but renew/rebind). */
 struct {
@@ -220,6 +233,14 @@ struct dhcp_info {
 	__u8 msg_type; /* 0: no option 53 */
 	__u8 has_server_id;
 	__u8 has_requested_ip;
+	__u8 done;         /* the walk reached END, the end of the options or a truncated option */
+	__u8 n_msg_type;   /* option 53 instances (saturates at 255) */
+	__u8 n_cid;        /* option 61 instances (saturates at 255) */
+	__u8 has_overload; /* option 52: options continue in sname/file, which are not walked */
+	__u32 cid_total;   /* summed length of the option 61 instances */
+	/* The first MAX_CID_PIECES option 61 instances, to fuse a split identifier (RFC 3396). */
+	__u32 piece_off[MAX_CID_PIECES];
+	__u8 piece_len[MAX_CID_PIECES];
 };
 
 enum parse_result {
@@ -298,10 +319,11 @@ struct walk_ctx {
 /*
  * One step of the option walk; returns 1 to stop. A truncated option ends the
  * walk but keeps what was found before it, as Kea's unpackOptions4 does; a
- * missing END is not an error either. The first occurrence of each option wins.
- * Limitations (rare in practice): options in sname/file (option 52 overload)
- * are not seen, RFC 3396 split options are not concatenated, and more than
- * MAX_OPT_STEPS options and pad bytes end the walk early.
+ * missing END is not an error either. The first occurrence of option 53 and
+ * of a non-empty option 61 is what the checks use; the instances are counted,
+ * and a walk that MAX_OPT_STEPS cuts short is not marked done, so that the
+ * program can tell a request it read whole from one it could not judge
+ * (options in sname/file after option 52 are never seen either).
  *
  * bpf_loop rather than a bounded for loop: the verifier would otherwise walk
  * every combination of option kinds per iteration and give up (measured: over
@@ -315,8 +337,12 @@ static long walk_step(__u64 index, void *arg)
 	__u8 *p;
 	__u8 code, len;
 
-	if (off >= w->opts_len || off >= MAX_OPTS_LEN)
+	if (off >= w->opts_len) {
+		w->info.done = 1;
 		return 1;
+	}
+	if (off >= MAX_OPTS_LEN)
+		return 1; /* more options than the program walks: not done */
 	/*
 	 * A no-op mask (the check above is hidden from clang by barrier_var)
 	 * that gives the verifier a small offset range on the packet pointer.
@@ -331,27 +357,50 @@ static long walk_step(__u64 index, void *arg)
 		w->off = off + 1;
 		return 0;
 	}
-	if (code == OPT_END)
+	if (code == OPT_END) {
+		w->info.done = 1;
 		return 1;
-	if ((void *)(p + 2) > data_end || off + 2 > w->opts_len)
+	}
+	if (off + 2 > w->opts_len) {
+		w->info.done = 1; /* truncated last option */
+		return 1;
+	}
+	if ((void *)(p + 2) > data_end)
 		return 1;
 	len = p[1];
-	if (off + 2 + len > w->opts_len)
+	if (off + 2 + len > w->opts_len) {
+		w->info.done = 1; /* truncated last option */
 		return 1;
+	}
 
 	switch (code) {
 	case OPT_MSG_TYPE:
+		if (w->info.n_msg_type < 255)
+			w->info.n_msg_type++;
 		if (w->info.msg_type == 0 && len >= 1) {
 			if ((void *)(p + 3) > data_end)
 				return 1;
 			w->info.msg_type = p[2];
 		}
 		break;
-	case OPT_CLIENT_ID:
+	case OPT_CLIENT_ID: {
+		__u8 n = w->info.n_cid;
+
+		if (n < MAX_CID_PIECES) {
+			w->info.piece_off[n & (MAX_CID_PIECES - 1)] = (__u32)((void *)(p + 2) - w->data);
+			w->info.piece_len[n & (MAX_CID_PIECES - 1)] = len;
+		}
+		if (n < 255)
+			w->info.n_cid = n + 1;
+		w->info.cid_total += len;
 		if (w->info.cid_len == 0 && len > 0) {
 			w->info.cid_off = (__u32)((void *)(p + 2) - w->data);
 			w->info.cid_len = len;
 		}
+		break;
+	}
+	case OPT_OVERLOAD:
+		w->info.has_overload = 1;
 		break;
 	case OPT_SERVER_ID:
 		w->info.has_server_id = 1;
@@ -424,7 +473,6 @@ int xdhcp_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct dhcp_info info = {};
 	struct walk_ctx w = {};
 	struct mac_key mkey = {};
 	struct cid_key ckey = {};
@@ -432,7 +480,8 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	struct counters *cnt;
 	struct udphdr *udp = 0;
 	struct bootp *bp;
-	__u32 zero = 0, queue, udp_len, hlen, *level;
+	__u32 zero = 0, queue, udp_len, hlen, key_len, *level;
+	int irregular;
 	__u8 *served;
 	enum parse_result pr;
 	int verdict = XDP_PASS;
@@ -480,7 +529,6 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	w.data_end = data_end;
 	w.opts_len = udp_len - sizeof(*udp) - sizeof(*bp);
 	bpf_loop(MAX_OPT_STEPS, walk_step, &w, 0);
-	info = w.info;
 
 	/* 1. Operator drop list (Kea's DROP class, precomputed by userspace). */
 	mkey.len = hlen;
@@ -492,23 +540,63 @@ int xdhcp_xdp(struct xdp_md *ctx)
 		cnt->drop_mac++;
 		goto out;
 	}
-	if (info.cid_len > 0) {
+	/*
+	 * The client identifier as the slow path reads it: one instance as it
+	 * is, a split one (RFC 3396) fused, so that splitting a listed
+	 * identifier into pieces does not get it past the list. cid is zero
+	 * past the identifier.
+	 */
+	key_len = 0;
+	if (w.info.n_cid == 1 && w.info.cid_len > 0) {
 		__builtin_memset(cid, 0, sizeof(cid));
-		if (bpf_xdp_load_bytes(ctx, info.cid_off, cid, info.cid_len) < 0) {
+		if (bpf_xdp_load_bytes(ctx, w.info.cid_off, cid, w.info.cid_len) < 0) {
 			verdict = XDP_DROP; /* the walk checked the bounds, so this is unreachable */
 			cnt->malformed++;
 			goto out;
 		}
-		if (info.cid_len <= CLIENTID_KEY_LEN) {
-			ckey.len = info.cid_len;
-			__builtin_memcpy(ckey.id, cid, CLIENTID_KEY_LEN); /* cid is zero past cid_len */
-			if (bpf_map_lookup_elem(&drop_clientid, &ckey)) {
-				verdict = XDP_DROP;
-				cnt->drop_clientid++;
+		key_len = w.info.cid_len;
+	} else if (w.info.n_cid > 1 && w.info.n_cid <= MAX_CID_PIECES && w.info.cid_total <= CLIENTID_KEY_LEN) {
+		__u32 pos = 0;
+
+		__builtin_memset(cid, 0, sizeof(cid));
+#pragma unroll
+		for (int i = 0; i < MAX_CID_PIECES; i++) {
+			__u32 n = w.info.piece_len[i];
+
+			if (i >= w.info.n_cid)
+				break;
+			if (n == 0)
+				continue;
+			if (n > CLIENTID_KEY_LEN || pos > CLIENTID_KEY_LEN)
+				break; /* cid_total bounds both; the verifier wants it said */
+			if (bpf_xdp_load_bytes(ctx, w.info.piece_off[i], cid + (pos & 63), n) < 0) {
+				verdict = XDP_DROP; /* unreachable, as above */
+				cnt->malformed++;
 				goto out;
 			}
+			pos += n;
+		}
+		key_len = pos;
+	}
+	if (key_len > 0 && key_len <= CLIENTID_KEY_LEN) {
+		ckey.len = key_len;
+		__builtin_memcpy(ckey.id, cid, CLIENTID_KEY_LEN);
+		if (bpf_map_lookup_elem(&drop_clientid, &ckey)) {
+			verdict = XDP_DROP;
+			cnt->drop_clientid++;
+			goto out;
 		}
 	}
+
+	/*
+	 * A request the walk could not read whole, or whose options say two
+	 * things at once, is judged by the slow path, which reads every
+	 * option; here it must not slip past a filter because its message
+	 * type or identifier was hidden. It counts as out of every HA scope
+	 * (unless this server serves them all, when no scope filter applies)
+	 * and as the first thing to shed.
+	 */
+	irregular = !w.info.done || w.info.n_msg_type > 1 || w.info.n_cid > 1 || w.info.has_overload;
 
 	/*
 	 * 2. Per-client token bucket: a broken client renewing many times a
@@ -525,11 +613,21 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	 * 3. HA load balancing, Kea 2.2 QueryFilter::inScope: key is option 61
 	 * if non-empty, else chaddr; neither means out of scope on both servers.
 	 */
-	if (ha_enabled && is_ha_type(info.msg_type)) {
+	if (ha_enabled && irregular) {
+		__u32 all = HA_ALL_SERVED;
+
+		served = bpf_map_lookup_elem(&ha_served, &all);
+		if (!served || !*served) {
+			verdict = XDP_DROP;
+			cnt->irregular_out_of_scope++;
+			goto out;
+		}
+	}
+	if (ha_enabled && is_ha_type(w.info.msg_type)) {
 		__u32 h;
 
-		if (info.cid_len > 0)
-			h = lb_hash(cid, info.cid_len);
+		if (w.info.cid_len > 0)
+			h = lb_hash(cid, w.info.cid_len);
 		else if (hlen > 0)
 			h = lb_hash(mkey.addr, hlen);
 		else {
@@ -553,12 +651,17 @@ int xdhcp_xdp(struct xdp_md *ctx)
 	queue = ctx->rx_queue_index;
 	level = bpf_map_lookup_elem(&overload, &queue);
 	if (level && *level >= 1) {
-		if (info.msg_type == DHCPDISCOVER) {
+		if (irregular) {
+			verdict = XDP_DROP;
+			cnt->irregular_shed++;
+			goto out;
+		}
+		if (w.info.msg_type == DHCPDISCOVER) {
 			verdict = XDP_DROP;
 			cnt->shed_discover++;
 			goto out;
 		}
-		if (*level >= 2 && !(info.msg_type == DHCPREQUEST && bp->ciaddr != 0 && !info.has_server_id)) {
+		if (*level >= 2 && !(w.info.msg_type == DHCPREQUEST && bp->ciaddr != 0 && !w.info.has_server_id)) {
 			verdict = XDP_DROP;
 			cnt->shed_other++;
 			goto out;

@@ -27,19 +27,21 @@ type dhcpCidKey struct {
 }
 
 type dhcpCounters struct {
-	_            structs.HostLayout
-	NotDhcp      uint64
-	Fragment     uint64
-	NotRequest   uint64
-	Malformed    uint64
-	DropMac      uint64
-	DropClientid uint64
-	RateLimited  uint64
-	HaOutOfScope uint64
-	ShedDiscover uint64
-	ShedOther    uint64
-	Redirected   uint64
-	XskMissing   uint64
+	_                   structs.HostLayout
+	NotDhcp             uint64
+	Fragment            uint64
+	NotRequest          uint64
+	Malformed           uint64
+	DropMac             uint64
+	DropClientid        uint64
+	RateLimited         uint64
+	HaOutOfScope        uint64
+	ShedDiscover        uint64
+	ShedOther           uint64
+	IrregularOutOfScope uint64
+	IrregularShed       uint64
+	Redirected          uint64
+	XskMissing          uint64
 }
 
 type dhcpMacKey struct {

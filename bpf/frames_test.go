@@ -19,6 +19,7 @@ type frame struct {
 	chaddr    []byte   // default 02:00:00:00:00:01
 	ciaddr    [4]byte
 	cookie    uint32 // default the DHCP magic cookie
+	preOpts   []byte // options (or pad bytes) before option 53
 	msgType   uint8  // 0 = no option 53
 	clientID  []byte // nil = no option 61
 	serverID  bool   // option 54
@@ -66,6 +67,7 @@ func (f frame) dhcp() []byte {
 		cookie = 0x63825363
 	}
 	binary.BigEndian.PutUint32(b[236:], cookie)
+	b = append(b, f.preOpts...)
 	if f.msgType != 0 {
 		b = append(b, 53, 1, f.msgType)
 	}

@@ -20,14 +20,20 @@ type Counters struct {
 	HAOutOfScope uint64 // dropped: HA scope not served by this server
 	ShedDiscover uint64 // dropped: overload level >= 1, DHCPDISCOVER
 	ShedOther    uint64 // dropped: overload level 2, not a renew/rebind
-	Redirected   uint64 // redirected to the queue's AF_XDP socket
-	XSKMissing   uint64 // passed: no AF_XDP socket registered for the queue
+	// IrregularOutOfScope: dropped with HA on because the options could
+	// not be judged (walk cut short, option 53 or 61 repeated, option 52).
+	IrregularOutOfScope uint64
+	// IrregularShed: dropped at overload level >= 1 for the same reason.
+	IrregularShed uint64
+	Redirected    uint64 // redirected to the queue's AF_XDP socket
+	XSKMissing    uint64 // passed: no AF_XDP socket registered for the queue
 }
 
 // Total is the number of frames the program has judged.
 func (c Counters) Total() uint64 {
 	return c.NotDHCP + c.Fragment + c.NotRequest + c.Malformed + c.DropMAC + c.DropClientID +
-		c.RateLimited + c.HAOutOfScope + c.ShedDiscover + c.ShedOther + c.Redirected + c.XSKMissing
+		c.RateLimited + c.HAOutOfScope + c.ShedDiscover + c.ShedOther + c.IrregularOutOfScope + c.IrregularShed +
+		c.Redirected + c.XSKMissing
 }
 
 // Counters reads the per-CPU counters and sums them.
@@ -48,6 +54,8 @@ func (o *Objects) Counters() (Counters, error) {
 		c.HAOutOfScope += p.HaOutOfScope
 		c.ShedDiscover += p.ShedDiscover
 		c.ShedOther += p.ShedOther
+		c.IrregularOutOfScope += p.IrregularOutOfScope
+		c.IrregularShed += p.IrregularShed
 		c.Redirected += p.Redirected
 		c.XSKMissing += p.XskMissing
 	}
@@ -171,14 +179,20 @@ func (o *Objects) SetOverload(queue int, level uint32) error {
 // write may see a mix of the old and the new table, which is no worse than
 // Kea's own scope switch racing with in-flight packets.
 func (o *Objects) SetScopes(served [256]bool) error {
-	keys := make([]uint32, 256)
-	vals := make([]uint8, 256)
+	keys := make([]uint32, 257)
+	vals := make([]uint8, 257)
+	all := uint8(1)
 	for i, s := range served {
 		keys[i] = uint32(i)
 		if s {
 			vals[i] = 1
+		} else {
+			all = 0
 		}
 	}
+	// Entry 256: every hash value is served, so a request whose options
+	// the program cannot judge is in scope too.
+	keys[256], vals[256] = 256, all
 	if _, err := o.objs.HaServed.BatchUpdate(keys, vals, nil); err != nil {
 		if !errors.Is(err, ebpf.ErrNotSupported) {
 			return fmt.Errorf("write ha scope table: %w", err)

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"xdhcp/config/classify"
+	"xdhcp/config/optiondef"
 )
 
 // builtinClass reports whether name is a class the server assigns itself,
@@ -98,11 +99,11 @@ func (p *parser) expressionDefs() classify.Resolver {
 	defs := p.defs
 	return classify.Resolver{
 		Code: func(name string) (uint8, bool) {
-			if d := defs.name(name); d != nil {
+			if d := defs.name(optiondef.Space, name); d != nil {
 				return d.Code, true
 			}
 			return 0, false
 		},
-		Def: defs.code,
+		Def: func(code uint8) *optiondef.Def { return defs.code(optiondef.Space, code) },
 	}
 }

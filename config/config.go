@@ -117,6 +117,8 @@ func parse(data []byte, include includeFunc) (*Config, error) {
 	if !p.xdhcpSeen {
 		p.xdhcpDefaults(&c.XDHCP)
 	}
+	p.controlAgent(root, c)
+	p.controlSocketSecurity(c)
 	for _, k := range root.keys {
 		if root.used[k] {
 			continue
@@ -149,6 +151,9 @@ type parser struct {
 	classRefs []classRef
 	// ipUnique mirrors ip-reservations-unique while reservations are parsed.
 	ipUnique bool
+	// ctlPaths are the JSON paths of c.ControlSockets, for the checks
+	// made once the whole document is read.
+	ctlPaths []string
 }
 
 type classRef struct{ path, name string }
@@ -431,11 +436,15 @@ func (p *parser) hooks(o *jobj, c *Config) {
 				h.Parameters = append(json.RawMessage(nil), raw...)
 			}
 		}
-		switch filepath.Base(*lib) {
-		case hookLeaseCmds, hookStatCmds:
-		case hookFlexID:
+		switch base := filepath.Base(*lib); {
+		case (base == hookLeaseCmds || base == hookHA || base == hookStatCmds || base == hookFlexID) && hookPathProblem(*lib) != "":
+			// Kea 2.6.3 refuses a hook outside its hooks directory.
+			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
+			return
+		case base == hookLeaseCmds, base == hookStatCmds:
+		case base == hookFlexID:
 			p.flexIDHook(path, h.Parameters, c)
-		case hookHA:
+		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:
 			p.warnf(path+".library", "%s: hook library not supported by xdhcp, ignored", *lib)

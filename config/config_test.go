@@ -223,7 +223,7 @@ func TestDefault(t *testing.T) {
 	if c.LeaseDatabase.Name != "/var/lib/xdhcp/leases4.csv" || !c.MultiThreading.Enable {
 		t.Errorf("lease db %+v mt %+v", c.LeaseDatabase, c.MultiThreading)
 	}
-	if len(c.ControlSockets) != 1 || c.ControlSockets[0].Type != "http" || c.ControlSockets[0].Port != 8000 || c.ControlSockets[0].Address != "127.0.0.1" {
+	if len(c.ControlSockets) != 1 || c.ControlSockets[0].Type != "unix" || c.ControlSockets[0].SocketName != "/run/xdhcp/xdhcp4-ctrl-socket" {
 		t.Errorf("control %+v", c.ControlSockets)
 	}
 	if c.XDHCP.XDP.Mode != "auto" || c.XDHCP.Durability != "fsync" || c.XDHCP.CommitBatch != 1024 {

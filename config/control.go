@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"net"
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -14,11 +16,13 @@ func (p *parser) controlSockets(o *jobj, c *Config) {
 	if cs := p.sub(o, "control-socket"); cs != nil {
 		if s, ok := p.controlSocket(cs, false); ok {
 			c.ControlSockets = append(c.ControlSockets, s)
+			p.ctlPaths = append(p.ctlPaths, cs.path)
 		}
 	}
-	p.list(o, "control-sockets", func(_ string, it *jobj) {
+	p.list(o, "control-sockets", func(path string, it *jobj) {
 		if s, ok := p.controlSocket(it, true); ok {
 			c.ControlSockets = append(c.ControlSockets, s)
+			p.ctlPaths = append(p.ctlPaths, path)
 		}
 	})
 }
@@ -125,7 +129,7 @@ func (p *parser) authentication(o *jobj) *Authentication {
 		}
 		cl.User, cl.Password = get("user"), get("password")
 		cl.UserFile, cl.PasswordFile = get("user-file"), get("password-file")
-		if cl.User == "" && cl.UserFile == "" {
+		if cl.User == "" && cl.UserFile == "" && cl.PasswordFile == "" {
 			p.errorf(path, "a client needs user or user-file")
 			ok = false
 		}
@@ -166,6 +170,9 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 			x.XDP.Mode = *m
 		}
 		x.XDP.Queues = intOr(p.integer(xo, "queues", 0, 1024), 0)
+		if x.XDP.Queues != 0 {
+			p.warnf(xo.child("queues"), "ignored: every receive queue of a served interface gets a socket and a worker (set the NIC's queue count with ethtool -L)")
+		}
 		if b := p.str(xo, "bpffs"); b != nil {
 			if !filepath.IsAbs(*b) {
 				p.errorf(xo.child("bpffs"), "%q must be an absolute path", *b)
@@ -210,6 +217,100 @@ func (p *parser) xdhcp(o *jobj, x *XDHCP) {
 		x.Durability = *d
 	}
 	x.CommitBatch = intOr(p.integer(o, "commit-batch", 1, 1<<20), defaultCommitBatch)
+	if to := p.sub(o, "telemetry"); to != nil {
+		x.Telemetry.Address = "127.0.0.1"
+		if a := p.str(to, "address"); a != nil {
+			if _, err := netip.ParseAddr(*a); err != nil {
+				p.errorf(to.child("address"), "%q is not an IP address", *a)
+			} else {
+				x.Telemetry.Address = *a
+			}
+		}
+		x.Telemetry.Port = intOr(p.integer(to, "port", 1, 65535), 0)
+		if x.Telemetry.Port == 0 {
+			p.errorf(to.path, "port is required")
+		}
+		p.finish(to)
+	}
+	x.InsecureLoopbackControl = boolOr(p.boolean(o, insecureControlKey), false)
+	p.trust(o, x)
+}
+
+// insecureControlKey is the xdhcp-section key that lets an http(s)
+// control socket on a loopback address run without authentication.
+const insecureControlKey = "insecure-unauthenticated-loopback-control"
+
+// controlSocketSecurity refuses an http(s) control socket that
+// authenticates nobody (no basic authentication, no required client
+// certificate): anyone who can connect could reconfigure the server or
+// shut it down. One case is allowed, and marked AllowUnauthenticated: a
+// loopback address with the xdhcp section's insecure key set (warned
+// about). On this server's own HA peer URL the error says that xdhcpd
+// serves that URL itself, for the partners only. It runs once the whole
+// document is read, since the key and the HA hook may come after the
+// sockets.
+func (p *parser) controlSocketSecurity(c *Config) {
+	for i := range c.ControlSockets {
+		s := &c.ControlSockets[i]
+		path := "control-sockets"
+		if i < len(p.ctlPaths) {
+			path = p.ctlPaths[i]
+		}
+		if s.Type == "unix" || s.Auth != nil || (s.Type == "https" && s.CertRequired) {
+			continue
+		}
+		ip, err := netip.ParseAddr(s.Address)
+		loopback := err == nil && ip.IsLoopback()
+		switch {
+		case servesHAPeerURL(c.HA, *s):
+			// Such a socket would take the partners' commands with no
+			// partner check at all.
+			p.errorf(path, "%s control socket on this server's HA peer URL without authentication: anyone who reaches it could run every command; "+
+				"remove it (xdhcpd then serves the peer URL itself and answers only its partners' commands) or add authentication "+
+				"(the partners then send those credentials: basic-auth-user/-password in their peers entry)", s.Type)
+		case loopback && c.XDHCP.InsecureLoopbackControl:
+			s.AllowUnauthenticated = true
+			what := "http without authentication"
+			if s.Type == "https" {
+				what = "https with cert-required false and no authentication"
+			}
+			p.warnf(path, "%s: any local user can run every command (allowed by xdhcp.%s)", what, insecureControlKey)
+		case loopback:
+			p.errorf(path, "%s control socket without authentication: any local user could run every command; "+
+				"add an authentication block, use https with cert-required, use a unix socket, or set xdhcp.%s to true",
+				s.Type, insecureControlKey)
+		default:
+			p.errorf(path, "%s control socket on %s without authentication: anyone who reaches it could run every command; "+
+				"add an authentication block or use https with cert-required", s.Type, s.Address)
+		}
+	}
+}
+
+// servesHAPeerURL reports whether s listens on the host and port of this
+// server's own peer URL in an HA relationship that has no dedicated
+// listener: the partners send their commands there.
+func servesHAPeerURL(ha *HA, s ControlSocket) bool {
+	if ha == nil {
+		return false
+	}
+	for _, r := range ha.Relationships {
+		me := r.This()
+		if me == nil || me.URL == nil || (r.MultiThreading.Enable && r.MultiThreading.HTTPDedicatedListener) {
+			continue
+		}
+		if me.URL.Scheme != s.Type {
+			continue
+		}
+		host, err := netip.ParseAddr(me.URL.Hostname())
+		addr, err2 := netip.ParseAddr(s.Address)
+		if err != nil || err2 != nil || host.Unmap() != addr.Unmap() {
+			continue
+		}
+		if me.Addr() == net.JoinHostPort(me.URL.Hostname(), strconv.Itoa(s.Port)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Redacted returns Raw with the value of every key that holds a password or

@@ -25,6 +25,16 @@ func TestReservationIdentifiers(t *testing.T) {
 	if !bytes.Equal(rs[2].DUID, []byte{1, 2, 3, 4, 5}) || string(rs[5].FlexID) != "s0mEVaLue" {
 		t.Errorf("duid %x flex-id %q", rs[2].DUID, rs[5].FlexID)
 	}
+	for _, r := range rs {
+		if r.CircuitID == nil {
+			continue
+		}
+		// The circuit-id reservation's options, vendor-4491 one included.
+		if len(r.Options) != 2 || r.Options[0].Code != 125 || !bytes.Equal(r.Options[0].Data, []byte{0, 0, 0x11, 0x8b}) ||
+			!r.Options[1].VendorSpace || r.Options[1].Vendor != 4491 || r.Options[1].Code != 2 {
+			t.Errorf("circuit-id reservation %+v", r)
+		}
+	}
 	if want := []string{"circuit-id", "hw-address", "duid", "client-id", "flex-id"}; !slices.Equal(c.HostReservationIdentifiers, want) {
 		t.Errorf("identifiers %q, want %q", c.HostReservationIdentifiers, want)
 	}

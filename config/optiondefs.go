@@ -16,38 +16,10 @@ import (
 // optDef is an option definition: a standard one or an option-def entry.
 type optDef = optiondef.Def
 
-// serverManaged are option codes the server computes per exchange; Kea
-// refuses or ignores them in option-data, and so do we (with a warning).
-func serverManaged(code uint8) bool {
-	switch code {
-	case 50, 51, 53, 54, 55, 58, 59, 61, 82:
-		return true
-	}
-	return false
-}
-
-// stdDefByCode returns the standard definition of code whose data xdhcp
-// can encode, or nil: the others are unknown to option-data and option-def.
-func stdDefByCode(code uint8) *optDef {
-	return supported(optiondef.ByCode(code))
-}
-
-// stdDefByName is stdDefByCode by name (or alias).
-func stdDefByName(name string) *optDef {
-	return supported(optiondef.ByName(name))
-}
-
-func supported(d *optDef) *optDef {
-	if d == nil || !d.Supported() {
-		return nil
-	}
-	return d
-}
-
 // OptionName returns Kea's name of a standard DHCPv4 option ("routers" for
 // 3), or "" for a code without a standard definition.
 func OptionName(code uint8) string {
-	if d := stdDefByCode(code); d != nil {
+	if d := optiondef.ByCode(code); d != nil {
 		return d.Name
 	}
 	return ""
@@ -55,91 +27,107 @@ func OptionName(code uint8) string {
 
 // OptionCode returns the code of a standard DHCPv4 option by Kea's name.
 func OptionCode(name string) (uint8, bool) {
-	if d := stdDefByName(name); d != nil {
+	if d := optiondef.ByName(name); d != nil {
 		return d.Code, true
 	}
 	return 0, false
 }
 
-// defTable resolves option names and codes for one scope: the standard
-// table plus the configuration's option-def entries (and, for a client
-// class, its own option-def).
+// spaceName is the option space a configuration entry names: "" is dhcp4.
+func spaceName(s *string) string {
+	if s == nil || *s == "" {
+		return optiondef.Space
+	}
+	return *s
+}
+
+// defKey names a definition within its option space.
+type defKey struct {
+	space string
+	code  uint8
+}
+
+type defName struct{ space, name string }
+
+// defTable resolves option names and codes for one scope: the built-in
+// definitions plus the configuration's option-def entries (and, for a
+// client class, its own option-def).
 type defTable struct {
-	byCode map[uint8]*optDef
-	byName map[string]*optDef
+	byCode map[defKey]*optDef
+	byName map[defName]*optDef
 	parent *defTable
 }
 
 func newDefTable(parent *defTable) *defTable {
-	return &defTable{byCode: map[uint8]*optDef{}, byName: map[string]*optDef{}, parent: parent}
+	return &defTable{byCode: map[defKey]*optDef{}, byName: map[defName]*optDef{}, parent: parent}
 }
 
-func (t *defTable) code(code uint8) *optDef {
+func (t *defTable) add(space string, d *optDef) {
+	t.byCode[defKey{space, d.Code}] = d
+	t.byName[defName{space, d.Name}] = d
+}
+
+func (t *defTable) code(space string, code uint8) *optDef {
 	for ; t != nil; t = t.parent {
-		if d, ok := t.byCode[code]; ok {
+		if d, ok := t.byCode[defKey{space, code}]; ok {
 			return d
 		}
 	}
-	return stdDefByCode(code)
+	return optiondef.InSpace(space, code)
 }
 
-func (t *defTable) name(name string) *optDef {
+func (t *defTable) name(space, name string) *optDef {
 	for ; t != nil; t = t.parent {
-		if d, ok := t.byName[name]; ok {
+		if d, ok := t.byName[defName{space, name}]; ok {
 			return d
 		}
 	}
-	return stdDefByName(name)
+	return optiondef.InSpaceByName(space, name)
 }
 
-// encodeOption turns the csv-format text of an option into its wire payload.
+// encodeOption turns the csv-format text of an option into its wire
+// payload, as Kea 2.2 does: the text is split on commas not escaped by a
+// backslash (empty values dropped), a scalar takes the first value, an
+// array every value, a record one value per field with the last field
+// repeating when the record is an array.
 func encodeOption(d *optDef, data string) ([]byte, error) {
-	switch d.Type {
-	case optiondef.Empty:
-		if strings.TrimSpace(data) != "" {
-			return nil, errors.New("option carries no data")
+	vals := splitCSV(data)
+	switch {
+	case d.Type == optiondef.Empty:
+		if len(vals) > 0 {
+			return nil, fmt.Errorf("option %q carries no data of its own", d.Name)
 		}
 		return nil, nil
-	case optiondef.String:
-		// Kea splits csv data on unescaped commas; a string option takes the
-		// whole text, with "\," standing for a literal comma.
-		s := strings.ReplaceAll(data, `\,`, ",")
-		if s == "" {
-			return nil, errors.New("string option must not be empty")
-		}
-		return []byte(s), nil
-	case optiondef.Binary:
-		return decodeHex(data)
-	case optiondef.ClasslessRoutes:
-		return encodeClasslessRoutes(data)
-	}
-	toks := splitCSV(data)
-	if d.Type == optiondef.Record {
+	case d.Type == optiondef.Record:
 		if len(d.Fields) == 0 {
 			return nil, errors.New("record definition has no fields")
 		}
-		if len(toks) < len(d.Fields) || (!d.Array && len(toks) != len(d.Fields)) || len(toks)%len(d.Fields) != 0 {
-			return nil, fmt.Errorf("expected %d comma-separated fields, got %d", len(d.Fields), len(toks))
+		if len(vals) < len(d.Fields) {
+			return nil, fmt.Errorf("expected %d comma-separated fields, got %d", len(d.Fields), len(vals))
+		}
+		if !d.Array {
+			vals = vals[:len(d.Fields)]
 		}
 		var out []byte
-		for i, tok := range toks {
-			b, err := encodeField(d.Fields[i%len(d.Fields)], tok)
+		for i, v := range vals {
+			b, err := encodeField(d.Fields[min(i, len(d.Fields)-1)], v)
 			if err != nil {
 				return nil, fmt.Errorf("field %d: %w", i+1, err)
 			}
 			out = append(out, b...)
 		}
 		return out, nil
-	}
-	if len(toks) == 0 || (len(toks) == 1 && toks[0] == "") {
-		return nil, errors.New("no value given")
-	}
-	if !d.Array && len(toks) > 1 {
-		return nil, fmt.Errorf("expected one value, got %d", len(toks))
+	case len(vals) == 0:
+		if d.Array {
+			return nil, nil
+		}
+		return nil, errors.New("no option value specified")
+	case !d.Array:
+		vals = vals[:1]
 	}
 	var out []byte
-	for _, tok := range toks {
-		b, err := encodeField(d.Type, tok)
+	for _, v := range vals {
+		b, err := encodeField(d.Type, v)
 		if err != nil {
 			return nil, err
 		}
@@ -148,27 +136,33 @@ func encodeOption(d *optDef, data string) ([]byte, error) {
 	return out, nil
 }
 
-// splitCSV splits on commas not escaped by a backslash and trims spaces.
+// splitCSV splits on commas not escaped by a backslash, trims spaces and
+// drops empty values, as Kea's tokenizer does.
 func splitCSV(s string) []string {
 	var out []string
 	var cur strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) && s[i+1] == ',' {
-			cur.WriteByte(',')
-			i++
-			continue
+	flush := func() {
+		if v := strings.TrimSpace(cur.String()); v != "" {
+			out = append(out, v)
 		}
-		if s[i] == ',' {
-			out = append(out, strings.TrimSpace(cur.String()))
-			cur.Reset()
-			continue
-		}
-		cur.WriteByte(s[i])
+		cur.Reset()
 	}
-	return append(out, strings.TrimSpace(cur.String()))
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s) && (s[i+1] == ',' || s[i+1] == '\\'):
+			cur.WriteByte(s[i+1])
+			i++
+		case s[i] == ',':
+			flush()
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	flush()
+	return out
 }
 
-// encodeField encodes one scalar value of type t.
+// encodeField encodes one value of type t.
 func encodeField(t optiondef.Type, s string) ([]byte, error) {
 	switch t {
 	case optiondef.IPv4:
@@ -178,6 +172,20 @@ func encodeField(t optiondef.Type, s string) ([]byte, error) {
 		}
 		b := a.As4()
 		return b[:], nil
+	case optiondef.IPv6:
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is6() || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an IPv6 address", s)
+		}
+		b := a.As16()
+		return b[:], nil
+	case optiondef.IPv6Prefix:
+		p, err := netip.ParsePrefix(s)
+		if err != nil || !p.Addr().Is6() {
+			return nil, fmt.Errorf("%q is not an IPv6 prefix", s)
+		}
+		a := p.Masked().Addr().As16()
+		return append([]byte{byte(p.Bits())}, a[:(p.Bits()+7)/8]...), nil
 	case optiondef.Uint8, optiondef.Uint16, optiondef.Uint32, optiondef.Int8, optiondef.Int16, optiondef.Int32:
 		return encodeInt(t, s)
 	case optiondef.Bool:
@@ -189,41 +197,48 @@ func encodeField(t optiondef.Type, s string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%q is not a boolean (true, false, 1, 0)", s)
 	case optiondef.String:
-		if s == "" {
-			return nil, errors.New("empty string")
-		}
 		return []byte(s), nil
+	case optiondef.Tuple:
+		if len(s) > 255 {
+			return nil, fmt.Errorf("%q: a tuple holds at most 255 bytes", s)
+		}
+		return append([]byte{byte(len(s))}, s...), nil
 	case optiondef.FQDN:
 		return encodeFQDN(s)
 	case optiondef.Binary:
 		return decodeHex(s)
 	case optiondef.PSID:
-		// "len/psid": PSID length (uint8) then the PSID left-aligned in 16 bits.
-		l, v, ok := strings.Cut(s, "/")
-		if !ok {
-			return nil, fmt.Errorf("%q: psid must be written len/psid", s)
-		}
-		lb, err := encodeInt(optiondef.Uint8, strings.TrimSpace(l))
-		if err != nil {
-			return nil, err
-		}
-		if lb[0] > 16 {
-			return nil, fmt.Errorf("%q: psid length above 16", s)
-		}
-		vb, err := encodeInt(optiondef.Uint16, strings.TrimSpace(v))
-		if err != nil {
-			return nil, err
-		}
-		psid := binary.BigEndian.Uint16(vb)
-		if lb[0] < 16 && psid>>lb[0] != 0 {
-			return nil, fmt.Errorf("%q: psid does not fit in %d bits", s, lb[0])
-		}
-		if lb[0] > 0 {
-			psid <<= 16 - lb[0]
-		}
-		return []byte{lb[0], byte(psid >> 8), byte(psid)}, nil
+		return encodePSID(s)
 	}
-	return nil, fmt.Errorf("type %d cannot be a field", t)
+	return nil, fmt.Errorf("a %s cannot be a field", t)
+}
+
+// encodePSID encodes Kea's "psid/len" (RFC 7597 PSID and its length in
+// bits; spaces ignored) as the length (uint8) then the PSID left-aligned
+// in 16 bits.
+func encodePSID(s string) ([]byte, error) {
+	txt := strings.NewReplacer(" ", "", "\t", "").Replace(s)
+	v, l, ok := strings.Cut(txt, "/")
+	if !ok {
+		return nil, fmt.Errorf("%q: psid must be written psid/len", s)
+	}
+	vb, err := encodeInt(optiondef.Uint16, v)
+	if err != nil {
+		return nil, err
+	}
+	lb, err := encodeInt(optiondef.Uint8, l)
+	if err != nil {
+		return nil, err
+	}
+	n, psid := lb[0], binary.BigEndian.Uint16(vb)
+	if n > 16 {
+		return nil, fmt.Errorf("%q: psid length above 16", s)
+	}
+	if n > 0 && psid > 0xffff>>(16-n) {
+		return nil, fmt.Errorf("%q: psid does not fit in %d bits", s, n)
+	}
+	psid = uint16(uint32(psid) << (16 - n))
+	return []byte{n, byte(psid >> 8), byte(psid)}, nil
 }
 
 func encodeInt(t optiondef.Type, s string) ([]byte, error) {
@@ -233,20 +248,20 @@ func encodeInt(t optiondef.Type, s string) ([]byte, error) {
 		base, digits = 16, s[2:]
 	}
 	var lo, hi int64
-	size := 1
+	size := t.Size()
 	switch t {
 	case optiondef.Uint8:
 		hi = math.MaxUint8
 	case optiondef.Uint16:
-		hi, size = math.MaxUint16, 2
+		hi = math.MaxUint16
 	case optiondef.Uint32:
-		hi, size = math.MaxUint32, 4
+		hi = math.MaxUint32
 	case optiondef.Int8:
 		lo, hi = math.MinInt8, math.MaxInt8
 	case optiondef.Int16:
-		lo, hi, size = math.MinInt16, math.MaxInt16, 2
+		lo, hi = math.MinInt16, math.MaxInt16
 	case optiondef.Int32:
-		lo, hi, size = math.MinInt32, math.MaxInt32, 4
+		lo, hi = math.MinInt32, math.MaxInt32
 	}
 	v, err := strconv.ParseInt(digits, base, 64)
 	if err != nil || v < lo || v > hi {
@@ -292,33 +307,6 @@ func encodeFQDN(s string) ([]byte, error) {
 	return out, nil
 }
 
-// encodeClasslessRoutes encodes Kea's text form of option 121,
-// "prefix - router" entries separated by commas, as RFC 3442 descriptors.
-func encodeClasslessRoutes(s string) ([]byte, error) {
-	var out []byte
-	for _, ent := range splitCSV(s) {
-		pfx, router, ok := strings.Cut(ent, "-")
-		if !ok {
-			return nil, fmt.Errorf("%q: expected \"prefix - router\"", ent)
-		}
-		p, err := netip.ParsePrefix(strings.TrimSpace(pfx))
-		if err != nil || !p.Addr().Is4() {
-			return nil, fmt.Errorf("%q: invalid IPv4 prefix", strings.TrimSpace(pfx))
-		}
-		r, err := parseIPv4(router)
-		if err != nil {
-			return nil, fmt.Errorf("%q: invalid router address", strings.TrimSpace(router))
-		}
-		p = p.Masked()
-		a := p.Addr().As4()
-		out = append(out, byte(p.Bits()))
-		out = append(out, a[:(p.Bits()+7)/8]...)
-		rb := r.As4()
-		out = append(out, rb[:]...)
-	}
-	return out, nil
-}
-
 // decodeHex decodes Kea's formatted hex: "0x0102ab", "0102ab", "01:02:ab"
 // or "01 02 ab" (one or two digits per group when separated). Odd-length
 // continuous hex gets a leading zero, as Kea does.
@@ -353,4 +341,68 @@ func decodeHex(s string) ([]byte, error) {
 		return nil, fmt.Errorf("%q is not valid hex", s)
 	}
 	return out, nil
+}
+
+// checkWire reports whether payload b is a valid value of definition d, as
+// Kea checks hex data (csv-format false) against the option's definition.
+func checkWire(d *optDef, b []byte) error {
+	fields := []optiondef.Type{d.Type}
+	if d.Type == optiondef.Record {
+		fields = d.Fields
+	}
+	rest := b
+	for i, f := range fields {
+		last := i == len(fields)-1
+		if d.Type == optiondef.Empty {
+			return nil // sub-options, checked by the caller
+		}
+		n, err := fieldLen(f, rest, last)
+		if err != nil {
+			return err
+		}
+		rest = rest[n:]
+		for last && d.Array && len(rest) > 0 {
+			if n, err = fieldLen(f, rest, true); err != nil {
+				return err
+			}
+			rest = rest[n:]
+		}
+	}
+	if len(rest) > 0 && d.Encapsulates == "" {
+		return fmt.Errorf("%d bytes left over after the option's %s data", len(rest), d.Type)
+	}
+	return nil
+}
+
+// fieldLen is the wire length of a value of type t at the start of b.
+func fieldLen(t optiondef.Type, b []byte, last bool) (int, error) {
+	if n := t.Size(); n > 0 {
+		if len(b) < n {
+			return 0, fmt.Errorf("%d bytes are too short for a %s", len(b), t)
+		}
+		return n, nil
+	}
+	switch t {
+	case optiondef.IPv6Prefix:
+		if len(b) < 1 || b[0] > 128 || len(b) < 1+(int(b[0])+7)/8 {
+			return 0, errors.New("truncated ipv6-prefix")
+		}
+		return 1 + (int(b[0])+7)/8, nil
+	case optiondef.Tuple:
+		if len(b) < 1 || len(b) < 1+int(b[0]) {
+			return 0, errors.New("truncated tuple")
+		}
+		return 1 + int(b[0]), nil
+	case optiondef.FQDN:
+		for i := 0; i < len(b); i += 1 + int(b[i]) {
+			if b[i] == 0 {
+				return i + 1, nil
+			}
+		}
+		return 0, errors.New("truncated fqdn")
+	}
+	if !last {
+		return 0, fmt.Errorf("a %s field must be the record's last", t)
+	}
+	return len(b), nil // string and binary take the rest
 }

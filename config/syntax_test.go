@@ -72,7 +72,7 @@ func TestWarnings(t *testing.T) {
 			"comment": "fine",
 			"valid-lifetime": 1, "valid-lifetime": 2
 		},
-		"Control-agent": {},
+		"Netconf": {},
 		"Dhcp4x": {}
 	}`))
 	want := []string{
@@ -85,7 +85,7 @@ func TestWarnings(t *testing.T) {
 		"Dhcp4.subnet4[0].poolz: unknown key, ignored",
 		"Dhcp4.lease-database.readonly: not supported by xdhcp, ignored",
 		"Dhcp4.valid-lifetime: duplicate key, the last value is used",
-		"Control-agent: section for another Kea component, ignored by xdhcp",
+		"Netconf: section for another Kea component, ignored by xdhcp",
 		"Dhcp4x: unknown section, ignored",
 	}
 	for _, w := range want {
@@ -105,7 +105,7 @@ func TestRedacted(t *testing.T) {
 	c := mustParse(t, dhcp4(`
 		"control-sockets": [{"socket-type": "http", "authentication": {"type": "basic", "realm": "r",
 			"clients": [{"user": "admin", "password": "hunter2"}, {"user-file": "/etc/u", "password-file": "/etc/p"}]}}],
-		"hooks-libraries": [{"library": "/x/libdhcp_ha.so", "parameters": {"high-availability": [{
+		"hooks-libraries": [{"library": "/usr/lib/kea/hooks/libdhcp_ha.so", "parameters": {"high-availability": [{
 			"this-server-name": "me", "mode": "hot-standby", "peers": [
 			{"name": "me", "url": "http://127.0.0.1:8001/", "role": "primary"},
 			{"name": "p", "url": "http://127.0.0.2:8001/", "role": "standby", "basic-auth-user": "u", "basic-auth-password": "s3cret"}]}]}}],
@@ -135,12 +135,20 @@ func TestControlSockets(t *testing.T) {
 			{"socket-type": "http"},
 			{"socket-type": "https", "socket-address": "::1", "socket-port": 8443,
 			 "trust-anchor": "/ca.pem", "cert-file": "/c.pem", "key-file": "/k.pem"},
-			{"socket-type": "https", "cert-file": "/c.pem", "key-file": "/k.pem", "cert-required": false}]`))
+			{"socket-type": "https", "cert-file": "/c.pem", "key-file": "/k.pem", "cert-required": false}],
+		"xdhcp": {"insecure-unauthenticated-loopback-control": true}`))
 	want := []ControlSocket{
 		{Type: "unix", SocketName: "/run/kea/kea4-ctrl-socket"},
-		{Type: "http", Address: "127.0.0.1", Port: 8000},
+		{Type: "http", Address: "127.0.0.1", Port: 8000, AllowUnauthenticated: true},
 		{Type: "https", Address: "::1", Port: 8443, TrustAnchor: "/ca.pem", CertFile: "/c.pem", KeyFile: "/k.pem", CertRequired: true},
-		{Type: "https", Address: "127.0.0.1", Port: 8000, CertFile: "/c.pem", KeyFile: "/k.pem"},
+		{Type: "https", Address: "127.0.0.1", Port: 8000, CertFile: "/c.pem", KeyFile: "/k.pem", AllowUnauthenticated: true},
+	}
+	// Both unauthenticated sockets are warned about; the one with client
+	// certificates is not.
+	if !hasWarning(c, "control-sockets[0]: http without authentication") ||
+		!hasWarning(c, "control-sockets[2]: https with cert-required false and no authentication") ||
+		hasWarning(c, "control-sockets[1]") {
+		t.Errorf("warnings %q", c.Warnings)
 	}
 	if len(c.ControlSockets) != len(want) {
 		t.Fatalf("sockets %+v", c.ControlSockets)
@@ -155,14 +163,19 @@ func TestControlSockets(t *testing.T) {
 func TestInterfacesAndXDHCP(t *testing.T) {
 	c := mustParse(t, []byte(`{"Dhcp4": {"interfaces-config": {"interfaces": ["eth0", "eth1/192.0.2.1", "*"], "re-detect": false}},
 		"xdhcp": {"xdp": {"mode": "native", "queues": 4, "bpffs": "/sys/fs/bpf/x", "zero-copy": true},
-			"rate-limit": {"rate": 10}, "overload-high": 0.9, "overload-low": 0.5, "durability": "none", "commit-batch": 64}}`))
+			"rate-limit": {"rate": 10}, "overload-high": 0.9, "overload-low": 0.5, "durability": "none", "commit-batch": 64,
+			"telemetry": {"port": 9547}}}`))
 	want := []InterfaceSpec{{Name: "eth0"}, {Name: "eth1", Addr: netipMust("192.0.2.1")}, {Name: "*"}}
+	if !slices.ContainsFunc(c.Warnings, func(w string) bool { return strings.Contains(w, "xdhcp.xdp.queues: ignored") }) {
+		t.Errorf("no warning that xdp.queues is ignored: %q", c.Warnings)
+	}
 	if !slices.Equal(c.Interfaces, want) {
 		t.Errorf("interfaces %+v", c.Interfaces)
 	}
 	x := c.XDHCP
 	if x.XDP != (XDPConfig{Mode: "native", Queues: 4, BPFFS: "/sys/fs/bpf/x", ZeroCopy: true}) || x.RateLimit != (RateLimit{Rate: 10, Burst: 10}) ||
-		x.OverloadHigh != 0.9 || x.OverloadLow != 0.5 || x.Durability != "none" || x.CommitBatch != 64 {
+		x.OverloadHigh != 0.9 || x.OverloadLow != 0.5 || x.Durability != "none" || x.CommitBatch != 64 ||
+		x.Telemetry != (Telemetry{Address: "127.0.0.1", Port: 9547}) {
 		t.Errorf("xdhcp %+v", x)
 	}
 }

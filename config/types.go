@@ -70,6 +70,9 @@ type Config struct {
 	// XDHCP is the section for what Kea has no word for.
 	XDHCP XDHCP
 
+	// ControlAgent is the document's Control-agent section (nil without one).
+	ControlAgent *ControlAgent
+
 	// Warnings lists unsupported Kea keys, each naming the JSON path
 	// ("Dhcp4.ddns-send-updates: not supported, ignored").
 	Warnings []string
@@ -164,6 +167,11 @@ type Option struct {
 	Data       []byte // wire payload (without code and length)
 	AlwaysSend bool
 	NeverSend  bool
+	// VendorSpace marks a sub-option of option 125 in the space of
+	// enterprise number Vendor (Kea's "vendor-N" spaces): the server puts
+	// it in option 125 for clients of that vendor, not on its own.
+	VendorSpace bool
+	Vendor      uint32
 }
 
 // Class is a client-classes entry.
@@ -259,6 +267,13 @@ type ControlSocket struct {
 	CertRequired                   bool // default true when TLS is configured
 	// Authentication: basic-auth clients.
 	Auth *Authentication
+	// AllowUnauthenticated is set by validation on an http(s) socket that
+	// has neither authentication nor required client certificates and is
+	// allowed anyway: loopback-only with the xdhcp section's
+	// insecure-unauthenticated-loopback-control, or this server's own HA
+	// peer URL (which the HA layer restricts to the partners). The control
+	// server refuses such a socket without it.
+	AllowUnauthenticated bool
 }
 
 // Authentication is Kea's "authentication" block (type "basic").
@@ -300,6 +315,26 @@ type XDHCP struct {
 	Durability string
 	// CommitBatch bounds one group commit (rows); default 1024.
 	CommitBatch int
+	// Telemetry is the read-only listener for /metrics, /healthz and
+	// /ready (xdhcp.telemetry); zero Port = none.
+	Telemetry Telemetry
+	// InsecureLoopbackControl (insecure-unauthenticated-loopback-control)
+	// lets an http(s) control socket on a loopback address run without
+	// authentication; without it such a socket is refused.
+	InsecureLoopbackControl bool
+	// SkipRelayCheck (relay-source-check false) serves a relayed packet
+	// without checking that a relay sent it, as Kea does.
+	SkipRelayCheck bool
+	// TrustedInterfaces (trusted-interfaces) are the interfaces where
+	// option 82 of a packet with giaddr 0 is used; "*" is every one.
+	TrustedInterfaces []string
+}
+
+// Telemetry is the xdhcp.telemetry block: where the monitoring listener
+// binds. It needs no credentials and answers nothing that changes state.
+type Telemetry struct {
+	Address string // default 127.0.0.1
+	Port    int
 }
 
 // XDPConfig is the xdhcp.xdp block.

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
@@ -25,17 +26,35 @@ type authState struct {
 type credential struct{ user, password string }
 
 // check reports whether user and password match a client. It compares
-// against every client in constant time so timing reveals neither which
-// users exist nor how much of a password matched.
+// SHA-256 digests, which all have the same length, in constant time and
+// against every client, so timing reveals neither which users exist, nor
+// how much of a password matched, nor its length.
 func (a *authState) check(user, password string) bool {
+	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
 	match := 0
 	for _, c := range a.clients {
-		u := subtle.ConstantTimeCompare([]byte(user), []byte(c.user))
-		p := subtle.ConstantTimeCompare([]byte(password), []byte(c.password))
-		match |= u & p
+		cu, cp := sha256.Sum256([]byte(c.user)), sha256.Sum256([]byte(c.password))
+		match |= subtle.ConstantTimeCompare(u[:], cu[:]) & subtle.ConstantTimeCompare(p[:], cp[:])
 	}
 	return match == 1
 }
+
+// aeadCipherSuites are the TLS 1.2 suites the control channel accepts:
+// forward-secret key exchange and authenticated encryption only (no CBC,
+// no SHA-1 MACs, no RSA key exchange). TLS 1.3 suites are all AEAD and
+// not configurable.
+var aeadCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// AEADCipherSuites returns the TLS 1.2 cipher suites the control channel
+// accepts, for other listeners that should match it.
+func AEADCipherSuites() []uint16 { return append([]uint16(nil), aeadCipherSuites...) }
 
 // readSecret reads a user or password file. A single trailing newline is
 // dropped because editors add one; other whitespace is kept, since it may
@@ -131,7 +150,7 @@ func loadTLS(sock config.ControlSocket) (*tlsState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load cert-file %s / key-file %s: %w", sock.CertFile, sock.KeyFile, err)
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: aeadCipherSuites, Certificates: []tls.Certificate{cert}}
 	if sock.TrustAnchor != "" {
 		pool, err := client.LoadTrustAnchor(sock.TrustAnchor)
 		if err != nil {

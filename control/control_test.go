@@ -149,7 +149,7 @@ func TestHTTP(t *testing.T) {
 		}
 	}
 	port := freePort(t)
-	if err := s.Listen([]config.ControlSocket{{Type: "http", Address: "127.0.0.1", Port: port}}); err != nil {
+	if err := s.Listen([]config.ControlSocket{{Type: "http", Address: "127.0.0.1", Port: port, AllowUnauthenticated: true}}); err != nil {
 		t.Fatal(err)
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
@@ -234,9 +234,15 @@ func TestHTTPS(t *testing.T) {
 		t.Fatalf("request without client certificate succeeded: %d", resp.StatusCode)
 	}
 
-	// The same socket with cert-required false (reloaded in place) accepts
-	// clients without a certificate.
+	// The same socket with cert-required false and no authentication
+	// authenticates nobody: refused unless validation allowed it
+	// (loopback with the insecure key); allowed and reloaded in place, it
+	// accepts clients without a certificate.
 	sock.CertRequired = false
+	if err := s.Listen([]config.ControlSocket{sock}); err == nil || !strings.Contains(err.Error(), "no authentication") {
+		t.Fatalf("unauthenticated https: %v", err)
+	}
+	sock.AllowUnauthenticated = true
 	if err := s.Listen([]config.ControlSocket{sock}); err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +423,7 @@ func TestListenReconfigure(t *testing.T) {
 	s := newTestServer(t, nil)
 	port := freePort(t)
 	path := filepath.Join(t.TempDir(), "ctl")
-	httpSock := config.ControlSocket{Type: "http", Address: "127.0.0.1", Port: port}
+	httpSock := config.ControlSocket{Type: "http", Address: "127.0.0.1", Port: port, AllowUnauthenticated: true}
 	unixSock := config.ControlSocket{Type: "unix", SocketName: path}
 	if err := s.Listen([]config.ControlSocket{httpSock, unixSock}); err != nil {
 		t.Fatal(err)
@@ -467,7 +473,7 @@ func TestReloadFromHandler(t *testing.T) {
 		}
 		return Answer{Result: ResultSuccess, Text: "dropped"}
 	})
-	if err := s.Listen([]config.ControlSocket{{Type: "http", Address: "127.0.0.1", Port: port}}); err != nil {
+	if err := s.Listen([]config.ControlSocket{{Type: "http", Address: "127.0.0.1", Port: port, AllowUnauthenticated: true}}); err != nil {
 		t.Fatal(err)
 	}
 	c := &http.Client{Timeout: 5 * time.Second}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,13 +18,17 @@ import (
 
 // httpListener is one HTTP or HTTPS control socket.
 type httpListener struct {
-	s    *Server
-	key  string
-	ln   net.Listener // raw TCP listener, closed by stop
-	srv  *http.Server
-	auth atomic.Pointer[authState] // nil: no authentication
-	tls  atomic.Pointer[tlsState]  // https only
-	once sync.Once
+	s     *Server
+	key   string
+	ln    net.Listener // raw TCP listener, closed by stop
+	limit *limitListener
+	srv   *http.Server
+	auth  atomic.Pointer[authState] // nil: no authentication
+	tls   atomic.Pointer[tlsState]  // https only
+	// private: the socket is on a loopback address and authenticates its
+	// clients, so it may serve the private routes.
+	private atomic.Bool
+	once    sync.Once
 }
 
 // startHTTP binds p's address and serves it.
@@ -34,12 +39,22 @@ func (s *Server) startHTTP(p *prepared) (listener, error) {
 	}
 	l := &httpListener{s: s, key: p.key, ln: tcp}
 	l.update(p)
-	var ln net.Listener = tcp
+	l.limit = newLimitListener(tcp, s.MaxConns, s.MaxConnsPerSource)
+	l.limit.onRefuse = func(src string, perSource bool) {
+		// The first refusal and then every power of two: a flood is
+		// visible without flooding the log.
+		if n := l.limit.refused.Load(); n&(n-1) == 0 {
+			l.s.log.Warn("control connection refused: too many open connections",
+				"socket", l.key, "remote", src, "per_source", perSource, "refused", n)
+		}
+	}
+	var ln net.Listener = l.limit
 	if p.tls != nil {
 		// The outer config only picks the current inner one, so a reload
 		// swaps certificates without rebinding.
-		ln = tls.NewListener(tcp, &tls.Config{
-			MinVersion: tls.VersionTLS12,
+		ln = tls.NewListener(l.limit, &tls.Config{
+			MinVersion:   tls.VersionTLS12,
+			CipherSuites: aeadCipherSuites,
 			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 				return l.tls.Load().cfg, nil
 			},
@@ -89,6 +104,17 @@ func (l *httpListener) update(p *prepared) {
 	if p.tls != nil {
 		l.tls.Store(p.tls)
 	}
+	l.private.Store(p.authenticates() && isLoopback(p.sock.Address))
+}
+
+// isLoopback reports whether addr is a loopback IP (an empty address is
+// the default, 127.0.0.1).
+func isLoopback(addr string) bool {
+	if addr == "" {
+		return true
+	}
+	ip, err := netip.ParseAddr(addr)
+	return err == nil && ip.IsLoopback()
 }
 
 // stop closes the socket now and lets in-flight requests finish in the
@@ -118,14 +144,23 @@ func (l *httpListener) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	l.s.mu.RLock()
 	byMethod := l.s.routes[r.URL.Path]
-	h := byMethod[r.Method]
-	if h == nil {
-		h = byMethod[""]
+	rt, ok := byMethod[r.Method]
+	if !ok {
+		rt, ok = byMethod[""]
 	}
 	l.s.mu.RUnlock()
+	if len(byMethod) > 0 && !l.private.Load() {
+		// Private routes exist only where they may be served.
+		for _, x := range byMethod {
+			if x.private {
+				WriteStatus(w, http.StatusNotFound)
+				return
+			}
+		}
+	}
 	switch {
-	case h != nil:
-		h.ServeHTTP(w, r)
+	case ok:
+		rt.h.ServeHTTP(w, r)
 	case len(byMethod) > 0:
 		WriteStatus(w, http.StatusMethodNotAllowed)
 	default:

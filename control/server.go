@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +36,15 @@ const (
 	// DefaultIdleTimeout matches the Control Agent's 30 s idle timeout for
 	// persistent connections (HA partners keep one open).
 	DefaultIdleTimeout = 30 * time.Second
+	// DefaultMaxConns bounds the connections one control listener holds
+	// open at once; more are closed as soon as they are accepted, so
+	// idle connections cannot exhaust the daemon's file descriptors.
+	DefaultMaxConns = 256
+	// DefaultMaxConnsPerSource bounds the connections of one source
+	// address on an HTTP(S) listener, so that one client cannot take every
+	// place. An HA partner opens one per HTTP client thread of Kea's
+	// multi-threaded HA, a handful on common hardware.
+	DefaultMaxConnsPerSource = 32
 	// drainTimeout bounds how long a stopped HTTP listener waits for
 	// in-flight requests before their connections are cut.
 	drainTimeout = 5 * time.Second
@@ -47,12 +57,15 @@ type Server struct {
 	log     *slog.Logger
 	authLog *slog.Logger
 
-	// MaxBodySize, ReadTimeout, WriteTimeout and IdleTimeout may be changed
-	// before the first Listen; they default to the Default* constants.
-	MaxBodySize  int64
-	ReadTimeout  time.Duration
-	WriteTimeout time.Duration
-	IdleTimeout  time.Duration
+	// MaxBodySize, ReadTimeout, WriteTimeout, IdleTimeout, MaxConns and
+	// MaxConnsPerSource may be changed before the first Listen; they
+	// default to the Default* constants.
+	MaxBodySize       int64
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxConns          int
+	MaxConnsPerSource int
 
 	// ctx is the parent of every handler's context; cancel runs in Close.
 	ctx    context.Context
@@ -60,7 +73,7 @@ type Server struct {
 
 	mu       sync.RWMutex // guards handlers and routes
 	handlers map[string]HandlerFunc
-	routes   map[string]map[string]http.Handler // path → method ("" = any) → handler
+	routes   map[string]map[string]route // path → method ("" = any) → handler
 
 	lmu       sync.Mutex // serializes Listen and Close; guards listeners, closed
 	listeners map[string]listener
@@ -86,17 +99,19 @@ func NewServer(log *slog.Logger) *Server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		log:          log,
-		authLog:      log.With("component", "auth"),
-		MaxBodySize:  DefaultMaxBodySize,
-		ReadTimeout:  DefaultReadTimeout,
-		WriteTimeout: DefaultWriteTimeout,
-		IdleTimeout:  DefaultIdleTimeout,
-		ctx:          ctx,
-		cancel:       cancel,
-		handlers:     make(map[string]HandlerFunc),
-		routes:       make(map[string]map[string]http.Handler),
-		listeners:    make(map[string]listener),
+		log:               log,
+		authLog:           log.With("component", "auth"),
+		MaxBodySize:       DefaultMaxBodySize,
+		ReadTimeout:       DefaultReadTimeout,
+		WriteTimeout:      DefaultWriteTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		MaxConns:          DefaultMaxConns,
+		MaxConnsPerSource: DefaultMaxConnsPerSource,
+		ctx:               ctx,
+		cancel:            cancel,
+		handlers:          make(map[string]HandlerFunc),
+		routes:            make(map[string]map[string]route),
+		listeners:         make(map[string]listener),
 	}
 	s.handlers["list-commands"] = s.listCommands
 	return s
@@ -114,12 +129,31 @@ func (s *Server) Handle(name string, h HandlerFunc) {
 	s.handlers[name] = h
 }
 
+// route is an extra HTTP route; private ones are served only by
+// listeners on a loopback address that authenticate their clients.
+type route struct {
+	h       http.Handler
+	private bool
+}
+
 // HandleHTTP adds an HTTP route to every HTTP(S) listener, e.g.
 // HandleHTTP("GET /metrics", h). pattern is "[METHOD ]/path"; the path is
 // matched exactly. "/" is reserved for commands. Routes are behind the same
 // basic authentication as commands. A later registration of the same
 // method and path replaces the earlier one.
 func (s *Server) HandleHTTP(pattern string, h http.Handler) error {
+	return s.handleHTTP(pattern, h, false)
+}
+
+// HandlePrivateHTTP is HandleHTTP for a route that reveals the process's
+// insides (the runtime profiles): it is served only by listeners bound to
+// a loopback address that authenticate their clients (basic
+// authentication or required client certificates); elsewhere it is 404.
+func (s *Server) HandlePrivateHTTP(pattern string, h http.Handler) error {
+	return s.handleHTTP(pattern, h, true)
+}
+
+func (s *Server) handleHTTP(pattern string, h http.Handler, private bool) error {
 	if h == nil {
 		return fmt.Errorf("http route %q: nil handler", pattern)
 	}
@@ -140,9 +174,9 @@ func (s *Server) HandleHTTP(pattern string, h http.Handler) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.routes[path] == nil {
-		s.routes[path] = make(map[string]http.Handler)
+		s.routes[path] = make(map[string]route)
 	}
-	s.routes[path][method] = h
+	s.routes[path][method] = route{h: h, private: private}
 	return nil
 }
 
@@ -222,7 +256,18 @@ func prepare(sock config.ControlSocket) (*prepared, error) {
 		}
 		p.auth = a
 	}
+	if !p.authenticates() && !sock.AllowUnauthenticated {
+		// Whoever can connect could reconfigure or stop the server.
+		return nil, errors.New("no authentication and no required client certificate: refused " +
+			"(configuration validation allows it only on loopback with xdhcp.insecure-unauthenticated-loopback-control)")
+	}
 	return p, nil
+}
+
+// authenticates reports whether the socket identifies its clients: basic
+// authentication, or a client certificate the TLS handshake requires.
+func (p *prepared) authenticates() bool {
+	return p.auth != nil || (p.tls != nil && p.tls.cfg.ClientAuth == tls.RequireAndVerifyClientCert)
 }
 
 // Listen makes the running listeners match sockets: it starts new ones,

@@ -8,17 +8,21 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // unixListener is a Kea 2.x control-socket: one JSON command per connection,
 // answered with one bare map, then the connection is closed.
 type unixListener struct {
-	s    *Server
-	path string
-	ln   *net.UnixListener
-	once sync.Once
+	s     *Server
+	path  string
+	ino   uint64 // of the socket file this listener created
+	ln    *net.UnixListener
+	limit *limitListener
+	once  sync.Once
 
 	mu      sync.Mutex
 	stopped bool
@@ -51,23 +55,84 @@ func removeStale(path string) error {
 
 // startUnix binds the socket with mode 0600 and serves it.
 func (s *Server) startUnix(p *prepared) (listener, error) {
+	if err := socketDir(filepath.Dir(p.addr)); err != nil {
+		return nil, err
+	}
 	if err := removeStale(p.addr); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: p.addr, Net: "unix"})
+	ln, ino, err := bindPrivate(p.addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+		return nil, err
 	}
-	// Only root (the daemon's user) may send commands: the socket has no
-	// other authentication.
-	if err := os.Chmod(p.addr, 0o600); err != nil {
-		_ = ln.Close()
-		return nil, fmt.Errorf("chmod socket: %w", err)
-	}
-	l := &unixListener{s: s, path: p.addr, ln: ln, reading: make(map[net.Conn]struct{})}
+	l := &unixListener{s: s, path: p.addr, ino: ino, ln: ln, reading: make(map[net.Conn]struct{})}
+	l.limit = newLimitListener(ln, s.MaxConns, 0)
 	s.bg.Add(1)
 	go l.accept()
 	return l, nil
+}
+
+// socketDir makes sure the socket's directory exists, is a real directory
+// (not a symbolic link) owned by this process's user, and is writable by
+// nobody else: otherwise another user could replace the socket between
+// two starts. A missing directory is created with mode 0700.
+func socketDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create socket directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("socket directory %s is not a directory (a symbolic link is refused)", dir)
+	case !ok || int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("socket directory %s is not owned by this process's user (uid %d)", dir, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("socket directory %s has mode %#o: group or others may write to it (want 0700 or 0750)", dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// bindPrivate creates the socket file with mode 0600 from the start: the
+// mode is set on the socket before bind, which creates the file with it,
+// so there is no moment when another user may connect. It returns the
+// listener and the file's inode (stop removes the file only if it is
+// still this one).
+func bindPrivate(path string) (*net.UnixListener, uint64, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close() // FileListener holds its own descriptor
+	if err := syscall.Fchmod(fd, 0o600); err != nil {
+		return nil, 0, fmt.Errorf("set socket mode: %w", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		return nil, 0, fmt.Errorf("listen: bind %s: %w", path, err)
+	}
+	fi, err := os.Lstat(path)
+	var st *syscall.Stat_t
+	if err == nil {
+		st, _ = fi.Sys().(*syscall.Stat_t)
+	}
+	if err != nil || st == nil || fi.Mode().Perm() != 0o600 {
+		_ = os.Remove(path)
+		return nil, 0, fmt.Errorf("socket %s was not created with mode 0600 (%v): refusing to serve it", path, err)
+	}
+	if err := syscall.Listen(fd, syscall.SOMAXCONN); err != nil {
+		_ = os.Remove(path)
+		return nil, 0, fmt.Errorf("listen: %w", err)
+	}
+	ln, err := net.FileListener(f)
+	if err != nil {
+		_ = os.Remove(path)
+		return nil, 0, fmt.Errorf("listen: %w", err)
+	}
+	return ln.(*net.UnixListener), st.Ino, nil
 }
 
 func (l *unixListener) update(*prepared) {}
@@ -83,14 +148,27 @@ func (l *unixListener) stop() {
 		}
 		l.mu.Unlock()
 		_ = l.ln.Close()
+		l.unlink()
 	})
+}
+
+// unlink removes the socket file if it is still the one this listener
+// created (a newer daemon may have bound the path since).
+func (l *unixListener) unlink() {
+	fi, err := os.Lstat(l.path)
+	if err != nil {
+		return
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Ino == l.ino && fi.Mode()&fs.ModeSocket != 0 {
+		_ = os.Remove(l.path)
+	}
 }
 
 func (l *unixListener) accept() {
 	defer l.s.bg.Done()
 	delay := 5 * time.Millisecond
 	for {
-		c, err := l.ln.Accept()
+		c, err := l.limit.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

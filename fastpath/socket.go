@@ -27,6 +27,9 @@ type SocketListener struct {
 	h     handoff.Handler
 	log   *slog.Logger
 	bufs  sync.Pool
+	// hops addresses replies to relays; nil when its sockets could not
+	// be opened (replies to relays then fail).
+	hops *Router
 	// packets are the handoffs to the slow path, which releases them.
 	packets handoff.PacketPool
 
@@ -45,6 +48,12 @@ func NewSocketListener(conn *afpacket.Conn, addr netip.Addr, h handoff.Handler, 
 	}
 	l := &SocketListener{conn: conn, iface: ifc, addr: addr, h: h, log: log}
 	l.bufs.New = func() any { b := make([]byte, 2048); return &b }
+	hops, err := NewRouter(ifc.Index)
+	if err != nil {
+		log.Warn("replies to relays cannot be routed on this interface", "iface", ifc.Name, "err", err)
+	} else {
+		l.hops = hops
+	}
 	return l, nil
 }
 
@@ -61,6 +70,9 @@ func (l *SocketListener) Run(ctx context.Context) error {
 	lens := make([]int, batch)
 	stop := context.AfterFunc(ctx, func() { l.conn.Close() })
 	defer stop()
+	if l.hops != nil {
+		defer l.hops.Close()
+	}
 	var m handoff.Meta
 	for {
 		n, err := l.conn.ReadBatch(bufs, lens)
@@ -92,6 +104,18 @@ func (l *SocketListener) Send(dst *handoff.Meta, payload []byte) error {
 	bp := l.bufs.Get().(*[]byte)
 	defer l.bufs.Put(bp)
 	dst.SrcMAC = l.iface.MAC
+	var nh NextHop
+	if l.hops != nil {
+		nh = l.hops
+	}
+	if kernel, err := route(nh, dst, payload); kernel {
+		if err != nil {
+			l.TxErrors.Add(1)
+			return err
+		}
+		l.TxFrames.Add(1)
+		return nil
+	}
 	n, err := frame.Build(*bp, dst, payload)
 	if err != nil {
 		l.TxErrors.Add(1)

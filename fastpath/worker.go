@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
+	"xdhcp/internal/stats"
 )
 
 // OverloadSetter writes a queue's overload level into the XDP program
@@ -59,6 +61,10 @@ type WorkerConfig struct {
 	// Load and Overload drive the XDP overload level; either may be nil.
 	Load     Occupancy
 	Overload OverloadSetter
+	// NextHop addresses replies to relays (giaddr) by the routing table;
+	// nil: such replies fail (ErrNoNextHop) and relayed renewals go to the
+	// slow path.
+	NextHop NextHop
 	// High and Low are the occupancy watermarks: level 1 at High, level 2
 	// halfway between High and full, back to 0 only at Low (hysteresis).
 	High, Low float64
@@ -74,8 +80,12 @@ type WorkerStats struct {
 	Handoffs                 atomic.Uint64
 	TxFrames, TxErrors       atomic.Uint64
 	SlowReplies, SlowDropped atomic.Uint64
-	OverloadLevel            atomic.Uint32
-	_                        [64]byte
+	// KernelReplies are replies to relays sent through the kernel (the
+	// route leaves by another interface, or the relay's MAC is not known
+	// yet).
+	KernelReplies atomic.Uint64
+	OverloadLevel atomic.Uint32
+	_             [64]byte
 }
 
 // Worker owns one AF_XDP socket: it answers cached renewals itself and
@@ -148,10 +158,23 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // slow path that it has not released yet (queued or in process).
 func (w *Worker) PacketsOutstanding() int64 { return w.packets.Outstanding() }
 
+// Labels name the worker's interface and queue, for per-queue series.
+func (w *Worker) Labels() []stats.Label {
+	return []stats.Label{{Name: "iface", Value: w.cfg.IfName}, {Name: "queue", Value: strconv.Itoa(w.cfg.Queue)}}
+}
+
 // Send queues a copy of a slow-path reply for transmission on this
 // worker's queue. Safe from any goroutine.
 func (w *Worker) Send(dst *handoff.Meta, payload []byte) error {
 	dst.SrcMAC = w.cfg.IfMAC
+	if kernel, err := route(w.cfg.NextHop, dst, payload); kernel {
+		if err != nil {
+			w.Stats.SlowDropped.Add(1)
+			return err
+		}
+		w.Stats.KernelReplies.Add(1)
+		return nil
+	}
 	bp := w.bufs.Get().(*[]byte)
 	*bp = append((*bp)[:0], payload...)
 	select {
@@ -342,6 +365,19 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 		// A relay loop: the slow path drops it and counts why.
 		return xsk.Desc{}, false
 	}
+	// A relayed renewal is answered here only when it came by unicast
+	// from giaddr itself and the relay's next hop is known; the slow path
+	// checks every other relay (see slowpath's relay trust) and resolves.
+	var relayMAC [6]byte
+	if g := v.Giaddr(); g != [4]byte{} {
+		var ok bool
+		if meta.SrcIP != g || meta.DstIP == [4]byte{255, 255, 255, 255} || w.cfg.NextHop == nil {
+			return xsk.Desc{}, false
+		}
+		if relayMAC, ok = w.cfg.NextHop.Lookup(g); !ok {
+			return xsk.Desc{}, false
+		}
+	}
 	e, ok := c.Lookup(v.Ciaddr())
 	if !ok {
 		w.Stats.CacheMisses.Add(1)
@@ -362,6 +398,9 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 		w.cfg.Socket.Release(addr)
 		w.Stats.TxErrors.Add(1)
 		return xsk.Desc{}, false
+	}
+	if relayMAC != ([6]byte{}) {
+		copy(buf[:6], relayMAC[:]) // the Ethernet destination: the relay's next hop, not the frame's source
 	}
 	w.Stats.CacheHits.Add(1)
 	return xsk.Desc{Addr: addr, Len: uint32(n)}, true

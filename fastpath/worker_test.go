@@ -178,8 +178,9 @@ func TestSendQueueFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload := []byte("reply")
+	dst := handoff.Meta{DstMAC: [6]byte{2, 0, 0, 0, 0, 7}}
 	for i := range replyQueue {
-		var m handoff.Meta
+		m := dst
 		if err := w.Send(&m, payload); err != nil {
 			t.Fatalf("send %d: %v", i, err)
 		}
@@ -188,7 +189,7 @@ func TestSendQueueFull(t *testing.T) {
 		}
 	}
 	payload[0] = 'X' // the queued copies must not see this
-	if err := w.Send(&handoff.Meta{}, payload); !errors.Is(err, ErrReplyQueueFull) {
+	if err := w.Send(&dst, payload); !errors.Is(err, ErrReplyQueueFull) {
 		t.Errorf("send to a full queue: %v, want ErrReplyQueueFull", err)
 	}
 	if n := w.Stats.SlowDropped.Load(); n != 1 {

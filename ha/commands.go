@@ -290,7 +290,7 @@ func (s *Service) Status() []map[string]any {
 			interrupted := r.interrupted(now)
 			left := 0
 			if interrupted {
-				left = r.cfg.MaxUnackedClients - r.unacked + 1
+				left = r.cfg.MaxUnackedClients - r.clients.unacked + 1
 			}
 			last := r.partnerState
 			if last == StateUnknown {
@@ -302,9 +302,9 @@ func (s *Service) Status() []map[string]any {
 			}
 			servers["remote"] = map[string]any{
 				"age": age, "analyzed-packets": r.analyzed, "communication-interrupted": interrupted,
-				"connecting-clients": len(r.connecting), "in-touch": r.inTouch, "last-scopes": scopes,
+				"connecting-clients": r.clients.len(), "in-touch": r.inTouch, "last-scopes": scopes,
 				"last-state": last.String(), "role": string(r.partner.cfg.Role),
-				"unacked-clients": r.unacked, "unacked-clients-left": left,
+				"unacked-clients": r.clients.unacked, "unacked-clients-left": left,
 			}
 		}
 		r.mu.Unlock()

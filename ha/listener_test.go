@@ -38,7 +38,7 @@ func TestDedicatedListenerMutualTLS(t *testing.T) {
 	svc.RegisterCommands(ctl)
 	ctl.Handle("config-get", func(context.Context, *control.Request) control.Answer { return control.Answer{} })
 	svc.rels[0].start()
-	l, err := svc.ListenDedicated(ctl)
+	l, err := svc.Listen(ctl, ListenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +80,9 @@ func TestDedicatedListenerMutualTLS(t *testing.T) {
 // with Content-Length, 400 for non-JSON.
 func TestHandlerTransport(t *testing.T) {
 	ctl := control.NewServer(nil)
-	h := Handler(ctl, false)
+	h := Handler(ctl, Access{})
 	rec := &recorder{header: http.Header{}}
-	req, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(`{"command": "no-such-cmd"}`))
+	req, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(`{"command": "ha-heartbeat"}`))
 	req.Header.Set("Content-Type", "application/json")
 	h.ServeHTTP(rec, req)
 	if rec.code != 200 || rec.header.Get("Content-Length") == "" || !bytes.HasPrefix(rec.body.Bytes(), []byte(`[{"result":2`)) {

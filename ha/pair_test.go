@@ -130,7 +130,7 @@ func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts
 	}
 	svc.RegisterCommands(ctl)
 	n := &node{t: t, name: name, ln: ln, ctl: ctl, store: store, srv: srv, svc: svc}
-	h := Handler(ctl, false)
+	h := Handler(ctl, Access{})
 	n.hs = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if len(taps) > 0 {
 			body, _ := io.ReadAll(r.Body)

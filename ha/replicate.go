@@ -123,16 +123,9 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 			continue
 		}
 		// Not awaited: a slow backup must not hold the pair's replies, as
-		// in Kea. The service owns these sends: Close cancels and waits
-		// for them.
+		// in Kea. Its bounded queue takes them.
 		for _, op := range ops {
-			r.s.background(func(bgctx context.Context) {
-				bctx, cancel := context.WithTimeout(bgctx, RequestTimeout)
-				defer cancel()
-				if err := r.send(bctx, b, op, false); err != nil {
-					r.log.Debug("lease update to backup failed", "peer", b.cfg.Name, "err", err)
-				}
-			})
+			b.queue.enqueue(r, b, op)
 		}
 	}
 	wg.Wait()

@@ -157,18 +157,8 @@ func (r *Relationship) ObserveQuery(secs uint16, clientKey []byte, msgType uint8
 	unacked := int64(secs)*1000 > r.cfg.MaxAckDelay.Milliseconds()
 	r.mu.Lock()
 	r.analyzed++
-	was, seen := r.connecting[string(clientKey)]
-	switch {
-	case !seen:
-		r.connecting[string(clientKey)] = unacked
-		if unacked {
-			r.unacked++
-		}
-	case unacked && !was:
-		r.connecting[string(clientKey)] = true
-		r.unacked++
-	}
-	trip := r.cfg.MaxUnackedClients > 0 && r.unacked > r.cfg.MaxUnackedClients
+	r.clients.observe(clientKey, unacked)
+	trip := r.cfg.MaxUnackedClients > 0 && r.clients.unacked > r.cfg.MaxUnackedClients
 	r.mu.Unlock()
 	if trip {
 		r.poke()

@@ -147,8 +147,8 @@ func TestUnackedClients(t *testing.T) {
 	r.ObserveQuery(0x0100, []byte("c3"), msgDiscover) // 256 (low byte 0) → swapped to 1 s: acked
 	r.ObserveQuery(6, []byte("c1"), msgRequest)       // same client again
 	r.ObserveQuery(60, []byte("c9"), 2 /* OFFER */)   // not an HA type
-	if r.unacked != 1 || len(r.connecting) != 3 || r.analyzed != 4 {
-		t.Fatalf("unacked %d connecting %d analysed %d", r.unacked, len(r.connecting), r.analyzed)
+	if r.clients.unacked != 1 || r.clients.len() != 3 || r.analyzed != 4 {
+		t.Fatalf("unacked %d connecting %d analysed %d", r.clients.unacked, r.clients.len(), r.analyzed)
 	}
 	r.mu.Lock()
 	down := r.shouldPartnerDownLocked(now())
@@ -163,8 +163,8 @@ func TestUnackedClients(t *testing.T) {
 	r.mu.Lock()
 	down = r.shouldPartnerDownLocked(now())
 	r.mu.Unlock()
-	if r.unacked != 4 || !down {
-		t.Fatalf("unacked %d down %v", r.unacked, down)
+	if r.clients.unacked != 4 || !down {
+		t.Fatalf("unacked %d down %v", r.clients.unacked, down)
 	}
 	st := r.s.Status()[0]["ha-servers"].(map[string]any)["remote"].(map[string]any)
 	if st["communication-interrupted"] != true || st["unacked-clients"] != 4 || st["unacked-clients-left"] != 0 {

@@ -85,7 +85,7 @@ type Service struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 
-	// bg runs the lease updates to backups that nobody awaits; bgCtx
+	// bg runs the senders of the backups' update queues; bgCtx
 	// ends them at Close. bgMu orders starting one against Close.
 	bgMu     sync.RWMutex
 	bgClosed bool
@@ -243,10 +243,9 @@ type Relationship struct {
 	lastSkewWarn  time.Time
 	inTouch       bool
 	hbLatency     time.Duration
-	syncNotified  bool            // ha-sync-complete-notify received in partner-down
-	forceFailover bool            // partner-down entered by ha-maintenance-start
-	connecting    map[string]bool // client key → unacked
-	unacked       int
+	syncNotified  bool        // ha-sync-complete-notify received in partner-down
+	forceFailover bool        // partner-down entered by ha-maintenance-start
+	clients       clientTable // failure detection's clients
 	analyzed      uint64
 	backlog       []lease.Op
 	backlogOver   bool
@@ -271,8 +270,9 @@ const minUpdateConns = 32
 
 // peerLink is a peer with its connection pool.
 type peerLink struct {
-	cfg *config.HAPeer
-	c   *client
+	cfg   *config.HAPeer
+	c     *client
+	queue *backupQueue // a backup's updates nobody awaits; nil otherwise
 }
 
 func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Relationship, error) {
@@ -282,7 +282,7 @@ func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Rel
 		kick:       make(chan struct{}, 1),
 		pausedOnce: map[State]bool{},
 		served:     map[string]bool{},
-		connecting: map[string]bool{},
+		clients:    newClientTable(rc.MaxUnackedClients),
 		rejected:   map[netip.Addr]bool{},
 	}
 	// Kea's http-client-threads caps its connections per peer (one, queued,
@@ -313,7 +313,11 @@ func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Rel
 				r.closeClients()
 				return nil, err
 			}
-			r.backups = append(r.backups, &peerLink{cfg: p, c: c})
+			b := &peerLink{cfg: p, c: c}
+			if !rc.WaitBackupAck {
+				r.startBackupQueue(b, conns)
+			}
+			r.backups = append(r.backups, b)
 		}
 	}
 	return r, nil
@@ -445,8 +449,7 @@ func (r *Relationship) heartbeat(ctx context.Context) {
 			"terminates_above_s", maxSkew.Seconds())
 	}
 	// A successful heartbeat resets failure detection.
-	clear(r.connecting)
-	r.unacked = 0
+	r.clients.reset()
 	r.analyzed = 0
 }
 
@@ -468,7 +471,7 @@ func (r *Relationship) shouldPartnerDownLocked(now time.Time) bool {
 		if r.cfg.MaxUnackedClients == 0 {
 			return true
 		}
-		return r.unacked > r.cfg.MaxUnackedClients
+		return r.clients.unacked > r.cfg.MaxUnackedClients
 	}
 	return true
 }

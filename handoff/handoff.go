@@ -15,6 +15,9 @@ import (
 // Meta is what the packet path needs to know of a frame's headers, and what
 // it needs to build one. Addresses are fixed arrays so that it never
 // allocates.
+//
+// In a reply, a zero DstMAC means "route by DstIP": the transport finds the
+// next hop in the kernel's tables (the replies to relays, at giaddr).
 type Meta struct {
 	SrcMAC, DstMAC [6]byte
 	// VLAN tags, outermost first. NVLAN is 0, 1 or 2. TPID is 0x8100 or

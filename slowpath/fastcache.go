@@ -52,6 +52,9 @@ func (s *Server) publish(rt *liveConfig, sn *subnetRT, r *request, l *lease.Leas
 		Fingerprint:    fp,
 		Options:        stripOptions(opts, optMessageType, optServerID, optLeaseTime, optRenewalTime, optRebindingTime),
 	}
+	if id, ok := subOption(opts, optServerID); ok && len(id) == 4 {
+		e.ServerID = [4]byte(id) // a configured dhcp-server-identifier
+	}
 	copy(e.HW[:], l.HWAddr)
 	if c.CacheThreshold != nil {
 		e.Threshold = *c.CacheThreshold

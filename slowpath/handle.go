@@ -10,7 +10,6 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/config"
-	"xdhcp/config/classify"
 	"xdhcp/lease"
 )
 
@@ -29,11 +28,14 @@ func (s *Server) handle(rt *liveConfig, r *request) {
 // HA partner.
 type stage func(s *Server, rt *liveConfig, r *request) bool
 
-// stages are the steps of Kea's processing order: classification, DROP,
+// stages are the steps of Kea's processing order, after the operator's
+// drop list and the relay checks (relaytrust.go): classification, DROP,
 // the accept checks, subnet selection, HA scopes, reservations, the
 // classes that depend on them, DROP again, and the message handler.
-func stages() [11]stage {
+func stages() [13]stage {
 	return [...]stage{
+		dropListed,
+		relayTrust,
 		classifyEarly,
 		dropClass,
 		clientMessage,
@@ -90,7 +92,7 @@ func clientMessage(s *Server, _ *liveConfig, r *request) bool {
 // RELEASE or DECLINE naming another server is not ours to act on, spoofed
 // or not.
 func addressedToUs(s *Server, rt *liveConfig, r *request) bool {
-	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr {
+	if !r.serverID.IsValid() || r.serverID == r.pkt.IfAddr || rt.serverIDs[r.serverID] {
 		return true
 	}
 	s.st.receiveDrop.Inc()
@@ -289,7 +291,7 @@ func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
 // the relay agent's link-selection sub-option (RFC 3527), else the subnet
 // selection option (118, RFC 3011).
 func selectionAddr(r *request) (netip.Addr, bool) {
-	if v, ok := classify.SubOption(r.relay, optLinkSelection); ok && len(v) == 4 {
+	if v, ok := subOption(r.relay, optLinkSelection); ok && len(v) == 4 {
 		return netip.AddrFrom4([4]byte(v)), true
 	}
 	if v, _ := r.msg.get(optSubnetSelection); len(v) == 4 {
@@ -909,7 +911,7 @@ func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
 
 func (s *Server) nak(rt *liveConfig, sn *subnetRT, r *request, why string) {
 	s.log.Debug("NAK", "mac", macString(r.hw), "requested", r.requested, "reason", why)
-	s.sendNak(r, why)
+	s.sendNak(rt, r)
 }
 
 func (s *Server) context() context.Context {

@@ -33,6 +33,10 @@ type hostileStats struct {
 	// offerHoldLimited counts OFFERs sent without reserving the address,
 	// because held offers already pin half of the subnet's free addresses.
 	offerHoldLimited *stats.Stat
+	dropListed       *stats.Stat // the client is on the operator's drop list
+	// relayUntrusted: giaddr set, but the packet did not come from a relay
+	// (see relayTrusted).
+	relayUntrusted *stats.Stat
 }
 
 func newHostileStats(r *stats.Registry) *hostileStats {
@@ -47,6 +51,8 @@ func newHostileStats(r *stats.Registry) *hostileStats {
 		clientFlood:      r.Counter("xdhcp-pkt4-client-flood-drop"),
 		rateLimited:      r.Counter("xdhcp-pkt4-rate-limit-drop"),
 		offerHoldLimited: r.Counter("xdhcp-offer-hold-limited"),
+		dropListed:       r.Counter("xdhcp-pkt4-drop-list-drop"),
+		relayUntrusted:   r.Counter("xdhcp-pkt4-untrusted-relay-drop"),
 	}
 }
 

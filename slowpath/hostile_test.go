@@ -46,11 +46,15 @@ func (s *sizes) Send(dst *handoff.Meta, payload []byte) error {
 }
 
 // raw runs a raw payload through the server synchronously (as exchange
-// does) and returns what it sent.
+// does) and returns what it sent. A relayed payload comes from its giaddr,
+// as a relay sends it.
 func (h *harness) raw(b []byte) []sent {
 	h.t.Helper()
 	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 		Meta: handoff.Meta{SrcPort: 68, DstPort: 67}, Data: b, Out: h.out}
+	if len(b) >= offGiaddr+4 {
+		p.Meta.SrcIP = [4]byte(b[offGiaddr : offGiaddr+4])
+	}
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)
 	}
@@ -164,9 +168,10 @@ func TestHostileHeaderAndOptions(t *testing.T) {
 		{name: "header only", b: rawMsg()[:236], stats: []string{drop, parse}},
 		{name: "bad cookie", b: withHeader(rawMsg(cat(disc, end)...), 236, 0), stats: []string{drop, parse}},
 		{
+			// Relayed, so that its option 82 is believed and echoed.
 			name: "1400-byte request with every option requested",
-			b: rawMsg(cat(disc, []byte{55, 254}, seq(1, 254), long(43, 3), []byte{82, 255}, bytes.Repeat([]byte{1}, 255),
-				[]byte{12, 255}, bytes.Repeat([]byte{'a'}, 255), end)...),
+			b: withGiaddr(rawMsg(cat(disc, []byte{55, 254}, seq(1, 254), long(43, 3), []byte{82, 255}, bytes.Repeat([]byte{1}, 255),
+				[]byte{12, 255}, bytes.Repeat([]byte{'a'}, 255), end)...), 198, 51, 100, 1),
 			reply: dhcpv4.MessageTypeOffer,
 			check: func(m *dhcpv4.DHCPv4) {
 				if got := m.Options.Get(dhcpv4.OptionRelayAgentInformation); len(got) != 255 {
@@ -181,6 +186,9 @@ func TestHostileHeaderAndOptions(t *testing.T) {
 			before := h.counts()
 			p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 				Meta: handoff.Meta{SrcPort: 68, DstPort: 67}, Data: append([]byte(nil), tc.b...), Out: out}
+			if len(tc.b) >= offGiaddr+4 {
+				p.Meta.SrcIP = [4]byte(tc.b[offGiaddr : offGiaddr+4]) // a relay sends from giaddr
+			}
 			if r := h.srv.decode(p); r != nil {
 				h.srv.process(r)
 			}
@@ -210,6 +218,12 @@ func TestHostileHeaderAndOptions(t *testing.T) {
 // withHeader returns b with byte off set to v.
 func withHeader(b []byte, off int, v byte) []byte {
 	b[off] = v
+	return b
+}
+
+// withGiaddr returns b with giaddr a.b.c.d.
+func withGiaddr(b []byte, a, bb, c, d byte) []byte {
+	copy(b[offGiaddr:], []byte{a, bb, c, d})
 	return b
 }
 

@@ -24,6 +24,8 @@ type liveConfig struct {
 	// evaluated after the reservation lookup, as Kea does.
 	early, deferred []*config.Class
 	hasDropClass    bool
+	// serverIDs are the configured dhcp-server-identifier addresses.
+	serverIDs map[netip.Addr]bool
 }
 
 type subnetRT struct {
@@ -60,6 +62,7 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 		byID:       make(map[uint32]*subnetRT, len(cfg.Subnets)),
 		hosts:      make(map[hostKey]*config.Reservation),
 		reservedIP: make(map[netip.Addr]*config.Reservation),
+		serverIDs:  configuredServerIDs(cfg),
 	}
 	for _, sn := range cfg.Subnets {
 		s := &subnetRT{cfg: sn}

@@ -151,6 +151,12 @@ func (m *message) get(code byte) ([]byte, bool) {
 	return nil, false
 }
 
+// optionValue is the value of option code, nil when absent.
+func (m *message) optionValue(code byte) []byte {
+	v, _ := m.get(code)
+	return v
+}
+
 // has reports whether the message carries option code.
 func (m *message) has(code byte) bool {
 	_, ok := m.get(code)

@@ -14,23 +14,22 @@ import (
 
 // Option codes the server reads or writes itself.
 const (
-	optSubnetMask      = 1
-	optRouters         = 3
-	optHostName        = 12
-	optRequestedIP     = 50
-	optLeaseTime       = 51
-	optOverload        = 52
-	optMessageType     = 53
-	optServerID        = 54
-	optPRL             = 55
-	optMessage         = 56
-	optMaxMsgSize      = 57
-	optRenewalTime     = 58
-	optRebindingTime   = 59
-	optVendorClass     = 60
-	optClientID        = 61
-	optRelayAgent      = 82
-	optSubnetSelection = 118
+	optSubnetMask    = 1
+	optRouters       = 3
+	optHostName      = 12
+	optRequestedIP   = 50
+	optLeaseTime     = 51
+	optOverload      = 52
+	optMessageType   = 53
+	optServerID      = 54
+	optPRL           = 55
+	optMessage       = 56
+	optMaxMsgSize    = 57
+	optRenewalTime   = 58
+	optRebindingTime = 59
+	optVendorClass   = 60
+	optClientID      = 61
+	optRelayAgent    = 82
 	// optLinkSelection is the link-selection sub-option of option 82.
 	optLinkSelection = 5
 )
@@ -52,6 +51,9 @@ type request struct {
 	serverID  netip.Addr // option 54
 	relay     []byte     // option 82 payload
 	circuitID []byte     // option 82 sub-option 1
+	// relayIgnored: option 82 came from an untrusted client (giaddr 0 on
+	// an interface not in trusted-interfaces) and is treated as absent.
+	relayIgnored bool
 
 	lenBuf [4]byte // pkt.len as Field returns it
 
@@ -141,10 +143,13 @@ func (r *request) derive() string {
 			v = classify.AppendSorted(make([]byte, 0, len(v)), v)
 		}
 		r.relay = v
-		r.circuitID, _ = classify.SubOption(v, 1)
+		r.circuitID, _ = subOption(v, 1)
 	}
 	return ""
 }
+
+// subOption finds sub-option code in a payload of sub-options.
+func subOption(b []byte, code byte) ([]byte, bool) { return classify.SubOption(b, code) }
 
 // subOptionsSorted reports whether the sub-options of b (a whole
 // sequence) come in non-decreasing code order.
@@ -178,7 +183,12 @@ func (r *request) addClass(name string) {
 
 // The classify.Packet implementation.
 
-func (r *request) Option(code uint8) ([]byte, bool) { return r.msg.get(code) }
+func (r *request) Option(code uint8) ([]byte, bool) {
+	if code == optRelayAgent && r.relayIgnored {
+		return nil, false
+	}
+	return r.msg.get(code)
+}
 
 func (r *request) MAC() []byte             { return r.hw }
 func (r *request) Iface() string           { return r.pkt.IfName }

@@ -8,6 +8,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/config"
+	"xdhcp/config/optiondef"
 	"xdhcp/handoff"
 	"xdhcp/lease"
 )
@@ -31,6 +32,7 @@ type replyBuf struct {
 	out    []byte
 	meta   handoff.Meta
 	siaddr netip.Addr
+	vendor vendorBuf
 }
 
 func newReplyBuf() *replyBuf {
@@ -60,6 +62,7 @@ func (rp *replyPool) put(rb *replyBuf) {
 		return
 	}
 	clear(rb.lvArr[:]) // do not pin a replaced configuration's options
+	clear(rb.vendor.sub[:])
 	rb.levels = nil
 	if cap(rb.out) > 4*maxReplySize || cap(rb.w.b) > 4*maxReplySize {
 		return // grown by an odd reply: let it go
@@ -90,9 +93,11 @@ func replyLimit(r *request) int {
 func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *request, typ dhcpv4.MessageType, yiaddr netip.Addr, valid uint32, withLease bool) *replyBuf {
 	rb := s.replies.get()
 	w := &rb.w
+	rb.levels = optionLevels(rb.levels, rt, sn, pool, r)
+	levels := rb.levels
 	w.addByte(optMessageType, byte(typ))
-	ifAddr := r.pkt.IfAddr.As4()
-	w.add(optServerID, ifAddr[:])
+	id := replyServerID(levels, r)
+	w.add(optServerID, id[:])
 	if withLease {
 		w.addUint32(optLeaseTime, valid)
 		if sn != nil {
@@ -105,19 +110,16 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 			}
 		}
 	}
-	rb.levels = optionLevels(rb.levels, rt, sn, pool, r)
-	levels := rb.levels
+	echoDefaults(w, rt, r)
 	if sn != nil {
-		// Kea always sends the subnet mask; configured wins over derived.
-		if o, ok := findOption(levels, optSubnetMask); ok {
-			w.add(optSubnetMask, o.Data)
-		} else {
-			m := net4Mask(sn.cfg.Prefix.Bits())
-			w.add(optSubnetMask, m[:])
-		}
-		if o, ok := findOption(levels, optRouters); ok && !o.NeverSend && (o.AlwaysSend || wants(r, optRouters)) {
-			// The default route is what a lease is for: it is kept when
-			// the reply must shrink, whatever the order of the PRL.
+		// Kea 2.2 always sends the subnet's own mask: a subnet-mask in
+		// option-data is never sent.
+		m := net4Mask(sn.cfg.Prefix.Bits())
+		w.add(optSubnetMask, m[:])
+		if o, ok := findOption(levels, optRouters); ok && !o.NeverSend {
+			// Kea sends the routers it has whether asked or not. The
+			// default route is what a lease is for: it is kept when the
+			// reply must shrink, whatever the order of the PRL.
 			w.add(optRouters, o.Data)
 		}
 	}
@@ -126,7 +128,12 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	// reply too large for the client leaves them out from the last.
 	w.optionalFrom()
 	prl, _ := r.msg.get(optPRL)
+	vivso := false // option 125 is asked for or always-send: see vendorBuf
 	for _, code := range prl {
+		if code == optiondef.CodeVIVSO {
+			vivso = true
+			continue
+		}
 		if code == optHostName {
 			if h := r.replyHostname(); h != "" {
 				w.addString(optHostName, h)
@@ -146,12 +153,25 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	}
 	for _, lvl := range levels {
 		for _, o := range lvl {
-			if o.AlwaysSend && !o.NeverSend {
+			if o.AlwaysSend && !o.NeverSend && !o.VendorSpace {
+				if o.Code == optiondef.CodeVIVSO {
+					vivso = true
+					continue
+				}
 				if best, ok := findOption(levels, o.Code); ok {
 					w.add(o.Code, best.Data)
 				}
 			}
 		}
+	}
+	if sn != nil {
+		// Kea's basic options: sent when configured, asked for or not.
+		for _, code := range [...]byte{optDNS, optDomainName} {
+			if o, ok := findOption(levels, code); ok && !o.NeverSend {
+				w.add(code, o.Data)
+			}
+		}
+		rb.vendor.add(w, levels, r, vivso)
 	}
 	if len(r.relay) > 0 {
 		// RFC 3046: echo the relay agent information, last, always.
@@ -164,6 +184,7 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	if w.fit(replyLimit(r) - offOptions - 1) {
 		s.st.replyOptionsOmitted.Inc()
 	}
+	w.sortByCode()
 	var ciaddr netip.Addr
 	if typ == dhcpv4.MessageTypeAck {
 		ciaddr = r.ciaddr
@@ -185,18 +206,20 @@ func wants(r *request, code byte) bool {
 }
 
 // sendNak sends a DHCPNAK (RFC 2131 table 3: no lease fields, no options
-// but server id and message).
-func (s *Server) sendNak(r *request, why string) {
+// but server id and what every reply echoes). Like Kea, it carries no
+// message (option 56): why is for the server's log.
+func (s *Server) sendNak(rt *liveConfig, r *request) {
 	rb := s.replies.get()
 	defer s.replies.put(rb)
 	w := &rb.w
 	w.addByte(optMessageType, byte(dhcpv4.MessageTypeNak))
 	ifAddr := r.pkt.IfAddr.As4()
 	w.add(optServerID, ifAddr[:])
-	w.addString(optMessage, why)
+	echoDefaults(w, rt, r)
 	if len(r.relay) > 0 {
 		w.add(optRelayAgent, r.relay)
 	}
+	w.sortByCode()
 	rb.out = encodeReply(rb.out, r, netip.Addr{}, netip.Addr{}, netip.Addr{}, "", "", w.b, r.giaddr.IsValid())
 	s.transmit(r, dhcpv4.MessageTypeNak, netip.Addr{}, rb)
 }
@@ -218,8 +241,11 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 	bcastMAC := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	switch {
 	case r.giaddr.IsValid():
-		// Through the relay that sent it, on the relay's port.
-		m.DstIP, m.DstMAC, m.DstPort = r.giaddr.As4(), p.Meta.SrcMAC, 67
+		// Through the relay, on the relay's port, by IP: DstMAC stays
+		// zero so that the transport routes it to giaddr. The frame's
+		// source is whoever sent the request, which need not be the
+		// relay the reply is for.
+		m.DstIP, m.DstPort = r.giaddr.As4(), 67
 	case typ == dhcpv4.MessageTypeNak:
 		m.DstIP, m.DstMAC = bcastIP, bcastMAC
 	case r.ciaddr.IsValid():
@@ -296,6 +322,12 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	return b
 }
 
+// splitChunk is the payload of each piece of an option longer than 255
+// bytes (RFC 3396). Kea 2.2 cuts 253 bytes a piece (the 255 an option
+// holds less its 2-byte header), and so does xdhcp, so that the pieces
+// are the same.
+const splitChunk = 253
+
 // optWriter appends options once each, splitting long ones (RFC 3396), and
 // remembers where each starts so that optional ones can be left out of a
 // reply that would be too large.
@@ -305,6 +337,7 @@ type optWriter struct {
 	ents []optEnt
 	// optional is set while the options being added may be left out.
 	optional bool
+	scratch  []byte // sortByCode's copy of b
 }
 
 type optEnt struct {
@@ -334,7 +367,7 @@ func (w *optWriter) add(code byte, data []byte) {
 		w.b = append(w.b, code, 0)
 	}
 	for len(data) > 0 {
-		n := min(len(data), 255)
+		n := min(len(data), splitChunk)
 		w.b = append(w.b, code, byte(n))
 		w.b = append(w.b, data[:n]...)
 		data = data[n:]
@@ -351,6 +384,39 @@ func (w *optWriter) addString(code byte, v string) {
 
 func (w *optWriter) addUint32(code byte, v uint32) {
 	w.add(code, []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// sortByCode reorders the options as Kea 2.2 packs them: message type
+// first, then by code, relay agent information last. The reply is then
+// byte for byte Kea's.
+func (w *optWriter) sortByCode() {
+	rank := func(e optEnt) int {
+		switch c := w.b[e.start]; c {
+		case optMessageType:
+			return -1
+		case optRelayAgent:
+			return 256
+		default:
+			return int(c)
+		}
+	}
+	// Insertion sort: a reply has a few dozen options and this allocates
+	// nothing.
+	ents := w.ents
+	for i := 1; i < len(ents); i++ {
+		for j := i; j > 0 && rank(ents[j]) < rank(ents[j-1]); j-- {
+			ents[j], ents[j-1] = ents[j-1], ents[j]
+		}
+	}
+	w.scratch = append(w.scratch[:0], w.b...)
+	w.b = w.b[:0]
+	for k := range ents {
+		e := &ents[k]
+		n := e.end - e.start
+		start := len(w.b)
+		w.b = append(w.b, w.scratch[e.start:e.end]...)
+		e.start, e.end = start, start+n
+	}
 }
 
 // fit leaves out optional options, the last added first, until the
@@ -370,13 +436,15 @@ func (w *optWriter) fit(limit int) bool {
 			omitted = true
 		}
 	}
-	out := w.b[:0]
+	out, kept := w.b[:0], w.ents[:0]
 	for _, e := range w.ents {
 		if e.end > e.start {
+			start := len(out)
 			out = append(out, w.b[e.start:e.end]...) // moves left only: safe in place
+			kept = append(kept, optEnt{start: start, end: len(out), optional: e.optional})
 		}
 	}
-	w.b = out
+	w.b, w.ents = out, kept
 	return omitted
 }
 
@@ -404,10 +472,11 @@ func optionLevels(levels [][]config.Option, rt *liveConfig, sn *subnetRT, pool *
 	return append(levels, rt.cfg.Options)
 }
 
+// findOption returns the most specific dhcp4 option code of levels.
 func findOption(levels [][]config.Option, code byte) (config.Option, bool) {
 	for _, lvl := range levels {
 		for _, o := range lvl {
-			if o.Code == code {
+			if o.Code == code && !o.VendorSpace {
 				return o, true
 			}
 		}
@@ -444,6 +513,13 @@ func bootFields(rt *liveConfig, sn *subnetRT, r *request) (netip.Addr, string, s
 	}
 	return siaddr, sname, file
 }
+
+// Options the reply assembly adds besides those the server reads.
+const (
+	optDNS             = 6
+	optDomainName      = 15
+	optSubnetSelection = 118
+)
 
 // replyHostname is the host name to return in option 12: the reservation's.
 func (r *request) replyHostname() string {
@@ -489,4 +565,100 @@ func net4Mask(bits int) [4]byte {
 		m = 0
 	}
 	return [4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)}
+}
+
+// echoDefaults adds what Kea 2.2 copies from every request into its reply:
+// the client identifier (RFC 6842, unless echo-client-id is false) and the
+// subnet selection option (RFC 3011 §3: an identical copy, asked for or
+// not). A client that does not find them discards the reply.
+func echoDefaults(w *optWriter, rt *liveConfig, r *request) {
+	w.mandatory()
+	if rt.cfg.EchoClientID {
+		if v, ok := r.msg.get(optClientID); ok {
+			w.add(optClientID, v)
+		}
+	}
+	if v, ok := r.msg.get(optSubnetSelection); ok {
+		w.add(optSubnetSelection, v)
+	}
+}
+
+// vendorBuf builds option 125 (RFC 3925 vendor-identifying vendor
+// options) the way Kea 2.2 does: for one enterprise number, that of the
+// configured option 125 the reply carries, else that of the client's
+// first, the vendor-space options the client asks for (DOCSIS: the
+// vendor option request, sub-option 1 of CableLabs' space) and those set
+// always-send, each from the most specific level, in code order.
+type vendorBuf struct {
+	have [256]bool
+	sub  [256][]byte
+	b    []byte
+}
+
+func (v *vendorBuf) add(w *optWriter, levels [][]config.Option, r *request, vivso bool) {
+	v.have = [256]bool{}
+	v.b = v.b[:0]
+	var vendor uint32
+	var oro []byte
+	known := false
+	req, hasReq := r.msg.get(optiondef.CodeVIVSO)
+	if hasReq && len(req) >= 5 && int(req[4]) <= len(req)-5 {
+		vendor, known = binary.BigEndian.Uint32(req), true
+		if vendor == optiondef.DOCSISVendor {
+			oro, _ = subOption(req[5:5+int(req[4])], optiondef.CodeDOCSISORO)
+		}
+	}
+	var configured []byte
+	if vivso {
+		// Sent from option-data (asked for or always-send): its
+		// enterprise number wins, and the sub-options go into it.
+		if o, ok := findOption(levels, optiondef.CodeVIVSO); ok && !o.NeverSend && len(o.Data) >= 4 {
+			configured, vendor, known = o.Data, config.VIVSOVendor(o.Data), true
+		}
+	}
+	if !known {
+		return
+	}
+	added := false
+	pick := func(code byte) {
+		if v.have[code] {
+			return
+		}
+		for _, lvl := range levels {
+			for _, o := range lvl {
+				if o.VendorSpace && o.Vendor == vendor && o.Code == code && !o.NeverSend {
+					v.have[code], v.sub[code], added = true, o.Data, true
+					return
+				}
+			}
+		}
+	}
+	if len(configured) > 5 {
+		for rest := configured[5:]; len(rest) >= 2 && len(rest) >= 2+int(rest[1]); rest = rest[2+int(rest[1]):] {
+			v.have[rest[0]], v.sub[rest[0]] = true, rest[2:2+int(rest[1])]
+		}
+	}
+	for _, code := range oro {
+		pick(code)
+	}
+	for _, lvl := range levels {
+		for _, o := range lvl {
+			if o.VendorSpace && o.Vendor == vendor && o.AlwaysSend {
+				pick(o.Code)
+			}
+		}
+	}
+	if !added && configured == nil {
+		return
+	}
+	v.b = binary.BigEndian.AppendUint32(v.b, vendor)
+	v.b = append(v.b, 0)
+	for code := range v.have {
+		if v.have[code] && len(v.b)+2+len(v.sub[code]) <= 255 {
+			v.b = append(v.b, byte(code), byte(len(v.sub[code])))
+			v.b = append(v.b, v.sub[code]...)
+		}
+	}
+	v.b[4] = byte(len(v.b) - 5)
+	w.add(optiondef.CodeVIVSO, v.b)
 }

@@ -62,7 +62,8 @@ func TestReplyFitsMaxMessageSize(t *testing.T) {
 				mods = append(mods, dhcpv4.WithOption(dhcpv4.OptMaxMessageSize(tc.maxSize)))
 			}
 			m := discover("00:11:22:33:44:01", mods...)
-			p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, Data: m.ToBytes(), Out: out}
+			p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, Data: m.ToBytes(), Out: out,
+				Meta: handoff.Meta{SrcIP: [4]byte{192, 0, 2, 254}}} // from the relay
 			r := h.srv.decode(p)
 			if r == nil {
 				t.Fatal("dropped")

@@ -34,17 +34,32 @@ type Scopes interface {
 	Observe(secs uint16, key []byte, msgType uint8)
 }
 
+// LatencyFamily is the Prometheus histogram of the slow path's processing
+// time per message type, from intake to the reply handed to the transport.
+const LatencyFamily = "xdhcp_slowpath_processing_seconds"
+
+// latencyBuckets are the histogram's upper bounds (seconds): from a cached
+// or in-memory answer (tens of microseconds) to a lease store stalled for
+// seconds.
+var latencyBuckets = []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
+	100e-3, 250e-3, 500e-3, 1, 2.5, 5}
+
 // Deps are the server's collaborators.
 type Deps struct {
-	Store      lease.Store
-	Stats      *stats.Registry
-	Metrics    *metrics.Set // latency histograms; nil = none
+	Store lease.Store
+	Stats *stats.Registry
+	// Metrics receives the processing-latency histograms (family
+	// LatencyFamily, one series per message type); nil = none.
+	Metrics    *metrics.Set
 	Log        *slog.Logger
 	Replicator Replicator // optional
 	// Scopes is HA's query filter (optional).
 	Scopes Scopes
 	// Network is the DHCP service switch shared with HA; nil = a new one.
 	Network *NetworkState
+	// Drops is the operator's drop list, shared with the XDP program's
+	// commands; nil = a new, empty one.
+	Drops *DropList
 	// Cache is the fast path's lease cache; nil in socket mode.
 	Cache handoff.LeaseCache
 	Now   func() time.Time
@@ -63,7 +78,7 @@ type Server struct {
 	replicator Replicator
 	scopes     Scopes
 	cache      handoff.LeaseCache
-	latency    [dhcpv4.MessageTypeInform + 1]*metrics.Histogram
+	latency    [dhcpv4.MessageTypeInform + 1]*metrics.PrometheusHistogram
 
 	rtMu sync.RWMutex
 	rt   *liveConfig
@@ -75,6 +90,7 @@ type Server struct {
 	serial  intake.Serializer[*request]
 	offers  *offerTable
 	Network *NetworkState
+	drops   *DropList
 
 	workers   int
 	workersWG sync.WaitGroup
@@ -112,6 +128,10 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		cache:      d.Cache,
 		offers:     newOfferTable(),
 		Network:    d.Network,
+		drops:      d.Drops,
+	}
+	if s.drops == nil {
+		s.drops = NewDropList()
 	}
 	if s.Network == nil {
 		s.Network = NewNetworkState(d.Now)
@@ -125,7 +145,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 			dhcpv4.MessageTypeRelease: "release", dhcpv4.MessageTypeDecline: "decline",
 			dhcpv4.MessageTypeInform: "inform",
 		} {
-			s.latency[t] = d.Metrics.NewHistogram(fmt.Sprintf(`xdhcp_slowpath_processing_seconds{type=%q}`, name))
+			s.latency[t] = d.Metrics.NewPrometheusHistogramExt(fmt.Sprintf(`%s{type=%q}`, LatencyFamily, name), latencyBuckets)
 		}
 	}
 	rt, err := buildLiveConfig(cfg, d.Store, d.Stats, nil)
@@ -151,6 +171,9 @@ func queueLimit(cfg *config.Config, fastPath bool) int {
 	}
 	return cfg.MultiThreading.PacketQueueSize
 }
+
+// Drops is the drop list the engine enforces.
+func (s *Server) Drops() *DropList { return s.drops }
 
 // Load is the queue in front of the workers, as the fast path's overload
 // levels and the statistics read it.

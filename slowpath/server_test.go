@@ -159,7 +159,8 @@ func (h *harness) exchange(m *dhcpv4.DHCPv4) []sent {
 	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
 		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out}
 	if m.GatewayIPAddr != nil && !m.GatewayIPAddr.IsUnspecified() {
-		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay
+		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay, which sends from giaddr
+		p.Meta.SrcIP = [4]byte(m.GatewayIPAddr.To4())
 	}
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)
@@ -376,8 +377,10 @@ func TestRelayOption82(t *testing.T) {
 	if !netip.MustParsePrefix("198.51.100.0/24").Contains(netip.MustParseAddr(offer.msg.YourIPAddr.String())) {
 		t.Fatalf("relayed client got %s, want subnet 2 by giaddr", offer.msg.YourIPAddr)
 	}
-	if offer.dst.DstIP != [4]byte{198, 51, 100, 1} || offer.dst.DstPort != 67 || offer.dst.DstMAC != [6]byte{2, 0, 0, 0, 0, 0x99} {
-		t.Errorf("relayed offer sent to %v:%d %x, want the relay", offer.dst.DstIP, offer.dst.DstPort, offer.dst.DstMAC)
+	// By IP alone (zero DstMAC: the transport routes it), never to the
+	// Ethernet source of the request.
+	if offer.dst.DstIP != [4]byte{198, 51, 100, 1} || offer.dst.DstPort != 67 || offer.dst.DstMAC != [6]byte{} {
+		t.Errorf("relayed offer sent to %v:%d %x, want the relay by IP", offer.dst.DstIP, offer.dst.DstPort, offer.dst.DstMAC)
 	}
 	if got := offer.msg.Options.Get(dhcpv4.OptionRelayAgentInformation); string(got) != string(rai.Value.ToBytes()) {
 		t.Errorf("option 82 not echoed: %x", got)

@@ -218,6 +218,10 @@ type stats struct {
 	late, dup      uint64
 	skipped        uint64
 	windowDone     [nKinds]uint64 // kDone at the end of the sending phase
+	// phaseStart and lastStart (g.now() clock) bound the time exchanges
+	// were being started: the offered rate's window, which ends with the
+	// last start even when the phase waits on for replies or follow-ups.
+	phaseStart, lastStart int64
 	series         []Second
 	sec            Second
 	secHist        Histogram
@@ -518,6 +522,7 @@ func (g *Generator) runPhase(ctx context.Context, ph phase) (*stats, time.Durati
 	g.timeouts, g.toHead, g.sched = g.timeouts[:0], 0, g.sched[:0]
 	g.inflight = 0
 	start := g.now()
+	st.phaseStart = start
 	end := start + int64(ph.dur)
 	var bucket *TokenBucket
 	if ph.mode == Open {
@@ -657,6 +662,7 @@ func (g *Generator) startNew(now int64, ph phase, bucket *TokenBucket) {
 			g.startDORA(idx, now)
 		}
 		st.started++
+		st.lastStart = now
 		st.sec.Started++
 		left--
 	}
@@ -1247,6 +1253,20 @@ func (g *Generator) learnServer(m *handoff.Meta) {
 	}
 }
 
+// offerWindow is the time over which exchanges were started: from the
+// phase's start to its last start plus one interval of the asked rate
+// (the n-th start of an open loop at rate r happens at (n-1)/r), at most
+// the measured window. A run whose count ran out early, or that waited
+// for scheduled renewals, offered its exchanges at the asked rate, not
+// at count/window.
+func offerWindow(st *stats, window time.Duration, c Config) time.Duration {
+	if c.Mode != Open || c.Rate <= 0 || st.started == 0 {
+		return window
+	}
+	span := time.Duration(st.lastStart-st.phaseStart) + time.Duration(float64(time.Second)/c.Rate)
+	return min(max(span, time.Microsecond), window)
+}
+
 // exchange summarises kind for the report; window is the measured window.
 func (s *stats) exchange(kind uint8, window time.Duration) ExchangeStats {
 	e := ExchangeStats{
@@ -1300,7 +1320,7 @@ func (g *Generator) report(st *stats, window time.Duration, start time.Time) *Re
 		r.Settings.Outstanding = c.Outstanding
 	}
 	if window > 0 {
-		r.OfferedRate = float64(st.started) / window.Seconds()
+		r.OfferedRate = float64(st.started) / offerWindow(st, window, c).Seconds()
 		r.AchievedRate = r.DORA.Rate + r.Renew.Rate + r.Rebind.Rate
 	}
 	ended := r.Lost

@@ -415,3 +415,23 @@ func TestBuildPayloadDecodes(t *testing.T) {
 		t.Fatalf("payload %d bytes, want the 300-byte BOOTP minimum", n)
 	}
 }
+
+// TestOfferedRateEndsWithLastStart: 20 exchanges at 100/s take 0.2 s to
+// offer; the phase then waits for the scheduled renewals, which must not
+// dilute the offered rate to 20/s.
+func TestOfferedRateEndsWithLastStart(t *testing.T) {
+	tl := newTestLab(t, faultNone, false)
+	rep := runGen(t, tl.sock, Config{
+		Mode: Open, Rate: 100, Clients: 20, Count: 20, Duration: 3 * time.Second,
+		Renewals: 1, RenewAfter: time.Second, Subnet: subnet, Timeout: 500 * time.Millisecond,
+	})
+	if err := rep.Failed(); err != nil || rep.DORA.Completed != 20 {
+		t.Fatalf("err %v dora %d", err, rep.DORA.Completed)
+	}
+	if rep.DurationS < 1 {
+		t.Fatalf("window %.2f s: the renewals should have kept the phase open", rep.DurationS)
+	}
+	if rep.OfferedRate < 80 || rep.OfferedRate > 120 {
+		t.Fatalf("offered %.1f/s over a %.2f s window, want about 100", rep.OfferedRate, rep.DurationS)
+	}
+}

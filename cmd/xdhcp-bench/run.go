@@ -20,6 +20,7 @@ import (
 
 	"xdhcp/bench"
 	"xdhcp/bench/loadgen"
+	"xdhcp/internal/cli"
 )
 
 const usage = `usage:
@@ -54,7 +55,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	xd := fs.String("xdhcpd", "./bin/xdhcpd", "xdhcpd binary (runs with its embedded configuration)")
 	n := fs.Int("clients", 300, "emulated clients")
-	if err := fs.Parse(args); err != nil {
+	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
 	return bench.Demo(ctx, bench.DemoOptions{Xdhcpd: *xd, Clients: *n}, stdout)
@@ -69,7 +70,12 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noKea := fs.Bool("no-kea", false, "do not run Kea even if installed")
 	repeats := fs.Int("repeats", 0, "interleaved repeats per point (default 3, quick 1)")
 	only := fs.String("only", "", "comma-separated scenarios to run (e.g. S1,S5,S6/S7); default all")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: xdhcp-bench suite [flags]\n\nflags:")
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\n"+bench.ScenarioHelp)
+	}
+	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -135,7 +141,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&f.floodMAC, "flood-mac", "", "also flood DISCOVERs from this MAC at full speed during the run (S3)")
 	fs.StringVar(&f.transport, "transport", loadgen.TransportAuto, "auto (AF_XDP, else AF_PACKET with the reason logged), afxdp or afpacket")
 	fs.StringVar(&f.leasesOut, "leases-out", "", "write the clients' bound addresses at the end, as JSON {MAC: address}, to this file")
-	if err := fs.Parse(args); err != nil {
+	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
 	cfg, err := f.config()

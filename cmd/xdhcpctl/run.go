@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"xdhcp/control/client"
+	"xdhcp/internal/cli"
 )
 
 // usageError is a command-line mistake (exit status 2).
@@ -77,11 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.key, "key", "", "client key file (mutual TLS)")
 	fs.StringVar(&o.service, "service", "dhcp4", `"service" of the command; empty to omit`)
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit for the whole exchange")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
+	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
+		if err != nil {
+			return &usageError{msg: err.Error()}
 		}
-		return &usageError{msg: err.Error()}
+		return nil
 	}
 	urlSet := false
 	fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" })

@@ -93,7 +93,7 @@ func TestBuildCommand(t *testing.T) {
 
 func TestHTTP(t *testing.T) {
 	port := freePort(t)
-	startServer(t, config.ControlSocket{Type: "http", Address: "127.0.0.1", Port: port})
+	startServer(t, config.ControlSocket{Type: "http", Address: "127.0.0.1", Port: port, AllowUnauthenticated: true})
 	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
 
 	out, _, err := ctl(t, "-url", url, "echo", "ip-address=10.0.0.5", "subnet-id=1")

@@ -61,20 +61,17 @@ func (d *daemon) registerCommands() {
 				return control.Errorf("invalid arguments: %v", err)
 			}
 		}
-		if a.Filename == "" {
-			a.Filename = d.cfgPath
+		// Only inside the configuration file's directory, as Kea 2.6.3
+		// allows, and never through a planted link.
+		path, err := control.ConfigWritePath(d.cfgPath, a.Filename)
+		if err != nil {
+			return control.Errorf("Unable to determine filename: %v", err)
 		}
-		if a.Filename == "" {
-			return control.Errorf("Unable to determine filename: no -c file and no 'filename' argument")
-		}
+		a.Filename = path
 		// Write the document as loaded (secrets included: it is the
-		// operator's own file), atomically.
+		// operator's own file).
 		raw := d.srv.Config().Raw
-		tmp := a.Filename + ".tmp"
-		if err := os.WriteFile(tmp, raw, 0o600); err != nil {
-			return control.Errorf("Unable to write configuration: %v", err)
-		}
-		if err := os.Rename(tmp, a.Filename); err != nil {
+		if err := control.WriteFileAtomic(path, raw); err != nil {
 			return control.Errorf("Unable to write configuration: %v", err)
 		}
 		return control.Answer{Result: control.ResultSuccess, Text: "Configuration written to " + a.Filename + " successful",
@@ -103,6 +100,13 @@ func (d *daemon) registerCommands() {
 		if d.ha != nil {
 			args["high-availability"] = d.ha.Status()
 		}
+		// xdhcp's own: how the kernel has the XDP program attached to
+		// each served interface now (native, generic, none if detached).
+		xdpModes := []map[string]any{}
+		for _, m := range d.xdp.AttachModes() {
+			xdpModes = append(xdpModes, map[string]any{"interface": m.Iface, "mode": m.Mode})
+		}
+		args["xdp"] = xdpModes
 		return control.Answer{Result: control.ResultSuccess, Arguments: args}
 	})
 	c.Handle("shutdown", func(context.Context, *control.Request) control.Answer {

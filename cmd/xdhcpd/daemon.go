@@ -11,10 +11,14 @@ import (
 	"reflect"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"xdhcp/internal/buildinfo"
+	"xdhcp/telemetry"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -53,6 +57,11 @@ type daemon struct {
 	ha         *ha.Service
 	haListener *ha.Listener
 	xdp        *xdp.Datapath
+	// policy is the lease store's on-fail policy (is the store failing?).
+	policy *slowpath.StoragePolicy
+	// telemetry serves /metrics, /healthz and /ready without credentials
+	// when xdhcp.telemetry is configured.
+	telemetry *telemetry.Server
 
 	mu        sync.Mutex // serializes reloads
 	reloaded  time.Time
@@ -98,6 +107,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	network := slowpath.NewNetworkState(time.Now)
 	storeLog := log.With("component", "lease-store")
 	policy, err := slowpath.NewStoragePolicy(db.OnFail, network, d.reg, storeLog, d.fail)
+	d.policy = policy
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +160,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		}
 		deps.Replicator = d.ha
 		deps.Scopes = haScopes{d.ha}
+	} else if cfg.ControlAgent != nil {
+		log.Warn("Control-agent: xdhcpd serves it only as the HA peer listener; without HA it is not used (use control-sockets)")
 	}
 	d.srv, err = slowpath.New(cfg, deps)
 	if err != nil {
@@ -157,7 +169,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	}
 	d.srv.Start(ctx)
 	d.xdp = xdp.New(xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
-		Stats: d.reg, HA: d.ha != nil, Log: log})
+		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log})
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
@@ -170,7 +182,6 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	}
 	if d.ha != nil {
 		d.ha.RegisterCommands(d.ctl)
-		d.ha.RegisterMetrics(d.metrics)
 		d.ha.OnScopesChanged(d.xdp.SetScopes)
 	}
 	// The packet path comes up before the control channel, so that a
@@ -182,10 +193,17 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
 	if d.ha != nil {
-		if d.haListener, err = d.ha.ListenDedicated(d.ctl); err != nil {
+		if d.haListener, err = d.ha.Listen(d.ctl, peerListenOptions(cfg, log)); err != nil {
 			return nil, err
 		}
 		d.ha.Start(ctx)
+	}
+	if t := cfg.XDHCP.Telemetry; t.Port != 0 {
+		d.telemetry, err = telemetry.Listen(telemetry.Options{Addr: net.JoinHostPort(t.Address, strconv.Itoa(t.Port)),
+			Metrics: d.writeMetrics, Ready: d.notReady, Log: log.With("component", "telemetry")})
+		if err != nil {
+			return nil, err
+		}
 	}
 	sctx, stopSampler := context.WithCancel(ctx)
 	d.sampling, d.stopSampler = make(chan struct{}), stopSampler
@@ -336,6 +354,12 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if !reflect.DeepEqual(haParams(cfg), haParams(old)) {
 		return errors.New("high-availability changes need a restart; nothing was changed")
 	}
+	if cfg.XDHCP.Telemetry != old.XDHCP.Telemetry {
+		return errors.New("xdhcp.telemetry changes need a restart; nothing was changed")
+	}
+	if cfg.ControlAgent != nil && !reflect.DeepEqual(cfg.ControlAgent, old.ControlAgent) {
+		d.log.Warn("Control-agent changes take effect at the next restart (the HA peer listener keeps its settings)")
+	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
@@ -387,6 +411,9 @@ func (d *daemon) close() error {
 		d.stopSampler()
 		<-d.sampling
 	}
+	if d.telemetry != nil {
+		errs = append(errs, d.telemetry.Close())
+	}
 	if d.ctl != nil {
 		errs = append(errs, d.ctl.Close())
 	}
@@ -428,22 +455,86 @@ func (d *daemon) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	d.reg.WritePrometheus(w)
-	d.metrics.WritePrometheus(w)
-	for _, l := range d.listeners {
-		fmt.Fprintf(w, "xdhcp_socket_rx_frames_total{iface=%q} %d\n", l.Iface().Name, l.RxFrames.Load())
-		fmt.Fprintf(w, "xdhcp_socket_rx_malformed_total{iface=%q} %d\n", l.Iface().Name, l.RxMalformed.Load())
-		fmt.Fprintf(w, "xdhcp_socket_tx_frames_total{iface=%q} %d\n", l.Iface().Name, l.TxFrames.Load())
-		fmt.Fprintf(w, "xdhcp_socket_tx_errors_total{iface=%q} %d\n", l.Iface().Name, l.TxErrors.Load())
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	e := stats.NewExposition(w)
+	d.writeMetrics(e)
+	if err := e.Flush(); err != nil {
+		d.log.Warn("metrics scrape", "err", err)
 	}
-	fmt.Fprintf(w, "xdhcp_slowpath_queue_length %d\n", d.srv.QueueLen())
-	fmt.Fprintf(w, "xdhcp_leases %d\n", d.store.Len())
-	// Go runtime and process series (go_goroutines, go_memstats_*,
-	// process_resident_memory_bytes, process_open_fds, ...): what a soak
-	// or an operator watches for leaks.
-	metrics.WriteProcessMetrics(w)
-	metrics.WriteFDMetrics(w)
+}
+
+// notReady says why the daemon should not get traffic now (/ready): DHCP
+// service disabled (by HA while it waits, syncs or is terminated, by the
+// lease store's on-fail policy, or by an operator), the lease store
+// failing, or an interface the configuration serves with XDP that has no
+// program attached any more.
+func (d *daemon) notReady() []string {
+	var out []string
+	if origins := d.srv.Network.DisabledBy(); len(origins) > 0 {
+		out = append(out, "DHCP service disabled (origin "+strings.Join(origins, ", ")+")")
+	}
+	if d.policy != nil && d.policy.Failed() {
+		out = append(out, "lease store failing (on-fail "+d.policy.Policy()+")")
+	}
+	for _, m := range d.xdp.AttachModes() {
+		if m.Mode == "none" || m.Mode == "unknown" {
+			out = append(out, "XDP program not attached to "+m.Iface)
+		}
+	}
+	return out
+}
+
+// writeMetrics writes every /metrics family: the statistics (Kea's and
+// xdhcp's), the latency histograms, HA, the sockets, the build and XDP
+// attach state, and the Go runtime and process series.
+func (d *daemon) writeMetrics(e *stats.Exposition) {
+	d.reg.WriteTo(e)
+	if e.Family(slowpath.LatencyFamily, stats.KindHistogram,
+		"Slow-path processing time per message type, from intake to the reply handed to the transport.") {
+		var b strings.Builder
+		d.metrics.WritePrometheus(&b)
+		e.Samples(b.String())
+	}
+	if d.ha != nil {
+		d.ha.WriteMetrics(e)
+	}
+	for _, c := range []struct {
+		name, help string
+		get        func(l *fastpath.SocketListener) uint64
+	}{
+		{"xdhcp_socket_rx_frames_total", "Frames received by socket-mode listeners.", func(l *fastpath.SocketListener) uint64 { return l.RxFrames.Load() }},
+		{"xdhcp_socket_rx_malformed_total", "Malformed frames received by socket-mode listeners.", func(l *fastpath.SocketListener) uint64 { return l.RxMalformed.Load() }},
+		{"xdhcp_socket_tx_frames_total", "Frames sent by socket-mode listeners.", func(l *fastpath.SocketListener) uint64 { return l.TxFrames.Load() }},
+		{"xdhcp_socket_tx_errors_total", "Frames socket-mode listeners failed to send.", func(l *fastpath.SocketListener) uint64 { return l.TxErrors.Load() }},
+	} {
+		if len(d.listeners) > 0 && e.Family(c.name, stats.KindCounter, c.help) {
+			for _, l := range d.listeners {
+				e.Int("", []stats.Label{{Name: "iface", Value: l.Iface().Name}}, int64(c.get(l)))
+			}
+		}
+	}
+	if e.Family("xdhcp_slowpath_queue_length", stats.KindGauge, "Requests waiting in the slow path's queue.") {
+		e.Int("", nil, int64(d.srv.QueueLen()))
+	}
+	if e.Family("xdhcp_leases", stats.KindGauge, "Leases in the lease store, expired ones not yet reclaimed included.") {
+		e.Int("", nil, int64(d.store.Len()))
+	}
+	if e.Family("xdhcp_xdp_attached", stats.KindGauge,
+		"1 per interface the XDP program serves, labelled with the attach mode the kernel reports now (native, generic, offload, multi; none when detached).") {
+		for _, m := range d.xdp.AttachModes() {
+			v := int64(1)
+			if m.Mode == "none" || m.Mode == "unknown" {
+				v = 0
+			}
+			e.Int("", []stats.Label{{Name: "iface", Value: m.Iface}, {Name: "mode", Value: m.Mode}}, v)
+		}
+	}
+	if e.Family("xdhcp_build_info", stats.KindGauge, "Always 1; the labels say which build is running.") {
+		bi := buildinfo.Read()
+		e.Int("", []stats.Label{{Name: "version", Value: bi.Version}, {Name: "commit", Value: bi.Commit},
+			{Name: "date", Value: bi.Date}, {Name: "goversion", Value: bi.Go}}, 1)
+	}
+	stats.WriteRuntime(e)
 }
 
 // haParams is the HA hook's configuration, for comparing on reload.

@@ -170,6 +170,20 @@ func TestE2EControl(t *testing.T) {
 		if !strings.Contains(text, "# TYPE xdhcp_pkt4_received_total counter") {
 			t.Errorf("/metrics: xdhcp_pkt4_received_total is not typed as a counter")
 		}
+		checkPromtool(t, text)
+		for _, want := range []string{
+			`xdhcp_slowpath_processing_seconds_bucket{type="discover",le="+Inf"} `,
+			"# TYPE xdhcp_slowpath_processing_seconds histogram",
+			`xdhcp_build_info{version="`,
+			"# TYPE xdhcp_lease_file_syncs_total counter",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		if strings.Contains(text, "xdhcp_xdhcp_") {
+			t.Errorf("/metrics has a doubled prefix (xdhcp_xdhcp_)")
+		}
 	})
 
 	t.Run("Shutdown", func(t *testing.T) {
@@ -275,4 +289,28 @@ func TestE2ESIGHUPDuringStartup(t *testing.T) {
 		t.Fatalf("SIGHUP right after the control socket answered killed xdhcpd: %v", d.Err())
 	}
 	d.WaitReady(15 * time.Second)
+}
+
+// checkPromtool runs Prometheus's own linter on a /metrics scrape: every
+// family has HELP and TYPE, counters end in _total, histograms have le
+// buckets, names follow the conventions.
+func checkPromtool(t *testing.T, text string) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool not installed (make deps installs the prometheus package): %v", err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	// A statistic without its own description is exported with a HELP
+	// line that only names it: every statistic must be described.
+	for line := range strings.Lines(text) {
+		if strings.HasPrefix(line, "# HELP xdhcp_") && strings.Contains(line, " Statistic ") {
+			t.Errorf("statistic without a description: %s", strings.TrimSpace(line))
+		}
+	}
 }

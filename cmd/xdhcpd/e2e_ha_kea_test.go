@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,33 +27,27 @@ type keaProc struct {
 	ctl *daemontest.Control
 }
 
-// keaHARel is the HA block both servers of an interop pair share.
+// keaHARel is the HA block both servers of an HA+MT interop pair share.
 func keaHARel(this string, primary, standby string) map[string]any {
-	return map[string]any{
-		"this-server-name": this, "mode": "hot-standby",
-		"heartbeat-delay": 1000, "max-response-delay": 3000, "max-ack-delay": 1000, "max-unacked-clients": 0,
-		"multi-threading": map[string]any{"enable-multi-threading": true, "http-dedicated-listener": true,
-			"http-listener-threads": 2, "http-client-threads": 2},
-		"peers": []any{
-			map[string]any{"name": "server1", "url": "http://" + primary + ":8001/", "role": "primary"},
-			map[string]any{"name": "server2", "url": "http://" + standby + ":8001/", "role": "standby"},
-		},
-	}
+	return keaPeering{mt: true}.rel(this, primary, standby)
 }
 
 // startKeaHA runs kea-dhcp4 on the node's interface ifname with raw
-// sockets, a persistent memfile, lease_cmds and HA relationship rel.
-func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
+// sockets, a persistent memfile, lease_cmds and HA relationship rel. With
+// an HA+MT dedicated listener, the test commands it there; otherwise
+// kea-ctrl-agent serves the peer URL as pr describes (the HA quickstart's
+// layout), kea-dhcp4 listens on a UNIX control socket, and the test
+// commands it through that socket.
+func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any, pr keaPeering) *keaProc {
 	t := n.h.t
 	t.Helper()
 	dir := n.env.dir
-	cfg := map[string]any{"Dhcp4": map[string]any{
+	d4 := map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []any{ifname}, "dhcp-socket-type": "raw"},
 		"lease-database": map[string]any{"type": "memfile", "persist": true, "lfc-interval": 0,
 			"name": filepath.Join(dir, "kea-leases4.csv")},
-		"multi-threading": map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16},
-		"valid-lifetime":  600,
-		"subnet4":         []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
+		"valid-lifetime": 600,
+		"subnet4":        []any{pr.subnet()},
 		"hooks-libraries": []any{
 			map[string]any{"library": keaHooksDir + "/libdhcp_lease_cmds.so"},
 			map[string]any{"library": keaHooksDir + "/libdhcp_ha.so",
@@ -60,17 +55,35 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
 		},
 		"loggers": []any{map[string]any{"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": filepath.Join(dir, "kea.log")}}}},
-	}}
-	k := &keaProc{
-		Process: daemontest.NewProcess(t, daemontest.ProcessOptions{
-			Name: "kea-dhcp4 of " + n.name,
-			NS:   n.ns,
-			Args: []string{bin, "-c", n.env.writeConfig("kea-dhcp4.json", cfg)},
-			Env:  []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir},
-			Log:  filepath.Join(dir, "kea.out"),
-		}),
-		ctl: daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second),
 	}
+	if pr.mt {
+		d4["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+	}
+	env := []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir}
+	var ctl *daemontest.Control
+	if pr.mt {
+		ctl = daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second)
+	} else {
+		sock := shortSocket(t, "kea4")
+		d4["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		ctl = daemontest.NewUnixControl(sock, 5*time.Second)
+		agent := daemontest.NewProcess(t, daemontest.ProcessOptions{
+			Name: "kea-ctrl-agent of " + n.name,
+			NS:   n.ns,
+			Args: []string{needBinary(t, "kea-ctrl-agent"), "-c", n.env.writeConfig("kea-ctrl-agent.json",
+				map[string]any{"Control-agent": pr.agent(n.ip(ifname), sock, n.name)})},
+			Env: env,
+			Log: filepath.Join(dir, "kea-ctrl-agent.out"),
+		})
+		agent.Launch()
+	}
+	k := &keaProc{ctl: ctl, Process: daemontest.NewProcess(t, daemontest.ProcessOptions{
+		Name: "kea-dhcp4 of " + n.name,
+		NS:   n.ns,
+		Args: []string{bin, "-c", n.env.writeConfig("kea-dhcp4.json", map[string]any{"Dhcp4": d4})},
+		Env:  env,
+		Log:  filepath.Join(dir, "kea.out"),
+	})}
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(dir, "kea.log"))
@@ -82,6 +95,45 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any) *keaProc {
 	})
 	k.start()
 	return k
+}
+
+// killSide kills Kea (kea) or xdhcpd with kill -9.
+func killSide(kea bool, k *keaProc, us *e2eDaemon) {
+	if kea {
+		k.Kill9()
+	} else {
+		us.Kill9()
+	}
+}
+
+// restartSide starts the killed Kea (kea) or xdhcpd again.
+func restartSide(kea bool, k *keaProc, us *e2eDaemon) {
+	if kea {
+		k.start()
+	} else {
+		us.Restart()
+	}
+}
+
+// startPeer runs xdhcpd on the node's interface ifname as the partner of
+// a Kea server reached as pr says.
+func (n *haNode) startPeer(ifname string, pr keaPeering) *e2eDaemon {
+	t := n.h.t
+	t.Helper()
+	cfg := n.xdhcpdConfig(haServerCfg{ifaces: []string{ifname}, subnets: []any{pr.subnet()},
+		rels: []any{pr.rel(n.name, "10.99.0.1", "10.99.0.2")}})
+	if pr.mt {
+		dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
+	} else {
+		// The quickstart's control socket; with authentication, the same
+		// Control-agent section as Kea's agent (xdhcpd is its own agent).
+		sock := shortSocket(t, "x4")
+		dhcp4(cfg)["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		if pr.auth {
+			cfg["Control-agent"] = pr.agent(n.ip(ifname), sock, n.name)
+		}
+	}
+	return n.start(cfg)
 }
 
 func haURLPort(ip string, port int) string { return "http://" + ip + ":" + strconv.Itoa(port) + "/" }
@@ -102,31 +154,34 @@ func (k *keaProc) Try(command string, args any) (daemontest.Answer, error) {
 func TestE2EHAKeaInterop(t *testing.T) {
 	bin := needBinary(t, "kea-dhcp4")
 	needKeaHooks(t)
-	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true) })
-	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false) })
+	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, keaPeering{mt: true}) })
+	t.Run("kea-standby", func(t *testing.T) { testKeaPair(t, bin, false, keaPeering{mt: true}) })
 }
 
 // testKeaPair: server1 (10.99.0.1) is the primary, server2 the standby;
-// Kea is server1 when keaPrimary.
-func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
+// Kea is server1 when keaPrimary; pr says how they reach each other. With
+// the quickstart's timers as written only the pairing and the lease
+// updates are checked; otherwise also failover after kill -9 of the
+// primary and resync when it returns, then the same for the standby.
+func testKeaPair(t *testing.T, bin string, keaPrimary bool, pr keaPeering) {
 	_, seg, s1, s2 := haPair(t)
 	keaNode, usNode := s1, s2
 	if !keaPrimary {
 		keaNode, usNode = s2, s1
 	}
 	keaIf, usIf := map[*haNode]string{s1: "s1", s2: "s2"}[keaNode], map[*haNode]string{s1: "s1", s2: "s2"}[usNode]
-	k := keaNode.startKeaHA(bin, keaIf, keaHARel(keaNode.name, "10.99.0.1", "10.99.0.2"))
-	cfg := usNode.xdhcpdConfig(haServerCfg{ifaces: []string{usIf},
-		subnets: []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
-		rels:    []any{keaHARel(usNode.name, "10.99.0.1", "10.99.0.2")}})
-	dhcp4(cfg)["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
-	us := usNode.start(cfg)
+	k := keaNode.startKeaHA(bin, keaIf, pr.rel(keaNode.name, "10.99.0.1", "10.99.0.2"), pr)
+	us := usNode.startPeer(usIf, pr)
 	var primary, standby daemontest.Commander = k, us
 	var pNode, sNode *haNode = keaNode, usNode
 	if !keaPrimary {
 		primary, standby, pNode, sNode = us, k, usNode, keaNode
 	}
-	took := waitPair(t, primary, standby, "hot-standby", 30*time.Second)
+	pairWait := 30 * time.Second
+	if pr.asWritten {
+		pairWait = 120 * time.Second // heartbeats every 10 s
+	}
+	took := waitPair(t, primary, standby, "hot-standby", pairWait)
 	t.Logf("FIGURE kea interop: pair in hot-standby %v (heartbeats agree)", took.Round(time.Millisecond))
 	for _, c := range []daemontest.Commander{primary, standby} {
 		st := status(t, c, 0)
@@ -156,20 +211,29 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 	for ip, hw := range view {
 		waitLease(t, standby, "standby "+sNode.name, ip, hw, 2*time.Second)
 	}
-	if t.Failed() {
+	probePeerURL(t, pr, seg, keaNode, keaNode.name, usNode.name, usNode.ip(usIf))
+	if warned := strings.Contains(us.Log(), "authenticates partners by source address only"); warned != (!pr.auth && pr.tls == nil) {
+		t.Errorf("start-up warning about address-only authentication: logged %v, want %v", warned, !warned)
+	}
+	if t.Failed() || pr.asWritten {
 		return
 	}
 
-	// Failover: kill -9 the primary.
-	killed := time.Now()
-	if keaPrimary {
-		k.Kill9()
-	} else {
-		us.Kill9()
+	server := map[bool]string{true: "Kea", false: "xdhcpd"}
+	// failover kills Kea or xdhcpd with kill -9 and waits until the
+	// survivor is in partner-down; restart brings it back.
+	failover := func(kea bool, survivor daemontest.Commander, killed, left string) {
+		t.Helper()
+		start := time.Now()
+		killSide(kea, k, us)
+		waitState(t, survivor, 0, "partner-down", 15*time.Second)
+		t.Logf("FIGURE kea interop: %s (%s) in partner-down %v after kill -9 of the %s (max-response-delay 3 s)",
+			left, server[!kea], time.Since(start).Round(time.Millisecond), killed)
 	}
-	waitState(t, standby, 0, "partner-down", 15*time.Second)
-	t.Logf("FIGURE kea interop: standby (%s) in partner-down %v after kill -9 of the primary (max-response-delay 3 s)",
-		map[bool]string{true: "xdhcpd", false: "Kea"}[keaPrimary], time.Since(killed).Round(time.Millisecond))
+	restart := func(kea bool) { restartSide(kea, k, us) }
+
+	// Failover: kill -9 the primary.
+	failover(keaPrimary, standby, "primary", "standby")
 	outage := haClients(13, 4)
 	serve(outage, sIP, 5)
 	serve(before, sIP, 5) // the primary's clients keep their addresses
@@ -179,11 +243,7 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 
 	// Return: the primary restarts, resyncs from the standby, pair again.
 	back := time.Now()
-	if keaPrimary {
-		k.start()
-	} else {
-		us.Restart()
-	}
+	restart(keaPrimary)
 	took = waitPair(t, primary, standby, "hot-standby", 30*time.Second)
 	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the primary restarted", time.Since(back).Round(time.Millisecond))
 	for ip, hw := range view {
@@ -207,4 +267,21 @@ func testKeaPair(t *testing.T, bin string, keaPrimary bool) {
 			}
 		}
 	}
+	if t.Failed() {
+		return
+	}
+
+	// The other side: kill -9 the standby. The primary goes partner-down
+	// and keeps serving; the standby returns, resyncs and holds every
+	// lease.
+	failover(!keaPrimary, primary, "standby", "primary")
+	serve(haClients(15, 3), pIP, 0)
+	back = time.Now()
+	restart(!keaPrimary)
+	waitPair(t, primary, standby, "hot-standby", 30*time.Second)
+	t.Logf("FIGURE kea interop: pair back in hot-standby %v after the standby restarted", time.Since(back).Round(time.Millisecond))
+	for ip, hw := range view {
+		waitLease(t, standby, "returned standby "+sNode.name, ip, hw, 2*time.Second)
+	}
+	haNoDoubleLease(t, view, map[string]map[string]leaseJSON{"primary": leasesOf(t, primary), "standby": leasesOf(t, standby)})
 }

@@ -143,10 +143,6 @@ func (n *haNode) setLink(ifname string, up bool) {
 // haServerCfg is what varies between the daemons' configurations.
 type haServerCfg struct {
 	ifaces []string
-	// ctl are the addresses of HTTP control sockets on port 8000 besides
-	// 127.0.0.1 (which the harness's commands use): the HA peer URL when
-	// HA goes through the control channel.
-	ctl     []string
 	subnets []any
 	rels    []any  // high-availability list
 	xdp     string // xdhcp.xdp.mode ("off" when empty)
@@ -160,10 +156,9 @@ func (n *haNode) xdhcpdConfig(c haServerCfg) map[string]any {
 	for i, s := range c.ifaces {
 		ifaces[i] = s
 	}
+	// The harness's commands use 127.0.0.1; the partners reach the peer
+	// URL, which xdhcpd serves itself (partner commands only).
 	sockets := []any{map[string]any{"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": e2eCtlPort}}
-	for _, a := range c.ctl {
-		sockets = append(sockets, map[string]any{"socket-type": "http", "socket-address": a, "socket-port": e2eCtlPort})
-	}
 	xdp := map[string]any{"mode": "off"}
 	if c.xdp != "" {
 		xdp["mode"] = c.xdp
@@ -189,7 +184,7 @@ func (n *haNode) xdhcpdConfig(c haServerCfg) map[string]any {
 			"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": "stderr"}},
 		}},
-		"xdhcp": map[string]any{"xdp": xdp},
+		"xdhcp": map[string]any{"xdp": xdp, daemontest.InsecureControlKey: true},
 	}}
 }
 

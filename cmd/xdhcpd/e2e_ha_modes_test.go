@@ -32,8 +32,8 @@ func TestE2EHACommunicationRecovery(t *testing.T) {
 	subnets := []any{haSubnet(1, "10.99.0.0/16",
 		[]string{"10.99.1.1 - 10.99.1.250|HA_server1", "10.99.2.1 - 10.99.2.250|HA_server2"}, nil)}
 	for _, n := range []*haNode{s1, s2} {
-		dif, hif := map[*haNode]string{s1: "s1", s2: "s2"}[n], map[*haNode]string{s1: "h1", s2: "h2"}[n]
-		n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{dif}, ctl: []string{n.ip(hif)}, subnets: subnets,
+		dif := map[*haNode]string{s1: "s1", s2: "s2"}[n]
+		n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{dif}, subnets: subnets,
 			rels: []any{haRel(n.name, "load-balancing", peers, extra)}}))
 	}
 	waitPair(t, s1.d, s2.d, "load-balancing", 20*time.Second)
@@ -100,9 +100,9 @@ func TestE2EHAPassiveBackup(t *testing.T) {
 	_, seg, s1, s2 := haPair(t)
 	peers := []haPeer{{"server1", haURL("10.99.0.1"), "primary"}, {"server2", haURL("10.99.0.2"), "backup"}}
 	subnets := []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)}
-	s1.start(s1.xdhcpdConfig(haServerCfg{ifaces: []string{"s1"}, ctl: []string{"10.99.0.1"}, subnets: subnets,
+	s1.start(s1.xdhcpdConfig(haServerCfg{ifaces: []string{"s1"}, subnets: subnets,
 		rels: []any{haRel("server1", "passive-backup", peers, nil)}}))
-	s2.start(s2.xdhcpdConfig(haServerCfg{ifaces: []string{"s2"}, ctl: []string{"10.99.0.2"}, subnets: subnets,
+	s2.start(s2.xdhcpdConfig(haServerCfg{ifaces: []string{"s2"}, subnets: subnets,
 		rels: []any{haRel("server2", "passive-backup", peers, nil)}}))
 	waitState(t, s1.d, 0, "passive-backup", 10*time.Second)
 	waitState(t, s2.d, 0, "backup", 10*time.Second)
@@ -163,11 +163,11 @@ func testHubAndSpoke(t *testing.T, hubA, hubB string) {
 	}
 	peersA := []haPeer{{"server1", haURL("10.99.0.1"), "primary"}, {hubA, haURL("10.99.0.3"), "standby"}}
 	peersB := []haPeer{{"server2", haURL("10.97.0.2"), "primary"}, {hubB, haURL("10.97.0.3"), "standby"}}
-	s1.start(s1.xdhcpdConfig(haServerCfg{ifaces: []string{"s1"}, ctl: []string{"10.99.0.1"},
+	s1.start(s1.xdhcpdConfig(haServerCfg{ifaces: []string{"s1"},
 		subnets: []any{subA(false)}, rels: []any{haRel("server1", "hot-standby", peersA, nil)}}))
-	s2.start(s2.xdhcpdConfig(haServerCfg{ifaces: []string{"s2"}, ctl: []string{"10.97.0.2"},
+	s2.start(s2.xdhcpdConfig(haServerCfg{ifaces: []string{"s2"},
 		subnets: []any{subB(false)}, rels: []any{haRel("server2", "hot-standby", peersB, nil)}}))
-	hub.start(hub.xdhcpdConfig(haServerCfg{ifaces: []string{"a3", "b3"}, ctl: []string{"10.99.0.3", "10.97.0.3"},
+	hub.start(hub.xdhcpdConfig(haServerCfg{ifaces: []string{"a3", "b3"},
 		subnets: []any{subA(true), subB(true)},
 		rels:    []any{haRel(hubA, "hot-standby", peersA, nil), haRel(hubB, "hot-standby", peersB, nil)}}))
 	for rel, p := range []*haNode{s1, s2} {

@@ -63,9 +63,9 @@ func TestE2EHAHotStandby(t *testing.T) {
 	peers := []haPeer{{"server1", haURL("10.99.0.1"), "primary"}, {"server2", haURL("10.99.0.2"), "standby"}}
 	extra := map[string]any{"max-unacked-clients": 2}
 	subnets := []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)}
-	s1.start(s1.xdhcpdConfig(haServerCfg{ifaces: []string{"s1"}, ctl: []string{"10.99.0.1"}, subnets: subnets,
+	s1.start(s1.xdhcpdConfig(haServerCfg{ifaces: []string{"s1"}, subnets: subnets,
 		rels: []any{haRel("server1", "hot-standby", peers, extra)}}))
-	s2.start(s2.xdhcpdConfig(haServerCfg{ifaces: []string{"s2"}, ctl: []string{"10.99.0.2"}, subnets: subnets,
+	s2.start(s2.xdhcpdConfig(haServerCfg{ifaces: []string{"s2"}, subnets: subnets,
 		rels: []any{haRel("server2", "hot-standby", peers, extra)}}))
 	took := waitPair(t, s1.d, s2.d, "hot-standby", 20*time.Second)
 	t.Logf("pair in hot-standby %v after start", took.Round(time.Millisecond))
@@ -182,6 +182,14 @@ func TestE2EHAHotStandby(t *testing.T) {
 		recv := haMetric(t, s1.d, `xdhcp_ha_sync_leases_received{server="server1",relationship="0"}`)
 		applied := haMetric(t, s1.d, `xdhcp_ha_sync_leases_applied{server="server1",relationship="0"}`)
 		t.Logf("FIGURE resync: %v page(s), %v leases received, %v applied", pages, recv, applied)
+		text := s1.d.metrics()
+		checkPromtool(t, text)
+		if v, ok := metricValue(text, `xdhcp_ha_state{server="server1",relationship="0",state="hot-standby"}`); !ok || v != 1 {
+			t.Errorf("xdhcp_ha_state hot-standby = %v (present %v), want 1", v, ok)
+		}
+		if v, _ := metricValue(text, `xdhcp_ha_transitions_total{server="server1",relationship="0"}`); v < 1 {
+			t.Errorf("xdhcp_ha_transitions_total = %v after a restart and resync, want ≥ 1", v)
+		}
 		n2 := len(leasesOf(t, s2.d))
 		// Applied: every lease the standby wrote in the outage, the
 		// primary's own clients' renewals included (newer cltt).
@@ -288,7 +296,7 @@ func TestE2EHALoadBalancing(t *testing.T) {
 				[]string{"10.99.1.1 - 10.99.1.250|HA_server1", "10.99.2.1 - 10.99.2.250|HA_server2"}, nil)}
 			for _, n := range []*haNode{s1, s2} {
 				ifc := map[*haNode]string{s1: "s1", s2: "s2"}[n]
-				n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{ifc}, ctl: []string{n.ip(ifc)}, subnets: subnets,
+				n.start(n.xdhcpdConfig(haServerCfg{ifaces: []string{ifc}, subnets: subnets,
 					rels: []any{haRel(n.name, "load-balancing", peers, nil)}, xdp: mode, bpffs: bpffs}))
 			}
 			waitPair(t, s1.d, s2.d, "load-balancing", 20*time.Second)

@@ -117,12 +117,15 @@ func (e *e2eEnv) addClientAddr(p netip.Prefix) {
 // baseConfig is the Kea Dhcp4 document the tests start from: socket mode
 // on xs0, one /16 subnet with a small pool, a CSV lease file in the lab's
 // directory without LFC, the HTTP control listener on port 8000 of the
-// server namespace, logs to stderr (which the harness keeps in a file).
+// server namespace (unauthenticated: daemontest.InsecureControlKey), logs
+// to stderr (which the harness keeps in a file).
 func (e *e2eEnv) baseConfig() map[string]any {
 	cfg := e.keaConfig()
+	x := map[string]any{daemontest.InsecureControlKey: true}
 	if e.mode != "" {
-		dhcp4(cfg)["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": e.mode}}
+		x["xdp"] = map[string]any{"mode": e.mode}
 	}
+	dhcp4(cfg)["xdhcp"] = x
 	return cfg
 }
 

@@ -288,6 +288,9 @@ func testE2ERelayOption82(t *testing.T, e *e2eEnv) {
 	// The second relay address must be local to the client namespace so
 	// that replies to it (giaddr, port 67) are delivered to our socket.
 	e.addClientAddr(netip.MustParsePrefix("10.77.0.1/24"))
+	// Replies to a relay are routed to giaddr, so the server needs a
+	// route to it, as a real server has to its relays' networks.
+	e.addServerRoute(netip.MustParsePrefix("10.77.0.0/24"), e2eClientIP)
 	relay := e.udpConn("0.0.0.0:67")
 
 	// Circuit-id "port-7", remote-id "rack".

@@ -14,14 +14,17 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/internal/buildinfo"
+	"xdhcp/internal/cli"
 	"xdhcp/internal/logging"
 	"xdhcp/internal/profiling"
 )
 
-// version is the xdhcp release; the Kea version it follows is in versionText.
-const version = "0.1.0"
+// version is the xdhcp release; versionText adds the commit, its date and
+// the Go version.
+const version = buildinfo.Version
 
-func versionText() string { return "xdhcp " + version + " (Kea 2.2 compatible DHCPv4)" }
+func versionText() string { return buildinfo.Read().String() }
 
 // run parses the command line and runs the daemon until ctx ends, a
 // shutdown command arrives, or a fatal error occurs.
@@ -33,8 +36,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	debug := fs.Bool("d", false, "debug logging")
 	showVersion := fs.Bool("v", false, "print the version and exit")
 	extVersion := fs.Bool("V", false, "print the extended version and exit")
-	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:6060), for profiling only")
-	if err := fs.Parse(args); err != nil {
+	agentPath := fs.String("a", "", "Kea Control-agent configuration file (what kea-ctrl-agent -c reads): sets the HA peer listener's address, authentication and TLS")
+	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/ on the loopback HTTP(S) control sockets that authenticate, for profiling only")
+	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
 	}
 	switch {
@@ -46,6 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case *testPath != "":
 		cfg, err := config.Load(*testPath)
+		if err == nil {
+			err = withControlAgent(cfg, *agentPath, stderr)
+		}
 		if cfg != nil {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(stderr, "WARN", w)
@@ -59,6 +66,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	cfg, err := loadConfig(*cfgPath)
+	if err == nil {
+		err = withControlAgent(cfg, *agentPath, stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -78,13 +88,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn(xdpProblem + ": serving in socket mode")
 	}
 	warnExposedControl(cfg, log)
-	if *pprofAddr != "" {
-		p, err := profiling.Serve(ctx, *pprofAddr, log)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-	}
 	// SIGHUP is caught from before the control channel answers: a reload
 	// asked for during start-up waits instead of killing the process.
 	hup := make(chan os.Signal, 1)
@@ -93,6 +96,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	d, err := newDaemon(ctx, cfg, *cfgPath, xdpProblem == "", log)
 	if err != nil {
 		return err
+	}
+	kept, err := d.dropCapabilities(cfg)
+	if err != nil {
+		return errors.Join(err, d.close())
+	}
+	log.Info("capabilities dropped", "kept", kept.String())
+	if *pprof {
+		// Private routes: only loopback sockets that authenticate serve
+		// them, behind the control channel's limits and timeouts.
+		for _, r := range profiling.Routes() {
+			if err := d.ctl.HandlePrivateHTTP(r.Path, r.Handler); err != nil {
+				return errors.Join(err, d.close())
+			}
+		}
+		log.Info("runtime profiles served on the authenticated loopback control sockets", "path", profiling.Prefix)
 	}
 	for {
 		select {

@@ -201,8 +201,9 @@ func soakConfig(e *e2eEnv) map[string]any {
 	cfg := e.bigPoolConfig()
 	dh := dhcp4(cfg)
 	dh["xdhcp"] = map[string]any{
-		"xdp":        map[string]any{"mode": "auto"},
-		"rate-limit": map[string]any{"rate": soakRateLimit, "burst": soakRateBurst},
+		daemontest.InsecureControlKey: true,
+		"xdp":                         map[string]any{"mode": "auto"},
+		"rate-limit":                  map[string]any{"rate": soakRateLimit, "burst": soakRateBurst},
 	}
 	dh["valid-lifetime"] = 600
 	dh["decline-probation-period"] = 60

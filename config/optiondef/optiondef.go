@@ -1,12 +1,45 @@
-// Package optiondef holds the standard DHCPv4 option definitions (Kea's
-// names, codes and data types) and the type vocabulary of option-def
-// entries. It is a leaf: the configuration (option-data, option-def) and
-// the classification expressions (option[name]) both resolve names here,
-// so the two always agree on what a name means.
+// Package optiondef holds Kea 2.2's DHCPv4 option definitions (names, codes,
+// data types, encapsulated spaces) and the type vocabulary of option-def
+// entries. It is a leaf: the configuration (option-data, option-def) and the
+// classification expressions (option[name]) both resolve names here, so the
+// two always agree on what a name means.
 package optiondef
 
-// Space is the only option space xdhcp serves: the top-level DHCPv4 one.
-const Space = "dhcp4"
+import (
+	"strconv"
+	"strings"
+)
+
+// The option spaces Kea 2.2 knows without configuration.
+const (
+	// Space is the top-level DHCPv4 option space.
+	Space = "dhcp4"
+	// VendorEncapsulatedSpace holds the sub-options of option 43.
+	VendorEncapsulatedSpace = "vendor-encapsulated-options-space"
+	// AgentSpace holds the sub-options of option 82.
+	AgentSpace = "dhcp-agent-options-space"
+	// DOCSISSpace is Kea's own name of the DOCSIS definitions. Options
+	// set in it take those definitions but, not being in a vendor-N
+	// space, are not sent in option 125.
+	DOCSISSpace = "docsis3-v4"
+	// vendorPrefix starts the name of a vendor's space of option 125
+	// sub-options: "vendor-4491" is the space of enterprise number 4491.
+	vendorPrefix = "vendor-"
+)
+
+// Well-known codes the configuration and the engine treat specially.
+const (
+	CodeVendorEncapsulated = 43
+	CodeAgent              = 82
+	CodeVIVCO              = 124
+	CodeVIVSO              = 125
+	// DOCSISVendor is CableLabs' enterprise number, the one vendor space
+	// Kea defines sub-options for.
+	DOCSISVendor = 4491
+	// CodeDOCSISORO is the DOCSIS vendor space's option request option:
+	// the vendor sub-options the client asks for.
+	CodeDOCSISORO = 1
+)
 
 // Type is the data type of an option (or of one record field), named as in
 // Kea's option-def "type".
@@ -17,70 +50,89 @@ const (
 	Empty Type = iota
 	Binary
 	Bool
-	Uint8
-	Uint16
-	Uint32
 	Int8
 	Int16
 	Int32
+	Uint8
+	Uint16
+	Uint32
 	IPv4
+	IPv6
+	// IPv6Prefix is a prefix length (one byte) then the prefix, in as
+	// many bytes as the length needs.
+	IPv6Prefix
+	// PSID is "len/psid": the length (one byte) then the PSID
+	// left-aligned in 16 bits (RFC 7597).
+	PSID
 	String
+	// Tuple is a length byte then that many bytes of text.
+	Tuple
 	FQDN
 	Record
-	// ClasslessRoutes is option 121 in Kea's text form
-	// "10.0.0.0/8 - 10.0.0.1, 0.0.0.0/0 - 10.0.0.1" (RFC 3442 on the wire).
-	ClasslessRoutes
-	// PSID is Kea's "psid" field of v4-portparams: "len/psid".
-	PSID
-	// IPv6 is a 16-byte address field. Only standard definitions use it;
-	// xdhcp cannot encode their data (see Def.Supported).
-	IPv6
 )
 
-// typeNames maps Kea's option-def type names to types (read-only): the
-// names xdhcp handles in option-def entries.
-var typeNames = map[string]Type{
-	"empty": Empty, "binary": Binary, "boolean": Bool,
-	"uint8": Uint8, "uint16": Uint16, "uint32": Uint32,
-	"int8": Int8, "int16": Int16, "int32": Int32,
-	"ipv4-address": IPv4, "string": String, "fqdn": FQDN,
-	"record": Record, "psid": PSID,
+// typeNames are Kea's option-def type names, in Type order.
+var typeNames = [...]string{
+	Empty: "empty", Binary: "binary", Bool: "boolean",
+	Int8: "int8", Int16: "int16", Int32: "int32",
+	Uint8: "uint8", Uint16: "uint16", Uint32: "uint32",
+	IPv4: "ipv4-address", IPv6: "ipv6-address", IPv6Prefix: "ipv6-prefix",
+	PSID: "psid", String: "string", Tuple: "tuple", FQDN: "fqdn", Record: "record",
 }
 
-// TypeByName returns the type of a Kea option-def type name, for the names
-// xdhcp handles in option-def entries.
+// String is Kea's name of the type.
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "type" + strconv.Itoa(int(t))
+}
+
+// TypeByName returns the type of a Kea option-def type name.
 func TypeByName(name string) (Type, bool) {
-	t, ok := typeNames[name]
-	return t, ok
+	for t, n := range typeNames {
+		if n == name {
+			return Type(t), true
+		}
+	}
+	return 0, false
+}
+
+// Size is the fixed wire size of a value of type t, or 0 when its size
+// varies.
+func (t Type) Size() int {
+	switch t {
+	case Bool, Int8, Uint8:
+		return 1
+	case Int16, Uint16:
+		return 2
+	case Int32, Uint32, IPv4:
+		return 4
+	case IPv6:
+		return 16
+	case PSID:
+		return 3
+	}
+	return 0
 }
 
 // Def is an option definition: a standard one or an option-def entry.
 type Def struct {
-	Name   string
-	Code   uint8
+	Name string
+	Code uint8
+	// Space is the option space the definition belongs to; "" means
+	// Space (dhcp4).
+	Space  string
 	Type   Type
 	Array  bool
 	Fields []Type // the record's fields, for Type Record
+	// Encapsulates names the option space whose options are this
+	// option's sub-options, or "".
+	Encapsulates string
 }
 
-// Supported reports whether xdhcp can encode this option's data from
-// option-data. Definitions it cannot encode are still known by name to
-// classification expressions, which only look at codes.
-func (d *Def) Supported() bool {
-	if d.Type == IPv6 {
-		return false
-	}
-	for _, f := range d.Fields {
-		if f == IPv6 {
-			return false
-		}
-	}
-	return true
-}
-
-// standard is Kea's table of standard DHCPv4 option definitions
-// (src/lib/dhcp/std_option_defs.h). Read-only. 124 and 125 use Kea's names;
-// the RFC-style names are aliases (see aliases).
+// standard is Kea 2.2's table of standard DHCPv4 option definitions, in
+// code order. Read-only. Option 43 is not in it: see lastResort.
 var standard = []Def{
 	{Name: "subnet-mask", Code: 1, Type: IPv4},
 	{Name: "time-offset", Code: 2, Type: Int32},
@@ -124,9 +176,6 @@ var standard = []Def{
 	{Name: "nis-domain", Code: 40, Type: String},
 	{Name: "nis-servers", Code: 41, Type: IPv4, Array: true},
 	{Name: "ntp-servers", Code: 42, Type: IPv4, Array: true},
-	// Kea defines 43 as an empty option encapsulating a vendor space; with
-	// no sub-option spaces here its payload is given in hex.
-	{Name: "vendor-encapsulated-options", Code: 43, Type: Binary},
 	{Name: "netbios-name-servers", Code: 44, Type: IPv4, Array: true},
 	{Name: "netbios-dd-server", Code: 45, Type: IPv4, Array: true},
 	{Name: "netbios-node-type", Code: 46, Type: Uint8},
@@ -164,7 +213,7 @@ var standard = []Def{
 	{Name: "slp-directory-agent", Code: 78, Type: Record, Array: true, Fields: []Type{Bool, IPv4}},
 	{Name: "slp-service-scope", Code: 79, Type: Record, Fields: []Type{Bool, String}},
 	{Name: "fqdn", Code: 81, Type: Record, Fields: []Type{Uint8, Uint8, Uint8, FQDN}},
-	{Name: "dhcp-agent-options", Code: 82, Type: Binary},
+	{Name: "dhcp-agent-options", Code: 82, Type: Empty, Encapsulates: "dhcp-agent-options-space"},
 	{Name: "nds-servers", Code: 85, Type: IPv4, Array: true},
 	{Name: "nds-tree-name", Code: 86, Type: String},
 	{Name: "nds-context", Code: 87, Type: String},
@@ -180,14 +229,14 @@ var standard = []Def{
 	{Name: "geoconf-civic", Code: 99, Type: Binary},
 	{Name: "pcode", Code: 100, Type: String},
 	{Name: "tcode", Code: 101, Type: String},
+	{Name: "v6-only-preferred", Code: 108, Type: Uint32},
 	{Name: "netinfo-server-address", Code: 112, Type: IPv4, Array: true},
 	{Name: "netinfo-server-tag", Code: 113, Type: String},
-	{Name: "default-url", Code: 114, Type: String},
+	{Name: "v4-captive-portal", Code: 114, Type: String},
 	{Name: "auto-config", Code: 116, Type: Uint8},
 	{Name: "name-service-search", Code: 117, Type: Uint16, Array: true},
 	{Name: "subnet-selection", Code: 118, Type: IPv4},
 	{Name: "domain-search", Code: 119, Type: FQDN, Array: true},
-	{Name: "classless-static-route", Code: 121, Type: ClasslessRoutes},
 	{Name: "vivco-suboptions", Code: 124, Type: Record, Fields: []Type{Uint32, Binary}},
 	{Name: "vivso-suboptions", Code: 125, Type: Uint32},
 	{Name: "pana-agent", Code: 136, Type: IPv4, Array: true},
@@ -196,23 +245,36 @@ var standard = []Def{
 	{Name: "sip-ua-cs-domains", Code: 141, Type: FQDN, Array: true},
 	{Name: "rdnss-selection", Code: 146, Type: Record, Array: true, Fields: []Type{Uint8, IPv4, IPv4, FQDN}},
 	{Name: "v4-portparams", Code: 159, Type: Record, Fields: []Type{Uint8, PSID}},
-	{Name: "v4-captive-portal", Code: 160, Type: String},
 	{Name: "option-6rd", Code: 212, Type: Record, Array: true, Fields: []Type{Uint8, Uint8, IPv6, IPv4}},
 	{Name: "v4-access-domain", Code: 213, Type: FQDN},
 }
 
-// aliases are other names users write for standard options.
-var aliases = map[string]uint8{
-	"v-i-vendor-class": 124,
-	"v-i-vendor-opts":  125,
+// lastResort is how Kea 2.2 reads option 43 when neither the configuration
+// nor the client's class defines it: an empty option carrying the
+// sub-options of VendorEncapsulatedSpace.
+var lastResort = Def{Name: "vendor-encapsulated-options", Code: CodeVendorEncapsulated, Type: Empty,
+	Encapsulates: VendorEncapsulatedSpace}
+
+// docsis is Kea 2.2's table of the DOCSIS 3 vendor space (vendor-4491).
+var docsis = []Def{
+	{Name: "oro", Code: CodeDOCSISORO, Space: "vendor-4491", Type: Uint8, Array: true},
+	{Name: "tftp-servers", Code: 2, Space: "vendor-4491", Type: IPv4, Array: true},
 }
 
-// Standard returns the standard definitions in code order. The caller must
-// not modify them.
+// Standard returns the standard dhcp4 definitions in code order, without
+// option 43 (see LastResort). The caller must not modify them.
 func Standard() []Def { return standard }
 
-// ByCode returns the standard definition of code, or nil.
+// LastResort returns the definition of option 43 used when nothing else
+// defines it. The caller must not modify it.
+func LastResort() *Def { return &lastResort }
+
+// ByCode returns the standard dhcp4 definition of code (option 43's
+// last-resort one included), or nil.
 func ByCode(code uint8) *Def {
+	if code == CodeVendorEncapsulated {
+		return &lastResort
+	}
 	for i := range standard {
 		if standard[i].Code == code {
 			return &standard[i]
@@ -221,11 +283,10 @@ func ByCode(code uint8) *Def {
 	return nil
 }
 
-// ByName returns the standard definition called name (Kea's name or an
-// alias), or nil.
+// ByName returns the standard dhcp4 definition called name, or nil.
 func ByName(name string) *Def {
-	if code, ok := aliases[name]; ok {
-		return ByCode(code)
+	if name == lastResort.Name {
+		return &lastResort
 	}
 	for i := range standard {
 		if standard[i].Name == name {
@@ -233,4 +294,56 @@ func ByName(name string) *Def {
 		}
 	}
 	return nil
+}
+
+// InSpace returns the built-in definition of code in space, or nil: the
+// standard table for dhcp4, the DOCSIS table for vendor-4491 and
+// docsis3-v4.
+func InSpace(space string, code uint8) *Def {
+	if space == "" || space == Space {
+		return ByCode(code)
+	}
+	return inVendorTable(space, func(d *Def) bool { return d.Code == code })
+}
+
+// InSpaceByName is InSpace by the option's name.
+func InSpaceByName(space, name string) *Def {
+	if space == "" || space == Space {
+		return ByName(name)
+	}
+	return inVendorTable(space, func(d *Def) bool { return d.Name == name })
+}
+
+// inVendorTable finds the first definition of space's built-in vendor
+// table that match accepts.
+func inVendorTable(space string, match func(*Def) bool) *Def {
+	if space != VendorSpace(DOCSISVendor) && space != DOCSISSpace {
+		return nil
+	}
+	for i := range docsis {
+		if match(&docsis[i]) {
+			return &docsis[i]
+		}
+	}
+	return nil
+}
+
+// VendorSpace is the name of the option space of vendor's option 125
+// sub-options ("vendor-4491").
+func VendorSpace(vendor uint32) string {
+	return vendorPrefix + strconv.FormatUint(uint64(vendor), 10)
+}
+
+// VendorOf returns the enterprise number of a vendor space name
+// ("vendor-4491" gives 4491), or false for other spaces.
+func VendorOf(space string) (uint32, bool) {
+	digits, ok := strings.CutPrefix(space, vendorPrefix)
+	if !ok || digits == "" || digits[0] == '+' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(digits, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(v), true
 }

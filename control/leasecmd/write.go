@@ -11,11 +11,45 @@ import (
 	"xdhcp/slowpath"
 )
 
+// Caps on the free-form fields of a lease written through the commands
+// (and HA's lease updates), checked where the data enters so that nothing
+// is acknowledged that the lease file could not keep.
+const (
+	// MaxHostname is the longest hostname: a DNS name has at most 255
+	// octets.
+	MaxHostname = 255
+	// MaxUserContext bounds the user context as stored (JSON, the comment
+	// included). Kea's own contexts (relay agent information, HA and
+	// lease_cmds notes) are a few hundred bytes.
+	MaxUserContext = 64 << 10
+	// maxHWAddr and maxClientID are Kea's limits on the identifiers.
+	maxHWAddr   = 20
+	maxClientID = 255
+)
+
+// checkSizes refuses a lease whose free-form fields exceed the caps.
+func checkSizes(l *lease.Lease) error {
+	switch {
+	case len(l.Hostname) > MaxHostname:
+		return fmt.Errorf("hostname is %d bytes long, the maximum is %d", len(l.Hostname), MaxHostname)
+	case len(l.UserContext) > MaxUserContext:
+		return fmt.Errorf("user-context is %d bytes long, the maximum is %d", len(l.UserContext), MaxUserContext)
+	case len(l.HWAddr) > maxHWAddr:
+		return fmt.Errorf("hw-address is %d bytes long, the maximum is %d", len(l.HWAddr), maxHWAddr)
+	case len(l.ClientID) > maxClientID:
+		return fmt.Errorf("client-id is %d bytes long, the maximum is %d", len(l.ClientID), maxClientID)
+	}
+	return nil
+}
+
 // put returns lease4-add (add true) or lease4-update; the server adjusts
 // the pool and per-subnet statistics as lease_cmds does.
 func (h *Commands) put(add bool) control.HandlerFunc {
 	return func(ctx context.Context, req *control.Request) control.Answer {
 		l, force, err := leasejson.DecodeArgs(req.Arguments, h.srv.Now().Unix(), h.srv.LeaseSubnet)
+		if err == nil {
+			err = checkSizes(&l)
+		}
 		if err != nil {
 			return control.Errorf("%v", err)
 		}
@@ -52,6 +86,9 @@ func (h *Commands) put(add bool) control.HandlerFunc {
 func (h *Commands) ApplyPartnerLease(ctx context.Context, l lease.Lease) error {
 	addr := l.Addr
 	l, err := leasejson.PartnerUpdate(l, h.srv.LeaseSubnet)
+	if err == nil {
+		err = checkSizes(&l)
+	}
 	if err != nil {
 		return fmt.Errorf("partner lease %s: %w", addr, err)
 	}

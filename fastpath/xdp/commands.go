@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
+	"xdhcp/bpf"
 	"xdhcp/control"
 	"xdhcp/lease/leasejson"
 )
@@ -15,15 +17,17 @@ type Registrar interface {
 	Handle(name string, h control.HandlerFunc)
 }
 
-// notRunning answers a drop-list command in socket mode.
+// notRunning answers a drop-list command when neither the XDP path runs
+// nor the engine keeps a list.
 var notRunning = control.Answer{Result: control.ResultUnsupported, Text: "the XDP path is not running (socket mode): no drop list"}
 
 // RegisterCommands adds the drop-list commands: xdhcp-drop-add,
 // xdhcp-drop-del and xdhcp-drop-list, with {"hw-address": "..."} or
 // {"client-id": "..."}. Entries added here stay until deleted (they are
 // pinned with the map when pinning is on); entries from DROP reservations
-// follow the configuration. While the data path is stopped they answer
-// that there is no drop list.
+// follow the configuration. Each change goes to the program's maps and to
+// the engine's list (Deps.Drops), so a client on the list is not served in
+// socket mode either, nor when its request gets past the program.
 func (d *Datapath) RegisterCommands(c Registrar) {
 	c.Handle("xdhcp-drop-add", d.setDrop(true))
 	c.Handle("xdhcp-drop-del", d.setDrop(false))
@@ -35,21 +39,29 @@ func (d *Datapath) setDrop(on bool) control.HandlerFunc {
 		id, isMAC, err := parseDropID(req)
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if d.att == nil {
+		if d.att == nil && d.deps.Drops == nil {
 			return notRunning
 		}
 		if err != nil || len(id) == 0 {
 			return control.Errorf("invalid identifier: %v", err)
 		}
-		for _, o := range d.att.instances() {
-			if isMAC {
-				err = errors.Join(err, o.DropMAC(id, on))
-			} else {
-				err = errors.Join(err, o.DropClientID(id, on))
+		if err := checkDropID(id, isMAC); err != nil {
+			return control.Errorf("invalid identifier: %v", err)
+		}
+		if d.att != nil {
+			for _, o := range d.att.instances() {
+				if isMAC {
+					err = errors.Join(err, o.DropMAC(id, on))
+				} else {
+					err = errors.Join(err, o.DropClientID(id, on))
+				}
 			}
 		}
 		if err != nil {
 			return control.Errorf("%v", err)
+		}
+		if d.deps.Drops != nil {
+			d.deps.Drops.Set(isMAC, id, on)
 		}
 		if on {
 			return control.Answer{Result: control.ResultSuccess, Text: "added to the drop list"}
@@ -58,25 +70,57 @@ func (d *Datapath) setDrop(on bool) control.HandlerFunc {
 	}
 }
 
+// checkDropID holds an identifier to what the program's maps can key, so
+// that the engine's list never holds an entry the program does not.
+func checkDropID(id []byte, isMAC bool) error {
+	if isMAC && len(id) > bpf.MaxHWAddrLen {
+		return fmt.Errorf("hardware address of %d bytes (want 1..%d)", len(id), bpf.MaxHWAddrLen)
+	}
+	if !isMAC && len(id) > bpf.MaxClientIDLen {
+		return fmt.Errorf("client identifier of %d bytes (want 1..%d)", len(id), bpf.MaxClientIDLen)
+	}
+	return nil
+}
+
 func (d *Datapath) listDrops(context.Context, *control.Request) control.Answer {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.att == nil {
+	if d.att == nil && d.deps.Drops == nil {
 		return notRunning
 	}
 	hws, cids := []string{}, []string{}
-	for _, o := range d.att.instances() {
-		macs, ids, err := o.ListDropped()
-		if err != nil {
-			return control.Errorf("%v", err)
-		}
-		for _, m := range macs {
-			hws = append(hws, hexColon(m))
-		}
-		for _, c := range ids {
-			cids = append(cids, hexColon(c))
+	seen := map[string]bool{}
+	add := func(out *[]string, id []byte, kind string) {
+		if k := kind + string(id); !seen[k] {
+			seen[k] = true
+			*out = append(*out, hexColon(id))
 		}
 	}
+	if d.att != nil {
+		for _, o := range d.att.instances() {
+			macs, ids, err := o.ListDropped()
+			if err != nil {
+				return control.Errorf("%v", err)
+			}
+			for _, m := range macs {
+				add(&hws, m, "h")
+			}
+			for _, c := range ids {
+				add(&cids, c, "c")
+			}
+		}
+	}
+	if d.deps.Drops != nil {
+		macs, ids := d.deps.Drops.List()
+		for _, m := range macs {
+			add(&hws, m, "h")
+		}
+		for _, c := range ids {
+			add(&cids, c, "c")
+		}
+	}
+	sort.Strings(hws)
+	sort.Strings(cids)
 	return control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%d entries", len(hws)+len(cids)),
 		Arguments: map[string]any{"hw-addresses": hws, "client-ids": cids}}
 }

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 
 	"github.com/cilium/ebpf/link"
@@ -45,8 +46,19 @@ type Deps struct {
 	Stats *stats.Registry
 	// HA turns on the program's HA scope filter: until SetScopes says
 	// otherwise, every HA-type query is dropped.
-	HA  bool
-	Log *slog.Logger
+	HA bool
+	// Drops is the engine's copy of the drop list (nil: none). The
+	// drop-list commands change it as well as the program's maps, also in
+	// socket mode, and each Start merges it with the pinned maps.
+	Drops DropList
+	Log   *slog.Logger
+}
+
+// DropList is the engine's copy of the drop list (slowpath.DropList):
+// hw says whether id is a hardware address or a client identifier.
+type DropList interface {
+	Set(hw bool, id []byte, drop bool)
+	List() (hws, cids [][]byte)
 }
 
 // Datapath is the XDP front end of one daemon. It is created once and
@@ -85,9 +97,17 @@ type attachment struct {
 }
 
 type iface struct {
-	objs  *bpf.Objects
-	link  link.Link
-	socks []*xsk.Socket
+	name   string
+	objs   *bpf.Objects
+	link   link.Link
+	socks  []*xsk.Socket
+	queues []int            // socks[i] serves receive queue queues[i]
+	hops   *fastpath.Router // nil when its sockets could not be opened
+}
+
+// labels name the interface and queue of socks[i], for per-queue series.
+func (xi *iface) labels(i int) []stats.Label {
+	return []stats.Label{{Name: "iface", Value: xi.name}, {Name: "queue", Value: strconv.Itoa(xi.queues[i])}}
 }
 
 // New returns a stopped data path.
@@ -139,7 +159,8 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 		d.SetScopes(table) // a change while the instances were loading
 	}
 	d.mu.Lock()
-	x.syncDrops(cfg)
+	x.syncDrops(cfg, d.deps.Drops)
+	x.mergeDrops(d.deps.Drops)
 	d.mu.Unlock()
 	if d.deps.Stats != nil {
 		x.registerStats(d.deps.Stats)
@@ -199,8 +220,14 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		d.base.Warn("XDP attach failed: this interface is served in socket mode", "iface", spec.Name, "err", err)
 		return true, nil
 	}
-	xi := &iface{objs: objs, link: l}
+	xi := &iface{name: spec.Name, objs: objs, link: l}
 	x.ifaces = append(x.ifaces, xi)
+	var hops fastpath.NextHop
+	if xi.hops, err = fastpath.NewRouter(ifc.Index); err != nil {
+		d.base.Warn("replies to relays cannot be routed on this interface", "iface", spec.Name, "err", err)
+	} else {
+		hops = xi.hops
+	}
 	var mac [6]byte
 	copy(mac[:], ifc.HardwareAddr)
 	cpus := runtime.NumCPU()
@@ -225,7 +252,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		}
 		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
-			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs,
+			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
 		})
 		if err != nil {
@@ -233,6 +260,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 			return false, err
 		}
 		xi.socks = append(xi.socks, s)
+		xi.queues = append(xi.queues, q)
 		x.workers = append(x.workers, w)
 		d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
 	}
@@ -278,7 +306,7 @@ func (d *Datapath) ApplyConfig(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.att != nil {
-		d.att.syncDrops(cfg)
+		d.att.syncDrops(cfg, d.deps.Drops)
 	}
 }
 
@@ -335,6 +363,9 @@ func (x *attachment) close() error {
 			errs = append(errs, s.Close())
 		}
 		errs = append(errs, xi.link.Close(), xi.objs.Close())
+		if xi.hops != nil {
+			errs = append(errs, xi.hops.Close())
+		}
 	}
 	x.ifaces = nil
 	errs = append(errs, x.pins.Close())
@@ -342,10 +373,14 @@ func (x *attachment) close() error {
 }
 
 // syncDrops puts every reservation whose classes contain DROP on the drop
-// list, and takes off those a previous configuration put there.
-func (x *attachment) syncDrops(cfg *config.Config) {
+// list, and takes off those a previous configuration put there; list (the
+// engine's copy, may be nil) follows the maps.
+func (x *attachment) syncDrops(cfg *config.Config, list DropList) {
 	want := dropKeys(cfg)
 	set := func(k string, on bool) error {
+		if list != nil {
+			list.Set(k[0] == 'h', []byte(k[1:]), on)
+		}
 		var errs []error
 		for _, o := range x.instances() {
 			if k[0] == 'h' {
@@ -369,6 +404,40 @@ func (x *attachment) syncDrops(cfg *config.Config) {
 		}
 	}
 	x.configDrops = want
+}
+
+// mergeDrops makes the program's maps and the engine's list hold the same
+// entries: pinned maps keep entries of an earlier process that the engine
+// has not heard of, and entries added in socket mode are missing from the
+// maps.
+func (x *attachment) mergeDrops(list DropList) {
+	if list == nil {
+		return
+	}
+	hws, cids := list.List()
+	for _, o := range x.instances() {
+		for _, id := range hws {
+			if err := o.DropMAC(id, true); err != nil {
+				x.log.Warn("add drop-list entry", "err", err)
+			}
+		}
+		for _, id := range cids {
+			if err := o.DropClientID(id, true); err != nil {
+				x.log.Warn("add drop-list entry", "err", err)
+			}
+		}
+		macs, ids, err := o.ListDropped()
+		if err != nil {
+			x.log.Warn("read the drop list", "err", err)
+			continue
+		}
+		for _, id := range macs {
+			list.Set(true, id, true)
+		}
+		for _, id := range ids {
+			list.Set(false, id, true)
+		}
+	}
 }
 
 // dropKeys are the drop-list entries the configuration's DROP

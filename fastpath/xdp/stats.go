@@ -20,7 +20,10 @@ var verdictCounters = map[string]func(bpf.Counters) uint64{
 	"xdp-drop-ha-out-of-scope": func(c bpf.Counters) uint64 { return c.HAOutOfScope },
 	"xdp-drop-shed-discover":   func(c bpf.Counters) uint64 { return c.ShedDiscover },
 	"xdp-drop-shed-other":      func(c bpf.Counters) uint64 { return c.ShedOther },
-	"xdp-redirected":           func(c bpf.Counters) uint64 { return c.Redirected },
+	// Options the program could not judge (see bpf.Counters).
+	"xdp-drop-irregular-out-of-scope": func(c bpf.Counters) uint64 { return c.IrregularOutOfScope },
+	"xdp-drop-irregular-shed":         func(c bpf.Counters) uint64 { return c.IrregularShed },
+	"xdp-redirected":                  func(c bpf.Counters) uint64 { return c.Redirected },
 }
 
 // workerCounters name the fast-path workers' counters as statistics.
@@ -34,6 +37,7 @@ var workerCounters = map[string]func(*fastpath.WorkerStats) uint64{
 	"fastpath-tx-errors":            func(s *fastpath.WorkerStats) uint64 { return s.TxErrors.Load() },
 	"fastpath-slow-replies":         func(s *fastpath.WorkerStats) uint64 { return s.SlowReplies.Load() },
 	"fastpath-slow-replies-dropped": func(s *fastpath.WorkerStats) uint64 { return s.SlowDropped.Load() },
+	"fastpath-kernel-replies":       func(s *fastpath.WorkerStats) uint64 { return s.KernelReplies.Load() },
 }
 
 // ringCounters name the AF_XDP sockets' kernel counters as statistics.
@@ -68,6 +72,11 @@ func (x *attachment) registerStats(reg *stats.Registry) {
 			}
 			return int64(n)
 		})
+		perQueue := make([]stats.LabeledFunc, len(x.workers))
+		for i, w := range x.workers {
+			perQueue[i] = stats.LabeledFunc{Labels: w.Labels(), Fn: func() int64 { return int64(f(&w.Stats)) }}
+		}
+		reg.SetLabeled(name, stats.KindCounter, perQueue)
 	}
 	reg.Func("fastpath-packets-outstanding", stats.KindGauge, func() int64 {
 		var n int64
@@ -95,5 +104,18 @@ func (x *attachment) registerStats(reg *stats.Registry) {
 			}
 			return int64(n)
 		})
+		var perQueue []stats.LabeledFunc
+		for _, xi := range x.ifaces {
+			for i, s := range xi.socks {
+				perQueue = append(perQueue, stats.LabeledFunc{Labels: xi.labels(i), Fn: func() int64 {
+					st, err := s.Stats()
+					if err != nil {
+						return 0
+					}
+					return int64(f(st))
+				}})
+			}
+		}
+		reg.SetLabeled(name, stats.KindCounter, perQueue)
 	}
 }

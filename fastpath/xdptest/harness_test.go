@@ -108,7 +108,7 @@ func (e *env) config() map[string]any {
 			"name": "kea-dhcp4", "severity": "INFO",
 			"output_options": []any{map[string]any{"output": "stderr"}},
 		}},
-		"xdhcp": map[string]any{"xdp": map[string]any{"mode": e.mode, "bpffs": e.bpffs}},
+		"xdhcp": map[string]any{"xdp": map[string]any{"mode": e.mode, "bpffs": e.bpffs}, daemontest.InsecureControlKey: true},
 	}
 }
 

@@ -4,7 +4,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,4 +35,24 @@ func Main(name string, run Run, exitCode func(error) int) {
 		code = exitCode(err)
 	}
 	os.Exit(code)
+}
+
+// Parse parses args with fs. A help request (-h, -help, --help) prints
+// the usage on stdout and reports help, which the command answers by
+// returning nil: asking for help is not an error. Any other parse error
+// prints the message and usage on stderr and is returned.
+func Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (help bool, err error) {
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	err = fs.Parse(args)
+	fs.SetOutput(stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		_, werr := stdout.Write(out.Bytes())
+		return true, werr
+	}
+	if err != nil {
+		_, _ = stderr.Write(out.Bytes())
+		return false, err
+	}
+	return false, nil
 }

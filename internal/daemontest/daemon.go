@@ -16,14 +16,27 @@ import (
 // HTTP control listener, inside its namespace.
 const DefaultControlURL = "http://127.0.0.1:8000/"
 
+// InsecureControlKey is the key of the configuration's xdhcp section that
+// lets an HTTP control socket on loopback run without authentication. The
+// tests' configurations set it to true: the listener is inside the test's
+// own namespace, where no other user can reach it, and the harness talks
+// to it without credentials.
+const InsecureControlKey = "insecure-unauthenticated-loopback-control"
+
 // Options describe one xdhcpd of a test.
 type Options struct {
 	// NS is the namespace the daemon runs in.
 	NS *lab.NS
 	// Binary is the xdhcpd executable (Binary.Path).
 	Binary string
+	// Prefix, when set, is a command the daemon is run through, which
+	// execs it (e.g. setpriv to run it as another user): the process's
+	// PID is then the daemon's.
+	Prefix []string
 	// Config is the configuration file; WriteConfig writes one.
 	Config string
+	// Flags are added to the command line after -c Config.
+	Flags []string
 	// Log receives the daemon's stdout and stderr; every start appends
 	// to it after a "==== start" line.
 	Log string
@@ -66,7 +79,7 @@ func New(t testing.TB, o Options) *Daemon {
 	}
 	d := &Daemon{
 		Process: NewProcess(t, ProcessOptions{
-			Name: "xdhcpd", NS: o.NS, Args: []string{o.Binary, "-c", o.Config}, Log: o.Log,
+			Name: "xdhcpd", NS: o.NS, Args: append(append(append([]string(nil), o.Prefix...), o.Binary, "-c", o.Config), o.Flags...), Log: o.Log,
 		}),
 		Control: NewControl(o.NS, o.ControlURL, o.CommandTimeout),
 		o:       o,

@@ -36,9 +36,10 @@ var Rules = []Rule{
 		Why: "the command channel plugs into the engine from the edge"},
 	{Pkg: "control/client", Why: "one Kea command client for HA, xdhcpctl, the bench and the tests"},
 	{Pkg: "internal/stats", Why: "Kea's statistics registry is a leaf"},
+	{Pkg: "internal/buildinfo", Why: "which build is running: a leaf every binary reads"},
 	{Pkg: "internal/caps", Why: "the process's capabilities, read once for the daemon and the tests"},
 	{Pkg: "internal/logging", May: []string{"config"}, Why: "the logger Kea's loggers configuration describes"},
-	{Pkg: "internal/profiling", Why: "the opt-in pprof listener"},
+	{Pkg: "internal/profiling", Why: "the runtime profiles as HTTP routes, which the daemon serves on its control channel"},
 	{Pkg: "internal/cli", Why: "the signal-aware main every command shares: a leaf"},
 	{Pkg: "internal/lab", May: []string{"internal/caps"}, Why: "namespace labs for tests and the bench"},
 	{Pkg: "internal/testpki", Why: "test certificates"},
@@ -49,6 +50,8 @@ var Rules = []Rule{
 		Why: "the daemon test harness drives the binary from outside, as a user would"},
 	{Pkg: "bench/...", May: []string{"bench/...", "internal/lab", "control/client", "handoff", "fastpath/frame", "fastpath/xsk", "fastpath/dhcpview"},
 		Why: "the benchmark drives the binaries from outside; it borrows only the fast path's packet and socket code for its generator"},
+	{Pkg: "telemetry", May: []string{"internal/stats"}, Why: "the read-only monitoring listener plugs in at the edge"},
+	{Pkg: "monitoring", Why: "the alert rules and dashboard operators load, with their tests"},
 	{Pkg: "cmd/...", May: []string{"..."}, Why: "cmd/ wires the parts together"},
 }
 

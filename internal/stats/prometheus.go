@@ -1,8 +1,6 @@
 package stats
 
 import (
-	"bufio"
-	"fmt"
 	"io"
 	"sort"
 	"strconv"
@@ -12,31 +10,77 @@ import (
 // metricPrefix namespaces every exported series.
 const metricPrefix = "xdhcp_"
 
+// ownPrefix starts the statistics Kea does not have ("xdhcp-lease-file-
+// syncs"); it is not repeated after metricPrefix.
+const ownPrefix = "xdhcp-"
+
 // series is one exported sample line.
 type series struct {
-	labels []label
+	labels []Label
 	value  int64
 }
-
-type label struct{ name, value string }
 
 // family is one metric name with its HELP/TYPE header.
 type family struct {
 	name   string
 	kind   Kind
-	help   string // the Kea name pattern, e.g. subnet[id].assigned-addresses
+	help   string
 	series []series
+}
+
+// labeledSeries is one interface's or queue's share of a statistic,
+// exported to Prometheus only (see SetLabeled).
+type labeledSeries struct {
+	labels []Label
+	fn     func() int64
+}
+
+// SetLabeled replaces the Prometheus-only series of the statistic name:
+// one per interface, queue or other split, each with its labels. The Kea
+// view (statistic-get and friends) keeps the sum under name; /metrics
+// shows the labelled series instead of the sum, which PromQL's sum()
+// gives back. An empty list removes them. fn runs under the registry lock
+// and must be cheap and not call the registry.
+func (r *Registry) SetLabeled(name string, kind Kind, ss []LabeledFunc) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(ss) == 0 {
+		delete(r.labeled, name)
+		return
+	}
+	out := make([]labeledSeries, 0, len(ss))
+	for _, s := range ss {
+		if s.Fn != nil {
+			out = append(out, labeledSeries{labels: s.Labels, fn: s.Fn})
+		}
+	}
+	r.labeled[name] = labeledFamily{kind: kind, series: out}
+}
+
+// LabeledFunc is one labelled series for SetLabeled.
+type LabeledFunc struct {
+	Labels []Label
+	Fn     func() int64
+}
+
+type labeledFamily struct {
+	kind   Kind
+	series []labeledSeries
 }
 
 // promName maps a Kea statistic name to a Prometheus metric name and labels.
 // Indexed components such as "subnet[3]." become labels ("subnet_id"="3")
 // and leave the component's word in the name: subnet[3].assigned-addresses
-// → xdhcp_subnet_assigned_addresses{subnet_id="3"}. help is the name with
-// every index replaced by "id".
-func promName(statName string, kind Kind) (name string, labels []label, help string) {
+// → xdhcp_subnet_assigned_addresses{subnet_id="3"}. pattern is the name
+// with every index replaced by "id", the key of the statistic's HELP text.
+func promName(statName string, kind Kind) (name string, labels []Label, pattern string) {
 	var b, h strings.Builder
 	b.WriteString(metricPrefix)
 	rest := statName
+	if strings.HasPrefix(rest, ownPrefix) {
+		h.WriteString(ownPrefix)
+		rest = rest[len(ownPrefix):]
+	}
 	for rest != "" {
 		open := strings.IndexByte(rest, '[')
 		if open < 0 {
@@ -58,7 +102,7 @@ func promName(statName string, kind Kind) (name string, labels []label, help str
 		h.WriteString(word)
 		h.WriteString("[id]")
 		lname := sanitize(word[wordStart:]) + "_id"
-		labels = append(labels, label{name: lname, value: rest[open+1 : closing]})
+		labels = append(labels, Label{Name: lname, Value: rest[open+1 : closing]})
 		rest = rest[closing+1:]
 	}
 	name = b.String()
@@ -92,84 +136,76 @@ func writeSanitized(b *strings.Builder, s string) {
 	}
 }
 
-// escapeLabel escapes a label value per the Prometheus text format.
-func escapeLabel(s string) string {
-	if !strings.ContainsAny(s, "\\\"\n") {
-		return s
-	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return r.Replace(s)
-}
-
 // lessLabels orders series by label values, numerically where both values
 // are numbers, so subnet 2 comes before subnet 10.
-func lessLabels(a, b []label) bool {
+func lessLabels(a, b []Label) bool {
 	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i].name != b[i].name {
-			return a[i].name < b[i].name
+		if a[i].Name != b[i].Name {
+			return a[i].Name < b[i].Name
 		}
-		if a[i].value == b[i].value {
+		if a[i].Value == b[i].Value {
 			continue
 		}
-		x, errX := strconv.ParseInt(a[i].value, 10, 64)
-		y, errY := strconv.ParseInt(b[i].value, 10, 64)
+		x, errX := strconv.ParseInt(a[i].Value, 10, 64)
+		y, errY := strconv.ParseInt(b[i].Value, 10, 64)
 		if errX == nil && errY == nil {
 			return x < y
 		}
-		return a[i].value < b[i].value
+		return a[i].Value < b[i].Value
 	}
 	return len(a) < len(b)
 }
 
 // WritePrometheus writes every reported statistic in the Prometheus text
-// exposition format, families sorted by name and series by label, so the
-// output is deterministic. Counters get the _total suffix.
+// exposition format; see WriteTo.
 func (r *Registry) WritePrometheus(w io.Writer) error {
-	fams := r.families()
-	bw := bufio.NewWriter(w)
-	for _, f := range fams {
-		fmt.Fprintf(bw, "# HELP %s Statistic %s.\n", f.name, f.help)
-		fmt.Fprintf(bw, "# TYPE %s %s\n", f.name, f.kind)
-		for _, s := range f.series {
-			bw.WriteString(f.name)
-			if len(s.labels) > 0 {
-				bw.WriteByte('{')
-				for i, l := range s.labels {
-					if i > 0 {
-						bw.WriteByte(',')
-					}
-					fmt.Fprintf(bw, "%s=\"%s\"", l.name, escapeLabel(l.value))
-				}
-				bw.WriteByte('}')
+	e := NewExposition(w)
+	r.WriteTo(e)
+	return e.Flush()
+}
+
+// WriteTo writes every reported statistic to e, families sorted by name
+// and series by label, so the output is deterministic. Counters get the
+// _total suffix; a statistic with labelled series (SetLabeled) is written
+// as those series.
+func (r *Registry) WriteTo(e *Exposition) {
+	for _, f := range r.families() {
+		if e.Family(f.name, f.kind, f.help) {
+			for _, s := range f.series {
+				e.Int("", s.labels, s.value)
 			}
-			bw.WriteByte(' ')
-			bw.WriteString(strconv.FormatInt(s.value, 10))
-			bw.WriteByte('\n')
 		}
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write prometheus metrics: %w", err)
-	}
-	return nil
 }
 
 // families groups the current values into metric families. Values are read
 // under the lock; formatting happens outside it.
 func (r *Registry) families() []*family {
 	byName := make(map[string]*family)
+	add := func(statName string, kind Kind, labels []Label, v int64) {
+		name, idx, pattern := promName(statName, kind)
+		f, ok := byName[name]
+		if !ok {
+			f = &family{name: name, kind: kind, help: helpFor(pattern)}
+			byName[name] = f
+		}
+		f.series = append(f.series, series{labels: append(idx, labels...), value: v})
+	}
 	r.mu.Lock()
 	for _, e := range r.entries {
+		if _, split := r.labeled[e.name]; split {
+			continue
+		}
 		v := e.value()
 		if e.hidden && v == 0 {
 			continue
 		}
-		name, labels, help := promName(e.name, e.kind)
-		f, ok := byName[name]
-		if !ok {
-			f = &family{name: name, kind: e.kind, help: help}
-			byName[name] = f
+		add(e.name, e.kind, nil, v)
+	}
+	for name, lf := range r.labeled {
+		for _, s := range lf.series {
+			add(name, lf.kind, s.labels, s.fn())
 		}
-		f.series = append(f.series, series{labels: labels, value: v})
 	}
 	r.mu.Unlock()
 

@@ -35,12 +35,22 @@ const (
 	KindCounter Kind = iota
 	// KindGauge goes up and down, e.g. subnet[1].assigned-addresses.
 	KindGauge
+	// KindHistogram and KindSummary are Prometheus families of several
+	// series (buckets or quantiles, sum, count); they are never Kea
+	// statistics.
+	KindHistogram
+	KindSummary
 )
 
 // String returns the Prometheus type name of the kind.
 func (k Kind) String() string {
-	if k == KindGauge {
+	switch k {
+	case KindGauge:
 		return "gauge"
+	case KindHistogram:
+		return "histogram"
+	case KindSummary:
+		return "summary"
 	}
 	return "counter"
 }
@@ -172,8 +182,9 @@ func (e *entry) value() int64 {
 type Registry struct {
 	mu      sync.Mutex
 	entries map[string]*entry
-	def     limit            // limit given to new statistics
-	now     func() time.Time // clock, replaceable in tests
+	labeled map[string]labeledFamily // Prometheus-only split series, by statistic name
+	def     limit                    // limit given to new statistics
+	now     func() time.Time         // clock, replaceable in tests
 }
 
 // New returns an empty registry. sampleCount and sampleAge are Kea's
@@ -188,7 +199,7 @@ func New(sampleCount int, sampleAge time.Duration) *Registry {
 	if def.count == 0 && def.age <= 0 {
 		def.count = 20
 	}
-	return &Registry{entries: make(map[string]*entry), def: def, now: time.Now}
+	return &Registry{entries: make(map[string]*entry), labeled: make(map[string]labeledFamily), def: def, now: time.Now}
 }
 
 // Counter returns the counter named name, creating it with value 0. It is

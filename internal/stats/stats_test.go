@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -248,16 +250,18 @@ func TestPromName(t *testing.T) {
 		in     string
 		kind   Kind
 		name   string
-		labels []label
+		labels []Label
 	}{
 		{"pkt4-received", KindCounter, "xdhcp_pkt4_received_total", nil},
-		{"subnet[3].assigned-addresses", KindGauge, "xdhcp_subnet_assigned_addresses", []label{{"subnet_id", "3"}}},
+		{"subnet[3].assigned-addresses", KindGauge, "xdhcp_subnet_assigned_addresses", []Label{{"subnet_id", "3"}}},
 		// Nested indices each become a label (Kea 2.4+ pool statistics).
 		{"subnet[3].pool[0].assigned-addresses", KindGauge, "xdhcp_subnet_pool_assigned_addresses",
-			[]label{{"subnet_id", "3"}, {"pool_id", "0"}}},
+			[]Label{{"subnet_id", "3"}, {"pool_id", "0"}}},
 		// Malformed brackets are not labels; odd characters are sanitized.
 		{"weird[name", KindGauge, "xdhcp_weird_name", nil},
 		{"[1].x", KindCounter, "xdhcp_1_x_total", nil},
+		// xdhcp's own statistics do not repeat the prefix.
+		{"xdhcp-lease-file-syncs", KindCounter, "xdhcp_lease_file_syncs_total", nil},
 	}
 	for _, tt := range tests {
 		name, labels, _ := promName(tt.in, tt.kind)
@@ -277,6 +281,13 @@ func TestWritePrometheusGolden(t *testing.T) {
 		r.Counter("subnet[" + id + "].cumulative-assigned-addresses").Add(9)
 	}
 	r.Func("xdp-dropped-rate-limit", KindCounter, func() int64 { return 1234 })
+	r.Counter("xdhcp-lease-file-syncs").Add(2)
+	// Split per queue: /metrics shows the split, not the sum.
+	r.Func("fastpath-rx-frames", KindCounter, func() int64 { return 30 })
+	r.SetLabeled("fastpath-rx-frames", KindCounter, []LabeledFunc{
+		{Labels: []Label{{"iface", "eth0"}, {"queue", "1"}}, Fn: func() int64 { return 20 }},
+		{Labels: []Label{{"iface", "eth0"}, {"queue", "0"}}, Fn: func() int64 { return 10 }},
+	})
 	r.Gauge(`odd["quoted"].value`).Set(-1)
 	removed := r.Counter("removed")
 	removed.Add(1)
@@ -304,5 +315,62 @@ func TestWritePrometheusGolden(t *testing.T) {
 	_ = r.WritePrometheus(&again)
 	if !bytes.Equal(again.Bytes(), buf.Bytes()) {
 		t.Fatal("second scrape differs")
+	}
+}
+
+func TestExpositionRefusesDuplicateFamily(t *testing.T) {
+	var buf bytes.Buffer
+	e := NewExposition(&buf)
+	if !e.Family("a_total", KindCounter, "A.") {
+		t.Fatal("first family refused")
+	}
+	e.Int("", nil, 1)
+	if e.Family("a_total", KindCounter, "A.") {
+		t.Fatal("second family a_total accepted")
+	}
+	e.Samples("b_total 2\n")
+	if err := e.Flush(); err == nil {
+		t.Fatal("Flush: no error after a duplicate family and a stray series")
+	}
+}
+
+func TestLabeledSeriesStayOutOfKeaView(t *testing.T) {
+	r := New(20, 0)
+	r.Func("fastpath-rx-frames", KindCounter, func() int64 { return 3 })
+	r.SetLabeled("fastpath-rx-frames", KindCounter, []LabeledFunc{
+		{Labels: []Label{{"queue", "0"}}, Fn: func() int64 { return 3 }},
+	})
+	all := r.All()
+	if len(all) != 1 || all["fastpath-rx-frames"][0].Value != 3 {
+		t.Fatalf("Kea view %v, want only the sum fastpath-rx-frames=3", all)
+	}
+	r.SetLabeled("fastpath-rx-frames", KindCounter, nil)
+	var buf bytes.Buffer
+	_ = r.WritePrometheus(&buf)
+	if !strings.Contains(buf.String(), "xdhcp_fastpath_rx_frames_total 3\n") {
+		t.Fatalf("after removing the split, /metrics lacks the sum:\n%s", buf.String())
+	}
+}
+
+func TestWriteRuntime(t *testing.T) {
+	var buf bytes.Buffer
+	e := NewExposition(&buf)
+	WriteRuntime(e)
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	text := buf.String()
+	for _, series := range []string{"go_goroutines ", "process_open_fds ", "process_resident_memory_bytes ",
+		"process_cpu_seconds_total ", "go_gc_duration_seconds_count ", "process_start_time_seconds "} {
+		if !strings.Contains(text, "\n"+series) {
+			t.Errorf("runtime series lack %s:\n%s", series, text)
+		}
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
 	}
 }

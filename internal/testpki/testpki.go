@@ -24,6 +24,10 @@ type PKI struct {
 	CAFile                string
 	ServerCert, ServerKey string
 	ClientCert, ClientKey string
+
+	caKey  *ecdsa.PrivateKey
+	caCert *x509.Certificate
+	serial int64
 }
 
 // New writes a CA, a server certificate (for 127.0.0.1 and localhost) and a
@@ -37,6 +41,7 @@ func New(t *testing.T) *PKI {
 	caTmpl.IsCA, caTmpl.BasicConstraintsValid = true, true
 	caTmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
 	caDER, caCert := sign(t, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	p.caKey, p.caCert, p.serial = caKey, caCert, 3
 	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 	leaf := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
 		key := mustKey(t)
@@ -98,4 +103,24 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Peer issues a certificate for an HA peer at ips, good for both TLS
+// server and client authentication (a peer presents the same certificate
+// on its listener and to its partners, as Kea's do), and returns the
+// certificate and key files.
+func (p *PKI) Peer(t *testing.T, name string, ips ...net.IP) (cert, key string) {
+	t.Helper()
+	p.serial++
+	k := mustKey(t)
+	tmpl := certTemplate(name, p.serial)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	tmpl.IPAddresses = ips
+	der, _ := sign(t, tmpl, p.caCert, &k.PublicKey, p.caKey)
+	keyDER, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writePEM(t, p.Dir, name+".pem", "CERTIFICATE", der), writePEM(t, p.Dir, name+"-key.pem", "EC PRIVATE KEY", keyDER)
 }

@@ -241,6 +241,55 @@ func AppendRow(dst []byte, l *lease.Lease) []byte {
 	return append(dst, '\n')
 }
 
+// rowLen is len(AppendRow(nil, l)) without the newline, counted without
+// building the row: the writer refuses a lease whose row the loader would
+// skip as too long.
+func rowLen(l *lease.Lease) int {
+	n := 3 // the dots of the address
+	for _, b := range l.Addr.Unmap().As4() {
+		n += uintLen(uint64(b))
+	}
+	n += 10 // the commas between the 11 columns
+	n += colonHexLen(len(l.HWAddr)) + colonHexLen(len(l.ClientID))
+	n += uintLen(uint64(l.ValidLft)) + intLen(l.Expire()) + uintLen(uint64(l.SubnetID))
+	n += 2 // fqdn_fwd, fqdn_rev
+	n += escapedLen(l.Hostname) + uintLen(uint64(l.State)) + escapedLen(l.UserContext)
+	return n
+}
+
+func colonHexLen(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return 3*n - 1
+}
+
+func uintLen(v uint64) int {
+	n := 1
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
+}
+
+func intLen(v int64) int {
+	if v < 0 {
+		return 1 + uintLen(uint64(-v))
+	}
+	return uintLen(uint64(v))
+}
+
+// escapedLen is the length of s once appendEscaped has escaped it.
+func escapedLen(s string) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == ',' || c == '&' || c < 0x20 || c == 0x7f {
+			n += 4
+		}
+	}
+	return n
+}
+
 func appendBool(dst []byte, b bool) []byte {
 	if b {
 		return append(dst, '1')

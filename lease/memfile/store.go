@@ -460,6 +460,11 @@ func validateOp(op *lease.Op) error {
 			return fmt.Errorf("%w: %s: user context: %v", lease.ErrInvalidLease, l.Addr, err)
 		}
 	}
+	if n := rowLen(l); n > maxLineLen {
+		// The loader skips such a row: the lease would be lost on restart.
+		return fmt.Errorf("%w: %s: its lease-file row would be %d bytes, over the %d the file may hold",
+			lease.ErrInvalidLease, l.Addr, n, maxLineLen)
+	}
 	return nil
 }
 

@@ -1,0 +1,22 @@
+package bench
+
+// ScenarioHelp explains the suite's scenarios, for `xdhcp-bench suite -h`
+// and the README. Every scenario runs xdhcpd and, when installed, Kea 2.2
+// on the same configuration, machine and generator, one after the other.
+const ScenarioHelp = `Scenarios (each server on the same configuration, machine and generator):
+  S1     new leases/s at < 1% loss: a knee search (doubling, then bisection
+         to 5%) with xdhcp-bench's AF_XDP generator, then perfdhcp at each
+         server's knee
+  S2     cached renewals/s: bind clients, then renew them in a closed loop
+         as fast as the server answers (xdhcp answers from its fast path)
+  S3     1,000 legitimate clients alone and beside a DROP-class flood at the
+         generator's full rate: their p99 latency, and how much of the flood
+         xdhcp's XDP program dropped
+  S4     overload at 10x the S1 knee, half new and half renewing clients:
+         renewal goodput and the RSS over time
+  S5     S1 for hot-standby HA pairs, lease updates replicated before the
+         ACK; both servers must then hold every acknowledged lease
+  S6/S7  start-up time on an empty and on a 1M-lease file (S6), and the RSS
+         per lease (S7), from the same runs
+The report (results.md, results.json, SVG plots) gives each figure as
+xdhcp / Kea ratios; the suite fails on correctness only, never on speed.`
