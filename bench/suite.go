@@ -38,8 +38,11 @@ type SuiteOptions struct {
 	// Repeats per point, interleaved A B A B (default 3, quick 1).
 	Repeats int
 	// Only, when not empty, names the scenarios to run ("S1", "S6/S7").
-	Only   []string
-	Logger *slog.Logger
+	Only []string
+	// LeaseHooks turns on forensic logging (xdhcpd) and run-script with a
+	// trivial script (both servers) in every server the suite starts.
+	LeaseHooks bool
+	Logger     *slog.Logger
 }
 
 // Lab addressing of the suite: a /8, so that no scenario exhausts the pool.
@@ -333,14 +336,26 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		o.Bin, o.Config = s.o.Xdhcpd, filepath.Join(dir, "xdhcpd.json")
 		// A pin folder per run: nothing carries over between runs.
 		pins := filepath.Join(s.bpffs, filepath.Base(dir))
-		if err := os.WriteFile(o.Config, xdhcpConfig(leaseFile, ha, s.keaHA, pins), 0o644); err != nil {
+		cfg := xdhcpConfig(leaseFile, ha, s.keaHA, pins)
+		if s.o.LeaseHooks {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.WriteFile(o.Config, cfg, 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", o.Config, err)
 		}
 		return StartXdhcpdIn(ctx, ns, o)
 	case "kea":
 		o.Bin, o.Config = s.kea, filepath.Join(dir, "kea-dhcp4.json")
 		sock := filepath.Join(dir, "kea4.sock")
-		if err := os.WriteFile(o.Config, keaConfig(leaseFile, sock, filepath.Join(dir, "kea.log"), ha, s.keaHA), 0o644); err != nil {
+		cfg := keaConfig(leaseFile, sock, filepath.Join(dir, "kea.log"), ha, s.keaHA)
+		if s.o.LeaseHooks {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.WriteFile(o.Config, cfg, 0o644); err != nil {
 			return nil, fmt.Errorf("write %s: %w", o.Config, err)
 		}
 		o.Env = []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir}

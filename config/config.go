@@ -397,9 +397,23 @@ func (p *parser) loggers(o *jobj, c *Config) {
 		outputs := func(key string) {
 			p.list(it, key, func(op string, oo *jobj) {
 				defer p.finish(oo)
-				oo.ignore("flush", "maxsize", "maxver", "pattern", "comment", "user-context")
+				oo.ignore("comment", "user-context")
+				o := LogOutput{
+					Flush:   boolOr(p.boolean(oo, "flush"), true),
+					MaxSize: int64(intOr(p.integer(oo, "maxsize", 0, 1<<50), 10240000)),
+					MaxVer:  int(intOr(p.integer(oo, "maxver", 0, 1000), 1)),
+				}
+				if s := p.str(oo, "pattern"); s != nil {
+					o.Pattern = *s
+				}
+				o.Format = "text"
+				if s := p.str(oo, "format"); s != nil && p.oneOf(oo.child("format"), *s, "text", "json") {
+					o.Format = *s
+				}
 				if s := p.str(oo, "output"); s != nil {
+					o.Output = *s
 					l.Outputs = append(l.Outputs, *s)
+					l.OutputOptions = append(l.OutputOptions, o)
 				} else {
 					p.errorf(op, "output option needs an output")
 				}
@@ -417,6 +431,10 @@ const (
 	hookHA        = "libdhcp_ha.so"
 	hookFlexID    = "libdhcp_flex_id.so"
 	hookStatCmds  = "libdhcp_stat_cmds.so"
+	// Forensic logging and run-script: their parameters are read by the
+	// packages that implement them, when the daemon starts.
+	hookLegalLog  = "libdhcp_legal_log.so"
+	hookRunScript = "libdhcp_run_script.so"
 )
 
 func (p *parser) hooks(o *jobj, c *Config) {
@@ -437,11 +455,12 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			}
 		}
 		switch base := filepath.Base(*lib); {
-		case (base == hookLeaseCmds || base == hookHA || base == hookStatCmds || base == hookFlexID) && hookPathProblem(*lib) != "":
+		case (base == hookLeaseCmds || base == hookHA || base == hookLegalLog || base == hookRunScript ||
+			base == hookStatCmds || base == hookFlexID) && hookPathProblem(*lib) != "":
 			// Kea 2.6.3 refuses a hook outside its hooks directory.
 			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
 			return
-		case base == hookLeaseCmds, base == hookStatCmds:
+		case base == hookLeaseCmds, base == hookLegalLog, base == hookRunScript, base == hookStatCmds:
 		case base == hookFlexID:
 			p.flexIDHook(path, h.Parameters, c)
 		case base == hookHA:

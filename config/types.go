@@ -296,6 +296,25 @@ type Logger struct {
 	Severity   string
 	DebugLevel int
 	Outputs    []string // "stdout", "stderr", "syslog", or a file path
+	// OutputOptions are the outputs with their options, in order.
+	OutputOptions []LogOutput
+}
+
+// LogOutput is one output_options entry of a logger.
+type LogOutput struct {
+	// Output is "stdout", "stderr", "syslog", "syslog:<name>" or a file.
+	Output string
+	// MaxSize rotates a file output when it would grow past this many
+	// bytes (0: never), keeping MaxVer older versions (<file>.1 ...).
+	MaxSize int64
+	MaxVer  int
+	// Flush writes each line through at once (Kea's default).
+	Flush bool
+	// Pattern is Kea's log4cplus pattern; accepted, not applied.
+	Pattern string
+	// Format is "text" (the default) or "json" (an xdhcp extension):
+	// one JSON object a line with the structured fields.
+	Format string
 }
 
 // Hook is a hooks-libraries entry. The library is recognised, never loaded.

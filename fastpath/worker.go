@@ -21,6 +21,7 @@ import (
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
 	"xdhcp/internal/stats"
 )
 
@@ -58,6 +59,9 @@ type WorkerConfig struct {
 	Handler handoff.Handler
 	// Service gates cached answers; nil means always enabled.
 	Service Service
+	// Events is told of each renewal answered from the cache (forensic
+	// logging, run-script, lease log lines); nil tells nothing.
+	Events hooks.Listener
 	// Load and Overload drive the XDP overload level; either may be nil.
 	Load     Occupancy
 	Overload OverloadSetter
@@ -242,6 +246,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		now := time.Now() // one clock read per batch
 		unixNow := now.Unix()
 		tx = tx[:0]
+		answered := false
 		for _, d := range rx[:n] {
 			w.Stats.RxFrames.Add(1)
 			buf := sock.Frame(d)
@@ -253,6 +258,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			if out, ok := w.answer(&view, payload, &meta, unixNow); ok {
 				tx = append(tx, out)
+				answered = true
 				sock.Release(d.Addr)
 				continue
 			}
@@ -263,6 +269,9 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.cfg.Handler.Enqueue(p)
 			w.Stats.Handoffs.Add(1)
 			sock.Release(d.Addr)
+		}
+		if answered {
+			w.flushEvents()
 		}
 		tx = w.slowReplies(tx)
 		w.transmit(tx)
@@ -403,6 +412,9 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 		copy(buf[:6], relayMAC[:]) // the Ethernet destination: the relay's next hop, not the frame's source
 	}
 	w.Stats.CacheHits.Add(1)
+	if w.cfg.Events != nil {
+		w.tellCached(payload, meta, e, remaining, now)
+	}
 	return xsk.Desc{Addr: addr, Len: uint32(n)}, true
 }
 

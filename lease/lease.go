@@ -72,4 +72,8 @@ const (
 type Op struct {
 	Kind  OpKind
 	Lease Lease
+	// Record is the op's forensic record (whole lines), nil when none: a
+	// store with a record log writes it in the same group commit as the
+	// lease and makes both durable before the commit completes.
+	Record []byte
 }

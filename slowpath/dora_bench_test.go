@@ -25,7 +25,7 @@ func BenchmarkDORA(b *testing.B) {
 		if persist {
 			name = "memfile"
 		}
-		b.Run(name, func(b *testing.B) { benchDORA(b, persist) })
+		b.Run(name, func(b *testing.B) { benchDORA(b, persist, nil) })
 	}
 }
 
@@ -49,9 +49,16 @@ const benchConfig = `{ "Dhcp4": {
   "subnet4": [ { "id": 1, "subnet": "10.0.0.0/8", "pools": [ { "pool": "10.0.0.10 - 10.255.255.250" } ],
     "option-data": [ { "name": "routers", "data": "10.0.0.1" } ] } ] } }`
 
-func benchDORA(b *testing.B, persist bool) {
-	st := openStore(b, memfile.Options{Persist: persist, Sync: persist, Path: filepath.Join(b.TempDir(), "leases4.csv")})
-	srv := newTestServer(b, benchConfig, Deps{Store: st, Stats: stats.New(20, 0), Now: time.Now})
+// benchDORA runs the benchmark; hooks, when not nil, adds lease event
+// hooks to the server and the store.
+func benchDORA(b *testing.B, persist bool, hooks func(*Deps, *memfile.Options)) {
+	opts := memfile.Options{Persist: persist, Sync: persist, Path: filepath.Join(b.TempDir(), "leases4.csv")}
+	deps := Deps{Stats: stats.New(20, 0), Now: time.Now}
+	if hooks != nil {
+		hooks(&deps, &opts)
+	}
+	deps.Store = openStore(b, opts)
+	srv := newTestServer(b, benchConfig, deps)
 	self := netip.MustParseAddr("10.0.0.1")
 	var next atomic.Uint64
 	b.ReportAllocs()

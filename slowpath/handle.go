@@ -10,6 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/config"
+	"xdhcp/hooks"
 	"xdhcp/lease"
 )
 
@@ -464,7 +465,9 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 		}
 	}
 	requireClasses(rt, target, addr, r)
-	s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid))
+	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
+	s.tellOffer(r, target, addr, valid, rb.out)
+	s.replies.put(rb)
 }
 
 // offerPick is the address an OFFER carries, the subnet of the link that
@@ -698,7 +701,9 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
 			requireClasses(rt, target, addr, r)
-			s.replies.put(s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem))
+			rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem)
+			s.tellLeases(r, target, &cur, rb.out, eventState{renew: true}, true)
+			s.replies.put(rb)
 			return
 		}
 	}
@@ -724,6 +729,7 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		// goes, as in Kea.
 		ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: cur})
 	}
+	s.attachRecord(r, hooks.Leases4Committed, target, ops)
 	ctx := s.context()
 	// The offer's work is done: while the commit is in flight the pool's
 	// bit alone keeps the address (nothing frees a bit that has neither
@@ -776,6 +782,7 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 		s.freeAddr(rt, cur.Addr)
 		s.forget(cur.Addr)
 	}
+	r.events = eventState{renew: mine, moved: moved, cur: cur}
 	if s.replicator == nil {
 		s.ack(rt, target, r, l, valid)
 		return
@@ -799,6 +806,7 @@ func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Leas
 	requireClasses(rt, target, l.Addr, r)
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	s.tellLeases(r, target, l, rb.out, r.events, false)
 	s.replies.put(rb)
 }
 
@@ -841,6 +849,7 @@ func (s *Server) release(rt *liveConfig, r *request) {
 		return
 	}
 	ops := []lease.Op{{Kind: lease.OpDelete, Lease: l}}
+	s.attachRecord(r, hooks.Lease4Release, sn, ops)
 	s.commitThen(rt, sn, r, a, ops, "release commit failed", (*Server).released)
 }
 
@@ -851,6 +860,8 @@ func (s *Server) released(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 		sn.st.assigned.Add(-1)
 	}
 	s.forget(a)
+	s.tellLease(r, hooks.Lease4Release, sn, ops[0].Lease, false)
+	s.tellFreed(r, sn, ops[0].Lease)
 	s.replicateAfter(r, ops, a, "lease delete to partner failed")
 }
 
@@ -888,6 +899,14 @@ func (s *Server) decline(rt *liveConfig, r *request) {
 		UserContext: l.UserContext,
 	}
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
+	if s.hooked() {
+		// The record and the listeners name the lease the client gave
+		// back, not the probation lease that replaces it.
+		named := []lease.Op{{Lease: l}}
+		s.attachRecord(r, hooks.Lease4Decline, sn, named)
+		ops[0].Record = named[0].Record
+		r.events.cur = l
+	}
 	s.commitThen(rt, sn, r, a, ops, "decline commit failed", (*Server).declined)
 }
 
@@ -898,6 +917,8 @@ func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 		sn.st.declined.Inc()
 	}
 	s.forget(a)
+	s.tellLease(r, hooks.Lease4Decline, sn, r.events.cur, false)
+	s.tellLease(r, hooks.Leases4Committed, sn, ops[0].Lease, false)
 	s.log.Info("address declined by client, on probation", "addr", a, "mac", macString(r.hw),
 		"probation_s", rt.cfg.DeclineProbationPeriod.Seconds())
 	s.replicateAfter(r, ops, a, "lease update to partner failed")

@@ -78,7 +78,9 @@ func (s *Server) PutLease(ctx context.Context, l lease.Lease, mode PutMode) (exi
 	case mode == PutUpdate && !exists:
 		return false, ErrLeaseNotFound
 	}
-	if err := s.store.Commit(ctx, lease.Op{Kind: lease.OpPut, Lease: l}); err != nil {
+	op := lease.Op{Kind: lease.OpPut, Lease: l}
+	s.commandRecord(&op, map[PutMode]string{PutAdd: "lease4-add", PutUpdate: "lease4-update", PutUpsert: "lease4-update"}[mode])
+	if err := s.store.Commit(ctx, op); err != nil {
 		return exists, err
 	}
 	s.accountPut(s.rt, old, exists, l)
@@ -90,7 +92,9 @@ func (s *Server) PutLease(ctx context.Context, l lease.Lease, mode PutMode) (exi
 func (s *Server) DeleteLease(ctx context.Context, l lease.Lease) error {
 	s.rtMu.RLock() // see PutLease
 	defer s.rtMu.RUnlock()
-	if err := s.store.Commit(ctx, lease.Op{Kind: lease.OpDelete, Lease: l}); err != nil {
+	op := lease.Op{Kind: lease.OpDelete, Lease: l}
+	s.commandRecord(&op, "lease4-del")
+	if err := s.store.Commit(ctx, op); err != nil {
 		return err
 	}
 	s.accountDelete(s.rt, l)

@@ -65,8 +65,9 @@ type request struct {
 	subnet   *subnetRT // selected for the request; nil: none of ours
 	// after runs once the configuration lock is released (HA replication and
 	// the replies that wait for it).
-	after func()
-	start time.Time // processing began (latency histograms)
+	after  func()
+	start  time.Time // processing began (latency histograms)
+	events eventState
 	asyncState
 }
 

@@ -3,6 +3,7 @@ package slowpath
 import (
 	"time"
 
+	"xdhcp/hooks"
 	"xdhcp/lease"
 )
 
@@ -113,6 +114,11 @@ func (s *Server) Reclaim(remove bool) (int, error) {
 		if sn != nil {
 			sn.st.reclaimed.Inc()
 		}
+		if was[i] == lease.StateDeclined {
+			s.tellLease(nil, hooks.Lease4Recover, sn, expired0(op, was[i]), false)
+		} else {
+			s.tellLease(nil, hooks.Lease4Expire, sn, expired0(op, was[i]), op.Kind == lease.OpDelete)
+		}
 	}
 	return len(ops), nil
 }
@@ -135,4 +141,12 @@ func (s *Server) flushReclaimed() error {
 		return nil
 	}
 	return s.store.Commit(s.context(), ops...)
+}
+
+// expired0 is the lease as it was before reclamation (state was), as the
+// expiry listeners are told of it.
+func expired0(op lease.Op, was lease.State) lease.Lease {
+	l := op.Lease
+	l.State = was
+	return l
 }

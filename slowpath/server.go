@@ -14,6 +14,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/slowpath/intake"
@@ -63,6 +64,10 @@ type Deps struct {
 	// Cache is the fast path's lease cache; nil in socket mode.
 	Cache handoff.LeaseCache
 	Now   func() time.Time
+	// Recorder formats forensic records that travel with lease commits;
+	// Events is told of lease events (both optional).
+	Recorder hooks.Recorder
+	Events   hooks.Listener
 }
 
 var _ handoff.Handler = (*Server)(nil)
@@ -78,6 +83,8 @@ type Server struct {
 	replicator Replicator
 	scopes     Scopes
 	cache      handoff.LeaseCache
+	recorder   hooks.Recorder
+	events     hooks.Listener
 	latency    [dhcpv4.MessageTypeInform + 1]*metrics.PrometheusHistogram
 
 	rtMu sync.RWMutex
@@ -126,6 +133,8 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		replicator: d.Replicator,
 		scopes:     d.Scopes,
 		cache:      d.Cache,
+		recorder:   d.Recorder,
+		events:     d.Events,
 		offers:     newOfferTable(),
 		Network:    d.Network,
 		drops:      d.Drops,

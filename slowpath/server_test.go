@@ -152,16 +152,24 @@ func newTestServer(t testing.TB, cfgText string, deps Deps) *Server {
 	return srv
 }
 
+// requestPacket is m as it arrives on eth0: from the client, or, with a
+// giaddr, from the relay, which sends from giaddr.
+func requestPacket(m *dhcpv4.DHCPv4, out handoff.Sender) *handoff.Packet {
+	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
+		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: out}
+	if m.GatewayIPAddr != nil && !m.GatewayIPAddr.IsUnspecified() {
+		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99}
+		p.Meta.SrcIP = [4]byte(m.GatewayIPAddr.To4())
+		p.Meta.SrcPort = 67
+	}
+	return p
+}
+
 // exchange runs one request through the server synchronously and returns
 // what it sent.
 func (h *harness) exchange(m *dhcpv4.DHCPv4) []sent {
 	h.t.Helper()
-	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: h.out}
-	if m.GatewayIPAddr != nil && !m.GatewayIPAddr.IsUnspecified() {
-		p.Meta.SrcMAC = [6]byte{2, 0, 0, 0, 0, 0x99} // the relay, which sends from giaddr
-		p.Meta.SrcIP = [4]byte(m.GatewayIPAddr.To4())
-	}
+	p := requestPacket(m, h.out)
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)
 	}

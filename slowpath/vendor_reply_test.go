@@ -66,8 +66,7 @@ func vendorHarness(t *testing.T, echo string) (*harness, *rawCapture) {
 // send runs m through h and returns the raw reply.
 func (h *harness) sendRaw(t *testing.T, raw *rawCapture, m *dhcpv4.DHCPv4) []byte {
 	t.Helper()
-	p := &handoff.Packet{IfIndex: 2, IfName: "eth0", IfAddr: serverAddr, IfMAC: [6]byte{2, 0, 0, 0, 0, 1},
-		Meta: handoff.Meta{SrcMAC: [6]byte(m.ClientHWAddr), SrcPort: 68, DstPort: 67}, Data: m.ToBytes(), Out: raw}
+	p := requestPacket(m, raw)
 	raw.out = nil
 	if r := h.srv.decode(p); r != nil {
 		h.srv.process(r)

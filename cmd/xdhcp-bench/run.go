@@ -70,6 +70,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noKea := fs.Bool("no-kea", false, "do not run Kea even if installed")
 	repeats := fs.Int("repeats", 0, "interleaved repeats per point (default 3, quick 1)")
 	only := fs.String("only", "", "comma-separated scenarios to run (e.g. S1,S5,S6/S7); default all")
+	leaseHooks := fs.Bool("lease-hooks", false, "servers run with forensic logging (xdhcpd) and run-script with a trivial script (both)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xdhcp-bench suite [flags]\n\nflags:")
 		fs.PrintDefaults()
@@ -85,7 +86,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return bench.RunSuite(ctx, bench.SuiteOptions{
 		Xdhcpd: *xd, Out: *out, Quick: *quick, NoKea: *noKea, Repeats: *repeats, Self: self, Logger: log,
-		Only: splitList(*only),
+		Only: splitList(*only), LeaseHooks: *leaseHooks,
 	}, stdout)
 }
 

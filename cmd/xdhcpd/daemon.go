@@ -45,6 +45,7 @@ type daemon struct {
 	reg     *stats.Registry
 	metrics *metrics.Set
 	store   *memfile.Store
+	hooks   *leaseHooks
 	srv     *slowpath.Server
 	ctl     *control.Server
 	// leaseCmds are the server's lease and service commands; HA writes
@@ -111,6 +112,10 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err != nil {
 		return nil, err
 	}
+	d.hooks, err = openLeaseHooks(cfg, log, log.With("logger", "kea-dhcp4.leases"), d.reg)
+	if err != nil {
+		return nil, err
+	}
 	d.store, err = memfile.Open(memfile.Options{
 		Path:         db.Name,
 		Persist:      db.Persist,
@@ -122,6 +127,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		RetryWait:    db.ReconnectWaitTime,
 		RetryLimit:   db.MaxReconnectTries,
 		OnFault:      policy.Observe,
+		Records:      d.hooks.records(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open lease database: %w", err)
@@ -141,6 +147,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Metrics: d.metrics,
 		Network: network,
 		Log:     log.With("component", "dhcp4"),
+		// Recorder and Events: forensic logging, run-script, lease log lines.
+		Recorder: d.hooks.recorder(),
+		Events:   d.hooks.listener(),
 	}
 	if d.cache != nil {
 		deps.Cache = d.cache // not a typed nil: the engine tests Cache for nil
@@ -169,7 +178,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	}
 	d.srv.Start(ctx)
 	d.xdp = xdp.New(xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
-		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log})
+		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)})
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
@@ -360,6 +369,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if cfg.ControlAgent != nil && !reflect.DeepEqual(cfg.ControlAgent, old.ControlAgent) {
 		d.log.Warn("Control-agent changes take effect at the next restart (the HA peer listener keeps its settings)")
 	}
+	if leaseHookParams(cfg) != leaseHookParams(old) {
+		return errors.New("forensic logging and run-script changes need a restart; nothing was changed")
+	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
@@ -430,6 +442,7 @@ func (d *daemon) close() error {
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
+	errs = append(errs, d.hooks.close())
 	d.cancel()
 	d.log.Info("xdhcpd stopped")
 	return errors.Join(errs...)

@@ -58,6 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprintln(stderr, "WARN", w)
 			}
 		}
+		if err == nil {
+			err = checkLeaseHooks(cfg)
+		}
 		if err != nil {
 			return fmt.Errorf("configuration %s is invalid:\n%w", *testPath, err)
 		}
@@ -72,11 +75,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log, closeLog, err := logging.New(cfg.Loggers, *debug, stderr)
+	logs, err := logging.Open(cfg.Loggers, *debug, stderr)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	defer logs.Close()
+	log := logs.Logger()
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration: " + w)
 	}
@@ -115,6 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for {
 		select {
 		case <-hup:
+			// logrotate's postrotate sends SIGHUP: new log files first.
+			if err := logs.Reopen(); err != nil {
+				log.Error("reopen log outputs on SIGHUP failed", "err", err)
+			}
 			if err := d.reload(nil); err != nil {
 				log.Error("reload on SIGHUP failed: keeping the running configuration", "err", err)
 			}

@@ -53,13 +53,6 @@ func CompileWith(src string, r Resolver, asString bool) (*Expr, error) {
 	return compile(src, r, typeBool)
 }
 
-// CompileString parses a Kea string expression (the other top level of
-// Kea's grammar, used by hooks such as flex-id's identifier-expression).
-// Evaluate it with EvalString.
-func CompileString(src string) (*Expr, error) {
-	return compile(src, Resolver{}, typeString)
-}
-
 func compile(src string, r Resolver, want valueType) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
@@ -82,7 +75,7 @@ func compile(src string, r Resolver, want valueType) (*Expr, error) {
 	return &Expr{src: src, root: root, refs: p.refs, arena: needsArena(root)}, nil
 }
 
-// EvalString evaluates a string expression (see CompileString) and returns
+// EvalString evaluates a string expression (see CompileWith) and returns
 // a copy of its value; ok is false on a runtime error, as in Kea, and for
 // an expression compiled as a boolean.
 func (e *Expr) EvalString(p Packet) (v []byte, ok bool) {

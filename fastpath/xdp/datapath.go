@@ -27,6 +27,7 @@ import (
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
 	"xdhcp/internal/stats"
 )
 
@@ -38,6 +39,8 @@ type Deps struct {
 	Cache *leasecache.Cache
 	// Service gates the cached answers (nil: always enabled).
 	Service fastpath.Service
+	// Events is told of the renewals the cache answers (nil: nothing).
+	Events hooks.Listener
 	// Load is the slow path's parking-lot occupancy, which drives the
 	// XDP overload level (nil: no shedding).
 	Load fastpath.Occupancy
@@ -252,7 +255,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		}
 		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
-			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Load: d.deps.Load, Overload: objs, NextHop: hops,
+			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
 		})
 		if err != nil {

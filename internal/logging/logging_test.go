@@ -2,70 +2,178 @@ package logging
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"xdhcp/config"
 )
 
-// TestNew: the first kea-dhcp4 entry sets the level and the output, other
-// loggers are ignored, -d forces debug, and a file output is appended to.
-func TestNew(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "x.log")
+// levels logs D, I, W and E and returns which reached buf.
+func levels(log *slog.Logger, buf *bytes.Buffer) string {
+	log.Debug("D")
+	log.Info("I")
+	log.Warn("W")
+	log.Error("E")
+	got := ""
+	for _, m := range []string{"D", "I", "W", "E"} {
+		if strings.Contains(buf.String(), "msg="+m+"\n") || strings.Contains(buf.String(), "msg="+m+" ") {
+			got += m
+		}
+	}
+	return got
+}
+
+func TestSeverities(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		loggers []config.Logger
 		debug   bool
-		// what reaches the output: debug, info, warn, error
-		want string
+		want    string
 	}{
 		{"default", nil, false, "IWE"},
 		{"debug flag", nil, true, "DIWE"},
 		{"warn", []config.Logger{{Name: "kea-dhcp4", Severity: "WARN"}}, false, "WE"},
-		{"error", []config.Logger{{Name: "kea-dhcp4", Severity: "error", Outputs: []string{"syslog"}}}, false, "E"},
 		{"fatal", []config.Logger{{Name: "kea-dhcp4", Severity: "FATAL"}}, false, "E"},
 		{"none", []config.Logger{{Name: "kea-dhcp4", Severity: "NONE"}}, false, ""},
-		{"debug severity", []config.Logger{{Name: "kea-dhcp4.leases", Severity: "DEBUG"}}, false, "DIWE"},
-		{"other logger", []config.Logger{{Name: "kea-ctrl-agent", Severity: "ERROR"}}, false, "IWE"},
-		{"first entry only", []config.Logger{{Name: "kea-dhcp4", Severity: "WARN"}, {Name: "kea-dhcp4", Severity: "DEBUG"}}, false, "WE"},
+		{"a child's severity is its own", []config.Logger{{Name: "kea-dhcp4.leases", Severity: "DEBUG"}}, false, "IWE"},
+		{"other daemon", []config.Logger{{Name: "kea-ctrl-agent", Severity: "ERROR"}}, false, "IWE"},
+		{"first entry of a name", []config.Logger{{Name: "kea-dhcp4", Severity: "WARN"}, {Name: "kea-dhcp4", Severity: "DEBUG"}}, false, "WE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			log, closeFn, err := New(tc.loggers, tc.debug, &buf)
+			ls, err := Open(tc.loggers, tc.debug, &buf)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer closeFn()
-			log.Debug("D")
-			log.Info("I")
-			log.Warn("W")
-			log.Error("E")
-			got := ""
-			for _, m := range []string{"D", "I", "W", "E"} {
-				if strings.Contains(buf.String(), "msg="+m+"\n") {
-					got += m
-				}
-			}
-			if got != tc.want {
+			defer ls.Close()
+			if got := levels(ls.Logger(), &buf); got != tc.want {
 				t.Errorf("logged %q, want %q", got, tc.want)
 			}
 		})
 	}
+}
 
-	for range 2 {
-		log, closeFn, err := New([]config.Logger{{Name: "kea-dhcp4", Outputs: []string{file}}}, false, nil)
-		if err != nil {
-			t.Fatal(err)
+// TestLoggersByName: a child logger listed first gets its own output and
+// severity and takes nothing else; its children fall back to it, others
+// to the root.
+func TestLoggersByName(t *testing.T) {
+	dir := t.TempDir()
+	auth, root := filepath.Join(dir, "auth.log"), filepath.Join(dir, "root.log")
+	ls, err := Open([]config.Logger{
+		{Name: "kea-dhcp4.auth", Severity: "DEBUG", OutputOptions: []config.LogOutput{{Output: auth, Format: "text"}}},
+		{Name: "kea-dhcp4", Severity: "WARN", OutputOptions: []config.LogOutput{{Output: root, Format: "text"}}},
+	}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := ls.Logger()
+	log.With("logger", "kea-dhcp4.auth").Debug("denied", "user", "x")
+	log.With("component", "control").With("component", "auth").Info("denied by component")
+	log.With("component", "control").Warn("control warn")
+	log.With("logger", "kea-dhcp4.auth.basic").Info("denied by a child")
+	log.Info("root info")
+	log.Warn("root warn")
+	log.With("component", "ha").Warn("ha warn")
+	ls.Close()
+	a, _ := os.ReadFile(auth)
+	r, _ := os.ReadFile(root)
+	for _, m := range []string{"msg=denied ", `msg="denied by component"`, `msg="denied by a child"`} {
+		if !strings.Contains(string(a), m) {
+			t.Errorf("auth log lacks %s:\n%s", m, a)
 		}
-		log.Info("to the file")
-		closeFn()
 	}
-	if b, err := os.ReadFile(file); err != nil || strings.Count(string(b), "to the file") != 2 {
-		t.Errorf("log file %q (%v), want two lines appended", b, err)
+	if strings.Contains(string(a), "root") || strings.Contains(string(a), "ha warn") {
+		t.Errorf("auth log took other loggers' lines:\n%s", a)
 	}
-	if _, _, err := New([]config.Logger{{Name: "kea-dhcp4", Outputs: []string{filepath.Join(file, "sub")}}}, false, nil); err == nil {
+	if strings.Contains(string(r), "denied") || strings.Contains(string(r), "root info") ||
+		!strings.Contains(string(r), `msg="root warn"`) || !strings.Contains(string(r), `msg="ha warn"`) ||
+		!strings.Contains(string(r), `msg="control warn"`) {
+		t.Errorf("root log:\n%s", r)
+	}
+}
+
+func TestFileRotationReopenAndJSON(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.log")
+	ls, err := Open([]config.Logger{{Name: "kea-dhcp4", Severity: "INFO",
+		OutputOptions: []config.LogOutput{{Output: file, MaxSize: 400, MaxVer: 2, Format: "json"}}}}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	log := ls.Logger()
+	for i := range 20 {
+		log.Info("DHCP4_LEASE_ALLOC", "addr", "10.0.0.1", "i", i)
+	}
+	for _, name := range []string{file, file + ".1", file + ".2"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(b) > 400 {
+			t.Errorf("%s is %d bytes, past maxsize 400", name, len(b))
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil || m["addr"] != "10.0.0.1" {
+				t.Errorf("%s: line %q is not the JSON record (%v)", name, line, err)
+			}
+		}
+	}
+	if _, err := os.Stat(file + ".3"); err == nil {
+		t.Error("more versions kept than maxver")
+	}
+	// logrotate moves the file away; SIGHUP's Reopen starts a new one.
+	if err := os.Rename(file, file+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	log.Info("after reopen")
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "after reopen") {
+		t.Errorf("after Reopen the file has %q", b)
+	}
+}
+
+func TestSyslogOutput(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h, closeFn, err := newSyslogHandler(sock, "local3", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	slog.New(h).Warn("to syslog", "k", "v")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2048)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(buf[:n])
+	// local3 (19) * 8 + warning (4) = 156.
+	if !strings.HasPrefix(got, "<156>") || !strings.Contains(got, "kea-dhcp4") || !strings.Contains(got, `msg="to syslog" k=v`) {
+		t.Errorf("syslog message %q", got)
+	}
+	if _, _, err := newSyslogHandler(sock, "nosuch", "text"); err == nil {
+		t.Error("an unknown facility was accepted")
+	}
+}
+
+func TestBadOutput(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "x.log", "sub")
+	if _, err := Open([]config.Logger{{Name: "kea-dhcp4", Outputs: []string{file}}}, false, nil); err == nil {
 		t.Error("an output that cannot be opened was accepted")
 	}
 }

@@ -100,6 +100,7 @@ type writerState struct {
 	// back to off.
 	fault    faultState
 	buf      []byte
+	recs     []byte // the batch's forensic records
 	batch    []*request
 	overlay  map[uint32]*lease.Lease // batch-local view for resolving deletes
 	hits     []bool                  // per delete op: did it remove a lease
@@ -299,12 +300,30 @@ func (s *Store) commitBatch(batch []*request) {
 	}
 	w.buf = buf
 
-	if len(buf) > 0 {
+	recs := s.batchRecords(batch)
+	if len(buf) > 0 || len(recs) > 0 {
 		_, err := w.f.Write(buf)
+		if err == nil && len(recs) > 0 {
+			err = s.opts.Records.WriteRecords(recs)
+		}
 		if err == nil && s.opts.Sync {
 			s.stats.syncs.Add(1)
 			w.lastSync = time.Now()
+			// The two files sync side by side: the batch waits for the
+			// slower of them, not for both in turn.
+			var recErr error
+			var recDone chan struct{}
+			if len(recs) > 0 {
+				recDone = make(chan struct{})
+				go func() { recErr = s.opts.Records.SyncRecords(); close(recDone) }()
+			}
 			err = w.f.Sync()
+			if recDone != nil {
+				<-recDone
+				if err == nil {
+					err = recErr
+				}
+			}
 		}
 		if err != nil {
 			s.stats.writeErrors.Add(1)
@@ -346,6 +365,26 @@ func (s *Store) commitBatch(batch []*request) {
 	for _, r := range batch {
 		r.finish(nil)
 	}
+}
+
+// batchRecords gathers the forensic records of batch's ops into one
+// buffer (reused between batches); nil without a record log.
+func (s *Store) batchRecords(batch []*request) []byte {
+	if s.opts.Records == nil {
+		return nil
+	}
+	w := &s.w
+	recs := w.recs[:0]
+	for _, r := range batch {
+		for k := range r.ops {
+			recs = append(recs, r.ops[k].Record...)
+		}
+	}
+	w.recs = recs
+	if cap(w.recs) > 1<<20 {
+		w.recs = nil
+	}
+	return recs
 }
 
 // rotate implements the first half of Kea's LFC on the writer goroutine,

@@ -80,6 +80,19 @@ type Options struct {
 	// FaultEvent). It runs on the writer goroutine, so it must return
 	// quickly and must not call Commit, Wipe, RunLFC or Close.
 	OnFault func(lease.FaultEvent)
+	// Records, if set, receives the ops' forensic records (lease.Op.Record)
+	// in each group commit: written after the lease rows and synced with
+	// them, so a commit completes only once its records are durable too. A
+	// failing record log fails the batch like a failing lease file.
+	Records RecordLog
+}
+
+// RecordLog is where a group commit writes the forensic records of its
+// ops. WriteRecords is called on the writer goroutine, SyncRecords beside
+// it while the lease file syncs; never two calls at once.
+type RecordLog interface {
+	WriteRecords(b []byte) error
+	SyncRecords() error
 }
 
 var (

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"xdhcp/config"
+	"xdhcp/hooks"
+	"xdhcp/hooks/leaselog"
+	"xdhcp/hooks/legallog"
+	"xdhcp/hooks/runscript"
+	"xdhcp/internal/stats"
+	"xdhcp/lease/memfile"
+)
+
+// leaseHooks are the lease event listeners the configuration asks for:
+// forensic logging and run-script (by their Kea hooks-libraries entries)
+// and the lease event log lines (always).
+type leaseHooks struct {
+	legal  *legallog.Log
+	script *runscript.Runner
+	events hooks.Listeners
+}
+
+// openLeaseHooks opens what cfg's hooks-libraries name. leaseLog is the
+// kea-dhcp4.leases logger.
+func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.Registry) (_ *leaseHooks, err error) {
+	h := &leaseHooks{}
+	defer func() {
+		if err != nil {
+			h.close()
+		}
+	}()
+	for _, lib := range cfg.Hooks {
+		switch filepath.Base(lib.Library) {
+		case legallog.Library:
+			if h.legal != nil {
+				return nil, fmt.Errorf("%s is loaded twice", legallog.Library)
+			}
+			p, err := legallog.ParseParams(lib.Parameters)
+			if err != nil {
+				return nil, err
+			}
+			if h.legal, err = legallog.Open(p, log.With("component", "legal-log"), nil); err != nil {
+				return nil, err
+			}
+			h.events = append(h.events, h.legal)
+			c := h.legal.Counters
+			reg.Func("xdhcp-legal-log-records", stats.KindCounter, func() int64 { return int64(c().Records) })
+			reg.Func("xdhcp-legal-log-write-errors", stats.KindCounter, func() int64 { return int64(c().WriteErrors) })
+			reg.Func("xdhcp-legal-log-script-errors", stats.KindCounter, func() int64 { return int64(c().ScriptErrors) })
+		case runscript.Library:
+			if h.script != nil {
+				return nil, fmt.Errorf("%s is loaded twice", runscript.Library)
+			}
+			p, err := runscript.ParseParams(lib.Parameters)
+			if err != nil {
+				return nil, err
+			}
+			if p.Sync {
+				log.Warn("run-script: sync is ignored: the script runs on a pool so that it never holds a reply")
+			}
+			h.script = runscript.New(p, log.With("component", "run-script"))
+			h.events = append(h.events, h.script)
+			c := h.script.Counters
+			for name, v := range map[string]func(runscript.Counters) uint64{
+				"xdhcp-run-script-queued":    func(c runscript.Counters) uint64 { return c.Queued },
+				"xdhcp-run-script-dropped":   func(c runscript.Counters) uint64 { return c.Dropped },
+				"xdhcp-run-script-run":       func(c runscript.Counters) uint64 { return c.Run },
+				"xdhcp-run-script-failed":    func(c runscript.Counters) uint64 { return c.Failed },
+				"xdhcp-run-script-timed-out": func(c runscript.Counters) uint64 { return c.TimedOut },
+			} {
+				reg.Func(name, stats.KindCounter, func() int64 { return int64(v(c())) })
+			}
+		}
+	}
+	// The lease lines cost a formatted line per exchange: only when the
+	// kea-dhcp4.leases logger takes INFO (a WARN root turns them off).
+	if leaseLog.Enabled(context.Background(), slog.LevelInfo) {
+		h.events = append(h.events, leaselog.New(leaseLog))
+	}
+	return h, nil
+}
+
+// recorder is the engine's forensic record formatter, nil without one.
+func (h *leaseHooks) recorder() hooks.Recorder {
+	if h == nil || h.legal == nil {
+		return nil
+	}
+	return h.legal
+}
+
+// records is the lease store's record log, nil without one.
+func (h *leaseHooks) records() memfile.RecordLog {
+	if h == nil || h.legal == nil {
+		return nil
+	}
+	return h.legal
+}
+
+// listener is what the engine and the fast path tell of lease events.
+func (h *leaseHooks) listener() hooks.Listener {
+	if h == nil || len(h.events) == 0 {
+		return nil
+	}
+	return h.events
+}
+
+// close waits for queued scripts and closes the forensic log; the lease
+// store must be closed first (its last group commit writes records).
+func (h *leaseHooks) close() error {
+	if h == nil {
+		return nil
+	}
+	if h.script != nil {
+		h.script.Close()
+	}
+	if h.legal != nil {
+		return h.legal.Close()
+	}
+	return nil
+}
+
+// withSubnets fills in the prefix of events that know only their subnet's
+// id (the fast path's cached renewals), from the running configuration.
+type withSubnets struct {
+	hooks.Listener
+	config func() *config.Config
+}
+
+func (w withSubnets) LeaseEvent(e *hooks.Event) {
+	if e.Subnet.ID != 0 && !e.Subnet.Prefix.IsValid() {
+		if sn := w.config().SubnetByID(e.Subnet.ID); sn != nil {
+			e.Subnet.Prefix = sn.Prefix
+		}
+	}
+	w.Listener.LeaseEvent(e)
+}
+
+// Flush implements hooks.Flusher for the listeners that hold events.
+func (w withSubnets) Flush() {
+	if f, ok := w.Listener.(hooks.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// fastPathListener is what the fast path tells of its cached renewals.
+func (h *leaseHooks) fastPathListener(cfg func() *config.Config) hooks.Listener {
+	l := h.listener()
+	if l == nil {
+		return nil
+	}
+	return withSubnets{Listener: l, config: cfg}
+}
+
+// checkLeaseHooks checks the parameters of the forensic logging and
+// run-script entries without opening anything (xdhcpd -t).
+func checkLeaseHooks(cfg *config.Config) error {
+	for _, lib := range cfg.Hooks {
+		var err error
+		switch filepath.Base(lib.Library) {
+		case legallog.Library:
+			_, err = legallog.ParseParams(lib.Parameters)
+		case runscript.Library:
+			_, err = runscript.ParseParams(lib.Parameters)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaseHookParams is the forensic logging and run-script entries of cfg,
+// for comparing on reload (they are opened once, at start).
+func leaseHookParams(cfg *config.Config) string {
+	var b strings.Builder
+	for _, lib := range cfg.Hooks {
+		switch filepath.Base(lib.Library) {
+		case legallog.Library, runscript.Library:
+			fmt.Fprintf(&b, "%s %s\n", filepath.Base(lib.Library), lib.Parameters)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,181 @@
+package legallog
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// rotatingFile is the current forensic log file, named and rotated as Kea
+// names and rotates it: <path>/<base-name>.<YYYYMMDD>.txt, or with the
+// "second" unit <base-name>.T<unix time, 20 digits>.txt; a new file when
+// count units have passed since the current one's date. It is not safe
+// for concurrent use (Log serializes it).
+type rotatingFile struct {
+	p      Params
+	f      *os.File
+	name   string
+	opened time.Time // the date the current file stands for
+	// runScript starts a pre/post-rotate script without waiting for it.
+	runScript func(script, file string)
+}
+
+// nameFor returns the file name for the period starting at t.
+func (r *rotatingFile) nameFor(t time.Time) string {
+	var tag string
+	if r.p.Unit == Second {
+		tag = fmt.Sprintf("T%020d", t.Unix())
+	} else {
+		tag = t.Format("20060102")
+	}
+	return filepath.Join(r.p.Path, r.p.BaseName+"."+tag+".txt")
+}
+
+// periodEnd is when the file opened for t must be rotated.
+func (r *rotatingFile) periodEnd(t time.Time) time.Time {
+	c := int(r.p.Count)
+	switch r.p.Unit {
+	case Second:
+		return t.Add(time.Duration(c) * time.Second)
+	case Month:
+		d := dateOf(t)
+		return d.AddDate(0, c, 0)
+	case Year:
+		d := dateOf(t)
+		return d.AddDate(c, 0, 0)
+	}
+	return dateOf(t).AddDate(0, 0, c)
+}
+
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, t.Location())
+}
+
+// existing returns the newest file of this base name in the directory
+// whose period still covers now, as Kea reuses it after a restart.
+func (r *rotatingFile) existing(now time.Time) (time.Time, bool) {
+	ents, err := os.ReadDir(r.p.Path)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var tags []string
+	for _, e := range ents {
+		tag, ok := strings.CutPrefix(e.Name(), r.p.BaseName+".")
+		if !ok {
+			continue
+		}
+		tag, ok = strings.CutSuffix(tag, ".txt")
+		if !ok {
+			continue
+		}
+		if r.p.Unit == Second {
+			if len(tag) == 21 && tag[0] == 'T' && allDigits(tag[1:]) {
+				tags = append(tags, tag)
+			}
+		} else if len(tag) == 8 && allDigits(tag) {
+			tags = append(tags, tag)
+		}
+	}
+	if len(tags) == 0 {
+		return time.Time{}, false
+	}
+	sort.Strings(tags)
+	tag := tags[len(tags)-1]
+	var t time.Time
+	if r.p.Unit == Second {
+		sec, err := strconv.ParseInt(tag[1:], 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		t = time.Unix(sec, 0).In(now.Location())
+	} else {
+		t, err = time.ParseInLocation("20060102", tag, now.Location())
+		if err != nil {
+			return time.Time{}, false
+		}
+	}
+	if !now.Before(r.periodEnd(t)) {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// open opens the file for now, reusing a current one if useExisting.
+func (r *rotatingFile) open(now time.Time, useExisting bool) error {
+	start := now
+	if r.p.Unit != Second {
+		start = dateOf(now)
+	} else {
+		start = now.Truncate(time.Second)
+	}
+	if useExisting {
+		if t, ok := r.existing(now); ok {
+			start = t
+		}
+	}
+	name := r.nameFor(start)
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("open forensic log %s: %w", name, err)
+	}
+	r.f, r.name, r.opened = f, name, start
+	return nil
+}
+
+// rotateIfDue opens the file for now, or moves to a new one when the
+// current one's period has passed, running the pre/post-rotate scripts
+// with the closed and the new file's names. It returns an error only when
+// no file is open afterwards; a failing close is part of it too.
+func (r *rotatingFile) rotateIfDue(now time.Time) error {
+	if r.f == nil {
+		return r.open(now, true)
+	}
+	if r.p.Count == 0 || now.Before(r.periodEnd(r.opened)) {
+		return nil
+	}
+	old := r.name
+	err := r.f.Sync()
+	if cerr := r.f.Close(); err == nil {
+		err = cerr
+	}
+	r.f = nil
+	if err != nil {
+		return fmt.Errorf("close forensic log %s: %w", old, err)
+	}
+	if r.p.Prerotate != "" {
+		r.runScript(r.p.Prerotate, old)
+	}
+	if err := r.open(now, false); err != nil {
+		return err
+	}
+	if r.p.Postrotate != "" {
+		r.runScript(r.p.Postrotate, r.name)
+	}
+	return nil
+}
+
+// startScript runs script with the file name as its one argument, in the
+// background (as Kea does): its exit is only logged.
+func startScript(script, file string, done func(script, file string, err error)) {
+	cmd := exec.Command(script, file)
+	if err := cmd.Start(); err != nil {
+		done(script, file, err)
+		return
+	}
+	go func() { done(script, file, cmd.Wait()) }()
+}

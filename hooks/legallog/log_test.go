@@ -1,0 +1,267 @@
+package legallog
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"xdhcp/hooks"
+	"xdhcp/lease"
+)
+
+// relayedRequest is a relayed DHCPREQUEST with client-id and option 82
+// (circuit-id "howdy", remote-id 87:f6:79:77:ef).
+func relayedRequest() []byte {
+	b := make([]byte, 240)
+	b[0], b[1], b[2] = 1, 1, 6
+	copy(b[4:8], []byte{0xde, 0xad, 0xbe, 0xef})
+	copy(b[24:28], []byte{192, 2, 16, 33})
+	copy(b[28:34], []byte{0x08, 0x00, 0x2b, 0x02, 0x3f, 0x4e})
+	copy(b[236:240], []byte{0x63, 0x82, 0x53, 0x63})
+	b = append(b, 53, 1, 3)
+	b = append(b, 82, 14, 1, 5, 'h', 'o', 'w', 'd', 'y', 2, 5, 0x87, 0xf6, 0x79, 0x77, 0xef)
+	return append(b, 255)
+}
+
+func testLease() lease.Lease {
+	return lease.Lease{
+		Addr:     netip.MustParseAddr("192.2.1.100"),
+		HWAddr:   []byte{0x08, 0x00, 0x2b, 0x02, 0x3f, 0x4e},
+		ClientID: []byte{0x17, 0x34, 0xe2, 0xff, 0x09, 0x92, 0x54},
+		ValidLft: 6735,
+		SubnetID: 1,
+	}
+}
+
+func TestDefaultEntryIsKeas(t *testing.T) {
+	l := testLease()
+	var q hooks.Packet
+	if err := q.Parse(relayedRequest(), "eth0", nil); err != nil {
+		t.Fatal(err)
+	}
+	got := string(AppendDefault(nil, &l, &q, false))
+	want := "Address: 192.2.1.100 has been assigned for 1 hrs 52 mins 15 secs to a device with hardware address: " +
+		"hwtype=1 08:00:2b:02:3f:4e, client-id: 17:34:e2:ff:09:92:54 connected via relay at address: 192.2.16.33, " +
+		"identified by circuit-id: 68:6f:77:64:79 (howdy) and remote-id: 87:f6:79:77:ef"
+	if got != want {
+		t.Errorf("entry\n got %s\nwant %s", got, want)
+	}
+	got = string(AppendDefault(nil, &l, nil, true))
+	want = "Address: 192.2.1.100 has been released from a device with hardware address: hwtype=1 08:00:2b:02:3f:4e, client-id: 17:34:e2:ff:09:92:54"
+	if got != want {
+		t.Errorf("release entry\n got %s\nwant %s", got, want)
+	}
+	if d := string(AppendDuration(nil, 2*86400+3661)); d != "2 days 1 hrs 1 mins 1 secs" {
+		t.Errorf("duration %q", d)
+	}
+	if d := string(AppendDuration(nil, lease.Infinite)); d != "infinite duration" {
+		t.Errorf("infinite duration %q", d)
+	}
+}
+
+// clock is a settable clock for rotation tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func params(t *testing.T, js string) Params {
+	t.Helper()
+	p, err := ParseParams(json.RawMessage(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func record(t *testing.T, l *Log, e *hooks.Event) {
+	t.Helper()
+	if err := l.WriteRecords(l.AppendRecord(nil, e)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFileNamingRotationAndScripts(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "scripts.log")
+	script := filepath.Join(dir, "rot.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$0 $1\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	post := filepath.Join(dir, "post.sh")
+	if err := os.Symlink(script, post); err != nil {
+		t.Fatal(err)
+	}
+	loc := time.FixedZone("CET", 3600)
+	c := &clock{t: time.Date(2026, 1, 6, 23, 59, 0, 0, loc)}
+	p := params(t, `{"path": "`+dir+`", "base-name": "legal", "time-unit": "day", "count": 1,
+		"prerotate": "`+script+`", "postrotate": "`+post+`"}`)
+	l, err := Open(p, nil, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ls := []lease.Lease{testLease()}
+	e := &hooks.Event{Point: hooks.Leases4Committed, Time: c.now(), Query: relayedRequest(), Leases: ls}
+	record(t, l, e)
+	first := filepath.Join(dir, "legal.20260106.txt")
+	if l.FileName() != first {
+		t.Fatalf("file %s, want %s", l.FileName(), first)
+	}
+	c.set(time.Date(2026, 1, 7, 0, 0, 1, 0, loc))
+	e.Time = c.now()
+	record(t, l, e)
+	second := filepath.Join(dir, "legal.20260107.txt")
+	if l.FileName() != second {
+		t.Fatalf("after midnight: file %s, want %s", l.FileName(), second)
+	}
+	b, err := os.ReadFile(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), "2026-01-06 23:59:00 CET Address: 192.2.1.100 has been assigned") {
+		t.Errorf("first file: %q", b)
+	}
+	b, _ = os.ReadFile(second)
+	if !strings.HasPrefix(string(b), "2026-01-07 00:00:01 CET Address:") || strings.Count(string(b), "\n") != 1 {
+		t.Errorf("second file: %q", b)
+	}
+	// Kea starts both scripts, without waiting, with the file's name: the
+	// closed one for prerotate, the new one for postrotate.
+	want := []string{post + " " + second, script + " " + first} // sorted
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, _ := os.ReadFile(out)
+		lines := strings.Split(strings.TrimSpace(string(got)), "\n")
+		slices.Sort(lines)
+		if slices.Equal(lines, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("scripts ran as\n%s\nwant\n%s", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestSecondUnitNameAndReuseAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Unix(1_700_000_000, 0)}
+	p := params(t, `{"path": "`+dir+`", "base-name": "kea-legal", "time-unit": "second", "count": 3600}`)
+	l, err := Open(p, nil, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "kea-legal.T00000000001700000000.txt")
+	if l.FileName() != want {
+		t.Fatalf("file %s, want %s", l.FileName(), want)
+	}
+	l.Close()
+	c.set(time.Unix(1_700_000_100, 0))
+	l, err = Open(p, nil, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.FileName() != want {
+		t.Errorf("a restart within the period opened %s, want %s again", l.FileName(), want)
+	}
+}
+
+func TestCustomFormatsAndTimestamp(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)}
+	p := params(t, `{"path": "`+dir+`",
+		"request-parser-format": "'circuit=' + relay4[1].hex + ' remote=' + hexstring(relay4[2].hex, ':') + ' via ' + addrtotext(pkt4.giaddr)",
+		"timestamp-format": "%Y%m%dT%H%M%S.%Q"}`)
+	l, err := Open(p, nil, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	record(t, l, &hooks.Event{Point: hooks.Leases4Committed, Time: c.now(), Query: relayedRequest(), Leases: []lease.Lease{testLease()}})
+	b, _ := os.ReadFile(l.FileName())
+	if want := "20260304T050607.123.456 circuit=howdy remote=87:f6:79:77:ef via 192.2.16.33\n"; string(b) != want {
+		t.Errorf("line %q, want %q", b, want)
+	}
+}
+
+func TestResponseFormatWrittenAfterReply(t *testing.T) {
+	dir := t.TempDir()
+	p := params(t, `{"path": "`+dir+`", "response-parser-format": "'yiaddr ' + addrtotext(pkt4.yiaddr)"}`)
+	l, err := Open(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e := &hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Query: relayedRequest(), Leases: []lease.Lease{testLease()}}
+	if rec := l.AppendRecord(nil, e); len(rec) != 0 {
+		t.Fatalf("a response format was recorded before the reply: %q", rec)
+	}
+	resp := relayedRequest()
+	copy(resp[16:20], []byte{192, 2, 1, 100})
+	e.Response = resp
+	l.LeaseEvent(e)
+	b, _ := os.ReadFile(l.FileName())
+	if !strings.HasSuffix(string(b), " yiaddr 192.2.1.100\n") {
+		t.Errorf("line %q", b)
+	}
+}
+
+func TestParamsErrors(t *testing.T) {
+	for _, js := range []string{
+		`{"time-unit": "week"}`, `{"count": -1}`, `{"path": ""}`, `{"base-name": ""}`,
+		`{"request-parser-format": "substring("}`, `{"type": "mysql"}`,
+	} {
+		if _, err := ParseParams(json.RawMessage(js)); err == nil {
+			t.Errorf("%s accepted", js)
+		}
+	}
+}
+
+func TestCommandEntries(t *testing.T) {
+	l := testLease()
+	l.ValidLft = 86400
+	for cmd, want := range map[string]string{
+		"lease4-add":    "Administrator added a lease of address: 192.2.1.100 to a device with hardware address: 08:00:2b:02:3f:4e, client-id: 17:34:e2:ff:09:92:54 for 1 days 0 hrs 0 mins 0 secs",
+		"lease4-update": "Administrator updated information on the lease of address: 192.2.1.100 to a device with hardware address: 08:00:2b:02:3f:4e, client-id: 17:34:e2:ff:09:92:54 for 1 days 0 hrs 0 mins 0 secs",
+		"lease4-del":    "Administrator deleted the lease for address: 192.2.1.100",
+	} {
+		if got := string(AppendCommand(nil, cmd, &l)); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", cmd, got, want)
+		}
+	}
+}
+
+func TestCachedRenewalsHeldUntilFlush(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(params(t, `{"path": "`+dir+`"}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e := &hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Query: relayedRequest(), Leases: []lease.Lease{testLease()}, Cached: true}
+	if rec := l.AppendRecord(nil, e); len(rec) != 0 {
+		t.Fatal("a cached renewal's record was attached to a commit that does not happen")
+	}
+	l.LeaseEvent(e)
+	l.LeaseEvent(e)
+	if b, _ := os.ReadFile(l.FileName()); len(b) != 0 {
+		t.Fatalf("written before Flush: %q", b)
+	}
+	l.Flush()
+	if b, _ := os.ReadFile(l.FileName()); strings.Count(string(b), "has been assigned") != 2 {
+		t.Errorf("after Flush: %q", b)
+	}
+}

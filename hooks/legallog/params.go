@@ -1,0 +1,133 @@
+// Package legallog is forensic logging as Kea's libdhcp_legal_log.so does
+// it: one line per lease assigned, renewed, released or declined, in Kea's
+// default format or built from the configured expressions, in files named
+// and rotated as Kea names and rotates them. Unlike Kea, a record formatted
+// before its lease is committed is written and fdatasync'ed in the lease's
+// group commit (see Log.WriteRecords), so no ACK leaves before its record
+// is durable.
+package legallog
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"xdhcp/config/classify"
+)
+
+// Library is the hooks-libraries file name that selects forensic logging.
+const Library = "libdhcp_legal_log.so"
+
+// TimeUnit is the rotation period's unit.
+type TimeUnit uint8
+
+const (
+	Day TimeUnit = iota
+	Second
+	Month
+	Year
+)
+
+// Params are the library's parameters, by Kea's names.
+type Params struct {
+	Path       string // "path": the directory of the files
+	BaseName   string // "base-name"
+	Unit       TimeUnit
+	Count      uint32 // "count": rotation period in Units; 0 never rotates
+	Prerotate  string // script run with the closed file's name
+	Postrotate string // script run with the new file's name
+	// Request and Response are request-parser-format and
+	// response-parser-format; either replaces Kea's default line.
+	Request, Response *classify.StringExpr
+	// TimestampFormat is strftime(3) plus %Q.
+	TimestampFormat string
+}
+
+// Defaults of Kea's legal log.
+const (
+	DefaultPath            = "/var/lib/kea"
+	DefaultBaseName        = "kea-legal"
+	DefaultTimestampFormat = "%Y-%m-%d %H:%M:%S %Z"
+)
+
+// ParseParams reads a hooks-libraries entry's parameters (nil: none).
+func ParseParams(raw json.RawMessage) (Params, error) {
+	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat}
+	var in struct {
+		Path       *string  `json:"path"`
+		BaseName   *string  `json:"base-name"`
+		TimeUnit   *string  `json:"time-unit"`
+		Count      *float64 `json:"count"`
+		Prerotate  *string  `json:"prerotate"`
+		Postrotate *string  `json:"postrotate"`
+		Request    *string  `json:"request-parser-format"`
+		Response   *string  `json:"response-parser-format"`
+		Timestamp  *string  `json:"timestamp-format"`
+		Type       *string  `json:"type"`
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return p, fmt.Errorf("%s parameters: %w", Library, err)
+		}
+	}
+	if in.Type != nil && *in.Type != "logfile" {
+		return p, fmt.Errorf("%s: type %q: only the file output (\"logfile\") is supported", Library, *in.Type)
+	}
+	if in.Path != nil {
+		p.Path = *in.Path
+	}
+	if in.BaseName != nil {
+		p.BaseName = *in.BaseName
+	}
+	if p.Path == "" {
+		return p, fmt.Errorf("%s: path cannot be blank", Library)
+	}
+	if p.BaseName == "" {
+		return p, fmt.Errorf("%s: file name cannot be blank", Library)
+	}
+	if in.TimeUnit != nil {
+		switch *in.TimeUnit {
+		case "second":
+			p.Unit = Second
+		case "day":
+			p.Unit = Day
+		case "month":
+			p.Unit = Month
+		case "year":
+			p.Unit = Year
+		default:
+			return p, fmt.Errorf("%s: unknown time unit type: %s, expected one of: second, day, month, year", Library, *in.TimeUnit)
+		}
+	}
+	if in.Count != nil {
+		c := *in.Count
+		if c != math.Trunc(c) || c < 0 || c > math.MaxUint32 {
+			return p, fmt.Errorf("%s: count value: %v is out of range, expected value: 0..%d", Library, c, uint32(math.MaxUint32))
+		}
+		p.Count = uint32(c)
+	}
+	if in.Prerotate != nil {
+		p.Prerotate = *in.Prerotate
+	}
+	if in.Postrotate != nil {
+		p.Postrotate = *in.Postrotate
+	}
+	for _, x := range []struct {
+		src  *string
+		dst  **classify.StringExpr
+		name string
+	}{{in.Request, &p.Request, "request-parser-format"}, {in.Response, &p.Response, "response-parser-format"}} {
+		if x.src == nil || *x.src == "" {
+			continue
+		}
+		e, err := classify.CompileString(*x.src)
+		if err != nil {
+			return p, fmt.Errorf("%s: %s: %w", Library, x.name, err)
+		}
+		*x.dst = e
+	}
+	if in.Timestamp != nil && *in.Timestamp != "" {
+		p.TimestampFormat = *in.Timestamp
+	}
+	return p, nil
+}

@@ -1,0 +1,311 @@
+// Package runscript is Kea's libdhcp_run_script.so: an external script
+// called on lease events with the hook point's name as its first argument
+// and Kea's variables as its environment. Unlike a blocking call, the
+// script runs on a bounded pool fed by a bounded queue: a slow, hanging or
+// failing script never delays a reply. What overflows the queue is
+// dropped and counted, a script running longer than the timeout is killed
+// (with its process group), and exit codes are counted and logged.
+package runscript
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"xdhcp/hooks"
+	"xdhcp/lease"
+)
+
+// Library is the hooks-libraries file name that selects run-script.
+const Library = "libdhcp_run_script.so"
+
+// Params are the library's parameters: Kea's name and sync, and the
+// bounds of the pool.
+type Params struct {
+	Name string // "name": the script, an absolute path
+	// Sync is Kea's "sync"; accepted, but the script still runs on the
+	// pool (waiting for it would hold the reply).
+	Sync bool
+	// Workers is how many scripts run at once ("workers", default 4).
+	Workers int
+	// QueueSize is how many calls wait for a worker ("queue-size",
+	// default 1024); more are dropped and counted.
+	QueueSize int
+	// Timeout is how long a script may run before it is killed
+	// ("timeout-seconds", default 60).
+	Timeout time.Duration
+}
+
+// ParseParams reads a hooks-libraries entry's parameters.
+func ParseParams(raw json.RawMessage) (Params, error) {
+	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute}
+	var in struct {
+		Name      *string  `json:"name"`
+		Sync      *bool    `json:"sync"`
+		Workers   *int     `json:"workers"`
+		QueueSize *int     `json:"queue-size"`
+		Timeout   *float64 `json:"timeout-seconds"`
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return p, fmt.Errorf("%s parameters: %w", Library, err)
+		}
+	}
+	if in.Name == nil {
+		return p, fmt.Errorf("%s: the 'name' parameter is mandatory", Library)
+	}
+	p.Name = *in.Name
+	if st, err := os.Stat(p.Name); err != nil {
+		return p, fmt.Errorf("%s: invalid 'name' parameter: %w", Library, err)
+	} else if st.IsDir() || st.Mode()&0o111 == 0 {
+		return p, fmt.Errorf("%s: invalid 'name' parameter: %s is not an executable file", Library, p.Name)
+	}
+	if in.Sync != nil {
+		p.Sync = *in.Sync
+	}
+	if in.Workers != nil {
+		if *in.Workers < 1 || *in.Workers > 1024 {
+			return p, fmt.Errorf("%s: workers %d: expected 1..1024", Library, *in.Workers)
+		}
+		p.Workers = *in.Workers
+	}
+	if in.QueueSize != nil {
+		if *in.QueueSize < 1 || *in.QueueSize > 1<<20 {
+			return p, fmt.Errorf("%s: queue-size %d: expected 1..1048576", Library, *in.QueueSize)
+		}
+		p.QueueSize = *in.QueueSize
+	}
+	if in.Timeout != nil {
+		if *in.Timeout <= 0 {
+			return p, fmt.Errorf("%s: timeout-seconds must be positive", Library)
+		}
+		p.Timeout = time.Duration(*in.Timeout * float64(time.Second))
+	}
+	return p, nil
+}
+
+// scriptNice is the scheduling priority scripts run at.
+const scriptNice = 10
+
+// job is one script call, copied out of the event.
+type job struct {
+	point             hooks.Point
+	query             []byte
+	iface             string
+	ifIndex           int
+	local, remote     netip.AddrPort
+	localHW, remoteHW [6]byte
+	htype             byte
+	leases, deleted   []lease.Lease
+	subnet            hooks.Subnet
+	removeLease       bool
+	// reused: a renewal without a lease write (lease reuse, the fast
+	// path's cache), whose leases4_committed Kea calls with no leases.
+	reused bool
+}
+
+// Counters are the runner's cumulative counts.
+type Counters struct {
+	Queued   uint64 // calls accepted
+	Dropped  uint64 // calls refused because the queue was full
+	Run      uint64 // scripts started
+	Failed   uint64 // scripts that exited non-zero or could not start
+	TimedOut uint64 // scripts killed after the timeout
+}
+
+// Runner runs the script for lease events. LeaseEvent is safe for
+// concurrent use and never blocks.
+type Runner struct {
+	p   Params
+	log *slog.Logger
+	q   chan *job
+	wg  sync.WaitGroup
+	// mu orders LeaseEvent's sends before Close closes q.
+	mu     sync.RWMutex
+	closed bool
+	// stopping makes the workers discard what is still queued; ctx ends
+	// the scripts still running a grace period after Close.
+	stopping atomic.Bool
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	queued, dropped, run, failed, timedOut atomic.Uint64
+	finished                               atomic.Uint64 // runs that ended
+	lastDropLog                            atomic.Int64
+}
+
+var _ hooks.Listener = (*Runner)(nil)
+
+// New starts the pool.
+func New(p Params, log *slog.Logger) *Runner {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize)}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	for range p.Workers {
+		r.wg.Add(1)
+		go r.worker()
+	}
+	log.Info("RUN_SCRIPT_LOAD", "script", p.Name, "workers", p.Workers, "queue", p.QueueSize, "timeout", p.Timeout)
+	return r
+}
+
+// Counters returns the cumulative counts.
+func (r *Runner) Counters() Counters {
+	return Counters{Queued: r.queued.Load(), Dropped: r.dropped.Load(), Run: r.run.Load(),
+		Failed: r.failed.Load(), TimedOut: r.timedOut.Load()}
+}
+
+// LeaseEvent implements hooks.Listener: it queues the script call for the
+// hook points Kea's library handles.
+func (r *Runner) LeaseEvent(e *hooks.Event) {
+	switch e.Point {
+	case hooks.Leases4Committed, hooks.Lease4Renew, hooks.Lease4Release, hooks.Lease4Decline,
+		hooks.Lease4Expire, hooks.Lease4Recover:
+	default:
+		return
+	}
+	if len(r.q) == cap(r.q) {
+		// Full: drop before copying anything.
+		r.drop(e.Point)
+		return
+	}
+	j := &job{point: e.Point, iface: e.Iface, ifIndex: e.IfIndex, local: e.Local, remote: e.Remote,
+		localHW: e.LocalHW, remoteHW: e.RemoteHW, htype: 1, subnet: e.Subnet, removeLease: e.RemoveLease}
+	if e.Query != nil {
+		j.query = append([]byte(nil), e.Query...)
+		if len(e.Query) > 1 && e.Query[1] != 0 {
+			j.htype = e.Query[1]
+		}
+	}
+	j.reused = e.Reused || e.Cached
+	j.leases = cloneAll(e.Leases)
+	j.deleted = cloneAll(e.Deleted)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return
+	}
+	select {
+	case r.q <- j:
+		r.queued.Add(1)
+	default:
+		r.drop(e.Point)
+	}
+}
+
+// drop counts a call the full queue refused, and logs one line a second at
+// most: an overflow is a flood.
+func (r *Runner) drop(p hooks.Point) {
+	r.dropped.Add(1)
+	now := time.Now().Unix()
+	if last := r.lastDropLog.Load(); now > last && r.lastDropLog.CompareAndSwap(last, now) {
+		r.log.Warn("run-script queue full: call dropped", "hook", p.String(),
+			"dropped_total", r.dropped.Load(), "queue", r.p.QueueSize)
+	}
+}
+
+func cloneAll(ls []lease.Lease) []lease.Lease {
+	if len(ls) == 0 {
+		return nil
+	}
+	out := make([]lease.Lease, len(ls))
+	for i := range ls {
+		out[i] = ls[i].Clone()
+	}
+	return out
+}
+
+func (r *Runner) worker() {
+	defer r.wg.Done()
+	for j := range r.q {
+		if r.stopping.Load() {
+			r.dropped.Add(1)
+			continue
+		}
+		r.exec(j)
+	}
+}
+
+// exec runs one script call to its end or its timeout.
+func (r *Runner) exec(j *job) {
+	ctx, cancel := context.WithTimeout(r.ctx, r.p.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, r.p.Name, j.point.String())
+	// Kea passes the variables as the whole environment.
+	cmd.Env = j.env()
+	// Its own process group, so a timeout kills what the script started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	r.run.Add(1)
+	defer r.finished.Add(1)
+	err := cmd.Start()
+	if err == nil {
+		// Scripts yield the CPU to serving: a flood of them runs on what
+		// the DHCP workers leave.
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, scriptNice)
+		err = cmd.Wait()
+	}
+	switch {
+	case err == nil:
+	case r.ctx.Err() != nil:
+		r.failed.Add(1)
+		r.log.Warn("run-script killed at shutdown", "script", r.p.Name, "hook", j.point.String())
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.timedOut.Add(1)
+		r.log.Warn("run-script killed after its timeout", "script", r.p.Name, "hook", j.point.String(), "timeout", r.p.Timeout)
+	default:
+		r.failed.Add(1)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			r.log.Warn("run-script exited with an error", "script", r.p.Name, "hook", j.point.String(), "exit_code", ee.ExitCode())
+		} else {
+			r.log.Error("run-script could not run", "script", r.p.Name, "hook", j.point.String(), "err", err)
+		}
+	}
+}
+
+// closeGrace is how long Close lets running scripts finish before it
+// kills them.
+const closeGrace = 2 * time.Second
+
+// Close stops taking calls, discards the queued ones (counted as dropped),
+// lets the running scripts finish for closeGrace, then kills them.
+func (r *Runner) Close() {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		r.stopping.Store(true)
+		close(r.q)
+	}
+	r.mu.Unlock()
+	t := time.AfterFunc(closeGrace, r.cancel)
+	r.wg.Wait()
+	t.Stop()
+	r.cancel()
+}
+
+// Drain waits until every call queued so far has run (for tests and an
+// orderly stop).
+func (r *Runner) Drain(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		c := r.Counters()
+		if len(r.q) == 0 && c.Run == c.Queued && r.finished.Load() == c.Run {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}

@@ -1,0 +1,117 @@
+package runscript
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xdhcp/hooks"
+	"xdhcp/lease"
+)
+
+func script(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.sh")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func event() *hooks.Event {
+	return &hooks.Event{Point: hooks.Lease4Expire, Leases: []lease.Lease{{
+		Addr: netip.MustParseAddr("192.0.2.7"), HWAddr: []byte{2, 0, 0, 0, 0, 7}, ValidLft: 3600, SubnetID: 1}},
+		RemoveLease: true}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestEnvironmentAndArgument(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	r := New(Params{Name: script(t, `{ echo "$1"; /usr/bin/env; } > `+out), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second}, nil)
+	r.LeaseEvent(event())
+	if !r.Drain(5 * time.Second) {
+		t.Fatal("the call did not run")
+	}
+	r.Close()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lease4_expire\n", "LEASE4_ADDRESS=192.0.2.7\n", "LEASE4_HWADDR=02:00:00:00:00:07\n",
+		"LEASE4_HWADDR_TYPE=1\n", "LEASE4_STATE=default\n", "LEASE4_VALID_LIFETIME=3600\n", "REMOVE_LEASE=true\n", "LEASE4_CLIENT_ID=\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("script saw no %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "HOME=") {
+		t.Error("the script inherited the daemon's environment")
+	}
+}
+
+func TestHangingScriptNeverBlocksAndIsKilled(t *testing.T) {
+	// The script starts a grandchild too: the timeout kills both.
+	r := New(Params{Name: script(t, "sleep 60 & sleep 60"), Workers: 1, QueueSize: 2, Timeout: 300 * time.Millisecond}, nil)
+	start := time.Now()
+	for range 10 {
+		r.LeaseEvent(event())
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("10 calls took %v: the caller waited for the script", d)
+	}
+	c := r.Counters()
+	if c.Queued+c.Dropped != 10 || c.Dropped < 7 {
+		t.Errorf("counters %+v: want the queue (2) and one running call taken, the rest dropped", c)
+	}
+	waitFor(t, "a timeout", func() bool { return r.Counters().TimedOut > 0 })
+	start = time.Now()
+	r.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	if c := r.Counters(); c.TimedOut+c.Failed != c.Run || c.Run > 3 {
+		t.Errorf("counters %+v: every run should have timed out or been killed at Close, the queue discarded", c)
+	}
+}
+
+func TestFailingScriptCounted(t *testing.T) {
+	r := New(Params{Name: script(t, "exit 3"), Workers: 2, QueueSize: 8, Timeout: 5 * time.Second}, nil)
+	for range 3 {
+		r.LeaseEvent(event())
+	}
+	r.Drain(5 * time.Second)
+	r.Close()
+	if c := r.Counters(); c.Failed != 3 || c.Run != 3 {
+		t.Errorf("counters %+v, want 3 runs failed", c)
+	}
+	// Nothing is queued after Close.
+	r.LeaseEvent(event())
+	if c := r.Counters(); c.Queued != 3 {
+		t.Errorf("a call was queued after Close: %+v", c)
+	}
+}
+
+func TestParams(t *testing.T) {
+	ok := script(t, "exit 0")
+	p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `", "sync": true, "workers": 2, "queue-size": 10, "timeout-seconds": 1.5}`))
+	if err != nil || p.Workers != 2 || p.QueueSize != 10 || p.Timeout != 1500*time.Millisecond || !p.Sync {
+		t.Errorf("params %+v, %v", p, err)
+	}
+	for _, js := range []string{`{}`, `{"name": "/nonexistent"}`, `{"name": "/tmp"}`, `{"name": "` + ok + `", "workers": 0}`,
+		`{"name": "` + ok + `", "timeout-seconds": 0}`, `{"name": 5}`} {
+		if _, err := ParseParams(json.RawMessage(js)); err == nil {
+			t.Errorf("%s accepted", js)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package slowpath
+
+import (
+	"net/netip"
+
+	"xdhcp/hooks"
+	"xdhcp/lease"
+)
+
+// Lease events for forensic logging, run-script and the lease log lines.
+//
+// The forensic record of an exchange that writes a lease is formatted
+// before the commit and attached to the lease op (hooks.Recorder), so the
+// store makes it durable in the same group commit as the lease. Listeners
+// (hooks.Listener) are told once the reply is built. Without hooks none of
+// this runs and nothing is allocated.
+
+// eventState is what a REQUEST's completion tells the listeners once the
+// ACK is built.
+type eventState struct {
+	renew, moved bool
+	cur          lease.Lease
+}
+
+// hooked reports whether anything listens to lease events.
+func (s *Server) hooked() bool { return s.events != nil || s.recorder != nil }
+
+// newEvent describes the exchange of r at point p in subnet sn (nil: none).
+func (s *Server) newEvent(r *request, p hooks.Point, sn *subnetRT) *hooks.Event {
+	e := &hooks.Event{Point: p, Time: s.now()}
+	if r != nil && r.pkt != nil {
+		m := &r.pkt.Meta
+		e.Query = r.pkt.Data
+		e.Iface, e.IfIndex = r.pkt.IfName, r.pkt.IfIndex
+		e.Local = netip.AddrPortFrom(netip.AddrFrom4(m.DstIP), m.DstPort)
+		e.Remote = netip.AddrPortFrom(netip.AddrFrom4(m.SrcIP), m.SrcPort)
+		e.LocalHW, e.RemoteHW = m.DstMAC, m.SrcMAC
+		e.Classes = r.classes
+	}
+	if sn != nil {
+		e.Subnet = hooks.Subnet{ID: sn.cfg.ID, Prefix: sn.cfg.Prefix}
+	}
+	return e
+}
+
+// attachRecord formats the forensic record of ops (the first op's lease
+// granted or freed, a second one's freed) onto the first op.
+func (s *Server) attachRecord(r *request, p hooks.Point, sn *subnetRT, ops []lease.Op) {
+	if s.recorder == nil || len(ops) == 0 {
+		return
+	}
+	e := s.newEvent(r, p, sn)
+	e.Leases = []lease.Lease{ops[0].Lease}
+	if len(ops) > 1 {
+		e.Deleted = []lease.Lease{ops[1].Lease}
+	}
+	ops[0].Record = s.recorder.AppendRecord(nil, e)
+}
+
+// tellLeases tells the listeners of a REQUEST's lease l, answered with
+// reply: lease4_renew first when the client renewed its own lease, then
+// leases4_committed (with the lease the client moved off, if any).
+func (s *Server) tellLeases(r *request, sn *subnetRT, l *lease.Lease, reply []byte, st eventState, reused bool) {
+	if s.events == nil {
+		return
+	}
+	if st.renew {
+		e := s.newEvent(r, hooks.Lease4Renew, sn)
+		e.Response, e.Reused = reply, reused
+		e.Leases = []lease.Lease{*l}
+		s.events.LeaseEvent(e)
+	}
+	e := s.newEvent(r, hooks.Leases4Committed, sn)
+	e.Response, e.Reused = reply, reused
+	e.Leases = []lease.Lease{*l}
+	if st.moved {
+		e.Deleted = []lease.Lease{st.cur}
+	}
+	s.events.LeaseEvent(e)
+}
+
+// tellLease tells the listeners of one lease event with no reply.
+func (s *Server) tellLease(r *request, p hooks.Point, sn *subnetRT, l lease.Lease, remove bool) {
+	if s.events == nil {
+		return
+	}
+	e := s.newEvent(r, p, sn)
+	e.Leases = []lease.Lease{l}
+	e.RemoveLease = remove
+	s.events.LeaseEvent(e)
+}
+
+// tellOffer tells the listeners of an OFFER of addr to r's client.
+func (s *Server) tellOffer(r *request, sn *subnetRT, addr netip.Addr, valid uint32, reply []byte) {
+	if s.events == nil {
+		return
+	}
+	e := s.newEvent(r, hooks.Lease4Offer, sn)
+	e.Response = reply
+	e.Leases = []lease.Lease{{Addr: addr, HWAddr: r.hw, ClientID: r.cid, ValidLft: valid, CLTT: e.Time.Unix(), SubnetID: sn.cfg.ID}}
+	s.events.LeaseEvent(e)
+}
+
+// tellFreed tells the listeners of the leases4_committed Kea follows a
+// RELEASE with: no lease granted, l deleted. (After a DECLINE it names the
+// probation lease as granted.)
+func (s *Server) tellFreed(r *request, sn *subnetRT, l lease.Lease) {
+	if s.events == nil {
+		return
+	}
+	e := s.newEvent(r, hooks.Leases4Committed, sn)
+	e.Deleted = []lease.Lease{l}
+	s.events.LeaseEvent(e)
+}
+
+// commandRecord attaches the forensic record of lease command cmd to op.
+func (s *Server) commandRecord(op *lease.Op, cmd string) {
+	if s.recorder == nil {
+		return
+	}
+	e := s.newEvent(nil, hooks.LeaseCommand, nil)
+	e.Command = cmd
+	e.Leases = []lease.Lease{op.Lease}
+	op.Record = s.recorder.AppendRecord(nil, e)
+}
