@@ -217,7 +217,7 @@ func TestE2EClassesAgainstKea(t *testing.T) {
 
 	// Then xdhcpd, on the same configuration.
 	xcfg := classesConfig(e.leasePath())
-	dhcp4(xcfg)["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "off"}}
+	dhcp4(xcfg)["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "off"}, daemontest.InsecureControlKey: true}
 	dhcp4(xcfg)["control-sockets"] = []any{map[string]any{
 		"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": e2eCtlPort,
 	}}
