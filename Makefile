@@ -27,9 +27,12 @@ build:
 
 # Debian packages the demo and the tests use: real DHCP clients (udhcpc,
 # dhclient), Kea 2.2 and perfdhcp for side-by-side runs, clang for the BPF
-# object check, promtool for the metrics check. apt-get runs only when
-# something is missing.
-DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-admin clang-14 llvm-14 libbpf-dev iproute2 prometheus
+# object check, kea-ctrl-agent for the HA quickstart test, kea-doc for
+# Kea's example configurations, promtool and prometheus for the metrics
+# checks, lintian for the package check. apt-get runs only when something
+# is missing.
+DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-ctrl-agent kea-admin kea-doc clang-14 llvm-14 libbpf-dev \
+            iproute2 prometheus lintian
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,7 +40,7 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@# Debian starts Kea's services on install; the tests run their own.
-	@systemctl disable --now kea-dhcp4-server kea-ctrl-agent >/dev/null 2>&1 || true
+	@systemctl disable --now kea-dhcp4-server kea-ctrl-agent prometheus >/dev/null 2>&1 || true
 	$(GO) mod download
 
 demo: deps build

@@ -12,13 +12,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"xdhcp/internal/daemontest"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
@@ -173,20 +173,7 @@ func TestE2EKill9LosesNoAckedLease(t *testing.T) {
 // start removed them as stale, and the suite left the last test's behind.
 func unpinAtEnd(t testing.TB, e *e2eEnv) {
 	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Stat(e.srv.Path(), &st); err != nil {
-		t.Fatalf("stat server namespace: %v", err)
-	}
-	// The directory is netns-<inode>-<cookie> (see fastpath/xdp).
-	pattern := fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d-*", st.Ino)
-	t.Cleanup(func() {
-		dirs, _ := filepath.Glob(pattern)
-		for _, dir := range dirs {
-			if err := os.RemoveAll(dir); err != nil {
-				t.Errorf("remove pins %s: %v", dir, err)
-			}
-		}
-	})
+	daemontest.UnpinAtEnd(t, e.srv)
 }
 
 func testKill9(t *testing.T, e *e2eEnv, pd string, seed uint64) {
