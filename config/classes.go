@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"xdhcp/config/classify"
+	"xdhcp/config/optiondef"
 )
 
 // builtinClass reports whether name is a class the server assigns itself,
@@ -43,7 +44,7 @@ func (p *parser) classes(o *jobj, c *Config) {
 		defs := newDefTable(p.defs)
 		p.optionDefs(it, "option-def", defs, true)
 		if test := p.str(it, "test"); test != nil && strings.TrimSpace(*test) != "" {
-			e, err := classify.Compile(*test)
+			e, err := classify.CompileWith(*test, p.expressionDefs(), false)
 			switch {
 			case err != nil:
 				p.errorf(path+".test", "%q: %v", *test, err)
@@ -58,12 +59,9 @@ func (p *parser) classes(o *jobj, c *Config) {
 				}
 			}
 		}
-		only := p.boolean(it, "only-if-required")
-		// Kea 3 renamed only-if-required; the meaning is the same.
-		if v := p.boolean(it, "only-in-additional-list"); v != nil {
-			only = v
-		}
-		cl.OnlyIfRequired = boolOr(only, false)
+		// (Kea 2.2 has no only-in-additional-list, its later name: like
+		// Kea, the key is refused as unknown.)
+		cl.OnlyIfRequired = boolOr(p.boolean(it, "only-if-required"), false)
 		cl.Options = p.optionData(it, "option-data", defs)
 		cl.ValidLifetime = p.triplet(it, "valid-lifetime")
 		p.bootFields(it, &cl.NextServer, &cl.ServerHostname, &cl.BootFileName)
@@ -91,5 +89,21 @@ func (p *parser) checkClassRefs(c *Config) {
 	}
 	if cl := c.Class("DROP"); cl != nil && cl.Test == nil && !dropAssigned {
 		p.warnf("Dhcp4.client-classes", "class DROP has no test and no reservation assigns it: it never drops anything")
+	}
+}
+
+// expressionDefs resolves option names and definitions in expressions:
+// the global option-def entries (Kea does not look at a class's own
+// option-def here).
+func (p *parser) expressionDefs() classify.Resolver {
+	defs := p.defs
+	return classify.Resolver{
+		Code: func(name string) (uint8, bool) {
+			if d := defs.name(optiondef.Space, name); d != nil {
+				return d.Code, true
+			}
+			return 0, false
+		},
+		Def: func(code uint8) *optiondef.Def { return defs.code(optiondef.Space, code) },
 	}
 }

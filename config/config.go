@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -306,16 +307,18 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 func (p *parser) hostIdentifiers(o *jobj, c *Config) {
 	list, ok := p.strList(o, "host-reservation-identifiers")
 	if !ok {
-		c.HostReservationIdentifiers = []string{"hw-address", "circuit-id", "client-id"}
+		c.HostReservationIdentifiers = []string{"hw-address", "duid", "circuit-id", "client-id"}
 		return
 	}
 	for i, id := range list {
 		path := o.child("host-reservation-identifiers") + "[" + strconv.Itoa(i) + "]"
 		switch id {
-		case "hw-address", "circuit-id", "client-id":
+		case "hw-address", "duid", "circuit-id", "client-id", "flex-id":
+			if slices.Contains(c.HostReservationIdentifiers, id) {
+				p.errorf(path, "identifier %q is listed twice", id)
+				continue
+			}
 			c.HostReservationIdentifiers = append(c.HostReservationIdentifiers, id)
-		case "duid", "flex-id":
-			p.warnf(path, "identifier %q not supported by xdhcp, ignored", id)
 		default:
 			p.errorf(path, "%q is not a host reservation identifier", id)
 		}
@@ -415,6 +418,8 @@ func (p *parser) loggers(o *jobj, c *Config) {
 const (
 	hookLeaseCmds = "libdhcp_lease_cmds.so"
 	hookHA        = "libdhcp_ha.so"
+	hookFlexID    = "libdhcp_flex_id.so"
+	hookStatCmds  = "libdhcp_stat_cmds.so"
 	// Forensic logging and run-script: their parameters are read by the
 	// packages that implement them, when the daemon starts.
 	hookLegalLog  = "libdhcp_legal_log.so"
@@ -439,11 +444,14 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			}
 		}
 		switch base := filepath.Base(*lib); {
-		case (base == hookLeaseCmds || base == hookHA || base == hookLegalLog || base == hookRunScript) && hookPathProblem(*lib) != "":
+		case (base == hookLeaseCmds || base == hookHA || base == hookLegalLog || base == hookRunScript ||
+			base == hookStatCmds || base == hookFlexID) && hookPathProblem(*lib) != "":
 			// Kea 2.6.3 refuses a hook outside its hooks directory.
 			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
 			return
-		case base == hookLeaseCmds, base == hookLegalLog, base == hookRunScript:
+		case base == hookLeaseCmds, base == hookLegalLog, base == hookRunScript, base == hookStatCmds:
+		case base == hookFlexID:
+			p.flexIDHook(path, h.Parameters, c)
 		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:

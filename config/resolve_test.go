@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -228,7 +229,7 @@ func TestClasses(t *testing.T) {
 		{"name": "voip", "test": "member('HA_server1') and not member('DROP')", "valid-lifetime": 600, "max-valid-lifetime": 900,
 		 "next-server": "10.0.0.1", "server-hostname": "tftp", "boot-file-name": "phone.cfg",
 		 "option-data": [{"name": "tftp-server-name", "data": "tftp.example"}]},
-		{"name": "late", "only-in-additional-list": true, "test": "member('voip')"},
+		{"name": "late", "only-if-required": true, "test": "member('voip')"},
 		{"name": "plain"}]`))
 	if len(c.Classes) != 4 || c.Classes[0].Name != "DROP" || c.Classes[0].Test == nil {
 		t.Fatalf("classes %+v", c.Classes)
@@ -263,5 +264,27 @@ func TestClassWarnings(t *testing.T) {
 	}
 	if hasWarning(c, `"KNOWN"`) {
 		t.Errorf("built-in class warned: %q", c.Warnings)
+	}
+}
+
+// TestLaterClassKeys: Kea 2.2 knows neither only-in-additional-list nor
+// evaluate-additional-classes (later names of only-if-required and
+// require-client-classes), so they must not take effect; the key checks
+// report them.
+func TestLaterClassKeys(t *testing.T) {
+	c, err := Parse(dhcp4(`"client-classes": [{"name": "a", "only-in-additional-list": true, "test": "member('ALL')"}],
+		"subnet4": [{"id": 1, "subnet": "10.0.0.0/24", "evaluate-additional-classes": ["a"]}]`))
+	if err == nil {
+		if c.Class("a").OnlyIfRequired || len(c.Subnets[0].RequireClientClasses) != 0 {
+			t.Error("a later key took effect")
+		}
+		w := strings.Join(c.Warnings, "\n")
+		if !strings.Contains(w, "only-in-additional-list") || !strings.Contains(w, "evaluate-additional-classes") {
+			t.Errorf("no warning or error names the keys: %q", c.Warnings)
+		}
+		return
+	}
+	if !strings.Contains(err.Error(), "only-in-additional-list") && !strings.Contains(err.Error(), "evaluate-additional-classes") {
+		t.Errorf("error does not name the keys: %v", err)
 	}
 }

@@ -192,12 +192,9 @@ func (p *parser) requiredClasses(o *jobj) []string {
 	for i, n := range list {
 		p.refClass(o.child("require-client-classes")+"["+itoa(i)+"]", n)
 	}
-	// Kea 3 renamed it; same meaning.
-	more, _ := p.strList(o, "evaluate-additional-classes")
-	for i, n := range more {
-		p.refClass(o.child("evaluate-additional-classes")+"["+itoa(i)+"]", n)
-	}
-	return append(list, more...)
+	// Kea 2.2 has no evaluate-additional-classes (its later name): like
+	// Kea, the key is refused as unknown.
+	return list
 }
 
 // pools parses s's pools and checks they are inside s and disjoint.
@@ -319,9 +316,6 @@ func (p *parser) reservation(path string, o *jobj, subnetID uint32) *Reservation
 		switch {
 		case val == nil:
 			ok = false
-		case kind == "duid" || kind == "flex-id":
-			p.warnf(path+"."+kind, "identifier not supported by xdhcp for DHCPv4, reservation ignored")
-			ok = false
 		default:
 			b, err := decodeIdentifier(kind, *val)
 			if err != nil {
@@ -335,6 +329,10 @@ func (p *parser) reservation(path string, o *jobj, subnetID uint32) *Reservation
 				r.ClientID = b
 			case "circuit-id":
 				r.CircuitID = b
+			case "duid":
+				r.DUID = b
+			case "flex-id":
+				r.FlexID = b
 			}
 		}
 	}
@@ -367,7 +365,7 @@ func (p *parser) reservation(path string, o *jobj, subnetID uint32) *Reservation
 func decodeIdentifier(kind, s string) ([]byte, error) {
 	var b []byte
 	t := strings.TrimSpace(s)
-	if kind != "hw-address" && len(t) >= 2 && t[0] == '\'' && t[len(t)-1] == '\'' {
+	if kind != "hw-address" && kind != "duid" && len(t) >= 2 && t[0] == '\'' && t[len(t)-1] == '\'' {
 		b = []byte(t[1 : len(t)-1])
 	} else {
 		var err error
@@ -416,6 +414,10 @@ func (r *Reservation) identifier() (string, []byte) {
 		return "hw-address", r.HWAddr
 	case r.ClientID != nil:
 		return "client-id", r.ClientID
+	case r.DUID != nil:
+		return "duid", r.DUID
+	case r.FlexID != nil:
+		return "flex-id", r.FlexID
 	default:
 		return "circuit-id", r.CircuitID
 	}

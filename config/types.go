@@ -41,9 +41,12 @@ type Config struct {
 	// client identifier back (RFC 6842).
 	EchoClientID bool
 	// HostReservationIdentifiers is the lookup order of reservation
-	// identifiers, limited to the supported ones ("hw-address",
-	// "circuit-id", "client-id"); Kea's default order otherwise.
+	// identifiers ("hw-address", "duid", "circuit-id", "client-id",
+	// "flex-id"), Kea's default order when not configured.
 	HostReservationIdentifiers []string
+	// FlexID is the configuration of the libdhcp_flex_id.so hook, nil
+	// without it.
+	FlexID *FlexID
 
 	DeclineProbationPeriod time.Duration // default 86400 s
 	ExpiredLeases          ExpiredLeasesProcessing
@@ -197,14 +200,28 @@ type Class struct {
 	BootFileName   string
 }
 
+// FlexID is libdhcp_flex_id.so's configuration: the expression whose value
+// identifies the client for reservations of type flex-id, and whether
+// that value also replaces the client identifier (the lease then records
+// 0x00 followed by it, as Kea does).
+type FlexID struct {
+	Expr            *classify.Expr
+	ReplaceClientID bool
+}
+
 // Reservation is a host reservation. Exactly one identifier is set.
 type Reservation struct {
 	HWAddr    []byte
 	ClientID  []byte
 	CircuitID []byte
-	IP        netip.Addr // zero when the reservation assigns no address
-	Hostname  string
-	Options   []Option
+	// DUID is matched against the DUID of an RFC 4361 client identifier.
+	DUID []byte
+	// FlexID is matched against the value of the flex-id hook's
+	// identifier-expression.
+	FlexID   []byte
+	IP       netip.Addr // zero when the reservation assigns no address
+	Hostname string
+	Options  []Option
 	// ClientClasses are assigned to the client; "DROP" makes it dropped.
 	ClientClasses []string
 	// SubnetID is 0 for a global reservation.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -36,7 +37,7 @@ func stages() [13]stage {
 	return [...]stage{
 		dropListed,
 		relayTrust,
-		classify,
+		classifyEarly,
 		dropClass,
 		clientMessage,
 		addressedToUs,
@@ -50,9 +51,9 @@ func stages() [13]stage {
 	}
 }
 
-// classify puts the request in ALL, its VENDOR_CLASS_ class and the
+// classifyEarly puts the request in ALL, its VENDOR_CLASS_ class and the
 // configured classes whose test does not depend on KNOWN/UNKNOWN.
-func classify(_ *Server, rt *liveConfig, r *request) bool {
+func classifyEarly(_ *Server, rt *liveConfig, r *request) bool {
 	r.addClass("ALL")
 	if v, _ := r.msg.get(optVendorClass); len(v) > 0 {
 		r.addClass("VENDOR_CLASS_" + string(v))
@@ -148,6 +149,7 @@ func haScope(s *Server, _ *liveConfig, r *request) bool {
 // globally as the subnet allows, and classes the request KNOWN (with the
 // reservation's classes) or UNKNOWN.
 func reservation(_ *Server, rt *liveConfig, r *request) bool {
+	flexIdentify(rt.cfg, r)
 	sn := r.subnet
 	var host *config.Reservation
 	if sn != nil && sn.cfg.ReservationsInSubnet {
@@ -161,11 +163,59 @@ func reservation(_ *Server, rt *liveConfig, r *request) bool {
 		return true
 	}
 	r.host = &hostMatch{res: host}
+	if len(host.ClientClasses) > 0 && sn != nil && sn.cfg.SharedNetwork == nil {
+		// The subnet cannot change any more, so, as Kea 2.2 does, the
+		// reservation's classes join now and the classes evaluated on
+		// arrival are evaluated again after them (a test may name them).
+		// In a shared network they join once the address is chosen (see
+		// requireClasses).
+		reclassify(rt, r, host.ClientClasses)
+	} else if slices.Contains(host.ClientClasses, "DROP") {
+		// A reservation that drops its client drops it in a shared
+		// network too (there the other classes join later).
+		r.addClass("DROP")
+	}
 	r.addClass("KNOWN")
-	for _, c := range host.ClientClasses {
+	return true
+}
+
+// reclassify drops the classes evaluated on arrival, adds the
+// reservation's classes, and evaluates the arrival classes again.
+func reclassify(rt *liveConfig, r *request, reserved []string) {
+	kept := r.classes[:0]
+	for _, c := range r.classes {
+		if !rt.evaluatedEarly(c) {
+			kept = append(kept, c)
+		}
+	}
+	r.classes = kept
+	for _, c := range reserved {
 		r.addClass(c)
 	}
-	return true
+	for _, c := range rt.early {
+		if c.Test.Eval(r) {
+			r.addClass(c.Name)
+		}
+	}
+}
+
+// flexIdentify computes the flex-id hook's identifier when the
+// configuration looks reservations up by flex-id, and with
+// replace-client-id makes it the client identifier (0x00 then the value,
+// as Kea records it in the lease).
+func flexIdentify(cfg *config.Config, r *request) {
+	f := cfg.FlexID
+	if f == nil || f.Expr == nil || !slices.Contains(cfg.HostReservationIdentifiers, "flex-id") {
+		return
+	}
+	v, ok := f.Expr.EvalString(r)
+	if !ok || len(v) == 0 {
+		return
+	}
+	r.flexID = v
+	if f.ReplaceClientID {
+		r.cid = append([]byte{0}, v...)
+	}
 }
 
 // classifyKnown evaluates the classes whose test depends on KNOWN or
@@ -196,43 +246,66 @@ func respond(s *Server, rt *liveConfig, r *request) bool {
 	return true
 }
 
-// selectSubnet picks the subnet by giaddr (relay.ip-addresses first), by
-// ciaddr for a client that has an address, else by the receiving
-// interface, then moves along the shared network to the first subnet the
-// client's classes allow.
+// selectSubnet picks the request's subnet as Kea 2.2 does: an address
+// named by link-selection or option 118 (see selectionAddr); a relayed
+// request by the relay addresses of subnets and shared networks, then by
+// the address that locates the client (giaddr; for a unicast request its
+// ciaddr, else its source address; else the receiving interface, by the
+// subnets' "interface" and then by its address). Every candidate must
+// allow the client's classes; the first in configuration order that does
+// is chosen, and when none does the request has no subnet (the shared
+// network's other subnets are tried by allocation, not by selection).
 func (s *Server) selectSubnet(rt *liveConfig, r *request) *subnetRT {
-	var sel *subnetRT
-	switch {
-	case r.giaddr.IsValid():
+	if a, ok := selectionAddr(r); ok {
+		return rt.subnetAt(a, r)
+	}
+	if r.giaddr.IsValid() {
 		for _, sn := range rt.subnets {
-			if hasAddr(sn.cfg.RelayAddrs, r.giaddr) ||
-				(sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, r.giaddr)) {
-				sel = sn
-				break
+			relayed := hasAddr(sn.cfg.RelayAddrs, r.giaddr) ||
+				(sn.cfg.SharedNetwork != nil && hasAddr(sn.cfg.SharedNetwork.RelayAddrs, r.giaddr))
+			if relayed && subnetAllowed(sn, r) {
+				return sn
 			}
 		}
-		if sel == nil {
-			sel = rt.subnetFor(r.giaddr)
-		}
-	case r.ciaddr.IsValid() && r.typ != dhcpv4.MessageTypeDiscover:
-		sel = rt.subnetFor(r.ciaddr)
+		return rt.subnetAt(r.giaddr, r)
 	}
-	if sel == nil && !r.giaddr.IsValid() {
-		for _, sn := range rt.subnets {
-			if sn.cfg.Interface != "" && sn.cfg.Interface == r.pkt.IfName {
-				sel = sn
-				break
-			}
+	unicast := r.pkt.Meta.DstIP != [4]byte{255, 255, 255, 255}
+	if src := addrOf(r.pkt.Meta.SrcIP); unicast && (r.ciaddr.IsValid() || src.IsValid()) {
+		if r.ciaddr.IsValid() {
+			return rt.subnetAt(r.ciaddr, r)
 		}
-		if sel == nil && r.pkt.IfAddr.IsValid() {
-			sel = rt.subnetFor(r.pkt.IfAddr)
+		return rt.subnetAt(src, r)
+	}
+	for _, sn := range rt.subnets {
+		if sn.cfg.Interface != "" && sn.cfg.Interface == r.pkt.IfName && subnetAllowed(sn, r) {
+			return sn
 		}
 	}
-	if sel == nil {
-		return nil
+	if r.pkt.IfAddr.IsValid() {
+		return rt.subnetAt(r.pkt.IfAddr, r)
 	}
-	for _, sn := range sel.link {
-		if subnetAllowed(sn, r) {
+	return nil
+}
+
+// selectionAddr is the address the client's relay or the client itself
+// names for subnet selection, which Kea 2.2 follows before anything else:
+// the relay agent's link-selection sub-option (RFC 3527), else the subnet
+// selection option (118, RFC 3011).
+func selectionAddr(r *request) (netip.Addr, bool) {
+	if v, ok := subOption(r.relay, optLinkSelection); ok && len(v) == 4 {
+		return netip.AddrFrom4([4]byte(v)), true
+	}
+	if v, _ := r.msg.get(optSubnetSelection); len(v) == 4 {
+		return netip.AddrFrom4([4]byte(v)), true
+	}
+	return netip.Addr{}, false
+}
+
+// subnetAt returns the first subnet whose prefix holds a and whose classes
+// allow the client of r.
+func (rt *liveConfig) subnetAt(a netip.Addr, r *request) *subnetRT {
+	for _, sn := range rt.subnets {
+		if sn.cfg.Prefix.Contains(a) && subnetAllowed(sn, r) {
 			return sn
 		}
 	}
@@ -391,6 +464,7 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 			valid = rem
 		}
 	}
+	requireClasses(rt, target, addr, r)
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
 	s.tellOffer(r, target, addr, valid, rb.out)
 	s.replies.put(rb)
@@ -626,6 +700,7 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
+			requireClasses(rt, target, addr, r)
 			rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem)
 			s.tellLeases(r, target, &cur, rb.out, eventState{renew: true}, true)
 			s.replies.put(rb)
@@ -642,6 +717,11 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		Hostname: hostname,
 		State:    lease.StateDefault,
 	}
+	prevCtx := ""
+	if mine {
+		prevCtx = cur.UserContext
+	}
+	l.UserContext = extendedInfo(target.cfg, r, prevCtx)
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: l}}
 	moved := hasCur && !mine && curSubnet == target
 	if moved {
@@ -723,6 +803,7 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 // ack sends the ACK for the committed lease l and offers it to the fast
 // path's cache.
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
+	requireClasses(rt, target, l.Addr, r)
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
 	s.tellLeases(r, target, l, rb.out, r.events, false)
@@ -813,6 +894,9 @@ func (s *Server) decline(rt *liveConfig, r *request) {
 		CLTT:     s.now().Unix(),
 		SubnetID: l.SubnetID,
 		State:    lease.StateDeclined,
+		// Kea keeps the user context (the relay information of
+		// store-extended-info) on the declined lease.
+		UserContext: l.UserContext,
 	}
 	ops := []lease.Op{{Kind: lease.OpPut, Lease: d}}
 	if s.hooked() {
@@ -842,6 +926,7 @@ func (s *Server) declined(rt *liveConfig, sn *subnetRT, r *request, a netip.Addr
 
 // inform answers DHCPINFORM with configuration and no lease.
 func (s *Server) inform(rt *liveConfig, sn *subnetRT, r *request) {
+	requireClasses(rt, sn, netip.Addr{}, r)
 	s.replies.put(s.sendReply(rt, sn, nil, r, dhcpv4.MessageTypeAck, netip.Addr{}, 0, false))
 }
 
@@ -916,6 +1001,9 @@ func reusable(sn *config.Subnet, l *lease.Lease, newValid uint32, r *request, ho
 	}
 	if newValid < l.ValidLft || l.Hostname != hostname {
 		return 0, false
+	}
+	if extendedInfo(sn, r, l.UserContext) != l.UserContext {
+		return 0, false // the relay information changed: Kea writes the lease
 	}
 	if l.ValidLft == lease.Infinite {
 		return lease.Infinite, true

@@ -45,7 +45,7 @@ type poolRT struct {
 // hostKey indexes reservations by identifier within a subnet (0 = global).
 type hostKey struct {
 	subnet uint32
-	kind   byte // 'h' hw-address, 'c' client-id, 'r' circuit-id
+	kind   byte // 'h' hw-address, 'c' client-id, 'r' circuit-id, 'd' duid, 'f' flex-id
 	id     string
 }
 
@@ -97,6 +97,10 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 			rt.hosts[hostKey{subnet, 'c', string(r.ClientID)}] = r
 		case len(r.CircuitID) > 0:
 			rt.hosts[hostKey{subnet, 'r', string(r.CircuitID)}] = r
+		case len(r.DUID) > 0:
+			rt.hosts[hostKey{subnet, 'd', string(r.DUID)}] = r
+		case len(r.FlexID) > 0:
+			rt.hosts[hostKey{subnet, 'f', string(r.FlexID)}] = r
 		}
 		if r.IP.IsValid() {
 			rt.reservedIP[r.IP] = r
@@ -117,23 +121,10 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 			}
 		}
 	}
+	rt.early, rt.deferred = splitClasses(cfg.Classes)
 	for _, c := range cfg.Classes {
 		if c.Name == "DROP" {
 			rt.hasDropClass = true
-		}
-		if c.Test == nil || c.OnlyIfRequired {
-			continue
-		}
-		late := false
-		for _, ref := range c.Test.Refs() {
-			if ref == "KNOWN" || ref == "UNKNOWN" {
-				late = true
-			}
-		}
-		if late {
-			rt.deferred = append(rt.deferred, c)
-		} else {
-			rt.early = append(rt.early, c)
 		}
 	}
 
@@ -174,6 +165,17 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 	return rt, nil
 }
 
+// evaluatedEarly reports whether class name is one of those evaluated on
+// arrival.
+func (rt *liveConfig) evaluatedEarly(name string) bool {
+	for _, c := range rt.early {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // poolFor returns the pool holding a, or nil.
 func (s *subnetRT) poolFor(a netip.Addr) *poolRT {
 	for _, p := range s.pools {
@@ -202,24 +204,71 @@ func (rt *liveConfig) poolFor(a netip.Addr) *poolRT {
 	return nil
 }
 
-// lookupHost finds the client's reservation in subnet (0 = global), by the
-// identifiers in Kea's default order: hw-address, circuit-id, client-id.
+// lookupHost finds the client's reservation in subnet (0 = global): the
+// first identifier, in host-reservation-identifiers order, that the
+// request carries and a reservation names, as Kea does.
 func (rt *liveConfig) lookupHost(subnet uint32, r *request) *config.Reservation {
 	if len(rt.hosts) == 0 {
 		return nil
 	}
-	if h := rt.hosts[hostKey{subnet, 'h', string(r.hw)}]; h != nil && len(r.hw) > 0 {
-		return h
-	}
-	if len(r.circuitID) > 0 {
-		if h := rt.hosts[hostKey{subnet, 'r', string(r.circuitID)}]; h != nil {
-			return h
+	for _, kind := range rt.cfg.HostReservationIdentifiers {
+		var k byte
+		var id []byte
+		switch kind {
+		case "hw-address":
+			k, id = 'h', r.hw
+		case "duid":
+			k, id = 'd', duidOf(r.msgCID)
+		case "circuit-id":
+			k, id = 'r', r.circuitID
+		case "client-id":
+			k, id = 'c', r.msgCID
+		case "flex-id":
+			k, id = 'f', r.flexID
 		}
-	}
-	if len(r.cid) > 0 {
-		if h := rt.hosts[hostKey{subnet, 'c', string(r.cid)}]; h != nil {
+		if len(id) == 0 {
+			continue
+		}
+		if h := rt.hosts[hostKey{subnet, k, string(id)}]; h != nil {
 			return h
 		}
 	}
 	return nil
+}
+
+// duidOf is the DUID inside an RFC 4361 client identifier (type 255, a
+// 4-byte IAID, then the DUID), nil for any other client identifier.
+func duidOf(cid []byte) []byte {
+	if len(cid) > 5 && cid[0] == 0xff {
+		return cid[5:]
+	}
+	return nil
+}
+
+// splitClasses sorts the classes evaluated on arrival into those evaluated
+// before the reservation lookup and those after it: a class depends on the
+// lookup when its test names KNOWN or UNKNOWN, or a class that depends on
+// it (Kea's depend-on-known, which follows member() references). Classes
+// evaluated only when required are in neither list.
+func splitClasses(classes []*config.Class) (early, deferred []*config.Class) {
+	late := map[string]bool{"KNOWN": true, "UNKNOWN": true}
+	for _, c := range classes {
+		if c.Test == nil {
+			continue
+		}
+		for _, ref := range c.Test.Refs() {
+			if late[ref] {
+				late[c.Name] = true
+			}
+		}
+		if c.OnlyIfRequired {
+			continue
+		}
+		if late[c.Name] {
+			deferred = append(deferred, c)
+		} else {
+			early = append(early, c)
+		}
+	}
+	return early, deferred
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"xdhcp/config/classify"
 	"xdhcp/handoff"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
@@ -29,6 +30,8 @@ const (
 	optVendorClass   = 60
 	optClientID      = 61
 	optRelayAgent    = 82
+	// optLinkSelection is the link-selection sub-option of option 82.
+	optLinkSelection = 5
 )
 
 // request is a decoded request with what the server derives from it.
@@ -38,7 +41,9 @@ type request struct {
 	typ dhcpv4.MessageType
 
 	hw        []byte // chaddr[:hlen]
-	cid       []byte // option 61 payload, nil if absent
+	cid       []byte // the client identifier: option 61, or the flex-id replacing it
+	msgCID    []byte // option 61 payload as received, nil if absent
+	flexID    []byte // the flex-id hook's identifier, nil if none
 	key       string // per-client serialization key
 	giaddr    netip.Addr
 	ciaddr    netip.Addr
@@ -49,6 +54,8 @@ type request struct {
 	// relayIgnored: option 82 came from an untrusted client (giaddr 0 on
 	// an interface not in trusted-interfaces) and is treated as absent.
 	relayIgnored bool
+
+	lenBuf [4]byte // pkt.len as Field returns it
 
 	classes []string // class memberships, in order
 	// classArr backs classes: ALL, UNKNOWN/KNOWN and a few of the
@@ -116,7 +123,7 @@ func (r *request) derive() string {
 		return "neither chaddr nor client identifier"
 	}
 	if cid, _ := msg.get(optClientID); len(cid) > 0 {
-		r.cid = cid
+		r.cid, r.msgCID = cid, cid
 		r.key = "c" + string(cid)
 	} else {
 		r.key = "h" + string(r.hw)
@@ -130,25 +137,33 @@ func (r *request) derive() string {
 		r.serverID = netip.AddrFrom4([4]byte(v))
 	}
 	if v, _ := msg.get(optRelayAgent); len(v) > 0 {
+		// Kea keeps the sub-options by code and echoes them in that
+		// order; a relay that sent them otherwise gets them sorted back
+		// (the only case that copies).
+		if classify.ValidSubOptions(v) && !subOptionsSorted(v) {
+			v = classify.AppendSorted(make([]byte, 0, len(v)), v)
+		}
 		r.relay = v
 		r.circuitID, _ = subOption(v, 1)
 	}
 	return ""
 }
 
-// subOption finds sub-option code in an RFC 3046 style payload.
-func subOption(b []byte, code byte) ([]byte, bool) {
+// subOption finds sub-option code in a payload of sub-options.
+func subOption(b []byte, code byte) ([]byte, bool) { return classify.SubOption(b, code) }
+
+// subOptionsSorted reports whether the sub-options of b (a whole
+// sequence) come in non-decreasing code order.
+func subOptionsSorted(b []byte) bool {
+	prev := -1
 	for len(b) >= 2 {
-		c, n := b[0], int(b[1])
-		if len(b) < 2+n {
-			return nil, false
+		if int(b[0]) < prev {
+			return false
 		}
-		if c == code {
-			return b[2 : 2+n], true
-		}
-		b = b[2+n:]
+		prev = int(b[0])
+		b = b[2+int(b[1]):]
 	}
-	return nil, false
+	return true
 }
 
 // member reports whether the request belongs to class name.
@@ -176,10 +191,9 @@ func (r *request) Option(code uint8) ([]byte, bool) {
 	return r.msg.get(code)
 }
 
-func (r *request) RelayOption(code uint8) ([]byte, bool) { return subOption(r.relay, code) }
-func (r *request) MAC() []byte                           { return r.hw }
-func (r *request) Iface() string                         { return r.pkt.IfName }
-func (r *request) Member(name string) bool               { return r.member(name) }
+func (r *request) MAC() []byte             { return r.hw }
+func (r *request) Iface() string           { return r.pkt.IfName }
+func (r *request) Member(name string) bool { return r.member(name) }
 
 func (r *request) Field(name string) ([]byte, bool) {
 	m := &r.msg
@@ -200,8 +214,27 @@ func (r *request) Field(name string) ([]byte, bool) {
 		return []byte{0, 0, 0, byte(r.typ)}, true
 	case "transid":
 		return m.xid[:], true
+	case "src":
+		return r.pkt.Meta.SrcIP[:], true
+	case "dst":
+		return r.pkt.Meta.DstIP[:], true
+	case "len":
+		n := kealen(m)
+		r.lenBuf = [4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+		return r.lenBuf[:], true
 	}
 	return nil, false
+}
+
+// kealen is the packet length Kea's pkt.len gives: the fixed header and
+// the options as Kea would encode them (long ones split every 255 bytes),
+// without the magic cookie and the end option.
+func kealen(m *message) int {
+	n := 236
+	for _, o := range m.opts {
+		n += len(o.val) + 2*max(1, (len(o.val)+254)/255)
+	}
+	return n
 }
 
 // sameClient reports whether lease l belongs to the client of r, by Kea's

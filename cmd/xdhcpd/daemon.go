@@ -181,6 +181,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)})
 
 	control.RegisterStatistics(d.ctl, d.reg)
+	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
 	d.leaseCmds = leasecmd.New(d.srv, d.store)
 	d.leaseCmds.Register(d.ctl)
 	d.registerCommands()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/netip"
 	"strconv"
+
+	"xdhcp/config/optiondef"
 )
 
 const (
@@ -40,21 +42,123 @@ func (ev *evaluator) alloc(n int) []byte {
 	return ev.buf[start : start+n : start+n]
 }
 
-// option returns the option n reads: option n.code of the packet, or for
-// relay4[...] sub-option n.code of its relay agent information.
-func option(p Packet, n *node) ([]byte, bool) {
-	if n.op == opRelay || n.op == opRelayExists {
-		return p.RelayOption(n.code)
+// tail is the free end of the arena, for values built by appending.
+func (ev *evaluator) tail() []byte { return ev.buf[len(ev.buf):len(ev.buf)] }
+
+// keep takes out, appended to tail(), into the arena. When appending
+// outgrew the arena, out lives in memory of its own and the arena is left
+// as it was.
+func (ev *evaluator) keep(out []byte) []byte {
+	if len(out) == 0 {
+		return nil
 	}
-	return p.Option(n.code)
+	n := len(ev.buf)
+	if n < cap(ev.buf) && &ev.buf[:n+1][n] == &out[0] {
+		ev.buf = ev.buf[:n+len(out)]
+	}
+	return out[:len(out):len(out)]
+}
+
+// optionPayload returns what option n reads: option n.code, or its
+// sub-option n.sub. Only option 82 holds sub-options when Kea evaluates
+// classes (option 43 is parsed later, once the classes are known).
+func optionPayload(p Packet, n *node) (sp space, code uint8, b []byte, ok bool) {
+	b, ok = p.Option(n.code)
+	if !ok {
+		return 0, 0, nil, false
+	}
+	if !n.hasSub {
+		return spaceDHCP4, n.code, b, true
+	}
+	if n.code != codeRelayAgent || !ValidSubOptions(b) {
+		return 0, 0, nil, false
+	}
+	v, ok := SubOption(b, n.sub)
+	return spaceAgent, n.sub, v, ok
+}
+
+// render gives an option's value as .hex (Kea's packed bytes: sub-options
+// in code order) or .text (see text.go).
+func (ev *evaluator) render(sp space, code uint8, b []byte, r repr, d *optiondef.Def) []byte {
+	if r == reprText {
+		if d != nil {
+			// An option of the configuration's option-def entries.
+			if d.Type == optiondef.String && !d.Array {
+				return b
+			}
+			return ev.keep(appendDefText(ev.tail(), d, code, b, 0))
+		}
+		if isStringOption(sp, code) {
+			return b
+		}
+		return ev.keep(appendOptionText(ev.tail(), sp, code, b, 0))
+	}
+	if sp != spaceDHCP4 {
+		return b
+	}
+	switch code {
+	case codeRelayAgent:
+		if ValidSubOptions(b) {
+			return ev.keep(AppendSorted(ev.tail(), b))
+		}
+	case codeVendorOpts:
+		if _, subs, ok := vendorBlock(b); ok && len(subs)+5 == len(b) {
+			return ev.keep(AppendSorted(append(ev.tail(), b[:5]...), subs))
+		}
+	}
+	return b
+}
+
+// vendor evaluates vendor[...] (option 125) and vendor-class[...] (124).
+// found is false when the option is absent, unparsable or of another
+// enterprise: Kea then pushes "" (or false for .exists).
+func (ev *evaluator) vendor(p Packet, n *node) (v []byte, found bool) {
+	var ent uint32
+	var subs, b []byte
+	var chunks int
+	ok := false
+	if n.op == opVendor {
+		if b, ok = p.Option(codeVendorOpts); ok {
+			ent, subs, ok = vendorBlock(b)
+		}
+	} else if b, ok = p.Option(codeVendorClass); ok {
+		ent, chunks, ok = vendorClass(b)
+	}
+	if !ok || (n.enterprise != 0 && ent != n.enterprise) {
+		return nil, false
+	}
+	switch n.vfield {
+	case vendorEnterprise:
+		out := ev.alloc(4)
+		out[0], out[1], out[2], out[3] = byte(ent>>24), byte(ent>>16), byte(ent>>8), byte(ent)
+		return out, true
+	case vendorSub:
+		sv, ok := SubOption(subs, n.sub)
+		if !ok {
+			return nil, false
+		}
+		if n.typ == typeBool {
+			return nil, true
+		}
+		return ev.render(vendorSpace(ent), n.sub, sv, n.repr, nil), true
+	case vendorData:
+		if n.index >= chunks {
+			return nil, true
+		}
+		return vendorClassData(b, n.index), true
+	}
+	return nil, true // vendorExists
 }
 
 // boolean evaluates a boolean node. ok is false on a runtime error.
 func (ev *evaluator) boolean(p Packet, n *node) (v, ok bool) {
 	switch n.op {
-	case opExists, opRelayExists:
-		_, present := option(p, n)
+	case opExists:
+		_, _, _, present := optionPayload(p, n)
 		return present, true
+	case opVendor, opVendorClass:
+		_, found := ev.vendor(p, n)
+		return found, true
 	case opMember:
 		return p.Member(n.name), true
 	case opEqual:
@@ -113,9 +217,19 @@ func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 	switch n.op {
 	case opLiteral:
 		return n.lit, true
-	case opOption, opRelay:
-		b, _ := option(p, n)
-		return b, true
+	case opOption:
+		sp, code, b, ok := optionPayload(p, n)
+		if !ok {
+			return nil, true
+		}
+		var d *optiondef.Def
+		if !n.hasSub {
+			d = n.def
+		}
+		return ev.render(sp, code, b, n.repr, d), true
+	case opVendor, opVendorClass:
+		v, _ := ev.vendor(p, n)
+		return v, true
 	case opMAC:
 		return p.MAC(), true
 	case opField:
@@ -154,21 +268,6 @@ func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 		return v, true
 	case opHexString:
 		return ev.hexString(p, n)
-	case opLcase, opUcase:
-		s, ok := ev.str(p, n.kids[0])
-		if !ok {
-			return nil, false
-		}
-		out := ev.alloc(len(s))
-		for i, c := range s {
-			if n.op == opLcase && c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			} else if n.op == opUcase && c >= 'a' && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			out[i] = c
-		}
-		return out, true
 	case opAddrToText:
 		return ev.addrToText(p, n)
 	case opIntToText:

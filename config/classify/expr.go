@@ -1,6 +1,10 @@
 package classify
 
-import "sync"
+import (
+	"sync"
+
+	"xdhcp/config/optiondef"
+)
 
 // Expr is a compiled client-class test expression. It is immutable after
 // Compile and safe for concurrent Eval by many goroutines.
@@ -29,11 +33,32 @@ func Compile(src string) (*Expr, error) {
 // consulted after the standard names; the configuration passes its
 // option-def names through it. names may be nil.
 func CompileWithNames(src string, names func(name string) (code uint8, ok bool)) (*Expr, error) {
+	return compile(src, Resolver{Code: names}, typeBool)
+}
+
+// Resolver is what the configuration tells the compiler about its
+// option-def entries: the code of a name, and the definition of a code
+// (which decides what .text gives for that option). Either may be nil.
+type Resolver struct {
+	Code func(name string) (code uint8, ok bool)
+	Def  func(code uint8) *optiondef.Def
+}
+
+// CompileWith compiles a test expression (asString false) or a string
+// expression (asString true) with the configuration's option definitions.
+func CompileWith(src string, r Resolver, asString bool) (*Expr, error) {
+	if asString {
+		return compile(src, r, typeString)
+	}
+	return compile(src, r, typeBool)
+}
+
+func compile(src string, r Resolver, want valueType) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, names: names}
+	p := &parser{toks: toks, names: r.Code, defs: r.Def}
 	root, err := p.parseExpr()
 	if err != nil {
 		return nil, err
@@ -41,10 +66,28 @@ func CompileWithNames(src string, names func(name string) (code uint8, ok bool))
 	if t := p.peek(); t.kind != tEOF {
 		return nil, errAt(t.pos, "unexpected %s after the expression", t.describe())
 	}
-	if root.typ != typeBool {
+	if root.typ != want {
+		if want == typeString {
+			return nil, errAt(root.pos, "expression is a boolean, not a string")
+		}
 		return nil, errAt(root.pos, "expression is a string, not a boolean (compare it with '==')")
 	}
 	return &Expr{src: src, root: root, refs: p.refs, arena: needsArena(root)}, nil
+}
+
+// EvalString evaluates a string expression (see CompileWith) and returns
+// a copy of its value; ok is false on a runtime error, as in Kea, and for
+// an expression compiled as a boolean.
+func (e *Expr) EvalString(p Packet) (v []byte, ok bool) {
+	if e == nil || e.root == nil || p == nil || e.root.typ != typeString {
+		return nil, false
+	}
+	ev := evaluator{buf: make([]byte, 0, scratchSize)}
+	v, ok = ev.str(p, e.root)
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), v...), true
 }
 
 // Eval reports whether the packet matches. As in Kea, a runtime error
@@ -80,8 +123,13 @@ func (e *Expr) Eval(p Packet) bool {
 // needsArena reports whether evaluating n can call evaluator.alloc.
 func needsArena(n *node) bool {
 	switch n.op {
-	case opIface, opConcat, opHexString, opLcase, opUcase, opAddrToText, opIntToText:
+	case opIface, opConcat, opHexString, opAddrToText, opIntToText:
 		return true
+	case opOption:
+		// .text builds Kea's text; .hex repacks options with sub-options.
+		return n.repr == reprText || n.code == codeRelayAgent || n.code == codeVendorOpts
+	case opVendor, opVendorClass:
+		return n.typ != typeBool
 	case opField:
 		if n.pad4 {
 			return true

@@ -4,7 +4,6 @@ package classify
 // allocate, so allocation tests measure the evaluator alone.
 type fakePacket struct {
 	opts    map[uint8][]byte
-	relay   map[uint8][]byte
 	mac     []byte
 	fields  map[string][]byte
 	iface   string
@@ -13,11 +12,6 @@ type fakePacket struct {
 
 func (f *fakePacket) Option(code uint8) ([]byte, bool) {
 	b, ok := f.opts[code]
-	return b, ok
-}
-
-func (f *fakePacket) RelayOption(code uint8) ([]byte, bool) {
-	b, ok := f.relay[code]
 	return b, ok
 }
 
@@ -43,10 +37,6 @@ func newPacket() *fakePacket {
 			77: {}, // present but empty
 			82: {0x01, 0x02, 0x00, 0x01, 0x02, 0x09, 'r', 'e', 'm', 'o', 't', 'e', '-', 'i', 'd'},
 			93: {0x00, 0x07},
-		},
-		relay: map[uint8][]byte{
-			1: {0x00, 0x01},
-			2: []byte("remote-id"),
 		},
 		mac: []byte{0x00, 0x11, 0x22, 0x33, 0x44, 0x55},
 		fields: map[string][]byte{

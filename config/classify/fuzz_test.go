@@ -23,7 +23,9 @@ var fuzzSeeds = []string{
 	`ifelse(member('KNOWN'), 'k', 'u') == 'k'`,
 	`hexstring(pkt4.mac, ':') == '00:11:22:33:44:55'`,
 	`split(option[60].text, ':', 2) == 'Arch'`,
-	`lcase(option[12].text) == ucase('x')`,
+	`vendor[4491].option[2].hex == 'x' or vendor-class[*].data[1] == 'y' or option[82].option[1].exists`,
+	`pkt.len == 300 and pkt.src == 10.0.0.1 and vendor.enterprise == 4491`,
+	`option[97].text == option[119].text + option[3].text + option[93].text`,
 	`addrtotext(pkt4.giaddr) == '192.0.2.1' and uint8totext(0x01) == '1' and int16totext(option[93].hex) == '7'`,
 	`(member('a') or member('b')) and not (member('c'))`,
 	`substring('abc', 2147483648, all) == ''`,
@@ -48,11 +50,15 @@ var fuzzSeeds = []string{
 	"\x00\xff",
 }
 
-// fixedPacket is what FuzzEval evaluates against, with option 60's payload
-// supplied by the fuzzer so string functions see arbitrary bytes.
+// fixedPacket is what FuzzEval evaluates against, with the payload of
+// option 60 and of the options read as structures (82, 124, 125) supplied
+// by the fuzzer, so string functions and the parsers of sub-options and
+// vendor blocks see arbitrary bytes.
 func fixedPacket(opt60 []byte) *fakePacket {
 	p := newPacket()
-	p.opts[60] = opt60
+	for _, code := range []uint8{60, 82, 124, 125, 97, 119, 3, 93} {
+		p.opts[code] = opt60
+	}
 	return p
 }
 

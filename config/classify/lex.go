@@ -23,6 +23,7 @@ const (
 	tComma
 	tEqual // ==
 	tPlus
+	tStar // '*', any enterprise in vendor[*]
 )
 
 func (k tokKind) String() string {
@@ -55,6 +56,8 @@ func (k tokKind) String() string {
 		return "'=='"
 	case tPlus:
 		return "'+'"
+	case tStar:
+		return "'*'"
 	}
 	return "token"
 }
@@ -172,6 +175,8 @@ func lex(src string) ([]token, error) {
 				k = tComma
 			case '+':
 				k = tPlus
+			case '*':
+				k = tStar
 			default:
 				if c < 0x20 || c >= 0x7f {
 					return nil, errAt(i, "invalid character 0x%02x", c)

@@ -36,37 +36,65 @@ type opcode uint8
 
 const (
 	// String-valued.
-	opLiteral    opcode = iota // lit
-	opOption                   // code; .hex and .text both yield the payload
-	opRelay                    // code of an option 82 sub-option
-	opMAC                      // pkt4.mac
-	opField                    // pkt4.<name>; pad4 widens 1-byte integers to Kea's 4
-	opIface                    // pkt.iface
-	opSubstring                // kids[0], start, length (lenAll), badInt
-	opSplit                    // kids[0] string, kids[1] delimiters, field, badInt
-	opConcat                   // kids..., n-ary
-	opIfElse                   // kids[0] bool, kids[1], kids[2]
-	opHexString                // kids[0] data, kids[1] separator
-	opLcase                    // kids[0]
-	opUcase                    // kids[0]
-	opAddrToText               // kids[0]
-	opIntToText                // kids[0]; width bytes, signed
+	opLiteral     opcode = iota // lit
+	opOption                    // code[, sub]; repr says .hex or .text
+	opVendor                    // option 125: enterprise (0 any), vfield, sub, repr
+	opVendorClass               // option 124: enterprise (0 any), vfield, index
+	opMAC                       // pkt4.mac
+	opField                     // pkt4.<name> or pkt.src/dst/len; pad4 widens 1-byte integers to Kea's 4
+	opIface                     // pkt.iface
+	opSubstring                 // kids[0], start, length (lenAll), badInt
+	opSplit                     // kids[0] string, kids[1] delimiters, field, badInt
+	opConcat                    // kids..., n-ary
+	opIfElse                    // kids[0] bool, kids[1], kids[2]
+	opHexString                 // kids[0] data, kids[1] separator
+	opAddrToText                // kids[0]
+	opIntToText                 // kids[0]; width bytes, signed
 	// Boolean-valued.
-	opExists      // code
-	opRelayExists // code
-	opMember      // name
-	opEqual       // kids[0] == kids[1]
-	opNot         // kids[0]
-	opAnd         // kids..., n-ary
-	opOr          // kids..., n-ary
+	opExists // code[, sub]
+	opMember // name
+	opEqual  // kids[0] == kids[1]
+	opNot    // kids[0]
+	opAnd    // kids..., n-ary
+	opOr     // kids..., n-ary
+)
+
+// repr is how an option is rendered: .hex (Kea's packed bytes) or .text
+// (Kea's toString, see text.go).
+type repr uint8
+
+const (
+	reprHex repr = iota
+	reprText
+)
+
+// vendorField is what vendor[...] and vendor-class[...] read.
+type vendorField uint8
+
+const (
+	vendorExists     vendorField = iota // vendor[X].exists
+	vendorEnterprise                    // vendor.enterprise: 4 bytes
+	vendorSub                           // vendor[X].option[Y].hex/.text/.exists
+	vendorData                          // vendor-class[X].data[i]
 )
 
 // node is one compiled operation. Nodes are immutable after Compile.
 type node struct {
-	op     opcode
-	typ    valueType
-	pos    int // byte offset of the node's first token, for type errors
-	code   uint8
+	op   opcode
+	typ  valueType
+	pos  int // byte offset of the node's first token, for type errors
+	code uint8
+	// sub is the sub-option code when hasSub (option[X].option[sub],
+	// relay4[sub], vendor[X].option[sub]).
+	sub        uint8
+	hasSub     bool
+	repr       repr
+	enterprise uint32 // vendor[...] and vendor-class[...]; 0 is '*' (any)
+	vfield     vendorField
+	index      int // vendor-class[...].data[index]
+	// def is the configuration's definition of option code (option-def),
+	// nil for the standard ones; it decides what .text gives.
+	def    *optiondef.Def
 	pad4   bool
 	lenAll bool
 	// badInt marks a substring/split integer argument that Kea's
@@ -95,6 +123,7 @@ type parser struct {
 	i     int
 	depth int
 	names func(string) (uint8, bool)
+	defs  func(uint8) *optiondef.Def
 	refs  []string
 }
 
@@ -299,9 +328,13 @@ func (p *parser) parsePrimary() (*node, error) {
 func (p *parser) parseWord(t token) (*node, error) {
 	switch t.text {
 	case "option":
-		return p.parseOption(t, false)
+		return p.parseOption(t)
 	case "relay4":
-		return p.parseOption(t, true)
+		return p.parseRelay4(t)
+	case "vendor":
+		return p.parseVendor(t)
+	case "vendor-class":
+		return p.parseVendorClass(t)
 	case "pkt4":
 		return p.parsePkt4(t)
 	case "pkt":
@@ -313,12 +346,12 @@ func (p *parser) parseWord(t token) (*node, error) {
 		case "iface":
 			return &node{op: opIface, pos: t.pos}, nil
 		case "src", "dst", "len":
-			return nil, errAt(f.pos, "pkt.%s is not supported", f.text)
+			return &node{op: opField, pos: t.pos, name: f.text}, nil
 		}
-		return nil, errAt(f.pos, "unknown packet field pkt.%s (expected iface)", clip(f.text))
+		return nil, errAt(f.pos, "unknown packet field pkt.%s (expected iface, src, dst or len)", clip(f.text))
 	case "member":
 		return p.parseMember(t)
-	case "substring", "split", "concat", "ifelse", "hexstring", "lcase", "ucase",
+	case "substring", "split", "concat", "ifelse", "hexstring",
 		"addrtotext", "int8totext", "int16totext", "int32totext",
 		"uint8totext", "uint16totext", "uint32totext":
 		if err := p.enter(t.pos); err != nil {
@@ -328,9 +361,7 @@ func (p *parser) parseWord(t token) (*node, error) {
 		return p.parseCall(t)
 	case "relay6", "pkt6":
 		return nil, errAt(t.pos, "%s can only be used in DHCPv6", t.text)
-	case "vendor", "vendor-class":
-		return nil, errAt(t.pos, "%s[...] is not supported", t.text)
-	case "not", "and", "or", "all", "hex", "text", "exists":
+	case "not", "and", "or", "all", "hex", "text", "exists", "data", "enterprise":
 		return nil, errAt(t.pos, "unexpected '%s'", t.text)
 	}
 	return nil, errAt(t.pos, "unknown name '%s'", clip(t.text))
@@ -348,10 +379,11 @@ func (p *parser) optionCode(name string) (uint8, bool) {
 	return 0, false
 }
 
-// parseOption parses option[code].repr or relay4[code].repr.
-func (p *parser) parseOption(t token, relay bool) (*node, error) {
+// bracketCode parses "[code]" where code is a number 0..255, or when
+// names is set also an option name.
+func (p *parser) bracketCode(names bool, what string) (uint8, error) {
 	if _, err := p.expect(tLBracket); err != nil {
-		return nil, err
+		return 0, err
 	}
 	c := p.next()
 	var code uint8
@@ -359,44 +391,178 @@ func (p *parser) parseOption(t token, relay bool) (*node, error) {
 	case c.kind == tInt:
 		v, err := strconv.Atoi(c.text)
 		if err != nil || v < 0 || v > 255 {
-			return nil, errAt(c.pos, "option code %s is out of range 0..255", clip(c.text))
+			return 0, errAt(c.pos, "option code %s is out of range 0..255", clip(c.text))
 		}
 		code = uint8(v)
-	case c.kind == tIdent && !relay:
+	case c.kind == tIdent && names:
 		v, ok := p.optionCode(c.text)
 		if !ok {
-			return nil, errAt(c.pos, "option '%s' is not defined", clip(c.text))
+			return 0, errAt(c.pos, "option '%s' is not defined", clip(c.text))
 		}
 		code = v
 	default:
-		what := "an option code or name"
-		if relay {
-			what = "a sub-option code"
-		}
-		return nil, errAt(c.pos, "expected %s but found %s", what, c.describe())
+		return 0, errAt(c.pos, "expected %s but found %s", what, c.describe())
 	}
 	if _, err := p.expect(tRBracket); err != nil {
-		return nil, err
+		return 0, err
 	}
+	return code, nil
+}
+
+// optionTail parses what follows an option reference: ".hex", ".text",
+// ".exists" or, when subOK, ".option[code]" and then one of the three.
+// It fills n's repr, sub and type.
+func (p *parser) optionTail(n *node, subOK bool) (*node, error) {
 	r, err := p.dotName()
 	if err != nil {
 		return nil, err
 	}
-	switch r.text {
-	case "hex", "text":
-		if relay {
-			return &node{op: opRelay, pos: t.pos, code: code}, nil
+	if r.text == "option" && subOK {
+		sub, err := p.bracketCode(false, "a sub-option code")
+		if err != nil {
+			return nil, err
 		}
-		return &node{op: opOption, pos: t.pos, code: code}, nil
-	case "exists":
-		if relay {
-			return &node{op: opRelayExists, typ: typeBool, pos: t.pos, code: code}, nil
-		}
-		return &node{op: opExists, typ: typeBool, pos: t.pos, code: code}, nil
-	case "option":
-		return nil, errAt(r.pos, "sub-option access is not supported")
+		n.sub, n.hasSub = sub, true
+		return p.optionTail(n, false)
 	}
-	return nil, errAt(r.pos, "expected hex, text or exists but found '%s'", clip(r.text))
+	switch r.text {
+	case "hex":
+		n.repr = reprHex
+	case "text":
+		n.repr = reprText
+	case "exists":
+		n.typ = typeBool
+		if n.op == opOption {
+			n.op = opExists
+		}
+	default:
+		if subOK {
+			return nil, errAt(r.pos, "expected hex, text, exists or option[...] but found '%s'", clip(r.text))
+		}
+		return nil, errAt(r.pos, "expected hex, text or exists but found '%s'", clip(r.text))
+	}
+	return n, nil
+}
+
+// parseOption parses option[code].repr and option[code].option[sub].repr.
+func (p *parser) parseOption(t token) (*node, error) {
+	code, err := p.bracketCode(true, "an option code or name")
+	if err != nil {
+		return nil, err
+	}
+	n := &node{op: opOption, pos: t.pos, code: code}
+	if p.defs != nil && optiondef.ByCode(code) == nil {
+		n.def = p.defs(code)
+	}
+	return p.optionTail(n, true)
+}
+
+// parseRelay4 parses relay4[sub].repr: Kea's shorthand for
+// option[82].option[sub].
+func (p *parser) parseRelay4(t token) (*node, error) {
+	sub, err := p.bracketCode(false, "a sub-option code")
+	if err != nil {
+		return nil, err
+	}
+	n := &node{op: opOption, pos: t.pos, code: codeRelayAgent, sub: sub, hasSub: true}
+	return p.optionTail(n, false)
+}
+
+// enterpriseID parses "[number]" or "[*]" (any enterprise, 0).
+func (p *parser) enterpriseID() (uint32, error) {
+	if _, err := p.expect(tLBracket); err != nil {
+		return 0, err
+	}
+	c := p.next()
+	var v uint64
+	switch c.kind {
+	case tStar:
+	case tInt:
+		var err error
+		if v, err = strconv.ParseUint(c.text, 10, 32); err != nil {
+			return 0, errAt(c.pos, "enterprise id %s is not an unsigned 32-bit value", clip(c.text))
+		}
+	default:
+		return 0, errAt(c.pos, "expected an enterprise id or '*' but found %s", c.describe())
+	}
+	if _, err := p.expect(tRBracket); err != nil {
+		return 0, err
+	}
+	return uint32(v), nil
+}
+
+// vendorHead parses what vendor and vendor-class share: ".enterprise"
+// (done is then true), or "[enterprise]." and the name after the dot.
+func (p *parser) vendorHead(n *node) (f token, done bool, err error) {
+	if p.peek().kind == tDot {
+		f, err := p.dotName()
+		if err != nil {
+			return f, false, err
+		}
+		if f.text != "enterprise" {
+			return f, false, errAt(f.pos, "expected enterprise but found '%s'", clip(f.text))
+		}
+		n.vfield = vendorEnterprise
+		return f, true, nil
+	}
+	if n.enterprise, err = p.enterpriseID(); err != nil {
+		return f, false, err
+	}
+	f, err = p.dotName()
+	if err == nil && f.text == "exists" {
+		n.vfield, n.typ = vendorExists, typeBool
+		return f, true, nil
+	}
+	return f, false, err
+}
+
+// parseVendor parses vendor.enterprise, vendor[X].exists and
+// vendor[X].option[Y].hex/.text/.exists (option 125).
+func (p *parser) parseVendor(t token) (*node, error) {
+	n := &node{op: opVendor, pos: t.pos}
+	f, done, err := p.vendorHead(n)
+	if err != nil || done {
+		return n, err
+	}
+	if f.text != "option" {
+		return nil, errAt(f.pos, "expected exists or option[...] but found '%s'", clip(f.text))
+	}
+	if n.sub, err = p.bracketCode(false, "a sub-option code"); err != nil {
+		return nil, err
+	}
+	n.vfield, n.hasSub = vendorSub, true
+	return p.optionTail(n, false)
+}
+
+// parseVendorClass parses vendor-class.enterprise, vendor-class[X].exists
+// and vendor-class[X].data, .data[i] (option 124).
+func (p *parser) parseVendorClass(t token) (*node, error) {
+	n := &node{op: opVendorClass, pos: t.pos}
+	f, done, err := p.vendorHead(n)
+	if err != nil || done {
+		return n, err
+	}
+	if f.text != "data" {
+		return nil, errAt(f.pos, "expected exists or data but found '%s'", clip(f.text))
+	}
+	n.vfield = vendorData
+	if p.peek().kind != tLBracket {
+		return n, nil
+	}
+	p.next()
+	i, err := p.expect(tInt)
+	if err != nil {
+		return nil, err
+	}
+	v, perr := strconv.Atoi(i.text)
+	if perr != nil || v < 0 || v > 255 {
+		return nil, errAt(i.pos, "data index %s is out of range 0..255", clip(i.text))
+	}
+	n.index = v
+	if _, err := p.expect(tRBracket); err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // dotName parses the ".name" that follows pkt, pkt4 and option[...].
@@ -561,10 +727,6 @@ func (p *parser) parseCall(t token) (*node, error) {
 			return nil, err
 		}
 		switch fn {
-		case "lcase":
-			n.op = opLcase
-		case "ucase":
-			n.op = opUcase
 		case "addrtotext":
 			n.op, n.mayFail = opAddrToText, true
 		default: // [u]int{8,16,32}totext

@@ -4,7 +4,7 @@ import "testing"
 
 func TestCompileStringEvaluates(t *testing.T) {
 	p := newPacket()
-	p.relay = map[uint8][]byte{1: []byte("port7"), 2: {0xaa, 0xbb}}
+	p.opts[82] = []byte{1, 5, 'p', 'o', 'r', 't', '7', 2, 2, 0xaa, 0xbb} // relay4[] reads option 82
 	p.fields = map[string][]byte{"giaddr": {10, 0, 0, 1}}
 	for src, want := range map[string]string{
 		`'circuit ' + relay4[1].hex`: "circuit port7",
