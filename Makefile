@@ -11,7 +11,7 @@ BIN       := bin
 FUZZTIME  ?= 3s
 FUZZLONG  ?= 2m
 
-.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated check-tidy deb \
+.PHONY: all build deps deps-test demo test test-unit test-fuzz generate check-generated check-tidy deb test-deb \
         fuzz bench bench-quick soak lint fmt-c escape clean
 
 all: build
@@ -86,6 +86,15 @@ check-generated: generate
 # man pages from --help. Install with dpkg -i; packaging/README says more.
 deb: build
 	./packaging/build-deb.sh $(BIN) $(BIN)/deb
+
+# The package test on a fresh debootstrap of Debian 12 (kept in
+# $(DEB_ROOT) for the next run); make test runs the same test over this
+# machine's own root.
+DEB_ROOT ?= /var/cache/xdhcp/bookworm-minbase
+test-deb: deps build
+	@dpkg -s debootstrap >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+	@[ -x $(DEB_ROOT)/usr/bin/dpkg ] || { rm -rf $(DEB_ROOT).tmp && debootstrap --variant=minbase bookworm $(DEB_ROOT).tmp http://deb.debian.org/debian && mv $(DEB_ROOT).tmp $(DEB_ROOT); }
+	XDHCP_DEB_ROOT=$(DEB_ROOT) XDHCP_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -run TestDebianPackage -v ./packaging
 
 # go.mod and go.sum say exactly what the code imports.
 check-tidy:
