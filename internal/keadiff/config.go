@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -217,7 +218,8 @@ type Plan struct {
 	// them, each with the address the lab gives it (invalid: none).
 	Ifaces []Iface
 	// Local are addresses the server must own besides its interfaces'
-	// (the DHCP-DDNS sender address), put on the lab's loopback.
+	// (the DHCP-DDNS sender address, this server's HA peer URL), put on
+	// the lab's loopback.
 	Local []netip.Addr
 }
 
@@ -269,7 +271,37 @@ func PlanOf(doc map[string]any) (*Plan, error) {
 			}
 		}
 	}
+	p.Local = append(p.Local, haOwnURLAddrs(d4)...)
 	return p, p.chooseIfaces(d4)
+}
+
+// haOwnURLAddrs are the addresses of this server's own peer URLs in the HA
+// hook's relationships: xdhcpd serves that URL itself (Kea leaves it to
+// kea-ctrl-agent, which the suite does not run), so the address must be
+// the server's.
+func haOwnURLAddrs(d4 map[string]any) []netip.Addr {
+	var out []netip.Addr
+	for _, h := range asList(d4["hooks-libraries"]) {
+		hm, _ := h.(map[string]any)
+		params, _ := hm["parameters"].(map[string]any)
+		for _, r := range asList(params["high-availability"]) {
+			rm, _ := r.(map[string]any)
+			me, _ := rm["this-server-name"].(string)
+			for _, peer := range asList(rm["peers"]) {
+				pm, _ := peer.(map[string]any)
+				name, _ := pm["name"].(string)
+				raw, _ := pm["url"].(string)
+				u, err := url.Parse(raw)
+				if name != me || err != nil {
+					continue
+				}
+				if ip, err := netip.ParseAddr(u.Hostname()); err == nil && ip.Is4() && !ip.IsLoopback() {
+					out = append(out, ip)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func asList(v any) []any { l, _ := v.([]any); return l }
