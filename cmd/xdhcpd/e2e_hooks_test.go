@@ -485,7 +485,7 @@ func TestE2EHooksCachedRenewal(t *testing.T) {
 	cfg := e.baseConfig()
 	dhcp4(cfg)["hooks-libraries"] = []any{
 		map[string]any{"library": "libdhcp_legal_log.so", "parameters": map[string]any{"path": logDir}},
-		map[string]any{"library": "/opt/kea/lib/libdhcp_run_script.so", "parameters": map[string]any{"name": script}},
+		map[string]any{"library": "/opt/kea/lib/kea/hooks/libdhcp_run_script.so", "parameters": map[string]any{"name": script}},
 	}
 	subnet(cfg, 0)["cache-threshold"] = 0.5 // renewals reuse the lease: the fast path may answer
 	d := e.startDaemon(cfg)

@@ -34,10 +34,7 @@ var keaExampleInterfaces = []string{"eth0", "eth1", "eth1961"}
 // sub-options), with what xdhcpd's error must say. Each must still fail
 // for that reason: an entry that starts passing fails the test until it is
 // removed from here.
-var keaExamplesPending = map[string]string{
-	"all-options.json":     `is not a known DHCPv4 option`,
-	"vendor-specific.json": `option "vendor-encapsulated-options" needs data`,
-}
+var keaExamplesPending = map[string]string{}
 
 // exampleRun is one file checked by both programs.
 type exampleRun struct {
@@ -153,7 +150,7 @@ func TestKeaExamplesAgree(t *testing.T) {
 		}
 		switch {
 		case r.keaRC == r.xRC:
-		case r.keaRC != 0 && r.xRC == 0 && len(r.missingHooks) > 0 && warnsAbout(r.xOut, r.missingHooks):
+		case r.keaRC != 0 && r.xRC == 0 && len(r.missingHooks) > 0 && warnsAbout(r.xOut, notBuiltIn(r.missingHooks)):
 		default:
 			t.Errorf("%s: kea-dhcp4 -t exit %d, xdhcpd -t exit %d\nkea: %s\nxdhcpd:\n%s", r.name, r.keaRC, r.xRC, r.keaErr, r.xOut)
 		}
@@ -161,6 +158,23 @@ func TestKeaExamplesAgree(t *testing.T) {
 			t.Errorf("%s: must be refused by both (Kea %d, xdhcpd %d)\n%s", r.name, r.keaRC, r.xRC, r.xOut)
 		}
 	}
+}
+
+// builtInHooks are the hook libraries xdhcpd implements itself: it reads
+// their entries and never opens the file, so a missing file is Kea's
+// refusal only, and xdhcpd has nothing to warn about.
+var builtInHooks = []string{"libdhcp_ha.so", "libdhcp_lease_cmds.so", "libdhcp_legal_log.so",
+	"libdhcp_run_script.so", "libdhcp_flex_id.so", "libdhcp_stat_cmds.so"}
+
+// notBuiltIn is libs without the ones xdhcpd implements itself.
+func notBuiltIn(libs []string) []string {
+	var out []string
+	for _, l := range libs {
+		if !slices.Contains(builtInHooks, filepath.Base(l)) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // localHooks points each "library" path at the hook directory that holds a
