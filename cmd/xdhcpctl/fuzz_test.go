@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"testing"
+	"time"
 )
 
 // FuzzPrintAnswer feeds arbitrary server answers to the answer printer: it
@@ -11,12 +12,18 @@ func FuzzPrintAnswer(f *testing.F) {
 	for _, seed := range []string{
 		`[{"result":0,"text":"ok","arguments":{"a":1}}]`,
 		`{"result":401,"text":"Unauthorized"}`,
+		`[{"result":0,"arguments":{"leases":[{"ip-address":"10.0.0.1","cltt":1,"valid-lft":4294967295,"state":7}],"count":1}}]`,
+		`{"result":0,"arguments":{"pkt4-received":[[3,"2026-12-06 11:00:00.000000"]],"x":[[]]}}`,
+		`{"result":0,"arguments":{"pid":1,"high-availability":[{"ha-mode":"hot-standby","ha-servers":{"local":{},"remote":{"age":1e300}}}]}}`,
 		`[]`, `[{"result":"0"}]`, `[{"result":1},{"result":0}]`, `null`, `{`, ``,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		_ = printAnswer(io.Discard, "x", raw)
+		_ = printAnswer(io.Discard, "x", raw, false, time.UTC)
+		for command := range tableViews {
+			_ = printAnswer(io.Discard, command, raw, true, time.UTC)
+		}
 	})
 }
 
