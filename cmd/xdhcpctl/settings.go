@@ -63,8 +63,9 @@ func (l layer) has(keys ...string) bool {
 }
 
 // groups are settings taken whole from the first layer that sets any of
-// them, so a target never gets another source's credentials: the target
-// (url or socket), the credentials, and the client certificate.
+// them, so a user is never paired with another place's password, nor a
+// certificate with another place's key: the target (url or socket), the
+// credentials, and the client certificate.
 var groups = [][]string{{"url", "socket"}, {"user", "password", "password-file"}, {"cert", "key"}}
 
 // resolved is the outcome of merging layers: the value of each key and
