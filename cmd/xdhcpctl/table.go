@@ -252,15 +252,18 @@ func statusView(w io.Writer, args json.RawMessage, _ *time.Location) error {
 	if s.MultiThreading != nil {
 		mt := "off"
 		if *s.MultiThreading {
-			mt = "on"
-			if s.ThreadPool != nil {
-				mt += fmt.Sprintf(", %d threads", *s.ThreadPool)
+			mt = "on, threads: auto"
+			if s.ThreadPool != nil && *s.ThreadPool > 0 {
+				mt = fmt.Sprintf("on, %d threads", *s.ThreadPool)
 			}
 		}
 		row(tw, "multi-threading:", mt)
 	}
-	if len(s.XDP) > 0 {
-		var xs []string
+	if s.XDP != nil {
+		xs := []string{"not attached"}
+		if len(s.XDP) > 0 {
+			xs = xs[:0]
+		}
 		for _, x := range s.XDP {
 			xs = append(xs, x.Interface+" "+x.Mode)
 		}
