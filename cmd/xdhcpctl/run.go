@@ -47,6 +47,9 @@ type options struct {
 	service                      string
 	timeout                      time.Duration
 	table                        bool
+	// defaultTarget says nothing named the target: the socket is the
+	// daemon's default one.
+	defaultTarget bool
 	// warn receives warnings (a password file others may read).
 	warn io.Writer
 }
@@ -196,6 +199,9 @@ func runIn(ctx context.Context, env environment, args []string, stdout, stderr i
 	}
 	defer c.Close()
 	raw, err := send(ctx, c, body)
+	if err != nil && o.defaultTarget {
+		return fmt.Errorf("%w (the default control socket: is xdhcpd running on this host? -url or -socket names another)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -269,7 +275,7 @@ func newOptions(r resolved, terminal bool) (*options, error) {
 		}
 		o.user, o.password, o.passwordFile, o.ca, o.cert, o.key = "", "", "", "", "", ""
 		if !socketSet {
-			o.socket = defaultSocket
+			o.socket, o.defaultTarget = defaultSocket, true
 		}
 		return o, nil
 	}

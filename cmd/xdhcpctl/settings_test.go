@@ -67,7 +67,7 @@ func TestPrecedence(t *testing.T) {
 		{name: "socket and credentials flags", layers: []layer{flags("socket", "/run/a.sock", "user", "u", "password-file", "/p")},
 			err: "-socket takes no authentication"},
 		{name: "nothing set: the default socket", layers: nil, terminal: true,
-			want: options{socket: defaultSocket, timeout: 10e9, table: true}},
+			want: options{socket: defaultSocket, timeout: 10e9, table: true, defaultTarget: true}},
 		{name: "credentials without a URL", layers: []layer{flags("user", "u", "password-file", "/p")},
 			err: "-user needs -url: without one the target is the UNIX socket " + defaultSocket},
 		{name: "url and socket in one place", layers: []layer{envLayer(envOf(map[string]string{
@@ -91,7 +91,8 @@ func TestPrecedence(t *testing.T) {
 			t.Errorf("%s: %v", c.name, err)
 			continue
 		}
-		got := options{url: o.url, socket: o.socket, user: o.user, passwordFile: o.passwordFile, ca: o.ca, timeout: o.timeout, table: o.table}
+		got := options{url: o.url, socket: o.socket, user: o.user, passwordFile: o.passwordFile, ca: o.ca,
+			timeout: o.timeout, table: o.table, defaultTarget: o.defaultTarget}
 		if got != c.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
 		}
