@@ -72,8 +72,13 @@ var (
 // printCompletion writes the completion script for the shell named in
 // args.
 func printCompletion(w io.Writer, args []string) error {
+	const usage = "usage: xdhcpctl completion bash|zsh (then: source <(xdhcpctl completion bash))"
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		_, err := fmt.Fprintln(w, usage)
+		return err
+	}
 	if len(args) != 1 {
-		return usagef("usage: xdhcpctl completion bash|zsh (then: source <(xdhcpctl completion bash))")
+		return usagef("%s", usage)
 	}
 	script := bashCompletion()
 	switch args[0] {

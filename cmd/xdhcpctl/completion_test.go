@@ -83,6 +83,11 @@ func TestBashCompletion(t *testing.T) {
 	if err != nil || !strings.HasPrefix(zsh, "autoload -U +X bashcompinit && bashcompinit\n") || !strings.HasSuffix(zsh, out) {
 		t.Errorf("completion zsh: %v\n%s", err, zsh)
 	}
+	for _, h := range []string{"-h", "--help"} {
+		if out, stderr, err := ctl(t, "completion", h); err != nil || stderr != "" || !strings.HasPrefix(out, "usage: xdhcpctl completion bash|zsh") {
+			t.Errorf("completion %s: %v %q %q", h, err, out, stderr)
+		}
+	}
 	for _, bad := range [][]string{{"completion"}, {"completion", "fish"}} {
 		if _, _, err := ctl(t, bad...); exitCode(err) != 2 {
 			t.Errorf("%q: want a usage error, got %v", bad, err)

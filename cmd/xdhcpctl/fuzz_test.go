@@ -2,6 +2,9 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -47,6 +50,30 @@ func FuzzBuildArguments(f *testing.F) {
 		}
 		if !jsonValid(cmd) {
 			t.Fatalf("invalid JSON sent: %s", cmd)
+		}
+	})
+}
+
+// FuzzLoadConfig reads arbitrary config files: an error or known keys
+// only, never a panic.
+func FuzzLoadConfig(f *testing.F) {
+	f.Add("url = https://dhcp1:8000/\nuser = ops\npassword-file = /p\n")
+	f.Add("# c\n\n socket=/s \n")
+	f.Add("password = x\n")
+	f.Add("=\nurl\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		p := filepath.Join(t.TempDir(), "c")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, err := loadConfig(p, true)
+		if err != nil {
+			return
+		}
+		for k := range l.vals {
+			if !slices.Contains(settingKeys, k) {
+				t.Fatalf("unknown key %q accepted", k)
+			}
 		}
 	})
 }
