@@ -279,25 +279,25 @@ func newOptions(r resolved, terminal bool) (*options, error) {
 		}
 		return o, nil
 	}
-	if err := o.check(); err != nil {
+	if err := o.check(r); err != nil {
 		return nil, err
 	}
 	return o, nil
 }
 
-// check rejects contradictory credentials.
-func (o *options) check() error {
+// check rejects contradictory credentials, naming where each came from.
+func (o *options) check(r resolved) error {
 	if o.password != "" && o.passwordFile != "" {
-		return usagef("-password and -password-file are mutually exclusive")
+		return usagef("%s and %s are mutually exclusive", r.name("password"), r.name("password-file"))
 	}
 	if o.password != "" && o.user == "" {
-		return usagef("-password needs -user")
+		return usagef("%s needs a user", r.name("password"))
 	}
 	if o.user != "" && o.password == "" && o.passwordFile == "" {
-		return usagef("-user needs -password or -password-file")
+		return usagef("%s needs a password-file (or password)", r.name("user"))
 	}
 	if (o.cert == "") != (o.key == "") {
-		return usagef("-cert and -key go together")
+		return usagef("cert and key go together")
 	}
 	return nil
 }

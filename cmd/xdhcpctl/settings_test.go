@@ -59,7 +59,10 @@ func TestPrecedence(t *testing.T) {
 		{name: "flags over both", layers: []layer{flags("url", "https://flag:8000/", "timeout", "5s", "output", "table"), env, file},
 			want: options{url: "https://flag:8000/", user: "fileuser", passwordFile: "/file.pw", ca: "/file-ca.pem", timeout: 5e9, table: true}},
 		{name: "credentials whole from the flags", layers: []layer{flags("user", "ops"), env, file},
-			err: "-user needs -password or -password-file"},
+			err: "-user needs a password-file"},
+		{name: "user alone in the environment", layers: []layer{envLayer(envOf(map[string]string{
+			"XDHCPCTL_URL": "http://x/", "XDHCPCTL_USER": "ops"}, "", "", false)), file},
+			err: "XDHCPCTL_USER needs a password-file"},
 		{name: "credentials from the flags", layers: []layer{flags("user", "ops", "password-file", "/ops.pw"), env, file},
 			want: options{url: "https://env:8000/", user: "ops", passwordFile: "/ops.pw", ca: "/file-ca.pem", timeout: 20e9}},
 		{name: "a socket flag drops the URL's credentials", layers: []layer{flags("socket", "/run/a.sock"), env, file},
