@@ -1,8 +1,6 @@
 package control
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -19,25 +17,15 @@ const defaultRealm = "xdhcp"
 
 // authState holds the basic-auth clients of one socket, read at Listen time.
 type authState struct {
-	realm   string
-	clients []credential
+	realm string
+	creds *Credentials
 }
 
 type credential struct{ user, password string }
 
-// check reports whether user and password match a client. It compares
-// SHA-256 digests, which all have the same length, in constant time and
-// against every client, so timing reveals neither which users exist, nor
-// how much of a password matched, nor its length.
-func (a *authState) check(user, password string) bool {
-	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(password))
-	match := 0
-	for _, c := range a.clients {
-		cu, cp := sha256.Sum256([]byte(c.user)), sha256.Sum256([]byte(c.password))
-		match |= subtle.ConstantTimeCompare(u[:], cu[:]) & subtle.ConstantTimeCompare(p[:], cp[:])
-	}
-	return match == 1
-}
+// check reports whether user and password match a client (by digest, see
+// Credentials.Check).
+func (a *authState) check(user, password string) bool { return a.creds.Check(user, password) }
 
 // aeadCipherSuites are the TLS 1.2 suites the control channel accepts:
 // forward-secret key exchange and authenticated encryption only (no CBC,
@@ -83,6 +71,7 @@ func loadAuth(cfg *config.Authentication) (*authState, error) {
 	if a.realm == "" {
 		a.realm = defaultRealm
 	}
+	a.creds = NewCredentials(a.realm)
 	var errs []error
 	for i, c := range cfg.Clients {
 		cred, err := loadClient(cfg.Directory, c)
@@ -90,7 +79,7 @@ func loadAuth(cfg *config.Authentication) (*authState, error) {
 			errs = append(errs, fmt.Errorf("authentication client %d: %w", i, err))
 			continue
 		}
-		a.clients = append(a.clients, cred)
+		a.creds.Add(cred.user, cred.password)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

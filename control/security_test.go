@@ -1,6 +1,8 @@
 package control
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -184,7 +187,9 @@ func TestTLSAEADOnly(t *testing.T) {
 // TestPasswordCheck: passwords of every length, and prefixes of the right
 // one, are refused; only the exact pair passes.
 func TestPasswordCheck(t *testing.T) {
-	a := &authState{clients: []credential{{"admin", "s3cret"}, {"ops", "other-password"}}}
+	a := &authState{creds: NewCredentials("")}
+	a.creds.Add("admin", "s3cret")
+	a.creds.Add("ops", "other-password")
 	for _, c := range []struct {
 		user, pass string
 		ok         bool
@@ -275,5 +280,122 @@ func TestUnixConnectionCap(t *testing.T) {
 	}
 	if b := unixCommand(t, path, `{"command":"echo"}`); !strings.Contains(string(b), `"result":0`) {
 		t.Errorf("command after the flood: %s", b)
+	}
+}
+
+// TestPasswordCompareFixedSize: whatever the length of the password tried
+// and of the configured ones, every comparison the check makes is between
+// two SHA-256 digests, and every configured pair is compared on every
+// attempt, so neither the time taken nor an early exit can tell the
+// password's length, how much of it matched or which users exist. A
+// comparison of the passwords themselves (constant-time or not) shows up
+// here as a comparison of other lengths.
+func TestPasswordCompareFixedSize(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ops.pw"), []byte("a-much-longer-password-from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := loadAuth(&config.Authentication{Type: "basic", Directory: dir, Clients: []config.AuthClient{
+		{User: "admin", Password: "s3cret"},
+		{User: "ops", PasswordFile: "ops.pw"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := NewCredentials("")
+	peers.Add("peer", "x")
+	peers.Add("partner-with-a-long-name", strings.Repeat("p", 200))
+	for name, c := range map[string]struct {
+		creds *Credentials
+		check func(user, pass string) bool
+	}{
+		"control socket": {a.creds, a.check},
+		"peer listener":  {peers, peers.Check},
+	} {
+		var lens [][2]int
+		c.creds.equal = func(x, y []byte) int {
+			lens = append(lens, [2]int{len(x), len(y)})
+			return subtle.ConstantTimeCompare(x, y)
+		}
+		for _, try := range []struct{ user, pass string }{
+			{"admin", ""}, {"admin", "s"}, {"admin", "s3cret"}, {"admin", "s3cret-and-more"},
+			{"ops", "a-much-longer-password-from-a-file"}, {"nobody", strings.Repeat("z", 5000)},
+			{"peer", "x"}, {"", ""},
+		} {
+			lens = lens[:0]
+			c.check(try.user, try.pass)
+			if want := 2 * c.creds.Len(); len(lens) != want {
+				t.Errorf("%s: %q/%d-byte password: %d comparisons, want %d (two per configured pair, always)",
+					name, try.user, len(try.pass), len(lens), want)
+			}
+			for _, l := range lens {
+				if l != [2]int{sha256.Size, sha256.Size} {
+					t.Errorf("%s: %q/%d-byte password: compared %d bytes with %d, want two %d-byte digests",
+						name, try.user, len(try.pass), l[0], l[1], sha256.Size)
+				}
+			}
+		}
+	}
+}
+
+// TestUnixSocketCreatedPrivate: the socket file has mode 0600 the moment
+// bind creates it, even with a umask that lets everybody in and in a
+// directory others may enter, so no other user can connect in a window
+// before a chmod. The file's mode is read from inside bindPrivate, right
+// after bind.
+func TestUnixSocketCreatedPrivate(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	path := filepath.Join(dir, "ctrl.sock")
+	var created os.FileMode
+	var statErr error
+	ln, _, err := bindPrivate(path, func() {
+		var fi os.FileInfo
+		if fi, statErr = os.Lstat(path); statErr == nil {
+			created = fi.Mode()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if statErr != nil {
+		t.Fatalf("socket file right after bind: %v", statErr)
+	}
+	if created&os.ModeSocket == 0 || created.Perm() != 0o600 {
+		t.Errorf("socket file as bind created it: %v, want a socket with mode 0600", created)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket file while listening: %v %v, want mode 0600", fi.Mode(), err)
+	}
+}
+
+// TestUnixSocketDirectoryPrivate: a missing socket directory is created
+// 0700 before the socket is bound in it, and a directory others may
+// write to (where the socket could be replaced) is refused.
+func TestUnixSocketDirectoryPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	base := t.TempDir()
+	dir := filepath.Join(base, "run", "xdhcp")
+	if err := os.Mkdir(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := socketDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("created socket directory: %v %v, want mode 0700", fi.Mode(), err)
+	}
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := socketDir(open); err == nil || !strings.Contains(err.Error(), "may write") {
+		t.Errorf("world-writable socket directory accepted: %v", err)
 	}
 }

@@ -61,7 +61,7 @@ func (s *Server) startUnix(p *prepared) (listener, error) {
 	if err := removeStale(p.addr); err != nil {
 		return nil, err
 	}
-	ln, ino, err := bindPrivate(p.addr)
+	ln, ino, err := bindPrivate(p.addr, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +100,9 @@ func socketDir(dir string) error {
 // mode is set on the socket before bind, which creates the file with it,
 // so there is no moment when another user may connect. It returns the
 // listener and the file's inode (stop removes the file only if it is
-// still this one).
-func bindPrivate(path string) (*net.UnixListener, uint64, error) {
+// still this one). bound, when not nil, runs as soon as bind has created
+// the file, before anything else touches it: tests look at the file there.
+func bindPrivate(path string, bound func()) (*net.UnixListener, uint64, error) {
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, 0, fmt.Errorf("socket: %w", err)
@@ -113,6 +114,9 @@ func bindPrivate(path string) (*net.UnixListener, uint64, error) {
 	}
 	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
 		return nil, 0, fmt.Errorf("listen: bind %s: %w", path, err)
+	}
+	if bound != nil {
+		bound()
 	}
 	fi, err := os.Lstat(path)
 	var st *syscall.Stat_t

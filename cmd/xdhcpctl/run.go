@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"xdhcp/control/client"
+	"xdhcp/internal/buildinfo"
 	"xdhcp/internal/cli"
 )
 
@@ -37,58 +38,152 @@ func exitCode(err error) int {
 	return 1
 }
 
-// options are the command-line flags.
+// options are the settings a run uses, merged from flags, environment
+// and configuration file.
 type options struct {
 	url, socket                  string
 	user, password, passwordFile string
 	ca, cert, key                string
 	service                      string
 	timeout                      time.Duration
+	table                        bool
+	// defaultTarget says nothing named the target: the socket is the
+	// daemon's default one.
+	defaultTarget bool
+	// warn receives warnings (a password file others may read).
+	warn io.Writer
 }
 
 const usageText = `usage: xdhcpctl [flags] COMMAND [ARGS]
+       xdhcpctl completion bash|zsh
+       xdhcpctl -V
 
+Sends one Kea control command to xdhcpd (or Kea) and prints the answer.
 ARGS is one JSON object ('{"ip-address":"10.0.0.5"}') or key=value pairs
 (ip-address=10.0.0.5 subnet-id=1); a value that is valid JSON other than null
 (number, boolean, object, list, quoted string) is sent as such, anything else
 as a string.
 
+Target: the UNIX socket ` + defaultSocket + ` (the daemon's
+default control socket) unless -url or -socket (or XDHCPCTL_URL/_SOCKET, or
+url/socket in the config file) names another. Over a UNIX socket the file's
+permissions are the authentication; over HTTP(S) give -user and
+-password-file (never a password on the command line: ps shows it).
+
+Output (-o): table or json. The default is a table when stdout is a
+terminal and the command has one (lease4-get*, statistic-get(-all),
+status-get, ha-heartbeat), else JSON, so scripts and pipes get JSON;
+-o json (or -j) forces JSON, -o table a table. Other commands print JSON.
+
+Settings come from, first match wins: flags, then the environment, then
+the config file. The target (url or socket), the credentials (user with
+password or password-file) and the client certificate (cert with key) are
+each taken whole from one place, never mixed.
+  environment: XDHCPCTL_URL, XDHCPCTL_SOCKET, XDHCPCTL_USER,
+    XDHCPCTL_PASSWORD_FILE, XDHCPCTL_CA, XDHCPCTL_CERT, XDHCPCTL_KEY,
+    XDHCPCTL_SERVICE, XDHCPCTL_TIMEOUT, XDHCPCTL_OUTPUT, and
+    XDHCPCTL_CONFIG (the config file to read)
+  config file: -config FILE, else $XDHCPCTL_CONFIG, else
+    ~/.config/xdhcpctl/config ($XDG_CONFIG_HOME), else ` + systemConfig + `;
+    "key = value" lines with the flag names as keys, # comments:
+      url = https://dhcp1:8000/
+      user = ops
+      password-file = /etc/xdhcp/ops.pw
+      ca = /etc/xdhcp/ca.pem
+    A config file others may write to is refused; one holding a password
+    must not be readable by others either. A password file others may
+    read is used with a warning.
+
+Shell completion: source <(xdhcpctl completion bash)
+
 Exit status: 0 on result 0 or 3, 1 on another result or a transport error,
 2 on a usage error.
+
+Examples:
+  xdhcpctl lease4-get-all
+  xdhcpctl statistic-get name=pkt4-ack-sent
+  xdhcpctl -o json lease4-get ip-address=10.77.0.10 | jq .arguments
+  XDHCPCTL_URL=https://dhcp1:8000/ XDHCPCTL_USER=ops XDHCPCTL_PASSWORD_FILE=~/.ops.pw \
+    xdhcpctl -ca ca.pem status-get
 
 flags:
 `
 
+// flagKeys maps flags to the setting keys they set (same name unless
+// listed).
+var flagKeys = map[string]string{"o": "output"}
+
 // run parses args, sends the command and prints the answer to stdout.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o options
+	return runIn(ctx, processEnvironment(), args, stdout, stderr)
+}
+
+// runIn is run with the environment given.
+func runIn(ctx context.Context, env environment, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("xdhcpctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&o.url, "url", "http://127.0.0.1:8000/", "HTTP(S) control URL")
-	fs.StringVar(&o.socket, "socket", "", "UNIX control socket path (instead of -url)")
-	fs.StringVar(&o.user, "user", "", "basic-auth user")
-	fs.StringVar(&o.password, "password", "", "basic-auth password (visible in ps: prefer -password-file)")
-	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the password, or user:password without -user")
-	fs.StringVar(&o.ca, "ca", "", "CA file to verify the server certificate (default: system roots)")
-	fs.StringVar(&o.cert, "cert", "", "client certificate file (mutual TLS)")
-	fs.StringVar(&o.key, "key", "", "client key file (mutual TLS)")
-	fs.StringVar(&o.service, "service", "dhcp4", `"service" of the command; empty to omit`)
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit for the whole exchange")
+	fs.String("url", "", "HTTP(S) control URL, e.g. https://dhcp1:8000/")
+	fs.String("socket", "", "UNIX control socket path (default "+defaultSocket+" when no URL is set)")
+	fs.String("user", "", "basic-auth user")
+	fs.String("password", "", "basic-auth password (visible in ps: use -password-file)")
+	fs.String("password-file", "", "file holding the password, or user:password without -user")
+	fs.String("ca", "", "CA file to verify the server certificate (default: system roots)")
+	fs.String("cert", "", "client certificate file (mutual TLS)")
+	fs.String("key", "", "client key file (mutual TLS)")
+	fs.String("service", "dhcp4", `"service" of the command; empty to omit`)
+	fs.String("timeout", "10s", "time limit for the whole exchange")
+	fs.String("o", "", "output: table or json (default: table on a terminal, else json)")
+	asJSON := fs.Bool("j", false, "JSON output (same as -o json)")
+	configFlag := fs.String("config", "", "config file (default ~/.config/xdhcpctl/config, else "+systemConfig+")")
+	version := fs.Bool("V", false, "print version and commit, and exit")
 	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		if err != nil {
 			return &usageError{msg: err.Error()}
 		}
 		return nil
 	}
-	urlSet := false
-	fs.Visit(func(f *flag.Flag) { urlSet = urlSet || f.Name == "url" })
-	if err := o.check(urlSet); err != nil {
+	if *version {
+		_, err := fmt.Fprintln(stdout, "xdhcpctl:", buildinfo.Read())
 		return err
 	}
+	if fs.Arg(0) == "completion" {
+		return printCompletion(stdout, fs.Args()[1:])
+	}
+	flags := layer{from: "flag", vals: map[string]string{}}
+	configSet := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "config":
+			configSet = true
+		case "j", "V":
+		default:
+			k := f.Name
+			if fk, ok := flagKeys[k]; ok {
+				k = fk
+			}
+			flags.vals[k] = f.Value.String()
+		}
+	})
+	if *asJSON {
+		if o, ok := flags.vals["output"]; ok && o != "json" {
+			return usagef("-j and -o %s contradict each other", o)
+		}
+		flags.vals["output"] = "json"
+	}
+	path, explicit := configPath(*configFlag, configSet, env)
+	file, err := loadConfig(path, explicit)
+	if err != nil {
+		return err
+	}
+	o, err := newOptions(merge(flags, envLayer(env), file), env.terminal(stdout))
+	if err != nil {
+		return err
+	}
+	o.warn = stderr
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return usagef("no command given")
@@ -104,36 +199,105 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer c.Close()
 	raw, err := send(ctx, c, body)
+	if err != nil && o.defaultTarget {
+		return fmt.Errorf("%w (the default control socket: is xdhcpd running on this host? -url or -socket names another)", err)
+	}
 	if err != nil {
 		return err
 	}
-	return printAnswer(stdout, fs.Arg(0), raw)
+	return printAnswer(stdout, fs.Arg(0), raw, o.table, time.Local)
 }
 
-// check rejects contradictory flags.
-func (o *options) check(urlSet bool) error {
-	if o.timeout <= 0 {
-		return usagef("-timeout must be positive")
-	}
-	if o.socket != "" {
-		if urlSet {
-			return usagef("-socket and -url are mutually exclusive")
+// name is how a setting is named in a message: the flag, or the source.
+func (r resolved) name(key string) string {
+	switch from := r.from[key]; from {
+	case "flag":
+		if key == "output" {
+			return "-o"
 		}
-		if o.user != "" || o.password != "" || o.passwordFile != "" || o.ca != "" || o.cert != "" || o.key != "" {
-			return usagef("-socket takes no authentication or TLS flags (the socket is protected by file permissions)")
-		}
+		return "-" + key
+	case "environment":
+		return envNames[key]
+	default:
+		return key + " in " + from
 	}
+}
+
+// newOptions checks the merged settings and turns them into options;
+// terminal says whether stdout is one.
+func newOptions(r resolved, terminal bool) (*options, error) {
+	o := &options{service: "dhcp4", timeout: 10 * time.Second}
+	o.url, _ = r.get("url")
+	o.socket, _ = r.get("socket")
+	if s, ok := r.get("service"); ok {
+		o.service = s
+	}
+	if s, ok := r.get("timeout"); ok {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, usagef("%s: %q is not a positive duration (such as 10s)", r.name("timeout"), s)
+		}
+		o.timeout = d
+	}
+	switch out, _ := r.get("output"); out {
+	case "", "auto":
+		o.table = terminal
+	case "table":
+		o.table = true
+	case "json":
+	default:
+		return nil, usagef("%s: %q: want table or json", r.name("output"), out)
+	}
+	_, urlSet := r.get("url")
+	_, socketSet := r.get("socket")
+	if urlSet && socketSet {
+		return nil, usagef("%s and %s are mutually exclusive", r.name("url"), r.name("socket"))
+	}
+	o.user, _ = r.get("user")
+	o.password, _ = r.get("password")
+	o.passwordFile, _ = r.get("password-file")
+	o.ca, _ = r.get("ca")
+	o.cert, _ = r.get("cert")
+	o.key, _ = r.get("key")
+	if !urlSet {
+		// A UNIX socket: its file mode is the authentication. Credentials
+		// or TLS named on the command line are a mistake; ones from the
+		// environment or the config file belong to a URL set there, which
+		// the socket overrides.
+		for _, k := range []string{"user", "password", "password-file", "ca", "cert", "key"} {
+			if _, ok := r.get(k); !ok || r.from[k] != "flag" {
+				continue
+			}
+			if !socketSet {
+				return nil, usagef("-%s needs -url: without one the target is the UNIX socket %s", k, defaultSocket)
+			}
+			return nil, usagef("%s takes no authentication or TLS flags (the socket is protected by file permissions)", r.name("socket"))
+		}
+		o.user, o.password, o.passwordFile, o.ca, o.cert, o.key = "", "", "", "", "", ""
+		if !socketSet {
+			o.socket, o.defaultTarget = defaultSocket, true
+		}
+		return o, nil
+	}
+	if err := o.check(r); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// check rejects contradictory credentials, naming where each came from.
+func (o *options) check(r resolved) error {
 	if o.password != "" && o.passwordFile != "" {
-		return usagef("-password and -password-file are mutually exclusive")
+		return usagef("%s and %s are mutually exclusive", r.name("password"), r.name("password-file"))
 	}
 	if o.password != "" && o.user == "" {
-		return usagef("-password needs -user")
+		return usagef("%s needs a user", r.name("password"))
 	}
 	if o.user != "" && o.password == "" && o.passwordFile == "" {
-		return usagef("-user needs -password or -password-file")
+		return usagef("%s needs a password-file (or password)", r.name("user"))
 	}
 	if (o.cert == "") != (o.key == "") {
-		return usagef("-cert and -key go together")
+		return usagef("cert and key go together")
 	}
 	return nil
 }
@@ -279,6 +443,9 @@ func (o *options) credentials() (user, pass string, ok bool, err error) {
 		if err != nil {
 			return "", "", false, fmt.Errorf("read -password-file: %w", err)
 		}
+		if fi, err := os.Stat(o.passwordFile); err == nil && fi.Mode().Perm()&0o004 != 0 && o.warn != nil {
+			fmt.Fprintf(o.warn, "xdhcpctl: warning: password file %s is readable by every user (chmod o-r it)\n", o.passwordFile)
+		}
 		p := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 		if o.user != "" {
 			return o.user, p, true, nil
@@ -292,49 +459,77 @@ func (o *options) credentials() (user, pass string, ok bool, err error) {
 	return "", "", false, nil
 }
 
-// printAnswer prints the answer indented and turns a failing result into
-// an error. A list (HTTP) holding one answer is printed as that answer.
-func printAnswer(w io.Writer, command string, raw []byte) error {
-	var answers []json.RawMessage
+// answer is one decoded answer map.
+type answer struct {
+	Result    *int            `json:"result"`
+	Text      string          `json:"text"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// printAnswer prints the answer, as a table when table is set and the
+// command has a table view, else as indented JSON, and turns a failing
+// result into an error. A list (HTTP) holding one answer is printed as
+// that answer. In a table a failing answer prints nothing: its text is the
+// error.
+func printAnswer(w io.Writer, command string, raw []byte, table bool, loc *time.Location) error {
+	var list []json.RawMessage
 	switch jsonKind(raw) {
 	case '[':
-		if err := json.Unmarshal(raw, &answers); err != nil {
+		if err := json.Unmarshal(raw, &list); err != nil {
 			return fmt.Errorf("decode answer: %w", err)
 		}
-		if len(answers) == 0 {
+		if len(list) == 0 {
 			return errors.New("decode answer: empty list")
 		}
 	case '{':
-		answers = []json.RawMessage{raw}
+		list = []json.RawMessage{raw}
 	default:
 		return fmt.Errorf("decode answer: not a JSON map or list: %.200s", raw)
 	}
-	out := raw
-	if len(answers) == 1 {
-		out = answers[0]
-	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, bytes.TrimSpace(out), "", "  "); err != nil {
-		return fmt.Errorf("decode answer: %w", err)
-	}
-	buf.WriteByte('\n')
-	if _, err := w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("write answer: %w", err)
-	}
-	for _, a := range answers {
-		var ans struct {
-			Result *int   `json:"result"`
-			Text   string `json:"text"`
+	view := tableViews[command]
+	if !table || view == nil {
+		out := raw
+		if len(list) == 1 {
+			out = list[0]
 		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, bytes.TrimSpace(out), "", "  "); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+		buf.WriteByte('\n')
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("write answer: %w", err)
+		}
+	}
+	var failed error
+	for i, a := range list {
+		var ans answer
 		if err := json.Unmarshal(a, &ans); err != nil || ans.Result == nil {
 			return fmt.Errorf("decode answer: no integer result in %.200s", a)
 		}
-		if r := *ans.Result; r != 0 && r != 3 {
-			if ans.Text == "" {
-				return fmt.Errorf("%s: result %d", command, r)
+		r := *ans.Result
+		if r != 0 && r != 3 {
+			if failed == nil {
+				failed = fmt.Errorf("%s: result %d", command, r)
+				if ans.Text != "" {
+					failed = fmt.Errorf("%s: result %d: %s", command, r, ans.Text)
+				}
 			}
-			return fmt.Errorf("%s: result %d: %s", command, r, ans.Text)
+			continue
+		}
+		if !table || view == nil {
+			continue
+		}
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if r == 3 || len(ans.Arguments) == 0 || string(ans.Arguments) == "null" {
+			fmt.Fprintln(w, ans.Text)
+			continue
+		}
+		if err := view(w, ans.Arguments, loc); err != nil {
+			return fmt.Errorf("%s: %w", command, err)
 		}
 	}
-	return nil
+	return failed
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -45,11 +47,27 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// noEnvironment is a process with no XDHCPCTL_* variables, no config
+// file and no terminal, so tests see only their flags.
+func noEnvironment() environment {
+	return environment{
+		getenv:        func(string) string { return "" },
+		userConfigDir: func() (string, error) { return "", errors.New("no home") },
+		terminal:      func(io.Writer) bool { return false },
+	}
+}
+
 // ctl runs xdhcpctl and returns stdout, stderr and the error.
 func ctl(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
+	return ctlIn(t, noEnvironment(), args...)
+}
+
+// ctlIn runs xdhcpctl in env.
+func ctlIn(t *testing.T, env environment, args ...string) (string, string, error) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), args, &out, &errOut)
+	err := runIn(context.Background(), env, args, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -30,11 +30,6 @@ func checkCapabilities(cfg *config.Config) (xdpProblem string, err error) {
 	for _, c := range xdp.MissingCapabilities(have) {
 		missing = append(missing, c.String())
 	}
-	if !have.Has(caps.PerfMon) && !have.Has(caps.SysAdmin) {
-		// Without it the verifier refuses the program's packet pointer
-		// arithmetic ("prohibited for !root").
-		missing = append(missing, caps.PerfMon.String())
-	}
 	if len(missing) > 0 {
 		return "missing " + strings.Join(missing, ", ") + " for the XDP fast path", nil
 	}

@@ -28,19 +28,22 @@ func TestParseMode(t *testing.T) {
 	}
 }
 
-// TestMissingCapabilities: attach, UMEM and load each need theirs, and
-// CAP_SYS_ADMIN stands in for CAP_BPF.
+// TestMissingCapabilities: attach, UMEM, load and the verifier's pointer
+// checks each need theirs (the packaged unit's set, without root, is
+// enough), and CAP_SYS_ADMIN stands in for CAP_BPF and CAP_PERFMON.
 func TestMissingCapabilities(t *testing.T) {
-	all := caps.Set(1<<caps.NetAdmin | 1<<caps.IPCLock | 1<<caps.BPF)
+	all := caps.Of(caps.NetAdmin, caps.IPCLock, caps.BPF, caps.PerfMon)
 	for _, tc := range []struct {
 		have caps.Set
 		want string
 	}{
 		{all, "[]"},
-		{1<<caps.NetAdmin | 1<<caps.IPCLock | 1<<caps.SysAdmin, "[]"},
-		{0, "[CAP_NET_ADMIN CAP_IPC_LOCK CAP_BPF]"},
-		{all &^ (1 << caps.IPCLock), "[CAP_IPC_LOCK]"},
-		{1 << caps.NetRaw, "[CAP_NET_ADMIN CAP_IPC_LOCK CAP_BPF]"},
+		{caps.Of(caps.NetAdmin, caps.IPCLock, caps.SysAdmin), "[]"},
+		{0, "[CAP_NET_ADMIN CAP_IPC_LOCK CAP_BPF CAP_PERFMON]"},
+		{all &^ caps.Of(caps.IPCLock), "[CAP_IPC_LOCK]"},
+		{all &^ caps.Of(caps.PerfMon), "[CAP_PERFMON]"},
+		{caps.Of(caps.NetAdmin, caps.IPCLock, caps.BPF), "[CAP_PERFMON]"},
+		{1 << caps.NetRaw, "[CAP_NET_ADMIN CAP_IPC_LOCK CAP_BPF CAP_PERFMON]"},
 	} {
 		if got := fmt.Sprint(MissingCapabilities(tc.have)); got != tc.want {
 			t.Errorf("MissingCapabilities(%#x) = %s, want %s", uint64(tc.have), got, tc.want)
