@@ -30,6 +30,9 @@ sed 's#/usr/local/bin/xdhcpd#/usr/sbin/xdhcpd#' "$here/xdhcpd.service" >"$stage/
 chmod 0644 "$stage/lib/systemd/system/xdhcpd.service"
 install -D -m 0644 "$here/xdhcpd.tmpfiles" "$stage/usr/lib/tmpfiles.d/xdhcpd.conf"
 install -D -m 0644 "$here/kea-dhcp4.conf" "$stage/etc/xdhcp/kea-dhcp4.conf"
+install -d "$stage/usr/share/bash-completion/completions"
+"$stage/usr/bin/xdhcpctl" completion bash >"$stage/usr/share/bash-completion/completions/xdhcpctl"
+chmod 0644 "$stage/usr/share/bash-completion/completions/xdhcpctl"
 for f in xdhcp-alerts.yml xdhcp-alerts_test.yml grafana-dashboard.json; do
 	install -D -m 0644 "$top/monitoring/$f" "$stage/usr/share/xdhcp/monitoring/$f"
 done

@@ -41,6 +41,7 @@ var commandArgs = map[string][]string{
 	"list-commands":                  nil,
 	"server-tag-get":                 nil,
 	"shutdown":                       {"exit-value"},
+	"stat-lease4-get":                {"subnet-id", "subnet-range"},
 	"statistic-get":                  {"name"},
 	"statistic-get-all":              nil,
 	"statistic-remove":               {"name"},
