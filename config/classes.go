@@ -65,7 +65,7 @@ func (p *parser) classes(o *jobj, c *Config) {
 		}
 		cl.OnlyIfRequired = boolOr(only, false)
 		cl.Options = p.optionData(it, "option-data", defs)
-		cl.ValidLifetime = p.triplet(it, "valid-lifetime")
+		cl.ValidLifetime = p.triplet(it, "valid-lifetime", p.lifetimeKeys(it, "valid-lifetime"))
 		p.bootFields(it, &cl.NextServer, &cl.ServerHostname, &cl.BootFileName)
 		if !valid {
 			return

@@ -17,7 +17,7 @@ const (
 // network or subnet); nil means "not set here, inherit".
 type scope struct {
 	path                               string
-	lifetimes                          *Lifetimes
+	life                               lifetimeKeys
 	renew, rebind                      *uint32
 	calcTee                            *bool
 	t1, t2                             *float64
@@ -37,7 +37,16 @@ type scope struct {
 // interface do not exist at the global level.
 func (d *diag) parseScope(o *jobj, global bool) *scope {
 	s := &scope{path: o.path}
-	s.lifetimes = d.triplet(o, "valid-lifetime")
+	s.life = d.lifetimeKeys(o, "valid-lifetime")
+	if global && s.life.valid == nil {
+		// Kea's global default, set before anything is inherited: a
+		// global min- or max-valid-lifetime alone is checked against it.
+		def := uint32(defaultValidLifetime)
+		s.life.valid = &def
+	}
+	if global {
+		d.triplet(o, "valid-lifetime", s.life)
+	}
 	s.renew = d.u32(o, "renew-timer")
 	s.rebind = d.u32(o, "rebind-timer")
 	s.calcTee = d.boolean(o, "calculate-tee-times")
@@ -157,14 +166,51 @@ func (d *diag) relay(r *jobj) []netip.Addr {
 	return out
 }
 
-// triplet reads name, min-name and max-name with Kea's parseIntTriplet
-// rules: any of the three present defines the whole triplet at this level,
-// and the missing bounds are filled from the others.
-func (d *diag) triplet(o *jobj, name string) *Lifetimes {
-	v := d.u32(o, name)
-	lo := d.u32(o, "min-"+name)
-	hi := d.u32(o, "max-"+name)
-	if v == nil && lo == nil && hi == nil {
+// lifetimeKeys are name, min-name and max-name as set at one level; nil
+// where the level does not set them.
+type lifetimeKeys struct{ valid, min, max *uint32 }
+
+func (k lifetimeKeys) set() bool { return k.valid != nil || k.min != nil || k.max != nil }
+
+// lifetimeKeys reads name, min-name and max-name of o.
+func (d *diag) lifetimeKeys(o *jobj, name string) lifetimeKeys {
+	return lifetimeKeys{valid: d.u32(o, name), min: d.u32(o, "min-"+name), max: d.u32(o, "max-"+name)}
+}
+
+// lifetimes checks and returns the lifetime bounds of the level o, whose
+// scope is chain[0], the levels above it following. A level that sets
+// none of the three keys has its parent's bounds, checked there.
+func (d *diag) lifetimes(o *jobj, chain ...*scope) Lifetimes {
+	keys := inheritLifetimes(chain...)
+	if !chain[0].life.set() {
+		d = &diag{}
+	}
+	if t := d.triplet(o, "valid-lifetime", keys); t != nil {
+		return *t
+	}
+	return Lifetimes{Valid: defaultValidLifetime, Min: defaultValidLifetime, Max: defaultValidLifetime}
+}
+
+// inheritLifetimes gives each of the three keys from the most specific
+// level of chain that sets it. Kea copies every one of them on its own
+// from global to shared network to subnet before it builds a level's
+// triplet, so a subnet that sets only valid-lifetime keeps the bounds set
+// above it.
+func inheritLifetimes(chain ...*scope) lifetimeKeys {
+	return lifetimeKeys{
+		valid: inherit(chain, func(s *scope) *uint32 { return s.life.valid }),
+		min:   inherit(chain, func(s *scope) *uint32 { return s.life.min }),
+		max:   inherit(chain, func(s *scope) *uint32 { return s.life.max }),
+	}
+}
+
+// triplet builds the lifetime bounds of one level from its keys k with
+// Kea's parseLifetime rules, o and name naming them in errors: any of the
+// three present defines the whole triplet, the missing bounds are filled
+// from the others. It returns nil when none is set or they do not agree.
+func (d *diag) triplet(o *jobj, name string, k lifetimeKeys) *Lifetimes {
+	v, lo, hi := k.valid, k.min, k.max
+	if !k.set() {
 		return nil
 	}
 	var t Lifetimes
@@ -207,8 +253,6 @@ func (d *diag) triplet(o *jobj, name string) *Lifetimes {
 // resolve fills the inherited parameters of sub from the levels in chain,
 // most specific first (subnet, shared network, global).
 func resolve(sub *Subnet, chain ...*scope) {
-	defLifetimes := Lifetimes{Valid: defaultValidLifetime, Min: defaultValidLifetime, Max: defaultValidLifetime}
-	sub.Lifetimes = inheritOr(chain, defLifetimes, func(s *scope) *Lifetimes { return s.lifetimes })
 	sub.Timers.RenewTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.renew }))
 	sub.Timers.RebindTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.rebind }))
 	sub.Timers.CalculateTeeTimes = inheritOr(chain, false, func(s *scope) *bool { return s.calcTee })

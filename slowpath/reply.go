@@ -1,6 +1,7 @@
 package slowpath
 
 import (
+	"bytes"
 	"encoding/binary"
 	"net/netip"
 	"sync"
@@ -33,6 +34,7 @@ type replyBuf struct {
 	meta   handoff.Meta
 	siaddr netip.Addr
 	vendor vendorBuf
+	host   []byte // option 12's value
 }
 
 func newReplyBuf() *replyBuf {
@@ -111,6 +113,12 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		}
 	}
 	echoDefaults(w, rt, r)
+	inform := r.typ == dhcpv4.MessageTypeInform
+	if inform {
+		// Kea 2.2 sends the subnet mask only with a lease: an INFORM's
+		// answer has none (nor one from option-data).
+		w.have[optSubnetMask] = true
+	}
 	if sn != nil {
 		// Kea 2.2 always sends the subnet's own mask: a subnet-mask in
 		// option-data is never sent.
@@ -127,6 +135,14 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	// order of preference, then what the configuration always sends. A
 	// reply too large for the client leaves them out from the last.
 	w.optionalFrom()
+	if !inform {
+		// The name the client is given: it wins over a host-name in
+		// option-data. Kea does not do this for an INFORM.
+		rb.host = r.replyHostname(rb.host[:0])
+		if len(rb.host) > 0 {
+			w.add(optHostName, rb.host)
+		}
+	}
 	prl, _ := r.msg.get(optPRL)
 	vivso := false // option 125 is asked for or always-send: see vendorBuf
 	for _, code := range prl {
@@ -134,21 +150,8 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 			vivso = true
 			continue
 		}
-		if code == optHostName {
-			if h := r.replyHostname(); h != "" {
-				w.addString(optHostName, h)
-				continue
-			}
-		}
 		if o, ok := findOption(levels, code); ok && !o.NeverSend {
 			w.add(code, o.Data)
-		}
-	}
-	if r.msg.has(optHostName) {
-		// A client that names itself is told the name it has (Kea sends
-		// the reserved one back even when it was not requested).
-		if h := r.replyHostname(); h != "" {
-			w.addString(optHostName, h)
 		}
 	}
 	for _, lvl := range levels {
@@ -173,8 +176,9 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		}
 		rb.vendor.add(w, levels, r, vivso)
 	}
-	if len(r.relay) > 0 {
-		// RFC 3046: echo the relay agent information, last, always.
+	if len(r.relay) > 0 && !r.informDirect() {
+		// RFC 3046: echo the relay agent information, last, always
+		// (but not to a client answered directly).
 		w.mandatory()
 		w.add(optRelayAgent, r.relay)
 	}
@@ -240,6 +244,11 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 	bcastIP := [4]byte{255, 255, 255, 255}
 	bcastMAC := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	switch {
+	case r.informDirect():
+		// RFC 2131 §4.3.5: the answer to an INFORM goes to ciaddr, also
+		// when a relay forwarded it. By IP: DstMAC stays zero so that the
+		// transport routes it.
+		m.DstIP = r.ciaddr.As4()
 	case r.giaddr.IsValid():
 		// Through the relay, on the relay's port, by IP: DstMAC stays
 		// zero so that the transport routes it to giaddr. The frame's
@@ -294,6 +303,9 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	b[0] = 2 // BOOTREPLY
 	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
+	if !r.informDirect() {
+		b[3] = r.msg.hops // as Kea: the relays' count is kept
+	}
 	copy(b[4:8], r.msg.xid[:])
 	flags := r.msg.flags
 	if forceBroadcast {
@@ -309,7 +321,9 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	put4(12, ciaddr)
 	put4(16, yiaddr)
 	put4(20, siaddr)
-	put4(24, r.giaddr)
+	if !r.informDirect() {
+		put4(24, r.giaddr)
+	}
 	copy(b[28:44], r.hw)
 	copy(b[44:107], sname)
 	copy(b[108:235], file)
@@ -474,14 +488,21 @@ func optionLevels(levels [][]config.Option, rt *liveConfig, sn *subnetRT, pool *
 
 // findOption returns the most specific dhcp4 option code of levels.
 func findOption(levels [][]config.Option, code byte) (config.Option, bool) {
+	o, _, ok := findOptionLevel(levels, code)
+	return o, ok
+}
+
+// findOptionLevel is findOption that also returns the level the option is
+// set at.
+func findOptionLevel(levels [][]config.Option, code byte) (config.Option, []config.Option, bool) {
 	for _, lvl := range levels {
 		for _, o := range lvl {
 			if o.Code == code && !o.VendorSpace {
-				return o, true
+				return o, lvl, true
 			}
 		}
 	}
-	return config.Option{}, false
+	return config.Option{}, nil, false
 }
 
 // bootFields are siaddr, sname and file: reservation, then classes, then
@@ -521,17 +542,80 @@ const (
 	optSubnetSelection = 118
 )
 
-// replyHostname is the host name to return in option 12: the reservation's.
-func (r *request) replyHostname() string {
-	if r.host != nil {
-		return r.host.res.Hostname
+// informDirect reports whether r is a relayed INFORM from a client that
+// has an address: its answer goes straight to the client (RFC 2131
+// §4.3.5), with giaddr 0 and no relay agent information, as Kea sends it.
+func (r *request) informDirect() bool {
+	return r.typ == dhcpv4.MessageTypeInform && r.giaddr.IsValid() && r.ciaddr.IsValid()
+}
+
+// replyHostname appends to b the host name to return in option 12, as
+// Kea 2.2 chooses it: the reservation's, lowercased, when the client sent
+// option 12 or asked for it; else the name the client sent, trimmed,
+// cleaned of what Kea's default hostname-char-set removes and lowercased,
+// without a trailing dot when it is a single label. A client that sent a
+// name Kea cannot use is told "." (Kea's "to be replaced"); one that sent
+// none gets none.
+func (r *request) replyHostname(b []byte) []byte {
+	sent, hasSent := r.msg.get(optHostName)
+	if r.host != nil && r.host.res.Hostname != "" && (hasSent || wants(r, optHostName)) {
+		return appendLower(b, r.host.res.Hostname)
 	}
-	return ""
+	if !hasSent {
+		return b
+	}
+	name := bytes.TrimSpace(sent)
+	switch labels := hostnameLabels(name); {
+	case labels == 0:
+		return b
+	case labels < 2:
+		return append(b, '.')
+	}
+	start := len(b)
+	for _, c := range name {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
+			b = append(b, c)
+		}
+	}
+	if hostnameLabels(name) == 2 && len(b) > start && b[len(b)-1] == '.' {
+		b = b[:len(b)-1] // a single label goes back without its dot
+	}
+	return b
+}
+
+// hostnameLabels counts the labels of name as Kea does, the root
+// included: "" has none, "." one, "host" and "host." two, "a.b" three.
+func hostnameLabels(name []byte) int {
+	if len(name) == 0 {
+		return 0
+	}
+	if len(name) == 1 && name[0] == '.' {
+		return 1
+	}
+	n := 2 + bytes.Count(name, []byte{'.'})
+	if name[len(name)-1] == '.' {
+		n--
+	}
+	return n
+}
+
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // teeTimes computes T1/T2 as Kea 2.2 does: explicit timers win; otherwise
-// they are calculated only with calculate-tee-times; a timer that is not
-// below the next one (or the lifetime) is not sent.
+// they are calculated only with calculate-tee-times; a timer that is zero
+// or not below the next one (or the lifetime) is not sent.
 func teeTimes(t *config.Timers, valid uint32) (t1, t2 uint32, ok1, ok2 bool) {
 	if valid == lease.Infinite {
 		return 0, 0, false, false
@@ -546,14 +630,15 @@ func teeTimes(t *config.Timers, valid uint32) (t1, t2 uint32, ok1, ok2 bool) {
 	} else if t.CalculateTeeTimes {
 		t1, ok1 = uint32(float64(valid)*t.T1Percent), true
 	}
-	if ok2 && t2 >= valid {
+	// A zero timer is never sent, as in Kea.
+	if ok2 && (t2 == 0 || t2 >= valid) {
 		ok2 = false
 	}
 	limit := valid
 	if ok2 {
 		limit = t2
 	}
-	if ok1 && t1 >= limit {
+	if ok1 && (t1 == 0 || t1 >= limit) {
 		ok1 = false
 	}
 	return t1, t2, ok1, ok2
@@ -609,11 +694,16 @@ func (v *vendorBuf) add(w *optWriter, levels [][]config.Option, r *request, vivs
 		}
 	}
 	var configured []byte
+	var ownLevel []config.Option
 	if vivso {
 		// Sent from option-data (asked for or always-send): its
 		// enterprise number wins, and the sub-options go into it.
-		if o, ok := findOption(levels, optiondef.CodeVIVSO); ok && !o.NeverSend && len(o.Data) >= 4 {
+		if o, lvl, ok := findOptionLevel(levels, optiondef.CodeVIVSO); ok && !o.NeverSend && len(o.Data) >= 4 {
 			configured, vendor, known = o.Data, config.VIVSOVendor(o.Data), true
+			if r.host == nil || &lvl[0] != &r.host.res.Options[0] {
+				// A reservation's options are not encapsulated in Kea.
+				ownLevel = lvl
+			}
 		}
 	}
 	if !known {
@@ -636,6 +726,13 @@ func (v *vendorBuf) add(w *optWriter, levels [][]config.Option, r *request, vivs
 	if len(configured) > 5 {
 		for rest := configured[5:]; len(rest) >= 2 && len(rest) >= 2+int(rest[1]); rest = rest[2+int(rest[1]):] {
 			v.have[rest[0]], v.sub[rest[0]] = true, rest[2:2+int(rest[1])]
+		}
+	}
+	for _, o := range ownLevel {
+		// Kea puts the vendor's options set where the option 125 is set
+		// (the same class, subnet, ...) into it, asked for or not.
+		if o.VendorSpace && o.Vendor == vendor && !o.NeverSend && !v.have[o.Code] {
+			v.have[o.Code], v.sub[o.Code], added = true, o.Data, true
 		}
 	}
 	for _, code := range oro {

@@ -1,0 +1,126 @@
+package slowpath
+
+import (
+	"bytes"
+	"encoding/hex"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"xdhcp/config"
+)
+
+// TestReplyKeepsHops: an answer through a relay carries the request's
+// hops, as Kea's does.
+func TestReplyKeepsHops(t *testing.T) {
+	h := newHarness(t, testConfig)
+	m := discover("00:11:22:33:44:55", dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1")))
+	m.HopCount = 3
+	if o := h.one(m); o.msg.HopCount != 3 {
+		t.Fatalf("OFFER hops %d, want 3", o.msg.HopCount)
+	}
+}
+
+// TestInformAnswer: the answer to an INFORM has no subnet mask and no
+// hostname (not even a reservation's, asked for), as Kea's; a relayed
+// INFORM from a client with an address is answered straight to ciaddr:68,
+// routed by IP, with giaddr 0 and without the relay's option 82 (RFC 2131
+// §4.3.5); one without ciaddr goes back through the relay.
+func TestInformAnswer(t *testing.T) {
+	h := newHarness(t, testConfig)
+	prl := dhcpv4.WithRequestedOptions(dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionHostName)
+	inf := inform("aa:bb:cc:00:00:01", "192.0.2.10") // reserved, with hostname "fixed"
+	prl(inf)
+	dhcpv4.WithOption(dhcpv4.OptHostName("me"))(inf)
+	r := h.one(inf)
+	if r.msg.MessageType() != dhcpv4.MessageTypeAck || r.msg.Options.Has(dhcpv4.OptionSubnetMask) ||
+		r.msg.Options.Has(dhcpv4.OptionHostName) || len(r.msg.Router()) != 1 {
+		t.Fatalf("direct INFORM answered %s with options %v", r.msg.MessageType(), r.msg.Options)
+	}
+
+	rai := dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(1), []byte("port7")))
+	relayed := inform("00:11:22:33:44:66", "198.51.100.20")
+	for _, mod := range []dhcpv4.Modifier{prl, dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1")), dhcpv4.WithOption(rai)} {
+		mod(relayed)
+	}
+	r = h.one(relayed)
+	if r.dst.DstIP != [4]byte{198, 51, 100, 20} || r.dst.DstPort != 68 || r.dst.DstMAC != [6]byte{} {
+		t.Errorf("relayed INFORM answered to %v:%d mac %x, want 198.51.100.20:68 routed by IP", r.dst.DstIP, r.dst.DstPort, r.dst.DstMAC)
+	}
+	if !r.msg.GatewayIPAddr.IsUnspecified() || r.msg.Options.Has(dhcpv4.OptionRelayAgentInformation) ||
+		r.msg.Options.Has(dhcpv4.OptionSubnetMask) || len(r.msg.Router()) != 1 || r.msg.Router()[0].String() != "198.51.100.1" {
+		t.Errorf("relayed INFORM answer: giaddr %s options %v", r.msg.GatewayIPAddr, r.msg.Options)
+	}
+
+	noAddr := inform("00:11:22:33:44:67", "0.0.0.0")
+	dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1"))(noAddr)
+	dhcpv4.WithOption(rai)(noAddr)
+	r = h.one(noAddr)
+	if r.dst.DstIP != [4]byte{198, 51, 100, 1} || r.dst.DstPort != 67 || !r.msg.GatewayIPAddr.Equal(net.IP{198, 51, 100, 1}) ||
+		!r.msg.Options.Has(dhcpv4.OptionRelayAgentInformation) {
+		t.Errorf("relayed INFORM without ciaddr answered to %v:%d giaddr %s", r.dst.DstIP, r.dst.DstPort, r.msg.GatewayIPAddr)
+	}
+}
+
+// TestReplyHostname: option 12 as Kea 2.2 sends it: a reservation's
+// hostname, lowercased, when the client names itself or asks for option
+// 12; otherwise the client's own name, cleaned of what Kea's default
+// hostname-char-set removes, lowercased, a single label without its dot.
+func TestReplyHostname(t *testing.T) {
+	h := newHarness(t, testConfig)
+	noPRL := func(m *dhcpv4.DHCPv4) { m.Options.Del(dhcpv4.OptionParameterRequestList) }
+	name := func(s string) dhcpv4.Modifier { return dhcpv4.WithOption(dhcpv4.OptHostName(s)) }
+	for _, tc := range []struct {
+		desc, hw string
+		mods     []dhcpv4.Modifier
+		want     string // "": no option 12
+	}{
+		{"reserved, asks in the PRL", "aa:bb:cc:00:00:01", nil, "fixed"},
+		{"reserved, names itself", "aa:bb:cc:00:00:01", []dhcpv4.Modifier{noPRL, name("other")}, "fixed"},
+		{"reserved, neither", "aa:bb:cc:00:00:01", []dhcpv4.Modifier{noPRL}, ""},
+		{"unreserved, asks only", "00:11:22:33:44:01", nil, ""},
+		{"single label", "00:11:22:33:44:02", []dhcpv4.Modifier{name("Web_Cam-7")}, "webcam-7"},
+		{"single label with its dot", "00:11:22:33:44:03", []dhcpv4.Modifier{name("pc.")}, "pc"},
+		{"qualified", "00:11:22:33:44:04", []dhcpv4.Modifier{name("NAS.Home.Example.")}, "nas.home.example."},
+		{"root only", "00:11:22:33:44:05", []dhcpv4.Modifier{name(".")}, "."},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			o := h.one(discover(tc.hw, tc.mods...))
+			got, has := o.msg.Options[uint8(dhcpv4.OptionHostName)]
+			switch {
+			case tc.want == "" && has:
+				t.Errorf("option 12 %q, want none", got)
+			case tc.want != "" && !bytes.Equal(got, []byte(tc.want)):
+				t.Errorf("option 12 %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTeeTimesZero: a zero renew or rebind timer is not sent, as in Kea.
+func TestTeeTimesZero(t *testing.T) {
+	zero, t2 := uint32(0), uint32(1800)
+	t1v, t2v, ok1, ok2 := teeTimes(&config.Timers{RenewTimer: &zero, RebindTimer: &t2}, 3600)
+	if ok1 || !ok2 || t2v != 1800 {
+		t.Fatalf("T1 %d (%v) T2 %d (%v)", t1v, ok1, t2v, ok2)
+	}
+}
+
+// TestVIVSOCarriesItsLevelsSubOptions: an option 125 from option-data
+// carries the vendor's sub-options set at the same level, asked for or
+// not, as Kea 2.2 encapsulates them.
+func TestVIVSOCarriesItsLevelsSubOptions(t *testing.T) {
+	raw := &rawCapture{}
+	h := newHarness(t, strings.Replace(strings.Replace(vendorConfig, "ECHO", "", 1),
+		`{ "name": "domain-name", "data": "example.org" },`,
+		`{ "name": "domain-name", "data": "example.org" }, { "name": "vivso-suboptions", "data": "4491" },`, 1))
+	m := discover("02:00:00:00:00:11", dhcpv4.WithRequestedOptions(dhcpv4.GenericOptionCode(125)))
+	_, vals := replyOptions(t, h.sendRaw(t, raw, m))
+	// enterprise, length, 2 tftp-servers, 3 cfg: both set beside it.
+	want := "0000118b" + "11" + "0204c0000245" + "0309" + hex.EncodeToString([]byte("modem.cfg"))
+	if got := hex.EncodeToString(vals[125]); got != want {
+		t.Errorf("option 125 = %s, want %s", got, want)
+	}
+}
