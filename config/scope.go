@@ -2,6 +2,9 @@ package config
 
 import (
 	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
 )
 
 // Kea 2.2 defaults for parameters inherited global → shared network → subnet.
@@ -11,6 +14,9 @@ const (
 	defaultT2Percent     = 0.875
 	maxSnameLen          = 63  // sname is 64 bytes with its NUL
 	maxFileLen           = 127 // file is 128 bytes with its NUL
+	// Kea 2.2's defaults for the host name rules.
+	defaultGeneratedPrefix = "myhost"
+	defaultHostnameCharSet = "[^A-Za-z0-9.-]"
 )
 
 // scope holds the inheritable parameters set at one level (global, shared
@@ -31,6 +37,9 @@ type scope struct {
 	relay                              []netip.Addr
 	relaySet                           bool
 	iface                              *string
+	// The host name rules (see HostnameRules).
+	ddnsReplace, ddnsPrefix, ddnsSuffix *string
+	charSet, charReplacement            *string
 }
 
 // parseScope reads the inheritable parameters present in o. relay and
@@ -70,6 +79,24 @@ func (d *diag) parseScope(o *jobj, global bool) *scope {
 	s.serverHostname = d.boundedStr(o, "server-hostname", maxSnameLen)
 	s.bootFileName = d.boundedStr(o, "boot-file-name", maxFileLen)
 	s.storeExt = d.boolean(o, "store-extended-info")
+	if m := d.str(o, "ddns-replace-client-name"); m != nil {
+		modes := []string{"when-present", "never", "always", "when-not-present"}
+		if v := strings.ToLower(*m); slices.Contains(modes, v) {
+			s.ddnsReplace = &v
+		} else {
+			d.errorf(o.child("ddns-replace-client-name"), "%q is not one of %s", *m, strings.Join(modes, ", "))
+		}
+	}
+	s.ddnsPrefix = d.str(o, "ddns-generated-prefix")
+	s.ddnsSuffix = d.str(o, "ddns-qualifying-suffix")
+	s.charSet = d.str(o, "hostname-char-set")
+	if s.charSet != nil {
+		if _, err := regexp.Compile(*s.charSet); err != nil {
+			d.errorf(o.child("hostname-char-set"), "%q is not a valid regular expression: %v", *s.charSet, err)
+			s.charSet = nil
+		}
+	}
+	s.charReplacement = d.str(o, "hostname-char-replacement")
 	if !global {
 		if r := d.sub(o, "relay"); r != nil {
 			s.relay, s.relaySet = d.relay(r), true
@@ -269,6 +296,15 @@ func resolve(sub *Subnet, chain ...*scope) {
 	sub.ServerHostname = inheritOr(chain, "", func(s *scope) *string { return s.serverHostname })
 	sub.BootFileName = inheritOr(chain, "", func(s *scope) *string { return s.bootFileName })
 	sub.StoreExtended = inheritOr(chain, false, func(s *scope) *bool { return s.storeExt })
+	sub.Hostnames = HostnameRules{
+		Replace:          inheritOr(chain, "never", func(s *scope) *string { return s.ddnsReplace }),
+		GeneratedPrefix:  inheritOr(chain, defaultGeneratedPrefix, func(s *scope) *string { return s.ddnsPrefix }),
+		QualifyingSuffix: inheritOr(chain, "", func(s *scope) *string { return s.ddnsSuffix }),
+		CharReplacement:  inheritOr(chain, "", func(s *scope) *string { return s.charReplacement }),
+	}
+	if set := inheritOr(chain, defaultHostnameCharSet, func(s *scope) *string { return s.charSet }); set != "" {
+		sub.Hostnames.CharSet = regexp.MustCompile(set) // checked by parseScope
+	}
 	// Relay and interface stop at the shared network: a global "relay" or
 	// "interface" has no meaning in Kea.
 	local := chain[:min(2, len(chain))]

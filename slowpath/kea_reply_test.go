@@ -25,9 +25,10 @@ func TestReplyKeepsHops(t *testing.T) {
 
 // TestInformAnswer: the answer to an INFORM has no subnet mask and no
 // hostname (not even a reservation's, asked for), as Kea's; a relayed
-// INFORM from a client with an address is answered straight to ciaddr:68,
-// routed by IP, with giaddr 0 and without the relay's option 82 (RFC 2131
-// §4.3.5); one without ciaddr goes back through the relay.
+// INFORM from a client with an address is answered straight to ciaddr:68
+// (in a frame to the relay that forwarded it), with giaddr and hops 0 and
+// without the relay's option 82 (RFC 2131 §4.3.5); one without ciaddr goes
+// back through the relay.
 func TestInformAnswer(t *testing.T) {
 	h := newHarness(t, testConfig)
 	prl := dhcpv4.WithRequestedOptions(dhcpv4.OptionSubnetMask, dhcpv4.OptionRouter, dhcpv4.OptionHostName)
@@ -42,12 +43,14 @@ func TestInformAnswer(t *testing.T) {
 
 	rai := dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(1), []byte("port7")))
 	relayed := inform("00:11:22:33:44:66", "198.51.100.20")
+	relayed.HopCount = 2
 	for _, mod := range []dhcpv4.Modifier{prl, dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1")), dhcpv4.WithOption(rai)} {
 		mod(relayed)
 	}
 	r = h.one(relayed)
-	if r.dst.DstIP != [4]byte{198, 51, 100, 20} || r.dst.DstPort != 68 || r.dst.DstMAC != [6]byte{} {
-		t.Errorf("relayed INFORM answered to %v:%d mac %x, want 198.51.100.20:68 routed by IP", r.dst.DstIP, r.dst.DstPort, r.dst.DstMAC)
+	if r.dst.DstIP != [4]byte{198, 51, 100, 20} || r.dst.DstPort != 68 || r.dst.DstMAC != [6]byte{2, 0, 0, 0, 0, 0x99} || r.msg.HopCount != 0 {
+		t.Errorf("relayed INFORM answered to %v:%d mac %x hops %d, want 198.51.100.20:68 through the relay's MAC, hops 0",
+			r.dst.DstIP, r.dst.DstPort, r.dst.DstMAC, r.msg.HopCount)
 	}
 	if !r.msg.GatewayIPAddr.IsUnspecified() || r.msg.Options.Has(dhcpv4.OptionRelayAgentInformation) ||
 		r.msg.Options.Has(dhcpv4.OptionSubnetMask) || len(r.msg.Router()) != 1 || r.msg.Router()[0].String() != "198.51.100.1" {
@@ -64,10 +67,11 @@ func TestInformAnswer(t *testing.T) {
 	}
 }
 
-// TestReplyHostname: option 12 as Kea 2.2 sends it: a reservation's
-// hostname, lowercased, when the client names itself or asks for option
-// 12; otherwise the client's own name, cleaned of what Kea's default
-// hostname-char-set removes, lowercased, a single label without its dot.
+// TestReplyHostname: option 12 as Kea 2.2 sends it with its default rules:
+// a reservation's hostname, lowercased, when the client names itself or
+// asks for option 12; otherwise the client's own name, cleaned of what
+// Kea's default hostname-char-set removes, lowercased, a single label
+// without its dot.
 func TestReplyHostname(t *testing.T) {
 	h := newHarness(t, testConfig)
 	noPRL := func(m *dhcpv4.DHCPv4) { m.Options.Del(dhcpv4.OptionParameterRequestList) }
@@ -84,16 +88,19 @@ func TestReplyHostname(t *testing.T) {
 		{"single label", "00:11:22:33:44:02", []dhcpv4.Modifier{name("Web_Cam-7")}, "webcam-7"},
 		{"single label with its dot", "00:11:22:33:44:03", []dhcpv4.Modifier{name("pc.")}, "pc"},
 		{"qualified", "00:11:22:33:44:04", []dhcpv4.Modifier{name("NAS.Home.Example.")}, "nas.home.example."},
-		{"root only", "00:11:22:33:44:05", []dhcpv4.Modifier{name(".")}, "."},
+		// Kea's placeholder for "to be replaced": a name made of the address.
+		{"root only", "00:11:22:33:44:05", []dhcpv4.Modifier{name(".")}, "myhost-{ip}"},
+		{"blank", "00:11:22:33:44:06", []dhcpv4.Modifier{name("  ")}, ""},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			o := h.one(discover(tc.hw, tc.mods...))
 			got, has := o.msg.Options[uint8(dhcpv4.OptionHostName)]
+			want := withAddr(tc.want, o.msg)
 			switch {
-			case tc.want == "" && has:
+			case want == "" && has:
 				t.Errorf("option 12 %q, want none", got)
-			case tc.want != "" && !bytes.Equal(got, []byte(tc.want)):
-				t.Errorf("option 12 %q, want %q", got, tc.want)
+			case want != "" && !bytes.Equal(got, []byte(want)):
+				t.Errorf("option 12 %q, want %q", got, want)
 			}
 		})
 	}
@@ -123,4 +130,40 @@ func TestVIVSOCarriesItsLevelsSubOptions(t *testing.T) {
 	if got := hex.EncodeToString(vals[125]); got != want {
 		t.Errorf("option 125 = %s, want %s", got, want)
 	}
+}
+
+// TestReplyHostnameRules: the ddns-* naming parameters and the hostname
+// sanitizer, inherited global → subnet, shape option 12 as in Kea 2.2.
+func TestReplyHostnameRules(t *testing.T) {
+	cfg := strings.Replace(testConfig, `"authoritative": true,`, `"authoritative": true,
+  "ddns-replace-client-name": "when-present", "ddns-generated-prefix": "gen",
+  "ddns-qualifying-suffix": "isp.example.", "hostname-char-set": "[^a-z]", "hostname-char-replacement": "x",`, 1)
+	cfg = strings.Replace(cfg, `{ "id": 2, "subnet": "198.51.100.0/24",`,
+		`{ "id": 2, "subnet": "198.51.100.0/24", "ddns-replace-client-name": "never",`, 1)
+	h := newHarness(t, cfg)
+	name := func(s string) dhcpv4.Modifier { return dhcpv4.WithOption(dhcpv4.OptHostName(s)) }
+	relay2 := dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1"))
+	for _, tc := range []struct {
+		desc, hw string
+		mods     []dhcpv4.Modifier
+		want     string
+	}{
+		{"replaced when present", "00:11:22:33:45:01", []dhcpv4.Modifier{name("pc")}, "gen-{ip}.isp.example"},
+		{"none sent, none generated", "00:11:22:33:45:02", nil, ""},
+		{"reservation qualified", "aa:bb:cc:00:00:01", nil, "fixed.isp.example"},
+		{"subnet says never: sanitized, qualified", "00:11:22:33:45:03", []dhcpv4.Modifier{relay2, name("Pc_1")}, "xcxx.isp.example"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			o := h.one(discover(tc.hw, tc.mods...))
+			got := string(o.msg.Options[uint8(dhcpv4.OptionHostName)])
+			if want := withAddr(tc.want, o.msg); got != want {
+				t.Errorf("option 12 %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// withAddr puts the address m offers, dashed, for {ip} in want.
+func withAddr(want string, m *dhcpv4.DHCPv4) string {
+	return strings.ReplaceAll(want, "{ip}", strings.ReplaceAll(m.YourIPAddr.String(), ".", "-"))
 }

@@ -135,10 +135,10 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	// order of preference, then what the configuration always sends. A
 	// reply too large for the client leaves them out from the last.
 	w.optionalFrom()
-	if !inform {
+	if !inform && sn != nil {
 		// The name the client is given: it wins over a host-name in
 		// option-data. Kea does not do this for an INFORM.
-		rb.host = r.replyHostname(rb.host[:0])
+		rb.host = r.replyHostname(rb.host[:0], &sn.cfg.Hostnames, yiaddr)
 		if len(rb.host) > 0 {
 			w.add(optHostName, rb.host)
 		}
@@ -246,9 +246,10 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 	switch {
 	case r.informDirect():
 		// RFC 2131 §4.3.5: the answer to an INFORM goes to ciaddr, also
-		// when a relay forwarded it. By IP: DstMAC stays zero so that the
-		// transport routes it.
-		m.DstIP = r.ciaddr.As4()
+		// when a relay forwarded it. As Kea sends it: in a frame to the
+		// hop the request came from, the relay, which routes the client's
+		// network (the server may have no route of its own to it).
+		m.DstIP, m.DstMAC = r.ciaddr.As4(), p.Meta.SrcMAC
 	case r.giaddr.IsValid():
 		// Through the relay, on the relay's port, by IP: DstMAC stays
 		// zero so that the transport routes it to giaddr. The frame's
@@ -550,38 +551,82 @@ func (r *request) informDirect() bool {
 }
 
 // replyHostname appends to b the host name to return in option 12, as
-// Kea 2.2 chooses it: the reservation's, lowercased, when the client sent
-// option 12 or asked for it; else the name the client sent, trimmed,
-// cleaned of what Kea's default hostname-char-set removes and lowercased,
-// without a trailing dot when it is a single label. A client that sent a
-// name Kea cannot use is told "." (Kea's "to be replaced"); one that sent
-// none gets none.
-func (r *request) replyHostname(b []byte) []byte {
+// Kea 2.2 chooses it with the subnet's rules h, for a client given yiaddr:
+//   - the reservation's hostname, qualified and lowercased, when the client
+//     sent option 12 or asked for it;
+//   - a name generated from yiaddr (prefix-a-b-c-d, qualified) when
+//     ddns-replace-client-name says so, or when the client sent a name
+//     of no label but the root;
+//   - else the name the client sent, trimmed, cleaned by
+//     hostname-char-set, lowercased, qualified when a single label.
+//
+// A client that sent no name, and whose name is not to be generated,
+// gets none.
+func (r *request) replyHostname(b []byte, h *config.HostnameRules, yiaddr netip.Addr) []byte {
 	sent, hasSent := r.msg.get(optHostName)
 	if r.host != nil && r.host.res.Hostname != "" && (hasSent || wants(r, optHostName)) {
-		return appendLower(b, r.host.res.Hostname)
+		return lower(qualify(appendString(b, r.host.res.Hostname), len(b), h.QualifyingSuffix), len(b))
 	}
-	if !hasSent {
+	generate := h.Replace == "always" || (hasSent && h.Replace == "when-present") || (!hasSent && h.Replace == "when-not-present")
+	if !hasSent && !generate {
 		return b
 	}
 	name := bytes.TrimSpace(sent)
-	switch labels := hostnameLabels(name); {
-	case labels == 0:
-		return b
-	case labels < 2:
-		return append(b, '.')
+	labels := hostnameLabels(name)
+	if hasSent && labels == 0 {
+		return b // Kea ignores an empty name (RFC 2131 §3.14)
 	}
-	start := len(b)
-	for _, c := range name {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			b = append(b, c+'a'-'A')
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
+	if generate || labels < 2 {
+		if !yiaddr.IsValid() {
+			return b
+		}
+		start := len(b)
+		b = appendString(b, h.GeneratedPrefix)
+		b = append(b, '-')
+		var text [len("255.255.255.255")]byte
+		for _, c := range yiaddr.AppendTo(text[:0]) {
+			if c == '.' {
+				c = '-'
+			}
 			b = append(b, c)
 		}
+		return qualify(b, start, h.QualifyingSuffix)
 	}
-	if hostnameLabels(name) == 2 && len(b) > start && b[len(b)-1] == '.' {
-		b = b[:len(b)-1] // a single label goes back without its dot
+	if h.CharSet != nil && h.CharSet.Match(name) {
+		name = h.CharSet.ReplaceAllLiteral(name, []byte(h.CharReplacement))
+	}
+	start := len(b)
+	b = lower(append(b, name...), start)
+	if labels == 2 {
+		b = qualify(b, start, h.QualifyingSuffix)
+	}
+	return b
+}
+
+// qualify makes the name b[start:] qualified as Kea's qualifyName does
+// without a trailing dot: suffix appended when there is one, a final dot
+// removed.
+func qualify(b []byte, start int, suffix string) []byte {
+	if suffix != "" {
+		if len(b) > start && b[len(b)-1] != '.' {
+			b = append(b, '.')
+		}
+		b = appendString(b, suffix)
+	}
+	if len(b) > start && b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte { return append(b, s...) }
+
+// lower lowercases b[start:] in place.
+func lower(b []byte, start int) []byte {
+	for i := start; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
 	}
 	return b
 }
@@ -600,17 +645,6 @@ func hostnameLabels(name []byte) int {
 		n--
 	}
 	return n
-}
-
-func appendLower(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		b = append(b, c)
-	}
-	return b
 }
 
 // teeTimes computes T1/T2 as Kea 2.2 does: explicit timers win; otherwise
