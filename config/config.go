@@ -419,6 +419,8 @@ const (
 	// packages that implement them, when the daemon starts.
 	hookLegalLog  = "libdhcp_legal_log.so"
 	hookRunScript = "libdhcp_run_script.so"
+	// BOOTP: the engine serves BOOTP requests itself when it is listed.
+	hookBOOTP = "libdhcp_bootp.so"
 )
 
 func (p *parser) hooks(o *jobj, c *Config) {
@@ -444,6 +446,8 @@ func (p *parser) hooks(o *jobj, c *Config) {
 			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
 			return
 		case base == hookLeaseCmds, base == hookLegalLog, base == hookRunScript:
+		case base == hookBOOTP:
+			c.BOOTP = true
 		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:

@@ -60,6 +60,9 @@ type Config struct {
 	ControlSockets []ControlSocket
 	Loggers        []Logger
 	Hooks          []Hook
+	// BOOTP is set when libdhcp_bootp.so is among the hooks (any
+	// directory): BOOTP requests are served, as that hook has Kea do.
+	BOOTP bool
 	// HA is the validated libdhcp_ha.so configuration, nil without that
 	// hook.
 	HA        *HA

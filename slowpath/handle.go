@@ -32,8 +32,9 @@ type stage func(s *Server, rt *liveConfig, r *request) bool
 // drop list and the relay checks (relaytrust.go): classification, DROP,
 // the accept checks, subnet selection, HA scopes, reservations, the
 // classes that depend on them, DROP again, and the message handler.
-func stages() [13]stage {
+func stages() [14]stage {
 	return [...]stage{
+		bootpRequest,
 		dropListed,
 		relayTrust,
 		classify,
@@ -185,6 +186,10 @@ func respond(s *Server, rt *liveConfig, r *request) bool {
 	case dhcpv4.MessageTypeDiscover:
 		s.discover(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRequest:
+		if r.bootp {
+			s.bootp(rt, r.subnet, r)
+			return true
+		}
 		s.request(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRelease:
 		s.release(rt, r)
@@ -369,16 +374,8 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 		return
 	}
 	now := s.now().Unix()
-	// Where the address comes from, in order: the client's reservation
-	// (which wins over its current lease), its lease, the address already
-	// offered to it, the address it asked for, a new one. (Called
-	// directly, not from a table, so that p stays on the stack.)
 	var p offerPick
-	if !offerReserved(s, rt, sn, r, now, &p) &&
-		!offerLeased(s, rt, sn, r, now, &p) &&
-		!offerHeld(s, rt, sn, r, now, &p) &&
-		!offerRequested(s, rt, sn, r, now, &p) &&
-		!offerNew(s, rt, sn, r, now, &p) {
+	if !s.pickOffer(rt, sn, r, now, &p) {
 		return // no address left (allocate counted why)
 	}
 	addr, target, cur, hasCur := p.addr, p.target, p.cur, p.hasCur
@@ -394,6 +391,20 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
 	s.tellOffer(r, target, addr, valid, rb.out)
 	s.replies.put(rb)
+}
+
+// pickOffer picks the address to offer the client of r on sn's link into
+// p. Where it comes from, in order: the client's reservation (which wins
+// over its current lease), its lease, the address already offered to it,
+// the address it asked for, a new one. (Called directly, not from a
+// table, so that p stays on the stack.) It reports false when no address
+// is left (allocate counted why).
+func (s *Server) pickOffer(rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	return offerReserved(s, rt, sn, r, now, p) ||
+		offerLeased(s, rt, sn, r, now, p) ||
+		offerHeld(s, rt, sn, r, now, p) ||
+		offerRequested(s, rt, sn, r, now, p) ||
+		offerNew(s, rt, sn, r, now, p)
 }
 
 // offerPick is the address an OFFER carries, the subnet of the link that
@@ -724,7 +735,9 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 // path's cache.
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
-	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	if !r.bootp { // the fast path's renewals are DHCP's
+		s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	}
 	s.tellLeases(r, target, l, rb.out, r.events, false)
 	s.replies.put(rb)
 }
@@ -861,6 +874,9 @@ func (s *Server) context() context.Context {
 // that sets one, else the subnet's; a requested lease time (option 51) is
 // honoured within [min, max].
 func (rt *liveConfig) lifetime(sn *subnetRT, r *request) uint32 {
+	if r.bootp {
+		return lease.Infinite // a BOOTP client never renews
+	}
 	lt := rt.classLifetimes(sn, r)
 	if v, _ := r.msg.get(optLeaseTime); len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])

@@ -12,14 +12,19 @@ import (
 	"xdhcp/config"
 )
 
-// TestReplyKeepsHops: an answer through a relay carries the request's
-// hops, as Kea's does.
+// TestReplyKeepsHops: an answer carries the request's hops, as Kea's
+// does, but for an INFORM answered straight to the client (0).
 func TestReplyKeepsHops(t *testing.T) {
 	h := newHarness(t, testConfig)
 	m := discover("00:11:22:33:44:55", dhcpv4.WithGatewayIP(net.ParseIP("198.51.100.1")))
 	m.HopCount = 3
 	if o := h.one(m); o.msg.HopCount != 3 {
 		t.Fatalf("OFFER hops %d, want 3", o.msg.HopCount)
+	}
+	direct := inform("00:11:22:33:44:56", "192.0.2.150")
+	direct.HopCount = 1
+	if o := h.one(direct); o.msg.HopCount != 0 {
+		t.Fatalf("INFORM answered straight to the client: hops %d, want 0", o.msg.HopCount)
 	}
 }
 

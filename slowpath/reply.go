@@ -183,6 +183,9 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		w.add(optRelayAgent, r.relay)
 	}
 
+	if r.bootp {
+		w.drop(dhcpOnly[:]...)
+	}
 	siaddr, sname, file := bootFields(rt, sn, r)
 	rb.siaddr = siaddr
 	if w.fit(replyLimit(r) - offOptions - 1) {
@@ -304,8 +307,10 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	b[0] = 2 // BOOTREPLY
 	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
-	if !r.informDirect() {
-		b[3] = r.msg.hops // as Kea: the relays' count is kept
+	if r.typ != dhcpv4.MessageTypeInform || (r.giaddr.IsValid() && !r.informDirect()) {
+		// As Kea: the request's hops are kept, but for an INFORM
+		// answered straight to the client.
+		b[3] = r.msg.hops
 	}
 	copy(b[4:8], r.msg.xid[:])
 	flags := r.msg.flags
@@ -434,6 +439,20 @@ func (w *optWriter) sortByCode() {
 	}
 }
 
+// drop leaves out the options of the given codes.
+func (w *optWriter) drop(codes ...byte) {
+	for k := range w.ents {
+		e := &w.ents[k]
+		for _, c := range codes {
+			if w.b[e.start] == c {
+				e.end = e.start // marks it left out
+				break
+			}
+		}
+	}
+	w.compact()
+}
+
 // fit leaves out optional options, the last added first, until the
 // options take at most limit bytes. It reports whether it left any out.
 // Mandatory options are never left out, even if they alone do not fit.
@@ -451,6 +470,12 @@ func (w *optWriter) fit(limit int) bool {
 			omitted = true
 		}
 	}
+	w.compact()
+	return omitted
+}
+
+// compact removes the options marked left out (end == start).
+func (w *optWriter) compact() {
 	out, kept := w.b[:0], w.ents[:0]
 	for _, e := range w.ents {
 		if e.end > e.start {
@@ -460,7 +485,6 @@ func (w *optWriter) fit(limit int) bool {
 		}
 	}
 	w.b, w.ents = out, kept
-	return omitted
 }
 
 // optionLevels lists option-data from most to least specific, as Kea 2.2

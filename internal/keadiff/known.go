@@ -50,8 +50,6 @@ var KnownDifferences = []Known{
 		Reason: "of several subnets on one interface Kea picks the first the client's classes allow; xdhcpd NAKs (\"no subnet for this network\")"},
 	{Case: "classify2/*/*", Field: "option 6", Kind: Pending, Owner: "classes",
 		Reason: "Kea adds the DNS servers of a class evaluated late (`only-if-required`/`require-client-classes`); xdhcpd does not"},
-	{Case: "isp-bootp/bootp*/BOOTREQUEST", Field: "answer", Kind: Pending, Owner: "none",
-		Reason: "Kea with libdhcp_bootp.so answers BOOTP requests; xdhcpd does not"},
 }
 
 // Explain matches every difference of cases against table and returns the
