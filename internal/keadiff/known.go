@@ -42,7 +42,7 @@ var KnownDifferences = []Known{
 		Reason: "with `dhcp-socket-type: udp` Kea's sockets are bound to the interface address and never hear a directly connected client's broadcast, so such a client gets no answer; xdhcpd reads whole frames whatever the socket type and answers it",
 		Switch: "none: xdhcpd answers a directly connected client whatever `dhcp-socket-type` says (a client Kea would leave unanswered has nowhere else to go)"},
 	// Pending: each row goes when the change named by Owner lands.
-	{Case: "isp-docsis/cpe-direct/*", Field: "answer", Kind: Pending, Owner: "classes",
+	{Case: "isp-*/cpe-direct/*", Field: "answer", Kind: Pending, Owner: "classes",
 		Reason: "a direct client whose classes the interface's subnet does not allow gets no subnet in Kea (it is not moved to another subnet of the shared network); xdhcpd serves it from the other subnet"},
 	{Case: "all-options/-/config", Field: "config", Kind: Pending, Owner: "options (standard option table)",
 		Reason: "xdhcpd refuses option-6rd and the 5-field form of an option Kea 2.2 accepts"},
