@@ -3,6 +3,7 @@ package slowpath
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"sync"
 
@@ -11,7 +12,6 @@ import (
 	"xdhcp/config"
 	"xdhcp/config/optiondef"
 	"xdhcp/handoff"
-	"xdhcp/lease"
 )
 
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
@@ -672,21 +672,19 @@ func hostnameLabels(name []byte) int {
 }
 
 // teeTimes computes T1/T2 as Kea 2.2 does: explicit timers win; otherwise
-// they are calculated only with calculate-tee-times; a timer that is zero
-// or not below the next one (or the lifetime) is not sent.
+// they are calculated only with calculate-tee-times, rounded to the
+// nearest second; a timer that is zero or not below the next one (or the
+// lifetime) is not sent.
 func teeTimes(t *config.Timers, valid uint32) (t1, t2 uint32, ok1, ok2 bool) {
-	if valid == lease.Infinite {
-		return 0, 0, false, false
-	}
 	if t.RebindTimer != nil {
 		t2, ok2 = *t.RebindTimer, true
 	} else if t.CalculateTeeTimes {
-		t2, ok2 = uint32(float64(valid)*t.T2Percent), true
+		t2, ok2 = share(t.T2Percent, valid), true
 	}
 	if t.RenewTimer != nil {
 		t1, ok1 = *t.RenewTimer, true
 	} else if t.CalculateTeeTimes {
-		t1, ok1 = uint32(float64(valid)*t.T1Percent), true
+		t1, ok1 = share(t.T1Percent, valid), true
 	}
 	// A zero timer is never sent, as in Kea.
 	if ok2 && (t2 == 0 || t2 >= valid) {
@@ -700,6 +698,15 @@ func teeTimes(t *config.Timers, valid uint32) (t1, t2 uint32, ok1, ok2 bool) {
 		ok1 = false
 	}
 	return t1, t2, ok1, ok2
+}
+
+// share is pct of valid, rounded; 0 (not sent) when out of range.
+func share(pct float64, valid uint32) uint32 {
+	x := math.Round(pct * float64(valid))
+	if !(x >= 0 && x <= math.MaxUint32) {
+		return 0
+	}
+	return uint32(x)
 }
 
 func net4Mask(bits int) [4]byte {

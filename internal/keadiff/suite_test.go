@@ -299,6 +299,18 @@ var ispScenarios = map[string]func(*Plan) []Client{
 				Options: []dhcpv4.Option{o82("olt-2/pon-2/ont-5", "cpe-20"), opt(12, []byte("own-name"))}},
 		}
 	},
+	"isp-lifetimes": func(*Plan) []Client {
+		var out []Client
+		for i, sub := range []string{"subnet2", "subnet3", "subnet4", "subnet5-infinite", "net-a-subnet1"} {
+			for j, ask := range []struct {
+				name string
+				opts []dhcpv4.Option
+			}{{"default", nil}, {"asks-long", []dhcpv4.Option{opt(51, u32(100000))}}, {"asks-short", []dhcpv4.Option{opt(51, u32(10))}}} {
+				out = append(out, Client{Name: sub + "-" + ask.name, MAC: mac(5, 3*i+j+1), Subnet: i, Relayed: true, Options: ask.opts})
+			}
+		}
+		return out
+	},
 	"isp-vendor": vendorClients,
 	"isp-docsis": vendorClients,
 	"isp-bootp": func(*Plan) []Client {
