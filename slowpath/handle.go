@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/netip"
-	"strings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -384,7 +383,7 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	}
 	valid := rt.lifetime(target, r)
 	if hasCur {
-		if rem, ok := reusable(target.cfg, &cur, valid, r, r.leaseHostname(), now); ok {
+		if rem, ok := reusable(target.cfg, &cur, valid, r, r.leaseHostname(&target.cfg.Hostnames, addr), now); ok {
 			valid = rem
 		}
 	}
@@ -632,7 +631,7 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		return
 	}
 	valid := rt.lifetime(target, r)
-	hostname := r.leaseHostname()
+	hostname := r.leaseHostname(&target.cfg.Hostnames, addr)
 	if mine {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
@@ -896,13 +895,11 @@ func (rt *liveConfig) classLifetimes(sn *subnetRT, r *request) config.Lifetimes 
 	return sn.cfg.Lifetimes
 }
 
-// leaseHostname is the name stored with the lease: the reservation's, else
-// what the client sent in option 12, lowercased as Kea stores it.
-func (r *request) leaseHostname() string {
-	if r.host != nil && r.host.res.Hostname != "" {
-		return strings.ToLower(r.host.res.Hostname)
-	}
-	v, _ := r.msg.get(optHostName)
+// leaseHostname is the name stored with the lease of addr: the one the
+// client is told in option 12 (see replyHostname), as Kea stores it.
+func (r *request) leaseHostname(h *config.HostnameRules, addr netip.Addr) string {
+	var buf [64]byte
+	v := r.replyHostname(buf[:0], h, addr)
 	if len(v) == 0 || len(v) > 255 {
 		return ""
 	}
@@ -911,7 +908,7 @@ func (r *request) leaseHostname() string {
 			return "" // not a plain name: store nothing rather than junk
 		}
 	}
-	return strings.ToLower(string(v))
+	return string(v)
 }
 
 // reusable implements Kea 2.2's lease reuse (cache-threshold and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -73,8 +74,8 @@ func TestInformAnswer(t *testing.T) {
 }
 
 // TestReplyHostname: option 12 as Kea 2.2 sends it with its default rules:
-// a reservation's hostname, lowercased, when the client names itself or
-// asks for option 12; otherwise the client's own name, cleaned of what
+// a reservation's hostname, lowercased, whatever the client sent or asked
+// for; otherwise the client's own name, cleaned of what
 // Kea's default hostname-char-set removes, lowercased, a single label
 // without its dot.
 func TestReplyHostname(t *testing.T) {
@@ -88,7 +89,7 @@ func TestReplyHostname(t *testing.T) {
 	}{
 		{"reserved, asks in the PRL", "aa:bb:cc:00:00:01", nil, "fixed"},
 		{"reserved, names itself", "aa:bb:cc:00:00:01", []dhcpv4.Modifier{noPRL, name("other")}, "fixed"},
-		{"reserved, neither", "aa:bb:cc:00:00:01", []dhcpv4.Modifier{noPRL}, ""},
+		{"reserved, neither", "aa:bb:cc:00:00:01", []dhcpv4.Modifier{noPRL}, "fixed"},
 		{"unreserved, asks only", "00:11:22:33:44:01", nil, ""},
 		{"single label", "00:11:22:33:44:02", []dhcpv4.Modifier{name("Web_Cam-7")}, "webcam-7"},
 		{"single label with its dot", "00:11:22:33:44:03", []dhcpv4.Modifier{name("pc.")}, "pc"},
@@ -165,6 +166,12 @@ func TestReplyHostnameRules(t *testing.T) {
 				t.Errorf("option 12 %q, want %q", got, want)
 			}
 		})
+	}
+	// The lease keeps the name the client is told, as Kea's does.
+	ack := h.dora("00:11:22:33:45:09", name("Laptop"))
+	a, _ := netip.AddrFromSlice(ack.YourIPAddr.To4())
+	if l, ok := h.store.Get(a); !ok || l.Hostname != withAddr("gen-{ip}.isp.example", ack) {
+		t.Errorf("lease hostname %q (%v), want the generated name", l.Hostname, ok)
 	}
 }
 

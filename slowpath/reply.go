@@ -576,8 +576,8 @@ func (r *request) informDirect() bool {
 
 // replyHostname appends to b the host name to return in option 12, as
 // Kea 2.2 chooses it with the subnet's rules h, for a client given yiaddr:
-//   - the reservation's hostname, qualified and lowercased, when the client
-//     sent option 12 or asked for it;
+//   - the reservation's hostname, qualified and lowercased, whatever the
+//     client sent or asked for;
 //   - a name generated from yiaddr (prefix-a-b-c-d, qualified) when
 //     ddns-replace-client-name says so, or when the client sent a name
 //     of no label but the root;
@@ -588,7 +588,7 @@ func (r *request) informDirect() bool {
 // gets none.
 func (r *request) replyHostname(b []byte, h *config.HostnameRules, yiaddr netip.Addr) []byte {
 	sent, hasSent := r.msg.get(optHostName)
-	if r.host != nil && r.host.res.Hostname != "" && (hasSent || wants(r, optHostName)) {
+	if r.host != nil && r.host.res.Hostname != "" {
 		return lower(qualify(appendString(b, r.host.res.Hostname), len(b), h.QualifyingSuffix), len(b))
 	}
 	generate := h.Replace == "always" || (hasSent && h.Replace == "when-present") || (!hasSent && h.Replace == "when-not-present")
