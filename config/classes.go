@@ -63,7 +63,7 @@ func (p *parser) classes(o *jobj, c *Config) {
 		// Kea, the key is refused as unknown.)
 		cl.OnlyIfRequired = boolOr(p.boolean(it, "only-if-required"), false)
 		cl.Options = p.optionData(it, "option-data", defs)
-		cl.ValidLifetime = p.triplet(it, "valid-lifetime")
+		cl.ValidLifetime = p.triplet(it, "valid-lifetime", p.lifetimeKeys(it, "valid-lifetime"))
 		p.bootFields(it, &cl.NextServer, &cl.ServerHostname, &cl.BootFileName)
 		if !valid {
 			return

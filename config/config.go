@@ -424,6 +424,8 @@ const (
 	// packages that implement them, when the daemon starts.
 	hookLegalLog  = "libdhcp_legal_log.so"
 	hookRunScript = "libdhcp_run_script.so"
+	// BOOTP: the engine serves BOOTP requests itself when it is listed.
+	hookBOOTP = "libdhcp_bootp.so"
 )
 
 func (p *parser) hooks(o *jobj, c *Config) {
@@ -445,13 +447,15 @@ func (p *parser) hooks(o *jobj, c *Config) {
 		}
 		switch base := filepath.Base(*lib); {
 		case (base == hookLeaseCmds || base == hookHA || base == hookLegalLog || base == hookRunScript ||
-			base == hookStatCmds || base == hookFlexID) && hookPathProblem(*lib) != "":
+			base == hookStatCmds || base == hookFlexID || base == hookBOOTP) && hookPathProblem(*lib) != "":
 			// Kea 2.6.3 refuses a hook outside its hooks directory.
 			p.errorf(path+".library", "%s: %s", *lib, hookPathProblem(*lib))
 			return
 		case base == hookLeaseCmds, base == hookLegalLog, base == hookRunScript, base == hookStatCmds:
 		case base == hookFlexID:
 			p.flexIDHook(path, h.Parameters, c)
+		case base == hookBOOTP:
+			c.BOOTP = true
 		case base == hookHA:
 			p.haHook(path, h.Parameters, c)
 		default:

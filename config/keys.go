@@ -61,19 +61,18 @@ var notImplemented = map[string]map[string]string{
 // withScopeKeys adds to m the keys every level of the subnet hierarchy
 // (global, shared network, subnet) has and xdhcp leaves out: DNS updates.
 func withScopeKeys(m map[string]string) map[string]string {
+	// ddns-replace-client-name, ddns-generated-prefix,
+	// ddns-qualifying-suffix and hostname-char-set/-replacement are read:
+	// they shape the host name a client is told.
 	for _, k := range []string{"ddns-send-updates", "ddns-override-no-update", "ddns-override-client-update",
-		"ddns-replace-client-name", "ddns-generated-prefix", "ddns-qualifying-suffix", "ddns-update-on-renew",
-		"ddns-use-conflict-resolution"} {
+		"ddns-update-on-renew", "ddns-use-conflict-resolution"} {
 		m[k] = ddnsNote
 	}
-	m["hostname-char-set"] = hostnameNote
-	m["hostname-char-replacement"] = hostnameNote
 	return m
 }
 
 const (
 	ddnsNote     = "DNS updates (kea-dhcp-ddns) are not part of xdhcp"
-	hostnameNote = "host names are not rewritten (they only feed DNS updates)"
 	databaseNote = "the lease file (memfile) is the only lease store"
 	dhcp4o6Note  = "DHCPv4-over-DHCPv6 is not served"
 	hostsNote    = "host reservations are read from the configuration file only"

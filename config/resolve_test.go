@@ -22,7 +22,7 @@ const inheritDoc = `{"Dhcp4": {
 		"name": "net",
 		"interface": "eth1",
 		"relay": {"ip-addresses": ["10.9.9.1", "10.9.9.2"]},
-		"valid-lifetime": 3000,
+		"valid-lifetime": 1500,
 		"renew-timer": 150,
 		"match-client-id": true,
 		"cache-threshold": 0.5,
@@ -48,14 +48,15 @@ func TestInheritance(t *testing.T) {
 	relayNet := []netip.Addr{netip.MustParseAddr("10.9.9.1"), netip.MustParseAddr("10.9.9.2")}
 	want := map[uint32]Subnet{
 		// Subnet 1 takes everything from the shared network, else global.
-		// The shared network's valid-lifetime alone defines its triplet.
-		1: {Lifetimes: Lifetimes{3000, 3000, 3000},
+		// The shared network's valid-lifetime keeps the global bounds:
+		// Kea inherits each of the three keys on its own.
+		1: {Lifetimes: Lifetimes{1500, 500, 2000},
 			Timers:        Timers{RenewTimer: u(150), RebindTimer: u(200), CalculateTeeTimes: true, T1Percent: 0.4, T2Percent: 0.7},
 			MatchClientID: true, Authoritative: true, CacheThreshold: f(0.5), CacheMaxAge: u(600),
 			ReservationsGlobal: true, ReservationsInSubnet: true, ReservationsOutOfPool: true,
 			NextServer: netip.MustParseAddr("192.0.2.1"), ServerHostname: "global-sname", BootFileName: "net.efi",
 			StoreExtended: true, RelayAddrs: relayNet, Interface: "eth1"},
-		2: {Lifetimes: Lifetimes{4000, 4000, 5000},
+		2: {Lifetimes: Lifetimes{4000, 500, 5000},
 			Timers:        Timers{RenewTimer: u(150), RebindTimer: u(3500), CalculateTeeTimes: true, T1Percent: 0.3, T2Percent: 0.7},
 			MatchClientID: true, Authoritative: false, CacheThreshold: f(0.5), CacheMaxAge: u(60),
 			ReservationsGlobal: true, ReservationsInSubnet: true, ReservationsOutOfPool: false,

@@ -2,6 +2,9 @@ package config
 
 import (
 	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
 )
 
 // Kea 2.2 defaults for parameters inherited global → shared network → subnet.
@@ -11,13 +14,16 @@ const (
 	defaultT2Percent     = 0.875
 	maxSnameLen          = 63  // sname is 64 bytes with its NUL
 	maxFileLen           = 127 // file is 128 bytes with its NUL
+	// Kea 2.2's defaults for the host name rules.
+	defaultGeneratedPrefix = "myhost"
+	defaultHostnameCharSet = "[^A-Za-z0-9.-]"
 )
 
 // scope holds the inheritable parameters set at one level (global, shared
 // network or subnet); nil means "not set here, inherit".
 type scope struct {
 	path                               string
-	lifetimes                          *Lifetimes
+	life                               lifetimeKeys
 	renew, rebind                      *uint32
 	calcTee                            *bool
 	t1, t2                             *float64
@@ -31,13 +37,25 @@ type scope struct {
 	relay                              []netip.Addr
 	relaySet                           bool
 	iface                              *string
+	// The host name rules (see HostnameRules).
+	ddnsReplace, ddnsPrefix, ddnsSuffix *string
+	charSet, charReplacement            *string
 }
 
 // parseScope reads the inheritable parameters present in o. relay and
 // interface do not exist at the global level.
 func (d *diag) parseScope(o *jobj, global bool) *scope {
 	s := &scope{path: o.path}
-	s.lifetimes = d.triplet(o, "valid-lifetime")
+	s.life = d.lifetimeKeys(o, "valid-lifetime")
+	if global && s.life.valid == nil {
+		// Kea's global default, set before anything is inherited: a
+		// global min- or max-valid-lifetime alone is checked against it.
+		def := uint32(defaultValidLifetime)
+		s.life.valid = &def
+	}
+	if global {
+		d.triplet(o, "valid-lifetime", s.life)
+	}
 	s.renew = d.u32(o, "renew-timer")
 	s.rebind = d.u32(o, "rebind-timer")
 	s.calcTee = d.boolean(o, "calculate-tee-times")
@@ -61,6 +79,24 @@ func (d *diag) parseScope(o *jobj, global bool) *scope {
 	s.serverHostname = d.boundedStr(o, "server-hostname", maxSnameLen)
 	s.bootFileName = d.boundedStr(o, "boot-file-name", maxFileLen)
 	s.storeExt = d.boolean(o, "store-extended-info")
+	if m := d.str(o, "ddns-replace-client-name"); m != nil {
+		modes := []string{"when-present", "never", "always", "when-not-present"}
+		if v := strings.ToLower(*m); slices.Contains(modes, v) {
+			s.ddnsReplace = &v
+		} else {
+			d.errorf(o.child("ddns-replace-client-name"), "%q is not one of %s", *m, strings.Join(modes, ", "))
+		}
+	}
+	s.ddnsPrefix = d.str(o, "ddns-generated-prefix")
+	s.ddnsSuffix = d.str(o, "ddns-qualifying-suffix")
+	s.charSet = d.str(o, "hostname-char-set")
+	if s.charSet != nil {
+		if _, err := regexp.Compile(*s.charSet); err != nil {
+			d.errorf(o.child("hostname-char-set"), "%q is not a valid regular expression: %v", *s.charSet, err)
+			s.charSet = nil
+		}
+	}
+	s.charReplacement = d.str(o, "hostname-char-replacement")
 	if !global {
 		if r := d.sub(o, "relay"); r != nil {
 			s.relay, s.relaySet = d.relay(r), true
@@ -157,14 +193,51 @@ func (d *diag) relay(r *jobj) []netip.Addr {
 	return out
 }
 
-// triplet reads name, min-name and max-name with Kea's parseIntTriplet
-// rules: any of the three present defines the whole triplet at this level,
-// and the missing bounds are filled from the others.
-func (d *diag) triplet(o *jobj, name string) *Lifetimes {
-	v := d.u32(o, name)
-	lo := d.u32(o, "min-"+name)
-	hi := d.u32(o, "max-"+name)
-	if v == nil && lo == nil && hi == nil {
+// lifetimeKeys are name, min-name and max-name as set at one level; nil
+// where the level does not set them.
+type lifetimeKeys struct{ valid, min, max *uint32 }
+
+func (k lifetimeKeys) set() bool { return k.valid != nil || k.min != nil || k.max != nil }
+
+// lifetimeKeys reads name, min-name and max-name of o.
+func (d *diag) lifetimeKeys(o *jobj, name string) lifetimeKeys {
+	return lifetimeKeys{valid: d.u32(o, name), min: d.u32(o, "min-"+name), max: d.u32(o, "max-"+name)}
+}
+
+// lifetimes checks and returns the lifetime bounds of the level o, whose
+// scope is chain[0], the levels above it following. A level that sets
+// none of the three keys has its parent's bounds, checked there.
+func (d *diag) lifetimes(o *jobj, chain ...*scope) Lifetimes {
+	keys := inheritLifetimes(chain...)
+	if !chain[0].life.set() {
+		d = &diag{}
+	}
+	if t := d.triplet(o, "valid-lifetime", keys); t != nil {
+		return *t
+	}
+	return Lifetimes{Valid: defaultValidLifetime, Min: defaultValidLifetime, Max: defaultValidLifetime}
+}
+
+// inheritLifetimes gives each of the three keys from the most specific
+// level of chain that sets it. Kea copies every one of them on its own
+// from global to shared network to subnet before it builds a level's
+// triplet, so a subnet that sets only valid-lifetime keeps the bounds set
+// above it.
+func inheritLifetimes(chain ...*scope) lifetimeKeys {
+	return lifetimeKeys{
+		valid: inherit(chain, func(s *scope) *uint32 { return s.life.valid }),
+		min:   inherit(chain, func(s *scope) *uint32 { return s.life.min }),
+		max:   inherit(chain, func(s *scope) *uint32 { return s.life.max }),
+	}
+}
+
+// triplet builds the lifetime bounds of one level from its keys k with
+// Kea's parseLifetime rules, o and name naming them in errors: any of the
+// three present defines the whole triplet, the missing bounds are filled
+// from the others. It returns nil when none is set or they do not agree.
+func (d *diag) triplet(o *jobj, name string, k lifetimeKeys) *Lifetimes {
+	v, lo, hi := k.valid, k.min, k.max
+	if !k.set() {
 		return nil
 	}
 	var t Lifetimes
@@ -207,8 +280,6 @@ func (d *diag) triplet(o *jobj, name string) *Lifetimes {
 // resolve fills the inherited parameters of sub from the levels in chain,
 // most specific first (subnet, shared network, global).
 func resolve(sub *Subnet, chain ...*scope) {
-	defLifetimes := Lifetimes{Valid: defaultValidLifetime, Min: defaultValidLifetime, Max: defaultValidLifetime}
-	sub.Lifetimes = inheritOr(chain, defLifetimes, func(s *scope) *Lifetimes { return s.lifetimes })
 	sub.Timers.RenewTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.renew }))
 	sub.Timers.RebindTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.rebind }))
 	sub.Timers.CalculateTeeTimes = inheritOr(chain, false, func(s *scope) *bool { return s.calcTee })
@@ -225,6 +296,15 @@ func resolve(sub *Subnet, chain ...*scope) {
 	sub.ServerHostname = inheritOr(chain, "", func(s *scope) *string { return s.serverHostname })
 	sub.BootFileName = inheritOr(chain, "", func(s *scope) *string { return s.bootFileName })
 	sub.StoreExtended = inheritOr(chain, false, func(s *scope) *bool { return s.storeExt })
+	sub.Hostnames = HostnameRules{
+		Replace:          inheritOr(chain, "never", func(s *scope) *string { return s.ddnsReplace }),
+		GeneratedPrefix:  inheritOr(chain, defaultGeneratedPrefix, func(s *scope) *string { return s.ddnsPrefix }),
+		QualifyingSuffix: inheritOr(chain, "", func(s *scope) *string { return s.ddnsSuffix }),
+		CharReplacement:  inheritOr(chain, "", func(s *scope) *string { return s.charReplacement }),
+	}
+	if set := inheritOr(chain, defaultHostnameCharSet, func(s *scope) *string { return s.charSet }); set != "" {
+		sub.Hostnames.CharSet = regexp.MustCompile(set) // checked by parseScope
+	}
 	// Relay and interface stop at the shared network: a global "relay" or
 	// "interface" has no meaning in Kea.
 	local := chain[:min(2, len(chain))]

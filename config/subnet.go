@@ -37,6 +37,7 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 				sharedNames[*name] = path
 			}
 			sc := p.parseScope(it, false)
+			p.lifetimes(it, sc, global)
 			if sc.iface != nil {
 				sn.Interface = *sc.iface
 				c.InterfaceRefs = append(c.InterfaceRefs, InterfaceRef{Path: path + ".interface", Name: *sc.iface})
@@ -155,6 +156,7 @@ func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global
 		e.iface = *sc.iface
 	}
 	resolve(s, sc, snScope, global)
+	s.Lifetimes = p.lifetimes(o, sc, snScope, global)
 	if t := s.Timers; t.RenewTimer != nil && t.RebindTimer != nil && *t.RenewTimer > *t.RebindTimer {
 		p.errorf(path, "renew-timer %d is greater than rebind-timer %d (at this subnet or inherited)", *t.RenewTimer, *t.RebindTimer)
 	}

@@ -61,7 +61,6 @@ func TestWarnings(t *testing.T) {
 	}`))
 	want := []string{
 		"Dhcp4.ddns-send-updates: Kea 2.2 key not implemented by xdhcp yet, ignored (" + ddnsNote + ")",
-		"Dhcp4.hostname-char-set: Kea 2.2 key not implemented by xdhcp yet, ignored (" + hostnameNote + ")",
 		"Dhcp4.dhcp-ddns: Kea 2.2 key not implemented by xdhcp yet, ignored (" + ddnsNote + ")",
 		"Dhcp4.sanity-checks: Kea 2.2 key not implemented by xdhcp yet, ignored (leases are checked when the lease file is loaded, always)",
 		"Dhcp4.subnet4[0].4o6-interface: Kea 2.2 key not implemented by xdhcp yet, ignored (DHCPv4-over-DHCPv6 is not served)",

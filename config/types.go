@@ -9,6 +9,7 @@ package config
 import (
 	"encoding/json"
 	"net/netip"
+	"regexp"
 	"time"
 
 	"xdhcp/config/classify"
@@ -62,6 +63,9 @@ type Config struct {
 	ControlSockets []ControlSocket
 	Loggers        []Logger
 	Hooks          []Hook
+	// BOOTP is set when libdhcp_bootp.so is among the hooks (any
+	// directory): BOOTP requests are served, as that hook has Kea do.
+	BOOTP bool
 	// HA is the validated libdhcp_ha.so configuration, nil without that
 	// hook.
 	HA        *HA
@@ -135,6 +139,25 @@ type Subnet struct {
 	ServerHostname string     // sname
 	BootFileName   string     // file
 	StoreExtended  bool
+
+	Hostnames HostnameRules
+}
+
+// HostnameRules decide the host name a client is told (option 12), as
+// Kea 2.2's ddns-* naming parameters and hostname sanitizer do, whether
+// or not DNS updates are sent.
+type HostnameRules struct {
+	// Replace is ddns-replace-client-name: never (the default), always,
+	// when-present or when-not-present.
+	Replace string
+	// GeneratedPrefix starts a generated name (prefix-a-b-c-d).
+	GeneratedPrefix string
+	// QualifyingSuffix is appended to a single-label name.
+	QualifyingSuffix string
+	// CharSet matches what is replaced in a client's name by
+	// CharReplacement; nil when hostname-char-set is empty.
+	CharSet         *regexp.Regexp
+	CharReplacement string
 }
 
 // Lifetimes are the valid-lifetime bounds in seconds.

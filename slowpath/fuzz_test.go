@@ -2,6 +2,7 @@ package slowpath
 
 import (
 	"net"
+	"strings"
 	"testing"
 
 	"xdhcp/handoff"
@@ -22,7 +23,13 @@ func FuzzHandle(f *testing.F) {
 		dhcpv4.WithOption(dhcpv4.OptRelayAgentInfo(dhcpv4.OptGeneric(dhcpv4.GenericOptionCode(1), []byte("x")))))
 	f.Add(rel.ToBytes())
 	f.Add([]byte{1, 1, 6, 0})
-	h := newHarness(&testing.T{}, testConfig)
+	named := discover("00:01:02:03:04:07", dhcpv4.WithOption(dhcpv4.OptHostName("Host_1.")))
+	f.Add(named.ToBytes())
+	f.Add(bootRequest("00:01:02:03:04:08").ToBytes())
+	// Host name rules and BOOTP on, so that those paths see the bytes too.
+	h := newHarness(&testing.T{}, strings.Replace(testConfig, `"authoritative": true,`, `"authoritative": true,
+  "hooks-libraries": [ { "library": "libdhcp_bootp.so" } ],
+  "ddns-replace-client-name": "when-not-present", "ddns-qualifying-suffix": "example.", "hostname-char-replacement": "-",`, 1))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h.t = t
 		p := &handoff.Packet{IfName: "eth0", IfAddr: serverAddr, Data: b, Out: h.out}

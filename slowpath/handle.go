@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
@@ -33,8 +32,9 @@ type stage func(s *Server, rt *liveConfig, r *request) bool
 // drop list and the relay checks (relaytrust.go): classification, DROP,
 // the accept checks, subnet selection, HA scopes, reservations, the
 // classes that depend on them, DROP again, and the message handler.
-func stages() [13]stage {
+func stages() [14]stage {
 	return [...]stage{
+		bootpRequest,
 		dropListed,
 		relayTrust,
 		classifyEarly,
@@ -235,6 +235,10 @@ func respond(s *Server, rt *liveConfig, r *request) bool {
 	case dhcpv4.MessageTypeDiscover:
 		s.discover(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRequest:
+		if r.bootp {
+			s.bootp(rt, r.subnet, r)
+			return true
+		}
 		s.request(rt, r.subnet, r)
 	case dhcpv4.MessageTypeRelease:
 		s.release(rt, r)
@@ -442,16 +446,8 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 		return
 	}
 	now := s.now().Unix()
-	// Where the address comes from, in order: the client's reservation
-	// (which wins over its current lease), its lease, the address already
-	// offered to it, the address it asked for, a new one. (Called
-	// directly, not from a table, so that p stays on the stack.)
 	var p offerPick
-	if !offerReserved(s, rt, sn, r, now, &p) &&
-		!offerLeased(s, rt, sn, r, now, &p) &&
-		!offerHeld(s, rt, sn, r, now, &p) &&
-		!offerRequested(s, rt, sn, r, now, &p) &&
-		!offerNew(s, rt, sn, r, now, &p) {
+	if !s.pickOffer(rt, sn, r, now, &p) {
 		return // no address left (allocate counted why)
 	}
 	addr, target, cur, hasCur := p.addr, p.target, p.cur, p.hasCur
@@ -460,7 +456,7 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	}
 	valid := rt.lifetime(target, r)
 	if hasCur {
-		if rem, ok := reusable(target.cfg, &cur, valid, r, r.leaseHostname(), now); ok {
+		if rem, ok := reusable(target.cfg, &cur, valid, r, r.leaseHostname(&target.cfg.Hostnames, addr), now); ok {
 			valid = rem
 		}
 	}
@@ -468,6 +464,20 @@ func (s *Server) discover(rt *liveConfig, sn *subnetRT, r *request) {
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeOffer, addr, valid)
 	s.tellOffer(r, target, addr, valid, rb.out)
 	s.replies.put(rb)
+}
+
+// pickOffer picks the address to offer the client of r on sn's link into
+// p. Where it comes from, in order: the client's reservation (which wins
+// over its current lease), its lease, the address already offered to it,
+// the address it asked for, a new one. (Called directly, not from a
+// table, so that p stays on the stack.) It reports false when no address
+// is left (allocate counted why).
+func (s *Server) pickOffer(rt *liveConfig, sn *subnetRT, r *request, now int64, p *offerPick) bool {
+	return offerReserved(s, rt, sn, r, now, p) ||
+		offerLeased(s, rt, sn, r, now, p) ||
+		offerHeld(s, rt, sn, r, now, p) ||
+		offerRequested(s, rt, sn, r, now, p) ||
+		offerNew(s, rt, sn, r, now, p)
 }
 
 // offerPick is the address an OFFER carries, the subnet of the link that
@@ -695,7 +705,7 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		return
 	}
 	valid := rt.lifetime(target, r)
-	hostname := r.leaseHostname()
+	hostname := r.leaseHostname(&target.cfg.Hostnames, addr)
 	if mine {
 		if rem, ok := reusable(target.cfg, &cur, valid, r, hostname, now); ok {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
@@ -805,7 +815,9 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	requireClasses(rt, target, l.Addr, r)
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
-	s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	if !r.bootp { // the fast path's renewals are DHCP's
+		s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	}
 	s.tellLeases(r, target, l, rb.out, r.events, false)
 	s.replies.put(rb)
 }
@@ -946,6 +958,9 @@ func (s *Server) context() context.Context {
 // that sets one, else the subnet's; a requested lease time (option 51) is
 // honoured within [min, max].
 func (rt *liveConfig) lifetime(sn *subnetRT, r *request) uint32 {
+	if r.bootp {
+		return lease.Infinite // a BOOTP client never renews
+	}
 	lt := rt.classLifetimes(sn, r)
 	if v, _ := r.msg.get(optLeaseTime); len(v) == 4 {
 		want := uint32(v[0])<<24 | uint32(v[1])<<16 | uint32(v[2])<<8 | uint32(v[3])
@@ -965,13 +980,11 @@ func (rt *liveConfig) classLifetimes(sn *subnetRT, r *request) config.Lifetimes 
 	return sn.cfg.Lifetimes
 }
 
-// leaseHostname is the name stored with the lease: the reservation's, else
-// what the client sent in option 12, lowercased as Kea stores it.
-func (r *request) leaseHostname() string {
-	if r.host != nil && r.host.res.Hostname != "" {
-		return strings.ToLower(r.host.res.Hostname)
-	}
-	v, _ := r.msg.get(optHostName)
+// leaseHostname is the name stored with the lease of addr: the one the
+// client is told in option 12 (see replyHostname), as Kea stores it.
+func (r *request) leaseHostname(h *config.HostnameRules, addr netip.Addr) string {
+	var buf [64]byte
+	v := r.replyHostname(buf[:0], h, addr)
 	if len(v) == 0 || len(v) > 255 {
 		return ""
 	}
@@ -980,7 +993,7 @@ func (r *request) leaseHostname() string {
 			return "" // not a plain name: store nothing rather than junk
 		}
 	}
-	return strings.ToLower(string(v))
+	return string(v)
 }
 
 // reusable implements Kea 2.2's lease reuse (cache-threshold and

@@ -54,6 +54,9 @@ type request struct {
 	// relayIgnored: option 82 came from an untrusted client (giaddr 0 on
 	// an interface not in trusted-interfaces) and is treated as absent.
 	relayIgnored bool
+	// bootp: a BOOTREQUEST without a message type (RFC 951 BOOTP),
+	// handled as a DHCPREQUEST when the BOOTP hook is configured.
+	bootp bool
 
 	lenBuf [4]byte // pkt.len as Field returns it
 
@@ -116,7 +119,9 @@ func (r *request) derive() string {
 		r.typ = dhcpv4.MessageType(v[0])
 	}
 	if r.typ == dhcpv4.MessageTypeNone {
-		return "no message type option (BOOTP is not served)"
+		// BOOTP: served as Kea's bootp hook does, if configured (see
+		// bootpRequest).
+		r.typ, r.bootp = dhcpv4.MessageTypeRequest, true
 	}
 	r.hw = msg.chaddr
 	if len(r.hw) == 0 && !msg.has(optClientID) {

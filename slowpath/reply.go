@@ -1,7 +1,9 @@
 package slowpath
 
 import (
+	"bytes"
 	"encoding/binary"
+	"math"
 	"net/netip"
 	"sync"
 
@@ -10,7 +12,6 @@ import (
 	"xdhcp/config"
 	"xdhcp/config/optiondef"
 	"xdhcp/handoff"
-	"xdhcp/lease"
 )
 
 // sendLease sends an OFFER or ACK for addr with lifetime valid. It returns
@@ -33,6 +34,7 @@ type replyBuf struct {
 	meta   handoff.Meta
 	siaddr netip.Addr
 	vendor vendorBuf
+	host   []byte // option 12's value
 }
 
 func newReplyBuf() *replyBuf {
@@ -111,6 +113,12 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		}
 	}
 	echoDefaults(w, rt, r)
+	inform := r.typ == dhcpv4.MessageTypeInform
+	if inform {
+		// Kea 2.2 sends the subnet mask only with a lease: an INFORM's
+		// answer has none (nor one from option-data).
+		w.have[optSubnetMask] = true
+	}
 	if sn != nil {
 		// Kea 2.2 always sends the subnet's own mask: a subnet-mask in
 		// option-data is never sent.
@@ -127,6 +135,14 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 	// order of preference, then what the configuration always sends. A
 	// reply too large for the client leaves them out from the last.
 	w.optionalFrom()
+	if !inform && sn != nil {
+		// The name the client is given: it wins over a host-name in
+		// option-data. Kea does not do this for an INFORM.
+		rb.host = r.replyHostname(rb.host[:0], &sn.cfg.Hostnames, yiaddr)
+		if len(rb.host) > 0 {
+			w.add(optHostName, rb.host)
+		}
+	}
 	prl, _ := r.msg.get(optPRL)
 	vivso := false // option 125 is asked for or always-send: see vendorBuf
 	for _, code := range prl {
@@ -134,21 +150,8 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 			vivso = true
 			continue
 		}
-		if code == optHostName {
-			if h := r.replyHostname(); h != "" {
-				w.addString(optHostName, h)
-				continue
-			}
-		}
 		if o, ok := findOption(levels, code); ok && !o.NeverSend {
 			w.add(code, o.Data)
-		}
-	}
-	if r.msg.has(optHostName) {
-		// A client that names itself is told the name it has (Kea sends
-		// the reserved one back even when it was not requested).
-		if h := r.replyHostname(); h != "" {
-			w.addString(optHostName, h)
 		}
 	}
 	for _, lvl := range levels {
@@ -173,12 +176,16 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		}
 		rb.vendor.add(w, levels, r, vivso)
 	}
-	if len(r.relay) > 0 {
-		// RFC 3046: echo the relay agent information, last, always.
+	if len(r.relay) > 0 && !r.informDirect() {
+		// RFC 3046: echo the relay agent information, last, always
+		// (but not to a client answered directly).
 		w.mandatory()
 		w.add(optRelayAgent, r.relay)
 	}
 
+	if r.bootp {
+		w.drop(dhcpOnly[:]...)
+	}
 	siaddr, sname, file := bootFields(rt, sn, r)
 	rb.siaddr = siaddr
 	if w.fit(replyLimit(r) - offOptions - 1) {
@@ -240,6 +247,12 @@ func (s *Server) transmit(r *request, typ dhcpv4.MessageType, yiaddr netip.Addr,
 	bcastIP := [4]byte{255, 255, 255, 255}
 	bcastMAC := [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 	switch {
+	case r.informDirect():
+		// RFC 2131 §4.3.5: the answer to an INFORM goes to ciaddr, also
+		// when a relay forwarded it. As Kea sends it: in a frame to the
+		// hop the request came from, the relay, which routes the client's
+		// network (the server may have no route of its own to it).
+		m.DstIP, m.DstMAC = r.ciaddr.As4(), p.Meta.SrcMAC
 	case r.giaddr.IsValid():
 		// Through the relay, on the relay's port, by IP: DstMAC stays
 		// zero so that the transport routes it to giaddr. The frame's
@@ -294,6 +307,11 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	b[0] = 2 // BOOTREPLY
 	b[1] = r.msg.htype
 	b[2] = byte(len(r.hw))
+	if r.typ != dhcpv4.MessageTypeInform || (r.giaddr.IsValid() && !r.informDirect()) {
+		// As Kea: the request's hops are kept, but for an INFORM
+		// answered straight to the client.
+		b[3] = r.msg.hops
+	}
 	copy(b[4:8], r.msg.xid[:])
 	flags := r.msg.flags
 	if forceBroadcast {
@@ -309,7 +327,9 @@ func encodeReply(b []byte, r *request, ciaddr, yiaddr, siaddr netip.Addr, sname,
 	put4(12, ciaddr)
 	put4(16, yiaddr)
 	put4(20, siaddr)
-	put4(24, r.giaddr)
+	if !r.informDirect() {
+		put4(24, r.giaddr)
+	}
 	copy(b[28:44], r.hw)
 	copy(b[44:107], sname)
 	copy(b[108:235], file)
@@ -419,6 +439,20 @@ func (w *optWriter) sortByCode() {
 	}
 }
 
+// drop leaves out the options of the given codes.
+func (w *optWriter) drop(codes ...byte) {
+	for k := range w.ents {
+		e := &w.ents[k]
+		for _, c := range codes {
+			if w.b[e.start] == c {
+				e.end = e.start // marks it left out
+				break
+			}
+		}
+	}
+	w.compact()
+}
+
 // fit leaves out optional options, the last added first, until the
 // options take at most limit bytes. It reports whether it left any out.
 // Mandatory options are never left out, even if they alone do not fit.
@@ -436,6 +470,12 @@ func (w *optWriter) fit(limit int) bool {
 			omitted = true
 		}
 	}
+	w.compact()
+	return omitted
+}
+
+// compact removes the options marked left out (end == start).
+func (w *optWriter) compact() {
 	out, kept := w.b[:0], w.ents[:0]
 	for _, e := range w.ents {
 		if e.end > e.start {
@@ -445,7 +485,6 @@ func (w *optWriter) fit(limit int) bool {
 		}
 	}
 	w.b, w.ents = out, kept
-	return omitted
 }
 
 // optionLevels lists option-data from most to least specific, as Kea 2.2
@@ -474,14 +513,21 @@ func optionLevels(levels [][]config.Option, rt *liveConfig, sn *subnetRT, pool *
 
 // findOption returns the most specific dhcp4 option code of levels.
 func findOption(levels [][]config.Option, code byte) (config.Option, bool) {
+	o, _, ok := findOptionLevel(levels, code)
+	return o, ok
+}
+
+// findOptionLevel is findOption that also returns the level the option is
+// set at.
+func findOptionLevel(levels [][]config.Option, code byte) (config.Option, []config.Option, bool) {
 	for _, lvl := range levels {
 		for _, o := range lvl {
 			if o.Code == code && !o.VendorSpace {
-				return o, true
+				return o, lvl, true
 			}
 		}
 	}
-	return config.Option{}, false
+	return config.Option{}, nil, false
 }
 
 // bootFields are siaddr, sname and file: reservation, then classes, then
@@ -521,42 +567,146 @@ const (
 	optSubnetSelection = 118
 )
 
-// replyHostname is the host name to return in option 12: the reservation's.
-func (r *request) replyHostname() string {
-	if r.host != nil {
-		return r.host.res.Hostname
+// informDirect reports whether r is a relayed INFORM from a client that
+// has an address: its answer goes straight to the client (RFC 2131
+// §4.3.5), with giaddr 0 and no relay agent information, as Kea sends it.
+func (r *request) informDirect() bool {
+	return r.typ == dhcpv4.MessageTypeInform && r.giaddr.IsValid() && r.ciaddr.IsValid()
+}
+
+// replyHostname appends to b the host name to return in option 12, as
+// Kea 2.2 chooses it with the subnet's rules h, for a client given yiaddr:
+//   - the reservation's hostname, qualified and lowercased, whatever the
+//     client sent or asked for;
+//   - a name generated from yiaddr (prefix-a-b-c-d, qualified) when
+//     ddns-replace-client-name says so, or when the client sent a name
+//     of no label but the root;
+//   - else the name the client sent, trimmed, cleaned by
+//     hostname-char-set, lowercased, qualified when a single label.
+//
+// A client that sent no name, and whose name is not to be generated,
+// gets none.
+func (r *request) replyHostname(b []byte, h *config.HostnameRules, yiaddr netip.Addr) []byte {
+	sent, hasSent := r.msg.get(optHostName)
+	if r.host != nil && r.host.res.Hostname != "" {
+		return lower(qualify(appendString(b, r.host.res.Hostname), len(b), h.QualifyingSuffix), len(b))
 	}
-	return ""
+	generate := h.Replace == "always" || (hasSent && h.Replace == "when-present") || (!hasSent && h.Replace == "when-not-present")
+	if !hasSent && !generate {
+		return b
+	}
+	name := bytes.TrimSpace(sent)
+	labels := hostnameLabels(name)
+	if hasSent && labels == 0 {
+		return b // Kea ignores an empty name (RFC 2131 §3.14)
+	}
+	if generate || labels < 2 {
+		if !yiaddr.IsValid() {
+			return b
+		}
+		start := len(b)
+		b = appendString(b, h.GeneratedPrefix)
+		b = append(b, '-')
+		var text [len("255.255.255.255")]byte
+		for _, c := range yiaddr.AppendTo(text[:0]) {
+			if c == '.' {
+				c = '-'
+			}
+			b = append(b, c)
+		}
+		return qualify(b, start, h.QualifyingSuffix)
+	}
+	if h.CharSet != nil && h.CharSet.Match(name) {
+		name = h.CharSet.ReplaceAllLiteral(name, []byte(h.CharReplacement))
+	}
+	start := len(b)
+	b = lower(append(b, name...), start)
+	if labels == 2 {
+		b = qualify(b, start, h.QualifyingSuffix)
+	}
+	return b
+}
+
+// qualify makes the name b[start:] qualified as Kea's qualifyName does
+// without a trailing dot: suffix appended when there is one, a final dot
+// removed.
+func qualify(b []byte, start int, suffix string) []byte {
+	if suffix != "" {
+		if len(b) > start && b[len(b)-1] != '.' {
+			b = append(b, '.')
+		}
+		b = appendString(b, suffix)
+	}
+	if len(b) > start && b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func appendString(b []byte, s string) []byte { return append(b, s...) }
+
+// lower lowercases b[start:] in place.
+func lower(b []byte, start int) []byte {
+	for i := start; i < len(b); i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return b
+}
+
+// hostnameLabels counts the labels of name as Kea does, the root
+// included: "" has none, "." one, "host" and "host." two, "a.b" three.
+func hostnameLabels(name []byte) int {
+	if len(name) == 0 {
+		return 0
+	}
+	if len(name) == 1 && name[0] == '.' {
+		return 1
+	}
+	n := 2 + bytes.Count(name, []byte{'.'})
+	if name[len(name)-1] == '.' {
+		n--
+	}
+	return n
 }
 
 // teeTimes computes T1/T2 as Kea 2.2 does: explicit timers win; otherwise
-// they are calculated only with calculate-tee-times; a timer that is not
-// below the next one (or the lifetime) is not sent.
+// they are calculated only with calculate-tee-times, rounded to the
+// nearest second; a timer that is zero or not below the next one (or the
+// lifetime) is not sent.
 func teeTimes(t *config.Timers, valid uint32) (t1, t2 uint32, ok1, ok2 bool) {
-	if valid == lease.Infinite {
-		return 0, 0, false, false
-	}
 	if t.RebindTimer != nil {
 		t2, ok2 = *t.RebindTimer, true
 	} else if t.CalculateTeeTimes {
-		t2, ok2 = uint32(float64(valid)*t.T2Percent), true
+		t2, ok2 = share(t.T2Percent, valid), true
 	}
 	if t.RenewTimer != nil {
 		t1, ok1 = *t.RenewTimer, true
 	} else if t.CalculateTeeTimes {
-		t1, ok1 = uint32(float64(valid)*t.T1Percent), true
+		t1, ok1 = share(t.T1Percent, valid), true
 	}
-	if ok2 && t2 >= valid {
+	// A zero timer is never sent, as in Kea.
+	if ok2 && (t2 == 0 || t2 >= valid) {
 		ok2 = false
 	}
 	limit := valid
 	if ok2 {
 		limit = t2
 	}
-	if ok1 && t1 >= limit {
+	if ok1 && (t1 == 0 || t1 >= limit) {
 		ok1 = false
 	}
 	return t1, t2, ok1, ok2
+}
+
+// share is pct of valid, rounded; 0 (not sent) when out of range.
+func share(pct float64, valid uint32) uint32 {
+	x := math.Round(pct * float64(valid))
+	if !(x >= 0 && x <= math.MaxUint32) {
+		return 0
+	}
+	return uint32(x)
 }
 
 func net4Mask(bits int) [4]byte {
@@ -609,11 +759,16 @@ func (v *vendorBuf) add(w *optWriter, levels [][]config.Option, r *request, vivs
 		}
 	}
 	var configured []byte
+	var ownLevel []config.Option
 	if vivso {
 		// Sent from option-data (asked for or always-send): its
 		// enterprise number wins, and the sub-options go into it.
-		if o, ok := findOption(levels, optiondef.CodeVIVSO); ok && !o.NeverSend && len(o.Data) >= 4 {
+		if o, lvl, ok := findOptionLevel(levels, optiondef.CodeVIVSO); ok && !o.NeverSend && len(o.Data) >= 4 {
 			configured, vendor, known = o.Data, config.VIVSOVendor(o.Data), true
+			if r.host == nil || &lvl[0] != &r.host.res.Options[0] {
+				// A reservation's options are not encapsulated in Kea.
+				ownLevel = lvl
+			}
 		}
 	}
 	if !known {
@@ -636,6 +791,13 @@ func (v *vendorBuf) add(w *optWriter, levels [][]config.Option, r *request, vivs
 	if len(configured) > 5 {
 		for rest := configured[5:]; len(rest) >= 2 && len(rest) >= 2+int(rest[1]); rest = rest[2+int(rest[1]):] {
 			v.have[rest[0]], v.sub[rest[0]] = true, rest[2:2+int(rest[1])]
+		}
+	}
+	for _, o := range ownLevel {
+		// Kea puts the vendor's options set where the option 125 is set
+		// (the same class, subnet, ...) into it, asked for or not.
+		if o.VendorSpace && o.Vendor == vendor && !o.NeverSend && !v.have[o.Code] {
+			v.have[o.Code], v.sub[o.Code], added = true, o.Data, true
 		}
 	}
 	for _, code := range oro {

@@ -195,7 +195,7 @@ func TestE2EOptionsMatchKea(t *testing.T) {
 	}
 
 	// The same document (xdhcpd's own listener and lease file added) to xdhcpd.
-	xcfg := e.baseConfig()
+	xcfg := e.baseConfig() // Kea's document and xdhcpd's own section (its control listener allowed)
 	maps.Copy(dhcp4(xcfg), optionFeatures())
 	e.startDaemon(xcfg)
 	for i, c := range optionClients {
@@ -401,7 +401,7 @@ func TestE2EOptionTableMatchesKea(t *testing.T) {
 	if err := k.Stop(); k.Running() {
 		t.Fatalf("kea-dhcp4 did not stop: %v", err)
 	}
-	xcfg := e.baseConfig()
+	xcfg := e.baseConfig() // Kea's document and xdhcpd's own section (its control listener allowed)
 	maps.Copy(dhcp4(xcfg), features)
 	e.startDaemon(xcfg)
 	for i, mods := range clients {
@@ -502,7 +502,7 @@ func TestE2EEchoClientIDOffMatchesKea(t *testing.T) {
 	if err := k.Stop(); k.Running() {
 		t.Fatalf("kea-dhcp4 did not stop: %v", err)
 	}
-	xcfg := e.baseConfig()
+	xcfg := e.baseConfig() // Kea's document and xdhcpd's own section (its control listener allowed)
 	maps.Copy(dhcp4(xcfg), features)
 	e.startDaemon(xcfg)
 	got := exchangeRaw(t, conn, 0x50, 10*time.Second, mods)

@@ -287,7 +287,29 @@ var ispScenarios = map[string]func(*Plan) []Client{
 			c(13, "olt1-in-subnet20", 1, o82("olt-1/pon-7/ont-1", "cpe-13")),
 			{Name: "direct", MAC: mac(2, 14), Subnet: 0},
 			{Name: "direct-broadcast", MAC: mac(2, 15), Subnet: 0, Broadcast: true},
+			// Option 12: what Kea makes of the name a client sends, and
+			// when it sends a reservation's hostname.
+			c(16, "hostname-mixed-case", 0, o82("olt-2/pon-2/ont-1", "cpe-16"), opt(12, []byte("Web_Cam-7"))),
+			c(17, "hostname-fqdn", 0, o82("olt-2/pon-2/ont-2", "cpe-17"), opt(12, []byte("NAS.Home.Example."))),
+			{Name: "reserved-hostname-asks", MAC: net.HardwareAddr{0x02, 0, 0x5e, 0x10, 0, 2}, Subnet: 0, Relayed: true,
+				Options: []dhcpv4.Option{o82("olt-2/pon-2/ont-3", "cpe-18"), opt(55, []byte{1, 3, 12})}},
+			{Name: "reserved-hostname-silent", MAC: net.HardwareAddr{0x02, 0, 0x5e, 0x10, 0, 3}, Subnet: 0, Relayed: true,
+				Options: []dhcpv4.Option{o82("olt-2/pon-2/ont-4", "cpe-19")}},
+			{Name: "reserved-hostname-names-itself", MAC: net.HardwareAddr{0x02, 0, 0x5e, 0x10, 0, 4}, Subnet: 0, Relayed: true,
+				Options: []dhcpv4.Option{o82("olt-2/pon-2/ont-5", "cpe-20"), opt(12, []byte("own-name"))}},
 		}
+	},
+	"isp-lifetimes": func(*Plan) []Client {
+		var out []Client
+		for i, sub := range []string{"subnet2", "subnet3", "subnet4", "subnet5-infinite", "net-a-subnet1"} {
+			for j, ask := range []struct {
+				name string
+				opts []dhcpv4.Option
+			}{{"default", nil}, {"asks-long", []dhcpv4.Option{opt(51, u32(100000))}}, {"asks-short", []dhcpv4.Option{opt(51, u32(10))}}} {
+				out = append(out, Client{Name: sub + "-" + ask.name, MAC: mac(5, 3*i+j+1), Subnet: i, Relayed: true, Options: ask.opts})
+			}
+		}
+		return out
 	},
 	"isp-vendor": vendorClients,
 	"isp-docsis": vendorClients,
