@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
@@ -231,7 +233,7 @@ func updateCommand(op *lease.Op) (string, leasejson.Update) {
 // max-rejected-lease-updates.
 func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partner bool) error {
 	name, args := updateCommand(&op)
-	a, err := p.c.do(ctx, name, args, RequestTimeout)
+	a, err := p.c.do(ctx, name, args, r.updateTimeout(partner))
 	if err == nil && a.ok() {
 		if partner {
 			r.mu.Lock()
@@ -275,6 +277,19 @@ func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partn
 	}
 	r.poke()
 	return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
+}
+
+// updateTimeout is how long an update may wait for its answer. A
+// load-balancing server with communication-recovery need not hold a reply
+// longer than failure detection waits for a heartbeat: past that the
+// update fails, the server enters communication-recovery and the update
+// joins the backlog (see deferUpdate). Otherwise the failed update would
+// withhold the reply, so it gets Kea's request timeout.
+func (r *Relationship) updateTimeout(partner bool) time.Duration {
+	if partner && r.cfg.Mode == config.HAModeLoadBalancing && r.cfg.DelayedUpdatesLimit > 0 {
+		return r.heartbeatTimeout()
+	}
+	return RequestTimeout
 }
 
 // recoverNowLocked moves a load-balancing server whose partner just became
