@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"xdhcp/lease"
+	"xdhcp/lease/memfile"
 )
 
 // blackhole is a tap that, while on, holds every request the node
@@ -119,5 +120,100 @@ func TestFailedUpdateEntersRecoveryAtOnce(t *testing.T) {
 	}
 	if st != StateCommunicationRecovery {
 		t.Errorf("state after the failed update %s, want communication-recovery", st)
+	}
+}
+
+// TestBothPartnerDownRecover: a two-way cut long enough for both servers
+// to declare the other down (each sees more than max-unacked-clients of
+// its partner's clients unanswered); when the link returns, both leave
+// partner-down, resynchronize and are back in their normal state.
+func TestBothPartnerDownRecover(t *testing.T) {
+	for _, mode := range []string{"load-balancing", "hot-standby"} {
+		t.Run(mode, func(t *testing.T) {
+			ln1, ln2 := listen(t), listen(t)
+			a1, a2 := ln1.Addr().String(), ln2.Addr().String()
+			extra := `, "max-unacked-clients": 2`
+			h1, h2 := newBlackhole(t), newBlackhole(t)
+			n1 := newNode(t, "server1", ln1, haParams("server1", mode, a1, a2, extra), nil, h1.tap)
+			n2 := newNode(t, "server2", ln2, haParams("server2", mode, a1, a2, extra), nil, h2.tap)
+			norm := normal(n1.rel().cfg.Mode)
+			waitState(t, n1, norm, 5*time.Second)
+			waitState(t, n2, norm, 5*time.Second)
+
+			h1.set(true)
+			h2.set(true)
+			// Interrupted after max-response-delay; then clients that have
+			// tried for 10 s (secs little-endian, as Kea reads it) decide.
+			deadline := time.Now().Add(5 * time.Second)
+			for n1.rel().State() != StatePartnerDown || n2.rel().State() != StatePartnerDown {
+				if time.Now().After(deadline) {
+					t.Fatalf("not both partner-down: server1 %s, server2 %s", n1.rel().State(), n2.rel().State())
+				}
+				for i := range 4 {
+					for _, n := range []*node{n1, n2} {
+						n.svc.ObserveQuery(0x0a00, []byte{byte(i), 1}, msgRequest)
+						n.svc.ObserveQuery(0x0a00, []byte{byte(i), 2}, msgRequest)
+					}
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// Each served alone meanwhile: a lease on each side only.
+			l1, l2 := testLease(801, time.Now().Unix()), testLease(802, time.Now().Unix())
+			for _, x := range []struct {
+				n *node
+				l lease.Lease
+			}{{n1, l1}, {n2, l2}} {
+				if err := x.n.store.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: x.l}); err != nil {
+					t.Fatal(err)
+				}
+				if err := x.n.svc.Replicate(context.Background(), []lease.Op{{Kind: lease.OpPut, Lease: x.l}}); err != nil {
+					t.Fatalf("%s in partner-down: %v", x.n.name, err)
+				}
+			}
+			restored := time.Now()
+			h1.set(false)
+			h2.set(false)
+			waitState(t, n1, norm, 10*time.Second)
+			waitState(t, n2, norm, 10*time.Second)
+			t.Logf("both partner-down → %s in %v", norm, time.Since(restored).Round(time.Millisecond))
+			// Each holds the lease the other gave alone.
+			for _, n := range []*node{n1, n2} {
+				for _, l := range []lease.Lease{l1, l2} {
+					if _, ok := n.store.Get(l.Addr); !ok {
+						t.Errorf("%s lacks %s after recovery", n.name, l.Addr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestClockSkewPair: the partners' clocks differ. Over 30 s both servers
+// warn and keep serving; over 60 s both terminate HA, as Kea does.
+func TestClockSkewPair(t *testing.T) {
+	for _, c := range []struct {
+		skew time.Duration
+		want State
+	}{{45 * time.Second, StateHotStandby}, {61 * time.Second, StateTerminated}, {-61 * time.Second, StateTerminated}} {
+		t.Run(c.skew.String(), func(t *testing.T) {
+			ln1, ln2 := listen(t), listen(t)
+			a1, a2 := ln1.Addr().String(), ln2.Addr().String()
+			off := func() time.Time { return time.Now().Add(c.skew) }
+			n1 := newNode(t, "server1", ln1, haParams("server1", "hot-standby", a1, a2, ""), nil)
+			n2 := newNodeClock(t, "server2", ln2, haParams("server2", "hot-standby", a1, a2, ""), memfile.Options{}, off, nil)
+			if c.want == StateTerminated {
+				waitState(t, n1, StateTerminated, 5*time.Second)
+				waitState(t, n2, StateTerminated, 5*time.Second)
+				return
+			}
+			waitState(t, n1, c.want, 5*time.Second)
+			waitState(t, n2, c.want, 5*time.Second)
+			time.Sleep(300 * time.Millisecond)
+			for _, n := range []*node{n1, n2} {
+				if st := n.rel().State(); st != c.want {
+					t.Errorf("%s: %s with skew %v, want %s", n.name, st, c.skew, c.want)
+				}
+			}
+		})
 	}
 }

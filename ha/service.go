@@ -239,6 +239,11 @@ type Relationship struct {
 	partnerState  State
 	partnerScopes []string
 	partnerUnsent [2]uint64 // previous, current
+	// unsentAtDown is the partner's unsent-update-count when this server
+	// entered partner-down: a different count when the partner is back
+	// means it served without updating us meanwhile, however many
+	// heartbeats passed before the state machine looked.
+	unsentAtDown  uint64
 	skew          time.Duration
 	lastSkewWarn  time.Time
 	inTouch       bool
@@ -541,7 +546,8 @@ func (r *Relationship) viewLocked(now time.Time) view {
 		interrupted: r.interrupted(now), syncLeases: r.cfg.SyncLeases,
 		delayedUpdates:  r.cfg.DelayedUpdatesLimit > 0,
 		backlogOverflow: r.backlogOver,
-		newUnsent:       r.partnerUnsent[1] > 0 && r.partnerUnsent[0] != r.partnerUnsent[1],
+		newUnsent: r.partnerUnsent[1] > 0 && r.partnerUnsent[0] != r.partnerUnsent[1] ||
+			r.state == StatePartnerDown && r.partnerUnsent[1] != r.unsentAtDown,
 	}
 }
 
@@ -566,6 +572,8 @@ func (r *Relationship) transitionLocked(next State, why string) {
 	}
 	if next != StatePartnerDown {
 		r.forceFailover = false
+	} else {
+		r.unsentAtDown = r.partnerUnsent[1]
 	}
 	switch {
 	case updatesPartner(prev) && !updatesPartner(next):
