@@ -95,6 +95,13 @@ func newNode(t *testing.T, name string, ln net.Listener, params string, leases [
 // newNodeOpts is newNode with the lease store opened with opts.
 func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts memfile.Options, leases []lease.Lease, taps ...tapFunc) *node {
 	t.Helper()
+	return newNodeClock(t, name, ln, params, opts, nil, leases, taps...)
+}
+
+// newNodeClock is newNodeOpts with the HA service reading the clock now
+// (time.Now when nil).
+func newNodeClock(t *testing.T, name string, ln net.Listener, params string, opts memfile.Options, now func() time.Time, leases []lease.Lease, taps ...tapFunc) *node {
+	t.Helper()
 	cfg, err := config.Parse([]byte(dhcp4Doc))
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +131,7 @@ func newNodeOpts(t *testing.T, name string, ln net.Listener, params string, opts
 		t.Fatal(err)
 	}
 	svc, err := New(hc, Deps{Leases: store, Apply: cmds, Network: srv.Network,
-		Log: testLogger(t).With("node", name)})
+		Log: testLogger(t).With("node", name), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
@@ -83,12 +85,16 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 		mu   sync.Mutex
 		errs []error
 	)
-	await := func(p *peerLink, partner bool) {
+	await := func(ctx context.Context, p *peerLink, partner bool) {
 		for _, op := range ops {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := r.send(ctx, p, op, partner); err != nil {
+				err := r.send(ctx, p, op, partner)
+				if err != nil && partner && r.deferUpdate(op, err) {
+					err = nil
+				}
+				if err != nil {
 					mu.Lock()
 					errs = append(errs, err)
 					mu.Unlock()
@@ -102,16 +108,26 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 		switch {
 		case st == StateCommunicationRecovery:
 			for _, op := range ops {
-				if len(r.backlog) >= r.cfg.DelayedUpdatesLimit {
-					r.backlogOver = true
-					break
-				}
-				r.backlog = append(r.backlog, op)
+				r.queueLocked(op)
 			}
 			r.mu.Unlock()
 		case updatesPartner(st):
+			// The updates stop waiting when the state machine leaves
+			// the states that update the partner (a failed heartbeat
+			// or update moved it to communication-recovery, failure
+			// detection to partner-down): see deferUpdate.
+			stop := r.stopUpdates
 			r.mu.Unlock()
-			await(r.partner, true)
+			pctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-stop:
+					cancel()
+				case <-pctx.Done():
+				}
+			}()
+			await(pctx, r.partner, true)
 		default:
 			r.mu.Unlock()
 			r.unsent.Add(uint64(len(ops)))
@@ -119,7 +135,7 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 	}
 	for _, b := range r.backups {
 		if r.cfg.WaitBackupAck {
-			await(b, false)
+			await(ctx, b, false)
 			continue
 		}
 		// Not awaited: a slow backup must not hold the pair's replies, as
@@ -131,6 +147,48 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// queueLocked adds op to the backlog of communication-recovery, or marks
+// the backlog overflowed when delayed-updates-limit updates wait already.
+// r.mu is held.
+func (r *Relationship) queueLocked(op lease.Op) {
+	if len(r.backlog) >= r.cfg.DelayedUpdatesLimit {
+		r.backlogOver = true
+		return
+	}
+	r.backlog = append(r.backlog, op)
+}
+
+// deferUpdate decides the fate of a partner update that failed without
+// an answer: when the state machine has meanwhile left the states that
+// update the partner for one that serves without it, the update is kept
+// as that state keeps updates and the reply goes out, as it would have
+// had the query come a moment later. In communication-recovery it joins
+// the backlog (flushed, or replaced by a reset and resynchronization, when
+// the partner is back); in partner-down it is counted as unsent (the
+// partner synchronizes from this server when it returns). Otherwise — the
+// partner answered with a failure, or the server still updates the
+// partner or no longer serves — the reply is withheld, as Kea withholds
+// it, and the client's retry decides again.
+func (r *Relationship) deferUpdate(op lease.Op, err error) bool {
+	if errors.Is(err, errPartnerAnswered) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.state {
+	case StateCommunicationRecovery:
+		r.queueLocked(op)
+		return true
+	case StatePartnerDown:
+		r.unsent.Add(1)
+		return true
+	}
+	return false
+}
+
+// errPartnerAnswered marks an update the partner answered with a failure.
+var errPartnerAnswered = errors.New("partner answered")
 
 // ParkingLotDrops returns how many replies Replicate dropped because
 // parked-packet-limit replies were already waiting.
@@ -175,7 +233,7 @@ func updateCommand(op *lease.Op) (string, leasejson.Update) {
 // max-rejected-lease-updates.
 func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partner bool) error {
 	name, args := updateCommand(&op)
-	a, err := p.c.do(ctx, name, args, RequestTimeout)
+	a, err := p.c.do(ctx, name, args, r.updateTimeout(partner))
 	if err == nil && a.ok() {
 		if partner {
 			r.mu.Lock()
@@ -185,9 +243,14 @@ func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partn
 		return nil
 	}
 	if err == nil {
-		err = fmt.Errorf("%s %s to %s: result %d: %s", name, op.Lease.Addr, p.cfg.Name, a.Result, a.Text)
+		err = fmt.Errorf("%w: %s %s to %s: result %d: %s", errPartnerAnswered, name, op.Lease.Addr, p.cfg.Name, a.Result, a.Text)
 	}
 	if !partner {
+		return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
+	}
+	if ctx.Err() != nil {
+		// Given up by this server (its state machine stopped the
+		// updates, or it is shutting down): says nothing of the partner.
 		return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
 	}
 	rejected := a.Result == control.ResultError || a.Result == control.ResultConflict
@@ -207,12 +270,43 @@ func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partn
 			"max_rejected_lease_updates", r.cfg.MaxRejectedLeaseUpdates, "err", ErrTooManyRejected)
 		r.transitionLocked(StateTerminated, "max-rejected-lease-updates exceeded")
 	}
+	recovering := !terminate && r.recoverNowLocked()
 	r.mu.Unlock()
-	if terminate {
+	if terminate || recovering {
 		r.s.publishScopes()
 	}
 	r.poke()
 	return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
+}
+
+// updateTimeout is how long an update may wait for its answer. A
+// load-balancing server with communication-recovery need not hold a reply
+// longer than failure detection waits for a heartbeat: past that the
+// update fails, the server enters communication-recovery and the update
+// joins the backlog (see deferUpdate). Otherwise the failed update would
+// withhold the reply, so it gets Kea's request timeout.
+func (r *Relationship) updateTimeout(partner bool) time.Duration {
+	if partner && r.cfg.Mode == config.HAModeLoadBalancing && r.cfg.DelayedUpdatesLimit > 0 {
+		return r.heartbeatTimeout()
+	}
+	return RequestTimeout
+}
+
+// recoverNowLocked moves a load-balancing server whose partner just became
+// unavailable to communication-recovery at once, as Kea does at the first
+// failed update, rather than at the next run of the state machine (which
+// waits for the heartbeat in flight, possibly on a blackholed connection).
+// It reports whether it moved. r.mu is held.
+func (r *Relationship) recoverNowLocked() bool {
+	if r.state != StateLoadBalancing || r.partnerState != StateUnavailable {
+		return false
+	}
+	next, act := decide(r.viewLocked(r.s.now()))
+	if act != actNone || next != StateCommunicationRecovery {
+		return false
+	}
+	r.transitionLocked(next, "lease update to partner failed")
+	return true
 }
 
 // recover leaves communication-recovery toward a partner back in

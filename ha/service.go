@@ -239,6 +239,11 @@ type Relationship struct {
 	partnerState  State
 	partnerScopes []string
 	partnerUnsent [2]uint64 // previous, current
+	// unsentAtDown is the partner's unsent-update-count when this server
+	// entered partner-down: a different count when the partner is back
+	// means it served without updating us meanwhile, however many
+	// heartbeats passed before the state machine looked.
+	unsentAtDown  uint64
 	skew          time.Duration
 	lastSkewWarn  time.Time
 	inTouch       bool
@@ -262,6 +267,11 @@ type Relationship struct {
 	transitions    uint64
 	lastOKUnixNano atomic.Int64 // last successful heartbeat (start time before any)
 	unsent         atomic.Uint64
+	// stopUpdates is closed when the relationship leaves the states that
+	// update the partner, and replaced by an open one when it enters one
+	// again: lease updates in flight stop waiting for a partner that the
+	// state machine has given up on (see Replicate).
+	stopUpdates chan struct{}
 }
 
 // minUpdateConns is the least number of parallel connections to a peer
@@ -284,7 +294,10 @@ func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Rel
 		served:     map[string]bool{},
 		clients:    newClientTable(rc.MaxUnackedClients),
 		rejected:   map[netip.Addr]bool{},
+		// Closed: the initial state sends no updates.
+		stopUpdates: make(chan struct{}),
 	}
+	close(r.stopUpdates)
 	// Kea's http-client-threads caps its connections per peer (one, queued,
 	// without multi-threading). Here it is only a floor: every lease
 	// update is one round trip that waits for the peer's fdatasync, so
@@ -401,7 +414,7 @@ func (r *Relationship) poke() {
 // heartbeat sends one ha-heartbeat and records the outcome.
 func (r *Relationship) heartbeat(ctx context.Context) {
 	start := r.s.now()
-	a, err := r.partner.c.do(ctx, cmdHeartbeat, nil, RequestTimeout)
+	a, err := r.partner.c.do(ctx, cmdHeartbeat, nil, r.heartbeatTimeout())
 	if err == nil && a.Result != 0 {
 		err = fmt.Errorf("ha-heartbeat to %s: result %d: %s", r.partner.cfg.Name, a.Result, a.Text)
 	}
@@ -453,6 +466,15 @@ func (r *Relationship) heartbeat(ctx context.Context) {
 	r.analyzed = 0
 }
 
+// heartbeatTimeout is how long a heartbeat may wait for its answer: twice
+// heartbeat-delay, at least a second and at most Kea's request timeout. A
+// partner answers a heartbeat at once (no lease write waits behind it), so
+// a heartbeat that takes longer has met a dead or blackholed connection,
+// and failure detection must not wait Kea's full ten seconds to say so.
+func (r *Relationship) heartbeatTimeout() time.Duration {
+	return min(max(2*r.cfg.HeartbeatDelay, time.Second), RequestTimeout)
+}
+
 // interrupted reports whether more than max-response-delay passed since
 // the last successful heartbeat.
 func (r *Relationship) interrupted(now time.Time) bool {
@@ -483,15 +505,7 @@ func (r *Relationship) step(ctx context.Context) {
 	for range 4 { // follow immediate chains (e.g. waiting → syncing → ready)
 		now := r.s.now()
 		r.mu.Lock()
-		v := view{
-			state: r.state, mode: r.cfg.Mode, role: r.me.Role, partner: r.partnerState,
-			paused: r.paused, skew: r.skew, partnerDown: r.shouldPartnerDownLocked(now),
-			interrupted: r.interrupted(now), syncLeases: r.cfg.SyncLeases,
-			delayedUpdates:  r.cfg.DelayedUpdatesLimit > 0,
-			backlogOverflow: r.backlogOver,
-			newUnsent:       r.partnerUnsent[1] > 0 && r.partnerUnsent[0] != r.partnerUnsent[1],
-		}
-		next, act := decide(v)
+		next, act := decide(r.viewLocked(now))
 		if act == actNone {
 			changed := next != r.state
 			if changed {
@@ -524,6 +538,19 @@ func (r *Relationship) step(ctx context.Context) {
 	}
 }
 
+// viewLocked is what the state machine looks at now. r.mu is held.
+func (r *Relationship) viewLocked(now time.Time) view {
+	return view{
+		state: r.state, mode: r.cfg.Mode, role: r.me.Role, partner: r.partnerState,
+		paused: r.paused, skew: r.skew, partnerDown: r.shouldPartnerDownLocked(now),
+		interrupted: r.interrupted(now), syncLeases: r.cfg.SyncLeases,
+		delayedUpdates:  r.cfg.DelayedUpdatesLimit > 0,
+		backlogOverflow: r.backlogOver,
+		newUnsent: r.partnerUnsent[1] > 0 && r.partnerUnsent[0] != r.partnerUnsent[1] ||
+			r.state == StatePartnerDown && r.partnerUnsent[1] != r.unsentAtDown,
+	}
+}
+
 // syncMaxPeriod is the dhcp-disable max-period of an automatic sync:
 // sync-timeout in seconds, at least 1.
 func (r *Relationship) syncMaxPeriod() time.Duration {
@@ -545,6 +572,14 @@ func (r *Relationship) transitionLocked(next State, why string) {
 	}
 	if next != StatePartnerDown {
 		r.forceFailover = false
+	} else {
+		r.unsentAtDown = r.partnerUnsent[1]
+	}
+	switch {
+	case updatesPartner(prev) && !updatesPartner(next):
+		close(r.stopUpdates)
+	case !updatesPartner(prev) && updatesPartner(next):
+		r.stopUpdates = make(chan struct{})
 	}
 	r.state = next
 	r.entered = r.s.now()

@@ -1,8 +1,10 @@
 // Package lab builds throw-away network namespaces, veth pairs and bridges
 // for tests, the demo and the benchmark runner, and tears them down again.
-// Pair is the common two-namespace shape; Available, BPFAvailable and the
-// Skip helpers tell a test whether the process may build a lab and load
-// BPF programs, and skip it, saying why, when not.
+// Pair is the common two-namespace shape; NS.InjectFault, NS.Flap and Hang
+// break the traffic between namespaces or stop a process, for the HA
+// tests' faults; Available, BPFAvailable and the Skip helpers tell a test
+// whether the process may build a lab and load BPF programs, and skip it,
+// saying why, when not.
 //
 // Namespaces are named (bind-mounted under /run/netns), so `ip netns exec`
 // and nsenter reach them too; to run a program inside one, prefer
