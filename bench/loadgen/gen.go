@@ -197,37 +197,37 @@ var wrongNames = [nWrong]string{
 
 // stats are the counters of one phase.
 type stats struct {
-	started        uint64
-	kStarted       [nKinds]uint64
-	kDone          [nKinds]uint64
-	kLost          [nKinds]uint64
-	kNak           [nKinds]uint64
-	lat            [nKinds]Histogram
-	do, ra         Histogram
-	sent           Packets
-	txAttempted    uint64 // frames built or meant to be built
-	txSent         uint64 // frames the transport took
-	cheap          uint64 // replies validated by the in-place parser
-	full           uint64 // replies also decoded with insomniacslk/dhcp
-	odd            uint64 // replies the in-place parser found unusual
-	received       uint64
-	offers, acks   uint64
-	naks           uint64
-	wrong          [nWrong]uint64
-	malformed      uint64
-	late, dup      uint64
-	skipped        uint64
-	windowDone     [nKinds]uint64 // kDone at the end of the sending phase
+	started      uint64
+	kStarted     [nKinds]uint64
+	kDone        [nKinds]uint64
+	kLost        [nKinds]uint64
+	kNak         [nKinds]uint64
+	lat          [nKinds]Histogram
+	do, ra       Histogram
+	sent         Packets
+	txAttempted  uint64 // frames built or meant to be built
+	txSent       uint64 // frames the transport took
+	cheap        uint64 // replies validated by the in-place parser
+	full         uint64 // replies also decoded with insomniacslk/dhcp
+	odd          uint64 // replies the in-place parser found unusual
+	received     uint64
+	offers, acks uint64
+	naks         uint64
+	wrong        [nWrong]uint64
+	malformed    uint64
+	late, dup    uint64
+	skipped      uint64
+	windowDone   [nKinds]uint64 // kDone at the end of the sending phase
 	// phaseStart and lastStart (g.now() clock) bound the time exchanges
 	// were being started: the offered rate's window, which ends with the
 	// last start even when the phase waits on for replies or follow-ups.
 	phaseStart, lastStart int64
-	series         []Second
-	sec            Second
-	secHist        Histogram
-	secLostBase    uint64
-	secWrongBase   uint64
-	secMalformBase uint64
+	series                []Second
+	sec                   Second
+	secHist               Histogram
+	secLostBase           uint64
+	secWrongBase          uint64
+	secMalformBase        uint64
 }
 
 func (s *stats) lost() uint64 {

@@ -142,7 +142,7 @@ func (n *haNode) setLink(ifname string, up bool) {
 
 // haServerCfg is what varies between the daemons' configurations.
 type haServerCfg struct {
-	ifaces []string
+	ifaces  []string
 	subnets []any
 	rels    []any  // high-availability list
 	xdp     string // xdhcp.xdp.mode ("off" when empty)
