@@ -20,8 +20,9 @@ import (
 
 // TestDebianPackage builds the package from $XDHCP_BIN, lints it, installs
 // it with dpkg into a Debian 12 root, runs xdhcpd as the unit does (its
-// user, its ambient capabilities, its directories), serving a lab
-// interface with XDP, then purges the package: the binaries, the
+// user, its ambient capabilities, its directories) on the shipped
+// configuration, names a lab interface and reloads, sees it served with
+// XDP, then purges the package: the binaries, the
 // configuration, the state and the pins are gone and the XDP program is
 // detached. The root is an overlay (nothing written reaches it) over
 // $XDHCP_DEB_ROOT, a fresh debootstrap of Debian 12 (`make test-deb` makes
@@ -91,19 +92,9 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 
-	// The operator names an interface: a lab link, served with XDP.
+	// A lab link for the operator to name once the daemon runs.
 	l, p := lab.PairForTest(t, "xk", "srv0", netip.MustParsePrefix("10.66.0.1/24"), "cli0", netip.MustParsePrefix("10.66.0.2/24"))
 	_ = l
-	conf := filepath.Join(root, "etc/xdhcp/kea-dhcp4.conf")
-	b, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = []byte(strings.Replace(string(b), `"interfaces": [ ]`, `"interfaces": [ "srv0" ]`, 1))
-	b = []byte(strings.Replace(string(b), `"subnet4": [`, `"subnet4": [ { "id": 1, "subnet": "10.66.0.0/24", "pools": [ { "pool": "10.66.0.100 - 10.66.0.200" } ] }`, 1))
-	if err := os.WriteFile(conf, b, 0o640); err != nil {
-		t.Fatal(err)
-	}
 	// What ExecStartPre does: a bpffs (a private instance here) with a
 	// pin directory for the xdhcp user.
 	bpffs := filepath.Join(root, "sys/fs/bpf")
@@ -173,7 +164,29 @@ func TestDebianPackage(t *testing.T) {
 		}
 	}
 	if !ready {
-		t.Fatalf("xdhcpd from the package never became ready; its log:\n%s", showLog())
+		t.Fatalf("xdhcpd from the package, on its shipped configuration, never became ready; its log:\n%s", showLog())
+	}
+	// The operator names an interface and reloads (systemctl reload:
+	// SIGHUP); the running daemon then serves it with XDP.
+	conf := filepath.Join(root, "etc/xdhcp/kea-dhcp4.conf")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `"interfaces": [ ]`, `"interfaces": [ "srv0" ]`, 1))
+	b = []byte(strings.Replace(string(b), `"subnet4": [`, `"subnet4": [ { "id": 1, "subnet": "10.66.0.0/24", "pools": [ { "pool": "10.66.0.100 - 10.66.0.200" } ] }`, 1))
+	if err := os.WriteFile(conf, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	attached := false
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && !attached; time.Sleep(200 * time.Millisecond) {
+		attached = xdpMode(t, p.Server, "srv0") != 0
+	}
+	if !attached {
+		t.Fatalf("after naming srv0 and SIGHUP, no XDP program on it; log:\n%s", showLog())
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", daemon.Process.Pid))
 	if err != nil {

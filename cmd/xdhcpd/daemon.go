@@ -235,6 +235,12 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	if len(ifaces) == 0 {
+		// As Kea: a server with no interface to serve starts, answers its
+		// control channel and serves DHCP once a reload names one.
+		d.log.Warn("no interface to serve: interfaces-config names none (or \"*\" found no up interface with an IPv4 address); DHCP is served once a reload names one")
+		return nil
+	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	d.lisCancel = cancel
 	if cfg.XDHCP.XDP.Mode != "off" && d.xdpAllowed {
@@ -338,9 +344,6 @@ func resolveInterfaces(specs []config.InterfaceSpec) ([]config.InterfaceSpec, er
 				out = append(out, config.InterfaceSpec{Name: ifc.Name})
 			}
 		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("interfaces-config names no usable interface")
 	}
 	return out, nil
 }

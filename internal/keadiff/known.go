@@ -42,8 +42,6 @@ var KnownDifferences = []Known{
 		Reason: "with `dhcp-socket-type: udp` Kea's sockets are bound to the interface address and never hear a directly connected client's broadcast, so such a client gets no answer; xdhcpd reads whole frames whatever the socket type and answers it",
 		Switch: "none: xdhcpd answers a directly connected client whatever `dhcp-socket-type` says (a client Kea would leave unanswered has nowhere else to go)"},
 	// Pending: each row goes when the change named by Owner lands.
-	{Case: "all-options/-/config", Field: "config", Kind: Pending, Owner: "options (standard option table)",
-		Reason: "xdhcpd refuses option-6rd and the 5-field form of an option Kea 2.2 accepts"},
 }
 
 // Explain matches every difference of cases against table and returns the
