@@ -68,6 +68,11 @@ func TestDropClass(t *testing.T) {
 		if l.ACK.MessageType() != dhcpv4.MessageTypeAck {
 			t.Errorf("other client: reply %v, want ACK", l.ACK.MessageType())
 		}
+		// The counter ticks after the send returns, so the client can
+		// hold its ACK a moment before the statistic shows it.
+		if v, ok := d.waitStat("pkt4-ack-sent", 3*time.Second, func(v int64) bool { return v > after["pkt4-ack-sent"] }); !ok {
+			t.Errorf("pkt4-ack-sent grew by %d for the other client, want 1", v-after["pkt4-ack-sent"])
+		}
 		final := d.stats()
 		if got := delta(t, after, final, "pkt4-ack-sent"); got != 1 {
 			t.Errorf("pkt4-ack-sent grew by %d for the other client, want 1", got)
