@@ -468,15 +468,20 @@ func faultStates(s1, s2 *faultServer, process bool) string {
 			out = append(out, s.name+" down")
 			continue
 		}
-		st := "?"
-		if a, err := s.ctl.Try("status-get", nil); err == nil {
-			if hs, err := haStatusOf(a); err == nil && len(hs) > 0 {
-				st = hs[0].Servers.Local.State
-			}
-		}
-		out = append(out, s.name+" "+st)
+		out = append(out, s.name+" "+localState(s.ctl))
 	}
 	return strings.Join(out, ", ")
+}
+
+// localState is the server's HA state as status-get reports it ("?" when
+// it does not answer).
+func localState(c daemontest.Commander) string {
+	if a, err := c.Try("status-get", nil); err == nil {
+		if hs, err := haStatusOf(a); err == nil && len(hs) > 0 {
+			return hs[0].Servers.Local.State
+		}
+	}
+	return "?"
 }
 
 // pollPair reports whether both servers are in state and see each other
