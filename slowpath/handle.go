@@ -734,6 +734,12 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 		return
 	}
 	if p := target.poolFor(addr); p != nil && s.partnersAddr(target, p, addr, r, now) {
+		if selecting {
+			// The client chose our offer, made before HA restricted
+			// us to our part: nobody else will answer it.
+			s.nak(rt, sn, r, "requested address is in the HA partner's part of the pool")
+			return
+		}
 		// The HA partner may have given this address to the client
 		// meanwhile: it answers, not us (a NAK would race its ACK).
 		s.st.receiveDrop.Inc()

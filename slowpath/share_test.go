@@ -71,6 +71,18 @@ func TestPoolShareRestrictsNewLeases(t *testing.T) {
 	if n := h.stat("xdhcp-pkt4-ha-partner-part-drop"); n != 1 {
 		t.Errorf("xdhcp-pkt4-ha-partner-part-drop %d, want 1", n)
 	}
+	// A client that chose our offer of a lower-half address, made before
+	// the restriction, gets a NAK: the partner does not answer a REQUEST
+	// naming us.
+	share.part = alloc.Part{}
+	early := h.one(discover("00:11:22:55:00:05"))
+	share.part = alloc.Part{Index: 1, Parts: 2}
+	if upper(ipOf(early.msg)) {
+		t.Fatalf("offer before the restriction %v: want the lower half", early.msg.YourIPAddr)
+	}
+	if r := h.one(requestFor(early.msg)); r.msg.MessageType() != dhcpv4.MessageTypeNak {
+		t.Errorf("REQUEST for our earlier offer of %v: %s, want NAK", early.msg.YourIPAddr, r.msg.MessageType())
+	}
 	// An expired lease of the lower half is no longer its client's to
 	// take back: the partner may have reused it.
 	h.now = h.now.Add(2 * time.Hour)
