@@ -51,7 +51,8 @@ var codec6 = rowCodec[lease.Lease6, key6, lease.Op6]{
 	op:        func(o *lease.Op6) (lease.OpKind, *lease.Lease6) { return o.Kind, &o.Lease },
 	key:       func(l *lease.Lease6) key6 { return addrKey6(l.Addr) },
 	appendRow: AppendRow6,
-	deleted:   func(l *lease.Lease6) { l.ValidLft = 0 },
+	// Kea zeroes both lifetimes in a DHCPv6 deletion marker.
+	deleted: func(l *lease.Lease6) { l.ValidLft, l.PreferredLft = 0, 0 },
 }
 
 // indexSink6 loads DHCPv6 rows into an index6, reusing one lease.
@@ -92,7 +93,7 @@ func (s *Store6) Get(addr netip.Addr) (lease.Lease6, bool) {
 }
 
 // ByIA returns the leases of type t of DUID duid and IAID iaid in subnet
-// subnetID (0: any), in ascending address order.
+// subnetID (0: any), oldest first.
 func (s *Store6) ByIA(duid []byte, iaid uint32, t lease.Type, subnetID uint32) []lease.Lease6 {
 	return s.leases(func(x *index6) []int32 {
 		return x.findDUID(duid, func(r *rec6) bool {
@@ -101,13 +102,13 @@ func (s *Store6) ByIA(duid []byte, iaid uint32, t lease.Type, subnetID uint32) [
 	})
 }
 
-// ByDUID returns every lease of DUID duid, in ascending address order.
+// ByDUID returns every lease of DUID duid, oldest first.
 func (s *Store6) ByDUID(duid []byte) []lease.Lease6 {
 	return s.leases(func(x *index6) []int32 { return x.findDUID(duid, nil) })
 }
 
 // ByHostname returns the leases whose hostname equals name, compared case
-// insensitively as DNS names are, in ascending address order.
+// insensitively as DNS names are, oldest first.
 func (s *Store6) ByHostname(name string) []lease.Lease6 {
 	return s.leases(func(x *index6) []int32 { return x.findHost(name) })
 }
