@@ -296,3 +296,29 @@ func TestKeySetOrder(t *testing.T) {
 		t.Errorf("%d keys, want %d", count, want)
 	}
 }
+
+func FuzzParseRow6(f *testing.F) {
+	for _, r := range strings.Split(strings.TrimSpace(keaRows6), "\n")[1:] {
+		f.Add([]byte(r))
+	}
+	f.Add([]byte("2001:db8::1,01:02,100,200,1,50,0,7,128,0,0,h"))
+	f.Add([]byte("2001:db8::,0x0102,4294967295,5294967295,1,1,2,7,48,true,false,a&#x2,,2,{},6,4"))
+	f.Add([]byte("::,00,1,2,0,0,0,0,0,0,0,,zz:1,1,,,"))
+	f.Fuzz(func(t *testing.T, row []byte) {
+		l, err := ParseRow6(row)
+		if err != nil {
+			return
+		}
+		out := AppendRow6(nil, &l)
+		if i := strings.IndexByte(string(out), '\n'); i != len(out)-1 {
+			t.Fatalf("row %q written with a newline inside: %q", row, out)
+		}
+		l2, err := ParseRow6(out[:len(out)-1])
+		if err != nil {
+			t.Fatalf("row %q -> %q: reparse: %v", row, out, err)
+		}
+		if !reflect.DeepEqual(l, l2) {
+			t.Fatalf("row %q -> %q:\n%+v\n%+v", row, out, l, l2)
+		}
+	})
+}
