@@ -208,11 +208,12 @@ var keaScript6 = []string{
 	`{"command": "lease6-get-all"}`,
 }
 
-// TestKeaLease6Interop runs a real kea-dhcp6 2.2 on a lease file our
-// DHCPv6 store wrote, checks that Kea serves the same leases, runs the
-// same lease6 commands on Kea and on Commands6 and compares every answer,
-// and finally loads the file Kea wrote with our store: it must hold what
-// ours holds.
+// TestKeaLease6Interop runs a real kea-dhcp6 2.2 on lease files our
+// DHCPv6 store wrote (the <name>.2 of our lease file cleanup and the live
+// <name> after it), checks that Kea serves the same leases, runs the same
+// lease6 commands on Kea and on Commands6 and compares every answer, and
+// finally loads with our store the files Kea left, then what kea-lfc made
+// of them: both must hold what ours holds.
 func TestKeaLease6Interop(t *testing.T) {
 	kea, err := exec.LookPath("kea-dhcp6")
 	if err != nil {
@@ -236,13 +237,28 @@ func TestKeaLease6Interop(t *testing.T) {
 	if err := store.Commit(context.Background(), ops...); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(ours)
-	if err != nil {
+	// Our lease file cleanup leaves <name>.2; a lease added and one
+	// deleted after it go to the fresh <name>. Kea reads both.
+	if err := store.RunLFC(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(theirs, b, 0o600); err != nil {
+	late := seedLeases6(now)[1]
+	late.Addr, late.IAID = netip.MustParseAddr("2001:db8:1::15"), 9
+	if err := store.Commit(context.Background(), lease.Op6{Kind: lease.OpPut, Lease: late},
+		lease.Op6{Kind: lease.OpDelete, Lease: lease.Lease6{Addr: netip.MustParseAddr("2001:db8:1::14")}}); err != nil {
 		t.Fatal(err)
 	}
+	for _, suffix := range []string{"", ".2"} {
+		copyFile(t, ours+suffix, theirs+suffix)
+	}
+	// Both servers start from the same files: ours reloads them too.
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if store, err = memfile.Open6(memfile.Options{Path: ours, Persist: true, Sync: true}); err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
 
 	sock, logPath, cfgPath := filepath.Join(dir, "kea6.sock"), filepath.Join(dir, "kea.log"), filepath.Join(dir, "kea6.json")
 	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(keaConf6, sock, theirs, keaHooks6, logPath)), 0o600); err != nil {
@@ -311,25 +327,64 @@ func TestKeaLease6Interop(t *testing.T) {
 	}
 	_ = cmd.Wait()
 	stopped = true
-	fromKea, err := memfile.Open6(memfile.Options{Path: theirs, Persist: true})
+	want := all6(store)
+	// As Kea left its files (our .2 and its appends, deletion markers
+	// included) ...
+	copyFile(t, theirs, filepath.Join(dir, "copy.csv"))
+	copyFile(t, theirs+".2", filepath.Join(dir, "copy.csv.2"))
+	sameLeases(t, "Kea's lease files", filepath.Join(dir, "copy.csv"), want)
+	// ... and as kea-lfc cleans them up.
+	if err := os.Rename(theirs, theirs+".1"); err != nil {
+		t.Fatal(err)
+	}
+	lfc := exec.Command("kea-lfc", "-6", "-x", theirs+".2", "-i", theirs+".1", "-o", theirs+".output",
+		"-f", theirs+".completed", "-p", theirs+".pid", "-c", cfgPath)
+	lfc.Env = cmd.Env
+	if b, err := lfc.CombinedOutput(); err != nil {
+		t.Fatalf("kea-lfc: %v\n%s", err, b)
+	}
+	sameLeases(t, "kea-lfc's lease file", theirs, want)
+}
+
+func compactJSON(s string) string {
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(s)) != nil {
+		return s
+	}
+	return b.String()
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fromKea.Close()
-	want, got := all6(store), all6(fromKea)
-	for i := range want {
-		// Kea keeps no hardware address source or type beyond the row it
-		// wrote; the rows it wrote for commands say 0 and 1 as ours do.
-		want[i].CLTT, got[i].CLTT = 0, 0
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// sameLeases loads the lease files at path with our store and compares
+// them with want (cltt aside: Kea stamps leases added without expire).
+func sameLeases(t *testing.T, what, path string, want []lease.Lease6) {
+	t.Helper()
+	s, err := memfile.Open6(memfile.Options{Path: path, Persist: true})
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	defer s.Close()
+	got := all6(s)
 	if len(got) != len(want) || len(got) < 5 {
-		t.Fatalf("Kea's file holds %d leases, ours %d", len(got), len(want))
+		t.Fatalf("%s hold %d leases, ours %d", what, len(got), len(want))
 	}
-	if !reflect.DeepEqual(got, want) {
-		for i := range want {
-			if !reflect.DeepEqual(got[i], want[i]) {
-				t.Errorf("lease %d from Kea's file:\n got %+v\nwant %+v", i, got[i], want[i])
-			}
+	for i := range want {
+		g, w := got[i], want[i]
+		g.CLTT, w.CLTT = 0, 0
+		// Kea rewrites a user context in its own JSON spacing.
+		g.UserContext, w.UserContext = compactJSON(g.UserContext), compactJSON(w.UserContext)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s, lease %d:\n got %+v\nwant %+v", what, i, g, w)
 		}
 	}
 }
