@@ -1,6 +1,7 @@
 package memfile
 
 import (
+	"fmt"
 	"sync"
 
 	"xdhcp/lease"
@@ -12,11 +13,16 @@ type leaseIndex[L any, K comparable] interface {
 	del(k K) bool
 	lookup(k K) (int32, bool)
 	fill(i int32, l *L)
+	len() int
+	ascend(start K, fn func(i int32) bool)
 }
 
 // rowCodec ties a lease type to its op type, its index key and its row.
 type rowCodec[L any, K comparable, O any] struct {
+	header    string // the lease file's first line
 	op        func(o *O) (lease.OpKind, *L)
+	record    func(o *O) []byte // the op's forensic record
+	validate  func(o *O) error  // refuses an op whose row Kea would not load
 	key       func(l *L) K
 	appendRow func(dst []byte, l *L) []byte
 	// deleted turns a copy of a stored lease into its deletion marker.
@@ -39,6 +45,42 @@ type rows[L any, K comparable, O any] struct {
 
 func (t *rows[L, K, O]) setup(c rowCodec[L, K, O], ix leaseIndex[L, K]) {
 	t.codec, t.ix, t.overlay = c, ix, make(map[K]*L)
+}
+
+func (t *rows[L, K, O]) header() string     { return t.codec.header }
+func (t *rows[L, K, O]) record(o *O) []byte { return t.codec.record(o) }
+
+func (t *rows[L, K, O]) validateOps(ops []O) error {
+	for i := range ops {
+		if err := t.codec.validate(&ops[i]); err != nil {
+			return fmt.Errorf("commit op %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Range calls fn for every lease in ascending address order until fn
+// returns false. The lease and its slices are reused between calls: copy
+// what you keep. fn runs under the index read lock, so it must not call
+// other methods of the store, and commits wait until Range returns.
+func (t *rows[L, K, O]) Range(fn func(l *L) bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var (
+		l    L
+		zero K
+	)
+	t.ix.ascend(zero, func(i int32) bool {
+		t.ix.fill(i, &l)
+		return fn(&l)
+	})
+}
+
+// Len returns the number of leases.
+func (t *rows[L, K, O]) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.ix.len()
 }
 
 // applyMemory applies ops of a store that does not persist.

@@ -141,7 +141,10 @@ func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store,
 }
 
 var codec4 = rowCodec[lease.Lease, uint32, lease.Op]{
+	header:    Header,
 	op:        func(o *lease.Op) (lease.OpKind, *lease.Lease) { return o.Kind, &o.Lease },
+	record:    func(o *lease.Op) []byte { return o.Record },
+	validate:  validateOp,
 	key:       func(l *lease.Lease) uint32 { return addrKey(l.Addr) },
 	appendRow: AppendRow,
 	deleted:   func(l *lease.Lease) { l.ValidLft = 0 },
@@ -252,27 +255,6 @@ func (s *Store) Page(from netip.Addr, limit int) []lease.Lease {
 		return len(out) < limit
 	})
 	return out
-}
-
-// Range calls fn for every lease in ascending address order until fn
-// returns false. The *Lease and its slices are reused between calls: copy
-// what you keep. fn runs under the index read lock, so it must not call
-// other Store methods, and commits wait until Range returns.
-func (s *Store) Range(fn func(l *lease.Lease) bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var l lease.Lease
-	s.idx.ascend(0, func(i int32) bool {
-		s.idx.fill(i, &l)
-		return fn(&l)
-	})
-}
-
-// Len returns the number of leases.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.idx.len()
 }
 
 // Expired returns up to limit leases that expired at or before unix time
@@ -392,15 +374,6 @@ func validateOp(op *lease.Op) error {
 // store then refuses commits with it until a recovery attempt succeeds
 // (see FaultEvent).
 //
-// If ctx ends while Commit waits, it returns ctx.Err(), but the rows may
-// still be written and applied afterwards: the outcome is unknown, as with
-// a timed-out database call. Until then the store keeps reading ops and
-// their byte slices, so the caller must not modify them.
-func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
-	_, err := s.submit(ctx, ops)
-	return err
-}
-
 // CommitAsync is Commit without the wait: it queues ops and returns, and
 // done is called exactly once with what Commit would have returned, once
 // the ops are durable and applied to the index (nil) or refused (the
@@ -408,24 +381,6 @@ func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
 // queued while the previous one ran, so a caller with many requests in
 // flight need not hold a goroutine per commit.
 //
-// done runs on the writer goroutine, or on the caller's before CommitAsync
-// returns when the outcome is known at once (an invalid op, a closed store,
-// a store that does not persist). It must return quickly and must not call
-// Commit, Wipe, RunLFC or Close. The caller must not modify ops or their
-// byte slices until done is called.
-func (s *Store) CommitAsync(ops []lease.Op, done func(error)) { s.submitAsync(ops, done) }
-
-func (s *Store) validateOps(ops []lease.Op) error {
-	for i := range ops {
-		if err := validateOp(&ops[i]); err != nil {
-			return fmt.Errorf("commit op %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) record(op *lease.Op) []byte { return op.Record }
-
 // compactFiles is the cleanup's merge: load inputs into a fresh index and
 // write its leases, expired ones included, to out.
 func (s *Store) compactFiles(inputs []string, out string) (int, error) {
@@ -469,5 +424,3 @@ func (s *Store) Wipe(ctx context.Context, subnetID uint32) (int, error) {
 		return lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: keyAddr(addrs[i])}}
 	})
 }
-
-func (s *Store) header() string { return Header }

@@ -48,7 +48,10 @@ func openHook6(opts Options, openFile func(string) (journalFile, error)) (*Store
 }
 
 var codec6 = rowCodec[lease.Lease6, key6, lease.Op6]{
+	header:    Header6,
 	op:        func(o *lease.Op6) (lease.OpKind, *lease.Lease6) { return o.Kind, &o.Lease },
+	record:    func(o *lease.Op6) []byte { return o.Record },
+	validate:  validateOp6,
 	key:       func(l *lease.Lease6) key6 { return addrKey6(l.Addr) },
 	appendRow: AppendRow6,
 	// Kea zeroes both lifetimes in a DHCPv6 deletion marker.
@@ -75,8 +78,6 @@ func (k *indexSink6) apply(fields [][]byte, n int) error {
 	}
 	return nil
 }
-
-func (s *Store6) header() string { return Header6 }
 
 // Get returns the lease whose address or delegated prefix starts at addr.
 func (s *Store6) Get(addr netip.Addr) (lease.Lease6, bool) {
@@ -152,27 +153,6 @@ func (s *Store6) Page(from netip.Addr, limit int) []lease.Lease6 {
 		return len(out) < limit
 	})
 	return out
-}
-
-// Range calls fn for every lease in ascending address order until fn
-// returns false. The *Lease6 and its slices are reused between calls: copy
-// what you keep. fn runs under the index read lock, so it must not call
-// other Store6 methods, and commits wait until Range returns.
-func (s *Store6) Range(fn func(l *lease.Lease6) bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var l lease.Lease6
-	s.idx.ascend(key6{}, func(i int32) bool {
-		s.idx.fill(i, &l)
-		return fn(&l)
-	})
-}
-
-// Len returns the number of leases.
-func (s *Store6) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.idx.len()
 }
 
 // Expired returns up to limit leases that expired at or before unix time
@@ -253,27 +233,6 @@ func validateOp6(op *lease.Op6) error {
 	}
 	return nil
 }
-
-func (s *Store6) validateOps(ops []lease.Op6) error {
-	for i := range ops {
-		if err := validateOp6(&ops[i]); err != nil {
-			return fmt.Errorf("commit op %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-// Commit applies ops atomically with respect to other commits and returns
-// once they are durable, exactly as Store.Commit.
-func (s *Store6) Commit(ctx context.Context, ops ...lease.Op6) error {
-	_, err := s.submit(ctx, ops)
-	return err
-}
-
-// CommitAsync is Commit without the wait, exactly as Store.CommitAsync.
-func (s *Store6) CommitAsync(ops []lease.Op6, done func(error)) { s.submitAsync(ops, done) }
-
-func (s *Store6) record(op *lease.Op6) []byte { return op.Record }
 
 func (s *Store6) compactFiles(inputs []string, out string) (int, error) {
 	x := newIndex6(false)
