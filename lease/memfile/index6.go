@@ -403,3 +403,6 @@ func (s *keySet) ascend(start key6, fn func(k key6) bool) {
 		}
 	}
 }
+
+// startLoad begins bulk loading (see keySet.loading).
+func (x *index6) startLoad() { x.order.loading = true }

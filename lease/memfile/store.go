@@ -127,14 +127,7 @@ func Open(opts Options) (*Store, error) {
 // files).
 func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store, error) {
 	s := &Store{idx: newIndex(true)}
-	s.setup(codec4, s.idx)
-	s.init(opts, openFile, s)
-	err := s.start(func() (bool, loadResult, error) {
-		s.idx.order.loading = true
-		defer s.idx.finishLoad()
-		return s.loadFiles(&indexSink{x: s.idx})
-	})
-	if err != nil {
+	if err := openTable(&s.journal, &s.rows, s, codec4, s.idx, opts, openFile); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -148,28 +141,12 @@ var codec4 = rowCodec[lease.Lease, uint32, lease.Op]{
 	key:       func(l *lease.Lease) uint32 { return addrKey(l.Addr) },
 	appendRow: AppendRow,
 	deleted:   func(l *lease.Lease) { l.ValidLft = 0 },
-}
-
-// indexSink loads DHCPv4 rows into an index.
-// The lease is reused between rows, so its byte slices' capacity is too.
-type indexSink struct {
-	x *index
-	l lease.Lease
-}
-
-func (k *indexSink) format() *rowFormat { return &format4 }
-func (k *indexSink) len() int           { return k.x.len() }
-
-func (k *indexSink) apply(fields [][]byte, n int) error {
-	if err := parseFields((*[numColumns][]byte)(fields), n, &k.l); err != nil {
-		return err
-	}
-	if k.l.ValidLft == 0 {
-		k.x.del(addrKey(k.l.Addr))
-	} else {
-		k.x.put(&k.l)
-	}
-	return nil
+	marker:    func(l *lease.Lease) bool { return l.ValidLft == 0 },
+	format:    &format4,
+	parse: func(f [][]byte, n int, l *lease.Lease) error {
+		return parseFields((*[numColumns][]byte)(f), n, l)
+	},
+	newIndex: func(secondary bool) leaseIndex[lease.Lease, uint32] { return newIndex(secondary) },
 }
 
 // Get returns the lease for addr.
@@ -381,32 +358,6 @@ func validateOp(op *lease.Op) error {
 // queued while the previous one ran, so a caller with many requests in
 // flight need not hold a goroutine per commit.
 //
-// compactFiles is the cleanup's merge: load inputs into a fresh index and
-// write its leases, expired ones included, to out.
-func (s *Store) compactFiles(inputs []string, out string) (int, error) {
-	x := newIndex(false)
-	x.order.loading = true
-	errs := &rowErrors{} // kea-lfc skips any number of bad rows
-	for _, p := range inputs {
-		if _, err := loadFile(p, &indexSink{x: x}, errs, s.log); err != nil {
-			return 0, err
-		}
-	}
-	x.finishLoad()
-	var (
-		l   lease.Lease
-		row []byte
-	)
-	err := writeLeaseFile(out, Header, func(emit func([]byte) bool) {
-		x.ascend(0, func(i int32) bool {
-			x.fill(i, &l)
-			row = AppendRow(row[:0], &l)
-			return emit(row)
-		})
-	})
-	return x.len(), err
-}
-
 // Wipe deletes every lease of subnetID (0: of all subnets), writing a
 // deletion marker for each as Kea's lease4-wipe does, and returns how many
 // it deleted. Leases added while it runs may survive.

@@ -34,14 +34,7 @@ func Open6(opts Options) (*Store6, error) {
 
 func openHook6(opts Options, openFile func(string) (journalFile, error)) (*Store6, error) {
 	s := &Store6{idx: newIndex6(true)}
-	s.setup(codec6, s.idx)
-	s.init(opts, openFile, s)
-	err := s.start(func() (bool, loadResult, error) {
-		s.idx.order.loading = true
-		defer s.idx.finishLoad()
-		return s.loadFiles(&indexSink6{x: s.idx})
-	})
-	if err != nil {
+	if err := openTable(&s.journal, &s.rows, s, codec6, s.idx, opts, openFile); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -56,27 +49,12 @@ var codec6 = rowCodec[lease.Lease6, key6, lease.Op6]{
 	appendRow: AppendRow6,
 	// Kea zeroes both lifetimes in a DHCPv6 deletion marker.
 	deleted: func(l *lease.Lease6) { l.ValidLft, l.PreferredLft = 0, 0 },
-}
-
-// indexSink6 loads DHCPv6 rows into an index6, reusing one lease.
-type indexSink6 struct {
-	x *index6
-	l lease.Lease6
-}
-
-func (k *indexSink6) format() *rowFormat { return &format6 }
-func (k *indexSink6) len() int           { return k.x.len() }
-
-func (k *indexSink6) apply(fields [][]byte, n int) error {
-	if err := parseFields6((*[numColumns6][]byte)(fields), n, &k.l); err != nil {
-		return err
-	}
-	if k.l.ValidLft == 0 {
-		k.x.del(addrKey6(k.l.Addr))
-	} else {
-		k.x.put(&k.l)
-	}
-	return nil
+	marker:  func(l *lease.Lease6) bool { return l.ValidLft == 0 },
+	format:  &format6,
+	parse: func(f [][]byte, n int, l *lease.Lease6) error {
+		return parseFields6((*[numColumns6][]byte)(f), n, l)
+	},
+	newIndex: func(secondary bool) leaseIndex[lease.Lease6, key6] { return newIndex6(secondary) },
 }
 
 // Get returns the lease whose address or delegated prefix starts at addr.
@@ -232,30 +210,6 @@ func validateOp6(op *lease.Op6) error {
 			lease.ErrInvalidLease, l.Addr, n, maxLineLen)
 	}
 	return nil
-}
-
-func (s *Store6) compactFiles(inputs []string, out string) (int, error) {
-	x := newIndex6(false)
-	x.order.loading = true
-	errs := &rowErrors{} // kea-lfc skips any number of bad rows
-	for _, p := range inputs {
-		if _, err := loadFile(p, &indexSink6{x: x}, errs, s.log); err != nil {
-			return 0, err
-		}
-	}
-	x.finishLoad()
-	var (
-		l   lease.Lease6
-		row []byte
-	)
-	err := writeLeaseFile(out, Header6, func(emit func([]byte) bool) {
-		x.ascend(key6{}, func(i int32) bool {
-			x.fill(i, &l)
-			row = AppendRow6(row[:0], &l)
-			return emit(row)
-		})
-	})
-	return x.len(), err
 }
 
 // Wipe deletes every lease of subnetID (0: of all subnets), writing a
