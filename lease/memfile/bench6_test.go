@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -84,4 +85,39 @@ func BenchmarkLoad6(b *testing.B) {
 		}
 		s.Close()
 	}
+}
+
+// TestMemoryPerLease6 measures the DHCPv6 index's heap cost per lease
+// (a 14-byte DUID-LLT each): about 200 bytes.
+func TestMemoryPerLease6(t *testing.T) {
+	const n = 100_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s, err := Open6(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := make([]lease.Op6, 0, 4096)
+	for i := range n {
+		ops = append(ops, lease.Op6{Kind: lease.OpPut, Lease: benchLease6(i)})
+		if len(ops) == cap(ops) || i == n-1 {
+			if err := s.Commit(context.Background(), ops...); err != nil {
+				t.Fatal(err)
+			}
+			ops = ops[:0]
+		}
+	}
+	ops = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%d DHCPv6 leases: %.0f bytes/lease heap", n, per)
+	if s.Len() != n {
+		t.Fatalf("Len %d", s.Len())
+	}
+	if per > 300 {
+		t.Errorf("%.0f bytes per lease, target 300", per)
+	}
+	runtime.KeepAlive(s)
 }
