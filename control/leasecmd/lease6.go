@@ -525,12 +525,7 @@ func (h *Commands6) bulkApply(ctx context.Context, req *control.Request) control
 	}
 	// Everything is parsed before anything is written: a malformed entry
 	// fails the whole command.
-	type deletion struct {
-		q     query6
-		l     lease.Lease6
-		found bool
-	}
-	deletions := make([]deletion, 0, len(dels))
+	deletions := make([]deletion6, 0, len(dels))
 	for _, raw := range dels {
 		q, err := parseQuery6(raw)
 		if err != nil {
@@ -544,7 +539,7 @@ func (h *Commands6) bulkApply(ctx context.Context, req *control.Request) control
 			// Kea skips silently a lease named by DUID that is not there.
 			continue
 		}
-		deletions = append(deletions, deletion{q, l, found})
+		deletions = append(deletions, deletion6{q, l, found})
 	}
 	leases := make([]lease.Lease6, 0, len(puts))
 	for _, raw := range puts {
@@ -555,25 +550,61 @@ func (h *Commands6) bulkApply(ctx context.Context, req *control.Request) control
 		leases = append(leases, l)
 	}
 
-	success := 0
-	var failedDel, failedPut []map[string]any
-	for _, d := range deletions {
-		if !d.found {
+	// One commit (one fdatasync) for the whole command; each entry is
+	// judged against the store as the entries before it leave it.
+	var (
+		ops       []lease.Op6
+		olds      []*lease.Lease6
+		opFailDel []int // per op: index into deletions, or -1 for a put
+		failedDel []map[string]any
+		failedPut []map[string]any
+		view      = map[netip.Addr]*lease.Lease6{}
+	)
+	current := func(a netip.Addr) *lease.Lease6 {
+		if l, seen := view[a]; seen {
+			return l
+		}
+		if l, ok := h.store.Get(a); ok {
+			return &l
+		}
+		return nil
+	}
+	for i, d := range deletions {
+		old := current(d.l.Addr)
+		if !d.found || old == nil || old.Type != d.l.Type {
 			failedDel = append(failedDel, failedLease(d.q.typ, d.q.addr, d.q.duid, control.ResultEmpty, "lease not found"))
 			continue
 		}
-		if err := h.remove(ctx, d.l); err != nil {
-			failedDel = append(failedDel, failedLease(d.q.typ, d.q.addr, d.q.duid, control.ResultError, err.Error()))
-			continue
-		}
-		success++
+		ops = append(ops, lease.Op6{Kind: lease.OpDelete, Lease: lease.Lease6{Addr: d.l.Addr}})
+		olds, opFailDel = append(olds, old), append(opFailDel, i)
+		view[d.l.Addr] = nil
 	}
-	for _, l := range leases {
-		if _, err := h.addOrUpdate(ctx, l, true); err != nil {
-			failedPut = append(failedPut, failedLease(l.Type, l.Addr, l.DUID, control.ResultError, err.Error()))
-			continue
+	for i := range leases {
+		ops = append(ops, lease.Op6{Kind: lease.OpPut, Lease: leases[i]})
+		olds, opFailDel = append(olds, current(leases[i].Addr)), append(opFailDel, -1)
+		view[leases[i].Addr] = &leases[i]
+	}
+	success := 0
+	if len(ops) > 0 {
+		err := h.commit(ctx, ops, olds)
+		if errors.Is(err, lease.ErrInvalidLease) {
+			// One entry the lease file cannot keep: apply them one by one
+			// so that only it fails.
+			err = nil
+			for k := range ops {
+				if e := h.commit(ctx, ops[k:k+1], olds[k:k+1]); e != nil {
+					failedDel, failedPut = h.bulkFailure(ops[k], opFailDel[k], deletions, e, failedDel, failedPut)
+					continue
+				}
+				success++
+			}
+		} else if err != nil {
+			for k := range ops {
+				failedDel, failedPut = h.bulkFailure(ops[k], opFailDel[k], deletions, err, failedDel, failedPut)
+			}
+		} else {
+			success = len(ops)
 		}
-		success++
 	}
 	a := control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("Bulk apply of %d IPv6 leases completed.", success)}
 	if success == 0 {
@@ -590,6 +621,26 @@ func (h *Commands6) bulkApply(ctx context.Context, req *control.Request) control
 		a.Arguments = args
 	}
 	return a
+}
+
+// bulkFailure adds op's failure to the failed-deleted-leases (del >= 0:
+// deletions[del]) or failed-leases of lease6-bulk-apply.
+func (h *Commands6) bulkFailure(op lease.Op6, del int, deletions []deletion6, err error,
+	failedDel, failedPut []map[string]any) ([]map[string]any, []map[string]any) {
+	if del >= 0 {
+		q := deletions[del].q
+		return append(failedDel, failedLease(q.typ, q.addr, q.duid, control.ResultError, err.Error())), failedPut
+	}
+	l := &op.Lease
+	return failedDel, append(failedPut, failedLease(l.Type, l.Addr, l.DUID, control.ResultError, err.Error()))
+}
+
+// deletion6 is a deleted lease of lease6-bulk-apply: what names it and
+// the lease it named when the command was parsed.
+type deletion6 struct {
+	q     query6
+	l     lease.Lease6
+	found bool
 }
 
 // wipeBatch is the number of leases one commit of lease6-wipe deletes.
