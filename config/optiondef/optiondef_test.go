@@ -12,7 +12,9 @@ import (
 // compiled into Debian 12's Kea 2.2.0 (libkea-dhcp++), read out of the
 // library by testdata/extract-kea-defs.py (its comment says how). One line
 // per definition: space code name type array record-types encapsulates.
-func keaDefs(t *testing.T) map[string][]string { return keaDefsIn(t, "testdata/kea-2.2-dhcp4-defs.txt") }
+func keaDefs(t *testing.T) map[string][]string {
+	return keaDefsIn(t, "testdata/kea-2.2-dhcp4-defs.txt")
+}
 
 // keaDefsIn reads one file of definitions extracted from Kea.
 func keaDefsIn(t *testing.T, file string) map[string][]string {
