@@ -326,8 +326,9 @@ func (q *parser6) parseScope6(o *jobj, global bool) *scope6 {
 		q.triplet(o, "preferred-lifetime", s.preferred)
 	}
 	q.sharedKeys(o, &s.sharedScope)
-	s.rapid = q.boolean(o, "rapid-commit")
 	if !global {
+		// Kea 2.2 has rapid-commit on subnets and shared networks only.
+		s.rapid = q.boolean(o, "rapid-commit")
 		if r := q.sub(o, "relay"); r != nil {
 			s.relay, s.relaySet = q.relay(r, parseIPv6), true
 		}
