@@ -459,31 +459,11 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 		parsePlain()
 	}
 
-	ids := map[uint32]string{}
-	var maxID uint32
-	for _, e := range all {
-		if !e.idSet || e.sub.ID == 0 {
-			continue
-		}
-		if prev, dup := ids[e.sub.ID]; dup {
-			q.errorf(e.path+".id", "%d is already the id of %s", e.sub.ID, prev)
-			continue
-		}
-		ids[e.sub.ID] = e.path
-		maxID = max(maxID, e.sub.ID)
+	slots := make([]idSlot, len(all))
+	for i := range all {
+		slots[i] = idSlot{all[i].path, &all[i].sub.ID, all[i].idSet}
 	}
-	for _, e := range all {
-		if e.idSet {
-			continue
-		}
-		if maxID >= maxSubnetID {
-			q.errorf(e.path, "no id given and none left to assign")
-			continue
-		}
-		maxID++
-		e.sub.ID = maxID
-		q.warnf(e.path, "no id given, assigned %d (set ids explicitly: they must match an HA partner and survive reordering)", maxID)
-	}
+	q.assignIDs(slots)
 	prefixes := map[netip.Prefix]string{}
 	for _, e := range all {
 		if e.sub.Interface != "" && (e.sub.SharedNetwork == nil || e.sub.SharedNetwork.Interface != e.sub.Interface) {
