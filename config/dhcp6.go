@@ -257,11 +257,11 @@ func (q *parser6) relaySupplied(o *jobj, c *Config6) {
 }
 
 // serverID parses server-id with Kea's defaults: type LLT, persisted in
-// data-directory/kea-dhcp6-serverid.
+// data-directory/kea-dhcp6-serverid, every part of the DUID unset (0 or
+// empty: ServerID.DUID fills it).
 func (q *parser6) serverID(o *jobj, c *Config6) {
 	s := &c.ServerID
-	*s = ServerID{Type: "LLT", Persist: true, EnterpriseID: enterpriseISC,
-		File: filepath.Join(c.DataDirectory, defaultServerIDFile)}
+	*s = ServerID{Type: "LLT", Persist: true, File: filepath.Join(c.DataDirectory, defaultServerIDFile)}
 	so := q.sub(o, "server-id")
 	if so == nil {
 		return
@@ -288,7 +288,7 @@ func (q *parser6) serverID(o *jobj, c *Config6) {
 	if v := q.u32(so, "time"); v != nil {
 		s.Time = *v
 	}
-	if v := q.u32(so, "enterprise-id"); v != nil && *v != 0 {
+	if v := q.u32(so, "enterprise-id"); v != nil {
 		s.EnterpriseID = *v
 	}
 	s.Persist = boolOr(q.boolean(so, "persist"), true)
