@@ -89,6 +89,9 @@ func TestDhcp6Parse(t *testing.T) {
 		t.Fatalf("%d subnets", got)
 	}
 	cpe, relayed := d.Subnets[0], d.Subnets[1]
+	if d.SubnetByID(20) != relayed || d.SubnetByID(3) != nil || d.Class("cable-modem") != d.Classes[1] {
+		t.Error("SubnetByID or Class")
+	}
 	if cpe.ID != 10 || cpe.SharedNetwork == nil || cpe.SharedNetwork.Name != "cpe" || string(cpe.InterfaceID) != "olt-7" {
 		t.Errorf("shared subnet: %+v", cpe)
 	}

@@ -251,3 +251,23 @@ type ServerID struct {
 	// File is where the DUID is kept: DataDirectory/kea-dhcp6-serverid.
 	File string
 }
+
+// SubnetByID returns the subnet6 with the given id, or nil.
+func (c *Config6) SubnetByID(id uint32) *Subnet6 {
+	for _, s := range c.Subnets {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Class returns the Dhcp6 client class with the given name, or nil.
+func (c *Config6) Class(name string) *Class6 {
+	for _, cl := range c.Classes {
+		if cl.Name == name {
+			return cl
+		}
+	}
+	return nil
+}
