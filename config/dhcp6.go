@@ -437,6 +437,11 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 			sn.RequireClientClasses = q.requiredClasses6(it)
 			q.list(it, "subnet6", func(sp string, so *jobj) {
 				if e := q.subnet6(sp, so, sn, sc, global); e != nil {
+					// Kea: one rapid-commit for the whole link.
+					if len(sn.Subnets) > 0 && e.sub.RapidCommit != sn.Subnets[0].RapidCommit {
+						q.errorf(sp+".rapid-commit", "%v, but the other subnets of shared network %q have %v: all must have the same rapid-commit, as in Kea",
+							e.sub.RapidCommit, sn.Name, sn.Subnets[0].RapidCommit)
+					}
 					sn.Subnets = append(sn.Subnets, e.sub)
 					all = append(all, *e)
 				}

@@ -246,6 +246,8 @@ func TestDhcp6Errors(t *testing.T) {
 		{`{"Dhcp6": {"client-classes": [{"name": "a", "test": "pkt4.mac == 0x01"}]}}`, `Dhcp6.client-classes[0].test: "pkt4.mac == 0x01": col 1: pkt4 can only be used in DHCPv4`},
 		{`{"Dhcp6": {"min-preferred-lifetime": 5000, "preferred-lifetime": 4000}}`, `Dhcp6.min-preferred-lifetime: 5000 is greater than preferred-lifetime 4000`},
 		{`{"Dhcp6": {}}`, `Dhcp6: empty map`},
+		{`{"Dhcp6": {"shared-networks": [{"name": "a", "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "rapid-commit": true}, {"id": 2, "subnet": "2001:db8:2::/64"}]}]}}`, `Dhcp6.shared-networks[0].subnet6[1].rapid-commit: false, but the other subnets`},
+		{`{"Dhcp6": {"option-data": [{"name": "vendor-class", "data": "4491, 0102"}]}}`, `Dhcp6.option-data[0].data: "4491, 0102": vendor class data 0102 is not a sequence of tuples`},
 		{`{"Dhcp6": {"client-classes": [{"name": "a", "option-def": []}]}}`, `Dhcp6.client-classes[0].option-def: unknown key`},
 		{`{"Dhcp6": {"subnet6": [{"subnet": "2001:db8:1::/64"}, {"id": 1, "subnet": "2001:db8:2::/64"}, {"id": 1, "subnet": "2001:db8:3::/64"}]}}`, `Dhcp6.subnet6[2].id: 1 is already the id of Dhcp6.subnet6[1]`},
 	} {
