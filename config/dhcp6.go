@@ -94,9 +94,7 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 	p.expired(o, &same)
 	p.multiThreading(o, &same)
 	p.loggers(o, &same)
-	ctlPaths := p.ctlPaths
 	p.controlSocket6(o, c)
-	p.ctlPaths = ctlPaths
 	c.ExpiredLeases, c.MultiThreading, c.Loggers = same.ExpiredLeases, same.MultiThreading, same.Loggers
 	q.hooks6(o, c)
 	return c
