@@ -8,7 +8,7 @@ import (
 
 func TestWithLeaseHooks(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := withLeaseHooks(xdhcpConfig(filepath.Join(dir, "l.csv"), nil, "", filepath.Join(dir, "pins")), dir, "", true)
+	cfg, err := withLeaseHooks(xdhcpConfig(filepath.Join(dir, "l.csv"), nil, "", filepath.Join(dir, "pins")), dir, "", true, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

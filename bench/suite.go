@@ -39,10 +39,19 @@ type SuiteOptions struct {
 	Repeats int
 	// Only, when not empty, names the scenarios to run ("S1", "S6/S7").
 	Only []string
-	// LeaseHooks turns on forensic logging (xdhcpd) and run-script with a
-	// trivial script (both servers) in every server the suite starts.
+	// LeaseHooks adds to each server a variant with forensic logging
+	// (xdhcpd) and run-script with a trivial script (both servers), named
+	// "<server>"+HooksSuffix, measured interleaved with the plain one so
+	// that the cost of the hooks is read off one invocation.
 	LeaseHooks bool
-	Logger     *slog.Logger
+	// LeaseHookSet is which hooks the variant runs: HooksBoth ("": both),
+	// HooksLegalLog or HooksRunScript alone.
+	LeaseHookSet string
+	// ForensicDeferred lets the replies of renewals answered without a
+	// lease write leave before their forensic records are synced
+	// (durable-before-reply false).
+	ForensicDeferred bool
+	Logger           *slog.Logger
 }
 
 // Lab addressing of the suite: a /8, so that no scenario exhausts the pool.
@@ -251,12 +260,24 @@ func RunSuite(ctx context.Context, o SuiteOptions, out io.Writer) error {
 	return nil
 }
 
-// servers lists the servers to compare, xdhcp first.
+// HooksSuffix names a server's variant with the lease event hooks on.
+const HooksSuffix = "+hooks"
+
+// servers lists the servers to compare, xdhcp first, each followed by its
+// variant with the lease event hooks when SuiteOptions.LeaseHooks is set.
 func (s *suite) servers() []string {
+	names := []string{"xdhcp"}
 	if s.kea != "" {
-		return []string{"xdhcp", "kea"}
+		names = append(names, "kea")
 	}
-	return []string{"xdhcp"}
+	if !s.o.LeaseHooks {
+		return names
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, n, n+HooksSuffix)
+	}
+	return out
 }
 
 // fail records a correctness failure.
@@ -331,14 +352,15 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		leaseFile = filepath.Join(dir, "leases4.csv")
 	}
 	o := ServerOptions{CPU: serverCPU, LogPath: filepath.Join(dir, "log"), ReadyTimeout: readyTimeout}
+	name, hooked := strings.CutSuffix(name, HooksSuffix)
 	switch name {
 	case "xdhcp":
 		o.Bin, o.Config = s.o.Xdhcpd, filepath.Join(dir, "xdhcpd.json")
 		// A pin folder per run: nothing carries over between runs.
 		pins := filepath.Join(s.bpffs, filepath.Base(dir))
 		cfg := xdhcpConfig(leaseFile, ha, s.keaHA, pins)
-		if s.o.LeaseHooks {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true); err != nil {
+		if hooked {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true, s.o.LeaseHookSet, s.o.ForensicDeferred); err != nil {
 				return nil, err
 			}
 		}
@@ -350,8 +372,8 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		o.Bin, o.Config = s.kea, filepath.Join(dir, "kea-dhcp4.json")
 		sock := filepath.Join(dir, "kea4.sock")
 		cfg := keaConfig(leaseFile, sock, filepath.Join(dir, "kea.log"), ha, s.keaHA)
-		if s.o.LeaseHooks {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false); err != nil {
+		if hooked {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false, s.o.LeaseHookSet, false); err != nil {
 				return nil, err
 			}
 		}

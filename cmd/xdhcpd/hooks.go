@@ -141,10 +141,27 @@ func (w withSubnets) LeaseEvent(e *hooks.Event) {
 }
 
 // Flush implements hooks.Flusher for the listeners that hold events.
-func (w withSubnets) Flush() {
+func (w withSubnets) Flush() uint64 {
 	if f, ok := w.Listener.(hooks.Flusher); ok {
-		f.Flush()
+		return f.Flush()
 	}
+	return 0
+}
+
+// Synced implements hooks.Flusher.
+func (w withSubnets) Synced() uint64 {
+	if f, ok := w.Listener.(hooks.Flusher); ok {
+		return f.Synced()
+	}
+	return 0
+}
+
+// OnSynced implements hooks.Flusher.
+func (w withSubnets) OnSynced(notify func()) func() {
+	if f, ok := w.Listener.(hooks.Flusher); ok {
+		return f.OnSynced(notify)
+	}
+	return func() {}
 }
 
 // fastPathListener is what the fast path tells of its cached renewals.

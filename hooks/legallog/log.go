@@ -1,10 +1,14 @@
 package legallog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,9 +20,14 @@ import (
 )
 
 // flushInterval bounds how long a record written outside a lease commit
-// (a renewal answered from the fast path's cache or by lease reuse, which
-// write no lease) waits for its fdatasync when no group commit comes first.
+// waits for its fdatasync without DurableBeforeReply, and how late an
+// idle file is rotated.
 const flushInterval = time.Second
+
+// waitLimit bounds how long LeaseEvent waits for a record to be durable
+// before its reply (a failing disk): the reply then leaves without it,
+// and the write error is counted and logged.
+const waitLimit = 5 * time.Second
 
 // Log is the forensic log. Its records reach the file in two ways:
 //
@@ -28,21 +37,42 @@ const flushInterval = time.Second
 //     SyncRecords in the same group commit, before any ACK of that batch;
 //   - records of events that write no lease (cached and reused renewals),
 //     and every record when response-parser-format needs the reply, are
-//     written when the event is told (LeaseEvent) and synced by the next
-//     group commit or within flushInterval.
+//     written when the event is told (LeaseEvent; the fast path's once per
+//     receive batch, by Flush). With DurableBeforeReply their replies wait
+//     for a sync that the log's syncer runs as soon as one is wanted, one
+//     fdatasync for every record written meanwhile (a group commit of its
+//     own, shared with the lease store's when both want one); without it
+//     they are synced within flushInterval.
 //
 // All methods are safe for concurrent use.
 type Log struct {
 	p   Params
 	log *slog.Logger
 	now func() time.Time
+	// stamp is the last timestamp formatted, reused within its second
+	// unless the format has sub-second precision (subSecond).
+	stamp     atomic.Pointer[stamp]
+	subSecond bool
 
-	mu    sync.Mutex
-	file  rotatingFile
-	dirty bool // written since the last sync
+	mu   sync.Mutex
+	file rotatingFile
+	// written counts the writes so far: the ticket of the last one.
+	written uint64
 	// pending are records of cached renewals held until Flush: one write
 	// per receive batch of the fast path.
 	pending []byte
+
+	// syncMu serializes syncs; synced is the last write made durable.
+	// A sync runs without mu, so that writers go on meanwhile.
+	syncMu  sync.Mutex
+	synced  atomic.Uint64
+	syncReq chan struct{} // cap 1: a sync is wanted now
+	// waitMu guards notify and syncDone (closed and replaced after each
+	// sync that advances synced).
+	waitMu   sync.Mutex
+	notify   map[uint64]func()
+	notifyN  uint64
+	syncDone chan struct{}
 
 	records, errs, scriptErrs atomic.Uint64
 
@@ -65,14 +95,15 @@ func Open(p Params, log *slog.Logger, now func() time.Time) (*Log, error) {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Log{p: p, log: log, now: now, stop: make(chan struct{})}
+	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"),
+		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{})}
 	l.file = rotatingFile{p: p, runScript: l.runScript}
 	if err := l.file.open(now(), true); err != nil {
 		return nil, err
 	}
 	log.Info("LEGAL_LOG_STORE_OPENED", "file", l.file.name)
 	l.wg.Add(1)
-	go l.flusher()
+	go l.syncer()
 	return l, nil
 }
 
@@ -119,45 +150,124 @@ func (l *Log) AppendRecord(dst []byte, e *hooks.Event) []byte {
 }
 
 // LeaseEvent implements hooks.Listener: it writes the records the engine
-// could not attach to a lease commit.
+// could not attach to a lease commit. Those of cached renewals are held
+// until Flush; the others, with DurableBeforeReply, are durable when it
+// returns (the engine tells of them before it sends the reply).
 func (l *Log) LeaseEvent(e *hooks.Event) {
 	if l.durable(e) {
+		return
+	}
+	if e.Cached {
+		l.mu.Lock()
+		l.pending = l.appendEntries(l.pending, e)
+		l.mu.Unlock()
 		return
 	}
 	b := l.appendEntries(nil, e)
 	if len(b) == 0 {
 		return
 	}
-	if e.Cached {
-		l.mu.Lock()
-		l.pending = append(l.pending, b...)
-		l.mu.Unlock()
+	l.mu.Lock()
+	err := l.writeLocked(b)
+	ticket := l.written
+	l.mu.Unlock()
+	if err != nil {
+		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 		return
 	}
-	if err := l.WriteRecords(b); err != nil {
-		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+	if l.p.DurableBeforeReply {
+		l.waitSynced(ticket)
 	}
 }
 
+// WaitsForReply implements hooks.ReplyWaiter: with DurableBeforeReply,
+// LeaseEvent waits for the records it writes itself.
+func (l *Log) WaitsForReply(reused bool) bool {
+	return l.p.DurableBeforeReply && (reused || l.p.Response != nil)
+}
+
 // Flush implements hooks.Flusher: it writes the held records of cached
-// renewals (synced within flushInterval, or by the next group commit).
-func (l *Log) Flush() {
+// renewals and, with DurableBeforeReply, has them synced at once and
+// returns the ticket their replies wait for.
+func (l *Log) Flush() uint64 {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if len(l.pending) == 0 {
-		return
+		l.mu.Unlock()
+		return 0
 	}
 	err := l.writeLocked(l.pending)
+	ticket := l.written
 	l.pending = l.pending[:0]
 	if cap(l.pending) > 1<<20 {
 		l.pending = nil
 	}
+	l.mu.Unlock()
 	if err != nil {
 		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 	}
+	if !l.p.DurableBeforeReply {
+		return 0
+	}
+	if err != nil {
+		// Records lost: their replies wait for a ticket no sync reaches,
+		// and the fast path drops them after its hold limit.
+		return math.MaxUint64
+	}
+	l.wantSync()
+	return ticket
 }
 
-// appendEntries appends the lines Kea's legal log writes for e.
+// Synced implements hooks.Flusher.
+func (l *Log) Synced() uint64 { return l.synced.Load() }
+
+// OnSynced implements hooks.Flusher.
+func (l *Log) OnSynced(notify func()) func() {
+	l.waitMu.Lock()
+	defer l.waitMu.Unlock()
+	if l.notify == nil {
+		l.notify = map[uint64]func(){}
+	}
+	l.notifyN++
+	id := l.notifyN
+	l.notify[id] = notify
+	return func() {
+		l.waitMu.Lock()
+		delete(l.notify, id)
+		l.waitMu.Unlock()
+	}
+}
+
+// wantSync asks the syncer for a sync now.
+func (l *Log) wantSync() {
+	select {
+	case l.syncReq <- struct{}{}:
+	default:
+	}
+}
+
+// waitSynced waits until write ticket is durable, or waitLimit.
+func (l *Log) waitSynced(ticket uint64) {
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for l.synced.Load() < ticket {
+		l.waitMu.Lock()
+		done := l.syncDone
+		l.waitMu.Unlock()
+		if l.synced.Load() >= ticket {
+			return
+		}
+		l.wantSync()
+		select {
+		case <-done:
+		case <-deadline.C:
+			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", "forensic record not durable in time: the reply leaves without it")
+			return
+		}
+	}
+}
+
+// appendEntries appends the lines Kea's legal log writes for e. The
+// default lines are formatted in place, without allocating.
 func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	var assigned, released []lease.Lease
 	switch e.Point {
@@ -166,9 +276,12 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	case hooks.Lease4Release, hooks.Lease4Decline:
 		released = e.Leases
 	case hooks.LeaseCommand:
-		ts := appendStrftime(nil, l.p.TimestampFormat, e.Time)
 		for k := range e.Leases {
-			dst = appendLines(dst, ts, AppendCommand(nil, e.Command, &e.Leases[k]))
+			start := len(dst)
+			dst = l.appendStamp(dst, e.Time)
+			text := len(dst)
+			dst = AppendCommand(dst, e.Command, &e.Leases[k])
+			dst = endEntry(dst, start, text)
 		}
 		return dst
 	default:
@@ -177,42 +290,72 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	var q, r hooks.Packet
 	hasQ := e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil
 	hasR := l.p.Response != nil && e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
-	ts := appendStrftime(nil, l.p.TimestampFormat, e.Time)
-	for i, set := range [][]lease.Lease{assigned, released} {
+	var qp *hooks.Packet
+	if hasQ {
+		qp = &q
+	}
+	for i, set := range [2][]lease.Lease{assigned, released} {
 		for k := range set {
-			var text []byte
+			start := len(dst)
+			dst = l.appendStamp(dst, e.Time)
+			text := len(dst)
 			if l.p.Request != nil || l.p.Response != nil {
 				if l.p.Request != nil && hasQ {
-					text = l.p.Request.Append(text, &q)
+					dst = l.p.Request.Append(dst, &q)
 				}
 				if l.p.Response != nil && hasR {
-					text = l.p.Response.Append(text, &r)
+					dst = l.p.Response.Append(dst, &r)
 				}
 			} else {
-				var qp *hooks.Packet
-				if hasQ {
-					qp = &q
-				}
-				text = AppendDefault(text, &set[k], qp, i == 1)
+				dst = AppendDefault(dst, &set[k], qp, i == 1)
 			}
-			dst = appendLines(dst, ts, text)
+			dst = endEntry(dst, start, text)
 		}
 	}
 	return dst
 }
 
-// appendLines appends each line of text prefixed with the timestamp, as
-// Kea writes a multi-line entry; empty text writes nothing.
+// stamp is a formatted timestamp and the second it stands for.
+type stamp struct {
+	sec int64
+	b   []byte // the timestamp and the space after it
+}
+
+// appendStamp appends the timestamp of t and a space. Without %Q (sub-
+// second) in the format, the text of the last second is reused.
+func (l *Log) appendStamp(dst []byte, t time.Time) []byte {
+	if l.subSecond {
+		dst = appendStrftime(dst, l.p.TimestampFormat, t)
+		return append(dst, ' ')
+	}
+	if st := l.stamp.Load(); st != nil && st.sec == t.Unix() {
+		return append(dst, st.b...)
+	}
+	b := append(appendStrftime(nil, l.p.TimestampFormat, t), ' ')
+	l.stamp.Store(&stamp{sec: t.Unix(), b: b})
+	return append(dst, b...)
+}
+
+// endEntry ends the entry dst[start:], whose text (after the timestamp)
+// begins at dst[text]: an entry of no text is removed, and one of several
+// lines gets the timestamp on each line, as Kea writes a multi-line entry.
+func endEntry(dst []byte, start, text int) []byte {
+	if len(dst) == text {
+		return dst[:start]
+	}
+	if bytes.IndexByte(dst[text:], '\n') < 0 {
+		return append(dst, '\n')
+	}
+	// Rare (a user context or an expression with a newline): copy out.
+	ts := bytes.Clone(dst[start : text-1])
+	body := bytes.Clone(dst[text:])
+	return appendLines(dst[:start], ts, body)
+}
+
+// appendLines appends each line of text prefixed with the timestamp.
 func appendLines(dst, ts, text []byte) []byte {
 	for len(text) > 0 {
-		line := text
-		rest := []byte(nil)
-		for i, c := range text {
-			if c == '\n' {
-				line, rest = text[:i], text[i+1:]
-				break
-			}
-		}
+		line, rest, _ := bytes.Cut(text, []byte{'\n'})
 		dst = append(dst, ts...)
 		dst = append(dst, ' ')
 		dst = append(dst, line...)
@@ -280,6 +423,13 @@ func AppendDefault(dst []byte, l *lease.Lease, q *hooks.Packet, released bool) [
 	return dst
 }
 
+// relaySubOptions are the relay agent sub-options Kea's default entry
+// names, in its order.
+var relaySubOptions = [...]struct {
+	code byte
+	name string
+}{{1, "circuit-id: "}, {2, "remote-id: "}, {6, "subscriber-id: "}}
+
 // AppendCommand appends Kea's entry for lease command cmd (lease4-add,
 // lease4-update, lease4-del) on lease l.
 func AppendCommand(dst []byte, cmd string, l *lease.Lease) []byte {
@@ -324,7 +474,12 @@ func AppendDuration(dst []byte, secs uint32) []byte {
 		dst = strconv.AppendUint(dst, uint64(d), 10)
 		dst = append(dst, " days "...)
 	}
-	return fmt.Appendf(dst, "%d hrs %d mins %d secs", h, m, s)
+	dst = strconv.AppendUint(dst, uint64(h), 10)
+	dst = append(dst, " hrs "...)
+	dst = strconv.AppendUint(dst, uint64(m), 10)
+	dst = append(dst, " mins "...)
+	dst = strconv.AppendUint(dst, uint64(s), 10)
+	return append(dst, " secs"...)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -373,7 +528,7 @@ func (l *Log) writeLocked(b []byte) error {
 		l.errs.Add(1)
 		return fmt.Errorf("write forensic log %s: %w", l.file.name, err)
 	}
-	l.dirty = true
+	l.written++
 	n := 0
 	for _, c := range b {
 		if c == '\n' {
@@ -385,17 +540,41 @@ func (l *Log) writeLocked(b []byte) error {
 }
 
 // SyncRecords makes every record written so far durable (fdatasync).
+// Writers are not held up while it syncs; concurrent calls share syncs.
 func (l *Log) SyncRecords() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.dirty || l.file.f == nil {
+	target, f, name := l.written, l.file.f, l.file.name
+	l.mu.Unlock()
+	if target <= l.synced.Load() || f == nil {
 		return nil
 	}
-	if err := fdatasync(l.file.f.Fd()); err != nil {
-		l.errs.Add(1)
-		return fmt.Errorf("fdatasync forensic log %s: %w", l.file.name, err)
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = fdatasync(fd) })
+		if errors.Is(cerr, os.ErrClosed) {
+			// Rotated meanwhile: the rotation synced the closed file,
+			// and everything up to target was written to it.
+			cerr, err = nil, nil
+		}
+		if err == nil {
+			err = cerr
+		}
 	}
-	l.dirty = false
+	if err != nil {
+		l.errs.Add(1)
+		return fmt.Errorf("fdatasync forensic log %s: %w", name, err)
+	}
+	l.synced.Store(target)
+	l.waitMu.Lock()
+	close(l.syncDone)
+	l.syncDone = make(chan struct{})
+	// Called under waitMu, so that none runs after its cancel returns.
+	for _, f := range l.notify {
+		f()
+	}
+	l.waitMu.Unlock()
 	return nil
 }
 
@@ -408,21 +587,32 @@ func fdatasync(fd uintptr) error {
 	}
 }
 
-// flusher syncs records written outside a group commit, and rotates an
-// idle file on time (so postrotate runs without waiting for a lease).
-func (l *Log) flusher() {
+// syncer syncs what a reply waits for as soon as it is asked, the rest
+// within flushInterval, and rotates an idle file on time (so postrotate
+// runs without waiting for a lease).
+func (l *Log) syncer() {
 	defer l.wg.Done()
 	t := time.NewTicker(flushInterval)
 	defer t.Stop()
 	for {
+		tick := false
 		select {
 		case <-l.stop:
 			return
+		case <-l.syncReq:
 		case <-t.C:
+			tick = true
+			l.Flush() // held by a caller that did not flush
 		}
-		l.Flush() // held by a caller that did not flush
 		if err := l.SyncRecords(); err != nil {
 			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+			if !tick {
+				// A failing disk: don't spin on requests.
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if !tick {
+			continue
 		}
 		l.mu.Lock()
 		if l.file.f != nil {

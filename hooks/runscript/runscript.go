@@ -16,10 +16,13 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"xdhcp/hooks"
 	"xdhcp/lease"
@@ -93,8 +96,26 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	return p, nil
 }
 
-// scriptNice is the scheduling priority scripts run at.
-const scriptNice = 10
+// startIdle starts cmd from this goroutine's thread switched to the
+// SCHED_IDLE policy for the call. The child inherits the thread's policy,
+// so the script runs, from its exec on, only on CPU time that nothing else
+// on the machine wants: a flood of scripts never takes CPU from serving
+// (it overflows the queue instead, counted). Only the start itself (a
+// vfork and exec, the thread waiting in the kernel meanwhile) runs at the
+// idle policy; the thread gets its own policy back before anything else.
+func startIdle(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	own, err := unix.SchedGetAttr(0, 0)
+	idle := err == nil && unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0) == nil
+	err = cmd.Start()
+	if idle && unix.SchedSetAttr(0, own, 0) != nil {
+		// The thread stays idle: it must not serve other goroutines, so
+		// it stays locked to this one (and ends with it).
+		return err
+	}
+	runtime.UnlockOSThread()
+	return err
+}
 
 // job is one script call, copied out of the event.
 type job struct {
@@ -250,11 +271,8 @@ func (r *Runner) exec(j *job) {
 	cmd.WaitDelay = time.Second
 	r.run.Add(1)
 	defer r.finished.Add(1)
-	err := cmd.Start()
+	err := startIdle(cmd)
 	if err == nil {
-		// Scripts yield the CPU to serving: a flood of them runs on what
-		// the DHCP workers leave.
-		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, scriptNice)
 		err = cmd.Wait()
 	}
 	switch {
