@@ -381,6 +381,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if err := d.srv.Reload(cfg); err != nil {
 		return err
 	}
+	if err := d.hooks.setQuietSubnets(cfg); err != nil {
+		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
+	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
 	}

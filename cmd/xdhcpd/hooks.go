@@ -47,6 +47,9 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 			if h.legal, err = legallog.Open(p, log.With("component", "legal-log"), nil); err != nil {
 				return nil, err
 			}
+			if err := h.setQuietSubnets(cfg); err != nil {
+				return nil, err
+			}
 			h.events = append(h.events, h.legal)
 			c := h.legal.Counters
 			reg.Func("xdhcp-legal-log-records", stats.KindCounter, func() int64 { return int64(c().Records) })
@@ -83,6 +86,20 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 		h.events = append(h.events, leaselog.New(leaseLog))
 	}
 	return h, nil
+}
+
+// setQuietSubnets tells the forensic log which of cfg's subnets have
+// "legal-logging": false in their user-context (at start and on reload).
+func (h *leaseHooks) setQuietSubnets(cfg *config.Config) error {
+	if h == nil || h.legal == nil {
+		return nil
+	}
+	q, err := legallog.QuietSubnets(cfg.Raw)
+	if err != nil {
+		return err
+	}
+	h.legal.SetQuietSubnets(q)
+	return nil
 }
 
 // recorder is the engine's forensic record formatter, nil without one.

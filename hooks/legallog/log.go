@@ -53,6 +53,8 @@ type Log struct {
 	// unless the format has sub-second precision (subSecond).
 	stamp     atomic.Pointer[stamp]
 	subSecond bool
+	// quiet are the subnets with "legal-logging": false.
+	quiet atomic.Pointer[map[uint32]bool]
 
 	mu   sync.Mutex
 	file rotatingFile
@@ -277,6 +279,9 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 		released = e.Leases
 	case hooks.LeaseCommand:
 		for k := range e.Leases {
+			if l.quietSubnet(e.Leases[k].SubnetID) {
+				continue
+			}
 			start := len(dst)
 			dst = l.appendStamp(dst, e.Time)
 			text := len(dst)
@@ -287,27 +292,49 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	default:
 		return dst
 	}
-	var q, r hooks.Packet
-	hasQ := e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil
-	hasR := l.p.Response != nil && e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
+	if l.p.Request != nil || l.p.Response != nil {
+		return l.appendCustom(dst, e, assigned, released)
+	}
+	// The query's view stays on the stack: only AppendDefault sees it.
+	var q hooks.Packet
 	var qp *hooks.Packet
-	if hasQ {
+	if e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil {
 		qp = &q
 	}
 	for i, set := range [2][]lease.Lease{assigned, released} {
 		for k := range set {
+			if l.quietSubnet(set[k].SubnetID) {
+				continue
+			}
 			start := len(dst)
 			dst = l.appendStamp(dst, e.Time)
 			text := len(dst)
-			if l.p.Request != nil || l.p.Response != nil {
-				if l.p.Request != nil && hasQ {
-					dst = l.p.Request.Append(dst, &q)
-				}
-				if l.p.Response != nil && hasR {
-					dst = l.p.Response.Append(dst, &r)
-				}
-			} else {
-				dst = AppendDefault(dst, &set[k], qp, i == 1)
+			dst = AppendDefault(dst, &set[k], qp, i == 1)
+			dst = endEntry(dst, start, text)
+		}
+	}
+	return dst
+}
+
+// appendCustom appends the lines of request-parser-format and
+// response-parser-format for each lease of assigned and released.
+func (l *Log) appendCustom(dst []byte, e *hooks.Event, assigned, released []lease.Lease) []byte {
+	var q, r hooks.Packet
+	hasQ := e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil
+	hasR := l.p.Response != nil && e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
+	for _, set := range [2][]lease.Lease{assigned, released} {
+		for k := range set {
+			if l.quietSubnet(set[k].SubnetID) {
+				continue
+			}
+			start := len(dst)
+			dst = l.appendStamp(dst, e.Time)
+			text := len(dst)
+			if l.p.Request != nil && hasQ {
+				dst = l.p.Request.Append(dst, &q)
+			}
+			if l.p.Response != nil && hasR {
+				dst = l.p.Response.Append(dst, &r)
 			}
 			dst = endEntry(dst, start, text)
 		}

@@ -115,3 +115,25 @@ func TestParams(t *testing.T) {
 		}
 	}
 }
+
+// The script runs at the SCHED_IDLE policy (5), and the worker's thread
+// gets its own policy back.
+func TestScriptRunsAtIdlePolicy(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	r := New(Params{Name: script(t, `grep -m1 '^policy' /proc/$$/sched > `+out), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second}, nil)
+	r.LeaseEvent(event())
+	if !r.Drain(5 * time.Second) {
+		t.Fatal("the call did not run")
+	}
+	r.Close()
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := strings.Fields(string(b)); len(f) != 3 || f[2] != "5" {
+		t.Errorf("script's scheduling: %q, want policy 5 (SCHED_IDLE)", b)
+	}
+	if c := r.Counters(); c.Failed != 0 || c.Run != 1 {
+		t.Errorf("counters %+v", c)
+	}
+}
