@@ -292,13 +292,18 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	default:
 		return dst
 	}
-	if l.p.Request != nil || l.p.Response != nil {
-		return l.appendCustom(dst, e, assigned, released)
-	}
-	// The query's view stays on the stack: only AppendDefault sees it.
+	// The default line's query view stays on the stack (only
+	// AppendDefault sees it); the expressions' views escape into them, so
+	// they are allocated, and only with expressions.
 	var q hooks.Packet
-	var qp *hooks.Packet
-	if e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil {
+	var qp, cq, cr *hooks.Packet
+	custom := l.p.Request != nil || l.p.Response != nil
+	if custom {
+		cq, cr = parsed(e.Query, e), nil
+		if l.p.Response != nil {
+			cr = parsed(e.Response, e)
+		}
+	} else if e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil {
 		qp = &q
 	}
 	for i, set := range [2][]lease.Lease{assigned, released} {
@@ -309,37 +314,33 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 			start := len(dst)
 			dst = l.appendStamp(dst, e.Time)
 			text := len(dst)
-			dst = AppendDefault(dst, &set[k], qp, i == 1)
+			switch {
+			case !custom:
+				dst = AppendDefault(dst, &set[k], qp, i == 1)
+			default:
+				if l.p.Request != nil && cq != nil {
+					dst = l.p.Request.Append(dst, cq)
+				}
+				if l.p.Response != nil && cr != nil {
+					dst = l.p.Response.Append(dst, cr)
+				}
+			}
 			dst = endEntry(dst, start, text)
 		}
 	}
 	return dst
 }
 
-// appendCustom appends the lines of request-parser-format and
-// response-parser-format for each lease of assigned and released.
-func (l *Log) appendCustom(dst []byte, e *hooks.Event, assigned, released []lease.Lease) []byte {
-	var q, r hooks.Packet
-	hasQ := e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil
-	hasR := l.p.Response != nil && e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
-	for _, set := range [2][]lease.Lease{assigned, released} {
-		for k := range set {
-			if l.quietSubnet(set[k].SubnetID) {
-				continue
-			}
-			start := len(dst)
-			dst = l.appendStamp(dst, e.Time)
-			text := len(dst)
-			if l.p.Request != nil && hasQ {
-				dst = l.p.Request.Append(dst, &q)
-			}
-			if l.p.Response != nil && hasR {
-				dst = l.p.Response.Append(dst, &r)
-			}
-			dst = endEntry(dst, start, text)
-		}
+// parsed returns a view of message b of event e, nil when there is none.
+func parsed(b []byte, e *hooks.Event) *hooks.Packet {
+	if b == nil {
+		return nil
 	}
-	return dst
+	p := new(hooks.Packet)
+	if p.Parse(b, e.Iface, e.Classes) != nil {
+		return nil
+	}
+	return p
 }
 
 // stamp is a formatted timestamp and the second it stands for.
