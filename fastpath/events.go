@@ -15,8 +15,9 @@ import (
 // lease cache entry e, granting remaining seconds: Kea's lease4_renew and
 // leases4_committed, marked Cached (no lease was written; the lease's
 // expiry is unchanged, so it is told as granted from now for remaining).
-// The event is the worker's own, reused: it allocates nothing.
-func (w *Worker) tellCached(payload []byte, meta *handoff.Meta, e *leasecache.Entry, remaining uint32, now int64) {
+// reply is the ACK's DHCP message. The event is the worker's own, reused:
+// it allocates nothing.
+func (w *Worker) tellCached(payload, reply []byte, meta *handoff.Meta, e *leasecache.Entry, remaining uint32, now int64) {
 	ev := &w.ev
 	ev.hw = e.HW
 	ev.lease[0] = lease.Lease{
@@ -30,6 +31,7 @@ func (w *Worker) tellCached(payload []byte, meta *handoff.Meta, e *leasecache.En
 	ev.Event = hooks.Event{
 		Time:     time.Unix(now, 0),
 		Query:    payload,
+		Response: reply,
 		Iface:    w.cfg.IfName,
 		IfIndex:  w.cfg.IfIndex,
 		Local:    netip.AddrPortFrom(netip.AddrFrom4(meta.DstIP), meta.DstPort),

@@ -433,7 +433,8 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 	}
 	w.Stats.CacheHits.Add(1)
 	if w.cfg.Events != nil {
-		w.tellCached(payload, meta, e, remaining, now)
+		// The ACK's DHCP message ends the frame (it is never padded).
+		w.tellCached(payload, buf[n-leasecache.ACKLen(e):n], meta, e, remaining, now)
 	}
 	return xsk.Desc{Addr: addr, Len: uint32(n)}, true
 }
