@@ -52,10 +52,6 @@ var notImplemented = map[string]map[string]string{
 		"connect-timeout": databaseNote, "trust-anchor": databaseNote, "cert-file": databaseNote,
 		"key-file": databaseNote, "cipher-list": databaseNote,
 	},
-	"output_options": {
-		"flush":   "log lines are written as they come",
-		"pattern": "log lines have xdhcp's own format",
-	},
 }
 
 // withScopeKeys adds to m the keys every level of the subnet hierarchy

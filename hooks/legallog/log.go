@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/hooks"
+	"xdhcp/internal/strftime"
 	"xdhcp/lease"
 )
 
@@ -353,13 +354,13 @@ type stamp struct {
 // second) in the format, the text of the last second is reused.
 func (l *Log) appendStamp(dst []byte, t time.Time) []byte {
 	if l.subSecond {
-		dst = appendStrftime(dst, l.p.TimestampFormat, t)
+		dst = strftime.Append(dst, l.p.TimestampFormat, t)
 		return append(dst, ' ')
 	}
 	if st := l.stamp.Load(); st != nil && st.sec == t.Unix() {
 		return append(dst, st.b...)
 	}
-	b := append(appendStrftime(nil, l.p.TimestampFormat, t), ' ')
+	b := append(strftime.Append(nil, l.p.TimestampFormat, t), ' ')
 	l.stamp.Store(&stamp{sec: t.Unix(), b: b})
 	return append(dst, b...)
 }
