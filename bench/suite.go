@@ -400,7 +400,9 @@ func (s *suite) gen(ctx context.Context, in *instance, args ...string) (*loadgen
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cpu0, cpuErr := processCPU(in.srv.PID())
 	err := cmd.Run()
+	cpu1, cpuErr1 := processCPU(in.srv.PID())
 	// Every report is kept beside the results, for a second look.
 	s.genN++
 	raw := filepath.Join(s.dir, "raw", fmt.Sprintf("gen-%04d-%s.json", s.genN, in.srv.Name))
@@ -410,6 +412,9 @@ func (s *suite) gen(ctx context.Context, in *instance, args ...string) (*loadgen
 	var rep loadgen.Report
 	if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
 		return nil, fmt.Errorf("generator: %v (%v): %s", err, jerr, strings.TrimSpace(stderr.String()))
+	}
+	if cpuErr == nil && cpuErr1 == nil {
+		rep.ServerCPUSeconds = cpu1 - cpu0
 	}
 	if t := rep.Generator.Transport; t != "" {
 		s.res.Settings["generator_transport"] = t
@@ -565,7 +570,41 @@ func genExtra(rep *loadgen.Report, requested float64) map[string]float64 {
 	if rep.Warmup != nil {
 		m["warmup_lost"] = float64(rep.Warmup.Lost)
 	}
+	if ops := rep.DORA.Completed + rep.Renew.Completed; rep.ServerCPUSeconds > 0 && ops > 0 {
+		// The server's CPU per exchange answered: what the load on a
+		// shared machine changes least.
+		m["server_cpu_s"] = rep.ServerCPUSeconds
+		m["server_cpu_us_per_op"] = 1e6 * rep.ServerCPUSeconds / float64(ops)
+	}
 	return m
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ).
+const clockTicks = 100
+
+// processCPU returns the CPU time, user and system, that process pid and
+// its threads have used (its reaped children not included).
+func processCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (which may hold spaces): state
+	// is the first, utime the 12th, stime the 13th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return float64(u+st) / clockTicks, nil
 }
 
 // genSample is the sample of a generator run whose main value is v.
