@@ -64,7 +64,7 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 				return nil, err
 			}
 			if p.Sync {
-				log.Warn("run-script: sync is ignored: the script runs on a pool so that it never holds a reply")
+				log.Warn("run-script: sync is ignored, as Kea 2.2 ignores it: the script never holds a reply")
 			}
 			h.script = runscript.New(p, log.With("component", "run-script"))
 			h.events = append(h.events, h.script)

@@ -35,8 +35,9 @@ const Library = "libdhcp_run_script.so"
 // bounds of the pool.
 type Params struct {
 	Name string // "name": the script, an absolute path
-	// Sync is Kea's "sync"; accepted, but the script still runs on the
-	// pool (waiting for it would hold the reply).
+	// Sync is Kea's "sync": a boolean, accepted and ignored, as Kea 2.2's
+	// library does (it parses it and always runs the script
+	// asynchronously); waiting for the script would hold the reply.
 	Sync bool
 	// Workers is how many scripts run at once ("workers", default 4).
 	Workers int
