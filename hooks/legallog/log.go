@@ -139,9 +139,11 @@ func (l *Log) Counters() Counters {
 }
 
 // durable reports whether e's record is formatted before its lease commit:
-// every event that writes a lease, unless the line needs the reply.
+// every event that writes a lease, unless the line needs the reply; a
+// lease command's always (its line is Kea's fixed text, and it is told
+// to no listener).
 func (l *Log) durable(e *hooks.Event) bool {
-	return !e.Cached && !e.Reused && l.p.Response == nil
+	return e.Point == hooks.LeaseCommand || (!e.Cached && !e.Reused && l.p.Response == nil)
 }
 
 // AppendRecord implements hooks.Recorder.

@@ -210,6 +210,10 @@ func TestResponseFormatWrittenAfterReply(t *testing.T) {
 	if rec := l.AppendRecord(nil, e); len(rec) != 0 {
 		t.Fatalf("a response format was recorded before the reply: %q", rec)
 	}
+	cmd := &hooks.Event{Point: hooks.LeaseCommand, Command: "lease4-del", Time: time.Now(), Leases: []lease.Lease{testLease()}}
+	if rec := l.AppendRecord(nil, cmd); !strings.Contains(string(rec), "Administrator deleted") {
+		t.Errorf("a lease command's record is not attached to its commit with a response format: %q", rec)
+	}
 	resp := relayedRequest()
 	copy(resp[16:20], []byte{192, 2, 1, 100})
 	e.Response = resp
