@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -59,11 +58,17 @@ type Log struct {
 
 	mu   sync.Mutex
 	file rotatingFile
-	// written counts the writes so far: the ticket of the last one.
+	// written counts the writes so far, and with DurableBeforeReply the
+	// fast path's flushes too: the ticket of the last one.
 	written uint64
-	// pending are records of cached renewals held until Flush: one write
-	// per receive batch of the fast path.
-	pending []byte
+	// pending are records of cached renewals held until Flush: without
+	// DurableBeforeReply, Flush writes them (one write per receive batch
+	// of the fast path); with it, Flush only marks them (pending[:flushed],
+	// tickets from pendingFrom on) and the next sync writes them all with
+	// one write before its fdatasync, off the fast path's goroutines.
+	pending     []byte
+	flushed     int
+	pendingFrom uint64
 
 	// syncMu serializes syncs; synced is the last write made durable.
 	// A sync runs without mu, so that writers go on meanwhile.
@@ -191,17 +196,28 @@ func (l *Log) WaitsForReply(reused bool) bool {
 	return l.p.DurableBeforeReply && (reused || l.p.Response != nil)
 }
 
-// Flush implements hooks.Flusher: it writes the held records of cached
-// renewals and, with DurableBeforeReply, has them synced at once and
-// returns the ticket their replies wait for.
+// Flush implements hooks.Flusher. Without DurableBeforeReply it writes
+// the held records of cached renewals (synced within flushInterval, or by
+// the next group commit) and returns 0; with it, it asks for a sync, which
+// writes them, and returns the ticket their replies wait for.
 func (l *Log) Flush() uint64 {
 	l.mu.Lock()
-	if len(l.pending) == 0 {
+	if len(l.pending) == l.flushed {
 		l.mu.Unlock()
 		return 0
 	}
+	if l.p.DurableBeforeReply {
+		l.written++
+		ticket := l.written
+		if l.pendingFrom == 0 {
+			l.pendingFrom = ticket
+		}
+		l.flushed = len(l.pending)
+		l.mu.Unlock()
+		l.wantSync()
+		return ticket
+	}
 	err := l.writeLocked(l.pending)
-	ticket := l.written
 	l.pending = l.pending[:0]
 	if cap(l.pending) > 1<<20 {
 		l.pending = nil
@@ -210,16 +226,24 @@ func (l *Log) Flush() uint64 {
 	if err != nil {
 		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 	}
-	if !l.p.DurableBeforeReply {
-		return 0
+	return 0
+}
+
+// writeFlushedLocked writes the flushed part of pending (DurableBeforeReply).
+// On error the records stay, and their tickets wait for a later sync.
+func (l *Log) writeFlushedLocked() error {
+	if l.flushed == 0 {
+		return nil
 	}
-	if err != nil {
-		// Records lost: their replies wait for a ticket no sync reaches,
-		// and the fast path drops them after its hold limit.
-		return math.MaxUint64
+	if err := l.writeFileLocked(l.pending[:l.flushed]); err != nil {
+		return err
 	}
-	l.wantSync()
-	return ticket
+	l.pending = l.pending[:copy(l.pending, l.pending[l.flushed:])]
+	l.flushed, l.pendingFrom = 0, 0
+	if cap(l.pending) > 1<<20 && len(l.pending) == 0 {
+		l.pending = nil
+	}
+	return nil
 }
 
 // Synced implements hooks.Flusher.
@@ -551,6 +575,15 @@ func (l *Log) WriteRecords(b []byte) error {
 
 // writeLocked is WriteRecords with l.mu held.
 func (l *Log) writeLocked(b []byte) error {
+	if err := l.writeFileLocked(b); err != nil {
+		return err
+	}
+	l.written++
+	return nil
+}
+
+// writeFileLocked appends b to the current file.
+func (l *Log) writeFileLocked(b []byte) error {
 	if err := l.file.rotateIfDue(l.now()); err != nil {
 		l.errs.Add(1)
 		return err
@@ -559,7 +592,6 @@ func (l *Log) writeLocked(b []byte) error {
 		l.errs.Add(1)
 		return fmt.Errorf("write forensic log %s: %w", l.file.name, err)
 	}
-	l.written++
 	n := 0
 	for _, c := range b {
 		if c == '\n' {
@@ -576,10 +608,14 @@ func (l *Log) SyncRecords() error {
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
 	l.mu.Lock()
+	werr := l.writeFlushedLocked()
 	target, f, name := l.written, l.file.f, l.file.name
+	if l.pendingFrom != 0 {
+		target = l.pendingFrom - 1 // not written: not durable either
+	}
 	l.mu.Unlock()
 	if target <= l.synced.Load() || f == nil {
-		return nil
+		return werr
 	}
 	rc, err := f.SyscallConn()
 	if err == nil {
@@ -595,7 +631,7 @@ func (l *Log) SyncRecords() error {
 	}
 	if err != nil {
 		l.errs.Add(1)
-		return fmt.Errorf("fdatasync forensic log %s: %w", name, err)
+		return errors.Join(werr, fmt.Errorf("fdatasync forensic log %s: %w", name, err))
 	}
 	l.synced.Store(target)
 	l.waitMu.Lock()
@@ -606,7 +642,7 @@ func (l *Log) SyncRecords() error {
 		f()
 	}
 	l.waitMu.Unlock()
-	return nil
+	return werr
 }
 
 func fdatasync(fd uintptr) error {
