@@ -10,12 +10,10 @@ package runscript
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -97,25 +95,26 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	return p, nil
 }
 
-// startIdle starts cmd from this goroutine's thread switched to the
-// SCHED_IDLE policy for the call. The child inherits the thread's policy,
-// so the script runs, from its exec on, only on CPU time that nothing else
-// on the machine wants: a flood of scripts never takes CPU from serving
-// (it overflows the queue instead, counted). Only the start itself (a
-// vfork and exec, the thread waiting in the kernel meanwhile) runs at the
-// idle policy; the thread gets its own policy back before anything else.
-func startIdle(cmd *exec.Cmd) error {
+// startIdle starts the script from this goroutine's thread switched to
+// the SCHED_IDLE policy for the call. The child inherits the thread's
+// policy, so the script runs, from its exec on, only on CPU time that
+// nothing else on the machine wants: a flood of scripts never takes CPU
+// from serving (it overflows the queue instead, counted). Only the start
+// itself (a vfork and exec, the thread waiting in the kernel meanwhile)
+// runs at the idle policy; the thread gets its own policy back before
+// anything else.
+func startIdle(name string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
 	runtime.LockOSThread()
 	own, err := unix.SchedGetAttr(0, 0)
 	idle := err == nil && unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0) == nil
-	err = cmd.Start()
+	p, err := os.StartProcess(name, argv, attr)
 	if idle && unix.SchedSetAttr(0, own, 0) != nil {
 		// The thread stays idle: it must not serve other goroutines, so
 		// it stays locked to this one (and ends with it).
-		return err
+		return p, err
 	}
 	runtime.UnlockOSThread()
-	return err
+	return p, err
 }
 
 // job is one script call, copied out of the event.
@@ -160,6 +159,10 @@ type Runner struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
+	// devNull is every script's stdin, stdout and stderr (stdio).
+	devNull *os.File
+	stdio   []*os.File
+
 	queued, dropped, run, failed, timedOut atomic.Uint64
 	finished                               atomic.Uint64 // runs that ended
 	lastDropLog                            atomic.Int64
@@ -173,6 +176,12 @@ func New(p Params, log *slog.Logger) *Runner {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize)}
+	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
+		log.Error("run-script: scripts run without stdin, stdout and stderr", "err", err)
+	} else {
+		r.devNull = null
+		r.stdio = []*os.File{null, null, null}
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range p.Workers {
 		r.wg.Add(1)
@@ -259,39 +268,51 @@ func (r *Runner) worker() {
 	}
 }
 
-// exec runs one script call to its end or its timeout.
+// exec runs one script call to its end or its timeout. It starts the
+// script itself (os.StartProcess, a vfork and exec) rather than through
+// os/exec: no descriptors opened, pipes made or goroutines started per
+// call, the one /dev/null serving as every script's stdin, stdout and
+// stderr.
 func (r *Runner) exec(j *job) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.p.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, r.p.Name, j.point.String())
-	// Kea passes the variables as the whole environment.
-	cmd.Env = j.env()
-	// Its own process group, so a timeout kills what the script started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
+	attr := &os.ProcAttr{
+		// Kea passes the variables as the whole environment.
+		Env:   j.env(),
+		Files: r.stdio,
+		// Its own process group, so a timeout kills what the script
+		// started.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	}
 	r.run.Add(1)
 	defer r.finished.Add(1)
-	err := startIdle(cmd)
-	if err == nil {
-		err = cmd.Wait()
-	}
-	switch {
-	case err == nil:
-	case r.ctx.Err() != nil:
+	hook := j.point.String()
+	// argv[0] is the script's path, as Kea passes it.
+	p, err := startIdle(r.p.Name, []string{r.p.Name, hook}, attr)
+	if err != nil {
 		r.failed.Add(1)
-		r.log.Warn("run-script killed at shutdown", "script", r.p.Name, "hook", j.point.String())
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		r.log.Error("run-script could not run", "script", r.p.Name, "hook", hook, "err", err)
+		return
+	}
+	var timedOut, shutdown atomic.Bool
+	kill := func() { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
+	t := time.AfterFunc(r.p.Timeout, func() { timedOut.Store(true); kill() })
+	stop := context.AfterFunc(r.ctx, func() { shutdown.Store(true); kill() })
+	st, err := p.Wait()
+	t.Stop()
+	stop()
+	switch {
+	case err != nil:
+		r.failed.Add(1)
+		r.log.Error("run-script could not be waited for", "script", r.p.Name, "hook", hook, "err", err)
+	case st.Success():
+	case shutdown.Load():
+		r.failed.Add(1)
+		r.log.Warn("run-script killed at shutdown", "script", r.p.Name, "hook", hook)
+	case timedOut.Load():
 		r.timedOut.Add(1)
-		r.log.Warn("run-script killed after its timeout", "script", r.p.Name, "hook", j.point.String(), "timeout", r.p.Timeout)
+		r.log.Warn("run-script killed after its timeout", "script", r.p.Name, "hook", hook, "timeout", r.p.Timeout)
 	default:
 		r.failed.Add(1)
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			r.log.Warn("run-script exited with an error", "script", r.p.Name, "hook", j.point.String(), "exit_code", ee.ExitCode())
-		} else {
-			r.log.Error("run-script could not run", "script", r.p.Name, "hook", j.point.String(), "err", err)
-		}
+		r.log.Warn("run-script exited with an error", "script", r.p.Name, "hook", hook, "exit_code", st.ExitCode())
 	}
 }
 
@@ -313,6 +334,10 @@ func (r *Runner) Close() {
 	r.wg.Wait()
 	t.Stop()
 	r.cancel()
+	if r.devNull != nil {
+		r.devNull.Close()
+		r.devNull = nil
+	}
 }
 
 // Drain waits until every call queued so far has run (for tests and an
