@@ -208,7 +208,7 @@ func TestPatternLayout(t *testing.T) {
 	if rest != wantRest {
 		t.Errorf("after the thread id: %q, want %q", rest, wantRest)
 	}
-	for _, bad := range []string{"%r", "%x %m", "%d{%H", "%c{0}", "%5", "%.p"} {
+	for _, bad := range []string{"%r", "%x %m", "%d{%H", "%c{0}", "%5", "%.p", "%99999999999999999999p", "%1001p"} {
 		if _, err := CompilePattern(bad); err == nil {
 			t.Errorf("pattern %q accepted", bad)
 		}

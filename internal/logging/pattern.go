@@ -46,6 +46,9 @@ type patternPart struct {
 	comps      int // %c{n}
 }
 
+// maxModifier bounds a format modifier's width and precision.
+const maxModifier = 1000
+
 // DefaultDateFormat is the date format of %d and %D without one.
 const DefaultDateFormat = "%Y-%m-%d %H:%M:%S"
 
@@ -80,7 +83,11 @@ func CompilePattern(s string) (*Pattern, error) {
 			i++
 		}
 		if i > j {
-			part.width, _ = strconv.Atoi(s[j:i])
+			n, err := strconv.Atoi(s[j:i])
+			if err != nil || n > maxModifier {
+				return nil, fmt.Errorf("pattern %q: width %s at offset %d: at most %d", s, s[j:i], start, maxModifier)
+			}
+			part.width = n
 		}
 		if i < len(s) && s[i] == '.' {
 			i++
@@ -91,7 +98,11 @@ func CompilePattern(s string) (*Pattern, error) {
 			if i == j {
 				return nil, fmt.Errorf("pattern %q: a '.' at offset %d needs a number", s, start)
 			}
-			part.max, _ = strconv.Atoi(s[j:i])
+			n, err := strconv.Atoi(s[j:i])
+			if err != nil || n > maxModifier {
+				return nil, fmt.Errorf("pattern %q: precision %s at offset %d: at most %d", s, s[j:i], start, maxModifier)
+			}
+			part.max = n
 		}
 		if i >= len(s) {
 			return nil, fmt.Errorf("pattern %q ends inside a conversion", s)
@@ -109,7 +120,7 @@ func CompilePattern(s string) (*Pattern, error) {
 			}
 			if part.conv == 'c' && part.arg != "" {
 				n, err := strconv.Atoi(part.arg)
-				if err != nil || n < 1 {
+				if err != nil || n < 1 || n > maxModifier {
 					return nil, fmt.Errorf("pattern %q: %%c{%s}: the precision is a positive number", s, part.arg)
 				}
 				part.comps = n
