@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -95,25 +94,20 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	return p, nil
 }
 
-// startIdle starts the script from this goroutine's thread switched to
-// the SCHED_IDLE policy for the call. The child inherits the thread's
-// policy, so the script runs, from its exec on, only on CPU time that
-// nothing else on the machine wants: a flood of scripts never takes CPU
-// from serving (it overflows the queue instead, counted). Only the start
-// itself (a vfork and exec, the thread waiting in the kernel meanwhile)
-// runs at the idle policy; the thread gets its own policy back before
-// anything else.
+// startIdle starts the script and moves it to the SCHED_IDLE scheduling
+// policy as soon as it has been exec'ed: the script (and what it starts)
+// then runs only on CPU time that nothing else on the machine wants, so a
+// flood of scripts never takes CPU from serving (it overflows the queue
+// instead, counted). The start itself (a vfork and exec) runs at the
+// caller's policy on purpose: while the child has not exec'ed, the
+// starting thread is suspended holding one of the Go runtime's Ps, and an
+// idle-policy child on a busy CPU would hold that P for as long as it
+// waits to run.
 func startIdle(name string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
-	runtime.LockOSThread()
-	own, err := unix.SchedGetAttr(0, 0)
-	idle := err == nil && unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0) == nil
 	p, err := os.StartProcess(name, argv, attr)
-	if idle && unix.SchedSetAttr(0, own, 0) != nil {
-		// The thread stays idle: it must not serve other goroutines, so
-		// it stays locked to this one (and ends with it).
-		return p, err
+	if err == nil {
+		_ = unix.SchedSetAttr(p.Pid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0)
 	}
-	runtime.UnlockOSThread()
 	return p, err
 }
 
