@@ -248,7 +248,7 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 			return err
 		}
 		if n := d.xdp.Workers(); n > 0 {
-			ensureProcs(n+1, d.log)
+			ensureProcs(n+1+d.hooks.blockingProcs(), d.log)
 		}
 	}
 	var opened []*fastpath.SocketListener

@@ -102,6 +102,26 @@ func (h *leaseHooks) setQuietSubnets(cfg *config.Config) error {
 	return nil
 }
 
+// blockingProcs is how many Go Ps the hooks' blocking calls get on top of
+// serving's: the forensic log's fdatasync (a blocking system call keeps
+// its P until the runtime's monitor takes it back, up to 10 ms later) and
+// run-script's starts (the starting thread keeps its P, suspended, until
+// the child has exec'ed). Without them, a fast-path worker woken meanwhile
+// waited for a P.
+func (h *leaseHooks) blockingProcs() int {
+	if h == nil {
+		return 0
+	}
+	n := 0
+	if h.legal != nil {
+		n++
+	}
+	if h.script != nil {
+		n++
+	}
+	return n
+}
+
 // recorder is the engine's forensic record formatter, nil without one.
 func (h *leaseHooks) recorder() hooks.Recorder {
 	if h == nil || h.legal == nil {

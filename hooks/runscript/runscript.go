@@ -10,6 +10,7 @@ package runscript
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -286,28 +287,63 @@ func (r *Runner) exec(j *job) {
 		r.log.Error("run-script could not run", "script", r.p.Name, "hook", hook, "err", err)
 		return
 	}
-	var timedOut, shutdown atomic.Bool
-	kill := func() { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
-	t := time.AfterFunc(r.p.Timeout, func() { timedOut.Store(true); kill() })
-	stop := context.AfterFunc(r.ctx, func() { shutdown.Store(true); kill() })
-	st, err := p.Wait()
-	t.Stop()
-	stop()
+	st, timedOut, shutdown, err := r.wait(p)
 	switch {
 	case err != nil:
 		r.failed.Add(1)
 		r.log.Error("run-script could not be waited for", "script", r.p.Name, "hook", hook, "err", err)
 	case st.Success():
-	case shutdown.Load():
+	case shutdown:
 		r.failed.Add(1)
 		r.log.Warn("run-script killed at shutdown", "script", r.p.Name, "hook", hook)
-	case timedOut.Load():
+	case timedOut:
 		r.timedOut.Add(1)
 		r.log.Warn("run-script killed after its timeout", "script", r.p.Name, "hook", hook, "timeout", r.p.Timeout)
 	default:
 		r.failed.Add(1)
 		r.log.Warn("run-script exited with an error", "script", r.p.Name, "hook", hook, "exit_code", st.ExitCode())
 	}
+}
+
+// wait waits for script p to end, killing its process group after the
+// timeout or at shutdown. It waits in Go's network poller on a pidfd (it
+// becomes readable when the process ends), not in a blocking waitid as
+// os.Process.Wait does: a goroutine blocked in a system call keeps its P
+// until the runtime's monitor takes it back (up to 10 ms later), and with
+// a few scripts running, a fast-path worker woken by a packet or a sync
+// then waited for a P.
+func (r *Runner) wait(p *os.Process) (st *os.ProcessState, timedOut, shutdown bool, err error) {
+	kill := func() { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
+	var sd atomic.Bool
+	if fd, perr := unix.PidfdOpen(p.Pid, unix.PIDFD_NONBLOCK); perr == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		defer f.Close()
+		rc, cerr := f.SyscallConn()
+		if cerr == nil && f.SetReadDeadline(time.Now().Add(r.p.Timeout)) == nil {
+			stop := context.AfterFunc(r.ctx, func() { sd.Store(true); f.SetReadDeadline(time.Unix(1, 0)) })
+			defer stop()
+			polled := false
+			err := rc.Read(func(uintptr) bool {
+				done := polled // the first call only arms the wait
+				polled = true
+				return done
+			})
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				timedOut = !sd.Load()
+				kill()
+			}
+			st, err = p.Wait() // the process has ended, or was just killed
+			return st, timedOut, sd.Load(), err
+		}
+	}
+	// No pollable pidfd (an old kernel): wait in waitid.
+	var to atomic.Bool
+	t := time.AfterFunc(r.p.Timeout, func() { to.Store(true); kill() })
+	stop := context.AfterFunc(r.ctx, func() { sd.Store(true); kill() })
+	st, err = p.Wait()
+	t.Stop()
+	stop()
+	return st, to.Load(), sd.Load(), err
 }
 
 // closeGrace is how long Close lets running scripts finish before it
