@@ -109,7 +109,9 @@ type Subnet struct {
 // Listener is told of lease events once they have happened (the lease is
 // durable, the reply built). It runs on the engine's goroutines, so it
 // must return quickly and never block: what takes time (a script, a
-// write) is queued.
+// write) is queued. The one exception is a ReplyWaiter, for the events it
+// names: it may wait for its own write to be durable, and the engine
+// holds the reply until it returns.
 type Listener interface {
 	LeaseEvent(e *Event)
 }
