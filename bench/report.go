@@ -443,7 +443,7 @@ func hooksTable(order []rowKey, by map[rowKey]map[string]Point) string {
 			}
 			if b.Len() == 0 {
 				b.WriteString("\n## Lease event hooks: off against on, same invocation\n\n")
-				b.WriteString("Server CPU per exchange is the server process's CPU time (scripts it starts not included) over the exchanges answered in the median run: it moves less with the machine's load than the rates do.\n\n")
+				b.WriteString("Server CPU per exchange is the server process's CPU time (scripts it starts not included) over the exchanges answered in the median run (S2's include binding its clients first): it moves less with the machine's load than the rates do.\n\n")
 				b.WriteString("| scenario | driver | row | metric | server | off | on | on/off | off spread | on spread | server CPU µs/exchange off → on |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 			}
 			ratio := "–"
