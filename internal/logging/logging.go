@@ -55,7 +55,7 @@ type Loggers struct {
 	closes []func() error
 	// delayed are the outputs with "flush": false.
 	delayed []*delayedWriter
-	log    *slog.Logger
+	log     *slog.Logger
 }
 
 // levelOf maps Kea's severities to slog levels.
