@@ -10,11 +10,26 @@ import (
 // debianKeaHooks is where Debian installs Kea's hook libraries.
 const debianKeaHooks = "/usr/lib/x86_64-linux-gnu/kea/hooks"
 
+// The lease event hooks SuiteOptions.LeaseHookSet can name: both (the
+// default), or one alone to tell their costs apart.
+const (
+	HooksBoth      = "both"
+	HooksLegalLog  = "legal-log"
+	HooksRunScript = "run-script"
+)
+
 // withLeaseHooks adds to the server configuration cfg the lease event
 // hooks SuiteOptions.LeaseHooks asks for: run-script with a trivial script
-// (for both servers) and, when legal is set (xdhcpd: Kea 2.2's forensic
-// logging is not open source), forensic logging into dir.
-func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool) ([]byte, error) {
+// (for both servers) unless set is HooksLegalLog and, when legal is set
+// (xdhcpd: Kea 2.2's forensic logging is not open source) and set is not
+// HooksRunScript, forensic logging into dir.
+// deferred turns the forensic log's durable-before-reply off.
+func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, set string, deferred bool) ([]byte, error) {
+	switch set {
+	case "", HooksBoth, HooksLegalLog, HooksRunScript:
+	default:
+		return nil, fmt.Errorf("lease hooks %q: expected %s, %s or %s", set, HooksBoth, HooksLegalLog, HooksRunScript)
+	}
 	if hooksDir == "" {
 		hooksDir = debianKeaHooks
 	}
@@ -28,11 +43,16 @@ func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool) ([]byte, error
 	}
 	d := doc["Dhcp4"]
 	libs, _ := d["hooks-libraries"].([]any)
-	libs = append(libs, map[string]any{"library": filepath.Join(hooksDir, "libdhcp_run_script.so"),
-		"parameters": map[string]any{"name": script, "sync": false}})
-	if legal {
-		libs = append(libs, map[string]any{"library": filepath.Join(hooksDir, "libdhcp_legal_log.so"),
-			"parameters": map[string]any{"path": dir, "base-name": "kea-legal"}})
+	if set != HooksLegalLog {
+		libs = append(libs, map[string]any{"library": filepath.Join(hooksDir, "libdhcp_run_script.so"),
+			"parameters": map[string]any{"name": script, "sync": false}})
+	}
+	if legal && set != HooksRunScript {
+		params := map[string]any{"path": dir, "base-name": "kea-legal"}
+		if deferred {
+			params["durable-before-reply"] = false
+		}
+		libs = append(libs, map[string]any{"library": filepath.Join(hooksDir, "libdhcp_legal_log.so"), "parameters": params})
 	}
 	d["hooks-libraries"] = libs
 	return json.MarshalIndent(doc, "", "  ")

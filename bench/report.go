@@ -130,6 +130,8 @@ func Markdown(r *Results, plots []string) string {
 			cell(x, hx), cell(ke, hk), ratio, spread(x, hx), spread(ke, hk), cellText(strings.Join(notes, "; ")))
 	}
 
+	b.WriteString(hooksTable(order, by))
+
 	if len(r.Knees) > 0 {
 		b.WriteString("\n## Knee searches (doubling, then bisection; one run per probe)\n\n| scenario | server | knee | probes: requested → achieved/s (loss) | ended | seconds |\n|---|---|---|---|---|---|\n")
 		for _, ks := range r.Knees {
@@ -380,7 +382,7 @@ func kneePlot(ks []*KneeSearch, scenario string, latency bool) string {
 }
 
 func serverColor(server string) string {
-	if server == "kea" {
+	if strings.HasPrefix(server, "kea") {
 		return colorKea
 	}
 	return colorXdhcp
@@ -425,4 +427,38 @@ func seriesPlot(pts []Point, scenario string) string {
 		return ""
 	}
 	return svgPlot(scenario+" time series", "second", "completed exchanges per second", lines)
+}
+
+// hooksTable renders, for the rows measured with the lease event hooks on
+// and off in the same invocation, each server's figure with them off, on,
+// and on as a share of off; "" when no row has both.
+func hooksTable(order []rowKey, by map[rowKey]map[string]Point) string {
+	var b strings.Builder
+	for _, k := range order {
+		for _, srv := range []string{"xdhcp", "kea"} {
+			off, ok1 := by[k][srv]
+			on, ok2 := by[k][srv+HooksSuffix]
+			if !ok1 || !ok2 {
+				continue
+			}
+			if b.Len() == 0 {
+				b.WriteString("\n## Lease event hooks: off against on, same invocation\n\n")
+				b.WriteString("Server CPU per exchange is the server process's CPU time (scripts it starts not included) over the exchanges answered in the median run (S2's include binding its clients first): it moves less with the machine's load than the rates do.\n\n")
+				b.WriteString("| scenario | driver | row | metric | server | off | on | on/off | off spread | on spread | server CPU µs/exchange off → on |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+			}
+			ratio := "–"
+			if off.Median != 0 {
+				ratio = fmt.Sprintf("%.0f%%", 100*on.Median/off.Median)
+			}
+			cpu := "–"
+			if a, ok := off.Extra["server_cpu_us_per_op"]; ok {
+				if c, ok := on.Extra["server_cpu_us_per_op"]; ok {
+					cpu = fmt.Sprintf("%.1f → %.1f", a, c)
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.sc, k.drv, k.label, off.Metric, srv,
+				fmtNum(off.Median), fmtNum(on.Median), ratio, spread(off, true), spread(on, true), cpu)
+		}
+	}
+	return b.String()
 }

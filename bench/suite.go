@@ -39,10 +39,19 @@ type SuiteOptions struct {
 	Repeats int
 	// Only, when not empty, names the scenarios to run ("S1", "S6/S7").
 	Only []string
-	// LeaseHooks turns on forensic logging (xdhcpd) and run-script with a
-	// trivial script (both servers) in every server the suite starts.
+	// LeaseHooks adds to each server a variant with forensic logging
+	// (xdhcpd) and run-script with a trivial script (both servers), named
+	// "<server>"+HooksSuffix, measured interleaved with the plain one so
+	// that the cost of the hooks is read off one invocation.
 	LeaseHooks bool
-	Logger     *slog.Logger
+	// LeaseHookSet is which hooks the variant runs: HooksBoth ("": both),
+	// HooksLegalLog or HooksRunScript alone.
+	LeaseHookSet string
+	// ForensicDeferred lets the replies of renewals answered without a
+	// lease write leave before their forensic records are synced
+	// (durable-before-reply false).
+	ForensicDeferred bool
+	Logger           *slog.Logger
 }
 
 // Lab addressing of the suite: a /8, so that no scenario exhausts the pool.
@@ -251,12 +260,24 @@ func RunSuite(ctx context.Context, o SuiteOptions, out io.Writer) error {
 	return nil
 }
 
-// servers lists the servers to compare, xdhcp first.
+// HooksSuffix names a server's variant with the lease event hooks on.
+const HooksSuffix = "+hooks"
+
+// servers lists the servers to compare, xdhcp first, each followed by its
+// variant with the lease event hooks when SuiteOptions.LeaseHooks is set.
 func (s *suite) servers() []string {
+	names := []string{"xdhcp"}
 	if s.kea != "" {
-		return []string{"xdhcp", "kea"}
+		names = append(names, "kea")
 	}
-	return []string{"xdhcp"}
+	if !s.o.LeaseHooks {
+		return names
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, n, n+HooksSuffix)
+	}
+	return out
 }
 
 // fail records a correctness failure.
@@ -331,14 +352,15 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		leaseFile = filepath.Join(dir, "leases4.csv")
 	}
 	o := ServerOptions{CPU: serverCPU, LogPath: filepath.Join(dir, "log"), ReadyTimeout: readyTimeout}
+	name, hooked := strings.CutSuffix(name, HooksSuffix)
 	switch name {
 	case "xdhcp":
 		o.Bin, o.Config = s.o.Xdhcpd, filepath.Join(dir, "xdhcpd.json")
 		// A pin folder per run: nothing carries over between runs.
 		pins := filepath.Join(s.bpffs, filepath.Base(dir))
 		cfg := xdhcpConfig(leaseFile, ha, s.keaHA, pins)
-		if s.o.LeaseHooks {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true); err != nil {
+		if hooked {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true, s.o.LeaseHookSet, s.o.ForensicDeferred); err != nil {
 				return nil, err
 			}
 		}
@@ -350,8 +372,8 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		o.Bin, o.Config = s.kea, filepath.Join(dir, "kea-dhcp4.json")
 		sock := filepath.Join(dir, "kea4.sock")
 		cfg := keaConfig(leaseFile, sock, filepath.Join(dir, "kea.log"), ha, s.keaHA)
-		if s.o.LeaseHooks {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false); err != nil {
+		if hooked {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false, s.o.LeaseHookSet, false); err != nil {
 				return nil, err
 			}
 		}
@@ -378,7 +400,9 @@ func (s *suite) gen(ctx context.Context, in *instance, args ...string) (*loadgen
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cpu0, cpuErr := processCPU(in.srv.PID())
 	err := cmd.Run()
+	cpu1, cpuErr1 := processCPU(in.srv.PID())
 	// Every report is kept beside the results, for a second look.
 	s.genN++
 	raw := filepath.Join(s.dir, "raw", fmt.Sprintf("gen-%04d-%s.json", s.genN, in.srv.Name))
@@ -388,6 +412,9 @@ func (s *suite) gen(ctx context.Context, in *instance, args ...string) (*loadgen
 	var rep loadgen.Report
 	if jerr := json.Unmarshal(stdout.Bytes(), &rep); jerr != nil {
 		return nil, fmt.Errorf("generator: %v (%v): %s", err, jerr, strings.TrimSpace(stderr.String()))
+	}
+	if cpuErr == nil && cpuErr1 == nil {
+		rep.ServerCPUSeconds = cpu1 - cpu0
 	}
 	if t := rep.Generator.Transport; t != "" {
 		s.res.Settings["generator_transport"] = t
@@ -543,7 +570,41 @@ func genExtra(rep *loadgen.Report, requested float64) map[string]float64 {
 	if rep.Warmup != nil {
 		m["warmup_lost"] = float64(rep.Warmup.Lost)
 	}
+	if ops := rep.DORA.Completed + rep.Renew.Completed; rep.ServerCPUSeconds > 0 && ops > 0 {
+		// The server's CPU per exchange answered: what the load on a
+		// shared machine changes least.
+		m["server_cpu_s"] = rep.ServerCPUSeconds
+		m["server_cpu_us_per_op"] = 1e6 * rep.ServerCPUSeconds / float64(ops)
+	}
 	return m
+}
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ).
+const clockTicks = 100
+
+// processCPU returns the CPU time, user and system, that process pid and
+// its threads have used (its reaped children not included).
+func processCPU(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (which may hold spaces): state
+	// is the first, utime the 12th, stime the 13th.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	}
+	return float64(u+st) / clockTicks, nil
 }
 
 // genSample is the sample of a generator run whose main value is v.

@@ -404,12 +404,14 @@ func (p *parser) loggers(o *jobj, c *Config) {
 			p.list(it, key, func(op string, oo *jobj) {
 				defer p.finish(oo)
 				oo.ignore("comment", "user-context")
-				// flush and pattern are left to the not-implemented
-				// warnings: every line is written through, in xdhcp's
-				// own layout.
 				o := LogOutput{
 					MaxSize: int64(intOr(p.integer(oo, "maxsize", 0, 1<<50), 10240000)),
 					MaxVer:  int(intOr(p.integer(oo, "maxver", 0, 1000), 1)),
+					// Kea's flush (default true) is !Buffered.
+					Buffered: !boolOr(p.boolean(oo, "flush"), true),
+				}
+				if s := p.str(oo, "pattern"); s != nil {
+					o.Pattern = *s
 				}
 				o.Format = "text"
 				if s := p.str(oo, "format"); s != nil && p.oneOf(oo.child("format"), *s, "text", "json") {

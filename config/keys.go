@@ -52,10 +52,6 @@ var notImplemented = map[string]map[string]string{
 		"connect-timeout": databaseNote, "trust-anchor": databaseNote, "cert-file": databaseNote,
 		"key-file": databaseNote, "cipher-list": databaseNote,
 	},
-	"output_options": {
-		"flush":   "log lines are written as they come",
-		"pattern": "log lines have xdhcp's own format",
-	},
 }
 
 // notImplemented6 is notImplemented for the Dhcp6 section, per map of

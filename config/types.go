@@ -351,6 +351,11 @@ type LogOutput struct {
 	// Format is "text" (the default) or "json" (an xdhcp extension):
 	// one JSON object a line with the structured fields.
 	Format string
+	// Pattern is Kea's (log4cplus's) layout of a text line; "" is
+	// xdhcp's own. Buffered (Kea's "flush": false) lets lines wait in a
+	// buffer (a bounded while) rather than be written one by one.
+	Pattern  string
+	Buffered bool
 }
 
 // Hook is a hooks-libraries entry. The library is recognised, never loaded.

@@ -110,6 +110,13 @@ type Worker struct {
 	// packets are the handoffs to the slow path, which releases them.
 	packets handoff.PacketPool
 	level   uint32
+
+	// flusher is cfg.Events when it holds cached renewals' events (the
+	// forensic log); held are the replies waiting for its sync.
+	flusher     hooks.Flusher
+	held        []heldReply
+	heldDropLog time.Time
+	ev          cachedEvent
 }
 
 type slowReply struct {
@@ -151,6 +158,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{cfg: cfg, replies: make(chan slowReply, replyQueue)}
+	w.flusher, _ = cfg.Events.(hooks.Flusher)
 	w.bufs.New = func() any {
 		b := make([]byte, 0, replyBufSize)
 		return &b
@@ -183,14 +191,20 @@ func (w *Worker) Send(dst *handoff.Meta, payload []byte) error {
 	*bp = append((*bp)[:0], payload...)
 	select {
 	case w.replies <- slowReply{meta: *dst, payload: bp}:
-		if w.asleep.Load() && w.asleep.CompareAndSwap(true, false) {
-			w.waiter.wake()
-		}
+		w.wakeUp()
 		return nil
 	default:
 		w.bufs.Put(bp)
 		w.Stats.SlowDropped.Add(1)
 		return ErrReplyQueueFull
+	}
+}
+
+// wakeUp ends the worker's wait for packets, if it waits. Safe from any
+// goroutine.
+func (w *Worker) wakeUp() {
+	if w.asleep.Load() && w.asleep.CompareAndSwap(true, false) {
+		w.waiter.wake()
 	}
 }
 
@@ -222,6 +236,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, wt.wake)
 		defer stop()
 	}
+	if w.flusher != nil {
+		// A sync that lets held replies leave wakes the worker, as Send.
+		defer w.flusher.OnSynced(w.wakeUp)()
+	}
 	const batch = 64
 	var (
 		sock = w.cfg.Socket
@@ -234,6 +252,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		n := sock.Receive(rx)
 		if n == 0 {
 			tx = w.slowReplies(tx[:0])
+			tx = w.releaseHeld(tx, time.Now())
 			w.transmit(tx)
 			w.adjustOverload()
 			if n, err = w.wait(rx); err != nil {
@@ -271,9 +290,10 @@ func (w *Worker) Run(ctx context.Context) error {
 			sock.Release(d.Addr)
 		}
 		if answered {
-			w.flushEvents()
+			tx = w.flushEvents(tx, now)
 		}
 		tx = w.slowReplies(tx)
+		tx = w.releaseHeld(tx, now)
 		w.transmit(tx)
 		w.adjustOverload()
 	}
@@ -297,7 +317,7 @@ func (w *Worker) wait(rx []xsk.Desc) (int, error) {
 		return 0, err
 	}
 	w.asleep.Store(true)
-	if len(w.replies) > 0 {
+	if len(w.replies) > 0 || (w.flusher != nil && w.heldReady()) {
 		w.asleep.Store(false)
 		return 0, nil
 	}
@@ -413,7 +433,8 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 	}
 	w.Stats.CacheHits.Add(1)
 	if w.cfg.Events != nil {
-		w.tellCached(payload, meta, e, remaining, now)
+		// The ACK's DHCP message ends the frame (it is never padded).
+		w.tellCached(payload, buf[n-leasecache.ACKLen(e):n], meta, e, remaining, now)
 	}
 	return xsk.Desc{Addr: addr, Len: uint32(n)}, true
 }

@@ -109,7 +109,9 @@ type Subnet struct {
 // Listener is told of lease events once they have happened (the lease is
 // durable, the reply built). It runs on the engine's goroutines, so it
 // must return quickly and never block: what takes time (a script, a
-// write) is queued.
+// write) is queued. The one exception is a ReplyWaiter, for the events it
+// names: it may wait for its own write to be durable, and the engine
+// holds the reply until it returns.
 type Listener interface {
 	LeaseEvent(e *Event)
 }
@@ -126,11 +128,30 @@ type Recorder interface {
 // Flusher is implemented by a listener that holds what it is told of
 // cached renewals (Event.Cached) until Flush: the fast path tells of a
 // whole receive batch, then flushes once before the batch's replies leave.
+//
+// When the listener's records must be durable before the replies that
+// acknowledge them leave, Flush returns a ticket (0: nothing to wait for)
+// and the fast path holds those replies until Synced reaches it. notify,
+// given to OnSynced, is called (on the syncing goroutine; it must not
+// block) after each sync that advances Synced, so that a waiting worker
+// wakes, until the returned cancel is called.
 type Flusher interface {
-	Flush()
+	Flush() (ticket uint64)
+	Synced() uint64
+	OnSynced(notify func()) (cancel func())
 }
 
-// Listeners fans an event out to several listeners, in order.
+// ReplyWaiter is implemented by a listener whose LeaseEvent, for some of
+// the events of a REQUEST's reply, waits until what it wrote is durable:
+// the engine tells it of those before it sends the reply, not after.
+// WaitsForReply says whether it does for a reply that commits a lease
+// (reused false) or renews one without a write (reused true).
+type ReplyWaiter interface {
+	WaitsForReply(reused bool) bool
+}
+
+// Listeners fans an event out to several listeners, in order. At most one
+// of them is a Flusher.
 type Listeners []Listener
 
 // LeaseEvent implements Listener.
@@ -140,11 +161,45 @@ func (ls Listeners) LeaseEvent(e *Event) {
 	}
 }
 
-// Flush implements Flusher: it flushes the listeners that hold events.
-func (ls Listeners) Flush() {
+func (ls Listeners) flusher() Flusher {
 	for _, l := range ls {
 		if f, ok := l.(Flusher); ok {
-			f.Flush()
+			return f
 		}
 	}
+	return nil
+}
+
+// Flush implements Flusher.
+func (ls Listeners) Flush() uint64 {
+	if f := ls.flusher(); f != nil {
+		return f.Flush()
+	}
+	return 0
+}
+
+// Synced implements Flusher.
+func (ls Listeners) Synced() uint64 {
+	if f := ls.flusher(); f != nil {
+		return f.Synced()
+	}
+	return 0
+}
+
+// OnSynced implements Flusher.
+func (ls Listeners) OnSynced(notify func()) func() {
+	if f := ls.flusher(); f != nil {
+		return f.OnSynced(notify)
+	}
+	return func() {}
+}
+
+// WaitsForReply implements ReplyWaiter: whether any listener waits.
+func (ls Listeners) WaitsForReply(reused bool) bool {
+	for _, l := range ls {
+		if w, ok := l.(ReplyWaiter); ok && w.WaitsForReply(reused) {
+			return true
+		}
+	}
+	return false
 }

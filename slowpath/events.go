@@ -25,6 +25,15 @@ type eventState struct {
 // hooked reports whether anything listens to lease events.
 func (s *Server) hooked() bool { return s.events != nil || s.recorder != nil }
 
+// holdsReply reports whether a listener writes the record of a REQUEST's
+// reply itself and waits until it is durable (a forensic log line that
+// needs the reply, or a renewal by lease reuse, which commits nothing):
+// the reply is then built, the listeners told, and only then sent.
+func (s *Server) holdsReply(reused bool) bool {
+	w, ok := s.events.(hooks.ReplyWaiter)
+	return ok && w.WaitsForReply(reused)
+}
+
 // newEvent describes the exchange of r at point p in subnet sn (nil: none).
 func (s *Server) newEvent(r *request, p hooks.Point, sn *subnetRT) *hooks.Event {
 	e := &hooks.Event{Point: p, Time: s.now()}

@@ -764,8 +764,10 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 			// Kea's lease reuse: no write, no HA update, remaining lifetime.
 			s.offers.drop(addr)
 			requireClasses(rt, target, addr, r)
+			r.holdReply = s.holdsReply(true)
 			rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, addr, rem)
 			s.tellLeases(r, target, &cur, rb.out, eventState{renew: true}, true)
+			s.sendHeld(r, addr, rb)
 			s.replies.put(rb)
 			return
 		}
@@ -867,12 +869,22 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 // path's cache.
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	requireClasses(rt, target, l.Addr, r)
+	r.holdReply = s.holdsReply(false)
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	if !r.bootp { // the fast path's renewals are DHCP's
 		s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
 	}
 	s.tellLeases(r, target, l, rb.out, r.events, false)
+	s.sendHeld(r, l.Addr, rb)
 	s.replies.put(rb)
+}
+
+// sendHeld sends the ACK for addr that holdReply kept back.
+func (s *Server) sendHeld(r *request, addr netip.Addr, rb *replyBuf) {
+	if r.holdReply {
+		r.holdReply = false
+		s.transmit(r, dhcpv4.MessageTypeAck, addr, rb)
+	}
 }
 
 // ownedLease looks up the lease on a that a RELEASE or DECLINE from r

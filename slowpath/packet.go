@@ -71,6 +71,9 @@ type request struct {
 	after  func()
 	start  time.Time // processing began (latency histograms)
 	events eventState
+	// holdReply: the reply is built but not sent until the lease event
+	// listeners that wait for durability have been told (see holdsReply).
+	holdReply bool
 	asyncState
 }
 

@@ -197,7 +197,9 @@ func (s *Server) sendReply(rt *liveConfig, sn *subnetRT, pool *poolRT, r *reques
 		ciaddr = r.ciaddr
 	}
 	rb.out = encodeReply(rb.out, r, ciaddr, yiaddr, siaddr, sname, file, w.b, false)
-	s.transmit(r, typ, yiaddr, rb)
+	if !r.holdReply {
+		s.transmit(r, typ, yiaddr, rb)
+	}
 	return rb
 }
 

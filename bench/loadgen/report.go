@@ -125,6 +125,10 @@ type Report struct {
 	// AchievedRate is the exchanges of all kinds completed per second.
 	OfferedRate  float64 `json:"offered_rate"`
 	AchievedRate float64 `json:"achieved_rate"`
+	// ServerCPUSeconds is the CPU time (user and system, all threads)
+	// the server process used during the run; the suite fills it in, the
+	// generator does not know it.
+	ServerCPUSeconds float64 `json:"server_cpu_s,omitempty"`
 
 	DORA   ExchangeStats `json:"dora"`
 	Renew  ExchangeStats `json:"renew"`

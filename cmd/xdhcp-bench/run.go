@@ -70,7 +70,9 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noKea := fs.Bool("no-kea", false, "do not run Kea even if installed")
 	repeats := fs.Int("repeats", 0, "interleaved repeats per point (default 3, quick 1)")
 	only := fs.String("only", "", "comma-separated scenarios to run (e.g. S1,S5,S6/S7); default all")
-	leaseHooks := fs.Bool("lease-hooks", false, "servers run with forensic logging (xdhcpd) and run-script with a trivial script (both)")
+	leaseHooks := fs.Bool("lease-hooks", false, "each server also runs, interleaved, with forensic logging (xdhcpd) and run-script with a trivial script (both): the hooks' cost in one invocation")
+	hookSet := fs.String("lease-hooks-set", bench.HooksBoth, "with -lease-hooks, the hooks the variant runs: both, legal-log or run-script")
+	deferred := fs.Bool("forensic-deferred", false, "with -lease-hooks, the forensic log lets replies that commit no lease leave before their records are synced (durable-before-reply false)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xdhcp-bench suite [flags]\n\nflags:")
 		fs.PrintDefaults()
@@ -86,7 +88,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return bench.RunSuite(ctx, bench.SuiteOptions{
 		Xdhcpd: *xd, Out: *out, Quick: *quick, NoKea: *noKea, Repeats: *repeats, Self: self, Logger: log,
-		Only: splitList(*only), LeaseHooks: *leaseHooks,
+		Only: splitList(*only), LeaseHooks: *leaseHooks, LeaseHookSet: *hookSet, ForensicDeferred: *deferred,
 	}, stdout)
 }
 

@@ -249,7 +249,7 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 			return err
 		}
 		if n := d.xdp.Workers(); n > 0 {
-			ensureProcs(n+1, d.log)
+			ensureProcs(n+1+d.hooks.blockingProcs(), d.log)
 		}
 	}
 	var opened []*fastpath.SocketListener
@@ -381,6 +381,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 	}
 	if err := d.srv.Reload(cfg); err != nil {
 		return err
+	}
+	if err := d.hooks.setQuietSubnets(cfg); err != nil {
+		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
 	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)

@@ -47,6 +47,9 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 			if h.legal, err = legallog.Open(p, log.With("component", "legal-log"), nil); err != nil {
 				return nil, err
 			}
+			if err := h.setQuietSubnets(cfg); err != nil {
+				return nil, err
+			}
 			h.events = append(h.events, h.legal)
 			c := h.legal.Counters
 			reg.Func("xdhcp-legal-log-records", stats.KindCounter, func() int64 { return int64(c().Records) })
@@ -61,7 +64,7 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 				return nil, err
 			}
 			if p.Sync {
-				log.Warn("run-script: sync is ignored: the script runs on a pool so that it never holds a reply")
+				log.Warn("run-script: sync is ignored, as Kea 2.2 ignores it: the script never holds a reply")
 			}
 			h.script = runscript.New(p, log.With("component", "run-script"))
 			h.events = append(h.events, h.script)
@@ -83,6 +86,40 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 		h.events = append(h.events, leaselog.New(leaseLog))
 	}
 	return h, nil
+}
+
+// setQuietSubnets tells the forensic log which of cfg's subnets have
+// "legal-logging": false in their user-context (at start and on reload).
+func (h *leaseHooks) setQuietSubnets(cfg *config.Config) error {
+	if h == nil || h.legal == nil {
+		return nil
+	}
+	q, err := legallog.QuietSubnets(cfg.Raw)
+	if err != nil {
+		return err
+	}
+	h.legal.SetQuietSubnets(q)
+	return nil
+}
+
+// blockingProcs is how many Go Ps the hooks' blocking calls get on top of
+// serving's: the forensic log's fdatasync (a blocking system call keeps
+// its P until the runtime's monitor takes it back, up to 10 ms later) and
+// run-script's starts (the starting thread keeps its P, suspended, until
+// the child has exec'ed). Without them, a fast-path worker woken meanwhile
+// waited for a P.
+func (h *leaseHooks) blockingProcs() int {
+	if h == nil {
+		return 0
+	}
+	n := 0
+	if h.legal != nil {
+		n++
+	}
+	if h.script != nil {
+		n++
+	}
+	return n
 }
 
 // recorder is the engine's forensic record formatter, nil without one.
@@ -141,10 +178,27 @@ func (w withSubnets) LeaseEvent(e *hooks.Event) {
 }
 
 // Flush implements hooks.Flusher for the listeners that hold events.
-func (w withSubnets) Flush() {
+func (w withSubnets) Flush() uint64 {
 	if f, ok := w.Listener.(hooks.Flusher); ok {
-		f.Flush()
+		return f.Flush()
 	}
+	return 0
+}
+
+// Synced implements hooks.Flusher.
+func (w withSubnets) Synced() uint64 {
+	if f, ok := w.Listener.(hooks.Flusher); ok {
+		return f.Synced()
+	}
+	return 0
+}
+
+// OnSynced implements hooks.Flusher.
+func (w withSubnets) OnSynced(notify func()) func() {
+	if f, ok := w.Listener.(hooks.Flusher); ok {
+		return f.OnSynced(notify)
+	}
+	return func() {}
 }
 
 // fastPathListener is what the fast path tells of its cached renewals.

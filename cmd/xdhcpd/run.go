@@ -63,6 +63,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			err = checkLeaseHooks(cfg)
 		}
 		if err == nil {
+			err = logging.Check(cfg.Loggers)
+		}
+		if err == nil {
 			// kea-dhcp4 -t also refuses interfaces this system lacks.
 			err = cfg.CheckInterfaces(interfaceExists)
 		}

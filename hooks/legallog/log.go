@@ -1,10 +1,13 @@
 package legallog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,13 +15,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"xdhcp/hooks"
+	"xdhcp/internal/strftime"
 	"xdhcp/lease"
 )
 
 // flushInterval bounds how long a record written outside a lease commit
-// (a renewal answered from the fast path's cache or by lease reuse, which
-// write no lease) waits for its fdatasync when no group commit comes first.
+// waits for its fdatasync without DurableBeforeReply, and how late an
+// idle file is rotated.
 const flushInterval = time.Second
+
+// waitLimit bounds how long LeaseEvent waits for a record to be durable
+// before its reply (a failing disk): the reply then leaves without it,
+// and the write error is counted and logged.
+const waitLimit = 5 * time.Second
 
 // Log is the forensic log. Its records reach the file in two ways:
 //
@@ -28,21 +37,50 @@ const flushInterval = time.Second
 //     SyncRecords in the same group commit, before any ACK of that batch;
 //   - records of events that write no lease (cached and reused renewals),
 //     and every record when response-parser-format needs the reply, are
-//     written when the event is told (LeaseEvent) and synced by the next
-//     group commit or within flushInterval.
+//     written when the event is told (LeaseEvent; the fast path's once per
+//     receive batch, by Flush). With DurableBeforeReply their replies wait
+//     for a sync that the log's syncer runs as soon as one is wanted, one
+//     fdatasync for every record written meanwhile (a group commit of its
+//     own, shared with the lease store's when both want one); without it
+//     they are synced within flushInterval.
 //
 // All methods are safe for concurrent use.
 type Log struct {
 	p   Params
 	log *slog.Logger
 	now func() time.Time
+	// stamp is the last timestamp formatted, reused within its second
+	// unless the format has sub-second precision (subSecond).
+	stamp     atomic.Pointer[stamp]
+	subSecond bool
+	// quiet are the subnets with "legal-logging": false.
+	quiet atomic.Pointer[map[uint32]bool]
 
-	mu    sync.Mutex
-	file  rotatingFile
-	dirty bool // written since the last sync
-	// pending are records of cached renewals held until Flush: one write
-	// per receive batch of the fast path.
-	pending []byte
+	mu   sync.Mutex
+	file rotatingFile
+	// written counts the writes so far, and with DurableBeforeReply the
+	// fast path's flushes too: the ticket of the last one.
+	written uint64
+	// pending are records of cached renewals held until Flush: without
+	// DurableBeforeReply, Flush writes them (one write per receive batch
+	// of the fast path); with it, Flush only marks them (pending[:flushed],
+	// tickets from pendingFrom on) and the next sync writes them all with
+	// one write before its fdatasync, off the fast path's goroutines.
+	pending     []byte
+	flushed     int
+	pendingFrom uint64
+
+	// syncMu serializes syncs; synced is the last write made durable.
+	// A sync runs without mu, so that writers go on meanwhile.
+	syncMu  sync.Mutex
+	synced  atomic.Uint64
+	syncReq chan struct{} // cap 1: a sync is wanted now
+	// waitMu guards notify and syncDone (closed and replaced after each
+	// sync that advances synced).
+	waitMu   sync.Mutex
+	notify   map[uint64]func()
+	notifyN  uint64
+	syncDone chan struct{}
 
 	records, errs, scriptErrs atomic.Uint64
 
@@ -65,14 +103,15 @@ func Open(p Params, log *slog.Logger, now func() time.Time) (*Log, error) {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Log{p: p, log: log, now: now, stop: make(chan struct{})}
+	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"),
+		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{})}
 	l.file = rotatingFile{p: p, runScript: l.runScript}
 	if err := l.file.open(now(), true); err != nil {
 		return nil, err
 	}
 	log.Info("LEGAL_LOG_STORE_OPENED", "file", l.file.name)
 	l.wg.Add(1)
-	go l.flusher()
+	go l.syncer()
 	return l, nil
 }
 
@@ -105,9 +144,11 @@ func (l *Log) Counters() Counters {
 }
 
 // durable reports whether e's record is formatted before its lease commit:
-// every event that writes a lease, unless the line needs the reply.
+// every event that writes a lease, unless the line needs the reply; a
+// lease command's always (its line is Kea's fixed text, and it is told
+// to no listener).
 func (l *Log) durable(e *hooks.Event) bool {
-	return !e.Cached && !e.Reused && l.p.Response == nil
+	return e.Point == hooks.LeaseCommand || (!e.Cached && !e.Reused && l.p.Response == nil)
 }
 
 // AppendRecord implements hooks.Recorder.
@@ -119,45 +160,143 @@ func (l *Log) AppendRecord(dst []byte, e *hooks.Event) []byte {
 }
 
 // LeaseEvent implements hooks.Listener: it writes the records the engine
-// could not attach to a lease commit.
+// could not attach to a lease commit. Those of cached renewals are held
+// until Flush; the others, with DurableBeforeReply, are durable when it
+// returns (the engine tells of them before it sends the reply).
 func (l *Log) LeaseEvent(e *hooks.Event) {
 	if l.durable(e) {
+		return
+	}
+	if e.Cached {
+		l.mu.Lock()
+		l.pending = l.appendEntries(l.pending, e)
+		l.mu.Unlock()
 		return
 	}
 	b := l.appendEntries(nil, e)
 	if len(b) == 0 {
 		return
 	}
-	if e.Cached {
-		l.mu.Lock()
-		l.pending = append(l.pending, b...)
-		l.mu.Unlock()
+	l.mu.Lock()
+	err := l.writeLocked(b)
+	ticket := l.written
+	l.mu.Unlock()
+	if err != nil {
+		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 		return
 	}
-	if err := l.WriteRecords(b); err != nil {
-		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+	if l.p.DurableBeforeReply {
+		l.waitSynced(ticket)
 	}
 }
 
-// Flush implements hooks.Flusher: it writes the held records of cached
-// renewals (synced within flushInterval, or by the next group commit).
-func (l *Log) Flush() {
+// WaitsForReply implements hooks.ReplyWaiter: with DurableBeforeReply,
+// LeaseEvent waits for the records it writes itself.
+func (l *Log) WaitsForReply(reused bool) bool {
+	return l.p.DurableBeforeReply && (reused || l.p.Response != nil)
+}
+
+// Flush implements hooks.Flusher. Without DurableBeforeReply it writes
+// the held records of cached renewals (synced within flushInterval, or by
+// the next group commit) and returns 0; with it, it asks for a sync, which
+// writes them, and returns the ticket their replies wait for.
+func (l *Log) Flush() uint64 {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.pending) == 0 {
-		return
+	if len(l.pending) == l.flushed {
+		l.mu.Unlock()
+		return 0
+	}
+	if l.p.DurableBeforeReply {
+		l.written++
+		ticket := l.written
+		if l.pendingFrom == 0 {
+			l.pendingFrom = ticket
+		}
+		l.flushed = len(l.pending)
+		l.mu.Unlock()
+		l.wantSync()
+		return ticket
 	}
 	err := l.writeLocked(l.pending)
 	l.pending = l.pending[:0]
 	if cap(l.pending) > 1<<20 {
 		l.pending = nil
 	}
+	l.mu.Unlock()
 	if err != nil {
 		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 	}
+	return 0
 }
 
-// appendEntries appends the lines Kea's legal log writes for e.
+// writeFlushedLocked writes the flushed part of pending (DurableBeforeReply).
+// On error the records stay, and their tickets wait for a later sync.
+func (l *Log) writeFlushedLocked() error {
+	if l.flushed == 0 {
+		return nil
+	}
+	if err := l.writeFileLocked(l.pending[:l.flushed]); err != nil {
+		return err
+	}
+	l.pending = l.pending[:copy(l.pending, l.pending[l.flushed:])]
+	l.flushed, l.pendingFrom = 0, 0
+	if cap(l.pending) > 1<<20 && len(l.pending) == 0 {
+		l.pending = nil
+	}
+	return nil
+}
+
+// Synced implements hooks.Flusher.
+func (l *Log) Synced() uint64 { return l.synced.Load() }
+
+// OnSynced implements hooks.Flusher.
+func (l *Log) OnSynced(notify func()) func() {
+	l.waitMu.Lock()
+	defer l.waitMu.Unlock()
+	if l.notify == nil {
+		l.notify = map[uint64]func(){}
+	}
+	l.notifyN++
+	id := l.notifyN
+	l.notify[id] = notify
+	return func() {
+		l.waitMu.Lock()
+		delete(l.notify, id)
+		l.waitMu.Unlock()
+	}
+}
+
+// wantSync asks the syncer for a sync now.
+func (l *Log) wantSync() {
+	select {
+	case l.syncReq <- struct{}{}:
+	default:
+	}
+}
+
+// waitSynced waits until write ticket is durable, or waitLimit.
+func (l *Log) waitSynced(ticket uint64) {
+	deadline := time.NewTimer(waitLimit)
+	defer deadline.Stop()
+	for l.synced.Load() < ticket {
+		l.waitMu.Lock()
+		done := l.syncDone
+		l.waitMu.Unlock()
+		if l.synced.Load() >= ticket {
+			return
+		}
+		l.wantSync()
+		select {
+		case <-done:
+		case <-deadline.C:
+			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", "forensic record not durable in time: the reply leaves without it")
+			return
+		}
+	}
+}
+
+// appendEntries appends the lines Kea's legal log writes for e. The
+// default lines are formatted in place, without allocating.
 func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	var assigned, released []lease.Lease
 	switch e.Point {
@@ -166,53 +305,112 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 	case hooks.Lease4Release, hooks.Lease4Decline:
 		released = e.Leases
 	case hooks.LeaseCommand:
-		ts := appendStrftime(nil, l.p.TimestampFormat, e.Time)
 		for k := range e.Leases {
-			dst = appendLines(dst, ts, AppendCommand(nil, e.Command, &e.Leases[k]))
+			if l.quietSubnet(e.Leases[k].SubnetID) {
+				continue
+			}
+			start := len(dst)
+			dst = l.appendStamp(dst, e.Time)
+			text := len(dst)
+			dst = AppendCommand(dst, e.Command, &e.Leases[k])
+			dst = endEntry(dst, start, text)
 		}
 		return dst
 	default:
 		return dst
 	}
-	var q, r hooks.Packet
-	hasQ := e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil
-	hasR := l.p.Response != nil && e.Response != nil && r.Parse(e.Response, e.Iface, e.Classes) == nil
-	ts := appendStrftime(nil, l.p.TimestampFormat, e.Time)
-	for i, set := range [][]lease.Lease{assigned, released} {
+	// The default line's query view stays on the stack (only
+	// AppendDefault sees it); the expressions' views escape into them, so
+	// they are allocated, and only with expressions.
+	var q hooks.Packet
+	var qp, cq, cr *hooks.Packet
+	custom := l.p.Request != nil || l.p.Response != nil
+	if custom {
+		cq, cr = parsed(e.Query, e), nil
+		if l.p.Response != nil {
+			cr = parsed(e.Response, e)
+		}
+	} else if e.Query != nil && q.Parse(e.Query, e.Iface, e.Classes) == nil {
+		qp = &q
+	}
+	for i, set := range [2][]lease.Lease{assigned, released} {
 		for k := range set {
-			var text []byte
-			if l.p.Request != nil || l.p.Response != nil {
-				if l.p.Request != nil && hasQ {
-					text = l.p.Request.Append(text, &q)
-				}
-				if l.p.Response != nil && hasR {
-					text = l.p.Response.Append(text, &r)
-				}
-			} else {
-				var qp *hooks.Packet
-				if hasQ {
-					qp = &q
-				}
-				text = AppendDefault(text, &set[k], qp, i == 1)
+			if l.quietSubnet(set[k].SubnetID) {
+				continue
 			}
-			dst = appendLines(dst, ts, text)
+			start := len(dst)
+			dst = l.appendStamp(dst, e.Time)
+			text := len(dst)
+			switch {
+			case !custom:
+				dst = AppendDefault(dst, &set[k], qp, i == 1)
+			default:
+				if l.p.Request != nil && cq != nil {
+					dst = l.p.Request.Append(dst, cq)
+				}
+				if l.p.Response != nil && cr != nil {
+					dst = l.p.Response.Append(dst, cr)
+				}
+			}
+			dst = endEntry(dst, start, text)
 		}
 	}
 	return dst
 }
 
-// appendLines appends each line of text prefixed with the timestamp, as
-// Kea writes a multi-line entry; empty text writes nothing.
+// parsed returns a view of message b of event e, nil when there is none.
+func parsed(b []byte, e *hooks.Event) *hooks.Packet {
+	if b == nil {
+		return nil
+	}
+	p := new(hooks.Packet)
+	if p.Parse(b, e.Iface, e.Classes) != nil {
+		return nil
+	}
+	return p
+}
+
+// stamp is a formatted timestamp and the second it stands for.
+type stamp struct {
+	sec int64
+	b   []byte // the timestamp and the space after it
+}
+
+// appendStamp appends the timestamp of t and a space. Without %Q (sub-
+// second) in the format, the text of the last second is reused.
+func (l *Log) appendStamp(dst []byte, t time.Time) []byte {
+	if l.subSecond {
+		dst = strftime.Append(dst, l.p.TimestampFormat, t)
+		return append(dst, ' ')
+	}
+	if st := l.stamp.Load(); st != nil && st.sec == t.Unix() {
+		return append(dst, st.b...)
+	}
+	b := append(strftime.Append(nil, l.p.TimestampFormat, t), ' ')
+	l.stamp.Store(&stamp{sec: t.Unix(), b: b})
+	return append(dst, b...)
+}
+
+// endEntry ends the entry dst[start:], whose text (after the timestamp)
+// begins at dst[text]: an entry of no text is removed, and one of several
+// lines gets the timestamp on each line, as Kea writes a multi-line entry.
+func endEntry(dst []byte, start, text int) []byte {
+	if len(dst) == text {
+		return dst[:start]
+	}
+	if bytes.IndexByte(dst[text:], '\n') < 0 {
+		return append(dst, '\n')
+	}
+	// Rare (a user context or an expression with a newline): copy out.
+	ts := bytes.Clone(dst[start : text-1])
+	body := bytes.Clone(dst[text:])
+	return appendLines(dst[:start], ts, body)
+}
+
+// appendLines appends each line of text prefixed with the timestamp.
 func appendLines(dst, ts, text []byte) []byte {
 	for len(text) > 0 {
-		line := text
-		rest := []byte(nil)
-		for i, c := range text {
-			if c == '\n' {
-				line, rest = text[:i], text[i+1:]
-				break
-			}
-		}
+		line, rest, _ := bytes.Cut(text, []byte{'\n'})
 		dst = append(dst, ts...)
 		dst = append(dst, ' ')
 		dst = append(dst, line...)
@@ -280,6 +478,13 @@ func AppendDefault(dst []byte, l *lease.Lease, q *hooks.Packet, released bool) [
 	return dst
 }
 
+// relaySubOptions are the relay agent sub-options Kea's default entry
+// names, in its order.
+var relaySubOptions = [...]struct {
+	code byte
+	name string
+}{{1, "circuit-id: "}, {2, "remote-id: "}, {6, "subscriber-id: "}}
+
 // AppendCommand appends Kea's entry for lease command cmd (lease4-add,
 // lease4-update, lease4-del) on lease l.
 func AppendCommand(dst []byte, cmd string, l *lease.Lease) []byte {
@@ -324,7 +529,12 @@ func AppendDuration(dst []byte, secs uint32) []byte {
 		dst = strconv.AppendUint(dst, uint64(d), 10)
 		dst = append(dst, " days "...)
 	}
-	return fmt.Appendf(dst, "%d hrs %d mins %d secs", h, m, s)
+	dst = strconv.AppendUint(dst, uint64(h), 10)
+	dst = append(dst, " hrs "...)
+	dst = strconv.AppendUint(dst, uint64(m), 10)
+	dst = append(dst, " mins "...)
+	dst = strconv.AppendUint(dst, uint64(s), 10)
+	return append(dst, " secs"...)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -365,6 +575,15 @@ func (l *Log) WriteRecords(b []byte) error {
 
 // writeLocked is WriteRecords with l.mu held.
 func (l *Log) writeLocked(b []byte) error {
+	if err := l.writeFileLocked(b); err != nil {
+		return err
+	}
+	l.written++
+	return nil
+}
+
+// writeFileLocked appends b to the current file.
+func (l *Log) writeFileLocked(b []byte) error {
 	if err := l.file.rotateIfDue(l.now()); err != nil {
 		l.errs.Add(1)
 		return err
@@ -373,7 +592,6 @@ func (l *Log) writeLocked(b []byte) error {
 		l.errs.Add(1)
 		return fmt.Errorf("write forensic log %s: %w", l.file.name, err)
 	}
-	l.dirty = true
 	n := 0
 	for _, c := range b {
 		if c == '\n' {
@@ -385,18 +603,46 @@ func (l *Log) writeLocked(b []byte) error {
 }
 
 // SyncRecords makes every record written so far durable (fdatasync).
+// Writers are not held up while it syncs; concurrent calls share syncs.
 func (l *Log) SyncRecords() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.dirty || l.file.f == nil {
-		return nil
+	werr := l.writeFlushedLocked()
+	target, f, name := l.written, l.file.f, l.file.name
+	if l.pendingFrom != 0 {
+		target = l.pendingFrom - 1 // not written: not durable either
 	}
-	if err := fdatasync(l.file.f.Fd()); err != nil {
+	l.mu.Unlock()
+	if target <= l.synced.Load() || f == nil {
+		return werr
+	}
+	rc, err := f.SyscallConn()
+	if err == nil {
+		cerr := rc.Control(func(fd uintptr) { err = fdatasync(fd) })
+		if errors.Is(cerr, os.ErrClosed) {
+			// Rotated meanwhile: the rotation synced the closed file,
+			// and everything up to target was written to it.
+			cerr, err = nil, nil
+		}
+		if err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		l.errs.Add(1)
-		return fmt.Errorf("fdatasync forensic log %s: %w", l.file.name, err)
+		return errors.Join(werr, fmt.Errorf("fdatasync forensic log %s: %w", name, err))
 	}
-	l.dirty = false
-	return nil
+	l.synced.Store(target)
+	l.waitMu.Lock()
+	close(l.syncDone)
+	l.syncDone = make(chan struct{})
+	// Called under waitMu, so that none runs after its cancel returns.
+	for _, f := range l.notify {
+		f()
+	}
+	l.waitMu.Unlock()
+	return werr
 }
 
 func fdatasync(fd uintptr) error {
@@ -408,21 +654,32 @@ func fdatasync(fd uintptr) error {
 	}
 }
 
-// flusher syncs records written outside a group commit, and rotates an
-// idle file on time (so postrotate runs without waiting for a lease).
-func (l *Log) flusher() {
+// syncer syncs what a reply waits for as soon as it is asked, the rest
+// within flushInterval, and rotates an idle file on time (so postrotate
+// runs without waiting for a lease).
+func (l *Log) syncer() {
 	defer l.wg.Done()
 	t := time.NewTicker(flushInterval)
 	defer t.Stop()
 	for {
+		tick := false
 		select {
 		case <-l.stop:
 			return
+		case <-l.syncReq:
 		case <-t.C:
+			tick = true
+			l.Flush() // held by a caller that did not flush
 		}
-		l.Flush() // held by a caller that did not flush
 		if err := l.SyncRecords(); err != nil {
 			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+			if !tick {
+				// A failing disk: don't spin on requests.
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if !tick {
+			continue
 		}
 		l.mu.Lock()
 		if l.file.f != nil {

@@ -2,6 +2,7 @@ package legallog
 
 import (
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -209,6 +210,10 @@ func TestResponseFormatWrittenAfterReply(t *testing.T) {
 	if rec := l.AppendRecord(nil, e); len(rec) != 0 {
 		t.Fatalf("a response format was recorded before the reply: %q", rec)
 	}
+	cmd := &hooks.Event{Point: hooks.LeaseCommand, Command: "lease4-del", Time: time.Now(), Leases: []lease.Lease{testLease()}}
+	if rec := l.AppendRecord(nil, cmd); !strings.Contains(string(rec), "Administrator deleted") {
+		t.Errorf("a lease command's record is not attached to its commit with a response format: %q", rec)
+	}
 	resp := relayedRequest()
 	copy(resp[16:20], []byte{192, 2, 1, 100})
 	e.Response = resp
@@ -260,8 +265,84 @@ func TestCachedRenewalsHeldUntilFlush(t *testing.T) {
 	if b, _ := os.ReadFile(l.FileName()); len(b) != 0 {
 		t.Fatalf("written before Flush: %q", b)
 	}
-	l.Flush()
+	// Durable before reply (the default): Flush hands them to the sync,
+	// which writes them before its fdatasync.
+	if l.Flush() == 0 {
+		t.Fatal("Flush gave no ticket")
+	}
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
 	if b, _ := os.ReadFile(l.FileName()); strings.Count(string(b), "has been assigned") != 2 {
-		t.Errorf("after Flush: %q", b)
+		t.Errorf("after Flush and a sync: %q", b)
+	}
+}
+
+func TestQuietSubnetsGetNoRecord(t *testing.T) {
+	q, err := QuietSubnets(json.RawMessage(`{"Dhcp4": {
+		"subnet4": [{"id": 1, "user-context": {"legal-logging": false}}, {"id": 2, "user-context": {"legal-logging": "no"}}, {"id": 3}],
+		"shared-networks": [{"user-context": {"legal-logging": false}, "subnet4": [{"id": 4}, {"id": 5, "user-context": {"legal-logging": false}}]}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[uint32]bool{1: true, 5: true}; !maps.Equal(q, want) {
+		t.Errorf("quiet subnets %v, want %v (a subnet's own boolean only, as Kea)", q, want)
+	}
+	l, err := Open(params(t, `{"path": "`+t.TempDir()+`"}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.SetQuietSubnets(q)
+	quiet, loud := testLease(), testLease()
+	loud.SubnetID = 3
+	record(t, l, &hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Leases: []lease.Lease{quiet}, Deleted: []lease.Lease{loud}})
+	b, _ := os.ReadFile(l.FileName())
+	if strings.Count(string(b), "\n") != 1 || !strings.Contains(string(b), "has been released") {
+		t.Errorf("records %q: want only subnet 3's", b)
+	}
+}
+
+// A cached renewal's record is formatted without allocating, and with
+// durable-before-reply (the default) its batch's ticket is durable only
+// after a sync, which Flush asks for at once and whose end is notified.
+func TestCachedRenewalsDurableBeforeReply(t *testing.T) {
+	l, err := Open(params(t, `{"path": "`+t.TempDir()+`"}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e := &hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Query: relayedRequest(), Leases: []lease.Lease{testLease()}, Cached: true}
+	notified := make(chan struct{}, 100)
+	defer l.OnSynced(func() { notified <- struct{}{} })()
+	l.LeaseEvent(e)
+	ticket := l.Flush()
+	if ticket == 0 {
+		t.Fatal("no ticket: the replies would not wait")
+	}
+	select {
+	case <-notified:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no sync notified")
+	}
+	if l.Synced() < ticket {
+		t.Errorf("synced %d < ticket %d after the notification", l.Synced(), ticket)
+	}
+	if !l.WaitsForReply(true) || l.WaitsForReply(false) {
+		t.Error("WaitsForReply: a reused renewal's record is written outside a commit and must be waited for; a committed one's is not")
+	}
+	if n := testing.AllocsPerRun(100, func() { l.LeaseEvent(e) }); n != 0 {
+		t.Errorf("a cached renewal's record allocates %.1f times", n)
+	}
+	l.Flush()
+
+	d, err := Open(params(t, `{"path": "`+t.TempDir()+`", "durable-before-reply": false}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	d.LeaseEvent(e)
+	if tk := d.Flush(); tk != 0 || d.WaitsForReply(true) {
+		t.Errorf("durable-before-reply false: ticket %d, waits %v", tk, d.WaitsForReply(true))
 	}
 }

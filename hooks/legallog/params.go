@@ -41,6 +41,13 @@ type Params struct {
 	Request, Response *classify.StringExpr
 	// TimestampFormat is strftime(3) plus %Q.
 	TimestampFormat string
+	// DurableBeforeReply ("durable-before-reply", default true; not a Kea
+	// parameter) holds every reply until its record is durable, also for
+	// records written outside a lease commit: renewals answered from the
+	// fast path's cache or by lease reuse, and every record of
+	// response-parser-format. False lets those replies leave at once and
+	// syncs their records within a second.
+	DurableBeforeReply bool
 }
 
 // Defaults of Kea's legal log.
@@ -52,7 +59,7 @@ const (
 
 // ParseParams reads a hooks-libraries entry's parameters (nil: none).
 func ParseParams(raw json.RawMessage) (Params, error) {
-	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat}
+	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat, DurableBeforeReply: true}
 	var in struct {
 		Path       *string  `json:"path"`
 		BaseName   *string  `json:"base-name"`
@@ -64,6 +71,7 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 		Response   *string  `json:"response-parser-format"`
 		Timestamp  *string  `json:"timestamp-format"`
 		Type       *string  `json:"type"`
+		Durable    *bool    `json:"durable-before-reply"`
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
@@ -72,6 +80,9 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	}
 	if in.Type != nil && *in.Type != "logfile" {
 		return p, fmt.Errorf("%s: type %q: only the file output (\"logfile\") is supported", Library, *in.Type)
+	}
+	if in.Durable != nil {
+		p.DurableBeforeReply = *in.Durable
 	}
 	if in.Path != nil {
 		p.Path = *in.Path

@@ -37,9 +37,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestEnvironmentAndArgument(t *testing.T) {
+// runOnce runs the script body(out) once for event() on a runner of one
+// worker (kept in *rp when rp is not nil) and returns what it wrote to out.
+func runOnce(t *testing.T, body func(out string) string, rp **Runner) []byte {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	r := New(Params{Name: script(t, `{ echo "$1"; /usr/bin/env; } > `+out), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second}, nil)
+	r := New(Params{Name: script(t, body(out)), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second}, nil)
+	if rp != nil {
+		*rp = r
+	}
 	r.LeaseEvent(event())
 	if !r.Drain(5 * time.Second) {
 		t.Fatal("the call did not run")
@@ -49,6 +55,11 @@ func TestEnvironmentAndArgument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+func TestEnvironmentAndArgument(t *testing.T) {
+	b := runOnce(t, func(out string) string { return `{ echo "$1"; /usr/bin/env; } > ` + out }, nil)
 	for _, want := range []string{"lease4_expire\n", "LEASE4_ADDRESS=192.0.2.7\n", "LEASE4_HWADDR=02:00:00:00:00:07\n",
 		"LEASE4_HWADDR_TYPE=1\n", "LEASE4_STATE=default\n", "LEASE4_VALID_LIFETIME=3600\n", "REMOVE_LEASE=true\n", "LEASE4_CLIENT_ID=\n"} {
 		if !strings.Contains(string(b), want) {
@@ -113,5 +124,17 @@ func TestParams(t *testing.T) {
 		if _, err := ParseParams(json.RawMessage(js)); err == nil {
 			t.Errorf("%s accepted", js)
 		}
+	}
+}
+
+// The script runs at the lowest priority (nice 19).
+func TestScriptRunsAtLowestPriority(t *testing.T) {
+	var r *Runner
+	b := runOnce(t, func(out string) string { return `cut -d' ' -f19 /proc/$$/stat > ` + out }, &r)
+	if got := strings.TrimSpace(string(b)); got != "19" {
+		t.Errorf("script's nice %q, want 19", got)
+	}
+	if c := r.Counters(); c.Failed != 0 || c.Run != 1 {
+		t.Errorf("counters %+v", c)
 	}
 }

@@ -53,7 +53,9 @@ type Loggers struct {
 	root   *route
 	files  []*rotatingFile
 	closes []func() error
-	log    *slog.Logger
+	// delayed are the outputs with "flush": false.
+	delayed []*delayedWriter
+	log     *slog.Logger
 }
 
 // levelOf maps Kea's severities to slog levels.
@@ -121,6 +123,25 @@ func Open(loggers []config.Logger, debug bool, stderr io.Writer) (_ *Loggers, er
 	return ls, nil
 }
 
+// Check checks the loggers' outputs without opening them: their patterns
+// (xdhcpd -t).
+func Check(loggers []config.Logger) error {
+	for _, l := range loggers {
+		for _, o := range l.OutputOptions {
+			if o.Pattern == "" {
+				continue
+			}
+			if o.Format == "json" {
+				return fmt.Errorf("logger %s: output %s: a pattern lays out text lines, not json", l.Name, o.Output)
+			}
+			if _, err := CompilePattern(o.Pattern); err != nil {
+				return fmt.Errorf("logger %s: output %s: %w", l.Name, o.Output, err)
+			}
+		}
+	}
+	return nil
+}
+
 // Logger is the logger to log through.
 func (ls *Loggers) Logger() *slog.Logger { return ls.log }
 
@@ -133,31 +154,57 @@ func textHandler(w io.Writer, format string) slog.Handler {
 
 // output opens one output.
 func (ls *Loggers) output(o config.LogOutput, stderr io.Writer) (slog.Handler, error) {
+	var pat *Pattern
+	if o.Pattern != "" {
+		if o.Format == "json" {
+			return nil, fmt.Errorf("output %s: a pattern lays out text lines, not json", o.Output)
+		}
+		var err error
+		if pat, err = CompilePattern(o.Pattern); err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Output, err)
+		}
+	}
+	var w io.Writer
 	switch {
 	case o.Output == "stdout":
-		return textHandler(os.Stdout, o.Format), nil
+		w = os.Stdout
 	case o.Output == "stderr":
-		return textHandler(stderr, o.Format), nil
+		w = stderr
 	case o.Output == "syslog" || strings.HasPrefix(o.Output, "syslog:"):
-		h, closeFn, err := newSyslogHandler("", strings.TrimPrefix(strings.TrimPrefix(o.Output, "syslog"), ":"), o.Format)
+		// Every syslog message is sent as it comes: flush does not apply.
+		h, closeFn, err := newSyslogHandler("", strings.TrimPrefix(strings.TrimPrefix(o.Output, "syslog"), ":"), o.Format, pat)
 		if err != nil {
 			return nil, err
 		}
 		ls.closes = append(ls.closes, closeFn)
 		return h, nil
+	default:
+		f, err := openRotating(o.Output, o.MaxSize, o.MaxVer)
+		if err != nil {
+			return nil, err
+		}
+		ls.files = append(ls.files, f)
+		ls.closes = append(ls.closes, f.Close)
+		w = f
 	}
-	f, err := openRotating(o.Output, o.MaxSize, o.MaxVer)
-	if err != nil {
-		return nil, err
+	if o.Buffered {
+		d := &delayedWriter{w: w}
+		// Flushed before anything is closed or reopened.
+		ls.delayed = append(ls.delayed, d)
+		w = d
 	}
-	ls.files = append(ls.files, f)
-	ls.closes = append(ls.closes, f.Close)
-	return textHandler(f, o.Format), nil
+	if pat != nil {
+		return newPatternHandler(w, pat), nil
+	}
+	return textHandler(w, o.Format), nil
 }
 
 // Reopen reopens the file outputs (after logrotate moved them: SIGHUP).
 func (ls *Loggers) Reopen() error {
 	var errs []error
+	for _, d := range ls.delayed {
+		errs = append(errs, d.Flush())
+	}
 	for _, f := range ls.files {
 		errs = append(errs, f.Reopen())
 	}
@@ -167,6 +214,10 @@ func (ls *Loggers) Reopen() error {
 // Close closes the outputs.
 func (ls *Loggers) Close() error {
 	var errs []error
+	for _, d := range ls.delayed {
+		errs = append(errs, d.Flush())
+	}
+	ls.delayed = nil
 	for _, c := range ls.closes {
 		errs = append(errs, c())
 	}

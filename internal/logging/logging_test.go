@@ -2,7 +2,9 @@ package logging
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -149,7 +151,7 @@ func TestSyslogOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	h, closeFn, err := newSyslogHandler(sock, "local3", "text")
+	h, closeFn, err := newSyslogHandler(sock, "local3", "text", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +168,7 @@ func TestSyslogOutput(t *testing.T) {
 	if !strings.HasPrefix(got, "<156>") || !strings.Contains(got, "kea-dhcp4") || !strings.Contains(got, `msg="to syslog" k=v`) {
 		t.Errorf("syslog message %q", got)
 	}
-	if _, _, err := newSyslogHandler(sock, "nosuch", "text"); err == nil {
+	if _, _, err := newSyslogHandler(sock, "nosuch", "text", nil); err == nil {
 		t.Error("an unknown facility was accepted")
 	}
 }
@@ -175,5 +177,72 @@ func TestBadOutput(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "x.log", "sub")
 	if _, err := Open([]config.Logger{{Name: "kea-dhcp4", Outputs: []string{file}}}, false, nil); err == nil {
 		t.Error("an output that cannot be opened was accepted")
+	}
+}
+
+// Kea's default patterns lay a record out as log4cplus does (checked
+// against Kea 2.2's own lines: "%-5p", "[%c/%i.%t]", %.3c keeping the
+// last characters, %c{1} the last component); other conversions are
+// refused with an error naming them.
+func TestPatternLayout(t *testing.T) {
+	var out bytes.Buffer
+	p, err := CompilePattern("%D{%Y-%m-%d %H:%M:%S.%q} %-5p [%c/%i.%t] %m|%7p|%.3c|%c{1}|%d|%%%n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(newPatternHandler(&out, p)).With("component", "legal-log")
+	at := time.Date(2026, 12, 6, 13, 25, 59, 488_000_000, time.Local)
+	rec := slog.NewRecord(at, slog.LevelInfo, "LEGAL_LOG_STORE_OPENED", 0)
+	rec.AddAttrs(slog.String("file", "/var/lib/kea/kea-legal.20261206.txt"), slog.Int("n", 2))
+	if err := log.Handler().Handle(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("2026-12-06 13:25:59.488 INFO  [kea-dhcp4.legal-log-hooks/%d.", os.Getpid())
+	got := out.String()
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("line %q, want it to begin %q", got, want)
+	}
+	rest := got[strings.Index(got, "] ")+2:]
+	wantRest := "LEGAL_LOG_STORE_OPENED file=/var/lib/kea/kea-legal.20261206.txt n=2|   INFO|oks|legal-log-hooks|" +
+		at.UTC().Format("2006-01-02 15:04:05") + "|%\n"
+	if rest != wantRest {
+		t.Errorf("after the thread id: %q, want %q", rest, wantRest)
+	}
+	for _, bad := range []string{"%r", "%x %m", "%d{%H", "%c{0}", "%5", "%.p", "%99999999999999999999p", "%1001p"} {
+		if _, err := CompilePattern(bad); err == nil {
+			t.Errorf("pattern %q accepted", bad)
+		}
+	}
+}
+
+// An output with "flush": false holds its lines a bounded while, and
+// writes them at Close.
+func TestBufferedOutput(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "buffered.log")
+	ls, err := Open([]config.Logger{{Name: "kea-dhcp4", Severity: "INFO",
+		OutputOptions: []config.LogOutput{{Output: file, Format: "text", Buffered: true, Pattern: "%p %m%n"}}}}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.Logger().Info("ONE")
+	if b, _ := os.ReadFile(file); len(b) != 0 {
+		t.Errorf("written at once: %q", b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for b, _ := os.ReadFile(file); string(b) != "INFO ONE\n"; b, _ = os.ReadFile(file) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not written within the delay: %q", b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ls.Logger().Info("TWO")
+	if err := ls.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "INFO ONE\nINFO TWO\n" {
+		t.Errorf("after Close: %q", b)
+	}
+	if err := Check([]config.Logger{{Name: "kea-dhcp4", OutputOptions: []config.LogOutput{{Output: "stdout", Pattern: "%Z"}}}}); err == nil {
+		t.Error("Check accepted an unsupported conversion")
 	}
 }

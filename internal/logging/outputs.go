@@ -128,7 +128,8 @@ type syslogHandler struct {
 // newSyslogHandler connects to the local syslog (addr "": the system's
 // socket, else a unixgram socket path). name is a facility (local0..local7,
 // daemon, user, ...), default user, as log4cplus's.
-func newSyslogHandler(addr, name, format string) (slog.Handler, func() error, error) {
+// A pattern, when not nil, lays out the message instead of the format.
+func newSyslogHandler(addr, name, format string, pat *Pattern) (slog.Handler, func() error, error) {
 	fac := syslog.LOG_USER
 	if name != "" {
 		f, ok := syslogFacilities[strings.ToLower(name)]
@@ -155,6 +156,9 @@ func newSyslogHandler(addr, name, format string) (slog.Handler, func() error, er
 	var inner slog.Handler = slog.NewTextHandler(buf, opts)
 	if format == "json" {
 		inner = slog.NewJSONHandler(buf, opts)
+	}
+	if pat != nil {
+		inner = newPatternHandler(buf, pat)
 	}
 	return &syslogHandler{w: w, mu: new(sync.Mutex), buf: buf, inner: inner}, w.Close, nil
 }

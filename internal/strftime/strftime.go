@@ -1,14 +1,18 @@
-package legallog
+// Package strftime formats times by C strftime(3) conversions, with the
+// two log4cplus adds: %q (milliseconds) and %Q (milliseconds.microseconds),
+// as Kea's forensic log's timestamp-format and its loggers' patterns take
+// them.
+package strftime
 
 import (
 	"strconv"
 	"time"
 )
 
-// appendStrftime appends t formatted by the C strftime(3) conversions Kea's
-// timestamp-format takes, plus Kea's %Q (milliseconds.microseconds, e.g.
+// Append appends t formatted by the C strftime(3) conversions, plus %q
+// (milliseconds, 3 digits) and %Q (milliseconds.microseconds, e.g.
 // 123.456). An unknown conversion is copied as is.
-func appendStrftime(dst []byte, format string, t time.Time) []byte {
+func Append(dst []byte, format string, t time.Time) []byte {
 	pad := func(dst []byte, v, width int) []byte {
 		s := strconv.Itoa(v)
 		for i := len(s); i < width; i++ {
@@ -79,15 +83,17 @@ func appendStrftime(dst []byte, format string, t time.Time) []byte {
 		case 's':
 			dst = strconv.AppendInt(dst, t.Unix(), 10)
 		case 'F':
-			dst = appendStrftime(dst, "%Y-%m-%d", t)
+			dst = Append(dst, "%Y-%m-%d", t)
 		case 'T':
-			dst = appendStrftime(dst, "%H:%M:%S", t)
+			dst = Append(dst, "%H:%M:%S", t)
 		case 'D':
-			dst = appendStrftime(dst, "%m/%d/%y", t)
+			dst = Append(dst, "%m/%d/%y", t)
 		case 'R':
-			dst = appendStrftime(dst, "%H:%M", t)
+			dst = Append(dst, "%H:%M", t)
 		case 'c':
-			dst = appendStrftime(dst, "%a %b %e %H:%M:%S %Y", t)
+			dst = Append(dst, "%a %b %e %H:%M:%S %Y", t)
+		case 'q':
+			dst = pad(dst, t.Nanosecond()/1e6, 3)
 		case 'Q':
 			us := t.Nanosecond() / 1000
 			dst = pad(dst, us/1000, 3)
