@@ -153,7 +153,9 @@ func TestAgainstReference(t *testing.T) {
 	}
 }
 
-func be32(b [4]byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b [4]byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // TestReferenceBuilt reads what the reference library builds: a Reply with
 // status codes nested in an IA, server identifier and preference.
