@@ -39,14 +39,23 @@ type UDP6Listener struct {
 	h       handoff.Handler6
 	log     *slog.Logger
 	packets handoff.PacketPool6
+	unicast []netip.Addr
 
-	RxPackets, RxMalformed, TxPackets, TxErrors atomic.Uint64
+	// RxNotListening counts datagrams to a unicast address the
+	// configuration does not listen on (Kea's sockets never see them).
+	RxPackets, RxMalformed, RxNotListening, TxPackets, TxErrors atomic.Uint64
 }
 
 // ListenUDP6 opens the DHCPv6 server socket on the interface ifname.
 // Sockets of several interfaces share port 547: each is bound to its
-// device.
-func ListenUDP6(ifname string, h handoff.Handler6, log *slog.Logger) (*UDP6Listener, error) {
+// device. As kea-dhcp6 does, it takes what is sent to the multicast group
+// and to the interface's link-local addresses, and to a global unicast
+// address only when that address is one of unicast (interfaces-config's
+// "eth0/2001:db8::1").
+func ListenUDP6(ifname string, unicast []netip.Addr, h handoff.Handler6, log *slog.Logger) (*UDP6Listener, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ifc, err := net.InterfaceByName(ifname)
 	if err != nil {
 		return nil, fmt.Errorf("dhcpv6 socket: %w", err)
@@ -75,7 +84,7 @@ func ListenUDP6(ifname string, h handoff.Handler6, log *slog.Logger) (*UDP6Liste
 		conn.Close()
 		return nil, fmt.Errorf("dhcpv6 socket on %s: %w", ifname, err)
 	}
-	l := &UDP6Listener{conn: conn, raw: raw, ifc: *ifc, h: h, log: log}
+	l := &UDP6Listener{conn: conn, raw: raw, ifc: *ifc, h: h, log: log, unicast: unicast}
 	if err := l.join(AllServersAndRelays); err != nil {
 		conn.Close()
 		return nil, err
@@ -124,6 +133,10 @@ func (l *UDP6Listener) Run(ctx context.Context) error {
 			l.RxMalformed.Add(1)
 			continue
 		}
+		if !l.listening(dst) {
+			l.RxNotListening.Add(1)
+			continue
+		}
 		l.RxPackets.Add(1)
 		p := l.packets.Get()
 		p.IfIndex, p.IfName, p.Out, p.Received = l.ifc.Index, l.ifc.Name, l, time.Now()
@@ -134,6 +147,20 @@ func (l *UDP6Listener) Run(ctx context.Context) error {
 		p.SetData(buf[:n])
 		l.h.Enqueue6(p)
 	}
+}
+
+// listening reports whether a datagram to dst is one the server takes.
+func (l *UDP6Listener) listening(dst [16]byte) bool {
+	a := netip.AddrFrom16(dst)
+	if a.IsMulticast() || a.IsLinkLocalUnicast() {
+		return true
+	}
+	for _, u := range l.unicast {
+		if u == a {
+			return true
+		}
+	}
+	return false
 }
 
 // pktinfoDst finds the IPV6_PKTINFO control message in oob and returns the

@@ -182,8 +182,7 @@ func (ex *exchange) serve() (detached bool) {
 		ex.decline()
 	case dhcp6.Confirm:
 		if !ex.confirm() {
-			st.receiveDrop.Inc()
-			return false
+			return false // not counted as a drop: Kea does not either
 		}
 		ex.reply = dhcp6.Reply
 	case dhcp6.InformationRequest:
@@ -450,14 +449,12 @@ func (ex *exchange) assign(commit bool) {
 			return
 		}
 		if ex.sn == nil {
-			ex.s.st.allocFail.Inc()
-			ex.s.st.allocFailSubnet.Inc()
 			ex.writeIA(r, nil, nil, noneCode, "Server could not select subnet for this client")
 			return
 		}
 		b, sn, isNew, ok := ex.pick(r)
 		if !ok {
-			ex.s.st.allocFail.Inc()
+			ex.allocFailed(r.typ)
 			ex.writeIA(r, ex.sn.cfg, nil, noneCode, noneText)
 			return
 		}
@@ -471,6 +468,37 @@ func (ex *exchange) assign(commit bool) {
 		}
 		ex.writeIA(r, sn.cfg, []binding{b}, 0, "")
 	})
+}
+
+// allocFailed counts an IA left without a binding as Kea does: the
+// subnet (or shared network) failed, for want of pools or with them all
+// busy, for a client of classes (every client is in ALL).
+func (ex *exchange) allocFailed(t lease.Type) {
+	g, sn := ex.s.st, ex.sn.st
+	if ex.sn.cfg.SharedNetwork != nil {
+		g.allocFailShared.Inc()
+		sn.allocFailShared.Inc()
+	} else {
+		g.allocFailSubnet.Inc()
+		sn.allocFailSubnet.Inc()
+	}
+	pools := 0
+	for _, s := range ex.rt.siblings(ex.sn) {
+		if t == lease.TypePD {
+			pools += len(s.pd)
+		} else {
+			pools += len(s.na)
+		}
+	}
+	if pools == 0 {
+		g.allocFailNoPools.Inc()
+		sn.allocFailNoPools.Inc()
+	} else {
+		g.allocFail.Inc()
+		sn.allocFail.Inc()
+	}
+	g.allocFailClasses.Inc()
+	sn.allocFailClasses.Inc()
 }
 
 func firstHint(r *iaRequest) hint {

@@ -16,6 +16,7 @@ type serverStats struct {
 	cumulativeNAs, cumulativePDs, declined       *stats.Stat
 	reclaimed, reclaimedDeclined                 *stats.Stat
 	allocFail, allocFailSubnet, allocFailNoPools *stats.Stat
+	allocFailShared, allocFailClasses            *stats.Stat
 	// Not in Kea: drops Kea does not count, named so an operator can tell.
 	commitFail, sendFail, queueDrop, clientFlood, commitWaits *stats.Stat
 }
@@ -38,12 +39,18 @@ func newServerStats(r *stats.Registry) *serverStats {
 		allocFail:         c("v6-allocation-fail"),
 		allocFailSubnet:   c("v6-allocation-fail-subnet"),
 		allocFailNoPools:  c("v6-allocation-fail-no-pools"),
+		allocFailShared:   c("v6-allocation-fail-shared-network"),
+		allocFailClasses:  c("v6-allocation-fail-classes"),
 		commitFail:        c("xdhcp-lease6-commit-fail"),
 		sendFail:          c("xdhcp-pkt6-send-fail"),
 		queueDrop:         c("xdhcp-pkt6-queue-full-drop"),
 		clientFlood:       c("xdhcp-pkt6-client-flood-drop"),
 		commitWaits:       c("xdhcp-commit6-backpressure-waits"),
 	}
+	// Confirm, Reconfigure and the relay types have no counter of their
+	// own in Kea, and are not "unknown" either.
+	s.rxByType[dhcp6.Confirm], s.rxByType[dhcp6.Reconfigure] = none, none
+	s.rxByType[dhcp6.RelayForw], s.rxByType[dhcp6.RelayRepl] = none, none
 	for t, name := range map[dhcp6.MsgType]string{
 		dhcp6.Solicit:            "pkt6-solicit-received",
 		dhcp6.Advertise:          "pkt6-advertise-received",
@@ -60,6 +67,9 @@ func newServerStats(r *stats.Registry) *serverStats {
 	return s
 }
 
+// none is the counter of message types Kea counts only in pkt6-received.
+var none = new(stats.Stat)
+
 func (s *serverStats) countType(t dhcp6.MsgType) {
 	if int(t) < len(s.rxByType) && s.rxByType[t] != nil {
 		s.rxByType[t].Inc()
@@ -74,6 +84,8 @@ type subnetStats struct {
 	totalNAs, assignedNAs, totalPDs, assignedPDs *stats.Stat
 	cumulativeNAs, cumulativePDs                 *stats.Stat
 	declined, reclaimed, reclaimedDeclined       *stats.Stat
+	allocFail, allocFailSubnet, allocFailShared  *stats.Stat
+	allocFailNoPools, allocFailClasses           *stats.Stat
 }
 
 func newSubnetStats(r *stats.Registry, id uint32) *subnetStats {
@@ -88,5 +100,10 @@ func newSubnetStats(r *stats.Registry, id uint32) *subnetStats {
 		declined:          r.Gauge(n("declined-addresses")),
 		reclaimed:         r.Counter(n("reclaimed-leases")),
 		reclaimedDeclined: r.Counter(n("reclaimed-declined-addresses")),
+		allocFail:         r.Counter(n("v6-allocation-fail")),
+		allocFailSubnet:   r.Counter(n("v6-allocation-fail-subnet")),
+		allocFailShared:   r.Counter(n("v6-allocation-fail-shared-network")),
+		allocFailNoPools:  r.Counter(n("v6-allocation-fail-no-pools")),
+		allocFailClasses:  r.Counter(n("v6-allocation-fail-classes")),
 	}
 }
