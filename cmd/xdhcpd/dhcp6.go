@@ -209,3 +209,26 @@ func (d *daemon) writeMetrics6(e *stats.Exposition) {
 		}
 	}
 }
+
+// controlSockets are the control channel's listeners: those of the Dhcp4
+// section and those of the Dhcp6 section it does not already list. Kea
+// runs one process per family, each with its own; one xdhcpd answers both
+// families' commands on either.
+func controlSockets(cfg *config.Config) []config.ControlSocket {
+	out := append([]config.ControlSocket(nil), cfg.ControlSockets...)
+	if cfg.Dhcp6 == nil {
+		return out
+	}
+	for _, s := range cfg.Dhcp6.ControlSockets {
+		dup := false
+		for _, o := range out {
+			if reflect.DeepEqual(o, s) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out
+}
