@@ -66,10 +66,10 @@ func newV6Env(t *testing.T) *e2eEnv {
 // and lease files in the lab's directory, a UNIX control socket.
 func (e *e2eEnv) dhcp6Section() map[string]any {
 	return map[string]any{
-		"interfaces-config": map[string]any{"interfaces": []any{e2eServerIf}},
-		"data-directory":    e.dir,
-		"lease-database":    map[string]any{"type": "memfile", "name": filepath.Join(e.dir, "leases6.csv"), "lfc-interval": 0},
-		"control-socket":    map[string]any{"socket-type": "unix", "socket-name": filepath.Join(e.dir, "ctl6.sock")},
+		"interfaces-config":  map[string]any{"interfaces": []any{e2eServerIf}},
+		"data-directory":     e.dir,
+		"lease-database":     map[string]any{"type": "memfile", "name": filepath.Join(e.dir, "leases6.csv"), "lfc-interval": 0},
+		"control-socket":     map[string]any{"socket-type": "unix", "socket-name": filepath.Join(e.dir, "ctl6.sock")},
 		"preferred-lifetime": 3000, "valid-lifetime": 4000,
 		"subnet6": []any{map[string]any{
 			"id": 1, "subnet": "2001:db8:1::/64", "interface": e2eServerIf,
