@@ -27,21 +27,41 @@ type dhcpCidKey struct {
 }
 
 type dhcpCounters struct {
-	_                   structs.HostLayout
-	NotDhcp             uint64
-	Fragment            uint64
-	NotRequest          uint64
-	Malformed           uint64
-	DropMac             uint64
-	DropClientid        uint64
-	RateLimited         uint64
-	HaOutOfScope        uint64
-	ShedDiscover        uint64
-	ShedOther           uint64
-	IrregularOutOfScope uint64
-	IrregularShed       uint64
-	Redirected          uint64
-	XskMissing          uint64
+	_                    structs.HostLayout
+	NotDhcp              uint64
+	Fragment             uint64
+	NotRequest           uint64
+	Malformed            uint64
+	DropMac              uint64
+	DropClientid         uint64
+	RateLimited          uint64
+	HaOutOfScope         uint64
+	ShedDiscover         uint64
+	ShedOther            uint64
+	IrregularOutOfScope  uint64
+	IrregularShed        uint64
+	Redirected           uint64
+	XskMissing           uint64
+	Fragment6            uint64
+	ExtUnparsed6         uint64
+	NotRequest6          uint64
+	Malformed6           uint64
+	DropDuid             uint64
+	RateLimited6         uint64
+	HaOutOfScope6        uint64
+	ShedSolicit          uint64
+	ShedOther6           uint64
+	IrregularOutOfScope6 uint64
+	IrregularShed6       uint64
+	Redirected6          uint64
+	XskMissing6          uint64
+}
+
+type dhcpDuidKey struct {
+	_   structs.HostLayout
+	Len uint8
+	Pad uint8
+	Id  [128]uint8
 }
 
 type dhcpMacKey struct {
@@ -56,10 +76,13 @@ type dhcpMacKey struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	dhcpMapDropClientid = "drop_clientid"
+	dhcpMapDropDuid     = "drop_duid"
 	dhcpMapDropMac      = "drop_mac"
+	dhcpMapDuidScratch  = "duid_scratch"
 	dhcpMapHaServed     = "ha_served"
 	dhcpMapOverload     = "overload"
 	dhcpMapRateBuckets  = "rate_buckets"
+	dhcpMapRateBuckets6 = "rate_buckets6"
 	dhcpMapStats        = "stats"
 	dhcpMapXsks         = "xsks"
 	dhcpProgXdhcpXdp    = "xdhcp_xdp"
@@ -119,10 +142,13 @@ type dhcpProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type dhcpMapSpecs struct {
 	DropClientid *ebpf.MapSpec `ebpf:"drop_clientid"`
+	DropDuid     *ebpf.MapSpec `ebpf:"drop_duid"`
 	DropMac      *ebpf.MapSpec `ebpf:"drop_mac"`
+	DuidScratch  *ebpf.MapSpec `ebpf:"duid_scratch"`
 	HaServed     *ebpf.MapSpec `ebpf:"ha_served"`
 	Overload     *ebpf.MapSpec `ebpf:"overload"`
 	RateBuckets  *ebpf.MapSpec `ebpf:"rate_buckets"`
+	RateBuckets6 *ebpf.MapSpec `ebpf:"rate_buckets6"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
 	Xsks         *ebpf.MapSpec `ebpf:"xsks"`
 }
@@ -158,10 +184,13 @@ func (o *dhcpObjects) Close() error {
 // It can be passed to loadDhcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dhcpMaps struct {
 	DropClientid *ebpf.Map `ebpf:"drop_clientid"`
+	DropDuid     *ebpf.Map `ebpf:"drop_duid"`
 	DropMac      *ebpf.Map `ebpf:"drop_mac"`
+	DuidScratch  *ebpf.Map `ebpf:"duid_scratch"`
 	HaServed     *ebpf.Map `ebpf:"ha_served"`
 	Overload     *ebpf.Map `ebpf:"overload"`
 	RateBuckets  *ebpf.Map `ebpf:"rate_buckets"`
+	RateBuckets6 *ebpf.Map `ebpf:"rate_buckets6"`
 	Stats        *ebpf.Map `ebpf:"stats"`
 	Xsks         *ebpf.Map `ebpf:"xsks"`
 }
@@ -169,10 +198,13 @@ type dhcpMaps struct {
 func (m *dhcpMaps) Close() error {
 	return _DhcpClose(
 		m.DropClientid,
+		m.DropDuid,
 		m.DropMac,
+		m.DuidScratch,
 		m.HaServed,
 		m.Overload,
 		m.RateBuckets,
+		m.RateBuckets6,
 		m.Stats,
 		m.Xsks,
 	)

@@ -20,6 +20,9 @@ const (
 	MaxClientIDLen = 62
 	// MaxHWAddrLen is the longest hardware address (the BOOTP chaddr field).
 	MaxHWAddrLen = 16
+	// MaxDUIDLen is the longest DHCPv6 DUID the drop list holds (RFC 8415's
+	// limit).
+	MaxDUIDLen = 128
 	// MaxOverloadLevel is the highest meaningful overload level.
 	MaxOverloadLevel = 2
 )
@@ -36,7 +39,8 @@ var (
 // counters, so that metrics keep counting up. The HA table, the overload levels
 // and the XSKMAP are deliberately fresh per process: they describe the live
 // process (its scopes, its queues, its sockets) and stale values would be wrong.
-var pinnedMaps = []string{dhcpMapDropMac, dhcpMapDropClientid, dhcpMapRateBuckets, dhcpMapStats}
+var pinnedMaps = []string{dhcpMapDropMac, dhcpMapDropClientid, dhcpMapRateBuckets, dhcpMapStats,
+	dhcpMapDropDuid, dhcpMapRateBuckets6}
 
 // Options configure Load.
 type Options struct {
@@ -307,6 +311,8 @@ func (o *Objects) Unpin() error {
 		dhcpMapDropClientid: o.objs.DropClientid,
 		dhcpMapRateBuckets:  o.objs.RateBuckets,
 		dhcpMapStats:        o.objs.Stats,
+		dhcpMapDropDuid:     o.objs.DropDuid,
+		dhcpMapRateBuckets6: o.objs.RateBuckets6,
 	}
 	for _, name := range pinnedMaps {
 		if err := maps[name].Unpin(); err != nil {
