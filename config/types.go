@@ -74,6 +74,12 @@ type Config struct {
 	// XDHCP is the section for what Kea has no word for.
 	XDHCP XDHCP
 
+	// Dhcp6 is the document's Dhcp6 section (nil without one).
+	Dhcp6 *Config6
+	// HasDhcp4 is false for a document with a Dhcp6 section only: the
+	// Dhcp4 fields then hold Kea's defaults and no subnet.
+	HasDhcp4 bool
+
 	// ControlAgent is the document's Control-agent section (nil without one).
 	ControlAgent *ControlAgent
 

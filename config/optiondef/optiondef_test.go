@@ -13,8 +13,13 @@ import (
 // library by testdata/extract-kea-defs.py (its comment says how). One line
 // per definition: space code name type array record-types encapsulates.
 func keaDefs(t *testing.T) map[string][]string {
+	return keaDefsIn(t, "testdata/kea-2.2-dhcp4-defs.txt")
+}
+
+// keaDefsIn reads one file of definitions extracted from Kea.
+func keaDefsIn(t *testing.T, file string) map[string][]string {
 	t.Helper()
-	f, err := os.Open("testdata/kea-2.2-dhcp4-defs.txt")
+	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func colErr(col int, v []byte, err error) error {
 // marker; it parses normally and the caller decides what it means.
 func ParseRow(line []byte) (lease.Lease, error) {
 	var fields [numColumns][]byte
-	n := splitRow(line, &fields)
+	n := splitRow(line, fields[:])
 	if n < minColumns || n > numColumns {
 		return lease.Lease{}, fmt.Errorf("%w: %d columns, want %d to %d", ErrBadRow, n, minColumns, numColumns)
 	}
@@ -92,10 +92,10 @@ func ParseRow(line []byte) (lease.Lease, error) {
 	return l, nil
 }
 
-// splitRow splits line on commas, stores the first numColumns fields and
+// splitRow splits line on commas, stores the first len(fields) fields and
 // returns the total column count. Kea's CSV has no quoting: commas inside
 // values are escaped as &#x2c.
-func splitRow(line []byte, fields *[numColumns][]byte) int {
+func splitRow(line []byte, fields [][]byte) int {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	n := 0
 	for {
@@ -104,7 +104,7 @@ func splitRow(line []byte, fields *[numColumns][]byte) int {
 		if i >= 0 {
 			f, line = line[:i], line[i+1:]
 		}
-		if n < numColumns {
+		if n < len(fields) {
 			fields[n] = f
 		}
 		n++
@@ -474,20 +474,9 @@ func parseBool(b []byte) (bool, error) {
 	return false, errors.New("not a boolean (0 or 1)")
 }
 
-// parseHeader checks a lease file header and returns its column count.
-// Kea's VersionedCSVFile accepts any prefix of the current columns that
-// reaches hostname, and a header with extra trailing columns written by a
-// newer Kea (they are dropped, a "downgrade").
-func parseHeader(line []byte) (int, error) {
-	line = bytes.TrimSuffix(line, []byte{'\r'})
-	names := bytes.Split(line, []byte{','})
-	if len(names) < minColumns {
-		return 0, fmt.Errorf("header has %d columns, need at least %d (%s)", len(names), minColumns, Header)
-	}
-	for i := 0; i < len(names) && i < numColumns; i++ {
-		if string(names[i]) != columnNames[i] {
-			return 0, fmt.Errorf("header column %d is %q, want %q", i+1, names[i], columnNames[i])
-		}
-	}
-	return len(names), nil
-}
+// format4 is the DHCPv4 lease file format.
+var format4 = rowFormat{header: Header, columns: columnNames[:], minColumns: minColumns}
+
+// parseHeader checks a DHCPv4 lease file header and returns its column
+// count.
+func parseHeader(line []byte) (int, error) { return format4.parseHeader(line) }

@@ -11,11 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"xdhcp/lease"
@@ -35,7 +32,7 @@ const DefaultMaxBatch = 1024
 // kernel time from 46% to 28% of its core.
 const DefaultSyncInterval = time.Millisecond
 
-// Options configures a Store. The zero value of each field is documented.
+// Options configures a Store or a Store6. The zero value of each field is documented.
 type Options struct {
 	// Path is the memfile lease file (Kea's lease-database "name"). Rotated
 	// and cleaned files live beside it: <Path>.1, .2, .output, .completed
@@ -111,35 +108,16 @@ var (
 //
 // All methods are safe for concurrent use.
 type Store struct {
-	opts Options
-	log  *slog.Logger
-	now  func() time.Time
-	path string
+	journal[lease.Op]
 
 	mu  sync.RWMutex // guards idx
 	idx *index
 
-	// Commit queue, guarded by qmu.
-	qmu    sync.Mutex
-	queue  []*request
-	closed bool
-
-	wake       chan struct{}   // cap 1: the queue has work or Close was called
-	rotateCh   chan chan error // LFC asks the writer to rotate the live file
-	writerDone chan struct{}   // closed when the writer goroutine exits
-	stop       chan struct{}   // closed by Close: stops the LFC timer
-	bg         sync.WaitGroup  // LFC timer goroutine
-	lfcRuns    sync.WaitGroup  // RunLFC calls in flight
-	closeOnce  sync.Once
-	closeErr   error
-	openFile   func(path string) (journalFile, error) // tests swap in faulty files
-	w          writerState                            // owned by the writer goroutine
-	lfcBusy    atomic.Bool
-	fault      atomic.Pointer[lease.FaultError] // the current storage fault, nil while healthy
-	stats      struct {
-		commits, batches, syncs, rows, writeErrors, lfcRuns atomic.Uint64
-		faults, refused, retries                            atomic.Uint64
-	}
+	// Owned by the writer goroutine: the batch-local view for resolving
+	// deletes, and per delete op whether it removed a lease.
+	overlay map[uint32]*lease.Lease
+	hits    []bool
+	scratch lease.Lease
 }
 
 // Open loads the lease files at opts.Path in Kea's order and starts the
@@ -155,105 +133,40 @@ func Open(opts Options) (*Store, error) {
 
 // openHook is Open with the live file opener injected (tests pass faulty
 // files).
-func openHook(opts Options, openFile func(string) (journalFile, error)) (_ *Store, err error) {
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = DefaultMaxBatch
-	}
-	if opts.SyncInterval == 0 {
-		opts.SyncInterval = DefaultSyncInterval
-	}
-	s := &Store{
-		opts:       opts,
-		log:        opts.Logger,
-		now:        opts.Now,
-		path:       opts.Path,
-		idx:        newIndex(true),
-		wake:       make(chan struct{}, 1),
-		rotateCh:   make(chan chan error),
-		writerDone: make(chan struct{}),
-		stop:       make(chan struct{}),
-		openFile:   openFile,
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if !opts.Persist {
-		close(s.writerDone)
-		return s, nil
-	}
-	if opts.Path == "" {
-		return nil, errors.New("open lease store: persist needs a lease file path")
-	}
-	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
-		return nil, fmt.Errorf("create lease file directory: %w", err)
-	}
-	if pid, alive := livePID(s.path + sufPID); alive {
-		return nil, fmt.Errorf("load leases from %s: %w (pid %d in %s)", s.path, ErrLFCRunning, pid, s.path+sufPID)
-	}
-	convert, live, err := s.load()
+func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store, error) {
+	s := &Store{idx: newIndex(true), overlay: make(map[uint32]*lease.Lease)}
+	s.init(opts, openFile, s)
+	err := s.start(func() (bool, loadResult, error) {
+		s.idx.order.loading = true
+		defer s.idx.finishLoad()
+		return s.loadFiles(&indexSink{x: s.idx})
+	})
 	if err != nil {
 		return nil, err
-	}
-	if err := s.openLive(live); err != nil {
-		return nil, err
-	}
-	go s.writer()
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-	if convert {
-		// Rewrite old-schema files before anything is appended. If an
-		// interrupted cleanup left .1 or .completed, the first run only
-		// finishes it; the second rotates the live file.
-		s.log.Info("lease files use an older schema; running lease file cleanup to rewrite them", "path", s.path)
-		s.lfcBusy.Store(true)
-		rotated, err := s.lfc()
-		if err == nil && !rotated {
-			_, err = s.lfc()
-		}
-		s.lfcBusy.Store(false)
-		if err != nil {
-			return nil, fmt.Errorf("convert lease files: %w", err)
-		}
-	}
-	if opts.LFCInterval > 0 {
-		s.bg.Add(1)
-		go s.lfcLoop(opts.LFCInterval)
 	}
 	return s, nil
 }
 
-// load reads the lease files in Kea's order: <name>.completed if it
-// exists, else <name>.2 then <name>.1; then <name>.
-func (s *Store) load() (convert bool, live loadResult, err error) {
-	errs := &rowErrors{max: s.opts.MaxRowErrors}
-	s.idx.order.loading = true
-	defer s.idx.finishLoad()
-	files := []string{s.path + sufCompleted}
-	if _, err := os.Stat(files[0]); err != nil {
-		files = []string{s.path + sufPrevious, s.path + sufInput}
+// indexSink loads DHCPv4 rows into an index.
+// The lease is reused between rows, so its byte slices' capacity is too.
+type indexSink struct {
+	x *index
+	l lease.Lease
+}
+
+func (k *indexSink) format() *rowFormat { return &format4 }
+func (k *indexSink) len() int           { return k.x.len() }
+
+func (k *indexSink) apply(fields [][]byte, n int) error {
+	if err := parseFields((*[numColumns][]byte)(fields), n, &k.l); err != nil {
+		return err
 	}
-	start := s.now()
-	for _, p := range files {
-		res, err := loadFile(p, s.idx, errs, s.log)
-		if err != nil {
-			return false, live, fmt.Errorf("load leases: %w", err)
-		}
-		convert = convert || res.needsConversion()
+	if k.l.ValidLft == 0 {
+		k.x.del(addrKey(k.l.Addr))
+	} else {
+		k.x.put(&k.l)
 	}
-	live, err = loadFile(s.path, s.idx, errs, s.log)
-	if err != nil {
-		return false, live, fmt.Errorf("load leases: %w", err)
-	}
-	convert = convert || live.needsConversion()
-	s.log.Info("leases loaded", "path", s.path, "leases", s.idx.len(), "bad_rows", errs.count,
-		"seconds", s.now().Sub(start).Seconds())
-	return convert, live, nil
+	return nil
 }
 
 // Get returns the lease for addr.
@@ -497,7 +410,7 @@ func validateOp(op *lease.Op) error {
 // a timed-out database call. Until then the store keeps reading ops and
 // their byte slices, so the caller must not modify them.
 func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
-	_, err := s.commit(ctx, ops)
+	_, err := s.submit(ctx, ops)
 	return err
 }
 
@@ -513,22 +426,9 @@ func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
 // a store that does not persist). It must return quickly and must not call
 // Commit, Wipe, RunLFC or Close. The caller must not modify ops or their
 // byte slices until done is called.
-func (s *Store) CommitAsync(ops []lease.Op, done func(error)) {
-	if err := s.validate(ops); err != nil {
-		done(err)
-		return
-	}
-	if !s.opts.Persist {
-		_, err := s.commitMemory(ops)
-		done(err)
-		return
-	}
-	if err := s.enqueue(&request{ops: ops, cb: done}); err != nil {
-		done(err)
-	}
-}
+func (s *Store) CommitAsync(ops []lease.Op, done func(error)) { s.submitAsync(ops, done) }
 
-func (s *Store) validate(ops []lease.Op) error {
+func (s *Store) validateOps(ops []lease.Op) error {
 	for i := range ops {
 		if err := validateOp(&ops[i]); err != nil {
 			return fmt.Errorf("commit op %d: %w", i, err)
@@ -537,53 +437,7 @@ func (s *Store) validate(ops []lease.Op) error {
 	return nil
 }
 
-// enqueue hands req to the writer.
-func (s *Store) enqueue(req *request) error {
-	s.qmu.Lock()
-	if s.closed {
-		s.qmu.Unlock()
-		return lease.ErrClosed
-	}
-	s.queue = append(s.queue, req)
-	s.qmu.Unlock()
-	s.stats.commits.Add(1)
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// commit is Commit, also returning how many OpDelete ops removed a lease.
-func (s *Store) commit(ctx context.Context, ops []lease.Op) (int, error) {
-	if err := s.validate(ops); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if !s.opts.Persist {
-		return s.commitMemory(ops)
-	}
-	req := &request{ops: ops, done: make(chan error, 1)}
-	if err := s.enqueue(req); err != nil {
-		return 0, err
-	}
-	select {
-	case err := <-req.done:
-		return req.deleted, err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-func (s *Store) commitMemory(ops []lease.Op) (int, error) {
-	s.qmu.Lock()
-	closed := s.closed
-	s.qmu.Unlock()
-	if closed {
-		return 0, lease.ErrClosed
-	}
+func (s *Store) applyMemory(ops []lease.Op) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	deleted := 0
@@ -596,7 +450,98 @@ func (s *Store) commitMemory(ops []lease.Op) (int, error) {
 		}
 		s.idx.put(&ops[i].Lease)
 	}
-	return deleted, nil
+	return deleted
+}
+
+func (s *Store) record(op *lease.Op) []byte { return op.Record }
+
+// encode appends the rows of batch in op order. Deletes are resolved
+// against the index as updated by the earlier ops of this batch, so a
+// delete row carries the stored lease (Kea writes the deleted lease with
+// valid lifetime 0). Only the writer goroutine mutates the index, so
+// reading it unlocked here is safe.
+func (s *Store) encode(buf []byte, batch []*request[lease.Op]) (_ []byte, rows, lastRow int) {
+	clear(s.overlay)
+	s.hits = s.hits[:0]
+	for _, r := range batch {
+		for k := range r.ops {
+			op := &r.ops[k]
+			a := addrKey(op.Lease.Addr)
+			if op.Kind == lease.OpPut {
+				lastRow = len(buf)
+				buf = AppendRow(buf, &op.Lease)
+				s.overlay[a] = &op.Lease
+				rows++
+				continue
+			}
+			cur, ok := s.overlay[a]
+			if !ok {
+				if i, found := s.idx.lookup(a); found {
+					s.idx.fill(i, &s.scratch)
+					cur = &s.scratch
+				}
+			}
+			if cur == nil {
+				s.hits = append(s.hits, false)
+				continue
+			}
+			marker := *cur
+			marker.ValidLft = 0
+			lastRow = len(buf)
+			buf = AppendRow(buf, &marker)
+			s.overlay[a] = nil
+			s.hits = append(s.hits, true)
+			rows++
+		}
+	}
+	return buf, rows, lastRow
+}
+
+// apply applies a written batch to the index.
+func (s *Store) apply(batch []*request[lease.Op]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := 0
+	for _, r := range batch {
+		for k := range r.ops {
+			op := &r.ops[k]
+			if op.Kind == lease.OpPut {
+				s.idx.put(&op.Lease)
+				continue
+			}
+			if s.hits[h] {
+				s.idx.del(addrKey(op.Lease.Addr))
+				r.deleted++
+			}
+			h++
+		}
+	}
+}
+
+// compactFiles is the cleanup's merge: load inputs into a fresh index and
+// write its leases, expired ones included, to out.
+func (s *Store) compactFiles(inputs []string, out string) (int, error) {
+	x := newIndex(false)
+	x.order.loading = true
+	errs := &rowErrors{} // kea-lfc skips any number of bad rows
+	for _, p := range inputs {
+		if _, err := loadFile(p, &indexSink{x: x}, errs, s.log); err != nil {
+			return 0, err
+		}
+	}
+	x.finishLoad()
+	var (
+		l   lease.Lease
+		row []byte
+	)
+	err := writeLeaseFile(out, Header, func(emit func([]byte) bool) {
+		x.ascend(0, func(i int32) bool {
+			x.fill(i, &l)
+			row = AppendRow(row[:0], &l)
+			return emit(row)
+		})
+	})
+	return x.len(), err
 }
 
 // Wipe deletes every lease of subnetID (0: of all subnets), writing a
@@ -612,56 +557,9 @@ func (s *Store) Wipe(ctx context.Context, subnetID uint32) (int, error) {
 		return true
 	})
 	s.mu.RUnlock()
-	total := 0
-	ops := make([]lease.Op, 0, min(len(addrs), s.opts.MaxBatch))
-	for len(addrs) > 0 {
-		n := min(len(addrs), s.opts.MaxBatch)
-		ops = ops[:0]
-		for _, a := range addrs[:n] {
-			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: keyAddr(a)}})
-		}
-		addrs = addrs[n:]
-		d, err := s.commit(ctx, ops)
-		total += d
-		if err != nil {
-			return total, fmt.Errorf("wipe leases of subnet %d: %w", subnetID, err)
-		}
-	}
-	return total, nil
-}
-
-// Stats returns the journal counters.
-func (s *Store) Stats() lease.Stats {
-	return lease.Stats{
-		Commits:     s.stats.commits.Load(),
-		Batches:     s.stats.batches.Load(),
-		Syncs:       s.stats.syncs.Load(),
-		Rows:        s.stats.rows.Load(),
-		WriteErrors: s.stats.writeErrors.Load(),
-		LFCRuns:     s.stats.lfcRuns.Load(),
-		Faults:      s.stats.faults.Load(),
-		Refused:     s.stats.refused.Load(),
-		Retries:     s.stats.retries.Load(),
-	}
-}
-
-// Close writes out pending commits, stops the LFC timer, waits for a
-// running cleanup and closes the lease file. Commit after Close returns
-// ErrClosed. Close is idempotent.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.qmu.Lock()
-		s.closed = true
-		s.qmu.Unlock()
-		close(s.stop)
-		s.bg.Wait()
-		s.lfcRuns.Wait() // a cleanup may still need the writer to rotate
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-		<-s.writerDone
-		s.closeErr = s.w.closeErr
+	return s.wipe(ctx, subnetID, len(addrs), func(i int) lease.Op {
+		return lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: keyAddr(addrs[i])}}
 	})
-	return s.closeErr
 }
+
+func (s *Store) header() string { return Header }

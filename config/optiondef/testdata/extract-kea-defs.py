@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Print the DHCPv4 option definitions compiled into a Kea library.
+"""Print the DHCPv4 (or, with a second argument 6, DHCPv6) option
+definitions compiled into a Kea library.
 
-kea-2.2-dhcp4-defs.txt was made with Debian 12's kea 2.2.0:
+kea-2.2-dhcp4-defs.txt and kea-2.2-dhcp6-defs.txt were made with Debian
+12's kea 2.2.0:
 
     python3 extract-kea-defs.py /usr/lib/x86_64-linux-gnu/libkea-dhcp++.so.54 > kea-2.2-dhcp4-defs.txt
+    python3 extract-kea-defs.py /usr/lib/x86_64-linux-gnu/libkea-dhcp++.so.54 6 > kea-2.2-dhcp6-defs.txt
 
 Kea keeps its definition tables as arrays of
   { const char *name; uint16_t code; const char *space; OptionDataType type;
@@ -29,9 +32,17 @@ ENTRY = 56
 TABLES = [("dhcp4", "subnet-mask", "dhcp4"),
           ("dhcp4", "vendor-encapsulated-options", "dhcp4"),  # the last-resort 43
           ("vendor-4491", "oro", "docsis3-v4")]
+TABLES6 = [("dhcp6", "clientid", "dhcp6"),
+           ("vendor-4491", "oro", "docsis3-v6"),
+           ("s46-cont-mape-options", "s46-br", "s46-cont-mape-options"),
+           ("s46-cont-mapt-options", "s46-rule", "s46-cont-mapt-options"),
+           ("s46-cont-lw-options", "s46-br", "s46-cont-lw-options"),
+           ("s46-rule-options", "s46-portparams", "s46-rule-options"),
+           ("s46-v4v6bind-options", "s46-portparams", "s46-v4v6bind-options"),
+           ("4o6", "4o6-interface", "4o6")]
 
 
-def main(lib):
+def main(lib, tables):
     data = open(lib, "rb").read()
     rel = {}
     out = subprocess.run(["readelf", "-rW", lib], capture_output=True, text=True, check=True).stdout
@@ -51,7 +62,7 @@ def main(lib):
         sys.exit("no table starting with %s in %s" % (first, space))
 
     print("# space code name type array record-types encapsulates")
-    for outspace, first, space in TABLES:
+    for outspace, first, space in tables:
         off = table(first, space)
         while off in rel and off + 16 in rel and cstr(rel[off + 16]) == space:
             name = cstr(rel[off])
@@ -69,4 +80,4 @@ def main(lib):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], TABLES6 if sys.argv[2:] == ["6"] else TABLES)
