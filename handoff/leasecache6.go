@@ -7,7 +7,7 @@ import "encoding/binary"
 // path needs to repeat that Reply for the client's next Renew or Rebind
 // while Kea's cache-threshold / cache-max-age rules allow the leases to be
 // reused. The key is the client's DUID. It is immutable once passed to
-// LeaseCache6.Put (Put stores a copy). Times are unix seconds, lifetimes
+// LeaseCache6.Put6 (Put6 stores a copy). Times are unix seconds, lifetimes
 // seconds.
 //
 // The fast path answers a Renew or Rebind from an entry only when the
@@ -99,14 +99,14 @@ type CachedLease6Addr struct {
 
 // LeaseCache6 is where the DHCPv6 engine publishes the bindings the fast
 // path may answer Renews and Rebinds for, and withdraws them. The fast
-// path's DHCPv6 lease cache implements it. Put refuses (with an error, and
+// path's DHCPv6 lease cache implements it. Put6 refuses (with an error, and
 // caches nothing) an entry it cannot use.
 type LeaseCache6 interface {
-	Put(e *CachedLease6) error
-	// Delete withdraws the client's entry: call it when any of its leases
-	// is released, declined, reclaimed or changed.
-	Delete(duid []byte)
-	Purge()
+	Put6(e *CachedLease6) error
+	// Delete6 withdraws the client's entry: call it when any of its
+	// leases is released, declined, reclaimed or changed.
+	Delete6(duid []byte)
+	Purge6()
 }
 
 // FNV-1a, 64-bit, as the DHCPv4 fingerprint.
