@@ -38,23 +38,10 @@ func Build(dst []byte, m *handoff.Meta, payload []byte) (int, error) {
 		return 0, ErrShort
 	}
 
-	copy(dst[0:6], m.DstMAC[:])
-	copy(dst[6:12], m.SrcMAC[:])
-	off := 12
-	for i := range m.NVLAN {
-		tpid := m.VLAN[i].TPID
-		switch {
-		case tpid == 0:
-			tpid = TPID8021Q
-		case tpid == TPID8021AD && i > 0, tpid != TPID8021Q && tpid != TPID8021AD:
-			return 0, ErrBadHeader
-		}
-		binary.BigEndian.PutUint16(dst[off:], tpid)
-		binary.BigEndian.PutUint16(dst[off+2:], m.VLAN[i].TCI)
-		off += vlanTagLen
+	off, err := putEthernet(dst, &m.DstMAC, &m.SrcMAC, m.NVLAN, &m.VLAN, EtherTypeIPv4)
+	if err != nil {
+		return 0, err
 	}
-	binary.BigEndian.PutUint16(dst[off:], EtherTypeIPv4)
-	off += 2
 
 	ip := dst[off : off+ipv4HdrLen]
 	ttl := m.TTL
@@ -90,4 +77,27 @@ func Build(dst []byte, m *handoff.Meta, payload []byte) (int, error) {
 
 	clear(dst[n:flen])
 	return flen, nil
+}
+
+// putEthernet writes the Ethernet header with nvlan VLAN tags (a zero TPID
+// means 0x8100) and the EtherType etype at the start of dst, which the
+// caller has checked is long enough, and returns the header's length.
+func putEthernet(dst []byte, dstMAC, srcMAC *[6]byte, nvlan int, vlan *[MaxVLAN]handoff.VLANTag, etype uint16) (int, error) {
+	copy(dst[0:6], dstMAC[:])
+	copy(dst[6:12], srcMAC[:])
+	off := 12
+	for i := range nvlan {
+		tpid := vlan[i].TPID
+		switch {
+		case tpid == 0:
+			tpid = TPID8021Q
+		case tpid == TPID8021AD && i > 0, tpid != TPID8021Q && tpid != TPID8021AD:
+			return 0, ErrBadHeader
+		}
+		binary.BigEndian.PutUint16(dst[off:], tpid)
+		binary.BigEndian.PutUint16(dst[off+2:], vlan[i].TCI)
+		off += vlanTagLen
+	}
+	binary.BigEndian.PutUint16(dst[off:], etype)
+	return off + 2, nil
 }
