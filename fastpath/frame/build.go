@@ -60,20 +60,8 @@ func Build(dst []byte, m *handoff.Meta, payload []byte) (int, error) {
 	binary.BigEndian.PutUint16(ip[10:], Fold(Checksum(ip, 0)))
 	off += ipv4HdrLen
 
-	udp := dst[off : off+udpLen]
-	binary.BigEndian.PutUint16(udp[0:], m.SrcPort)
-	binary.BigEndian.PutUint16(udp[2:], m.DstPort)
-	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen))
-	udp[6], udp[7] = 0, 0
-	copy(udp[udpHdrLen:], payload)
 	// Pseudo-header: source, destination, zero+protocol, UDP length.
-	sum := Checksum(ip[12:20], uint32(protoUDP)+uint32(udpLen))
-	cs := Fold(Checksum(udp, sum))
-	if cs == 0 {
-		// RFC 768: a computed zero is sent as all ones; zero means "none".
-		cs = 0xffff
-	}
-	binary.BigEndian.PutUint16(udp[6:], cs)
+	putUDP(dst[off:off+udpLen], m.SrcPort, m.DstPort, payload, Checksum(ip[12:20], uint32(protoUDP)+uint32(udpLen)))
 
 	clear(dst[n:flen])
 	return flen, nil
@@ -100,4 +88,21 @@ func putEthernet(dst []byte, dstMAC, srcMAC *[6]byte, nvlan int, vlan *[MaxVLAN]
 	}
 	binary.BigEndian.PutUint16(dst[off:], etype)
 	return off + 2, nil
+}
+
+// putUDP writes the UDP header and payload into udp (exactly their length)
+// with the checksum over them and the pseudo-header's partial sum pseudo.
+func putUDP(udp []byte, srcPort, dstPort uint16, payload []byte, pseudo uint32) {
+	binary.BigEndian.PutUint16(udp[0:], srcPort)
+	binary.BigEndian.PutUint16(udp[2:], dstPort)
+	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
+	udp[6], udp[7] = 0, 0
+	copy(udp[udpHdrLen:], payload)
+	cs := Fold(Checksum(udp, pseudo))
+	if cs == 0 {
+		// RFC 768: a computed zero is sent as all ones; zero means "none"
+		// (which IPv6 forbids).
+		cs = 0xffff
+	}
+	binary.BigEndian.PutUint16(udp[6:], cs)
 }

@@ -150,20 +150,9 @@ func Build6(dst []byte, m *handoff.Meta6, payload []byte) (int, error) {
 	copy(ip[24:40], m.DstIP[:])
 	off += ipv6HdrLen
 
-	udp := dst[off : off+udpLen]
-	binary.BigEndian.PutUint16(udp[0:], m.SrcPort)
-	binary.BigEndian.PutUint16(udp[2:], m.DstPort)
-	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen))
-	udp[6], udp[7] = 0, 0
-	copy(udp[udpHdrLen:], payload)
 	// Pseudo-header (RFC 8200 section 8.1): source, destination,
 	// upper-layer length, next header.
-	sum := Checksum(ip[8:40], uint32(protoUDP)+uint32(udpLen))
-	cs := Fold(Checksum(udp, sum))
-	if cs == 0 {
-		cs = 0xffff // zero is "no checksum", which IPv6 forbids
-	}
-	binary.BigEndian.PutUint16(udp[6:], cs)
+	putUDP(dst[off:off+udpLen], m.SrcPort, m.DstPort, payload, Checksum(ip[8:40], uint32(protoUDP)+uint32(udpLen)))
 
 	clear(dst[n:flen])
 	return flen, nil
