@@ -521,7 +521,7 @@ func FuzzXDP(f *testing.F) {
 		f.Add(fr.bytes())
 	}
 	requireCaps(f)
-	o, err := Load(Options{RateLimit: 1000, Burst: 1000, HAEnabled: true})
+	o, err := Load(Options{RateLimit: 1000, Burst: 1000, HAEnabled: true, DHCPv6: true})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -263,6 +263,8 @@ struct {
 volatile const __u32 rate_limit = 0; /* tokens per second per chaddr; 0 disables rate limiting */
 volatile const __u32 rate_burst = 1; /* bucket size in packets; >= 1 when rate_limit != 0 */
 volatile const __u32 ha_enabled = 0; /* 0 skips the HA scope check */
+/* 0: DHCPv6 is not served here (another server may be): IPv6 goes to the stack as not_dhcp. */
+volatile const __u32 dhcpv6_enabled = 0;
 
 /* RFC 3074 section 6 mixing table, as Kea's query_filter.cc loadb_mx_tbl. */
 const __u8 lb_table[256] = {
@@ -1115,8 +1117,13 @@ int xdhcp_xdp(struct xdp_md *ctx)
 		return XDP_PASS; /* cannot happen for a 1-entry array; the verifier wants the check */
 
 	pr = parse_l2_l4(data, data_end, &udp, &l3);
-	if (pr == PARSE_IPV6)
+	if (pr == PARSE_IPV6) {
+		if (!dhcpv6_enabled) {
+			cnt->not_dhcp++;
+			return XDP_PASS;
+		}
 		return handle_v6(ctx, cnt, l3 ? (__u32)(l3 - data) : 0);
+	}
 	if (pr == PARSE_FRAGMENT) {
 		cnt->fragment++;
 		return XDP_PASS;

@@ -75,21 +75,22 @@ type dhcpMacKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	dhcpMapDropClientid = "drop_clientid"
-	dhcpMapDropDuid     = "drop_duid"
-	dhcpMapDropMac      = "drop_mac"
-	dhcpMapDuidScratch  = "duid_scratch"
-	dhcpMapHaServed     = "ha_served"
-	dhcpMapOverload     = "overload"
-	dhcpMapRateBuckets  = "rate_buckets"
-	dhcpMapRateBuckets6 = "rate_buckets6"
-	dhcpMapStats        = "stats"
-	dhcpMapXsks         = "xsks"
-	dhcpProgXdhcpXdp    = "xdhcp_xdp"
-	dhcpVarHaEnabled    = "ha_enabled"
-	dhcpVarLbTable      = "lb_table"
-	dhcpVarRateBurst    = "rate_burst"
-	dhcpVarRateLimit    = "rate_limit"
+	dhcpMapDropClientid  = "drop_clientid"
+	dhcpMapDropDuid      = "drop_duid"
+	dhcpMapDropMac       = "drop_mac"
+	dhcpMapDuidScratch   = "duid_scratch"
+	dhcpMapHaServed      = "ha_served"
+	dhcpMapOverload      = "overload"
+	dhcpMapRateBuckets   = "rate_buckets"
+	dhcpMapRateBuckets6  = "rate_buckets6"
+	dhcpMapStats         = "stats"
+	dhcpMapXsks          = "xsks"
+	dhcpProgXdhcpXdp     = "xdhcp_xdp"
+	dhcpVarDhcpv6Enabled = "dhcpv6_enabled"
+	dhcpVarHaEnabled     = "ha_enabled"
+	dhcpVarLbTable       = "lb_table"
+	dhcpVarRateBurst     = "rate_burst"
+	dhcpVarRateLimit     = "rate_limit"
 )
 
 // loadDhcp returns the embedded CollectionSpec for dhcp.
@@ -157,10 +158,11 @@ type dhcpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dhcpVariableSpecs struct {
-	HaEnabled *ebpf.VariableSpec `ebpf:"ha_enabled"`
-	LbTable   *ebpf.VariableSpec `ebpf:"lb_table"`
-	RateBurst *ebpf.VariableSpec `ebpf:"rate_burst"`
-	RateLimit *ebpf.VariableSpec `ebpf:"rate_limit"`
+	Dhcpv6Enabled *ebpf.VariableSpec `ebpf:"dhcpv6_enabled"`
+	HaEnabled     *ebpf.VariableSpec `ebpf:"ha_enabled"`
+	LbTable       *ebpf.VariableSpec `ebpf:"lb_table"`
+	RateBurst     *ebpf.VariableSpec `ebpf:"rate_burst"`
+	RateLimit     *ebpf.VariableSpec `ebpf:"rate_limit"`
 }
 
 // dhcpObjects contains all objects after they have been loaded into the kernel.
@@ -214,10 +216,11 @@ func (m *dhcpMaps) Close() error {
 //
 // It can be passed to loadDhcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dhcpVariables struct {
-	HaEnabled *ebpf.Variable `ebpf:"ha_enabled"`
-	LbTable   *ebpf.Variable `ebpf:"lb_table"`
-	RateBurst *ebpf.Variable `ebpf:"rate_burst"`
-	RateLimit *ebpf.Variable `ebpf:"rate_limit"`
+	Dhcpv6Enabled *ebpf.Variable `ebpf:"dhcpv6_enabled"`
+	HaEnabled     *ebpf.Variable `ebpf:"ha_enabled"`
+	LbTable       *ebpf.Variable `ebpf:"lb_table"`
+	RateBurst     *ebpf.Variable `ebpf:"rate_burst"`
+	RateLimit     *ebpf.Variable `ebpf:"rate_limit"`
 }
 
 // dhcpPrograms contains all programs after they have been loaded into the kernel.

@@ -53,6 +53,10 @@ type Options struct {
 	// HAEnabled turns on the HA scope filter. Call SetScopes before Attach:
 	// until then no hash value is served and every HA-type query is dropped.
 	HAEnabled bool
+	// DHCPv6 makes the program judge and steer DHCPv6 (IPv6/UDP to port
+	// 547) as it does DHCPv4; without it every IPv6 frame goes to the
+	// kernel untouched, for a DHCPv6 server other than this one.
+	DHCPv6 bool
 	// PinDir is a directory on a bpffs where maps and links are pinned and
 	// from where pinned maps are reused; "" disables pinning.
 	PinDir string
@@ -140,10 +144,15 @@ func Load(opts Options) (*Objects, error) {
 	if burst == 0 {
 		burst = 1 // unused while RateLimit is 0; 1 keeps the C invariant
 	}
+	dhcpv6 := uint32(0)
+	if opts.DHCPv6 {
+		dhcpv6 = 1
+	}
 	for name, v := range map[string]uint32{
-		dhcpVarRateLimit: opts.RateLimit,
-		dhcpVarRateBurst: burst,
-		dhcpVarHaEnabled: haEnabled,
+		dhcpVarDhcpv6Enabled: dhcpv6,
+		dhcpVarRateLimit:     opts.RateLimit,
+		dhcpVarRateBurst:     burst,
+		dhcpVarHaEnabled:     haEnabled,
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -177,7 +186,7 @@ func Load(opts Options) (*Objects, error) {
 		return nil, fmt.Errorf("load xdp program: %w", err)
 	}
 	log.Info("xdp program loaded", "rate_limit", opts.RateLimit, "burst", opts.Burst,
-		"ha_enabled", opts.HAEnabled, "pin_dir", opts.PinDir)
+		"ha_enabled", opts.HAEnabled, "dhcpv6", opts.DHCPv6, "pin_dir", opts.PinDir)
 	return obj, nil
 }
 

@@ -15,7 +15,7 @@ import (
 // frames: every way to the kernel, to a drop, and to the AF_XDP socket (with
 // none registered, bpf_redirect_map's fallback: XDP_PASS, xsk_missing6).
 func TestParse6(t *testing.T) {
-	o := load(t, Options{})
+	o := load(t, Options{DHCPv6: true})
 	sol := clientMsg6(solicit6, defaultDUID)
 	hop := ext6{0, []byte{1, 4, 0, 0, 0, 0}} // PadN
 	dst := ext6{60, []byte{1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}
@@ -87,7 +87,7 @@ func TestParse6(t *testing.T) {
 // TestTruncation6 cuts DHCPv6 frames at every length: each cut is counted
 // once and none reaches the socket's path with less than a message header.
 func TestTruncation6(t *testing.T) {
-	o := load(t, Options{})
+	o := load(t, Options{DHCPv6: true})
 	frames := [][]byte{
 		frame6{ext: []ext6{{0, []byte{1, 4, 0, 0, 0, 0}}}, payload: clientMsg6(renew6, defaultDUID)}.bytes(),
 		frame6{payload: relayN(clientMsg6(solicit6, defaultDUID), 2)}.bytes(),
@@ -119,7 +119,7 @@ func TestTruncation6(t *testing.T) {
 // TestDropDUID: the drop list matches the client message's DUID, directly
 // and through Relay-forw levels, and nothing else.
 func TestDropDUID(t *testing.T) {
-	o := load(t, Options{})
+	o := load(t, Options{DHCPv6: true})
 	other := append(bytes.Clone(defaultDUID[:len(defaultDUID)-1]), 0x02)
 	if err := o.DropDUID(defaultDUID, true); err != nil {
 		t.Fatal(err)
@@ -171,7 +171,7 @@ func TestDropDUID(t *testing.T) {
 // TestRateLimit6: one bucket per DUID, apart from the DHCPv4 buckets; a
 // message without a DUID is keyed by its source address.
 func TestRateLimit6(t *testing.T) {
-	o := load(t, Options{RateLimit: 1, Burst: 2})
+	o := load(t, Options{RateLimit: 1, Burst: 2, DHCPv6: true})
 	renew := frame6{payload: clientMsg6(renew6, defaultDUID)}.bytes()
 	run(t, o, renew, xdpPass, "xsk_missing6")
 	run(t, o, renew, xdpPass, "xsk_missing6")
@@ -195,7 +195,7 @@ func TestRateLimit6(t *testing.T) {
 // whole DUID) with the RFC 3074 hash, for Solicit, Request, Confirm, Renew,
 // Rebind, Release and Decline; a message without a DUID is in no scope.
 func TestHAScope6(t *testing.T) {
-	o := load(t, Options{HAEnabled: true})
+	o := load(t, Options{HAEnabled: true, DHCPv6: true})
 	h := lbhash.Sum(defaultDUID)
 	var mine, theirs, all [256]bool
 	for i := range all {
@@ -256,7 +256,7 @@ func TestHAScope6(t *testing.T) {
 // TestOverload6: level 1 sheds Solicits, level 2 everything but Renew and
 // Rebind; irregular messages go first.
 func TestOverload6(t *testing.T) {
-	o := load(t, Options{})
+	o := load(t, Options{DHCPv6: true})
 	if err := o.SetOverload(0, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -281,4 +281,21 @@ func TestOverload6(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, o, frame6{payload: clientMsg6(solicit6, defaultDUID)}.bytes(), xdpPass, "xsk_missing6")
+}
+
+// TestDHCPv6Off: a program loaded without DHCPv6 leaves every IPv6 frame
+// to the kernel, where another DHCPv6 server may listen.
+func TestDHCPv6Off(t *testing.T) {
+	o := load(t, Options{HAEnabled: true})
+	if err := o.DropDUID(defaultDUID, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []frame6{
+		{payload: clientMsg6(solicit6, defaultDUID)},
+		{payload: clientMsg6(renew6, defaultDUID)},
+		{ext: []ext6{{44, fragHdr(8, false)}}, payload: clientMsg6(renew6, defaultDUID)},
+		{payload: []byte{1}},
+	} {
+		run(t, o, f.bytes(), xdpPass, "not_dhcp")
+	}
 }
