@@ -413,3 +413,31 @@ func ElapsedTime(data []byte) (uint16, bool) {
 	}
 	return binary.BigEndian.Uint16(data), true
 }
+
+// Fingerprint hashes what in a request decides the reply besides its IAs
+// and identifiers: every relay's link-address, Interface-Id, Remote-Id and
+// Subscriber-Id, and the client's Option Request. The engine stores it
+// with a cached binding and the fast path computes it for each Renew, so
+// both must use this one function. FNV-1a, allocation-free.
+func Fingerprint(p *Packet) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+		h ^= 0xff
+		h *= 1099511628211
+	}
+	for i := range p.NRelays {
+		r := &p.Relays[i]
+		mix(r.LinkAddr[:])
+		for _, code := range [...]uint16{OptInterfaceID, OptRemoteID, OptSubscriberID} {
+			v, _ := r.Options.Get(code)
+			mix(v)
+		}
+	}
+	oro, _ := p.Msg.Options.Get(OptORO)
+	mix(oro)
+	return h
+}

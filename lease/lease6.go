@@ -103,3 +103,14 @@ type Op6 struct {
 	// Record is the op's forensic record, as in Op.
 	Record []byte
 }
+
+// EmptyDUID is the DUID Kea gives a declined lease (whose client is
+// forgotten): a single zero byte, "00" in the lease file.
+var EmptyDUID = []byte{0}
+
+// DUID length limits (RFC 8415: at most 128 octets of DUID after the type;
+// Kea's DUID::MAX_DUID_LEN counts the whole DUID).
+const (
+	MinDUIDLen = 1
+	MaxDUIDLen = 128
+)

@@ -47,7 +47,9 @@ type daemon struct {
 	store   *memfile.Store
 	hooks   *leaseHooks
 	srv     *slowpath.Server
-	ctl     *control.Server
+	// v6 is the DHCPv6 side (nil without a Dhcp6 section).
+	v6  *dhcp6
+	ctl *control.Server
 	// leaseCmds are the server's lease and service commands; HA writes
 	// the leases it synchronizes through them.
 	leaseCmds *leasecmd.Commands
@@ -117,8 +119,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	d.store, err = memfile.Open(memfile.Options{
-		Path:         db.Name,
-		Persist:      db.Persist,
+		Path: db.Name,
+		// A file with a Dhcp6 section only writes no DHCPv4 lease file.
+		Persist:      db.Persist && (cfg.Dhcp6 == nil || cfg.HasDhcp4),
 		LFCInterval:  db.LFCInterval,
 		MaxRowErrors: db.MaxRowErrors,
 		Sync:         cfg.XDHCP.Durability != "none",
@@ -197,6 +200,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	// control socket that answers means a server that serves.
 	if err := d.startListeners(cfg); err != nil {
 		return nil, err
+	}
+	if cfg.Dhcp6 != nil {
+		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", log.With("component", "dhcp6"))
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
@@ -378,8 +387,16 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
+	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {
+		return errors.New("adding or removing the Dhcp6 section needs a restart; nothing was changed")
+	}
 	if err := d.srv.Reload(cfg); err != nil {
 		return err
+	}
+	if d.v6 != nil {
+		if err := d.v6.reload(d.ctx, cfg.Dhcp6); err != nil {
+			return fmt.Errorf("Dhcp6: %w", err)
+		}
 	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
@@ -442,6 +459,7 @@ func (d *daemon) close() error {
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
 	}
+	errs = append(errs, d.v6.close())
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
@@ -529,6 +547,7 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 			}
 		}
 	}
+	d.writeMetrics6(e)
 	if e.Family("xdhcp_slowpath_queue_length", stats.KindGauge, "Requests waiting in the slow path's queue.") {
 		e.Int("", nil, int64(d.srv.QueueLen()))
 	}

@@ -66,11 +66,16 @@ func (e *ColumnError) Unwrap() error { return e.Err }
 func (e *ColumnError) Is(target error) bool { return target == ErrBadRow }
 
 func colErr(col int, v []byte, err error) error {
+	return namedColErr(columnNames[col], v, err)
+}
+
+// namedColErr is the ColumnError for value v of the column named name.
+func namedColErr(name string, v []byte, err error) error {
 	const maxShown = 64
 	if len(v) > maxShown {
 		v = v[:maxShown]
 	}
-	return &ColumnError{Column: columnNames[col], Value: string(v), Err: err}
+	return &ColumnError{Column: name, Value: string(v), Err: err}
 }
 
 // ParseRow parses one data row (without its newline) of a Kea memfile
@@ -117,12 +122,18 @@ func splitRow(line []byte, fields [][]byte) int {
 // hexColumn decodes column col of f with decode into dst's backing array,
 // refusing more than maxLen bytes; an empty column is nil.
 func hexColumn(f *[numColumns][]byte, col int, dst []byte, decode func(dst, s []byte) ([]byte, error), maxLen int) ([]byte, error) {
-	b, err := decode(dst[:0], f[col])
+	return hexValue(columnNames[col], f[col], dst, decode, maxLen)
+}
+
+// hexValue decodes v, the value of the column named name, with decode into
+// dst's backing array, refusing more than maxLen bytes; empty is nil.
+func hexValue(name string, v, dst []byte, decode func(dst, s []byte) ([]byte, error), maxLen int) ([]byte, error) {
+	b, err := decode(dst[:0], v)
 	if err != nil {
-		return b, colErr(col, f[col], err)
+		return b, namedColErr(name, v, err)
 	}
 	if len(b) > maxLen {
-		return b, colErr(col, f[col], fmt.Errorf("longer than %d bytes", maxLen))
+		return b, namedColErr(name, v, fmt.Errorf("longer than %d bytes", maxLen))
 	}
 	if len(b) == 0 {
 		return nil, nil

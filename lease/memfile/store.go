@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
-	"sync"
 	"time"
 
 	"xdhcp/lease"
@@ -110,14 +108,8 @@ var (
 type Store struct {
 	journal[lease.Op]
 
-	mu  sync.RWMutex // guards idx
+	rows[lease.Lease, uint32, lease.Op]
 	idx *index
-
-	// Owned by the writer goroutine: the batch-local view for resolving
-	// deletes, and per delete op whether it removed a lease.
-	overlay map[uint32]*lease.Lease
-	hits    []bool
-	scratch lease.Lease
 }
 
 // Open loads the lease files at opts.Path in Kea's order and starts the
@@ -134,7 +126,8 @@ func Open(opts Options) (*Store, error) {
 // openHook is Open with the live file opener injected (tests pass faulty
 // files).
 func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store, error) {
-	s := &Store{idx: newIndex(true), overlay: make(map[uint32]*lease.Lease)}
+	s := &Store{idx: newIndex(true)}
+	s.setup(codec4, s.idx)
 	s.init(opts, openFile, s)
 	err := s.start(func() (bool, loadResult, error) {
 		s.idx.order.loading = true
@@ -145,6 +138,13 @@ func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store,
 		return nil, err
 	}
 	return s, nil
+}
+
+var codec4 = rowCodec[lease.Lease, uint32, lease.Op]{
+	op:        func(o *lease.Op) (lease.OpKind, *lease.Lease) { return o.Kind, &o.Lease },
+	key:       func(l *lease.Lease) uint32 { return addrKey(l.Addr) },
+	appendRow: AppendRow,
+	deleted:   func(l *lease.Lease) { l.ValidLft = 0 },
 }
 
 // indexSink loads DHCPv4 rows into an index.
@@ -295,30 +295,17 @@ func (s *Store) Expired(now int64, limit int) []lease.Lease {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var h []cand // max-heap on (exp, addr) when limited
-	for i := range s.idx.recs {
-		r := &s.idx.recs[i]
-		if r.flags&flagLive == 0 || r.state == lease.StateExpiredReclaimed || r.valid == lease.Infinite {
-			continue
-		}
-		exp := r.cltt + int64(r.valid)
-		if exp > now {
-			continue
-		}
-		c := cand{exp, r.addr, int32(i)}
-		if limit <= 0 || len(h) < limit {
-			h = append(h, c)
-			if limit > 0 {
-				heapUp(h, len(h)-1, less)
+	h := topN(limit, less, func(push func(cand)) {
+		for i := range s.idx.recs {
+			r := &s.idx.recs[i]
+			if r.flags&flagLive == 0 || r.state == lease.StateExpiredReclaimed || r.valid == lease.Infinite {
+				continue
 			}
-			continue
+			if exp := r.cltt + int64(r.valid); exp <= now {
+				push(cand{exp, r.addr, int32(i)})
+			}
 		}
-		if less(c, h[0]) < 0 {
-			h[0] = c
-			heapDown(h, 0, less)
-		}
-	}
-	slices.SortFunc(h, less)
+	})
 	out := make([]lease.Lease, len(h))
 	for j, c := range h {
 		s.idx.fill(c.i, &out[j])
@@ -437,86 +424,7 @@ func (s *Store) validateOps(ops []lease.Op) error {
 	return nil
 }
 
-func (s *Store) applyMemory(ops []lease.Op) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	deleted := 0
-	for i := range ops {
-		if ops[i].Kind == lease.OpDelete {
-			if s.idx.del(addrKey(ops[i].Lease.Addr)) {
-				deleted++
-			}
-			continue
-		}
-		s.idx.put(&ops[i].Lease)
-	}
-	return deleted
-}
-
 func (s *Store) record(op *lease.Op) []byte { return op.Record }
-
-// encode appends the rows of batch in op order. Deletes are resolved
-// against the index as updated by the earlier ops of this batch, so a
-// delete row carries the stored lease (Kea writes the deleted lease with
-// valid lifetime 0). Only the writer goroutine mutates the index, so
-// reading it unlocked here is safe.
-func (s *Store) encode(buf []byte, batch []*request[lease.Op]) (_ []byte, rows, lastRow int) {
-	clear(s.overlay)
-	s.hits = s.hits[:0]
-	for _, r := range batch {
-		for k := range r.ops {
-			op := &r.ops[k]
-			a := addrKey(op.Lease.Addr)
-			if op.Kind == lease.OpPut {
-				lastRow = len(buf)
-				buf = AppendRow(buf, &op.Lease)
-				s.overlay[a] = &op.Lease
-				rows++
-				continue
-			}
-			cur, ok := s.overlay[a]
-			if !ok {
-				if i, found := s.idx.lookup(a); found {
-					s.idx.fill(i, &s.scratch)
-					cur = &s.scratch
-				}
-			}
-			if cur == nil {
-				s.hits = append(s.hits, false)
-				continue
-			}
-			marker := *cur
-			marker.ValidLft = 0
-			lastRow = len(buf)
-			buf = AppendRow(buf, &marker)
-			s.overlay[a] = nil
-			s.hits = append(s.hits, true)
-			rows++
-		}
-	}
-	return buf, rows, lastRow
-}
-
-// apply applies a written batch to the index.
-func (s *Store) apply(batch []*request[lease.Op]) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	h := 0
-	for _, r := range batch {
-		for k := range r.ops {
-			op := &r.ops[k]
-			if op.Kind == lease.OpPut {
-				s.idx.put(&op.Lease)
-				continue
-			}
-			if s.hits[h] {
-				s.idx.del(addrKey(op.Lease.Addr))
-				r.deleted++
-			}
-			h++
-		}
-	}
-}
 
 // compactFiles is the cleanup's merge: load inputs into a fresh index and
 // write its leases, expired ones included, to out.
