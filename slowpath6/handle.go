@@ -611,8 +611,20 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 			ex.s.st.cumulativePDs.Inc()
 		}
 	}
-	ex.cached.IAs = append(ex.cached.IAs, handoff.CachedIA6{Type: r.code, IAID: r.ia.IAID, Addr: b.addr.As16(),
-		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PrefLft: b.pref, NewValid: b.valid, NewPref: b.pref})
+	ex.cached.IAs = addCached(ex.cached.IAs, r.code, r.ia.IAID, sn.cfg.ID, handoff.CachedLease6Addr{Addr: b.addr.As16(),
+		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PreferredLft: b.pref, NewValid: b.valid, NewPreferred: b.pref})
+}
+
+// addCached adds lease l to the IA (code, iaid) of ias, adding the IA
+// when it is not there yet.
+func addCached(ias []handoff.CachedIA6, code uint16, iaid, subnetID uint32, l handoff.CachedLease6Addr) []handoff.CachedIA6 {
+	for i := range ias {
+		if ias[i].Type == code && ias[i].IAID == iaid {
+			ias[i].Leases = append(ias[i].Leases, l)
+			return ias
+		}
+	}
+	return append(ias, handoff.CachedIA6{Type: code, IAID: iaid, SubnetID: subnetID, Leases: []handoff.CachedLease6Addr{l}})
 }
 
 // extend answers a Renew or a Rebind: the IA's bindings get new lifetimes;
