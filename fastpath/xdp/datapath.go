@@ -37,6 +37,13 @@ type Deps struct {
 	Handler handoff.Handler
 	// Cache answers renewals in the workers; nil sends all to Handler.
 	Cache *leasecache.Cache
+	// Handler6, when set, makes the XDP program judge and steer DHCPv6
+	// too, and gets every DHCPv6 message Cache6 does not answer; nil
+	// leaves IPv6 to the kernel (a DHCPv6 socket, or another server).
+	Handler6 handoff.Handler6
+	// Cache6 answers DHCPv6 Renews and Rebinds in the workers (nil: all
+	// go to Handler6).
+	Cache6 *leasecache.Cache6
 	// Service gates the cached answers (nil: always enabled).
 	Service fastpath.Service
 	// Events is told of the renewals the cache answers (nil: nothing).
@@ -199,6 +206,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		RateLimit: cfg.XDHCP.RateLimit.Rate,
 		Burst:     cfg.XDHCP.RateLimit.Burst,
 		HAEnabled: d.deps.HA,
+		DHCPv6:    d.deps.Handler6 != nil,
 		PinDir:    pinPath,
 		Logger:    d.log,
 	})
@@ -257,6 +265,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
 			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
+			Handler6: d.deps.Handler6, Cache6: d.deps.Cache6, IfLinkLocal: linkLocal(ifc),
 		})
 		if err != nil {
 			s.Close()
@@ -498,3 +507,19 @@ func firstIPv4(ifc *net.Interface) netip.Addr {
 // empty), renewals as much as the new clients that XDP would shed; the
 // default 2048 (13 ms) lost a tenth of the frames at 10x overload.
 const xskFrames = 16384
+
+// linkLocal is the first IPv6 link-local address of ifc, the source of the
+// DHCPv6 Replies the workers build; zero when it has none (the workers
+// then answer no DHCPv6 Renew themselves).
+func linkLocal(ifc *net.Interface) [16]byte {
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return [16]byte{}
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.IsLinkLocalUnicast() {
+			return [16]byte(n.IP.To16())
+		}
+	}
+	return [16]byte{}
+}
