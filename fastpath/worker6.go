@@ -12,8 +12,9 @@ import (
 )
 
 // ErrNoNextHop6 is returned by Send6 for a reply without a destination
-// MAC: the worker does not resolve IPv6 neighbours, and a DHCPv6 server
-// answers the Ethernet source of the request (the client or the relay).
+// MAC (the worker does not resolve IPv6 neighbours, and a DHCPv6 server
+// answers the Ethernet source of the request: the client or the relay), or
+// without a source address on an interface with no link-local address.
 var ErrNoNextHop6 = errors.New("fastpath: DHCPv6 reply without a destination MAC")
 
 // v6State is a worker's DHCPv6 scratch: the packet pool of its handoffs
@@ -29,7 +30,12 @@ var _ handoff.Sender6 = (*Worker)(nil)
 // queue. Safe from any goroutine.
 func (w *Worker) Send6(dst *handoff.Meta6, payload []byte) error {
 	dst.SrcMAC = w.cfg.IfMAC
-	if dst.DstMAC == ([6]byte{}) {
+	if dst.SrcIP == ([16]byte{}) {
+		// The engine leaves the source of an answer to a multicast
+		// request to the transport: the interface's link-local address.
+		dst.SrcIP = w.cfg.IfLinkLocal
+	}
+	if dst.DstMAC == ([6]byte{}) || dst.SrcIP == ([16]byte{}) {
 		w.Stats.SlowDropped.Add(1)
 		return ErrNoNextHop6
 	}

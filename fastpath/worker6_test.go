@@ -219,7 +219,9 @@ func TestWorker6(t *testing.T) {
 			return
 		}
 		adv, _ := dhcpv6.NewAdvertiseFromSolicit(req, dhcpv6.WithServerID(s6DUID))
-		dst := handoff.Meta6{DstMAC: p.Meta.SrcMAC, SrcIP: e.srvLL, DstIP: p.Meta.SrcIP, SrcPort: 547, DstPort: 546}
+		// As the engine answers a multicast request: the source is left
+		// to the transport.
+		dst := handoff.Meta6{DstMAC: p.Meta.SrcMAC, DstIP: p.Meta.SrcIP, SrcPort: 547, DstPort: 546}
 		if err := p.Out.Send6(&dst, adv.ToBytes()); err != nil {
 			t.Errorf("send6: %v", err)
 		}
