@@ -57,6 +57,22 @@ func linkLocal(ifname string) ([16]byte, error) {
 
 func newWorker6Env(t *testing.T) *worker6Env {
 	t.Helper()
+	e := newIdleWorker6Env(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	return e
+}
+
+// newIdleWorker6Env is newWorker6Env with the worker not running.
+func newIdleWorker6Env(t *testing.T) *worker6Env {
+	t.Helper()
 	l := lab.ForTest(t, "f6")
 	srv, err := l.NS("srv")
 	if err != nil {
@@ -135,15 +151,6 @@ func newWorker6Env(t *testing.T) *worker6Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- e.w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	})
 	return e
 }
 
@@ -233,23 +240,7 @@ func TestWorker6(t *testing.T) {
 	// 2. A Renew of cached bindings, 100 s after they were granted.
 	const age = 100
 	m := renew6(t)
-	fp, ok := handoff.Fingerprint6(m.ToBytes())
-	if !ok {
-		t.Fatal("no fingerprint")
-	}
-	granted := time.Now().Unix() - age
-	lease := func(a net.IP, plen uint8) handoff.CachedLease6Addr {
-		return handoff.CachedLease6Addr{Addr: [16]byte(a.To16()), PrefixLen: plen, CLTT: granted,
-			ValidLft: 4000, PreferredLft: 3000, NewValid: 4000, NewPreferred: 3000}
-	}
-	if err := e.cache.Put6(&handoff.CachedLease6{DUID: c6DUID.ToBytes(), ServerDUID: s6DUID.ToBytes(), Fingerprint: fp,
-		Threshold: 0.5, MaxAge: -1, Options: []byte{0, 23, 0, 16, 0x20, 0x01, 0x0d, 0xb8, 15 + 4: 0x53},
-		IAs: []handoff.CachedIA6{
-			{Type: handoff.OptionIANA, IAID: 0, CalcTee: true, T1Pct: 0.5, T2Pct: 0.8, Leases: []handoff.CachedLease6Addr{lease(c6Addr, 128)}},
-			{Type: handoff.OptionIAPD, IAID: 2, CalcTee: true, T1Pct: 0.5, T2Pct: 0.8, Leases: []handoff.CachedLease6Addr{lease(c6Pfx.IP, 56)}},
-		}}); err != nil {
-		t.Fatal(err)
-	}
+	e.publish(t, m, age)
 	r := e.exchange6(t, m)
 	if r.MessageType != dhcpv6.MessageTypeReply || !bytes.Equal(r.Options.ServerID().ToBytes(), s6DUID.ToBytes()) {
 		t.Fatalf("reply %v from %v", r.MessageType, r.Options.ServerID())
@@ -294,5 +285,50 @@ func TestWorker6(t *testing.T) {
 	c, _ := e.objs.Counters()
 	if c.Redirected6 < 2 || s.CacheHits6.Load() != 1 || s.Handoffs6.Load() != 1 {
 		t.Errorf("redirected6 %d, hits %d, handoffs %d after the drop", c.Redirected6, s.CacheHits6.Load(), s.Handoffs6.Load())
+	}
+}
+
+// publish puts the client's bindings (the address and prefix m renews),
+// granted age seconds ago for 4000/3000 s, in the cache.
+func (e *worker6Env) publish(t *testing.T, m *dhcpv6.Message, age int64) {
+	t.Helper()
+	fp, ok := handoff.Fingerprint6(m.ToBytes())
+	if !ok {
+		t.Fatal("no fingerprint")
+	}
+	granted := time.Now().Unix() - age
+	lease := func(a net.IP, plen uint8) handoff.CachedLease6Addr {
+		return handoff.CachedLease6Addr{Addr: [16]byte(a.To16()), PrefixLen: plen, CLTT: granted,
+			ValidLft: 4000, PreferredLft: 3000, NewValid: 4000, NewPreferred: 3000}
+	}
+	if err := e.cache.Put6(&handoff.CachedLease6{DUID: c6DUID.ToBytes(), ServerDUID: s6DUID.ToBytes(), Fingerprint: fp,
+		Threshold: 0.5, MaxAge: -1, Options: []byte{0, 23, 0, 16, 0x20, 0x01, 0x0d, 0xb8, 15 + 4: 0x53},
+		IAs: []handoff.CachedIA6{
+			{Type: handoff.OptionIANA, IAID: 0, CalcTee: true, T1Pct: 0.5, T2Pct: 0.8, Leases: []handoff.CachedLease6Addr{lease(c6Addr, 128)}},
+			{Type: handoff.OptionIAPD, IAID: 2, CalcTee: true, T1Pct: 0.5, T2Pct: 0.8, Leases: []handoff.CachedLease6Addr{lease(c6Pfx.IP, 56)}},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWorker6AnswerAllocs: answering a cached Renew allocates nothing.
+func TestWorker6AnswerAllocs(t *testing.T) {
+	e := newIdleWorker6Env(t)
+	m := renew6(t)
+	e.publish(t, m, 10)
+	payload := m.ToBytes()
+	meta := handoff.Meta6{SrcMAC: e.cliMAC, DstMAC: [6]byte{0x33, 0x33, 0, 1, 0, 2}, SrcIP: e.cliLL,
+		DstIP: [16]byte(dhcpv6.AllDHCPRelayAgentsAndServers), SrcPort: 546, DstPort: 547}
+	now := time.Now().Unix()
+	sock := e.w.cfg.Socket
+	allocs := testing.AllocsPerRun(200, func() {
+		d, ok := e.w.answer6(payload, &meta, now)
+		if !ok {
+			t.Fatal("cached Renew not answered")
+		}
+		sock.Release(d.Addr)
+	})
+	if allocs != 0 {
+		t.Errorf("answer6 allocates %.1f times per Renew, want 0", allocs)
 	}
 }
