@@ -173,6 +173,9 @@ func Load(opts Options) (*Objects, error) {
 			ms.Pinning = ebpf.PinByName
 		}
 		copts.Maps.PinPath = opts.PinDir
+		if err := dropStaleCounters(opts.PinDir, spec.Maps[dhcpMapStats], log); err != nil {
+			return nil, err
+		}
 	}
 
 	obj := &Objects{pinDir: opts.PinDir, log: log}
@@ -338,4 +341,36 @@ func (o *Objects) Unpin() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dropStaleCounters removes the pinned counters map when an earlier version
+// of the program pinned it with another layout (the counters grow when the
+// program learns a verdict): loading would otherwise fail on it, and an
+// upgrade would fall back to socket mode. The counters then start from
+// zero. The drop lists and token buckets are never removed this way: they
+// are policy, and a layout change there is an error for the operator.
+func dropStaleCounters(pinDir string, spec *ebpf.MapSpec, log *slog.Logger) error {
+	path := filepath.Join(pinDir, dhcpMapStats)
+	m, err := ebpf.LoadPinnedMap(path, nil)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open pinned counters %s: %w", path, err)
+	}
+	defer m.Close()
+	info, err := m.Info()
+	if err != nil {
+		return fmt.Errorf("read pinned counters %s: %w", path, err)
+	}
+	if info.Type == spec.Type && info.KeySize == spec.KeySize && info.ValueSize == spec.ValueSize &&
+		info.MaxEntries == spec.MaxEntries {
+		return nil
+	}
+	log.Warn("pinned XDP counters have an older layout: they start again from zero", "path", path,
+		"value_size", info.ValueSize, "want", spec.ValueSize)
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale pinned counters %s: %w", path, err)
+	}
+	return nil
 }
