@@ -210,7 +210,7 @@ func (ex *exchange) committed(err error) {
 		s.log.Warn("DHCPv6 lease commit failed: reply withheld", "err", err)
 	} else {
 		ex.send()
-		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil {
+		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
 			_ = s.cache.Put6(&ex.cached)
 		}
 	}
