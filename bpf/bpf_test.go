@@ -521,7 +521,7 @@ func FuzzXDP(f *testing.F) {
 		f.Add(fr.bytes())
 	}
 	requireCaps(f)
-	o, err := Load(Options{RateLimit: 1000, Burst: 1000, HAEnabled: true, DHCPv6: true})
+	o, err := Load(Options{RateLimit: 1000, Burst: 1000, HAEnabled: true, HA6Enabled: true, DHCPv6: true})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -531,6 +531,9 @@ func FuzzXDP(f *testing.F) {
 		half[h] = h%2 == 0
 	}
 	if err := o.SetScopes(half); err != nil {
+		f.Fatal(err)
+	}
+	if err := o.SetScopes6(half); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -241,6 +241,18 @@ struct {
 } ha_served SEC(".maps");
 
 /* ha_served[HA_ALL_SERVED] is 1 when every hash value is served (hot standby, partner down). */
+
+/*
+ * The same table for DHCPv6, which Kea runs as a separate HA relationship
+ * (the Dhcp6 server's own hook, peers and state): one family's partner may
+ * be down while the other's is not.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 257);
+	__type(key, __u32);
+	__type(value, __u8);
+} ha_served6 SEC(".maps");
 #define HA_ALL_SERVED 256
 
 /* Overload: rx queue index -> level (0 none, 1 shed DISCOVER, 2 shed all but renew/rebind). */
@@ -265,6 +277,7 @@ volatile const __u32 rate_burst = 1; /* bucket size in packets; >= 1 when rate_l
 volatile const __u32 ha_enabled = 0; /* 0 skips the HA scope check */
 /* 0: DHCPv6 is not served here (another server may be): IPv6 goes to the stack as not_dhcp. */
 volatile const __u32 dhcpv6_enabled = 0;
+volatile const __u32 ha6_enabled = 0; /* 0 skips the DHCPv6 HA scope check */
 
 /* RFC 3074 section 6 mixing table, as Kea's query_filter.cc loadb_mx_tbl. */
 const __u8 lb_table[256] = {
@@ -831,16 +844,16 @@ static __noinline int handle_v6(struct xdp_md *ctx, struct counters *cnt, __u32 
 	}
 
 	/* 3. HA load balancing, Kea 2.2 QueryFilter::inScope for DHCPv6: the DUID, none is out of scope. */
-	if (ha_enabled && irregular) {
+	if (ha6_enabled && irregular) {
 		__u32 all = HA_ALL_SERVED;
 
-		served = bpf_map_lookup_elem(&ha_served, &all);
+		served = bpf_map_lookup_elem(&ha_served6, &all);
 		if (!served || !*served) {
 			cnt->irregular_out_of_scope6++;
 			return XDP_DROP;
 		}
 	}
-	if (ha_enabled && is_ha_type6(w.msg_type)) {
+	if (ha6_enabled && is_ha_type6(w.msg_type)) {
 		__u32 h;
 
 		if (w.duid_len == 0) {
@@ -850,7 +863,7 @@ static __noinline int handle_v6(struct xdp_md *ctx, struct counters *cnt, __u32 
 		/* An over-long DUID is irregular: it got here only if every scope is served. */
 		if (key->len != 0) {
 			h = lb_hash6(key->id, key->len);
-			served = bpf_map_lookup_elem(&ha_served, &h);
+			served = bpf_map_lookup_elem(&ha_served6, &h);
 			if (!served || !*served) {
 				cnt->ha_out_of_scope6++;
 				return XDP_DROP;

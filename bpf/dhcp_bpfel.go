@@ -80,6 +80,7 @@ const (
 	dhcpMapDropMac       = "drop_mac"
 	dhcpMapDuidScratch   = "duid_scratch"
 	dhcpMapHaServed      = "ha_served"
+	dhcpMapHaServed6     = "ha_served6"
 	dhcpMapOverload      = "overload"
 	dhcpMapRateBuckets   = "rate_buckets"
 	dhcpMapRateBuckets6  = "rate_buckets6"
@@ -87,6 +88,7 @@ const (
 	dhcpMapXsks          = "xsks"
 	dhcpProgXdhcpXdp     = "xdhcp_xdp"
 	dhcpVarDhcpv6Enabled = "dhcpv6_enabled"
+	dhcpVarHa6Enabled    = "ha6_enabled"
 	dhcpVarHaEnabled     = "ha_enabled"
 	dhcpVarLbTable       = "lb_table"
 	dhcpVarRateBurst     = "rate_burst"
@@ -147,6 +149,7 @@ type dhcpMapSpecs struct {
 	DropMac      *ebpf.MapSpec `ebpf:"drop_mac"`
 	DuidScratch  *ebpf.MapSpec `ebpf:"duid_scratch"`
 	HaServed     *ebpf.MapSpec `ebpf:"ha_served"`
+	HaServed6    *ebpf.MapSpec `ebpf:"ha_served6"`
 	Overload     *ebpf.MapSpec `ebpf:"overload"`
 	RateBuckets  *ebpf.MapSpec `ebpf:"rate_buckets"`
 	RateBuckets6 *ebpf.MapSpec `ebpf:"rate_buckets6"`
@@ -159,6 +162,7 @@ type dhcpMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type dhcpVariableSpecs struct {
 	Dhcpv6Enabled *ebpf.VariableSpec `ebpf:"dhcpv6_enabled"`
+	Ha6Enabled    *ebpf.VariableSpec `ebpf:"ha6_enabled"`
 	HaEnabled     *ebpf.VariableSpec `ebpf:"ha_enabled"`
 	LbTable       *ebpf.VariableSpec `ebpf:"lb_table"`
 	RateBurst     *ebpf.VariableSpec `ebpf:"rate_burst"`
@@ -190,6 +194,7 @@ type dhcpMaps struct {
 	DropMac      *ebpf.Map `ebpf:"drop_mac"`
 	DuidScratch  *ebpf.Map `ebpf:"duid_scratch"`
 	HaServed     *ebpf.Map `ebpf:"ha_served"`
+	HaServed6    *ebpf.Map `ebpf:"ha_served6"`
 	Overload     *ebpf.Map `ebpf:"overload"`
 	RateBuckets  *ebpf.Map `ebpf:"rate_buckets"`
 	RateBuckets6 *ebpf.Map `ebpf:"rate_buckets6"`
@@ -204,6 +209,7 @@ func (m *dhcpMaps) Close() error {
 		m.DropMac,
 		m.DuidScratch,
 		m.HaServed,
+		m.HaServed6,
 		m.Overload,
 		m.RateBuckets,
 		m.RateBuckets6,
@@ -217,6 +223,7 @@ func (m *dhcpMaps) Close() error {
 // It can be passed to loadDhcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dhcpVariables struct {
 	Dhcpv6Enabled *ebpf.Variable `ebpf:"dhcpv6_enabled"`
+	Ha6Enabled    *ebpf.Variable `ebpf:"ha6_enabled"`
 	HaEnabled     *ebpf.Variable `ebpf:"ha_enabled"`
 	LbTable       *ebpf.Variable `ebpf:"lb_table"`
 	RateBurst     *ebpf.Variable `ebpf:"rate_burst"`

@@ -53,6 +53,9 @@ type Options struct {
 	// HAEnabled turns on the HA scope filter. Call SetScopes before Attach:
 	// until then no hash value is served and every HA-type query is dropped.
 	HAEnabled bool
+	// HA6Enabled turns on the HA scope filter for DHCPv6, with its own
+	// table (SetScopes6): Kea runs DHCPv6 HA as a relationship of its own.
+	HA6Enabled bool
 	// DHCPv6 makes the program judge and steer DHCPv6 (IPv6/UDP to port
 	// 547) as it does DHCPv4; without it every IPv6 frame goes to the
 	// kernel untouched, for a DHCPv6 server other than this one.
@@ -144,12 +147,16 @@ func Load(opts Options) (*Objects, error) {
 	if burst == 0 {
 		burst = 1 // unused while RateLimit is 0; 1 keeps the C invariant
 	}
-	dhcpv6 := uint32(0)
+	dhcpv6, ha6 := uint32(0), uint32(0)
 	if opts.DHCPv6 {
 		dhcpv6 = 1
 	}
+	if opts.HA6Enabled {
+		ha6 = 1
+	}
 	for name, v := range map[string]uint32{
 		dhcpVarDhcpv6Enabled: dhcpv6,
+		dhcpVarHa6Enabled:    ha6,
 		dhcpVarRateLimit:     opts.RateLimit,
 		dhcpVarRateBurst:     burst,
 		dhcpVarHaEnabled:     haEnabled,

@@ -234,6 +234,17 @@ func (o *Objects) SetOverload(queue int, level uint32) error {
 // write may see a mix of the old and the new table, which is no worse than
 // Kea's own scope switch racing with in-flight packets.
 func (o *Objects) SetScopes(served [256]bool) error {
+	return setScopes(o.objs.HaServed, served)
+}
+
+// SetScopes6 is SetScopes for the DHCPv6 HA relationship (Options.HA6Enabled),
+// whose hash values are those of client DUIDs.
+func (o *Objects) SetScopes6(served [256]bool) error {
+	return setScopes(o.objs.HaServed6, served)
+}
+
+// setScopes writes a scope table into m, in one batch where it can.
+func setScopes(m *ebpf.Map, served [256]bool) error {
 	keys := make([]uint32, 257)
 	vals := make([]uint8, 257)
 	all := uint8(1)
@@ -248,12 +259,12 @@ func (o *Objects) SetScopes(served [256]bool) error {
 	// Entry 256: every hash value is served, so a request whose options
 	// the program cannot judge is in scope too.
 	keys[256], vals[256] = 256, all
-	if _, err := o.objs.HaServed.BatchUpdate(keys, vals, nil); err != nil {
+	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
 		if !errors.Is(err, ebpf.ErrNotSupported) {
 			return fmt.Errorf("write ha scope table: %w", err)
 		}
 		for i := range keys {
-			if err := o.objs.HaServed.Put(keys[i], vals[i]); err != nil {
+			if err := m.Put(keys[i], vals[i]); err != nil {
 				return fmt.Errorf("write ha scope table entry %d: %w", i, err)
 			}
 		}

@@ -195,7 +195,7 @@ func TestRateLimit6(t *testing.T) {
 // whole DUID) with the RFC 3074 hash, for Solicit, Request, Confirm, Renew,
 // Rebind, Release and Decline; a message without a DUID is in no scope.
 func TestHAScope6(t *testing.T) {
-	o := load(t, Options{HAEnabled: true, DHCPv6: true})
+	o := load(t, Options{HA6Enabled: true, DHCPv6: true})
 	h := lbhash.Sum(defaultDUID)
 	var mine, theirs, all [256]bool
 	for i := range all {
@@ -208,7 +208,7 @@ func TestHAScope6(t *testing.T) {
 		verdict uint32
 		counter string
 	}{{mine, xdpPass, "xsk_missing6"}, {theirs, xdpDrop, "ha_out_of_scope6"}} {
-		if err := o.SetScopes(tc.served); err != nil {
+		if err := o.SetScopes6(tc.served); err != nil {
 			t.Fatal(err)
 		}
 		for _, typ := range []uint8{solicit6, request6, confirm6, renew6, rebind6, release6, decline6} {
@@ -222,19 +222,19 @@ func TestHAScope6(t *testing.T) {
 	// Exactly the DUID's hash value decides.
 	var only [256]bool
 	only[h] = true
-	if err := o.SetScopes(only); err != nil {
+	if err := o.SetScopes6(only); err != nil {
 		t.Fatal(err)
 	}
 	run(t, o, frame6{payload: clientMsg6(solicit6, defaultDUID)}.bytes(), xdpPass, "xsk_missing6")
 	only[h], only[h+1] = false, true
-	if err := o.SetScopes(only); err != nil {
+	if err := o.SetScopes6(only); err != nil {
 		t.Fatal(err)
 	}
 	run(t, o, frame6{payload: clientMsg6(solicit6, defaultDUID)}.bytes(), xdpDrop, "ha_out_of_scope6")
 
 	// With every scope served: a Solicit without DUID is still in none;
 	// irregular messages are taken.
-	if err := o.SetScopes(all); err != nil {
+	if err := o.SetScopes6(all); err != nil {
 		t.Fatal(err)
 	}
 	run(t, o, frame6{payload: clientMsg6(solicit6, nil)}.bytes(), xdpDrop, "ha_out_of_scope6")
@@ -245,7 +245,7 @@ func TestHAScope6(t *testing.T) {
 	for _, irr := range [][]byte{twice, deep, long} {
 		run(t, o, frame6{payload: irr}.bytes(), xdpPass, "xsk_missing6")
 	}
-	if err := o.SetScopes(mine); err != nil {
+	if err := o.SetScopes6(mine); err != nil {
 		t.Fatal(err)
 	}
 	for _, irr := range [][]byte{twice, deep, long} {
@@ -305,7 +305,7 @@ func TestDHCPv6Off(t *testing.T) {
 // check, with HA and rate limiting on.
 func BenchmarkProgram6(b *testing.B) {
 	requireCaps(b)
-	o, err := Load(Options{RateLimit: 1 << 30, Burst: 1 << 30, HAEnabled: true, DHCPv6: true})
+	o, err := Load(Options{RateLimit: 1 << 30, Burst: 1 << 30, HA6Enabled: true, DHCPv6: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func BenchmarkProgram6(b *testing.B) {
 	for h := range all {
 		all[h] = true
 	}
-	if err := o.SetScopes(all); err != nil {
+	if err := o.SetScopes6(all); err != nil {
 		b.Fatal(err)
 	}
 	data := frame6{ext: []ext6{{0, []byte{1, 4, 0, 0, 0, 0}}}, payload: relay6(clientMsg6(renew6, defaultDUID), 0)}.bytes()
@@ -328,4 +328,34 @@ func BenchmarkProgram6(b *testing.B) {
 		b.Fatalf("verdict %d", ret)
 	}
 	b.ReportMetric(float64(d.Nanoseconds()), "ns/packet")
+}
+
+// TestHAFamiliesApart: the DHCPv4 and DHCPv6 HA relationships have their
+// own switches and tables: serving every DHCPv4 scope (partner down)
+// serves no DHCPv6 one, and the reverse.
+func TestHAFamiliesApart(t *testing.T) {
+	var all, none [256]bool
+	for h := range all {
+		all[h] = true
+	}
+	o := load(t, Options{HAEnabled: true, HA6Enabled: true, DHCPv6: true})
+	if err := o.SetScopes(all); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.SetScopes6(none); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o, frame{msgType: discover}.bytes(), xdpPass, "xsk_missing")
+	run(t, o, frame6{payload: clientMsg6(solicit6, defaultDUID)}.bytes(), xdpDrop, "ha_out_of_scope6")
+	if err := o.SetScopes(none); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.SetScopes6(all); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o, frame{msgType: discover}.bytes(), xdpDrop, "ha_out_of_scope")
+	run(t, o, frame6{payload: clientMsg6(solicit6, defaultDUID)}.bytes(), xdpPass, "xsk_missing6")
+	// DHCPv4 HA alone leaves DHCPv6 unfiltered.
+	o4 := load(t, Options{HAEnabled: true, DHCPv6: true})
+	run(t, o4, frame6{payload: clientMsg6(solicit6, defaultDUID)}.bytes(), xdpPass, "xsk_missing6")
 }
