@@ -75,7 +75,8 @@ func Check(path string) (*Config, error) {
 }
 
 // Parse parses and validates a Kea configuration document (Kea's JSON with
-// comments) whose top-level object holds a "Dhcp4" section. All validation
+// comments) whose top-level object holds a "Dhcp4" section, a "Dhcp6"
+// section (Config.Dhcp6), or both. All validation
 // errors are returned together (errors.Join of *FieldError); a syntax
 // error is one *SyntaxError. Kea keys xdhcp does not implement yet end up
 // in Config.Warnings. Include directives need a file system and are
@@ -104,11 +105,26 @@ func parseWithWarnings(data []byte, file string, include includeFunc) (*Config, 
 		return nil, errors.Join(p.errs...)
 	}
 	c := &Config{Raw: top}
-	dhcp4, ok := root.take("Dhcp4")
-	if !ok {
-		p.errorf("Dhcp4", "missing: the document must have a Dhcp4 section")
-	} else if o := p.object("Dhcp4", dhcp4); o != nil {
-		p.dhcp4(o, c)
+	dhcp4, has4 := root.take("Dhcp4")
+	dhcp6, has6 := root.take("Dhcp6")
+	switch {
+	case has4:
+		c.HasDhcp4 = true
+		if o := p.object("Dhcp4", dhcp4); o != nil {
+			p.dhcp4(o, c)
+		}
+	case has6:
+		// A Dhcp6-only document: the Dhcp4 fields get Kea's defaults
+		// (no subnet), read from an empty section nobody checks.
+		q := &parser{diag: &diag{}, defs: newDefTable(nil)}
+		q.dhcp4(&jobj{path: "Dhcp4", vals: map[string]json.RawMessage{}, used: map[string]bool{}, skipped: map[string]bool{}}, c)
+	default:
+		p.errorf("Dhcp4", "missing: the document must have a Dhcp4 section (or a Dhcp6 one)")
+	}
+	if has6 {
+		if o := p.object("Dhcp6", dhcp6); o != nil {
+			c.Dhcp6 = p.dhcp6(o)
+		}
 	}
 	if x := p.sub(root, "xdhcp"); x != nil {
 		if p.xdhcpSeen {
@@ -180,7 +196,7 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	c.EchoClientID = boolOr(p.boolean(o, "echo-client-id"), true)
 
 	p.interfaces(o, c)
-	p.leaseDatabase(o, c)
+	p.leaseDatabase(o, &c.LeaseDatabase, defaultLeaseFile)
 	p.hostIdentifiers(o, c)
 
 	global := p.parseScope(o, true)
@@ -265,10 +281,10 @@ func cutLast(s string, sep byte) (before, after string, ok bool) {
 	return s, "", false
 }
 
-// leaseDatabase parses lease-database; only memfile is supported.
-func (p *parser) leaseDatabase(o *jobj, c *Config) {
-	db := &c.LeaseDatabase
-	db.Type, db.Persist, db.Name, db.LFCInterval, db.OnFail = "memfile", true, defaultLeaseFile, defaultLFCInterval, "stop-retry-exit"
+// leaseDatabase parses lease-database into db; only memfile is supported.
+// file is the family's default lease file.
+func (p *parser) leaseDatabase(o *jobj, db *LeaseDatabase, file string) {
+	db.Type, db.Persist, db.Name, db.LFCInterval, db.OnFail = "memfile", true, file, defaultLFCInterval, "stop-retry-exit"
 	ld := p.sub(o, "lease-database")
 	if ld == nil {
 		return
@@ -465,11 +481,16 @@ func (p *parser) hooks(o *jobj, c *Config) {
 	})
 }
 
-// CheckInterfaces reports, as kea-dhcp4 -t does, every interface the
-// configuration names that exists reports missing on this system.
+// CheckInterfaces reports, as kea-dhcp4 -t and kea-dhcp6 -t do, every
+// interface the configuration (Dhcp4 and Dhcp6) names that exists reports
+// missing on this system.
 func (c *Config) CheckInterfaces(exists func(name string) bool) error {
 	var errs []error
-	for _, r := range c.InterfaceRefs {
+	refs := c.InterfaceRefs
+	if c.Dhcp6 != nil {
+		refs = append(slices.Clip(refs), c.Dhcp6.InterfaceRefs...)
+	}
+	for _, r := range refs {
 		if !exists(r.Name) {
 			errs = append(errs, &FieldError{Path: r.Path, Msg: fmt.Sprintf("interface %q does not exist on this system", r.Name)})
 		}

@@ -89,8 +89,9 @@ func (t *defTable) name(space, name string) *optDef {
 // payload, as Kea 2.2 does: the text is split on commas not escaped by a
 // backslash (empty values dropped), a scalar takes the first value, an
 // array every value, a record one value per field with the last field
-// repeating when the record is an array.
-func encodeOption(d *optDef, data string) ([]byte, error) {
+// repeating when the record is an array. v6 selects DHCPv6's encoding
+// (a tuple has a two-byte length).
+func encodeOption(d *optDef, data string, v6 bool) ([]byte, error) {
 	vals := splitCSV(data)
 	switch {
 	case d.Type == optiondef.Empty:
@@ -110,7 +111,7 @@ func encodeOption(d *optDef, data string) ([]byte, error) {
 		}
 		var out []byte
 		for i, v := range vals {
-			b, err := encodeField(d.Fields[min(i, len(d.Fields)-1)], v)
+			b, err := encodeField(d.Fields[min(i, len(d.Fields)-1)], v, v6)
 			if err != nil {
 				return nil, fmt.Errorf("field %d: %w", i+1, err)
 			}
@@ -127,7 +128,7 @@ func encodeOption(d *optDef, data string) ([]byte, error) {
 	}
 	var out []byte
 	for _, v := range vals {
-		b, err := encodeField(d.Type, v)
+		b, err := encodeField(d.Type, v, v6)
 		if err != nil {
 			return nil, err
 		}
@@ -162,8 +163,8 @@ func splitCSV(s string) []string {
 	return out
 }
 
-// encodeField encodes one value of type t.
-func encodeField(t optiondef.Type, s string) ([]byte, error) {
+// encodeField encodes one value of type t (for DHCPv6 when v6).
+func encodeField(t optiondef.Type, s string, v6 bool) ([]byte, error) {
 	switch t {
 	case optiondef.IPv4:
 		a, err := parseIPv4(s)
@@ -199,6 +200,12 @@ func encodeField(t optiondef.Type, s string) ([]byte, error) {
 	case optiondef.String:
 		return []byte(s), nil
 	case optiondef.Tuple:
+		if v6 {
+			if len(s) > 0xffff {
+				return nil, fmt.Errorf("a tuple holds at most 65535 bytes")
+			}
+			return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...), nil
+		}
 		if len(s) > 255 {
 			return nil, fmt.Errorf("%q: a tuple holds at most 255 bytes", s)
 		}
@@ -344,8 +351,9 @@ func decodeHex(s string) ([]byte, error) {
 }
 
 // checkWire reports whether payload b is a valid value of definition d, as
-// Kea checks hex data (csv-format false) against the option's definition.
-func checkWire(d *optDef, b []byte) error {
+// Kea checks hex data (csv-format false) against the option's definition
+// (a DHCPv6 one when v6).
+func checkWire(d *optDef, b []byte, v6 bool) error {
 	fields := []optiondef.Type{d.Type}
 	if d.Type == optiondef.Record {
 		fields = d.Fields
@@ -356,13 +364,13 @@ func checkWire(d *optDef, b []byte) error {
 		if d.Type == optiondef.Empty {
 			return nil // sub-options, checked by the caller
 		}
-		n, err := fieldLen(f, rest, last)
+		n, err := fieldLen(f, rest, last, v6)
 		if err != nil {
 			return err
 		}
 		rest = rest[n:]
 		for last && d.Array && len(rest) > 0 {
-			if n, err = fieldLen(f, rest, true); err != nil {
+			if n, err = fieldLen(f, rest, true, v6); err != nil {
 				return err
 			}
 			rest = rest[n:]
@@ -375,7 +383,7 @@ func checkWire(d *optDef, b []byte) error {
 }
 
 // fieldLen is the wire length of a value of type t at the start of b.
-func fieldLen(t optiondef.Type, b []byte, last bool) (int, error) {
+func fieldLen(t optiondef.Type, b []byte, last, v6 bool) (int, error) {
 	if n := t.Size(); n > 0 {
 		if len(b) < n {
 			return 0, fmt.Errorf("%d bytes are too short for a %s", len(b), t)
@@ -389,6 +397,12 @@ func fieldLen(t optiondef.Type, b []byte, last bool) (int, error) {
 		}
 		return 1 + (int(b[0])+7)/8, nil
 	case optiondef.Tuple:
+		if v6 {
+			if len(b) < 2 || len(b) < 2+(int(b[0])<<8|int(b[1])) {
+				return 0, errors.New("truncated tuple")
+			}
+			return 2 + (int(b[0])<<8 | int(b[1])), nil
+		}
 		if len(b) < 1 || len(b) < 1+int(b[0]) {
 			return 0, errors.New("truncated tuple")
 		}

@@ -226,12 +226,12 @@ func (d *diag) optionEntry(path string, it *jobj, defs *defTable) (optEntry, boo
 		e.opt.Data, err = decodeHex(text)
 	case csv != nil && !*csv:
 		if e.opt.Data, err = decodeHex(text); err == nil {
-			err = checkWire(def, e.opt.Data)
+			err = checkWire(def, e.opt.Data, false)
 		}
 	default:
 		// No data is an option without payload: Kea accepts it for empty
 		// and array types (the sub-options of its level may follow).
-		e.opt.Data, err = encodeOption(def, text)
+		e.opt.Data, err = encodeOption(def, text, false)
 	}
 	if err == nil && space == optiondef.Space {
 		err = checkSpecial(c, e.opt.Data)
@@ -331,54 +331,12 @@ func (d *diag) optionDefs(o *jobj, key string, table *defTable, classLevel bool)
 			d.errorf(path+".name", "option %q of space %s is defined twice", *name, space)
 			return
 		}
-		t, ok := optiondef.TypeByName(*typ)
+		shape, ok := d.defShape(path, *typ, array != nil && *array, rec, encap)
 		if !ok {
-			d.errorf(path+".type", "%q is not an option data type", *typ)
 			return
 		}
-		def := &optDef{Name: *name, Code: c, Space: space, Type: t, Array: array != nil && *array}
-		if encap != nil && *encap != "" {
-			if !validSpaceName(*encap) {
-				d.errorf(path+".encapsulate", "%q is not a valid option space name", *encap)
-				return
-			}
-			def.Encapsulates = *encap
-		}
-		if t == optiondef.Record {
-			if rec == nil || strings.TrimSpace(*rec) == "" {
-				d.errorf(path+".record-types", "a record needs record-types")
-				return
-			}
-			for _, f := range splitCSV(*rec) {
-				ft, ok := optiondef.TypeByName(f)
-				if !ok || ft == optiondef.Record || ft == optiondef.Empty {
-					d.errorf(path+".record-types", "%q cannot be a record field", f)
-					return
-				}
-				def.Fields = append(def.Fields, ft)
-			}
-			for _, f := range def.Fields[:len(def.Fields)-1] {
-				if f == optiondef.String || f == optiondef.Binary {
-					d.errorf(path+".record-types", "a %s field must be the record's last", f)
-					return
-				}
-			}
-		} else if rec != nil && strings.TrimSpace(*rec) != "" {
-			d.errorf(path+".record-types", "record-types is only for type record")
-			return
-		}
-		last := t
-		if t == optiondef.Record {
-			last = def.Fields[len(def.Fields)-1]
-		}
-		if def.Array && (last == optiondef.String || last == optiondef.Binary || last == optiondef.Empty) {
-			d.errorf(path+".array", "type %s cannot be an array", *typ)
-			return
-		}
-		if def.Array && def.Encapsulates != "" {
-			d.errorf(path+".encapsulate", "an array option cannot encapsulate a space")
-			return
-		}
+		def := shape
+		def.Name, def.Code, def.Space = *name, c, space
 		table.add(space, def)
 	})
 }

@@ -22,21 +22,27 @@ const (
 // scope holds the inheritable parameters set at one level (global, shared
 // network or subnet); nil means "not set here, inherit".
 type scope struct {
-	path                               string
-	life                               lifetimeKeys
+	path string
+	life lifetimeKeys
+	sharedScope
+	matchClientID, authoritative *bool
+	nextServer                   *netip.Addr
+	serverHostname, bootFileName *string
+	relay                        []netip.Addr
+	relaySet                     bool
+	iface                        *string
+}
+
+// sharedScope holds the inheritable parameters Dhcp4 and Dhcp6 have in
+// common, as set at one level.
+type sharedScope struct {
 	renew, rebind                      *uint32
 	calcTee                            *bool
 	t1, t2                             *float64
-	matchClientID, authoritative       *bool
 	cacheThreshold                     *float64
 	cacheMaxAge                        *uint32
 	resGlobal, resInSubnet, resOutPool *bool
-	nextServer                         *netip.Addr
-	serverHostname, bootFileName       *string
 	storeExt                           *bool
-	relay                              []netip.Addr
-	relaySet                           bool
-	iface                              *string
 	// The host name rules (see HostnameRules).
 	ddnsReplace, ddnsPrefix, ddnsSuffix *string
 	charSet, charReplacement            *string
@@ -56,13 +62,28 @@ func (d *diag) parseScope(o *jobj, global bool) *scope {
 	if global {
 		d.triplet(o, "valid-lifetime", s.life)
 	}
+	d.sharedKeys(o, &s.sharedScope)
+	s.matchClientID = d.boolean(o, "match-client-id")
+	s.authoritative = d.boolean(o, "authoritative")
+	s.nextServer = d.ipv4(o, "next-server", true)
+	s.serverHostname = d.boundedStr(o, "server-hostname", maxSnameLen)
+	s.bootFileName = d.boundedStr(o, "boot-file-name", maxFileLen)
+	if !global {
+		if r := d.sub(o, "relay"); r != nil {
+			s.relay, s.relaySet = d.relay(r, parseIPv4), true
+		}
+		s.iface = d.str(o, "interface")
+	}
+	return s
+}
+
+// sharedKeys reads the inheritable parameters Dhcp4 and Dhcp6 share.
+func (d *diag) sharedKeys(o *jobj, s *sharedScope) {
 	s.renew = d.u32(o, "renew-timer")
 	s.rebind = d.u32(o, "rebind-timer")
 	s.calcTee = d.boolean(o, "calculate-tee-times")
 	s.t1 = d.percent(o, "t1-percent")
 	s.t2 = d.percent(o, "t2-percent")
-	s.matchClientID = d.boolean(o, "match-client-id")
-	s.authoritative = d.boolean(o, "authoritative")
 	s.cacheThreshold = d.number(o, "cache-threshold")
 	if s.cacheThreshold != nil && (*s.cacheThreshold <= 0 || *s.cacheThreshold >= 1) {
 		d.errorf(o.child("cache-threshold"), "%v must be greater than 0 and less than 1", *s.cacheThreshold)
@@ -75,9 +96,6 @@ func (d *diag) parseScope(o *jobj, global bool) *scope {
 	if mode := d.str(o, "reservation-mode"); mode != nil {
 		d.reservationMode(o, *mode, s)
 	}
-	s.nextServer = d.ipv4(o, "next-server", true)
-	s.serverHostname = d.boundedStr(o, "server-hostname", maxSnameLen)
-	s.bootFileName = d.boundedStr(o, "boot-file-name", maxFileLen)
 	s.storeExt = d.boolean(o, "store-extended-info")
 	if m := d.str(o, "ddns-replace-client-name"); m != nil {
 		modes := []string{"when-present", "never", "always", "when-not-present"}
@@ -97,13 +115,6 @@ func (d *diag) parseScope(o *jobj, global bool) *scope {
 		}
 	}
 	s.charReplacement = d.str(o, "hostname-char-replacement")
-	if !global {
-		if r := d.sub(o, "relay"); r != nil {
-			s.relay, s.relaySet = d.relay(r), true
-		}
-		s.iface = d.str(o, "interface")
-	}
-	return s
 }
 
 // bootFields reads the BOOTP fields a class or reservation may set
@@ -123,7 +134,7 @@ func (d *diag) bootFields(o *jobj, next *netip.Addr, sname, file *string) {
 // reservationMode maps Kea's deprecated reservation-mode onto the three
 // reservations-* flags, as Kea does: disabled (or off), global, out-of-pool
 // or all.
-func (d *diag) reservationMode(o *jobj, mode string, s *scope) {
+func (d *diag) reservationMode(o *jobj, mode string, s *sharedScope) {
 	path := o.child("reservation-mode")
 	if s.resGlobal != nil || s.resInSubnet != nil || s.resOutPool != nil {
 		d.errorf(path, "cannot be combined with reservations-global, reservations-in-subnet or reservations-out-of-pool")
@@ -164,13 +175,14 @@ func (d *diag) boundedStr(o *jobj, key string, max int) *string {
 	return s
 }
 
-// relay reads {"ip-addresses": [...]} or the deprecated {"ip-address": "x"}.
-// 0.0.0.0 is dropped: Kea's examples use it for "no relay".
-func (d *diag) relay(r *jobj) []netip.Addr {
+// relay reads {"ip-addresses": [...]} or the deprecated {"ip-address": "x"},
+// each address read by parse (IPv4 or IPv6). The unspecified address is
+// dropped: Kea's examples use it for "no relay".
+func (d *diag) relay(r *jobj, parse func(string) (netip.Addr, error)) []netip.Addr {
 	defer d.finish(r)
 	var out []netip.Addr
 	add := func(path, s string) {
-		a, err := parseIPv4(s)
+		a, err := parse(s)
 		if err != nil {
 			d.errorf(path, "%q: %v", s, err)
 			return
@@ -280,31 +292,15 @@ func (d *diag) triplet(o *jobj, name string, k lifetimeKeys) *Lifetimes {
 // resolve fills the inherited parameters of sub from the levels in chain,
 // most specific first (subnet, shared network, global).
 func resolve(sub *Subnet, chain ...*scope) {
-	sub.Timers.RenewTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.renew }))
-	sub.Timers.RebindTimer = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.rebind }))
-	sub.Timers.CalculateTeeTimes = inheritOr(chain, false, func(s *scope) *bool { return s.calcTee })
-	sub.Timers.T1Percent = inheritOr(chain, defaultT1Percent, func(s *scope) *float64 { return s.t1 })
-	sub.Timers.T2Percent = inheritOr(chain, defaultT2Percent, func(s *scope) *float64 { return s.t2 })
+	r := resolveShared(sharedChain(chain), false, defaultT2Percent)
+	sub.Timers, sub.CacheThreshold, sub.CacheMaxAge = r.timers, r.cacheThreshold, r.cacheMaxAge
+	sub.ReservationsGlobal, sub.ReservationsInSubnet, sub.ReservationsOutOfPool = r.resGlobal, r.resInSubnet, r.resOutPool
+	sub.StoreExtended, sub.Hostnames = r.storeExt, r.hostnames
 	sub.MatchClientID = inheritOr(chain, true, func(s *scope) *bool { return s.matchClientID })
 	sub.Authoritative = inheritOr(chain, false, func(s *scope) *bool { return s.authoritative })
-	sub.CacheThreshold = clonePtr(inherit(chain, func(s *scope) *float64 { return s.cacheThreshold }))
-	sub.CacheMaxAge = clonePtr(inherit(chain, func(s *scope) *uint32 { return s.cacheMaxAge }))
-	sub.ReservationsGlobal = inheritOr(chain, false, func(s *scope) *bool { return s.resGlobal })
-	sub.ReservationsInSubnet = inheritOr(chain, true, func(s *scope) *bool { return s.resInSubnet })
-	sub.ReservationsOutOfPool = inheritOr(chain, false, func(s *scope) *bool { return s.resOutPool })
 	sub.NextServer = inheritOr(chain, netip.Addr{}, func(s *scope) *netip.Addr { return s.nextServer })
 	sub.ServerHostname = inheritOr(chain, "", func(s *scope) *string { return s.serverHostname })
 	sub.BootFileName = inheritOr(chain, "", func(s *scope) *string { return s.bootFileName })
-	sub.StoreExtended = inheritOr(chain, false, func(s *scope) *bool { return s.storeExt })
-	sub.Hostnames = HostnameRules{
-		Replace:          inheritOr(chain, "never", func(s *scope) *string { return s.ddnsReplace }),
-		GeneratedPrefix:  inheritOr(chain, defaultGeneratedPrefix, func(s *scope) *string { return s.ddnsPrefix }),
-		QualifyingSuffix: inheritOr(chain, "", func(s *scope) *string { return s.ddnsSuffix }),
-		CharReplacement:  inheritOr(chain, "", func(s *scope) *string { return s.charReplacement }),
-	}
-	if set := inheritOr(chain, defaultHostnameCharSet, func(s *scope) *string { return s.charSet }); set != "" {
-		sub.Hostnames.CharSet = regexp.MustCompile(set) // checked by parseScope
-	}
 	// Relay and interface stop at the shared network: a global "relay" or
 	// "interface" has no meaning in Kea.
 	local := chain[:min(2, len(chain))]
@@ -317,9 +313,58 @@ func resolve(sub *Subnet, chain ...*scope) {
 	sub.Interface = inheritOr(local, "", func(s *scope) *string { return s.iface })
 }
 
+// sharedResolved is the shared part of a subnet's parameters, resolved.
+type sharedResolved struct {
+	timers                             Timers
+	cacheThreshold                     *float64
+	cacheMaxAge                        *uint32
+	resGlobal, resInSubnet, resOutPool bool
+	storeExt                           bool
+	hostnames                          HostnameRules
+}
+
+// sharedChain is the shared part of each level of chain (nil stays nil).
+func sharedChain(chain []*scope) []*sharedScope {
+	out := make([]*sharedScope, len(chain))
+	for i, s := range chain {
+		if s != nil {
+			out[i] = &s.sharedScope
+		}
+	}
+	return out
+}
+
+// resolveShared resolves the parameters Dhcp4 and Dhcp6 share from the
+// levels in chain, most specific first; calcTee and t2 are the family's
+// defaults of calculate-tee-times and t2-percent.
+func resolveShared(chain []*sharedScope, calcTee bool, t2 float64) sharedResolved {
+	var r sharedResolved
+	r.timers.RenewTimer = clonePtr(inherit(chain, func(s *sharedScope) *uint32 { return s.renew }))
+	r.timers.RebindTimer = clonePtr(inherit(chain, func(s *sharedScope) *uint32 { return s.rebind }))
+	r.timers.CalculateTeeTimes = inheritOr(chain, calcTee, func(s *sharedScope) *bool { return s.calcTee })
+	r.timers.T1Percent = inheritOr(chain, defaultT1Percent, func(s *sharedScope) *float64 { return s.t1 })
+	r.timers.T2Percent = inheritOr(chain, t2, func(s *sharedScope) *float64 { return s.t2 })
+	r.cacheThreshold = clonePtr(inherit(chain, func(s *sharedScope) *float64 { return s.cacheThreshold }))
+	r.cacheMaxAge = clonePtr(inherit(chain, func(s *sharedScope) *uint32 { return s.cacheMaxAge }))
+	r.resGlobal = inheritOr(chain, false, func(s *sharedScope) *bool { return s.resGlobal })
+	r.resInSubnet = inheritOr(chain, true, func(s *sharedScope) *bool { return s.resInSubnet })
+	r.resOutPool = inheritOr(chain, false, func(s *sharedScope) *bool { return s.resOutPool })
+	r.storeExt = inheritOr(chain, false, func(s *sharedScope) *bool { return s.storeExt })
+	r.hostnames = HostnameRules{
+		Replace:          inheritOr(chain, "never", func(s *sharedScope) *string { return s.ddnsReplace }),
+		GeneratedPrefix:  inheritOr(chain, defaultGeneratedPrefix, func(s *sharedScope) *string { return s.ddnsPrefix }),
+		QualifyingSuffix: inheritOr(chain, "", func(s *sharedScope) *string { return s.ddnsSuffix }),
+		CharReplacement:  inheritOr(chain, "", func(s *sharedScope) *string { return s.charReplacement }),
+	}
+	if set := inheritOr(chain, defaultHostnameCharSet, func(s *sharedScope) *string { return s.charSet }); set != "" {
+		r.hostnames.CharSet = regexp.MustCompile(set) // checked by sharedKeys
+	}
+	return r
+}
+
 // inherit returns the value of the most specific level in chain that sets
 // it (f returns non-nil), or nil.
-func inherit[T any](chain []*scope, f func(*scope) *T) *T {
+func inherit[S, T any](chain []*S, f func(*S) *T) *T {
 	for _, s := range chain {
 		if s != nil {
 			if v := f(s); v != nil {
@@ -331,7 +376,7 @@ func inherit[T any](chain []*scope, f func(*scope) *T) *T {
 }
 
 // inheritOr is inherit for a plain field: the inherited value, else def.
-func inheritOr[T any](chain []*scope, def T, f func(*scope) *T) T {
+func inheritOr[S, T any](chain []*S, def T, f func(*S) *T) T {
 	if v := inherit(chain, f); v != nil {
 		return *v
 	}

@@ -266,7 +266,7 @@ func TestAllErrorsReported(t *testing.T) {
 
 func TestDocumentErrors(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
-		{"missing Dhcp4", `{"Dhcp6": {}}`, "Dhcp4: missing"},
+		{"missing Dhcp4", `{"Control-agent": {"http-port": 8000}}`, "Dhcp4: missing"},
 		{"Dhcp4 not an object", `{"Dhcp4": []}`, "Dhcp4: expected a JSON object, got array"},
 		{"top level not an object", `[1]`, "line 1 col 1: syntax error, unexpected [, expecting {"},
 		{"syntax error line", "{\n  \"Dhcp4\": {\n    \"valid-lifetime\": 10 \"x\",\n  }\n}", `Dhcp4: line 3 col 26: syntax error, unexpected constant string, expecting "," or }`},

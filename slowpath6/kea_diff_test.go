@@ -43,8 +43,9 @@ var (
 func diffConfig(dir string) map[string]any {
 	return map[string]any{"Dhcp6": map[string]any{
 		"interfaces-config": map[string]any{"interfaces": []string{"s0/" + serverGlobal.String()}},
-		"server-id": map[string]any{"type": "LLT", "htype": 1, "identifier": "020000000001", "time": 1000,
-			"persist": false},
+		// The DUID comes from the server-id file in the data directory,
+		// written by slowpath6.ServerDUID's format (see startKea).
+		"server-id": map[string]any{"type": "LLT", "persist": true},
 		"data-directory":     dir,
 		"lease-database":     map[string]any{"type": "memfile", "name": filepath.Join(dir, "leases6.csv"), "lfc-interval": 0},
 		"control-socket":     map[string]any{"socket-type": "unix", "socket-name": filepath.Join(dir, "control.sock")},
@@ -148,6 +149,12 @@ func waitLinkLocal(t *testing.T, ns *lab.NS, ifname string) {
 
 func (s *side) startKea(t *testing.T) {
 	t.Helper()
+	// Kea finds its DUID in a server-id file written as xdhcp writes it.
+	idFile := filepath.Join(s.dir, "kea-dhcp6-serverid")
+	if _, err := slowpath6.ServerDUID(config.ServerID{Type: "LLT", Persist: true, File: idFile, HType: 1,
+		Identifier: serverDUID[8:], Time: 1000}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(s.dir, "kea.json")
 	b, _ := json.MarshalIndent(diffConfig(s.dir), "", " ")
 	if err := os.WriteFile(cfg, b, 0o644); err != nil {
@@ -163,6 +170,13 @@ func (s *side) startKea(t *testing.T) {
 		return err
 	})
 	s.statsOf = func() map[string]int64 { return daemontest.Stats(t, ctl) }
+	t.Cleanup(func() {
+		// And xdhcp reads the file Kea kept.
+		d, err := slowpath6.ServerDUID(config.ServerID{Type: "LLT", Persist: true, File: idFile}, time.Now())
+		if err != nil || !bytes.Equal(d, serverDUID) {
+			t.Errorf("server-id file after kea-dhcp6: %x, %v; want %x", d, err, serverDUID)
+		}
+	})
 }
 
 func (s *side) startEngine(t *testing.T, cfg6 func(dir string) *config.Config6) {

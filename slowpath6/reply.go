@@ -64,7 +64,7 @@ func (ex *exchange) compose() {
 	for i := ex.p.NRelays - 1; i >= 0; i-- {
 		b.End(marks[i])
 	}
-	ex.items = items[:0]
+	ex.items = items // read by fillCached; reused by the next compose
 }
 
 // configured appends the configured options the client asked for (its

@@ -29,8 +29,9 @@ var duidEpoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // ServerDUID returns the server's DUID as Kea does: the one kept in the
 // server-id file when it agrees with the configuration, else a new one
 // made as the configuration says (an interface's hardware address for
-// LLT and LL) and written to the file when persist is on. Kea writes the
-// DUID as colon-separated hex on one line; so does this.
+// LLT and LL) and written to the file when persist is on. The file is
+// Kea's: colon-separated hex and no line end (kea-dhcp6 discards a file
+// whose line ends in a newline and makes a new DUID).
 func ServerDUID(sid config.ServerID, now time.Time) ([]byte, error) {
 	if sid.Persist && sid.File != "" {
 		if text, err := os.ReadFile(sid.File); err == nil {
@@ -47,7 +48,7 @@ func ServerDUID(sid config.ServerID, now time.Time) ([]byte, error) {
 		if err := os.MkdirAll(filepath.Dir(sid.File), 0o755); err != nil {
 			return nil, fmt.Errorf("server-id file: %w", err)
 		}
-		if err := os.WriteFile(sid.File, []byte(FormatDUID(duid)+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(sid.File, []byte(FormatDUID(duid)), 0o644); err != nil {
 			return nil, fmt.Errorf("server-id file: %w", err)
 		}
 	}
