@@ -71,7 +71,15 @@ func packetOn(data []byte, out handoff.Sender6) *handoff.Packet6 {
 // with the timers, the server's DUID and the other options of the reply.
 func TestRequestPublishesBindings(t *testing.T) {
 	c := &cache6{put: map[string]handoff.CachedLease6{}}
-	srv := newEngine(t, c)
+	cfg := engineConfig(t.TempDir())
+	threshold := 0.25 // without cache parameters Kea reuses nothing, and nothing is published
+	for _, sc := range cfg.Subnets {
+		sc.CacheThreshold = &threshold
+	}
+	srv, err := slowpath6.New(cfg, slowpath6.Deps{Store: newMemStore(), Stats: stats.New(0, 0), ServerDUID: serverDUID, Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := &capture{}
 	cl := newClient()
 	var b dhcp6.Builder
@@ -92,12 +100,13 @@ func TestRequestPublishesBindings(t *testing.T) {
 	if !ok {
 		t.Fatal("nothing published to the cache")
 	}
-	if !bytes.Equal(e.ServerDUID, serverDUID) || e.SubnetID != 1 || len(e.IAs) != 2 {
+	if !bytes.Equal(e.ServerDUID, serverDUID) || len(e.IAs) != 2 || e.Threshold != threshold || e.IfIndex != 2 {
 		t.Fatalf("published %+v", e)
 	}
 	for _, ia := range e.IAs {
-		if ia.T1 != 1000 || ia.T2 != 2000 || ia.NewValid != 4000 || ia.NewPref != 3000 {
-			t.Errorf("published IA %+v: want T1 1000, T2 2000, lifetimes 3000/4000", ia)
+		if ia.SubnetID != 1 || !ia.HasT1 || ia.RenewTimer != 1000 || !ia.HasT2 || ia.RebindTimer != 2000 || len(ia.Leases) != 1 ||
+			ia.Leases[0].NewValid != 4000 || ia.Leases[0].NewPreferred != 3000 {
+			t.Errorf("published IA %+v: want subnet 1, T1 1000, T2 2000, one lease of 3000/4000", ia)
 		}
 	}
 	if o := dhcp6.Options(e.Options); !o.Has(23) || o.Has(dhcp6.OptClientID) || o.Has(dhcp6.OptIANA) {

@@ -210,40 +210,12 @@ func (ex *exchange) committed(err error) {
 		s.log.Warn("DHCPv6 lease commit failed: reply withheld", "err", err)
 	} else {
 		ex.send()
-		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.sn != nil {
-			ex.fillCached()
+		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
 			_ = s.cache.Put6(&ex.cached)
 		}
 	}
 	s.queue.EndCommit(nil)
 	ex.finish()
-}
-
-// fillCached completes the published bindings with what the fast path
-// needs besides them: identities, the fingerprint of the request, the
-// subnet's cache-threshold and cache-max-age, and the reply's other
-// options.
-func (ex *exchange) fillCached() {
-	c := &ex.cached
-	c.DUID, c.ServerDUID, c.SubnetID = ex.duid, ex.s.duid, ex.sn.cfg.ID
-	c.Fingerprint = dhcp6.Fingerprint(&ex.p)
-	c.Threshold, c.MaxAge = 0, -1
-	if v := ex.sn.cfg.CacheThreshold; v != nil {
-		c.Threshold = *v
-	}
-	if v := ex.sn.cfg.CacheMaxAge; v != nil {
-		c.MaxAge = int64(*v)
-	}
-	c.Options = c.Options[:0]
-	for _, o := range ex.items {
-		switch o.code {
-		case dhcp6.OptClientID, dhcp6.OptServerID, dhcp6.OptIANA, dhcp6.OptIAPD, dhcp6.OptIATA:
-			continue
-		}
-		c.Options = binary.BigEndian.AppendUint16(c.Options, o.code)
-		c.Options = binary.BigEndian.AppendUint16(c.Options, uint16(len(o.data)))
-		c.Options = append(c.Options, o.data...)
-	}
 }
 
 func isMulticast(a [16]byte) bool { return a[0] == 0xff }
@@ -393,11 +365,6 @@ func (ex *exchange) writeIA(r *iaRequest, sc *config.Subnet6, bs []binding, stat
 		}
 		if minPref != math.MaxUint32 {
 			t1, t2 = timers(sc, minPref)
-		}
-	}
-	for i := range ex.cached.IAs {
-		if c := &ex.cached.IAs[i]; c.Type == r.code && c.IAID == r.ia.IAID {
-			c.T1, c.T2 = t1, t2
 		}
 	}
 	mark := ex.ias.IA(r.code, r.ia.IAID, t1, t2)
@@ -644,8 +611,20 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 			ex.s.st.cumulativePDs.Inc()
 		}
 	}
-	ex.cached.IAs = append(ex.cached.IAs, handoff.CachedIA6{Type: r.code, IAID: r.ia.IAID, Addr: b.addr.As16(),
-		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PrefLft: b.pref, NewValid: b.valid, NewPref: b.pref})
+	ex.cached.IAs = addCached(ex.cached.IAs, r.code, r.ia.IAID, sn.cfg.ID, handoff.CachedLease6Addr{Addr: b.addr.As16(),
+		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PreferredLft: b.pref, NewValid: b.valid, NewPreferred: b.pref})
+}
+
+// addCached adds lease l to the IA (code, iaid) of ias, adding the IA
+// when it is not there yet.
+func addCached(ias []handoff.CachedIA6, code uint16, iaid, subnetID uint32, l handoff.CachedLease6Addr) []handoff.CachedIA6 {
+	for i := range ias {
+		if ias[i].Type == code && ias[i].IAID == iaid {
+			ias[i].Leases = append(ias[i].Leases, l)
+			return ias
+		}
+	}
+	return append(ias, handoff.CachedIA6{Type: code, IAID: iaid, SubnetID: subnetID, Leases: []handoff.CachedLease6Addr{l}})
 }
 
 // extend answers a Renew or a Rebind: the IA's bindings get new lifetimes;

@@ -101,7 +101,7 @@ func (ex *exchange) optionLevels() [][]config.Option6 {
 			if ia.Type == dhcp6.OptIAPD {
 				typ = lease.TypePD
 			}
-			if p := sn.poolOf(typ, addrOf(ia.Addr), ia.PrefixLen); p != nil {
+			if p := sn.poolOf(typ, addrOf(ia.Leases[0].Addr), ia.Leases[0].PrefixLen); p != nil {
 				if p.addrs != nil {
 					levels = append(levels, p.addrs.Options)
 				} else {

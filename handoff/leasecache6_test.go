@@ -1,0 +1,55 @@
+package handoff
+
+import "testing"
+
+// opt6 encodes one DHCPv6 option.
+func opt6(code uint16, data ...byte) []byte {
+	return append([]byte{byte(code >> 8), byte(code), byte(len(data) >> 8), byte(len(data))}, data...)
+}
+
+func msg6(typ byte, opts ...[]byte) []byte {
+	m := []byte{typ, 0x12, 0x34, 0x56}
+	for _, o := range opts {
+		m = append(m, o...)
+	}
+	return m
+}
+
+func TestFingerprint6(t *testing.T) {
+	duid := opt6(1, 0, 3, 0, 1, 2, 4, 6, 8, 10, 12)
+	oro := opt6(6, 0, 23, 0, 24)
+	request := msg6(3, duid, opt6(2, 0, 1, 9), opt6(8, 0, 0), oro, opt6(3, make([]byte, 12)...))
+	renew := msg6(5, duid, opt6(2, 0, 1, 9), opt6(8, 0, 100), oro, opt6(3, make([]byte, 40)...), opt6(25, make([]byte, 12)...))
+	rebind := msg6(6, opt6(8, 1, 0), duid, oro)
+	fp, ok := Fingerprint6(request)
+	if !ok {
+		t.Fatal("request does not parse")
+	}
+	for name, m := range map[string][]byte{"renew": renew, "rebind": rebind} {
+		if got, ok := Fingerprint6(m); !ok || got != fp {
+			t.Errorf("%s: fingerprint %x ok %v, want %x as the Request", name, got, ok, fp)
+		}
+	}
+	for name, m := range map[string][]byte{
+		"other ORO":    msg6(5, duid, opt6(6, 0, 23)),
+		"no ORO":       msg6(5, duid),
+		"vendor class": msg6(5, duid, oro, opt6(16, 0, 0, 0, 9)),
+		"ORO moved":    msg6(5, opt6(15, 1), duid, oro),
+	} {
+		if got, ok := Fingerprint6(m); !ok || got == fp {
+			t.Errorf("%s: fingerprint %x ok %v, want a different one", name, got, ok)
+		}
+	}
+	for name, m := range map[string][]byte{
+		"short":          {5, 0, 0},
+		"truncated head": append(msg6(5, duid), 0, 6, 0),
+		"truncated data": append(msg6(5, duid), 0, 6, 0, 4, 0),
+	} {
+		if _, ok := Fingerprint6(m); ok {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { Fingerprint6(renew) }); n != 0 {
+		t.Errorf("Fingerprint6 allocates %v times", n)
+	}
+}
