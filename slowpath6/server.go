@@ -236,6 +236,9 @@ func (s *Server) reclaim() {
 		return
 	}
 	for _, l := range exp { // the values from before the state changed
+		if s.cache != nil && len(l.DUID) > 0 {
+			s.cache.Delete6(l.DUID)
+		}
 		sn := rt.byID[l.SubnetID]
 		s.st.reclaimed.Inc()
 		if l.State == lease.StateDeclined {
@@ -255,3 +258,34 @@ func (s *Server) reclaim() {
 
 // addrOf is a netip.Addr of a 16-byte array.
 func addrOf(a [16]byte) netip.Addr { return netip.AddrFrom16(a) }
+
+// LeaseChanged is told of a lease a command (lease6-add, -update, -del,
+// -bulk-apply, -wipe) wrote or removed after its commit: old is nil for a
+// new lease, new nil for a removed one. The bindings counters move as
+// Kea's lease_cmds moves them, and the fast path forgets the client.
+func (s *Server) LeaseChanged(old, new *lease.Lease6) {
+	s.rtMu.RLock()
+	rt := s.rt
+	s.rtMu.RUnlock()
+	move := func(l *lease.Lease6, d int64) {
+		if l == nil || l.State == lease.StateExpiredReclaimed {
+			return
+		}
+		sn := rt.byID[l.SubnetID]
+		if sn != nil {
+			sn.countAssigned(l.Type, d)
+		}
+		if l.State == lease.StateDeclined {
+			s.st.declined.Add(d)
+			if sn != nil {
+				sn.st.declined.Add(d)
+			}
+		}
+		if s.cache != nil && len(l.DUID) > 0 {
+			s.cache.Delete6(l.DUID)
+		}
+		s.held.drop(l.Addr)
+	}
+	move(old, -1)
+	move(new, 1)
+}

@@ -206,6 +206,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if err != nil {
 			return nil, err
 		}
+		d.v6.cmds.Register(d.ctl)
 	}
 	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)

@@ -168,6 +168,22 @@ func TestE2EDualStack(t *testing.T) {
 	if n := d.stat("pkt4-ack-sent"); n < 1 {
 		t.Errorf("pkt4-ack-sent = %d", n)
 	}
+	// lease6 commands on the same channel list both bindings.
+	var got struct {
+		Leases []struct {
+			Address string `json:"ip-address"`
+			Type    string `json:"type"`
+			Len     int    `json:"prefix-len"`
+		} `json:"leases"`
+	}
+	d.ok("lease6-get-all", nil, &got)
+	types := map[string]string{}
+	for _, l := range got.Leases {
+		types[l.Type] = l.Address
+	}
+	if len(got.Leases) != 2 || types["IA_NA"] != addr || types["IA_PD"]+"/56" != prefix {
+		t.Errorf("lease6-get-all: %+v; want %s (IA_NA) and %s (IA_PD)", got.Leases, addr, prefix)
+	}
 	// The v6 section's own control socket answers too.
 	c6 := daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second)
 	if st := daemontest.Stats(t, c6); st["pkt4-ack-sent"] < 1 || st["pkt6-reply-sent"] < 1 {
