@@ -27,6 +27,9 @@ func engineConfig(dir string) *config.Config6 {
 	s1 := sub(1, "2001:db8:1::/64", "2001:db8:1::100", "2001:db8:1::1ff")
 	s1.Interface, s1.RapidCommit = "s0", true
 	s1.PDPools = []config.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:100::/40"), DelegatedLen: 56}}
+	s1.Reservations = []*config.Reservation6{{DUID: reservedDUID, SubnetID: 1,
+		IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:1::5")},
+		Prefixes:    []netip.Prefix{netip.MustParsePrefix("2001:db8:100:ff00::/56")}}}
 	s2 := sub(2, "2001:db8:2::/64", "2001:db8:2::100", "2001:db8:2::1ff")
 	s2.PDPools = []config.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:200::/48"), DelegatedLen: 64}}
 	s3 := sub(3, "2001:db8:3::/64", "2001:db8:3::100", "2001:db8:3::1ff")
@@ -148,6 +151,10 @@ type client struct {
 }
 
 var nextClient byte
+
+// reservedDUID is the client the configuration reserves an address and a
+// prefix for.
+var reservedDUID = []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0xee}
 
 func newClient() *client {
 	nextClient++
@@ -315,6 +322,8 @@ func scenarios() []scenario {
 		one("two relays", sol, viaRelay, relayHop{link: link2, peer: ll, ifaceID: "inner", remoteID: []byte{0, 0, 0, 9, 1, 2}},
 			relayHop{hops: 1, link: netip.IPv6Unspecified(), peer: relayAddr, ifaceID: "outer"}),
 		one("relayed solicit, unknown link", sol, viaRelay, relayHop{link: nowhere, peer: ll}),
+		{name: "reserved address and prefix", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{{spec: sol}, {spec: req}}},
 		one("reconfigure from a client", msgSpec{typ: dhcp6.Reconfigure, na: []uint32{1}}, viaMulticast),
 	}
 }

@@ -605,9 +605,13 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 	if had {
 		prev = &old
 	}
-	ex.s.leases.Changed(prev, &l)
-	if isNew {
-		ex.s.leases.Assigned(&l)
+	// kea-dhcp6 counts an address reserved outside the pools in neither
+	// assigned-nas nor cumulative-assigned-nas (checked against it).
+	if sn.inPool(r.typ, b.addr, b.plen) {
+		ex.s.leases.Changed(prev, &l)
+		if isNew {
+			ex.s.leases.Assigned(&l)
+		}
 	}
 	ex.cached.IAs = addCached(ex.cached.IAs, r.code, r.ia.IAID, sn.cfg.ID, handoff.CachedLease6Addr{Addr: b.addr.As16(),
 		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PreferredLft: b.pref, NewValid: b.valid, NewPreferred: b.pref})

@@ -53,6 +53,8 @@ func diffConfig(dir string) map[string]any {
 		"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8::53"}},
 		"subnet6": []any{
 			map[string]any{"id": 1, "subnet": "2001:db8:1::/64", "interface": "s0", "rapid-commit": true,
+				"reservations": []any{map[string]any{"duid": "00:03:00:01:0a:00:00:00:00:ee",
+					"ip-addresses": []any{"2001:db8:1::5"}, "prefixes": []any{"2001:db8:100:ff00::/56"}}},
 				"pools":    []any{map[string]any{"pool": "2001:db8:1::100-2001:db8:1::1ff"}},
 				"pd-pools": []any{map[string]any{"prefix": "2001:db8:100::", "prefix-len": 40, "delegated-len": 56}}},
 			map[string]any{"id": 2, "subnet": "2001:db8:2::/64",
