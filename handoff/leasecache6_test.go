@@ -94,3 +94,26 @@ func TestFingerprint6Relayed(t *testing.T) {
 		t.Error("33 relays parsed")
 	}
 }
+
+// FuzzFingerprint6: any datagram is hashed or refused without a panic, the
+// same way every time, and a client message's fingerprint ignores its
+// transaction id.
+func FuzzFingerprint6(f *testing.F) {
+	duid := opt6(1, 0, 3, 0, 1, 2, 4, 6, 8, 10, 12)
+	renew := msg6(5, duid, opt6(2, 0, 1, 9), opt6(6, 0, 23), opt6(3, make([]byte, 40)...))
+	f.Add(renew)
+	f.Add(relayed6(relayed6(renew, 1, "a"), 2, "b"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fp, ok := Fingerprint6(b)
+		if fp2, ok2 := Fingerprint6(b); fp2 != fp || ok2 != ok {
+			t.Fatal("not deterministic")
+		}
+		if ok && len(b) >= 4 && b[0] != 12 {
+			c := append([]byte(nil), b...)
+			c[1] ^= 0xff
+			if fp3, ok3 := Fingerprint6(c); !ok3 || fp3 != fp {
+				t.Fatal("the transaction id changed the fingerprint")
+			}
+		}
+	})
+}
