@@ -55,7 +55,7 @@ type Lease6 struct {
 	Addr         netip.Addr
 	PrefixLen    uint8 // 128 for addresses
 	Type         Type
-	DUID         []byte // may be empty for declined leases
+	DUID         []byte // a declined lease's is EmptyDUID (stores read an empty one as that)
 	IAID         uint32
 	PreferredLft uint32 // seconds
 	ValidLft     uint32 // seconds; Infinite = never expires

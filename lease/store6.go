@@ -6,8 +6,10 @@ import (
 )
 
 // Reader6 is the read side of a DHCPv6 lease store. Reads never wait for
-// the storage behind the store. Leases returned are the caller's; slices of
-// leases are in ascending address order unless said otherwise.
+// the storage behind the store. Leases returned are the caller's. ByIA,
+// ByDUID and ByHostname answer oldest lease first (in the order the
+// addresses were leased, as Kea's memfile does); Page, Range and Expired
+// in the orders they name.
 type Reader6 interface {
 	// Get returns the lease whose address (or delegated prefix) starts at
 	// addr.

@@ -591,7 +591,8 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 		PreferredLft: b.pref, ValidLft: b.valid, CLTT: ex.now, SubnetID: sn.cfg.ID,
 		HWAddr: ex.hw, HWType: ex.hwType, HWAddrSource: ex.hwSource,
 	}
-	if old, ok := ex.s.store.Get(b.addr); ok && old.State == lease.StateDefault && !old.Expired(ex.now) &&
+	old, had := ex.s.store.Get(b.addr)
+	if had && old.State == lease.StateDefault && !old.Expired(ex.now) &&
 		bytes.Equal(old.DUID, ex.duid) && old.IAID == r.ia.IAID {
 		isNew = false
 		l.Hostname, l.FqdnFwd, l.FqdnRev, l.UserContext = old.Hostname, old.FqdnFwd, old.FqdnRev, old.UserContext
@@ -600,16 +601,13 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 	if ex.s.held.put(ex.key(r), b.addr, b.plen, ex.now+advertiseHold, ex.now) {
 		ex.holds = append(ex.holds, b.addr)
 	}
+	var prev *lease.Lease6
+	if had {
+		prev = &old
+	}
+	ex.s.leases.Changed(prev, &l)
 	if isNew {
-		if r.typ == lease.TypeNA {
-			sn.st.assignedNAs.Add(1)
-			sn.st.cumulativeNAs.Inc()
-			ex.s.st.cumulativeNAs.Inc()
-		} else {
-			sn.st.assignedPDs.Add(1)
-			sn.st.cumulativePDs.Inc()
-			ex.s.st.cumulativePDs.Inc()
-		}
+		ex.s.leases.Assigned(&l)
 	}
 	ex.cached.IAs = addCached(ex.cached.IAs, r.code, r.ia.IAID, sn.cfg.ID, handoff.CachedLease6Addr{Addr: b.addr.As16(),
 		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PreferredLft: b.pref, NewValid: b.valid, NewPreferred: b.pref})
@@ -718,9 +716,7 @@ func (ex *exchange) release() {
 				continue
 			}
 			ex.ops = append(ex.ops, lease.Op6{Kind: lease.OpDelete, Lease: l})
-			if sn := ex.rt.byID[l.SubnetID]; sn != nil && l.State == lease.StateDefault {
-				sn.countAssigned(l.Type, -1)
-			}
+			ex.s.leases.Changed(&l, nil)
 			ex.s.held.drop(h.addr)
 		}
 		if ok {
@@ -760,10 +756,7 @@ func (ex *exchange) decline() {
 			d.State, d.CLTT, d.ValidLft, d.PreferredLft = lease.StateDeclined, ex.now, probation, 0
 			d.Hostname, d.FqdnFwd, d.FqdnRev = "", false, false
 			ex.ops = append(ex.ops, lease.Op6{Kind: lease.OpPut, Lease: d})
-			ex.s.st.declined.Add(1)
-			if sn := ex.rt.byID[l.SubnetID]; sn != nil {
-				sn.st.declined.Add(1)
-			}
+			ex.s.leases.Changed(&l, &d)
 		}
 		if ok {
 			ex.writeIA(r, nil, nil, dhcp6.StatusSuccess, "Lease declined. Hopefully the next one will be better.")

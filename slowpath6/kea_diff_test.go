@@ -45,7 +45,7 @@ func diffConfig(dir string) map[string]any {
 		"interfaces-config": map[string]any{"interfaces": []string{"s0/" + serverGlobal.String()}},
 		// The DUID comes from the server-id file in the data directory,
 		// written by slowpath6.ServerDUID's format (see startKea).
-		"server-id": map[string]any{"type": "LLT", "persist": true},
+		"server-id":          map[string]any{"type": "LLT", "persist": true},
 		"data-directory":     dir,
 		"lease-database":     map[string]any{"type": "memfile", "name": filepath.Join(dir, "leases6.csv"), "lfc-interval": 0},
 		"control-socket":     map[string]any{"socket-type": "unix", "socket-name": filepath.Join(dir, "control.sock")},

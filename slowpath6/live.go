@@ -6,6 +6,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
+	"xdhcp/slowpath/stats6"
 )
 
 // live is the configuration the workers run with, indexed: subnets with
@@ -70,7 +71,7 @@ func (r *reservations) lookup(duid, hw []byte) *config.Reservation6 {
 	return nil
 }
 
-func buildLive(cfg *config.Config6, store lease.Store6, reg *stats.Registry) (*live, error) {
+func buildLive(cfg *config.Config6, store lease.Store6, reg *stats.Registry, leases *stats6.Leases) (*live, error) {
 	rt := &live{cfg: cfg, byID: make(map[uint32]*subnet)}
 	for _, h := range cfg.Reservations {
 		rt.global.add(h)
@@ -93,33 +94,13 @@ func buildLive(cfg *config.Config6, store lease.Store6, reg *stats.Registry) (*l
 		for _, p := range sn.pd {
 			pds = satAdd(pds, p.capacity())
 		}
-		sn.st.totalNAs.Set(nas)
-		sn.st.totalPDs.Set(pds)
-		sn.st.assignedNAs.Set(0)
-		sn.st.assignedPDs.Set(0)
-		sn.st.declined.Set(0)
+		leases.SetSubnet(sc.ID, uint64(nas), uint64(pds))
 		rt.subnets = append(rt.subnets, sn)
 		rt.byID[sc.ID] = sn
 	}
 	// The counters of bindings in use are recounted from the store, as
 	// Kea recounts them on every configuration.
-	var declined int64
-	store.Range(func(l *lease.Lease6) bool {
-		if l.State == lease.StateExpiredReclaimed {
-			return true
-		}
-		if l.State == lease.StateDeclined {
-			declined++
-		}
-		if sn := rt.byID[l.SubnetID]; sn != nil {
-			sn.countAssigned(l.Type, 1)
-			if l.State == lease.StateDeclined {
-				sn.st.declined.Add(1)
-			}
-		}
-		return true
-	})
-	reg.Gauge("declined-addresses").Set(declined)
+	leases.Recount(store)
 	return rt, nil
 }
 
@@ -128,15 +109,6 @@ func satAdd(a, b int64) int64 {
 		return 1<<63 - 1
 	}
 	return a + b
-}
-
-func (sn *subnet) countAssigned(t lease.Type, d int64) {
-	switch t {
-	case lease.TypeNA:
-		sn.st.assignedNAs.Add(d)
-	case lease.TypePD:
-		sn.st.assignedPDs.Add(d)
-	}
 }
 
 // inPool reports whether a (of length plen) is a candidate of one of the

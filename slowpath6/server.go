@@ -15,6 +15,7 @@ import (
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/slowpath/intake"
+	"xdhcp/slowpath/stats6"
 )
 
 // Deps are the server's collaborators.
@@ -38,9 +39,11 @@ type Server struct {
 	store lease.Store6
 	reg   *stats.Registry
 	st    *serverStats
-	now   func() time.Time
-	cache handoff.LeaseCache6
-	duid  []byte
+	// leases are the lease statistics (assigned, declined, reclaimed…).
+	leases *stats6.Leases
+	now    func() time.Time
+	cache  handoff.LeaseCache6
+	duid   []byte
 
 	rtMu sync.RWMutex
 	rt   *live
@@ -71,7 +74,7 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), now: d.Now,
+	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
 		cache: d.Cache, duid: d.ServerDUID, held: newPending()}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())
@@ -80,7 +83,7 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 		}
 		s.duid = duid
 	}
-	rt, err := buildLive(cfg, d.Store, d.Stats)
+	rt, err := buildLive(cfg, d.Store, d.Stats, s.leases)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +142,7 @@ func (s *Server) Reload(cfg *config.Config6) error {
 	s.rtMu.Lock()
 	defer s.rtMu.Unlock()
 	s.queue.WaitCommits()
-	rt, err := buildLive(cfg, s.store, s.reg)
+	rt, err := buildLive(cfg, s.store, s.reg, s.leases)
 	if err != nil {
 		return fmt.Errorf("apply Dhcp6 configuration: %w", err)
 	}
@@ -223,9 +226,6 @@ func (s *Server) reclaim() {
 		return
 	}
 	ops := make([]lease.Op6, 0, len(exp))
-	s.rtMu.RLock()
-	rt := s.rt
-	s.rtMu.RUnlock()
 	for _, l := range exp {
 		l.State = lease.StateExpiredReclaimed
 		l.Hostname, l.FqdnFwd, l.FqdnRev = "", false, false
@@ -235,21 +235,30 @@ func (s *Server) reclaim() {
 		s.log.Warn("reclaim expired DHCPv6 leases", "err", err)
 		return
 	}
-	for _, l := range exp { // the values from before the state changed
-		sn := rt.byID[l.SubnetID]
-		s.st.reclaimed.Inc()
-		if l.State == lease.StateDeclined {
-			s.st.reclaimedDeclined.Inc()
-			s.st.declined.Add(-1)
+	for i := range exp {
+		l := &exp[i]
+		if s.cache != nil && len(l.DUID) > 0 {
+			s.cache.Delete6(l.DUID)
 		}
-		if sn != nil {
-			sn.st.reclaimed.Inc()
-			if l.State == lease.StateDeclined {
-				sn.st.reclaimedDeclined.Inc()
-				sn.st.declined.Add(-1)
-			}
-			sn.countAssigned(l.Type, -1)
+		s.leases.Reclaimed(l)
+		s.leases.Changed(l, &ops[i].Lease)
+	}
+}
+
+// LeaseChanged is told of a lease a command (lease6-add, -update, -del,
+// -bulk-apply, -wipe) wrote or removed after its commit: old is nil for a
+// new lease, new nil for a removed one. The bindings counters move as
+// Kea's lease_cmds moves them, and the fast path forgets the client.
+func (s *Server) LeaseChanged(old, new *lease.Lease6) {
+	s.leases.Changed(old, new)
+	for _, l := range []*lease.Lease6{old, new} {
+		if l == nil {
+			continue
 		}
+		if s.cache != nil && len(l.DUID) > 0 {
+			s.cache.Delete6(l.DUID)
+		}
+		s.held.drop(l.Addr)
 	}
 }
 

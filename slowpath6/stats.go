@@ -13,8 +13,6 @@ type serverStats struct {
 	advertiseSent, replySent                     *stats.Stat
 	rxByType                                     [dhcp6.RelayRepl + 1]*stats.Stat
 	rxUnknown                                    *stats.Stat
-	cumulativeNAs, cumulativePDs, declined       *stats.Stat
-	reclaimed, reclaimedDeclined                 *stats.Stat
 	allocFail, allocFailSubnet, allocFailNoPools *stats.Stat
 	allocFailShared, allocFailClasses            *stats.Stat
 	// Not in Kea: drops Kea does not count, named so an operator can tell.
@@ -24,28 +22,23 @@ type serverStats struct {
 func newServerStats(r *stats.Registry) *serverStats {
 	c := r.Counter
 	s := &serverStats{
-		received:          c("pkt6-received"),
-		parseFailed:       c("pkt6-parse-failed"),
-		receiveDrop:       c("pkt6-receive-drop"),
-		sent:              c("pkt6-sent"),
-		advertiseSent:     c("pkt6-advertise-sent"),
-		replySent:         c("pkt6-reply-sent"),
-		rxUnknown:         c("pkt6-unknown-received"),
-		cumulativeNAs:     c("cumulative-assigned-nas"),
-		cumulativePDs:     c("cumulative-assigned-pds"),
-		declined:          r.Gauge("declined-addresses"),
-		reclaimed:         c("reclaimed-leases"),
-		reclaimedDeclined: c("reclaimed-declined-addresses"),
-		allocFail:         c("v6-allocation-fail"),
-		allocFailSubnet:   c("v6-allocation-fail-subnet"),
-		allocFailNoPools:  c("v6-allocation-fail-no-pools"),
-		allocFailShared:   c("v6-allocation-fail-shared-network"),
-		allocFailClasses:  c("v6-allocation-fail-classes"),
-		commitFail:        c("xdhcp-lease6-commit-fail"),
-		sendFail:          c("xdhcp-pkt6-send-fail"),
-		queueDrop:         c("xdhcp-pkt6-queue-full-drop"),
-		clientFlood:       c("xdhcp-pkt6-client-flood-drop"),
-		commitWaits:       c("xdhcp-commit6-backpressure-waits"),
+		received:         c("pkt6-received"),
+		parseFailed:      c("pkt6-parse-failed"),
+		receiveDrop:      c("pkt6-receive-drop"),
+		sent:             c("pkt6-sent"),
+		advertiseSent:    c("pkt6-advertise-sent"),
+		replySent:        c("pkt6-reply-sent"),
+		rxUnknown:        c("pkt6-unknown-received"),
+		allocFail:        c("v6-allocation-fail"),
+		allocFailSubnet:  c("v6-allocation-fail-subnet"),
+		allocFailNoPools: c("v6-allocation-fail-no-pools"),
+		allocFailShared:  c("v6-allocation-fail-shared-network"),
+		allocFailClasses: c("v6-allocation-fail-classes"),
+		commitFail:       c("xdhcp-lease6-commit-fail"),
+		sendFail:         c("xdhcp-pkt6-send-fail"),
+		queueDrop:        c("xdhcp-pkt6-queue-full-drop"),
+		clientFlood:      c("xdhcp-pkt6-client-flood-drop"),
+		commitWaits:      c("xdhcp-commit6-backpressure-waits"),
 	}
 	// Confirm, Reconfigure and the relay types have no counter of their
 	// own in Kea, and are not "unknown" either.
@@ -78,32 +71,21 @@ func (s *serverStats) countType(t dhcp6.MsgType) {
 	s.rxUnknown.Inc()
 }
 
-// subnetStats are subnet[id].*: pool capacities, the bindings in use and
-// what happened to them.
+// subnetStats are the allocation failures of subnet[id]; the lease
+// statistics (total, assigned, cumulative, declined, reclaimed) are
+// stats6's.
 type subnetStats struct {
-	totalNAs, assignedNAs, totalPDs, assignedPDs *stats.Stat
-	cumulativeNAs, cumulativePDs                 *stats.Stat
-	declined, reclaimed, reclaimedDeclined       *stats.Stat
-	allocFail, allocFailSubnet, allocFailShared  *stats.Stat
-	allocFailNoPools, allocFailClasses           *stats.Stat
+	allocFail, allocFailSubnet, allocFailShared *stats.Stat
+	allocFailNoPools, allocFailClasses          *stats.Stat
 }
 
 func newSubnetStats(r *stats.Registry, id uint32) *subnetStats {
 	n := func(s string) string { return fmt.Sprintf("subnet[%d].%s", id, s) }
 	return &subnetStats{
-		totalNAs:          r.Gauge(n("total-nas")),
-		assignedNAs:       r.Gauge(n("assigned-nas")),
-		totalPDs:          r.Gauge(n("total-pds")),
-		assignedPDs:       r.Gauge(n("assigned-pds")),
-		cumulativeNAs:     r.Counter(n("cumulative-assigned-nas")),
-		cumulativePDs:     r.Counter(n("cumulative-assigned-pds")),
-		declined:          r.Gauge(n("declined-addresses")),
-		reclaimed:         r.Counter(n("reclaimed-leases")),
-		reclaimedDeclined: r.Counter(n("reclaimed-declined-addresses")),
-		allocFail:         r.Counter(n("v6-allocation-fail")),
-		allocFailSubnet:   r.Counter(n("v6-allocation-fail-subnet")),
-		allocFailShared:   r.Counter(n("v6-allocation-fail-shared-network")),
-		allocFailNoPools:  r.Counter(n("v6-allocation-fail-no-pools")),
-		allocFailClasses:  r.Counter(n("v6-allocation-fail-classes")),
+		allocFail:        r.Counter(n("v6-allocation-fail")),
+		allocFailSubnet:  r.Counter(n("v6-allocation-fail-subnet")),
+		allocFailShared:  r.Counter(n("v6-allocation-fail-shared-network")),
+		allocFailNoPools: r.Counter(n("v6-allocation-fail-no-pools")),
+		allocFailClasses: r.Counter(n("v6-allocation-fail-classes")),
 	}
 }

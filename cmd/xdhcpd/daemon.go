@@ -206,8 +206,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if err != nil {
 			return nil, err
 		}
+		d.v6.cmds.Register(d.ctl)
 	}
-	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
 	if d.ha != nil {
@@ -384,7 +385,7 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if leaseHookParams(cfg) != leaseHookParams(old) {
 		return errors.New("forensic logging and run-script changes need a restart; nothing was changed")
 	}
-	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
 	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {

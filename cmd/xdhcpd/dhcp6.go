@@ -11,8 +11,10 @@ import (
 	"sync"
 
 	"xdhcp/config"
+	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/internal/stats"
+	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
 	"xdhcp/slowpath6"
 )
@@ -26,6 +28,9 @@ type dhcp6 struct {
 	log   *slog.Logger
 	store *memfile.Store6
 	srv   *slowpath6.Server
+
+	// cmds are the lease6 commands, registered on the control channel.
+	cmds *leasecmd.Commands6
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -57,11 +62,22 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
+	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged})
 	v.srv.Start(ctx)
 	if err := v.startListeners(ctx, cfg); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// subnets are the running configuration's subnets as the lease6
+// commands check leases against them.
+func (v *dhcp6) subnets() leasejson.Subnets6 {
+	var out leasejson.Subnets6
+	for _, sn := range v.srv.Config().Subnets {
+		out = append(out, leasejson.Subnet6{ID: sn.ID, Prefix: sn.Prefix, ValidLft: sn.Valid.Valid})
+	}
+	return out
 }
 
 // startListeners opens a DHCPv6 socket on every interface of
@@ -208,4 +224,27 @@ func (d *daemon) writeMetrics6(e *stats.Exposition) {
 			}
 		}
 	}
+}
+
+// controlSockets are the control channel's listeners: those of the Dhcp4
+// section and those of the Dhcp6 section it does not already list. Kea
+// runs one process per family, each with its own; one xdhcpd answers both
+// families' commands on either.
+func controlSockets(cfg *config.Config) []config.ControlSocket {
+	out := append([]config.ControlSocket(nil), cfg.ControlSockets...)
+	if cfg.Dhcp6 == nil {
+		return out
+	}
+	for _, s := range cfg.Dhcp6.ControlSockets {
+		dup := false
+		for _, o := range out {
+			if reflect.DeepEqual(o, s) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -153,6 +153,8 @@ func (ev *evaluator) vendor(p Packet, n *node) (v []byte, found bool) {
 // boolean evaluates a boolean node. ok is false on a runtime error.
 func (ev *evaluator) boolean(p Packet, n *node) (v, ok bool) {
 	switch n.op {
+	case opOption6, opRelay6Option, opVendor6, opVendorClass6:
+		return ev.bool6(p, n)
 	case opExists:
 		_, _, _, present := optionPayload(p, n)
 		return present, true
@@ -215,6 +217,8 @@ func (ev *evaluator) check(p Packet, k *node) bool {
 // may alias packet memory, a compiled literal or the arena.
 func (ev *evaluator) str(p Packet, n *node) ([]byte, bool) {
 	switch n.op {
+	case opOption6, opRelay6Option, opVendor6, opVendorClass6, opPkt6, opRelay6Addr:
+		return ev.str6(p, n)
 	case opLiteral:
 		return n.lit, true
 	case opOption:

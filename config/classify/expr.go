@@ -18,7 +18,10 @@ type Expr struct {
 	// only then does Eval need scratch memory, recycled through pool so
 	// that steady-state evaluation does not allocate.
 	arena bool
-	pool  sync.Pool // of *evaluator
+	// v6 says the expression reads DHCPv6 packets: it matches only a
+	// Packet6.
+	v6   bool
+	pool sync.Pool // of *evaluator
 }
 
 // Compile parses and type-checks a Kea test expression (the boolean
@@ -54,11 +57,17 @@ func CompileWith(src string, r Resolver, asString bool) (*Expr, error) {
 }
 
 func compile(src string, r Resolver, want valueType) (*Expr, error) {
+	return compileWith(src, &parser{names: r.Code, defs: r.Def}, want)
+}
+
+// compileWith parses src with p (set up for a family) into an Expr of
+// type want.
+func compileWith(src string, p *parser, want valueType) (*Expr, error) {
 	toks, err := lex(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks, names: r.Code, defs: r.Def}
+	p.toks = toks
 	root, err := p.parseExpr()
 	if err != nil {
 		return nil, err
@@ -72,14 +81,14 @@ func compile(src string, r Resolver, want valueType) (*Expr, error) {
 		}
 		return nil, errAt(root.pos, "expression is a string, not a boolean (compare it with '==')")
 	}
-	return &Expr{src: src, root: root, refs: p.refs, arena: needsArena(root)}, nil
+	return &Expr{src: src, root: root, refs: p.refs, arena: needsArena(root), v6: p.v6}, nil
 }
 
 // EvalString evaluates a string expression (see CompileWith) and returns
 // a copy of its value; ok is false on a runtime error, as in Kea, and for
 // an expression compiled as a boolean.
 func (e *Expr) EvalString(p Packet) (v []byte, ok bool) {
-	if e == nil || e.root == nil || p == nil || e.root.typ != typeString {
+	if e == nil || e.root == nil || p == nil || e.root.typ != typeString || !e.fits(p) {
 		return nil, false
 	}
 	ev := evaluator{buf: make([]byte, 0, scratchSize)}
@@ -96,7 +105,7 @@ func (e *Expr) EvalString(p Packet) (v []byte, ok bool) {
 // allocates only when string functions build values larger than the
 // pooled scratch space.
 func (e *Expr) Eval(p Packet) bool {
-	if e == nil || e.root == nil || p == nil {
+	if e == nil || e.root == nil || p == nil || !e.fits(p) {
 		return false
 	}
 	if !e.arena {
@@ -120,11 +129,28 @@ func (e *Expr) Eval(p Packet) bool {
 	return ok && v
 }
 
+// fits reports whether p is a packet of the family e was compiled for (a
+// DHCPv6 expression needs a Packet6).
+func (e *Expr) fits(p Packet) bool {
+	if !e.v6 {
+		return true
+	}
+	_, ok := p.(Packet6)
+	return ok
+}
+
+// IsV6 reports whether e was compiled for DHCPv6 packets (CompileWith6).
+func (e *Expr) IsV6() bool { return e != nil && e.v6 }
+
 // needsArena reports whether evaluating n can call evaluator.alloc.
 func needsArena(n *node) bool {
 	switch n.op {
-	case opIface, opConcat, opHexString, opAddrToText, opIntToText:
+	case opIface, opConcat, opHexString, opAddrToText, opIntToText, opPkt6, opRelay6Addr:
 		return true
+	case opOption6, opRelay6Option:
+		return n.repr == reprText
+	case opVendor6, opVendorClass6:
+		return n.typ != typeBool
 	case opOption:
 		// .text builds Kea's text; .hex repacks options with sub-options.
 		return n.repr == reprText || n.code == codeRelayAgent || n.code == codeVendorOpts

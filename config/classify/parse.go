@@ -50,6 +50,14 @@ const (
 	opHexString                 // kids[0] data, kids[1] separator
 	opAddrToText                // kids[0]
 	opIntToText                 // kids[0]; width bytes, signed
+	// DHCPv6 only (see parse6.go). Each is a boolean .exists when typ is
+	// typeBool.
+	opOption6      // code6[, sub6]; repr
+	opRelay6Option // level, code6; repr
+	opRelay6Addr   // level, name (linkaddr or peeraddr)
+	opPkt6         // name (msgtype or transid)
+	opVendor6      // option 17: as opVendor, sub6
+	opVendorClass6 // option 16: as opVendorClass
 	// Boolean-valued.
 	opExists // code[, sub]
 	opMember // name
@@ -94,9 +102,14 @@ type node struct {
 	index      int // vendor-class[...].data[index]
 	// def is the configuration's definition of option code (option-def),
 	// nil for the standard ones; it decides what .text gives.
-	def    *optiondef.Def
-	pad4   bool
-	lenAll bool
+	def *optiondef.Def
+	// code6, sub6, level and def6 are code, sub, the relay6[level]
+	// nesting and def for the DHCPv6 operations.
+	code6, sub6 uint16
+	level       int
+	def6        *optiondef.Def6
+	pad4        bool
+	lenAll      bool
 	// badInt marks a substring/split integer argument that Kea's
 	// lexical_cast<int> would reject at evaluation time: Kea still loads
 	// such a class and evaluates it to an error (the class does not match).
@@ -125,6 +138,11 @@ type parser struct {
 	names func(string) (uint8, bool)
 	defs  func(uint8) *optiondef.Def
 	refs  []string
+	// v6 compiles for DHCPv6 packets, with names6 and defs6 resolving
+	// the configuration's option-def entries of the dhcp6 space.
+	v6     bool
+	names6 func(string) (uint16, bool)
+	defs6  func(uint16) *optiondef.Def6
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -326,6 +344,11 @@ func (p *parser) parsePrimary() (*node, error) {
 // parseWord handles everything that starts with a name: packet accessors,
 // functions and member().
 func (p *parser) parseWord(t token) (*node, error) {
+	if p.v6 {
+		if n, err, done := p.parseWord6(t); done {
+			return n, err
+		}
+	}
 	switch t.text {
 	case "option":
 		return p.parseOption(t)
@@ -527,7 +550,13 @@ func (p *parser) parseVendor(t token) (*node, error) {
 	if f.text != "option" {
 		return nil, errAt(f.pos, "expected exists or option[...] but found '%s'", clip(f.text))
 	}
-	if n.sub, err = p.bracketCode(false, "a sub-option code"); err != nil {
+	if p.v6 {
+		// DHCPv6 vendor options have 16-bit codes.
+		n.sub6, err = p.bracketCode6(false, "a sub-option code")
+	} else {
+		n.sub, err = p.bracketCode(false, "a sub-option code")
+	}
+	if err != nil {
 		return nil, err
 	}
 	n.vfield, n.hasSub = vendorSub, true

@@ -416,3 +416,6 @@ func (s *addrSet) ascend(start uint32, fn func(a uint32) bool) {
 		}
 	}
 }
+
+// startLoad begins bulk loading (see addrSet.loading).
+func (x *index) startLoad() { x.order.loading = true }

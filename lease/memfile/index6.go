@@ -55,7 +55,8 @@ type rec6 struct {
 	subnet   uint32
 	hwSource uint32
 	hostLen  uint32
-	duidNext int32 // next record in the same byDUID hash chain, -1 ends it
+	seq      uint64 // when the address got its lease: secondary lookups answer in this order, as Kea's do
+	duidNext int32  // next record in the same byDUID hash chain, -1 ends it
 	hostNext int32
 	hwType   uint16
 	typ      lease.Type
@@ -89,6 +90,7 @@ type index6 struct {
 	byHost    map[uint64]int32
 	seed      maphash.Seed
 	order     keySet
+	seq       uint64 // the last rec6.seq given
 }
 
 func newIndex6(secondary bool) *index6 {
@@ -114,9 +116,12 @@ func (x *index6) hashHost(h string) uint64 { return maphash.String(x.seed, strin
 func (x *index6) put(l *lease.Lease6) {
 	a := addrKey6(l.Addr)
 	i, ok := x.byAddr[a]
+	seq := x.seq + 1
 	if ok {
 		x.unlinkSecondary(i)
+		seq = x.recs[i].seq
 	} else {
+		x.seq = seq
 		if n := len(x.free); n > 0 {
 			i = x.free[n-1]
 			x.free = x.free[:n-1]
@@ -127,9 +132,13 @@ func (x *index6) put(l *lease.Lease6) {
 		x.byAddr[a] = i
 		x.order.add(a)
 	}
+	duid := l.DUID
+	if len(duid) == 0 {
+		duid = lease.EmptyDUID // what the lease file says of a lease without one
+	}
 	var sb strings.Builder
-	sb.Grow(len(l.DUID) + len(l.HWAddr) + len(l.Hostname) + len(l.UserContext))
-	sb.Write(l.DUID)
+	sb.Grow(len(duid) + len(l.HWAddr) + len(l.Hostname) + len(l.UserContext))
+	sb.Write(duid)
 	sb.Write(l.HWAddr)
 	sb.WriteString(l.Hostname)
 	sb.WriteString(l.UserContext)
@@ -143,8 +152,8 @@ func (x *index6) put(l *lease.Lease6) {
 	x.recs[i] = rec6{
 		addr: a, cltt: l.CLTT, valid: l.ValidLft, pref: l.PreferredLft, iaid: l.IAID, subnet: l.SubnetID,
 		hwSource: l.HWAddrSource, hostLen: uint32(len(l.Hostname)), duidNext: -1, hostNext: -1,
-		hwType: l.HWType, typ: l.Type, plen: prefixLen(l), state: l.State, flags: flags,
-		duidLen: uint8(len(l.DUID)), hwLen: uint8(len(l.HWAddr)), data: sb.String(),
+		seq: seq, hwType: l.HWType, typ: l.Type, plen: prefixLen(l), state: l.State, flags: flags,
+		duidLen: uint8(len(duid)), hwLen: uint8(len(l.HWAddr)), data: sb.String(),
 	}
 	x.linkSecondary(i)
 }
@@ -208,8 +217,8 @@ func (x *index6) unlinkSecondary(i int32) {
 	}
 }
 
-// findDUID returns the records of DUID duid that match keep, in ascending
-// address order.
+// findDUID returns the records of DUID duid that match keep, oldest lease
+// first.
 func (x *index6) findDUID(duid []byte, keep func(r *rec6) bool) []int32 {
 	if !x.secondary || len(duid) == 0 {
 		return nil
@@ -228,7 +237,7 @@ func (x *index6) findDUID(duid []byte, keep func(r *rec6) bool) []int32 {
 }
 
 // findHost returns the records whose hostname equals name ignoring case,
-// in ascending address order.
+// oldest lease first.
 func (x *index6) findHost(name string) []int32 {
 	if !x.secondary || name == "" {
 		return nil
@@ -247,7 +256,7 @@ func (x *index6) findHost(name string) []int32 {
 }
 
 func (x *index6) sorted(ids []int32) []int32 {
-	slices.SortFunc(ids, func(a, b int32) int { return x.recs[a].addr.cmp(x.recs[b].addr) })
+	slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(x.recs[a].seq, x.recs[b].seq) })
 	return ids
 }
 
@@ -394,3 +403,6 @@ func (s *keySet) ascend(start key6, fn func(k key6) bool) {
 		}
 	}
 }
+
+// startLoad begins bulk loading (see keySet.loading).
+func (x *index6) startLoad() { x.order.loading = true }

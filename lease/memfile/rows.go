@@ -1,6 +1,8 @@
 package memfile
 
 import (
+	"fmt"
+	"log/slog"
 	"sync"
 
 	"xdhcp/lease"
@@ -12,15 +14,97 @@ type leaseIndex[L any, K comparable] interface {
 	del(k K) bool
 	lookup(k K) (int32, bool)
 	fill(i int32, l *L)
+	len() int
+	ascend(start K, fn func(i int32) bool)
+	// startLoad and finishLoad bracket bulk loading, which may defer
+	// ordering work to its end.
+	startLoad()
+	finishLoad()
 }
 
 // rowCodec ties a lease type to its op type, its index key and its row.
 type rowCodec[L any, K comparable, O any] struct {
+	header    string // the lease file's first line
 	op        func(o *O) (lease.OpKind, *L)
+	record    func(o *O) []byte // the op's forensic record
+	validate  func(o *O) error  // refuses an op whose row Kea would not load
 	key       func(l *L) K
 	appendRow func(dst []byte, l *L) []byte
-	// deleted turns a copy of a stored lease into its deletion marker.
+	// deleted turns a copy of a stored lease into its deletion marker;
+	// marker reports whether a loaded row is one.
 	deleted func(l *L)
+	marker  func(l *L) bool
+	// format and parse read the lease file: parse fills l from the first
+	// n fields of a row, reusing its byte slices.
+	format *rowFormat
+	parse  func(fields [][]byte, n int, l *L) error
+	// newIndex makes an empty index, with secondary lookups or (for a
+	// cleanup's merge) without.
+	newIndex func(secondary bool) leaseIndex[L, K]
+}
+
+// indexSink loads rows into an index, reusing one lease (and so its byte
+// slices' capacity) for every row.
+type indexSink[L any, K comparable, O any] struct {
+	c *rowCodec[L, K, O]
+	x leaseIndex[L, K]
+	l L
+}
+
+func (k *indexSink[L, K, O]) format() *rowFormat { return k.c.format }
+func (k *indexSink[L, K, O]) len() int           { return k.x.len() }
+
+func (k *indexSink[L, K, O]) apply(fields [][]byte, n int) error {
+	if err := k.c.parse(fields, n, &k.l); err != nil {
+		return err
+	}
+	if k.c.marker(&k.l) {
+		k.x.del(k.c.key(&k.l))
+	} else {
+		k.x.put(&k.l)
+	}
+	return nil
+}
+
+// openTable sets up a store made of journal j and table t (tab is the
+// store itself) over index ix and loads its lease files.
+func openTable[L any, K comparable, O any](j *journal[O], t *rows[L, K, O], tab table[O], c rowCodec[L, K, O],
+	ix leaseIndex[L, K], opts Options, openFile func(string) (journalFile, error)) error {
+	t.codec, t.ix, t.overlay = c, ix, make(map[K]*L)
+	j.init(opts, openFile, tab)
+	t.log = j.log
+	return j.start(func() (bool, loadResult, error) {
+		ix.startLoad()
+		defer ix.finishLoad()
+		return j.loadFiles(&indexSink[L, K, O]{c: &t.codec, x: ix})
+	})
+}
+
+// compactFiles is the cleanup's merge: load inputs into a fresh index and
+// write its leases, expired ones included, to out.
+func (t *rows[L, K, O]) compactFiles(inputs []string, out string) (int, error) {
+	x := t.codec.newIndex(false)
+	x.startLoad()
+	errs := &rowErrors{} // kea-lfc skips any number of bad rows
+	for _, p := range inputs {
+		if _, err := loadFile(p, &indexSink[L, K, O]{c: &t.codec, x: x}, errs, t.log); err != nil {
+			return 0, err
+		}
+	}
+	x.finishLoad()
+	var (
+		l    L
+		row  []byte
+		zero K
+	)
+	err := writeLeaseFile(out, t.codec.header, func(emit func([]byte) bool) {
+		x.ascend(zero, func(i int32) bool {
+			x.fill(i, &l)
+			row = t.codec.appendRow(row[:0], &l)
+			return emit(row)
+		})
+	})
+	return x.len(), err
 }
 
 // rows is the part of a table shared by Store and Store6: the index lock,
@@ -29,6 +113,7 @@ type rows[L any, K comparable, O any] struct {
 	codec rowCodec[L, K, O]
 	mu    sync.RWMutex // guards the index
 	ix    leaseIndex[L, K]
+	log   *slog.Logger
 
 	// Owned by the writer goroutine: the batch-local view for resolving
 	// deletes, and per delete op whether it removed a lease.
@@ -37,8 +122,40 @@ type rows[L any, K comparable, O any] struct {
 	scratch L
 }
 
-func (t *rows[L, K, O]) setup(c rowCodec[L, K, O], ix leaseIndex[L, K]) {
-	t.codec, t.ix, t.overlay = c, ix, make(map[K]*L)
+func (t *rows[L, K, O]) header() string     { return t.codec.header }
+func (t *rows[L, K, O]) record(o *O) []byte { return t.codec.record(o) }
+
+func (t *rows[L, K, O]) validateOps(ops []O) error {
+	for i := range ops {
+		if err := t.codec.validate(&ops[i]); err != nil {
+			return fmt.Errorf("commit op %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// Range calls fn for every lease in ascending address order until fn
+// returns false. The lease and its slices are reused between calls: copy
+// what you keep. fn runs under the index read lock, so it must not call
+// other methods of the store, and commits wait until Range returns.
+func (t *rows[L, K, O]) Range(fn func(l *L) bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var (
+		l    L
+		zero K
+	)
+	t.ix.ascend(zero, func(i int32) bool {
+		t.ix.fill(i, &l)
+		return fn(&l)
+	})
+}
+
+// Len returns the number of leases.
+func (t *rows[L, K, O]) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.ix.len()
 }
 
 // applyMemory applies ops of a store that does not persist.

@@ -127,46 +127,26 @@ func Open(opts Options) (*Store, error) {
 // files).
 func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store, error) {
 	s := &Store{idx: newIndex(true)}
-	s.setup(codec4, s.idx)
-	s.init(opts, openFile, s)
-	err := s.start(func() (bool, loadResult, error) {
-		s.idx.order.loading = true
-		defer s.idx.finishLoad()
-		return s.loadFiles(&indexSink{x: s.idx})
-	})
-	if err != nil {
+	if err := openTable(&s.journal, &s.rows, s, codec4, s.idx, opts, openFile); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 var codec4 = rowCodec[lease.Lease, uint32, lease.Op]{
+	header:    Header,
 	op:        func(o *lease.Op) (lease.OpKind, *lease.Lease) { return o.Kind, &o.Lease },
+	record:    func(o *lease.Op) []byte { return o.Record },
+	validate:  validateOp,
 	key:       func(l *lease.Lease) uint32 { return addrKey(l.Addr) },
 	appendRow: AppendRow,
 	deleted:   func(l *lease.Lease) { l.ValidLft = 0 },
-}
-
-// indexSink loads DHCPv4 rows into an index.
-// The lease is reused between rows, so its byte slices' capacity is too.
-type indexSink struct {
-	x *index
-	l lease.Lease
-}
-
-func (k *indexSink) format() *rowFormat { return &format4 }
-func (k *indexSink) len() int           { return k.x.len() }
-
-func (k *indexSink) apply(fields [][]byte, n int) error {
-	if err := parseFields((*[numColumns][]byte)(fields), n, &k.l); err != nil {
-		return err
-	}
-	if k.l.ValidLft == 0 {
-		k.x.del(addrKey(k.l.Addr))
-	} else {
-		k.x.put(&k.l)
-	}
-	return nil
+	marker:    func(l *lease.Lease) bool { return l.ValidLft == 0 },
+	format:    &format4,
+	parse: func(f [][]byte, n int, l *lease.Lease) error {
+		return parseFields((*[numColumns][]byte)(f), n, l)
+	},
+	newIndex: func(secondary bool) leaseIndex[lease.Lease, uint32] { return newIndex(secondary) },
 }
 
 // Get returns the lease for addr.
@@ -252,27 +232,6 @@ func (s *Store) Page(from netip.Addr, limit int) []lease.Lease {
 		return len(out) < limit
 	})
 	return out
-}
-
-// Range calls fn for every lease in ascending address order until fn
-// returns false. The *Lease and its slices are reused between calls: copy
-// what you keep. fn runs under the index read lock, so it must not call
-// other Store methods, and commits wait until Range returns.
-func (s *Store) Range(fn func(l *lease.Lease) bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var l lease.Lease
-	s.idx.ascend(0, func(i int32) bool {
-		s.idx.fill(i, &l)
-		return fn(&l)
-	})
-}
-
-// Len returns the number of leases.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.idx.len()
 }
 
 // Expired returns up to limit leases that expired at or before unix time
@@ -392,15 +351,6 @@ func validateOp(op *lease.Op) error {
 // store then refuses commits with it until a recovery attempt succeeds
 // (see FaultEvent).
 //
-// If ctx ends while Commit waits, it returns ctx.Err(), but the rows may
-// still be written and applied afterwards: the outcome is unknown, as with
-// a timed-out database call. Until then the store keeps reading ops and
-// their byte slices, so the caller must not modify them.
-func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
-	_, err := s.submit(ctx, ops)
-	return err
-}
-
 // CommitAsync is Commit without the wait: it queues ops and returns, and
 // done is called exactly once with what Commit would have returned, once
 // the ops are durable and applied to the index (nil) or refused (the
@@ -408,50 +358,6 @@ func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
 // queued while the previous one ran, so a caller with many requests in
 // flight need not hold a goroutine per commit.
 //
-// done runs on the writer goroutine, or on the caller's before CommitAsync
-// returns when the outcome is known at once (an invalid op, a closed store,
-// a store that does not persist). It must return quickly and must not call
-// Commit, Wipe, RunLFC or Close. The caller must not modify ops or their
-// byte slices until done is called.
-func (s *Store) CommitAsync(ops []lease.Op, done func(error)) { s.submitAsync(ops, done) }
-
-func (s *Store) validateOps(ops []lease.Op) error {
-	for i := range ops {
-		if err := validateOp(&ops[i]); err != nil {
-			return fmt.Errorf("commit op %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-func (s *Store) record(op *lease.Op) []byte { return op.Record }
-
-// compactFiles is the cleanup's merge: load inputs into a fresh index and
-// write its leases, expired ones included, to out.
-func (s *Store) compactFiles(inputs []string, out string) (int, error) {
-	x := newIndex(false)
-	x.order.loading = true
-	errs := &rowErrors{} // kea-lfc skips any number of bad rows
-	for _, p := range inputs {
-		if _, err := loadFile(p, &indexSink{x: x}, errs, s.log); err != nil {
-			return 0, err
-		}
-	}
-	x.finishLoad()
-	var (
-		l   lease.Lease
-		row []byte
-	)
-	err := writeLeaseFile(out, Header, func(emit func([]byte) bool) {
-		x.ascend(0, func(i int32) bool {
-			x.fill(i, &l)
-			row = AppendRow(row[:0], &l)
-			return emit(row)
-		})
-	})
-	return x.len(), err
-}
-
 // Wipe deletes every lease of subnetID (0: of all subnets), writing a
 // deletion marker for each as Kea's lease4-wipe does, and returns how many
 // it deleted. Leases added while it runs may survive.
@@ -469,5 +375,3 @@ func (s *Store) Wipe(ctx context.Context, subnetID uint32) (int, error) {
 		return lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: keyAddr(addrs[i])}}
 	})
 }
-
-func (s *Store) header() string { return Header }

@@ -34,48 +34,28 @@ func Open6(opts Options) (*Store6, error) {
 
 func openHook6(opts Options, openFile func(string) (journalFile, error)) (*Store6, error) {
 	s := &Store6{idx: newIndex6(true)}
-	s.setup(codec6, s.idx)
-	s.init(opts, openFile, s)
-	err := s.start(func() (bool, loadResult, error) {
-		s.idx.order.loading = true
-		defer s.idx.finishLoad()
-		return s.loadFiles(&indexSink6{x: s.idx})
-	})
-	if err != nil {
+	if err := openTable(&s.journal, &s.rows, s, codec6, s.idx, opts, openFile); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 var codec6 = rowCodec[lease.Lease6, key6, lease.Op6]{
+	header:    Header6,
 	op:        func(o *lease.Op6) (lease.OpKind, *lease.Lease6) { return o.Kind, &o.Lease },
+	record:    func(o *lease.Op6) []byte { return o.Record },
+	validate:  validateOp6,
 	key:       func(l *lease.Lease6) key6 { return addrKey6(l.Addr) },
 	appendRow: AppendRow6,
-	deleted:   func(l *lease.Lease6) { l.ValidLft = 0 },
+	// Kea zeroes both lifetimes in a DHCPv6 deletion marker.
+	deleted: func(l *lease.Lease6) { l.ValidLft, l.PreferredLft = 0, 0 },
+	marker:  func(l *lease.Lease6) bool { return l.ValidLft == 0 },
+	format:  &format6,
+	parse: func(f [][]byte, n int, l *lease.Lease6) error {
+		return parseFields6((*[numColumns6][]byte)(f), n, l)
+	},
+	newIndex: func(secondary bool) leaseIndex[lease.Lease6, key6] { return newIndex6(secondary) },
 }
-
-// indexSink6 loads DHCPv6 rows into an index6, reusing one lease.
-type indexSink6 struct {
-	x *index6
-	l lease.Lease6
-}
-
-func (k *indexSink6) format() *rowFormat { return &format6 }
-func (k *indexSink6) len() int           { return k.x.len() }
-
-func (k *indexSink6) apply(fields [][]byte, n int) error {
-	if err := parseFields6((*[numColumns6][]byte)(fields), n, &k.l); err != nil {
-		return err
-	}
-	if k.l.ValidLft == 0 {
-		k.x.del(addrKey6(k.l.Addr))
-	} else {
-		k.x.put(&k.l)
-	}
-	return nil
-}
-
-func (s *Store6) header() string { return Header6 }
 
 // Get returns the lease whose address or delegated prefix starts at addr.
 func (s *Store6) Get(addr netip.Addr) (lease.Lease6, bool) {
@@ -92,7 +72,7 @@ func (s *Store6) Get(addr netip.Addr) (lease.Lease6, bool) {
 }
 
 // ByIA returns the leases of type t of DUID duid and IAID iaid in subnet
-// subnetID (0: any), in ascending address order.
+// subnetID (0: any), oldest first.
 func (s *Store6) ByIA(duid []byte, iaid uint32, t lease.Type, subnetID uint32) []lease.Lease6 {
 	return s.leases(func(x *index6) []int32 {
 		return x.findDUID(duid, func(r *rec6) bool {
@@ -101,13 +81,13 @@ func (s *Store6) ByIA(duid []byte, iaid uint32, t lease.Type, subnetID uint32) [
 	})
 }
 
-// ByDUID returns every lease of DUID duid, in ascending address order.
+// ByDUID returns every lease of DUID duid, oldest first.
 func (s *Store6) ByDUID(duid []byte) []lease.Lease6 {
 	return s.leases(func(x *index6) []int32 { return x.findDUID(duid, nil) })
 }
 
 // ByHostname returns the leases whose hostname equals name, compared case
-// insensitively as DNS names are, in ascending address order.
+// insensitively as DNS names are, oldest first.
 func (s *Store6) ByHostname(name string) []lease.Lease6 {
 	return s.leases(func(x *index6) []int32 { return x.findHost(name) })
 }
@@ -151,27 +131,6 @@ func (s *Store6) Page(from netip.Addr, limit int) []lease.Lease6 {
 		return len(out) < limit
 	})
 	return out
-}
-
-// Range calls fn for every lease in ascending address order until fn
-// returns false. The *Lease6 and its slices are reused between calls: copy
-// what you keep. fn runs under the index read lock, so it must not call
-// other Store6 methods, and commits wait until Range returns.
-func (s *Store6) Range(fn func(l *lease.Lease6) bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var l lease.Lease6
-	s.idx.ascend(key6{}, func(i int32) bool {
-		s.idx.fill(i, &l)
-		return fn(&l)
-	})
-}
-
-// Len returns the number of leases.
-func (s *Store6) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.idx.len()
 }
 
 // Expired returns up to limit leases that expired at or before unix time
@@ -251,51 +210,6 @@ func validateOp6(op *lease.Op6) error {
 			lease.ErrInvalidLease, l.Addr, n, maxLineLen)
 	}
 	return nil
-}
-
-func (s *Store6) validateOps(ops []lease.Op6) error {
-	for i := range ops {
-		if err := validateOp6(&ops[i]); err != nil {
-			return fmt.Errorf("commit op %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-// Commit applies ops atomically with respect to other commits and returns
-// once they are durable, exactly as Store.Commit.
-func (s *Store6) Commit(ctx context.Context, ops ...lease.Op6) error {
-	_, err := s.submit(ctx, ops)
-	return err
-}
-
-// CommitAsync is Commit without the wait, exactly as Store.CommitAsync.
-func (s *Store6) CommitAsync(ops []lease.Op6, done func(error)) { s.submitAsync(ops, done) }
-
-func (s *Store6) record(op *lease.Op6) []byte { return op.Record }
-
-func (s *Store6) compactFiles(inputs []string, out string) (int, error) {
-	x := newIndex6(false)
-	x.order.loading = true
-	errs := &rowErrors{} // kea-lfc skips any number of bad rows
-	for _, p := range inputs {
-		if _, err := loadFile(p, &indexSink6{x: x}, errs, s.log); err != nil {
-			return 0, err
-		}
-	}
-	x.finishLoad()
-	var (
-		l   lease.Lease6
-		row []byte
-	)
-	err := writeLeaseFile(out, Header6, func(emit func([]byte) bool) {
-		x.ascend(key6{}, func(i int32) bool {
-			x.fill(i, &l)
-			row = AppendRow6(row[:0], &l)
-			return emit(row)
-		})
-	})
-	return x.len(), err
 }
 
 // Wipe deletes every lease of subnetID (0: of all subnets), writing a

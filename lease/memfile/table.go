@@ -195,6 +195,40 @@ func (s *journal[O]) enqueue(req *request[O]) error {
 	return nil
 }
 
+// Commit applies ops atomically with respect to other commits and returns
+// once they are durable: written to the lease file (and fdatasync'ed when
+// Options.Sync), and then applied to the index in order. Concurrent
+// commits are group-committed by one writer goroutine.
+//
+// On a write or sync error nothing of the batch is applied, the file is
+// truncated back to its last good size, and a *FaultError (wrapping
+// ErrStorage and the errno) is returned to every commit of the batch. The
+// store then refuses commits with it until a recovery attempt succeeds
+// (see FaultEvent).
+//
+// If ctx ends while Commit waits, it returns ctx.Err(), but the rows may
+// still be written and applied afterwards: the outcome is unknown, as with
+// a timed-out database call. Until then the store keeps reading ops and
+// their byte slices, so the caller must not modify them.
+func (s *journal[O]) Commit(ctx context.Context, ops ...O) error {
+	_, err := s.submit(ctx, ops)
+	return err
+}
+
+// CommitAsync is Commit without the wait: it queues ops and returns, and
+// done is called exactly once with what Commit would have returned, once
+// the ops are durable and applied to the index (nil) or refused (the
+// store's error). A group commit's single fdatasync covers every commit
+// queued while the previous one ran, so a caller with many requests in
+// flight need not hold a goroutine per commit.
+//
+// done runs on the writer goroutine, or on the caller's before CommitAsync
+// returns when the outcome is known at once (an invalid op, a closed store,
+// a store that does not persist). It must return quickly and must not call
+// Commit, Wipe, RunLFC or Close. The caller must not modify ops or their
+// byte slices until done is called.
+func (s *journal[O]) CommitAsync(ops []O, done func(error)) { s.submitAsync(ops, done) }
+
 // submit is Commit, also returning how many deletes removed a lease.
 func (s *journal[O]) submit(ctx context.Context, ops []O) (int, error) {
 	if err := s.tab.validateOps(ops); err != nil {
