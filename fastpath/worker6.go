@@ -69,11 +69,13 @@ func (w *Worker) receive6(buf []byte, meta *handoff.Meta6, now time.Time, unixNo
 // may reuse, straight into a TX frame, allocating nothing.
 func (w *Worker) answer6(payload []byte, meta *handoff.Meta6, now int64) (xsk.Desc, bool) {
 	c := w.cfg.Cache6
-	if c == nil || w.cfg.IfLinkLocal == ([16]byte{}) || (w.cfg.Service != nil && !w.cfg.Service.Enabled()) ||
-		len(payload) < 4 || (dhcp6.MsgType(payload[0]) != dhcp6.Renew && dhcp6.MsgType(payload[0]) != dhcp6.Rebind) {
+	if c == nil || w.cfg.IfLinkLocal == ([16]byte{}) || (w.cfg.Service != nil && !w.cfg.Service.Enabled()) || len(payload) < 4 {
 		return xsk.Desc{}, false
 	}
-	duid, ok := dhcp6.Options(payload[4:]).Get(dhcp6.OptClientID)
+	if t := dhcp6.MsgType(payload[0]); t != dhcp6.Renew && t != dhcp6.Rebind && t != dhcp6.RelayForw {
+		return xsk.Desc{}, false // the cheap test first: most messages are not renewals
+	}
+	duid, ok := leasecache.ClientDUID6(&w.v6.reply, payload)
 	if !ok {
 		return xsk.Desc{}, false
 	}

@@ -10,12 +10,13 @@ import "encoding/binary"
 // LeaseCache6.Put6 (Put6 stores a copy). Times are unix seconds, lifetimes
 // seconds.
 //
-// The fast path answers a Renew or Rebind from an entry only when the
-// message came straight from the client (not relayed), its Fingerprint6
-// equals Fingerprint, its DUID equals DUID, a Renew names ServerDUID, and
-// every IA of the message is an IA_NA or IA_PD of the entry (same type and
-// IAID) listing exactly that IA's addresses or prefixes, each still
-// reusable. Anything else goes to the engine.
+// The fast path answers a Renew or Rebind from an entry only when its
+// Fingerprint6 equals Fingerprint (so it came through the same relays, or
+// straight from the client as the answered message did), its DUID equals
+// DUID, a Renew names ServerDUID, and every IA of the message is an IA_NA
+// or IA_PD of the entry (same type and IAID) listing exactly that IA's
+// addresses or prefixes, each still reusable. Anything else goes to the
+// engine.
 type CachedLease6 struct {
 	// DUID is the client's DUID (option 1 data), the cache key.
 	DUID []byte
@@ -34,10 +35,23 @@ type CachedLease6 struct {
 	// IAs are the client's IA_NA and IA_PD options with their leases, in
 	// the order the Reply carried them.
 	IAs []CachedIA6
+	// Relays are the Relay-reply wrappers of that Reply, outermost first
+	// (none for a message the client sent straight to the server): the
+	// fast path wraps its Reply in the same ones.
+	Relays []CachedRelay6
 	// Options are the encoded top-level options of that Reply other than
 	// client-id (1), server-id (2), IA_NA (3), IA_TA (4), IA_PD (25) and
 	// rapid-commit (14), which the fast path writes itself: a sequence of
 	// 16-bit code, 16-bit length, data.
+	Options []byte
+}
+
+// CachedRelay6 is one Relay-reply level of a cached Reply.
+type CachedRelay6 struct {
+	HopCount           uint8
+	LinkAddr, PeerAddr [16]byte
+	// Options are the level's options other than the Relay Message (e.g.
+	// the echoed interface-id): 16-bit code, 16-bit length, data.
 	Options []byte
 }
 
@@ -119,20 +133,29 @@ const (
 const (
 	opt6ClientID    = 1
 	opt6ServerID    = 2
+	opt6RelayMsg    = 9
+	msg6RelayForw   = 12
+	relay6HeaderLen = 34
+	relay6MaxDepth  = 32
 	opt6IATA        = 4
 	opt6ElapsedTime = 8
 	opt6RapidCommit = 14
 )
 
-// Fingerprint6 is a 64-bit FNV-1a hash of everything in the client message
-// msg (a DHCPv6 message, not a Relay-forw) that can change the Reply or the
-// client's classification, apart from what a Renew or Rebind legitimately
-// changes: every option (code, length, data, in message order) except
-// client-id (1, compared on its own), server-id (2, present in Request and
-// Renew, absent in Rebind), the IAs (3, 4, 25, compared on their own),
-// elapsed time (8) and rapid-commit (14). The message type and
-// transaction id are left out too. ok is false when the options do not
-// parse (an option runs past the end).
+// Fingerprint6 is a 64-bit FNV-1a hash of everything in the DHCPv6
+// datagram msg that can change the Reply or the client's classification,
+// apart from what a Renew or Rebind legitimately changes. Of each
+// Relay-forw around the client's message: the hop count, link and peer
+// addresses and every option but the Relay Message (interface-id,
+// remote-id, ...), so a message relayed otherwise, or not relayed, has
+// another fingerprint. Of the client's message: every option (code,
+// length, data, in message order) except client-id (1, compared on its
+// own), server-id (2, present in Request and Renew, absent in Rebind),
+// the IAs (3, 4, 25, compared on their own), elapsed time (8) and
+// rapid-commit (14); the message type and transaction id are left out.
+// ok is false when the datagram does not parse (an option runs past its
+// container, a relay without Relay Message, relays nested deeper than
+// 32).
 //
 // The engine publishes with an entry the fingerprint of the message it
 // answered; the fast path answers only a message whose fingerprint
@@ -142,10 +165,35 @@ const (
 // collision, which could only earn that client its own cached reply. It
 // does not allocate.
 func Fingerprint6(msg []byte) (fp uint64, ok bool) {
+	h := uint64(fnv6Offset)
+	for depth := 0; len(msg) > 0 && msg[0] == msg6RelayForw; depth++ {
+		if depth == relay6MaxDepth || len(msg) < relay6HeaderLen {
+			return 0, false
+		}
+		h = fnv6(h, msg[1:relay6HeaderLen])
+		var inner []byte
+		found := false
+		for o := msg[relay6HeaderLen:]; len(o) > 0; {
+			if len(o) < 4 || len(o) < 4+int(binary.BigEndian.Uint16(o[2:])) {
+				return 0, false
+			}
+			n := 4 + int(binary.BigEndian.Uint16(o[2:]))
+			if binary.BigEndian.Uint16(o) == opt6RelayMsg && !found {
+				inner, found = o[4:n], true
+			} else {
+				h = fnv6(h, o[:n])
+			}
+			o = o[n:]
+		}
+		if !found {
+			return 0, false
+		}
+		msg = inner
+	}
 	if len(msg) < 4 {
 		return 0, false
 	}
-	h := uint64(fnv6Offset)
+	h = fnv6(h, []byte{0xff}) // the client message starts
 	for o := msg[4:]; len(o) > 0; {
 		if len(o) < 4 {
 			return 0, false
@@ -158,11 +206,16 @@ func Fingerprint6(msg []byte) (fp uint64, ok bool) {
 		switch code {
 		case opt6ClientID, opt6ServerID, OptionIANA, opt6IATA, OptionIAPD, opt6ElapsedTime, opt6RapidCommit:
 		default:
-			for _, c := range o[:4+n] {
-				h = (h ^ uint64(c)) * fnv6Prime
-			}
+			h = fnv6(h, o[:4+n])
 		}
 		o = o[4+n:]
 	}
 	return h, true
+}
+
+func fnv6(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h = (h ^ uint64(c)) * fnv6Prime
+	}
+	return h
 }

@@ -11,15 +11,15 @@ import (
 // completeCached fills in, around the bindings bind collected, what the
 // fast path needs to repeat this Reply for the client's next Renew or
 // Rebind (see handoff.CachedLease6), and reports whether the bindings may
-// be published at all: only for a message the client sent straight to
-// the server (the fast path answers no relayed message), with the
-// subnets' cache-threshold or cache-max-age configured (else Kea reuses
-// nothing), the same cache parameters for every IA, and no client classes
-// configured (their tests may read fields a Renew legitimately changes,
-// such as the message type, which the fingerprint leaves out).
+// be published at all: only with the subnets' cache-threshold or
+// cache-max-age configured (else Kea reuses nothing), the same cache
+// parameters for every IA, no more relays than the fast path wraps, and
+// no client classes configured (their tests may read fields a Renew
+// legitimately changes, such as the message type, which the fingerprint
+// leaves out).
 func (ex *exchange) completeCached() bool {
 	c := &ex.cached
-	if ex.p.NRelays != 0 || len(ex.rt.cfg.Classes) != 0 || len(c.IAs) == 0 {
+	if ex.p.NRelays > maxCachedRelays || len(ex.rt.cfg.Classes) != 0 || len(c.IAs) == 0 {
 		return false
 	}
 	fp, ok := handoff.Fingerprint6(ex.pkt.Data)
@@ -58,18 +58,33 @@ func (ex *exchange) completeCached() bool {
 	return ex.cachedOptions()
 }
 
-// cachedOptions copies from the Reply built (not relayed: out is the
-// message itself) the options the fast path repeats: the top-level ones
-// but the client and server identifiers, IAs and rapid commit, each IA's
-// own options but its addresses and prefixes, and each lease's options.
+// maxCachedRelays is the deepest relay chain the fast path answers
+// through (its XDP program enters as many).
+const maxCachedRelays = 8
+
+// cachedOptions copies from the Reply sent (out: with its Relay-reply
+// wrappers) what the fast path repeats: the wrappers, the top-level
+// options but the client and server identifiers, IAs and rapid commit,
+// each IA's own options but its addresses and prefixes, and each lease's
+// options.
 func (ex *exchange) cachedOptions() bool {
 	c := &ex.cached
-	reply := ex.out.B
-	if len(reply) < 4 {
+	var reply dhcp6.Packet
+	if reply.Parse(ex.out.B) != nil {
 		return false
 	}
+	c.Relays = c.Relays[:0]
+	for _, r := range reply.Chain() {
+		cr := handoff.CachedRelay6{HopCount: r.HopCount, LinkAddr: r.LinkAddr, PeerAddr: r.PeerAddr}
+		for it := r.Options.Iter(); it.Next(); {
+			if it.Code != dhcp6.OptRelayMsg {
+				cr.Options = appendOption6(cr.Options, it.Code, it.Data)
+			}
+		}
+		c.Relays = append(c.Relays, cr)
+	}
 	c.Options = c.Options[:0]
-	for it := dhcp6.Options(reply[4:]).Iter(); it.Next(); {
+	for it := reply.Msg.Options.Iter(); it.Next(); {
 		switch it.Code {
 		case dhcp6.OptClientID, dhcp6.OptServerID, dhcp6.OptIATA, dhcp6.OptRapidCommit:
 		case dhcp6.OptIANA, dhcp6.OptIAPD:

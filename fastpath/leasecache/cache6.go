@@ -92,6 +92,11 @@ func copyEntry6(e *Entry6) *Entry6 {
 	cp.DUID = bytes.Clone(e.DUID)
 	cp.ServerDUID = bytes.Clone(e.ServerDUID)
 	cp.Options = bytes.Clone(e.Options)
+	cp.Relays = make([]handoff.CachedRelay6, len(e.Relays))
+	for i, rl := range e.Relays {
+		rl.Options = bytes.Clone(rl.Options)
+		cp.Relays[i] = rl
+	}
 	cp.IAs = make([]handoff.CachedIA6, len(e.IAs))
 	for i, ia := range e.IAs {
 		ia.Options = bytes.Clone(ia.Options)

@@ -18,6 +18,7 @@ const (
 	MaxDUIDLen   = 128 // RFC 8415 section 11.1
 	MaxIAs6      = 8   // IAs per entry
 	MaxLeases6   = 8   // addresses or prefixes per IA
+	MaxRelays6   = 8   // Relay-reply levels (the XDP program enters as many)
 	MaxReply6Len = 1200
 )
 
@@ -25,6 +26,9 @@ const (
 // a Renew or Rebind naming every IA of e.
 func Reply6Len(e *Entry6) int {
 	n := 4 + 4 + len(e.DUID) + 4 + len(e.ServerDUID) + len(e.Options)
+	for _, rl := range e.Relays {
+		n += 34 + len(rl.Options) + 4
+	}
 	for _, ia := range e.IAs {
 		n += 4 + 12 + len(ia.Options)
 		for _, l := range ia.Leases {
@@ -47,6 +51,13 @@ func Validate6(e *Entry6) error {
 		return fmt.Errorf("%w: server DUID of %d bytes", ErrBadEntry, len(e.ServerDUID))
 	case len(e.IAs) == 0 || len(e.IAs) > MaxIAs6:
 		return fmt.Errorf("%w: %d IAs (want 1..%d)", ErrBadEntry, len(e.IAs), MaxIAs6)
+	case len(e.Relays) > MaxRelays6:
+		return fmt.Errorf("%w: %d relays (at most %d)", ErrBadEntry, len(e.Relays), MaxRelays6)
+	}
+	for _, rl := range e.Relays {
+		if err := checkOptions6(rl.Options, dhcp6.OptRelayMsg); err != nil {
+			return err
+		}
 	}
 	if err := checkOptions6(e.Options, dhcp6.OptClientID, dhcp6.OptServerID, dhcp6.OptIANA, dhcp6.OptIATA,
 		dhcp6.OptIAPD, dhcp6.OptRapidCommit); err != nil {

@@ -23,7 +23,18 @@ var (
 // it, then framed into the TX frame. The zero value is ready; it grows
 // once to the largest Reply and is reused.
 type Reply6 struct {
-	b dhcp6.Builder
+	b   dhcp6.Builder
+	pkt dhcp6.Packet
+}
+
+// ClientDUID6 parses msg (a DHCPv6 datagram, relayed or not) into r and
+// returns the client message's DUID when it is a Renew or Rebind: the key
+// to look up before AnswerRenew6. It does not allocate.
+func ClientDUID6(r *Reply6, msg []byte) ([]byte, bool) {
+	if r.pkt.Parse(msg) != nil || (r.pkt.Msg.Type != dhcp6.Renew && r.pkt.Msg.Type != dhcp6.Rebind) {
+		return nil, false
+	}
+	return r.pkt.Msg.Options.Get(dhcp6.OptClientID)
 }
 
 // multicast reports whether a is an IPv6 multicast address.
@@ -31,27 +42,38 @@ func multicast(a [16]byte) bool { return a[0] == 0xff }
 
 // AnswerRenew6 writes into dst the Ethernet frame carrying the Reply that
 // renews (or rebinds) the client's bindings of entry e, for the Renew or
-// Rebind msg (the UDP payload, a client message sent straight to the
-// server: not relayed) received with headers reqMeta at unix time now, and
-// returns the frame length. It answers, or returns ErrNotCached6, as
+// Rebind msg (the UDP payload: the client's message, or the Relay-forw
+// carrying it) received with headers reqMeta at unix time now, and returns
+// the frame length. It answers, or returns ErrNotCached6, as
 // handoff.CachedLease6 describes: the DUID, the server DUID of a Renew (a
-// Rebind must name none), Fingerprint6, the receiving interface, and every
-// IA of msg an IA_NA or IA_PD of e listing exactly its leases, each
-// reusable (Reusable6, with the IAADDR / IAPREFIX lifetimes as hints). A
-// message sent by unicast goes to the engine, which decides whether the
+// Rebind must name none), Fingerprint6 (which covers the relays), the
+// receiving interface, and every IA of the client's message an IA_NA or
+// IA_PD of e listing exactly its leases, each reusable (Reusable6, with the
+// IAADDR / IAPREFIX lifetimes as hints). A client message sent straight to
+// the server by unicast goes to the engine, which decides whether the
 // client may do that.
 //
-// The Reply: type 7, msg's transaction id, client-id, server-id, then per
-// IA of msg, in msg's order, the IA with Timers6 of its shortest preferred
-// lifetime, its leases with the lifetimes Reusable6 returned and their
-// options, and the IA's options, then e.Options. It goes from srcIP port
-// 547, srcMAC, to the client's address and port 546 at its Ethernet
-// source, with the request's VLAN tags. ifIndex is the receiving
+// The Reply: type 7, the message's transaction id, client-id, server-id,
+// then per IA of the message, in its order, the IA with Timers6 of its
+// shortest preferred lifetime, its leases with the lifetimes Reusable6
+// returned and their options, and the IA's options, then e.Options;
+// wrapped in e.Relays' Relay-reply messages when relayed. A direct Reply
+// goes from srcIP (the interface's link-local address) port 547 to the
+// client's address, port 546; a relayed one from the address the relay
+// sent to (srcIP when that was multicast) to the relay's address, port 547
+// (or the relay's source port when the outermost relay asked for it with
+// the Relay Source Port option). Both go from srcMAC to the Ethernet
+// source of the request, with its VLAN tags. ifIndex is the receiving
 // interface. It does not allocate once r has grown.
 func AnswerRenew6(dst []byte, r *Reply6, msg []byte, reqMeta *handoff.Meta6, ifIndex int, e *Entry6,
 	now int64, srcMAC [6]byte, srcIP [16]byte) (int, error) {
-	m, err := dhcp6.ParseMessage(msg)
-	if err != nil || (m.Type != dhcp6.Renew && m.Type != dhcp6.Rebind) || !multicast(reqMeta.DstIP) {
+	if r.pkt.Parse(msg) != nil {
+		return 0, ErrNotCached6
+	}
+	p := &r.pkt
+	m := p.Msg
+	if (m.Type != dhcp6.Renew && m.Type != dhcp6.Rebind) || p.NRelays != len(e.Relays) ||
+		p.NRelays == 0 && !multicast(reqMeta.DstIP) {
 		return 0, ErrNotCached6
 	}
 	if e.IfIndex != 0 && e.IfIndex != ifIndex {
@@ -74,6 +96,13 @@ func AnswerRenew6(dst []byte, r *Reply6, msg []byte, reqMeta *handoff.Meta6, ifI
 
 	b := &r.b
 	b.Reset()
+	var marks [MaxRelays6]int
+	for i := range e.Relays {
+		rl := &e.Relays[i]
+		b.RelayHeader(dhcp6.RelayRepl, rl.HopCount, rl.LinkAddr, rl.PeerAddr)
+		b.Bytes(rl.Options)
+		marks[i] = b.Begin(dhcp6.OptRelayMsg)
+	}
 	b.Header(dhcp6.Reply, m.TxID)
 	b.Option(dhcp6.OptClientID, e.DUID)
 	b.Option(dhcp6.OptServerID, e.ServerDUID)
@@ -91,6 +120,9 @@ func AnswerRenew6(dst []byte, r *Reply6, msg []byte, reqMeta *handoff.Meta6, ifI
 		return 0, ErrNotCached6 // no IA, or one whose framing broke the walk
 	}
 	b.Bytes(e.Options)
+	for i := len(e.Relays) - 1; i >= 0; i-- {
+		b.End(marks[i])
+	}
 
 	rm := handoff.Meta6{
 		SrcMAC:  srcMAC,
@@ -101,6 +133,15 @@ func AnswerRenew6(dst []byte, r *Reply6, msg []byte, reqMeta *handoff.Meta6, ifI
 		DstIP:   reqMeta.SrcIP,
 		SrcPort: 547,
 		DstPort: 546,
+	}
+	if p.NRelays > 0 {
+		rm.DstPort = 547
+		if p.Relays[0].Options.Has(dhcp6.OptRelaySourcePort) {
+			rm.DstPort = reqMeta.SrcPort
+		}
+		if !multicast(reqMeta.DstIP) {
+			rm.SrcIP = reqMeta.DstIP
+		}
 	}
 	n, err := frame.Build6(dst, &rm, b.B)
 	if err != nil {

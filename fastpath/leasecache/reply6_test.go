@@ -351,6 +351,7 @@ func FuzzAnswerRenew6(f *testing.F) {
 	f.Add(renewMsg(dhcp6.Renew, true, nil))
 	f.Add(renewMsg(dhcp6.Rebind, false, []byte{0, 16, 0, 4, 0, 0, 0, 9}))
 	f.Add(relayForw(renewMsg(dhcp6.Renew, true, nil)))
+	f.Add(relayForwIf(renewMsg(dhcp6.Rebind, false, nil), "port-7", true))
 	e := entry6()
 	buf := make([]byte, 1514)
 	f.Fuzz(func(t *testing.T, msg []byte) {
@@ -366,4 +367,84 @@ func FuzzAnswerRenew6(f *testing.F) {
 			t.Fatalf("reply %v", m)
 		}
 	})
+}
+
+// relayForwIf wraps inner in a Relay-forw from the relay on 2001:db8:1::/64
+// with an interface-id (and a Relay Source Port option when srcPort).
+func relayForwIf(inner []byte, ifaceID string, srcPort bool) []byte {
+	var b dhcp6.Builder
+	b.RelayHeader(dhcp6.RelayForw, 0, [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 15: 1}, clientLL)
+	b.Option(dhcp6.OptInterfaceID, []byte(ifaceID))
+	if srcPort {
+		b.OptionU16(dhcp6.OptRelaySourcePort, 0)
+	}
+	b.Option(dhcp6.OptRelayMsg, inner)
+	return b.B
+}
+
+// TestAnswerRenew6Relayed: a Renew through the relay the engine answered
+// through is answered in the same Relay-reply, to the relay.
+func TestAnswerRenew6Relayed(t *testing.T) {
+	relayAddr := [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 15: 2}
+	serverAddr := [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 15: 0xfe}
+	for _, srcPort := range []bool{false, true} {
+		e := entry6()
+		renew := relayForwIf(renewMsg(dhcp6.Renew, true, nil), "port-7", srcPort)
+		e.Fingerprint, _ = handoff.Fingerprint6(renew)
+		e.Relays = []handoff.CachedRelay6{{LinkAddr: [16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 15: 1}, PeerAddr: clientLL,
+			Options: []byte{0, 18, 0, 6, 'p', 'o', 'r', 't', '-', '7'}}}
+		meta := reqMeta6
+		meta.SrcIP, meta.DstIP, meta.SrcPort = relayAddr, serverAddr, 1547
+		buf := make([]byte, 1514)
+		var r Reply6
+		n, err := AnswerRenew6(buf, &r, renew, &meta, 3, e, t0+600, [6]byte{2, 0, 0, 0, 0, 0xfe}, serverLL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m handoff.Meta6
+		p, err := frame.Parse6(buf[:n], &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantPort := uint16(547)
+		if srcPort {
+			wantPort = 1547
+		}
+		if m.DstIP != relayAddr || m.SrcIP != serverAddr || m.DstPort != wantPort || m.SrcPort != 547 || m.DstMAC != meta.SrcMAC {
+			t.Errorf("source port option %v: addressing %+v", srcPort, m)
+		}
+		d, err := dhcpv6.FromBytes(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rm, ok := d.(*dhcpv6.RelayMessage)
+		if !ok || rm.MessageType != dhcpv6.MessageTypeRelayReply || !rm.PeerAddr.Equal(net.IP(clientLL[:])) {
+			t.Fatalf("reply %v", d)
+		}
+		if id := rm.Options.InterfaceID(); string(id) != "port-7" {
+			t.Errorf("interface-id %q", id)
+		}
+		inner, err := rm.GetInnerMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := inner.Options.OneIANA().Options.Addresses()[0]
+		if inner.MessageType != dhcpv6.MessageTypeReply || a.ValidLifetime != 3400*time.Second || a.PreferredLifetime != 2400*time.Second {
+			t.Errorf("inner %v", inner)
+		}
+	}
+	// Through another relay port, or straight: not this entry's.
+	e := entry6()
+	e.Fingerprint, _ = handoff.Fingerprint6(relayForwIf(renewMsg(dhcp6.Renew, true, nil), "port-7", false))
+	e.Relays = []handoff.CachedRelay6{{}}
+	var r Reply6
+	for _, msg := range [][]byte{relayForwIf(renewMsg(dhcp6.Renew, true, nil), "port-8", false), renewMsg(dhcp6.Renew, true, nil)} {
+		if _, err := AnswerRenew6(make([]byte, 1514), &r, msg, &reqMeta6, 3, e, t0, [6]byte{}, serverLL); !errors.Is(err, ErrNotCached6) {
+			t.Errorf("answered: %v", err)
+		}
+	}
+	relayed := relayForwIf(renewMsg(dhcp6.Renew, true, nil), "port-7", false)
+	if d, ok := ClientDUID6(&r, relayed); !ok || !bytes.Equal(d, clientDUID) {
+		t.Errorf("ClientDUID6 of the relayed Renew: %x %v", d, ok)
+	}
 }
