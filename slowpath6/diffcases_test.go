@@ -3,44 +3,27 @@ package slowpath6_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"xdhcp/config"
 	"xdhcp/dhcp6"
 )
 
-// engineConfig is diffConfig as the engine's configuration types hold it.
+// engineConfig is diffConfig read by the configuration reader, as xdhcpd
+// reads it.
 func engineConfig(dir string) *config.Config6 {
-	u := func(v uint32) *uint32 { return &v }
-	dns := netip.MustParseAddr("2001:db8::53").As16()
-	sub := func(id uint32, prefix, first, last string) *config.Subnet6 {
-		return &config.Subnet6{ID: id, Prefix: netip.MustParsePrefix(prefix),
-			Pools:     []config.Pool6{{First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}},
-			Valid:     config.Lifetimes{Valid: 4000, Min: 4000, Max: 4000},
-			Preferred: config.Lifetimes{Valid: 3000, Min: 3000, Max: 3000},
-			Timers:    config.Timers{RenewTimer: u(1000), RebindTimer: u(2000), CalculateTeeTimes: true, T1Percent: 0.5, T2Percent: 0.8},
-		}
+	raw, err := json.Marshal(diffConfig(dir))
+	if err != nil {
+		panic(err)
 	}
-	s1 := sub(1, "2001:db8:1::/64", "2001:db8:1::100", "2001:db8:1::1ff")
-	s1.Interface, s1.RapidCommit = "s0", true
-	s1.PDPools = []config.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:100::/40"), DelegatedLen: 56}}
-	s1.Reservations = []*config.Reservation6{{DUID: reservedDUID, SubnetID: 1,
-		IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:1::5")},
-		Prefixes:    []netip.Prefix{netip.MustParsePrefix("2001:db8:100:ff00::/56")}}}
-	s2 := sub(2, "2001:db8:2::/64", "2001:db8:2::100", "2001:db8:2::1ff")
-	s2.PDPools = []config.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:200::/48"), DelegatedLen: 64}}
-	s3 := sub(3, "2001:db8:3::/64", "2001:db8:3::100", "2001:db8:3::1ff")
-	s3.InterfaceID = []byte("port-3")
-	return &config.Config6{
-		Subnets:                []*config.Subnet6{s1, s2, s3},
-		Options:                []config.Option6{{Code: 23, Name: "dns-servers", Data: dns[:]}},
-		DeclineProbationPeriod: 86400 * time.Second,
-		MultiThreading:         config.MultiThreading{Enable: true, ThreadPoolSize: 2, PacketQueueSize: 64},
-		DataDirectory:          dir,
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		panic(fmt.Sprintf("diffConfig does not load: %v", err))
 	}
+	return cfg.Dhcp6
 }
 
 // answer is a reply read for comparison: the relay wrappers and the
@@ -324,6 +307,10 @@ func scenarios() []scenario {
 		one("relayed solicit, unknown link", sol, viaRelay, relayHop{link: nowhere, peer: ll}),
 		{name: "reserved address and prefix", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
 			steps: []step{{spec: sol}, {spec: req}}},
+		{name: "DROP class", c: &client{duid: []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0xdd}, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{{spec: sol}}},
+		{name: "class option", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{{spec: msgSpec{typ: dhcp6.InformationRequest, oro: []uint16{23, 31}}}}},
 		one("reconfigure from a client", msgSpec{typ: dhcp6.Reconfigure, na: []uint32{1}}, viaMulticast),
 	}
 }

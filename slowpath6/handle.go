@@ -46,6 +46,8 @@ type exchange struct {
 	// topStatus is the reply's own Status Code (Release, Confirm), if any.
 	topStatus status
 	items     []item
+	// cls are the client's classes.
+	cls       classSet
 	statusBuf []byte
 }
 
@@ -64,6 +66,7 @@ func (ex *exchange) finish() {
 	ex.ops, ex.holds = ex.ops[:0], ex.holds[:0]
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
+	ex.cls.reset()
 	ex.s.exs.Put(ex)
 }
 
@@ -148,12 +151,18 @@ func (ex *exchange) serve() (detached bool) {
 	}
 	ex.now = s.now().Unix()
 	ex.hardware()
-	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p)
+	ex.classify()
+	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p, ex.cls.has)
 	if ex.sn != nil {
 		ex.res = ex.sn.res.lookup(ex.duid, ex.hw)
 	}
 	if ex.res == nil {
 		ex.res = ex.rt.global.lookup(ex.duid, ex.hw)
+	}
+	ex.classifyKnown()
+	if ex.cls.has("DROP") {
+		st.receiveDrop.Inc()
+		return false
 	}
 
 	ex.msg.Reset()
@@ -483,7 +492,7 @@ func (ex *exchange) allocFailed(t lease.Type) {
 		sn.allocFailSubnet.Inc()
 	}
 	pools := 0
-	for _, s := range ex.rt.siblings(ex.sn) {
+	for _, s := range ex.rt.siblings(ex.sn, ex.cls.has) {
 		if t == lease.TypePD {
 			pools += len(s.pd)
 		} else {
@@ -511,7 +520,7 @@ func firstHint(r *iaRequest) hint {
 // pick chooses the IA's binding: its current lease, its reservation, a
 // free hint in a pool, or the next free candidate of the pools.
 func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
-	subnets := ex.rt.siblings(ex.sn)
+	subnets := ex.rt.siblings(ex.sn, ex.cls.has)
 	if cur := ex.current(r, subnets); len(cur) > 0 {
 		l := cur[0]
 		return binding{addr: l.Addr, plen: l.PrefixLen}, ex.rt.byID[l.SubnetID], false, true
@@ -578,10 +587,13 @@ func (ex *exchange) heldLen(r *iaRequest, a netip.Addr) uint8 {
 
 // poolAllowed: pools guarded by a class are for its members only.
 func (ex *exchange) poolAllowed(p *pool) bool {
+	var c string
 	if p.addrs != nil {
-		return p.addrs.ClientClass == "" || p.addrs.ClientClass == "ALL"
+		c = p.addrs.ClientClass
+	} else {
+		c = p.pd.ClientClass
 	}
-	return p.pd.ClientClass == "" || p.pd.ClientClass == "ALL"
+	return c == "" || ex.cls.has(c)
 }
 
 // bind records the lease of b for the IA, to commit before the reply.
@@ -649,7 +661,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 			ex.writeIA(r, nil, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid.")
 			return
 		}
-		subnets := ex.rt.siblings(ex.sn)
+		subnets := ex.rt.siblings(ex.sn, ex.cls.has)
 		cur := ex.current(r, subnets)
 		if len(cur) == 0 {
 			b, sn, isNew, ok := ex.pick(r)
@@ -802,7 +814,7 @@ func (ex *exchange) confirm() bool {
 }
 
 func (ex *exchange) onLink(a netip.Addr) bool {
-	for _, sn := range ex.rt.siblings(ex.sn) {
+	for _, sn := range ex.rt.siblings(ex.sn, ex.cls.has) {
 		if sn.cfg.Prefix.Contains(a) {
 			return true
 		}

@@ -51,6 +51,11 @@ func diffConfig(dir string) map[string]any {
 		"control-socket":     map[string]any{"socket-type": "unix", "socket-name": filepath.Join(dir, "control.sock")},
 		"preferred-lifetime": 3000, "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
 		"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8::53"}},
+		"client-classes": []any{
+			map[string]any{"name": "DROP", "test": "option[1].hex == 0x000300010a00000000dd"},
+			map[string]any{"name": "vip", "test": "option[1].hex == 0x000300010a00000000ee",
+				"option-data": []any{map[string]any{"name": "sntp-servers", "data": "2001:db8::123"}}},
+		},
 		"subnet6": []any{
 			map[string]any{"id": 1, "subnet": "2001:db8:1::/64", "interface": "s0", "rapid-commit": true,
 				"reservations": []any{map[string]any{"duid": "00:03:00:01:0a:00:00:00:00:ee",
