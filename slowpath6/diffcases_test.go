@@ -12,9 +12,17 @@ import (
 	"xdhcp/dhcp6"
 )
 
-// engineConfig is diffConfig read by the configuration reader, as xdhcpd
-// reads it.
+// engineConfig is diffConfig without its client classes, for the tests
+// of what the engine publishes to the fast path (which classes rule out).
 func engineConfig(dir string) *config.Config6 {
+	cfg := diffEngineConfig(dir)
+	cfg.Classes = nil
+	return cfg
+}
+
+// diffEngineConfig is diffConfig read by the configuration reader, as
+// xdhcpd reads it.
+func diffEngineConfig(dir string) *config.Config6 {
 	raw, err := json.Marshal(diffConfig(dir))
 	if err != nil {
 		panic(err)

@@ -277,7 +277,7 @@ func TestKeaDiff(t *testing.T) {
 	}
 	kea, xd := newSide(t, "k"), newSide(t, "x")
 	kea.startKea(t)
-	xd.startEngine(t, engineConfig)
+	xd.startEngine(t, diffEngineConfig)
 	sides := []*side{kea, xd}
 
 	var diffs []string
