@@ -226,6 +226,9 @@ func relayed(msg []byte, relays ...relayHop) []byte {
 		if r.remoteID != nil {
 			b.Option(dhcp6.OptRemoteID, r.remoteID)
 		}
+		if r.subscriberID != nil {
+			b.Option(dhcp6.OptSubscriberID, r.subscriberID)
+		}
 		b.Option(dhcp6.OptRelayMsg, msg)
 		msg = b.B
 	}
@@ -237,6 +240,8 @@ type relayHop struct {
 	link, peer netip.Addr
 	ifaceID    string
 	remoteID   []byte
+	// subscriberID is the Subscriber-Id option (38).
+	subscriberID []byte
 }
 
 type step struct {
@@ -312,6 +317,11 @@ func scenarios() []scenario {
 		one("relayed solicit, interface-id", sol, viaRelay, relayHop{link: netip.MustParseAddr("2001:db8:77::1"), peer: ll, ifaceID: "port-3"}),
 		one("two relays", sol, viaRelay, relayHop{link: link2, peer: ll, ifaceID: "inner", remoteID: []byte{0, 0, 0, 9, 1, 2}},
 			relayHop{hops: 1, link: netip.IPv6Unspecified(), peer: relayAddr, ifaceID: "outer"}),
+		{name: "relayed request, remote-id and subscriber-id", c: newClient(), steps: []step{
+			{spec: sol, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x42},
+				subscriberID: []byte("sub-42")}}},
+			{spec: req, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x42},
+				subscriberID: []byte("sub-42")}}}}},
 		one("relayed solicit, unknown link", sol, viaRelay, relayHop{link: nowhere, peer: ll}),
 		{name: "reserved address and prefix", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
 			steps: []step{{spec: sol}, {spec: req}}},

@@ -609,6 +609,9 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 		isNew = false
 		l.Hostname, l.FqdnFwd, l.FqdnRev, l.UserContext = old.Hostname, old.FqdnFwd, old.FqdnRev, old.UserContext
 	}
+	if sn.cfg.StoreExtended && ex.p.NRelays > 0 {
+		l.UserContext = ex.extendedInfo()
+	}
 	ex.ops = append(ex.ops, lease.Op6{Kind: lease.OpPut, Lease: l})
 	if ex.s.held.put(ex.key(r), b.addr, b.plen, ex.now+advertiseHold, ex.now) {
 		ex.holds = append(ex.holds, b.addr)
