@@ -322,6 +322,10 @@ func scenarios() []scenario {
 				subscriberID: []byte("sub-42")}}},
 			{spec: req, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x42},
 				subscriberID: []byte("sub-42")}}}}},
+		{name: "relayed request, DUID-EN, remote-id", c: &client{duid: []byte{0, 2, 0, 0, 0x0d, 0xe9, 1, 2, 3, 4}, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{
+				{spec: sol, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x43}}}},
+				{spec: req, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x43}}}}}},
 		one("relayed solicit, unknown link", sol, viaRelay, relayHop{link: nowhere, peer: ll}),
 		{name: "reserved address and prefix", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
 			steps: []step{{spec: sol}, {spec: req}}},

@@ -266,6 +266,11 @@ func (ex *exchange) hardware() {
 	if r := ex.p.Innermost(); r != nil {
 		if v, ok := r.Options.Get(dhcp6.OptClientLinkLayer); ok && len(v) > 2 {
 			ex.hw, ex.hwSource, ex.hwType = v[2:], lease.HWAddrSourceClientRelay, binary.BigEndian.Uint16(v)
+			return
+		}
+		// The relay's Remote-Id, after its enterprise number.
+		if v, ok := r.Options.Get(dhcp6.OptRemoteID); ok && len(v) > 4 {
+			ex.hw, ex.hwSource, ex.hwType = v[4:], lease.HWAddrSourceRemoteID, 1
 		}
 	}
 }
