@@ -281,6 +281,7 @@ func scenarios() []scenario {
 	ll := netip.MustParseAddr("fe80::a00:0:0:1")
 	link2 := netip.MustParseAddr("2001:db8:2::1")
 	nowhere := netip.MustParseAddr("2001:db8:99::1")
+	shared := netip.MustParseAddr("2001:db8:4::1")
 	sol := msgSpec{typ: dhcp6.Solicit, na: []uint32{1}, pd: []uint32{2}, oro: []uint16{23}}
 	req := msgSpec{typ: dhcp6.Request, serverID: sideServerID, copyIAs: true, oro: []uint16{23}}
 	ren := msgSpec{typ: dhcp6.Renew, serverID: sideServerID, copyIAs: true, oro: []uint16{23}}
@@ -329,6 +330,12 @@ func scenarios() []scenario {
 			steps: []step{
 				{spec: sol, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x43}}}},
 				{spec: req, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x43}}}}}},
+		scenario{name: "shared network, first subnet", c: newClient(), steps: []step{
+			{spec: sol, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}},
+			{spec: req, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}}}},
+		scenario{name: "shared network, first subnet full", c: newClient(), steps: []step{
+			{spec: sol, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}},
+			{spec: req, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}}}},
 		one("relayed solicit, unknown link", sol, viaRelay, relayHop{link: nowhere, peer: ll}),
 		{name: "reserved address and prefix", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
 			steps: []step{{spec: sol}, {spec: req}}},

@@ -70,6 +70,11 @@ func diffConfig(dir string) map[string]any {
 			map[string]any{"id": 3, "subnet": "2001:db8:3::/64", "interface-id": "port-3",
 				"pools": []any{map[string]any{"pool": "2001:db8:3::100-2001:db8:3::1ff"}}},
 		},
+		"shared-networks": []any{map[string]any{"name": "two-subnets", "relay": map[string]any{"ip-addresses": []any{"2001:db8:4::1"}},
+			"subnet6": []any{
+				map[string]any{"id": 4, "subnet": "2001:db8:4::/64", "pools": []any{map[string]any{"pool": "2001:db8:4::100-2001:db8:4::100"}}},
+				map[string]any{"id": 5, "subnet": "2001:db8:5::/64", "pools": []any{map[string]any{"pool": "2001:db8:5::100-2001:db8:5::1ff"}}},
+			}}},
 		"loggers": []any{map[string]any{"name": "kea-dhcp6", "severity": "WARN",
 			"output_options": []any{map[string]any{"output": "stdout"}}}},
 	}}
