@@ -19,7 +19,7 @@ func BenchmarkSolicitRequest(b *testing.B) {
 	}
 	defer store.Close()
 	cfg := engineConfig(b.TempDir())
-	cfg.Subnets[0].Pools[0].Last = netip.MustParseAddr("2001:db8:1::ffff:ffff")
+	subnet1(cfg).Pools[0].Last = netip.MustParseAddr("2001:db8:1::ffff:ffff")
 	srv := newEngineOn(b, cfg, store)
 	out := &capture{}
 	duid := []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0}

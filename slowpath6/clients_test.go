@@ -66,7 +66,7 @@ func newClientLab(t *testing.T) *clientLab {
 	}
 	cfg := engineConfig(c.dir)
 	// Room for perfdhcp's hundreds of clients.
-	cfg.Subnets[0].Pools[0].Last = netip.MustParseAddr("2001:db8:1::ffff")
+	subnet1(cfg).Pools[0].Last = netip.MustParseAddr("2001:db8:1::ffff")
 	srv, err := slowpath6.New(cfg, slowpath6.Deps{Store: c.store, Stats: c.reg, ServerDUID: serverDUID})
 	if err != nil {
 		t.Fatal(err)

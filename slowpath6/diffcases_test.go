@@ -346,3 +346,13 @@ func scenarios() []scenario {
 		one("reconfigure from a client", msgSpec{typ: dhcp6.Reconfigure, na: []uint32{1}}, viaMulticast),
 	}
 }
+
+// subnet1 is the subnet on the server's own link (id 1).
+func subnet1(cfg *config.Config6) *config.Subnet6 {
+	for _, s := range cfg.Subnets {
+		if s.ID == 1 {
+			return s
+		}
+	}
+	panic("no subnet 1")
+}
