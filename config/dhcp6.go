@@ -94,9 +94,7 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 	p.expired(o, &same)
 	p.multiThreading(o, &same)
 	p.loggers(o, &same)
-	ctlPaths := p.ctlPaths
 	p.controlSocket6(o, c)
-	p.ctlPaths = ctlPaths
 	c.ExpiredLeases, c.MultiThreading, c.Loggers = same.ExpiredLeases, same.MultiThreading, same.Loggers
 	q.hooks6(o, c)
 	return c
@@ -257,11 +255,11 @@ func (q *parser6) relaySupplied(o *jobj, c *Config6) {
 }
 
 // serverID parses server-id with Kea's defaults: type LLT, persisted in
-// data-directory/kea-dhcp6-serverid.
+// data-directory/kea-dhcp6-serverid, every part of the DUID unset (0 or
+// empty: ServerID.DUID fills it).
 func (q *parser6) serverID(o *jobj, c *Config6) {
 	s := &c.ServerID
-	*s = ServerID{Type: "LLT", Persist: true, EnterpriseID: enterpriseISC,
-		File: filepath.Join(c.DataDirectory, defaultServerIDFile)}
+	*s = ServerID{Type: "LLT", Persist: true, File: filepath.Join(c.DataDirectory, defaultServerIDFile)}
 	so := q.sub(o, "server-id")
 	if so == nil {
 		return
@@ -288,7 +286,7 @@ func (q *parser6) serverID(o *jobj, c *Config6) {
 	if v := q.u32(so, "time"); v != nil {
 		s.Time = *v
 	}
-	if v := q.u32(so, "enterprise-id"); v != nil && *v != 0 {
+	if v := q.u32(so, "enterprise-id"); v != nil {
 		s.EnterpriseID = *v
 	}
 	s.Persist = boolOr(q.boolean(so, "persist"), true)
@@ -437,6 +435,11 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 			sn.RequireClientClasses = q.requiredClasses6(it)
 			q.list(it, "subnet6", func(sp string, so *jobj) {
 				if e := q.subnet6(sp, so, sn, sc, global); e != nil {
+					// Kea: one rapid-commit for the whole link.
+					if len(sn.Subnets) > 0 && e.sub.RapidCommit != sn.Subnets[0].RapidCommit {
+						q.errorf(sp+".rapid-commit", "%v, but the other subnets of shared network %q have %v: all must have the same rapid-commit, as in Kea",
+							e.sub.RapidCommit, sn.Name, sn.Subnets[0].RapidCommit)
+					}
 					sn.Subnets = append(sn.Subnets, e.sub)
 					all = append(all, *e)
 				}

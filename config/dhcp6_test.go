@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"xdhcp/config/optiondef"
 )
@@ -88,6 +89,9 @@ func TestDhcp6Parse(t *testing.T) {
 		t.Fatalf("%d subnets", got)
 	}
 	cpe, relayed := d.Subnets[0], d.Subnets[1]
+	if d.SubnetByID(20) != relayed || d.SubnetByID(3) != nil || d.Class("cable-modem") != d.Classes[1] {
+		t.Error("SubnetByID or Class")
+	}
 	if cpe.ID != 10 || cpe.SharedNetwork == nil || cpe.SharedNetwork.Name != "cpe" || string(cpe.InterfaceID) != "olt-7" {
 		t.Errorf("shared subnet: %+v", cpe)
 	}
@@ -186,7 +190,7 @@ func TestDhcp6Defaults(t *testing.T) {
 		s.Timers.T2Percent != 0.8 || !s.ReservationsInSubnet || s.CacheThreshold != nil {
 		t.Errorf("subnet defaults: %+v", s)
 	}
-	if id := d.ServerID; id.Type != "LLT" || !id.Persist || id.EnterpriseID != 2495 || id.File != "/var/lib/kea/kea-dhcp6-serverid" {
+	if id := d.ServerID; id.Type != "LLT" || !id.Persist || id.EnterpriseID != 0 || id.HType != 0 || id.File != "/var/lib/kea/kea-dhcp6-serverid" {
 		t.Errorf("server-id defaults: %+v", id)
 	}
 	if !slices.Equal(d.HostReservationIdentifiers, []string{"hw-address", "duid"}) || !slices.Equal(d.MACSources, []string{"any"}) ||
@@ -242,6 +246,8 @@ func TestDhcp6Errors(t *testing.T) {
 		{`{"Dhcp6": {"client-classes": [{"name": "a", "test": "pkt4.mac == 0x01"}]}}`, `Dhcp6.client-classes[0].test: "pkt4.mac == 0x01": col 1: pkt4 can only be used in DHCPv4`},
 		{`{"Dhcp6": {"min-preferred-lifetime": 5000, "preferred-lifetime": 4000}}`, `Dhcp6.min-preferred-lifetime: 5000 is greater than preferred-lifetime 4000`},
 		{`{"Dhcp6": {}}`, `Dhcp6: empty map`},
+		{`{"Dhcp6": {"shared-networks": [{"name": "a", "subnet6": [{"id": 1, "subnet": "2001:db8:1::/64", "rapid-commit": true}, {"id": 2, "subnet": "2001:db8:2::/64"}]}]}}`, `Dhcp6.shared-networks[0].subnet6[1].rapid-commit: false, but the other subnets`},
+		{`{"Dhcp6": {"option-data": [{"name": "vendor-class", "data": "4491, 0102"}]}}`, `Dhcp6.option-data[0].data: "4491, 0102": vendor class data 0102 is not a sequence of tuples`},
 		{`{"Dhcp6": {"client-classes": [{"name": "a", "option-def": []}]}}`, `Dhcp6.client-classes[0].option-def: unknown key`},
 		{`{"Dhcp6": {"subnet6": [{"subnet": "2001:db8:1::/64"}, {"id": 1, "subnet": "2001:db8:2::/64"}, {"id": 1, "subnet": "2001:db8:3::/64"}]}}`, `Dhcp6.subnet6[2].id: 1 is already the id of Dhcp6.subnet6[1]`},
 	} {
@@ -298,5 +304,48 @@ func TestDhcp6Options(t *testing.T) {
 	}
 	if _, ok := byCode[1]; ok {
 		t.Error("clientid from option-data: the server sets it")
+	}
+}
+
+// The server's DUID is made as Kea makes it: parts the configuration
+// leaves unset come from the kept DUID when it has the configured type,
+// else from the interface, the clock or random bytes.
+func TestServerDUID(t *testing.T) {
+	mac := []byte{0x02, 0, 0, 0, 0, 0x01}
+	now := duidEpoch.Add(1000 * time.Second)
+	fill := func(b []byte) {
+		for i := range b {
+			b[i] = 0xee
+		}
+	}
+	hex := func(s string) []byte { b, _ := decodeHex(s); return b }
+	for _, c := range []struct {
+		name   string
+		id     ServerID
+		stored string
+		want   string
+	}{
+		{"LLT new", ServerID{Type: "LLT"}, "", "00:01:00:01:00:00:03:e8:02:00:00:00:00:01"},
+		{"LLT kept", ServerID{Type: "LLT"}, "00:01:00:06:00:00:00:07:aa:bb", "00:01:00:06:00:00:00:07:aa:bb"},
+		{"LLT kept of another type", ServerID{Type: "LLT"}, "00:03:00:01:aa:bb", "00:01:00:01:00:00:03:e8:02:00:00:00:00:01"},
+		{"LLT configured", ServerID{Type: "LLT", Identifier: hex("0a0b"), Time: 5}, "", "00:01:00:01:00:00:00:05:0a:0b"},
+		{"LLT identifier keeps stored htype", ServerID{Type: "LLT", Identifier: hex("0a0b")}, "00:01:00:06:00:00:00:07:aa:bb", "00:01:00:06:00:00:00:07:0a:0b"},
+		{"EN new", ServerID{Type: "EN"}, "", "00:02:00:00:09:bf:ee:ee:ee:ee:ee:ee"},
+		{"EN kept", ServerID{Type: "EN"}, "00:02:00:00:11:8b:01", "00:02:00:00:11:8b:01"},
+		{"EN configured", ServerID{Type: "EN", EnterpriseID: 4491, Identifier: hex("0102")}, "00:02:00:00:09:bf:ff", "00:02:00:00:11:8b:01:02"},
+		{"LL new", ServerID{Type: "LL"}, "", "00:03:00:01:02:00:00:00:00:01"},
+		{"LL configured", ServerID{Type: "LL", HType: 6, Identifier: hex("0102")}, "", "00:03:00:06:01:02"},
+	} {
+		stored := ParseStoredDUID([]byte(c.stored + "\n"))
+		got, err := c.id.DUID(stored, 1, mac, now, fill)
+		if err != nil || FormatDUID(got) != c.want {
+			t.Errorf("%s: %s %v, want %s", c.name, FormatDUID(got), err, c.want)
+		}
+	}
+	if _, err := (&ServerID{Type: "LLT"}).DUID(nil, 0, nil, now, fill); err == nil {
+		t.Error("LLT without a hardware address")
+	}
+	if ParseStoredDUID([]byte("zz")) != nil || ParseStoredDUID([]byte("01")) != nil {
+		t.Error("a broken server-id file gives a DUID")
 	}
 }

@@ -145,37 +145,12 @@ var keaGrammar6 = map[string]keaMap{
 	})},
 }
 
-// scopeKeys6 are the keys Dhcp6, subnet6 and shared-networks share.
-var scopeKeys6 = map[string]keaKey{
-	"cache-max-age":                {kind: kInt},
-	"cache-threshold":              {kind: kFloat},
-	"calculate-tee-times":          {kind: kBool},
-	"comment":                      {kind: kString},
-	"ddns-generated-prefix":        {kind: kString},
-	"ddns-override-client-update":  {kind: kBool},
-	"ddns-override-no-update":      {kind: kBool},
-	"ddns-qualifying-suffix":       {kind: kString},
-	"ddns-replace-client-name":     {kind: kString, enum: []string{"when-present", "never", "always", "when-not-present"}, fold: true},
-	"ddns-send-updates":            {kind: kBool},
-	"ddns-update-on-renew":         {kind: kBool},
-	"ddns-use-conflict-resolution": {kind: kBool},
-	"hostname-char-replacement":    {kind: kString},
-	"hostname-char-set":            {kind: kString},
-	"max-preferred-lifetime":       {kind: kInt},
-	"max-valid-lifetime":           {kind: kInt},
-	"min-preferred-lifetime":       {kind: kInt},
-	"min-valid-lifetime":           {kind: kInt},
-	"option-data":                  {kind: kList},
-	"preferred-lifetime":           {kind: kInt},
-	"rebind-timer":                 {kind: kInt},
-	"renew-timer":                  {kind: kInt},
-	"reservation-mode":             {kind: kString, enum: []string{"disabled", "out-of-pool", "global", "all"}},
-	"reservations-global":          {kind: kBool},
-	"reservations-in-subnet":       {kind: kBool},
-	"reservations-out-of-pool":     {kind: kBool},
-	"store-extended-info":          {kind: kBool},
-	"t1-percent":                   {kind: kFloat},
-	"t2-percent":                   {kind: kFloat},
-	"user-context":                 {kind: kMap},
-	"valid-lifetime":               {kind: kInt},
-}
+// scopeKeys6 are the keys Dhcp6, subnet6 and shared-networks share:
+// Dhcp4's without the BOOTP fields, authoritative and match-client-id,
+// with the preferred lifetime.
+var scopeKeys6 = withKeys(without(scopeKeys, "authoritative", "boot-file-name", "match-client-id", "next-server", "server-hostname"),
+	map[string]keaKey{
+		"max-preferred-lifetime": {kind: kInt},
+		"min-preferred-lifetime": {kind: kInt},
+		"preferred-lifetime":     {kind: kInt},
+	})

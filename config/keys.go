@@ -61,27 +61,25 @@ var notImplemented = map[string]map[string]string{
 // notImplemented6 is notImplemented for the Dhcp6 section, per map of
 // keaGrammar6.
 var notImplemented6 = map[string]map[string]string{
-	"Dhcp6": withScopeKeys(map[string]string{
-		"dhcp-ddns":                 ddnsNote,
-		"dhcp4o6-port":              dhcp4o6Note,
-		"config-control":            "no configuration backend: the configuration comes from the file",
-		"dhcp-queue-control":        "the packet queue is xdhcp's own (xdhcp.overload-high/-low)",
-		"sanity-checks":             "leases are checked when the lease file is loaded, always",
-		"compatibility":             "options are parsed by xdhcp's own rules",
-		"reservations-lookup-first": "only matters with reservations in a database",
-		"hosts-database":            hostsNote,
-		"hosts-databases":           hostsNote,
-	}),
-	"subnet6":         withScopeKeys(map[string]string{}),
-	"shared-networks": withScopeKeys(map[string]string{}),
-	"interfaces-config": {
-		"re-detect":                       "interfaces are resolved at start-up and on reload",
-		"service-sockets-require-all":     socketsNote,
-		"service-sockets-max-retries":     socketsNote,
-		"service-sockets-retry-wait-time": socketsNote,
-	},
-	"lease-database": notImplemented["lease-database"],
-	"output_options": notImplemented["output_options"],
+	// The same globals as Dhcp4 and the same DNS update keys at every
+	// level; interfaces-config has no outbound-interface in Dhcp6.
+	"Dhcp6":             notImplemented["Dhcp4"],
+	"subnet6":           notImplemented["shared-networks"],
+	"shared-networks":   notImplemented["shared-networks"],
+	"interfaces-config": without(notImplemented["interfaces-config"], "outbound-interface"),
+	"lease-database":    notImplemented["lease-database"],
+	"output_options":    notImplemented["output_options"],
+}
+
+// without returns a copy of m without keys.
+func without[V any](m map[string]V, keys ...string) map[string]V {
+	out := make(map[string]V, len(m))
+	for k, v := range m {
+		if !slices.Contains(keys, k) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // withScopeKeys adds to m the keys every level of the subnet hierarchy

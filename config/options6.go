@@ -325,11 +325,41 @@ func (d *diag) optionEntry6(path string, it *jobj, defs *def6Table) (opt6Entry, 
 	default:
 		e.opt.Data, err = encodeOption(def.Layout(), text, true)
 	}
+	if err == nil && space == optiondef.Space6 {
+		err = checkSpecial6(c, e.opt.Data)
+	}
 	if err != nil {
 		d.errorf(path+".data", "%q: %v", text, err)
 		return opt6Entry{}, false
 	}
 	return e, true
+}
+
+// checkSpecial6 checks the options Kea 2.2 builds with their own wire
+// format: vendor-class (16: an enterprise number, then data tuples with
+// two-byte lengths) and vendor-opts (17: an enterprise number, then
+// options of that vendor's space).
+func checkSpecial6(code uint16, b []byte) error {
+	switch code {
+	case optiondef.CodeVendorClass6:
+		if len(b) < 4 {
+			return fmt.Errorf("vendor-class needs an enterprise number")
+		}
+		for rest := b[4:]; len(rest) > 0; {
+			if len(rest) < 2 || len(rest) < 2+(int(rest[0])<<8|int(rest[1])) {
+				return fmt.Errorf("vendor class data %x is not a sequence of tuples with two-byte lengths", b[4:])
+			}
+			rest = rest[2+(int(rest[0])<<8|int(rest[1])):]
+		}
+	case optiondef.CodeVendorOpts6:
+		if len(b) < 4 {
+			return fmt.Errorf("vendor-opts needs an enterprise number")
+		}
+		if _, err := parseSubOptions6(b[4:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Option6Name returns Kea's name of a standard DHCPv6 option

@@ -229,25 +229,45 @@ type FlexID6 struct {
 }
 
 // ServerID is the server-id block: the DUID the server identifies itself
-// with. Kea generates it the first time (from an interface's hardware
-// address and the time) and keeps it in DataDirectory/kea-dhcp6-serverid,
-// reusing it afterwards unless the configuration names another one.
+// with. Kea makes it the first time (from an interface's hardware address
+// and the time) and keeps it in DataDirectory/kea-dhcp6-serverid, reusing
+// it afterwards for every part the configuration leaves unset:
+// ServerID.DUID does that composition.
 type ServerID struct {
 	// Type is "LLT" (default), "EN" or "LL".
 	Type string
 	// Identifier is the link-layer address (LLT, LL) or the
-	// enterprise's identifier (EN); nil means generated (an interface's
-	// hardware address, or for EN random bytes).
+	// enterprise's identifier (EN); nil means unset.
 	Identifier []byte
-	// HType is the hardware type of LLT and LL (0 = that of the
-	// interface the address comes from; 1 is Ethernet).
+	// HType is the hardware type of LLT and LL (0: unset).
 	HType uint16
-	// Time is the LLT time, seconds since 2000-01-01 UTC (0 = now).
+	// Time is the LLT time, seconds since 2000-01-01 UTC (0: unset).
 	Time uint32
-	// EnterpriseID is the EN enterprise number (default 2495, ISC).
+	// EnterpriseID is the EN enterprise number (0: unset, which becomes
+	// ISC's 2495 unless the kept DUID has one).
 	EnterpriseID uint32
 	// Persist keeps the DUID in File (default true).
 	Persist bool
 	// File is where the DUID is kept: DataDirectory/kea-dhcp6-serverid.
 	File string
+}
+
+// SubnetByID returns the subnet6 with the given id, or nil.
+func (c *Config6) SubnetByID(id uint32) *Subnet6 {
+	for _, s := range c.Subnets {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Class returns the Dhcp6 client class with the given name, or nil.
+func (c *Config6) Class(name string) *Class6 {
+	for _, cl := range c.Classes {
+		if cl.Name == name {
+			return cl
+		}
+	}
+	return nil
 }

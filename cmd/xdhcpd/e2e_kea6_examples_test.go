@@ -43,6 +43,8 @@ func brokenVariants6(t *testing.T, dir string) []string {
 		"broken-missing-iface.json":     `{` + sub + `, "interface": "nosuch0"}`,
 		"broken-rapid-commit-type.json": `{` + sub + `, "rapid-commit": "yes"}`,
 		"broken-v4-key.json":            `{` + sub + `, "next-server": "192.0.2.1"}`,
+		"broken-rapid-commit-link.json": `{` + sub + `}], "shared-networks": [{"name": "a", "subnet6": [{"id": 2, "subnet": "2001:db8:2::/64", "rapid-commit": true}, {"id": 3, "subnet": "2001:db8:3::/64"}]`,
+		"broken-vendor-class.json":      `{` + sub + `}], "option-data": [{"name": "vendor-class", "data": "4491, 0102"}`,
 		"broken-class-test.json":        `{` + sub + `, "client-class": "x"}], "client-classes": [{"name": "x", "test": "pkt4.mac == 0x01"}`,
 	}
 	var out []string

@@ -405,20 +405,34 @@ func (p *parser) optionCode(name string) (uint8, bool) {
 // bracketCode parses "[code]" where code is a number 0..255, or when
 // names is set also an option name.
 func (p *parser) bracketCode(names bool, what string) (uint8, error) {
+	var lookup func(string) (int, bool)
+	if names {
+		lookup = func(name string) (int, bool) {
+			c, ok := p.optionCode(name)
+			return int(c), ok
+		}
+	}
+	c, err := p.bracketNumber(lookup, 255, what)
+	return uint8(c), err
+}
+
+// bracketNumber parses "[code]" where code is a number 0..max or, when
+// lookup is set, a name it knows.
+func (p *parser) bracketNumber(lookup func(string) (int, bool), max int, what string) (int, error) {
 	if _, err := p.expect(tLBracket); err != nil {
 		return 0, err
 	}
 	c := p.next()
-	var code uint8
+	var code int
 	switch {
 	case c.kind == tInt:
 		v, err := strconv.Atoi(c.text)
-		if err != nil || v < 0 || v > 255 {
-			return 0, errAt(c.pos, "option code %s is out of range 0..255", clip(c.text))
+		if err != nil || v < 0 || v > max {
+			return 0, errAt(c.pos, "option code %s is out of range 0..%d", clip(c.text), max)
 		}
-		code = uint8(v)
-	case c.kind == tIdent && names:
-		v, ok := p.optionCode(c.text)
+		code = v
+	case c.kind == tIdent && lookup != nil:
+		v, ok := lookup(c.text)
 		if !ok {
 			return 0, errAt(c.pos, "option '%s' is not defined", clip(c.text))
 		}

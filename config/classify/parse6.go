@@ -60,31 +60,15 @@ func (p *parser) parseWord6(t token) (n *node, err error, done bool) {
 // bracketCode6 parses "[code]" where code is 0..65535 or, when names is
 // set, a dhcp6 option name.
 func (p *parser) bracketCode6(names bool, what string) (uint16, error) {
-	if _, err := p.expect(tLBracket); err != nil {
-		return 0, err
-	}
-	c := p.next()
-	var code uint16
-	switch {
-	case c.kind == tInt:
-		v, err := strconv.Atoi(c.text)
-		if err != nil || v < 0 || v > 65535 {
-			return 0, errAt(c.pos, "option code %s is out of range 0..65535", clip(c.text))
+	var lookup func(string) (int, bool)
+	if names {
+		lookup = func(name string) (int, bool) {
+			c, ok := p.optionCode6(name)
+			return int(c), ok
 		}
-		code = uint16(v)
-	case c.kind == tIdent && names:
-		v, ok := p.optionCode6(c.text)
-		if !ok {
-			return 0, errAt(c.pos, "option '%s' is not defined", clip(c.text))
-		}
-		code = v
-	default:
-		return 0, errAt(c.pos, "expected %s but found %s", what, c.describe())
 	}
-	if _, err := p.expect(tRBracket); err != nil {
-		return 0, err
-	}
-	return code, nil
+	c, err := p.bracketNumber(lookup, 65535, what)
+	return uint16(c), err
 }
 
 // optionCode6 resolves option[name] in the dhcp6 space: Kea's standard
