@@ -11,9 +11,9 @@ import (
 	"sync"
 
 	"xdhcp/config"
-	"xdhcp/fastpath/leasecache"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
+	"xdhcp/fastpath/leasecache"
 	"xdhcp/internal/stats"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
