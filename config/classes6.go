@@ -26,8 +26,7 @@ func (q *parser6) classes6(o *jobj, c *Config6) {
 		default:
 			cl.Name = *name
 		}
-		defs := newDef6Table(q.defs)
-		q.optionDefs6(it, "option-def", defs)
+		// Kea 2.2's DHCPv6 classes have no option-def of their own.
 		if test := q.str(it, "test"); test != nil && strings.TrimSpace(*test) != "" {
 			if e := q.compile6(path+".test", *test, false); e != nil {
 				cl.Test = e
@@ -39,7 +38,7 @@ func (q *parser6) classes6(o *jobj, c *Config6) {
 			}
 		}
 		cl.OnlyIfRequired = boolOr(q.boolean(it, "only-if-required"), false)
-		cl.Options = q.optionData6(it, "option-data", defs)
+		cl.Options = q.optionData6(it, "option-data", q.defs)
 		cl.ValidLifetime = q.triplet(it, "valid-lifetime", q.lifetimeKeys(it, "valid-lifetime"))
 		cl.PreferredLifetime = q.triplet(it, "preferred-lifetime", q.lifetimeKeys(it, "preferred-lifetime"))
 		if !valid {

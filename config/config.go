@@ -495,6 +495,9 @@ func (c *Config) CheckInterfaces(exists func(name string) bool) error {
 			errs = append(errs, &FieldError{Path: r.Path, Msg: fmt.Sprintf("interface %q does not exist on this system", r.Name)})
 		}
 	}
+	if c.Dhcp6 != nil {
+		errs = append(errs, c.Dhcp6.checkUnicast(exists)...)
+	}
 	return errors.Join(errs...)
 }
 

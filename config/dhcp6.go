@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"runtime"
@@ -324,8 +326,9 @@ func (q *parser6) parseScope6(o *jobj, global bool) *scope6 {
 		q.triplet(o, "preferred-lifetime", s.preferred)
 	}
 	q.sharedKeys(o, &s.sharedScope)
-	s.rapid = q.boolean(o, "rapid-commit")
 	if !global {
+		// Kea 2.2 has rapid-commit on subnets and shared networks only.
+		s.rapid = q.boolean(o, "rapid-commit")
 		if r := q.sub(o, "relay"); r != nil {
 			s.relay, s.relaySet = q.relay(r, parseIPv6), true
 		}
@@ -456,31 +459,11 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 		parsePlain()
 	}
 
-	ids := map[uint32]string{}
-	var maxID uint32
-	for _, e := range all {
-		if !e.idSet || e.sub.ID == 0 {
-			continue
-		}
-		if prev, dup := ids[e.sub.ID]; dup {
-			q.errorf(e.path+".id", "%d is already the id of %s", e.sub.ID, prev)
-			continue
-		}
-		ids[e.sub.ID] = e.path
-		maxID = max(maxID, e.sub.ID)
+	slots := make([]idSlot, len(all))
+	for i := range all {
+		slots[i] = idSlot{all[i].path, &all[i].sub.ID, all[i].idSet}
 	}
-	for _, e := range all {
-		if e.idSet {
-			continue
-		}
-		if maxID >= maxSubnetID {
-			q.errorf(e.path, "no id given and none left to assign")
-			continue
-		}
-		maxID++
-		e.sub.ID = maxID
-		q.warnf(e.path, "no id given, assigned %d (set ids explicitly: they must match an HA partner and survive reordering)", maxID)
-	}
+	q.assignIDs(slots)
 	prefixes := map[netip.Prefix]string{}
 	for _, e := range all {
 		if e.sub.Interface != "" && (e.sub.SharedNetwork == nil || e.sub.SharedNetwork.Interface != e.sub.Interface) {
@@ -502,9 +485,9 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 	q.checkPoolsAcrossSubnets(all)
 }
 
-// checkPoolsAcrossSubnets refuses a delegated prefix pool that overlaps
-// another subnet's, as Kea does (address pools cannot, being inside
-// distinct subnets).
+// checkPoolsAcrossSubnets warns about a delegated prefix pool that
+// overlaps another subnet's: Kea 2.2 accepts it, but both subnets would
+// hand out the same prefixes.
 func (q *parser6) checkPoolsAcrossSubnets(all []subnet6Entry) {
 	type pd struct {
 		path string
@@ -516,7 +499,7 @@ func (q *parser6) checkPoolsAcrossSubnets(all []subnet6Entry) {
 			path := e.path + ".pd-pools[" + itoa(i) + "]"
 			for _, s := range seen {
 				if s.p.Overlaps(p.Prefix) && !strings.HasPrefix(s.path, e.path+".") {
-					q.errorf(path+".prefix", "%s overlaps %s at %s", p.Prefix, s.p, s.path)
+					q.warnf(path+".prefix", "%s overlaps %s at %s: both subnets may delegate the same prefixes", p.Prefix, s.p, s.path)
 				}
 			}
 			seen = append(seen, pd{path, p.Prefix})
@@ -573,15 +556,25 @@ func (q *parser6) subnet6(path string, o *jobj, sn *SharedNetwork6, snScope, glo
 		q.refClass6(path+".client-class", *cc)
 	}
 	s.RequireClientClasses = q.requiredClasses6(o)
-	q.pools6(o, s)
-	q.pdPools(o, s)
+	poolPaths, poolRanges := q.pools6(o, s)
+	pdPaths, pdRanges := q.pdPools(o, s)
+	// Kea checks address and prefix pools of a subnet against each other.
+	q.checkOverlaps(append(poolPaths, pdPaths...), append(poolRanges, pdRanges...), "")
 
 	var paths []string
 	q.list(o, "reservations", func(rp string, ro *jobj) {
-		if r := q.reservation6(rp, ro, s.ID); r != nil {
-			s.Reservations = append(s.Reservations, r)
-			paths = append(paths, rp)
+		r := q.reservation6(rp, ro, s.ID)
+		if r == nil {
+			return
 		}
+		for i, a := range r.IPAddresses {
+			if s.Prefix.IsValid() && !s.Prefix.Contains(a) {
+				q.errorf(rp+".ip-addresses["+itoa(i)+"]", "%s is not inside subnet %s", a, s.Prefix)
+				return
+			}
+		}
+		s.Reservations = append(s.Reservations, r)
+		paths = append(paths, rp)
 	})
 	q.checkReservations6(paths, s.Reservations)
 	return e
@@ -601,11 +594,9 @@ func (q *parser6) refClass6(path, name string) {
 	}
 }
 
-// pools6 parses the address pools of s and checks they are inside s and
-// disjoint.
-func (q *parser6) pools6(o *jobj, s *Subnet6) {
-	var paths []string
-	var ranges []addrRange
+// pools6 parses the address pools of s and checks they are inside s;
+// it returns their paths and ranges for the overlap check.
+func (q *parser6) pools6(o *jobj, s *Subnet6) (paths []string, ranges []addrRange) {
 	q.list(o, "pools", func(pp string, po *jobj) {
 		defer q.finish(po)
 		po.ignore("comment", "user-context")
@@ -633,10 +624,10 @@ func (q *parser6) pools6(o *jobj, s *Subnet6) {
 		}
 		pool.RequireClientClasses = q.requiredClasses6(po)
 		s.Pools = append(s.Pools, pool)
-		paths = append(paths, pp)
+		paths = append(paths, pp+".pool")
 		ranges = append(ranges, addrRange{first, last})
 	})
-	q.checkOverlaps(paths, ranges, ".pool")
+	return paths, ranges
 }
 
 // addrRange is an inclusive address range.
@@ -697,10 +688,9 @@ func lastOf(pf netip.Prefix) netip.Addr {
 }
 
 // pdPools parses pd-pools: prefix, prefix-len and delegated-len, with an
-// optional excluded prefix (RFC 6603), with Kea's checks.
-func (q *parser6) pdPools(o *jobj, s *Subnet6) {
-	var paths []string
-	var ranges []addrRange
+// optional excluded prefix (RFC 6603), with Kea's checks; it returns
+// their paths and ranges for the overlap check.
+func (q *parser6) pdPools(o *jobj, s *Subnet6) (paths []string, ranges []addrRange) {
 	q.list(o, "pd-pools", func(pp string, po *jobj) {
 		defer q.finish(po)
 		po.ignore("comment", "user-context")
@@ -735,8 +725,11 @@ func (q *parser6) pdPools(o *jobj, s *Subnet6) {
 			q.errorf(pp+".prefix-len", "0 is not a valid prefix length")
 			return
 		case p.Masked() != p:
-			q.errorf(pp+".prefix", "%s/%d has bits set beyond its length", a, *plen)
-			return
+			// Kea 2.2 takes it as it is.
+			q.warnf(pp+".prefix", "%s/%d has bits set beyond its length, using %s", a, *plen, p.Masked())
+			p = p.Masked()
+		}
+		switch {
 		case *dlen < *plen:
 			q.errorf(pp+".delegated-len", "%d is shorter than prefix-len %d", *dlen, *plen)
 			return
@@ -748,10 +741,10 @@ func (q *parser6) pdPools(o *jobj, s *Subnet6) {
 			}
 		}
 		s.PDPools = append(s.PDPools, pool)
-		paths = append(paths, pp)
+		paths = append(paths, pp+".prefix")
 		ranges = append(ranges, addrRange{p.Addr(), lastOf(p)})
 	})
-	q.checkOverlaps(paths, ranges, ".prefix")
+	return paths, ranges
 }
 
 // excludedPrefix checks excluded-prefix and excluded-prefix-len of a
@@ -771,16 +764,17 @@ func (q *parser6) excludedPrefix(pp string, exPfx *string, exLen *int64, pool *P
 		q.errorf(pp+".excluded-prefix", "%q: %v", *exPfx, err)
 		return false
 	}
-	ex := netip.PrefixFrom(a, int(*exLen))
+	ex := netip.PrefixFrom(a, int(*exLen)).Masked()
+	// Kea compares the excluded prefix with the pool's first delegated
+	// prefix: the bits past delegated-len say where the excluded part
+	// lies inside every delegated prefix.
+	first := netip.PrefixFrom(pool.Prefix.Addr(), pool.DelegatedLen).Masked()
 	switch {
 	case int(*exLen) <= pool.DelegatedLen:
 		q.errorf(pp+".excluded-prefix-len", "%d must be longer than delegated-len %d", *exLen, pool.DelegatedLen)
 		return false
-	case ex.Masked() != ex:
-		q.errorf(pp+".excluded-prefix", "%s/%d has bits set beyond its length", a, *exLen)
-		return false
-	case !pool.Prefix.Contains(a):
-		q.errorf(pp+".excluded-prefix", "%s is not inside the pool's prefix %s", ex, pool.Prefix)
+	case !first.Contains(ex.Addr()):
+		q.errorf(pp+".excluded-prefix", "%s must start with the first %d bits of the pool's prefix (%s), as Kea requires", ex, pool.DelegatedLen, first)
 		return false
 	}
 	pool.Excluded = ex
@@ -853,9 +847,9 @@ func (q *parser6) reservation6(path string, o *jobj, subnetID uint32) *Reservati
 			continue
 		}
 		if pf.Masked() != pf {
-			q.errorf(path+".prefixes["+itoa(i)+"]", "%q has bits set beyond its length", s)
-			ok = false
-			continue
+			// Kea 2.2 takes it as it is.
+			q.warnf(path+".prefixes["+itoa(i)+"]", "%q has bits set beyond its length, using %s", s, pf.Masked())
+			pf = pf.Masked()
 		}
 		if slices.Contains(r.Prefixes, pf) {
 			q.errorf(path+".prefixes["+itoa(i)+"]", "%s is listed twice", pf)
@@ -978,4 +972,41 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 		}
 		c.Hooks = append(c.Hooks, h)
 	})
+}
+
+// checkUnicast reports, as kea-dhcp6 -t does, each "name/address" entry
+// of interfaces-config whose interface exists (as exists says) without
+// that address.
+func (c *Config6) checkUnicast(exists func(name string) bool) []error {
+	var errs []error
+	for i, spec := range c.Interfaces {
+		if !spec.Addr.IsValid() || !exists(spec.Name) {
+			continue
+		}
+		if !interfaceHasAddr(spec.Name, spec.Addr) {
+			errs = append(errs, &FieldError{Path: "Dhcp6.interfaces-config.interfaces[" + itoa(i) + "]",
+				Msg: fmt.Sprintf("interface %q does not have address %s", spec.Name, spec.Addr)})
+		}
+	}
+	return errs
+}
+
+// interfaceHasAddr reports whether interface name has address a.
+func interfaceHasAddr(name string, a netip.Addr) bool {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return false
+	}
+	for _, x := range addrs {
+		if n, ok := x.(*net.IPNet); ok {
+			if b, ok := netip.AddrFromSlice(n.IP); ok && b.Unmap() == a {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"xdhcp/config/classify"
 	"xdhcp/config/optiondef"
@@ -32,44 +31,5 @@ func (q *parser6) compile6(path, src string, asString bool) *classify.Expr {
 // identifier-expression (a string expression over DHCPv6 packets),
 // replace-client-id and ignore-iaid.
 func (q *parser6) flexIDHook6(path string, params json.RawMessage) *FlexID6 {
-	var raw map[string]json.RawMessage
-	if len(params) > 0 {
-		if err := json.Unmarshal(params, &raw); err != nil {
-			q.errorf(path+".parameters", "%v", err)
-			return nil
-		}
-	}
-	f := &FlexID6{}
-	for k, v := range raw {
-		kp := path + ".parameters." + k
-		switch k {
-		case "identifier-expression":
-			var src string
-			if err := json.Unmarshal(v, &src); err != nil {
-				q.errorf(kp, "expected a string expression")
-				continue
-			}
-			if src == "" {
-				q.warnf(kp, "empty expression: no client has a flex-id")
-				continue
-			}
-			f.Expr = q.compile6(kp, src, true)
-		case "replace-client-id":
-			if err := json.Unmarshal(v, &f.ReplaceClientID); err != nil {
-				q.errorf(kp, "expected a boolean, got %s", kindOf(v))
-			}
-		case "ignore-iaid":
-			if err := json.Unmarshal(v, &f.IgnoreIAID); err != nil {
-				q.errorf(kp, "expected a boolean, got %s", kindOf(v))
-			}
-		case "comment":
-		default:
-			q.errorf(kp, "unknown parameter of the flex-id hook")
-		}
-	}
-	if _, ok := raw["identifier-expression"]; !ok {
-		q.errorf(path+".parameters", "%s", fmt.Sprintf("%s needs identifier-expression", hookFlexID))
-		return nil
-	}
-	return f
+	return q.flexIDParams(path, params, func(kp, src string) *classify.Expr { return q.compile6(kp, src, true) })
 }

@@ -58,6 +58,32 @@ var notImplemented = map[string]map[string]string{
 	},
 }
 
+// notImplemented6 is notImplemented for the Dhcp6 section, per map of
+// keaGrammar6.
+var notImplemented6 = map[string]map[string]string{
+	"Dhcp6": withScopeKeys(map[string]string{
+		"dhcp-ddns":                 ddnsNote,
+		"dhcp4o6-port":              dhcp4o6Note,
+		"config-control":            "no configuration backend: the configuration comes from the file",
+		"dhcp-queue-control":        "the packet queue is xdhcp's own (xdhcp.overload-high/-low)",
+		"sanity-checks":             "leases are checked when the lease file is loaded, always",
+		"compatibility":             "options are parsed by xdhcp's own rules",
+		"reservations-lookup-first": "only matters with reservations in a database",
+		"hosts-database":            hostsNote,
+		"hosts-databases":           hostsNote,
+	}),
+	"subnet6":         withScopeKeys(map[string]string{}),
+	"shared-networks": withScopeKeys(map[string]string{}),
+	"interfaces-config": {
+		"re-detect":                       "interfaces are resolved at start-up and on reload",
+		"service-sockets-require-all":     socketsNote,
+		"service-sockets-max-retries":     socketsNote,
+		"service-sockets-retry-wait-time": socketsNote,
+	},
+	"lease-database": notImplemented["lease-database"],
+	"output_options": notImplemented["output_options"],
+}
+
 // withScopeKeys adds to m the keys every level of the subnet hierarchy
 // (global, shared network, subnet) has and xdhcp leaves out: DNS updates.
 func withScopeKeys(m map[string]string) map[string]string {
@@ -141,7 +167,7 @@ func (d *diag) finish(o *jobj) {
 		return
 	}
 	name := mapName(o.path)
-	g, keaMapHere := keaGrammar[name]
+	g, keaMapHere := grammarAt(o.path)[name]
 	if keaMapHere && g.nonEmpty && len(o.keys) == 0 {
 		d.errorf(o.path, "empty map: Kea 2.2 refuses it (syntax error, unexpected })")
 	} else {
@@ -162,7 +188,7 @@ func (d *diag) finish(o *jobj) {
 			if !d.checkKind(path, o.vals[k], spec) || o.skipped[k] {
 				continue
 			}
-			note, listed := notImplemented[name][k]
+			note, listed := notImplementedAt(o.path)[name][k]
 			if !listed {
 				note = "missing from xdhcp's list of such keys"
 			}
@@ -175,6 +201,26 @@ func (d *diag) finish(o *jobj) {
 		}
 	}
 }
+
+// grammarAt is the grammar of the section path is in: kea-dhcp6's for
+// the Dhcp6 section, kea-dhcp4's otherwise.
+func grammarAt(path string) map[string]keaMap {
+	if inDhcp6(path) {
+		return keaGrammar6
+	}
+	return keaGrammar
+}
+
+// notImplementedAt is notImplemented or, in the Dhcp6 section,
+// notImplemented6.
+func notImplementedAt(path string) map[string]map[string]string {
+	if inDhcp6(path) {
+		return notImplemented6
+	}
+	return notImplemented
+}
+
+func inDhcp6(path string) bool { return path == "Dhcp6" || strings.HasPrefix(path, "Dhcp6.") }
 
 // describeMap names the map at path for an error message.
 func describeMap(path string) string {
@@ -230,7 +276,7 @@ func (d *diag) checkKind(path string, raw json.RawMessage, spec keaKey) bool {
 			}
 		}
 	case kMap:
-		if _, ok := keaGrammar[mapName(path)]; ok {
+		if _, ok := grammarAt(path)[mapName(path)]; ok {
 			if o := d.object(path, raw); o != nil {
 				d.finishSkipped(o)
 			}
@@ -240,7 +286,7 @@ func (d *diag) checkKind(path string, raw json.RawMessage, spec keaKey) bool {
 		if !ok {
 			return false
 		}
-		if _, ok := keaGrammar[mapName(path)]; !ok {
+		if _, ok := grammarAt(path)[mapName(path)]; !ok {
 			return true
 		}
 		for i, it := range items {
@@ -280,32 +326,41 @@ func kindName(spec keaKey) string {
 	}
 }
 
-// NotImplementedKeys renders notImplemented as Markdown list items, one per
-// map, sorted: what the README's "Kea keys not implemented yet" section
-// shows.
+// NotImplementedKeys renders notImplemented and notImplemented6 as
+// Markdown list items, one per map and reason, sorted: what the README's
+// "Kea keys not implemented yet" section shows. The maps of the Dhcp6
+// section are named Dhcp6.<map>.
 func NotImplementedKeys() string {
-	maps := make([]string, 0, len(notImplemented))
-	for m := range notImplemented {
-		maps = append(maps, m)
-	}
-	sort.Strings(maps)
 	var sb strings.Builder
-	for _, m := range maps {
-		byNote := map[string][]string{}
-		var notes []string
-		for k, note := range notImplemented[m] {
-			if byNote[note] == nil {
-				notes = append(notes, note)
-			}
-			byNote[note] = append(byNote[note], k)
+	render := func(table map[string]map[string]string, prefix string) {
+		maps := make([]string, 0, len(table))
+		for m := range table {
+			maps = append(maps, m)
 		}
-		sort.Strings(notes)
-		for _, note := range notes {
-			keys := byNote[note]
-			sort.Strings(keys)
-			fmt.Fprintf(&sb, "- `%s`: `%s` — %s\n", m, strings.Join(keys, "`, `"), note)
+		sort.Strings(maps)
+		for _, m := range maps {
+			byNote := map[string][]string{}
+			var notes []string
+			for k, note := range table[m] {
+				if byNote[note] == nil {
+					notes = append(notes, note)
+				}
+				byNote[note] = append(byNote[note], k)
+			}
+			sort.Strings(notes)
+			label := m
+			if prefix != "" && m != prefix {
+				label = prefix + "." + m
+			}
+			for _, note := range notes {
+				keys := byNote[note]
+				sort.Strings(keys)
+				fmt.Fprintf(&sb, "- `%s`: `%s` — %s\n", label, strings.Join(keys, "`, `"), note)
+			}
 		}
 	}
+	render(notImplemented, "")
+	render(notImplemented6, "Dhcp6")
 	return sb.String()
 }
 

@@ -64,8 +64,16 @@ func sampleValue(spec keaKey) string {
 // implemented, never refused as unknown; a listed key is one xdhcp really
 // leaves out (it gets the warning), and every map has a place to test it.
 func TestEveryKeaKeyIsReadOrListed(t *testing.T) {
-	for name, g := range keaGrammar {
-		place, ok := keyPlaces[name]
+	everyKeyReadOrListed(t, keaGrammar, keyPlaces, notImplemented)
+}
+
+func TestEveryKea6KeyIsReadOrListed(t *testing.T) {
+	everyKeyReadOrListed(t, keaGrammar6, keyPlaces6, notImplemented6)
+}
+
+func everyKeyReadOrListed(t *testing.T, grammar map[string]keaMap, places map[string]struct{ doc, path string }, notImpl map[string]map[string]string) {
+	for name, g := range grammar {
+		place, ok := places[name]
 		if !ok {
 			t.Errorf("keyPlaces has no document for map %q", name)
 			continue
@@ -88,22 +96,52 @@ func TestEveryKeaKeyIsReadOrListed(t *testing.T) {
 			warned := slices.ContainsFunc(c.Warnings, func(w string) bool {
 				return strings.HasPrefix(w, path+": Kea 2.2 key not implemented")
 			})
-			_, listed := notImplemented[name][key]
+			_, listed := notImpl[name][key]
 			if warned && !listed {
-				t.Errorf("%s: left out by xdhcp but missing from notImplemented", path)
+				t.Errorf("%s: left out by xdhcp but missing from the not-implemented table", path)
 			}
 			if listed && !warned {
-				t.Errorf("%s: listed in notImplemented but no warning (xdhcp reads it now?)", path)
+				t.Errorf("%s: listed as not implemented but no warning (xdhcp reads it now?)", path)
 			}
 		}
 	}
-	for name, keys := range notImplemented {
+	for name, keys := range notImpl {
 		for key := range keys {
-			if _, ok := keaGrammar[name].keys[key]; !ok {
-				t.Errorf("notImplemented[%q][%q]: not a key of Kea 2.2's grammar there", name, key)
+			if _, ok := grammar[name].keys[key]; !ok {
+				t.Errorf("not implemented [%q][%q]: not a key of Kea 2.2's grammar there", name, key)
 			}
 		}
 	}
+}
+
+// keyPlaces6 is keyPlaces for the maps of keaGrammar6.
+var keyPlaces6 = map[string]struct{ doc, path string }{
+	"Dhcp6":                     {`{"Dhcp6": {@}}`, "Dhcp6"},
+	"subnet6":                   {`{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", @}]}}`, "Dhcp6.subnet6[0]"},
+	"shared-networks":           {`{"Dhcp6": {"shared-networks": [{"name": "n", @}]}}`, "Dhcp6.shared-networks[0]"},
+	"pools":                     {`{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "pools": [{"pool": "2001:db8::5-2001:db8::9", @}]}]}}`, "Dhcp6.subnet6[0].pools[0]"},
+	"pd-pools":                  {`{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "pd-pools": [{"prefix": "3000::", "prefix-len": 48, "delegated-len": 56, @}]}]}}`, "Dhcp6.subnet6[0].pd-pools[0]"},
+	"reservations":              {`{"Dhcp6": {"reservations": [{@}]}}`, "Dhcp6.reservations[0]"},
+	"relay":                     {`{"Dhcp6": {"subnet6": [{"id": 1, "subnet": "2001:db8::/64", "relay": {@}}]}}`, "Dhcp6.subnet6[0].relay"},
+	"option-data":               {`{"Dhcp6": {"option-data": [{@}]}}`, "Dhcp6.option-data[0]"},
+	"option-def":                {`{"Dhcp6": {"option-def": [{@}]}}`, "Dhcp6.option-def[0]"},
+	"client-classes":            {`{"Dhcp6": {"client-classes": [{"name": "c", @}]}}`, "Dhcp6.client-classes[0]"},
+	"interfaces-config":         {`{"Dhcp6": {"interfaces-config": {@}}}`, "Dhcp6.interfaces-config"},
+	"lease-database":            {`{"Dhcp6": {"lease-database": {@}}}`, "Dhcp6.lease-database"},
+	"hosts-database":            {`{"Dhcp6": {"hosts-database": {@}}}`, "Dhcp6.hosts-database"},
+	"expired-leases-processing": {`{"Dhcp6": {"expired-leases-processing": {@}}}`, "Dhcp6.expired-leases-processing"},
+	"multi-threading":           {`{"Dhcp6": {"multi-threading": {@}}}`, "Dhcp6.multi-threading"},
+	"control-socket":            {`{"Dhcp6": {"control-socket": {"socket-type": "unix", "socket-name": "/s", @}}}`, "Dhcp6.control-socket"},
+	"dhcp-queue-control":        {`{"Dhcp6": {"dhcp-queue-control": {"enable-queue": false, @}}}`, "Dhcp6.dhcp-queue-control"},
+	"dhcp-ddns":                 {`{"Dhcp6": {"dhcp-ddns": {"enable-updates": false, @}}}`, "Dhcp6.dhcp-ddns"},
+	"loggers":                   {`{"Dhcp6": {"loggers": [{"name": "kea-dhcp6", @}]}}`, "Dhcp6.loggers[0]"},
+	"output_options":            {`{"Dhcp6": {"loggers": [{"name": "kea-dhcp6", "output_options": [{"output": "stdout", @}]}]}}`, "Dhcp6.loggers[0].output_options[0]"},
+	"config-control":            {`{"Dhcp6": {"config-control": {@}}}`, "Dhcp6.config-control"},
+	"config-databases":          {`{"Dhcp6": {"config-control": {"config-databases": [{@}]}}}`, "Dhcp6.config-control.config-databases[0]"},
+	"compatibility":             {`{"Dhcp6": {"compatibility": {@}}}`, "Dhcp6.compatibility"},
+	"sanity-checks":             {`{"Dhcp6": {"sanity-checks": {@}}}`, "Dhcp6.sanity-checks"},
+	"hooks-libraries":           {`{"Dhcp6": {"hooks-libraries": [{"library": "/x/libdhcp_lease_cmds.so", @}]}}`, "Dhcp6.hooks-libraries[0]"},
+	"server-id":                 {`{"Dhcp6": {"server-id": {@}}}`, "Dhcp6.server-id"},
 }
 
 // The README's "Kea keys not implemented yet" section is NotImplementedKeys.
@@ -139,12 +177,22 @@ func TestREADMEListsNotImplementedKeys(t *testing.T) {
 // knows in every map. It starts a few hundred kea-dhcp4 -t, so it runs
 // only with XDHCP_KEA_GRAMMAR=1.
 func TestKeaGrammarMatchesKea(t *testing.T) {
+	grammarMatchesKea(t, "kea-dhcp4", keaGrammar, keyPlaces)
+}
+
+// TestKeaGrammar6MatchesKea is TestKeaGrammarMatchesKea for keaGrammar6
+// and kea-dhcp6.
+func TestKeaGrammar6MatchesKea(t *testing.T) {
+	grammarMatchesKea(t, "kea-dhcp6", keaGrammar6, keyPlaces6)
+}
+
+func grammarMatchesKea(t *testing.T, server string, grammar map[string]keaMap, places map[string]struct{ doc, path string }) {
 	if os.Getenv("XDHCP_KEA_GRAMMAR") != "1" {
-		t.Skip("set XDHCP_KEA_GRAMMAR=1 to probe kea-dhcp4 (a few minutes)")
+		t.Skipf("set XDHCP_KEA_GRAMMAR=1 to probe %s (a few minutes)", server)
 	}
-	kea, err := exec.LookPath("kea-dhcp4")
+	kea, err := exec.LookPath(server)
 	if err != nil {
-		t.Skip("kea-dhcp4 is not installed")
+		t.Skipf("%s is not installed", server)
 	}
 	dir := t.TempDir()
 	refused := func(doc string) (bool, string) {
@@ -158,21 +206,21 @@ func TestKeaGrammarMatchesKea(t *testing.T) {
 		s := string(out)
 		return strings.Contains(s, "got unexpected keyword") || strings.Contains(s, "unexpected constant string"), s
 	}
-	for name, g := range keaGrammar {
-		place := keyPlaces[name]
+	for name, g := range grammar {
+		place := places[name]
 		for key := range g.keys {
 			if strings.Contains(place.doc, `"`+key+`":`) {
 				continue
 			}
 			if bad, out := refused(strings.Replace(place.doc, "@", `"`+key+`": null`, 1)); bad {
-				t.Errorf("%s.%s: kea-dhcp4 does not know it:\n%s", name, key, out)
+				t.Errorf("%s.%s: %s does not know it:\n%s", name, key, server, out)
 			}
 		}
 		if g.anyKey {
 			continue
 		}
 		if bad, out := refused(strings.Replace(place.doc, "@", `"xdhcp-no-such-key": null`, 1)); !bad {
-			t.Errorf("%s: kea-dhcp4 takes a made-up key:\n%s", name, out)
+			t.Errorf("%s: %s takes a made-up key:\n%s", name, server, out)
 		}
 	}
 }

@@ -130,12 +130,65 @@ func (d *diag) optionData6(o *jobj, key string, defs *def6Table) []Option6 {
 		e.opt.VendorSpace, e.opt.Vendor = isVendor, vendor
 		out = append(out, e.opt)
 	}
-	for _, e := range entries {
-		if _, isVendor := optiondef.VendorOf(e.space); e.space != optiondef.Space6 && !isVendor && !used[e.space] {
-			d.warnf(e.path, "option %d of space %s is never sent: no option of this level encapsulates that space (as in Kea)", e.opt.Code, e.space)
+	return append(out, d.detached6(entries, used, defs)...)
+}
+
+// detached6 returns the options of entries that belong to a space no
+// option of their level encapsulates, with their Space set: the server
+// packs them into the option of another level that encapsulates it (the
+// softwire containers of a subnet take the rules of a reservation that
+// way). Options of such a space nested in one another are packed
+// first. An option whose space no definition encapsulates at all can
+// never be sent: it gets a warning.
+func (d *diag) detached6(entries []opt6Entry, used map[string]bool, defs *def6Table) []Option6 {
+	var orphans []int
+	for i := range entries {
+		e := &entries[i]
+		if _, isVendor := optiondef.VendorOf(e.space); e.space == optiondef.Space6 || isVendor || used[e.space] {
+			continue
 		}
+		orphans = append(orphans, i)
+	}
+	inner := map[string]bool{}
+	for _, i := range orphans {
+		e := &entries[i]
+		if e.def == nil || e.def.Encapsulates == "" || e.def.Encapsulates == optiondef.Space6 {
+			continue
+		}
+		subs, err := encapsulate6(e.opt.Data, e.def, entries, map[string]bool{e.space: true}, inner)
+		if err != nil {
+			d.errorf(e.path, "%v", err)
+			continue
+		}
+		e.opt.Data = subs
+	}
+	var out []Option6
+	for _, i := range orphans {
+		e := entries[i]
+		if inner[e.space] {
+			continue // packed into another detached option
+		}
+		if !defs.encapsulated(e.space) {
+			d.warnf(e.path, "option %d of space %s is never sent: no option encapsulates that space (as in Kea)", e.opt.Code, e.space)
+			continue
+		}
+		e.opt.Space = e.space
+		out = append(out, e.opt)
 	}
 	return out
+}
+
+// encapsulated reports whether some definition (built-in or option-def)
+// encapsulates space.
+func (t *def6Table) encapsulated(space string) bool {
+	for ; t != nil; t = t.parent {
+		for _, d := range t.byCode {
+			if d.Encapsulates == space {
+				return true
+			}
+		}
+	}
+	return optiondef.Encapsulated6(space)
 }
 
 // sub6Opt is one DHCPv6 sub-option as it is packed.

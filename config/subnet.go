@@ -73,33 +73,11 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 		parsePlain()
 	}
 
-	ids := map[uint32]string{}
-	var maxID uint32
-	for _, e := range all {
-		if !e.idSet || e.sub.ID == 0 {
-			continue
-		}
-		if prev, dup := ids[e.sub.ID]; dup {
-			p.errorf(e.path+".id", "%d is already the id of %s", e.sub.ID, prev)
-			continue
-		}
-		ids[e.sub.ID] = e.path
-		maxID = max(maxID, e.sub.ID)
+	slots := make([]idSlot, len(all))
+	for i := range all {
+		slots[i] = idSlot{all[i].path, &all[i].sub.ID, all[i].idSet}
 	}
-	// Kea 2.2 numbers subnets without an id itself. We do the same after
-	// the highest explicit id, but warn: HA partners must agree on ids.
-	for _, e := range all {
-		if e.idSet {
-			continue
-		}
-		if maxID >= maxSubnetID {
-			p.errorf(e.path, "no id given and none left to assign")
-			continue
-		}
-		maxID++
-		e.sub.ID = maxID
-		p.warnf(e.path, "no id given, assigned %d (set ids explicitly: they must match an HA partner and survive reordering)", maxID)
-	}
+	p.assignIDs(slots)
 	prefixes := map[netip.Prefix]string{}
 	for _, e := range all {
 		if e.iface != "" {
@@ -117,6 +95,45 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 		}
 		prefixes[e.sub.Prefix] = e.path
 		c.Subnets = append(c.Subnets, e.sub)
+	}
+}
+
+// idSlot is one subnet's id as ID assignment sees it: where it is, the
+// id, and whether the configuration gave one.
+type idSlot struct {
+	path  string
+	id    *uint32
+	idSet bool
+}
+
+// assignIDs refuses duplicate subnet ids and numbers the subnets without
+// one after the highest given, as Kea 2.2 does, with a warning: HA
+// partners must agree on ids.
+func (d *diag) assignIDs(slots []idSlot) {
+	ids := map[uint32]string{}
+	var maxID uint32
+	for _, e := range slots {
+		if !e.idSet || *e.id == 0 {
+			continue
+		}
+		if prev, dup := ids[*e.id]; dup {
+			d.errorf(e.path+".id", "%d is already the id of %s", *e.id, prev)
+			continue
+		}
+		ids[*e.id] = e.path
+		maxID = max(maxID, *e.id)
+	}
+	for _, e := range slots {
+		if e.idSet {
+			continue
+		}
+		if maxID >= maxSubnetID {
+			d.errorf(e.path, "no id given and none left to assign")
+			continue
+		}
+		maxID++
+		*e.id = maxID
+		d.warnf(e.path, "no id given, assigned %d (set ids explicitly: they must match an HA partner and survive reordering)", maxID)
 	}
 }
 

@@ -176,6 +176,13 @@ type Option6 struct {
 	// option (17) for that vendor, not on its own.
 	VendorSpace bool
 	Vendor      uint32
+	// Space is "" for an option of the dhcp6 space or a vendor space.
+	// Otherwise the option belongs to Space, which no option of its own
+	// level encapsulates: the server packs it into the option of another
+	// level (subnet, shared network, class, global) that encapsulates
+	// Space, as a reservation gives the rules of a subnet's softwire
+	// container (s46-cont-mape and its s46-rule, s46-br).
+	Space string
 }
 
 // Class6 is a client-classes entry of Dhcp6.

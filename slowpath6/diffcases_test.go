@@ -3,41 +3,35 @@ package slowpath6_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	"xdhcp/config"
 	"xdhcp/dhcp6"
 )
 
-// engineConfig is diffConfig as the engine's configuration types hold it.
+// engineConfig is diffConfig without its client classes, for the tests
+// of what the engine publishes to the fast path (which classes rule out).
 func engineConfig(dir string) *config.Config6 {
-	u := func(v uint32) *uint32 { return &v }
-	dns := netip.MustParseAddr("2001:db8::53").As16()
-	sub := func(id uint32, prefix, first, last string) *config.Subnet6 {
-		return &config.Subnet6{ID: id, Prefix: netip.MustParsePrefix(prefix),
-			Pools:     []config.Pool6{{First: netip.MustParseAddr(first), Last: netip.MustParseAddr(last)}},
-			Valid:     config.Lifetimes{Valid: 4000, Min: 4000, Max: 4000},
-			Preferred: config.Lifetimes{Valid: 3000, Min: 3000, Max: 3000},
-			Timers:    config.Timers{RenewTimer: u(1000), RebindTimer: u(2000), CalculateTeeTimes: true, T1Percent: 0.5, T2Percent: 0.8},
-		}
+	cfg := diffEngineConfig(dir)
+	cfg.Classes = nil
+	return cfg
+}
+
+// diffEngineConfig is diffConfig read by the configuration reader, as
+// xdhcpd reads it.
+func diffEngineConfig(dir string) *config.Config6 {
+	raw, err := json.Marshal(diffConfig(dir))
+	if err != nil {
+		panic(err)
 	}
-	s1 := sub(1, "2001:db8:1::/64", "2001:db8:1::100", "2001:db8:1::1ff")
-	s1.Interface, s1.RapidCommit = "s0", true
-	s1.PDPools = []config.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:100::/40"), DelegatedLen: 56}}
-	s2 := sub(2, "2001:db8:2::/64", "2001:db8:2::100", "2001:db8:2::1ff")
-	s2.PDPools = []config.PDPool{{Prefix: netip.MustParsePrefix("2001:db8:200::/48"), DelegatedLen: 64}}
-	s3 := sub(3, "2001:db8:3::/64", "2001:db8:3::100", "2001:db8:3::1ff")
-	s3.InterfaceID = []byte("port-3")
-	return &config.Config6{
-		Subnets:                []*config.Subnet6{s1, s2, s3},
-		Options:                []config.Option6{{Code: 23, Name: "dns-servers", Data: dns[:]}},
-		DeclineProbationPeriod: 86400 * time.Second,
-		MultiThreading:         config.MultiThreading{Enable: true, ThreadPoolSize: 2, PacketQueueSize: 64},
-		DataDirectory:          dir,
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		panic(fmt.Sprintf("diffConfig does not load: %v", err))
 	}
+	return cfg.Dhcp6
 }
 
 // answer is a reply read for comparison: the relay wrappers and the
@@ -149,6 +143,10 @@ type client struct {
 
 var nextClient byte
 
+// reservedDUID is the client the configuration reserves an address and a
+// prefix for.
+var reservedDUID = []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0xee}
+
 func newClient() *client {
 	nextClient++
 	return &client{duid: []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, nextClient}, last: map[*side]*dhcp6.Packet{}}
@@ -228,6 +226,9 @@ func relayed(msg []byte, relays ...relayHop) []byte {
 		if r.remoteID != nil {
 			b.Option(dhcp6.OptRemoteID, r.remoteID)
 		}
+		if r.subscriberID != nil {
+			b.Option(dhcp6.OptSubscriberID, r.subscriberID)
+		}
 		b.Option(dhcp6.OptRelayMsg, msg)
 		msg = b.B
 	}
@@ -239,6 +240,8 @@ type relayHop struct {
 	link, peer netip.Addr
 	ifaceID    string
 	remoteID   []byte
+	// subscriberID is the Subscriber-Id option (38).
+	subscriberID []byte
 }
 
 type step struct {
@@ -278,6 +281,7 @@ func scenarios() []scenario {
 	ll := netip.MustParseAddr("fe80::a00:0:0:1")
 	link2 := netip.MustParseAddr("2001:db8:2::1")
 	nowhere := netip.MustParseAddr("2001:db8:99::1")
+	shared := netip.MustParseAddr("2001:db8:4::1")
 	sol := msgSpec{typ: dhcp6.Solicit, na: []uint32{1}, pd: []uint32{2}, oro: []uint16{23}}
 	req := msgSpec{typ: dhcp6.Request, serverID: sideServerID, copyIAs: true, oro: []uint16{23}}
 	ren := msgSpec{typ: dhcp6.Renew, serverID: sideServerID, copyIAs: true, oro: []uint16{23}}
@@ -294,6 +298,7 @@ func scenarios() []scenario {
 		bound("request NA+PD"),
 		bound("renew", step{spec: ren}),
 		bound("rebind", step{spec: reb}),
+		bound("renew by unicast", step{spec: ren, how: viaUnicast}),
 		bound("release", step{spec: msgSpec{typ: dhcp6.Release, serverID: sideServerID, copyIAs: true}}),
 		bound("decline", step{spec: msgSpec{typ: dhcp6.Decline, serverID: sideServerID, copyIAs: true}}),
 		bound("confirm on-link", step{spec: msgSpec{typ: dhcp6.Confirm, copyIAs: true}}),
@@ -301,6 +306,8 @@ func scenarios() []scenario {
 		one("confirm without address", msgSpec{typ: dhcp6.Confirm, na: []uint32{1}}, viaMulticast),
 		one("solicit rapid commit", msgSpec{typ: dhcp6.Solicit, na: []uint32{1}, pd: []uint32{2}, rapid: true}, viaMulticast),
 		one("solicit two IA_NA two IA_PD", msgSpec{typ: dhcp6.Solicit, na: []uint32{1, 2}, pd: []uint32{3, 4}}, viaMulticast),
+		one("solicit asking for the unicast option", msgSpec{typ: dhcp6.Solicit, na: []uint32{1}, oro: []uint16{12, 23}}, viaMulticast),
+		one("information-request asking for the unicast option", msgSpec{typ: dhcp6.InformationRequest, oro: []uint16{12}}, viaMulticast),
 		one("information-request", msgSpec{typ: dhcp6.InformationRequest, oro: []uint16{23}}, viaMulticast),
 		one("information-request unicast", msgSpec{typ: dhcp6.InformationRequest, oro: []uint16{23}}, viaUnicast),
 		one("solicit unicast", sol, viaUnicast),
@@ -314,7 +321,28 @@ func scenarios() []scenario {
 		one("relayed solicit, interface-id", sol, viaRelay, relayHop{link: netip.MustParseAddr("2001:db8:77::1"), peer: ll, ifaceID: "port-3"}),
 		one("two relays", sol, viaRelay, relayHop{link: link2, peer: ll, ifaceID: "inner", remoteID: []byte{0, 0, 0, 9, 1, 2}},
 			relayHop{hops: 1, link: netip.IPv6Unspecified(), peer: relayAddr, ifaceID: "outer"}),
+		{name: "relayed request, remote-id and subscriber-id", c: newClient(), steps: []step{
+			{spec: sol, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x42},
+				subscriberID: []byte("sub-42")}}},
+			{spec: req, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x42},
+				subscriberID: []byte("sub-42")}}}}},
+		{name: "relayed request, DUID-EN, remote-id", c: &client{duid: []byte{0, 2, 0, 0, 0x0d, 0xe9, 1, 2, 3, 4}, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{
+				{spec: sol, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x43}}}},
+				{spec: req, how: viaRelay, relays: []relayHop{{link: link2, peer: ll, remoteID: []byte{0, 0, 0x0d, 0xe9, 2, 0, 0, 0, 0, 0x43}}}}}},
+		scenario{name: "shared network, first subnet", c: newClient(), steps: []step{
+			{spec: sol, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}},
+			{spec: req, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}}}},
+		scenario{name: "shared network, first subnet full", c: newClient(), steps: []step{
+			{spec: sol, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}},
+			{spec: req, how: viaRelay, relays: []relayHop{{link: shared, peer: ll}}}}},
 		one("relayed solicit, unknown link", sol, viaRelay, relayHop{link: nowhere, peer: ll}),
+		{name: "reserved address and prefix", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{{spec: sol}, {spec: req}}},
+		{name: "DROP class", c: &client{duid: []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0xdd}, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{{spec: sol}}},
+		{name: "class option", c: &client{duid: reservedDUID, last: map[*side]*dhcp6.Packet{}},
+			steps: []step{{spec: msgSpec{typ: dhcp6.InformationRequest, oro: []uint16{23, 31}}}}},
 		one("reconfigure from a client", msgSpec{typ: dhcp6.Reconfigure, na: []uint32{1}}, viaMulticast),
 	}
 }

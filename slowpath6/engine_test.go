@@ -6,9 +6,11 @@ import (
 	"sync"
 	"testing"
 
+	"xdhcp/config"
 	"xdhcp/dhcp6"
 	"xdhcp/handoff"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/slowpath6"
 )
 
@@ -49,6 +51,15 @@ func newEngine(t testing.TB, cache handoff.LeaseCache6) *slowpath6.Server {
 	t.Helper()
 	srv, err := slowpath6.New(engineConfig(t.TempDir()), slowpath6.Deps{Store: newMemStore(), Stats: stats.New(0, 0),
 		ServerDUID: serverDUID, Cache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func newEngineOn(t testing.TB, cfg *config.Config6, store lease.Store6) *slowpath6.Server {
+	t.Helper()
+	srv, err := slowpath6.New(cfg, slowpath6.Deps{Store: store, Stats: stats.New(0, 0), ServerDUID: serverDUID})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,8 @@ type exchange struct {
 	// topStatus is the reply's own Status Code (Release, Confirm), if any.
 	topStatus status
 	items     []item
+	// cls are the client's classes.
+	cls       classSet
 	statusBuf []byte
 }
 
@@ -64,6 +66,7 @@ func (ex *exchange) finish() {
 	ex.ops, ex.holds = ex.ops[:0], ex.holds[:0]
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
+	ex.cls.reset()
 	ex.s.exs.Put(ex)
 }
 
@@ -148,12 +151,18 @@ func (ex *exchange) serve() (detached bool) {
 	}
 	ex.now = s.now().Unix()
 	ex.hardware()
-	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p)
+	ex.classify()
+	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p, ex.cls.has)
 	if ex.sn != nil {
 		ex.res = ex.sn.res.lookup(ex.duid, ex.hw)
 	}
 	if ex.res == nil {
 		ex.res = ex.rt.global.lookup(ex.duid, ex.hw)
+	}
+	ex.classifyKnown()
+	if ex.cls.has("DROP") {
+		st.receiveDrop.Inc()
+		return false
 	}
 
 	ex.msg.Reset()
@@ -257,6 +266,11 @@ func (ex *exchange) hardware() {
 	if r := ex.p.Innermost(); r != nil {
 		if v, ok := r.Options.Get(dhcp6.OptClientLinkLayer); ok && len(v) > 2 {
 			ex.hw, ex.hwSource, ex.hwType = v[2:], lease.HWAddrSourceClientRelay, binary.BigEndian.Uint16(v)
+			return
+		}
+		// The relay's Remote-Id, after its enterprise number.
+		if v, ok := r.Options.Get(dhcp6.OptRemoteID); ok && len(v) > 4 {
+			ex.hw, ex.hwSource, ex.hwType = v[4:], lease.HWAddrSourceRemoteID, 1
 		}
 	}
 }
@@ -483,7 +497,7 @@ func (ex *exchange) allocFailed(t lease.Type) {
 		sn.allocFailSubnet.Inc()
 	}
 	pools := 0
-	for _, s := range ex.rt.siblings(ex.sn) {
+	for _, s := range ex.rt.siblings(ex.sn, ex.cls.has) {
 		if t == lease.TypePD {
 			pools += len(s.pd)
 		} else {
@@ -511,7 +525,7 @@ func firstHint(r *iaRequest) hint {
 // pick chooses the IA's binding: its current lease, its reservation, a
 // free hint in a pool, or the next free candidate of the pools.
 func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
-	subnets := ex.rt.siblings(ex.sn)
+	subnets := ex.rt.siblings(ex.sn, ex.cls.has)
 	if cur := ex.current(r, subnets); len(cur) > 0 {
 		l := cur[0]
 		return binding{addr: l.Addr, plen: l.PrefixLen}, ex.rt.byID[l.SubnetID], false, true
@@ -578,10 +592,13 @@ func (ex *exchange) heldLen(r *iaRequest, a netip.Addr) uint8 {
 
 // poolAllowed: pools guarded by a class are for its members only.
 func (ex *exchange) poolAllowed(p *pool) bool {
+	var c string
 	if p.addrs != nil {
-		return p.addrs.ClientClass == "" || p.addrs.ClientClass == "ALL"
+		c = p.addrs.ClientClass
+	} else {
+		c = p.pd.ClientClass
 	}
-	return p.pd.ClientClass == "" || p.pd.ClientClass == "ALL"
+	return c == "" || ex.cls.has(c)
 }
 
 // bind records the lease of b for the IA, to commit before the reply.
@@ -597,6 +614,9 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 		isNew = false
 		l.Hostname, l.FqdnFwd, l.FqdnRev, l.UserContext = old.Hostname, old.FqdnFwd, old.FqdnRev, old.UserContext
 	}
+	if sn.cfg.StoreExtended && ex.p.NRelays > 0 {
+		l.UserContext = ex.extendedInfo()
+	}
 	ex.ops = append(ex.ops, lease.Op6{Kind: lease.OpPut, Lease: l})
 	if ex.s.held.put(ex.key(r), b.addr, b.plen, ex.now+advertiseHold, ex.now) {
 		ex.holds = append(ex.holds, b.addr)
@@ -605,9 +625,13 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 	if had {
 		prev = &old
 	}
-	ex.s.leases.Changed(prev, &l)
-	if isNew {
-		ex.s.leases.Assigned(&l)
+	// kea-dhcp6 counts an address reserved outside the pools in neither
+	// assigned-nas nor cumulative-assigned-nas (checked against it).
+	if sn.inPool(r.typ, b.addr, b.plen) {
+		ex.s.leases.Changed(prev, &l)
+		if isNew {
+			ex.s.leases.Assigned(&l)
+		}
 	}
 	ex.cached.IAs = addCached(ex.cached.IAs, r.code, r.ia.IAID, sn.cfg.ID, handoff.CachedLease6Addr{Addr: b.addr.As16(),
 		PrefixLen: b.plen, CLTT: ex.now, ValidLft: b.valid, PreferredLft: b.pref, NewValid: b.valid, NewPreferred: b.pref})
@@ -645,7 +669,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 			ex.writeIA(r, nil, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid.")
 			return
 		}
-		subnets := ex.rt.siblings(ex.sn)
+		subnets := ex.rt.siblings(ex.sn, ex.cls.has)
 		cur := ex.current(r, subnets)
 		if len(cur) == 0 {
 			b, sn, isNew, ok := ex.pick(r)
@@ -798,7 +822,7 @@ func (ex *exchange) confirm() bool {
 }
 
 func (ex *exchange) onLink(a netip.Addr) bool {
-	for _, sn := range ex.rt.siblings(ex.sn) {
+	for _, sn := range ex.rt.siblings(ex.sn, ex.cls.has) {
 		if sn.cfg.Prefix.Contains(a) {
 			return true
 		}

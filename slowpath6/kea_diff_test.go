@@ -24,6 +24,7 @@ import (
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 	"xdhcp/internal/stats"
+	"xdhcp/lease/memfile"
 	"xdhcp/slowpath6"
 )
 
@@ -50,9 +51,17 @@ func diffConfig(dir string) map[string]any {
 		"lease-database":     map[string]any{"type": "memfile", "name": filepath.Join(dir, "leases6.csv"), "lfc-interval": 0},
 		"control-socket":     map[string]any{"socket-type": "unix", "socket-name": filepath.Join(dir, "control.sock")},
 		"preferred-lifetime": 3000, "valid-lifetime": 4000, "renew-timer": 1000, "rebind-timer": 2000,
-		"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8::53"}},
+		"store-extended-info": true,
+		"option-data":         []any{map[string]any{"name": "dns-servers", "data": "2001:db8::53"}},
+		"client-classes": []any{
+			map[string]any{"name": "DROP", "test": "option[1].hex == 0x000300010a00000000dd"},
+			map[string]any{"name": "vip", "test": "option[1].hex == 0x000300010a00000000ee",
+				"option-data": []any{map[string]any{"name": "sntp-servers", "data": "2001:db8::123"}}},
+		},
 		"subnet6": []any{
 			map[string]any{"id": 1, "subnet": "2001:db8:1::/64", "interface": "s0", "rapid-commit": true,
+				"reservations": []any{map[string]any{"duid": "00:03:00:01:0a:00:00:00:00:ee",
+					"ip-addresses": []any{"2001:db8:1::5"}, "prefixes": []any{"2001:db8:100:ff00::/56"}}},
 				"pools":    []any{map[string]any{"pool": "2001:db8:1::100-2001:db8:1::1ff"}},
 				"pd-pools": []any{map[string]any{"prefix": "2001:db8:100::", "prefix-len": 40, "delegated-len": 56}}},
 			map[string]any{"id": 2, "subnet": "2001:db8:2::/64",
@@ -61,6 +70,11 @@ func diffConfig(dir string) map[string]any {
 			map[string]any{"id": 3, "subnet": "2001:db8:3::/64", "interface-id": "port-3",
 				"pools": []any{map[string]any{"pool": "2001:db8:3::100-2001:db8:3::1ff"}}},
 		},
+		"shared-networks": []any{map[string]any{"name": "two-subnets", "relay": map[string]any{"ip-addresses": []any{"2001:db8:4::1"}},
+			"subnet6": []any{
+				map[string]any{"id": 4, "subnet": "2001:db8:4::/64", "pools": []any{map[string]any{"pool": "2001:db8:4::100-2001:db8:4::100"}}},
+				map[string]any{"id": 5, "subnet": "2001:db8:5::/64", "pools": []any{map[string]any{"pool": "2001:db8:5::100-2001:db8:5::1ff"}}},
+			}}},
 		"loggers": []any{map[string]any{"name": "kea-dhcp6", "severity": "WARN",
 			"output_options": []any{map[string]any{"output": "stdout"}}}},
 	}}
@@ -182,7 +196,11 @@ func (s *side) startKea(t *testing.T) {
 func (s *side) startEngine(t *testing.T, cfg6 func(dir string) *config.Config6) {
 	t.Helper()
 	reg := stats.New(0, 0)
-	srv, err := slowpath6.New(cfg6(s.dir), slowpath6.Deps{Store: newMemStore(), Stats: reg, ServerDUID: serverDUID})
+	store, err := memfile.Open6(memfile.Options{Path: filepath.Join(s.dir, "leases6.csv"), Persist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := slowpath6.New(cfg6(s.dir), slowpath6.Deps{Store: store, Stats: reg, ServerDUID: serverDUID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,6 +219,7 @@ func (s *side) startEngine(t *testing.T, cfg6 func(dir string) *config.Config6) 
 		cancel()
 		<-done
 		srv.Close()
+		store.Close()
 	})
 	s.statsOf = func() map[string]int64 {
 		out := map[string]int64{}
@@ -270,7 +289,7 @@ func TestKeaDiff(t *testing.T) {
 	}
 	kea, xd := newSide(t, "k"), newSide(t, "x")
 	kea.startKea(t)
-	xd.startEngine(t, engineConfig)
+	xd.startEngine(t, diffEngineConfig)
 	sides := []*side{kea, xd}
 
 	var diffs []string
@@ -298,7 +317,64 @@ func TestKeaDiff(t *testing.T) {
 			diffs = append(diffs, fmt.Sprintf("statistic %s: kea %d, xdhcp %d", name, k, x))
 		}
 	}
+	diffs = append(diffs, compareLeaseFiles(filepath.Join(kea.dir, "leases6.csv"), filepath.Join(xd.dir, "leases6.csv"))...)
 	for _, d := range diffs {
 		t.Error(d)
 	}
+}
+
+// compareLeaseFiles compares the last row per address of two lease6 files
+// (what each server holds now), every column but the expiry and the
+// lifetimes' clock.
+func compareLeaseFiles(keaPath, xdPath string) []string {
+	read := func(p string) (map[string]map[string]string, error) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		cols := strings.Split(lines[0], ",")
+		out := map[string]map[string]string{}
+		for _, l := range lines[1:] {
+			f := strings.Split(l, ",")
+			row := map[string]string{}
+			for i, c := range cols {
+				if i < len(f) {
+					row[c] = f[i]
+				}
+			}
+			out[row["address"]+"/"+row["duid"]] = row
+		}
+		return out, nil
+	}
+	k, err := read(keaPath)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	x, err := read(xdPath)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var diffs []string
+	for key, kr := range k {
+		xr, ok := x[key]
+		if !ok {
+			diffs = append(diffs, "lease file: xdhcp has no row for "+key)
+			continue
+		}
+		for c, v := range kr {
+			if c == "expire" {
+				continue
+			}
+			if xr[c] != v {
+				diffs = append(diffs, fmt.Sprintf("lease file %s: %s kea %q, xdhcp %q", key, c, v, xr[c]))
+			}
+		}
+	}
+	for key := range x {
+		if _, ok := k[key]; !ok {
+			diffs = append(diffs, "lease file: kea has no row for "+key)
+		}
+	}
+	return diffs
 }

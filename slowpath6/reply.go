@@ -114,6 +114,11 @@ func (ex *exchange) optionLevels() [][]config.Option6 {
 			levels = append(levels, sn.cfg.SharedNetwork.Options)
 		}
 	}
+	for _, c := range ex.rt.cfg.Classes {
+		if len(c.Options) > 0 && ex.cls.has(c.Name) {
+			levels = append(levels, c.Options)
+		}
+	}
 	return append(levels, ex.rt.cfg.Options)
 }
 

@@ -15,7 +15,7 @@ import (
 // else the one whose prefix holds it. Otherwise (direct, or a relay that
 // left the link-address unspecified) the receiving interface picks the
 // subnet configured on it, else the sender's address the one holding it.
-func (rt *live) selectSubnet(pkt *handoff.Packet6, p *dhcp6.Packet) *subnet {
+func (rt *live) selectSubnet(pkt *handoff.Packet6, p *dhcp6.Packet, in member) *subnet {
 	var link [16]byte
 	if r := p.Innermost(); r != nil {
 		link = r.LinkAddr
@@ -23,21 +23,21 @@ func (rt *live) selectSubnet(pkt *handoff.Packet6, p *dhcp6.Packet) *subnet {
 	if link == ([16]byte{}) {
 		if pkt.IfName != "" {
 			for _, sn := range rt.subnets {
-				if sn.usable() && sn.cfg.Interface == pkt.IfName {
+				if sn.usable(in) && sn.cfg.Interface == pkt.IfName {
 					return sn
 				}
 			}
 		}
 		src := addrOf(pkt.Meta.SrcIP)
 		if !src.IsUnspecified() {
-			return rt.inRange(src)
+			return rt.inRange(src, in)
 		}
 		return nil
 	}
 	if p.NRelays > 0 {
 		if id, ok := p.Relays[0].InterfaceID(); ok {
 			for _, sn := range rt.subnets {
-				if sn.usable() && sn.cfg.InterfaceID != nil && bytes.Equal(sn.cfg.InterfaceID, id) {
+				if sn.usable(in) && sn.cfg.InterfaceID != nil && bytes.Equal(sn.cfg.InterfaceID, id) {
 					return sn
 				}
 			}
@@ -45,7 +45,7 @@ func (rt *live) selectSubnet(pkt *handoff.Packet6, p *dhcp6.Packet) *subnet {
 	}
 	la := addrOf(link)
 	for _, sn := range rt.subnets {
-		if !sn.usable() {
+		if !sn.usable(in) {
 			continue
 		}
 		for _, r := range sn.cfg.RelayAddrs {
@@ -54,23 +54,26 @@ func (rt *live) selectSubnet(pkt *handoff.Packet6, p *dhcp6.Packet) *subnet {
 			}
 		}
 	}
-	return rt.inRange(la)
+	return rt.inRange(la, in)
 }
 
-func (rt *live) inRange(a netip.Addr) *subnet {
+func (rt *live) inRange(a netip.Addr, in member) *subnet {
 	for _, sn := range rt.subnets {
-		if sn.usable() && sn.cfg.Prefix.Contains(a) {
+		if sn.usable(in) && sn.cfg.Prefix.Contains(a) {
 			return sn
 		}
 	}
 	return nil
 }
 
-// usable reports whether an unclassified client may use the subnet: one
-// guarded by a class (its own or its shared network's) is for the members
-// of that class, and this engine assigns none yet but ALL.
-func (sn *subnet) usable() bool {
-	ok := func(c string) bool { return c == "" || c == "ALL" }
+// member reports whether the client is in a class.
+type member func(class string) bool
+
+// usable reports whether the client may use the subnet: one guarded by a
+// class (its own or its shared network's) is for the members of that
+// class.
+func (sn *subnet) usable(in member) bool {
+	ok := func(c string) bool { return c == "" || in(c) }
 	if !ok(sn.cfg.ClientClass) {
 		return false
 	}
@@ -79,13 +82,13 @@ func (sn *subnet) usable() bool {
 
 // siblings are the subnets allocation may use after sn: the others of its
 // shared network, in configuration order.
-func (rt *live) siblings(sn *subnet) []*subnet {
+func (rt *live) siblings(sn *subnet, in member) []*subnet {
 	out := []*subnet{sn}
 	if sn.cfg.SharedNetwork == nil {
 		return out
 	}
 	for _, c := range sn.cfg.SharedNetwork.Subnets {
-		if o := rt.byID[c.ID]; o != nil && o != sn && o.usable() {
+		if o := rt.byID[c.ID]; o != nil && o != sn && o.usable(in) {
 			out = append(out, o)
 		}
 	}

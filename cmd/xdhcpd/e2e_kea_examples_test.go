@@ -56,16 +56,32 @@ type exampleRun struct {
 // which loads no hook libraries, warns and goes on: that is the one
 // difference allowed, and only with the warning naming the library.
 func TestKeaExamplesAgree(t *testing.T) {
-	keaBin := needBinary(t, "kea-dhcp4")
-	examples, _ := filepath.Glob(filepath.Join(keaExamplesDir, "*.json"))
+	keaExamplesAgree(t, keaExamplesFamily{
+		server: "kea-dhcp4", dir: keaExamplesDir, stock: "/etc/kea/kea-dhcp4.conf",
+		lab: "kex", broken: brokenVariants, section: "Dhcp4.subnet4[",
+	})
+}
+
+// keaExamplesFamily is what TestKeaExamplesAgree needs to know of one
+// Kea server: its program, its examples, its stock configuration, the
+// broken variants to write and the JSON path their errors must name.
+type keaExamplesFamily struct {
+	server, dir, stock, lab string
+	broken                  func(t *testing.T, dir string) []string
+	section                 string
+}
+
+func keaExamplesAgree(t *testing.T, fam keaExamplesFamily) {
+	keaBin := needBinary(t, fam.server)
+	examples, _ := filepath.Glob(filepath.Join(fam.dir, "*.json"))
 	if len(examples) == 0 {
-		t.Skipf("no Kea examples in %s (make deps installs kea-doc)", keaExamplesDir)
+		t.Skipf("no Kea examples in %s (make deps installs kea-doc)", fam.dir)
 	}
-	if _, err := os.Stat("/etc/kea/kea-dhcp4.conf"); err == nil {
-		examples = append(examples, "/etc/kea/kea-dhcp4.conf")
+	if _, err := os.Stat(fam.stock); err == nil {
+		examples = append(examples, fam.stock)
 	}
 	bin := xdhcpd.Path(t)
-	l := lab.ForTest(t, "kex")
+	l := lab.ForTest(t, fam.lab)
 	ns, err := l.NS("k")
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +111,7 @@ func TestKeaExamplesAgree(t *testing.T) {
 		}
 		files = append(files, dst)
 	}
-	broken := brokenVariants(t, dir)
+	broken := fam.broken(t, dir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -139,7 +155,7 @@ func TestKeaExamplesAgree(t *testing.T) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\n", r.name, r.keaRC, r.xRC, r.warnings, note)
 	}
 	tw.Flush()
-	t.Logf("kea-dhcp4 -t and xdhcpd -t on Kea 2.2's examples:\n%s", tab.String())
+	t.Logf("%s -t and xdhcpd -t on Kea 2.2's examples:\n%s", fam.server, tab.String())
 
 	for _, r := range runs {
 		if why, pending := keaExamplesPending[r.name]; pending {
@@ -152,9 +168,9 @@ func TestKeaExamplesAgree(t *testing.T) {
 		case r.keaRC == r.xRC:
 		case r.keaRC != 0 && r.xRC == 0 && len(r.missingHooks) > 0 && warnsAbout(r.xOut, notBuiltIn(r.missingHooks)):
 		default:
-			t.Errorf("%s: kea-dhcp4 -t exit %d, xdhcpd -t exit %d\nkea: %s\nxdhcpd:\n%s", r.name, r.keaRC, r.xRC, r.keaErr, r.xOut)
+			t.Errorf("%s: %s -t exit %d, xdhcpd -t exit %d\nkea: %s\nxdhcpd:\n%s", r.name, fam.server, r.keaRC, r.xRC, r.keaErr, r.xOut)
 		}
-		if r.expectRefusal && (r.keaRC == 0 || r.xRC == 0 || !strings.Contains(r.xOut, "Dhcp4.subnet4[")) {
+		if r.expectRefusal && (r.keaRC == 0 || r.xRC == 0 || !strings.Contains(r.xOut, fam.section)) {
 			t.Errorf("%s: must be refused by both (Kea %d, xdhcpd %d)\n%s", r.name, r.keaRC, r.xRC, r.xOut)
 		}
 	}

@@ -120,3 +120,16 @@ func ByCode6(code uint16) *Def6 { return InSpace6(Space6, code) }
 
 // ByName6 returns the standard dhcp6 definition called name, or nil.
 func ByName6(name string) *Def6 { return InSpace6ByName(Space6, name) }
+
+// Encapsulated6 reports whether a built-in DHCPv6 definition encapsulates
+// space.
+func Encapsulated6(space string) bool {
+	for _, t := range tables6 {
+		for i := range t {
+			if t[i].Encapsulates == space {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -13,13 +13,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"xdhcp/control"
+	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
+	"xdhcp/slowpath/stats6"
 )
 
 const keaHooks6 = "/usr/lib/x86_64-linux-gnu/kea/hooks"
@@ -214,9 +217,10 @@ var keaScript6 = []string{
 // TestKeaLease6Interop runs a real kea-dhcp6 2.2 on lease files our
 // DHCPv6 store wrote (the <name>.2 of our lease file cleanup and the live
 // <name> after it), checks that Kea serves the same leases, runs the same
-// lease6 commands on Kea and on Commands6 and compares every answer, and
-// finally loads with our store the files Kea left, then what kea-lfc made
-// of them: both must hold what ours holds.
+// lease6 commands on Kea and on Commands6 and compares every answer (and
+// Kea's lease statistics with those stats6 keeps from the commands'
+// changes), and finally loads with our store the files Kea left, then
+// what kea-lfc made of them: both must hold what ours holds.
 func TestKeaLease6Interop(t *testing.T) {
 	kea, err := exec.LookPath("kea-dhcp6")
 	if err != nil {
@@ -294,9 +298,18 @@ func TestKeaLease6Interop(t *testing.T) {
 		}
 	}
 
+	// Our lease statistics follow the commands as Kea's do.
+	reg := stats.New(1, 0)
+	st := stats6.New(reg)
+	st.SetSubnet(1, 256, 0)
+	st.SetSubnet(2, 0, 1<<16)
+	st.Recount(store)
 	srv := control.NewServer(nil)
-	New6(store, Options6{Subnets: func() leasejson.Subnets6 { return subnets6 }}).Register(srv)
+	New6(store, Options6{Subnets: func() leasejson.Subnets6 { return subnets6 }, Changed: st.Changed}).Register(srv)
 	for _, body := range keaScript6 {
+		if strings.Contains(body, `"lease6-wipe", "arguments": {"subnet-id": 9}`) {
+			compareStats(t, sock, reg, "before lease6-wipe")
+		}
 		want, err := keaSocket(sock, body)
 		if err != nil {
 			t.Fatal(err)
@@ -324,6 +337,8 @@ func TestKeaLease6Interop(t *testing.T) {
 		}
 	}
 
+	compareStats(t, sock, reg, "after the script")
+
 	// Kea's file, loaded by our store, holds what ours holds.
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -347,6 +362,28 @@ func TestKeaLease6Interop(t *testing.T) {
 		t.Fatalf("kea-lfc: %v\n%s", err, b)
 	}
 	sameLeases(t, "kea-lfc's lease file", theirs, want)
+}
+
+// compareStats checks every statistic of reg against kea-dhcp6's.
+func compareStats(t *testing.T, sock string, reg *stats.Registry, when string) {
+	t.Helper()
+	keaStats, err := keaSocket(sock, `{"command": "statistic-get-all"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kargs, _ := keaStats.(map[string]any)["arguments"].(map[string]any)
+	for _, name := range reg.Names() {
+		ks, ok := kargs[name].([]any)
+		if !ok {
+			t.Errorf("%s: kea-dhcp6 has no statistic %s", when, name)
+			continue
+		}
+		kv := ks[0].([]any)[0].(float64)
+		ours, _ := reg.Get(name)
+		if int64(kv) != ours[0].Value {
+			t.Errorf("%s: statistic %s: ours %d, kea-dhcp6 %v", when, name, ours[0].Value, kv)
+		}
+	}
 }
 
 func compactJSON(s string) string {
