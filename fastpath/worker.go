@@ -65,6 +65,10 @@ type WorkerConfig struct {
 	Handler6    handoff.Handler6
 	Cache6      *leasecache.Cache6
 	IfLinkLocal [16]byte
+	// Service6 gates the cached DHCPv6 answers as Service does the
+	// DHCPv4 ones (the DHCPv6 server's own network state); nil means
+	// always enabled.
+	Service6 Service
 	// Service gates cached answers; nil means always enabled.
 	Service Service
 	// Events is told of each renewal answered from the cache (forensic

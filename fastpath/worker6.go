@@ -69,7 +69,7 @@ func (w *Worker) receive6(buf []byte, meta *handoff.Meta6, now time.Time, unixNo
 // may reuse, straight into a TX frame, allocating nothing.
 func (w *Worker) answer6(payload []byte, meta *handoff.Meta6, now int64) (xsk.Desc, bool) {
 	c := w.cfg.Cache6
-	if c == nil || w.cfg.IfLinkLocal == ([16]byte{}) || (w.cfg.Service != nil && !w.cfg.Service.Enabled()) || len(payload) < 4 {
+	if c == nil || w.cfg.IfLinkLocal == ([16]byte{}) || (w.cfg.Service6 != nil && !w.cfg.Service6.Enabled()) || len(payload) < 4 {
 		return xsk.Desc{}, false
 	}
 	if t := dhcp6.MsgType(payload[0]); t != dhcp6.Renew && t != dhcp6.Rebind && t != dhcp6.RelayForw {

@@ -30,6 +30,7 @@ type worker6Env struct {
 	w        *Worker
 	objs     *bpf.Objects
 	cache    *leasecache.Cache6
+	svc6     *service
 	handed   chan *handoff.Packet6
 	client   *net.UDPConn
 	clientIf string
@@ -91,7 +92,7 @@ func newIdleWorker6Env(t *testing.T) *worker6Env {
 	if err := l.Veth(srv, srvIf, netip.Prefix{}, cli, cliIf, netip.Prefix{}); err != nil {
 		t.Fatal(err)
 	}
-	e := &worker6Env{cache: leasecache.NewCache6(16), handed: make(chan *handoff.Packet6, 8), clientIf: cliIf}
+	e := &worker6Env{cache: leasecache.NewCache6(16), svc6: &service{}, handed: make(chan *handoff.Packet6, 8), clientIf: cliIf}
 	srvMAC, err := srv.LinkMAC(srvIf)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func newIdleWorker6Env(t *testing.T) *worker6Env {
 		Socket: sock, Queue: 0, CPU: -1, IfIndex: ifindex, IfName: srvIf, IfMAC: srvMAC,
 		Handler:  handlerFunc(func(p *handoff.Packet) { p.Release() }),
 		Handler6: handler6Func(func(p *handoff.Packet6) { e.handed <- p }),
-		Cache6:   e.cache, IfLinkLocal: e.srvLL,
+		Cache6:   e.cache, IfLinkLocal: e.srvLL, Service6: e.svc6,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +263,28 @@ func TestWorker6(t *testing.T) {
 			s.CacheHits6.Load(), s.Handoffs6.Load(), s.SlowReplies6.Load(), s.RxFrames6.Load())
 	}
 
+	// With the DHCPv6 service off, the Renew goes to the engine.
+	e.svc6.off.Store(true)
+	go func() {
+		p := <-e.handed
+		defer p.Release()
+		req, err := dhcpv6.MessageFromBytes(p.Data)
+		if err != nil {
+			t.Errorf("handed-off payload: %v", err)
+			return
+		}
+		rep, _ := dhcpv6.NewReplyFromMessage(req)
+		dst := handoff.Meta6{DstMAC: p.Meta.SrcMAC, DstIP: p.Meta.SrcIP, SrcPort: 547, DstPort: 546}
+		if err := p.Out.Send6(&dst, rep.ToBytes()); err != nil {
+			t.Errorf("send6: %v", err)
+		}
+	}()
+	e.exchange6(t, renew6(t))
+	if s.CacheHits6.Load() != 1 || s.Handoffs6.Load() != 2 {
+		t.Errorf("service off: v6 hits %d handoffs %d; want 1, 2", s.CacheHits6.Load(), s.Handoffs6.Load())
+	}
+	e.svc6.off.Store(false)
+
 	// 3. Dropped by DUID in the driver: neither the engine nor the cache
 	// sees it.
 	if err := e.objs.DropDUID(c6DUID.ToBytes(), true); err != nil {
@@ -283,7 +306,7 @@ func TestWorker6(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	c, _ := e.objs.Counters()
-	if c.Redirected6 < 2 || s.CacheHits6.Load() != 1 || s.Handoffs6.Load() != 1 {
+	if c.Redirected6 < 3 || s.CacheHits6.Load() != 1 || s.Handoffs6.Load() != 2 {
 		t.Errorf("redirected6 %d, hits %d, handoffs %d after the drop", c.Redirected6, s.CacheHits6.Load(), s.Handoffs6.Load())
 	}
 }

@@ -180,8 +180,25 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	d.srv.Start(ctx)
-	d.xdp = xdp.New(xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
-		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)})
+	// The DHCPv6 engine comes first, so that the XDP path steers DHCPv6
+	// to it on the interfaces it serves (its sockets take the rest).
+	if cfg.Dhcp6 != nil {
+		var cache6 *leasecache.Cache6
+		if d.cache != nil {
+			cache6 = leasecache.NewCache6(leaseCacheSize)
+		}
+		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, log.With("component", "dhcp6"))
+		if err != nil {
+			return nil, err
+		}
+		d.v6.cmds.Register(d.ctl)
+	}
+	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
+		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
+	if d.v6 != nil && d.cache != nil {
+		xdeps.Handler6, xdeps.Cache6 = d.v6.srv, d.v6.cache
+	}
+	d.xdp = xdp.New(xdeps)
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
@@ -200,13 +217,6 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	// control socket that answers means a server that serves.
 	if err := d.startListeners(cfg); err != nil {
 		return nil, err
-	}
-	if cfg.Dhcp6 != nil {
-		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", log.With("component", "dhcp6"))
-		if err != nil {
-			return nil, err
-		}
-		d.v6.cmds.Register(d.ctl)
 	}
 	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)

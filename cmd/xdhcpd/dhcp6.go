@@ -13,6 +13,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
+	"xdhcp/fastpath/leasecache"
 	"xdhcp/internal/stats"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
@@ -28,6 +29,8 @@ type dhcp6 struct {
 	log   *slog.Logger
 	store *memfile.Store6
 	srv   *slowpath6.Server
+	// cache is the fast path's DHCPv6 lease cache (nil without XDP).
+	cache *leasecache.Cache6
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
@@ -40,8 +43,12 @@ type dhcp6 struct {
 
 // startDHCP6 opens the leases6 store and starts the engine and the
 // sockets of cfg's Dhcp6 section.
-func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, durable bool, log *slog.Logger) (_ *dhcp6, err error) {
-	v := &dhcp6{log: log}
+//
+// cache, when not nil, is the fast path's DHCPv6 lease cache: the engine
+// publishes into it the bindings the XDP workers may renew themselves.
+func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, durable bool, cache *leasecache.Cache6,
+	log *slog.Logger) (_ *dhcp6, err error) {
+	v := &dhcp6{log: log, cache: cache}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, v.close())
@@ -57,7 +64,11 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
 	}
 	log.Info("DHCPv6 lease database open", "path", db.Name, "persist", db.Persist, "leases", v.store.Len())
-	v.srv, err = slowpath6.New(cfg, slowpath6.Deps{Store: v.store, Stats: reg, Log: log})
+	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log}
+	if cache != nil {
+		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
+	}
+	v.srv, err = slowpath6.New(cfg, deps)
 	if err != nil {
 		return nil, err
 	}

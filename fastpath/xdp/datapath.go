@@ -44,6 +44,8 @@ type Deps struct {
 	// Cache6 answers DHCPv6 Renews and Rebinds in the workers (nil: all
 	// go to Handler6).
 	Cache6 *leasecache.Cache6
+	// Service6 gates the cached DHCPv6 answers (nil: always enabled).
+	Service6 fastpath.Service
 	// HA6 turns on the program's DHCPv6 HA scope filter, with its own
 	// table (SetScopes6): Kea runs DHCPv6 HA as a relationship of its own.
 	HA6 bool
@@ -283,7 +285,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
 			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
-			Handler6: d.deps.Handler6, Cache6: d.deps.Cache6, IfLinkLocal: linkLocal(ifc),
+			Handler6: d.deps.Handler6, Cache6: d.deps.Cache6, IfLinkLocal: linkLocal(ifc), Service6: d.deps.Service6,
 		})
 		if err != nil {
 			s.Close()
