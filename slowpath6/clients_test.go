@@ -233,14 +233,6 @@ func TestPerfdhcp6(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 			defer cancel()
-			if os.Getenv("V6DEBUG") != "" {
-				cap := c.srv.Command(ctx, "tshark", "-i", "s0", "-c", "4", "-V", "-f", "udp port 547")
-				capOut := &strings.Builder{}
-				cap.Stdout = capOut
-				_ = cap.Start()
-				defer func() { cap.Wait(); t.Log(capOut.String()) }()
-				time.Sleep(2 * time.Second)
-			}
 			args := append([]string{"-6", "-l", clientIf, "-e", "address-and-prefix", "-r", "100", "-R", "300",
 				"-p", "3", "-W", "1000000"}, tc.extra...)
 			out, err := c.cli.Command(ctx, pd, args...).CombinedOutput()
