@@ -210,7 +210,8 @@ func RunSuite(ctx context.Context, o SuiteOptions, out io.Writer) error {
 		"ha_pair_cpu": "S5: both servers of a pair pinned to the server CPU",
 	}
 
-	scenarios := []scenario{{"S1", s.s1}, {"S2", s.s2}, {"S3", s.s3}, {"S4", s.s4}, {"S5", s.s5}, {"S6/S7", s.s67}}
+	scenarios := []scenario{{"S1", s.s1}, {"S2", s.s2}, {"S3", s.s3}, {"S4", s.s4}, {"S5", s.s5}, {"S6/S7", s.s67},
+		{"S1v6", s.s1v6}, {"S2v6", s.s2v6}}
 	if o.Quick && len(o.Only) == 0 {
 		// CI: S1–S3, shortened. -only names scenarios explicitly, quick
 		// or not.

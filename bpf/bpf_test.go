@@ -58,6 +58,11 @@ func counterMap(c Counters) map[string]uint64 {
 		"shed_discover": c.ShedDiscover, "shed_other": c.ShedOther,
 		"irregular_out_of_scope": c.IrregularOutOfScope, "irregular_shed": c.IrregularShed,
 		"redirected": c.Redirected, "xsk_missing": c.XSKMissing,
+		"fragment6": c.Fragment6, "ext_unparsed6": c.ExtUnparsed6, "not_request6": c.NotRequest6,
+		"malformed6": c.Malformed6, "drop_duid": c.DropDUID, "rate_limited6": c.RateLimited6,
+		"ha_out_of_scope6": c.HAOutOfScope6, "shed_solicit": c.ShedSolicit, "shed_other6": c.ShedOther6,
+		"irregular_out_of_scope6": c.IrregularOutOfScope6, "irregular_shed6": c.IrregularShed6,
+		"redirected6": c.Redirected6, "xsk_missing6": c.XSKMissing6,
 	}
 }
 
@@ -508,8 +513,15 @@ func FuzzXDP(f *testing.F) {
 		f.Add(fr.bytes())
 	}
 	f.Add(make([]byte, 14))
+	for _, fr := range []frame6{
+		{payload: clientMsg6(solicit6, defaultDUID)},
+		{ext: []ext6{{0, []byte{1, 4, 0, 0, 0, 0}}, {44, fragHdr(0, false)}}, payload: relayN(clientMsg6(renew6, defaultDUID), 2)},
+		{payload: msg6(request6, opt6(optCID6, defaultDUID), opt6(optCID6, nil))},
+	} {
+		f.Add(fr.bytes())
+	}
 	requireCaps(f)
-	o, err := Load(Options{RateLimit: 1000, Burst: 1000, HAEnabled: true})
+	o, err := Load(Options{RateLimit: 1000, Burst: 1000, HAEnabled: true, HA6Enabled: true, DHCPv6: true})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -519,6 +531,9 @@ func FuzzXDP(f *testing.F) {
 		half[h] = h%2 == 0
 	}
 	if err := o.SetScopes(half); err != nil {
+		f.Fatal(err)
+	}
+	if err := o.SetScopes6(half); err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -27,21 +27,41 @@ type dhcpCidKey struct {
 }
 
 type dhcpCounters struct {
-	_                   structs.HostLayout
-	NotDhcp             uint64
-	Fragment            uint64
-	NotRequest          uint64
-	Malformed           uint64
-	DropMac             uint64
-	DropClientid        uint64
-	RateLimited         uint64
-	HaOutOfScope        uint64
-	ShedDiscover        uint64
-	ShedOther           uint64
-	IrregularOutOfScope uint64
-	IrregularShed       uint64
-	Redirected          uint64
-	XskMissing          uint64
+	_                    structs.HostLayout
+	NotDhcp              uint64
+	Fragment             uint64
+	NotRequest           uint64
+	Malformed            uint64
+	DropMac              uint64
+	DropClientid         uint64
+	RateLimited          uint64
+	HaOutOfScope         uint64
+	ShedDiscover         uint64
+	ShedOther            uint64
+	IrregularOutOfScope  uint64
+	IrregularShed        uint64
+	Redirected           uint64
+	XskMissing           uint64
+	Fragment6            uint64
+	ExtUnparsed6         uint64
+	NotRequest6          uint64
+	Malformed6           uint64
+	DropDuid             uint64
+	RateLimited6         uint64
+	HaOutOfScope6        uint64
+	ShedSolicit          uint64
+	ShedOther6           uint64
+	IrregularOutOfScope6 uint64
+	IrregularShed6       uint64
+	Redirected6          uint64
+	XskMissing6          uint64
+}
+
+type dhcpDuidKey struct {
+	_   structs.HostLayout
+	Len uint8
+	Pad uint8
+	Id  [128]uint8
 }
 
 type dhcpMacKey struct {
@@ -55,18 +75,24 @@ type dhcpMacKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	dhcpMapDropClientid = "drop_clientid"
-	dhcpMapDropMac      = "drop_mac"
-	dhcpMapHaServed     = "ha_served"
-	dhcpMapOverload     = "overload"
-	dhcpMapRateBuckets  = "rate_buckets"
-	dhcpMapStats        = "stats"
-	dhcpMapXsks         = "xsks"
-	dhcpProgXdhcpXdp    = "xdhcp_xdp"
-	dhcpVarHaEnabled    = "ha_enabled"
-	dhcpVarLbTable      = "lb_table"
-	dhcpVarRateBurst    = "rate_burst"
-	dhcpVarRateLimit    = "rate_limit"
+	dhcpMapDropClientid  = "drop_clientid"
+	dhcpMapDropDuid      = "drop_duid"
+	dhcpMapDropMac       = "drop_mac"
+	dhcpMapDuidScratch   = "duid_scratch"
+	dhcpMapHaServed      = "ha_served"
+	dhcpMapHaServed6     = "ha_served6"
+	dhcpMapOverload      = "overload"
+	dhcpMapRateBuckets   = "rate_buckets"
+	dhcpMapRateBuckets6  = "rate_buckets6"
+	dhcpMapStats         = "stats"
+	dhcpMapXsks          = "xsks"
+	dhcpProgXdhcpXdp     = "xdhcp_xdp"
+	dhcpVarDhcpv6Enabled = "dhcpv6_enabled"
+	dhcpVarHa6Enabled    = "ha6_enabled"
+	dhcpVarHaEnabled     = "ha_enabled"
+	dhcpVarLbTable       = "lb_table"
+	dhcpVarRateBurst     = "rate_burst"
+	dhcpVarRateLimit     = "rate_limit"
 )
 
 // loadDhcp returns the embedded CollectionSpec for dhcp.
@@ -119,10 +145,14 @@ type dhcpProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type dhcpMapSpecs struct {
 	DropClientid *ebpf.MapSpec `ebpf:"drop_clientid"`
+	DropDuid     *ebpf.MapSpec `ebpf:"drop_duid"`
 	DropMac      *ebpf.MapSpec `ebpf:"drop_mac"`
+	DuidScratch  *ebpf.MapSpec `ebpf:"duid_scratch"`
 	HaServed     *ebpf.MapSpec `ebpf:"ha_served"`
+	HaServed6    *ebpf.MapSpec `ebpf:"ha_served6"`
 	Overload     *ebpf.MapSpec `ebpf:"overload"`
 	RateBuckets  *ebpf.MapSpec `ebpf:"rate_buckets"`
+	RateBuckets6 *ebpf.MapSpec `ebpf:"rate_buckets6"`
 	Stats        *ebpf.MapSpec `ebpf:"stats"`
 	Xsks         *ebpf.MapSpec `ebpf:"xsks"`
 }
@@ -131,10 +161,12 @@ type dhcpMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dhcpVariableSpecs struct {
-	HaEnabled *ebpf.VariableSpec `ebpf:"ha_enabled"`
-	LbTable   *ebpf.VariableSpec `ebpf:"lb_table"`
-	RateBurst *ebpf.VariableSpec `ebpf:"rate_burst"`
-	RateLimit *ebpf.VariableSpec `ebpf:"rate_limit"`
+	Dhcpv6Enabled *ebpf.VariableSpec `ebpf:"dhcpv6_enabled"`
+	Ha6Enabled    *ebpf.VariableSpec `ebpf:"ha6_enabled"`
+	HaEnabled     *ebpf.VariableSpec `ebpf:"ha_enabled"`
+	LbTable       *ebpf.VariableSpec `ebpf:"lb_table"`
+	RateBurst     *ebpf.VariableSpec `ebpf:"rate_burst"`
+	RateLimit     *ebpf.VariableSpec `ebpf:"rate_limit"`
 }
 
 // dhcpObjects contains all objects after they have been loaded into the kernel.
@@ -158,10 +190,14 @@ func (o *dhcpObjects) Close() error {
 // It can be passed to loadDhcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dhcpMaps struct {
 	DropClientid *ebpf.Map `ebpf:"drop_clientid"`
+	DropDuid     *ebpf.Map `ebpf:"drop_duid"`
 	DropMac      *ebpf.Map `ebpf:"drop_mac"`
+	DuidScratch  *ebpf.Map `ebpf:"duid_scratch"`
 	HaServed     *ebpf.Map `ebpf:"ha_served"`
+	HaServed6    *ebpf.Map `ebpf:"ha_served6"`
 	Overload     *ebpf.Map `ebpf:"overload"`
 	RateBuckets  *ebpf.Map `ebpf:"rate_buckets"`
+	RateBuckets6 *ebpf.Map `ebpf:"rate_buckets6"`
 	Stats        *ebpf.Map `ebpf:"stats"`
 	Xsks         *ebpf.Map `ebpf:"xsks"`
 }
@@ -169,10 +205,14 @@ type dhcpMaps struct {
 func (m *dhcpMaps) Close() error {
 	return _DhcpClose(
 		m.DropClientid,
+		m.DropDuid,
 		m.DropMac,
+		m.DuidScratch,
 		m.HaServed,
+		m.HaServed6,
 		m.Overload,
 		m.RateBuckets,
+		m.RateBuckets6,
 		m.Stats,
 		m.Xsks,
 	)
@@ -182,10 +222,12 @@ func (m *dhcpMaps) Close() error {
 //
 // It can be passed to loadDhcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dhcpVariables struct {
-	HaEnabled *ebpf.Variable `ebpf:"ha_enabled"`
-	LbTable   *ebpf.Variable `ebpf:"lb_table"`
-	RateBurst *ebpf.Variable `ebpf:"rate_burst"`
-	RateLimit *ebpf.Variable `ebpf:"rate_limit"`
+	Dhcpv6Enabled *ebpf.Variable `ebpf:"dhcpv6_enabled"`
+	Ha6Enabled    *ebpf.Variable `ebpf:"ha6_enabled"`
+	HaEnabled     *ebpf.Variable `ebpf:"ha_enabled"`
+	LbTable       *ebpf.Variable `ebpf:"lb_table"`
+	RateBurst     *ebpf.Variable `ebpf:"rate_burst"`
+	RateLimit     *ebpf.Variable `ebpf:"rate_limit"`
 }
 
 // dhcpPrograms contains all programs after they have been loaded into the kernel.

@@ -20,6 +20,9 @@ const (
 	MaxClientIDLen = 62
 	// MaxHWAddrLen is the longest hardware address (the BOOTP chaddr field).
 	MaxHWAddrLen = 16
+	// MaxDUIDLen is the longest DHCPv6 DUID the drop list holds (RFC 8415's
+	// limit).
+	MaxDUIDLen = 128
 	// MaxOverloadLevel is the highest meaningful overload level.
 	MaxOverloadLevel = 2
 )
@@ -36,7 +39,8 @@ var (
 // counters, so that metrics keep counting up. The HA table, the overload levels
 // and the XSKMAP are deliberately fresh per process: they describe the live
 // process (its scopes, its queues, its sockets) and stale values would be wrong.
-var pinnedMaps = []string{dhcpMapDropMac, dhcpMapDropClientid, dhcpMapRateBuckets, dhcpMapStats}
+var pinnedMaps = []string{dhcpMapDropMac, dhcpMapDropClientid, dhcpMapRateBuckets, dhcpMapStats,
+	dhcpMapDropDuid, dhcpMapRateBuckets6}
 
 // Options configure Load.
 type Options struct {
@@ -49,6 +53,13 @@ type Options struct {
 	// HAEnabled turns on the HA scope filter. Call SetScopes before Attach:
 	// until then no hash value is served and every HA-type query is dropped.
 	HAEnabled bool
+	// HA6Enabled turns on the HA scope filter for DHCPv6, with its own
+	// table (SetScopes6): Kea runs DHCPv6 HA as a relationship of its own.
+	HA6Enabled bool
+	// DHCPv6 makes the program judge and steer DHCPv6 (IPv6/UDP to port
+	// 547) as it does DHCPv4; without it every IPv6 frame goes to the
+	// kernel untouched, for a DHCPv6 server other than this one.
+	DHCPv6 bool
 	// PinDir is a directory on a bpffs where maps and links are pinned and
 	// from where pinned maps are reused; "" disables pinning.
 	PinDir string
@@ -136,10 +147,19 @@ func Load(opts Options) (*Objects, error) {
 	if burst == 0 {
 		burst = 1 // unused while RateLimit is 0; 1 keeps the C invariant
 	}
+	dhcpv6, ha6 := uint32(0), uint32(0)
+	if opts.DHCPv6 {
+		dhcpv6 = 1
+	}
+	if opts.HA6Enabled {
+		ha6 = 1
+	}
 	for name, v := range map[string]uint32{
-		dhcpVarRateLimit: opts.RateLimit,
-		dhcpVarRateBurst: burst,
-		dhcpVarHaEnabled: haEnabled,
+		dhcpVarDhcpv6Enabled: dhcpv6,
+		dhcpVarHa6Enabled:    ha6,
+		dhcpVarRateLimit:     opts.RateLimit,
+		dhcpVarRateBurst:     burst,
+		dhcpVarHaEnabled:     haEnabled,
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -160,6 +180,9 @@ func Load(opts Options) (*Objects, error) {
 			ms.Pinning = ebpf.PinByName
 		}
 		copts.Maps.PinPath = opts.PinDir
+		if err := dropStaleCounters(opts.PinDir, spec.Maps[dhcpMapStats], log); err != nil {
+			return nil, err
+		}
 	}
 
 	obj := &Objects{pinDir: opts.PinDir, log: log}
@@ -173,7 +196,7 @@ func Load(opts Options) (*Objects, error) {
 		return nil, fmt.Errorf("load xdp program: %w", err)
 	}
 	log.Info("xdp program loaded", "rate_limit", opts.RateLimit, "burst", opts.Burst,
-		"ha_enabled", opts.HAEnabled, "pin_dir", opts.PinDir)
+		"ha_enabled", opts.HAEnabled, "dhcpv6", opts.DHCPv6, "pin_dir", opts.PinDir)
 	return obj, nil
 }
 
@@ -307,6 +330,8 @@ func (o *Objects) Unpin() error {
 		dhcpMapDropClientid: o.objs.DropClientid,
 		dhcpMapRateBuckets:  o.objs.RateBuckets,
 		dhcpMapStats:        o.objs.Stats,
+		dhcpMapDropDuid:     o.objs.DropDuid,
+		dhcpMapRateBuckets6: o.objs.RateBuckets6,
 	}
 	for _, name := range pinnedMaps {
 		if err := maps[name].Unpin(); err != nil {
@@ -323,4 +348,36 @@ func (o *Objects) Unpin() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// dropStaleCounters removes the pinned counters map when an earlier version
+// of the program pinned it with another layout (the counters grow when the
+// program learns a verdict): loading would otherwise fail on it, and an
+// upgrade would fall back to socket mode. The counters then start from
+// zero. The drop lists and token buckets are never removed this way: they
+// are policy, and a layout change there is an error for the operator.
+func dropStaleCounters(pinDir string, spec *ebpf.MapSpec, log *slog.Logger) error {
+	path := filepath.Join(pinDir, dhcpMapStats)
+	m, err := ebpf.LoadPinnedMap(path, nil)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open pinned counters %s: %w", path, err)
+	}
+	defer m.Close()
+	info, err := m.Info()
+	if err != nil {
+		return fmt.Errorf("read pinned counters %s: %w", path, err)
+	}
+	if info.Type == spec.Type && info.KeySize == spec.KeySize && info.ValueSize == spec.ValueSize &&
+		info.MaxEntries == spec.MaxEntries {
+		return nil
+	}
+	log.Warn("pinned XDP counters have an older layout: they start again from zero", "path", path,
+		"value_size", info.ValueSize, "want", spec.ValueSize)
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale pinned counters %s: %w", path, err)
+	}
+	return nil
 }

@@ -27,13 +27,34 @@ type Counters struct {
 	IrregularShed uint64
 	Redirected    uint64 // redirected to the queue's AF_XDP socket
 	XSKMissing    uint64 // passed: no AF_XDP socket registered for the queue
+
+	// DHCPv6 (IPv6/UDP to port 547); IPv6 to other ports counts in NotDHCP.
+	Fragment6     uint64 // passed: IPv6 fragment (non-first, or first of several)
+	ExtUnparsed6  uint64 // passed: extension header chain too long or cut short
+	NotRequest6   uint64 // passed: not a client or relay message (Advertise, Reply, Relay-repl, ...)
+	Malformed6    uint64 // dropped: truncated message or relay header, relay without Relay Message
+	DropDUID      uint64 // dropped: client DUID on the drop list
+	RateLimited6  uint64 // dropped: per-client (DUID) token bucket empty
+	HAOutOfScope6 uint64 // dropped: HA scope of the DUID not served, or no DUID
+	ShedSolicit   uint64 // dropped: overload level >= 1, Solicit
+	ShedOther6    uint64 // dropped: overload level 2, not a Renew/Rebind
+	// IrregularOutOfScope6 and IrregularShed6: dropped with HA on, or at
+	// overload level >= 1, because the message could not be judged (walk
+	// or relay depth used up, client-id repeated or longer than a DUID).
+	IrregularOutOfScope6 uint64
+	IrregularShed6       uint64
+	Redirected6          uint64 // redirected to the queue's AF_XDP socket
+	XSKMissing6          uint64 // passed: no AF_XDP socket registered for the queue
 }
 
 // Total is the number of frames the program has judged.
 func (c Counters) Total() uint64 {
 	return c.NotDHCP + c.Fragment + c.NotRequest + c.Malformed + c.DropMAC + c.DropClientID +
 		c.RateLimited + c.HAOutOfScope + c.ShedDiscover + c.ShedOther + c.IrregularOutOfScope + c.IrregularShed +
-		c.Redirected + c.XSKMissing
+		c.Redirected + c.XSKMissing +
+		c.Fragment6 + c.ExtUnparsed6 + c.NotRequest6 + c.Malformed6 + c.DropDUID + c.RateLimited6 +
+		c.HAOutOfScope6 + c.ShedSolicit + c.ShedOther6 + c.IrregularOutOfScope6 + c.IrregularShed6 +
+		c.Redirected6 + c.XSKMissing6
 }
 
 // Counters reads the per-CPU counters and sums them.
@@ -58,6 +79,19 @@ func (o *Objects) Counters() (Counters, error) {
 		c.IrregularShed += p.IrregularShed
 		c.Redirected += p.Redirected
 		c.XSKMissing += p.XskMissing
+		c.Fragment6 += p.Fragment6
+		c.ExtUnparsed6 += p.ExtUnparsed6
+		c.NotRequest6 += p.NotRequest6
+		c.Malformed6 += p.Malformed6
+		c.DropDUID += p.DropDuid
+		c.RateLimited6 += p.RateLimited6
+		c.HAOutOfScope6 += p.HaOutOfScope6
+		c.ShedSolicit += p.ShedSolicit
+		c.ShedOther6 += p.ShedOther6
+		c.IrregularOutOfScope6 += p.IrregularOutOfScope6
+		c.IrregularShed6 += p.IrregularShed6
+		c.Redirected6 += p.Redirected6
+		c.XSKMissing6 += p.XskMissing6
 	}
 	return c, nil
 }
@@ -70,6 +104,12 @@ func macKey(mac []byte) (k dhcpMacKey, err error) {
 
 func cidKey(id []byte) (k dhcpCidKey, err error) {
 	k.Len, err = keyLen(id, MaxClientIDLen, "client identifier")
+	copy(k.Id[:], id)
+	return k, err
+}
+
+func duidKey(id []byte) (k dhcpDuidKey, err error) {
+	k.Len, err = keyLen(id, MaxDUIDLen, "DUID")
 	copy(k.Id[:], id)
 	return k, err
 }
@@ -117,6 +157,21 @@ func (o *Objects) DropMAC(mac []byte, drop bool) error {
 // including its type byte, 1..62 bytes) on the drop list.
 func (o *Objects) DropClientID(id []byte, drop bool) error {
 	return updateDropList(o.objs.DropClientid, cidKey, id, drop, "client-id")
+}
+
+// DropDUID adds or removes a DHCPv6 client DUID (the client-id option's
+// data, type included, 1..128 bytes) on the drop list. The program checks
+// the client message's DUID, inside Relay-forw messages too.
+func (o *Objects) DropDUID(duid []byte, drop bool) error {
+	return updateDropList(o.objs.DropDuid, duidKey, duid, drop, "duid")
+}
+
+// ListDroppedDUIDs returns the DUID drop list. Entries added or removed
+// during the call may or may not appear.
+func (o *Objects) ListDroppedDUIDs() ([][]byte, error) {
+	return listDropList(o.objs.DropDuid, "duid", func(k *dhcpDuidKey) ([]byte, bool) {
+		return k.Id[:min(k.Len, MaxDUIDLen)], int(k.Len) <= MaxDUIDLen
+	})
 }
 
 // ListDropped returns the drop lists. Entries added or removed during the
@@ -179,6 +234,17 @@ func (o *Objects) SetOverload(queue int, level uint32) error {
 // write may see a mix of the old and the new table, which is no worse than
 // Kea's own scope switch racing with in-flight packets.
 func (o *Objects) SetScopes(served [256]bool) error {
+	return setScopes(o.objs.HaServed, served)
+}
+
+// SetScopes6 is SetScopes for the DHCPv6 HA relationship (Options.HA6Enabled),
+// whose hash values are those of client DUIDs.
+func (o *Objects) SetScopes6(served [256]bool) error {
+	return setScopes(o.objs.HaServed6, served)
+}
+
+// setScopes writes a scope table into m, in one batch where it can.
+func setScopes(m *ebpf.Map, served [256]bool) error {
 	keys := make([]uint32, 257)
 	vals := make([]uint8, 257)
 	all := uint8(1)
@@ -193,12 +259,12 @@ func (o *Objects) SetScopes(served [256]bool) error {
 	// Entry 256: every hash value is served, so a request whose options
 	// the program cannot judge is in scope too.
 	keys[256], vals[256] = 256, all
-	if _, err := o.objs.HaServed.BatchUpdate(keys, vals, nil); err != nil {
+	if _, err := m.BatchUpdate(keys, vals, nil); err != nil {
 		if !errors.Is(err, ebpf.ErrNotSupported) {
 			return fmt.Errorf("write ha scope table: %w", err)
 		}
 		for i := range keys {
-			if err := o.objs.HaServed.Put(keys[i], vals[i]); err != nil {
+			if err := m.Put(keys[i], vals[i]); err != nil {
 				return fmt.Errorf("write ha scope table entry %d: %w", i, err)
 			}
 		}

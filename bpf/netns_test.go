@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"xdhcp/internal/lab"
 	"xdhcp/internal/testlog"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
@@ -299,5 +301,45 @@ func TestNetNSRedirect(t *testing.T) {
 	waitCounter(t, o, "xsk_missing", func(c Counters) uint64 { return c.XSKMissing }, 1)
 	if c, _ := o.Counters(); c.Redirected != 2 {
 		t.Errorf("redirected = %d after unregister, want 2", c.Redirected)
+	}
+}
+
+// TestStaleCountersReplaced: counters pinned by an older program (a
+// shorter struct) do not stop an upgrade from loading; the drop lists
+// pinned beside them are kept.
+func TestStaleCountersReplaced(t *testing.T) {
+	requireCaps(t)
+	pin := mountBPFFS(t)
+	o1, err := Load(Options{PinDir: pin, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o1.DropMAC(defaultMAC, true); err != nil {
+		t.Fatal(err)
+	}
+	o1.Close()
+	if err := os.Remove(filepath.Join(pin, dhcpMapStats)); err != nil {
+		t.Fatal(err)
+	}
+	old, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.PerCPUArray, KeySize: 4, ValueSize: 14 * 8, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.Pin(filepath.Join(pin, dhcpMapStats)); err != nil {
+		t.Fatal(err)
+	}
+	o2, err := Load(Options{PinDir: pin, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatalf("load over stale counters: %v", err)
+	}
+	defer o2.Close()
+	defer o2.Unpin()
+	if _, err := o2.Counters(); err != nil {
+		t.Fatal(err)
+	}
+	macs, _, err := o2.ListDropped()
+	if err != nil || len(macs) != 1 || !bytes.Equal(macs[0], defaultMAC) {
+		t.Fatalf("drop list after the upgrade: %x %v", macs, err)
 	}
 }

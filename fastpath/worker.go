@@ -57,6 +57,18 @@ type WorkerConfig struct {
 	// Cache answers renewals; nil sends every request to the handler.
 	Cache   *leasecache.Cache
 	Handler handoff.Handler
+	// Handler6 takes the DHCPv6 messages the XDP program steers to the
+	// socket (when it is loaded with DHCPv6); nil drops them, counted in
+	// RxMalformed6. Cache6 answers DHCPv6 Renews and Rebinds; nil sends
+	// them to Handler6. IfLinkLocal is the interface's link-local address,
+	// the source of the Replies the worker builds (zero: Cache6 unused).
+	Handler6    handoff.Handler6
+	Cache6      *leasecache.Cache6
+	IfLinkLocal [16]byte
+	// Service6 gates the cached DHCPv6 answers as Service does the
+	// DHCPv4 ones (the DHCPv6 server's own network state); nil means
+	// always enabled.
+	Service6 Service
 	// Service gates cached answers; nil means always enabled.
 	Service Service
 	// Events is told of each renewal answered from the cache (forensic
@@ -89,7 +101,13 @@ type WorkerStats struct {
 	// yet).
 	KernelReplies atomic.Uint64
 	OverloadLevel atomic.Uint32
-	_             [64]byte
+	// DHCPv6: frames received, frames not parsed (or with no handler),
+	// Renews/Rebinds answered from Cache6 or not, messages handed to
+	// Handler6, and the engine's Replies sent.
+	RxFrames6, RxMalformed6  atomic.Uint64
+	CacheHits6, CacheMisses6 atomic.Uint64
+	Handoffs6, SlowReplies6  atomic.Uint64
+	_                        [64]byte
 }
 
 // Worker owns one AF_XDP socket: it answers cached renewals itself and
@@ -117,11 +135,16 @@ type Worker struct {
 	held        []heldReply
 	heldDropLog time.Time
 	ev          cachedEvent
+	// v6 is the worker's DHCPv6 scratch, allocated once.
+	v6 v6State
 }
 
 type slowReply struct {
 	meta    handoff.Meta
 	payload *[]byte
+	// v6 says meta6 describes the reply (a DHCPv6 one), not meta.
+	v6    bool
+	meta6 handoff.Meta6
 }
 
 // replyBufSize fits any reply a frame can carry without a grow.
@@ -187,10 +210,16 @@ func (w *Worker) Send(dst *handoff.Meta, payload []byte) error {
 		w.Stats.KernelReplies.Add(1)
 		return nil
 	}
+	return w.queue(slowReply{meta: *dst}, payload)
+}
+
+// queue hands r, with a copy of payload, to the worker's TX loop.
+func (w *Worker) queue(r slowReply, payload []byte) error {
 	bp := w.bufs.Get().(*[]byte)
 	*bp = append((*bp)[:0], payload...)
+	r.payload = bp
 	select {
-	case w.replies <- slowReply{meta: *dst, payload: bp}:
+	case w.replies <- r:
 		w.wakeUp()
 		return nil
 	default:
@@ -242,11 +271,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	const batch = 64
 	var (
-		sock = w.cfg.Socket
-		rx   = make([]xsk.Desc, batch)
-		tx   = make([]xsk.Desc, 0, batch+replyQueue)
-		meta handoff.Meta
-		view dhcpview.View
+		sock  = w.cfg.Socket
+		rx    = make([]xsk.Desc, batch)
+		tx    = make([]xsk.Desc, 0, batch+replyQueue)
+		meta  handoff.Meta
+		meta6 handoff.Meta6
+		view  dhcpview.View
 	)
 	for ctx.Err() == nil {
 		n := sock.Receive(rx)
@@ -270,6 +300,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.Stats.RxFrames.Add(1)
 			buf := sock.Frame(d)
 			payload, err := frame.Parse(buf, &meta)
+			if errors.Is(err, frame.ErrNotIPv4) {
+				if out, ok := w.receive6(buf, &meta6, now, unixNow); ok {
+					tx = append(tx, out)
+					answered = true
+				}
+				sock.Release(d.Addr)
+				continue
+			}
 			if err != nil || meta.DstPort != 67 {
 				w.Stats.RxMalformed.Add(1)
 				sock.Release(d.Addr)
@@ -450,14 +488,24 @@ func (w *Worker) slowReplies(tx []xsk.Desc) []xsk.Desc {
 				w.Stats.SlowDropped.Add(1)
 				continue
 			}
-			n, err := frame.Build(buf, &r.meta, *r.payload)
+			var n int
+			var err error
+			if r.v6 {
+				n, err = frame.Build6(buf, &r.meta6, *r.payload)
+			} else {
+				n, err = frame.Build(buf, &r.meta, *r.payload)
+			}
 			w.bufs.Put(r.payload)
 			if err != nil {
 				w.cfg.Socket.Release(addr)
 				w.Stats.SlowDropped.Add(1)
 				continue
 			}
-			w.Stats.SlowReplies.Add(1)
+			if r.v6 {
+				w.Stats.SlowReplies6.Add(1)
+			} else {
+				w.Stats.SlowReplies.Add(1)
+			}
 			tx = append(tx, xsk.Desc{Addr: addr, Len: uint32(n)})
 		default:
 			return tx

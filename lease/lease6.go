@@ -35,8 +35,8 @@ func (t Type) String() string {
 const (
 	HWAddrSourceUnknown     uint32 = 0x0000
 	HWAddrSourceRaw         uint32 = 0x0001 // the packet's link-layer source
-	HWAddrSourceLinkLocal   uint32 = 0x0002 // an EUI-64 link-local source address
-	HWAddrSourceDUID        uint32 = 0x0004 // a DUID-LL or DUID-LLT
+	HWAddrSourceDUID        uint32 = 0x0002 // a DUID-LL or DUID-LLT (kea-dhcp6 writes 2 for it)
+	HWAddrSourceLinkLocal   uint32 = 0x0004 // an EUI-64 link-local source address
 	HWAddrSourceClientRelay uint32 = 0x0008 // RFC 6939 client link-layer address option
 	HWAddrSourceRemoteID    uint32 = 0x0010
 	HWAddrSourceSubscriber  uint32 = 0x0020

@@ -71,10 +71,13 @@ func (d *daemon) dropCapabilities(cfg *config.Config) (caps.Set, error) {
 			keep |= caps.Of(caps.SysAdmin)
 		}
 	}
-	for _, s := range cfg.ControlSockets {
+	for _, s := range controlSockets(cfg) {
 		if s.Type != "unix" && s.Port > 0 && s.Port < 1024 {
 			keep |= caps.Of(caps.NetBindService)
 		}
+	}
+	if cfg.Dhcp6 != nil {
+		keep |= caps.Of(caps.NetBindService) // port 547, reopened on reloads
 	}
 	got, err := caps.Drop(keep)
 	if err != nil {

@@ -47,7 +47,9 @@ type daemon struct {
 	store   *memfile.Store
 	hooks   *leaseHooks
 	srv     *slowpath.Server
-	ctl     *control.Server
+	// v6 is the DHCPv6 side (nil without a Dhcp6 section).
+	v6  *dhcp6
+	ctl *control.Server
 	// leaseCmds are the server's lease and service commands; HA writes
 	// the leases it synchronizes through them.
 	leaseCmds *leasecmd.Commands
@@ -117,8 +119,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	d.store, err = memfile.Open(memfile.Options{
-		Path:         db.Name,
-		Persist:      db.Persist,
+		Path: db.Name,
+		// A file with a Dhcp6 section only writes no DHCPv4 lease file.
+		Persist:      db.Persist && (cfg.Dhcp6 == nil || cfg.HasDhcp4),
 		LFCInterval:  db.LFCInterval,
 		MaxRowErrors: db.MaxRowErrors,
 		Sync:         cfg.XDHCP.Durability != "none",
@@ -178,8 +181,25 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	d.srv.Start(ctx)
-	d.xdp = xdp.New(xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
-		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)})
+	// The DHCPv6 engine comes first, so that the XDP path steers DHCPv6
+	// to it on the interfaces it serves (its sockets take the rest).
+	if cfg.Dhcp6 != nil {
+		var cache6 *leasecache.Cache6
+		if d.cache != nil {
+			cache6 = leasecache.NewCache6(leaseCacheSize)
+		}
+		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, log.With("component", "dhcp6"))
+		if err != nil {
+			return nil, err
+		}
+		d.v6.cmds.Register(d.ctl)
+	}
+	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
+		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
+	if d.v6 != nil && d.cache != nil {
+		xdeps.Handler6, xdeps.Cache6 = d.v6.srv, d.v6.cache
+	}
+	d.xdp = xdp.New(xdeps)
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
@@ -199,7 +219,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err := d.startListeners(cfg); err != nil {
 		return nil, err
 	}
-	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
 	if d.ha != nil {
@@ -376,14 +396,22 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if leaseHookParams(cfg) != leaseHookParams(old) {
 		return errors.New("forensic logging and run-script changes need a restart; nothing was changed")
 	}
-	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
+	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return fmt.Errorf("control channel: %w", err)
+	}
+	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {
+		return errors.New("adding or removing the Dhcp6 section needs a restart; nothing was changed")
 	}
 	if err := d.srv.Reload(cfg); err != nil {
 		return err
 	}
 	if err := d.hooks.setQuietSubnets(cfg); err != nil {
 		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
+	}
+	if d.v6 != nil {
+		if err := d.v6.reload(d.ctx, cfg.Dhcp6); err != nil {
+			return fmt.Errorf("Dhcp6: %w", err)
+		}
 	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
@@ -446,6 +474,7 @@ func (d *daemon) close() error {
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
 	}
+	errs = append(errs, d.v6.close())
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
@@ -533,6 +562,7 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 			}
 		}
 	}
+	d.writeMetrics6(e)
 	if e.Family("xdhcp_slowpath_queue_length", stats.KindGauge, "Requests waiting in the slow path's queue.") {
 		e.Int("", nil, int64(d.srv.QueueLen()))
 	}

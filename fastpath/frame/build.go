@@ -38,23 +38,10 @@ func Build(dst []byte, m *handoff.Meta, payload []byte) (int, error) {
 		return 0, ErrShort
 	}
 
-	copy(dst[0:6], m.DstMAC[:])
-	copy(dst[6:12], m.SrcMAC[:])
-	off := 12
-	for i := range m.NVLAN {
-		tpid := m.VLAN[i].TPID
-		switch {
-		case tpid == 0:
-			tpid = TPID8021Q
-		case tpid == TPID8021AD && i > 0, tpid != TPID8021Q && tpid != TPID8021AD:
-			return 0, ErrBadHeader
-		}
-		binary.BigEndian.PutUint16(dst[off:], tpid)
-		binary.BigEndian.PutUint16(dst[off+2:], m.VLAN[i].TCI)
-		off += vlanTagLen
+	off, err := putEthernet(dst, &m.DstMAC, &m.SrcMAC, m.NVLAN, &m.VLAN, EtherTypeIPv4)
+	if err != nil {
+		return 0, err
 	}
-	binary.BigEndian.PutUint16(dst[off:], EtherTypeIPv4)
-	off += 2
 
 	ip := dst[off : off+ipv4HdrLen]
 	ttl := m.TTL
@@ -73,21 +60,49 @@ func Build(dst []byte, m *handoff.Meta, payload []byte) (int, error) {
 	binary.BigEndian.PutUint16(ip[10:], Fold(Checksum(ip, 0)))
 	off += ipv4HdrLen
 
-	udp := dst[off : off+udpLen]
-	binary.BigEndian.PutUint16(udp[0:], m.SrcPort)
-	binary.BigEndian.PutUint16(udp[2:], m.DstPort)
-	binary.BigEndian.PutUint16(udp[4:], uint16(udpLen))
-	udp[6], udp[7] = 0, 0
-	copy(udp[udpHdrLen:], payload)
 	// Pseudo-header: source, destination, zero+protocol, UDP length.
-	sum := Checksum(ip[12:20], uint32(protoUDP)+uint32(udpLen))
-	cs := Fold(Checksum(udp, sum))
-	if cs == 0 {
-		// RFC 768: a computed zero is sent as all ones; zero means "none".
-		cs = 0xffff
-	}
-	binary.BigEndian.PutUint16(udp[6:], cs)
+	putUDP(dst[off:off+udpLen], m.SrcPort, m.DstPort, payload, Checksum(ip[12:20], uint32(protoUDP)+uint32(udpLen)))
 
 	clear(dst[n:flen])
 	return flen, nil
+}
+
+// putEthernet writes the Ethernet header with nvlan VLAN tags (a zero TPID
+// means 0x8100) and the EtherType etype at the start of dst, which the
+// caller has checked is long enough, and returns the header's length.
+func putEthernet(dst []byte, dstMAC, srcMAC *[6]byte, nvlan int, vlan *[MaxVLAN]handoff.VLANTag, etype uint16) (int, error) {
+	copy(dst[0:6], dstMAC[:])
+	copy(dst[6:12], srcMAC[:])
+	off := 12
+	for i := range nvlan {
+		tpid := vlan[i].TPID
+		switch {
+		case tpid == 0:
+			tpid = TPID8021Q
+		case tpid == TPID8021AD && i > 0, tpid != TPID8021Q && tpid != TPID8021AD:
+			return 0, ErrBadHeader
+		}
+		binary.BigEndian.PutUint16(dst[off:], tpid)
+		binary.BigEndian.PutUint16(dst[off+2:], vlan[i].TCI)
+		off += vlanTagLen
+	}
+	binary.BigEndian.PutUint16(dst[off:], etype)
+	return off + 2, nil
+}
+
+// putUDP writes the UDP header and payload into udp (exactly their length)
+// with the checksum over them and the pseudo-header's partial sum pseudo.
+func putUDP(udp []byte, srcPort, dstPort uint16, payload []byte, pseudo uint32) {
+	binary.BigEndian.PutUint16(udp[0:], srcPort)
+	binary.BigEndian.PutUint16(udp[2:], dstPort)
+	binary.BigEndian.PutUint16(udp[4:], uint16(len(udp)))
+	udp[6], udp[7] = 0, 0
+	copy(udp[udpHdrLen:], payload)
+	cs := Fold(Checksum(udp, pseudo))
+	if cs == 0 {
+		// RFC 768: a computed zero is sent as all ones; zero means "none"
+		// (which IPv6 forbids).
+		cs = 0xffff
+	}
+	binary.BigEndian.PutUint16(udp[6:], cs)
 }

@@ -59,31 +59,9 @@ const (
 // sum, so checking it would drop good packets; on real NICs the hardware
 // checks it. It accepts any UDP port: callers check m.DstPort.
 func Parse(b []byte, m *handoff.Meta) (payload []byte, err error) {
-	if len(b) < ethHdrLen {
-		return nil, ErrShort
-	}
-	copy(m.DstMAC[:], b[0:6])
-	copy(m.SrcMAC[:], b[6:12])
-	etype := binary.BigEndian.Uint16(b[12:14])
-	off := ethHdrLen
-	m.NVLAN = 0
-	m.VLAN = [MaxVLAN]handoff.VLANTag{}
-	for etype == TPID8021Q || etype == TPID8021AD {
-		if m.NVLAN == MaxVLAN {
-			// A third tag: nothing we serve is stacked that deep.
-			return nil, ErrNotIPv4
-		}
-		if m.NVLAN == 1 && etype != TPID8021Q {
-			// An S-tag inside a tag is not valid 802.1ad.
-			return nil, ErrBadHeader
-		}
-		if len(b) < off+vlanTagLen {
-			return nil, ErrShort
-		}
-		m.VLAN[m.NVLAN] = handoff.VLANTag{TPID: etype, TCI: binary.BigEndian.Uint16(b[off:])}
-		m.NVLAN++
-		etype = binary.BigEndian.Uint16(b[off+2:])
-		off += vlanTagLen
+	etype, off, err := parseEthernet(b, &m.DstMAC, &m.SrcMAC, &m.NVLAN, &m.VLAN)
+	if err != nil {
+		return nil, err
 	}
 	if etype != EtherTypeIPv4 {
 		return nil, ErrNotIPv4
@@ -135,4 +113,37 @@ func Parse(b []byte, m *handoff.Meta) (payload []byte, err error) {
 	m.SrcPort = binary.BigEndian.Uint16(udp[0:2])
 	m.DstPort = binary.BigEndian.Uint16(udp[2:4])
 	return udp[udpHdrLen:ulen:ulen], nil
+}
+
+// parseEthernet reads the Ethernet header and up to two VLAN tags (outer
+// TPID 0x8100 or 0x88a8, inner 0x8100) of b and returns the EtherType after
+// them and the offset of the network header. A third tag is ErrNotIPv4.
+func parseEthernet(b []byte, dst, src *[6]byte, nvlan *int, vlan *[MaxVLAN]handoff.VLANTag) (etype uint16, off int, err error) {
+	if len(b) < ethHdrLen {
+		return 0, 0, ErrShort
+	}
+	copy(dst[:], b[0:6])
+	copy(src[:], b[6:12])
+	etype = binary.BigEndian.Uint16(b[12:14])
+	off = ethHdrLen
+	*nvlan = 0
+	*vlan = [MaxVLAN]handoff.VLANTag{}
+	for etype == TPID8021Q || etype == TPID8021AD {
+		if *nvlan == MaxVLAN {
+			// A third tag: nothing we serve is stacked that deep.
+			return 0, 0, ErrNotIPv4
+		}
+		if *nvlan == 1 && etype != TPID8021Q {
+			// An S-tag inside a tag is not valid 802.1ad.
+			return 0, 0, ErrBadHeader
+		}
+		if len(b) < off+vlanTagLen {
+			return 0, 0, ErrShort
+		}
+		vlan[*nvlan] = handoff.VLANTag{TPID: etype, TCI: binary.BigEndian.Uint16(b[off:])}
+		*nvlan++
+		etype = binary.BigEndian.Uint16(b[off+2:])
+		off += vlanTagLen
+	}
+	return etype, off, nil
 }

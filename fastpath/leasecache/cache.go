@@ -163,36 +163,16 @@ func (c *Cache) probe(addr [4]byte) (uint32, *Entry) {
 // evictOne removes the first live entry at or after the clock hand.
 // Callers hold mu and know the table is not empty.
 func (c *Cache) evictOne() {
-	for range len(c.slots) {
-		i := c.hand
-		c.hand = (c.hand + 1) & c.mask
-		if c.slots[i].Load() != nil {
-			c.removeAt(i)
-			c.evictions.Add(1)
-			return
-		}
+	if evictSlot(c.slots, c.mask, &c.hand, c.entryHome) {
+		c.n.Add(-1)
+		c.evictions.Add(1)
 	}
 }
 
-// removeAt empties slot i by backward-shift deletion (Knuth 6.4, algorithm
-// R): each later entry of the cluster that may live at the hole moves into
-// it. The move stores the entry at its new slot before its old slot is
-// overwritten, so a reader never sees it vanish from both; it can at worst
-// miss it for an instant. Callers hold mu.
+// removeAt empties slot i (see removeSlot). Callers hold mu.
 func (c *Cache) removeAt(i uint32) {
-	j := i
-	for {
-		j = (j + 1) & c.mask
-		e := c.slots[j].Load()
-		if e == nil {
-			break
-		}
-		// e may fill the hole i if i lies cyclically in [home(e), j).
-		if (j-c.home(e.Addr))&c.mask >= (j-i)&c.mask {
-			c.slots[i].Store(e)
-			i = j
-		}
-	}
-	c.slots[i].Store(nil)
+	removeSlot(c.slots, c.mask, i, c.entryHome)
 	c.n.Add(-1)
 }
+
+func (c *Cache) entryHome(e *Entry) uint32 { return c.home(e.Addr) }

@@ -57,4 +57,15 @@
 // entries carry configuration (lifetimes, timers, cache parameters).
 // One cache serves the interfaces whose subnets it was published for; the
 // address key cannot tell two interfaces' identical private ranges apart.
+//
+// # DHCPv6
+//
+// Cache6 is the same table keyed by the client's DUID; an entry holds the
+// client's IA_NA and IA_PD bindings (handoff.CachedLease6). AnswerRenew6
+// answers a Renew or Rebind sent straight to the server when its DUID,
+// server DUID, fingerprint (handoff.Fingerprint6) and IAs match the entry
+// exactly and every lease is reusable by the same rules (Reusable6), with
+// the remaining preferred and valid lifetimes and the timers of Kea's
+// DHCPv6 setTeeTimes; relayed messages, unicast ones and anything else go
+// to the engine.
 package leasecache

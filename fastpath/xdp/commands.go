@@ -22,8 +22,10 @@ type Registrar interface {
 var notRunning = control.Answer{Result: control.ResultUnsupported, Text: "the XDP path is not running (socket mode): no drop list"}
 
 // RegisterCommands adds the drop-list commands: xdhcp-drop-add,
-// xdhcp-drop-del and xdhcp-drop-list, with {"hw-address": "..."} or
-// {"client-id": "..."}. Entries added here stay until deleted (they are
+// xdhcp-drop-del and xdhcp-drop-list, with {"hw-address": "..."},
+// {"client-id": "..."} or {"duid": "..."} (a DHCPv6 client's DUID, which
+// the program matches in DHCPv6 messages, relayed ones too; the engine's
+// list gets it when it keeps DUIDs, see DUIDList). Entries added here stay until deleted (they are
 // pinned with the map when pinning is on); entries from DROP reservations
 // follow the configuration. Each change goes to the program's maps and to
 // the engine's list (Deps.Drops), so a client on the list is not served in
@@ -36,7 +38,8 @@ func (d *Datapath) RegisterCommands(c Registrar) {
 
 func (d *Datapath) setDrop(on bool) control.HandlerFunc {
 	return func(_ context.Context, req *control.Request) control.Answer {
-		id, isMAC, err := parseDropID(req)
+		id, kind, err := parseDropID(req)
+		isMAC := kind == kindHW
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.att == nil && d.deps.Drops == nil {
@@ -45,15 +48,18 @@ func (d *Datapath) setDrop(on bool) control.HandlerFunc {
 		if err != nil || len(id) == 0 {
 			return control.Errorf("invalid identifier: %v", err)
 		}
-		if err := checkDropID(id, isMAC); err != nil {
+		if err := checkDropID(id, kind); err != nil {
 			return control.Errorf("invalid identifier: %v", err)
 		}
 		if d.att != nil {
 			for _, o := range d.att.instances() {
-				if isMAC {
+				switch kind {
+				case kindHW:
 					err = errors.Join(err, o.DropMAC(id, on))
-				} else {
+				case kindCID:
 					err = errors.Join(err, o.DropClientID(id, on))
+				case kindDUID:
+					err = errors.Join(err, o.DropDUID(id, on))
 				}
 			}
 		}
@@ -61,7 +67,11 @@ func (d *Datapath) setDrop(on bool) control.HandlerFunc {
 			return control.Errorf("%v", err)
 		}
 		if d.deps.Drops != nil {
-			d.deps.Drops.Set(isMAC, id, on)
+			if kind != kindDUID {
+				d.deps.Drops.Set(isMAC, id, on)
+			} else if dl, ok := d.deps.Drops.(DUIDList); ok {
+				dl.SetDUID(id, on)
+			}
 		}
 		if on {
 			return control.Answer{Result: control.ResultSuccess, Text: "added to the drop list"}
@@ -72,14 +82,23 @@ func (d *Datapath) setDrop(on bool) control.HandlerFunc {
 
 // checkDropID holds an identifier to what the program's maps can key, so
 // that the engine's list never holds an entry the program does not.
-func checkDropID(id []byte, isMAC bool) error {
-	if isMAC && len(id) > bpf.MaxHWAddrLen {
+func checkDropID(id []byte, kind idKind) error {
+	switch {
+	case kind == kindHW && len(id) > bpf.MaxHWAddrLen:
 		return fmt.Errorf("hardware address of %d bytes (want 1..%d)", len(id), bpf.MaxHWAddrLen)
-	}
-	if !isMAC && len(id) > bpf.MaxClientIDLen {
+	case kind == kindCID && len(id) > bpf.MaxClientIDLen:
 		return fmt.Errorf("client identifier of %d bytes (want 1..%d)", len(id), bpf.MaxClientIDLen)
+	case kind == kindDUID && len(id) > bpf.MaxDUIDLen:
+		return fmt.Errorf("DUID of %d bytes (want 1..%d)", len(id), bpf.MaxDUIDLen)
 	}
 	return nil
+}
+
+// DUIDList is the engine's copy of the DUID drop list, when the engine
+// (Deps.Drops) keeps one.
+type DUIDList interface {
+	SetDUID(duid []byte, drop bool)
+	ListDUIDs() [][]byte
 }
 
 func (d *Datapath) listDrops(context.Context, *control.Request) control.Answer {
@@ -88,7 +107,7 @@ func (d *Datapath) listDrops(context.Context, *control.Request) control.Answer {
 	if d.att == nil && d.deps.Drops == nil {
 		return notRunning
 	}
-	hws, cids := []string{}, []string{}
+	hws, cids, duids := []string{}, []string{}, []string{}
 	seen := map[string]bool{}
 	add := func(out *[]string, id []byte, kind string) {
 		if k := kind + string(id); !seen[k] {
@@ -108,6 +127,18 @@ func (d *Datapath) listDrops(context.Context, *control.Request) control.Answer {
 			for _, c := range ids {
 				add(&cids, c, "c")
 			}
+			ds, err := o.ListDroppedDUIDs()
+			if err != nil {
+				return control.Errorf("%v", err)
+			}
+			for _, c := range ds {
+				add(&duids, c, "d")
+			}
+		}
+	}
+	if dl, ok := d.deps.Drops.(DUIDList); ok {
+		for _, c := range dl.ListDUIDs() {
+			add(&duids, c, "d")
 		}
 	}
 	if d.deps.Drops != nil {
@@ -121,29 +152,45 @@ func (d *Datapath) listDrops(context.Context, *control.Request) control.Answer {
 	}
 	sort.Strings(hws)
 	sort.Strings(cids)
-	return control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%d entries", len(hws)+len(cids)),
-		Arguments: map[string]any{"hw-addresses": hws, "client-ids": cids}}
+	sort.Strings(duids)
+	return control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%d entries", len(hws)+len(cids)+len(duids)),
+		Arguments: map[string]any{"hw-addresses": hws, "client-ids": cids, "duids": duids}}
 }
 
-// parseDropID reads the one identifier of a drop-list command: the bytes,
-// and whether they are a hardware address (else a client identifier).
-func parseDropID(req *control.Request) ([]byte, bool, error) {
+// idKind says what a drop-list identifier is.
+type idKind int
+
+const (
+	kindHW   idKind = iota // a hardware address
+	kindCID                // a DHCPv4 client identifier
+	kindDUID               // a DHCPv6 client's DUID
+)
+
+// parseDropID reads the one identifier of a drop-list command: the bytes
+// and their kind.
+func parseDropID(req *control.Request) ([]byte, idKind, error) {
 	var a struct {
-		HW  string `json:"hw-address"`
-		CID string `json:"client-id"`
+		HW   string `json:"hw-address"`
+		CID  string `json:"client-id"`
+		DUID string `json:"duid"`
 	}
 	if err := req.DecodeArguments(&a); err != nil {
-		return nil, false, err
+		return nil, 0, err
 	}
-	switch {
-	case a.HW != "" && a.CID == "":
-		b, err := leasejson.ParseHex(a.HW)
-		return b, true, err
-	case a.CID != "" && a.HW == "":
-		b, err := leasejson.ParseHex(a.CID)
-		return b, false, err
+	given, id, kind := 0, "", kindHW
+	for _, c := range []struct {
+		v string
+		k idKind
+	}{{a.HW, kindHW}, {a.CID, kindCID}, {a.DUID, kindDUID}} {
+		if c.v != "" {
+			given, id, kind = given+1, c.v, c.k
+		}
 	}
-	return nil, false, errors.New("give exactly one of 'hw-address' and 'client-id'")
+	if given != 1 {
+		return nil, 0, errors.New("give exactly one of 'hw-address', 'client-id' and 'duid'")
+	}
+	b, err := leasejson.ParseHex(id)
+	return b, kind, err
 }
 
 func hexColon(b []byte) string {

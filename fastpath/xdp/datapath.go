@@ -37,6 +37,18 @@ type Deps struct {
 	Handler handoff.Handler
 	// Cache answers renewals in the workers; nil sends all to Handler.
 	Cache *leasecache.Cache
+	// Handler6, when set, makes the XDP program judge and steer DHCPv6
+	// too, and gets every DHCPv6 message Cache6 does not answer; nil
+	// leaves IPv6 to the kernel (a DHCPv6 socket, or another server).
+	Handler6 handoff.Handler6
+	// Cache6 answers DHCPv6 Renews and Rebinds in the workers (nil: all
+	// go to Handler6).
+	Cache6 *leasecache.Cache6
+	// Service6 gates the cached DHCPv6 answers (nil: always enabled).
+	Service6 fastpath.Service
+	// HA6 turns on the program's DHCPv6 HA scope filter, with its own
+	// table (SetScopes6): Kea runs DHCPv6 HA as a relationship of its own.
+	HA6 bool
 	// Service gates the cached answers (nil: always enabled).
 	Service fastpath.Service
 	// Events is told of the renewals the cache answers (nil: nothing).
@@ -79,6 +91,8 @@ type Datapath struct {
 	mu     sync.Mutex // guards att and scopes, and the maps against Stop
 	att    *attachment
 	scopes [256]bool
+	// scopes6 is the DHCPv6 HA relationship's table (Deps.HA6).
+	scopes6 [256]bool
 }
 
 // attachment is one Start's worth of state: the program instances, their
@@ -156,10 +170,13 @@ func (d *Datapath) Start(ctx context.Context, cfg *config.Config, ifaces []confi
 	x.run(ctx)
 	d.mu.Lock()
 	d.att = x
-	table := d.scopes
+	table, table6 := d.scopes, d.scopes6
 	d.mu.Unlock()
 	if d.deps.HA {
 		d.SetScopes(table) // a change while the instances were loading
+	}
+	if d.deps.HA6 {
+		d.SetScopes6(table6)
 	}
 	d.mu.Lock()
 	x.syncDrops(cfg, d.deps.Drops)
@@ -196,11 +213,13 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		pinPath = x.pins.path
 	}
 	objs, err := bpf.Load(bpf.Options{
-		RateLimit: cfg.XDHCP.RateLimit.Rate,
-		Burst:     cfg.XDHCP.RateLimit.Burst,
-		HAEnabled: d.deps.HA,
-		PinDir:    pinPath,
-		Logger:    d.log,
+		RateLimit:  cfg.XDHCP.RateLimit.Rate,
+		Burst:      cfg.XDHCP.RateLimit.Burst,
+		HAEnabled:  d.deps.HA,
+		HA6Enabled: d.deps.HA6 && d.deps.Handler6 != nil,
+		DHCPv6:     d.deps.Handler6 != nil,
+		PinDir:     pinPath,
+		Logger:     d.log,
 	})
 	if err != nil {
 		d.base.Warn("XDP program not loaded: this interface is served in socket mode", "iface", spec.Name, "err", err)
@@ -215,6 +234,15 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		if err := objs.SetScopes(table); err != nil {
 			objs.Close()
 			return false, fmt.Errorf("write HA scopes: %w", err)
+		}
+	}
+	if d.deps.HA6 {
+		d.mu.Lock()
+		table := d.scopes6
+		d.mu.Unlock()
+		if err := objs.SetScopes6(table); err != nil {
+			objs.Close()
+			return false, fmt.Errorf("write DHCPv6 HA scopes: %w", err)
 		}
 	}
 	l, err := objs.Attach(ifc.Index, mode)
@@ -257,6 +285,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
 			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
+			Handler6: d.deps.Handler6, Cache6: d.deps.Cache6, IfLinkLocal: linkLocal(ifc), Service6: d.deps.Service6,
 		})
 		if err != nil {
 			s.Close()
@@ -326,6 +355,21 @@ func (d *Datapath) SetScopes(served [256]bool) {
 	for _, o := range d.att.instances() {
 		if err := o.SetScopes(served); err != nil {
 			d.base.Warn("write HA scopes to XDP", "err", err)
+		}
+	}
+}
+
+// SetScopes6 is SetScopes for the DHCPv6 HA relationship.
+func (d *Datapath) SetScopes6(served [256]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.scopes6 = served
+	if d.att == nil {
+		return
+	}
+	for _, o := range d.att.instances() {
+		if err := o.SetScopes6(served); err != nil {
+			d.base.Warn("write DHCPv6 HA scopes to XDP", "err", err)
 		}
 	}
 }
@@ -498,3 +542,19 @@ func firstIPv4(ifc *net.Interface) netip.Addr {
 // empty), renewals as much as the new clients that XDP would shed; the
 // default 2048 (13 ms) lost a tenth of the frames at 10x overload.
 const xskFrames = 16384
+
+// linkLocal is the first IPv6 link-local address of ifc, the source of the
+// DHCPv6 Replies the workers build; zero when it has none (the workers
+// then answer no DHCPv6 Renew themselves).
+func linkLocal(ifc *net.Interface) [16]byte {
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return [16]byte{}
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() == nil && n.IP.IsLinkLocalUnicast() {
+			return [16]byte(n.IP.To16())
+		}
+	}
+	return [16]byte{}
+}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -135,6 +136,17 @@ func TestDatapathLifecycle(t *testing.T) {
 	if ans := cmds.call(t, "xdhcp-drop-add", map[string]any{"client-id": "01", "hw-address": "02"}); ans.Result != control.ResultError {
 		t.Errorf("xdhcp-drop-add with both identifiers: %+v, want an error", ans)
 	}
+	const dropDUID = "00:01:00:01:2c:3d:4e:5f:02:00:00:00:00:61"
+	if ans := cmds.call(t, "xdhcp-drop-add", map[string]any{"duid": dropDUID}); ans.Result != control.ResultSuccess {
+		t.Errorf("xdhcp-drop-add duid: %+v", ans)
+	}
+	if ans := cmds.call(t, "xdhcp-drop-add", map[string]any{"duid": strings.Repeat("01:", 128) + "01"}); ans.Result != control.ResultError {
+		t.Errorf("xdhcp-drop-add of a 129-byte DUID: %+v, want an error", ans)
+	}
+	duids := func() []string {
+		t.Helper()
+		return cmds.call(t, "xdhcp-drop-list", nil).Arguments.(map[string]any)["duids"].([]string)
+	}
 	d.SetScopes([256]bool{1: true})
 
 	// A reload without the reservation takes it off; the entry added by
@@ -164,6 +176,12 @@ func TestDatapathLifecycle(t *testing.T) {
 	}
 	if hws, cids := list(); !slices.Equal(hws, []string{dropMAC}) || !slices.Equal(cids, []string{"01:02:03"}) {
 		t.Errorf("after the restart: drop list %v %v, want the pinned entries back", hws, cids)
+	}
+	if got := duids(); !slices.Equal(got, []string{dropDUID}) {
+		t.Errorf("after the restart: DUIDs %v, want the pinned %s back", got, dropDUID)
+	}
+	if ans := cmds.call(t, "xdhcp-drop-del", map[string]any{"duid": dropDUID}); ans.Result != control.ResultSuccess {
+		t.Errorf("xdhcp-drop-del duid: %+v", ans)
 	}
 	if ans := cmds.call(t, "xdhcp-drop-del", map[string]any{"client-id": "01:02:03"}); ans.Text != "removed from the drop list" {
 		t.Errorf("xdhcp-drop-del: %+v", ans)

@@ -24,6 +24,20 @@ var verdictCounters = map[string]func(bpf.Counters) uint64{
 	"xdp-drop-irregular-out-of-scope": func(c bpf.Counters) uint64 { return c.IrregularOutOfScope },
 	"xdp-drop-irregular-shed":         func(c bpf.Counters) uint64 { return c.IrregularShed },
 	"xdp-redirected":                  func(c bpf.Counters) uint64 { return c.Redirected },
+	// DHCPv6.
+	"xdp-pass-fragment6":               func(c bpf.Counters) uint64 { return c.Fragment6 },
+	"xdp-pass-ext-unparsed6":           func(c bpf.Counters) uint64 { return c.ExtUnparsed6 },
+	"xdp-pass-not-request6":            func(c bpf.Counters) uint64 { return c.NotRequest6 },
+	"xdp-pass-xsk-missing6":            func(c bpf.Counters) uint64 { return c.XSKMissing6 },
+	"xdp-drop-malformed6":              func(c bpf.Counters) uint64 { return c.Malformed6 },
+	"xdp-drop-duid":                    func(c bpf.Counters) uint64 { return c.DropDUID },
+	"xdp-drop-rate-limited6":           func(c bpf.Counters) uint64 { return c.RateLimited6 },
+	"xdp-drop-ha-out-of-scope6":        func(c bpf.Counters) uint64 { return c.HAOutOfScope6 },
+	"xdp-drop-shed-solicit":            func(c bpf.Counters) uint64 { return c.ShedSolicit },
+	"xdp-drop-shed-other6":             func(c bpf.Counters) uint64 { return c.ShedOther6 },
+	"xdp-drop-irregular-out-of-scope6": func(c bpf.Counters) uint64 { return c.IrregularOutOfScope6 },
+	"xdp-drop-irregular-shed6":         func(c bpf.Counters) uint64 { return c.IrregularShed6 },
+	"xdp-redirected6":                  func(c bpf.Counters) uint64 { return c.Redirected6 },
 }
 
 // workerCounters name the fast-path workers' counters as statistics.
@@ -38,6 +52,12 @@ var workerCounters = map[string]func(*fastpath.WorkerStats) uint64{
 	"fastpath-slow-replies":         func(s *fastpath.WorkerStats) uint64 { return s.SlowReplies.Load() },
 	"fastpath-slow-replies-dropped": func(s *fastpath.WorkerStats) uint64 { return s.SlowDropped.Load() },
 	"fastpath-kernel-replies":       func(s *fastpath.WorkerStats) uint64 { return s.KernelReplies.Load() },
+	"fastpath-rx-frames6":           func(s *fastpath.WorkerStats) uint64 { return s.RxFrames6.Load() },
+	"fastpath-rx-malformed6":        func(s *fastpath.WorkerStats) uint64 { return s.RxMalformed6.Load() },
+	"fastpath-cache-hits6":          func(s *fastpath.WorkerStats) uint64 { return s.CacheHits6.Load() },
+	"fastpath-cache-misses6":        func(s *fastpath.WorkerStats) uint64 { return s.CacheMisses6.Load() },
+	"fastpath-handoffs6":            func(s *fastpath.WorkerStats) uint64 { return s.Handoffs6.Load() },
+	"fastpath-slow-replies6":        func(s *fastpath.WorkerStats) uint64 { return s.SlowReplies6.Load() },
 }
 
 // ringCounters name the AF_XDP sockets' kernel counters as statistics.

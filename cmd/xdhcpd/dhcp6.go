@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"reflect"
+	"sync"
+
+	"xdhcp/config"
+	"xdhcp/control/leasecmd"
+	"xdhcp/fastpath"
+	"xdhcp/fastpath/leasecache"
+	"xdhcp/internal/stats"
+	"xdhcp/lease/leasejson"
+	"xdhcp/lease/memfile"
+	"xdhcp/slowpath6"
+)
+
+// dhcp6 is the DHCPv6 side of the daemon: its lease store, its engine and
+// its sockets. One process serves both families (see the README's "One
+// daemon for DHCPv4 and DHCPv6"); each family keeps its own store and
+// engine, and they share the statistics registry, the control channel and
+// the metrics endpoint.
+type dhcp6 struct {
+	log   *slog.Logger
+	store *memfile.Store6
+	srv   *slowpath6.Server
+	// cache is the fast path's DHCPv6 lease cache (nil without XDP).
+	cache *leasecache.Cache6
+
+	// cmds are the lease6 commands, registered on the control channel.
+	cmds *leasecmd.Commands6
+
+	mu        sync.Mutex
+	listeners []*fastpath.UDP6Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// startDHCP6 opens the leases6 store and starts the engine and the
+// sockets of cfg's Dhcp6 section.
+//
+// cache, when not nil, is the fast path's DHCPv6 lease cache: the engine
+// publishes into it the bindings the XDP workers may renew themselves.
+func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, durable bool, cache *leasecache.Cache6,
+	log *slog.Logger) (_ *dhcp6, err error) {
+	v := &dhcp6{log: log, cache: cache}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, v.close())
+		}
+	}()
+	db := cfg.LeaseDatabase
+	v.store, err = memfile.Open6(memfile.Options{
+		Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
+		Sync: durable, Logger: log.With("component", "lease6-store"),
+		RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
+	}
+	log.Info("DHCPv6 lease database open", "path", db.Name, "persist", db.Persist, "leases", v.store.Len())
+	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log}
+	if cache != nil {
+		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
+	}
+	v.srv, err = slowpath6.New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
+	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged})
+	v.srv.Start(ctx)
+	if err := v.startListeners(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// subnets are the running configuration's subnets as the lease6
+// commands check leases against them.
+func (v *dhcp6) subnets() leasejson.Subnets6 {
+	var out leasejson.Subnets6
+	for _, sn := range v.srv.Config().Subnets {
+		out = append(out, leasejson.Subnet6{ID: sn.ID, Prefix: sn.Prefix, ValidLft: sn.Valid.Valid})
+	}
+	return out
+}
+
+// startListeners opens a DHCPv6 socket on every interface of
+// interfaces-config ("*": every up interface but loopback), listening on
+// the unicast addresses named with it ("eth0/2001:db8::1").
+func (v *dhcp6) startListeners(parent context.Context, cfg *config.Config6) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	names, unicast, err := interfaces6(cfg.Interfaces)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		v.log.Warn("DHCPv6: no interface to serve: interfaces-config names none; DHCPv6 is served once a reload names one")
+		return nil
+	}
+	ctx, cancel := context.WithCancel(parent)
+	v.cancel = cancel
+	for _, name := range names {
+		l, err := fastpath.ListenUDP6(name, unicast[name], v.srv, v.log)
+		if err != nil {
+			v.log.Error("cannot serve DHCPv6 on interface", "iface", name, "err", err)
+			continue
+		}
+		v.listeners = append(v.listeners, l)
+		v.wg.Add(1)
+		go func() {
+			defer v.wg.Done()
+			if err := l.Run(ctx); err != nil {
+				v.log.Error("DHCPv6 socket stopped", "iface", name, "err", err)
+			}
+		}()
+		v.log.Info("listening", "iface", name, "family", "DHCPv6", "unicast", unicast[name])
+	}
+	if len(v.listeners) == 0 {
+		return errors.New("no interface could be opened for DHCPv6 (check interfaces-config of Dhcp6)")
+	}
+	return nil
+}
+
+func interfaces6(specs []config.InterfaceSpec) (names []string, unicast map[string][]netip.Addr, err error) {
+	unicast = map[string][]netip.Addr{}
+	seen := map[string]bool{}
+	add := func(n string) {
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, s := range specs {
+		if s.Name != "*" {
+			add(s.Name)
+			if s.Addr.IsValid() {
+				unicast[s.Name] = append(unicast[s.Name], s.Addr)
+			}
+			continue
+		}
+		all, err := net.Interfaces()
+		if err != nil {
+			return nil, nil, fmt.Errorf("list interfaces: %w", err)
+		}
+		for _, ifc := range all {
+			if ifc.Flags&net.FlagLoopback == 0 && ifc.Flags&net.FlagUp != 0 {
+				add(ifc.Name)
+			}
+		}
+	}
+	return names, unicast, nil
+}
+
+func (v *dhcp6) stopListeners() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cancel != nil {
+		v.cancel()
+	}
+	v.wg.Wait()
+	v.listeners = nil
+}
+
+// reload applies a new Dhcp6 section; the lease database needs a restart.
+func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
+	old := v.srv.Config()
+	if cfg.LeaseDatabase != old.LeaseDatabase {
+		return errors.New("Dhcp6 lease-database changes need a restart; nothing was changed")
+	}
+	if err := v.srv.Reload(cfg); err != nil {
+		return err
+	}
+	if !reflect.DeepEqual(cfg.Interfaces, old.Interfaces) {
+		v.stopListeners()
+		return v.startListeners(ctx, cfg)
+	}
+	return nil
+}
+
+// close stops the sockets, answers what the engine holds and closes the
+// store.
+func (v *dhcp6) close() error {
+	if v == nil {
+		return nil
+	}
+	v.stopListeners()
+	var errs []error
+	if v.srv != nil {
+		errs = append(errs, v.srv.Close())
+	}
+	if v.store != nil {
+		errs = append(errs, v.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// socketCounters are the v6 sockets' counters for /metrics.
+func (v *dhcp6) socketCounters() map[string]map[string]uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := map[string]map[string]uint64{}
+	for _, l := range v.listeners {
+		out[l.Iface().Name] = map[string]uint64{
+			"rx": l.RxPackets.Load(), "rx_malformed": l.RxMalformed.Load(), "rx_not_listening": l.RxNotListening.Load(),
+			"tx": l.TxPackets.Load(), "tx_errors": l.TxErrors.Load(),
+		}
+	}
+	return out
+}
+
+// writeMetrics6 writes the DHCPv6 sockets' counters.
+func (d *daemon) writeMetrics6(e *stats.Exposition) {
+	if d.v6 == nil {
+		return
+	}
+	per := d.v6.socketCounters()
+	for _, c := range []struct{ key, name, help string }{
+		{"rx", "xdhcp_socket6_rx_total", "DHCPv6 datagrams received by the sockets."},
+		{"rx_malformed", "xdhcp_socket6_rx_malformed_total", "DHCPv6 datagrams the sockets could not hand over (too short or long, no destination)."},
+		{"rx_not_listening", "xdhcp_socket6_rx_not_listening_total", "DHCPv6 datagrams to a unicast address interfaces-config does not name."},
+		{"tx", "xdhcp_socket6_tx_total", "DHCPv6 replies sent by the sockets."},
+		{"tx_errors", "xdhcp_socket6_tx_errors_total", "DHCPv6 replies the sockets failed to send."},
+	} {
+		if len(per) > 0 && e.Family(c.name, stats.KindCounter, c.help) {
+			for iface, v := range per {
+				e.Int("", []stats.Label{{Name: "iface", Value: iface}}, int64(v[c.key]))
+			}
+		}
+	}
+}
+
+// controlSockets are the control channel's listeners: those of the Dhcp4
+// section and those of the Dhcp6 section it does not already list. Kea
+// runs one process per family, each with its own; one xdhcpd answers both
+// families' commands on either.
+func controlSockets(cfg *config.Config) []config.ControlSocket {
+	out := append([]config.ControlSocket(nil), cfg.ControlSockets...)
+	if cfg.Dhcp6 == nil {
+		return out
+	}
+	for _, s := range cfg.Dhcp6.ControlSockets {
+		dup := false
+		for _, o := range out {
+			if reflect.DeepEqual(o, s) {
+				dup = true
+			}
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,47 @@
+package slowpath6_test
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+
+	"xdhcp/dhcp6"
+	"xdhcp/lease/memfile"
+)
+
+// BenchmarkSolicitRequest is the engine's cost of one new client (a
+// Solicit for an address and a prefix, then its Request), on the memfile
+// store in memory.
+func BenchmarkSolicitRequest(b *testing.B) {
+	store, err := memfile.Open6(memfile.Options{Persist: false})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	cfg := engineConfig(b.TempDir())
+	subnet1(cfg).Pools[0].Last = netip.MustParseAddr("2001:db8:1::ffff:ffff")
+	srv := newEngineOn(b, cfg, store)
+	out := &capture{}
+	duid := []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0}
+	var sol, req dhcp6.Builder
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		binary.BigEndian.PutUint32(duid[6:], uint32(i))
+		sol.Reset()
+		sol.Header(dhcp6.Solicit, [3]byte{1, 2, 3})
+		sol.Option(dhcp6.OptClientID, duid)
+		sol.End(sol.IA(dhcp6.OptIANA, 1, 0, 0))
+		sol.End(sol.IA(dhcp6.OptIAPD, 2, 0, 0))
+		srv.ServeNow(packetOn(sol.B, out))
+		req.Reset()
+		req.Header(dhcp6.Request, [3]byte{4, 5, 6})
+		req.Option(dhcp6.OptClientID, duid)
+		req.Option(dhcp6.OptServerID, serverDUID)
+		req.End(req.IA(dhcp6.OptIANA, 1, 0, 0))
+		req.End(req.IA(dhcp6.OptIAPD, 2, 0, 0))
+		srv.ServeNow(packetOn(req.B, out))
+		out.sent = out.sent[:0]
+		out.dst = out.dst[:0]
+	}
+}

@@ -1,0 +1,266 @@
+package slowpath6
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"xdhcp/config"
+	"xdhcp/handoff"
+	"xdhcp/internal/stats"
+	"xdhcp/lease"
+	"xdhcp/slowpath/intake"
+	"xdhcp/slowpath/stats6"
+)
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Store lease.Store6
+	Stats *stats.Registry
+	Log   *slog.Logger
+	// Cache is the fast path's v6 lease cache; nil in socket mode.
+	Cache handoff.LeaseCache6
+	// ServerDUID overrides the DUID the configuration's server-id block
+	// would give (tests); nil = ServerDUID(cfg.ServerID).
+	ServerDUID []byte
+	Now        func() time.Time
+}
+
+var _ handoff.Handler6 = (*Server)(nil)
+
+// Server is the DHCPv6 slow path.
+type Server struct {
+	log   *slog.Logger
+	store lease.Store6
+	reg   *stats.Registry
+	st    *serverStats
+	// leases are the lease statistics (assigned, declined, reclaimed…).
+	leases *stats6.Leases
+	now    func() time.Time
+	cache  handoff.LeaseCache6
+	duid   []byte
+
+	rtMu sync.RWMutex
+	rt   *live
+
+	queue   *intake.Queue[*handoff.Packet6, *exchange]
+	held    *pending
+	exs     sync.Pool
+	workers int
+	wg      sync.WaitGroup
+	stop    context.CancelFunc
+}
+
+// maxInflightCommits bounds the exchanges waiting for the lease file.
+const maxInflightCommits = 4096
+
+// advertiseHold is how long an advertised address or prefix stays set
+// aside for the client it was advertised to (see pending).
+const advertiseHold = 10
+
+// New builds a server for cfg. Call Start to begin serving.
+func New(cfg *config.Config6, d Deps) (*Server, error) {
+	if d.Store == nil || d.Stats == nil || cfg == nil {
+		return nil, errors.New("slowpath6: configuration, store and stats are required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
+		cache: d.Cache, duid: d.ServerDUID, held: newPending()}
+	if s.duid == nil {
+		duid, err := ServerDUID(cfg.ServerID, d.Now())
+		if err != nil {
+			return nil, err
+		}
+		s.duid = duid
+	}
+	rt, err := buildLive(cfg, d.Store, d.Stats, s.leases)
+	if err != nil {
+		return nil, err
+	}
+	s.rt = rt
+	s.queue = intake.NewQueue[*handoff.Packet6, *exchange](cfg.MultiThreading.PacketQueueSize, maxInflightCommits)
+	s.workers = workerCount(cfg)
+	s.exs.New = func() any { return &exchange{s: s} }
+	return s, nil
+}
+
+func workerCount(cfg *config.Config6) int {
+	n := cfg.MultiThreading.ThreadPoolSize
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	if !cfg.MultiThreading.Enable {
+		n = 1
+	}
+	return max(n, 2)
+}
+
+// DUID is the server's DUID (the Server Identifier option's data).
+func (s *Server) DUID() []byte { return s.duid }
+
+// Config is the running configuration.
+func (s *Server) Config() *config.Config6 {
+	s.rtMu.RLock()
+	defer s.rtMu.RUnlock()
+	return s.rt.cfg
+}
+
+// Start launches the workers and housekeeping; they stop with ctx or Close.
+func (s *Server) Start(ctx context.Context) {
+	ctx, s.stop = context.WithCancel(ctx)
+	for range s.workers {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	s.wg.Add(1)
+	go s.housekeeping(ctx)
+}
+
+// Close answers what is queued, waits for the commits in flight and stops.
+func (s *Server) Close() error {
+	s.queue.Close()
+	if s.stop != nil {
+		s.stop()
+	}
+	s.wg.Wait()
+	s.queue.WaitCommits()
+	return nil
+}
+
+// Reload swaps in a new configuration, keeping the running one on error.
+func (s *Server) Reload(cfg *config.Config6) error {
+	s.rtMu.Lock()
+	defer s.rtMu.Unlock()
+	s.queue.WaitCommits()
+	rt, err := buildLive(cfg, s.store, s.reg, s.leases)
+	if err != nil {
+		return fmt.Errorf("apply Dhcp6 configuration: %w", err)
+	}
+	s.rt = rt
+	s.queue.Resize(cfg.MultiThreading.PacketQueueSize)
+	if s.cache != nil {
+		s.cache.Purge6()
+	}
+	return nil
+}
+
+// Enqueue6 hands a packet to the workers without blocking: a full queue
+// drops its oldest packet (as Kea does), a client flooding it is refused.
+func (s *Server) Enqueue6(p *handoff.Packet6) {
+	switch s.queue.Push(p, clientHash(p.Data)) {
+	case intake.DroppedOldest, intake.Closed:
+		s.st.queueDrop.Inc()
+	case intake.Refused:
+		s.st.clientFlood.Inc()
+	}
+}
+
+// clientHash keys the queue's per-client share: the bytes after the
+// transaction id (or the relay header), where the client's identifier
+// usually sits. It need not be exact, only stable per client.
+func clientHash(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	start := 4
+	if len(b) > 0 && (b[0] == 12 || b[0] == 13) {
+		start = 2 // the peer address identifies a relayed client
+	}
+	for i := start; i < len(b) && i < start+48; i++ {
+		h ^= uint64(b[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+func (s *Server) worker() {
+	defer s.wg.Done()
+	for {
+		p, _, ok := s.queue.Pop()
+		if !ok {
+			return
+		}
+		ex := s.exs.Get().(*exchange)
+		ex.pkt = p
+		s.rtMu.RLock()
+		ex.rt = s.rt
+		detached := ex.serve()
+		s.rtMu.RUnlock()
+		if !detached {
+			ex.finish()
+		}
+	}
+}
+
+func (s *Server) housekeeping(ctx context.Context) {
+	defer s.wg.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.held.expire(s.now().Unix())
+			s.reclaim()
+		}
+	}
+}
+
+// reclaim processes expired leases as Kea's expired-leases-processing
+// does: the lease stays in the store in the expired-reclaimed state (the
+// address free for anyone, its last owner remembered) and the counters
+// move; the store's Expired does not return it again.
+func (s *Server) reclaim() {
+	now := s.now().Unix()
+	exp := s.store.Expired(now, 500)
+	if len(exp) == 0 {
+		return
+	}
+	ops := make([]lease.Op6, 0, len(exp))
+	for _, l := range exp {
+		l.State = lease.StateExpiredReclaimed
+		l.Hostname, l.FqdnFwd, l.FqdnRev = "", false, false
+		ops = append(ops, lease.Op6{Kind: lease.OpPut, Lease: l})
+	}
+	if err := s.store.Commit(context.Background(), ops...); err != nil {
+		s.log.Warn("reclaim expired DHCPv6 leases", "err", err)
+		return
+	}
+	for i := range exp {
+		l := &exp[i]
+		if s.cache != nil && len(l.DUID) > 0 {
+			s.cache.Delete6(l.DUID)
+		}
+		s.leases.Reclaimed(l)
+		s.leases.Changed(l, &ops[i].Lease)
+	}
+}
+
+// LeaseChanged is told of a lease a command (lease6-add, -update, -del,
+// -bulk-apply, -wipe) wrote or removed after its commit: old is nil for a
+// new lease, new nil for a removed one. The bindings counters move as
+// Kea's lease_cmds moves them, and the fast path forgets the client.
+func (s *Server) LeaseChanged(old, new *lease.Lease6) {
+	s.leases.Changed(old, new)
+	for _, l := range []*lease.Lease6{old, new} {
+		if l == nil {
+			continue
+		}
+		if s.cache != nil && len(l.DUID) > 0 {
+			s.cache.Delete6(l.DUID)
+		}
+		s.held.drop(l.Addr)
+	}
+}
+
+// addrOf is a netip.Addr of a 16-byte array.
+func addrOf(a [16]byte) netip.Addr { return netip.AddrFrom16(a) }
