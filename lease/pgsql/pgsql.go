@@ -8,8 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -30,6 +29,7 @@ const (
 
 // Dialect is a connection pool to one PostgreSQL database.
 type Dialect struct {
+	sqllease.Reads
 	pool *pgxpool.Pool
 }
 
@@ -82,7 +82,9 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgresql %s:%d/%s: %w", cc.Host, cc.Port, p.Name, err)
 	}
-	return &Dialect{pool: pool}, nil
+	dl := &Dialect{pool: pool}
+	dl.Q = dl
+	return dl, nil
 }
 
 // Close closes the pool.
@@ -94,91 +96,26 @@ func (d *Dialect) Ping(ctx context.Context) error { return d.pool.Ping(ctx) }
 // CheckSchema compares schema_version with what this dialect was
 // written for.
 func (d *Dialect) CheckSchema(ctx context.Context) error {
-	var major, minor int
-	err := d.pool.QueryRow(ctx, "SELECT version, minor FROM schema_version").Scan(&major, &minor)
-	if err != nil {
-		return fmt.Errorf("read the schema version (is the database initialised with kea-admin db-init pgsql?): %w", err)
-	}
-	if major != SchemaMajor || minor != SchemaMinor {
-		return fmt.Errorf("schema version %d.%d, but xdhcpd needs %d.%d, the version Kea 2.2's kea-admin db-init pgsql creates "+
-			"(an older schema: kea-admin db-upgrade of Kea 2.2; a newer one belongs to a newer Kea)",
-			major, minor, SchemaMajor, SchemaMinor)
-	}
-	return nil
+	return d.CheckVersion(ctx, "pgsql", SchemaMajor, SchemaMinor)
 }
 
-const columns = `address, coalesce(hwaddr, ''::bytea), coalesce(client_id, ''::bytea), valid_lifetime::bigint,
+// Columns lists lease4's columns as sqllease.Row reads them.
+func (d *Dialect) Columns() string {
+	return `address, coalesce(hwaddr, ''::bytea), coalesce(client_id, ''::bytea), valid_lifetime::bigint,
 	extract(epoch from expire)::bigint, subnet_id::bigint, coalesce(fqdn_fwd, false), coalesce(fqdn_rev, false),
 	coalesce(hostname, ''), coalesce(state, 0)::bigint, coalesce(user_context, '')`
-
-func scan(rows pgx.Rows, r *sqllease.Row) error {
-	return rows.Scan(&r.Address, &r.HW, &r.CID, &r.Valid, &r.Expire, &r.Subnet, &r.FqdnFwd, &r.FqdnRev,
-		&r.Hostname, &r.State, &r.UserContext)
 }
 
-// Load reads every row.
-func (d *Dialect) Load(ctx context.Context, fn func(l *lease.Lease) error) error {
-	rows, err := d.pool.Query(ctx, "SELECT "+columns+" FROM lease4 ORDER BY address")
+// Placeholder is $n.
+func (d *Dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+
+// Query runs q on a pooled connection.
+func (d *Dialect) Query(ctx context.Context, q string, args ...any) (sqllease.Rows, func(), error) {
+	rows, err := d.pool.Query(ctx, q, args...)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer rows.Close()
-	var r sqllease.Row
-	for rows.Next() {
-		if err := scan(rows, &r); err != nil {
-			return err
-		}
-		l := r.Lease()
-		if err := fn(&l); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// Get reads one address.
-func (d *Dialect) Get(ctx context.Context, addr netip.Addr) (lease.Lease, bool, error) {
-	ls, err := d.query(ctx, "SELECT "+columns+" FROM lease4 WHERE address = $1", sqllease.AddrNum(addr))
-	if err != nil || len(ls) == 0 {
-		return lease.Lease{}, false, err
-	}
-	return ls[0], true, nil
-}
-
-// Find reads what q selects.
-func (d *Dialect) Find(ctx context.Context, q sqllease.Query) ([]lease.Lease, error) {
-	switch q.Kind {
-	case sqllease.ByHWAddr:
-		return d.query(ctx, "SELECT "+columns+" FROM lease4 WHERE hwaddr = $1 ORDER BY address", q.Key)
-	case sqllease.ByClientID:
-		return d.query(ctx, "SELECT "+columns+" FROM lease4 WHERE client_id = $1 ORDER BY address", q.Key)
-	case sqllease.ByHostname:
-		return d.query(ctx, "SELECT "+columns+" FROM lease4 WHERE lower(hostname) = $1 ORDER BY address", strings.ToLower(q.Name))
-	case sqllease.Page:
-		from, op := int64(0), ">="
-		if q.From.IsValid() {
-			from, op = sqllease.AddrNum(q.From), ">"
-		}
-		return d.query(ctx, "SELECT "+columns+" FROM lease4 WHERE address "+op+" $1 ORDER BY address LIMIT $2", from, q.Limit)
-	}
-	return nil, fmt.Errorf("unknown query kind %d", q.Kind)
-}
-
-func (d *Dialect) query(ctx context.Context, sql string, args ...any) ([]lease.Lease, error) {
-	rows, err := d.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []lease.Lease
-	for rows.Next() {
-		var r sqllease.Row
-		if err := scan(rows, &r); err != nil {
-			return nil, err
-		}
-		out = append(out, r.Lease())
-	}
-	return out, rows.Err()
+	return rows, rows.Close, nil
 }
 
 // putSQL writes a lease unless the row holds another client's live lease
