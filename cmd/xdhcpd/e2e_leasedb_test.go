@@ -63,21 +63,7 @@ func (e *e2eEnv) startKeaDB(name string, dbcfg map[string]any, serve bool) *kea 
 	if serve {
 		ifaces = []any{e2eServerIf}
 	}
-	cfg := map[string]any{"Dhcp4": map[string]any{
-		"interfaces-config": map[string]any{"interfaces": ifaces, "dhcp-socket-type": "raw"},
-		"lease-database":    dbcfg,
-		"valid-lifetime":    3600,
-		"control-socket":    map[string]any{"socket-type": "unix", "socket-name": k.sock},
-		"hooks-libraries":   []any{map[string]any{"library": keaLeaseCmds}},
-		"subnet4": []any{map[string]any{
-			"id": 1, "subnet": "10.88.0.0/16",
-			"pools": []any{map[string]any{"pool": "10.88.16.0 - 10.88.255.250"}},
-		}},
-		"loggers": []any{map[string]any{
-			"name": "kea-dhcp4", "severity": "WARN",
-			"output_options": []any{map[string]any{"output": "stdout"}},
-		}},
-	}}
+	cfg := keaLeaseCmdsConfig(ifaces, dbcfg, k.sock)
 	k.Process = daemontest.NewProcess(e.t, daemontest.ProcessOptions{
 		Name: name,
 		NS:   e.srv,
