@@ -4,10 +4,19 @@ package main
 // and written by both, over real PostgreSQL and MariaDB servers.
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,13 +66,18 @@ func (e *e2eEnv) databaseIn(server *dbtest.Server, db dbtest.DB) (map[string]any
 // and answers only its control channel.
 func (e *e2eEnv) startKeaDB(name string, dbcfg map[string]any, serve bool) *kea {
 	e.t.Helper()
-	bin := needBinary(e.t, "kea-dhcp4")
-	k := &kea{e: e, sock: filepath.Join(e.dir, name+".sock")}
 	ifaces := []any{}
 	if serve {
 		ifaces = []any{e2eServerIf}
 	}
-	cfg := keaLeaseCmdsConfig(ifaces, dbcfg, k.sock)
+	return e.startKeaFrom(name, keaLeaseCmdsConfig(ifaces, dbcfg, filepath.Join(e.dir, name+".sock")))
+}
+
+// startKeaFrom runs kea-dhcp4 on cfg (made by keaLeaseCmdsConfig).
+func (e *e2eEnv) startKeaFrom(name string, cfg map[string]any) *kea {
+	e.t.Helper()
+	bin := needBinary(e.t, "kea-dhcp4")
+	k := &kea{e: e, sock: dhcp4(cfg)["control-socket"].(map[string]any)["socket-name"].(string)}
 	k.Process = daemontest.NewProcess(e.t, daemontest.ProcessOptions{
 		Name: name,
 		NS:   e.srv,
@@ -150,5 +164,133 @@ func TestE2ELeaseDatabaseKea(t *testing.T) {
 			got.Hostname != "added.by.kea" {
 			t.Errorf("xdhcpd's lease4-get of the lease Kea added: found=%v %+v", ok, got)
 		}
+	})
+}
+
+// ackCapture records the ACKs clients receive on a client namespace's
+// link: tshark, started before the clients.
+type ackCapture struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+func (e *e2eEnv) captureACKs() *ackCapture {
+	e.t.Helper()
+	ts := needBinary(e.t, "tshark")
+	c := &ackCapture{out: &bytes.Buffer{}, done: make(chan error, 1)}
+	c.cmd = e.cli.Command(context.Background(), ts, "-i", e2eClientIf, "-n", "-l", "-Q", "-f", "udp port 67 or udp port 68",
+		"-Y", "dhcp.option.dhcp == 5", "-T", "fields", "-e", "dhcp.hw.mac_addr", "-e", "dhcp.ip.your")
+	c.cmd.Stdout = c.out
+	stderr, err := c.cmd.StderrPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.cli.Start(c.cmd); err != nil {
+		e.t.Fatal(err)
+	}
+	// tshark says nothing with -Q until it stops: wait for its socket.
+	go func() { _, _ = io.Copy(io.Discard, stderr); c.done <- c.cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !capturing(c.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("tshark did not start capturing within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return c
+}
+
+// capturing reports whether the namespace of process pid (the client
+// namespace, where nothing else opens one) holds a packet socket: tshark's
+// capture has begun.
+func capturing(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/packet", pid))
+	return err == nil && bytes.Count(b, []byte("\n")) > 1
+}
+
+// stop ends the capture and returns the (mac, address) of every ACK.
+func (c *ackCapture) stop(t *testing.T) [][2]string {
+	t.Helper()
+	time.Sleep(500 * time.Millisecond) // the last ACKs on their way through dumpcap
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+	var acks [][2]string
+	for line := range strings.SplitSeq(c.out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			acks = append(acks, [2]string{f[0], f[1]})
+		}
+	}
+	return acks
+}
+
+// TestE2ELeaseDatabaseManyServers: two xdhcpd and a Kea 2.2 on one
+// database, each with its own clients, all drawing on one pool barely
+// larger than the clients: no address is ever acknowledged to two
+// clients, as the clients' own captures show.
+func TestE2ELeaseDatabaseManyServers(t *testing.T) {
+	pd := needBinary(t, "perfdhcp")
+	forDatabases(t, func(t *testing.T, server *dbtest.Server) {
+		db := server.NewDB(t)
+		const perServer = 650
+		pool := "10.88.16.0 - 10.88.23.255" // 2,048 addresses for 1,950 clients
+		envs := []*e2eEnv{newEnv(t), newEnv(t), newEnv(t)}
+		for i, e := range envs {
+			dbcfg, _ := e.databaseIn(server, db)
+			if i == 2 {
+				cfg := keaLeaseCmdsConfig([]any{e2eServerIf}, dbcfg, filepath.Join(e.dir, "kea.sock"))
+				subnet(cfg, 0)["pools"] = []any{map[string]any{"pool": pool}}
+				e.startKeaFrom("kea-dhcp4", cfg)
+				continue
+			}
+			cfg := e.baseConfig()
+			dhcp4(cfg)["lease-database"] = dbcfg
+			subnet(cfg, 0)["pools"] = []any{map[string]any{"pool": pool}}
+			e.startDaemon(cfg)
+		}
+		caps := make([]*ackCapture, len(envs))
+		for i, e := range envs {
+			caps[i] = e.captureACKs()
+		}
+		var wg sync.WaitGroup
+		for i, e := range envs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Distinct base MACs: the three client populations never
+				// share a client.
+				out, _ := e.runClient(90*time.Second, pd, "-4", "-l", e2eClientIP, "-R", strconv.Itoa(perServer),
+					"-n", strconv.Itoa(perServer), "-r", "100", "-b", fmt.Sprintf("mac=02:aa:%02x:00:00:00", i+1), e2eServerIP)
+				st := parsePerfdhcp(t, out)
+				t.Logf("server %d: DISCOVER-OFFER %+v REQUEST-ACK %+v", i, st["DISCOVER-OFFER"], st["REQUEST-ACK"])
+			}()
+		}
+		wg.Wait()
+		holder := map[string]string{}
+		total := 0
+		for i, c := range caps {
+			acks := c.stop(t)
+			t.Logf("server %d: %d ACKs captured", i, len(acks))
+			total += len(acks)
+			for _, a := range acks {
+				if h, ok := holder[a[1]]; ok && h != a[0] {
+					t.Errorf("address %s acknowledged to %s and to %s", a[1], h, a[0])
+				}
+				holder[a[1]] = a[0]
+			}
+		}
+		// Losses are expected (a loaded machine, servers racing for one
+		// pool); what matters is that enough leases were given to collide.
+		if total < perServer/3 {
+			t.Fatalf("only %d ACKs in all: too few to show anything", total)
+		}
+		out, err := db.Exec("SELECT count(*) FROM lease4")
+		t.Logf("%d ACKs to %d distinct addresses; %s leases in the database (%v)", total, len(holder), out, err)
 	})
 }

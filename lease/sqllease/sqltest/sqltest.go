@@ -129,6 +129,11 @@ func conflict(t *testing.T, k Kind) {
 	if l, ok := b.Get(netip.MustParseAddr("10.0.0.5")); !ok || l.HWAddr[5] != 1 {
 		t.Fatalf("after the conflict the second server's cache holds %+v", l)
 	}
+	// Knowing the other server's lease now does not make it replaceable
+	// (the engine may still complete an offer made before).
+	if err := b.Commit(ctx, put("10.0.0.5", 2, now)); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("second server's commit over a lease it learned: %v, want a conflict", err)
+	}
 	// The first client renews at the first server: its own lease.
 	if err := a.Commit(ctx, put("10.0.0.5", 1, now+10)); err != nil {
 		t.Fatal(err)
