@@ -6,10 +6,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/dbtest"
@@ -292,5 +296,125 @@ func TestE2ELeaseDatabaseManyServers(t *testing.T) {
 		}
 		out, err := db.Exec("SELECT count(*) FROM lease4")
 		t.Logf("%d ACKs to %d distinct addresses; %s leases in the database (%v)", total, len(holder), out, err)
+	})
+}
+
+// dbHolders returns the database's leases as address → hardware address.
+func dbHolders(t *testing.T, db dbtest.DB) map[string]string {
+	t.Helper()
+	q := "SELECT address, encode(hwaddr, 'hex') FROM lease4"
+	if db.Server.Kind == dbtest.MySQL {
+		q = "SELECT address, lower(hex(hwaddr)) FROM lease4"
+	}
+	out, err := db.Exec(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for line := range strings.SplitSeq(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[0], 10, 32)
+		hw, _ := hex.DecodeString(f[1])
+		m[netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}).String()] = net.HardwareAddr(hw).String()
+	}
+	return m
+}
+
+// TestE2ELeaseDatabaseOnFail: the database server is stopped under load
+// and started again. With serve-retry-continue xdhcpd serves on, refuses
+// to acknowledge while the database is away, and every lease a client
+// was acknowledged is in the database afterwards; with stop-retry-exit a
+// cut network path to the database ends the daemon once its reconnect
+// attempts are spent.
+func TestE2ELeaseDatabaseOnFail(t *testing.T) {
+	pd := needBinary(t, "perfdhcp")
+	t.Run("restart/serve-retry-continue", func(t *testing.T) {
+		t.Parallel()
+		// A server of its own: stopping it must not disturb other tests.
+		server, err := dbtest.Start(dbtest.Postgres, dbtest.Options{})
+		if err != nil {
+			t.Skipf("no PostgreSQL: %v", err)
+		}
+		defer server.Stop()
+		db := server.NewDB(t)
+		e := newEnv(t)
+		dbcfg, _ := e.databaseIn(server, db)
+		dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "serve-retry-continue", 3, 200
+		cfg := e.bigPoolConfig()
+		dhcp4(cfg)["lease-database"] = dbcfg
+		d := e.startDaemon(cfg)
+		capt := e.captureACKs()
+		done := make(chan string, 1)
+		go func() {
+			out, _ := e.runClient(60*time.Second, pd, "-4", "-l", e2eClientIP, "-R", "100000", "-r", "60", "-p", "9",
+				"-b", "mac=02:ab:00:00:00:00", e2eServerIP)
+			done <- out
+		}()
+		time.Sleep(2500 * time.Millisecond)
+		server.Halt()
+		time.Sleep(2500 * time.Millisecond)
+		if err := server.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		out := <-done
+		st := parsePerfdhcp(t, out)
+		acks := capt.stop(t)
+		t.Logf("perfdhcp: DISCOVER-OFFER %+v REQUEST-ACK %+v; %d ACKs captured", st["DISCOVER-OFFER"], st["REQUEST-ACK"], len(acks))
+		if !d.Running() {
+			t.Fatalf("xdhcpd exited under serve-retry-continue: %v", d.Err())
+		}
+		held := dbHolders(t, db)
+		lost := 0
+		for _, a := range acks {
+			if held[a[1]] != strings.Split(a[0], ",")[0] {
+				if lost++; lost <= 5 {
+					t.Errorf("ACK of %s to %s, but the database holds %q for it", a[1], a[0], held[a[1]])
+				}
+			}
+		}
+		if lost > 0 {
+			t.Errorf("%d of %d acknowledged leases are not in the database", lost, len(acks))
+		}
+		faults, recovered := d.stat("xdhcp-lease-file-faults"), d.stat("xdhcp-lease-file-recoveries")
+		if faults < 1 || recovered < 1 {
+			t.Errorf("faults %d, recoveries %d: the stop went unnoticed", faults, recovered)
+		}
+		// Serving resumed: a new client gets a lease the database holds.
+		m := mac(0xd2, 1)
+		ip := daemontest.DORA(t, e.nclient(m)).ACK.YourIPAddr.String()
+		if got := dbHolders(t, db)[ip]; got != m.String() {
+			t.Errorf("after the restart, %s ACKed to %s is held by %q in the database", ip, m, got)
+		}
+	})
+	t.Run("cut/stop-retry-exit", func(t *testing.T) {
+		t.Parallel()
+		server := pgServer.Get(t)
+		db := server.NewDB(t)
+		e := newEnv(t)
+		dbcfg, fw := e.databaseIn(server, db)
+		dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "stop-retry-exit", 2, 200
+		cfg := e.baseConfig()
+		dhcp4(cfg)["lease-database"] = dbcfg
+		d := e.startDaemon(cfg)
+		daemontest.DORA(t, e.nclient(mac(0xd3, 1)))
+		fw.Cut()
+		// The next lease write meets the cut path; the client gets no ACK.
+		c := e.nclient(mac(0xd3, 2), nclient4.WithTimeout(time.Second), nclient4.WithRetry(1))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.Request(ctx)
+		cancel()
+		if err == nil {
+			t.Errorf("a lease was acknowledged with the database unreachable")
+		}
+		err = d.Wait(20 * time.Second)
+		if err == nil || d.Running() {
+			t.Fatalf("xdhcpd under stop-retry-exit: exit %v, running %v; log:\n%s", err, d.Running(), d.LogSince())
+		}
+		if !strings.Contains(d.Log(), "recovery attempts") {
+			t.Errorf("the exit does not say why; log:\n%s", d.LogSince())
+		}
 	})
 }
