@@ -35,15 +35,22 @@ var (
 	mysqlServer = dbtest.NewLazy(dbtest.MySQL, dbtest.Options{})
 )
 
-// dbKinds are the lease-database types with their servers.
-var dbKinds = []struct {
+// dbKind is a lease-database type with its server.
+type dbKind struct {
 	typ    string
 	server *dbtest.Lazy
-}{{"postgresql", pgServer}, {"mysql", mysqlServer}}
+}
+
+// dbKinds are the lease-database types the tests run on.
+var dbKinds = []dbKind{{"postgresql", pgServer}, {"mysql", mysqlServer}}
 
 // forDatabases runs fn as a parallel subtest per database type.
 func forDatabases(t *testing.T, fn func(t *testing.T, server *dbtest.Server)) {
-	for _, k := range dbKinds {
+	forDatabasesOf(t, dbKinds, fn)
+}
+
+func forDatabasesOf(t *testing.T, kinds []dbKind, fn func(t *testing.T, server *dbtest.Server)) {
+	for _, k := range kinds {
 		t.Run(k.typ, func(t *testing.T) {
 			t.Parallel()
 			fn(t, k.server.Get(t))
@@ -168,6 +175,11 @@ func TestE2ELeaseDatabaseKea(t *testing.T) {
 			got.Hostname != "added.by.kea" {
 			t.Errorf("xdhcpd's lease4-get of the lease Kea added: found=%v %+v", ok, got)
 		}
+		// xdhcpd's lease4-del removes it from the database Kea reads.
+		d.ok("lease4-del", map[string]any{"ip-address": "10.88.200.7"}, nil)
+		if got, ok := leaseVia(t, k2, "10.88.200.7"); ok {
+			t.Errorf("Kea still finds the lease xdhcpd deleted: %+v", got)
+		}
 	})
 }
 
@@ -240,10 +252,14 @@ func (c *ackCapture) stop(t *testing.T) [][2]string {
 // clients, as the clients' own captures show.
 func TestE2ELeaseDatabaseManyServers(t *testing.T) {
 	pd := needBinary(t, "perfdhcp")
-	forDatabases(t, func(t *testing.T, server *dbtest.Server) {
+	// make test runs 3 × 200 clients on PostgreSQL; XDHCP_DB_LONG=1 runs
+	// 3 × 650 on both databases.
+	perServer, pool, kinds := 200, "10.88.16.0 - 10.88.18.127", dbKinds[:1] // 640 addresses for 600 clients
+	if os.Getenv("XDHCP_DB_LONG") != "" {
+		perServer, pool, kinds = 650, "10.88.16.0 - 10.88.23.255", dbKinds // 2,048 addresses for 1,950 clients
+	}
+	forDatabasesOf(t, kinds, func(t *testing.T, server *dbtest.Server) {
 		db := server.NewDB(t)
-		const perServer = 650
-		pool := "10.88.16.0 - 10.88.23.255" // 2,048 addresses for 1,950 clients
 		envs := []*e2eEnv{newEnv(t), newEnv(t), newEnv(t)}
 		for i, e := range envs {
 			dbcfg, _ := e.databaseIn(server, db)

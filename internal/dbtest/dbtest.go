@@ -139,9 +139,9 @@ func startPostgres(opts Options) (*Server, error) {
 	if err := s.writeOwned(pwFile, AdminPassword+"\n"); err != nil {
 		return nil, s.fail(err)
 	}
-	if out, err := s.run(filepath.Join(pgBin, "initdb"), "-D", data, "-U", AdminUser, "--pwfile", pwFile,
-		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
-		return nil, s.fail(fmt.Errorf("initdb: %w: %s", err, out))
+	if err := s.initData(data, filepath.Join(pgBin, "postgres"), filepath.Join(pgBin, "initdb"), "-D", data, "-U", AdminUser,
+		"--pwfile", pwFile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
+		return nil, s.fail(err)
 	}
 	s.Socket = s.Dir
 	s.args = []string{filepath.Join(pgBin, "postgres"), "-D", data, "-k", s.Dir, "-p", strconv.Itoa(s.Port),
@@ -174,9 +174,9 @@ func startMySQL(opts Options) (*Server, error) {
 	if err := s.writeOwned(filepath.Join(s.Dir, ".my.cnf"), fmt.Sprintf("[client]\nport=%d\n", s.Port)); err != nil {
 		return nil, s.fail(err)
 	}
-	if out, err := s.run("/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data,
+	if err := s.initData(data, "/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"); err != nil {
-		return nil, s.fail(fmt.Errorf("mariadb-install-db: %w: %s", err, out))
+		return nil, s.fail(err)
 	}
 	s.args = []string{"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + data, "--socket=" + s.Socket,
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"),
@@ -197,6 +197,42 @@ func startMySQL(opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// initData makes a fresh data directory at data by running the init
+// command, or by copying the one an earlier run made (initdb and
+// mariadb-install-db take seconds that every test binary would pay
+// again). The copy lives under the system's temporary directory, keyed by
+// the server binary's size and time, and is made complete or not at all.
+func (s *Server) initData(data, server string, initCmd ...string) error {
+	st, err := os.Stat(server)
+	if err != nil {
+		return err
+	}
+	cache := filepath.Join(os.TempDir(), "xdhcp-dbtest-cache", fmt.Sprintf("%s-%d-%d", s.Kind, st.Size(), st.ModTime().Unix()))
+	if _, err := os.Stat(cache); err == nil {
+		if out, err := exec.Command("cp", "-a", cache, data).CombinedOutput(); err == nil {
+			return nil
+		} else {
+			_ = os.RemoveAll(data)
+			_ = out
+		}
+	}
+	if out, err := s.run(initCmd[0], initCmd[1:]...); err != nil {
+		return fmt.Errorf("%s: %w: %s", filepath.Base(initCmd[0]), err, out)
+	}
+	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
+		return nil // no cache: fine
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(cache), "new-")
+	if err != nil {
+		return nil
+	}
+	defer os.RemoveAll(tmp)
+	if exec.Command("cp", "-a", data, filepath.Join(tmp, "data")).Run() == nil {
+		_ = os.Rename(filepath.Join(tmp, "data"), cache) // another process may have won: fine
+	}
+	return nil
 }
 
 // newServer makes the temporary directory, owned by the unprivileged
