@@ -75,7 +75,9 @@ type Server struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	counter  int
-	tmplOK   bool   // PostgreSQL: the template database holds Kea's schema
+	tmplOK   bool   // the template database holds Kea's schema
+	cache    string // the prepared data directory's copy
+	prepared bool   // the data directory is a prepared copy
 	tmplDump string // MySQL: the template database's dump
 }
 
@@ -159,6 +161,10 @@ func startPostgres(opts Options) (*Server, error) {
 	if err := s.launch(); err != nil {
 		return nil, s.fail(err)
 	}
+	if err := s.prepare(s.postgresTemplate); err != nil {
+		return nil, s.fail(err)
+	}
+	s.tmplOK = true
 	return s, nil
 }
 
@@ -195,49 +201,67 @@ func startMySQL(opts Options) (*Server, error) {
 		return nil, s.fail(err)
 	}
 	// The fresh server has root on the socket only; add the admin account
-	// the tests use over TCP.
-	if err := s.mysqlRoot(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON *.* TO '%s'@'%%' WITH GRANT OPTION;",
-		AdminUser, AdminPassword, AdminUser)); err != nil {
-		s.Stop()
-		return nil, err
+	// the tests use over TCP, and the template.
+	err = s.prepare(func() error {
+		if err := s.mysqlRoot(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON *.* TO '%s'@'%%' WITH GRANT OPTION;",
+			AdminUser, AdminPassword, AdminUser)); err != nil {
+			return err
+		}
+		return s.mysqlTemplateDB()
+	})
+	if err != nil {
+		return nil, s.fail(err)
 	}
+	s.tmplOK = true
 	return s, nil
 }
 
-// initData makes a fresh data directory at data by running the init
-// command, or by copying the one an earlier run made (initdb and
-// mariadb-install-db take seconds that every test binary would pay
-// again). The copy lives under the system's temporary directory, keyed by
-// the server binary's size and time, and is made complete or not at all.
+// initData makes a fresh data directory at data: a copy of the one an
+// earlier run prepared (initialised, admin account and Kea's template
+// database made, server cleanly stopped), or by running the init command
+// (prepared reports which). initdb, mariadb-install-db and kea-admin take
+// seconds that every test binary would pay again; the prepared copy lives
+// under the system's temporary directory, keyed by the server binary's
+// size and time.
 func (s *Server) initData(data, server string, initCmd ...string) error {
 	st, err := os.Stat(server)
 	if err != nil {
 		return err
 	}
-	cache := filepath.Join(os.TempDir(), "xdhcp-dbtest-cache", fmt.Sprintf("%s-%d-%d", s.Kind, st.Size(), st.ModTime().Unix()))
-	if _, err := os.Stat(cache); err == nil {
-		if out, err := exec.Command("cp", "-a", cache, data).CombinedOutput(); err == nil {
+	s.cache = filepath.Join(os.TempDir(), "xdhcp-dbtest-cache", fmt.Sprintf("%s-%d-%d-v1", s.Kind, st.Size(), st.ModTime().Unix()))
+	if _, err := os.Stat(s.cache); err == nil {
+		if exec.Command("cp", "-a", s.cache, data).Run() == nil {
+			s.prepared = true
 			return nil
-		} else {
-			_ = os.RemoveAll(data)
-			_ = out
 		}
+		_ = os.RemoveAll(data)
 	}
 	if out, err := s.run(initCmd[0], initCmd[1:]...); err != nil {
 		return fmt.Errorf("%s: %w: %s", filepath.Base(initCmd[0]), err, out)
 	}
-	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
-		return nil // no cache: fine
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(cache), "new-")
-	if err != nil {
+	return nil
+}
+
+// prepare makes what a prepared data directory holds beyond the init
+// (make), then stops the server, keeps a copy of its data directory for
+// later runs (complete or not at all), and starts it again.
+func (s *Server) prepare(make func() error) error {
+	if s.prepared {
 		return nil
 	}
-	defer os.RemoveAll(tmp)
-	if exec.Command("cp", "-a", data, filepath.Join(tmp, "data")).Run() == nil {
-		_ = os.Rename(filepath.Join(tmp, "data"), cache) // another process may have won: fine
+	if err := make(); err != nil {
+		return err
 	}
-	return nil
+	s.Halt()
+	if err := os.MkdirAll(filepath.Dir(s.cache), 0o755); err == nil {
+		if tmp, err := os.MkdirTemp(filepath.Dir(s.cache), "new-"); err == nil {
+			if exec.Command("cp", "-a", filepath.Join(s.Dir, "data"), filepath.Join(tmp, "data")).Run() == nil {
+				_ = os.Rename(filepath.Join(tmp, "data"), s.cache) // another process may have won: fine
+			}
+			_ = os.RemoveAll(tmp)
+		}
+	}
+	return s.Restart()
 }
 
 // newServer makes the temporary directory, owned by the unprivileged
@@ -554,9 +578,6 @@ func (s *Server) DropDB(d DB) error {
 const keaTemplate = "kea_template"
 
 func (s *Server) createPostgresDB(d DB) error {
-	if err := s.postgresTemplate(); err != nil {
-		return err
-	}
 	if _, err := s.psql("postgres", fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s'`, d.User, d.Password),
 		fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s OWNER %s`, d.Name, keaTemplate, d.User)); err != nil {
 		return err
@@ -568,14 +589,9 @@ func (s *Server) createPostgresDB(d DB) error {
 	return err
 }
 
-// postgresTemplate creates the template database once per server, with
-// kea-admin db-init run as its own account.
+// postgresTemplate creates the template database, with kea-admin db-init
+// run as its own account; the server's start prepares it.
 func (s *Server) postgresTemplate() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tmplOK {
-		return nil
-	}
 	// The template belongs to the admin, its tables to kea_tmpl_owner:
 	// REASSIGN OWNED in a copy then moves the tables and nothing shared.
 	if _, err := s.psql("postgres", `CREATE ROLE kea_tmpl_owner LOGIN PASSWORD 'tmpl'`, "CREATE DATABASE "+keaTemplate); err != nil {
@@ -613,23 +629,25 @@ func (s *Server) createMySQLDB(d DB) error {
 	return nil
 }
 
-// mysqlTemplate creates a database with kea-admin db-init once per
-// server and returns its dump (schema, triggers, procedures and the
-// schema's own rows), which every test database is loaded from: Kea's
-// script builds the first schema version and upgrades it step by step,
-// which takes many times longer than loading the result.
+// mysqlTemplateDB creates the template database with kea-admin db-init;
+// the server's start prepares it.
+func (s *Server) mysqlTemplateDB() error {
+	if err := s.mysqlRoot(fmt.Sprintf("CREATE DATABASE %s; CREATE USER 'kea_tmpl_owner'@'%%' IDENTIFIED BY 'tmpl'; GRANT ALL ON %s.* TO 'kea_tmpl_owner'@'%%';",
+		keaTemplate, keaTemplate)); err != nil {
+		return err
+	}
+	return keaAdminInit(s, "mysql", keaTemplate, "kea_tmpl_owner", "tmpl")
+}
+
+// mysqlTemplate returns the template database's dump (schema, triggers,
+// procedures and the schema's own rows), which every test database is
+// loaded from: Kea's script builds the first schema version and upgrades
+// it step by step, which takes many times longer than loading the result.
 func (s *Server) mysqlTemplate() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tmplDump != "" {
 		return s.tmplDump, nil
-	}
-	if err := s.mysqlRoot(fmt.Sprintf("CREATE DATABASE %s; CREATE USER 'kea_tmpl_owner'@'%%' IDENTIFIED BY 'tmpl'; GRANT ALL ON %s.* TO 'kea_tmpl_owner'@'%%';",
-		keaTemplate, keaTemplate)); err != nil {
-		return "", err
-	}
-	if err := keaAdminInit(s, "mysql", keaTemplate, "kea_tmpl_owner", "tmpl"); err != nil {
-		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
