@@ -353,6 +353,20 @@ func dbHolders(t *testing.T, db dbtest.DB) map[string]string {
 	return m
 }
 
+// daemonOnDatabase starts xdhcpd in a new lab on a fresh database of
+// server with the on-fail policy onFail, tries reconnect attempts 200 ms
+// apart.
+func daemonOnDatabase(t *testing.T, server *dbtest.Server, onFail string, tries int) (*e2eEnv, dbtest.DB, *dbtest.Forwarder, *e2eDaemon) {
+	t.Helper()
+	db := server.NewDB(t)
+	e := newEnv(t)
+	dbcfg, fw := e.databaseIn(server, db)
+	dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = onFail, tries, 200
+	cfg := e.bigPoolConfig()
+	dhcp4(cfg)["lease-database"] = dbcfg
+	return e, db, fw, e.startDaemon(cfg)
+}
+
 // TestE2ELeaseDatabaseOnFail: the database server is stopped under load
 // and started again. With serve-retry-continue xdhcpd serves on, refuses
 // to acknowledge while the database is away, and every lease a client
@@ -369,13 +383,7 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 			t.Skipf("no PostgreSQL: %v", err)
 		}
 		defer server.Stop()
-		db := server.NewDB(t)
-		e := newEnv(t)
-		dbcfg, _ := e.databaseIn(server, db)
-		dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "serve-retry-continue", 3, 200
-		cfg := e.bigPoolConfig()
-		dhcp4(cfg)["lease-database"] = dbcfg
-		d := e.startDaemon(cfg)
+		e, db, _, d := daemonOnDatabase(t, server, "serve-retry-continue", 3)
 		capt := e.captureACKs()
 		done := make(chan string, 1)
 		go func() {
@@ -421,14 +429,7 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 	})
 	t.Run("cut/stop-retry-exit", func(t *testing.T) {
 		t.Parallel()
-		server := pgServer.Get(t)
-		db := server.NewDB(t)
-		e := newEnv(t)
-		dbcfg, fw := e.databaseIn(server, db)
-		dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "stop-retry-exit", 2, 200
-		cfg := e.baseConfig()
-		dhcp4(cfg)["lease-database"] = dbcfg
-		d := e.startDaemon(cfg)
+		e, _, fw, d := daemonOnDatabase(t, pgServer.Get(t), "stop-retry-exit", 2)
 		daemontest.DORA(t, e.nclient(mac(0xd3, 1)))
 		fw.Cut()
 		// The next lease write meets the cut path; the client gets no ACK.
