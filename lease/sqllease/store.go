@@ -437,6 +437,7 @@ func (s *Store) writeBatch(batch []*request) []error {
 	for i := range pending {
 		pending[i] = i
 	}
+	retried := false
 	for len(pending) > 0 {
 		if fe := s.fault.Load(); fe != nil {
 			for _, i := range pending {
@@ -473,6 +474,14 @@ func (s *Store) writeBatch(batch []*request) []error {
 		s.stats.writeErrors.Add(1)
 		if s.lost(err) {
 			continue // the loop refuses pending with the fault
+		}
+		if !retried {
+			// Concurrent transactions can fail each other for a moment:
+			// a deadlock, or Kea's statistics trigger inserting the same
+			// first row of a subnet's counters twice. Once more, then
+			// find the culprit.
+			retried = true
+			continue
 		}
 		if len(pending) == 1 {
 			results[pending[0]] = fmt.Errorf("lease database %s: %w", s.opts.Where, err)
