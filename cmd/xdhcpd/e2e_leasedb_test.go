@@ -161,6 +161,10 @@ func TestE2ELeaseDatabaseKea(t *testing.T) {
 		if ipB == ipA {
 			t.Fatalf("xdhcpd gave client B %s, client A's address", ipB)
 		}
+		// The statistics count the lease loaded from the database too.
+		if got := d.stat("subnet[1].assigned-addresses"); got != 2 {
+			t.Errorf("subnet[1].assigned-addresses %d, want 2 (Kea's lease and xdhcpd's)", got)
+		}
 
 		// Kea, beside the running xdhcpd on the same database, sees the
 		// lease xdhcpd gave; a lease Kea adds is xdhcpd's lease4-get answer.
