@@ -374,9 +374,10 @@ func daemonOnDatabase(t *testing.T, server *dbtest.Server, onFail string, tries 
 // TestE2ELeaseDatabaseOnFail: the database server is stopped under load
 // and started again. With serve-retry-continue xdhcpd serves on, refuses
 // to acknowledge while the database is away, and every lease a client
-// was acknowledged is in the database afterwards; with stop-retry-exit a
-// cut network path to the database ends the daemon once its reconnect
-// attempts are spent.
+// was acknowledged is in the database afterwards. With stop-retry-exit
+// and serve-retry-exit a cut network path to the database ends the
+// daemon once its reconnect attempts are spent, answering nothing or
+// offers meanwhile.
 func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 	pd := needBinary(t, "perfdhcp")
 	t.Run("restart/serve-retry-continue", func(t *testing.T) {
@@ -431,25 +432,44 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 			t.Errorf("after the restart, %s ACKed to %s is held by %q in the database", ip, m, got)
 		}
 	})
-	t.Run("cut/stop-retry-exit", func(t *testing.T) {
-		t.Parallel()
-		e, _, fw, d := daemonOnDatabase(t, pgServer.Get(t), "stop-retry-exit", 2)
-		daemontest.DORA(t, e.nclient(mac(0xd3, 1)))
-		fw.Cut()
-		// The next lease write meets the cut path; the client gets no ACK.
-		c := e.nclient(mac(0xd3, 2), nclient4.WithTimeout(time.Second), nclient4.WithRetry(1))
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := c.Request(ctx)
-		cancel()
-		if err == nil {
-			t.Errorf("a lease was acknowledged with the database unreachable")
-		}
-		err = d.Wait(20 * time.Second)
-		if err == nil || d.Running() {
-			t.Fatalf("xdhcpd under stop-retry-exit: exit %v, running %v; log:\n%s", err, d.Running(), d.LogSince())
-		}
-		if !strings.Contains(d.Log(), "recovery attempts") {
-			t.Errorf("the exit does not say why; log:\n%s", d.LogSince())
-		}
-	})
+	// A cut network path: stop-retry-exit on PostgreSQL stops answering
+	// at once; serve-retry-exit on MariaDB still offers addresses; both
+	// exit once their reconnect attempts (25 × 200 ms) are spent.
+	for _, c := range []struct {
+		policy string
+		server *dbtest.Lazy
+		offers bool
+	}{{"stop-retry-exit", pgServer, false}, {"serve-retry-exit", mysqlServer, true}} {
+		t.Run("cut/"+c.policy, func(t *testing.T) {
+			t.Parallel()
+			e, _, fw, d := daemonOnDatabase(t, c.server.Get(t), c.policy, 25)
+			daemontest.DORA(t, e.nclient(mac(0xd3, 1)))
+			fw.Cut()
+			// The next lease write meets the cut path; the client gets no ACK.
+			cl := e.nclient(mac(0xd3, 2), nclient4.WithTimeout(time.Second), nclient4.WithRetry(1))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, err := cl.Request(ctx)
+			cancel()
+			if err == nil {
+				t.Errorf("a lease was acknowledged with the database unreachable")
+			}
+			// While the database is away: an OFFER or silence, by policy.
+			ctx, cancel = context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = e.nclient(mac(0xd3, 3), nclient4.WithTimeout(time.Second), nclient4.WithRetry(1)).DiscoverOffer(ctx)
+			cancel()
+			if !d.Running() {
+				t.Fatalf("xdhcpd exited before its reconnect attempts were spent: %v", d.Err())
+			}
+			if offered := err == nil; offered != c.offers {
+				t.Errorf("%s with the database away: offered %v, want %v (%v)", c.policy, offered, c.offers, err)
+			}
+			err = d.Wait(30 * time.Second)
+			if err == nil || d.Running() {
+				t.Fatalf("xdhcpd under %s: exit %v, running %v; log:\n%s", c.policy, err, d.Running(), d.LogSince())
+			}
+			if !strings.Contains(d.Log(), "recovery attempts") {
+				t.Errorf("the exit does not say why; log:\n%s", d.LogSince())
+			}
+		})
+	}
 }
