@@ -2,7 +2,11 @@ package ha
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,5 +219,56 @@ func TestClockSkewPair(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRecoverFlushesUpdatesQueuedDuringTheFlush: leaving
+// communication-recovery, the server keeps serving while it sends the
+// backlog; a lease given during that flush joins the backlog and must
+// reach the partner too before the server is back in load-balancing (it
+// used to be dropped with the backlog at the transition).
+func TestRecoverFlushesUpdatesQueuedDuringTheFlush(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	var r *Relationship
+	late := testLease(99, time.Now().Unix())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var body struct {
+			Command   string `json:"command"`
+			Arguments struct {
+				IP string `json:"ip-address"`
+			} `json:"arguments"`
+		}
+		_ = json.NewDecoder(req.Body).Decode(&body)
+		mu.Lock()
+		first := len(got) == 0
+		got = append(got, body.Arguments.IP)
+		mu.Unlock()
+		if first {
+			// A client is acknowledged while the flush runs.
+			r.mu.Lock()
+			r.queueLocked(lease.Op{Kind: lease.OpPut, Lease: late})
+			r.mu.Unlock()
+		}
+		_, _ = w.Write([]byte(`[{"result": 0, "text": "ok"}]`))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(lbPair, "http://127.0.0.1:2/", srv.URL+"/", 1)
+	cfg = strings.Replace(cfg, `"max-unacked-clients": 3`, `"max-unacked-clients": 3, "delayed-updates-limit": 10`, 1)
+	_, r, _ = testRel(t, cfg, time.Now)
+	r.mu.Lock()
+	r.transitionLocked(StateLoadBalancing, "test")
+	r.transitionLocked(StateCommunicationRecovery, "test")
+	first := testLease(1, time.Now().Unix())
+	r.queueLocked(lease.Op{Kind: lease.OpPut, Lease: first})
+	r.mu.Unlock()
+	r.recover(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{first.Addr.String(), late.Addr.String()}; !slices.Equal(got, want) {
+		t.Errorf("partner received updates for %v, want %v", got, want)
+	}
+	if st := r.State(); st != StateLoadBalancing {
+		t.Errorf("state %s after the flush, want load-balancing", st)
 	}
 }

@@ -66,6 +66,8 @@ func (s *Service) WriteMetrics(e *stats.Exposition) {
 		func(sn relSnapshot) float64 { return float64(sn.unacked) })
 	per("xdhcp_ha_backlog_updates", stats.KindGauge, "Lease updates queued for the partner during communication-recovery.",
 		func(sn relSnapshot) float64 { return float64(sn.backlog) })
+	per("xdhcp_ha_own_pool_half_only", stats.KindGauge, "1 while new leases come only from this server's half of every pool (the partner may be serving without lease updates).",
+		func(sn relSnapshot) float64 { return boolFloat(sn.halfOnly) })
 	per("xdhcp_ha_transitions_total", stats.KindCounter, "HA state transitions of this server.",
 		func(sn relSnapshot) float64 { return float64(sn.transitions) })
 	per("xdhcp_ha_sync_running", stats.KindGauge, "1 while a lease synchronization from the partner runs.",
@@ -117,13 +119,14 @@ type relSnapshot struct {
 	unsent              int64
 	hbLatency           float64
 	interrupted         bool
+	halfOnly            bool
 	unacked, backlog    int
 	transitions         uint64
 	sync                syncStats
 }
 
 func snapshotOf(r *Relationship, s *Service) relSnapshot {
-	sn := relSnapshot{unsent: int64(r.unsent.Load()), interrupted: r.interrupted(s.now())}
+	sn := relSnapshot{unsent: int64(r.unsent.Load()), interrupted: r.interrupted(s.now()), halfOnly: !r.PoolPart().Whole()}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sn.state, sn.partnerState = r.state, r.partnerState

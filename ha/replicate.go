@@ -148,6 +148,31 @@ func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
 	return errors.Join(errs...)
 }
 
+// maxFlushRounds bounds how many times recover flushes the updates that
+// joined the backlog while it flushed the previous ones.
+const maxFlushRounds = 16
+
+// flush sends the backlog's updates to the partner in order over one
+// connection, stopping at the first that fails or is refused.
+func (r *Relationship) flush(ctx context.Context, backlog []lease.Op) error {
+	c, err := newClient(r.partner.cfg, 1)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	for _, op := range backlog {
+		name, args := updateCommand(&op)
+		a, err := c.do(ctx, name, args, RequestTimeout)
+		if err == nil && !a.ok() {
+			err = fmt.Errorf("%s %s: result %d: %s", name, op.Lease.Addr, a.Result, a.Text)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // queueLocked adds op to the backlog of communication-recovery, or marks
 // the backlog overflowed when delayed-updates-limit updates wait already.
 // r.mu is held.
@@ -313,35 +338,35 @@ func (r *Relationship) recoverNowLocked() bool {
 // load-balancing: flush the backlog in order, one request per lease,
 // stopping at the first error; if that fails or the backlog overflowed,
 // ha-reset the partner (success → waiting, failure → stay).
+//
+// The server still serves in communication-recovery while it flushes, so
+// leases given meanwhile join a new backlog; they are flushed in turn, and
+// the state changes only once the backlog is empty under the lock the
+// updates are queued under (leaving the state drops the backlog). A backlog
+// that keeps refilling for maxFlushRounds is treated as overflowed: the
+// partner is reset and resynchronizes instead.
 func (r *Relationship) recover(ctx context.Context) {
-	r.mu.Lock()
-	backlog, over := r.backlog, r.backlogOver
-	r.backlog, r.backlogOver = nil, false
-	r.mu.Unlock()
 	var flushErr error
-	if !over {
-		c, err := newClient(r.partner.cfg, 1)
-		if err != nil {
-			flushErr = err
-		} else {
-			for _, op := range backlog {
-				name, args := updateCommand(&op)
-				a, err := c.do(ctx, name, args, RequestTimeout)
-				if err == nil && !a.ok() {
-					err = fmt.Errorf("%s %s: result %d: %s", name, op.Lease.Addr, a.Result, a.Text)
-				}
-				if err != nil {
-					flushErr = err
-					break
-				}
-			}
-			c.close()
-		}
-	}
+	over, sent := false, 0
 	r.mu.Lock()
+	for round := 0; ; round++ {
+		backlog := r.backlog
+		over = over || r.backlogOver || round == maxFlushRounds && len(backlog) > 0
+		r.backlog, r.backlogOver = nil, false
+		if over || len(backlog) == 0 {
+			break
+		}
+		r.mu.Unlock()
+		flushErr = r.flush(ctx, backlog)
+		r.mu.Lock()
+		if flushErr != nil {
+			break
+		}
+		sent += len(backlog)
+	}
 	defer r.unlockPublish()
 	if !over && flushErr == nil {
-		r.transitionLocked(StateLoadBalancing, fmt.Sprintf("communication restored, %d delayed updates sent", len(backlog)))
+		r.transitionLocked(StateLoadBalancing, fmt.Sprintf("communication restored, %d delayed updates sent", sent))
 		return
 	}
 	r.log.Warn("delayed updates not delivered: resetting partner", "overflow", over, "err", flushErr)

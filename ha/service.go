@@ -272,6 +272,9 @@ type Relationship struct {
 	// again: lease updates in flight stop waiting for a partner that the
 	// state machine has given up on (see Replicate).
 	stopUpdates chan struct{}
+	// poolPart is PoolPart, packed (index<<8 | parts) for the DHCP
+	// workers to read without the lock.
+	poolPart atomic.Uint32
 }
 
 // minUpdateConns is the least number of parallel connections to a peer
@@ -587,6 +590,7 @@ func (r *Relationship) transitionLocked(next State, why string) {
 	r.log.Info("HA state transition", "from", prev.String(), "to", next.String(),
 		"partner_state", r.partnerState.String(), "reason", why)
 	r.setScopesLocked(r.entryScopes(next))
+	r.setPoolPartLocked(r.poolPartLocked(prev, next))
 	if dhcpEnabled(next) {
 		r.s.d.Network.Enable(r.origin)
 	} else {

@@ -12,6 +12,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/hooks"
 	"xdhcp/lease"
+	"xdhcp/slowpath/alloc"
 )
 
 // handle runs one request through Kea's processing order, a stage at a
@@ -390,7 +391,40 @@ func (s *Server) usable(rt *liveConfig, sn *subnetRT, a netip.Addr, r *request, 
 		return true
 	}
 	p := sn.poolFor(a)
-	return p != nil && poolAllowed(p, r)
+	return p != nil && poolAllowed(p, r) && !s.partnersAddr(sn, p, a, r, now)
+}
+
+// part is the part of sn's pools HA lets this server take new leases from
+// now (the whole pool without HA).
+func (s *Server) part(sn *subnetRT) alloc.Part {
+	if s.share == nil {
+		return alloc.Part{}
+	}
+	return s.share.Part(sn.cfg.ID)
+}
+
+// partnersAddr reports whether a, in pool p of sn, is an address this
+// server must leave alone now: outside its part of the pool while HA
+// restricts new leases to that part, and neither reserved for the client
+// of r nor its unexpired lease.
+//
+// Why renewing such a lease is safe: the lease was on both servers when
+// the partner was last heard from (leases are replicated before they are
+// acknowledged, and the partner's own part is the only place it takes new
+// addresses from since), so the partner cannot have given the address to
+// another client while this lease runs. An expired lease or an address
+// this server never leased could since have gone to another client of the
+// partner, so only the partner answers for those.
+func (s *Server) partnersAddr(sn *subnetRT, p *poolRT, a netip.Addr, r *request, now int64) bool {
+	pt := s.part(sn)
+	if pt.Whole() || p.alloc.InPart(a, pt) {
+		return false
+	}
+	if r.host != nil && r.host.res.IP == a {
+		return false // a reservation: the same client on both servers
+	}
+	l, ok := s.store.Get(a)
+	return !ok || l.State != lease.StateDefault || l.Expired(now) || !r.owns(l.HWAddr, l.ClientID, sn.cfg.MatchClientID)
 }
 
 // claim marks a used in its pool's bitmap. A bit that is already set is
@@ -608,6 +642,7 @@ func (s *Server) allocate(rt *liveConfig, sn *subnetRT, r *request, now int64) (
 		if !subnetAllowed(t, r) {
 			continue
 		}
+		pt := s.part(t)
 		for _, p := range t.pools {
 			if !poolAllowed(p, r) {
 				continue
@@ -616,7 +651,7 @@ func (s *Server) allocate(rt *liveConfig, sn *subnetRT, r *request, now int64) (
 			// The bitmap says free; the store must agree (an address can
 			// be held by a lease of a subnet configured earlier).
 			for tries := 0; tries < 8; tries++ {
-				a, ok := p.alloc.Next()
+				a, ok := p.alloc.NextIn(pt)
 				if !ok {
 					break
 				}
@@ -642,7 +677,12 @@ func (s *Server) allocate(rt *liveConfig, sn *subnetRT, r *request, now int64) (
 	default:
 		s.st.allocFailSubnet.Inc()
 	}
-	s.log.Warn("address pool exhausted", "subnet", sn.cfg.ID, "mac", macString(r.hw))
+	if pt := s.part(sn); !pt.Whole() {
+		s.log.Warn("address pool exhausted in this server's part (its HA partner may be serving the rest)",
+			"subnet", sn.cfg.ID, "mac", macString(r.hw), "part", int(pt.Index)+1, "parts", pt.Parts)
+	} else {
+		s.log.Warn("address pool exhausted", "subnet", sn.cfg.ID, "mac", macString(r.hw))
+	}
 	return netip.Addr{}, nil
 }
 
@@ -692,6 +732,19 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 	}
 	if r.host != nil && r.host.res.IP.IsValid() && r.host.res.IP != addr && linkSubnetFor(sn, r.host.res.IP) != nil {
 		s.nak(rt, sn, r, "client has a reservation for another address")
+		return
+	}
+	if p := target.poolFor(addr); p != nil && s.partnersAddr(target, p, addr, r, now) {
+		if selecting {
+			// The client chose our offer, made before HA restricted
+			// us to our part: nobody else will answer it.
+			s.nak(rt, sn, r, "requested address is in the HA partner's part of the pool")
+			return
+		}
+		// The HA partner may have given this address to the client
+		// meanwhile: it answers, not us (a NAK would race its ACK).
+		s.st.receiveDrop.Inc()
+		s.hs.partnerPart.Inc()
 		return
 	}
 	if !s.usable(rt, target, addr, r, now) {

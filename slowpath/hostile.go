@@ -33,7 +33,10 @@ type hostileStats struct {
 	// offerHoldLimited counts OFFERs sent without reserving the address,
 	// because held offers already pin half of the subnet's free addresses.
 	offerHoldLimited *stats.Stat
-	dropListed       *stats.Stat // the client is on the operator's drop list
+	// partnerPart counts requests for an address of the HA partner's
+	// part of a pool, left to the partner (see PoolShare).
+	partnerPart *stats.Stat
+	dropListed  *stats.Stat // the client is on the operator's drop list
 	// relayUntrusted: giaddr set, but the packet did not come from a relay
 	// (see relayTrusted).
 	relayUntrusted *stats.Stat
@@ -51,6 +54,7 @@ func newHostileStats(r *stats.Registry) *hostileStats {
 		clientFlood:      r.Counter("xdhcp-pkt4-client-flood-drop"),
 		rateLimited:      r.Counter("xdhcp-pkt4-rate-limit-drop"),
 		offerHoldLimited: r.Counter("xdhcp-offer-hold-limited"),
+		partnerPart:      r.Counter("xdhcp-pkt4-ha-partner-part-drop"),
 		dropListed:       r.Counter("xdhcp-pkt4-drop-list-drop"),
 		relayUntrusted:   r.Counter("xdhcp-pkt4-untrusted-relay-drop"),
 	}

@@ -17,6 +17,7 @@ import (
 	"xdhcp/hooks"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
+	"xdhcp/slowpath/alloc"
 	"xdhcp/slowpath/intake"
 )
 
@@ -33,6 +34,17 @@ type Replicator interface {
 type Scopes interface {
 	Accept(subnetID uint32, msgType uint8, key []byte) (class string, serve bool)
 	Observe(secs uint16, key []byte, msgType uint8)
+}
+
+// PoolShare is HA's say on which addresses may go to new leases. While
+// this server may be serving beside its partner with neither hearing of
+// the other's leases (both in partner-down after a cut, or serving their
+// scopes in communication-recovery), each takes new addresses only from
+// its own part of every pool, so the two never hand out the same one.
+type PoolShare interface {
+	// Part is the part of the pools of subnet subnetID that new leases
+	// come from now (the whole pool when the zero Part).
+	Part(subnetID uint32) alloc.Part
 }
 
 // LatencyFamily is the Prometheus histogram of the slow path's processing
@@ -56,6 +68,8 @@ type Deps struct {
 	Replicator Replicator // optional
 	// Scopes is HA's query filter (optional).
 	Scopes Scopes
+	// Share is HA's part of the pools for new leases (optional).
+	Share PoolShare
 	// Network is the DHCP service switch shared with HA; nil = a new one.
 	Network *NetworkState
 	// Drops is the operator's drop list, shared with the XDP program's
@@ -82,6 +96,7 @@ type Server struct {
 	now        func() time.Time
 	replicator Replicator
 	scopes     Scopes
+	share      PoolShare
 	cache      handoff.LeaseCache
 	recorder   hooks.Recorder
 	events     hooks.Listener
@@ -132,6 +147,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		now:        d.Now,
 		replicator: d.Replicator,
 		scopes:     d.Scopes,
+		share:      d.Share,
 		cache:      d.Cache,
 		recorder:   d.Recorder,
 		events:     d.Events,

@@ -182,6 +182,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		}
 		deps.Replicator = d.ha
 		deps.Scopes = haScopes{d.ha}
+		deps.Share = haScopes{d.ha}
 	} else if cfg.ControlAgent != nil {
 		log.Warn("Control-agent: xdhcpd serves it only as the HA peer listener; without HA it is not used (use control-sockets)")
 	}

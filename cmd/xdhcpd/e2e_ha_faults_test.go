@@ -265,8 +265,8 @@ var (
 
 // faultPair starts the pair in mode with the fault tests' timers: peer
 // URLs on port 8000 (xdhcpd serves its own, kea-ctrl-agent Kea's), split
-// pools in load-balancing.
-func faultPair(t *testing.T, mode string, p faultPairing) (*haSeg, *faultServer, *faultServer) {
+// pools in load-balancing. tweaks edit each server's HA relationship.
+func faultPair(t *testing.T, mode string, p faultPairing, tweaks ...func(rel map[string]any)) (*haSeg, *faultServer, *faultServer) {
 	_, seg, n1, n2 := haPair(t)
 	pr := keaPeering{mode: mode}
 	var out []*faultServer
@@ -276,6 +276,9 @@ func faultPair(t *testing.T, mode string, p faultPairing) (*haSeg, *faultServer,
 		rel["heartbeat-delay"] = faultHeartbeat.Milliseconds()
 		rel["max-response-delay"] = faultMaxResponse.Milliseconds()
 		rel["max-unacked-clients"] = 10
+		for _, tw := range tweaks {
+			tw(rel)
+		}
 		fs := &faultServer{name: n.name, ns: n.ns, ip: netip.MustParseAddr(n.ip(ifc)), kea: p.kea(n.name)}
 		if fs.kea {
 			k := n.startKeaHA(needBinary(t, "kea-dhcp4"), ifc, rel, pr)
@@ -318,24 +321,18 @@ func runFault(t *testing.T, mode string, f faultKind, p faultPairing) faultRow {
 	norm := mode
 	waitPair(t, s1.ctl, s2.ctl, norm, 30*time.Second)
 	w := seg.wire()
-	acked := map[string]string{}         // address → MAC, as the clients saw it
-	ackedBy := map[string]*faultServer{} // address → the server that acknowledged it
+	acks := newAckLog()
+	acked := acks.mac
+	ackedBy := func(ip string) *faultServer { return byIP[acks.by[ip]] }
 	row := faultRow{gap: map[string]time.Duration{}}
 	// Kea's results are recorded; what xdhcpd does is asserted.
 	strict := func(s *faultServer) bool { return s != nil && !s.kea }
 	record := func(res map[int]probeResult, cs []haClient) {
-		for i, r := range res {
-			if r.addr == "" {
-				continue
+		for _, d := range acks.add(res, cs) {
+			row.duplicates++
+			if !p.kea1 && !p.kea2 {
+				t.Error(d)
 			}
-			mac := cs[i].mac.String()
-			if prev, ok := acked[r.addr]; ok && prev != mac {
-				row.duplicates++
-				if !p.kea1 && !p.kea2 {
-					t.Errorf("%s acknowledged to %s and to %s", r.addr, prev, mac)
-				}
-			}
-			acked[r.addr], ackedBy[r.addr] = mac, byIP[r.server]
 		}
 	}
 	serverOf := func(name string) *faultServer { return map[string]*faultServer{"server1": s1, "server2": s2}[name] }
@@ -414,8 +411,8 @@ func runFault(t *testing.T, mode string, f faultKind, p faultPairing) faultRow {
 		for _, s := range []*faultServer{s1, s2} {
 			if !pollLease(s.ctl, ip, acked[ip], time.Until(deadline)) {
 				onBoth = false
-				if strict(ackedBy[ip]) {
-					t.Errorf("%s: no lease of %s for %s (acknowledged by %s) %v after the pair was back", s.name, ip, acked[ip], ackedBy[ip].name, faultCatchUp)
+				if strict(ackedBy(ip)) {
+					t.Errorf("%s: no lease of %s for %s (acknowledged by %s) %v after the pair was back", s.name, ip, acked[ip], ackedBy(ip).name, faultCatchUp)
 				}
 			}
 		}
@@ -440,6 +437,28 @@ func runFault(t *testing.T, mode string, f faultKind, p faultPairing) faultRow {
 	return row
 }
 
+// ackLog is what a test's clients were acknowledged: by address, the
+// client's MAC and the server identifier of the ACK.
+type ackLog struct{ mac, by map[string]string }
+
+func newAckLog() *ackLog { return &ackLog{mac: map[string]string{}, by: map[string]string{}} }
+
+// add records the leases of a probe of cs and describes each address now
+// acknowledged to two clients.
+func (a *ackLog) add(res map[int]probeResult, cs []haClient) (dups []string) {
+	for i, r := range res {
+		if r.addr == "" {
+			continue
+		}
+		mac := cs[i].mac.String()
+		if prev, ok := a.mac[r.addr]; ok && prev != mac {
+			dups = append(dups, fmt.Sprintf("%s acknowledged to %s and to %s (by %s)", r.addr, prev, mac, r.server))
+		}
+		a.mac[r.addr], a.by[r.addr] = mac, r.server
+	}
+	return dups
+}
+
 // faultStates is the servers' states as status-get reports them (server2
 // not asked while it is the process the fault stopped).
 func faultStates(s1, s2 *faultServer, process bool) string {
@@ -449,15 +468,20 @@ func faultStates(s1, s2 *faultServer, process bool) string {
 			out = append(out, s.name+" down")
 			continue
 		}
-		st := "?"
-		if a, err := s.ctl.Try("status-get", nil); err == nil {
-			if hs, err := haStatusOf(a); err == nil && len(hs) > 0 {
-				st = hs[0].Servers.Local.State
-			}
-		}
-		out = append(out, s.name+" "+st)
+		out = append(out, s.name+" "+localState(s.ctl))
 	}
 	return strings.Join(out, ", ")
+}
+
+// localState is the server's HA state as status-get reports it ("?" when
+// it does not answer).
+func localState(c daemontest.Commander) string {
+	if a, err := c.Try("status-get", nil); err == nil {
+		if hs, err := haStatusOf(a); err == nil && len(hs) > 0 {
+			return hs[0].Servers.Local.State
+		}
+	}
+	return "?"
 }
 
 // pollPair reports whether both servers are in state and see each other
@@ -499,7 +523,8 @@ type probeResult struct {
 }
 
 // probe runs the clients as real clients do while a server is slow to
-// answer: each sends DISCOVER, REQUESTs the first offer at once, and
+// answer: each sends DISCOVER, REQUESTs the first offer (the first one
+// w.takes, when set) at once, and
 // retransmits what it last sent (same transaction) every faultRetry until
 // it has an ACK; a NAK sends it back to DISCOVER. It returns, per client
 // index, the ACK's address and when it came after the probe began
@@ -545,7 +570,7 @@ func (w *dhcpWire) probe(t *testing.T, cs []haClient, limit time.Duration) map[i
 		}
 		switch m.MessageType() {
 		case dhcpv4.MessageTypeOffer:
-			if last[i].MessageType() == dhcpv4.MessageTypeDiscover {
+			if last[i].MessageType() == dhcpv4.MessageTypeDiscover && (w.takes == nil || w.takes(i, m)) {
 				send(i, cs[i].request(t, m))
 			}
 		case dhcpv4.MessageTypeAck:

@@ -59,7 +59,7 @@ func (n *haNode) startKeaHA(bin, ifname string, rel map[string]any, pr keaPeerin
 	if pr.mt {
 		d4["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 16}
 	}
-	env := []string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir}
+	env := append([]string{"KEA_PIDFILE_DIR=" + dir, "KEA_LOCKFILE_DIR=" + dir}, pr.keaEnv...)
 	var ctl *daemontest.Control
 	if pr.mt {
 		ctl = daemontest.NewControl(n.ns, haURLPort(n.ip(ifname), keaHAPort), 5*time.Second)

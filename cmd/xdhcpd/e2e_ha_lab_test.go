@@ -389,6 +389,9 @@ func noLease(t *testing.T, c daemontest.Commander, who, ip string) {
 type haClient struct {
 	mac net.HardwareAddr
 	cid []byte
+	// asks is the address its DISCOVER asks for (option 50), if any: a
+	// returning client's old address.
+	asks net.IP
 }
 
 // key is what Kea's load balancing hashes: the client identifier when
@@ -413,6 +416,9 @@ func (c haClient) String() string {
 type dhcpWire struct {
 	t  *testing.T
 	pc net.PacketConn
+	// takes, when set, says whether client i of a probe takes this offer
+	// (a client that prefers one server); otherwise it takes the first.
+	takes func(i int, offer *dhcpv4.DHCPv4) bool
 }
 
 func (s *haSeg) wire() *dhcpWire {
@@ -430,6 +436,9 @@ func (c haClient) discover(t *testing.T, secs uint16) *dhcpv4.DHCPv4 {
 	m.NumSeconds = secs
 	if len(c.cid) > 0 {
 		m.UpdateOption(dhcpv4.OptClientIdentifier(c.cid))
+	}
+	if c.asks != nil {
+		m.UpdateOption(dhcpv4.OptRequestedIPAddress(c.asks))
 	}
 	return m
 }

@@ -45,6 +45,9 @@ type keaPeering struct {
 	// mode is the HA mode (hot-standby when empty); server1 is the
 	// primary, server2 the standby, secondary or backup.
 	mode string
+	// keaEnv is more environment for the Kea processes (kea-dhcp4 and
+	// kea-ctrl-agent), e.g. a preloaded library.
+	keaEnv []string
 }
 
 // haMode is the relationship's mode.

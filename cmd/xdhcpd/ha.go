@@ -14,6 +14,7 @@ import (
 	"xdhcp/ha"
 	"xdhcp/lease"
 	"xdhcp/slowpath"
+	"xdhcp/slowpath/alloc"
 )
 
 // partnerLeases hands the leases HA synchronizes to the lease commands.
@@ -42,6 +43,16 @@ func (h haScopes) Accept(subnetID uint32, msgType uint8, key []byte) (string, bo
 
 func (h haScopes) Observe(secs uint16, key []byte, msgType uint8) {
 	h.svc.ObserveQuery(secs, key, msgType)
+}
+
+var _ slowpath.PoolShare = haScopes{}
+
+// Part is the part of subnetID's pools HA lets new leases come from.
+func (h haScopes) Part(subnetID uint32) alloc.Part {
+	if r := h.svc.ForSubnet(subnetID); r != nil {
+		return r.PoolPart()
+	}
+	return alloc.Part{}
 }
 
 // peerListenOptions says where the HA peer listener goes: the

@@ -117,18 +117,12 @@ func Decode(raw json.RawMessage) (lease.Lease, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return lease.Lease{}, fmt.Errorf("malformed lease: %w", err)
 	}
-	var missing []string
-	for name, ok := range map[string]bool{
+	if err := requireFields(map[string]bool{
 		"ip-address": s.IPAddress != nil, "hw-address": s.HWAddress != nil, "subnet-id": s.SubnetID != nil,
 		"valid-lft": s.ValidLft != nil, "cltt": s.CLTT != nil, "fqdn-fwd": s.FqdnFwd != nil,
 		"fqdn-rev": s.FqdnRev != nil, "hostname": s.Hostname != nil, "state": s.State != nil,
-	} {
-		if !ok {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return lease.Lease{}, fmt.Errorf("lease lacks %s", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}); err != nil {
+		return lease.Lease{}, err
 	}
 	addr, err := netip.ParseAddr(*s.IPAddress)
 	if err != nil || !addr.Is4() {
@@ -154,17 +148,40 @@ func Decode(raw json.RawMessage) (lease.Lease, error) {
 		return lease.Lease{}, fmt.Errorf("%s: invalid state %d", addr, *s.State)
 	}
 	l.SubnetID, l.CLTT, l.ValidLft, l.State = uint32(*s.SubnetID), *s.CLTT, uint32(*s.ValidLft), lease.State(*s.State)
-	if len(s.UserContext) > 0 && string(s.UserContext) != "null" {
-		if bytes.TrimSpace(s.UserContext)[0] != '{' {
-			return lease.Lease{}, fmt.Errorf("%s: user-context is not a map", addr)
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, s.UserContext); err != nil {
-			return lease.Lease{}, fmt.Errorf("%s: user-context: %w", addr, err)
-		}
-		l.UserContext = buf.String()
+	if l.UserContext, err = compactUserContext(addr, s.UserContext); err != nil {
+		return lease.Lease{}, err
 	}
 	return l, nil
+}
+
+// requireFields fails naming, sorted, the fields whose presence is false.
+func requireFields(present map[string]bool) error {
+	var missing []string
+	for name, ok := range present {
+		if !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("lease lacks %s", strings.Join(slices.Sorted(slices.Values(missing)), ", "))
+	}
+	return nil
+}
+
+// compactUserContext is a lease element's user-context as stored: compact
+// JSON, "" when absent or null; it must be a map.
+func compactUserContext(addr netip.Addr, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if bytes.TrimSpace(raw)[0] != '{' {
+		return "", fmt.Errorf("%s: user-context is not a map", addr)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return "", fmt.Errorf("%s: user-context: %w", addr, err)
+	}
+	return buf.String(), nil
 }
 
 // ColonHex formats b as Kea prints hardware addresses and client

@@ -66,11 +66,16 @@ func (e *ColumnError) Unwrap() error { return e.Err }
 func (e *ColumnError) Is(target error) bool { return target == ErrBadRow }
 
 func colErr(col int, v []byte, err error) error {
+	return namedColErr(columnNames[col], v, err)
+}
+
+// namedColErr is the ColumnError for value v of the column named name.
+func namedColErr(name string, v []byte, err error) error {
 	const maxShown = 64
 	if len(v) > maxShown {
 		v = v[:maxShown]
 	}
-	return &ColumnError{Column: columnNames[col], Value: string(v), Err: err}
+	return &ColumnError{Column: name, Value: string(v), Err: err}
 }
 
 // ParseRow parses one data row (without its newline) of a Kea memfile
@@ -81,7 +86,7 @@ func colErr(col int, v []byte, err error) error {
 // marker; it parses normally and the caller decides what it means.
 func ParseRow(line []byte) (lease.Lease, error) {
 	var fields [numColumns][]byte
-	n := splitRow(line, &fields)
+	n := splitRow(line, fields[:])
 	if n < minColumns || n > numColumns {
 		return lease.Lease{}, fmt.Errorf("%w: %d columns, want %d to %d", ErrBadRow, n, minColumns, numColumns)
 	}
@@ -92,10 +97,10 @@ func ParseRow(line []byte) (lease.Lease, error) {
 	return l, nil
 }
 
-// splitRow splits line on commas, stores the first numColumns fields and
+// splitRow splits line on commas, stores the first len(fields) fields and
 // returns the total column count. Kea's CSV has no quoting: commas inside
 // values are escaped as &#x2c.
-func splitRow(line []byte, fields *[numColumns][]byte) int {
+func splitRow(line []byte, fields [][]byte) int {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
 	n := 0
 	for {
@@ -104,7 +109,7 @@ func splitRow(line []byte, fields *[numColumns][]byte) int {
 		if i >= 0 {
 			f, line = line[:i], line[i+1:]
 		}
-		if n < numColumns {
+		if n < len(fields) {
 			fields[n] = f
 		}
 		n++
@@ -117,12 +122,18 @@ func splitRow(line []byte, fields *[numColumns][]byte) int {
 // hexColumn decodes column col of f with decode into dst's backing array,
 // refusing more than maxLen bytes; an empty column is nil.
 func hexColumn(f *[numColumns][]byte, col int, dst []byte, decode func(dst, s []byte) ([]byte, error), maxLen int) ([]byte, error) {
-	b, err := decode(dst[:0], f[col])
+	return hexValue(columnNames[col], f[col], dst, decode, maxLen)
+}
+
+// hexValue decodes v, the value of the column named name, with decode into
+// dst's backing array, refusing more than maxLen bytes; empty is nil.
+func hexValue(name string, v, dst []byte, decode func(dst, s []byte) ([]byte, error), maxLen int) ([]byte, error) {
+	b, err := decode(dst[:0], v)
 	if err != nil {
-		return b, colErr(col, f[col], err)
+		return b, namedColErr(name, v, err)
 	}
 	if len(b) > maxLen {
-		return b, colErr(col, f[col], fmt.Errorf("longer than %d bytes", maxLen))
+		return b, namedColErr(name, v, fmt.Errorf("longer than %d bytes", maxLen))
 	}
 	if len(b) == 0 {
 		return nil, nil
@@ -474,20 +485,9 @@ func parseBool(b []byte) (bool, error) {
 	return false, errors.New("not a boolean (0 or 1)")
 }
 
-// parseHeader checks a lease file header and returns its column count.
-// Kea's VersionedCSVFile accepts any prefix of the current columns that
-// reaches hostname, and a header with extra trailing columns written by a
-// newer Kea (they are dropped, a "downgrade").
-func parseHeader(line []byte) (int, error) {
-	line = bytes.TrimSuffix(line, []byte{'\r'})
-	names := bytes.Split(line, []byte{','})
-	if len(names) < minColumns {
-		return 0, fmt.Errorf("header has %d columns, need at least %d (%s)", len(names), minColumns, Header)
-	}
-	for i := 0; i < len(names) && i < numColumns; i++ {
-		if string(names[i]) != columnNames[i] {
-			return 0, fmt.Errorf("header column %d is %q, want %q", i+1, names[i], columnNames[i])
-		}
-	}
-	return len(names), nil
-}
+// format4 is the DHCPv4 lease file format.
+var format4 = rowFormat{header: Header, columns: columnNames[:], minColumns: minColumns}
+
+// parseHeader checks a DHCPv4 lease file header and returns its column
+// count.
+func parseHeader(line []byte) (int, error) { return format4.parseHeader(line) }

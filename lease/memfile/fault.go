@@ -59,28 +59,28 @@ type faultState struct {
 
 // retryC is the channel the writer waits on for the next recovery attempt:
 // nil (never ready) while healthy.
-func (s *Store) retryC() <-chan time.Time {
+func (s *journal[O]) retryC() <-chan time.Time {
 	if s.w.fault.err == nil || s.w.fault.timer == nil {
 		return nil
 	}
 	return s.w.fault.timer.C
 }
 
-func (s *Store) retryWait() time.Duration {
+func (s *journal[O]) retryWait() time.Duration {
 	if s.opts.RetryWait > 0 {
 		return s.opts.RetryWait
 	}
 	return DefaultRetryWait
 }
 
-func (s *Store) retryLimit() int {
+func (s *journal[O]) retryLimit() int {
 	if s.opts.RetryLimit > 0 {
 		return s.opts.RetryLimit
 	}
 	return DefaultRetryLimit
 }
 
-func (s *Store) emit(ev lease.FaultEvent) {
+func (s *journal[O]) emit(ev lease.FaultEvent) {
 	if s.opts.OnFault != nil {
 		ev.Path = s.path
 		s.opts.OnFault(ev)
@@ -91,7 +91,7 @@ func (s *Store) emit(ev lease.FaultEvent) {
 // write). The caller has already tried to truncate the partial write away;
 // every attempt truncates again before appending, so a file that could not
 // be cut back now never gets a row appended after a torn one.
-func (s *Store) enterFault(err error) *lease.FaultError {
+func (s *journal[O]) enterFault(err error) *lease.FaultError {
 	f := &s.w.fault
 	if f.err != nil {
 		return f.err
@@ -114,7 +114,7 @@ func (s *Store) enterFault(err error) *lease.FaultError {
 }
 
 // refuse fails every commit of batch with the current fault.
-func (s *Store) refuse(batch []*request, fe *lease.FaultError) {
+func (s *journal[O]) refuse(batch []*request[O], fe *lease.FaultError) {
 	s.stats.refused.Add(uint64(len(batch)))
 	for _, r := range batch {
 		r.finish(fe)
@@ -125,7 +125,7 @@ func (s *Store) refuse(batch []*request, fe *lease.FaultError) {
 
 // tryRecover is one recovery attempt, on the writer goroutine when the
 // retry timer fires.
-func (s *Store) tryRecover() {
+func (s *journal[O]) tryRecover() {
 	f := &s.w.fault
 	if f.err == nil {
 		return
@@ -162,7 +162,7 @@ func (s *Store) tryRecover() {
 // reestablish makes the live file consistent and proves it writable: cut
 // back to the last durable row, append that row again and fdatasync. On
 // success w.off is the new durable size.
-func (s *Store) reestablish() error {
+func (s *journal[O]) reestablish() error {
 	w := &s.w
 	if _, ok := w.f.(brokenJournal); ok {
 		f, err := s.openFile(s.path)
@@ -197,7 +197,7 @@ func (s *Store) reestablish() error {
 }
 
 // stopRetry releases the retry timer (writer exit).
-func (s *Store) stopRetry() {
+func (s *journal[O]) stopRetry() {
 	if t := s.w.fault.timer; t != nil {
 		t.Stop()
 	}
@@ -205,7 +205,7 @@ func (s *Store) stopRetry() {
 
 // Fault returns the current storage fault, or nil while the lease file is
 // healthy.
-func (s *Store) Fault() *lease.FaultError { return s.fault.Load() }
+func (s *journal[O]) Fault() *lease.FaultError { return s.fault.Load() }
 
 // errnoName is the errno in err as its C name ("ENOSPC"), or "" if err
 // carries none.

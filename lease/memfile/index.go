@@ -199,12 +199,18 @@ func (x *index) next(i int32, k chainKind) *int32 {
 
 // unlink removes record i from the chain at m[h].
 func (x *index) unlink(m map[uint64]int32, h uint64, i int32, k chainKind) {
+	unlinkChain(m, h, i, func(j int32) *int32 { return x.next(j, k) })
+}
+
+// unlinkChain removes record i from the hash chain at m[h], whose links
+// next returns.
+func unlinkChain(m map[uint64]int32, h uint64, i int32, next func(int32) *int32) {
 	head, ok := m[h]
 	if !ok {
 		return
 	}
 	if head == i {
-		if n := *x.next(i, k); n >= 0 {
+		if n := *next(i); n >= 0 {
 			m[h] = n
 		} else {
 			delete(m, h)
@@ -212,9 +218,9 @@ func (x *index) unlink(m map[uint64]int32, h uint64, i int32, k chainKind) {
 		return
 	}
 	for p := head; p >= 0; {
-		np := x.next(p, k)
+		np := next(p)
 		if *np == i {
-			*np = *x.next(i, k)
+			*np = *next(i)
 			return
 		}
 		p = *np
@@ -410,3 +416,6 @@ func (s *addrSet) ascend(start uint32, fn func(a uint32) bool) {
 		}
 	}
 }
+
+// startLoad begins bulk loading (see addrSet.loading).
+func (x *index) startLoad() { x.order.loading = true }

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"xdhcp/lease"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -74,15 +72,15 @@ func syncDir(dir string) error {
 }
 
 // request is one Commit waiting for the writer.
-type request struct {
-	ops     []lease.Op
+type request[O any] struct {
+	ops     []O
 	done    chan error  // cap 1; the writer sends exactly once (Commit)
 	cb      func(error) // called exactly once instead (CommitAsync)
 	deleted int         // set by the writer before done
 }
 
 // finish reports the outcome of the request to its committer.
-func (r *request) finish(err error) {
+func (r *request[O]) finish(err error) {
 	if r.cb != nil {
 		r.cb(err)
 		return
@@ -92,7 +90,7 @@ func (r *request) finish(err error) {
 
 // writerState is owned by the writer goroutine (and by Open before the
 // writer starts).
-type writerState struct {
+type writerState[O any] struct {
 	f   journalFile
 	off int64 // size of the file: everything before it is whole rows
 	// fault is the storage fault episode, if any: while it lasts nothing
@@ -101,10 +99,7 @@ type writerState struct {
 	fault    faultState
 	buf      []byte
 	recs     []byte // the batch's forensic records
-	batch    []*request
-	overlay  map[uint32]*lease.Lease // batch-local view for resolving deletes
-	hits     []bool                  // per delete op: did it remove a lease
-	scratch  lease.Lease
+	batch    []*request[O]
 	closeErr error
 	// lastSync is when the latest fdatasync began (pace).
 	lastSync time.Time
@@ -112,9 +107,8 @@ type writerState struct {
 
 // openLive opens the live lease file for appending, writing the header to
 // a new or empty file and cutting a torn last line off an existing one.
-func (s *Store) openLive(live loadResult) error {
+func (s *journal[O]) openLive(live loadResult) error {
 	w := &s.w
-	w.overlay = make(map[uint32]*lease.Lease)
 	f, err := s.openFile(s.path)
 	if err != nil {
 		return fmt.Errorf("open lease file %s: %w", s.path, err)
@@ -143,24 +137,24 @@ func (s *Store) openLive(live loadResult) error {
 
 // writeHeader starts the (empty) live file with the CSV header and makes
 // the file itself durable.
-func (s *Store) writeHeader() error {
+func (s *journal[O]) writeHeader() error {
 	w := &s.w
 	if err := w.f.Truncate(0); err != nil {
 		return fmt.Errorf("truncate lease file %s: %w", s.path, err)
 	}
-	if _, err := w.f.Write([]byte(Header + "\n")); err != nil {
+	if _, err := w.f.Write([]byte(s.tab.header() + "\n")); err != nil {
 		return fmt.Errorf("write header of lease file %s: %w", s.path, err)
 	}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("sync lease file %s: %w", s.path, err)
 	}
-	w.off = int64(len(Header) + 1)
+	w.off = int64(len(s.tab.header()) + 1)
 	return syncDir(filepath.Dir(s.path))
 }
 
 // writer is the single goroutine that appends to the lease file. It runs
 // until Close, then drains the queue and closes the file.
-func (s *Store) writer() {
+func (s *journal[O]) writer() {
 	defer close(s.writerDone)
 	defer s.stopRetry()
 	w := &s.w
@@ -205,7 +199,7 @@ func (s *Store) writer() {
 // one sync then covers what arrives meanwhile instead of each few leases
 // paying for their own. After a quiet spell the previous sync is long
 // past and nothing waits.
-func (s *Store) pace() {
+func (s *journal[O]) pace() {
 	if !s.opts.Sync || s.opts.SyncInterval <= 0 || s.w.lastSync.IsZero() {
 		return
 	}
@@ -227,7 +221,7 @@ func (s *Store) pace() {
 
 // takeBatch removes whole requests from the queue, up to MaxBatch rows
 // (at least one request), and reports whether the store is closed.
-func (s *Store) takeBatch() ([]*request, bool) {
+func (s *journal[O]) takeBatch() ([]*request[O], bool) {
 	w := &s.w
 	s.qmu.Lock()
 	defer s.qmu.Unlock()
@@ -250,7 +244,7 @@ func (s *Store) takeBatch() ([]*request, bool) {
 
 // commitBatch writes the rows of batch with one write(2), syncs, applies
 // them to the index and wakes the waiters.
-func (s *Store) commitBatch(batch []*request) {
+func (s *journal[O]) commitBatch(batch []*request[O]) {
 	w := &s.w
 	if fe := w.fault.err; fe != nil {
 		// Failed: refuse at once rather than hammer a failing disk; the
@@ -259,45 +253,7 @@ func (s *Store) commitBatch(batch []*request) {
 		return
 	}
 
-	// Encode in op order. Deletes are resolved against the index as
-	// updated by the earlier ops of this batch, so a delete row carries the
-	// stored lease (Kea writes the deleted lease with valid lifetime 0).
-	// Only this goroutine mutates the index, so reading it unlocked is safe.
-	buf := w.buf[:0]
-	clear(w.overlay)
-	w.hits = w.hits[:0]
-	rows, lastRow := 0, 0
-	for _, r := range batch {
-		for k := range r.ops {
-			op := &r.ops[k]
-			a := addrKey(op.Lease.Addr)
-			if op.Kind == lease.OpPut {
-				lastRow = len(buf)
-				buf = AppendRow(buf, &op.Lease)
-				w.overlay[a] = &op.Lease
-				rows++
-				continue
-			}
-			cur, ok := w.overlay[a]
-			if !ok {
-				if i, found := s.idx.lookup(a); found {
-					s.idx.fill(i, &w.scratch)
-					cur = &w.scratch
-				}
-			}
-			if cur == nil {
-				w.hits = append(w.hits, false)
-				continue
-			}
-			marker := *cur
-			marker.ValidLft = 0
-			lastRow = len(buf)
-			buf = AppendRow(buf, &marker)
-			w.overlay[a] = nil
-			w.hits = append(w.hits, true)
-			rows++
-		}
-	}
+	buf, rows, lastRow := s.tab.encode(w.buf[:0], batch)
 	w.buf = buf
 
 	recs := s.batchRecords(batch)
@@ -345,23 +301,7 @@ func (s *Store) commitBatch(batch []*request) {
 		w.buf = nil // don't pin a huge buffer after a giant commit
 	}
 
-	s.mu.Lock()
-	h := 0
-	for _, r := range batch {
-		for k := range r.ops {
-			op := &r.ops[k]
-			if op.Kind == lease.OpPut {
-				s.idx.put(&op.Lease)
-				continue
-			}
-			if w.hits[h] {
-				s.idx.del(addrKey(op.Lease.Addr))
-				r.deleted++
-			}
-			h++
-		}
-	}
-	s.mu.Unlock()
+	s.tab.apply(batch)
 	for _, r := range batch {
 		r.finish(nil)
 	}
@@ -369,7 +309,7 @@ func (s *Store) commitBatch(batch []*request) {
 
 // batchRecords gathers the forensic records of batch's ops into one
 // buffer (reused between batches); nil without a record log.
-func (s *Store) batchRecords(batch []*request) []byte {
+func (s *journal[O]) batchRecords(batch []*request[O]) []byte {
 	if s.opts.Records == nil {
 		return nil
 	}
@@ -377,7 +317,7 @@ func (s *Store) batchRecords(batch []*request) []byte {
 	recs := w.recs[:0]
 	for _, r := range batch {
 		for k := range r.ops {
-			recs = append(recs, r.ops[k].Record...)
+			recs = append(recs, s.tab.record(&r.ops[k])...)
 		}
 	}
 	w.recs = recs
@@ -391,7 +331,7 @@ func (s *Store) batchRecords(batch []*request) []byte {
 // between batches: close the live file, rename it to <name>.1 and start a
 // fresh <name> with the header. If the rename fails the old file is
 // reopened so appends go on, as Kea does.
-func (s *Store) rotate() error {
+func (s *journal[O]) rotate() error {
 	w := &s.w
 	if fe := w.fault.err; fe != nil {
 		return fmt.Errorf("rotate lease file: %w", fe)

@@ -40,7 +40,7 @@ const (
 // While it runs, <name>.pid holds our PID, as kea-lfc's does. If a run is
 // already in progress (here, or a kea-lfc named by <name>.pid) it returns
 // ErrLFCRunning without doing anything. With Persist false it does nothing.
-func (s *Store) RunLFC() error {
+func (s *journal[O]) RunLFC() error {
 	if !s.opts.Persist {
 		return nil
 	}
@@ -61,7 +61,7 @@ func (s *Store) RunLFC() error {
 	return err
 }
 
-func (s *Store) lfcLoop(interval time.Duration) {
+func (s *journal[O]) lfcLoop(interval time.Duration) {
 	defer s.bg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -85,7 +85,7 @@ func (s *Store) lfcLoop(interval time.Duration) {
 
 // lfc does one cleanup run; the caller holds lfcBusy. It reports whether
 // it rotated the live file.
-func (s *Store) lfc() (rotated bool, err error) {
+func (s *journal[O]) lfc() (rotated bool, err error) {
 	start := s.now()
 	pidPath := s.path + sufPID
 	if pid, alive := livePID(pidPath); alive {
@@ -125,7 +125,7 @@ func (s *Store) lfc() (rotated bool, err error) {
 }
 
 // requestRotate has the writer goroutine rotate the live file.
-func (s *Store) requestRotate() error {
+func (s *journal[O]) requestRotate() error {
 	reply := make(chan error, 1)
 	select {
 	case s.rotateCh <- reply:
@@ -142,18 +142,10 @@ func (s *Store) requestRotate() error {
 
 // compact merges <name>.2 and <name>.1 into <name>.completed (via
 // <name>.output) and returns the number of leases written.
-func (s *Store) compact() (int, error) {
-	x := newIndex(false)
-	x.order.loading = true
-	errs := &rowErrors{} // kea-lfc skips any number of bad rows
-	for _, p := range []string{s.path + sufPrevious, s.path + sufInput} {
-		if _, err := loadFile(p, x, errs, s.log); err != nil {
-			return 0, fmt.Errorf("lease file cleanup: %w", err)
-		}
-	}
-	x.finishLoad()
+func (s *journal[O]) compact() (int, error) {
 	out := s.path + sufOutput
-	if err := writeLeaseFile(out, x); err != nil {
+	n, err := s.tab.compactFiles([]string{s.path + sufPrevious, s.path + sufInput}, out)
+	if err != nil {
 		return 0, fmt.Errorf("lease file cleanup: %w", err)
 	}
 	if err := os.Rename(out, s.path+sufCompleted); err != nil {
@@ -162,12 +154,12 @@ func (s *Store) compact() (int, error) {
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		return 0, fmt.Errorf("lease file cleanup: %w", err)
 	}
-	return x.len(), nil
+	return n, nil
 }
 
-// writeLeaseFile writes every lease of x, in address order, as a complete
-// durable lease file at path.
-func writeLeaseFile(path string, x *index) (err error) {
+// writeLeaseFile writes header and the rows rows emits (it stops when emit
+// returns false) as a complete durable lease file at path.
+func writeLeaseFile(path, header string, rows func(emit func(row []byte) bool)) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
@@ -178,14 +170,8 @@ func writeLeaseFile(path string, x *index) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 256<<10)
-	bw.WriteString(Header + "\n")
-	var (
-		l   lease.Lease
-		row []byte
-	)
-	x.ascend(0, func(i int32) bool {
-		x.fill(i, &l)
-		row = AppendRow(row[:0], &l)
+	bw.WriteString(header + "\n")
+	rows(func(row []byte) bool {
 		_, err = bw.Write(row)
 		return err == nil
 	})
@@ -203,7 +189,7 @@ func writeLeaseFile(path string, x *index) (err error) {
 
 // finishLFC is kea-lfc's fileRotate: drop the inputs and make the
 // completed file the new <name>.2.
-func (s *Store) finishLFC() error {
+func (s *journal[O]) finishLFC() error {
 	for _, p := range []string{s.path + sufPrevious, s.path + sufInput} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("lease file cleanup: %w", err)

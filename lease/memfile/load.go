@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-
-	"xdhcp/lease"
 )
 
 // maxLineLen bounds one lease-file line. Kea has no such limit, but a line
@@ -25,6 +23,7 @@ const maxLoggedRowErrors = 20
 type loadResult struct {
 	exists   bool
 	columns  int   // header column count, 0 for an empty file
+	current  int   // column count of the current schema
 	rows     int   // rows applied
 	bad      int   // rows rejected
 	size     int64 // bytes in the file
@@ -38,7 +37,7 @@ type loadResult struct {
 // needsConversion reports whether the file was written with another schema
 // and so has to be rewritten by LFC (as Kea does).
 func (r *loadResult) needsConversion() bool {
-	return r.exists && r.columns != 0 && r.columns != numColumns
+	return r.exists && r.columns != 0 && r.columns != r.current
 }
 
 // rowErrors counts bad rows across the files of one load, to enforce
@@ -48,10 +47,49 @@ type rowErrors struct {
 	count int
 }
 
+// rowFormat describes one lease file format: its columns in order (the
+// current schema) and the fewest columns a file may have (the oldest
+// schema Kea still reads).
+type rowFormat struct {
+	header     string
+	columns    []string
+	minColumns int
+}
+
+// parseHeader checks a lease file header and returns its column count.
+// Kea's VersionedCSVFile accepts any prefix of the current columns that
+// reaches the oldest schema, and a header with extra trailing columns
+// written by a newer Kea (they are dropped, a "downgrade").
+func (f *rowFormat) parseHeader(line []byte) (int, error) {
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	names := bytes.Split(line, []byte{','})
+	if len(names) < f.minColumns {
+		return 0, fmt.Errorf("header has %d columns, need at least %d (%s)", len(names), f.minColumns, f.header)
+	}
+	for i := 0; i < len(names) && i < len(f.columns); i++ {
+		if string(names[i]) != f.columns[i] {
+			return 0, fmt.Errorf("header column %d is %q, want %q", i+1, names[i], f.columns[i])
+		}
+	}
+	return len(names), nil
+}
+
+// rowSink is where a loader puts the rows it reads.
+type rowSink interface {
+	format() *rowFormat
+	// apply parses a row, split into its first n columns (n is within the
+	// format's bounds; fields has a slot per current column), and applies
+	// it: the lease replaces any at its address, or a valid lifetime of 0
+	// removes the address.
+	apply(fields [][]byte, n int) error
+	// len is the number of leases held.
+	len() int
+}
+
 // loadFile reads a lease file into x: the last row per address wins and a
 // row with valid_lifetime 0 removes the address. A missing file is not an
 // error. A last line without its newline (a torn append) is ignored.
-func loadFile(path string, x *index, errs *rowErrors, log *slog.Logger) (loadResult, error) {
+func loadFile(path string, x rowSink, errs *rowErrors, log *slog.Logger) (loadResult, error) {
 	var res loadResult
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -67,15 +105,16 @@ func loadFile(path string, x *index, errs *rowErrors, log *slog.Logger) (loadRes
 	return res, err
 }
 
-func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.Logger) (loadResult, error) {
+func loadReader(rd io.Reader, path string, x rowSink, errs *rowErrors, log *slog.Logger) (loadResult, error) {
 	var (
 		res    loadResult
 		r      = bufio.NewReaderSize(rd, 256<<10)
 		long   []byte
 		lineNo int
-		l      lease.Lease
-		fields [numColumns][]byte
+		format = x.format()
+		fields = make([][]byte, len(format.columns))
 	)
+	res.current = len(format.columns)
 	for {
 		line, err := r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -97,7 +136,7 @@ func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.
 		if !complete {
 			if len(line) > 0 {
 				res.torn = true
-				if lineNo == 0 && bytes.HasPrefix([]byte(Header), line) {
+				if lineNo == 0 && bytes.HasPrefix([]byte(format.header), line) {
 					// A crash while writing the header of a fresh file.
 					log.Warn("lease file has a torn header; treating it as empty",
 						"path", path)
@@ -115,7 +154,7 @@ func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.
 		lineNo++
 		line = line[:len(line)-1]
 		if lineNo == 1 {
-			n, err := parseHeader(line)
+			n, err := format.parseHeader(line)
 			if err != nil {
 				return res, fmt.Errorf("lease file %s: %w", path, err)
 			}
@@ -129,10 +168,10 @@ func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.
 		var rowErr error
 		if len(line) > maxLineLen {
 			rowErr = fmt.Errorf("%w: longer than %d bytes", ErrBadRow, maxLineLen)
-		} else if n := splitRow(line, &fields); n != res.columns {
+		} else if n := splitRow(line, fields); n != res.columns {
 			rowErr = fmt.Errorf("%w: %d columns, header has %d", ErrBadRow, n, res.columns)
 		} else {
-			rowErr = parseFields(&fields, min(n, numColumns), &l)
+			rowErr = x.apply(fields, min(n, len(fields)))
 		}
 		if rowErr != nil {
 			res.bad++
@@ -145,11 +184,6 @@ func loadReader(rd io.Reader, path string, x *index, errs *rowErrors, log *slog.
 					path, errs.max, lineNo, rowErr)
 			}
 			continue
-		}
-		if l.ValidLft == 0 {
-			x.del(addrKey(l.Addr))
-		} else {
-			x.put(&l)
 		}
 		res.rows++
 	}

@@ -11,11 +11,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"xdhcp/lease"
@@ -35,7 +30,7 @@ const DefaultMaxBatch = 1024
 // kernel time from 46% to 28% of its core.
 const DefaultSyncInterval = time.Millisecond
 
-// Options configures a Store. The zero value of each field is documented.
+// Options configures a Store or a Store6. The zero value of each field is documented.
 type Options struct {
 	// Path is the memfile lease file (Kea's lease-database "name"). Rotated
 	// and cleaned files live beside it: <Path>.1, .2, .output, .completed
@@ -111,35 +106,10 @@ var (
 //
 // All methods are safe for concurrent use.
 type Store struct {
-	opts Options
-	log  *slog.Logger
-	now  func() time.Time
-	path string
+	journal[lease.Op]
 
-	mu  sync.RWMutex // guards idx
+	rows[lease.Lease, uint32, lease.Op]
 	idx *index
-
-	// Commit queue, guarded by qmu.
-	qmu    sync.Mutex
-	queue  []*request
-	closed bool
-
-	wake       chan struct{}   // cap 1: the queue has work or Close was called
-	rotateCh   chan chan error // LFC asks the writer to rotate the live file
-	writerDone chan struct{}   // closed when the writer goroutine exits
-	stop       chan struct{}   // closed by Close: stops the LFC timer
-	bg         sync.WaitGroup  // LFC timer goroutine
-	lfcRuns    sync.WaitGroup  // RunLFC calls in flight
-	closeOnce  sync.Once
-	closeErr   error
-	openFile   func(path string) (journalFile, error) // tests swap in faulty files
-	w          writerState                            // owned by the writer goroutine
-	lfcBusy    atomic.Bool
-	fault      atomic.Pointer[lease.FaultError] // the current storage fault, nil while healthy
-	stats      struct {
-		commits, batches, syncs, rows, writeErrors, lfcRuns atomic.Uint64
-		faults, refused, retries                            atomic.Uint64
-	}
 }
 
 // Open loads the lease files at opts.Path in Kea's order and starts the
@@ -155,105 +125,28 @@ func Open(opts Options) (*Store, error) {
 
 // openHook is Open with the live file opener injected (tests pass faulty
 // files).
-func openHook(opts Options, openFile func(string) (journalFile, error)) (_ *Store, err error) {
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = DefaultMaxBatch
-	}
-	if opts.SyncInterval == 0 {
-		opts.SyncInterval = DefaultSyncInterval
-	}
-	s := &Store{
-		opts:       opts,
-		log:        opts.Logger,
-		now:        opts.Now,
-		path:       opts.Path,
-		idx:        newIndex(true),
-		wake:       make(chan struct{}, 1),
-		rotateCh:   make(chan chan error),
-		writerDone: make(chan struct{}),
-		stop:       make(chan struct{}),
-		openFile:   openFile,
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if !opts.Persist {
-		close(s.writerDone)
-		return s, nil
-	}
-	if opts.Path == "" {
-		return nil, errors.New("open lease store: persist needs a lease file path")
-	}
-	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o750); err != nil {
-		return nil, fmt.Errorf("create lease file directory: %w", err)
-	}
-	if pid, alive := livePID(s.path + sufPID); alive {
-		return nil, fmt.Errorf("load leases from %s: %w (pid %d in %s)", s.path, ErrLFCRunning, pid, s.path+sufPID)
-	}
-	convert, live, err := s.load()
-	if err != nil {
+func openHook(opts Options, openFile func(string) (journalFile, error)) (*Store, error) {
+	s := &Store{idx: newIndex(true)}
+	if err := openTable(&s.journal, &s.rows, s, codec4, s.idx, opts, openFile); err != nil {
 		return nil, err
-	}
-	if err := s.openLive(live); err != nil {
-		return nil, err
-	}
-	go s.writer()
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-	if convert {
-		// Rewrite old-schema files before anything is appended. If an
-		// interrupted cleanup left .1 or .completed, the first run only
-		// finishes it; the second rotates the live file.
-		s.log.Info("lease files use an older schema; running lease file cleanup to rewrite them", "path", s.path)
-		s.lfcBusy.Store(true)
-		rotated, err := s.lfc()
-		if err == nil && !rotated {
-			_, err = s.lfc()
-		}
-		s.lfcBusy.Store(false)
-		if err != nil {
-			return nil, fmt.Errorf("convert lease files: %w", err)
-		}
-	}
-	if opts.LFCInterval > 0 {
-		s.bg.Add(1)
-		go s.lfcLoop(opts.LFCInterval)
 	}
 	return s, nil
 }
 
-// load reads the lease files in Kea's order: <name>.completed if it
-// exists, else <name>.2 then <name>.1; then <name>.
-func (s *Store) load() (convert bool, live loadResult, err error) {
-	errs := &rowErrors{max: s.opts.MaxRowErrors}
-	s.idx.order.loading = true
-	defer s.idx.finishLoad()
-	files := []string{s.path + sufCompleted}
-	if _, err := os.Stat(files[0]); err != nil {
-		files = []string{s.path + sufPrevious, s.path + sufInput}
-	}
-	start := s.now()
-	for _, p := range files {
-		res, err := loadFile(p, s.idx, errs, s.log)
-		if err != nil {
-			return false, live, fmt.Errorf("load leases: %w", err)
-		}
-		convert = convert || res.needsConversion()
-	}
-	live, err = loadFile(s.path, s.idx, errs, s.log)
-	if err != nil {
-		return false, live, fmt.Errorf("load leases: %w", err)
-	}
-	convert = convert || live.needsConversion()
-	s.log.Info("leases loaded", "path", s.path, "leases", s.idx.len(), "bad_rows", errs.count,
-		"seconds", s.now().Sub(start).Seconds())
-	return convert, live, nil
+var codec4 = rowCodec[lease.Lease, uint32, lease.Op]{
+	header:    Header,
+	op:        func(o *lease.Op) (lease.OpKind, *lease.Lease) { return o.Kind, &o.Lease },
+	record:    func(o *lease.Op) []byte { return o.Record },
+	validate:  validateOp,
+	key:       func(l *lease.Lease) uint32 { return addrKey(l.Addr) },
+	appendRow: AppendRow,
+	deleted:   func(l *lease.Lease) { l.ValidLft = 0 },
+	marker:    func(l *lease.Lease) bool { return l.ValidLft == 0 },
+	format:    &format4,
+	parse: func(f [][]byte, n int, l *lease.Lease) error {
+		return parseFields((*[numColumns][]byte)(f), n, l)
+	},
+	newIndex: func(secondary bool) leaseIndex[lease.Lease, uint32] { return newIndex(secondary) },
 }
 
 // Get returns the lease for addr.
@@ -341,27 +234,6 @@ func (s *Store) Page(from netip.Addr, limit int) []lease.Lease {
 	return out
 }
 
-// Range calls fn for every lease in ascending address order until fn
-// returns false. The *Lease and its slices are reused between calls: copy
-// what you keep. fn runs under the index read lock, so it must not call
-// other Store methods, and commits wait until Range returns.
-func (s *Store) Range(fn func(l *lease.Lease) bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var l lease.Lease
-	s.idx.ascend(0, func(i int32) bool {
-		s.idx.fill(i, &l)
-		return fn(&l)
-	})
-}
-
-// Len returns the number of leases.
-func (s *Store) Len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.idx.len()
-}
-
 // Expired returns up to limit leases that expired at or before unix time
 // now and still await reclamation, oldest expiry first (ties by address);
 // limit <= 0 means all. As in Kea's getExpiredLeases4 this includes
@@ -382,30 +254,17 @@ func (s *Store) Expired(now int64, limit int) []lease.Lease {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var h []cand // max-heap on (exp, addr) when limited
-	for i := range s.idx.recs {
-		r := &s.idx.recs[i]
-		if r.flags&flagLive == 0 || r.state == lease.StateExpiredReclaimed || r.valid == lease.Infinite {
-			continue
-		}
-		exp := r.cltt + int64(r.valid)
-		if exp > now {
-			continue
-		}
-		c := cand{exp, r.addr, int32(i)}
-		if limit <= 0 || len(h) < limit {
-			h = append(h, c)
-			if limit > 0 {
-				heapUp(h, len(h)-1, less)
+	h := topN(limit, less, func(push func(cand)) {
+		for i := range s.idx.recs {
+			r := &s.idx.recs[i]
+			if r.flags&flagLive == 0 || r.state == lease.StateExpiredReclaimed || r.valid == lease.Infinite {
+				continue
 			}
-			continue
+			if exp := r.cltt + int64(r.valid); exp <= now {
+				push(cand{exp, r.addr, int32(i)})
+			}
 		}
-		if less(c, h[0]) < 0 {
-			h[0] = c
-			heapDown(h, 0, less)
-		}
-	}
-	slices.SortFunc(h, less)
+	})
 	out := make([]lease.Lease, len(h))
 	for j, c := range h {
 		s.idx.fill(c.i, &out[j])
@@ -440,6 +299,19 @@ func heapDown[T any](h []T, j int, less func(a, b T) int) {
 		h[j], h[big] = h[big], h[j]
 		j = big
 	}
+}
+
+// Validate returns the error Commit would return for ops before writing
+// anything (a lease Kea would refuse as a row), nil when they can be
+// committed. Stores that keep a memfile index as their cache check ops
+// with it before they reach their own storage.
+func Validate(ops []lease.Op) error {
+	for i := range ops {
+		if err := validateOp(&ops[i]); err != nil {
+			return fmt.Errorf("commit op %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // validateOp rejects leases that would be written as rows Kea refuses to
@@ -492,15 +364,6 @@ func validateOp(op *lease.Op) error {
 // store then refuses commits with it until a recovery attempt succeeds
 // (see FaultEvent).
 //
-// If ctx ends while Commit waits, it returns ctx.Err(), but the rows may
-// still be written and applied afterwards: the outcome is unknown, as with
-// a timed-out database call. Until then the store keeps reading ops and
-// their byte slices, so the caller must not modify them.
-func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
-	_, err := s.commit(ctx, ops)
-	return err
-}
-
 // CommitAsync is Commit without the wait: it queues ops and returns, and
 // done is called exactly once with what Commit would have returned, once
 // the ops are durable and applied to the index (nil) or refused (the
@@ -508,103 +371,6 @@ func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
 // queued while the previous one ran, so a caller with many requests in
 // flight need not hold a goroutine per commit.
 //
-// done runs on the writer goroutine, or on the caller's before CommitAsync
-// returns when the outcome is known at once (an invalid op, a closed store,
-// a store that does not persist). It must return quickly and must not call
-// Commit, Wipe, RunLFC or Close. The caller must not modify ops or their
-// byte slices until done is called.
-func (s *Store) CommitAsync(ops []lease.Op, done func(error)) {
-	if err := s.validate(ops); err != nil {
-		done(err)
-		return
-	}
-	if !s.opts.Persist {
-		_, err := s.commitMemory(ops)
-		done(err)
-		return
-	}
-	if err := s.enqueue(&request{ops: ops, cb: done}); err != nil {
-		done(err)
-	}
-}
-
-func (s *Store) validate(ops []lease.Op) error { return Validate(ops) }
-
-// Validate returns the error Commit would return for ops before writing
-// anything (a lease Kea would refuse as a row), nil when they can be
-// committed. Stores that keep a memfile index as their cache check ops
-// with it before they reach their own storage.
-func Validate(ops []lease.Op) error {
-	for i := range ops {
-		if err := validateOp(&ops[i]); err != nil {
-			return fmt.Errorf("commit op %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-// enqueue hands req to the writer.
-func (s *Store) enqueue(req *request) error {
-	s.qmu.Lock()
-	if s.closed {
-		s.qmu.Unlock()
-		return lease.ErrClosed
-	}
-	s.queue = append(s.queue, req)
-	s.qmu.Unlock()
-	s.stats.commits.Add(1)
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// commit is Commit, also returning how many OpDelete ops removed a lease.
-func (s *Store) commit(ctx context.Context, ops []lease.Op) (int, error) {
-	if err := s.validate(ops); err != nil {
-		return 0, err
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	if !s.opts.Persist {
-		return s.commitMemory(ops)
-	}
-	req := &request{ops: ops, done: make(chan error, 1)}
-	if err := s.enqueue(req); err != nil {
-		return 0, err
-	}
-	select {
-	case err := <-req.done:
-		return req.deleted, err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
-func (s *Store) commitMemory(ops []lease.Op) (int, error) {
-	s.qmu.Lock()
-	closed := s.closed
-	s.qmu.Unlock()
-	if closed {
-		return 0, lease.ErrClosed
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	deleted := 0
-	for i := range ops {
-		if ops[i].Kind == lease.OpDelete {
-			if s.idx.del(addrKey(ops[i].Lease.Addr)) {
-				deleted++
-			}
-			continue
-		}
-		s.idx.put(&ops[i].Lease)
-	}
-	return deleted, nil
-}
-
 // Wipe deletes every lease of subnetID (0: of all subnets), writing a
 // deletion marker for each as Kea's lease4-wipe does, and returns how many
 // it deleted. Leases added while it runs may survive.
@@ -618,56 +384,7 @@ func (s *Store) Wipe(ctx context.Context, subnetID uint32) (int, error) {
 		return true
 	})
 	s.mu.RUnlock()
-	total := 0
-	ops := make([]lease.Op, 0, min(len(addrs), s.opts.MaxBatch))
-	for len(addrs) > 0 {
-		n := min(len(addrs), s.opts.MaxBatch)
-		ops = ops[:0]
-		for _, a := range addrs[:n] {
-			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: keyAddr(a)}})
-		}
-		addrs = addrs[n:]
-		d, err := s.commit(ctx, ops)
-		total += d
-		if err != nil {
-			return total, fmt.Errorf("wipe leases of subnet %d: %w", subnetID, err)
-		}
-	}
-	return total, nil
-}
-
-// Stats returns the journal counters.
-func (s *Store) Stats() lease.Stats {
-	return lease.Stats{
-		Commits:     s.stats.commits.Load(),
-		Batches:     s.stats.batches.Load(),
-		Syncs:       s.stats.syncs.Load(),
-		Rows:        s.stats.rows.Load(),
-		WriteErrors: s.stats.writeErrors.Load(),
-		LFCRuns:     s.stats.lfcRuns.Load(),
-		Faults:      s.stats.faults.Load(),
-		Refused:     s.stats.refused.Load(),
-		Retries:     s.stats.retries.Load(),
-	}
-}
-
-// Close writes out pending commits, stops the LFC timer, waits for a
-// running cleanup and closes the lease file. Commit after Close returns
-// ErrClosed. Close is idempotent.
-func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.qmu.Lock()
-		s.closed = true
-		s.qmu.Unlock()
-		close(s.stop)
-		s.bg.Wait()
-		s.lfcRuns.Wait() // a cleanup may still need the writer to rotate
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
-		<-s.writerDone
-		s.closeErr = s.w.closeErr
+	return s.wipe(ctx, subnetID, len(addrs), func(i int) lease.Op {
+		return lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: keyAddr(addrs[i])}}
 	})
-	return s.closeErr
 }

@@ -253,3 +253,69 @@ func (p *Pool) findFree(from uint32) (uint32, bool) {
 func (p *Pool) firstFreeIn(w uint32) uint32 {
 	return w<<6 | uint32(bits.TrailingZeros64(^p.words[w]))
 }
+
+// A Part names one of Parts equal, disjoint, contiguous shares of every
+// pool: part i of n holds the offsets [size·i/n, size·(i+1)/n). Two servers
+// that compute it from the same pool range and the same (i, n) agree on
+// it address by address. The zero Part (and any Parts below 2) is the
+// whole pool.
+type Part struct {
+	Index, Parts uint8
+}
+
+// Whole reports whether pt is the whole pool.
+func (pt Part) Whole() bool { return pt.Parts < 2 || pt.Index >= pt.Parts }
+
+// bounds is pt's offset range in a pool of size addresses.
+func (pt Part) bounds(size uint32) (lo, hi uint32) {
+	if pt.Whole() {
+		return 0, size
+	}
+	n, i := uint64(pt.Parts), uint64(pt.Index)
+	return uint32(uint64(size) * i / n), uint32(uint64(size) * (i + 1) / n)
+}
+
+// InPart reports whether a is in part pt of the pool.
+func (p *Pool) InPart(a netip.Addr, pt Part) bool {
+	off, ok := p.offset(a)
+	if !ok {
+		return false
+	}
+	lo, hi := pt.bounds(p.size)
+	return off >= lo && off < hi
+}
+
+// PartRange returns the first and last address of part pt of the pool;
+// ok is false when the part is empty (a pool smaller than its parts).
+func (p *Pool) PartRange(pt Part) (first, last netip.Addr, ok bool) {
+	lo, hi := pt.bounds(p.size)
+	if lo >= hi {
+		return netip.Addr{}, netip.Addr{}, false
+	}
+	return addr(p.first + lo), addr(p.first + hi - 1), true
+}
+
+// NextIn is Next within part pt of the pool: it claims a free address of
+// that part, searching round-robin from the cursor (or the part's start
+// when the cursor is outside it). It returns false when the part has no
+// free address, whatever the rest of the pool holds.
+func (p *Pool) NextIn(pt Part) (netip.Addr, bool) {
+	if pt.Whole() {
+		return p.Next()
+	}
+	lo, hi := pt.bounds(p.size)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	start := p.cursor
+	if start < lo || start >= hi {
+		start = lo
+	}
+	for _, r := range [2][2]uint32{{start, hi}, {lo, start}} {
+		if off, ok := p.findFree(r[0]); ok && off < r[1] {
+			p.take(off)
+			p.advance(off)
+			return addr(p.first + off), true
+		}
+	}
+	return netip.Addr{}, false
+}

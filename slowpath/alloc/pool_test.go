@@ -338,3 +338,79 @@ func BenchmarkNextParallel(b *testing.B) {
 		}
 	})
 }
+
+// The two halves of a pool are disjoint, cover it, and NextIn hands out
+// every address of its half and nothing else, whatever the cursor.
+func TestNextInHalves(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 250, 1000} {
+		last := netip.MustParseAddr("10.1.0.0")
+		for range size - 1 {
+			last = last.Next()
+		}
+		p := mustPool(t, "10.1.0.0", last.String())
+		halves := []Part{{Index: 0, Parts: 2}, {Index: 1, Parts: 2}}
+		seen := map[netip.Addr]int{}
+		// Move the cursor into the upper half first.
+		for range size * 3 / 4 {
+			a, _ := p.Next()
+			p.Release(a)
+		}
+		for h, pt := range halves {
+			for {
+				a, ok := p.NextIn(pt)
+				if !ok {
+					break
+				}
+				if _, dup := seen[a]; dup {
+					t.Fatalf("size %d: %v handed out twice", size, a)
+				}
+				seen[a] = h
+				if !p.InPart(a, pt) || p.InPart(a, halves[1-h]) {
+					t.Fatalf("size %d: %v from half %d: InPart disagrees", size, a, h)
+				}
+			}
+		}
+		if len(seen) != size || p.Used() != uint64(size) {
+			t.Fatalf("size %d: halves gave %d addresses, pool used %d", size, len(seen), p.Used())
+		}
+		lower := 0
+		for a, h := range seen {
+			if h == 0 {
+				lower++
+				if f, l, ok := p.PartRange(halves[0]); !ok || a.Less(f) || l.Less(a) {
+					t.Fatalf("size %d: %v outside the lower half's range", size, a)
+				}
+			}
+		}
+		if lower != size/2 {
+			t.Errorf("size %d: lower half %d addresses, want %d", size, lower, size/2)
+		}
+	}
+}
+
+// The whole pool is the zero Part.
+func TestNextInWhole(t *testing.T) {
+	p := mustPool(t, "10.0.0.1", "10.0.0.4")
+	for range 4 {
+		if _, ok := p.NextIn(Part{}); !ok {
+			t.Fatal("whole pool exhausted early")
+		}
+	}
+	if _, ok := p.NextIn(Part{}); ok {
+		t.Fatal("allocated past exhaustion")
+	}
+	if !p.InPart(netip.MustParseAddr("10.0.0.4"), Part{}) || p.InPart(netip.MustParseAddr("10.0.0.5"), Part{}) {
+		t.Error("InPart of the whole pool")
+	}
+}
+
+func TestNextInAllocs(t *testing.T) {
+	p := mustPool(t, "10.0.0.0", "10.0.255.255")
+	pt := Part{Index: 1, Parts: 2}
+	if n := testing.AllocsPerRun(100, func() {
+		a, _ := p.NextIn(pt)
+		p.Release(a)
+	}); n != 0 {
+		t.Errorf("NextIn allocates %v times", n)
+	}
+}
