@@ -326,10 +326,13 @@ func (s *Server) writeOwned(path, content string) error {
 	return os.Chown(path, int(s.uid), int(s.gid))
 }
 
-// sysProc runs a child as the server's account, in its own process group,
-// killed if the test binary dies first.
+// sysProc runs a child as the server's account, in its own process group.
+// No parent-death signal: it fires when the forking thread exits, and the
+// lab code's threads that end locked in a namespace killed servers in the
+// middle of tests. Stop (the tests' cleanup) ends the server; a test
+// binary killed outright leaves it running in its temporary directory.
 func (s *Server) sysProc() *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	a := &syscall.SysProcAttr{Setpgid: true}
 	if os.Geteuid() == 0 {
 		a.Credential = &syscall.Credential{Uid: s.uid, Gid: s.gid}
 	}
@@ -349,8 +352,38 @@ func (s *Server) run(name string, args ...string) (string, error) {
 }
 
 // launch starts the server process and waits until it accepts
-// connections on its port.
+// connections on its port. When the port was taken meanwhile, it starts
+// again on another one (a few times).
 func (s *Server) launch() error {
+	var err error
+	for range 3 {
+		if err = s.launchOnce(); err == nil || !errors.Is(err, errPortTaken) {
+			return err
+		}
+		s.Halt()
+		port, perr := freePort()
+		if perr != nil {
+			return perr
+		}
+		for i, a := range s.args {
+			switch {
+			case a == strconv.Itoa(s.Port) && i > 0 && s.args[i-1] == "-p":
+				s.args[i] = strconv.Itoa(port)
+			case a == "--port="+strconv.Itoa(s.Port):
+				s.args[i] = "--port=" + strconv.Itoa(port)
+			}
+		}
+		if s.Kind == MySQL {
+			_ = s.writeOwned(filepath.Join(s.Dir, ".my.cnf"), fmt.Sprintf("[client]\nport=%d\n", port))
+		}
+		s.Port = port
+	}
+	return err
+}
+
+var errPortTaken = errors.New("port taken by another server")
+
+func (s *Server) launchOnce() error {
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "server.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -361,9 +394,9 @@ func (s *Server) launch() error {
 	cmd.Env = append(os.Environ(), "HOME="+s.Dir, "LC_ALL=C.UTF-8")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = s.sysProc()
-	// Pdeathsig fires when the thread that forked exits: start from a
-	// fresh goroutine, which never runs on a thread a test locked (and
-	// perhaps moved into a namespace).
+	// Start from a fresh goroutine, which never runs on a thread a test
+	// locked (and perhaps moved into a namespace): the server must live
+	// in the host's network namespace.
 	started := make(chan error, 1)
 	go func() { started <- cmd.Start() }()
 	if err := <-started; err != nil {
@@ -378,18 +411,18 @@ func (s *Server) launch() error {
 	for {
 		select {
 		case <-exited:
+			if strings.Contains(s.Log(), "already in use") {
+				return fmt.Errorf("%w: %d", errPortTaken, s.Port)
+			}
 			return fmt.Errorf("%s exited at start: %s", s.args[0], s.Log())
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), time.Second); err == nil {
 			c.Close()
-			if s.Kind == Postgres {
-				// The port opens before recovery ends; psql says when it
-				// takes queries.
-				if _, err := s.psql("postgres", "SELECT 1"); err == nil {
-					return nil
-				}
-			} else {
+			// Another test binary's server may have taken the port
+			// between freePort and this start (ours then fails to bind):
+			// only our own server answering there counts.
+			if s.ownsPort() {
 				return nil
 			}
 		}
@@ -398,6 +431,32 @@ func (s *Server) launch() error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ownsPort reports whether the server answering on s.Port is this one
+// and takes queries (PostgreSQL opens its port before recovery ends).
+func (s *Server) ownsPort() bool {
+	if s.Kind == Postgres {
+		out, err := s.psql("postgres", "SHOW data_directory")
+		return err == nil && filepath.Clean(out) == filepath.Join(s.Dir, "data")
+	}
+	// Over our own socket: the server that bound it reports its port.
+	return s.socketPort() == s.Port
+}
+
+// socketPort is the TCP port the MySQL server on our socket listens on,
+// 0 when it does not answer.
+func (s *Server) socketPort() int {
+	for _, u := range [][2]string{{"root", ""}, {AdminUser, AdminPassword}} {
+		cfg := driver.NewConfig()
+		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr = u[0], u[1], "unix", s.Socket
+		out, err := mysqlRun(cfg, "SELECT @@port", true)
+		if err == nil {
+			n, _ := strconv.Atoi(strings.TrimSpace(out))
+			return n
+		}
+	}
+	return 0
 }
 
 // Log returns the tail of the server's output, for error messages.
@@ -446,12 +505,13 @@ func (s *Server) signal(sig syscall.Signal) {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-exited
 	}
-	if sig != syscall.SIGKILL {
-		return
-	}
-	// Backends outlive a killed postmaster briefly; wait for the group.
-	for i := 0; i < 100 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	// Children (PostgreSQL's backends) can outlive the server process
+	// briefly; a restart must not meet them: wait for the whole group,
+	// killing what is left after a few seconds.
+	for i := 0; i < 250 && syscall.Kill(-cmd.Process.Pid, 0) == nil; i++ {
+		if sig == syscall.SIGKILL || i > 150 {
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }

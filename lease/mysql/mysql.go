@@ -73,7 +73,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := db.PingContext(ctx); err != nil {
+	if err := sqllease.FirstPing(ctx, db.PingContext); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to mysql %s/%s: %w", cfg.Addr, p.Name, err)
 	}

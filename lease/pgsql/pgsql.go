@@ -78,7 +78,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgresql %s:%d/%s: %w", cc.Host, cc.Port, p.Name, err)
 	}
-	if err := pool.Ping(ctx); err != nil {
+	if err := sqllease.FirstPing(ctx, pool.Ping); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgresql %s:%d/%s: %w", cc.Host, cc.Port, p.Name, err)
 	}

@@ -1,6 +1,7 @@
 package sqllease
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -159,4 +160,26 @@ func cipherSuites(list string) ([]uint16, error) {
 		return nil, fmt.Errorf("cipher-list %q names no cipher suite xdhcp supports", list)
 	}
 	return ids, nil
+}
+
+// firstPingTries bounds the attempts to reach the database at start: a
+// connection reset in the first exchange (seen under load, through
+// proxies) should not fail a start-up that a second attempt completes.
+const firstPingTries = 3
+
+// FirstPing checks a new pool's first connection, trying firstPingTries
+// times 300 ms apart within ctx.
+func FirstPing(ctx context.Context, ping func(context.Context) error) error {
+	var err error
+	for i := 0; i < firstPingTries; i++ {
+		if err = ping(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return err
 }
