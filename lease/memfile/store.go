@@ -301,6 +301,19 @@ func heapDown[T any](h []T, j int, less func(a, b T) int) {
 	}
 }
 
+// Validate returns the error Commit would return for ops before writing
+// anything (a lease Kea would refuse as a row), nil when they can be
+// committed. Stores that keep a memfile index as their cache check ops
+// with it before they reach their own storage.
+func Validate(ops []lease.Op) error {
+	for i := range ops {
+		if err := validateOp(&ops[i]); err != nil {
+			return fmt.Errorf("commit op %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // validateOp rejects leases that would be written as rows Kea refuses to
 // load, so a Commit never makes a lease that vanishes on restart.
 func validateOp(op *lease.Op) error {
