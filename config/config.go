@@ -137,6 +137,7 @@ func parseWithWarnings(data []byte, file string, include includeFunc) (*Config, 
 		root.used[k] = true
 	}
 	c.Warnings = p.warns
+	c.defs = p.defs
 	return c, errors.Join(p.errs...)
 }
 
@@ -181,6 +182,7 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 
 	p.interfaces(o, c)
 	p.leaseDatabase(o, c)
+	p.hostsDatabases(o, c)
 	p.hostIdentifiers(o, c)
 
 	global := p.parseScope(o, true)

@@ -31,8 +31,6 @@ var notImplemented = map[string]map[string]string{
 		"sanity-checks":             "leases are checked when the lease file is loaded, always",
 		"compatibility":             "options are parsed by xdhcp's own rules",
 		"reservations-lookup-first": "only matters with reservations in a database",
-		"hosts-database":            hostsNote,
-		"hosts-databases":           hostsNote,
 	}),
 	"subnet4": withScopeKeys(map[string]string{
 		"4o6-interface":    dhcp4o6Note,
@@ -75,7 +73,6 @@ const (
 	ddnsNote     = "DNS updates (kea-dhcp-ddns) are not part of xdhcp"
 	databaseNote = "the lease file (memfile) is the only lease store"
 	dhcp4o6Note  = "DHCPv4-over-DHCPv6 is not served"
-	hostsNote    = "host reservations are read from the configuration file only"
 	socketsNote  = "start-up fails when an interface cannot be opened"
 )
 
