@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"xdhcp/host/sqlhost"
 	"xdhcp/internal/buildinfo"
 	"xdhcp/telemetry"
 
@@ -24,6 +25,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/control/hostcmd"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
@@ -51,6 +53,10 @@ type daemon struct {
 	// leaseCmds are the server's lease and service commands; HA writes
 	// the leases it synchronizes through them.
 	leaseCmds *leasecmd.Commands
+	// hostCmds are the reservation commands; hostDBs the host databases
+	// the engine and they use.
+	hostCmds *hostcmd.Commands
+	hostDBs  []*sqlhost.DB
 
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
@@ -184,6 +190,13 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
 	d.leaseCmds = leasecmd.New(d.srv, d.store)
 	d.leaseCmds.Register(d.ctl)
+	hostDBs, err := openHostDBs(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.hostCmds = hostcmd.New()
+	d.useHostDBs(cfg, hostDBs)
+	d.hostCmds.Register(d.ctl)
 	d.registerCommands()
 	d.xdp.RegisterCommands(d.ctl)
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
@@ -378,8 +391,20 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if err := d.ctl.Listen(cfg.ControlSockets); err != nil {
 		return fmt.Errorf("control channel: %w", err)
 	}
-	if err := d.srv.Reload(cfg); err != nil {
+	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)
+	if err != nil {
 		return err
+	}
+	if err := d.srv.Reload(cfg); err != nil {
+		closeHostDBs(newDBs)
+		return err
+	}
+	if changed {
+		oldDBs := d.hostDBs
+		d.useHostDBs(cfg, newDBs)
+		closeHostDBs(oldDBs)
+	} else {
+		d.useHostDBs(cfg, d.hostDBs)
 	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn("configuration: " + w)
@@ -445,6 +470,7 @@ func (d *daemon) close() error {
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
+	errs = append(errs, closeHostDBs(d.hostDBs))
 	errs = append(errs, d.hooks.close())
 	d.cancel()
 	d.log.Info("xdhcpd stopped")

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"xdhcp/config"
@@ -31,7 +32,7 @@ const lookupTimeout = 2 * time.Second
 type DB struct {
 	db       *sql.DB
 	d        dialect
-	cfg      *config.Config
+	cfgPtr   atomic.Pointer[config.Config]
 	readOnly bool
 	name     string
 }
@@ -57,7 +58,8 @@ func Open(ctx context.Context, dbc config.HostsDatabase, cfg *config.Config) (*D
 	sdb.SetMaxOpenConns(8)
 	sdb.SetMaxIdleConns(8)
 	sdb.SetConnMaxIdleTime(5 * time.Minute)
-	h := &DB{db: sdb, d: d, cfg: cfg, readOnly: dbc.ReadOnly, name: dbc.Type + " " + dbc.Name}
+	h := &DB{db: sdb, d: d, readOnly: dbc.ReadOnly, name: dbc.Type + " " + dbc.Name}
+	h.cfgPtr.Store(cfg)
 	cctx, cancel := context.WithTimeout(ctx, dbc.ConnectTimeout+time.Second)
 	defer cancel()
 	if err := h.checkSchema(cctx); err != nil {
@@ -86,7 +88,7 @@ func (h *DB) checkSchema(ctx context.Context) error {
 }
 
 // SetConfig gives the option definitions of a new configuration.
-func (h *DB) SetConfig(cfg *config.Config) { h.cfg = cfg }
+func (h *DB) SetConfig(cfg *config.Config) { h.cfgPtr.Store(cfg) }
 
 // ReadOnly implements host.Store.
 func (h *DB) ReadOnly() bool { return h.readOnly }
@@ -157,7 +159,7 @@ func (h *DB) query(ctx context.Context, where string, args ...any) ([]host.Host,
 			continue
 		}
 		r := out[len(out)-1].Res
-		o, err := h.cfg.HostOption(space.String, uint8(code.Int64), formatted.String, value, persistent.Int64 != 0)
+		o, err := h.cfgPtr.Load().HostOption(space.String, uint8(code.Int64), formatted.String, value, persistent.Int64 != 0)
 		if err != nil {
 			return nil, fmt.Errorf("%s: host %d: %w", h.name, hostID, err)
 		}
@@ -242,7 +244,7 @@ func (h *DB) Add(ctx context.Context, hh host.Host) error {
 		return fmt.Errorf("%s is read-only", h.name)
 	}
 	r := hh.Res
-	if r.IP.IsValid() && (h.cfg == nil || h.cfg.IPReservationsUnique) {
+	if cfg := h.cfgPtr.Load(); r.IP.IsValid() && (cfg == nil || cfg.IPReservationsUnique) {
 		same, err := h.GetByAddr4(ctx, r.SubnetID, r.IP)
 		if err != nil {
 			return err
