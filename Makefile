@@ -32,7 +32,7 @@ build:
 # checks, lintian for the package check, nftables for the HA fault tests.
 # apt-get runs only when something is missing.
 DEB_PKGS := busybox isc-dhcp-client kea-dhcp4-server kea-ctrl-agent kea-admin kea-doc clang-14 llvm-14 libbpf-dev \
-            iproute2 prometheus lintian nftables
+            iproute2 prometheus lintian nftables postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 deps:
 	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

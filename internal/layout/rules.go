@@ -49,6 +49,7 @@ var Rules = []Rule{
 	{Pkg: "internal/lab", May: []string{"internal/caps"}, Why: "namespace labs for tests and the bench"},
 	{Pkg: "internal/testpki", Why: "test certificates"},
 	{Pkg: "internal/testlog", Why: "loggers and buffers for tests"},
+	{Pkg: "internal/dbtest", Why: "real PostgreSQL and MariaDB servers with Kea's schema for tests and the bench"},
 	{Pkg: "internal/testframe", May: []string{"handoff", "fastpath/frame"}, Why: "canned request frames for tests"},
 	{Pkg: "internal/layout", Why: "this package"},
 	{Pkg: "internal/daemontest", May: []string{"internal/lab", "internal/testpki", "control/client"},
