@@ -62,7 +62,7 @@ func (d dialect) rebind(q string) string {
 func dialectFor(typ string) (dialect, error) {
 	switch typ {
 	case "postgresql":
-		return dialect{name: "PostgreSQL", schemaMajor: 14, dsn: pgDSN, dollar: true,
+		return dialect{name: "PostgreSQL", schemaMajor: 13, dsn: pgDSN, dollar: true,
 			insertID: func(ctx context.Context, tx *sql.Tx, q string, args []any) (int64, error) {
 				var id int64
 				err := tx.QueryRowContext(ctx, q+" RETURNING host_id", args...).Scan(&id)
