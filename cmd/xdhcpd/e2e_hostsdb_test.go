@@ -1,0 +1,190 @@
+package main
+
+// Host reservations in a database: a PostgreSQL server started for the
+// test (internal/dbtest, Kea's schema from kea-admin), xdhcpd with a
+// hosts-database on it, real DHCP clients in a lab, and kea-dhcp4 2.2 on
+// the same database.
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
+
+	"xdhcp/internal/daemontest"
+	"xdhcp/internal/dbtest"
+)
+
+// hostsDBConfig is the hosts-database map for db as a process in a lab
+// namespace reaches it: through the server's unix socket (the namespace
+// has a loopback of its own).
+func hostsDBConfig(db dbtest.DB) map[string]any {
+	return map[string]any{"type": "postgresql", "name": db.Name, "host": db.Server.Socket, "port": db.Port(),
+		"user": db.User, "password": db.Password}
+}
+
+// hostsDORA runs DORA for mac and returns the ACK (nil when no server
+// answered within a few seconds).
+func hostsDORA(t *testing.T, e *e2eEnv, mac string) *dhcpv4.DHCPv4 {
+	t.Helper()
+	hw, _ := net.ParseMAC(mac)
+	c := daemontest.NClient(t, e.cli, e2eClientIf, hw, nclient4.WithRetry(2))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	l, err := c.Request(ctx, dhcpv4.WithRequestedOptions(dhcpv4.OptionDomainNameServer))
+	if err != nil {
+		return nil
+	}
+	return l.ACK
+}
+
+// expectLease checks the ACK mac gets: address ip and, when dns is not
+// empty, that name server.
+func expectLease(t *testing.T, who string, ack *dhcpv4.DHCPv4, ip, dns string) {
+	t.Helper()
+	switch {
+	case ack == nil:
+		t.Errorf("%s: no lease", who)
+	case ack.YourIPAddr.String() != ip:
+		t.Errorf("%s: leased %s, want the reserved %s", who, ack.YourIPAddr, ip)
+	case dns != "" && (len(ack.DNS()) != 1 || ack.DNS()[0].String() != dns):
+		t.Errorf("%s: name servers %v, want the reservation's %s", who, ack.DNS(), dns)
+	}
+}
+
+func TestE2EHostsDatabase(t *testing.T) {
+	keaBin, keaErr := exec.LookPath("kea-dhcp4")
+	srv, err := dbtest.Start(dbtest.Postgres, dbtest.Options{})
+	if err != nil {
+		t.Skipf("PostgreSQL for the test: %v", err)
+	}
+	t.Cleanup(srv.Stop)
+	db := srv.NewDB(t)
+	e := newEnv(t)
+	e.mode = "off"
+	cfg := e.baseConfig()
+	dhcp4(cfg)["hosts-database"] = hostsDBConfig(db)
+	d := e.startDaemon(cfg)
+
+	// A provisioning system writes a reservation with SQL while xdhcpd
+	// runs: the next DISCOVER gets it, with its option, no reload.
+	if out, err := db.Exec(`INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, ipv4_address, hostname)
+ VALUES (decode('02dd00000001', 'hex'), 0, 1, ` + "173540613" + `, 'sql-host');
+INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, scope_id)
+ SELECT 6, '10.88.0.53', 'dhcp4', false, host_id, 3 FROM hosts;`); err != nil {
+		t.Fatalf("SQL insert: %v %s", err, out)
+	}
+	expectLease(t, "xdhcpd, host written by SQL", hostsDORA(t, e, "02:dd:00:00:00:01"), "10.88.5.5", "10.88.0.53")
+
+	// reservation-add, then a client gets the reserved address.
+	add := func(mac, ip string) {
+		d.ok("reservation-add", map[string]any{"reservation": map[string]any{
+			"subnet-id": 1, "hw-address": mac, "ip-address": ip, "hostname": "Added-" + ip,
+			"option-data": []any{map[string]any{"name": "domain-name-servers", "data": "10.88.0.54"}},
+		}}, nil)
+	}
+	add("02:dd:00:00:00:02", "10.88.6.6")
+	add("02:dd:00:00:00:04", "10.88.6.8") // for Kea, below
+	expectLease(t, "xdhcpd, host added by command", hostsDORA(t, e, "02:dd:00:00:00:02"), "10.88.6.6", "10.88.0.54")
+	if a := d.command("reservation-add", map[string]any{"reservation": map[string]any{
+		"subnet-id": 1, "hw-address": "02:dd:00:00:00:09", "ip-address": "10.88.6.6"}}); a.Result != 1 {
+		t.Errorf("a second reservation of 10.88.6.6: %+v", a)
+	}
+	if a := d.command("reservation-add", map[string]any{"reservation": map[string]any{
+		"subnet-id": 1, "hw-address": "02:dd:00:00:00:09", "ip-address": "10.99.0.1"}}); a.Result != 1 ||
+		a.Text != "specified reservation '10.99.0.1' is not matching the IPv4 subnet prefix '10.88.0.0/16'" {
+		t.Errorf("an address outside the subnet: %+v", a)
+	}
+
+	// The reads.
+	var got map[string]any
+	a := d.ok("reservation-get", map[string]any{"subnet-id": 1, "identifier-type": "hw-address", "identifier": "02:dd:00:00:00:02"}, &got)
+	if a.Text != "Host found." || got["ip-address"] != "10.88.6.6" || got["hostname"] != "Added-10.88.6.6" {
+		t.Errorf("reservation-get: %q %v", a.Text, got)
+	}
+	var hosts struct {
+		Hosts []map[string]any `json:"hosts"`
+		Count int              `json:"count"`
+		Next  map[string]any   `json:"next"`
+	}
+	d.ok("reservation-get-by-hostname", map[string]any{"hostname": "SQL-HOST"}, &hosts)
+	if len(hosts.Hosts) != 1 || hosts.Hosts[0]["ip-address"] != "10.88.5.5" {
+		t.Errorf("reservation-get-by-hostname: %+v", hosts)
+	}
+	d.ok("reservation-get-all", map[string]any{"subnet-id": 1}, &hosts)
+	if len(hosts.Hosts) != 3 {
+		t.Errorf("reservation-get-all: %d hosts", len(hosts.Hosts))
+	}
+	d.ok("reservation-get-page", map[string]any{"limit": 2}, &hosts)
+	if hosts.Count != 2 || hosts.Next["source-index"] != 1.0 {
+		t.Errorf("reservation-get-page: %+v", hosts)
+	}
+	d.ok("reservation-get-page", map[string]any{"limit": 2, "source-index": 1, "from": hosts.Next["from"]}, &hosts)
+	if hosts.Count != 1 {
+		t.Errorf("reservation-get-page, second page: %+v", hosts)
+	}
+	d.ok("reservation-get-by-id", map[string]any{"identifier-type": "hw-address", "identifier": "02:dd:00:00:00:04"}, &hosts)
+	if len(hosts.Hosts) != 1 || hosts.Hosts[0]["subnet-id"] != 1.0 {
+		t.Errorf("reservation-get-by-id: %+v", hosts)
+	}
+	if a := d.ok("reservation-del", map[string]any{"subnet-id": 1, "ip-address": "10.88.6.6"}, nil); a.Text != "Host deleted." {
+		t.Errorf("reservation-del: %+v", a)
+	}
+	if a := d.command("reservation-get", map[string]any{"subnet-id": 1, "ip-address": "10.88.6.6"}); a.Text != "Host not found." {
+		t.Errorf("after reservation-del: %+v", a)
+	}
+	if out, _ := db.Exec("SELECT COUNT(*) FROM hosts"); strings.TrimSpace(out) != "2" {
+		t.Errorf("hosts rows: %s", out)
+	}
+
+	// Kea 2.2 on the same database serves the host xdhcpd added and the
+	// one written by SQL exactly as xdhcpd did.
+	if err := d.Stop(); err != nil {
+		t.Fatalf("xdhcpd stop: %v", err)
+	}
+	if keaErr != nil {
+		t.Logf("kea-dhcp4 is not installed, the comparison with Kea is skipped: %v", keaErr)
+	} else {
+		k := &kea{e: e, sock: filepath.Join(e.dir, "kea.sock")}
+		kcfg := e.keaConfig()
+		dhcp4(kcfg)["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf}, "dhcp-socket-type": "raw"}
+		dhcp4(kcfg)["lease-database"] = map[string]any{"type": "memfile", "persist": false}
+		dhcp4(kcfg)["hosts-database"] = hostsDBConfig(db)
+		delete(dhcp4(kcfg), "control-sockets")
+		dhcp4(kcfg)["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": k.sock}
+		k.Process = daemontest.NewProcess(t, daemontest.ProcessOptions{
+			Name: "kea-dhcp4", NS: e.srv,
+			Args: []string{keaBin, "-c", e.writeConfig("kea-hostsdb.json", kcfg)},
+			Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+			Log:  filepath.Join(e.dir, "kea-dhcp4.log"),
+		})
+		k.Launch()
+		k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
+		expectLease(t, "Kea, host added by xdhcpd", hostsDORA(t, e, "02:dd:00:00:00:04"), "10.88.6.8", "10.88.0.54")
+		expectLease(t, "Kea, host written by SQL", hostsDORA(t, e, "02:dd:00:00:00:01"), "10.88.5.5", "10.88.0.53")
+		k.stop()
+	}
+
+	// The database goes away under xdhcpd: a client needing a lookup is
+	// dropped and counted, the daemon keeps answering commands.
+	d.Start()
+	expectLease(t, "xdhcpd after restart", hostsDORA(t, e, "02:dd:00:00:00:04"), "10.88.6.8", "10.88.0.54")
+	srv.Halt()
+	before := d.stat("pkt4-receive-drop")
+	if ack := hostsDORA(t, e, "02:dd:00:00:00:05"); ack != nil {
+		t.Errorf("with the host database down a client got %s", ack.YourIPAddr)
+	}
+	if n := d.stat("xdhcp-host-lookup-errors"); n == 0 || d.stat("pkt4-receive-drop") <= before {
+		t.Errorf("host lookup errors %d, drops %d (before %d)", n, d.stat("pkt4-receive-drop"), before)
+	}
+	var v map[string]any
+	if a := d.ok("version-get", nil, &v); a.Result != 0 {
+		t.Errorf("version-get: %+v", a)
+	}
+}
