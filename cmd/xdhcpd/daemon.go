@@ -57,6 +57,8 @@ type daemon struct {
 	// the engine and they use.
 	hostCmds *hostcmd.Commands
 	hostDBs  []*sqlhost.DB
+	// hostDBLost counts host database connection losses.
+	hostDBLost *stats.Stat
 
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
@@ -195,6 +197,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	d.hostCmds = hostcmd.New()
+	d.hostDBLost = d.reg.Counter("xdhcp-host-database-connection-lost")
 	d.useHostDBs(cfg, hostDBs)
 	d.hostCmds.Register(d.ctl)
 	d.registerCommands()

@@ -171,20 +171,41 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 		k.stop()
 	}
 
-	// The database goes away under xdhcpd: a client needing a lookup is
-	// dropped and counted, the daemon keeps answering commands.
-	d.Start()
+	// The database goes away under xdhcpd with on-fail serve-retry-continue:
+	// a client needing a lookup is dropped and counted, the daemon keeps
+	// answering commands, and serves reservations again once the database
+	// is back.
+	hdb := hostsDBConfig(db)
+	hdb["on-fail"], hdb["max-reconnect-tries"], hdb["reconnect-wait-time"] = "serve-retry-continue", 100, 100
+	dhcp4(cfg)["hosts-database"] = hdb
+	e.writeConfig("xdhcpd.json", cfg)
+	d.Restart()
 	expectLease(t, "xdhcpd after restart", hostsDORA(t, e, "02:dd:00:00:00:04"), "10.88.6.8", "10.88.0.54")
 	srv.Halt()
 	before := d.stat("pkt4-receive-drop")
 	if ack := hostsDORA(t, e, "02:dd:00:00:00:05"); ack != nil {
 		t.Errorf("with the host database down a client got %s", ack.YourIPAddr)
 	}
-	if n := d.stat("xdhcp-host-lookup-errors"); n == 0 || d.stat("pkt4-receive-drop") <= before {
-		t.Errorf("host lookup errors %d, drops %d (before %d)", n, d.stat("pkt4-receive-drop"), before)
+	if n := d.stat("xdhcp-host-lookup-errors"); n == 0 || d.stat("pkt4-receive-drop") <= before || d.stat("xdhcp-host-database-connection-lost") != 1 {
+		t.Errorf("host lookup errors %d, connection losses %d, drops %d (before %d)", n,
+			d.stat("xdhcp-host-database-connection-lost"), d.stat("pkt4-receive-drop"), before)
 	}
-	var v map[string]any
-	if a := d.ok("version-get", nil, &v); a.Result != 0 {
-		t.Errorf("version-get: %+v", a)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	expectLease(t, "xdhcpd once the database is back", hostsDORA(t, e, "02:dd:00:00:00:01"), "10.88.5.5", "10.88.0.53")
+
+	// With Kea's defaults (no reconnection, stop-retry-exit) a lost
+	// connection stops the daemon, as it stops Kea 2.2.
+	dhcp4(cfg)["hosts-database"] = hostsDBConfig(db)
+	e.writeConfig("xdhcpd.json", cfg)
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d.Restart()
+	srv.Halt()
+	hostsDORA(t, e, "02:dd:00:00:00:06")
+	if err := d.Wait(10 * time.Second); err == nil || !strings.Contains(d.Log(), "reconnection is disabled") {
+		t.Errorf("xdhcpd with the host database lost: exit %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"time"
 
 	"xdhcp/config"
 	"xdhcp/host"
@@ -35,6 +36,57 @@ func closeHostDBs(dbs []*sqlhost.DB) error {
 	return errors.Join(errs...)
 }
 
+// originHostsDatabase is the NetworkState origin holding DHCP service
+// disabled while a host database is unreachable under stop-retry-exit.
+const originHostsDatabase = "hosts-database"
+
+// watchHostDB applies dbc's on-fail policy to db's connection losses, as
+// Kea 2.2 does: a lookup that fails drops its packet; when the database
+// then does not answer a ping, the connection is lost. With reconnection
+// off (max-reconnect-tries or reconnect-wait-time 0) the daemon exits
+// unless on-fail is serve-retry-continue; else stop-retry-exit disables
+// DHCP service while it retries every reconnect-wait-time, and when the
+// tries run out the daemon exits, unless on-fail is serve-retry-continue
+// (then it serves on; each lookup tries the database again).
+func (d *daemon) watchHostDB(db *sqlhost.DB, dbc config.HostsDatabase) {
+	db.OnError(func(err error) {
+		defer db.Recovered()
+		if db.Ping(d.ctx) == nil {
+			return // a failed statement, not a lost connection
+		}
+		d.hostDBLost.Inc()
+		exits := dbc.OnFail != "serve-retry-continue"
+		d.log.Error("host database connection lost", "db", db.String(), "on_fail", dbc.OnFail, "err", err)
+		if dbc.MaxReconnectTries == 0 || dbc.ReconnectWaitTime == 0 {
+			if exits {
+				d.fail(fmt.Errorf("host database %s: connection lost and reconnection is disabled (max-reconnect-tries %d, reconnect-wait-time %d ms): %w",
+					db, dbc.MaxReconnectTries, dbc.ReconnectWaitTime.Milliseconds(), err))
+			}
+			return
+		}
+		if dbc.OnFail == "stop-retry-exit" {
+			d.srv.Network.Disable(originHostsDatabase, 0)
+			defer d.srv.Network.Enable(originHostsDatabase)
+		}
+		for try := 1; try <= dbc.MaxReconnectTries; try++ {
+			select {
+			case <-d.ctx.Done():
+				return
+			case <-time.After(dbc.ReconnectWaitTime):
+			}
+			if db.Ping(d.ctx) == nil {
+				d.log.Info("host database reconnected", "db", db.String(), "tries", try)
+				return
+			}
+		}
+		if exits {
+			d.fail(fmt.Errorf("host database %s: connection lost, %d reconnection attempts failed: %w", db, dbc.MaxReconnectTries, err))
+			return
+		}
+		d.log.Warn("host database still unreachable after the reconnection attempts: serving on (serve-retry-continue)", "db", db.String())
+	})
+}
+
 // useHostDBs hands dbs to the engine and the reservation commands with
 // cfg, the configuration they now serve.
 func (d *daemon) useHostDBs(cfg *config.Config, dbs []*sqlhost.DB) {
@@ -43,6 +95,11 @@ func (d *daemon) useHostDBs(cfg *config.Config, dbs []*sqlhost.DB) {
 	for i, db := range dbs {
 		db.SetConfig(cfg)
 		srcs[i], stores[i] = db, db
+	}
+	if !sameDBs(d.hostDBs, dbs) {
+		for i, db := range dbs {
+			d.watchHostDB(db, cfg.HostsDatabases[i])
+		}
 	}
 	d.hostDBs = dbs
 	d.srv.SetHostSources(srcs)
@@ -57,4 +114,16 @@ func reopenHostDBs(ctx context.Context, cfg, old *config.Config) ([]*sqlhost.DB,
 	}
 	dbs, err := openHostDBs(ctx, cfg)
 	return dbs, err == nil, err
+}
+
+func sameDBs(a, b []*sqlhost.DB) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

@@ -35,6 +35,33 @@ type DB struct {
 	cfgPtr   atomic.Pointer[config.Config]
 	readOnly bool
 	name     string
+	// onLost is told of a query error once per episode (lost is set
+	// until Recovered): the daemon's on-fail policy decides, after a ping,
+	// whether the connection is lost.
+	onLost atomic.Pointer[func(error)]
+	lost   atomic.Bool
+}
+
+// OnError sets fn to be called, in a goroutine of its own and once until
+// Recovered, when a query fails.
+func (h *DB) OnError(fn func(error)) { h.onLost.Store(&fn) }
+
+// Recovered re-arms OnError.
+func (h *DB) Recovered() { h.lost.Store(false) }
+
+// Ping checks the connection to the database.
+func (h *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	return h.db.PingContext(ctx)
+}
+
+// failed reports err to OnError's function and returns it.
+func (h *DB) failed(err error) error {
+	if fn := h.onLost.Load(); fn != nil && h.lost.CompareAndSwap(false, true) {
+		go (*fn)(err)
+	}
+	return err
 }
 
 var _ host.Store = (*DB)(nil)
@@ -113,7 +140,7 @@ func (h *DB) query(ctx context.Context, where string, args ...any) ([]host.Host,
 	q := h.d.rebind(selectHosts + where)
 	rows, err := h.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", h.name, err)
+		return nil, h.failed(fmt.Errorf("%s: %w", h.name, err))
 	}
 	defer rows.Close()
 	var out []host.Host
