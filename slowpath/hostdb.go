@@ -2,6 +2,7 @@ package slowpath
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 
 	"xdhcp/config"
@@ -25,6 +26,14 @@ func (s *Server) hostDBs() []host.Source {
 		return hs.list
 	}
 	return nil
+}
+
+// lookupCtx bounds database lookups by the server's life.
+func (s *Server) lookupCtx() context.Context {
+	if s.ctx != nil {
+		return s.ctx
+	}
+	return context.Background()
 }
 
 // identify returns the client's identifier of kind (a
@@ -65,7 +74,7 @@ func (s *Server) findHost(rt *liveConfig, subnet uint32, r *request) (*config.Re
 			return h, nil
 		}
 		for _, db := range dbs {
-			h, err := db.Get4(s.ctx, subnet, t, id)
+			h, err := db.Get4(s.lookupCtx(), subnet, t, id)
 			if err != nil {
 				return nil, err
 			}
@@ -86,7 +95,7 @@ func (s *Server) reservedForOther(rt *liveConfig, sn *subnetRT, a netip.Addr, r 
 		return false
 	}
 	for _, db := range dbs {
-		hosts, err := db.GetByAddr4(s.ctx, sn.cfg.ID, a)
+		hosts, err := db.GetByAddr4(s.lookupCtx(), sn.cfg.ID, a)
 		if err != nil {
 			s.hostLookupFailed(err)
 			return true
