@@ -30,7 +30,7 @@ var notImplemented = map[string]map[string]string{
 		"dhcp-queue-control":        "the packet queue is xdhcp's own (xdhcp.overload-high/-low)",
 		"sanity-checks":             "leases are checked when the lease file is loaded, always",
 		"compatibility":             "options are parsed by xdhcp's own rules",
-		"reservations-lookup-first": "only matters with reservations in a database",
+		"reservations-lookup-first": "a speed choice with the same answers: xdhcp looks at the lease before a database's reservation of a candidate address",
 	}),
 	"subnet4": withScopeKeys(map[string]string{
 		"4o6-interface":    dhcp4o6Note,
