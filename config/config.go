@@ -267,7 +267,7 @@ func cutLast(s string, sep byte) (before, after string, ok bool) {
 	return s, "", false
 }
 
-// leaseDatabase parses lease-database; only memfile is supported.
+// leaseDatabase parses lease-database: memfile, postgresql or mysql.
 func (p *parser) leaseDatabase(o *jobj, c *Config) {
 	db := &c.LeaseDatabase
 	db.Type, db.Persist, db.Name, db.LFCInterval, db.OnFail = "memfile", true, defaultLeaseFile, defaultLFCInterval, "stop-retry-exit"
@@ -277,25 +277,22 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 	}
 	defer p.finish(ld)
 	ld.ignore("comment", "user-context")
-	if t := p.str(ld, "type"); t != nil && *t != "memfile" {
-		// xdhcp could not serve a single lease from it: refused here, so
-		// that -t says what start-up would.
-		if p.oneOf(ld.child("type"), *t, "memfile", "mysql", "postgresql") {
-			p.errorf(ld.child("type"), "%q: leases in a database are not implemented by xdhcp; use \"memfile\" (Kea's CSV lease file)", *t)
+	if t := p.str(ld, "type"); t != nil && p.oneOf(ld.child("type"), *t, "memfile", "mysql", "postgresql") {
+		db.Type = *t
+	}
+	if db.Type != "memfile" {
+		p.databaseConnection(ld, db)
+	} else {
+		db.Persist = boolOr(p.boolean(ld, "persist"), true)
+		// An empty name means the default file, as in Kea.
+		if s := p.str(ld, "name"); s != nil && *s != "" {
+			db.Name = *s
 		}
-		// The remaining keys belong to the database backend.
-		ld.skip(ld.keys...)
-		return
+		if v := p.integer(ld, "lfc-interval", 0, 1<<32-1); v != nil {
+			db.LFCInterval = time.Duration(*v) * time.Second
+		}
+		db.MaxRowErrors = intOr(p.integer(ld, "max-row-errors", 0, 1<<31-1), 0)
 	}
-	db.Persist = boolOr(p.boolean(ld, "persist"), true)
-	// An empty name means the default file, as in Kea.
-	if s := p.str(ld, "name"); s != nil && *s != "" {
-		db.Name = *s
-	}
-	if v := p.integer(ld, "lfc-interval", 0, 1<<32-1); v != nil {
-		db.LFCInterval = time.Duration(*v) * time.Second
-	}
-	db.MaxRowErrors = intOr(p.integer(ld, "max-row-errors", 0, 1<<31-1), 0)
 	if s := p.str(ld, "on-fail"); s != nil && p.oneOf(ld.child("on-fail"), *s, "stop-retry-exit", "serve-retry-exit", "serve-retry-continue") {
 		db.OnFail = *s
 	}
@@ -303,6 +300,40 @@ func (p *parser) leaseDatabase(o *jobj, c *Config) {
 	if v := p.integer(ld, "reconnect-wait-time", 0, 1<<31-1); v != nil {
 		db.ReconnectWaitTime = time.Duration(*v) * time.Millisecond
 	}
+}
+
+// databaseConnection parses the connection parameters of a database
+// lease-database (Kea 2.2's set; the memfile keys are accepted and
+// ignored, as Kea does).
+func (p *parser) databaseConnection(ld *jobj, db *LeaseDatabase) {
+	db.Persist, db.LFCInterval = true, 0
+	db.Name, db.Host = "", "localhost"
+	if s := p.str(ld, "name"); s != nil {
+		db.Name = *s
+	}
+	if db.Name == "" {
+		p.errorf(ld.child("name"), "a %s lease database needs the database name", db.Type)
+	}
+	if s := p.str(ld, "host"); s != nil && *s != "" {
+		db.Host = *s
+	}
+	db.Port = intOr(p.integer(ld, "port", 0, 65535), 0)
+	for _, f := range []struct {
+		key string
+		dst *string
+	}{{"user", &db.User}, {"password", &db.Password}, {"trust-anchor", &db.TrustAnchor},
+		{"cert-file", &db.CertFile}, {"key-file", &db.KeyFile}, {"cipher-list", &db.CipherList}} {
+		if s := p.str(ld, f.key); s != nil {
+			*f.dst = *s
+		}
+	}
+	if v := p.integer(ld, "connect-timeout", 0, 1<<31-1); v != nil {
+		db.ConnectTimeout = time.Duration(*v) * time.Second
+	}
+	if db.KeyFile != "" && db.CertFile == "" || db.CertFile != "" && db.KeyFile == "" {
+		p.errorf(ld.child("cert-file"), "cert-file and key-file go together")
+	}
+	ld.ignore("persist", "lfc-interval", "max-row-errors")
 }
 
 // hostIdentifiers parses host-reservation-identifiers.

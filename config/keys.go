@@ -71,7 +71,7 @@ func withScopeKeys(m map[string]string) map[string]string {
 
 const (
 	ddnsNote     = "DNS updates (kea-dhcp-ddns) are not part of xdhcp"
-	databaseNote = "the lease file (memfile) is the only lease store"
+	databaseNote = "a database connection parameter: the lease file (memfile) has no use for it, as in Kea"
 	dhcp4o6Note  = "DHCPv4-over-DHCPv6 is not served"
 	socketsNote  = "start-up fails when an interface cannot be opened"
 )

@@ -35,3 +35,37 @@ func TestLeaseDatabaseOnFail(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaseDatabaseConnection parses a database lease-database with every
+// parameter Kea 2.2 takes for it; the memfile keys are accepted and do not
+// apply.
+func TestLeaseDatabaseConnection(t *testing.T) {
+	c := mustParse(t, dhcp4(`"lease-database": {"type": "postgresql", "name": "kea", "host": "db.example",
+		"port": 5433, "user": "kea", "password": "secret", "connect-timeout": 7, "trust-anchor": "/etc/ca.pem",
+		"cert-file": "/etc/c.pem", "key-file": "/etc/k.pem", "cipher-list": "ECDHE-RSA-AES128-GCM-SHA256",
+		"max-reconnect-tries": 5, "reconnect-wait-time": 2000, "on-fail": "serve-retry-exit", "lfc-interval": 10}`))
+	want := LeaseDatabase{Type: "postgresql", Persist: true, Name: "kea", Host: "db.example", Port: 5433, User: "kea",
+		Password: "secret", ConnectTimeout: 7 * time.Second, TrustAnchor: "/etc/ca.pem", CertFile: "/etc/c.pem",
+		KeyFile: "/etc/k.pem", CipherList: "ECDHE-RSA-AES128-GCM-SHA256", MaxReconnectTries: 5,
+		ReconnectWaitTime: 2 * time.Second, OnFail: "serve-retry-exit"}
+	if c.LeaseDatabase != want {
+		t.Errorf("lease db\n%+v\nwant\n%+v", c.LeaseDatabase, want)
+	}
+	for _, w := range c.Warnings {
+		if strings.Contains(w, "lease-database") {
+			t.Errorf("warning: %s", w)
+		}
+	}
+	d := mustParse(t, dhcp4(`"lease-database": {"type": "mysql", "name": "kea"}`)).LeaseDatabase
+	if d.Host != "localhost" || d.Port != 0 || d.OnFail != "stop-retry-exit" {
+		t.Errorf("defaults %+v", d)
+	}
+	// Kea 2.2 knows no read-, write- or tcp-user-timeout, nor
+	// retry-on-startup (later Keas do): refused as kea-dhcp4 -t refuses them.
+	for _, k := range []string{`"read-timeout": 5`, `"write-timeout": 5`, `"tcp-user-timeout": 5`, `"retry-on-startup": true`} {
+		_, err := Parse(dhcp4(`"lease-database": {"type": "postgresql", "name": "kea", ` + k + `}`))
+		if err == nil || !strings.Contains(err.Error(), "Kea 2.2 does not accept") {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}

@@ -272,9 +272,10 @@ type ExpiredLeasesProcessing struct {
 	UnwarnedReclaimCycles   int           // default 5
 }
 
-// LeaseDatabase is the memfile lease-database configuration.
+// LeaseDatabase is the lease-database configuration: Kea's lease file
+// (memfile) or a PostgreSQL or MySQL database on Kea's schema.
 type LeaseDatabase struct {
-	Type         string        // "memfile" (the only supported one)
+	Type         string        // "memfile", "postgresql" or "mysql"
 	Persist      bool          // default true
 	Name         string        // default /var/lib/kea/kea-leases4.csv
 	LFCInterval  time.Duration // default 3600 s; 0 disables
@@ -290,6 +291,15 @@ type LeaseDatabase struct {
 	// ReconnectWaitTime is Kea's reconnect-wait-time, given in ms (default
 	// 0; for memfile 0 means lease.DefaultRetryWait).
 	ReconnectWaitTime time.Duration
+
+	// A database's connection (postgresql, mysql); Name is the database.
+	Host           string // default localhost
+	Port           int    // 0: the database's default port
+	User, Password string
+	ConnectTimeout time.Duration // connect-timeout, given in s; 0: the driver's default
+	// TLS to the database: CA file or directory, client certificate and
+	// key, OpenSSL cipher list.
+	TrustAnchor, CertFile, KeyFile, CipherList string
 }
 
 // MultiThreading mirrors Kea's multi-threading block.

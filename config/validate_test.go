@@ -98,8 +98,10 @@ func TestValidationErrors(t *testing.T) {
 			`Dhcp4.valid-lifetime: -1 is out of range [0, 4294967295]`},
 		{"lifetime as string", `"valid-lifetime": "3600"`,
 			`Dhcp4.valid-lifetime: expected an integer, got string`},
-		{"not memfile", `"lease-database": {"type": "mysql", "name": "kea", "user": "kea", "password": "x"}`,
-			`Dhcp4.lease-database.type: "mysql": leases in a database are not implemented by xdhcp`},
+		{"database without a name", `"lease-database": {"type": "mysql", "user": "kea", "password": "x"}`,
+			`Dhcp4.lease-database.name: a mysql lease database needs the database name`},
+		{"lease database of another type", `"lease-database": {"type": "cql", "name": "kea"}`,
+			`Dhcp4.lease-database.type: "cql" is not one of memfile, mysql, postgresql`},
 		{"hosts-databases entry of another type", `"hosts-databases": [{"type": "cql"}]`,
 			`Dhcp4.hosts-databases[0].type: "cql" is not one of memfile, mysql, postgresql`},
 		{"misspelt key", `"valid-lifetme": 10`,
@@ -258,7 +260,7 @@ func TestAllErrorsReported(t *testing.T) {
 			fes = append(fes, fe.Path)
 		}
 	}
-	want := []string{"Dhcp4.lease-database.type", "Dhcp4.valid-lifetime", "Dhcp4.subnet4[0].pools[0].pool", "Dhcp4.subnet4[1].reservations[0]", "Dhcp4.subnet4[1].id"}
+	want := []string{"Dhcp4.lease-database.name", "Dhcp4.valid-lifetime", "Dhcp4.subnet4[0].pools[0].pool", "Dhcp4.subnet4[1].reservations[0]", "Dhcp4.subnet4[1].id"}
 	if strings.Join(fes, " ") != strings.Join(want, " ") {
 		t.Errorf("paths %q, want %q", fes, want)
 	}

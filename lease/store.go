@@ -14,6 +14,11 @@ var (
 	// ErrInvalidLease is wrapped by Commit when an op's lease cannot be
 	// stored (it would make a row Kea rejects).
 	ErrInvalidLease = errors.New("invalid lease")
+	// ErrConflict is wrapped by Commit when a store shared with other
+	// servers (a database) holds a live lease of another client for an
+	// op's address: nothing of the commit was applied, and the store's
+	// reads now return that lease, so the caller can choose again.
+	ErrConflict = errors.New("address leased to another client")
 )
 
 // Reader is the read side of a lease store. Reads never wait for the

@@ -33,6 +33,7 @@ import (
 	"xdhcp/fastpath/xdp"
 	"xdhcp/ha"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/lease/memfile"
 	"xdhcp/slowpath"
 )
@@ -46,10 +47,13 @@ type daemon struct {
 
 	reg     *stats.Registry
 	metrics *metrics.Set
-	store   *memfile.Store
-	hooks   *leaseHooks
-	srv     *slowpath.Server
-	ctl     *control.Server
+	store   leaseStore
+	// leaseReader is what the lease commands read: the store, or for a
+	// database the database itself.
+	leaseReader lease.Reader
+	hooks       *leaseHooks
+	srv         *slowpath.Server
+	ctl         *control.Server
 	// leaseCmds are the server's lease and service commands; HA writes
 	// the leases it synchronizes through them.
 	leaseCmds *leasecmd.Commands
@@ -124,23 +128,32 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err != nil {
 		return nil, err
 	}
-	d.store, err = memfile.Open(memfile.Options{
-		Path:         db.Name,
-		Persist:      db.Persist,
-		LFCInterval:  db.LFCInterval,
-		MaxRowErrors: db.MaxRowErrors,
-		Sync:         cfg.XDHCP.Durability != "none",
-		MaxBatch:     cfg.XDHCP.CommitBatch,
-		Logger:       storeLog,
-		RetryWait:    db.ReconnectWaitTime,
-		RetryLimit:   db.MaxReconnectTries,
-		OnFault:      policy.Observe,
-		Records:      d.hooks.records(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open lease database: %w", err)
+	if db.Type != "memfile" {
+		d.store, d.leaseReader, err = openDatabaseStore(ctx, cfg, d.hooks.records(), policy.Observe, storeLog)
+		if err != nil {
+			return nil, fmt.Errorf("open lease database: %w", err)
+		}
+		log.Info("lease database open", "type", db.Type, "name", db.Name, "host", db.Host, "leases", d.store.Len())
+	} else {
+		mf, err := memfile.Open(memfile.Options{
+			Path:         db.Name,
+			Persist:      db.Persist,
+			LFCInterval:  db.LFCInterval,
+			MaxRowErrors: db.MaxRowErrors,
+			Sync:         cfg.XDHCP.Durability != "none",
+			MaxBatch:     cfg.XDHCP.CommitBatch,
+			Logger:       storeLog,
+			RetryWait:    db.ReconnectWaitTime,
+			RetryLimit:   db.MaxReconnectTries,
+			OnFault:      policy.Observe,
+			Records:      d.hooks.records(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("open lease database: %w", err)
+		}
+		d.store, d.leaseReader = mf, mf
+		log.Info("lease database open", "path", db.Name, "persist", db.Persist, "leases", d.store.Len())
 	}
-	log.Info("lease database open", "path", db.Name, "persist", db.Persist, "leases", d.store.Len())
 	// Parsing a large lease file leaves garbage several times the size of
 	// the index; give it back to the OS now rather than leave the
 	// scavenger to do it over minutes (a million leases: about 100 MiB).
@@ -190,7 +203,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
-	d.leaseCmds = leasecmd.New(d.srv, d.store)
+	d.leaseCmds = leasecmd.New(d.srv, d.leaseReader)
 	d.leaseCmds.Register(d.ctl)
 	hostDBs, err := openHostDBs(ctx, cfg)
 	if err != nil {

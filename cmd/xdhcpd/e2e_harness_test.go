@@ -47,7 +47,12 @@ const (
 // once into a temporary directory that TestMain removes.
 var xdhcpd = daemontest.NewBinary("xe-bin-")
 
-func TestMain(m *testing.M) { os.Exit(xdhcpd.RunTests(m)) }
+func TestMain(m *testing.M) {
+	code := xdhcpd.RunTests(m)
+	pgServer.Close()
+	mysqlServer.Close()
+	os.Exit(code)
+}
 
 // needBinary skips t when a real client program is not installed.
 func needBinary(t testing.TB, name string) string {

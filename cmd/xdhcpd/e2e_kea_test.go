@@ -34,21 +34,8 @@ func (e *e2eEnv) startKea(bin, csv string) *kea {
 		e.t.Skipf("Kea's lease_cmds hook is not installed: %v", err)
 	}
 	k := &kea{e: e, sock: filepath.Join(e.dir, "kea.sock")}
-	cfg := map[string]any{"Dhcp4": map[string]any{
-		"interfaces-config": map[string]any{"interfaces": []any{e2eServerIf}, "dhcp-socket-type": "raw"},
-		"lease-database":    map[string]any{"type": "memfile", "persist": true, "name": csv, "lfc-interval": 0},
-		"valid-lifetime":    3600,
-		"control-socket":    map[string]any{"socket-type": "unix", "socket-name": k.sock},
-		"hooks-libraries":   []any{map[string]any{"library": keaLeaseCmds}},
-		"subnet4": []any{map[string]any{
-			"id": 1, "subnet": "10.88.0.0/16",
-			"pools": []any{map[string]any{"pool": "10.88.16.0 - 10.88.255.250"}},
-		}},
-		"loggers": []any{map[string]any{
-			"name": "kea-dhcp4", "severity": "WARN",
-			"output_options": []any{map[string]any{"output": "stdout"}},
-		}},
-	}}
+	cfg := keaLeaseCmdsConfig([]any{e2eServerIf},
+		map[string]any{"type": "memfile", "persist": true, "name": csv, "lfc-interval": 0}, k.sock)
 	k.Process = daemontest.NewProcess(e.t, daemontest.ProcessOptions{
 		Name: "kea-dhcp4",
 		NS:   e.srv,
@@ -59,6 +46,26 @@ func (e *e2eEnv) startKea(bin, csv string) *kea {
 	k.Launch()
 	k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
 	return k
+}
+
+// keaLeaseCmdsConfig is kea-dhcp4's configuration with raw sockets on
+// ifaces, leases in leaseDB, and lease_cmds on the UNIX socket sock.
+func keaLeaseCmdsConfig(ifaces []any, leaseDB map[string]any, sock string) map[string]any {
+	return map[string]any{"Dhcp4": map[string]any{
+		"interfaces-config": map[string]any{"interfaces": ifaces, "dhcp-socket-type": "raw"},
+		"lease-database":    leaseDB,
+		"valid-lifetime":    3600,
+		"control-socket":    map[string]any{"socket-type": "unix", "socket-name": sock},
+		"hooks-libraries":   []any{map[string]any{"library": keaLeaseCmds}},
+		"subnet4": []any{map[string]any{
+			"id": 1, "subnet": "10.88.0.0/16",
+			"pools": []any{map[string]any{"pool": "10.88.16.0 - 10.88.255.250"}},
+		}},
+		"loggers": []any{map[string]any{
+			"name": "kea-dhcp4", "severity": "WARN",
+			"output_options": []any{map[string]any{"output": "stdout"}},
+		}},
+	}}
 }
 
 // answers is nil once c answers command with result 0, else why not.

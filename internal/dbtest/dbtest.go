@@ -665,3 +665,13 @@ func (s *Server) mysqlAs(user, password, db, sql string) (string, error) {
 	}
 	return strings.TrimRight(string(out), "\n"), nil
 }
+
+// Main runs a test binary's tests and stops the servers they started; a
+// package's TestMain calls it.
+func Main(m *testing.M, servers ...*Lazy) {
+	code := m.Run()
+	for _, s := range servers {
+		s.Close()
+	}
+	os.Exit(code)
+}

@@ -1,7 +1,6 @@
 package dbtest
 
 import (
-	"os"
 	"strings"
 	"testing"
 )
@@ -11,12 +10,7 @@ var (
 	maria = NewLazy(MySQL, Options{})
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pg.Close()
-	maria.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { Main(m, pg, maria) }
 
 // Each server starts, hands out databases carrying Kea's schema at the
 // version kea-admin 2.2 creates, owned by their own account, and keeps

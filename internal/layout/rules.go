@@ -34,6 +34,8 @@ var Rules = []Rule{
 	{Pkg: "hooks", May: []string{"lease"}, Why: "the lease event contract between the engine (and the fast path's cached renewals) and what listens: a leaf above the lease types"},
 	{Pkg: "hooks/...", May: []string{"hooks", "lease", "config/...", "internal/stats"},
 		Why: "forensic logging, run-script and the lease log lines plug into the engine's event contract from the edge; the engine never imports them"},
+	{Pkg: "lease/sqllease/sqltest", May: []string{"lease/...", "internal/dbtest"},
+		Why: "the suite every database dialect passes, against the real servers the tests start"},
 	{Pkg: "ha/...", May: []string{"ha/...", "config/...", "lease/...", "control/...", "slowpath", "internal/stats"},
 		Why: "HA plugs into the engine from the edge"},
 	{Pkg: "ha/lbhash", Why: "the RFC 3074 hash is a leaf shared with the XDP program's tests"},

@@ -528,7 +528,13 @@ func (s *Store) CommitAsync(ops []lease.Op, done func(error)) {
 	}
 }
 
-func (s *Store) validate(ops []lease.Op) error {
+func (s *Store) validate(ops []lease.Op) error { return Validate(ops) }
+
+// Validate returns the error Commit would return for ops before writing
+// anything (a lease Kea would refuse as a row), nil when they can be
+// committed. Stores that keep a memfile index as their cache check ops
+// with it before they reach their own storage.
+func Validate(ops []lease.Op) error {
 	for i := range ops {
 		if err := validateOp(&ops[i]); err != nil {
 			return fmt.Errorf("commit op %d: %w", i, err)

@@ -1,0 +1,267 @@
+// Package mysql is the MySQL/MariaDB dialect of the database lease store
+// (lease/sqllease), on the lease4 table of Kea 2.2's schema
+// (kea-admin db-init mysql).
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+
+	"xdhcp/lease"
+	"xdhcp/lease/sqllease"
+)
+
+// SchemaMajor and SchemaMinor are the schema version kea-admin db-init
+// mysql of Kea 2.2 creates: the one this dialect reads and writes.
+const (
+	SchemaMajor = 14
+	SchemaMinor = 0
+)
+
+// defaultSocket is where Debian's MariaDB listens; Kea's "localhost"
+// means this socket, as it does for the MySQL client library.
+const defaultSocket = "/run/mysqld/mysqld.sock"
+
+// Dialect is a connection pool to one MySQL database.
+type Dialect struct {
+	sqllease.Reads
+	db *sql.DB
+}
+
+var _ sqllease.Dialect = (*Dialect)(nil)
+
+// Open connects to the database p names.
+func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
+	cfg := driver.NewConfig()
+	cfg.User, cfg.Passwd, cfg.DBName = p.User, p.Password, p.Name
+	port := p.Port
+	if port == 0 {
+		port = 3306
+	}
+	switch {
+	case (p.Host == "" || p.Host == "localhost") && p.Port == 0 && socketExists(defaultSocket):
+		cfg.Net, cfg.Addr = "unix", defaultSocket
+	case p.Host == "" || p.Host == "localhost":
+		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	default:
+		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(p.Host, strconv.Itoa(port))
+	}
+	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = p.ConnectTimeout, p.ReadTimeout, p.WriteTimeout
+	// Statements are sent with their arguments in place: one round trip
+	// each instead of prepare, execute and close.
+	cfg.InterpolateParams = true
+	tlsc, err := p.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLS = tlsc
+	conn, err := driver.NewConnector(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
+	n := max(p.MaxConns, 2)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to mysql %s/%s: %w", cfg.Addr, p.Name, err)
+	}
+	d := &Dialect{db: db}
+	d.Q = d
+	return d, nil
+}
+
+func socketExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode()&os.ModeSocket != 0
+}
+
+// Close closes the pool.
+func (d *Dialect) Close() { d.db.Close() }
+
+// Ping checks a connection.
+func (d *Dialect) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
+
+// CheckSchema compares schema_version with what this dialect was
+// written for.
+func (d *Dialect) CheckSchema(ctx context.Context) error {
+	return d.CheckVersion(ctx, "mysql", SchemaMajor, SchemaMinor)
+}
+
+// Columns lists lease4's columns as sqllease.Row reads them.
+func (d *Dialect) Columns() string {
+	return `address, coalesce(hwaddr, ''), coalesce(client_id, ''), valid_lifetime, cast(unix_timestamp(expire) AS SIGNED),
+	subnet_id, coalesce(fqdn_fwd, 0), coalesce(fqdn_rev, 0), coalesce(hostname, ''), coalesce(state, 0), coalesce(user_context, '')`
+}
+
+// Placeholder is ?.
+func (d *Dialect) Placeholder(int) string { return "?" }
+
+// Query runs q on a pooled connection.
+func (d *Dialect) Query(ctx context.Context, q string, args ...any) (sqllease.Rows, func(), error) {
+	rows, err := d.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rows, func() { rows.Close() }, nil
+}
+
+// held is what the database holds for an address, locked for the
+// transaction.
+type held struct {
+	hw, cid []byte
+	valid   uint32
+	expire  int64
+	state   int64
+}
+
+// Write applies ws in one transaction: the rows of the batch's addresses
+// are read and locked (SELECT … FOR UPDATE), the conditions of
+// sqllease.Write are checked here, and the inserts, updates and deletes
+// go as one statement each. An insert that meets a row another server
+// inserted meanwhile fails as a duplicate key: a conflict.
+func (d *Dialect) Write(ctx context.Context, ws []sqllease.Write, now time.Time) ([]int, error) {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	rows, err := d.lock(ctx, tx, ws)
+	if err != nil {
+		return nil, err
+	}
+	var conflicts []int
+	var ins, upd, del []int
+	for i, w := range ws {
+		a := sqllease.AddrNum(w.Op.Lease.Addr)
+		h, exists := rows[a]
+		free := !exists || h.state == int64(lease.StateExpiredReclaimed) ||
+			(h.valid != lease.Infinite && h.expire <= now.Unix()) || known(w.Known, h)
+		switch {
+		case w.Op.Kind == lease.OpDelete:
+			if exists && (w.Known == nil || free) {
+				del = append(del, i)
+			}
+		case !exists:
+			ins = append(ins, i)
+		case free || string(h.hw) == string(w.Op.Lease.HWAddr) ||
+			(len(h.cid) > 0 && string(h.cid) == string(w.Op.Lease.ClientID)):
+			upd = append(upd, i)
+		default:
+			conflicts = append(conflicts, i)
+		}
+	}
+	if len(conflicts) > 0 {
+		return conflicts, nil
+	}
+	if len(ins) > 0 {
+		if _, err := tx.ExecContext(ctx, insertSQL(len(ins), ""), leaseArgs(ws, ins)...); err != nil {
+			var me *driver.MySQLError
+			if errors.As(err, &me) && me.Number == 1062 { // duplicate key: another server's insert
+				return ins, nil
+			}
+			return nil, err
+		}
+	}
+	if len(upd) > 0 {
+		if _, err := tx.ExecContext(ctx, insertSQL(len(upd), updateClause), leaseArgs(ws, upd)...); err != nil {
+			return nil, err
+		}
+	}
+	if len(del) > 0 {
+		args := make([]any, len(del))
+		for j, i := range del {
+			args[j] = sqllease.AddrNum(ws[i].Op.Lease.Addr)
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM lease4 WHERE address IN ("+marks(len(del))+")", args...); err != nil {
+			return nil, err
+		}
+	}
+	return nil, tx.Commit()
+}
+
+// known reports whether the row is the lease the store knew.
+func known(k *lease.Lease, h held) bool {
+	return k != nil && sqllease.ExpireOf(k).Unix() == h.expire && string(k.HWAddr) == string(h.hw)
+}
+
+func (d *Dialect) lock(ctx context.Context, tx *sql.Tx, ws []sqllease.Write) (map[int64]held, error) {
+	args := make([]any, len(ws))
+	for i, w := range ws {
+		args[i] = sqllease.AddrNum(w.Op.Lease.Addr)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT address, coalesce(hwaddr, ''), coalesce(client_id, ''), valid_lifetime,
+		unix_timestamp(expire), coalesce(state, 0) FROM lease4 WHERE address IN (`+marks(len(ws))+`) FOR UPDATE`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64]held, len(ws))
+	for rows.Next() {
+		var a int64
+		var h held
+		var expire float64
+		if err := rows.Scan(&a, &h.hw, &h.cid, &h.valid, &expire, &h.state); err != nil {
+			return nil, err
+		}
+		h.expire = int64(expire)
+		out[a] = h
+	}
+	return out, rows.Err()
+}
+
+const leaseCols = "address, hwaddr, client_id, valid_lifetime, expire, subnet_id, fqdn_fwd, fqdn_rev, hostname, state, user_context"
+
+const updateClause = ` ON DUPLICATE KEY UPDATE hwaddr = VALUES(hwaddr), client_id = VALUES(client_id),
+	valid_lifetime = VALUES(valid_lifetime), expire = VALUES(expire), subnet_id = VALUES(subnet_id),
+	fqdn_fwd = VALUES(fqdn_fwd), fqdn_rev = VALUES(fqdn_rev), hostname = VALUES(hostname), state = VALUES(state),
+	user_context = VALUES(user_context)`
+
+func insertSQL(n int, tail string) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO lease4 (" + leaseCols + ") VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, FROM_UNIXTIME(?), ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(tail)
+	return b.String()
+}
+
+func leaseArgs(ws []sqllease.Write, idx []int) []any {
+	args := make([]any, 0, 11*len(idx))
+	for _, i := range idx {
+		l := &ws[i].Op.Lease
+		var uctx any
+		if l.UserContext != "" {
+			uctx = l.UserContext
+		}
+		args = append(args, sqllease.AddrNum(l.Addr), nonNil(l.HWAddr), nonNil(l.ClientID), int64(l.ValidLft),
+			sqllease.ExpireOf(l).Unix(), int64(l.SubnetID), l.FqdnFwd, l.FqdnRev, l.Hostname, int64(l.State), uctx)
+	}
+	return args
+}
+
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

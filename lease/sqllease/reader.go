@@ -1,0 +1,99 @@
+package sqllease
+
+import (
+	"context"
+	"net/netip"
+
+	"xdhcp/lease"
+)
+
+// Database returns a Reader that reads the database itself rather than
+// the cache, for the lease commands: an operator asking for a lease wants
+// the one the database holds, whichever server wrote it. A read that
+// fails is logged and answered from the cache.
+func (s *Store) Database() lease.Reader { return dbReader{s} }
+
+type dbReader struct{ s *Store }
+
+func (r dbReader) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+func (r dbReader) failed(what string, err error) {
+	r.s.log.Warn("reading leases from the database failed: answering from the cache", "query", what,
+		"database", r.s.opts.Where, "err", err)
+}
+
+func (r dbReader) Get(addr netip.Addr) (lease.Lease, bool) {
+	addr = addr.Unmap()
+	if !addr.Is4() {
+		return lease.Lease{}, false
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	l, ok, err := r.s.d.Get(ctx, addr)
+	if err != nil {
+		r.failed("get", err)
+		return r.s.Get(addr)
+	}
+	return l, ok
+}
+
+func (r dbReader) find(q Query, fallback func() []lease.Lease) []lease.Lease {
+	ctx, cancel := r.ctx()
+	defer cancel()
+	ls, err := r.s.d.Find(ctx, q)
+	if err != nil {
+		r.failed("find", err)
+		return fallback()
+	}
+	return ls
+}
+
+func (r dbReader) ByHWAddr(hw []byte) []lease.Lease {
+	if len(hw) == 0 {
+		return nil
+	}
+	return r.find(Query{Kind: ByHWAddr, Key: hw}, func() []lease.Lease { return r.s.ByHWAddr(hw) })
+}
+
+func (r dbReader) ByClientID(id []byte) []lease.Lease {
+	if len(id) == 0 {
+		return nil
+	}
+	return r.find(Query{Kind: ByClientID, Key: id}, func() []lease.Lease { return r.s.ByClientID(id) })
+}
+
+func (r dbReader) ByHostname(name string) []lease.Lease {
+	if name == "" {
+		return nil
+	}
+	return r.find(Query{Kind: ByHostname, Name: name}, func() []lease.Lease { return r.s.ByHostname(name) })
+}
+
+func (r dbReader) Page(from netip.Addr, limit int) []lease.Lease {
+	return r.find(Query{Kind: Page, From: from, Limit: limit}, func() []lease.Lease { return r.s.Page(from, limit) })
+}
+
+func (r dbReader) Range(fn func(l *lease.Lease) bool) {
+	ctx, cancel := r.ctx()
+	defer cancel()
+	stop := errStop{}
+	err := r.s.d.Load(ctx, func(l *lease.Lease) error {
+		if !fn(l) {
+			return stop
+		}
+		return nil
+	})
+	if err != nil && err != error(stop) {
+		r.failed("all", err)
+	}
+}
+
+type errStop struct{}
+
+func (errStop) Error() string { return "stopped" }
+
+func (r dbReader) Expired(now int64, limit int) []lease.Lease { return r.s.Expired(now, limit) }
+
+func (r dbReader) Len() int { return r.s.Len() }

@@ -1,0 +1,219 @@
+// Package sqltest is the test suite every dialect of the database lease
+// store passes, against a real server (internal/dbtest).
+package sqltest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"xdhcp/internal/dbtest"
+	"xdhcp/lease"
+	"xdhcp/lease/sqllease"
+)
+
+// Kind is one dialect under test.
+type Kind struct {
+	Server  *dbtest.Lazy
+	Open    func(ctx context.Context, p sqllease.Params) (sqllease.Dialect, error)
+	Version string // the schema version kea-admin 2.2 creates ("13.0")
+	// Row is the SQL listing lease4 as TestRoundTrip expects it.
+	Row string
+}
+
+// Run runs the suite.
+func Run(t *testing.T, k Kind) {
+	t.Run("RoundTrip", func(t *testing.T) { roundTrip(t, k) })
+	t.Run("Conflict", func(t *testing.T) { conflict(t, k) })
+	t.Run("GroupCommit", func(t *testing.T) { groupCommit(t, k) })
+	t.Run("SchemaVersion", func(t *testing.T) { schemaVersion(t, k) })
+}
+
+// Params are the connection parameters of db.
+func Params(db dbtest.DB) sqllease.Params {
+	return sqllease.Params{Host: db.Host(), Port: db.Port(), Name: db.Name, User: db.User, Password: db.Password,
+		ConnectTimeout: 5 * time.Second, MaxConns: 8}
+}
+
+// Open opens a store on db, closed at the test's end.
+func Open(t *testing.T, k Kind, db dbtest.DB, opts sqllease.Options) *sqllease.Store {
+	t.Helper()
+	ctx := context.Background()
+	d, err := k.Open(ctx, Params(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Dialect = d
+	opts.Where = "test " + db.Name
+	s, err := sqllease.Open(ctx, opts)
+	if err != nil {
+		d.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func open(t *testing.T, k Kind, db dbtest.DB, opts sqllease.Options) *sqllease.Store {
+	t.Helper()
+	return Open(t, k, db, opts)
+}
+
+func put(addr string, mac byte, cltt int64) lease.Op {
+	return lease.Op{Kind: lease.OpPut, Lease: lease.Lease{Addr: netip.MustParseAddr(addr),
+		HWAddr: []byte{0, 1, 2, 3, 4, mac}, ClientID: []byte{1, 0, 1, 2, 3, 4, mac}, ValidLft: 3600, CLTT: cltt,
+		SubnetID: 1, Hostname: fmt.Sprintf("host-%d", mac)}}
+}
+
+// Leases committed by one store are rows Kea's schema holds, and a store
+// opened later loads them.
+func roundTrip(t *testing.T, k Kind) {
+	db := k.Server.Get(t).NewDB(t)
+	a := open(t, k, db, sqllease.Options{})
+	now := time.Now().Unix()
+	inf := put("10.0.0.9", 9, now)
+	inf.Lease.ValidLft = lease.Infinite
+	inf.Lease.UserContext = `{"a":1}`
+	if err := a.Commit(context.Background(), put("10.0.0.1", 1, now), put("10.0.0.2", 2, now), inf); err != nil {
+		t.Fatal(err)
+	}
+	out, err := db.Exec(k.Row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("167772161\t000102030401\t3600\t%d\thost-1\t0\n167772162\t000102030402\t3600\t%d\thost-2\t0\n167772169\t000102030409\t4294967295\t%d\thost-9\t0",
+		now+3600, now+3600, now)
+	if out != want {
+		t.Fatalf("rows:\n%s\nwant:\n%s", out, want)
+	}
+	if err := a.Commit(context.Background(), lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: netip.MustParseAddr("10.0.0.2")}}); err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, k, db, sqllease.Options{})
+	if b.Len() != 2 {
+		t.Fatalf("reopened store holds %d leases, want 2", b.Len())
+	}
+	l, ok := b.Get(netip.MustParseAddr("10.0.0.9"))
+	if !ok || l.CLTT != now || l.ValidLft != lease.Infinite || l.UserContext != `{"a":1}` || l.Hostname != "host-9" {
+		t.Fatalf("reloaded infinite lease %+v", l)
+	}
+	if ls := b.Database().ByHWAddr([]byte{0, 1, 2, 3, 4, 1}); len(ls) != 1 || ls[0].Addr != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("by hwaddr from the database: %+v", ls)
+	}
+	if ls := b.Database().Page(netip.Addr{}, 10); len(ls) != 2 {
+		t.Fatalf("page from the database: %+v", ls)
+	}
+}
+
+// Two servers on one database: the second cannot take an address the
+// first leased after it loaded, learns the lease from the refusal, and
+// may take the address once the lease has expired.
+func conflict(t *testing.T, k Kind) {
+	db := k.Server.Get(t).NewDB(t)
+	a := open(t, k, db, sqllease.Options{})
+	b := open(t, k, db, sqllease.Options{})
+	now := time.Now().Unix()
+	ctx := context.Background()
+	if err := a.Commit(ctx, put("10.0.0.5", 1, now)); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Commit(ctx, put("10.0.0.5", 2, now))
+	if !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("second server's commit: %v, want a conflict", err)
+	}
+	if l, ok := b.Get(netip.MustParseAddr("10.0.0.5")); !ok || l.HWAddr[5] != 1 {
+		t.Fatalf("after the conflict the second server's cache holds %+v", l)
+	}
+	// The first client renews at the first server: its own lease.
+	if err := a.Commit(ctx, put("10.0.0.5", 1, now+10)); err != nil {
+		t.Fatal(err)
+	}
+	// The same client moving to the second server keeps its address.
+	if err := b.Commit(ctx, put("10.0.0.5", 1, now+20)); err != nil {
+		t.Fatalf("the lease's own client at the second server: %v", err)
+	}
+	// An expired lease is free for anyone.
+	if err := a.Commit(ctx, put("10.0.0.6", 3, now-7200)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx, put("10.0.0.6", 4, now)); err != nil {
+		t.Fatalf("taking an expired lease: %v", err)
+	}
+	// A conflicting op fails its whole commit, and only its commit.
+	err = a.Commit(ctx, put("10.0.0.7", 5, now), put("10.0.0.6", 5, now))
+	if !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("commit with a conflicting op: %v", err)
+	}
+	if out, _ := db.Exec("SELECT count(*) FROM lease4 WHERE address = 167772167"); out != "0" {
+		t.Fatalf("the refused commit's other op was written (%s rows)", out)
+	}
+	if sa := a.Stats(); sa.Commits == 0 {
+		t.Fatalf("stats %+v", sa)
+	}
+}
+
+// Many concurrent commits share transactions, and each returns only once
+// its row is in the database.
+func groupCommit(t *testing.T, k Kind) {
+	db := k.Server.Get(t).NewDB(t)
+	s := open(t, k, db, sqllease.Options{Writers: 2})
+	check, err := k.Open(context.Background(), Params(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+	now := time.Now().Unix()
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := 0; i < 400; i++ {
+		wg.Add(1)
+		op := put(fmt.Sprintf("10.1.%d.%d", i/200, i%200+1), byte(i), now)
+		op.Lease.HWAddr = []byte{0, 2, 0, 0, byte(i >> 8), byte(i)}
+		op.Lease.ClientID = nil
+		s.CommitAsync([]lease.Op{op}, func(err error) {
+			defer wg.Done()
+			if err == nil {
+				_, ok, qerr := check.Get(context.Background(), op.Lease.Addr)
+				if qerr != nil || !ok {
+					err = fmt.Errorf("committed %s is not in the database (%v)", op.Lease.Addr, qerr)
+				}
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Commits != 400 || st.Batches >= 400 {
+		t.Fatalf("stats %+v: want 400 commits in fewer transactions", st)
+	}
+	t.Logf("400 commits in %d transactions", st.Batches)
+}
+
+// A database with another schema version is refused with a message that
+// says which version is needed.
+func schemaVersion(t *testing.T, k Kind) {
+	db := k.Server.Get(t).NewDB(t)
+	if _, err := db.Exec("UPDATE schema_version SET version = 12"); err != nil {
+		t.Fatal(err)
+	}
+	d, err := k.Open(context.Background(), Params(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqllease.Open(context.Background(), sqllease.Options{Dialect: d, Where: "x"})
+	d.Close()
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version 12.0, but xdhcpd needs %s", k.Version)) {
+		t.Fatalf("open on schema 12.0: %v", err)
+	}
+}
