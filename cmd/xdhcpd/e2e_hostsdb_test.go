@@ -69,8 +69,17 @@ func TestE2EHostsDatabase(t *testing.T) {
 	e := newEnv(t)
 	e.mode = "off"
 	cfg := e.baseConfig()
-	dhcp4(cfg)["hosts-database"] = hostsDBConfig(db)
 	d := e.startDaemon(cfg)
+
+	// Without a hosts-database, reservation-add fails as in Kea 2.2; a
+	// reload that adds one opens it.
+	if a := d.command("reservation-add", map[string]any{"reservation": map[string]any{
+		"subnet-id": 1, "hw-address": "02:dd:00:00:00:02", "ip-address": "10.88.6.6"}}); a.Result != 1 || a.Text != "Host database not available, cannot add host." {
+		t.Errorf("reservation-add without a hosts-database: %+v", a)
+	}
+	dhcp4(cfg)["hosts-database"] = hostsDBConfig(db)
+	e.writeConfig("xdhcpd.json", cfg)
+	d.ok("config-reload", nil, nil)
 
 	// A provisioning system writes a reservation with SQL while xdhcpd
 	// runs: the next DISCOVER gets it, with its option, no reload.
