@@ -1,9 +1,9 @@
 package main
 
-// Host reservations in a database: a PostgreSQL server started for the
-// test (internal/dbtest, Kea's schema from kea-admin), xdhcpd with a
-// hosts-database on it, real DHCP clients in a lab, and kea-dhcp4 2.2 on
-// the same database.
+// Host reservations in a database: PostgreSQL and MariaDB servers started
+// for the tests (internal/dbtest, Kea's schema from kea-admin), xdhcpd with
+// a hosts-database on one, real DHCP clients in a lab, and kea-dhcp4 2.2
+// on the same database.
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"maps"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 
@@ -21,12 +23,12 @@ import (
 	"xdhcp/internal/dbtest"
 )
 
-// hostsDBConfig is the hosts-database map for db as a process in a lab
-// namespace reaches it: through the server's unix socket (the namespace
-// has a loopback of its own).
-func hostsDBConfig(db dbtest.DB) map[string]any {
-	return map[string]any{"type": "postgresql", "name": db.Name, "host": db.Server.Socket, "port": db.Port(),
-		"user": db.User, "password": db.Password}
+// hexSQL is SQL for the bytes of hex in the database's dialect.
+func hexSQL(kind dbtest.Kind, hex string) string {
+	if kind == dbtest.Postgres {
+		return "decode('" + hex + "', 'hex')"
+	}
+	return "UNHEX('" + hex + "')"
 }
 
 // hostsDORA runs DORA for mac and returns the ACK (nil when no server
@@ -59,15 +61,18 @@ func expectLease(t *testing.T, who string, ack *dhcpv4.DHCPv4, ip, dns string) {
 }
 
 func TestE2EHostsDatabase(t *testing.T) {
+	forDatabases(t, testHostsDatabase)
+}
+
+func testHostsDatabase(t *testing.T, srv *dbtest.Server) {
 	keaBin, keaErr := exec.LookPath("kea-dhcp4")
-	srv, err := dbtest.Start(dbtest.Postgres, dbtest.Options{})
-	if err != nil {
-		t.Skipf("PostgreSQL for the test: %v", err)
-	}
-	t.Cleanup(srv.Stop)
 	db := srv.NewDB(t)
 	e := newEnv(t)
 	e.mode = "off"
+	// The database as processes in the lab reach it: a forwarder on the
+	// namespace's loopback, which the test can cut.
+	dbcfg, fw := e.databaseIn(srv, db)
+	hostsDBConfig := func(dbtest.DB) map[string]any { return maps.Clone(dbcfg) }
 	cfg := e.baseConfig()
 	d := e.startDaemon(cfg)
 
@@ -84,7 +89,7 @@ func TestE2EHostsDatabase(t *testing.T) {
 	// A provisioning system writes a reservation with SQL while xdhcpd
 	// runs: the next DISCOVER gets it, with its option, no reload.
 	if out, err := db.Exec(`INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, ipv4_address, hostname)
- VALUES (decode('02dd00000001', 'hex'), 0, 1, ` + "173540613" + `, 'sql-host');
+ VALUES (` + hexSQL(srv.Kind, "02dd00000001") + `, 0, 1, 173540613, 'sql-host');
 INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, scope_id)
  SELECT 6, '10.88.0.53', 'dhcp4', false, host_id, 3 FROM hosts;`); err != nil {
 		t.Fatalf("SQL insert: %v %s", err, out)
@@ -190,7 +195,7 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 	e.writeConfig("xdhcpd.json", cfg)
 	d.Restart()
 	expectLease(t, "xdhcpd after restart", hostsDORA(t, e, "02:dd:00:00:00:04"), "10.88.6.8", "10.88.0.54")
-	srv.Halt()
+	fw.Cut()
 	before := d.stat("pkt4-receive-drop")
 	if ack := hostsDORA(t, e, "02:dd:00:00:00:05"); ack != nil {
 		t.Errorf("with the host database down a client got %s", ack.YourIPAddr)
@@ -199,9 +204,7 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 		t.Errorf("host lookup errors %d, connection losses %d, drops %d (before %d)", n,
 			d.stat("xdhcp-host-database-connection-lost"), d.stat("pkt4-receive-drop"), before)
 	}
-	if err := srv.Restart(); err != nil {
-		t.Fatal(err)
-	}
+	fw.Mend()
 	expectLease(t, "xdhcpd once the database is back", hostsDORA(t, e, "02:dd:00:00:00:01"), "10.88.5.5", "10.88.0.53")
 
 	// With Kea's defaults (no reconnection, stop-retry-exit) a lost
@@ -211,8 +214,9 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	fw.Mend()
 	d.Restart()
-	srv.Halt()
+	fw.Cut()
 	hostsDORA(t, e, "02:dd:00:00:00:06")
 	if err := d.Wait(10 * time.Second); err == nil || !strings.Contains(d.Log(), "reconnection is disabled") {
 		t.Errorf("xdhcpd with the host database lost: exit %v", err)
