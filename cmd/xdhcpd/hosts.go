@@ -51,8 +51,8 @@ const originHostsDatabase = "hosts-database"
 func (d *daemon) watchHostDB(db *sqlhost.DB, dbc config.HostsDatabase) {
 	db.OnError(func(err error) {
 		defer db.Recovered()
-		if db.Ping(d.ctx) == nil {
-			return // a failed statement, not a lost connection
+		if db.Ping(d.ctx) == nil || db.Closed() {
+			return // a failed statement, or a database a reload replaced
 		}
 		d.hostDBLost.Inc()
 		exits := dbc.OnFail != "serve-retry-continue"
@@ -74,12 +74,15 @@ func (d *daemon) watchHostDB(db *sqlhost.DB, dbc config.HostsDatabase) {
 				return
 			case <-time.After(dbc.ReconnectWaitTime):
 			}
+			if db.Closed() {
+				return
+			}
 			if db.Ping(d.ctx) == nil {
 				d.log.Info("host database reconnected", "db", db.String(), "tries", try)
 				return
 			}
 		}
-		if exits {
+		if exits && !db.Closed() {
 			d.fail(fmt.Errorf("host database %s: connection lost, %d reconnection attempts failed: %w", db, dbc.MaxReconnectTries, err))
 			return
 		}

@@ -40,6 +40,9 @@ type DB struct {
 	// whether the connection is lost.
 	onLost atomic.Pointer[func(error)]
 	lost   atomic.Bool
+	// closed: errors of lookups still in flight when a reload replaced
+	// the database are not a lost connection.
+	closed atomic.Bool
 }
 
 // OnError sets fn to be called, in a goroutine of its own and once until
@@ -58,7 +61,7 @@ func (h *DB) Ping(ctx context.Context) error {
 
 // failed reports err to OnError's function and returns it.
 func (h *DB) failed(err error) error {
-	if fn := h.onLost.Load(); fn != nil && h.lost.CompareAndSwap(false, true) {
+	if fn := h.onLost.Load(); fn != nil && !h.closed.Load() && h.lost.CompareAndSwap(false, true) {
 		go (*fn)(err)
 	}
 	return err
@@ -121,7 +124,13 @@ func (h *DB) SetConfig(cfg *config.Config) { h.cfgPtr.Store(cfg) }
 func (h *DB) ReadOnly() bool { return h.readOnly }
 
 // Close implements host.Store.
-func (h *DB) Close() error { return h.db.Close() }
+func (h *DB) Close() error {
+	h.closed.Store(true)
+	return h.db.Close()
+}
+
+// Closed reports whether Close was called.
+func (h *DB) Closed() bool { return h.closed.Load() }
 
 // String names the database for logs.
 func (h *DB) String() string { return h.name }
