@@ -35,9 +35,21 @@ func hexSQL(kind dbtest.Kind, hex string) string {
 // answered within a few seconds).
 func hostsDORA(t *testing.T, e *e2eEnv, mac string) *dhcpv4.DHCPv4 {
 	t.Helper()
+	return doraWithin(t, e, mac, 4*time.Second)
+}
+
+// unanswered sends one exchange for mac that is expected to get no answer,
+// and returns the ACK if one came all the same.
+func unanswered(t *testing.T, e *e2eEnv, mac string) *dhcpv4.DHCPv4 {
+	t.Helper()
+	return doraWithin(t, e, mac, 1500*time.Millisecond)
+}
+
+func doraWithin(t *testing.T, e *e2eEnv, mac string, limit time.Duration) *dhcpv4.DHCPv4 {
+	t.Helper()
 	hw, _ := net.ParseMAC(mac)
 	c := daemontest.NClient(t, e.cli, e2eClientIf, hw, nclient4.WithRetry(2))
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	l, err := c.Request(ctx, dhcpv4.WithRequestedOptions(dhcpv4.OptionDomainNameServer))
 	if err != nil {
@@ -197,7 +209,7 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 	expectLease(t, "xdhcpd after restart", hostsDORA(t, e, "02:dd:00:00:00:04"), "10.88.6.8", "10.88.0.54")
 	fw.Cut()
 	before := d.stat("pkt4-receive-drop")
-	if ack := hostsDORA(t, e, "02:dd:00:00:00:05"); ack != nil {
+	if ack := unanswered(t, e, "02:dd:00:00:00:05"); ack != nil {
 		t.Errorf("with the host database down a client got %s", ack.YourIPAddr)
 	}
 	if n := d.stat("xdhcp-host-lookup-errors"); n == 0 || d.stat("pkt4-receive-drop") <= before || d.stat("xdhcp-host-database-connection-lost") != 1 {
@@ -206,6 +218,37 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 	}
 	fw.Mend()
 	expectLease(t, "xdhcpd once the database is back", hostsDORA(t, e, "02:dd:00:00:00:01"), "10.88.5.5", "10.88.0.53")
+
+	// stop-retry-exit with reconnection: DHCP is disabled (origin
+	// hosts-database) while the database is away, and enabled again once
+	// a retry reaches it.
+	hdb["on-fail"] = "stop-retry-exit"
+	e.writeConfig("xdhcpd.json", cfg)
+	if err := d.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	d.Restart()
+	fw.Cut()
+	unanswered(t, e, "02:dd:00:00:00:07")
+	dhcpState := func() (bool, []any) {
+		var st struct {
+			State struct {
+				Enabled    bool  `json:"enabled"`
+				DisabledBy []any `json:"disabled-by"`
+			} `json:"dhcp-state"`
+		}
+		d.ok("status-get", nil, &st)
+		return st.State.Enabled, st.State.DisabledBy
+	}
+	if on, by := dhcpState(); on || len(by) != 1 || by[0] != "hosts-database" {
+		t.Errorf("database away under stop-retry-exit: enabled %v, disabled by %v", on, by)
+	}
+	fw.Mend()
+	deadline := time.Now().Add(5 * time.Second)
+	for on, _ := dhcpState(); !on && time.Now().Before(deadline); on, _ = dhcpState() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	expectLease(t, "xdhcpd after the database came back (stop-retry-exit)", hostsDORA(t, e, "02:dd:00:00:00:01"), "10.88.5.5", "10.88.0.53")
 
 	// With Kea's defaults (no reconnection, stop-retry-exit) a lost
 	// connection stops the daemon, as it stops Kea 2.2.
@@ -217,7 +260,7 @@ INSERT INTO dhcp4_options (code, formatted_value, space, persistent, host_id, sc
 	fw.Mend()
 	d.Restart()
 	fw.Cut()
-	hostsDORA(t, e, "02:dd:00:00:00:06")
+	unanswered(t, e, "02:dd:00:00:00:06")
 	if err := d.Wait(10 * time.Second); err == nil || !strings.Contains(d.Log(), "reconnection is disabled") {
 		t.Errorf("xdhcpd with the host database lost: exit %v", err)
 	}
