@@ -149,6 +149,11 @@ func (c *Config) ParseHostReservation(raw json.RawMessage) (*Reservation, json.R
 	if len(p.errs) > 0 || r == nil {
 		return nil, nil, errors.Join(p.errs...)
 	}
+	if !r.IP.IsValid() && r.Hostname == "" && len(r.Options) == 0 && len(r.ClientClasses) == 0 &&
+		!r.NextServer.IsValid() && r.ServerHostname == "" && r.BootFileName == "" {
+		// Kea 2.2 refuses a host that gives the client nothing.
+		return nil, nil, errors.New("specified reservation must include at least one resource, i.e. hostname, IPv4 address, IPv6 address/prefix, options")
+	}
 	return r, ctx, nil
 }
 

@@ -141,6 +141,8 @@ func TestArgumentErrors(t *testing.T) {
 		{c.add, "reservation-add", ``, "no parameters specified for the command"},
 		{c.add, "reservation-add", `{}`, "reservation must be specified"},
 		{c.add, "reservation-add", `{"reservation": {"hw-address": "01:02:03:04:05:06"}}`, "Mandatory 'subnet-id' parameter missing."},
+		{c.add, "reservation-add", `{"reservation": {"subnet-id": 1, "hw-address": "01:02:03:04:05:06", "option-data": []}}`,
+			"specified reservation must include at least one resource, i.e. hostname, IPv4 address, IPv6 address/prefix, options"},
 	} {
 		if a := run(tc.h, tc.cmd, tc.args); a.Result != 1 || a.Text != tc.want {
 			t.Errorf("%s %s: %d %q, want %q", tc.cmd, tc.args, a.Result, a.Text, tc.want)

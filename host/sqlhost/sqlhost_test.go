@@ -166,7 +166,7 @@ func TestAddReadDelete(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The same identifier in the same subnet, or the same address, is refused.
-		dupID, _, _ := cfg.ParseHostReservation([]byte(`{"subnet-id": 1, "hw-address": "1a:1b:1c:1d:1e:1f"}`))
+		dupID, _, _ := cfg.ParseHostReservation([]byte(`{"subnet-id": 1, "hw-address": "1a:1b:1c:1d:1e:1f", "hostname": "dup"}`))
 		dupIP, _, _ := cfg.ParseHostReservation([]byte(`{"subnet-id": 1, "hw-address": "02:02:02:02:02:02", "ip-address": "192.0.2.20"}`))
 		for _, d := range []*config.Reservation{dupID, dupIP} {
 			if err := h.Add(ctx, host.Host{Res: d}); !errors.Is(err, host.ErrExists) {
@@ -245,7 +245,7 @@ func TestSchemaCheckAndFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, _, _ := testConfig(t).ParseHostReservation([]byte(`{"subnet-id": 1, "hw-address": "01:02:03:04:05:06"}`))
+		res, _, _ := testConfig(t).ParseHostReservation([]byte(`{"subnet-id": 1, "hw-address": "01:02:03:04:05:06", "hostname": "ro"}`))
 		if err := h.Add(ctx, host.Host{Res: res}); err == nil {
 			t.Error("a read-only database took a host")
 		}
