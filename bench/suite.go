@@ -126,6 +126,9 @@ type suite struct {
 	knees  map[string]float64
 	genN   int    // generator runs so far (raw report names)
 	bpffs  string // the suite's bpffs (a plain folder if it could not be mounted)
+	// leaseDB is the lease-database the next server started gets (S8);
+	// nil means the lease file.
+	leaseDB map[string]any
 }
 
 // scenario is one entry of the suite.
@@ -201,12 +204,12 @@ func RunSuite(ctx context.Context, o SuiteOptions, out io.Writer) error {
 		"ha_pair_cpu": "S5: both servers of a pair pinned to the server CPU",
 	}
 
-	scenarios := []scenario{{"S1", s.s1}, {"S2", s.s2}, {"S3", s.s3}, {"S4", s.s4}, {"S5", s.s5}, {"S6/S7", s.s67}}
+	scenarios := []scenario{{"S1", s.s1}, {"S2", s.s2}, {"S3", s.s3}, {"S4", s.s4}, {"S5", s.s5}, {"S6/S7", s.s67}, {"S8", s.s8}}
 	if o.Quick && len(o.Only) == 0 {
 		// CI: S1–S3, shortened. -only names scenarios explicitly, quick
 		// or not.
 		scenarios = scenarios[:3]
-		s.res.Skipped = append(s.res.Skipped, "S4, S5, S6, S7: not in -quick")
+		s.res.Skipped = append(s.res.Skipped, "S4, S5, S6, S7, S8: not in -quick")
 	}
 	var todo []string
 	for _, sc := range scenarios {
@@ -337,6 +340,11 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		// A pin folder per run: nothing carries over between runs.
 		pins := filepath.Join(s.bpffs, filepath.Base(dir))
 		cfg := xdhcpConfig(leaseFile, ha, s.keaHA, pins)
+		if s.leaseDB != nil {
+			if cfg, err = withLeaseDatabase(cfg, s.leaseDB); err != nil {
+				return nil, err
+			}
+		}
 		if s.o.LeaseHooks {
 			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true); err != nil {
 				return nil, err
@@ -350,6 +358,11 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		o.Bin, o.Config = s.kea, filepath.Join(dir, "kea-dhcp4.json")
 		sock := filepath.Join(dir, "kea4.sock")
 		cfg := keaConfig(leaseFile, sock, filepath.Join(dir, "kea.log"), ha, s.keaHA)
+		if s.leaseDB != nil {
+			if cfg, err = withLeaseDatabase(cfg, s.leaseDB); err != nil {
+				return nil, err
+			}
+		}
 		if s.o.LeaseHooks {
 			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false); err != nil {
 				return nil, err

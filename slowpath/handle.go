@@ -3,6 +3,7 @@ package slowpath
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 
@@ -769,6 +770,11 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 				s.freeAddr(rt, addr)
 			}
 			s.commitFailed("lease commit failed: no ACK sent", addr, r.hw, err)
+			if errors.Is(err, lease.ErrConflict) {
+				// A server sharing the lease database leased the address
+				// first: the client starts over and is offered another.
+				s.nak(rt, sn, r, "requested address is leased to another client in the shared lease database")
+			}
 			return
 		}
 		s.committed(ctx, rt, target, r, &l, ops, committedLease{

@@ -136,10 +136,11 @@ func (p *StoragePolicy) Observe(ev lease.FaultEvent) {
 
 // commitFailed counts a lease commit the store refused for a packet and
 // logs it. A storage fault is logged once per episode by the store and the
-// policy, so here it goes to debug only; anything else is an error.
+// policy, and a conflict with a server sharing the lease database is part
+// of sharing it, so these go to debug only; anything else is an error.
 func (s *Server) commitFailed(msg string, addr netip.Addr, hw []byte, err error) {
 	s.st.commitFail.Inc()
-	if errors.Is(err, lease.ErrStorage) {
+	if errors.Is(err, lease.ErrStorage) || errors.Is(err, lease.ErrConflict) {
 		s.log.Debug(msg, "addr", addr, "mac", macString(hw), "err", err)
 		return
 	}

@@ -4,12 +4,25 @@ package main
 // and written by both, over real PostgreSQL and MariaDB servers.
 
 import (
+	"bytes"
+	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/dbtest"
@@ -22,15 +35,22 @@ var (
 	mysqlServer = dbtest.NewLazy(dbtest.MySQL, dbtest.Options{})
 )
 
-// dbKinds are the lease-database types with their servers.
-var dbKinds = []struct {
+// dbKind is a lease-database type with its server.
+type dbKind struct {
 	typ    string
 	server *dbtest.Lazy
-}{{"postgresql", pgServer}, {"mysql", mysqlServer}}
+}
+
+// dbKinds are the lease-database types the tests run on.
+var dbKinds = []dbKind{{"postgresql", pgServer}, {"mysql", mysqlServer}}
 
 // forDatabases runs fn as a parallel subtest per database type.
 func forDatabases(t *testing.T, fn func(t *testing.T, server *dbtest.Server)) {
-	for _, k := range dbKinds {
+	forDatabasesOf(t, dbKinds, fn)
+}
+
+func forDatabasesOf(t *testing.T, kinds []dbKind, fn func(t *testing.T, server *dbtest.Server)) {
+	for _, k := range kinds {
 		t.Run(k.typ, func(t *testing.T) {
 			t.Parallel()
 			fn(t, k.server.Get(t))
@@ -57,13 +77,18 @@ func (e *e2eEnv) databaseIn(server *dbtest.Server, db dbtest.DB) (map[string]any
 // and answers only its control channel.
 func (e *e2eEnv) startKeaDB(name string, dbcfg map[string]any, serve bool) *kea {
 	e.t.Helper()
-	bin := needBinary(e.t, "kea-dhcp4")
-	k := &kea{e: e, sock: filepath.Join(e.dir, name+".sock")}
 	ifaces := []any{}
 	if serve {
 		ifaces = []any{e2eServerIf}
 	}
-	cfg := keaLeaseCmdsConfig(ifaces, dbcfg, k.sock)
+	return e.startKeaFrom(name, keaLeaseCmdsConfig(ifaces, dbcfg, filepath.Join(e.dir, name+".sock")))
+}
+
+// startKeaFrom runs kea-dhcp4 on cfg (made by keaLeaseCmdsConfig).
+func (e *e2eEnv) startKeaFrom(name string, cfg map[string]any) *kea {
+	e.t.Helper()
+	bin := needBinary(e.t, "kea-dhcp4")
+	k := &kea{e: e, sock: dhcp4(cfg)["control-socket"].(map[string]any)["socket-name"].(string)}
 	k.Process = daemontest.NewProcess(e.t, daemontest.ProcessOptions{
 		Name: name,
 		NS:   e.srv,
@@ -149,6 +174,263 @@ func TestE2ELeaseDatabaseKea(t *testing.T) {
 		if got, ok := d.lease("10.88.200.7"); !ok || got.HWAddress != "02:78:65:d1:00:07" || got.ValidLft != 1800 ||
 			got.Hostname != "added.by.kea" {
 			t.Errorf("xdhcpd's lease4-get of the lease Kea added: found=%v %+v", ok, got)
+		}
+		// xdhcpd's lease4-del removes it from the database Kea reads.
+		d.ok("lease4-del", map[string]any{"ip-address": "10.88.200.7"}, nil)
+		if got, ok := leaseVia(t, k2, "10.88.200.7"); ok {
+			t.Errorf("Kea still finds the lease xdhcpd deleted: %+v", got)
+		}
+	})
+}
+
+// ackCapture records the ACKs clients receive on a client namespace's
+// link: tshark, started before the clients.
+type ackCapture struct {
+	cmd  *exec.Cmd
+	out  *bytes.Buffer
+	done chan error
+}
+
+func (e *e2eEnv) captureACKs() *ackCapture {
+	e.t.Helper()
+	ts := needBinary(e.t, "tshark")
+	c := &ackCapture{out: &bytes.Buffer{}, done: make(chan error, 1)}
+	c.cmd = e.cli.Command(context.Background(), ts, "-i", e2eClientIf, "-n", "-l", "-Q", "-f", "udp port 67 or udp port 68",
+		"-Y", "dhcp.option.dhcp == 5", "-T", "fields", "-e", "dhcp.hw.mac_addr", "-e", "dhcp.ip.your")
+	c.cmd.Stdout = c.out
+	stderr, err := c.cmd.StderrPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.cli.Start(c.cmd); err != nil {
+		e.t.Fatal(err)
+	}
+	// tshark says nothing with -Q until it stops: wait for its socket.
+	go func() { _, _ = io.Copy(io.Discard, stderr); c.done <- c.cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !capturing(c.cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("tshark did not start capturing within 30 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return c
+}
+
+// capturing reports whether the namespace of process pid (the client
+// namespace, where nothing else opens one) holds a packet socket: tshark's
+// capture has begun.
+func capturing(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/packet", pid))
+	return err == nil && bytes.Count(b, []byte("\n")) > 1
+}
+
+// stop ends the capture and returns the (mac, address) of every ACK.
+func (c *ackCapture) stop(t *testing.T) [][2]string {
+	t.Helper()
+	time.Sleep(500 * time.Millisecond) // the last ACKs on their way through dumpcap
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+	var acks [][2]string
+	for line := range strings.SplitSeq(c.out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 {
+			acks = append(acks, [2]string{f[0], f[1]})
+		}
+	}
+	return acks
+}
+
+// TestE2ELeaseDatabaseManyServers: two xdhcpd and a Kea 2.2 on one
+// database, each with its own clients, all drawing on one pool barely
+// larger than the clients: no address is ever acknowledged to two
+// clients, as the clients' own captures show.
+func TestE2ELeaseDatabaseManyServers(t *testing.T) {
+	pd := needBinary(t, "perfdhcp")
+	// make test runs 3 × 200 clients on PostgreSQL; XDHCP_DB_LONG=1 runs
+	// 3 × 650 on both databases.
+	perServer, pool, kinds := 200, "10.88.16.0 - 10.88.18.127", dbKinds[:1] // 640 addresses for 600 clients
+	if os.Getenv("XDHCP_DB_LONG") != "" {
+		perServer, pool, kinds = 650, "10.88.16.0 - 10.88.23.255", dbKinds // 2,048 addresses for 1,950 clients
+	}
+	forDatabasesOf(t, kinds, func(t *testing.T, server *dbtest.Server) {
+		db := server.NewDB(t)
+		envs := []*e2eEnv{newEnv(t), newEnv(t), newEnv(t)}
+		for i, e := range envs {
+			dbcfg, _ := e.databaseIn(server, db)
+			if i == 2 {
+				cfg := keaLeaseCmdsConfig([]any{e2eServerIf}, dbcfg, filepath.Join(e.dir, "kea.sock"))
+				subnet(cfg, 0)["pools"] = []any{map[string]any{"pool": pool}}
+				e.startKeaFrom("kea-dhcp4", cfg)
+				continue
+			}
+			cfg := e.baseConfig()
+			dhcp4(cfg)["lease-database"] = dbcfg
+			subnet(cfg, 0)["pools"] = []any{map[string]any{"pool": pool}}
+			e.startDaemon(cfg)
+		}
+		caps := make([]*ackCapture, len(envs))
+		for i, e := range envs {
+			caps[i] = e.captureACKs()
+		}
+		var wg sync.WaitGroup
+		for i, e := range envs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Distinct base MACs: the three client populations never
+				// share a client.
+				out, _ := e.runClient(90*time.Second, pd, "-4", "-l", e2eClientIP, "-R", strconv.Itoa(perServer),
+					"-n", strconv.Itoa(perServer), "-r", "100", "-b", fmt.Sprintf("mac=02:aa:%02x:00:00:00", i+1), e2eServerIP)
+				st := parsePerfdhcp(t, out)
+				t.Logf("server %d: DISCOVER-OFFER %+v REQUEST-ACK %+v", i, st["DISCOVER-OFFER"], st["REQUEST-ACK"])
+			}()
+		}
+		wg.Wait()
+		holder := map[string]string{}
+		total := 0
+		for i, c := range caps {
+			acks := c.stop(t)
+			t.Logf("server %d: %d ACKs captured", i, len(acks))
+			total += len(acks)
+			for _, a := range acks {
+				if h, ok := holder[a[1]]; ok && h != a[0] {
+					t.Errorf("address %s acknowledged to %s and to %s", a[1], h, a[0])
+				}
+				holder[a[1]] = a[0]
+			}
+		}
+		// Losses are expected (a loaded machine, servers racing for one
+		// pool); what matters is that enough leases were given to collide.
+		if total < perServer/3 {
+			t.Fatalf("only %d ACKs in all: too few to show anything", total)
+		}
+		out, err := db.Exec("SELECT count(*) FROM lease4")
+		t.Logf("%d ACKs to %d distinct addresses; %s leases in the database (%v)", total, len(holder), out, err)
+	})
+}
+
+// dbHolders returns the database's leases as address → hardware address.
+func dbHolders(t *testing.T, db dbtest.DB) map[string]string {
+	t.Helper()
+	q := "SELECT address, encode(hwaddr, 'hex') FROM lease4"
+	if db.Server.Kind == dbtest.MySQL {
+		q = "SELECT address, lower(hex(hwaddr)) FROM lease4"
+	}
+	out, err := db.Exec(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for line := range strings.SplitSeq(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[0], 10, 32)
+		hw, _ := hex.DecodeString(f[1])
+		m[netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}).String()] = net.HardwareAddr(hw).String()
+	}
+	return m
+}
+
+// TestE2ELeaseDatabaseOnFail: the database server is stopped under load
+// and started again. With serve-retry-continue xdhcpd serves on, refuses
+// to acknowledge while the database is away, and every lease a client
+// was acknowledged is in the database afterwards; with stop-retry-exit a
+// cut network path to the database ends the daemon once its reconnect
+// attempts are spent.
+func TestE2ELeaseDatabaseOnFail(t *testing.T) {
+	pd := needBinary(t, "perfdhcp")
+	t.Run("restart/serve-retry-continue", func(t *testing.T) {
+		t.Parallel()
+		// A server of its own: stopping it must not disturb other tests.
+		server, err := dbtest.Start(dbtest.Postgres, dbtest.Options{})
+		if err != nil {
+			t.Skipf("no PostgreSQL: %v", err)
+		}
+		defer server.Stop()
+		db := server.NewDB(t)
+		e := newEnv(t)
+		dbcfg, _ := e.databaseIn(server, db)
+		dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "serve-retry-continue", 3, 200
+		cfg := e.bigPoolConfig()
+		dhcp4(cfg)["lease-database"] = dbcfg
+		d := e.startDaemon(cfg)
+		capt := e.captureACKs()
+		done := make(chan string, 1)
+		go func() {
+			out, _ := e.runClient(60*time.Second, pd, "-4", "-l", e2eClientIP, "-R", "100000", "-r", "60", "-p", "9",
+				"-b", "mac=02:ab:00:00:00:00", e2eServerIP)
+			done <- out
+		}()
+		time.Sleep(2500 * time.Millisecond)
+		server.Halt()
+		time.Sleep(2500 * time.Millisecond)
+		if err := server.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		out := <-done
+		st := parsePerfdhcp(t, out)
+		acks := capt.stop(t)
+		t.Logf("perfdhcp: DISCOVER-OFFER %+v REQUEST-ACK %+v; %d ACKs captured", st["DISCOVER-OFFER"], st["REQUEST-ACK"], len(acks))
+		if !d.Running() {
+			t.Fatalf("xdhcpd exited under serve-retry-continue: %v", d.Err())
+		}
+		held := dbHolders(t, db)
+		lost := 0
+		for _, a := range acks {
+			if held[a[1]] != strings.Split(a[0], ",")[0] {
+				if lost++; lost <= 5 {
+					t.Errorf("ACK of %s to %s, but the database holds %q for it", a[1], a[0], held[a[1]])
+				}
+			}
+		}
+		if lost > 0 {
+			t.Errorf("%d of %d acknowledged leases are not in the database", lost, len(acks))
+		}
+		faults, recovered := d.stat("xdhcp-lease-file-faults"), d.stat("xdhcp-lease-file-recoveries")
+		if faults < 1 || recovered < 1 {
+			t.Errorf("faults %d, recoveries %d: the stop went unnoticed", faults, recovered)
+		}
+		// Serving resumed: a new client gets a lease the database holds.
+		m := mac(0xd2, 1)
+		ip := daemontest.DORA(t, e.nclient(m)).ACK.YourIPAddr.String()
+		if got := dbHolders(t, db)[ip]; got != m.String() {
+			t.Errorf("after the restart, %s ACKed to %s is held by %q in the database", ip, m, got)
+		}
+	})
+	t.Run("cut/stop-retry-exit", func(t *testing.T) {
+		t.Parallel()
+		server := pgServer.Get(t)
+		db := server.NewDB(t)
+		e := newEnv(t)
+		dbcfg, fw := e.databaseIn(server, db)
+		dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "stop-retry-exit", 2, 200
+		cfg := e.baseConfig()
+		dhcp4(cfg)["lease-database"] = dbcfg
+		d := e.startDaemon(cfg)
+		daemontest.DORA(t, e.nclient(mac(0xd3, 1)))
+		fw.Cut()
+		// The next lease write meets the cut path; the client gets no ACK.
+		c := e.nclient(mac(0xd3, 2), nclient4.WithTimeout(time.Second), nclient4.WithRetry(1))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.Request(ctx)
+		cancel()
+		if err == nil {
+			t.Errorf("a lease was acknowledged with the database unreachable")
+		}
+		err = d.Wait(20 * time.Second)
+		if err == nil || d.Running() {
+			t.Fatalf("xdhcpd under stop-retry-exit: exit %v, running %v; log:\n%s", err, d.Running(), d.LogSince())
+		}
+		if !strings.Contains(d.Log(), "recovery attempts") {
+			t.Errorf("the exit does not say why; log:\n%s", d.LogSince())
 		}
 	})
 }

@@ -12,6 +12,8 @@ package dbtest
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +27,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 // Kind names a database server product.
@@ -70,7 +75,9 @@ type Server struct {
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	counter  int
-	tmplOK   bool   // PostgreSQL: the template database holds Kea's schema
+	tmplOK   bool   // the template database holds Kea's schema
+	cache    string // the prepared data directory's copy
+	prepared bool   // the data directory is a prepared copy
 	tmplDump string // MySQL: the template database's dump
 }
 
@@ -139,9 +146,9 @@ func startPostgres(opts Options) (*Server, error) {
 	if err := s.writeOwned(pwFile, AdminPassword+"\n"); err != nil {
 		return nil, s.fail(err)
 	}
-	if out, err := s.run(filepath.Join(pgBin, "initdb"), "-D", data, "-U", AdminUser, "--pwfile", pwFile,
-		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
-		return nil, s.fail(fmt.Errorf("initdb: %w: %s", err, out))
+	if err := s.initData(data, filepath.Join(pgBin, "postgres"), filepath.Join(pgBin, "initdb"), "-D", data, "-U", AdminUser,
+		"--pwfile", pwFile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"); err != nil {
+		return nil, s.fail(err)
 	}
 	s.Socket = s.Dir
 	s.args = []string{filepath.Join(pgBin, "postgres"), "-D", data, "-k", s.Dir, "-p", strconv.Itoa(s.Port),
@@ -154,6 +161,10 @@ func startPostgres(opts Options) (*Server, error) {
 	if err := s.launch(); err != nil {
 		return nil, s.fail(err)
 	}
+	if err := s.prepare(s.postgresTemplate); err != nil {
+		return nil, s.fail(err)
+	}
+	s.tmplOK = true
 	return s, nil
 }
 
@@ -174,9 +185,9 @@ func startMySQL(opts Options) (*Server, error) {
 	if err := s.writeOwned(filepath.Join(s.Dir, ".my.cnf"), fmt.Sprintf("[client]\nport=%d\n", s.Port)); err != nil {
 		return nil, s.fail(err)
 	}
-	if out, err := s.run("/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data,
+	if err := s.initData(data, "/usr/sbin/mariadbd", "/usr/bin/mariadb-install-db", "--no-defaults", "--datadir="+data,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve"); err != nil {
-		return nil, s.fail(fmt.Errorf("mariadb-install-db: %w: %s", err, out))
+		return nil, s.fail(err)
 	}
 	s.args = []string{"/usr/sbin/mariadbd", "--no-defaults", "--datadir=" + data, "--socket=" + s.Socket,
 		"--port=" + strconv.Itoa(s.Port), "--bind-address=127.0.0.1", "--pid-file=" + filepath.Join(s.Dir, "mysqld.pid"),
@@ -190,13 +201,67 @@ func startMySQL(opts Options) (*Server, error) {
 		return nil, s.fail(err)
 	}
 	// The fresh server has root on the socket only; add the admin account
-	// the tests use over TCP.
-	if err := s.mysqlRoot(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON *.* TO '%s'@'%%' WITH GRANT OPTION;",
-		AdminUser, AdminPassword, AdminUser)); err != nil {
-		s.Stop()
-		return nil, err
+	// the tests use over TCP, and the template.
+	err = s.prepare(func() error {
+		if err := s.mysqlRoot(fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON *.* TO '%s'@'%%' WITH GRANT OPTION;",
+			AdminUser, AdminPassword, AdminUser)); err != nil {
+			return err
+		}
+		return s.mysqlTemplateDB()
+	})
+	if err != nil {
+		return nil, s.fail(err)
 	}
+	s.tmplOK = true
 	return s, nil
+}
+
+// initData makes a fresh data directory at data: a copy of the one an
+// earlier run prepared (initialised, admin account and Kea's template
+// database made, server cleanly stopped), or by running the init command
+// (prepared reports which). initdb, mariadb-install-db and kea-admin take
+// seconds that every test binary would pay again; the prepared copy lives
+// under the system's temporary directory, keyed by the server binary's
+// size and time.
+func (s *Server) initData(data, server string, initCmd ...string) error {
+	st, err := os.Stat(server)
+	if err != nil {
+		return err
+	}
+	s.cache = filepath.Join(os.TempDir(), "xdhcp-dbtest-cache", fmt.Sprintf("%s-%d-%d-v1", s.Kind, st.Size(), st.ModTime().Unix()))
+	if _, err := os.Stat(s.cache); err == nil {
+		if exec.Command("cp", "-a", s.cache, data).Run() == nil {
+			s.prepared = true
+			return nil
+		}
+		_ = os.RemoveAll(data)
+	}
+	if out, err := s.run(initCmd[0], initCmd[1:]...); err != nil {
+		return fmt.Errorf("%s: %w: %s", filepath.Base(initCmd[0]), err, out)
+	}
+	return nil
+}
+
+// prepare makes what a prepared data directory holds beyond the init
+// (make), then stops the server, keeps a copy of its data directory for
+// later runs (complete or not at all), and starts it again.
+func (s *Server) prepare(make func() error) error {
+	if s.prepared {
+		return nil
+	}
+	if err := make(); err != nil {
+		return err
+	}
+	s.Halt()
+	if err := os.MkdirAll(filepath.Dir(s.cache), 0o755); err == nil {
+		if tmp, err := os.MkdirTemp(filepath.Dir(s.cache), "new-"); err == nil {
+			if exec.Command("cp", "-a", filepath.Join(s.Dir, "data"), filepath.Join(tmp, "data")).Run() == nil {
+				_ = os.Rename(filepath.Join(tmp, "data"), s.cache) // another process may have won: fine
+			}
+			_ = os.RemoveAll(tmp)
+		}
+	}
+	return s.Restart()
 }
 
 // newServer makes the temporary directory, owned by the unprivileged
@@ -513,9 +578,6 @@ func (s *Server) DropDB(d DB) error {
 const keaTemplate = "kea_template"
 
 func (s *Server) createPostgresDB(d DB) error {
-	if err := s.postgresTemplate(); err != nil {
-		return err
-	}
 	if _, err := s.psql("postgres", fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s'`, d.User, d.Password),
 		fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s OWNER %s`, d.Name, keaTemplate, d.User)); err != nil {
 		return err
@@ -527,14 +589,9 @@ func (s *Server) createPostgresDB(d DB) error {
 	return err
 }
 
-// postgresTemplate creates the template database once per server, with
-// kea-admin db-init run as its own account.
+// postgresTemplate creates the template database, with kea-admin db-init
+// run as its own account; the server's start prepares it.
 func (s *Server) postgresTemplate() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tmplOK {
-		return nil
-	}
 	// The template belongs to the admin, its tables to kea_tmpl_owner:
 	// REASSIGN OWNED in a copy then moves the tables and nothing shared.
 	if _, err := s.psql("postgres", `CREATE ROLE kea_tmpl_owner LOGIN PASSWORD 'tmpl'`, "CREATE DATABASE "+keaTemplate); err != nil {
@@ -572,23 +629,25 @@ func (s *Server) createMySQLDB(d DB) error {
 	return nil
 }
 
-// mysqlTemplate creates a database with kea-admin db-init once per
-// server and returns its dump (schema, triggers, procedures and the
-// schema's own rows), which every test database is loaded from: Kea's
-// script builds the first schema version and upgrades it step by step,
-// which takes many times longer than loading the result.
+// mysqlTemplateDB creates the template database with kea-admin db-init;
+// the server's start prepares it.
+func (s *Server) mysqlTemplateDB() error {
+	if err := s.mysqlRoot(fmt.Sprintf("CREATE DATABASE %s; CREATE USER 'kea_tmpl_owner'@'%%' IDENTIFIED BY 'tmpl'; GRANT ALL ON %s.* TO 'kea_tmpl_owner'@'%%';",
+		keaTemplate, keaTemplate)); err != nil {
+		return err
+	}
+	return keaAdminInit(s, "mysql", keaTemplate, "kea_tmpl_owner", "tmpl")
+}
+
+// mysqlTemplate returns the template database's dump (schema, triggers,
+// procedures and the schema's own rows), which every test database is
+// loaded from: Kea's script builds the first schema version and upgrades
+// it step by step, which takes many times longer than loading the result.
 func (s *Server) mysqlTemplate() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.tmplDump != "" {
 		return s.tmplDump, nil
-	}
-	if err := s.mysqlRoot(fmt.Sprintf("CREATE DATABASE %s; CREATE USER 'kea_tmpl_owner'@'%%' IDENTIFIED BY 'tmpl'; GRANT ALL ON %s.* TO 'kea_tmpl_owner'@'%%';",
-		keaTemplate, keaTemplate)); err != nil {
-		return "", err
-	}
-	if err := keaAdminInit(s, "mysql", keaTemplate, "kea_tmpl_owner", "tmpl"); err != nil {
-		return "", err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -625,45 +684,124 @@ func (s *Server) psql(db string, sql ...string) (string, error) {
 	return s.psqlAs(AdminUser, AdminPassword, db, sql...)
 }
 
+// psqlAs runs SQL as user over TCP through the driver (a psql process
+// per call costs a second on a loaded machine) and returns the rows as
+// psql -A -t -F '\t' prints them.
 func (s *Server) psqlAs(user, password, db string, sql ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	args := []string{"-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
-		"-h", s.Host, "-p", strconv.Itoa(s.Port), "-U", user, "-d", db}
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password='%s' sslmode=disable connect_timeout=10",
+		s.Host, s.Port, db, user, password))
+	if err != nil {
+		return "", fmt.Errorf("connect to %s as %s: %w", db, user, err)
+	}
+	defer conn.Close(context.Background())
+	var lines []string
 	for _, q := range sql {
-		args = append(args, "-c", q)
+		rows, err := conn.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			return "", fmt.Errorf("%q: %w", q, err)
+		}
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				rows.Close()
+				return "", fmt.Errorf("%q: %w", q, err)
+			}
+			f := make([]string, len(vals))
+			for i, v := range vals {
+				f[i] = pgText(v)
+			}
+			lines = append(lines, strings.Join(f, "\t"))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", fmt.Errorf("%q: %w", q, err)
+		}
 	}
-	cmd := exec.CommandContext(ctx, "psql", args...)
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=5")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("psql %q: %w: %s", sql, err, out)
-	}
-	return strings.TrimRight(string(out), "\n"), nil
+	return strings.Join(lines, "\n"), nil
 }
 
-// mysqlRoot runs SQL as root over the unix socket.
+// pgText prints a value as psql does in its unaligned output.
+func pgText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case bool:
+		if x {
+			return "t"
+		}
+		return "f"
+	case []byte:
+		return `\x` + hex.EncodeToString(x)
+	case time.Time:
+		return x.Format("2006-01-02 15:04:05-07")
+	}
+	return fmt.Sprint(v)
+}
+
+// mysqlRoot runs SQL (several statements allowed) as root over the unix
+// socket.
 func (s *Server) mysqlRoot(sql string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "mariadb", "--no-defaults", "-uroot", "--socket="+s.Socket, "-e", sql)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("mariadb %q: %w: %s", sql, err, out)
-	}
-	return nil
+	cfg := driver.NewConfig()
+	cfg.User, cfg.Net, cfg.Addr, cfg.MultiStatements = "root", "unix", s.Socket, true
+	_, err := mysqlRun(cfg, sql, false)
+	return err
 }
 
+// mysqlAs runs SQL as user over TCP and returns the rows as the mariadb
+// client prints them with -N -B.
 func (s *Server) mysqlAs(user, password, db, sql string) (string, error) {
+	cfg := driver.NewConfig()
+	cfg.User, cfg.Passwd, cfg.DBName, cfg.MultiStatements = user, password, db, true
+	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+	return mysqlRun(cfg, sql, true)
+}
+
+func mysqlRun(cfg *driver.Config, q string, query bool) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "mariadb", "--no-defaults", "-N", "-B", "-h", s.Host, "-P", strconv.Itoa(s.Port),
-		"-u", user, "-p"+password, "-D", db, "-e", sql)
-	out, err := cmd.CombinedOutput()
+	c, err := driver.NewConnector(cfg)
 	if err != nil {
-		return string(out), fmt.Errorf("mariadb %q: %w: %s", sql, err, out)
+		return "", err
 	}
-	return strings.TrimRight(string(out), "\n"), nil
+	db := sql.OpenDB(c)
+	defer db.Close()
+	if !query {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return "", fmt.Errorf("%q: %w", q, err)
+		}
+		return "", nil
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return "", fmt.Errorf("%q: %w", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		f := make([]string, len(vals))
+		for i, v := range vals {
+			f[i] = v.String
+			if !v.Valid {
+				f[i] = "NULL"
+			}
+		}
+		lines = append(lines, strings.Join(f, "\t"))
+	}
+	return strings.Join(lines, "\n"), rows.Err()
 }
 
 // Main runs a test binary's tests and stops the servers they started; a

@@ -58,7 +58,7 @@ var Rules = []Rule{
 		Why: "the daemon test harness drives the binary from outside, as a user would"},
 	{Pkg: "internal/keadiff", May: []string{"internal/lab", "internal/daemontest"},
 		Why: "the differential suite drives kea-dhcp4 and xdhcpd from outside, as an operator would"},
-	{Pkg: "bench/...", May: []string{"bench/...", "internal/lab", "control/client", "handoff", "fastpath/frame", "fastpath/xsk", "fastpath/dhcpview"},
+	{Pkg: "bench/...", May: []string{"bench/...", "internal/lab", "internal/dbtest", "control/client", "handoff", "fastpath/frame", "fastpath/xsk", "fastpath/dhcpview"},
 		Why: "the benchmark drives the binaries from outside; it borrows only the fast path's packet and socket code for its generator"},
 	{Pkg: "telemetry", May: []string{"internal/stats"}, Why: "the read-only monitoring listener plugs in at the edge"},
 	{Pkg: "packaging", May: []string{"internal/lab"}, Why: "the Debian package's files and its install test"},

@@ -132,7 +132,11 @@ type held struct {
 // go as one statement each. An insert that meets a row another server
 // inserted meanwhile fails as a duplicate key: a conflict.
 func (d *Dialect) Write(ctx context.Context, ws []sqllease.Write, now time.Time) ([]int, error) {
-	tx, err := d.db.BeginTx(ctx, nil)
+	// READ COMMITTED: the locking read takes the rows that exist and no
+	// gap locks, so concurrent batches inserting new addresses do not
+	// deadlock each other; an insert racing another server's is a
+	// duplicate key, which is the conflict it is.
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, err
 	}

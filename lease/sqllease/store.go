@@ -161,6 +161,12 @@ type Store struct {
 	closed   bool
 	recMu    sync.Mutex // serializes record log writes
 
+	// learned holds the addresses whose cached lease was read from the
+	// database after a conflict rather than written by this store: a put
+	// over one is checked as if the store knew nothing of it (see writes).
+	learnMu sync.Mutex
+	learned map[netip.Addr]struct{}
+
 	fault     atomic.Pointer[lease.FaultError]
 	recovered chan struct{} // closed and replaced when a fault ends
 	bg        sync.WaitGroup
@@ -189,7 +195,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		opts.Writers = DefaultWriters
 	}
 	s := &Store{opts: opts, d: opts.Dialect, log: opts.Logger, now: opts.Now,
-		inflight: make(map[netip.Addr]struct{}), stop: make(chan struct{}), recovered: make(chan struct{})}
+		inflight: make(map[netip.Addr]struct{}), learned: make(map[netip.Addr]struct{}), stop: make(chan struct{}), recovered: make(chan struct{})}
 	s.cond = sync.NewCond(&s.mu)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -487,12 +493,19 @@ func (s *Store) writes(batch []*request, pending []int) ([]Write, []int) {
 	cache := s.c()
 	var ws []Write
 	var owner []int
+	s.learnMu.Lock()
+	defer s.learnMu.Unlock()
 	for _, i := range pending {
 		for j := range batch[i].ops {
 			op := &batch[i].ops[j]
 			w := Write{Op: op}
-			if l, ok := cache.Get(op.Lease.Addr); ok {
-				w.Known = &l
+			// A lease learned from another server is not one this store
+			// may replace for knowing it: the engine may still act on an
+			// offer made before it was learned.
+			if _, other := s.learned[op.Lease.Addr]; !other {
+				if l, ok := cache.Get(op.Lease.Addr); ok {
+					w.Known = &l
+				}
 			}
 			ws = append(ws, w)
 			owner = append(owner, i)
@@ -529,6 +542,13 @@ func (s *Store) without(pending []int, bad map[int]bool, results []error, why fu
 func (s *Store) applied(batch []*request, pending []int) {
 	cache := s.c()
 	var records []byte
+	s.learnMu.Lock()
+	for _, i := range pending {
+		for j := range batch[i].ops {
+			delete(s.learned, batch[i].ops[j].Lease.Addr)
+		}
+	}
+	s.learnMu.Unlock()
 	for _, i := range pending {
 		// The cache cannot refuse ops Validate accepted.
 		_ = cache.Commit(context.Background(), batch[i].ops...)
@@ -549,7 +569,13 @@ func (s *Store) applied(batch []*request, pending []int) {
 	}
 }
 
-// learn replaces the cached lease of addr with the database's row.
+// learnAhead is how many rows after a conflicting address learn reads
+// too: servers sharing a pool hand out addresses in the same order, so
+// where one lease of another server is, more follow.
+const learnAhead = 256
+
+// learn replaces the cached lease of addr with the database's row, and
+// caches the rows of the next learnAhead leased addresses.
 func (s *Store) learn(addr netip.Addr) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
@@ -558,12 +584,26 @@ func (s *Store) learn(addr netip.Addr) {
 		s.log.Warn("reading a conflicting lease from the database failed", "addr", addr, "err", err)
 		return
 	}
-	op := lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: addr}}
+	ops := []lease.Op{{Kind: lease.OpDelete, Lease: lease.Lease{Addr: addr}}}
 	if ok {
-		op = lease.Op{Kind: lease.OpPut, Lease: l}
+		ops[0] = lease.Op{Kind: lease.OpPut, Lease: l}
 	}
-	if err := s.c().Commit(ctx, op); err != nil {
-		s.log.Warn("a conflicting lease of the database cannot be cached", "addr", addr, "err", err)
+	ahead, err := s.d.Find(ctx, Query{Kind: Page, From: addr, Limit: learnAhead})
+	if err == nil {
+		for _, l := range ahead {
+			ops = append(ops, lease.Op{Kind: lease.OpPut, Lease: l})
+		}
+	}
+	s.learnMu.Lock()
+	for i := range ops {
+		s.learned[ops[i].Lease.Addr] = struct{}{}
+	}
+	s.learnMu.Unlock()
+	for i := range ops {
+		// One by one: a row the cache refuses must not cost the others.
+		if err := s.c().Commit(ctx, ops[i]); err != nil {
+			s.log.Warn("a lease of the database cannot be cached", "addr", ops[i].Lease.Addr, "err", err)
+		}
 	}
 }
 

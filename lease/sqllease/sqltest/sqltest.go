@@ -94,6 +94,26 @@ func roundTrip(t *testing.T, k Kind) {
 	if err := a.Commit(context.Background(), lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: netip.MustParseAddr("10.0.0.2")}}); err != nil {
 		t.Fatal(err)
 	}
+	// Reclamation: an expired lease is listed and its reclaimed state
+	// written over it.
+	old := put("10.0.0.3", 3, now-7200)
+	if err := a.Commit(context.Background(), old); err != nil {
+		t.Fatal(err)
+	}
+	exp := a.Expired(now, 0)
+	if len(exp) != 1 || exp[0].Addr != old.Lease.Addr {
+		t.Fatalf("expired leases %+v, want 10.0.0.3", exp)
+	}
+	exp[0].State = lease.StateExpiredReclaimed
+	if err := a.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: exp[0]}); err != nil {
+		t.Fatalf("reclaiming: %v", err)
+	}
+	if out, _ := db.Exec("SELECT state FROM lease4 WHERE address = 167772163"); out != "2" {
+		t.Fatalf("reclaimed lease's state in the database: %q", out)
+	}
+	if err := a.Commit(context.Background(), lease.Op{Kind: lease.OpDelete, Lease: exp[0]}); err != nil {
+		t.Fatal(err)
+	}
 	b := open(t, k, db, sqllease.Options{})
 	if b.Len() != 2 {
 		t.Fatalf("reopened store holds %d leases, want 2", b.Len())
@@ -128,6 +148,11 @@ func conflict(t *testing.T, k Kind) {
 	}
 	if l, ok := b.Get(netip.MustParseAddr("10.0.0.5")); !ok || l.HWAddr[5] != 1 {
 		t.Fatalf("after the conflict the second server's cache holds %+v", l)
+	}
+	// Knowing the other server's lease now does not make it replaceable
+	// (the engine may still complete an offer made before).
+	if err := b.Commit(ctx, put("10.0.0.5", 2, now)); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("second server's commit over a lease it learned: %v, want a conflict", err)
 	}
 	// The first client renews at the first server: its own lease.
 	if err := a.Commit(ctx, put("10.0.0.5", 1, now+10)); err != nil {
