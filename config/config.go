@@ -153,6 +153,7 @@ func parseWithWarnings(data []byte, file string, include includeFunc) (*Config, 
 		root.used[k] = true
 	}
 	c.Warnings = p.warns
+	c.defs = p.defs
 	return c, errors.Join(p.errs...)
 }
 
@@ -197,6 +198,7 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 
 	p.interfaces(o, c)
 	p.leaseDatabase(o, &c.LeaseDatabase, defaultLeaseFile)
+	p.hostsDatabases(o, c)
 	p.hostIdentifiers(o, c)
 
 	global := p.parseScope(o, true)

@@ -163,9 +163,12 @@ func TestKeaExamples(t *testing.T) {
 		}},
 		{file: "hooks.json", wantErr: []string{`Dhcp4.subnet4[0].pools[0].pool: "192.0.2.1 - 19.2.0.2.200": last address: not an IPv4 address`}},
 		{file: "mysql-reservations.json", check: func(t *testing.T, c *Config) {
-			// The reservations in MySQL are not read, and the warning says so.
-			if !hasWarning(c, "Dhcp4.hosts-database: Kea 2.2 key not implemented by xdhcp yet") || len(c.Subnets) != 1 {
-				t.Errorf("warnings %q, subnets %d", c.Warnings, len(c.Subnets))
+			// The host database is read with every parameter Kea's example sets.
+			want := HostsDatabase{Type: "mysql", Name: "keatest", User: "keatest", Password: "keatest", Host: "localhost", Port: 3306,
+				ConnectTimeout: 5 * time.Second, MaxReconnectTries: 3, ReconnectWaitTime: 3 * time.Second, OnFail: "stop-retry-exit",
+				TrustAnchor: "my-ca", CertFile: "my-cert", KeyFile: "my-key", CipherList: "AES"}
+			if len(c.HostsDatabases) != 1 || c.HostsDatabases[0] != want || len(c.Subnets) != 1 {
+				t.Errorf("hosts databases %+v, subnets %d", c.HostsDatabases, len(c.Subnets))
 			}
 		}},
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,9 +31,7 @@ var notImplemented = map[string]map[string]string{
 		"dhcp-queue-control":        "the packet queue is xdhcp's own (xdhcp.overload-high/-low)",
 		"sanity-checks":             "leases are checked when the lease file is loaded, always",
 		"compatibility":             "options are parsed by xdhcp's own rules",
-		"reservations-lookup-first": "only matters with reservations in a database",
-		"hosts-database":            hostsNote,
-		"hosts-databases":           hostsNote,
+		"reservations-lookup-first": "a speed choice with the same answers: xdhcp looks at the lease before a database's reservation of a candidate address",
 	}),
 	"subnet4": withScopeKeys(map[string]string{
 		"4o6-interface":    dhcp4o6Note,
@@ -59,12 +58,23 @@ var notImplemented = map[string]map[string]string{
 var notImplemented6 = map[string]map[string]string{
 	// The same globals as Dhcp4 and the same DNS update keys at every
 	// level; interfaces-config has no outbound-interface in Dhcp6.
-	"Dhcp6":             notImplemented["Dhcp4"],
+	"Dhcp6": withEntries(notImplemented["Dhcp4"], map[string]string{
+		"hosts-database":  "the DHCPv6 engine reads host reservations from the configuration file only",
+		"hosts-databases": "the DHCPv6 engine reads host reservations from the configuration file only",
+	}),
 	"subnet6":           notImplemented["shared-networks"],
 	"shared-networks":   notImplemented["shared-networks"],
 	"interfaces-config": without(notImplemented["interfaces-config"], "outbound-interface"),
 	"lease-database":    notImplemented["lease-database"],
 	"output_options":    notImplemented["output_options"],
+}
+
+// withEntries returns a copy of m with extra added.
+func withEntries(m, extra map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+len(extra))
+	maps.Copy(out, m)
+	maps.Copy(out, extra)
+	return out
 }
 
 // without returns a copy of m without keys.
@@ -95,7 +105,6 @@ const (
 	ddnsNote     = "DNS updates (kea-dhcp-ddns) are not part of xdhcp"
 	databaseNote = "a database connection parameter: the lease file (memfile) has no use for it, as in Kea"
 	dhcp4o6Note  = "DHCPv4-over-DHCPv6 is not served"
-	hostsNote    = "host reservations are read from the configuration file only"
 	socketsNote  = "start-up fails when an interface cannot be opened"
 )
 

@@ -65,7 +65,6 @@ func TestWarnings(t *testing.T) {
 		"Dhcp4.sanity-checks: Kea 2.2 key not implemented by xdhcp yet, ignored (leases are checked when the lease file is loaded, always)",
 		"Dhcp4.subnet4[0].4o6-interface: Kea 2.2 key not implemented by xdhcp yet, ignored (DHCPv4-over-DHCPv6 is not served)",
 		"Dhcp4.lease-database.host: Kea 2.2 key not implemented by xdhcp yet, ignored (" + databaseNote + ")",
-		"Dhcp4.hosts-databases: Kea 2.2 key not implemented by xdhcp yet, ignored (host reservations are read from the configuration file only)",
 		"Dhcp4: line 12 col 23: Extraneous comma. A piece of configuration may have been omitted.",
 		"(top level): line 13 col 4: Extraneous comma. A piece of configuration may have been omitted.",
 	}

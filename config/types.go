@@ -33,6 +33,10 @@ type Config struct {
 	Options []Option
 	// Reservations declared at the global level.
 	Reservations []*Reservation
+	// HostsDatabases are the databases holding more reservations
+	// (hosts-database or hosts-databases), looked up in this order after
+	// the configuration's own.
+	HostsDatabases []HostsDatabase
 
 	// EarlyGlobalReservationsLookup mirrors Kea's parameter of that name.
 	EarlyGlobalReservationsLookup bool
@@ -92,6 +96,10 @@ type Config struct {
 	// Kea keys xdhcp does not implement yet, Kea's syntax warnings, each
 	// naming its JSON path.
 	Warnings []string
+
+	// defs resolves option definitions (the standard ones and option-def)
+	// for reservations that come from outside the document.
+	defs *defTable
 
 	// Raw is the original document (the value of the top-level object,
 	// including the "Dhcp4" key), for config-get. Use Redacted for output.

@@ -150,15 +150,22 @@ func haScope(s *Server, _ *liveConfig, r *request) bool {
 // reservation finds the client's reservation, in its subnet and then
 // globally as the subnet allows, and classes the request KNOWN (with the
 // reservation's classes) or UNKNOWN.
-func reservation(_ *Server, rt *liveConfig, r *request) bool {
+func reservation(s *Server, rt *liveConfig, r *request) bool {
 	flexIdentify(rt.cfg, r)
 	sn := r.subnet
 	var host *config.Reservation
+	var err error
 	if sn != nil && sn.cfg.ReservationsInSubnet {
-		host = rt.lookupHost(sn.cfg.ID, r)
+		host, err = s.findHost(rt, sn.cfg.ID, r)
 	}
-	if host == nil && (sn == nil || sn.cfg.ReservationsGlobal) {
-		host = rt.lookupHost(0, r)
+	if host == nil && err == nil && (sn == nil || sn.cfg.ReservationsGlobal) {
+		host, err = s.findHost(rt, 0, r)
+	}
+	if err != nil {
+		// Kea drops a packet whose processing a database failed.
+		s.hostLookupFailed(err)
+		s.st.receiveDrop.Inc()
+		return false
 	}
 	if host == nil {
 		r.addClass("UNKNOWN")
@@ -377,6 +384,9 @@ func (s *Server) usable(rt *liveConfig, sn *subnetRT, a netip.Addr, r *request, 
 	}
 	mine := r.host != nil && r.host.res.IP == a
 	if res := rt.reservedIP[a]; res != nil && !mine && !sn.cfg.ReservationsOutOfPool {
+		return false
+	}
+	if !mine && s.reservedForOther(rt, sn, a, r) {
 		return false
 	}
 	if l, ok := s.store.Get(a); ok && l.State != lease.StateExpiredReclaimed && !l.Expired(now) {
@@ -660,6 +670,13 @@ func (s *Server) allocate(rt *liveConfig, sn *subnetRT, r *request, now int64) (
 				}
 				if a == t.cfg.Prefix.Masked().Addr() || a == broadcastOf(t.cfg.Prefix) {
 					continue // never hand out network or broadcast addresses
+				}
+				if s.reservedForOther(rt, t, a, r) {
+					// A database reserves it for someone else; its bit
+					// goes back so that it is free again once the
+					// reservation goes.
+					p.alloc.Release(a)
+					continue
 				}
 				return a, t
 			}

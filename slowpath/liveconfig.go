@@ -204,38 +204,6 @@ func (rt *liveConfig) poolFor(a netip.Addr) *poolRT {
 	return nil
 }
 
-// lookupHost finds the client's reservation in subnet (0 = global): the
-// first identifier, in host-reservation-identifiers order, that the
-// request carries and a reservation names, as Kea does.
-func (rt *liveConfig) lookupHost(subnet uint32, r *request) *config.Reservation {
-	if len(rt.hosts) == 0 {
-		return nil
-	}
-	for _, kind := range rt.cfg.HostReservationIdentifiers {
-		var k byte
-		var id []byte
-		switch kind {
-		case "hw-address":
-			k, id = 'h', r.hw
-		case "duid":
-			k, id = 'd', duidOf(r.msgCID)
-		case "circuit-id":
-			k, id = 'r', r.circuitID
-		case "client-id":
-			k, id = 'c', r.msgCID
-		case "flex-id":
-			k, id = 'f', r.flexID
-		}
-		if len(id) == 0 {
-			continue
-		}
-		if h := rt.hosts[hostKey{subnet, k, string(id)}]; h != nil {
-			return h
-		}
-	}
-	return nil
-}
-
 // duidOf is the DUID inside an RFC 4361 client identifier (type 255, a
 // 4-byte IAID, then the DUID), nil for any other client identifier.
 func duidOf(cid []byte) []byte {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -104,6 +105,8 @@ type Server struct {
 
 	rtMu sync.RWMutex
 	rt   *liveConfig
+	// hostDBsPtr are the host databases (see SetHostSources).
+	hostDBsPtr atomic.Pointer[hostSources]
 
 	queue   *intake.Queue[*handoff.Packet, *request]
 	replies replyPool

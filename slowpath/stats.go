@@ -29,6 +29,9 @@ type serverStats struct {
 	// replyOptionsOmitted counts replies that left out requested or
 	// always-send options to fit the client's maximum message size.
 	replyOptionsOmitted *stats.Stat
+	// hostLookupErrors counts host database lookups that failed (the
+	// packet needing the answer is dropped).
+	hostLookupErrors *stats.Stat
 }
 
 func newServerStats(r *stats.Registry) *serverStats {
@@ -58,6 +61,7 @@ func newServerStats(r *stats.Registry) *serverStats {
 		queueDrop:            c("xdhcp-pkt4-queue-full-drop"),
 		commitWaits:          c("xdhcp-commit-backpressure-waits"),
 		replyOptionsOmitted:  c("xdhcp-reply-options-omitted"),
+		hostLookupErrors:     c("xdhcp-host-lookup-errors"),
 	}
 	for t, name := range map[dhcpv4.MessageType]string{
 		dhcpv4.MessageTypeDiscover: "pkt4-discover-received",

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"xdhcp/host/sqlhost"
 	"xdhcp/internal/buildinfo"
 	"xdhcp/telemetry"
 
@@ -24,6 +25,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/control/hostcmd"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/afpacket"
@@ -57,6 +59,12 @@ type daemon struct {
 	// leaseCmds are the server's lease and service commands; HA writes
 	// the leases it synchronizes through them.
 	leaseCmds *leasecmd.Commands
+	// hostCmds are the reservation commands; hostDBs the host databases
+	// the engine and they use.
+	hostCmds *hostcmd.Commands
+	hostDBs  []*sqlhost.DB
+	// hostDBLost counts host database connection losses.
+	hostDBLost *stats.Stat
 
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
@@ -218,6 +226,14 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
 	d.leaseCmds = leasecmd.New(d.srv, d.leaseReader)
 	d.leaseCmds.Register(d.ctl)
+	hostDBs, err := openHostDBs(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	d.hostCmds = hostcmd.New()
+	d.hostDBLost = d.reg.Counter("xdhcp-host-database-connection-lost")
+	d.useHostDBs(cfg, hostDBs)
+	d.hostCmds.Register(d.ctl)
 	d.registerCommands()
 	d.xdp.RegisterCommands(d.ctl)
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
@@ -415,8 +431,20 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {
 		return errors.New("adding or removing the Dhcp6 section needs a restart; nothing was changed")
 	}
-	if err := d.srv.Reload(cfg); err != nil {
+	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)
+	if err != nil {
 		return err
+	}
+	if err := d.srv.Reload(cfg); err != nil {
+		closeHostDBs(newDBs)
+		return err
+	}
+	if changed {
+		oldDBs := d.hostDBs
+		d.useHostDBs(cfg, newDBs)
+		closeHostDBs(oldDBs)
+	} else {
+		d.useHostDBs(cfg, d.hostDBs)
 	}
 	if err := d.hooks.setQuietSubnets(cfg); err != nil {
 		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
@@ -491,6 +519,7 @@ func (d *daemon) close() error {
 	if d.store != nil {
 		errs = append(errs, d.store.Close())
 	}
+	errs = append(errs, closeHostDBs(d.hostDBs))
 	errs = append(errs, d.hooks.close())
 	d.cancel()
 	d.log.Info("xdhcpd stopped")
