@@ -221,14 +221,18 @@ func startMySQL(opts Options) (*Server, error) {
 // database made, server cleanly stopped), or by running the init command
 // (prepared reports which). initdb, mariadb-install-db and kea-admin take
 // seconds that every test binary would pay again; the prepared copy lives
-// under the system's temporary directory, keyed by the server binary's
-// size and time.
+// in CacheDir, keyed by the server binary's size and time.
+// CacheDir holds the prepared data directories the tests start from, as
+// a package cache holds downloads: it is kept between runs and can be
+// removed at any time (the next run prepares it again).
+const CacheDir = "/var/cache/xdhcp/dbtest"
+
 func (s *Server) initData(data, server string, initCmd ...string) error {
 	st, err := os.Stat(server)
 	if err != nil {
 		return err
 	}
-	s.cache = filepath.Join(os.TempDir(), "xdhcp-dbtest-cache", fmt.Sprintf("%s-%d-%d-v1", s.Kind, st.Size(), st.ModTime().Unix()))
+	s.cache = filepath.Join(CacheDir, fmt.Sprintf("%s-%d-%d-v1", s.Kind, st.Size(), st.ModTime().Unix()))
 	if _, err := os.Stat(s.cache); err == nil {
 		if exec.Command("cp", "-a", s.cache, data).Run() == nil {
 			s.prepared = true
