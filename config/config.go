@@ -178,9 +178,7 @@ type parser struct {
 type classRef struct{ path, name string }
 
 func (p *parser) refClass(path, name string) {
-	if name != "" {
-		p.classRefs = append(p.classRefs, classRef{path, name})
-	}
+	addClassRef(&p.classRefs, path, name)
 }
 
 // dhcp4 parses the Dhcp4 section into c.
