@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"xdhcp/config/optiondef"
 )
@@ -80,21 +79,13 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 	q.networks6(o, c, global)
 	q.checkClassRefs6(c)
 
-	c.DeclineProbationPeriod = defaultDeclineProbation
-	if v := p.integer(o, "decline-probation-period", 0, 1<<32-1); v != nil {
-		c.DeclineProbationPeriod = time.Duration(*v) * time.Second
-	}
-	c.ParkedPacketLimit = intOr(p.integer(o, "parked-packet-limit", 0, 1<<31-1), defaultParkedPacketLimit)
-	c.StatisticDefaultSampleCount = intOr(p.integer(o, "statistic-default-sample-count", 0, 1<<31-1), defaultSampleCount)
-	if v := p.integer(o, "statistic-default-sample-age", 0, 1<<32-1); v != nil {
-		c.StatisticDefaultSampleAge = time.Duration(*v) * time.Second
-	}
-	if s := p.str(o, "server-tag"); s != nil {
-		c.ServerTag = *s
-	}
 	// The blocks Dhcp4 and Dhcp6 write alike are read by the Dhcp4
 	// readers into a scratch Config.
 	var same Config
+	p.serverScalars(o, &same)
+	c.DeclineProbationPeriod, c.ParkedPacketLimit = same.DeclineProbationPeriod, same.ParkedPacketLimit
+	c.StatisticDefaultSampleCount, c.StatisticDefaultSampleAge = same.StatisticDefaultSampleCount, same.StatisticDefaultSampleAge
+	c.ServerTag = same.ServerTag
 	p.expired(o, &same)
 	p.multiThreading(o, &same)
 	p.loggers(o, &same)
