@@ -155,25 +155,13 @@ func (x *index) linkSecondary(i int32) {
 	}
 	r := &x.recs[i]
 	if r.hwLen > 0 {
-		h := x.hashString(r.hw())
-		if head, ok := x.byHW[h]; ok {
-			r.hwNext = head
-		}
-		x.byHW[h] = i
+		linkChain(x.byHW, x.hashString(r.hw()), i, &r.hwNext)
 	}
 	if r.cidLen > 0 {
-		h := x.hashString(r.cid())
-		if head, ok := x.byCID[h]; ok {
-			r.cidNext = head
-		}
-		x.byCID[h] = i
+		linkChain(x.byCID, x.hashString(r.cid()), i, &r.cidNext)
 	}
 	if r.hostLen > 0 {
-		h := x.hashHost(r.host())
-		if head, ok := x.byHost[h]; ok {
-			r.hostNext = head
-		}
-		x.byHost[h] = i
+		linkChain(x.byHost, x.hashHost(r.host()), i, &r.hostNext)
 	}
 }
 
@@ -200,6 +188,15 @@ func (x *index) next(i int32, k chainKind) *int32 {
 // unlink removes record i from the chain at m[h].
 func (x *index) unlink(m map[uint64]int32, h uint64, i int32, k chainKind) {
 	unlinkChain(m, h, i, func(j int32) *int32 { return x.next(j, k) })
+}
+
+// linkChain puts record i, whose link to the next record is next, at the
+// head of the hash chain at m[h].
+func linkChain(m map[uint64]int32, h uint64, i int32, next *int32) {
+	if head, ok := m[h]; ok {
+		*next = head
+	}
+	m[h] = i
 }
 
 // unlinkChain removes record i from the hash chain at m[h], whose links

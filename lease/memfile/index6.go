@@ -185,18 +185,10 @@ func (x *index6) linkSecondary(i int32) {
 	}
 	r := &x.recs[i]
 	if r.duidLen > 0 {
-		h := x.hashDUID(r.duid())
-		if head, ok := x.byDUID[h]; ok {
-			r.duidNext = head
-		}
-		x.byDUID[h] = i
+		linkChain(x.byDUID, x.hashDUID(r.duid()), i, &r.duidNext)
 	}
 	if r.hostLen > 0 {
-		h := x.hashHost(r.host())
-		if head, ok := x.byHost[h]; ok {
-			r.hostNext = head
-		}
-		x.byHost[h] = i
+		linkChain(x.byHost, x.hashHost(r.host()), i, &r.hostNext)
 	}
 }
 
