@@ -178,9 +178,7 @@ type parser struct {
 type classRef struct{ path, name string }
 
 func (p *parser) refClass(path, name string) {
-	if name != "" {
-		p.classRefs = append(p.classRefs, classRef{path, name})
-	}
+	addClassRef(&p.classRefs, path, name)
 }
 
 // dhcp4 parses the Dhcp4 section into c.
@@ -215,19 +213,7 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	p.networks(o, c, global)
 	p.checkClassRefs(c)
 
-	if v := p.integer(o, "decline-probation-period", 0, 1<<32-1); v != nil {
-		c.DeclineProbationPeriod = time.Duration(*v) * time.Second
-	} else {
-		c.DeclineProbationPeriod = defaultDeclineProbation
-	}
-	c.ParkedPacketLimit = intOr(p.integer(o, "parked-packet-limit", 0, 1<<31-1), defaultParkedPacketLimit)
-	c.StatisticDefaultSampleCount = intOr(p.integer(o, "statistic-default-sample-count", 0, 1<<31-1), defaultSampleCount)
-	if v := p.integer(o, "statistic-default-sample-age", 0, 1<<32-1); v != nil {
-		c.StatisticDefaultSampleAge = time.Duration(*v) * time.Second
-	}
-	if s := p.str(o, "server-tag"); s != nil {
-		c.ServerTag = *s
-	}
+	p.serverScalars(o, c)
 	p.expired(o, c)
 	p.multiThreading(o, c)
 	p.controlSockets(o, c)
@@ -236,6 +222,23 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	if x := p.sub(o, "xdhcp"); x != nil {
 		p.xdhcpSeen = true
 		p.xdhcp(x, &c.XDHCP)
+	}
+}
+
+// serverScalars parses the top-level numbers and names Dhcp4 and Dhcp6
+// write alike (Dhcp6 reads them into a scratch Config).
+func (p *parser) serverScalars(o *jobj, c *Config) {
+	c.DeclineProbationPeriod = defaultDeclineProbation
+	if v := p.integer(o, "decline-probation-period", 0, 1<<32-1); v != nil {
+		c.DeclineProbationPeriod = time.Duration(*v) * time.Second
+	}
+	c.ParkedPacketLimit = intOr(p.integer(o, "parked-packet-limit", 0, 1<<31-1), defaultParkedPacketLimit)
+	c.StatisticDefaultSampleCount = intOr(p.integer(o, "statistic-default-sample-count", 0, 1<<31-1), defaultSampleCount)
+	if v := p.integer(o, "statistic-default-sample-age", 0, 1<<32-1); v != nil {
+		c.StatisticDefaultSampleAge = time.Duration(*v) * time.Second
+	}
+	if s := p.str(o, "server-tag"); s != nil {
+		c.ServerTag = *s
 	}
 }
 

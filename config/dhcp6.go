@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"xdhcp/config/optiondef"
 )
@@ -80,21 +79,13 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 	q.networks6(o, c, global)
 	q.checkClassRefs6(c)
 
-	c.DeclineProbationPeriod = defaultDeclineProbation
-	if v := p.integer(o, "decline-probation-period", 0, 1<<32-1); v != nil {
-		c.DeclineProbationPeriod = time.Duration(*v) * time.Second
-	}
-	c.ParkedPacketLimit = intOr(p.integer(o, "parked-packet-limit", 0, 1<<31-1), defaultParkedPacketLimit)
-	c.StatisticDefaultSampleCount = intOr(p.integer(o, "statistic-default-sample-count", 0, 1<<31-1), defaultSampleCount)
-	if v := p.integer(o, "statistic-default-sample-age", 0, 1<<32-1); v != nil {
-		c.StatisticDefaultSampleAge = time.Duration(*v) * time.Second
-	}
-	if s := p.str(o, "server-tag"); s != nil {
-		c.ServerTag = *s
-	}
 	// The blocks Dhcp4 and Dhcp6 write alike are read by the Dhcp4
 	// readers into a scratch Config.
 	var same Config
+	p.serverScalars(o, &same)
+	c.DeclineProbationPeriod, c.ParkedPacketLimit = same.DeclineProbationPeriod, same.ParkedPacketLimit
+	c.StatisticDefaultSampleCount, c.StatisticDefaultSampleAge = same.StatisticDefaultSampleCount, same.StatisticDefaultSampleAge
+	c.ServerTag = same.ServerTag
 	p.expired(o, &same)
 	p.multiThreading(o, &same)
 	p.loggers(o, &same)
@@ -411,14 +402,7 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 			defer q.finish(it)
 			it.ignore("comment", "user-context")
 			sn := &SharedNetwork6{}
-			if name := q.str(it, "name"); name == nil || *name == "" {
-				q.errorf(path+".name", "shared network needs a non-empty name")
-			} else if prev, dup := sharedNames[*name]; dup {
-				q.errorf(path+".name", "%q is already the name of %s", *name, prev)
-			} else {
-				sn.Name = *name
-				sharedNames[*name] = path
-			}
+			sn.Name = q.sharedNetworkName(path, it, sharedNames)
 			sc := q.parseScope6(it, false)
 			q.lifetimes6(it, "valid-lifetime", defaultValidLifetime, func(s *scope6) lifetimeKeys { return s.valid }, sc, global)
 			q.lifetimes6(it, "preferred-lifetime", defaultPreferredLifetime, func(s *scope6) lifetimeKeys { return s.preferred }, sc, global)
@@ -432,10 +416,7 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 			}
 			sn.RelayAddrs = sc.relay
 			sn.Options = q.optionData6(it, "option-data", q.defs)
-			if cc := q.str(it, "client-class"); cc != nil {
-				sn.ClientClass = *cc
-				q.refClass6(path+".client-class", *cc)
-			}
+			sn.ClientClass = q.clientClass(path, it, &q.classRefs)
 			sn.RequireClientClasses = q.requiredClasses6(it)
 			q.list(it, "subnet6", func(sp string, so *jobj) {
 				if e := q.subnet6(sp, so, sn, sc, global); e != nil {
@@ -458,13 +439,7 @@ func (q *parser6) networks6(o *jobj, c *Config6, global *scope6) {
 			}
 		})
 	}
-	if slices.Index(o.keys, "subnet6") < slices.Index(o.keys, "shared-networks") {
-		parsePlain()
-		parseShared()
-	} else {
-		parseShared()
-		parsePlain()
-	}
+	inDocumentOrder(o, "subnet6", parsePlain, parseShared)
 
 	slots := make([]idSlot, len(all))
 	for i := range all {
@@ -521,27 +496,8 @@ func (q *parser6) subnet6(path string, o *jobj, sn *SharedNetwork6, snScope, glo
 	o.ignore("comment", "user-context")
 	s := &Subnet6{SharedNetwork: sn}
 	e := &subnet6Entry{path: path, sub: s}
-	if _, ok := o.vals["id"]; ok {
-		e.idSet = true
-		if v := q.integer(o, "id", 0, maxSubnetID); v != nil {
-			s.ID = uint32(*v)
-			e.idSet = *v != 0
-		}
-	}
-	if ps := q.str(o, "subnet"); ps != nil {
-		pf, err := netip.ParsePrefix(strings.TrimSpace(*ps))
-		switch {
-		case err != nil || !pf.Addr().Is6() || pf.Addr().Is4In6():
-			q.errorf(path+".subnet", "%q is not an IPv6 prefix", *ps)
-		case pf.Masked() != pf:
-			q.warnf(path+".subnet", "%q has host bits set, using %s", *ps, pf.Masked())
-			s.Prefix = pf.Masked()
-		default:
-			s.Prefix = pf
-		}
-	} else if _, ok := o.vals["subnet"]; !ok {
-		q.errorf(path+".subnet", "missing: every subnet needs a prefix")
-	}
+	e.idSet = q.subnetID(o, &s.ID)
+	s.Prefix = q.subnetPrefix(path, o, true)
 
 	sc := q.parseScope6(o, false)
 	resolve6(s, sc, snScope, global)
@@ -550,18 +506,10 @@ func (q *parser6) subnet6(path string, o *jobj, sn *SharedNetwork6, snScope, glo
 	}
 	s.Valid = q.lifetimes6(o, "valid-lifetime", defaultValidLifetime, func(s *scope6) lifetimeKeys { return s.valid }, sc, snScope, global)
 	s.Preferred = q.lifetimes6(o, "preferred-lifetime", defaultPreferredLifetime, func(s *scope6) lifetimeKeys { return s.preferred }, sc, snScope, global)
-	if t := s.Timers; t.RenewTimer != nil && t.RebindTimer != nil && *t.RenewTimer > *t.RebindTimer {
-		q.errorf(path, "renew-timer %d is greater than rebind-timer %d (at this subnet or inherited)", *t.RenewTimer, *t.RebindTimer)
-	}
-	if t := s.Timers; t.CalculateTeeTimes && t.T1Percent >= t.T2Percent {
-		q.errorf(path, "t1-percent %v must be less than t2-percent %v", t.T1Percent, t.T2Percent)
-	}
+	q.checkTimers(path, s.Timers)
 
 	s.Options = q.optionData6(o, "option-data", q.defs)
-	if cc := q.str(o, "client-class"); cc != nil {
-		s.ClientClass = *cc
-		q.refClass6(path+".client-class", *cc)
-	}
+	s.ClientClass = q.clientClass(path, o, &q.classRefs)
 	s.RequireClientClasses = q.requiredClasses6(o)
 	poolPaths, poolRanges := q.pools6(o, s)
 	pdPaths, pdRanges := q.pdPools(o, s)
@@ -588,17 +536,11 @@ func (q *parser6) subnet6(path string, o *jobj, sn *SharedNetwork6, snScope, glo
 }
 
 func (q *parser6) requiredClasses6(o *jobj) []string {
-	list, _ := q.strList(o, "require-client-classes")
-	for i, n := range list {
-		q.refClass6(o.child("require-client-classes")+"["+itoa(i)+"]", n)
-	}
-	return list
+	return q.classList(o, &q.classRefs)
 }
 
 func (q *parser6) refClass6(path, name string) {
-	if name != "" {
-		q.classRefs = append(q.classRefs, classRef{path, name})
-	}
+	addClassRef(&q.classRefs, path, name)
 }
 
 // pools6 parses the address pools of s and checks they are inside s;
@@ -625,10 +567,7 @@ func (q *parser6) pools6(o *jobj, s *Subnet6) (paths []string, ranges []addrRang
 		}
 		pool := Pool6{First: first, Last: last}
 		pool.Options = q.optionData6(po, "option-data", q.defs)
-		if cc := q.str(po, "client-class"); cc != nil {
-			pool.ClientClass = *cc
-			q.refClass6(pp+".client-class", *cc)
-		}
+		pool.ClientClass = q.clientClass(pp, po, &q.classRefs)
 		pool.RequireClientClasses = q.requiredClasses6(po)
 		s.Pools = append(s.Pools, pool)
 		paths = append(paths, pp+".pool")
@@ -708,10 +647,7 @@ func (q *parser6) pdPools(o *jobj, s *Subnet6) (paths []string, ranges []addrRan
 		exLen := q.integer(po, "excluded-prefix-len", 0, 128)
 		pool := PDPool{}
 		pool.Options = q.optionData6(po, "option-data", q.defs)
-		if cc := q.str(po, "client-class"); cc != nil {
-			pool.ClientClass = *cc
-			q.refClass6(pp+".client-class", *cc)
-		}
+		pool.ClientClass = q.clientClass(pp, po, &q.classRefs)
 		pool.RequireClientClasses = q.requiredClasses6(po)
 		for _, k := range []string{"prefix", "prefix-len", "delegated-len"} {
 			if _, ok := po.vals[k]; !ok {

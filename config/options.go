@@ -286,27 +286,12 @@ func VIVSOVendor(data []byte) uint32 {
 func (d *diag) optionDefs(o *jobj, key string, table *defTable, classLevel bool) {
 	d.list(o, key, func(path string, it *jobj) {
 		defer d.finish(it)
-		name := d.str(it, "name")
-		code := d.integer(it, "code", 0, 255)
-		typ := d.str(it, "type")
-		array := d.boolean(it, "array")
-		rec := d.str(it, "record-types")
-		space := spaceName(d.str(it, "space"))
-		encap := d.str(it, "encapsulate")
-		it.ignore("comment", "user-context")
-		if name == nil || code == nil || typ == nil {
-			d.errorf(path, "option-def needs name, code and type")
+		e, ok := d.defEntry(path, it, 255, spaceName)
+		if !ok {
 			return
 		}
-		if !validSpaceName(space) {
-			d.errorf(path+".space", "%q is not a valid option space name", space)
-			return
-		}
-		if !validOptionName(*name) {
-			d.errorf(path+".name", "%q is not a valid option name", *name)
-			return
-		}
-		c := uint8(*code)
+		name, typ, array, rec, space, encap := e.name, e.typ, e.array, e.rec, e.space, e.encap
+		c := uint8(e.code)
 		if space == optiondef.Space && (c == 0 || c == 255) {
 			d.errorf(path+".code", "%d is reserved (pad/end) and cannot be defined", c)
 			return
@@ -339,6 +324,42 @@ func (d *diag) optionDefs(o *jobj, key string, table *defTable, classLevel bool)
 		def.Name, def.Code, def.Space = *name, c, space
 		table.add(space, def)
 	})
+}
+
+// defEntryKeys are the keys of an option-def entry, the same for both
+// families but for the range of code and the default space.
+type defEntryKeys struct {
+	name, typ, rec, encap *string
+	array                 *bool
+	code                  int64
+	space                 string
+}
+
+// defEntry reads the keys of the option-def entry it and checks that name,
+// code and type are given and the names are valid.
+func (d *diag) defEntry(path string, it *jobj, maxCode int64, spaceName func(*string) string) (defEntryKeys, bool) {
+	var e defEntryKeys
+	e.name = d.str(it, "name")
+	code := d.integer(it, "code", 0, maxCode)
+	e.typ = d.str(it, "type")
+	e.array = d.boolean(it, "array")
+	e.rec = d.str(it, "record-types")
+	e.space = spaceName(d.str(it, "space"))
+	e.encap = d.str(it, "encapsulate")
+	it.ignore("comment", "user-context")
+	switch {
+	case e.name == nil || code == nil || e.typ == nil:
+		d.errorf(path, "option-def needs name, code and type")
+		return e, false
+	case !validSpaceName(e.space):
+		d.errorf(path+".space", "%q is not a valid option space name", e.space)
+		return e, false
+	case !validOptionName(*e.name):
+		d.errorf(path+".name", "%q is not a valid option name", *e.name)
+		return e, false
+	}
+	e.code = *code
+	return e, true
 }
 
 // validSpaceName is Kea's rule for option space names: letters, digits,

@@ -375,27 +375,12 @@ func Option6Name(code uint16) string {
 func (d *diag) optionDefs6(o *jobj, key string, table *def6Table) {
 	d.list(o, key, func(path string, it *jobj) {
 		defer d.finish(it)
-		name := d.str(it, "name")
-		code := d.integer(it, "code", 0, 65535)
-		typ := d.str(it, "type")
-		array := d.boolean(it, "array")
-		rec := d.str(it, "record-types")
-		space := space6Name(d.str(it, "space"))
-		encap := d.str(it, "encapsulate")
-		it.ignore("comment", "user-context")
-		if name == nil || code == nil || typ == nil {
-			d.errorf(path, "option-def needs name, code and type")
+		e, ok := d.defEntry(path, it, 65535, space6Name)
+		if !ok {
 			return
 		}
-		if !validSpaceName(space) {
-			d.errorf(path+".space", "%q is not a valid option space name", space)
-			return
-		}
-		if !validOptionName(*name) {
-			d.errorf(path+".name", "%q is not a valid option name", *name)
-			return
-		}
-		c := uint16(*code)
+		name, typ, array, rec, space, encap := e.name, e.typ, e.array, e.rec, e.space, e.encap
+		c := uint16(e.code)
 		if space == optiondef.Space6 && c == 0 {
 			d.errorf(path+".code", "0 is not a DHCPv6 option code")
 			return

@@ -28,14 +28,7 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 			defer p.finish(it)
 			it.ignore("comment", "user-context")
 			sn := &SharedNetwork{}
-			if name := p.str(it, "name"); name == nil || *name == "" {
-				p.errorf(path+".name", "shared network needs a non-empty name")
-			} else if prev, dup := sharedNames[*name]; dup {
-				p.errorf(path+".name", "%q is already the name of %s", *name, prev)
-			} else {
-				sn.Name = *name
-				sharedNames[*name] = path
-			}
+			sn.Name = p.sharedNetworkName(path, it, sharedNames)
 			sc := p.parseScope(it, false)
 			p.lifetimes(it, sc, global)
 			if sc.iface != nil {
@@ -44,10 +37,7 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 			}
 			sn.RelayAddrs = sc.relay
 			sn.Options = p.optionData(it, "option-data", p.defs)
-			if cc := p.str(it, "client-class"); cc != nil {
-				sn.ClientClass = *cc
-				p.refClass(path+".client-class", *cc)
-			}
+			sn.ClientClass = p.clientClass(path, it, &p.classRefs)
 			sn.RequireClientClasses = p.requiredClasses(it)
 			p.list(it, "subnet4", func(sp string, so *jobj) {
 				if e := p.subnet(sp, so, sn, sc, global); e != nil {
@@ -65,13 +55,7 @@ func (p *parser) networks(o *jobj, c *Config, global *scope) {
 			}
 		})
 	}
-	if slices.Index(o.keys, "subnet4") < slices.Index(o.keys, "shared-networks") {
-		parsePlain()
-		parseShared()
-	} else {
-		parseShared()
-		parsePlain()
-	}
+	inDocumentOrder(o, "subnet4", parsePlain, parseShared)
 
 	slots := make([]idSlot, len(all))
 	for i := range all {
@@ -144,29 +128,8 @@ func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global
 	o.ignore("comment", "user-context")
 	s := &Subnet{SharedNetwork: sn}
 	e := &subnetEntry{path: path, sub: s}
-	if _, ok := o.vals["id"]; ok {
-		// An invalid id is reported and counts as set, so that it is not
-		// also auto-assigned. 0 means "assign one", as in Kea.
-		e.idSet = true
-		if v := p.integer(o, "id", 0, maxSubnetID); v != nil {
-			s.ID = uint32(*v)
-			e.idSet = *v != 0
-		}
-	}
-	if ps := p.str(o, "subnet"); ps != nil {
-		pf, err := netip.ParsePrefix(strings.TrimSpace(*ps))
-		switch {
-		case err != nil || !pf.Addr().Is4():
-			p.errorf(path+".subnet", "%q is not an IPv4 prefix", *ps)
-		case pf.Masked() != pf:
-			p.warnf(path+".subnet", "%q has host bits set, using %s", *ps, pf.Masked())
-			s.Prefix = pf.Masked()
-		default:
-			s.Prefix = pf
-		}
-	} else if _, ok := o.vals["subnet"]; !ok {
-		p.errorf(path+".subnet", "missing: every subnet needs a prefix")
-	}
+	e.idSet = p.subnetID(o, &s.ID)
+	s.Prefix = p.subnetPrefix(path, o, false)
 
 	sc := p.parseScope(o, false)
 	if sc.iface != nil {
@@ -174,18 +137,10 @@ func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global
 	}
 	resolve(s, sc, snScope, global)
 	s.Lifetimes = p.lifetimes(o, sc, snScope, global)
-	if t := s.Timers; t.RenewTimer != nil && t.RebindTimer != nil && *t.RenewTimer > *t.RebindTimer {
-		p.errorf(path, "renew-timer %d is greater than rebind-timer %d (at this subnet or inherited)", *t.RenewTimer, *t.RebindTimer)
-	}
-	if t := s.Timers; t.CalculateTeeTimes && t.T1Percent >= t.T2Percent {
-		p.errorf(path, "t1-percent %v must be less than t2-percent %v", t.T1Percent, t.T2Percent)
-	}
+	p.checkTimers(path, s.Timers)
 
 	s.Options = p.optionData(o, "option-data", p.defs)
-	if cc := p.str(o, "client-class"); cc != nil {
-		s.ClientClass = *cc
-		p.refClass(path+".client-class", *cc)
-	}
+	s.ClientClass = p.clientClass(path, o, &p.classRefs)
 	s.RequireClientClasses = p.requiredClasses(o)
 	p.pools(path, o, s)
 
@@ -207,13 +162,7 @@ func (p *parser) subnet(path string, o *jobj, sn *SharedNetwork, snScope, global
 }
 
 func (p *parser) requiredClasses(o *jobj) []string {
-	list, _ := p.strList(o, "require-client-classes")
-	for i, n := range list {
-		p.refClass(o.child("require-client-classes")+"["+itoa(i)+"]", n)
-	}
-	// Kea 2.2 has no evaluate-additional-classes (its later name): like
-	// Kea, the key is refused as unknown.
-	return list
+	return p.classList(o, &p.classRefs)
 }
 
 // pools parses s's pools and checks they are inside s and disjoint.
@@ -241,10 +190,7 @@ func (p *parser) pools(path string, o *jobj, s *Subnet) {
 		}
 		pool.First, pool.Last = first, last
 		pool.Options = p.optionData(po, "option-data", p.defs)
-		if cc := p.str(po, "client-class"); cc != nil {
-			pool.ClientClass = *cc
-			p.refClass(pp+".client-class", *cc)
-		}
+		pool.ClientClass = p.clientClass(pp, po, &p.classRefs)
 		pool.RequireClientClasses = p.requiredClasses(po)
 		s.Pools = append(s.Pools, pool)
 		paths = append(paths, pp)

@@ -189,28 +189,37 @@ func parseFields(f *[numColumns][]byte, n int, l *lease.Lease) error {
 	}
 	l.Hostname = unescape(f[colHostname])
 
-	l.State = lease.StateDefault
-	if n > colState {
-		st, err := parseUint(f[colState], 8)
-		if err != nil {
-			return colErr(colState, f[colState], err)
-		}
-		l.State = lease.State(st)
-	}
-
-	l.UserContext = ""
-	if n > colUserContext && len(f[colUserContext]) > 0 {
-		uc := unescape(f[colUserContext])
-		if err := checkUserContext(uc); err != nil {
-			return colErr(colUserContext, f[colUserContext], err)
-		}
-		l.UserContext = uc
+	if l.State, l.UserContext, err = stateAndContext(f[:n], colState, colUserContext, columnNames[:]); err != nil {
+		return err
 	}
 
 	if len(l.HWAddr) == 0 && len(l.ClientID) == 0 && l.State != lease.StateDeclined {
 		return fmt.Errorf("%w: lease %s has neither hwaddr nor client_id and is not declined", ErrBadRow, addr)
 	}
 	return nil
+}
+
+// stateAndContext parses the state and user_context columns of the
+// fields f of a row (DHCPv4 or DHCPv6: names are the file's column
+// names). Older schemas lack them: the state is then the default and
+// there is no user context.
+func stateAndContext(f [][]byte, stateCol, ctxCol int, names []string) (lease.State, string, error) {
+	state := lease.StateDefault
+	if len(f) > stateCol {
+		st, err := parseUint(f[stateCol], 8)
+		if err != nil {
+			return 0, "", namedColErr(names[stateCol], f[stateCol], err)
+		}
+		state = lease.State(st)
+	}
+	if len(f) <= ctxCol || len(f[ctxCol]) == 0 {
+		return state, "", nil
+	}
+	uc := unescape(f[ctxCol])
+	if err := checkUserContext(uc); err != nil {
+		return 0, "", namedColErr(names[ctxCol], f[ctxCol], err)
+	}
+	return state, uc, nil
 }
 
 // checkUserContext enforces what Kea requires of the user_context column:

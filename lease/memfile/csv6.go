@@ -150,21 +150,8 @@ func parseFields6(f *[numColumns6][]byte, n int, l *lease.Lease6) error {
 		}
 	}
 
-	l.State = lease.StateDefault
-	if n > col6State {
-		st, err := uintColumn6(f, col6State, 8)
-		if err != nil {
-			return err
-		}
-		l.State = lease.State(st)
-	}
-	l.UserContext = ""
-	if n > col6UserContext && len(f[col6UserContext]) > 0 {
-		uc := unescape(f[col6UserContext])
-		if err := checkUserContext(uc); err != nil {
-			return colErr6(col6UserContext, f[col6UserContext], err)
-		}
-		l.UserContext = uc
+	if l.State, l.UserContext, err = stateAndContext(f[:n], col6State, col6UserContext, columnNames6[:]); err != nil {
+		return err
 	}
 	if isEmptyDUID(l.DUID) && l.State != lease.StateDeclined {
 		return fmt.Errorf("%w: lease %s has the empty DUID and is not declined", ErrBadRow, addr)

@@ -101,13 +101,7 @@ func (x *index) put(l *lease.Lease) {
 	if ok {
 		x.unlinkSecondary(i)
 	} else {
-		if n := len(x.free); n > 0 {
-			i = x.free[n-1]
-			x.free = x.free[:n-1]
-		} else {
-			x.recs = append(x.recs, rec{})
-			i = int32(len(x.recs) - 1)
-		}
+		i = newSlot(&x.recs, &x.free)
 		x.byAddr[a] = i
 		x.order.add(a)
 	}
@@ -118,13 +112,7 @@ func (x *index) put(l *lease.Lease) {
 	sb.Write(l.ClientID)
 	sb.WriteString(l.Hostname)
 	sb.WriteString(l.UserContext)
-	flags := uint8(flagLive)
-	if l.FqdnFwd {
-		flags |= flagFqdnFwd
-	}
-	if l.FqdnRev {
-		flags |= flagFqdnRev
-	}
+	flags := liveFlags(l.FqdnFwd, l.FqdnRev)
 	*r = rec{
 		addr: a, valid: l.ValidLft, cltt: l.CLTT, subnet: l.SubnetID,
 		hwNext: -1, cidNext: -1, hostNext: -1,
@@ -133,6 +121,31 @@ func (x *index) put(l *lease.Lease) {
 		data: sb.String(),
 	}
 	x.linkSecondary(i)
+}
+
+// newSlot returns the index of a free record of recs, reusing one of the
+// slots listed in free before growing recs.
+func newSlot[R any](recs *[]R, free *[]int32) int32 {
+	if n := len(*free); n > 0 {
+		i := (*free)[n-1]
+		*free = (*free)[:n-1]
+		return i
+	}
+	var zero R
+	*recs = append(*recs, zero)
+	return int32(len(*recs) - 1)
+}
+
+// liveFlags are the flags of a live record with these FQDN settings.
+func liveFlags(fqdnFwd, fqdnRev bool) uint8 {
+	flags := uint8(flagLive)
+	if fqdnFwd {
+		flags |= flagFqdnFwd
+	}
+	if fqdnRev {
+		flags |= flagFqdnRev
+	}
+	return flags
 }
 
 // del removes the lease for a and reports whether there was one.
@@ -155,25 +168,13 @@ func (x *index) linkSecondary(i int32) {
 	}
 	r := &x.recs[i]
 	if r.hwLen > 0 {
-		h := x.hashString(r.hw())
-		if head, ok := x.byHW[h]; ok {
-			r.hwNext = head
-		}
-		x.byHW[h] = i
+		linkChain(x.byHW, x.hashString(r.hw()), i, &r.hwNext)
 	}
 	if r.cidLen > 0 {
-		h := x.hashString(r.cid())
-		if head, ok := x.byCID[h]; ok {
-			r.cidNext = head
-		}
-		x.byCID[h] = i
+		linkChain(x.byCID, x.hashString(r.cid()), i, &r.cidNext)
 	}
 	if r.hostLen > 0 {
-		h := x.hashHost(r.host())
-		if head, ok := x.byHost[h]; ok {
-			r.hostNext = head
-		}
-		x.byHost[h] = i
+		linkChain(x.byHost, x.hashHost(r.host()), i, &r.hostNext)
 	}
 }
 
@@ -200,6 +201,15 @@ func (x *index) next(i int32, k chainKind) *int32 {
 // unlink removes record i from the chain at m[h].
 func (x *index) unlink(m map[uint64]int32, h uint64, i int32, k chainKind) {
 	unlinkChain(m, h, i, func(j int32) *int32 { return x.next(j, k) })
+}
+
+// linkChain puts record i, whose link to the next record is next, at the
+// head of the hash chain at m[h].
+func linkChain(m map[uint64]int32, h uint64, i int32, next *int32) {
+	if head, ok := m[h]; ok {
+		*next = head
+	}
+	m[h] = i
 }
 
 // unlinkChain removes record i from the hash chain at m[h], whose links

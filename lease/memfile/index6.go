@@ -122,13 +122,7 @@ func (x *index6) put(l *lease.Lease6) {
 		seq = x.recs[i].seq
 	} else {
 		x.seq = seq
-		if n := len(x.free); n > 0 {
-			i = x.free[n-1]
-			x.free = x.free[:n-1]
-		} else {
-			x.recs = append(x.recs, rec6{})
-			i = int32(len(x.recs) - 1)
-		}
+		i = newSlot(&x.recs, &x.free)
 		x.byAddr[a] = i
 		x.order.add(a)
 	}
@@ -142,13 +136,7 @@ func (x *index6) put(l *lease.Lease6) {
 	sb.Write(l.HWAddr)
 	sb.WriteString(l.Hostname)
 	sb.WriteString(l.UserContext)
-	flags := uint8(flagLive)
-	if l.FqdnFwd {
-		flags |= flagFqdnFwd
-	}
-	if l.FqdnRev {
-		flags |= flagFqdnRev
-	}
+	flags := liveFlags(l.FqdnFwd, l.FqdnRev)
 	x.recs[i] = rec6{
 		addr: a, cltt: l.CLTT, valid: l.ValidLft, pref: l.PreferredLft, iaid: l.IAID, subnet: l.SubnetID,
 		hwSource: l.HWAddrSource, hostLen: uint32(len(l.Hostname)), duidNext: -1, hostNext: -1,
@@ -185,18 +173,10 @@ func (x *index6) linkSecondary(i int32) {
 	}
 	r := &x.recs[i]
 	if r.duidLen > 0 {
-		h := x.hashDUID(r.duid())
-		if head, ok := x.byDUID[h]; ok {
-			r.duidNext = head
-		}
-		x.byDUID[h] = i
+		linkChain(x.byDUID, x.hashDUID(r.duid()), i, &r.duidNext)
 	}
 	if r.hostLen > 0 {
-		h := x.hashHost(r.host())
-		if head, ok := x.byHost[h]; ok {
-			r.hostNext = head
-		}
-		x.byHost[h] = i
+		linkChain(x.byHost, x.hashHost(r.host()), i, &r.hostNext)
 	}
 }
 

@@ -241,33 +241,47 @@ func (s *Store) Page(from netip.Addr, limit int) []lease.Lease {
 // caller must check State; expired-reclaimed and infinite leases are never
 // returned. It scans the index: O(n log limit).
 func (s *Store) Expired(now int64, limit int) []lease.Lease {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return expiredLeases(s.idx.recs, now, limit, (*rec).expiry, cmp.Compare[uint32], s.idx.fill)
+}
+
+// expiry is what Expired needs of a record: its address, when it
+// expires, and whether it can expire (live, not yet reclaimed, finite).
+func (r *rec) expiry() (key uint32, exp int64, ok bool) {
+	return r.addr, r.cltt + int64(r.valid), canExpire(r.flags, r.state, r.valid)
+}
+
+func canExpire(flags uint8, state lease.State, valid uint32) bool {
+	return flags&flagLive != 0 && state != lease.StateExpiredReclaimed && valid != lease.Infinite
+}
+
+// expiredLeases returns the leases of the index records recs that expired
+// by now, at most limit of them (all when limit <= 0), soonest expired
+// first and ties in address order. expiry reads a record, fill builds
+// the lease of record i.
+func expiredLeases[R, K, L any](recs []R, now int64, limit int, expiry func(*R) (K, int64, bool), cmpKey func(a, b K) int, fill func(i int32, l *L)) []L {
 	type cand struct {
-		exp  int64
-		addr uint32
-		i    int32
+		exp int64
+		key K
+		i   int32
 	}
 	less := func(a, b cand) int {
 		if c := cmp.Compare(a.exp, b.exp); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.addr, b.addr)
+		return cmpKey(a.key, b.key)
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	h := topN(limit, less, func(push func(cand)) {
-		for i := range s.idx.recs {
-			r := &s.idx.recs[i]
-			if r.flags&flagLive == 0 || r.state == lease.StateExpiredReclaimed || r.valid == lease.Infinite {
-				continue
-			}
-			if exp := r.cltt + int64(r.valid); exp <= now {
-				push(cand{exp, r.addr, int32(i)})
+		for i := range recs {
+			if key, exp, ok := expiry(&recs[i]); ok && exp <= now {
+				push(cand{exp, key, int32(i)})
 			}
 		}
 	})
-	out := make([]lease.Lease, len(h))
+	out := make([]L, len(h))
 	for j, c := range h {
-		s.idx.fill(c.i, &out[j])
+		fill(c.i, &out[j])
 	}
 	return out
 }

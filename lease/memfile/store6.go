@@ -1,7 +1,6 @@
 package memfile
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
@@ -139,35 +138,13 @@ func (s *Store6) Page(from netip.Addr, limit int) []lease.Lease6 {
 // leases whose probation ended; expired-reclaimed and infinite leases are
 // never returned. It scans the index: O(n log limit).
 func (s *Store6) Expired(now int64, limit int) []lease.Lease6 {
-	type cand struct {
-		exp  int64
-		addr key6
-		i    int32
-	}
-	less := func(a, b cand) int {
-		if c := cmp.Compare(a.exp, b.exp); c != 0 {
-			return c
-		}
-		return a.addr.cmp(b.addr)
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	h := topN(limit, less, func(push func(cand)) {
-		for i := range s.idx.recs {
-			r := &s.idx.recs[i]
-			if r.flags&flagLive == 0 || r.state == lease.StateExpiredReclaimed || r.valid == lease.Infinite {
-				continue
-			}
-			if exp := r.cltt + int64(r.valid); exp <= now {
-				push(cand{exp, r.addr, int32(i)})
-			}
-		}
-	})
-	out := make([]lease.Lease6, len(h))
-	for j, c := range h {
-		s.idx.fill(c.i, &out[j])
-	}
-	return out
+	return expiredLeases(s.idx.recs, now, limit, (*rec6).expiry, key6.cmp, s.idx.fill)
+}
+
+func (r *rec6) expiry() (key key6, exp int64, ok bool) {
+	return r.addr, r.cltt + int64(r.valid), canExpire(r.flags, r.state, r.valid)
 }
 
 // validateOp6 rejects leases that would be written as rows Kea refuses to
