@@ -165,6 +165,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		d.cache = leasecache.New(leaseCacheSize)
 	}
 	d.ctl = control.NewServer(log.With("component", "control"))
+	d.ctl.SetServices(controlServices(cfg)...)
 	deps := slowpath.Deps{
 		Store:   d.store,
 		Stats:   d.reg,
@@ -431,6 +432,7 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {
 		return errors.New("adding or removing the Dhcp6 section needs a restart; nothing was changed")
 	}
+	d.ctl.SetServices(controlServices(cfg)...)
 	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)
 	if err != nil {
 		return err

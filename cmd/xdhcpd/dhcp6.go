@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"xdhcp/config"
+	"xdhcp/control/client"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
@@ -79,6 +80,20 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	return v, nil
+}
+
+// controlServices are the "service" values the control channel answers
+// for: "dhcp4" and "dhcp6" for the sections cfg serves (a Control Agent
+// forwards the lease6 commands with "service": ["dhcp6"]).
+func controlServices(cfg *config.Config) []string {
+	var out []string
+	if cfg.HasDhcp4 || cfg.Dhcp6 == nil {
+		out = append(out, client.ServiceDHCP4)
+	}
+	if cfg.Dhcp6 != nil {
+		out = append(out, client.ServiceDHCP6)
+	}
+	return out
 }
 
 // subnets are the running configuration's subnets as the lease6

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
@@ -206,5 +207,24 @@ func TestE2EDhcp6Only(t *testing.T) {
 	e.checkV6Binding(t, addr, prefix)
 	if st := daemontest.Stats(t, c6); st["subnet[1].assigned-nas"] != 1 || st["pkt6-reply-sent"] < 1 {
 		t.Errorf("statistics: subnet[1].assigned-nas %d, pkt6-reply-sent %d", st["subnet[1].assigned-nas"], st["pkt6-reply-sent"])
+	}
+	// A Control Agent forwards with "service": the daemon answers for
+	// dhcp6, and refuses dhcp4 (it serves no DHCPv4) as a CA does.
+	forward := func(service string) client.Answer {
+		c, err := client.New(client.Options{Socket: ctlPath, Service: service, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := c.Do(context.Background(), "lease6-get-all", nil)
+		if err != nil {
+			t.Fatalf("lease6-get-all for service %s: %v", service, err)
+		}
+		return a
+	}
+	if a := forward(client.ServiceDHCP6); a.Result != 0 || !strings.Contains(string(a.Arguments), addr) {
+		t.Errorf("lease6-get-all for service dhcp6: %d %q %s", a.Result, a.Text, a.Arguments)
+	}
+	if a, want := forward(client.ServiceDHCP4), "forwarding socket is not configured for the server type dhcp4"; a.Result != 1 || a.Text != want {
+		t.Errorf("lease6-get-all for service dhcp4 on a DHCPv6-only daemon: %d %q, want 1 %q", a.Result, a.Text, want)
 	}
 }
