@@ -210,7 +210,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if d.cache != nil {
 			cache6 = leasecache.NewCache6(leaseCacheSize)
 		}
-		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, log.With("component", "dhcp6"))
+		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, d.fail,
+			log.With("component", "dhcp6"))
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +220,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
 	if d.v6 != nil && d.cache != nil {
-		xdeps.Handler6, xdeps.Cache6 = d.v6.srv, d.v6.cache
+		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
 	}
 	d.xdp = xdp.New(xdeps)
 
@@ -568,6 +569,9 @@ func (d *daemon) notReady() []string {
 	}
 	if d.policy != nil && d.policy.Failed() {
 		out = append(out, "lease store failing (on-fail "+d.policy.Policy()+")")
+	}
+	if d.v6 != nil {
+		out = append(out, d.v6.notReady()...)
 	}
 	for _, m := range d.xdp.AttachModes() {
 		if m.Mode == "none" || m.Mode == "unknown" {
