@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv6/nclient6"
-	"golang.org/x/sys/unix"
 )
 
 // trySolicit sends one Solicit from the client namespace and reports
@@ -41,14 +39,7 @@ func trySolicit(e *e2eEnv) bool {
 func TestE2EDhcp6LeaseFileFull(t *testing.T) {
 	needSysAdmin(t)
 	e := newV6Env(t)
-	mnt := filepath.Join(e.dir, "v6disk")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("sf6-tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := smallTmpfs(t, filepath.Join(e.dir, "v6disk"))
 	cfg := e.baseConfig()
 	v6 := e.dhcp6Section()
 	v6["lease-database"] = map[string]any{"type": "memfile", "name": filepath.Join(mnt, "leases6.csv"), "lfc-interval": 0,
@@ -59,21 +50,7 @@ func TestE2EDhcp6LeaseFileFull(t *testing.T) {
 		t.Fatal("no Advertise before the disk filled")
 	}
 
-	filler := filepath.Join(mnt, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, unix.ENOSPC) {
-				t.Fatalf("fill tmpfs: %v", err)
-			}
-			break
-		}
-	}
-	f.Close()
+	filler := fillDisk(t, mnt)
 	// The file's last page may still take a few rows: add leases until a
 	// commit needs a page the disk does not have.
 	refused := false
