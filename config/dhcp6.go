@@ -1007,6 +1007,13 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 // checkUnicast reports, as kea-dhcp6 -t does, each "name/address" entry
 // of interfaces-config whose interface exists (as exists says) without
 // that address.
+// CheckUnicast reports each "name/address" entry of interfaces-config
+// whose interface exists (as exists says) without that address, as
+// kea-dhcp6 refuses it at start-up and on reload.
+func (c *Config6) CheckUnicast(exists func(name string) bool) error {
+	return errors.Join(c.checkUnicast(exists)...)
+}
+
 func (c *Config6) checkUnicast(exists func(name string) bool) []error {
 	var errs []error
 	for i, spec := range c.Interfaces {

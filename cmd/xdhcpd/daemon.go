@@ -436,6 +436,12 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {
 		return errors.New("adding or removing the Dhcp6 section needs a restart; nothing was changed")
 	}
+	if cfg.Dhcp6 != nil {
+		// As at start-up: a unicast address must be on its interface.
+		if err := cfg.Dhcp6.CheckUnicast(interfaceExists); err != nil {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+	}
 	d.ctl.SetServices(controlServices(cfg)...)
 	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)
 	if err != nil {

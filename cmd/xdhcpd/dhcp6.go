@@ -59,6 +59,11 @@ type dhcp6 struct {
 // daemon must exit (the leases6 file cannot be written).
 func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, durable bool, cache *leasecache.Cache6,
 	fail func(error), log *slog.Logger) (_ *dhcp6, err error) {
+	// As -t (and kea-dhcp6 at start-up): a unicast address must be on
+	// its interface.
+	if err := cfg.CheckUnicast(interfaceExists); err != nil {
+		return nil, err
+	}
 	v := &dhcp6{log: log, cache: cache, network: slowpath.NewNetworkState(time.Now)}
 	defer func() {
 		if err != nil {

@@ -228,3 +228,29 @@ func TestE2EDhcp6Only(t *testing.T) {
 		t.Errorf("lease6-get-all for service dhcp4 on a DHCPv6-only daemon: %d %q, want 1 %q", a.Result, a.Text, want)
 	}
 }
+
+// TestE2EDhcp6UnicastAddressMissing: a Dhcp6 unicast address that its
+// interface does not have is refused at start-up and by config-set, as
+// xdhcpd -t (and kea-dhcp6) refuse it, rather than served without.
+func TestE2EDhcp6UnicastAddressMissing(t *testing.T) {
+	e := newV6Env(t)
+	cfg := e.baseConfig()
+	v6 := e.dhcp6Section()
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf + "/2001:db8:1::99"}}
+	cfg["Dhcp6"] = v6
+	path := e.writeConfig("xdhcpd-unicast.json", cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const want = `does not have address 2001:db8:1::99`
+	out, err := e.srv.Command(ctx, xdhcpd.Path(t), "-c", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("xdhcpd with a missing unicast address: %v, output lacks %q:\n%s", err, want, out)
+	}
+	// A running daemon refuses it on reload and keeps its sockets.
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf + "/2001:db8:1::1"}}
+	d := e.startDaemon(cfg)
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf + "/2001:db8:1::99"}}
+	if a := d.command("config-set", cfg); a.Result != 1 || !strings.Contains(a.Text, want) {
+		t.Errorf("config-set with a missing unicast address: %d %q", a.Result, a.Text)
+	}
+}
