@@ -106,6 +106,14 @@ func (e *e2eEnv) dhclient6(t *testing.T) (addr, prefix string) {
 		out.WriteString(sc.Text() + "\n")
 		bound = strings.Contains(sc.Text(), "Bound to lease")
 	}
+	// dhclient logs the binding before it writes its lease file: wait for
+	// the file before stopping it.
+	if bound {
+		poll(5*time.Second, func() bool {
+			b, _ := os.ReadFile(lf)
+			return strings.Contains(string(b), "iaprefix") && strings.Contains(string(b), "iaaddr")
+		})
+	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	go io.Copy(io.Discard, pr)
 	<-waited
