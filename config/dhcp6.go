@@ -867,6 +867,23 @@ func (r *Reservation6) identifier() (string, []byte) {
 	}
 }
 
+// notForDHCPv6 says, for a hook library xdhcp implements for DHCPv4
+// only, what a Dhcp6 entry for it does not give ("" for the others): the
+// entry is read (its parameters checked) and otherwise ignored.
+func notForDHCPv6(base string) string {
+	switch base {
+	case hookLegalLog:
+		return "forensic logging is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not logged"
+	case hookRunScript:
+		return "run-script is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 lease events do not run the script"
+	case hookHA:
+		return "high availability is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not sent to the partner"
+	case hookFlexID:
+		return "flex-id is not done for DHCPv6 by xdhcp yet, ignored: flex-id reservations of Dhcp6 are not matched"
+	}
+	return ""
+}
+
 // hooks6 parses the Dhcp6 hooks-libraries: the libraries xdhcp
 // implements are read, others warned about.
 func (q *parser6) hooks6(o *jobj, c *Config6) {
@@ -896,6 +913,7 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 			return
 		case base == hookFlexID:
 			c.FlexID = q.flexIDHook6(path, h.Parameters)
+			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
 		case base == hookHA:
 			if haSeen {
 				q.errorf(path+".library", "%s configured twice", hookHA)
@@ -909,6 +927,11 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 				}
 			}
 			c.HA = q.ha(path+".parameters", h.Parameters, threads)
+			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
+		case notForDHCPv6(base) != "":
+			// Kea's servers would honour these; an operator must not be
+			// left believing DHCPv6 leases are logged or scripted.
+			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
 		case known:
 		default:
 			q.warnf(path+".library", "%s: hook library not supported by xdhcp, ignored", *lib)
@@ -920,6 +943,13 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 // checkUnicast reports, as kea-dhcp6 -t does, each "name/address" entry
 // of interfaces-config whose interface exists (as exists says) without
 // that address.
+// CheckUnicast reports each "name/address" entry of interfaces-config
+// whose interface exists (as exists says) without that address, as
+// kea-dhcp6 refuses it at start-up and on reload.
+func (c *Config6) CheckUnicast(exists func(name string) bool) error {
+	return errors.Join(c.checkUnicast(exists)...)
+}
+
 func (c *Config6) checkUnicast(exists func(name string) bool) []error {
 	var errs []error
 	for i, spec := range c.Interfaces {

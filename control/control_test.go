@@ -88,6 +88,36 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// TestDispatchServices checks the "service" a Control Agent forwards on
+// against the families the daemon serves: a dual-stack daemon answers for
+// both, a DHCPv6-only one refuses "dhcp4" as a CA without that socket does.
+func TestDispatchServices(t *testing.T) {
+	s := newTestServer(t, nil)
+	try := func(svc string) Answer {
+		return s.Dispatch(context.Background(), []byte(`{"command":"echo","service":[`+svc+`]}`), "", "")
+	}
+	s.SetServices("dhcp4", "dhcp6")
+	for _, svc := range []string{`"dhcp4"`, `"dhcp6"`, `"dhcp4","dhcp6"`} {
+		if a := try(svc); a.Result != ResultSuccess {
+			t.Errorf("dual stack, service [%s]: %d %q", svc, a.Result, a.Text)
+		}
+	}
+	s.SetServices("dhcp6")
+	if a := try(`"dhcp6"`); a.Result != ResultSuccess {
+		t.Errorf("DHCPv6 only, service dhcp6: %d %q", a.Result, a.Text)
+	}
+	for _, svc := range []string{`"dhcp4"`, `"dhcp6","dhcp4"`} {
+		a := try(svc)
+		if want := "forwarding socket is not configured for the server type dhcp4"; a.Result != ResultError || a.Text != want {
+			t.Errorf("DHCPv6 only, service [%s]: %d %q, want 1 %q", svc, a.Result, a.Text, want)
+		}
+	}
+	s.SetServices()
+	if a := try(`"dhcp6"`); a.Result != ResultError {
+		t.Errorf("default services answer dhcp6: %d %q", a.Result, a.Text)
+	}
+}
+
 func TestEncodeAnswer(t *testing.T) {
 	if got := string(encodeAnswer(Answer{Result: 0, Arguments: map[string]int{"a": 1}}, true)); got != "[{\"result\":0,\"arguments\":{\"a\":1}}]\n" {
 		t.Fatalf("list = %s", got)

@@ -30,10 +30,27 @@ const (
 	ResultConflict    = client.ResultConflict
 )
 
-// ServiceName is the only service this server answers for. Kea's Control
-// Agent forwards on "service"; a request naming another service gets the
-// answer a CA without that forwarding socket gives.
+// ServiceName is the service a server answers for unless SetServices
+// names others (and the one HA partners address). Kea's Control Agent
+// forwards on "service"; a request naming a service the server does not
+// run gets the answer a CA without that forwarding socket gives.
 const ServiceName = client.ServiceDHCP4
+
+// SetServices sets the services ("dhcp4", "dhcp6") this server answers
+// for: those of the families the daemon serves. No names leaves the
+// default, ServiceName alone.
+func (s *Server) SetServices(names ...string) {
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	if len(set) == 0 {
+		set[ServiceName] = true
+	}
+	s.mu.Lock()
+	s.services = set
+	s.mu.Unlock()
+}
 
 // Answer is a Kea command answer.
 type Answer struct {
@@ -174,12 +191,13 @@ func (s *Server) Dispatch(ctx context.Context, body []byte, remote, user string)
 		return *bad
 	}
 	req.Remote, req.User = remote, user
+	s.mu.RLock()
 	for _, svc := range req.Service {
-		if svc != ServiceName {
+		if !s.services[svc] {
+			s.mu.RUnlock()
 			return Errorf("forwarding socket is not configured for the server type %s", svc)
 		}
 	}
-	s.mu.RLock()
 	h, ok := s.handlers[req.Command]
 	s.mu.RUnlock()
 	if !ok {

@@ -71,8 +71,9 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.RWMutex // guards handlers and routes
+	mu       sync.RWMutex // guards handlers, routes and services
 	handlers map[string]HandlerFunc
+	services map[string]bool             // the "service" values answered for
 	routes   map[string]map[string]route // path → method ("" = any) → handler
 
 	lmu       sync.Mutex // serializes Listen and Close; guards listeners, closed
@@ -110,6 +111,7 @@ func NewServer(log *slog.Logger) *Server {
 		ctx:               ctx,
 		cancel:            cancel,
 		handlers:          make(map[string]HandlerFunc),
+		services:          map[string]bool{ServiceName: true},
 		routes:            make(map[string]map[string]route),
 		listeners:         make(map[string]listener),
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ const (
 const OriginLeaseDatabase = "lease-database"
 
 // Statistics of lease file faults (xdhcp's own; Kea's memfile has none).
+// The DHCPv6 file's are named "xdhcp-lease6-file-…".
 const (
 	statLeaseFileFailed  = "xdhcp-lease-file-failed"          // gauge: 1 while the lease file fails
 	statLeaseFileFaults  = "xdhcp-lease-file-faults"          // fault episodes begun
@@ -58,6 +60,17 @@ type StoragePolicy struct {
 // naming the lease file and its fault, when the policy says the daemon
 // must stop; it must not block (the store's writer goroutine calls it).
 func NewStoragePolicy(onFail string, network *NetworkState, reg *stats.Registry, log *slog.Logger, exit func(error)) (*StoragePolicy, error) {
+	return newStoragePolicy(false, onFail, network, reg, log, exit)
+}
+
+// NewStoragePolicy6 is NewStoragePolicy for the DHCPv6 lease file: network
+// is the DHCPv6 service's state, and its statistics are named
+// "xdhcp-lease6-file-…" so they do not mix with the DHCPv4 file's.
+func NewStoragePolicy6(onFail string, network *NetworkState, reg *stats.Registry, log *slog.Logger, exit func(error)) (*StoragePolicy, error) {
+	return newStoragePolicy(true, onFail, network, reg, log, exit)
+}
+
+func newStoragePolicy(v6 bool, onFail string, network *NetworkState, reg *stats.Registry, log *slog.Logger, exit func(error)) (*StoragePolicy, error) {
 	switch onFail {
 	case "":
 		onFail = OnFailStopRetryExit
@@ -71,17 +84,23 @@ func NewStoragePolicy(onFail string, network *NetworkState, reg *stats.Registry,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	name := func(stat string) string {
+		if v6 {
+			return strings.Replace(stat, "xdhcp-lease-file", "xdhcp-lease6-file", 1)
+		}
+		return stat
+	}
 	p := &StoragePolicy{
 		policy:  onFail,
 		network: network,
 		log:     log,
 		exit:    exit,
-		faults:  reg.Counter(statLeaseFileFaults),
-		refused: reg.Counter(statLeaseFileRefused),
-		retries: reg.Counter(statLeaseFileRetries),
-		recover: reg.Counter(statLeaseFileRecover),
+		faults:  reg.Counter(name(statLeaseFileFaults)),
+		refused: reg.Counter(name(statLeaseFileRefused)),
+		retries: reg.Counter(name(statLeaseFileRetries)),
+		recover: reg.Counter(name(statLeaseFileRecover)),
 	}
-	reg.Func(statLeaseFileFailed, stats.KindGauge, func() int64 {
+	reg.Func(name(statLeaseFileFailed), stats.KindGauge, func() int64 {
 		if p.failed.Load() {
 			return 1
 		}

@@ -110,6 +110,11 @@ func check(o dhcp6.Options, code uint16, want presence) bool {
 func (ex *exchange) serve() (detached bool) {
 	s := ex.s
 	st := s.st
+	// While the service is disabled packets are discarded before anything
+	// is counted, as Kea does.
+	if s.network != nil && !s.network.Enabled() {
+		return false
+	}
 	st.received.Inc()
 	if err := ex.p.Parse(ex.pkt.Data); err != nil {
 		st.parseFailed.Inc()

@@ -14,6 +14,7 @@ import (
 	"xdhcp/handoff"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
+	"xdhcp/slowpath"
 	"xdhcp/slowpath/intake"
 	"xdhcp/slowpath/stats6"
 )
@@ -25,6 +26,10 @@ type Deps struct {
 	Log   *slog.Logger
 	// Cache is the fast path's v6 lease cache; nil in socket mode.
 	Cache handoff.LeaseCache6
+	// Network is the DHCPv6 service's state: while it is disabled (the
+	// lease-database on-fail policy) every packet is discarded. nil: always
+	// enabled.
+	Network *slowpath.NetworkState
 	// ServerDUID overrides the DUID the configuration's server-id block
 	// would give (tests); nil = ServerDUID(cfg.ServerID).
 	ServerDUID []byte
@@ -44,6 +49,8 @@ type Server struct {
 	now    func() time.Time
 	cache  handoff.LeaseCache6
 	duid   []byte
+	// network gates the service (nil: always enabled).
+	network *slowpath.NetworkState
 
 	rtMu sync.RWMutex
 	rt   *live
@@ -75,7 +82,7 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
-		cache: d.Cache, duid: d.ServerDUID, held: newPending()}
+		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending()}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())
 		if err != nil {

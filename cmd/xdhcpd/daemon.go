@@ -165,6 +165,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		d.cache = leasecache.New(leaseCacheSize)
 	}
 	d.ctl = control.NewServer(log.With("component", "control"))
+	d.ctl.SetServices(controlServices(cfg)...)
 	deps := slowpath.Deps{
 		Store:   d.store,
 		Stats:   d.reg,
@@ -209,7 +210,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if d.cache != nil {
 			cache6 = leasecache.NewCache6(leaseCacheSize)
 		}
-		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, log.With("component", "dhcp6"))
+		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, d.fail,
+			log.With("component", "dhcp6"))
 		if err != nil {
 			return nil, err
 		}
@@ -218,13 +220,16 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
 	if d.v6 != nil && d.cache != nil {
-		xdeps.Handler6, xdeps.Cache6 = d.v6.srv, d.v6.cache
+		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
 	}
 	d.xdp = xdp.New(xdeps)
 
 	control.RegisterStatistics(d.ctl, d.reg)
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
 	d.leaseCmds = leasecmd.New(d.srv, d.leaseReader)
+	if d.v6 != nil {
+		d.leaseCmds.SetNetwork6(d.v6.network)
+	}
 	d.leaseCmds.Register(d.ctl)
 	hostDBs, err := openHostDBs(ctx, cfg)
 	if err != nil {
@@ -431,6 +436,13 @@ func (d *daemon) reload(cfg *config.Config) error {
 	if (cfg.Dhcp6 == nil) != (d.v6 == nil) {
 		return errors.New("adding or removing the Dhcp6 section needs a restart; nothing was changed")
 	}
+	if cfg.Dhcp6 != nil {
+		// As at start-up: a unicast address must be on its interface.
+		if err := cfg.Dhcp6.CheckUnicast(interfaceExists); err != nil {
+			return fmt.Errorf("%w; nothing was changed", err)
+		}
+	}
+	d.ctl.SetServices(controlServices(cfg)...)
 	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)
 	if err != nil {
 		return err
@@ -566,6 +578,9 @@ func (d *daemon) notReady() []string {
 	}
 	if d.policy != nil && d.policy.Failed() {
 		out = append(out, "lease store failing (on-fail "+d.policy.Policy()+")")
+	}
+	if d.v6 != nil {
+		out = append(out, d.v6.notReady()...)
 	}
 	for _, m := range d.xdp.AttachModes() {
 		if m.Mode == "none" || m.Mode == "unknown" {

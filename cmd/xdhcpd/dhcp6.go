@@ -8,15 +8,19 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"strings"
 	"sync"
+	"time"
 
 	"xdhcp/config"
+	"xdhcp/control/client"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/internal/stats"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
+	"xdhcp/slowpath"
 	"xdhcp/slowpath6"
 )
 
@@ -31,6 +35,11 @@ type dhcp6 struct {
 	srv   *slowpath6.Server
 	// cache is the fast path's DHCPv6 lease cache (nil without XDP).
 	cache *leasecache.Cache6
+	// network is the DHCPv6 service's state, apart from DHCPv4's as Kea's
+	// two servers keep theirs; policy disables it while the leases6 file
+	// fails under on-fail stop-retry-exit.
+	network *slowpath.NetworkState
+	policy  *slowpath.StoragePolicy
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
@@ -46,25 +55,37 @@ type dhcp6 struct {
 //
 // cache, when not nil, is the fast path's DHCPv6 lease cache: the engine
 // publishes into it the bindings the XDP workers may renew themselves.
+// fail is called, once, when the lease-database on-fail policy says the
+// daemon must exit (the leases6 file cannot be written).
 func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, durable bool, cache *leasecache.Cache6,
-	log *slog.Logger) (_ *dhcp6, err error) {
-	v := &dhcp6{log: log, cache: cache}
+	fail func(error), log *slog.Logger) (_ *dhcp6, err error) {
+	// As -t (and kea-dhcp6 at start-up): a unicast address must be on
+	// its interface.
+	if err := cfg.CheckUnicast(interfaceExists); err != nil {
+		return nil, err
+	}
+	v := &dhcp6{log: log, cache: cache, network: slowpath.NewNetworkState(time.Now)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, v.close())
 		}
 	}()
 	db := cfg.LeaseDatabase
+	storeLog := log.With("component", "lease6-store")
+	if v.policy, err = slowpath.NewStoragePolicy6(db.OnFail, v.network, reg, storeLog, fail); err != nil {
+		return nil, err
+	}
 	v.store, err = memfile.Open6(memfile.Options{
 		Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
-		Sync: durable, Logger: log.With("component", "lease6-store"),
+		Sync: durable, Logger: storeLog,
 		RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
+		OnFault: v.policy.Observe,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
 	}
 	log.Info("DHCPv6 lease database open", "path", db.Name, "persist", db.Persist, "leases", v.store.Len())
-	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log}
+	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network}
 	if cache != nil {
 		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
 	}
@@ -79,6 +100,33 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	return v, nil
+}
+
+// notReady says why DHCPv6 should not get traffic now (/ready): its
+// service disabled, or its lease file failing.
+func (v *dhcp6) notReady() []string {
+	var out []string
+	if origins := v.network.DisabledBy(); len(origins) > 0 {
+		out = append(out, "DHCPv6 service disabled (origin "+strings.Join(origins, ", ")+")")
+	}
+	if v.policy.Failed() {
+		out = append(out, "DHCPv6 lease store failing (on-fail "+v.policy.Policy()+")")
+	}
+	return out
+}
+
+// controlServices are the "service" values the control channel answers
+// for: "dhcp4" and "dhcp6" for the sections cfg serves (a Control Agent
+// forwards the lease6 commands with "service": ["dhcp6"]).
+func controlServices(cfg *config.Config) []string {
+	var out []string
+	if cfg.HasDhcp4 || cfg.Dhcp6 == nil {
+		out = append(out, client.ServiceDHCP4)
+	}
+	if cfg.Dhcp6 != nil {
+		out = append(out, client.ServiceDHCP6)
+	}
+	return out
 }
 
 // subnets are the running configuration's subnets as the lease6

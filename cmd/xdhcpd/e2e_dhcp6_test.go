@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
@@ -104,6 +105,14 @@ func (e *e2eEnv) dhclient6(t *testing.T) (addr, prefix string) {
 	for !bound && sc.Scan() {
 		out.WriteString(sc.Text() + "\n")
 		bound = strings.Contains(sc.Text(), "Bound to lease")
+	}
+	// dhclient logs the binding before it writes its lease file: wait for
+	// the file before stopping it.
+	if bound {
+		poll(5*time.Second, func() bool {
+			b, _ := os.ReadFile(lf)
+			return strings.Contains(string(b), "iaprefix") && strings.Contains(string(b), "iaaddr")
+		})
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	go io.Copy(io.Discard, pr)
@@ -206,5 +215,50 @@ func TestE2EDhcp6Only(t *testing.T) {
 	e.checkV6Binding(t, addr, prefix)
 	if st := daemontest.Stats(t, c6); st["subnet[1].assigned-nas"] != 1 || st["pkt6-reply-sent"] < 1 {
 		t.Errorf("statistics: subnet[1].assigned-nas %d, pkt6-reply-sent %d", st["subnet[1].assigned-nas"], st["pkt6-reply-sent"])
+	}
+	// A Control Agent forwards with "service": the daemon answers for
+	// dhcp6, and refuses dhcp4 (it serves no DHCPv4) as a CA does.
+	forward := func(service string) client.Answer {
+		c, err := client.New(client.Options{Socket: ctlPath, Service: service, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := c.Do(context.Background(), "lease6-get-all", nil)
+		if err != nil {
+			t.Fatalf("lease6-get-all for service %s: %v", service, err)
+		}
+		return a
+	}
+	if a := forward(client.ServiceDHCP6); a.Result != 0 || !strings.Contains(string(a.Arguments), addr) {
+		t.Errorf("lease6-get-all for service dhcp6: %d %q %s", a.Result, a.Text, a.Arguments)
+	}
+	if a, want := forward(client.ServiceDHCP4), "forwarding socket is not configured for the server type dhcp4"; a.Result != 1 || a.Text != want {
+		t.Errorf("lease6-get-all for service dhcp4 on a DHCPv6-only daemon: %d %q, want 1 %q", a.Result, a.Text, want)
+	}
+}
+
+// TestE2EDhcp6UnicastAddressMissing: a Dhcp6 unicast address that its
+// interface does not have is refused at start-up and by config-set, as
+// xdhcpd -t (and kea-dhcp6) refuse it, rather than served without.
+func TestE2EDhcp6UnicastAddressMissing(t *testing.T) {
+	e := newV6Env(t)
+	cfg := e.baseConfig()
+	v6 := e.dhcp6Section()
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf + "/2001:db8:1::99"}}
+	cfg["Dhcp6"] = v6
+	path := e.writeConfig("xdhcpd-unicast.json", cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const want = `does not have address 2001:db8:1::99`
+	out, err := e.srv.Command(ctx, xdhcpd.Path(t), "-c", path).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("xdhcpd with a missing unicast address: %v, output lacks %q:\n%s", err, want, out)
+	}
+	// A running daemon refuses it on reload and keeps its sockets.
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf + "/2001:db8:1::1"}}
+	d := e.startDaemon(cfg)
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf + "/2001:db8:1::99"}}
+	if a := d.command("config-set", cfg); a.Result != 1 || !strings.Contains(a.Text, want) {
+		t.Errorf("config-set with a missing unicast address: %d %q", a.Result, a.Text)
 	}
 }

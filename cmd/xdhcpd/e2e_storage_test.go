@@ -111,6 +111,41 @@ func disabledBy(d *e2eDaemon) []string {
 	return st.State.DisabledBy
 }
 
+// smallTmpfs mounts a 1 MiB tmpfs on dir (made here) until t ends, or
+// skips t.
+func smallTmpfs(t *testing.T, dir string) string {
+	t.Helper()
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("sf-tmpfs", dir, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// fillDisk fills the file system of dir with a file, returned, until
+// ENOSPC.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, unix.ENOSPC) {
+				t.Fatalf("fill tmpfs: %v", err)
+			}
+			return filler
+		}
+	}
+}
+
 // TestStorageDiskFull fills the tmpfs holding the lease file under the
 // default policy (stop-retry-exit): the REQUEST that hits ENOSPC gets no
 // ACK, DHCP service stops (an operator sees why in status-get and the
@@ -119,14 +154,7 @@ func TestStorageDiskFull(t *testing.T) {
 	needSysAdmin(t)
 	e := newEnv(t)
 	e.mode = "off"
-	mnt := filepath.Join(e.dir, "sfdisk")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Mount("sf-tmpfs", mnt, "tmpfs", 0, "size=1m,mode=0755"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	mnt := smallTmpfs(t, filepath.Join(e.dir, "sfdisk"))
 	path := filepath.Join(mnt, "leases4.csv")
 	d := e.startDaemon(storageConfig(e, path, "stop-retry-exit", 200, 1000))
 
@@ -137,21 +165,7 @@ func TestStorageDiskFull(t *testing.T) {
 		mustACK(t, e, next(), acked, "before the disk filled")
 	}
 
-	filler := filepath.Join(mnt, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, unix.ENOSPC) {
-				t.Fatalf("fill tmpfs: %v", err)
-			}
-			break
-		}
-	}
-	f.Close()
+	filler := fillDisk(t, mnt)
 	// The lease file's last page may still take a few rows: new clients
 	// are ACKed until a commit needs a page the disk does not have.
 	refused := false

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"xdhcp/config"
@@ -211,9 +212,15 @@ func (h *leaseHooks) fastPathListener(cfg func() *config.Config) hooks.Listener 
 }
 
 // checkLeaseHooks checks the parameters of the forensic logging and
-// run-script entries without opening anything (xdhcpd -t).
+// run-script entries without opening anything (xdhcpd -t). The Dhcp6
+// section's entries are checked as kea-dhcp6 would check them, though the
+// daemon does not honour them for DHCPv6 (the configuration reader warns).
 func checkLeaseHooks(cfg *config.Config) error {
-	for _, lib := range cfg.Hooks {
+	libs := cfg.Hooks
+	if cfg.Dhcp6 != nil {
+		libs = append(slices.Clip(libs), cfg.Dhcp6.Hooks...)
+	}
+	for _, lib := range libs {
 		var err error
 		switch filepath.Base(lib.Library) {
 		case legallog.Library:

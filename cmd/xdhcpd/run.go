@@ -80,6 +80,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err == nil {
 		err = withControlAgent(cfg, *agentPath, stderr)
 	}
+	if err == nil {
+		// As -t: the Dhcp6 section's entries are checked too, though only
+		// the Dhcp4 section's are opened.
+		err = checkLeaseHooks(cfg)
+	}
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,9 @@ const (
 // ServiceDHCP4 is the "service" value naming the DHCPv4 server.
 const ServiceDHCP4 = "dhcp4"
 
+// ServiceDHCP6 is the "service" value naming the DHCPv6 server.
+const ServiceDHCP6 = "dhcp6"
+
 // DefaultMaxAnswerSize bounds an answer read from a server: lease4-get-all
 // on a large pool, or a lease4-get-page of 10000 leases, is a few MB.
 const DefaultMaxAnswerSize = 256 << 20

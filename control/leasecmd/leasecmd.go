@@ -22,6 +22,8 @@ import (
 type Commands struct {
 	srv    *slowpath.Server
 	leases lease.Reader
+	// network6 is the DHCPv6 service's state (nil: no Dhcp6 section).
+	network6 *slowpath.NetworkState
 }
 
 // New returns the commands of srv, reading leases from leases (the store

@@ -3,9 +3,48 @@ package leasecmd
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"xdhcp/control"
+	"xdhcp/control/client"
+	"xdhcp/slowpath"
 )
+
+// SetNetwork6 makes dhcp-disable and dhcp-enable act on the DHCPv6
+// service's state n as well (a daemon serving Dhcp6).
+func (h *Commands) SetNetwork6(n *slowpath.NetworkState) { h.network6 = n }
+
+// family is one service dhcp-disable and dhcp-enable act on.
+type family struct {
+	name    string // "DHCPv4", "DHCPv6"
+	network *slowpath.NetworkState
+}
+
+// families are the services req is for: those its "service" names (as a
+// Control Agent or an HA partner forwards it), else every one the daemon
+// runs.
+func (h *Commands) families(req *control.Request) []family {
+	v4, v6 := family{"DHCPv4", h.srv.Network}, family{"DHCPv6", h.network6}
+	if h.network6 == nil {
+		return []family{v4}
+	}
+	if len(req.Service) == 0 {
+		return []family{v4, v6}
+	}
+	var out []family
+	for _, svc := range req.Service {
+		switch svc {
+		case client.ServiceDHCP4:
+			out = append(out, v4)
+		case client.ServiceDHCP6:
+			out = append(out, v6)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, v4)
+	}
+	return out
+}
 
 func (h *Commands) disable(_ context.Context, req *control.Request) control.Answer {
 	var a struct {
@@ -20,11 +59,15 @@ func (h *Commands) disable(_ context.Context, req *control.Request) control.Answ
 	if !ok {
 		return control.Errorf("'max-period' must be positive integer value")
 	}
-	h.srv.Network.Disable(origin, period)
-	if period > 0 {
-		return control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("DHCPv4 service disabled for %d seconds", *a.MaxPeriod)}
+	var names []string
+	for _, f := range h.families(req) {
+		f.network.Disable(origin, period)
+		names = append(names, f.name)
 	}
-	return control.Answer{Result: control.ResultSuccess, Text: "DHCPv4 service disabled"}
+	if period > 0 {
+		return control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%s service disabled for %d seconds", strings.Join(names, " and "), *a.MaxPeriod)}
+	}
+	return control.Answer{Result: control.ResultSuccess, Text: strings.Join(names, " and ") + " service disabled"}
 }
 
 func (h *Commands) enable(_ context.Context, req *control.Request) control.Answer {
@@ -35,7 +78,9 @@ func (h *Commands) enable(_ context.Context, req *control.Request) control.Answe
 	if err != nil {
 		return control.Errorf("%v", err)
 	}
-	h.srv.Network.Enable(origin)
+	for _, f := range h.families(req) {
+		f.network.Enable(origin)
+	}
 	return control.Answer{Result: control.ResultSuccess, Text: "DHCP service successfully enabled"}
 }
 
