@@ -21,6 +21,16 @@ var (
 	ErrConflict = errors.New("address leased to another client")
 )
 
+// Shared is implemented by a Store that other servers write to as well (a
+// lease database several servers use). Such a store cannot know what the
+// others are about to offer, so the engine starts each pool's search at a
+// place of its own rather than at the pool's first address: servers that
+// all began at the first address would offer the same addresses in the
+// same order, and all but one of each would then fail its commit.
+type Shared interface {
+	SharedWithOtherServers() bool
+}
+
 // Reader is the read side of a lease store. Reads never wait for the
 // storage behind the store. Leases returned are the caller's.
 type Reader interface {

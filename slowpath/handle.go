@@ -822,7 +822,11 @@ func (s *Server) request(rt *liveConfig, sn *subnetRT, r *request) {
 	s.commitAsync(r, ops, func(err error) {
 		if err != nil {
 			if claimed || (held && (!exists || existing.State == lease.StateExpiredReclaimed)) {
-				s.freeAddr(rt, addr)
+				// After a conflict the store holds the other
+				// server's lease: the address stays used here.
+				if _, taken := s.store.Get(addr); !taken || !errors.Is(err, lease.ErrConflict) {
+					s.freeAddr(rt, addr)
+				}
 			}
 			s.commitFailed("lease commit failed: no ACK sent", addr, r.hw, err)
 			if errors.Is(err, lease.ErrConflict) {

@@ -2,6 +2,7 @@ package slowpath
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 
 	"xdhcp/config"
@@ -70,6 +71,9 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 			a, err := alloc.NewPool(p.First, p.Last)
 			if err != nil {
 				return nil, fmt.Errorf("subnet %d pool %s-%s: %w", sn.ID, p.First, p.Last, err)
+			}
+			if sh, ok := store.(lease.Shared); ok && sh.SharedWithOtherServers() {
+				a.StartAt(rand.Uint64())
 			}
 			s.pools = append(s.pools, &poolRT{cfg: p, alloc: a})
 		}

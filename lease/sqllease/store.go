@@ -286,6 +286,10 @@ func (s *Store) Expired(now int64, limit int) []lease.Lease { return s.c().Expir
 // Len returns the number of cached leases.
 func (s *Store) Len() int { return s.c().Len() }
 
+// SharedWithOtherServers reports true: Kea and other xdhcpd may write to
+// the same database (see lease.Shared).
+func (s *Store) SharedWithOtherServers() bool { return true }
+
 // Commit writes ops in one transaction (grouped with other commits) and
 // applies them to the cache.
 func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {

@@ -148,6 +148,14 @@ func (p *Pool) Release(a netip.Addr) {
 	p.used--
 }
 
+// StartAt moves the cursor: the next search starts at the pool's address
+// of offset off (modulo the pool's size).
+func (p *Pool) StartAt(off uint64) {
+	p.mu.Lock()
+	p.cursor = uint32(off % uint64(p.size))
+	p.mu.Unlock()
+}
+
 // Next claims and returns a free address, searching round-robin from the
 // cursor. It returns false when the pool is exhausted.
 func (p *Pool) Next() (netip.Addr, bool) {
