@@ -18,5 +18,11 @@ const ScenarioHelp = `Scenarios (each server on the same configuration, machine 
          ACK; both servers must then hold every acknowledged lease
   S6/S7  start-up time on an empty and on a 1M-lease file (S6), and the RSS
          per lease (S7), from the same runs
+  S8     S1 with the leases in a database: PostgreSQL, then MySQL (MariaDB),
+         each server on a database freshly made by kea-admin db-init
+  S1v6   S1 for DHCPv6 with perfdhcp -6: new clients/s at < 1% loss, each
+         getting one address and one /56 of a /40, beside kea-dhcp6
+  S2v6   DHCPv6 Renews/s from perfdhcp -6 against clients it bound first
+         (socket mode: the XDP fast path is not in this scenario yet)
 The report (results.md, results.json, SVG plots) gives each figure as
 xdhcp / Kea ratios; the suite fails on correctness only, never on speed.`
