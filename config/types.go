@@ -37,6 +37,10 @@ type Config struct {
 	// (hosts-database or hosts-databases), looked up in this order after
 	// the configuration's own.
 	HostsDatabases []HostsDatabase
+	// ConfigControl is the configuration backend (nil without
+	// config-control): the daemon merges what the database holds for
+	// ServerTag into this configuration.
+	ConfigControl *ConfigControl
 
 	// EarlyGlobalReservationsLookup mirrors Kea's parameter of that name.
 	EarlyGlobalReservationsLookup bool

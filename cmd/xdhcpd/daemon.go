@@ -65,6 +65,8 @@ type daemon struct {
 	hostDBs  []*sqlhost.DB
 	// hostDBLost counts host database connection losses.
 	hostDBLost *stats.Stat
+	// cb is the configuration backend (config-control).
+	cb *configBackend
 
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
@@ -118,6 +120,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 			d.close()
 		}
 	}()
+	if cfg, err = d.openConfigBackend(ctx, cfg); err != nil {
+		return nil, err
+	}
 	db := cfg.LeaseDatabase
 	network := slowpath.NewNetworkState(time.Now)
 	storeLog := log.With("component", "lease-store")
@@ -240,6 +245,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	d.useHostDBs(cfg, hostDBs)
 	d.hostCmds.Register(d.ctl)
 	d.registerCommands()
+	d.registerConfigBackendCommands()
 	d.xdp.RegisterCommands(d.ctl)
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
@@ -275,6 +281,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		defer close(d.sampling)
 		d.sampleStats(sctx)
 	}()
+	d.startConfigPoll(cfg)
 	log.Info("xdhcpd serving", "version", version)
 	return d, nil
 }
@@ -414,6 +421,10 @@ func (d *daemon) reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	cfg, err := d.withBackend(d.ctx, cfg)
+	if err != nil {
+		return err
+	}
 	old := d.srv.Config()
 	if cfg.LeaseDatabase != old.LeaseDatabase {
 		return errors.New("lease-database changes need a restart; nothing was changed")
@@ -511,6 +522,7 @@ func (d *daemon) close() error {
 		d.stopSampler()
 		<-d.sampling
 	}
+	errs = append(errs, d.closeConfigBackend())
 	if d.telemetry != nil {
 		errs = append(errs, d.telemetry.Close())
 	}
