@@ -123,7 +123,7 @@ func list(v any) []any {
 }
 
 func removeID(l []any, id string) []any {
-	out := l[:0:0]
+	out := make([]any, 0, len(l))
 	for _, x := range l {
 		if m, ok := x.(map[string]any); ok && fmt.Sprint(m["id"]) == id {
 			continue

@@ -3,10 +3,8 @@ package configdb
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -339,7 +337,3 @@ func (d *DB) Classes(ctx context.Context, tags []string) ([]Object, error) {
 	where, args := serverFilter("dhcp4_client_class_server", "class_id", "c.id", tags)
 	return d.classSelect(ctx, where, args...)
 }
-
-// ensure strconv and json stay used by later helpers.
-var _ = strconv.Itoa
-var _ json.Number
