@@ -2,12 +2,15 @@ package main
 
 // The configuration backend: xdhcpd reads its subnets and global
 // parameters from Kea 2.2's configuration tables (config-control), the
-// remote-* commands write them, and the change reaches the servers that
-// poll the database: xdhcpd itself within config-fetch-wait-time, and
+// remote-* commands sent to one xdhcpd (A, which serves no interface)
+// write them, and the change reaches the servers that poll the database:
+// a second xdhcpd (B, serving the lab) within config-fetch-wait-time, and
 // kea-dhcp4 2.2 with Kea's own reader (libdhcp_mysql_cb/libdhcp_pgsql_cb)
 // on the same database, each serving a real client from the new subnet.
 
 import (
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,7 +18,6 @@ import (
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/dbtest"
 )
-
 
 func TestE2EConfigBackend(t *testing.T) {
 	forDatabases(t, testConfigBackend)
@@ -25,7 +27,7 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	db := srv.NewDB(t)
 	e := newEnv(t)
 	e.mode = "off"
-	dbcfg, _ := e.databaseIn(srv, db)
+	dbcfg, fw := e.databaseIn(srv, db)
 	cc := map[string]any{"config-databases": []any{dbcfg}, "config-fetch-wait-time": 1}
 
 	// The file has no subnet: everything served comes from the database.
@@ -34,11 +36,30 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	dhcp4(cfg)["server-tag"] = "box-b"
 	dhcp4(cfg)["config-control"] = cc
 	d := e.startDaemon(cfg)
+
+	// A: the box the operator sends the commands to.
+	acfg := e.baseConfig()
+	a4 := dhcp4(acfg)
+	delete(a4, "subnet4")
+	a4["server-tag"] = "box-a"
+	a4["config-control"] = cc
+	a4["interfaces-config"] = map[string]any{"interfaces": []any{}}
+	a4["lease-database"] = map[string]any{"type": "memfile", "persist": false}
+	a4["control-sockets"] = []any{map[string]any{"socket-type": "http", "socket-address": "127.0.0.1", "socket-port": 8001}}
+	cmdA := &e2eDaemon{e: e, Daemon: daemontest.New(t, daemontest.Options{
+		NS: e.srv, Binary: xdhcpd.Path(t), Config: e.writeConfig("xdhcpd-a.json", acfg),
+		Log: filepath.Join(e.dir, "xdhcpd-a.log"), ControlURL: "http://127.0.0.1:8001/", ReadyOnControl: true,
+	})}
+	cmdA.Start()
+	b := d
+	d = cmdA
+
 	if ack := unanswered(t, e, "02:cb:00:00:00:01"); ack != nil {
 		t.Fatalf("served %s before any subnet was configured", ack.YourIPAddr)
 	}
 
 	d.ok("remote-server4-set", map[string]any{"servers": []any{map[string]any{"server-tag": "box-b", "description": "the lab's server"}}}, nil)
+	d.ok("remote-global-parameter4-set", map[string]any{"server-tags": []any{"box-b"}, "parameters": map[string]any{"valid-lifetime": 1234}}, nil)
 	var set struct {
 		Subnets []map[string]any `json:"subnets"`
 	}
@@ -50,7 +71,6 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	if len(set.Subnets) != 1 || set.Subnets[0]["subnet"] != "10.88.0.0/16" {
 		t.Errorf("remote-subnet4-set answered %v", set.Subnets)
 	}
-	d.ok("remote-global-parameter4-set", map[string]any{"server-tags": []any{"box-b"}, "parameters": map[string]any{"valid-lifetime": 1234}}, nil)
 	d.ok("remote-class4-set", map[string]any{"server-tags": []any{"all"}, "client-classes": []any{map[string]any{
 		"name": "cb-class", "test": "substring(pkt4.mac, 0, 1) == 0x02", "boot-file-name": "/cb.efi"}}}, nil)
 	if a := d.command("remote-subnet4-set", map[string]any{"server-tags": []any{"nosuch"}, "subnets": []any{map[string]any{"id": 2, "subnet": "10.99.0.0/24"}}}); a.Result != 1 {
@@ -65,7 +85,7 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 		t.Errorf("remote-subnet4-get-by-id: %+v", got)
 	}
 
-	// The poll (every second) brings the subnet and the lifetime.
+	// B's poll (every second) brings the subnet and the lifetime.
 	deadline := time.Now().Add(6 * time.Second)
 	served := false
 	for time.Now().Before(deadline) && !served {
@@ -77,7 +97,37 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 		}
 	}
 	if !served {
-		t.Fatalf("xdhcpd did not serve from the subnet set with remote-subnet4-set\n%s", d.Log())
+		t.Fatalf("xdhcpd B did not serve from the subnet set with remote-subnet4-set on A\n%s", b.Log())
+	}
+
+	// The database unreachable: the poll fails, is counted, and B keeps
+	// serving its last good configuration.
+	fw.Cut()
+	errs0 := b.stat("xdhcp-config-backend-fetch-errors")
+	waitFor(t, 6*time.Second, "a failed poll counted", func() bool { return b.stat("xdhcp-config-backend-fetch-errors") > errs0 })
+	if b.stat("xdhcp-config-backend-failed") != 1 {
+		t.Errorf("xdhcp-config-backend-failed is not 1 while the database is away")
+	}
+	if hostsDORA(t, e, "02:cb:00:00:00:04") == nil {
+		t.Errorf("B stopped serving while its configuration database was away")
+	}
+	fw.Mend()
+
+	// A row no valid configuration can hold (a pool outside its subnet,
+	// written by SQL): the change is refused and counted, B keeps the
+	// lifetime it had, and a corrected subnet is applied.
+	bad := "UPDATE dhcp4_pool SET start_address = INET_ATON('10.99.0.1'), end_address = INET_ATON('10.99.0.9')"
+	if srv.Kind == dbtest.Postgres {
+		bad = "UPDATE dhcp4_pool SET start_address = '10.99.0.1', end_address = '10.99.0.9'"
+	}
+	if out, err := db.Exec(bad); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	errs1 := b.stat("xdhcp-config-backend-fetch-errors")
+	d.ok("remote-global-parameter4-set", map[string]any{"server-tags": []any{"box-b"}, "parameters": map[string]any{"valid-lifetime": 999}}, nil)
+	waitFor(t, 6*time.Second, "the invalid configuration refused and counted", func() bool { return b.stat("xdhcp-config-backend-fetch-errors") > errs1 })
+	if a := hostsDORA(t, e, "02:cb:00:00:00:05"); a == nil || a.IPAddressLeaseTime(0) != 1234*time.Second {
+		t.Errorf("B after a bad row: want the last good configuration (lease time 1234s), got %v (lease time %v)\n%s", a, leaseTimeOf(a), b.Log())
 	}
 
 	// A subnet deleted with a remote command stops being served.
@@ -86,11 +136,11 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	for end := time.Now().Add(6 * time.Second); time.Now().Before(end) && !gone; {
 		time.Sleep(500 * time.Millisecond)
 		var c map[string]any
-		d.ok("config-get", nil, &c)
+		b.ok("config-get", nil, &c)
 		gone = c["Dhcp4"].(map[string]any)["subnet4"] == nil
 	}
 	if !gone {
-		t.Errorf("subnet 1 still configured after remote-subnet4-del-by-id")
+		t.Errorf("subnet 1 still configured on B after remote-subnet4-del-by-id on A")
 	}
 	// Back for Kea.
 	d.ok("remote-subnet4-set", map[string]any{"server-tags": []any{"all"}, "subnets": []any{map[string]any{
@@ -98,8 +148,9 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 		"pools":       []any{map[string]any{"pool": e2ePoolStart + " - " + e2ePoolEnd}},
 		"option-data": []any{map[string]any{"name": "routers", "data": e2eServerIP}},
 	}}}, nil)
-	if err := d.Stop(); err != nil {
-		t.Fatalf("xdhcpd stop: %v", err)
+	waitFor(t, 6*time.Second, "B serving again after the subnet was set back", func() bool { return hostsDORA(t, e, "02:cb:00:00:00:06") != nil })
+	if err := b.Stop(); err != nil {
+		t.Fatalf("xdhcpd B stop: %v", err)
 	}
 
 	// Kea 2.2 with its own configuration backend reader serves what
@@ -132,8 +183,8 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	switch {
 	case a == nil:
 		t.Errorf("Kea 2.2 did not serve from the subnet xdhcpd wrote\n%s", k.Log())
-	case a.IPAddressLeaseTime(0) != 1234*time.Second:
-		t.Errorf("Kea: lease time %v, want the 1234s xdhcpd wrote", a.IPAddressLeaseTime(0))
+	case a.IPAddressLeaseTime(0) != 999*time.Second:
+		t.Errorf("Kea: lease time %v, want the 999s xdhcpd wrote", a.IPAddressLeaseTime(0))
 	}
 	var kc map[string]any
 	daemontest.OK(t, k, "config-get", nil, &kc)
@@ -142,4 +193,22 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 		t.Errorf("Kea's classes from the database: %v", classes)
 	}
 	k.stop()
+}
+
+// waitFor polls cond every 200 ms until it holds or limit passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func leaseTimeOf(a *dhcpv4.DHCPv4) time.Duration {
+	if a == nil {
+		return 0
+	}
+	return a.IPAddressLeaseTime(0)
 }
