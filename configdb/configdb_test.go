@@ -94,6 +94,21 @@ func TestRoundTrip(t *testing.T) {
 				"option-data": [{"code": 66, "data": "tftp.example"}]}`), ""); err != nil {
 				t.Fatal(err)
 			}
+			if _, _, err := db.SetOptionDef(ctx, "all", obj(t, `{"name": "cb-opt", "code": 222, "space": "dhcp4", "type": "record", "record-types": "uint8, string"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetGlobalOption(ctx, []string{"b1"}, obj(t, `{"code": 222, "data": "7, hello"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetScopedOption(ctx, "subnet", 7, obj(t, `{"code": 42, "data": "10.7.0.123"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetScopedOption(ctx, "pool", "10.7.0.10 - 10.7.0.20", obj(t, `{"code": 3, "data": "10.7.0.254"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetScopedOption(ctx, "network", "nosuch", obj(t, `{"code": 3, "data": "10.7.0.254"}`)); err == nil {
+				t.Error("an option of a shared network that does not exist was stored")
+			}
 			if _, _, err := db.SetSubnet(ctx, []string{"all"}, obj(t, `{"id": 7, "subnet": "10.7.0.0/24", "reservations": []}`)); err == nil {
 				t.Fatal("a subnet with reservations was stored: the backend has no place for them")
 			}
@@ -108,7 +123,7 @@ func TestRoundTrip(t *testing.T) {
 			}
 			want := map[string]any{"valid-lifetime": "600", "ddns-replace-client-name": "when-present", "t1-percent": "0.5",
 				"match-client-id": "false", "next-server": "10.7.0.2", "require-client-classes": "[c1]", "user-context": "map[site:x]",
-				"pools":    "[map[option-data:[map[always-send:false code:3 csv-format:true data:10.7.0.1 name:routers space:dhcp4]] pool:10.7.0.10 - 10.7.0.20]]",
+				"pools":    "[map[option-data:[map[always-send:false code:3 csv-format:true data:10.7.0.254 name:routers space:dhcp4]] pool:10.7.0.10 - 10.7.0.20]]",
 				"metadata": "map[server-tags:[all]]"}
 			for k, v := range want {
 				if got := fmtv(s7[k]); got != v {
@@ -117,6 +132,12 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if opts := fmtv(s7["option-data"]); !strings.Contains(opts, "10.7.0.53, 10.7.0.54") || !strings.Contains(opts, "6578616D706C65") {
 				t.Errorf("subnet 7 options %s", opts)
+			}
+			if opts := fmtv(s7["option-data"]); !strings.Contains(opts, "10.7.0.123") {
+				t.Errorf("subnet 7 options lack the one set alone: %s", opts)
+			}
+			if n, err := db.DelScopedOption(ctx, "subnet", 7, 42, "dhcp4"); err != nil || n != 1 {
+				t.Errorf("delete subnet 7's option 42: %d %v", n, err)
 			}
 			s8, _ := db.GetSubnet(ctx, 8, "")
 			if got := fmtv(s8["pools"]); got != "[map[pool:10.8.0.100 - 10.8.0.110]]" {

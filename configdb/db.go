@@ -10,8 +10,10 @@ package configdb
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"xdhcp/config"
@@ -166,6 +169,26 @@ func (d *DB) addrOut(col string) string {
 // servers poll). cascade tells the option triggers that the options are
 // part of a larger change.
 func (d *DB) tx(ctx context.Context, tag, message string, cascade bool, fn func(*sql.Tx) error) error {
+	err := d.tx1(ctx, tag, message, cascade, fn)
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		// A pooled connection the database (or the path to it) dropped
+		// fails its first use; the transaction rolled back, so it is
+		// run again on a fresh connection.
+		err = d.tx1(ctx, tag, message, cascade, fn)
+	}
+	return err
+}
+
+// connectionLost reports whether err is a failure of the connection
+// rather than an answer of the database.
+func connectionLost(err error) bool {
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, mysql.ErrInvalidConn) || errors.As(err, &ne) || pgconn.SafeToRetry(err) ||
+		strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
+}
+
+func (d *DB) tx1(ctx context.Context, tag, message string, cascade bool, fn func(*sql.Tx) error) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("configuration database %s: %w", d.name, err)

@@ -11,6 +11,7 @@ import (
 // and those of the "all" servers.
 type Snapshot struct {
 	Globals  Object
+	Defs     []any
 	Options  []any
 	Classes  []Object
 	Networks []Object
@@ -27,6 +28,9 @@ func (d *DB) Fetch(ctx context.Context, tag string) (*Snapshot, error) {
 	var err error
 	if s.Globals, _, err = d.Globals(ctx, tags[0], true, nil); err != nil {
 		return nil, fmt.Errorf("configuration database %s: global parameters: %w", d.name, err)
+	}
+	if s.Defs, err = d.OptionDefs(ctx, tags); err != nil {
+		return nil, fmt.Errorf("configuration database %s: option definitions: %w", d.name, err)
 	}
 	if s.Options, err = d.GlobalOptions(ctx, tags); err != nil {
 		return nil, fmt.Errorf("configuration database %s: global options: %w", d.name, err)
@@ -61,6 +65,7 @@ func (s *Snapshot) Merge(doc []byte) ([]byte, error) {
 	for k, v := range s.Globals {
 		d4[k] = v
 	}
+	d4["option-def"] = mergeBy(list(d4["option-def"]), s.Defs, optionIdentity)
 	d4["option-data"] = mergeBy(list(d4["option-data"]), s.Options, optionIdentity)
 	classes := make([]any, 0, len(s.Classes))
 	for _, c := range s.Classes {
@@ -98,7 +103,7 @@ func (s *Snapshot) Merge(doc []byte) ([]byte, error) {
 		}
 	}
 	d4["subnet4"], d4["shared-networks"] = subnets, nets
-	for _, k := range []string{"option-data", "client-classes", "subnet4", "shared-networks"} {
+	for _, k := range []string{"option-def", "option-data", "client-classes", "subnet4", "shared-networks"} {
 		if l, ok := d4[k].([]any); ok && len(l) == 0 {
 			delete(d4, k)
 		}

@@ -73,6 +73,8 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	}
 	d.ok("remote-class4-set", map[string]any{"server-tags": []any{"all"}, "client-classes": []any{map[string]any{
 		"name": "cb-class", "test": "substring(pkt4.mac, 0, 1) == 0x02", "boot-file-name": "/cb.efi"}}}, nil)
+	d.ok("remote-option-def4-set", map[string]any{"server-tags": []any{"all"}, "option-defs": []any{map[string]any{
+		"name": "cb-note", "code": 222, "space": "dhcp4", "type": "record", "record-types": "uint8, string"}}}, nil)
 	if a := d.command("remote-subnet4-set", map[string]any{"server-tags": []any{"nosuch"}, "subnets": []any{map[string]any{"id": 2, "subnet": "10.99.0.0/24"}}}); a.Result != 1 {
 		t.Errorf("a subnet for a server that does not exist: %+v", a)
 	}
@@ -191,6 +193,10 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	classes, _ := kc["Dhcp4"].(map[string]any)["client-classes"].([]any)
 	if len(classes) != 1 || classes[0].(map[string]any)["name"] != "cb-class" {
 		t.Errorf("Kea's classes from the database: %v", classes)
+	}
+	defs, _ := kc["Dhcp4"].(map[string]any)["option-def"].([]any)
+	if len(defs) != 1 || defs[0].(map[string]any)["type"] != "record" || defs[0].(map[string]any)["record-types"] != "uint8, string" {
+		t.Errorf("Kea's option definitions from the database: %v", defs)
 	}
 	k.stop()
 }
