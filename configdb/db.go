@@ -289,3 +289,21 @@ func (d *DB) Type() string {
 	}
 	return "mysql"
 }
+
+// txCount is tx for a change that counts the rows it touched.
+func (d *DB) txCount(ctx context.Context, tag, message string, cascade bool, fn func(*sql.Tx) (int64, error)) (int64, error) {
+	var n int64
+	err := d.tx(ctx, tag, message, cascade, func(tx *sql.Tx) (err error) {
+		n, err = fn(tx)
+		return err
+	})
+	return n, err
+}
+
+// affected is the row count of an Exec.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -60,16 +60,9 @@ func (d *DB) DelServer(ctx context.Context, tag string) (int64, error) {
 	if tag == TagAll {
 		return 0, errors.New("the server tag 'all' cannot be deleted")
 	}
-	var n int64
-	err := d.tx(ctx, TagAll, "server deleted", true, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_server WHERE tag = ?"), tag)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
+	return d.txCount(ctx, TagAll, "server deleted", true, func(tx *sql.Tx) (int64, error) {
+		return affected(tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_server WHERE tag = ?"), tag))
 	})
-	return n, err
 }
 
 // Kea's parameter_data_type numbering (its Element types).
@@ -228,33 +221,24 @@ func (d *DB) SetGlobalOption(ctx context.Context, tags []string, o Object) error
 		return err
 	}
 	return d.tx(ctx, tags[0], "global option set", false, func(tx *sql.Tx) error {
-		if err := d.delGlobalOption(ctx, tx, tags, code, space, nil); err != nil {
+		if _, err := d.delGlobalOption(ctx, tx, tags, code, space); err != nil {
 			return err
 		}
 		return d.insertOption(ctx, tx, o, scopeGlobal, nil, nil, nil, nil, tags)
 	})
 }
 
-func (d *DB) delGlobalOption(ctx context.Context, tx *sql.Tx, tags []string, code int, space string, n *int64) error {
+func (d *DB) delGlobalOption(ctx context.Context, tx *sql.Tx, tags []string, code int, space string) (int64, error) {
 	where, args := serverFilter("dhcp4_options_server", "option_id", "dhcp4_options.option_id", tags)
-	res, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_options WHERE scope_id = 0 AND code = ? AND space = ? AND "+where),
-		append([]any{code, space}, args...)...)
-	if err != nil {
-		return err
-	}
-	if n != nil {
-		*n, _ = res.RowsAffected()
-	}
-	return nil
+	return affected(tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_options WHERE scope_id = 0 AND code = ? AND space = ? AND "+where),
+		append([]any{code, space}, args...)...))
 }
 
 // DelGlobalOption deletes a global option of tags.
 func (d *DB) DelGlobalOption(ctx context.Context, tags []string, code int, space string) (int64, error) {
-	var n int64
-	err := d.tx(ctx, tags[0], "global option deleted", false, func(tx *sql.Tx) error {
-		return d.delGlobalOption(ctx, tx, tags, code, space, &n)
+	return d.txCount(ctx, tags[0], "global option deleted", false, func(tx *sql.Tx) (int64, error) {
+		return d.delGlobalOption(ctx, tx, tags, code, space)
 	})
-	return n, err
 }
 
 // GlobalOptions returns the global options of tags; with several tags

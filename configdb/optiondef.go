@@ -61,7 +61,7 @@ func (d *DB) SetOptionDef(ctx context.Context, tag string, def Object) (int, str
 		uctx = string(b)
 	}
 	err = d.tx(ctx, tag, "option definition set", false, func(tx *sql.Tx) error {
-		if err := d.delOptionDef(ctx, tx, tag, code, space, nil); err != nil {
+		if _, err := d.delOptionDef(ctx, tx, tag, code, space); err != nil {
 			return err
 		}
 		id, err := d.insertID(ctx, tx, `INSERT INTO dhcp4_option_def (code, name, space, type, modification_ts, is_array, encapsulate, record_types, user_context)
@@ -74,26 +74,17 @@ func (d *DB) SetOptionDef(ctx context.Context, tag string, def Object) (int, str
 	return code, space, err
 }
 
-func (d *DB) delOptionDef(ctx context.Context, tx *sql.Tx, tag string, code int, space string, n *int64) error {
+func (d *DB) delOptionDef(ctx context.Context, tx *sql.Tx, tag string, code int, space string) (int64, error) {
 	where, args := serverFilter("dhcp4_option_def_server", "option_def_id", "dhcp4_option_def.id", []string{tag})
-	res, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_option_def WHERE code = ? AND space = ? AND class_id IS NULL AND "+where),
-		append([]any{code, space}, args...)...)
-	if err != nil {
-		return err
-	}
-	if n != nil {
-		*n, _ = res.RowsAffected()
-	}
-	return nil
+	return affected(tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_option_def WHERE code = ? AND space = ? AND class_id IS NULL AND "+where),
+		append([]any{code, space}, args...)...))
 }
 
 // DelOptionDef deletes an option definition of one server tag.
 func (d *DB) DelOptionDef(ctx context.Context, tag string, code int, space string) (int64, error) {
-	var n int64
-	err := d.tx(ctx, tag, "option definition deleted", false, func(tx *sql.Tx) error {
-		return d.delOptionDef(ctx, tx, tag, code, space, &n)
+	return d.txCount(ctx, tag, "option definition deleted", false, func(tx *sql.Tx) (int64, error) {
+		return d.delOptionDef(ctx, tx, tag, code, space)
 	})
-	return n, err
 }
 
 // OptionDefs returns the option definitions of tags (the first tag's
@@ -192,21 +183,14 @@ func (d *DB) SetScopedOption(ctx context.Context, scope string, key any, o Objec
 
 // DelScopedOption deletes one option of a subnet, shared network or pool.
 func (d *DB) DelScopedOption(ctx context.Context, scope string, key any, code int, space string) (int64, error) {
-	var n int64
-	err := d.tx(ctx, TagAll, scope+" option deleted", false, func(tx *sql.Tx) error {
+	return d.txCount(ctx, TagAll, scope+" option deleted", false, func(tx *sql.Tx) (int64, error) {
 		sc, where, owner, err := d.scopeOf(ctx, tx, scope, key)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		res, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_options WHERE scope_id = ? AND code = ? AND space = ? AND "+where),
-			sc, code, space, owner)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
+		return affected(tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_options WHERE scope_id = ? AND code = ? AND space = ? AND "+where),
+			sc, code, space, owner))
 	})
-	return n, err
 }
 
 // scopeOf finds the owner of a scoped option: a subnet id, a shared

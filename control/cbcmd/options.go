@@ -128,16 +128,26 @@ func scopeKey(a args, scope string) (any, error) {
 	}
 }
 
+// scopedOption is the owner and the option a scoped option command names.
+func scopedOption(a args, scope string) (any, map[string]any, error) {
+	key, err := scopeKey(a, scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := a.objects("options", true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, l[0], nil
+}
+
 func scopedOptionSet(scope string) handler {
 	return func(ctx context.Context, db *configdb.DB, a args) control.Answer {
-		key, err := scopeKey(a, scope)
+		key, o, err := scopedOption(a, scope)
 		if err != nil {
 			return fail(err)
 		}
-		l, err := a.objects("options", true)
-		if err != nil {
-			return fail(err)
-		}
+		l := []map[string]any{o}
 		if err := db.SetScopedOption(ctx, scope, key, l[0]); err != nil {
 			return fail(err)
 		}
@@ -148,15 +158,11 @@ func scopedOptionSet(scope string) handler {
 
 func scopedOptionDel(scope string) handler {
 	return func(ctx context.Context, db *configdb.DB, a args) control.Answer {
-		key, err := scopeKey(a, scope)
+		key, o, err := scopedOption(a, scope)
 		if err != nil {
 			return fail(err)
 		}
-		l, err := a.objects("options", true)
-		if err != nil {
-			return fail(err)
-		}
-		code, space := configdb.OptionKey(l[0])
+		code, space := configdb.OptionKey(o)
 		n, err := db.DelScopedOption(ctx, scope, key, code, space)
 		if err != nil {
 			return fail(err)
