@@ -10,6 +10,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/configdb"
+	"xdhcp/control"
 	"xdhcp/control/cbcmd"
 	"xdhcp/internal/stats"
 )
@@ -146,6 +147,14 @@ func (d *daemon) startConfigPoll(cfg *config.Config) {
 
 // pollConfig applies the database's changes since the last revision.
 func (d *daemon) pollConfig(ctx context.Context) {
+	if err := d.pullConfig(ctx); err != nil {
+		d.log.Error("configuration backend: changes not applied; the running configuration stays", "err", err)
+	}
+}
+
+// pullConfig reads the newest audit revision and, when it moved, applies
+// the database's configuration (the poll, and config-backend-pull).
+func (d *daemon) pullConfig(ctx context.Context) error {
 	cb := d.cb
 	fctx, cancel := context.WithTimeout(ctx, cbFetchTimeout)
 	defer cancel()
@@ -153,8 +162,7 @@ func (d *daemon) pollConfig(ctx context.Context) {
 	if err != nil {
 		cb.errors.Inc()
 		cb.failed.Set(1)
-		d.log.Error("configuration backend: cannot read the audit; the running configuration stays", "err", err)
-		return
+		return err
 	}
 	cb.mu.Lock()
 	same := rev == cb.lastRev
@@ -162,13 +170,13 @@ func (d *daemon) pollConfig(ctx context.Context) {
 	cb.mu.Unlock()
 	if same {
 		cb.failed.Set(0)
-		return
+		return nil
 	}
 	if err := d.reload(base); err != nil {
-		d.log.Error("configuration backend: changes not applied; the running configuration stays", "err", err)
-		return
+		return err
 	}
 	d.log.Info("configuration backend changes applied", "audit-revision", rev)
+	return nil
 }
 
 // closeConfigBackend stops polling and closes the database.
@@ -187,8 +195,18 @@ func (d *daemon) closeConfigBackend() error {
 	return nil
 }
 
-// registerConfigBackendCommands adds the remote-* commands.
+// registerConfigBackendCommands adds config-backend-pull and the
+// remote-* commands.
 func (d *daemon) registerConfigBackendCommands() {
+	d.ctl.Handle("config-backend-pull", func(ctx context.Context, _ *control.Request) control.Answer {
+		if d.cb == nil || d.cb.db == nil {
+			return control.Answer{Result: control.ResultEmpty, Text: "No config backend."}
+		}
+		if err := d.pullConfig(ctx); err != nil {
+			return control.Errorf("On demand configuration update failed: %v", err)
+		}
+		return control.Answer{Result: control.ResultSuccess, Text: "On demand configuration update successful."}
+	})
 	cbcmd.New(func() *configdb.DB {
 		if d.cb == nil {
 			return nil

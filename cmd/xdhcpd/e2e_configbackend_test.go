@@ -150,6 +150,8 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 		"pools":       []any{map[string]any{"pool": e2ePoolStart + " - " + e2ePoolEnd}},
 		"option-data": []any{map[string]any{"name": "routers", "data": e2eServerIP}},
 	}}}, nil)
+	// config-backend-pull applies it at once.
+	b.ok("config-backend-pull", nil, nil)
 	waitFor(t, 6*time.Second, "B serving again after the subnet was set back", func() bool { return hostsDORA(t, e, "02:cb:00:00:00:06") != nil })
 	if err := b.Stop(); err != nil {
 		t.Fatalf("xdhcpd B stop: %v", err)
