@@ -50,7 +50,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(string(map[*dbtest.Lazy]dbtest.Kind{pg: dbtest.Postgres, maria: dbtest.MySQL}[l]), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db, _ := open(t, l)
+			db, tdb := open(t, l)
 			rev0, err := db.LastRevision(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -179,6 +179,37 @@ func TestRoundTrip(t *testing.T) {
 					}
 				}
 			}
+
+			// Rows another writer inserts with SQL through the schema's own
+			// audit procedure, as Kea's backends do, are read.
+			sql := "CALL createAuditRevisionDHCP4(NOW(), 'all', 'by sql', 0); " +
+				"INSERT INTO dhcp4_subnet (subnet_id, subnet_prefix, modification_ts, valid_lifetime) VALUES (60, '10.60.0.0/24', NOW(), 300); " +
+				"INSERT INTO dhcp4_subnet_server (subnet_id, server_id, modification_ts) VALUES (60, 1, NOW());"
+			if db.pg {
+				sql = "SELECT createAuditRevisionDHCP4(now(), 'all', 'by sql', false); " +
+					"INSERT INTO dhcp4_subnet (subnet_id, subnet_prefix, modification_ts, valid_lifetime) VALUES (60, '10.60.0.0/24', now(), 300); " +
+					"INSERT INTO dhcp4_subnet_server (subnet_id, server_id, modification_ts) VALUES (60, 1, now());"
+			}
+			if out, err := tdb.Exec(sql); err != nil {
+				t.Fatalf("SQL insert: %v %s", err, out)
+			}
+			if rev, _ := db.LastRevision(ctx); rev <= rev1 {
+				t.Errorf("the SQL insert made no audit revision (%d after %d)", rev, rev1)
+			}
+			snap, err := db.Fetch(ctx, "b2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, s := range snap.Subnets {
+				if fmtv(s["id"]) == "60" && fmtv(s["valid-lifetime"]) == "300" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("subnet 60 inserted by SQL not read: %v", snap.Subnets)
+			}
+			rev1, _ = db.LastRevision(ctx)
 
 			n, err := db.DelSubnet(ctx, 7, "")
 			if err != nil || n != 1 {

@@ -9,6 +9,8 @@ package main
 // on the same database, each serving a real client from the new subnet.
 
 import (
+	"fmt"
+
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"path/filepath"
@@ -78,6 +80,34 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	if a := d.command("remote-subnet4-set", map[string]any{"server-tags": []any{"nosuch"}, "subnets": []any{map[string]any{"id": 2, "subnet": "10.99.0.0/24"}}}); a.Result != 1 {
 		t.Errorf("a subnet for a server that does not exist: %+v", a)
 	}
+	d.ok("remote-option4-global-set", map[string]any{"server-tags": []any{"all"}, "options": []any{map[string]any{
+		"name": "domain-name", "data": "cb.example"}}}, nil)
+	d.ok("remote-network4-set", map[string]any{"server-tags": []any{"all"}, "shared-networks": []any{map[string]any{
+		"name": "cb-net", "interface": e2eServerIf}}}, nil)
+	var list struct {
+		Subnets  []map[string]any `json:"subnets"`
+		Networks []map[string]any `json:"shared-networks"`
+		Params   map[string]any   `json:"parameters"`
+		Classes  []map[string]any `json:"client-classes"`
+		Count    int              `json:"count"`
+	}
+	if a := d.ok("remote-subnet4-list", map[string]any{"server-tags": []any{"all"}}, &list); a.Text != "1 IPv4 subnet(s) found." ||
+		list.Count != 1 || list.Subnets[0]["subnet"] != "10.88.0.0/16" {
+		t.Errorf("remote-subnet4-list: %q %+v", a.Text, list)
+	}
+	if d.ok("remote-network4-list", map[string]any{"server-tags": []any{"all"}}, &list); list.Count != 1 || list.Networks[0]["name"] != "cb-net" {
+		t.Errorf("remote-network4-list: %+v", list)
+	}
+	if d.ok("remote-global-parameter4-get", map[string]any{"server-tags": []any{"box-b"}, "parameters": []any{"valid-lifetime"}}, &list); fmtAny(list.Params["valid-lifetime"]) != "1234" {
+		t.Errorf("remote-global-parameter4-get: %+v", list.Params)
+	}
+	if d.ok("remote-class4-get", map[string]any{"client-classes": []any{map[string]any{"name": "cb-class"}}}, &list); list.Count != 1 || list.Classes[0]["boot-file-name"] != "/cb.efi" {
+		t.Errorf("remote-class4-get: %+v", list.Classes)
+	}
+	if a := d.command("remote-server4-get", map[string]any{"servers": []any{map[string]any{"server-tag": "nosuch"}}}); a.Result != 3 {
+		t.Errorf("remote-server4-get of an unknown server: %+v", a)
+	}
+	d.ok("remote-network4-del", map[string]any{"shared-networks": []any{map[string]any{"name": "cb-net"}}}, nil)
 	var got struct {
 		Subnets []map[string]any `json:"subnets"`
 		Count   int              `json:"count"`
@@ -196,6 +226,10 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 	if len(classes) != 1 || classes[0].(map[string]any)["name"] != "cb-class" {
 		t.Errorf("Kea's classes from the database: %v", classes)
 	}
+	opts, _ := kc["Dhcp4"].(map[string]any)["option-data"].([]any)
+	if len(opts) != 1 || opts[0].(map[string]any)["data"] != "cb.example" {
+		t.Errorf("Kea's global options from the database: %v", opts)
+	}
 	defs, _ := kc["Dhcp4"].(map[string]any)["option-def"].([]any)
 	if len(defs) != 1 || defs[0].(map[string]any)["type"] != "record" || defs[0].(map[string]any)["record-types"] != "uint8, string" {
 		t.Errorf("Kea's option definitions from the database: %v", defs)
@@ -220,3 +254,5 @@ func leaseTimeOf(a *dhcpv4.DHCPv4) time.Duration {
 	}
 	return a.IPAddressLeaseTime(0)
 }
+
+func fmtAny(v any) string { return fmt.Sprint(v) }
