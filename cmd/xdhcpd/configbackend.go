@@ -212,5 +212,16 @@ func (d *daemon) registerConfigBackendCommands() {
 			return nil
 		}
 		return d.cb.db
-	}).Register(d.ctl)
+	}, d.checkBackendObjects).Register(d.ctl)
+}
+
+// checkBackendObjects says why this server would refuse its running
+// configuration with snap's objects merged in.
+func (d *daemon) checkBackendObjects(snap *configdb.Snapshot) error {
+	doc, err := snap.Merge(d.srv.Config().Raw)
+	if err != nil {
+		return err
+	}
+	_, err = config.Parse(doc)
+	return err
 }

@@ -108,6 +108,16 @@ func testConfigBackend(t *testing.T, srv *dbtest.Server) {
 		t.Errorf("remote-server4-get of an unknown server: %+v", a)
 	}
 	d.ok("remote-network4-del", map[string]any{"shared-networks": []any{map[string]any{"name": "cb-net"}}}, nil)
+	// A subnet the servers would refuse is refused by the command, as
+	// Kea's commands parse what they store: in the database it would
+	// block every later change.
+	if a := d.command("remote-subnet4-set", map[string]any{"server-tags": []any{"all"}, "subnets": []any{map[string]any{
+		"id": 3, "subnet": "10.77.0.0/24", "pools": []any{map[string]any{"pool": "10.78.0.1 - 10.78.0.9"}}}}}); a.Result != 1 {
+		t.Errorf("a subnet with a pool outside it: %+v", a)
+	}
+	if a := d.command("remote-subnet4-get-by-id", map[string]any{"subnets": []any{map[string]any{"id": 3}}}); a.Result != 3 {
+		t.Errorf("the refused subnet was stored: %+v", a)
+	}
 	var got struct {
 		Subnets []map[string]any `json:"subnets"`
 		Count   int              `json:"count"`

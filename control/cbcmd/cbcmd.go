@@ -21,10 +21,18 @@ import (
 type Commands struct {
 	// db returns the configuration database, nil without config-control.
 	db func() *configdb.DB
+	// check says why this server would refuse its configuration with the
+	// snapshot's objects merged in (nil: it would take it).
+	check func(*configdb.Snapshot) error
 }
 
-// New returns the commands over the database db returns.
-func New(db func() *configdb.DB) *Commands { return &Commands{db: db} }
+// New returns the commands over the database db returns. Objects are
+// checked with check before they are written, as Kea's commands parse
+// them first: one bad object in the database would stop every server
+// from applying later changes.
+func New(db func() *configdb.DB, check func(*configdb.Snapshot) error) *Commands {
+	return &Commands{db: db, check: check}
+}
 
 // args are a command's arguments, numbers kept as written.
 type args map[string]any
@@ -106,45 +114,83 @@ func (a args) objects(key string, one bool) ([]map[string]any, error) {
 
 type handler func(ctx context.Context, db *configdb.DB, a args) control.Answer
 
+// checked wraps a set command: the object is checked first.
+func (cm *Commands) checked(key string, snap func(o map[string]any) *configdb.Snapshot, h handler) handler {
+	return func(ctx context.Context, db *configdb.DB, a args) control.Answer {
+		if m, isMap := a[key].(map[string]any); isMap {
+			if err := cm.check(snap(m)); err != nil {
+				return control.Errorf("refused: %v", err)
+			}
+			return h(ctx, db, a)
+		}
+		l, err := a.objects(key, true)
+		if err != nil {
+			return fail(err)
+		}
+		if err := cm.check(snap(l[0])); err != nil {
+			return control.Errorf("refused: %v", err)
+		}
+		return h(ctx, db, a)
+	}
+}
+
 // Register adds the commands to c.
 func (cm *Commands) Register(c *control.Server) {
 	for name, h := range map[string]handler{
-		"remote-server4-set":               serverSet,
-		"remote-server4-get":               serverGet,
-		"remote-server4-get-all":           serverGetAll,
-		"remote-server4-del":               serverDel,
-		"remote-global-parameter4-set":     globalSet,
+		"remote-server4-set":     serverSet,
+		"remote-server4-get":     serverGet,
+		"remote-server4-get-all": serverGetAll,
+		"remote-server4-del":     serverDel,
+		"remote-global-parameter4-set": cm.checked("parameters", func(o map[string]any) *configdb.Snapshot {
+			return &configdb.Snapshot{Globals: o}
+		}, globalSet),
 		"remote-global-parameter4-get":     globalGet,
 		"remote-global-parameter4-get-all": globalGetAll,
 		"remote-global-parameter4-del":     globalDel,
-		"remote-subnet4-set":               subnetSet,
-		"remote-subnet4-get-by-id":         subnetGet(false),
-		"remote-subnet4-get-by-prefix":     subnetGet(true),
-		"remote-subnet4-list":              subnetList,
-		"remote-subnet4-del-by-id":         subnetDel(false),
-		"remote-subnet4-del-by-prefix":     subnetDel(true),
-		"remote-network4-set":              networkSet,
-		"remote-network4-get":              networkGet,
-		"remote-network4-list":             networkList,
-		"remote-network4-del":              networkDel,
-		"remote-option4-global-set":        optionSet,
-		"remote-option4-global-get":        optionGet,
-		"remote-option4-global-get-all":    optionGetAll,
-		"remote-option4-global-del":        optionDel,
-		"remote-option-def4-set":           optionDefSet,
-		"remote-option-def4-get":           optionDefGet,
-		"remote-option-def4-get-all":       optionDefGetAll,
-		"remote-option-def4-del":           optionDefDel,
-		"remote-option4-subnet-set":        scopedOptionSet("subnet"),
-		"remote-option4-subnet-del":        scopedOptionDel("subnet"),
-		"remote-option4-network-set":       scopedOptionSet("network"),
-		"remote-option4-network-del":       scopedOptionDel("network"),
-		"remote-option4-pool-set":          scopedOptionSet("pool"),
-		"remote-option4-pool-del":          scopedOptionDel("pool"),
-		"remote-class4-set":                classSet,
-		"remote-class4-get":                classGet,
-		"remote-class4-get-all":            classGetAll,
-		"remote-class4-del":                classDel,
+		"remote-subnet4-set": cm.checked("subnets", func(o map[string]any) *configdb.Snapshot {
+			return &configdb.Snapshot{Subnets: []configdb.Object{o}}
+		}, subnetSet),
+		"remote-subnet4-get-by-id":     subnetGet(false),
+		"remote-subnet4-get-by-prefix": subnetGet(true),
+		"remote-subnet4-list":          subnetList,
+		"remote-subnet4-del-by-id":     subnetDel(false),
+		"remote-subnet4-del-by-prefix": subnetDel(true),
+		"remote-network4-set": cm.checked("shared-networks", func(o map[string]any) *configdb.Snapshot {
+			return &configdb.Snapshot{Networks: []configdb.Object{o}}
+		}, networkSet),
+		"remote-network4-get":  networkGet,
+		"remote-network4-list": networkList,
+		"remote-network4-del":  networkDel,
+		"remote-option4-global-set": cm.checked("options", func(o map[string]any) *configdb.Snapshot {
+			return &configdb.Snapshot{Options: []any{o}}
+		}, optionSet),
+		"remote-option4-global-get":     optionGet,
+		"remote-option4-global-get-all": optionGetAll,
+		"remote-option4-global-del":     optionDel,
+		"remote-option-def4-set": cm.checked("option-defs", func(o map[string]any) *configdb.Snapshot {
+			return &configdb.Snapshot{Defs: []any{o}}
+		}, optionDefSet),
+		"remote-option-def4-get":     optionDefGet,
+		"remote-option-def4-get-all": optionDefGetAll,
+		"remote-option-def4-del":     optionDefDel,
+		"remote-option4-subnet-set":  scopedOptionSet("subnet"),
+		"remote-option4-subnet-del":  scopedOptionDel("subnet"),
+		"remote-option4-network-set": scopedOptionSet("network"),
+		"remote-option4-network-del": scopedOptionDel("network"),
+		"remote-option4-pool-set":    scopedOptionSet("pool"),
+		"remote-option4-pool-del":    scopedOptionDel("pool"),
+		"remote-class4-set": cm.checked("client-classes", func(o map[string]any) *configdb.Snapshot {
+			c := make(configdb.Object, len(o))
+			for k, v := range o {
+				if k != "follow-class-name" {
+					c[k] = v
+				}
+			}
+			return &configdb.Snapshot{Classes: []configdb.Object{c}}
+		}, classSet),
+		"remote-class4-get":     classGet,
+		"remote-class4-get-all": classGetAll,
+		"remote-class4-del":     classDel,
 	} {
 		c.Handle(name, cm.wrap(h))
 	}
