@@ -117,17 +117,16 @@ type handler func(ctx context.Context, db *configdb.DB, a args) control.Answer
 // checked wraps a set command: the object is checked first.
 func (cm *Commands) checked(key string, snap func(o map[string]any) *configdb.Snapshot, h handler) handler {
 	return func(ctx context.Context, db *configdb.DB, a args) control.Answer {
-		if m, isMap := a[key].(map[string]any); isMap {
-			if err := cm.check(snap(m)); err != nil {
-				return control.Errorf("refused: %v", err)
+		// Global parameters are one map, the other objects a list of one.
+		o, isMap := a[key].(map[string]any)
+		if !isMap {
+			l, err := a.objects(key, true)
+			if err != nil {
+				return fail(err)
 			}
-			return h(ctx, db, a)
+			o = l[0]
 		}
-		l, err := a.objects(key, true)
-		if err != nil {
-			return fail(err)
-		}
-		if err := cm.check(snap(l[0])); err != nil {
+		if err := cm.check(snap(o)); err != nil {
 			return control.Errorf("refused: %v", err)
 		}
 		return h(ctx, db, a)
