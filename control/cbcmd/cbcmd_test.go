@@ -72,4 +72,3 @@ func TestArguments(t *testing.T) {
 		t.Error("an IPv6 prefix was taken for an IPv4 subnet")
 	}
 }
-
