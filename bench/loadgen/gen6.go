@@ -166,10 +166,31 @@ func elapsed6(c *client, now int64) uint16 {
 	return uint16(min((now-c.start)/int64(10*time.Millisecond), 0xffff))
 }
 
-// send6 queues a message of client idx: Solicit asks for an address and a
-// prefix; the others carry the server's identifier (not Rebind) and the
-// client's address and prefix (c.a6, c.p6).
+// send6 queues a message of client idx (payload6) to the servers'
+// multicast address.
 func (g *Generator) send6(idx uint32, now int64, typ dhcp6.MsgType) {
+	payload := g.payload6(idx, now, typ)
+	meta := handoff.Meta6{SrcMAC: g.tr.MAC(), DstMAC: allServersMAC6, SrcIP: g.ll6, DstIP: allServers6,
+		SrcPort: dhcp6ClientPort, DstPort: dhcp6ServerPort, HopLimit: 1}
+	slot, ok := g.txSlot()
+	if !ok {
+		return
+	}
+	n, err := frame.Build6(g.txBufs[slot], &meta, payload)
+	if err != nil {
+		// The messages are far below a frame; a failure is a bug in the
+		// generator, counted as a frame not sent.
+		g.st.sent.TxErrors++
+		return
+	}
+	g.txQueued(slot, n)
+}
+
+// payload6 builds a message of client idx in g's scratch space: Solicit
+// asks for an address and a prefix; the others carry the server's
+// identifier (not Rebind) and the client's address and prefix (c.a6,
+// c.p6).
+func (g *Generator) payload6(idx uint32, now int64, typ dhcp6.MsgType) []byte {
 	c := &g.clients[idx]
 	b := &g.b6
 	b.B = g.scratch6[:0]
@@ -191,20 +212,7 @@ func (g *Generator) send6(idx uint32, now int64, typ dhcp6.MsgType) {
 		b.End(b.IAPrefix(pfx, c.plen, 0, 0))
 	}
 	b.End(m)
-	meta := handoff.Meta6{SrcMAC: g.tr.MAC(), DstMAC: allServersMAC6, SrcIP: g.ll6, DstIP: allServers6,
-		SrcPort: dhcp6ClientPort, DstPort: dhcp6ServerPort, HopLimit: 1}
-	slot, ok := g.txSlot()
-	if !ok {
-		return
-	}
-	n, err := frame.Build6(g.txBufs[slot], &meta, b.B)
-	if err != nil {
-		// The messages are far below a frame; a failure is a bug in the
-		// generator, counted as a frame not sent.
-		g.st.sent.TxErrors++
-		return
-	}
-	g.txQueued(slot, n)
+	return b.B
 }
 
 // DHCPv6 ports.
