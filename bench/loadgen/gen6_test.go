@@ -153,9 +153,9 @@ func TestAFXDPv6AgainstXdhcpd(t *testing.T) {
 			"xdhcp":             map[string]any{"xdp": map[string]any{"mode": "auto"}},
 		},
 		"Dhcp6": map[string]any{
-			"interfaces-config": map[string]any{"interfaces": []string{"lgs6"}},
-			"data-directory":    dir,
-			"lease-database":    map[string]any{"type": "memfile", "name": filepath.Join(dir, "leases6.csv"), "lfc-interval": 0},
+			"interfaces-config":  map[string]any{"interfaces": []string{"lgs6"}},
+			"data-directory":     dir,
+			"lease-database":     map[string]any{"type": "memfile", "name": filepath.Join(dir, "leases6.csv"), "lfc-interval": 0},
 			"preferred-lifetime": 3000, "valid-lifetime": 4000, "cache-threshold": 0.5,
 			"subnet6": []any{map[string]any{"id": 1, "subnet": "2001:db8:1::/64", "interface": "lgs6",
 				"pools":    []any{map[string]any{"pool": "2001:db8:1::/80"}},
