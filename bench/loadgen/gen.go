@@ -726,11 +726,14 @@ func (g *Generator) newClient() (uint32, bool) {
 func (g *Generator) newXid(c *client) {
 	c.prevXid = c.xid
 	c.xid = g.rng.Uint32()
-	if g.cfg.V6 {
-		c.xid &= 0xffffff // DHCPv6 transaction ids are 24 bits
-	}
 	if c.xid == c.prevXid {
-		c.xid = (c.xid + 1) & 0xffffff
+		c.xid++
+	}
+	if g.cfg.V6 {
+		// DHCPv6 transaction ids are 24 bits.
+		if c.xid &= 0xffffff; c.xid == c.prevXid {
+			c.xid = (c.xid + 1) & 0xffffff
+		}
 	}
 }
 
