@@ -42,6 +42,8 @@ func dhcp6Section(dir, iface string) map[string]any {
 		// As for DHCPv4 (dhcp4Common): a Renew in the first quarter of a
 		// lease is answered without a write, by both servers.
 		"cache-threshold": 0.25,
+		// As dhcp4Common: both servers multi-threaded, two threads.
+		"multi-threading": map[string]any{"enable-multi-threading": true, "thread-pool-size": 2, "packet-queue-size": 256},
 		"subnet6": []any{map[string]any{
 			"id": 1, "subnet": "2001:db8:1::/64", "interface": iface,
 			"pools":    []any{map[string]any{"pool": "2001:db8:1::/80"}},
