@@ -6,6 +6,10 @@
 // through an emulated relay (giaddr, option 82 circuit-id per client,
 // unicast from port 67 to the server's port 67).
 //
+// With Config.V6 the same engine runs DHCPv6 clients instead (gen6.go):
+// Solicit, Advertise, Request, Reply for one address and one delegated
+// prefix each, then Renew and Rebind of both, over AF_XDP.
+//
 // # Transports
 //
 // OpenTransport picks AF_XDP (XDPSocket: an AF_XDP socket per receive
