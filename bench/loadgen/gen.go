@@ -448,7 +448,8 @@ func (g *Generator) MAC(i int) [6]byte {
 	return [6]byte{p[0], p[1], byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-// Leases returns the addresses currently bound, by client MAC.
+// Leases returns the addresses currently bound, by client MAC (DHCPv4
+// clients; DHCPv6 ones have no DHCPv4 address).
 func (g *Generator) Leases() map[[6]byte]netip.Addr {
 	m := make(map[[6]byte]netip.Addr)
 	for i := range g.clients {

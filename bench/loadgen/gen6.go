@@ -36,12 +36,12 @@ var (
 	allServersMAC6 = [6]byte{0x33, 0x33, 0, 1, 0, 2}
 )
 
-// v6Status is the number of status codes counted one by one (RFC 8415
-// 0..6 and 7, NoPrefixAvail); the others are counted together.
-const v6Status = 8
+// v6Status is the number of status codes counted one by one: RFC 8415's
+// 0 (Success) to 6 (NoPrefixAvail); any other code is counted as "other".
+const v6Status = 7
 
 var statusNames = [v6Status + 1]string{"Success", "UnspecFail", "NoAddrsAvail", "NoBinding", "NotOnLink",
-	"UseMulticast", "NoPrefixAvail", "code 7", "other"}
+	"UseMulticast", "NoPrefixAvail", "other"}
 
 // view6 is what the engine reads of a DHCPv6 reply, in place.
 type view6 struct {
