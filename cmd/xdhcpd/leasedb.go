@@ -32,8 +32,9 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 	log *slog.Logger) (leaseStore, lease.Reader, error) {
 	db := cfg.LeaseDatabase
 	p := sqllease.Params{Host: db.Host, Port: db.Port, Name: db.Name, User: db.User, Password: db.Password,
-		ConnectTimeout: db.ConnectTimeout, TrustAnchor: db.TrustAnchor, CertFile: db.CertFile, KeyFile: db.KeyFile,
-		CipherList: db.CipherList, MaxConns: sqllease.DefaultWriters + 2}
+		ConnectTimeout: db.ConnectTimeout, ReadTimeout: db.ReadTimeout, WriteTimeout: db.WriteTimeout,
+		TCPUserTimeout: db.TCPUserTimeout, TrustAnchor: db.TrustAnchor, CertFile: db.CertFile, KeyFile: db.KeyFile,
+		CipherList: db.CipherList, MaxConns: sqllease.DefaultWriters + 2, Lazy: db.RetryOnStartup}
 	if p.ConnectTimeout == 0 {
 		p.ConnectTimeout = dbConnectTimeout
 	}
@@ -66,9 +67,12 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 		Where:      where,
 		RetryWait:  db.ReconnectWaitTime,
 		RetryLimit: db.MaxReconnectTries,
-		OnFault:    onFault,
-		Records:    records,
-		Logger:     log,
+		// A transaction writes, then reads its outcome.
+		OpTimeout:      db.ReadTimeout + db.WriteTimeout,
+		RetryOnStartup: db.RetryOnStartup,
+		OnFault:        onFault,
+		Records:        records,
+		Logger:         log,
 	})
 	if err != nil {
 		d.Close()
