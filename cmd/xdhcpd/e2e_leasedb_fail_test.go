@@ -6,11 +6,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -262,6 +265,146 @@ func TestE2ELeaseDatabaseRestartMatrix(t *testing.T) {
 				defer server.Stop()
 				onFailRestart(t, server, policy)
 			})
+		}
+	}
+}
+
+// outcome says what a client's exchange got: "ACK <address>", "NAK",
+// or which message went unanswered.
+func outcome(ctx context.Context, c *nclient4.Client, send func(context.Context, *nclient4.Client) (*dhcpv4.DHCPv4, error)) string {
+	r, err := send(ctx, c)
+	var nak *nclient4.ErrNak
+	switch {
+	case errors.As(err, &nak):
+		return "NAK"
+	case err != nil:
+		return "no answer"
+	case r.MessageType() == dhcpv4.MessageTypeAck:
+		return "ACK " + r.YourIPAddr.String()
+	}
+	return r.MessageType().String()
+}
+
+// databaseAwayOutcomes runs, with the database away, what a serving
+// policy should still answer or refuse, and returns each outcome: a new
+// client's DORA, client a's renewal of la (within cache-threshold), an
+// INFORM, and client a rebooting into client b's address ipB.
+func databaseAwayOutcomes(e *e2eEnv, ca *nclient4.Client, la *nclient4.Lease, ipB string) map[string]string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	short := func(m net.HardwareAddr) *nclient4.Client {
+		return e.nclient(m, nclient4.WithTimeout(700*time.Millisecond), nclient4.WithRetry(2))
+	}
+	out := map[string]string{}
+	out["new client DORA"] = outcome(ctx, short(mac(0xd5, 9)), func(ctx context.Context, c *nclient4.Client) (*dhcpv4.DHCPv4, error) {
+		l, err := c.Request(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return l.ACK, nil
+	})
+	out["cached renewal"] = outcome(ctx, ca, func(ctx context.Context, c *nclient4.Client) (*dhcpv4.DHCPv4, error) {
+		l, err := c.Renew(ctx, la, daemontest.FreshXID())
+		if err != nil {
+			return nil, err
+		}
+		return l.ACK, nil
+	})
+	out["INFORM"] = outcome(ctx, short(mac(0xd5, 10)), func(ctx context.Context, c *nclient4.Client) (*dhcpv4.DHCPv4, error) {
+		return c.Inform(ctx, net.ParseIP(e2eClientIP))
+	})
+	out["INIT-REBOOT into another client's address"] = outcome(ctx, ca, func(ctx context.Context, c *nclient4.Client) (*dhcpv4.DHCPv4, error) {
+		req, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeRequest), dhcpv4.WithHwAddr(la.ACK.ClientHWAddr),
+			dhcpv4.WithBroadcast(true), dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(net.ParseIP(ipB))))
+		if err != nil {
+			return nil, err
+		}
+		return c.SendAndRead(ctx, e2eBcastUDP, req, nclient4.IsMessageType(dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak))
+	})
+	return out
+}
+
+// TestE2ELeaseDatabaseKeaOnFail stops the database under Kea 2.2 and
+// under xdhcpd, each serving with serve-retry-continue on a PostgreSQL
+// server of its own, and sets what each answers while the database is
+// away side by side (XDHCP_DB_LONG=1). xdhcpd must answer the renewal
+// from its cache, the INFORM, and the NAK, and acknowledge no new lease;
+// for both, every ACK is in the database once it is back.
+func TestE2ELeaseDatabaseKeaOnFail(t *testing.T) {
+	if os.Getenv("XDHCP_DB_LONG") == "" {
+		t.Skip("XDHCP_DB_LONG=1 compares Kea 2.2 and xdhcpd with the database stopped")
+	}
+	results := map[string]map[string]string{}
+	var mu sync.Mutex
+	t.Run("servers", func(t *testing.T) {
+		for _, who := range []string{"xdhcpd", "kea"} {
+			t.Run(who, func(t *testing.T) {
+				t.Parallel()
+				server, err := dbtest.Start(dbtest.Postgres, dbtest.Options{})
+				if err != nil {
+					t.Skipf("no PostgreSQL: %v", err)
+				}
+				defer server.Stop()
+				db := server.NewDB(t)
+				e := newEnv(t)
+				e.mode = "off"
+				dbcfg, _ := e.databaseIn(server, db)
+				dbcfg["on-fail"], dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"] = "serve-retry-continue", 100, 200
+				var alive func() bool
+				if who == "kea" {
+					cfg := keaLeaseCmdsConfig([]any{e2eServerIf}, dbcfg, filepath.Join(e.dir, "kea.sock"))
+					subnet(cfg, 0)["cache-threshold"] = 0.5
+					k := e.startKeaFrom("kea-dhcp4", cfg)
+					alive = k.Running
+				} else {
+					cfg := e.bigPoolConfig()
+					dhcp4(cfg)["lease-database"] = dbcfg
+					subnet(cfg, 0)["cache-threshold"] = 0.5
+					alive = e.startDaemon(cfg).Running
+				}
+				acked := map[string]string{}
+				ma := mac(0xd5, 1)
+				ca := e.nclient(ma)
+				la := dora(t, ca)
+				acked[la.ACK.YourIPAddr.String()] = ma.String()
+				ipB := daemontest.DORA(t, e.nclient(mac(0xd5, 2))).ACK.YourIPAddr.String()
+				acked[ipB] = mac(0xd5, 2).String()
+				server.Halt()
+				out := databaseAwayOutcomes(e, ca, la, ipB)
+				if ip, ok := strings.CutPrefix(out["new client DORA"], "ACK "); ok {
+					acked[ip] = mac(0xd5, 9).String()
+				}
+				if err := server.Restart(); err != nil {
+					t.Fatal(err)
+				}
+				var ip string
+				if !poll(20*time.Second, func() bool { var ok bool; ip, ok = tryDORA(e, mac(0xd5, 3)); return ok }) {
+					t.Errorf("%s gives no lease after the database came back", who)
+				} else {
+					acked[ip] = mac(0xd5, 3).String()
+				}
+				out["running afterwards"] = fmt.Sprint(alive())
+				checkACKedInDatabase(t, db, acked)
+				mu.Lock()
+				results[who] = out
+				mu.Unlock()
+			})
+		}
+	})
+	x, k := results["xdhcpd"], results["kea"]
+	for _, q := range []string{"new client DORA", "cached renewal", "INFORM", "INIT-REBOOT into another client's address", "running afterwards"} {
+		t.Logf("database away, %-45s xdhcpd: %-22s Kea 2.2: %s", q+":", x[q], k[q])
+	}
+	if x == nil {
+		return
+	}
+	if strings.HasPrefix(x["new client DORA"], "ACK") {
+		t.Errorf("xdhcpd acknowledged a new lease with the database away")
+	}
+	for q, want := range map[string]string{"cached renewal": "ACK", "INFORM": "ACK", "INIT-REBOOT into another client's address": "NAK",
+		"running afterwards": "true"} {
+		if !strings.HasPrefix(x[q], want) {
+			t.Errorf("xdhcpd, database away, %s: %s, want %s", q, x[q], want)
 		}
 	}
 }
