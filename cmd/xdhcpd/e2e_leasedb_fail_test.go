@@ -408,3 +408,43 @@ func TestE2ELeaseDatabaseKeaOnFail(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ELeaseDatabaseRetryOnStartup: with retry-on-startup, xdhcpd
+// starts while its database cannot be reached, with DHCP disabled under
+// the lease-database origin (stop-retry-exit), and serves once the
+// database answers; without it, the start fails naming the database.
+func TestE2ELeaseDatabaseRetryOnStartup(t *testing.T) {
+	t.Parallel()
+	server := mysqlServer.Get(t)
+	db := server.NewDB(t)
+	e := newEnv(t)
+	e.mode = "off"
+	dbcfg, fw := e.databaseIn(server, db)
+	fw.Cut()
+	dbcfg["max-reconnect-tries"], dbcfg["reconnect-wait-time"], dbcfg["connect-timeout"] = 1000, 200, 1
+	cfg := e.bigPoolConfig()
+	dhcp4(cfg)["lease-database"] = dbcfg
+
+	// Without retry-on-startup: no start.
+	d := e.newDaemon(cfg)
+	d.Launch()
+	if err := d.Wait(30 * time.Second); err == nil || d.LogCount("open lease database") == 0 || d.LogCount(db.Name) == 0 {
+		t.Fatalf("start with the database away: exit %v; log:\n%s", err, d.LogSince())
+	}
+
+	dbcfg["retry-on-startup"] = true
+	d = e.startDaemon(cfg)
+	if by := disabledBy(d); !strings.Contains(fmt.Sprint(by), "lease-database") {
+		t.Errorf("started with the database away: disabled-by %v, want lease-database", by)
+	}
+	if _, ok := tryDORA(e, mac(0xd6, 1)); ok {
+		t.Error("an ACK before the database was reached")
+	}
+	fw.Mend()
+	if !poll(15*time.Second, func() bool { return d.stat("xdhcp-lease-file-failed") == 0 }) {
+		t.Fatalf("no recovery once the database answered; log:\n%s", d.LogSince())
+	}
+	acked := map[string]string{}
+	mustACK(t, e, mac(0xd6, 2), acked, "once the database answered")
+	checkACKedInDatabase(t, db, acked)
+}
