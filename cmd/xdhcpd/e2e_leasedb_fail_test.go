@@ -448,3 +448,43 @@ func TestE2ELeaseDatabaseRetryOnStartup(t *testing.T) {
 	mustACK(t, e, mac(0xd6, 2), acked, "once the database answered")
 	checkACKedInDatabase(t, db, acked)
 }
+
+// TestE2ELeaseDatabaseTLS: a PostgreSQL account the server admits over
+// TLS only. xdhcpd with the CA that signed the server's certificate as
+// trust-anchor serves and writes its leases; with another CA it does not
+// start, and says why.
+func TestE2ELeaseDatabaseTLS(t *testing.T) {
+	t.Parallel()
+	server := pgServer.Get(t)
+	db := server.NewTLSDB(t)
+	e := newEnv(t)
+	e.mode = "off"
+	dbcfg, _ := e.databaseIn(server, db)
+	cfg := e.bigPoolConfig()
+	dhcp4(cfg)["lease-database"] = dbcfg
+
+	dbcfg["trust-anchor"] = server.OtherCAFile
+	d := e.newDaemon(cfg)
+	d.Launch()
+	if err := d.Wait(30 * time.Second); err == nil || d.LogCount("certificate signed by unknown authority") == 0 {
+		t.Fatalf("start with a trust anchor that did not sign the database's certificate: exit %v; log:\n%s", err, d.LogSince())
+	}
+	t.Logf("with another CA: %s", lineWith(d.LogSince(), "unknown authority"))
+
+	dbcfg["trust-anchor"] = server.CAFile
+	d = e.startDaemon(cfg)
+	acked := map[string]string{}
+	mustACK(t, e, mac(0xd7, 1), acked, "over TLS")
+	checkACKedInDatabase(t, db, acked)
+}
+
+// lineWith is the last line of log holding s.
+func lineWith(log, s string) string {
+	out := ""
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(line, s) {
+			out = line
+		}
+	}
+	return out
+}

@@ -31,7 +31,7 @@ import (
 // The database servers of this test binary, started by the first test
 // that needs one; TestMain stops them.
 var (
-	pgServer    = dbtest.NewLazy(dbtest.Postgres, dbtest.Options{})
+	pgServer    = dbtest.NewLazy(dbtest.Postgres, dbtest.Options{TLS: true}) // TLS offered, required only of NewTLSDB accounts
 	mysqlServer = dbtest.NewLazy(dbtest.MySQL, dbtest.Options{})
 )
 
