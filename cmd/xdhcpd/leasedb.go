@@ -63,12 +63,11 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 	}
 	where += "/" + db.Name
 	s, err := sqllease.Open(octx, sqllease.Options{
-		Dialect:    d,
-		Where:      where,
-		RetryWait:  db.ReconnectWaitTime,
-		RetryLimit: db.MaxReconnectTries,
-		// A transaction writes, then reads its outcome.
-		OpTimeout:      db.ReadTimeout + db.WriteTimeout,
+		Dialect:        d,
+		Where:          where,
+		RetryWait:      db.ReconnectWaitTime,
+		RetryLimit:     db.MaxReconnectTries,
+		OpTimeout:      opTimeout(db),
 		RetryOnStartup: db.RetryOnStartup,
 		OnFault:        onFault,
 		Records:        records,
@@ -79,4 +78,16 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 		return nil, nil, err
 	}
 	return s, s.Database(), nil
+}
+
+// opTimeout bounds one operation on the database: on PostgreSQL, whose
+// driver has no read or write timeout of its own, read-timeout plus
+// write-timeout (a transaction is pipelined: it writes, then reads its
+// outcome); MySQL's driver bounds each read and write itself, and the
+// store keeps its default.
+func opTimeout(db config.LeaseDatabase) time.Duration {
+	if db.Type == "postgresql" {
+		return db.ReadTimeout + db.WriteTimeout
+	}
+	return 0
 }
