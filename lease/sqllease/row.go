@@ -217,6 +217,10 @@ func FirstPing(ctx context.Context, ping func(context.Context) error) error {
 		if err = ping(ctx); err == nil {
 			return nil
 		}
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return err // the same certificate will fail again
+		}
 		select {
 		case <-ctx.Done():
 			return err
