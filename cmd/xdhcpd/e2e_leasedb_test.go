@@ -392,12 +392,22 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 	// A cut network path: stop-retry-exit on PostgreSQL stops answering
 	// at once; serve-retry-exit on MariaDB still offers addresses; both
 	// exit once their reconnect attempts (25 × 200 ms) are spent.
-	for _, c := range []struct {
+	// XDHCP_DB_LONG=1 adds each policy on the other database.
+	type cutCase struct {
 		policy string
 		server *dbtest.Lazy
 		offers bool
-	}{{"stop-retry-exit", pgServer, false}, {"serve-retry-exit", mysqlServer, true}} {
-		t.Run("cut/"+c.policy, func(t *testing.T) {
+	}
+	cuts := []cutCase{{"stop-retry-exit", pgServer, false}, {"serve-retry-exit", mysqlServer, true}}
+	if os.Getenv("XDHCP_DB_LONG") != "" {
+		cuts = append(cuts, cutCase{"stop-retry-exit", mysqlServer, false}, cutCase{"serve-retry-exit", pgServer, true})
+	}
+	for i, c := range cuts {
+		name := "cut/" + c.policy
+		if i >= 2 {
+			name += "/other-database"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e, _, fw, d := daemonOnDatabase(t, c.server.Get(t), c.policy, 25)
 			daemontest.DORA(t, e.nclient(mac(0xd3, 1)))
