@@ -102,6 +102,12 @@ var (
 // Open opens the forensic log described by p (creating its file now, so a
 // bad path fails at start as in Kea). now may be nil (time.Now).
 func Open(p Params, log *slog.Logger, now func() time.Time) (*Log, error) {
+	return open(p, log, now, SyncSlots)
+}
+
+// open is Open with slots syncs in flight at most (a benchmark compares
+// counts).
+func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -109,15 +115,15 @@ func Open(p Params, log *slog.Logger, now func() time.Time) (*Log, error) {
 		now = time.Now
 	}
 	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"),
-		syncReq: make(chan struct{}, 1), writeReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, SyncSlots)}
+		syncReq: make(chan struct{}, 1), writeReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
 	l.file = rotatingFile{p: p, runScript: l.runScript}
 	if err := l.file.open(now(), true); err != nil {
 		return nil, err
 	}
 	log.Info("LEGAL_LOG_STORE_OPENED", "file", l.file.name)
-	l.wg.Add(1 + SyncSlots)
+	l.wg.Add(1 + slots)
 	go l.ticker()
-	for range SyncSlots {
+	for range slots {
 		go l.syncer()
 	}
 	return l, nil
