@@ -21,16 +21,6 @@ import (
 	ctlclient "xdhcp/control/client"
 )
 
-// PartnerCommands are the commands an HA partner (xdhcpd or Kea 2.2)
-// sends to this server, and the only ones a peer listener answers:
-// heartbeats, lease updates, the pages of a synchronization with the
-// dhcp-disable / dhcp-enable around it, and the notifications of
-// maintenance, synchronization and reset. Any other command gets HTTP 403.
-var PartnerCommands = []string{
-	cmdHeartbeat, cmdLeaseUpdate, cmdLeaseDel, cmdLeaseGetPage, cmdDHCPDisable, cmdDHCPEnable,
-	cmdSyncCompleteNotify, cmdMaintenanceNotify, cmdReset,
-}
-
 // maxRequestSize bounds a command body on a peer listener; a partner's
 // largest request is one lease update.
 const maxRequestSize = 1 << 20
@@ -46,13 +36,19 @@ type Access struct {
 	Log   *slog.Logger
 	// What names the listener in logs.
 	What string
+	// Family is the relationship's protocol: its partner commands are
+	// the ones answered, and a command naming another family's service
+	// is refused (a partner of one relationship gets no say in the
+	// other's).
+	Family Family
 }
 
 // Handler serves Kea's command protocol to HA partners: POST / with
 // Content-Type application/json, answered as a one-element list with
 // Content-Length (never chunked), commands run by c. Basic credentials
 // are checked first when a has any (401 with WWW-Authenticate when missing
-// or wrong); then only PartnerCommands run, anything else is 403
+// or wrong); then only the family's PartnerCommands for its service run
+// (one without "service" is given the family's), anything else is 403
 // {"result": 403, "text": "Forbidden"}. Other methods or content types get
 // 400 and bodies over the size bound 413, as Kea answers. Refusals are
 // logged on a.Log.
@@ -61,7 +57,7 @@ func Handler(c *control.Server, a Access) http.Handler {
 		a.Log = slog.New(slog.DiscardHandler)
 	}
 	allowed := map[string]bool{}
-	for _, n := range PartnerCommands {
+	for _, n := range a.Family.PartnerCommands() {
 		allowed[n] = true
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -90,17 +86,49 @@ func Handler(c *control.Server, a Access) http.Handler {
 			return
 		}
 		var peek struct {
-			Command string `json:"command"`
+			Command string   `json:"command"`
+			Service []string `json:"service"`
 		}
 		_ = json.Unmarshal(body, &peek)
-		if !allowed[peek.Command] {
+		if !allowed[peek.Command] || !ownService(peek.Service, a.Family) {
 			a.Log.Warn("HA listener request rejected: not a partner command", "listener", a.What,
-				"remote", r.RemoteAddr, "user", user, "command", truncate(peek.Command, 64))
+				"remote", r.RemoteAddr, "user", user, "command", truncate(peek.Command, 64),
+				"service", truncate(strings.Join(peek.Service, ","), 64))
 			control.WriteStatus(w, http.StatusForbidden)
 			return
 		}
+		if peek.Service == nil && a.Family != FamilyV4 {
+			body = withService(body, a.Family)
+		}
 		control.WriteAnswer(w, http.StatusOK, c.Dispatch(r.Context(), body, r.RemoteAddr, user), true)
 	})
+}
+
+// ownService reports whether a command's "service" names only f's (or
+// nothing).
+func ownService(svc []string, f Family) bool {
+	for _, s := range svc {
+		if s != f.Service() {
+			return false
+		}
+	}
+	return true
+}
+
+// withService adds "service": [f's] to a command without one, so that
+// the control server runs it for f's family. A body that does not decode
+// is returned as it is (the dispatcher answers it).
+func withService(body []byte, f Family) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil || m == nil {
+		return body
+	}
+	m["service"], _ = json.Marshal([]string{f.Service()})
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 func truncate(s string, n int) string {
@@ -170,7 +198,7 @@ type endpoint struct {
 // returns nil and no error when there is nothing to serve.
 func (s *Service) Listen(c *control.Server, o ListenOptions) (*Listener, error) {
 	if o.AuthLog == nil {
-		o.AuthLog = s.log.With("logger", AuthLoggerName)
+		o.AuthLog = s.log.With("logger", s.family.authLogger())
 	}
 	o.MaxConns = cmpOr(o.MaxConns, DefaultMaxConns)
 	eps, err := s.endpoints(o)
@@ -184,7 +212,7 @@ func (s *Service) Listen(c *control.Server, o ListenOptions) (*Listener, error) 
 		// updates over in parallel (http-client-threads, same on both
 		// sides), with room for a synchronization.
 		eo.MaxConnsPerSource = cmpOr(o.MaxConnsPerSource, max(DefaultMaxConnsPerSource, ep.partnerConns+8))
-		if err := l.serve(c, ep, eo, s.log); err != nil {
+		if err := l.serve(c, ep, eo, s.family, s.log); err != nil {
 			_ = l.Close()
 			return nil, err
 		}
@@ -277,7 +305,7 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 }
 
 // serve binds and runs one endpoint.
-func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, log *slog.Logger) error {
+func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, family Family, log *slog.Logger) error {
 	kind := "peer URL"
 	if ep.dedicated {
 		kind = "dedicated listener"
@@ -308,7 +336,7 @@ func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, log *
 		ln = tls.NewListener(lim, ep.tls)
 	}
 	srv := &http.Server{
-		Handler:           Handler(c, Access{Creds: ep.creds, Log: o.AuthLog, What: what}),
+		Handler:           Handler(c, Access{Creds: ep.creds, Log: o.AuthLog, What: what, Family: family}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      ep.writeTime,

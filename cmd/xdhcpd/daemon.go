@@ -221,6 +221,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
 	if d.v6 != nil && d.cache != nil {
 		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
+		xdeps.HA6 = d.v6.ha != nil
 	}
 	d.xdp = xdp.New(xdeps)
 
@@ -244,9 +245,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
 	}
+	registerHACommands(d.ctl, d.ha, d.ha6())
 	if d.ha != nil {
-		d.ha.RegisterCommands(d.ctl)
 		d.ha.OnScopesChanged(d.xdp.SetScopes)
+	}
+	if h := d.ha6(); h != nil {
+		h.OnScopesChanged(d.xdp.SetScopes6)
 	}
 	// The packet path comes up before the control channel, so that a
 	// control socket that answers means a server that serves.
@@ -261,6 +265,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 			return nil, err
 		}
 		d.ha.Start(ctx)
+	}
+	if err := d.startHA6(ctx, cfg); err != nil {
+		return nil, err
 	}
 	if t := cfg.XDHCP.Telemetry; t.Port != 0 {
 		d.telemetry, err = telemetry.Listen(telemetry.Options{Addr: net.JoinHostPort(t.Address, strconv.Itoa(t.Port)),
