@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
-
 )
 
 // BackupQueueSize bounds the lease updates waiting for one backup server

@@ -67,8 +67,8 @@ type Deps struct {
 	// zero). A daemon serving both runs one Service per family, as Kea
 	// runs one HA hook in kea-dhcp4 and another in kea-dhcp6.
 	Family  Family
-	Leases  Leases       // required for FamilyV4
-	Apply   LeaseApplier // required for FamilyV4 (sync writes through it)
+	Leases  Leases        // required for FamilyV4
+	Apply   LeaseApplier  // required for FamilyV4 (sync writes through it)
 	Leases6 Leases6       // required for FamilyV6
 	Apply6  LeaseApplier6 // required for FamilyV6
 	Network Network       // required: the family's DHCP service

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
@@ -41,12 +43,17 @@ type ha6Node struct {
 	ns                *lab.NS
 	dir               string
 	kea               bool
-	proc              *daemontest.Process
-	ctl               daemontest.Commander
+	// dual: xdhcpd serves Dhcp4 too, with its own HA relationship
+	// (hot-standby, peer URLs on port 8000), commanded through ctl4.
+	dual      bool
+	proc      *daemontest.Process
+	ctl, ctl4 daemontest.Commander
 }
 
 // Try implements daemontest.Commander.
-func (n *ha6Node) Try(command string, args any) (daemontest.Answer, error) { return n.ctl.Try(command, args) }
+func (n *ha6Node) Try(command string, args any) (daemontest.Answer, error) {
+	return n.ctl.Try(command, args)
+}
 
 func newHA6Lab(t *testing.T) *ha6Lab {
 	t.Helper()
@@ -169,9 +176,28 @@ func (n *ha6Node) start(t *testing.T, mode string, rel map[string]any) {
 	} else {
 		sock := shortSocket(t, "x6")
 		d6["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		cfg := map[string]any{"Dhcp6": d6}
 		n.ctl = daemontest.NewUnixControl(sock, 5*time.Second)
-		args = []string{xdhcpd.Path(t), "-c", daemontest.WriteConfig(t, filepath.Join(n.dir, "xdhcpd.json"),
-			map[string]any{"Dhcp6": d6})}
+		if n.dual {
+			// One control socket answers both families; "service" picks
+			// the HA relationship a command is for.
+			n.ctl, n.ctl4 = svcControl(t, sock, client.ServiceDHCP6), svcControl(t, sock, client.ServiceDHCP4)
+			cfg["Dhcp4"] = map[string]any{
+				"interfaces-config": map[string]any{"interfaces": []any{n.ifname}},
+				"lease-database": map[string]any{"type": "memfile", "persist": true, "lfc-interval": 0,
+					"name": filepath.Join(n.dir, "leases4.csv")},
+				"valid-lifetime": 600,
+				"subnet4":        []any{haSubnet(1, "10.99.0.0/16", []string{"10.99.1.1 - 10.99.1.250"}, nil)},
+				"hooks-libraries": []any{
+					map[string]any{"library": keaHooksDir + "/libdhcp_lease_cmds.so"},
+					map[string]any{"library": keaHooksDir + "/libdhcp_ha.so", "parameters": map[string]any{
+						"high-availability": []any{haRel(n.name, "hot-standby", []haPeer{
+							{"server1", haURL("10.99.0.1"), "primary"}, {"server2", haURL("10.99.0.2"), "standby"}}, nil)}}},
+				},
+				"xdhcp": map[string]any{"xdp": map[string]any{"mode": "off"}},
+			}
+		}
+		args = []string{xdhcpd.Path(t), "-c", daemontest.WriteConfig(t, filepath.Join(n.dir, "xdhcpd.json"), cfg)}
 	}
 	what := map[bool]string{true: "kea-dhcp6", false: "xdhcpd"}[n.kea]
 	n.proc = daemontest.NewProcess(t, daemontest.ProcessOptions{Name: what + " of " + n.name, NS: n.ns, Args: args,
@@ -196,6 +222,24 @@ func (n *ha6Node) start(t *testing.T, mode string, rel map[string]any) {
 func (n *ha6Node) launch() {
 	n.proc.Launch()
 	n.proc.WaitUntil(20*time.Second, "answering status-get", func() error { return answers(n, "status-get") })
+}
+
+// serviceControl sends commands over a UNIX control socket with
+// "service", as a Control Agent forwards them.
+type serviceControl struct{ c *client.Client }
+
+func svcControl(t *testing.T, sock, service string) serviceControl {
+	t.Helper()
+	c, err := client.New(client.Options{Socket: sock, Service: service, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serviceControl{c}
+}
+
+// Try implements daemontest.Commander.
+func (s serviceControl) Try(command string, args any) (daemontest.Answer, error) {
+	return s.c.Do(context.Background(), command, args)
 }
 
 // lease6 is one lease of lease6-get-all.
@@ -314,7 +358,11 @@ func TestE2EHA6Kea(t *testing.T) {
 	}
 	for _, tc := range cases {
 		name := tc.mode + "/xdhcpd-" + map[bool]string{true: "server2", false: "server1"}[tc.keaFirst]
-		t.Run(name, func(t *testing.T) { testHA6Pair(t, tc.mode, tc.keaFirst) })
+		// Each pair has its own lab: they run side by side.
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testHA6Pair(t, tc.mode, tc.keaFirst)
+		})
 	}
 }
 
@@ -390,4 +438,69 @@ func testHA6Pair(t *testing.T, mode string, keaFirst bool) {
 			return
 		}
 	}
+}
+
+// TestE2EHA6Pair: two xdhcpd serving Dhcp4 and Dhcp6, each family in an
+// HA relationship of its own (DHCPv4 hot-standby on port 8000, DHCPv6
+// load-balancing on dedicated listeners on port 8001), as Kea runs
+// kea-dhcp4 and kea-dhcp6 side by side: both relationships pair, each
+// family's leases reach the partner, and a server killed with kill -9
+// sends both relationships of the survivor to partner-down; back, it
+// resynchronizes both families.
+func TestE2EHA6Pair(t *testing.T) {
+	needBinary(t, "perfdhcp")
+	needKeaHooks(t)
+	const mode = "load-balancing"
+	h := newHA6Lab(t)
+	s1, s2 := h.nodes[0], h.nodes[1]
+	for _, n := range h.nodes {
+		n.dual = true
+		n.start(t, mode, ha6Rel(n.name, mode))
+	}
+	took := waitPair(t, s1, s2, mode, 20*time.Second)
+	waitPair(t, s1.ctl4, s2.ctl4, "hot-standby", 20*time.Second)
+	t.Logf("FIGURE ha6 pair: DHCPv6 in %s and DHCPv4 in hot-standby %v", mode, took.Round(time.Millisecond))
+	if st := status(t, s1, 0); st.Mode != mode {
+		t.Errorf("status-get for dhcp6: HA mode %q, want %q", st.Mode, mode)
+	}
+	if st := status(t, s1.ctl4, 0); st.Mode != "hot-standby" {
+		t.Errorf("status-get for dhcp4: HA mode %q, want hot-standby", st.Mode)
+	}
+
+	h.perfdhcp6(12)
+	all := leases6Of(t, s1)
+	for a, l := range leases6Of(t, s2) {
+		all[a] = l
+	}
+	if len(all) < 6 {
+		t.Fatalf("perfdhcp -6 got %d leases from the pair", len(all))
+	}
+	waitLeases6(t, s1, "server1", all, 3*time.Second)
+	waitLeases6(t, s2, "server2", all, 3*time.Second)
+	mac := net.HardwareAddr{0x02, 0x66, 0, 0, 0, 1}
+	l4 := daemontest.DORA(t, daemontest.NClient(t, h.cli, e2eClientIf, mac))
+	ip4 := l4.ACK.YourIPAddr.String()
+	waitLease(t, s2.ctl4, "DHCPv4 standby", ip4, mac.String(), 3*time.Second)
+	if t.Failed() {
+		return
+	}
+
+	// kill -9 server2: both of server1's relationships go partner-down,
+	// it serves both families alone; server2 returns with both.
+	s2.proc.Kill9()
+	waitState(t, s1, 0, "partner-down", 15*time.Second)
+	waitState(t, s1.ctl4, 0, "partner-down", 15*time.Second)
+	before := leases6Of(t, s1)
+	h.perfdhcp6(8)
+	served := newLeases(before, leases6Of(t, s1))
+	if len(served) < 4 {
+		t.Fatalf("server1 in partner-down gave %d new DHCPv6 leases to 8 clients", len(served))
+	}
+	mac2 := net.HardwareAddr{0x02, 0x66, 0, 0, 0, 2}
+	ip42 := daemontest.DORA(t, daemontest.NClient(t, h.cli, e2eClientIf, mac2)).ACK.YourIPAddr.String()
+	s2.launch()
+	waitPair(t, s1, s2, mode, 30*time.Second)
+	waitPair(t, s1.ctl4, s2.ctl4, "hot-standby", 30*time.Second)
+	waitLeases6(t, s2, "returned server2", leases6Of(t, s1), 5*time.Second)
+	waitLease(t, s2.ctl4, "returned DHCPv4 standby", ip42, mac2.String(), 5*time.Second)
 }

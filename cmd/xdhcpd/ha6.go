@@ -58,7 +58,7 @@ func (v *dhcp6) newHA6(cfg *config.Config6, deps *slowpath6.Deps, log *slog.Logg
 		parked = -1 // Kea: 0 is no limit
 	}
 	svc, err := ha.New(hc, ha.Deps{Family: ha.FamilyV6, Leases6: v.store, Apply6: partnerLeases6{v}, Network: v.network,
-		ParkedPacketLimit: parked, Log: log.With("component", "ha6")})
+		ParkedPacketLimit: parked, Log: log})
 	if err != nil {
 		return fmt.Errorf("high-availability (Dhcp6): %w", err)
 	}
