@@ -466,6 +466,29 @@ func TestE2EHA6Pair(t *testing.T) {
 	if st := status(t, s1.ctl4, 0); st.Mode != "hot-standby" {
 		t.Errorf("status-get for dhcp4: HA mode %q, want hot-standby", st.Mode)
 	}
+	// The admin commands reach the relationship their "service" names,
+	// and only it.
+	daemontest.OK(t, s1, "ha-maintenance-start", nil, nil)
+	waitState(t, s2, 0, "in-maintenance", 5*time.Second)
+	if st := status(t, s1, 0).Servers.Local.State; st != "partner-in-maintenance" {
+		t.Errorf("DHCPv6 after ha-maintenance-start for dhcp6: %s", st)
+	}
+	if st := status(t, s1.ctl4, 0).Servers.Local.State; st != "hot-standby" {
+		t.Errorf("DHCPv4 after ha-maintenance-start for dhcp6: %s, want hot-standby", st)
+	}
+	daemontest.OK(t, s1, "ha-maintenance-cancel", nil, nil)
+	waitPair(t, s1, s2, mode, 10*time.Second)
+	daemontest.OK(t, s1, "ha-scopes", map[string]any{"scopes": []string{"server1", "server2"}}, nil)
+	if sc := status(t, s1, 0).Servers.Local.Scopes; len(sc) != 2 {
+		t.Errorf("DHCPv6 scopes after ha-scopes: %v", sc)
+	}
+	if sc := status(t, s1.ctl4, 0).Servers.Local.Scopes; len(sc) != 1 {
+		t.Errorf("DHCPv4 scopes after ha-scopes for dhcp6: %v", sc)
+	}
+	daemontest.OK(t, s1, "ha-scopes", map[string]any{"scopes": []string{"server1"}}, nil)
+	if a := daemontest.OK(t, s1, "ha-continue", nil, nil); a.Text != "HA state machine is not paused." {
+		t.Errorf("ha-continue: %q", a.Text)
+	}
 
 	h.perfdhcp6(12)
 	all := leases6Of(t, s1)
@@ -477,6 +500,9 @@ func TestE2EHA6Pair(t *testing.T) {
 	}
 	waitLeases6(t, s1, "server1", all, 3*time.Second)
 	waitLeases6(t, s2, "server2", all, 3*time.Second)
+	if a := daemontest.OK(t, s2, "ha-sync", map[string]any{"server-name": "server1"}, nil); a.Text != "Lease database synchronization complete." {
+		t.Errorf("ha-sync: %q", a.Text)
+	}
 	mac := net.HardwareAddr{0x02, 0x66, 0, 0, 0, 1}
 	l4 := daemontest.DORA(t, daemontest.NClient(t, h.cli, e2eClientIf, mac))
 	ip4 := l4.ACK.YourIPAddr.String()
