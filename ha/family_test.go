@@ -7,10 +7,12 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"xdhcp/control"
 	ctlclient "xdhcp/control/client"
 	"xdhcp/lease"
+	"xdhcp/slowpath"
 )
 
 // TestBulkApply6Wire: one DHCPv6 exchange's changes go as one
@@ -71,7 +73,7 @@ func TestHandlerFamily(t *testing.T) {
 		seen = append(seen, strings.Join(req.Service, ","))
 		return control.Answer{Result: control.ResultSuccess}
 	})
-	h := Handler(ctl, Access{Family: FamilyV6})
+	h := Handler(ctl, Access{Families: []Family{FamilyV6}})
 	post := func(body string) int {
 		rec := &recorder{header: http.Header{}}
 		req, _ := http.NewRequest(http.MethodPost, "/", strings.NewReader(body))
@@ -111,5 +113,86 @@ func TestFamilyScopes6(t *testing.T) {
 	}
 	if FamilyV4.haType(11) || !FamilyV4.haType(8) {
 		t.Error("DHCPv4 types changed")
+	}
+}
+
+type memLeases6 struct{}
+
+func (memLeases6) Get(netip.Addr) (lease.Lease6, bool) { return lease.Lease6{}, false }
+
+type nopApplier6 struct{}
+
+func (nopApplier6) ApplyPartnerLease6(context.Context, lease.Lease6) error { return nil }
+
+// TestListenSharedPeerURL: a DHCPv4 and a DHCPv6 relationship naming the
+// same peer URL (one kea-ctrl-agent port for both families, as Kea lays
+// it out) get one listener, which answers each family's heartbeat from
+// its own relationship, by "service".
+func TestListenSharedPeerURL(t *testing.T) {
+	ln := listen(t)
+	addr := ln.Addr().String()
+	ln.Close()
+	body := func(mode string) []byte {
+		return []byte(`{"high-availability": [{"this-server-name": "server1", "mode": "` + mode + `",
+  "peers": [{"name": "server1", "url": "http://` + addr + `/", "role": "primary"},
+            {"name": "server2", "url": "http://127.0.0.1:1/", "role": "` + map[string]string{"hot-standby": "standby", "load-balancing": "secondary"}[mode] + `"}]}]}`)
+	}
+	c4, err := Parse(body("hot-standby"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c6, err := Parse(body("load-balancing"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now
+	s4, err := New(c4, Deps{Leases: memLeases{}, Apply: nopApplier{}, Network: slowpath.NewNetworkState(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s6, err := New(c6, Deps{Family: FamilyV6, Leases6: memLeases6{}, Apply6: nopApplier6{}, Network: slowpath.NewNetworkState(now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s4.Close(); _ = s6.Close() })
+	ctl := control.NewServer(nil)
+	ctl.SetServices("dhcp4", "dhcp6")
+	h4, h6 := s4.Commands(), s6.Commands()
+	ctl.Handle("ha-heartbeat", func(ctx context.Context, req *control.Request) control.Answer {
+		if len(req.Service) == 1 && req.Service[0] == "dhcp6" {
+			return h6["ha-heartbeat"](ctx, req)
+		}
+		return h4["ha-heartbeat"](ctx, req)
+	})
+	for s, st := range map[*Service]State{s4: StateHotStandby, s6: StateLoadBalancing} {
+		r := s.rels[0]
+		r.mu.Lock()
+		r.transitionLocked(st, "test")
+		r.mu.Unlock()
+	}
+	l, err := Listen(ctl, ListenOptions{}, s4, s6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	if n := len(l.Addrs()); n != 1 {
+		t.Fatalf("%d listeners, want one for the shared peer URL", n)
+	}
+	for _, f := range []Family{FamilyV4, FamilyV6} {
+		peer := c4.Relationships[0].Peers[0]
+		cl, err := newClient(&peer, 1, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := cl.do(context.Background(), cmdHeartbeat, nil, 2*time.Second)
+		cl.close()
+		if err != nil || a.Result != 0 {
+			t.Fatalf("%s heartbeat: %v %+v", f, err, a)
+		}
+		var hb heartbeatArgs
+		_ = json.Unmarshal(a.Arguments, &hb)
+		if want := map[Family]string{FamilyV4: "hot-standby", FamilyV6: "load-balancing"}[f]; hb.State != want {
+			t.Errorf("%s heartbeat on the shared listener: state %q, want %q (its own relationship's)", f, hb.State, want)
+		}
 	}
 }

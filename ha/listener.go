@@ -36,11 +36,12 @@ type Access struct {
 	Log   *slog.Logger
 	// What names the listener in logs.
 	What string
-	// Family is the relationship's protocol: its partner commands are
-	// the ones answered, and a command naming another family's service
-	// is refused (a partner of one relationship gets no say in the
-	// other's).
-	Family Family
+	// Families are the protocols of the relationships served (none:
+	// DHCPv4): a command runs for the family its "service" names (the
+	// first when it names none) if that family is served and the
+	// command is one of its partner commands; otherwise it is refused,
+	// so that a partner of one family gets no say in the other's.
+	Families []Family
 }
 
 // Handler serves Kea's command protocol to HA partners: POST / with
@@ -56,9 +57,15 @@ func Handler(c *control.Server, a Access) http.Handler {
 	if a.Log == nil {
 		a.Log = slog.New(slog.DiscardHandler)
 	}
-	allowed := map[string]bool{}
-	for _, n := range a.Family.PartnerCommands() {
-		allowed[n] = true
+	if len(a.Families) == 0 {
+		a.Families = []Family{FamilyV4}
+	}
+	allowed := map[Family]map[string]bool{}
+	for _, f := range a.Families {
+		allowed[f] = map[string]bool{}
+		for _, n := range f.PartnerCommands() {
+			allowed[f][n] = true
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user := ""
@@ -90,29 +97,34 @@ func Handler(c *control.Server, a Access) http.Handler {
 			Service []string `json:"service"`
 		}
 		_ = json.Unmarshal(body, &peek)
-		if !allowed[peek.Command] || !ownService(peek.Service, a.Family) {
+		f, ok := familyOf(peek.Service, a.Families)
+		if !ok || !allowed[f][peek.Command] {
 			a.Log.Warn("HA listener request rejected: not a partner command", "listener", a.What,
 				"remote", r.RemoteAddr, "user", user, "command", truncate(peek.Command, 64),
 				"service", truncate(strings.Join(peek.Service, ","), 64))
 			control.WriteStatus(w, http.StatusForbidden)
 			return
 		}
-		if peek.Service == nil && a.Family != FamilyV4 {
-			body = withService(body, a.Family)
+		if peek.Service == nil && f != FamilyV4 {
+			body = withService(body, f)
 		}
 		control.WriteAnswer(w, http.StatusOK, c.Dispatch(r.Context(), body, r.RemoteAddr, user), true)
 	})
 }
 
-// ownService reports whether a command's "service" names only f's (or
-// nothing).
-func ownService(svc []string, f Family) bool {
-	for _, s := range svc {
-		if s != f.Service() {
-			return false
+// familyOf is the family a command's "service" names, among those
+// served: the first served without one; not ok when it names a family not
+// served, or more than one.
+func familyOf(svc []string, served []Family) (Family, bool) {
+	if len(svc) == 0 {
+		return served[0], true
+	}
+	for _, f := range served {
+		if len(svc) == 1 && svc[0] == f.Service() {
+			return f, true
 		}
 	}
-	return true
+	return 0, false
 }
 
 // withService adds "service": [f's] to a command without one, so that
@@ -180,6 +192,22 @@ type endpoint struct {
 	writeTime time.Duration
 	// partnerConns is the most connections a partner sends updates over.
 	partnerConns int
+	// families are the protocols of the relationships served here, in
+	// the order the services were given.
+	families []Family
+}
+
+// rels are the relationships of svcs, DHCPv4 ones first.
+func rels(svcs []*Service) []*Relationship {
+	var out []*Relationship
+	for _, f := range []Family{FamilyV4, FamilyV6} {
+		for _, s := range svcs {
+			if s.family == f {
+				out = append(out, s.rels...)
+			}
+		}
+	}
+	return out
 }
 
 // Listen serves this server's peer URL of every relationship (one
@@ -197,11 +225,26 @@ type endpoint struct {
 // name them, are accepted, and a warning says how to add credentials. It
 // returns nil and no error when there is nothing to serve.
 func (s *Service) Listen(c *control.Server, o ListenOptions) (*Listener, error) {
+	return Listen(c, o, s)
+}
+
+// Listen is Service.Listen for the services of both families of one
+// daemon: a peer URL that relationships of both name (one control agent
+// port forwarding to kea-dhcp4 and kea-dhcp6, in Kea's layout) is one
+// listener, which runs each command for the family its "service" names
+// (DHCPv4 when it names none) and admits the partners of both. A
+// Control-agent applies to the DHCPv4 relationships, and to the DHCPv6
+// ones whose peer URL is its address.
+func Listen(c *control.Server, o ListenOptions, svcs ...*Service) (*Listener, error) {
+	if len(svcs) == 0 {
+		return nil, nil
+	}
+	s := svcs[0]
 	if o.AuthLog == nil {
 		o.AuthLog = s.log.With("logger", s.family.authLogger())
 	}
 	o.MaxConns = cmpOr(o.MaxConns, DefaultMaxConns)
-	eps, err := s.endpoints(o)
+	eps, err := endpoints(o, svcs)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +255,7 @@ func (s *Service) Listen(c *control.Server, o ListenOptions) (*Listener, error) 
 		// updates over in parallel (http-client-threads, same on both
 		// sides), with room for a synchronization.
 		eo.MaxConnsPerSource = cmpOr(o.MaxConnsPerSource, max(DefaultMaxConnsPerSource, ep.partnerConns+8))
-		if err := l.serve(c, ep, eo, s.family, s.log); err != nil {
+		if err := l.serve(c, ep, eo, s.log); err != nil {
 			_ = l.Close()
 			return nil, err
 		}
@@ -231,7 +274,7 @@ func cmpOr(v, def int) int {
 }
 
 // endpoints works out the addresses to serve and what each accepts.
-func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
+func endpoints(o ListenOptions, svcs []*Service) ([]*endpoint, error) {
 	byAddr := map[string]*endpoint{}
 	var order []string
 	var agentCreds *control.Credentials
@@ -241,11 +284,12 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 			return nil, fmt.Errorf("Control-agent authentication: %w", err)
 		}
 	}
-	for _, r := range s.rels {
+	for _, r := range rels(svcs) {
+		s := r.s
 		mt := r.cfg.MultiThreading
 		dedicated := mt.Enable && mt.HTTPDedicatedListener
 		addr := r.me.Addr()
-		useAgent := !dedicated && o.Agent != nil
+		useAgent := !dedicated && o.Agent != nil && (s.family == FamilyV4 || o.Agent.Addr() == addr)
 		if useAgent {
 			if a := o.Agent.Addr(); a != addr {
 				s.log.Warn("the Control-agent listens elsewhere than this server's peer URL: partners will not reach it",
@@ -281,6 +325,9 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 		} else if ep.dedicated != dedicated {
 			return nil, fmt.Errorf("ha listener %s: one relationship has a dedicated listener there, another not", addr)
 		}
+		if !slices.Contains(ep.families, s.family) {
+			ep.families = append(ep.families, s.family)
+		}
 		if r.me.BasicAuthUser != "" {
 			ep.creds.Add(r.me.BasicAuthUser, r.me.BasicAuthPassword)
 		}
@@ -305,7 +352,7 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 }
 
 // serve binds and runs one endpoint.
-func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, family Family, log *slog.Logger) error {
+func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, log *slog.Logger) error {
 	kind := "peer URL"
 	if ep.dedicated {
 		kind = "dedicated listener"
@@ -336,7 +383,7 @@ func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, famil
 		ln = tls.NewListener(lim, ep.tls)
 	}
 	srv := &http.Server{
-		Handler:           Handler(c, Access{Creds: ep.creds, Log: o.AuthLog, What: what, Family: family}),
+		Handler:           Handler(c, Access{Creds: ep.creds, Log: o.AuthLog, What: what, Families: ep.families}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      ep.writeTime,

@@ -260,13 +260,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
-	if d.ha != nil {
-		if d.haListener, err = d.ha.Listen(d.ctl, peerListenOptions(cfg, log)); err != nil {
-			return nil, err
-		}
-		d.ha.Start(ctx)
-	}
-	if err := d.startHA6(ctx, cfg); err != nil {
+	if err := d.startHA(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if t := cfg.XDHCP.Telemetry; t.Port != 0 {
@@ -526,10 +520,12 @@ func (d *daemon) close() error {
 	}
 	if d.ha != nil {
 		errs = append(errs, d.ha.Close())
-		if d.haListener != nil {
-			errs = append(errs, d.haListener.Close())
-		}
 	}
+	if d.v6 != nil && d.v6.ha != nil {
+		errs = append(errs, d.v6.ha.Close())
+	}
+	// Both families' peer listeners.
+	errs = append(errs, d.haListener.Close())
 	d.stopListeners()
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())

@@ -44,10 +44,9 @@ type dhcp6 struct {
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
-	// ha is the Dhcp6 section's HA (nil without the hook), haListener
-	// its peer listener.
-	ha         *ha.Service
-	haListener *ha.Listener
+	// ha is the Dhcp6 section's HA (nil without the hook); the daemon's
+	// HA listener serves its peer URL.
+	ha *ha.Service
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -250,7 +249,7 @@ func (v *dhcp6) close() error {
 	v.stopListeners()
 	var errs []error
 	if v.ha != nil {
-		errs = append(errs, v.ha.Close(), v.haListener.Close())
+		errs = append(errs, v.ha.Close())
 	}
 	if v.srv != nil {
 		errs = append(errs, v.srv.Close())

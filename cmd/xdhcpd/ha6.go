@@ -68,24 +68,35 @@ func (v *dhcp6) newHA6(cfg *config.Config6, deps *slowpath6.Deps, log *slog.Logg
 	return nil
 }
 
-// startHA6 opens the DHCPv6 relationship's peer listener on this
-// server's own peer URL and starts its state machine. The Control-agent
-// file (-a) is DHCPv4's, as kea-ctrl-agent's dhcp4 socket is: the DHCPv6
-// listener takes its TLS from the HA section and its credentials from
-// this server's peers entry, else admits the partners' addresses only.
-func (d *daemon) startHA6(ctx context.Context, cfg *config.Config) error {
-	v := d.v6
-	if v == nil || v.ha == nil {
+// startHA opens the peer listeners of both families' relationships
+// (one listener where both name the same peer URL, as one kea-ctrl-agent
+// port forwards to kea-dhcp4 and kea-dhcp6) and starts their state
+// machines. The Control-agent (-a, or the section) configures the DHCPv4
+// relationships' listener, and a DHCPv6 one's only where its peer URL is
+// the agent's address; otherwise a DHCPv6 listener takes its TLS from the
+// HA section and its credentials from this server's peers entry, else
+// admits the partners' addresses only.
+func (d *daemon) startHA(ctx context.Context, cfg *config.Config) error {
+	var svcs []*ha.Service
+	for _, s := range []*ha.Service{d.ha, d.ha6()} {
+		if s != nil {
+			svcs = append(svcs, s)
+		}
+	}
+	if len(svcs) == 0 {
 		return nil
 	}
 	o := peerListenOptions(cfg, d.log)
-	o.Agent = nil
-	o.AuthLog = d.log.With("logger", ha.AuthLogger6Name)
-	var err error
-	if v.haListener, err = v.ha.Listen(d.ctl, o); err != nil {
-		return fmt.Errorf("high-availability (Dhcp6): %w", err)
+	if d.ha == nil {
+		o.AuthLog = d.log.With("logger", ha.AuthLogger6Name)
 	}
-	v.ha.Start(ctx)
+	var err error
+	if d.haListener, err = ha.Listen(d.ctl, o, svcs...); err != nil {
+		return fmt.Errorf("high-availability: %w", err)
+	}
+	for _, s := range svcs {
+		s.Start(ctx)
+	}
 	return nil
 }
 
