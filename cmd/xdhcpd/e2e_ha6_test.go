@@ -44,8 +44,10 @@ type ha6Node struct {
 	dir               string
 	kea               bool
 	// dual: xdhcpd serves Dhcp4 too, with its own HA relationship
-	// (hot-standby, peer URLs on port 8000), commanded through ctl4.
+	// (hot-standby, peer URLs on port 8000), commanded through ctl4;
+	// bpffs, when set, runs it in native XDP mode with pins there.
 	dual      bool
+	bpffs     string
 	proc      *daemontest.Process
 	ctl, ctl4 daemontest.Commander
 }
@@ -195,6 +197,9 @@ func (n *ha6Node) start(t *testing.T, mode string, rel map[string]any) {
 							{"server1", haURL("10.99.0.1"), "primary"}, {"server2", haURL("10.99.0.2"), "standby"}}, nil)}}},
 				},
 				"xdhcp": map[string]any{"xdp": map[string]any{"mode": "off"}},
+			}
+			if n.bpffs != "" {
+				dhcp4(cfg)["xdhcp"] = map[string]any{"xdp": map[string]any{"mode": "native", "bpffs": n.bpffs}}
 			}
 		}
 		args = []string{xdhcpd.Path(t), "-c", daemontest.WriteConfig(t, filepath.Join(n.dir, "xdhcpd.json"), cfg)}
@@ -446,15 +451,20 @@ func testHA6Pair(t *testing.T, mode string, keaFirst bool) {
 // kea-dhcp4 and kea-dhcp6 side by side: both relationships pair, each
 // family's leases reach the partner, and a server killed with kill -9
 // sends both relationships of the survivor to partner-down; back, it
-// resynchronizes both families.
+// resynchronizes both families. XDHCP_HA6_XDP=1 runs the pair in native
+// XDP mode, where the DHCPv6 scope table filters in the driver.
 func TestE2EHA6Pair(t *testing.T) {
 	needBinary(t, "perfdhcp")
 	needKeaHooks(t)
 	const mode = "load-balancing"
 	h := newHA6Lab(t)
 	s1, s2 := h.nodes[0], h.nodes[1]
+	bpffs := ""
+	if os.Getenv("XDHCP_HA6_XDP") != "" {
+		bpffs = mountBPFFS(t)
+	}
 	for _, n := range h.nodes {
-		n.dual = true
+		n.dual, n.bpffs = true, bpffs
 		n.start(t, mode, ha6Rel(n.name, mode))
 	}
 	took := waitPair(t, s1, s2, mode, 20*time.Second)
@@ -500,6 +510,15 @@ func TestE2EHA6Pair(t *testing.T) {
 	}
 	waitLeases6(t, s1, "server1", all, 3*time.Second)
 	waitLeases6(t, s2, "server2", all, 3*time.Second)
+	if bpffs != "" {
+		// In XDP mode the partner's DHCPv6 clients die in the driver,
+		// by the DHCPv6 relationship's scope table.
+		for _, n := range h.nodes {
+			if d := daemontest.Stats(t, n.ctl4)["xdp-drop-ha-out-of-scope6"]; d == 0 {
+				t.Errorf("%s: xdp-drop-ha-out-of-scope6 is 0 after load-balanced DHCPv6 traffic", n.name)
+			}
+		}
+	}
 	if a := daemontest.OK(t, s2, "ha-sync", map[string]any{"server-name": "server1"}, nil); a.Text != "Lease database synchronization complete." {
 		t.Errorf("ha-sync: %q", a.Text)
 	}
