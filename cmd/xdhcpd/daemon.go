@@ -648,8 +648,11 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 }
 
 // haParams is the HA hook's configuration, for comparing on reload.
-func haParams(cfg *config.Config) string {
-	for _, h := range cfg.Hooks {
+func haParams(cfg *config.Config) string { return hookParams(cfg.Hooks) }
+
+// hookParams are the parameters of the HA hook among hooks ("" without).
+func hookParams(hooks []config.Hook) string {
+	for _, h := range hooks {
 		if strings.Contains(h.Library, "libdhcp_ha") {
 			return string(h.Parameters)
 		}
