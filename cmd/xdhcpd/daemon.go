@@ -442,6 +442,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 		if err := cfg.Dhcp6.CheckUnicast(interfaceExists); err != nil {
 			return fmt.Errorf("%w; nothing was changed", err)
 		}
+		if hookParams(cfg.Dhcp6.Hooks) != hookParams(d.v6.srv.Config().Hooks) {
+			return errors.New("Dhcp6 high-availability changes need a restart; nothing was changed")
+		}
 	}
 	d.ctl.SetServices(controlServices(cfg)...)
 	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)

@@ -230,9 +230,6 @@ func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
 	if cfg.LeaseDatabase != old.LeaseDatabase {
 		return errors.New("Dhcp6 lease-database changes need a restart; nothing was changed")
 	}
-	if hookParams(cfg.Hooks) != hookParams(old.Hooks) {
-		return errors.New("Dhcp6 high-availability changes need a restart; nothing was changed")
-	}
 	if err := v.srv.Reload(cfg); err != nil {
 		return err
 	}
