@@ -11,6 +11,7 @@ import (
 
 	"xdhcp/control"
 	ctlclient "xdhcp/control/client"
+	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/slowpath"
 )
@@ -193,6 +194,37 @@ func TestListenSharedPeerURL(t *testing.T) {
 		_ = json.Unmarshal(a.Arguments, &hb)
 		if want := map[Family]string{FamilyV4: "hot-standby", FamilyV6: "load-balancing"}[f]; hb.State != want {
 			t.Errorf("%s heartbeat on the shared listener: state %q, want %q (its own relationship's)", f, hb.State, want)
+		}
+	}
+}
+
+// TestWriteMetricsBothFamilies: one scrape holds both families'
+// relationships in one set of metric families, the DHCPv6 ones labelled
+// family="dhcp6", the DHCPv4 ones as before.
+func TestWriteMetricsBothFamilies(t *testing.T) {
+	s4, _, _ := testRel(t, lbPair, time.Now)
+	c6, err := Parse([]byte(lbPair), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s6, err := New(c6, Deps{Family: FamilyV6, Leases6: memLeases6{}, Apply6: nopApplier6{}, Network: slowpath.NewNetworkState(time.Now)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s6.Close() })
+	var b strings.Builder
+	e := stats.NewExposition(&b)
+	WriteMetrics(e, s4, s6)
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		`xdhcp_ha_unsent_updates{server="server1",relationship="0"} 0`,
+		`xdhcp_ha_unsent_updates{server="server1",relationship="0",family="dhcp6"} 0`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("scrape lacks %s:\n%s", want, out)
 		}
 	}
 }

@@ -607,8 +607,8 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 		d.metrics.WritePrometheus(&b)
 		e.Samples(b.String())
 	}
-	if d.ha != nil {
-		d.ha.WriteMetrics(e)
+	if haSvcs := d.haServices(); len(haSvcs) > 0 {
+		ha.WriteMetrics(e, haSvcs...) // both families in one set of families
 	}
 	for _, c := range []struct {
 		name, help string

@@ -77,12 +77,7 @@ func (v *dhcp6) newHA6(cfg *config.Config6, deps *slowpath6.Deps, log *slog.Logg
 // HA section and its credentials from this server's peers entry, else
 // admits the partners' addresses only.
 func (d *daemon) startHA(ctx context.Context, cfg *config.Config) error {
-	var svcs []*ha.Service
-	for _, s := range []*ha.Service{d.ha, d.ha6()} {
-		if s != nil {
-			svcs = append(svcs, s)
-		}
-	}
+	svcs := d.haServices()
 	if len(svcs) == 0 {
 		return nil
 	}
@@ -133,6 +128,17 @@ func haFor(req *control.Request, v4, v6 *ha.Service) *ha.Service {
 		return v6
 	}
 	return v4
+}
+
+// haServices are the HA services running: DHCPv4's, then DHCPv6's.
+func (d *daemon) haServices() []*ha.Service {
+	var out []*ha.Service
+	for _, s := range []*ha.Service{d.ha, d.ha6()} {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ha6 is the DHCPv6 HA service, nil without one.
