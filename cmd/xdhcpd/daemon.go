@@ -524,10 +524,8 @@ func (d *daemon) close() error {
 	if d.ha != nil {
 		errs = append(errs, d.ha.Close())
 	}
-	if d.v6 != nil && d.v6.ha != nil {
-		errs = append(errs, d.v6.ha.Close())
-	}
-	// Both families' peer listeners.
+	// Both families' peer listeners (the DHCPv6 relationship stops with
+	// the rest of DHCPv6, below).
 	errs = append(errs, d.haListener.Close())
 	d.stopListeners()
 	if d.srv != nil {
