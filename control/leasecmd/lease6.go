@@ -455,8 +455,12 @@ func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate
 
 // ApplyPartnerLease6 writes a lease the HA partner sent during a lease
 // database synchronization, as lease6-update with force-create writes it
-// (statistics and caches follow through Changed).
+// (statistics and caches follow through Changed). A lease of a subnet
+// not configured here is refused, as Kea skips such stale leases.
 func (h *Commands6) ApplyPartnerLease6(ctx context.Context, l lease.Lease6) error {
+	if _, err := h.opts.Subnets().Resolve(l.SubnetID, l.Type, l.Addr); err != nil {
+		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
+	}
 	if err := checkSizes6(&l); err != nil {
 		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
 	}
