@@ -46,8 +46,12 @@ type ha6Node struct {
 	// dual: xdhcpd serves Dhcp4 too, with its own HA relationship
 	// (hot-standby, peer URLs on port 8000), commanded through ctl4;
 	// bpffs, when set, runs it in native XDP mode with pins there.
-	dual      bool
-	bpffs     string
+	dual  bool
+	bpffs string
+	// agent: kea-dhcp6 behind kea-ctrl-agent on port 8000 (the HA
+	// quickstart's layout), commanded on its UNIX socket; the pair's
+	// peer URLs are then on port 8000 without HA+MT listeners.
+	agent     bool
 	proc      *daemontest.Process
 	ctl, ctl4 daemontest.Commander
 }
@@ -172,7 +176,19 @@ func (n *ha6Node) start(t *testing.T, mode string, rel map[string]any) {
 	d6 := n.dhcp6Config(mode, rel)
 	env := []string{"KEA_PIDFILE_DIR=" + n.dir, "KEA_LOCKFILE_DIR=" + n.dir}
 	var args []string
-	if n.kea {
+	if n.kea && n.agent {
+		sock := shortSocket(t, "kea6")
+		d6["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+		delete(d6, "multi-threading")
+		n.ctl = daemontest.NewUnixControl(sock, 5*time.Second)
+		agent := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: "kea-ctrl-agent of " + n.name, NS: n.ns,
+			Args: []string{needBinary(t, "kea-ctrl-agent"), "-c", daemontest.WriteConfig(t, filepath.Join(n.dir, "kea-ctrl-agent.json"),
+				map[string]any{"Control-agent": map[string]any{"http-host": n.ip4, "http-port": 8000,
+					"control-sockets": map[string]any{"dhcp6": map[string]any{"socket-type": "unix", "socket-name": sock}}}})},
+			Env: env, Log: filepath.Join(n.dir, "kea-ctrl-agent.out")})
+		agent.Launch()
+		args = []string{needBinary(t, "kea-dhcp6"), "-c", daemontest.WriteConfig(t, filepath.Join(n.dir, "kea-dhcp6.json"), map[string]any{"Dhcp6": d6})}
+	} else if n.kea {
 		n.ctl = daemontest.NewControl(n.ns, haURLPort(n.ip4, keaHAPort), 5*time.Second)
 		args = []string{needBinary(t, "kea-dhcp6"), "-c", daemontest.WriteConfig(t, filepath.Join(n.dir, "kea-dhcp6.json"), map[string]any{"Dhcp6": d6})}
 	} else {
@@ -334,11 +350,12 @@ func newLeases(before, now map[string]lease6) map[string]lease6 {
 	return out
 }
 
-// ha6Rel is the HA relationship of server this, in mode, with HA+MT
+// ha6Rel is the HA relationship of server this, in mode: with HA+MT
 // dedicated listeners (kea-dhcp6 needs one to be reached without a
-// control agent).
-func ha6Rel(this, mode string) map[string]any {
-	return keaPeering{mt: true, mode: mode}.rel(this, "10.99.0.1", "10.99.0.2")
+// control agent) on port 8001, or with agent peer URLs on port 8000 that
+// kea-ctrl-agent (and xdhcpd itself) serve.
+func ha6Rel(this, mode string, agent bool) map[string]any {
+	return keaPeering{mt: !agent, mode: mode}.rel(this, "10.99.0.1", "10.99.0.2")
 }
 
 // TestE2EHA6Kea pairs xdhcpd with kea-dhcp6 2.2: in hot-standby with
@@ -348,41 +365,38 @@ func TestE2EHA6Kea(t *testing.T) {
 	needBinary(t, "kea-dhcp6")
 	needBinary(t, "perfdhcp")
 	needKeaHooks(t)
-	cases := []struct {
+	type pairCase struct {
 		mode     string
 		keaFirst bool // Kea is server1 (the primary)
-	}{{"hot-standby", true}, {"load-balancing", false}}
+		agent    bool // Kea behind kea-ctrl-agent, xdhcpd serving its own peer URL
+	}
+	cases := []pairCase{{"hot-standby", true, true}, {"load-balancing", false, false}}
 	if os.Getenv("XDHCP_HA_FAULTS_ALL") != "" {
-		cases = append(cases, struct {
-			mode     string
-			keaFirst bool
-		}{"hot-standby", false}, struct {
-			mode     string
-			keaFirst bool
-		}{"load-balancing", true})
+		cases = append(cases, pairCase{"hot-standby", false, false}, pairCase{"load-balancing", true, true})
 	}
 	for _, tc := range cases {
-		name := tc.mode + "/xdhcpd-" + map[bool]string{true: "server2", false: "server1"}[tc.keaFirst]
+		name := tc.mode + "/xdhcpd-" + map[bool]string{true: "server2", false: "server1"}[tc.keaFirst] +
+			map[bool]string{true: "/agent", false: "/dedicated"}[tc.agent]
 		// Each pair has its own lab: they run side by side.
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			testHA6Pair(t, tc.mode, tc.keaFirst)
+			testHA6Pair(t, tc.mode, tc.keaFirst, tc.agent)
 		})
 	}
 }
 
 // testHA6Pair runs one pair through pairing, lease updates, failover and
 // resynchronization of each side in turn.
-func testHA6Pair(t *testing.T, mode string, keaFirst bool) {
+func testHA6Pair(t *testing.T, mode string, keaFirst, agent bool) {
 	h := newHA6Lab(t)
 	s1, s2 := h.nodes[0], h.nodes[1]
 	kea, us := s1, s2
 	if !keaFirst {
 		kea, us = s2, s1
 	}
-	kea.kea = true
-	kea.start(t, mode, ha6Rel(kea.name, mode))
-	us.start(t, mode, ha6Rel(us.name, mode))
+	kea.kea, kea.agent = true, agent
+	kea.start(t, mode, ha6Rel(kea.name, mode, agent))
+	us.start(t, mode, ha6Rel(us.name, mode, agent))
 	took := waitPair(t, s1, s2, mode, 30*time.Second)
 	t.Logf("FIGURE ha6 %s: pair in %s %v", t.Name(), mode, took.Round(time.Millisecond))
 
@@ -465,7 +479,7 @@ func TestE2EHA6Pair(t *testing.T) {
 	}
 	for _, n := range h.nodes {
 		n.dual, n.bpffs = true, bpffs
-		n.start(t, mode, ha6Rel(n.name, mode))
+		n.start(t, mode, ha6Rel(n.name, mode, false))
 	}
 	took := waitPair(t, s1, s2, mode, 20*time.Second)
 	waitPair(t, s1.ctl4, s2.ctl4, "hot-standby", 20*time.Second)
