@@ -69,6 +69,19 @@ func (p *pool) capacity() int64 {
 	return int64(c)
 }
 
+// startAt moves the cursor to offset off modulo the pool's size.
+func (p *pool) startAt(off u128) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.size.hi == 0 {
+		if p.size.lo > 0 {
+			p.cursor = u128{0, off.lo % p.size.lo}
+		}
+		return
+	}
+	p.cursor = u128{off.hi % p.size.hi, off.lo}
+}
+
 // next returns candidates from the cursor on until free accepts one or
 // maxAttempts (or the pool's size) were tried.
 func (p *pool) next(free func(a netip.Addr) bool) (netip.Addr, bool) {

@@ -18,6 +18,7 @@ import (
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
 	"xdhcp/slowpath"
@@ -31,7 +32,10 @@ import (
 // the metrics endpoint.
 type dhcp6 struct {
 	log   *slog.Logger
-	store *memfile.Store6
+	store leaseStore6
+	// reads answer the lease6 commands: the store, or a lease
+	// database's own rows.
+	reads lease.Reader6
 	srv   *slowpath6.Server
 	// cache is the fast path's DHCPv6 lease cache (nil without XDP).
 	cache *leasecache.Cache6
@@ -75,16 +79,24 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 	if v.policy, err = slowpath.NewStoragePolicy6(db.OnFail, v.network, reg, storeLog, fail); err != nil {
 		return nil, err
 	}
-	v.store, err = memfile.Open6(memfile.Options{
-		Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
-		Sync: durable, Logger: storeLog,
-		RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
-		OnFault: v.policy.Observe,
-	})
+	if db.Type == "memfile" {
+		var ms *memfile.Store6
+		ms, err = memfile.Open6(memfile.Options{
+			Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
+			Sync: durable, Logger: storeLog,
+			RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
+			OnFault: v.policy.Observe,
+		})
+		if ms != nil {
+			v.store, v.reads = ms, ms
+		}
+	} else {
+		v.store, v.reads, err = openDatabaseStore6(ctx, db, v.policy.Observe, storeLog)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
 	}
-	log.Info("DHCPv6 lease database open", "path", db.Name, "persist", db.Persist, "leases", v.store.Len())
+	log.Info("DHCPv6 lease database open", "type", db.Type, "name", db.Name, "persist", db.Persist, "leases", v.store.Len())
 	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network}
 	if cache != nil {
 		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
@@ -94,7 +106,7 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
-	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged})
+	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads})
 	v.srv.Start(ctx)
 	if err := v.startListeners(ctx, cfg); err != nil {
 		return nil, err

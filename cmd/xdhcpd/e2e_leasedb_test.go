@@ -104,14 +104,21 @@ func (e *e2eEnv) startKeaFrom(name string, cfg map[string]any) *kea {
 // leaseVia is lease4-get of ip over c's control channel.
 func leaseVia(t *testing.T, c daemontest.Commander, ip string) (leaseJSON, bool) {
 	t.Helper()
-	a := daemontest.Command(t, c, "lease4-get", map[string]any{"ip-address": ip})
+	return getLease[leaseJSON](t, c, "lease4-get", map[string]any{"ip-address": ip})
+}
+
+// getLease sends a lease4-get or lease6-get and decodes its lease; false
+// when there is none.
+func getLease[L any](t *testing.T, c daemontest.Commander, command string, args map[string]any) (L, bool) {
+	t.Helper()
+	var l L
+	a := daemontest.Command(t, c, command, args)
 	if a.Result == 3 {
-		return leaseJSON{}, false
+		return l, false
 	}
 	if a.Result != 0 {
-		t.Fatalf("lease4-get %s: result %d %q", ip, a.Result, a.Text)
+		t.Fatalf("%s %v: result %d %q", command, args, a.Result, a.Text)
 	}
-	var l leaseJSON
 	if err := json.Unmarshal(a.Arguments, &l); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,123 @@
+package main
+
+// DHCPv6 leases in a database shared with kea-dhcp6 2.2: the same lease6
+// rows, read and written by both, over real PostgreSQL and MariaDB
+// servers.
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xdhcp/internal/daemontest"
+	"xdhcp/internal/dbtest"
+)
+
+// startKea6DB runs kea-dhcp6 with its leases in the database dbcfg,
+// lease_cmds on a UNIX socket and the subnet of dhcp6Section, serving no
+// interface: it answers its control channel only.
+func (e *e2eEnv) startKea6DB(name string, dbcfg map[string]any) *kea {
+	e.t.Helper()
+	bin := needBinary(e.t, "kea-dhcp6")
+	sock := filepath.Join(e.dir, name+".sock")
+	v6 := e.dhcp6Section()
+	v6["interfaces-config"] = map[string]any{"interfaces": []any{}}
+	v6["lease-database"] = dbcfg
+	v6["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+	v6["hooks-libraries"] = []any{map[string]any{"library": keaLeaseCmds}}
+	v6["data-directory"] = filepath.Join(e.dir, name)
+	if err := os.MkdirAll(filepath.Join(e.dir, name), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	delete(v6["subnet6"].([]any)[0].(map[string]any), "interface")
+	k := &kea{e: e, sock: sock}
+	k.Process = daemontest.NewProcess(e.t, daemontest.ProcessOptions{
+		Name: name,
+		NS:   e.srv,
+		Args: []string{bin, "-c", e.writeConfig(name+".json", map[string]any{"Dhcp6": v6})},
+		Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+		Log:  filepath.Join(e.dir, name+".log"),
+	})
+	k.Launch()
+	k.WaitUntil(30*time.Second, "started", func() error { return answers(k, "version-get") })
+	return k
+}
+
+// lease6JSON is what the tests compare of a lease6-get answer.
+type lease6JSON struct {
+	Address   string `json:"ip-address"`
+	DUID      string `json:"duid"`
+	IAID      uint32 `json:"iaid"`
+	Type      string `json:"type"`
+	PrefixLen int    `json:"prefix-len"`
+	ValidLft  uint32 `json:"valid-lft"`
+	PrefLft   uint32 `json:"preferred-lft"`
+	CLTT      int64  `json:"cltt"`
+	SubnetID  uint32 `json:"subnet-id"`
+	State     int    `json:"state"`
+}
+
+// lease6Via is lease6-get of addr (of type typ) over c's control channel.
+func lease6Via(t *testing.T, c daemontest.Commander, addr, typ string) (lease6JSON, bool) {
+	t.Helper()
+	return getLease[lease6JSON](t, c, "lease6-get", map[string]any{"ip-address": addr, "type": typ})
+}
+
+// TestE2ELeaseDatabase6: xdhcpd serving DHCPv6 on a database: dhclient -6
+// gets an address and a prefix, both stored as lease6 rows; kea-dhcp6 2.2
+// on the same database reports them as xdhcpd does, and a lease kea-dhcp6
+// adds is xdhcpd's lease6-get answer (and the reverse for a deletion).
+func TestE2ELeaseDatabase6(t *testing.T) {
+	forDatabases(t, func(t *testing.T, server *dbtest.Server) {
+		e := newV6Env(t)
+		db := server.NewDB(t)
+		dbcfg, _ := e.databaseIn(server, db)
+		cfg := e.baseConfig()
+		v6 := e.dhcp6Section()
+		v6["lease-database"] = dbcfg
+		cfg["Dhcp6"] = v6
+		d := e.startDaemon(cfg)
+
+		addr, prefix := e.dhclient6(t)
+		pfx, err := netip.ParsePrefix(prefix)
+		if err != nil || pfx.Bits() != 56 || !netip.MustParsePrefix("2001:db8:100::/40").Contains(pfx.Addr()) {
+			t.Fatalf("dhclient -6 got prefix %q, want a /56 of 2001:db8:100::/40", prefix)
+		}
+		rows, err := db.Exec("SELECT address, lease_type, prefix_len, state FROM lease6 ORDER BY lease_type")
+		if want := addr + "\t0\t128\t0\n" + pfx.Addr().String() + "\t2\t56\t0"; err != nil || rows != want {
+			t.Fatalf("lease6 rows after dhclient -6:\n%s (%v)\nwant:\n%s", rows, err, want)
+		}
+
+		k := e.startKea6DB("kea-dhcp6", dbcfg)
+		for _, c := range []struct{ addr, typ string }{{addr, "IA_NA"}, {pfx.Addr().String(), "IA_PD"}} {
+			fromX, ok := lease6Via(t, d, c.addr, c.typ)
+			if !ok {
+				t.Fatalf("xdhcpd's lease6-get %s: not found", c.addr)
+			}
+			fromKea, ok := lease6Via(t, k, c.addr, c.typ)
+			if !ok || fromKea != fromX {
+				t.Errorf("kea-dhcp6's lease6-get %s: found=%v\n%+v\nxdhcpd's:\n%+v", c.addr, ok, fromKea, fromX)
+			}
+		}
+		// kea-dhcp6 adds a lease and a prefix; xdhcpd reads them back.
+		duid := "00:03:00:01:02:78:65:d6:00:07"
+		k.ok("lease6-add", map[string]any{"ip-address": "2001:db8:1::1f0", "duid": duid, "iaid": 7, "subnet-id": 1,
+			"valid-lft": 1800, "preferred-lft": 900, "hostname": "added.by.kea", "hw-address": "02:78:65:d6:00:07"})
+		k.ok("lease6-add", map[string]any{"ip-address": "2001:db8:1ff::", "prefix-len": 56, "type": "IA_PD",
+			"duid": duid, "iaid": 0xfffffffe, "subnet-id": 1})
+		for _, c := range []struct{ addr, typ string }{{"2001:db8:1::1f0", "IA_NA"}, {"2001:db8:1ff::", "IA_PD"}} {
+			fromKea, _ := lease6Via(t, k, c.addr, c.typ)
+			if got, ok := lease6Via(t, d, c.addr, c.typ); !ok || got != fromKea || !strings.EqualFold(got.DUID, duid) {
+				t.Errorf("xdhcpd's lease6-get of what kea-dhcp6 added (%s): found=%v\n%+v\nkea's:\n%+v", c.addr, ok, got, fromKea)
+			}
+		}
+		// xdhcpd's lease6-del removes a lease from the database Kea reads.
+		d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:1::1f0"}, nil)
+		if got, ok := lease6Via(t, k, "2001:db8:1::1f0", "IA_NA"); ok {
+			t.Errorf("kea-dhcp6 still finds the lease xdhcpd deleted: %+v", got)
+		}
+	})
+}
