@@ -72,6 +72,9 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 		}
 	})
 	q.checkReservations6(resPaths, c.Reservations)
+	var hosts Config
+	p.hostsDatabases(o, &hosts)
+	c.HostsDatabases = hosts.HostsDatabases
 	q.networks6(o, c, global)
 	q.checkClassRefs6(c)
 

@@ -17,6 +17,8 @@ import (
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
+	"xdhcp/host"
+	"xdhcp/host/sqlhost"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
@@ -47,6 +49,8 @@ type dhcp6 struct {
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
+	// hostDBs are the Dhcp6 section's host databases.
+	hostDBs []*sqlhost.DB
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -106,6 +110,9 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
+	if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+		return nil, err
+	}
 	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads})
 	v.srv.Start(ctx)
 	if err := v.startListeners(ctx, cfg); err != nil {
@@ -235,6 +242,11 @@ func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
 	if cfg.LeaseDatabase != old.LeaseDatabase {
 		return errors.New("Dhcp6 lease-database changes need a restart; nothing was changed")
 	}
+	if !reflect.DeepEqual(cfg.HostsDatabases, old.HostsDatabases) {
+		if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+			return err
+		}
+	}
 	if err := v.srv.Reload(cfg); err != nil {
 		return err
 	}
@@ -259,7 +271,32 @@ func (v *dhcp6) close() error {
 	if v.store != nil {
 		errs = append(errs, v.store.Close())
 	}
+	errs = append(errs, closeHostDBs(v.hostDBs))
 	return errors.Join(errs...)
+}
+
+// useHostDBs opens the host databases dbcs (Kea's hosts and
+// ipv6_reservations tables) and makes them the engine's, closing those it
+// used before. A database that cannot be reached or lacks Kea's schema
+// fails start-up and a reload, as for DHCPv4.
+func (v *dhcp6) useHostDBs(ctx context.Context, dbcs []config.HostsDatabase) error {
+	var dbs []*sqlhost.DB
+	srcs := make([]host.Source6, 0, len(dbcs))
+	for i, dbc := range dbcs {
+		// The DHCPv4 option definitions play no part: DHCPv6
+		// reservations are read without their options.
+		db, err := sqlhost.Open(ctx, dbc, &config.Config{})
+		if err != nil {
+			_ = closeHostDBs(dbs)
+			return fmt.Errorf("Dhcp6 hosts-databases[%d]: %w", i, err)
+		}
+		dbs = append(dbs, db)
+		srcs = append(srcs, db)
+	}
+	v.srv.SetHostSources(srcs)
+	old := v.hostDBs
+	v.hostDBs = dbs
+	return closeHostDBs(old)
 }
 
 // socketCounters are the v6 sockets' counters for /metrics.

@@ -5,6 +5,8 @@ package main
 // servers.
 
 import (
+	"encoding/hex"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -78,6 +80,7 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 		cfg := e.baseConfig()
 		v6 := e.dhcp6Section()
 		v6["lease-database"] = dbcfg
+		v6["hosts-database"] = dbcfg
 		cfg["Dhcp6"] = v6
 		d := e.startDaemon(cfg)
 
@@ -119,5 +122,46 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 		if got, ok := lease6Via(t, k, "2001:db8:1::1f0", "IA_NA"); ok {
 			t.Errorf("kea-dhcp6 still finds the lease xdhcpd deleted: %+v", got)
 		}
+
+		// A reservation a provisioning system inserts by SQL (by the
+		// client's hardware address: an address and a prefix) applies to
+		// the client's next Solicit, without a reload.
+		mac := e.clientMAC(t)
+		id := "decode('" + hex.EncodeToString(mac) + "', 'hex')"
+		if db.Server.Kind == dbtest.MySQL {
+			id = "UNHEX('" + hex.EncodeToString(mac) + "')"
+		}
+		if _, err := db.Exec("INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp6_subnet_id, hostname) VALUES (" +
+			id + ", 0, 1, 'reserved6');" +
+			"INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) VALUES " +
+			"('2001:db8:1::5', 128, 0, (SELECT max(host_id) FROM hosts)), ('2001:db8:200::', 56, 2, (SELECT max(host_id) FROM hosts))"); err != nil {
+			t.Fatal(err)
+		}
+		// A fresh lease file: dhclient makes a new DUID, a new client
+		// to the server but for its hardware address.
+		if err := os.Remove(filepath.Join(e.dir, "dhclient6.leases")); err != nil {
+			t.Fatal(err)
+		}
+		addr, prefix = e.dhclient6(t)
+		if addr != "2001:db8:1::5" || prefix != "2001:db8:200::/56" {
+			t.Errorf("with a reservation in the database dhclient -6 got %s and %s, want 2001:db8:1::5 and 2001:db8:200::/56",
+				addr, prefix)
+		}
 	})
+}
+
+// clientMAC is the hardware address of the client namespace's interface.
+func (e *e2eEnv) clientMAC(t *testing.T) net.HardwareAddr {
+	t.Helper()
+	var mac net.HardwareAddr
+	if err := e.cli.Do(func() error {
+		ifc, err := net.InterfaceByName(e2eClientIf)
+		if err == nil {
+			mac = ifc.HardwareAddr
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return mac
 }
