@@ -6,11 +6,14 @@ package main
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,4 +167,125 @@ func (e *e2eEnv) clientMAC(t *testing.T) net.HardwareAddr {
 		t.Fatal(err)
 	}
 	return mac
+}
+
+// TestE2ELeaseDatabase6ManyServers: two xdhcpd on one database, each with
+// its own perfdhcp -6 clients (an address and a prefix each), drawing on
+// pools barely larger than the clients: no address and no prefix is ever
+// given to two clients, as the clients' own captures of the Replies show.
+func TestE2ELeaseDatabase6ManyServers(t *testing.T) {
+	pd := needBinary(t, "perfdhcp")
+	// make test runs 2 × 80 clients on PostgreSQL for 256 addresses and
+	// 256 prefixes; XDHCP_DB_LONG=1 runs 2 × 120 on both databases.
+	perServer, kinds := 80, dbKinds[:1]
+	if os.Getenv("XDHCP_DB_LONG") != "" {
+		perServer, kinds = 120, dbKinds
+	}
+	forDatabasesOf(t, kinds, func(t *testing.T, server *dbtest.Server) {
+		db := server.NewDB(t)
+		envs := []*e2eEnv{newV6Env(t), newV6Env(t)}
+		caps := make([]*ackCapture, len(envs))
+		var daemons []*e2eDaemon
+		for i, e := range envs {
+			dbcfg, _ := e.databaseIn(server, db)
+			cfg := e.baseConfig()
+			v6 := e.dhcp6Section()
+			v6["lease-database"] = dbcfg
+			sn := v6["subnet6"].([]any)[0].(map[string]any)
+			sn["pd-pools"] = []any{map[string]any{"prefix": "2001:db8:100::", "prefix-len": 48, "delegated-len": 56}}
+			cfg["Dhcp6"] = v6
+			daemons = append(daemons, e.startDaemon(cfg))
+			caps[i] = e.capture("udp port 546 or udp port 547", "dhcpv6.msgtype == 7",
+				"dhcpv6.duid.bytes", "dhcpv6.iaaddr.ip", "dhcpv6.iaprefix.pref_addr")
+		}
+		var wg sync.WaitGroup
+		for i, e := range envs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Distinct DUIDs: the two client populations never share
+				// a client.
+				out, _ := e.runClient(60*time.Second, pd, "-6", "-l", e2eClientIf, "-e", "address-and-prefix",
+					"-R", strconv.Itoa(perServer), "-n", strconv.Itoa(perServer), "-r", "100",
+					"-b", fmt.Sprintf("duid=0001000100000000aabb%02x000000", i+1))
+				var summary []string
+				for line := range strings.SplitSeq(out, "\n") {
+					if strings.Contains(line, "sent packets:") || strings.Contains(line, "received packets:") {
+						summary = append(summary, strings.TrimSpace(line))
+					}
+				}
+				t.Logf("server %d: perfdhcp -6 %s", i, strings.Join(summary, "; "))
+			}()
+		}
+		wg.Wait()
+		// A loaded server answers its queued requests after the clients
+		// have given up: capture until the database stops changing.
+		last := ""
+		for range 30 {
+			out, err := db.Exec("SELECT count(*) FROM lease6")
+			if err == nil && out == last {
+				break
+			}
+			last = out
+			time.Sleep(time.Second)
+		}
+		holder := map[string]string{}
+		total := 0
+		for i, c := range caps {
+			c.halt()
+			n := 0
+			for _, client := range repliesByClient(c.rows()) {
+				n++
+				for _, a := range client.bound {
+					if h, ok := holder[a]; ok && h != client.duid {
+						t.Errorf("%s given to client %s and to client %s", a, h, client.duid)
+					}
+					holder[a] = client.duid
+				}
+			}
+			t.Logf("server %d: Replies to %d clients; %d Replies withheld for a conflict", i, n, daemons[i].LogCount("reply withheld"))
+			total += n
+		}
+		if total < perServer/2 {
+			t.Fatalf("only %d clients got a Reply: too few to show anything", total)
+		}
+		out, err := db.Exec("SELECT count(*) FROM lease6")
+		t.Logf("%d clients bound %d distinct addresses and prefixes; %s lease6 rows (%v)", total, len(holder), out, err)
+	})
+}
+
+// boundClient is what one client's Replies gave it.
+type boundClient struct {
+	duid  string
+	bound []string
+}
+
+// repliesByClient groups captured Replies (DUIDs, addresses, prefixes) by
+// client. A Reply carries the server's DUID and the client's: the
+// server's is the one every Reply carries.
+func repliesByClient(rows [][]string) map[string]*boundClient {
+	seen := map[string]int{}
+	for _, r := range rows {
+		for _, d := range strings.Split(r[0], ",") {
+			seen[d]++
+		}
+	}
+	out := map[string]*boundClient{}
+	for _, r := range rows {
+		client := ""
+		for _, d := range strings.Split(r[0], ",") {
+			if seen[d] < len(rows) || len(rows) == 1 {
+				client = d
+			}
+		}
+		c := out[client]
+		if c == nil {
+			c = &boundClient{duid: client}
+			out[client] = c
+		}
+		for _, f := range r[1:] {
+			c.bound = append(c.bound, strings.Split(f, ",")...)
+		}
+	}
+	return out
 }

@@ -204,10 +204,20 @@ type ackCapture struct {
 
 func (e *e2eEnv) captureACKs() *ackCapture {
 	e.t.Helper()
+	return e.capture("udp port 67 or udp port 68", "dhcp.option.dhcp == 5", "dhcp.hw.mac_addr", "dhcp.ip.your")
+}
+
+// capture records fields of the packets of the client namespace's link
+// that pass filter (capture) and display (tshark's display filter).
+func (e *e2eEnv) capture(filter, display string, fields ...string) *ackCapture {
+	e.t.Helper()
 	ts := needBinary(e.t, "tshark")
 	c := &ackCapture{out: &bytes.Buffer{}, done: make(chan error, 1)}
-	c.cmd = e.cli.Command(context.Background(), ts, "-i", e2eClientIf, "-n", "-l", "-Q", "-f", "udp port 67 or udp port 68",
-		"-Y", "dhcp.option.dhcp == 5", "-T", "fields", "-e", "dhcp.hw.mac_addr", "-e", "dhcp.ip.your")
+	args := []string{"-i", e2eClientIf, "-n", "-l", "-Q", "-f", filter, "-Y", display, "-T", "fields"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	c.cmd = e.cli.Command(context.Background(), ts, args...)
 	c.cmd.Stdout = c.out
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
@@ -239,6 +249,18 @@ func capturing(pid int) bool {
 // stop ends the capture and returns the (mac, address) of every ACK.
 func (c *ackCapture) stop(t *testing.T) [][2]string {
 	t.Helper()
+	c.halt()
+	var acks [][2]string
+	for _, f := range c.rows() {
+		if len(f) == 2 {
+			acks = append(acks, [2]string{f[0], f[1]})
+		}
+	}
+	return acks
+}
+
+// halt ends the capture.
+func (c *ackCapture) halt() {
 	time.Sleep(500 * time.Millisecond) // the last ACKs on their way through dumpcap
 	_ = c.cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -247,14 +269,17 @@ func (c *ackCapture) stop(t *testing.T) [][2]string {
 		_ = c.cmd.Process.Kill()
 		<-c.done
 	}
-	var acks [][2]string
+}
+
+// rows are the captured packets' fields, once the capture stopped.
+func (c *ackCapture) rows() [][]string {
+	var out [][]string
 	for line := range strings.SplitSeq(c.out.String(), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 {
-			acks = append(acks, [2]string{f[0], f[1]})
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, f)
 		}
 	}
-	return acks
+	return out
 }
 
 // TestE2ELeaseDatabaseManyServers: two xdhcpd and a Kea 2.2 on one
