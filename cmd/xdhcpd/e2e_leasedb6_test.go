@@ -220,15 +220,7 @@ func TestE2ELeaseDatabase6ManyServers(t *testing.T) {
 		wg.Wait()
 		// A loaded server answers its queued requests after the clients
 		// have given up: capture until the database stops changing.
-		last := ""
-		for range 30 {
-			out, err := db.Exec("SELECT count(*) FROM lease6")
-			if err == nil && out == last {
-				break
-			}
-			last = out
-			time.Sleep(time.Second)
-		}
+		waitStable(db, "SELECT count(*) FROM lease6", 30)
 		holder := map[string]string{}
 		total := 0
 		for i, c := range caps {

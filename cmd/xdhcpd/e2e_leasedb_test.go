@@ -330,18 +330,11 @@ func TestE2ELeaseDatabaseManyServers(t *testing.T) {
 		wg.Wait()
 		// A loaded server answers its queued requests after the clients
 		// have given up: capture until the database stops changing.
-		last := ""
-		for range 40 {
-			out, err := db.Exec("SELECT count(*), coalesce(max(expire)::text, '') FROM lease4")
-			if db.Server.Kind == dbtest.MySQL {
-				out, err = db.Exec("SELECT count(*), coalesce(max(expire), '') FROM lease4")
-			}
-			if err == nil && out == last {
-				break
-			}
-			last = out
-			time.Sleep(time.Second)
+		q := "SELECT count(*), coalesce(max(expire)::text, '') FROM lease4"
+		if db.Server.Kind == dbtest.MySQL {
+			q = "SELECT count(*), coalesce(max(expire), '') FROM lease4"
 		}
+		waitStable(db, q, 40)
 		holder := map[string]string{}
 		total := 0
 		for i, c := range caps {
@@ -503,5 +496,19 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 				t.Errorf("the exit does not say why; log:\n%s", d.LogSince())
 			}
 		})
+	}
+}
+
+// waitStable runs query every second, up to tries times, until its answer
+// stops changing.
+func waitStable(db dbtest.DB, query string, tries int) {
+	last := ""
+	for range tries {
+		out, err := db.Exec(query)
+		if err == nil && out == last {
+			return
+		}
+		last = out
+		time.Sleep(time.Second)
 	}
 }
