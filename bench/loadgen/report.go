@@ -139,9 +139,13 @@ type Report struct {
 
 	Sent     Packets `json:"sent"`
 	Received uint64  `json:"received"`
-	Offers   uint64  `json:"offers"`
-	Acks     uint64  `json:"acks"`
-	Naks     uint64  `json:"naks"`
+	// Offers and Acks count OFFERs and ACKs (DHCPv6: Advertises and
+	// Replies); StatusCodes counts the DHCPv6 Status Code options of the
+	// replies (message and IA level) by name.
+	StatusCodes map[string]uint64 `json:"status_codes,omitempty"`
+	Offers      uint64            `json:"offers"`
+	Acks        uint64            `json:"acks"`
+	Naks        uint64            `json:"naks"`
 
 	// Lost is the exchanges of all kinds given up; LossPct relates it to
 	// the exchanges that ended (completed or lost).
@@ -189,6 +193,7 @@ type Settings struct {
 	TimeoutS      float64 `json:"timeout_s"`
 	Retries       int     `json:"retries"`
 	Transport     string  `json:"transport"`
+	V6            bool    `json:"v6,omitempty"`
 }
 
 // cpuTimes returns this process's user and system CPU time.

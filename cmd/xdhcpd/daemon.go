@@ -131,6 +131,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	if db.Type != "memfile" {
+		policy.Describe("lease database")
 		d.store, d.leaseReader, err = openDatabaseStore(ctx, cfg, d.hooks.records(), policy.Observe, storeLog)
 		if err != nil {
 			return nil, fmt.Errorf("open lease database: %w", err)

@@ -34,8 +34,9 @@ type leaseStore6 interface {
 // dbParams are a lease-database's connection parameters.
 func dbParams(db config.LeaseDatabase) sqllease.Params {
 	p := sqllease.Params{Host: db.Host, Port: db.Port, Name: db.Name, User: db.User, Password: db.Password,
-		ConnectTimeout: db.ConnectTimeout, TrustAnchor: db.TrustAnchor, CertFile: db.CertFile, KeyFile: db.KeyFile,
-		CipherList: db.CipherList, MaxConns: sqllease.DefaultWriters + 2}
+		ConnectTimeout: db.ConnectTimeout, ReadTimeout: db.ReadTimeout, WriteTimeout: db.WriteTimeout,
+		TCPUserTimeout: db.TCPUserTimeout, TrustAnchor: db.TrustAnchor, CertFile: db.CertFile, KeyFile: db.KeyFile,
+		CipherList: db.CipherList, MaxConns: sqllease.DefaultWriters + 2, Lazy: db.RetryOnStartup}
 	if p.ConnectTimeout == 0 {
 		p.ConnectTimeout = dbConnectTimeout
 	}
@@ -72,7 +73,7 @@ func openDialect(ctx context.Context, db config.LeaseDatabase) (sqlDialect, erro
 // storeOptions are a database store's options for db.
 func storeOptions(db config.LeaseDatabase, onFault func(lease.FaultEvent), log *slog.Logger) sqllease.Options {
 	return sqllease.Options{Where: dbWhere(db), RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
-		OnFault: onFault, Logger: log}
+		OpTimeout: opTimeout(db), RetryOnStartup: db.RetryOnStartup, OnFault: onFault, Logger: log}
 }
 
 // openDatabaseStore6 opens a postgresql or mysql Dhcp6 lease-database (Kea's
@@ -114,4 +115,16 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 		return nil, nil, err
 	}
 	return s, s.Database(), nil
+}
+
+// opTimeout bounds one operation on the database: on PostgreSQL, whose
+// driver has no read or write timeout of its own, read-timeout plus
+// write-timeout (a transaction is pipelined: it writes, then reads its
+// outcome); MySQL's driver bounds each read and write itself, and the
+// store keeps its default.
+func opTimeout(db config.LeaseDatabase) time.Duration {
+	if db.Type == "postgresql" {
+		return db.ReadTimeout + db.WriteTimeout
+	}
+	return 0
 }

@@ -23,15 +23,25 @@ import (
 // lost reports whether err left the database unreachable; if so it
 // starts a fault episode (once).
 func (c *core[O, L]) lost(err error) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	perr := c.fam.ping(ctx)
-	cancel()
-	if perr == nil {
+	if c.reachable() {
 		return false
 	}
+	c.startFault(err)
+	return true
+}
+
+// reachable pings the database.
+func (c *core[O, L]) reachable() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), min(pingTimeout, c.opts.OpTimeout))
+	defer cancel()
+	return c.fam.ping(ctx) == nil
+}
+
+// startFault starts a fault episode for err unless one is under way.
+func (c *core[O, L]) startFault(err error) {
 	fe := &lease.FaultError{Path: c.opts.Where, Err: err, Since: c.now()}
 	if !c.fault.CompareAndSwap(nil, fe) {
-		return true // an episode is under way
+		return // an episode is under way
 	}
 	c.stats.faults.Add(1)
 	c.log.Error("lease database connection lost: refusing lease commits until it is back",
@@ -44,7 +54,6 @@ func (c *core[O, L]) lost(err error) bool {
 	}
 	c.bg.Add(1)
 	go c.reconnect(fe)
-	return true
 }
 
 // reconnect retries until the database answers, its schema is right and
@@ -73,6 +82,8 @@ func (c *core[O, L]) reconnect(fe *lease.FaultError) {
 			return
 		}
 		c.stats.retries.Add(1)
+		c.log.Warn("lease database reconnection attempt failed", "database", c.opts.Where, "attempt", attempt,
+			"max_reconnect_tries", c.opts.RetryLimit, "err", err)
 		c.emit(lease.FaultEvent{Kind: lease.FaultRetry, Err: err, Since: fe.Since, Attempts: attempt})
 		if attempt == c.opts.RetryLimit {
 			c.emit(lease.FaultEvent{Kind: lease.FaultExhausted, Err: err, Since: fe.Since, Attempts: attempt})
@@ -86,15 +97,18 @@ func (c *core[O, L]) reconnect(fe *lease.FaultError) {
 
 // attempt reconnects: ping, schema, and a fresh cache.
 func (c *core[O, L]) attempt() error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if err := c.fam.ping(ctx); err != nil {
+	ctx, cancel := c.opCtx()
+	err := c.fam.ping(ctx)
+	if err == nil {
+		err = c.fam.checkSchema(ctx)
+	}
+	cancel()
+	if err != nil {
 		return err
 	}
-	if err := c.fam.checkSchema(ctx); err != nil {
-		return err
-	}
-	n, err := c.fam.reload(ctx)
+	lctx, lcancel := context.WithTimeout(context.Background(), max(loadTimeout, c.opts.OpTimeout))
+	defer lcancel()
+	n, err := c.fam.reload(lctx)
 	if err != nil {
 		return err
 	}

@@ -110,8 +110,14 @@ const (
 	DefaultRetryWait = 250 * time.Millisecond
 	// MaxRetryWait caps the doubling pause.
 	MaxRetryWait = 5 * time.Second
-	// opTimeout bounds one transaction or lookup.
-	opTimeout = 30 * time.Second
+	// DefaultOpTimeout bounds one transaction or lookup when
+	// Options.OpTimeout is 0.
+	DefaultOpTimeout = 30 * time.Second
+	// loadTimeout bounds reading every lease into the cache.
+	loadTimeout = 2 * time.Minute
+	// pingTimeout bounds the ping that tells a failed statement from a
+	// lost database.
+	pingTimeout = 5 * time.Second
 )
 
 // Options configures a Store or a Store6.
@@ -134,6 +140,15 @@ type Options struct {
 	// it with the first failure, as Kea gives up at once. The store goes
 	// on retrying until it recovers or is closed.
 	RetryLimit int
+	// OpTimeout bounds one transaction, lookup or ping: a connection
+	// that hangs (a network path that drops packets, a stalled server)
+	// fails its operation after it, which then counts as a lost
+	// connection. 0 means DefaultOpTimeout.
+	OpTimeout time.Duration
+	// RetryOnStartup starts the store even when the database cannot be
+	// reached: with an empty cache, in a fault (commits refused, the
+	// on-fail policy told) until a reconnection loads the leases.
+	RetryOnStartup bool
 	// OnFault is told each step of a connection-loss episode; it must
 	// return quickly and must not call the store.
 	OnFault func(lease.FaultEvent)
@@ -164,6 +179,8 @@ type family[O, L any] interface {
 	// reload replaces the cache by the table's rows; it returns their
 	// number.
 	reload(ctx context.Context) (int, error)
+	// empty replaces the cache by an empty one.
+	empty() error
 	checkSchema(ctx context.Context) error
 	ping(ctx context.Context) error
 	// close closes the connections and the cache.
@@ -249,17 +266,40 @@ func start[O, L any](ctx context.Context, opts Options, fam family[O, L]) (*core
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if err := fam.checkSchema(ctx); err != nil {
+	if c.opts.OpTimeout <= 0 {
+		c.opts.OpTimeout = DefaultOpTimeout
+	}
+	err := fam.checkSchema(ctx)
+	n := 0
+	if err == nil {
+		n, err = fam.reload(ctx)
+	}
+	if err != nil && (!opts.RetryOnStartup || c.reachable()) {
 		return nil, fmt.Errorf("lease database %s: %w", opts.Where, err)
 	}
-	n, err := fam.reload(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lease database %s: %w", opts.Where, err)
+		// retry-on-startup: serve from an empty cache, refusing
+		// commits, until the database answers.
+		lostErr := err
+		if err := fam.empty(); err != nil {
+			return nil, err
+		}
+		c.bg.Add(1)
+		go c.dispatch()
+		c.log.Warn("lease database unreachable at start (retry-on-startup): starting without its leases",
+			"database", opts.Where, "err", lostErr)
+		c.startFault(lostErr)
+		return c, nil
 	}
 	c.log.Info("leases loaded from the database", "database", opts.Where, "leases", n)
 	c.bg.Add(1)
 	go c.dispatch()
 	return c, nil
+}
+
+// opCtx bounds one operation on the database.
+func (c *core[O, L]) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.opts.OpTimeout)
 }
 
 // loadRows commits the rows load gives into a cache through commit, in
@@ -378,6 +418,17 @@ func (f fam4) reload(ctx context.Context) (int, error) {
 		_ = old.Close()
 	}
 	return n, nil
+}
+
+func (f fam4) empty() error {
+	cache, err := memfile.Open(memfile.Options{Persist: false, Logger: f.log})
+	if err != nil {
+		return err
+	}
+	if old := f.s.cache.Swap(cache); old != nil {
+		_ = old.Close()
+	}
+	return nil
 }
 
 func (f fam4) close() error {
@@ -575,7 +626,7 @@ func (c *core[O, L]) writeBatch(batch []*request[O]) []error {
 			return results
 		}
 		ops, known, owner := c.writes(batch, pending)
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		ctx, cancel := c.opCtx()
 		conflicts, err := c.fam.write(ctx, ops, known, c.now())
 		cancel()
 		c.stats.batches.Add(1)
@@ -700,7 +751,7 @@ const learnAhead = 256
 // learn replaces the cached lease of addr with the database's row, and
 // caches the rows of the next learnAhead leased addresses.
 func (c *core[O, L]) learn(addr netip.Addr) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := c.opCtx()
 	defer cancel()
 	ops, err := c.fam.fetch(ctx, addr, learnAhead)
 	if err != nil {

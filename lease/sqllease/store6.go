@@ -147,6 +147,17 @@ func (f fam6) reload(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+func (f fam6) empty() error {
+	cache, err := memfile.Open6(memfile.Options{Persist: false, Logger: f.log})
+	if err != nil {
+		return err
+	}
+	if old := f.s.cache.Swap(cache); old != nil {
+		_ = old.Close()
+	}
+	return nil
+}
+
 func (f fam6) close() error {
 	f.s.d.Close()
 	return f.s.c().Close()
