@@ -52,10 +52,6 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 
 	q.interfaces6(o, c)
 	p.leaseDatabase(o, &c.LeaseDatabase, defaultLeaseFile6)
-	if c.LeaseDatabase.Type != "memfile" {
-		// The database lease stores hold Kea's lease4 table only.
-		p.errorf(o.child("lease-database")+".type", "DHCPv6 leases in a %s database are not supported yet: use memfile", c.LeaseDatabase.Type)
-	}
 	q.hostIdentifiers6(o, c)
 	q.macSources(o, c)
 	q.relaySupplied(o, c)
@@ -76,6 +72,9 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 		}
 	})
 	q.checkReservations6(resPaths, c.Reservations)
+	var hosts Config
+	p.hostsDatabases(o, &hosts)
+	c.HostsDatabases = hosts.HostsDatabases
 	q.networks6(o, c, global)
 	q.checkClassRefs6(c)
 

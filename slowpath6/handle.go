@@ -161,11 +161,10 @@ func (ex *exchange) serve() (detached bool) {
 	if !ex.haScope() {
 		return false
 	}
-	if ex.sn != nil {
-		ex.res = ex.sn.res.lookup(ex.duid, ex.hw)
-	}
-	if ex.res == nil {
-		ex.res = ex.rt.global.lookup(ex.duid, ex.hw)
+	var err error
+	if ex.res, err = ex.lookupHost(); err != nil {
+		st.receiveDrop.Inc()
+		return false
 	}
 	ex.classifyKnown()
 	if ex.cls.has("DROP") {
@@ -471,6 +470,18 @@ func (ex *exchange) key(r *iaRequest) iaKey {
 // lease of another client, no hold of another IA, no reservation for
 // another client.
 func (ex *exchange) free(k iaKey, a netip.Addr) bool {
+	if !ex.notBound(k, a) {
+		return false
+	}
+	if h := ex.reservedFor(a); h != nil && !sameHost(h, ex.res) {
+		return false
+	}
+	return true
+}
+
+// notBound reports whether a has no live lease of another IA and no hold
+// of another IA.
+func (ex *exchange) notBound(k iaKey, a netip.Addr) bool {
 	if h, ok := ex.s.held.holder(a, ex.now); ok && h != k {
 		return false
 	}
@@ -479,12 +490,11 @@ func (ex *exchange) free(k iaKey, a netip.Addr) bool {
 			return false
 		}
 	}
-	if h := ex.reservedFor(a); h != nil && h != ex.res {
-		return false
-	}
 	return true
 }
 
+// reservedFor returns the reservation of a: the configuration's, else a
+// host database's.
 func (ex *exchange) reservedFor(a netip.Addr) *config.Reservation6 {
 	if ex.sn != nil && ex.sn.res.byAddr != nil {
 		if h, ok := ex.sn.res.byAddr[a]; ok {
@@ -492,9 +502,11 @@ func (ex *exchange) reservedFor(a netip.Addr) *config.Reservation6 {
 		}
 	}
 	if ex.rt.global.byAddr != nil {
-		return ex.rt.global.byAddr[a]
+		if h, ok := ex.rt.global.byAddr[a]; ok {
+			return h
+		}
 	}
-	return nil
+	return ex.reservedInDB(a)
 }
 
 // current are the IA's live bindings in the store (in any subnet of the
@@ -634,7 +646,7 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 			if !ex.poolAllowed(p) {
 				continue
 			}
-			a, found := p.next(func(a netip.Addr) bool { return ex.free(k, a) && ex.reservedFor(a) == nil })
+			a, found := p.next(func(a netip.Addr) bool { return ex.notBound(k, a) && ex.reservedFor(a) == nil })
 			if found {
 				return binding{addr: a, plen: p.plen}, s, true, true
 			}

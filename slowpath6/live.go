@@ -1,6 +1,7 @@
 package slowpath6
 
 import (
+	"math/rand/v2"
 	"net/netip"
 
 	"xdhcp/config"
@@ -86,6 +87,13 @@ func buildLive(cfg *config.Config6, store lease.Store6, reg *stats.Registry, lea
 		}
 		for _, h := range sc.Reservations {
 			sn.res.add(h)
+		}
+		if sh, ok := store.(lease.Shared); ok && sh.SharedWithOtherServers() {
+			// Servers sharing a database would otherwise all offer the
+			// same candidates first, and most commits would conflict.
+			for _, p := range append(append([]*pool(nil), sn.na...), sn.pd...) {
+				p.startAt(u128{rand.Uint64(), rand.Uint64()})
+			}
 		}
 		var nas, pds int64
 		for _, p := range sn.na {

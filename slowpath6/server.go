@@ -8,10 +8,12 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"xdhcp/config"
 	"xdhcp/handoff"
+	"xdhcp/host"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/slowpath"
@@ -80,6 +82,8 @@ type Server struct {
 
 	rtMu sync.RWMutex
 	rt   *live
+	// hostDBs are the host databases (see SetHostSources).
+	hostDBs atomic.Pointer[[]host.Source6]
 
 	queue   *intake.Queue[*handoff.Packet6, *exchange]
 	held    *pending

@@ -30,7 +30,7 @@ var Rules = []Rule{
 	{Pkg: "host/...", May: []string{"host", "config/..."}, Why: "host databases implement the contract at the bottom of the engine, beside the lease stores"},
 	{Pkg: "slowpath/...", May: []string{"slowpath/...", "handoff", "hooks", "config/...", "lease", "host", "internal/stats"},
 		Why: "the engine sees packets through handoff, leases through the lease.Store interface and reservations through host.Source: no transport, no command channel, no HA, no concrete store"},
-	{Pkg: "slowpath6/...", May: []string{"slowpath6/...", "slowpath/...", "dhcp6", "handoff", "hooks", "config/...", "lease", "internal/stats"},
+	{Pkg: "slowpath6/...", May: []string{"slowpath6/...", "slowpath/...", "dhcp6", "handoff", "hooks", "config/...", "lease", "host", "internal/stats"},
 		Why: "the DHCPv6 engine, beside the DHCPv4 one and held to the same rules; it shares the v4 engine's intake and allocation code"},
 	{Pkg: "fastpath/...", May: []string{"fastpath/...", "dhcp6", "handoff", "hooks", "lease", "bpf", "config/...", "internal/stats"},
 		Why: "transports hand packets to an engine through handoff and never import one"},
