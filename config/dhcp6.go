@@ -872,10 +872,6 @@ func (r *Reservation6) identifier() (string, []byte) {
 // entry is read (its parameters checked) and otherwise ignored.
 func notForDHCPv6(base string) string {
 	switch base {
-	case hookLegalLog:
-		return "forensic logging is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not logged"
-	case hookRunScript:
-		return "run-script is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 lease events do not run the script"
 	case hookHA:
 		return "high availability is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not sent to the partner"
 	case hookFlexID:

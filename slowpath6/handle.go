@@ -49,6 +49,9 @@ type exchange struct {
 	// cls are the client's classes.
 	cls       classSet
 	statusBuf []byte
+	// declined are the client's leases a Decline declined, as they were
+	// (for the lease6_decline event), when something listens.
+	declined []lease.Lease6
 }
 
 // status is a Status Code option's content; an empty text means none.
@@ -63,7 +66,7 @@ func statusOf(code uint16, text string) status { return status{code, text} }
 func (ex *exchange) finish() {
 	ex.pkt.Release()
 	ex.pkt, ex.rt, ex.sn, ex.res, ex.duid, ex.hw = nil, nil, nil, nil, nil, nil
-	ex.ops, ex.holds = ex.ops[:0], ex.holds[:0]
+	ex.ops, ex.holds, ex.declined = ex.ops[:0], ex.holds[:0], ex.declined[:0]
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
 	ex.cls.reset()
@@ -207,6 +210,9 @@ func (ex *exchange) serve() (detached bool) {
 		ex.send()
 		return false
 	}
+	if s.recorder != nil {
+		ex.attachRecord()
+	}
 	s.queue.BeginCommit(st.commitWaits)
 	s.store.CommitAsync(ex.ops, ex.committed)
 	return true
@@ -223,7 +229,16 @@ func (ex *exchange) committed(err error) {
 		s.st.commitFail.Inc()
 		s.log.Warn("DHCPv6 lease commit failed: reply withheld", "err", err)
 	} else {
-		ex.send()
+		switch {
+		case s.events == nil:
+			ex.send()
+		case s.holdsReply():
+			ex.tellEvents()
+			ex.send()
+		default:
+			ex.send()
+			ex.tellEvents()
+		}
 		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
 			_ = s.cache.Put6(&ex.cached)
 		}
@@ -780,6 +795,9 @@ func (ex *exchange) decline() {
 				continue
 			}
 			probation := uint32(ex.rt.cfg.DeclineProbationPeriod.Seconds())
+			if ex.s.hooked() {
+				ex.declined = append(ex.declined, l)
+			}
 			d := l
 			d.DUID, d.HWAddr, d.HWType, d.HWAddrSource = []byte{0}, nil, 0, 0
 			d.State, d.CLTT, d.ValidLft, d.PreferredLft = lease.StateDeclined, ex.now, probation, 0

@@ -12,6 +12,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/slowpath"
@@ -34,6 +35,11 @@ type Deps struct {
 	// would give (tests); nil = ServerDUID(cfg.ServerID).
 	ServerDUID []byte
 	Now        func() time.Time
+	// Recorder formats forensic records that travel with lease commits;
+	// Events is told of lease events (forensic log, run-script). Either
+	// may be nil.
+	Recorder hooks.Recorder6
+	Events   hooks.Listener6
 }
 
 var _ handoff.Handler6 = (*Server)(nil)
@@ -51,6 +57,9 @@ type Server struct {
 	duid   []byte
 	// network gates the service (nil: always enabled).
 	network *slowpath.NetworkState
+	// recorder and events are the lease hooks (nil: none).
+	recorder hooks.Recorder6
+	events   hooks.Listener6
 
 	rtMu sync.RWMutex
 	rt   *live
@@ -82,7 +91,8 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
-		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending()}
+		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending(),
+		recorder: d.Recorder, events: d.Events}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())
 		if err != nil {
@@ -249,6 +259,7 @@ func (s *Server) reclaim() {
 		}
 		s.leases.Reclaimed(l)
 		s.leases.Changed(l, &ops[i].Lease)
+		s.tellReclaimed(l)
 	}
 }
 

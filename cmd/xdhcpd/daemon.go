@@ -215,6 +215,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if err != nil {
 			return nil, err
 		}
+		if err := d.v6.hooks.setQuietSubnets(cfg.Raw); err != nil {
+			return nil, err
+		}
 		d.v6.cmds.Register(d.ctl)
 	}
 	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
@@ -462,6 +465,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
 	}
 	if d.v6 != nil {
+		if err := d.v6.hooks.setQuietSubnets(cfg.Raw); err != nil {
+			d.log.Warn("DHCPv6 forensic log: subnets' legal-logging not updated", "err", err)
+		}
 		if err := d.v6.reload(d.ctx, cfg.Dhcp6); err != nil {
 			return fmt.Errorf("Dhcp6: %w", err)
 		}

@@ -43,6 +43,8 @@ type dhcp6 struct {
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
+	// hooks are the Dhcp6 forensic log and run-script (none: nil fields).
+	hooks *leaseHooks6
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -70,6 +72,9 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 			err = errors.Join(err, v.close())
 		}
 	}()
+	if v.hooks, err = openLeaseHooks6(cfg, log, reg); err != nil {
+		return nil, err
+	}
 	db := cfg.LeaseDatabase
 	storeLog := log.With("component", "lease6-store")
 	if v.policy, err = slowpath.NewStoragePolicy6(db.OnFail, v.network, reg, storeLog, fail); err != nil {
@@ -80,12 +85,14 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		Sync: durable, Logger: storeLog,
 		RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
 		OnFault: v.policy.Observe,
+		Records: v.hooks.records(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
 	}
 	log.Info("DHCPv6 lease database open", "path", db.Name, "persist", db.Persist, "leases", v.store.Len())
-	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network}
+	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network,
+		Recorder: v.hooks.recorder(), Events: v.hooks.listener()}
 	if cache != nil {
 		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
 	}
@@ -247,6 +254,7 @@ func (v *dhcp6) close() error {
 	if v.store != nil {
 		errs = append(errs, v.store.Close())
 	}
+	errs = append(errs, v.hooks.close())
 	return errors.Join(errs...)
 }
 

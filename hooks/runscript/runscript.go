@@ -133,6 +133,16 @@ type job struct {
 	// reused: a renewal without a lease write (lease reuse, the fast
 	// path's cache), whose leases4_committed Kea calls with no leases.
 	reused bool
+	// v6, when set, is a DHCPv6 call: the fields above are unused.
+	v6 *job6
+}
+
+// hook is the call's first argument, its hook point's name.
+func (j *job) hook() string {
+	if j.v6 != nil {
+		return j.v6.point.String()
+	}
+	return j.point.String()
 }
 
 // Counters are the runner's cumulative counts.
@@ -285,7 +295,7 @@ func (r *Runner) exec(j *job) {
 	}
 	r.run.Add(1)
 	defer r.finished.Add(1)
-	hook := j.point.String()
+	hook := j.hook()
 	// argv[0] is the script's path, as Kea passes it.
 	p, err := startNice(r.p.Name, []string{r.p.Name, hook}, attr)
 	if err != nil {

@@ -35,7 +35,7 @@ var Rules = []Rule{
 	{Pkg: "fastpath/xdp", May: []string{"fastpath/...", "dhcp6", "handoff", "hooks", "lease", "bpf", "config/...", "internal/stats", "internal/caps", "control", "lease/leasejson"},
 		Why: "the XDP lifecycle also answers its drop-list commands (Kea's identifier spellings) and says which capabilities it lacks"},
 	{Pkg: "hooks", May: []string{"lease"}, Why: "the lease event contract between the engine (and the fast path's cached renewals) and what listens: a leaf above the lease types"},
-	{Pkg: "hooks/...", May: []string{"hooks", "lease", "config/...", "internal/stats", "internal/strftime"},
+	{Pkg: "hooks/...", May: []string{"hooks", "lease", "dhcp6", "config/...", "internal/stats", "internal/strftime"},
 		Why: "forensic logging, run-script and the lease log lines plug into the engine's event contract from the edge; the engine never imports them"},
 	{Pkg: "lease/sqllease/sqltest", May: []string{"lease/...", "internal/dbtest"},
 		Why: "the suite every database dialect passes, against the real servers the tests start"},
