@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -204,16 +205,27 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 	e := newV6Env(t)
 	c := newClient6(t, e)
 	script := filepath.Join(e.dir, "lease-hook.sh")
-	section := func(dir string) map[string]any {
+	// xdhcpd keeps a forensic log besides (Debian's Kea has no such
+	// library to compare with): its lines are checked below.
+	logDir := filepath.Join(e.dir, "legal")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	section := func(dir string, legal bool) map[string]any {
 		writeCallScript(t, script, dir)
 		s := e.dhcp6Section()
-		s["hooks-libraries"] = []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
+		libs := []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
+		if legal {
+			libs = append(libs, map[string]any{"library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_legal_log.so",
+				"parameters": map[string]any{"path": logDir, "base-name": "kea-legal6"}})
+		}
+		s["hooks-libraries"] = libs
 		return s
 	}
 	run := func(name string, args func(cfg string) []string, dir string) [][]scriptCall {
 		os.Remove(filepath.Join(e.dir, "leases6.csv"))
 		p := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: name, NS: e.srv,
-			Args: args(e.writeConfig(name+".json", map[string]any{"Dhcp6": section(dir)})),
+			Args: args(e.writeConfig(name+".json", map[string]any{"Dhcp6": section(dir, name == "xdhcpd")})),
 			Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
 			Log:  filepath.Join(e.dir, name+".log")})
 		p.Launch()
@@ -237,6 +249,52 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 	}
 	if v := keaSteps[5][2].vars["QUERY6_REMOTE_PORT"]; v != "547" {
 		t.Errorf("kea-dhcp6's relayed query: QUERY6_REMOTE_PORT %q", v)
+	}
+	checkForensic6(t, logDir, xSteps)
+}
+
+// checkForensic6 checks xdhcpd's DHCPv6 forensic lines of hookSteps6's
+// exchanges (steps: its script calls, which name the leases): Kea's
+// default DHCPv6 entries, one per lease and exchange, the relayed ones
+// with the relay's identifiers.
+func checkForensic6(t *testing.T, dir string, steps [][]scriptCall) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "kea-legal6.*.txt"))
+	if len(files) != 1 || !regexp.MustCompile(`/kea-legal6\.\d{8}\.txt$`).MatchString(files[0]) {
+		t.Fatalf("forensic log files %v, want one named as Kea names it", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	committed := steps[0][0].vars
+	addr, prefix := committed["LEASES6_AT0_ADDRESS"], committed["LEASES6_AT1_ADDRESS"]+"/56"
+	relayed := steps[4][0].vars
+	raddr, rprefix := relayed["LEASES6_AT0_ADDRESS"], relayed["LEASES6_AT1_ADDRESS"]+"/56"
+	const stamp = `^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ `
+	devA := " a device with DUID: 00:03:00:01:02:00:00:00:61:01 and hardware address: hwtype=1 02:00:00:00:61:01 (from DUID)"
+	devB := " a device with DUID: 00:03:00:01:02:00:00:00:61:02 and hardware address: hwtype=1 02:00:00:00:61:02 (from DUID)" +
+		" connected via relay at address: " + relayed["QUERY6_REMOTE_ADDR"] + " for client on link address: 2001:db8:1::2, hop count: 0," +
+		" identified by remote-id: 00:00:0d:e9:63:70:65:2d:34:32, connected at location interface-id: 70:6f:72:74:2d:37 (port-7)"
+	assigned := func(what, dev string) string { return what + " has been assigned for 1 hrs 6 mins 40 secs to" + dev }
+	released := func(what, dev string) string { return what + " has been released from" + dev }
+	want := []string{
+		assigned("Address: "+addr, devA), assigned("Prefix: "+prefix, devA), // Request
+		assigned("Address: "+addr, devA), assigned("Prefix: "+prefix, devA), // Renew
+		assigned("Address: "+addr, devA), assigned("Prefix: "+prefix, devA), // Rebind
+		released("Address: "+addr, devA), released("Prefix: "+prefix, devA), // Release
+		assigned("Address: "+raddr, devB), assigned("Prefix: "+rprefix, devB), // relayed Request
+		assigned("Address: "+raddr, devB), assigned("Prefix: "+rprefix, devB), // relayed Renew
+		released("Address: "+raddr, devB), // Decline
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("forensic log has %d lines, want %d:\n%s", len(lines), len(want), b)
+	}
+	for i, l := range lines {
+		if !regexp.MustCompile(stamp + regexp.QuoteMeta(want[i]) + "$").MatchString(l) {
+			t.Errorf("forensic line %d:\n got %s\nwant %s", i, l, want[i])
+		}
 	}
 }
 
