@@ -224,6 +224,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
 	if d.v6 != nil && d.cache != nil {
 		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
+		xdeps.Events, xdeps.Events6 = fastPathEvents(xdeps.Events, d.v6.hooks.listener())
 	}
 	d.xdp = xdp.New(xdeps)
 

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -359,4 +360,78 @@ func normalize6(c scriptCall, addrs []string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestE2EHooks6CachedRenewal: with XDP on, a DHCPv6 Renew answered by a
+// worker from the lease cache (cache-threshold) still gets its
+// lease6_renew calls (one per lease, with Kea's variables) and its
+// leases6_committed, and its forensic lines, durable before the Reply
+// left (durable-before-reply is the default).
+func TestE2EHooks6CachedRenewal(t *testing.T) {
+	e := newV6Env(t)
+	e.mode = "native"
+	script := filepath.Join(e.dir, "lease-hook.sh")
+	calls := filepath.Join(e.dir, "calls")
+	writeCallScript(t, script, calls)
+	logDir := filepath.Join(e.dir, "legal")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.baseConfig()
+	s6 := e.dhcp6Section()
+	s6["cache-threshold"] = 0.5
+	s6["hooks-libraries"] = []any{
+		map[string]any{"library": "/usr/lib/kea/hooks/libdhcp_run_script.so", "parameters": map[string]any{"name": script}},
+		map[string]any{"library": "/usr/lib/kea/hooks/libdhcp_legal_log.so", "parameters": map[string]any{"path": logDir, "base-name": "legal6"}},
+	}
+	cfg["Dhcp6"] = s6
+	d := e.startDaemon(cfg)
+	c := newClient6(t, e)
+	duid := []byte{0, 3, 0, 1, 2, 0, 0, 0, 0x62, 1}
+	adv := c.exchange(c.msg6(w6.Solicit, 1, duid, nil), false)
+	c.serverID, _ = adv.Msg.Options.Get(w6.OptServerID)
+	b := bindingOf(t, c.exchange(c.msg6(w6.Request, 2, duid, nil), false))
+	if got := settledCalls(t, calls, 1); len(got) != 1 || got[0].arg != "leases6_committed" {
+		t.Fatalf("calls after the Request: %v", got)
+	}
+	hits := d.stat("fastpath-cache-hits6")
+	c.exchange(c.msg6(w6.Renew, 3, duid, b), false)
+	if got := d.stat("fastpath-cache-hits6"); got != hits+1 {
+		t.Fatalf("fastpath-cache-hits6 %d, want %d: the Renew was not answered from the cache", got, hits+1)
+	}
+	// The forensic lines are durable before the Reply: there at once.
+	files, _ := filepath.Glob(filepath.Join(logDir, "legal6.*.txt"))
+	if len(files) != 1 {
+		t.Fatalf("forensic log files %v", files)
+	}
+	text, _ := os.ReadFile(files[0])
+	for _, what := range []string{"Address: " + b.addr.String(), fmt.Sprintf("Prefix: %s/%d", b.prefix, b.plen)} {
+		if n := strings.Count(string(text), what+" has been assigned for "); n != 2 {
+			t.Errorf("%d forensic lines assign %s, want 2 (Request, cached Renew):\n%s", n, what, text)
+		}
+	}
+	got := settledCalls(t, calls, 3)
+	sort.SliceStable(got, func(i, j int) bool {
+		if got[i].arg != got[j].arg {
+			return got[i].arg < got[j].arg
+		}
+		return got[i].vars["LEASE6_TYPE"] < got[j].vars["LEASE6_TYPE"]
+	})
+	if !slices.Equal(callArgs(got), []string{"lease6_renew", "lease6_renew", "leases6_committed"}) {
+		t.Fatalf("calls after the cached Renew: %v", callArgs(got))
+	}
+	for k, want := range map[string]string{
+		"LEASE6_ADDRESS": b.addr.String(), "LEASE6_TYPE": "IA_NA", "LEASE6_IAID": "1", "PKT6_IA_IA_TYPE": "3",
+		"LEASE6_DUID": "00:03:00:01:02:00:00:00:62:01", "QUERY6_TYPE": "RENEW", "QUERY6_IFACE_NAME": e2eServerIf,
+	} {
+		if v := got[0].vars[k]; v != want {
+			t.Errorf("cached lease6_renew: %s=%q, want %q", k, v, want)
+		}
+	}
+	if v := got[1].vars["LEASE6_ADDRESS"]; v != b.prefix.String() {
+		t.Errorf("cached lease6_renew of the prefix: LEASE6_ADDRESS=%q, want %s", v, b.prefix)
+	}
+	if v := got[2].vars["LEASES6_SIZE"]; v != "2" {
+		t.Errorf("cached leases6_committed: LEASES6_SIZE=%q, want 2", v)
+	}
 }

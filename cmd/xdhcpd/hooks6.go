@@ -113,3 +113,22 @@ func (h *leaseHooks6) close() error {
 	}
 	return (&leaseHooks{legal: legal, script: h.script}).close()
 }
+
+// flushing is a listener whose Flusher is another's.
+type flushing struct {
+	hooks.Listener
+	hooks.Flusher
+}
+
+// fastPathEvents are what the XDP workers tell of their cached renewals:
+// ev4 of the DHCPv4 ones, ev6 of the DHCPv6 ones. The workers hold replies
+// for one Flusher: when both forensic logs are one, ev4 carries the two
+// joined.
+func fastPathEvents(ev4 hooks.Listener, ev6 hooks.Listener6) (hooks.Listener, hooks.Listener6) {
+	f4, ok4 := ev4.(hooks.Flusher)
+	f6, ok6 := ev6.(hooks.Flusher)
+	if ok4 && ok6 {
+		ev4 = flushing{Listener: ev4, Flusher: hooks.JoinFlushers(f4, f6)}
+	}
+	return ev4, ev6
+}
