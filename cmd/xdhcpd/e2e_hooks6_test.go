@@ -57,9 +57,12 @@ func newClient6(t *testing.T, e *e2eEnv) *client6 {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.direct.Close(); c.relay.Close() })
+	t.Cleanup(c.close)
 	return c
 }
+
+// close closes the client's sockets (again: a no-op).
+func (c *client6) close() { c.direct.Close(); c.relay.Close() }
 
 // binding6 is what a Reply gave: an address and a prefix.
 type binding6 struct {
@@ -156,7 +159,8 @@ func bindingOf(t *testing.T, p *w6.Packet) *binding6 {
 
 // hookSteps6 drives the same DHCPv6 exchanges against whichever server
 // runs and returns the script calls of each step, sorted by hook point.
-func hookSteps6(t *testing.T, c *client6, dir string) [][]scriptCall {
+func hookSteps6(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
+	c := newClient6(t, e)
 	var steps [][]scriptCall
 	step := func(name string, want int, fn func()) {
 		t.Helper()
@@ -190,6 +194,14 @@ func hookSteps6(t *testing.T, c *client6, dir string) [][]scriptCall {
 	})
 	step("relayed Renew", 3, func() { c.exchange(c.msg6(w6.Renew, 8, duidB, bb), true) })
 	step("Decline", 2, func() { c.exchange(c.msg6(w6.Decline, 9, duidB, bb), true) })
+	// ISC dhclient -6 for an address and a prefix, from a lease file that
+	// holds only its DUID (the same for both servers: a DUID-LL).
+	c.close() // dhclient takes port 546
+	if err := os.WriteFile(filepath.Join(e.dir, "dhclient6.leases"),
+		[]byte(`default-duid "\000\003\000\001\002\000\000\000\142\003";`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	step("dhclient -6", 1, func() { e.dhclient6(t) })
 	return steps
 }
 
@@ -204,7 +216,6 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 		t.Skipf("Kea's run_script hook is not installed: %v", err)
 	}
 	e := newV6Env(t)
-	c := newClient6(t, e)
 	script := filepath.Join(e.dir, "lease-hook.sh")
 	// xdhcpd keeps a forensic log besides (Debian's Kea has no such
 	// library to compare with): its lines are checked below.
@@ -232,7 +243,7 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 		p.Launch()
 		ctl := daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second)
 		p.WaitUntil(15*time.Second, name+" control socket", func() error { _, err := ctl.Try("version-get", nil); return err })
-		steps := hookSteps6(t, c, dir)
+		steps := hookSteps6(t, e, dir)
 		p.Stop()
 		return steps
 	}
@@ -242,7 +253,8 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 	// What the comparison rests on: Kea's own calls are the ones expected.
 	want := [][]string{{"leases6_committed"}, {"lease6_renew", "lease6_renew", "leases6_committed"},
 		{"lease6_rebind", "lease6_rebind", "leases6_committed"}, {"lease6_release", "lease6_release", "leases6_committed"},
-		{"leases6_committed"}, {"lease6_renew", "lease6_renew", "leases6_committed"}, {"lease6_decline", "leases6_committed"}}
+		{"leases6_committed"}, {"lease6_renew", "lease6_renew", "leases6_committed"}, {"lease6_decline", "leases6_committed"},
+		{"leases6_committed"}}
 	for i := range want {
 		if i >= len(keaSteps) || !slices.Equal(callArgs(keaSteps[i]), want[i]) {
 			t.Fatalf("kea-dhcp6's calls of step %d: %v, want %v", i, keaSteps, want[i])
@@ -289,12 +301,20 @@ func checkForensic6(t *testing.T, dir string, steps [][]scriptCall) {
 		assigned("Address: "+raddr, devB), assigned("Prefix: "+rprefix, devB), // relayed Renew
 		released("Address: "+raddr, devB), // Decline
 	}
+	// Then dhclient's address and prefix.
+	want = append(want, `Address: 2001:db8:1::\S+ has been assigned for 1 hrs 6 mins 40 secs to a device with DUID: \S+ and hardware address: hwtype=1 \S+ \(from \S+`,
+		`Prefix: 2001:db8:1\S+/56 has been assigned for 1 hrs 6 mins 40 secs to a device with DUID: `)
 	if len(lines) != len(want) {
 		t.Fatalf("forensic log has %d lines, want %d:\n%s", len(lines), len(want), b)
 	}
-	for i, l := range lines {
+	for i, l := range lines[:len(want)-2] {
 		if !regexp.MustCompile(stamp + regexp.QuoteMeta(want[i]) + "$").MatchString(l) {
 			t.Errorf("forensic line %d:\n got %s\nwant %s", i, l, want[i])
+		}
+	}
+	for i := len(want) - 2; i < len(want); i++ {
+		if !regexp.MustCompile(stamp + want[i]).MatchString(lines[i]) {
+			t.Errorf("dhclient's forensic line %d: %s", i, lines[i])
 		}
 	}
 }
