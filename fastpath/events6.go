@@ -17,14 +17,17 @@ type cachedEvent6 struct {
 	hooks.Event6
 	reply  dhcp6.Packet
 	leases [leasecache.MaxIAs6 * leasecache.MaxLeases6]lease.Lease6
+	one    [1]lease.Lease6
 	hw     [6]byte
 }
 
 // tellCached6 tells the listeners of a Renew or Rebind (payload) the
-// worker answered from lease cache entry e: as the engine tells them,
-// lease6_renew or lease6_rebind for each lease the Reply extends, then
-// leases6_committed, marked Cached (no lease was written: each lease is
-// told as granted from now for the lifetimes the Reply gives). The
+// worker answered from lease cache entry e, as kea-dhcp6 tells of a lease
+// it reuses: lease6_renew or lease6_rebind for each lease the Reply
+// extends (the lease as stored: its CLTT and lifetimes), then
+// leases6_committed, marked Cached (no lease was written: there each
+// lease is told as granted from now for the lifetimes the Reply gives,
+// which is what its forensic line says). The
 // hardware address is what the engine would have found: the frame's
 // source for a direct client, else a DUID-LL or DUID-LLT's.
 func (w *Worker) tellCached6(payload []byte, meta *handoff.Meta6, e *leasecache.Entry6, now int64) {
@@ -108,8 +111,13 @@ func (w *Worker) tellCached6(payload []byte, meta *handoff.Meta6, e *leasecache.
 		Cached:   true,
 	}
 	for i := range n {
+		stored := ev.leases[i]
+		if c, ok := cachedLease(e, &stored); ok {
+			stored.CLTT, stored.ValidLft, stored.PreferredLft = c.CLTT, c.ValidLft, c.PreferredLft
+		}
 		ev.Point = per
-		ev.Leases = ev.leases[i : i+1]
+		ev.one[0] = stored
+		ev.Leases = ev.one[:]
 		code := uint16(dhcp6.OptIANA)
 		if ev.leases[i].Type == lease.TypePD {
 			code = dhcp6.OptIAPD
@@ -120,6 +128,19 @@ func (w *Worker) tellCached6(payload []byte, meta *handoff.Meta6, e *leasecache.
 	}
 	ev.Point, ev.Leases, ev.IA = hooks.Leases6Committed, ev.leases[:n], hooks.IA6{}
 	w.cfg.Events6.LeaseEvent6(&ev.Event6)
+}
+
+// cachedLease is the cache entry's lease of l's address or prefix.
+func cachedLease(e *leasecache.Entry6, l *lease.Lease6) (*handoff.CachedLease6Addr, bool) {
+	for i := range e.IAs {
+		for j := range e.IAs[i].Leases {
+			c := &e.IAs[i].Leases[j]
+			if netip.AddrFrom16(c.Addr) == l.Addr && c.PrefixLen == l.PrefixLen {
+				return c, true
+			}
+		}
+	}
+	return nil, false
 }
 
 // subnetOf is the subnet of the cached IA (code, iaid).

@@ -22,6 +22,10 @@ type job6 struct {
 	leases, deleted []lease.Lease6
 	ia              hooks.IA6
 	removeLease     bool
+	// reused: a renewal the fast path answered from its cache, without a
+	// lease write, whose leases6_committed kea-dhcp6 calls (for a lease it
+	// reuses) with no leases.
+	reused bool
 }
 
 var _ hooks.Listener6 = (*Runner)(nil)
@@ -41,7 +45,7 @@ func (r *Runner) LeaseEvent6(e *hooks.Event6) {
 		return
 	}
 	v := &job6{point: e.Point, iface: e.Iface, ifIndex: e.IfIndex, local: e.Local, remote: e.Remote,
-		remoteHW: e.RemoteHW, ia: e.IA, removeLease: e.RemoveLease,
+		remoteHW: e.RemoteHW, ia: e.IA, removeLease: e.RemoveLease, reused: e.Cached,
 		leases: cloneAll6(e.Leases), deleted: cloneAll6(e.Deleted)}
 	if e.Query != nil {
 		v.query = append([]byte(nil), e.Query...)
@@ -87,7 +91,11 @@ func (j *job6) env() []string {
 	switch j.point {
 	case hooks.Leases6Committed:
 		v.query6("QUERY6", j)
-		v.leases6("LEASES6", j.leases)
+		if j.reused {
+			v.leases6("LEASES6", nil)
+		} else {
+			v.leases6("LEASES6", j.leases)
+		}
 		v.leases6("DELETED_LEASES6", j.deleted)
 	case hooks.Lease6Renew, hooks.Lease6Rebind:
 		v.query6("QUERY6", j)
