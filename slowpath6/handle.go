@@ -295,16 +295,35 @@ func (ex *exchange) hardware() {
 	}
 }
 
-// lifetimes are the preferred and valid lifetimes to grant: the client's
-// hint clamped to the configured bounds, else the configured value.
-func lifetimes(sc *config.Subnet6, prefHint, validHint uint32) (pref, valid uint32) {
+// lifetimes are the preferred and valid lifetimes to grant, as kea-dhcp6
+// chooses them: each from the first of the client's classes (in the order
+// it joined them) that sets it, else from the subnet (sc); the client's
+// hint clamped to that one's bounds, else its value.
+func (ex *exchange) lifetimes(sc *config.Subnet6, prefHint, validHint uint32) (pref, valid uint32) {
+	p, v := sc.Preferred, sc.Valid
+	var classP, classV bool
+	for _, name := range ex.cls.names {
+		if classP && classV {
+			break
+		}
+		c := ex.class(name)
+		if c == nil {
+			continue
+		}
+		if !classP && c.PreferredLifetime != nil {
+			p, classP = *c.PreferredLifetime, true
+		}
+		if !classV && c.ValidLifetime != nil {
+			v, classV = *c.ValidLifetime, true
+		}
+	}
 	clamp := func(l config.Lifetimes, hint uint32) uint32 {
 		if hint == 0 {
 			return l.Valid
 		}
 		return min(max(hint, l.Min), l.Max)
 	}
-	return clamp(sc.Preferred, prefHint), clamp(sc.Valid, validHint)
+	return clamp(p, prefHint), clamp(v, validHint)
 }
 
 // timers are an IA's T1 and T2 for the smallest preferred lifetime of its
@@ -492,7 +511,7 @@ func (ex *exchange) assign(commit bool) {
 			ex.writeIA(r, ex.sn.cfg, nil, noneCode, noneText)
 			return
 		}
-		pref, valid := lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+		pref, valid := ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 		b.pref, b.valid = pref, valid
 		k := ex.key(r)
 		if commit {
@@ -697,7 +716,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 				ex.writeIA(r, ex.sn.cfg, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid/subnet.")
 				return
 			}
-			b.pref, b.valid = lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+			b.pref, b.valid = ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 			ex.bind(r, sn, b, isNew)
 			bs := []binding{b}
 			bs = ex.appendZeroed(r, bs)
@@ -708,7 +727,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 		var sc *config.Subnet6
 		for _, l := range cur {
 			sn := ex.rt.byID[l.SubnetID]
-			pref, valid := lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+			pref, valid := ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 			b := binding{addr: l.Addr, plen: l.PrefixLen, pref: pref, valid: valid}
 			ex.bind(r, sn, b, false)
 			bs = append(bs, b)

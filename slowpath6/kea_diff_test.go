@@ -56,7 +56,9 @@ func diffConfig(dir string) map[string]any {
 		"client-classes": []any{
 			map[string]any{"name": "DROP", "test": "option[1].hex == 0x000300010a00000000dd"},
 			map[string]any{"name": "vip", "test": "option[1].hex == 0x000300010a00000000ee",
-				"option-data": []any{map[string]any{"name": "sntp-servers", "data": "2001:db8::123"}}},
+				"option-data": []any{map[string]any{"name": "sntp-servers", "data": "2001:db8::123"}},
+				// Class lifetimes: the reserved client's come from here.
+				"valid-lifetime": 5000, "preferred-lifetime": 3500},
 		},
 		"subnet6": []any{
 			map[string]any{"id": 1, "subnet": "2001:db8:1::/64", "interface": "s0", "rapid-commit": true,
