@@ -171,6 +171,10 @@ func (s *Server) Reload(cfg *config.Config6) error {
 	return nil
 }
 
+// QueueStatistics is the packet queue's average occupancy over the last
+// 10, 100 and 1000 packets (status-get's packet-queue-statistics).
+func (s *Server) QueueStatistics() [3]float64 { return s.queue.Statistics() }
+
 // Enqueue6 hands a packet to the workers without blocking: a full queue
 // drops its oldest packet (as Kea does), a client flooding it is refused.
 func (s *Server) Enqueue6(p *handoff.Packet6) {

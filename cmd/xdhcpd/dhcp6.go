@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/control"
 	"xdhcp/control/client"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
@@ -314,4 +316,26 @@ func controlSockets(cfg *config.Config) []config.ControlSocket {
 		}
 	}
 	return out
+}
+
+// status is status-get's answer for the DHCPv6 service (a request for
+// "service": ["dhcp6"], or a daemon serving Dhcp6 alone): kea-dhcp6's
+// keys, from the Dhcp6 section, and the DHCPv6 service's state.
+func (v *dhcp6) status(cfg *config.Config, started, reloaded time.Time) map[string]any {
+	c6 := v.srv.Config()
+	return map[string]any{
+		"pid":                     os.Getpid(),
+		"uptime":                  secondsSince(started),
+		"reload":                  secondsSince(reloaded),
+		"multi-threading-enabled": c6.MultiThreading.Enable,
+		"thread-pool-size":        c6.MultiThreading.ThreadPoolSize,
+		"packet-queue-size":       c6.MultiThreading.PacketQueueSize,
+		"packet-queue-statistics": v.srv.QueueStatistics(),
+		"dhcp-state": map[string]any{
+			"enabled":     v.network.Enabled(),
+			"disabled-by": v.network.DisabledBy(),
+		},
+		"sockets":          map[string]any{"status": "ready"},
+		"insecure-control": control.Exposed(controlSockets(cfg)),
+	}
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -232,8 +233,10 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 				"parameters": map[string]any{"path": logDir, "base-name": "kea-legal6"}})
 		}
 		s["hooks-libraries"] = libs
+		s["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 3, "packet-queue-size": 17}
 		return s
 	}
+	status := map[string]map[string]any{}
 	run := func(name string, args func(cfg string) []string, dir string) [][]scriptCall {
 		os.Remove(filepath.Join(e.dir, "leases6.csv"))
 		p := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: name, NS: e.srv,
@@ -244,6 +247,12 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 		ctl := daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second)
 		p.WaitUntil(15*time.Second, name+" control socket", func() error { _, err := ctl.Try("version-get", nil); return err })
 		steps := hookSteps6(t, e, dir)
+		// status-get answers for the Dhcp6 section, the only one.
+		var st map[string]any
+		if a, err := ctl.Try("status-get", nil); err != nil || a.Result != 0 || json.Unmarshal(a.Arguments, &st) != nil {
+			t.Errorf("%s status-get: %v %+v", name, err, a)
+		}
+		status[name] = st
 		p.Stop()
 		return steps
 	}
@@ -264,6 +273,18 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 		t.Errorf("kea-dhcp6's relayed query: QUERY6_REMOTE_PORT %q", v)
 	}
 	checkForensic6(t, logDir, xSteps)
+	for k, v := range status["kea-dhcp6"] {
+		switch k {
+		case "pid", "uptime", "reload", "packet-queue-statistics": // values of the moment
+			if _, ok := status["xdhcpd"][k]; !ok {
+				t.Errorf("xdhcpd's status-get lacks %s", k)
+			}
+		default:
+			if x := status["xdhcpd"][k]; fmt.Sprint(x) != fmt.Sprint(v) {
+				t.Errorf("status-get %s: kea-dhcp6 %v, xdhcpd %v", k, v, x)
+			}
+		}
+	}
 }
 
 // checkForensic6 checks xdhcpd's DHCPv6 forensic lines of hookSteps6's
