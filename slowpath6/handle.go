@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+	"slices"
 
 	"xdhcp/config"
 	"xdhcp/dhcp6"
@@ -161,11 +162,12 @@ func (ex *exchange) serve() (detached bool) {
 	ex.hardware()
 	ex.classify()
 	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p, ex.cls.has)
+	flex := ex.flexID()
 	if ex.sn != nil {
-		ex.res = ex.sn.res.lookup(ex.duid, ex.hw)
+		ex.res = ex.sn.res.lookup(ex.duid, ex.hw, flex)
 	}
 	if ex.res == nil {
-		ex.res = ex.rt.global.lookup(ex.duid, ex.hw)
+		ex.res = ex.rt.global.lookup(ex.duid, ex.hw, flex)
 	}
 	ex.classifyKnown()
 	if ex.cls.has("DROP") {
@@ -216,6 +218,22 @@ func (ex *exchange) serve() (detached bool) {
 	s.queue.BeginCommit(st.commitWaits)
 	s.store.CommitAsync(ex.ops, ex.committed)
 	return true
+}
+
+// flexID is the flex-id hook's identifier of the client, when the
+// configuration has the hook and looks reservations up by flex-id: its
+// identifier-expression evaluated on the query (nil: none).
+func (ex *exchange) flexID() []byte {
+	cfg := ex.rt.cfg
+	f := cfg.FlexID
+	if f == nil || f.Expr == nil || !slices.Contains(cfg.HostReservationIdentifiers, "flex-id") {
+		return nil
+	}
+	v, ok := f.Expr.EvalString(ex)
+	if !ok || len(v) == 0 {
+		return nil
+	}
+	return v
 }
 
 // committed is the commit's completion: the reply leaves only once its
