@@ -307,7 +307,11 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 			return err
 		}
 		if n := d.xdp.Workers(); n > 0 {
-			ensureProcs(n+1+d.hooks.blockingProcs(), d.log)
+			blocking := d.hooks.blockingProcs()
+			if d.v6 != nil {
+				blocking += d.v6.hooks.blockingProcs()
+			}
+			ensureProcs(n+1+blocking, d.log)
 		}
 	}
 	var opened []*fastpath.SocketListener

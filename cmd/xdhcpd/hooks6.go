@@ -103,7 +103,11 @@ func (h *leaseHooks6) listener() hooks.Listener6 {
 
 // close waits for queued scripts and closes the forensic log; the leases6
 // store must be closed first (its last group commit writes records).
-func (h *leaseHooks6) close() error {
+func (h *leaseHooks6) close() error { return h.shared().close() }
+
+// shared is h as leaseHooks, for what both families' hooks do alike (nil:
+// none).
+func (h *leaseHooks6) shared() *leaseHooks {
 	if h == nil {
 		return nil
 	}
@@ -111,7 +115,7 @@ func (h *leaseHooks6) close() error {
 	if h.legal != nil {
 		legal = h.legal.Log
 	}
-	return (&leaseHooks{legal: legal, script: h.script}).close()
+	return &leaseHooks{legal: legal, script: h.script}
 }
 
 // flushing is a listener whose Flusher is another's.
@@ -132,3 +136,6 @@ func fastPathEvents(ev4 hooks.Listener, ev6 hooks.Listener6) (hooks.Listener, ho
 	}
 	return ev4, ev6
 }
+
+// blockingProcs is leaseHooks.blockingProcs for the DHCPv6 hooks.
+func (h *leaseHooks6) blockingProcs() int { return h.shared().blockingProcs() }
