@@ -871,12 +871,8 @@ func (r *Reservation6) identifier() (string, []byte) {
 // entry is read (its parameters checked) and otherwise ignored.
 func notForDHCPv6(base string) string {
 	switch base {
-	case hookLegalLog:
-		return "forensic logging is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not logged"
-	case hookRunScript:
-		return "run-script is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 lease events do not run the script"
 	case hookFlexID:
-		return "flex-id is not done for DHCPv6 by xdhcp yet, ignored: flex-id reservations of Dhcp6 are not matched"
+		return "replace-client-id and ignore-iaid are not done for DHCPv6 by xdhcp yet, ignored: reservations are matched by flex-id, leases keep the client's DUID and IAID"
 	}
 	return ""
 }
@@ -910,7 +906,9 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 			return
 		case base == hookFlexID:
 			c.FlexID = q.flexIDHook6(path, h.Parameters)
-			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
+			if f := c.FlexID; f != nil && (f.ReplaceClientID || f.IgnoreIAID) {
+				q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
+			}
 		case base == hookHA:
 			if haSeen {
 				q.errorf(path+".library", "%s configured twice", hookHA)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+	"slices"
 
 	"xdhcp/config"
 	"xdhcp/dhcp6"
@@ -49,6 +50,9 @@ type exchange struct {
 	// cls are the client's classes.
 	cls       classSet
 	statusBuf []byte
+	// declined are the client's leases a Decline declined, as they were
+	// (for the lease6_decline event), when something listens.
+	declined []lease.Lease6
 }
 
 // status is a Status Code option's content; an empty text means none.
@@ -63,7 +67,7 @@ func statusOf(code uint16, text string) status { return status{code, text} }
 func (ex *exchange) finish() {
 	ex.pkt.Release()
 	ex.pkt, ex.rt, ex.sn, ex.res, ex.duid, ex.hw = nil, nil, nil, nil, nil, nil
-	ex.ops, ex.holds = ex.ops[:0], ex.holds[:0]
+	ex.ops, ex.holds, ex.declined = ex.ops[:0], ex.holds[:0], ex.declined[:0]
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
 	ex.cls.reset()
@@ -209,6 +213,9 @@ func (ex *exchange) serve() (detached bool) {
 		ex.send()
 		return false
 	}
+	if s.recorder != nil {
+		ex.attachRecord()
+	}
 	s.queue.BeginCommit(st.commitWaits)
 	s.store.CommitAsync(ex.ops, ex.committed)
 	return true
@@ -240,6 +247,22 @@ func (ex *exchange) haScope() bool {
 		ex.cls.add(class)
 	}
 	return true
+}
+
+// flexID is the flex-id hook's identifier of the client, when the
+// configuration has the hook and looks reservations up by flex-id: its
+// identifier-expression evaluated on the query (nil: none).
+func (ex *exchange) flexID() []byte {
+	cfg := ex.rt.cfg
+	f := cfg.FlexID
+	if f == nil || f.Expr == nil || !slices.Contains(cfg.HostReservationIdentifiers, "flex-id") {
+		return nil
+	}
+	v, ok := f.Expr.EvalString(ex)
+	if !ok || len(v) == 0 {
+		return nil
+	}
+	return v
 }
 
 // committed is the commit's completion: the reply leaves only once its
@@ -336,16 +359,35 @@ func (ex *exchange) hardware() {
 	}
 }
 
-// lifetimes are the preferred and valid lifetimes to grant: the client's
-// hint clamped to the configured bounds, else the configured value.
-func lifetimes(sc *config.Subnet6, prefHint, validHint uint32) (pref, valid uint32) {
+// lifetimes are the preferred and valid lifetimes to grant, as kea-dhcp6
+// chooses them: each from the first of the client's classes (in the order
+// it joined them) that sets it, else from the subnet (sc); the client's
+// hint clamped to that one's bounds, else its value.
+func (ex *exchange) lifetimes(sc *config.Subnet6, prefHint, validHint uint32) (pref, valid uint32) {
+	p, v := sc.Preferred, sc.Valid
+	var classP, classV bool
+	for _, name := range ex.cls.names {
+		if classP && classV {
+			break
+		}
+		c := ex.class(name)
+		if c == nil {
+			continue
+		}
+		if !classP && c.PreferredLifetime != nil {
+			p, classP = *c.PreferredLifetime, true
+		}
+		if !classV && c.ValidLifetime != nil {
+			v, classV = *c.ValidLifetime, true
+		}
+	}
 	clamp := func(l config.Lifetimes, hint uint32) uint32 {
 		if hint == 0 {
 			return l.Valid
 		}
 		return min(max(hint, l.Min), l.Max)
 	}
-	return clamp(sc.Preferred, prefHint), clamp(sc.Valid, validHint)
+	return clamp(p, prefHint), clamp(v, validHint)
 }
 
 // timers are an IA's T1 and T2 for the smallest preferred lifetime of its
@@ -546,7 +588,7 @@ func (ex *exchange) assign(commit bool) {
 			ex.writeIA(r, ex.sn.cfg, nil, noneCode, noneText)
 			return
 		}
-		pref, valid := lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+		pref, valid := ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 		b.pref, b.valid = pref, valid
 		k := ex.key(r)
 		if commit {
@@ -751,7 +793,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 				ex.writeIA(r, ex.sn.cfg, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid/subnet.")
 				return
 			}
-			b.pref, b.valid = lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+			b.pref, b.valid = ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 			ex.bind(r, sn, b, isNew)
 			bs := []binding{b}
 			bs = ex.appendZeroed(r, bs)
@@ -762,7 +804,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 		var sc *config.Subnet6
 		for _, l := range cur {
 			sn := ex.rt.byID[l.SubnetID]
-			pref, valid := lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+			pref, valid := ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 			b := binding{addr: l.Addr, plen: l.PrefixLen, pref: pref, valid: valid}
 			ex.bind(r, sn, b, false)
 			bs = append(bs, b)
@@ -849,6 +891,9 @@ func (ex *exchange) decline() {
 				continue
 			}
 			probation := uint32(ex.rt.cfg.DeclineProbationPeriod.Seconds())
+			if ex.s.hooked() {
+				ex.declined = append(ex.declined, l)
+			}
 			d := l
 			d.DUID, d.HWAddr, d.HWType, d.HWAddrSource = []byte{0}, nil, 0, 0
 			d.State, d.CLTT, d.ValidLft, d.PreferredLft = lease.StateDeclined, ex.now, probation, 0

@@ -26,15 +26,16 @@ func (s *Server) hostSources() []host.Source6 {
 // then among the global reservations likewise. An error means a database
 // did not answer; the packet is then dropped, as Kea drops it.
 func (ex *exchange) lookupHost() (*config.Reservation6, error) {
+	flex := ex.flexID()
 	if ex.sn != nil {
-		if r := ex.sn.res.lookup(ex.duid, ex.hw); r != nil {
+		if r := ex.sn.res.lookup(ex.duid, ex.hw, flex); r != nil {
 			return r, nil
 		}
 		if r, err := ex.lookupDB(ex.sn.cfg.ID); r != nil || err != nil {
 			return r, err
 		}
 	}
-	if r := ex.rt.global.lookup(ex.duid, ex.hw); r != nil {
+	if r := ex.rt.global.lookup(ex.duid, ex.hw, flex); r != nil {
 		return r, nil
 	}
 	return ex.lookupDB(0)

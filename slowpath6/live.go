@@ -33,6 +33,7 @@ type subnet struct {
 type reservations struct {
 	byDUID map[string]*config.Reservation6
 	byHW   map[string]*config.Reservation6
+	byFlex map[string]*config.Reservation6
 	byAddr map[netip.Addr]*config.Reservation6
 }
 
@@ -40,6 +41,7 @@ func (r *reservations) add(h *config.Reservation6) {
 	if r.byDUID == nil {
 		r.byDUID = make(map[string]*config.Reservation6)
 		r.byHW = make(map[string]*config.Reservation6)
+		r.byFlex = make(map[string]*config.Reservation6)
 		r.byAddr = make(map[netip.Addr]*config.Reservation6)
 	}
 	switch {
@@ -47,6 +49,8 @@ func (r *reservations) add(h *config.Reservation6) {
 		r.byDUID[string(h.DUID)] = h
 	case h.HWAddr != nil:
 		r.byHW[string(h.HWAddr)] = h
+	case h.FlexID != nil:
+		r.byFlex[string(h.FlexID)] = h
 	}
 	for _, a := range h.IPAddresses {
 		r.byAddr[a] = h
@@ -56,8 +60,9 @@ func (r *reservations) add(h *config.Reservation6) {
 	}
 }
 
-// lookup finds the reservation of a client by DUID or hardware address.
-func (r *reservations) lookup(duid, hw []byte) *config.Reservation6 {
+// lookup finds the reservation of a client by DUID, hardware address or
+// flex-id (nil: the flex-id hook gave none).
+func (r *reservations) lookup(duid, hw, flex []byte) *config.Reservation6 {
 	if r.byDUID == nil {
 		return nil
 	}
@@ -66,6 +71,11 @@ func (r *reservations) lookup(duid, hw []byte) *config.Reservation6 {
 	}
 	if len(hw) > 0 {
 		if h, ok := r.byHW[string(hw)]; ok {
+			return h
+		}
+	}
+	if len(flex) > 0 {
+		if h, ok := r.byFlex[string(flex)]; ok {
 			return h
 		}
 	}

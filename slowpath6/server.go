@@ -13,6 +13,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
 	"xdhcp/host"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
@@ -57,6 +58,11 @@ type Deps struct {
 	// Replicator and Scopes are HA (both nil without it).
 	Replicator Replicator
 	Scopes     Scopes
+	// Recorder formats forensic records that travel with lease commits;
+	// Events is told of lease events (forensic log, run-script). Either
+	// may be nil.
+	Recorder hooks.Recorder6
+	Events   hooks.Listener6
 }
 
 var _ handoff.Handler6 = (*Server)(nil)
@@ -79,6 +85,9 @@ type Server struct {
 	replicator Replicator
 	scopes     Scopes
 	ctx        context.Context
+	// recorder and events are the lease hooks (nil: none).
+	recorder hooks.Recorder6
+	events   hooks.Listener6
 
 	rtMu sync.RWMutex
 	rt   *live
@@ -113,7 +122,8 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 	}
 	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
 		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending(),
-		replicator: d.Replicator, scopes: d.Scopes, ctx: context.Background()}
+		replicator: d.Replicator, scopes: d.Scopes, ctx: context.Background(),
+		recorder: d.Recorder, events: d.Events}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())
 		if err != nil {
@@ -192,6 +202,10 @@ func (s *Server) Reload(cfg *config.Config6) error {
 	}
 	return nil
 }
+
+// QueueStatistics is the packet queue's average occupancy over the last
+// 10, 100 and 1000 packets (status-get's packet-queue-statistics).
+func (s *Server) QueueStatistics() [3]float64 { return s.queue.Statistics() }
 
 // Enqueue6 hands a packet to the workers without blocking: a full queue
 // drops its oldest packet (as Kea does), a client flooding it is refused.
@@ -281,6 +295,7 @@ func (s *Server) reclaim() {
 		}
 		s.leases.Reclaimed(l)
 		s.leases.Changed(l, &ops[i].Lease)
+		s.tellReclaimed(l)
 	}
 }
 

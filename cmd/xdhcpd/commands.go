@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/control/client"
 )
 
 // registerCommands adds the daemon-level commands: configuration,
@@ -85,6 +87,9 @@ func (d *daemon) registerCommands() {
 	})
 	c.Handle("status-get", func(_ context.Context, req *control.Request) control.Answer {
 		cfg := d.srv.Config()
+		if d.v6 != nil && (slices.Equal(req.Service, []string{client.ServiceDHCP6}) || len(req.Service) == 0 && !cfg.HasDhcp4) {
+			return control.Answer{Result: control.ResultSuccess, Arguments: d.v6.status(cfg, d.started, d.reloaded)}
+		}
 		args := map[string]any{
 			"pid":                     os.Getpid(),
 			"uptime":                  secondsSince(d.started),

@@ -221,6 +221,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if err != nil {
 			return nil, err
 		}
+		if err := d.v6.hooks.setQuietSubnets(cfg.Raw); err != nil {
+			return nil, err
+		}
 		d.v6.cmds.Register(d.ctl)
 	}
 	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
@@ -228,6 +231,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if d.v6 != nil && d.cache != nil {
 		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
 		xdeps.HA6 = d.v6.ha != nil
+		xdeps.Events, xdeps.Events6 = fastPathEvents(xdeps.Events, d.v6.hooks.listener())
 	}
 	d.xdp = xdp.New(xdeps)
 
@@ -312,7 +316,11 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 			return err
 		}
 		if n := d.xdp.Workers(); n > 0 {
-			ensureProcs(n+1+d.hooks.blockingProcs(), d.log)
+			blocking := d.hooks.blockingProcs()
+			if d.v6 != nil {
+				blocking += d.v6.hooks.blockingProcs()
+			}
+			ensureProcs(n+1+blocking, d.log)
 		}
 	}
 	var opened []*fastpath.SocketListener
@@ -478,6 +486,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
 	}
 	if d.v6 != nil {
+		if err := d.v6.hooks.setQuietSubnets(cfg.Raw); err != nil {
+			d.log.Warn("DHCPv6 forensic log: subnets' legal-logging not updated", "err", err)
+		}
 		if err := d.v6.reload(d.ctx, cfg.Dhcp6); err != nil {
 			return fmt.Errorf("Dhcp6: %w", err)
 		}

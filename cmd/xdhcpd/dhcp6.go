@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/control"
 	"xdhcp/control/client"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
@@ -55,6 +57,8 @@ type dhcp6 struct {
 	ha *ha.Service
 	// hostDBs are the Dhcp6 section's host databases.
 	hostDBs []*sqlhost.DB
+	// hooks are the Dhcp6 forensic log and run-script (none: nil fields).
+	hooks *leaseHooks6
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -82,6 +86,9 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 			err = errors.Join(err, v.close())
 		}
 	}()
+	if v.hooks, err = openLeaseHooks6(cfg, log, reg); err != nil {
+		return nil, err
+	}
 	db := cfg.LeaseDatabase
 	storeLog := log.With("component", "lease6-store")
 	if v.policy, err = slowpath.NewStoragePolicy6(db.OnFail, v.network, reg, storeLog, fail); err != nil {
@@ -92,6 +99,7 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		ms, err = memfile.Open6(memfile.Options{
 			Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
 			Sync: durable, Logger: storeLog,
+			Records:   v.hooks.records(),
 			RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
 			OnFault: v.policy.Observe,
 		})
@@ -99,13 +107,14 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 			v.store, v.reads = ms, ms
 		}
 	} else {
-		v.store, v.reads, err = openDatabaseStore6(ctx, db, v.policy.Observe, storeLog)
+		v.store, v.reads, err = openDatabaseStore6(ctx, db, v.hooks.records(), v.policy.Observe, storeLog)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
 	}
 	log.Info("DHCPv6 lease database open", "type", db.Type, "name", db.Name, "persist", db.Persist, "leases", v.store.Len())
-	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network}
+	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network,
+		Recorder: v.hooks.recorder(), Events: v.hooks.listener()}
 	if cache != nil {
 		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
 	}
@@ -282,6 +291,7 @@ func (v *dhcp6) close() error {
 		errs = append(errs, v.store.Close())
 	}
 	errs = append(errs, closeHostDBs(v.hostDBs))
+	errs = append(errs, v.hooks.close())
 	return errors.Join(errs...)
 }
 
@@ -365,4 +375,26 @@ func controlSockets(cfg *config.Config) []config.ControlSocket {
 		}
 	}
 	return out
+}
+
+// status is status-get's answer for the DHCPv6 service (a request for
+// "service": ["dhcp6"], or a daemon serving Dhcp6 alone): kea-dhcp6's
+// keys, from the Dhcp6 section, and the DHCPv6 service's state.
+func (v *dhcp6) status(cfg *config.Config, started, reloaded time.Time) map[string]any {
+	c6 := v.srv.Config()
+	return map[string]any{
+		"pid":                     os.Getpid(),
+		"uptime":                  secondsSince(started),
+		"reload":                  secondsSince(reloaded),
+		"multi-threading-enabled": c6.MultiThreading.Enable,
+		"thread-pool-size":        c6.MultiThreading.ThreadPoolSize,
+		"packet-queue-size":       c6.MultiThreading.PacketQueueSize,
+		"packet-queue-statistics": v.srv.QueueStatistics(),
+		"dhcp-state": map[string]any{
+			"enabled":     v.network.Enabled(),
+			"disabled-by": v.network.DisabledBy(),
+		},
+		"sockets":          map[string]any{"status": "ready"},
+		"insecure-control": control.Exposed(controlSockets(cfg)),
+	}
 }

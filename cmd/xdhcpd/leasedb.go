@@ -79,7 +79,7 @@ func storeOptions(db config.LeaseDatabase, onFault func(lease.FaultEvent), log *
 // openDatabaseStore6 opens a postgresql or mysql Dhcp6 lease-database (Kea's
 // lease6 table). It returns the store and the reader of the lease6
 // commands, as openDatabaseStore does.
-func openDatabaseStore6(ctx context.Context, db config.LeaseDatabase, onFault func(lease.FaultEvent),
+func openDatabaseStore6(ctx context.Context, db config.LeaseDatabase, records memfile.RecordLog, onFault func(lease.FaultEvent),
 	log *slog.Logger) (leaseStore6, lease.Reader6, error) {
 	octx, cancel := context.WithTimeout(ctx, dbParams(db).ConnectTimeout+30*time.Second)
 	defer cancel()
@@ -87,7 +87,9 @@ func openDatabaseStore6(ctx context.Context, db config.LeaseDatabase, onFault fu
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := sqllease.Open6(octx, d, storeOptions(db, onFault, log))
+	opts := storeOptions(db, onFault, log)
+	opts.Records = records
+	s, err := sqllease.Open6(octx, d, opts)
 	if err != nil {
 		d.Close()
 		return nil, nil, err

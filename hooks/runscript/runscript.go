@@ -133,6 +133,16 @@ type job struct {
 	// reused: a renewal without a lease write (lease reuse, the fast
 	// path's cache), whose leases4_committed Kea calls with no leases.
 	reused bool
+	// v6, when set, is a DHCPv6 call: the fields above are unused.
+	v6 *job6
+}
+
+// hook is the call's first argument, its hook point's name.
+func (j *job) hook() string {
+	if j.v6 != nil {
+		return j.v6.point.String()
+	}
+	return j.point.String()
 }
 
 // Counters are the runner's cumulative counts.
@@ -244,13 +254,29 @@ func (r *Runner) LeaseEvent(e *hooks.Event) {
 // drop counts a call the full queue refused. An overflow is a flood, so
 // it is logged once a second at most, and without reading the clock per
 // call (a clock read cost more than the rest of a dropped call).
-func (r *Runner) drop(p hooks.Point) {
+func (r *Runner) drop(p hooks.Point) { r.dropCode(uint32(p)) }
+
+// drop6 is drop for a DHCPv6 hook point.
+func (r *Runner) drop6(p hooks.Point6) { r.dropCode(dropV6 | uint32(p)) }
+
+// dropV6 marks a DHCPv6 hook point in dropHook.
+const dropV6 = 1 << 8
+
+// dropName is the hook point name of a dropHook value.
+func dropName(code uint32) string {
+	if code&dropV6 != 0 {
+		return hooks.Point6(code &^ dropV6).String()
+	}
+	return hooks.Point(code).String()
+}
+
+func (r *Runner) dropCode(code uint32) {
 	r.dropped.Add(1)
-	r.dropHook.Store(uint32(p))
+	r.dropHook.Store(code)
 	if r.dropLogging.Load() || !r.dropLogging.CompareAndSwap(false, true) {
 		return
 	}
-	r.log.Warn("run-script queue full: call dropped", "hook", p.String(),
+	r.log.Warn("run-script queue full: call dropped", "hook", dropName(code),
 		"dropped_total", r.dropped.Load(), "queue", r.p.QueueSize)
 	r.dropLogged = r.dropped.Load()
 	time.AfterFunc(time.Second, r.logDrops)
@@ -264,7 +290,7 @@ func (r *Runner) logDrops() {
 		r.dropLogging.Store(false)
 		return
 	}
-	r.log.Warn("run-script queue full: calls dropped", "hook", hooks.Point(r.dropHook.Load()).String(),
+	r.log.Warn("run-script queue full: calls dropped", "hook", dropName(r.dropHook.Load()),
 		"dropped", total-r.dropLogged, "dropped_total", total, "queue", r.p.QueueSize)
 	r.dropLogged = total
 	time.AfterFunc(time.Second, r.logDrops)
@@ -308,7 +334,7 @@ func (r *Runner) exec(j *job) {
 	}
 	r.run.Add(1)
 	defer r.finished.Add(1)
-	hook := j.point.String()
+	hook := j.hook()
 	// argv[0] is the script's path, as Kea passes it.
 	p, err := startNice(r.p.Name, []string{r.p.Name, hook}, attr)
 	if err != nil {
