@@ -295,11 +295,21 @@ func (ex *exchange) committed(err error) {
 	}()
 }
 
-// answer sends the reply of a committed exchange and offers its bindings
-// to the fast path's cache.
+// answer sends the reply of a committed exchange, tells the lease hooks
+// of its events (before the reply when a listener must hold it until its
+// record is written), and offers its bindings to the fast path's cache.
 func (ex *exchange) answer() {
 	s := ex.s
-	ex.send()
+	switch {
+	case s.events == nil:
+		ex.send()
+	case s.holdsReply():
+		ex.tellEvents()
+		ex.send()
+	default:
+		ex.send()
+		ex.tellEvents()
+	}
 	if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
 		_ = s.cache.Put6(&ex.cached)
 	}

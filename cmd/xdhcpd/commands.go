@@ -88,7 +88,11 @@ func (d *daemon) registerCommands() {
 	c.Handle("status-get", func(_ context.Context, req *control.Request) control.Answer {
 		cfg := d.srv.Config()
 		if d.v6 != nil && (slices.Equal(req.Service, []string{client.ServiceDHCP6}) || len(req.Service) == 0 && !cfg.HasDhcp4) {
-			return control.Answer{Result: control.ResultSuccess, Arguments: d.v6.status(cfg, d.started, d.reloaded)}
+			args := d.v6.status(cfg, d.started, d.reloaded)
+			if h := d.ha6(); h != nil {
+				args["high-availability"] = h.Status()
+			}
+			return control.Answer{Result: control.ResultSuccess, Arguments: args}
 		}
 		args := map[string]any{
 			"pid":                     os.Getpid(),
