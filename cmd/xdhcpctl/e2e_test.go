@@ -19,7 +19,12 @@ import (
 // else one built on first use into a temporary directory TestMain removes.
 var xdhcpd = daemontest.NewBinary("xctl-bin-")
 
-func TestMain(m *testing.M) { os.Exit(xdhcpd.RunTests(m)) }
+func TestMain(m *testing.M) {
+	code := xdhcpd.RunTests(m)
+	pgServer.Close()
+	mysqlServer.Close()
+	os.Exit(code)
+}
 
 // TestAgainstDaemon: a real xdhcpd in a lab namespace serves a DHCP
 // client, and xdhcpctl, given only the daemon's UNIX control socket by

@@ -56,6 +56,7 @@ type options struct {
 
 const usageText = `usage: xdhcpctl [flags] COMMAND [ARGS]
        xdhcpctl completion bash|zsh
+       xdhcpctl db-init|db-version pgsql|mysql -name DB -user U ... (see xdhcpctl db-init -h)
        xdhcpctl -V
 
 Sends one Kea control command to xdhcpd (or Kea) and prints the answer.
@@ -152,6 +153,9 @@ func runIn(ctx context.Context, env environment, args []string, stdout, stderr i
 	}
 	if fs.Arg(0) == "completion" {
 		return printCompletion(stdout, fs.Args()[1:])
+	}
+	if dbCommand(fs.Arg(0)) {
+		return runDB(ctx, env, fs.Args(), stdout, stderr)
 	}
 	flags := layer{from: "flag", vals: map[string]string{}}
 	configSet := false

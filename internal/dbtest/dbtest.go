@@ -636,6 +636,45 @@ func (s *Server) DropDB(d DB) error {
 	return s.mysqlRoot(fmt.Sprintf("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'%%';", d.Name, d.User))
 }
 
+// NewEmptyDB creates a fresh database without any schema, and an account
+// owning it, dropped at the test's end: what an operator has before
+// running kea-admin db-init (or xdhcpctl db-init) on it.
+func (s *Server) NewEmptyDB(t testing.TB) DB {
+	t.Helper()
+	s.mu.Lock()
+	s.counter++
+	n := s.counter
+	s.mu.Unlock()
+	d := DB{Server: s, Name: fmt.Sprintf("e%d_%s", n, strings.ToLower(sanitize(t.Name()))), User: fmt.Sprintf("empty%d", n),
+		Password: fmt.Sprintf("pw-%d-empty", n)}
+	var err error
+	if s.Kind == Postgres {
+		_, err = s.psql("postgres", fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s'`, d.User, d.Password),
+			fmt.Sprintf(`CREATE DATABASE %s OWNER %s`, d.Name, d.User))
+		if err == nil {
+			_, err = s.psql(d.Name, "GRANT CREATE ON SCHEMA public TO "+d.User)
+		}
+	} else {
+		err = s.mysqlRoot(fmt.Sprintf("CREATE DATABASE %s; CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON %s.* TO '%s'@'%%';",
+			d.Name, d.User, d.Password, d.Name, d.User))
+	}
+	if err != nil {
+		t.Fatalf("dbtest: create empty %s database %s: %v", s.Kind, d.Name, err)
+	}
+	t.Cleanup(func() { _ = s.DropDB(d) })
+	return d
+}
+
+// KeaAdminInit runs Debian's kea-admin db-init on d as its owner, over
+// TCP, as an operator would.
+func KeaAdminInit(d DB) error {
+	backend := "pgsql"
+	if d.Server.Kind == MySQL {
+		backend = "mysql"
+	}
+	return keaAdminInit(d.Server, backend, d.Name, d.User, d.Password)
+}
+
 // keaTemplate is a database holding Kea's schema from kea-admin, which
 // every test database is copied from: a copy takes a fraction of what
 // running the schema script each time would.

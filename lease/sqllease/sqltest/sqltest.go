@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -240,5 +242,99 @@ func schemaVersion(t *testing.T, k Kind) {
 	d.Close()
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version 12.0, but xdhcpd needs %s", k.Version)) {
 		t.Fatalf("open on schema 12.0: %v", err)
+	}
+}
+
+// LineDiff shows the lines only one of two sorted texts holds, for test
+// failures.
+func LineDiff(want, got string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Schema is a dialect's schema creation, as xdhcpctl db-init runs it.
+type Schema interface {
+	InitSchema(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (major, minor int, err error)
+	Close()
+}
+
+// SchemaCheck describes one dialect for CompareWithKeaAdmin.
+type SchemaCheck struct {
+	Server  *dbtest.Lazy
+	Version string // "13.0"
+	Open    func(ctx context.Context, p sqllease.Params) (Schema, error)
+	// Catalog lists the database's schema objects, one sorted text per
+	// kind, independent of names of the database, owners and ids.
+	Catalog func(t *testing.T, db dbtest.DB) map[string]string
+	// Generate rewrites the dialect's embedded schema from db, which
+	// kea-admin made (XDHCP_SCHEMA_GENERATE set).
+	Generate func(t *testing.T, db dbtest.DB)
+}
+
+// CompareWithKeaAdmin runs kea-admin db-init and the dialect's db-init
+// each on a fresh database and compares the catalogs they leave.
+func CompareWithKeaAdmin(t *testing.T, c SchemaCheck) {
+	if _, err := exec.LookPath("kea-admin"); err != nil {
+		t.Skip("kea-admin not installed")
+	}
+	srv := c.Server.Get(t)
+	ref := srv.NewEmptyDB(t)
+	start := time.Now()
+	if err := dbtest.KeaAdminInit(ref); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kea-admin db-init: %v", time.Since(start).Round(time.Millisecond))
+	if os.Getenv("XDHCP_SCHEMA_GENERATE") != "" {
+		c.Generate(t, ref)
+	}
+	mine := srv.NewEmptyDB(t)
+	ctx := context.Background()
+	d, err := c.Open(ctx, Params(mine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, _, err := d.SchemaVersion(ctx); err == nil {
+		t.Fatal("an empty database reports a schema version")
+	}
+	start = time.Now()
+	if err := d.InitSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("db-init: %v", time.Since(start).Round(time.Millisecond))
+	if major, minor, err := d.SchemaVersion(ctx); err != nil || fmt.Sprintf("%d.%d", major, minor) != c.Version {
+		t.Fatalf("schema version after db-init: %d.%d %v, want %s", major, minor, err, c.Version)
+	}
+	if err := d.InitSchema(ctx); err == nil || !strings.Contains(err.Error(), "empty database") {
+		t.Errorf("db-init on an initialised database: %v", err)
+	}
+	want, got := c.Catalog(t, ref), c.Catalog(t, mine)
+	for k := range want {
+		if want[k] != got[k] {
+			t.Errorf("%s differs from kea-admin's:\n%s", k, LineDiff(want[k], got[k]))
+		}
+	}
+	if !strings.Contains(want["tables"], "lease4\t") || !strings.Contains(strings.ToLower(want["triggers"]), "lease4_ains") ||
+		!strings.Contains(want["rows"], "schema_version") {
+		t.Errorf("the catalog misses what kea-admin made:\n%s\n%s", want["tables"], want["triggers"])
 	}
 }
