@@ -5,39 +5,12 @@ package main
 // the database is left with, and the statistics.
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"xdhcp/internal/dbtest"
 )
-
-// insertLeases4 writes lease4 rows straight into db, as another server
-// or a migration would: addresses from first on, hardware addresses
-// 02:72:65:mm:nn:nn, expiring at expire (unix seconds), in state state.
-func insertLeases4(t *testing.T, db dbtest.DB, first uint32, n int, subnetID int, expire int64, state int, tag byte) {
-	t.Helper()
-	var rows []string
-	for i := 0; i < n; i++ {
-		hw := fmt.Sprintf("027265%02x%04x", tag, i)
-		addr := first + uint32(i)
-		if db.Server.Kind == dbtest.Postgres {
-			rows = append(rows, fmt.Sprintf("(%d, decode('%s', 'hex'), 3600, to_timestamp(%d), %d, false, false, '', %d)", addr, hw, expire, subnetID, state))
-		} else {
-			rows = append(rows, fmt.Sprintf("(%d, UNHEX('%s'), 3600, FROM_UNIXTIME(%d), %d, 0, 0, '', %d)", addr, hw, expire, subnetID, state))
-		}
-	}
-	for len(rows) > 0 {
-		k := min(len(rows), 2000)
-		q := "INSERT INTO lease4 (address, hwaddr, valid_lifetime, expire, subnet_id, fqdn_fwd, fqdn_rev, hostname, state) VALUES " +
-			strings.Join(rows[:k], ", ")
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("insert leases: %v", err)
-		}
-		rows = rows[k:]
-	}
-}
 
 // leaseStates counts db's lease4 rows by state ("0:10 2:19").
 func leaseStates(t *testing.T, db dbtest.DB) string {
@@ -61,11 +34,22 @@ func TestE2ELeaseDatabaseReclaim(t *testing.T) {
 		db := server.NewDB(t)
 		dbcfg, _ := e.databaseIn(server, db)
 		now := time.Now().Unix()
-		base := uint32(10)<<24 | 88<<16 | 20<<8              // 10.88.20.0
-		insertLeases4(t, db, base, 10, 1, now+3600, 0, 1)    // live
-		insertLeases4(t, db, base+20, 19, 1, now-60, 0, 2)   // expired a minute ago
-		insertLeases4(t, db, base+40, 20, 1, now-7200, 0, 3) // expired two hours ago
-		insertLeases4(t, db, base+70, 1, 1, now-60, 1, 4)    // declined, expired
+		base := uint32(10)<<24 | 88<<16 | 20<<8 // 10.88.20.0
+		for _, r := range []struct {
+			off    uint32
+			n      int
+			expire int64
+			state  int
+		}{
+			{0, 10, now + 3600, 0},  // live
+			{20, 19, now - 60, 0},   // expired a minute ago
+			{40, 20, now - 7200, 0}, // expired two hours ago
+			{70, 1, now - 60, 1},    // declined, expired
+		} {
+			if err := db.InsertLeases4(base+r.off, r.n, 1, r.expire, r.state, byte(r.off)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if got := leaseStates(t, db); got != "0:49 1:1" {
 			t.Fatalf("rows before: %s", got)
 		}

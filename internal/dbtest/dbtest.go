@@ -916,3 +916,31 @@ func Main(m *testing.M, servers ...*Lazy) {
 	}
 	os.Exit(code)
 }
+
+// InsertLeases4 writes n lease4 rows straight into d, as another server
+// or a migration would: addresses first, first+1, …, hardware addresses
+// 02:72:65:tag:nn:nn, a valid lifetime of an hour, expiring at expire
+// (unix seconds), in subnet subnetID and state state. Kea's statistics
+// triggers count them as they would any insert.
+func (d DB) InsertLeases4(first uint32, n int, subnetID int, expire int64, state int, tag byte) error {
+	const rowsPerStatement = 2000
+	for done := 0; done < n; done += rowsPerStatement {
+		var b strings.Builder
+		b.WriteString("INSERT INTO lease4 (address, hwaddr, valid_lifetime, expire, subnet_id, fqdn_fwd, fqdn_rev, hostname, state) VALUES ")
+		for i := done; i < min(n, done+rowsPerStatement); i++ {
+			if i > done {
+				b.WriteString(", ")
+			}
+			hw := fmt.Sprintf("027265%02x%04x", tag, i)
+			if d.Server.Kind == Postgres {
+				fmt.Fprintf(&b, "(%d, decode('%s', 'hex'), 3600, to_timestamp(%d), %d, false, false, '', %d)", first+uint32(i), hw, expire, subnetID, state)
+			} else {
+				fmt.Fprintf(&b, "(%d, UNHEX('%s'), 3600, FROM_UNIXTIME(%d), %d, 0, 0, '', %d)", first+uint32(i), hw, expire, subnetID, state)
+			}
+		}
+		if _, err := d.Exec(b.String()); err != nil {
+			return fmt.Errorf("dbtest: insert leases: %w", err)
+		}
+	}
+	return nil
+}
