@@ -19,10 +19,13 @@ import (
 // an ACK of either server then waits for a durable row.
 
 // s8 runs the S8 knee searches, one per database.
-func (s *suite) s8(ctx context.Context) error {
+func (s *suite) s8(ctx context.Context) error { return onDatabases(ctx, s.s8On) }
+
+// onDatabases runs fn on PostgreSQL, then MySQL, and joins their errors.
+func onDatabases(ctx context.Context, fn func(context.Context, dbtest.Kind) error) error {
 	var errs []string
 	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MySQL} {
-		if err := s.s8On(ctx, kind); err != nil {
+		if err := fn(ctx, kind); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
 		}
 	}
@@ -119,18 +122,7 @@ var reclaimSettings = map[string]any{"reclaim-timer-wait-time": 1, "max-reclaim-
 	"hold-reclaimed-time": 3600, "flush-reclaimed-timer-wait-time": 0, "unwarned-reclaim-cycles": 5}
 
 // s8r runs S8r on PostgreSQL, then MySQL.
-func (s *suite) s8r(ctx context.Context) error {
-	var errs []string
-	for _, kind := range []dbtest.Kind{dbtest.Postgres, dbtest.MySQL} {
-		if err := s.s8rOn(ctx, kind); err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", kind, err))
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
-	return nil
-}
+func (s *suite) s8r(ctx context.Context) error { return onDatabases(ctx, s.s8rOn) }
 
 func (s *suite) s8rOn(ctx context.Context, kind dbtest.Kind) error {
 	srv, err := dbtest.Start(kind, dbtest.Options{Durable: true})
