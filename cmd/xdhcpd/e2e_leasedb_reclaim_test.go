@@ -5,6 +5,8 @@ package main
 // the database is left with, and the statistics.
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +117,92 @@ func TestE2ELeaseDatabaseReclaim(t *testing.T) {
 		if _, ok := d.lease("10.88.20.40"); ok {
 			t.Error("lease4-get finds a lease the flush removed")
 		}
+
+		// The same daemon then answers the lease commands from the
+		// database: 10 live and 19 reclaimed rows so far.
+		leaseCommandsOnDatabase(t, d, db)
 	})
+}
+
+// leaseCommandsOnDatabase runs Kea's lease commands against d, whose
+// lease database db holds 10 live leases (10.88.20.0-9) and 19 reclaimed
+// ones (10.88.20.20-38) of subnet 1, and checks their answers, the rows
+// they leave and the statistics.
+func leaseCommandsOnDatabase(t *testing.T, d *e2eDaemon, db dbtest.DB) {
+	t.Helper()
+	rows := func() int {
+		out, err := db.Exec("SELECT count(*) FROM lease4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(out))
+		return n
+	}
+	if n := len(d.leases()); n != 29 || rows() != 29 {
+		t.Fatalf("lease4-get-all: %d leases, database %d rows, want 29", n, rows())
+	}
+	d.ok("lease4-add", map[string]any{"ip-address": "10.88.30.1", "hw-address": "02:aa:00:00:00:01",
+		"client-id": "01:02:aa:00:00:00:01", "hostname": "one.example.org", "valid-lft": 1800}, nil)
+	d.ok("lease4-add", map[string]any{"ip-address": "10.88.30.2", "hw-address": "02:aa:00:00:00:02"}, nil)
+	if got := d.stat("subnet[1].assigned-addresses"); got != 12 {
+		t.Errorf("assigned-addresses after two lease4-add: %d, want 12", got)
+	}
+	for cmd, args := range map[string]map[string]any{
+		"lease4-get-by-hw-address": {"hw-address": "02:aa:00:00:00:01"},
+		"lease4-get-by-client-id":  {"client-id": "01:02:aa:00:00:00:01"},
+		"lease4-get-by-hostname":   {"hostname": "ONE.example.org"},
+	} {
+		var out struct {
+			Leases []leaseJSON `json:"leases"`
+		}
+		d.ok(cmd, args, &out)
+		if len(out.Leases) != 1 || out.Leases[0].IPAddress != "10.88.30.1" {
+			t.Errorf("%s: %+v, want 10.88.30.1", cmd, out.Leases)
+		}
+	}
+	d.ok("lease4-update", map[string]any{"ip-address": "10.88.30.2", "hw-address": "02:aa:00:00:00:02", "hostname": "two.example.org"}, nil)
+	if out, err := db.Exec("SELECT hostname FROM lease4 WHERE address = " + strconv.Itoa(10<<24|88<<16|30<<8|2)); err != nil ||
+		strings.TrimSpace(out) != "two.example.org" {
+		t.Errorf("hostname in the database after lease4-update: %q %v", out, err)
+	}
+	// A row another server writes is in the next page.
+	if err := db.InsertLeases4(10<<24|88<<16|30<<8|3, 1, 1, time.Now().Unix()+600, 0, 0xee); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	from := "start"
+	for range 20 {
+		var page struct {
+			Leases []leaseJSON `json:"leases"`
+			Count  int         `json:"count"`
+		}
+		a := d.command("lease4-get-page", map[string]any{"from": from, "limit": 10})
+		if a.Result == 3 {
+			break
+		}
+		if a.Result != 0 {
+			t.Fatalf("lease4-get-page from %s: %d %s", from, a.Result, a.Text)
+		}
+		if err := json.Unmarshal(a.Arguments, &page); err != nil || page.Count != len(page.Leases) || page.Count > 10 {
+			t.Fatalf("lease4-get-page: %v %s", err, a.Arguments)
+		}
+		for _, l := range page.Leases {
+			seen = append(seen, l.IPAddress)
+		}
+		from = page.Leases[len(page.Leases)-1].IPAddress
+	}
+	if len(seen) != 32 || seen[len(seen)-1] != "10.88.30.3" {
+		t.Errorf("lease4-get-page walked %d leases ending at %v, want 32 ending at 10.88.30.3", len(seen), seen[len(seen)-1:])
+	}
+	d.ok("lease4-del", map[string]any{"ip-address": "10.88.30.1"}, nil)
+	if got := d.stat("subnet[1].assigned-addresses"); got != 11 {
+		t.Errorf("assigned-addresses after lease4-del: %d, want 11", got)
+	}
+	d.ok("lease4-wipe", map[string]any{"subnet-id": 1}, nil)
+	if n := rows(); n != 0 {
+		t.Errorf("%d rows left in the database after lease4-wipe", n)
+	}
+	if got := d.stat("subnet[1].assigned-addresses"); got != 0 {
+		t.Errorf("assigned-addresses after lease4-wipe: %d, want 0", got)
+	}
 }
