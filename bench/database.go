@@ -110,16 +110,21 @@ func (s *suite) startOnDatabase(ctx context.Context, server string, srv *dbtest.
 // into lease4; the server starts on it with the reclamation timer at
 // 1 s and no limit per cycle (max-reclaim-leases 0, max-reclaim-time 0:
 // one cycle takes them all) and holds reclaimed leases (hold-reclaimed-
-// time 3600, no flush), so each lease becomes an expired-reclaimed row.
-// The time is from the server's readiness (its leases loaded) until no
-// row is left in the default state, polled every 100 ms; both servers
-// wait the same first timer period, up to 1 s of it.
-const reclaimLeases = 100_000
+// time and the flush timer at an hour: with the flush timer off Kea
+// deletes them instead), so each lease becomes an expired-reclaimed row.
+// Measured from the server's readiness (its leases loaded) until no row
+// is left in the default state, polled every 100 ms, or reclaimLimit
+// passes; the figure is leases reclaimed per second over that time. Both
+// servers wait the same first timer period, up to 1 s of it.
+const (
+	reclaimLeases = 100_000
+	reclaimLimit  = 6 * time.Minute
+)
 
 // reclaimSettings are S8r's expired-leases-processing, the same for both
 // servers.
 var reclaimSettings = map[string]any{"reclaim-timer-wait-time": 1, "max-reclaim-leases": 0, "max-reclaim-time": 0,
-	"hold-reclaimed-time": 3600, "flush-reclaimed-timer-wait-time": 0, "unwarned-reclaim-cycles": 5}
+	"hold-reclaimed-time": 3600, "flush-reclaimed-timer-wait-time": 3600, "unwarned-reclaim-cycles": 5}
 
 // s8r runs S8r on PostgreSQL, then MySQL.
 func (s *suite) s8r(ctx context.Context) error { return onDatabases(ctx, s.s8rOn) }
@@ -132,7 +137,7 @@ func (s *suite) s8rOn(ctx context.Context, kind dbtest.Kind) error {
 	}
 	defer srv.Stop()
 	scenario := "S8r " + string(kind)
-	_, err = s.measure(ctx, scenario, "reclaim", "reclamation s", "100,000 expired leases", func(ctx context.Context, server string) (sample, error) {
+	_, err = s.measure(ctx, scenario, "reclaim", "reclaimed leases/s", "100,000 expired leases", func(ctx context.Context, server string) (sample, error) {
 		first := uint32(10)<<24 | 1<<16 // 10.1.0.0, the start of the suite's pool
 		prepare := func(db dbtest.DB) error {
 			return db.InsertLeases4(first, reclaimLeases, 1, time.Now().Unix()-60, 0, 0)
@@ -146,24 +151,26 @@ func (s *suite) s8rOn(ctx context.Context, kind dbtest.Kind) error {
 		defer drop()
 		defer s.closeChecked(scenario, in)
 		start := time.Now()
-		left, err := waitReclaimed(ctx, db, 15*time.Minute)
+		left, err := waitReclaimed(ctx, db, reclaimLimit)
 		took := time.Since(start)
 		if err != nil {
 			return sample{}, err
-		}
-		if left != 0 {
-			return sample{}, fmt.Errorf("%d of %d leases not reclaimed after %v", left, reclaimLeases, took.Round(time.Second))
 		}
 		held, err := db.Exec("SELECT count(*) FROM lease4 WHERE state = 2")
 		if err != nil {
 			return sample{}, err
 		}
-		if strings.TrimSpace(held) != fmt.Sprint(reclaimLeases) {
-			s.fail("%s: %s left %s expired-reclaimed rows, want %d", scenario, server, held, reclaimLeases)
+		done := reclaimLeases - left
+		if strings.TrimSpace(held) != fmt.Sprint(done) {
+			s.fail("%s: %s left %s expired-reclaimed rows, want %d", scenario, server, held, done)
 		}
 		s.check(scenario, in, nil)
-		return sample{v: took.Seconds(), setting: reclaimLeases,
-			extra: map[string]float64{"leases_per_s": reclaimLeases / took.Seconds(), "ready_s": in.srv.Ready.Seconds()}}, nil
+		var notes []string
+		if left > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %d of %d leases reclaimed when the %v limit passed", server, done, reclaimLeases, reclaimLimit))
+		}
+		return sample{v: float64(done) / took.Seconds(), setting: reclaimLeases, notes: notes,
+			extra: map[string]float64{"seconds": took.Seconds(), "left": float64(left), "ready_s": in.srv.Ready.Seconds()}}, nil
 	})
 	return err
 }

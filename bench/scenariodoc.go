@@ -22,9 +22,9 @@ const ScenarioHelp = `Scenarios (each server on the same configuration, machine 
          each server on a database freshly made by kea-admin db-init
   S8r    lease reclamation on a database: 100,000 leases expired a minute
          ago in a fresh database (PostgreSQL, then MySQL), the server started
-         on it with the reclamation timer at 1 s and no limit per cycle; the
-         time from the server's readiness until every lease is
-         expired-reclaimed in the database
+         on it with the reclamation timer at 1 s and no limit per cycle:
+         leases/s from the server's readiness until every lease is
+         expired-reclaimed in the database (or 6 minutes pass)
   S1v6   S1 for DHCPv6 with perfdhcp -6: new clients/s at < 1% loss, each
          getting one address and one /56 of a /40, beside kea-dhcp6
   S2v6   DHCPv6 Renews/s from perfdhcp -6 against clients it bound first

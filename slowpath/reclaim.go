@@ -26,7 +26,9 @@ func (s *Server) housekeeping() {
 			el := s.Config().ExpiredLeases
 			if el.ReclaimTimerWaitTime > 0 && now.Sub(lastReclaim) >= el.ReclaimTimerWaitTime {
 				lastReclaim = now
-				if _, err := s.reclaim(false, true); err != nil {
+				// With the flush timer off nothing would ever remove a
+				// held lease: Kea's cycles then remove leases at once.
+				if _, err := s.reclaim(el.FlushReclaimedTimerWait == 0, true); err != nil {
 					s.log.Error("lease reclamation", "err", err)
 				}
 			}

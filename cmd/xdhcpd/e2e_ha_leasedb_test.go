@@ -47,7 +47,7 @@ func TestE2EHALeaseDatabase(t *testing.T) {
 	if got := rowCount(t, db2, "hwaddr IS NOT NULL"); got != 20 {
 		t.Errorf("standby's database holds %d leases after the sync, want the primary's 20", got)
 	}
-	if l, ok := s2.d.lease("10.99.1.105"); !ok || l.HWAddress != "02:72:65:09:00:05" {
+	if l, ok := s2.d.lease("10.99.1.105"); !ok || l.HWAddress != "02:72:09:00:00:05" {
 		t.Errorf("standby's lease4-get 10.99.1.105 after the sync: found=%v %+v", ok, l)
 	}
 

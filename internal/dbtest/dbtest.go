@@ -919,7 +919,7 @@ func Main(m *testing.M, servers ...*Lazy) {
 
 // InsertLeases4 writes n lease4 rows straight into d, as another server
 // or a migration would: addresses first, first+1, …, hardware addresses
-// 02:72:65:tag:nn:nn, a valid lifetime of an hour, expiring at expire
+// 02:72:tag:nn:nn:nn (nn:nn:nn the row's index), a valid lifetime of an hour, expiring at expire
 // (unix seconds), in subnet subnetID and state state. Kea's statistics
 // triggers count them as they would any insert.
 func (d DB) InsertLeases4(first uint32, n int, subnetID int, expire int64, state int, tag byte) error {
@@ -931,7 +931,7 @@ func (d DB) InsertLeases4(first uint32, n int, subnetID int, expire int64, state
 			if i > done {
 				b.WriteString(", ")
 			}
-			hw := fmt.Sprintf("027265%02x%04x", tag, i)
+			hw := fmt.Sprintf("0272%02x%06x", tag, i)
 			if d.Server.Kind == Postgres {
 				fmt.Fprintf(&b, "(%d, decode('%s', 'hex'), 3600, to_timestamp(%d), %d, false, false, '', %d)", first+uint32(i), hw, expire, subnetID, state)
 			} else {
@@ -939,6 +939,9 @@ func (d DB) InsertLeases4(first uint32, n int, subnetID int, expire int64, state
 			}
 		}
 		if _, err := d.Exec(b.String()); err != nil {
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner // without the statement, thousands of rows long
+			}
 			return fmt.Errorf("dbtest: insert leases: %w", err)
 		}
 	}
