@@ -159,8 +159,8 @@ func (d *Dialect) Write(ctx context.Context, ws []sqllease.Write, now time.Time)
 			}
 		case !exists:
 			ins = append(ins, i)
-		case free || string(h.hw) == string(w.Op.Lease.HWAddr) ||
-			(len(h.cid) > 0 && string(h.cid) == string(w.Op.Lease.ClientID)):
+		case free || (w.Op.Lease.State != lease.StateExpiredReclaimed && (string(h.hw) == string(w.Op.Lease.HWAddr) ||
+			(len(h.cid) > 0 && string(h.cid) == string(w.Op.Lease.ClientID)))):
 			upd = append(upd, i)
 		default:
 			conflicts = append(conflicts, i)

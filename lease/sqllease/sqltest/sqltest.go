@@ -34,6 +34,39 @@ func Run(t *testing.T, k Kind) {
 	t.Run("Conflict", func(t *testing.T) { conflict(t, k) })
 	t.Run("GroupCommit", func(t *testing.T) { groupCommit(t, k) })
 	t.Run("SchemaVersion", func(t *testing.T) { schemaVersion(t, k) })
+	t.Run("ReclaimAfterRenewal", func(t *testing.T) { reclaimAfterRenewal(t, k) })
+}
+
+// A server's reclamation of a lease it saw expire does not overwrite the
+// same client's renewal through another server; a lease nobody renewed is
+// reclaimed.
+func reclaimAfterRenewal(t *testing.T, k Kind) {
+	db := k.Server.Get(t).NewDB(t)
+	a := open(t, k, db, sqllease.Options{})
+	b := open(t, k, db, sqllease.Options{})
+	ctx := context.Background()
+	old := time.Now().Unix() - 7200 // expired an hour ago
+	if err := a.Commit(ctx, put("10.0.0.8", 8, old), put("10.0.0.9", 9, old)); err != nil {
+		t.Fatal(err)
+	}
+	// The client of 10.0.0.8 renews at the other server.
+	if err := b.Commit(ctx, put("10.0.0.8", 8, time.Now().Unix())); err != nil {
+		t.Fatal(err)
+	}
+	reclaim := func(addr string, mac byte) lease.Op {
+		op := put(addr, mac, old)
+		op.Lease.State = lease.StateExpiredReclaimed
+		return op
+	}
+	if err := a.Commit(ctx, reclaim("10.0.0.8", 8)); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("reclaiming a lease another server renewed: %v, want a conflict", err)
+	}
+	if err := a.Commit(ctx, reclaim("10.0.0.9", 9)); err != nil {
+		t.Fatalf("reclaiming an expired lease: %v", err)
+	}
+	if out, _ := db.Exec("SELECT address, state FROM lease4 ORDER BY address"); out != "167772168\t0\n167772169\t2" {
+		t.Fatalf("rows after the reclamations:\n%s\nwant 10.0.0.8 live (0), 10.0.0.9 reclaimed (2)", out)
+	}
 }
 
 // Params are the connection parameters of db.
