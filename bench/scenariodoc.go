@@ -25,9 +25,14 @@ const ScenarioHelp = `Scenarios (each server on the same configuration, machine 
          on it with the reclamation timer at 1 s and no limit per cycle:
          leases/s from the server's readiness until every lease is
          expired-reclaimed in the database (or 6 minutes pass)
-  S1v6   S1 for DHCPv6 with perfdhcp -6: new clients/s at < 1% loss, each
-         getting one address and one /56 of a /40, beside kea-dhcp6
-  S2v6   DHCPv6 Renews/s from perfdhcp -6 against clients it bound first
-         (socket mode: the XDP fast path is not in this scenario yet)
+  S1v6   S1 for DHCPv6: new clients/s at < 1% loss, each a Solicit,
+         Advertise, Request, Reply for one address and one /56 of a /40
+         (xdhcp durable: the Reply waits for the lease on disk). The same
+         knee search with xdhcp-bench's AF_XDP DHCPv6 clients (runs capped
+         at 60,000 clients: the /40 holds 65,536 /56s), then perfdhcp -6 at
+         each server's knee; kea-dhcp6 beside xdhcpd (served over XDP)
+  S2v6   cached DHCPv6 Renews/s: bind clients (address and /56), then renew
+         both in a closed loop as fast as the server answers (xdhcp answers
+         from its XDP fast path's lease cache)
 The report (results.md, results.json, SVG plots) gives each figure as
 xdhcp / Kea ratios; the suite fails on correctness only, never on speed.`

@@ -28,6 +28,8 @@ const (
 const (
 	targetS1Ratio         = 20.0
 	targetS2Renewals      = 200_000.0
+	targetS1v6Ratio       = 3.0
+	targetS2v6Renews      = 200_000.0
 	targetS3P99Ratio      = 2.0
 	targetS3AbsorbedPct   = 90.0
 	targetS4GoodputPct    = 95.0
@@ -64,30 +66,13 @@ func status(ok bool) string {
 
 // evalTargets reads the targets off the results.
 func evalTargets(r *Results) []Target {
-	var ts []Target
-	// S1: xdhcp's knee at least 20x Kea's, same run.
-	t := Target{Scenario: "S1", Target: fmt.Sprintf("new leases/s at <1%% loss ≥ %.0f× Kea's", targetS1Ratio), Status: statusNotMeasured}
-	x, okx := findPoint(r, "S1", "xdhcp-bench", kneeLabel, "xdhcp")
-	k, okk := findPoint(r, "S1", "xdhcp-bench", kneeLabel, "kea")
-	if okx && okk && k.Median > 0 {
-		ratio := x.Median / k.Median
-		t.Measured = fmt.Sprintf("%s/s vs %s/s = %.2f×", fmtNum(x.Median), fmtNum(k.Median), ratio)
-		t.Status = status(ratio >= targetS1Ratio)
-		t.Note = genNote(x, k)
-	}
-	ts = append(ts, t)
-
-	// S2: cached renewals/s.
-	t = Target{Scenario: "S2", Target: fmt.Sprintf("cached renewals ≥ %s/s", fmtNum(targetS2Renewals)), Status: statusNotMeasured}
-	if p, ok := firstPoint(r, "S2", "xdhcp"); ok {
-		t.Measured = fmt.Sprintf("%s/s", fmtNum(p.Median))
-		t.Status = status(p.Median >= targetS2Renewals)
-		t.Note = genNote(p)
-	}
-	ts = append(ts, t)
+	// S1: xdhcp's knee at least 20x Kea's, same run; S2: cached
+	// renewals/s.
+	ts := []Target{kneeRatioTarget(r, "S1", "new leases/s", targetS1Ratio),
+		rateTarget(r, "S2", "cached renewals", targetS2Renewals)}
 
 	// S3: legitimate p99 within 2x of idle, the flood absorbed in XDP.
-	t = Target{Scenario: "S3", Target: fmt.Sprintf("legit p99 ≤ %.0f× the idle run's, flood ≥ %.0f%% dropped in XDP", targetS3P99Ratio, targetS3AbsorbedPct), Status: statusNotMeasured}
+	t := Target{Scenario: "S3", Target: fmt.Sprintf("legit p99 ≤ %.0f× the idle run's, flood ≥ %.0f%% dropped in XDP", targetS3P99Ratio, targetS3AbsorbedPct), Status: statusNotMeasured}
 	idle, oki := findPoint(r, "S3", "xdhcp-bench", "idle", "xdhcp")
 	fl, okf := findPoint(r, "S3", "xdhcp-bench", "DROP-class flood", "xdhcp")
 	if oki && okf && idle.Median > 0 {
@@ -118,8 +103,8 @@ func evalTargets(r *Results) []Target {
 	// S5: no speed target in the issues; the pair's replication is a
 	// correctness condition, shown here beside the ratio.
 	t = Target{Scenario: "S5", Target: "HA pair: every acknowledged lease on both servers (correctness; no speed target)", Status: statusNotMeasured}
-	x, okx = findPoint(r, "S5", "xdhcp-bench", kneeLabel, "xdhcp")
-	k, okk = findPoint(r, "S5", "xdhcp-bench", kneeLabel, "kea")
+	x, okx := findPoint(r, "S5", "xdhcp-bench", kneeLabel, "xdhcp")
+	k, okk := findPoint(r, "S5", "xdhcp-bench", kneeLabel, "kea")
 	if okx || okk {
 		failed := slices.ContainsFunc(r.Failures, func(f string) bool { return strings.HasPrefix(f, "S5") })
 		t.Measured = fmt.Sprintf("xdhcp pair %s/s, Kea pair %s/s", orDash(numIf(x, okx)), orDash(numIf(k, okk)))
@@ -138,7 +123,36 @@ func evalTargets(r *Results) []Target {
 		t.Status = status(p.Median <= targetS7BytesPerLease)
 	}
 	ts = append(ts, t)
-	return ts
+
+	// DHCPv6: S1v6 at least 3x kea-dhcp6, S2v6 cached Renews/s.
+	return append(ts, kneeRatioTarget(r, "S1v6", "new clients/s (address + /56)", targetS1v6Ratio),
+		rateTarget(r, "S2v6", "cached Renews", targetS2v6Renews))
+}
+
+// kneeRatioTarget is a knee scenario's target: xdhcp's knee at least
+// ratio times Kea's, in the same run.
+func kneeRatioTarget(r *Results, scenario, what string, ratio float64) Target {
+	t := Target{Scenario: scenario, Target: fmt.Sprintf("%s at <1%% loss ≥ %.0f× Kea's", what, ratio), Status: statusNotMeasured}
+	x, okx := findPoint(r, scenario, "xdhcp-bench", kneeLabel, "xdhcp")
+	k, okk := findPoint(r, scenario, "xdhcp-bench", kneeLabel, "kea")
+	if okx && okk && k.Median > 0 {
+		got := x.Median / k.Median
+		t.Measured = fmt.Sprintf("%s/s vs %s/s = %.2f×", fmtNum(x.Median), fmtNum(k.Median), got)
+		t.Status = status(got >= ratio)
+		t.Note = genNote(x, k)
+	}
+	return t
+}
+
+// rateTarget is a scenario's target of at least floor exchanges/s by xdhcp.
+func rateTarget(r *Results, scenario, what string, floor float64) Target {
+	t := Target{Scenario: scenario, Target: fmt.Sprintf("%s ≥ %s/s", what, fmtNum(floor)), Status: statusNotMeasured}
+	if p, ok := firstPoint(r, scenario, "xdhcp"); ok {
+		t.Measured = fmt.Sprintf("%s/s", fmtNum(p.Median))
+		t.Status = status(p.Median >= floor)
+		t.Note = genNote(p)
+	}
+	return t
 }
 
 // firstPoint returns the first point of server in a scenario.

@@ -197,6 +197,7 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	p.interfaces(o, c)
 	p.leaseDatabase(o, &c.LeaseDatabase, defaultLeaseFile)
 	p.hostsDatabases(o, c)
+	p.configControl(o, c)
 	p.hostIdentifiers(o, c)
 
 	global := p.parseScope(o, true)
@@ -346,9 +347,16 @@ func (p *parser) databaseConnection(ld *jobj, db *LeaseDatabase) {
 			*f.dst = *s
 		}
 	}
-	if v := p.integer(ld, "connect-timeout", 0, 1<<31-1); v != nil {
-		db.ConnectTimeout = time.Duration(*v) * time.Second
+	for _, f := range []struct {
+		key string
+		dst *time.Duration
+	}{{"connect-timeout", &db.ConnectTimeout}, {"read-timeout", &db.ReadTimeout}, {"write-timeout", &db.WriteTimeout},
+		{"tcp-user-timeout", &db.TCPUserTimeout}} {
+		if v := p.integer(ld, f.key, 0, 1<<31-1); v != nil {
+			*f.dst = time.Duration(*v) * time.Second
+		}
 	}
+	db.RetryOnStartup = boolOr(p.boolean(ld, "retry-on-startup"), false)
 	if db.KeyFile != "" && db.CertFile == "" || db.CertFile != "" && db.KeyFile == "" {
 		p.errorf(ld.child("cert-file"), "cert-file and key-file go together")
 	}

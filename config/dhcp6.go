@@ -876,8 +876,6 @@ func notForDHCPv6(base string) string {
 		return "forensic logging is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not logged"
 	case hookRunScript:
 		return "run-script is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 lease events do not run the script"
-	case hookHA:
-		return "high availability is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not sent to the partner"
 	case hookFlexID:
 		return "flex-id is not done for DHCPv6 by xdhcp yet, ignored: flex-id reservations of Dhcp6 are not matched"
 	}
@@ -927,7 +925,6 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 				}
 			}
 			c.HA = q.ha(path+".parameters", h.Parameters, threads)
-			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
 		case notForDHCPv6(base) != "":
 			// Kea's servers would honour these; an operator must not be
 			// left believing DHCPv6 leases are logged or scripted.

@@ -27,7 +27,6 @@ var notImplemented = map[string]map[string]string{
 	"Dhcp4": withScopeKeys(map[string]string{
 		"dhcp-ddns":                 ddnsNote,
 		"dhcp4o6-port":              dhcp4o6Note,
-		"config-control":            "no configuration backend: the configuration comes from the file",
 		"dhcp-queue-control":        "the packet queue is xdhcp's own (xdhcp.overload-high/-low)",
 		"sanity-checks":             "leases are checked when the lease file is loaded, always",
 		"compatibility":             "options are parsed by xdhcp's own rules",
@@ -61,6 +60,7 @@ var notImplemented6 = map[string]map[string]string{
 	"Dhcp6": withEntries(notImplemented["Dhcp4"], map[string]string{
 		"hosts-database":  "the DHCPv6 engine reads host reservations from the configuration file only",
 		"hosts-databases": "the DHCPv6 engine reads host reservations from the configuration file only",
+		"config-control":  "the configuration backend serves the Dhcp4 section only",
 	}),
 	"subnet6":           notImplemented["shared-networks"],
 	"shared-networks":   notImplemented["shared-networks"],

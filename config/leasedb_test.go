@@ -60,12 +60,14 @@ func TestLeaseDatabaseConnection(t *testing.T) {
 	if d.Host != "localhost" || d.Port != 0 || d.OnFail != "stop-retry-exit" {
 		t.Errorf("defaults %+v", d)
 	}
-	// Kea 2.2 knows no read-, write- or tcp-user-timeout, nor
-	// retry-on-startup (later Keas do): refused as kea-dhcp4 -t refuses them.
-	for _, k := range []string{`"read-timeout": 5`, `"write-timeout": 5`, `"tcp-user-timeout": 5`, `"retry-on-startup": true`} {
-		_, err := Parse(dhcp4(`"lease-database": {"type": "postgresql", "name": "kea", ` + k + `}`))
-		if err == nil || !strings.Contains(err.Error(), "Kea 2.2 does not accept") {
-			t.Errorf("%s: %v", k, err)
-		}
+	// Later Kea versions' read-, write- and tcp-user-timeout and
+	// retry-on-startup (Kea 2.2 refuses them) are taken, in seconds.
+	e := mustParse(t, dhcp4(`"lease-database": {"type": "mysql", "name": "kea", "read-timeout": 3, "write-timeout": 4,
+		"tcp-user-timeout": 5, "retry-on-startup": true}`)).LeaseDatabase
+	if e.ReadTimeout != 3*time.Second || e.WriteTimeout != 4*time.Second || e.TCPUserTimeout != 5*time.Second || !e.RetryOnStartup {
+		t.Errorf("timeouts %+v", e)
+	}
+	if _, err := Parse(dhcp4(`"lease-database": {"type": "mysql", "name": "kea", "read-timeout": -1}`)); err == nil {
+		t.Error("a negative read-timeout was accepted")
 	}
 }

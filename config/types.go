@@ -37,6 +37,10 @@ type Config struct {
 	// (hosts-database or hosts-databases), looked up in this order after
 	// the configuration's own.
 	HostsDatabases []HostsDatabase
+	// ConfigControl is the configuration backend (nil without
+	// config-control): the daemon merges what the database holds for
+	// ServerTag into this configuration.
+	ConfigControl *ConfigControl
 
 	// EarlyGlobalReservationsLookup mirrors Kea's parameter of that name.
 	EarlyGlobalReservationsLookup bool
@@ -303,6 +307,13 @@ type LeaseDatabase struct {
 	Port           int    // 0: the database's default port
 	User, Password string
 	ConnectTimeout time.Duration // connect-timeout, given in s; 0: the driver's default
+	// read-timeout, write-timeout and tcp-user-timeout, given in s (0:
+	// none), and retry-on-startup: the names later Kea versions give
+	// them (Kea 2.2 refuses them). They bound how long a hung
+	// connection can hold a lease write, and let the server start while
+	// the database is away.
+	ReadTimeout, WriteTimeout, TCPUserTimeout time.Duration
+	RetryOnStartup                            bool
 	// TLS to the database: CA file or directory, client certificate and
 	// key, OpenSSL cipher list.
 	TrustAnchor, CertFile, KeyFile, CipherList string

@@ -50,6 +50,10 @@ type StoragePolicy struct {
 	log     *slog.Logger
 	exit    func(error)
 
+	// what names the store in log lines: "lease file", or "lease
+	// database" (Describe).
+	what string
+
 	failed                            atomic.Bool
 	faults, refused, retries, recover *stats.Stat
 	exitOnce                          sync.Once
@@ -92,6 +96,7 @@ func newStoragePolicy(v6 bool, onFail string, network *NetworkState, reg *stats.
 	}
 	p := &StoragePolicy{
 		policy:  onFail,
+		what:    "lease file",
 		network: network,
 		log:     log,
 		exit:    exit,
@@ -109,6 +114,10 @@ func newStoragePolicy(v6 bool, onFail string, network *NetworkState, reg *stats.
 	return p, nil
 }
 
+// Describe names the store in the policy's log lines ("lease database"
+// for a SQL lease backend); call it before the store reports faults.
+func (p *StoragePolicy) Describe(what string) { p.what = what }
+
 // Policy is the on-fail policy in force.
 func (p *StoragePolicy) Policy() string { return p.policy }
 
@@ -123,11 +132,11 @@ func (p *StoragePolicy) Observe(ev lease.FaultEvent) {
 		p.faults.Inc()
 		if p.policy == OnFailStopRetryExit {
 			p.network.Disable(OriginLeaseDatabase, 0)
-			p.log.Error("DHCP service disabled until the lease file can be written", "path", ev.Path,
+			p.log.Error("DHCP service disabled until the "+p.what+" can be written", "path", ev.Path,
 				"on_fail", p.policy)
 			return
 		}
-		p.log.Warn("serving without lease writes until the lease file can be written: no new lease is acknowledged",
+		p.log.Warn("serving without lease writes until the "+p.what+" can be written: no new lease is acknowledged",
 			"path", ev.Path, "on_fail", p.policy)
 	case lease.FaultRefused:
 		p.refused.Add(int64(ev.Refused))
@@ -135,7 +144,7 @@ func (p *StoragePolicy) Observe(ev lease.FaultEvent) {
 		p.retries.Inc()
 	case lease.FaultExhausted:
 		if p.policy == OnFailServeRetryContinue {
-			p.log.Warn("lease file recovery attempts exhausted: serving on and still retrying", "path", ev.Path,
+			p.log.Warn(p.what+" recovery attempts exhausted: serving on and still retrying", "path", ev.Path,
 				"on_fail", p.policy, "attempts", ev.Attempts)
 			return
 		}
@@ -148,7 +157,7 @@ func (p *StoragePolicy) Observe(ev lease.FaultEvent) {
 		if p.policy == OnFailStopRetryExit {
 			p.network.Enable(OriginLeaseDatabase)
 		}
-		p.log.Info("lease file writable again: DHCP service resumed", "path", ev.Path, "on_fail", p.policy,
+		p.log.Info(p.what+" writable again: DHCP service resumed", "path", ev.Path, "on_fail", p.policy,
 			"attempts", ev.Attempts, "down_s", time.Since(ev.Since).Seconds())
 	}
 }

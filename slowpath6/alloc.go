@@ -8,11 +8,18 @@ import (
 	"xdhcp/lease"
 )
 
-// maxAttempts bounds the candidates one allocation looks at. Pools of
-// DHCPv6 are huge; one nearly full is the exception, and a client refused
-// after that many busy candidates gets NoAddrsAvail rather than a stalled
-// worker.
+// maxAttempts bounds the candidates one allocation looks at in a pool of
+// more than wholeScan candidates. Such pools are huge; one nearly full is
+// the exception, and a client refused after that many busy candidates gets
+// NoAddrsAvail rather than a stalled worker (the cursor has moved past
+// them, so the next client's search starts further on).
 const maxAttempts = 4096
+
+// wholeScan is the largest pool whose every candidate one allocation may
+// look at, as Kea's iterative allocator does: a pd-pool of a /40 cut into
+// /56s (65,536 prefixes) filled to its last few free prefixes, or whose
+// cursor came round to a long run of bound ones, still finds a free one.
+const wholeScan = 1 << 16
 
 // pool is an address range (IA_NA) or a pd-pool (IA_PD) with the cursor of
 // Kea's iterative allocator: each allocation takes the next candidate after
@@ -70,10 +77,11 @@ func (p *pool) capacity() int64 {
 }
 
 // next returns candidates from the cursor on until free accepts one or
-// maxAttempts (or the pool's size) were tried.
+// the pool's every candidate (up to wholeScan of them; maxAttempts in a
+// larger pool) was tried.
 func (p *pool) next(free func(a netip.Addr) bool) (netip.Addr, bool) {
 	n := uint64(maxAttempts)
-	if p.size.hi == 0 && p.size.lo < n {
+	if p.size.hi == 0 && p.size.lo <= wholeScan {
 		n = p.size.lo
 	}
 	for range n {

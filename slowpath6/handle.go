@@ -158,6 +158,9 @@ func (ex *exchange) serve() (detached bool) {
 	ex.hardware()
 	ex.classify()
 	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p, ex.cls.has)
+	if !ex.haScope() {
+		return false
+	}
 	if ex.sn != nil {
 		ex.res = ex.sn.res.lookup(ex.duid, ex.hw)
 	}
@@ -212,8 +215,36 @@ func (ex *exchange) serve() (detached bool) {
 	return true
 }
 
+// haScope leaves a query of the HA partner's scope to the partner: it only
+// feeds failure detection (Kea counts no drop for it). A query this
+// server serves gets the HA_<server> class.
+func (ex *exchange) haScope() bool {
+	s := ex.s
+	if s.scopes == nil {
+		return true
+	}
+	var subnetID uint32
+	if ex.sn != nil {
+		subnetID = ex.sn.cfg.ID
+	}
+	m := &ex.p.Msg
+	class, serve := s.scopes.Accept(subnetID, uint8(m.Type), ex.duid)
+	if !serve {
+		var elapsed uint16
+		if b, ok := m.Options.Get(dhcp6.OptElapsedTime); ok {
+			elapsed, _ = dhcp6.ElapsedTime(b)
+		}
+		s.scopes.Observe(elapsed, ex.duid, uint8(m.Type))
+		return false
+	}
+	if class != "" {
+		ex.cls.add(class)
+	}
+	return true
+}
+
 // committed is the commit's completion: the reply leaves only once its
-// leases are durable.
+// leases are durable, and with HA once the partner has them.
 func (ex *exchange) committed(err error) {
 	s := ex.s
 	for _, a := range ex.holds {
@@ -222,13 +253,39 @@ func (ex *exchange) committed(err error) {
 	if err != nil {
 		s.st.commitFail.Inc()
 		s.log.Warn("DHCPv6 lease commit failed: reply withheld", "err", err)
-	} else {
-		ex.send()
-		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
-			_ = s.cache.Put6(&ex.cached)
-		}
+		ex.done()
+		return
 	}
-	s.queue.EndCommit(nil)
+	if s.replicator == nil {
+		ex.answer()
+		ex.done()
+		return
+	}
+	// The reply waits for the partner's answer, as Kea parks it; not on
+	// the store's completion goroutine, which other commits wait for.
+	go func() {
+		if err := s.replicator.Replicate6(s.ctx, ex.ops); err != nil {
+			s.log.Debug("lease update to HA partner failed: reply withheld", "err", err)
+		} else {
+			ex.answer()
+		}
+		ex.done()
+	}()
+}
+
+// answer sends the reply of a committed exchange and offers its bindings
+// to the fast path's cache.
+func (ex *exchange) answer() {
+	s := ex.s
+	ex.send()
+	if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
+		_ = s.cache.Put6(&ex.cached)
+	}
+}
+
+// done ends a committed exchange.
+func (ex *exchange) done() {
+	ex.s.queue.EndCommit(nil)
 	ex.finish()
 }
 

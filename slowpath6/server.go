@@ -19,6 +19,24 @@ import (
 	"xdhcp/slowpath/stats6"
 )
 
+// Replicator is told of an exchange's committed lease changes before its
+// reply leaves (HA). A non-nil error withholds the reply, as Kea drops a
+// parked response whose lease updates failed; the client's retry decides
+// again.
+type Replicator interface {
+	Replicate6(ctx context.Context, ops []lease.Op6) error
+}
+
+// Scopes is HA's say on each query: whether this server answers it (and
+// the HA_<server> class it gets), and failure detection for those it
+// leaves to its partner. The key is the client's DUID (Kea's DHCPv6 load
+// balancing hashes the whole client identifier); elapsed is the query's
+// Elapsed Time option (hundredths of a second, 0 without one).
+type Scopes interface {
+	Accept(subnetID uint32, msgType uint8, duid []byte) (class string, serve bool)
+	Observe(elapsed uint16, duid []byte, msgType uint8)
+}
+
 // Deps are the server's collaborators.
 type Deps struct {
 	Store lease.Store6
@@ -34,6 +52,9 @@ type Deps struct {
 	// would give (tests); nil = ServerDUID(cfg.ServerID).
 	ServerDUID []byte
 	Now        func() time.Time
+	// Replicator and Scopes are HA (both nil without it).
+	Replicator Replicator
+	Scopes     Scopes
 }
 
 var _ handoff.Handler6 = (*Server)(nil)
@@ -51,6 +72,11 @@ type Server struct {
 	duid   []byte
 	// network gates the service (nil: always enabled).
 	network *slowpath.NetworkState
+	// replicator and scopes are HA's (nil without it); ctx bounds the
+	// lease updates replicator sends (Start's, canceled at Close).
+	replicator Replicator
+	scopes     Scopes
+	ctx        context.Context
 
 	rtMu sync.RWMutex
 	rt   *live
@@ -82,7 +108,8 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
-		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending()}
+		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending(),
+		replicator: d.Replicator, scopes: d.Scopes, ctx: context.Background()}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())
 		if err != nil {
@@ -125,6 +152,7 @@ func (s *Server) Config() *config.Config6 {
 // Start launches the workers and housekeeping; they stop with ctx or Close.
 func (s *Server) Start(ctx context.Context) {
 	ctx, s.stop = context.WithCancel(ctx)
+	s.ctx = ctx
 	for range s.workers {
 		s.wg.Add(1)
 		go s.worker()

@@ -6,6 +6,10 @@
 // through an emulated relay (giaddr, option 82 circuit-id per client,
 // unicast from port 67 to the server's port 67).
 //
+// With Config.V6 the same engine runs DHCPv6 clients instead (gen6.go):
+// Solicit, Advertise, Request, Reply for one address and one delegated
+// prefix each, then Renew and Rebind of both, over AF_XDP.
+//
 // # Transports
 //
 // OpenTransport picks AF_XDP (XDPSocket: an AF_XDP socket per receive
@@ -41,6 +45,7 @@ import (
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
+	"xdhcp/dhcp6"
 	"xdhcp/fastpath/dhcpview"
 	"xdhcp/fastpath/frame"
 	"xdhcp/handoff"
@@ -120,6 +125,15 @@ type Config struct {
 	// all), and every reply the cheap check finds odd or malformed.
 	FullCheckEvery int
 	FullCheckFirst int
+	// V6 makes the clients DHCPv6 clients (gen6.go): Solicit, Advertise,
+	// Request, Reply for one address (IA_NA) and one prefix (IA_PD), and
+	// Renew or Rebind of both. Subnet then bounds the addresses and
+	// Delegated the prefixes; LinkLocal is the source address (default:
+	// the EUI-64 link-local address of the interface's MAC). Relay,
+	// ClientID, Broadcast, DeclineEvery and Release are DHCPv4 only.
+	V6        bool
+	Delegated netip.Prefix
+	LinkLocal netip.Addr
 	// Seed seeds the transaction IDs (default: random).
 	Seed uint64
 	// Progress, if set, is called by the engine once a second.
@@ -162,6 +176,11 @@ type client struct {
 	start        int64   // exchange start, ns since run start
 	sent         int64   // last transmission, ns since run start
 	t1           uint32  // seconds, from the ACK
+	// DHCPv6: the address and the prefix (its first 64 bits and length)
+	// advertised, then bound.
+	plen uint8
+	a6   [16]byte
+	p6   [8]byte
 }
 
 // timeout and scheduled entries refer to a client by index and generation.
@@ -184,6 +203,10 @@ const (
 	wrDeclinedReassigned
 	wrRelay
 	wrDecoderMismatch
+	wrServerIDDiffers
+	wrNoIA
+	wrLifetimes
+	wrOutsideDelegated
 	nWrong
 )
 
@@ -192,7 +215,8 @@ var wrongNames = [nWrong]string{
 	"message type does not fit the client state", "address outside the subnet",
 	"no server identifier", "ACK for another address than requested",
 	"address given to two clients", "declined address given again", "relay fields not echoed",
-	"in-place parser and insomniacslk/dhcp disagree",
+	"in-place parser and insomniacslk/dhcp disagree", "server identifier differs from the first reply's",
+	"no address or no prefix in the IAs", "lifetime zero, or preferred above valid", "prefix outside the delegated range",
 }
 
 // stats are the counters of one phase.
@@ -213,6 +237,7 @@ type stats struct {
 	received     uint64
 	offers, acks uint64
 	naks         uint64
+	status6      [v6Status + 1]uint64 // DHCPv6 Status Codes seen, by code
 	wrong        [nWrong]uint64
 	malformed    uint64
 	late, dup    uint64
@@ -293,6 +318,19 @@ type Generator struct {
 	tmpl    templates
 	view    replyView
 	circ    [12]byte
+
+	// DHCPv6 (gen6.go): the server's DUID (from the first reply), the
+	// source address, the maps of bound addresses and prefixes, and
+	// scratch space for building and reading messages.
+	sid      [130]byte
+	sidLen   int
+	ll6      [16]byte
+	owner6a  map[uint64]uint32
+	owner6p  map[uint64]uint32
+	duid     [10]byte
+	b6       dhcp6.Builder
+	scratch6 [512]byte
+	view6    view6
 }
 
 // ownerDeclined marks a declined address in Generator.owner.
@@ -349,6 +387,9 @@ func New(cfg Config, tr Transport) (*Generator, error) {
 			errs = append(errs, errors.New("relay mode needs the server's MAC"))
 		}
 	}
+	if cfg.V6 && (cfg.Relay || cfg.ClientID || cfg.Broadcast || cfg.DeclineEvery > 0 || cfg.Release) {
+		errs = append(errs, errors.New("DHCPv6 clients: relay, client-id, broadcast, decline and release are DHCPv4 settings"))
+	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("loadgen config: %w", errors.Join(errs...))
 	}
@@ -389,6 +430,15 @@ func New(cfg Config, tr Transport) (*Generator, error) {
 		txLens:  make([]int, cfg.Batch),
 	}
 	g.onFrame = g.handleFrame
+	if cfg.V6 {
+		g.owner6a = make(map[uint64]uint32, min(cfg.Clients, 1<<20))
+		g.owner6p = make(map[uint64]uint32, min(cfg.Clients, 1<<20))
+		ll := cfg.LinkLocal
+		if !ll.Is6() {
+			ll = LinkLocal6(tr.MAC())
+		}
+		g.ll6 = ll.As16()
+	}
 	return g, nil
 }
 
@@ -398,7 +448,8 @@ func (g *Generator) MAC(i int) [6]byte {
 	return [6]byte{p[0], p[1], byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)}
 }
 
-// Leases returns the addresses currently bound, by client MAC.
+// Leases returns the addresses currently bound, by client MAC (DHCPv4
+// clients; DHCPv6 ones have no DHCPv4 address).
 func (g *Generator) Leases() map[[6]byte]netip.Addr {
 	m := make(map[[6]byte]netip.Addr)
 	for i := range g.clients {
@@ -683,6 +734,12 @@ func (g *Generator) newXid(c *client) {
 	if c.xid == c.prevXid {
 		c.xid++
 	}
+	if g.cfg.V6 {
+		// DHCPv6 transaction ids are 24 bits.
+		if c.xid &= 0xffffff; c.xid == c.prevXid {
+			c.xid = (c.xid + 1) & 0xffffff
+		}
+	}
 }
 
 func (g *Generator) arm(idx uint32, now int64) {
@@ -768,14 +825,22 @@ func (g *Generator) meta(idx uint32, unicast bool, src [4]byte) handoff.Meta {
 }
 
 func (g *Generator) sendDiscover(idx uint32, now int64) {
-	g.send(idx, now, dhcpview.MsgDiscover, request{}, false)
+	if g.cfg.V6 {
+		g.send6(idx, now, dhcp6.Solicit)
+	} else {
+		g.send(idx, now, dhcpview.MsgDiscover, request{}, false)
+	}
 	g.st.sent.Discover++
 	g.arm(idx, now)
 }
 
 func (g *Generator) sendRequest(idx uint32, now int64) {
 	c := &g.clients[idx]
-	g.send(idx, now, dhcpview.MsgRequest, request{reqIP: c.offered, serverID: c.server}, false)
+	if g.cfg.V6 {
+		g.send6(idx, now, dhcp6.Request)
+	} else {
+		g.send(idx, now, dhcpview.MsgRequest, request{reqIP: c.offered, serverID: c.server}, false)
+	}
 	g.st.sent.Request++
 	g.arm(idx, now)
 }
@@ -785,7 +850,14 @@ func (g *Generator) sendRequest(idx uint32, now int64) {
 func (g *Generator) sendRenew(idx uint32, now int64) {
 	c := &g.clients[idx]
 	renewing := c.state == stRenewing
-	g.send(idx, now, dhcpview.MsgRequest, request{ciaddr: c.addr}, renewing)
+	switch {
+	case g.cfg.V6 && renewing:
+		g.send6(idx, now, dhcp6.Renew)
+	case g.cfg.V6:
+		g.send6(idx, now, dhcp6.Rebind)
+	default:
+		g.send(idx, now, dhcpview.MsgRequest, request{ciaddr: c.addr}, renewing)
+	}
 	if renewing {
 		g.st.sent.Renew++
 	} else {
@@ -810,6 +882,18 @@ func (g *Generator) sendRelease(idx uint32, now int64) {
 // flushing a full batch. When the transport lends no buffer (every TX
 // frame in flight), the frame is counted attempted and not sent.
 func (g *Generator) queue(m *handoff.Meta, r *request) {
+	slot, ok := g.txSlot()
+	if !ok {
+		return
+	}
+	g.txQueued(slot, g.tmpl.get(r).build(g.txBufs[slot], m, r))
+}
+
+// txSlot counts a frame attempted and returns the index of the lent TX
+// buffer to build it in, borrowing more after flushing when all are used.
+// It reports false (and counts the frame not sent) when the transport
+// lends none.
+func (g *Generator) txSlot() (int, bool) {
 	st := g.st
 	st.txAttempted++
 	if g.txN == g.txAvail {
@@ -817,10 +901,16 @@ func (g *Generator) queue(m *handoff.Meta, r *request) {
 		g.txAvail = g.pipe.txFrames(g.txBufs)
 		if g.txAvail == 0 {
 			st.sent.TxErrors++
-			return
+			return 0, false
 		}
 	}
-	g.txLens[g.txN] = g.tmpl.get(r).build(g.txBufs[g.txN], m, r)
+	return g.txN, true
+}
+
+// txQueued records the frame of n bytes built in slot, flushing a full
+// batch.
+func (g *Generator) txQueued(slot, n int) {
+	g.txLens[slot] = n
 	g.txN++
 	if g.txN == len(g.txBufs) {
 		g.flush()
@@ -996,6 +1086,10 @@ func (g *Generator) handleFrame(b []byte) { g.handle(b, g.rxAt, g.ph) }
 // a deterministic sample of the others, are also decoded with
 // insomniacslk/dhcp and must agree with it (fullCheck).
 func (g *Generator) handle(b []byte, at int64, ph phase) {
+	if g.cfg.V6 {
+		g.handle6(b, at, ph)
+		return
+	}
 	st := g.st
 	st.received++
 	var m handoff.Meta
@@ -1330,6 +1424,15 @@ func (g *Generator) report(st *stats, window time.Duration, start time.Time) *Re
 	if ended > 0 {
 		r.LossPct = 100 * float64(r.Lost) / float64(ended)
 	}
+	for i, v := range st.status6 {
+		if v > 0 {
+			if r.StatusCodes == nil {
+				r.StatusCodes = map[string]uint64{}
+			}
+			r.StatusCodes[statusNames[i]] = v
+		}
+	}
+	r.Settings.V6 = c.V6
 	if r.Wrong > 0 {
 		r.WrongReasons = map[string]uint64{}
 		for i, v := range st.wrong {

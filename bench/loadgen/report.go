@@ -129,6 +129,13 @@ type Report struct {
 	// the server process used during the run; the suite fills it in, the
 	// generator does not know it.
 	ServerCPUSeconds float64 `json:"server_cpu_s,omitempty"`
+	// ChildCPUSeconds is the CPU time of the server's children that it
+	// reaped during the run (run-script's scripts); ScriptsRun and
+	// ScriptsDropped are xdhcpd's run-script counts over the run. The
+	// suite fills them in.
+	ChildCPUSeconds float64 `json:"child_cpu_s,omitempty"`
+	ScriptsRun      float64 `json:"scripts_run,omitempty"`
+	ScriptsDropped  float64 `json:"scripts_dropped,omitempty"`
 
 	DORA   ExchangeStats `json:"dora"`
 	Renew  ExchangeStats `json:"renew"`
@@ -139,9 +146,13 @@ type Report struct {
 
 	Sent     Packets `json:"sent"`
 	Received uint64  `json:"received"`
-	Offers   uint64  `json:"offers"`
-	Acks     uint64  `json:"acks"`
-	Naks     uint64  `json:"naks"`
+	// Offers and Acks count OFFERs and ACKs (DHCPv6: Advertises and
+	// Replies); StatusCodes counts the DHCPv6 Status Code options of the
+	// replies (message and IA level) by name.
+	StatusCodes map[string]uint64 `json:"status_codes,omitempty"`
+	Offers      uint64            `json:"offers"`
+	Acks        uint64            `json:"acks"`
+	Naks        uint64            `json:"naks"`
 
 	// Lost is the exchanges of all kinds given up; LossPct relates it to
 	// the exchanges that ended (completed or lost).
@@ -189,6 +200,7 @@ type Settings struct {
 	TimeoutS      float64 `json:"timeout_s"`
 	Retries       int     `json:"retries"`
 	Transport     string  `json:"transport"`
+	V6            bool    `json:"v6,omitempty"`
 }
 
 // cpuTimes returns this process's user and system CPU time.

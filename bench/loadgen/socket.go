@@ -309,3 +309,25 @@ func ResolveMAC(ifname string, ip netip.Addr, timeout time.Duration) ([6]byte, e
 	}
 	return [6]byte{}, errors.New("resolve " + ip.String() + ": no ARP answer")
 }
+
+// InterfaceLinkLocal returns the IPv6 link-local address of ifname, the
+// DHCPv6 clients' source address: the server's replies go there, and the
+// kernel answers the server's neighbour solicitations for it. It must run
+// inside the interface's namespace.
+func InterfaceLinkLocal(ifname string) (netip.Addr, error) {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("link-local address: find %s: %w", ifname, err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V6)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("link-local address of %s: %w", ifname, err)
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if ok && ip.IsLinkLocalUnicast() && a.Flags&unix.IFA_F_TENTATIVE == 0 {
+			return ip, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no usable IPv6 link-local address", ifname)
+}

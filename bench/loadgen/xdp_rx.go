@@ -22,10 +22,12 @@ const (
 	xdpMDDataEnd  = 4
 	xdpMDRxQueue  = 16
 	ethTypeIPv4BE = 0x0008 // 0x0800 as a little-endian load of network-order bytes
+	ethTypeIPv6BE = 0xdd86 // 0x86dd likewise
 )
 
 // rxInstructions is the generator's XDP program: an unfragmented IPv4/UDP
-// frame (IP options allowed) to UDP port `port` goes to the AF_XDP socket
+// frame (IP options allowed), or an IPv6/UDP frame without extension
+// headers (what a DHCPv6 server sends), to UDP port `port` goes to the AF_XDP socket
 // of its receive queue through the XSKMAP mapFD; everything else, and
 // anything whose queue has no socket, gets `fallback` (XDP_PASS in
 // production, so the namespace's ARP and ICMP keep working; tests use
@@ -47,6 +49,7 @@ func rxInstructions(mapFD int, port uint16, fallback int32) asm.Instructions {
 		asm.Add.Imm(asm.R4, 34),
 		asm.JGT.Reg(asm.R4, asm.R3, "pass"),
 		asm.LoadMem(asm.R5, asm.R2, 12, asm.Half),
+		asm.JEq.Imm(asm.R5, ethTypeIPv6BE, "ipv6"),
 		asm.JNE.Imm(asm.R5, ethTypeIPv4BE, "pass"),
 		asm.LoadMem(asm.R5, asm.R2, 14+9, asm.Byte),
 		asm.JNE.Imm(asm.R5, 17, "pass"),
@@ -66,7 +69,16 @@ func rxInstructions(mapFD int, port uint16, fallback int32) asm.Instructions {
 		asm.JGT.Reg(asm.R5, asm.R3, "pass"),
 		asm.LoadMem(asm.R5, asm.R4, 2, asm.Half), // destination port
 		asm.JNE.Imm(asm.R5, portBE, "pass"),
-		asm.LoadMapPtr(asm.R1, mapFD),
+		asm.Ja.Label("redirect"),
+		// IPv6: Ethernet (14) + IPv6 (40) + UDP (8), next header UDP.
+		asm.Mov.Reg(asm.R4, asm.R2).WithSymbol("ipv6"),
+		asm.Add.Imm(asm.R4, 62),
+		asm.JGT.Reg(asm.R4, asm.R3, "pass"),
+		asm.LoadMem(asm.R5, asm.R2, 14+6, asm.Byte),
+		asm.JNE.Imm(asm.R5, 17, "pass"),
+		asm.LoadMem(asm.R5, asm.R2, 14+40+2, asm.Half), // destination port
+		asm.JNE.Imm(asm.R5, portBE, "pass"),
+		asm.LoadMapPtr(asm.R1, mapFD).WithSymbol("redirect"),
 		asm.LoadMem(asm.R2, asm.R6, xdpMDRxQueue, asm.Word),
 		asm.Mov.Imm(asm.R3, fallback),
 		asm.FnRedirectMap.Call(),

@@ -109,6 +109,8 @@ type loadFlags struct {
 	floodMAC                       string
 	leasesOut                      string
 	transport                      string
+	v6                             bool
+	delegated                      string
 }
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -143,6 +145,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.BoolVar(&f.quiet, "q", false, "no progress line")
 	fs.StringVar(&f.floodMAC, "flood-mac", "", "also flood DISCOVERs from this MAC at full speed during the run (S3)")
 	fs.StringVar(&f.transport, "transport", loadgen.TransportAuto, "auto (AF_XDP, else AF_PACKET with the reason logged), afxdp or afpacket")
+	fs.BoolVar(&f.v6, "v6", false, "DHCPv6 clients (AF_XDP only, with -netns): Solicit/Advertise/Request/Reply for one address and one prefix each, Renew/Rebind of both; -subnet then bounds the addresses")
+	fs.StringVar(&f.delegated, "delegated", "", "with -v6: every delegated prefix must lie in this prefix (empty: no check)")
 	fs.StringVar(&f.leasesOut, "leases-out", "", "write the clients' bound addresses at the end, as JSON {MAC: address}, to this file")
 	if help, err := cli.Parse(fs, args, stdout, stderr); help || err != nil {
 		return err
@@ -152,6 +156,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	do := func(fn func() error) error { return bench.DoInNetns(f.netnsPath, fn) }
+	if f.v6 && (f.netnsPath == "" || f.floodMAC != "" || f.leasesOut != "") {
+		return errors.New("-v6 runs in an existing lab (-netns), without -flood-mac and -leases-out")
+	}
 	if f.netnsPath == "" {
 		b, err := bench.NewLab("xd-run", netip.MustParsePrefix("10.77.0.1/16"), netip.MustParsePrefix("10.77.0.2/16"))
 		if err != nil {
@@ -193,6 +200,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		port := uint16(68)
 		if cfg.Relay {
 			port = 67
+		}
+		if cfg.V6 {
+			port = 546
+			if f.transport == loadgen.TransportAuto {
+				// AF_PACKET's filter takes IPv4 only.
+				f.transport = loadgen.TransportAFXDP
+			}
+			if cfg.LinkLocal, err = loadgen.InterfaceLinkLocal(f.iface); err != nil {
+				return err
+			}
 		}
 		// The flood (S3) keeps its own AF_PACKET socket below: sharing the
 		// AF_XDP socket floods faster but queues the legitimate clients
@@ -291,7 +308,7 @@ func (f *loadFlags) config() (loadgen.Config, error) {
 		Count: f.count, Duration: f.duration, Timeout: f.timeout, Retries: f.retries,
 		Renewals: f.renewals, RenewAfter: f.renewAfter, RenewFraction: f.renewFraction,
 		WarmupClients: f.warmup, Relay: f.relay, Rebind: f.rebind, Release: f.release,
-		ClientID: f.cid, DeclineEvery: f.declineEvery,
+		ClientID: f.cid, DeclineEvery: f.declineEvery, V6: f.v6,
 	}
 	if c.Count == 0 {
 		c.Count = c.Clients - c.WarmupClients
@@ -311,6 +328,14 @@ func (f *loadFlags) config() (loadgen.Config, error) {
 	if f.subnet != "" {
 		if c.Subnet, err = netip.ParsePrefix(f.subnet); err != nil {
 			return c, fmt.Errorf("-subnet: %w", err)
+		}
+		if c.V6 != c.Subnet.Addr().Is6() {
+			return c, fmt.Errorf("-subnet %s: not of the clients' address family", f.subnet)
+		}
+	}
+	if f.delegated != "" {
+		if c.Delegated, err = netip.ParsePrefix(f.delegated); err != nil || !c.Delegated.Addr().Is6() {
+			return c, fmt.Errorf("-delegated %q: want an IPv6 prefix", f.delegated)
 		}
 	}
 	if f.mac != "" {

@@ -61,3 +61,21 @@ func TestRunUsage(t *testing.T) {
 		t.Error("unknown suite flag accepted")
 	}
 }
+
+// -v6 takes IPv6 prefixes for the address and prefix checks and refuses
+// the DHCPv4 default subnet and a non-IPv6 delegated range.
+func TestLoadFlagsV6(t *testing.T) {
+	f := loadFlags{mode: "open", rate: 1, clients: 1, v6: true, server: "10.77.0.1", macPrefix: "02:58",
+		subnet: "2001:db8:1::/64", delegated: "2001:db8:100::/40"}
+	c, err := f.config()
+	if err != nil || !c.V6 || c.Subnet.String() != "2001:db8:1::/64" || c.Delegated.String() != "2001:db8:100::/40" {
+		t.Fatalf("config %+v, %v", c, err)
+	}
+	for _, bad := range []loadFlags{{subnet: "10.77.0.0/16"}, {subnet: "2001:db8:1::/64", delegated: "10.0.0.0/8"}} {
+		g := f
+		g.subnet, g.delegated = bad.subnet, bad.delegated
+		if _, err := g.config(); err == nil {
+			t.Errorf("-v6 -subnet %q -delegated %q accepted", bad.subnet, bad.delegated)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func (d *daemon) registerCommands() {
 	c.Handle("server-tag-get", func(context.Context, *control.Request) control.Answer {
 		return control.Answer{Result: control.ResultSuccess, Arguments: map[string]any{"server-tag": d.srv.Config().ServerTag}}
 	})
-	c.Handle("status-get", func(context.Context, *control.Request) control.Answer {
+	c.Handle("status-get", func(_ context.Context, req *control.Request) control.Answer {
 		cfg := d.srv.Config()
 		args := map[string]any{
 			"pid":                     os.Getpid(),
@@ -100,8 +100,9 @@ func (d *daemon) registerCommands() {
 			"sockets":          map[string]any{"status": "ready"},
 			"insecure-control": control.Exposed(cfg.ControlSockets),
 		}
-		if d.ha != nil {
-			args["high-availability"] = d.ha.Status()
+		// The family's HA, as kea-dhcp4 or kea-dhcp6 reports its own.
+		if h := haFor(req, d.ha, d.ha6()); h != nil {
+			args["high-availability"] = h.Status()
 		}
 		// xdhcp's own: how the kernel has the XDP program attached to
 		// each served interface now (native, generic, none if detached).

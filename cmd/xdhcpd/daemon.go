@@ -65,6 +65,8 @@ type daemon struct {
 	hostDBs  []*sqlhost.DB
 	// hostDBLost counts host database connection losses.
 	hostDBLost *stats.Stat
+	// cb is the configuration backend (config-control).
+	cb *configBackend
 
 	// cache is the fast path's lease cache (used in XDP mode).
 	cache      *leasecache.Cache
@@ -118,6 +120,9 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 			d.close()
 		}
 	}()
+	if cfg, err = d.openConfigBackend(ctx, cfg); err != nil {
+		return nil, err
+	}
 	db := cfg.LeaseDatabase
 	network := slowpath.NewNetworkState(time.Now)
 	storeLog := log.With("component", "lease-store")
@@ -131,6 +136,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		return nil, err
 	}
 	if db.Type != "memfile" {
+		policy.Describe("lease database")
 		d.store, d.leaseReader, err = openDatabaseStore(ctx, cfg, d.hooks.records(), policy.Observe, storeLog)
 		if err != nil {
 			return nil, fmt.Errorf("open lease database: %w", err)
@@ -221,6 +227,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
 	if d.v6 != nil && d.cache != nil {
 		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
+		xdeps.HA6 = d.v6.ha != nil
 	}
 	d.xdp = xdp.New(xdeps)
 
@@ -240,13 +247,17 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	d.useHostDBs(cfg, hostDBs)
 	d.hostCmds.Register(d.ctl)
 	d.registerCommands()
+	d.registerConfigBackendCommands()
 	d.xdp.RegisterCommands(d.ctl)
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
 	}
+	registerHACommands(d.ctl, d.ha, d.ha6())
 	if d.ha != nil {
-		d.ha.RegisterCommands(d.ctl)
 		d.ha.OnScopesChanged(d.xdp.SetScopes)
+	}
+	if h := d.ha6(); h != nil {
+		h.OnScopesChanged(d.xdp.SetScopes6)
 	}
 	// The packet path comes up before the control channel, so that a
 	// control socket that answers means a server that serves.
@@ -256,11 +267,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
-	if d.ha != nil {
-		if d.haListener, err = d.ha.Listen(d.ctl, peerListenOptions(cfg, log)); err != nil {
-			return nil, err
-		}
-		d.ha.Start(ctx)
+	if err := d.startHA(ctx, cfg); err != nil {
+		return nil, err
 	}
 	if t := cfg.XDHCP.Telemetry; t.Port != 0 {
 		d.telemetry, err = telemetry.Listen(telemetry.Options{Addr: net.JoinHostPort(t.Address, strconv.Itoa(t.Port)),
@@ -275,6 +283,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		defer close(d.sampling)
 		d.sampleStats(sctx)
 	}()
+	d.startConfigPoll(cfg)
 	log.Info("xdhcpd serving", "version", version)
 	return d, nil
 }
@@ -414,6 +423,10 @@ func (d *daemon) reload(cfg *config.Config) error {
 			return err
 		}
 	}
+	cfg, err := d.withBackend(d.ctx, cfg)
+	if err != nil {
+		return err
+	}
 	old := d.srv.Config()
 	if cfg.LeaseDatabase != old.LeaseDatabase {
 		return errors.New("lease-database changes need a restart; nothing was changed")
@@ -440,6 +453,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 		// As at start-up: a unicast address must be on its interface.
 		if err := cfg.Dhcp6.CheckUnicast(interfaceExists); err != nil {
 			return fmt.Errorf("%w; nothing was changed", err)
+		}
+		if hookParams(cfg.Dhcp6.Hooks) != hookParams(d.v6.srv.Config().Hooks) {
+			return errors.New("Dhcp6 high-availability changes need a restart; nothing was changed")
 		}
 	}
 	d.ctl.SetServices(controlServices(cfg)...)
@@ -511,6 +527,7 @@ func (d *daemon) close() error {
 		d.stopSampler()
 		<-d.sampling
 	}
+	errs = append(errs, d.closeConfigBackend())
 	if d.telemetry != nil {
 		errs = append(errs, d.telemetry.Close())
 	}
@@ -519,10 +536,10 @@ func (d *daemon) close() error {
 	}
 	if d.ha != nil {
 		errs = append(errs, d.ha.Close())
-		if d.haListener != nil {
-			errs = append(errs, d.haListener.Close())
-		}
 	}
+	// Both families' peer listeners (the DHCPv6 relationship stops with
+	// the rest of DHCPv6, below).
+	errs = append(errs, d.haListener.Close())
 	d.stopListeners()
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
@@ -601,8 +618,8 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 		d.metrics.WritePrometheus(&b)
 		e.Samples(b.String())
 	}
-	if d.ha != nil {
-		d.ha.WriteMetrics(e)
+	if haSvcs := d.haServices(); len(haSvcs) > 0 {
+		ha.WriteMetrics(e, haSvcs...) // both families in one set of families
 	}
 	for _, c := range []struct {
 		name, help string
@@ -645,8 +662,11 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 }
 
 // haParams is the HA hook's configuration, for comparing on reload.
-func haParams(cfg *config.Config) string {
-	for _, h := range cfg.Hooks {
+func haParams(cfg *config.Config) string { return hookParams(cfg.Hooks) }
+
+// hookParams are the parameters of the HA hook among hooks ("" without).
+func hookParams(hooks []config.Hook) string {
+	for _, h := range hooks {
 		if strings.Contains(h.Library, "libdhcp_ha") {
 			return string(h.Parameters)
 		}

@@ -17,6 +17,7 @@ import (
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
+	"xdhcp/ha"
 	"xdhcp/internal/stats"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
@@ -43,6 +44,9 @@ type dhcp6 struct {
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
+	// ha is the Dhcp6 section's HA (nil without the hook); the daemon's
+	// HA listener serves its peer URL.
+	ha *ha.Service
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -88,6 +92,9 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network}
 	if cache != nil {
 		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
+	}
+	if err := v.newHA6(cfg, &deps, log); err != nil {
+		return nil, err
 	}
 	v.srv, err = slowpath6.New(cfg, deps)
 	if err != nil {
@@ -241,6 +248,9 @@ func (v *dhcp6) close() error {
 	}
 	v.stopListeners()
 	var errs []error
+	if v.ha != nil {
+		errs = append(errs, v.ha.Close())
+	}
 	if v.srv != nil {
 		errs = append(errs, v.srv.Close())
 	}

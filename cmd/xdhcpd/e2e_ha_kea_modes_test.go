@@ -35,6 +35,7 @@ func keaRoles(t *testing.T, bin string, keaFirst bool, pr keaPeering) (seg *haSe
 // the partner; after kill -9 of server2, server1 serves every client, and
 // server2 returns to load-balancing with every lease.
 func TestE2EHAKeaLoadBalancing(t *testing.T) {
+	t.Parallel()
 	bin := needKeaAgent(t)
 	for _, keaFirst := range []bool{true, false} {
 		t.Run(map[bool]string{true: "kea-server1", false: "kea-server2"}[keaFirst], func(t *testing.T) {
@@ -100,6 +101,7 @@ func TestE2EHAKeaLoadBalancing(t *testing.T) {
 // backup; with the backup killed (kill -9) the primary keeps answering, and
 // the restarted backup receives the leases that follow.
 func TestE2EHAKeaPassiveBackup(t *testing.T) {
+	t.Parallel()
 	bin := needKeaAgent(t)
 	for _, keaPrimary := range []bool{true, false} {
 		t.Run(map[bool]string{true: "kea-primary", false: "kea-backup"}[keaPrimary], func(t *testing.T) {

@@ -152,6 +152,7 @@ func (k *keaProc) Try(command string, args any) (daemontest.Answer, error) {
 // TestE2EHAKeaInterop pairs xdhcpd with kea-dhcp4 2.2 in hot-standby, Kea
 // as the primary and then as the standby.
 func TestE2EHAKeaInterop(t *testing.T) {
+	t.Parallel()
 	bin := needBinary(t, "kea-dhcp4")
 	needKeaHooks(t)
 	t.Run("kea-primary", func(t *testing.T) { testKeaPair(t, bin, true, keaPeering{mt: true}) })

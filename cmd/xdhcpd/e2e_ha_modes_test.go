@@ -136,6 +136,7 @@ func TestE2EHAPassiveBackup(t *testing.T) {
 // The hub has one name in both relationships (as later Kea's hub-and-spoke
 // has it), or one name per relationship.
 func TestE2EHAHubAndSpoke(t *testing.T) {
+	t.Parallel()
 	t.Run("one-hub-name", func(t *testing.T) { testHubAndSpoke(t, "server3", "server3") })
 	t.Run("hub-name-per-relationship", func(t *testing.T) { testHubAndSpoke(t, "server3a", "server3b") })
 }

@@ -141,7 +141,10 @@ func shortSocket(t *testing.T, name string) string {
 
 // TestE2EHAKeaQuickstart: the HA quickstart's configuration as written
 // pairs xdhcpd with Kea 2.2 (kea-dhcp4 + kea-ctrl-agent), in both roles.
-func TestE2EHAKeaQuickstart(t *testing.T) { keaPairBothRoles(t, keaPeering{asWritten: true}) }
+func TestE2EHAKeaQuickstart(t *testing.T) {
+	t.Parallel()
+	keaPairBothRoles(t, keaPeering{asWritten: true})
+}
 
 // needKeaAgent skips the test without kea-dhcp4, kea-ctrl-agent and Kea's
 // hook libraries, and returns kea-dhcp4's path.
@@ -164,12 +167,16 @@ func keaPairBothRoles(t *testing.T, pr keaPeering) {
 // authentication, failover and resync included, in both roles; xdhcpd's
 // peer URL answers 401 without the credentials and 403 to a command a
 // partner does not send.
-func TestE2EHAKeaBasicAuth(t *testing.T) { keaPairBothRoles(t, keaPeering{auth: true}) }
+func TestE2EHAKeaBasicAuth(t *testing.T) {
+	t.Parallel()
+	keaPairBothRoles(t, keaPeering{auth: true})
+}
 
 // TestE2EHAKeaMutualTLS: the pair over https with client certificates
 // (kea-ctrl-agent with cert-required), failover and resync included, in
 // both roles; xdhcpd's peer URL refuses a client without a certificate.
 func TestE2EHAKeaMutualTLS(t *testing.T) {
+	t.Parallel()
 	pki := testpki.New(t)
 	pr := keaPeering{tls: map[string]peerTLS{}}
 	for name, ip := range map[string]string{"server1": "10.99.0.1", "server2": "10.99.0.2"} {

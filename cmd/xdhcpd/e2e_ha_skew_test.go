@@ -55,6 +55,7 @@ func (c skewCase) String() string {
 // pair keeps working) and Kea as the primary 70 s behind (both end HA:
 // terminated). XDHCP_HA_FAULTS_ALL=1 runs ±45 s and ±70 s in both roles.
 func TestE2EHAKeaClockSkew(t *testing.T) {
+	t.Parallel()
 	needKeaHooks(t)
 	for _, b := range faultKeaBinDeps {
 		needBinary(t, b)

@@ -28,6 +28,7 @@ import (
 // XDHCP_HA_FAULTS_ALL=1 adds load-balancing, and the same with Kea 2.2 in
 // each role and a Kea pair (what Kea does is recorded, not asserted).
 func TestE2EHASplitBrain(t *testing.T) {
+	t.Parallel()
 	needFaultTools(t)
 	modes := []string{"hot-standby"}
 	pairings := []faultPairing{xdhcpPair}

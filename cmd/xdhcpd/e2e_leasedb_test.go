@@ -31,7 +31,7 @@ import (
 // The database servers of this test binary, started by the first test
 // that needs one; TestMain stops them.
 var (
-	pgServer    = dbtest.NewLazy(dbtest.Postgres, dbtest.Options{})
+	pgServer    = dbtest.NewLazy(dbtest.Postgres, dbtest.Options{TLS: true}) // TLS offered, required only of NewTLSDB accounts
 	mysqlServer = dbtest.NewLazy(dbtest.MySQL, dbtest.Options{})
 )
 
@@ -379,7 +379,6 @@ func daemonOnDatabase(t *testing.T, server *dbtest.Server, onFail string, tries 
 // daemon once its reconnect attempts are spent, answering nothing or
 // offers meanwhile.
 func TestE2ELeaseDatabaseOnFail(t *testing.T) {
-	pd := needBinary(t, "perfdhcp")
 	t.Run("restart/serve-retry-continue", func(t *testing.T) {
 		t.Parallel()
 		// A server of its own: stopping it must not disturb other tests.
@@ -388,59 +387,27 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 			t.Skipf("no PostgreSQL: %v", err)
 		}
 		defer server.Stop()
-		e, db, _, d := daemonOnDatabase(t, server, "serve-retry-continue", 3)
-		capt := e.captureACKs()
-		done := make(chan string, 1)
-		go func() {
-			out, _ := e.runClient(60*time.Second, pd, "-4", "-l", e2eClientIP, "-R", "100000", "-r", "60", "-p", "9",
-				"-b", "mac=02:ab:00:00:00:00", e2eServerIP)
-			done <- out
-		}()
-		time.Sleep(2500 * time.Millisecond)
-		server.Halt()
-		time.Sleep(2500 * time.Millisecond)
-		if err := server.Restart(); err != nil {
-			t.Fatal(err)
-		}
-		out := <-done
-		st := parsePerfdhcp(t, out)
-		acks := capt.stop(t)
-		t.Logf("perfdhcp: DISCOVER-OFFER %+v REQUEST-ACK %+v; %d ACKs captured", st["DISCOVER-OFFER"], st["REQUEST-ACK"], len(acks))
-		if !d.Running() {
-			t.Fatalf("xdhcpd exited under serve-retry-continue: %v", d.Err())
-		}
-		held := dbHolders(t, db)
-		lost := 0
-		for _, a := range acks {
-			if held[a[1]] != strings.Split(a[0], ",")[0] {
-				if lost++; lost <= 5 {
-					t.Errorf("ACK of %s to %s, but the database holds %q for it", a[1], a[0], held[a[1]])
-				}
-			}
-		}
-		if lost > 0 {
-			t.Errorf("%d of %d acknowledged leases are not in the database", lost, len(acks))
-		}
-		faults, recovered := d.stat("xdhcp-lease-file-faults"), d.stat("xdhcp-lease-file-recoveries")
-		if faults < 1 || recovered < 1 {
-			t.Errorf("faults %d, recoveries %d: the stop went unnoticed", faults, recovered)
-		}
-		// Serving resumed: a new client gets a lease the database holds.
-		m := mac(0xd2, 1)
-		ip := daemontest.DORA(t, e.nclient(m)).ACK.YourIPAddr.String()
-		if got := dbHolders(t, db)[ip]; got != m.String() {
-			t.Errorf("after the restart, %s ACKed to %s is held by %q in the database", ip, m, got)
-		}
+		onFailRestart(t, server, "serve-retry-continue")
 	})
 	// A cut network path: stop-retry-exit on PostgreSQL stops answering
 	// at once; serve-retry-exit on MariaDB still offers addresses; both
 	// exit once their reconnect attempts (25 × 200 ms) are spent.
-	for _, c := range []struct {
+	// XDHCP_DB_LONG=1 adds each policy on the other database.
+	type cutCase struct {
 		policy string
 		server *dbtest.Lazy
 		offers bool
-	}{{"stop-retry-exit", pgServer, false}, {"serve-retry-exit", mysqlServer, true}} {
-		t.Run("cut/"+c.policy, func(t *testing.T) {
+	}
+	cuts := []cutCase{{"stop-retry-exit", pgServer, false}, {"serve-retry-exit", mysqlServer, true}}
+	if os.Getenv("XDHCP_DB_LONG") != "" {
+		cuts = append(cuts, cutCase{"stop-retry-exit", mysqlServer, false}, cutCase{"serve-retry-exit", pgServer, true})
+	}
+	for i, c := range cuts {
+		name := "cut/" + c.policy
+		if i >= 2 {
+			name += "/other-database"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			e, _, fw, d := daemonOnDatabase(t, c.server.Get(t), c.policy, 25)
 			daemontest.DORA(t, e.nclient(mac(0xd3, 1)))

@@ -105,7 +105,8 @@ func (h *leaseHooks) setQuietSubnets(cfg *config.Config) error {
 
 // blockingProcs is how many Go Ps the hooks' blocking calls get on top of
 // serving's: the forensic log's fdatasync (a blocking system call keeps
-// its P until the runtime's monitor takes it back, up to 10 ms later) and
+// its P until the runtime's monitor takes it back, up to 10 ms later; one
+// per sync the log may have in flight) and
 // run-script's starts (the starting thread keeps its P, suspended, until
 // the child has exec'ed). Without them, a fast-path worker woken meanwhile
 // waited for a P.
@@ -115,7 +116,7 @@ func (h *leaseHooks) blockingProcs() int {
 	}
 	n := 0
 	if h.legal != nil {
-		n++
+		n += legallog.SyncSlots
 	}
 	if h.script != nil {
 		n++

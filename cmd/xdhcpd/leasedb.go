@@ -32,8 +32,9 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 	log *slog.Logger) (leaseStore, lease.Reader, error) {
 	db := cfg.LeaseDatabase
 	p := sqllease.Params{Host: db.Host, Port: db.Port, Name: db.Name, User: db.User, Password: db.Password,
-		ConnectTimeout: db.ConnectTimeout, TrustAnchor: db.TrustAnchor, CertFile: db.CertFile, KeyFile: db.KeyFile,
-		CipherList: db.CipherList, MaxConns: sqllease.DefaultWriters + 2}
+		ConnectTimeout: db.ConnectTimeout, ReadTimeout: db.ReadTimeout, WriteTimeout: db.WriteTimeout,
+		TCPUserTimeout: db.TCPUserTimeout, TrustAnchor: db.TrustAnchor, CertFile: db.CertFile, KeyFile: db.KeyFile,
+		CipherList: db.CipherList, MaxConns: sqllease.DefaultWriters + 2, Lazy: db.RetryOnStartup}
 	if p.ConnectTimeout == 0 {
 		p.ConnectTimeout = dbConnectTimeout
 	}
@@ -62,17 +63,31 @@ func openDatabaseStore(ctx context.Context, cfg *config.Config, records memfile.
 	}
 	where += "/" + db.Name
 	s, err := sqllease.Open(octx, sqllease.Options{
-		Dialect:    d,
-		Where:      where,
-		RetryWait:  db.ReconnectWaitTime,
-		RetryLimit: db.MaxReconnectTries,
-		OnFault:    onFault,
-		Records:    records,
-		Logger:     log,
+		Dialect:        d,
+		Where:          where,
+		RetryWait:      db.ReconnectWaitTime,
+		RetryLimit:     db.MaxReconnectTries,
+		OpTimeout:      opTimeout(db),
+		RetryOnStartup: db.RetryOnStartup,
+		OnFault:        onFault,
+		Records:        records,
+		Logger:         log,
 	})
 	if err != nil {
 		d.Close()
 		return nil, nil, err
 	}
 	return s, s.Database(), nil
+}
+
+// opTimeout bounds one operation on the database: on PostgreSQL, whose
+// driver has no read or write timeout of its own, read-timeout plus
+// write-timeout (a transaction is pipelined: it writes, then reads its
+// outcome); MySQL's driver bounds each read and write itself, and the
+// store keeps its default.
+func opTimeout(db config.LeaseDatabase) time.Duration {
+	if db.Type == "postgresql" {
+		return db.ReadTimeout + db.WriteTimeout
+	}
+	return 0
 }

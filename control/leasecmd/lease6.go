@@ -379,16 +379,23 @@ func (h *Commands6) getByHostname(_ context.Context, req *control.Request) contr
 func (h *Commands6) decode(raw json.RawMessage) (lease.Lease6, bool, error) {
 	l, force, err := leasejson.DecodeArgs6(raw, h.opts.Now().Unix(), h.opts.Subnets())
 	if err == nil {
-		switch {
-		case len(l.Hostname) > MaxHostname:
-			err = fmt.Errorf("hostname is %d bytes long, the maximum is %d", len(l.Hostname), MaxHostname)
-		case len(l.UserContext) > MaxUserContext:
-			err = fmt.Errorf("user-context is %d bytes long, the maximum is %d", len(l.UserContext), MaxUserContext)
-		case len(l.HWAddr) > maxHWAddr:
-			err = fmt.Errorf("hw-address is %d bytes long, the maximum is %d", len(l.HWAddr), maxHWAddr)
-		}
+		err = checkSizes6(&l)
 	}
 	return l, force, err
+}
+
+// checkSizes6 refuses a lease whose variable-length fields exceed what
+// the store keeps.
+func checkSizes6(l *lease.Lease6) error {
+	switch {
+	case len(l.Hostname) > MaxHostname:
+		return fmt.Errorf("hostname is %d bytes long, the maximum is %d", len(l.Hostname), MaxHostname)
+	case len(l.UserContext) > MaxUserContext:
+		return fmt.Errorf("user-context is %d bytes long, the maximum is %d", len(l.UserContext), MaxUserContext)
+	case len(l.HWAddr) > maxHWAddr:
+		return fmt.Errorf("hw-address is %d bytes long, the maximum is %d", len(l.HWAddr), maxHWAddr)
+	}
+	return nil
 }
 
 // commit writes ops and tells Changed; olds[i] is the lease ops[i]
@@ -444,6 +451,23 @@ func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate
 		oldp = &old
 	}
 	return !exists, h.commit(ctx, []lease.Op6{{Kind: lease.OpPut, Lease: l}}, []*lease.Lease6{oldp})
+}
+
+// ApplyPartnerLease6 writes a lease the HA partner sent during a lease
+// database synchronization, as lease6-update with force-create writes it
+// (statistics and caches follow through Changed). A lease of a subnet
+// not configured here is refused, as Kea skips such stale leases.
+func (h *Commands6) ApplyPartnerLease6(ctx context.Context, l lease.Lease6) error {
+	if _, err := h.opts.Subnets().Resolve(l.SubnetID, l.Type, l.Addr); err != nil {
+		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
+	}
+	if err := checkSizes6(&l); err != nil {
+		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
+	}
+	if _, err := h.addOrUpdate(ctx, l, true); err != nil {
+		return fmt.Errorf("store partner lease %s: %w", l.Addr, err)
+	}
+	return nil
 }
 
 func (h *Commands6) update(ctx context.Context, req *control.Request) control.Answer {

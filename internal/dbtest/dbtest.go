@@ -12,6 +12,7 @@ package dbtest
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -57,6 +58,8 @@ type Options struct {
 	Durable bool
 	// ExtraArgs are appended to the server's command line.
 	ExtraArgs []string
+	// TLS makes the server offer TLS (see NewTLSDB and CAFile).
+	TLS bool
 }
 
 // Server is one running database server.
@@ -66,6 +69,10 @@ type Server struct {
 	Socket string // unix socket path (PostgreSQL: the socket's directory)
 	Port   int    // loopback TCP port
 	Host   string // "127.0.0.1"
+	// With Options.TLS: the CA that signed the server's certificate,
+	// and a CA that did not.
+	CAFile, OtherCAFile string
+	certFile, keyFile   string
 
 	opts     Options
 	args     []string // server command line, for Restart
@@ -157,6 +164,13 @@ func startPostgres(opts Options) (*Server, error) {
 	if !opts.Durable {
 		s.args = append(s.args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
+	if opts.TLS {
+		args, err := s.postgresTLSArgs()
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		s.args = append(s.args, args...)
+	}
 	s.args = append(s.args, opts.ExtraArgs...)
 	if err := s.launch(); err != nil {
 		return nil, s.fail(err)
@@ -195,6 +209,13 @@ func startMySQL(opts Options) (*Server, error) {
 		"--max-connections=300", "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=48M"}
 	if !opts.Durable {
 		s.args = append(s.args, "--innodb-flush-log-at-trx-commit=0", "--sync-binlog=0", "--innodb-doublewrite=0")
+	}
+	if opts.TLS {
+		args, err := s.mysqlTLSArgs()
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		s.args = append(s.args, args...)
 	}
 	s.args = append(s.args, opts.ExtraArgs...)
 	if err := s.launch(); err != nil {
@@ -793,8 +814,12 @@ func (s *Server) psql(db string, sql ...string) (string, error) {
 func (s *Server) psqlAs(user, password, db string, sql ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password='%s' sslmode=disable connect_timeout=10",
-		s.Host, s.Port, db, user, password))
+	ssl := "disable"
+	if s.opts.TLS {
+		ssl = "require" // an account of NewTLSDB has no other way in
+	}
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("host=%s port=%d dbname=%s user=%s password='%s' sslmode=%s connect_timeout=10",
+		s.Host, s.Port, db, user, password, ssl))
 	if err != nil {
 		return "", fmt.Errorf("connect to %s as %s: %w", db, user, err)
 	}
@@ -858,6 +883,9 @@ func (s *Server) mysqlAs(user, password, db, sql string) (string, error) {
 	cfg := driver.NewConfig()
 	cfg.User, cfg.Passwd, cfg.DBName, cfg.MultiStatements = user, password, db, true
 	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+	if s.opts.TLS {
+		cfg.TLS = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the test's own server; an account of NewTLSDB needs TLS
+	}
 	return mysqlRun(cfg, sql, true)
 }
 

@@ -56,6 +56,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(p.Host, strconv.Itoa(port))
 	}
 	cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = p.ConnectTimeout, p.ReadTimeout, p.WriteTimeout
+	cfg.DialFunc = p.Dial()
 	// Statements are sent with their arguments in place: one round trip
 	// each instead of prepare, execute and close.
 	cfg.InterpolateParams = true
@@ -73,7 +74,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	if err := sqllease.FirstPing(ctx, db.PingContext); err != nil {
+	if err := p.OpenPing(ctx, db.PingContext); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to mysql %s/%s: %w", cfg.Addr, p.Name, err)
 	}

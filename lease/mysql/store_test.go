@@ -9,7 +9,7 @@ import (
 	"xdhcp/lease/sqllease/sqltest"
 )
 
-var server = dbtest.NewLazy(dbtest.MySQL, dbtest.Options{})
+var server = dbtest.NewLazy(dbtest.MySQL, dbtest.Options{TLS: true})
 
 func TestMain(m *testing.M) { dbtest.Main(m, server) }
 

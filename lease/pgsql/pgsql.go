@@ -5,16 +5,12 @@ package pgsql
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sys/unix"
 
 	"xdhcp/lease"
 	"xdhcp/lease/sqllease"
@@ -59,18 +55,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 		return nil, err
 	}
 	cc.TLSConfig = tlsc
-	d := &net.Dialer{KeepAlive: 30 * time.Second}
-	if p.TCPUserTimeout > 0 {
-		ms := int(p.TCPUserTimeout / time.Millisecond)
-		d.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
-			})
-			return errors.Join(err, serr)
-		}
-	}
-	cc.DialFunc = d.DialContext
+	cc.DialFunc = p.Dial()
 	cfg.MaxConns = int32(max(p.MaxConns, 2))
 	cfg.MinConns = 1
 	cfg.HealthCheckPeriod = 5 * time.Second
@@ -78,7 +63,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to postgresql %s:%d/%s: %w", cc.Host, cc.Port, p.Name, err)
 	}
-	if err := sqllease.FirstPing(ctx, pool.Ping); err != nil {
+	if err := p.OpenPing(ctx, pool.Ping); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("connect to postgresql %s:%d/%s: %w", cc.Host, cc.Port, p.Name, err)
 	}

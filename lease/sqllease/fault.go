@@ -23,15 +23,25 @@ import (
 // lost reports whether err left the database unreachable; if so it
 // starts a fault episode (once).
 func (s *Store) lost(err error) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	perr := s.d.Ping(ctx)
-	cancel()
-	if perr == nil {
+	if s.reachable() {
 		return false
 	}
+	s.startFault(err)
+	return true
+}
+
+// reachable pings the database.
+func (s *Store) reachable() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), min(pingTimeout, s.opts.OpTimeout))
+	defer cancel()
+	return s.d.Ping(ctx) == nil
+}
+
+// startFault starts a fault episode for err unless one is under way.
+func (s *Store) startFault(err error) {
 	fe := &lease.FaultError{Path: s.opts.Where, Err: err, Since: s.now()}
 	if !s.fault.CompareAndSwap(nil, fe) {
-		return true // an episode is under way
+		return // an episode is under way
 	}
 	s.stats.faults.Add(1)
 	s.log.Error("lease database connection lost: refusing lease commits until it is back",
@@ -44,7 +54,6 @@ func (s *Store) lost(err error) bool {
 	}
 	s.bg.Add(1)
 	go s.reconnect(fe)
-	return true
 }
 
 // reconnect retries until the database answers, its schema is right and
@@ -73,6 +82,8 @@ func (s *Store) reconnect(fe *lease.FaultError) {
 			return
 		}
 		s.stats.retries.Add(1)
+		s.log.Warn("lease database reconnection attempt failed", "database", s.opts.Where, "attempt", attempt,
+			"max_reconnect_tries", s.opts.RetryLimit, "err", err)
 		s.emit(lease.FaultEvent{Kind: lease.FaultRetry, Err: err, Since: fe.Since, Attempts: attempt})
 		if attempt == s.opts.RetryLimit {
 			s.emit(lease.FaultEvent{Kind: lease.FaultExhausted, Err: err, Since: fe.Since, Attempts: attempt})
@@ -86,15 +97,18 @@ func (s *Store) reconnect(fe *lease.FaultError) {
 
 // attempt reconnects: ping, schema, and a fresh cache.
 func (s *Store) attempt() error {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-	defer cancel()
-	if err := s.d.Ping(ctx); err != nil {
+	ctx, cancel := s.opCtx()
+	err := s.d.Ping(ctx)
+	if err == nil {
+		err = s.d.CheckSchema(ctx)
+	}
+	cancel()
+	if err != nil {
 		return err
 	}
-	if err := s.d.CheckSchema(ctx); err != nil {
-		return err
-	}
-	cache, n, err := s.load(ctx)
+	lctx, lcancel := context.WithTimeout(context.Background(), max(loadTimeout, s.opts.OpTimeout))
+	defer lcancel()
+	cache, n, err := s.load(lctx)
 	if err != nil {
 		return err
 	}

@@ -10,14 +10,18 @@ import (
 // Database returns a Reader that reads the database itself rather than
 // the cache, for the lease commands: an operator asking for a lease wants
 // the one the database holds, whichever server wrote it. A read that
-// fails is logged and answered from the cache.
+// fails is logged and answered from the cache; while the connection is
+// lost, reads go to the cache at once rather than wait on a dead path.
 func (s *Store) Database() lease.Reader { return dbReader{s} }
 
 type dbReader struct{ s *Store }
 
 func (r dbReader) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), opTimeout)
+	return r.s.opCtx()
 }
+
+// away reports a lost connection: read the cache.
+func (r dbReader) away() bool { return r.s.fault.Load() != nil }
 
 func (r dbReader) failed(what string, err error) {
 	r.s.log.Warn("reading leases from the database failed: answering from the cache", "query", what,
@@ -28,6 +32,9 @@ func (r dbReader) Get(addr netip.Addr) (lease.Lease, bool) {
 	addr = addr.Unmap()
 	if !addr.Is4() {
 		return lease.Lease{}, false
+	}
+	if r.away() {
+		return r.s.Get(addr)
 	}
 	ctx, cancel := r.ctx()
 	defer cancel()
@@ -40,6 +47,9 @@ func (r dbReader) Get(addr netip.Addr) (lease.Lease, bool) {
 }
 
 func (r dbReader) find(q Query, fallback func() []lease.Lease) []lease.Lease {
+	if r.away() {
+		return fallback()
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	ls, err := r.s.d.Find(ctx, q)
@@ -76,7 +86,11 @@ func (r dbReader) Page(from netip.Addr, limit int) []lease.Lease {
 }
 
 func (r dbReader) Range(fn func(l *lease.Lease) bool) {
-	ctx, cancel := r.ctx()
+	if r.away() {
+		r.s.Range(fn)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(loadTimeout, r.s.opts.OpTimeout))
 	defer cancel()
 	stop := errStop{}
 	err := r.s.d.Load(ctx, func(l *lease.Lease) error {

@@ -4,11 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"xdhcp/lease"
 )
@@ -72,14 +77,51 @@ type Params struct {
 	User     string
 	Password string
 	// ConnectTimeout bounds connecting; ReadTimeout and WriteTimeout
-	// bound one read or write on the connection (MySQL); TCPUserTimeout
-	// is the socket's TCP_USER_TIMEOUT (PostgreSQL). 0: none.
+	// bound one read or write on the connection (the MySQL driver's own;
+	// on PostgreSQL the store bounds each operation by their sum, see
+	// Options.OpTimeout); TCPUserTimeout is the socket's
+	// TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before
+	// the kernel drops the connection. 0: none.
 	ConnectTimeout, ReadTimeout, WriteTimeout, TCPUserTimeout time.Duration
 	// TLS: the CA file or directory, the client certificate and key,
 	// and the cipher list (OpenSSL names).
 	TrustAnchor, CertFile, KeyFile, CipherList string
 	// MaxConns bounds the connection pool.
 	MaxConns int
+	// Lazy opens the pool without reaching the database (retry-on-startup:
+	// the store then starts in a fault and reconnects).
+	Lazy bool
+}
+
+// Dial returns the dial function of TCP connections to the database:
+// TCP keepalive, and TCP_USER_TIMEOUT when TCPUserTimeout is set, so a
+// path that drops packets fails a write within that time instead of the
+// kernel's many minutes of retransmissions.
+func (p *Params) Dial() func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{KeepAlive: 15 * time.Second}
+	if p.TCPUserTimeout > 0 {
+		ms := int(p.TCPUserTimeout / time.Millisecond)
+		d.Control = func(network, _ string, c syscall.RawConn) error {
+			if !strings.HasPrefix(network, "tcp") {
+				return nil
+			}
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ms)
+			})
+			return errors.Join(err, serr)
+		}
+	}
+	return d.DialContext
+}
+
+// OpenPing checks a new pool's first connection (FirstPing), unless
+// Lazy: then the store finds the database away and reconnects.
+func (p *Params) OpenPing(ctx context.Context, ping func(context.Context) error) error {
+	if p.Lazy {
+		return nil
+	}
+	return FirstPing(ctx, ping)
 }
 
 // TLSConfig builds the client TLS configuration the parameters ask for,
@@ -174,6 +216,10 @@ func FirstPing(ctx context.Context, ping func(context.Context) error) error {
 	for i := 0; i < firstPingTries; i++ {
 		if err = ping(ctx); err == nil {
 			return nil
+		}
+		var cv *tls.CertificateVerificationError
+		if errors.As(err, &cv) {
+			return err // the same certificate will fail again
 		}
 		select {
 		case <-ctx.Done():

@@ -105,8 +105,14 @@ const (
 	DefaultRetryWait = 250 * time.Millisecond
 	// MaxRetryWait caps the doubling pause.
 	MaxRetryWait = 5 * time.Second
-	// opTimeout bounds one transaction or lookup.
-	opTimeout = 30 * time.Second
+	// DefaultOpTimeout bounds one transaction or lookup when
+	// Options.OpTimeout is 0.
+	DefaultOpTimeout = 30 * time.Second
+	// loadTimeout bounds reading every lease into the cache.
+	loadTimeout = 2 * time.Minute
+	// pingTimeout bounds the ping that tells a failed statement from a
+	// lost database.
+	pingTimeout = 5 * time.Second
 )
 
 // Options configures a Store.
@@ -129,6 +135,15 @@ type Options struct {
 	// it with the first failure, as Kea gives up at once. The store goes
 	// on retrying until it recovers or is closed.
 	RetryLimit int
+	// OpTimeout bounds one transaction, lookup or ping: a connection
+	// that hangs (a network path that drops packets, a stalled server)
+	// fails its operation after it, which then counts as a lost
+	// connection. 0 means DefaultOpTimeout.
+	OpTimeout time.Duration
+	// RetryOnStartup starts the store even when the database cannot be
+	// reached: with an empty cache, in a fault (commits refused, the
+	// on-fail policy told) until a reconnection loads the leases.
+	RetryOnStartup bool
 	// OnFault is told each step of a connection-loss episode; it must
 	// return quickly and must not call the store.
 	OnFault func(lease.FaultEvent)
@@ -204,18 +219,43 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := s.d.CheckSchema(ctx); err != nil {
+	if s.opts.OpTimeout <= 0 {
+		s.opts.OpTimeout = DefaultOpTimeout
+	}
+	err := s.d.CheckSchema(ctx)
+	var cache *memfile.Store
+	n := 0
+	if err == nil {
+		cache, n, err = s.load(ctx)
+	}
+	if err != nil && (!opts.RetryOnStartup || s.reachable()) {
 		return nil, fmt.Errorf("lease database %s: %w", opts.Where, err)
 	}
-	cache, n, err := s.load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("lease database %s: %w", opts.Where, err)
+		// retry-on-startup: serve from an empty cache, refusing
+		// commits, until the database answers.
+		lostErr := err
+		if cache, err = memfile.Open(memfile.Options{Persist: false, Logger: s.log}); err != nil {
+			return nil, err
+		}
+		s.cache.Store(cache)
+		s.bg.Add(1)
+		go s.dispatch()
+		s.log.Warn("lease database unreachable at start (retry-on-startup): starting without its leases",
+			"database", opts.Where, "err", lostErr)
+		s.startFault(lostErr)
+		return s, nil
 	}
 	s.cache.Store(cache)
 	s.log.Info("leases loaded from the database", "database", opts.Where, "leases", n)
 	s.bg.Add(1)
 	go s.dispatch()
 	return s, nil
+}
+
+// opCtx bounds one operation on the database.
+func (s *Store) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opts.OpTimeout)
 }
 
 // load reads every lease into a new cache.
@@ -453,7 +493,7 @@ func (s *Store) writeBatch(batch []*request) []error {
 			return results
 		}
 		ws, owner := s.writes(batch, pending)
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		ctx, cancel := s.opCtx()
 		conflicts, err := s.d.Write(ctx, ws, s.now())
 		cancel()
 		s.stats.batches.Add(1)
@@ -591,7 +631,7 @@ const learnAhead = 256
 // learn replaces the cached lease of addr with the database's row, and
 // caches the rows of the next learnAhead leased addresses.
 func (s *Store) learn(addr netip.Addr) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := s.opCtx()
 	defer cancel()
 	l, ok, err := s.d.Get(ctx, addr)
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +37,8 @@ func Run(t *testing.T, k Kind) {
 	t.Run("GroupCommit", func(t *testing.T) { groupCommit(t, k) })
 	t.Run("SchemaVersion", func(t *testing.T) { schemaVersion(t, k) })
 	t.Run("ReclaimAfterRenewal", func(t *testing.T) { reclaimAfterRenewal(t, k) })
+	t.Run("TLS", func(t *testing.T) { tlsConnect(t, k) })
+	t.Run("RetryOnStartup", func(t *testing.T) { retryOnStartup(t, k) })
 }
 
 // A server's reclamation of a lease it saw expire does not overwrite the
@@ -369,5 +373,142 @@ func CompareWithKeaAdmin(t *testing.T, c SchemaCheck) {
 	if !strings.Contains(want["tables"], "lease4\t") || !strings.Contains(strings.ToLower(want["triggers"]), "lease4_ains") ||
 		!strings.Contains(want["rows"], "schema_version") {
 		t.Errorf("the catalog misses what kea-admin made:\n%s\n%s", want["tables"], want["triggers"])
+	}
+}
+
+// An account the server admits over TLS only: refused without TLS,
+// refused with a trust anchor that did not sign the server's certificate
+// (an error that says so), served with the right one.
+func tlsConnect(t *testing.T, k Kind) {
+	srv := k.Server.Get(t)
+	if srv.CAFile == "" {
+		t.Skip("the test server was started without TLS")
+	}
+	db := srv.NewTLSDB(t)
+	ctx := context.Background()
+	try := func(p sqllease.Params) error {
+		d, err := k.Open(ctx, p)
+		if err == nil {
+			err = d.CheckSchema(ctx)
+			d.Close()
+		}
+		return err
+	}
+	p := Params(db)
+	if err := try(p); err == nil {
+		t.Error("a connection without TLS was admitted by a server requiring it")
+	} else {
+		t.Logf("without TLS: %v", err)
+	}
+	p.TrustAnchor = srv.OtherCAFile
+	err := try(p)
+	if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Errorf("with a trust anchor that did not sign the server's certificate: %v, want an unknown authority error", err)
+	}
+	p.TrustAnchor = srv.CAFile
+	if err := try(p); err != nil {
+		t.Fatalf("with the right trust anchor: %v", err)
+	}
+	// The trust anchor as a directory of CA files (Kea takes either).
+	p.TrustAnchor = filepath.Dir(srv.CAFile) + "/no-such-dir"
+	if err := try(p); err == nil || !strings.Contains(err.Error(), "trust-anchor") {
+		t.Errorf("a missing trust anchor: %v, want an error naming trust-anchor", err)
+	}
+	p.TrustAnchor, p.CipherList = srv.CAFile, "NO-SUCH-CIPHER"
+	if err := try(p); err == nil || !strings.Contains(err.Error(), "cipher-list") {
+		t.Errorf("an unknown cipher-list: %v", err)
+	}
+	// A lease written over TLS is in the database.
+	p.CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+	d, err := k.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqllease.Open(ctx, sqllease.Options{Dialect: d, Where: "tls " + db.Name})
+	if err != nil {
+		d.Close()
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Commit(ctx, put("10.0.0.9", 9, time.Now().Unix())); err != nil {
+		t.Fatalf("commit over TLS: %v", err)
+	}
+	if out, err := db.Exec("SELECT count(*) FROM lease4"); err != nil || out != "1" {
+		t.Errorf("leases in the database after a commit over TLS: %q %v", out, err)
+	}
+}
+
+// With retry-on-startup a store opens while the database cannot be
+// reached: in a fault from the start (commits refused, the policy told),
+// and once the database answers it loads the leases and commits again.
+func retryOnStartup(t *testing.T, k Kind) {
+	srv := k.Server.Get(t)
+	db := srv.NewDB(t)
+	// Kea's row, written before the store starts, is loaded on recovery.
+	writer := Open(t, k, db, sqllease.Options{})
+	if err := writer.Commit(context.Background(), put("10.0.0.1", 1, time.Now().Unix())); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := srv.Forward(l)
+	defer fw.Close()
+	fw.Cut()
+	p := Params(db)
+	p.Port, p.Lazy, p.ConnectTimeout = fw.Port, true, time.Second
+	ctx := context.Background()
+	d, err := k.Open(ctx, p)
+	if err != nil {
+		t.Fatalf("open with retry-on-startup: %v", err)
+	}
+	var mu sync.Mutex
+	var kinds []lease.FaultKind
+	recovered := make(chan struct{})
+	s, err := sqllease.Open(ctx, sqllease.Options{Dialect: d, Where: "retry " + db.Name, RetryOnStartup: true,
+		RetryWait: 100 * time.Millisecond, RetryLimit: 1000, OpTimeout: 2 * time.Second,
+		OnFault: func(ev lease.FaultEvent) {
+			mu.Lock()
+			kinds = append(kinds, ev.Kind)
+			mu.Unlock()
+			if ev.Kind == lease.FaultRecovered {
+				close(recovered)
+			}
+		}})
+	if err != nil {
+		d.Close()
+		t.Fatalf("store with retry-on-startup and the database away: %v", err)
+	}
+	defer s.Close()
+	if err := s.Commit(ctx, put("10.0.0.2", 2, time.Now().Unix())); !errors.Is(err, lease.ErrStorage) {
+		t.Errorf("commit with the database away: %v, want a storage fault", err)
+	}
+	fw.Mend()
+	select {
+	case <-recovered:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the store did not recover once the database answered")
+	}
+	if _, ok := s.Get(netip.MustParseAddr("10.0.0.1")); !ok {
+		t.Error("the database's lease is not loaded after the recovery")
+	}
+	if err := s.Commit(ctx, put("10.0.0.2", 2, time.Now().Unix())); err != nil {
+		t.Errorf("commit after the recovery: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(kinds) == 0 || kinds[0] != lease.FaultFailed {
+		t.Errorf("fault events %v: want the episode to begin with %v", kinds, lease.FaultFailed)
+	}
+	// Without retry-on-startup the same start fails, naming the database.
+	fw.Cut()
+	d2, err := k.Open(ctx, p)
+	if err == nil {
+		_, err = sqllease.Open(ctx, sqllease.Options{Dialect: d2, Where: "noretry " + db.Name, OpTimeout: 2 * time.Second})
+		d2.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "noretry") {
+		t.Errorf("start without retry-on-startup, database away: %v", err)
 	}
 }

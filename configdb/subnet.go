@@ -1,0 +1,410 @@
+package configdb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Object is one configuration object as Kea's JSON has it.
+type Object = map[string]any
+
+// subnetKeys are the subnet4 keys stored besides networkColumns.
+var subnetKeys = []string{"id", "subnet", "shared-network-name", "pools", "option-data", "metadata"}
+
+// checkKeys refuses keys the schema has no place for: the backend would
+// drop them silently otherwise.
+func checkKeys(what string, o Object, cols []column, extra []string) error {
+	var bad []string
+	for k := range o {
+		if slices.Contains(extra, k) || slices.ContainsFunc(cols, func(c column) bool { return c.key == k }) || k == "comment" {
+			continue
+		}
+		bad = append(bad, k)
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("%s: %s not stored by the configuration backend", what, strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+func columnArgs(cols []column, o Object) ([]string, []any, error) {
+	names := make([]string, 0, len(cols))
+	args := make([]any, 0, len(cols))
+	for _, c := range cols {
+		v, err := c.arg(o[c.key])
+		if err != nil {
+			return nil, nil, err
+		}
+		names = append(names, c.col)
+		args = append(args, v)
+	}
+	return names, args, nil
+}
+
+// placeholders are the VALUES of cols, addresses converted.
+func (d *DB) placeholders(cols []column) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = "?"
+		if c.kind == kAddr {
+			out[i] = d.addrIn()
+		}
+	}
+	return out
+}
+
+// SetSubnet creates or replaces a subnet with its pools and options
+// (remote-subnet4-set), associated with the servers tags name.
+func (d *DB) SetSubnet(ctx context.Context, tags []string, s Object) (uint32, string, error) {
+	if err := checkKeys("subnet", s, networkColumns, subnetKeys); err != nil {
+		return 0, "", err
+	}
+	idn, ok := s["id"].(json.Number)
+	if !ok {
+		return 0, "", errors.New("subnet: 'id' is mandatory")
+	}
+	id, err := strconv.ParseUint(idn.String(), 10, 32)
+	if err != nil || id == 0 {
+		return 0, "", fmt.Errorf("subnet: id %s is invalid", idn)
+	}
+	ps, _ := s["subnet"].(string)
+	prefix, err := netip.ParsePrefix(ps)
+	if err != nil || !prefix.Addr().Is4() {
+		return 0, "", fmt.Errorf("subnet: %q is not an IPv4 prefix", ps)
+	}
+	prefix = prefix.Masked()
+	var network any
+	if n, ok := s["shared-network-name"].(string); ok && n != "" {
+		network = n
+	}
+	names, args, err := columnArgs(networkColumns, s)
+	if err != nil {
+		return 0, "", fmt.Errorf("subnet %d: %w", id, err)
+	}
+	err = d.tx(ctx, tags[0], "subnet set", true, func(tx *sql.Tx) error {
+		if network != nil {
+			var n int
+			if err := tx.QueryRowContext(ctx, d.q("SELECT COUNT(*) FROM dhcp4_shared_network WHERE name = ?"), network).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("shared network '%s' does not exist", network)
+			}
+		}
+		var old int64
+		err := tx.QueryRowContext(ctx, d.q("SELECT subnet_id FROM dhcp4_subnet WHERE subnet_id = ? OR subnet_prefix = ?"), id, prefix.String()).Scan(&old)
+		now := time.Now().UTC().Truncate(time.Second)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			cols := append([]string{"subnet_id", "subnet_prefix", "shared_network_name", "modification_ts"}, names...)
+			vals := append([]string{"?", "?", "?", "?"}, d.placeholders(networkColumns)...)
+			all := append([]any{id, prefix.String(), network, now}, args...)
+			if _, err := tx.ExecContext(ctx, d.q("INSERT INTO dhcp4_subnet ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(vals, ", ")+")"), all...); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			// As Kea: the pools and options go, the row is updated.
+			if _, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_pool WHERE subnet_id = ?"), old); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_options WHERE scope_id = 1 AND dhcp4_subnet_id = ?"), old); err != nil {
+				return err
+			}
+			sets := []string{"subnet_id = ?", "subnet_prefix = ?", "shared_network_name = ?", "modification_ts = ?"}
+			ph := d.placeholders(networkColumns)
+			for i, n := range names {
+				sets = append(sets, n+" = "+ph[i])
+			}
+			all := append([]any{id, prefix.String(), network, now}, args...)
+			all = append(all, old)
+			if _, err := tx.ExecContext(ctx, d.q("UPDATE dhcp4_subnet SET "+strings.Join(sets, ", ")+" WHERE subnet_id = ?"), all...); err != nil {
+				return err
+			}
+		}
+		if err := d.attach(ctx, tx, "dhcp4_subnet_server", "subnet_id", id, tags); err != nil {
+			return err
+		}
+		pools, _ := s["pools"].([]any)
+		for _, p := range pools {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				return errors.New("pools: each entry must be a map")
+			}
+			if err := d.insertPool(ctx, tx, uint32(id), pm, tags, now); err != nil {
+				return err
+			}
+		}
+		opts, _ := s["option-data"].([]any)
+		for _, o := range opts {
+			om, ok := o.(map[string]any)
+			if !ok {
+				return errors.New("option-data: each entry must be a map")
+			}
+			if err := d.insertOption(ctx, tx, om, scopeSubnet, id, nil, nil, nil, tags); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return uint32(id), prefix.String(), err
+}
+
+// insertPool writes one pool of a subnet and its options.
+func (d *DB) insertPool(ctx context.Context, tx *sql.Tx, subnet uint32, p Object, tags []string, now time.Time) error {
+	if err := checkKeys("pool", p, nil, []string{"pool", "client-class", "require-client-classes", "user-context", "option-data"}); err != nil {
+		return err
+	}
+	spec, _ := p["pool"].(string)
+	first, last, err := poolRange(spec)
+	if err != nil {
+		return err
+	}
+	var class, require, uctx any
+	if s, ok := p["client-class"].(string); ok && s != "" {
+		class = s
+	}
+	if l, ok := p["require-client-classes"].([]any); ok {
+		b, _ := json.Marshal(l)
+		require = string(b)
+	}
+	if m, ok := p["user-context"].(map[string]any); ok {
+		b, _ := json.Marshal(m)
+		uctx = string(b)
+	}
+	q := `INSERT INTO dhcp4_pool (start_address, end_address, subnet_id, client_class, require_client_classes, user_context, modification_ts)
+ VALUES (` + d.addrIn() + `, ` + d.addrIn() + `, ?, ?, ?, ?, ?)`
+	id, err := d.insertID(ctx, tx, q, "id", []any{first.String(), last.String(), subnet, class, require, uctx, now})
+	if err != nil {
+		return fmt.Errorf("pool %s: %w", spec, err)
+	}
+	opts, _ := p["option-data"].([]any)
+	for _, o := range opts {
+		om, ok := o.(map[string]any)
+		if !ok {
+			return errors.New("pool option-data: each entry must be a map")
+		}
+		if err := d.insertOption(ctx, tx, om, scopePool, nil, id, nil, nil, tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// poolRange parses "a - b" or a prefix.
+func poolRange(spec string) (netip.Addr, netip.Addr, error) {
+	if a, b, ok := strings.Cut(spec, "-"); ok {
+		first, err1 := netip.ParseAddr(strings.TrimSpace(a))
+		last, err2 := netip.ParseAddr(strings.TrimSpace(b))
+		if err1 != nil || err2 != nil || !first.Is4() || !last.Is4() || last.Less(first) {
+			return netip.Addr{}, netip.Addr{}, fmt.Errorf("pool %q: not an IPv4 range", spec)
+		}
+		return first, last, nil
+	}
+	p, err := netip.ParsePrefix(strings.TrimSpace(spec))
+	if err != nil || !p.Addr().Is4() {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("pool %q: not an IPv4 range or prefix", spec)
+	}
+	p = p.Masked()
+	first := p.Addr()
+	a := first.As4()
+	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	n |= (1<<(32-p.Bits()) - 1)
+	last := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	return first, last, nil
+}
+
+// DelSubnet deletes a subnet by id or prefix (remote-subnet4-del-by-*);
+// the schema's triggers delete its pools and options.
+func (d *DB) DelSubnet(ctx context.Context, id uint32, prefix string) (int64, error) {
+	var n int64
+	err := d.tx(ctx, TagAll, "subnet deleted", true, func(tx *sql.Tx) error {
+		var res sql.Result
+		var err error
+		if prefix != "" {
+			res, err = tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_subnet WHERE subnet_prefix = ?"), prefix)
+		} else {
+			res, err = tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_subnet WHERE subnet_id = ?"), id)
+		}
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// subnetSelect reads subnets; where filters s.
+func (d *DB) subnetSelect(ctx context.Context, q queryer, where string, args ...any) ([]Object, error) {
+	sel := []string{"s.subnet_id", "s.subnet_prefix", "s.shared_network_name"}
+	for _, c := range networkColumns {
+		sel = append(sel, c.sel(d, "s."))
+	}
+	rows, err := q.QueryContext(ctx, d.q("SELECT "+strings.Join(sel, ", ")+" FROM dhcp4_subnet s WHERE "+where+" ORDER BY s.subnet_id"), args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []Object
+	func() {
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var prefix string
+			var network sql.NullString
+			holders := []any{&id, &prefix, &network}
+			for _, c := range networkColumns {
+				holders = append(holders, c.holder())
+			}
+			if err = rows.Scan(holders...); err != nil {
+				return
+			}
+			o := Object{"id": json.Number(strconv.FormatInt(id, 10)), "subnet": prefix}
+			if network.Valid && network.String != "" {
+				o["shared-network-name"] = network.String
+			}
+			for i, c := range networkColumns {
+				v, verr := c.value(holders[3+i])
+				if verr != nil {
+					err = fmt.Errorf("subnet %d: %w", id, verr)
+					return
+				}
+				if v != nil {
+					o[c.key] = v
+				}
+			}
+			out = append(out, o)
+		}
+		err = rows.Err()
+	}()
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range out {
+		id := o["id"].(json.Number).String()
+		if err := d.subnetParts(ctx, q, o, id); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// subnetParts adds a subnet's pools, options and server tags.
+func (d *DB) subnetParts(ctx context.Context, q queryer, o Object, id string) error {
+	rows, err := q.QueryContext(ctx, d.q("SELECT id, "+d.addrOut("start_address")+", "+d.addrOut("end_address")+
+		", client_class, require_client_classes, user_context FROM dhcp4_pool WHERE subnet_id = ? ORDER BY id"), id)
+	if err != nil {
+		return err
+	}
+	type pool struct {
+		id  int64
+		obj Object
+	}
+	var pools []pool
+	for rows.Next() {
+		var pid int64
+		var first, last string
+		var class, require, uctx sql.NullString
+		if err := rows.Scan(&pid, &first, &last, &class, &require, &uctx); err != nil {
+			rows.Close()
+			return err
+		}
+		p := Object{"pool": first + " - " + last}
+		if class.Valid && class.String != "" {
+			p["client-class"] = class.String
+		}
+		if require.Valid && require.String != "" {
+			var l []any
+			if err := decode([]byte(require.String), &l); err != nil {
+				rows.Close()
+				return fmt.Errorf("pool %d require_client_classes: %w", pid, err)
+			}
+			if len(l) > 0 {
+				p["require-client-classes"] = l
+			}
+		}
+		if uctx.Valid && uctx.String != "" {
+			var m map[string]any
+			if err := decode([]byte(uctx.String), &m); err != nil {
+				rows.Close()
+				return fmt.Errorf("pool %d user_context: %w", pid, err)
+			}
+			p["user-context"] = m
+		}
+		pools = append(pools, pool{pid, p})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	list := []any{}
+	for _, p := range pools {
+		opts, err := d.readOptions(ctx, q, "o.scope_id = 5 AND o.pool_id = ?", p.id)
+		if err != nil {
+			return err
+		}
+		if len(opts) > 0 {
+			if p.obj["option-data"], err = optionList(opts); err != nil {
+				return err
+			}
+		}
+		list = append(list, p.obj)
+	}
+	o["pools"] = list
+	opts, err := d.readOptions(ctx, q, "o.scope_id = 1 AND o.dhcp4_subnet_id = ?", id)
+	if err != nil {
+		return err
+	}
+	if o["option-data"], err = optionList(opts); err != nil {
+		return err
+	}
+	tags, err := d.tagsOf(ctx, q, "dhcp4_subnet_server", "subnet_id", id)
+	if err != nil {
+		return err
+	}
+	o["metadata"] = map[string]any{"server-tags": tags}
+	return nil
+}
+
+// GetSubnet returns the subnet with id (or prefix), nil when none.
+func (d *DB) GetSubnet(ctx context.Context, id uint32, prefix string) (Object, error) {
+	var l []Object
+	var err error
+	if prefix != "" {
+		l, err = d.subnetSelect(ctx, d.db, "s.subnet_prefix = ?", prefix)
+	} else {
+		l, err = d.subnetSelect(ctx, d.db, "s.subnet_id = ?", id)
+	}
+	if err != nil || len(l) == 0 {
+		return nil, err
+	}
+	return l[0], nil
+}
+
+// serverFilter selects objects associated with any of tags, through the
+// association table t and its column col matching outer.
+func serverFilter(t, col, outer string, tags []string) (string, []any) {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(tags)), ", ")
+	args := make([]any, len(tags))
+	for i, t := range tags {
+		args[i] = t
+	}
+	return "EXISTS (SELECT 1 FROM " + t + " a JOIN dhcp4_server v ON v.id = a.server_id WHERE a." + col + " = " + outer +
+		" AND v.tag IN (" + marks + "))", args
+}
+
+// Subnets returns the subnets associated with any of tags.
+func (d *DB) Subnets(ctx context.Context, tags []string) ([]Object, error) {
+	where, args := serverFilter("dhcp4_subnet_server", "subnet_id", "s.subnet_id", tags)
+	return d.subnetSelect(ctx, d.db, where, args...)
+}
