@@ -71,11 +71,12 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 			h.events = append(h.events, h.script)
 			c := h.script.Counters
 			for name, v := range map[string]func(runscript.Counters) uint64{
-				"xdhcp-run-script-queued":    func(c runscript.Counters) uint64 { return c.Queued },
-				"xdhcp-run-script-dropped":   func(c runscript.Counters) uint64 { return c.Dropped },
-				"xdhcp-run-script-run":       func(c runscript.Counters) uint64 { return c.Run },
-				"xdhcp-run-script-failed":    func(c runscript.Counters) uint64 { return c.Failed },
-				"xdhcp-run-script-timed-out": func(c runscript.Counters) uint64 { return c.TimedOut },
+				"xdhcp-run-script-queued":           func(c runscript.Counters) uint64 { return c.Queued },
+				"xdhcp-run-script-dropped":          func(c runscript.Counters) uint64 { return c.Dropped },
+				"xdhcp-run-script-run":              func(c runscript.Counters) uint64 { return c.Run },
+				"xdhcp-run-script-failed":           func(c runscript.Counters) uint64 { return c.Failed },
+				"xdhcp-run-script-timed-out":        func(c runscript.Counters) uint64 { return c.TimedOut },
+				"xdhcp-run-script-spawner-restarts": func(c runscript.Counters) uint64 { return c.SpawnerRestarts },
 			} {
 				reg.Func(name, stats.KindCounter, func() int64 { return int64(v(c())) })
 			}
