@@ -168,6 +168,7 @@ type Runner struct {
 	stopping atomic.Bool
 	ctx      context.Context
 	cancel   context.CancelFunc
+	stop     chan struct{} // closed by Close
 
 	// devNull is every script's stdin, stdout and stderr (stdio).
 	devNull *os.File
@@ -197,7 +198,7 @@ func New(p Params, log *slog.Logger) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize)}
+	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize), stop: make(chan struct{})}
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
 		log.Error("run-script: scripts run without stdin, stdout and stderr", "err", err)
 	} else {
@@ -462,8 +463,13 @@ func (r *Runner) Close() {
 		r.closed = true
 		r.stopping.Store(true)
 		close(r.q)
+		close(r.stop)
 	}
 	r.mu.Unlock()
+	if s := r.sp.Load(); s != nil {
+		// A forwarder waiting on a full socket gives up.
+		_ = s.sock.SetWriteDeadline(time.Unix(1, 0))
+	}
 	t := time.AfterFunc(closeGrace, r.cancel)
 	r.wg.Wait()
 	r.stopSpawner()

@@ -76,7 +76,9 @@ func ServeSpawner() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stopping atomic.Bool
-	calls := make(chan []byte, queue)
+	// The queue is the daemon's: the spawner is given at most a call per
+	// worker.
+	calls := make(chan []byte, workers)
 	report := func(hook string, o outcome) {
 		msg := make([]byte, 5, 5+len(hook)+1+len(o.msg))
 		msg[0] = o.kind
@@ -105,7 +107,7 @@ func ServeSpawner() int {
 		if err != nil || n == 0 {
 			break
 		}
-		calls <- bytes.Clone(buf[:n]) // blocks when full: the socket fills, the daemon drops
+		calls <- bytes.Clone(buf[:n])
 	}
 	// The daemon closed its end: discard what is queued, let the running
 	// scripts finish for closeGrace, then kill them.
@@ -173,6 +175,10 @@ type spawner struct {
 	dead          bool
 	sent, settled uint64
 	done          chan struct{} // closed when its reader has ended
+	// slots holds a token per call in the spawner's hands: at most one
+	// per worker, so that the calls wait in the daemon's queue, bounded
+	// by its size, as when the daemon starts the scripts itself.
+	slots chan struct{}
 }
 
 // startSpawner starts a spawner process and its reader.
@@ -188,16 +194,13 @@ func (r *Runner) startSpawner() (*spawner, error) {
 	}
 	mine, theirs := os.NewFile(uintptr(fds[0]), "run-script spawner"), os.NewFile(uintptr(fds[1]), "run-script spawner")
 	defer theirs.Close()
-	exe, err := os.Executable()
-	if err != nil {
-		mine.Close()
-		return nil, fmt.Errorf("run-script spawner: %w", err)
-	}
 	stdin := r.devNull
 	if stdin == nil {
 		stdin = os.Stdin
 	}
-	proc, err := os.StartProcess(exe, []string{"xdhcpd-run-script-spawner", r.p.Name}, &os.ProcAttr{
+	// /proc/self/exe: the running binary, even if its file was replaced
+	// since (an upgrade).
+	proc, err := os.StartProcess("/proc/self/exe", []string{"xdhcpd-run-script-spawner", r.p.Name}, &os.ProcAttr{
 		Env: []string{fmt.Sprintf("%s=%d %d %d", spawnerEnv, r.p.Workers, r.p.QueueSize, r.p.Timeout.Nanoseconds()),
 			"GOMAXPROCS=1"},
 		Files: []*os.File{stdin, stdin, os.Stderr, theirs},
@@ -207,34 +210,25 @@ func (r *Runner) startSpawner() (*spawner, error) {
 		return nil, fmt.Errorf("run-script spawner: %w", err)
 	}
 	_ = unix.Setpriority(unix.PRIO_PROCESS, proc.Pid, scriptNice)
-	s := &spawner{proc: proc, sock: mine, start: time.Now(), done: make(chan struct{})}
+	s := &spawner{proc: proc, sock: mine, start: time.Now(), done: make(chan struct{}),
+		slots: make(chan struct{}, r.p.Workers)}
 	go r.readSpawner(s)
 	return s, nil
 }
 
-// send writes one call without blocking; a full socket, a dead spawner or
-// an oversized call is an error.
+// send writes one call. While the socket is full (a call's environment
+// is large) it waits in the runtime's poller, no thread held.
 func (s *spawner) send(msg []byte) error {
-	rc, err := s.sock.SyscallConn()
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dead {
 		return errors.New("the spawner is not running")
 	}
-	var werr error
-	if err := rc.Write(func(fd uintptr) bool {
-		_, werr = unix.Write(int(fd), msg)
-		return true
-	}); err != nil {
+	if _, err := s.sock.Write(msg); err != nil {
 		return err
 	}
-	if werr == nil {
-		s.sent++
-	}
-	return werr
+	s.sent++
+	return nil
 }
 
 // readSpawner records the outcomes s reports until it ends; if it ended
@@ -257,6 +251,7 @@ func (r *Runner) readSpawner(s *spawner) {
 		s.mu.Lock()
 		s.settled++
 		s.mu.Unlock()
+		<-s.slots
 		if o.kind == discarded {
 			r.dropped.Add(1)
 			r.lateDropped.Add(1)
@@ -331,7 +326,17 @@ func (r *Runner) forward() {
 			r.finished.Add(1)
 			continue
 		}
-		if err := s.send(buf); err != nil {
+		sent := false
+		select {
+		case s.slots <- struct{}{}:
+			sent = s.send(buf) == nil // fails with a dead spawner, or at Close
+			if !sent {
+				<-s.slots
+			}
+		case <-s.done: // died meanwhile
+		case <-r.stop:
+		}
+		if !sent {
 			r.lateDropped.Add(1)
 			r.drop(j.point)
 		}
