@@ -45,14 +45,15 @@ type Params struct {
 	// Timeout is how long a script may run before it is killed
 	// ("timeout-seconds", default 60).
 	Timeout time.Duration
-	// Spawner is xdhcp's "spawner": the scripts are started by a helper
-	// process at the scripts' priority rather than by the daemon itself.
+	// Spawner is xdhcp's "spawner" (default true): the scripts are
+	// started by a helper process at the scripts' priority rather than by
+	// the daemon itself, which then pays a socket write per call.
 	Spawner bool
 }
 
 // ParseParams reads a hooks-libraries entry's parameters.
 func ParseParams(raw json.RawMessage) (Params, error) {
-	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute}
+	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute, Spawner: true}
 	var in struct {
 		Name      *string  `json:"name"`
 		Sync      *bool    `json:"sync"`

@@ -148,6 +148,12 @@ func TestParams(t *testing.T) {
 	if err != nil || p.Workers != 2 || p.QueueSize != 10 || p.Timeout != 1500*time.Millisecond || !p.Sync {
 		t.Errorf("params %+v, %v", p, err)
 	}
+	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `"}`)); err != nil || !p.Spawner {
+		t.Errorf("default params %+v, %v: want the spawner", p, err)
+	}
+	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `", "spawner": false}`)); err != nil || p.Spawner {
+		t.Errorf("params %+v, %v: want no spawner", p, err)
+	}
 	for _, js := range []string{`{}`, `{"name": "/nonexistent"}`, `{"name": "/tmp"}`, `{"name": "` + ok + `", "workers": 0}`,
 		`{"name": "` + ok + `", "timeout-seconds": 0}`, `{"name": 5}`} {
 		if _, err := ParseParams(json.RawMessage(js)); err == nil {
