@@ -29,6 +29,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 
+	"xdhcp/hooks/runscript"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/lab"
 )
@@ -48,6 +49,10 @@ const (
 var xdhcpd = daemontest.NewBinary("xe-bin-")
 
 func TestMain(m *testing.M) {
+	// A daemon run in-process starts this binary as its run-script spawner.
+	if runscript.IsSpawner() {
+		os.Exit(runscript.ServeSpawner())
+	}
 	code := xdhcpd.RunTests(m)
 	pgServer.Close()
 	mysqlServer.Close()

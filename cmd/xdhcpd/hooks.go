@@ -94,11 +94,12 @@ func openRunScript(params json.RawMessage, log *slog.Logger, reg *stats.Registry
 	r := runscript.New(p, log)
 	c := r.Counters
 	for name, v := range map[string]func(runscript.Counters) uint64{
-		"-queued":    func(c runscript.Counters) uint64 { return c.Queued },
-		"-dropped":   func(c runscript.Counters) uint64 { return c.Dropped },
-		"-run":       func(c runscript.Counters) uint64 { return c.Run },
-		"-failed":    func(c runscript.Counters) uint64 { return c.Failed },
-		"-timed-out": func(c runscript.Counters) uint64 { return c.TimedOut },
+		"-queued":           func(c runscript.Counters) uint64 { return c.Queued },
+		"-dropped":          func(c runscript.Counters) uint64 { return c.Dropped },
+		"-run":              func(c runscript.Counters) uint64 { return c.Run },
+		"-failed":           func(c runscript.Counters) uint64 { return c.Failed },
+		"-timed-out":        func(c runscript.Counters) uint64 { return c.TimedOut },
+		"-spawner-restarts": func(c runscript.Counters) uint64 { return c.SpawnerRestarts },
 	} {
 		reg.Func(prefix+name, stats.KindCounter, func() int64 { return int64(v(c())) })
 	}

@@ -3,6 +3,17 @@
 // 0 or 1 as kea-dhcp4 -t does; with no -c it runs the embedded default.
 package main
 
-import "xdhcp/internal/cli"
+import (
+	"os"
 
-func main() { cli.Main("xdhcpd", run, nil) }
+	"xdhcp/hooks/runscript"
+	"xdhcp/internal/cli"
+)
+
+func main() {
+	// The binary started again as run-script's spawner.
+	if runscript.IsSpawner() {
+		os.Exit(runscript.ServeSpawner())
+	}
+	cli.Main("xdhcpd", run, nil)
+}

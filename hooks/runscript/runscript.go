@@ -45,17 +45,22 @@ type Params struct {
 	// Timeout is how long a script may run before it is killed
 	// ("timeout-seconds", default 60).
 	Timeout time.Duration
+	// Spawner is xdhcp's "spawner" (default true): the scripts are
+	// started by a helper process at the scripts' priority rather than by
+	// the daemon itself, which then pays a socket write per call.
+	Spawner bool
 }
 
 // ParseParams reads a hooks-libraries entry's parameters.
 func ParseParams(raw json.RawMessage) (Params, error) {
-	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute}
+	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute, Spawner: true}
 	var in struct {
 		Name      *string  `json:"name"`
 		Sync      *bool    `json:"sync"`
 		Workers   *int     `json:"workers"`
 		QueueSize *int     `json:"queue-size"`
 		Timeout   *float64 `json:"timeout-seconds"`
+		Spawner   *bool    `json:"spawner"`
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
@@ -91,6 +96,9 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			return p, fmt.Errorf("%s: timeout-seconds must be positive", Library)
 		}
 		p.Timeout = time.Duration(*in.Timeout * float64(time.Second))
+	}
+	if in.Spawner != nil {
+		p.Spawner = *in.Spawner
 	}
 	return p, nil
 }
@@ -152,6 +160,8 @@ type Counters struct {
 	Run      uint64 // scripts started
 	Failed   uint64 // scripts that exited non-zero or could not start
 	TimedOut uint64 // scripts killed after the timeout
+	// SpawnerRestarts counts the deaths of the spawner process.
+	SpawnerRestarts uint64
 }
 
 // Runner runs the script for lease events. LeaseEvent is safe for
@@ -169,6 +179,7 @@ type Runner struct {
 	stopping atomic.Bool
 	ctx      context.Context
 	cancel   context.CancelFunc
+	stop     chan struct{} // closed by Close
 
 	// devNull is every script's stdin, stdout and stderr (stdio).
 	devNull *os.File
@@ -176,6 +187,13 @@ type Runner struct {
 
 	queued, dropped, run, failed, timedOut atomic.Uint64
 	finished                               atomic.Uint64 // runs that ended
+	// lateDropped counts the calls dropped after they were queued.
+	lateDropped atomic.Uint64
+
+	// sp is the spawner process when the scripts are started by one.
+	sp              atomic.Pointer[spawner]
+	spawnerRestarts atomic.Uint64
+	quickDeaths     int // the spawner's deaths soon after its start, in a row
 	// dropLogging is set while an overflow is being logged: the first
 	// drop logs at once and arms a timer that logs the drops of each
 	// following second, until a second passes without one.
@@ -191,7 +209,7 @@ func New(p Params, log *slog.Logger) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize)}
+	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize), stop: make(chan struct{})}
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
 		log.Error("run-script: scripts run without stdin, stdout and stderr", "err", err)
 	} else {
@@ -199,18 +217,33 @@ func New(p Params, log *slog.Logger) *Runner {
 		r.stdio = []*os.File{null, null, null}
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if p.Spawner {
+		s, err := r.startSpawner()
+		if err != nil {
+			log.Error("run-script: the scripts are started by the daemon itself", "err", err)
+			r.p.Spawner = false
+		} else {
+			r.sp.Store(s)
+			r.wg.Add(1)
+			go r.forward()
+		}
+	}
 	for range p.Workers {
+		if r.p.Spawner {
+			break
+		}
 		r.wg.Add(1)
 		go r.worker()
 	}
-	log.Info("RUN_SCRIPT_LOAD", "script", p.Name, "workers", p.Workers, "queue", p.QueueSize, "timeout", p.Timeout)
+	log.Info("RUN_SCRIPT_LOAD", "script", p.Name, "workers", p.Workers, "queue", p.QueueSize, "timeout", p.Timeout,
+		"spawner", r.p.Spawner)
 	return r
 }
 
 // Counters returns the cumulative counts.
 func (r *Runner) Counters() Counters {
 	return Counters{Queued: r.queued.Load(), Dropped: r.dropped.Load(), Run: r.run.Load(),
-		Failed: r.failed.Load(), TimedOut: r.timedOut.Load()}
+		Failed: r.failed.Load(), TimedOut: r.timedOut.Load(), SpawnerRestarts: r.spawnerRestarts.Load()}
 }
 
 // LeaseEvent implements hooks.Listener: it queues the script call for the
@@ -312,70 +345,114 @@ func (r *Runner) worker() {
 	for j := range r.q {
 		if r.stopping.Load() {
 			r.dropped.Add(1)
+			r.lateDropped.Add(1)
 			continue
 		}
 		r.exec(j)
 	}
 }
 
-// exec runs one script call to its end or its timeout. It starts the
-// script itself (os.StartProcess, a vfork and exec) rather than through
-// os/exec: no descriptors opened, pipes made or goroutines started per
-// call, the one /dev/null serving as every script's stdin, stdout and
-// stderr.
+// exec runs one script call to its end or its timeout, in this process.
 func (r *Runner) exec(j *job) {
-	attr := &os.ProcAttr{
-		// Kea passes the variables as the whole environment.
-		Env:   j.env(),
-		Files: r.stdio,
-		// Its own process group, so a timeout kills what the script
-		// started.
-		Sys: &syscall.SysProcAttr{Setpgid: true},
-	}
 	r.run.Add(1)
 	defer r.finished.Add(1)
 	hook := j.hook()
-	// argv[0] is the script's path, as Kea passes it.
-	p, err := startNice(r.p.Name, []string{r.p.Name, hook}, attr)
-	if err != nil {
-		r.failed.Add(1)
-		r.log.Error("run-script could not run", "script", r.p.Name, "hook", hook, "err", err)
-		return
-	}
-	st, timedOut, shutdown, err := r.wait(p)
-	switch {
-	case err != nil:
-		r.failed.Add(1)
-		r.log.Error("run-script could not be waited for", "script", r.p.Name, "hook", hook, "err", err)
-	case st.Success():
-	case shutdown:
+	r.record(hook, runScript(r.ctx, r.p.Name, hook, j.env(), r.stdio, r.p.Timeout))
+}
+
+// How a script call ended (an outcome's kind).
+const (
+	exited     byte = iota // the script ran and exited; code is its exit code
+	timedOut               // killed after the timeout
+	killedStop             // killed at shutdown
+	startError             // could not be started; msg says why
+	waitError              // could not be waited for; msg says why
+	lost                   // the spawner died with the call in hand
+)
+
+// outcome is how one script call ended.
+type outcome struct {
+	kind byte
+	code int
+	msg  string
+}
+
+// record counts and logs one call's outcome, wherever the script ran.
+func (r *Runner) record(hook string, o outcome) {
+	switch o.kind {
+	case exited:
+		if o.code != 0 {
+			r.failed.Add(1)
+			r.log.Warn("run-script exited with an error", "script", r.p.Name, "hook", hook, "exit_code", o.code)
+		}
+	case killedStop:
 		r.failed.Add(1)
 		r.log.Warn("run-script killed at shutdown", "script", r.p.Name, "hook", hook)
 	case timedOut:
 		r.timedOut.Add(1)
 		r.log.Warn("run-script killed after its timeout", "script", r.p.Name, "hook", hook, "timeout", r.p.Timeout)
+	case startError:
+		r.failed.Add(1)
+		r.log.Error("run-script could not run", "script", r.p.Name, "hook", hook, "err", o.msg)
+	case waitError:
+		r.failed.Add(1)
+		r.log.Error("run-script could not be waited for", "script", r.p.Name, "hook", hook, "err", o.msg)
 	default:
 		r.failed.Add(1)
-		r.log.Warn("run-script exited with an error", "script", r.p.Name, "hook", hook, "exit_code", st.ExitCode())
+		r.log.Error("run-script call lost: the spawner died", "script", r.p.Name, "hook", hook)
+	}
+}
+
+// runScript runs script name for hook with environment env to its end or
+// its timeout. It starts the script itself (os.StartProcess, a vfork and
+// exec) rather than through os/exec: no descriptors opened, pipes made or
+// goroutines started per call, the one /dev/null serving as every
+// script's stdin, stdout and stderr. ctx's end kills the script.
+func runScript(ctx context.Context, name, hook string, env []string, stdio []*os.File, timeout time.Duration) outcome {
+	attr := &os.ProcAttr{
+		// Kea passes the variables as the whole environment.
+		Env:   env,
+		Files: stdio,
+		// Its own process group, so a timeout kills what the script
+		// started.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	}
+	// argv[0] is the script's path, as Kea passes it.
+	p, err := startNice(name, []string{name, hook}, attr)
+	if err != nil {
+		return outcome{kind: startError, msg: err.Error()}
+	}
+	st, to, shutdown, err := wait(ctx, p, timeout)
+	switch {
+	case err != nil:
+		return outcome{kind: waitError, msg: err.Error()}
+	case st.Success():
+		return outcome{kind: exited}
+	case shutdown:
+		return outcome{kind: killedStop}
+	case to:
+		return outcome{kind: timedOut}
+	default:
+		return outcome{kind: exited, code: st.ExitCode()}
 	}
 }
 
 // wait waits for script p to end, killing its process group after the
-// timeout or at shutdown. It waits in Go's network poller on a pidfd (it
+// timeout or at ctx's end. It waits in Go's network poller on a pidfd (it
 // becomes readable when the process ends), not in a blocking waitid as
 // os.Process.Wait does: a goroutine blocked in a system call keeps its P
 // until the runtime's monitor takes it back (up to 10 ms later), and with
 // a few scripts running, a fast-path worker woken by a packet or a sync
 // then waited for a P.
-func (r *Runner) wait(p *os.Process) (st *os.ProcessState, timedOut, shutdown bool, err error) {
+func wait(ctx context.Context, p *os.Process, timeout time.Duration) (st *os.ProcessState, timedOut, shutdown bool, err error) {
 	kill := func() { _ = syscall.Kill(-p.Pid, syscall.SIGKILL) }
 	var sd atomic.Bool
 	if fd, perr := unix.PidfdOpen(p.Pid, unix.PIDFD_NONBLOCK); perr == nil {
 		f := os.NewFile(uintptr(fd), "pidfd")
 		defer f.Close()
 		rc, cerr := f.SyscallConn()
-		if cerr == nil && f.SetReadDeadline(time.Now().Add(r.p.Timeout)) == nil {
-			stop := context.AfterFunc(r.ctx, func() { sd.Store(true); f.SetReadDeadline(time.Unix(1, 0)) })
+		if cerr == nil && f.SetReadDeadline(time.Now().Add(timeout)) == nil {
+			stop := context.AfterFunc(ctx, func() { sd.Store(true); f.SetReadDeadline(time.Unix(1, 0)) })
 			defer stop()
 			polled := false
 			err := rc.Read(func(uintptr) bool {
@@ -393,8 +470,8 @@ func (r *Runner) wait(p *os.Process) (st *os.ProcessState, timedOut, shutdown bo
 	}
 	// No pollable pidfd (an old kernel): wait in waitid.
 	var to atomic.Bool
-	t := time.AfterFunc(r.p.Timeout, func() { to.Store(true); kill() })
-	stop := context.AfterFunc(r.ctx, func() { sd.Store(true); kill() })
+	t := time.AfterFunc(timeout, func() { to.Store(true); kill() })
+	stop := context.AfterFunc(ctx, func() { sd.Store(true); kill() })
 	st, err = p.Wait()
 	t.Stop()
 	stop()
@@ -413,10 +490,16 @@ func (r *Runner) Close() {
 		r.closed = true
 		r.stopping.Store(true)
 		close(r.q)
+		close(r.stop)
 	}
 	r.mu.Unlock()
+	if s := r.sp.Load(); s != nil {
+		// A forwarder waiting on a full socket gives up.
+		_ = s.sock.SetWriteDeadline(time.Unix(1, 0))
+	}
 	t := time.AfterFunc(closeGrace, r.cancel)
 	r.wg.Wait()
+	r.stopSpawner()
 	t.Stop()
 	r.cancel()
 	if r.devNull != nil {
@@ -431,7 +514,7 @@ func (r *Runner) Drain(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		c := r.Counters()
-		if len(r.q) == 0 && c.Run == c.Queued && r.finished.Load() == c.Run {
+		if len(r.q) == 0 && r.finished.Load()+r.lateDropped.Load() == c.Queued {
 			return true
 		}
 		time.Sleep(10 * time.Millisecond)

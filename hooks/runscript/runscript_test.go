@@ -1,17 +1,37 @@
 package runscript
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"xdhcp/hooks"
+	"xdhcp/internal/testlog"
 	"xdhcp/lease"
 )
+
+func TestMain(m *testing.M) {
+	// The test binary serves as the spawner, as xdhcpd does.
+	if IsSpawner() {
+		os.Exit(ServeSpawner())
+	}
+	os.Exit(m.Run())
+}
+
+// bothWays runs f with the scripts started by the process itself and by
+// the spawner.
+func bothWays(t *testing.T, f func(t *testing.T, spawner bool)) {
+	t.Run("direct", func(t *testing.T) { f(t, false) })
+	t.Run("spawner", func(t *testing.T) { f(t, true) })
+}
 
 func script(t *testing.T, body string) string {
 	t.Helper()
@@ -39,10 +59,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // runOnce runs the script body(out) once for event() on a runner of one
 // worker (kept in *rp when rp is not nil) and returns what it wrote to out.
-func runOnce(t *testing.T, body func(out string) string, rp **Runner) []byte {
+func runOnce(t *testing.T, spawner bool, body func(out string) string, rp **Runner) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "out")
-	r := New(Params{Name: script(t, body(out)), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second}, nil)
+	r := New(Params{Name: script(t, body(out)), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second, Spawner: spawner}, nil)
 	if rp != nil {
 		*rp = r
 	}
@@ -58,8 +78,10 @@ func runOnce(t *testing.T, body func(out string) string, rp **Runner) []byte {
 	return b
 }
 
-func TestEnvironmentAndArgument(t *testing.T) {
-	b := runOnce(t, func(out string) string { return `{ echo "$1"; /usr/bin/env; } > ` + out }, nil)
+func TestEnvironmentAndArgument(t *testing.T) { bothWays(t, testEnvironmentAndArgument) }
+
+func testEnvironmentAndArgument(t *testing.T, spawner bool) {
+	b := runOnce(t, spawner, func(out string) string { return `{ echo "$1"; /usr/bin/env; } > ` + out }, nil)
 	for _, want := range []string{"lease4_expire\n", "LEASE4_ADDRESS=192.0.2.7\n", "LEASE4_HWADDR=02:00:00:00:00:07\n",
 		"LEASE4_HWADDR_TYPE=1\n", "LEASE4_STATE=default\n", "LEASE4_VALID_LIFETIME=3600\n", "REMOVE_LEASE=true\n", "LEASE4_CLIENT_ID=\n"} {
 		if !strings.Contains(string(b), want) {
@@ -72,8 +94,13 @@ func TestEnvironmentAndArgument(t *testing.T) {
 }
 
 func TestHangingScriptNeverBlocksAndIsKilled(t *testing.T) {
+	bothWays(t, testHangingScriptNeverBlocksAndIsKilled)
+}
+
+func testHangingScriptNeverBlocksAndIsKilled(t *testing.T, spawner bool) {
 	// The script starts a grandchild too: the timeout kills both.
-	r := New(Params{Name: script(t, "sleep 60 & sleep 60"), Workers: 1, QueueSize: 2, Timeout: 300 * time.Millisecond}, nil)
+	r := New(Params{Name: script(t, "sleep 60 & sleep 60"), Workers: 1, QueueSize: 2, Timeout: 300 * time.Millisecond,
+		Spawner: spawner}, nil)
 	start := time.Now()
 	for range 10 {
 		r.LeaseEvent(event())
@@ -96,12 +123,16 @@ func TestHangingScriptNeverBlocksAndIsKilled(t *testing.T) {
 	}
 }
 
-func TestFailingScriptCounted(t *testing.T) {
-	r := New(Params{Name: script(t, "exit 3"), Workers: 2, QueueSize: 8, Timeout: 5 * time.Second}, nil)
+func TestFailingScriptCounted(t *testing.T) { bothWays(t, testFailingScriptCounted) }
+
+func testFailingScriptCounted(t *testing.T, spawner bool) {
+	// The scripts run at nice 19: on a loaded machine one can wait
+	// seconds for a CPU, which is not what this test is about.
+	r := New(Params{Name: script(t, "exit 3"), Workers: 2, QueueSize: 8, Timeout: time.Minute, Spawner: spawner}, nil)
 	for range 3 {
 		r.LeaseEvent(event())
 	}
-	r.Drain(5 * time.Second)
+	r.Drain(time.Minute)
 	r.Close()
 	if c := r.Counters(); c.Failed != 3 || c.Run != 3 {
 		t.Errorf("counters %+v, want 3 runs failed", c)
@@ -119,6 +150,12 @@ func TestParams(t *testing.T) {
 	if err != nil || p.Workers != 2 || p.QueueSize != 10 || p.Timeout != 1500*time.Millisecond || !p.Sync {
 		t.Errorf("params %+v, %v", p, err)
 	}
+	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `"}`)); err != nil || !p.Spawner {
+		t.Errorf("default params %+v, %v: want the spawner", p, err)
+	}
+	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `", "spawner": false}`)); err != nil || p.Spawner {
+		t.Errorf("params %+v, %v: want no spawner", p, err)
+	}
 	for _, js := range []string{`{}`, `{"name": "/nonexistent"}`, `{"name": "/tmp"}`, `{"name": "` + ok + `", "workers": 0}`,
 		`{"name": "` + ok + `", "timeout-seconds": 0}`, `{"name": 5}`} {
 		if _, err := ParseParams(json.RawMessage(js)); err == nil {
@@ -128,13 +165,59 @@ func TestParams(t *testing.T) {
 }
 
 // The script runs at the lowest priority (nice 19).
-func TestScriptRunsAtLowestPriority(t *testing.T) {
+func TestScriptRunsAtLowestPriority(t *testing.T) { bothWays(t, testScriptRunsAtLowestPriority) }
+
+func testScriptRunsAtLowestPriority(t *testing.T, spawner bool) {
 	var r *Runner
-	b := runOnce(t, func(out string) string { return `cut -d' ' -f19 /proc/$$/stat > ` + out }, &r)
+	b := runOnce(t, spawner, func(out string) string { return `cut -d' ' -f19 /proc/$$/stat > ` + out }, &r)
 	if got := strings.TrimSpace(string(b)); got != "19" {
 		t.Errorf("script's nice %q, want 19", got)
 	}
 	if c := r.Counters(); c.Failed != 0 || c.Run != 1 {
 		t.Errorf("counters %+v", c)
+	}
+}
+
+// A killed spawner is logged, counted and restarted; the calls after its
+// restart run; it runs wholly (every thread) at the scripts' priority.
+func TestSpawnerRestartedAfterDeath(t *testing.T) {
+	var logged testlog.Buffer
+	r := New(Params{Name: script(t, "exit 0"), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second, Spawner: true},
+		slog.New(slog.NewTextHandler(&logged, nil)))
+	defer r.Close()
+	s := r.sp.Load()
+	if s == nil {
+		t.Fatal("no spawner started")
+	}
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", s.proc.Pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("spawner's threads: %v %v", tasks, err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The fields after the command's closing parenthesis: nice is the 19th field of the line.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if f[16] != "19" {
+			t.Errorf("spawner thread %s runs at nice %s, want 19", task, f[16])
+		}
+	}
+	if err := s.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the spawner's restart", func() bool { return r.Counters().SpawnerRestarts == 1 && r.sp.Load() != s && r.sp.Load() != nil })
+	if !strings.Contains(logged.String(), "run-script spawner died") {
+		t.Errorf("the death was not logged:\n%s", logged.String())
+	}
+	for range 3 {
+		r.LeaseEvent(event())
+	}
+	if !r.Drain(5 * time.Second) {
+		t.Fatalf("calls after the restart did not run: %+v", r.Counters())
+	}
+	if c := r.Counters(); c.Run != 3 || c.Failed != 0 || c.Queued != 3 {
+		t.Errorf("counters %+v, want 3 runs", c)
 	}
 }
