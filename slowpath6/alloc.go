@@ -163,17 +163,16 @@ func (t *pending) holder(a netip.Addr, now int64) (iaKey, bool) {
 	return h.ia, true
 }
 
-// of returns the addresses held for ia at now.
-func (t *pending) of(ia iaKey, now int64) []netip.Addr {
+// first returns the first address held for ia at now.
+func (t *pending) first(ia iaKey, now int64) (netip.Addr, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []netip.Addr
 	for _, a := range t.byIA[ia] {
 		if h, ok := t.byA[a]; ok && h.ia == ia && h.until > now {
-			out = append(out, a)
+			return a, true
 		}
 	}
-	return out
+	return netip.Addr{}, false
 }
 
 // put holds a for ia until the given time; false if another IA holds it.

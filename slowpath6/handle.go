@@ -23,6 +23,7 @@ type exchange struct {
 	p   dhcp6.Packet
 
 	duid     []byte
+	duidKey  string // duid as the engine's tables key it; made on first use
 	hw       []byte
 	hwSource uint32
 	hwType   uint16
@@ -53,6 +54,12 @@ type exchange struct {
 	// declined are the client's leases a Decline declined, as they were
 	// (for the lease6_decline event), when something listens.
 	declined []lease.Lease6
+	// levels, dst, req and onCommit are reused from exchange to exchange
+	// so that serving a client allocates little.
+	levels   [][]config.Option6
+	dst      handoff.Meta6
+	req      iaRequest
+	onCommit func(error)
 }
 
 // status is a Status Code option's content; an empty text means none.
@@ -66,7 +73,7 @@ func statusOf(code uint16, text string) status { return status{code, text} }
 // finish returns the exchange and its packet to their pools.
 func (ex *exchange) finish() {
 	ex.pkt.Release()
-	ex.pkt, ex.rt, ex.sn, ex.res, ex.duid, ex.hw = nil, nil, nil, nil, nil, nil
+	ex.pkt, ex.rt, ex.sn, ex.res, ex.duid, ex.hw, ex.duidKey = nil, nil, nil, nil, nil, nil, ""
 	ex.ops, ex.holds, ex.declined = ex.ops[:0], ex.holds[:0], ex.declined[:0]
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
@@ -217,7 +224,10 @@ func (ex *exchange) serve() (detached bool) {
 		ex.attachRecord()
 	}
 	s.queue.BeginCommit(st.commitWaits)
-	s.store.CommitAsync(ex.ops, ex.committed)
+	if ex.onCommit == nil {
+		ex.onCommit = ex.committed // a method value allocates: made once per pooled exchange
+	}
+	s.store.CommitAsync(ex.ops, ex.onCommit)
 	return true
 }
 
@@ -442,7 +452,7 @@ type hint struct {
 // IA_TA is not served (Kea 2.2 does not either): it gets NoAddrsAvail.
 func (ex *exchange) eachIA(fn func(r *iaRequest)) {
 	it := ex.p.Msg.Options.Iter()
-	var r iaRequest
+	r := &ex.req
 	for it.Next() {
 		if it.Code != dhcp6.OptIANA && it.Code != dhcp6.OptIAPD && it.Code != dhcp6.OptIATA {
 			continue
@@ -451,7 +461,7 @@ func (ex *exchange) eachIA(fn func(r *iaRequest)) {
 		if err != nil {
 			continue
 		}
-		r = iaRequest{code: it.Code, typ: lease.TypeNA, ia: ia, hints: r.hints[:0]}
+		*r = iaRequest{code: it.Code, typ: lease.TypeNA, ia: ia, hints: r.hints[:0]}
 		if it.Code == dhcp6.OptIAPD {
 			r.typ = lease.TypePD
 		}
@@ -468,7 +478,7 @@ func (ex *exchange) eachIA(fn func(r *iaRequest)) {
 				}
 			}
 		}
-		fn(&r)
+		fn(r)
 	}
 }
 
@@ -515,7 +525,10 @@ func (ex *exchange) writeIA(r *iaRequest, sc *config.Subnet6, bs []binding, stat
 
 // key is the IA's identity across the engine's tables.
 func (ex *exchange) key(r *iaRequest) iaKey {
-	return iaKey{duid: string(ex.duid), iaid: r.ia.IAID, typ: r.typ}
+	if ex.duidKey == "" && len(ex.duid) > 0 {
+		ex.duidKey = string(ex.duid) // once per exchange: the tables keep it
+	}
+	return iaKey{duid: ex.duidKey, iaid: r.ia.IAID, typ: r.typ}
 }
 
 // free reports whether candidate a (of plen) can go to the IA k: no live
@@ -657,10 +670,10 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 		return binding{addr: l.Addr, plen: l.PrefixLen}, ex.rt.byID[l.SubnetID], false, true
 	}
 	k := ex.key(r)
-	if held := ex.s.held.of(k, ex.now); len(held) > 0 {
+	if held, ok := ex.s.held.first(k, ex.now); ok {
 		for _, s := range subnets {
-			if p := s.poolOf(r.typ, held[0], ex.heldLen(r, held[0])); p != nil {
-				return binding{addr: held[0], plen: p.plen}, s, true, true
+			if p := s.poolOf(r.typ, held, ex.heldLen(r, held)); p != nil {
+				return binding{addr: held, plen: p.plen}, s, true, true
 			}
 		}
 	}
@@ -772,7 +785,13 @@ func addCached(ias []handoff.CachedIA6, code uint16, iaid, subnetID uint32, l ha
 			return ias
 		}
 	}
-	return append(ias, handoff.CachedIA6{Type: code, IAID: iaid, SubnetID: subnetID, Leases: []handoff.CachedLease6Addr{l}})
+	// An entry beyond the length keeps its Leases array from an earlier
+	// exchange (the cache stores copies): reuse it.
+	var leases []handoff.CachedLease6Addr
+	if len(ias) < cap(ias) {
+		leases = ias[:len(ias)+1][len(ias)].Leases[:0]
+	}
+	return append(ias, handoff.CachedIA6{Type: code, IAID: iaid, SubnetID: subnetID, Leases: append(leases, l)})
 }
 
 // extend answers a Renew or a Rebind: the IA's bindings get new lifetimes;

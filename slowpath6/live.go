@@ -26,6 +26,9 @@ type subnet struct {
 	pd  []*pool
 	st  *subnetStats
 	res reservations
+	// alone is the one-subnet list siblings answers for a subnet outside
+	// a shared network, built once so allocation does not allocate it.
+	alone []*subnet
 }
 
 // reservations index Reservation6 entries by identifier, and the
@@ -89,6 +92,7 @@ func buildLive(cfg *config.Config6, store lease.Store6, reg *stats.Registry, lea
 	}
 	for _, sc := range cfg.Subnets {
 		sn := &subnet{cfg: sc, st: newSubnetStats(reg, sc.ID)}
+		sn.alone = []*subnet{sn}
 		for i := range sc.Pools {
 			sn.na = append(sn.na, newAddrPool(&sc.Pools[i]))
 		}

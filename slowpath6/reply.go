@@ -90,7 +90,7 @@ func (ex *exchange) configured(items []item) []item {
 }
 
 func (ex *exchange) optionLevels() [][]config.Option6 {
-	var levels [][]config.Option6
+	levels := ex.levels[:0] // the buffer of the previous exchange
 	if ex.res != nil {
 		levels = append(levels, ex.res.Options)
 	}
@@ -119,7 +119,9 @@ func (ex *exchange) optionLevels() [][]config.Option6 {
 			levels = append(levels, c.Options)
 		}
 	}
-	return append(levels, ex.rt.cfg.Options)
+	levels = append(levels, ex.rt.cfg.Options)
+	ex.levels = levels
+	return levels
 }
 
 // send hands the reply to the transport: to the relay that forwarded the
@@ -130,7 +132,8 @@ func (ex *exchange) send() {
 		return
 	}
 	s, pkt := ex.s, ex.pkt
-	var dst handoff.Meta6
+	dst := &ex.dst // a field: the transport's interface would move a local to the heap
+	*dst = handoff.Meta6{}
 	dst.DstMAC, dst.SrcMAC = pkt.Meta.SrcMAC, pkt.IfMAC
 	dst.NVLAN, dst.VLAN = pkt.Meta.NVLAN, pkt.Meta.VLAN
 	dst.DstIP = pkt.Meta.SrcIP
@@ -144,7 +147,7 @@ func (ex *exchange) send() {
 			dst.DstPort = pkt.Meta.SrcPort
 		}
 	}
-	if err := pkt.Out.Send6(&dst, ex.out.B); err != nil {
+	if err := pkt.Out.Send6(dst, ex.out.B); err != nil {
 		s.st.sendFail.Inc()
 		s.log.Debug("DHCPv6 reply not sent", "err", err)
 		return

@@ -83,6 +83,9 @@ func (sn *subnet) usable(in member) bool {
 // siblings are the subnets allocation may use after sn: the others of its
 // shared network, in configuration order.
 func (rt *live) siblings(sn *subnet, in member) []*subnet {
+	if sn.cfg.SharedNetwork == nil && len(sn.alone) == 1 {
+		return sn.alone[:1:1] // capacity 1: a caller's append copies
+	}
 	out := []*subnet{sn}
 	if sn.cfg.SharedNetwork == nil {
 		return out

@@ -82,7 +82,7 @@ func (r *rec6) uctx() string { return r.data[int(r.duidLen)+int(r.hwLen)+int(r.h
 //
 // index6 is not safe for concurrent use; Store6 guards it.
 type index6 struct {
-	recs      []rec6
+	recs      slab[rec6]
 	free      []int32
 	byAddr    map[key6]int32
 	secondary bool
@@ -119,10 +119,10 @@ func (x *index6) put(l *lease.Lease6) {
 	seq := x.seq + 1
 	if ok {
 		x.unlinkSecondary(i)
-		seq = x.recs[i].seq
+		seq = x.recs.at(i).seq
 	} else {
 		x.seq = seq
-		i = newSlot(&x.recs, &x.free)
+		i = x.recs.slot(&x.free)
 		x.byAddr[a] = i
 		x.order.add(a)
 	}
@@ -137,7 +137,7 @@ func (x *index6) put(l *lease.Lease6) {
 	sb.WriteString(l.Hostname)
 	sb.WriteString(l.UserContext)
 	flags := liveFlags(l.FqdnFwd, l.FqdnRev)
-	x.recs[i] = rec6{
+	*x.recs.at(i) = rec6{
 		addr: a, cltt: l.CLTT, valid: l.ValidLft, pref: l.PreferredLft, iaid: l.IAID, subnet: l.SubnetID,
 		hwSource: l.HWAddrSource, hostLen: uint32(len(l.Hostname)), duidNext: -1, hostNext: -1,
 		seq: seq, hwType: l.HWType, typ: l.Type, plen: prefixLen(l), state: l.State, flags: flags,
@@ -155,23 +155,23 @@ func (x *index6) del(a key6) bool {
 	x.unlinkSecondary(i)
 	delete(x.byAddr, a)
 	x.order.remove(a)
-	x.recs[i] = rec6{}
+	*x.recs.at(i) = rec6{}
 	x.free = append(x.free, i)
 	return true
 }
 
 func (x *index6) chain(i int32, byHost bool) *int32 {
 	if byHost {
-		return &x.recs[i].hostNext
+		return &x.recs.at(i).hostNext
 	}
-	return &x.recs[i].duidNext
+	return &x.recs.at(i).duidNext
 }
 
 func (x *index6) linkSecondary(i int32) {
 	if !x.secondary {
 		return
 	}
-	r := &x.recs[i]
+	r := x.recs.at(i)
 	if r.duidLen > 0 {
 		linkChain(x.byDUID, x.hashDUID(r.duid()), i, &r.duidNext)
 	}
@@ -188,7 +188,7 @@ func (x *index6) unlinkSecondary(i int32) {
 	if !x.secondary {
 		return
 	}
-	r := &x.recs[i]
+	r := x.recs.at(i)
 	if r.duidLen > 0 {
 		x.unlink(x.byDUID, x.hashDUID(r.duid()), i, false)
 	}
@@ -208,8 +208,8 @@ func (x *index6) findDUID(duid []byte, keep func(r *rec6) bool) []int32 {
 		return nil
 	}
 	var out []int32
-	for i := head; i >= 0; i = x.recs[i].duidNext {
-		if r := &x.recs[i]; r.duid() == string(duid) && (keep == nil || keep(r)) {
+	for i := head; i >= 0; i = x.recs.at(i).duidNext {
+		if r := x.recs.at(i); r.duid() == string(duid) && (keep == nil || keep(r)) {
 			out = append(out, i)
 		}
 	}
@@ -227,8 +227,8 @@ func (x *index6) findHost(name string) []int32 {
 		return nil
 	}
 	var out []int32
-	for i := head; i >= 0; i = x.recs[i].hostNext {
-		if strings.EqualFold(x.recs[i].host(), name) {
+	for i := head; i >= 0; i = x.recs.at(i).hostNext {
+		if strings.EqualFold(x.recs.at(i).host(), name) {
 			out = append(out, i)
 		}
 	}
@@ -236,13 +236,13 @@ func (x *index6) findHost(name string) []int32 {
 }
 
 func (x *index6) sorted(ids []int32) []int32 {
-	slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(x.recs[a].seq, x.recs[b].seq) })
+	slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(x.recs.at(a).seq, x.recs.at(b).seq) })
 	return ids
 }
 
 // fill copies record i into l, reusing l's byte slices' capacity.
 func (x *index6) fill(i int32, l *lease.Lease6) {
-	r := &x.recs[i]
+	r := x.recs.at(i)
 	l.Addr = r.addr.addr()
 	l.PrefixLen = r.plen
 	l.Type = r.typ

@@ -243,7 +243,7 @@ func (s *Store) Page(from netip.Addr, limit int) []lease.Lease {
 func (s *Store) Expired(now int64, limit int) []lease.Lease {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return expiredLeases(s.idx.recs, now, limit, (*rec).expiry, cmp.Compare[uint32], s.idx.fill)
+	return expiredLeases(int32(len(s.idx.recs)), func(i int32) *rec { return &s.idx.recs[i] }, now, limit, (*rec).expiry, cmp.Compare[uint32], s.idx.fill)
 }
 
 // expiry is what Expired needs of a record: its address, when it
@@ -256,11 +256,11 @@ func canExpire(flags uint8, state lease.State, valid uint32) bool {
 	return flags&flagLive != 0 && state != lease.StateExpiredReclaimed && valid != lease.Infinite
 }
 
-// expiredLeases returns the leases of the index records recs that expired
+// expiredLeases returns the leases of the n index records (at reads one) that expired
 // by now, at most limit of them (all when limit <= 0), soonest expired
 // first and ties in address order. expiry reads a record, fill builds
 // the lease of record i.
-func expiredLeases[R, K, L any](recs []R, now int64, limit int, expiry func(*R) (K, int64, bool), cmpKey func(a, b K) int, fill func(i int32, l *L)) []L {
+func expiredLeases[R, K, L any](n int32, at func(int32) *R, now int64, limit int, expiry func(*R) (K, int64, bool), cmpKey func(a, b K) int, fill func(i int32, l *L)) []L {
 	type cand struct {
 		exp int64
 		key K
@@ -273,9 +273,9 @@ func expiredLeases[R, K, L any](recs []R, now int64, limit int, expiry func(*R) 
 		return cmpKey(a.key, b.key)
 	}
 	h := topN(limit, less, func(push func(cand)) {
-		for i := range recs {
-			if key, exp, ok := expiry(&recs[i]); ok && exp <= now {
-				push(cand{exp, key, int32(i)})
+		for i := range n {
+			if key, exp, ok := expiry(at(i)); ok && exp <= now {
+				push(cand{exp, key, i})
 			}
 		}
 	})

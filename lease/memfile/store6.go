@@ -140,7 +140,7 @@ func (s *Store6) Page(from netip.Addr, limit int) []lease.Lease6 {
 func (s *Store6) Expired(now int64, limit int) []lease.Lease6 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return expiredLeases(s.idx.recs, now, limit, (*rec6).expiry, key6.cmp, s.idx.fill)
+	return expiredLeases(s.idx.recs.len(), s.idx.recs.at, now, limit, (*rec6).expiry, key6.cmp, s.idx.fill)
 }
 
 func (r *rec6) expiry() (key key6, exp int64, ok bool) {
@@ -196,7 +196,7 @@ func (s *Store6) Wipe(ctx context.Context, subnetID uint32) (int, error) {
 	var addrs []key6
 	s.mu.RLock()
 	s.idx.ascend(key6{}, func(i int32) bool {
-		if r := &s.idx.recs[i]; subnetID == 0 || r.subnet == subnetID {
+		if r := s.idx.recs.at(i); subnetID == 0 || r.subnet == subnetID {
 			addrs = append(addrs, r.addr)
 		}
 		return true
