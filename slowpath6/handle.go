@@ -10,6 +10,7 @@ import (
 	"xdhcp/dhcp6"
 	"xdhcp/handoff"
 	"xdhcp/lease"
+	"xdhcp/slowpath/alloc"
 )
 
 // exchange is one request and its answer: the parsed packet, the reply
@@ -621,6 +622,10 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 		}
 		for _, s := range subnets {
 			if p := s.poolOf(r.typ, h.addr, h.plen); p != nil && ex.free(k, h.addr) {
+				if !p.inPart(h.addr, ex.part(s)) {
+					ex.s.st.partnerPart.Inc()
+					continue
+				}
 				return binding{addr: h.addr, plen: p.plen}, s, true, true
 			}
 		}
@@ -634,13 +639,25 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 			if !ex.poolAllowed(p) {
 				continue
 			}
-			a, found := p.next(func(a netip.Addr) bool { return ex.free(k, a) && ex.reservedFor(a) == nil })
+			a, found := p.nextIn(ex.part(s), func(a netip.Addr) bool { return ex.free(k, a) && ex.reservedFor(a) == nil })
 			if found {
 				return binding{addr: a, plen: p.plen}, s, true, true
 			}
 		}
 	}
 	return binding{}, nil, false, false
+}
+
+// part is the part of subnet s's pools new leases come from: the whole
+// pool unless HA splits it (a server that may serve beside a partner it
+// does not hear from takes only its own half). The client's current
+// leases, its reservations and what this server advertised to it are
+// given wherever they are.
+func (ex *exchange) part(s *subnet) alloc.Part {
+	if ex.s.share == nil {
+		return alloc.Part{}
+	}
+	return ex.s.share.Part(s.cfg.ID)
 }
 
 func (ex *exchange) heldLen(r *iaRequest, a netip.Addr) uint8 {
