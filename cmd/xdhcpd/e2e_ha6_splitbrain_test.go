@@ -28,9 +28,29 @@ func TestE2EHA6SplitBrain(t *testing.T) {
 	for _, n := range h.nodes {
 		rel := ha6Rel(n.name, mode, false)
 		rel["max-unacked-clients"] = 0
+		n.dual = true // DHCPv4 beside it: status-get must tell the services apart
 		n.start(t, mode, rel)
 	}
 	waitPair(t, s1, s2, mode, 20*time.Second)
+	// status-get's dhcp-state is the state of the service it is for.
+	enabled := func(c daemontest.Commander) bool {
+		var st struct {
+			State struct {
+				Enabled bool `json:"enabled"`
+			} `json:"dhcp-state"`
+		}
+		daemontest.OK(t, c, "status-get", nil, &st)
+		return st.State.Enabled
+	}
+	daemontest.OK(t, s1, "dhcp-disable", map[string]any{"origin": "user"}, nil)
+	if enabled(s1) || !enabled(s1.ctl4) {
+		t.Errorf("status-get after dhcp-disable for dhcp6: dhcp-state enabled %v for dhcp6, %v for dhcp4; want false, true",
+			enabled(s1), enabled(s1.ctl4))
+	}
+	daemontest.OK(t, s1, "dhcp-enable", map[string]any{"origin": "user"}, nil)
+	if !enabled(s1) {
+		t.Error("status-get for dhcp6: dhcp-state disabled after dhcp-enable")
+	}
 	if err := s2.ns.InjectFault(lab.Fault{Peer: netip.MustParseAddr(s1.ip4), Port: keaHAPort, Dir: lab.Both}); err != nil {
 		t.Fatal(err)
 	}

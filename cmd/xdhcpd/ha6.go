@@ -158,3 +158,13 @@ func (d *daemon) ha6() *ha.Service {
 	}
 	return d.v6.ha
 }
+
+// networkFor is the service state status-get reports, as the process
+// answering it would: DHCPv6's for a command with "service": ["dhcp6"]
+// (or to a daemon serving DHCPv6 only), else DHCPv4's.
+func (d *daemon) networkFor(req *control.Request, cfg *config.Config) *slowpath.NetworkState {
+	if d.v6 != nil && (!cfg.HasDhcp4 || slices.Contains(req.Service, client.ServiceDHCP6) && !slices.Contains(req.Service, client.ServiceDHCP4)) {
+		return d.v6.network
+	}
+	return d.srv.Network
+}
