@@ -128,3 +128,42 @@ func TestSplitBrainHalves(t *testing.T) {
 		t.Logf("without pool halves: %d of %d leased by both", dups, clients)
 	}
 }
+
+// switchable is a PoolShare whose part the test changes, as HA does on a
+// state change.
+type switchable struct{ pt alloc.Part }
+
+func (s *switchable) Part(uint32) alloc.Part { return s.pt }
+
+// TestSplitBrainKeepsHeldAndReserved: with the pools split, a client's
+// lease in the partner's half is still renewed, and a reservation in the
+// partner's half is still given.
+func TestSplitBrainKeepsHeldAndReserved(t *testing.T) {
+	share := &switchable{}
+	s := newSplitServer(t, slowpath6.Deps{Share: share})
+	duid := []byte{0, 3, 0, 1, 0x0b, 0, 0, 0, 2, 1}
+	na, pd := netip.MustParseAddr("2001:db8:1::1a0"), netip.MustParseAddr("2001:db8:1a0::")
+	s.request(duid, na, pd) // whole pool: the hints are free and given
+	share.pt = alloc.Part{Index: 0, Parts: 2}
+	s.request(duid, na, pd)
+	got := map[netip.Addr]bool{}
+	for _, l := range s.store.ByDUID(duid) {
+		got[l.Addr] = true
+	}
+	if len(got) != 2 || !got[na] || !got[pd] {
+		t.Errorf("after the split the client holds %v, want its %v and %v still", got, na, pd)
+	}
+	if n := s.reg.Counter("xdhcp-pkt6-ha-partner-part-drop").Load(); n != 0 {
+		t.Errorf("xdhcp-pkt6-ha-partner-part-drop = %d for a client's own leases", n)
+	}
+
+	// The reservation of subnet 1: 2001:db8:100:ff00::/56, in the lower
+	// half, given by the server of the upper one.
+	share.pt = alloc.Part{Index: 1, Parts: 2}
+	res := []byte{0, 3, 0, 1, 0x0a, 0, 0, 0, 0, 0xee}
+	s.request(res, netip.Addr{}, netip.Addr{})
+	want := netip.MustParseAddr("2001:db8:100:ff00::")
+	if _, ok := s.store.m[want]; !ok {
+		t.Errorf("reserved prefix %v not given by the server of the other half: %v", want, s.store.ByDUID(res))
+	}
+}
