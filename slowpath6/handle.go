@@ -190,6 +190,10 @@ func (ex *exchange) serve() (detached bool) {
 		ex.assign(true)
 		ex.publish = true
 	case dhcp6.Renew, dhcp6.Rebind:
+		if ex.partnersToExtend() {
+			st.partnerPart.Inc()
+			return false
+		}
 		ex.reply = dhcp6.Reply
 		ex.extend(m.Type)
 	case dhcp6.Release:
@@ -646,6 +650,34 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 		}
 	}
 	return binding{}, nil, false, false
+}
+
+// partnersToExtend reports whether a Renew or Rebind names, in an IA
+// this server holds no lease for, an address or prefix of the HA
+// partner's part of a pool while the pools are split: the partner may
+// have leased it meanwhile and answers for it, and this server's answer
+// (another binding, that one with lifetimes 0) would race the partner's.
+func (ex *exchange) partnersToExtend() bool {
+	if ex.s.share == nil || ex.sn == nil {
+		return false
+	}
+	subnets := ex.rt.siblings(ex.sn, ex.cls.has)
+	found := false
+	ex.eachIA(func(r *iaRequest) {
+		if found || r.code == dhcp6.OptIATA {
+			return
+		}
+		partners := false
+		for _, h := range r.hints {
+			for _, s := range subnets {
+				if p := s.poolOf(r.typ, h.addr, h.plen); p != nil && !p.inPart(h.addr, ex.part(s)) {
+					partners = true
+				}
+			}
+		}
+		found = partners && len(ex.current(r, subnets)) == 0
+	})
+	return found
 }
 
 // part is the part of subnet s's pools new leases come from: the whole

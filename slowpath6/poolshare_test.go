@@ -38,10 +38,18 @@ func newSplitServer(t *testing.T, share slowpath6.Deps) *splitServer {
 // request sends a Request for an address and a prefix (with hints when
 // valid) from duid.
 func (s *splitServer) request(duid []byte, na, pd netip.Addr) {
+	s.send(dhcp6.Request, duid, na, pd)
+}
+
+// send sends a message of type typ (with the server's ID unless a
+// Rebind) and returns the replies.
+func (s *splitServer) send(typ dhcp6.MsgType, duid []byte, na, pd netip.Addr) int {
 	var b dhcp6.Builder
-	b.Header(dhcp6.Request, [3]byte{duid[len(duid)-1], 1, 2})
+	b.Header(typ, [3]byte{duid[len(duid)-1], 1, 2})
 	b.Option(dhcp6.OptClientID, duid)
-	b.Option(dhcp6.OptServerID, serverDUID)
+	if typ != dhcp6.Rebind {
+		b.Option(dhcp6.OptServerID, serverDUID)
+	}
 	m := b.IA(dhcp6.OptIANA, 1, 0, 0)
 	if na.IsValid() {
 		b.End(b.IAAddr(na.As16(), 0, 0))
@@ -52,7 +60,9 @@ func (s *splitServer) request(duid []byte, na, pd netip.Addr) {
 		b.End(b.IAPrefix(pd.As16(), 56, 0, 0))
 	}
 	b.End(m)
-	s.srv.ServeNow(packetOn(b.B, &capture{}))
+	out := &capture{}
+	s.srv.ServeNow(packetOn(b.B, out))
+	return len(out.sent)
 }
 
 // The pool halves of subnet 1: addresses ::100-::17f are the primary's,
@@ -155,6 +165,22 @@ func TestSplitBrainKeepsHeldAndReserved(t *testing.T) {
 	}
 	if n := s.reg.Counter("xdhcp-pkt6-ha-partner-part-drop").Load(); n != 0 {
 		t.Errorf("xdhcp-pkt6-ha-partner-part-drop = %d for a client's own leases", n)
+	}
+
+	// A Rebind for them from their holder is answered; from another
+	// client (the partner may have leased them) it is left to the partner.
+	if n := s.send(dhcp6.Rebind, duid, na, pd); n != 1 {
+		t.Errorf("Rebind of the client's own leases in the partner's half: %d replies", n)
+	}
+	other := []byte{0, 3, 0, 1, 0x0b, 0, 0, 0, 2, 2}
+	if n := s.send(dhcp6.Rebind, other, na, pd); n != 0 {
+		t.Errorf("Rebind of %v and %v by a client without leases here: %d replies, want none", na, pd, n)
+	}
+	if n := s.reg.Counter("xdhcp-pkt6-ha-partner-part-drop").Load(); n != 1 {
+		t.Errorf("xdhcp-pkt6-ha-partner-part-drop = %d after the Rebind left to the partner, want 1", n)
+	}
+	if l := s.store.ByDUID(other); len(l) != 0 {
+		t.Errorf("the Rebind left to the partner leased %v", l)
 	}
 
 	// The reservation of subnet 1: 2001:db8:100:ff00::/56, in the lower
