@@ -45,10 +45,10 @@ func splitsPools(s State, m config.HAMode) bool {
 // again (sync-leases, on by default), as long as its HA link works when it
 // starts.
 //
-// DHCPv6 pools are not split: the DHCPv6 engine's allocator takes the
-// whole pool (as Kea does in every state).
+// The same holds for DHCPv6: the DHCPv6 engine splits address pools by
+// address and pd-pools by delegated prefix.
 func (r *Relationship) poolPartLocked(prev, next State) alloc.Part {
-	if r.partner == nil || r.s.family != FamilyV4 || !splitsPools(next, r.cfg.Mode) {
+	if r.partner == nil || !splitsPools(next, r.cfg.Mode) {
 		return alloc.Part{}
 	}
 	if next == StatePartnerDown && (prev == StatePartnerInMaintenance || r.forceFailover) {

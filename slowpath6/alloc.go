@@ -6,6 +6,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/lease"
+	"xdhcp/slowpath/alloc"
 )
 
 // maxAttempts bounds the candidates one allocation looks at in a pool of
@@ -111,6 +112,74 @@ func (p *pool) next(free func(a netip.Addr) bool) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// partBounds is part pt's range of candidate offsets [lo, hi): for an
+// address pool a share of its addresses, for a pd-pool a share of its
+// delegated prefixes, the same split alloc.Part makes of a DHCPv4 pool,
+// so both HA servers compute it alike from the configuration.
+func (p *pool) partBounds(pt alloc.Part) (lo, hi u128) {
+	if pt.Whole() {
+		return u128{}, p.size
+	}
+	n, i := uint64(pt.Parts), uint64(pt.Index)
+	lo = p.size.mulDiv(i, n)
+	if i+1 == n {
+		return lo, p.size
+	}
+	return lo, p.size.mulDiv(i+1, n)
+}
+
+// inPart reports whether a, one of the pool's candidates, is in part pt.
+func (p *pool) inPart(a netip.Addr, pt alloc.Part) bool {
+	if pt.Whole() {
+		return true
+	}
+	off := u128From(a.As16()).sub(p.first).shr(stepShift(p.step))
+	lo, hi := p.partBounds(pt)
+	return !off.less(lo) && off.less(hi)
+}
+
+// nextIn is next within part pt of the pool: candidates from the cursor
+// (or the part's start when the cursor is outside it), wrapping within the
+// part, until free accepts one or the part's every candidate (as bounded
+// for next) was tried. The rest of the pool is never offered.
+func (p *pool) nextIn(pt alloc.Part, free func(a netip.Addr) bool) (netip.Addr, bool) {
+	if pt.Whole() {
+		return p.next(free)
+	}
+	lo, hi := p.partBounds(pt)
+	span := hi.sub(lo)
+	n := uint64(maxAttempts)
+	if span.hi == 0 && span.lo <= wholeScan {
+		n = span.lo
+	}
+	for range n {
+		p.mu.Lock()
+		off := p.cursor
+		if off.less(lo) || !off.less(hi) {
+			off = lo
+		}
+		p.cursor = off.add(u128{0, 1})
+		if !p.cursor.less(hi) {
+			p.cursor = lo
+		}
+		p.mu.Unlock()
+		a := netip.AddrFrom16(p.first.add(mulStep(off, p.step)).bytes())
+		if free(a) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// stepShift is log2 of step, a power of two.
+func stepShift(step u128) uint {
+	n := uint(0)
+	for s := step; !(s.hi == 0 && s.lo == 1) && !s.isZero(); n++ {
+		s = s.shr(1)
+	}
+	return n
 }
 
 // mulStep is off*step where step is a power of two.

@@ -11,6 +11,7 @@ import (
 	"xdhcp/dhcp6"
 	"xdhcp/handoff"
 	"xdhcp/lease"
+	"xdhcp/slowpath/alloc"
 )
 
 // exchange is one request and its answer: the parsed packet, the reply
@@ -199,6 +200,10 @@ func (ex *exchange) serve() (detached bool) {
 		ex.assign(true)
 		ex.publish = true
 	case dhcp6.Renew, dhcp6.Rebind:
+		if ex.partnersToExtend() {
+			st.partnerPart.Inc()
+			return false
+		}
 		ex.reply = dhcp6.Reply
 		ex.extend(m.Type)
 	case dhcp6.Release:
@@ -698,6 +703,10 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 		}
 		for _, s := range subnets {
 			if p := s.poolOf(r.typ, h.addr, h.plen); p != nil && ex.free(k, h.addr) {
+				if !p.inPart(h.addr, ex.part(s)) {
+					ex.s.st.partnerPart.Inc()
+					continue
+				}
 				return binding{addr: h.addr, plen: p.plen}, s, true, true
 			}
 		}
@@ -711,13 +720,53 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 			if !ex.poolAllowed(p) {
 				continue
 			}
-			a, found := p.next(func(a netip.Addr) bool { return ex.notBound(k, a) && ex.reservedFor(a) == nil })
+			a, found := p.nextIn(ex.part(s), func(a netip.Addr) bool { return ex.notBound(k, a) && ex.reservedFor(a) == nil })
 			if found {
 				return binding{addr: a, plen: p.plen}, s, true, true
 			}
 		}
 	}
 	return binding{}, nil, false, false
+}
+
+// partnersToExtend reports whether a Renew or Rebind names, in an IA
+// this server holds no lease for, an address or prefix of the HA
+// partner's part of a pool while the pools are split: the partner may
+// have leased it meanwhile and answers for it, and this server's answer
+// (another binding, that one with lifetimes 0) would race the partner's.
+func (ex *exchange) partnersToExtend() bool {
+	if ex.s.share == nil || ex.sn == nil {
+		return false
+	}
+	subnets := ex.rt.siblings(ex.sn, ex.cls.has)
+	found := false
+	ex.eachIA(func(r *iaRequest) {
+		if found || r.code == dhcp6.OptIATA {
+			return
+		}
+		partners := false
+		for _, h := range r.hints {
+			for _, s := range subnets {
+				if p := s.poolOf(r.typ, h.addr, h.plen); p != nil && !p.inPart(h.addr, ex.part(s)) {
+					partners = true
+				}
+			}
+		}
+		found = partners && len(ex.current(r, subnets)) == 0
+	})
+	return found
+}
+
+// part is the part of subnet s's pools new leases come from: the whole
+// pool unless HA splits it (a server that may serve beside a partner it
+// does not hear from takes only its own half). The client's current
+// leases, its reservations and what this server advertised to it are
+// given wherever they are.
+func (ex *exchange) part(s *subnet) alloc.Part {
+	if ex.s.share == nil {
+		return alloc.Part{}
+	}
+	return ex.s.share.Part(s.cfg.ID)
 }
 
 func (ex *exchange) heldLen(r *iaRequest, a netip.Addr) uint8 {

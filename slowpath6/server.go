@@ -63,6 +63,9 @@ type Deps struct {
 	// may be nil.
 	Recorder hooks.Recorder6
 	Events   hooks.Listener6
+	// Share is HA's say on which part of each pool new leases come from
+	// (nil: the whole pool), as for DHCPv4.
+	Share slowpath.PoolShare
 }
 
 var _ handoff.Handler6 = (*Server)(nil)
@@ -84,6 +87,7 @@ type Server struct {
 	// lease updates replicator sends (Start's, canceled at Close).
 	replicator Replicator
 	scopes     Scopes
+	share      slowpath.PoolShare
 	ctx        context.Context
 	// recorder and events are the lease hooks (nil: none).
 	recorder hooks.Recorder6
@@ -122,7 +126,7 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 	}
 	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
 		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending(),
-		replicator: d.Replicator, scopes: d.Scopes, ctx: context.Background(),
+		replicator: d.Replicator, scopes: d.Scopes, share: d.Share, ctx: context.Background(),
 		recorder: d.Recorder, events: d.Events}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())

@@ -17,6 +17,9 @@ type serverStats struct {
 	allocFailShared, allocFailClasses            *stats.Stat
 	// Not in Kea: drops Kea does not count, named so an operator can tell.
 	commitFail, sendFail, queueDrop, clientFlood, commitWaits *stats.Stat
+	// partnerPart counts hinted addresses and prefixes of the HA
+	// partner's part of a pool, left to the partner (see Deps.Share).
+	partnerPart *stats.Stat
 }
 
 func newServerStats(r *stats.Registry) *serverStats {
@@ -39,6 +42,7 @@ func newServerStats(r *stats.Registry) *serverStats {
 		queueDrop:        c("xdhcp-pkt6-queue-full-drop"),
 		clientFlood:      c("xdhcp-pkt6-client-flood-drop"),
 		commitWaits:      c("xdhcp-commit6-backpressure-waits"),
+		partnerPart:      c("xdhcp-pkt6-ha-partner-part-drop"),
 	}
 	// Confirm, Reconfigure and the relay types have no counter of their
 	// own in Kea, and are not "unknown" either.

@@ -54,3 +54,27 @@ func (u u128) capped() uint64 {
 	}
 	return u.lo
 }
+
+// shr shifts right by n (0..127).
+func (u u128) shr(n uint) u128 {
+	switch {
+	case n == 0:
+		return u
+	case n >= 64:
+		return u128{0, u.hi >> (n - 64)}
+	default:
+		return u128{u.hi >> n, u.lo>>n | u.hi<<(64-n)}
+	}
+}
+
+// mulDiv is ⌊u·i/n⌋ for i < n (n > 0), without overflowing: with u =
+// q·n + r it is q·i + ⌊r·i/n⌋, and q·i ≤ u.
+func (u u128) mulDiv(i, n uint64) u128 {
+	qhi, rhi := u.hi/n, u.hi%n
+	qlo, r := bits.Div64(rhi, u.lo, n)
+	hi, lo := bits.Mul64(qlo, i)
+	q := u128{qhi*i + hi, lo}
+	rh, rl := bits.Mul64(r, i)
+	extra, _ := bits.Div64(rh, rl, n)
+	return q.add(u128{0, extra})
+}

@@ -103,8 +103,8 @@ func (d *daemon) registerCommands() {
 			"packet-queue-size":       cfg.MultiThreading.PacketQueueSize,
 			"packet-queue-statistics": d.srv.QueueStatistics(),
 			"dhcp-state": map[string]any{
-				"enabled":     d.srv.Network.Enabled(),
-				"disabled-by": d.srv.Network.DisabledBy(),
+				"enabled":     d.networkFor(req, cfg).Enabled(),
+				"disabled-by": d.networkFor(req, cfg).DisabledBy(),
 			},
 			"sockets":          map[string]any{"status": "ready"},
 			"insecure-control": control.Exposed(cfg.ControlSockets),

@@ -11,6 +11,8 @@ import (
 	"xdhcp/control/client"
 	"xdhcp/ha"
 	"xdhcp/lease"
+	"xdhcp/slowpath"
+	"xdhcp/slowpath/alloc"
 	"xdhcp/slowpath6"
 )
 
@@ -39,6 +41,13 @@ func (h haScopes6) Accept(subnetID uint32, msgType uint8, duid []byte) (string, 
 	return haScopes(h).Accept(subnetID, msgType, duid)
 }
 
+var _ slowpath.PoolShare = haScopes6{}
+
+// Part is the part of subnetID's pools HA lets new leases come from.
+func (h haScopes6) Part(subnetID uint32) alloc.Part {
+	return haScopes(h).Part(subnetID)
+}
+
 func (h haScopes6) Observe(elapsed uint16, duid []byte, msgType uint8) {
 	h.svc.ObserveQuery6(elapsed, duid, msgType)
 }
@@ -65,6 +74,7 @@ func (v *dhcp6) newHA6(cfg *config.Config6, deps *slowpath6.Deps, log *slog.Logg
 	v.ha = svc
 	deps.Replicator = svc
 	deps.Scopes = haScopes6{svc}
+	deps.Share = haScopes6{svc}
 	return nil
 }
 
@@ -147,4 +157,14 @@ func (d *daemon) ha6() *ha.Service {
 		return nil
 	}
 	return d.v6.ha
+}
+
+// networkFor is the service state status-get reports, as the process
+// answering it would: DHCPv6's for a command with "service": ["dhcp6"]
+// (or to a daemon serving DHCPv6 only), else DHCPv4's.
+func (d *daemon) networkFor(req *control.Request, cfg *config.Config) *slowpath.NetworkState {
+	if d.v6 != nil && (!cfg.HasDhcp4 || slices.Contains(req.Service, client.ServiceDHCP6) && !slices.Contains(req.Service, client.ServiceDHCP4)) {
+		return d.v6.network
+	}
+	return d.srv.Network
 }

@@ -73,6 +73,7 @@ var statHelp = map[string]string{
 	"xdhcp-pkt4-discover-server-id-drop":  "DHCPDISCOVER messages dropped for carrying a server identifier.",
 	"xdhcp-pkt4-no-subnet-drop":           "Packets dropped because no subnet matched.",
 	"xdhcp-pkt4-ha-partner-part-drop":     "Requests for an address of the HA partner's part of a pool, left to the partner while both may serve without replication.",
+	"xdhcp-pkt6-ha-partner-part-drop":     "Hinted addresses and prefixes of the HA partner's part of a pool, and Renews and Rebinds for ones this server holds no lease of, left to the partner while both may serve without replication.",
 	"xdhcp-pkt4-other-server-drop":        "Requests addressed to another server (server identifier), dropped.",
 	"xdhcp-pkt4-rate-limit-drop":          "Packets dropped by the configured rate limit.",
 	"xdhcp-pkt4-relay-hops-drop":          "Relayed packets dropped for too many relay hops.",
