@@ -60,7 +60,6 @@ var notImplemented6 = map[string]map[string]string{
 	"Dhcp6": withEntries(notImplemented["Dhcp4"], map[string]string{
 		"hosts-database":  "the DHCPv6 engine reads host reservations from the configuration file only",
 		"hosts-databases": "the DHCPv6 engine reads host reservations from the configuration file only",
-		"config-control":  "the configuration backend serves the Dhcp4 section only",
 	}),
 	"subnet6":           notImplemented["shared-networks"],
 	"shared-networks":   notImplemented["shared-networks"],

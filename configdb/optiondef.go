@@ -32,7 +32,7 @@ func (d *DB) SetOptionDef(ctx context.Context, tag string, def Object) (int, str
 		return 0, "", err
 	}
 	name, _ := def["name"].(string)
-	code, space, err := optionKey(Object{"code": def["code"], "space": def["space"]})
+	code, space, err := optionKey(Object{"code": def["code"], "space": def["space"]}, d.v6)
 	if err != nil || name == "" {
 		return 0, "", errors.New("option definition: 'name' and 'code' (1-254) are mandatory")
 	}
@@ -155,7 +155,7 @@ func (d *DB) OptionDefs(ctx context.Context, tags []string) ([]any, error) {
 // (remote-option4-subnet-set, -network-set, -pool-set), replacing the
 // same code and space there.
 func (d *DB) SetScopedOption(ctx context.Context, scope string, key any, o Object) error {
-	code, space, err := optionKey(o)
+	code, space, err := optionKey(o, d.v6)
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (d *DB) scopeOf(ctx context.Context, tx *sql.Tx, scope string, key any) (in
 		}
 		return scopeNetwork, "shared_network_name = ?", key, nil
 	case "pool":
-		first, last, err := poolRange(fmt.Sprint(key))
+		first, last, err := poolRange(fmt.Sprint(key), d.v6)
 		if err != nil {
 			return 0, "", nil, err
 		}
