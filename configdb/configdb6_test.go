@@ -41,7 +41,8 @@ func TestRoundTrip6(t *testing.T) {
 			if _, _, err := db.SetSubnet(ctx, []string{"all"}, obj(t, `{"id": 7, "subnet": "2001:db8:7::/64", "valid-lifetime": 6000,
 				"preferred-lifetime": 4000, "rapid-commit": false, "t1-percent": 0.5,
 				"pools": [{"pool": "2001:db8:7::100 - 2001:db8:7::1ff", "option-data": [{"name": "dns-servers", "data": "2001:db8::53"}]}],
-				"pd-pools": [{"prefix": "2001:db8:700::", "prefix-len": 40, "delegated-len": 56, "excluded-prefix": "2001:db8:700::", "excluded-prefix-len": 64}],
+				"pd-pools": [{"prefix": "2001:db8:700::", "prefix-len": 40, "delegated-len": 56, "excluded-prefix": "2001:db8:700::", "excluded-prefix-len": 64,
+					"option-data": [{"code": 21, "data": "pd.example"}]}],
 				"option-data": [{"name": "domain-search", "data": "v6.example"}]}`)); err != nil {
 				t.Fatal(err)
 			}
@@ -66,6 +67,12 @@ func TestRoundTrip6(t *testing.T) {
 			if _, err := db.SetClass(ctx, []string{"all"}, obj(t, `{"name": "c6", "test": "member('ALL')", "preferred-lifetime": 900}`), ""); err != nil {
 				t.Fatal(err)
 			}
+			if err := db.SetScopedOption(ctx, "pd-pool", "2001:db8:700::/40", obj(t, `{"name": "sip-server-addr", "data": "2001:db8::5060"}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetScopedOption(ctx, "pd-pool", "2001:db8:701::/40", obj(t, `{"code": 22, "data": "2001:db8::5060"}`)); err == nil {
+				t.Error("an option of a pd-pool that does not exist was stored")
+			}
 			rev1, err := db.LastRevision(ctx)
 			if err != nil || rev1 <= rev0 {
 				t.Fatalf("audit revision %d after %d (%v)", rev1, rev0, err)
@@ -80,7 +87,7 @@ func TestRoundTrip6(t *testing.T) {
 			}
 			want := map[string]string{"valid-lifetime": "6000", "preferred-lifetime": "4000", "rapid-commit": "false", "t1-percent": "0.5",
 				"pools":    "[map[option-data:[map[always-send:false code:23 csv-format:true data:2001:db8::53 name:dns-servers space:dhcp6]] pool:2001:db8:7::100 - 2001:db8:7::1ff]]",
-				"pd-pools": "[map[delegated-len:56 excluded-prefix:2001:db8:700:: excluded-prefix-len:64 prefix:2001:db8:700:: prefix-len:40]]"}
+				"pd-pools": "[map[delegated-len:56 excluded-prefix:2001:db8:700:: excluded-prefix-len:64 option-data:[map[always-send:false code:21 csv-format:true data:pd.example name:sip-server-dns space:dhcp6] map[always-send:false code:22 csv-format:true data:2001:db8::5060 name:sip-server-addr space:dhcp6]] prefix:2001:db8:700:: prefix-len:40]]"}
 			for k, v := range want {
 				if got := fmtv(s7[k]); got != v {
 					t.Errorf("subnet 7 %s = %s, want %s", k, got, v)

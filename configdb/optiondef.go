@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -172,7 +173,7 @@ func (d *DB) SetScopedOption(ctx context.Context, scope string, key any, o Objec
 		switch sc {
 		case scopeSubnet:
 			subnet = owner
-		case scopePool:
+		case scopePool, scopePDPool:
 			pool = owner
 		case scopeNetwork:
 			network = owner
@@ -230,6 +231,21 @@ func (d *DB) scopeOf(ctx context.Context, tx *sql.Tx, scope string, key any) (in
 			return 0, "", nil, err
 		}
 		return scopePool, "pool_id = ?", id, nil
+	case "pd-pool":
+		p, err := netip.ParsePrefix(fmt.Sprint(key))
+		if err != nil || !d.v6 {
+			return 0, "", nil, fmt.Errorf("pd-pool %v: not an IPv6 prefix", key)
+		}
+		var id int64
+		err = tx.QueryRowContext(ctx, d.q("SELECT id FROM dhcp6_pd_pool WHERE prefix = ? AND prefix_length = ?"),
+			p.Addr().String(), p.Bits()).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, "", nil, fmt.Errorf("no pd-pool %v", key)
+		}
+		if err != nil {
+			return 0, "", nil, err
+		}
+		return scopePDPool, "pd_pool_id = ?", id, nil
 	}
 	return 0, "", nil, fmt.Errorf("unknown option scope %s", scope)
 }

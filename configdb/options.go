@@ -20,6 +20,7 @@ const (
 	scopeClass   = 2
 	scopeNetwork = 4
 	scopePool    = 5
+	scopePDPool  = 6 // DHCPv6 prefix delegation pool
 )
 
 // optionRow is one dhcp4_options row as read.
@@ -156,8 +157,14 @@ func (d *DB) insertOption(ctx context.Context, tx *sql.Tx, o map[string]any, sco
 	if err != nil {
 		return err
 	}
+	// pool is the pool's id, or the prefix delegation pool's in that
+	// scope (a column of the DHCPv6 table only).
+	poolCol := "pool_id"
+	if scope == scopePDPool {
+		poolCol = "pd_pool_id"
+	}
 	q := `INSERT INTO dhcp4_options (code, value, formatted_value, space, persistent, dhcp_client_class, dhcp4_subnet_id,
- scope_id, user_context, shared_network_name, pool_id, modification_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+ scope_id, user_context, shared_network_name, ` + poolCol + `, modification_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	args := []any{code, value, formatted, space, persistent, class, subnet, scope, uctx, network, pool, time.Now().UTC().Truncate(time.Second)}
 	id, err := d.insertID(ctx, tx, q, "option_id", args)
 	if err != nil {

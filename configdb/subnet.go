@@ -471,7 +471,7 @@ func (d *DB) Subnets(ctx context.Context, tags []string) ([]Object, error) {
 // insertPDPool writes one prefix delegation pool of a DHCPv6 subnet.
 func (d *DB) insertPDPool(ctx context.Context, tx *sql.Tx, subnet uint32, p Object, tags []string, now time.Time) error {
 	if err := checkKeys("pd-pool", p, nil, []string{"prefix", "prefix-len", "delegated-len", "excluded-prefix",
-		"excluded-prefix-len", "client-class", "require-client-classes", "user-context"}); err != nil {
+		"excluded-prefix-len", "client-class", "require-client-classes", "user-context", "option-data"}); err != nil {
 		return err
 	}
 	ps, _ := p["prefix"].(string)
@@ -522,11 +522,21 @@ func (d *DB) insertPDPool(ctx context.Context, tx *sql.Tx, subnet uint32, p Obje
 		elen = 0
 	}
 	class, require, uctx := poolClassArgs(p)
-	_, err = d.insertID(ctx, tx, `INSERT INTO dhcp6_pd_pool (prefix, prefix_length, delegated_prefix_length, subnet_id,
+	id, err := d.insertID(ctx, tx, `INSERT INTO dhcp6_pd_pool (prefix, prefix_length, delegated_prefix_length, subnet_id,
  excluded_prefix, excluded_prefix_length, client_class, require_client_classes, user_context, modification_ts)
  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "id", []any{addr.String(), plen, dlen, subnet, excl, elen, class, require, uctx, now})
 	if err != nil {
 		return fmt.Errorf("pd-pool %s/%d: %w", ps, pl, err)
+	}
+	opts, _ := p["option-data"].([]any)
+	for _, o := range opts {
+		om, ok := o.(map[string]any)
+		if !ok {
+			return errors.New("pd-pool option-data: each entry must be a map")
+		}
+		if err := d.insertOption(ctx, tx, om, scopePDPool, nil, id, nil, nil, tags); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -539,7 +549,7 @@ func (d *DB) pdPools(ctx context.Context, q queryer, subnet string) ([]any, erro
 		return nil, err
 	}
 	defer rows.Close()
-	out := []any{}
+	var out []pdPool
 	for rows.Next() {
 		var id, plen, dlen int64
 		var prefix string
@@ -573,7 +583,30 @@ func (d *DB) pdPools(ctx context.Context, q queryer, subnet string) ([]any, erro
 			}
 			p["user-context"] = m
 		}
-		out = append(out, p)
+		out = append(out, pdPool{id, p})
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	list := make([]any, 0, len(out))
+	for _, p := range out {
+		opts, err := d.readOptions(ctx, q, "o.scope_id = 6 AND o.pd_pool_id = ?", p.id)
+		if err != nil {
+			return nil, err
+		}
+		if len(opts) > 0 {
+			if p.obj["option-data"], err = d.optionList(opts); err != nil {
+				return nil, err
+			}
+		}
+		list = append(list, p.obj)
+	}
+	return list, nil
+}
+
+// pdPool is a prefix delegation pool read, with its row id.
+type pdPool struct {
+	id  int64
+	obj Object
 }

@@ -208,6 +208,10 @@ func (cm *Commands) Register(c *control.Server) {
 		}
 		c.Handle(name, cm.wrap(h))
 	}
+	if cm.v6 {
+		c.Handle("remote-option6-pd-pool-set", cm.wrap(scopedOptionSet("pd-pool")))
+		c.Handle("remote-option6-pd-pool-del", cm.wrap(scopedOptionDel("pd-pool")))
+	}
 }
 
 func (cm *Commands) wrap(h handler) control.HandlerFunc {

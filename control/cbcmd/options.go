@@ -115,6 +115,17 @@ func scopeKey(a args, scope string) (any, error) {
 		return id, nil
 	case "network":
 		return networkName(a)
+	case "pd-pool":
+		l, err := a.objects("pd-pools", true)
+		if err != nil {
+			return nil, err
+		}
+		p, _ := l[0]["prefix"].(string)
+		n, isNum := num(l[0]["prefix-len"])
+		if p == "" || !isNum {
+			return nil, fmt.Errorf("'prefix' and 'prefix-len' parameters must name a prefix delegation pool")
+		}
+		return fmt.Sprintf("%s/%d", p, n), nil
 	default:
 		l, err := a.objects("pools", true)
 		if err != nil {
