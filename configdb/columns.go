@@ -21,6 +21,7 @@ const (
 	kRelay        // relay {"ip-addresses": [...]} stored as a JSON list of addresses
 	kList         // a JSON list of strings (require-client-classes)
 	kReplace      // ddns-replace-client-name stored as Kea's enum number
+	kBytes        // text stored as binary (interface-id: bytea, varbinary)
 )
 
 // column maps a Kea JSON key to a column of a configuration table.
@@ -46,6 +47,7 @@ var networkColumns6 = append([]column{
 	{"min-preferred-lifetime", "min_preferred_lifetime", kInt},
 	{"max-preferred-lifetime", "max_preferred_lifetime", kInt},
 	{"rapid-commit", "rapid_commit", kBool},
+	{"interface-id", "interface_id", kBytes},
 }, networkColumnsBoth...)
 
 // networkColumnsBoth are the network columns of both families.
@@ -133,6 +135,12 @@ func (c column) arg(v any) (any, error) {
 			return nil, bad()
 		}
 		return s, nil
+	case kBytes:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad()
+		}
+		return []byte(s), nil
 	case kInt:
 		n, ok := v.(json.Number)
 		if !ok {

@@ -43,7 +43,7 @@ func TestRoundTrip6(t *testing.T) {
 				"pools": [{"pool": "2001:db8:7::100 - 2001:db8:7::1ff", "option-data": [{"name": "dns-servers", "data": "2001:db8::53"}]}],
 				"pd-pools": [{"prefix": "2001:db8:700::", "prefix-len": 40, "delegated-len": 56, "excluded-prefix": "2001:db8:700::", "excluded-prefix-len": 64,
 					"option-data": [{"code": 21, "data": "pd.example"}]}],
-				"option-data": [{"name": "domain-search", "data": "v6.example"}]}`)); err != nil {
+				"interface-id": "olt-7", "option-data": [{"name": "domain-search", "data": "v6.example"}]}`)); err != nil {
 				t.Fatal(err)
 			}
 			if _, _, err := db.SetSubnet(ctx, []string{"b1"}, obj(t, `{"id": 8, "subnet": "2001:db8:8::/64", "shared-network-name": "net6",
@@ -85,7 +85,7 @@ func TestRoundTrip6(t *testing.T) {
 			if err != nil || s7 == nil {
 				t.Fatalf("subnet 7: %v %v", s7, err)
 			}
-			want := map[string]string{"valid-lifetime": "6000", "preferred-lifetime": "4000", "rapid-commit": "false", "t1-percent": "0.5",
+			want := map[string]string{"valid-lifetime": "6000", "interface-id": "olt-7", "preferred-lifetime": "4000", "rapid-commit": "false", "t1-percent": "0.5",
 				"pools":    "[map[option-data:[map[always-send:false code:23 csv-format:true data:2001:db8::53 name:dns-servers space:dhcp6]] pool:2001:db8:7::100 - 2001:db8:7::1ff]]",
 				"pd-pools": "[map[delegated-len:56 excluded-prefix:2001:db8:700:: excluded-prefix-len:64 option-data:[map[always-send:false code:21 csv-format:true data:pd.example name:sip-server-dns space:dhcp6] map[always-send:false code:22 csv-format:true data:2001:db8::5060 name:sip-server-addr space:dhcp6]] prefix:2001:db8:700:: prefix-len:40]]"}
 			for k, v := range want {
