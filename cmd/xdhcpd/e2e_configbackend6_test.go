@@ -9,6 +9,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,12 +53,14 @@ func testConfigBackend6(t *testing.T, srv *dbtest.Server) {
 		"subnets": []any{map[string]any{"id": 2, "subnet": "10.2.0.0/24"}}}); a.Result != 1 {
 		t.Errorf("an IPv4 subnet through remote-subnet6-set: %+v", a)
 	}
+	daemontest.OK(t, c6, "remote-option6-pd-pool-set", map[string]any{"pd-pools": []any{map[string]any{"prefix": "2001:db8:100::", "prefix-len": 40}},
+		"options": []any{map[string]any{"name": "dns-servers", "data": "2001:db8::53"}}}, nil)
 	var list struct {
 		Subnets []map[string]any `json:"subnets"`
 		Count   int              `json:"count"`
 	}
 	if a := daemontest.OK(t, c6, "remote-subnet6-get-by-prefix", map[string]any{"subnets": []any{map[string]any{"subnet": "2001:db8:1::/64"}}}, &list); a.Text != "IPv6 subnet 2001:db8:1::/64 found." ||
-		list.Count != 1 || fmtAny(list.Subnets[0]["pd-pools"]) != "[map[delegated-len:56 prefix:2001:db8:100:: prefix-len:40]]" {
+		list.Count != 1 || fmtAny(list.Subnets[0]["pd-pools"]) != "[map[delegated-len:56 option-data:[map[always-send:false code:23 csv-format:true data:2001:db8::53 name:dns-servers space:dhcp6]] prefix:2001:db8:100:: prefix-len:40]]" {
 		t.Errorf("remote-subnet6-get-by-prefix: %q %+v", a.Text, list)
 	}
 
@@ -109,7 +112,8 @@ func testConfigBackend6(t *testing.T, srv *dbtest.Server) {
 	pools, _ := s["pools"].([]any)
 	pd, _ := s["pd-pools"].([]any)
 	if s["subnet"] != "2001:db8:1::/64" || len(pools) != 1 || len(pd) != 1 ||
-		fmtAny(pd[0].(map[string]any)["prefix"]) != "2001:db8:100::" || fmtAny(pd[0].(map[string]any)["delegated-len"]) != "56" {
+		fmtAny(pd[0].(map[string]any)["prefix"]) != "2001:db8:100::" || fmtAny(pd[0].(map[string]any)["delegated-len"]) != "56" ||
+		!strings.Contains(fmtAny(pd[0].(map[string]any)["option-data"]), "2001:db8::53") {
 		t.Errorf("Kea's subnet from the database: %v", s)
 	}
 	if got := fmtAny(kc["Dhcp6"]["preferred-lifetime"]); got != "2345" {
