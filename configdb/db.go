@@ -1,10 +1,11 @@
 // Package configdb reads and writes Kea 2.2's configuration backend: the
-// dhcp4_* configuration tables of the schema kea-admin db-init creates on
-// MySQL/MariaDB and PostgreSQL (servers, global parameters, option
-// definitions, options, shared networks, subnets, pools, client classes),
+// dhcp4_* (Open) or dhcp6_* (Open6) configuration tables of the schema
+// kea-admin db-init creates on MySQL/MariaDB and PostgreSQL (servers,
+// global parameters, option definitions, options, shared networks,
+// subnets, pools and DHCPv6 prefix delegation pools, client classes),
 // with the audit revisions Kea's own backends write, so that kea-dhcp4
-// with libdhcp_mysql_cb/libdhcp_pgsql_cb and xdhcpd share one
-// configuration database.
+// and kea-dhcp6 with libdhcp_mysql_cb/libdhcp_pgsql_cb and xdhcpd share
+// one configuration database.
 package configdb
 
 import (
