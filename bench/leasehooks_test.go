@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,24 +39,40 @@ func TestWithLeaseHooks(t *testing.T) {
 func TestHooksTable(t *testing.T) {
 	r := &Results{Points: []Point{
 		{Scenario: "S2", Driver: "xdhcp-bench", Label: "closed loop", Metric: "renewals/s", Server: "xdhcp", Median: 200, Extra: map[string]float64{"server_cpu_us_per_op": 4}},
-		{Scenario: "S2", Driver: "xdhcp-bench", Label: "closed loop", Metric: "renewals/s", Server: "xdhcp" + HooksSuffix, Median: 180, Extra: map[string]float64{"server_cpu_us_per_op": 5}},
+		{Scenario: "S2", Driver: "xdhcp-bench", Label: "closed loop", Metric: "renewals/s", Server: "xdhcp" + HooksSuffix, Median: 180, Extra: map[string]float64{"server_cpu_us_per_op": 5,
+			"child_cpu_us_per_op": 1.25, "scripts_run": 300, "scripts_dropped": 9700}},
 	}}
 	order, by := rows(r)
 	got := hooksTable(order, by)
-	if !strings.Contains(got, "| S2 | xdhcp-bench | closed loop | renewals/s | xdhcp | 200 | 180 | 90% | – | – | 4.0 → 5.0 |") {
+	if !strings.Contains(got, "| S2 | xdhcp-bench | closed loop | renewals/s | xdhcp | 200 | 180 | 90% | – | – | 4.0 → 5.0 | 1.2 | 300 / 9700 |") {
 		t.Errorf("table:\n%s", got)
 	}
 }
 
 func TestProcessCPU(t *testing.T) {
-	before, err := processCPU(os.Getpid())
+	before, kids, err := processCPU(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for x, t0 := 0, time.Now(); time.Since(t0) < 50*time.Millisecond; x++ {
+	// Busy until a clock tick of CPU time has passed (a loaded machine may
+	// give this process little of the wall time).
+	for x, t0 := 0, time.Now(); time.Since(t0) < 5*time.Second; x++ {
 		_ = x * x
+		if x%1_000_000 == 0 {
+			if now, _, _ := processCPU(os.Getpid()); now > before {
+				break
+			}
+		}
 	}
-	if after, err := processCPU(os.Getpid()); err != nil || after <= before {
+	// A child that burns CPU: once reaped, its time is the children's.
+	if err := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done").Run(); err != nil {
+		t.Fatal(err)
+	}
+	after, kidsAfter, err := processCPU(os.Getpid())
+	if err != nil || after <= before {
 		t.Errorf("CPU %v then %v (%v)", before, after, err)
+	}
+	if kidsAfter <= kids {
+		t.Errorf("children's CPU %v then %v after a reaped child's loop", kids, kidsAfter)
 	}
 }

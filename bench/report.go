@@ -443,8 +443,8 @@ func hooksTable(order []rowKey, by map[rowKey]map[string]Point) string {
 			}
 			if b.Len() == 0 {
 				b.WriteString("\n## Lease event hooks: off against on, same invocation\n\n")
-				b.WriteString("Server CPU per exchange is the server process's CPU time (scripts it starts not included) over the exchanges answered in the median run (S2's include binding its clients first): it moves less with the machine's load than the rates do.\n\n")
-				b.WriteString("| scenario | driver | row | metric | server | off | on | on/off | off spread | on spread | server CPU µs/exchange off → on |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+				b.WriteString("Server CPU per exchange is the server process's CPU time (scripts it starts not included) over the exchanges answered in the median run (S2's include binding its clients first): it moves less with the machine's load than the rates do. Scripts' CPU is that of the scripts the server started and reaped in the median run with the hooks on, per exchange; scripts run / dropped are xdhcpd's run-script counts in that run (calls that found its queue full are dropped and counted; Kea drops none and has no such count).\n\n")
+				b.WriteString("| scenario | driver | row | metric | server | off | on | on/off | off spread | on spread | server CPU µs/exchange off → on | scripts' CPU µs/exchange | scripts run / dropped |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 			}
 			ratio := "–"
 			if off.Median != 0 {
@@ -456,8 +456,15 @@ func hooksTable(order []rowKey, by map[rowKey]map[string]Point) string {
 					cpu = fmt.Sprintf("%.1f → %.1f", a, c)
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.sc, k.drv, k.label, off.Metric, srv,
-				fmtNum(off.Median), fmtNum(on.Median), ratio, spread(off, true), spread(on, true), cpu)
+			kids, scripts := "–", "–"
+			if c, ok := on.Extra["child_cpu_us_per_op"]; ok {
+				kids = fmt.Sprintf("%.1f", c)
+			}
+			if r, ok := on.Extra["scripts_run"]; ok {
+				scripts = fmtNum(r) + " / " + fmtNum(on.Extra["scripts_dropped"])
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.sc, k.drv, k.label, off.Metric, srv,
+				fmtNum(off.Median), fmtNum(on.Median), ratio, spread(off, true), spread(on, true), cpu, kids, scripts)
 		}
 	}
 	return b.String()

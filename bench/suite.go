@@ -414,9 +414,11 @@ func (s *suite) gen(ctx context.Context, in *instance, args ...string) (*loadgen
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=2")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cpu0, cpuErr := processCPU(in.srv.PID())
+	cpu0, kids0, cpuErr := processCPU(in.srv.PID())
+	scripts0 := scriptCounts(ctx, in.srv)
 	err := cmd.Run()
-	cpu1, cpuErr1 := processCPU(in.srv.PID())
+	cpu1, kids1, cpuErr1 := processCPU(in.srv.PID())
+	scripts1 := scriptCounts(ctx, in.srv)
 	// Every report is kept beside the results, for a second look.
 	s.genN++
 	raw := filepath.Join(s.dir, "raw", fmt.Sprintf("gen-%04d-%s.json", s.genN, in.srv.Name))
@@ -429,6 +431,11 @@ func (s *suite) gen(ctx context.Context, in *instance, args ...string) (*loadgen
 	}
 	if cpuErr == nil && cpuErr1 == nil {
 		rep.ServerCPUSeconds = cpu1 - cpu0
+		rep.ChildCPUSeconds = kids1 - kids0
+	}
+	if scripts0 != nil && scripts1 != nil {
+		rep.ScriptsRun = scripts1[scriptsRunMetric] - scripts0[scriptsRunMetric]
+		rep.ScriptsDropped = scripts1[scriptsDroppedMetric] - scripts0[scriptsDroppedMetric]
 	}
 	if t := rep.Generator.Transport; t != "" {
 		s.res.Settings["generator_transport"] = t
@@ -590,6 +597,13 @@ func genExtra(rep *loadgen.Report, requested float64) map[string]float64 {
 		m["server_cpu_s"] = rep.ServerCPUSeconds
 		m["server_cpu_us_per_op"] = 1e6 * rep.ServerCPUSeconds / float64(ops)
 	}
+	if ops := rep.DORA.Completed + rep.Renew.Completed; rep.ChildCPUSeconds > 0 && ops > 0 {
+		m["child_cpu_s"] = rep.ChildCPUSeconds
+		m["child_cpu_us_per_op"] = 1e6 * rep.ChildCPUSeconds / float64(ops)
+	}
+	if rep.ScriptsRun > 0 || rep.ScriptsDropped > 0 {
+		m["scripts_run"], m["scripts_dropped"] = rep.ScriptsRun, rep.ScriptsDropped
+	}
 	return m
 }
 
@@ -597,28 +611,55 @@ func genExtra(rep *loadgen.Report, requested float64) map[string]float64 {
 const clockTicks = 100
 
 // processCPU returns the CPU time, user and system, that process pid and
-// its threads have used (its reaped children not included).
-func processCPU(pid int) (float64, error) {
+// its threads have used, and apart the CPU time of the children it has
+// reaped (run-script's scripts).
+func processCPU(pid int) (own, children float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The fields after the command name (which may hold spaces): state
-	// is the first, utime the 12th, stime the 13th.
+	// is the first, utime the 12th, stime the 13th, cutime and cstime
+	// the 14th and 15th.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+		return 0, 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	if len(f) < 15 {
+		return 0, 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: utime %q stime %q", pid, f[11], f[12])
+	var t [4]uint64
+	for k := range t {
+		if t[k], err = strconv.ParseUint(f[11+k], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/stat: CPU time %q: %w", pid, f[11+k], err)
+		}
 	}
-	return float64(u+st) / clockTicks, nil
+	return float64(t[0]+t[1]) / clockTicks, float64(t[2]+t[3]) / clockTicks, nil
+}
+
+// xdhcpd's run-script counters, as /metrics names them.
+const (
+	scriptsRunMetric     = "xdhcp_run_script_run_total"
+	scriptsDroppedMetric = "xdhcp_run_script_dropped_total"
+)
+
+// scriptCounts returns xdhcpd's run-script counters, nil for Kea (no
+// /metrics) or a server without run-script.
+func scriptCounts(ctx context.Context, srv *Server) map[string]float64 {
+	if srv.Name != "xdhcp" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := srv.Metrics(ctx)
+	if err != nil {
+		return nil
+	}
+	if _, ok := m[scriptsRunMetric]; !ok {
+		return nil
+	}
+	return m
 }
 
 // genSample is the sample of a generator run whose main value is v.

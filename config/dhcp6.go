@@ -52,10 +52,6 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 
 	q.interfaces6(o, c)
 	p.leaseDatabase(o, &c.LeaseDatabase, defaultLeaseFile6)
-	if c.LeaseDatabase.Type != "memfile" {
-		// The database lease stores hold Kea's lease4 table only.
-		p.errorf(o.child("lease-database")+".type", "DHCPv6 leases in a %s database are not supported yet: use memfile", c.LeaseDatabase.Type)
-	}
 	q.hostIdentifiers6(o, c)
 	q.macSources(o, c)
 	q.relaySupplied(o, c)
@@ -76,6 +72,9 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 		}
 	})
 	q.checkReservations6(resPaths, c.Reservations)
+	var hosts Config
+	p.hostsDatabases(o, &hosts)
+	c.HostsDatabases = hosts.HostsDatabases
 	q.networks6(o, c, global)
 	q.checkClassRefs6(c)
 
@@ -873,14 +872,8 @@ func (r *Reservation6) identifier() (string, []byte) {
 // entry is read (its parameters checked) and otherwise ignored.
 func notForDHCPv6(base string) string {
 	switch base {
-	case hookLegalLog:
-		return "forensic logging is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not logged"
-	case hookRunScript:
-		return "run-script is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 lease events do not run the script"
-	case hookHA:
-		return "high availability is not done for DHCPv6 by xdhcp yet, ignored: DHCPv6 leases are not sent to the partner"
 	case hookFlexID:
-		return "flex-id is not done for DHCPv6 by xdhcp yet, ignored: flex-id reservations of Dhcp6 are not matched"
+		return "replace-client-id and ignore-iaid are not done for DHCPv6 by xdhcp yet, ignored: reservations are matched by flex-id, leases keep the client's DUID and IAID"
 	}
 	return ""
 }
@@ -914,7 +907,9 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 			return
 		case base == hookFlexID:
 			c.FlexID = q.flexIDHook6(path, h.Parameters)
-			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
+			if f := c.FlexID; f != nil && (f.ReplaceClientID || f.IgnoreIAID) {
+				q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
+			}
 		case base == hookHA:
 			if haSeen {
 				q.errorf(path+".library", "%s configured twice", hookHA)
@@ -928,7 +923,6 @@ func (q *parser6) hooks6(o *jobj, c *Config6) {
 				}
 			}
 			c.HA = q.ha(path+".parameters", h.Parameters, threads)
-			q.warnf(path+".library", "%s: %s", *lib, notForDHCPv6(base))
 		case notForDHCPv6(base) != "":
 			// Kea's servers would honour these; an operator must not be
 			// left believing DHCPv6 leases are logged or scripted.

@@ -57,10 +57,7 @@ var notImplemented = map[string]map[string]string{
 var notImplemented6 = map[string]map[string]string{
 	// The same globals as Dhcp4 and the same DNS update keys at every
 	// level; interfaces-config has no outbound-interface in Dhcp6.
-	"Dhcp6": withEntries(notImplemented["Dhcp4"], map[string]string{
-		"hosts-database":  "the DHCPv6 engine reads host reservations from the configuration file only",
-		"hosts-databases": "the DHCPv6 engine reads host reservations from the configuration file only",
-	}),
+	"Dhcp6":             withEntries(notImplemented["Dhcp4"], nil),
 	"subnet6":           notImplemented["shared-networks"],
 	"shared-networks":   notImplemented["shared-networks"],
 	"interfaces-config": without(notImplemented["interfaces-config"], "outbound-interface"),

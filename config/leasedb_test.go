@@ -71,3 +71,20 @@ func TestLeaseDatabaseConnection(t *testing.T) {
 		t.Error("a negative read-timeout was accepted")
 	}
 }
+
+// A Dhcp6 lease-database may be a database too, with the same
+// parameters.
+func TestLeaseDatabase6(t *testing.T) {
+	c := mustParse6(t, `{"Dhcp6": {"lease-database": {"type": "mysql", "name": "kea6", "user": "kea",
+		"password": "pw", "on-fail": "serve-retry-continue", "max-reconnect-tries": 3, "reconnect-wait-time": 500}}}`)
+	want := LeaseDatabase{Type: "mysql", Persist: true, Name: "kea6", Host: "localhost", User: "kea", Password: "pw",
+		OnFail: "serve-retry-continue", MaxReconnectTries: 3, ReconnectWaitTime: 500 * time.Millisecond,
+		ConnectTimeout: c.LeaseDatabase.ConnectTimeout, LFCInterval: c.LeaseDatabase.LFCInterval}
+	if c.LeaseDatabase != want {
+		t.Errorf("Dhcp6 lease db\n%+v\nwant\n%+v", c.LeaseDatabase, want)
+	}
+	if _, err := Parse([]byte(`{"Dhcp6": {"lease-database": {"type": "postgresql"}}}`)); err == nil ||
+		!strings.Contains(err.Error(), "needs the database name") {
+		t.Errorf("postgresql without a name: %v", err)
+	}
+}

@@ -31,6 +31,9 @@ type Config6 struct {
 	Options []Option6
 	// Reservations declared at the global level.
 	Reservations []*Reservation6
+	// HostsDatabases are the databases holding more reservations
+	// (hosts-database or hosts-databases), asked after the file's.
+	HostsDatabases []HostsDatabase
 
 	EarlyGlobalReservationsLookup bool
 	IPReservationsUnique          bool // default true

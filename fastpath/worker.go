@@ -72,8 +72,11 @@ type WorkerConfig struct {
 	// Service gates cached answers; nil means always enabled.
 	Service Service
 	// Events is told of each renewal answered from the cache (forensic
-	// logging, run-script, lease log lines); nil tells nothing.
-	Events hooks.Listener
+	// logging, run-script, lease log lines); nil tells nothing. Events6
+	// is told of the DHCPv6 ones. The worker holds replies for the one
+	// Flusher among them: Events if it is one, else Events6.
+	Events  hooks.Listener
+	Events6 hooks.Listener6
 	// Load and Overload drive the XDP overload level; either may be nil.
 	Load     Occupancy
 	Overload OverloadSetter
@@ -182,6 +185,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, replies: make(chan slowReply, replyQueue)}
 	w.flusher, _ = cfg.Events.(hooks.Flusher)
+	if w.flusher == nil {
+		w.flusher, _ = cfg.Events6.(hooks.Flusher)
+	}
 	w.bufs.New = func() any {
 		b := make([]byte, 0, replyBufSize)
 		return &b

@@ -22,6 +22,8 @@ var ErrNoNextHop6 = errors.New("fastpath: DHCPv6 reply without a destination MAC
 type v6State struct {
 	packets handoff.PacketPool6
 	reply   leasecache.Reply6
+	// ev is the event of a cached renewal (with cfg.Events6).
+	ev cachedEvent6
 }
 
 var _ handoff.Sender6 = (*Worker)(nil)
@@ -100,5 +102,8 @@ func (w *Worker) answer6(payload []byte, meta *handoff.Meta6, now int64) (xsk.De
 		return xsk.Desc{}, false
 	}
 	w.Stats.CacheHits6.Add(1)
+	if w.cfg.Events6 != nil {
+		w.tellCached6(payload, meta, e, now)
+	}
 	return xsk.Desc{Addr: addr, Len: uint32(n)}, true
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
-
-	"xdhcp/lease"
 )
 
 // BackupQueueSize bounds the lease updates waiting for one backup server
@@ -19,7 +17,7 @@ const BackupQueueSize = 4096
 // queue and a fixed number of senders, as many as the connections the
 // backup's client may open.
 type backupQueue struct {
-	ops     chan lease.Op
+	ops     chan update
 	dropped atomic.Uint64
 	failed  atomic.Uint64
 	logged  atomic.Int64 // unix nanoseconds of the last drop logged
@@ -28,7 +26,7 @@ type backupQueue struct {
 // startBackupQueue runs senders goroutines, owned by the service (they
 // stop at Close), that send b's queued updates.
 func (r *Relationship) startBackupQueue(b *peerLink, senders int) {
-	b.queue = &backupQueue{ops: make(chan lease.Op, BackupQueueSize)}
+	b.queue = &backupQueue{ops: make(chan update, BackupQueueSize)}
 	for range senders {
 		r.s.background(func(ctx context.Context) {
 			for {
@@ -49,7 +47,7 @@ func (r *Relationship) startBackupQueue(b *peerLink, senders int) {
 }
 
 // enqueue queues op for the backup without waiting; a full queue drops it.
-func (q *backupQueue) enqueue(r *Relationship, b *peerLink, op lease.Op) {
+func (q *backupQueue) enqueue(r *Relationship, b *peerLink, op update) {
 	select {
 	case q.ops <- op:
 		return

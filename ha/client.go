@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"xdhcp/config"
-	"xdhcp/control"
 	ctlclient "xdhcp/control/client"
 )
 
@@ -21,8 +20,9 @@ type client struct {
 	c    *ctlclient.Client
 }
 
-// newClient builds a client for p with at most conns connections.
-func newClient(p *config.HAPeer, conns int) (*client, error) {
+// newClient builds a client for p with at most conns connections, whose
+// commands name f's service.
+func newClient(p *config.HAPeer, conns int, f Family) (*client, error) {
 	// Kea always posts to "/" whatever path the configured URL has.
 	u := *p.URL
 	u.Path, u.RawPath, u.RawQuery, u.Fragment = "/", "", "", ""
@@ -31,7 +31,7 @@ func newClient(p *config.HAPeer, conns int) (*client, error) {
 		User:     p.BasicAuthUser,
 		Password: p.BasicAuthPassword,
 		MaxConns: conns,
-		Service:  control.ServiceName,
+		Service:  f.Service(),
 	}
 	if p.URL.Scheme == "https" {
 		cfg, err := clientTLS(p)

@@ -22,15 +22,26 @@ import (
 // the one whose partner's URL host is the request's source address, else
 // to the first.
 func (s *Service) RegisterCommands(c *control.Server) {
-	c.Handle("ha-heartbeat", s.routed(s.cmdHeartbeat))
-	c.Handle("ha-sync-complete-notify", s.routed(s.cmdSyncCompleteNotify))
-	c.Handle("ha-maintenance-notify", s.routed(s.cmdMaintenanceNotify))
-	c.Handle("ha-maintenance-start", s.routed(s.cmdMaintenanceStart))
-	c.Handle("ha-maintenance-cancel", s.routed(s.cmdMaintenanceCancel))
-	c.Handle("ha-reset", s.routed(s.cmdReset))
-	c.Handle("ha-scopes", s.routed(s.cmdScopes))
-	c.Handle("ha-continue", s.routed(s.cmdContinue))
-	c.Handle("ha-sync", s.cmdSync)
+	for name, h := range s.Commands() {
+		c.Handle(name, h)
+	}
+}
+
+// Commands are the handlers RegisterCommands registers, by command name,
+// for a daemon that routes each command to one of several services (a
+// DHCPv4 and a DHCPv6 one, by the command's "service").
+func (s *Service) Commands() map[string]control.HandlerFunc {
+	return map[string]control.HandlerFunc{
+		"ha-heartbeat":            s.routed(s.cmdHeartbeat),
+		"ha-sync-complete-notify": s.routed(s.cmdSyncCompleteNotify),
+		"ha-maintenance-notify":   s.routed(s.cmdMaintenanceNotify),
+		"ha-maintenance-start":    s.routed(s.cmdMaintenanceStart),
+		"ha-maintenance-cancel":   s.routed(s.cmdMaintenanceCancel),
+		"ha-reset":                s.routed(s.cmdReset),
+		"ha-scopes":               s.routed(s.cmdScopes),
+		"ha-continue":             s.routed(s.cmdContinue),
+		"ha-sync":                 s.cmdSync,
+	}
 }
 
 // relCommand runs a command on the relationship it is for.

@@ -247,7 +247,7 @@ func TestRecoverFlushesUpdatesQueuedDuringTheFlush(t *testing.T) {
 		if first {
 			// A client is acknowledged while the flush runs.
 			r.mu.Lock()
-			r.queueLocked(lease.Op{Kind: lease.OpPut, Lease: late})
+			r.queueLocked(updates4([]lease.Op{{Kind: lease.OpPut, Lease: late}})[0])
 			r.mu.Unlock()
 		}
 		_, _ = w.Write([]byte(`[{"result": 0, "text": "ok"}]`))
@@ -260,7 +260,7 @@ func TestRecoverFlushesUpdatesQueuedDuringTheFlush(t *testing.T) {
 	r.transitionLocked(StateLoadBalancing, "test")
 	r.transitionLocked(StateCommunicationRecovery, "test")
 	first := testLease(1, time.Now().Unix())
-	r.queueLocked(lease.Op{Kind: lease.OpPut, Lease: first})
+	r.queueLocked(updates4([]lease.Op{{Kind: lease.OpPut, Lease: first}})[0])
 	r.mu.Unlock()
 	r.recover(context.Background())
 	mu.Lock()

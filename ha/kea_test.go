@@ -253,7 +253,7 @@ func keaClient(t *testing.T, addr string) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := newClient(&c.Relationships[0].Peers[0], 1)
+	cl, err := newClient(&c.Relationships[0].Peers[0], 1, FamilyV4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,16 +21,6 @@ import (
 	ctlclient "xdhcp/control/client"
 )
 
-// PartnerCommands are the commands an HA partner (xdhcpd or Kea 2.2)
-// sends to this server, and the only ones a peer listener answers:
-// heartbeats, lease updates, the pages of a synchronization with the
-// dhcp-disable / dhcp-enable around it, and the notifications of
-// maintenance, synchronization and reset. Any other command gets HTTP 403.
-var PartnerCommands = []string{
-	cmdHeartbeat, cmdLeaseUpdate, cmdLeaseDel, cmdLeaseGetPage, cmdDHCPDisable, cmdDHCPEnable,
-	cmdSyncCompleteNotify, cmdMaintenanceNotify, cmdReset,
-}
-
 // maxRequestSize bounds a command body on a peer listener; a partner's
 // largest request is one lease update.
 const maxRequestSize = 1 << 20
@@ -46,13 +36,20 @@ type Access struct {
 	Log   *slog.Logger
 	// What names the listener in logs.
 	What string
+	// Families are the protocols of the relationships served (none:
+	// DHCPv4): a command runs for the family its "service" names (the
+	// first when it names none) if that family is served and the
+	// command is one of its partner commands; otherwise it is refused,
+	// so that a partner of one family gets no say in the other's.
+	Families []Family
 }
 
 // Handler serves Kea's command protocol to HA partners: POST / with
 // Content-Type application/json, answered as a one-element list with
 // Content-Length (never chunked), commands run by c. Basic credentials
 // are checked first when a has any (401 with WWW-Authenticate when missing
-// or wrong); then only PartnerCommands run, anything else is 403
+// or wrong); then only the family's PartnerCommands for its service run
+// (one without "service" is given the family's), anything else is 403
 // {"result": 403, "text": "Forbidden"}. Other methods or content types get
 // 400 and bodies over the size bound 413, as Kea answers. Refusals are
 // logged on a.Log.
@@ -60,9 +57,15 @@ func Handler(c *control.Server, a Access) http.Handler {
 	if a.Log == nil {
 		a.Log = slog.New(slog.DiscardHandler)
 	}
-	allowed := map[string]bool{}
-	for _, n := range PartnerCommands {
-		allowed[n] = true
+	if len(a.Families) == 0 {
+		a.Families = []Family{FamilyV4}
+	}
+	allowed := map[Family]map[string]bool{}
+	for _, f := range a.Families {
+		allowed[f] = map[string]bool{}
+		for _, n := range f.PartnerCommands() {
+			allowed[f][n] = true
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user := ""
@@ -90,17 +93,54 @@ func Handler(c *control.Server, a Access) http.Handler {
 			return
 		}
 		var peek struct {
-			Command string `json:"command"`
+			Command string   `json:"command"`
+			Service []string `json:"service"`
 		}
 		_ = json.Unmarshal(body, &peek)
-		if !allowed[peek.Command] {
+		f, ok := familyOf(peek.Service, a.Families)
+		if !ok || !allowed[f][peek.Command] {
 			a.Log.Warn("HA listener request rejected: not a partner command", "listener", a.What,
-				"remote", r.RemoteAddr, "user", user, "command", truncate(peek.Command, 64))
+				"remote", r.RemoteAddr, "user", user, "command", truncate(peek.Command, 64),
+				"service", truncate(strings.Join(peek.Service, ","), 64))
 			control.WriteStatus(w, http.StatusForbidden)
 			return
 		}
+		if peek.Service == nil && f != FamilyV4 {
+			body = withService(body, f)
+		}
 		control.WriteAnswer(w, http.StatusOK, c.Dispatch(r.Context(), body, r.RemoteAddr, user), true)
 	})
+}
+
+// familyOf is the family a command's "service" names, among those
+// served: the first served without one; not ok when it names a family not
+// served, or more than one.
+func familyOf(svc []string, served []Family) (Family, bool) {
+	if len(svc) == 0 {
+		return served[0], true
+	}
+	for _, f := range served {
+		if len(svc) == 1 && svc[0] == f.Service() {
+			return f, true
+		}
+	}
+	return 0, false
+}
+
+// withService adds "service": [f's] to a command without one, so that
+// the control server runs it for f's family. A body that does not decode
+// is returned as it is (the dispatcher answers it).
+func withService(body []byte, f Family) []byte {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil || m == nil {
+		return body
+	}
+	m["service"], _ = json.Marshal([]string{f.Service()})
+	out, err := json.Marshal(m)
+	if err != nil {
+		return body
+	}
+	return out
 }
 
 func truncate(s string, n int) string {
@@ -152,6 +192,22 @@ type endpoint struct {
 	writeTime time.Duration
 	// partnerConns is the most connections a partner sends updates over.
 	partnerConns int
+	// families are the protocols of the relationships served here, in
+	// the order the services were given.
+	families []Family
+}
+
+// rels are the relationships of svcs, DHCPv4 ones first.
+func rels(svcs []*Service) []*Relationship {
+	var out []*Relationship
+	for _, f := range []Family{FamilyV4, FamilyV6} {
+		for _, s := range svcs {
+			if s.family == f {
+				out = append(out, s.rels...)
+			}
+		}
+	}
+	return out
 }
 
 // Listen serves this server's peer URL of every relationship (one
@@ -169,11 +225,26 @@ type endpoint struct {
 // name them, are accepted, and a warning says how to add credentials. It
 // returns nil and no error when there is nothing to serve.
 func (s *Service) Listen(c *control.Server, o ListenOptions) (*Listener, error) {
+	return Listen(c, o, s)
+}
+
+// Listen is Service.Listen for the services of both families of one
+// daemon: a peer URL that relationships of both name (one control agent
+// port forwarding to kea-dhcp4 and kea-dhcp6, in Kea's layout) is one
+// listener, which runs each command for the family its "service" names
+// (DHCPv4 when it names none) and admits the partners of both. A
+// Control-agent applies to the DHCPv4 relationships, and to the DHCPv6
+// ones whose peer URL is its address.
+func Listen(c *control.Server, o ListenOptions, svcs ...*Service) (*Listener, error) {
+	if len(svcs) == 0 {
+		return nil, nil
+	}
+	s := svcs[0]
 	if o.AuthLog == nil {
-		o.AuthLog = s.log.With("logger", AuthLoggerName)
+		o.AuthLog = s.log.With("logger", s.family.authLogger())
 	}
 	o.MaxConns = cmpOr(o.MaxConns, DefaultMaxConns)
-	eps, err := s.endpoints(o)
+	eps, err := endpoints(o, svcs)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +274,7 @@ func cmpOr(v, def int) int {
 }
 
 // endpoints works out the addresses to serve and what each accepts.
-func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
+func endpoints(o ListenOptions, svcs []*Service) ([]*endpoint, error) {
 	byAddr := map[string]*endpoint{}
 	var order []string
 	var agentCreds *control.Credentials
@@ -213,11 +284,12 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 			return nil, fmt.Errorf("Control-agent authentication: %w", err)
 		}
 	}
-	for _, r := range s.rels {
+	for _, r := range rels(svcs) {
+		s := r.s
 		mt := r.cfg.MultiThreading
 		dedicated := mt.Enable && mt.HTTPDedicatedListener
 		addr := r.me.Addr()
-		useAgent := !dedicated && o.Agent != nil
+		useAgent := !dedicated && o.Agent != nil && (s.family == FamilyV4 || o.Agent.Addr() == addr)
 		if useAgent {
 			if a := o.Agent.Addr(); a != addr {
 				s.log.Warn("the Control-agent listens elsewhere than this server's peer URL: partners will not reach it",
@@ -252,6 +324,9 @@ func (s *Service) endpoints(o ListenOptions) ([]*endpoint, error) {
 			order = append(order, addr)
 		} else if ep.dedicated != dedicated {
 			return nil, fmt.Errorf("ha listener %s: one relationship has a dedicated listener there, another not", addr)
+		}
+		if !slices.Contains(ep.families, s.family) {
+			ep.families = append(ep.families, s.family)
 		}
 		if r.me.BasicAuthUser != "" {
 			ep.creds.Add(r.me.BasicAuthUser, r.me.BasicAuthPassword)
@@ -308,7 +383,7 @@ func (l *Listener) serve(c *control.Server, ep *endpoint, o ListenOptions, log *
 		ln = tls.NewListener(lim, ep.tls)
 	}
 	srv := &http.Server{
-		Handler:           Handler(c, Access{Creds: ep.creds, Log: o.AuthLog, What: what}),
+		Handler:           Handler(c, Access{Creds: ep.creds, Log: o.AuthLog, What: what, Families: ep.families}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      ep.writeTime,

@@ -45,7 +45,7 @@ func TestDedicatedListenerMutualTLS(t *testing.T) {
 	defer l.Close()
 
 	// Our own client (as the partner would use it) gets a heartbeat.
-	cl, err := newClient(svc.rels[0].partner.cfg, 2)
+	cl, err := newClient(svc.rels[0].partner.cfg, 2, FamilyV4)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package ha
 
 import (
+	"slices"
 	"strconv"
 
 	"xdhcp/internal/stats"
@@ -15,20 +16,37 @@ import (
 // clients, backlog, transitions and synchronization progress; for the
 // service, the replies waiting for lease updates and those dropped at
 // parked-packet-limit.
-func (s *Service) WriteMetrics(e *stats.Exposition) {
+func (s *Service) WriteMetrics(e *stats.Exposition) { WriteMetrics(e, s) }
+
+// WriteMetrics writes the HA series of the services of one daemon (a
+// DHCPv4 and a DHCPv6 one) as one set of families: a DHCPv6
+// relationship's series carry family="dhcp6" besides the labels above
+// (its "relationship" index counts within its family), and the parking
+// lot figures add up both.
+func WriteMetrics(e *stats.Exposition, svcs ...*Service) {
+	var parked, drops int64
+	var rels []*Relationship
+	var base [][]stats.Label
+	for _, s := range svcs {
+		parked += s.parked.Load()
+		drops += int64(s.parkDrops.Load())
+		for i, r := range s.rels {
+			rels = append(rels, r)
+			base = append(base, relLabels(s, i))
+		}
+	}
 	if e.Family("xdhcp_ha_parked_replies", stats.KindGauge, "Replies waiting for their lease updates to reach the partner.") {
-		e.Int("", nil, s.parked.Load())
+		e.Int("", nil, parked)
 	}
 	if e.Family("xdhcp_ha_parking_lot_drops_total", stats.KindCounter, "Replies dropped because the parking lot was full (parked-packet-limit).") {
-		e.Int("", nil, int64(s.parkDrops.Load()))
+		e.Int("", nil, drops)
 	}
-	snaps := make([]relSnapshot, len(s.rels))
-	for i, r := range s.rels {
-		snaps[i] = snapshotOf(r, s)
+	snaps := make([]relSnapshot, len(rels))
+	for i, r := range rels {
+		snaps[i] = snapshotOf(r, r.s)
 	}
 	lbl := func(i int, extra ...stats.Label) []stats.Label {
-		return append([]stats.Label{{Name: "server", Value: s.rels[i].me.Name},
-			{Name: "relationship", Value: strconv.Itoa(i)}}, extra...)
+		return append(slices.Clone(base[i]), extra...)
 	}
 	states := func(name, help string, get func(relSnapshot) State) {
 		if !e.Family(name, stats.KindGauge, help) {
@@ -78,22 +96,24 @@ func (s *Service) WriteMetrics(e *stats.Exposition) {
 		func(sn relSnapshot) float64 { return float64(sn.sync.Applied) })
 	per("xdhcp_ha_sync_pages", stats.KindGauge, "Pages fetched in the current or last synchronization.",
 		func(sn relSnapshot) float64 { return float64(sn.sync.Pages) })
-	s.writeBackupQueues(e)
+	writeBackupQueues(e, svcs)
 }
 
 // writeBackupQueues writes, per backup server, the length of its update
 // queue and the updates dropped because it was full.
-func (s *Service) writeBackupQueues(e *stats.Exposition) {
+func writeBackupQueues(e *stats.Exposition, svcs []*Service) {
 	type q struct {
 		labels []stats.Label
 		queue  *backupQueue
 	}
 	var qs []q
-	for i, r := range s.rels {
-		for _, b := range r.backups {
-			if b.queue != nil {
-				qs = append(qs, q{[]stats.Label{{Name: "server", Value: r.me.Name}, {Name: "relationship", Value: strconv.Itoa(i)},
-					{Name: "backup", Value: b.cfg.Name}}, b.queue})
+	for _, s := range svcs {
+		for i, r := range s.rels {
+			for _, b := range r.backups {
+				if b.queue == nil {
+					continue
+				}
+				qs = append(qs, q{append(relLabels(s, i), stats.Label{Name: "backup", Value: b.cfg.Name}), b.queue})
 			}
 		}
 	}
@@ -110,6 +130,16 @@ func (s *Service) writeBackupQueues(e *stats.Exposition) {
 			e.Int("", x.labels, int64(x.queue.dropped.Load()))
 		}
 	}
+}
+
+// relLabels are the labels of relationship i of s: server and
+// relationship, and family="dhcp6" for a DHCPv6 one.
+func relLabels(s *Service, i int) []stats.Label {
+	l := []stats.Label{{Name: "server", Value: s.rels[i].me.Name}, {Name: "relationship", Value: strconv.Itoa(i)}}
+	if s.family == FamilyV6 {
+		l = append(l, stats.Label{Name: "family", Value: s.family.Service()})
+	}
+	return l
 }
 
 // relSnapshot is one relationship's metrics, read under its lock once per

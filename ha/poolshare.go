@@ -44,8 +44,11 @@ func splitsPools(s State, m config.HAMode) bool {
 // that comes back synchronizes this server's leases before it serves
 // again (sync-leases, on by default), as long as its HA link works when it
 // starts.
+//
+// DHCPv6 pools are not split: the DHCPv6 engine's allocator takes the
+// whole pool (as Kea does in every state).
 func (r *Relationship) poolPartLocked(prev, next State) alloc.Part {
-	if r.partner == nil || !splitsPools(next, r.cfg.Mode) {
+	if r.partner == nil || r.s.family != FamilyV4 || !splitsPools(next, r.cfg.Mode) {
 		return alloc.Part{}
 	}
 	if next == StatePartnerDown && (prev == StatePartnerInMaintenance || r.forceFailover) {

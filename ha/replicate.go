@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -49,7 +50,44 @@ func (s *Service) Replicate(ctx context.Context, ops []lease.Op) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	if s.parkLimit > 0 && hasPut(ops) {
+	return s.replicateBySubnet(ctx, hasPut(ops), len(ops), func(i int) uint32 { return ops[i].Lease.SubnetID },
+		func(idx []int) []update {
+			sub := make([]lease.Op, len(idx))
+			for j, i := range idx {
+				sub[j] = ops[i]
+			}
+			return updates4(sub)
+		})
+}
+
+// Replicate6 is Replicate for a DHCPv6 service: the committed changes of
+// one exchange go to each peer as one lease6-bulk-apply (deleted-leases,
+// then leases), as kea-dhcp6's HA sends them.
+func (s *Service) Replicate6(ctx context.Context, ops []lease.Op6) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	put := false
+	for _, op := range ops {
+		put = put || op.Kind != lease.OpDelete
+	}
+	return s.replicateBySubnet(ctx, put, len(ops), func(i int) uint32 { return ops[i].Lease.SubnetID },
+		func(idx []int) []update {
+			sub := make([]lease.Op6, len(idx))
+			for j, i := range idx {
+				sub[j] = ops[i]
+			}
+			return []update{bulkApply6(sub)}
+		})
+}
+
+// replicateBySubnet sends n changes, of which subnet(i) is the i-th's
+// subnet, to the relationships that replicate them: encode turns the
+// indexes of one relationship's changes into its updates. put says the
+// changes hold a reply (see Replicate's parking lot).
+func (s *Service) replicateBySubnet(ctx context.Context, put bool, n int, subnet func(i int) uint32,
+	encode func(idx []int) []update) error {
+	if s.parkLimit > 0 && put {
 		if s.parked.Add(1) > s.parkLimit {
 			s.parked.Add(-1)
 			s.parkDrops.Add(1)
@@ -57,29 +95,32 @@ func (s *Service) Replicate(ctx context.Context, ops []lease.Op) error {
 		}
 		defer s.parked.Add(-1)
 	}
-	if s.bySubnet == nil {
-		return s.rels[0].replicate(ctx, ops)
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
 	}
-	groups := map[*Relationship][]lease.Op{}
-	for _, op := range ops {
-		if r := s.bySubnet[op.Lease.SubnetID]; r != nil {
-			groups[r] = append(groups[r], op)
+	if s.bySubnet == nil {
+		return s.rels[0].replicate(ctx, encode(all))
+	}
+	groups := map[*Relationship][]int{}
+	for _, i := range all {
+		if r := s.bySubnet[subnet(i)]; r != nil {
+			groups[r] = append(groups[r], i)
 		}
 	}
 	var errs []error
 	for r, g := range groups {
-		if err := r.replicate(ctx, g); err != nil {
+		if err := r.replicate(ctx, encode(g)); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (r *Relationship) replicate(ctx context.Context, ops []lease.Op) error {
+func (r *Relationship) replicate(ctx context.Context, ops []update) error {
 	if !r.cfg.SendLeaseUpdates {
 		return nil
 	}
-	ops = orderOps(ops)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -154,17 +195,16 @@ const maxFlushRounds = 16
 
 // flush sends the backlog's updates to the partner in order over one
 // connection, stopping at the first that fails or is refused.
-func (r *Relationship) flush(ctx context.Context, backlog []lease.Op) error {
-	c, err := newClient(r.partner.cfg, 1)
+func (r *Relationship) flush(ctx context.Context, backlog []update) error {
+	c, err := newClient(r.partner.cfg, 1, r.s.family)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	for _, op := range backlog {
-		name, args := updateCommand(&op)
-		a, err := c.do(ctx, name, args, RequestTimeout)
+	for _, up := range backlog {
+		a, err := c.do(ctx, up.name, up.args, RequestTimeout)
 		if err == nil && !a.ok() {
-			err = fmt.Errorf("%s %s: result %d: %s", name, op.Lease.Addr, a.Result, a.Text)
+			err = fmt.Errorf("%s %s: result %d: %s", up.name, up.addr, a.Result, a.Text)
 		}
 		if err != nil {
 			return err
@@ -176,7 +216,7 @@ func (r *Relationship) flush(ctx context.Context, backlog []lease.Op) error {
 // queueLocked adds op to the backlog of communication-recovery, or marks
 // the backlog overflowed when delayed-updates-limit updates wait already.
 // r.mu is held.
-func (r *Relationship) queueLocked(op lease.Op) {
+func (r *Relationship) queueLocked(op update) {
 	if len(r.backlog) >= r.cfg.DelayedUpdatesLimit {
 		r.backlogOver = true
 		return
@@ -195,7 +235,7 @@ func (r *Relationship) queueLocked(op lease.Op) {
 // partner answered with a failure, or the server still updates the
 // partner or no longer serves — the reply is withheld, as Kea withholds
 // it, and the client's retry decides again.
-func (r *Relationship) deferUpdate(op lease.Op, err error) bool {
+func (r *Relationship) deferUpdate(op update, err error) bool {
 	if errors.Is(err, errPartnerAnswered) {
 		return false
 	}
@@ -228,47 +268,71 @@ func hasPut(ops []lease.Op) bool {
 	return false
 }
 
-// orderOps puts deletes before puts, as Kea sends them.
-func orderOps(ops []lease.Op) []lease.Op {
-	out := make([]lease.Op, 0, len(ops))
+// update is one lease update command to a peer: what Replicate sends for
+// committed changes, what the backlog and the backups' queues hold.
+type update struct {
+	name string
+	args any
+	// addr is the lease it is about (the first of a bulk), for the
+	// rejected-updates count and the logs.
+	addr netip.Addr
+}
+
+// updates4 are the DHCPv4 updates for ops, deletes before puts as Kea
+// sends them: lease4-del for a delete, lease4-update with force-create
+// for a put.
+func updates4(ops []lease.Op) []update {
+	out := make([]update, 0, len(ops))
 	for _, op := range ops {
 		if op.Kind == lease.OpDelete {
-			out = append(out, op)
+			out = append(out, update{cmdLeaseDel, leasejson.EncodeUpdate(&op.Lease, false), op.Lease.Addr})
 		}
 	}
 	for _, op := range ops {
 		if op.Kind != lease.OpDelete {
-			out = append(out, op)
+			out = append(out, update{cmdLeaseUpdate, leasejson.EncodeUpdate(&op.Lease, true), op.Lease.Addr})
 		}
 	}
 	return out
 }
 
-// updateCommand is the command that sends op to a peer: lease4-del for a
-// delete, lease4-update with force-create for a put.
-func updateCommand(op *lease.Op) (string, leasejson.Update) {
-	if op.Kind == lease.OpDelete {
-		return cmdLeaseDel, leasejson.EncodeUpdate(&op.Lease, false)
+// bulkArgs are lease6-bulk-apply's arguments as Kea's HA sends them.
+type bulkArgs struct {
+	DeletedLeases []map[string]any `json:"deleted-leases"`
+	Leases        []map[string]any `json:"leases"`
+	Origin        string           `json:"origin"`
+}
+
+// bulkApply6 is the DHCPv6 update for ops: one lease6-bulk-apply.
+func bulkApply6(ops []lease.Op6) update {
+	a := bulkArgs{DeletedLeases: []map[string]any{}, Leases: []map[string]any{}, Origin: originPartner}
+	for i := range ops {
+		l := &ops[i].Lease
+		if ops[i].Kind == lease.OpDelete {
+			a.DeletedLeases = append(a.DeletedLeases, leasejson.EncodeUpdate6(l))
+		} else {
+			a.Leases = append(a.Leases, leasejson.EncodeUpdate6(l))
+		}
 	}
-	return cmdLeaseUpdate, leasejson.EncodeUpdate(&op.Lease, true)
+	return update{cmdLease6BulkApply, a, ops[0].Lease.Addr}
 }
 
 // send delivers one change to a peer. For the partner, a failure marks it
 // unavailable (Kea 2.2) and a rejection counts toward
 // max-rejected-lease-updates.
-func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partner bool) error {
-	name, args := updateCommand(&op)
-	a, err := p.c.do(ctx, name, args, r.updateTimeout(partner))
+func (r *Relationship) send(ctx context.Context, p *peerLink, op update, partner bool) error {
+	name := op.name
+	a, err := p.c.do(ctx, name, op.args, r.updateTimeout(partner))
 	if err == nil && a.ok() {
 		if partner {
 			r.mu.Lock()
-			delete(r.rejected, op.Lease.Addr)
+			delete(r.rejected, op.addr)
 			r.mu.Unlock()
 		}
 		return nil
 	}
 	if err == nil {
-		err = fmt.Errorf("%w: %s %s to %s: result %d: %s", errPartnerAnswered, name, op.Lease.Addr, p.cfg.Name, a.Result, a.Text)
+		err = fmt.Errorf("%w: %s %s to %s: result %d: %s", errPartnerAnswered, name, op.addr, p.cfg.Name, a.Result, a.Text)
 	}
 	if !partner {
 		return fmt.Errorf("%w: %w", ErrUpdateFailed, err)
@@ -282,7 +346,7 @@ func (r *Relationship) send(ctx context.Context, p *peerLink, op lease.Op, partn
 	r.mu.Lock()
 	terminate := false
 	if rejected {
-		r.rejected[op.Lease.Addr] = true
+		r.rejected[op.addr] = true
 		terminate = r.cfg.MaxRejectedLeaseUpdates > 0 && len(r.rejected) > r.cfg.MaxRejectedLeaseUpdates
 	}
 	// A conflict (Kea ≥2.3.1) is the partner disagreeing, not failing;

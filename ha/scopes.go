@@ -2,13 +2,14 @@ package ha
 
 import (
 	"slices"
+	"time"
 
 	"xdhcp/config"
 	"xdhcp/ha/lbhash"
 )
 
 // DHCPv4 message types that HA balances and scopes; any other type
-// is always accepted.
+// is always accepted (see Family.haType).
 const (
 	msgDiscover = 1
 	msgRequest  = 3
@@ -16,14 +17,6 @@ const (
 	msgRelease  = 7
 	msgInform   = 8
 )
-
-func haType(t uint8) bool {
-	switch t {
-	case msgDiscover, msgRequest, msgDecline, msgRelease, msgInform:
-		return true
-	}
-	return false
-}
 
 // activePeers are the primary and secondary, in that order: hash % 2
 // picks among them (Kea's QueryFilter). In hot-standby only the primary.
@@ -133,28 +126,41 @@ func (r *Relationship) Class(key []byte) string {
 // HA_ class to give it. Non-HA types are always accepted with the
 // primary's class. A rejected query should then go to ObserveQuery.
 func (r *Relationship) Accept(msgType uint8, key []byte) (class string, ok bool) {
-	if !haType(msgType) {
+	if !r.s.family.haType(msgType) {
 		return "HA_" + r.activePeers()[0], true
 	}
 	return r.Class(key), r.InScope(key)
 }
 
-// ObserveQuery feeds failure detection with a query this server did
-// not process because it is out of its scopes. It does nothing unless
+// ObserveQuery feeds failure detection with a DHCPv4 query this server
+// did not process because it is out of its scopes. It does nothing unless
 // communication with the partner is interrupted. secs is the BOOTP secs
 // field as received (network order decoded); clientKey identifies the
 // client (hw-address and client-id, e.g. concatenated).
 func (r *Relationship) ObserveQuery(secs uint16, clientKey []byte, msgType uint8) {
-	now := r.s.now()
-	if !haType(msgType) || !r.interrupted(now) {
-		return
-	}
 	// Kea tolerates clients that write secs little-endian: a value above
 	// 255 whose low byte is 0 is read swapped (2560 → 10 s).
 	if secs > 255 && secs&0xff == 0 {
 		secs = secs>>8 | secs<<8
 	}
-	unacked := int64(secs)*1000 > r.cfg.MaxAckDelay.Milliseconds()
+	r.observe(time.Duration(secs)*time.Second, clientKey, msgType)
+}
+
+// ObserveQuery6 is ObserveQuery for a DHCPv6 query: elapsed is its
+// Elapsed Time option (hundredths of a second; 0 without one), clientKey
+// its DUID.
+func (r *Relationship) ObserveQuery6(elapsed uint16, clientKey []byte, msgType uint8) {
+	r.observe(time.Duration(elapsed)*10*time.Millisecond, clientKey, msgType)
+}
+
+// observe counts a client that has been trying for elapsed toward
+// failure detection.
+func (r *Relationship) observe(elapsed time.Duration, clientKey []byte, msgType uint8) {
+	now := r.s.now()
+	if !r.s.family.haType(msgType) || !r.interrupted(now) {
+		return
+	}
+	unacked := elapsed.Milliseconds() > r.cfg.MaxAckDelay.Milliseconds()
 	r.mu.Lock()
 	r.analyzed++
 	r.clients.observe(clientKey, unacked)
@@ -182,6 +188,14 @@ func (s *Service) InScope(clientKey []byte) bool {
 func (s *Service) ObserveQuery(secs uint16, clientKey []byte, msgType uint8) {
 	for _, r := range s.rels {
 		r.ObserveQuery(secs, clientKey, msgType)
+	}
+}
+
+// ObserveQuery6 is ObserveQuery for a DHCPv6 service (see
+// Relationship.ObserveQuery6).
+func (s *Service) ObserveQuery6(elapsed uint16, clientKey []byte, msgType uint8) {
+	for _, r := range s.rels {
+		r.ObserveQuery6(elapsed, clientKey, msgType)
 	}
 }
 

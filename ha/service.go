@@ -39,6 +39,17 @@ type LeaseApplier interface {
 	ApplyPartnerLease(ctx context.Context, l lease.Lease) error
 }
 
+// Leases6 is Leases for a DHCPv6 service; every lease.Store6 implements it.
+type Leases6 interface {
+	Get(addr netip.Addr) (lease.Lease6, bool)
+}
+
+// LeaseApplier6 is LeaseApplier for a DHCPv6 service (the lease6
+// commands implement it).
+type LeaseApplier6 interface {
+	ApplyPartnerLease6(ctx context.Context, l lease.Lease6) error
+}
+
 // Network is the local DHCP service switch; *slowpath.NetworkState
 // implements it.
 type Network interface {
@@ -52,9 +63,15 @@ var _ slowpath.Replicator = (*Service)(nil)
 
 // Deps are a Service's collaborators.
 type Deps struct {
-	Leases  Leases       // required
-	Apply   LeaseApplier // required (sync writes through it)
-	Network Network      // required
+	// Family is the protocol the service replicates (FamilyV4 when
+	// zero). A daemon serving both runs one Service per family, as Kea
+	// runs one HA hook in kea-dhcp4 and another in kea-dhcp6.
+	Family  Family
+	Leases  Leases        // required for FamilyV4
+	Apply   LeaseApplier  // required for FamilyV4 (sync writes through it)
+	Leases6 Leases6       // required for FamilyV6
+	Apply6  LeaseApplier6 // required for FamilyV6
+	Network Network       // required: the family's DHCP service
 	Log     *slog.Logger
 	// Now is the clock (time.Now when nil). Every decision that depends
 	// on time (skew, interruption, ages) reads it.
@@ -70,9 +87,10 @@ const DefaultParkedPacketLimit = 256
 
 // Service is the HA service: every relationship of this server.
 type Service struct {
-	log *slog.Logger
-	now func() time.Time
-	d   Deps
+	log    *slog.Logger
+	now    func() time.Time
+	d      Deps
+	family Family
 
 	rels     []*Relationship
 	bySubnet map[uint32]*Relationship // nil: rels[0] has every subnet
@@ -105,8 +123,15 @@ func New(cfg *config.HA, d Deps) (*Service, error) {
 	if cfg == nil || len(cfg.Relationships) == 0 {
 		return nil, errors.New("ha: no relationship configured")
 	}
-	if d.Leases == nil || d.Apply == nil || d.Network == nil {
-		return nil, errors.New("ha: Leases, Apply and Network are required")
+	switch {
+	case d.Network == nil:
+		return nil, errors.New("ha: Network is required")
+	case d.Family == FamilyV4 && (d.Leases == nil || d.Apply == nil):
+		return nil, errors.New("ha: Leases and Apply are required")
+	case d.Family == FamilyV6 && (d.Leases6 == nil || d.Apply6 == nil):
+		return nil, errors.New("ha: Leases6 and Apply6 are required for DHCPv6")
+	case d.Family > FamilyV6:
+		return nil, fmt.Errorf("ha: unknown family %d", d.Family)
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -114,7 +139,7 @@ func New(cfg *config.HA, d Deps) (*Service, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Service{log: d.Log.With("component", "ha"), now: d.Now, d: d}
+	s := &Service{log: d.Log.With("component", "ha"), now: d.Now, d: d, family: d.Family}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	switch {
 	case d.ParkedPacketLimit == 0:
@@ -176,6 +201,9 @@ func (s *Service) stopBackground() {
 	s.bgCancel()
 	s.bg.Wait()
 }
+
+// Family is the protocol the service replicates.
+func (s *Service) Family() Family { return s.family }
 
 // Relationships returns the relationships in configuration order.
 func (s *Service) Relationships() []*Relationship { return s.rels }
@@ -252,7 +280,7 @@ type Relationship struct {
 	forceFailover bool        // partner-down entered by ha-maintenance-start
 	clients       clientTable // failure detection's clients
 	analyzed      uint64
-	backlog       []lease.Op
+	backlog       []update
 	backlogOver   bool
 	rejected      map[netip.Addr]bool
 	syncProgress  syncStats
@@ -311,7 +339,7 @@ func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Rel
 	// updates need them, and a Kea partner accepts any number.
 	conns := max(rc.MultiThreading.HTTPClientThreads, minUpdateConns)
 	if p := rc.Partner(); p != nil {
-		c, err := newClient(p, conns)
+		c, err := newClient(p, conns, s.family)
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +352,7 @@ func newRelationship(s *Service, rc *config.HARelationship, origin string) (*Rel
 			if p.Role != config.HARoleBackup || p.Name == r.me.Name {
 				continue
 			}
-			c, err := newClient(p, conns)
+			c, err := newClient(p, conns, s.family)
 			if err != nil {
 				r.closeClients()
 				return nil, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"xdhcp/control"
@@ -27,7 +28,7 @@ type syncStats struct {
 
 // syncFrom pulls the peer's whole lease database: before every
 // page a dhcp-disable with max-period (re-arming the peer's auto-enable),
-// then lease4-get-page from "start" and on from the last address while
+// then lease4-get-page (lease6-get-page for DHCPv6) from "start" and on from the last address while
 // pages are full; a received lease is written when we have none for its
 // address or ours has an older cltt. It ends with ha-sync-complete-notify
 // (dhcp-enable if the peer does not know it), or dhcp-enable on failure.
@@ -36,7 +37,7 @@ func (r *Relationship) syncFrom(ctx context.Context, p *peerLink, maxPeriod time
 	if p == nil {
 		return errNoPartner
 	}
-	c, err := newClient(p.cfg, 1)
+	c, err := newClient(p.cfg, 1, r.s.family)
 	if err != nil {
 		return err
 	}
@@ -82,36 +83,34 @@ func (r *Relationship) syncFrom(ctx context.Context, p *peerLink, maxPeriod time
 		if err != nil {
 			return fmt.Errorf("dhcp-disable to %s: %w", p.cfg.Name, err)
 		}
-		a, err = c.do(ctx, cmdLeaseGetPage, map[string]any{"from": from, "limit": r.cfg.SyncPageLimit}, r.cfg.SyncTimeout)
+		getPage := r.s.family.getPage()
+		a, err = c.do(ctx, getPage, map[string]any{"from": from, "limit": r.cfg.SyncPageLimit}, r.cfg.SyncTimeout)
 		if err == nil && !a.ok() {
 			err = fmt.Errorf("result %d: %s", a.Result, a.Text)
 		}
 		if err != nil {
-			return fmt.Errorf("lease4-get-page from %s after %s: %w", p.cfg.Name, from, err)
+			return fmt.Errorf("%s from %s after %s: %w", getPage, p.cfg.Name, from, err)
 		}
 		var page pageArgs
 		if a.Result == control.ResultSuccess {
 			if err := json.Unmarshal(a.Arguments, &page); err != nil {
-				return fmt.Errorf("lease4-get-page from %s: arguments: %w", p.cfg.Name, err)
+				return fmt.Errorf("%s from %s: arguments: %w", getPage, p.cfg.Name, err)
 			}
 		}
 		st.Pages++
 		last := ""
 		for _, raw := range page.Leases {
 			st.Received++
-			l, err := leasejson.Decode(raw)
-			if err != nil {
-				st.Invalid++
-				r.log.Warn("skipping partner lease that failed to parse", "err", err)
-				continue
+			addr, err := r.mergeRaw(ctx, raw, &st)
+			if addr.IsValid() {
+				last = addr.String()
 			}
-			last = l.Addr.String()
-			if err := r.merge(ctx, l, &st); err != nil {
+			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 				st.Invalid++
-				r.log.Warn("skipping partner lease that failed to apply", "addr", l.Addr, "err", err)
+				r.log.Warn("skipping partner lease that failed to parse or apply", "addr", addr, "err", err)
 			}
 		}
 		update()
@@ -139,6 +138,36 @@ func (r *Relationship) syncFrom(ctx context.Context, p *peerLink, maxPeriod time
 	case a.Result != 0:
 		return fmt.Errorf("ha-sync-complete-notify to %s: result %d: %s", p.cfg.Name, a.Result, a.Text)
 	}
+	return nil
+}
+
+// mergeRaw decodes one lease of a page, in the service's family, and
+// merges it; addr is its address when it parsed.
+func (r *Relationship) mergeRaw(ctx context.Context, raw json.RawMessage, st *syncStats) (addr netip.Addr, err error) {
+	if r.s.family == FamilyV6 {
+		l, err := leasejson.Decode6(raw)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("parse: %w", err)
+		}
+		return l.Addr, r.merge6(ctx, l, st)
+	}
+	l, err := leasejson.Decode(raw)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("parse: %w", err)
+	}
+	return l.Addr, r.merge(ctx, l, st)
+}
+
+// merge6 is merge for a DHCPv6 lease.
+func (r *Relationship) merge6(ctx context.Context, l lease.Lease6, st *syncStats) error {
+	if cur, ok := r.s.d.Leases6.Get(l.Addr); ok && cur.CLTT >= l.CLTT {
+		st.Skipped++
+		return nil
+	}
+	if err := r.s.d.Apply6.ApplyPartnerLease6(ctx, l); err != nil {
+		return err
+	}
+	st.Applied++
 	return nil
 }
 

@@ -138,3 +138,14 @@ type Store interface {
 // ErrExists is returned by Add for a reservation that conflicts with one
 // the database holds.
 var ErrExists = errors.New("host already exists")
+
+// Source6 is where the DHCPv6 engine looks reservations up, as Source is
+// for DHCPv4: asked for every packet that needs one, nothing cached.
+type Source6 interface {
+	// Get6 returns the reservation of the identifier in subnet (0: the
+	// global reservations), nil when there is none.
+	Get6(ctx context.Context, subnet uint32, t IDType, id []byte) (*config.Reservation6, error)
+	// GetByAddr6 returns the reservation of the address or delegated
+	// prefix starting at addr in subnet, nil when there is none.
+	GetByAddr6(ctx context.Context, subnet uint32, addr netip.Addr) (*config.Reservation6, error)
+}

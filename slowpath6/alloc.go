@@ -76,6 +76,19 @@ func (p *pool) capacity() int64 {
 	return int64(c)
 }
 
+// startAt moves the cursor to offset off modulo the pool's size.
+func (p *pool) startAt(off u128) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.size.hi == 0 {
+		if p.size.lo > 0 {
+			p.cursor = u128{0, off.lo % p.size.lo}
+		}
+		return
+	}
+	p.cursor = u128{off.hi % p.size.hi, off.lo}
+}
+
 // next returns candidates from the cursor on until free accepts one or
 // the pool's every candidate (up to wholeScan of them; maxAttempts in a
 // larger pool) was tried.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+	"slices"
 
 	"xdhcp/config"
 	"xdhcp/dhcp6"
@@ -49,6 +50,9 @@ type exchange struct {
 	// cls are the client's classes.
 	cls       classSet
 	statusBuf []byte
+	// declined are the client's leases a Decline declined, as they were
+	// (for the lease6_decline event), when something listens.
+	declined []lease.Lease6
 }
 
 // status is a Status Code option's content; an empty text means none.
@@ -63,7 +67,7 @@ func statusOf(code uint16, text string) status { return status{code, text} }
 func (ex *exchange) finish() {
 	ex.pkt.Release()
 	ex.pkt, ex.rt, ex.sn, ex.res, ex.duid, ex.hw = nil, nil, nil, nil, nil, nil
-	ex.ops, ex.holds = ex.ops[:0], ex.holds[:0]
+	ex.ops, ex.holds, ex.declined = ex.ops[:0], ex.holds[:0], ex.declined[:0]
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
 	ex.cls.reset()
@@ -158,11 +162,13 @@ func (ex *exchange) serve() (detached bool) {
 	ex.hardware()
 	ex.classify()
 	ex.sn = ex.rt.selectSubnet(ex.pkt, &ex.p, ex.cls.has)
-	if ex.sn != nil {
-		ex.res = ex.sn.res.lookup(ex.duid, ex.hw)
+	if !ex.haScope() {
+		return false
 	}
-	if ex.res == nil {
-		ex.res = ex.rt.global.lookup(ex.duid, ex.hw)
+	var err error
+	if ex.res, err = ex.lookupHost(); err != nil {
+		st.receiveDrop.Inc()
+		return false
 	}
 	ex.classifyKnown()
 	if ex.cls.has("DROP") {
@@ -207,13 +213,60 @@ func (ex *exchange) serve() (detached bool) {
 		ex.send()
 		return false
 	}
+	if s.recorder != nil {
+		ex.attachRecord()
+	}
 	s.queue.BeginCommit(st.commitWaits)
 	s.store.CommitAsync(ex.ops, ex.committed)
 	return true
 }
 
+// haScope leaves a query of the HA partner's scope to the partner: it only
+// feeds failure detection (Kea counts no drop for it). A query this
+// server serves gets the HA_<server> class.
+func (ex *exchange) haScope() bool {
+	s := ex.s
+	if s.scopes == nil {
+		return true
+	}
+	var subnetID uint32
+	if ex.sn != nil {
+		subnetID = ex.sn.cfg.ID
+	}
+	m := &ex.p.Msg
+	class, serve := s.scopes.Accept(subnetID, uint8(m.Type), ex.duid)
+	if !serve {
+		var elapsed uint16
+		if b, ok := m.Options.Get(dhcp6.OptElapsedTime); ok {
+			elapsed, _ = dhcp6.ElapsedTime(b)
+		}
+		s.scopes.Observe(elapsed, ex.duid, uint8(m.Type))
+		return false
+	}
+	if class != "" {
+		ex.cls.add(class)
+	}
+	return true
+}
+
+// flexID is the flex-id hook's identifier of the client, when the
+// configuration has the hook and looks reservations up by flex-id: its
+// identifier-expression evaluated on the query (nil: none).
+func (ex *exchange) flexID() []byte {
+	cfg := ex.rt.cfg
+	f := cfg.FlexID
+	if f == nil || f.Expr == nil || !slices.Contains(cfg.HostReservationIdentifiers, "flex-id") {
+		return nil
+	}
+	v, ok := f.Expr.EvalString(ex)
+	if !ok || len(v) == 0 {
+		return nil
+	}
+	return v
+}
+
 // committed is the commit's completion: the reply leaves only once its
-// leases are durable.
+// leases are durable, and with HA once the partner has them.
 func (ex *exchange) committed(err error) {
 	s := ex.s
 	for _, a := range ex.holds {
@@ -222,13 +275,49 @@ func (ex *exchange) committed(err error) {
 	if err != nil {
 		s.st.commitFail.Inc()
 		s.log.Warn("DHCPv6 lease commit failed: reply withheld", "err", err)
-	} else {
-		ex.send()
-		if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
-			_ = s.cache.Put6(&ex.cached)
-		}
+		ex.done()
+		return
 	}
-	s.queue.EndCommit(nil)
+	if s.replicator == nil {
+		ex.answer()
+		ex.done()
+		return
+	}
+	// The reply waits for the partner's answer, as Kea parks it; not on
+	// the store's completion goroutine, which other commits wait for.
+	go func() {
+		if err := s.replicator.Replicate6(s.ctx, ex.ops); err != nil {
+			s.log.Debug("lease update to HA partner failed: reply withheld", "err", err)
+		} else {
+			ex.answer()
+		}
+		ex.done()
+	}()
+}
+
+// answer sends the reply of a committed exchange, tells the lease hooks
+// of its events (before the reply when a listener must hold it until its
+// record is written), and offers its bindings to the fast path's cache.
+func (ex *exchange) answer() {
+	s := ex.s
+	switch {
+	case s.events == nil:
+		ex.send()
+	case s.holdsReply():
+		ex.tellEvents()
+		ex.send()
+	default:
+		ex.send()
+		ex.tellEvents()
+	}
+	if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
+		_ = s.cache.Put6(&ex.cached)
+	}
+}
+
+// done ends a committed exchange.
+func (ex *exchange) done() {
+	ex.s.queue.EndCommit(nil)
 	ex.finish()
 }
 
@@ -280,16 +369,35 @@ func (ex *exchange) hardware() {
 	}
 }
 
-// lifetimes are the preferred and valid lifetimes to grant: the client's
-// hint clamped to the configured bounds, else the configured value.
-func lifetimes(sc *config.Subnet6, prefHint, validHint uint32) (pref, valid uint32) {
+// lifetimes are the preferred and valid lifetimes to grant, as kea-dhcp6
+// chooses them: each from the first of the client's classes (in the order
+// it joined them) that sets it, else from the subnet (sc); the client's
+// hint clamped to that one's bounds, else its value.
+func (ex *exchange) lifetimes(sc *config.Subnet6, prefHint, validHint uint32) (pref, valid uint32) {
+	p, v := sc.Preferred, sc.Valid
+	var classP, classV bool
+	for _, name := range ex.cls.names {
+		if classP && classV {
+			break
+		}
+		c := ex.class(name)
+		if c == nil {
+			continue
+		}
+		if !classP && c.PreferredLifetime != nil {
+			p, classP = *c.PreferredLifetime, true
+		}
+		if !classV && c.ValidLifetime != nil {
+			v, classV = *c.ValidLifetime, true
+		}
+	}
 	clamp := func(l config.Lifetimes, hint uint32) uint32 {
 		if hint == 0 {
 			return l.Valid
 		}
 		return min(max(hint, l.Min), l.Max)
 	}
-	return clamp(sc.Preferred, prefHint), clamp(sc.Valid, validHint)
+	return clamp(p, prefHint), clamp(v, validHint)
 }
 
 // timers are an IA's T1 and T2 for the smallest preferred lifetime of its
@@ -414,6 +522,18 @@ func (ex *exchange) key(r *iaRequest) iaKey {
 // lease of another client, no hold of another IA, no reservation for
 // another client.
 func (ex *exchange) free(k iaKey, a netip.Addr) bool {
+	if !ex.notBound(k, a) {
+		return false
+	}
+	if h := ex.reservedFor(a); h != nil && !sameHost(h, ex.res) {
+		return false
+	}
+	return true
+}
+
+// notBound reports whether a has no live lease of another IA and no hold
+// of another IA.
+func (ex *exchange) notBound(k iaKey, a netip.Addr) bool {
 	if h, ok := ex.s.held.holder(a, ex.now); ok && h != k {
 		return false
 	}
@@ -422,12 +542,11 @@ func (ex *exchange) free(k iaKey, a netip.Addr) bool {
 			return false
 		}
 	}
-	if h := ex.reservedFor(a); h != nil && h != ex.res {
-		return false
-	}
 	return true
 }
 
+// reservedFor returns the reservation of a: the configuration's, else a
+// host database's.
 func (ex *exchange) reservedFor(a netip.Addr) *config.Reservation6 {
 	if ex.sn != nil && ex.sn.res.byAddr != nil {
 		if h, ok := ex.sn.res.byAddr[a]; ok {
@@ -435,9 +554,11 @@ func (ex *exchange) reservedFor(a netip.Addr) *config.Reservation6 {
 		}
 	}
 	if ex.rt.global.byAddr != nil {
-		return ex.rt.global.byAddr[a]
+		if h, ok := ex.rt.global.byAddr[a]; ok {
+			return h
+		}
 	}
-	return nil
+	return ex.reservedInDB(a)
 }
 
 // current are the IA's live bindings in the store (in any subnet of the
@@ -477,7 +598,7 @@ func (ex *exchange) assign(commit bool) {
 			ex.writeIA(r, ex.sn.cfg, nil, noneCode, noneText)
 			return
 		}
-		pref, valid := lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+		pref, valid := ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 		b.pref, b.valid = pref, valid
 		k := ex.key(r)
 		if commit {
@@ -577,7 +698,7 @@ func (ex *exchange) pick(r *iaRequest) (b binding, sn *subnet, isNew, ok bool) {
 			if !ex.poolAllowed(p) {
 				continue
 			}
-			a, found := p.next(func(a netip.Addr) bool { return ex.free(k, a) && ex.reservedFor(a) == nil })
+			a, found := p.next(func(a netip.Addr) bool { return ex.notBound(k, a) && ex.reservedFor(a) == nil })
 			if found {
 				return binding{addr: a, plen: p.plen}, s, true, true
 			}
@@ -682,7 +803,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 				ex.writeIA(r, ex.sn.cfg, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid/subnet.")
 				return
 			}
-			b.pref, b.valid = lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+			b.pref, b.valid = ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 			ex.bind(r, sn, b, isNew)
 			bs := []binding{b}
 			bs = ex.appendZeroed(r, bs)
@@ -693,7 +814,7 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 		var sc *config.Subnet6
 		for _, l := range cur {
 			sn := ex.rt.byID[l.SubnetID]
-			pref, valid := lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
+			pref, valid := ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
 			b := binding{addr: l.Addr, plen: l.PrefixLen, pref: pref, valid: valid}
 			ex.bind(r, sn, b, false)
 			bs = append(bs, b)
@@ -780,6 +901,9 @@ func (ex *exchange) decline() {
 				continue
 			}
 			probation := uint32(ex.rt.cfg.DeclineProbationPeriod.Seconds())
+			if ex.s.hooked() {
+				ex.declined = append(ex.declined, l)
+			}
 			d := l
 			d.DUID, d.HWAddr, d.HWType, d.HWAddrSource = []byte{0}, nil, 0, 0
 			d.State, d.CLTT, d.ValidLft, d.PreferredLft = lease.StateDeclined, ex.now, probation, 0

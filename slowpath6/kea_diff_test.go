@@ -56,12 +56,18 @@ func diffConfig(dir string) map[string]any {
 		"client-classes": []any{
 			map[string]any{"name": "DROP", "test": "option[1].hex == 0x000300010a00000000dd"},
 			map[string]any{"name": "vip", "test": "option[1].hex == 0x000300010a00000000ee",
-				"option-data": []any{map[string]any{"name": "sntp-servers", "data": "2001:db8::123"}}},
+				"option-data": []any{map[string]any{"name": "sntp-servers", "data": "2001:db8::123"}},
+				// Class lifetimes: the reserved client's come from here.
+				"valid-lifetime": 5000, "preferred-lifetime": 3500},
 		},
 		"subnet6": []any{
 			map[string]any{"id": 1, "subnet": "2001:db8:1::/64", "interface": "s0", "rapid-commit": true,
 				"reservations": []any{map[string]any{"duid": "00:03:00:01:0a:00:00:00:00:ee",
-					"ip-addresses": []any{"2001:db8:1::5"}, "prefixes": []any{"2001:db8:100:ff00::/56"}}},
+					"ip-addresses": []any{"2001:db8:1::5"}, "prefixes": []any{"2001:db8:100:ff00::/56"}},
+					// A flex-id reservation: without the flex_id hook (not
+					// in Debian's Kea) kea-dhcp6 matches no client to it,
+					// but keeps its address and prefix from the others.
+					map[string]any{"flex-id": "'cpe-1'", "ip-addresses": []any{"2001:db8:1::100"}, "prefixes": []any{"2001:db8:100::/56"}}},
 				"pools":    []any{map[string]any{"pool": "2001:db8:1::100-2001:db8:1::1ff"}},
 				"pd-pools": []any{map[string]any{"prefix": "2001:db8:100::", "prefix-len": 40, "delegated-len": 56}}},
 			map[string]any{"id": 2, "subnet": "2001:db8:2::/64",

@@ -1,6 +1,7 @@
 package slowpath6
 
 import (
+	"math/rand/v2"
 	"net/netip"
 
 	"xdhcp/config"
@@ -32,6 +33,7 @@ type subnet struct {
 type reservations struct {
 	byDUID map[string]*config.Reservation6
 	byHW   map[string]*config.Reservation6
+	byFlex map[string]*config.Reservation6
 	byAddr map[netip.Addr]*config.Reservation6
 }
 
@@ -39,6 +41,7 @@ func (r *reservations) add(h *config.Reservation6) {
 	if r.byDUID == nil {
 		r.byDUID = make(map[string]*config.Reservation6)
 		r.byHW = make(map[string]*config.Reservation6)
+		r.byFlex = make(map[string]*config.Reservation6)
 		r.byAddr = make(map[netip.Addr]*config.Reservation6)
 	}
 	switch {
@@ -46,6 +49,8 @@ func (r *reservations) add(h *config.Reservation6) {
 		r.byDUID[string(h.DUID)] = h
 	case h.HWAddr != nil:
 		r.byHW[string(h.HWAddr)] = h
+	case h.FlexID != nil:
+		r.byFlex[string(h.FlexID)] = h
 	}
 	for _, a := range h.IPAddresses {
 		r.byAddr[a] = h
@@ -55,8 +60,9 @@ func (r *reservations) add(h *config.Reservation6) {
 	}
 }
 
-// lookup finds the reservation of a client by DUID or hardware address.
-func (r *reservations) lookup(duid, hw []byte) *config.Reservation6 {
+// lookup finds the reservation of a client by DUID, hardware address or
+// flex-id (nil: the flex-id hook gave none).
+func (r *reservations) lookup(duid, hw, flex []byte) *config.Reservation6 {
 	if r.byDUID == nil {
 		return nil
 	}
@@ -65,6 +71,11 @@ func (r *reservations) lookup(duid, hw []byte) *config.Reservation6 {
 	}
 	if len(hw) > 0 {
 		if h, ok := r.byHW[string(hw)]; ok {
+			return h
+		}
+	}
+	if len(flex) > 0 {
+		if h, ok := r.byFlex[string(flex)]; ok {
 			return h
 		}
 	}
@@ -86,6 +97,13 @@ func buildLive(cfg *config.Config6, store lease.Store6, reg *stats.Registry, lea
 		}
 		for _, h := range sc.Reservations {
 			sn.res.add(h)
+		}
+		if sh, ok := store.(lease.Shared); ok && sh.SharedWithOtherServers() {
+			// Servers sharing a database would otherwise all offer the
+			// same candidates first, and most commits would conflict.
+			for _, p := range append(append([]*pool(nil), sn.na...), sn.pd...) {
+				p.startAt(u128{rand.Uint64(), rand.Uint64()})
+			}
 		}
 		var nas, pds int64
 		for _, p := range sn.na {

@@ -8,16 +8,37 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"xdhcp/config"
 	"xdhcp/handoff"
+	"xdhcp/hooks"
+	"xdhcp/host"
 	"xdhcp/internal/stats"
 	"xdhcp/lease"
 	"xdhcp/slowpath"
 	"xdhcp/slowpath/intake"
 	"xdhcp/slowpath/stats6"
 )
+
+// Replicator is told of an exchange's committed lease changes before its
+// reply leaves (HA). A non-nil error withholds the reply, as Kea drops a
+// parked response whose lease updates failed; the client's retry decides
+// again.
+type Replicator interface {
+	Replicate6(ctx context.Context, ops []lease.Op6) error
+}
+
+// Scopes is HA's say on each query: whether this server answers it (and
+// the HA_<server> class it gets), and failure detection for those it
+// leaves to its partner. The key is the client's DUID (Kea's DHCPv6 load
+// balancing hashes the whole client identifier); elapsed is the query's
+// Elapsed Time option (hundredths of a second, 0 without one).
+type Scopes interface {
+	Accept(subnetID uint32, msgType uint8, duid []byte) (class string, serve bool)
+	Observe(elapsed uint16, duid []byte, msgType uint8)
+}
 
 // Deps are the server's collaborators.
 type Deps struct {
@@ -34,6 +55,14 @@ type Deps struct {
 	// would give (tests); nil = ServerDUID(cfg.ServerID).
 	ServerDUID []byte
 	Now        func() time.Time
+	// Replicator and Scopes are HA (both nil without it).
+	Replicator Replicator
+	Scopes     Scopes
+	// Recorder formats forensic records that travel with lease commits;
+	// Events is told of lease events (forensic log, run-script). Either
+	// may be nil.
+	Recorder hooks.Recorder6
+	Events   hooks.Listener6
 }
 
 var _ handoff.Handler6 = (*Server)(nil)
@@ -51,9 +80,19 @@ type Server struct {
 	duid   []byte
 	// network gates the service (nil: always enabled).
 	network *slowpath.NetworkState
+	// replicator and scopes are HA's (nil without it); ctx bounds the
+	// lease updates replicator sends (Start's, canceled at Close).
+	replicator Replicator
+	scopes     Scopes
+	ctx        context.Context
+	// recorder and events are the lease hooks (nil: none).
+	recorder hooks.Recorder6
+	events   hooks.Listener6
 
 	rtMu sync.RWMutex
 	rt   *live
+	// hostDBs are the host databases (see SetHostSources).
+	hostDBs atomic.Pointer[[]host.Source6]
 
 	queue   *intake.Queue[*handoff.Packet6, *exchange]
 	held    *pending
@@ -82,7 +121,9 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 		d.Now = time.Now
 	}
 	s := &Server{log: d.Log, store: d.Store, reg: d.Stats, st: newServerStats(d.Stats), leases: stats6.New(d.Stats), now: d.Now,
-		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending()}
+		cache: d.Cache, duid: d.ServerDUID, network: d.Network, held: newPending(),
+		replicator: d.Replicator, scopes: d.Scopes, ctx: context.Background(),
+		recorder: d.Recorder, events: d.Events}
 	if s.duid == nil {
 		duid, err := ServerDUID(cfg.ServerID, d.Now())
 		if err != nil {
@@ -125,6 +166,7 @@ func (s *Server) Config() *config.Config6 {
 // Start launches the workers and housekeeping; they stop with ctx or Close.
 func (s *Server) Start(ctx context.Context) {
 	ctx, s.stop = context.WithCancel(ctx)
+	s.ctx = ctx
 	for range s.workers {
 		s.wg.Add(1)
 		go s.worker()
@@ -160,6 +202,10 @@ func (s *Server) Reload(cfg *config.Config6) error {
 	}
 	return nil
 }
+
+// QueueStatistics is the packet queue's average occupancy over the last
+// 10, 100 and 1000 packets (status-get's packet-queue-statistics).
+func (s *Server) QueueStatistics() [3]float64 { return s.queue.Statistics() }
 
 // Enqueue6 hands a packet to the workers without blocking: a full queue
 // drops its oldest packet (as Kea does), a client flooding it is refused.
@@ -249,6 +295,7 @@ func (s *Server) reclaim() {
 		}
 		s.leases.Reclaimed(l)
 		s.leases.Changed(l, &ops[i].Lease)
+		s.tellReclaimed(l)
 	}
 }
 

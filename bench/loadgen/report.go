@@ -129,6 +129,13 @@ type Report struct {
 	// the server process used during the run; the suite fills it in, the
 	// generator does not know it.
 	ServerCPUSeconds float64 `json:"server_cpu_s,omitempty"`
+	// ChildCPUSeconds is the CPU time of the server's children that it
+	// reaped during the run (run-script's scripts); ScriptsRun and
+	// ScriptsDropped are xdhcpd's run-script counts over the run. The
+	// suite fills them in.
+	ChildCPUSeconds float64 `json:"child_cpu_s,omitempty"`
+	ScriptsRun      float64 `json:"scripts_run,omitempty"`
+	ScriptsDropped  float64 `json:"scripts_dropped,omitempty"`
 
 	DORA   ExchangeStats `json:"dora"`
 	Renew  ExchangeStats `json:"renew"`

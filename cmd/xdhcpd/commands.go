@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/control/client"
 )
 
 // registerCommands adds the daemon-level commands: configuration,
@@ -83,8 +85,15 @@ func (d *daemon) registerCommands() {
 	c.Handle("server-tag-get", func(context.Context, *control.Request) control.Answer {
 		return control.Answer{Result: control.ResultSuccess, Arguments: map[string]any{"server-tag": d.srv.Config().ServerTag}}
 	})
-	c.Handle("status-get", func(context.Context, *control.Request) control.Answer {
+	c.Handle("status-get", func(_ context.Context, req *control.Request) control.Answer {
 		cfg := d.srv.Config()
+		if d.v6 != nil && (slices.Equal(req.Service, []string{client.ServiceDHCP6}) || len(req.Service) == 0 && !cfg.HasDhcp4) {
+			args := d.v6.status(cfg, d.started, d.reloaded)
+			if h := d.ha6(); h != nil {
+				args["high-availability"] = h.Status()
+			}
+			return control.Answer{Result: control.ResultSuccess, Arguments: args}
+		}
 		args := map[string]any{
 			"pid":                     os.Getpid(),
 			"uptime":                  secondsSince(d.started),
@@ -100,8 +109,9 @@ func (d *daemon) registerCommands() {
 			"sockets":          map[string]any{"status": "ready"},
 			"insecure-control": control.Exposed(cfg.ControlSockets),
 		}
-		if d.ha != nil {
-			args["high-availability"] = d.ha.Status()
+		// The family's HA, as kea-dhcp4 or kea-dhcp6 reports its own.
+		if h := haFor(req, d.ha, d.ha6()); h != nil {
+			args["high-availability"] = h.Status()
 		}
 		// xdhcp's own: how the kernel has the XDP program attached to
 		// each served interface now (native, generic, none if detached).

@@ -221,12 +221,17 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if err != nil {
 			return nil, err
 		}
+		if err := d.v6.hooks.setQuietSubnets(cfg.Raw); err != nil {
+			return nil, err
+		}
 		d.v6.cmds.Register(d.ctl)
 	}
 	xdeps := xdp.Deps{Handler: d.srv, Cache: d.cache, Service: d.srv.Network, Load: d.srv,
 		Stats: d.reg, HA: d.ha != nil, Drops: d.srv.Drops(), Log: log, Events: d.hooks.fastPathListener(d.srv.Config)}
 	if d.v6 != nil && d.cache != nil {
 		xdeps.Handler6, xdeps.Cache6, xdeps.Service6 = d.v6.srv, d.v6.cache, d.v6.network
+		xdeps.HA6 = d.v6.ha != nil
+		xdeps.Events, xdeps.Events6 = fastPathEvents(xdeps.Events, d.v6.hooks.listener())
 	}
 	d.xdp = xdp.New(xdeps)
 
@@ -251,9 +256,12 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err := d.ctl.HandleHTTP("/metrics", http.HandlerFunc(d.serveMetrics)); err != nil {
 		return nil, err
 	}
+	registerHACommands(d.ctl, d.ha, d.ha6())
 	if d.ha != nil {
-		d.ha.RegisterCommands(d.ctl)
 		d.ha.OnScopesChanged(d.xdp.SetScopes)
+	}
+	if h := d.ha6(); h != nil {
+		h.OnScopesChanged(d.xdp.SetScopes6)
 	}
 	// The packet path comes up before the control channel, so that a
 	// control socket that answers means a server that serves.
@@ -263,11 +271,8 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err := d.ctl.Listen(controlSockets(cfg)); err != nil {
 		return nil, fmt.Errorf("control channel: %w", err)
 	}
-	if d.ha != nil {
-		if d.haListener, err = d.ha.Listen(d.ctl, peerListenOptions(cfg, log)); err != nil {
-			return nil, err
-		}
-		d.ha.Start(ctx)
+	if err := d.startHA(ctx, cfg); err != nil {
+		return nil, err
 	}
 	if t := cfg.XDHCP.Telemetry; t.Port != 0 {
 		d.telemetry, err = telemetry.Listen(telemetry.Options{Addr: net.JoinHostPort(t.Address, strconv.Itoa(t.Port)),
@@ -311,7 +316,11 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 			return err
 		}
 		if n := d.xdp.Workers(); n > 0 {
-			ensureProcs(n+1+d.hooks.blockingProcs(), d.log)
+			blocking := d.hooks.blockingProcs()
+			if d.v6 != nil {
+				blocking += d.v6.hooks.blockingProcs()
+			}
+			ensureProcs(n+1+blocking, d.log)
 		}
 	}
 	var opened []*fastpath.SocketListener
@@ -453,6 +462,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 		if err := cfg.Dhcp6.CheckUnicast(interfaceExists); err != nil {
 			return fmt.Errorf("%w; nothing was changed", err)
 		}
+		if hookParams(cfg.Dhcp6.Hooks) != hookParams(d.v6.srv.Config().Hooks) {
+			return errors.New("Dhcp6 high-availability changes need a restart; nothing was changed")
+		}
 	}
 	d.ctl.SetServices(controlServices(cfg)...)
 	newDBs, changed, err := reopenHostDBs(d.ctx, cfg, old)
@@ -474,6 +486,9 @@ func (d *daemon) reload(cfg *config.Config) error {
 		d.log.Warn("forensic log: subnets' legal-logging not updated", "err", err)
 	}
 	if d.v6 != nil {
+		if err := d.v6.hooks.setQuietSubnets(cfg.Raw); err != nil {
+			d.log.Warn("DHCPv6 forensic log: subnets' legal-logging not updated", "err", err)
+		}
 		if err := d.v6.reload(d.ctx, cfg.Dhcp6); err != nil {
 			return fmt.Errorf("Dhcp6: %w", err)
 		}
@@ -532,10 +547,10 @@ func (d *daemon) close() error {
 	}
 	if d.ha != nil {
 		errs = append(errs, d.ha.Close())
-		if d.haListener != nil {
-			errs = append(errs, d.haListener.Close())
-		}
 	}
+	// Both families' peer listeners (the DHCPv6 relationship stops with
+	// the rest of DHCPv6, below).
+	errs = append(errs, d.haListener.Close())
 	d.stopListeners()
 	if d.srv != nil {
 		errs = append(errs, d.srv.Close())
@@ -614,8 +629,8 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 		d.metrics.WritePrometheus(&b)
 		e.Samples(b.String())
 	}
-	if d.ha != nil {
-		d.ha.WriteMetrics(e)
+	if haSvcs := d.haServices(); len(haSvcs) > 0 {
+		ha.WriteMetrics(e, haSvcs...) // both families in one set of families
 	}
 	for _, c := range []struct {
 		name, help string
@@ -658,8 +673,11 @@ func (d *daemon) writeMetrics(e *stats.Exposition) {
 }
 
 // haParams is the HA hook's configuration, for comparing on reload.
-func haParams(cfg *config.Config) string {
-	for _, h := range cfg.Hooks {
+func haParams(cfg *config.Config) string { return hookParams(cfg.Hooks) }
+
+// hookParams are the parameters of the HA hook among hooks ("" without).
+func hookParams(hooks []config.Hook) string {
+	for _, h := range hooks {
 		if strings.Contains(h.Library, "libdhcp_ha") {
 			return string(h.Parameters)
 		}

@@ -7,17 +7,23 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/control"
 	"xdhcp/control/client"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
+	"xdhcp/ha"
+	"xdhcp/host"
+	"xdhcp/host/sqlhost"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
 	"xdhcp/slowpath"
@@ -31,7 +37,10 @@ import (
 // the metrics endpoint.
 type dhcp6 struct {
 	log   *slog.Logger
-	store *memfile.Store6
+	store leaseStore6
+	// reads answer the lease6 commands: the store, or a lease
+	// database's own rows.
+	reads lease.Reader6
 	srv   *slowpath6.Server
 	// cache is the fast path's DHCPv6 lease cache (nil without XDP).
 	cache *leasecache.Cache6
@@ -43,6 +52,13 @@ type dhcp6 struct {
 
 	// cmds are the lease6 commands, registered on the control channel.
 	cmds *leasecmd.Commands6
+	// ha is the Dhcp6 section's HA (nil without the hook); the daemon's
+	// HA listener serves its peer URL.
+	ha *ha.Service
+	// hostDBs are the Dhcp6 section's host databases.
+	hostDBs []*sqlhost.DB
+	// hooks are the Dhcp6 forensic log and run-script (none: nil fields).
+	hooks *leaseHooks6
 
 	mu        sync.Mutex
 	listeners []*fastpath.UDP6Listener
@@ -70,31 +86,50 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 			err = errors.Join(err, v.close())
 		}
 	}()
+	if v.hooks, err = openLeaseHooks6(cfg, log, reg); err != nil {
+		return nil, err
+	}
 	db := cfg.LeaseDatabase
 	storeLog := log.With("component", "lease6-store")
 	if v.policy, err = slowpath.NewStoragePolicy6(db.OnFail, v.network, reg, storeLog, fail); err != nil {
 		return nil, err
 	}
-	v.store, err = memfile.Open6(memfile.Options{
-		Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
-		Sync: durable, Logger: storeLog,
-		RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
-		OnFault: v.policy.Observe,
-	})
+	if db.Type == "memfile" {
+		var ms *memfile.Store6
+		ms, err = memfile.Open6(memfile.Options{
+			Path: db.Name, Persist: db.Persist, LFCInterval: db.LFCInterval, MaxRowErrors: db.MaxRowErrors,
+			Sync: durable, Logger: storeLog,
+			Records:   v.hooks.records(),
+			RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
+			OnFault: v.policy.Observe,
+		})
+		if ms != nil {
+			v.store, v.reads = ms, ms
+		}
+	} else {
+		v.store, v.reads, err = openDatabaseStore6(ctx, db, v.hooks.records(), v.policy.Observe, storeLog)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open DHCPv6 lease database: %w", err)
 	}
-	log.Info("DHCPv6 lease database open", "path", db.Name, "persist", db.Persist, "leases", v.store.Len())
-	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network}
+	log.Info("DHCPv6 lease database open", "type", db.Type, "name", db.Name, "persist", db.Persist, "leases", v.store.Len())
+	deps := slowpath6.Deps{Store: v.store, Stats: reg, Log: log, Network: v.network,
+		Recorder: v.hooks.recorder(), Events: v.hooks.listener()}
 	if cache != nil {
 		deps.Cache = cache // not a typed nil: the engine tests Cache for nil
+	}
+	if err := v.newHA6(cfg, &deps, log); err != nil {
+		return nil, err
 	}
 	v.srv, err = slowpath6.New(cfg, deps)
 	if err != nil {
 		return nil, err
 	}
 	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
-	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged})
+	if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+		return nil, err
+	}
+	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads})
 	v.srv.Start(ctx)
 	if err := v.startListeners(ctx, cfg); err != nil {
 		return nil, err
@@ -223,6 +258,11 @@ func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
 	if cfg.LeaseDatabase != old.LeaseDatabase {
 		return errors.New("Dhcp6 lease-database changes need a restart; nothing was changed")
 	}
+	if !reflect.DeepEqual(cfg.HostsDatabases, old.HostsDatabases) {
+		if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+			return err
+		}
+	}
 	if err := v.srv.Reload(cfg); err != nil {
 		return err
 	}
@@ -241,13 +281,42 @@ func (v *dhcp6) close() error {
 	}
 	v.stopListeners()
 	var errs []error
+	if v.ha != nil {
+		errs = append(errs, v.ha.Close())
+	}
 	if v.srv != nil {
 		errs = append(errs, v.srv.Close())
 	}
 	if v.store != nil {
 		errs = append(errs, v.store.Close())
 	}
+	errs = append(errs, closeHostDBs(v.hostDBs))
+	errs = append(errs, v.hooks.close())
 	return errors.Join(errs...)
+}
+
+// useHostDBs opens the host databases dbcs (Kea's hosts and
+// ipv6_reservations tables) and makes them the engine's, closing those it
+// used before. A database that cannot be reached or lacks Kea's schema
+// fails start-up and a reload, as for DHCPv4.
+func (v *dhcp6) useHostDBs(ctx context.Context, dbcs []config.HostsDatabase) error {
+	var dbs []*sqlhost.DB
+	srcs := make([]host.Source6, 0, len(dbcs))
+	for i, dbc := range dbcs {
+		// The DHCPv4 option definitions play no part: DHCPv6
+		// reservations are read without their options.
+		db, err := sqlhost.Open(ctx, dbc, &config.Config{})
+		if err != nil {
+			_ = closeHostDBs(dbs)
+			return fmt.Errorf("Dhcp6 hosts-databases[%d]: %w", i, err)
+		}
+		dbs = append(dbs, db)
+		srcs = append(srcs, db)
+	}
+	v.srv.SetHostSources(srcs)
+	old := v.hostDBs
+	v.hostDBs = dbs
+	return closeHostDBs(old)
 }
 
 // socketCounters are the v6 sockets' counters for /metrics.
@@ -306,4 +375,26 @@ func controlSockets(cfg *config.Config) []config.ControlSocket {
 		}
 	}
 	return out
+}
+
+// status is status-get's answer for the DHCPv6 service (a request for
+// "service": ["dhcp6"], or a daemon serving Dhcp6 alone): kea-dhcp6's
+// keys, from the Dhcp6 section, and the DHCPv6 service's state.
+func (v *dhcp6) status(cfg *config.Config, started, reloaded time.Time) map[string]any {
+	c6 := v.srv.Config()
+	return map[string]any{
+		"pid":                     os.Getpid(),
+		"uptime":                  secondsSince(started),
+		"reload":                  secondsSince(reloaded),
+		"multi-threading-enabled": c6.MultiThreading.Enable,
+		"thread-pool-size":        c6.MultiThreading.ThreadPoolSize,
+		"packet-queue-size":       c6.MultiThreading.PacketQueueSize,
+		"packet-queue-statistics": v.srv.QueueStatistics(),
+		"dhcp-state": map[string]any{
+			"enabled":     v.network.Enabled(),
+			"disabled-by": v.network.DisabledBy(),
+		},
+		"sockets":          map[string]any{"status": "ready"},
+		"insecure-control": control.Exposed(controlSockets(cfg)),
+	}
 }

@@ -31,27 +31,7 @@ func TestE2EDhcp6XDP(t *testing.T) {
 
 	// A client of the test's own: Solicit for the server's DUID, Request,
 	// then Renew the address and prefix it got.
-	var conn *net.UDPConn
-	if err := e.cli.Do(func() error {
-		ifc, err := net.InterfaceByName(e2eClientIf)
-		if err != nil {
-			return err
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			return err
-		}
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.IsLinkLocalUnicast() && n.IP.To4() == nil {
-				conn, err = net.ListenUDP("udp6", &net.UDPAddr{IP: n.IP, Port: 546, Zone: e2eClientIf})
-				return err
-			}
-		}
-		return net.InvalidAddrError("no link-local address")
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := newClient6(t, e).direct
 	duid := []byte{0, 3, 0, 1, 2, 0, 0, 0, 0x66, 0x01}
 	exchange := func(msg []byte) *dhcpv6.Message {
 		t.Helper()

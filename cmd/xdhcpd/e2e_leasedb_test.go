@@ -104,14 +104,21 @@ func (e *e2eEnv) startKeaFrom(name string, cfg map[string]any) *kea {
 // leaseVia is lease4-get of ip over c's control channel.
 func leaseVia(t *testing.T, c daemontest.Commander, ip string) (leaseJSON, bool) {
 	t.Helper()
-	a := daemontest.Command(t, c, "lease4-get", map[string]any{"ip-address": ip})
+	return getLease[leaseJSON](t, c, "lease4-get", map[string]any{"ip-address": ip})
+}
+
+// getLease sends a lease4-get or lease6-get and decodes its lease; false
+// when there is none.
+func getLease[L any](t *testing.T, c daemontest.Commander, command string, args map[string]any) (L, bool) {
+	t.Helper()
+	var l L
+	a := daemontest.Command(t, c, command, args)
 	if a.Result == 3 {
-		return leaseJSON{}, false
+		return l, false
 	}
 	if a.Result != 0 {
-		t.Fatalf("lease4-get %s: result %d %q", ip, a.Result, a.Text)
+		t.Fatalf("%s %v: result %d %q", command, args, a.Result, a.Text)
 	}
-	var l leaseJSON
 	if err := json.Unmarshal(a.Arguments, &l); err != nil {
 		t.Fatal(err)
 	}
@@ -197,10 +204,20 @@ type ackCapture struct {
 
 func (e *e2eEnv) captureACKs() *ackCapture {
 	e.t.Helper()
+	return e.capture("udp port 67 or udp port 68", "dhcp.option.dhcp == 5", "dhcp.hw.mac_addr", "dhcp.ip.your")
+}
+
+// capture records fields of the packets of the client namespace's link
+// that pass filter (capture) and display (tshark's display filter).
+func (e *e2eEnv) capture(filter, display string, fields ...string) *ackCapture {
+	e.t.Helper()
 	ts := needBinary(e.t, "tshark")
 	c := &ackCapture{out: &bytes.Buffer{}, done: make(chan error, 1)}
-	c.cmd = e.cli.Command(context.Background(), ts, "-i", e2eClientIf, "-n", "-l", "-Q", "-f", "udp port 67 or udp port 68",
-		"-Y", "dhcp.option.dhcp == 5", "-T", "fields", "-e", "dhcp.hw.mac_addr", "-e", "dhcp.ip.your")
+	args := []string{"-i", e2eClientIf, "-n", "-l", "-Q", "-f", filter, "-Y", display, "-T", "fields"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	c.cmd = e.cli.Command(context.Background(), ts, args...)
 	c.cmd.Stdout = c.out
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
@@ -232,6 +249,18 @@ func capturing(pid int) bool {
 // stop ends the capture and returns the (mac, address) of every ACK.
 func (c *ackCapture) stop(t *testing.T) [][2]string {
 	t.Helper()
+	c.halt()
+	var acks [][2]string
+	for _, f := range c.rows() {
+		if len(f) == 2 {
+			acks = append(acks, [2]string{f[0], f[1]})
+		}
+	}
+	return acks
+}
+
+// halt ends the capture.
+func (c *ackCapture) halt() {
 	time.Sleep(500 * time.Millisecond) // the last ACKs on their way through dumpcap
 	_ = c.cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -240,14 +269,17 @@ func (c *ackCapture) stop(t *testing.T) [][2]string {
 		_ = c.cmd.Process.Kill()
 		<-c.done
 	}
-	var acks [][2]string
+}
+
+// rows are the captured packets' fields, once the capture stopped.
+func (c *ackCapture) rows() [][]string {
+	var out [][]string
 	for line := range strings.SplitSeq(c.out.String(), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 {
-			acks = append(acks, [2]string{f[0], f[1]})
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, f)
 		}
 	}
-	return acks
+	return out
 }
 
 // TestE2ELeaseDatabaseManyServers: two xdhcpd and a Kea 2.2 on one
@@ -298,18 +330,11 @@ func TestE2ELeaseDatabaseManyServers(t *testing.T) {
 		wg.Wait()
 		// A loaded server answers its queued requests after the clients
 		// have given up: capture until the database stops changing.
-		last := ""
-		for range 40 {
-			out, err := db.Exec("SELECT count(*), coalesce(max(expire)::text, '') FROM lease4")
-			if db.Server.Kind == dbtest.MySQL {
-				out, err = db.Exec("SELECT count(*), coalesce(max(expire), '') FROM lease4")
-			}
-			if err == nil && out == last {
-				break
-			}
-			last = out
-			time.Sleep(time.Second)
+		q := "SELECT count(*), coalesce(max(expire)::text, '') FROM lease4"
+		if db.Server.Kind == dbtest.MySQL {
+			q = "SELECT count(*), coalesce(max(expire), '') FROM lease4"
 		}
+		waitStable(db, q, 40)
 		holder := map[string]string{}
 		total := 0
 		for i, c := range caps {
@@ -438,5 +463,19 @@ func TestE2ELeaseDatabaseOnFail(t *testing.T) {
 				t.Errorf("the exit does not say why; log:\n%s", d.LogSince())
 			}
 		})
+	}
+}
+
+// waitStable runs query every second, up to tries times, until its answer
+// stops changing.
+func waitStable(db dbtest.DB, query string, tries int) {
+	last := ""
+	for range tries {
+		out, err := db.Exec(query)
+		if err == nil && out == last {
+			return
+		}
+		last = out
+		time.Sleep(time.Second)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -52,33 +53,15 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 				return nil, err
 			}
 			h.events = append(h.events, h.legal)
-			c := h.legal.Counters
-			reg.Func("xdhcp-legal-log-records", stats.KindCounter, func() int64 { return int64(c().Records) })
-			reg.Func("xdhcp-legal-log-write-errors", stats.KindCounter, func() int64 { return int64(c().WriteErrors) })
-			reg.Func("xdhcp-legal-log-script-errors", stats.KindCounter, func() int64 { return int64(c().ScriptErrors) })
+			registerLegalCounters(reg, "xdhcp-legal-log", h.legal.Counters)
 		case runscript.Library:
 			if h.script != nil {
 				return nil, fmt.Errorf("%s is loaded twice", runscript.Library)
 			}
-			p, err := runscript.ParseParams(lib.Parameters)
-			if err != nil {
+			if h.script, err = openRunScript(lib.Parameters, log.With("component", "run-script"), reg, "xdhcp-run-script"); err != nil {
 				return nil, err
 			}
-			if p.Sync {
-				log.Warn("run-script: sync is ignored, as Kea 2.2 ignores it: the script never holds a reply")
-			}
-			h.script = runscript.New(p, log.With("component", "run-script"))
 			h.events = append(h.events, h.script)
-			c := h.script.Counters
-			for name, v := range map[string]func(runscript.Counters) uint64{
-				"xdhcp-run-script-queued":    func(c runscript.Counters) uint64 { return c.Queued },
-				"xdhcp-run-script-dropped":   func(c runscript.Counters) uint64 { return c.Dropped },
-				"xdhcp-run-script-run":       func(c runscript.Counters) uint64 { return c.Run },
-				"xdhcp-run-script-failed":    func(c runscript.Counters) uint64 { return c.Failed },
-				"xdhcp-run-script-timed-out": func(c runscript.Counters) uint64 { return c.TimedOut },
-			} {
-				reg.Func(name, stats.KindCounter, func() int64 { return int64(v(c())) })
-			}
 		}
 	}
 	// The lease lines cost a formatted line per exchange: only when the
@@ -87,6 +70,39 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 		h.events = append(h.events, leaselog.New(leaseLog))
 	}
 	return h, nil
+}
+
+// registerLegalCounters registers a forensic log's counters as
+// <prefix>-records, -write-errors and -script-errors.
+func registerLegalCounters(reg *stats.Registry, prefix string, c func() legallog.Counters) {
+	reg.Func(prefix+"-records", stats.KindCounter, func() int64 { return int64(c().Records) })
+	reg.Func(prefix+"-write-errors", stats.KindCounter, func() int64 { return int64(c().WriteErrors) })
+	reg.Func(prefix+"-script-errors", stats.KindCounter, func() int64 { return int64(c().ScriptErrors) })
+}
+
+// openRunScript starts run-script with a hooks-libraries entry's
+// parameters and registers its counters as <prefix>-queued, -dropped,
+// -run, -failed and -timed-out.
+func openRunScript(params json.RawMessage, log *slog.Logger, reg *stats.Registry, prefix string) (*runscript.Runner, error) {
+	p, err := runscript.ParseParams(params)
+	if err != nil {
+		return nil, err
+	}
+	if p.Sync {
+		log.Warn("run-script: sync is ignored, as Kea 2.2 ignores it: the script never holds a reply")
+	}
+	r := runscript.New(p, log)
+	c := r.Counters
+	for name, v := range map[string]func(runscript.Counters) uint64{
+		"-queued":    func(c runscript.Counters) uint64 { return c.Queued },
+		"-dropped":   func(c runscript.Counters) uint64 { return c.Dropped },
+		"-run":       func(c runscript.Counters) uint64 { return c.Run },
+		"-failed":    func(c runscript.Counters) uint64 { return c.Failed },
+		"-timed-out": func(c runscript.Counters) uint64 { return c.TimedOut },
+	} {
+		reg.Func(prefix+name, stats.KindCounter, func() int64 { return int64(v(c())) })
+	}
+	return r, nil
 }
 
 // setQuietSubnets tells the forensic log which of cfg's subnets have
@@ -105,7 +121,8 @@ func (h *leaseHooks) setQuietSubnets(cfg *config.Config) error {
 
 // blockingProcs is how many Go Ps the hooks' blocking calls get on top of
 // serving's: the forensic log's fdatasync (a blocking system call keeps
-// its P until the runtime's monitor takes it back, up to 10 ms later) and
+// its P until the runtime's monitor takes it back, up to 10 ms later; one
+// per sync the log may have in flight) and
 // run-script's starts (the starting thread keeps its P, suspended, until
 // the child has exec'ed). Without them, a fast-path worker woken meanwhile
 // waited for a P.
@@ -115,7 +132,7 @@ func (h *leaseHooks) blockingProcs() int {
 	}
 	n := 0
 	if h.legal != nil {
-		n++
+		n += legallog.SyncSlots
 	}
 	if h.script != nil {
 		n++
@@ -212,34 +229,48 @@ func (h *leaseHooks) fastPathListener(cfg func() *config.Config) hooks.Listener 
 }
 
 // checkLeaseHooks checks the parameters of the forensic logging and
-// run-script entries without opening anything (xdhcpd -t). The Dhcp6
-// section's entries are checked as kea-dhcp6 would check them, though the
-// daemon does not honour them for DHCPv6 (the configuration reader warns).
+// run-script entries without opening anything (xdhcpd -t): the Dhcp6
+// section's with its expressions compiled for DHCPv6, as kea-dhcp6 checks
+// them.
 func checkLeaseHooks(cfg *config.Config) error {
+	check := func(libs []config.Hook, v6 bool) error {
+		for _, lib := range libs {
+			var err error
+			switch filepath.Base(lib.Library) {
+			case legallog.Library:
+				if v6 {
+					_, err = legallog.ParseParams6(lib.Parameters)
+				} else {
+					_, err = legallog.ParseParams(lib.Parameters)
+				}
+			case runscript.Library:
+				_, err = runscript.ParseParams(lib.Parameters)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := check(cfg.Hooks, false); err != nil {
+		return err
+	}
+	if cfg.Dhcp6 != nil {
+		return check(cfg.Dhcp6.Hooks, true)
+	}
+	return nil
+}
+
+// leaseHookParams is the forensic logging and run-script entries of cfg
+// (of both sections), for comparing on reload (they are opened once, at
+// start).
+func leaseHookParams(cfg *config.Config) string {
+	var b strings.Builder
 	libs := cfg.Hooks
 	if cfg.Dhcp6 != nil {
 		libs = append(slices.Clip(libs), cfg.Dhcp6.Hooks...)
 	}
 	for _, lib := range libs {
-		var err error
-		switch filepath.Base(lib.Library) {
-		case legallog.Library:
-			_, err = legallog.ParseParams(lib.Parameters)
-		case runscript.Library:
-			_, err = runscript.ParseParams(lib.Parameters)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// leaseHookParams is the forensic logging and run-script entries of cfg,
-// for comparing on reload (they are opened once, at start).
-func leaseHookParams(cfg *config.Config) string {
-	var b strings.Builder
-	for _, lib := range cfg.Hooks {
 		switch filepath.Base(lib.Library) {
 		case legallog.Library, runscript.Library:
 			fmt.Fprintf(&b, "%s %s\n", filepath.Base(lib.Library), lib.Parameters)

@@ -29,9 +29,32 @@ func option6(p Packet, n *node) (b []byte, present, ok bool) {
 	}
 	b, present = p6.Option6(n.code6)
 	if present && n.hasSub {
-		b, present = Option6At(b, n.sub6)
+		skip := subOptionsAt6(n.code6)
+		if len(b) < skip {
+			return nil, false, true
+		}
+		b, present = Option6At(b[skip:], n.sub6)
 	}
 	return b, present, true
+}
+
+// subOptionsAt6 is where the options an option of code encapsulates begin
+// (after its fixed fields), as Kea's definitions of the standard DHCPv6
+// options place them: IA_NA and IA_PD after IAID, T1 and T2; IA_TA after
+// its IAID; an IA Address after the address and lifetimes; an IA Prefix
+// after the lifetimes, length and prefix.
+func subOptionsAt6(code uint16) int {
+	switch code {
+	case 3, 25:
+		return 12
+	case 4:
+		return 4
+	case 5:
+		return 24
+	case 26:
+		return 25
+	}
+	return 0
 }
 
 // bool6 evaluates the boolean DHCPv6 nodes (the .exists forms).

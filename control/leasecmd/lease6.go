@@ -28,6 +28,9 @@ type Options6 struct {
 	// deleted one. The DHCPv6 server adjusts its statistics and caches
 	// with it, as Kea's lease_cmds adjusts its statistics.
 	Changed func(old, new *lease.Lease6)
+	// Reader, if set, answers the commands' reads instead of the store:
+	// a lease database's own rows, whichever server wrote them.
+	Reader lease.Reader6
 }
 
 // Commands6 answers Kea 2.2's lease6 commands (lease6-get, -get-all,
@@ -36,6 +39,7 @@ type Options6 struct {
 // checks, answers and texts.
 type Commands6 struct {
 	store lease.Store6
+	reads lease.Reader6
 	opts  Options6
 }
 
@@ -47,7 +51,11 @@ func New6(store lease.Store6, opts Options6) *Commands6 {
 	if opts.Subnets == nil {
 		opts.Subnets = func() leasejson.Subnets6 { return nil }
 	}
-	return &Commands6{store: store, opts: opts}
+	reads := opts.Reader
+	if reads == nil {
+		reads = store
+	}
+	return &Commands6{store: store, reads: reads, opts: opts}
 }
 
 // Register adds the commands to c.
@@ -207,10 +215,10 @@ func parseQuery6(raw json.RawMessage) (query6, error) {
 func (h *Commands6) lookup(q query6, del bool) (lease.Lease6, bool, error) {
 	switch q.kind {
 	case queryAddr:
-		l, ok := h.store.Get(q.addr)
+		l, ok := h.reads.Get(q.addr)
 		return l, ok && l.Type == q.typ, nil
 	case queryDUID:
-		ls := h.store.ByIA(q.duid, q.iaid, q.typ, q.subnetID)
+		ls := h.reads.ByIA(q.duid, q.iaid, q.typ, q.subnetID)
 		if q.subnetID == 0 {
 			// Subnet 0 is a subnet-id like any other to Kea.
 			ls = nil
@@ -276,7 +284,7 @@ func (h *Commands6) getAll(_ context.Context, req *control.Request) control.Answ
 		}
 	}
 	var ls []lease.Lease6
-	h.store.Range(func(l *lease.Lease6) bool {
+	h.reads.Range(func(l *lease.Lease6) bool {
 		if len(want) == 0 || want[l.SubnetID] {
 			ls = append(ls, l.Clone())
 		}
@@ -327,9 +335,9 @@ func (h *Commands6) getPage(_ context.Context, req *control.Request) control.Ans
 	}
 	var ls []lease.Lease6
 	if fromText == "start" {
-		ls = h.store.Page(netip.Addr{}, int(min(limit, maxPage)))
+		ls = h.reads.Page(netip.Addr{}, int(min(limit, maxPage)))
 	} else {
-		ls = h.store.Page(from, int(min(limit, maxPage)))
+		ls = h.reads.Page(from, int(min(limit, maxPage)))
 	}
 	return leases6Answer(ls, true)
 }
@@ -360,7 +368,7 @@ func (h *Commands6) getByDUID(_ context.Context, req *control.Request) control.A
 	if err != nil {
 		return control.Errorf("%v", err)
 	}
-	return leases6Answer(h.store.ByDUID(duid), false)
+	return leases6Answer(h.reads.ByDUID(duid), false)
 }
 
 func (h *Commands6) getByHostname(_ context.Context, req *control.Request) control.Answer {
@@ -371,7 +379,7 @@ func (h *Commands6) getByHostname(_ context.Context, req *control.Request) contr
 	if name == "" {
 		return control.Errorf("'hostname' parameter is empty")
 	}
-	return leases6Answer(h.store.ByHostname(strings.ToLower(name)), false)
+	return leases6Answer(h.reads.ByHostname(strings.ToLower(name)), false)
 }
 
 // decode parses lease arguments with the current subnets and the caps of
@@ -379,16 +387,23 @@ func (h *Commands6) getByHostname(_ context.Context, req *control.Request) contr
 func (h *Commands6) decode(raw json.RawMessage) (lease.Lease6, bool, error) {
 	l, force, err := leasejson.DecodeArgs6(raw, h.opts.Now().Unix(), h.opts.Subnets())
 	if err == nil {
-		switch {
-		case len(l.Hostname) > MaxHostname:
-			err = fmt.Errorf("hostname is %d bytes long, the maximum is %d", len(l.Hostname), MaxHostname)
-		case len(l.UserContext) > MaxUserContext:
-			err = fmt.Errorf("user-context is %d bytes long, the maximum is %d", len(l.UserContext), MaxUserContext)
-		case len(l.HWAddr) > maxHWAddr:
-			err = fmt.Errorf("hw-address is %d bytes long, the maximum is %d", len(l.HWAddr), maxHWAddr)
-		}
+		err = checkSizes6(&l)
 	}
 	return l, force, err
+}
+
+// checkSizes6 refuses a lease whose variable-length fields exceed what
+// the store keeps.
+func checkSizes6(l *lease.Lease6) error {
+	switch {
+	case len(l.Hostname) > MaxHostname:
+		return fmt.Errorf("hostname is %d bytes long, the maximum is %d", len(l.Hostname), MaxHostname)
+	case len(l.UserContext) > MaxUserContext:
+		return fmt.Errorf("user-context is %d bytes long, the maximum is %d", len(l.UserContext), MaxUserContext)
+	case len(l.HWAddr) > maxHWAddr:
+		return fmt.Errorf("hw-address is %d bytes long, the maximum is %d", len(l.HWAddr), maxHWAddr)
+	}
+	return nil
 }
 
 // commit writes ops and tells Changed; olds[i] is the lease ops[i]
@@ -417,7 +432,7 @@ func (h *Commands6) add(ctx context.Context, req *control.Request) control.Answe
 	if err != nil {
 		return control.Errorf("%v", err)
 	}
-	if _, exists := h.store.Get(l.Addr); exists {
+	if _, exists := h.reads.Get(l.Addr); exists {
 		return control.Errorf("IPv6 lease already exists.")
 	}
 	if err := h.commit(ctx, []lease.Op6{{Kind: lease.OpPut, Lease: l}}, []*lease.Lease6{nil}); err != nil {
@@ -434,7 +449,7 @@ func (h *Commands6) add(ctx context.Context, req *control.Request) control.Answe
 // addOrUpdate writes l over the lease at its address, or adds it when
 // there is none and forceCreate; added reports which.
 func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate bool) (added bool, err error) {
-	old, exists := h.store.Get(l.Addr)
+	old, exists := h.reads.Get(l.Addr)
 	if !exists && !forceCreate {
 		return false, fmt.Errorf("failed to update the lease with address %s either because the lease has been deleted "+
 			"or it has changed in the database, in both cases a retry might succeed", l.Addr)
@@ -444,6 +459,23 @@ func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate
 		oldp = &old
 	}
 	return !exists, h.commit(ctx, []lease.Op6{{Kind: lease.OpPut, Lease: l}}, []*lease.Lease6{oldp})
+}
+
+// ApplyPartnerLease6 writes a lease the HA partner sent during a lease
+// database synchronization, as lease6-update with force-create writes it
+// (statistics and caches follow through Changed). A lease of a subnet
+// not configured here is refused, as Kea skips such stale leases.
+func (h *Commands6) ApplyPartnerLease6(ctx context.Context, l lease.Lease6) error {
+	if _, err := h.opts.Subnets().Resolve(l.SubnetID, l.Type, l.Addr); err != nil {
+		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
+	}
+	if err := checkSizes6(&l); err != nil {
+		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
+	}
+	if _, err := h.addOrUpdate(ctx, l, true); err != nil {
+		return fmt.Errorf("store partner lease %s: %w", l.Addr, err)
+	}
+	return nil
 }
 
 func (h *Commands6) update(ctx context.Context, req *control.Request) control.Answer {
@@ -564,7 +596,7 @@ func (h *Commands6) bulkApply(ctx context.Context, req *control.Request) control
 		if l, seen := view[a]; seen {
 			return l
 		}
-		if l, ok := h.store.Get(a); ok {
+		if l, ok := h.reads.Get(a); ok {
 			return &l
 		}
 		return nil
@@ -669,7 +701,7 @@ func (h *Commands6) wipe(ctx context.Context, req *control.Request) control.Answ
 		fmt.Fprintf(&names, " %d", id)
 	}
 	var victims []lease.Lease6
-	h.store.Range(func(l *lease.Lease6) bool {
+	h.reads.Range(func(l *lease.Lease6) bool {
 		if want[l.SubnetID] {
 			victims = append(victims, l.Clone())
 		}

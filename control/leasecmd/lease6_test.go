@@ -2,6 +2,7 @@ package leasecmd
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -79,4 +80,32 @@ func FuzzCommands6(f *testing.F) {
 			t.Fatal("store grows without bound")
 		}
 	})
+}
+
+// TestApplyPartnerLease6: a lease from the HA partner's synchronization
+// is written, over an older one too; one of a subnet not configured here
+// is refused (Kea skips such stale leases).
+func TestApplyPartnerLease6(t *testing.T) {
+	store, err := memfile.Open6(memfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	h := New6(store, Options6{Subnets: func() leasejson.Subnets6 { return subnets6 }})
+	l := lease.Lease6{Addr: netip.MustParseAddr("2001:db8:1::7"), PrefixLen: 128, Type: lease.TypeNA, DUID: []byte{1, 2, 3},
+		IAID: 1, ValidLft: 4000, PreferredLft: 3000, CLTT: 1000, SubnetID: 1}
+	for _, cltt := range []int64{1000, 2000} {
+		l.CLTT = cltt
+		if err := h.ApplyPartnerLease6(context.Background(), l); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := store.Get(l.Addr); !ok || got.CLTT != cltt {
+			t.Fatalf("after the partner's lease with cltt %d: %+v %v", cltt, got, ok)
+		}
+	}
+	stale := l
+	stale.Addr, stale.SubnetID = netip.MustParseAddr("2001:db8:9::1"), 99
+	if err := h.ApplyPartnerLease6(context.Background(), stale); err == nil {
+		t.Error("a lease of subnet 99, not configured, was written")
+	}
 }

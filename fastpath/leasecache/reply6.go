@@ -238,3 +238,7 @@ func leaseIndex(ia *handoff.CachedIA6, addr [16]byte, plen uint8) int {
 	}
 	return -1
 }
+
+// Message is the DHCPv6 message (with its Relay-reply wrappers) of the
+// last Reply AnswerRenew6 built with r, valid until r is used again.
+func (r *Reply6) Message() []byte { return r.b.B }

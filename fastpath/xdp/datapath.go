@@ -51,8 +51,10 @@ type Deps struct {
 	HA6 bool
 	// Service gates the cached answers (nil: always enabled).
 	Service fastpath.Service
-	// Events is told of the renewals the cache answers (nil: nothing).
-	Events hooks.Listener
+	// Events is told of the renewals the cache answers (nil: nothing);
+	// Events6 of the DHCPv6 ones.
+	Events  hooks.Listener
+	Events6 hooks.Listener6
 	// Load is the slow path's parking-lot occupancy, which drives the
 	// XDP overload level (nil: no shedding).
 	Load fastpath.Occupancy
@@ -283,7 +285,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		}
 		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
-			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Load: d.deps.Load, Overload: objs, NextHop: hops,
+			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Events6: d.deps.Events6, Load: d.deps.Load, Overload: objs, NextHop: hops,
 			High: cfg.XDHCP.OverloadHigh, Low: cfg.XDHCP.OverloadLow, Log: d.log,
 			Handler6: d.deps.Handler6, Cache6: d.deps.Cache6, IfLinkLocal: linkLocal(ifc), Service6: d.deps.Service6,
 		})

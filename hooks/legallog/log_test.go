@@ -345,4 +345,78 @@ func TestCachedRenewalsDurableBeforeReply(t *testing.T) {
 	if tk := d.Flush(); tk != 0 || d.WaitsForReply(true) {
 		t.Errorf("durable-before-reply false: ticket %d, waits %v", tk, d.WaitsForReply(true))
 	}
+	// Written by a syncer soon after the flush, without a sync asked for.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(d.FileName())
+		if strings.Count(string(b), "has been assigned") == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("durable-before-reply false: the flushed record was not written: %q", b)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestConcurrentSyncsCoverTheirTickets: with several syncs in flight, a
+// reply's ticket counts as synced only once its record was written before
+// an fdatasync that has ended; every flusher finds its own record in the
+// file as soon as its ticket is synced.
+func TestConcurrentSyncsCoverTheirTickets(t *testing.T) {
+	l, err := Open(params(t, `{"path": "`+t.TempDir()+`"}`), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const flushers, rounds = 4, 25
+	var wg sync.WaitGroup
+	for g := range flushers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wake := make(chan struct{}, 1)
+			defer l.OnSynced(func() {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			})()
+			for r := range rounds {
+				ls := []lease.Lease{testLease()}
+				ls[0].Addr = netip.AddrFrom4([4]byte{10, byte(g), 0, byte(r)})
+				l.LeaseEvent(&hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Leases: ls, Cached: true})
+				ticket := l.Flush()
+				if ticket == 0 {
+					t.Error("no ticket")
+					return
+				}
+				if r%5 == 0 {
+					// The lease store's group commit syncs beside them.
+					if err := l.SyncRecords(); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				for l.Synced() < ticket {
+					select {
+					case <-wake:
+					case <-time.After(5 * time.Second):
+						t.Errorf("ticket %d never synced (synced %d)", ticket, l.Synced())
+						return
+					}
+				}
+				b, _ := os.ReadFile(l.FileName())
+				if want := "Address: " + ls[0].Addr.String() + " has been"; !strings.Contains(string(b), want) {
+					t.Errorf("ticket %d synced, but %q is not in the file", ticket, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b, _ := os.ReadFile(l.FileName())
+	if n := strings.Count(string(b), "has been assigned"); n != flushers*rounds {
+		t.Errorf("%d records in the file, want %d", n, flushers*rounds)
+	}
 }

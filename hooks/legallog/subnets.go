@@ -11,21 +11,16 @@ import (
 // context counts (a shared network's is not inherited), and a value that
 // is not a boolean is ignored.
 func QuietSubnets(raw json.RawMessage) (map[uint32]bool, error) {
-	type subnet struct {
-		ID          uint32          `json:"id"`
-		UserContext json.RawMessage `json:"user-context"`
-	}
 	var doc struct {
 		Dhcp4 struct {
-			Subnet4        []subnet `json:"subnet4"`
+			Subnet4        []quietSubnet `json:"subnet4"`
 			SharedNetworks []struct {
-				Subnet4 []subnet `json:"subnet4"`
+				Subnet4 []quietSubnet `json:"subnet4"`
 			} `json:"shared-networks"`
 		} `json:"Dhcp4"`
 	}
-	out := map[uint32]bool{}
 	if len(raw) == 0 {
-		return out, nil
+		return map[uint32]bool{}, nil
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("subnets' legal-logging: %w", err)
@@ -34,6 +29,19 @@ func QuietSubnets(raw json.RawMessage) (map[uint32]bool, error) {
 	for _, n := range doc.Dhcp4.SharedNetworks {
 		all = append(all, n.Subnet4...)
 	}
+	return quietOf(all), nil
+}
+
+// quietSubnet is what a subnet entry says of its logging.
+type quietSubnet struct {
+	ID          uint32          `json:"id"`
+	UserContext json.RawMessage `json:"user-context"`
+}
+
+// quietOf returns the subnets of all whose user-context has
+// "legal-logging": false.
+func quietOf(all []quietSubnet) map[uint32]bool {
+	out := map[uint32]bool{}
 	for _, s := range all {
 		var ctx map[string]json.RawMessage
 		if json.Unmarshal(s.UserContext, &ctx) != nil {
@@ -44,7 +52,7 @@ func QuietSubnets(raw json.RawMessage) (map[uint32]bool, error) {
 			out[s.ID] = true
 		}
 	}
-	return out, nil
+	return out
 }
 
 // SetQuietSubnets sets the subnets whose leases get no record (see

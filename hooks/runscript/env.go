@@ -130,6 +130,9 @@ func (v *env) subnet4(s hooks.Subnet) {
 
 // build returns the script's arguments' environment for j.
 func (j *job) env() []string {
+	if j.v6 != nil {
+		return j.v6.env()
+	}
 	var v env
 	switch j.point {
 	case hooks.Leases4Committed:

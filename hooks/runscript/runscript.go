@@ -133,6 +133,16 @@ type job struct {
 	// reused: a renewal without a lease write (lease reuse, the fast
 	// path's cache), whose leases4_committed Kea calls with no leases.
 	reused bool
+	// v6, when set, is a DHCPv6 call: the fields above are unused.
+	v6 *job6
+}
+
+// hook is the call's first argument, its hook point's name.
+func (j *job) hook() string {
+	if j.v6 != nil {
+		return j.v6.point.String()
+	}
+	return j.point.String()
 }
 
 // Counters are the runner's cumulative counts.
@@ -166,7 +176,12 @@ type Runner struct {
 
 	queued, dropped, run, failed, timedOut atomic.Uint64
 	finished                               atomic.Uint64 // runs that ended
-	lastDropLog                            atomic.Int64
+	// dropLogging is set while an overflow is being logged: the first
+	// drop logs at once and arms a timer that logs the drops of each
+	// following second, until a second passes without one.
+	dropLogging atomic.Bool
+	dropLogged  uint64 // drops counted by the last line (the timer's)
+	dropHook    atomic.Uint32
 }
 
 var _ hooks.Listener = (*Runner)(nil)
@@ -236,15 +251,49 @@ func (r *Runner) LeaseEvent(e *hooks.Event) {
 	}
 }
 
-// drop counts a call the full queue refused, and logs one line a second at
-// most: an overflow is a flood.
-func (r *Runner) drop(p hooks.Point) {
-	r.dropped.Add(1)
-	now := time.Now().Unix()
-	if last := r.lastDropLog.Load(); now > last && r.lastDropLog.CompareAndSwap(last, now) {
-		r.log.Warn("run-script queue full: call dropped", "hook", p.String(),
-			"dropped_total", r.dropped.Load(), "queue", r.p.QueueSize)
+// drop counts a call the full queue refused. An overflow is a flood, so
+// it is logged once a second at most, and without reading the clock per
+// call (a clock read cost more than the rest of a dropped call).
+func (r *Runner) drop(p hooks.Point) { r.dropCode(uint32(p)) }
+
+// drop6 is drop for a DHCPv6 hook point.
+func (r *Runner) drop6(p hooks.Point6) { r.dropCode(dropV6 | uint32(p)) }
+
+// dropV6 marks a DHCPv6 hook point in dropHook.
+const dropV6 = 1 << 8
+
+// dropName is the hook point name of a dropHook value.
+func dropName(code uint32) string {
+	if code&dropV6 != 0 {
+		return hooks.Point6(code &^ dropV6).String()
 	}
+	return hooks.Point(code).String()
+}
+
+func (r *Runner) dropCode(code uint32) {
+	r.dropped.Add(1)
+	r.dropHook.Store(code)
+	if r.dropLogging.Load() || !r.dropLogging.CompareAndSwap(false, true) {
+		return
+	}
+	r.log.Warn("run-script queue full: call dropped", "hook", dropName(code),
+		"dropped_total", r.dropped.Load(), "queue", r.p.QueueSize)
+	r.dropLogged = r.dropped.Load()
+	time.AfterFunc(time.Second, r.logDrops)
+}
+
+// logDrops logs the drops of the second past, and goes on each second
+// while they go on.
+func (r *Runner) logDrops() {
+	total := r.dropped.Load()
+	if total == r.dropLogged {
+		r.dropLogging.Store(false)
+		return
+	}
+	r.log.Warn("run-script queue full: calls dropped", "hook", dropName(r.dropHook.Load()),
+		"dropped", total-r.dropLogged, "dropped_total", total, "queue", r.p.QueueSize)
+	r.dropLogged = total
+	time.AfterFunc(time.Second, r.logDrops)
 }
 
 func cloneAll(ls []lease.Lease) []lease.Lease {
@@ -285,7 +334,7 @@ func (r *Runner) exec(j *job) {
 	}
 	r.run.Add(1)
 	defer r.finished.Add(1)
-	hook := j.point.String()
+	hook := j.hook()
 	// argv[0] is the script's path, as Kea passes it.
 	p, err := startNice(r.p.Name, []string{r.p.Name, hook}, attr)
 	if err != nil {

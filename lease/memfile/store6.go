@@ -227,3 +227,14 @@ func topN[T any](limit int, less func(a, b T) int, each func(push func(T))) []T 
 	slices.SortFunc(h, less)
 	return h
 }
+
+// Validate6 checks ops as Store6.Commit does, for stores that keep DHCPv6
+// leases elsewhere but promise the same rows.
+func Validate6(ops []lease.Op6) error {
+	for i := range ops {
+		if err := validateOp6(&ops[i]); err != nil {
+			return fmt.Errorf("commit op %d: %w", i, err)
+		}
+	}
+	return nil
+}

@@ -1,5 +1,5 @@
 // Package pgsql is the PostgreSQL dialect of the database lease store
-// (lease/sqllease), on the lease4 table of Kea 2.2's schema
+// (lease/sqllease), on the lease4 and lease6 tables of Kea 2.2's schema
 // (kea-admin db-init pgsql).
 package pgsql
 
@@ -26,10 +26,14 @@ const (
 // Dialect is a connection pool to one PostgreSQL database.
 type Dialect struct {
 	sqllease.Reads
+	sqllease.Reads6
 	pool *pgxpool.Pool
 }
 
-var _ sqllease.Dialect = (*Dialect)(nil)
+var (
+	_ sqllease.Dialect  = (*Dialect)(nil)
+	_ sqllease.Dialect6 = (*Dialect)(nil)
+)
 
 // Open connects to the database p names.
 func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
@@ -68,7 +72,7 @@ func Open(ctx context.Context, p sqllease.Params) (*Dialect, error) {
 		return nil, fmt.Errorf("connect to postgresql %s:%d/%s: %w", cc.Host, cc.Port, p.Name, err)
 	}
 	dl := &Dialect{pool: pool}
-	dl.Q = dl
+	dl.Q, dl.Q6 = dl, dl
 	return dl, nil
 }
 
@@ -125,14 +129,8 @@ const deleteSQL = `DELETE FROM lease4 WHERE address = $1 AND (NOT $2 OR lease4.s
 // Write applies ws in one transaction, pipelined: BEGIN, every statement
 // and the outcome travel in two round trips.
 func (d *Dialect) Write(ctx context.Context, ws []sqllease.Write, now time.Time) ([]int, error) {
-	conn, err := d.pool.Acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Release()
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	for _, w := range ws {
+	return d.pipeline(ctx, len(ws), func(b *pgx.Batch, i int) bool {
+		w := ws[i]
 		l := &w.Op.Lease
 		known, kexp, khw := false, time.Unix(0, 0).UTC(), []byte{}
 		if w.Known != nil {
@@ -140,20 +138,37 @@ func (d *Dialect) Write(ctx context.Context, ws []sqllease.Write, now time.Time)
 		}
 		if w.Op.Kind == lease.OpDelete {
 			b.Queue(deleteSQL, sqllease.AddrNum(l.Addr), known, now.UTC(), kexp, khw)
-			continue
+			return false
 		}
 		b.Queue(putSQL, sqllease.AddrNum(l.Addr), nonNil(l.HWAddr), nonNil(l.ClientID), int64(l.ValidLft),
 			sqllease.ExpireOf(l), int64(l.SubnetID), l.FqdnFwd, l.FqdnRev, l.Hostname, int64(l.State), l.UserContext,
 			now.UTC(), known, kexp, khw)
+		return true
+	})
+}
+
+// pipeline runs n statements in one transaction, pipelined; queue adds
+// the i-th and says whether it is a put, which conflicts when it touches
+// no row. A conflict rolls the transaction back.
+func (d *Dialect) pipeline(ctx context.Context, n int, queue func(b *pgx.Batch, i int) (put bool)) ([]int, error) {
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	puts := make([]bool, n)
+	for i := range n {
+		puts[i] = queue(b, i)
 	}
 	br := conn.SendBatch(ctx, b)
 	var conflicts []int
 	_, err = br.Exec()
-	for i := 0; err == nil && i < len(ws); i++ {
-		var n int64
+	for i := 0; err == nil && i < n; i++ {
 		tag, e := br.Exec()
-		err, n = e, tag.RowsAffected()
-		if err == nil && ws[i].Op.Kind == lease.OpPut && n == 0 {
+		err = e
+		if err == nil && puts[i] && tag.RowsAffected() == 0 {
 			conflicts = append(conflicts, i)
 		}
 	}

@@ -22,45 +22,45 @@ import (
 
 // lost reports whether err left the database unreachable; if so it
 // starts a fault episode (once).
-func (s *Store) lost(err error) bool {
-	if s.reachable() {
+func (c *core[O, L]) lost(err error) bool {
+	if c.reachable() {
 		return false
 	}
-	s.startFault(err)
+	c.startFault(err)
 	return true
 }
 
 // reachable pings the database.
-func (s *Store) reachable() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), min(pingTimeout, s.opts.OpTimeout))
+func (c *core[O, L]) reachable() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), min(pingTimeout, c.opts.OpTimeout))
 	defer cancel()
-	return s.d.Ping(ctx) == nil
+	return c.fam.ping(ctx) == nil
 }
 
 // startFault starts a fault episode for err unless one is under way.
-func (s *Store) startFault(err error) {
-	fe := &lease.FaultError{Path: s.opts.Where, Err: err, Since: s.now()}
-	if !s.fault.CompareAndSwap(nil, fe) {
+func (c *core[O, L]) startFault(err error) {
+	fe := &lease.FaultError{Path: c.opts.Where, Err: err, Since: c.now()}
+	if !c.fault.CompareAndSwap(nil, fe) {
 		return // an episode is under way
 	}
-	s.stats.faults.Add(1)
-	s.log.Error("lease database connection lost: refusing lease commits until it is back",
-		"database", s.opts.Where, "err", err, "retry_limit", s.opts.RetryLimit)
-	s.emit(lease.FaultEvent{Kind: lease.FaultFailed, Err: err, Since: fe.Since})
-	if s.opts.RetryLimit <= 0 {
+	c.stats.faults.Add(1)
+	c.log.Error("lease database connection lost: refusing lease commits until it is back",
+		"database", c.opts.Where, "err", err, "retry_limit", c.opts.RetryLimit)
+	c.emit(lease.FaultEvent{Kind: lease.FaultFailed, Err: err, Since: fe.Since})
+	if c.opts.RetryLimit <= 0 {
 		// Kea's max-reconnect-tries 0: no attempt is allowed before the
 		// policy acts. The store still reconnects, for serve-retry-continue.
-		s.emit(lease.FaultEvent{Kind: lease.FaultExhausted, Err: err, Since: fe.Since})
+		c.emit(lease.FaultEvent{Kind: lease.FaultExhausted, Err: err, Since: fe.Since})
 	}
-	s.bg.Add(1)
-	go s.reconnect(fe)
+	c.bg.Add(1)
+	go c.reconnect(fe)
 }
 
 // reconnect retries until the database answers, its schema is right and
 // the cache is reloaded, or the store is closed.
-func (s *Store) reconnect(fe *lease.FaultError) {
-	defer s.bg.Done()
-	wait := s.opts.RetryWait
+func (c *core[O, L]) reconnect(fe *lease.FaultError) {
+	defer c.bg.Done()
+	wait := c.opts.RetryWait
 	backoff := wait <= 0
 	if backoff {
 		wait = DefaultRetryWait
@@ -69,24 +69,24 @@ func (s *Store) reconnect(fe *lease.FaultError) {
 	defer t.Stop()
 	for attempt := 1; ; attempt++ {
 		select {
-		case <-s.stop:
+		case <-c.stop:
 			return
 		case <-t.C:
 		}
-		err := s.attempt()
+		err := c.attempt()
 		if err == nil {
-			s.fault.Store(nil)
-			s.log.Info("lease database connection back: lease commits accepted again", "database", s.opts.Where,
-				"attempts", attempt, "down_s", s.now().Sub(fe.Since).Seconds())
-			s.emit(lease.FaultEvent{Kind: lease.FaultRecovered, Since: fe.Since, Attempts: attempt})
+			c.fault.Store(nil)
+			c.log.Info("lease database connection back: lease commits accepted again", "database", c.opts.Where,
+				"attempts", attempt, "down_s", c.now().Sub(fe.Since).Seconds())
+			c.emit(lease.FaultEvent{Kind: lease.FaultRecovered, Since: fe.Since, Attempts: attempt})
 			return
 		}
-		s.stats.retries.Add(1)
-		s.log.Warn("lease database reconnection attempt failed", "database", s.opts.Where, "attempt", attempt,
-			"max_reconnect_tries", s.opts.RetryLimit, "err", err)
-		s.emit(lease.FaultEvent{Kind: lease.FaultRetry, Err: err, Since: fe.Since, Attempts: attempt})
-		if attempt == s.opts.RetryLimit {
-			s.emit(lease.FaultEvent{Kind: lease.FaultExhausted, Err: err, Since: fe.Since, Attempts: attempt})
+		c.stats.retries.Add(1)
+		c.log.Warn("lease database reconnection attempt failed", "database", c.opts.Where, "attempt", attempt,
+			"max_reconnect_tries", c.opts.RetryLimit, "err", err)
+		c.emit(lease.FaultEvent{Kind: lease.FaultRetry, Err: err, Since: fe.Since, Attempts: attempt})
+		if attempt == c.opts.RetryLimit {
+			c.emit(lease.FaultEvent{Kind: lease.FaultExhausted, Err: err, Since: fe.Since, Attempts: attempt})
 		}
 		if backoff {
 			wait = min(2*wait, MaxRetryWait)
@@ -96,31 +96,29 @@ func (s *Store) reconnect(fe *lease.FaultError) {
 }
 
 // attempt reconnects: ping, schema, and a fresh cache.
-func (s *Store) attempt() error {
-	ctx, cancel := s.opCtx()
-	err := s.d.Ping(ctx)
+func (c *core[O, L]) attempt() error {
+	ctx, cancel := c.opCtx()
+	err := c.fam.ping(ctx)
 	if err == nil {
-		err = s.d.CheckSchema(ctx)
+		err = c.fam.checkSchema(ctx)
 	}
 	cancel()
 	if err != nil {
 		return err
 	}
-	lctx, lcancel := context.WithTimeout(context.Background(), max(loadTimeout, s.opts.OpTimeout))
+	lctx, lcancel := context.WithTimeout(context.Background(), max(loadTimeout, c.opts.OpTimeout))
 	defer lcancel()
-	cache, n, err := s.load(lctx)
+	n, err := c.fam.reload(lctx)
 	if err != nil {
 		return err
 	}
-	old := s.cache.Swap(cache)
-	_ = old.Close()
-	s.log.Info("lease cache reloaded from the database", "database", s.opts.Where, "leases", n)
+	c.log.Info("lease cache reloaded from the database", "database", c.opts.Where, "leases", n)
 	return nil
 }
 
-func (s *Store) emit(ev lease.FaultEvent) {
-	if s.opts.OnFault != nil {
-		ev.Path = s.opts.Where
-		s.opts.OnFault(ev)
+func (c *core[O, L]) emit(ev lease.FaultEvent) {
+	if c.opts.OnFault != nil {
+		ev.Path = c.opts.Where
+		c.opts.OnFault(ev)
 	}
 }

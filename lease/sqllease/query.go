@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"xdhcp/lease"
 )
@@ -141,4 +142,153 @@ func (r Reads) CheckVersion(ctx context.Context, backend string, major, minor in
 			gotMajor, gotMinor, major, minor, backend)
 	}
 	return nil
+}
+
+// Queryer6 is a Queryer that reads lease6 rows too.
+type Queryer6 interface {
+	Queryer
+	// Columns6 lists lease6's columns in Row6's order, NULLs replaced
+	// by empty values and expire as unix seconds.
+	Columns6() string
+	// IAID is the iaid column's value for iaid (PostgreSQL's column is
+	// a signed integer).
+	IAID(iaid uint32) any
+}
+
+// Row6 is one lease6 row as read.
+type Row6 struct {
+	Address                                                              string
+	DUID, HW                                                             []byte
+	Valid, Expire, Subnet, Pref, Type, IAID, PrefixLen, HWType, HWSource int64
+	State                                                                int64
+	FqdnFwd, FqdnRev                                                     bool
+	Hostname, UserContext                                                string
+}
+
+func scanRow6(rows Rows, r *Row6) error {
+	return rows.Scan(&r.Address, &r.DUID, &r.Valid, &r.Expire, &r.Subnet, &r.Pref, &r.Type, &r.IAID, &r.PrefixLen,
+		&r.FqdnFwd, &r.FqdnRev, &r.Hostname, &r.HW, &r.HWType, &r.HWSource, &r.State, &r.UserContext)
+}
+
+// Lease converts r; the slices are r's. An address Kea could not have
+// written leaves Addr invalid (stores skip such a row).
+func (r *Row6) Lease() lease.Lease6 {
+	valid := uint32(r.Valid)
+	a, _ := netip.ParseAddr(r.Address)
+	l := lease.Lease6{
+		Addr: a, PrefixLen: uint8(r.PrefixLen), Type: lease.Type(r.Type), DUID: r.DUID, IAID: uint32(r.IAID),
+		PreferredLft: uint32(r.Pref), ValidLft: valid, CLTT: CLTTOf(r.Expire, valid), SubnetID: uint32(r.Subnet),
+		FqdnFwd: r.FqdnFwd, FqdnRev: r.FqdnRev, Hostname: r.Hostname, State: lease.State(r.State),
+		UserContext: r.UserContext,
+	}
+	if len(r.HW) > 0 {
+		l.HWAddr, l.HWType, l.HWAddrSource = r.HW, uint16(r.HWType), uint32(r.HWSource)
+	}
+	return l
+}
+
+// Expire6Of is the expire column Kea writes for l (see ExpireOf).
+func Expire6Of(l *lease.Lease6) time.Time {
+	if l.ValidLft == lease.Infinite {
+		return time.Unix(l.CLTT, 0).UTC()
+	}
+	return time.Unix(l.Expire(), 0).UTC()
+}
+
+// AddrText is the lease6 address column's value for a: the address as
+// text, as Kea writes it.
+func AddrText(a netip.Addr) string { return a.WithZone("").String() }
+
+// LoadRows6 calls fn for every row of lease6 through d.
+func LoadRows6(ctx context.Context, d Queryer6, fn func(l *lease.Lease6) error) error {
+	rows, done, err := d.Query(ctx, "SELECT "+d.Columns6()+" FROM lease6 ORDER BY address")
+	if err != nil {
+		return err
+	}
+	defer done()
+	var r Row6
+	for rows.Next() {
+		if err := scanRow6(rows, &r); err != nil {
+			return err
+		}
+		l := r.Lease()
+		if err := fn(&l); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// GetRow6 reads the lease6 row of addr through d.
+func GetRow6(ctx context.Context, d Queryer6, addr netip.Addr) (lease.Lease6, bool, error) {
+	ls, err := queryLeases6(ctx, d, "SELECT "+d.Columns6()+" FROM lease6 WHERE address = "+d.Placeholder(1), AddrText(addr))
+	if err != nil || len(ls) == 0 {
+		return lease.Lease6{}, false, err
+	}
+	return ls[0], true, nil
+}
+
+// FindRows6 reads the lease6 rows q selects through d. Pages follow the
+// address column's order, as Kea's lease6-get-page on a database does.
+func FindRows6(ctx context.Context, d Queryer6, q Query) ([]lease.Lease6, error) {
+	sel := "SELECT " + d.Columns6() + " FROM lease6 WHERE "
+	p := d.Placeholder
+	switch q.Kind {
+	case ByDUID:
+		return queryLeases6(ctx, d, sel+"duid = "+p(1)+" ORDER BY address", q.Key)
+	case ByIA:
+		w := sel + "duid = " + p(1) + " AND iaid = " + p(2) + " AND lease_type = " + p(3)
+		args := []any{q.Key, d.IAID(q.IAID), int64(q.Type)}
+		if q.Subnet != 0 {
+			w += " AND subnet_id = " + p(4)
+			args = append(args, int64(q.Subnet))
+		}
+		return queryLeases6(ctx, d, w+" ORDER BY address", args...)
+	case ByHostname:
+		return queryLeases6(ctx, d, sel+"lower(hostname) = "+p(1)+" ORDER BY address", strings.ToLower(q.Name))
+	case Page:
+		from, op := "", ">="
+		if q.From.IsValid() {
+			from, op = AddrText(q.From), ">"
+		}
+		return queryLeases6(ctx, d, sel+"address "+op+" "+p(1)+" ORDER BY address LIMIT "+p(2), from, q.Limit)
+	}
+	return nil, fmt.Errorf("unknown lease6 query kind %d", q.Kind)
+}
+
+func queryLeases6(ctx context.Context, d Queryer6, q string, args ...any) ([]lease.Lease6, error) {
+	rows, done, err := d.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out []lease.Lease6
+	for rows.Next() {
+		var r Row6
+		if err := scanRow6(rows, &r); err != nil {
+			return nil, err
+		}
+		if l := r.Lease(); l.Addr.IsValid() {
+			out = append(out, l)
+		}
+	}
+	return out, rows.Err()
+}
+
+// Reads6 are a Dialect6's reads over its Queryer6; dialects embed it.
+type Reads6 struct{ Q6 Queryer6 }
+
+// Load6 reads every lease6 row.
+func (r Reads6) Load6(ctx context.Context, fn func(l *lease.Lease6) error) error {
+	return LoadRows6(ctx, r.Q6, fn)
+}
+
+// Get6 reads one address.
+func (r Reads6) Get6(ctx context.Context, addr netip.Addr) (lease.Lease6, bool, error) {
+	return GetRow6(ctx, r.Q6, addr)
+}
+
+// Find6 reads what q selects.
+func (r Reads6) Find6(ctx context.Context, q Query) ([]lease.Lease6, error) {
+	return FindRows6(ctx, r.Q6, q)
 }

@@ -111,3 +111,91 @@ func (errStop) Error() string { return "stopped" }
 func (r dbReader) Expired(now int64, limit int) []lease.Lease { return r.s.Expired(now, limit) }
 
 func (r dbReader) Len() int { return r.s.Len() }
+
+// Database6 returns a Reader6 that reads the database itself, as
+// Database does for DHCPv4 (the cache while the connection is lost).
+func (s *Store6) Database6() lease.Reader6 { return dbReader6{s} }
+
+type dbReader6 struct{ s *Store6 }
+
+func (r dbReader6) failed(what string, err error) {
+	r.s.log.Warn("reading leases from the database failed: answering from the cache", "query", what,
+		"database", r.s.opts.Where, "err", err)
+}
+
+func (r dbReader6) Get(addr netip.Addr) (lease.Lease6, bool) {
+	if !addr.Is6() || addr.Is4In6() {
+		return lease.Lease6{}, false
+	}
+	if r.s.fault.Load() != nil {
+		return r.s.Get(addr)
+	}
+	ctx, cancel := r.s.opCtx()
+	defer cancel()
+	l, ok, err := r.s.d.Get6(ctx, addr)
+	if err != nil {
+		r.failed("get", err)
+		return r.s.Get(addr)
+	}
+	return l, ok
+}
+
+func (r dbReader6) find(q Query, fallback func() []lease.Lease6) []lease.Lease6 {
+	if r.s.fault.Load() != nil {
+		return fallback()
+	}
+	ctx, cancel := r.s.opCtx()
+	defer cancel()
+	ls, err := r.s.d.Find6(ctx, q)
+	if err != nil {
+		r.failed("find", err)
+		return fallback()
+	}
+	return ls
+}
+
+func (r dbReader6) ByIA(duid []byte, iaid uint32, t lease.Type, subnetID uint32) []lease.Lease6 {
+	return r.find(Query{Kind: ByIA, Key: duid, IAID: iaid, Type: t, Subnet: subnetID},
+		func() []lease.Lease6 { return r.s.ByIA(duid, iaid, t, subnetID) })
+}
+
+func (r dbReader6) ByDUID(duid []byte) []lease.Lease6 {
+	if len(duid) == 0 {
+		return nil
+	}
+	return r.find(Query{Kind: ByDUID, Key: duid}, func() []lease.Lease6 { return r.s.ByDUID(duid) })
+}
+
+func (r dbReader6) ByHostname(name string) []lease.Lease6 {
+	if name == "" {
+		return nil
+	}
+	return r.find(Query{Kind: ByHostname, Name: name}, func() []lease.Lease6 { return r.s.ByHostname(name) })
+}
+
+func (r dbReader6) Page(from netip.Addr, limit int) []lease.Lease6 {
+	return r.find(Query{Kind: Page, From: from, Limit: limit}, func() []lease.Lease6 { return r.s.Page(from, limit) })
+}
+
+func (r dbReader6) Range(fn func(l *lease.Lease6) bool) {
+	if r.s.fault.Load() != nil {
+		r.s.Range(fn)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(loadTimeout, r.s.opts.OpTimeout))
+	defer cancel()
+	stop := errStop{}
+	err := r.s.d.Load6(ctx, func(l *lease.Lease6) error {
+		if l.Addr.IsValid() && !fn(l) {
+			return stop
+		}
+		return nil
+	})
+	if err != nil && err != error(stop) {
+		r.failed("all", err)
+	}
+}
+
+func (r dbReader6) Expired(now int64, limit int) []lease.Lease6 { return r.s.Expired(now, limit) }
+
+func (r dbReader6) Len() int { return r.s.Len() }

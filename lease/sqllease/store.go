@@ -1,5 +1,6 @@
 // Package sqllease is the lease store on a SQL database holding Kea 2.2's
-// lease4 table: the part every database shares (the in-memory cache the
+// lease4 table (Store) and lease6 table (Store6): the part every database
+// and both families share (the in-memory cache the
 // engine reads, group commit over a bounded set of connections, conflict
 // handling when other servers share the database, connection-loss faults
 // and reconnection). What differs between databases — the SQL, the driver,
@@ -13,8 +14,8 @@
 // of a lease is conditional on the row the database holds, so a write
 // cannot take an address another server has leased meanwhile. A put
 // succeeds when the row is absent, expired, reclaimed, held by the same
-// client (hardware address or client identifier), or exactly the row this
-// store last saw; otherwise the commit fails with lease.ErrConflict, the
+// client (hardware address or client identifier; for DHCPv6 the same DUID
+// and IAID), or exactly the row this store last saw; otherwise the commit fails with lease.ErrConflict, the
 // row the database holds replaces the cached one, and the engine chooses
 // again. A stale cache therefore costs at most a refused commit, never an
 // address given twice. The lease commands read the database itself
@@ -81,15 +82,20 @@ const (
 	ByClientID
 	ByHostname // case insensitive
 	Page       // addresses after From, Limit rows
+	ByDUID     // lease6: Key is the DUID
+	ByIA       // lease6: Key is the DUID, with IAID, Type and Subnet (0: any)
 )
 
 // Query is a lookup of the lease commands.
 type Query struct {
-	Kind  QueryKind
-	Key   []byte
-	Name  string
-	From  netip.Addr
-	Limit int
+	Kind   QueryKind
+	Key    []byte
+	Name   string
+	From   netip.Addr
+	Limit  int
+	IAID   uint32
+	Type   lease.Type
+	Subnet uint32
 }
 
 // Defaults.
@@ -114,9 +120,9 @@ const (
 	pingTimeout = 5 * time.Second
 )
 
-// Options configures a Store.
+// Options configures a Store or a Store6.
 type Options struct {
-	Dialect Dialect
+	Dialect Dialect // Store's; Store6 takes its dialect as an argument
 	// Where names the database in logs and fault events
 	// ("postgresql 127.0.0.1:5432/kea").
 	Where string
@@ -153,24 +159,45 @@ type Options struct {
 	Now     func() time.Time
 }
 
-var (
-	_ lease.Store         = (*Store)(nil)
-	_ lease.StatsReporter = (*Store)(nil)
-)
+// family is what the write path needs to know of one lease table: how an
+// op names its address, how it is checked, written and cached. O is the
+// op type (lease.Op, lease.Op6), L the lease type.
+type family[O, L any] interface {
+	addr(o *O) netip.Addr
+	record(o *O) []byte
+	validate(ops []O) error
+	// write runs one transaction (Dialect.Write); known[i] is the lease
+	// the cache held for ops[i]'s address, nil if none.
+	write(ctx context.Context, ops []*O, known []*L, now time.Time) (conflicts []int, err error)
+	// cached returns the cache's lease of addr.
+	cached(addr netip.Addr) (L, bool)
+	// cache applies committed ops to the cache.
+	cache(ctx context.Context, ops ...O) error
+	// fetch reads the row of addr (a put, or a delete when there is none)
+	// and the rows of the next limit leased addresses, as ops.
+	fetch(ctx context.Context, addr netip.Addr, limit int) ([]O, error)
+	// reload replaces the cache by the table's rows; it returns their
+	// number.
+	reload(ctx context.Context) (int, error)
+	// empty replaces the cache by an empty one.
+	empty() error
+	checkSchema(ctx context.Context) error
+	ping(ctx context.Context) error
+	// close closes the connections and the cache.
+	close() error
+}
 
-// Store is a lease store on a database. All methods are safe for
-// concurrent use.
-type Store struct {
+// core is the write path both stores share: the queue, group commit over
+// Options.Writers transactions, conflicts, faults and reconnection.
+type core[O, L any] struct {
 	opts Options
-	d    Dialect
+	fam  family[O, L]
 	log  *slog.Logger
 	now  func() time.Time
 
-	cache atomic.Pointer[memfile.Store] // replaced whole after a reconnection
-
 	mu       sync.Mutex
 	cond     *sync.Cond
-	queue    []*request
+	queue    []*request[O]
 	inflight map[netip.Addr]struct{} // addresses of batches being written
 	writers  int                     // batches being written
 	closed   bool
@@ -192,9 +219,22 @@ type Store struct {
 	}
 }
 
-type request struct {
-	ops  []lease.Op
+type request[O any] struct {
+	ops  []O
 	done func(error)
+}
+
+var (
+	_ lease.Store         = (*Store)(nil)
+	_ lease.StatsReporter = (*Store)(nil)
+)
+
+// Store is a DHCPv4 lease store on a database (Kea's lease4 table). All
+// methods are safe for concurrent use.
+type Store struct {
+	*core[lease.Op, lease.Lease]
+	d     Dialect
+	cache atomic.Pointer[memfile.Store] // replaced whole after a reconnection
 }
 
 // Open connects through opts.Dialect, checks the schema version, loads
@@ -203,74 +243,77 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if opts.Dialect == nil {
 		return nil, errors.New("open lease database: no dialect")
 	}
+	s := &Store{d: opts.Dialect}
+	c, err := start(ctx, opts, family[lease.Op, lease.Lease](fam4{s: s, where: opts.Where, log: logger(opts)}))
+	if err != nil {
+		return nil, err
+	}
+	s.core = c
+	return s, nil
+}
+
+// start checks the schema, loads the cache and starts the writers.
+func start[O, L any](ctx context.Context, opts Options, fam family[O, L]) (*core[O, L], error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
 	}
 	if opts.Writers <= 0 {
 		opts.Writers = DefaultWriters
 	}
-	s := &Store{opts: opts, d: opts.Dialect, log: opts.Logger, now: opts.Now,
+	c := &core[O, L]{opts: opts, fam: fam, log: logger(opts), now: opts.Now,
 		inflight: make(map[netip.Addr]struct{}), learned: make(map[netip.Addr]struct{}), stop: make(chan struct{}), recovered: make(chan struct{})}
-	s.cond = sync.NewCond(&s.mu)
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	c.cond = sync.NewCond(&c.mu)
+	if c.now == nil {
+		c.now = time.Now
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if c.opts.OpTimeout <= 0 {
+		c.opts.OpTimeout = DefaultOpTimeout
 	}
-	if s.opts.OpTimeout <= 0 {
-		s.opts.OpTimeout = DefaultOpTimeout
-	}
-	err := s.d.CheckSchema(ctx)
-	var cache *memfile.Store
+	err := fam.checkSchema(ctx)
 	n := 0
 	if err == nil {
-		cache, n, err = s.load(ctx)
+		n, err = fam.reload(ctx)
 	}
-	if err != nil && (!opts.RetryOnStartup || s.reachable()) {
+	if err != nil && (!opts.RetryOnStartup || c.reachable()) {
 		return nil, fmt.Errorf("lease database %s: %w", opts.Where, err)
 	}
 	if err != nil {
 		// retry-on-startup: serve from an empty cache, refusing
 		// commits, until the database answers.
 		lostErr := err
-		if cache, err = memfile.Open(memfile.Options{Persist: false, Logger: s.log}); err != nil {
+		if err := fam.empty(); err != nil {
 			return nil, err
 		}
-		s.cache.Store(cache)
-		s.bg.Add(1)
-		go s.dispatch()
-		s.log.Warn("lease database unreachable at start (retry-on-startup): starting without its leases",
+		c.bg.Add(1)
+		go c.dispatch()
+		c.log.Warn("lease database unreachable at start (retry-on-startup): starting without its leases",
 			"database", opts.Where, "err", lostErr)
-		s.startFault(lostErr)
-		return s, nil
+		c.startFault(lostErr)
+		return c, nil
 	}
-	s.cache.Store(cache)
-	s.log.Info("leases loaded from the database", "database", opts.Where, "leases", n)
-	s.bg.Add(1)
-	go s.dispatch()
-	return s, nil
+	c.log.Info("leases loaded from the database", "database", opts.Where, "leases", n)
+	c.bg.Add(1)
+	go c.dispatch()
+	return c, nil
 }
 
 // opCtx bounds one operation on the database.
-func (s *Store) opCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.opts.OpTimeout)
+func (c *core[O, L]) opCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.opts.OpTimeout)
 }
 
-// load reads every lease into a new cache.
-func (s *Store) load(ctx context.Context) (*memfile.Store, int, error) {
-	cache, err := memfile.Open(memfile.Options{Persist: false, Logger: s.log})
-	if err != nil {
-		return nil, 0, err
-	}
+// loadRows commits the rows load gives into a cache through commit, in
+// chunks; a row the cache refuses is skipped and counted.
+func loadRows[O any](ctx context.Context, log *slog.Logger, where string, commit func(context.Context, ...O) error,
+	load func(emit func(O) error) error) (int, error) {
 	const chunk = 4096
-	ops := make([]lease.Op, 0, chunk)
+	ops := make([]O, 0, chunk)
 	n, skipped := 0, 0
 	flush := func() error {
-		if err := cache.Commit(ctx, ops...); err != nil {
+		if err := commit(ctx, ops...); err != nil {
 			// One bad row fails the chunk: add them one at a time.
 			for i := range ops {
-				if cache.Commit(ctx, ops[i]) != nil {
+				if commit(ctx, ops[i]) != nil {
 					skipped++
 					continue
 				}
@@ -282,21 +325,115 @@ func (s *Store) load(ctx context.Context) (*memfile.Store, int, error) {
 		ops = ops[:0]
 		return nil
 	}
-	err = s.d.Load(ctx, func(l *lease.Lease) error {
-		ops = append(ops, lease.Op{Kind: lease.OpPut, Lease: l.Clone()})
+	err := load(func(o O) error {
+		ops = append(ops, o)
 		if len(ops) == chunk {
 			return flush()
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("load leases: %w", err)
+		return 0, fmt.Errorf("load leases: %w", err)
 	}
 	_ = flush()
 	if skipped > 0 {
-		s.log.Warn("lease rows the server cannot use were skipped", "database", s.opts.Where, "rows", skipped)
+		log.Warn("lease rows the server cannot use were skipped", "database", where, "rows", skipped)
 	}
-	return cache, n, nil
+	return n, nil
+}
+
+// logger is opts.Logger, or one that discards.
+func logger(opts Options) *slog.Logger {
+	if opts.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return opts.Logger
+}
+
+// fam4 is the lease4 table's family.
+type fam4 struct {
+	s     *Store
+	where string
+	log   *slog.Logger
+}
+
+func (f fam4) addr(o *lease.Op) netip.Addr             { return o.Lease.Addr }
+func (f fam4) record(o *lease.Op) []byte               { return o.Record }
+func (f fam4) validate(ops []lease.Op) error           { return memfile.Validate(ops) }
+func (f fam4) cached(a netip.Addr) (lease.Lease, bool) { return f.s.c().Get(a) }
+func (f fam4) cache(ctx context.Context, ops ...lease.Op) error {
+	return f.s.c().Commit(ctx, ops...)
+}
+func (f fam4) checkSchema(ctx context.Context) error { return f.s.d.CheckSchema(ctx) }
+func (f fam4) ping(ctx context.Context) error        { return f.s.d.Ping(ctx) }
+
+func (f fam4) write(ctx context.Context, ops []*lease.Op, known []*lease.Lease, now time.Time) ([]int, error) {
+	ws := make([]Write, len(ops))
+	for i := range ops {
+		ws[i] = Write{Op: ops[i], Known: known[i]}
+	}
+	return f.s.d.Write(ctx, ws, now)
+}
+
+func (f fam4) fetch(ctx context.Context, addr netip.Addr, limit int) ([]lease.Op, error) {
+	return fetchRows(ctx, addr, limit, f.s.d.Get, f.s.d.Find,
+		func(l lease.Lease) lease.Op { return lease.Op{Kind: lease.OpPut, Lease: l} },
+		func(a netip.Addr) lease.Op { return lease.Op{Kind: lease.OpDelete, Lease: lease.Lease{Addr: a}} })
+}
+
+// fetchRows reads addr's row (a put, or a delete when there is none) and
+// the rows of the next limit addresses (puts) through get and find.
+func fetchRows[O, L any](ctx context.Context, addr netip.Addr, limit int,
+	get func(context.Context, netip.Addr) (L, bool, error), find func(context.Context, Query) ([]L, error),
+	put func(L) O, del func(netip.Addr) O) ([]O, error) {
+	l, ok, err := get(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	ops := []O{del(addr)}
+	if ok {
+		ops[0] = put(l)
+	}
+	if ahead, err := find(ctx, Query{Kind: Page, From: addr, Limit: limit}); err == nil {
+		for _, l := range ahead {
+			ops = append(ops, put(l))
+		}
+	}
+	return ops, nil
+}
+
+func (f fam4) reload(ctx context.Context) (int, error) {
+	cache, err := memfile.Open(memfile.Options{Persist: false, Logger: f.log})
+	if err != nil {
+		return 0, err
+	}
+	n, err := loadRows(ctx, f.log, f.where, cache.Commit, func(emit func(lease.Op) error) error {
+		return f.s.d.Load(ctx, func(l *lease.Lease) error { return emit(lease.Op{Kind: lease.OpPut, Lease: l.Clone()}) })
+	})
+	if err != nil {
+		_ = cache.Close()
+		return 0, err
+	}
+	if old := f.s.cache.Swap(cache); old != nil {
+		_ = old.Close()
+	}
+	return n, nil
+}
+
+func (f fam4) empty() error {
+	cache, err := memfile.Open(memfile.Options{Persist: false, Logger: f.log})
+	if err != nil {
+		return err
+	}
+	if old := f.s.cache.Swap(cache); old != nil {
+		_ = old.Close()
+	}
+	return nil
+}
+
+func (f fam4) close() error {
+	f.s.d.Close()
+	return f.s.c().Close()
 }
 
 func (s *Store) c() *memfile.Store { return s.cache.Load() }
@@ -328,13 +465,13 @@ func (s *Store) Len() int { return s.c().Len() }
 
 // SharedWithOtherServers reports true: Kea and other xdhcpd may write to
 // the same database (see lease.Shared).
-func (s *Store) SharedWithOtherServers() bool { return true }
+func (c *core[O, L]) SharedWithOtherServers() bool { return true }
 
 // Commit writes ops in one transaction (grouped with other commits) and
 // applies them to the cache.
-func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
+func (c *core[O, L]) Commit(ctx context.Context, ops ...O) error {
 	ch := make(chan error, 1)
-	s.CommitAsync(ops, func(err error) { ch <- err })
+	c.CommitAsync(ops, func(err error) { ch <- err })
 	select {
 	case err := <-ch:
 		return err
@@ -346,27 +483,27 @@ func (s *Store) Commit(ctx context.Context, ops ...lease.Op) error {
 // CommitAsync is Commit without the wait; done runs on a writer
 // goroutine (or before CommitAsync returns when the outcome is known at
 // once).
-func (s *Store) CommitAsync(ops []lease.Op, done func(error)) {
-	if err := memfile.Validate(ops); err != nil {
+func (c *core[O, L]) CommitAsync(ops []O, done func(error)) {
+	if err := c.fam.validate(ops); err != nil {
 		done(err)
 		return
 	}
-	if fe := s.fault.Load(); fe != nil {
-		s.stats.refused.Add(1)
-		s.emit(lease.FaultEvent{Kind: lease.FaultRefused, Err: fe.Err, Since: fe.Since, Refused: 1})
+	if fe := c.fault.Load(); fe != nil {
+		c.stats.refused.Add(1)
+		c.emit(lease.FaultEvent{Kind: lease.FaultRefused, Err: fe.Err, Since: fe.Since, Refused: 1})
 		done(fe)
 		return
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		done(lease.ErrClosed)
 		return
 	}
-	s.queue = append(s.queue, &request{ops: ops, done: done})
-	s.stats.commits.Add(1)
-	s.mu.Unlock()
-	s.cond.Broadcast()
+	c.queue = append(c.queue, &request[O]{ops: ops, done: done})
+	c.stats.commits.Add(1)
+	c.mu.Unlock()
+	c.cond.Broadcast()
 }
 
 // dispatch gathers queued requests into batches whose addresses no
@@ -374,81 +511,78 @@ func (s *Store) CommitAsync(ops []lease.Op, done func(error)) {
 // Options.Writers run. A request touching an address in flight waits, and
 // so does every later request touching it, so writes to one address keep
 // their order.
-func (s *Store) dispatch() {
-	defer s.bg.Done()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (c *core[O, L]) dispatch() {
+	defer c.bg.Done()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for {
-		for !s.closed && (len(s.queue) == 0 || s.writers >= s.opts.Writers) {
-			s.cond.Wait()
+		for !c.closed && (len(c.queue) == 0 || c.writers >= c.opts.Writers) {
+			c.cond.Wait()
 		}
-		if s.closed && len(s.queue) == 0 {
-			for s.writers > 0 {
-				s.cond.Wait()
+		if c.closed && len(c.queue) == 0 {
+			for c.writers > 0 {
+				c.cond.Wait()
 			}
 			return
 		}
-		batch, rest, blocked := s.take()
-		s.queue = rest
+		batch, rest := c.take()
+		c.queue = rest
 		if len(batch) == 0 {
-			if s.closed && s.writers == 0 {
+			if c.closed && c.writers == 0 {
 				// Nothing can free the blocked addresses any more.
 				for _, r := range rest {
 					r.done(lease.ErrClosed)
 				}
-				s.queue = nil
+				c.queue = nil
 				continue
 			}
-			_ = blocked
-			s.cond.Wait()
+			c.cond.Wait()
 			continue
 		}
-		s.writers++
-		go s.write(batch)
+		c.writers++
+		go c.write(batch)
 	}
 }
 
 // take splits the queue into a batch and what stays queued. Called with
-// s.mu held.
-func (s *Store) take() (batch, rest []*request, blocked int) {
+// c.mu held.
+func (c *core[O, L]) take() (batch, rest []*request[O]) {
 	ops := 0
 	var mine map[netip.Addr]struct{}
-	for i, r := range s.queue {
-		if ops >= s.opts.MaxBatch {
-			rest = append(rest, s.queue[i:]...)
+	for i, r := range c.queue {
+		if ops >= c.opts.MaxBatch {
+			rest = append(rest, c.queue[i:]...)
 			break
 		}
-		if s.touchesInflight(r) || (mine != nil && touches(r, mine)) {
+		if c.touches(r, c.inflight) || (mine != nil && c.touches(r, mine)) {
 			// Later requests on the same address must wait too: mark
 			// its addresses as taken without taking it.
 			if mine == nil {
 				mine = make(map[netip.Addr]struct{})
 			}
 			for i := range r.ops {
-				mine[r.ops[i].Lease.Addr] = struct{}{}
+				mine[c.fam.addr(&r.ops[i])] = struct{}{}
 			}
 			rest = append(rest, r)
-			blocked++
 			continue
 		}
 		if mine == nil {
 			mine = make(map[netip.Addr]struct{})
 		}
 		for i := range r.ops {
-			mine[r.ops[i].Lease.Addr] = struct{}{}
-			s.inflight[r.ops[i].Lease.Addr] = struct{}{}
+			a := c.fam.addr(&r.ops[i])
+			mine[a] = struct{}{}
+			c.inflight[a] = struct{}{}
 		}
 		batch = append(batch, r)
 		ops += len(r.ops)
 	}
-	return batch, rest, blocked
+	return batch, rest
 }
 
-func (s *Store) touchesInflight(r *request) bool { return touches(r, s.inflight) }
-
-func touches(r *request, set map[netip.Addr]struct{}) bool {
+func (c *core[O, L]) touches(r *request[O], set map[netip.Addr]struct{}) bool {
 	for i := range r.ops {
-		if _, ok := set[r.ops[i].Lease.Addr]; ok {
+		if _, ok := set[c.fam.addr(&r.ops[i])]; ok {
 			return true
 		}
 	}
@@ -456,17 +590,17 @@ func touches(r *request, set map[netip.Addr]struct{}) bool {
 }
 
 // write runs one batch and completes its requests.
-func (s *Store) write(batch []*request) {
-	results := s.writeBatch(batch)
-	s.mu.Lock()
+func (c *core[O, L]) write(batch []*request[O]) {
+	results := c.writeBatch(batch)
+	c.mu.Lock()
 	for _, r := range batch {
 		for i := range r.ops {
-			delete(s.inflight, r.ops[i].Lease.Addr)
+			delete(c.inflight, c.fam.addr(&r.ops[i]))
 		}
 	}
-	s.writers--
-	s.mu.Unlock()
-	s.cond.Broadcast()
+	c.writers--
+	c.mu.Unlock()
+	c.cond.Broadcast()
 	for i, r := range batch {
 		r.done(results[i])
 	}
@@ -475,7 +609,7 @@ func (s *Store) write(batch []*request) {
 // writeBatch writes batch, retrying without the requests that conflict
 // or fail on their own, and applies what was committed to the cache. It
 // returns each request's outcome.
-func (s *Store) writeBatch(batch []*request) []error {
+func (c *core[O, L]) writeBatch(batch []*request[O]) []error {
 	results := make([]error, len(batch))
 	pending := make([]int, len(batch))
 	for i := range pending {
@@ -483,40 +617,39 @@ func (s *Store) writeBatch(batch []*request) []error {
 	}
 	retried := false
 	for len(pending) > 0 {
-		if fe := s.fault.Load(); fe != nil {
+		if fe := c.fault.Load(); fe != nil {
 			for _, i := range pending {
 				results[i] = fe
 			}
-			s.stats.refused.Add(uint64(len(pending)))
-			s.emit(lease.FaultEvent{Kind: lease.FaultRefused, Err: fe.Err, Since: fe.Since, Refused: len(pending)})
+			c.stats.refused.Add(uint64(len(pending)))
+			c.emit(lease.FaultEvent{Kind: lease.FaultRefused, Err: fe.Err, Since: fe.Since, Refused: len(pending)})
 			return results
 		}
-		ws, owner := s.writes(batch, pending)
-		ctx, cancel := s.opCtx()
-		conflicts, err := s.d.Write(ctx, ws, s.now())
+		ops, known, owner := c.writes(batch, pending)
+		ctx, cancel := c.opCtx()
+		conflicts, err := c.fam.write(ctx, ops, known, c.now())
 		cancel()
-		s.stats.batches.Add(1)
+		c.stats.batches.Add(1)
 		if err == nil && len(conflicts) == 0 {
-			s.stats.rows.Add(uint64(len(ws)))
-			s.applied(batch, pending)
+			c.stats.rows.Add(uint64(len(ops)))
+			c.applied(batch, pending)
 			return results
 		}
 		if err == nil {
 			// Refuse the conflicting requests, learn what the database
 			// holds for their addresses, and write the others again.
-			bad := make(map[int]bool)
-			for _, c := range conflicts {
-				bad[owner[c]] = true
-				s.learn(ws[c].Op.Lease.Addr)
+			bad := make(map[int]netip.Addr)
+			for _, k := range conflicts {
+				a := c.fam.addr(ops[k])
+				bad[owner[k]] = a
+				c.learn(a)
 			}
-			s.stats.conflicts.Add(uint64(len(bad)))
-			pending = s.without(pending, bad, results, func(i int) error {
-				return fmt.Errorf("%w: %s", lease.ErrConflict, conflictAddr(batch[i], ws, conflicts, owner, i))
-			})
+			c.stats.conflicts.Add(uint64(len(bad)))
+			pending = without(pending, bad, results)
 			continue
 		}
-		s.stats.writeErrors.Add(1)
-		if s.lost(err) {
+		c.stats.writeErrors.Add(1)
+		if c.lost(err) {
 			continue // the loop refuses pending with the fault
 		}
 		if !retried {
@@ -528,12 +661,12 @@ func (s *Store) writeBatch(batch []*request) []error {
 			continue
 		}
 		if len(pending) == 1 {
-			results[pending[0]] = fmt.Errorf("lease database %s: %w", s.opts.Where, err)
+			results[pending[0]] = fmt.Errorf("lease database %s: %w", c.opts.Where, err)
 			return results
 		}
 		// A statement failed: write each request alone to find which.
 		for _, i := range pending {
-			results[i] = s.writeBatch([]*request{batch[i]})[0]
+			results[i] = c.writeBatch([]*request[O]{batch[i]})[0]
 		}
 		return results
 	}
@@ -541,48 +674,37 @@ func (s *Store) writeBatch(batch []*request) []error {
 }
 
 // writes flattens the pending requests' ops, with what the cache knows of
-// each address; owner maps a write back to its request.
-func (s *Store) writes(batch []*request, pending []int) ([]Write, []int) {
-	cache := s.c()
-	var ws []Write
-	var owner []int
-	s.learnMu.Lock()
-	defer s.learnMu.Unlock()
+// each address; owner maps an op back to its request.
+func (c *core[O, L]) writes(batch []*request[O], pending []int) (ops []*O, known []*L, owner []int) {
+	c.learnMu.Lock()
+	defer c.learnMu.Unlock()
 	for _, i := range pending {
 		for j := range batch[i].ops {
 			op := &batch[i].ops[j]
-			w := Write{Op: op}
+			var k *L
 			// A lease learned from another server is not one this store
 			// may replace for knowing it: the engine may still act on an
 			// offer made before it was learned.
-			if _, other := s.learned[op.Lease.Addr]; !other {
-				if l, ok := cache.Get(op.Lease.Addr); ok {
-					w.Known = &l
+			if _, other := c.learned[c.fam.addr(op)]; !other {
+				if l, ok := c.fam.cached(c.fam.addr(op)); ok {
+					k = &l
 				}
 			}
-			ws = append(ws, w)
+			ops = append(ops, op)
+			known = append(known, k)
 			owner = append(owner, i)
 		}
 	}
-	return ws, owner
+	return ops, known, owner
 }
 
-func conflictAddr(r *request, ws []Write, conflicts, owner []int, i int) string {
-	for _, c := range conflicts {
-		if owner[c] == i {
-			return fmt.Sprintf("address %s is leased to another client in the database", ws[c].Op.Lease.Addr)
-		}
-	}
-	return "conflict"
-}
-
-// without sets results of the pending requests in bad and returns the
-// others.
-func (s *Store) without(pending []int, bad map[int]bool, results []error, why func(int) error) []int {
+// without sets the results of the pending requests in bad (a conflict on
+// the address given) and returns the others.
+func without(pending []int, bad map[int]netip.Addr, results []error) []int {
 	out := pending[:0:0]
 	for _, i := range pending {
-		if bad[i] {
-			results[i] = why(i)
+		if a, ok := bad[i]; ok {
+			results[i] = fmt.Errorf("%w: address %s is leased to another client in the database", lease.ErrConflict, a)
 			continue
 		}
 		out = append(out, i)
@@ -592,32 +714,31 @@ func (s *Store) without(pending []int, bad map[int]bool, results []error, why fu
 
 // applied applies committed requests to the cache and writes their
 // records.
-func (s *Store) applied(batch []*request, pending []int) {
-	cache := s.c()
+func (c *core[O, L]) applied(batch []*request[O], pending []int) {
 	var records []byte
-	s.learnMu.Lock()
+	c.learnMu.Lock()
 	for _, i := range pending {
 		for j := range batch[i].ops {
-			delete(s.learned, batch[i].ops[j].Lease.Addr)
+			delete(c.learned, c.fam.addr(&batch[i].ops[j]))
 		}
 	}
-	s.learnMu.Unlock()
+	c.learnMu.Unlock()
 	for _, i := range pending {
-		// The cache cannot refuse ops Validate accepted.
-		_ = cache.Commit(context.Background(), batch[i].ops...)
+		// The cache cannot refuse ops validate accepted.
+		_ = c.fam.cache(context.Background(), batch[i].ops...)
 		for j := range batch[i].ops {
-			records = append(records, batch[i].ops[j].Record...)
+			records = append(records, c.fam.record(&batch[i].ops[j])...)
 		}
 	}
-	if len(records) > 0 && s.opts.Records != nil {
-		s.recMu.Lock()
-		err := s.opts.Records.WriteRecords(records)
+	if len(records) > 0 && c.opts.Records != nil {
+		c.recMu.Lock()
+		err := c.opts.Records.WriteRecords(records)
 		if err == nil {
-			err = s.opts.Records.SyncRecords()
+			err = c.opts.Records.SyncRecords()
 		}
-		s.recMu.Unlock()
+		c.recMu.Unlock()
 		if err != nil {
-			s.log.Error("forensic records of committed leases could not be written", "err", err)
+			c.log.Error("forensic records of committed leases could not be written", "err", err)
 		}
 	}
 }
@@ -629,67 +750,56 @@ const learnAhead = 256
 
 // learn replaces the cached lease of addr with the database's row, and
 // caches the rows of the next learnAhead leased addresses.
-func (s *Store) learn(addr netip.Addr) {
-	ctx, cancel := s.opCtx()
+func (c *core[O, L]) learn(addr netip.Addr) {
+	ctx, cancel := c.opCtx()
 	defer cancel()
-	l, ok, err := s.d.Get(ctx, addr)
+	ops, err := c.fam.fetch(ctx, addr, learnAhead)
 	if err != nil {
-		s.log.Warn("reading a conflicting lease from the database failed", "addr", addr, "err", err)
+		c.log.Warn("reading a conflicting lease from the database failed", "addr", addr, "err", err)
 		return
 	}
-	ops := []lease.Op{{Kind: lease.OpDelete, Lease: lease.Lease{Addr: addr}}}
-	if ok {
-		ops[0] = lease.Op{Kind: lease.OpPut, Lease: l}
-	}
-	ahead, err := s.d.Find(ctx, Query{Kind: Page, From: addr, Limit: learnAhead})
-	if err == nil {
-		for _, l := range ahead {
-			ops = append(ops, lease.Op{Kind: lease.OpPut, Lease: l})
-		}
-	}
-	s.learnMu.Lock()
+	c.learnMu.Lock()
 	for i := range ops {
-		s.learned[ops[i].Lease.Addr] = struct{}{}
+		c.learned[c.fam.addr(&ops[i])] = struct{}{}
 	}
-	s.learnMu.Unlock()
+	c.learnMu.Unlock()
 	for i := range ops {
 		// One by one: a row the cache refuses must not cost the others.
-		if err := s.c().Commit(ctx, ops[i]); err != nil {
-			s.log.Warn("a lease of the database cannot be cached", "addr", ops[i].Lease.Addr, "err", err)
+		if err := c.fam.cache(ctx, ops[i]); err != nil {
+			c.log.Warn("a lease of the database cannot be cached", "addr", c.fam.addr(&ops[i]), "err", err)
 		}
 	}
 }
 
 // Stats returns the write counters.
-func (s *Store) Stats() lease.Stats {
+func (c *core[O, L]) Stats() lease.Stats {
 	return lease.Stats{
-		Commits:     s.stats.commits.Load(),
-		Batches:     s.stats.batches.Load(),
-		Rows:        s.stats.rows.Load(),
-		WriteErrors: s.stats.writeErrors.Load(),
-		Faults:      s.stats.faults.Load(),
-		Refused:     s.stats.refused.Load(),
-		Retries:     s.stats.retries.Load(),
+		Commits:     c.stats.commits.Load(),
+		Batches:     c.stats.batches.Load(),
+		Rows:        c.stats.rows.Load(),
+		WriteErrors: c.stats.writeErrors.Load(),
+		Faults:      c.stats.faults.Load(),
+		Refused:     c.stats.refused.Load(),
+		Retries:     c.stats.retries.Load(),
 	}
 }
 
 // Conflicts returns the number of commits refused because another
 // server's lease held an address.
-func (s *Store) Conflicts() uint64 { return s.stats.conflicts.Load() }
+func (c *core[O, L]) Conflicts() uint64 { return c.stats.conflicts.Load() }
 
 // Close stops the writers once the queue is written and closes the
 // connections.
-func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+func (c *core[O, L]) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
-	close(s.stop)
-	s.cond.Broadcast()
-	s.bg.Wait()
-	s.d.Close()
-	return s.c().Close()
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	c.cond.Broadcast()
+	c.bg.Wait()
+	return c.fam.close()
 }

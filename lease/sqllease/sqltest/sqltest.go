@@ -26,6 +26,12 @@ type Kind struct {
 	Version string // the schema version kea-admin 2.2 creates ("13.0")
 	// Row is the SQL listing lease4 as TestRoundTrip expects it.
 	Row string
+	// Open6 opens the dialect's lease6 side; Row6 lists lease6 as
+	// roundTrip6 expects it, and IAIDColumn is how the iaid column shows
+	// IAID 0xfffffffe.
+	Open6      func(ctx context.Context, p sqllease.Params) (sqllease.Dialect6, error)
+	Row6       string
+	IAIDColumn string
 }
 
 // Run runs the suite.
@@ -36,6 +42,11 @@ func Run(t *testing.T, k Kind) {
 	t.Run("SchemaVersion", func(t *testing.T) { schemaVersion(t, k) })
 	t.Run("TLS", func(t *testing.T) { tlsConnect(t, k) })
 	t.Run("RetryOnStartup", func(t *testing.T) { retryOnStartup(t, k) })
+	if k.Open6 != nil {
+		t.Run("RoundTrip6", func(t *testing.T) { roundTrip6(t, k) })
+		t.Run("Conflict6", func(t *testing.T) { conflict6(t, k) })
+		t.Run("GroupCommit6", func(t *testing.T) { groupCommit6(t, k) })
+	}
 }
 
 // Params are the connection parameters of db.
