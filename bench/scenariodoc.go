@@ -20,6 +20,11 @@ const ScenarioHelp = `Scenarios (each server on the same configuration, machine 
          per lease (S7), from the same runs
   S8     S1 with the leases in a database: PostgreSQL, then MySQL (MariaDB),
          each server on a database freshly made by kea-admin db-init
+  S8r    lease reclamation on a database: 100,000 leases expired a minute
+         ago in a fresh database (PostgreSQL, then MySQL), the server started
+         on it with the reclamation timer at 1 s and no limit per cycle:
+         leases/s from the server's readiness until every lease is
+         expired-reclaimed in the database (or 6 minutes pass)
   S1v6   S1 for DHCPv6: new clients/s at < 1% loss, each a Solicit,
          Advertise, Request, Reply for one address and one /56 of a /40
          (xdhcp durable: the Reply waits for the lease on disk). The same

@@ -138,6 +138,9 @@ type suite struct {
 	// leaseDB is the lease-database the next server started gets (S8);
 	// nil means the lease file.
 	leaseDB map[string]any
+	// dhcp4Extra are Dhcp4 parameters the next server started on a
+	// database gets (S8r).
+	dhcp4Extra map[string]any
 }
 
 // scenario is one entry of the suite.
@@ -213,13 +216,13 @@ func RunSuite(ctx context.Context, o SuiteOptions, out io.Writer) error {
 		"ha_pair_cpu": "S5: both servers of a pair pinned to the server CPU",
 	}
 
-	scenarios := []scenario{{"S1", s.s1}, {"S2", s.s2}, {"S3", s.s3}, {"S4", s.s4}, {"S5", s.s5}, {"S6/S7", s.s67}, {"S8", s.s8},
+	scenarios := []scenario{{"S1", s.s1}, {"S2", s.s2}, {"S3", s.s3}, {"S4", s.s4}, {"S5", s.s5}, {"S6/S7", s.s67}, {"S8", s.s8}, {"S8r", s.s8r},
 		{"S1v6", s.s1v6}, {"S2v6", s.s2v6}}
 	if o.Quick && len(o.Only) == 0 {
 		// CI: S1–S3, shortened. -only names scenarios explicitly, quick
 		// or not.
 		scenarios = scenarios[:3]
-		s.res.Skipped = append(s.res.Skipped, "S4, S5, S6, S7, S8, S1v6, S2v6: not in -quick")
+		s.res.Skipped = append(s.res.Skipped, "S4, S5, S6, S7, S8, S8r, S1v6, S2v6: not in -quick")
 	}
 	var todo []string
 	for _, sc := range scenarios {
@@ -364,7 +367,7 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		pins := filepath.Join(s.bpffs, filepath.Base(dir))
 		cfg := xdhcpConfig(leaseFile, ha, s.keaHA, pins)
 		if s.leaseDB != nil {
-			if cfg, err = withLeaseDatabase(cfg, s.leaseDB); err != nil {
+			if cfg, err = withLeaseDatabase(cfg, s.leaseDB, s.dhcp4Extra); err != nil {
 				return nil, err
 			}
 		}
@@ -382,7 +385,7 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 		sock := filepath.Join(dir, "kea4.sock")
 		cfg := keaConfig(leaseFile, sock, filepath.Join(dir, "kea.log"), ha, s.keaHA)
 		if s.leaseDB != nil {
-			if cfg, err = withLeaseDatabase(cfg, s.leaseDB); err != nil {
+			if cfg, err = withLeaseDatabase(cfg, s.leaseDB, s.dhcp4Extra); err != nil {
 				return nil, err
 			}
 		}

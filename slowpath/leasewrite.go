@@ -109,19 +109,32 @@ func (s *Server) WipeLeases(ctx context.Context, subnetID uint32) (int, error) {
 	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
 	var ops []lease.Op
-	s.store.Range(func(l *lease.Lease) bool {
+	// A store in a database other servers write to wipes what the
+	// database holds, as Kea does, not only what this server has seen.
+	var all lease.Reader = s.store
+	if db, ok := s.store.(interface{ Database() lease.Reader }); ok {
+		all = db.Database()
+	}
+	all.Range(func(l *lease.Lease) bool {
 		if subnetID == 0 || l.SubnetID == subnetID {
 			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: l.Clone()})
 		}
 		return true
 	})
+	// Only the leases this server counted leave its statistics.
+	counted := make([]bool, len(ops))
+	for i := range ops {
+		_, counted[i] = s.store.Get(ops[i].Lease.Addr)
+	}
 	if len(ops) > 0 {
 		if err := s.store.Commit(ctx, ops...); err != nil {
 			return 0, err
 		}
 	}
-	for _, op := range ops {
-		s.accountDelete(s.rt, op.Lease)
+	for i, op := range ops {
+		if counted[i] {
+			s.accountDelete(s.rt, op.Lease)
+		}
 	}
 	return len(ops), nil
 }

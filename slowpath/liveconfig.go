@@ -143,6 +143,7 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 		s.st.assigned.Set(0)
 		s.st.declined.Set(0)
 	}
+	var declined int64
 	store.Range(func(l *lease.Lease) bool {
 		s := rt.byID[l.SubnetID]
 		if s == nil || l.State == lease.StateExpiredReclaimed {
@@ -154,9 +155,13 @@ func buildLiveConfig(cfg *config.Config, store lease.Store, reg *stats.Registry,
 		s.st.assigned.Inc()
 		if l.State == lease.StateDeclined {
 			s.st.declined.Inc()
+			declined++
 		}
 		return true
 	})
+	// The global count is recounted too (as Kea does): reclaiming a
+	// declined lease the store held at start lowers it.
+	reg.Gauge("declined-addresses").Set(declined)
 	if offers != nil {
 		offers.each(func(a netip.Addr) {
 			if s := rt.subnetFor(a); s != nil {

@@ -1,6 +1,9 @@
 package slowpath
 
 import (
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"xdhcp/hooks"
@@ -23,7 +26,9 @@ func (s *Server) housekeeping() {
 			el := s.Config().ExpiredLeases
 			if el.ReclaimTimerWaitTime > 0 && now.Sub(lastReclaim) >= el.ReclaimTimerWaitTime {
 				lastReclaim = now
-				if _, err := s.Reclaim(false); err != nil {
+				// With the flush timer off nothing would ever remove a
+				// held lease: Kea's cycles then remove leases at once.
+				if _, err := s.reclaim(el.FlushReclaimedTimerWait == 0, true); err != nil {
 					s.log.Error("lease reclamation", "err", err)
 				}
 			}
@@ -54,17 +59,33 @@ func (s *Server) expireOffers(now int64) {
 
 // Reclaim reclaims expired leases (Kea's leases-reclaim): each becomes
 // expired-reclaimed (or is removed when remove is set, hold-reclaimed-time
-// is 0, or it was declined) and its address returns to the pool. It works
-// under the configuration's write lock so no renewal of the same lease can
-// interleave with it.
-func (s *Server) Reclaim(remove bool) (int, error) {
+// is 0, or it was declined) and its address returns to the pool. As Kea's
+// command, it reclaims every expired lease, whatever max-reclaim-leases
+// and max-reclaim-time say; the timer's cycles keep to them.
+func (s *Server) Reclaim(remove bool) (int, error) { return s.reclaim(remove, false) }
+
+// reclaimChunk is the number of leases committed before max-reclaim-time
+// is looked at again.
+const reclaimChunk = 1024
+
+// reclaim is one reclamation; limited keeps it to max-reclaim-leases and
+// max-reclaim-time. It works under the configuration's write lock so no
+// renewal of the same lease can interleave with it.
+func (s *Server) reclaim(remove, limited bool) (int, error) {
 	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
+	start := time.Now()
 	rt := s.rt
 	el := rt.cfg.ExpiredLeases
-	limit := el.MaxReclaimLeases
-	if limit <= 0 {
-		limit = 1 << 20
+	limit := 1 << 20
+	var deadline time.Time
+	if limited {
+		if el.MaxReclaimLeases > 0 {
+			limit = el.MaxReclaimLeases
+		}
+		if el.MaxReclaimTime > 0 {
+			deadline = start.Add(el.MaxReclaimTime)
+		}
 	}
 	now := s.now().Unix()
 	expired := s.store.Expired(now, limit)
@@ -91,36 +112,84 @@ func (s *Server) Reclaim(remove bool) (int, error) {
 		r.State = lease.StateExpiredReclaimed
 		ops = append(ops, lease.Op{Kind: lease.OpPut, Lease: r})
 	}
-	if err := s.store.Commit(s.context(), ops...); err != nil {
-		return 0, err
+	done, step := 0, len(ops)
+	if !deadline.IsZero() {
+		step = reclaimChunk
 	}
-	for i, op := range ops {
-		l := op.Lease
-		s.freeAddr(rt, l.Addr)
-		s.forget(l.Addr)
-		sn := rt.byID[l.SubnetID]
-		if sn != nil {
-			sn.st.assigned.Add(-1)
-		}
-		if was[i] == lease.StateDeclined {
-			s.st.declined.Add(-1)
-			s.st.reclaimedDeclined.Inc()
-			if sn != nil {
-				sn.st.declined.Add(-1)
-				sn.st.reclaimedDeclined.Inc()
+	for off := 0; off < len(ops); off += step {
+		chunk := ops[off:min(off+step, len(ops))]
+		errs, err := s.commitReclaimed(chunk)
+		for i, op := range chunk {
+			if (err != nil && errs == nil) || (errs != nil && errs[i] != nil) {
+				continue
 			}
+			s.reclaimed(rt, op, was[off+i])
+			done++
 		}
-		s.st.reclaimed.Inc()
-		if sn != nil {
-			sn.st.reclaimed.Inc()
+		if err != nil {
+			return done, err
 		}
-		if was[i] == lease.StateDeclined {
-			s.tellLease(nil, hooks.Lease4Recover, sn, expired0(op, was[i]), false)
-		} else {
-			s.tellLease(nil, hooks.Lease4Expire, sn, expired0(op, was[i]), op.Kind == lease.OpDelete)
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			break
 		}
 	}
-	return len(ops), nil
+	return done, nil
+}
+
+// commitReclaimed writes a chunk of reclamations. A store other servers
+// share takes each lease on its own (its group commit batches them
+// again): one of them renewed meanwhile by another server is a conflict
+// that must not cost the others, and stays as that server wrote it
+// (errs says which). Any other store takes the chunk at once.
+func (s *Server) commitReclaimed(ops []lease.Op) (errs []error, err error) {
+	if sh, ok := s.store.(lease.Shared); !ok || !sh.SharedWithOtherServers() {
+		return nil, s.store.Commit(s.context(), ops...)
+	}
+	errs = make([]error, len(ops))
+	var wg sync.WaitGroup
+	wg.Add(len(ops))
+	for i := range ops {
+		s.store.CommitAsync(ops[i:i+1], func(e error) { errs[i] = e; wg.Done() })
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if e != nil && !errors.Is(e, lease.ErrConflict) {
+			// Not another server's renewal: the store failed. The
+			// leases it did commit are reclaimed all the same (errs).
+			return errs, fmt.Errorf("reclaim %s: %w", ops[i].Lease.Addr, e)
+		}
+	}
+	return errs, nil
+}
+
+// reclaimed does what follows a lease's reclamation: its address returns
+// to the pool, the statistics count it, and the listeners hear of it.
+// Called with the configuration's write lock held.
+func (s *Server) reclaimed(rt *liveConfig, op lease.Op, was lease.State) {
+	l := op.Lease
+	s.freeAddr(rt, l.Addr)
+	s.forget(l.Addr)
+	sn := rt.byID[l.SubnetID]
+	if sn != nil {
+		sn.st.assigned.Add(-1)
+	}
+	if was == lease.StateDeclined {
+		s.st.declined.Add(-1)
+		s.st.reclaimedDeclined.Inc()
+		if sn != nil {
+			sn.st.declined.Add(-1)
+			sn.st.reclaimedDeclined.Inc()
+		}
+	}
+	s.st.reclaimed.Inc()
+	if sn != nil {
+		sn.st.reclaimed.Inc()
+	}
+	if was == lease.StateDeclined {
+		s.tellLease(nil, hooks.Lease4Recover, sn, expired0(op, was), false)
+	} else {
+		s.tellLease(nil, hooks.Lease4Expire, sn, expired0(op, was), op.Kind == lease.OpDelete)
+	}
 }
 
 // flushReclaimed removes expired-reclaimed leases held longer than

@@ -657,6 +657,45 @@ func (s *Server) DropDB(d DB) error {
 	return s.mysqlRoot(fmt.Sprintf("DROP DATABASE IF EXISTS %s; DROP USER IF EXISTS '%s'@'%%';", d.Name, d.User))
 }
 
+// NewEmptyDB creates a fresh database without any schema, and an account
+// owning it, dropped at the test's end: what an operator has before
+// running kea-admin db-init (or xdhcpctl db-init) on it.
+func (s *Server) NewEmptyDB(t testing.TB) DB {
+	t.Helper()
+	s.mu.Lock()
+	s.counter++
+	n := s.counter
+	s.mu.Unlock()
+	d := DB{Server: s, Name: fmt.Sprintf("e%d_%s", n, strings.ToLower(sanitize(t.Name()))), User: fmt.Sprintf("empty%d", n),
+		Password: fmt.Sprintf("pw-%d-empty", n)}
+	var err error
+	if s.Kind == Postgres {
+		_, err = s.psql("postgres", fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD '%s'`, d.User, d.Password),
+			fmt.Sprintf(`CREATE DATABASE %s OWNER %s`, d.Name, d.User))
+		if err == nil {
+			_, err = s.psql(d.Name, "GRANT CREATE ON SCHEMA public TO "+d.User)
+		}
+	} else {
+		err = s.mysqlRoot(fmt.Sprintf("CREATE DATABASE %s; CREATE USER '%s'@'%%' IDENTIFIED BY '%s'; GRANT ALL ON %s.* TO '%s'@'%%';",
+			d.Name, d.User, d.Password, d.Name, d.User))
+	}
+	if err != nil {
+		t.Fatalf("dbtest: create empty %s database %s: %v", s.Kind, d.Name, err)
+	}
+	t.Cleanup(func() { _ = s.DropDB(d) })
+	return d
+}
+
+// KeaAdminInit runs Debian's kea-admin db-init on d as its owner, over
+// TCP, as an operator would.
+func KeaAdminInit(d DB) error {
+	backend := "pgsql"
+	if d.Server.Kind == MySQL {
+		backend = "mysql"
+	}
+	return keaAdminInit(d.Server, backend, d.Name, d.User, d.Password)
+}
+
 // keaTemplate is a database holding Kea's schema from kea-admin, which
 // every test database is copied from: a copy takes a fraction of what
 // running the schema script each time would.
@@ -904,4 +943,35 @@ func Main(m *testing.M, servers ...*Lazy) {
 		s.Close()
 	}
 	os.Exit(code)
+}
+
+// InsertLeases4 writes n lease4 rows straight into d, as another server
+// or a migration would: addresses first, first+1, …, hardware addresses
+// 02:72:tag:nn:nn:nn (nn:nn:nn the row's index), a valid lifetime of an hour, expiring at expire
+// (unix seconds), in subnet subnetID and state state. Kea's statistics
+// triggers count them as they would any insert.
+func (d DB) InsertLeases4(first uint32, n int, subnetID int, expire int64, state int, tag byte) error {
+	const rowsPerStatement = 2000
+	for done := 0; done < n; done += rowsPerStatement {
+		var b strings.Builder
+		b.WriteString("INSERT INTO lease4 (address, hwaddr, valid_lifetime, expire, subnet_id, fqdn_fwd, fqdn_rev, hostname, state) VALUES ")
+		for i := done; i < min(n, done+rowsPerStatement); i++ {
+			if i > done {
+				b.WriteString(", ")
+			}
+			hw := fmt.Sprintf("0272%02x%06x", tag, i)
+			if d.Server.Kind == Postgres {
+				fmt.Fprintf(&b, "(%d, decode('%s', 'hex'), 3600, to_timestamp(%d), %d, false, false, '', %d)", first+uint32(i), hw, expire, subnetID, state)
+			} else {
+				fmt.Fprintf(&b, "(%d, UNHEX('%s'), 3600, FROM_UNIXTIME(%d), %d, 0, 0, '', %d)", first+uint32(i), hw, expire, subnetID, state)
+			}
+		}
+		if _, err := d.Exec(b.String()); err != nil {
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner // without the statement, thousands of rows long
+			}
+			return fmt.Errorf("dbtest: insert leases: %w", err)
+		}
+	}
+	return nil
 }

@@ -45,7 +45,8 @@ func (t lease6) known(i int, h held) (bool, bool) {
 // sameClient: the row is the same IA's (DUID, IAID, type).
 func (t lease6) sameClient(i int, h held) bool {
 	l := &t.ws[i].Op.Lease
-	return string(h.cid) == string(l.DUID) && h.iaid == l.IAID && h.typ == int64(l.Type)
+	return l.State != lease.StateExpiredReclaimed &&
+		string(h.cid) == string(l.DUID) && h.iaid == l.IAID && h.typ == int64(l.Type)
 }
 
 func (t lease6) lockSQL(n int) string {

@@ -143,7 +143,8 @@ type table interface {
 	// known reports whether write i's store knew a lease, and whether
 	// that lease is h.
 	known(i int, h held) (knew, same bool)
-	// sameClient reports whether h is write i's client's lease.
+	// sameClient reports whether h is write i's client's lease; never for
+	// a reclamation, since another server may have renewed that lease.
 	sameClient(i int, h held) bool
 	// lockSQL selects the rows of n addresses FOR UPDATE as held.
 	lockSQL(n int) string
@@ -263,7 +264,8 @@ func (t lease4) known(i int, h held) (bool, bool) {
 
 func (t lease4) sameClient(i int, h held) bool {
 	l := &t.ws[i].Op.Lease
-	return string(h.hw) == string(l.HWAddr) || (len(h.cid) > 0 && string(h.cid) == string(l.ClientID))
+	return l.State != lease.StateExpiredReclaimed &&
+		(string(h.hw) == string(l.HWAddr) || (len(h.cid) > 0 && string(h.cid) == string(l.ClientID)))
 }
 
 func (t lease4) lockSQL(n int) string {

@@ -42,7 +42,8 @@ ON CONFLICT (address) DO UPDATE SET duid = EXCLUDED.duid, valid_lifetime = EXCLU
 	hwaddr = EXCLUDED.hwaddr, hwtype = EXCLUDED.hwtype, hwaddr_source = EXCLUDED.hwaddr_source,
 	state = EXCLUDED.state, user_context = EXCLUDED.user_context
 WHERE lease6.state = 2 OR (lease6.expire <= $18 AND lease6.valid_lifetime <> 4294967295)
-	OR (lease6.duid = EXCLUDED.duid AND lease6.iaid = EXCLUDED.iaid AND lease6.lease_type = EXCLUDED.lease_type)
+	OR (EXCLUDED.state <> 2 AND lease6.duid = EXCLUDED.duid AND lease6.iaid = EXCLUDED.iaid
+		AND lease6.lease_type = EXCLUDED.lease_type)
 	OR ($19 AND lease6.expire = $20 AND coalesce(lease6.duid, ''::bytea) = $21)`
 
 const delete6SQL = `DELETE FROM lease6 WHERE address = $1 AND (NOT $2 OR lease6.state = 2

@@ -108,7 +108,9 @@ func (d *Dialect) Query(ctx context.Context, q string, args ...any) (sqllease.Ro
 }
 
 // putSQL writes a lease unless the row holds another client's live lease
-// the store did not know (see sqllease.Write). $12 is now, $13-$15 what
+// the store did not know (see sqllease.Write); a reclamation (state 2)
+// does not pass for the same client, whose lease another server may have
+// renewed. $12 is now, $13-$15 what
 // the store knew: whether it knew a lease, its expiry and hardware
 // address.
 const putSQL = `INSERT INTO lease4 (address, hwaddr, client_id, valid_lifetime, expire, subnet_id, fqdn_fwd, fqdn_rev,
@@ -118,8 +120,8 @@ ON CONFLICT (address) DO UPDATE SET hwaddr = EXCLUDED.hwaddr, client_id = EXCLUD
 	fqdn_fwd = EXCLUDED.fqdn_fwd, fqdn_rev = EXCLUDED.fqdn_rev, hostname = EXCLUDED.hostname,
 	state = EXCLUDED.state, user_context = EXCLUDED.user_context
 WHERE lease4.state = 2 OR (lease4.expire <= $12 AND lease4.valid_lifetime <> 4294967295)
-	OR lease4.hwaddr = EXCLUDED.hwaddr
-	OR (length(lease4.client_id) > 0 AND lease4.client_id = EXCLUDED.client_id)
+	OR (EXCLUDED.state <> 2 AND (lease4.hwaddr = EXCLUDED.hwaddr
+		OR (length(lease4.client_id) > 0 AND lease4.client_id = EXCLUDED.client_id)))
 	OR ($13 AND lease4.expire = $14 AND coalesce(lease4.hwaddr, ''::bytea) = $15)`
 
 const deleteSQL = `DELETE FROM lease4 WHERE address = $1 AND (NOT $2 OR lease4.state = 2

@@ -2,6 +2,7 @@ package sqllease
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -118,23 +119,38 @@ func (r Reads) Find(ctx context.Context, q Query) ([]lease.Lease, error) {
 	return FindRows(ctx, r.Q, q)
 }
 
+// ErrNoSchema is returned by ReadVersion for a database without Kea's
+// schema (no schema_version table, or no row in it).
+var ErrNoSchema = errors.New("the database holds no Kea schema")
+
+// ReadVersion reads the schema_version row through q.
+func ReadVersion(ctx context.Context, q Queryer) (major, minor int, err error) {
+	rows, done, err := q.Query(ctx, "SELECT version, minor FROM schema_version")
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: read schema_version: %w", ErrNoSchema, err)
+	}
+	defer done()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return 0, 0, fmt.Errorf("read the schema version: %w", err)
+		}
+		return 0, 0, fmt.Errorf("%w: schema_version is empty", ErrNoSchema)
+	}
+	if err := rows.Scan(&major, &minor); err != nil {
+		return 0, 0, fmt.Errorf("read the schema version: %w", err)
+	}
+	return major, minor, rows.Err()
+}
+
 // CheckVersion reads schema_version and compares it with major.minor, the
 // version backend's kea-admin db-init of Kea 2.2 creates.
 func (r Reads) CheckVersion(ctx context.Context, backend string, major, minor int) error {
-	rows, done, err := r.Q.Query(ctx, "SELECT version, minor FROM schema_version")
+	gotMajor, gotMinor, err := ReadVersion(ctx, r.Q)
+	if errors.Is(err, ErrNoSchema) {
+		return fmt.Errorf("%w (initialise it with xdhcpctl db-init %s or kea-admin db-init %s)", err, backend, backend)
+	}
 	if err != nil {
-		return fmt.Errorf("read the schema version (is the database initialised with kea-admin db-init %s?): %w", backend, err)
-	}
-	defer done()
-	var gotMajor, gotMinor int
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read the schema version: %w", err)
-		}
-		return fmt.Errorf("schema_version is empty: initialise the database with kea-admin db-init %s", backend)
-	}
-	if err := rows.Scan(&gotMajor, &gotMinor); err != nil {
-		return fmt.Errorf("read the schema version: %w", err)
+		return err
 	}
 	if gotMajor != major || gotMinor != minor {
 		return fmt.Errorf("schema version %d.%d, but xdhcpd needs %d.%d, the version Kea 2.2's kea-admin db-init %s creates "+

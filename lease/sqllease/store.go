@@ -64,8 +64,9 @@ type Dialect interface {
 // Write is one op of a transaction, with what the store knew of its
 // address: the database applies a put only when the row it holds is
 // absent, expired (expire at or before now), reclaimed, the same client's
-// (equal hardware address, or equal non-empty client identifier), or
-// equal to Known (same expiry and hardware address). A delete removes the
+// (equal hardware address, or equal non-empty client identifier; not for
+// a put that reclaims, since another server may have renewed the lease),
+// or equal to Known (same expiry and hardware address). A delete removes the
 // row when Known is nil or the row is Known or expired; otherwise it
 // leaves the row and is no conflict.
 type Write struct {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -40,12 +42,45 @@ func Run(t *testing.T, k Kind) {
 	t.Run("Conflict", func(t *testing.T) { conflict(t, k) })
 	t.Run("GroupCommit", func(t *testing.T) { groupCommit(t, k) })
 	t.Run("SchemaVersion", func(t *testing.T) { schemaVersion(t, k) })
+	t.Run("ReclaimAfterRenewal", func(t *testing.T) { reclaimAfterRenewal(t, k) })
 	t.Run("TLS", func(t *testing.T) { tlsConnect(t, k) })
 	t.Run("RetryOnStartup", func(t *testing.T) { retryOnStartup(t, k) })
 	if k.Open6 != nil {
 		t.Run("RoundTrip6", func(t *testing.T) { roundTrip6(t, k) })
 		t.Run("Conflict6", func(t *testing.T) { conflict6(t, k) })
 		t.Run("GroupCommit6", func(t *testing.T) { groupCommit6(t, k) })
+	}
+}
+
+// A server's reclamation of a lease it saw expire does not overwrite the
+// same client's renewal through another server; a lease nobody renewed is
+// reclaimed.
+func reclaimAfterRenewal(t *testing.T, k Kind) {
+	db := k.Server.Get(t).NewDB(t)
+	a := open(t, k, db, sqllease.Options{})
+	b := open(t, k, db, sqllease.Options{})
+	ctx := context.Background()
+	old := time.Now().Unix() - 7200 // expired an hour ago
+	if err := a.Commit(ctx, put("10.0.0.8", 8, old), put("10.0.0.9", 9, old)); err != nil {
+		t.Fatal(err)
+	}
+	// The client of 10.0.0.8 renews at the other server.
+	if err := b.Commit(ctx, put("10.0.0.8", 8, time.Now().Unix())); err != nil {
+		t.Fatal(err)
+	}
+	reclaim := func(addr string, mac byte) lease.Op {
+		op := put(addr, mac, old)
+		op.Lease.State = lease.StateExpiredReclaimed
+		return op
+	}
+	if err := a.Commit(ctx, reclaim("10.0.0.8", 8)); !errors.Is(err, lease.ErrConflict) {
+		t.Fatalf("reclaiming a lease another server renewed: %v, want a conflict", err)
+	}
+	if err := a.Commit(ctx, reclaim("10.0.0.9", 9)); err != nil {
+		t.Fatalf("reclaiming an expired lease: %v", err)
+	}
+	if out, _ := db.Exec("SELECT address, state FROM lease4 ORDER BY address"); out != "167772168\t0\n167772169\t2" {
+		t.Fatalf("rows after the reclamations:\n%s\nwant 10.0.0.8 live (0), 10.0.0.9 reclaimed (2)", out)
 	}
 }
 
@@ -255,6 +290,100 @@ func schemaVersion(t *testing.T, k Kind) {
 	d.Close()
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema version 12.0, but xdhcpd needs %s", k.Version)) {
 		t.Fatalf("open on schema 12.0: %v", err)
+	}
+}
+
+// LineDiff shows the lines only one of two sorted texts holds, for test
+// failures.
+func LineDiff(want, got string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var b strings.Builder
+	for _, l := range strings.Split(want, "\n") {
+		if !g[l] {
+			b.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(got, "\n") {
+		if !w[l] {
+			b.WriteString("+ " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Schema is a dialect's schema creation, as xdhcpctl db-init runs it.
+type Schema interface {
+	InitSchema(ctx context.Context) error
+	SchemaVersion(ctx context.Context) (major, minor int, err error)
+	Close()
+}
+
+// SchemaCheck describes one dialect for CompareWithKeaAdmin.
+type SchemaCheck struct {
+	Server  *dbtest.Lazy
+	Version string // "13.0"
+	Open    func(ctx context.Context, p sqllease.Params) (Schema, error)
+	// Catalog lists the database's schema objects, one sorted text per
+	// kind, independent of names of the database, owners and ids.
+	Catalog func(t *testing.T, db dbtest.DB) map[string]string
+	// Generate rewrites the dialect's embedded schema from db, which
+	// kea-admin made (XDHCP_SCHEMA_GENERATE set).
+	Generate func(t *testing.T, db dbtest.DB)
+}
+
+// CompareWithKeaAdmin runs kea-admin db-init and the dialect's db-init
+// each on a fresh database and compares the catalogs they leave.
+func CompareWithKeaAdmin(t *testing.T, c SchemaCheck) {
+	if _, err := exec.LookPath("kea-admin"); err != nil {
+		t.Skip("kea-admin not installed")
+	}
+	srv := c.Server.Get(t)
+	ref := srv.NewEmptyDB(t)
+	start := time.Now()
+	if err := dbtest.KeaAdminInit(ref); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kea-admin db-init: %v", time.Since(start).Round(time.Millisecond))
+	if os.Getenv("XDHCP_SCHEMA_GENERATE") != "" {
+		c.Generate(t, ref)
+	}
+	mine := srv.NewEmptyDB(t)
+	ctx := context.Background()
+	d, err := c.Open(ctx, Params(mine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, _, err := d.SchemaVersion(ctx); err == nil {
+		t.Fatal("an empty database reports a schema version")
+	}
+	start = time.Now()
+	if err := d.InitSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("db-init: %v", time.Since(start).Round(time.Millisecond))
+	if major, minor, err := d.SchemaVersion(ctx); err != nil || fmt.Sprintf("%d.%d", major, minor) != c.Version {
+		t.Fatalf("schema version after db-init: %d.%d %v, want %s", major, minor, err, c.Version)
+	}
+	if err := d.InitSchema(ctx); err == nil || !strings.Contains(err.Error(), "empty database") {
+		t.Errorf("db-init on an initialised database: %v", err)
+	}
+	want, got := c.Catalog(t, ref), c.Catalog(t, mine)
+	for k := range want {
+		if want[k] != got[k] {
+			t.Errorf("%s differs from kea-admin's:\n%s", k, LineDiff(want[k], got[k]))
+		}
+	}
+	if !strings.Contains(want["tables"], "lease4\t") || !strings.Contains(strings.ToLower(want["triggers"]), "lease4_ains") ||
+		!strings.Contains(want["rows"], "schema_version") {
+		t.Errorf("the catalog misses what kea-admin made:\n%s\n%s", want["tables"], want["triggers"])
 	}
 }
 
