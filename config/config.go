@@ -197,7 +197,7 @@ func (p *parser) dhcp4(o *jobj, c *Config) {
 	p.interfaces(o, c)
 	p.leaseDatabase(o, &c.LeaseDatabase, defaultLeaseFile)
 	p.hostsDatabases(o, c)
-	p.configControl(o, c)
+	c.ConfigControl = p.configControl(o)
 	p.hostIdentifiers(o, c)
 
 	global := p.parseScope(o, true)

@@ -19,11 +19,12 @@ type ConfigControl struct {
 	FetchWait time.Duration
 }
 
-// configControl parses config-control.
-func (p *parser) configControl(o *jobj, c *Config) {
+// configControl parses config-control (of the Dhcp4 or the Dhcp6
+// section): nil without a configuration database.
+func (p *parser) configControl(o *jobj) *ConfigControl {
 	cc := p.sub(o, "config-control")
 	if cc == nil {
-		return
+		return nil
 	}
 	defer p.finish(cc)
 	cc.ignore("comment", "user-context")
@@ -40,7 +41,8 @@ func (p *parser) configControl(o *jobj, c *Config) {
 		// Kea 2.2 reads the first database only too.
 		p.warnf(cc.child("config-databases"), "only the first configuration database is read")
 	}
-	if len(out.Databases) > 0 {
-		c.ConfigControl = out
+	if len(out.Databases) == 0 {
+		return nil
 	}
+	return out
 }

@@ -26,6 +26,15 @@ func TestConfigControl(t *testing.T) {
 	if !strings.Contains(strings.Join(c.Warnings, "\n"), "only the first configuration database is read") {
 		t.Errorf("no warning for a second configuration database: %v", c.Warnings)
 	}
+	// The Dhcp6 section has its own, with its own server tag.
+	c, err = Parse([]byte(`{"Dhcp6": {"server-tag": "b", "config-control": {"config-fetch-wait-time": 3,
+		"config-databases": [{"type": "postgresql", "name": "kea6"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := c.Dhcp6.ConfigControl; cc == nil || cc.FetchWait != 3*time.Second || cc.Databases[0].Name != "kea6" || c.Dhcp6.ServerTag != "b" || c.ConfigControl != nil {
+		t.Errorf("Dhcp6 config-control: %+v (Dhcp4's %+v)", cc, c.ConfigControl)
+	}
 	// Refused as in a host database: no type, memfile, a bad wait.
 	for _, bad := range []string{
 		`{"config-databases": [{"name": "a"}]}`,

@@ -91,6 +91,7 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 	p.controlSocket6(o, c)
 	c.ExpiredLeases, c.MultiThreading, c.Loggers = same.ExpiredLeases, same.MultiThreading, same.Loggers
 	q.hooks6(o, c)
+	c.ConfigControl = p.configControl(o)
 	return c
 }
 

@@ -57,9 +57,7 @@ var notImplemented = map[string]map[string]string{
 var notImplemented6 = map[string]map[string]string{
 	// The same globals as Dhcp4 and the same DNS update keys at every
 	// level; interfaces-config has no outbound-interface in Dhcp6.
-	"Dhcp6": withEntries(notImplemented["Dhcp4"], map[string]string{
-		"config-control": "the configuration backend serves the Dhcp4 section only",
-	}),
+	"Dhcp6":             withEntries(notImplemented["Dhcp4"], nil),
 	"subnet6":           notImplemented["shared-networks"],
 	"shared-networks":   notImplemented["shared-networks"],
 	"interfaces-config": without(notImplemented["interfaces-config"], "outbound-interface"),

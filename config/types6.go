@@ -68,6 +68,9 @@ type Config6 struct {
 	StatisticDefaultSampleCount int
 	StatisticDefaultSampleAge   time.Duration
 	ServerTag                   string
+	// ConfigControl is the configuration backend of the Dhcp6 section
+	// (nil without one): the dhcp6_* tables merged into this section.
+	ConfigControl *ConfigControl
 
 	ControlSockets []ControlSocket
 	Loggers        []Logger

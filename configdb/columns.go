@@ -21,6 +21,7 @@ const (
 	kRelay        // relay {"ip-addresses": [...]} stored as a JSON list of addresses
 	kList         // a JSON list of strings (require-client-classes)
 	kReplace      // ddns-replace-client-name stored as Kea's enum number
+	kBytes        // text stored as binary (interface-id: bytea, varbinary)
 )
 
 // column maps a Kea JSON key to a column of a configuration table.
@@ -29,22 +30,36 @@ type column struct {
 	kind     kind
 }
 
-// networkColumns are the columns dhcp4_subnet and dhcp4_shared_network
+// networkColumns4 are the columns dhcp4_subnet and dhcp4_shared_network
 // share, in Kea 2.2's schema.
-var networkColumns = []column{
+var networkColumns4 = append([]column{
 	{"boot-file-name", "boot_file_name", kString},
-	{"client-class", "client_class", kString},
-	{"interface", "interface", kString},
 	{"match-client-id", "match_client_id", kBool},
 	{"next-server", "next_server", kAddr},
+	{"server-hostname", "server_hostname", kString},
+	{"authoritative", "authoritative", kBool},
+}, networkColumnsBoth...)
+
+// networkColumns6 are the columns dhcp6_subnet and dhcp6_shared_network
+// share.
+var networkColumns6 = append([]column{
+	{"preferred-lifetime", "preferred_lifetime", kInt},
+	{"min-preferred-lifetime", "min_preferred_lifetime", kInt},
+	{"max-preferred-lifetime", "max_preferred_lifetime", kInt},
+	{"rapid-commit", "rapid_commit", kBool},
+	{"interface-id", "interface_id", kBytes},
+}, networkColumnsBoth...)
+
+// networkColumnsBoth are the network columns of both families.
+var networkColumnsBoth = []column{
+	{"client-class", "client_class", kString},
+	{"interface", "interface", kString},
 	{"rebind-timer", "rebind_timer", kInt},
 	{"relay", "relay", kRelay},
 	{"renew-timer", "renew_timer", kInt},
 	{"require-client-classes", "require_client_classes", kList},
-	{"server-hostname", "server_hostname", kString},
 	{"user-context", "user_context", kJSON},
 	{"valid-lifetime", "valid_lifetime", kInt},
-	{"authoritative", "authoritative", kBool},
 	{"calculate-tee-times", "calculate_tee_times", kBool},
 	{"t1-percent", "t1_percent", kFloat},
 	{"t2-percent", "t2_percent", kFloat},
@@ -64,7 +79,7 @@ var networkColumns = []column{
 }
 
 // classColumns are dhcp4_client_class's, besides name and test.
-var classColumns = []column{
+var classColumns4 = []column{
 	{"next-server", "next_server", kAddr},
 	{"server-hostname", "server_hostname", kString},
 	{"boot-file-name", "boot_file_name", kString},
@@ -72,6 +87,36 @@ var classColumns = []column{
 	{"min-valid-lifetime", "min_valid_lifetime", kInt},
 	{"max-valid-lifetime", "max_valid_lifetime", kInt},
 	{"user-context", "user_context", kJSON},
+}
+
+// networkColumns6 are the columns dhcp6_subnet and dhcp6_shared_network
+// share.
+
+// classColumns6 are dhcp6_client_class's, besides name and test.
+var classColumns6 = []column{
+	{"valid-lifetime", "valid_lifetime", kInt},
+	{"min-valid-lifetime", "min_valid_lifetime", kInt},
+	{"max-valid-lifetime", "max_valid_lifetime", kInt},
+	{"preferred-lifetime", "preferred_lifetime", kInt},
+	{"min-preferred-lifetime", "min_preferred_lifetime", kInt},
+	{"max-preferred-lifetime", "max_preferred_lifetime", kInt},
+	{"user-context", "user_context", kJSON},
+}
+
+// networkColumns are the subnet and shared network columns of d's family.
+func (d *DB) networkColumns() []column {
+	if d.v6 {
+		return networkColumns6
+	}
+	return networkColumns4
+}
+
+// classColumns are the client class columns of d's family.
+func (d *DB) classColumns() []column {
+	if d.v6 {
+		return classColumns6
+	}
+	return classColumns4
 }
 
 // replaceModes are Kea's numbering of ddns-replace-client-name.
@@ -90,6 +135,12 @@ func (c column) arg(v any) (any, error) {
 			return nil, bad()
 		}
 		return s, nil
+	case kBytes:
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad()
+		}
+		return []byte(s), nil
 	case kInt:
 		n, ok := v.(json.Number)
 		if !ok {

@@ -28,11 +28,15 @@ func obj(t *testing.T, s string) Object {
 	return o
 }
 
-func open(t *testing.T, l *dbtest.Lazy) (*DB, dbtest.DB) {
+func open(t *testing.T, l *dbtest.Lazy) (*DB, dbtest.DB) { return openFam(t, l, false) }
+
+// openFam opens a fresh database of the DHCPv4 (or, v6, the DHCPv6)
+// configuration.
+func openFam(t *testing.T, l *dbtest.Lazy, v6 bool) (*DB, dbtest.DB) {
 	srv := l.Get(t)
 	d := srv.NewDB(t)
-	db, err := Open(context.Background(), config.HostsDatabase{Type: string(srv.Kind), Name: d.Name, Host: d.Host(),
-		Port: d.Port(), User: d.User, Password: d.Password, ConnectTimeout: 5 * time.Second})
+	db, err := openFamily(context.Background(), config.HostsDatabase{Type: string(srv.Kind), Name: d.Name, Host: d.Host(),
+		Port: d.Port(), User: d.User, Password: d.Password, ConnectTimeout: 5 * time.Second}, v6)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,18 +157,7 @@ func TestRoundTrip(t *testing.T) {
 				subnets int
 				valid   string
 			}{{"b1", 3, "1300"}, {"b2", 2, "1200"}} {
-				snap, err := db.Fetch(ctx, tc.tag)
-				if err != nil {
-					t.Fatal(err)
-				}
-				merged, err := snap.Merge(doc)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cfg, err := config.Parse(merged)
-				if err != nil {
-					t.Fatalf("%s: merged configuration refused: %v\n%s", tc.tag, err, merged)
-				}
+				cfg, merged := fetchMerged(t, db, tc.tag, doc)
 				if len(cfg.Subnets) != tc.subnets {
 					t.Errorf("%s: %d subnets, want %d\n%s", tc.tag, len(cfg.Subnets), tc.subnets, merged)
 				}
@@ -248,3 +241,22 @@ func fmtv(v any) string {
 func sprint(v any) string { return fmtSprint(v) }
 
 var fmtSprint = fmt.Sprint
+
+// fetchMerged merges what the server tagged tag reads into doc, and
+// parses it.
+func fetchMerged(t *testing.T, db *DB, tag string, doc []byte) (*config.Config, []byte) {
+	t.Helper()
+	snap, err := db.Fetch(context.Background(), tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := snap.Merge(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(merged)
+	if err != nil {
+		t.Fatalf("%s: merged configuration refused: %v\n%s", tag, err, merged)
+	}
+	return cfg, merged
+}

@@ -1,10 +1,11 @@
 // Package configdb reads and writes Kea 2.2's configuration backend: the
-// dhcp4_* configuration tables of the schema kea-admin db-init creates on
-// MySQL/MariaDB and PostgreSQL (servers, global parameters, option
-// definitions, options, shared networks, subnets, pools, client classes),
+// dhcp4_* (Open) or dhcp6_* (Open6) configuration tables of the schema
+// kea-admin db-init creates on MySQL/MariaDB and PostgreSQL (servers,
+// global parameters, option definitions, options, shared networks,
+// subnets, pools and DHCPv6 prefix delegation pools, client classes),
 // with the audit revisions Kea's own backends write, so that kea-dhcp4
-// with libdhcp_mysql_cb/libdhcp_pgsql_cb and xdhcpd share one
-// configuration database.
+// and kea-dhcp6 with libdhcp_mysql_cb/libdhcp_pgsql_cb and xdhcpd share
+// one configuration database.
 package configdb
 
 import (
@@ -15,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,10 @@ type DB struct {
 	db   *sql.DB
 	pg   bool
 	name string
+	// v6 selects the dhcp6_* tables (Kea's Dhcp6 configuration) instead
+	// of the dhcp4_* ones: the two families' tables have the same shape
+	// apart from the network, class and pool columns.
+	v6 bool
 }
 
 // String names the database for logs.
@@ -56,6 +62,18 @@ func (d *DB) Close() error { return d.db.Close() }
 // Open connects to the database c describes (the connection parameters
 // of the lease and host databases) and checks Kea 2.2's schema version.
 func Open(ctx context.Context, c config.HostsDatabase) (*DB, error) {
+	return openFamily(ctx, c, false)
+}
+
+// Open6 is Open for the DHCPv6 configuration (the dhcp6_* tables).
+func Open6(ctx context.Context, c config.HostsDatabase) (*DB, error) {
+	return openFamily(ctx, c, true)
+}
+
+// V6 reports whether d holds the DHCPv6 configuration.
+func (d *DB) V6() bool { return d.v6 }
+
+func openFamily(ctx context.Context, c config.HostsDatabase, v6 bool) (*DB, error) {
 	p := sqllease.Params{Host: c.Host, Port: c.Port, Name: c.Name, User: c.User, Password: c.Password,
 		ConnectTimeout: c.ConnectTimeout, TrustAnchor: c.TrustAnchor, CertFile: c.CertFile, KeyFile: c.KeyFile,
 		CipherList: c.CipherList}
@@ -66,7 +84,7 @@ func Open(ctx context.Context, c config.HostsDatabase) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &DB{name: c.Type + " " + c.Name + "@" + c.Host}
+	d := &DB{name: c.Type + " " + c.Name + "@" + c.Host, v6: v6}
 	major := mysqlSchemaMajor
 	switch c.Type {
 	case "postgresql":
@@ -129,8 +147,13 @@ func Open(ctx context.Context, c config.HostsDatabase) (*DB, error) {
 	return d, nil
 }
 
-// q rewrites ? placeholders as $n for PostgreSQL.
+// q rewrites ? placeholders as $n for PostgreSQL, and the DHCPv4 table
+// and procedure names (every statement is written with them) as the
+// DHCPv6 ones for a DHCPv6 database.
 func (d *DB) q(s string) string {
+	if d.v6 {
+		s = strings.NewReplacer("dhcp4_", "dhcp6_", "DHCP4", "DHCP6").Replace(s)
+	}
 	if !d.pg {
 		return s
 	}
@@ -147,9 +170,13 @@ func (d *DB) q(s string) string {
 	return b.String()
 }
 
-// addrIn is the SQL that stores an IPv4 address given as text: an
-// unsigned integer in MySQL, inet in PostgreSQL.
+// addrIn is the SQL that stores an address given as text: an IPv4 one
+// as an unsigned integer in MySQL, inet in PostgreSQL; an IPv6 one as
+// text in MySQL.
 func (d *DB) addrIn() string {
+	if d.v6 && !d.pg {
+		return "?"
+	}
 	if d.pg {
 		return "CAST(? AS inet)"
 	}
@@ -158,6 +185,9 @@ func (d *DB) addrIn() string {
 
 // addrOut reads such a column back as text.
 func (d *DB) addrOut(col string) string {
+	if d.v6 && !d.pg {
+		return col
+	}
 	if d.pg {
 		return "host(" + col + ")"
 	}
@@ -275,7 +305,7 @@ type queryer interface {
 // (0 for none): a server that saw a smaller one has changes to fetch.
 func (d *DB) LastRevision(ctx context.Context) (int64, error) {
 	var id sql.NullInt64
-	err := d.db.QueryRowContext(ctx, "SELECT MAX(a.revision_id) FROM dhcp4_audit a").Scan(&id)
+	err := d.db.QueryRowContext(ctx, d.q("SELECT MAX(a.revision_id) FROM dhcp4_audit a")).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("configuration database %s: audit: %w", d.name, err)
 	}
@@ -307,3 +337,17 @@ func affected(res sql.Result, err error) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// Family is "DHCPv4" or "DHCPv6", as the commands' answers name it.
+func (d *DB) Family() string {
+	if d.v6 {
+		return "DHCPv6"
+	}
+	return "DHCPv4"
+}
+
+// IPFamily is "IPv4" or "IPv6".
+func (d *DB) IPFamily() string { return d.familyName() }
+
+// IsFamily reports whether a is an address of d's family.
+func (d *DB) IsFamily(a netip.Addr) bool { return d.is(a) }

@@ -16,6 +16,9 @@ type Snapshot struct {
 	Classes  []Object
 	Networks []Object
 	Subnets  []Object
+	// V6: the snapshot is of the DHCPv6 configuration, merged into
+	// the Dhcp6 section's subnet6 lists.
+	V6 bool
 }
 
 // Fetch reads the configuration of the server tagged tag.
@@ -24,7 +27,7 @@ func (d *DB) Fetch(ctx context.Context, tag string) (*Snapshot, error) {
 	if tag != "" && tag != TagAll {
 		tags = []string{tag, TagAll}
 	}
-	s := &Snapshot{}
+	s := &Snapshot{V6: d.v6}
 	var err error
 	if s.Globals, _, err = d.Globals(ctx, tags[0], true, nil); err != nil {
 		return nil, fmt.Errorf("configuration database %s: global parameters: %w", d.name, err)
@@ -58,10 +61,15 @@ func (s *Snapshot) Merge(doc []byte) ([]byte, error) {
 	if err := decode(doc, &top); err != nil {
 		return nil, fmt.Errorf("merge configuration backend: %w", err)
 	}
-	d4, ok := top["Dhcp4"].(map[string]any)
-	if !ok {
-		return nil, errors.New("merge configuration backend: no Dhcp4 section")
+	section, subnetKey := "Dhcp4", "subnet4"
+	if s.V6 {
+		section, subnetKey = "Dhcp6", "subnet6"
 	}
+	d4, ok := top[section].(map[string]any)
+	if !ok {
+		return nil, errors.New("merge configuration backend: no " + section + " section")
+	}
+	optionIdentity := func(m map[string]any) string { return optionIdentity(m, s.V6) }
 	for k, v := range s.Globals {
 		d4[k] = v
 	}
@@ -77,7 +85,7 @@ func (s *Snapshot) Merge(doc []byte) ([]byte, error) {
 		networks = append(networks, strip(n))
 	}
 	nets := mergeBy(list(d4["shared-networks"]), networks, nameIdentity)
-	subnets := list(d4["subnet4"])
+	subnets := list(d4[subnetKey])
 	for _, sn := range s.Subnets {
 		sub := strip(sn)
 		id := fmt.Sprint(sub["id"])
@@ -88,13 +96,13 @@ func (s *Snapshot) Merge(doc []byte) ([]byte, error) {
 		subnets = removeID(subnets, id)
 		for _, n := range nets {
 			if nm, ok := n.(map[string]any); ok {
-				nm["subnet4"] = removeID(list(nm["subnet4"]), id)
+				nm[subnetKey] = removeID(list(nm[subnetKey]), id)
 			}
 		}
 		placed := false
 		for _, n := range nets {
 			if nm, ok := n.(map[string]any); ok && net != "" && nm["name"] == net {
-				nm["subnet4"] = append(list(nm["subnet4"]), sub)
+				nm[subnetKey] = append(list(nm[subnetKey]), sub)
 				placed = true
 			}
 		}
@@ -102,8 +110,8 @@ func (s *Snapshot) Merge(doc []byte) ([]byte, error) {
 			subnets = append(subnets, sub)
 		}
 	}
-	d4["subnet4"], d4["shared-networks"] = subnets, nets
-	for _, k := range []string{"option-def", "option-data", "client-classes", "subnet4", "shared-networks"} {
+	d4[subnetKey], d4["shared-networks"] = subnets, nets
+	for _, k := range []string{"option-def", "option-data", "client-classes", subnetKey, "shared-networks"} {
 		if l, ok := d4[k].([]any); ok && len(l) == 0 {
 			delete(d4, k)
 		}
@@ -140,8 +148,8 @@ func removeID(l []any, id string) []any {
 
 func nameIdentity(m map[string]any) string { s, _ := m["name"].(string); return s }
 
-func optionIdentity(m map[string]any) string {
-	code, space, err := optionKey(m)
+func optionIdentity(m map[string]any, v6 bool) string {
+	code, space, err := optionKey(m, v6)
 	if err != nil {
 		return ""
 	}

@@ -12,7 +12,7 @@ import (
 // SetNetwork creates or replaces a shared network and its options
 // (remote-network4-set); its subnets are set with remote-subnet4-set.
 func (d *DB) SetNetwork(ctx context.Context, tags []string, n Object) (string, error) {
-	if err := checkKeys("shared network", n, networkColumns, []string{"name", "option-data", "metadata"}); err != nil {
+	if err := checkKeys("shared network", n, d.networkColumns(), []string{"name", "option-data", "metadata"}); err != nil {
 		return "", err
 	}
 	if _, has := n["subnet4"]; has {
@@ -22,7 +22,7 @@ func (d *DB) SetNetwork(ctx context.Context, tags []string, n Object) (string, e
 	if name == "" {
 		return "", errors.New("shared network: 'name' is mandatory")
 	}
-	names, args, err := columnArgs(networkColumns, n)
+	names, args, err := columnArgs(d.networkColumns(), n)
 	if err != nil {
 		return "", fmt.Errorf("shared network %s: %w", name, err)
 	}
@@ -33,7 +33,7 @@ func (d *DB) SetNetwork(ctx context.Context, tags []string, n Object) (string, e
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			cols := append([]string{"name", "modification_ts"}, names...)
-			vals := append([]string{"?", "?"}, d.placeholders(networkColumns)...)
+			vals := append([]string{"?", "?"}, d.placeholders(d.networkColumns())...)
 			id, err = d.insertID(ctx, tx, "INSERT INTO dhcp4_shared_network ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(vals, ", ")+")",
 				"id", append([]any{name, now}, args...))
 			if err != nil {
@@ -46,7 +46,7 @@ func (d *DB) SetNetwork(ctx context.Context, tags []string, n Object) (string, e
 				return err
 			}
 			sets := []string{"modification_ts = ?"}
-			ph := d.placeholders(networkColumns)
+			ph := d.placeholders(d.networkColumns())
 			for i, c := range names {
 				sets = append(sets, c+" = "+ph[i])
 			}
@@ -96,7 +96,7 @@ func (d *DB) DelNetwork(ctx context.Context, name string, deleteSubnets bool) (i
 // subnets).
 func (d *DB) networkSelect(ctx context.Context, where string, args ...any) ([]Object, error) {
 	sel := []string{"n.id", "n.name"}
-	for _, c := range networkColumns {
+	for _, c := range d.networkColumns() {
 		sel = append(sel, c.sel(d, "n."))
 	}
 	rows, err := d.db.QueryContext(ctx, d.q("SELECT "+strings.Join(sel, ", ")+" FROM dhcp4_shared_network n WHERE "+where+" ORDER BY n.id"), args...)
@@ -111,14 +111,14 @@ func (d *DB) networkSelect(ctx context.Context, where string, args ...any) ([]Ob
 			var id int64
 			var name string
 			holders := []any{&id, &name}
-			for _, c := range networkColumns {
+			for _, c := range d.networkColumns() {
 				holders = append(holders, c.holder())
 			}
 			if err = rows.Scan(holders...); err != nil {
 				return
 			}
 			o := Object{"name": name}
-			for i, c := range networkColumns {
+			for i, c := range d.networkColumns() {
 				v, verr := c.value(holders[2+i])
 				if verr != nil {
 					err = fmt.Errorf("shared network %s: %w", name, verr)
@@ -140,7 +140,7 @@ func (d *DB) networkSelect(ctx context.Context, where string, args ...any) ([]Ob
 		if err != nil {
 			return nil, err
 		}
-		if o["option-data"], err = optionList(opts); err != nil {
+		if o["option-data"], err = d.optionList(opts); err != nil {
 			return nil, err
 		}
 		tags, err := d.tagsOf(ctx, d.db, "dhcp4_shared_network_server", "shared_network_id", ids[i])
@@ -170,7 +170,7 @@ func (d *DB) Networks(ctx context.Context, tags []string) ([]Object, error) {
 // SetClass creates or replaces a client class (remote-class4-set),
 // placed after follow (or last when new and follow is empty).
 func (d *DB) SetClass(ctx context.Context, tags []string, c Object, follow string) (string, error) {
-	if err := checkKeys("client class", c, classColumns, []string{"name", "test", "only-if-required", "option-data", "option-def", "metadata"}); err != nil {
+	if err := checkKeys("client class", c, d.classColumns(), []string{"name", "test", "only-if-required", "option-data", "option-def", "metadata"}); err != nil {
 		return "", err
 	}
 	name, _ := c["name"].(string)
@@ -182,7 +182,7 @@ func (d *DB) SetClass(ctx context.Context, tags []string, c Object, follow strin
 	}
 	test, _ := c["test"].(string)
 	only, _ := c["only-if-required"].(bool)
-	names, args, err := columnArgs(classColumns, c)
+	names, args, err := columnArgs(d.classColumns(), c)
 	if err != nil {
 		return "", fmt.Errorf("client class %s: %w", name, err)
 	}
@@ -197,7 +197,7 @@ func (d *DB) SetClass(ctx context.Context, tags []string, c Object, follow strin
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			cols := append([]string{"name", "test", "only_if_required", "follow_class_name", "modification_ts"}, names...)
-			vals := append([]string{"?", "?", "?", "?", "?"}, d.placeholders(classColumns)...)
+			vals := append([]string{"?", "?", "?", "?", "?"}, d.placeholders(d.classColumns())...)
 			id, err = d.insertID(ctx, tx, "INSERT INTO dhcp4_client_class ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(vals, ", ")+")",
 				"id", append([]any{name, test, only, followArg, now}, args...))
 			if err != nil {
@@ -210,7 +210,7 @@ func (d *DB) SetClass(ctx context.Context, tags []string, c Object, follow strin
 				return err
 			}
 			sets := []string{"test = ?", "only_if_required = ?", "follow_class_name = ?", "modification_ts = ?"}
-			ph := d.placeholders(classColumns)
+			ph := d.placeholders(d.classColumns())
 			for i, col := range names {
 				sets = append(sets, col+" = "+ph[i])
 			}
@@ -256,7 +256,7 @@ func (d *DB) DelClass(ctx context.Context, name string) (int64, error) {
 // classSelect reads client classes in their evaluation order.
 func (d *DB) classSelect(ctx context.Context, where string, args ...any) ([]Object, error) {
 	sel := []string{"c.id", "c.name", "c.test", "c.only_if_required"}
-	for _, col := range classColumns {
+	for _, col := range d.classColumns() {
 		sel = append(sel, col.sel(d, "c."))
 	}
 	rows, err := d.db.QueryContext(ctx, d.q("SELECT "+strings.Join(sel, ", ")+
@@ -274,7 +274,7 @@ func (d *DB) classSelect(ctx context.Context, where string, args ...any) ([]Obje
 			var test sql.NullString
 			var only bool
 			holders := []any{&id, &name, &test, &only}
-			for _, col := range classColumns {
+			for _, col := range d.classColumns() {
 				holders = append(holders, col.holder())
 			}
 			if err = rows.Scan(holders...); err != nil {
@@ -287,7 +287,7 @@ func (d *DB) classSelect(ctx context.Context, where string, args ...any) ([]Obje
 			if only {
 				o["only-if-required"] = true
 			}
-			for i, col := range classColumns {
+			for i, col := range d.classColumns() {
 				v, verr := col.value(holders[4+i])
 				if verr != nil {
 					err = fmt.Errorf("client class %s: %w", name, verr)
@@ -310,7 +310,7 @@ func (d *DB) classSelect(ctx context.Context, where string, args ...any) ([]Obje
 			return nil, err
 		}
 		if len(opts) > 0 {
-			if o["option-data"], err = optionList(opts); err != nil {
+			if o["option-data"], err = d.optionList(opts); err != nil {
 				return nil, err
 			}
 		}

@@ -216,7 +216,7 @@ func contains(l []string, s string) bool {
 // SetGlobalOption writes a global option for tags
 // (remote-option4-global-set), replacing the same code and space.
 func (d *DB) SetGlobalOption(ctx context.Context, tags []string, o Object) error {
-	code, space, err := optionKey(o)
+	code, space, err := optionKey(o, d.v6)
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func (d *DB) GlobalOptions(ctx context.Context, tags []string) ([]any, error) {
 				continue
 			}
 			seen[k] = true
-			o, err := r.json()
+			o, err := r.json(d.v6)
 			if err != nil {
 				return nil, err
 			}

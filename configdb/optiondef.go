@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ func (d *DB) SetOptionDef(ctx context.Context, tag string, def Object) (int, str
 		return 0, "", err
 	}
 	name, _ := def["name"].(string)
-	code, space, err := optionKey(Object{"code": def["code"], "space": def["space"]})
+	code, space, err := optionKey(Object{"code": def["code"], "space": def["space"]}, d.v6)
 	if err != nil || name == "" {
 		return 0, "", errors.New("option definition: 'name' and 'code' (1-254) are mandatory")
 	}
@@ -155,7 +156,7 @@ func (d *DB) OptionDefs(ctx context.Context, tags []string) ([]any, error) {
 // (remote-option4-subnet-set, -network-set, -pool-set), replacing the
 // same code and space there.
 func (d *DB) SetScopedOption(ctx context.Context, scope string, key any, o Object) error {
-	code, space, err := optionKey(o)
+	code, space, err := optionKey(o, d.v6)
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func (d *DB) SetScopedOption(ctx context.Context, scope string, key any, o Objec
 		switch sc {
 		case scopeSubnet:
 			subnet = owner
-		case scopePool:
+		case scopePool, scopePDPool:
 			pool = owner
 		case scopeNetwork:
 			network = owner
@@ -216,7 +217,7 @@ func (d *DB) scopeOf(ctx context.Context, tx *sql.Tx, scope string, key any) (in
 		}
 		return scopeNetwork, "shared_network_name = ?", key, nil
 	case "pool":
-		first, last, err := poolRange(fmt.Sprint(key))
+		first, last, err := poolRange(fmt.Sprint(key), d.v6)
 		if err != nil {
 			return 0, "", nil, err
 		}
@@ -230,6 +231,21 @@ func (d *DB) scopeOf(ctx context.Context, tx *sql.Tx, scope string, key any) (in
 			return 0, "", nil, err
 		}
 		return scopePool, "pool_id = ?", id, nil
+	case "pd-pool":
+		p, err := netip.ParsePrefix(fmt.Sprint(key))
+		if err != nil || !d.v6 {
+			return 0, "", nil, fmt.Errorf("pd-pool %v: not an IPv6 prefix", key)
+		}
+		var id int64
+		err = tx.QueryRowContext(ctx, d.q("SELECT id FROM dhcp6_pd_pool WHERE prefix = ? AND prefix_length = ?"),
+			p.Addr().String(), p.Bits()).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, "", nil, fmt.Errorf("no pd-pool %v", key)
+		}
+		if err != nil {
+			return 0, "", nil, err
+		}
+		return scopePDPool, "pd_pool_id = ?", id, nil
 	}
 	return 0, "", nil, fmt.Errorf("unknown option scope %s", scope)
 }

@@ -20,6 +20,7 @@ const (
 	scopeClass   = 2
 	scopeNetwork = 4
 	scopePool    = 5
+	scopePDPool  = 6 // DHCPv6 prefix delegation pool
 )
 
 // optionRow is one dhcp4_options row as read.
@@ -49,14 +50,24 @@ func scanOption(rows *sql.Rows) (optionRow, error) {
 }
 
 // json is the option-data entry Kea's configuration would hold.
-func (r optionRow) json() (map[string]any, error) {
+func (r optionRow) json(v6 bool) (map[string]any, error) {
 	space := "dhcp4"
+	if v6 {
+		space = optiondef.Space6
+	}
 	if r.space.Valid && r.space.String != "" {
 		space = r.space.String
 	}
 	o := map[string]any{"code": json.Number(strconv.Itoa(r.code)), "space": space, "always-send": r.persistent}
-	if def := optiondef.InSpace(space, uint8(r.code)); def != nil && space == "dhcp4" {
-		o["name"] = def.Name
+	switch {
+	case v6:
+		if def := optiondef.InSpace6(space, uint16(r.code)); def != nil && space == optiondef.Space6 {
+			o["name"] = def.Name
+		}
+	case r.code <= 255:
+		if def := optiondef.InSpace(space, uint8(r.code)); def != nil && space == "dhcp4" {
+			o["name"] = def.Name
+		}
 	}
 	switch {
 	case r.formatted.Valid && r.formatted.String != "":
@@ -75,20 +86,28 @@ func (r optionRow) json() (map[string]any, error) {
 }
 
 // optionKey identifies an option in a scope (code and space).
-func optionKey(o map[string]any) (int, string, error) {
-	space := "dhcp4"
+// A DHCPv6 option (v6) has a 16-bit code in the dhcp6 space by default.
+func optionKey(o map[string]any, v6 bool) (int, string, error) {
+	space, maxCode := "dhcp4", 254
+	if v6 {
+		space, maxCode = optiondef.Space6, 65535
+	}
 	if s, ok := o["space"].(string); ok && s != "" {
 		space = s
 	}
 	if n, ok := o["code"].(json.Number); ok {
 		c, err := strconv.Atoi(n.String())
-		if err != nil || c < 1 || c > 254 {
+		if err != nil || c < 1 || c > maxCode {
 			return 0, "", fmt.Errorf("option code %s is out of range", n)
 		}
 		return c, space, nil
 	}
 	if name, ok := o["name"].(string); ok {
-		if def := optiondef.InSpaceByName(space, name); def != nil {
+		if v6 {
+			if def := optiondef.InSpace6ByName(space, name); def != nil {
+				return int(def.Code), space, nil
+			}
+		} else if def := optiondef.InSpaceByName(space, name); def != nil {
 			return int(def.Code), space, nil
 		}
 		return 0, "", fmt.Errorf("option '%s' of space %s: unknown name (give its code)", name, space)
@@ -130,7 +149,7 @@ func optionArgs(o map[string]any) (value []byte, formatted any, persistent bool,
 // insertOption writes one option row of a scope, with its server
 // associations.
 func (d *DB) insertOption(ctx context.Context, tx *sql.Tx, o map[string]any, scope int, subnet, pool any, network, class any, tags []string) error {
-	code, space, err := optionKey(o)
+	code, space, err := optionKey(o, d.v6)
 	if err != nil {
 		return err
 	}
@@ -138,8 +157,14 @@ func (d *DB) insertOption(ctx context.Context, tx *sql.Tx, o map[string]any, sco
 	if err != nil {
 		return err
 	}
+	// pool is the pool's id, or the prefix delegation pool's in that
+	// scope (a column of the DHCPv6 table only).
+	poolCol := "pool_id"
+	if scope == scopePDPool {
+		poolCol = "pd_pool_id"
+	}
 	q := `INSERT INTO dhcp4_options (code, value, formatted_value, space, persistent, dhcp_client_class, dhcp4_subnet_id,
- scope_id, user_context, shared_network_name, pool_id, modification_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+ scope_id, user_context, shared_network_name, ` + poolCol + `, modification_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	args := []any{code, value, formatted, space, persistent, class, subnet, scope, uctx, network, pool, time.Now().UTC().Truncate(time.Second)}
 	id, err := d.insertID(ctx, tx, q, "option_id", args)
 	if err != nil {
@@ -155,7 +180,7 @@ func (d *DB) insertID(ctx context.Context, tx *sql.Tx, q, idCol string, args []a
 		err := tx.QueryRowContext(ctx, d.q(q)+" RETURNING "+idCol, args...).Scan(&id)
 		return id, err
 	}
-	res, err := tx.ExecContext(ctx, q, args...)
+	res, err := tx.ExecContext(ctx, d.q(q), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -181,10 +206,10 @@ func (d *DB) readOptions(ctx context.Context, q queryer, where string, args ...a
 }
 
 // optionList turns rows into option-data.
-func optionList(rows []optionRow) ([]any, error) {
+func (d *DB) optionList(rows []optionRow) ([]any, error) {
 	out := []any{}
 	for _, r := range rows {
-		o, err := r.json()
+		o, err := r.json(d.v6)
 		if err != nil {
 			return nil, err
 		}
@@ -195,7 +220,7 @@ func optionList(rows []optionRow) ([]any, error) {
 
 // OptionKey is the code and space an option-data entry names (0 when it
 // names none the tables know).
-func OptionKey(o map[string]any) (int, string) {
-	c, s, _ := optionKey(o)
+func (d *DB) OptionKey(o map[string]any) (int, string) {
+	c, s, _ := optionKey(o, d.v6)
 	return c, s
 }

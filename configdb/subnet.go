@@ -16,8 +16,27 @@ import (
 // Object is one configuration object as Kea's JSON has it.
 type Object = map[string]any
 
-// subnetKeys are the subnet4 keys stored besides networkColumns.
+// subnetKeys are the subnet4 keys stored besides d.networkColumns().
 var subnetKeys = []string{"id", "subnet", "shared-network-name", "pools", "option-data", "metadata"}
+
+// subnet6Keys are subnet6's: pd-pools besides.
+var subnet6Keys = append(append([]string(nil), subnetKeys...), "pd-pools")
+
+// is reports whether a has d's family.
+func (d *DB) is(a netip.Addr) bool {
+	if d.v6 {
+		return a.Is6() && !a.Is4In6()
+	}
+	return a.Is4()
+}
+
+// familyName is the address family d holds, for messages.
+func (d *DB) familyName() string {
+	if d.v6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
 
 // checkKeys refuses keys the schema has no place for: the backend would
 // drop them silently otherwise.
@@ -65,7 +84,11 @@ func (d *DB) placeholders(cols []column) []string {
 // SetSubnet creates or replaces a subnet with its pools and options
 // (remote-subnet4-set), associated with the servers tags name.
 func (d *DB) SetSubnet(ctx context.Context, tags []string, s Object) (uint32, string, error) {
-	if err := checkKeys("subnet", s, networkColumns, subnetKeys); err != nil {
+	keys := subnetKeys
+	if d.v6 {
+		keys = subnet6Keys
+	}
+	if err := checkKeys("subnet", s, d.networkColumns(), keys); err != nil {
 		return 0, "", err
 	}
 	idn, ok := s["id"].(json.Number)
@@ -78,15 +101,15 @@ func (d *DB) SetSubnet(ctx context.Context, tags []string, s Object) (uint32, st
 	}
 	ps, _ := s["subnet"].(string)
 	prefix, err := netip.ParsePrefix(ps)
-	if err != nil || !prefix.Addr().Is4() {
-		return 0, "", fmt.Errorf("subnet: %q is not an IPv4 prefix", ps)
+	if err != nil || !d.is(prefix.Addr()) {
+		return 0, "", fmt.Errorf("subnet: %q is not an %s prefix", ps, d.familyName())
 	}
 	prefix = prefix.Masked()
 	var network any
 	if n, ok := s["shared-network-name"].(string); ok && n != "" {
 		network = n
 	}
-	names, args, err := columnArgs(networkColumns, s)
+	names, args, err := columnArgs(d.networkColumns(), s)
 	if err != nil {
 		return 0, "", fmt.Errorf("subnet %d: %w", id, err)
 	}
@@ -106,7 +129,7 @@ func (d *DB) SetSubnet(ctx context.Context, tags []string, s Object) (uint32, st
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			cols := append([]string{"subnet_id", "subnet_prefix", "shared_network_name", "modification_ts"}, names...)
-			vals := append([]string{"?", "?", "?", "?"}, d.placeholders(networkColumns)...)
+			vals := append([]string{"?", "?", "?", "?"}, d.placeholders(d.networkColumns())...)
 			all := append([]any{id, prefix.String(), network, now}, args...)
 			if _, err := tx.ExecContext(ctx, d.q("INSERT INTO dhcp4_subnet ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(vals, ", ")+")"), all...); err != nil {
 				return err
@@ -118,11 +141,16 @@ func (d *DB) SetSubnet(ctx context.Context, tags []string, s Object) (uint32, st
 			if _, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_pool WHERE subnet_id = ?"), old); err != nil {
 				return err
 			}
+			if d.v6 {
+				if _, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp6_pd_pool WHERE subnet_id = ?"), old); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, d.q("DELETE FROM dhcp4_options WHERE scope_id = 1 AND dhcp4_subnet_id = ?"), old); err != nil {
 				return err
 			}
 			sets := []string{"subnet_id = ?", "subnet_prefix = ?", "shared_network_name = ?", "modification_ts = ?"}
-			ph := d.placeholders(networkColumns)
+			ph := d.placeholders(d.networkColumns())
 			for i, n := range names {
 				sets = append(sets, n+" = "+ph[i])
 			}
@@ -142,6 +170,16 @@ func (d *DB) SetSubnet(ctx context.Context, tags []string, s Object) (uint32, st
 				return errors.New("pools: each entry must be a map")
 			}
 			if err := d.insertPool(ctx, tx, uint32(id), pm, tags, now); err != nil {
+				return err
+			}
+		}
+		pdPools, _ := s["pd-pools"].([]any)
+		for _, p := range pdPools {
+			pm, ok := p.(map[string]any)
+			if !ok {
+				return errors.New("pd-pools: each entry must be a map")
+			}
+			if err := d.insertPDPool(ctx, tx, uint32(id), pm, tags, now); err != nil {
 				return err
 			}
 		}
@@ -166,22 +204,11 @@ func (d *DB) insertPool(ctx context.Context, tx *sql.Tx, subnet uint32, p Object
 		return err
 	}
 	spec, _ := p["pool"].(string)
-	first, last, err := poolRange(spec)
+	first, last, err := poolRange(spec, d.v6)
 	if err != nil {
 		return err
 	}
-	var class, require, uctx any
-	if s, ok := p["client-class"].(string); ok && s != "" {
-		class = s
-	}
-	if l, ok := p["require-client-classes"].([]any); ok {
-		b, _ := json.Marshal(l)
-		require = string(b)
-	}
-	if m, ok := p["user-context"].(map[string]any); ok {
-		b, _ := json.Marshal(m)
-		uctx = string(b)
-	}
+	class, require, uctx := poolClassArgs(p)
 	q := `INSERT INTO dhcp4_pool (start_address, end_address, subnet_id, client_class, require_client_classes, user_context, modification_ts)
  VALUES (` + d.addrIn() + `, ` + d.addrIn() + `, ?, ?, ?, ?, ?)`
 	id, err := d.insertID(ctx, tx, q, "id", []any{first.String(), last.String(), subnet, class, require, uctx, now})
@@ -201,26 +228,49 @@ func (d *DB) insertPool(ctx context.Context, tx *sql.Tx, subnet uint32, p Object
 	return nil
 }
 
-// poolRange parses "a - b" or a prefix.
-func poolRange(spec string) (netip.Addr, netip.Addr, error) {
-	if a, b, ok := strings.Cut(spec, "-"); ok {
+// poolClassArgs are the client-class, require-client-classes and
+// user-context columns of a pool or prefix delegation pool.
+func poolClassArgs(p Object) (class, require, uctx any) {
+	if s, ok := p["client-class"].(string); ok && s != "" {
+		class = s
+	}
+	if l, ok := p["require-client-classes"].([]any); ok {
+		b, _ := json.Marshal(l)
+		require = string(b)
+	}
+	if m, ok := p["user-context"].(map[string]any); ok {
+		b, _ := json.Marshal(m)
+		uctx = string(b)
+	}
+	return class, require, uctx
+}
+
+// poolRange parses "a - b" or a prefix, of IPv6 addresses when v6.
+func poolRange(spec string, v6 bool) (netip.Addr, netip.Addr, error) {
+	fam, ok := func(a netip.Addr) bool { return a.Is4() }, "IPv4"
+	if v6 {
+		fam, ok = func(a netip.Addr) bool { return a.Is6() && !a.Is4In6() }, "IPv6"
+	}
+	if a, b, cut := strings.Cut(spec, "-"); cut {
 		first, err1 := netip.ParseAddr(strings.TrimSpace(a))
 		last, err2 := netip.ParseAddr(strings.TrimSpace(b))
-		if err1 != nil || err2 != nil || !first.Is4() || !last.Is4() || last.Less(first) {
-			return netip.Addr{}, netip.Addr{}, fmt.Errorf("pool %q: not an IPv4 range", spec)
+		if err1 != nil || err2 != nil || !fam(first) || !fam(last) || last.Less(first) {
+			return netip.Addr{}, netip.Addr{}, fmt.Errorf("pool %q: not an %s range", spec, ok)
 		}
 		return first, last, nil
 	}
 	p, err := netip.ParsePrefix(strings.TrimSpace(spec))
-	if err != nil || !p.Addr().Is4() {
-		return netip.Addr{}, netip.Addr{}, fmt.Errorf("pool %q: not an IPv4 range or prefix", spec)
+	if err != nil || !fam(p.Addr()) {
+		return netip.Addr{}, netip.Addr{}, fmt.Errorf("pool %q: not an %s range or prefix", spec, ok)
 	}
 	p = p.Masked()
 	first := p.Addr()
-	a := first.As4()
-	n := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-	n |= (1<<(32-p.Bits()) - 1)
-	last := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	b := first.AsSlice()
+	// Set the host bits.
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	last, _ := netip.AddrFromSlice(b)
 	return first, last, nil
 }
 
@@ -248,7 +298,7 @@ func (d *DB) DelSubnet(ctx context.Context, id uint32, prefix string) (int64, er
 // subnetSelect reads subnets; where filters s.
 func (d *DB) subnetSelect(ctx context.Context, q queryer, where string, args ...any) ([]Object, error) {
 	sel := []string{"s.subnet_id", "s.subnet_prefix", "s.shared_network_name"}
-	for _, c := range networkColumns {
+	for _, c := range d.networkColumns() {
 		sel = append(sel, c.sel(d, "s."))
 	}
 	rows, err := q.QueryContext(ctx, d.q("SELECT "+strings.Join(sel, ", ")+" FROM dhcp4_subnet s WHERE "+where+" ORDER BY s.subnet_id"), args...)
@@ -263,7 +313,7 @@ func (d *DB) subnetSelect(ctx context.Context, q queryer, where string, args ...
 			var prefix string
 			var network sql.NullString
 			holders := []any{&id, &prefix, &network}
-			for _, c := range networkColumns {
+			for _, c := range d.networkColumns() {
 				holders = append(holders, c.holder())
 			}
 			if err = rows.Scan(holders...); err != nil {
@@ -273,7 +323,7 @@ func (d *DB) subnetSelect(ctx context.Context, q queryer, where string, args ...
 			if network.Valid && network.String != "" {
 				o["shared-network-name"] = network.String
 			}
-			for i, c := range networkColumns {
+			for i, c := range d.networkColumns() {
 				v, verr := c.value(holders[3+i])
 				if verr != nil {
 					err = fmt.Errorf("subnet %d: %w", id, verr)
@@ -354,18 +404,27 @@ func (d *DB) subnetParts(ctx context.Context, q queryer, o Object, id string) er
 			return err
 		}
 		if len(opts) > 0 {
-			if p.obj["option-data"], err = optionList(opts); err != nil {
+			if p.obj["option-data"], err = d.optionList(opts); err != nil {
 				return err
 			}
 		}
 		list = append(list, p.obj)
 	}
 	o["pools"] = list
+	if d.v6 {
+		pd, err := d.pdPools(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if len(pd) > 0 {
+			o["pd-pools"] = pd
+		}
+	}
 	opts, err := d.readOptions(ctx, q, "o.scope_id = 1 AND o.dhcp4_subnet_id = ?", id)
 	if err != nil {
 		return err
 	}
-	if o["option-data"], err = optionList(opts); err != nil {
+	if o["option-data"], err = d.optionList(opts); err != nil {
 		return err
 	}
 	tags, err := d.tagsOf(ctx, q, "dhcp4_subnet_server", "subnet_id", id)
@@ -407,4 +466,147 @@ func serverFilter(t, col, outer string, tags []string) (string, []any) {
 func (d *DB) Subnets(ctx context.Context, tags []string) ([]Object, error) {
 	where, args := serverFilter("dhcp4_subnet_server", "subnet_id", "s.subnet_id", tags)
 	return d.subnetSelect(ctx, d.db, where, args...)
+}
+
+// insertPDPool writes one prefix delegation pool of a DHCPv6 subnet.
+func (d *DB) insertPDPool(ctx context.Context, tx *sql.Tx, subnet uint32, p Object, tags []string, now time.Time) error {
+	if err := checkKeys("pd-pool", p, nil, []string{"prefix", "prefix-len", "delegated-len", "excluded-prefix",
+		"excluded-prefix-len", "client-class", "require-client-classes", "user-context", "option-data"}); err != nil {
+		return err
+	}
+	ps, _ := p["prefix"].(string)
+	addr, err := netip.ParseAddr(ps)
+	if err != nil || !d.is(addr) {
+		return fmt.Errorf("pd-pool: prefix %q is not an IPv6 address", ps)
+	}
+	num := func(k string, must bool) (any, int64, error) {
+		n, ok := p[k].(json.Number)
+		if !ok {
+			if must || p[k] != nil {
+				return nil, 0, fmt.Errorf("pd-pool %s: '%s' must be a number 1-128", ps, k)
+			}
+			return nil, 0, nil
+		}
+		v, err := n.Int64()
+		if err != nil || v < 1 || v > 128 {
+			return nil, 0, fmt.Errorf("pd-pool %s: '%s' must be a number 1-128", ps, k)
+		}
+		return v, v, nil
+	}
+	plen, pl, err := num("prefix-len", true)
+	if err != nil {
+		return err
+	}
+	dlen, dl, err := num("delegated-len", true)
+	if err != nil {
+		return err
+	}
+	if dl < pl {
+		return fmt.Errorf("pd-pool %s/%d: delegated-len %d is shorter than the prefix", ps, pl, dl)
+	}
+	if netip.PrefixFrom(addr, int(pl)).Masked().Addr() != addr {
+		return fmt.Errorf("pd-pool %s/%d: host bits set", ps, pl)
+	}
+	elen, _, err := num("excluded-prefix-len", false)
+	if err != nil {
+		return err
+	}
+	var excl any
+	if s, ok := p["excluded-prefix"].(string); ok && s != "" {
+		if a, err := netip.ParseAddr(s); err != nil || !d.is(a) {
+			return fmt.Errorf("pd-pool %s: excluded-prefix %q is not an IPv6 address", ps, s)
+		}
+		excl = s
+	}
+	if elen == nil {
+		elen = 0
+	}
+	class, require, uctx := poolClassArgs(p)
+	id, err := d.insertID(ctx, tx, `INSERT INTO dhcp6_pd_pool (prefix, prefix_length, delegated_prefix_length, subnet_id,
+ excluded_prefix, excluded_prefix_length, client_class, require_client_classes, user_context, modification_ts)
+ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, "id", []any{addr.String(), plen, dlen, subnet, excl, elen, class, require, uctx, now})
+	if err != nil {
+		return fmt.Errorf("pd-pool %s/%d: %w", ps, pl, err)
+	}
+	opts, _ := p["option-data"].([]any)
+	for _, o := range opts {
+		om, ok := o.(map[string]any)
+		if !ok {
+			return errors.New("pd-pool option-data: each entry must be a map")
+		}
+		if err := d.insertOption(ctx, tx, om, scopePDPool, nil, id, nil, nil, tags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pdPools reads the prefix delegation pools of a DHCPv6 subnet.
+func (d *DB) pdPools(ctx context.Context, q queryer, subnet string) ([]any, error) {
+	rows, err := q.QueryContext(ctx, d.q(`SELECT id, prefix, prefix_length, delegated_prefix_length, excluded_prefix,
+ excluded_prefix_length, client_class, require_client_classes, user_context FROM dhcp6_pd_pool WHERE subnet_id = ? ORDER BY id`), subnet)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pdPool
+	for rows.Next() {
+		var id, plen, dlen int64
+		var prefix string
+		var excl, class, require, uctx sql.NullString
+		var elen sql.NullInt64
+		if err := rows.Scan(&id, &prefix, &plen, &dlen, &excl, &elen, &class, &require, &uctx); err != nil {
+			return nil, err
+		}
+		p := Object{"prefix": prefix, "prefix-len": json.Number(strconv.FormatInt(plen, 10)),
+			"delegated-len": json.Number(strconv.FormatInt(dlen, 10))}
+		if excl.Valid && excl.String != "" && elen.Int64 > 0 {
+			p["excluded-prefix"] = excl.String
+			p["excluded-prefix-len"] = json.Number(strconv.FormatInt(elen.Int64, 10))
+		}
+		if class.Valid && class.String != "" {
+			p["client-class"] = class.String
+		}
+		if require.Valid && require.String != "" {
+			var l []any
+			if err := decode([]byte(require.String), &l); err != nil {
+				return nil, fmt.Errorf("pd-pool %d require_client_classes: %w", id, err)
+			}
+			if len(l) > 0 {
+				p["require-client-classes"] = l
+			}
+		}
+		if uctx.Valid && uctx.String != "" {
+			var m map[string]any
+			if err := decode([]byte(uctx.String), &m); err != nil {
+				return nil, fmt.Errorf("pd-pool %d user_context: %w", id, err)
+			}
+			p["user-context"] = m
+		}
+		out = append(out, pdPool{id, p})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	list := make([]any, 0, len(out))
+	for _, p := range out {
+		opts, err := d.readOptions(ctx, q, "o.scope_id = 6 AND o.pd_pool_id = ?", p.id)
+		if err != nil {
+			return nil, err
+		}
+		if len(opts) > 0 {
+			if p.obj["option-data"], err = d.optionList(opts); err != nil {
+				return nil, err
+			}
+		}
+		list = append(list, p.obj)
+	}
+	return list, nil
+}
+
+// pdPool is a prefix delegation pool read, with its row id.
+type pdPool struct {
+	id  int64
+	obj Object
 }

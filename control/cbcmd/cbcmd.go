@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"xdhcp/configdb"
 	"xdhcp/control"
@@ -24,6 +25,8 @@ type Commands struct {
 	// check says why this server would refuse its configuration with the
 	// snapshot's objects merged in (nil: it would take it).
 	check func(*configdb.Snapshot) error
+	// v6: the remote-*6 commands over the DHCPv6 configuration.
+	v6 bool
 }
 
 // New returns the commands over the database db returns. Objects are
@@ -32,6 +35,12 @@ type Commands struct {
 // from applying later changes.
 func New(db func() *configdb.DB, check func(*configdb.Snapshot) error) *Commands {
 	return &Commands{db: db, check: check}
+}
+
+// New6 is New for the DHCPv6 commands (remote-subnet6-set, ...) over the
+// Dhcp6 section's configuration database.
+func New6(db func() *configdb.DB, check func(*configdb.Snapshot) error) *Commands {
+	return &Commands{db: db, check: check, v6: true}
 }
 
 // args are a command's arguments, numbers kept as written.
@@ -126,7 +135,9 @@ func (cm *Commands) checked(key string, snap func(o map[string]any) *configdb.Sn
 			}
 			o = l[0]
 		}
-		if err := cm.check(snap(o)); err != nil {
+		s := snap(o)
+		s.V6 = cm.v6
+		if err := cm.check(s); err != nil {
 			return control.Errorf("refused: %v", err)
 		}
 		return h(ctx, db, a)
@@ -191,7 +202,15 @@ func (cm *Commands) Register(c *control.Server) {
 		"remote-class4-get-all": classGetAll,
 		"remote-class4-del":     classDel,
 	} {
+		if cm.v6 {
+			// remote-subnet4-set is remote-subnet6-set, and so on.
+			name = strings.Replace(name, "4-", "6-", 1)
+		}
 		c.Handle(name, cm.wrap(h))
+	}
+	if cm.v6 {
+		c.Handle("remote-option6-pd-pool-set", cm.wrap(scopedOptionSet("pd-pool")))
+		c.Handle("remote-option6-pd-pool-del", cm.wrap(scopedOptionDel("pd-pool")))
 	}
 }
 

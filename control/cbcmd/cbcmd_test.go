@@ -12,15 +12,17 @@ import (
 	"xdhcp/control"
 )
 
-// TestKeaCommandSet: every DHCPv4 command of Kea 2.2's cb_cmds (as Kea's
-// API reference installed by kea-doc lists them) is answered.
+// TestKeaCommandSet: every command of Kea 2.2's cb_cmds (as Kea's API
+// reference installed by kea-doc lists them) is answered, for DHCPv4 and
+// DHCPv6.
 func TestKeaCommandSet(t *testing.T) {
-	files, _ := filepath.Glob("/usr/share/doc/kea/api/remote-*4*.json")
+	files, _ := filepath.Glob("/usr/share/doc/kea/api/remote-*[46]*.json")
 	if len(files) == 0 {
 		t.Skip("Kea's API reference (kea-doc) is not installed")
 	}
 	s := control.NewServer(nil)
 	New(func() *configdb.DB { return nil }, func(*configdb.Snapshot) error { return nil }).Register(s)
+	New6(func() *configdb.DB { return nil }, func(*configdb.Snapshot) error { return nil }).Register(s)
 	a := s.Dispatch(context.Background(), []byte(`{"command":"list-commands"}`), "", "")
 	have, _ := a.Arguments.([]string)
 	for _, f := range files {
@@ -64,11 +66,11 @@ func TestArguments(t *testing.T) {
 		t.Error("two subnets where one is expected were taken")
 	}
 	json.Unmarshal([]byte(`{"subnets": [{"subnet": "10.1.2.3/24"}]}`), &m)
-	if _, p, err := subnetKey(m, true); err != nil || p != "10.1.2.0/24" {
+	if _, p, err := subnetKey(&configdb.DB{}, m, true); err != nil || p != "10.1.2.0/24" {
 		t.Errorf("subnet prefix: %q %v", p, err)
 	}
 	json.Unmarshal([]byte(`{"subnets": [{"subnet": "2001:db8::/64"}]}`), &m)
-	if _, _, err := subnetKey(m, true); err == nil {
+	if _, _, err := subnetKey(&configdb.DB{}, m, true); err == nil {
 		t.Error("an IPv6 prefix was taken for an IPv4 subnet")
 	}
 }

@@ -19,7 +19,7 @@ func serverSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err := db.SetServer(ctx, tag, desc); err != nil {
 		return fail(err)
 	}
-	return ok("DHCPv4 server successfully set.", map[string]any{"servers": []any{map[string]any{"server-tag": tag, "description": desc}}})
+	return ok(db.Family()+" server successfully set.", map[string]any{"servers": []any{map[string]any{"server-tag": tag, "description": desc}}})
 }
 
 func serverGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -43,7 +43,7 @@ func serverGetAll(ctx context.Context, db *configdb.DB, _ args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	text := fmt.Sprintf("%d DHCPv4 server(s) found.", len(s))
+	text := fmt.Sprintf("%d "+db.Family()+" server(s) found.", len(s))
 	if len(s) == 0 {
 		return empty(text, map[string]any{"servers": s, "count": 0})
 	}
@@ -60,7 +60,7 @@ func serverDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return deleted(n, "DHCPv4 server(s)")
+	return deleted(n, db.Family()+" server(s)")
 }
 
 func deleted(n int64, what string) control.Answer {
@@ -83,7 +83,7 @@ func globalSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err := db.SetGlobals(ctx, tag, p); err != nil {
 		return fail(err)
 	}
-	return ok("DHCPv4 global parameter(s) successfully set.", map[string]any{"parameters": p, "count": len(p)})
+	return ok(db.Family()+" global parameter(s) successfully set.", map[string]any{"parameters": p, "count": len(p)})
 }
 
 func names(a args, key string) ([]string, error) {
@@ -116,10 +116,10 @@ func globalGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 		return fail(err)
 	}
 	if len(p) == 0 {
-		return empty(fmt.Sprintf("DHCPv4 global parameter '%s' not found.", want[0]), map[string]any{"parameters": map[string]any{}, "count": 0})
+		return empty(fmt.Sprintf(db.Family()+" global parameter '%s' not found.", want[0]), map[string]any{"parameters": map[string]any{}, "count": 0})
 	}
 	out := map[string]any{want[0]: p[want[0]], "metadata": map[string]any{"server-tags": []string{from[want[0]]}}}
-	return ok(fmt.Sprintf("DHCPv4 global parameter '%s' found.", want[0]), map[string]any{"parameters": out, "count": 1})
+	return ok(fmt.Sprintf(db.Family()+" global parameter '%s' found.", want[0]), map[string]any{"parameters": out, "count": 1})
 }
 
 func globalGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -135,7 +135,7 @@ func globalGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	for k, v := range p {
 		l = append(l, map[string]any{k: v, "metadata": map[string]any{"server-tags": []string{from[k]}}})
 	}
-	text := fmt.Sprintf("%d DHCPv4 global parameter(s) found.", len(l))
+	text := fmt.Sprintf("%d "+db.Family()+" global parameter(s) found.", len(l))
 	if len(l) == 0 {
 		return empty(text, map[string]any{"parameters": l, "count": 0})
 	}
@@ -155,7 +155,7 @@ func globalDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return deleted(n, "DHCPv4 global parameter(s)")
+	return deleted(n, db.Family()+" global parameter(s)")
 }
 
 func subnetSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -171,11 +171,11 @@ func subnetSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return ok("IPv4 subnet successfully set.", map[string]any{"subnets": []any{map[string]any{"id": id, "subnet": prefix}}})
+	return ok(db.IPFamily()+" subnet successfully set.", map[string]any{"subnets": []any{map[string]any{"id": id, "subnet": prefix}}})
 }
 
 // subnetKey is the id or prefix a get-by/del-by command names.
-func subnetKey(a args, byPrefix bool) (uint32, string, error) {
+func subnetKey(db *configdb.DB, a args, byPrefix bool) (uint32, string, error) {
 	l, err := a.objects("subnets", true)
 	if err != nil {
 		return 0, "", err
@@ -183,8 +183,8 @@ func subnetKey(a args, byPrefix bool) (uint32, string, error) {
 	if byPrefix {
 		s, _ := l[0]["subnet"].(string)
 		p, err := netip.ParsePrefix(s)
-		if err != nil || !p.Addr().Is4() {
-			return 0, "", fmt.Errorf("'subnet' %q is not an IPv4 prefix", s)
+		if err != nil || !db.IsFamily(p.Addr()) {
+			return 0, "", fmt.Errorf("'subnet' %q is not an %s prefix", s, db.IPFamily())
 		}
 		return 0, p.Masked().String(), nil
 	}
@@ -197,7 +197,7 @@ func subnetKey(a args, byPrefix bool) (uint32, string, error) {
 
 func subnetGet(byPrefix bool) handler {
 	return func(ctx context.Context, db *configdb.DB, a args) control.Answer {
-		id, prefix, err := subnetKey(a, byPrefix)
+		id, prefix, err := subnetKey(db, a, byPrefix)
 		if err != nil {
 			return fail(err)
 		}
@@ -210,12 +210,12 @@ func subnetGet(byPrefix bool) handler {
 			what = prefix
 		}
 		if s == nil {
-			return empty(fmt.Sprintf("IPv4 subnet %s not found.", what), map[string]any{"subnets": []any{}, "count": 0})
+			return empty(fmt.Sprintf(db.IPFamily()+" subnet %s not found.", what), map[string]any{"subnets": []any{}, "count": 0})
 		}
 		if _, has := s["shared-network-name"]; !has {
 			s["shared-network-name"] = nil
 		}
-		return ok(fmt.Sprintf("IPv4 subnet %s found.", what), map[string]any{"subnets": []any{s}, "count": 1})
+		return ok(fmt.Sprintf(db.IPFamily()+" subnet %s found.", what), map[string]any{"subnets": []any{s}, "count": 1})
 	}
 }
 
@@ -235,7 +235,7 @@ func subnetList(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	for _, s := range all {
 		l = append(l, map[string]any{"id": s["id"], "subnet": s["subnet"], "shared-network-name": s["shared-network-name"], "metadata": s["metadata"]})
 	}
-	text := fmt.Sprintf("%d IPv4 subnet(s) found.", len(l))
+	text := fmt.Sprintf("%d "+db.IPFamily()+" subnet(s) found.", len(l))
 	if len(l) == 0 {
 		return empty(text, map[string]any{"subnets": l, "count": 0})
 	}
@@ -244,7 +244,7 @@ func subnetList(ctx context.Context, db *configdb.DB, a args) control.Answer {
 
 func subnetDel(byPrefix bool) handler {
 	return func(ctx context.Context, db *configdb.DB, a args) control.Answer {
-		id, prefix, err := subnetKey(a, byPrefix)
+		id, prefix, err := subnetKey(db, a, byPrefix)
 		if err != nil {
 			return fail(err)
 		}
@@ -252,7 +252,7 @@ func subnetDel(byPrefix bool) handler {
 		if err != nil {
 			return fail(err)
 		}
-		return deleted(n, "IPv4 subnet(s)")
+		return deleted(n, db.IPFamily()+" subnet(s)")
 	}
 }
 
@@ -269,7 +269,7 @@ func networkSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return ok("IPv4 shared network successfully set.", map[string]any{"shared-networks": []any{map[string]any{"name": name}}})
+	return ok(db.IPFamily()+" shared network successfully set.", map[string]any{"shared-networks": []any{map[string]any{"name": name}}})
 }
 
 func networkName(a args) (string, error) {
@@ -294,7 +294,7 @@ func networkGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 		return fail(err)
 	}
 	if n == nil {
-		return empty(fmt.Sprintf("IPv4 shared network '%s' not found.", name), map[string]any{"shared-networks": []any{}, "count": 0})
+		return empty(fmt.Sprintf(db.IPFamily()+" shared network '%s' not found.", name), map[string]any{"shared-networks": []any{}, "count": 0})
 	}
 	if a["subnets-include"] == "full" {
 		subs, err := db.Subnets(ctx, []string{configdb.TagAll})
@@ -309,7 +309,7 @@ func networkGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 		}
 		n["subnet4"] = in
 	}
-	return ok(fmt.Sprintf("IPv4 shared network '%s' found.", name), map[string]any{"shared-networks": []any{n}, "count": 1})
+	return ok(fmt.Sprintf(db.IPFamily()+" shared network '%s' found.", name), map[string]any{"shared-networks": []any{n}, "count": 1})
 }
 
 func networkList(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -328,7 +328,7 @@ func networkList(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	for _, n := range all {
 		l = append(l, map[string]any{"name": n["name"], "metadata": n["metadata"]})
 	}
-	text := fmt.Sprintf("%d IPv4 shared network(s) found.", len(l))
+	text := fmt.Sprintf("%d "+db.IPFamily()+" shared network(s) found.", len(l))
 	if len(l) == 0 {
 		return empty(text, map[string]any{"shared-networks": l, "count": 0})
 	}
@@ -351,7 +351,7 @@ func networkDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return deleted(n, "IPv4 shared network(s)")
+	return deleted(n, db.IPFamily()+" shared network(s)")
 }
 
 func optionSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -366,8 +366,8 @@ func optionSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err := db.SetGlobalOption(ctx, []string{tag}, l[0]); err != nil {
 		return fail(err)
 	}
-	code, space := configdb.OptionKey(l[0])
-	return ok("DHCPv4 option set.", map[string]any{"options": []any{map[string]any{"code": code, "space": space}}})
+	code, space := db.OptionKey(l[0])
+	return ok(db.Family()+" option set.", map[string]any{"options": []any{map[string]any{"code": code, "space": space}}})
 }
 
 func optionGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -382,7 +382,7 @@ func optionGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	for _, o := range l {
 		o.(map[string]any)["metadata"] = map[string]any{"server-tags": []string{tag}}
 	}
-	text := fmt.Sprintf("%d DHCPv4 option(s) found.", len(l))
+	text := fmt.Sprintf("%d "+db.Family()+" option(s) found.", len(l))
 	if len(l) == 0 {
 		return empty(text, map[string]any{"options": l, "count": 0})
 	}
@@ -398,19 +398,19 @@ func optionGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	code, space := configdb.OptionKey(want[0])
+	code, space := db.OptionKey(want[0])
 	l, err := db.GlobalOptions(ctx, []string{tag})
 	if err != nil {
 		return fail(err)
 	}
 	for _, o := range l {
-		c, s := configdb.OptionKey(o.(map[string]any))
+		c, s := db.OptionKey(o.(map[string]any))
 		if c == code && s == space {
 			o.(map[string]any)["metadata"] = map[string]any{"server-tags": []string{tag}}
-			return ok("DHCPv4 option is found.", map[string]any{"options": []any{o}, "count": 1})
+			return ok(db.Family()+" option is found.", map[string]any{"options": []any{o}, "count": 1})
 		}
 	}
-	return empty(fmt.Sprintf("DHCPv4 option %d in '%s' not found.", code, space), map[string]any{"options": []any{}, "count": 0})
+	return empty(fmt.Sprintf(db.Family()+" option %d in '%s' not found.", code, space), map[string]any{"options": []any{}, "count": 0})
 }
 
 func optionDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -422,12 +422,12 @@ func optionDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	code, space := configdb.OptionKey(want[0])
+	code, space := db.OptionKey(want[0])
 	n, err := db.DelGlobalOption(ctx, []string{tag}, code, space)
 	if err != nil {
 		return fail(err)
 	}
-	return deleted(n, "DHCPv4 option(s)")
+	return deleted(n, db.Family()+" option(s)")
 }
 
 func classSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -446,7 +446,7 @@ func classSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return ok("DHCPv4 client class successfully set.", map[string]any{"client-classes": []any{map[string]any{"name": name}}})
+	return ok(db.Family()+" client class successfully set.", map[string]any{"client-classes": []any{map[string]any{"name": name}}})
 }
 
 func className(a args) (string, error) {
@@ -471,9 +471,9 @@ func classGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 		return fail(err)
 	}
 	if c == nil {
-		return empty(fmt.Sprintf("DHCPv4 client class '%s' not found.", name), map[string]any{"client-classes": []any{}, "count": 0})
+		return empty(fmt.Sprintf(db.Family()+" client class '%s' not found.", name), map[string]any{"client-classes": []any{}, "count": 0})
 	}
-	return ok(fmt.Sprintf("DHCPv4 client class '%s' found.", name), map[string]any{"client-classes": []any{c}, "count": 1})
+	return ok(fmt.Sprintf(db.Family()+" client class '%s' found.", name), map[string]any{"client-classes": []any{c}, "count": 1})
 }
 
 func classGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -488,7 +488,7 @@ func classGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	text := fmt.Sprintf("%d DHCPv4 client class(es) found.", len(l))
+	text := fmt.Sprintf("%d "+db.Family()+" client class(es) found.", len(l))
 	if len(l) == 0 {
 		return empty(text, map[string]any{"client-classes": l, "count": 0})
 	}
@@ -504,5 +504,5 @@ func classDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return deleted(n, "DHCPv4 client class(es)")
+	return deleted(n, db.Family()+" client class(es)")
 }

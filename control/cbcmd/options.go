@@ -21,16 +21,16 @@ func optionDefSet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return ok("DHCPv4 option definition set.", map[string]any{"option-defs": []any{map[string]any{"code": code, "space": space}}})
+	return ok(db.Family()+" option definition set.", map[string]any{"option-defs": []any{map[string]any{"code": code, "space": space}}})
 }
 
 // defKey is the code and space a get or del names.
-func defKey(a args) (int, string, error) {
+func defKey(db *configdb.DB, a args) (int, string, error) {
 	l, err := a.objects("option-defs", true)
 	if err != nil {
 		return 0, "", err
 	}
-	code, space := configdb.OptionKey(l[0])
+	code, space := db.OptionKey(l[0])
 	if code == 0 {
 		return 0, "", fmt.Errorf("'code' parameter must be an option code")
 	}
@@ -42,7 +42,7 @@ func optionDefGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	code, space, err := defKey(a)
+	code, space, err := defKey(db, a)
 	if err != nil {
 		return fail(err)
 	}
@@ -56,12 +56,12 @@ func optionDefGet(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	}
 	for _, x := range defs {
 		def := x.(map[string]any)
-		if c, s := configdb.OptionKey(def); c == code && s == space {
+		if c, s := db.OptionKey(def); c == code && s == space {
 			def["metadata"] = map[string]any{"server-tags": []string{tag}}
-			return ok("DHCPv4 option definition found.", map[string]any{"option-defs": []any{def}, "count": 1})
+			return ok(db.Family()+" option definition found.", map[string]any{"option-defs": []any{def}, "count": 1})
 		}
 	}
-	return empty(fmt.Sprintf("DHCPv4 option definition %d in '%s' not found.", code, space), map[string]any{"option-defs": []any{}, "count": 0})
+	return empty(fmt.Sprintf(db.Family()+" option definition %d in '%s' not found.", code, space), map[string]any{"option-defs": []any{}, "count": 0})
 }
 
 func optionDefGetAll(ctx context.Context, db *configdb.DB, a args) control.Answer {
@@ -76,7 +76,7 @@ func optionDefGetAll(ctx context.Context, db *configdb.DB, a args) control.Answe
 	for _, x := range defs {
 		x.(map[string]any)["metadata"] = map[string]any{"server-tags": []string{tag}}
 	}
-	text := fmt.Sprintf("%d DHCPv4 option definition(s) found.", len(defs))
+	text := fmt.Sprintf("%d "+db.Family()+" option definition(s) found.", len(defs))
 	if len(defs) == 0 {
 		return empty(text, map[string]any{"option-defs": defs, "count": 0})
 	}
@@ -88,7 +88,7 @@ func optionDefDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	code, space, err := defKey(a)
+	code, space, err := defKey(db, a)
 	if err != nil {
 		return fail(err)
 	}
@@ -96,7 +96,7 @@ func optionDefDel(ctx context.Context, db *configdb.DB, a args) control.Answer {
 	if err != nil {
 		return fail(err)
 	}
-	return deleted(n, "DHCPv4 option definition(s)")
+	return deleted(n, db.Family()+" option definition(s)")
 }
 
 // scopeKey is the subnet id, shared network name or pool a scoped option
@@ -115,6 +115,17 @@ func scopeKey(a args, scope string) (any, error) {
 		return id, nil
 	case "network":
 		return networkName(a)
+	case "pd-pool":
+		l, err := a.objects("pd-pools", true)
+		if err != nil {
+			return nil, err
+		}
+		p, _ := l[0]["prefix"].(string)
+		n, isNum := num(l[0]["prefix-len"])
+		if p == "" || !isNum {
+			return nil, fmt.Errorf("'prefix' and 'prefix-len' parameters must name a prefix delegation pool")
+		}
+		return fmt.Sprintf("%s/%d", p, n), nil
 	default:
 		l, err := a.objects("pools", true)
 		if err != nil {
@@ -151,8 +162,8 @@ func scopedOptionSet(scope string) handler {
 		if err := db.SetScopedOption(ctx, scope, key, l[0]); err != nil {
 			return fail(err)
 		}
-		code, space := configdb.OptionKey(l[0])
-		return ok("DHCPv4 option successfully set.", map[string]any{"options": []any{map[string]any{"code": code, "space": space}}})
+		code, space := db.OptionKey(l[0])
+		return ok(db.Family()+" option successfully set.", map[string]any{"options": []any{map[string]any{"code": code, "space": space}}})
 	}
 }
 
@@ -162,11 +173,11 @@ func scopedOptionDel(scope string) handler {
 		if err != nil {
 			return fail(err)
 		}
-		code, space := configdb.OptionKey(o)
+		code, space := db.OptionKey(o)
 		n, err := db.DelScopedOption(ctx, scope, key, code, space)
 		if err != nil {
 			return fail(err)
 		}
-		return deleted(n, "DHCPv4 option(s)")
+		return deleted(n, db.Family()+" option(s)")
 	}
 }
