@@ -122,8 +122,13 @@ func (s *suite) s2(ctx context.Context) error {
 	if s.o.Quick {
 		n = 5000
 	}
-	_, err := s.measure(ctx, "S2", "xdhcp-bench", "renewals/s", fmt.Sprintf("%d bound clients, closed loop", n), func(ctx context.Context, server string) (sample, error) {
-		rep, in, err := s.loadRun(ctx, server, "S2", "-mode", "closed", "-outstanding", "256", "-clients", strconv.Itoa(n),
+	window, row := 256, fmt.Sprintf("%d bound clients, closed loop", n)
+	if s.o.S2Window > 0 && s.o.S2Window != window {
+		window = s.o.S2Window
+		row += fmt.Sprintf(", %d in flight", window)
+	}
+	_, err := s.measure(ctx, "S2", "xdhcp-bench", "renewals/s", row, func(ctx context.Context, server string) (sample, error) {
+		rep, in, err := s.loadRun(ctx, server, "S2", "-mode", "closed", "-outstanding", strconv.Itoa(window), "-clients", strconv.Itoa(n),
 			"-warmup", strconv.Itoa(n), "-renew-fraction", "1", "-duration", s.runDur.String(), "-timeout", "1s")
 		if err != nil {
 			return sample{}, err

@@ -51,7 +51,13 @@ type SuiteOptions struct {
 	// lease write leave before their forensic records are synced
 	// (durable-before-reply false).
 	ForensicDeferred bool
-	Logger           *slog.Logger
+	// S2Window is how many renewals S2's closed loop keeps in flight
+	// (default 256). A server whose replies wait longer (a forensic record
+	// made durable before the reply) answers fewer per second at a fixed
+	// window even when it could answer more: a larger window measures
+	// that capacity instead.
+	S2Window int
+	Logger   *slog.Logger
 }
 
 // Lab addressing of the suite: a /8, so that no scenario exhausts the pool.

@@ -49,7 +49,26 @@ type Params struct {
 	// started by a helper process at the scripts' priority rather than by
 	// the daemon itself, which then pays a socket write per call.
 	Spawner bool
+	// Priority is xdhcp's "priority": how the scripts are scheduled
+	// (PriorityIdle, the default, or PriorityLow).
+	Priority Priority
 }
+
+// Priority is how a script is scheduled beside the server.
+type Priority string
+
+const (
+	// PriorityIdle runs the scripts under Linux's SCHED_IDLE policy: on
+	// CPU time nothing else wants, and any thread of the server that wakes
+	// (a packet, a sync done) takes the CPU from a script at once. Under
+	// a full load the scripts wait (their queue overflows, counted) rather
+	// than slow serving. The empty Priority is PriorityIdle.
+	PriorityIdle Priority = "idle"
+	// PriorityLow runs them at nice 19, the lowest normal priority: they
+	// keep a small share of a CPU under full load, but a server thread
+	// that wakes may wait for a running script's time slice to end.
+	PriorityLow Priority = "low"
+)
 
 // ParseParams reads a hooks-libraries entry's parameters.
 func ParseParams(raw json.RawMessage) (Params, error) {
@@ -61,6 +80,7 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 		QueueSize *int     `json:"queue-size"`
 		Timeout   *float64 `json:"timeout-seconds"`
 		Spawner   *bool    `json:"spawner"`
+		Priority  *string  `json:"priority"`
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
@@ -100,27 +120,42 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 	if in.Spawner != nil {
 		p.Spawner = *in.Spawner
 	}
+	if in.Priority != nil {
+		switch pr := Priority(*in.Priority); pr {
+		case PriorityIdle, PriorityLow:
+			p.Priority = pr
+		default:
+			return p, fmt.Errorf("%s: priority %q: expected %q or %q", Library, *in.Priority, PriorityIdle, PriorityLow)
+		}
+	}
 	return p, nil
 }
 
-// scriptNice is the scheduling priority a script runs at: the lowest,
-// so that a flood of scripts takes little CPU from serving (about 1.5% of
-// a busy core each) and overflows the queue instead (counted).
-//
-// Not the SCHED_IDLE policy: an idle-policy task on a busy CPU can wait
-// indefinitely while it holds something the kernel needs elsewhere (the
-// filesystem's journal, say), and with idle-policy scripts the fast path's
-// replies waiting for the forensic log's fdatasync waited 15 ms at the
-// median instead of 2.4 ms at nice 19 (the benchmark's S2).
+// scriptNice is the nice value of the spawner and, with PriorityLow, of
+// the scripts: the lowest, so that a flood of scripts takes little CPU
+// from serving and overflows the queue instead (counted).
 const scriptNice = 19
 
-// startNice starts the script and lowers its priority to scriptNice as
-// soon as it has been exec'ed. The start itself (a vfork and exec) runs at
-// the caller's priority on purpose: until the child has exec'ed, the
-// starting thread is suspended holding one of the Go runtime's Ps.
-func startNice(name string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+// startScript starts the script and lowers its priority as soon as it has
+// been exec'ed. The start itself (a vfork and exec) runs at the caller's
+// priority on purpose: until the child has exec'ed, the starting thread is
+// suspended holding one of the Go runtime's Ps.
+//
+// Why SCHED_IDLE by default rather than nice 19: a nice-19 script that has
+// the CPU keeps it for the rest of its time slice when a server thread
+// wakes, and on a server whose threads sleep between bursts (a fast-path
+// worker waiting for the forensic log's sync, say) every wake-up then
+// waited for a script. In the benchmark's cached renewals with forensic
+// log and run-script both on, nice-19 scripts cut the rate to a tenth and
+// more than doubled the server's CPU per renewal; idle-policy scripts, to
+// which the kernel gives the CPU back at every such wake-up, did not.
+func startScript(name string, argv []string, attr *os.ProcAttr, prio Priority) (*os.Process, error) {
 	p, err := os.StartProcess(name, argv, attr)
 	if err == nil {
+		if prio != PriorityLow {
+			// Where the policy cannot be set, nice 19 is the next best.
+			_ = unix.SchedSetAttr(p.Pid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0)
+		}
 		_ = unix.Setpriority(unix.PRIO_PROCESS, p.Pid, scriptNice)
 	}
 	return p, err
@@ -357,7 +392,7 @@ func (r *Runner) exec(j *job) {
 	r.run.Add(1)
 	defer r.finished.Add(1)
 	hook := j.hook()
-	r.record(hook, runScript(r.ctx, r.p.Name, hook, j.env(), r.stdio, r.p.Timeout))
+	r.record(hook, runScript(r.ctx, r.p.Name, hook, j.env(), r.stdio, r.p.Timeout, r.p.Priority))
 }
 
 // How a script call ended (an outcome's kind).
@@ -408,7 +443,7 @@ func (r *Runner) record(hook string, o outcome) {
 // exec) rather than through os/exec: no descriptors opened, pipes made or
 // goroutines started per call, the one /dev/null serving as every
 // script's stdin, stdout and stderr. ctx's end kills the script.
-func runScript(ctx context.Context, name, hook string, env []string, stdio []*os.File, timeout time.Duration) outcome {
+func runScript(ctx context.Context, name, hook string, env []string, stdio []*os.File, timeout time.Duration, prio Priority) outcome {
 	attr := &os.ProcAttr{
 		// Kea passes the variables as the whole environment.
 		Env:   env,
@@ -418,7 +453,7 @@ func runScript(ctx context.Context, name, hook string, env []string, stdio []*os
 		Sys: &syscall.SysProcAttr{Setpgid: true},
 	}
 	// argv[0] is the script's path, as Kea passes it.
-	p, err := startNice(name, []string{name, hook}, attr)
+	p, err := startScript(name, []string{name, hook}, attr, prio)
 	if err != nil {
 		return outcome{kind: startError, msg: err.Error()}
 	}

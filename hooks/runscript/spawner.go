@@ -2,6 +2,7 @@ package runscript
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -22,7 +23,7 @@ import (
 // before exec) and holds one of the Go runtime's Ps meanwhile. The spawner
 // is the daemon's own binary started again in a hidden mode (one binary to
 // ship; IsSpawner and ServeSpawner are its entry point), runs entirely at
-// the scripts' priority, and receives each call as one message on a unix
+// nice 19 (its scripts at their Priority), and receives each call as one message on a unix
 // SOCK_SEQPACKET socket pair: the daemon pays a non-blocking write, and a
 // full socket is the queue-full drop. The spawner reports each call's
 // outcome back, so the counters and the log lines are the same as when
@@ -34,7 +35,7 @@ import (
 // error's text.
 
 // spawnerEnv is the environment variable that starts the binary as the
-// spawner: "workers queue timeout-nanoseconds"; the script is argv[1] and
+// spawner: "workers queue timeout-nanoseconds priority"; the script is argv[1] and
 // the socket descriptor 3.
 const spawnerEnv = "XDHCP_RUN_SCRIPT_SPAWNER"
 
@@ -59,7 +60,8 @@ func ServeSpawner() int {
 	reniceSelf()
 	var workers, queue int
 	var timeout int64
-	if _, err := fmt.Sscanf(os.Getenv(spawnerEnv), "%d %d %d", &workers, &queue, &timeout); err != nil ||
+	var prio Priority
+	if _, err := fmt.Sscanf(os.Getenv(spawnerEnv), "%d %d %d %s", &workers, &queue, &timeout, &prio); err != nil ||
 		workers < 1 || queue < 1 || timeout <= 0 || len(os.Args) < 2 {
 		fmt.Fprintf(os.Stderr, "run-script spawner: bad start parameters %q: %v\n", os.Getenv(spawnerEnv), err)
 		return 2
@@ -97,7 +99,7 @@ func ServeSpawner() int {
 					report(hook, outcome{kind: discarded})
 					continue
 				}
-				report(hook, runScript(ctx, name, hook, env, stdio, time.Duration(timeout)))
+				report(hook, runScript(ctx, name, hook, env, stdio, time.Duration(timeout), prio))
 			}
 		}()
 	}
@@ -201,7 +203,7 @@ func (r *Runner) startSpawner() (*spawner, error) {
 	// /proc/self/exe: the running binary, even if its file was replaced
 	// since (an upgrade).
 	proc, err := os.StartProcess("/proc/self/exe", []string{"xdhcpd-run-script-spawner", r.p.Name}, &os.ProcAttr{
-		Env: []string{fmt.Sprintf("%s=%d %d %d", spawnerEnv, r.p.Workers, r.p.QueueSize, r.p.Timeout.Nanoseconds()),
+		Env: []string{fmt.Sprintf("%s=%d %d %d %s", spawnerEnv, r.p.Workers, r.p.QueueSize, r.p.Timeout.Nanoseconds(), cmp.Or(r.p.Priority, PriorityIdle)),
 			"GOMAXPROCS=1"},
 		Files: []*os.File{stdin, stdin, os.Stderr, theirs},
 	})
