@@ -63,7 +63,9 @@ func (s *Server) attachRecord(r *request, p hooks.Point, sn *subnetRT, ops []lea
 	if len(ops) > 1 {
 		e.Deleted = []lease.Lease{ops[1].Lease}
 	}
-	ops[0].Record = s.recorder.AppendRecord(nil, e)
+	// Room for a default line or two, so that formatting does not grow
+	// the buffer step by step.
+	ops[0].Record = s.recorder.AppendRecord(make([]byte, 0, 384), e)
 }
 
 // tellLeases tells the listeners of a REQUEST's lease l, answered with

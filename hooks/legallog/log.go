@@ -215,8 +215,8 @@ func (l *Log) WaitsForReply(reused bool) bool {
 // every flush made meanwhile, off the fast path's goroutines. With
 // DurableBeforeReply it asks for a sync, which writes and syncs them, and
 // returns the ticket their replies wait for; without it, it asks for a
-// write alone (the records are synced within flushInterval, or by the
-// next group commit) and returns 0.
+// write once writeBatch of records wait (they are written and synced
+// within flushInterval, or by the next group commit) and returns 0.
 func (l *Log) Flush() uint64 {
 	l.mu.Lock()
 	if len(l.pending) == l.flushed {
@@ -236,7 +236,9 @@ func (l *Log) Flush() uint64 {
 	}
 	if l.flushed < writeBehindLimit {
 		l.mu.Unlock()
-		l.wantWrite()
+		if l.flushed >= writeBatch {
+			l.wantWrite()
+		}
 		return 0
 	}
 	// The writer fell behind, or the disk fails: write here, and drop
@@ -256,6 +258,12 @@ func (l *Log) Flush() uint64 {
 // writeBehindLimit bounds the flushed records that wait for the writer
 // without DurableBeforeReply; past it, Flush writes them itself.
 const writeBehindLimit = 1 << 20
+
+// writeBatch is how much of flushed records without DurableBeforeReply
+// wakes a syncer to write them: a wake-up per receive batch cost the fast
+// path more than the write itself. Fewer wait for the next sync (the lease
+// store's group commit, or the ticker within flushInterval).
+const writeBatch = 64 << 10
 
 // writeFlushedLocked writes the flushed part of pending. On error the
 // records stay, and their tickets wait for a later sync.
