@@ -70,13 +70,7 @@ func TestE2EKill9KeepsEveryAckedForensicRecord6(t *testing.T) {
 			}
 		}
 	}()
-	for k := range forensicKills {
-		time.Sleep(time.Duration(200+97*k%400) * time.Millisecond)
-		d.Kill9()
-		time.Sleep(50 * time.Millisecond)
-		d.Restart()
-	}
-	time.Sleep(time.Second)
+	killLoop(d)
 	close(stop)
 	<-done
 	d.Kill9()

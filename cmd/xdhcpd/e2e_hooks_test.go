@@ -355,6 +355,18 @@ func show(v string, ok bool) string {
 // forensicKills is the number of SIGKILLs per packet path.
 const forensicKills = 10
 
+// killLoop SIGKILLs d forensicKills times at uneven intervals, restarting
+// it after each, and leaves it serving for a second.
+func killLoop(d *e2eDaemon) {
+	for k := range forensicKills {
+		time.Sleep(time.Duration(200+97*k%400) * time.Millisecond)
+		d.Kill9()
+		time.Sleep(50 * time.Millisecond)
+		d.Restart()
+	}
+	time.Sleep(time.Second)
+}
+
 // forensicRecords counts the "assigned" records of the forensic log files
 // in dir by address and hardware address ("ip mac").
 func forensicRecords(t *testing.T, dir string) map[string]int {
@@ -440,13 +452,7 @@ func TestE2EKill9KeepsEveryAckedForensicRecord(t *testing.T) {
 				}
 			}()
 		}
-		for k := range forensicKills {
-			time.Sleep(time.Duration(200+97*k%400) * time.Millisecond)
-			d.Kill9()
-			time.Sleep(50 * time.Millisecond)
-			d.Restart()
-		}
-		time.Sleep(time.Second)
+		killLoop(d)
 		cancel()
 		wg.Wait()
 		d.Kill9()
