@@ -133,18 +133,3 @@ func (ex *exchange) tellEvents() {
 		ev.LeaseEvent6(e)
 	}
 }
-
-// tellReclaimed tells the listeners of a lease reclamation processed:
-// lease6_recover for a declined address back from probation,
-// lease6_expire for the others.
-func (s *Server) tellReclaimed(l *lease.Lease6) {
-	if s.events == nil {
-		return
-	}
-	p := hooks.Lease6Expire
-	if l.State == lease.StateDeclined {
-		p = hooks.Lease6Recover
-	}
-	e := &hooks.Event6{Point: p, Time: s.now(), Leases: []lease.Lease6{*l}, Subnet: hooks.Subnet{ID: l.SubnetID}}
-	s.events.LeaseEvent6(e)
-}

@@ -257,52 +257,6 @@ func (s *Server) worker() {
 	}
 }
 
-func (s *Server) housekeeping(ctx context.Context) {
-	defer s.wg.Done()
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.held.expire(s.now().Unix())
-			s.reclaim()
-		}
-	}
-}
-
-// reclaim processes expired leases as Kea's expired-leases-processing
-// does: the lease stays in the store in the expired-reclaimed state (the
-// address free for anyone, its last owner remembered) and the counters
-// move; the store's Expired does not return it again.
-func (s *Server) reclaim() {
-	now := s.now().Unix()
-	exp := s.store.Expired(now, 500)
-	if len(exp) == 0 {
-		return
-	}
-	ops := make([]lease.Op6, 0, len(exp))
-	for _, l := range exp {
-		l.State = lease.StateExpiredReclaimed
-		l.Hostname, l.FqdnFwd, l.FqdnRev = "", false, false
-		ops = append(ops, lease.Op6{Kind: lease.OpPut, Lease: l})
-	}
-	if err := s.store.Commit(context.Background(), ops...); err != nil {
-		s.log.Warn("reclaim expired DHCPv6 leases", "err", err)
-		return
-	}
-	for i := range exp {
-		l := &exp[i]
-		if s.cache != nil && len(l.DUID) > 0 {
-			s.cache.Delete6(l.DUID)
-		}
-		s.leases.Reclaimed(l)
-		s.leases.Changed(l, &ops[i].Lease)
-		s.tellReclaimed(l)
-	}
-}
-
 // LeaseChanged is told of a lease a command (lease6-add, -update, -del,
 // -bulk-apply, -wipe) wrote or removed after its commit: old is nil for a
 // new lease, new nil for a removed one. The bindings counters move as

@@ -212,7 +212,7 @@ func hookSteps6(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 // Request, Renew, Rebind, Release, Decline), make the same calls with the
 // same arguments and variables, but for the leases' addresses and times.
 func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
-	keaBin := needBinary(t, "kea-dhcp6")
+	needBinary(t, "kea-dhcp6")
 	if _, err := os.Stat(keaRunScript); err != nil {
 		t.Skipf("Kea's run_script hook is not installed: %v", err)
 	}
@@ -236,28 +236,7 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 		s["multi-threading"] = map[string]any{"enable-multi-threading": true, "thread-pool-size": 3, "packet-queue-size": 17}
 		return s
 	}
-	status := map[string]map[string]any{}
-	run := func(name string, args func(cfg string) []string, dir string) [][]scriptCall {
-		os.Remove(filepath.Join(e.dir, "leases6.csv"))
-		p := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: name, NS: e.srv,
-			Args: args(e.writeConfig(name+".json", map[string]any{"Dhcp6": section(dir, name == "xdhcpd")})),
-			Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
-			Log:  filepath.Join(e.dir, name+".log")})
-		p.Launch()
-		ctl := daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second)
-		p.WaitUntil(15*time.Second, name+" control socket", func() error { _, err := ctl.Try("version-get", nil); return err })
-		steps := hookSteps6(t, e, dir)
-		// status-get answers for the Dhcp6 section, the only one.
-		var st map[string]any
-		if a, err := ctl.Try("status-get", nil); err != nil || a.Result != 0 || json.Unmarshal(a.Arguments, &st) != nil {
-			t.Errorf("%s status-get: %v %+v", name, err, a)
-		}
-		status[name] = st
-		p.Stop()
-		return steps
-	}
-	keaSteps := run("kea-dhcp6", func(cfg string) []string { return []string{keaBin, "-c", cfg} }, filepath.Join(e.dir, "kea-calls"))
-	xSteps := run("xdhcpd", func(cfg string) []string { return []string{xdhcpd.Path(t), "-c", cfg} }, filepath.Join(e.dir, "xdhcp-calls"))
+	keaSteps, xSteps, status := runPair6(t, e, section, hookSteps6)
 	compareSteps(t, keaSteps, xSteps, leaseAddrs6)
 	// What the comparison rests on: Kea's own calls are the ones expected.
 	want := [][]string{{"leases6_committed"}, {"lease6_renew", "lease6_renew", "leases6_committed"},
@@ -284,6 +263,103 @@ func TestE2EHooks6RunScriptMatchesKea(t *testing.T) {
 				t.Errorf("status-get %s: kea-dhcp6 %v, xdhcpd %v", k, v, x)
 			}
 		}
+	}
+}
+
+// runPair6 runs kea-dhcp6 and then xdhcpd in e's lab, each on the Dhcp6
+// section section(dir, server is xdhcpd) whose run-script records its calls
+// into dir, drives steps against each and returns each server's calls and
+// status-get answers (keyed "kea-dhcp6" and "xdhcpd").
+func runPair6(t *testing.T, e *e2eEnv, section func(dir string, xdhcp bool) map[string]any,
+	steps func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall) (keaSteps, xSteps [][]scriptCall, status map[string]map[string]any) {
+	t.Helper()
+	keaBin := needBinary(t, "kea-dhcp6")
+	status = map[string]map[string]any{}
+	run := func(name string, args func(cfg string) []string, dir string) [][]scriptCall {
+		os.Remove(filepath.Join(e.dir, "leases6.csv"))
+		p := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: name, NS: e.srv,
+			Args: args(e.writeConfig(name+".json", map[string]any{"Dhcp6": section(dir, name == "xdhcpd")})),
+			Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+			Log:  filepath.Join(e.dir, name+".log")})
+		p.Launch()
+		ctl := daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second)
+		p.WaitUntil(15*time.Second, name+" control socket", func() error { _, err := ctl.Try("version-get", nil); return err })
+		got := steps(t, e, dir)
+		// status-get answers for the Dhcp6 section, the only one.
+		var st map[string]any
+		if a, err := ctl.Try("status-get", nil); err != nil || a.Result != 0 || json.Unmarshal(a.Arguments, &st) != nil {
+			t.Errorf("%s status-get: %v %+v", name, err, a)
+		}
+		status[name] = st
+		p.Stop()
+		return got
+	}
+	keaSteps = run("kea-dhcp6", func(cfg string) []string { return []string{keaBin, "-c", cfg} }, filepath.Join(e.dir, "kea-calls"))
+	xSteps = run("xdhcpd", func(cfg string) []string { return []string{xdhcpd.Path(t), "-c", cfg} }, filepath.Join(e.dir, "xdhcp-calls"))
+	return keaSteps, xSteps, status
+}
+
+// TestE2EHooks6RunScriptExpiryMatchesKea: an address and a prefix that
+// expire, and a declined address whose probation ends, get the same
+// lease6_expire and lease6_recover calls, with the same variables, from
+// kea-dhcp6 2.2 and xdhcpd.
+func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
+	needBinary(t, "kea-dhcp6")
+	if _, err := os.Stat(keaRunScript); err != nil {
+		t.Skipf("Kea's run_script hook is not installed: %v", err)
+	}
+	e := newV6Env(t)
+	script := filepath.Join(e.dir, "lease-hook.sh")
+	section := func(dir string, _ bool) map[string]any {
+		writeCallScript(t, script, dir)
+		s := e.dhcp6Section()
+		s["hooks-libraries"] = []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
+		s["preferred-lifetime"], s["valid-lifetime"] = 1, 2
+		s["decline-probation-period"] = 1
+		s["expired-leases-processing"] = map[string]any{"reclaim-timer-wait-time": 1, "hold-reclaimed-time": 3600}
+		return s
+	}
+	steps := func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
+		c := newClient6(t, e)
+		defer c.close()
+		sorted := func(n int) []scriptCall {
+			calls := settledCalls(t, dir, n)
+			sort.SliceStable(calls, func(i, j int) bool {
+				if calls[i].arg != calls[j].arg {
+					return calls[i].arg < calls[j].arg
+				}
+				if calls[i].vars["QUERY6_TYPE"] != calls[j].vars["QUERY6_TYPE"] {
+					return calls[i].vars["QUERY6_TYPE"] > calls[j].vars["QUERY6_TYPE"] // REQUEST before DECLINE
+				}
+				return calls[i].vars["LEASE6_TYPE"] < calls[j].vars["LEASE6_TYPE"]
+			})
+			return calls
+		}
+		duidA := []byte{0, 3, 0, 1, 2, 0, 0, 0, 0x65, 1}
+		adv := c.exchange(c.msg6(w6.Solicit, 1, duidA, nil), false)
+		c.serverID, _ = adv.Msg.Options.Get(w6.OptServerID)
+		c.exchange(c.msg6(w6.Request, 2, duidA, nil), false)
+		// The Reply, then the expiry of the address and the prefix: 2 s of
+		// lifetime, reclaimed within 1 s.
+		time.Sleep(4 * time.Second)
+		expired := sorted(3)
+		duidB := []byte{0, 3, 0, 1, 2, 0, 0, 0, 0x65, 2}
+		c.exchange(c.msg6(w6.Solicit, 3, duidB, nil), false)
+		bb := bindingOf(t, c.exchange(c.msg6(w6.Request, 4, duidB, nil), false))
+		c.exchange(c.msg6(w6.Decline, 5, duidB, bb), false)
+		declined := sorted(3)
+		// Then the declined address recovered after its probation (1 s)
+		// and the prefix expired.
+		time.Sleep(4 * time.Second)
+		return [][]scriptCall{expired, declined, sorted(2)}
+	}
+	keaSteps, xSteps, _ := runPair6(t, e, section, steps)
+	compareSteps(t, keaSteps, xSteps, leaseAddrs6)
+	if !slices.Contains(callArgs(keaSteps[0]), "lease6_expire") {
+		t.Errorf("kea-dhcp6 made no lease6_expire call: %v", callArgs(keaSteps[0]))
+	}
+	if !slices.Contains(callArgs(keaSteps[2]), "lease6_recover") {
+		t.Errorf("kea-dhcp6 made no lease6_recover call: %v", callArgs(keaSteps[2]))
 	}
 }
 
