@@ -185,7 +185,11 @@ func (s *Server) reclaimed(rt *liveConfig, op lease.Op, was lease.State) {
 	if sn != nil {
 		sn.st.reclaimed.Inc()
 	}
+	// As Kea: every expired lease is told lease4_expire; a declined one
+	// back from probation then lease4_recover (it is removed, but not
+	// told as removed: that is the reclamation mode's flag).
 	if was == lease.StateDeclined {
+		s.tellLease(nil, hooks.Lease4Expire, sn, expired0(op, was), false)
 		s.tellLease(nil, hooks.Lease4Recover, sn, expired0(op, was), false)
 	} else {
 		s.tellLease(nil, hooks.Lease4Expire, sn, expired0(op, was), op.Kind == lease.OpDelete)

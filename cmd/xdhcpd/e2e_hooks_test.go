@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,19 +135,7 @@ func hookSteps(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 		lb, err = b.Request(ctx)
 		return err
 	})
-	step("decline", 2, func() error {
-		d, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeDecline), dhcpv4.WithHwAddr(mac(0x42, 2)),
-			dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(lb.ACK.YourIPAddr)),
-			dhcpv4.WithOption(dhcpv4.OptServerIdentifier(lb.ACK.ServerIdentifier())))
-		if err != nil {
-			return err
-		}
-		// No answer comes to a DECLINE: the short wait just sends it.
-		sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-		defer cancel()
-		b.SendAndRead(sctx, nclient4.DefaultServers, d, nil)
-		return nil
-	})
+	step("decline", 2, func() error { return decline(ctx, b, mac(0x42, 2), lb) })
 	// A relayed client with option 82 (circuit-id "howdy", remote-id).
 	if pd, err := exec.LookPath("perfdhcp"); err == nil {
 		step("relayed DORA", 1, func() error {
@@ -161,6 +150,21 @@ func hookSteps(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 		})
 	}
 	return steps
+}
+
+// decline sends client c's DECLINE of lease l (c's hardware address hw).
+func decline(ctx context.Context, c *nclient4.Client, hw net.HardwareAddr, l *nclient4.Lease) error {
+	d, err := dhcpv4.New(dhcpv4.WithMessageType(dhcpv4.MessageTypeDecline), dhcpv4.WithHwAddr(hw),
+		dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(l.ACK.YourIPAddr)),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(l.ACK.ServerIdentifier())))
+	if err != nil {
+		return err
+	}
+	// No answer comes to a DECLINE: the short wait just sends it.
+	sctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	c.SendAndRead(sctx, nclient4.DefaultServers, d, nil)
+	return nil
 }
 
 // normalize replaces in c's values what differs between two servers for
@@ -187,27 +191,52 @@ func TestE2EHooksRunScriptMatchesKea(t *testing.T) {
 	}
 }
 
-// TestE2EHooksRunScriptExpiryMatchesKea: a lease that expires gets the
-// same lease4_expire call from both servers.
+// TestE2EHooksRunScriptExpiryMatchesKea: a lease that expires, and a
+// declined address whose probation ends, get the same lease4_expire and
+// lease4_recover calls from both servers.
 func TestE2EHooksRunScriptExpiryMatchesKea(t *testing.T) {
 	short := func(d4 map[string]any) {
 		d4["valid-lifetime"] = 2
+		d4["decline-probation-period"] = 1
 		d4["expired-leases-processing"] = map[string]any{"reclaim-timer-wait-time": 1, "hold-reclaimed-time": 3600}
 	}
 	keaSteps, _ := compareWithKea(t, short, func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		sorted := func(n int) []scriptCall {
+			calls := settledCalls(t, dir, n)
+			sort.SliceStable(calls, func(i, j int) bool {
+				if calls[i].arg != calls[j].arg {
+					return calls[i].arg < calls[j].arg
+				}
+				return calls[i].vars["QUERY4_TYPE"] > calls[j].vars["QUERY4_TYPE"] // REQUEST before DECLINE
+			})
+			return calls
+		}
 		if _, err := e.nclient(mac(0x45, 1)).Request(ctx); err != nil {
 			t.Fatal(err)
 		}
 		// The ACK, then the expiry: 2 s of lifetime, reclaimed within 1 s.
 		time.Sleep(4 * time.Second)
-		calls := settledCalls(t, dir, 2)
-		sort.SliceStable(calls, func(i, j int) bool { return calls[i].arg < calls[j].arg })
-		return [][]scriptCall{calls}
+		expired := sorted(2)
+		b := e.nclient(mac(0x45, 2))
+		lb, err := b.Request(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := decline(ctx, b, mac(0x45, 2), lb); err != nil {
+			t.Fatal(err)
+		}
+		declined := sorted(3)
+		// Then the declined address's probation (1 s) ends.
+		time.Sleep(4 * time.Second)
+		return [][]scriptCall{expired, declined, sorted(2)}
 	})
 	if calls := keaSteps[0]; len(calls) != 2 || calls[0].arg != "lease4_expire" {
 		t.Errorf("Kea's calls: %+v", calls)
+	}
+	if !slices.Contains(callArgs(keaSteps[2]), "lease4_recover") {
+		t.Errorf("Kea's calls after the probation: %+v", keaSteps[2])
 	}
 }
 
