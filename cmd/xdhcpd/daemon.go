@@ -239,7 +239,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	control.RegisterStatLease(d.ctl, control.StatLeaseSource{Config: d.srv.Config, Stats: d.reg, Leases: d.store})
 	d.leaseCmds = leasecmd.New(d.srv, d.leaseReader)
 	if d.v6 != nil {
-		d.leaseCmds.SetNetwork6(d.v6.network)
+		d.leaseCmds.SetService6(d.v6.network, d.v6.srv)
 	}
 	d.leaseCmds.Register(d.ctl)
 	hostDBs, err := openHostDBs(ctx, cfg)

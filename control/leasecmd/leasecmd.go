@@ -22,8 +22,16 @@ import (
 type Commands struct {
 	srv    *slowpath.Server
 	leases lease.Reader
-	// network6 is the DHCPv6 service's state (nil: no Dhcp6 section).
-	network6 *slowpath.NetworkState
+	// network6 is the DHCPv6 service's state (nil: no Dhcp6 section);
+	// reclaimer6 its lease reclamation.
+	network6   *slowpath.NetworkState
+	reclaimer6 Reclaimer
+}
+
+// Reclaimer reclaims a service's expired leases now (leases-reclaim):
+// removed rather than kept expired-reclaimed when remove is set.
+type Reclaimer interface {
+	Reclaim(remove bool) (int, error)
 }
 
 // New returns the commands of srv, reading leases from leases (the store

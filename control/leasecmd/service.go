@@ -10,21 +10,24 @@ import (
 	"xdhcp/slowpath"
 )
 
-// SetNetwork6 makes dhcp-disable and dhcp-enable act on the DHCPv6
-// service's state n as well (a daemon serving Dhcp6).
-func (h *Commands) SetNetwork6(n *slowpath.NetworkState) { h.network6 = n }
+// SetService6 makes dhcp-disable, dhcp-enable and leases-reclaim act on
+// the DHCPv6 service as well (a daemon serving Dhcp6): its state n, its
+// reclamation r.
+func (h *Commands) SetService6(n *slowpath.NetworkState, r Reclaimer) { h.network6, h.reclaimer6 = n, r }
 
-// family is one service dhcp-disable and dhcp-enable act on.
+// family is one service dhcp-disable, dhcp-enable and leases-reclaim act
+// on.
 type family struct {
-	name    string // "DHCPv4", "DHCPv6"
-	network *slowpath.NetworkState
+	name      string // "DHCPv4", "DHCPv6"
+	network   *slowpath.NetworkState
+	reclaimer Reclaimer
 }
 
 // families are the services req is for: those its "service" names (as a
 // Control Agent or an HA partner forwards it), else every one the daemon
 // runs.
 func (h *Commands) families(req *control.Request) []family {
-	v4, v6 := family{"DHCPv4", h.srv.Network}, family{"DHCPv6", h.network6}
+	v4, v6 := family{"DHCPv4", h.srv.Network, h.srv}, family{"DHCPv6", h.network6, h.reclaimer6}
 	if h.network6 == nil {
 		return []family{v4}
 	}
@@ -126,8 +129,13 @@ func (h *Commands) reclaim(_ context.Context, req *control.Request) control.Answ
 	if bad := req.Decode(&a, control.Mandatory{Key: "remove", Missing: "'remove' parameter not specified"}); bad != nil {
 		return *bad
 	}
-	if _, err := h.srv.Reclaim(a.Remove); err != nil {
-		return control.Errorf("reclaim expired leases: %v", err)
+	for _, f := range h.families(req) {
+		if f.reclaimer == nil {
+			continue
+		}
+		if _, err := f.reclaimer.Reclaim(a.Remove); err != nil {
+			return control.Errorf("reclaim expired %s leases: %v", f.name, err)
+		}
 	}
 	return control.Answer{Result: control.ResultSuccess, Text: "Reclamation of expired leases is complete."}
 }
