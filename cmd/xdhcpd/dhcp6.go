@@ -129,7 +129,8 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 	if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
 		return nil, err
 	}
-	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads})
+	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads,
+		Record: v.hooks.commandRecord()})
 	v.srv.Start(ctx)
 	if err := v.startListeners(ctx, cfg); err != nil {
 		return nil, err
