@@ -126,7 +126,7 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
-	if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+	if err := v.useHostDBs(ctx, cfg); err != nil {
 		return nil, err
 	}
 	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads,
@@ -260,8 +260,12 @@ func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
 		return errors.New("Dhcp6 lease-database changes need a restart; nothing was changed")
 	}
 	if !reflect.DeepEqual(cfg.HostsDatabases, old.HostsDatabases) {
-		if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+		if err := v.useHostDBs(ctx, cfg); err != nil {
 			return err
+		}
+	} else {
+		for _, db := range v.hostDBs {
+			db.SetConfig6(cfg) // the options of its hosts follow option-def
 		}
 	}
 	if err := v.srv.Reload(cfg); err != nil {
@@ -296,21 +300,23 @@ func (v *dhcp6) close() error {
 	return errors.Join(errs...)
 }
 
-// useHostDBs opens the host databases dbcs (Kea's hosts and
-// ipv6_reservations tables) and makes them the engine's, closing those it
-// used before. A database that cannot be reached or lacks Kea's schema
-// fails start-up and a reload, as for DHCPv4.
-func (v *dhcp6) useHostDBs(ctx context.Context, dbcs []config.HostsDatabase) error {
+// useHostDBs opens the host databases of cfg (Kea's hosts,
+// ipv6_reservations and dhcp6_options tables) and makes them the
+// engine's, closing those it used before. A database that cannot be
+// reached or lacks Kea's schema fails start-up and a reload, as for
+// DHCPv4.
+func (v *dhcp6) useHostDBs(ctx context.Context, cfg *config.Config6) error {
 	var dbs []*sqlhost.DB
-	srcs := make([]host.Source6, 0, len(dbcs))
-	for i, dbc := range dbcs {
-		// The DHCPv4 option definitions play no part: DHCPv6
-		// reservations are read without their options.
+	srcs := make([]host.Source6, 0, len(cfg.HostsDatabases))
+	for i, dbc := range cfg.HostsDatabases {
+		// The DHCPv4 option definitions play no part: the options of
+		// DHCPv6 reservations are decoded with the Dhcp6 section's.
 		db, err := sqlhost.Open(ctx, dbc, &config.Config{})
 		if err != nil {
 			_ = closeHostDBs(dbs)
 			return fmt.Errorf("Dhcp6 hosts-databases[%d]: %w", i, err)
 		}
+		db.SetConfig6(cfg)
 		dbs = append(dbs, db)
 		srcs = append(srcs, db)
 	}

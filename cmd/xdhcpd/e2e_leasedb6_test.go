@@ -6,6 +6,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -127,17 +128,24 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 		}
 
 		// A reservation a provisioning system inserts by SQL (by the
-		// client's hardware address: an address and a prefix) applies to
-		// the client's next Solicit, without a reload.
+		// client's hardware address: an address, a prefix and options, as
+		// Kea keeps them: dns-servers as formatted text, domain-search as
+		// its wire bytes) applies to the client's next Solicit, without a
+		// reload.
 		mac := e.clientMAC(t)
-		id := "decode('" + hex.EncodeToString(mac) + "', 'hex')"
-		if db.Server.Kind == dbtest.MySQL {
-			id = "UNHEX('" + hex.EncodeToString(mac) + "')"
+		unhex := func(b []byte) string {
+			if db.Server.Kind == dbtest.MySQL {
+				return "UNHEX('" + hex.EncodeToString(b) + "')"
+			}
+			return "decode('" + hex.EncodeToString(b) + "', 'hex')"
 		}
 		if _, err := db.Exec("INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp6_subnet_id, hostname) VALUES (" +
-			id + ", 0, 1, 'reserved6');" +
+			unhex(mac) + ", 0, 1, 'reserved6');" +
 			"INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) VALUES " +
-			"('2001:db8:1::5', 128, 0, (SELECT max(host_id) FROM hosts)), ('2001:db8:200::', 56, 2, (SELECT max(host_id) FROM hosts))"); err != nil {
+			"('2001:db8:1::5', 128, 0, (SELECT max(host_id) FROM hosts)), ('2001:db8:200::', 56, 2, (SELECT max(host_id) FROM hosts));" +
+			"INSERT INTO dhcp6_options (code, value, formatted_value, space, persistent, host_id, scope_id) VALUES " +
+			"(23, NULL, '2001:db8:1::53, 2001:db8:1::54', 'dhcp6', false, (SELECT max(host_id) FROM hosts), 3), " +
+			"(24, " + unhex([]byte("\x04host\x07example\x00")) + ", NULL, 'dhcp6', false, (SELECT max(host_id) FROM hosts), 3)"); err != nil {
 			t.Fatal(err)
 		}
 		// A fresh lease file: dhclient makes a new DUID, a new client
@@ -150,6 +158,36 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 			t.Errorf("with a reservation in the database dhclient -6 got %s and %s, want 2001:db8:1::5 and 2001:db8:200::/56",
 				addr, prefix)
 		}
+		wantOpts := []string{"option dhcp6.name-servers 2001:db8:1::53,2001:db8:1::54;", `option dhcp6.domain-search "host.example.";`}
+		checkOpts := func(server string) {
+			t.Helper()
+			lf, _ := os.ReadFile(filepath.Join(e.dir, "dhclient6.leases"))
+			for _, want := range wantOpts {
+				if !strings.Contains(string(lf), want) {
+					t.Errorf("dhclient -6 did not get the reservation's option %q from %s:\n%s", want, server, lf)
+				}
+			}
+		}
+		checkOpts("xdhcpd")
+		// kea-dhcp6 2.2 serving from the same database reads the same
+		// rows into the same options.
+		if err := errors.Join(d.Stop(), k.Stop()); err != nil {
+			t.Fatal(err)
+		}
+		v6["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": filepath.Join(e.dir, "kea-serving.sock")}
+		ks := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: "kea-dhcp6-serving", NS: e.srv,
+			Args: []string{needBinary(t, "kea-dhcp6"), "-c", e.writeConfig("kea-serving.json", map[string]any{"Dhcp6": v6})},
+			Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+			Log:  filepath.Join(e.dir, "kea-serving.log")})
+		ks.Launch()
+		ks.WaitUntil(30*time.Second, "started", func() error {
+			return answers(&kea{e: e, sock: filepath.Join(e.dir, "kea-serving.sock")}, "version-get")
+		})
+		if err := os.Remove(filepath.Join(e.dir, "dhclient6.leases")); err != nil {
+			t.Fatal(err)
+		}
+		e.dhclient6(t)
+		checkOpts("kea-dhcp6")
 	})
 }
 

@@ -1,5 +1,5 @@
 // Package sqlhost keeps host reservations in a MySQL/MariaDB or PostgreSQL
-// database on Kea 2.2's own schema (the hosts and dhcp4_options tables
+// database on Kea 2.2's own schema (the hosts, dhcp4_options, ipv6_reservations and dhcp6_options tables
 // kea-admin db-init creates), so that Kea and xdhcpd, or a provisioning
 // system writing SQL, share one set of reservations. Nothing is cached:
 // every lookup is a query, so a row written by anyone applies to the next
@@ -33,6 +33,7 @@ type DB struct {
 	db       *sql.DB
 	d        dialect
 	cfgPtr   atomic.Pointer[config.Config]
+	cfg6     atomic.Pointer[config.Config6]
 	readOnly bool
 	name     string
 	// onLost is told of a query error once per episode (lost is set
