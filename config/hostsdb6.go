@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 )
 
 // HostOption6Row is one option of a DHCPv6 reservation as a host database
@@ -59,4 +61,47 @@ func (c *Config6) HostOptions6(rows []HostOption6Row) ([]Option6, error) {
 		return nil, errors.Join(d.errs...)
 	}
 	return opts, nil
+}
+
+// ParseHostReservation6 parses the DHCPv6 reservation a reservation-add
+// command carries, with this section's option definitions: the keys of a
+// Dhcp6 reservation plus subnet-id (mandatory: 0 is a global
+// reservation) and user-context (kept as given).
+func (c *Config6) ParseHostReservation6(raw json.RawMessage) (*Reservation6, json.RawMessage, error) {
+	defs := c.defs
+	if defs == nil {
+		defs = newDef6Table(nil)
+	}
+	q := &parser6{parser: &parser{diag: &diag{}}, defs: defs, classNames: map[string]bool{}, ipUnique: c.IPReservationsUnique}
+	o := q.object("reservation", raw)
+	if o == nil {
+		return nil, nil, errors.New("'reservation' must be a map")
+	}
+	id, ctx, err := takeHostKeys(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := q.reservation6("reservation", o, id)
+	if len(q.errs) > 0 || r == nil {
+		return nil, nil, errors.Join(q.errs...)
+	}
+	if len(r.IPAddresses) == 0 && len(r.Prefixes) == 0 && r.Hostname == "" && len(r.Options) == 0 && len(r.ClientClasses) == 0 {
+		return nil, nil, errors.New("specified reservation must include at least one resource, i.e. hostname, IPv4 address, IPv6 address/prefix, options")
+	}
+	return r, ctx, nil
+}
+
+// takeHostKeys takes from a reservation-add reservation the keys a
+// reservation of the file lacks: subnet-id (mandatory) and user-context.
+func takeHostKeys(o *jobj) (subnet uint32, userContext json.RawMessage, err error) {
+	sid, has := o.take("subnet-id")
+	if !has {
+		return 0, nil, errors.New("Mandatory 'subnet-id' parameter missing.")
+	}
+	id, err := strconv.ParseUint(string(sid), 10, 32)
+	if err != nil || id == 1<<32-1 {
+		return 0, nil, fmt.Errorf("subnet-id: %s is invalid, must be between 0 and 4294967294 (inclusive).", sid)
+	}
+	ctx, _ := o.take("user-context")
+	return uint32(id), ctx, nil
 }

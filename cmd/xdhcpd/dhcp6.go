@@ -16,6 +16,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/control/client"
+	"xdhcp/control/hostcmd"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
@@ -57,6 +58,8 @@ type dhcp6 struct {
 	ha *ha.Service
 	// hostDBs are the Dhcp6 section's host databases.
 	hostDBs []*sqlhost.DB
+	// hostCmds answer the reservation commands meant for DHCPv6.
+	hostCmds *hostcmd.Commands6
 	// hooks are the Dhcp6 forensic log and run-script (none: nil fields).
 	hooks *leaseHooks6
 
@@ -264,9 +267,7 @@ func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
 			return err
 		}
 	} else {
-		for _, db := range v.hostDBs {
-			db.SetConfig6(cfg) // the options of its hosts follow option-def
-		}
+		v.setHostDBConfig(cfg)
 	}
 	if err := v.srv.Reload(cfg); err != nil {
 		return err
@@ -316,14 +317,28 @@ func (v *dhcp6) useHostDBs(ctx context.Context, cfg *config.Config6) error {
 			_ = closeHostDBs(dbs)
 			return fmt.Errorf("Dhcp6 hosts-databases[%d]: %w", i, err)
 		}
-		db.SetConfig6(cfg)
 		dbs = append(dbs, db)
 		srcs = append(srcs, db)
 	}
 	v.srv.SetHostSources(srcs)
 	old := v.hostDBs
 	v.hostDBs = dbs
+	v.setHostDBConfig(cfg)
 	return closeHostDBs(old)
+}
+
+// setHostDBConfig gives cfg to the host databases (the options of their
+// hosts follow its option-def) and to the reservation commands.
+func (v *dhcp6) setHostDBConfig(cfg *config.Config6) {
+	stores := make([]host.Store6, len(v.hostDBs))
+	for i, db := range v.hostDBs {
+		db.SetConfig6(cfg)
+		stores[i] = db
+	}
+	if v.hostCmds == nil {
+		v.hostCmds = hostcmd.New6()
+	}
+	v.hostCmds.Set(cfg, stores)
 }
 
 // socketCounters are the v6 sockets' counters for /metrics.

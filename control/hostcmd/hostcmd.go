@@ -72,16 +72,9 @@ func (c *Commands) add(ctx context.Context, req *control.Request) control.Answer
 	if err != nil {
 		return control.Errorf("%v", err)
 	}
-	if len(req.Arguments) == 0 {
-		return control.Errorf("no parameters specified for the command")
-	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(req.Arguments, &m) != nil || m == nil {
-		return control.Errorf("no parameters specified for the command")
-	}
-	raw, ok := m["reservation"]
-	if !ok {
-		return control.Errorf("reservation must be specified")
+	raw, err := reservationArg(req)
+	if err != nil {
+		return control.Errorf("%v", err)
 	}
 	res, uctx, err := st.cfg.ParseHostReservation(raw)
 	if err != nil {
@@ -162,15 +155,35 @@ func hostsAnswer(hs []host.Host, extra map[string]any) control.Answer {
 	for _, h := range hs {
 		list = append(list, hostJSON(h))
 	}
+	return listAnswer(list, "IPv4", extra)
+}
+
+// listAnswer is Kea's answer listing hosts ("%d IPv4 host(s) found.",
+// result 3 when there are none), with extra arguments besides "hosts".
+func listAnswer(list []map[string]any, family string, extra map[string]any) control.Answer {
 	args := map[string]any{"hosts": list}
 	for k, v := range extra {
 		args[k] = v
 	}
-	a := control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%d IPv4 host(s) found.", len(hs)), Arguments: args}
-	if len(hs) == 0 {
+	a := control.Answer{Result: control.ResultSuccess, Text: fmt.Sprintf("%d %s host(s) found.", len(list), family), Arguments: args}
+	if len(list) == 0 {
 		a.Result = control.ResultEmpty
 	}
 	return a
+}
+
+// reservationArg is reservation-add's "reservation", with Kea's texts
+// when it is missing.
+func reservationArg(req *control.Request) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if len(req.Arguments) == 0 || json.Unmarshal(req.Arguments, &m) != nil || m == nil {
+		return nil, errors.New("no parameters specified for the command")
+	}
+	raw, ok := m["reservation"]
+	if !ok {
+		return nil, errors.New("reservation must be specified")
+	}
+	return raw, nil
 }
 
 // collect runs q on every source, in order, and concatenates the answers.
@@ -319,14 +332,7 @@ func hostJSON(h host.Host) map[string]any {
 	r := h.Res
 	m := map[string]any{}
 	t, id := host.Identifier(r)
-	switch t {
-	case host.HWAddr:
-		m["hw-address"] = net.HardwareAddr(id).String()
-	case host.DUID:
-		m["duid"] = colonHex(id)
-	default:
-		m[t.String()] = strings.ToUpper(hex.EncodeToString(id))
-	}
+	setIdentifier(m, t, id)
 	if r.IP.IsValid() {
 		m["ip-address"] = r.IP.String()
 	}
@@ -345,12 +351,7 @@ func hostJSON(h host.Host) map[string]any {
 	m["client-classes"] = classes
 	opts := make([]map[string]any, 0, len(r.Options))
 	for _, o := range r.Options {
-		e := map[string]any{"code": o.Code, "space": o.OptionSpace(), "csv-format": false,
-			"data": strings.ToUpper(hex.EncodeToString(o.Data)), "always-send": o.AlwaysSend}
-		if o.Name != "" {
-			e["name"] = o.Name
-		}
-		opts = append(opts, e)
+		opts = append(opts, optionJSON(uint16(o.Code), o.Name, o.OptionSpace(), o.Data, o.AlwaysSend))
 	}
 	m["option-data"] = opts
 	if len(h.UserContext) > 0 {
@@ -358,6 +359,29 @@ func hostJSON(h host.Host) map[string]any {
 	}
 	m["subnet-id"] = r.SubnetID
 	return m
+}
+
+// setIdentifier sets a host's identifier in m as Kea renders it: a
+// hardware address and a DUID in colon hex, the others in upper-case hex.
+func setIdentifier(m map[string]any, t host.IDType, id []byte) {
+	switch t {
+	case host.HWAddr:
+		m["hw-address"] = net.HardwareAddr(id).String()
+	case host.DUID:
+		m["duid"] = colonHex(id)
+	default:
+		m[t.String()] = strings.ToUpper(hex.EncodeToString(id))
+	}
+}
+
+// optionJSON is Kea's rendering of an option of a host's option-data.
+func optionJSON(code uint16, name, space string, data []byte, always bool) map[string]any {
+	e := map[string]any{"code": code, "space": space, "csv-format": false,
+		"data": strings.ToUpper(hex.EncodeToString(data)), "always-send": always}
+	if name != "" {
+		e["name"] = name
+	}
+	return e
 }
 
 func colonHex(b []byte) string {
