@@ -7,6 +7,7 @@ import (
 
 	"xdhcp/config"
 	"xdhcp/control"
+	"xdhcp/host"
 )
 
 const testDoc6 = `{"Dhcp6": {
@@ -94,11 +95,12 @@ func TestDhcp6WritesAndErrors(t *testing.T) {
 			t.Errorf("%s: %d %q, want %q", tc.args, a.Result, a.Text, tc.want)
 		}
 	}
-	st, _ := c.state()
-	if err := st.validate(9, nil); err == nil || err.Error() != "IPv6 subnet with ID of '9' is not configured" {
+	cfg := c.st.Load()
+	if err := cfg.subnetOK(9); err == nil || err.Error() != "IPv6 subnet with ID of '9' is not configured" {
 		t.Errorf("unknown subnet: %v", err)
 	}
-	if err := st.validate(5, []netip.Addr{netip.MustParseAddr("2001:db8:6::1")}); err == nil ||
+	h := host.Host6{Res: &config.Reservation6{SubnetID: 5, IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:6::1")}}}
+	if err := cfg.fits(&h); err == nil ||
 		err.Error() != "specified reservation '2001:db8:6::1' is not matching the IPv6 subnet prefix '2001:db8:5::/64'" {
 		t.Errorf("address out of the subnet: %v", err)
 	}
