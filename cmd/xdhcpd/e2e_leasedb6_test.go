@@ -6,18 +6,22 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/dbtest"
 )
@@ -169,6 +173,7 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 			}
 		}
 		checkOpts("xdhcpd")
+		checkReservationCommands6(t, svcControl(t, filepath.Join(e.dir, "ctl6.sock"), client.ServiceDHCP6), d)
 		// kea-dhcp6 2.2 serving from the same database reads the same
 		// rows into the same options.
 		if err := errors.Join(d.Stop(), k.Stop()); err != nil {
@@ -318,4 +323,80 @@ func repliesByClient(rows [][]string) map[string]*boundClient {
 		}
 	}
 	return out
+}
+
+// checkReservationCommands6 runs the reservation commands for the DHCPv6
+// service (c6, "service": ["dhcp6"]) on a daemon whose Dhcp6 host
+// database holds the host "reserved6" (hardware address, subnet 1), and
+// checks Kea's answers; the same commands without "service" (d) are for
+// DHCPv4.
+func checkReservationCommands6(t *testing.T, c6 daemontest.Commander, d *e2eDaemon) {
+	t.Helper()
+	res := map[string]any{"subnet-id": 1, "duid": "01:02:03:04:05:06", "ip-addresses": []any{"2001:db8:1::77"},
+		"prefixes": []any{"2001:db8:300::/56"}, "hostname": "added6",
+		"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8::99"}}, "user-context": map[string]any{"by": "test"}}
+	expect := func(cmd string, args any, result int, text string) daemontest.Answer {
+		t.Helper()
+		a := daemontest.Command(t, c6, cmd, args)
+		if a.Result != result || a.Text != text {
+			t.Errorf("%s %v: %d %q, want %d %q", cmd, args, a.Result, a.Text, result, text)
+		}
+		return a
+	}
+	expect("reservation-add", map[string]any{"reservation": res}, 0, "Host added.")
+	expect("reservation-add", map[string]any{"reservation": res}, 1, "Database duplicate entry error")
+	expect("reservation-add", map[string]any{"reservation": map[string]any{"subnet-id": 1, "duid": "0a:0b", "ip-addresses": []any{"2001:db9::1"}}},
+		1, "specified reservation '2001:db9::1' is not matching the IPv6 subnet prefix '2001:db8:1::/64'")
+	expect("reservation-add", map[string]any{"reservation": map[string]any{"subnet-id": 9, "duid": "0a:0b", "hostname": "x"}},
+		1, "IPv6 subnet with ID of '9' is not configured")
+
+	a := expect("reservation-get", map[string]any{"subnet-id": 1, "identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 0, "Host found.")
+	want := `{"client-classes":[],"duid":"01:02:03:04:05:06","hostname":"added6","ip-addresses":["2001:db8:1::77"],` +
+		`"option-data":[{"always-send":false,"code":23,"csv-format":false,"data":"20010DB8000000000000000000000099","name":"dns-servers","space":"dhcp6"}],` +
+		`"prefixes":["2001:db8:300::/56"],"subnet-id":1,"user-context":{"by":"test"}}`
+	var got, wantV any
+	_ = json.Unmarshal(a.Arguments, &got)
+	_ = json.Unmarshal([]byte(want), &wantV)
+	if !reflect.DeepEqual(got, wantV) {
+		t.Errorf("reservation-get of the added host:\n got %s\nwant %s", a.Arguments, want)
+	}
+	expect("reservation-get", map[string]any{"subnet-id": 1, "ip-address": "2001:db8:300::"}, 0, "Host found.")
+	expect("reservation-get", map[string]any{"subnet-id": 1, "ip-address": "2001:db8:1::5"}, 0, "Host found.")
+	expect("reservation-get-all", map[string]any{"subnet-id": 1}, 0, "2 IPv6 host(s) found.")
+	expect("reservation-get-by-hostname", map[string]any{"hostname": "RESERVED6"}, 0, "1 IPv6 host(s) found.")
+	expect("reservation-get-by-id", map[string]any{"identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 0, "1 IPv6 host(s) found.")
+	// Paging from the configuration (no reservations) into the database.
+	var names []string
+	next := map[string]any{"limit": 1}
+	for range 4 {
+		a := daemontest.Command(t, c6, "reservation-get-page", next)
+		if a.Result == 3 {
+			break
+		}
+		var page struct {
+			Hosts []struct {
+				Hostname string `json:"hostname"`
+			} `json:"hosts"`
+			Next struct {
+				Source int    `json:"source-index"`
+				From   uint64 `json:"from"`
+			} `json:"next"`
+		}
+		if err := json.Unmarshal(a.Arguments, &page); err != nil || len(page.Hosts) != 1 || page.Next.Source != 1 {
+			t.Fatalf("reservation-get-page %v: %+v %s", next, a, a.Arguments)
+		}
+		names = append(names, page.Hosts[0].Hostname)
+		next = map[string]any{"limit": 1, "source-index": page.Next.Source, "from": page.Next.From}
+	}
+	if !slices.Equal(names, []string{"reserved6", "added6"}) {
+		t.Errorf("reservation-get-page gave %v", names)
+	}
+	// Without "service" the daemon, which serves Dhcp4 too, answers for
+	// DHCPv4: its reservations are not these.
+	if a := d.command("reservation-get-by-hostname", map[string]any{"hostname": "added6"}); a.Text != "0 IPv4 host(s) found." {
+		t.Errorf("reservation-get-by-hostname for DHCPv4: %+v", a)
+	}
+	expect("reservation-del", map[string]any{"subnet-id": 1, "ip-address": "2001:db8:1::77"}, 0, "Host deleted.")
+	expect("reservation-get", map[string]any{"subnet-id": 1, "identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 0, "Host not found.")
+	expect("reservation-del", map[string]any{"subnet-id": 1, "identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 1, "Host not deleted (not found).")
 }
