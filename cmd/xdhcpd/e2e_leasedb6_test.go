@@ -173,9 +173,19 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 			}
 		}
 		checkOpts("xdhcpd")
-		checkReservationCommands6(t, svcControl(t, filepath.Join(e.dir, "ctl6.sock"), client.ServiceDHCP6), d)
-		// kea-dhcp6 2.2 serving from the same database reads the same
-		// rows into the same options.
+		c6 := svcControl(t, filepath.Join(e.dir, "ctl6.sock"), client.ServiceDHCP6)
+		checkReservationCommands6(t, c6, d)
+		// The SQL host is replaced by the same one written by xdhcpd's
+		// reservation-add, and the client's leases are freed: kea-dhcp6
+		// 2.2 serving from the database then gives the next client the
+		// address, prefix and options of the rows xdhcpd wrote.
+		daemontest.OK(t, c6, "reservation-del", map[string]any{"subnet-id": 1, "identifier-type": "hw-address", "identifier": mac.String()}, nil)
+		daemontest.OK(t, c6, "reservation-add", map[string]any{"reservation": map[string]any{"subnet-id": 1, "hw-address": mac.String(),
+			"ip-addresses": []any{"2001:db8:1::5"}, "prefixes": []any{"2001:db8:200::/56"}, "hostname": "reserved6",
+			"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8:1::53, 2001:db8:1::54"},
+				map[string]any{"name": "domain-search", "data": "host.example."}}}}, nil)
+		d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:1::5"}, nil)
+		d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:200::", "type": "IA_PD"}, nil)
 		if err := errors.Join(d.Stop(), k.Stop()); err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +201,10 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 		if err := os.Remove(filepath.Join(e.dir, "dhclient6.leases")); err != nil {
 			t.Fatal(err)
 		}
-		e.dhclient6(t)
+		if addr, prefix := e.dhclient6(t); addr != "2001:db8:1::5" || prefix != "2001:db8:200::/56" {
+			t.Errorf("kea-dhcp6 on the host xdhcpd's reservation-add wrote gave %s and %s, want 2001:db8:1::5 and 2001:db8:200::/56",
+				addr, prefix)
+		}
 		checkOpts("kea-dhcp6")
 	})
 }
