@@ -1,9 +1,12 @@
 package sqlhost
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"xdhcp/config"
@@ -62,6 +65,72 @@ func TestReadsDHCPv6Reservations(t *testing.T) {
 		}
 		if r, err := h.GetByAddr6(ctx, 7, netip.MustParseAddr("2001:db8:7::12")); r != nil || err != nil {
 			t.Errorf("GetByAddr6 of an unreserved address: %+v %v", r, err)
+		}
+	})
+}
+
+// DHCPv6 hosts written by Add6 read back whole (addresses, prefixes,
+// options, user context); a second host reserving an address or prefix
+// already reserved in the subnet is refused; the DHCPv6 reads leave out
+// DHCPv4-only hosts; Del6 and DelByAddr6 remove hosts with their rows.
+func TestWritesDHCPv6Hosts(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, db dbtest.DB) {
+		mustExec(t, db, "INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, hostname) VALUES ("+
+			hexExpr(db.Server.Kind, "0a0b0c0d0e0f")+", 0, 7, 'v4-only')")
+		h, err := Open(context.Background(), dbConfig(db), &config.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		cfg, err := config.Parse([]byte(`{"Dhcp6": {"valid-lifetime": 4000}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.SetConfig6(cfg.Dhcp6)
+		opts, err := cfg.Dhcp6.HostOptions6([]config.HostOption6Row{{Code: 23, Formatted: "2001:db8::53", Persistent: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		a := host.Host6{Res: &config.Reservation6{DUID: []byte{1, 2, 3, 4}, SubnetID: 7, Hostname: "cpe-a",
+			IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:7::10")}, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:700::/56")},
+			ClientClasses: []string{"gold"}, Options: opts}, UserContext: []byte(`{"k":1}`)}
+		if err := h.Add6(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		for _, dup := range []*config.Reservation6{
+			{DUID: []byte{1, 2, 3, 4}, SubnetID: 7, Hostname: "same-id"},
+			{DUID: []byte{5, 6}, SubnetID: 7, IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:7::10")}},
+			{DUID: []byte{5, 6}, SubnetID: 7, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:700::/56")}},
+		} {
+			if err := h.Add6(ctx, host.Host6{Res: dup}); !errors.Is(err, host.ErrExists) {
+				t.Errorf("Add6 %+v: %v, want ErrExists", dup, err)
+			}
+		}
+		hs, err := h.ByID6(ctx, host.DUID, []byte{1, 2, 3, 4})
+		if err != nil || len(hs) != 1 {
+			t.Fatalf("ByID6: %+v %v", hs, err)
+		}
+		r := hs[0].Res
+		if r.Hostname != "cpe-a" || !slices.Equal(r.IPAddresses, a.Res.IPAddresses) || !slices.Equal(r.Prefixes, a.Res.Prefixes) ||
+			!slices.Equal(r.ClientClasses, []string{"gold"}) || len(r.Options) != 1 || !r.Options[0].AlwaysSend ||
+			!bytes.Equal(r.Options[0].Data, opts[0].Data) || string(hs[0].UserContext) != `{"k":1}` {
+			t.Errorf("read back: %+v %s", r, hs[0].UserContext)
+		}
+		if hs, err := h.Page6(ctx, nil, 0, 10); err != nil || len(hs) != 1 {
+			t.Errorf("Page6 (the DHCPv4-only host left out): %+v %v", hs, err)
+		}
+		if hs, err := h.ByHostname6(ctx, "V4-ONLY", nil); err != nil || len(hs) != 0 {
+			t.Errorf("ByHostname6 of a DHCPv4-only host: %+v %v", hs, err)
+		}
+		if ok, err := h.DelByAddr6(ctx, 7, netip.MustParseAddr("2001:db8:700::")); !ok || err != nil {
+			t.Fatalf("DelByAddr6 of the prefix: %v %v", ok, err)
+		}
+		if out, err := db.Exec("SELECT COUNT(*) FROM ipv6_reservations"); err != nil || strings.TrimSpace(out) != "0" {
+			t.Errorf("ipv6_reservations rows left: %q %v", out, err)
+		}
+		if ok, err := h.Del6(ctx, 7, host.DUID, []byte{1, 2, 3, 4}); ok || err != nil {
+			t.Errorf("Del6 of a deleted host: %v %v", ok, err)
 		}
 	})
 }
