@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"xdhcp/config/optiondef"
 )
 
 // HostOption6Row is one option of a DHCPv6 reservation as a host database
@@ -104,4 +106,17 @@ func takeHostKeys(o *jobj) (subnet uint32, userContext json.RawMessage, err erro
 	}
 	ctx, _ := o.take("user-context")
 	return uint32(id), ctx, nil
+}
+
+// OptionSpace is the space a DHCPv6 option belongs to, as a host database
+// keeps it: dhcp6, vendor-N for an option of a vendor's space, or the
+// space of an option packed into another level's.
+func (o Option6) OptionSpace() string {
+	switch {
+	case o.VendorSpace:
+		return optiondef.VendorSpace(o.Vendor)
+	case o.Space != "":
+		return o.Space
+	}
+	return optiondef.Space6
 }

@@ -91,7 +91,9 @@ func (h *hostDB) Get6(_ context.Context, subnet uint32, t host.IDType, id []byte
 	return nil, nil
 }
 
-func (h *hostDB) GetByAddr6(context.Context, uint32, netip.Addr) (*config.Reservation6, error) { return nil, nil }
+func (h *hostDB) GetByAddr6(context.Context, uint32, netip.Addr) (*config.Reservation6, error) {
+	return nil, nil
+}
 
 // TestHostDatabaseLookups: the host databases are asked for each of
 // host-reservation-identifiers in its order, flex-id included, and a

@@ -40,23 +40,23 @@ type family[H any] struct {
 }
 
 // reader is a source of hosts as the commands read it.
-type reader[H any] interface {
+type reader[H any] struct {
 	// get is reservation-get's lookup (by a.addr or a.idType, a.id in
 	// a.subnet), nil when there is none.
-	get(ctx context.Context, a *args) (*H, error)
-	all(ctx context.Context, subnet uint32) ([]H, error)
-	page(ctx context.Context, subnet *uint32, from uint64, limit int) ([]H, error)
-	byHostname(ctx context.Context, name string, subnet *uint32) ([]H, error)
-	byID(ctx context.Context, t host.IDType, id []byte) ([]H, error)
+	get        func(ctx context.Context, a *args) (*H, error)
+	all        func(ctx context.Context, subnet uint32) ([]H, error)
+	page       func(ctx context.Context, subnet *uint32, from uint64, limit int) ([]H, error)
+	byHostname func(ctx context.Context, name string, subnet *uint32) ([]H, error)
+	byID       func(ctx context.Context, t host.IDType, id []byte) ([]H, error)
 }
 
 // writer is a host database as the commands write it.
-type writer[H any] interface {
-	add(ctx context.Context, h H) error
+type writer[H any] struct {
+	add func(ctx context.Context, h H) error
 	// del is reservation-del's deletion (as get looks up); false when
 	// nothing was deleted.
-	del(ctx context.Context, a *args) (bool, error)
-	readOnly() bool
+	del      func(ctx context.Context, a *args) (bool, error)
+	readOnly func() bool
 }
 
 // commands are the handlers of one family, answering from the family

@@ -22,7 +22,7 @@ func (c *Commands) Set(cfg *config.Config, dbs []host.Store) {
 	subnetOK := func(subnet uint32, addr netip.Addr) error { return validate4(cfg, subnet, addr) }
 	f := &family[host.Host]{
 		ip:      "IPv4",
-		sources: []reader[host.Host]{reader4{host.FromConfig(cfg)}},
+		sources: []reader[host.Host]{reader4(host.FromConfig(cfg))},
 		parse: func(raw json.RawMessage) (host.Host, error) {
 			r, uctx, err := cfg.ParseHostReservation(raw)
 			return host.Host{Res: r, UserContext: uctx}, err
@@ -33,8 +33,13 @@ func (c *Commands) Set(cfg *config.Config, dbs []host.Store) {
 		id:       func(h *host.Host) uint64 { return h.ID },
 	}
 	for _, d := range dbs {
-		f.sources = append(f.sources, reader4{d})
-		f.dbs = append(f.dbs, store4{d})
+		f.sources = append(f.sources, reader4(d))
+		f.dbs = append(f.dbs, writer[host.Host]{add: d.Add, del: func(ctx context.Context, a *args) (bool, error) {
+			if a.byAddr {
+				return d.DelByAddr4(ctx, a.subnet, a.addr)
+			}
+			return d.Del4(ctx, a.subnet, a.idType, a.id)
+		}, readOnly: d.ReadOnly})
 	}
 	c.st.Store(f)
 }
@@ -58,52 +63,23 @@ func validate4(cfg *config.Config, subnet uint32, addr netip.Addr) error {
 }
 
 // reader4 reads a DHCPv4 source.
-type reader4 struct{ r host.Reader }
-
-func (s reader4) get(ctx context.Context, a *args) (*host.Host, error) {
-	if a.byAddr {
-		rs, err := s.r.GetByAddr4(ctx, a.subnet, a.addr)
-		if err != nil || len(rs) == 0 {
-			return nil, err
-		}
-		return &host.Host{Res: rs[0]}, nil
-	}
-	r, err := s.r.Get4(ctx, a.subnet, a.idType, a.id)
-	if err != nil || r == nil {
-		return nil, err
-	}
-	return &host.Host{Res: r}, nil
+func reader4(r host.Reader) reader[host.Host] {
+	return reader[host.Host]{all: r.All4, page: r.Page4, byHostname: r.ByHostname4, byID: r.ByID,
+		get: func(ctx context.Context, a *args) (*host.Host, error) {
+			if a.byAddr {
+				rs, err := r.GetByAddr4(ctx, a.subnet, a.addr)
+				if err != nil || len(rs) == 0 {
+					return nil, err
+				}
+				return &host.Host{Res: rs[0]}, nil
+			}
+			res, err := r.Get4(ctx, a.subnet, a.idType, a.id)
+			if err != nil || res == nil {
+				return nil, err
+			}
+			return &host.Host{Res: res}, nil
+		}}
 }
-
-func (s reader4) all(ctx context.Context, subnet uint32) ([]host.Host, error) {
-	return s.r.All4(ctx, subnet)
-}
-
-func (s reader4) page(ctx context.Context, subnet *uint32, from uint64, limit int) ([]host.Host, error) {
-	return s.r.Page4(ctx, subnet, from, limit)
-}
-
-func (s reader4) byHostname(ctx context.Context, name string, subnet *uint32) ([]host.Host, error) {
-	return s.r.ByHostname4(ctx, name, subnet)
-}
-
-func (s reader4) byID(ctx context.Context, t host.IDType, id []byte) ([]host.Host, error) {
-	return s.r.ByID(ctx, t, id)
-}
-
-// store4 writes a DHCPv4 host database.
-type store4 struct{ s host.Store }
-
-func (s store4) add(ctx context.Context, h host.Host) error { return s.s.Add(ctx, h) }
-
-func (s store4) del(ctx context.Context, a *args) (bool, error) {
-	if a.byAddr {
-		return s.s.DelByAddr4(ctx, a.subnet, a.addr)
-	}
-	return s.s.Del4(ctx, a.subnet, a.idType, a.id)
-}
-
-func (s store4) readOnly() bool { return s.s.ReadOnly() }
 
 // hostJSON is Kea's rendering of a DHCPv4 host (Host::toElement4), with
 // the subnet-id the commands add.

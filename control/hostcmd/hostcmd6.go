@@ -7,7 +7,6 @@ import (
 	"net/netip"
 
 	"xdhcp/config"
-	"xdhcp/config/optiondef"
 	"xdhcp/host"
 )
 
@@ -26,7 +25,7 @@ func New6() *Commands6 { return &Commands6{newCommands[host.Host6]()} }
 func (c *Commands6) Set(cfg *config.Config6, dbs []host.Store6) {
 	f := &family[host.Host6]{
 		ip:      "IPv6",
-		sources: []reader[host.Host6]{reader6{host.FromConfig6(cfg)}},
+		sources: []reader[host.Host6]{reader6(host.FromConfig6(cfg))},
 		parse: func(raw json.RawMessage) (host.Host6, error) {
 			r, uctx, err := cfg.ParseHostReservation6(raw)
 			return host.Host6{Res: r, UserContext: uctx}, err
@@ -38,8 +37,13 @@ func (c *Commands6) Set(cfg *config.Config6, dbs []host.Store6) {
 		id:     func(h *host.Host6) uint64 { return h.ID },
 	}
 	for _, d := range dbs {
-		f.sources = append(f.sources, reader6{d})
-		f.dbs = append(f.dbs, store6{d})
+		f.sources = append(f.sources, reader6(d))
+		f.dbs = append(f.dbs, writer[host.Host6]{add: d.Add6, del: func(ctx context.Context, a *args) (bool, error) {
+			if a.byAddr {
+				return d.DelByAddr6(ctx, a.subnet, a.addr)
+			}
+			return d.Del6(ctx, a.subnet, a.idType, a.id)
+		}, readOnly: d.ReadOnly})
 	}
 	c.st.Store(f)
 }
@@ -63,63 +67,34 @@ func validate6(cfg *config.Config6, subnet uint32, addrs []netip.Addr) error {
 }
 
 // reader6 reads a DHCPv6 source.
-type reader6 struct{ r host.Reader6 }
-
-func (s reader6) get(ctx context.Context, a *args) (*host.Host6, error) {
-	var r *config.Reservation6
-	var err error
-	if a.byAddr {
-		r, err = s.r.GetByAddr6(ctx, a.subnet, a.addr)
-	} else {
-		r, err = s.r.Get6(ctx, a.subnet, a.idType, a.id)
-	}
-	if err != nil || r == nil {
-		return nil, err
-	}
-	// The lookups the engine uses return the reservation alone: its
-	// user context comes with the host's full record.
-	t, id := host.Identifier6(r)
-	hs, err := s.r.ByID6(ctx, t, id)
-	if err != nil {
-		return nil, err
-	}
-	for i := range hs {
-		if hs[i].Res.SubnetID == r.SubnetID {
-			return &hs[i], nil
-		}
-	}
-	return &host.Host6{Res: r}, nil
+func reader6(r host.Reader6) reader[host.Host6] {
+	return reader[host.Host6]{all: r.All6, page: r.Page6, byHostname: r.ByHostname6, byID: r.ByID6,
+		get: func(ctx context.Context, a *args) (*host.Host6, error) {
+			var res *config.Reservation6
+			var err error
+			if a.byAddr {
+				res, err = r.GetByAddr6(ctx, a.subnet, a.addr)
+			} else {
+				res, err = r.Get6(ctx, a.subnet, a.idType, a.id)
+			}
+			if err != nil || res == nil {
+				return nil, err
+			}
+			// The lookups the engine uses return the reservation alone:
+			// its user context comes with the host's full record.
+			t, id := host.Identifier6(res)
+			hs, err := r.ByID6(ctx, t, id)
+			if err != nil {
+				return nil, err
+			}
+			for i := range hs {
+				if hs[i].Res.SubnetID == res.SubnetID {
+					return &hs[i], nil
+				}
+			}
+			return &host.Host6{Res: res}, nil
+		}}
 }
-
-func (s reader6) all(ctx context.Context, subnet uint32) ([]host.Host6, error) {
-	return s.r.All6(ctx, subnet)
-}
-
-func (s reader6) page(ctx context.Context, subnet *uint32, from uint64, limit int) ([]host.Host6, error) {
-	return s.r.Page6(ctx, subnet, from, limit)
-}
-
-func (s reader6) byHostname(ctx context.Context, name string, subnet *uint32) ([]host.Host6, error) {
-	return s.r.ByHostname6(ctx, name, subnet)
-}
-
-func (s reader6) byID(ctx context.Context, t host.IDType, id []byte) ([]host.Host6, error) {
-	return s.r.ByID6(ctx, t, id)
-}
-
-// store6 writes a DHCPv6 host database.
-type store6 struct{ s host.Store6 }
-
-func (s store6) add(ctx context.Context, h host.Host6) error { return s.s.Add6(ctx, h) }
-
-func (s store6) del(ctx context.Context, a *args) (bool, error) {
-	if a.byAddr {
-		return s.s.DelByAddr6(ctx, a.subnet, a.addr)
-	}
-	return s.s.Del6(ctx, a.subnet, a.idType, a.id)
-}
-
-func (s store6) readOnly() bool { return s.s.ReadOnly() }
 
 // host6JSON is Kea's rendering of a DHCPv6 host (Host::toElement6), with
 // the subnet-id the commands add.
@@ -142,14 +117,7 @@ func host6JSON(h *host.Host6) map[string]any {
 	m["client-classes"] = classList(r.ClientClasses)
 	opts := make([]map[string]any, 0, len(r.Options))
 	for _, o := range r.Options {
-		space := o.Space
-		switch {
-		case o.VendorSpace:
-			space = optiondef.VendorSpace(o.Vendor)
-		case space == "":
-			space = optiondef.Space6
-		}
-		opts = append(opts, optionJSON(o.Code, o.Name, space, o.Data, o.AlwaysSend))
+		opts = append(opts, optionJSON(o.Code, o.Name, o.OptionSpace(), o.Data, o.AlwaysSend))
 	}
 	m["option-data"] = opts
 	if len(h.UserContext) > 0 {

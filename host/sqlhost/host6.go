@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"xdhcp/config"
-	"xdhcp/config/optiondef"
 	"xdhcp/host"
 )
 
@@ -200,16 +199,10 @@ func (h *DB) All6(ctx context.Context, subnet uint32) ([]host.Host6, error) {
 // so that a host's addresses and options never straddle two pages. Only
 // hosts with a DHCPv6 subnet are DHCPv6 reservations.
 func (h *DB) Page6(ctx context.Context, subnet *uint32, from uint64, limit int) ([]host.Host6, error) {
-	inner := "SELECT host_id FROM hosts WHERE host_id > ? AND dhcp6_subnet_id IS NOT NULL"
-	args := []any{int64(from)}
-	if subnet != nil {
-		inner += " AND dhcp6_subnet_id = ?"
-		args = append(args, int64(*subnet))
-	}
-	inner += fmt.Sprintf(" ORDER BY host_id LIMIT %d", limit)
+	join, args := pageJoin("SELECT host_id FROM hosts WHERE host_id > ? AND dhcp6_subnet_id IS NOT NULL", "dhcp6_subnet_id", subnet, from, limit)
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
-	out, err := h.hosts6(ctx, "JOIN ("+inner+") p ON p.host_id = h.host_id ORDER BY h.host_id, r.reservation_id", args...)
+	out, err := h.hosts6(ctx, join+" ORDER BY h.host_id, r.reservation_id", args...)
 	if err != nil || len(out) == 0 {
 		return out, err
 	}
@@ -285,25 +278,11 @@ func (h *DB) Add6(ctx context.Context, hh host.Host6) error {
 			return fmt.Errorf("%s: reservation %s: %w", h.name, p, err)
 		}
 	}
-	for _, o := range r.Options {
-		space := o.Space
-		switch {
-		case o.VendorSpace:
-			space = optiondef.VendorSpace(o.Vendor)
-		case space == "":
-			space = optiondef.Space6
-		}
-		_, err := tx.ExecContext(ctx, h.d.rebind(`INSERT INTO dhcp6_options (code, value, formatted_value, space, persistent,
- dhcp_client_class, dhcp6_subnet_id, host_id, scope_id) VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?, ?)`),
-			int(o.Code), o.Data, space, o.AlwaysSend, hostID, scopeHost)
-		if err != nil {
-			return fmt.Errorf("%s: option %d: %w", h.name, o.Code, err)
-		}
+	opts := make([]optionRow, len(r.Options))
+	for i, o := range r.Options {
+		opts[i] = optionRow{code: int(o.Code), data: o.Data, space: o.OptionSpace(), always: o.AlwaysSend}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s: %w", h.name, err)
-	}
-	return nil
+	return h.commitHost(ctx, tx, "dhcp6", hostID, opts)
 }
 
 // reserved6 are r's addresses (as /128) and prefixes, in that order.

@@ -76,7 +76,7 @@ func TestReadsDHCPv6Reservations(t *testing.T) {
 func TestWritesDHCPv6Hosts(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, db dbtest.DB) {
 		mustExec(t, db, "INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp4_subnet_id, hostname) VALUES ("+
-			hexExpr(db.Server.Kind, "0a0b0c0d0e0f")+", 0, 7, 'v4-only')")
+			hexExpr(db.Server.Kind, "0a0b0c0d0e8f")+", 0, 8, 'v4-only')")
 		h, err := Open(context.Background(), dbConfig(db), &config.Config{})
 		if err != nil {
 			t.Fatal(err)
@@ -92,16 +92,17 @@ func TestWritesDHCPv6Hosts(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		a := host.Host6{Res: &config.Reservation6{DUID: []byte{1, 2, 3, 4}, SubnetID: 7, Hostname: "cpe-a",
-			IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:7::10")}, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:700::/56")},
+		eight := uint32(8)
+		a := host.Host6{Res: &config.Reservation6{DUID: []byte{1, 2, 3, 4}, SubnetID: 8, Hostname: "cpe-a",
+			IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:8::10")}, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:800::/56")},
 			ClientClasses: []string{"gold"}, Options: opts}, UserContext: []byte(`{"k":1}`)}
 		if err := h.Add6(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 		for _, dup := range []*config.Reservation6{
-			{DUID: []byte{1, 2, 3, 4}, SubnetID: 7, Hostname: "same-id"},
-			{DUID: []byte{5, 6}, SubnetID: 7, IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:7::10")}},
-			{DUID: []byte{5, 6}, SubnetID: 7, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:700::/56")}},
+			{DUID: []byte{1, 2, 3, 4}, SubnetID: 8, Hostname: "same-id"},
+			{DUID: []byte{5, 6}, SubnetID: 8, IPAddresses: []netip.Addr{netip.MustParseAddr("2001:db8:8::10")}},
+			{DUID: []byte{5, 6}, SubnetID: 8, Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:800::/56")}},
 		} {
 			if err := h.Add6(ctx, host.Host6{Res: dup}); !errors.Is(err, host.ErrExists) {
 				t.Errorf("Add6 %+v: %v, want ErrExists", dup, err)
@@ -117,19 +118,23 @@ func TestWritesDHCPv6Hosts(t *testing.T) {
 			!bytes.Equal(r.Options[0].Data, opts[0].Data) || string(hs[0].UserContext) != `{"k":1}` {
 			t.Errorf("read back: %+v %s", r, hs[0].UserContext)
 		}
-		if hs, err := h.Page6(ctx, nil, 0, 10); err != nil || len(hs) != 1 {
-			t.Errorf("Page6 (the DHCPv4-only host left out): %+v %v", hs, err)
+		if hs, err := h.Page6(ctx, &eight, 0, 10); err != nil || len(hs) != 1 {
+			t.Errorf("Page6 of subnet 8: %+v %v", hs, err)
+		}
+		all, err := h.Page6(ctx, nil, 0, 100)
+		if err != nil || len(all) == 0 || slices.ContainsFunc(all, func(h host.Host6) bool { return h.Res.Hostname == "v4-only" }) {
+			t.Errorf("Page6 of every subnet (the DHCPv4-only host left out): %+v %v", all, err)
 		}
 		if hs, err := h.ByHostname6(ctx, "V4-ONLY", nil); err != nil || len(hs) != 0 {
 			t.Errorf("ByHostname6 of a DHCPv4-only host: %+v %v", hs, err)
 		}
-		if ok, err := h.DelByAddr6(ctx, 7, netip.MustParseAddr("2001:db8:700::")); !ok || err != nil {
+		if ok, err := h.DelByAddr6(ctx, 8, netip.MustParseAddr("2001:db8:800::")); !ok || err != nil {
 			t.Fatalf("DelByAddr6 of the prefix: %v %v", ok, err)
 		}
-		if out, err := db.Exec("SELECT COUNT(*) FROM ipv6_reservations"); err != nil || strings.TrimSpace(out) != "0" {
+		if out, err := db.Exec("SELECT COUNT(*) FROM ipv6_reservations WHERE address LIKE '2001:db8:8%'"); err != nil || strings.TrimSpace(out) != "0" {
 			t.Errorf("ipv6_reservations rows left: %q %v", out, err)
 		}
-		if ok, err := h.Del6(ctx, 7, host.DUID, []byte{1, 2, 3, 4}); ok || err != nil {
+		if ok, err := h.Del6(ctx, 8, host.DUID, []byte{1, 2, 3, 4}); ok || err != nil {
 			t.Errorf("Del6 of a deleted host: %v %v", ok, err)
 		}
 	})
