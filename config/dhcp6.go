@@ -46,6 +46,7 @@ func (p *parser) dhcp6(o *jobj) *Config6 {
 	c := &Config6{Raw: append(json.RawMessage(nil), o.raw()...)}
 
 	q.optionDefs6(o, "option-def", q.defs)
+	c.defs = q.defs
 	c.IPReservationsUnique = boolOr(p.boolean(o, "ip-reservations-unique"), true)
 	q.ipUnique = c.IPReservationsUnique
 	c.EarlyGlobalReservationsLookup = boolOr(p.boolean(o, "early-global-reservations-lookup"), false)

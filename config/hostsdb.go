@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"xdhcp/config/optiondef"
@@ -136,16 +135,11 @@ func (c *Config) ParseHostReservation(raw json.RawMessage) (*Reservation, json.R
 	if o == nil {
 		return nil, nil, errors.New("'reservation' must be a map")
 	}
-	sid, has := o.take("subnet-id")
-	if !has {
-		return nil, nil, errors.New("Mandatory 'subnet-id' parameter missing.")
+	id, ctx, err := takeHostKeys(o)
+	if err != nil {
+		return nil, nil, err
 	}
-	id, err := strconv.ParseUint(string(sid), 10, 32)
-	if err != nil || id == 1<<32-1 {
-		return nil, nil, fmt.Errorf("subnet-id: %s is invalid, must be between 0 and 4294967294 (inclusive).", sid)
-	}
-	ctx, _ := o.take("user-context")
-	r := p.reservation("reservation", o, uint32(id))
+	r := p.reservation("reservation", o, id)
 	if len(p.errs) > 0 || r == nil {
 		return nil, nil, errors.Join(p.errs...)
 	}

@@ -56,6 +56,9 @@ type Config6 struct {
 	DataDirectory string
 	// FlexID is the libdhcp_flex_id.so configuration, nil without it.
 	FlexID *FlexID6
+	// defs are the option definitions of the section (option-def), with
+	// which the options of a host database's reservations are decoded.
+	defs *def6Table
 
 	DeclineProbationPeriod time.Duration // default 86400 s
 	ExpiredLeases          ExpiredLeasesProcessing

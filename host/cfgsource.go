@@ -36,10 +36,31 @@ func FromConfig(cfg *config.Config) *Configured {
 }
 
 func (c *Configured) find(keep func(*config.Reservation) bool) []Host {
-	var out []Host
-	for _, h := range c.hosts {
-		if keep(h.Res) {
-			out = append(out, h)
+	return filter(c.hosts, func(h *Host) bool { return keep(h.Res) })
+}
+
+// filter returns the hosts keep keeps, in order.
+func filter[H any](hs []H, keep func(*H) bool) []H {
+	var out []H
+	for i := range hs {
+		if keep(&hs[i]) {
+			out = append(out, hs[i])
+		}
+	}
+	return out
+}
+
+// page returns up to limit hosts whose ID is above from, in subnet when
+// subnet is not nil (hs are by ID); id and sub read a host's ID and
+// subnet.
+func page[H any](hs []H, id func(*H) uint64, sub func(*H) uint32, subnet *uint32, from uint64, limit int) []H {
+	var out []H
+	for i := range hs {
+		if len(out) >= limit {
+			break
+		}
+		if id(&hs[i]) > from && (subnet == nil || sub(&hs[i]) == *subnet) {
+			out = append(out, hs[i])
 		}
 	}
 	return out
@@ -71,16 +92,7 @@ func (c *Configured) All4(_ context.Context, subnet uint32) ([]Host, error) {
 
 // Page4 implements Reader.
 func (c *Configured) Page4(_ context.Context, subnet *uint32, from uint64, limit int) ([]Host, error) {
-	var out []Host
-	for _, h := range c.hosts {
-		if len(out) >= limit {
-			break
-		}
-		if h.ID > from && (subnet == nil || h.Res.SubnetID == *subnet) {
-			out = append(out, h)
-		}
-	}
-	return out, nil
+	return page(c.hosts, func(h *Host) uint64 { return h.ID }, func(h *Host) uint32 { return h.Res.SubnetID }, subnet, from, limit), nil
 }
 
 // ByHostname4 implements Reader.

@@ -31,26 +31,46 @@ func (ex *exchange) lookupHost() (*config.Reservation6, error) {
 		if r := ex.sn.res.lookup(ex.duid, ex.hw, flex); r != nil {
 			return r, nil
 		}
-		if r, err := ex.lookupDB(ex.sn.cfg.ID); r != nil || err != nil {
+		if r, err := ex.lookupDB(ex.sn.cfg.ID, flex); r != nil || err != nil {
 			return r, err
 		}
 	}
 	if r := ex.rt.global.lookup(ex.duid, ex.hw, flex); r != nil {
 		return r, nil
 	}
-	return ex.lookupDB(0)
+	return ex.lookupDB(0, flex)
 }
 
-// lookupDB asks each host database for the client's reservation in
-// subnet, by DUID, then by hardware address.
-func (ex *exchange) lookupDB(subnet uint32) (*config.Reservation6, error) {
-	for _, src := range ex.s.hostSources() {
-		r, err := src.Get6(context.Background(), subnet, host.DUID, ex.duid)
-		if r == nil && err == nil && len(ex.hw) > 0 {
-			r, err = src.Get6(context.Background(), subnet, host.HWAddr, ex.hw)
+// lookupDB asks the host databases for the client's reservation in
+// subnet, by each of host-reservation-identifiers in its order (Kea's
+// host manager asks every database for one identifier before the next):
+// the DUID, the hardware address, and flex (the flex-id hook's value,
+// nil without it).
+func (ex *exchange) lookupDB(subnet uint32, flex []byte) (*config.Reservation6, error) {
+	srcs := ex.s.hostSources()
+	if len(srcs) == 0 {
+		return nil, nil
+	}
+	for _, name := range ex.rt.cfg.HostReservationIdentifiers {
+		var (
+			t  host.IDType
+			id []byte
+		)
+		switch name {
+		case "duid":
+			t, id = host.DUID, ex.duid
+		case "hw-address":
+			t, id = host.HWAddr, ex.hw
+		case "flex-id":
+			t, id = host.FlexID, flex
 		}
-		if r != nil || err != nil {
-			return r, err
+		if len(id) == 0 {
+			continue
+		}
+		for _, src := range srcs {
+			if r, err := src.Get6(context.Background(), subnet, t, id); r != nil || err != nil {
+				return r, err
+			}
 		}
 	}
 	return nil, nil

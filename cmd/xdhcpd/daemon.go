@@ -249,7 +249,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	d.hostCmds = hostcmd.New()
 	d.hostDBLost = d.reg.Counter("xdhcp-host-database-connection-lost")
 	d.useHostDBs(cfg, hostDBs)
-	d.hostCmds.Register(d.ctl)
+	hostcmd.RegisterBoth(d.ctl, d.hostCmds, d.hostCmds6)
 	d.registerCommands()
 	d.registerConfigBackendCommands()
 	d.xdp.RegisterCommands(d.ctl)

@@ -16,6 +16,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/control/client"
+	"xdhcp/control/hostcmd"
 	"xdhcp/control/leasecmd"
 	"xdhcp/fastpath"
 	"xdhcp/fastpath/leasecache"
@@ -57,6 +58,8 @@ type dhcp6 struct {
 	ha *ha.Service
 	// hostDBs are the Dhcp6 section's host databases.
 	hostDBs []*sqlhost.DB
+	// hostCmds answer the reservation commands meant for DHCPv6.
+	hostCmds *hostcmd.Commands6
 	// hooks are the Dhcp6 forensic log and run-script (none: nil fields).
 	hooks *leaseHooks6
 
@@ -126,10 +129,11 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 		return nil, err
 	}
 	log.Info("DHCPv6 server identifier", "duid", slowpath6.FormatDUID(v.srv.DUID()))
-	if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+	if err := v.useHostDBs(ctx, cfg); err != nil {
 		return nil, err
 	}
-	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads})
+	v.cmds = leasecmd.New6(v.store, leasecmd.Options6{Subnets: v.subnets, Changed: v.srv.LeaseChanged, Reader: v.reads,
+		Record: v.hooks.commandRecord()})
 	v.srv.Start(ctx)
 	if err := v.startListeners(ctx, cfg); err != nil {
 		return nil, err
@@ -259,9 +263,11 @@ func (v *dhcp6) reload(ctx context.Context, cfg *config.Config6) error {
 		return errors.New("Dhcp6 lease-database changes need a restart; nothing was changed")
 	}
 	if !reflect.DeepEqual(cfg.HostsDatabases, old.HostsDatabases) {
-		if err := v.useHostDBs(ctx, cfg.HostsDatabases); err != nil {
+		if err := v.useHostDBs(ctx, cfg); err != nil {
 			return err
 		}
+	} else {
+		v.setHostDBConfig(cfg)
 	}
 	if err := v.srv.Reload(cfg); err != nil {
 		return err
@@ -295,16 +301,17 @@ func (v *dhcp6) close() error {
 	return errors.Join(errs...)
 }
 
-// useHostDBs opens the host databases dbcs (Kea's hosts and
-// ipv6_reservations tables) and makes them the engine's, closing those it
-// used before. A database that cannot be reached or lacks Kea's schema
-// fails start-up and a reload, as for DHCPv4.
-func (v *dhcp6) useHostDBs(ctx context.Context, dbcs []config.HostsDatabase) error {
+// useHostDBs opens the host databases of cfg (Kea's hosts,
+// ipv6_reservations and dhcp6_options tables) and makes them the
+// engine's, closing those it used before. A database that cannot be
+// reached or lacks Kea's schema fails start-up and a reload, as for
+// DHCPv4.
+func (v *dhcp6) useHostDBs(ctx context.Context, cfg *config.Config6) error {
 	var dbs []*sqlhost.DB
-	srcs := make([]host.Source6, 0, len(dbcs))
-	for i, dbc := range dbcs {
-		// The DHCPv4 option definitions play no part: DHCPv6
-		// reservations are read without their options.
+	srcs := make([]host.Source6, 0, len(cfg.HostsDatabases))
+	for i, dbc := range cfg.HostsDatabases {
+		// The DHCPv4 option definitions play no part: the options of
+		// DHCPv6 reservations are decoded with the Dhcp6 section's.
 		db, err := sqlhost.Open(ctx, dbc, &config.Config{})
 		if err != nil {
 			_ = closeHostDBs(dbs)
@@ -316,7 +323,22 @@ func (v *dhcp6) useHostDBs(ctx context.Context, dbcs []config.HostsDatabase) err
 	v.srv.SetHostSources(srcs)
 	old := v.hostDBs
 	v.hostDBs = dbs
+	v.setHostDBConfig(cfg)
 	return closeHostDBs(old)
+}
+
+// setHostDBConfig gives cfg to the host databases (the options of their
+// hosts follow its option-def) and to the reservation commands.
+func (v *dhcp6) setHostDBConfig(cfg *config.Config6) {
+	stores := make([]host.Store6, len(v.hostDBs))
+	for i, db := range v.hostDBs {
+		db.SetConfig6(cfg)
+		stores[i] = db
+	}
+	if v.hostCmds == nil {
+		v.hostCmds = hostcmd.New6()
+	}
+	v.hostCmds.Set(cfg, stores)
 }
 
 // socketCounters are the v6 sockets' counters for /metrics.

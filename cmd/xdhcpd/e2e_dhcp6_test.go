@@ -235,6 +235,10 @@ func TestE2EDhcp6Only(t *testing.T) {
 	if a, want := forward(client.ServiceDHCP4), "forwarding socket is not configured for the server type dhcp4"; a.Result != 1 || a.Text != want {
 		t.Errorf("lease6-get-all for service dhcp4 on a DHCPv6-only daemon: %d %q, want 1 %q", a.Result, a.Text, want)
 	}
+	// The reservation commands of a DHCPv6-only daemon are DHCPv6's.
+	if a := daemontest.Command(t, c6, "reservation-get-all", map[string]any{"subnet-id": 1}); a.Result != 3 || a.Text != "0 IPv6 host(s) found." {
+		t.Errorf("reservation-get-all on a DHCPv6-only daemon: %d %q", a.Result, a.Text)
+	}
 }
 
 // TestE2EDhcp6UnicastAddressMissing: a Dhcp6 unicast address that its

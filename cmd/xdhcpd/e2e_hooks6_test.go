@@ -553,4 +553,58 @@ func TestE2EHooks6CachedRenewal(t *testing.T) {
 	if v := got[2].vars["LEASES6_SIZE"]; v != "0" {
 		t.Errorf("cached leases6_committed: LEASES6_SIZE=%q, want 0", v)
 	}
+	checkLeaseCommands6Logged(t, d, files[0])
+}
+
+// checkLeaseCommands6Logged sends the lease6 commands that change leases
+// to d and checks the forensic lines they add to file: Kea's
+// "Administrator ..." entries, one per lease changed, none for a command
+// that failed; lease6-bulk-apply's leases as updates, its deletions
+// named by address as deletions.
+func checkLeaseCommands6Logged(t *testing.T, d *e2eDaemon, file string) {
+	t.Helper()
+	before, _ := os.ReadFile(file)
+	const duid = "1a:1b:1c:1d:1e:1f:20:21:22:23:24"
+	na := map[string]any{"ip-address": "2001:db8:1::500", "duid": duid, "iaid": 1234, "subnet-id": 1,
+		"valid-lft": 3600, "hw-address": "1a:1b:1c:1d:1e:1f", "user-context": map[string]any{"site": "lab"}}
+	pd := map[string]any{"type": "IA_PD", "ip-address": "2001:db8:1ff::", "prefix-len": 56, "duid": duid,
+		"iaid": 5678, "subnet-id": 1, "valid-lft": 86400}
+	d.ok("lease6-add", na, nil)
+	d.ok("lease6-add", pd, nil)
+	if a := d.command("lease6-add", na); a.Result != 1 {
+		t.Errorf("second lease6-add of the same address: %+v, want an error", a)
+	}
+	na["valid-lft"] = 7200
+	d.ok("lease6-update", na, nil)
+	d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:1::500"}, nil)
+	d.ok("lease6-del", map[string]any{"type": "IA_PD", "subnet-id": 1, "iaid": 5678, "identifier-type": "duid", "identifier": duid}, nil)
+	bulk := map[string]any{"ip-address": "2001:db8:1::501", "duid": "01:02:03:04", "iaid": 1, "subnet-id": 1, "valid-lft": 60}
+	d.ok("lease6-bulk-apply", map[string]any{"leases": []any{bulk}}, nil)
+	d.ok("lease6-bulk-apply", map[string]any{"deleted-leases": []any{map[string]any{"ip-address": "2001:db8:1::501"}}}, nil)
+
+	after, _ := os.ReadFile(file)
+	if !bytes.HasPrefix(after, before) {
+		t.Fatalf("the forensic log changed before its end")
+	}
+	got := strings.Split(strings.TrimSpace(string(after[len(before):])), "\n")
+	want := []string{
+		"Administrator added a lease of address: 2001:db8:1::500 to a device with DUID: " + duid +
+			", hardware address: 1a:1b:1c:1d:1e:1f for 1 hrs 0 mins 0 secs, context: {\"site\":\"lab\"}",
+		"Administrator added a lease of prefix: 2001:db8:1ff::/56 to a device with DUID: " + duid + " for 1 days 0 hrs 0 mins 0 secs",
+		"Administrator updated information on the lease of address: 2001:db8:1::500 to a device with DUID: " + duid +
+			", hardware address: 1a:1b:1c:1d:1e:1f for 2 hrs 0 mins 0 secs, context: {\"site\":\"lab\"}",
+		"Administrator deleted the lease for address: 2001:db8:1::500",
+		"Administrator deleted a lease for a device identified by: duid of " + duid,
+		"Administrator updated information on the lease of address: 2001:db8:1::501 to a device with DUID: 01:02:03:04 for 0 hrs 1 mins 0 secs",
+		"Administrator deleted the lease for address: 2001:db8:1::501",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("the lease6 commands wrote %d forensic lines, want %d:\n%s", len(got), len(want), after[len(before):])
+	}
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+ `)
+	for i := range want {
+		if !stamp.MatchString(got[i]) || stamp.ReplaceAllString(got[i], "") != want[i] {
+			t.Errorf("forensic line of lease6 command %d:\n got %s\nwant <timestamp> %s", i, got[i], want[i])
+		}
+	}
 }

@@ -6,17 +6,22 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"xdhcp/control/client"
 	"xdhcp/internal/daemontest"
 	"xdhcp/internal/dbtest"
 )
@@ -127,17 +132,24 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 		}
 
 		// A reservation a provisioning system inserts by SQL (by the
-		// client's hardware address: an address and a prefix) applies to
-		// the client's next Solicit, without a reload.
+		// client's hardware address: an address, a prefix and options, as
+		// Kea keeps them: dns-servers as formatted text, domain-search as
+		// its wire bytes) applies to the client's next Solicit, without a
+		// reload.
 		mac := e.clientMAC(t)
-		id := "decode('" + hex.EncodeToString(mac) + "', 'hex')"
-		if db.Server.Kind == dbtest.MySQL {
-			id = "UNHEX('" + hex.EncodeToString(mac) + "')"
+		unhex := func(b []byte) string {
+			if db.Server.Kind == dbtest.MySQL {
+				return "UNHEX('" + hex.EncodeToString(b) + "')"
+			}
+			return "decode('" + hex.EncodeToString(b) + "', 'hex')"
 		}
 		if _, err := db.Exec("INSERT INTO hosts (dhcp_identifier, dhcp_identifier_type, dhcp6_subnet_id, hostname) VALUES (" +
-			id + ", 0, 1, 'reserved6');" +
+			unhex(mac) + ", 0, 1, 'reserved6');" +
 			"INSERT INTO ipv6_reservations (address, prefix_len, type, host_id) VALUES " +
-			"('2001:db8:1::5', 128, 0, (SELECT max(host_id) FROM hosts)), ('2001:db8:200::', 56, 2, (SELECT max(host_id) FROM hosts))"); err != nil {
+			"('2001:db8:1::5', 128, 0, (SELECT max(host_id) FROM hosts)), ('2001:db8:200::', 56, 2, (SELECT max(host_id) FROM hosts));" +
+			"INSERT INTO dhcp6_options (code, value, formatted_value, space, persistent, host_id, scope_id) VALUES " +
+			"(23, NULL, '2001:db8:1::53, 2001:db8:1::54', 'dhcp6', false, (SELECT max(host_id) FROM hosts), 3), " +
+			"(24, " + unhex([]byte("\x04host\x07example\x00")) + ", NULL, 'dhcp6', false, (SELECT max(host_id) FROM hosts), 3)"); err != nil {
 			t.Fatal(err)
 		}
 		// A fresh lease file: dhclient makes a new DUID, a new client
@@ -150,6 +162,50 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 			t.Errorf("with a reservation in the database dhclient -6 got %s and %s, want 2001:db8:1::5 and 2001:db8:200::/56",
 				addr, prefix)
 		}
+		wantOpts := []string{"option dhcp6.name-servers 2001:db8:1::53,2001:db8:1::54;", `option dhcp6.domain-search "host.example.";`}
+		checkOpts := func(server string) {
+			t.Helper()
+			lf, _ := os.ReadFile(filepath.Join(e.dir, "dhclient6.leases"))
+			for _, want := range wantOpts {
+				if !strings.Contains(string(lf), want) {
+					t.Errorf("dhclient -6 did not get the reservation's option %q from %s:\n%s", want, server, lf)
+				}
+			}
+		}
+		checkOpts("xdhcpd")
+		c6 := svcControl(t, filepath.Join(e.dir, "ctl6.sock"), client.ServiceDHCP6)
+		checkReservationCommands6(t, c6, d)
+		// The SQL host is replaced by the same one written by xdhcpd's
+		// reservation-add, and the client's leases are freed: kea-dhcp6
+		// 2.2 serving from the database then gives the next client the
+		// address, prefix and options of the rows xdhcpd wrote.
+		daemontest.OK(t, c6, "reservation-del", map[string]any{"subnet-id": 1, "identifier-type": "hw-address", "identifier": mac.String()}, nil)
+		daemontest.OK(t, c6, "reservation-add", map[string]any{"reservation": map[string]any{"subnet-id": 1, "hw-address": mac.String(),
+			"ip-addresses": []any{"2001:db8:1::5"}, "prefixes": []any{"2001:db8:200::/56"}, "hostname": "reserved6",
+			"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8:1::53, 2001:db8:1::54"},
+				map[string]any{"name": "domain-search", "data": "host.example."}}}}, nil)
+		d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:1::5"}, nil)
+		d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:200::", "type": "IA_PD"}, nil)
+		if err := errors.Join(d.Stop(), k.Stop()); err != nil {
+			t.Fatal(err)
+		}
+		v6["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": filepath.Join(e.dir, "kea-serving.sock")}
+		ks := daemontest.NewProcess(t, daemontest.ProcessOptions{Name: "kea-dhcp6-serving", NS: e.srv,
+			Args: []string{needBinary(t, "kea-dhcp6"), "-c", e.writeConfig("kea-serving.json", map[string]any{"Dhcp6": v6})},
+			Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+			Log:  filepath.Join(e.dir, "kea-serving.log")})
+		ks.Launch()
+		ks.WaitUntil(30*time.Second, "started", func() error {
+			return answers(&kea{e: e, sock: filepath.Join(e.dir, "kea-serving.sock")}, "version-get")
+		})
+		if err := os.Remove(filepath.Join(e.dir, "dhclient6.leases")); err != nil {
+			t.Fatal(err)
+		}
+		if addr, prefix := e.dhclient6(t); addr != "2001:db8:1::5" || prefix != "2001:db8:200::/56" {
+			t.Errorf("kea-dhcp6 on the host xdhcpd's reservation-add wrote gave %s and %s, want 2001:db8:1::5 and 2001:db8:200::/56",
+				addr, prefix)
+		}
+		checkOpts("kea-dhcp6")
 	})
 }
 
@@ -280,4 +336,80 @@ func repliesByClient(rows [][]string) map[string]*boundClient {
 		}
 	}
 	return out
+}
+
+// checkReservationCommands6 runs the reservation commands for the DHCPv6
+// service (c6, "service": ["dhcp6"]) on a daemon whose Dhcp6 host
+// database holds the host "reserved6" (hardware address, subnet 1), and
+// checks Kea's answers; the same commands without "service" (d) are for
+// DHCPv4.
+func checkReservationCommands6(t *testing.T, c6 daemontest.Commander, d *e2eDaemon) {
+	t.Helper()
+	res := map[string]any{"subnet-id": 1, "duid": "01:02:03:04:05:06", "ip-addresses": []any{"2001:db8:1::77"},
+		"prefixes": []any{"2001:db8:300::/56"}, "hostname": "added6",
+		"option-data": []any{map[string]any{"name": "dns-servers", "data": "2001:db8::99"}}, "user-context": map[string]any{"by": "test"}}
+	expect := func(cmd string, args any, result int, text string) daemontest.Answer {
+		t.Helper()
+		a := daemontest.Command(t, c6, cmd, args)
+		if a.Result != result || a.Text != text {
+			t.Errorf("%s %v: %d %q, want %d %q", cmd, args, a.Result, a.Text, result, text)
+		}
+		return a
+	}
+	expect("reservation-add", map[string]any{"reservation": res}, 0, "Host added.")
+	expect("reservation-add", map[string]any{"reservation": res}, 1, "Database duplicate entry error")
+	expect("reservation-add", map[string]any{"reservation": map[string]any{"subnet-id": 1, "duid": "0a:0b", "ip-addresses": []any{"2001:db9::1"}}},
+		1, "specified reservation '2001:db9::1' is not matching the IPv6 subnet prefix '2001:db8:1::/64'")
+	expect("reservation-add", map[string]any{"reservation": map[string]any{"subnet-id": 9, "duid": "0a:0b", "hostname": "x"}},
+		1, "IPv6 subnet with ID of '9' is not configured")
+
+	a := expect("reservation-get", map[string]any{"subnet-id": 1, "identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 0, "Host found.")
+	want := `{"client-classes":[],"duid":"01:02:03:04:05:06","hostname":"added6","ip-addresses":["2001:db8:1::77"],` +
+		`"option-data":[{"always-send":false,"code":23,"csv-format":false,"data":"20010DB8000000000000000000000099","name":"dns-servers","space":"dhcp6"}],` +
+		`"prefixes":["2001:db8:300::/56"],"subnet-id":1,"user-context":{"by":"test"}}`
+	var got, wantV any
+	_ = json.Unmarshal(a.Arguments, &got)
+	_ = json.Unmarshal([]byte(want), &wantV)
+	if !reflect.DeepEqual(got, wantV) {
+		t.Errorf("reservation-get of the added host:\n got %s\nwant %s", a.Arguments, want)
+	}
+	expect("reservation-get", map[string]any{"subnet-id": 1, "ip-address": "2001:db8:300::"}, 0, "Host found.")
+	expect("reservation-get", map[string]any{"subnet-id": 1, "ip-address": "2001:db8:1::5"}, 0, "Host found.")
+	expect("reservation-get-all", map[string]any{"subnet-id": 1}, 0, "2 IPv6 host(s) found.")
+	expect("reservation-get-by-hostname", map[string]any{"hostname": "RESERVED6"}, 0, "1 IPv6 host(s) found.")
+	expect("reservation-get-by-id", map[string]any{"identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 0, "1 IPv6 host(s) found.")
+	// Paging from the configuration (no reservations) into the database.
+	var names []string
+	next := map[string]any{"limit": 1}
+	for range 4 {
+		a := daemontest.Command(t, c6, "reservation-get-page", next)
+		if a.Result == 3 {
+			break
+		}
+		var page struct {
+			Hosts []struct {
+				Hostname string `json:"hostname"`
+			} `json:"hosts"`
+			Next struct {
+				Source int    `json:"source-index"`
+				From   uint64 `json:"from"`
+			} `json:"next"`
+		}
+		if err := json.Unmarshal(a.Arguments, &page); err != nil || len(page.Hosts) != 1 || page.Next.Source != 1 {
+			t.Fatalf("reservation-get-page %v: %+v %s", next, a, a.Arguments)
+		}
+		names = append(names, page.Hosts[0].Hostname)
+		next = map[string]any{"limit": 1, "source-index": page.Next.Source, "from": page.Next.From}
+	}
+	if !slices.Equal(names, []string{"reserved6", "added6"}) {
+		t.Errorf("reservation-get-page gave %v", names)
+	}
+	// Without "service" the daemon, which serves Dhcp4 too, answers for
+	// DHCPv4: its reservations are not these.
+	if a := d.command("reservation-get-by-hostname", map[string]any{"hostname": "added6"}); a.Text != "0 IPv4 host(s) found." {
+		t.Errorf("reservation-get-by-hostname for DHCPv4: %+v", a)
+	}
+	expect("reservation-del", map[string]any{"subnet-id": 1, "ip-address": "2001:db8:1::77"}, 0, "Host deleted.")
+	expect("reservation-get", map[string]any{"subnet-id": 1, "identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 0, "Host not found.")
+	expect("reservation-del", map[string]any{"subnet-id": 1, "identifier-type": "duid", "identifier": "01:02:03:04:05:06"}, 1, "Host not deleted (not found).")
 }

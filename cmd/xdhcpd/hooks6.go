@@ -12,6 +12,7 @@ import (
 	"xdhcp/hooks/legallog"
 	"xdhcp/hooks/runscript"
 	"xdhcp/internal/stats"
+	"xdhcp/lease"
 	"xdhcp/lease/memfile"
 )
 
@@ -82,6 +83,15 @@ func (h *leaseHooks6) recorder() hooks.Recorder6 {
 		return nil
 	}
 	return h.legal
+}
+
+// commandRecord formats the forensic records of the lease6 commands, nil
+// without a forensic log.
+func (h *leaseHooks6) commandRecord() func(dst []byte, cmd string, l *lease.Lease6, byDUID bool) []byte {
+	if h == nil || h.legal == nil {
+		return nil
+	}
+	return h.legal.AppendCommandRecord6
 }
 
 // records is the leases6 store's record log, nil without one.

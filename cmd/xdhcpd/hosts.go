@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"xdhcp/config"
+	"xdhcp/control"
+	"xdhcp/control/client"
+	"xdhcp/control/hostcmd"
 	"xdhcp/host"
 	"xdhcp/host/sqlhost"
 )
@@ -129,4 +133,18 @@ func sameDBs(a, b []*sqlhost.DB) bool {
 		}
 	}
 	return true
+}
+
+// hostCmds6 are the reservation commands a request is for when it is
+// meant for the DHCPv6 service, as a Control Agent forwards it to
+// kea-dhcp6 ("service": ["dhcp6"], or a daemon serving DHCPv6 only); nil
+// for DHCPv4.
+func (d *daemon) hostCmds6(req *control.Request) *hostcmd.Commands6 {
+	if d.v6 == nil || d.v6.hostCmds == nil {
+		return nil
+	}
+	if !d.srv.Config().HasDhcp4 || slices.Contains(req.Service, client.ServiceDHCP6) && !slices.Contains(req.Service, client.ServiceDHCP4) {
+		return d.v6.hostCmds
+	}
+	return nil
 }

@@ -19,7 +19,7 @@ const testDoc = `{"Dhcp4": {
       {"client-id": "01:0a:0b:0c", "ip-address": "192.0.2.11", "hostname": "printer"}]}]
 }}`
 
-func newCommands(t *testing.T) *Commands {
+func newCommands4(t *testing.T) *Commands {
 	t.Helper()
 	cfg, err := config.Parse([]byte(testDoc))
 	if err != nil {
@@ -53,7 +53,7 @@ func hostsOf(t *testing.T, a control.Answer) []map[string]any {
 // The reads see the configuration's reservations, rendered as Kea renders
 // a host, with the texts Kea 2.2 answers.
 func TestReadsOfTheConfiguration(t *testing.T) {
-	c := newCommands(t)
+	c := newCommands4(t)
 	a := run(c.get, "reservation-get", `{"subnet-id": 1, "identifier-type": "hw-address", "identifier": "01:02:03:04:05:06"}`)
 	b, _ := json.Marshal(a.Arguments)
 	want := `{"boot-file-name":"boot.efi","client-classes":["office"],"hostname":"Printer","hw-address":"01:02:03:04:05:06","ip-address":"192.0.2.10","next-server":"192.0.2.1","option-data":[{"always-send":false,"code":6,"csv-format":false,"data":"C0000235","name":"domain-name-servers","space":"dhcp4"}],"server-hostname":"","subnet-id":1}`
@@ -109,7 +109,7 @@ func TestReadsOfTheConfiguration(t *testing.T) {
 
 // Without a hosts-database, writes fail as in Kea 2.2.
 func TestWritesNeedADatabase(t *testing.T) {
-	c := newCommands(t)
+	c := newCommands4(t)
 	if a := run(c.add, "reservation-add", `{"reservation": {"subnet-id": 1, "hw-address": "02:00:00:00:00:01", "ip-address": "192.0.2.50"}}`); a.Result != 1 || a.Text != "Host database not available, cannot add host." {
 		t.Errorf("add: %+v", a)
 	}
@@ -120,7 +120,7 @@ func TestWritesNeedADatabase(t *testing.T) {
 
 // Bad arguments get Kea 2.2's texts.
 func TestArgumentErrors(t *testing.T) {
-	c := newCommands(t)
+	c := newCommands4(t)
 	for _, tc := range []struct {
 		h         control.HandlerFunc
 		cmd, args string

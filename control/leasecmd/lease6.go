@@ -31,6 +31,14 @@ type Options6 struct {
 	// Reader, if set, answers the commands' reads instead of the store:
 	// a lease database's own rows, whichever server wrote them.
 	Reader lease.Reader6
+	// Record, if set, formats the forensic record of a lease a command
+	// changes (cmd: lease6-add, lease6-update or lease6-del; byDUID: the
+	// deletion named the lease by its DUID), appended to dst. The record
+	// travels with the lease operation, so it is durable with the lease.
+	// lease6-bulk-apply records its leases as lease6-update and its
+	// deletions named by address as lease6-del, as Kea's forensic log
+	// does; lease6-wipe and a partner's lease synchronization write none.
+	Record func(dst []byte, cmd string, l *lease.Lease6, byDUID bool) []byte
 }
 
 // Commands6 answers Kea 2.2's lease6 commands (lease6-get, -get-all,
@@ -406,6 +414,13 @@ func checkSizes6(l *lease.Lease6) error {
 	return nil
 }
 
+// record attaches to op the forensic record of command cmd on l.
+func (h *Commands6) record(op *lease.Op6, cmd string, l *lease.Lease6, byDUID bool) {
+	if h.opts.Record != nil {
+		op.Record = h.opts.Record(nil, cmd, l, byDUID)
+	}
+}
+
 // commit writes ops and tells Changed; olds[i] is the lease ops[i]
 // replaces or deletes (nil if none).
 func (h *Commands6) commit(ctx context.Context, ops []lease.Op6, olds []*lease.Lease6) error {
@@ -435,7 +450,9 @@ func (h *Commands6) add(ctx context.Context, req *control.Request) control.Answe
 	if _, exists := h.reads.Get(l.Addr); exists {
 		return control.Errorf("IPv6 lease already exists.")
 	}
-	if err := h.commit(ctx, []lease.Op6{{Kind: lease.OpPut, Lease: l}}, []*lease.Lease6{nil}); err != nil {
+	op := lease.Op6{Kind: lease.OpPut, Lease: l}
+	h.record(&op, "lease6-add", &l, false)
+	if err := h.commit(ctx, []lease.Op6{op}, []*lease.Lease6{nil}); err != nil {
 		return control.Errorf("%v", err)
 	}
 	if l.Type == lease.TypePD {
@@ -447,8 +464,9 @@ func (h *Commands6) add(ctx context.Context, req *control.Request) control.Answe
 }
 
 // addOrUpdate writes l over the lease at its address, or adds it when
-// there is none and forceCreate; added reports which.
-func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate bool) (added bool, err error) {
+// there is none and forceCreate; added reports which. cmd names the
+// command for the forensic record ("": none).
+func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate bool, cmd string) (added bool, err error) {
 	old, exists := h.reads.Get(l.Addr)
 	if !exists && !forceCreate {
 		return false, fmt.Errorf("failed to update the lease with address %s either because the lease has been deleted "+
@@ -458,7 +476,11 @@ func (h *Commands6) addOrUpdate(ctx context.Context, l lease.Lease6, forceCreate
 	if exists {
 		oldp = &old
 	}
-	return !exists, h.commit(ctx, []lease.Op6{{Kind: lease.OpPut, Lease: l}}, []*lease.Lease6{oldp})
+	op := lease.Op6{Kind: lease.OpPut, Lease: l}
+	if cmd != "" {
+		h.record(&op, cmd, &l, false)
+	}
+	return !exists, h.commit(ctx, []lease.Op6{op}, []*lease.Lease6{oldp})
 }
 
 // ApplyPartnerLease6 writes a lease the HA partner sent during a lease
@@ -472,7 +494,7 @@ func (h *Commands6) ApplyPartnerLease6(ctx context.Context, l lease.Lease6) erro
 	if err := checkSizes6(&l); err != nil {
 		return fmt.Errorf("partner lease %s: %w", l.Addr, err)
 	}
-	if _, err := h.addOrUpdate(ctx, l, true); err != nil {
+	if _, err := h.addOrUpdate(ctx, l, true, ""); err != nil {
 		return fmt.Errorf("store partner lease %s: %w", l.Addr, err)
 	}
 	return nil
@@ -486,7 +508,7 @@ func (h *Commands6) update(ctx context.Context, req *control.Request) control.An
 	if err != nil {
 		return control.Errorf("%v", err)
 	}
-	added, err := h.addOrUpdate(ctx, l, force)
+	added, err := h.addOrUpdate(ctx, l, force, "lease6-update")
 	switch {
 	case err != nil:
 		return control.Errorf("%v", err)
@@ -496,9 +518,12 @@ func (h *Commands6) update(ctx context.Context, req *control.Request) control.An
 	return control.Answer{Result: control.ResultSuccess, Text: "IPv6 lease updated."}
 }
 
-// remove deletes l.
-func (h *Commands6) remove(ctx context.Context, l lease.Lease6) error {
-	return h.commit(ctx, []lease.Op6{{Kind: lease.OpDelete, Lease: lease.Lease6{Addr: l.Addr}}}, []*lease.Lease6{&l})
+// remove deletes l, which lease6-del named by its address or (byDUID)
+// its DUID.
+func (h *Commands6) remove(ctx context.Context, l lease.Lease6, byDUID bool) error {
+	op := lease.Op6{Kind: lease.OpDelete, Lease: lease.Lease6{Addr: l.Addr}}
+	h.record(&op, "lease6-del", &l, byDUID)
+	return h.commit(ctx, []lease.Op6{op}, []*lease.Lease6{&l})
 }
 
 func (h *Commands6) del(ctx context.Context, req *control.Request) control.Answer {
@@ -513,7 +538,7 @@ func (h *Commands6) del(ctx context.Context, req *control.Request) control.Answe
 	case !ok:
 		return control.Answer{Result: control.ResultEmpty, Text: "IPv6 lease not found."}
 	}
-	if err := h.remove(ctx, l); err != nil {
+	if err := h.remove(ctx, l, q.kind != queryAddr); err != nil {
 		return control.Errorf("%v", err)
 	}
 	return control.Answer{Result: control.ResultSuccess, Text: "IPv6 lease deleted."}
@@ -607,12 +632,19 @@ func (h *Commands6) bulkApply(ctx context.Context, req *control.Request) control
 			failedDel = append(failedDel, failedLease(d.q.typ, d.q.addr, d.q.duid, control.ResultEmpty, "lease not found"))
 			continue
 		}
-		ops = append(ops, lease.Op6{Kind: lease.OpDelete, Lease: lease.Lease6{Addr: d.l.Addr}})
+		op := lease.Op6{Kind: lease.OpDelete, Lease: lease.Lease6{Addr: d.l.Addr}}
+		if d.q.kind == queryAddr {
+			// Kea records only the deletions named by address.
+			h.record(&op, "lease6-del", old, false)
+		}
+		ops = append(ops, op)
 		olds, opFailDel = append(olds, old), append(opFailDel, i)
 		view[d.l.Addr] = nil
 	}
 	for i := range leases {
-		ops = append(ops, lease.Op6{Kind: lease.OpPut, Lease: leases[i]})
+		op := lease.Op6{Kind: lease.OpPut, Lease: leases[i]}
+		h.record(&op, "lease6-update", &leases[i], false)
+		ops = append(ops, op)
 		olds, opFailDel = append(olds, current(leases[i].Addr)), append(opFailDel, -1)
 		view[leases[i].Addr] = &leases[i]
 	}

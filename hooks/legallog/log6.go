@@ -221,15 +221,7 @@ func hwSourceName(src uint32) string {
 // the timestamp): assigned, or released when released is set; q is the
 // query as received, nil when there is none.
 func AppendDefault6(dst []byte, l *lease.Lease6, q *pkt6.Packet, released bool) []byte {
-	if l.Type == lease.TypePD {
-		dst = append(dst, "Prefix: "...)
-		dst = l.Addr.AppendTo(dst)
-		dst = append(dst, '/')
-		dst = strconv.AppendUint(dst, uint64(l.PrefixLen), 10)
-	} else {
-		dst = append(dst, "Address: "...)
-		dst = l.Addr.AppendTo(dst)
-	}
+	dst = appendLeaseAddr6(dst, l, "Prefix: ", "Address: ")
 	if released {
 		dst = append(dst, " has been released from"...)
 	} else {
@@ -286,4 +278,77 @@ func AppendDefault6(dst []byte, l *lease.Lease6, q *pkt6.Packet, released bool) 
 		dst = append(dst, l.UserContext...)
 	}
 	return dst
+}
+
+// AppendCommandRecord6 appends the forensic record of lease6 command cmd
+// (lease6-add, lease6-update, lease6-del) on le, timestamped now, as
+// whole lines; byDUID says that lease6-del named the lease by its DUID
+// rather than its address. Like Kea, a lease added or updated in a
+// subnet with "legal-logging": false gets no record (a deletion names no
+// subnet, so it always gets one).
+func (l *Log6) AppendCommandRecord6(dst []byte, cmd string, le *lease.Lease6, byDUID bool) []byte {
+	if cmd != "lease6-del" && l.quietSubnet(le.SubnetID) {
+		return dst
+	}
+	start := len(dst)
+	dst = l.appendStamp(dst, l.now())
+	text := len(dst)
+	dst = AppendCommand6(dst, cmd, le, byDUID)
+	return endEntry(dst, start, text)
+}
+
+// AppendCommand6 appends Kea's entry for lease6 command cmd on lease l
+// (without the timestamp): a lease added or updated with its address or
+// prefix, DUID, hardware address when it has one, lifetime and user
+// context; a deleted lease by the address or the DUID that named it.
+func AppendCommand6(dst []byte, cmd string, l *lease.Lease6, byDUID bool) []byte {
+	dst = append(dst, "Administrator"...)
+	if cmd == "lease6-del" {
+		if byDUID {
+			dst = append(dst, " deleted a lease for a device identified by: duid of "...)
+			return appendHex(dst, l.DUID, ':')
+		}
+		dst = append(dst, " deleted the lease for address: "...)
+		return l.Addr.AppendTo(dst)
+	}
+	if cmd == "lease6-add" {
+		dst = append(dst, " added a lease of"...)
+	} else {
+		dst = append(dst, " updated information on the lease of"...)
+	}
+	dst = appendLeaseAddr6(dst, l, " prefix: ", " address: ")
+	dst = append(dst, " to a device with DUID: "...)
+	dst = appendHex(dst, l.DUID, ':')
+	if len(l.HWAddr) > 0 {
+		dst = append(dst, ", hardware address: "...)
+		dst = appendHex(dst, l.HWAddr, ':')
+	}
+	if l.ValidLft > 0 {
+		dst = append(dst, " for "...)
+		dst = AppendDuration(dst, l.ValidLft)
+	}
+	return appendContext(dst, l.UserContext)
+}
+
+// appendLeaseAddr6 appends l's prefix ("addr/len", after prefixWord) or
+// address (after addrWord).
+func appendLeaseAddr6(dst []byte, l *lease.Lease6, prefixWord, addrWord string) []byte {
+	if l.Type != lease.TypePD {
+		dst = append(dst, addrWord...)
+		return l.Addr.AppendTo(dst)
+	}
+	dst = append(dst, prefixWord...)
+	dst = l.Addr.AppendTo(dst)
+	dst = append(dst, '/')
+	return strconv.AppendUint(dst, uint64(l.PrefixLen), 10)
+}
+
+// appendContext appends ", context: " and a lease's user context, when
+// it has one.
+func appendContext(dst []byte, ctx string) []byte {
+	if ctx == "" {
+		return dst
+	}
+	dst = append(dst, ", context: "...)
+	return append(dst, ctx...)
 }

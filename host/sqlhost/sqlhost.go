@@ -1,5 +1,5 @@
 // Package sqlhost keeps host reservations in a MySQL/MariaDB or PostgreSQL
-// database on Kea 2.2's own schema (the hosts and dhcp4_options tables
+// database on Kea 2.2's own schema (the hosts, dhcp4_options, ipv6_reservations and dhcp6_options tables
 // kea-admin db-init creates), so that Kea and xdhcpd, or a provisioning
 // system writing SQL, share one set of reservations. Nothing is cached:
 // every lookup is a query, so a row written by anyone applies to the next
@@ -33,6 +33,7 @@ type DB struct {
 	db       *sql.DB
 	d        dialect
 	cfgPtr   atomic.Pointer[config.Config]
+	cfg6     atomic.Pointer[config.Config6]
 	readOnly bool
 	name     string
 	// onLost is told of a query error once per episode (lost is set
@@ -244,16 +245,23 @@ func (h *DB) All4(ctx context.Context, subnet uint32) ([]host.Host, error) {
 // Page4 implements host.Reader: the page's host ids are chosen first, so
 // that a host's options never straddle two pages.
 func (h *DB) Page4(ctx context.Context, subnet *uint32, from uint64, limit int) ([]host.Host, error) {
-	inner := "SELECT host_id FROM hosts WHERE host_id > ?"
+	join, args := pageJoin("SELECT host_id FROM hosts WHERE host_id > ?", "dhcp4_subnet_id", subnet, from, limit)
+	return h.query(ctx, join+" ORDER BY h.host_id, o.option_id", args...)
+}
+
+// pageJoin is the JOIN that keeps a page's hosts: those of inner (whose
+// one placeholder is from) in subnet (column col) when subnet is not nil,
+// the first limit by host_id.
+func pageJoin(inner, col string, subnet *uint32, from uint64, limit int) (string, []any) {
 	args := []any{int64(from)}
 	if subnet != nil {
-		inner += " AND dhcp4_subnet_id = ?"
+		inner += " AND " + col + " = ?"
 		args = append(args, int64(*subnet))
 	}
 	inner += fmt.Sprintf(" ORDER BY host_id LIMIT %d", limit)
 	// MySQL refuses LIMIT inside IN (subquery); a derived table is fine
 	// for both.
-	return h.query(ctx, "JOIN ("+inner+") p ON p.host_id = h.host_id ORDER BY h.host_id, o.option_id", args...)
+	return "JOIN (" + inner + ") p ON p.host_id = h.host_id", args
 }
 
 // ByHostname4 implements host.Reader.
@@ -305,12 +313,32 @@ func (h *DB) Add(ctx context.Context, hh host.Host) error {
 		}
 		return fmt.Errorf("%s: %w", h.name, err)
 	}
-	for _, o := range r.Options {
-		_, err := tx.ExecContext(ctx, h.d.rebind(`INSERT INTO dhcp4_options (code, value, formatted_value, space, persistent,
- dhcp_client_class, dhcp4_subnet_id, host_id, scope_id) VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?, ?)`),
-			int(o.Code), o.Data, o.OptionSpace(), o.AlwaysSend, hostID, scopeHost)
+	opts := make([]optionRow, len(r.Options))
+	for i, o := range r.Options {
+		opts[i] = optionRow{code: int(o.Code), data: o.Data, space: o.OptionSpace(), always: o.AlwaysSend}
+	}
+	return h.commitHost(ctx, tx, "dhcp4", hostID, opts)
+}
+
+// optionRow is a host's option as Kea's dhcp4_options and dhcp6_options
+// keep one written by its host commands: the binary value, no formatted
+// text.
+type optionRow struct {
+	code   int
+	data   []byte
+	space  string
+	always bool
+}
+
+// commitHost writes the options of host hostID into the family's
+// ("dhcp4", "dhcp6") options table and commits tx.
+func (h *DB) commitHost(ctx context.Context, tx *sql.Tx, family string, hostID int64, opts []optionRow) error {
+	for _, o := range opts {
+		_, err := tx.ExecContext(ctx, h.d.rebind(`INSERT INTO `+family+`_options (code, value, formatted_value, space, persistent,
+ dhcp_client_class, `+family+`_subnet_id, host_id, scope_id) VALUES (?, ?, NULL, ?, ?, NULL, NULL, ?, ?)`),
+			o.code, o.data, o.space, o.always, hostID, scopeHost)
 		if err != nil {
-			return fmt.Errorf("%s: option %d: %w", h.name, o.Code, err)
+			return fmt.Errorf("%s: option %d: %w", h.name, o.code, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
