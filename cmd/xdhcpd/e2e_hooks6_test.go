@@ -319,6 +319,8 @@ func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
 		s["expired-leases-processing"] = map[string]any{"reclaim-timer-wait-time": 1, "hold-reclaimed-time": 3600}
 		return s
 	}
+	// stats are each server's statistics at the end, by its calls' folder.
+	stats := map[string]map[string]int64{}
 	steps := func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 		c := newClient6(t, e)
 		defer c.close()
@@ -351,10 +353,21 @@ func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
 		// Then the declined address recovered after its probation (1 s)
 		// and the prefix expired.
 		time.Sleep(4 * time.Second)
-		return [][]scriptCall{expired, declined, sorted(2)}
+		recovered := sorted(2)
+		stats[dir] = daemontest.Stats(t, daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second))
+		return [][]scriptCall{expired, declined, recovered}
 	}
 	keaSteps, xSteps, _ := runPair6(t, e, section, steps)
 	compareSteps(t, keaSteps, xSteps, leaseAddrs6)
+	// And the same lease statistics afterwards.
+	kst, xst := stats[filepath.Join(e.dir, "kea-calls")], stats[filepath.Join(e.dir, "xdhcp-calls")]
+	for _, name := range []string{"declined-addresses", "reclaimed-declined-addresses", "reclaimed-leases",
+		"subnet[1].assigned-nas", "subnet[1].assigned-pds", "subnet[1].declined-addresses",
+		"subnet[1].reclaimed-declined-addresses", "subnet[1].reclaimed-leases"} {
+		if kst[name] != xst[name] {
+			t.Errorf("%s: kea-dhcp6 %d, xdhcpd %d", name, kst[name], xst[name])
+		}
+	}
 	if !slices.Contains(callArgs(keaSteps[0]), "lease6_expire") {
 		t.Errorf("kea-dhcp6 made no lease6_expire call: %v", callArgs(keaSteps[0]))
 	}
