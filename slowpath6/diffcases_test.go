@@ -161,6 +161,7 @@ type msgSpec struct {
 	addrs    []netip.Addr
 	noClient bool
 	oro      []uint16
+	fqdn     []byte // a Client FQDN option's content; nil: none
 }
 
 var sideServerID = []byte("side")
@@ -191,6 +192,9 @@ func (c *client) build(sd *side, m msgSpec) []byte {
 	}
 	if m.rapid {
 		b.Option(dhcp6.OptRapidCommit, nil)
+	}
+	if m.fqdn != nil {
+		b.Option(dhcp6.OptClientFQDN, m.fqdn)
 	}
 	if m.copyIAs {
 		if last := c.last[sd]; last != nil {

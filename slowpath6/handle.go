@@ -61,6 +61,8 @@ type exchange struct {
 	dst      handoff.Meta6
 	req      iaRequest
 	onCommit func(error)
+	// fq is the Client FQDN of the request and the reply (fqdn.go).
+	fq fqdnState
 }
 
 // status is a Status Code option's content; an empty text means none.
@@ -79,6 +81,7 @@ func (ex *exchange) finish() {
 	ex.reply, ex.rapid, ex.publish, ex.unbound, ex.topStatus = 0, false, false, false, status{}
 	ex.cached.IAs = ex.cached.IAs[:0]
 	ex.cls.reset()
+	ex.fq.reset()
 	ex.s.exs.Put(ex)
 }
 
@@ -129,6 +132,11 @@ func (ex *exchange) serve() (detached bool) {
 	}
 	st.received.Inc()
 	if err := ex.p.Parse(ex.pkt.Data); err != nil {
+		st.parseFailed.Inc()
+		st.receiveDrop.Inc()
+		return false
+	}
+	if !ex.readFQDN() {
 		st.parseFailed.Inc()
 		st.receiveDrop.Inc()
 		return false
@@ -184,6 +192,10 @@ func (ex *exchange) serve() (detached bool) {
 		return false
 	}
 
+	if !ex.prepareFQDN(m.Type) {
+		st.receiveDrop.Inc()
+		return false
+	}
 	ex.msg.Reset()
 	ex.ias.Reset()
 	switch m.Type {
@@ -220,6 +232,7 @@ func (ex *exchange) serve() (detached bool) {
 	case dhcp6.InformationRequest:
 		ex.reply = dhcp6.Reply
 	}
+	ex.finishFQDN()
 	ex.compose()
 	if len(ex.ops) == 0 {
 		ex.send()
@@ -800,8 +813,9 @@ func (ex *exchange) bind(r *iaRequest, sn *subnet, b binding, isNew bool) {
 	if had && old.State == lease.StateDefault && !old.Expired(ex.now) &&
 		bytes.Equal(old.DUID, ex.duid) && old.IAID == r.ia.IAID {
 		isNew = false
-		l.Hostname, l.FqdnFwd, l.FqdnRev, l.UserContext = old.Hostname, old.FqdnFwd, old.FqdnRev, old.UserContext
+		l.UserContext = old.UserContext
 	}
+	l.Hostname = ex.fq.host // DNS updates are off: fqdn_fwd and fqdn_rev stay false
 	if sn.cfg.StoreExtended && ex.p.NRelays > 0 {
 		l.UserContext = ex.extendedInfo()
 	}

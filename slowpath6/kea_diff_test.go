@@ -94,6 +94,8 @@ type side struct {
 	dir            string
 	kea            *daemontest.Process
 	statsOf        func() map[string]int64
+	ctl            *daemontest.Control // kea-dhcp6's command channel
+	store          *memfile.Store6     // the engine's lease store
 	serverLinkAddr netip.Addr
 }
 
@@ -167,7 +169,11 @@ func waitLinkLocal(t *testing.T, ns *lab.NS, ifname string) {
 	t.Fatalf("%s in %s has no usable link-local address", ifname, ns.Name())
 }
 
-func (s *side) startKea(t *testing.T) {
+func (s *side) startKea(t *testing.T) { s.startKeaWith(t, diffConfig(s.dir)) }
+
+// startKeaWith runs kea-dhcp6 in the side's lab with the configuration
+// conf (a whole file, its Dhcp6 section using the side's directory).
+func (s *side) startKeaWith(t *testing.T, conf map[string]any) {
 	t.Helper()
 	// Kea finds its DUID in a server-id file written as xdhcp writes it.
 	idFile := filepath.Join(s.dir, "kea-dhcp6-serverid")
@@ -176,7 +182,7 @@ func (s *side) startKea(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(s.dir, "kea.json")
-	b, _ := json.MarshalIndent(diffConfig(s.dir), "", " ")
+	b, _ := json.MarshalIndent(conf, "", " ")
 	if err := os.WriteFile(cfg, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +196,7 @@ func (s *side) startKea(t *testing.T) {
 		return err
 	})
 	s.statsOf = func() map[string]int64 { return daemontest.Stats(t, ctl) }
+	s.ctl = ctl
 	t.Cleanup(func() {
 		// And xdhcp reads the file Kea kept.
 		d, err := slowpath6.ServerDUID(config.ServerID{Type: "LLT", Persist: true, File: idFile}, time.Now())
@@ -206,6 +213,7 @@ func (s *side) startEngine(t *testing.T, cfg6 func(dir string) *config.Config6) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.store = store
 	srv, err := slowpath6.New(cfg6(s.dir), slowpath6.Deps{Store: store, Stats: reg, ServerDUID: serverDUID})
 	if err != nil {
 		t.Fatal(err)
@@ -296,12 +304,28 @@ func TestKeaDiff(t *testing.T) {
 	kea, xd := newSide(t, "k"), newSide(t, "x")
 	kea.startKea(t)
 	xd.startEngine(t, diffEngineConfig)
-	sides := []*side{kea, xd}
+	diffs := runScenarios(t, kea, xd, scenarios())
+	diffs = append(diffs, compareStats(kea, xd, "pkt6-received", "pkt6-solicit-received", "pkt6-request-received", "pkt6-renew-received",
+		"pkt6-rebind-received", "pkt6-release-received", "pkt6-decline-received", "pkt6-infrequest-received",
+		"pkt6-advertise-sent", "pkt6-reply-sent", "pkt6-receive-drop", "pkt6-parse-failed", "pkt6-sent",
+		"subnet[1].assigned-nas", "subnet[1].assigned-pds", "subnet[1].total-nas", "subnet[1].total-pds",
+		"subnet[2].assigned-nas", "subnet[3].assigned-nas", "declined-addresses", "subnet[1].declined-addresses",
+		"cumulative-assigned-nas", "cumulative-assigned-pds", "v6-allocation-fail", "v6-allocation-fail-subnet",
+		"v6-allocation-fail-no-pools", "v6-allocation-fail-classes", "v6-allocation-fail-shared-network",
+		"subnet[3].v6-allocation-fail", "subnet[3].v6-allocation-fail-no-pools", "pkt6-unknown-received")...)
+	diffs = append(diffs, compareLeaseFiles(filepath.Join(kea.dir, "leases6.csv"), filepath.Join(xd.dir, "leases6.csv"))...)
+	for _, d := range diffs {
+		t.Error(d)
+	}
+}
 
+// runScenarios runs each scenario against kea and xd in turn and returns
+// how their answers differ.
+func runScenarios(t *testing.T, kea, xd *side, scs []scenario) []string {
 	var diffs []string
-	for _, sc := range scenarios() {
+	for _, sc := range scs {
 		var got [2]*answer
-		for i, sd := range sides {
+		for i, sd := range []*side{kea, xd} {
 			got[i] = sc.run(sd)
 		}
 		for _, d := range compareAnswers(got[0], got[1]) {
@@ -310,23 +334,20 @@ func TestKeaDiff(t *testing.T) {
 		t.Logf("%-34s kea: %s", sc.name, got[0])
 		t.Logf("%-34s xd:  %s", "", got[1])
 	}
-	for _, name := range []string{"pkt6-received", "pkt6-solicit-received", "pkt6-request-received", "pkt6-renew-received",
-		"pkt6-rebind-received", "pkt6-release-received", "pkt6-decline-received", "pkt6-infrequest-received",
-		"pkt6-advertise-sent", "pkt6-reply-sent", "pkt6-receive-drop", "pkt6-parse-failed", "pkt6-sent",
-		"subnet[1].assigned-nas", "subnet[1].assigned-pds", "subnet[1].total-nas", "subnet[1].total-pds",
-		"subnet[2].assigned-nas", "subnet[3].assigned-nas", "declined-addresses", "subnet[1].declined-addresses",
-		"cumulative-assigned-nas", "cumulative-assigned-pds", "v6-allocation-fail", "v6-allocation-fail-subnet",
-		"v6-allocation-fail-no-pools", "v6-allocation-fail-classes", "v6-allocation-fail-shared-network",
-		"subnet[3].v6-allocation-fail", "subnet[3].v6-allocation-fail-no-pools", "pkt6-unknown-received"} {
-		k, x := kea.statsOf()[name], xd.statsOf()[name]
-		if k != x {
+	return diffs
+}
+
+// compareStats returns the statistics of names that differ between kea
+// and xd.
+func compareStats(kea, xd *side, names ...string) []string {
+	var diffs []string
+	ks, xs := kea.statsOf(), xd.statsOf()
+	for _, name := range names {
+		if k, x := ks[name], xs[name]; k != x {
 			diffs = append(diffs, fmt.Sprintf("statistic %s: kea %d, xdhcp %d", name, k, x))
 		}
 	}
-	diffs = append(diffs, compareLeaseFiles(filepath.Join(kea.dir, "leases6.csv"), filepath.Join(xd.dir, "leases6.csv"))...)
-	for _, d := range diffs {
-		t.Error(d)
-	}
+	return diffs
 }
 
 // compareLeaseFiles compares the last row per address of two lease6 files

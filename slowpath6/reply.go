@@ -56,6 +56,9 @@ func (ex *exchange) compose() {
 		ex.statusBuf = append(ex.statusBuf, ex.topStatus.text...)
 		items = append(items, item{dhcp6.OptStatusCode, ex.statusBuf})
 	}
+	if len(ex.fq.out) > 0 {
+		items = append(items, item{dhcp6.OptClientFQDN, ex.fq.out})
+	}
 	items = ex.configured(items)
 	slices.SortStableFunc(items, func(a, b item) int { return int(a.code) - int(b.code) })
 	for _, o := range items {
