@@ -81,15 +81,17 @@ func (e *e2eEnv) dhcp6Section() map[string]any {
 }
 
 // dhclient6 runs ISC dhclient -6 for an address and a prefix until it
-// binds, and returns what its lease file says it got.
-func (e *e2eEnv) dhclient6(t *testing.T) (addr, prefix string) {
+// binds, and returns what its lease file says it got; args go before
+// the interface (a configuration file, say).
+func (e *e2eEnv) dhclient6(t *testing.T, args ...string) (addr, prefix string) {
 	t.Helper()
 	dc := needBinary(t, "dhclient")
 	lf := filepath.Join(e.dir, "dhclient6.leases")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := e.cli.Command(ctx, dc, "-6", "-N", "-P", "-v", "-1", "-d", "-sf", "/bin/true", "-lf", lf,
-		"-pf", filepath.Join(e.dir, "dhclient6.pid"), e2eClientIf)
+	argv := append([]string{"-6", "-N", "-P", "-v", "-1", "-d", "-sf", "/bin/true", "-lf", lf,
+		"-pf", filepath.Join(e.dir, "dhclient6.pid")}, args...)
+	cmd := e.cli.Command(ctx, dc, append(argv, e2eClientIf)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 2 * time.Second
 	pr, pw := io.Pipe()

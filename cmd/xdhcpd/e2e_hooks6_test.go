@@ -158,6 +158,38 @@ func bindingOf(t *testing.T, p *w6.Packet) *binding6 {
 	return b
 }
 
+// sortCalls6 orders the calls of one exchange, whose scripts run
+// concurrently: by hook point, then by the lease's type.
+func sortCalls6(calls []scriptCall) []scriptCall {
+	sort.SliceStable(calls, func(i, j int) bool {
+		if calls[i].arg != calls[j].arg {
+			return calls[i].arg < calls[j].arg
+		}
+		return calls[i].vars["LEASE6_TYPE"] < calls[j].vars["LEASE6_TYPE"]
+	})
+	return calls
+}
+
+// runScriptEnv6 is a v6 lab for kea-dhcp6 beside xdhcpd and a maker of
+// their Dhcp6 section, whose run-script records its calls into the
+// folder given (see writeCallScript). It skips t without Kea's run_script
+// library.
+func runScriptEnv6(t *testing.T) (*e2eEnv, func(dir string) map[string]any) {
+	t.Helper()
+	needBinary(t, "kea-dhcp6")
+	if _, err := os.Stat(keaRunScript); err != nil {
+		t.Skipf("Kea's run_script hook is not installed: %v", err)
+	}
+	e := newV6Env(t)
+	script := filepath.Join(e.dir, "lease-hook.sh")
+	return e, func(dir string) map[string]any {
+		writeCallScript(t, script, dir)
+		s := e.dhcp6Section()
+		s["hooks-libraries"] = []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
+		return s
+	}
+}
+
 // hookSteps6 drives the same DHCPv6 exchanges against whichever server
 // runs and returns the script calls of each step, sorted by hook point.
 func hookSteps6(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
@@ -167,15 +199,7 @@ func hookSteps6(t *testing.T, e *e2eEnv, dir string) [][]scriptCall {
 		t.Helper()
 		fn()
 		calls := settledCalls(t, dir, want)
-		// Scripts of one exchange run concurrently: order by hook point,
-		// then by the lease's type.
-		sort.SliceStable(calls, func(i, j int) bool {
-			if calls[i].arg != calls[j].arg {
-				return calls[i].arg < calls[j].arg
-			}
-			return calls[i].vars["LEASE6_TYPE"] < calls[j].vars["LEASE6_TYPE"]
-		})
-		steps = append(steps, calls)
+		steps = append(steps, sortCalls6(calls))
 	}
 	duidA := []byte{0, 3, 0, 1, 2, 0, 0, 0, 0x61, 1}
 	var ba *binding6
@@ -304,16 +328,9 @@ func runPair6(t *testing.T, e *e2eEnv, section func(dir string, xdhcp bool) map[
 // lease6_expire and lease6_recover calls, with the same variables, from
 // kea-dhcp6 2.2 and xdhcpd.
 func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
-	needBinary(t, "kea-dhcp6")
-	if _, err := os.Stat(keaRunScript); err != nil {
-		t.Skipf("Kea's run_script hook is not installed: %v", err)
-	}
-	e := newV6Env(t)
-	script := filepath.Join(e.dir, "lease-hook.sh")
+	e, scripted := runScriptEnv6(t)
 	section := func(dir string, _ bool) map[string]any {
-		writeCallScript(t, script, dir)
-		s := e.dhcp6Section()
-		s["hooks-libraries"] = []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
+		s := scripted(dir)
 		s["preferred-lifetime"], s["valid-lifetime"] = 1, 2
 		s["decline-probation-period"] = 1
 		s["expired-leases-processing"] = map[string]any{"reclaim-timer-wait-time": 1, "hold-reclaimed-time": 3600}
