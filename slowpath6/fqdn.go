@@ -183,15 +183,14 @@ func (ex *exchange) decideFQDN() bool {
 // answered: a name still empty is generated from the first address of
 // the reply's first IA_NA (prefix-address with its colons as dashes,
 // qualified), and the lease of that address alone is stored with it, as
-// kea-dhcp6 does. An Advertise's address has no lease yet: its option
-// keeps the empty name (unless the address is already leased, whose lease
-// then takes the name, as in Kea).
+// kea-dhcp6 does. An Advertise commits nothing: its option keeps the
+// empty name (even for an address the client holds, as in Kea).
 func (ex *exchange) finishFQDN() {
 	f := &ex.fq
 	if !f.present {
 		return
 	}
-	if len(f.name) == 0 && !f.nameFull {
+	if len(f.name) == 0 && !f.nameFull && ex.reply == dhcp6.Reply {
 		if a, ok := firstIANAAddr(ex.ias.B); ok {
 			ex.generateFQDN(a)
 		}
@@ -237,12 +236,7 @@ func (ex *exchange) generateFQDN(a netip.Addr) {
 		}
 	}
 	if !found {
-		l, ok := ex.s.store.Get(a)
-		if !ok || l.Type != lease.TypeNA {
-			return
-		}
-		l.Hostname = host
-		ex.ops = append(ex.ops, lease.Op6{Kind: lease.OpPut, Lease: l})
+		return // not the client's lease: no name
 	}
 	lowerASCII(name)
 	f.name, f.nameFull = name, true

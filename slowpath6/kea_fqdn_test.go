@@ -143,6 +143,7 @@ func fqdnScenarios() []scenario {
 		bound("renew without FQDN", newClient(), partial, nil, step{spec: ren}),
 		bound("rebind with the name", newClient(), partial, nil, step{spec: with(reb, partial)}),
 		bound("solicit again after binding", newClient(), partial, nil, step{spec: with(sol, partial)}),
+		bound("solicit with an empty name after binding", newClient(), partial, nil, step{spec: with(sol, fqdnOption(flagS, "", true))}),
 		{name: "rapid commit", c: newClient(), steps: []step{{spec: with(msgSpec{typ: dhcp6.Solicit, na: []uint32{1}, rapid: true}, partial)}}},
 		{name: "prefix only, empty name", c: newClient(), steps: []step{
 			{spec: with(msgSpec{typ: dhcp6.Solicit, pd: []uint32{2}}, fqdnOption(flagS, "", true))},
