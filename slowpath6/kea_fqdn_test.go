@@ -49,7 +49,7 @@ func fqdnConfig(dir string) map[string]any {
 			map[string]any{"id": 3, "subnet": "2001:db8:3::/64", "ddns-replace-client-name": "when-present",
 				"ddns-qualifying-suffix": "", "pools": []any{pools(3)}},
 			map[string]any{"id": 4, "subnet": "2001:db8:4::/64", "ddns-replace-client-name": "when-not-present",
-				"pools": []any{pools(4)}},
+				"hostname-char-set": "", "pools": []any{pools(4)}},
 		},
 		"hooks-libraries": []any{map[string]any{"library": leaseCmdsHook}},
 	})
@@ -156,6 +156,7 @@ func fqdnScenarios() []scenario {
 		bound("no suffix, full name", newClient(), full, link(4)),
 		bound("replace when-not-present", newClient(), partial, link(4)),
 		bound("replace when-not-present, no FQDN", newClient(), nil, link(4)),
+		bound("no sanitizer, odd characters", newClient(), fqdnOption(flagS, "A b;c,d\\x\xff.Ex", true), link(4)),
 	}
 }
 
