@@ -301,16 +301,18 @@ func (w *Worker) Run(ctx context.Context) error {
 		now := time.Now() // one clock read per batch
 		unixNow := now.Unix()
 		tx = tx[:0]
-		answered := false
+		answered, handed := false, false
 		for _, d := range rx[:n] {
 			w.Stats.RxFrames.Add(1)
 			buf := sock.Frame(d)
 			payload, err := frame.Parse(buf, &meta)
 			if errors.Is(err, frame.ErrNotIPv4) {
-				if out, ok := w.receive6(buf, &meta6, now, unixNow); ok {
+				out, ok, slow := w.receive6(buf, &meta6, now, unixNow)
+				if ok {
 					tx = append(tx, out)
 					answered = true
 				}
+				handed = handed || slow
 				sock.Release(d.Addr)
 				continue
 			}
@@ -331,6 +333,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			p.SetData(payload)
 			w.cfg.Handler.Enqueue(p)
 			w.Stats.Handoffs.Add(1)
+			handed = true
 			sock.Release(d.Addr)
 		}
 		if answered {
@@ -340,6 +343,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		tx = w.releaseHeld(tx, now)
 		w.transmit(tx)
 		w.adjustOverload()
+		if handed {
+			// Let the slow path take the packets before the next batch:
+			// on one P (a server confined to one core) the worker would
+			// otherwise go on receiving until the runtime preempts it,
+			// and the parking lot would overflow meanwhile. Their
+			// replies then leave with the next round's transmit.
+			runtime.Gosched()
+		}
 	}
 	return nil
 }
