@@ -3,8 +3,8 @@ package leasecache
 import (
 	"bytes"
 	"errors"
-	"reflect"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
