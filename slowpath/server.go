@@ -319,8 +319,9 @@ func (s *Server) Enqueue(p *handoff.Packet) {
 }
 
 // yieldEvery is how many packets a worker takes back to back before it
-// lets the other goroutines run (see worker).
-const yieldEvery = 8
+// lets the other goroutines run (see worker): the fast path's batch, so
+// that taking turns alone never makes the queue grow.
+const yieldEvery = 64
 
 func (s *Server) worker() {
 	defer s.workersWG.Done()

@@ -242,7 +242,10 @@ func clientHash(b []byte) uint64 {
 // lets the other goroutines run: on a server confined to one core (one P)
 // a worker with a backlog would otherwise keep the P until the runtime
 // preempts it (10 ms), while the fast path's worker and the journal wait.
-const yieldEvery = 8
+// It is the fast path's batch (64 frames a turn): fewer would let the
+// fast path fill the queue faster than the workers drain it in turns, and
+// the queue would drop packets the core had time to serve.
+const yieldEvery = 64
 
 func (s *Server) worker() {
 	defer s.wg.Done()
