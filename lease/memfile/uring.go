@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -163,11 +165,26 @@ func (r *syncRing) fdatasync(fd int) error {
 			}
 			return nil
 		}
+		// While other goroutines have work, look for the completion
+		// between their turns: the runtime polls the eventfd only when
+		// it has nothing else to run (or every 10 ms), and a sync noticed
+		// late holds every reply of its batch (and, with HA, the lease
+		// updates behind them). When yielding finds nothing else to run,
+		// wait in the poller.
+		t := time.Now()
+		runtime.Gosched()
+		if time.Since(t) > yieldedToOthers {
+			continue
+		}
 		if err := r.waitEvent(); err != nil {
 			return fmt.Errorf("%w: %v", errRingBroken, err)
 		}
 	}
 }
+
+// yieldedToOthers is how long a Gosched must take to show that other
+// goroutines ran meanwhile.
+const yieldedToOthers = 5 * time.Microsecond
 
 // reap takes the next completion, if one is there.
 func (r *syncRing) reap() (res int32, ok bool) {
