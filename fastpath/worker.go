@@ -284,8 +284,20 @@ func (w *Worker) Run(ctx context.Context) error {
 		meta6 handoff.Meta6
 		view  dhcpview.View
 	)
+	// handed counts the packets handed to the slow path since the worker
+	// last yielded.
+	handed := 0
 	for ctx.Err() == nil {
 		n := sock.Receive(rx)
+		if n == 0 && handed > 0 {
+			// The ring is drained: let the slow path take what was
+			// handed over before waiting (on one P it runs only when
+			// this goroutine lets it); its replies leave in the next
+			// round.
+			handed = 0
+			runtime.Gosched()
+			continue
+		}
 		if n == 0 {
 			tx = w.slowReplies(tx[:0])
 			tx = w.releaseHeld(tx, time.Now())
@@ -307,9 +319,13 @@ func (w *Worker) Run(ctx context.Context) error {
 			buf := sock.Frame(d)
 			payload, err := frame.Parse(buf, &meta)
 			if errors.Is(err, frame.ErrNotIPv4) {
-				if out, ok := w.receive6(buf, &meta6, now, unixNow); ok {
+				out, ok, slow := w.receive6(buf, &meta6, now, unixNow)
+				if ok {
 					tx = append(tx, out)
 					answered = true
+				}
+				if slow {
+					handed++
 				}
 				sock.Release(d.Addr)
 				continue
@@ -331,6 +347,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			p.SetData(payload)
 			w.cfg.Handler.Enqueue(p)
 			w.Stats.Handoffs.Add(1)
+			handed++
 			sock.Release(d.Addr)
 		}
 		if answered {
@@ -340,9 +357,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		tx = w.releaseHeld(tx, now)
 		w.transmit(tx)
 		w.adjustOverload()
+		if handed >= maxHanded {
+			// A ring that refills as fast as it drains: yield anyway,
+			// or the slow path would wait for the runtime's preemption
+			// and its queue would overflow.
+			handed = 0
+			runtime.Gosched()
+		}
 	}
 	return nil
 }
+
+// maxHanded bounds the packets the worker hands to the slow path before
+// it yields even though its ring is not empty. On one P (a server confined
+// to one core) the worker drains its ring before the slow path runs, so
+// that cached renewals are answered however busy the slow path is, and
+// yields then; the bound keeps a ring that never empties from starving the
+// slow path, and turn-taking from overflowing its queue: the slow path's
+// workers serve up to 64 packets each per turn.
+const maxHanded = 128
 
 // wait blocks until packets arrive (received into rx, their count
 // returned), a slow-path reply is queued, ctx ends, or idleWait passes.

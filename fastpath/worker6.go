@@ -46,17 +46,17 @@ func (w *Worker) Send6(dst *handoff.Meta6, payload []byte) error {
 
 // receive6 takes a frame frame.Parse refused as not IPv4: a DHCPv6 message
 // to the server port is answered from the cache (the TX descriptor
-// returned) or handed to Handler6; anything else is counted and dropped.
-// The caller releases the RX frame.
-func (w *Worker) receive6(buf []byte, meta *handoff.Meta6, now time.Time, unixNow int64) (xsk.Desc, bool) {
+// returned, ok) or handed to Handler6 (handed); anything else is counted
+// and dropped. The caller releases the RX frame.
+func (w *Worker) receive6(buf []byte, meta *handoff.Meta6, now time.Time, unixNow int64) (out xsk.Desc, ok, handed bool) {
 	w.Stats.RxFrames6.Add(1)
 	payload, err := frame.Parse6(buf, meta)
 	if err != nil || meta.DstPort != 547 || w.cfg.Handler6 == nil {
 		w.Stats.RxMalformed6.Add(1)
-		return xsk.Desc{}, false
+		return xsk.Desc{}, false, false
 	}
 	if out, ok := w.answer6(payload, meta, unixNow); ok {
-		return out, true
+		return out, true, false
 	}
 	p := w.v6.packets.Get()
 	p.IfIndex, p.IfName, p.IfMAC = w.cfg.IfIndex, w.cfg.IfName, w.cfg.IfMAC
@@ -64,7 +64,7 @@ func (w *Worker) receive6(buf []byte, meta *handoff.Meta6, now time.Time, unixNo
 	p.SetData(payload)
 	w.cfg.Handler6.Enqueue6(p)
 	w.Stats.Handoffs6.Add(1)
-	return xsk.Desc{}, false
+	return xsk.Desc{}, false, true
 }
 
 // answer6 builds the Reply to a Renew or Rebind whose bindings the cache

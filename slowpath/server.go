@@ -318,9 +318,20 @@ func (s *Server) Enqueue(p *handoff.Packet) {
 	}
 }
 
+// yieldEvery is how many packets a worker takes back to back before it
+// lets the other goroutines run (see worker): the fast path's batch, so
+// that taking turns alone never makes the queue grow.
+const yieldEvery = 64
+
 func (s *Server) worker() {
 	defer s.workersWG.Done()
-	for {
+	for served := 1; ; served++ {
+		if served%yieldEvery == 0 {
+			// On one P (a server confined to one core) a worker with a
+			// backlog would keep it until the runtime preempts it (10 ms)
+			// while the fast path's worker and the journal wait.
+			runtime.Gosched()
+		}
 		p, r, ok := s.queue.Pop()
 		if !ok {
 			return

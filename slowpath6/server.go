@@ -238,9 +238,21 @@ func clientHash(b []byte) uint64 {
 	return h
 }
 
+// yieldEvery is how many exchanges a worker serves back to back before it
+// lets the other goroutines run: on a server confined to one core (one P)
+// a worker with a backlog would otherwise keep the P until the runtime
+// preempts it (10 ms), while the fast path's worker and the journal wait.
+// It is the fast path's batch (64 frames a turn): fewer would let the
+// fast path fill the queue faster than the workers drain it in turns, and
+// the queue would drop packets the core had time to serve.
+const yieldEvery = 64
+
 func (s *Server) worker() {
 	defer s.wg.Done()
-	for {
+	for served := 1; ; served++ {
+		if served%yieldEvery == 0 {
+			runtime.Gosched()
+		}
 		p, _, ok := s.queue.Pop()
 		if !ok {
 			return

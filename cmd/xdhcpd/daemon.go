@@ -320,7 +320,9 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 			if d.v6 != nil {
 				blocking += d.v6.hooks.blockingProcs()
 			}
-			ensureProcs(n+1+blocking, d.log)
+			if runtime.NumCPU() > 1 || blocking > 0 {
+				ensureProcs(n+1+blocking, d.log)
+			}
 		}
 	}
 	var opened []*fastpath.SocketListener
@@ -368,13 +370,18 @@ func (d *daemon) stopListeners() {
 	}
 }
 
-// ensureProcs raises GOMAXPROCS to n unless the operator set it. Go sizes
-// it from the CPUs the process may use, so a server confined to one core
-// (taskset) runs one P: the fast-path worker and the slow path's workers
-// then take turns at Go's 10 ms time slice, and packets pile up in the RX
-// ring and the parking lot meanwhile, which sheds DISCOVERs at a fraction of
-// capacity. With a P each the kernel interleaves their threads instead,
-// and a worker woken by a packet runs at once.
+// ensureProcs raises GOMAXPROCS to n unless the operator set it, so that
+// each fast-path worker (pinned to its CPU, on a thread of its own) and
+// the slow path have a P, and the hooks' blocking calls one more.
+//
+// A server confined to one core without such hooks keeps the one P Go
+// gives it: its goroutines then hand packets to one another without
+// thread switches (a second P costs a futex wake-up and a spinning thread
+// per hand-off, on the same core), and they take turns by yielding — the
+// fast-path worker after each batch it hands over, the slow path's
+// workers every few packets — rather than at the runtime's 10 ms
+// preemption. Nothing on the packet path enters a blocking system call
+// that would hold the P (the lease file is synced through io_uring).
 func ensureProcs(n int, log *slog.Logger) {
 	if os.Getenv("GOMAXPROCS") != "" || runtime.GOMAXPROCS(0) >= n {
 		return

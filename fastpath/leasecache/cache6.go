@@ -86,26 +86,51 @@ func (c *Cache6) Put6(e *Entry6) error {
 }
 
 // copyEntry6 copies e deeply, so that the caller's later changes cannot
-// reach a published entry.
+// reach a published entry. The copy takes four allocations whatever the
+// entry holds: one for the entry, one for all its bytes, one for its IAs
+// and one for their leases (and one for its relays, if any); a published
+// entry is never changed, so its parts may share backing arrays.
 func copyEntry6(e *Entry6) *Entry6 {
 	cp := *e
-	cp.DUID = bytes.Clone(e.DUID)
-	cp.ServerDUID = bytes.Clone(e.ServerDUID)
-	cp.Options = bytes.Clone(e.Options)
+	n, nLeases := len(e.DUID)+len(e.ServerDUID)+len(e.Options), 0
+	for _, rl := range e.Relays {
+		n += len(rl.Options)
+	}
+	for _, ia := range e.IAs {
+		n += len(ia.Options)
+		nLeases += len(ia.Leases)
+		for _, l := range ia.Leases {
+			n += len(l.Options)
+		}
+	}
+	buf := make([]byte, 0, n)
+	// clone appends b to buf and returns the copy (nil stays nil).
+	clone := func(b []byte) []byte {
+		if b == nil {
+			return nil
+		}
+		start := len(buf)
+		buf = append(buf, b...)
+		return buf[start:len(buf):len(buf)]
+	}
+	cp.DUID = clone(e.DUID)
+	cp.ServerDUID = clone(e.ServerDUID)
+	cp.Options = clone(e.Options)
 	cp.Relays = make([]handoff.CachedRelay6, len(e.Relays))
 	for i, rl := range e.Relays {
-		rl.Options = bytes.Clone(rl.Options)
+		rl.Options = clone(rl.Options)
 		cp.Relays[i] = rl
 	}
 	cp.IAs = make([]handoff.CachedIA6, len(e.IAs))
+	leases := make([]handoff.CachedLease6Addr, 0, nLeases)
 	for i, ia := range e.IAs {
-		ia.Options = bytes.Clone(ia.Options)
-		ls := make([]handoff.CachedLease6Addr, len(ia.Leases))
-		for j, l := range ia.Leases {
-			l.Options = bytes.Clone(l.Options)
-			ls[j] = l
+		ia.Options = clone(ia.Options)
+		start := len(leases)
+		for _, l := range ia.Leases {
+			l.Options = clone(l.Options)
+			leases = append(leases, l)
 		}
-		ia.Leases = ls
+		ia.Leases = leases[start:len(leases):len(leases)]
 		cp.IAs[i] = ia
 	}
 	return &cp

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"reflect"
 	"testing"
 	"time"
 
@@ -344,6 +345,28 @@ func TestCache6(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { c.Lookup(clientDUID) }); n != 0 {
 		t.Fatalf("Lookup allocates %v", n)
+	}
+	// The engine publishes every new client's bindings: the copy is the
+	// entry, its bytes, its IAs and their leases, however many there are.
+	big := entry6()
+	big.IAs[0].Options = []byte{0, 13, 0, 2, 0, 0}
+	big.IAs[1].Leases = append(big.IAs[1].Leases, big.IAs[1].Leases[0])
+	big.IAs[1].Leases[1].Addr[6] = 0x42
+	big.Relays = []handoff.CachedRelay6{{HopCount: 0, Options: []byte{0, 18, 0, 1, 7}}}
+	if n := testing.AllocsPerRun(100, func() { c.Put6(entry6()) }) - testing.AllocsPerRun(100, func() { entry6() }); n > 4 {
+		t.Fatalf("Put6 allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Put6(big) }); n > 5 {
+		t.Fatalf("Put6 of an entry with a relay allocates %v times", n)
+	}
+	got, _ = c.Lookup(clientDUID)
+	if !reflect.DeepEqual(got, big) {
+		t.Fatalf("published %+v, want a copy of %+v", got, big)
+	}
+	big.IAs[1].Leases[1].Options = append(big.IAs[1].Leases[1].Options, 1)
+	big.Relays[0].Options[4] = 8
+	if got, _ := c.Lookup(clientDUID); got.IAs[1].Leases[1].Options != nil || got.Relays[0].Options[4] != 7 {
+		t.Fatal("the published copy shares memory with the caller's entry")
 	}
 }
 

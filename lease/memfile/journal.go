@@ -3,9 +3,12 @@ package memfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,12 +23,54 @@ type journalFile interface {
 	Close() error
 }
 
-// osJournal is a journalFile on an *os.File opened with O_APPEND.
-type osJournal struct{ f *os.File }
+// osJournal is a journalFile on an *os.File opened with O_APPEND. Its
+// writes are raw system calls and its syncs go through an io_uring when
+// the kernel offers one (see syncRing), so that appending and syncing the
+// lease file never enter a blocking system call the Go runtime must watch.
+type osJournal struct {
+	f *os.File
+	// fd is f's descriptor, for the raw calls.
+	fd int
+	// ring is nil when io_uring is not available, or after it failed:
+	// Sync then calls fdatasync(2).
+	ring *syncRing
+}
 
-func (j osJournal) Write(p []byte) (int, error) { return j.f.Write(p) }
+// Write appends p with write(2) called raw: the runtime is not told of
+// the call, which on a lease file's page cache takes microseconds, so it
+// neither wakes its monitor thread nor hands the P to another thread.
+func (j *osJournal) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(j.fd), uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+		switch {
+		case errno == unix.EINTR:
+			continue
+		case errno != 0:
+			return n, &os.PathError{Op: "write", Path: j.f.Name(), Err: errno}
+		case r == 0:
+			return n, &os.PathError{Op: "write", Path: j.f.Name(), Err: io.ErrShortWrite}
+		}
+		n += int(r)
+	}
+	runtime.KeepAlive(j.f)
+	return n, nil
+}
 
-func (j osJournal) Sync() error {
+func (j *osJournal) Sync() error {
+	if j.ring != nil {
+		err := j.ring.fdatasync(j.fd)
+		runtime.KeepAlive(j.f)
+		if !errors.Is(err, errRingBroken) {
+			if err != nil {
+				return &os.PathError{Op: "fdatasync", Path: j.f.Name(), Err: err}
+			}
+			return nil
+		}
+		// The ring itself failed (not the sync): fdatasync(2) from now on.
+		j.ring.close()
+		j.ring = nil
+	}
 	rc, err := j.f.SyscallConn()
 	if err != nil {
 		return err
@@ -47,15 +92,34 @@ func (j osJournal) Sync() error {
 	return nil
 }
 
-func (j osJournal) Truncate(size int64) error { return j.f.Truncate(size) }
-func (j osJournal) Close() error              { return j.f.Close() }
+func (j *osJournal) Truncate(size int64) error { return j.f.Truncate(size) }
 
+func (j *osJournal) Close() error {
+	if j.ring != nil {
+		j.ring.close()
+		j.ring = nil
+	}
+	return j.f.Close()
+}
+
+// openJournal opens the live lease file for appending, with a sync ring
+// when the kernel offers io_uring.
 func openJournal(path string) (journalFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	return osJournal{f}, nil
+	return newOSJournal(f, true), nil
+}
+
+// newOSJournal wraps f; withRing asks for a sync ring (without one, or
+// where io_uring is missing, Sync calls fdatasync(2)).
+func newOSJournal(f *os.File, withRing bool) *osJournal {
+	j := &osJournal{f: f, fd: int(f.Fd())}
+	if withRing {
+		j.ring, _ = newSyncRing()
+	}
+	return j
 }
 
 // syncDir makes renames and file creations in dir durable.

@@ -181,7 +181,7 @@ func writeLeaseFile(path, header string, rows func(emit func(row []byte) bool)) 
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := (osJournal{f}).Sync(); err != nil {
+	if err := newOSJournal(f, false).Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return nil

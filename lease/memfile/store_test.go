@@ -639,7 +639,7 @@ func TestClosedFD(t *testing.T) {
 	s := openTest(t, path)
 	put(t, s, testLease(1))
 	// Pull the descriptor out from under the writer.
-	if err := s.w.f.(osJournal).f.Close(); err != nil {
+	if err := s.w.f.(*osJournal).f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	err := s.Commit(context.Background(), lease.Op{Kind: lease.OpPut, Lease: testLease(2)})
