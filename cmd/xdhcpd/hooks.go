@@ -121,21 +121,22 @@ func (h *leaseHooks) setQuietSubnets(cfg *config.Config) error {
 }
 
 // blockingProcs is how many Go Ps the hooks' blocking calls get on top of
-// serving's: the forensic log's fdatasync (a blocking system call keeps
-// its P until the runtime's monitor takes it back, up to 10 ms later; one
-// per sync the log may have in flight) and
-// run-script's starts (the starting thread keeps its P, suspended, until
+// serving's: the forensic log's syncs that cannot go through io_uring (a
+// blocking fdatasync keeps its P until the runtime's monitor takes it
+// back, up to 10 ms later) and run-script's starts when the daemon starts
+// the scripts itself (the starting thread keeps its P, suspended, until
 // the child has exec'ed). Without them, a fast-path worker woken meanwhile
-// waited for a P.
+// waited for a P. With io_uring and the spawner, the default, there are
+// none, and a server confined to one core keeps its one P.
 func (h *leaseHooks) blockingProcs() int {
 	if h == nil {
 		return 0
 	}
 	n := 0
 	if h.legal != nil {
-		n += legallog.SyncSlots
+		n += h.legal.BlockingSyncs()
 	}
-	if h.script != nil {
+	if h.script != nil && h.script.Forks() {
 		n++
 	}
 	return n

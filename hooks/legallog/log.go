@@ -16,6 +16,7 @@ import (
 
 	"xdhcp/hooks"
 	"xdhcp/internal/strftime"
+	"xdhcp/internal/uring"
 	"xdhcp/lease"
 )
 
@@ -74,6 +75,11 @@ type Log struct {
 	// on meanwhile, and beside the syncs before it: see SyncSlots.
 	syncSlots chan struct{}
 	synced    atomic.Uint64
+	// rings hold an io_uring per sync slot where the kernel offers one:
+	// a sync through a ring holds no thread the Go runtime must watch (see
+	// uring.SyncRing). A slot without one, or whose ring failed, syncs
+	// with fdatasync(2).
+	rings chan *uring.SyncRing
 	// started is the highest write a sync in flight covers (under mu):
 	// the syncer leaves a request that finds it covered to that sync.
 	started uint64
@@ -119,6 +125,12 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 	l.file = rotatingFile{p: p, runScript: l.runScript}
 	if err := l.file.open(now(), true); err != nil {
 		return nil, err
+	}
+	l.rings = make(chan *uring.SyncRing, slots)
+	for range slots {
+		if r, err := uring.NewSyncRing(); err == nil {
+			l.rings <- r
+		}
 	}
 	log.Info("LEGAL_LOG_STORE_OPENED", "file", l.file.name)
 	l.wg.Add(1 + slots)
@@ -693,7 +705,7 @@ func (l *Log) sync(requested bool) error {
 	}
 	rc, err := f.SyscallConn()
 	if err == nil {
-		cerr := rc.Control(func(fd uintptr) { err = fdatasync(fd) })
+		cerr := rc.Control(func(fd uintptr) { err = l.fdatasync(fd) })
 		if errors.Is(cerr, os.ErrClosed) {
 			// Rotated meanwhile: the rotation synced the closed file,
 			// and everything up to target was written to it.
@@ -738,6 +750,30 @@ func (l *Log) advance(target uint64) {
 	}
 	l.waitMu.Unlock()
 }
+
+// fdatasync syncs fd through a ring of a free sync slot (the caller holds
+// a slot), or with fdatasync(2) where there is none.
+func (l *Log) fdatasync(fd uintptr) error {
+	select {
+	case r := <-l.rings:
+		err := r.Fdatasync(int(fd))
+		if !errors.Is(err, uring.ErrRingBroken) {
+			l.rings <- r
+			return err
+		}
+		// The ring itself failed, not the sync: this slot syncs with
+		// fdatasync(2) from now on.
+		r.Close()
+		l.log.Warn("forensic log: io_uring sync failed, syncing with fdatasync(2)", "err", err)
+	default:
+	}
+	return fdatasync(fd)
+}
+
+// BlockingSyncs is how many of the log's syncs may run at once as
+// blocking fdatasync(2) calls, each holding a thread and a Go P: the
+// slots without a ring.
+func (l *Log) BlockingSyncs() int { return cap(l.syncSlots) - len(l.rings) }
 
 func fdatasync(fd uintptr) error {
 	for {
@@ -812,6 +848,9 @@ func (l *Log) Close() error {
 	l.wg.Wait()
 	l.Flush()
 	err := l.SyncRecords()
+	for len(l.rings) > 0 {
+		(<-l.rings).Close()
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file.f != nil {

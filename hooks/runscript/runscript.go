@@ -239,6 +239,11 @@ type Runner struct {
 
 var _ hooks.Listener = (*Runner)(nil)
 
+// Forks reports whether the daemon starts the scripts itself (no
+// spawner): each start (a vfork and exec) then holds a thread and a Go P
+// until the script has exec'ed.
+func (r *Runner) Forks() bool { return !r.p.Spawner }
+
 // New starts the pool.
 func New(p Params, log *slog.Logger) *Runner {
 	if log == nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 	"unsafe"
 
+	"xdhcp/internal/uring"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -25,7 +27,7 @@ type journalFile interface {
 
 // osJournal is a journalFile on an *os.File opened with O_APPEND. Its
 // writes are raw system calls and its syncs go through an io_uring when
-// the kernel offers one (see syncRing), so that appending and syncing the
+// the kernel offers one (see uring.SyncRing), so that appending and syncing the
 // lease file never enter a blocking system call the Go runtime must watch.
 type osJournal struct {
 	f *os.File
@@ -33,7 +35,7 @@ type osJournal struct {
 	fd int
 	// ring is nil when io_uring is not available, or after it failed:
 	// Sync then calls fdatasync(2).
-	ring *syncRing
+	ring *uring.SyncRing
 }
 
 // Write appends p with write(2) called raw: the runtime is not told of
@@ -59,16 +61,16 @@ func (j *osJournal) Write(p []byte) (int, error) {
 
 func (j *osJournal) Sync() error {
 	if j.ring != nil {
-		err := j.ring.fdatasync(j.fd)
+		err := j.ring.Fdatasync(j.fd)
 		runtime.KeepAlive(j.f)
-		if !errors.Is(err, errRingBroken) {
+		if !errors.Is(err, uring.ErrRingBroken) {
 			if err != nil {
 				return &os.PathError{Op: "fdatasync", Path: j.f.Name(), Err: err}
 			}
 			return nil
 		}
 		// The ring itself failed (not the sync): fdatasync(2) from now on.
-		j.ring.close()
+		j.ring.Close()
 		j.ring = nil
 	}
 	rc, err := j.f.SyscallConn()
@@ -96,7 +98,7 @@ func (j *osJournal) Truncate(size int64) error { return j.f.Truncate(size) }
 
 func (j *osJournal) Close() error {
 	if j.ring != nil {
-		j.ring.close()
+		j.ring.Close()
 		j.ring = nil
 	}
 	return j.f.Close()
@@ -117,7 +119,7 @@ func openJournal(path string) (journalFile, error) {
 func newOSJournal(f *os.File, withRing bool) *osJournal {
 	j := &osJournal{f: f, fd: int(f.Fd())}
 	if withRing {
-		j.ring, _ = newSyncRing()
+		j.ring, _ = uring.NewSyncRing()
 	}
 	return j
 }

@@ -1,4 +1,4 @@
-package memfile
+package uring
 
 import (
 	"errors"
@@ -26,11 +26,11 @@ func TestUringParamsLayout(t *testing.T) {
 // ring's entries, so that the queues wrap), and gets the sync's own error
 // back for a descriptor that cannot be synced.
 func TestSyncRing(t *testing.T) {
-	r, err := newSyncRing()
+	r, err := NewSyncRing()
 	if err != nil {
 		t.Skipf("no io_uring here: %v", err)
 	}
-	defer r.close()
+	defer r.Close()
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestSyncRing(t *testing.T) {
 		if _, err := f.WriteString("row\n"); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.fdatasync(int(f.Fd())); err != nil {
+		if err := r.Fdatasync(int(f.Fd())); err != nil {
 			t.Fatalf("sync %d: %v", i, err)
 		}
 	}
@@ -52,42 +52,11 @@ func TestSyncRing(t *testing.T) {
 	}
 	defer unix.Close(p[0])
 	defer unix.Close(p[1])
-	err = r.fdatasync(p[1])
-	if !errors.Is(err, unix.EINVAL) || errors.Is(err, errRingBroken) {
+	err = r.Fdatasync(p[1])
+	if !errors.Is(err, unix.EINVAL) || errors.Is(err, ErrRingBroken) {
 		t.Fatalf("sync of a pipe: %v, want EINVAL", err)
 	}
-	if err := r.fdatasync(int(f.Fd())); err != nil {
+	if err := r.Fdatasync(int(f.Fd())); err != nil {
 		t.Fatalf("sync after a failed one: %v", err)
-	}
-}
-
-// TestJournalSyncsThroughRing: the live lease file of a store opened with
-// Sync gets a ring where the kernel has io_uring, and its writes and syncs
-// reach the file.
-func TestJournalSyncsThroughRing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "leases.csv")
-	j, err := openJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	oj := j.(*osJournal)
-	if r, rerr := newSyncRing(); rerr == nil {
-		r.close()
-		if oj.ring == nil {
-			t.Fatal("io_uring works here but the journal has no sync ring")
-		}
-	}
-	if _, err := j.Write([]byte("a,b\n")); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || string(b) != "a,b\n" {
-		t.Fatalf("file holds %q (%v)", b, err)
 	}
 }

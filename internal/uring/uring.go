@@ -1,4 +1,7 @@
-package memfile
+// Package uring makes fdatasync(2) asynchronous for the Go runtime: the
+// sync is an io_uring request that the kernel's io-wq worker carries out
+// while the calling goroutine waits in the runtime's poller.
+package uring
 
 import (
 	"errors"
@@ -13,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncRing makes fdatasync asynchronous for the Go runtime: the sync is
+// SyncRing makes fdatasync asynchronous for the Go runtime: the sync is
 // an io_uring request that the kernel's io-wq worker (a thread of this
 // process, so its CPU time is still the server's) carries out, and the
 // writer goroutine parks in Go's network poller on an eventfd until the
@@ -29,7 +32,7 @@ import (
 //
 // One ring serves one file, and only the journal's writer goroutine uses
 // it (one request in flight at a time).
-type syncRing struct {
+type SyncRing struct {
 	fd     int
 	ring   []byte // the submission and completion rings (one mapping)
 	sqes   []byte
@@ -76,19 +79,19 @@ type cqRingOffsets struct {
 	userAddr                                                        uint64
 }
 
-// newSyncRing sets up a ring, or returns an error when the kernel has no
+// NewSyncRing sets up a ring, or returns an error when the kernel has no
 // usable io_uring (too old, disabled by sysctl, or refused by a seccomp
 // profile); the caller then syncs with fdatasync(2).
-func newSyncRing() (_ *syncRing, err error) {
+func NewSyncRing() (_ *SyncRing, err error) {
 	var p uringParams
 	fd, _, errno := unix.Syscall(unix.SYS_IO_URING_SETUP, ringEntries, uintptr(unsafe.Pointer(&p)), 0)
 	if errno != 0 {
 		return nil, fmt.Errorf("io_uring_setup: %w", errno)
 	}
-	r := &syncRing{fd: int(fd)}
+	r := &SyncRing{fd: int(fd)}
 	defer func() {
 		if err != nil {
-			r.close()
+			r.Close()
 		}
 	}()
 	if p.features&ioringFeatSingleMmap == 0 {
@@ -124,17 +127,17 @@ func newSyncRing() (_ *syncRing, err error) {
 	return r, nil
 }
 
-// errRingBroken is a failure of the ring itself (not of the sync): the
+// ErrRingBroken is a failure of the ring itself (not of the sync): the
 // caller syncs with fdatasync(2) from then on.
-var errRingBroken = errors.New("io_uring: ring unusable")
+var ErrRingBroken = errors.New("io_uring: ring unusable")
 
 // fdatasync syncs file descriptor fd through the ring and waits, parked in
 // the runtime's poller, for the outcome: the sync's own error (an Errno),
-// or an error wrapping errRingBroken.
-func (r *syncRing) fdatasync(fd int) error {
+// or an error wrapping ErrRingBroken.
+func (r *SyncRing) Fdatasync(fd int) error {
 	tail := atomic.LoadUint32(r.sqTail)
 	if tail-atomic.LoadUint32(r.sqHead) > *r.sqMask {
-		return fmt.Errorf("%w: submission queue full", errRingBroken)
+		return fmt.Errorf("%w: submission queue full", ErrRingBroken)
 	}
 	idx := tail & *r.sqMask
 	sqe := r.sqes[idx*sqeSize : (idx+1)*sqeSize]
@@ -154,7 +157,7 @@ func (r *syncRing) fdatasync(fd int) error {
 		if errno != 0 || n != 1 {
 			// Withdraw the entry: the kernel did not take it.
 			atomic.StoreUint32(r.sqTail, tail)
-			return fmt.Errorf("%w: io_uring_enter: %d submitted, %v", errRingBroken, n, errno)
+			return fmt.Errorf("%w: io_uring_enter: %d submitted, %v", ErrRingBroken, n, errno)
 		}
 		break
 	}
@@ -177,7 +180,7 @@ func (r *syncRing) fdatasync(fd int) error {
 			continue
 		}
 		if err := r.waitEvent(); err != nil {
-			return fmt.Errorf("%w: %v", errRingBroken, err)
+			return fmt.Errorf("%w: %v", ErrRingBroken, err)
 		}
 	}
 }
@@ -187,7 +190,7 @@ func (r *syncRing) fdatasync(fd int) error {
 const yieldedToOthers = 5 * time.Microsecond
 
 // reap takes the next completion, if one is there.
-func (r *syncRing) reap() (res int32, ok bool) {
+func (r *SyncRing) reap() (res int32, ok bool) {
 	head := atomic.LoadUint32(r.cqHead)
 	if head == atomic.LoadUint32(r.cqTail) {
 		return 0, false
@@ -202,7 +205,7 @@ func (r *syncRing) reap() (res int32, ok bool) {
 // read, parking the goroutine in the poller meanwhile. The kernel signals
 // it after posting a completion, so a completion reap missed is never
 // waited for in vain.
-func (r *syncRing) waitEvent() error {
+func (r *SyncRing) waitEvent() error {
 	var buf [8]byte
 	var rerr error
 	err := r.evConn.Read(func(fd uintptr) bool {
@@ -222,7 +225,7 @@ func (r *syncRing) waitEvent() error {
 	return rerr
 }
 
-func (r *syncRing) close() {
+func (r *SyncRing) Close() {
 	if r.ev != nil {
 		r.ev.Close()
 	}
