@@ -19,6 +19,7 @@ import (
 
 	"xdhcp/host/sqlhost"
 	"xdhcp/internal/buildinfo"
+	"xdhcp/internal/uring"
 	"xdhcp/telemetry"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -41,6 +42,9 @@ import (
 // daemon is one running xdhcpd: the wiring of store, server, transports
 // and control channel.
 type daemon struct {
+	// rings holds the io_uring syncs (lease files, forensic log) back
+	// until the capabilities are dropped (see uring.Gate).
+	rings   *uring.Gate
 	log     *slog.Logger
 	cfgPath string
 	started time.Time
@@ -102,6 +106,7 @@ type daemon struct {
 func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAllowed bool, log *slog.Logger) (_ *daemon, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	d := &daemon{
+		rings:    new(uring.Gate),
 		log:      log,
 		cfgPath:  cfgPath,
 		started:  time.Now(),
@@ -131,7 +136,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 	if err != nil {
 		return nil, err
 	}
-	d.hooks, err = openLeaseHooks(cfg, log, log.With("logger", "kea-dhcp4.leases"), d.reg)
+	d.hooks, err = openLeaseHooks(cfg, log, log.With("logger", "kea-dhcp4.leases"), d.reg, d.rings)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +161,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 			RetryLimit:   db.MaxReconnectTries,
 			OnFault:      policy.Observe,
 			Records:      d.hooks.records(),
+			SyncRingGate: d.rings,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("open lease database: %w", err)
@@ -216,7 +222,7 @@ func newDaemon(parent context.Context, cfg *config.Config, cfgPath string, xdpAl
 		if d.cache != nil {
 			cache6 = leasecache.NewCache6(leaseCacheSize)
 		}
-		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, d.fail,
+		d.v6, err = startDHCP6(ctx, cfg.Dhcp6, d.reg, cfg.XDHCP.Durability != "none", cache6, d.rings, d.fail,
 			log.With("component", "dhcp6"))
 		if err != nil {
 			return nil, err

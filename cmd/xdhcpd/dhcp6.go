@@ -24,6 +24,7 @@ import (
 	"xdhcp/host"
 	"xdhcp/host/sqlhost"
 	"xdhcp/internal/stats"
+	"xdhcp/internal/uring"
 	"xdhcp/lease"
 	"xdhcp/lease/leasejson"
 	"xdhcp/lease/memfile"
@@ -74,10 +75,11 @@ type dhcp6 struct {
 //
 // cache, when not nil, is the fast path's DHCPv6 lease cache: the engine
 // publishes into it the bindings the XDP workers may renew themselves.
-// fail is called, once, when the lease-database on-fail policy says the
+// rings holds the io_uring syncs back (see uring.Gate). fail is called,
+// once, when the lease-database on-fail policy says the
 // daemon must exit (the leases6 file cannot be written).
 func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, durable bool, cache *leasecache.Cache6,
-	fail func(error), log *slog.Logger) (_ *dhcp6, err error) {
+	rings *uring.Gate, fail func(error), log *slog.Logger) (_ *dhcp6, err error) {
 	// As -t (and kea-dhcp6 at start-up): a unicast address must be on
 	// its interface.
 	if err := cfg.CheckUnicast(interfaceExists); err != nil {
@@ -89,7 +91,7 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 			err = errors.Join(err, v.close())
 		}
 	}()
-	if v.hooks, err = openLeaseHooks6(cfg, log, reg); err != nil {
+	if v.hooks, err = openLeaseHooks6(cfg, log, reg, rings); err != nil {
 		return nil, err
 	}
 	db := cfg.LeaseDatabase
@@ -104,7 +106,7 @@ func startDHCP6(ctx context.Context, cfg *config.Config6, reg *stats.Registry, d
 			Sync: durable, Logger: storeLog,
 			Records:   v.hooks.records(),
 			RetryWait: db.ReconnectWaitTime, RetryLimit: db.MaxReconnectTries,
-			OnFault: v.policy.Observe,
+			OnFault: v.policy.Observe, SyncRingGate: rings,
 		})
 		if ms != nil {
 			v.store, v.reads = ms, ms

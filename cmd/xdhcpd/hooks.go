@@ -15,6 +15,7 @@ import (
 	"xdhcp/hooks/legallog"
 	"xdhcp/hooks/runscript"
 	"xdhcp/internal/stats"
+	"xdhcp/internal/uring"
 	"xdhcp/lease/memfile"
 )
 
@@ -29,7 +30,7 @@ type leaseHooks struct {
 
 // openLeaseHooks opens what cfg's hooks-libraries name. leaseLog is the
 // kea-dhcp4.leases logger.
-func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.Registry) (_ *leaseHooks, err error) {
+func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.Registry, rings *uring.Gate) (_ *leaseHooks, err error) {
 	h := &leaseHooks{}
 	defer func() {
 		if err != nil {
@@ -46,6 +47,7 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 			if err != nil {
 				return nil, err
 			}
+			p.RingGate = rings
 			if h.legal, err = legallog.Open(p, log.With("component", "legal-log"), nil); err != nil {
 				return nil, err
 			}

@@ -12,6 +12,7 @@ import (
 	"xdhcp/hooks/legallog"
 	"xdhcp/hooks/runscript"
 	"xdhcp/internal/stats"
+	"xdhcp/internal/uring"
 	"xdhcp/lease"
 	"xdhcp/lease/memfile"
 )
@@ -28,7 +29,7 @@ type leaseHooks6 struct {
 
 // openLeaseHooks6 opens what cfg's hooks-libraries name. Their counters
 // are registered with a "6" in the name (xdhcp-legal-log6-records …).
-func openLeaseHooks6(cfg *config.Config6, log *slog.Logger, reg *stats.Registry) (_ *leaseHooks6, err error) {
+func openLeaseHooks6(cfg *config.Config6, log *slog.Logger, reg *stats.Registry, rings *uring.Gate) (_ *leaseHooks6, err error) {
 	h := &leaseHooks6{}
 	defer func() {
 		if err != nil {
@@ -45,6 +46,7 @@ func openLeaseHooks6(cfg *config.Config6, log *slog.Logger, reg *stats.Registry)
 			if err != nil {
 				return nil, err
 			}
+			p.RingGate = rings
 			if h.legal, err = legallog.Open6(p, log.With("component", "legal-log6"), nil); err != nil {
 				return nil, err
 			}

@@ -119,6 +119,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.Join(err, d.close())
 	}
 	log.Info("capabilities dropped", "kept", kept.String())
+	// Only now may io_uring start its worker threads: they copy the
+	// capabilities of the thread that first uses a ring.
+	d.rings.Open()
 	if *pprof {
 		// Private routes: only loopback sockets that authenticate serve
 		// them, behind the control channel's limits and timeouts.

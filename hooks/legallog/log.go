@@ -754,6 +754,9 @@ func (l *Log) advance(target uint64) {
 // fdatasync syncs fd through a ring of a free sync slot (the caller holds
 // a slot), or with fdatasync(2) where there is none.
 func (l *Log) fdatasync(fd uintptr) error {
+	if !l.p.RingGate.Opened() {
+		return fdatasync(fd)
+	}
 	select {
 	case r := <-l.rings:
 		err := r.Fdatasync(int(fd))

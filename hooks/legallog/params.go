@@ -13,6 +13,7 @@ import (
 	"math"
 
 	"xdhcp/config/classify"
+	"xdhcp/internal/uring"
 )
 
 // Library is the hooks-libraries file name that selects forensic logging.
@@ -30,6 +31,9 @@ const (
 
 // Params are the library's parameters, by Kea's names.
 type Params struct {
+	// RingGate, when set, holds the log's io_uring syncs back until it
+	// opens (see uring.Gate); it is not a library parameter.
+	RingGate   *uring.Gate
 	Path       string // "path": the directory of the files
 	BaseName   string // "base-name"
 	Unit       TimeUnit

@@ -494,12 +494,13 @@ func wait(ctx context.Context, p *os.Process, timeout time.Duration) (st *os.Pro
 		if cerr == nil && f.SetReadDeadline(time.Now().Add(timeout)) == nil {
 			stop := context.AfterFunc(ctx, func() { sd.Store(true); f.SetReadDeadline(time.Unix(1, 0)) })
 			defer stop()
-			polled := false
-			err := rc.Read(func(uintptr) bool {
-				done := polled // the first call only arms the wait
-				polled = true
-				return done
-			})
+			// Each call asks whether the process has ended, without
+			// reaping it: the first too, because a script that ended
+			// before the wait was armed made the pidfd readable before
+			// the poller looked, and arming forgets readiness already
+			// seen (the edge would never come again: the call then
+			// waited for its timeout).
+			err := rc.Read(func(uintptr) bool { return ended(p.Pid) })
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				timedOut = !sd.Load()
 				kill()
@@ -516,6 +517,15 @@ func wait(ctx context.Context, p *os.Process, timeout time.Duration) (st *os.Pro
 	t.Stop()
 	stop()
 	return st, to.Load(), sd.Load(), err
+}
+
+// ended reports whether process pid has ended, leaving it to be reaped.
+func ended(pid int) bool {
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+		return !errors.Is(err, unix.EINTR) // gone, or not ours: nothing to wait for
+	}
+	return info.Signo != 0 // WNOHANG leaves info zero while it runs
 }
 
 // closeGrace is how long Close lets running scripts finish before it

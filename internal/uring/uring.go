@@ -237,3 +237,19 @@ func (r *SyncRing) Close() {
 	}
 	unix.Close(r.fd)
 }
+
+// Gate holds the use of sync rings back until it is opened. An io_uring's
+// work runs on kernel worker threads of the process that are created,
+// with a copy of the submitting thread's capabilities, at its first
+// request and kept while requests come: a ring first used before the
+// daemon drops its capabilities would keep a thread that shows them all
+// in /proc for the life of the process. The daemon opens the gate once it
+// has dropped them; until then the syncs are fdatasync(2) calls. The zero
+// Gate is closed.
+type Gate struct{ open atomic.Bool }
+
+// Open lets the rings behind g be used.
+func (g *Gate) Open() { g.open.Store(true) }
+
+// Opened reports whether rings may be used: always with no gate.
+func (g *Gate) Opened() bool { return g == nil || g.open.Load() }

@@ -115,7 +115,7 @@ func openFaulty(t *testing.T, path string, mod func(*Options)) (*Store, *faultFi
 		mod(&opts)
 	}
 	s, err := openHook(opts, func(p string) (journalFile, error) {
-		j, err := openJournal(p)
+		j, err := journalOpener(nil)(p)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +417,7 @@ func TestFaultDuringRotation(t *testing.T) {
 		if openErr != nil {
 			return nil, openErr
 		}
-		return openJournal(p)
+		return journalOpener(nil)(p)
 	})
 	if err != nil {
 		t.Fatal(err)

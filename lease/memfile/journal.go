@@ -34,8 +34,12 @@ type osJournal struct {
 	// fd is f's descriptor, for the raw calls.
 	fd int
 	// ring is nil when io_uring is not available, or after it failed:
-	// Sync then calls fdatasync(2).
-	ring *uring.SyncRing
+	// Sync then calls fdatasync(2). With a gate, the ring is made at the
+	// first Sync after the gate opened (ringTried: made or failed).
+	ring      *uring.SyncRing
+	gate      *uring.Gate
+	withRing  bool
+	ringTried bool
 }
 
 // Write appends p with write(2) called raw: the runtime is not told of
@@ -60,6 +64,10 @@ func (j *osJournal) Write(p []byte) (int, error) {
 }
 
 func (j *osJournal) Sync() error {
+	if j.withRing && !j.ringTried && j.gate.Opened() {
+		j.ringTried = true
+		j.ring, _ = uring.NewSyncRing()
+	}
 	if j.ring != nil {
 		err := j.ring.Fdatasync(j.fd)
 		runtime.KeepAlive(j.f)
@@ -104,24 +112,25 @@ func (j *osJournal) Close() error {
 	return j.f.Close()
 }
 
-// openJournal opens the live lease file for appending, with a sync ring
-// when the kernel offers io_uring.
-func openJournal(path string) (journalFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return nil, err
+// journalOpener opens the live lease file for appending, with a sync ring
+// when the kernel offers io_uring, once gate (nil: at once) is open.
+func journalOpener(gate *uring.Gate) func(path string) (journalFile, error) {
+	return func(path string) (journalFile, error) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, err
+		}
+		j := newOSJournal(f, true)
+		j.gate = gate
+		return j, nil
 	}
-	return newOSJournal(f, true), nil
 }
 
 // newOSJournal wraps f; withRing asks for a sync ring (without one, or
-// where io_uring is missing, Sync calls fdatasync(2)).
+// where io_uring is missing, Sync calls fdatasync(2)), made at its first
+// Sync.
 func newOSJournal(f *os.File, withRing bool) *osJournal {
-	j := &osJournal{f: f, fd: int(f.Fd())}
-	if withRing {
-		j.ring, _ = uring.NewSyncRing()
-	}
-	return j
+	return &osJournal{f: f, fd: int(f.Fd()), withRing: withRing}
 }
 
 // syncDir makes renames and file creations in dir durable.

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"time"
 
+	"xdhcp/internal/uring"
 	"xdhcp/lease"
 )
 
@@ -32,6 +33,9 @@ const DefaultSyncInterval = time.Millisecond
 
 // Options configures a Store or a Store6. The zero value of each field is documented.
 type Options struct {
+	// SyncRingGate, when set, holds the lease file's io_uring syncs back
+	// until it opens (see uring.Gate); nil uses the ring at once.
+	SyncRingGate *uring.Gate
 	// Path is the memfile lease file (Kea's lease-database "name"). Rotated
 	// and cleaned files live beside it: <Path>.1, .2, .output, .completed
 	// and .pid, exactly as Kea names them. Required when Persist.
@@ -120,7 +124,7 @@ type Store struct {
 // first append). Files written with an older schema are rewritten by an
 // immediate LFC before Open returns, as Kea does.
 func Open(opts Options) (*Store, error) {
-	return openHook(opts, openJournal)
+	return openHook(opts, journalOpener(opts.SyncRingGate))
 }
 
 // openHook is Open with the live file opener injected (tests pass faulty

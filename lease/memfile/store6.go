@@ -28,7 +28,7 @@ type Store6 struct {
 // Open6 loads the DHCPv6 lease files at opts.Path in Kea's order and
 // starts the journal writer, as Open does for DHCPv4.
 func Open6(opts Options) (*Store6, error) {
-	return openHook6(opts, openJournal)
+	return openHook6(opts, journalOpener(opts.SyncRingGate))
 }
 
 func openHook6(opts Options, openFile func(string) (journalFile, error)) (*Store6, error) {

@@ -221,7 +221,7 @@ func TestStore6Fault(t *testing.T) {
 	s, err := openHook6(Options{Path: path, Persist: true, Sync: true, Logger: testLogger(t),
 		RetryWait: 5 * time.Millisecond, RetryLimit: 3, OnFault: evs.add},
 		func(p string) (journalFile, error) {
-			j, err := openJournal(p)
+			j, err := journalOpener(nil)(p)
 			ff.mu.Lock()
 			ff.journalFile = j
 			ff.mu.Unlock()

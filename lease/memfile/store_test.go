@@ -569,7 +569,7 @@ func TestWriteErrors(t *testing.T) {
 	// starts (openFile is read in openLive).
 	s, err := openHook(Options{Path: path, Persist: true, Sync: true, RetryWait: time.Hour, Logger: testLogger(t)},
 		func(p string) (journalFile, error) {
-			j, err := openJournal(p)
+			j, err := journalOpener(nil)(p)
 			fj.journalFile = j
 			return fj, err
 		})
