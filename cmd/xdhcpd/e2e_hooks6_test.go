@@ -366,13 +366,14 @@ func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
 		c.exchange(c.msg6(w6.Solicit, 3, duidB, nil), false)
 		bb := bindingOf(t, c.exchange(c.msg6(w6.Request, 4, duidB, nil), false))
 		c.exchange(c.msg6(w6.Decline, 5, duidB, bb), false)
-		declined := sorted(3)
 		// Then the declined address recovered after its probation (1 s)
-		// and the prefix expired.
+		// and the prefix expired. One step with the decline's calls: on a
+		// loaded machine a server may still be running the decline's
+		// scripts when the probation ends.
 		time.Sleep(4 * time.Second)
-		recovered := sorted(2)
+		declinedRecovered := sorted(5)
 		stats[dir] = daemontest.Stats(t, daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second))
-		return [][]scriptCall{expired, declined, recovered}
+		return [][]scriptCall{expired, declinedRecovered}
 	}
 	keaSteps, xSteps, _ := runPair6(t, e, section, steps)
 	compareSteps(t, keaSteps, xSteps, leaseAddrs6)
@@ -388,8 +389,8 @@ func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
 	if !slices.Contains(callArgs(keaSteps[0]), "lease6_expire") {
 		t.Errorf("kea-dhcp6 made no lease6_expire call: %v", callArgs(keaSteps[0]))
 	}
-	if !slices.Contains(callArgs(keaSteps[2]), "lease6_recover") {
-		t.Errorf("kea-dhcp6 made no lease6_recover call: %v", callArgs(keaSteps[2]))
+	if !slices.Contains(callArgs(keaSteps[1]), "lease6_recover") {
+		t.Errorf("kea-dhcp6 made no lease6_recover call: %v", callArgs(keaSteps[1]))
 	}
 }
 

@@ -227,16 +227,18 @@ func TestE2EHooksRunScriptExpiryMatchesKea(t *testing.T) {
 		if err := decline(ctx, b, mac(0x45, 2), lb); err != nil {
 			t.Fatal(err)
 		}
-		declined := sorted(3)
-		// Then the declined address's probation (1 s) ends.
+		// Then the declined address's probation (1 s) ends. The decline's
+		// calls and the recovery's are one step: on a loaded machine a
+		// server may still be running the decline's scripts when the
+		// probation ends.
 		time.Sleep(4 * time.Second)
-		return [][]scriptCall{expired, declined, sorted(2)}
+		return [][]scriptCall{expired, sorted(5)}
 	})
 	if calls := keaSteps[0]; len(calls) != 2 || calls[0].arg != "lease4_expire" {
 		t.Errorf("Kea's calls: %+v", calls)
 	}
-	if !slices.Contains(callArgs(keaSteps[2]), "lease4_recover") {
-		t.Errorf("Kea's calls after the probation: %+v", keaSteps[2])
+	if !slices.Contains(callArgs(keaSteps[1]), "lease4_recover") {
+		t.Errorf("Kea's calls after the probation: %+v", keaSteps[1])
 	}
 }
 
