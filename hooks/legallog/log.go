@@ -232,8 +232,16 @@ func (l *Log) WaitsForReply(reused bool) bool {
 func (l *Log) Flush() uint64 {
 	l.mu.Lock()
 	if len(l.pending) == l.flushed {
+		// Nothing new, but the caller's records may have been marked by
+		// another caller's Flush (another worker's) and not be durable
+		// yet: the newest ticket covers them.
+		ticket := l.written
 		l.mu.Unlock()
-		return 0
+		if !l.p.DurableBeforeReply || ticket <= l.synced.Load() {
+			return 0
+		}
+		l.wantSync()
+		return ticket
 	}
 	l.written++
 	ticket := l.written
