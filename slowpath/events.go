@@ -35,8 +35,16 @@ func (s *Server) holdsReply(reused bool) bool {
 }
 
 // newEvent describes the exchange of r at point p in subnet sn (nil: none).
+// A request's events are its own, reused (listeners keep nothing of an
+// event past their call): a hooked exchange then allocates no event.
 func (s *Server) newEvent(r *request, p hooks.Point, sn *subnetRT) *hooks.Event {
-	e := &hooks.Event{Point: p, Time: s.now()}
+	var e *hooks.Event
+	if r != nil {
+		e = &r.ev.Event
+		*e = hooks.Event{Point: p, Time: s.now()}
+	} else {
+		e = &hooks.Event{Point: p, Time: s.now()}
+	}
 	if r != nil && r.pkt != nil {
 		m := &r.pkt.Meta
 		e.Query = r.pkt.Data
@@ -52,6 +60,23 @@ func (s *Server) newEvent(r *request, p hooks.Point, sn *subnetRT) *hooks.Event 
 	return e
 }
 
+// requestEvent is a request's reusable event, with room for the leases
+// it names.
+type requestEvent struct {
+	hooks.Event
+	leases [2]lease.Lease
+}
+
+// leases returns l as an event's one lease (slot 0) or deleted lease
+// (slot 1), in r's room when there is a request.
+func leasesOf(r *request, slot int, l lease.Lease) []lease.Lease {
+	if r == nil {
+		return []lease.Lease{l}
+	}
+	r.ev.leases[slot] = l
+	return r.ev.leases[slot : slot+1 : slot+1]
+}
+
 // attachRecord formats the forensic record of ops (the first op's lease
 // granted or freed, a second one's freed) onto the first op.
 func (s *Server) attachRecord(r *request, p hooks.Point, sn *subnetRT, ops []lease.Op) {
@@ -59,9 +84,9 @@ func (s *Server) attachRecord(r *request, p hooks.Point, sn *subnetRT, ops []lea
 		return
 	}
 	e := s.newEvent(r, p, sn)
-	e.Leases = []lease.Lease{ops[0].Lease}
+	e.Leases = leasesOf(r, 0, ops[0].Lease)
 	if len(ops) > 1 {
-		e.Deleted = []lease.Lease{ops[1].Lease}
+		e.Deleted = leasesOf(r, 1, ops[1].Lease)
 	}
 	// Room for a default line or two, so that formatting does not grow
 	// the buffer step by step.
@@ -78,14 +103,14 @@ func (s *Server) tellLeases(r *request, sn *subnetRT, l *lease.Lease, reply []by
 	if st.renew {
 		e := s.newEvent(r, hooks.Lease4Renew, sn)
 		e.Response, e.Reused = reply, reused
-		e.Leases = []lease.Lease{*l}
+		e.Leases = leasesOf(r, 0, *l)
 		s.events.LeaseEvent(e)
 	}
 	e := s.newEvent(r, hooks.Leases4Committed, sn)
 	e.Response, e.Reused = reply, reused
-	e.Leases = []lease.Lease{*l}
+	e.Leases = leasesOf(r, 0, *l)
 	if st.moved {
-		e.Deleted = []lease.Lease{st.cur}
+		e.Deleted = leasesOf(r, 1, st.cur)
 	}
 	s.events.LeaseEvent(e)
 }
@@ -96,7 +121,7 @@ func (s *Server) tellLease(r *request, p hooks.Point, sn *subnetRT, l lease.Leas
 		return
 	}
 	e := s.newEvent(r, p, sn)
-	e.Leases = []lease.Lease{l}
+	e.Leases = leasesOf(r, 0, l)
 	e.RemoveLease = remove
 	s.events.LeaseEvent(e)
 }
@@ -108,7 +133,7 @@ func (s *Server) tellOffer(r *request, sn *subnetRT, addr netip.Addr, valid uint
 	}
 	e := s.newEvent(r, hooks.Lease4Offer, sn)
 	e.Response = reply
-	e.Leases = []lease.Lease{{Addr: addr, HWAddr: r.hw, ClientID: r.cid, ValidLft: valid, CLTT: e.Time.Unix(), SubnetID: sn.cfg.ID}}
+	e.Leases = leasesOf(r, 0, lease.Lease{Addr: addr, HWAddr: r.hw, ClientID: r.cid, ValidLft: valid, CLTT: e.Time.Unix(), SubnetID: sn.cfg.ID})
 	s.events.LeaseEvent(e)
 }
 
@@ -120,7 +145,7 @@ func (s *Server) tellFreed(r *request, sn *subnetRT, l lease.Lease) {
 		return
 	}
 	e := s.newEvent(r, hooks.Leases4Committed, sn)
-	e.Deleted = []lease.Lease{l}
+	e.Deleted = leasesOf(r, 1, l)
 	s.events.LeaseEvent(e)
 }
 

@@ -37,6 +37,8 @@ const (
 // request is a decoded request with what the server derives from it.
 type request struct {
 	pkt *handoff.Packet
+	// ev is the event told to the lease hooks (see newEvent).
+	ev  requestEvent
 	msg message
 	typ dhcpv4.MessageType
 

@@ -20,6 +20,7 @@ type rotatingFile struct {
 	p      Params
 	f      *os.File
 	name   string
+	size   int64     // of the current file: where the next write lands
 	opened time.Time // the date the current file stands for
 	// runScript starts a pre/post-rotate script without waiting for it.
 	runScript func(script, file string)
@@ -133,7 +134,17 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 	if err != nil {
 		return fmt.Errorf("open forensic log %s: %w", name, err)
 	}
-	r.f, r.name, r.opened = f, name, start
+	st, err := f.Stat()
+	if err == nil && st.Size() == 0 {
+		// Possibly created now: its name must survive a power failure
+		// as its records do.
+		err = syncDir(filepath.Dir(name))
+	}
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("open forensic log %s: %w", name, err)
+	}
+	r.f, r.name, r.opened, r.size = f, name, start, st.Size()
 	return nil
 }
 

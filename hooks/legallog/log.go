@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -93,6 +97,23 @@ type Log struct {
 	notifyN  uint64
 	syncDone chan struct{}
 
+	// wal is the write-ahead file (nil: none, or after it failed; see
+	// wal.go). walBuf holds the bytes written to the current file since
+	// a sync last took them, walFrom their offset in it. walPending are
+	// the appends in flight or done behind one in flight, oldest first:
+	// synced advances past an append only once every earlier one is done
+	// (or covered by an fdatasync). walPaused sends syncs to fdatasync
+	// while a checkpoint runs; walCond (on mu) signals appends ending.
+	wal         *wal
+	walDead     *wal // failed: closed at Close, after the appends in flight
+	walBuf      []byte
+	walFrom     int64
+	walPending  []*walAppend
+	walInflight int
+	walPaused   bool
+	walCond     *sync.Cond
+	walBufs     chan []byte // aligned buffers for the records, one per sync slot
+
 	records, errs, scriptErrs atomic.Uint64
 
 	stop chan struct{}
@@ -122,9 +143,19 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 	}
 	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"),
 		syncReq: make(chan struct{}, 1), writeReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
+	l.walCond = sync.NewCond(&l.mu)
+	l.openWAL()
 	l.file = rotatingFile{p: p, runScript: l.runScript}
 	if err := l.file.open(now(), true); err != nil {
+		if l.wal != nil {
+			l.wal.f.Close()
+		}
 		return nil, err
+	}
+	l.walFrom = l.file.size
+	l.walBufs = make(chan []byte, slots)
+	for range slots {
+		l.walBufs <- alignedBuf(2 * walBlock)
 	}
 	l.rings = make(chan *uring.SyncRing, slots)
 	for range slots {
@@ -139,6 +170,35 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 		go l.syncer()
 	}
 	return l, nil
+}
+
+// openWAL opens the write-ahead file and restores into the log files the
+// records a power failure took from them. Without one (a file system
+// without O_DIRECT, another log using it, or records it could not
+// restore, which it then keeps for the next start) the log syncs with
+// fdatasync.
+func (l *Log) openWAL() {
+	w, recs, err := openWAL(walName(l.p))
+	if err != nil {
+		l.log.Info("forensic log: no write-ahead file, syncing the log itself", "err", err)
+		return
+	}
+	n, err := replayWAL(l.p.Path, recs)
+	if err != nil {
+		w.f.Close()
+		l.errs.Add(1)
+		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+		return
+	}
+	if n > 0 {
+		l.log.Warn("forensic log: records restored from the write-ahead file after an unclean stop", "records", n, "file", w.f.Name())
+	}
+	if err := w.reset(func(b []byte, off int64) error { _, err := w.f.WriteAt(b, off); return err }); err != nil {
+		w.f.Close()
+		l.log.Warn("forensic log: no write-ahead file, syncing the log itself", "err", err)
+		return
+	}
+	l.wal = w
 }
 
 func (l *Log) runScript(script, file string) {
@@ -658,22 +718,65 @@ func (l *Log) writeLocked(b []byte) error {
 
 // writeFileLocked appends b to the current file.
 func (l *Log) writeFileLocked(b []byte) error {
-	if err := l.file.rotateIfDue(l.now()); err != nil {
+	if err := l.rotateLocked(); err != nil {
 		l.errs.Add(1)
 		return err
 	}
-	if _, err := l.file.f.Write(b); err != nil {
+	n, err := writeRaw(l.file.f, b)
+	l.file.size += int64(n)
+	if l.wal != nil {
+		l.walBuf = append(l.walBuf, b[:n]...)
+	}
+	if err != nil {
 		l.errs.Add(1)
 		return fmt.Errorf("write forensic log %s: %w", l.file.name, err)
 	}
-	n := 0
-	for _, c := range b {
-		if c == '\n' {
-			n++
-		}
-	}
-	l.records.Add(uint64(n))
+	l.records.Add(uint64(bytes.Count(b, []byte{'\n'})))
 	return nil
+}
+
+// rotateLocked rotates the file when due. The rotation synced the closed
+// file, so the bytes it held need no write-ahead copy.
+func (l *Log) rotateLocked() error {
+	name := l.file.name
+	err := l.file.rotateIfDue(l.now())
+	if l.file.name != name || l.file.f == nil {
+		l.walBuf = l.walBuf[:0]
+		l.walFrom = l.file.size
+	}
+	return err
+}
+
+// writeRaw appends b to f with write(2) called raw, as the lease file's
+// writes are: on the page cache it takes microseconds, and a call the
+// runtime watches would wake its monitor thread on the serving core.
+func writeRaw(f *os.File, b []byte) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			r, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
+			switch {
+			case errno == unix.EINTR:
+				continue
+			case errno != 0:
+				werr = errno
+				return true
+			case r == 0:
+				werr = io.ErrShortWrite
+				return true
+			}
+			n += int(r)
+		}
+		return true
+	}); err != nil {
+		return n, err
+	}
+	return n, werr
 }
 
 // SyncSlots is how many fdatasyncs of the log may be in flight at once.
@@ -707,10 +810,25 @@ func (l *Log) sync(requested bool) error {
 	if !covered {
 		l.started = max(l.started, target)
 	}
+	var a *walAppend
+	full := false
+	if !covered && f != nil && l.wal != nil && !l.walPaused {
+		a, full = l.reserveLocked(target)
+	}
 	l.mu.Unlock()
 	if covered || f == nil {
 		return werr
 	}
+	if a != nil && l.appendWAL(a) == nil {
+		return werr
+	}
+	if full {
+		if ran, err := l.checkpoint(); ran {
+			return errors.Join(werr, err)
+		}
+	}
+	// No write-ahead file (or it failed, or a checkpoint holds it): the
+	// fdatasync covers every byte written before it.
 	rc, err := f.SyscallConn()
 	if err == nil {
 		cerr := rc.Control(func(fd uintptr) { err = l.fdatasync(fd) })
@@ -734,6 +852,144 @@ func (l *Log) sync(requested bool) error {
 	}
 	l.advance(target)
 	return werr
+}
+
+// walAppend is a sync's record in the write-ahead file: the bytes written
+// to the log since the previous one (data, at fileOff of file), and the
+// write ticket they make durable.
+type walAppend struct {
+	epoch, seq uint64
+	off        int64 // in the write-ahead file
+	file       string
+	fileOff    int64
+	data       []byte
+	target     uint64
+	done       bool
+}
+
+// reserveLocked takes the bytes written since the previous sync for a
+// write-ahead record making target durable, or reports the file full.
+func (l *Log) reserveLocked(target uint64) (*walAppend, bool) {
+	file := filepath.Base(l.file.name)
+	off, seq, ok := l.wal.reserve(file, len(l.walBuf))
+	if !ok {
+		return nil, true
+	}
+	a := &walAppend{epoch: l.wal.epoch, seq: seq, off: off, file: file, fileOff: l.walFrom, data: l.walBuf, target: target}
+	l.walFrom += int64(len(l.walBuf))
+	l.walBuf = nil
+	l.walPending = append(l.walPending, a)
+	l.walInflight++
+	return a, false
+}
+
+// appendWAL writes a's record and, once it and every earlier append are
+// done, advances synced. A failure turns the write-ahead file off: the
+// caller then syncs the log itself, which covers a's bytes too.
+func (l *Log) appendWAL(a *walAppend) error {
+	buf := <-l.walBufs
+	buf = l.wal.encode(buf, a.epoch, a.seq, a.file, a.fileOff, a.data)
+	err := l.walWrite(l.wal, buf, a.off)
+	l.walBufs <- buf
+	l.mu.Lock()
+	l.walInflight--
+	var to uint64
+	if err != nil {
+		l.errs.Add(1)
+		l.disableWALLocked(err)
+	} else {
+		a.done = true
+		synced := l.synced.Load()
+		i := 0
+		for ; i < len(l.walPending); i++ {
+			p := l.walPending[i]
+			if p.done {
+				to = max(to, p.target)
+			} else if p.target > synced {
+				break
+			}
+		}
+		l.walPending = l.walPending[:copy(l.walPending, l.walPending[i:])]
+		if l.walBuf == nil && cap(a.data) <= 1<<20 {
+			l.walBuf = a.data[:0] // reuse: the next sync's bytes go here
+		}
+	}
+	l.walCond.Broadcast()
+	l.mu.Unlock()
+	if to > 0 {
+		l.advance(to)
+	}
+	return err
+}
+
+// walWrite writes b at off of w through a free sync slot's ring, or with
+// pwrite(2).
+func (l *Log) walWrite(w *wal, b []byte, off int64) error {
+	if ok, err := l.viaRing(func(r *uring.SyncRing) error { return r.Pwrite(int(w.f.Fd()), b, off) }); ok {
+		return err
+	}
+	_, err := w.f.WriteAt(b, off)
+	return err
+}
+
+// disableWALLocked turns the write-ahead file off after err: from now on
+// the log syncs itself.
+func (l *Log) disableWALLocked(err error) {
+	if l.wal == nil {
+		return
+	}
+	l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", fmt.Errorf("write-ahead file %s, syncing the log itself from now on: %w", l.wal.f.Name(), err))
+	l.walDead, l.wal = l.wal, nil
+	l.walBuf = nil
+}
+
+// checkpoint makes the log file durable and starts the write-ahead file
+// over. It reports whether it ran: not without a write-ahead file, nor
+// while another checkpoint runs (whose sync may have begun before the
+// caller's bytes were written).
+func (l *Log) checkpoint() (bool, error) {
+	l.mu.Lock()
+	if l.wal == nil || l.walPaused {
+		l.mu.Unlock()
+		return false, nil
+	}
+	l.walPaused = true
+	for l.walInflight > 0 {
+		l.walCond.Wait()
+	}
+	werr := l.writeFlushedLocked()
+	target, f := l.written, l.file.f
+	if l.pendingFrom != 0 {
+		target = l.pendingFrom - 1
+	}
+	l.walBuf = l.walBuf[:0]
+	l.walFrom = l.file.size
+	w := l.wal
+	l.mu.Unlock()
+	var err error
+	if f != nil {
+		var rc syscall.RawConn
+		if rc, err = f.SyscallConn(); err == nil {
+			if cerr := rc.Control(func(fd uintptr) { err = l.fdatasync(fd) }); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			err = fmt.Errorf("fdatasync forensic log %s: %w", f.Name(), err)
+		}
+	}
+	if err == nil {
+		l.advance(target)
+		err = w.reset(func(b []byte, off int64) error { return l.walWrite(w, b, off) })
+	}
+	l.mu.Lock()
+	if err != nil {
+		l.errs.Add(1)
+		l.disableWALLocked(err)
+	}
+	l.walPaused = false
+	l.mu.Unlock()
+	return true, errors.Join(werr, err)
 }
 
 // advance records that every write up to target is durable and wakes
@@ -762,23 +1018,32 @@ func (l *Log) advance(target uint64) {
 // fdatasync syncs fd through a ring of a free sync slot (the caller holds
 // a slot), or with fdatasync(2) where there is none.
 func (l *Log) fdatasync(fd uintptr) error {
+	if ok, err := l.viaRing(func(r *uring.SyncRing) error { return r.Fdatasync(int(fd)) }); ok {
+		return err
+	}
+	return fdatasync(fd)
+}
+
+// viaRing runs op on a free sync slot's ring once the gate is open, and
+// reports whether it ran (no free ring: the caller makes the plain system
+// call). A ring that failed itself, not its request, is closed: its slot
+// makes plain calls from then on.
+func (l *Log) viaRing(op func(r *uring.SyncRing) error) (bool, error) {
 	if !l.p.RingGate.Opened() {
-		return fdatasync(fd)
+		return false, nil
 	}
 	select {
 	case r := <-l.rings:
-		err := r.Fdatasync(int(fd))
+		err := op(r)
 		if !errors.Is(err, uring.ErrRingBroken) {
 			l.rings <- r
-			return err
+			return true, err
 		}
-		// The ring itself failed, not the sync: this slot syncs with
-		// fdatasync(2) from now on.
 		r.Close()
-		l.log.Warn("forensic log: io_uring sync failed, syncing with fdatasync(2)", "err", err)
+		l.log.Warn("forensic log: io_uring failed, using plain system calls", "err", err)
 	default:
 	}
-	return fdatasync(fd)
+	return false, nil
 }
 
 // BlockingSyncs is how many of the log's syncs may run at once as
@@ -839,12 +1104,12 @@ func (l *Log) ticker() {
 		case <-t.C:
 		}
 		l.Flush() // held by a caller that did not flush
-		if err := l.SyncRecords(); err != nil {
+		if err := l.syncAll(); err != nil {
 			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 		}
 		l.mu.Lock()
 		if l.file.f != nil {
-			if err := l.file.rotateIfDue(l.now()); err != nil {
+			if err := l.rotateLocked(); err != nil {
 				l.errs.Add(1)
 				l.log.Error("forensic log rotation failed", "err", err)
 			}
@@ -853,14 +1118,28 @@ func (l *Log) ticker() {
 	}
 }
 
+// syncAll makes everything written durable in the log file itself: a
+// checkpoint with a write-ahead file, else a sync.
+func (l *Log) syncAll() error {
+	if ran, err := l.checkpoint(); ran {
+		return err
+	}
+	return l.SyncRecords()
+}
+
 // Close syncs and closes the file.
 func (l *Log) Close() error {
 	close(l.stop)
 	l.wg.Wait()
 	l.Flush()
-	err := l.SyncRecords()
+	err := l.syncAll()
 	for len(l.rings) > 0 {
 		(<-l.rings).Close()
+	}
+	for _, w := range []*wal{l.wal, l.walDead} {
+		if w != nil {
+			w.f.Close()
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

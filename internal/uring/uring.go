@@ -1,6 +1,7 @@
-// Package uring makes fdatasync(2) asynchronous for the Go runtime: the
-// sync is an io_uring request that the kernel's io-wq worker carries out
-// while the calling goroutine waits in the runtime's poller.
+// Package uring makes fdatasync(2), and writes that are syncs themselves
+// (O_DIRECT|O_DSYNC), asynchronous for the Go runtime: each is an io_uring
+// request the kernel carries out while the calling goroutine waits in the
+// runtime's poller.
 package uring
 
 import (
@@ -51,6 +52,7 @@ const (
 	ioringOffSQEs         = 0x10000000
 	ioringFeatSingleMmap  = 1 << 0
 	ioringOpFsync         = 3
+	ioringOpWrite         = 23
 	ioringFsyncDatasync   = 1 << 0
 	ioringRegisterEventfd = 4
 	sqeSize               = 64
@@ -131,25 +133,56 @@ func NewSyncRing() (_ *SyncRing, err error) {
 // caller syncs with fdatasync(2) from then on.
 var ErrRingBroken = errors.New("io_uring: ring unusable")
 
-// fdatasync syncs file descriptor fd through the ring and waits, parked in
-// the runtime's poller, for the outcome: the sync's own error (an Errno),
-// or an error wrapping ErrRingBroken.
+// Fdatasync syncs file descriptor fd through the ring and waits, parked
+// in the runtime's poller, for the outcome: the sync's own error (an
+// Errno), or an error wrapping ErrRingBroken.
 func (r *SyncRing) Fdatasync(fd int) error {
+	_, err := r.do(func(sqe []byte) {
+		sqe[0] = ioringOpFsync
+		*(*int32)(unsafe.Pointer(&sqe[4])) = int32(fd)
+		*(*uint32)(unsafe.Pointer(&sqe[28])) = ioringFsyncDatasync
+	})
+	return err
+}
+
+// Pwrite writes b at offset off of file descriptor fd through the ring
+// (the file is typically opened O_DIRECT|O_DSYNC, so the write is the
+// sync) and waits as Fdatasync does. A short write is an error.
+func (r *SyncRing) Pwrite(fd int, b []byte, off int64) error {
+	if len(b) == 0 {
+		return nil
+	}
+	n, err := r.do(func(sqe []byte) {
+		sqe[0] = ioringOpWrite
+		*(*int32)(unsafe.Pointer(&sqe[4])) = int32(fd)
+		*(*uint64)(unsafe.Pointer(&sqe[8])) = uint64(off)
+		*(*uint64)(unsafe.Pointer(&sqe[16])) = uint64(uintptr(unsafe.Pointer(&b[0])))
+		*(*uint32)(unsafe.Pointer(&sqe[24])) = uint32(len(b))
+	})
+	runtime.KeepAlive(b)
+	if err == nil && int(n) != len(b) {
+		err = fmt.Errorf("io_uring write: %d of %d bytes written", n, len(b))
+	}
+	return err
+}
+
+// do submits the one request fill describes and waits for its result:
+// the request's own error (an Errno), or an error wrapping ErrRingBroken.
+func (r *SyncRing) do(fill func(sqe []byte)) (int32, error) {
 	tail := atomic.LoadUint32(r.sqTail)
 	if tail-atomic.LoadUint32(r.sqHead) > *r.sqMask {
-		return fmt.Errorf("%w: submission queue full", ErrRingBroken)
+		return 0, fmt.Errorf("%w: submission queue full", ErrRingBroken)
 	}
 	idx := tail & *r.sqMask
 	sqe := r.sqes[idx*sqeSize : (idx+1)*sqeSize]
 	clear(sqe)
-	sqe[0] = ioringOpFsync
-	*(*int32)(unsafe.Pointer(&sqe[4])) = int32(fd)
-	*(*uint32)(unsafe.Pointer(&sqe[28])) = ioringFsyncDatasync
+	fill(sqe)
 	*(*uint64)(unsafe.Pointer(&sqe[32])) = uint64(tail)
 	*(*uint32)(unsafe.Add(r.sqArray, 4*idx)) = idx
 	atomic.StoreUint32(r.sqTail, tail+1)
 	for {
-		// A raw call: submitting a sync only queues it for io-wq.
+		// A raw call: submitting only queues the request (for io-wq, or
+		// the block layer).
 		n, _, errno := unix.RawSyscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), 1, 0, 0, 0, 0)
 		if errno == unix.EINTR {
 			continue
@@ -157,16 +190,16 @@ func (r *SyncRing) Fdatasync(fd int) error {
 		if errno != 0 || n != 1 {
 			// Withdraw the entry: the kernel did not take it.
 			atomic.StoreUint32(r.sqTail, tail)
-			return fmt.Errorf("%w: io_uring_enter: %d submitted, %v", ErrRingBroken, n, errno)
+			return 0, fmt.Errorf("%w: io_uring_enter: %d submitted, %v", ErrRingBroken, n, errno)
 		}
 		break
 	}
 	for {
 		if res, ok := r.reap(); ok {
 			if res < 0 {
-				return unix.Errno(-res)
+				return 0, unix.Errno(-res)
 			}
-			return nil
+			return res, nil
 		}
 		// While other goroutines have work, look for the completion
 		// between their turns: the runtime polls the eventfd only when
@@ -180,7 +213,7 @@ func (r *SyncRing) Fdatasync(fd int) error {
 			continue
 		}
 		if err := r.waitEvent(); err != nil {
-			return fmt.Errorf("%w: %v", ErrRingBroken, err)
+			return 0, fmt.Errorf("%w: %v", ErrRingBroken, err)
 		}
 	}
 }
