@@ -113,6 +113,9 @@ type Log struct {
 	walPaused   bool
 	walCond     *sync.Cond
 	walBufs     chan []byte // aligned buffers for the records, one per sync slot
+	// walGap: bytes were written that walBuf dropped (walBufLimit); until
+	// a checkpoint covers them, syncs checkpoint.
+	walGap bool
 
 	records, errs, scriptErrs atomic.Uint64
 
@@ -725,7 +728,13 @@ func (l *Log) writeFileLocked(b []byte) error {
 	n, err := writeRaw(l.file.f, b)
 	l.file.size += int64(n)
 	if l.wal != nil {
-		l.walBuf = append(l.walBuf, b[:n]...)
+		if len(l.walBuf)+n > walBufLimit {
+			// Written faster than synced (records no reply waits for):
+			// the next sync checkpoints instead, which covers them.
+			l.walBuf, l.walGap = l.walBuf[:0], true
+		} else {
+			l.walBuf = append(l.walBuf, b[:n]...)
+		}
 	}
 	if err != nil {
 		l.errs.Add(1)
@@ -741,7 +750,7 @@ func (l *Log) rotateLocked() error {
 	name := l.file.name
 	err := l.file.rotateIfDue(l.now())
 	if l.file.name != name || l.file.f == nil {
-		l.walBuf = l.walBuf[:0]
+		l.walBuf, l.walGap = l.walBuf[:0], false
 		l.walFrom = l.file.size
 	}
 	return err
@@ -854,6 +863,10 @@ func (l *Log) sync(requested bool) error {
 	return werr
 }
 
+// walBufLimit bounds the bytes held for the next write-ahead record: past
+// it they are dropped and the next sync checkpoints.
+const walBufLimit = 4 << 20
+
 // walAppend is a sync's record in the write-ahead file: the bytes written
 // to the log since the previous one (data, at fileOff of file), and the
 // write ticket they make durable.
@@ -870,6 +883,9 @@ type walAppend struct {
 // reserveLocked takes the bytes written since the previous sync for a
 // write-ahead record making target durable, or reports the file full.
 func (l *Log) reserveLocked(target uint64) (*walAppend, bool) {
+	if l.walGap {
+		return nil, true
+	}
 	file := filepath.Base(l.file.name)
 	off, seq, ok := l.wal.reserve(file, len(l.walBuf))
 	if !ok {
@@ -962,7 +978,7 @@ func (l *Log) checkpoint() (bool, error) {
 	if l.pendingFrom != 0 {
 		target = l.pendingFrom - 1
 	}
-	l.walBuf = l.walBuf[:0]
+	l.walBuf, l.walGap = l.walBuf[:0], false
 	l.walFrom = l.file.size
 	w := l.wal
 	l.mu.Unlock()

@@ -215,3 +215,35 @@ func (w *wal) readBack() ([]walRecord, error) {
 	w.epoch = epoch
 	return recs, err
 }
+
+// TestWALBoundsHeldBytes: records written faster than synced are not all
+// held for the write-ahead file; the next sync checkpoints instead and
+// covers them.
+func TestWALBoundsHeldBytes(t *testing.T) {
+	l := walLog(t, t.TempDir())
+	defer l.Close()
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	for range (walBufLimit / len(line)) + 10 {
+		if err := l.WriteRecords(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.mu.Lock()
+	held, gap := len(l.walBuf), l.walGap
+	l.mu.Unlock()
+	if held > walBufLimit || !gap {
+		t.Fatalf("%d bytes held (limit %d), gap %v", held, walBufLimit, gap)
+	}
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := l.wal.readBack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.walGap || len(recs) != 0 || l.synced.Load() != l.written {
+		t.Fatalf("after the sync: gap %v, %d write-ahead records, synced %d of %d", l.walGap, len(recs), l.synced.Load(), l.written)
+	}
+}
