@@ -45,9 +45,12 @@ const waitLimit = 5 * time.Second
 //     written when the event is told (LeaseEvent; the fast path's once per
 //     receive batch, by Flush). With DurableBeforeReply their replies wait
 //     for a sync that the log's syncers run as soon as one is wanted, one
-//     fdatasync for every record written meanwhile (a group commit of its
-//     own, shared with the lease store's when both want one); without it
-//     they are synced within flushInterval.
+//     for every record written meanwhile (a group commit of its own,
+//     shared with the lease store's when both want one); without it they
+//     are synced within flushInterval.
+//
+// A sync is one write of the new bytes to the write-ahead file (wal.go)
+// where there is one, an fdatasync of the log where there is not.
 //
 // All methods are safe for concurrent use.
 type Log struct {
