@@ -874,6 +874,7 @@ const walBufLimit = 4 << 20
 // to the log since the previous one (data, at fileOff of file), and the
 // write ticket they make durable.
 type walAppend struct {
+	w          *wal // the file reserved in (l.wal may be turned off meanwhile)
 	epoch, seq uint64
 	off        int64 // in the write-ahead file
 	file       string
@@ -894,7 +895,7 @@ func (l *Log) reserveLocked(target uint64) (*walAppend, bool) {
 	if !ok {
 		return nil, true
 	}
-	a := &walAppend{epoch: l.wal.epoch, seq: seq, off: off, file: file, fileOff: l.walFrom, data: l.walBuf, target: target}
+	a := &walAppend{w: l.wal, epoch: l.wal.epoch, seq: seq, off: off, file: file, fileOff: l.walFrom, data: l.walBuf, target: target}
 	l.walFrom += int64(len(l.walBuf))
 	l.walBuf = nil
 	l.walPending = append(l.walPending, a)
@@ -907,8 +908,8 @@ func (l *Log) reserveLocked(target uint64) (*walAppend, bool) {
 // caller then syncs the log itself, which covers a's bytes too.
 func (l *Log) appendWAL(a *walAppend) error {
 	buf := <-l.walBufs
-	buf = l.wal.encode(buf, a.epoch, a.seq, a.file, a.fileOff, a.data)
-	err := l.walWrite(l.wal, buf, a.off)
+	buf = a.w.encode(buf, a.epoch, a.seq, a.file, a.fileOff, a.data)
+	err := l.walWrite(a.w, buf, a.off)
 	l.walBufs <- buf
 	l.mu.Lock()
 	l.walInflight--

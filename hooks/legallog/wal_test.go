@@ -247,3 +247,27 @@ func TestWALBoundsHeldBytes(t *testing.T) {
 		t.Fatalf("after the sync: gap %v, %d write-ahead records, synced %d of %d", l.walGap, len(recs), l.synced.Load(), l.written)
 	}
 }
+
+// TestWALFailureFallsBackToSync: a write-ahead write that fails turns the
+// file off; that sync and the later ones fdatasync the log, and the
+// records are durable all the same.
+func TestWALFailureFallsBackToSync(t *testing.T) {
+	l := walLog(t, t.TempDir())
+	defer l.Close()
+	commit(t, l, 1)
+	l.wal.f.Close() // the next write-ahead write fails (EBADF)
+	for n := 2; n < 5; n++ {
+		commit(t, l, n)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.wal != nil || l.walDead == nil {
+		t.Fatal("the write-ahead file is still on after its write failed")
+	}
+	if l.synced.Load() != l.written {
+		t.Fatalf("synced %d of %d writes", l.synced.Load(), l.written)
+	}
+	if b, _ := os.ReadFile(l.file.name); strings.Count(string(b), "\n") != 4 {
+		t.Fatalf("log has %d lines, want 4", strings.Count(string(b), "\n"))
+	}
+}
