@@ -190,7 +190,7 @@ func parseRecord(b []byte, epoch uint64) (walRecord, int, bool) {
 }
 
 // reset starts a new epoch: the records before it are void (their bytes
-// are durable in the log files). buf is an aligned scratch block.
+// are durable in the log files). write writes the header block.
 func (w *wal) reset(write func(b []byte, off int64) error) error {
 	h := alignedBuf(walBlock)
 	binary.LittleEndian.PutUint32(h, walMagicHead)
