@@ -892,14 +892,19 @@ func (s *Server) committed(ctx context.Context, rt *liveConfig, target *subnetRT
 	}
 }
 
-// ack sends the ACK for the committed lease l and offers it to the fast
-// path's cache.
+// ack offers the committed lease l to the fast path's cache and sends its
+// ACK. The cache comes first so that a renewal the client sends as soon as
+// it has the ACK finds the lease there.
 func (s *Server) ack(rt *liveConfig, target *subnetRT, r *request, l *lease.Lease, valid uint32) {
 	requireClasses(rt, target, l.Addr, r)
-	r.holdReply = s.holdsReply(false)
+	hold := s.holdsReply(false)
+	r.holdReply = true
 	rb := s.sendLease(rt, target, r, dhcpv4.MessageTypeAck, l.Addr, valid)
 	if !r.bootp { // the fast path's renewals are DHCP's
 		s.publish(rt, target, r, l, rb.w.b, rb.siaddr)
+	}
+	if !hold {
+		s.sendHeld(r, l.Addr, rb)
 	}
 	s.tellLeases(r, target, l, rb.out, r.events, false)
 	s.sendHeld(r, l.Addr, rb)

@@ -323,11 +323,16 @@ func (ex *exchange) committed(err error) {
 	}()
 }
 
-// answer sends the reply of a committed exchange, tells the lease hooks
-// of its events (before the reply when a listener must hold it until its
-// record is written), and offers its bindings to the fast path's cache.
+// answer offers a committed exchange's bindings to the fast path's cache,
+// sends its reply and tells the lease hooks of its events (before the reply
+// when a listener must hold it until its record is written). The cache
+// comes first so that a Renew the client sends as soon as it has the reply
+// finds its bindings there.
 func (ex *exchange) answer() {
 	s := ex.s
+	if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
+		_ = s.cache.Put6(&ex.cached)
+	}
 	switch {
 	case s.events == nil:
 		ex.send()
@@ -337,9 +342,6 @@ func (ex *exchange) answer() {
 	default:
 		ex.send()
 		ex.tellEvents()
-	}
-	if ex.publish && !ex.unbound && len(ex.cached.IAs) > 0 && s.cache != nil && ex.completeCached() {
-		_ = s.cache.Put6(&ex.cached)
 	}
 }
 

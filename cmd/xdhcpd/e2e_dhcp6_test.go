@@ -34,6 +34,7 @@ func newV6Env(t *testing.T) *e2eEnv {
 	if e.cli, err = l.NS("cli"); err != nil {
 		t.Fatal(err)
 	}
+	unpinAtEnd(t, e)
 	for _, ns := range []*lab.NS{e.srv, e.cli} {
 		if err := ns.EnableIPv6(); err != nil {
 			t.Fatal(err)

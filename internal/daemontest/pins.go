@@ -10,6 +10,10 @@ import (
 	"xdhcp/internal/lab"
 )
 
+// defaultPinBase is xdhcpd's bpffs directory when xdhcp.xdp.bpffs is not
+// set.
+const defaultPinBase = "/sys/fs/bpf/xdhcp"
+
 // UnpinAtEnd removes, when the test ends, the XDP pins an xdhcpd in ns
 // leaves under its default bpffs directory (netns-<inode>-<cookie>, see
 // fastpath/xdp). Register it before the daemon starts, so that it runs
@@ -20,7 +24,7 @@ func UnpinAtEnd(t testing.TB, ns *lab.NS) {
 	if err := syscall.Stat(ns.Path(), &st); err != nil {
 		t.Fatalf("stat namespace %s: %v", ns.Name(), err)
 	}
-	pattern := fmt.Sprintf("/sys/fs/bpf/xdhcp/netns-%d-*", st.Ino)
+	pattern := fmt.Sprintf("%s/netns-%d-*", defaultPinBase, st.Ino)
 	t.Cleanup(func() {
 		dirs, _ := filepath.Glob(pattern)
 		for _, dir := range dirs {
