@@ -13,7 +13,9 @@ import (
 // SetService6 makes dhcp-disable, dhcp-enable and leases-reclaim act on
 // the DHCPv6 service as well (a daemon serving Dhcp6): its state n, its
 // reclamation r.
-func (h *Commands) SetService6(n *slowpath.NetworkState, r Reclaimer) { h.network6, h.reclaimer6 = n, r }
+func (h *Commands) SetService6(n *slowpath.NetworkState, r Reclaimer) {
+	h.network6, h.reclaimer6 = n, r
+}
 
 // family is one service dhcp-disable, dhcp-enable and leases-reclaim act
 // on.
