@@ -70,14 +70,12 @@ func (b *Binary) Path(t testing.TB) string {
 // build directory (a failure to is reported on stderr), and returns the
 // exit code for os.Exit.
 func (b *Binary) RunTests(m *testing.M) int {
-	_, err := os.Stat(defaultPinBase)
-	hadPins := err == nil
 	code := m.Run()
-	if !hadPins {
-		// The daemons' default pin folder, made by this package's tests
-		// and emptied by UnpinAtEnd; left alone if anything is still in it.
-		_ = os.Remove(defaultPinBase)
-	}
+	// The daemons' default pin folder, which their tests make and
+	// UnpinAtEnd empties; left alone while anything is in it (another
+	// package's daemons). An empty one holds nothing a daemon needs: it
+	// makes the folder again.
+	_ = os.Remove(defaultPinBase)
 	if err := b.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "remove the xdhcpd build directory:", err)
 	}
