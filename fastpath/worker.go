@@ -125,6 +125,12 @@ type Worker struct {
 	// that way); asleep says it is parked, so that Send wakes it.
 	waiter *waiter
 	asleep atomic.Bool
+	// waitReady is wait's test between polls, made once (a closure made
+	// per wait would be allocated per wait); waitRx and waitN are its
+	// receive buffer and count.
+	waitReady func() bool
+	waitRx    []xsk.Desc
+	waitN     int
 	// bufs holds the copies of queued slow-path payloads (*[]byte), so
 	// that the slow path may reuse its buffer once Send returns.
 	bufs sync.Pool
@@ -350,6 +356,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			handed++
 			sock.Release(d.Addr)
 		}
+		held := len(w.held)
 		if answered {
 			tx = w.flushEvents(tx, now)
 		}
@@ -357,7 +364,15 @@ func (w *Worker) Run(ctx context.Context) error {
 		tx = w.releaseHeld(tx, now)
 		w.transmit(tx)
 		w.adjustOverload()
-		if handed >= maxHanded {
+		switch {
+		case len(w.held) > held:
+			// Replies wait for a sync just asked for: let the log's
+			// syncer start it now (on one P it runs only when this
+			// goroutine lets it), so that the device works while this
+			// worker goes on with the next batch.
+			handed = 0
+			runtime.Gosched()
+		case handed >= maxHanded:
 			// A ring that refills as fast as it drains: yield anyway,
 			// or the slow path would wait for the runtime's preemption
 			// and its queue would overflow.
@@ -398,18 +413,22 @@ func (w *Worker) wait(rx []xsk.Desc) (int, error) {
 		w.asleep.Store(false)
 		return 0, nil
 	}
-	n := 0
-	err := w.waiter.wait(func() bool {
-		if n = sock.Receive(rx); n > 0 {
-			return true
+	if w.waitReady == nil {
+		w.waitReady = func() bool {
+			if w.waitN = w.cfg.Socket.Receive(w.waitRx); w.waitN > 0 {
+				return true
+			}
+			return !w.asleep.Load() // woken by Send or by the end of ctx
 		}
-		return !w.asleep.Load() // woken by Send or by the end of ctx
-	})
+	}
+	w.waitRx, w.waitN = rx, 0
+	err := w.waiter.wait(w.waitReady)
 	w.asleep.Store(false)
+	w.waitRx = nil
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		err = nil
 	}
-	return n, err
+	return w.waitN, err
 }
 
 // waiter waits for an AF_XDP socket to become readable in Go's network

@@ -101,22 +101,23 @@ type Log struct {
 	syncDone chan struct{}
 
 	// wal is the write-ahead file (nil: none, or after it failed; see
-	// wal.go). walBuf holds the bytes written to the current file since
-	// a sync last took them, walFrom their offset in it. walPending are
+	// wal.go). walChunk holds the bytes written to the current file
+	// since a sync last took them, walFrom their offset in it; walSpare
+	// are buffers of chunks written, for the next ones. walPending are
 	// the appends in flight or done behind one in flight, oldest first:
 	// synced advances past an append only once every earlier one is done
 	// (or covered by an fdatasync). walPaused sends syncs to fdatasync
 	// while a checkpoint runs; walCond (on mu) signals appends ending.
 	wal         *wal
 	walDead     *wal // failed: closed at Close, after the appends in flight
-	walBuf      []byte
+	walChunk    walChunk
+	walSpare    [][]byte
 	walFrom     int64
 	walPending  []*walAppend
 	walInflight int
 	walPaused   bool
 	walCond     *sync.Cond
-	walBufs     chan []byte // aligned buffers for the records, one per sync slot
-	// walGap: bytes were written that walBuf dropped (walBufLimit); until
+	// walGap: bytes were written that walChunk dropped (walBufLimit); until
 	// a checkpoint covers them, syncs checkpoint.
 	walGap bool
 
@@ -159,10 +160,6 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 		return nil, err
 	}
 	l.walFrom = l.file.size
-	l.walBufs = make(chan []byte, slots)
-	for range slots {
-		l.walBufs <- alignedBuf(2 * walBlock)
-	}
 	l.rings = make(chan *uring.SyncRing, slots)
 	for range slots {
 		if r, err := uring.NewSyncRing(); err == nil {
@@ -731,12 +728,13 @@ func (l *Log) writeFileLocked(b []byte) error {
 	n, err := writeRaw(l.file.f, b)
 	l.file.size += int64(n)
 	if l.wal != nil {
-		if len(l.walBuf)+n > walBufLimit {
+		if l.walChunk.size()+n > walBufLimit {
 			// Written faster than synced (records no reply waits for):
 			// the next sync checkpoints instead, which covers them.
-			l.walBuf, l.walGap = l.walBuf[:0], true
+			l.spareLocked(l.walChunk.take())
+			l.walGap = true
 		} else {
-			l.walBuf = append(l.walBuf, b[:n]...)
+			l.walChunk.add(b[:n], filepath.Base(l.file.name), l.takeSpareLocked())
 		}
 	}
 	if err != nil {
@@ -753,7 +751,8 @@ func (l *Log) rotateLocked() error {
 	name := l.file.name
 	err := l.file.rotateIfDue(l.now())
 	if l.file.name != name || l.file.f == nil {
-		l.walBuf, l.walGap = l.walBuf[:0], false
+		l.spareLocked(l.walChunk.take())
+		l.walGap = false
 		l.walFrom = l.file.size
 	}
 	return err
@@ -877,9 +876,8 @@ type walAppend struct {
 	w          *wal // the file reserved in (l.wal may be turned off meanwhile)
 	epoch, seq uint64
 	off        int64 // in the write-ahead file
-	file       string
+	chunk      walChunk
 	fileOff    int64
-	data       []byte
 	target     uint64
 	done       bool
 }
@@ -890,14 +888,16 @@ func (l *Log) reserveLocked(target uint64) (*walAppend, bool) {
 	if l.walGap {
 		return nil, true
 	}
-	file := filepath.Base(l.file.name)
-	off, seq, ok := l.wal.reserve(file, len(l.walBuf))
+	if l.walChunk.buf == nil {
+		l.walChunk.start(filepath.Base(l.file.name), l.takeSpareLocked(), 0)
+	}
+	off, seq, ok := l.wal.reserve(l.walChunk.name, l.walChunk.size())
 	if !ok {
 		return nil, true
 	}
-	a := &walAppend{w: l.wal, epoch: l.wal.epoch, seq: seq, off: off, file: file, fileOff: l.walFrom, data: l.walBuf, target: target}
-	l.walFrom += int64(len(l.walBuf))
-	l.walBuf = nil
+	a := &walAppend{w: l.wal, epoch: l.wal.epoch, seq: seq, off: off, chunk: l.walChunk, fileOff: l.walFrom, target: target}
+	l.walFrom += int64(l.walChunk.size())
+	l.walChunk = walChunk{}
 	l.walPending = append(l.walPending, a)
 	l.walInflight++
 	return a, false
@@ -907,12 +907,13 @@ func (l *Log) reserveLocked(target uint64) (*walAppend, bool) {
 // done, advances synced. A failure turns the write-ahead file off: the
 // caller then syncs the log itself, which covers a's bytes too.
 func (l *Log) appendWAL(a *walAppend) error {
-	buf := <-l.walBufs
-	buf = a.w.encode(buf, a.epoch, a.seq, a.file, a.fileOff, a.data)
-	err := l.walWrite(a.w, buf, a.off)
-	l.walBufs <- buf
+	err := l.walWrite(a.w, a.w.seal(&a.chunk, a.epoch, a.seq, a.fileOff), a.off)
 	l.mu.Lock()
 	l.walInflight--
+	if err == nil {
+		// Not after a failure: a broken ring may not be done with it.
+		l.spareLocked(a.chunk.take())
+	}
 	var to uint64
 	if err != nil {
 		l.errs.Add(1)
@@ -930,9 +931,6 @@ func (l *Log) appendWAL(a *walAppend) error {
 			}
 		}
 		l.walPending = l.walPending[:copy(l.walPending, l.walPending[i:])]
-		if l.walBuf == nil && cap(a.data) <= 1<<20 {
-			l.walBuf = a.data[:0] // reuse: the next sync's bytes go here
-		}
 	}
 	l.walCond.Broadcast()
 	l.mu.Unlock()
@@ -940,6 +938,25 @@ func (l *Log) appendWAL(a *walAppend) error {
 		l.advance(to)
 	}
 	return err
+}
+
+// spareLocked keeps buf, a chunk's buffer no longer used, for a next
+// chunk: as many as syncs run at once and one filling, none past 1 MiB.
+func (l *Log) spareLocked(buf []byte) {
+	if buf != nil && cap(buf) <= 1<<20 && len(l.walSpare) <= cap(l.syncSlots) {
+		l.walSpare = append(l.walSpare, buf)
+	}
+}
+
+// takeSpareLocked returns a kept chunk buffer for a new chunk, or nil
+// (the chunk then makes one) when the current chunk has its own.
+func (l *Log) takeSpareLocked() []byte {
+	if l.walChunk.buf != nil || len(l.walSpare) == 0 {
+		return nil
+	}
+	b := l.walSpare[len(l.walSpare)-1]
+	l.walSpare = l.walSpare[:len(l.walSpare)-1]
+	return b
 }
 
 // walWrite writes b at off of w through a free sync slot's ring, or with
@@ -960,7 +977,7 @@ func (l *Log) disableWALLocked(err error) {
 	}
 	l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", fmt.Errorf("write-ahead file %s, syncing the log itself from now on: %w", l.wal.f.Name(), err))
 	l.walDead, l.wal = l.wal, nil
-	l.walBuf = nil
+	l.walChunk.take()
 }
 
 // checkpoint makes the log file durable and starts the write-ahead file
@@ -982,7 +999,8 @@ func (l *Log) checkpoint() (bool, error) {
 	if l.pendingFrom != 0 {
 		target = l.pendingFrom - 1
 	}
-	l.walBuf, l.walGap = l.walBuf[:0], false
+	l.spareLocked(l.walChunk.take())
+	l.walGap = false
 	l.walFrom = l.file.size
 	w := l.wal
 	l.mu.Unlock()

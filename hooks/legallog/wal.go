@@ -217,25 +217,71 @@ func (w *wal) reserve(name string, n int) (off int64, seq uint64, ok bool) {
 	return off, w.seq, true
 }
 
-// encode formats the record (seq, the bytes data written to file name at
-// offset fileOff) into buf, grown as needed and block-aligned, and
-// returns the blocks to write.
-func (w *wal) encode(buf []byte, epoch, seq uint64, name string, fileOff int64, data []byte) []byte {
-	end := walRecHeader + len(name) + len(data)
-	size := roundBlock(end)
-	if cap(buf) < size {
-		buf = alignedBuf(max(size, 2*cap(buf)))
+// walChunk gathers the bytes written to a log file since the previous
+// sync where the write-ahead record that carries them is made: in a
+// block-aligned buffer, behind room for the record's header and the
+// file's name, so that making the record copies nothing.
+type walChunk struct {
+	buf  []byte // buf[:room] is the room, buf[room:] the bytes; nil: empty
+	room int
+	name string
+}
+
+// minChunk is the smallest buffer a chunk starts with.
+const minChunk = 16 * walBlock
+
+// size is how many log bytes c holds.
+func (c *walChunk) size() int { return len(c.buf) - c.room }
+
+// data returns the log bytes c holds.
+func (c *walChunk) data() []byte { return c.buf[c.room:] }
+
+// add appends b, written to the file named name. An empty chunk starts
+// in spare when it is large enough (spare may be nil).
+func (c *walChunk) add(b []byte, name string, spare []byte) {
+	if c.buf == nil {
+		c.start(name, spare, len(b))
 	}
-	buf = buf[:size]
+	if len(c.buf)+len(b) > cap(c.buf) {
+		grown := alignedBuf(roundBlock(max(2*cap(c.buf), len(c.buf)+len(b))))
+		c.buf = grown[:copy(grown, c.buf)]
+	}
+	c.buf = append(c.buf, b...)
+}
+
+// start makes c an empty chunk of the file named name, for n bytes at
+// least, in spare when it is large enough.
+func (c *walChunk) start(name string, spare []byte, n int) {
+	c.name, c.room = name, walRecHeader+len(name)
+	if need := c.room + n; cap(spare) >= need {
+		c.buf = spare[:c.room]
+	} else {
+		c.buf = alignedBuf(roundBlock(max(minChunk, need)))[:c.room]
+	}
+}
+
+// take empties c and returns its buffer (nil if it had none).
+func (c *walChunk) take() []byte {
+	b := c.buf
+	*c = walChunk{}
+	return b
+}
+
+// seal makes c's buffer the record (seq, c's bytes at offset fileOff of
+// its file) and returns the blocks to write: the header and name go in
+// the room before the bytes, zeros after them to the block's end (a
+// chunk's capacity is whole blocks).
+func (w *wal) seal(c *walChunk, epoch, seq uint64, fileOff int64) []byte {
+	end := len(c.buf)
+	buf := c.buf[:roundBlock(end)]
 	binary.LittleEndian.PutUint32(buf, walMagicRec)
 	binary.LittleEndian.PutUint64(buf[8:], epoch)
 	binary.LittleEndian.PutUint64(buf[16:], seq)
 	binary.LittleEndian.PutUint64(buf[24:], uint64(fileOff))
-	binary.LittleEndian.PutUint32(buf[32:], uint32(len(data)))
-	binary.LittleEndian.PutUint16(buf[36:], uint16(len(name)))
+	binary.LittleEndian.PutUint32(buf[32:], uint32(end-c.room))
+	binary.LittleEndian.PutUint16(buf[36:], uint16(len(c.name)))
 	binary.LittleEndian.PutUint16(buf[38:], 0)
-	copy(buf[walRecHeader:], name)
-	copy(buf[walRecHeader+len(name):], data)
+	copy(buf[walRecHeader:], c.name)
 	clear(buf[end:])
 	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[8:end], castagnoli))
 	return buf

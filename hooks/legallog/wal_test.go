@@ -229,7 +229,7 @@ func TestWALBoundsHeldBytes(t *testing.T) {
 		}
 	}
 	l.mu.Lock()
-	held, gap := len(l.walBuf), l.walGap
+	held, gap := l.walChunk.size(), l.walGap
 	l.mu.Unlock()
 	if held > walBufLimit || !gap {
 		t.Fatalf("%d bytes held (limit %d), gap %v", held, walBufLimit, gap)

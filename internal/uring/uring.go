@@ -39,6 +39,11 @@ type SyncRing struct {
 	sqes   []byte
 	ev     *os.File // the eventfd the kernel signals on each completion
 	evConn syscall.RawConn
+	// evRead reads the eventfd into evBuf (evErr: its error), made once
+	// so that a wait allocates nothing.
+	evRead func(fd uintptr) bool
+	evBuf  [8]byte
+	evErr  error
 
 	sqHead, sqTail, sqMask *uint32
 	sqArray                unsafe.Pointer
@@ -239,23 +244,24 @@ func (r *SyncRing) reap() (res int32, ok bool) {
 // it after posting a completion, so a completion reap missed is never
 // waited for in vain.
 func (r *SyncRing) waitEvent() error {
-	var buf [8]byte
-	var rerr error
-	err := r.evConn.Read(func(fd uintptr) bool {
-		_, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&buf[0])), 8)
-		switch errno {
-		case unix.EAGAIN:
-			return false
-		case 0, unix.EINTR:
-		default:
-			rerr = errno
+	if r.evRead == nil {
+		r.evRead = func(fd uintptr) bool {
+			_, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.evBuf[0])), 8)
+			switch errno {
+			case unix.EAGAIN:
+				return false
+			case 0, unix.EINTR:
+			default:
+				r.evErr = errno
+			}
+			return true
 		}
-		return true
-	})
-	if err != nil {
+	}
+	r.evErr = nil
+	if err := r.evConn.Read(r.evRead); err != nil {
 		return err
 	}
-	return rerr
+	return r.evErr
 }
 
 func (r *SyncRing) Close() {
