@@ -91,23 +91,23 @@ func describe(raw []byte) *answer {
 					x, _ := dhcp6.ParseIAAddr(in.Data)
 					f += fmt.Sprintf(",addr=%v/%d/%d", netip.AddrFrom16(x.Addr), x.Preferred, x.Valid)
 					if st, ok := x.Options.Get(dhcp6.OptStatusCode); ok {
-						c, _, _ := dhcp6.ParseStatus(st)
-						f += fmt.Sprintf("[status=%d]", c)
+						c, msg, _ := dhcp6.ParseStatus(st)
+						f += fmt.Sprintf("[status=%d %q]", c, msg)
 					}
 				case dhcp6.OptIAPrefix:
 					x, _ := dhcp6.ParseIAPrefix(in.Data)
 					f += fmt.Sprintf(",prefix=%v/%d/%d/%d", netip.AddrFrom16(x.Prefix), x.Len, x.Preferred, x.Valid)
 				case dhcp6.OptStatusCode:
-					c, _, _ := dhcp6.ParseStatus(in.Data)
-					f += fmt.Sprintf(",status=%d", c)
+					c, msg, _ := dhcp6.ParseStatus(in.Data)
+					f += fmt.Sprintf(",status=%d %q", c, msg)
 				default:
 					f += fmt.Sprintf(",opt%d", in.Code)
 				}
 			}
 			a.fields = append(a.fields, f+")")
 		case dhcp6.OptStatusCode:
-			c, _, _ := dhcp6.ParseStatus(it.Data)
-			a.fields = append(a.fields, fmt.Sprintf("status=%d", c))
+			c, msg, _ := dhcp6.ParseStatus(it.Data)
+			a.fields = append(a.fields, fmt.Sprintf("status=%d %q", c, msg))
 		case dhcp6.OptClientID, dhcp6.OptServerID:
 			a.fields = append(a.fields, fmt.Sprintf("opt%d=%x", it.Code, it.Data))
 		default:
@@ -320,6 +320,13 @@ func scenarios() []scenario {
 		one("request wrong server-id", msgSpec{typ: dhcp6.Request, na: []uint32{1}, serverID: []byte{0, 2, 0, 0, 0, 9, 1}}, viaMulticast),
 		one("renew unknown binding", msgSpec{typ: dhcp6.Renew, na: []uint32{7}, serverID: serverDUID, addrs: []netip.Addr{netip.MustParseAddr("2001:db8:1::1ff")}}, viaMulticast),
 		one("rebind unknown binding", msgSpec{typ: dhcp6.Rebind, na: []uint32{7}, addrs: []netip.Addr{netip.MustParseAddr("2001:db8:1::1fe")}}, viaMulticast),
+		one("renew unknown NA+PD", msgSpec{typ: dhcp6.Renew, na: []uint32{7}, pd: []uint32{8}, serverID: serverDUID}, viaMulticast),
+		one("relayed renew unknown NA+PD, subnet without pd-pools", msgSpec{typ: dhcp6.Renew, na: []uint32{7}, pd: []uint32{8}, serverID: serverDUID},
+			viaRelay, relayHop{link: netip.MustParseAddr("2001:db8:77::1"), peer: ll, ifaceID: "port-3"}),
+		one("relayed renew unknown NA+PD, subnet without pools", msgSpec{typ: dhcp6.Renew, na: []uint32{7}, pd: []uint32{8}, serverID: serverDUID},
+			viaRelay, relayHop{link: netip.MustParseAddr("2001:db8:77::1"), peer: ll, ifaceID: "port-6"}),
+		one("relayed rebind unknown NA+PD, subnet without pd-pools", msgSpec{typ: dhcp6.Rebind, na: []uint32{7}, pd: []uint32{8}},
+			viaRelay, relayHop{link: netip.MustParseAddr("2001:db8:77::1"), peer: ll, ifaceID: "port-3"}),
 		one("request with hint outside pools", msgSpec{typ: dhcp6.Request, na: []uint32{1}, serverID: serverDUID, addrs: []netip.Addr{nowhere}}, viaMulticast),
 		one("relayed solicit by link-address", sol, viaRelay, relayHop{link: link2, peer: ll}),
 		one("relayed solicit, interface-id", sol, viaRelay, relayHop{link: netip.MustParseAddr("2001:db8:77::1"), peer: ll, ifaceID: "port-3"}),

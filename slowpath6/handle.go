@@ -622,7 +622,12 @@ func (ex *exchange) assign(commit bool) {
 			return
 		}
 		if ex.sn == nil {
-			ex.writeIA(r, nil, nil, noneCode, "Server could not select subnet for this client")
+			// Kea's texts, which differ by IA type.
+			text := "Server could not select subnet for this client"
+			if r.typ == lease.TypePD {
+				text = "Sorry, no subnet available."
+			}
+			ex.writeIA(r, nil, nil, noneCode, text)
 			return
 		}
 		b, sn, isNew, ok := ex.pick(r)
@@ -862,7 +867,9 @@ func addCached(ias []handoff.CachedIA6, code uint16, iaid, subnetID uint32, l ha
 // extend answers a Renew or a Rebind: the IA's bindings get new lifetimes;
 // addresses the client names that are not its own come back with
 // lifetimes 0; an IA without bindings gets new ones if the pools allow,
-// else NoBinding.
+// else NoAddrsAvail or NoPrefixAvail (RFC 8415 18.3.4: the server could
+// neither extend nor assign), counted as an allocation failure, as Kea
+// 2.2 answers.
 func (ex *exchange) extend(t dhcp6.MsgType) {
 	ex.eachIA(func(r *iaRequest) {
 		if r.code == dhcp6.OptIATA {
@@ -884,7 +891,12 @@ func (ex *exchange) extend(t dhcp6.MsgType) {
 		if len(cur) == 0 {
 			b, sn, isNew, ok := ex.pick(r)
 			if !ok {
-				ex.writeIA(r, ex.sn.cfg, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid/subnet.")
+				ex.allocFailed(r.typ)
+				if r.typ == lease.TypePD {
+					ex.writeIA(r, ex.sn.cfg, nil, dhcp6.StatusNoPrefixAvail, "Sorry, no prefixes could be assigned at this time.")
+				} else {
+					ex.writeIA(r, ex.sn.cfg, nil, dhcp6.StatusNoAddrsAvail, "Sorry, no addresses could be assigned at this time.")
+				}
 				return
 			}
 			b.pref, b.valid = ex.lifetimes(sn.cfg, firstHint(r).pref, firstHint(r).valid)
@@ -954,7 +966,7 @@ func (ex *exchange) release() {
 			ex.s.held.drop(h.addr)
 		}
 		if ok {
-			ex.writeIA(r, nil, nil, dhcp6.StatusSuccess, "All leases released.")
+			ex.writeIA(r, nil, nil, dhcp6.StatusSuccess, "Lease released. Thank you, please come again.")
 		} else {
 			general = dhcp6.StatusNoBinding
 			ex.writeIA(r, nil, nil, dhcp6.StatusNoBinding, "Sorry, no known leases for this duid/iaid, can't release.")
@@ -1011,14 +1023,15 @@ func (ex *exchange) decline() {
 // a link the server cannot place, gets no answer.
 func (ex *exchange) confirm() bool {
 	n, on := 0, true
+	var off netip.Addr // the first address not on link, which Kea's text names
 	ex.eachIA(func(r *iaRequest) {
 		if r.typ != lease.TypeNA {
 			return
 		}
 		for _, h := range r.hints {
 			n++
-			if ex.sn == nil || !ex.onLink(h.addr) {
-				on = false
+			if on && (ex.sn == nil || !ex.onLink(h.addr)) {
+				on, off = false, h.addr
 			}
 		}
 	})
@@ -1029,7 +1042,7 @@ func (ex *exchange) confirm() bool {
 	if on {
 		ex.topStatus = statusOf(dhcp6.StatusSuccess, "All addresses are on-link")
 	} else {
-		ex.topStatus = statusOf(dhcp6.StatusNotOnLink, "Some of the addresses are not on link.")
+		ex.topStatus = statusOf(dhcp6.StatusNotOnLink, "Address "+off.String()+" is not on link.")
 	}
 	return true
 }

@@ -75,6 +75,9 @@ func diffConfig(dir string) map[string]any {
 				"pd-pools": []any{map[string]any{"prefix": "2001:db8:200::", "prefix-len": 48, "delegated-len": 64}}},
 			map[string]any{"id": 3, "subnet": "2001:db8:3::/64", "interface-id": "port-3",
 				"pools": []any{map[string]any{"pool": "2001:db8:3::100-2001:db8:3::1ff"}}},
+			// Prefixes only: an IA_NA gets nothing here.
+			map[string]any{"id": 6, "subnet": "2001:db8:6::/64", "interface-id": "port-6",
+				"pd-pools": []any{map[string]any{"prefix": "2001:db8:600::", "prefix-len": 48, "delegated-len": 64}}},
 		},
 		"shared-networks": []any{map[string]any{"name": "two-subnets", "relay": map[string]any{"ip-addresses": []any{"2001:db8:4::1"}},
 			"subnet6": []any{
@@ -312,7 +315,8 @@ func TestKeaDiff(t *testing.T) {
 		"subnet[2].assigned-nas", "subnet[3].assigned-nas", "declined-addresses", "subnet[1].declined-addresses",
 		"cumulative-assigned-nas", "cumulative-assigned-pds", "v6-allocation-fail", "v6-allocation-fail-subnet",
 		"v6-allocation-fail-no-pools", "v6-allocation-fail-classes", "v6-allocation-fail-shared-network",
-		"subnet[3].v6-allocation-fail", "subnet[3].v6-allocation-fail-no-pools", "pkt6-unknown-received")...)
+		"subnet[3].v6-allocation-fail", "subnet[3].v6-allocation-fail-no-pools", "subnet[6].v6-allocation-fail-no-pools",
+		"subnet[6].assigned-pds", "pkt6-unknown-received")...)
 	diffs = append(diffs, compareLeaseFiles(filepath.Join(kea.dir, "leases6.csv"), filepath.Join(xd.dir, "leases6.csv"))...)
 	for _, d := range diffs {
 		t.Error(d)
