@@ -128,6 +128,18 @@ func TestWritesDHCPv6Hosts(t *testing.T) {
 		if hs, err := h.ByHostname6(ctx, "V4-ONLY", nil); err != nil || len(hs) != 0 {
 			t.Errorf("ByHostname6 of a DHCPv4-only host: %+v %v", hs, err)
 		}
+		// The DHCPv4 side's reads leave the DHCPv6-only host out (its
+		// dhcp4_subnet_id is NULL, not the global subnet 0).
+		all4, err := h.Page4(ctx, nil, 0, 100)
+		if err != nil || len(all4) != 1 || all4[0].Res.Hostname != "v4-only" {
+			t.Errorf("Page4 of every subnet: %+v %v", all4, err)
+		}
+		if hs, err := h.ByHostname4(ctx, "cpe-a", nil); err != nil || len(hs) != 0 {
+			t.Errorf("ByHostname4 of a DHCPv6-only host: %+v %v", hs, err)
+		}
+		if hs, err := h.ByID(ctx, host.DUID, []byte{1, 2, 3, 4}); err != nil || len(hs) != 0 {
+			t.Errorf("ByID of a DHCPv6-only host: %+v %v", hs, err)
+		}
 		if ok, err := h.DelByAddr6(ctx, 8, netip.MustParseAddr("2001:db8:800::")); !ok || err != nil {
 			t.Fatalf("DelByAddr6 of the prefix: %v %v", ok, err)
 		}

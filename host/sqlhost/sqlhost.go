@@ -245,7 +245,7 @@ func (h *DB) All4(ctx context.Context, subnet uint32) ([]host.Host, error) {
 // Page4 implements host.Reader: the page's host ids are chosen first, so
 // that a host's options never straddle two pages.
 func (h *DB) Page4(ctx context.Context, subnet *uint32, from uint64, limit int) ([]host.Host, error) {
-	join, args := pageJoin("SELECT host_id FROM hosts WHERE host_id > ?", "dhcp4_subnet_id", subnet, from, limit)
+	join, args := pageJoin("SELECT host_id FROM hosts WHERE host_id > ? AND dhcp4_subnet_id IS NOT NULL", "dhcp4_subnet_id", subnet, from, limit)
 	return h.query(ctx, join+" ORDER BY h.host_id, o.option_id", args...)
 }
 
@@ -266,7 +266,7 @@ func pageJoin(inner, col string, subnet *uint32, from uint64, limit int) (string
 
 // ByHostname4 implements host.Reader.
 func (h *DB) ByHostname4(ctx context.Context, hostname string, subnet *uint32) ([]host.Host, error) {
-	where := "WHERE lower(h.hostname) = ?"
+	where := "WHERE lower(h.hostname) = ? AND h.dhcp4_subnet_id IS NOT NULL"
 	args := []any{strings.ToLower(hostname)}
 	if subnet != nil {
 		where += " AND h.dhcp4_subnet_id = ?"
@@ -275,9 +275,11 @@ func (h *DB) ByHostname4(ctx context.Context, hostname string, subnet *uint32) (
 	return h.query(ctx, where+" ORDER BY h.host_id, o.option_id", args...)
 }
 
-// ByID implements host.Reader.
+// ByID implements host.Reader. Like every DHCPv4 read, it leaves out the
+// hosts a shared database holds for DHCPv6 only (dhcp4_subnet_id NULL):
+// they are not global DHCPv4 reservations.
 func (h *DB) ByID(ctx context.Context, t host.IDType, id []byte) ([]host.Host, error) {
-	return h.query(ctx, "WHERE h.dhcp_identifier = ? AND h.dhcp_identifier_type = ? ORDER BY h.host_id, o.option_id", id, int(t))
+	return h.query(ctx, "WHERE h.dhcp_identifier = ? AND h.dhcp_identifier_type = ? AND h.dhcp4_subnet_id IS NOT NULL ORDER BY h.host_id, o.option_id", id, int(t))
 }
 
 // Add implements host.Store: the host and its options in one
