@@ -89,8 +89,12 @@ func (s *Server) attachRecord(r *request, p hooks.Point, sn *subnetRT, ops []lea
 		e.Deleted = leasesOf(r, 1, ops[1].Lease)
 	}
 	// Room for a default line or two, so that formatting does not grow
-	// the buffer step by step.
-	ops[0].Record = s.recorder.AppendRecord(make([]byte, 0, 384), e)
+	// the buffer step by step; the request keeps it for its next use.
+	if cap(r.record) < 384 {
+		r.record = make([]byte, 0, 384)
+	}
+	r.record = s.recorder.AppendRecord(r.record[:0], e)
+	ops[0].Record = r.record
 }
 
 // tellLeases tells the listeners of a REQUEST's lease l, answered with

@@ -38,9 +38,14 @@ const (
 type request struct {
 	pkt *handoff.Packet
 	// ev is the event told to the lease hooks (see newEvent).
-	ev  requestEvent
-	msg message
-	typ dhcpv4.MessageType
+	ev requestEvent
+	// record holds the forensic record of the request's lease commit
+	// (lease.Op.Record). The store copies it before the commit completes,
+	// and the request outlives that (the completion holds a reference),
+	// so the buffer is kept when the request goes back to the pool.
+	record []byte
+	msg    message
+	typ    dhcpv4.MessageType
 
 	hw        []byte // chaddr[:hlen]
 	cid       []byte // the client identifier: option 61, or the flex-id replacing it
@@ -108,9 +113,16 @@ func (rp *requestPool) free(r *request) {
 	if r.pkt != nil {
 		r.pkt.Release()
 	}
-	*r = request{}
+	record := r.record[:0]
+	if cap(record) > maxKeptRecord {
+		record = nil
+	}
+	*r = request{record: record}
 	rp.p.Put(r)
 }
+
+// maxKeptRecord bounds the record buffer a pooled request keeps.
+const maxKeptRecord = 4 << 10
 
 // derive checks the parsed message is a well-formed client request and
 // derives the fields the server works with. It returns a reason for the
