@@ -260,8 +260,10 @@ func (w *Worker) wakeUp() {
 // bursts and the XDP program shed DISCOVERs at a fraction of capacity.
 func (w *Worker) Run(ctx context.Context) error {
 	if w.cfg.CPU >= 0 {
+		// Not unlocked: the thread ends with the worker, rather than go
+		// back to the runtime pinned to one CPU, where other goroutines
+		// (and what reads the process's CPUs) would inherit the pinning.
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
 		var set unix.CPUSet
 		set.Set(w.cfg.CPU)
 		if err := unix.SchedSetaffinity(0, &set); err != nil {

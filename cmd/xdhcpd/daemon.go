@@ -330,6 +330,11 @@ func (d *daemon) startListeners(cfg *config.Config) error {
 				ensureProcs(n+1+blocking, d.log)
 			}
 		}
+		cpus := d.xdp.WorkerCPUs()
+		d.hooks.keepScriptsOff(cpus)
+		if d.v6 != nil {
+			d.v6.hooks.shared().keepScriptsOff(cpus)
+		}
 	}
 	var opened []*fastpath.SocketListener
 	for _, spec := range ifaces {

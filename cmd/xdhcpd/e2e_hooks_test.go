@@ -23,6 +23,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 
+	"xdhcp/internal/cpuset"
 	"xdhcp/internal/daemontest"
 )
 
@@ -559,6 +560,7 @@ func TestE2EHooksCachedRenewal(t *testing.T) {
 		t.Skipf("the renewal was not answered from the fast path's cache (hits %d -> %d): XDP unavailable?", before, after)
 	}
 	calls := settledCalls(t, callDir, 2)
+	checkScriptCPUs(t, d.Pid())
 	var renew bool
 	for _, c := range calls {
 		if c.arg == "lease4_renew" && c.vars["LEASE4_ADDRESS"] == l.ACK.YourIPAddr.String() &&
@@ -579,6 +581,40 @@ func TestE2EHooksCachedRenewal(t *testing.T) {
 		if !strings.Contains(string(logText), "msgid="+id) {
 			t.Errorf("daemon log has no %s line", id)
 		}
+	}
+}
+
+// checkScriptCPUs: with two CPUs or more, the fast path's one worker (a
+// veth has one queue) is pinned to the first, and run-script's spawner,
+// the scripts' parent, runs on the others.
+func checkScriptCPUs(t *testing.T, daemon int) {
+	t.Helper()
+	all, err := cpuset.Allowed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 2 {
+		return
+	}
+	want := cpuset.Format(all[1:])
+	procs, _ := filepath.Glob("/proc/[0-9]*/status")
+	found := false
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), fmt.Sprintf("\nPPid:\t%d\n", daemon)) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+		if !strings.HasPrefix(string(cmdline), "xdhcpd-run-script-spawner\x00") {
+			continue
+		}
+		found = true
+		if !strings.Contains(string(b), "\nCpus_allowed_list:\t"+want+"\n") {
+			t.Errorf("run-script spawner %s, want CPUs %s (off the worker's CPU %d):\n%s", p, want, all[0], b)
+		}
+	}
+	if !found {
+		t.Errorf("no run-script spawner among the children of xdhcpd (pid %d)", daemon)
 	}
 }
 

@@ -145,6 +145,14 @@ func (h *leaseHooks) blockingProcs() int {
 }
 
 // recorder is the engine's forensic record formatter, nil without one.
+// keepScriptsOff keeps run-script's scripts off cpus, the fast-path
+// workers' CPUs, where the daemon may use others.
+func (h *leaseHooks) keepScriptsOff(cpus []int) {
+	if h != nil && h.script != nil {
+		h.script.KeepOffCPUs(cpus)
+	}
+}
+
 func (h *leaseHooks) recorder() hooks.Recorder {
 	if h == nil || h.legal == nil {
 		return nil

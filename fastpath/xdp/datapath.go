@@ -15,7 +15,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -28,6 +28,7 @@ import (
 	"xdhcp/fastpath/xsk"
 	"xdhcp/handoff"
 	"xdhcp/hooks"
+	"xdhcp/internal/cpuset"
 	"xdhcp/internal/stats"
 )
 
@@ -108,6 +109,8 @@ type attachment struct {
 	ifaces  []*iface
 	pins    *pinDir // nil without pinning
 	workers []*fastpath.Worker
+	// cpus are the CPUs workers are pinned to.
+	cpus []int
 	// configDrops are the drop-list entries that come from reservations,
 	// so that a reload removes the ones the configuration no longer has.
 	configDrops map[string]bool
@@ -263,7 +266,10 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 	}
 	var mac [6]byte
 	copy(mac[:], ifc.HardwareAddr)
-	cpus := runtime.NumCPU()
+	cpus, err := cpuset.Allowed()
+	if err != nil {
+		d.base.Warn("fast-path workers are not pinned", "iface", spec.Name, "err", err)
+	}
 	for q := 0; q < rxQueues(spec.Name); q++ {
 		s, err := xsk.Open(xsk.Options{Ifindex: ifc.Index, Queue: q, ZeroCopy: cfg.XDHCP.XDP.ZeroCopy, Logger: d.log,
 			NumFrames: xskFrames, RxSize: xskFrames / 2, FillSize: xskFrames / 2})
@@ -276,13 +282,7 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 			d.base.Error("register AF_XDP socket", "iface", spec.Name, "queue", q, "err", err)
 			continue
 		}
-		// Pinning spreads the queues' workers over the CPUs; on one CPU
-		// (a server confined by taskset) it would only lock the worker
-		// to a thread and add a thread switch to every hand-off.
-		cpu := q % cpus
-		if cpus == 1 {
-			cpu = -1
-		}
+		cpu := workerCPU(cpus, q)
 		w, err := fastpath.NewWorker(fastpath.WorkerConfig{
 			Socket: s, Queue: q, CPU: cpu, IfIndex: ifc.Index, IfName: spec.Name, IfMAC: mac, IfAddr: addr,
 			Cache: d.deps.Cache, Handler: d.deps.Handler, Service: d.deps.Service, Events: d.deps.Events, Events6: d.deps.Events6, Load: d.deps.Load, Overload: objs, NextHop: hops,
@@ -296,7 +296,10 @@ func (d *Datapath) attach(x *attachment, cfg *config.Config, spec config.Interfa
 		xi.socks = append(xi.socks, s)
 		xi.queues = append(xi.queues, q)
 		x.workers = append(x.workers, w)
-		d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode())
+		if cpu >= 0 && !slices.Contains(x.cpus, cpu) {
+			x.cpus = append(x.cpus, cpu)
+		}
+		d.base.Info("listening", "iface", spec.Name, "queue", q, "mode", "xdp", "xsk", s.Mode(), "cpu", cpu)
 	}
 	return false, nil
 }
@@ -309,6 +312,28 @@ func (d *Datapath) Workers() int {
 		return 0
 	}
 	return len(d.att.workers)
+}
+
+// WorkerCPUs are the CPUs the fast-path workers are pinned to, in order
+// (none when stopped, or when the process may use one CPU only).
+func (d *Datapath) WorkerCPUs() []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.att == nil {
+		return nil
+	}
+	return slices.Sorted(slices.Values(d.att.cpus))
+}
+
+// workerCPU is the CPU queue q's worker is pinned to, of the CPUs the
+// process may use: the queues' workers spread over them in turn. On one
+// CPU (a server confined by taskset) none is pinned: pinning would only
+// lock the worker to a thread and add a thread switch to every hand-off.
+func workerCPU(cpus []int, q int) int {
+	if len(cpus) < 2 {
+		return -1
+	}
+	return cpus[q%len(cpus)]
 }
 
 // Stop stops the workers, waits for them, and releases the sockets, the

@@ -16,6 +16,7 @@ import (
 	"xdhcp/config"
 	"xdhcp/control"
 	"xdhcp/handoff"
+	"xdhcp/internal/cpuset"
 	"xdhcp/internal/lab"
 	"xdhcp/internal/stats"
 )
@@ -108,6 +109,11 @@ func TestDatapathLifecycle(t *testing.T) {
 	if len(rest) != 0 || d.Workers() != 1 {
 		t.Fatalf("Start left %v for socket mode and runs %d workers, want none and 1", rest, d.Workers())
 	}
+	if cpus, err := cpuset.Allowed(); err != nil {
+		t.Error(err)
+	} else if want := cpus[:min(len(cpus)-1, 1)]; !slices.Equal(d.WorkerCPUs(), want) {
+		t.Errorf("worker CPUs %v, want %v (of the process's %v)", d.WorkerCPUs(), want, cpus)
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(ns.Path(), &st); err != nil {
 		t.Fatal(err)
@@ -165,8 +171,8 @@ func TestDatapathLifecycle(t *testing.T) {
 	if err := d.Stop(); err != nil {
 		t.Errorf("Stop: %v", err)
 	}
-	if d.Workers() != 0 {
-		t.Errorf("%d workers after Stop", d.Workers())
+	if d.Workers() != 0 || d.WorkerCPUs() != nil {
+		t.Errorf("%d workers on CPUs %v after Stop", d.Workers(), d.WorkerCPUs())
 	}
 	if ans := cmds.call(t, "xdhcp-drop-del", map[string]any{"client-id": "01:02:03"}); ans.Result != control.ResultUnsupported {
 		t.Errorf("drop-list command after Stop: %+v, want unsupported", ans)
@@ -188,6 +194,27 @@ func TestDatapathLifecycle(t *testing.T) {
 	}
 	if ans := cmds.call(t, "xdhcp-drop-list", nil); ans.Text != fmt.Sprintf("%d entries", 1) {
 		t.Errorf("xdhcp-drop-list after del: %+v", ans)
+	}
+}
+
+// TestWorkerCPU: the queues' workers take the process's CPUs in turn,
+// whichever CPUs those are; on one CPU none is pinned.
+func TestWorkerCPU(t *testing.T) {
+	for _, c := range []struct {
+		cpus []int
+		q    int
+		want int
+	}{
+		{[]int{0, 1}, 0, 0},
+		{[]int{0, 1}, 3, 1},
+		{[]int{4, 5, 6, 7}, 0, 4}, // taskset -c 4-7: not CPU 0
+		{[]int{4, 5, 6, 7}, 6, 6},
+		{[]int{3}, 0, -1},
+		{nil, 0, -1},
+	} {
+		if got := workerCPU(c.cpus, c.q); got != c.want {
+			t.Errorf("workerCPU(%v, %d) = %d, want %d", c.cpus, c.q, got, c.want)
+		}
 	}
 }
 

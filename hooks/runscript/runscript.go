@@ -235,6 +235,10 @@ type Runner struct {
 	dropLogging atomic.Bool
 	dropLogged  uint64 // drops counted by the last line (the timer's)
 	dropHook    atomic.Uint32
+	// scriptCPUs are the CPUs the spawner, and so its scripts, run on (nil:
+	// the daemon's); see KeepOffCPUs.
+	cpuMu      sync.Mutex
+	scriptCPUs []int
 }
 
 var _ hooks.Listener = (*Runner)(nil)

@@ -214,6 +214,9 @@ func (r *Runner) startSpawner() (*spawner, error) {
 	_ = unix.Setpriority(unix.PRIO_PROCESS, proc.Pid, scriptNice)
 	s := &spawner{proc: proc, sock: mine, start: time.Now(), done: make(chan struct{}),
 		slots: make(chan struct{}, r.p.Workers)}
+	r.cpuMu.Lock()
+	r.placeSpawnerLocked(s)
+	r.cpuMu.Unlock()
 	go r.readSpawner(s)
 	return s, nil
 }

@@ -109,6 +109,14 @@ func (p *Process) WaitUntil(timeout time.Duration, what string, ready func() err
 	}
 }
 
+// Pid is the process's id (0 before Launch).
+func (p *Process) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Signal sends sig to the process.
 func (p *Process) Signal(sig syscall.Signal) error { return p.cmd.Process.Signal(sig) }
 
