@@ -144,7 +144,6 @@ func (h *leaseHooks) blockingProcs() int {
 	return n
 }
 
-// recorder is the engine's forensic record formatter, nil without one.
 // keepScriptsOff keeps run-script's scripts off cpus, the fast-path
 // workers' CPUs, where the daemon may use others.
 func (h *leaseHooks) keepScriptsOff(cpus []int) {
@@ -153,6 +152,7 @@ func (h *leaseHooks) keepScriptsOff(cpus []int) {
 	}
 }
 
+// recorder is the engine's forensic record formatter, nil without one.
 func (h *leaseHooks) recorder() hooks.Recorder {
 	if h == nil || h.legal == nil {
 		return nil
