@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"xdhcp/config"
 	"xdhcp/hooks"
@@ -48,7 +49,7 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 				return nil, err
 			}
 			p.RingGate = rings
-			if h.legal, err = legallog.Open(p, log.With("component", "legal-log"), nil); err != nil {
+			if h.legal, err = openLegalLog(p, "Dhcp4", log.With("component", "legal-log")); err != nil {
 				return nil, err
 			}
 			if err := h.setQuietSubnets(cfg); err != nil {
@@ -72,6 +73,52 @@ func openLeaseHooks(cfg *config.Config, log, leaseLog *slog.Logger, reg *stats.R
 		h.events = append(h.events, leaselog.New(leaseLog))
 	}
 	return h, nil
+}
+
+// openLegalLog opens the forensic log p describes, on a file or, with a
+// database type, on the database's logs table (section names the
+// configuration section in errors).
+func openLegalLog(p legallog.Params, section string, log *slog.Logger) (*legallog.Log, error) {
+	if !p.IsDatabase() {
+		return legallog.Open(p, log, nil)
+	}
+	w, err := openLegalDB(p, section)
+	if err != nil {
+		return nil, err
+	}
+	return legallog.OpenDB(p, w, log, nil)
+}
+
+// logsDialect is a database dialect that writes Kea's logs table too.
+type logsDialect interface {
+	sqlDialect
+	legallog.RowWriter
+}
+
+// openLegalDB connects to the forensic log's database (its connection
+// parameters by Kea's lease-database names, beside the library's own) and
+// checks its schema as the lease database's is checked.
+func openLegalDB(p legallog.Params, section string) (logsDialect, error) {
+	db, err := config.ParseDatabaseConnection(section+".hooks-libraries["+legallog.Library+"].parameters", p.Type, p.Raw)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(db.ConnectTimeout, dbConnectTimeout)+5*time.Second)
+	defer cancel()
+	d, err := openDialect(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("forensic log database %s: %w", dbWhere(db), err)
+	}
+	ld, ok := d.(logsDialect)
+	if !ok {
+		d.Close()
+		return nil, fmt.Errorf("forensic log database %s: this dialect does not write the logs table", dbWhere(db))
+	}
+	if err := d.CheckSchema(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("forensic log database %s: %w", dbWhere(db), err)
+	}
+	return ld, nil
 }
 
 // registerLegalCounters registers a forensic log's counters as
@@ -250,10 +297,16 @@ func checkLeaseHooks(cfg *config.Config) error {
 			var err error
 			switch filepath.Base(lib.Library) {
 			case legallog.Library:
+				var p legallog.Params
 				if v6 {
-					_, err = legallog.ParseParams6(lib.Parameters)
+					var p6 legallog.Params6
+					p6, err = legallog.ParseParams6(lib.Parameters)
+					p = p6.Params
 				} else {
-					_, err = legallog.ParseParams(lib.Parameters)
+					p, err = legallog.ParseParams(lib.Parameters)
+				}
+				if err == nil && p.IsDatabase() {
+					_, err = config.ParseDatabaseConnection("hooks-libraries["+legallog.Library+"].parameters", p.Type, p.Raw)
 				}
 			case runscript.Library:
 				_, err = runscript.ParseParams(lib.Parameters)

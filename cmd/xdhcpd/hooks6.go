@@ -47,7 +47,7 @@ func openLeaseHooks6(cfg *config.Config6, log *slog.Logger, reg *stats.Registry,
 				return nil, err
 			}
 			p.RingGate = rings
-			if h.legal, err = legallog.Open6(p, log.With("component", "legal-log6"), nil); err != nil {
+			if h.legal, err = openLegalLog6(p, log.With("component", "legal-log6")); err != nil {
 				return nil, err
 			}
 			h.events = append(h.events, h.legal)
@@ -63,6 +63,18 @@ func openLeaseHooks6(cfg *config.Config6, log *slog.Logger, reg *stats.Registry,
 		}
 	}
 	return h, nil
+}
+
+// openLegalLog6 is openLegalLog for the Dhcp6 section's forensic log.
+func openLegalLog6(p legallog.Params6, log *slog.Logger) (*legallog.Log6, error) {
+	if !p.IsDatabase() {
+		return legallog.Open6(p, log, nil)
+	}
+	w, err := openLegalDB(p.Params, "Dhcp6")
+	if err != nil {
+		return nil, err
+	}
+	return legallog.OpenDB6(p, w, log, nil)
 }
 
 // setQuietSubnets tells the forensic log which Dhcp6 subnets have

@@ -121,6 +121,11 @@ type Log struct {
 	// a checkpoint covers them, syncs checkpoint.
 	walGap bool
 
+	// db is the database output (nil: the file's); rows are the records
+	// written for its next sync (see db.go).
+	db   RowWriter
+	rows dbRows
+
 	records, errs, scriptErrs atomic.Uint64
 
 	stop chan struct{}
@@ -446,11 +451,10 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 			if l.quietSubnet(e.Leases[k].SubnetID) {
 				continue
 			}
-			start := len(dst)
-			dst = l.appendStamp(dst, e.Time)
-			text := len(dst)
+			var start, text int
+			dst, start, text = l.beginEntry(dst, e.Time, e.Leases[k].Addr)
 			dst = AppendCommand(dst, e.Command, &e.Leases[k])
-			dst = endEntry(dst, start, text)
+			dst = l.finishEntry(dst, start, text)
 		}
 		return dst
 	default:
@@ -475,9 +479,8 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 			if l.quietSubnet(set[k].SubnetID) {
 				continue
 			}
-			start := len(dst)
-			dst = l.appendStamp(dst, e.Time)
-			text := len(dst)
+			var start, text int
+			dst, start, text = l.beginEntry(dst, e.Time, set[k].Addr)
 			switch {
 			case !custom:
 				dst = AppendDefault(dst, &set[k], qp, i == 1)
@@ -489,7 +492,7 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 					dst = l.p.Response.Append(dst, cr)
 				}
 			}
-			dst = endEntry(dst, start, text)
+			dst = l.finishEntry(dst, start, text)
 		}
 	}
 	return dst
@@ -721,6 +724,13 @@ func (l *Log) writeLocked(b []byte) error {
 
 // writeFileLocked appends b to the current file.
 func (l *Log) writeFileLocked(b []byte) error {
+	if l.db != nil {
+		if err := l.writeRowsLocked(b); err != nil {
+			l.errs.Add(1)
+			return err
+		}
+		return nil
+	}
 	if err := l.rotateLocked(); err != nil {
 		l.errs.Add(1)
 		return err
@@ -809,6 +819,9 @@ func (l *Log) SyncRecords() error { return l.sync(false) }
 // sync is SyncRecords; requested is the syncer's call for a waiting
 // reply, which a sync already in flight for the same records answers.
 func (l *Log) sync(requested bool) error {
+	if l.db != nil {
+		return l.syncDB(requested)
+	}
 	l.syncSlots <- struct{}{}
 	defer func() { <-l.syncSlots }()
 	l.mu.Lock()
@@ -1087,7 +1100,12 @@ func (l *Log) viaRing(op func(r *uring.SyncRing) error) (bool, error) {
 // BlockingSyncs is how many of the log's syncs may run at once as
 // blocking fdatasync(2) calls, each holding a thread and a Go P: the
 // slots without a ring.
-func (l *Log) BlockingSyncs() int { return cap(l.syncSlots) - len(l.rings) }
+func (l *Log) BlockingSyncs() int {
+	if l.db != nil {
+		return 0 // a transaction waits in the runtime's poller
+	}
+	return cap(l.syncSlots) - len(l.rings)
+}
 
 func fdatasync(fd uintptr) error {
 	for {
@@ -1165,7 +1183,7 @@ func (l *Log) syncAll() error {
 	return l.SyncRecords()
 }
 
-// Close syncs and closes the file.
+// Close syncs and closes the file (or the database's connections).
 func (l *Log) Close() error {
 	close(l.stop)
 	l.wg.Wait()
@@ -1178,6 +1196,9 @@ func (l *Log) Close() error {
 		if w != nil {
 			w.f.Close()
 		}
+	}
+	if c, ok := l.db.(interface{ Close() }); ok {
+		c.Close()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

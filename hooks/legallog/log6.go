@@ -167,16 +167,15 @@ func (l *Log6) appendEntries6(dst []byte, e *hooks.Event6) []byte {
 				// client (Lease6Decline), not as assigned to nobody.
 				continue
 			}
-			start := len(dst)
-			dst = l.appendStamp(dst, e.Time)
-			text := len(dst)
+			var start, text int
+			dst, start, text = l.beginEntry(dst, e.Time, ls.Addr)
 			if custom {
 				dst = appendExpr6(dst, l.req, q, ls)
 				dst = appendExpr6(dst, l.resp, r, ls)
 			} else {
 				dst = AppendDefault6(dst, ls, q, i == 1)
 			}
-			dst = endEntry(dst, start, text)
+			dst = l.finishEntry(dst, start, text)
 		}
 	}
 	return dst
@@ -290,11 +289,9 @@ func (l *Log6) AppendCommandRecord6(dst []byte, cmd string, le *lease.Lease6, by
 	if cmd != "lease6-del" && l.quietSubnet(le.SubnetID) {
 		return dst
 	}
-	start := len(dst)
-	dst = l.appendStamp(dst, l.now())
-	text := len(dst)
+	dst, start, text := l.beginEntry(dst, l.now(), le.Addr)
 	dst = AppendCommand6(dst, cmd, le, byDUID)
-	return endEntry(dst, start, text)
+	return l.finishEntry(dst, start, text)
 }
 
 // AppendCommand6 appends Kea's entry for lease6 command cmd on lease l

@@ -227,7 +227,7 @@ func TestResponseFormatWrittenAfterReply(t *testing.T) {
 func TestParamsErrors(t *testing.T) {
 	for _, js := range []string{
 		`{"time-unit": "week"}`, `{"count": -1}`, `{"path": ""}`, `{"base-name": ""}`,
-		`{"request-parser-format": "substring("}`, `{"type": "mysql"}`,
+		`{"request-parser-format": "substring("}`, `{"type": "cql"}`,
 	} {
 		if _, err := ParseParams(json.RawMessage(js)); err == nil {
 			t.Errorf("%s accepted", js)

@@ -4,7 +4,9 @@
 // and rotated as Kea names and rotates them. Unlike Kea, a record formatted
 // before its lease is committed is written and fdatasync'ed in the lease's
 // group commit (see Log.WriteRecords), so no ACK leaves before its record
-// is durable.
+// is durable. With a database output ("type": "mysql" or "postgresql") the
+// records are rows of Kea's logs table, committed in the same discipline
+// (see db.go).
 package legallog
 
 import (
@@ -52,7 +54,16 @@ type Params struct {
 	// response-parser-format. False lets those replies leave at once and
 	// syncs their records within a second.
 	DurableBeforeReply bool
+	// Type is the output: "logfile" (the default), or a database, "mysql"
+	// or "postgresql", whose connection parameters (Kea's lease-database
+	// names: name, host, port, user, password, …) the caller reads from
+	// Raw, the entry's parameters, and gives to OpenDB as a RowWriter.
+	Type string
+	Raw  json.RawMessage
 }
+
+// IsDatabase reports whether the records go to a database's logs table.
+func (p Params) IsDatabase() bool { return p.Type == "mysql" || p.Type == "postgresql" }
 
 // Defaults of Kea's legal log.
 const (
@@ -63,7 +74,8 @@ const (
 
 // ParseParams reads a hooks-libraries entry's parameters (nil: none).
 func ParseParams(raw json.RawMessage) (Params, error) {
-	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat, DurableBeforeReply: true}
+	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat, DurableBeforeReply: true,
+		Type: "logfile", Raw: raw}
 	var in struct {
 		Path       *string  `json:"path"`
 		BaseName   *string  `json:"base-name"`
@@ -82,8 +94,13 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			return p, fmt.Errorf("%s parameters: %w", Library, err)
 		}
 	}
-	if in.Type != nil && *in.Type != "logfile" {
-		return p, fmt.Errorf("%s: type %q: only the file output (\"logfile\") is supported", Library, *in.Type)
+	if in.Type != nil {
+		switch *in.Type {
+		case "logfile", "mysql", "postgresql":
+			p.Type = *in.Type
+		default:
+			return p, fmt.Errorf("%s: type %q: expected logfile, mysql or postgresql", Library, *in.Type)
+		}
 	}
 	if in.Durable != nil {
 		p.DurableBeforeReply = *in.Durable

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"xdhcp/internal/daemontest"
+	"xdhcp/internal/dbtest"
+)
+
+// TestE2EForensicLogDatabase: Kea's legal log configured with a database
+// output ("type": "postgresql" or "mysql" and Kea's connection parameters)
+// loads unchanged, and a client's lease and its renewal (answered from the
+// fast path's cache where XDP runs) are rows of Kea's logs table: the
+// address, and Kea's entry without its timestamp. The records are durable
+// before the replies, so the rows are there when the client has its ACK.
+func TestE2EForensicLogDatabase(t *testing.T) {
+	forDatabases(t, func(t *testing.T, server *dbtest.Server) {
+		e := newEnv(t)
+		e.mode = "auto"
+		db := server.NewDB(t)
+		dbcfg, _ := e.databaseIn(server, db)
+		params := map[string]any{}
+		for k, v := range dbcfg {
+			params[k] = v
+		}
+		cfg := e.baseConfig()
+		dhcp4(cfg)["hooks-libraries"] = []any{
+			map[string]any{"library": "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_legal_log.so", "parameters": params},
+		}
+		subnet(cfg, 0)["cache-threshold"] = 0.5
+		d := e.startDaemon(cfg)
+		m := mac(0x4d, 1)
+		c := e.nclient(m)
+		l := daemontest.DORA(t, c)
+		ip := l.ACK.YourIPAddr.String()
+		rows := func() []string {
+			t.Helper()
+			out, err := db.Exec("SELECT address, log FROM logs ORDER BY timestamp, log")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out == "" {
+				return nil
+			}
+			return strings.Split(out, "\n")
+		}
+		want := ip + "\tAddress: " + ip + " has been assigned for 1 hrs 0 mins 0 secs to a device with hardware address: hwtype=1 " + m.String()
+		got := rows()
+		if len(got) != 1 || !strings.HasPrefix(got[0], want) {
+			t.Fatalf("logs rows once the ACK is in:\n%s\nwant one beginning\n%s", strings.Join(got, "\n"), want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, err := c.Renew(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if got := rows(); len(got) != 2 || !strings.HasPrefix(got[1], want) {
+			t.Errorf("logs rows once the renewal's ACK is in:\n%s\nwant two beginning\n%s", strings.Join(got, "\n"), want)
+		}
+		st := daemontest.Stats(t, d)
+		if st["fastpath-cache-hits"] != 1 {
+			t.Logf("the renewal was not answered from the fast path's cache (hits %d): XDP unavailable?", st["fastpath-cache-hits"])
+		}
+		if st["xdhcp-legal-log-records"] != 2 || st["xdhcp-legal-log-write-errors"] != 0 {
+			t.Errorf("forensic log counters: records %d, write errors %d; want 2 and 0",
+				st["xdhcp-legal-log-records"], st["xdhcp-legal-log-write-errors"])
+		}
+	})
+}
