@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +70,73 @@ func TestE2EForensicLogDatabase(t *testing.T) {
 				st["xdhcp-legal-log-records"], st["xdhcp-legal-log-write-errors"])
 		}
 	})
+}
+
+// TestE2EForensicLogDatabaseOutage: with the forensic log's database cut
+// off, no lease is acknowledged without its row and the daemon keeps
+// answering its control channel; once the database is back, leases are
+// acknowledged again and every acknowledged lease has its row.
+func TestE2EForensicLogDatabaseOutage(t *testing.T) {
+	t.Parallel()
+	server := pgServer.Get(t)
+	e := newEnv(t)
+	db := server.NewDB(t)
+	dbcfg, fw := e.databaseIn(server, db)
+	dbcfg["connect-timeout"] = 1
+	cfg := e.baseConfig()
+	dhcp4(cfg)["hooks-libraries"] = []any{map[string]any{"library": "libdhcp_legal_log.so", "parameters": dbcfg}}
+	dhcp4(cfg)["lease-database"] = map[string]any{"type": "memfile", "name": filepath.Join(e.dir, "leases4.csv"),
+		"on-fail": "serve-retry-continue"}
+	d := e.startDaemon(cfg)
+	rows := func() map[string]int {
+		t.Helper()
+		out, err := db.Exec("SELECT address FROM logs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, a := range strings.Fields(out) {
+			n[a]++
+		}
+		return n
+	}
+	acked := map[string]bool{}
+	if ip, ok := tryDORA(e, mac(0x4e, 1)); !ok {
+		t.Fatal("no lease before the outage")
+	} else {
+		acked[ip] = true
+	}
+
+	fw.Cut()
+	for i := range 3 {
+		if ip, ok := tryDORA(e, mac(0x4e, 2+i)); ok {
+			acked[ip] = true
+			t.Errorf("lease %s acknowledged with the forensic log's database cut off", ip)
+		}
+	}
+	st := daemontest.Stats(t, d)
+	if st["xdhcp-legal-log-write-errors"] == 0 {
+		t.Errorf("no forensic log write error counted during the outage")
+	}
+	if _, err := d.Try("status-get", nil); err != nil {
+		t.Fatalf("control channel during the outage: %v", err)
+	}
+
+	fw.Mend()
+	var ok bool
+	for deadline := time.Now().Add(30 * time.Second); !ok && time.Now().Before(deadline); {
+		var ip string
+		if ip, ok = tryDORA(e, mac(0x4e, 9)); ok {
+			acked[ip] = true
+		}
+	}
+	if !ok {
+		t.Fatalf("no lease 30 s after the database came back; log:\n%s", d.LogSince())
+	}
+	got := rows()
+	for ip := range acked {
+		if got[ip] == 0 {
+			t.Errorf("acknowledged lease %s has no row (rows %v)", ip, got)
+		}
+	}
 }
