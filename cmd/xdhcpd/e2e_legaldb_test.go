@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -137,6 +138,43 @@ func TestE2EForensicLogDatabaseOutage(t *testing.T) {
 	for ip := range acked {
 		if got[ip] == 0 {
 			t.Errorf("acknowledged lease %s has no row (rows %v)", ip, got)
+		}
+	}
+}
+
+// TestE2EForensicLogDatabase6: the Dhcp6 section's legal log with a
+// database output: dhclient -6's address and delegated prefix are rows of
+// the logs table, each named by its address (the prefix's), with Kea's
+// DHCPv6 entry.
+func TestE2EForensicLogDatabase6(t *testing.T) {
+	t.Parallel()
+	server := mysqlServer.Get(t)
+	e := newV6Env(t)
+	db := server.NewDB(t)
+	dbcfg, _ := e.databaseIn(server, db)
+	cfg := e.baseConfig()
+	v6 := e.dhcp6Section()
+	v6["hooks-libraries"] = []any{map[string]any{"library": "libdhcp_legal_log.so", "parameters": dbcfg}}
+	cfg["Dhcp6"] = v6
+	e.startDaemon(cfg)
+	addr, prefix := e.dhclient6(t)
+	pfx := netip.MustParsePrefix(prefix)
+	out, err := db.Exec("SELECT address, log FROM logs ORDER BY address")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(out, "\n")
+	want := map[string]string{
+		addr:                "Address: " + addr + " has been assigned for ",
+		pfx.Addr().String(): "Prefix: " + prefix + " has been assigned for ",
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("logs rows after dhclient -6:\n%s\nwant one for %s and one for %s", out, addr, prefix)
+	}
+	for _, r := range rows {
+		a, text, _ := strings.Cut(r, "\t")
+		if w, ok := want[a]; !ok || !strings.HasPrefix(text, w) {
+			t.Errorf("row %q, want the address %s or %s with Kea's entry", r, addr, pfx.Addr())
 		}
 	}
 }
