@@ -122,6 +122,12 @@ func TestE2EForensicLogDatabaseOutage(t *testing.T) {
 	if _, err := d.Try("status-get", nil); err != nil {
 		t.Fatalf("control channel during the outage: %v", err)
 	}
+	// The fault names the forensic log, and recovery waits for it: the
+	// lease store does not resume (and fail again) while it is away.
+	if d.LogCount("forensic log write failed") == 0 || d.LogCount("lease file recovered") != 0 {
+		t.Errorf("outage log: %d \"forensic log write failed\" lines, %d \"lease file recovered\", want some and none:\n%s",
+			d.LogCount("forensic log write failed"), d.LogCount("lease file recovered"), d.LogSince())
+	}
 
 	fw.Mend()
 	var ok bool

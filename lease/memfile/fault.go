@@ -87,6 +87,22 @@ func (s *journal[O]) emit(ev lease.FaultEvent) {
 	}
 }
 
+// recordsError is a failure of the forensic records written beside a
+// batch (Options.Records), not of the lease file: the batch is refused
+// all the same, as its records are not durable.
+type recordsError struct{ err error }
+
+func (e recordsError) Error() string { return e.err.Error() }
+func (e recordsError) Unwrap() error { return e.err }
+
+// failing names what failed in err, for the log lines of a fault.
+func failing(err error) string {
+	if errors.As(err, new(recordsError)) {
+		return "forensic log"
+	}
+	return "lease file"
+}
+
 // enterFault starts an episode after err (a failed write, sync or header
 // write). The caller has already tried to truncate the partial write away;
 // every attempt truncates again before appending, so a file that could not
@@ -106,7 +122,7 @@ func (s *journal[O]) enterFault(err error) *lease.FaultError {
 	} else {
 		f.timer.Reset(s.retryWait())
 	}
-	s.log.Error("lease file write failed: refusing lease commits until it recovers",
+	s.log.Error(failing(err)+" write failed: refusing lease commits until it recovers",
 		"path", s.path, "errno", f.errno, "err", err,
 		"retry_wait_s", s.retryWait().Seconds(), "retry_limit", s.retryLimit())
 	s.emit(lease.FaultEvent{Kind: lease.FaultFailed, Err: err, Since: f.err.Since})
@@ -131,7 +147,17 @@ func (s *journal[O]) tryRecover() {
 		return
 	}
 	f.attempts++
-	err := s.reestablish()
+	// The forensic records first: while they cannot be made durable (a
+	// forensic log's database away), the lease file is left as it is.
+	var err error
+	if s.opts.Records != nil {
+		if rerr := s.opts.Records.SyncRecords(); rerr != nil {
+			err = recordsError{rerr}
+		}
+	}
+	if err == nil {
+		err = s.reestablish()
+	}
 	if err == nil {
 		down := s.now().Sub(f.err.Since)
 		s.log.Info("lease file recovered: accepting lease commits again", "path", s.path,
@@ -146,7 +172,7 @@ func (s *journal[O]) tryRecover() {
 	if n := errnoName(err); n != f.errno {
 		// The fault changed nature (say ENOSPC became EIO): worth one line.
 		f.errno = n
-		s.log.Warn("lease file still failing, with another error", "path", s.path, "errno", n,
+		s.log.Warn(failing(err)+" still failing, with another error", "path", s.path, "errno", n,
 			"attempts", f.attempts, "err", err)
 	}
 	s.emit(lease.FaultEvent{Kind: lease.FaultRetry, Err: err, Since: f.err.Since, Attempts: f.attempts})

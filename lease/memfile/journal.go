@@ -335,7 +335,9 @@ func (s *journal[O]) commitBatch(batch []*request[O]) {
 	if len(buf) > 0 || len(recs) > 0 {
 		_, err := w.f.Write(buf)
 		if err == nil && len(recs) > 0 {
-			err = s.opts.Records.WriteRecords(recs)
+			if rerr := s.opts.Records.WriteRecords(recs); rerr != nil {
+				err = recordsError{rerr}
+			}
 		}
 		if err == nil && s.opts.Sync {
 			s.stats.syncs.Add(1)
@@ -351,8 +353,8 @@ func (s *journal[O]) commitBatch(batch []*request[O]) {
 			err = w.f.Sync()
 			if recDone != nil {
 				<-recDone
-				if err == nil {
-					err = recErr
+				if err == nil && recErr != nil {
+					err = recordsError{recErr}
 				}
 			}
 		}
