@@ -23,8 +23,8 @@ const (
 // (for both servers) unless set is HooksLegalLog and, when legal is set
 // (xdhcpd: Kea 2.2's forensic logging is not open source) and set is not
 // HooksRunScript, forensic logging into dir.
-// deferred turns the forensic log's durable-before-reply off.
-func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, set string, deferred bool) ([]byte, error) {
+// durable turns the forensic log's durable-before-reply on.
+func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, set string, durable bool) ([]byte, error) {
 	switch set {
 	case "", HooksBoth, HooksLegalLog, HooksRunScript:
 	default:
@@ -49,8 +49,8 @@ func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, set string, de
 	}
 	if legal && set != HooksRunScript {
 		params := map[string]any{"path": dir, "base-name": "kea-legal"}
-		if deferred {
-			params["durable-before-reply"] = false
+		if durable {
+			params["durable-before-reply"] = true
 		}
 		libs = append(libs, map[string]any{"library": filepath.Join(hooksDir, "libdhcp_legal_log.so"), "parameters": params})
 	}

@@ -47,10 +47,10 @@ type SuiteOptions struct {
 	// LeaseHookSet is which hooks the variant runs: HooksBoth ("": both),
 	// HooksLegalLog or HooksRunScript alone.
 	LeaseHookSet string
-	// ForensicDeferred lets the replies of renewals answered without a
-	// lease write leave before their forensic records are synced
-	// (durable-before-reply false).
-	ForensicDeferred bool
+	// ForensicDurable holds the replies of renewals answered without a
+	// lease write until their forensic records are synced, not only
+	// written (durable-before-reply true).
+	ForensicDurable bool
 	// S2Window is how many renewals S2's closed loop keeps in flight
 	// (default 256). A server whose replies wait longer (a forensic record
 	// made durable before the reply) answers fewer per second at a fixed
@@ -378,7 +378,7 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 			}
 		}
 		if hooked {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true, s.o.LeaseHookSet, s.o.ForensicDeferred); err != nil {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true, s.o.LeaseHookSet, s.o.ForensicDurable); err != nil {
 				return nil, err
 			}
 		}

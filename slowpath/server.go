@@ -105,6 +105,10 @@ type Server struct {
 
 	rtMu sync.RWMutex
 	rt   *liveConfig
+	// cfg is rt's configuration, set with rt: Config reads it without
+	// rtMu, for the fast path's workers (a lock they would share with the
+	// slow path).
+	cfg atomic.Pointer[config.Config]
 	// hostDBsPtr are the host databases (see SetHostSources).
 	hostDBsPtr atomic.Pointer[hostSources]
 
@@ -181,6 +185,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.rt = rt
+	s.cfg.Store(rt.cfg)
 	s.queue = intake.NewQueue[*handoff.Packet, *request](queueLimit(cfg, d.Cache != nil), maxInflightCommits)
 	s.workers = workerCount(cfg)
 	// Packets that came through XDP were policed there (Packet.Policed);
@@ -261,11 +266,7 @@ func (s *Server) Close() error {
 }
 
 // Config returns the running configuration.
-func (s *Server) Config() *config.Config {
-	s.rtMu.RLock()
-	defer s.rtMu.RUnlock()
-	return s.rt.cfg
-}
+func (s *Server) Config() *config.Config { return s.cfg.Load() }
 
 // lockLiveConfig takes the live configuration's write lock once no commit
 // is in flight. Completions run without the lock, under the configuration
@@ -288,6 +289,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		return fmt.Errorf("apply configuration: %w", err)
 	}
 	s.rt = rt
+	s.cfg.Store(rt.cfg)
 	s.queue.Resize(queueLimit(cfg, s.cache != nil))
 	s.limit.Configure(cfg.XDHCP.RateLimit.Rate, cfg.XDHCP.RateLimit.Burst)
 	if s.cache != nil {

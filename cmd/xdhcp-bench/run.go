@@ -73,7 +73,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	leaseHooks := fs.Bool("lease-hooks", false, "each server also runs, interleaved, with forensic logging (xdhcpd) and run-script with a trivial script (both): the hooks' cost in one invocation")
 	hookSet := fs.String("lease-hooks-set", bench.HooksBoth, "with -lease-hooks, the hooks the variant runs: both, legal-log or run-script")
 	s2Window := fs.Int("s2-window", 256, "renewals S2's closed loop keeps in flight (a larger window measures the capacity of a server whose replies wait longer)")
-	deferred := fs.Bool("forensic-deferred", false, "with -lease-hooks, the forensic log lets replies that commit no lease leave before their records are synced (durable-before-reply false)")
+	durable := fs.Bool("forensic-durable", false, "with -lease-hooks, the forensic log holds replies that commit no lease until their records are synced, not only written (durable-before-reply true)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xdhcp-bench suite [flags]\n\nflags:")
 		fs.PrintDefaults()
@@ -89,7 +89,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return bench.RunSuite(ctx, bench.SuiteOptions{
 		Xdhcpd: *xd, Out: *out, Quick: *quick, NoKea: *noKea, Repeats: *repeats, Self: self, Logger: log,
-		Only: splitList(*only), LeaseHooks: *leaseHooks, LeaseHookSet: *hookSet, ForensicDeferred: *deferred,
+		Only: splitList(*only), LeaseHooks: *leaseHooks, LeaseHookSet: *hookSet, ForensicDurable: *durable,
 		S2Window: *s2Window,
 	}, stdout)
 }

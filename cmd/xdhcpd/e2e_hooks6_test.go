@@ -514,8 +514,7 @@ func normalize6(c scriptCall, addrs []string) map[string]string {
 // worker from the lease cache (cache-threshold) still gets its
 // lease6_renew calls (one per lease, the lease as stored) and its
 // leases6_committed (with no leases, as kea-dhcp6 calls it for leases it
-// reuses), and its forensic lines, durable before the Reply left
-// (durable-before-reply is the default).
+// reuses), and its forensic lines, written before the Reply left.
 func TestE2EHooks6CachedRenewal(t *testing.T) {
 	e := newV6Env(t)
 	e.mode = "native"
@@ -548,7 +547,7 @@ func TestE2EHooks6CachedRenewal(t *testing.T) {
 	if got := d.stat("fastpath-cache-hits6"); got != hits+1 {
 		t.Fatalf("fastpath-cache-hits6 %d, want %d: the Renew was not answered from the cache", got, hits+1)
 	}
-	// The forensic lines are durable before the Reply: there at once.
+	// The forensic lines are written before the Reply: there at once.
 	files, _ := filepath.Glob(filepath.Join(logDir, "legal6.*.txt"))
 	if len(files) != 1 {
 		t.Fatalf("forensic log files %v", files)

@@ -61,7 +61,7 @@ func OpenDB(p Params, w RowWriter, log *slog.Logger, now func() time.Time) (*Log
 		now = time.Now
 	}
 	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"), db: w,
-		syncReq: make(chan struct{}, 1), writeReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, 1)}
+		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, 1)}
 	l.walCond = sync.NewCond(&l.mu)
 	l.rings = make(chan *uring.SyncRing)
 	log.Info("LEGAL_LOG_STORE_OPENED", "database", p.Type)
@@ -160,6 +160,7 @@ func (l *Log) syncDB(requested bool) error {
 		return werr
 	}
 	l.started = max(l.started, target)
+	l.unsynced = 0
 	rows := l.rows
 	l.rows = dbRows{}
 	l.mu.Unlock()

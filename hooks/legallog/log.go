@@ -24,10 +24,19 @@ import (
 	"xdhcp/lease"
 )
 
-// flushInterval bounds how long a record written outside a lease commit
-// waits for its fdatasync without DurableBeforeReply, and how late an
-// idle file is rotated.
+// flushInterval is how often the write-ahead file is checkpointed into
+// the log, and bounds how late an idle file is rotated.
 const flushInterval = time.Second
+
+// syncInterval bounds how long a record written outside a lease commit
+// waits for its fdatasync without DurableBeforeReply.
+const syncInterval = 100 * time.Millisecond
+
+// syncBatch is how many bytes of records written outside a lease commit
+// (without DurableBeforeReply) ask for a sync at once rather than at the
+// next tick: a write-ahead record of this size is one device write, and
+// its buffer is reused rather than grown.
+const syncBatch = 256 << 10
 
 // waitLimit bounds how long LeaseEvent waits for a record to be durable
 // before its reply (a failing disk): the reply then leaves without it,
@@ -43,11 +52,15 @@ const waitLimit = 5 * time.Second
 //   - records of events that write no lease (cached and reused renewals),
 //     and every record when response-parser-format needs the reply, are
 //     written when the event is told (LeaseEvent; the fast path's once per
-//     receive batch, by Flush). With DurableBeforeReply their replies wait
-//     for a sync that the log's syncers run as soon as one is wanted, one
-//     for every record written meanwhile (a group commit of its own,
-//     shared with the lease store's when both want one); without it they
-//     are synced within flushInterval.
+//     receive batch, by Flush), before the reply leaves: a crash of the
+//     process loses none. They are synced within syncInterval, or sooner
+//     by a lease commit's group commit or once syncBatch of them wait.
+//     With DurableBeforeReply their replies wait for that sync instead,
+//     which the log's syncers run as soon as one is wanted, one for every
+//     record written meanwhile (a group commit of its own, shared with
+//     the lease store's when both want one). With a database output the
+//     replies always wait for the transaction: a row is written only
+//     once it commits.
 //
 // A sync is one write of the new bytes to the write-ahead file (wal.go)
 // where there is one, an fdatasync of the log where there is not.
@@ -66,16 +79,19 @@ type Log struct {
 
 	mu   sync.Mutex
 	file rotatingFile
-	// written counts the writes so far, and with DurableBeforeReply the
-	// fast path's flushes too: the ticket of the last one.
+	// written counts the writes so far, and the fast path's flushes too:
+	// the ticket of the last one.
 	written uint64
-	// pending are records of cached renewals held until Flush, which only
-	// marks them (pending[:flushed], tickets from pendingFrom on): a
-	// syncer writes them all with one write, before its fdatasync with
-	// DurableBeforeReply, off the fast path's goroutines.
+	// pending are records of cached renewals held until Flush, which
+	// writes them all with one write (pending[:flushed], tickets from
+	// pendingFrom on, are flushed but not written yet: with
+	// DurableBeforeReply a syncer writes them before its fdatasync, off
+	// the fast path's goroutines; else their write failed).
 	pending     []byte
 	flushed     int
 	pendingFrom uint64
+	// unsynced counts the bytes written since the last sync began.
+	unsynced int
 
 	// syncSlots bounds the syncs in flight (SyncSlots); synced is the
 	// last write made durable. A sync runs without mu, so that writers go
@@ -91,8 +107,6 @@ type Log struct {
 	// the syncer leaves a request that finds it covered to that sync.
 	started uint64
 	syncReq chan struct{} // cap 1: a sync is wanted now
-	// writeReq (cap 1): flushed records wait to be written.
-	writeReq chan struct{}
 	// waitMu guards notify and syncDone (closed and replaced after each
 	// sync that advances synced).
 	waitMu   sync.Mutex
@@ -154,7 +168,7 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 		now = time.Now
 	}
 	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"),
-		syncReq: make(chan struct{}, 1), writeReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
+		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
 	l.walCond = sync.NewCond(&l.mu)
 	l.openWAL()
 	l.file = rotatingFile{p: p, runScript: l.runScript}
@@ -255,8 +269,9 @@ func (l *Log) AppendRecord(dst []byte, e *hooks.Event) []byte {
 
 // LeaseEvent implements hooks.Listener: it writes the records the engine
 // could not attach to a lease commit. Those of cached renewals are held
-// until Flush; the others, with DurableBeforeReply, are durable when it
-// returns (the engine tells of them before it sends the reply).
+// until Flush; the others are written when it returns, and durable with
+// DurableBeforeReply or a database output (the engine tells of them
+// before it sends the reply).
 func (l *Log) LeaseEvent(e *hooks.Event) {
 	if l.durable(e) || !recorded(e.Point) {
 		return
@@ -279,33 +294,56 @@ func (l *Log) LeaseEvent(e *hooks.Event) {
 		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 		return
 	}
-	if l.p.DurableBeforeReply {
+	l.settle(ticket)
+}
+
+// settle makes a record written outside a lease commit (ticket) as safe
+// as its reply needs before the reply leaves: durable when the reply
+// waits for the sync, else written, with a sync asked for once syncBatch
+// of such records wait.
+func (l *Log) settle(ticket uint64) {
+	if l.waitsForSync() {
 		l.waitSynced(ticket)
+		return
+	}
+	l.mu.Lock()
+	more := l.unsynced >= syncBatch
+	l.mu.Unlock()
+	if more {
+		l.wantSync()
 	}
 }
 
-// WaitsForReply implements hooks.ReplyWaiter: with DurableBeforeReply,
-// LeaseEvent waits for the records it writes itself.
+// waitsForSync reports whether the replies of records written outside a
+// lease commit wait for their sync rather than their write: with
+// DurableBeforeReply, and always with a database output, whose rows are
+// written only by the sync's transaction.
+func (l *Log) waitsForSync() bool { return l.p.DurableBeforeReply || l.db != nil }
+
+// WaitsForReply implements hooks.ReplyWaiter: LeaseEvent writes the
+// records of renewals by lease reuse and every record of
+// response-parser-format itself, and the reply waits for them.
 func (l *Log) WaitsForReply(reused bool) bool {
-	return l.p.DurableBeforeReply && (reused || l.p.Response != nil)
+	return reused || l.p.Response != nil
 }
 
-// Flush implements hooks.Flusher: it hands the held records of cached
-// renewals to the log's syncers, which write them with one write(2) for
-// every flush made meanwhile, off the fast path's goroutines. With
-// DurableBeforeReply it asks for a sync, which writes and syncs them, and
-// returns the ticket their replies wait for; without it, it asks for a
-// write once writeBatch of records wait (they are written and synced
-// within flushInterval, or by the next group commit) and returns 0.
+// Flush implements hooks.Flusher: it writes the held records of cached
+// renewals with one write(2) for every flush made meanwhile, and returns
+// 0: their replies may leave. With DurableBeforeReply (or a database
+// output) it leaves the write to the log's syncers, off the fast path's
+// goroutines, asks for a sync, which writes and syncs them, and returns
+// the ticket their replies wait for; so it does when the write fails
+// (the records stay, for the syncers to try again).
 func (l *Log) Flush() uint64 {
 	l.mu.Lock()
 	if len(l.pending) == l.flushed {
 		// Nothing new, but the caller's records may have been marked by
-		// another caller's Flush (another worker's) and not be durable
-		// yet: the newest ticket covers them.
+		// another caller's Flush (another worker's) and not be durable,
+		// or not even written, yet: the newest ticket covers them.
 		ticket := l.written
+		unwritten := l.pendingFrom != 0
 		l.mu.Unlock()
-		if !l.p.DurableBeforeReply || ticket <= l.synced.Load() {
+		if ticket <= l.synced.Load() || (!unwritten && !l.waitsForSync()) {
 			return 0
 		}
 		l.wantSync()
@@ -317,41 +355,24 @@ func (l *Log) Flush() uint64 {
 		l.pendingFrom = ticket
 	}
 	l.flushed = len(l.pending)
-	if l.p.DurableBeforeReply {
+	if l.waitsForSync() {
 		l.mu.Unlock()
 		l.wantSync()
 		return ticket
 	}
-	if l.flushed < writeBehindLimit {
-		l.mu.Unlock()
-		if l.flushed >= writeBatch {
-			l.wantWrite()
-		}
-		return 0
-	}
-	// The writer fell behind, or the disk fails: write here, and drop
-	// what cannot be written, so that memory stays bounded.
 	err := l.writeFlushedLocked()
-	if err != nil {
-		l.pending = l.pending[:copy(l.pending, l.pending[l.flushed:])]
-		l.flushed, l.pendingFrom = 0, 0
-	}
+	more := l.unsynced >= syncBatch
 	l.mu.Unlock()
 	if err != nil {
 		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+		l.wantSync()
+		return ticket
+	}
+	if more {
+		l.wantSync()
 	}
 	return 0
 }
-
-// writeBehindLimit bounds the flushed records that wait for the writer
-// without DurableBeforeReply; past it, Flush writes them itself.
-const writeBehindLimit = 1 << 20
-
-// writeBatch is how much of flushed records without DurableBeforeReply
-// wakes a syncer to write them: a wake-up per receive batch cost the fast
-// path more than the write itself. Fewer wait for the next sync (the lease
-// store's group commit, or the ticker within flushInterval).
-const writeBatch = 64 << 10
 
 // writeFlushedLocked writes the flushed part of pending. On error the
 // records stay, and their tickets wait for a later sync.
@@ -394,14 +415,6 @@ func (l *Log) OnSynced(notify func()) func() {
 func (l *Log) wantSync() {
 	select {
 	case l.syncReq <- struct{}{}:
-	default:
-	}
-}
-
-// wantWrite asks the syncers to write the flushed records.
-func (l *Log) wantWrite() {
-	select {
-	case l.writeReq <- struct{}{}:
 	default:
 	}
 }
@@ -737,6 +750,7 @@ func (l *Log) writeFileLocked(b []byte) error {
 	}
 	n, err := writeRaw(l.file.f, b)
 	l.file.size += int64(n)
+	l.unsynced += n
 	if l.wal != nil {
 		if l.walChunk.size()+n > walBufLimit {
 			// Written faster than synced (records no reply waits for):
@@ -833,6 +847,7 @@ func (l *Log) sync(requested bool) error {
 	covered := target <= l.synced.Load() || (requested && target <= l.started)
 	if !covered {
 		l.started = max(l.started, target)
+		l.unsynced = 0
 	}
 	var a *walAppend
 	full := false
@@ -1015,6 +1030,7 @@ func (l *Log) checkpoint() (bool, error) {
 	l.spareLocked(l.walChunk.take())
 	l.walGap = false
 	l.walFrom = l.file.size
+	l.unsynced = 0
 	w := l.wal
 	l.mu.Unlock()
 	var err error
@@ -1116,23 +1132,15 @@ func fdatasync(fd uintptr) error {
 	}
 }
 
-// syncer syncs what a reply waits for as soon as it is asked, and writes
-// flushed records when asked. SyncSlots of them run, so that a request
-// made while a sync is in flight starts its own at once.
+// syncer syncs what a reply waits for as soon as it is asked. SyncSlots
+// of them run, so that a request made while a sync is in flight starts
+// its own at once.
 func (l *Log) syncer() {
 	defer l.wg.Done()
 	for {
 		select {
 		case <-l.stop:
 			return
-		case <-l.writeReq:
-			l.mu.Lock()
-			err := l.writeFlushedLocked()
-			l.mu.Unlock()
-			if err != nil {
-				l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
-			}
-			continue
 		case <-l.syncReq:
 		}
 		if err := l.sync(true); err != nil {
@@ -1147,19 +1155,26 @@ func (l *Log) syncer() {
 	}
 }
 
-// ticker syncs what no reply waits for within flushInterval, and rotates
-// an idle file on time (so postrotate runs without waiting for a lease).
+// ticker syncs what no reply waits for within syncInterval, checkpoints
+// the write-ahead file every flushInterval, and rotates an idle file on
+// time (so postrotate runs without waiting for a lease).
 func (l *Log) ticker() {
 	defer l.wg.Done()
-	t := time.NewTicker(flushInterval)
+	t := time.NewTicker(syncInterval)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-l.stop:
 			return
 		case <-t.C:
 		}
 		l.Flush() // held by a caller that did not flush
+		if tick%int(flushInterval/syncInterval) != 0 {
+			if err := l.SyncRecords(); err != nil {
+				l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+			}
+			continue
+		}
 		if err := l.syncAll(); err != nil {
 			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 		}

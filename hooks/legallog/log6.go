@@ -122,14 +122,13 @@ func (l *Log6) LeaseEvent6(e *hooks.Event6) {
 		l.log.Error("LEGAL_LOG_LEASE6_WRITE_ERROR", "err", err)
 		return
 	}
-	if l.p.DurableBeforeReply {
-		l.waitSynced(ticket)
-	}
+	l.settle(ticket)
 }
 
-// WaitsForReply6 implements hooks.ReplyWaiter6: with DurableBeforeReply
-// and a line that needs the reply, LeaseEvent6 waits for its records.
-func (l *Log6) WaitsForReply6() bool { return l.p.DurableBeforeReply && l.resp != nil }
+// WaitsForReply6 implements hooks.ReplyWaiter6: with a line that needs
+// the reply, LeaseEvent6 writes every record itself, and the reply waits
+// for them.
+func (l *Log6) WaitsForReply6() bool { return l.resp != nil }
 
 // appendEntries6 appends the lines Kea's legal log writes in kea-dhcp6
 // for e: one per lease granted or renewed ("assigned") and one per lease

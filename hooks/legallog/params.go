@@ -47,12 +47,16 @@ type Params struct {
 	Request, Response *classify.StringExpr
 	// TimestampFormat is strftime(3) plus %Q.
 	TimestampFormat string
-	// DurableBeforeReply ("durable-before-reply", default true; not a Kea
-	// parameter) holds every reply until its record is durable, also for
-	// records written outside a lease commit: renewals answered from the
-	// fast path's cache or by lease reuse, and every record of
-	// response-parser-format. False lets those replies leave at once and
-	// syncs their records within a second.
+	// DurableBeforeReply ("durable-before-reply", default false; not a
+	// Kea parameter) decides what the replies of records written outside
+	// a lease commit wait for: renewals answered from the fast path's
+	// cache or by lease reuse, and every record of response-parser-format.
+	// Such a renewal changes no lease; the record of the lease it repeats
+	// was made durable with that lease. By default the reply waits until
+	// the record is written (a crash of the process loses none) and the
+	// record is synced within syncInterval (a power loss may lose those of
+	// that last interval). True holds the reply until the record is
+	// durable too, at a device write per receive batch.
 	DurableBeforeReply bool
 	// Type is the output: "logfile" (the default), or a database, "mysql"
 	// or "postgresql", whose connection parameters (Kea's lease-database
@@ -74,7 +78,7 @@ const (
 
 // ParseParams reads a hooks-libraries entry's parameters (nil: none).
 func ParseParams(raw json.RawMessage) (Params, error) {
-	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat, DurableBeforeReply: true,
+	p := Params{Path: DefaultPath, BaseName: DefaultBaseName, Count: 1, TimestampFormat: DefaultTimestampFormat,
 		Type: "logfile", Raw: raw}
 	var in struct {
 		Path       *string  `json:"path"`

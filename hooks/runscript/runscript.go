@@ -349,7 +349,11 @@ func dropName(code uint32) string {
 
 func (r *Runner) dropCode(code uint32) {
 	r.dropped.Add(1)
-	r.dropHook.Store(code)
+	if r.dropHook.Load() != code {
+		// Not stored again: in a flood every call comes here, and a store
+		// would take the line from the other workers each time.
+		r.dropHook.Store(code)
+	}
 	if r.dropLogging.Load() || !r.dropLogging.CompareAndSwap(false, true) {
 		return
 	}
