@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -604,10 +605,7 @@ func AppendDefault(dst []byte, l *lease.Lease, q *hooks.Packet, released bool) [
 		dst = hooks.Addr(q.Giaddr).AppendTo(dst)
 		if rai, ok := q.Option(82); ok {
 			first := true
-			for _, sub := range []struct {
-				code byte
-				name string
-			}{{1, "circuit-id: "}, {2, "remote-id: "}, {6, "subscriber-id: "}} {
+			for _, sub := range relaySubOptions {
 				v, ok := hooks.SubOption(rai, sub.code)
 				if !ok || len(v) == 0 {
 					continue
@@ -692,12 +690,28 @@ func AppendDuration(dst []byte, secs uint32) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// appendHex appends b in hex, its bytes separated by sep (0: none). It
+// grows dst once and fills it by index: a record holds two or three of
+// these, and appending byte by byte was a sixth of its formatting.
 func appendHex(dst, b []byte, sep byte) []byte {
+	if len(b) == 0 {
+		return dst
+	}
+	n := 2 * len(b)
+	if sep != 0 {
+		n += len(b) - 1
+	}
+	at := len(dst)
+	dst = slices.Grow(dst, n)[:at+n]
+	out := dst[at:]
+	j := 0
 	for i, c := range b {
 		if i > 0 && sep != 0 {
-			dst = append(dst, sep)
+			out[j] = sep
+			j++
 		}
-		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&15]
+		j += 2
 	}
 	return dst
 }
@@ -969,9 +983,11 @@ func (l *Log) appendWAL(a *walAppend) error {
 }
 
 // spareLocked keeps buf, a chunk's buffer no longer used, for a next
-// chunk: as many as syncs run at once and one filling, none past 1 MiB.
+// chunk: as many as syncs run at once and one filling, none past
+// walBufLimit (a chunk grows while the syncs lag behind the writes; a
+// buffer dropped then would be made again, and cleared, at every sync).
 func (l *Log) spareLocked(buf []byte) {
-	if buf != nil && cap(buf) <= 1<<20 && len(l.walSpare) <= cap(l.syncSlots) {
+	if buf != nil && cap(buf) <= walBufLimit && len(l.walSpare) <= cap(l.syncSlots) {
 		l.walSpare = append(l.walSpare, buf)
 	}
 }
