@@ -153,7 +153,9 @@ func TestDhclient6(t *testing.T) {
 	c := newClientLab(t)
 	lf := filepath.Join(c.dir, "dhclient6.leases")
 	// -N and -P together: one IA_NA and one IA_PD in one exchange.
-	bound := regexp.MustCompile(`Bound to lease`)
+	// dhclient logs "Bound to lease" before it runs its script and writes
+	// its lease file; the renewal it schedules next comes after both.
+	bound := regexp.MustCompile(`Renewal event scheduled`)
 	m, out := follow(t, c.cli, 30*time.Second, bound, dc, "-6", "-N", "-P", "-v", "-1", "-d", "-sf", "/bin/true",
 		"-lf", lf, "-pf", filepath.Join(c.dir, "dhclient6.pid"), clientIf)
 	if m == nil {
