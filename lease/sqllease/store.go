@@ -23,6 +23,7 @@
 package sqllease
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -177,6 +178,9 @@ type family[O, L any] interface {
 	// fetch reads the row of addr (a put, or a delete when there is none)
 	// and the rows of the next limit leased addresses, as ops.
 	fetch(ctx context.Context, addr netip.Addr, limit int) ([]O, error)
+	// holds reads the row of o's address: absent, or exactly the lease o
+	// writes (same client, expiry and state).
+	holds(ctx context.Context, o *O) (absent, own bool, err error)
 	// reload replaces the cache by the table's rows; it returns their
 	// number.
 	reload(ctx context.Context) (int, error)
@@ -374,6 +378,16 @@ func (f fam4) write(ctx context.Context, ops []*lease.Op, known []*lease.Lease, 
 		ws[i] = Write{Op: ops[i], Known: known[i]}
 	}
 	return f.s.d.Write(ctx, ws, now)
+}
+
+func (f fam4) holds(ctx context.Context, o *lease.Op) (absent, own bool, err error) {
+	l, ok, err := f.s.d.Get(ctx, o.Lease.Addr)
+	if err != nil || !ok {
+		return !ok, false, err
+	}
+	w := &o.Lease
+	return false, bytes.Equal(l.HWAddr, w.HWAddr) && bytes.Equal(l.ClientID, w.ClientID) &&
+		ExpireOf(&l).Unix() == ExpireOf(w).Unix() && l.State == w.State, nil
 }
 
 func (f fam4) fetch(ctx context.Context, addr netip.Addr, limit int) ([]lease.Op, error) {
@@ -616,7 +630,7 @@ func (c *core[O, L]) writeBatch(batch []*request[O]) []error {
 	for i := range pending {
 		pending[i] = i
 	}
-	retried := false
+	retried, requeues := false, 0
 	for len(pending) > 0 {
 		if fe := c.fault.Load(); fe != nil {
 			for _, i := range pending {
@@ -639,11 +653,18 @@ func (c *core[O, L]) writeBatch(batch []*request[O]) []error {
 		if err == nil {
 			// Refuse the conflicting requests, learn what the database
 			// holds for their addresses, and write the others again.
-			bad := make(map[int]netip.Addr)
-			for _, k := range conflicts {
-				a := c.fam.addr(ops[k])
-				bad[owner[k]] = a
-				c.learn(a)
+			bad := c.refuse(ops, conflicts, owner)
+			if len(bad) == 0 {
+				// No conflict was another client's lease: each row is
+				// gone, or is the op's own from an attempt whose answer
+				// was lost. Writing again settles it, a few times at most.
+				if requeues++; requeues > maxRequeues {
+					for _, i := range pending {
+						results[i] = fmt.Errorf("lease database %s: conflicts the database's rows do not explain, %d times", c.opts.Where, requeues)
+					}
+					return results
+				}
+				continue
 			}
 			c.stats.conflicts.Add(uint64(len(bad)))
 			pending = without(pending, bad, results)
@@ -672,6 +693,31 @@ func (c *core[O, L]) writeBatch(batch []*request[O]) []error {
 		return results
 	}
 	return results
+}
+
+// maxRequeues bounds the writes again of one batch after conflicts that
+// were no other client's lease.
+const maxRequeues = 3
+
+// refuse returns, by request, the addresses of the conflicting ops that
+// hold another client's lease, after learning them. A conflict whose row
+// is absent (an insert raced one that rolled back) or is the op's own (an
+// earlier attempt committed, but its answer was lost with the connection)
+// is none: the op is written again.
+func (c *core[O, L]) refuse(ops []*O, conflicts, owner []int) map[int]netip.Addr {
+	bad := make(map[int]netip.Addr)
+	for _, k := range conflicts {
+		a := c.fam.addr(ops[k])
+		ctx, cancel := c.opCtx()
+		absent, own, err := c.fam.holds(ctx, ops[k])
+		cancel()
+		if err == nil && (absent || own) {
+			continue
+		}
+		bad[owner[k]] = a
+		c.learn(a)
+	}
+	return bad
 }
 
 // writes flattens the pending requests' ops, with what the cache knows of

@@ -1,6 +1,7 @@
 package sqllease
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -121,6 +122,16 @@ func (f fam6) write(ctx context.Context, ops []*lease.Op6, known []*lease.Lease6
 		ws[i] = Write6{Op: ops[i], Known: known[i]}
 	}
 	return f.s.d.Write6(ctx, ws, now)
+}
+
+func (f fam6) holds(ctx context.Context, o *lease.Op6) (absent, own bool, err error) {
+	l, ok, err := f.s.d.Get6(ctx, o.Lease.Addr)
+	if err != nil || !ok {
+		return !ok, false, err
+	}
+	w := &o.Lease
+	return false, bytes.Equal(l.DUID, w.DUID) && l.IAID == w.IAID && l.Type == w.Type &&
+		Expire6Of(&l).Unix() == Expire6Of(w).Unix() && l.State == w.State, nil
 }
 
 func (f fam6) fetch(ctx context.Context, addr netip.Addr, limit int) ([]lease.Op6, error) {
