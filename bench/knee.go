@@ -13,6 +13,10 @@ import (
 type KneeOptions struct {
 	// Start is the first rate tried; Min and Max bound the rates tried.
 	Start, Min, Max float64
+	// Step is the factor between probes until one passes and one fails
+	// (default 2: doubling up, halving down). A search started at a known
+	// knee takes a smaller one.
+	Step float64
 	// Resolution ends the bisection when (fail-pass)/pass is at most this
 	// (0.05: the knee is known to 5%).
 	Resolution float64
@@ -49,6 +53,9 @@ type KneeSearch struct {
 	Scenario string  `json:"scenario"`
 	Server   string  `json:"server"`
 	Driver   string  `json:"driver"`
+	// Search numbers the searches of one server when a scenario repeats
+	// them (1, 2, …; 0 when it runs one).
+	Search int `json:"search,omitempty"`
 	Probes   []Probe `json:"probes"`
 	// Knee is the highest requested rate that passed (0 when none did).
 	Knee float64 `json:"knee"`
@@ -81,6 +88,9 @@ func newKneeState(o KneeOptions, now time.Time) *kneeState {
 	if o.Min <= 0 {
 		o.Min = o.Start / 16
 	}
+	if o.Step <= 1 {
+		o.Step = 2
+	}
 	return &kneeState{o: o, next: o.Start, t0: now}
 }
 
@@ -106,14 +116,14 @@ func (k *kneeState) record(p *Probe, now time.Time) {
 	}
 	switch {
 	case k.pass == 0:
-		// Every probe so far failed: halve towards Min.
-		k.next = math.Round(k.fail / 2)
+		// Every probe so far failed: step down towards Min.
+		k.next = math.Round(k.fail / k.o.Step)
 		if k.next < k.o.Min {
 			k.stop(fmt.Sprintf("over %.0f%% loss even at %.0f/s", k.o.LossLimit, k.fail))
 			return
 		}
 	case k.fail == 0:
-		k.next = 2 * k.pass
+		k.next = math.Round(k.o.Step * k.pass)
 		if k.next > k.o.Max {
 			k.stop(fmt.Sprintf("under %.0f%% loss up to the highest rate tried (%.0f/s)", k.o.LossLimit, k.pass))
 			return
@@ -137,15 +147,28 @@ func (k *kneeState) record(p *Probe, now time.Time) {
 
 func (k *kneeState) stop(why string) { k.next, k.ended = 0, why }
 
+// sameOptions gives every server the options o.
+func sameOptions(o KneeOptions) func(string) KneeOptions { return func(string) KneeOptions { return o } }
+
+// label names the search in reports: its server, and its number when the
+// scenario repeats its searches.
+func (ks *KneeSearch) label() string {
+	if ks.Search == 0 {
+		return ks.Server
+	}
+	return fmt.Sprintf("%s #%d", ks.Server, ks.Search)
+}
+
 // searchKnees runs one knee search per server, interleaved: each round
 // probes every server whose search is not over, so both see the same
-// machine at about the same time. probe runs one server at one rate.
-func searchKnees(ctx context.Context, servers []string, o KneeOptions,
+// machine at about the same time. opts gives a server's bounds; probe
+// runs one server at one rate.
+func searchKnees(ctx context.Context, servers []string, opts func(server string) KneeOptions,
 	probe func(ctx context.Context, server string, rate float64) (Probe, error)) (map[string]*KneeSearch, error) {
 	states := map[string]*kneeState{}
 	out := map[string]*KneeSearch{}
 	for _, srv := range servers {
-		states[srv] = newKneeState(o, time.Now())
+		states[srv] = newKneeState(opts(srv), time.Now())
 		out[srv] = &KneeSearch{Server: srv}
 	}
 	var errs []error

@@ -143,7 +143,7 @@ func Markdown(r *Results, plots []string) string {
 				}
 				ps = append(ps, fmt.Sprintf("%s → %s (%.1f%%%s)", fmtNum(p.Requested), fmtNum(p.Achieved), p.LossPct, mark))
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f |\n", ks.Scenario, ks.Server, fmtNum(ks.Knee), strings.Join(ps, ", "), cellText(ks.Ended), ks.Elapsed)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %.0f |\n", ks.Scenario, ks.label(), fmtNum(ks.Knee), strings.Join(ps, ", "), cellText(ks.Ended), ks.Elapsed)
 		}
 	}
 
@@ -360,7 +360,7 @@ func kneePlot(ks []*KneeSearch, scenario string, latency bool) string {
 		}
 		ps := slices.Clone(k.Probes)
 		slices.SortFunc(ps, func(a, b Probe) int { return cmpF(a.Offered, b.Offered) })
-		l := line{name: fmt.Sprintf("%s (knee %s/s)", k.Server, fmtNum(k.Knee)), color: serverColor(k.Server)}
+		l := line{name: fmt.Sprintf("%s (knee %s/s)", k.label(), fmtNum(k.Knee)), color: serverColor(k.Server)}
 		for _, p := range ps {
 			y := p.Achieved
 			if latency {

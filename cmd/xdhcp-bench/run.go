@@ -70,7 +70,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	noKea := fs.Bool("no-kea", false, "do not run Kea even if installed")
 	repeats := fs.Int("repeats", 0, "interleaved repeats per point (default 3, quick 1)")
 	only := fs.String("only", "", "comma-separated scenarios to run (e.g. S1,S5,S6/S7); default all")
-	leaseHooks := fs.Bool("lease-hooks", false, "each server also runs, interleaved, with forensic logging (xdhcpd) and run-script with a trivial script (both): the hooks' cost in one invocation")
+	leaseHooks := fs.Bool("lease-hooks", false, "each server also runs, interleaved, with forensic logging (xdhcpd) and run-script with a trivial script (both): the hooks' cost in one invocation; S1's knee is then searched once per repeat, to 3%, and the median kept")
 	hookSet := fs.String("lease-hooks-set", bench.HooksBoth, "with -lease-hooks, the hooks the variant runs: both, legal-log or run-script")
 	s2Window := fs.Int("s2-window", 256, "renewals S2's closed loop keeps in flight (a larger window measures the capacity of a server whose replies wait longer)")
 	durable := fs.Bool("forensic-durable", false, "with -lease-hooks, the forensic log holds replies that commit no lease until their records are synced, not only written (durable-before-reply true)")
