@@ -116,6 +116,21 @@ type Listener interface {
 	LeaseEvent(e *Event)
 }
 
+// Interest is implemented by a listener that handles some points only:
+// the engine builds no event for a point that no listener wants.
+type Interest interface {
+	Wants(p Point) bool
+}
+
+// Wants reports whether l handles events at p; a listener that does not
+// say (no Interest) handles them all.
+func Wants(l Listener, p Point) bool {
+	if i, ok := l.(Interest); ok {
+		return i.Wants(p)
+	}
+	return true
+}
+
 // Recorder formats the forensic record of an event before its lease is
 // committed: the engine attaches the record to the lease operation, and
 // the store makes it durable in the same group commit as the lease.
@@ -159,6 +174,16 @@ func (ls Listeners) LeaseEvent(e *Event) {
 	for _, l := range ls {
 		l.LeaseEvent(e)
 	}
+}
+
+// Wants implements Interest: whether any of ls handles p.
+func (ls Listeners) Wants(p Point) bool {
+	for _, l := range ls {
+		if Wants(l, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (ls Listeners) flusher() Flusher {

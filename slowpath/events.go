@@ -22,6 +22,9 @@ type eventState struct {
 	cur          lease.Lease
 }
 
+// tells reports whether a listener handles events at p.
+func (s *Server) tells(p hooks.Point) bool { return int(p) < len(s.wanted) && s.wanted[p] }
+
 // hooked reports whether anything listens to lease events.
 func (s *Server) hooked() bool { return s.events != nil || s.recorder != nil }
 
@@ -41,7 +44,10 @@ func (s *Server) newEvent(r *request, p hooks.Point, sn *subnetRT) *hooks.Event 
 	var e *hooks.Event
 	if r != nil {
 		e = &r.ev.Event
-		*e = hooks.Event{Point: p, Time: s.now()}
+		*e = hooks.Event{Point: p, Time: r.evTime}
+		if r.evTime.IsZero() {
+			e.Time = s.now()
+		}
 	} else {
 		e = &hooks.Event{Point: p, Time: s.now()}
 	}
@@ -101,14 +107,21 @@ func (s *Server) attachRecord(r *request, p hooks.Point, sn *subnetRT, ops []lea
 // reply: lease4_renew first when the client renewed its own lease, then
 // leases4_committed (with the lease the client moved off, if any).
 func (s *Server) tellLeases(r *request, sn *subnetRT, l *lease.Lease, reply []byte, st eventState, reused bool) {
-	if s.events == nil {
+	renew, committed := st.renew && s.tells(hooks.Lease4Renew), s.tells(hooks.Leases4Committed)
+	if !renew && !committed {
 		return
 	}
-	if st.renew {
+	if r != nil {
+		r.evTime = s.now() // the commit completed: one clock read for both events
+	}
+	if renew {
 		e := s.newEvent(r, hooks.Lease4Renew, sn)
 		e.Response, e.Reused = reply, reused
 		e.Leases = leasesOf(r, 0, *l)
 		s.events.LeaseEvent(e)
+	}
+	if !committed {
+		return
 	}
 	e := s.newEvent(r, hooks.Leases4Committed, sn)
 	e.Response, e.Reused = reply, reused
@@ -121,7 +134,7 @@ func (s *Server) tellLeases(r *request, sn *subnetRT, l *lease.Lease, reply []by
 
 // tellLease tells the listeners of one lease event with no reply.
 func (s *Server) tellLease(r *request, p hooks.Point, sn *subnetRT, l lease.Lease, remove bool) {
-	if s.events == nil {
+	if !s.tells(p) {
 		return
 	}
 	e := s.newEvent(r, p, sn)
@@ -132,7 +145,7 @@ func (s *Server) tellLease(r *request, p hooks.Point, sn *subnetRT, l lease.Leas
 
 // tellOffer tells the listeners of an OFFER of addr to r's client.
 func (s *Server) tellOffer(r *request, sn *subnetRT, addr netip.Addr, valid uint32, reply []byte) {
-	if s.events == nil {
+	if !s.tells(hooks.Lease4Offer) {
 		return
 	}
 	e := s.newEvent(r, hooks.Lease4Offer, sn)
@@ -145,7 +158,7 @@ func (s *Server) tellOffer(r *request, sn *subnetRT, addr netip.Addr, valid uint
 // RELEASE with: no lease granted, l deleted. (After a DECLINE it names the
 // probation lease as granted.)
 func (s *Server) tellFreed(r *request, sn *subnetRT, l lease.Lease) {
-	if s.events == nil {
+	if !s.tells(hooks.Leases4Committed) {
 		return
 	}
 	e := s.newEvent(r, hooks.Leases4Committed, sn)

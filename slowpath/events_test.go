@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -149,3 +150,47 @@ func TestLeaseEvents(t *testing.T) {
 		}
 	}
 }
+
+// pickyLog is an eventLog that handles some points only (hooks.Interest).
+type pickyLog struct {
+	eventLog
+	points []hooks.Point
+}
+
+func (l *pickyLog) Wants(p hooks.Point) bool { return slices.Contains(l.points, p) }
+
+// The engine builds no event of a point no listener handles; the events
+// it tells carry the server's clock.
+func TestLeaseEventsOnlyWanted(t *testing.T) {
+	ev := &pickyLog{points: []hooks.Point{hooks.Leases4Committed}}
+	st := &recordStore{Store: openStore(t, memfile.Options{Persist: false})}
+	h := &harness{t: t, reg: stats.New(20, 0), out: &capture{}, now: time.Unix(1_800_000_000, 0)}
+	h.store = &countingStore{Store: st.Store}
+	var times []time.Time
+	h.srv = newTestServer(t, testConfig, Deps{Store: st, Stats: h.reg, Now: func() time.Time { return h.now },
+		Events: hooks.Listeners{ev, listenerFunc(func(e *hooks.Event) { times = append(times, e.Time) })}})
+	ack := h.dora("00:11:22:33:44:55")
+	ip := ack.YourIPAddr.String()
+	if got, want := ev.take(), "lease4_offer +"+ip+" reply; leases4_committed +"+ip+" reply"; got != want {
+		t.Errorf("DORA told %q, want %q (another listener handles offers)", got, want)
+	}
+	if len(times) != 2 || !times[1].Equal(h.now) {
+		t.Errorf("events at %v, want the offer's and the commit's, at %v", times, h.now)
+	}
+
+	// With no listener that handles offers, none is built at all.
+	only := &pickyLog{points: []hooks.Point{hooks.Leases4Committed}}
+	h.srv = newTestServer(t, testConfig, Deps{Store: st, Stats: h.reg, Now: func() time.Time { return h.now }, Events: only})
+	if h.srv.tells(hooks.Lease4Offer) || !h.srv.tells(hooks.Leases4Committed) || h.srv.tells(hooks.Lease4Renew) {
+		t.Errorf("told points %v", h.srv.wanted)
+	}
+	ack = h.dora("00:11:22:33:44:66")
+	if got, want := only.take(), "leases4_committed +"+ack.YourIPAddr.String()+" reply"; got != want {
+		t.Errorf("DORA told %q, want %q", got, want)
+	}
+}
+
+// listenerFunc is a hooks.Listener of every point.
+type listenerFunc func(e *hooks.Event)
+
+func (f listenerFunc) LeaseEvent(e *hooks.Event) { f(e) }

@@ -75,8 +75,12 @@ type request struct {
 	subnet   *subnetRT // selected for the request; nil: none of ours
 	// after runs once the configuration lock is released (HA replication and
 	// the replies that wait for it).
-	after  func()
-	start  time.Time // processing began (latency histograms)
+	after func()
+	start time.Time // processing began (latency histograms)
+	// evTime is the time of the request's lease events: when processing
+	// began, then when its commit completed (one clock read for the
+	// events told then).
+	evTime time.Time
 	events eventState
 	// holdReply: the reply is built but not sent until the lease event
 	// listeners that wait for durability have been told (see holdsReply).

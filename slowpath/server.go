@@ -101,7 +101,10 @@ type Server struct {
 	cache      handoff.LeaseCache
 	recorder   hooks.Recorder
 	events     hooks.Listener
-	latency    [dhcpv4.MessageTypeInform + 1]*metrics.PrometheusHistogram
+	// wanted says, by point, whether events is told of it at all: an
+	// event no listener handles is not built.
+	wanted  [hooks.LeaseCommand + 1]bool
+	latency [dhcpv4.MessageTypeInform + 1]*metrics.PrometheusHistogram
 
 	rtMu sync.RWMutex
 	rt   *liveConfig
@@ -161,6 +164,11 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		offers:     newOfferTable(),
 		Network:    d.Network,
 		drops:      d.Drops,
+	}
+	if s.events != nil {
+		for p := range s.wanted {
+			s.wanted[p] = hooks.Wants(s.events, hooks.Point(p))
+		}
 	}
 	if s.drops == nil {
 		s.drops = NewDropList()
@@ -420,7 +428,7 @@ func (s *Server) decode(p *handoff.Packet) *request {
 
 func (s *Server) process(r *request) {
 	start := s.now()
-	r.start = start
+	r.start, r.evTime = start, start
 	s.rtMu.RLock()
 	s.handle(s.rt, r)
 	s.rtMu.RUnlock()

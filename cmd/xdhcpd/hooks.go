@@ -254,6 +254,9 @@ func (w withSubnets) LeaseEvent(e *hooks.Event) {
 	w.Listener.LeaseEvent(e)
 }
 
+// Wants implements hooks.Interest.
+func (w withSubnets) Wants(p hooks.Point) bool { return hooks.Wants(w.Listener, p) }
+
 // Flush implements hooks.Flusher for the listeners that hold events.
 func (w withSubnets) Flush() uint64 {
 	if f, ok := w.Listener.(hooks.Flusher); ok {

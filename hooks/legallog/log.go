@@ -441,6 +441,9 @@ func (l *Log) waitSynced(ticket uint64) {
 	}
 }
 
+// Wants implements hooks.Interest: the points the log records.
+func (l *Log) Wants(p hooks.Point) bool { return recorded(p) }
+
 // recorded reports whether Kea's legal log writes lines at hook point p
 // (appendEntries writes none for the others).
 func recorded(p hooks.Point) bool {

@@ -290,13 +290,20 @@ func (r *Runner) Counters() Counters {
 		Failed: r.failed.Load(), TimedOut: r.timedOut.Load(), SpawnerRestarts: r.spawnerRestarts.Load()}
 }
 
+// Wants implements hooks.Interest: the hook points Kea's library handles.
+func (r *Runner) Wants(p hooks.Point) bool {
+	switch p {
+	case hooks.Leases4Committed, hooks.Lease4Renew, hooks.Lease4Release, hooks.Lease4Decline,
+		hooks.Lease4Expire, hooks.Lease4Recover:
+		return true
+	}
+	return false
+}
+
 // LeaseEvent implements hooks.Listener: it queues the script call for the
 // hook points Kea's library handles.
 func (r *Runner) LeaseEvent(e *hooks.Event) {
-	switch e.Point {
-	case hooks.Leases4Committed, hooks.Lease4Renew, hooks.Lease4Release, hooks.Lease4Decline,
-		hooks.Lease4Expire, hooks.Lease4Recover:
-	default:
+	if !r.Wants(e.Point) {
 		return
 	}
 	if len(r.q) == cap(r.q) {
