@@ -152,14 +152,16 @@ func MessageTypeName(t byte) string {
 
 // ColonHex spells b as Kea spells hardware addresses and client
 // identifiers: lower-case hex bytes separated by colons.
-func ColonHex(b []byte) string {
-	out := make([]byte, 0, 3*len(b))
+func ColonHex(b []byte) string { return string(AppendColonHex(make([]byte, 0, 3*len(b)), b)) }
+
+// AppendColonHex appends ColonHex(b) to dst.
+func AppendColonHex(dst, b []byte) []byte {
 	const digits = "0123456789abcdef"
 	for i, c := range b {
 		if i > 0 {
-			out = append(out, ':')
+			dst = append(dst, ':')
 		}
-		out = append(out, digits[c>>4], digits[c&15])
+		dst = append(dst, digits[c>>4], digits[c&15])
 	}
-	return string(out)
+	return dst
 }

@@ -1,10 +1,9 @@
 package runscript
 
 import (
-	"encoding/hex"
+	"bytes"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"xdhcp/hooks"
 	"xdhcp/lease"
@@ -13,12 +12,74 @@ import (
 // The script's environment, variable for variable as Kea 2.2's run-script
 // hook library builds it, so that a script written for Kea runs unchanged.
 
-// env accumulates NAME=value strings.
-type env []string
+// env builds the environment as the spawner's call message carries it:
+// NAME=value entries, each ended by a NUL byte. Values are appended in
+// place and the names passed in do not escape, so that building a call's
+// environment allocates only when its buffer grows.
+type env struct{ b []byte }
 
-func (v *env) str(name, value string)     { *v = append(*v, name+"="+value) }
-func (v *env) uint(name string, x uint64) { v.str(name, strconv.FormatUint(x, 10)) }
-func (v *env) bool(name string, b bool)   { v.str(name, strconv.FormatBool(b)) }
+func (v *env) key(name string) { v.b = append(append(v.b, name...), '=') }
+func (v *env) end()            { v.b = append(v.b, 0) }
+
+func (v *env) str(name, value string) {
+	v.key(name)
+	v.b = append(v.b, value...)
+	v.end()
+}
+
+func (v *env) uint(name string, x uint64) {
+	v.key(name)
+	v.b = strconv.AppendUint(v.b, x, 10)
+	v.end()
+}
+
+func (v *env) bool(name string, b bool) {
+	v.key(name)
+	v.b = strconv.AppendBool(v.b, b)
+	v.end()
+}
+
+// addr adds an address as netip.Addr's String writes it.
+func (v *env) addr(name string, a netip.Addr) {
+	v.key(name)
+	if a.IsValid() {
+		v.b = a.AppendTo(v.b)
+	} else {
+		v.b = append(v.b, a.String()...)
+	}
+	v.end()
+}
+
+// colonHex adds b as hooks.ColonHex writes it.
+func (v *env) colonHex(name string, b []byte) {
+	v.key(name)
+	v.b = hooks.AppendColonHex(v.b, b)
+	v.end()
+}
+
+// optionHex adds b as Kea's Option::toHexString writes it: 0x and
+// upper-case hex digits.
+func (v *env) optionHex(name string, b []byte) {
+	const digits = "0123456789ABCDEF"
+	v.key(name)
+	v.b = append(v.b, "0x"...)
+	for _, c := range b {
+		v.b = append(v.b, digits[c>>4], digits[c&15])
+	}
+	v.end()
+}
+
+// strings returns the entries as strings, for a script the daemon starts
+// itself.
+func (v *env) strings() []string {
+	var out []string
+	for rest := v.b; len(rest) > 0; {
+		entry, after, _ := bytes.Cut(rest, []byte{0})
+		out = append(out, string(entry))
+		rest = after
+	}
+	return out
+}
 
 // hwaddr adds <prefix> and <prefix>_TYPE (both empty without an address).
 func (v *env) hwaddr(prefix string, hw []byte, htype byte, present bool) {
@@ -27,7 +88,7 @@ func (v *env) hwaddr(prefix string, hw []byte, htype byte, present bool) {
 		v.str(prefix+"_TYPE", "")
 		return
 	}
-	v.str(prefix, hooks.ColonHex(hw))
+	v.colonHex(prefix, hw)
 	v.uint(prefix+"_TYPE", uint64(htype))
 }
 
@@ -47,7 +108,7 @@ func stateText(s lease.State) string {
 // lease4 adds the <prefix>_* variables of a lease (htype: the hardware
 // type Kea stores with it; 1 for Ethernet).
 func (v *env) lease4(prefix string, l *lease.Lease, htype byte) {
-	v.str(prefix+"_ADDRESS", l.Addr.String())
+	v.addr(prefix+"_ADDRESS", l.Addr)
 	v.uint(prefix+"_CLTT", uint64(l.CLTT))
 	v.str(prefix+"_HOSTNAME", l.Hostname)
 	// A lease always has a hardware address in Kea, if an empty one
@@ -56,7 +117,7 @@ func (v *env) lease4(prefix string, l *lease.Lease, htype byte) {
 	v.str(prefix+"_STATE", stateText(l.State))
 	v.uint(prefix+"_SUBNET_ID", uint64(l.SubnetID))
 	v.uint(prefix+"_VALID_LIFETIME", uint64(l.ValidLft))
-	v.str(prefix+"_CLIENT_ID", hooks.ColonHex(l.ClientID))
+	v.colonHex(prefix+"_CLIENT_ID", l.ClientID)
 }
 
 // leases4 adds <prefix>_SIZE and <prefix>_AT<n>_* for each lease.
@@ -66,9 +127,6 @@ func (v *env) leases4(prefix string, ls []lease.Lease, htype byte) {
 		v.lease4(prefix+"_AT"+strconv.Itoa(i), &ls[i], htype)
 	}
 }
-
-// optionHex is Kea's Option::toHexString: 0x and upper-case hex digits.
-func optionHex(b []byte) string { return "0x" + strings.ToUpper(hex.EncodeToString(b)) }
 
 // query4 adds the <prefix>_* variables of a query.
 func (v *env) query4(prefix string, j *job) {
@@ -84,31 +142,30 @@ func (v *env) query4(prefix string, j *job) {
 		v.hwaddr(prefix+"_REMOTE_HWADDR", nil, 0, false)
 		return
 	}
-	addr := func(a [4]byte) string { return netip.AddrFrom4(a).String() }
 	v.str(prefix+"_TYPE", hooks.MessageTypeName(p.MsgType))
 	v.uint(prefix+"_TXID", uint64(p.XID))
-	v.str(prefix+"_LOCAL_ADDR", j.local.Addr().String())
+	v.addr(prefix+"_LOCAL_ADDR", j.local.Addr())
 	v.uint(prefix+"_LOCAL_PORT", uint64(j.local.Port()))
-	v.str(prefix+"_REMOTE_ADDR", j.remote.Addr().String())
+	v.addr(prefix+"_REMOTE_ADDR", j.remote.Addr())
 	v.uint(prefix+"_REMOTE_PORT", uint64(j.remote.Port()))
 	v.uint(prefix+"_IFACE_INDEX", uint64(j.ifIndex))
 	v.str(prefix+"_IFACE_NAME", j.iface)
 	v.uint(prefix+"_HOPS", uint64(p.Hops))
 	v.uint(prefix+"_SECS", uint64(p.Secs))
 	v.uint(prefix+"_FLAGS", uint64(p.Flags))
-	v.str(prefix+"_CIADDR", addr(p.Ciaddr))
-	v.str(prefix+"_SIADDR", addr(p.Siaddr))
-	v.str(prefix+"_YIADDR", addr(p.Yiaddr))
-	v.str(prefix+"_GIADDR", addr(p.Giaddr))
+	v.addr(prefix+"_CIADDR", netip.AddrFrom4(p.Ciaddr))
+	v.addr(prefix+"_SIADDR", netip.AddrFrom4(p.Siaddr))
+	v.addr(prefix+"_YIADDR", netip.AddrFrom4(p.Yiaddr))
+	v.addr(prefix+"_GIADDR", netip.AddrFrom4(p.Giaddr))
 	v.bool(prefix+"_RELAYED", p.Giaddr != [4]byte{})
 	v.hwaddr(prefix+"_HWADDR", p.MAC(), p.HType, true)
 	v.hwaddr(prefix+"_LOCAL_HWADDR", j.localHW[:], 1, j.localHW != [6]byte{})
 	v.hwaddr(prefix+"_REMOTE_HWADDR", j.remoteHW[:], 1, j.remoteHW != [6]byte{})
 	if rai, ok := p.Option(82); ok {
-		v.str(prefix+"_OPTION_82", optionHex(rai))
+		v.optionHex(prefix+"_OPTION_82", rai)
 		for _, code := range []byte{1, 2} {
 			if sub, ok := hooks.SubOption(rai, code); ok {
-				v.str(prefix+"_OPTION_82_SUB_OPTION_"+strconv.Itoa(int(code)), optionHex(sub))
+				v.optionHex(prefix+"_OPTION_82_SUB_OPTION_"+strconv.Itoa(int(code)), sub)
 			}
 		}
 	}
@@ -124,16 +181,23 @@ func (v *env) subnet4(s hooks.Subnet) {
 	}
 	v.uint("SUBNET4_ID", uint64(s.ID))
 	v.str("SUBNET4_NAME", s.Prefix.String())
-	v.str("SUBNET4_PREFIX", s.Prefix.Addr().String())
+	v.addr("SUBNET4_PREFIX", s.Prefix.Addr())
 	v.uint("SUBNET4_PREFIX_LEN", uint64(s.Prefix.Bits()))
 }
 
-// build returns the script's arguments' environment for j.
+// env returns the script's environment for j.
 func (j *job) env() []string {
+	v := env{b: j.appendEnv(nil)}
+	return v.strings()
+}
+
+// appendEnv appends the script's environment for j to b, as env builds
+// it.
+func (j *job) appendEnv(b []byte) []byte {
 	if j.v6 != nil {
-		return j.v6.env()
+		return j.v6.appendEnv(b)
 	}
-	var v env
+	v := env{b: b}
 	switch j.point {
 	case hooks.Leases4Committed:
 		v.query4("QUERY4", j)
@@ -153,7 +217,7 @@ func (j *job) env() []string {
 		var p hooks.Packet
 		okQ := j.query != nil && p.Parse(j.query, j.iface, nil) == nil
 		if cid, ok := p.Option(61); okQ && ok {
-			v.str("PKT4_CLIENT_ID", hooks.ColonHex(cid))
+			v.colonHex("PKT4_CLIENT_ID", cid)
 		} else {
 			v.str("PKT4_CLIENT_ID", "")
 		}
@@ -168,7 +232,7 @@ func (j *job) env() []string {
 	case hooks.Lease4Recover:
 		v.lease4("LEASE4", firstOf(j.leases), j.htype)
 	}
-	return v
+	return v.b
 }
 
 func firstOf(ls []lease.Lease) *lease.Lease {

@@ -73,8 +73,8 @@ func cloneAll6(ls []lease.Lease6) []lease.Lease6 {
 
 // env is the script's environment for a DHCPv6 call, variable for
 // variable as Kea 2.2's run-script library builds it in kea-dhcp6.
-func (j *job6) env() []string {
-	var v env
+func (j *job6) appendEnv(b []byte) []byte {
+	v := env{b: b}
 	switch j.point {
 	case hooks.Leases6Committed:
 		v.query6("QUERY6", j)
@@ -100,7 +100,7 @@ func (j *job6) env() []string {
 	case hooks.Lease6Recover:
 		v.lease6("LEASE6", first6(j.leases))
 	}
-	return v
+	return v.b
 }
 
 func first6(ls []lease.Lease6) *lease.Lease6 {
@@ -112,11 +112,11 @@ func first6(ls []lease.Lease6) *lease.Lease6 {
 
 // lease6 adds the <prefix>_* variables of a DHCPv6 lease.
 func (v *env) lease6(prefix string, l *lease.Lease6) {
-	addr := ""
 	if l.Addr.IsValid() {
-		addr = l.Addr.String()
+		v.addr(prefix+"_ADDRESS", l.Addr)
+	} else {
+		v.str(prefix+"_ADDRESS", "")
 	}
-	v.str(prefix+"_ADDRESS", addr)
 	v.uint(prefix+"_CLTT", uint64(l.CLTT))
 	v.str(prefix+"_HOSTNAME", l.Hostname)
 	// Kea's lease has no hardware address object without a MAC (a
@@ -125,7 +125,7 @@ func (v *env) lease6(prefix string, l *lease.Lease6) {
 	v.str(prefix+"_STATE", stateText(l.State))
 	v.uint(prefix+"_SUBNET_ID", uint64(l.SubnetID))
 	v.uint(prefix+"_VALID_LIFETIME", uint64(l.ValidLft))
-	v.str(prefix+"_DUID", hooks.ColonHex(l.DUID))
+	v.colonHex(prefix+"_DUID", l.DUID)
 	v.uint(prefix+"_IAID", uint64(l.IAID))
 	v.uint(prefix+"_PREFERRED_LIFETIME", uint64(l.PreferredLft))
 	v.uint(prefix+"_PREFIX_LEN", uint64(l.PrefixLen))
@@ -156,14 +156,14 @@ func (v *env) query6(prefix string, j *job6) {
 	}
 	v.str(prefix+"_TYPE", pkt6.MessageTypeName(p.MsgType()))
 	v.uint(prefix+"_TXID", uint64(p.TransID()))
-	v.str(prefix+"_LOCAL_ADDR", j.local.Addr().String())
+	v.addr(prefix+"_LOCAL_ADDR", j.local.Addr())
 	v.uint(prefix+"_LOCAL_PORT", 0)
-	v.str(prefix+"_REMOTE_ADDR", j.remote.Addr().String())
+	v.addr(prefix+"_REMOTE_ADDR", j.remote.Addr())
 	v.uint(prefix+"_REMOTE_PORT", uint64(j.remote.Port()))
 	v.uint(prefix+"_IFACE_INDEX", uint64(j.ifIndex))
 	v.str(prefix+"_IFACE_NAME", j.iface)
 	v.hwaddr(prefix+"_REMOTE_HWADDR", j.remoteHW[:], 1, j.remoteHW != [6]byte{})
 	v.str(prefix+"_PROTO", "UDP")
 	cid, _ := p.Option6(1)
-	v.str(prefix+"_CLIENT_ID", hooks.ColonHex(cid))
+	v.colonHex(prefix+"_CLIENT_ID", cid)
 }

@@ -148,12 +148,9 @@ func reniceSelf() {
 	}
 }
 
-func encodeCall(b []byte, hook string, env []string) []byte {
-	b = append(append(b, hook...), 0)
-	for _, v := range env {
-		b = append(append(b, v...), 0)
-	}
-	return b
+// encodeCall appends j's call message to b.
+func encodeCall(b []byte, hook string, j *job) []byte {
+	return j.appendEnv(append(append(b, hook...), 0))
 }
 
 func decodeCall(m []byte) (hook string, env []string) {
@@ -324,7 +321,7 @@ func (r *Runner) forward() {
 			continue
 		}
 		hook := j.hook()
-		buf = encodeCall(buf[:0], hook, j.env())
+		buf = encodeCall(buf[:0], hook, j)
 		if len(buf) > maxCall {
 			r.run.Add(1)
 			r.record(hook, outcome{kind: startError, msg: fmt.Sprintf("its environment is too large (%d bytes)", len(buf))})
