@@ -765,6 +765,7 @@ func (l *Log) writeFileLocked(b []byte) error {
 		l.errs.Add(1)
 		return err
 	}
+	l.file.reserve(len(b))
 	n, err := writeRaw(l.file.f, b)
 	l.file.size += int64(n)
 	l.unsynced += n
@@ -1237,6 +1238,7 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file.f != nil {
+		l.file.release()
 		if cerr := l.file.f.Close(); err == nil {
 			err = cerr
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -505,5 +506,46 @@ func TestConcurrentSyncsCoverTheirTickets(t *testing.T) {
 	b, _ := os.ReadFile(l.FileName())
 	if n := strings.Count(string(b), "has been assigned"); n != flushers*rounds {
 		t.Errorf("%d records in the file, want %d", n, flushers*rounds)
+	}
+}
+
+// allocated is the bytes of disk the file at name holds.
+func allocated(t *testing.T, name string) (size, blocks int64) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(name, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Size, st.Blocks * 512
+}
+
+// The open file's blocks are allocated ahead of its end, its size staying
+// what was written; a rotated or closed file gives the rest back.
+func TestFileReservedAheadAndReleased(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Date(2026, 1, 6, 12, 0, 0, 0, time.UTC)}
+	l, err := Open(params(t, `{"path": "`+dir+`", "base-name": "legal", "time-unit": "day", "count": 1}`), nil, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &hooks.Event{Point: hooks.Leases4Committed, Time: c.now(), Query: relayedRequest(), Leases: []lease.Lease{testLease()}}
+	record(t, l, e)
+	first := l.FileName()
+	size, blocks := allocated(t, first)
+	if size == 0 || size > 1024 || blocks < reserveAhead {
+		t.Fatalf("open file: size %d, %d bytes allocated; want one record, %d reserved", size, blocks, reserveAhead)
+	}
+	c.set(time.Date(2026, 1, 7, 0, 0, 1, 0, time.UTC))
+	e.Time = c.now()
+	record(t, l, e)
+	if size, blocks := allocated(t, first); blocks > 64<<10 {
+		t.Errorf("rotated file: size %d, still %d bytes allocated", size, blocks)
+	}
+	second := l.FileName()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if size, blocks := allocated(t, second); size == 0 || blocks > 64<<10 {
+		t.Errorf("closed file: size %d, %d bytes allocated", size, blocks)
 	}
 }
