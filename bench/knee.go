@@ -50,13 +50,13 @@ type Probe struct {
 
 // KneeSearch is the record of one server's search.
 type KneeSearch struct {
-	Scenario string  `json:"scenario"`
-	Server   string  `json:"server"`
-	Driver   string  `json:"driver"`
+	Scenario string `json:"scenario"`
+	Server   string `json:"server"`
+	Driver   string `json:"driver"`
 	// Search numbers the searches of one server when a scenario repeats
 	// them (1, 2, …; 0 when it runs one).
-	Search int `json:"search,omitempty"`
-	Probes   []Probe `json:"probes"`
+	Search int     `json:"search,omitempty"`
+	Probes []Probe `json:"probes"`
 	// Knee is the highest requested rate that passed (0 when none did).
 	Knee float64 `json:"knee"`
 	// Ended says why the search stopped (bracketed to a resolution, the
@@ -148,7 +148,9 @@ func (k *kneeState) record(p *Probe, now time.Time) {
 func (k *kneeState) stop(why string) { k.next, k.ended = 0, why }
 
 // sameOptions gives every server the options o.
-func sameOptions(o KneeOptions) func(string) KneeOptions { return func(string) KneeOptions { return o } }
+func sameOptions(o KneeOptions) func(string) KneeOptions {
+	return func(string) KneeOptions { return o }
+}
 
 // label names the search in reports: its server, and its number when the
 // scenario repeats its searches.

@@ -18,13 +18,21 @@ const (
 	HooksRunScript = "run-script"
 )
 
+// leaseHookOptions are the suite's options of the hooked variants.
+type leaseHookOptions struct {
+	set     string // HooksBoth ("": both), HooksLegalLog or HooksRunScript
+	durable bool   // the forensic log's durable-before-reply
+	script  string // run-script's script; "": a trivial one
+}
+
 // withLeaseHooks adds to the server configuration cfg the lease event
-// hooks SuiteOptions.LeaseHooks asks for: run-script with a trivial script
-// (for both servers) unless set is HooksLegalLog and, when legal is set
-// (xdhcpd: Kea 2.2's forensic logging is not open source) and set is not
-// HooksRunScript, forensic logging into dir.
-// durable turns the forensic log's durable-before-reply on.
-func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, set string, durable bool) ([]byte, error) {
+// hooks SuiteOptions.LeaseHooks asks for: run-script (for both servers)
+// unless o.set is HooksLegalLog, with o.script or a trivial script
+// written into dir, and, when legal is set (xdhcpd: Kea 2.2's forensic
+// logging is not open source) and o.set is not HooksRunScript, forensic
+// logging into dir.
+func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, o leaseHookOptions) ([]byte, error) {
+	set, durable := o.set, o.durable
 	switch set {
 	case "", HooksBoth, HooksLegalLog, HooksRunScript:
 	default:
@@ -33,9 +41,12 @@ func withLeaseHooks(cfg []byte, dir, hooksDir string, legal bool, set string, du
 	if hooksDir == "" {
 		hooksDir = debianKeaHooks
 	}
-	script := filepath.Join(dir, "lease-hook.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
-		return nil, fmt.Errorf("write %s: %w", script, err)
+	script := o.script
+	if script == "" {
+		script = filepath.Join(dir, "lease-hook.sh")
+		if err := os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+			return nil, fmt.Errorf("write %s: %w", script, err)
+		}
 	}
 	var doc map[string]map[string]any
 	if err := json.Unmarshal(cfg, &doc); err != nil {

@@ -12,7 +12,7 @@ import (
 
 func TestWithLeaseHooks(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := withLeaseHooks(xdhcpConfig(filepath.Join(dir, "l.csv"), nil, "", filepath.Join(dir, "pins")), dir, "", true, "", false)
+	cfg, err := withLeaseHooks(xdhcpConfig(filepath.Join(dir, "l.csv"), nil, "", filepath.Join(dir, "pins")), dir, "", true, leaseHookOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +31,23 @@ func TestWithLeaseHooks(t *testing.T) {
 	if len(h) != 2 || filepath.Base(h[0].Library) != "libdhcp_run_script.so" || filepath.Base(h[1].Library) != "libdhcp_legal_log.so" ||
 		h[0].Parameters["name"] != filepath.Join(dir, "lease-hook.sh") || h[1].Parameters["path"] != dir {
 		t.Errorf("hooks-libraries %+v", h)
+	}
+
+	// A script of the operator's is called as it is, and none is written.
+	other := t.TempDir()
+	cfg, err = withLeaseHooks(xdhcpConfig(filepath.Join(other, "l.csv"), nil, "", filepath.Join(other, "pins")), other, "", false,
+		leaseHookOptions{set: HooksRunScript, script: "/usr/local/bin/provision.sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(cfg, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if h := doc.Dhcp4.Hooks; len(h) != 1 || h[0].Parameters["name"] != "/usr/local/bin/provision.sh" {
+		t.Errorf("with a script of the operator's: hooks-libraries %+v", h)
+	}
+	if _, err := os.Stat(filepath.Join(other, "lease-hook.sh")); err == nil {
+		t.Error("the trivial script was written too")
 	}
 }
 

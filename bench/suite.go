@@ -51,6 +51,9 @@ type SuiteOptions struct {
 	// lease write until their forensic records are synced, not only
 	// written (durable-before-reply true).
 	ForensicDurable bool
+	// LeaseHookScript is the script run-script calls in the hooked
+	// variants (an absolute path); empty: one that exits 0 at once.
+	LeaseHookScript string
 	// S2Window is how many renewals S2's closed loop keeps in flight
 	// (default 256). A server whose replies wait longer (a forensic record
 	// made durable before the reply) answers fewer per second at a fixed
@@ -319,6 +322,12 @@ func (in *instance) close() error {
 	return errors.Join(err, in.lab.Close())
 }
 
+// hookOptions are the hooked variants' options; forensic is set for
+// xdhcpd, the only server whose forensic log the suite runs.
+func (s *suite) hookOptions(forensic bool) leaseHookOptions {
+	return leaseHookOptions{set: s.o.LeaseHookSet, durable: forensic && s.o.ForensicDurable, script: s.o.LeaseHookScript}
+}
+
 // closeChecked closes in, recording a crash as a correctness failure.
 func (s *suite) closeChecked(what string, in *instance) {
 	if err := in.close(); err != nil {
@@ -378,7 +387,7 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 			}
 		}
 		if hooked {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true, s.o.LeaseHookSet, s.o.ForensicDurable); err != nil {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, true, s.hookOptions(true)); err != nil {
 				return nil, err
 			}
 		}
@@ -396,7 +405,7 @@ func (s *suite) startServer(ctx context.Context, name string, ns *lab.NS, leaseF
 			}
 		}
 		if hooked {
-			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false, s.o.LeaseHookSet, false); err != nil {
+			if cfg, err = withLeaseHooks(cfg, dir, s.keaHA, false, s.hookOptions(false)); err != nil {
 				return nil, err
 			}
 		}

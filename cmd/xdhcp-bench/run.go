@@ -73,6 +73,7 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	leaseHooks := fs.Bool("lease-hooks", false, "each server also runs, interleaved, with forensic logging (xdhcpd) and run-script with a trivial script (both): the hooks' cost in one invocation; S1's knee is then searched once per repeat, to 3%, and the median kept")
 	hookSet := fs.String("lease-hooks-set", bench.HooksBoth, "with -lease-hooks, the hooks the variant runs: both, legal-log or run-script")
 	s2Window := fs.Int("s2-window", 256, "renewals S2's closed loop keeps in flight (a larger window measures the capacity of a server whose replies wait longer)")
+	hookScript := fs.String("lease-hooks-script", "", "with -lease-hooks, the script run-script calls (default: one that exits 0 at once); the suite runs it as it is")
 	durable := fs.Bool("forensic-durable", false, "with -lease-hooks, the forensic log holds replies that commit no lease until their records are synced, not only written (durable-before-reply true)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: xdhcp-bench suite [flags]\n\nflags:")
@@ -86,11 +87,18 @@ func runSuite(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
+	if *hookScript != "" {
+		// The servers run in folders of their own.
+		if *hookScript, err = filepath.Abs(*hookScript); err != nil {
+			return fmt.Errorf("-lease-hooks-script: %w", err)
+		}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	return bench.RunSuite(ctx, bench.SuiteOptions{
 		Xdhcpd: *xd, Out: *out, Quick: *quick, NoKea: *noKea, Repeats: *repeats, Self: self, Logger: log,
 		Only: splitList(*only), LeaseHooks: *leaseHooks, LeaseHookSet: *hookSet, ForensicDurable: *durable,
-		S2Window: *s2Window,
+		LeaseHookScript: *hookScript,
+		S2Window:        *s2Window,
 	}, stdout)
 }
 
