@@ -42,7 +42,7 @@ func (w *Worker) tellCached(payload, reply []byte, meta *handoff.Meta, e *leasec
 		Subnet:   hooks.Subnet{ID: e.SubnetID},
 		Cached:   true,
 	}
-	for _, p := range [...]hooks.Point{hooks.Lease4Renew, hooks.Leases4Committed} {
+	for _, p := range w.told {
 		ev.Point = p
 		w.cfg.Events.LeaseEvent(&ev.Event)
 	}

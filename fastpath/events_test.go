@@ -60,8 +60,7 @@ func (l *syncingListener) sync() {
 func TestWorkerHoldsCachedRepliesUntilSynced(t *testing.T) {
 	e := newIdleWorkerEnv(t)
 	l := &syncingListener{}
-	e.w.cfg.Events = l
-	e.w.flusher = l
+	e.w.listen(l, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- e.w.Run(ctx) }()
@@ -102,7 +101,7 @@ func TestWorkerHoldsCachedRepliesUntilSynced(t *testing.T) {
 func TestWorkerAnswerAllocsWithEvents(t *testing.T) {
 	e := newIdleWorkerEnv(t)
 	l := &syncingListener{}
-	e.w.cfg.Events = l
+	e.w.listen(l, nil)
 	m := e.renewal(t)
 	if err := e.cache.Put(e.entry(t, m, 10)); err != nil {
 		t.Fatal(err)
@@ -127,5 +126,41 @@ func TestWorkerAnswerAllocsWithEvents(t *testing.T) {
 	}
 	if l.respType != dhcpview.MsgAck {
 		t.Errorf("the told response's message type is %d, want the ACK", l.respType)
+	}
+}
+
+// committedOnly is a syncingListener that handles leases4_committed only
+// (hooks.Interest), as the forensic log does.
+type committedOnly struct{ syncingListener }
+
+func (*committedOnly) Wants(p hooks.Point) bool { return p == hooks.Leases4Committed }
+
+// A cached renewal tells its listeners only the points they handle; with
+// none handled it builds no event at all.
+func TestWorkerTellsWantedPointsOnly(t *testing.T) {
+	e := newIdleWorkerEnv(t)
+	l := &committedOnly{}
+	e.w.listen(l, nil)
+	m := e.renewal(t)
+	if err := e.cache.Put(e.entry(t, m, 10)); err != nil {
+		t.Fatal(err)
+	}
+	src := handoff.Meta{SrcMAC: e.cliMAC, DstMAC: e.w.cfg.IfMAC, SrcIP: wtClient.Addr().As4(), DstIP: wtServer.Addr().As4(),
+		SrcPort: 68, DstPort: 67, TTL: 64}
+	_, meta, payload, err := testframe.Arrived(src, m.ToBytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view dhcpview.View
+	d, ok := e.w.answer(&view, payload, &meta, time.Now().Unix())
+	if !ok {
+		t.Fatal("cached renewal not answered")
+	}
+	e.w.cfg.Socket.Release(d.Addr)
+	if len(l.points) != 1 || l.points[0] != hooks.Leases4Committed {
+		t.Errorf("told %v, want leases4_committed alone", l.points)
+	}
+	if e.w.listen(hooks.Listeners{}, nil); len(e.w.told) != 0 {
+		t.Errorf("listeners that handle nothing: told %v", e.w.told)
 	}
 }

@@ -144,6 +144,9 @@ type Worker struct {
 	held        []heldReply
 	heldDropLog time.Time
 	ev          cachedEvent
+	// told are the points of a cached renewal that cfg.Events handles
+	// (see tellCached).
+	told []hooks.Point
 	// v6 is the worker's DHCPv6 scratch, allocated once.
 	v6 v6State
 }
@@ -190,15 +193,31 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{cfg: cfg, replies: make(chan slowReply, replyQueue)}
-	w.flusher, _ = cfg.Events.(hooks.Flusher)
-	if w.flusher == nil {
-		w.flusher, _ = cfg.Events6.(hooks.Flusher)
-	}
+	w.listen(cfg.Events, cfg.Events6)
 	w.bufs.New = func() any {
 		b := make([]byte, 0, replyBufSize)
 		return &b
 	}
 	return w, nil
+}
+
+// listen sets the listeners the worker tells of its cached renewals: the
+// points of a renewal they handle, and the one that holds events until
+// Flush, if any.
+func (w *Worker) listen(events hooks.Listener, events6 hooks.Listener6) {
+	w.cfg.Events, w.cfg.Events6, w.told = events, events6, nil
+	if events != nil {
+		// Kea's points of a renewal, lease4_renew then leases4_committed.
+		for _, p := range [...]hooks.Point{hooks.Lease4Renew, hooks.Leases4Committed} {
+			if hooks.Wants(events, p) {
+				w.told = append(w.told, p)
+			}
+		}
+	}
+	w.flusher, _ = events.(hooks.Flusher)
+	if w.flusher == nil {
+		w.flusher, _ = events6.(hooks.Flusher)
+	}
 }
 
 // PacketsOutstanding is the number of packets this worker handed to the
@@ -530,7 +549,7 @@ func (w *Worker) answer(v *dhcpview.View, payload []byte, meta *handoff.Meta, no
 		copy(buf[:6], relayMAC[:]) // the Ethernet destination: the relay's next hop, not the frame's source
 	}
 	w.Stats.CacheHits.Add(1)
-	if w.cfg.Events != nil {
+	if len(w.told) > 0 {
 		// The ACK's DHCP message ends the frame (it is never padded).
 		w.tellCached(payload, buf[n-leasecache.ACKLen(e):n], meta, e, remaining, now)
 	}
