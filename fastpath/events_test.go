@@ -10,9 +10,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 
 	"xdhcp/fastpath/dhcpview"
-	"xdhcp/handoff"
 	"xdhcp/hooks"
-	"xdhcp/internal/testframe"
 )
 
 // syncingListener stands for the forensic log: it keeps what it needs of
@@ -102,16 +100,7 @@ func TestWorkerAnswerAllocsWithEvents(t *testing.T) {
 	e := newIdleWorkerEnv(t)
 	l := &syncingListener{}
 	e.w.listen(l, nil)
-	m := e.renewal(t)
-	if err := e.cache.Put(e.entry(t, m, 10)); err != nil {
-		t.Fatal(err)
-	}
-	src := handoff.Meta{SrcMAC: e.cliMAC, DstMAC: e.w.cfg.IfMAC, SrcIP: wtClient.Addr().As4(), DstIP: wtServer.Addr().As4(),
-		SrcPort: 68, DstPort: 67, TTL: 64}
-	_, meta, payload, err := testframe.Arrived(src, m.ToBytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta, payload := e.cachedRenewal(t)
 	var view dhcpview.View
 	now := time.Now().Unix()
 	allocs := testing.AllocsPerRun(200, func() {
@@ -141,16 +130,7 @@ func TestWorkerTellsWantedPointsOnly(t *testing.T) {
 	e := newIdleWorkerEnv(t)
 	l := &committedOnly{}
 	e.w.listen(l, nil)
-	m := e.renewal(t)
-	if err := e.cache.Put(e.entry(t, m, 10)); err != nil {
-		t.Fatal(err)
-	}
-	src := handoff.Meta{SrcMAC: e.cliMAC, DstMAC: e.w.cfg.IfMAC, SrcIP: wtClient.Addr().As4(), DstIP: wtServer.Addr().As4(),
-		SrcPort: 68, DstPort: 67, TTL: 64}
-	_, meta, payload, err := testframe.Arrived(src, m.ToBytes())
-	if err != nil {
-		t.Fatal(err)
-	}
+	meta, payload := e.cachedRenewal(t)
 	var view dhcpview.View
 	d, ok := e.w.answer(&view, payload, &meta, time.Now().Unix())
 	if !ok {

@@ -437,10 +437,10 @@ func TestWorkerCachedRenewal(t *testing.T) {
 	}
 }
 
-// TestWorkerAnswerAllocs: answering a cached renewal allocates nothing:
-// the reply is built straight into a TX frame.
-func TestWorkerAnswerAllocs(t *testing.T) {
-	e := newIdleWorkerEnv(t)
+// cachedRenewal caches a lease for e's client and returns its renewal as
+// the fast path receives it.
+func (e *workerEnv) cachedRenewal(t *testing.T) (handoff.Meta, []byte) {
+	t.Helper()
 	m := e.renewal(t)
 	if err := e.cache.Put(e.entry(t, m, 10)); err != nil {
 		t.Fatal(err)
@@ -451,6 +451,14 @@ func TestWorkerAnswerAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return meta, payload
+}
+
+// TestWorkerAnswerAllocs: answering a cached renewal allocates nothing:
+// the reply is built straight into a TX frame.
+func TestWorkerAnswerAllocs(t *testing.T) {
+	e := newIdleWorkerEnv(t)
+	meta, payload := e.cachedRenewal(t)
 	var view dhcpview.View
 	now := time.Now().Unix()
 	sock := e.w.cfg.Socket
