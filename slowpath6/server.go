@@ -95,6 +95,9 @@ type Server struct {
 
 	rtMu sync.RWMutex
 	rt   *live
+	// cfg is rt's configuration, set with rt: Config reads it without
+	// the lock, which a reload holds while the commits in flight land.
+	cfg atomic.Pointer[config.Config6]
 	// hostDBs are the host databases (see SetHostSources).
 	hostDBs atomic.Pointer[[]host.Source6]
 
@@ -140,6 +143,7 @@ func New(cfg *config.Config6, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.rt = rt
+	s.cfg.Store(cfg)
 	s.queue = intake.NewQueue[*handoff.Packet6, *exchange](cfg.MultiThreading.PacketQueueSize, maxInflightCommits)
 	s.workers = workerCount(cfg)
 	s.exs.New = func() any { return &exchange{s: s} }
@@ -161,11 +165,7 @@ func workerCount(cfg *config.Config6) int {
 func (s *Server) DUID() []byte { return s.duid }
 
 // Config is the running configuration.
-func (s *Server) Config() *config.Config6 {
-	s.rtMu.RLock()
-	defer s.rtMu.RUnlock()
-	return s.rt.cfg
-}
+func (s *Server) Config() *config.Config6 { return s.cfg.Load() }
 
 // Start launches the workers and housekeeping; they stop with ctx or Close.
 func (s *Server) Start(ctx context.Context) {
@@ -200,6 +200,7 @@ func (s *Server) Reload(cfg *config.Config6) error {
 		return fmt.Errorf("apply Dhcp6 configuration: %w", err)
 	}
 	s.rt = rt
+	s.cfg.Store(cfg)
 	s.queue.Resize(cfg.MultiThreading.PacketQueueSize)
 	if s.cache != nil {
 		s.cache.Purge6()

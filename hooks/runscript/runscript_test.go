@@ -194,6 +194,57 @@ func testScriptPriority(t *testing.T, spawner bool) {
 	}
 }
 
+// The spawner runs every thread at the scripts' priority, so that a script
+// is at it from its first instruction (a child inherits its parent's nice
+// and policy): SCHED_IDLE by default, nice 19 and SCHED_OTHER with "low".
+func TestSpawnerAtScriptPriority(t *testing.T) {
+	for _, c := range []struct {
+		prio         Priority
+		nice, policy string
+	}{{"", "19", "5"}, {PriorityLow, "19", "0"}} {
+		r := New(Params{Name: script(t, "exit 0"), Workers: 1, QueueSize: 4, Timeout: 5 * time.Second, Spawner: true, Priority: c.prio}, nil)
+		s := r.sp.Load()
+		if s == nil {
+			r.Close()
+			t.Fatal("no spawner started")
+		}
+		waitThreadsAt(t, s.proc.Pid, c.nice, c.policy)
+		r.Close()
+	}
+}
+
+// waitThreadsAt waits until every thread of process pid runs at nice and
+// policy (/proc/PID/task/TID/stat: nice is the 19th field, the policy the
+// 41st). The spawner lowers its threads as it starts; its runtime's
+// threads exist before its main runs.
+func waitThreadsAt(t *testing.T, pid int, nice, policy string) {
+	t.Helper()
+	var off []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("threads not at nice %s, policy %s: %v", nice, policy, off)
+		}
+	}()
+	waitFor(t, fmt.Sprintf("the spawner's threads at nice %s, policy %s", nice, policy), func() bool {
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+		if err != nil || len(tasks) == 0 {
+			t.Fatalf("spawner's threads: %v %v", tasks, err)
+		}
+		off = off[:0]
+		for _, task := range tasks {
+			b, err := os.ReadFile(task)
+			if err != nil {
+				return false // a thread that ended meanwhile
+			}
+			// The fields after the command's closing parenthesis start at the 3rd.
+			if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); f[16] != nice || f[38] != policy {
+				off = append(off, fmt.Sprintf("%s at nice %s, policy %s", task, f[16], f[38]))
+			}
+		}
+		return len(off) == 0
+	})
+}
+
 // A killed spawner is logged, counted and restarted; the calls after its
 // restart run; it runs wholly (every thread) at the scripts' priority.
 func TestSpawnerRestartedAfterDeath(t *testing.T) {
@@ -205,36 +256,12 @@ func TestSpawnerRestartedAfterDeath(t *testing.T) {
 	if s == nil {
 		t.Fatal("no spawner started")
 	}
-	// The spawner renices its threads as it starts (its runtime's threads
-	// exist before its main runs): every one of them soon runs at 19.
-	var notNice []string
-	defer func() {
-		if t.Failed() {
-			t.Logf("threads not at nice 19: %v", notNice)
-		}
-	}()
-	waitFor(t, "the spawner's threads at nice 19", func() bool {
-		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", s.proc.Pid))
-		if err != nil || len(tasks) == 0 {
-			t.Fatalf("spawner's threads: %v %v", tasks, err)
-		}
-		notNice = notNice[:0]
-		for _, task := range tasks {
-			b, err := os.ReadFile(task)
-			if err != nil {
-				return false // a thread that ended meanwhile
-			}
-			// The fields after the command's closing parenthesis: nice is the 19th field of the line.
-			if f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:])); f[16] != "19" {
-				notNice = append(notNice, task+" at "+f[16])
-			}
-		}
-		return len(notNice) == 0
-	})
+	waitThreadsAt(t, s.proc.Pid, "19", "5")
 	if err := s.proc.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the spawner's restart", func() bool { return r.Counters().SpawnerRestarts == 1 && r.sp.Load() != s && r.sp.Load() != nil })
+	waitThreadsAt(t, r.sp.Load().proc.Pid, "19", "5")
 	if !strings.Contains(logged.String(), "run-script spawner died") {
 		t.Errorf("the death was not logged:\n%s", logged.String())
 	}

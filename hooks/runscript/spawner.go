@@ -23,7 +23,7 @@ import (
 // before exec) and holds one of the Go runtime's Ps meanwhile. The spawner
 // is the daemon's own binary started again in a hidden mode (one binary to
 // ship; IsSpawner and ServeSpawner are its entry point), runs entirely at
-// nice 19 (its scripts at their Priority), and receives each call as one message on a unix
+// the scripts' Priority (so they start at it), and receives each call as one message on a unix
 // SOCK_SEQPACKET socket pair: the daemon pays a non-blocking write, and a
 // full socket is the queue-full drop. The spawner reports each call's
 // outcome back, so the counters and the log lines are the same as when
@@ -57,12 +57,12 @@ func IsSpawner() bool { return os.Getenv(spawnerEnv) != "" }
 // ServeSpawner runs the spawner until the daemon closes its end of the
 // socket (or dies) and returns the process's exit code.
 func ServeSpawner() int {
-	reniceSelf()
 	var workers, queue int
 	var timeout int64
 	var prio Priority
-	if _, err := fmt.Sscanf(os.Getenv(spawnerEnv), "%d %d %d %s", &workers, &queue, &timeout, &prio); err != nil ||
-		workers < 1 || queue < 1 || timeout <= 0 || len(os.Args) < 2 {
+	_, err := fmt.Sscanf(os.Getenv(spawnerEnv), "%d %d %d %s", &workers, &queue, &timeout, &prio)
+	lowerSelf(prio)
+	if err != nil || workers < 1 || queue < 1 || timeout <= 0 || len(os.Args) < 2 {
 		fmt.Fprintf(os.Stderr, "run-script spawner: bad start parameters %q: %v\n", os.Getenv(spawnerEnv), err)
 		return 2
 	}
@@ -121,16 +121,27 @@ func ServeSpawner() int {
 	return 0
 }
 
-// reniceSelf puts every thread of the process at scriptNice (Linux's
-// priority is per thread; threads started later inherit it). It goes over
-// the threads until it finds no new one, as the runtime may start one
-// meanwhile.
-func reniceSelf() {
+// lowerSelf puts every thread of the process at the scripts' priority:
+// nice 19 and, unless prio is PriorityLow, SCHED_IDLE (Linux's priority
+// and policy are per thread; threads started later, and the scripts,
+// inherit them). A script is then at its priority from its first
+// instruction: set after its start, as the daemon must for the scripts it
+// starts itself, it was not while the dynamic loader ran (most of a
+// trivial script's CPU), nor at all when the script ended before the
+// spawner's thread ran again. It goes over the threads until it finds no
+// new one, as the runtime may start one meanwhile.
+func lowerSelf(prio Priority) {
+	lower := func(tid int) {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, tid, scriptNice)
+		if prio != PriorityLow {
+			_ = unix.SchedSetAttr(tid, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0)
+		}
+	}
 	done := map[int]bool{}
 	for {
 		ents, err := os.ReadDir("/proc/self/task")
 		if err != nil {
-			_ = unix.Setpriority(unix.PRIO_PROCESS, 0, scriptNice)
+			lower(0)
 			return
 		}
 		more := false
@@ -139,7 +150,7 @@ func reniceSelf() {
 			if err != nil || done[tid] {
 				continue
 			}
-			_ = unix.Setpriority(unix.PRIO_PROCESS, tid, scriptNice)
+			lower(tid)
 			done[tid], more = true, true
 		}
 		if !more {

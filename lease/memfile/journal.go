@@ -178,6 +178,39 @@ type writerState[O any] struct {
 	closeErr error
 	// lastSync is when the latest fdatasync began (pace).
 	lastSync time.Time
+	recSync  recordSyncer
+}
+
+// recordSyncer syncs the forensic records beside the lease file's
+// fdatasync, on a goroutine of its own started at the first batch with
+// records and kept for the writer's life: a goroutine and a channel per
+// commit cost more than the rest of the hand-off.
+type recordSyncer struct {
+	req  chan RecordLog
+	done chan error
+}
+
+// start asks for a sync of recs; wait returns its outcome. Writer only.
+func (r *recordSyncer) start(recs RecordLog) {
+	if r.req == nil {
+		r.req, r.done = make(chan RecordLog, 1), make(chan error, 1)
+		go func(req <-chan RecordLog, done chan<- error) {
+			for l := range req {
+				done <- l.SyncRecords()
+			}
+		}(r.req, r.done)
+	}
+	r.req <- recs
+}
+
+func (r *recordSyncer) wait() error { return <-r.done }
+
+// stop ends the goroutine, if one was started.
+func (r *recordSyncer) stop() {
+	if r.req != nil {
+		close(r.req)
+		r.req = nil
+	}
 }
 
 // openLive opens the live lease file for appending, writing the header to
@@ -233,6 +266,7 @@ func (s *journal[O]) writer() {
 	defer close(s.writerDone)
 	defer s.stopRetry()
 	w := &s.w
+	defer w.recSync.stop()
 	for {
 		select {
 		case <-s.wake:
@@ -344,16 +378,12 @@ func (s *journal[O]) commitBatch(batch []*request[O]) {
 			w.lastSync = time.Now()
 			// The two files sync side by side: the batch waits for the
 			// slower of them, not for both in turn.
-			var recErr error
-			var recDone chan struct{}
 			if len(recs) > 0 {
-				recDone = make(chan struct{})
-				go func() { recErr = s.opts.Records.SyncRecords(); close(recDone) }()
+				w.recSync.start(s.opts.Records)
 			}
 			err = w.f.Sync()
-			if recDone != nil {
-				<-recDone
-				if err == nil && recErr != nil {
+			if len(recs) > 0 {
+				if recErr := w.recSync.wait(); err == nil && recErr != nil {
 					err = recordsError{recErr}
 				}
 			}
