@@ -146,7 +146,7 @@ const scriptNice = 19
 // wakes, and on a server whose threads sleep between bursts (a fast-path
 // worker waiting for the forensic log's sync, say) every wake-up then
 // waited for a script. In the benchmark's cached renewals with forensic
-// log and run-script both on, nice-19 scripts cut the rate to a tenth and
+// log and run-script both on, nice-19 scripts cut the rate to a quarter and
 // more than doubled the server's CPU per renewal; idle-policy scripts, to
 // which the kernel gives the CPU back at every such wake-up, did not.
 func startScript(name string, argv []string, attr *os.ProcAttr, prio Priority) (*os.Process, error) {
