@@ -1,7 +1,10 @@
 package legallog
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"syscall"
 	"testing"
@@ -165,4 +168,44 @@ func cachedRenewalLog(b *testing.B) (*Log, *hooks.Event) {
 	b.Cleanup(func() { l.Close() })
 	return l, &hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Query: relayedRequest(),
 		Leases: []lease.Lease{testLease()}, Cached: true}
+}
+
+// BenchmarkPageCacheWrite is what appending to a file costs the kernel
+// per byte, whatever writes the bytes: writes of one size to a file in the
+// test's temporary folder, with an fdatasync every 16 MiB as the log's
+// checkpoints do. It reports the process's CPU per byte written, of the
+// writes alone and with the syncs' write-back (go test -run '^$' -bench
+// PageCacheWrite ./hooks/legallog).
+func BenchmarkPageCacheWrite(b *testing.B) {
+	for _, size := range []int{10 << 10, 20 << 10, 64 << 10, 256 << 10} {
+		b.Run(fmt.Sprintf("write=%dKiB", size>>10), func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "append"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			buf := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+			var writes, syncs time.Duration
+			written := 0
+			for range b.N {
+				c := processCPU()
+				if _, err := writeRaw(f, buf); err != nil {
+					b.Fatal(err)
+				}
+				writes += processCPU() - c
+				if written += len(buf); written >= 16<<20 {
+					c = processCPU()
+					if err := fdatasync(f.Fd()); err != nil {
+						b.Fatal(err)
+					}
+					syncs += processCPU() - c
+					written = 0
+				}
+			}
+			bytes := float64(b.N) * float64(size)
+			b.ReportMetric(float64(writes.Nanoseconds())/bytes, "write-cpu-ns/B")
+			b.ReportMetric(float64((writes+syncs).Nanoseconds())/bytes, "cpu-ns/B")
+			b.SetBytes(int64(size))
+		})
+	}
 }
