@@ -27,7 +27,10 @@ type rotatingFile struct {
 	// of size (see reserve); noReserve is set once that failed for it.
 	reserved  int64
 	noReserve bool
-	opened    time.Time // the date the current file stands for
+	// dropped is how far the current file's pages have been dropped from
+	// the page cache (see dropBehind).
+	dropped int64
+	opened  time.Time // the date the current file stands for
 	// runScript starts a pre/post-rotate script without waiting for it.
 	runScript func(script, file string)
 }
@@ -151,7 +154,7 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 		return fmt.Errorf("open forensic log %s: %w", name, err)
 	}
 	r.f, r.name, r.opened, r.size = f, name, start, st.Size()
-	r.reserved, r.noReserve = 0, false
+	r.reserved, r.noReserve, r.dropped = 0, false, 0
 	return nil
 }
 
@@ -176,6 +179,43 @@ func (r *rotatingFile) reserve(n int) {
 		return
 	}
 	r.reserved = r.size + int64(n) + reserveAhead
+}
+
+// cacheBehind is how much of the file's end dropBehind leaves in the page
+// cache, for readers that follow the file (tail -f, a log shipper), and
+// dropStep the least it drops at once.
+const (
+	cacheBehind = 64 << 20
+	dropStep    = 4 << 20
+)
+
+// dropBehind returns the part of the file, of its first durable bytes,
+// whose pages should now leave the page cache, and marks it dropped; ok is
+// false when there is none. The log is only appended to and read back
+// rarely, so its pages would otherwise fill the cache with what nobody
+// reads, pushing out what is, and every new page would come from memory
+// not touched for long, which on a virtual machine whose host takes free
+// memory back costs far more to fill than a recycled page. Dropping clean
+// pages loses nothing; the caller makes the system call (dropPages)
+// outside the log's lock.
+func (r *rotatingFile) dropBehind(durable int64) (f *os.File, from, n int64, ok bool) {
+	to := durable - cacheBehind
+	if r.f == nil || to-r.dropped < dropStep {
+		return nil, 0, 0, false
+	}
+	from, r.dropped = r.dropped, to
+	return r.f, from, to - from, true
+}
+
+// dropPages drops the page cache's clean pages of f from off, n bytes
+// (fadvise DONTNEED): a hint, whose failure (a file closed meanwhile by a
+// rotation) costs nothing but the cache.
+func dropPages(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) { _ = unix.Fadvise(int(fd), off, n, unix.FADV_DONTNEED) })
 }
 
 // release frees the blocks reserved past the file's end, before it is

@@ -858,7 +858,7 @@ func (l *Log) sync(requested bool) error {
 	defer func() { <-l.syncSlots }()
 	l.mu.Lock()
 	werr := l.writeFlushedLocked()
-	target, f, name := l.written, l.file.f, l.file.name
+	target, f, name, size := l.written, l.file.f, l.file.name, l.file.size
 	if l.pendingFrom != 0 {
 		target = l.pendingFrom - 1 // not written: not durable either
 	}
@@ -908,7 +908,24 @@ func (l *Log) sync(requested bool) error {
 		return errors.Join(werr, fmt.Errorf("fdatasync forensic log %s: %w", name, err))
 	}
 	l.advance(target)
+	l.dropSynced(f, size)
 	return werr
+}
+
+// dropSynced drops from the page cache the pages of f, the log file when a
+// sync of its first size bytes began, that the sync made clean and that
+// lie far enough behind its end (rotatingFile.dropBehind).
+func (l *Log) dropSynced(f *os.File, size int64) {
+	l.mu.Lock()
+	if l.file.f != f {
+		l.mu.Unlock()
+		return // rotated meanwhile
+	}
+	df, off, n, ok := l.file.dropBehind(size)
+	l.mu.Unlock()
+	if ok {
+		dropPages(df, off, n)
+	}
 }
 
 // walBufLimit bounds the bytes held for the next write-ahead record: past
@@ -1043,7 +1060,7 @@ func (l *Log) checkpoint() (bool, error) {
 		l.walCond.Wait()
 	}
 	werr := l.writeFlushedLocked()
-	target, f := l.written, l.file.f
+	target, f, size := l.written, l.file.f, l.file.size
 	if l.pendingFrom != 0 {
 		target = l.pendingFrom - 1
 	}
@@ -1067,6 +1084,7 @@ func (l *Log) checkpoint() (bool, error) {
 	}
 	if err == nil {
 		l.advance(target)
+		l.dropSynced(f, size)
 		err = w.reset(func(b []byte, off int64) error { return l.walWrite(w, b, off) })
 	}
 	l.mu.Lock()

@@ -1,0 +1,105 @@
+package legallog
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSyncedPagesLeaveTheCache: once a sync has made them durable, the
+// log's pages more than cacheBehind behind its end leave the page cache,
+// and the newest cacheBehind stay, whether the sync is a checkpoint of
+// the write-ahead file or an fdatasync of the log.
+func TestSyncedPagesLeaveTheCache(t *testing.T) {
+	for _, withWAL := range []bool{true, false} {
+		name := "checkpoint"
+		if !withWAL {
+			name = "fdatasync"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			var fs unix.Statfs_t
+			if err := unix.Statfs(dir, &fs); err != nil {
+				t.Fatal(err)
+			}
+			if fs.Type == unix.TMPFS_MAGIC {
+				t.Skip("tmpfs keeps its pages: they are the file")
+			}
+			l, err := Open(params(t, `{"path": "`+dir+`"}`), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if withWAL && l.wal == nil {
+				l.Close()
+				t.Skip("no write-ahead file on this file system")
+			}
+			if !withWAL {
+				l.mu.Lock()
+				l.disableWALLocked(errors.New("turned off by the test"))
+				l.mu.Unlock()
+			}
+			line := []byte("2026-12-07 11:00:00 Address: 10.0.0.1 has been renewed for 1 hrs 0 mins 0 secs\n")
+			chunk := bytes.Repeat(line, (1<<20)/len(line))
+			const total = cacheBehind + 16<<20
+			for written := 0; written < total; written += len(chunk) {
+				if err := l.WriteRecords(chunk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Closed, so that a drop the log's ticker decided on is done
+			// too: Close waits for the ticker, then syncs.
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			head, tail := residentPages(t, l.FileName())
+			if head > 0.01 {
+				t.Errorf("%.0f%% of the pages more than %d MiB behind the end are cached after the sync, want none", 100*head, (cacheBehind+dropStep)>>20)
+			}
+			if tail < 0.9 {
+				t.Errorf("%.0f%% of the last %d MiB's pages are cached, want them all", 100*tail, cacheBehind>>20)
+			}
+		})
+	}
+}
+
+// residentPages reports the shares of file's pages in the page cache: of
+// those more than cacheBehind and dropStep behind its end, and of the
+// last cacheBehind.
+func residentPages(t *testing.T, file string) (head, tail float64) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	page := os.Getpagesize()
+	vec := make([]byte, (len(m)+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	// Between the two, up to dropStep may be dropped or not, as earlier
+	// syncs left it.
+	head0 := int(st.Size()-cacheBehind-dropStep) / page
+	tail0 := int(st.Size()-cacheBehind) / page
+	count := func(v []byte) float64 {
+		n := 0
+		for _, b := range v {
+			n += int(b & 1)
+		}
+		return float64(n) / float64(len(v))
+	}
+	return count(vec[:head0]), count(vec[tail0:])
+}
