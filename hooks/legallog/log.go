@@ -1082,9 +1082,9 @@ func (l *Log) checkpoint() (bool, error) {
 			err = fmt.Errorf("fdatasync forensic log %s: %w", f.Name(), err)
 		}
 	}
-	if err == nil {
+	synced := err == nil
+	if synced {
 		l.advance(target)
-		l.dropSynced(f, size)
 		err = w.reset(func(b []byte, off int64) error { return l.walWrite(w, b, off) })
 	}
 	l.mu.Lock()
@@ -1094,6 +1094,10 @@ func (l *Log) checkpoint() (bool, error) {
 	}
 	l.walPaused = false
 	l.mu.Unlock()
+	if synced {
+		// Once syncs may use the write-ahead file again.
+		l.dropSynced(f, size)
+	}
 	return true, errors.Join(werr, err)
 }
 
