@@ -46,10 +46,11 @@ deps:
 demo: deps build
 	./$(BIN)/xdhcp-bench demo -xdhcpd ./$(BIN)/xdhcpd -clients 300
 
-# The whole suite: unit tests, namespace tests with real clients, fuzz
-# targets briefly, the generated BPF object check, and the short benchmark
-# (xdhcp beside Kea 2.2; it fails on correctness only, never on speed).
-test: deps build check-generated check-tidy test-unit test-fuzz bench-quick
+# The whole suite: the demo (the README's first command, so it stays
+# true), unit tests, namespace tests with real clients, fuzz targets
+# briefly, the generated BPF object check, and the short benchmark (xdhcp
+# beside Kea 2.2; it fails on correctness only, never on speed).
+test: deps build demo check-generated check-tidy test-unit test-fuzz bench-quick
 	@echo "make test: all passed"
 
 # -parallel 3: the end-to-end tests marked parallel (HA pairs with Kea and

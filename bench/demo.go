@@ -23,7 +23,7 @@ import (
 // DemoOptions configure Demo.
 type DemoOptions struct {
 	// Xdhcpd is the daemon binary; it runs with its embedded default
-	// configuration (subnet 10.77.0.0/16, control on 127.0.0.1:8000).
+	// configuration (subnet 10.77.0.0/16, control on its UNIX socket).
 	Xdhcpd string
 	// Clients is the number of emulated clients.
 	Clients int
@@ -125,7 +125,8 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) (err error) {
 		failures = append(failures, perr)
 	}
 	if perr := printMetrics(ctx, srv, out, 25); perr != nil {
-		fmt.Fprintf(out, "   /metrics: %v\n", perr)
+		failures = append(failures, perr)
+		fmt.Fprintf(out, "   /metrics FAILED: %v\n", perr)
 	}
 	if !srv.Alive() {
 		failures = append(failures, fmt.Errorf("xdhcpd died; log:\n%s", srv.LogTail(20)))

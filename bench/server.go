@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"xdhcp/config"
 	"xdhcp/control/client"
 	"xdhcp/internal/lab"
 )
@@ -31,7 +34,13 @@ type Server struct {
 	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
-	ctl     *client.Client // xdhcpd: HTTP in the namespace; kea: UNIX control socket
+	// ctl: the UNIX control socket (kea, xdhcpd on its embedded
+	// configuration), or HTTP inside the namespace (xdhcpd on the suite's).
+	ctl *client.Client
+	// telemetry, when set, serves xdhcpd's GET /metrics (the embedded
+	// configuration's read-only listener, inside the namespace); else the
+	// HTTP control listener does.
+	telemetry *client.Client
 }
 
 // ServerOptions describe how to start a server.
@@ -52,26 +61,64 @@ type ServerOptions struct {
 }
 
 // StartXdhcpd starts xdhcpd in the server namespace and waits until its
-// HTTP control listener at 127.0.0.1:8000 (inside the namespace) answers.
+// control channel answers: with o.Config, the HTTP listener the suite's
+// configurations put at 127.0.0.1:8000 inside the namespace; without, the
+// UNIX socket of the embedded configuration.
 func StartXdhcpd(ctx context.Context, b *Lab, o ServerOptions) (*Server, error) {
 	return StartXdhcpdIn(ctx, b.Server, o)
 }
 
 // StartXdhcpdIn starts xdhcpd in namespace ns (a lab of another shape than
-// Lab, such as the HA pair's) and waits until its control listener at
-// 127.0.0.1:8000 inside ns answers.
+// Lab, such as the HA pair's), as StartXdhcpd.
 func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, error) {
 	var args []string
+	s := &Server{Name: "xdhcp"}
+	opts := client.Options{URL: "http://127.0.0.1:8000/", Dial: nsDialer(ns.Do)}
 	if o.Config != "" {
 		args = []string{"-c", o.Config}
+	} else {
+		sock, telemetry, err := embeddedEndpoints()
+		if err != nil {
+			return nil, err
+		}
+		opts = client.Options{Socket: sock}
+		if s.telemetry, err = client.New(client.Options{URL: telemetry, Dial: nsDialer(ns.Do), Timeout: 10 * time.Second}); err != nil {
+			return nil, err
+		}
 	}
-	ctl, err := client.New(client.Options{URL: "http://127.0.0.1:8000/", Dial: nsDialer(ns.Do),
-		Timeout: 10 * time.Second, Service: client.ServiceDHCP4})
+	opts.Timeout, opts.Service = 10*time.Second, client.ServiceDHCP4
+	ctl, err := client.New(opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Name: "xdhcp", ctl: ctl}
+	s.ctl = ctl
 	return s, s.start(ctx, ns, o, args)
+}
+
+// embeddedEndpoints are where xdhcpd on its embedded configuration answers:
+// the path of its UNIX control socket (a file, so reached from outside the
+// server's namespace; control there is a UNIX socket only) and the URL of
+// its telemetry listener (inside the namespace).
+func embeddedEndpoints() (sock, telemetry string, err error) {
+	c, err := config.Parse(config.Default())
+	if err != nil {
+		return "", "", fmt.Errorf("embedded configuration: %w", err)
+	}
+	for _, cs := range c.ControlSockets {
+		if cs.Type == "unix" && cs.SocketName != "" {
+			sock = cs.SocketName
+			break
+		}
+	}
+	t := c.XDHCP.Telemetry
+	if sock == "" || t.Port == 0 {
+		return "", "", errors.New("embedded configuration: no UNIX control socket or no telemetry listener")
+	}
+	host := t.Address
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return sock, "http://" + net.JoinHostPort(host, strconv.Itoa(t.Port)) + "/", nil
 }
 
 // StartKea starts kea-dhcp4 -c Config in the server namespace; the
@@ -174,13 +221,17 @@ func (s *Server) Command(ctx context.Context, command string, args any) (Answer,
 	return a, nil
 }
 
-// metricsText is the body of xdhcpd's GET /metrics (on its control
-// listener); Kea has no such endpoint.
+// metricsText is the body of xdhcpd's GET /metrics (on its telemetry or
+// HTTP control listener); Kea has no such endpoint.
 func (s *Server) metricsText(ctx context.Context) ([]byte, error) {
 	if s.Name != "xdhcp" {
 		return nil, fmt.Errorf("%s has no /metrics", s.Name)
 	}
-	resp, err := s.ctl.Get(ctx, "metrics")
+	from := s.ctl
+	if s.telemetry != nil {
+		from = s.telemetry
+	}
+	resp, err := from.Get(ctx, "metrics")
 	if err != nil {
 		return nil, fmt.Errorf("%s metrics: %w", s.Name, err)
 	}
