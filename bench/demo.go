@@ -36,8 +36,6 @@ var (
 	demoSubnet = netip.MustParsePrefix("10.77.0.0/16")
 )
 
-const demoLeaseFile = "/var/lib/xdhcp/leases4.csv"
-
 // Demo builds a lab, runs xdhcpd with its embedded configuration, binds and
 // renews Clients emulated clients and one real busybox udhcpc client,
 // prints leases, statistics and metrics, and removes everything again. It
@@ -60,14 +58,6 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) (err error) {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	// The embedded configuration writes /var/lib/xdhcp/leases4.csv: keep
-	// what is there, and remove only what this demo created.
-	cleanLeases, err := protectLeaseFiles(demoLeaseFile)
-	if err != nil {
-		return err
-	}
-	defer cleanLeases()
-
 	fmt.Fprintf(out, "== lab: server netns %s (%s %s), client netns %s (%s)\n", b.Server.Name(), b.ServerIf, demoServer, b.Client.Name(), b.ClientIf)
 	srv, err := StartXdhcpd(ctx, b, ServerOptions{Bin: o.Xdhcpd, CPU: -1, LogPath: filepath.Join(tmp, "xdhcpd.log")})
 	if err != nil {
@@ -136,42 +126,6 @@ func Demo(ctx context.Context, o DemoOptions, out io.Writer) (err error) {
 	}
 	fmt.Fprintln(out, "== demo passed; cleaning up")
 	return nil
-}
-
-// protectLeaseFiles notes which of the lease file and its LFC companions
-// exist, and returns a function removing the ones created after.
-func protectLeaseFiles(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	names := []string{path, path + ".2", path + ".1", path + ".output", path + ".completed"}
-	existed := map[string]bool{}
-	for _, n := range names {
-		if _, err := os.Stat(n); err == nil {
-			existed[n] = true
-		}
-	}
-	if existed[path] {
-		// A lease file from an earlier run would be loaded; move it aside
-		// and put it back afterwards.
-		bak := path + ".before-demo"
-		if err := os.Rename(path, bak); err != nil {
-			return nil, fmt.Errorf("move %s aside: %w", path, err)
-		}
-		return func() {
-			removeNew(names, nil)
-			_ = os.Rename(bak, path)
-		}, nil
-	}
-	return func() { removeNew(names, existed) }, nil
-}
-
-func removeNew(names []string, existed map[string]bool) {
-	for _, n := range names {
-		if !existed[n] {
-			_ = os.Remove(n)
-		}
-	}
 }
 
 // runUdhcpc runs busybox udhcpc once in the client namespace with a script

@@ -41,6 +41,9 @@ type Server struct {
 	// configuration's read-only listener, inside the namespace); else the
 	// HTTP control listener does.
 	telemetry *client.Client
+	// restoreFiles, when set, puts the lease files of the embedded
+	// configuration back as they were before the start (once).
+	restoreFiles func()
 }
 
 // ServerOptions describe how to start a server.
@@ -77,48 +80,110 @@ func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, e
 	if o.Config != "" {
 		args = []string{"-c", o.Config}
 	} else {
-		sock, telemetry, err := embeddedEndpoints()
+		e, err := embeddedEndpoints()
 		if err != nil {
 			return nil, err
 		}
-		opts = client.Options{Socket: sock}
-		if s.telemetry, err = client.New(client.Options{URL: telemetry, Dial: nsDialer(ns.Do), Timeout: 10 * time.Second}); err != nil {
+		opts = client.Options{Socket: e.sock}
+		if s.telemetry, err = client.New(client.Options{URL: e.telemetry, Dial: nsDialer(ns.Do), Timeout: 10 * time.Second}); err != nil {
+			return nil, err
+		}
+		// The embedded configuration's lease file is the system's: keep
+		// what is there, and remove only what this server creates.
+		if s.restoreFiles, err = protectLeaseFiles(e.leaseFile); err != nil {
 			return nil, err
 		}
 	}
 	opts.Timeout, opts.Service = 10*time.Second, client.ServiceDHCP4
 	ctl, err := client.New(opts)
+	if err == nil {
+		s.ctl = ctl
+		err = s.start(ctx, ns, o, args)
+	}
 	if err != nil {
+		s.restore()
 		return nil, err
 	}
-	s.ctl = ctl
-	return s, s.start(ctx, ns, o, args)
+	return s, nil
 }
 
-// embeddedEndpoints are where xdhcpd on its embedded configuration answers:
-// the path of its UNIX control socket (a file, so reached from outside the
-// server's namespace; control there is a UNIX socket only) and the URL of
-// its telemetry listener (inside the namespace).
-func embeddedEndpoints() (sock, telemetry string, err error) {
+// restore runs restoreFiles, once.
+func (s *Server) restore() {
+	if s.restoreFiles != nil {
+		s.restoreFiles()
+		s.restoreFiles = nil
+	}
+}
+
+// protectLeaseFiles notes which of the lease file at path and its LFC
+// companions exist, moves the lease file aside if there is one (a server
+// would load it), and returns a function removing the files created after
+// and putting the lease file back.
+func protectLeaseFiles(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	names := []string{path, path + ".2", path + ".1", path + ".output", path + ".completed"}
+	existed := map[string]bool{}
+	for _, n := range names {
+		if _, err := os.Stat(n); err == nil {
+			existed[n] = true
+		}
+	}
+	removeNew := func() {
+		for _, n := range names {
+			if !existed[n] {
+				_ = os.Remove(n)
+			}
+		}
+	}
+	if !existed[path] {
+		return removeNew, nil
+	}
+	bak := path + ".before-xdhcp-bench"
+	if err := os.Rename(path, bak); err != nil {
+		return nil, fmt.Errorf("move %s aside: %w", path, err)
+	}
+	existed[path] = false
+	return func() {
+		removeNew()
+		_ = os.Rename(bak, path)
+	}, nil
+}
+
+// embeddedEndpoints reads where xdhcpd on its embedded configuration
+// answers: the path of its UNIX control socket (a file, so reached from
+// outside the server's namespace; control there is a UNIX socket only) and
+// the URL of its telemetry listener (inside the namespace); and its lease
+// file.
+func embeddedEndpoints() (embedded, error) {
 	c, err := config.Parse(config.Default())
 	if err != nil {
-		return "", "", fmt.Errorf("embedded configuration: %w", err)
+		return embedded{}, fmt.Errorf("embedded configuration: %w", err)
 	}
+	var e embedded
 	for _, cs := range c.ControlSockets {
 		if cs.Type == "unix" && cs.SocketName != "" {
-			sock = cs.SocketName
+			e.sock = cs.SocketName
 			break
 		}
 	}
 	t := c.XDHCP.Telemetry
-	if sock == "" || t.Port == 0 {
-		return "", "", errors.New("embedded configuration: no UNIX control socket or no telemetry listener")
+	e.leaseFile = c.LeaseDatabase.Name
+	if e.sock == "" || t.Port == 0 || e.leaseFile == "" {
+		return embedded{}, errors.New("embedded configuration: no UNIX control socket, telemetry listener or lease file")
 	}
 	host := t.Address
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	return sock, "http://" + net.JoinHostPort(host, strconv.Itoa(t.Port)) + "/", nil
+	e.telemetry = "http://" + net.JoinHostPort(host, strconv.Itoa(t.Port)) + "/"
+	return e, nil
+}
+
+// embedded are the endpoints and files of xdhcpd's embedded configuration.
+type embedded struct {
+	sock, telemetry, leaseFile string
 }
 
 // StartKea starts kea-dhcp4 -c Config in the server namespace; the
@@ -253,6 +318,7 @@ func (s *Server) RSSKiB() (int64, error) {
 // Stop sends SIGTERM, waits up to 5 s, then kills. It returns an error if
 // the process had died before Stop (a crash).
 func (s *Server) Stop() error {
+	defer s.restore()
 	if s.cmd == nil || s.cmd.Process == nil {
 		return nil
 	}
