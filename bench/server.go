@@ -2,9 +2,7 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"xdhcp/config"
 	"xdhcp/control/client"
 	"xdhcp/internal/lab"
 )
@@ -80,17 +77,14 @@ func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, e
 	if o.Config != "" {
 		args = []string{"-c", o.Config}
 	} else {
-		e, err := embeddedEndpoints()
-		if err != nil {
-			return nil, err
-		}
-		opts = client.Options{Socket: e.sock}
-		if s.telemetry, err = client.New(client.Options{URL: e.telemetry, Dial: nsDialer(ns.Do), Timeout: 10 * time.Second}); err != nil {
+		opts = client.Options{Socket: embeddedControlSocket}
+		var err error
+		if s.telemetry, err = client.New(client.Options{URL: embeddedTelemetryURL, Dial: nsDialer(ns.Do), Timeout: 10 * time.Second}); err != nil {
 			return nil, err
 		}
 		// The embedded configuration's lease file is the system's: keep
 		// what is there, and remove only what this server creates.
-		if s.restoreFiles, err = protectLeaseFiles(e.leaseFile); err != nil {
+		if s.restoreFiles, err = protectLeaseFiles(embeddedLeaseFile); err != nil {
 			return nil, err
 		}
 	}
@@ -151,40 +145,16 @@ func protectLeaseFiles(path string) (func(), error) {
 	}, nil
 }
 
-// embeddedEndpoints reads where xdhcpd on its embedded configuration
-// answers: the path of its UNIX control socket (a file, so reached from
-// outside the server's namespace; control there is a UNIX socket only) and
-// the URL of its telemetry listener (inside the namespace); and its lease
+// Facts of xdhcpd's embedded configuration the bench relies on (the demo's
+// run in make test fails if they change): its UNIX control socket (a file,
+// so reached from outside the server's namespace; control there is a UNIX
+// socket only), its telemetry listener (inside the namespace) and its lease
 // file.
-func embeddedEndpoints() (embedded, error) {
-	c, err := config.Parse(config.Default())
-	if err != nil {
-		return embedded{}, fmt.Errorf("embedded configuration: %w", err)
-	}
-	var e embedded
-	for _, cs := range c.ControlSockets {
-		if cs.Type == "unix" && cs.SocketName != "" {
-			e.sock = cs.SocketName
-			break
-		}
-	}
-	t := c.XDHCP.Telemetry
-	e.leaseFile = c.LeaseDatabase.Name
-	if e.sock == "" || t.Port == 0 || e.leaseFile == "" {
-		return embedded{}, errors.New("embedded configuration: no UNIX control socket, telemetry listener or lease file")
-	}
-	host := t.Address
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	e.telemetry = "http://" + net.JoinHostPort(host, strconv.Itoa(t.Port)) + "/"
-	return e, nil
-}
-
-// embedded are the endpoints and files of xdhcpd's embedded configuration.
-type embedded struct {
-	sock, telemetry, leaseFile string
-}
+const (
+	embeddedControlSocket = "/run/xdhcp/xdhcp4-ctrl-socket"
+	embeddedTelemetryURL  = "http://127.0.0.1:9547/"
+	embeddedLeaseFile     = "/var/lib/xdhcp/leases4.csv"
+)
 
 // StartKea starts kea-dhcp4 -c Config in the server namespace; the
 // configuration must have a UNIX control socket at sock.
