@@ -589,7 +589,7 @@ func soakAggregate(ss []soakSample) soakAgg {
 	return a
 }
 
-// soakWindows are the warm (second and third fifths) and final (last
+// soakWindows are the warm (second fifth) and final (last
 // fifth) windows of a run of dur.
 func soakWindows(ss []soakSample, dur time.Duration) (warm, final []soakSample) {
 	return soakWindow(ss, dur/5, 2*dur/5), soakWindow(ss, 4*dur/5, dur+time.Minute)
