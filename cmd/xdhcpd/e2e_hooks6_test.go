@@ -318,7 +318,20 @@ func runPair6(t *testing.T, e *e2eEnv, section func(dir string, xdhcp bool) map[
 		p.Stop()
 		return got
 	}
-	keaSteps = run("kea-dhcp6", func(cfg string) []string { return []string{keaBin, "-c", cfg} }, filepath.Join(e.dir, "kea-calls"))
+	// Kea is the reference only where it made every call the steps cause
+	// (see compareWithKea): a run that came short is run again.
+	keaDir := filepath.Join(e.dir, "kea-calls")
+	for attempt := 1; ; attempt++ {
+		keaSteps = run("kea-dhcp6", func(cfg string) []string { return []string{keaBin, "-c", cfg} }, keaDir)
+		missing := shortfall(keaDir)
+		if missing == "" || attempt == 3 {
+			break
+		}
+		t.Logf("kea-dhcp6 made fewer script calls than the steps cause (%s): running it again", missing)
+		if err := os.RemoveAll(keaDir); err != nil {
+			t.Fatal(err)
+		}
+	}
 	xSteps = run("xdhcpd", func(cfg string) []string { return []string{xdhcpd.Path(t), "-c", cfg} }, filepath.Join(e.dir, "xdhcp-calls"))
 	return keaSteps, xSteps, status
 }

@@ -81,7 +81,8 @@ func readCalls(t *testing.T, dir string) []scriptCall {
 }
 
 // settledCalls waits until the script has been called want times (or
-// stops being called) and returns the calls.
+// stops being called) and returns the calls. When fewer came, it notes the
+// shortfall in dir for shortfall to find.
 func settledCalls(t *testing.T, dir string, want int) []scriptCall {
 	t.Helper()
 	last, stable := -1, 0
@@ -103,7 +104,30 @@ func settledCalls(t *testing.T, dir string, want int) []scriptCall {
 			last, stable = len(names), 0
 		}
 	}
-	return readCalls(t, dir)
+	calls := readCalls(t, dir)
+	if len(calls) < want {
+		note := fmt.Sprintf("%d of %d calls %v\n", len(calls), want, callArgs(calls))
+		f, err := os.OpenFile(filepath.Join(dir, shortfallFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err == nil {
+			_, err = f.WriteString(note)
+			f.Close()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return calls
+}
+
+// shortfallFile, in a calls' folder, lists the steps that got fewer calls
+// than they cause.
+const shortfallFile = "shortfall"
+
+// shortfall returns what settledCalls noted of the steps in dir that got
+// fewer calls than they cause ("" when none did).
+func shortfall(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, shortfallFile))
+	return strings.TrimSpace(string(b))
 }
 
 // hookSteps drives the same clients against whichever server runs and
@@ -287,30 +311,24 @@ func compareWithKea(t *testing.T, mod func(d4 map[string]any), steps func(t *tes
 		return []any{map[string]any{"library": keaRunScript, "parameters": map[string]any{"name": script, "sync": false}}}
 	}
 
-	// Kea 2.2 first.
-	kcfg := e.keaConfig()
-	d4 := dhcp4(kcfg)
-	sock := filepath.Join(e.dir, "kea.sock")
-	d4["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf}, "dhcp-socket-type": "raw"}
-	d4["lease-database"].(map[string]any)["name"] = filepath.Join(e.dir, "kea-leases4.csv")
-	delete(d4, "control-sockets")
-	d4["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+	// Kea 2.2 first. Kea is the reference only where it made every call
+	// the steps cause: on a loaded machine (the whole suite in CI) one of
+	// its asynchronous script runs was seen missing, so a run of Kea that
+	// came short is logged and run again, afresh, up to twice more.
 	keaDir := filepath.Join(e.dir, "kea-calls")
-	d4["hooks-libraries"] = hook(keaDir)
-	if mod != nil {
-		mod(d4)
+	for attempt := 1; ; attempt++ {
+		keaSteps = keaHalf(t, e, keaBin, keaDir, hook, mod, steps)
+		missing := shortfall(keaDir)
+		if missing == "" || attempt == 3 {
+			break
+		}
+		time.Sleep(2 * time.Second)
+		late, _ := filepath.Glob(filepath.Join(keaDir, "call.*"))
+		t.Logf("Kea 2.2 made fewer script calls than the steps cause (%s; %d came after Kea stopped): running Kea again", missing, len(late))
+		if err := os.RemoveAll(keaDir); err != nil {
+			t.Fatal(err)
+		}
 	}
-	k := &kea{e: e, sock: sock}
-	k.Process = daemontest.NewProcess(t, daemontest.ProcessOptions{
-		Name: "kea-dhcp4", NS: e.srv,
-		Args: []string{keaBin, "-c", e.writeConfig("kea-dhcp4.json", kcfg)},
-		Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
-		Log:  filepath.Join(e.dir, "kea-dhcp4.log"),
-	})
-	k.Launch()
-	k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
-	keaSteps = steps(t, e, keaDir)
-	k.stop()
 
 	// Then xdhcpd, same lab, same script, same clients.
 	e.mode = "off"
@@ -356,6 +374,42 @@ func compareWithKea(t *testing.T, mod func(d4 map[string]any), steps func(t *tes
 		}
 	}
 	return keaSteps, xSteps
+}
+
+// keaHalf runs Kea 2.2 on a fresh lease file, with run-script recording
+// to dir (hook's entry) and the configuration changed by mod, through
+// steps.
+func keaHalf(t *testing.T, e *e2eEnv, keaBin, dir string, hook func(dir string) []any, mod func(d4 map[string]any),
+	steps func(t *testing.T, e *e2eEnv, dir string) [][]scriptCall) [][]scriptCall {
+	kcfg := e.keaConfig()
+	d4 := dhcp4(kcfg)
+	sock := filepath.Join(e.dir, "kea.sock")
+	leases := filepath.Join(e.dir, "kea-leases4.csv")
+	for _, suffix := range []string{"", ".2"} {
+		if err := os.Remove(leases + suffix); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	d4["interfaces-config"] = map[string]any{"interfaces": []any{e2eServerIf}, "dhcp-socket-type": "raw"}
+	d4["lease-database"].(map[string]any)["name"] = leases
+	delete(d4, "control-sockets")
+	d4["control-socket"] = map[string]any{"socket-type": "unix", "socket-name": sock}
+	d4["hooks-libraries"] = hook(dir)
+	if mod != nil {
+		mod(d4)
+	}
+	k := &kea{e: e, sock: sock}
+	k.Process = daemontest.NewProcess(t, daemontest.ProcessOptions{
+		Name: "kea-dhcp4", NS: e.srv,
+		Args: []string{keaBin, "-c", e.writeConfig("kea-dhcp4.json", kcfg)},
+		Env:  []string{"KEA_PIDFILE_DIR=" + e.dir, "KEA_LOCKFILE_DIR=" + e.dir},
+		Log:  filepath.Join(e.dir, "kea-dhcp4.log"),
+	})
+	k.Launch()
+	k.WaitUntil(15*time.Second, "started", func() error { return answers(k, "version-get") })
+	got := steps(t, e, dir)
+	k.stop()
+	return got
 }
 
 // leaseAddr is the address of the (first) lease a call names.
