@@ -560,13 +560,24 @@ func TestE2EHooks6CachedRenewal(t *testing.T) {
 	if got := d.stat("fastpath-cache-hits6"); got != hits+1 {
 		t.Fatalf("fastpath-cache-hits6 %d, want %d: the Renew was not answered from the cache", got, hits+1)
 	}
-	// The forensic lines are written before the Reply: there at once.
+	// The forensic lines are written before the Reply (to the log's
+	// stage) and reach the file by the next sync.
 	files, _ := filepath.Glob(filepath.Join(logDir, "legal6.*.txt"))
 	if len(files) != 1 {
 		t.Fatalf("forensic log files %v", files)
 	}
-	text, _ := os.ReadFile(files[0])
-	for _, what := range []string{"Address: " + b.addr.String(), fmt.Sprintf("Prefix: %s/%d", b.prefix, b.plen)} {
+	whats := []string{"Address: " + b.addr.String(), fmt.Sprintf("Prefix: %s/%d", b.prefix, b.plen)}
+	var text []byte
+	poll(3*time.Second, func() bool {
+		text, _ = os.ReadFile(files[0])
+		for _, what := range whats {
+			if strings.Count(string(text), what+" has been assigned for ") != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, what := range whats {
 		if n := strings.Count(string(text), what+" has been assigned for "); n != 2 {
 			t.Errorf("%d forensic lines assign %s, want 2 (Request, cached Renew):\n%s", n, what, text)
 		}

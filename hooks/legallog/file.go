@@ -23,6 +23,14 @@ type rotatingFile struct {
 	f    *os.File
 	name string
 	size int64 // of the current file: where the next write lands
+	// stage holds the bytes from written to size (nil: none, every write
+	// goes to the file at once); see stage.go.
+	stage   *stage
+	written int64
+	// refused: the file refused the stage's last write. Until a drain
+	// gets through, write takes no bytes, so that the records' replies
+	// wait as they do when the file is written at once.
+	refused bool
 	// reserved is how far the current file's blocks are allocated ahead
 	// of size (see reserve); noReserve is set once that failed for it.
 	reserved  int64
@@ -153,8 +161,69 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 		f.Close()
 		return fmt.Errorf("open forensic log %s: %w", name, err)
 	}
-	r.f, r.name, r.opened, r.size = f, name, start, st.Size()
-	r.reserved, r.noReserve, r.dropped = 0, false, 0
+	r.f, r.name, r.opened, r.size, r.written = f, name, start, st.Size(), st.Size()
+	r.reserved, r.noReserve, r.dropped, r.refused = 0, false, 0, false
+	if r.stage != nil {
+		r.stage.start(name, r.size)
+	}
+	return nil
+}
+
+// write appends b to the file: to the stage, from which the whole 64 KiB
+// pieces it completes go to the file now, or with no stage (or b too big
+// for it) to the file at once. It returns how many of b's bytes it took;
+// with all of them, an error is the file's refusal of staged bytes, which
+// stay staged for the next drain.
+func (r *rotatingFile) write(b []byte) (int, error) {
+	if r.stage != nil && len(b) <= len(r.stage.data) {
+		if r.refused || r.stage.n+len(b) > len(r.stage.data) {
+			if err := r.drain(); err != nil {
+				return 0, err
+			}
+		}
+		r.stage.add(b)
+		r.size += int64(len(b))
+		if end := r.size &^ (stageAlign - 1); end > r.written {
+			return len(b), r.writeStaged(end)
+		}
+		return len(b), nil
+	}
+	if err := r.drain(); err != nil {
+		return 0, err
+	}
+	n, err := writeRaw(r.f, b)
+	r.size += int64(n)
+	r.written = r.size
+	if r.stage != nil {
+		r.stage.start(r.name, r.size)
+	}
+	return n, err
+}
+
+// writeStaged writes the staged bytes up to file offset to.
+func (r *rotatingFile) writeStaged(to int64) error {
+	n, err := writeRaw(r.f, r.stage.bytes(r.written, to))
+	r.written += int64(n)
+	r.refused = err != nil
+	if err != nil {
+		return fmt.Errorf("write forensic log %s: %w", r.name, err)
+	}
+	return nil
+}
+
+// drain writes every staged byte to the file and empties the stage.
+func (r *rotatingFile) drain() error {
+	if r.stage == nil || r.f == nil {
+		return nil
+	}
+	if r.written < r.size {
+		if err := r.writeStaged(r.size); err != nil {
+			return err
+		}
+	}
+	if r.stage.n > 0 {
+		r.stage.start(r.name, r.size)
+	}
 	return nil
 }
 
@@ -241,6 +310,9 @@ func (r *rotatingFile) rotateIfDue(now time.Time) error {
 	}
 	if r.p.Count == 0 || now.Before(r.periodEnd(r.opened)) {
 		return nil
+	}
+	if err := r.drain(); err != nil {
+		return err // the current file stays, with its bytes staged
 	}
 	old := r.name
 	r.release()

@@ -172,10 +172,13 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
 	l.walCond = sync.NewCond(&l.mu)
 	l.openWAL()
-	l.file = rotatingFile{p: p, runScript: l.runScript}
+	l.file = rotatingFile{p: p, runScript: l.runScript, stage: l.openStage()}
 	if err := l.file.open(now(), true); err != nil {
 		if l.wal != nil {
 			l.wal.f.Close()
+		}
+		if l.file.stage != nil {
+			l.file.stage.close()
 		}
 		return nil, err
 	}
@@ -222,6 +225,32 @@ func (l *Log) openWAL() {
 		return
 	}
 	l.wal = w
+}
+
+// openStage opens the stage and appends to its file what it held that the
+// file lacks: what a kill -9 took before it reached the file. Without one
+// (no boot id, another log using it, a file system that cannot map it, or
+// bytes it could not restore, which it then keeps for the next start)
+// every write goes to the file at once.
+func (l *Log) openStage() *stage {
+	s, held, err := openStage(stageName(l.p))
+	if err != nil {
+		l.log.Info("forensic log: no stage, writing each batch of records to the log at once", "err", err)
+		return nil
+	}
+	if held != nil {
+		n, err := replayWAL(l.p.Path, []walRecord{*held})
+		if err != nil {
+			s.close()
+			l.errs.Add(1)
+			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+			return nil
+		}
+		if n > 0 {
+			l.log.Warn("forensic log: records restored from the stage after an unclean stop", "bytes", len(held.data), "file", held.file)
+		}
+	}
+	return s
 }
 
 func (l *Log) runScript(script, file string) {
@@ -766,8 +795,7 @@ func (l *Log) writeFileLocked(b []byte) error {
 		return err
 	}
 	l.file.reserve(len(b))
-	n, err := writeRaw(l.file.f, b)
-	l.file.size += int64(n)
+	n, err := l.file.write(b)
 	l.unsynced += n
 	if l.wal != nil {
 		if l.walChunk.size()+n > walBufLimit {
@@ -781,7 +809,14 @@ func (l *Log) writeFileLocked(b []byte) error {
 	}
 	if err != nil {
 		l.errs.Add(1)
-		return fmt.Errorf("write forensic log %s: %w", l.file.name, err)
+		if n == len(b) {
+			// Staged, where a kill -9 cannot take them: the file gets
+			// them at the next drain, which reports its own failure.
+			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+			err = nil
+		} else {
+			return fmt.Errorf("write forensic log %s: %w", l.file.name, err)
+		}
 	}
 	l.records.Add(uint64(bytes.Count(b, []byte{'\n'})))
 	return nil
@@ -858,6 +893,13 @@ func (l *Log) sync(requested bool) error {
 	defer func() { <-l.syncSlots }()
 	l.mu.Lock()
 	werr := l.writeFlushedLocked()
+	if err := l.file.drain(); err != nil {
+		// The staged bytes are not in the file, so its fdatasync
+		// would not cover them.
+		l.errs.Add(1)
+		l.mu.Unlock()
+		return errors.Join(werr, err)
+	}
 	target, f, name, size := l.written, l.file.f, l.file.name, l.file.size
 	if l.pendingFrom != 0 {
 		target = l.pendingFrom - 1 // not written: not durable either
@@ -1060,6 +1102,13 @@ func (l *Log) checkpoint() (bool, error) {
 		l.walCond.Wait()
 	}
 	werr := l.writeFlushedLocked()
+	if err := l.file.drain(); err != nil {
+		// The write-ahead file must keep what the log file lacks.
+		l.errs.Add(1)
+		l.walPaused = false
+		l.mu.Unlock()
+		return true, errors.Join(werr, err)
+	}
 	target, f, size := l.written, l.file.f, l.file.size
 	if l.pendingFrom != 0 {
 		target = l.pendingFrom - 1
@@ -1260,12 +1309,18 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file.f != nil {
+		if derr := l.file.drain(); err == nil {
+			err = derr // the stage keeps the bytes for the next start
+		}
 		l.file.release()
 		if cerr := l.file.f.Close(); err == nil {
 			err = cerr
 		}
 		l.file.f = nil
 		l.log.Info("LEGAL_LOG_STORE_CLOSED", "file", l.file.name)
+	}
+	if l.file.stage != nil {
+		l.file.stage.close()
 	}
 	return err
 }

@@ -219,10 +219,21 @@ func TestResponseFormatWrittenAfterReply(t *testing.T) {
 	copy(resp[16:20], []byte{192, 2, 1, 100})
 	e.Response = resp
 	l.LeaseEvent(e)
-	b, _ := os.ReadFile(l.FileName())
-	if !strings.HasSuffix(string(b), " yiaddr 192.2.1.100\n") {
+	if b := kept(l); !strings.HasSuffix(b, " yiaddr 192.2.1.100\n") {
 		t.Errorf("line %q", b)
 	}
+}
+
+// kept returns what a kill -9 would leave of l's current file now: its
+// bytes and those staged for it.
+func kept(l *Log) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, _ := os.ReadFile(l.file.name)
+	if s := l.file.stage; s != nil {
+		b = append(b, s.bytes(l.file.written, l.file.size)...)
+	}
+	return string(b)
 }
 
 func TestParamsErrors(t *testing.T) {
@@ -263,15 +274,22 @@ func TestCachedRenewalsHeldUntilFlush(t *testing.T) {
 	}
 	l.LeaseEvent(e)
 	l.LeaseEvent(e)
-	if b, _ := os.ReadFile(l.FileName()); len(b) != 0 {
+	if b := kept(l); len(b) != 0 {
 		t.Fatalf("written before Flush: %q", b)
 	}
-	// By default Flush writes them, and their replies may leave.
+	// By default Flush writes them (to the stage), and their replies may
+	// leave; the file has them after the next sync.
 	if tk := l.Flush(); tk != 0 {
 		t.Fatalf("Flush gave ticket %d: the replies would wait for a sync", tk)
 	}
-	if b, _ := os.ReadFile(l.FileName()); strings.Count(string(b), "has been assigned") != 2 {
+	if b := kept(l); strings.Count(b, "has been assigned") != 2 {
 		t.Errorf("after Flush: %q", b)
+	}
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(l.FileName()); strings.Count(string(b), "has been assigned") != 2 {
+		t.Errorf("the file after a sync: %q", b)
 	}
 }
 
@@ -321,11 +339,12 @@ func TestCachedRenewalsSyncedSoon(t *testing.T) {
 	}
 }
 
-// TestCachedRenewalWriteFailureHoldsReplies: when Flush cannot write the
-// records, it gives a ticket (the replies wait, as a lease the store
-// cannot commit is not acknowledged), so does another worker's Flush that
-// finds the records unwritten, and once the disk works again the records
-// are written and the ticket synced.
+// TestCachedRenewalWriteFailureHoldsReplies: once the log file refuses
+// the stage's bytes, Flush cannot write the records and gives a ticket
+// (the replies wait, as a lease the store cannot commit is not
+// acknowledged), so does another worker's Flush that finds the records
+// unwritten, and once the disk works again the records are written and
+// the ticket synced.
 func TestCachedRenewalWriteFailureHoldsReplies(t *testing.T) {
 	l, err := Open(params(t, `{"path": "`+t.TempDir()+`"}`), nil, nil)
 	if err != nil {
@@ -347,6 +366,11 @@ func TestCachedRenewalWriteFailureHoldsReplies(t *testing.T) {
 	l.file.f = full // every write fails (ENOSPC)
 	l.mu.Unlock()
 	renew()
+	l.Flush() // staged: the file has not been asked yet
+	if err := l.SyncRecords(); err == nil {
+		t.Fatal("a sync drained the stage into a full disk")
+	}
+	renew()
 	ticket := l.Flush()
 	if ticket == 0 {
 		t.Fatal("the write failed, but Flush let the replies leave")
@@ -366,8 +390,12 @@ func TestCachedRenewalWriteFailureHoldsReplies(t *testing.T) {
 		t.Errorf("the disk works again, but Flush gave ticket %d", tk)
 	}
 	waitTicket(t, l, ticket)
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
 	b, _ := os.ReadFile(l.FileName())
-	if strings.Count(string(b), "has been assigned") != 2 || !strings.Contains(string(b), "Address: 192.2.1.101 ") {
+	if strings.Count(string(b), "has been assigned") != 3 || !strings.Contains(string(b), "Address: 192.2.1.101 ") ||
+		!strings.Contains(string(b), "Address: 192.2.1.102 ") {
 		t.Errorf("file after the failure: %q", b)
 	}
 	if c := l.Counters(); c.WriteErrors == 0 {
@@ -442,7 +470,7 @@ func TestCachedRenewalsDurableBeforeReply(t *testing.T) {
 	if tk := d.Flush(); tk != 0 || !d.WaitsForReply(true) {
 		t.Errorf("durable-before-reply false: ticket %d, waits %v (a reused renewal's record is still written before its reply)", tk, d.WaitsForReply(true))
 	}
-	if b, _ := os.ReadFile(d.FileName()); strings.Count(string(b), "has been assigned") != 1 {
+	if b := kept(d); strings.Count(b, "has been assigned") != 1 {
 		t.Errorf("durable-before-reply false: the flushed record is not written: %q", b)
 	}
 }
