@@ -63,6 +63,10 @@ const waitLimit = 5 * time.Second
 //     replies always wait for the transaction: a row is written only
 //     once it commits.
 //
+// "Written" means written to the log's stage (stage.go), where a crash of
+// the process cannot take them; the file gets them in 64 KiB pieces, and
+// the rest at every sync, rotation and close.
+//
 // A sync is one write of the new bytes to the write-ahead file (wal.go)
 // where there is one, an fdatasync of the log where there is not.
 //
@@ -358,7 +362,7 @@ func (l *Log) WaitsForReply(reused bool) bool {
 }
 
 // Flush implements hooks.Flusher: it writes the held records of cached
-// renewals with one write(2) for every flush made meanwhile, and returns
+// renewals at once for every flush made meanwhile, and returns
 // 0: their replies may leave. With DurableBeforeReply (or a database
 // output) it leaves the write to the log's syncers, off the fast path's
 // goroutines, asks for a sync, which writes and syncs them, and returns
