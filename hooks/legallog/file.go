@@ -1,6 +1,7 @@
 package legallog
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,9 +165,23 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 	r.f, r.name, r.opened, r.size, r.written = f, name, start, st.Size(), st.Size()
 	r.reserved, r.noReserve, r.dropped, r.refused = 0, false, 0, false
 	if r.stage != nil {
-		r.stage.start(name, r.size)
+		if err := r.stage.start(name, r.size); err != nil {
+			r.dropStage()
+		}
 	}
 	return nil
+}
+
+// dropStage gives the stage up after its mapping faulted (its file cut
+// by another process): from then on every write goes to the file at once.
+// What it held for the file is lost, and said so.
+func (r *rotatingFile) dropStage() error {
+	lost := r.size - r.written
+	r.stage.close()
+	r.stage = nil
+	r.size, r.refused = r.written, false
+	return fmt.Errorf("forensic log stage of %s: %w; %d bytes of records it held are lost, records go to the file at once from now on",
+		r.name, errStageCut, lost)
 }
 
 // write appends b to the file: to the stage, from which the whole 64 KiB
@@ -174,36 +189,54 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 // for it) to the file at once. It returns how many of b's bytes it took;
 // with all of them, an error is the file's refusal of staged bytes, which
 // stay staged for the next drain.
-func (r *rotatingFile) write(b []byte) (int, error) {
+//
+// A stage whose mapping faults is given up (dropStage): cut is then that
+// error, and b goes to the file at once.
+func (r *rotatingFile) write(b []byte) (n int, cut, err error) {
+	if r.stage != nil && len(b) <= len(r.stage.data) && (r.refused || r.stage.n+len(b) > len(r.stage.data)) {
+		if err := r.drain(); errors.Is(err, errStageCut) {
+			cut = err
+		} else if err != nil {
+			return 0, nil, err
+		}
+	}
 	if r.stage != nil && len(b) <= len(r.stage.data) {
-		if r.refused || r.stage.n+len(b) > len(r.stage.data) {
-			if err := r.drain(); err != nil {
-				return 0, err
+		if err := r.stage.add(b); err != nil {
+			cut = r.dropStage()
+		} else {
+			r.size += int64(len(b))
+			end := r.size &^ (stageAlign - 1)
+			if end <= r.written {
+				return len(b), nil, nil
 			}
+			err := r.writeStaged(end)
+			if !errors.Is(err, errStageCut) {
+				return len(b), nil, err
+			}
+			cut = err // b went with the stage: to the file below
 		}
-		r.stage.add(b)
-		r.size += int64(len(b))
-		if end := r.size &^ (stageAlign - 1); end > r.written {
-			return len(b), r.writeStaged(end)
-		}
-		return len(b), nil
 	}
 	if err := r.drain(); err != nil {
-		return 0, err
+		return 0, cut, err
 	}
-	n, err := writeRaw(r.f, b)
+	n, err = writeRaw(r.f, b)
 	r.size += int64(n)
 	r.written = r.size
 	if r.stage != nil {
-		r.stage.start(r.name, r.size)
+		if serr := r.stage.start(r.name, r.size); serr != nil {
+			cut = r.dropStage()
+		}
 	}
-	return n, err
+	return n, cut, err
 }
 
 // writeStaged writes the staged bytes up to file offset to.
 func (r *rotatingFile) writeStaged(to int64) error {
 	n, err := writeRaw(r.f, r.stage.bytes(r.written, to))
 	r.written += int64(n)
+	if errors.Is(err, unix.EFAULT) {
+		return r.dropStage() // the kernel could not read the mapping
+	}
 	r.refused = err != nil
 	if err != nil {
 		return fmt.Errorf("write forensic log %s: %w", r.name, err)
@@ -222,7 +255,9 @@ func (r *rotatingFile) drain() error {
 		}
 	}
 	if r.stage.n > 0 {
-		r.stage.start(r.name, r.size)
+		if err := r.stage.start(r.name, r.size); err != nil {
+			return r.dropStage()
+		}
 	}
 	return nil
 }

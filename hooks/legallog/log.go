@@ -799,7 +799,12 @@ func (l *Log) writeFileLocked(b []byte) error {
 		return err
 	}
 	l.file.reserve(len(b))
-	n, err := l.file.write(b)
+	n, cut, err := l.file.write(b)
+	if cut != nil {
+		l.errs.Add(1)
+		l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", cut)
+		l.stageCutLocked(cut)
+	}
 	l.unsynced += n
 	if l.wal != nil {
 		if l.walChunk.size()+n > walBufLimit {
@@ -826,11 +831,21 @@ func (l *Log) writeFileLocked(b []byte) error {
 	return nil
 }
 
+// stageCutLocked notes err when it is the stage's loss (errStageCut): the
+// bytes the write-ahead file holds are then no longer where it says, so
+// the next sync checkpoints, which starts it over.
+func (l *Log) stageCutLocked(err error) {
+	if errors.Is(err, errStageCut) {
+		l.walGap = true
+	}
+}
+
 // rotateLocked rotates the file when due. The rotation synced the closed
 // file, so the bytes it held need no write-ahead copy.
 func (l *Log) rotateLocked() error {
 	name := l.file.name
 	err := l.file.rotateIfDue(l.now())
+	l.stageCutLocked(err)
 	if l.file.name != name || l.file.f == nil {
 		l.spareLocked(l.walChunk.take())
 		l.walGap = false
@@ -901,6 +916,7 @@ func (l *Log) sync(requested bool) error {
 		// The staged bytes are not in the file, so its fdatasync
 		// would not cover them.
 		l.errs.Add(1)
+		l.stageCutLocked(err)
 		l.mu.Unlock()
 		return errors.Join(werr, err)
 	}
@@ -1109,6 +1125,7 @@ func (l *Log) checkpoint() (bool, error) {
 	if err := l.file.drain(); err != nil {
 		// The write-ahead file must keep what the log file lacks.
 		l.errs.Add(1)
+		l.stageCutLocked(err)
 		l.walPaused = false
 		l.mu.Unlock()
 		return true, errors.Join(werr, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -113,10 +114,16 @@ func openStage(name string) (*stage, *walRecord, error) {
 		return nil, nil, fmt.Errorf("map %s: %w", name, err)
 	}
 	s := &stage{f: f, mem: mem, data: mem[walBlock:]}
-	held := s.held(boot)
-	s.setLen(0)
-	copy(s.mem[stageOffBoot:stageOffBoot+36], boot)
-	binary.LittleEndian.PutUint32(s.mem, stageMagic)
+	var held *walRecord
+	if err := mapped(func() {
+		held = s.held(boot)
+		s.setLen(0)
+		copy(s.mem[stageOffBoot:stageOffBoot+36], boot)
+		binary.LittleEndian.PutUint32(s.mem, stageMagic)
+	}); err != nil {
+		s.close()
+		return nil, nil, fmt.Errorf("stage %s: %w", name, err)
+	}
 	return s, held, nil
 }
 
@@ -150,6 +157,23 @@ func (s *stage) held(boot []byte) *walRecord {
 	return &walRecord{file: string(h[stageOffName : stageOffName+nameLen]), off: base, data: slices.Clone(s.data[:n])}
 }
 
+// errStageCut: the stage's mapping faulted, its file cut by another
+// process (a rotation tool truncating every file of the directory).
+var errStageCut = errors.New("the stage file was cut by another process")
+
+// mapped runs f, which touches the mapping, and returns errStageCut if
+// that faulted: the stage is then given up, not the process.
+func mapped(f func()) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errStageCut, r)
+		}
+	}()
+	f()
+	return nil
+}
+
 // lenWord is the header's count of bytes held: stored after the bytes
 // themselves, so that a process killed between the two leaves a header
 // that claims only bytes that are there.
@@ -161,22 +185,22 @@ func (s *stage) setLen(n int) {
 }
 
 // start empties the stage for bytes of file from its offset base on.
-func (s *stage) start(file string, base int64) {
-	s.setLen(0)
-	s.base = base
-	binary.LittleEndian.PutUint64(s.mem[stageOffBase:], uint64(base))
-	name := filepath.Base(file)
-	binary.LittleEndian.PutUint16(s.mem[stageOffNameLen:], uint16(copy(s.mem[stageOffName:walBlock], name)))
+func (s *stage) start(file string, base int64) error {
+	return mapped(func() {
+		s.setLen(0)
+		s.base = base
+		binary.LittleEndian.PutUint64(s.mem[stageOffBase:], uint64(base))
+		name := filepath.Base(file)
+		binary.LittleEndian.PutUint16(s.mem[stageOffNameLen:], uint16(copy(s.mem[stageOffName:walBlock], name)))
+	})
 }
 
-// add appends b, or reports that it does not fit.
-func (s *stage) add(b []byte) bool {
-	if s.n+len(b) > len(s.data) {
-		return false
-	}
-	copy(s.data[s.n:], b)
-	s.setLen(s.n + len(b))
-	return true
+// add appends b, which must fit (len(data)-n bytes).
+func (s *stage) add(b []byte) error {
+	return mapped(func() {
+		copy(s.data[s.n:], b)
+		s.setLen(s.n + len(b))
+	})
 }
 
 // bytes returns the bytes held for the file offsets [from, to).

@@ -129,3 +129,50 @@ func TestStageOfAnotherBoot(t *testing.T) {
 		}
 	}
 }
+
+// TestStageCutByAnotherProcess: a stage whose file another process cuts
+// (a rotation tool truncating every file of the directory) faults when
+// touched; the log gives it up, counts and logs the loss, and goes on
+// writing records to the file at once, without crashing.
+func TestStageCutByAnotherProcess(t *testing.T) {
+	dir := t.TempDir()
+	p := params(t, `{"path": "`+dir+`"}`)
+	l, err := Open(p, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	le := testLease()
+	renew := func() {
+		le.Addr = le.Addr.Next()
+		l.LeaseEvent(&hooks.Event{Point: hooks.Leases4Committed, Time: time.Now(), Query: relayedRequest(), Leases: []lease.Lease{le}, Cached: true})
+		l.Flush()
+	}
+	renew()
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(stageName(p), 0); err != nil {
+		t.Fatal(err)
+	}
+	renew() // faults: the stage is given up, the record written at once
+	renew()
+	if err := l.SyncRecords(); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	gone := l.file.stage == nil
+	l.mu.Unlock()
+	if !gone {
+		t.Fatal("the log kept a stage whose file was cut")
+	}
+	if c := l.Counters(); c.WriteErrors == 0 {
+		t.Errorf("counters %+v: the stage's loss not counted", c)
+	}
+	b, _ := os.ReadFile(l.FileName())
+	for _, a := range []string{"192.2.1.101", "192.2.1.102", "192.2.1.103"} {
+		if strings.Count(string(b), "Address: "+a+" ") != 1 {
+			t.Errorf("record of %s missing after the stage was cut: %q", a, b)
+		}
+	}
+}
