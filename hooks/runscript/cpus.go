@@ -39,6 +39,9 @@ func (r *Runner) KeepOffCPUs(cpus []int) {
 	if len(keep) == 0 {
 		keep = all
 	}
+	// Scripts on CPUs of their own are not held to a share under
+	// overload (see pace.go).
+	r.shared.Store(len(keep) == len(all))
 	r.cpuMu.Lock()
 	defer r.cpuMu.Unlock()
 	if slices.Equal(keep, r.scriptCPUs) {

@@ -41,9 +41,15 @@ func TestKeepOffCPUs(t *testing.T) {
 	if got, want := cpus(), cpuset.Format(all); got != want {
 		t.Errorf("before: script on CPUs %s, want the process's %s", got, want)
 	}
+	if !r.shared.Load() {
+		t.Error("before: the scripts are not held to their share under overload")
+	}
 	r.KeepOffCPUs(all[:1])
 	if got, want := cpus(), cpuset.Format(all[1:]); got != want {
 		t.Errorf("kept off %d: script on CPUs %s, want %s", all[0], got, want)
+	}
+	if r.shared.Load() {
+		t.Error("kept off: the scripts, on CPUs of their own, are still held to their share under overload")
 	}
 
 	// A spawner started again after its death is kept off them too.
@@ -59,5 +65,8 @@ func TestKeepOffCPUs(t *testing.T) {
 	r.KeepOffCPUs(all)
 	if got, want := cpus(), cpuset.Format(all); got != want {
 		t.Errorf("no CPU left: script on CPUs %s, want the process's %s", got, want)
+	}
+	if !r.shared.Load() {
+		t.Error("no CPU left: the scripts, beside the workers, are not held to their share under overload")
 	}
 }

@@ -52,6 +52,11 @@ type Params struct {
 	// Priority is xdhcp's "priority": how the scripts are scheduled
 	// (PriorityIdle, the default, or PriorityLow).
 	Priority Priority
+	// OverloadCPUPercent is xdhcp's "overload-cpu-percent" (default 2):
+	// while calls are being dropped, the share of one CPU the scripts
+	// that share the packet workers' CPUs may use (see pace.go); 100
+	// lifts the bound.
+	OverloadCPUPercent float64
 }
 
 // Priority is how a script is scheduled beside the server.
@@ -72,7 +77,7 @@ const (
 
 // ParseParams reads a hooks-libraries entry's parameters.
 func ParseParams(raw json.RawMessage) (Params, error) {
-	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute, Spawner: true}
+	p := Params{Workers: 4, QueueSize: 1024, Timeout: time.Minute, Spawner: true, OverloadCPUPercent: DefaultOverloadCPUPercent}
 	var in struct {
 		Name      *string  `json:"name"`
 		Sync      *bool    `json:"sync"`
@@ -81,6 +86,7 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 		Timeout   *float64 `json:"timeout-seconds"`
 		Spawner   *bool    `json:"spawner"`
 		Priority  *string  `json:"priority"`
+		Overload  *float64 `json:"overload-cpu-percent"`
 	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &in); err != nil {
@@ -128,8 +134,20 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			return p, fmt.Errorf("%s: priority %q: expected %q or %q", Library, *in.Priority, PriorityIdle, PriorityLow)
 		}
 	}
+	if in.Overload != nil {
+		if !(*in.Overload > 0 && *in.Overload <= 100) {
+			return p, fmt.Errorf("%s: overload-cpu-percent %v: expected more than 0 and at most 100", Library, *in.Overload)
+		}
+		p.OverloadCPUPercent = *in.Overload
+	}
 	return p, nil
 }
+
+// DefaultOverloadCPUPercent is overload-cpu-percent's default: under a
+// flood of calls, scripts beside the packet workers get a fiftieth of a
+// CPU (a trivial shell script's start costs about 0.6 ms of CPU on the
+// benchmark's machine: some thirty calls a second).
+const DefaultOverloadCPUPercent = 2
 
 // scriptNice is the nice value of the spawner and, with PriorityLow, of
 // the scripts: the lowest, so that a flood of scripts takes little CPU
@@ -197,6 +215,9 @@ type Counters struct {
 	TimedOut uint64 // scripts killed after the timeout
 	// SpawnerRestarts counts the deaths of the spawner process.
 	SpawnerRestarts uint64
+	// CPU is the scripts' CPU time (each script's, with the children it
+	// waited for).
+	CPU time.Duration
 }
 
 // Runner runs the script for lease events. LeaseEvent is safe for
@@ -239,6 +260,15 @@ type Runner struct {
 	// the daemon's); see KeepOffCPUs.
 	cpuMu      sync.Mutex
 	scriptCPUs []int
+	// pacer holds the scripts to their share of a CPU under overload
+	// while shared says they run on the packet workers' CPUs (until
+	// KeepOffCPUs finds them others); paced is set once that is logged,
+	// for the overload going on.
+	pacer  *pacer
+	shared atomic.Bool
+	paced  atomic.Bool
+	// cpu is the scripts' CPU time so far, in nanoseconds.
+	cpu atomic.Int64
 }
 
 var _ hooks.Listener = (*Runner)(nil)
@@ -253,7 +283,8 @@ func New(p Params, log *slog.Logger) *Runner {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize), stop: make(chan struct{})}
+	r := &Runner{p: p, log: log, q: make(chan *job, p.QueueSize), stop: make(chan struct{}), pacer: newPacer(p.OverloadCPUPercent)}
+	r.shared.Store(true)
 	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
 		log.Error("run-script: scripts run without stdin, stdout and stderr", "err", err)
 	} else {
@@ -287,7 +318,8 @@ func New(p Params, log *slog.Logger) *Runner {
 // Counters returns the cumulative counts.
 func (r *Runner) Counters() Counters {
 	return Counters{Queued: r.queued.Load(), Dropped: r.dropped.Load(), Run: r.run.Load(),
-		Failed: r.failed.Load(), TimedOut: r.timedOut.Load(), SpawnerRestarts: r.spawnerRestarts.Load()}
+		Failed: r.failed.Load(), TimedOut: r.timedOut.Load(), SpawnerRestarts: r.spawnerRestarts.Load(),
+		CPU: time.Duration(r.cpu.Load())}
 }
 
 // Wants implements hooks.Interest: the hook points Kea's library handles.
@@ -376,6 +408,7 @@ func (r *Runner) logDrops() {
 	total := r.dropped.Load()
 	if total == r.dropLogged {
 		r.dropLogging.Store(false)
+		r.paced.Store(false)
 		return
 	}
 	r.log.Warn("run-script queue full: calls dropped", "hook", dropName(r.dropHook.Load()),
@@ -398,7 +431,7 @@ func cloneAll(ls []lease.Lease) []lease.Lease {
 func (r *Runner) worker() {
 	defer r.wg.Done()
 	for j := range r.q {
-		if r.stopping.Load() {
+		if r.stopping.Load() || !r.pace() {
 			r.dropped.Add(1)
 			r.lateDropped.Add(1)
 			continue
@@ -413,6 +446,12 @@ func (r *Runner) exec(j *job) {
 	defer r.finished.Add(1)
 	hook := j.hook()
 	r.record(hook, runScript(r.ctx, r.p.Name, hook, j.env(), r.stdio, r.p.Timeout, r.p.Priority))
+}
+
+// spent counts a script's CPU time.
+func (r *Runner) spent(cpu time.Duration) {
+	r.cpu.Add(int64(cpu))
+	r.pacer.spent(cpu, time.Now())
 }
 
 // How a script call ended (an outcome's kind).
@@ -430,10 +469,12 @@ type outcome struct {
 	kind byte
 	code int
 	msg  string
+	cpu  time.Duration // the script's CPU time
 }
 
 // record counts and logs one call's outcome, wherever the script ran.
 func (r *Runner) record(hook string, o outcome) {
+	r.spent(o.cpu)
 	switch o.kind {
 	case exited:
 		if o.code != 0 {
@@ -478,18 +519,23 @@ func runScript(ctx context.Context, name, hook string, env []string, stdio []*os
 		return outcome{kind: startError, msg: err.Error()}
 	}
 	st, to, shutdown, err := wait(ctx, p, timeout)
+	var o outcome
 	switch {
 	case err != nil:
 		return outcome{kind: waitError, msg: err.Error()}
 	case st.Success():
-		return outcome{kind: exited}
+		o = outcome{kind: exited}
 	case shutdown:
-		return outcome{kind: killedStop}
+		o = outcome{kind: killedStop}
 	case to:
-		return outcome{kind: timedOut}
+		o = outcome{kind: timedOut}
 	default:
-		return outcome{kind: exited, code: st.ExitCode()}
+		o = outcome{kind: exited, code: st.ExitCode()}
 	}
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		o.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return o
 }
 
 // wait waits for script p to end, killing its process group after the

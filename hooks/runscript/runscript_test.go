@@ -165,8 +165,16 @@ func TestParams(t *testing.T) {
 	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `", "priority": "low"}`)); err != nil || p.Priority != PriorityLow {
 		t.Errorf("params %+v, %v: want priority low", p, err)
 	}
+	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `"}`)); err != nil || p.OverloadCPUPercent != DefaultOverloadCPUPercent {
+		t.Errorf("default params %+v, %v: want overload-cpu-percent %v", p, err, DefaultOverloadCPUPercent)
+	}
+	if p, err := ParseParams(json.RawMessage(`{"name": "` + ok + `", "overload-cpu-percent": 12.5}`)); err != nil || p.OverloadCPUPercent != 12.5 {
+		t.Errorf("params %+v, %v: want overload-cpu-percent 12.5", p, err)
+	}
 	for _, js := range []string{`{}`, `{"name": "/nonexistent"}`, `{"name": "/tmp"}`, `{"name": "` + ok + `", "workers": 0}`,
-		`{"name": "` + ok + `", "timeout-seconds": 0}`, `{"name": 5}`, `{"name": "` + ok + `", "priority": "high"}`} {
+		`{"name": "` + ok + `", "timeout-seconds": 0}`, `{"name": 5}`, `{"name": "` + ok + `", "priority": "high"}`,
+		`{"name": "` + ok + `", "overload-cpu-percent": 0}`, `{"name": "` + ok + `", "overload-cpu-percent": 101}`,
+		`{"name": "` + ok + `", "overload-cpu-percent": "2"}`} {
 		if _, err := ParseParams(json.RawMessage(js)); err == nil {
 			t.Errorf("%s accepted", js)
 		}

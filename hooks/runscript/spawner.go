@@ -31,13 +31,16 @@ import (
 //
 // A call message is the hook point's name and the environment's
 // variables, each ended by a NUL byte. An outcome message is its kind, its
-// exit code (4 bytes, little-endian) and the hook's name, NUL, and an
-// error's text.
+// exit code (4 bytes, little-endian), the script's CPU time in nanoseconds
+// (8 bytes, little-endian) and the hook's name, NUL, and an error's text.
 
 // spawnerEnv is the environment variable that starts the binary as the
 // spawner: "workers queue timeout-nanoseconds priority"; the script is argv[1] and
 // the socket descriptor 3.
 const spawnerEnv = "XDHCP_RUN_SCRIPT_SPAWNER"
+
+// outcomeHeader is an outcome message's length before the hook's name.
+const outcomeHeader = 13
 
 // maxCall bounds a call message (the spawner's read buffer).
 const maxCall = 64 << 10
@@ -82,9 +85,10 @@ func ServeSpawner() int {
 	// worker.
 	calls := make(chan []byte, workers)
 	report := func(hook string, o outcome) {
-		msg := make([]byte, 5, 5+len(hook)+1+len(o.msg))
+		msg := make([]byte, outcomeHeader, outcomeHeader+len(hook)+1+len(o.msg))
 		msg[0] = o.kind
 		binary.LittleEndian.PutUint32(msg[1:], uint32(int32(o.code)))
+		binary.LittleEndian.PutUint64(msg[5:], uint64(o.cpu))
 		msg = append(append(append(msg, hook...), 0), o.msg...)
 		_, _ = sock.Write(msg) // the daemon gone: nothing to tell
 	}
@@ -256,11 +260,12 @@ func (r *Runner) readSpawner(s *spawner) {
 			rerr = err
 			break
 		}
-		if n < 5 {
+		if n < outcomeHeader {
 			continue
 		}
-		hook, msg, _ := bytes.Cut(buf[5:n], []byte{0})
-		o := outcome{kind: buf[0], code: int(int32(binary.LittleEndian.Uint32(buf[1:]))), msg: string(msg)}
+		hook, msg, _ := bytes.Cut(buf[outcomeHeader:n], []byte{0})
+		o := outcome{kind: buf[0], code: int(int32(binary.LittleEndian.Uint32(buf[1:]))), msg: string(msg),
+			cpu: time.Duration(binary.LittleEndian.Uint64(buf[5:]))}
 		s.mu.Lock()
 		s.settled++
 		s.mu.Unlock()
@@ -325,8 +330,9 @@ func (r *Runner) forward() {
 	defer r.wg.Done()
 	var buf []byte
 	for j := range r.q {
+		paced := r.pace()
 		s := r.sp.Load()
-		if r.stopping.Load() || s == nil {
+		if r.stopping.Load() || s == nil || !paced {
 			r.lateDropped.Add(1)
 			r.drop(j.point)
 			continue
