@@ -131,7 +131,8 @@ func registerLegalCounters(reg *stats.Registry, prefix string, c func() legallog
 
 // openRunScript starts run-script with a hooks-libraries entry's
 // parameters and registers its counters as <prefix>-queued, -dropped,
-// -run, -failed and -timed-out.
+// -run, -failed, -timed-out, -spawner-restarts and -cpu-ms (the scripts'
+// CPU time).
 func openRunScript(params json.RawMessage, log *slog.Logger, reg *stats.Registry, prefix string) (*runscript.Runner, error) {
 	p, err := runscript.ParseParams(params)
 	if err != nil {
@@ -149,6 +150,7 @@ func openRunScript(params json.RawMessage, log *slog.Logger, reg *stats.Registry
 		"-failed":           func(c runscript.Counters) uint64 { return c.Failed },
 		"-timed-out":        func(c runscript.Counters) uint64 { return c.TimedOut },
 		"-spawner-restarts": func(c runscript.Counters) uint64 { return c.SpawnerRestarts },
+		"-cpu-ms":           func(c runscript.Counters) uint64 { return uint64(c.CPU.Milliseconds()) },
 	} {
 		reg.Func(prefix+name, stats.KindCounter, func() int64 { return int64(v(c())) })
 	}

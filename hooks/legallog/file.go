@@ -1,6 +1,7 @@
 package legallog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,11 @@ type rotatingFile struct {
 	// the page cache (see dropBehind).
 	dropped int64
 	opened  time.Time // the date the current file stands for
+	// restore returns the bytes of file name from offset from to to,
+	// from the Log's write-ahead file (nil: it cannot), for dropStage;
+	// cutLost is set once a cut stage took bytes it could not restore.
+	restore func(name string, from, to int64) []byte
+	cutLost bool
 	// runScript starts a pre/post-rotate script without waiting for it.
 	runScript func(script, file string)
 }
@@ -174,14 +180,39 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 
 // dropStage gives the stage up after its mapping faulted (its file cut
 // by another process): from then on every write goes to the file at once.
-// What it held for the file is lost, and said so.
+// What it held for the file is written to the file from the Log's
+// write-ahead file, which holds every byte since its last checkpoint;
+// where it cannot be, it is lost (cutLost), and said so.
 func (r *rotatingFile) dropStage() error {
-	lost := r.size - r.written
+	from, to := r.written, r.size
 	r.stage.close()
 	r.stage = nil
 	r.size, r.refused = r.written, false
-	return fmt.Errorf("forensic log stage of %s: %w; %d bytes of records it held are lost, records go to the file at once from now on",
-		r.name, errStageCut, lost)
+	if from == to {
+		return fmt.Errorf("forensic log stage of %s: %w; it held no record, records go to the file at once from now on", r.name, errStageCut)
+	}
+	var werr error
+	if b := r.restoreBytes(from, to); b != nil {
+		n, err := writeRaw(r.f, b)
+		r.size += int64(n)
+		r.written = r.size
+		if err == nil {
+			return fmt.Errorf("forensic log stage of %s: %w; the %d bytes of records it held were restored from the write-ahead file, records go to the file at once from now on",
+				r.name, errStageCut, n)
+		}
+		werr = err
+	}
+	r.cutLost = true
+	return fmt.Errorf("forensic log stage of %s: %w; %d bytes of records it held are lost (%v), records go to the file at once from now on",
+		r.name, errStageCut, to-r.written, cmp.Or[error](werr, errors.New("not in the write-ahead file")))
+}
+
+// restoreBytes asks restore for the file's bytes from from to to.
+func (r *rotatingFile) restoreBytes(from, to int64) []byte {
+	if r.restore == nil || r.f == nil {
+		return nil
+	}
+	return r.restore(filepath.Base(r.name), from, to)
 }
 
 // write appends b to the file: to the stage, from which the whole 64 KiB

@@ -110,8 +110,9 @@ type Log struct {
 	rings chan *uring.SyncRing
 	// started is the highest write a sync in flight covers (under mu):
 	// the syncer leaves a request that finds it covered to that sync.
-	started uint64
-	syncReq chan struct{} // cap 1: a sync is wanted now
+	started  uint64
+	syncReq  chan struct{} // cap 1: a sync is wanted now
+	drainReq chan struct{} // cap 1: the staged records should go to the file
 	// waitMu guards notify and syncDone (closed and replaced after each
 	// sync that advances synced).
 	waitMu   sync.Mutex
@@ -173,10 +174,10 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 		now = time.Now
 	}
 	l := &Log{p: p, log: log, now: now, stop: make(chan struct{}), subSecond: strings.Contains(p.TimestampFormat, "%Q"),
-		syncReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
+		syncReq: make(chan struct{}, 1), drainReq: make(chan struct{}, 1), syncDone: make(chan struct{}), syncSlots: make(chan struct{}, slots)}
 	l.walCond = sync.NewCond(&l.mu)
 	l.openWAL()
-	l.file = rotatingFile{p: p, runScript: l.runScript, stage: l.openStage()}
+	l.file = rotatingFile{p: p, runScript: l.runScript, stage: l.openStage(), restore: l.walBytesLocked}
 	if err := l.file.open(now(), true); err != nil {
 		if l.wal != nil {
 			l.wal.f.Close()
@@ -831,13 +832,63 @@ func (l *Log) writeFileLocked(b []byte) error {
 	return nil
 }
 
-// stageCutLocked notes err when it is the stage's loss (errStageCut): the
-// bytes the write-ahead file holds are then no longer where it says, so
-// the next sync checkpoints, which starts it over.
+// stageCutLocked notes err when it is the stage's loss (errStageCut) and
+// the stage took bytes the write-ahead file could not give back: the bytes
+// the write-ahead file holds are then no longer where it says, so the
+// next sync checkpoints, which starts it over.
 func (l *Log) stageCutLocked(err error) {
-	if errors.Is(err, errStageCut) {
+	if errors.Is(err, errStageCut) && l.file.cutLost {
 		l.walGap = true
 	}
+}
+
+// walBytesLocked returns the bytes of log file name from offset from to
+// to, taken from the write-ahead file's records of its current epoch, the
+// appends in flight and the chunk of the next sync; nil unless they hold
+// every one of those bytes.
+func (l *Log) walBytesLocked(name string, from, to int64) []byte {
+	if l.wal == nil || l.walGap {
+		return nil
+	}
+	type piece struct {
+		off  int64
+		data []byte
+	}
+	var pieces []piece
+	buf := alignedBuf(walSize)
+	if _, err := io.ReadFull(io.NewSectionReader(l.wal.f, 0, walSize), buf); err == nil {
+		for off := walBlock; off+walRecHeader <= walSize; {
+			r, n, ok := parseRecord(buf[off:], l.wal.epoch)
+			if !ok {
+				off += walBlock
+				continue
+			}
+			if r.file == name {
+				pieces = append(pieces, piece{r.off, r.data})
+			}
+			off += n
+		}
+	}
+	for _, a := range l.walPending {
+		if !a.done && a.chunk.name == name {
+			pieces = append(pieces, piece{a.fileOff, a.chunk.data()})
+		}
+	}
+	if l.walChunk.buf != nil && l.walChunk.name == name {
+		pieces = append(pieces, piece{l.walFrom, l.walChunk.data()})
+	}
+	out := make([]byte, 0, to-from)
+	for pos := from; pos < to; {
+		i := slices.IndexFunc(pieces, func(p piece) bool { return p.off <= pos && pos < p.off+int64(len(p.data)) })
+		if i < 0 {
+			return nil
+		}
+		p := pieces[i]
+		end := min(to, p.off+int64(len(p.data)))
+		out = append(out, p.data[pos-p.off:end-p.off]...)
+		pos = end
+	}
+	return out
 }
 
 // rotateLocked rotates the file when due. The rotation synced the closed
@@ -900,11 +951,16 @@ const SyncSlots = 2
 // SyncRecords makes every record written so far durable (fdatasync).
 // Writers are not held up while it syncs; it runs beside other syncs (up
 // to SyncSlots).
-func (l *Log) SyncRecords() error { return l.sync(false) }
+func (l *Log) SyncRecords() error { return l.sync(false, false) }
 
 // sync is SyncRecords; requested is the syncer's call for a waiting
 // reply, which a sync already in flight for the same records answers.
-func (l *Log) sync(requested bool) error {
+// A sync through the write-ahead file needs the records only there and in
+// the stage. So it leaves their write to the log file, for its readers, to
+// the ticker's goroutine: at once after a lease commit's sync (wantDrain),
+// off the commit's path, whose ACKs waited for that write too; within
+// syncInterval for the others (visible: the ticker's sync writes them).
+func (l *Log) sync(requested, visible bool) error {
 	if l.db != nil {
 		return l.syncDB(requested)
 	}
@@ -912,13 +968,11 @@ func (l *Log) sync(requested bool) error {
 	defer func() { <-l.syncSlots }()
 	l.mu.Lock()
 	werr := l.writeFlushedLocked()
-	if err := l.file.drain(); err != nil {
-		// The staged bytes are not in the file, so its fdatasync
-		// would not cover them.
-		l.errs.Add(1)
-		l.stageCutLocked(err)
-		l.mu.Unlock()
-		return errors.Join(werr, err)
+	if visible || l.wal == nil || l.walPaused || l.walGap {
+		if err := l.drainLocked(); err != nil {
+			l.mu.Unlock()
+			return errors.Join(werr, err)
+		}
 	}
 	target, f, name, size := l.written, l.file.f, l.file.name, l.file.size
 	if l.pendingFrom != 0 {
@@ -939,6 +993,9 @@ func (l *Log) sync(requested bool) error {
 		return werr
 	}
 	if a != nil && l.appendWAL(a) == nil {
+		if !requested {
+			l.wantDrain() // a lease commit's: readers see it at once
+		}
 		return werr
 	}
 	if full {
@@ -947,7 +1004,17 @@ func (l *Log) sync(requested bool) error {
 		}
 	}
 	// No write-ahead file (or it failed, or a checkpoint holds it): the
-	// fdatasync covers every byte written before it.
+	// fdatasync covers every byte written to the file before it, so the
+	// staged ones go there first.
+	l.mu.Lock()
+	derr := error(nil)
+	if l.file.f == f {
+		derr = l.drainLocked()
+	}
+	l.mu.Unlock()
+	if derr != nil {
+		return errors.Join(werr, derr)
+	}
 	rc, err := f.SyscallConn()
 	if err == nil {
 		cerr := rc.Control(func(fd uintptr) { err = l.fdatasync(fd) })
@@ -972,6 +1039,26 @@ func (l *Log) sync(requested bool) error {
 	l.advance(target)
 	l.dropSynced(f, size)
 	return werr
+}
+
+// wantDrain asks the ticker's goroutine to move the staged records into
+// the log file now.
+func (l *Log) wantDrain() {
+	select {
+	case l.drainReq <- struct{}{}:
+	default:
+	}
+}
+
+// drainLocked moves the staged bytes into the log file: a sync of the
+// file covers them only once they are there.
+func (l *Log) drainLocked() error {
+	err := l.file.drain()
+	if err != nil {
+		l.errs.Add(1)
+		l.stageCutLocked(err)
+	}
+	return err
 }
 
 // dropSynced drops from the page cache the pages of f, the log file when a
@@ -1255,7 +1342,7 @@ func (l *Log) syncer() {
 			return
 		case <-l.syncReq:
 		}
-		if err := l.sync(true); err != nil {
+		if err := l.sync(true, false); err != nil {
 			l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 			// A failing disk: don't spin on requests.
 			select {
@@ -1278,11 +1365,19 @@ func (l *Log) ticker() {
 		select {
 		case <-l.stop:
 			return
+		case <-l.drainReq:
+			l.mu.Lock()
+			if err := l.drainLocked(); err != nil {
+				l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
+			}
+			l.mu.Unlock()
+			tick--
+			continue
 		case <-t.C:
 		}
 		l.Flush() // held by a caller that did not flush
 		if tick%int(flushInterval/syncInterval) != 0 {
-			if err := l.SyncRecords(); err != nil {
+			if err := l.sync(false, true); err != nil {
 				l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 			}
 			continue

@@ -92,6 +92,25 @@ func record(t *testing.T, l *Log, e *hooks.Event) {
 	if err := l.SyncRecords(); err != nil {
 		t.Fatal(err)
 	}
+	waitVisible(t, l)
+}
+
+// waitVisible waits until what l wrote is in its file, not only staged:
+// at once after a lease commit's sync (the ticker's goroutine writes it
+// then), within syncInterval after other writes.
+func waitVisible(t *testing.T, l *Log) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		l.mu.Lock()
+		done := l.file.stage == nil || l.file.written == l.file.size
+		l.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the staged records never reached the file")
+		}
+	}
 }
 
 func TestFileNamingRotationAndScripts(t *testing.T) {
@@ -288,6 +307,7 @@ func TestCachedRenewalsHeldUntilFlush(t *testing.T) {
 	if err := l.SyncRecords(); err != nil {
 		t.Fatal(err)
 	}
+	waitVisible(t, l)
 	if b, _ := os.ReadFile(l.FileName()); strings.Count(string(b), "has been assigned") != 2 {
 		t.Errorf("the file after a sync: %q", b)
 	}
@@ -367,8 +387,8 @@ func TestCachedRenewalWriteFailureHoldsReplies(t *testing.T) {
 	l.mu.Unlock()
 	renew()
 	l.Flush() // staged: the file has not been asked yet
-	if err := l.SyncRecords(); err == nil {
-		t.Fatal("a sync drained the stage into a full disk")
+	if err := l.sync(false, true); err == nil {
+		t.Fatal("the ticker's sync drained the stage into a full disk")
 	}
 	renew()
 	ticket := l.Flush()
@@ -522,15 +542,19 @@ func TestConcurrentSyncsCoverTheirTickets(t *testing.T) {
 						return
 					}
 				}
-				b, _ := os.ReadFile(l.FileName())
-				if want := "Address: " + ls[0].Addr.String() + " has been"; !strings.Contains(string(b), want) {
-					t.Errorf("ticket %d synced, but %q is not in the file", ticket, want)
+				// Durable: in the write-ahead file, and in the file or
+				// the stage.
+				if want := "Address: " + ls[0].Addr.String() + " has been"; !strings.Contains(kept(l), want) {
+					t.Errorf("ticket %d synced, but %q is not in the file or the stage", ticket, want)
 					return
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	if err := l.sync(false, true); err != nil {
+		t.Fatal(err)
+	}
 	b, _ := os.ReadFile(l.FileName())
 	if n := strings.Count(string(b), "has been assigned"); n != flushers*rounds {
 		t.Errorf("%d records in the file, want %d", n, flushers*rounds)

@@ -132,8 +132,10 @@ func TestStageOfAnotherBoot(t *testing.T) {
 
 // TestStageCutByAnotherProcess: a stage whose file another process cuts
 // (a rotation tool truncating every file of the directory) faults when
-// touched; the log gives it up, counts and logs the loss, and goes on
-// writing records to the file at once, without crashing.
+// touched; the log gives it up, counts and logs it, puts the records it
+// held, synced through the write-ahead file but not yet in the log file,
+// back into the file, and goes on writing records to the file at once,
+// without crashing.
 func TestStageCutByAnotherProcess(t *testing.T) {
 	dir := t.TempDir()
 	p := params(t, `{"path": "`+dir+`"}`)
@@ -149,8 +151,16 @@ func TestStageCutByAnotherProcess(t *testing.T) {
 		l.Flush()
 	}
 	renew()
-	if err := l.SyncRecords(); err != nil {
+	// Synced as a cached renewal's are: durable in the write-ahead file,
+	// in the file only at the ticker's next sync.
+	if err := l.sync(true, false); err != nil {
 		t.Fatal(err)
+	}
+	if b := l.Synced(); b == 0 {
+		t.Fatal("the record was not synced")
+	}
+	if b, _ := os.ReadFile(l.FileName()); strings.Contains(string(b), "192.2.1.101") {
+		t.Fatal("the synced record is in the file already: the test would not see it restored")
 	}
 	if err := os.Truncate(stageName(p), 0); err != nil {
 		t.Fatal(err)
