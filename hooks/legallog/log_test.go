@@ -1,6 +1,7 @@
 package legallog
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"maps"
 	"net/netip"
@@ -38,6 +39,31 @@ func testLease() lease.Lease {
 		ClientID: []byte{0x17, 0x34, 0xe2, 0xff, 0x09, 0x92, 0x54},
 		ValidLft: 6735,
 		SubnetID: 1,
+	}
+}
+
+// appendHex matches encoding/hex, with and without a separator, appended
+// to what dst holds and leaving the spare capacity it used unseen.
+func TestAppendHex(t *testing.T) {
+	for n := range 20 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*37 + 250)
+		}
+		plain := hex.EncodeToString(b)
+		sep := ""
+		for i := 0; i < len(plain); i += 2 {
+			if i > 0 {
+				sep += ":"
+			}
+			sep += plain[i : i+2]
+		}
+		if got := string(appendHex([]byte("x="), b, 0)); got != "x="+plain {
+			t.Errorf("%x without separator: %q", b, got)
+		}
+		if got := string(appendHex([]byte("x="), b, ':')); got != "x="+sep {
+			t.Errorf("%x with ':': %q", b, got)
+		}
 	}
 }
 
