@@ -25,11 +25,13 @@ import (
 // hands before its reply leaves (a kill -9 then loses none), but it need
 // not be in the log file yet. So it is copied into the stage, a
 // preallocated file of the log's directory mapped into memory, whose pages
-// are reused from one sync to the next; the log file gets the stage's
-// bytes in writes that end on 64 KiB boundaries as they fill, and the rest
-// at every sync, rotation and close, after which the stage starts over.
-// Readers of the log (tail -f, a log shipper) see a record at the latest
-// at the next sync: within syncInterval, at once for a lease commit's.
+// are reused; the log file gets the stage's bytes in writes that end on
+// 64 KiB boundaries as they fill, and the rest when the stage is full, at
+// the ticker's sync (every syncInterval), right after a lease commit's
+// sync, at rotation and at close, after which the stage starts over. A
+// sync through the write-ahead file does not need them in the file.
+// Readers of the log (tail -f, a log shipper) see a record within
+// syncInterval, a lease commit's moments after its sync.
 //
 // At start, what the stage holds beyond its file's end is appended to the
 // file, as the write-ahead file's records are; but only if the stage was
