@@ -439,6 +439,7 @@ func TestCachedRenewalWriteFailureHoldsReplies(t *testing.T) {
 	if err := l.SyncRecords(); err != nil {
 		t.Fatal(err)
 	}
+	waitVisible(t, l)
 	b, _ := os.ReadFile(l.FileName())
 	if strings.Count(string(b), "has been assigned") != 3 || !strings.Contains(string(b), "Address: 192.2.1.101 ") ||
 		!strings.Contains(string(b), "Address: 192.2.1.102 ") {

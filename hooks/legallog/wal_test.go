@@ -28,7 +28,8 @@ func walLog(t *testing.T, dir string) *Log {
 	return l
 }
 
-// commit writes the record of lease n as a group commit does, and syncs.
+// commit writes the record of lease n as a group commit does, syncs, and
+// waits until the record is in the log file (moments after the sync).
 func commit(t *testing.T, l *Log, n int) {
 	t.Helper()
 	ls := testLease()
@@ -39,6 +40,7 @@ func commit(t *testing.T, l *Log, n int) {
 	if err := l.SyncRecords(); err != nil {
 		t.Fatal(err)
 	}
+	waitVisible(t, l)
 }
 
 // TestWALRestoresWhatAPowerFailureTook: records synced through the
