@@ -320,7 +320,7 @@ func runPair6(t *testing.T, e *e2eEnv, section func(dir string, xdhcp bool) map[
 	}
 	// Kea is the reference only where it made every call the steps cause
 	// (see compareWithKea): a run that came short is run again.
-	keaDir := filepath.Join(e.dir, "kea-calls")
+	keaDir := filepath.Join(e.dir, keaCallsDir)
 	for attempt := 1; ; attempt++ {
 		keaSteps = run("kea-dhcp6", func(cfg string) []string { return []string{keaBin, "-c", cfg} }, keaDir)
 		missing := shortfall(keaDir)
@@ -332,7 +332,7 @@ func runPair6(t *testing.T, e *e2eEnv, section func(dir string, xdhcp bool) map[
 			t.Fatal(err)
 		}
 	}
-	xSteps = run("xdhcpd", func(cfg string) []string { return []string{xdhcpd.Path(t), "-c", cfg} }, filepath.Join(e.dir, "xdhcp-calls"))
+	xSteps = run("xdhcpd", func(cfg string) []string { return []string{xdhcpd.Path(t), "-c", cfg} }, filepath.Join(e.dir, xdhcpCallsDir))
 	return keaSteps, xSteps, status
 }
 
@@ -379,19 +379,20 @@ func TestE2EHooks6RunScriptExpiryMatchesKea(t *testing.T) {
 		c.exchange(c.msg6(w6.Solicit, 3, duidB, nil), false)
 		bb := bindingOf(t, c.exchange(c.msg6(w6.Request, 4, duidB, nil), false))
 		c.exchange(c.msg6(w6.Decline, 5, duidB, bb), false)
-		// Then the declined address recovered after its probation (1 s)
-		// and the prefix expired. One step with the decline's calls: on a
-		// loaded machine a server may still be running the decline's
-		// scripts when the probation ends.
+		// Then the declined address reclaimed after its probation (1 s):
+		// lease6_expire, then lease6_recover, as kea-dhcp6 reclaims a
+		// declined lease; and the prefix expired. One step with the
+		// decline's calls: on a loaded machine a server may still be
+		// running the decline's scripts when the probation ends.
 		time.Sleep(4 * time.Second)
-		declinedRecovered := sorted(5)
+		declinedRecovered := sorted(6)
 		stats[dir] = daemontest.Stats(t, daemontest.NewUnixControl(filepath.Join(e.dir, "ctl6.sock"), 5*time.Second))
 		return [][]scriptCall{expired, declinedRecovered}
 	}
 	keaSteps, xSteps, _ := runPair6(t, e, section, steps)
 	compareSteps(t, keaSteps, xSteps, leaseAddrs6)
 	// And the same lease statistics afterwards.
-	kst, xst := stats[filepath.Join(e.dir, "kea-calls")], stats[filepath.Join(e.dir, "xdhcp-calls")]
+	kst, xst := stats[filepath.Join(e.dir, keaCallsDir)], stats[filepath.Join(e.dir, xdhcpCallsDir)]
 	for _, name := range []string{"declined-addresses", "reclaimed-declined-addresses", "reclaimed-leases",
 		"subnet[1].assigned-nas", "subnet[1].assigned-pds", "subnet[1].declined-addresses",
 		"subnet[1].reclaimed-declined-addresses", "subnet[1].reclaimed-leases"} {
@@ -636,11 +637,6 @@ func checkLeaseCommands6Logged(t *testing.T, d *e2eDaemon, file string) {
 	d.ok("lease6-bulk-apply", map[string]any{"leases": []any{bulk}}, nil)
 	d.ok("lease6-bulk-apply", map[string]any{"deleted-leases": []any{map[string]any{"ip-address": "2001:db8:1::501"}}}, nil)
 
-	after, _ := os.ReadFile(file)
-	if !bytes.HasPrefix(after, before) {
-		t.Fatalf("the forensic log changed before its end")
-	}
-	got := strings.Split(strings.TrimSpace(string(after[len(before):])), "\n")
 	want := []string{
 		"Administrator added a lease of address: 2001:db8:1::500 to a device with DUID: " + duid +
 			", hardware address: 1a:1b:1c:1d:1e:1f for 1 hrs 0 mins 0 secs, context: {\"site\":\"lab\"}",
@@ -652,6 +648,17 @@ func checkLeaseCommands6Logged(t *testing.T, d *e2eDaemon, file string) {
 		"Administrator updated information on the lease of address: 2001:db8:1::501 to a device with DUID: 01:02:03:04 for 0 hrs 1 mins 0 secs",
 		"Administrator deleted the lease for address: 2001:db8:1::501",
 	}
+	// A lease command's record is durable when the command answers, and
+	// reaches the file moments later, moved there off the commit's path.
+	var after []byte
+	poll(5*time.Second, func() bool {
+		after, _ = os.ReadFile(file)
+		return bytes.Count(after[min(len(before), len(after)):], []byte("\n")) >= len(want)
+	})
+	if !bytes.HasPrefix(after, before) {
+		t.Fatalf("the forensic log changed before its end")
+	}
+	got := strings.Split(strings.TrimSpace(string(after[len(before):])), "\n")
 	if len(got) != len(want) {
 		t.Fatalf("the lease6 commands wrote %d forensic lines, want %d:\n%s", len(got), len(want), after[len(before):])
 	}
