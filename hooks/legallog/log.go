@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -535,6 +536,12 @@ func (l *Log) appendEntries(dst []byte, e *hooks.Event) []byte {
 			switch {
 			case !custom:
 				dst = AppendDefault(dst, &set[k], qp, i == 1)
+				if l.db == nil && set[k].UserContext == "" {
+					// One line: only a user context can bring a
+					// newline into Kea's default entry.
+					dst = append(dst, '\n')
+					continue
+				}
 			default:
 				if l.p.Request != nil && cq != nil {
 					dst = l.p.Request.Append(dst, cq)
@@ -616,7 +623,7 @@ func appendLines(dst, ts, text []byte) []byte {
 // client's query, nil when there is none.
 func AppendDefault(dst []byte, l *lease.Lease, q *hooks.Packet, released bool) []byte {
 	dst = append(dst, "Address: "...)
-	dst = l.Addr.AppendTo(dst)
+	dst = appendAddr(dst, l.Addr)
 	if released {
 		dst = append(dst, " has been released from"...)
 	} else {
@@ -639,7 +646,7 @@ func AppendDefault(dst []byte, l *lease.Lease, q *hooks.Packet, released bool) [
 	}
 	if q != nil && q.Giaddr != [4]byte{} {
 		dst = append(dst, " connected via relay at address: "...)
-		dst = hooks.Addr(q.Giaddr).AppendTo(dst)
+		dst = appendAddr(dst, netip.AddrFrom4(q.Giaddr))
 		if rai, ok := q.Option(82); ok {
 			first := true
 			for _, sub := range relaySubOptions {
@@ -751,6 +758,35 @@ func appendHex(dst, b []byte, sep byte) []byte {
 		j += 2
 	}
 	return dst
+}
+
+// appendAddr appends a in its text form; an IPv4 address (two in most
+// records) grown once and filled by index, as appendHex does.
+func appendAddr(dst []byte, a netip.Addr) []byte {
+	if !a.Is4() {
+		return a.AppendTo(dst)
+	}
+	at := len(dst)
+	dst = slices.Grow(dst, len("255.255.255.255"))[:at+len("255.255.255.255")]
+	out := dst[at:]
+	j := 0
+	for i, c := range a.As4() {
+		if i > 0 {
+			out[j] = '.'
+			j++
+		}
+		if c >= 100 {
+			out[j] = '0' + c/100
+			j++
+		}
+		if c >= 10 {
+			out[j] = '0' + c/10%10
+			j++
+		}
+		out[j] = '0' + c%10
+		j++
+	}
+	return dst[:at+j]
 }
 
 // appendPrintable appends " (text)" when every byte of b is printable.

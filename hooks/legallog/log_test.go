@@ -67,6 +67,22 @@ func TestAppendHex(t *testing.T) {
 	}
 }
 
+// TestAppendAddr: appendAddr writes what netip writes, for every octet
+// value in each position, IPv6 and 4-in-6 addresses included.
+func TestAppendAddr(t *testing.T) {
+	addrs := []netip.Addr{netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("::ffff:10.0.0.1"), {}}
+	for c := range 256 {
+		b := byte(c)
+		addrs = append(addrs, netip.AddrFrom4([4]byte{b, 0, 9, 10}), netip.AddrFrom4([4]byte{99, b, 100, 255}),
+			netip.AddrFrom4([4]byte{1, 199, b, 200}), netip.AddrFrom4([4]byte{255, 10, 0, b}))
+	}
+	for _, a := range addrs {
+		if got, want := string(appendAddr([]byte("at "), a)), "at "+string(a.AppendTo(nil)); got != want {
+			t.Errorf("%v: %q, want %q", a, got, want)
+		}
+	}
+}
+
 func TestDefaultEntryIsKeas(t *testing.T) {
 	l := testLease()
 	var q hooks.Packet

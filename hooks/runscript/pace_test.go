@@ -43,17 +43,18 @@ func TestPacer(t *testing.T) {
 }
 
 // TestOverloadHoldsScriptsToTheirShare floods a runner of two workers and
-// a one-call queue with calls for a script that burns CPU, for
-// floodFor: with overload-cpu-percent 100 the scripts take what CPU they
-// can; with 5 they take at most 5% of the flood's time, the second's
-// credit, and what the scripts running when the share ran out spent
-// (each worker's last one).
+// a one-call queue with calls for a script that burns CPU, for floodFor:
+// with overload-cpu-percent 100 the scripts take what CPU they can; with
+// 5 they take at most 5% of the flood's time, the second's credit, and
+// what the scripts running when the share ran out spent (each worker's
+// last one). The scripts run at nice 19, so on a machine busy with other
+// work the unbounded flood may get too little CPU for the bound to show:
+// it is then run longer, and the test skipped if it still does not.
 func TestOverloadHoldsScriptsToTheirShare(t *testing.T) {
 	bothWays(t, func(t *testing.T, spawner bool) {
 		// About 20 ms of CPU per call, measured in the unbounded run.
 		name := script(t, "i=0; while [ $i -lt 4000 ]; do i=$((i+1)); done")
-		const floodFor = time.Second
-		flood := func(percent float64) (cpu time.Duration, run uint64, longest time.Duration) {
+		flood := func(percent float64, floodFor time.Duration) (cpu time.Duration, run uint64, longest time.Duration) {
 			r := New(Params{Name: name, Workers: 2, QueueSize: 1, Timeout: 10 * time.Second, Spawner: spawner,
 				Priority: PriorityLow, OverloadCPUPercent: percent}, nil)
 			for end := time.Now().Add(floodFor); time.Now().Before(end); time.Sleep(time.Millisecond) {
@@ -66,19 +67,23 @@ func TestOverloadHoldsScriptsToTheirShare(t *testing.T) {
 			}
 			return c.CPU, c.Run, longest
 		}
-		freeCPU, freeRun, perScript := flood(100)
-		if freeRun == 0 || freeCPU == 0 {
-			t.Fatalf("unbounded: %d scripts ran, %v of CPU counted", freeRun, freeCPU)
+		for _, floodFor := range []time.Duration{time.Second, 3 * time.Second} {
+			freeCPU, freeRun, perScript := flood(100, floodFor)
+			if freeRun == 0 || freeCPU == 0 {
+				t.Fatalf("unbounded: %d scripts ran, %v of CPU counted", freeRun, freeCPU)
+			}
+			bound := time.Duration(0.05*float64(floodFor)) + 50*time.Millisecond + 2*perScript
+			t.Logf("unbounded for %v: %d scripts, %v of CPU (%v each); bound at 5%%: %v", floodFor, freeRun, freeCPU, freeCPU/time.Duration(freeRun), bound)
+			if freeCPU < 2*bound {
+				continue // a busy machine: try longer
+			}
+			cpu, run, _ := flood(5, floodFor)
+			t.Logf("at 5%%: %d scripts, %v of CPU", run, cpu)
+			if cpu > bound || run == 0 {
+				t.Errorf("at 5%%: %d scripts took %v of CPU in %v, want some and at most %v", run, cpu, floodFor, bound)
+			}
+			return
 		}
-		bound := time.Duration(0.05*float64(floodFor)) + 50*time.Millisecond + 2*perScript
-		t.Logf("unbounded: %d scripts, %v of CPU (%v each); bound at 5%%: %v", freeRun, freeCPU, freeCPU/time.Duration(freeRun), bound)
-		if freeCPU < 2*bound {
-			t.Fatalf("unbounded scripts took %v of CPU in %v: too little for the bound (%v) to show", freeCPU, floodFor, bound)
-		}
-		cpu, run, _ := flood(5)
-		t.Logf("at 5%%: %d scripts, %v of CPU", run, cpu)
-		if cpu > bound || run == 0 {
-			t.Errorf("at 5%%: %d scripts took %v of CPU in %v, want some and at most %v", run, cpu, floodFor, bound)
-		}
+		t.Skip("the unbounded scripts got too little CPU for the bound to show: the machine is busy")
 	})
 }
