@@ -18,30 +18,25 @@ import (
 // reply is the ACK's DHCP message. The event is the worker's own, reused:
 // it allocates nothing.
 func (w *Worker) tellCached(payload, reply []byte, meta *handoff.Meta, e *leasecache.Entry, remaining uint32, now int64) {
+	// The event and its lease are the worker's, reused: only the fields a
+	// cached renewal gives are set, the others stay zero (rebuilding the
+	// whole event, over 200 bytes with its lease, was a tenth of a cached
+	// renewal's forensic cost). Subnet is set whole: a listener may fill
+	// in its prefix.
 	ev := &w.ev
 	ev.hw = e.HW
-	ev.lease[0] = lease.Lease{
-		Addr:     netip.AddrFrom4(e.Addr),
-		HWAddr:   ev.hw[:e.HWLen],
-		ClientID: e.ClientID,
-		ValidLft: remaining,
-		CLTT:     now,
-		SubnetID: e.SubnetID,
-	}
-	ev.Event = hooks.Event{
-		Time:     time.Unix(now, 0),
-		Query:    payload,
-		Response: reply,
-		Iface:    w.cfg.IfName,
-		IfIndex:  w.cfg.IfIndex,
-		Local:    netip.AddrPortFrom(netip.AddrFrom4(meta.DstIP), meta.DstPort),
-		Remote:   netip.AddrPortFrom(netip.AddrFrom4(meta.SrcIP), meta.SrcPort),
-		LocalHW:  meta.DstMAC,
-		RemoteHW: meta.SrcMAC,
-		Leases:   ev.lease[:],
-		Subnet:   hooks.Subnet{ID: e.SubnetID},
-		Cached:   true,
-	}
+	l := &ev.lease[0]
+	l.Addr, l.HWAddr, l.ClientID = netip.AddrFrom4(e.Addr), ev.hw[:e.HWLen], e.ClientID
+	l.ValidLft, l.CLTT, l.SubnetID = remaining, now, e.SubnetID
+	ev.Time = time.Unix(now, 0)
+	ev.Query, ev.Response = payload, reply
+	ev.Iface, ev.IfIndex = w.cfg.IfName, w.cfg.IfIndex
+	ev.Local = netip.AddrPortFrom(netip.AddrFrom4(meta.DstIP), meta.DstPort)
+	ev.Remote = netip.AddrPortFrom(netip.AddrFrom4(meta.SrcIP), meta.SrcPort)
+	ev.LocalHW, ev.RemoteHW = meta.DstMAC, meta.SrcMAC
+	ev.Leases = ev.lease[:]
+	ev.Subnet = hooks.Subnet{ID: e.SubnetID}
+	ev.Cached = true
 	for _, p := range w.told {
 		ev.Point = p
 		w.cfg.Events.LeaseEvent(&ev.Event)
