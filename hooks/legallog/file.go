@@ -40,7 +40,10 @@ type rotatingFile struct {
 	// dropped is how far the current file's pages have been dropped from
 	// the page cache (see dropBehind).
 	dropped int64
-	opened  time.Time // the date the current file stands for
+	// kicked is how far the current file's write-back has been started
+	// (see writeBehind).
+	kicked int64
+	opened time.Time // the date the current file stands for
 	// restore returns the bytes of file name from offset from to to,
 	// from the Log's write-ahead file (nil: it cannot), for dropStage;
 	// cutLost is set once a cut stage took bytes it could not restore.
@@ -169,7 +172,7 @@ func (r *rotatingFile) open(now time.Time, useExisting bool) error {
 		return fmt.Errorf("open forensic log %s: %w", name, err)
 	}
 	r.f, r.name, r.opened, r.size, r.written = f, name, start, st.Size(), st.Size()
-	r.reserved, r.noReserve, r.dropped, r.refused = 0, false, 0, false
+	r.reserved, r.noReserve, r.dropped, r.kicked, r.refused = 0, false, 0, 0, false
 	if r.stage != nil {
 		if err := r.stage.start(name, r.size); err != nil {
 			r.dropStage()
@@ -340,6 +343,39 @@ func (r *rotatingFile) dropBehind(durable int64) (f *os.File, from, n int64, ok 
 	}
 	from, r.dropped = r.dropped, to
 	return r.f, from, to - from, true
+}
+
+// kickStep is the least writeBehind starts the write-back of at once.
+const kickStep = 1 << 20
+
+// writeBehind returns the part of the file whose write-back should start
+// now, and marks it started; ok is false when there is none. Left to the
+// checkpoint's fdatasync, a second of records is written back in one go,
+// and a lease commit syncing the lease file meanwhile waits behind it:
+// the slow path's queue overflows for those tens of milliseconds. Started
+// as the records come, the write-back is spread out, and the checkpoint
+// finds little left to write. It stops short of the last partial 64 KiB,
+// which later writes still fill: a page under write-back may hold up a
+// write into it. The caller makes the system call (startWriteback)
+// outside the log's lock.
+func (r *rotatingFile) writeBehind() (f *os.File, from, n int64, ok bool) {
+	to := r.written &^ (stageAlign - 1)
+	if r.f == nil || to-r.kicked < kickStep {
+		return nil, 0, 0, false
+	}
+	from, r.kicked = r.kicked, to
+	return r.f, from, to - from, true
+}
+
+// startWriteback starts writing f's dirty pages from off, n bytes, to the
+// disk without waiting for them (sync_file_range SYNC_FILE_RANGE_WRITE): a
+// hint, whose failure costs nothing but a longer checkpoint.
+func startWriteback(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) { _ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE) })
 }
 
 // dropPages drops the page cache's clean pages of f from off, n bytes

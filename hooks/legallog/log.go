@@ -1407,6 +1407,7 @@ func (l *Log) ticker() {
 				l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 			}
 			l.mu.Unlock()
+			l.startWriteback()
 			tick--
 			continue
 		case <-t.C:
@@ -1416,6 +1417,7 @@ func (l *Log) ticker() {
 			if err := l.sync(false, true); err != nil {
 				l.log.Error("LEGAL_LOG_LEASE4_WRITE_ERROR", "err", err)
 			}
+			l.startWriteback()
 			continue
 		}
 		if err := l.syncAll(); err != nil {
@@ -1429,6 +1431,17 @@ func (l *Log) ticker() {
 			}
 		}
 		l.mu.Unlock()
+	}
+}
+
+// startWriteback starts the write-back of what the log file got since
+// the last call (rotatingFile.writeBehind), on the ticker's goroutine.
+func (l *Log) startWriteback() {
+	l.mu.Lock()
+	f, off, n, ok := l.file.writeBehind()
+	l.mu.Unlock()
+	if ok {
+		startWriteback(f, off, n)
 	}
 }
 
