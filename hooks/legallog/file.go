@@ -345,8 +345,12 @@ func (r *rotatingFile) dropBehind(durable int64) (f *os.File, from, n int64, ok 
 	return r.f, from, to - from, true
 }
 
-// kickStep is the least writeBehind starts the write-back of at once.
-const kickStep = 1 << 20
+// kickStep is the least writeBehind starts the write-back of at once, and
+// kickMost the most (a ring request's length is 32 bits).
+const (
+	kickStep = 1 << 20
+	kickMost = 1 << 30
+)
 
 // writeBehind returns the part of the file whose write-back should start
 // now, and marks it started; ok is false when there is none. Left to the
@@ -356,26 +360,15 @@ const kickStep = 1 << 20
 // as the records come, the write-back is spread out, and the checkpoint
 // finds little left to write. It stops short of the last partial 64 KiB,
 // which later writes still fill: a page under write-back may hold up a
-// write into it. The caller makes the system call (startWriteback)
-// outside the log's lock.
-func (r *rotatingFile) writeBehind() (f *os.File, from, n int64, ok bool) {
-	to := r.written &^ (stageAlign - 1)
+// write into it. The caller starts it (Log.startWriteback) outside the
+// log's lock.
+func (r *rotatingFile) writeBehind() (f *os.File, from int64, n uint32, ok bool) {
+	to := min(r.written&^(stageAlign-1), r.kicked+kickMost)
 	if r.f == nil || to-r.kicked < kickStep {
 		return nil, 0, 0, false
 	}
 	from, r.kicked = r.kicked, to
-	return r.f, from, to - from, true
-}
-
-// startWriteback starts writing f's dirty pages from off, n bytes, to the
-// disk without waiting for them (sync_file_range SYNC_FILE_RANGE_WRITE): a
-// hint, whose failure costs nothing but a longer checkpoint.
-func startWriteback(f *os.File, off, n int64) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) { _ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE) })
+	return r.f, from, uint32(to - from), true
 }
 
 // dropPages drops the page cache's clean pages of f from off, n bytes

@@ -126,6 +126,9 @@ func TestWriteBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	if l.kickRing == nil {
+		t.Skip("no io_uring here: the write-back is left to the checkpoint")
+	}
 	line := []byte("2026-12-07 11:00:00 Address: 10.0.0.1 has been renewed for 1 hrs 0 mins 0 secs\n")
 	chunk := bytes.Repeat(line, (256<<10)/len(line))
 	for written := 0; written < 8<<20; written += len(chunk) {

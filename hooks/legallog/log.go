@@ -109,6 +109,10 @@ type Log struct {
 	// uring.SyncRing). A slot without one, or whose ring failed, syncs
 	// with fdatasync(2).
 	rings chan *uring.SyncRing
+	// kickRing is the ticker's own ring, for startWriteback (nil: none,
+	// or it failed); kickMu keeps its one request at a time.
+	kickMu   sync.Mutex
+	kickRing *uring.SyncRing
 	// started is the highest write a sync in flight covers (under mu):
 	// the syncer leaves a request that finds it covered to that sync.
 	started  uint64
@@ -194,6 +198,9 @@ func open(p Params, log *slog.Logger, now func() time.Time, slots int) (*Log, er
 		if r, err := uring.NewSyncRing(); err == nil {
 			l.rings <- r
 		}
+	}
+	if r, err := uring.NewSyncRing(); err == nil {
+		l.kickRing = r
 	}
 	log.Info("LEGAL_LOG_STORE_OPENED", "file", l.file.name)
 	l.wg.Add(1 + slots)
@@ -1436,12 +1443,35 @@ func (l *Log) ticker() {
 
 // startWriteback starts the write-back of what the log file got since
 // the last call (rotatingFile.writeBehind), on the ticker's goroutine.
+// Only through a ring, its own, so that no sync waits for a slot or a
+// ring meanwhile: a blocking system call here would hold the one P of a
+// server confined to one core, and the packet workers with it, for the
+// milliseconds the hand-off takes. Without a ring the write-back is left
+// to the checkpoint.
 func (l *Log) startWriteback() {
+	l.kickMu.Lock()
+	defer l.kickMu.Unlock()
+	r := l.kickRing
+	if r == nil || !l.p.RingGate.Opened() {
+		return
+	}
 	l.mu.Lock()
 	f, off, n, ok := l.file.writeBehind()
 	l.mu.Unlock()
-	if ok {
-		startWriteback(f, off, n)
+	if !ok {
+		return
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	var werr error
+	// A hint: its own failure costs a longer checkpoint, nothing more.
+	_ = rc.Control(func(fd uintptr) { werr = r.StartWriteback(int(fd), off, n) })
+	if errors.Is(werr, uring.ErrRingBroken) {
+		r.Close()
+		l.kickRing = nil
+		l.log.Warn("forensic log: io_uring failed, the log's write-back is left to its checkpoints", "err", werr)
 	}
 }
 
@@ -1463,6 +1493,12 @@ func (l *Log) Close() error {
 	for len(l.rings) > 0 {
 		(<-l.rings).Close()
 	}
+	l.kickMu.Lock()
+	if l.kickRing != nil {
+		l.kickRing.Close()
+		l.kickRing = nil
+	}
+	l.kickMu.Unlock()
 	for _, w := range []*wal{l.wal, l.walDead} {
 		if w != nil {
 			w.f.Close()

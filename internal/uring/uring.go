@@ -1,5 +1,6 @@
-// Package uring makes fdatasync(2), and writes that are syncs themselves
-// (O_DIRECT|O_DSYNC), asynchronous for the Go runtime: each is an io_uring
+// Package uring makes fdatasync(2), writes that are syncs themselves
+// (O_DIRECT|O_DSYNC) and the start of a file's write-back
+// (sync_file_range(2)) asynchronous for the Go runtime: each is an io_uring
 // request the kernel carries out while the calling goroutine waits in the
 // runtime's poller.
 package uring
@@ -57,6 +58,7 @@ const (
 	ioringOffSQEs         = 0x10000000
 	ioringFeatSingleMmap  = 1 << 0
 	ioringOpFsync         = 3
+	ioringOpSyncFileRange = 8
 	ioringOpWrite         = 23
 	ioringFsyncDatasync   = 1 << 0
 	ioringRegisterEventfd = 4
@@ -168,6 +170,21 @@ func (r *SyncRing) Pwrite(fd int, b []byte, off int64) error {
 	if err == nil && int(n) != len(b) {
 		err = fmt.Errorf("io_uring write: %d of %d bytes written", n, len(b))
 	}
+	return err
+}
+
+// StartWriteback starts the write-back of the dirty pages of n bytes of
+// file descriptor fd from off (sync_file_range(2) with
+// SYNC_FILE_RANGE_WRITE: the pages are handed to the disk, not waited
+// for) through the ring, and waits as Fdatasync does for the hand-off.
+func (r *SyncRing) StartWriteback(fd int, off int64, n uint32) error {
+	_, err := r.do(func(sqe []byte) {
+		sqe[0] = ioringOpSyncFileRange
+		*(*int32)(unsafe.Pointer(&sqe[4])) = int32(fd)
+		*(*uint64)(unsafe.Pointer(&sqe[8])) = uint64(off)
+		*(*uint32)(unsafe.Pointer(&sqe[24])) = n
+		*(*uint32)(unsafe.Pointer(&sqe[28])) = unix.SYNC_FILE_RANGE_WRITE
+	})
 	return err
 }
 

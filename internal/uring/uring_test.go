@@ -26,16 +26,7 @@ func TestUringParamsLayout(t *testing.T) {
 // ring's entries, so that the queues wrap), and gets the sync's own error
 // back for a descriptor that cannot be synced.
 func TestSyncRing(t *testing.T) {
-	r, err := NewSyncRing()
-	if err != nil {
-		t.Skipf("no io_uring here: %v", err)
-	}
-	defer r.Close()
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	r, f := ringAndFile(t)
 	for i := range 3 * ringEntries {
 		if _, err := f.WriteString("row\n"); err != nil {
 			t.Fatal(err)
@@ -46,13 +37,7 @@ func TestSyncRing(t *testing.T) {
 	}
 	// A pipe cannot be synced: the kernel's EINVAL comes back as the
 	// sync's error, not as a broken ring.
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(p[0])
-	defer unix.Close(p[1])
-	err = r.Fdatasync(p[1])
+	err := r.Fdatasync(pipe(t))
 	if !errors.Is(err, unix.EINVAL) || errors.Is(err, ErrRingBroken) {
 		t.Fatalf("sync of a pipe: %v, want EINVAL", err)
 	}
@@ -103,4 +88,56 @@ func TestPwrite(t *testing.T) {
 	if err := r.Pwrite(fd, b[:100], 0); err == nil || errors.Is(err, ErrRingBroken) {
 		t.Fatalf("misaligned write: %v, want the kernel's error", err)
 	}
+}
+
+// TestStartWriteback hands a file's dirty pages to the disk through the
+// ring, and gets the kernel's own error back for a descriptor that has no
+// pages to write.
+func TestStartWriteback(t *testing.T) {
+	r, f := ringAndFile(t)
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartWriteback(int(f.Fd()), 0, 1<<20); err != nil {
+		t.Fatalf("start write-back: %v", err)
+	}
+	err := r.StartWriteback(pipe(t), 0, 4096)
+	if !errors.Is(err, unix.ESPIPE) || errors.Is(err, ErrRingBroken) {
+		t.Fatalf("write-back of a pipe: %v, want ESPIPE", err)
+	}
+	if err := r.StartWriteback(int(f.Fd()), 0, 1<<20); err != nil {
+		t.Fatalf("write-back after a failed one: %v", err)
+	}
+}
+
+// ringAndFile gives a ring and a new file in the test's temporary folder,
+// both closed when t ends; it skips t where there is no io_uring.
+func ringAndFile(t *testing.T) (*SyncRing, *os.File) {
+	t.Helper()
+	r, err := NewSyncRing()
+	if err != nil {
+		t.Skipf("no io_uring here: %v", err)
+	}
+	t.Cleanup(r.Close)
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return r, f
+}
+
+// pipe gives the write end of a pipe, closed with its read end when t
+// ends: a descriptor the kernel cannot sync or write back.
+func pipe(t *testing.T) int {
+	t.Helper()
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unix.Close(p[0])
+		unix.Close(p[1])
+	})
+	return p[1]
 }
