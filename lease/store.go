@@ -59,6 +59,10 @@ type Reader interface {
 	// ended are included (check State); expired-reclaimed and infinite
 	// leases are not.
 	Expired(now int64, limit int) []Lease
+	// Reclaimed returns up to limit expired-reclaimed leases that
+	// expired at or before unix time before, oldest expiry first (ties by
+	// address); limit <= 0 means all.
+	Reclaimed(before int64, limit int) []Lease
 	// Len returns the number of leases.
 	Len() int
 }

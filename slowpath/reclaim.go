@@ -69,34 +69,36 @@ func (s *Server) Reclaim(remove bool) (int, error) { return s.reclaim(remove, fa
 const reclaimChunk = 1024
 
 // reclaim is one reclamation; limited keeps it to max-reclaim-leases and
-// max-reclaim-time. It works under the configuration's write lock so no
-// renewal of the same lease can interleave with it.
+// max-reclaim-time. The store is searched first, without locks of the
+// engine's: the search reads every lease, and the workers must not wait
+// for it (when nothing expired, the usual case, they never wait at all).
+// The leases found are then reclaimed under the configuration's write
+// lock, so that no renewal of one of them interleaves, each only if it is
+// still as found.
 func (s *Server) reclaim(remove, limited bool) (int, error) {
-	s.lockLiveConfig()
-	defer s.rtMu.Unlock()
 	start := time.Now()
-	rt := s.rt
-	el := rt.cfg.ExpiredLeases
 	limit := 1 << 20
-	var deadline time.Time
-	if limited {
-		if el.MaxReclaimLeases > 0 {
-			limit = el.MaxReclaimLeases
-		}
-		if el.MaxReclaimTime > 0 {
-			deadline = start.Add(el.MaxReclaimTime)
-		}
+	if el := s.Config().ExpiredLeases; limited && el.MaxReclaimLeases > 0 {
+		limit = el.MaxReclaimLeases
 	}
 	now := s.now().Unix()
 	expired := s.store.Expired(now, limit)
 	if len(expired) == 0 {
 		return 0, nil
 	}
+	s.lockLiveConfig()
+	defer s.rtMu.Unlock()
+	rt := s.rt
+	el := rt.cfg.ExpiredLeases
+	var deadline time.Time
+	if limited && el.MaxReclaimTime > 0 {
+		deadline = start.Add(el.MaxReclaimTime)
+	}
 	remove = remove || el.HoldReclaimedTime == 0
 	ops := make([]lease.Op, 0, len(expired))
 	was := make([]lease.State, 0, len(expired))
 	for _, l := range expired {
-		if l.State == lease.StateExpiredReclaimed {
+		if l.State == lease.StateExpiredReclaimed || !s.unchanged(&l) {
 			continue
 		}
 		was = append(was, l.State)
@@ -197,23 +199,36 @@ func (s *Server) reclaimed(rt *liveConfig, op lease.Op, was lease.State) {
 }
 
 // flushReclaimed removes expired-reclaimed leases held longer than
-// hold-reclaimed-time.
+// hold-reclaimed-time. As reclaim, it searches before it locks.
 func (s *Server) flushReclaimed() error {
+	hold := int64(s.Config().ExpiredLeases.HoldReclaimedTime.Seconds())
+	found := s.store.Reclaimed(s.now().Unix()-hold, flushLimit)
+	if len(found) == 0 {
+		return nil
+	}
 	s.lockLiveConfig()
 	defer s.rtMu.Unlock()
-	hold := int64(s.rt.cfg.ExpiredLeases.HoldReclaimedTime.Seconds())
-	now := s.now().Unix()
-	var ops []lease.Op
-	s.store.Range(func(l *lease.Lease) bool {
-		if l.State == lease.StateExpiredReclaimed && l.Expire()+hold <= now {
-			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: l.Clone()})
+	ops := make([]lease.Op, 0, len(found))
+	for _, l := range found {
+		if s.unchanged(&l) {
+			ops = append(ops, lease.Op{Kind: lease.OpDelete, Lease: l})
 		}
-		return len(ops) < 10000
-	})
+	}
 	if len(ops) == 0 {
 		return nil
 	}
 	return s.store.Commit(s.context(), ops...)
+}
+
+// flushLimit bounds the leases one flush of reclaimed leases removes.
+const flushLimit = 10000
+
+// unchanged reports whether the store still holds l as it was found:
+// not renewed, released or reclaimed since. Called under the
+// configuration's write lock, with the commits in flight done.
+func (s *Server) unchanged(l *lease.Lease) bool {
+	cur, ok := s.store.Get(l.Addr)
+	return ok && cur.State == l.State && cur.CLTT == l.CLTT && cur.ValidLft == l.ValidLft && cur.SubnetID == l.SubnetID
 }
 
 // expired0 is the lease as it was before reclamation (state was), as the

@@ -66,6 +66,22 @@ func newEngineOn(t testing.TB, cfg *config.Config6, store lease.Store6) *slowpat
 	return srv
 }
 
+// requestBoth is a client's Request for an address (IA_NA 1) and a
+// prefix (IA_PD 2) of this server, with oro as its option request option
+// when given.
+func requestBoth(duid []byte, oro ...byte) []byte {
+	var b dhcp6.Builder
+	b.Header(dhcp6.Request, [3]byte{1, 2, 3})
+	b.Option(dhcp6.OptClientID, duid)
+	b.Option(dhcp6.OptServerID, serverDUID)
+	if len(oro) > 0 {
+		b.Option(dhcp6.OptORO, oro)
+	}
+	b.End(b.IA(dhcp6.OptIANA, 1, 0, 0))
+	b.End(b.IA(dhcp6.OptIAPD, 2, 0, 0))
+	return b.B
+}
+
 var clientLL = netip.MustParseAddr("fe80::211:22ff:fe33:4455").As16()
 
 func packetOn(data []byte, out handoff.Sender6) *handoff.Packet6 {
@@ -93,14 +109,7 @@ func TestRequestPublishesBindings(t *testing.T) {
 	}
 	out := &capture{}
 	cl := newClient()
-	var b dhcp6.Builder
-	b.Header(dhcp6.Request, [3]byte{1, 2, 3})
-	b.Option(dhcp6.OptClientID, cl.duid)
-	b.Option(dhcp6.OptServerID, serverDUID)
-	b.Option(dhcp6.OptORO, []byte{0, 23})
-	b.End(b.IA(dhcp6.OptIANA, 1, 0, 0))
-	b.End(b.IA(dhcp6.OptIAPD, 2, 0, 0))
-	srv.ServeNow(packetOn(b.B, out))
+	srv.ServeNow(packetOn(requestBoth(cl.duid, 0, 23), out))
 	if len(out.sent) != 1 {
 		t.Fatalf("%d replies", len(out.sent))
 	}

@@ -77,6 +77,16 @@ func (s *memStore) Expired(now int64, limit int) []lease.Lease6 {
 	return out
 }
 
+func (s *memStore) Reclaimed(before int64, limit int) []lease.Lease6 {
+	out := s.filter(func(l *lease.Lease6) bool {
+		return l.State == lease.StateExpiredReclaimed && l.Expire() <= before
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
 func (s *memStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -2,6 +2,7 @@ package slowpath6
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"xdhcp/hooks"
@@ -60,22 +61,31 @@ func (s *Server) Reclaim(remove bool) (int, error) { return s.reclaim(remove, fa
 // is removed (it has no client to be kept for; Kea's lease file refuses a
 // row with the empty DUID that is not declined) and told as recovered.
 // limited keeps a cycle to max-reclaim-leases and max-reclaim-time.
+//
+// The store is searched before the write lock is taken: the search reads
+// every lease, and the workers must not wait for it (when nothing
+// expired, the usual case, they never wait at all). Under the lock, so
+// that no renewal interleaves, a lease found is reclaimed only if it is
+// still as found.
 func (s *Server) reclaim(remove, limited bool) (int, error) {
-	// The write lock: no renewal of the same lease interleaves.
+	start := time.Now()
+	limit := 0 // all
+	if limited {
+		limit = max(s.Config().ExpiredLeases.MaxReclaimLeases, 0)
+	}
+	exp := s.store.Expired(s.now().Unix(), limit)
+	if len(exp) == 0 {
+		return 0, nil
+	}
 	s.rtMu.Lock()
 	defer s.rtMu.Unlock()
-	start := time.Now()
 	el := s.rt.cfg.ExpiredLeases
-	limit := 0 // all
 	var deadline time.Time
-	if limited {
-		limit = max(el.MaxReclaimLeases, 0)
-		if el.MaxReclaimTime > 0 {
-			deadline = start.Add(el.MaxReclaimTime)
-		}
+	if limited && el.MaxReclaimTime > 0 {
+		deadline = start.Add(el.MaxReclaimTime)
 	}
 	remove = remove || el.HoldReclaimedTime == 0
-	exp := s.store.Expired(s.now().Unix(), limit)
+	exp = slices.DeleteFunc(exp, func(l lease.Lease6) bool { return !s.unchanged(&l) })
 	done := 0
 	for len(exp) > 0 {
 		n := min(len(exp), reclaimChunk)
@@ -143,19 +153,32 @@ func (s *Server) tell(p hooks.Point6, l *lease.Lease6, removed bool) {
 // flushReclaimed removes expired-reclaimed leases held longer than
 // hold-reclaimed-time.
 func (s *Server) flushReclaimed() error {
+	hold := int64(s.Config().ExpiredLeases.HoldReclaimedTime.Seconds())
+	found := s.store.Reclaimed(s.now().Unix()-hold, flushLimit)
+	if len(found) == 0 {
+		return nil
+	}
 	s.rtMu.Lock()
 	defer s.rtMu.Unlock()
-	hold := int64(s.rt.cfg.ExpiredLeases.HoldReclaimedTime.Seconds())
-	now := s.now().Unix()
-	var ops []lease.Op6
-	s.store.Range(func(l *lease.Lease6) bool {
-		if l.State == lease.StateExpiredReclaimed && l.Expire()+hold <= now {
-			ops = append(ops, lease.Op6{Kind: lease.OpDelete, Lease: l.Clone()})
+	ops := make([]lease.Op6, 0, len(found))
+	for _, l := range found {
+		if s.unchanged(&l) {
+			ops = append(ops, lease.Op6{Kind: lease.OpDelete, Lease: l})
 		}
-		return len(ops) < 10000
-	})
+	}
 	if len(ops) == 0 {
 		return nil
 	}
 	return s.store.Commit(context.Background(), ops...)
+}
+
+// flushLimit bounds the leases one flush of reclaimed leases removes.
+const flushLimit = 10000
+
+// unchanged reports whether the store still holds l as it was found: not
+// renewed, released or reclaimed since. Called under the write lock.
+func (s *Server) unchanged(l *lease.Lease6) bool {
+	cur, ok := s.store.Get(l.Addr)
+	return ok && cur.Type == l.Type && cur.State == l.State && cur.CLTT == l.CLTT && cur.ValidLft == l.ValidLft &&
+		cur.SubnetID == l.SubnetID
 }

@@ -250,14 +250,33 @@ func (s *Store) Expired(now int64, limit int) []lease.Lease {
 	return expiredLeases(int32(len(s.idx.recs)), func(i int32) *rec { return &s.idx.recs[i] }, now, limit, (*rec).expiry, cmp.Compare[uint32], s.idx.fill)
 }
 
+// Reclaimed returns up to limit expired-reclaimed leases that expired at
+// or before unix time before, oldest expiry first (ties by address);
+// limit <= 0 means all. It scans the index as Expired does.
+func (s *Store) Reclaimed(before int64, limit int) []lease.Lease {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return expiredLeases(int32(len(s.idx.recs)), func(i int32) *rec { return &s.idx.recs[i] }, before, limit, (*rec).reclaimedAt, cmp.Compare[uint32], s.idx.fill)
+}
+
 // expiry is what Expired needs of a record: its address, when it
 // expires, and whether it can expire (live, not yet reclaimed, finite).
 func (r *rec) expiry() (key uint32, exp int64, ok bool) {
 	return r.addr, r.cltt + int64(r.valid), canExpire(r.flags, r.state, r.valid)
 }
 
+// reclaimedAt is what Reclaimed needs of a record: its address, when it
+// expired, and whether it is a live expired-reclaimed one.
+func (r *rec) reclaimedAt() (key uint32, exp int64, ok bool) {
+	return r.addr, r.cltt + int64(r.valid), isReclaimed(r.flags, r.state, r.valid)
+}
+
 func canExpire(flags uint8, state lease.State, valid uint32) bool {
 	return flags&flagLive != 0 && state != lease.StateExpiredReclaimed && valid != lease.Infinite
+}
+
+func isReclaimed(flags uint8, state lease.State, valid uint32) bool {
+	return flags&flagLive != 0 && state == lease.StateExpiredReclaimed && valid != lease.Infinite
 }
 
 // expiredLeases returns the leases of the n index records (at reads one) that expired

@@ -143,8 +143,21 @@ func (s *Store6) Expired(now int64, limit int) []lease.Lease6 {
 	return expiredLeases(s.idx.recs.len(), s.idx.recs.at, now, limit, (*rec6).expiry, key6.cmp, s.idx.fill)
 }
 
+// Reclaimed returns up to limit expired-reclaimed leases that expired at
+// or before unix time before, oldest expiry first (ties by address);
+// limit <= 0 means all. It scans the index as Expired does.
+func (s *Store6) Reclaimed(before int64, limit int) []lease.Lease6 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return expiredLeases(s.idx.recs.len(), s.idx.recs.at, before, limit, (*rec6).reclaimedAt, key6.cmp, s.idx.fill)
+}
+
 func (r *rec6) expiry() (key key6, exp int64, ok bool) {
 	return r.addr, r.cltt + int64(r.valid), canExpire(r.flags, r.state, r.valid)
+}
+
+func (r *rec6) reclaimedAt() (key key6, exp int64, ok bool) {
+	return r.addr, r.cltt + int64(r.valid), isReclaimed(r.flags, r.state, r.valid)
 }
 
 // validateOp6 rejects leases that would be written as rows Kea refuses to

@@ -343,6 +343,26 @@ func TestExpired(t *testing.T) {
 	if len(got) != 2 || got[0].Addr != testLease(6).Addr || got[1].Addr != testLease(1).Addr {
 		t.Errorf("Expired limit 2: %v", got)
 	}
+
+	// Reclaimed: the expired-reclaimed ones only, by the same order.
+	put(t, s,
+		mk(8, base-300, 10, lease.StateExpiredReclaimed),   // expired at base-290, as 4
+		mk(9, base-100, 100, lease.StateExpiredReclaimed),  // expired at base: included
+		mk(10, base-100, 101, lease.StateExpiredReclaimed), // expires after base
+	)
+	addrs = addrs[:0]
+	for _, l := range s.Reclaimed(base, 0) {
+		if l.State != lease.StateExpiredReclaimed {
+			t.Errorf("Reclaimed returned %v in state %v", l.Addr, l.State)
+		}
+		addrs = append(addrs, int(addrKey(l.Addr)&0xffff))
+	}
+	if !slices.Equal(addrs, []int{4, 8, 9}) {
+		t.Errorf("Reclaimed order %v, want [4 8 9]", addrs)
+	}
+	if got := s.Reclaimed(base-100, 1); len(got) != 1 || got[0].Addr != testLease(4).Addr {
+		t.Errorf("Reclaimed(base-100, 1): %v, want lease 4 alone", got)
+	}
 }
 
 func TestDeleteAndWipe(t *testing.T) {

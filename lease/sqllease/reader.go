@@ -110,6 +110,10 @@ func (errStop) Error() string { return "stopped" }
 
 func (r dbReader) Expired(now int64, limit int) []lease.Lease { return r.s.Expired(now, limit) }
 
+func (r dbReader) Reclaimed(before int64, limit int) []lease.Lease {
+	return r.s.Reclaimed(before, limit)
+}
+
 func (r dbReader) Len() int { return r.s.Len() }
 
 // Database6 returns a Reader6 that reads the database itself, as
@@ -197,5 +201,9 @@ func (r dbReader6) Range(fn func(l *lease.Lease6) bool) {
 }
 
 func (r dbReader6) Expired(now int64, limit int) []lease.Lease6 { return r.s.Expired(now, limit) }
+
+func (r dbReader6) Reclaimed(before int64, limit int) []lease.Lease6 {
+	return r.s.Reclaimed(before, limit)
+}
 
 func (r dbReader6) Len() int { return r.s.Len() }

@@ -475,6 +475,11 @@ func (s *Store) Range(fn func(l *lease.Lease) bool) { s.c().Range(fn) }
 // servers wrote after this one loaded are theirs to reclaim.
 func (s *Store) Expired(now int64, limit int) []lease.Lease { return s.c().Expired(now, limit) }
 
+// Reclaimed returns cached expired-reclaimed leases (see Expired).
+func (s *Store) Reclaimed(before int64, limit int) []lease.Lease {
+	return s.c().Reclaimed(before, limit)
+}
+
 // Len returns the number of cached leases.
 func (s *Store) Len() int { return s.c().Len() }
 

@@ -96,6 +96,11 @@ func (s *Store6) Range(fn func(l *lease.Lease6) bool) { s.c().Range(fn) }
 // Expired returns cached leases awaiting reclamation (see Store.Expired).
 func (s *Store6) Expired(now int64, limit int) []lease.Lease6 { return s.c().Expired(now, limit) }
 
+// Reclaimed returns cached expired-reclaimed leases (see Expired).
+func (s *Store6) Reclaimed(before int64, limit int) []lease.Lease6 {
+	return s.c().Reclaimed(before, limit)
+}
+
 // Len returns the number of cached leases.
 func (s *Store6) Len() int { return s.c().Len() }
 
