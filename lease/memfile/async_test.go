@@ -3,6 +3,7 @@ package memfile
 import (
 	"errors"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -104,5 +105,52 @@ func TestCommitAsyncFault(t *testing.T) {
 	}
 	if _, ok := s.Get(l.Addr); ok {
 		t.Fatal("refused lease is in the index")
+	}
+}
+
+// TestCommitAsyncYieldsBetweenCompletions: the callbacks of one batch run
+// on the writer's goroutine, and on one P other goroutines run between
+// them (a batch holds up to MaxBatch: the packet workers must not wait
+// for all of its callbacks).
+func TestCommitAsyncYieldsBetweenCompletions(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	s := openTest(t, filepath.Join(t.TempDir(), "l.csv"))
+	put(t, s, testLease(0)) // the file exists and the writer waits
+	before := s.Stats().Batches
+	var (
+		turns, stop atomic.Int64
+		wg          sync.WaitGroup
+	)
+	const n = 200
+	seen := make([]int64, n)
+	wg.Add(n)
+	// No call below blocks or yields: the writer takes all n in one batch.
+	for i := range n {
+		s.CommitAsync([]lease.Op{{Kind: lease.OpPut, Lease: testLease(i + 1)}}, func(err error) {
+			defer wg.Done()
+			if err != nil {
+				t.Error(err)
+			}
+			switch i {
+			case 0:
+				// Runs only when the writer lets it.
+				go func() {
+					for stop.Load() == 0 {
+						turns.Add(1)
+						runtime.Gosched()
+					}
+				}()
+			case n - 1:
+				stop.Store(1)
+			}
+			seen[i] = turns.Load()
+		})
+	}
+	wg.Wait()
+	if b := s.Stats().Batches - before; b != 1 {
+		t.Skipf("the commits took %d batches, not one: nothing to look at", b)
+	}
+	if seen[n-1] == 0 {
+		t.Errorf("no other goroutine ran between the %d callbacks of one batch", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"xdhcp/internal/uring"
+	"xdhcp/lease"
 
 	"golang.org/x/sys/unix"
 )
@@ -409,7 +410,10 @@ func (s *journal[O]) commitBatch(batch []*request[O]) {
 	}
 
 	s.tab.apply(batch)
-	for _, r := range batch {
+	for i, r := range batch {
+		if i > 0 && i%lease.CompletionYield == 0 {
+			runtime.Gosched()
+		}
 		r.finish(nil)
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -622,6 +623,9 @@ func (c *core[O, L]) write(batch []*request[O]) {
 	c.mu.Unlock()
 	c.cond.Broadcast()
 	for i, r := range batch {
+		if i > 0 && i%lease.CompletionYield == 0 {
+			runtime.Gosched()
+		}
 		r.done(results[i])
 	}
 }
