@@ -144,12 +144,17 @@ var ErrRingBroken = errors.New("io_uring: ring unusable")
 // in the runtime's poller, for the outcome: the sync's own error (an
 // Errno), or an error wrapping ErrRingBroken.
 func (r *SyncRing) Fdatasync(fd int) error {
-	_, err := r.do(func(sqe []byte) {
+	_, err := r.do(fillFdatasync(fd))
+	return err
+}
+
+// fillFdatasync describes the fdatasync of fd.
+func fillFdatasync(fd int) func(sqe []byte) {
+	return func(sqe []byte) {
 		sqe[0] = ioringOpFsync
 		*(*int32)(unsafe.Pointer(&sqe[4])) = int32(fd)
 		*(*uint32)(unsafe.Pointer(&sqe[28])) = ioringFsyncDatasync
-	})
-	return err
+	}
 }
 
 // Pwrite writes b at offset off of file descriptor fd through the ring
@@ -188,12 +193,38 @@ func (r *SyncRing) StartWriteback(fd int, off int64, n uint32) error {
 	return err
 }
 
+// StartFdatasync submits the fdatasync of file descriptor fd and returns
+// without waiting: Wait reaps its outcome. The caller does other work
+// meanwhile (its own wait for another request, on another ring), and
+// makes no other request on r before Wait. An error wraps ErrRingBroken:
+// nothing was submitted.
+func (r *SyncRing) StartFdatasync(fd int) error {
+	return r.submit(fillFdatasync(fd))
+}
+
+// Wait waits, as Fdatasync does, for the outcome of the request
+// StartFdatasync submitted: the sync's own error (an Errno), or an error
+// wrapping ErrRingBroken.
+func (r *SyncRing) Wait() error {
+	_, err := r.wait()
+	return err
+}
+
 // do submits the one request fill describes and waits for its result:
 // the request's own error (an Errno), or an error wrapping ErrRingBroken.
 func (r *SyncRing) do(fill func(sqe []byte)) (int32, error) {
+	if err := r.submit(fill); err != nil {
+		return 0, err
+	}
+	return r.wait()
+}
+
+// submit queues the one request fill describes and hands it to the
+// kernel.
+func (r *SyncRing) submit(fill func(sqe []byte)) error {
 	tail := atomic.LoadUint32(r.sqTail)
 	if tail-atomic.LoadUint32(r.sqHead) > *r.sqMask {
-		return 0, fmt.Errorf("%w: submission queue full", ErrRingBroken)
+		return fmt.Errorf("%w: submission queue full", ErrRingBroken)
 	}
 	idx := tail & *r.sqMask
 	sqe := r.sqes[idx*sqeSize : (idx+1)*sqeSize]
@@ -212,10 +243,14 @@ func (r *SyncRing) do(fill func(sqe []byte)) (int32, error) {
 		if errno != 0 || n != 1 {
 			// Withdraw the entry: the kernel did not take it.
 			atomic.StoreUint32(r.sqTail, tail)
-			return 0, fmt.Errorf("%w: io_uring_enter: %d submitted, %v", ErrRingBroken, n, errno)
+			return fmt.Errorf("%w: io_uring_enter: %d submitted, %v", ErrRingBroken, n, errno)
 		}
-		break
+		return nil
 	}
+}
+
+// wait reaps the completion of the request in flight, waiting for it.
+func (r *SyncRing) wait() (int32, error) {
 	for {
 		if res, ok := r.reap(); ok {
 			if res < 0 {

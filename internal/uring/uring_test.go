@@ -46,6 +46,37 @@ func TestSyncRing(t *testing.T) {
 	}
 }
 
+// TestStartFdatasync: a sync started on one ring is reaped after a request
+// on another ring was made and waited for meanwhile, and the ring goes on
+// working after a sync that failed.
+func TestStartFdatasync(t *testing.T) {
+	r, f := ringAndFile(t)
+	other, g := ringAndFile(t)
+	for i := range 3 * ringEntries {
+		if _, err := f.WriteString("row\n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.StartFdatasync(int(f.Fd())); err != nil {
+			t.Fatalf("start sync %d: %v", i, err)
+		}
+		if err := other.Fdatasync(int(g.Fd())); err != nil {
+			t.Fatalf("sync %d on the other ring: %v", i, err)
+		}
+		if err := r.Wait(); err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+	}
+	if err := r.StartFdatasync(pipe(t)); err != nil {
+		t.Fatalf("start sync of a pipe: %v", err)
+	}
+	if err := r.Wait(); !errors.Is(err, unix.EINVAL) || errors.Is(err, ErrRingBroken) {
+		t.Fatalf("sync of a pipe: %v, want EINVAL", err)
+	}
+	if err := r.Fdatasync(int(f.Fd())); err != nil {
+		t.Fatalf("sync after a failed one: %v", err)
+	}
+}
+
 // TestPwrite writes aligned blocks through the ring into a file opened
 // O_DIRECT|O_DSYNC, as the forensic log's write-ahead file does, and
 // reads them back.

@@ -103,6 +103,49 @@ func (j *osJournal) Sync() error {
 	return nil
 }
 
+// StartSync submits the fdatasync of the file through the ring and
+// reports whether it did; WaitSync then waits for it. Without a ring (or
+// when it fails) the caller calls Sync instead.
+func (j *osJournal) StartSync() bool {
+	if j.withRing && !j.ringTried && j.gate.Opened() {
+		j.ringTried = true
+		j.ring, _ = uring.NewSyncRing()
+	}
+	if j.ring == nil {
+		return false
+	}
+	if err := j.ring.StartFdatasync(j.fd); err != nil {
+		j.ring.Close()
+		j.ring = nil
+		return false
+	}
+	return true
+}
+
+// WaitSync waits for the fdatasync StartSync submitted. Should the ring
+// itself fail meanwhile, the sync's outcome is unknown: it is done again
+// with fdatasync(2).
+func (j *osJournal) WaitSync() error {
+	err := j.ring.Wait()
+	runtime.KeepAlive(j.f)
+	if errors.Is(err, uring.ErrRingBroken) {
+		j.ring.Close()
+		j.ring = nil
+		return j.Sync()
+	}
+	if err != nil {
+		return &os.PathError{Op: "fdatasync", Path: j.f.Name(), Err: err}
+	}
+	return nil
+}
+
+// splitSyncer is a journalFile whose sync can be started and waited for
+// apart (osJournal with a ring).
+type splitSyncer interface {
+	StartSync() bool
+	WaitSync() error
+}
+
 func (j *osJournal) Truncate(size int64) error { return j.f.Truncate(size) }
 
 func (j *osJournal) Close() error {
@@ -183,9 +226,10 @@ type writerState[O any] struct {
 }
 
 // recordSyncer syncs the forensic records beside the lease file's
-// fdatasync, on a goroutine of its own started at the first batch with
-// records and kept for the writer's life: a goroutine and a channel per
-// commit cost more than the rest of the hand-off.
+// fdatasync when the lease file has no ring to start its sync on
+// (syncBoth), on a goroutine of its own started at the first such batch
+// and kept for the writer's life: a goroutine and a channel per commit
+// cost more than the rest of the hand-off.
 type recordSyncer struct {
 	req  chan RecordLog
 	done chan error
@@ -377,17 +421,7 @@ func (s *journal[O]) commitBatch(batch []*request[O]) {
 		if err == nil && s.opts.Sync {
 			s.stats.syncs.Add(1)
 			w.lastSync = time.Now()
-			// The two files sync side by side: the batch waits for the
-			// slower of them, not for both in turn.
-			if len(recs) > 0 {
-				w.recSync.start(s.opts.Records)
-			}
-			err = w.f.Sync()
-			if len(recs) > 0 {
-				if recErr := w.recSync.wait(); err == nil && recErr != nil {
-					err = recordsError{recErr}
-				}
-			}
+			err = s.syncBoth(len(recs) > 0)
 		}
 		if err != nil {
 			s.stats.writeErrors.Add(1)
@@ -416,6 +450,35 @@ func (s *journal[O]) commitBatch(batch []*request[O]) {
 		}
 		r.finish(nil)
 	}
+}
+
+// syncBoth makes the lease file durable and, when withRecords, the
+// forensic records written for the batch too. The two sync side by side:
+// the batch waits for the slower of them, not for both in turn. With a
+// ring the lease file's fdatasync is submitted first and the records are
+// synced on this goroutine meanwhile, so that one goroutine waits for
+// both; otherwise the records sync on the record syncer's goroutine.
+func (s *journal[O]) syncBoth(withRecords bool) error {
+	w := &s.w
+	if !withRecords {
+		return w.f.Sync()
+	}
+	if ss, ok := w.f.(splitSyncer); ok && ss.StartSync() {
+		recErr := s.opts.Records.SyncRecords()
+		if err := ss.WaitSync(); err != nil {
+			return err
+		}
+		if recErr != nil {
+			return recordsError{recErr}
+		}
+		return nil
+	}
+	w.recSync.start(s.opts.Records)
+	err := w.f.Sync()
+	if recErr := w.recSync.wait(); err == nil && recErr != nil {
+		err = recordsError{recErr}
+	}
+	return err
 }
 
 // batchRecords gathers the forensic records of batch's ops into one
