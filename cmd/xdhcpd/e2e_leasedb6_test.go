@@ -113,21 +113,30 @@ func TestE2ELeaseDatabase6(t *testing.T) {
 				t.Errorf("kea-dhcp6's lease6-get %s: found=%v\n%+v\nxdhcpd's:\n%+v", c.addr, ok, fromKea, fromX)
 			}
 		}
-		// kea-dhcp6 adds a lease and a prefix; xdhcpd reads them back.
+		// kea-dhcp6 adds a lease and a prefix; xdhcpd reads them back. Not
+		// the ones dhclient got (its DUID is new each run, so its address
+		// is any of the pool's).
 		duid := "00:03:00:01:02:78:65:d6:00:07"
-		k.ok("lease6-add", map[string]any{"ip-address": "2001:db8:1::1f0", "duid": duid, "iaid": 7, "subnet-id": 1,
+		added, addedPfx := "2001:db8:1::1f0", "2001:db8:1ff::"
+		if addr == added {
+			added = "2001:db8:1::1f1"
+		}
+		if pfx.Addr().String() == addedPfx {
+			addedPfx = "2001:db8:1fe::"
+		}
+		k.ok("lease6-add", map[string]any{"ip-address": added, "duid": duid, "iaid": 7, "subnet-id": 1,
 			"valid-lft": 1800, "preferred-lft": 900, "hostname": "added.by.kea", "hw-address": "02:78:65:d6:00:07"})
-		k.ok("lease6-add", map[string]any{"ip-address": "2001:db8:1ff::", "prefix-len": 56, "type": "IA_PD",
+		k.ok("lease6-add", map[string]any{"ip-address": addedPfx, "prefix-len": 56, "type": "IA_PD",
 			"duid": duid, "iaid": 0xfffffffe, "subnet-id": 1})
-		for _, c := range []struct{ addr, typ string }{{"2001:db8:1::1f0", "IA_NA"}, {"2001:db8:1ff::", "IA_PD"}} {
+		for _, c := range []struct{ addr, typ string }{{added, "IA_NA"}, {addedPfx, "IA_PD"}} {
 			fromKea, _ := lease6Via(t, k, c.addr, c.typ)
 			if got, ok := lease6Via(t, d, c.addr, c.typ); !ok || got != fromKea || !strings.EqualFold(got.DUID, duid) {
 				t.Errorf("xdhcpd's lease6-get of what kea-dhcp6 added (%s): found=%v\n%+v\nkea's:\n%+v", c.addr, ok, got, fromKea)
 			}
 		}
 		// xdhcpd's lease6-del removes a lease from the database Kea reads.
-		d.ok("lease6-del", map[string]any{"ip-address": "2001:db8:1::1f0"}, nil)
-		if got, ok := lease6Via(t, k, "2001:db8:1::1f0", "IA_NA"); ok {
+		d.ok("lease6-del", map[string]any{"ip-address": added}, nil)
+		if got, ok := lease6Via(t, k, added, "IA_NA"); ok {
 			t.Errorf("kea-dhcp6 still finds the lease xdhcpd deleted: %+v", got)
 		}
 
