@@ -87,6 +87,16 @@ func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, e
 		if s.restoreFiles, err = protectLeaseFiles(embeddedLeaseFile); err != nil {
 			return nil, err
 		}
+		// Its XDP pins go under the default bpffs directory, where they
+		// outlive the daemon (for its restart): this namespace's go once
+		// the server stopped.
+		unpin, err := unpinNamespace(ns)
+		if err != nil {
+			s.restore()
+			return nil, err
+		}
+		restoreFiles := s.restoreFiles
+		s.restoreFiles = func() { restoreFiles(); unpin() }
 	}
 	opts.Timeout, opts.Service = 10*time.Second, client.ServiceDHCP4
 	ctl, err := client.New(opts)
@@ -99,6 +109,22 @@ func StartXdhcpdIn(ctx context.Context, ns *lab.NS, o ServerOptions) (*Server, e
 		return nil, err
 	}
 	return s, nil
+}
+
+// unpinNamespace returns a function removing the pin directories that an
+// xdhcpd in ns leaves under embeddedPinBase (netns-<inode>-<cookie>).
+func unpinNamespace(ns *lab.NS) (func(), error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(ns.Path(), &st); err != nil {
+		return nil, fmt.Errorf("stat namespace %s: %w", ns.Name(), err)
+	}
+	pattern := fmt.Sprintf("%s/netns-%d-*", embeddedPinBase, st.Ino)
+	return func() {
+		dirs, _ := filepath.Glob(pattern)
+		for _, dir := range dirs {
+			_ = os.RemoveAll(dir)
+		}
+	}, nil
 }
 
 // restore runs restoreFiles, once.
@@ -148,12 +174,13 @@ func protectLeaseFiles(path string) (func(), error) {
 // Facts of xdhcpd's embedded configuration the bench relies on (the demo's
 // run in make test fails if they change): its UNIX control socket (a file,
 // so reached from outside the server's namespace; control there is a UNIX
-// socket only), its telemetry listener (inside the namespace) and its lease
-// file.
+// socket only), its telemetry listener (inside the namespace), its lease
+// file and the bpffs directory it pins under (xdhcpd's default).
 const (
 	embeddedControlSocket = "/run/xdhcp/xdhcp4-ctrl-socket"
 	embeddedTelemetryURL  = "http://127.0.0.1:9547/"
 	embeddedLeaseFile     = "/var/lib/xdhcp/leases4.csv"
+	embeddedPinBase       = "/sys/fs/bpf/xdhcp"
 )
 
 // StartKea starts kea-dhcp4 -c Config in the server namespace; the
